@@ -1,0 +1,1 @@
+"""Execution algorithms (TWAP, VWAP), the online-learning overlay, and risk limits."""

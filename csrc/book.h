@@ -1,0 +1,147 @@
+/* Limit order book, one per symbol: price-time matching and venue-feed replay.
+ *
+ * Prices are integer ticks, quantities and order ids 64-bit integers. Orders live
+ * in a fixed-capacity pool indexed by an open-addressing hash on the id; each price
+ * level is a FIFO of orders plus an "anonymous" quantity that sits ahead of every
+ * known order (liquidity that was resting before the data started, or that a feed
+ * reduced without naming a known order).
+ *
+ * Operations go in as a batch of lob_op; the events they cause come out in a
+ * buffer owned by the book (lob_events), valid until the next call that applies
+ * operations. An operation that fails emits one LOB_EV_REJECT and changes nothing.
+ *
+ * Operation contracts (fields not named are ignored):
+ *  LIMIT   id side price qty tif  match against the opposite side at prices at least as
+ *                                 good as price, best price first then time; the rest
+ *                                 rests (DAY), is cancelled (IOC), or, for FOK, the whole
+ *                                 order is cancelled unless it can fill completely.
+ *  MARKET  id side qty tif        match at any price; the rest is cancelled (FOK: all or none).
+ *  CANCEL  id qty                 qty 0 or >= leaves removes the order; else leaves -= qty
+ *                                 keeping queue position.
+ *  REPLACE id price qty           qty is the new leaves quantity. Same price and qty <= leaves
+ *                                 keeps queue position; otherwise the order leaves the queue
+ *                                 and re-enters as a DAY limit order (and may match).
+ *  EXECUTE id side price qty      a venue reports that resting order id traded qty: the order
+ *                                 is reduced (removed at zero) and a trade is emitted with
+ *                                 taker 0. An unknown id executes against the anonymous
+ *                                 quantity of the level at side/price.
+ *  ADD     id side price qty      feed mode: rest without matching. id 0 adds anonymous
+ *                                 quantity to the level.
+ *  REDUCE  id side price qty      feed mode: leaves -= qty (removed at zero). An unknown id
+ *                                 reduces the anonymous quantity of the level at side/price.
+ *  DELETE  id side price qty      feed mode: remove the order. An unknown id reduces the
+ *                                 anonymous quantity of the level at side/price by qty.
+ *
+ * Level-fallback reductions (unknown ids) take from the anonymous quantity first and then
+ * from the front of the queue, and fail with UNKNOWN_ID if the level does not exist.
+ */
+#ifndef CORE_BOOK_H
+#define CORE_BOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define LOB_MAX_PRICE ((int64_t)1 << 53)
+#define LOB_MAX_QTY ((int64_t)1 << 53)
+
+/* cffi:begin */
+enum lob_side { LOB_BUY = 0, LOB_SELL = 1 };
+enum lob_tif { LOB_DAY = 0, LOB_IOC = 1, LOB_FOK = 2 };
+
+enum lob_op_type {
+    LOB_OP_LIMIT = 1,
+    LOB_OP_MARKET = 2,
+    LOB_OP_CANCEL = 3,
+    LOB_OP_REPLACE = 4,
+    LOB_OP_EXECUTE = 5,
+    LOB_OP_ADD = 6,
+    LOB_OP_REDUCE = 7,
+    LOB_OP_DELETE = 8
+};
+
+enum lob_event_type {
+    LOB_EV_TRADE = 1,   /* id taker (0 for EXECUTE), other maker, price maker's price, qty,
+                           leaves taker's leaves, other_leaves maker's leaves, side taker's side */
+    LOB_EV_REST = 2,    /* id now rests: side, price, qty = leaves */
+    LOB_EV_CANCEL = 3,  /* id lost qty; leaves what is left (0 = gone); code a lob_cancel_reason */
+    LOB_EV_REPLACE = 4, /* id now price/qty(leaves); code 1 if it kept its queue position */
+    LOB_EV_REJECT = 5   /* the op on id failed; code a negative core_status; nothing changed */
+};
+
+enum lob_cancel_reason {
+    LOB_CXL_REQUESTED = 0, /* CANCEL, REDUCE or DELETE */
+    LOB_CXL_IOC = 1,       /* IOC remainder */
+    LOB_CXL_FOK = 2,       /* FOK could not fill completely */
+    LOB_CXL_MARKET = 3,    /* market order remainder: no more liquidity */
+    LOB_CXL_LEVEL = 4      /* unknown id: anonymous level quantity reduced (other = 0) */
+};
+
+typedef struct {
+    int64_t id;
+    int64_t price;
+    int64_t qty;
+    uint8_t type;  /* lob_op_type */
+    uint8_t side;  /* lob_side */
+    uint8_t tif;   /* lob_tif */
+    uint8_t pad[5];
+} lob_op;
+
+typedef struct {
+    int64_t id;
+    int64_t other;
+    int64_t price;
+    int64_t qty;
+    int64_t leaves;
+    int64_t other_leaves;
+    uint8_t type;  /* lob_event_type */
+    uint8_t side;
+    uint8_t pad[2];
+    int32_t code;
+} lob_event;
+
+typedef struct {
+    int64_t price;
+    int64_t qty;    /* total: anonymous + every resting order */
+    int64_t count;  /* resting orders, plus one if there is anonymous quantity */
+} lob_level;
+
+typedef struct {
+    int64_t id;
+    int64_t price;
+    int64_t qty;    /* leaves */
+    int64_t side;
+} lob_order_info;
+
+typedef struct lob_book lob_book;
+
+/* A book holding at most max_orders resting orders (1 <= max_orders < 2^31); NULL on no memory. */
+lob_book *lob_new(size_t max_orders);
+void lob_free(lob_book *book);
+
+/* Apply n ops in order. Returns the number of events written to the book's event
+ * buffer, or CORE_ERR_NOMEM if that buffer could not grow (ops before the failing one
+ * are applied; *applied says how many). */
+int64_t lob_apply(lob_book *book, const lob_op *ops, size_t n, size_t *applied);
+/* The events of the last lob_apply; valid until the next lob_apply. */
+const lob_event *lob_events(const lob_book *book);
+
+/* Best bid/offer: out = {bid price, bid qty, ask price, ask qty}; an empty side gives price 0, qty 0. */
+void lob_bbo(const lob_book *book, int64_t out[4]);
+/* Up to n best levels of side (best first); returns how many were written. */
+size_t lob_depth(const lob_book *book, int side, lob_level *out, size_t n);
+/* Number of price levels on side. */
+size_t lob_level_count(const lob_book *book, int side);
+/* Number of resting orders with ids (anonymous quantity excluded). */
+size_t lob_order_count(const lob_book *book);
+int lob_order(const lob_book *book, int64_t id, lob_order_info *out);
+/* Quantity and number of orders (anonymous quantity counts as one) ahead of id at its level. */
+int lob_queue_position(const lob_book *book, int64_t id, int64_t *qty_ahead, int64_t *orders_ahead);
+/* Remove every level of side beyond the best `keep` levels, with their orders. Returns levels removed. */
+size_t lob_truncate(lob_book *book, int side, size_t keep);
+/* Remove everything. */
+void lob_clear(lob_book *book);
+/* cffi:end */
+
+#endif

@@ -1,0 +1,1 @@
+"""The C core's Python face: order book, SPSC ring, FIX framing, and their pure-Python twins."""

@@ -1,0 +1,1 @@
+"""FIX data dictionaries (QuickFIX XML) as typed metadata, and message validation."""

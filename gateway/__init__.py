@@ -1,0 +1,1 @@
+"""The gateway: codec, sessions, store, transport, routing, replay, config, metrics, CLI."""
