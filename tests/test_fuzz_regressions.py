@@ -4,7 +4,8 @@ The harnesses are libFuzzer targets (``LLVMFuzzerTestOneInput``); here they are 
 small driver (tests/fuzz/driver.c) so gcc can run them over ``tests/fuzz/corpus/<name>/``,
 which holds seeds and every input that ever crashed a harness. The driver also runs a fixed
 number of pseudo-random mutations of each input, so the run covers more than the files.
-Coverage-guided fuzzing proper is ``bench/fuzz.sh`` (clang + libFuzzer), run briefly by CI.
+Coverage-guided fuzzing proper is ``tests/fuzz/run_libfuzzer.sh`` (clang + libFuzzer), run
+briefly by CI.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""The LOBSTER replay rebuilds the book from messages alone and matches the orderbook file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import lobster
+from gateway.cli import main
+from gateway.cmd_lobster import first_difference, sample_path
+from tests.lobster_synth import generate
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
+SAMPLES = [
+    ("AMZN_2012-06-21_message_5_head3000.csv", "AMZN_2012-06-21_orderbook_5_head3000.csv"),
+    ("AAPL_2012-06-21_message_1_head3000.csv", "AAPL_2012-06-21_orderbook_1_head3000.csv"),
+]
+
+
+def shared_pairs() -> list[tuple[Path, Path]]:
+    pairs = []
+    for msg in sorted(SHARED.glob("*_message_*.csv")):
+        ob = msg.with_name(msg.name.replace("_message_", "_orderbook_"))
+        if ob.exists():
+            pairs.append((msg, ob))
+    return pairs
+
+
+def replay_matches(msg: Path, ob: Path, tmp_path: Path) -> lobster.ReplayResult:
+    out = tmp_path / "BOOK.csv"
+    result = lobster.replay(msg, ob, out)
+    diff = first_difference(out, ob)
+    assert diff is None, f"{msg.name}: rebuilt book differs from {ob.name} at line {diff}"
+    return result
+
+
+@pytest.mark.parametrize(("msg", "ob"), SAMPLES, ids=["AMZN-5", "AAPL-1"])
+def test_bundled_sample_rebuilds_every_row(msg: str, ob: str, tmp_path: Path) -> None:
+    result = replay_matches(sample_path(msg), sample_path(ob), tmp_path)
+    assert result.rows == 3000
+    assert 0 < result.levels_learned < result.rows
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} absent: full LOBSTER days not here")
+@pytest.mark.parametrize("pair", shared_pairs(), ids=lambda p: p[0].stem)
+def test_full_lobster_day_rebuilds_every_row(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    result = replay_matches(*pair, tmp_path)
+    # Learning covers only levels that came into view from below; most rows need none.
+    assert result.levels_learned < 0.3 * result.rows
+
+
+@pytest.mark.parametrize("levels", [1, 2, 5, 10])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_synthetic_days_rebuild_every_row(levels: int, seed: int, tmp_path: Path) -> None:
+    day = generate(2500, levels, seed, decimals=[9, 6, 3][seed % 3])
+    msg, ob = day.write(tmp_path, f"SYN{seed}_2020-01-02_34200000_57600000")
+    replay_matches(msg, ob, tmp_path)
+
+
+def test_windows_line_endings_are_read(tmp_path: Path) -> None:
+    day = generate(800, 3, seed=7)
+    msg, ob = day.write(tmp_path, "CRLF", newline="\r\n")
+    out = tmp_path / "BOOK.csv"
+    lobster.replay(msg, ob, out)
+    assert out.read_text().splitlines() == ob.read_text().splitlines()
+
+
+def _mutated(tmp_path: Path, column: int, delta: int) -> tuple[Path, Path, int]:
+    """The AMZN sample with one add message's column changed; returns its 1-based line."""
+    src = sample_path(SAMPLES[0][0]).read_text().splitlines()
+    line = next(i for i, row in enumerate(src) if i > 100 and row.split(",")[1] == "1")
+    cells = src[line].split(",")
+    cells[column] = str(int(cells[column]) + delta)
+    src[line] = ",".join(cells)
+    msg = tmp_path / "mutated_message_5.csv"
+    msg.write_text("\n".join(src) + "\n")
+    return msg, sample_path(SAMPLES[0][1]), line + 1
+
+
+@pytest.mark.parametrize(("column", "delta"), [(3, 7), (4, 100)], ids=["size", "price"])
+def test_changing_one_message_changes_the_book(
+    tmp_path: Path, column: int, delta: int
+) -> None:
+    msg, ob, line = _mutated(tmp_path, column, delta)
+    out = tmp_path / "BOOK.csv"
+    try:
+        lobster.replay(msg, ob, out)
+    except lobster.LobsterFormatError as exc:
+        # A later message may now name a level that is not there; that is a difference too.
+        assert exc.line >= line
+        return
+    assert first_difference(out, ob) == line
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD_MSG = "34200.1,1,11,100,5000000,1\n34200.2,1,12,50,5010000,-1\n"
+GOOD_OB = "9999999999,0,5000000,100\n5010000,50,5000000,100\n"
+
+
+@pytest.mark.parametrize(
+    ("msg", "ob", "where", "reason"),
+    [
+        ("34200.1,1,11,100,5000000,1\n34200.2,1,x2,50,5010000,-1\n", GOOD_OB,
+         "m.csv:2", "column 3 (order id): not a number"),
+        ("34200.1,9,11,100,5000000,1\n", GOOD_OB[:26], "m.csv:1", "unknown event type"),
+        ("34200.1,1,11,100,-5,1\n", GOOD_OB[:26], "m.csv:1", "column 5 (price): value out of range"),
+        ("34200.1,1,11,100,5000000,0\n", GOOD_OB[:26], "m.csv:1", "direction must be"),
+        ("34200.1,1,11,100,5000000\n", GOOD_OB[:26], "m.csv:1", "wrong number of columns"),
+        ("34200.1,1,11,100,99999999999999999999,1\n", GOOD_OB[:26], "m.csv:1",
+         "value out of range"),
+        (GOOD_MSG, "9999999999,0,5000000,100\n5010000,-50,5000000,100\n", "o.csv:2",
+         "column 2: negative size"),
+        (GOOD_MSG, "9999999999,0,5000000,100\n0,50,5000000,100\n", "o.csv:2",
+         "column 1: a level with size has no positive price"),
+        (GOOD_MSG, "9999999999,0,5000000,100\n", "o.csv:2", "1 rows but"),
+        (GOOD_MSG, "9999999999,0,5000000\n", "o.csv:1", "3 columns"),
+        (GOOD_MSG + "34200.3,3,99,10,4990000,1\n", GOOD_OB + "5010000,50,5000000,100\n",
+         "m.csv:3", "names an order or level the book does not hold"),
+    ],
+    ids=["not-a-number", "unknown-type", "negative-price", "bad-direction", "few-columns",
+         "huge-number", "negative-size", "size-without-price", "row-count", "not-4-columns",
+         "unknown-level"],
+)
+def test_bad_input_names_file_line_and_reason(
+    tmp_path: Path, msg: str, ob: str, where: str, reason: str
+) -> None:
+    m = _write(tmp_path, "m.csv", msg)
+    o = _write(tmp_path, "o.csv", ob)
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.replay(m, o, tmp_path / "out.csv")
+    text = str(info.value)
+    assert where in text and reason in text, text
+
+
+def test_cli_replays_bundled_sample_and_checks_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "BOOK.csv"
+    assert main(["lobster", "replay", "--check", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["matches"] is True
+    assert report["rows"] == 3000 and report["levels"] == 5
+    assert {"levels_learned", "seconds", "events_per_second"} <= report.keys()
+    assert out.read_text() == sample_path(SAMPLES[0][1]).read_text()
+
+
+def test_cli_reports_bad_file_on_stderr(tmp_path: Path) -> None:
+    m = _write(tmp_path, "m.csv", "34200.1,1,11,100,5000000\n")
+    o = _write(tmp_path, "o.csv", GOOD_OB[:26])
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "lobster", "replay", str(m), str(o),
+         "--out", str(tmp_path / "x.csv")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert f"{m}:1: column 6" in proc.stderr and "wrong number of columns" in proc.stderr
