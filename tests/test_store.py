@@ -1,0 +1,131 @@
+"""Message stores: the contract on both implementations, and FileStore's recovery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.store import FileStore, MemoryStore, MessageStore, StoreError
+
+T0 = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "file-always", "file-interval", "file-never"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> MessageStore:
+    kind: str = request.param
+    if kind == "memory":
+        return MemoryStore(T0)
+    policy = kind.removeprefix("file-")
+    return FileStore(tmp_path / "s.store", fsync=policy, now=T0)  # type: ignore[arg-type]
+
+
+def test_fresh_store_starts_at_one(store: MessageStore) -> None:
+    assert (store.next_sender_seq, store.next_target_seq) == (1, 1)
+    assert store.creation_time == T0
+    assert list(store.sent(1, 100)) == []
+
+
+def test_save_sent_advances_and_serves_resends(store: MessageStore) -> None:
+    for seq in range(1, 6):
+        store.save_sent(seq, f"msg{seq}".encode())
+    assert store.next_sender_seq == 6
+    assert [(m.seq, m.raw) for m in store.sent(2, 4)] == [(2, b"msg2"), (3, b"msg3"), (4, b"msg4")]
+    assert [m.seq for m in store.sent(4, 10**9)] == [4, 5]
+
+
+def test_save_sent_refuses_a_number_out_of_turn(store: MessageStore) -> None:
+    store.save_sent(1, b"a")
+    with pytest.raises(StoreError, match="next sender sequence number is 2"):
+        store.save_sent(3, b"c")
+    with pytest.raises(StoreError):
+        store.save_sent(1, b"again")
+
+
+def test_sequence_numbers_can_be_set(store: MessageStore) -> None:
+    store.set_next_sender_seq(10)
+    store.set_next_target_seq(42)
+    store.save_sent(10, b"x")
+    assert (store.next_sender_seq, store.next_target_seq) == (11, 42)
+    assert [m.seq for m in store.sent(1, 20)] == [10]
+    with pytest.raises(StoreError):
+        store.set_next_target_seq(0)
+
+
+def test_reset_forgets_everything(store: MessageStore) -> None:
+    store.save_sent(1, b"a")
+    store.set_next_target_seq(7)
+    later = datetime(2026, 1, 3, tzinfo=UTC)
+    store.reset(later)
+    assert (store.next_sender_seq, store.next_target_seq) == (1, 1)
+    assert list(store.sent(1, 10)) == []
+    assert store.creation_time == later
+
+
+def test_file_store_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, now=T0)
+    for seq in range(1, 4):
+        a.save_sent(seq, b"8=FIX.4.4\x01" + bytes([seq]))
+    a.set_next_target_seq(9)
+    a.close()
+    b = FileStore(path)
+    assert (b.next_sender_seq, b.next_target_seq) == (4, 9)
+    assert b.creation_time == T0
+    assert [m.raw[-1] for m in b.sent(1, 3)] == [1, 2, 3]
+
+
+def test_torn_tail_is_cut_and_earlier_records_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    a.save_sent(1, b"one")
+    a.save_sent(2, b"two")
+    a.close()
+    intact = path.stat().st_size
+    with path.open("ab") as f:  # half a record, as a power cut mid-write leaves it
+        f.write(FileStore._record(1, 3, b"three")[:9])
+    b = FileStore(path)
+    assert b.next_sender_seq == 3
+    assert [m.raw for m in b.sent(1, 3)] == [b"one", b"two"]
+    assert path.stat().st_size == intact
+    b.save_sent(3, b"three")
+    b.close()
+    assert [m.raw for m in FileStore(path).sent(1, 3)] == [b"one", b"two", b"three"]
+
+
+def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    a.save_sent(1, b"one")
+    a.save_sent(2, b"two")
+    a.close()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # flip a bit in the last payload: its CRC no longer matches
+    path.write_bytes(bytes(data))
+    b = FileStore(path)
+    assert [m.raw for m in b.sent(1, 2)] == [b"one"]
+    assert b.next_sender_seq == 2
+
+
+def test_reset_interrupted_before_rename_keeps_old_session(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, now=T0)
+    a.save_sent(1, b"one")
+    a.close()
+    (tmp_path / "s.store.new").write_bytes(b"partial new generation")
+    b = FileStore(path)
+    assert [m.raw for m in b.sent(1, 1)] == [b"one"]
+    assert not (tmp_path / "s.store.new").exists()
+
+
+def test_bad_fsync_policy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="fsync must be"):
+        FileStore(tmp_path / "x", fsync="sometimes")  # type: ignore[arg-type]
+
+
+def test_closed_store_refuses_writes(tmp_path: Path) -> None:
+    s = FileStore(tmp_path / "x")
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.save_sent(1, b"a")
