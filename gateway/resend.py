@@ -1,0 +1,104 @@
+"""Resend and gap-fill planning, as pure functions (DESIGN.md convention 5).
+
+Serving a ResendRequest: :func:`plan_resend` turns the requested range and what the store
+holds into the messages to send, in order: stored application messages again (the session
+sets PossDupFlag=Y and OrigSendingTime), and one SequenceReset-GapFill for every run of
+session-level messages or numbers the store does not hold, as QuickFIX does.
+
+Asking for a resend: :func:`request_range` picks the range of our own ResendRequest, in
+chunks when the counterparty limits how many messages one request may cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gateway.store import StoredMessage
+
+#: MsgTypes of session-level messages: never resent, always gap-filled.
+ADMIN_MSG_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Send stored message ``seq`` again with PossDupFlag=Y."""
+
+    seq: int
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GapFill:
+    """Send SequenceReset-GapFill with MsgSeqNum ``seq`` and NewSeqNo ``new_seq_no``."""
+
+    seq: int
+    new_seq_no: int
+
+
+def msg_type_of(raw: bytes) -> str:
+    """MsgType (35) of an encoded message ('' if absent): the third field by FIX's rule."""
+    start = raw.find(b"\x0135=")
+    if start < 0:
+        return ""
+    end = raw.find(b"\x01", start + 4)
+    return raw[start + 4 : end if end >= 0 else len(raw)].decode("ascii", "replace")
+
+
+def plan_resend(
+    begin: int,
+    end: int,
+    next_sender_seq: int,
+    stored: Iterable[StoredMessage],
+    is_admin: Callable[[bytes], bool] = lambda raw: msg_type_of(raw) in ADMIN_MSG_TYPES,
+) -> list[Resend | GapFill]:
+    """What to send for ResendRequest(BeginSeqNo=begin, EndSeqNo=end).
+
+    ``end`` 0 (or anything at or past our last sent number, such as FIX 4.1's 999999) means
+    "up to the last message sent", which is ``next_sender_seq - 1``. ``stored`` yields the
+    store's messages in that range in ascending order. A begin beyond the last sent message
+    yields a single gap fill to ``next_sender_seq`` so the peer can resynchronise.
+    """
+    last = next_sender_seq - 1
+    if end == 0 or end > last:
+        end = last
+    begin = max(begin, 1)
+    if begin > end:
+        return [GapFill(begin, next_sender_seq)] if begin < next_sender_seq else []
+    plan: list[Resend | GapFill] = []
+    gap_start: int | None = None
+    expected = begin
+    for message in stored:
+        if not begin <= message.seq <= end:
+            continue
+        if message.seq > expected and gap_start is None:
+            gap_start = expected  # numbers the store does not hold
+        if is_admin(message.raw):
+            if gap_start is None:
+                gap_start = message.seq
+        else:
+            if gap_start is not None:
+                plan.append(GapFill(gap_start, message.seq))
+                gap_start = None
+            plan.append(Resend(message.seq, message.raw))
+        expected = message.seq + 1
+    if expected <= end and gap_start is None:
+        gap_start = expected
+    if gap_start is not None:
+        # Up to our next number when the range runs to the end, as the peer expects next.
+        plan.append(GapFill(gap_start, next_sender_seq if end == last else end + 1))
+    return plan
+
+
+def request_range(expected: int, received: int, chunk: int = 0) -> tuple[int, int]:
+    """BeginSeqNo and EndSeqNo for our ResendRequest when ``received`` > ``expected``.
+
+    Without a chunk limit we ask for everything from ``expected`` on (EndSeqNo 0, "infinity",
+    as FIX 4.2 and later define it). With one, at most ``chunk`` messages per request; the
+    session asks for the next chunk when this one is filled.
+    """
+    if received <= expected:
+        raise ValueError(f"no gap: expected {expected}, received {received}")
+    if chunk <= 0:
+        return expected, 0
+    return expected, min(expected + chunk - 1, received - 1)

@@ -1,0 +1,75 @@
+"""Session schedules: daily, overnight, weekly, time zones, DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pytest
+
+from gateway.schedule import Schedule, parse_day
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+DAILY = Schedule(time(8, 0), time(17, 0))
+OVERNIGHT = Schedule(time(22, 0), time(6, 0))
+NY = Schedule(time(9, 30), time(16, 0), timezone="America/New_York")
+WEEK = Schedule(time(17, 0), time(17, 0), timezone="America/New_York", start_day=6, end_day=4)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "now", "start"),
+    [
+        (DAILY, utc(2026, 3, 2, 12), utc(2026, 3, 2, 8)),
+        (DAILY, utc(2026, 3, 2, 8), utc(2026, 3, 2, 8)),
+        (DAILY, utc(2026, 3, 2, 17), utc(2026, 3, 2, 8)),
+        (DAILY, utc(2026, 3, 2, 17, 0, 1), None),
+        (DAILY, utc(2026, 3, 2, 7, 59), None),
+        (OVERNIGHT, utc(2026, 3, 2, 23), utc(2026, 3, 2, 22)),
+        (OVERNIGHT, utc(2026, 3, 3, 5), utc(2026, 3, 2, 22)),
+        (OVERNIGHT, utc(2026, 3, 3, 12), None),
+        # New York: 9:30 local is 14:30 UTC in winter, 13:30 UTC in summer
+        (NY, utc(2026, 1, 5, 15), utc(2026, 1, 5, 14, 30)),
+        (NY, utc(2026, 7, 6, 14), utc(2026, 7, 6, 13, 30)),
+        (NY, utc(2026, 7, 6, 13), None),
+        # weekly: Sunday 17:00 to Friday 17:00 New York
+        (WEEK, utc(2026, 3, 4, 12), utc(2026, 3, 1, 22)),  # Wednesday
+        (WEEK, utc(2026, 3, 7, 12), None),  # Saturday
+        (WEEK, utc(2026, 3, 1, 21), None),  # Sunday before the open
+        (WEEK, utc(2026, 3, 1, 23), utc(2026, 3, 1, 22)),
+    ],
+)
+def test_session_start(schedule: Schedule, now: datetime, start: datetime | None) -> None:
+    assert schedule.session_start(now) == start
+    assert schedule.in_session(now) == (start is not None)
+
+
+def test_new_session_when_store_predates_todays_start() -> None:
+    assert DAILY.is_new_session(utc(2026, 3, 1, 16), utc(2026, 3, 2, 9))
+    assert not DAILY.is_new_session(utc(2026, 3, 2, 8, 30), utc(2026, 3, 2, 9))
+    assert not DAILY.is_new_session(utc(2026, 3, 1, 16), utc(2026, 3, 2, 7))  # not in session
+
+
+def test_bad_schedules_are_refused() -> None:
+    with pytest.raises(ValueError, match="both start_day and end_day"):
+        Schedule(time(1), time(2), start_day=0)
+    with pytest.raises(ValueError, match="day must be"):
+        Schedule(time(1), time(2), start_day=0, end_day=9)
+    with pytest.raises(Exception, match="Nowhere"):
+        Schedule(time(1), time(2), timezone="Nowhere/Land")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        DAILY.in_session(datetime(2026, 1, 1))
+
+
+def test_parse_day() -> None:
+    assert parse_day("Monday") == 0 and parse_day("sun") == 6
+    with pytest.raises(ValueError, match="unknown day"):
+        parse_day("funday")
+
+
+def test_equal_start_and_end_is_a_whole_day() -> None:
+    always = Schedule(time(5, 0), time(5, 0))
+    assert always.session_start(utc(2026, 3, 2, 4, 59)) == utc(2026, 3, 1, 5)
+    assert always.session_start(utc(2026, 3, 2, 5, 0, 1)) == utc(2026, 3, 2, 5)
