@@ -9,6 +9,7 @@
  * Operations go in as a batch of lob_op; the events they cause come out in a
  * buffer owned by the book (lob_events), valid until the next call that applies
  * operations. An operation that fails emits one LOB_EV_REJECT and changes nothing.
+ * Every operation emits at least one event.
  *
  * Operation contracts (fields not named are ignored):
  *  LIMIT   id side price qty tif  match against the opposite side at prices at least as
@@ -34,6 +35,54 @@
  *
  * Level-fallback reductions (unknown ids) take from the anonymous quantity first and then
  * from the front of the queue, and fail with UNKNOWN_ID if the level does not exist.
+ *
+ * Validation, in this order (the first failure is the reject code):
+ *  1. type not a lob_op_type -> BAD_OP; side (LIMIT MARKET EXECUTE ADD REDUCE DELETE) not a
+ *     lob_side, or tif (LIMIT MARKET) not a lob_tif -> BAD_OP.
+ *  2. id <= 0 for LIMIT MARKET CANCEL REPLACE, id < 0 for EXECUTE ADD REDUCE DELETE -> BAD_ID
+ *     (id 0 there means "anonymous": ADD adds anonymous quantity, the others use the level
+ *     fallback; id 0 is never a resting order).
+ *  3. price outside (0, LOB_MAX_PRICE] for every op but MARKET and CANCEL -> BAD_PRICE.
+ *  4. qty outside (0, LOB_MAX_QTY] (CANCEL: [0, LOB_MAX_QTY]) -> BAD_QTY.
+ *  5. state, per op:
+ *     LIMIT   DUPLICATE_ID if id rests. DAY only: BAD_QTY if qty added to the total of the
+ *             level at price on its own side would overflow int64 (checked before matching,
+ *             so conservative); FULL if a remainder would rest and no pool slot would be free
+ *             after matching (makers it fills completely free their slots first).
+ *     MARKET  DUPLICATE_ID if id rests (ids of new orders never alias resting ones).
+ *     CANCEL  UNKNOWN_ID.
+ *     REPLACE UNKNOWN_ID; when it loses queue position, BAD_QTY if qty added to the level at
+ *             the new price (without the order's own leaves) would overflow. Never FULL: the
+ *             order keeps its pool slot.
+ *     EXECUTE known id: BAD_QTY if qty > leaves. Unknown id: UNKNOWN_ID if there is no level
+ *             at side/price, BAD_QTY if qty > that level's total (trades are never invented).
+ *     ADD     DUPLICATE_ID; BAD_QTY on level total overflow; FULL if the pool is full (id > 0).
+ *     REDUCE/DELETE  unknown id: UNKNOWN_ID if there is no level at side/price; a qty above
+ *             the level total removes the whole level (reductions clamp, like CANCEL).
+ *  A book that cannot grow its price-level array rejects the op with CORE_ERR_NOMEM.
+ *
+ * Events per op (fields not named are 0; `side` is the taker's side for TRADE, else the side
+ * of the order or level concerned):
+ *  LIMIT/MARKET  one TRADE per maker filled (anonymous quantity first, as maker 0, with
+ *                other_leaves the level's anonymous quantity left), then: DAY limit remainder
+ *                -> REST; IOC remainder -> CANCEL code IOC; market remainder -> CANCEL code
+ *                MARKET (price 0). FOK that cannot fill -> CANCEL code FOK with qty = the
+ *                whole order and no trades. TRADE price is the maker's price.
+ *  CANCEL/REDUCE/DELETE of a known id -> CANCEL code REQUESTED, qty removed, leaves left.
+ *  REDUCE/DELETE level fallback -> one CANCEL code LEVEL per quantity taken: id the op's id,
+ *                other the order it was taken from (0 for anonymous), qty taken, leaves 0,
+ *                other_leaves what that order (or the anonymous quantity) has left.
+ *  REPLACE       keeps position -> REPLACE code 1 (qty = leaves = new leaves). Loses it ->
+ *                REPLACE code 0, then TRADEs and a REST as for a DAY limit order.
+ *  EXECUTE       TRADE with id 0, side the taker's (opposite of the maker's), price the
+ *                maker's; a level fallback emits one TRADE per maker taken from.
+ *  ADD           REST (qty = leaves = the order's qty; id 0: qty added and leaves the level's
+ *                anonymous quantity after).
+ *  REJECT        id, side, price, qty of the op as given, other = the op's type, code < 0.
+ *
+ * There is no self-trade prevention: a taker may trade with a resting order of the same
+ * owner, since the book does not know owners. A feed ADD may cross the book; matching ops
+ * then match against whatever crosses them as usual.
  */
 #ifndef CORE_BOOK_H
 #define CORE_BOOK_H
@@ -142,6 +191,12 @@ int lob_queue_position(const lob_book *book, int64_t id, int64_t *qty_ahead, int
 size_t lob_truncate(lob_book *book, int side, size_t keep);
 /* Remove everything. */
 void lob_clear(lob_book *book);
+/* Number of events in the buffer from the last lob_apply (also when it returned NOMEM). */
+size_t lob_event_count(const lob_book *book);
+/* Debug check of every internal invariant (levels sorted, level totals and counts equal to
+ * their queues plus anonymous quantity, FIFO links, hash <-> pool, free list). O(size of the
+ * book and its hash table). Returns 0 if consistent, else the source line of the failed check. */
+int lob_check_invariants(const lob_book *book);
 /* cffi:end */
 
 #endif
