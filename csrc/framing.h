@@ -1,0 +1,131 @@
+/* FIX framing: find complete messages in a byte buffer and index their fields.
+ *
+ * One call scans a whole buffer and reports MANY messages, so Python pays one cffi call per
+ * read (or per log file), not one per message. Nothing is allocated or copied: the caller
+ * owns every output array and passes their capacities in a struct fix_scan.
+ *
+ * What a message is
+ *   It starts at the five bytes "8=FIX" (so "8=FIXT.1.1" too), anywhere in the buffer: bytes
+ *   before it are garbage (line noise, a log line's timestamp) and are skipped and counted.
+ *   The first three fields must be 8, 9, 35 in that order. BodyLength (9) counts the bytes
+ *   after "9=<n><SOH>" up to and including the SOH before "10="; the message then ends with
+ *   "10=ddd<SOH>", ddd the sum of every byte before "10=" modulo 256, three digits.
+ *   Every other field is tag=value<SOH>, tag 1..4294967295 in decimal digits. A value of a
+ *   FIX data field (RawData 96, XmlData 213, EncodedText 355 ...) that directly follows its
+ *   length field (95, 212, 354 ...) is exactly that many bytes and may contain SOH or '='.
+ *
+ * What is reported for each message (columns indexed by message number i)
+ *   start, end          byte offsets: [start, end) is the message; end is one past the SOH
+ *                       that ends it (for messages that are not OK, see "framing errors")
+ *   skipped             garbage bytes skipped between the previous message (or the scan's
+ *                       `from` offset) and start
+ *   status              enum fix_frame_status
+ *   first_field, field_count
+ *                       this message's fields are entries [first_field, first_field +
+ *                       field_count) of the field columns: tag, value offset (into buf) and
+ *                       value length. They include 8, 9 and, when present, 10, in wire order.
+ *
+ * Framing errors. A message that is not OK must be dropped by the caller without consuming a
+ * sequence number; scanning always continues after it, so one bad message never hides good
+ * ones that follow.
+ *   BAD_CHECKSUM   the frame is sound (BodyLength points to "10=ddd<SOH>", every field
+ *                  parses) but ddd is not the sum. All fields are reported.
+ *   GARBLED        the first three fields are not 8, 9, 35; a field has no '=', an empty or
+ *                  non-numeric tag, or a tag above 4294967295; BodyLength or CheckSum is not
+ *                  digits; a data field overruns the body; BeginString is longer than 32
+ *                  bytes. Fields up to the bad one are reported.
+ *   BAD_BODY_LENGTH  BodyLength does not point to "<SOH>10=". Fields 8 and 9 are reported.
+ *   TOO_BIG        BodyLength makes the message longer than max_message_size, so a peer
+ *                  cannot make the caller buffer without bound. Fields 8 and 9 are reported.
+ *   TRUNCATED      only with FIX_SCAN_FINAL: the buffer ends inside the message.
+ * When "10=ddd<SOH>" is where BodyLength says (BAD_CHECKSUM, and GARBLED bodies), the frame
+ * is known and end is one past it. Otherwise the frame cannot be trusted: end is the next
+ * "8=FIX" after start (which is where scanning resumes), or start + max_message_size if
+ * there is none that close, or the end of the buffer with FIX_SCAN_FINAL. The scanner waits
+ * for those bytes like it waits for the rest of a message, so what it reports for a stream
+ * does not depend on how the stream was cut into reads. A false "8=FIX" inside skipped bytes
+ * (say in a Text field of a garbled message) is reported as one more GARBLED message.
+ *
+ * Incomplete tail and stops. Scanning stops
+ *   FIX_STOP_END          at the end of the buffer: consumed == len.
+ *   FIX_STOP_INCOMPLETE   at a message (or a prefix of "8=FIX") the buffer ends inside:
+ *                         keep buf[consumed:len] and scan it again with more bytes appended.
+ *                         Never with FIX_SCAN_FINAL, and never holds back more than
+ *                         max_message_size + 4 bytes.
+ *   FIX_STOP_MSGS_FULL    msg_cap messages reported; consumed is the end of the last one.
+ *   FIX_STOP_FIELDS_FULL  the next message's fields do not fit; it is not reported and
+ *                         consumed is its start. With msg_count == 0 no progress is possible
+ *                         until the field columns grow.
+ * In every case consumed - from == sum of (end - start) + sum of skipped + tail_skipped,
+ * where tail_skipped is garbage consumed after the last reported message.
+ *
+ * Limits. Offsets are uint32, so a buffer may hold at most 4294967295 bytes (4 GiB - 1);
+ * fix_scan returns CORE_ERR_TOO_BIG for a longer one. max_message_size 0 means
+ * FIX_DEFAULT_MAX_MESSAGE_SIZE (1 MiB).
+ */
+#ifndef CORE_FRAMING_H
+#define CORE_FRAMING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+/* cffi:begin */
+#define FIX_DEFAULT_MAX_MESSAGE_SIZE 1048576
+#define FIX_MAX_BUFFER_SIZE 4294967295
+#define FIX_MAX_BEGIN_STRING 32
+#define FIX_SCAN_FINAL 1  /* no more bytes will come: report a cut-off tail as TRUNCATED */
+
+enum fix_frame_status {
+    FIX_FRAME_OK = 0,
+    FIX_FRAME_BAD_BODY_LENGTH = 1,
+    FIX_FRAME_BAD_CHECKSUM = 2,
+    FIX_FRAME_GARBLED = 3,
+    FIX_FRAME_TOO_BIG = 4,
+    FIX_FRAME_TRUNCATED = 5
+};
+
+enum fix_scan_stop {
+    FIX_STOP_END = 0,
+    FIX_STOP_INCOMPLETE = 1,
+    FIX_STOP_MSGS_FULL = 2,
+    FIX_STOP_FIELDS_FULL = 3
+};
+
+struct fix_scan {
+    /* in: message columns, each with room for msg_cap entries */
+    uint32_t *msg_start;
+    uint32_t *msg_end;
+    uint32_t *msg_skipped;
+    uint8_t *msg_status;
+    uint32_t *msg_first_field;
+    uint32_t *msg_field_count;
+    uint32_t msg_cap;
+    /* in: field columns, each with room for field_cap entries */
+    uint32_t *field_tag;
+    uint32_t *field_offset;
+    uint32_t *field_length;
+    uint32_t field_cap;
+    /* in: limits and flags */
+    uint32_t max_message_size;
+    uint32_t flags;
+    /* out */
+    uint32_t msg_count;
+    uint32_t field_count;
+    uint32_t consumed;      /* absolute offset: bytes before it are done with */
+    uint32_t tail_skipped;  /* garbage consumed after the last reported message */
+    int32_t stop;           /* enum fix_scan_stop */
+};
+
+/* Scan buf[from:len]. Offsets written are absolute (from the start of buf). Returns the
+ * number of messages reported (== s->msg_count), or CORE_ERR_TOO_BIG if len exceeds
+ * FIX_MAX_BUFFER_SIZE, or CORE_ERR_BAD_OP if from > len or a column pointer with a
+ * non-zero capacity is NULL; on error s is left unchanged. */
+int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s);
+
+/* The data field whose length is given by tag len_tag (96 for 95, ...), or 0. */
+uint32_t fix_data_tag_for_length(uint32_t len_tag);
+/* cffi:end */
+
+#endif

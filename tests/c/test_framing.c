@@ -1,0 +1,387 @@
+/* Unit tests for csrc/framing.c; run under ASan/UBSan by tests/test_c_sanitized.py. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framing.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
+    } while (0)
+
+#define MAX_MSGS 64
+#define MAX_FIELDS 1024
+
+static uint32_t m_start[MAX_MSGS], m_end[MAX_MSGS], m_skipped[MAX_MSGS], m_first[MAX_MSGS],
+    m_nfields[MAX_MSGS];
+static uint8_t m_status[MAX_MSGS];
+static uint32_t f_tag[MAX_FIELDS], f_off[MAX_FIELDS], f_len[MAX_FIELDS];
+
+static struct fix_scan make_scan(uint32_t msg_cap, uint32_t field_cap, uint32_t max_size,
+                                 uint32_t flags) {
+    struct fix_scan s = {
+        .msg_start = m_start, .msg_end = m_end, .msg_skipped = m_skipped, .msg_status = m_status,
+        .msg_first_field = m_first, .msg_field_count = m_nfields, .msg_cap = msg_cap,
+        .field_tag = f_tag, .field_offset = f_off, .field_length = f_len, .field_cap = field_cap,
+        .max_message_size = max_size, .flags = flags,
+    };
+    return s;
+}
+
+/* Every reported offset is inside the buffer and the accounting adds up. */
+static void check_invariants(const char *buf, size_t len, size_t from, const struct fix_scan *s) {
+    uint64_t total = s->tail_skipped;
+    uint32_t pos = (uint32_t)from;
+    for (uint32_t i = 0; i < s->msg_count; i++) {
+        CHECK(m_start[i] == pos + m_skipped[i]);
+        CHECK(m_end[i] > m_start[i] && m_end[i] <= len);
+        CHECK(memcmp(buf + m_start[i], "8=FIX", 5) == 0);
+        CHECK(m_first[i] + m_nfields[i] <= s->field_count);
+        for (uint32_t k = m_first[i]; k < m_first[i] + m_nfields[i]; k++)
+            CHECK(f_off[k] >= m_start[i] && f_off[k] + f_len[k] <= m_end[i]);
+        if (m_status[i] == FIX_FRAME_OK) {
+            CHECK(m_nfields[i] >= 4);
+            CHECK(f_tag[m_first[i]] == 8 && f_tag[m_first[i] + 1] == 9);
+            CHECK(f_tag[m_first[i] + 2] == 35 && f_tag[m_first[i] + m_nfields[i] - 1] == 10);
+        }
+        total += m_skipped[i] + (m_end[i] - m_start[i]);
+        pos = m_end[i];
+    }
+    CHECK(s->consumed == pos + s->tail_skipped);
+    CHECK(total == s->consumed - from);
+    CHECK(s->consumed <= len);
+}
+
+static int scan(const char *buf, size_t len, size_t from, struct fix_scan *s) {
+    int n = fix_scan((const uint8_t *)buf, len, from, s);
+    if (n >= 0) check_invariants(buf, len, from, s);
+    return n;
+}
+
+/* Wrap body ("35=...<SOH>...<SOH>") into a message with correct BodyLength and CheckSum;
+ * body_adjust is added to the BodyLength written and checksum_adjust to the CheckSum. */
+static size_t make_msg(char *out, const char *begin, const char *body, int body_adjust,
+                       int checksum_adjust) {
+    size_t blen = strlen(body);
+    int n = sprintf(out, "8=%s\x01" "9=%d\x01%s", begin, (int)blen + body_adjust, body);
+    unsigned sum = 0;
+    for (int i = 0; i < n; i++) sum += (uint8_t)out[i];
+    n += sprintf(out + n, "10=%03u\x01", (sum + (unsigned)checksum_adjust) % 256u);
+    return (size_t)n;
+}
+
+static const char *BODY_D = "35=D\x01" "34=2\x01" "49=BUY\x01" "56=SELL\x01" "11=ORD1\x01"
+                            "55=IBM\x01" "54=1\x01" "38=100\x01" "40=2\x01" "44=99.5\x01";
+
+static void test_one_ok_message(void) {
+    char buf[512];
+    size_t n = make_msg(buf, "FIX.4.2", BODY_D, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1);
+    CHECK(s.stop == FIX_STOP_END && s.consumed == n && s.tail_skipped == 0);
+    CHECK(m_status[0] == FIX_FRAME_OK && m_start[0] == 0 && m_end[0] == n && m_skipped[0] == 0);
+    CHECK(m_nfields[0] == 13);
+    uint32_t want[] = {8, 9, 35, 34, 49, 56, 11, 55, 54, 38, 40, 44, 10};
+    for (int i = 0; i < 13; i++) CHECK(f_tag[i] == want[i]);
+    CHECK(f_len[0] == 7 && memcmp(buf + f_off[0], "FIX.4.2", 7) == 0);
+    CHECK(f_len[2] == 1 && buf[f_off[2]] == 'D');
+    CHECK(f_len[11] == 4 && memcmp(buf + f_off[11], "99.5", 4) == 0);
+    CHECK(f_len[12] == 3);
+}
+
+static void test_fixt_and_many_messages(void) {
+    char buf[4096];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++) n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 10);
+    for (int i = 0; i < 10; i++) CHECK(m_status[i] == FIX_FRAME_OK && m_skipped[i] == 0);
+    n = make_msg(buf, "FIXT.1.1", "35=A\x01" "1128=9\x01", 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
+    CHECK(f_len[0] == 8 && memcmp(buf + f_off[0], "FIXT.1.1", 8) == 0);
+}
+
+static void test_garbage_skipping(void) {
+    char buf[2048];
+    size_t n = 0;
+    n += (size_t)sprintf(buf, "2018/02/23 19:14:25.174454 ");
+    size_t first = n;
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    memcpy(buf + n, "\nnoise 8=FI", 11); /* an "8=FI" inside noise is not a start */
+    n += 11;
+    memcpy(buf + n, "Y junk ", 7);
+    n += 7;
+    size_t second = n;
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    memcpy(buf + n, "\ntrailing 8=FI", 14);
+    n += 14;
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 2);
+    CHECK(m_skipped[0] == first && m_start[0] == first);
+    CHECK(m_skipped[1] == 18 && m_start[1] == second);
+    /* "8=FI" at the very end may begin a message: kept, the rest of the tail consumed. */
+    CHECK(s.stop == FIX_STOP_INCOMPLETE && s.consumed == n - 4 && s.tail_skipped == 10);
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, FIX_SCAN_FINAL);
+    CHECK(scan(buf, n, 0, &s) == 2 && s.stop == FIX_STOP_END && s.consumed == n);
+    /* Only garbage. */
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan("hello world", 11, 0, &s) == 0 && s.consumed == 11 && s.tail_skipped == 11);
+    CHECK(s.stop == FIX_STOP_END);
+    CHECK(scan("", 0, 0, &s) == 0 && s.consumed == 0 && s.stop == FIX_STOP_END);
+}
+
+static void test_bad_checksum_then_ok(void) {
+    char buf[1024];
+    size_t n = make_msg(buf, "FIX.4.2", BODY_D, 0, 1);
+    size_t n1 = n;
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 2);
+    CHECK(m_status[0] == FIX_FRAME_BAD_CHECKSUM && m_end[0] == n1 && m_nfields[0] == 13);
+    CHECK(m_status[1] == FIX_FRAME_OK && m_start[1] == n1 && m_skipped[1] == 0);
+}
+
+static void test_bad_body_length(void) {
+    char buf[1024];
+    for (int adjust = -3; adjust <= 3; adjust++) {
+        if (adjust == 0) continue;
+        size_t n = make_msg(buf, "FIX.4.2", BODY_D, adjust, 0);
+        size_t n1 = n;
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+        CHECK(scan(buf, n, 0, &s) == 2);
+        CHECK(m_status[0] == FIX_FRAME_BAD_BODY_LENGTH);
+        CHECK(m_end[0] == n1); /* the resync point: the next "8=FIX" */
+        CHECK(m_nfields[0] == 2 && f_tag[0] == 8 && f_tag[1] == 9);
+        CHECK(m_status[1] == FIX_FRAME_OK && m_start[1] == n1);
+    }
+    /* Too long, and the next message not there yet: wait. */
+    size_t n = make_msg(buf, "FIX.4.2", BODY_D, 40, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
+    s.flags = FIX_SCAN_FINAL;
+    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_TRUNCATED && m_end[0] == n);
+}
+
+/* Each case, followed by a good message, must give GARBLED then OK at the right place. */
+static void check_garbled_then_ok(const char *name, const char *bad, size_t n) {
+    char good[512], buf[1024];
+    size_t g = make_msg(good, "FIX.4.2", BODY_D, 0, 0);
+    memcpy(buf, bad, n);
+    memcpy(buf + n, good, g);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    int got = scan(buf, n + g, 0, &s);
+    int ok = got == 2 && m_status[0] == FIX_FRAME_GARBLED && m_status[1] == FIX_FRAME_OK &&
+             m_start[1] == n && m_end[1] == n + g && m_end[0] == n;
+    if (!ok) {
+        fprintf(stderr, "garbled case '%s': got %d messages, status %d/%d\n", name, got,
+                got > 0 ? m_status[0] : -1, got > 1 ? m_status[1] : -1);
+        failures++;
+    }
+}
+
+static void test_garbled(void) {
+    /* Header problems: sent as is. */
+    static const char *headers[][2] = {
+        {"9 missing", "8=FIX.4.2\x01" "35=0\x01" "9=5\x01" "10=000\x01"},
+        {"length not digits", "8=FIX.4.2\x01" "9=1x\x01" "35=0\x01" "10=000\x01"},
+        {"length empty", "8=FIX.4.2\x01" "9=\x01" "35=0\x01" "10=000\x01"},
+        {"length 11 digits", "8=FIX.4.2\x01" "9=00000000005\x01" "35=0\x01" "10=000\x01"},
+        {"checksum not digits", "8=FIX.4.2\x01" "9=5\x01" "35=0\x01" "10=0a0\x01"},
+        {"checksum two digits", "8=FIX.4.2\x01" "9=5\x01" "35=0\x01" "10=00\x01"},
+        {"long begin string",
+         "8=FIX.4.2.0123456789012345678901234567890\x01" "9=5\x01" "35=0\x01" "10=000\x01"},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+        check_garbled_then_ok(headers[i][0], headers[i][1], strlen(headers[i][1]));
+    /* Body problems: wrapped with the right BodyLength and CheckSum. */
+    static const char *bodies[][2] = {
+        {"35 not third", "49=A\x01" "35=0\x01"},
+        {"tag without =", "35=0\x01" "49A\x01" "5=1\x01"},
+        {"non-numeric tag", "35=0\x01" "4x=AB\x01"},
+        {"empty tag", "35=0\x01" "=ABCD\x01"},
+        {"empty field", "35=0\x01" "\x01" "5=1\x01"},
+        {"tag 0", "35=0\x01" "0=AB\x01"},
+        {"tag too big", "35=0\x01" "4294967296=A\x01"},
+        {"tag 11 digits", "35=0\x01" "00000000049=A\x01"},
+        {"empty body", ""},
+        {"data field overruns", "35=0\x01" "95=9\x01" "96=ab\x01"},
+        {"data field without SOH after it", "35=0\x01" "95=1\x01" "96=ab\x01"},
+    };
+    char bad[512];
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        size_t n = make_msg(bad, "FIX.4.2", bodies[i][1], 0, 0);
+        check_garbled_then_ok(bodies[i][0], bad, n);
+    }
+    /* The largest tag is fine. */
+    char buf[256];
+    size_t n = make_msg(buf, "FIX.4.2", "35=0\x01" "4294967295=A\x01", 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK && f_tag[3] == 4294967295u);
+}
+
+static void test_data_field_with_soh(void) {
+    char buf[512];
+    const char *body = "35=B\x01" "148=News\x01" "95=7\x01" "96=a\x01" "b=c\x01" "d\x01" "58=x\x01";
+    size_t n = make_msg(buf, "FIX.4.2", body, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
+    CHECK(m_nfields[0] == 8);
+    CHECK(f_tag[5] == 96 && f_len[5] == 7 && memcmp(buf + f_off[5], "a\x01" "b=c\x01" "d", 7) == 0);
+    CHECK(f_tag[6] == 58);
+    /* Data field not directly after its length: an ordinary field (so SOH ends it). */
+    const char *body2 = "35=B\x01" "95=3\x01" "58=x\x01" "96=abc\x01";
+    n = make_msg(buf, "FIX.4.2", body2, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK && m_nfields[0] == 7);
+    CHECK(fix_data_tag_for_length(95) == 96 && fix_data_tag_for_length(93) == 89);
+    CHECK(fix_data_tag_for_length(96) == 0 && fix_data_tag_for_length(9) == 0);
+}
+
+static void test_too_big(void) {
+    char buf[1024];
+    size_t n = (size_t)sprintf(buf, "8=FIX.4.2\x01" "9=999999999\x01" "35=D\x01" "58=");
+    size_t start2 = n;
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 2);
+    CHECK(m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == start2);
+    CHECK(m_status[1] == FIX_FRAME_OK);
+    /* A small limit: a normal message is too big for it. */
+    size_t k = make_msg(buf, "FIX.4.2", BODY_D, 0, 0);
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 50, 0);
+    CHECK(scan(buf, k, 0, &s) == 1 && m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == 50);
+    CHECK(s.consumed == k);
+    /* Exactly the limit is fine. */
+    s = make_scan(MAX_MSGS, MAX_FIELDS, (uint32_t)k, 0);
+    CHECK(scan(buf, k, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
+    /* A huge claim with nothing after it: no buffering beyond max + 4 bytes. */
+    char *big = malloc(5000);
+    if (!big) abort();
+    size_t h = (size_t)sprintf(big, "8=FIX.4.2\x01" "9=4000000000\x01");
+    memset(big + h, 'x', 5000 - h);
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 1000, 0);
+    CHECK(scan(big, 1003, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
+    CHECK(scan(big, 1004, 0, &s) == 1 && m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == 1000);
+    CHECK(s.consumed == 1004 && s.tail_skipped == 4);
+    free(big);
+}
+
+static void test_every_prefix_is_incomplete(void) {
+    char buf[512];
+    size_t n = (size_t)sprintf(buf, "junk");
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    for (size_t cut = 0; cut < n; cut++) {
+        struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+        CHECK(scan(buf, cut, 0, &s) == 0);
+        CHECK(s.consumed <= 4 && (cut < 4 || s.consumed == 4));
+        CHECK(cut <= 4 ? 1 : s.stop == FIX_STOP_INCOMPLETE);
+        s.flags = FIX_SCAN_FINAL;
+        int got = scan(buf, cut, 0, &s);
+        CHECK(s.consumed == cut && s.stop == FIX_STOP_END);
+        CHECK(cut < 9 ? got == 0 : (got == 1 && m_status[0] == FIX_FRAME_TRUNCATED));
+    }
+}
+
+static void test_capacity_limits(void) {
+    char buf[2048];
+    size_t n = 0, ends[3];
+    for (int i = 0; i < 3; i++) {
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        ends[i] = n;
+    }
+    struct fix_scan s = make_scan(1, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && s.stop == FIX_STOP_MSGS_FULL && s.consumed == ends[0]);
+    CHECK(scan(buf, n, s.consumed, &s) == 1 && m_start[0] == ends[0] && m_end[0] == ends[1]);
+    CHECK(scan(buf, n, s.consumed, &s) == 1 && s.consumed == n && s.stop == FIX_STOP_END);
+    s = make_scan(0, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_MSGS_FULL && s.consumed == 0);
+    /* Fields for one and a half messages: one reported, the next left for the caller. */
+    s = make_scan(MAX_MSGS, 20, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && s.stop == FIX_STOP_FIELDS_FULL && s.consumed == ends[0]);
+    CHECK(s.field_count == 13);
+    s = make_scan(MAX_MSGS, 12, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_FIELDS_FULL && s.consumed == 0);
+    s = make_scan(MAX_MSGS, 0, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_FIELDS_FULL);
+}
+
+static void test_argument_errors(void) {
+    char buf[16] = "8=FIX";
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    s.msg_count = 77;
+    CHECK(fix_scan((const uint8_t *)buf, 5, 6, &s) == CORE_ERR_BAD_OP);
+    CHECK(s.msg_count == 77);
+#if SIZE_MAX > 0xFFFFFFFFu
+    /* Rejected before any byte is read, so a short buffer is safe here. */
+    CHECK(fix_scan((const uint8_t *)buf, (size_t)FIX_MAX_BUFFER_SIZE + 1, 0, &s) ==
+          CORE_ERR_TOO_BIG);
+#endif
+    s.msg_start = NULL;
+    CHECK(fix_scan((const uint8_t *)buf, 5, 0, &s) == CORE_ERR_BAD_OP);
+}
+
+/* Feeding a stream in two reads, cut anywhere, reports the same messages as one read. */
+static void test_split_anywhere(void) {
+    char buf[2048];
+    size_t n = (size_t)sprintf(buf, "noise");
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 7);  /* bad checksum */
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 2, 0);  /* bad body length */
+    n += (size_t)sprintf(buf + n, "xx");
+    n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    int whole = scan(buf, n, 0, &s);
+    CHECK(whole == 4);
+    uint32_t w_start[8], w_end[8], w_status[8];
+    for (int i = 0; i < whole; i++) {
+        w_start[i] = m_start[i];
+        w_end[i] = m_end[i];
+        w_status[i] = m_status[i];
+    }
+    for (size_t cut = 0; cut <= n; cut++) {
+        int got = 0;
+        int same = 1;
+        s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+        int a = scan(buf, cut, 0, &s);
+        for (int i = 0; i < a; i++)
+            same &= m_start[i] == w_start[i] && m_end[i] == w_end[i] && m_status[i] == w_status[i];
+        got += a;
+        int b = scan(buf, n, s.consumed, &s);
+        for (int i = 0; i < b; i++)
+            same &= m_start[i] == w_start[got + i] && m_end[i] == w_end[got + i] &&
+                    m_status[i] == w_status[got + i];
+        got += b;
+        if (!same || got != whole) {
+            fprintf(stderr, "split at %zu: got %d messages, same=%d\n", cut, got, same);
+            failures++;
+        }
+    }
+}
+
+int main(void) {
+    test_one_ok_message();
+    test_fixt_and_many_messages();
+    test_garbage_skipping();
+    test_bad_checksum_then_ok();
+    test_bad_body_length();
+    test_garbled();
+    test_data_field_with_soh();
+    test_too_big();
+    test_every_prefix_is_incomplete();
+    test_capacity_limits();
+    test_argument_errors();
+    test_split_anywhere();
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("framing: all checks passed\n");
+    return 0;
+}
