@@ -33,7 +33,8 @@ static int parse_int(const char **pp, const char *end, int64_t *out) {
     return LOBSTER_OK;
 }
 
-/* Seconds with up to nine decimals, as nanoseconds. */
+/* Seconds with decimals, as nanoseconds. Digits past the ninth are dropped: LOBSTER files
+ * written through a double carry float noise there (e.g. 43002.632812672004). */
 static int parse_time_ns(const char **pp, const char *end, int64_t *out) {
     const char *p = *pp;
     int64_t secs = 0;
@@ -48,9 +49,11 @@ static int parse_time_ns(const char **pp, const char *end, int64_t *out) {
         p++;
         if (p >= end || *p < '0' || *p > '9') return LOBSTER_ERR_SYNTAX;
         while (p < end && *p >= '0' && *p <= '9') {
-            if (digits == 9) return LOBSTER_ERR_SYNTAX; /* finer than a nanosecond */
-            frac = frac * 10 + (*p++ - '0');
-            digits++;
+            if (digits < 9) {
+                frac = frac * 10 + (*p - '0');
+                digits++;
+            }
+            p++;
         }
     }
     for (; digits < 9; digits++) frac *= 10;

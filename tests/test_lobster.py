@@ -163,3 +163,12 @@ def test_cli_reports_bad_file_on_stderr(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f"{m}:1: column 6" in proc.stderr and "wrong number of columns" in proc.stderr
+
+
+def test_time_keeps_nanoseconds_and_drops_float_noise(tmp_path: Path) -> None:
+    # LOBSTER's AMZN level-5 file has times like 43002.632812672004 (a double's noise).
+    m = _write(tmp_path, "m.csv", "43002.632812672004,1,1,5,100,1\n34200,1,2,5,100,1\n"
+               "34200.5,1,3,5,100,1\n")
+    msgs = lobster.read_messages(m)
+    assert [msgs.array[i].time_ns for i in range(msgs.count)] == [
+        43002_632812672, 34200_000000000, 34200_500000000]
