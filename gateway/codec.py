@@ -1,0 +1,358 @@
+"""FIX codec: framed field lists in, :class:`~gateway.fixmessage.Message` out, and back to bytes.
+
+Decoding takes what the framer produced for one message, the list of ``(tag, raw value)``
+pairs (BodyLength and CheckSum already checked by the framer), and builds the message's
+structure with the dictionary: header, body and trailer, and repeating groups (NumInGroup
+count, delimiter first in each entry, nested groups). It raises only
+:class:`~fixspec.reject.RemoteProtocolError`, whatever the input, for these structure errors:
+
+* 1 / 14: the first three tags must be 8, 9, 35 (1 if one is absent, 14 if misplaced);
+* 14: a header field after a body field, a body field after a trailer field, anything after
+  CheckSum (only with ``check_fields_out_of_order``, the default);
+* 13: a tag twice at one level (top level of a section, or within one group entry);
+* 15: a group's first entry does not start with its delimiter;
+* 16: the NumInGroup value differs from the number of entries found;
+* 4 / 6: a NumInGroup value that is empty or not a non-negative integer.
+
+Everything else (unknown tags, formats, enumerations, required fields, unknown MsgType) is
+left to :func:`fixspec.validate.validate`, so a caller can decode without validating (log
+reading, replay) and validate with the session's own options.
+
+Encoding writes 8, 9, 35, then the other header fields in ascending tag order, the body in
+ascending tag order (a group at the position of its NumInGroup tag, fields inside each entry in
+dictionary order, delimiter first), the trailer, and CheckSum last; BodyLength and CheckSum
+are computed. A data field goes right after its length field (Signature 89 after
+SignatureLength 93). Time is never read here: SendingTime is formatted from a time the caller
+passes (:func:`format_utc_timestamp`, milliseconds by default).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+
+from fixspec.dictionary import (
+    DataDictionary,
+    FieldSet,
+    GroupDef,
+    SessionDictionaries,
+    as_session,
+)
+from fixspec.fieldtypes import SOH, TimePrecision, format_utc_timestamp
+from fixspec.reject import LocalProtocolError, Reject, RemoteProtocolError
+from fixspec.reject import SessionRejectReason as R
+from fixspec.validate import DEFAULT_OPTIONS, ValidationOptions
+from gateway.fixmessage import (
+    BEGIN_STRING,
+    BODY_LENGTH,
+    CHECKSUM,
+    MSG_SEQ_NUM,
+    MSG_TYPE,
+    FieldMap,
+    Group,
+    Item,
+    Message,
+)
+
+__all__ = [
+    "TimePrecision",
+    "checksum",
+    "decode",
+    "encode",
+    "format_utc_timestamp",
+]
+
+_NO_LAYOUT = FieldSet(members=())
+_HEAD = (BEGIN_STRING, BODY_LENGTH, MSG_TYPE)
+_HEADER, _BODY, _TRAILER = 0, 1, 2
+# A NumInGroup longer than this cannot match the entries of any message we can hold.
+_MAX_COUNT_DIGITS = 9
+
+
+def checksum(data: bytes) -> int:
+    """FIX CheckSum of ``data``: the byte sum modulo 256."""
+    return sum(data) % 256
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+@functools.lru_cache(maxsize=1024)
+def _outer_tags(sd: SessionDictionaries, body: FieldSet) -> frozenset[int]:
+    """Tags that the top level of a message can take: where a top-level group must end when
+    one of them repeats inside an entry."""
+    return body.tags | sd.header.tags | sd.trailer.tags
+
+
+class _Decoder:
+    def __init__(
+        self,
+        fields: Sequence[tuple[int, bytes]],
+        sd: SessionDictionaries,
+        options: ValidationOptions,
+    ) -> None:
+        self.fields = fields
+        self.n = len(fields)
+        self.sd = sd
+        self.options = options
+        self.msg_type: str | None = None
+        self.seq_num: int | None = None
+        for tag, value in fields:
+            if tag == MSG_TYPE and self.msg_type is None:
+                self.msg_type = value.decode("latin-1")
+            elif tag == MSG_SEQ_NUM and self.seq_num is None and value.isdigit():
+                self.seq_num = int(value) if len(value) < 19 else None
+
+    def fail(self, reason: R, tag: int | None, detail: str = "") -> RemoteProtocolError:
+        return RemoteProtocolError(Reject(reason, tag, self.msg_type, self.seq_num, detail))
+
+    def decode(self) -> Message:
+        fields = self.fields
+        for pos, tag in enumerate(_HEAD):
+            if pos >= self.n or fields[pos][0] != tag:
+                if any(t == tag for t, _ in fields):
+                    raise self.fail(
+                        R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, f"tag {tag} not field {pos + 1}"
+                    )
+                raise self.fail(R.REQUIRED_TAG_MISSING, tag, f"no tag {tag}")
+        sd = self.sd
+        found = sd.message(self.msg_type or "")
+        body_layout: FieldSet = found[0] if found is not None else _NO_LAYOUT
+        msg = Message()
+        sections = (
+            (msg.header, sd.header, set[int]()),
+            (msg.body, body_layout, set[int]()),
+            (msg.trailer, sd.trailer, set[int]()),
+        )
+        outer = _outer_tags(sd, body_layout)
+        check_order = self.options.check_fields_out_of_order
+        phase = _HEADER
+        i = 0
+        while i < self.n:
+            tag = fields[i][0]
+            if phase == _TRAILER and fields[i - 1][0] == CHECKSUM and check_order:
+                raise self.fail(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, "field after CheckSum")
+            if tag in sd.header.tags:
+                if phase != _HEADER and check_order:
+                    raise self.fail(
+                        R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, f"header tag {tag} after body"
+                    )
+                where = _HEADER
+            elif tag in sd.trailer.tags:
+                phase = where = _TRAILER
+            else:
+                if phase == _TRAILER and check_order:
+                    raise self.fail(
+                        R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, f"body tag {tag} in trailer"
+                    )
+                if phase == _HEADER:
+                    phase = _BODY
+                where = _BODY
+            target, layout, seen = sections[where]
+            # Without a layout (MsgType unknown: validation says 11) repeats in the body may be
+            # groups we cannot see, so they are kept as they are.
+            if tag in seen and (where != _BODY or found is not None):
+                raise self.fail(R.TAG_APPEARS_MORE_THAN_ONCE, tag, f"tag {tag}")
+            seen.add(tag)
+            gdef = layout.groups.get(tag)
+            if gdef is None:
+                target.append(tag, fields[i][1])
+                i += 1
+            else:
+                group, i = self.group(gdef, i, outer)
+                target.add_group(group)
+        return msg
+
+    def group(self, gdef: GroupDef, i: int, outer: frozenset[int]) -> tuple[Group, int]:
+        """Read the group whose NumInGroup field is at ``i``; return it and the next index.
+
+        An entry ends at a tag the group does not define, or at a tag repeated within the entry
+        when the enclosing level can take it (``outer``); a repeat nothing else can take is 13.
+        """
+        fields = self.fields
+        raw_count = fields[i][1]
+        if not raw_count:
+            raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, gdef.tag, gdef.name)
+        if not raw_count.isdigit() or not raw_count.isascii():
+            raise self.fail(
+                R.INCORRECT_DATA_FORMAT_FOR_VALUE, gdef.tag, f"{gdef.name}={raw_count!r}"
+            )
+        count = int(raw_count) if len(raw_count) <= _MAX_COUNT_DIGITS else -1
+        group = Group(gdef.tag, gdef.delimiter)
+        entry: FieldMap | None = None
+        seen: set[int] = set()
+        i += 1
+        while i < self.n:
+            tag = fields[i][0]
+            if tag == gdef.delimiter:
+                entry = FieldMap()
+                group.entries.append(entry)
+                seen = set()
+            elif tag not in gdef.tags:
+                break
+            elif entry is None:
+                raise self.fail(
+                    R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER,
+                    tag,
+                    f"{gdef.name} entry must start with tag {gdef.delimiter}",
+                )
+            elif tag in seen:
+                if tag in outer:
+                    break
+                raise self.fail(R.TAG_APPEARS_MORE_THAN_ONCE, tag, f"tag {tag} in {gdef.name}")
+            seen.add(tag)
+            nested = gdef.groups.get(tag)
+            if nested is None:
+                entry.append(tag, fields[i][1])
+                i += 1
+            else:
+                inner, i = self.group(nested, i, gdef.tags)
+                entry.add_group(inner)
+        if len(group.entries) != count:
+            raise self.fail(
+                R.INCORRECT_NUMINGROUP_COUNT,
+                gdef.tag,
+                f"{gdef.name}={raw_count.decode('latin-1')} but {len(group.entries)} entries",
+            )
+        return group, i
+
+
+def decode(
+    fields: Sequence[tuple[int, bytes]],
+    raw: bytes | None,
+    dictionary: DataDictionary | SessionDictionaries,
+    *,
+    options: ValidationOptions = DEFAULT_OPTIONS,
+) -> Message:
+    """Build a :class:`Message` from one framed message's ``(tag, value)`` pairs.
+
+    ``raw`` (the message's bytes, or None) is kept as :attr:`Message.raw`. Only
+    ``check_fields_out_of_order`` of ``options`` matters here; pass the session's options so
+    decoding and validation agree. Raises :class:`RemoteProtocolError` for structure errors
+    (see the module docstring) and nothing else.
+    """
+    msg = _Decoder(fields, as_session(dictionary), options).decode()
+    msg.raw = raw
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _tag(item: Item) -> int:
+    return item.tag if isinstance(item, Group) else item[0]
+
+
+def _local(reason: R, tag: int | None, msg_type: str | None, detail: str) -> LocalProtocolError:
+    return LocalProtocolError(Reject(reason, tag, msg_type, None, detail))
+
+
+class _Encoder:
+    def __init__(self, sd: SessionDictionaries | None, msg_type: str) -> None:
+        self.sd = sd
+        self.msg_type = msg_type
+        self.out: list[bytes] = []
+
+    def field_is_data(self, tag: int) -> bool:
+        if self.sd is None:
+            return False
+        fd = self.sd.field(tag)
+        return fd is not None and fd.is_data
+
+    def put(self, tag: int, value: bytes) -> None:
+        if SOH in value and not self.field_is_data(tag):
+            raise _local(
+                R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, tag, self.msg_type, "SOH in value"
+            )
+        self.out.append(b"%d=%s\x01" % (tag, value))
+
+    def ascending(
+        self, items: Iterable[Item], layout: FieldSet | None, skip: frozenset[int]
+    ) -> None:
+        """Write a section's top level in ascending tag order (data after its length)."""
+
+        def key(item: Item) -> tuple[int, int]:
+            tag = _tag(item)
+            length = layout.length_tag(tag) if layout is not None else _DEFAULT_LENGTHS.get(tag)
+            return (tag, 0) if length is None else (length, 1)
+
+        # sorted() is stable: duplicates (only in deliberately broken messages) keep their order.
+        for item in sorted(items, key=key):
+            self.item(item, layout, skip)
+
+    def item(self, item: Item, layout: FieldSet | None, skip: frozenset[int]) -> None:
+        if isinstance(item, Group):
+            gdef = layout.groups.get(item.tag) if layout is not None else None
+            self.group(item, gdef)
+        elif item[0] not in skip:
+            self.put(*item)
+
+    def group(self, group: Group, gdef: GroupDef | None) -> None:
+        self.put(group.tag, str(len(group.entries)).encode("ascii"))
+        delimiter = gdef.delimiter if gdef is not None else group.delimiter
+        undefined = len(gdef.members) if gdef is not None else 0
+
+        def key(item: Item) -> int:
+            tag = _tag(item)
+            if tag == delimiter:
+                return -1
+            pos = gdef.position(tag) if gdef is not None else None
+            # Without a dictionary, or for undefined tags, keep the stored order (sort is stable).
+            return undefined if pos is None else pos
+
+        for entry in group.entries:
+            items = list(entry)
+            if not any(_tag(item) == delimiter for item in items):
+                raise _local(
+                    R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER,
+                    delimiter,
+                    self.msg_type,
+                    f"group {group.tag} entry has no delimiter {delimiter}",
+                )
+            for item in sorted(items, key=key):
+                self.item(item, gdef, frozenset())
+
+
+# Used when encoding without a dictionary: the one data field whose tag is below its length's.
+_DEFAULT_LENGTHS = {89: 93}
+
+
+def encode(
+    message: Message, dictionary: DataDictionary | SessionDictionaries | None = None
+) -> bytes:
+    """The wire bytes of ``message``, with BodyLength (9) and CheckSum (10) computed.
+
+    With a dictionary, group entries follow its field order and SOH is allowed only in data
+    fields; without one, entries keep their stored order (delimiter first) and no value may
+    contain SOH. BeginString comes from the message, else from the dictionary. Raises
+    :class:`LocalProtocolError` if the message cannot be encoded (no MsgType or BeginString,
+    SOH in a non-data value, a group entry without its delimiter). It does not validate
+    against the dictionary: call :func:`fixspec.validate.validate` with ``outbound=True``.
+    """
+    sd = as_session(dictionary) if dictionary is not None else None
+    msg_type = message.header.get(MSG_TYPE)
+    if not msg_type:
+        raise _local(R.REQUIRED_TAG_MISSING, MSG_TYPE, None, "no MsgType")
+    msg_type_text = msg_type.decode("latin-1")
+    begin = message.header.get(BEGIN_STRING)
+    if not begin:
+        if sd is None:
+            raise _local(R.REQUIRED_TAG_MISSING, BEGIN_STRING, msg_type_text, "no BeginString")
+        begin = sd.begin_string.encode("ascii")
+    body_layout: FieldSet | None = None
+    if sd is not None:
+        found = sd.message(msg_type_text)
+        body_layout = found[0] if found is not None else _NO_LAYOUT
+    enc = _Encoder(sd, msg_type_text)
+    enc.put(MSG_TYPE, msg_type)
+    enc.ascending(message.header, sd.header if sd else None, frozenset(_HEAD))
+    enc.ascending(message.body, body_layout, frozenset())
+    enc.ascending(message.trailer, sd.trailer if sd else None, frozenset({CHECKSUM}))
+    body = b"".join(enc.out)
+    enc.out = []
+    enc.put(BEGIN_STRING, begin)
+    head = b"".join(enc.out) + b"9=%d\x01" % len(body)
+    frame = head + body
+    return frame + b"10=%03d\x01" % checksum(frame)
