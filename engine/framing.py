@@ -1,0 +1,477 @@
+"""FIX framing: find complete FIX messages in bytes and index their fields, in C, in batches.
+
+The C scanner (csrc/framing.h states the full contract) checks BodyLength (9) and CheckSum
+(10) and reports, for MANY messages per call, where each message is, its
+:class:`FrameStatus` and its fields as (tag, value offset, value length) columns. Python gets
+them as a :class:`FrameBatch`: per-message columns and per-field columns as memoryviews, so a
+hot loop touches no Python object per field unless it asks for one (:meth:`FrameBatch.fields`,
+:meth:`FrameBatch.value`).
+
+Two ways in, both through a :class:`Framer` that owns the reusable C output arrays:
+
+* ``framer.scan(buf)`` / ``framer.scan_all(buf)`` for a buffer you hold whole (a log file);
+  offsets are into ``buf``.
+* ``framer.feed(data)`` then ``framer.batches()`` or ``framer.frames()`` for a byte stream (a
+  socket): the incomplete tail is kept internally until more bytes arrive, and
+  ``framer.finish()`` at end of stream reports a cut-off message as ``TRUNCATED``. What the
+  stream API reports does not depend on how the stream was cut into reads.
+
+Messages whose status is not ``OK`` must be dropped by the session without consuming a
+sequence number (FIX garbled-message rule); scanning always resumes after them, so they
+never hide the good messages that follow. Bytes before a message that are not part of one
+(line noise, a log line's timestamp) are skipped and counted in ``skipped``.
+
+A batch owns copies of its columns and a reference to the scanned bytes, so it stays valid
+after the framer scans again. Offsets are 32-bit, so one scanned buffer is at most 4 GiB - 1
+bytes (:class:`engine.errors.TooBig` beyond that); a stream has no such limit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from typing import Any, Final
+
+from engine._core import ffi, lib
+from engine.errors import check
+
+#: What the framing calls accept: anything exposing a contiguous byte buffer.
+BytesLike = bytes | bytearray | memoryview
+
+DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+MAX_BUFFER_SIZE: Final = (1 << 32) - 1
+
+
+class FrameStatus(enum.IntEnum):
+    """Verdict on one framed message (``enum fix_frame_status``); only OK may be processed."""
+
+    OK = 0
+    BAD_BODY_LENGTH = 1  # BodyLength does not point to "<SOH>10="
+    BAD_CHECKSUM = 2  # the frame is sound but CheckSum is not the byte sum
+    GARBLED = 3  # header fields out of order, a malformed field, bad digits
+    TOO_BIG = 4  # BodyLength makes the message longer than max_message_size
+    TRUNCATED = 5  # only at end of input (final scan): the input ends inside the message
+
+
+class ScanStop(enum.IntEnum):
+    """Why a scan stopped (``enum fix_scan_stop``)."""
+
+    END = 0  # every byte consumed
+    INCOMPLETE = 1  # the tail from ``consumed`` is the start of a message: scan it again later
+    MSGS_FULL = 2  # message capacity reached; continue from ``consumed``
+    FIELDS_FULL = 3  # field capacity reached (the Framer grows and retries, so rarely seen)
+
+
+# Columns are exposed with memoryview format "I" (C unsigned int), which must be uint32_t.
+if ffi.sizeof("unsigned int") != 4:  # pragma: no cover - no such platform is supported
+    raise ImportError("engine.framing needs a 32-bit C unsigned int")
+
+
+def _u32_column(ptr: Any, count: int) -> memoryview:
+    """A read-only copy of the first ``count`` items of a uint32_t array."""
+    return memoryview(ffi.buffer(ptr, 4 * count)[:]).cast("I")
+
+
+def _u8_column(ptr: Any, count: int) -> memoryview:
+    """A read-only copy of the first ``count`` items of a uint8_t array."""
+    return memoryview(ffi.buffer(ptr, count)[:])
+
+
+class FrameBatch:
+    """The messages one scan found, as columns.
+
+    Per message i (``0 <= i < count``): ``starts[i]``/``ends[i]`` (offsets into ``buffer``;
+    ``buffer[starts[i]:ends[i]]`` is the message), ``statuses[i]`` (a :class:`FrameStatus`
+    value), ``skipped[i]`` (garbage bytes skipped just before it), and its fields are entries
+    ``first_fields[i] .. first_fields[i] + field_counts[i] - 1`` of ``tags``,
+    ``value_offsets`` and ``value_lengths``, in wire order, 8, 9 and 10 included. For an OK
+    message the first three fields are 8, 9, 35 and the last is 10.
+
+    ``consumed`` is where the next scan of ``buffer`` should start (bytes before it are
+    finished with), ``stop`` why scanning stopped, ``tail_skipped`` the garbage consumed
+    after the last message. ``stream_offset`` is the position of ``buffer[0]`` in the stream
+    (0 for :meth:`Framer.scan`), so ``stream_offset + starts[i]`` is a stable message position.
+    """
+
+    __slots__ = (
+        "buffer",
+        "consumed",
+        "count",
+        "ends",
+        "field_counts",
+        "first_fields",
+        "skipped",
+        "starts",
+        "statuses",
+        "stop",
+        "stream_offset",
+        "tags",
+        "tail_skipped",
+        "value_lengths",
+        "value_offsets",
+    )
+
+    def __init__(
+        self,
+        buffer: BytesLike,
+        *,
+        starts: memoryview,
+        ends: memoryview,
+        skipped: memoryview,
+        statuses: memoryview,
+        first_fields: memoryview,
+        field_counts: memoryview,
+        tags: memoryview,
+        value_offsets: memoryview,
+        value_lengths: memoryview,
+        consumed: int,
+        tail_skipped: int,
+        stop: ScanStop,
+        stream_offset: int = 0,
+    ) -> None:
+        # bytes slice straight to bytes; anything else goes through a memoryview (which also
+        # stops a bytearray from being resized under the batch's offsets).
+        self.buffer: bytes | memoryview = (
+            buffer if isinstance(buffer, bytes) else memoryview(buffer)
+        )
+        self.count = len(starts)
+        self.starts = starts
+        self.ends = ends
+        self.skipped = skipped
+        self.statuses = statuses
+        self.first_fields = first_fields
+        self.field_counts = field_counts
+        self.tags = tags
+        self.value_offsets = value_offsets
+        self.value_lengths = value_lengths
+        self.consumed = consumed
+        self.tail_skipped = tail_skipped
+        self.stop = stop
+        self.stream_offset = stream_offset
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> Frame:
+        if not -self.count <= i < self.count:
+            raise IndexError(f"message {i} out of range for a batch of {self.count}")
+        return Frame(self, i % self.count if self.count else i)
+
+    def __iter__(self) -> Iterator[Frame]:
+        return (Frame(self, i) for i in range(self.count))
+
+    def __repr__(self) -> str:
+        return (
+            f"FrameBatch(count={self.count}, consumed={self.consumed}, stop={self.stop.name}, "
+            f"stream_offset={self.stream_offset})"
+        )
+
+    def _bytes(self, start: int, end: int) -> bytes:
+        buf = self.buffer
+        return buf[start:end] if isinstance(buf, bytes) else bytes(buf[start:end])
+
+    def status(self, i: int) -> FrameStatus:
+        """The verdict on message i."""
+        return FrameStatus(self.statuses[i])
+
+    def ok(self, i: int) -> bool:
+        """True if message i is sound and may be processed."""
+        return self.statuses[i] == FrameStatus.OK
+
+    def message_bytes(self, i: int) -> bytes:
+        """Message i exactly as it was on the wire (8=... through 10=ddd<SOH> when OK)."""
+        return self._bytes(self.starts[i], self.ends[i])
+
+    def fields(self, i: int) -> list[tuple[int, bytes]]:
+        """Every field of message i as (tag, value), in wire order, 8, 9 and 10 included.
+
+        For a message that is not OK this is what could be parsed before the problem.
+        """
+        f0 = self.first_fields[i]
+        f1 = f0 + self.field_counts[i]
+        buf = self.buffer
+        spans = zip(self.tags[f0:f1], self.value_offsets[f0:f1], self.value_lengths[f0:f1],
+                    strict=True)
+        if isinstance(buf, bytes):
+            return [(tag, buf[off : off + n]) for tag, off, n in spans]
+        return [(tag, bytes(buf[off : off + n])) for tag, off, n in spans]
+
+    def value(self, i: int, tag: int, default: bytes | None = None) -> bytes | None:
+        """The value of the first field ``tag`` of message i, or ``default`` if it has none."""
+        f0 = self.first_fields[i]
+        try:
+            k = f0 + self.tags[f0 : f0 + self.field_counts[i]].tolist().index(tag)
+        except ValueError:
+            return default
+        off = self.value_offsets[k]
+        return self._bytes(off, off + self.value_lengths[k])
+
+    def msg_type(self, i: int) -> bytes | None:
+        """MsgType (35) of message i; for OK messages it is always the third field."""
+        f0 = self.first_fields[i]
+        if self.field_counts[i] > 2 and self.tags[f0 + 2] == 35:
+            off = self.value_offsets[f0 + 2]
+            return self._bytes(off, off + self.value_lengths[f0 + 2])
+        return self.value(i, 35)
+
+
+class Frame:
+    """One message of a :class:`FrameBatch` (a view: batch plus index)."""
+
+    __slots__ = ("batch", "index")
+
+    def __init__(self, batch: FrameBatch, index: int) -> None:
+        self.batch = batch
+        self.index = index
+
+    @property
+    def start(self) -> int:
+        return self.batch.starts[self.index]
+
+    @property
+    def end(self) -> int:
+        return self.batch.ends[self.index]
+
+    @property
+    def stream_start(self) -> int:
+        """Position of the message in the whole stream (or buffer, for scan)."""
+        return self.batch.stream_offset + self.batch.starts[self.index]
+
+    @property
+    def skipped(self) -> int:
+        return self.batch.skipped[self.index]
+
+    @property
+    def status(self) -> FrameStatus:
+        return FrameStatus(self.batch.statuses[self.index])
+
+    @property
+    def ok(self) -> bool:
+        return self.batch.statuses[self.index] == FrameStatus.OK
+
+    @property
+    def data(self) -> bytes:
+        return self.batch.message_bytes(self.index)
+
+    @property
+    def msg_type(self) -> bytes | None:
+        return self.batch.msg_type(self.index)
+
+    def fields(self) -> list[tuple[int, bytes]]:
+        return self.batch.fields(self.index)
+
+    def value(self, tag: int, default: bytes | None = None) -> bytes | None:
+        return self.batch.value(self.index, tag, default)
+
+    def __repr__(self) -> str:
+        return f"Frame({self.status.name}, start={self.stream_start}, {self.data!r})"
+
+
+class Framer:
+    """Frames FIX messages; owns the C output arrays, reused by every scan.
+
+    ``max_message_size`` bounds one message (BodyLength claims beyond it give TOO_BIG), and
+    so bounds the incomplete tail a stream keeps. ``message_capacity`` is the most messages
+    one batch holds; ``field_capacity`` the initial field room (grown when a single message
+    needs more). ``max_buffered`` bounds the stream bytes held between :meth:`feed` and
+    :meth:`batches`: feed raises :class:`BufferError` rather than exceed it (default: twice
+    the message limit plus 1 MiB, enough for any tail plus a large read).
+
+    Not thread-safe: use one Framer per thread (they are cheap).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        message_capacity: int = 4096,
+        field_capacity: int = 65536,
+        max_buffered: int | None = None,
+    ) -> None:
+        if not 1 <= max_message_size <= MAX_BUFFER_SIZE:
+            raise ValueError(f"max_message_size must be in 1..{MAX_BUFFER_SIZE}")
+        if message_capacity < 1 or field_capacity < 1:
+            raise ValueError("message_capacity and field_capacity must be at least 1")
+        self.max_message_size = max_message_size
+        self.max_buffered = (
+            2 * max_message_size + (1 << 20) if max_buffered is None else max_buffered
+        )
+        if self.max_buffered < max_message_size + 4:
+            raise ValueError("max_buffered must hold at least one message: max_message_size + 4")
+        s = ffi.new("struct fix_scan *")
+        self._scan_struct = s
+        self._msg_arrays = [
+            ffi.new("uint32_t[]", message_capacity) for _ in range(5)
+        ] + [ffi.new("uint8_t[]", message_capacity)]
+        (s.msg_start, s.msg_end, s.msg_skipped, s.msg_first_field, s.msg_field_count,
+         s.msg_status) = self._msg_arrays
+        s.msg_cap = message_capacity
+        s.max_message_size = max_message_size
+        self._set_field_capacity(field_capacity)
+        # Stream state: _head[_head_pos:] then _chunks are the unscanned bytes; _base is the
+        # stream position of _head[0]; _carry counts garbage consumed since the last message.
+        self._head = b""
+        self._head_pos = 0
+        self._chunks: list[bytes] = []
+        self._chunk_bytes = 0
+        self._base = 0
+        self._carry = 0
+
+    def _set_field_capacity(self, capacity: int) -> None:
+        s = self._scan_struct
+        self._field_arrays = [ffi.new("uint32_t[]", capacity) for _ in range(3)]
+        s.field_tag, s.field_offset, s.field_length = self._field_arrays
+        s.field_cap = capacity
+
+    @property
+    def message_capacity(self) -> int:
+        return int(self._scan_struct.msg_cap)
+
+    @property
+    def field_capacity(self) -> int:
+        return int(self._scan_struct.field_cap)
+
+    # -- whole buffers -------------------------------------------------------------------
+
+    def scan(self, data: BytesLike, start: int = 0, *, final: bool = False) -> FrameBatch:
+        """Frame the messages in ``data[start:]`` (up to ``message_capacity`` of them).
+
+        Offsets in the batch are into ``data``. Continue from ``batch.consumed`` while
+        ``batch.stop`` is MSGS_FULL (:meth:`scan_all` does that). Without ``final`` a message
+        cut off by the end of ``data`` is left unreported (stop INCOMPLETE); with it, it is
+        reported as TRUNCATED. Don't mutate ``data`` while using the batch: it is not copied.
+        """
+        return self._scan(data, start, final, 0, 0)
+
+    def scan_all(self, data: BytesLike, *, final: bool = True) -> Iterator[FrameBatch]:
+        """Batches covering every message in ``data`` (empty batches are not yielded)."""
+        pos = 0
+        while True:
+            batch = self._scan(data, pos, final, 0, 0)
+            pos = batch.consumed
+            if batch.count:
+                yield batch
+            if batch.stop != ScanStop.MSGS_FULL:
+                return
+
+    def _scan(
+        self, data: BytesLike, start: int, final: bool, stream_offset: int, carry: int
+    ) -> FrameBatch:
+        size = len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+        if not 0 <= start <= size:
+            raise ValueError(f"start {start} outside a buffer of {size} bytes")
+        s = self._scan_struct
+        s.flags = lib.FIX_SCAN_FINAL if final else 0
+        if isinstance(data, bytes):
+            self._run(data, size, start)
+        else:
+            with ffi.from_buffer("uint8_t[]", data) as ptr:
+                self._run(ptr, size, start)
+        n = s.msg_count
+        nf = s.field_count
+        skipped = _u32_column(s.msg_skipped, n)
+        if carry and n:
+            # Garbage consumed by earlier stream scans belongs to this batch's first message.
+            patched = memoryview(bytearray(skipped.cast("B"))).cast("I")
+            patched[0] += carry
+            skipped = patched.toreadonly()
+        return FrameBatch(
+            data,
+            starts=_u32_column(s.msg_start, n),
+            ends=_u32_column(s.msg_end, n),
+            skipped=skipped,
+            statuses=_u8_column(s.msg_status, n),
+            first_fields=_u32_column(s.msg_first_field, n),
+            field_counts=_u32_column(s.msg_field_count, n),
+            tags=_u32_column(s.field_tag, nf),
+            value_offsets=_u32_column(s.field_offset, nf),
+            value_lengths=_u32_column(s.field_length, nf),
+            consumed=int(s.consumed),
+            tail_skipped=int(s.tail_skipped) + (carry if n == 0 else 0),
+            stop=ScanStop(s.stop),
+            stream_offset=stream_offset,
+        )
+
+    def _run(self, ptr: Any, size: int, start: int) -> None:
+        s = self._scan_struct
+        while True:
+            check(lib.fix_scan(ptr, size, start, s), "fix_scan")
+            if s.stop != ScanStop.FIELDS_FULL or s.msg_count > 0:
+                return
+            # One message has more fields than fit: grow (a field takes at least 3 bytes, so
+            # max_message_size bounds how far this goes) and scan again.
+            self._set_field_capacity(2 * int(s.field_cap))
+
+    # -- streams -------------------------------------------------------------------------
+
+    @property
+    def buffered(self) -> int:
+        """Stream bytes fed but not yet consumed by a scan (the incomplete tail included)."""
+        return len(self._head) - self._head_pos + self._chunk_bytes
+
+    @property
+    def stream_position(self) -> int:
+        """Stream offset of the first byte not yet consumed."""
+        return self._base + self._head_pos
+
+    def feed(self, data: BytesLike) -> None:
+        """Append bytes read from the stream (copied: a reused read buffer is fine).
+
+        Raises BufferError, keeping nothing of ``data``, if the bytes held would exceed
+        ``max_buffered``: drain with :meth:`batches` between feeds.
+        """
+        chunk = bytes(data)
+        if not chunk:
+            return
+        if self.buffered + len(chunk) > self.max_buffered:
+            raise BufferError(
+                f"framer holds {self.buffered} bytes; {len(chunk)} more would exceed "
+                f"max_buffered={self.max_buffered} (drain with batches() between feeds)"
+            )
+        self._chunks.append(chunk)
+        self._chunk_bytes += len(chunk)
+
+    def _absorb_chunks(self) -> None:
+        if not self._chunks:
+            return
+        rest = self._head[self._head_pos :]
+        self._base += self._head_pos
+        if not rest and len(self._chunks) == 1:
+            self._head = self._chunks[0]  # the common case: no tail, one read, no copy
+        else:
+            self._head = b"".join([rest, *self._chunks])
+        self._head_pos = 0
+        self._chunks.clear()
+        self._chunk_bytes = 0
+
+    def batches(self, *, final: bool = False) -> Iterator[FrameBatch]:
+        """Batches of every complete message fed so far; the incomplete tail stays buffered.
+
+        Offsets are into each batch's ``buffer``; add ``batch.stream_offset`` for stream
+        positions. ``skipped`` counts garbage across feeds. Bytes fed while iterating are
+        picked up by the same iteration.
+        """
+        while True:
+            self._absorb_chunks()
+            if self._head_pos == len(self._head):
+                return
+            batch = self._scan(self._head, self._head_pos, final, self._base, self._carry)
+            self._head_pos = batch.consumed
+            self._carry = batch.tail_skipped
+            if batch.count:
+                yield batch
+            if batch.stop in (ScanStop.END, ScanStop.INCOMPLETE) and not self._chunks:
+                return
+
+    def frames(self) -> Iterator[Frame]:
+        """Every complete message fed so far, one :class:`Frame` at a time."""
+        for batch in self.batches():
+            yield from batch
+
+    def finish(self) -> Iterator[FrameBatch]:
+        """End of stream: frame everything still buffered, a cut-off message as TRUNCATED.
+
+        Afterwards the framer is empty and may be fed a new stream (positions continue).
+        """
+        yield from self.batches(final=True)
+        self._carry = 0
