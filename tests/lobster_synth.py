@@ -102,7 +102,7 @@ def generate(n_events: int, levels: int, seed: int, decimals: int = 9) -> SynthD
                 emit(1, next_id, size, price, d)
         elif roll < 0.85:
             oid = rng.choice([o for o, (dd, _) in where.items() if dd == d])
-            dd, price = where[oid]
+            price = where[oid][1]
             order = next(o for o in books[d][price] if o[0] == oid)
             visible = in_view(d, price)
             if rng.random() < 0.5 and order[1] > 1:

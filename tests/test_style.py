@@ -16,7 +16,8 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff not installed (pip install -e '.[dev]')")
+@pytest.mark.skipif(shutil.which("ruff") is None,
+                    reason="ruff not installed (pip install -e '.[dev]')")
 def test_ruff_clean() -> None:
     proc = _run("ruff", "check", ".")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,277 @@
+"""Session configuration: YAML in, frozen typed objects out, validated once at the edge.
+
+A file has an optional ``acceptor`` (where to listen), optional ``defaults`` (keys every
+session inherits unless it sets them, like QuickFIX's [DEFAULT]) and a list of ``sessions``.
+Every unknown key or bad value stops loading with ``FILE:LINE: key.path: reason``. Secrets
+never sit in YAML: a session names the environment variable that holds its password.
+
+The keys, their defaults and meaning are the fields of :class:`SessionConfig` and friends
+below; README's Configuration section shows a complete example.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+from gateway.schedule import Schedule, parse_day
+from gateway.yamlcheck import ConfigError, Node, load_yaml
+
+BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
+APPL_VER_IDS = {"FIX.4.2": "4", "FIX.4.4": "6", "FIX.5.0": "7", "FIX.5.0SP1": "8",
+                "FIX.5.0SP2": "9"}
+Role = Literal["acceptor", "initiator"]
+Precision = Literal["s", "ms", "us", "ns"]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationConfig:
+    """QuickFIX's ValidateFieldsOutOfOrder, ValidateFieldsHaveValues, ValidateUserDefinedFields
+    and AllowUnknownMsgFields; ``enabled: false`` skips dictionary validation entirely."""
+
+    enabled: bool = True
+    check_fields_out_of_order: bool = True
+    check_fields_have_values: bool = True
+    check_user_defined_fields: bool = True
+    allow_unknown_message_fields: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """``kind`` memory or file; a file store lives at ``path`` (default under ``logs/run``)."""
+
+    kind: Literal["memory", "file"] = "file"
+    path: Path | None = None
+    fsync: Literal["always", "interval", "never"] = "always"
+    fsync_interval: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectConfig:
+    """Initiator reconnects: first attempt at once, then exponential backoff with jitter."""
+
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.2  # fraction of the delay, drawn uniformly in [-jitter, +jitter]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+    verify_peer: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """One FIX session; see the module docstring for where the values come from."""
+
+    begin_string: str
+    sender_comp_id: str
+    target_comp_id: str
+    role: Role = "acceptor"
+    heartbeat_interval: int = 30  # initiator's HeartBtInt; an acceptor takes the client's
+    reset_on_logon: bool = False
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    sending_time_tolerance: float = 120.0
+    logon_timeout: float = 10.0
+    logout_timeout: float = 2.0
+    resend_chunk_size: int = 0
+    timestamp_precision: Precision = "ms"
+    dictionary: str = "builtin"  # builtin, or a path to a QuickFIX XML
+    app_dictionary: str = "builtin"  # FIXT only: the application dictionary
+    default_appl_ver_id: str = "FIX.5.0SP2"  # FIXT only
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    schedule: Schedule | None = None
+    username: str | None = None
+    password_env: str | None = None
+    host: str | None = None  # initiator: where to connect
+    port: int | None = None
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
+    tls: TlsConfig | None = None
+    application: str = "echo"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """How the acceptor finds this session: BeginString, our CompID, theirs."""
+        return (self.begin_string, self.sender_comp_id, self.target_comp_id)
+
+    @property
+    def name(self) -> str:
+        return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
+
+    def password(self) -> str | None:
+        """The password from the environment variable ``password_env`` (None if unset)."""
+        return os.environ.get(self.password_env) if self.password_env else None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptorConfig:
+    host: str = "127.0.0.1"
+    port: int = 9880
+    tls: TlsConfig | None = None
+    max_buffer: int = 1 << 20  # bytes a peer may leave unread before we stop reading it
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    path: Path
+    sessions: tuple[SessionConfig, ...]
+    acceptor: AcceptorConfig | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # sections other modules validate
+
+    def with_port(self, port: int) -> GatewayConfig:
+        """The same configuration listening on ``port`` (``gateway run --port``)."""
+        return replace(self, acceptor=replace(self.acceptor or AcceptorConfig(), port=port))
+
+
+_SESSION_KEYS = frozenset(f.name for f in fields(SessionConfig))
+#: Top-level sections owned by other parts of the gateway (venue, algos, risk, metrics).
+EXTRA_SECTIONS = frozenset({"venue", "algos", "risk", "metrics", "audit", "client"})
+
+
+def _time(node: Node) -> time:
+    text = node.string()
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise node.error(f"expected a time HH:MM:SS, got {text!r}") from None
+
+
+def _path(node: Node, base: Path) -> Path:
+    p = Path(node.string())
+    return p if p.is_absolute() else (base / p)
+
+
+def _schedule(node: Node) -> Schedule:
+    m = node.mapping({"start", "end", "timezone", "start_day", "end_day"}, {"start", "end"})
+    try:
+        day = {k: parse_day(m[k].string()) for k in ("start_day", "end_day") if k in m}
+        return Schedule(_time(m["start"]), _time(m["end"]),
+                        m["timezone"].string() if "timezone" in m else "UTC", **day)
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
+    except Exception as exc:  # zoneinfo's unknown zone
+        raise node.error(f"bad schedule: {exc}") from None
+
+
+def _tls(node: Node, base: Path) -> TlsConfig:
+    m = node.mapping({"cert", "key", "ca", "verify_peer"})
+    return TlsConfig(
+        cert=_path(m["cert"], base) if "cert" in m else None,
+        key=_path(m["key"], base) if "key" in m else None,
+        ca=_path(m["ca"], base) if "ca" in m else None,
+        verify_peer=m["verify_peer"].boolean() if "verify_peer" in m else True,
+    )
+
+
+def _session_values(node: Node, base: Path) -> dict[str, Any]:
+    """The keys a session (or ``defaults``) sets, as typed values."""
+    m = node.mapping(_SESSION_KEYS)
+    out: dict[str, Any] = {}
+    for key, child in m.items():
+        if key == "begin_string":
+            out[key] = child.string(BEGIN_STRINGS)
+        elif key in ("sender_comp_id", "target_comp_id", "username", "password_env", "host",
+                     "application"):
+            out[key] = child.string()
+        elif key == "role":
+            out[key] = child.string(("acceptor", "initiator"))
+        elif key in ("reset_on_logon", "reset_on_logout", "reset_on_disconnect"):
+            out[key] = child.boolean()
+        elif key == "heartbeat_interval":
+            out[key] = child.integer(1, 3600)
+        elif key in ("sending_time_tolerance", "logon_timeout", "logout_timeout"):
+            out[key] = child.number(0.001, 86400)
+        elif key == "resend_chunk_size":
+            out[key] = child.integer(0, 10**9)
+        elif key == "timestamp_precision":
+            out[key] = child.string(("s", "ms", "us", "ns"))
+        elif key in ("dictionary", "app_dictionary"):
+            text = child.string()
+            out[key] = text if text == "builtin" else str(_path(child, base))
+            if text != "builtin" and not Path(out[key]).is_file():
+                raise child.error(f"no dictionary file at {out[key]}")
+        elif key == "default_appl_ver_id":
+            out[key] = child.string(tuple(APPL_VER_IDS))
+        elif key == "port":
+            out[key] = child.integer(1, 65535)
+        elif key == "schedule":
+            out[key] = _schedule(child)
+        elif key == "tls":
+            out[key] = _tls(child, base)
+        elif key == "validation":
+            vm = child.mapping(frozenset(f.name for f in fields(ValidationConfig)))
+            out[key] = ValidationConfig(**{k: v.boolean() for k, v in vm.items()})
+        elif key == "store":
+            sm = child.mapping({"kind", "path", "fsync", "fsync_interval"})
+            store: dict[str, Any] = {}
+            if "kind" in sm:
+                store["kind"] = sm["kind"].string(("memory", "file"))
+            if "path" in sm:
+                store["path"] = _path(sm["path"], base)
+            if "fsync" in sm:
+                store["fsync"] = sm["fsync"].string(("always", "interval", "never"))
+            if "fsync_interval" in sm:
+                store["fsync_interval"] = sm["fsync_interval"].number(0, 60)
+            out[key] = StoreConfig(**store)
+        elif key == "reconnect":
+            rm = child.mapping(frozenset(f.name for f in fields(ReconnectConfig)))
+            limits = {"initial_delay": (0, 3600), "max_delay": (0, 86400),
+                      "multiplier": (1, 100), "jitter": (0, 1)}
+            out[key] = ReconnectConfig(**{k: v.number(*limits[k]) for k, v in rm.items()})
+    return out
+
+
+def _session(node: Node, defaults: dict[str, Any], base: Path) -> SessionConfig:
+    values = {**defaults, **_session_values(node, base)}
+    missing = [k for k in ("begin_string", "sender_comp_id", "target_comp_id") if k not in values]
+    if missing:
+        raise node.error(f"missing required key {', '.join(missing)} (here or in defaults)")
+    session = SessionConfig(**values)
+    if session.role == "initiator" and (session.host is None or session.port is None):
+        raise node.error("an initiator needs host and port")
+    if session.password_env and session.username is None:
+        raise node.error("password_env needs username")
+    return session
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Load and validate a gateway YAML file; raise :class:`ConfigError` on the first problem."""
+    root = load_yaml(path)
+    base = Path(path).resolve().parent
+    top = root.mapping({"acceptor", "defaults", "sessions"} | EXTRA_SECTIONS, {"sessions"})
+    defaults = _session_values(top["defaults"], base) if "defaults" in top else {}
+    sessions = tuple(_session(n, defaults, base) for n in top["sessions"].sequence())
+    if not sessions:
+        raise top["sessions"].error("at least one session is needed")
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, s in enumerate(sessions):
+        if s.key in seen:
+            raise top["sessions"].error(f"sessions {seen[s.key]} and {i} are both {s.name}")
+        seen[s.key] = i
+    acceptor = None
+    if "acceptor" in top:
+        am = top["acceptor"].mapping({"host", "port", "tls", "max_buffer"})
+        acceptor = AcceptorConfig(
+            host=am["host"].string() if "host" in am else "127.0.0.1",
+            port=am["port"].integer(0, 65535) if "port" in am else 9880,
+            tls=_tls(am["tls"], base) if "tls" in am else None,
+            max_buffer=am["max_buffer"].integer(4096, 1 << 30) if "max_buffer" in am else 1 << 20,
+        )
+    if acceptor is None and any(s.role == "acceptor" for s in sessions):
+        raise root.error("acceptor sessions need an 'acceptor' section (host, port)")
+    extra = {k: top[k] for k in top.keys() & EXTRA_SECTIONS}
+    return GatewayConfig(Path(path), sessions, acceptor, extra)
+
+
+__all__ = ["AcceptorConfig", "ConfigError", "GatewayConfig", "ReconnectConfig", "SessionConfig",
+           "StoreConfig", "TlsConfig", "ValidationConfig", "load_config"]

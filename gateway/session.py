@@ -1,0 +1,640 @@
+"""The FIX session layer, sans-IO: bytes and ``now`` in, events and bytes to send out.
+
+A :class:`Session` does no I/O and reads no clock (DESIGN.md conventions 1, 2, 11). The
+transport (or a test, or a replay) calls :meth:`Session.connection_made`,
+:meth:`Session.data_received`, :meth:`Session.on_timer`, :meth:`Session.send` and
+:meth:`Session.connection_lost`; each returns an :class:`Output` with the bytes to write, in
+order, and the events for the application and the logs. When ``Output.disconnect`` is set the
+transport writes the bytes and closes the connection.
+
+Behaviour follows the FIX session protocol as QuickFIX implements it, so counterparties and
+conformance suites written against QuickFIX see the same messages:
+
+* Inbound checks, in order: framing (garbled messages are dropped without consuming a
+  sequence number; a garbled Logon disconnects); BeginString (before logon: disconnect; after:
+  Logout ``Incorrect BeginString`` and disconnect); first message must be a Logon; structure
+  and dictionary validation (Reject 3 with SessionRejectReason, RefTagID, RefMsgType,
+  RefSeqNum); SendingTime within the tolerance (Reject 10 and Logout); CompIDs (Reject 9 and
+  Logout); PossDup needs OrigSendingTime (Reject 1) not later than SendingTime (Reject 10 and
+  Logout); MsgSeqNum too high (ResendRequest, the message is queued and processed in order once
+  the gap is filled); too low without PossDup (Logout ``MsgSeqNum too low, expecting X but
+  received Y`` and disconnect), with PossDup (ignored).
+* A Reject consumes the offending message's number only when it was the expected one (not for
+  Logon or SequenceReset). Outbound, every message takes the next number, is persisted in the
+  store, then handed to the transport; application messages sent while not logged on are
+  persisted but not transmitted, and reach the peer through its ResendRequest.
+* Heartbeat after ``HeartBtInt`` of silence; TestRequest (TestReqID ``TEST``) after 1.2 x
+  HeartBtInt with nothing received, no Heartbeats while it is pending, and disconnect at
+  2.4 x HeartBtInt without any message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from engine.framing import Frame, Framer
+from fixspec.dictionary import SessionDictionaries, as_session
+from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from fixspec.reject import Reject, RemoteProtocolError
+from fixspec.reject import SessionRejectReason as R
+from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_time, validate
+from gateway import admin
+from gateway.codec import decode, encode
+from gateway.config import APPL_VER_IDS, SessionConfig
+from gateway.fixmessage import Message
+from gateway.resend import GapFill, plan_resend, request_range
+from gateway.session_state import State, Trigger, next_state
+from gateway.store import MessageStore
+
+ORIG_SENDING_TIME, POSS_DUP_FLAG, SENDING_TIME = 122, 43, 52
+PRECISIONS = {"s": TimePrecision.SECONDS, "ms": TimePrecision.MILLIS,
+              "us": TimePrecision.MICROS, "ns": TimePrecision.NANOS}
+TEST_REQUEST_FACTOR = 1.2  # TestRequest after this many HeartBtInts without input
+TIMEOUT_FACTOR = 2.4  # disconnect after this many
+
+
+# -- events ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class LoggedOn:
+    heartbeat_interval: int
+    reset: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """The session ends the connection; the transport closes it after writing the output."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppMessage:
+    """An application message, in sequence, validated: for the router."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Every complete frame received, valid or not (for the message log and metrics)."""
+
+    raw: bytes
+    valid: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectSent:
+    reject: Reject
+
+
+@dataclass(frozen=True, slots=True)
+class RejectReceived:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class GapDetected:
+    expected: int
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResendServed:
+    begin: int
+    end: int
+    resent: int
+    gap_filled: int
+
+
+Event = (LoggedOn | LoggedOut | Disconnect | AppMessage | Received | RejectSent
+         | RejectReceived | GapDetected | ResendServed)
+
+
+@dataclass
+class Output:
+    """What one call produced: ``data`` to write in order, ``events`` in order."""
+
+    data: list[bytes] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def disconnect(self) -> bool:
+        return any(isinstance(e, Disconnect) for e in self.events)
+
+    def app_messages(self) -> list[Message]:
+        return [e.message for e in self.events if isinstance(e, AppMessage)]
+
+
+class _Stop(Exception):
+    """Internal: processing of the current message ends here (disconnect or logout)."""
+
+
+class Session:
+    """One FIX session between our ``sender_comp_id`` and the peer's ``target_comp_id``.
+
+    ``app_types`` lists the application MsgTypes the application handles; others are answered
+    with BusinessMessageReject 380=3 ``Unsupported Message Type``. None accepts every type.
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        store: MessageStore,
+        dictionaries: SessionDictionaries,
+        *,
+        app_types: Iterable[str] | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.dd = as_session(dictionaries)
+        self.app_types = frozenset(app_types) if app_types is not None else None
+        self._password = password
+        v = config.validation
+        self.options = ValidationOptions(
+            check_fields_out_of_order=v.check_fields_out_of_order,
+            check_fields_have_values=v.check_fields_have_values,
+            check_user_defined_fields=v.check_user_defined_fields,
+            allow_unknown_message_fields=v.allow_unknown_message_fields,
+        )
+        self.precision = PRECISIONS[config.timestamp_precision]
+        self.tolerance = timedelta(seconds=config.sending_time_tolerance)
+        self.state = State.DISCONNECTED
+        self.heartbeat_interval = config.heartbeat_interval
+        self._reset_connection_data()
+
+    def _reset_connection_data(self) -> None:
+        self.framer = Framer()
+        self.connected_at: datetime | None = None
+        self.last_sent: datetime | None = None
+        self.last_received: datetime | None = None
+        self.test_request_sent_at: datetime | None = None
+        self.logout_sent_at: datetime | None = None
+        self.resend_range: tuple[int, int] | None = None
+        self.resend_target = 0  # highest number seen while a resend is outstanding
+        self.queue: dict[int, Message] = {}
+        self._reset_on_logon_done = False
+
+    @property
+    def logged_on(self) -> bool:
+        return self.state is State.ACTIVE
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def _go(self, trigger: Trigger) -> None:
+        self.state = next_state(self.state, trigger)
+
+    # -- transport events -----------------------------------------------------------------
+
+    def connection_made(self, now: datetime) -> Output:
+        """A transport is up. An initiator sends its Logon; an acceptor waits for one."""
+        out = Output()
+        self._reset_connection_data()
+        self.connected_at = now
+        self._maybe_new_schedule_period(now)
+        if self.config.role == "acceptor":
+            self._go(Trigger.ACCEPTED)
+            return out
+        reset = self.config.reset_on_logon
+        if reset:
+            self.store.reset(now)
+        self.heartbeat_interval = self.config.heartbeat_interval
+        self._send_admin(out, now, self._logon_message(reset))
+        self._go(Trigger.CONNECTED)
+        return out
+
+    def connection_lost(self, now: datetime) -> Output:
+        out = Output()
+        if self.state is not State.DISCONNECTED:
+            self._disconnect(out, now, "connection lost")
+        return out
+
+    def data_received(self, data: bytes, now: datetime) -> Output:
+        """Bytes from the peer: frame them and process every complete message."""
+        out = Output()
+        if self.state is State.DISCONNECTED:
+            return out
+        self.framer.feed(data)
+        for batch in self.framer.batches():
+            for frame in batch:
+                with contextlib.suppress(_Stop):
+                    self._on_frame(frame, now, out)
+                if self._is_down():
+                    return out
+        return out
+
+    def _is_down(self) -> bool:
+        return self.state is State.DISCONNECTED
+
+    def on_timer(self, now: datetime) -> Output:
+        """Heartbeats, TestRequests and timeouts due at ``now``."""
+        out = Output()
+        with contextlib.suppress(_Stop):
+            self._timers(now, out)
+        return out
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest time :meth:`on_timer` has something to do (None: nothing pending)."""
+        hb = timedelta(seconds=self.heartbeat_interval)
+        if self.state in (State.AWAIT_LOGON, State.LOGON_SENT) and self.connected_at:
+            return self.connected_at + timedelta(seconds=self.config.logon_timeout)
+        if self.state is State.LOGOUT_SENT and self.logout_sent_at:
+            return self.logout_sent_at + timedelta(seconds=self.config.logout_timeout)
+        if self.state is not State.ACTIVE or not self.last_received or not self.last_sent:
+            return None
+        if self.test_request_sent_at is not None:
+            return self.last_received + TIMEOUT_FACTOR * hb
+        return min(self.last_sent + hb, self.last_received + TEST_REQUEST_FACTOR * hb)
+
+    # -- application side -----------------------------------------------------------------
+
+    def send(self, message: Message, now: datetime) -> Output:
+        """Send an application message: number, persist, then transmit if logged on."""
+        out = Output()
+        self._send(out, now, message, transmit=self.state is State.ACTIVE)
+        return out
+
+    def logout(self, now: datetime, text: str | None = None) -> Output:
+        """Start the Logout handshake (disconnects at once if not logged on)."""
+        out = Output()
+        if self.state is State.ACTIVE:
+            self._send_logout(out, now, text)
+        elif self.state is not State.DISCONNECTED:
+            self._disconnect(out, now, text or "logout requested")
+        return out
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def _logon_message(self, reset: bool) -> Message:
+        fixt = self.config.begin_string == "FIXT.1.1"
+        return admin.logon(
+            self.heartbeat_interval,
+            reset=reset,
+            username=self.config.username if self.config.role == "initiator" else None,
+            password=self._password if self.config.role == "initiator" else None,
+            default_appl_ver_id=APPL_VER_IDS[self.config.default_appl_ver_id] if fixt else None,
+        )
+
+    def _stamp(self, message: Message, seq: int, now: datetime) -> None:
+        h = message.header
+        h.set(8, self.config.begin_string)
+        h.set(49, self.config.sender_comp_id)
+        h.set(56, self.config.target_comp_id)
+        h.set(34, seq)
+        h.set(SENDING_TIME, format_utc_timestamp(now, self.precision))
+
+    def _send(self, out: Output, now: datetime, message: Message, *, transmit: bool) -> None:
+        seq = self.store.next_sender_seq
+        self._stamp(message, seq, now)
+        raw = encode(message, self.dd)
+        self.store.save_sent(seq, raw)
+        if transmit:
+            out.data.append(raw)
+            self.last_sent = now
+
+    def _send_admin(self, out: Output, now: datetime, message: Message) -> None:
+        self._send(out, now, message, transmit=True)
+
+    def _send_logout(self, out: Output, now: datetime, text: str | None = None) -> None:
+        self._send_admin(out, now, admin.logout(text))
+        self.logout_sent_at = now
+        self._go(Trigger.LOGOUT_SENT)
+
+    def _disconnect(self, out: Output, now: datetime, reason: str) -> None:
+        out.events.append(Disconnect(reason))
+        self._go(Trigger.DISCONNECT)
+        if self.config.reset_on_disconnect:
+            self.store.reset(now)
+        self.queue.clear()
+
+    def _stop(self, out: Output, now: datetime, reason: str) -> None:
+        self._disconnect(out, now, reason)
+        raise _Stop
+
+    def _reject(self, out: Output, now: datetime, problem: Reject,
+                offending: Message | None) -> None:
+        """Send Reject (3); consume the offending number if it was the expected one."""
+        self._send_admin(out, now, admin.reject(problem, self.config.begin_string, offending))
+        out.events.append(RejectSent(problem))
+        if (problem.ref_seq_num == self.store.next_target_seq
+                and problem.ref_msg_type not in ("A", "4")):
+            self._advance(out, now)
+
+    # -- inbound --------------------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame, now: datetime, out: Output) -> None:
+        raw = frame.data
+        self.last_received = now
+        awaiting_logon = self.state in (State.AWAIT_LOGON, State.LOGON_SENT)
+        if not frame.ok:
+            out.events.append(Received(raw, False, f"garbled: {frame.status.name}"))
+            if awaiting_logon and frame.msg_type == b"A":
+                self._stop(out, now, "garbled Logon")
+            return
+        out.events.append(Received(raw, True))
+        fields = frame.fields()
+        if fields[0][1].decode("latin-1") != self.config.begin_string:
+            if awaiting_logon:
+                self._stop(out, now, "wrong BeginString before logon")
+            self._send_admin(out, now, admin.logout("Incorrect BeginString"))
+            self._stop(out, now, "Incorrect BeginString")
+        try:
+            message = decode(fields, raw, self.dd, options=self.options)
+            if self.config.validation.enabled:
+                validate(message, self.dd, self.options)
+        except RemoteProtocolError as exc:
+            if awaiting_logon or exc.reject.ref_msg_type == "A":
+                self._stop(out, now, f"invalid Logon: {exc.reject}")
+            self._reject(out, now, exc.reject, None)
+            return
+        msg_type = message.msg_type or ""
+        if awaiting_logon and msg_type != "A":
+            if msg_type == "5":
+                out.events.append(LoggedOut(message.body.get_str(58) or ""))
+            self._stop(out, now, f"first message is {msg_type!r}, not a Logon")
+        self._dispatch(message, msg_type, now, out)
+
+    def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output,
+                  queued: bool = False) -> None:
+        handler = {
+            "A": self._on_logon,
+            "0": self._on_heartbeat,
+            "1": self._on_test_request,
+            "2": self._on_resend_request,
+            "3": self._on_reject,
+            "4": self._on_sequence_reset,
+            "5": self._on_logout,
+        }.get(msg_type, self._on_app)
+        handler(message, now, out, queued)
+        self._drain_queue(now, out)
+
+    def _verify(self, message: Message, now: datetime, out: Output, *, too_high: bool,
+                too_low: bool, queued: bool = False) -> bool:
+        """Session checks of QuickFIX's order; False when the message must not be processed."""
+        seq = message.msg_seq_num or 0
+        expected = self.store.next_target_seq
+        try:
+            if not queued:
+                check_sending_time(message, now, self.tolerance)
+            check_comp_ids(message, sender_comp_id=self.config.target_comp_id,
+                           target_comp_id=self.config.sender_comp_id)
+        except RemoteProtocolError as exc:
+            self._reject(out, now, exc.reject, message)
+            self._send_logout(out, now)
+            raise _Stop from None
+        if message.poss_dup and message.msg_type != "4" and seq <= expected and not (
+                self._poss_dup_ok(message, now, out)):
+            return False
+        if too_high and seq > expected:
+            self._target_too_high(message, seq, now, out)
+            return False
+        if too_low and seq < expected:
+            if not message.poss_dup:
+                text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
+                self._send_admin(out, now, admin.logout(text))
+                self._stop(out, now, text)
+            return False  # a duplicate we already processed
+        return True
+
+    def _poss_dup_ok(self, message: Message, now: datetime, out: Output) -> bool:
+        orig = message.header.get(ORIG_SENDING_TIME)
+        msg_type, seq = message.msg_type, message.msg_seq_num
+        if orig is None:
+            problem = Reject(R.REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, msg_type, seq)
+            self._reject(out, now, problem, message)
+            return False
+        sent = message.sending_time
+        orig_time = message.orig_sending_time
+        if sent is not None and orig_time is not None and orig_time > sent:
+            problem = Reject(R.SENDINGTIME_ACCURACY_PROBLEM, ORIG_SENDING_TIME, msg_type, seq)
+            self._reject(out, now, problem, message)
+            self._send_logout(out, now)
+            raise _Stop
+        return True
+
+    def _target_too_high(self, message: Message, seq: int, now: datetime, out: Output,
+                         queue: bool = True) -> None:
+        expected = self.store.next_target_seq
+        if queue:
+            self.queue.setdefault(seq, message)
+        out.events.append(GapDetected(expected, seq))
+        self.resend_target = max(self.resend_target, seq)
+        if self.resend_range is not None and seq >= self.resend_range[0]:
+            return  # already asked; QuickFIX does not send redundant requests
+        self._request_resend(expected, seq, now, out)
+
+    def _request_resend(self, expected: int, received: int, now: datetime, out: Output) -> None:
+        begin, end = request_range(expected, received, self.config.resend_chunk_size)
+        self._send_admin(out, now, admin.resend_request(begin, end))
+        self.resend_range = (begin, end)
+
+    def _advance(self, out: Output, now: datetime, to: int | None = None) -> None:
+        """The expected inbound number moves on (by one, or to ``to``)."""
+        self.store.set_next_target_seq(to if to is not None else self.store.next_target_seq + 1)
+        if self.resend_range is None:
+            return
+        expected = self.store.next_target_seq
+        end = self.resend_range[1]
+        if end == 0 or expected > end:
+            if expected > self.resend_target:
+                self.resend_range = None
+                self.resend_target = 0
+            elif end != 0 and self.state is State.ACTIVE:
+                self._request_resend(expected, self.resend_target + 1, now, out)  # next chunk
+
+    def _drain_queue(self, now: datetime, out: Output) -> None:
+        while self.queue and self.state is State.ACTIVE:
+            expected = self.store.next_target_seq
+            for seq in [s for s in self.queue if s < expected]:
+                del self.queue[seq]
+            message = self.queue.pop(expected, None)
+            if message is None:
+                return
+            msg_type = message.msg_type or ""
+            handler = {"0": self._on_heartbeat, "1": self._on_test_request,
+                       "2": self._on_resend_request, "3": self._on_reject,
+                       "4": self._on_sequence_reset, "5": self._on_logout,
+                       "A": self._on_logon}.get(msg_type, self._on_app)
+            handler(message, now, out, True)
+
+    # -- message handlers ------------------------------------------------------------------
+
+    def _maybe_new_schedule_period(self, now: datetime) -> None:
+        schedule = self.config.schedule
+        if schedule is not None and schedule.is_new_session(self.store.creation_time, now):
+            self.store.reset(now)
+
+    def _on_logon(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        reset_flag = bool(message.body.get_bool(admin.RESET_SEQ_NUM_FLAG))
+        if self.state is State.ACTIVE and not reset_flag:
+            self._stop(out, now, "second Logon on an active session")
+        if self.config.schedule is not None and not self.config.schedule.in_session(now):
+            self._stop(out, now, "Logon outside the session schedule")
+        try:
+            check_sending_time(message, now, self.tolerance)
+        except RemoteProtocolError:
+            self._stop(out, now, "Logon with SendingTime out of tolerance")
+        if self.config.role == "acceptor" and not self._credentials_ok(message):
+            self._send_admin(out, now, admin.logout("Invalid username or password"))
+            self._stop(out, now, "bad credentials")
+        acceptor_reply = self.state is not State.LOGON_SENT
+        if acceptor_reply and (reset_flag or self.config.reset_on_logon):
+            self.store.reset(now)
+        self.heartbeat_interval = message.body.get_int(admin.HEART_BT_INT) or \
+            self.heartbeat_interval
+        if not self._verify(message, now, out, too_high=False, too_low=True):
+            return
+        if acceptor_reply:
+            self._send_admin(out, now, self._logon_message(reset_flag))
+        self._go(Trigger.LOGON)
+        out.events.append(LoggedOn(self.heartbeat_interval, reset_flag))
+        seq = message.msg_seq_num or 0
+        if seq > self.store.next_target_seq:
+            self._target_too_high(message, seq, now, out, queue=False)
+        else:
+            self._advance(out, now)
+
+    def _credentials_ok(self, message: Message) -> bool:
+        if self.config.username is None:
+            return True
+        return (message.body.get_str(admin.USERNAME) == self.config.username
+                and self._password is not None
+                and message.body.get_str(admin.PASSWORD) == self._password)
+
+    def _on_heartbeat(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=True, too_low=True, queued=queued):
+            return
+        if message.body.get(admin.TEST_REQ_ID) is not None:
+            self.test_request_sent_at = None
+        self._advance(out, now)
+
+    def _on_test_request(self, message: Message, now: datetime, out: Output,
+                         queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=True, too_low=True, queued=queued):
+            return
+        self._send_admin(out, now, admin.heartbeat(message.body.get(admin.TEST_REQ_ID)))
+        self._advance(out, now)
+
+    def _on_reject(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=False, too_low=True, queued=queued):
+            return
+        out.events.append(RejectReceived(message))
+        self._advance(out, now)
+
+    def _on_sequence_reset(self, message: Message, now: datetime, out: Output,
+                           queued: bool) -> None:
+        gap_fill = bool(message.body.get_bool(admin.GAP_FILL_FLAG))
+        if not self._verify(message, now, out, too_high=gap_fill, too_low=gap_fill,
+                            queued=queued):
+            return
+        new_seq = message.body.get_int(admin.NEW_SEQ_NO) or 0
+        expected = self.store.next_target_seq
+        if new_seq > expected:
+            self._advance(out, now, to=new_seq)
+        elif new_seq < expected:
+            problem = Reject(R.VALUE_IS_INCORRECT, admin.NEW_SEQ_NO, "4", message.msg_seq_num,
+                             f"NewSeqNo {new_seq} is lower than expected {expected}")
+            self._reject(out, now, problem, message)
+
+    def _on_resend_request(self, message: Message, now: datetime, out: Output,
+                           queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=False, too_low=False, queued=queued):
+            return
+        begin = message.body.get_int(admin.BEGIN_SEQ_NO) or 1
+        end = message.body.get_int(admin.END_SEQ_NO) or 0
+        self._serve_resend(begin, end, now, out)
+        seq = message.msg_seq_num or 0
+        if seq == self.store.next_target_seq:
+            self._advance(out, now)
+
+    def _serve_resend(self, begin: int, end: int, now: datetime, out: Output) -> None:
+        next_seq = self.store.next_sender_seq
+        stamp = format_utc_timestamp(now, self.precision)
+        resent = filled = 0
+        for step in plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq)):
+            if isinstance(step, GapFill):
+                msg = admin.sequence_reset(step.new_seq_no, gap_fill=True)
+                self._stamp(msg, step.seq, now)
+                msg.header.set(POSS_DUP_FLAG, True)
+                msg.header.set(ORIG_SENDING_TIME, stamp)
+                filled += 1
+            else:
+                msg = decode(self._fields_of(step.raw), step.raw, self.dd, options=self.options)
+                original = msg.header.get(SENDING_TIME) or stamp.encode()
+                msg.header.set(POSS_DUP_FLAG, True)
+                msg.header.set(ORIG_SENDING_TIME, original)
+                msg.header.set(SENDING_TIME, stamp)
+                resent += 1
+            out.data.append(encode(msg, self.dd))
+        self.last_sent = now
+        out.events.append(ResendServed(begin, end, resent, filled))
+
+    def _fields_of(self, raw: bytes) -> list[tuple[int, bytes]]:
+        batch = Framer().scan(raw, final=True)
+        return batch.fields(0)
+
+    def _on_logout(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=False, too_low=False, queued=queued):
+            return
+        text = message.body.get_str(58) or ""
+        out.events.append(LoggedOut(text))
+        if self.state is not State.LOGOUT_SENT:
+            self._send_admin(out, now, admin.logout())
+        if (message.msg_seq_num or 0) == self.store.next_target_seq:
+            self._advance(out, now)
+        if self.config.reset_on_logout:
+            self.store.reset(now)
+        self._stop(out, now, "logout")
+
+    def _on_app(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        if not self._verify(message, now, out, too_high=True, too_low=True, queued=queued):
+            return
+        msg_type = message.msg_type or ""
+        if self.app_types is not None and msg_type not in self.app_types:
+            self._send_admin(out, now, admin.business_reject(
+                message.msg_seq_num, msg_type, admin.UNSUPPORTED_MESSAGE_TYPE,
+                "Unsupported Message Type", message))
+        else:
+            out.events.append(AppMessage(message))
+        self._advance(out, now)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _timers(self, now: datetime, out: Output) -> None:
+        if self.state in (State.AWAIT_LOGON, State.LOGON_SENT):
+            if self.connected_at and now - self.connected_at >= timedelta(
+                    seconds=self.config.logon_timeout):
+                self._stop(out, now, "no Logon in time")
+            return
+        if self.state is State.LOGOUT_SENT:
+            if self.logout_sent_at and now - self.logout_sent_at >= timedelta(
+                    seconds=self.config.logout_timeout):
+                self._stop(out, now, "no Logout reply in time")
+            return
+        if self.state is not State.ACTIVE:
+            return
+        if self.config.schedule is not None and not self.config.schedule.in_session(now):
+            self._send_logout(out, now, "End of session")
+            return
+        hb = timedelta(seconds=self.heartbeat_interval)
+        last_in = self.last_received or now
+        if now - last_in >= TIMEOUT_FACTOR * hb:
+            self._stop(out, now, "peer silent: TestRequest unanswered")
+        if self.test_request_sent_at is None and now - last_in >= TEST_REQUEST_FACTOR * hb:
+            self._send_admin(out, now, admin.test_request())
+            self.test_request_sent_at = now
+            return
+        if self.test_request_sent_at is None and now - (self.last_sent or now) >= hb:
+            self._send_admin(out, now, admin.heartbeat())

@@ -1,0 +1,133 @@
+"""Strict YAML reading: every value checked once, every error naming file, line and key.
+
+:func:`load_yaml` keeps pyyaml's node marks so :class:`Node` can say *where* a value is.
+A loader walks the tree with :meth:`Node.mapping`, which rejects keys it was not told about
+(with the list of keys it expected), and typed getters that reject values of the wrong type
+or out of range. Errors are :class:`ConfigError`: ``FILE:LINE: key.path: reason``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong; the message names the file, line, key and reason."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """A YAML node with where it came from: ``path`` is the dotted key path."""
+
+    file: str
+    path: str
+    node: yaml.Node
+
+    @property
+    def line(self) -> int:
+        return self.node.start_mark.line + 1
+
+    def error(self, reason: str) -> ConfigError:
+        where = f"{self.path}: " if self.path else ""
+        return ConfigError(f"{self.file}:{self.line}: {where}{reason}")
+
+    def _child(self, key: str | int, node: yaml.Node) -> Node:
+        path = f"{self.path}[{key}]" if isinstance(key, int) else (
+            f"{self.path}.{key}" if self.path else key)
+        return Node(self.file, path, node)
+
+    # -- structure --------------------------------------------------------------------------
+
+    def mapping(self, allowed: set[str] | frozenset[str],
+                required: set[str] | frozenset[str] = frozenset()) -> dict[str, Node]:
+        """The mapping's entries; unknown or missing keys and duplicates are errors."""
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.error(f"expected a mapping with keys {_keys(allowed)}")
+        out: dict[str, Node] = {}
+        for key_node, value_node in self.node.value:
+            key = key_node.value
+            child = self._child(key, value_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
+                raise Node(self.file, child.path, key_node).error(
+                    f"unknown key; expected one of {_keys(allowed)}")
+            if key in out:
+                raise Node(self.file, child.path, key_node).error("key given twice")
+            out[key] = child
+        missing = sorted(required - out.keys())
+        if missing:
+            raise self.error(f"missing required key {', '.join(missing)}")
+        return out
+
+    def sequence(self) -> Iterator[Node]:
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.error("expected a list")
+        for i, item in enumerate(self.node.value):
+            yield self._child(i, item)
+
+    # -- scalars ----------------------------------------------------------------------------
+
+    def _scalar(self) -> Any:
+        if not isinstance(self.node, yaml.ScalarNode):
+            raise self.error("expected a single value")
+        return yaml.safe_load(yaml.serialize(self.node))
+
+    def string(self, choices: tuple[str, ...] = ()) -> str:
+        value = self._scalar()
+        if not isinstance(value, str) or not value:
+            raise self.error(f"expected a non-empty string, got {value!r}")
+        if choices and value not in choices:
+            raise self.error(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def boolean(self) -> bool:
+        value = self._scalar()
+        if not isinstance(value, bool):
+            raise self.error(f"expected true or false, got {value!r}")
+        return value
+
+    def integer(self, low: int | None = None, high: int | None = None) -> int:
+        value = self._scalar()
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"expected an integer, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.error(f"expected an integer in [{low}, {high}], got {value}")
+        return value
+
+    def number(self, low: float | None = None, high: float | None = None) -> float:
+        value = self._scalar()
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"expected a number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.error(f"expected a number in [{low}, {high}], got {value}")
+        return float(value)
+
+    def raw(self) -> Any:
+        """The plain Python value of this node (for free-form sections)."""
+        return yaml.safe_load(yaml.serialize(self.node))
+
+
+def _keys(allowed: set[str] | frozenset[str]) -> str:
+    return ", ".join(sorted(allowed))
+
+
+def load_yaml(path: str | Path) -> Node:
+    """Parse ``path`` into a :class:`Node`; syntax errors become :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(f"{path}:{line}: not valid YAML: {exc.problem}") from exc
+    if node is None:
+        raise ConfigError(f"{path}:1: the file is empty")
+    return Node(str(path), "", node)

@@ -1,0 +1,216 @@
+"""The sans-IO session core, driven in memory with a scripted peer and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fixspec.dictionary import builtin_session
+from gateway.config import SessionConfig
+from gateway.session import (
+    AppMessage,
+    Disconnect,
+    LoggedOn,
+    Output,
+    RejectSent,
+    Session,
+)
+from gateway.session_state import State
+from gateway.store import MemoryStore
+from tests.fixpeer import Peer, fields, frame, ts
+
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def acceptor(**kw: object) -> Session:
+    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", **kw)  # type: ignore[arg-type]
+    return Session(cfg, MemoryStore(T0), builtin_session("FIX.4.4"),
+                   app_types={"D", "C", "d"})
+
+
+def types(out: Output) -> list[str]:
+    return [fields(raw)[35] for raw in out.data]
+
+
+@pytest.fixture
+def active() -> tuple[Session, Peer]:
+    s = acceptor()
+    s.connection_made(T0)
+    peer = Peer()
+    out = s.data_received(peer.logon(now=T0), T0)
+    assert types(out) == ["A"] and s.state is State.ACTIVE
+    return s, peer
+
+
+def nos(cl: str = "X") -> str:
+    return f"35=D|11={cl}|21=1|38=100|40=1|54=1|55=IBM|60=20261125-12:00:00"
+
+
+def test_logon_is_answered_with_same_heartbeat(active: tuple[Session, Peer]) -> None:
+    s, _ = active
+    assert s.heartbeat_interval == 30
+    assert s.store.next_target_seq == 2 and s.store.next_sender_seq == 2
+
+
+def test_logon_too_high_gets_logon_then_resend_request() -> None:
+    s = acceptor()
+    s.connection_made(T0)
+    out = s.data_received(Peer(seq=5).logon(now=T0), T0)
+    assert types(out) == ["A", "2"]
+    rr = fields(out.data[1])
+    assert (rr[7], rr[16]) == ("1", "0")
+
+
+def test_first_message_not_logon_disconnects_silently() -> None:
+    s = acceptor()
+    s.connection_made(T0)
+    out = s.data_received(Peer().msg(nos(), now=T0), T0)
+    assert out.data == [] and out.disconnect
+
+
+def test_app_message_delivered_in_order(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos("A1"), now=T0), T0)
+    assert [m.body.get_str(11) for m in out.app_messages()] == ["A1"]
+    assert s.store.next_target_seq == 3
+
+
+def test_gap_queues_and_processes_after_fill(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    m2 = peer.msg(nos("A2"), now=T0)
+    m3 = peer.msg(nos("A3"), now=T0)
+    out = s.data_received(m3, T0)
+    assert types(out) == ["2"] and out.app_messages() == []
+    out = s.data_received(m2, T0)
+    assert [m.body.get_str(11) for m in out.app_messages()] == ["A2", "A3"]
+    assert s.store.next_target_seq == 4 and s.resend_range is None
+
+
+def test_too_low_without_possdup_logs_out_and_disconnects(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos(), now=T0, seq=1), T0)
+    assert types(out) == ["5"] and out.disconnect
+    assert fields(out.data[0])[58] == "MsgSeqNum too low, expecting 2 but received 1"
+
+
+def test_possdup_duplicate_ignored(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos(), header=f"43=Y|122={ts(T0, -1)}", now=T0, seq=1), T0)
+    assert out.data == [] and not out.disconnect and s.store.next_target_seq == 2
+
+
+def test_possdup_without_orig_sending_time_rejected(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos(), header="43=Y", now=T0, seq=1), T0)
+    assert types(out) == ["3"]
+    r = fields(out.data[0])
+    assert (r[373], r[371], r[45]) == ("1", "122", "1")
+
+
+def test_garbled_message_does_not_consume_a_number(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    bad = peer.msg(nos(), now=T0, checksum=1)
+    out = s.data_received(bad, T0)
+    assert out.data == [] and s.store.next_target_seq == 2
+    good = peer.msg(nos(), now=T0, seq=2)
+    assert len(s.data_received(good, T0).app_messages()) == 1
+
+
+def test_bad_compid_rejected_and_logged_out(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos() + "|", now=T0) .replace(b"49=TW", b"49=XX"), T0)
+    # the replace broke the checksum: garbled, dropped
+    assert out.data == []
+    peer2 = Peer(sender="XX", seq=2)
+    out = s.data_received(peer2.msg(nos(), now=T0), T0)
+    assert types(out) == ["3", "5"]
+    assert fields(out.data[0])[373] == "9"
+    assert s.state is State.LOGOUT_SENT
+
+
+def test_sending_time_out_of_tolerance(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos(), now=T0 - timedelta(seconds=600)), T0)
+    assert types(out) == ["3", "5"]
+    assert fields(out.data[0])[373] == "10"
+
+
+def test_validation_reject_consumes_number(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg("35=D|21=1|38=5|40=1|54=1|55=IBM|60=20261125-12:00:00",
+                                   now=T0), T0)
+    assert types(out) == ["3"]
+    r = fields(out.data[0])
+    assert (r[373], r[371], r[58]) == ("1", "11", "Required tag missing")
+    assert s.store.next_target_seq == 3
+
+
+def test_unsupported_type_business_reject(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg("35=E|66=L1|394=1|73=0", now=T0), T0)
+    assert types(out) in (["j"], ["3"])
+
+
+def test_test_request_answered(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg("35=1|112=HELLO", now=T0), T0)
+    assert types(out) == ["0"] and fields(out.data[0])[112] == "HELLO"
+
+
+def test_heartbeat_then_test_request_then_disconnect(active: tuple[Session, Peer]) -> None:
+    s, _ = active
+    assert types(s.on_timer(T0 + timedelta(seconds=30))) == ["0"]
+    out = s.on_timer(T0 + timedelta(seconds=36))
+    assert types(out) == ["1"] and fields(out.data[0])[112] == "TEST"
+    assert s.on_timer(T0 + timedelta(seconds=66)).data == []  # no heartbeat while pending
+    assert s.on_timer(T0 + timedelta(seconds=72)).disconnect
+
+
+def test_resend_request_served_with_gap_fill(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    for cl in ("O1", "O2"):
+        s.send(_order(cl), T0)
+    out = s.data_received(peer.msg("35=2|7=1|16=0", now=T0), T0)
+    got = [fields(r) for r in out.data]
+    assert [(f[35], f[34]) for f in got] == [("4", "1"), ("D", "2"), ("D", "3")]
+    assert got[0][123] == "Y" and got[0][36] == "2"
+    assert all(f[43] == "Y" and 122 in f for f in got)
+
+
+def _order(cl: str) -> object:
+    from gateway.fixmessage import Message
+
+    m = Message("D")
+    for tag, v in ((11, cl), (21, "1"), (38, 100), (40, "1"), (54, "1"), (55, "IBM"),
+                   (60, "20261125-12:00:00")):
+        m.body.set(tag, v)
+    return m
+
+
+def test_sequence_reset_lower_rejected(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg("35=4|36=1", now=T0), T0)
+    r = fields(out.data[0])
+    assert (r[35], r[373], r[371]) == ("3", "5", "36")
+
+
+def test_logout_handshake(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg("35=5", now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect
+
+
+def test_wrong_begin_string_after_logon(active: tuple[Session, Peer]) -> None:
+    s, _ = active
+    raw = frame("FIX.4.2", f"35=0|34=2|49=TW|52={ts(T0)}|56=ISLD")
+    out = s.data_received(raw, T0)
+    assert types(out) == ["5"] and fields(out.data[0])[58] == "Incorrect BeginString"
+    assert out.disconnect
+
+
+def test_events_are_typed(active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    out = s.data_received(peer.msg(nos(), now=T0), T0)
+    assert any(isinstance(e, AppMessage) for e in out.events)
+    assert not any(isinstance(e, (Disconnect, RejectSent, LoggedOn)) for e in out.events)
