@@ -42,6 +42,17 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
 MAX_BUFFER_SIZE: Final = (1 << 32) - 1
 
 
+def data_tag_for_length(length_tag: int) -> int | None:
+    """The FIX data field whose byte count ``length_tag`` gives (96 for 95, ...), or None.
+
+    A data field's value directly after its length field may hold SOH; the framer reads it
+    by that count (table from the FIX 4.2/4.4/5.0SP2/FIXT 1.1 dictionaries, csrc/framing.c).
+    """
+    if not 0 <= length_tag <= MAX_BUFFER_SIZE:
+        return None
+    return int(lib.fix_data_tag_for_length(length_tag)) or None
+
+
 class FrameStatus(enum.IntEnum):
     """Verdict on one framed message (``enum fix_frame_status``); only OK may be processed."""
 
@@ -351,7 +362,7 @@ class Framer:
             pos = batch.consumed
             if batch.count:
                 yield batch
-            if batch.stop != ScanStop.MSGS_FULL:
+            if batch.stop in (ScanStop.END, ScanStop.INCOMPLETE):
                 return
 
     def _scan(
