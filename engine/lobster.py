@@ -187,7 +187,8 @@ def format_rows(array: Any, count: int, cols: int) -> bytes:
     buf = ffi.new("char[]", cap)
     n = lib.lobster_format_rows(array, count, cols, buf, cap)
     assert n >= 0, "format buffer sized for the worst case"
-    return ffi.buffer(buf, n)[:]
+    data: bytes = ffi.buffer(buf, n)[:]
+    return data
 
 
 def replay(message_path: str | Path, orderbook_path: str | Path, out_path: str | Path) -> ReplayResult:

@@ -1,0 +1,36 @@
+"""Clocks for the top-level wiring, the only place that owns one (DESIGN.md convention 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class WallClock:
+    """The machine's clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class VirtualClock:
+    """A clock that only moves when told to: replays jump it to each record's time."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("a virtual clock needs an aware start time")
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance_to(self, t: datetime) -> None:
+        """Move to ``t``; a clock never runs backwards, so an earlier ``t`` is ignored."""
+        if t > self._now:
+            self._now = t

@@ -1,0 +1,51 @@
+"""Per-session message and event logs in QuickFIX's file format.
+
+``<dir>/<BeginString>-<Sender>-<Target>.messages.current.log`` gets one line per message in
+either direction, ``YYYYMMDD-HH:MM:SS.ffffff : 8=FIX...`` with SOH kept, so our logs and logs
+captured from QuickFIX engines are read by the same tools (:mod:`gateway.fixlog`). The
+``.event.current.log`` beside it gets session events (logon, gaps, rejects, disconnects).
+Lines are flushed as written; the message store, not this log, is what recovery relies on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%d-%H:%M:%S.%f")
+
+
+class SessionLog:
+    """The message log and event log of one session; ``directory`` None logs nothing."""
+
+    def __init__(self, directory: Path | None, begin_string: str, sender: str,
+                 target: str) -> None:
+        self._messages: TextIO | None = None
+        self._events: TextIO | None = None
+        if directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = f"{begin_string}-{sender}-{target}"
+        self.messages_path = directory / f"{stem}.messages.current.log"
+        self.events_path = directory / f"{stem}.event.current.log"
+        self._messages = self.messages_path.open("a", encoding="latin-1", newline="\n")
+        self._events = self.events_path.open("a", encoding="utf-8", newline="\n")
+
+    def message(self, now: datetime, raw: bytes) -> None:
+        if self._messages is not None:
+            self._messages.write(f"{_stamp(now)} : {raw.decode('latin-1')}\n")
+            self._messages.flush()
+
+    def event(self, now: datetime, text: str) -> None:
+        if self._events is not None:
+            self._events.write(f"{_stamp(now)} : {text}\n")
+            self._events.flush()
+
+    def close(self) -> None:
+        for f in (self._messages, self._events):
+            if f is not None:
+                f.close()
+        self._messages = self._events = None

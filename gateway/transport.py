@@ -1,0 +1,330 @@
+"""asyncio transport: pumps bytes between sockets and sans-IO sessions, runs their timers.
+
+* One acceptor port serves every acceptor session of the configuration. A connection is
+  routed by its first complete message: BeginString, then SenderCompID and TargetCompID as
+  seen from our side. An unknown session, or one that already has a connection, is closed
+  without a reply (QuickFIX does the same; no information leaks to a stranger).
+* Initiators connect at once, then after each failure or disconnect wait an exponential
+  backoff (``initial_delay`` x ``multiplier``^n, capped at ``max_delay``) with +/- ``jitter``;
+  a successful logon resets the backoff.
+* Backpressure: a connection's reads stop while its unsent output is above the high-water
+  mark, so a peer that does not read cannot make us buffer replies without bound; one whose
+  output still exceeds ``max_buffer`` is disconnected as a slow consumer. The framer bounds
+  what an incomplete inbound message may occupy.
+* Optional TLS with the standard library's ``ssl``.
+
+The transport owns the clock and the logs; the sessions own every protocol decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from engine.framing import Framer
+from fixspec.dictionary import SessionDictionaries, builtin_session, load
+from gateway.application import Application
+from gateway.clock import Clock, WallClock
+from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
+from gateway.fixmessage import Message
+from gateway.msglog import SessionLog
+from gateway.session import (
+    AppMessage,
+    Disconnect,
+    GapDetected,
+    LoggedOn,
+    LoggedOut,
+    Output,
+    Received,
+    RejectSent,
+    ResendServed,
+    Session,
+)
+from gateway.store import FileStore, MemoryStore, MessageStore
+
+READ_SIZE = 65536
+HIGH_WATER = 256 * 1024
+
+
+def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
+    """The session's dictionaries: built-in ones, or the files the configuration names."""
+    if config.begin_string == "FIXT.1.1":
+        app = config.default_appl_ver_id
+        base = builtin_session("FIXT.1.1", app)
+        transport = base.transport if config.dictionary == "builtin" else load(config.dictionary)
+        application = base.app if config.app_dictionary == "builtin" else load(
+            config.app_dictionary)
+        return SessionDictionaries(transport, application)
+    if config.dictionary == "builtin":
+        return builtin_session(config.begin_string)
+    return SessionDictionaries.single(load(config.dictionary))
+
+
+def store_for(config: SessionConfig, run_dir: Path) -> MessageStore:
+    if config.store.kind == "memory":
+        return MemoryStore()
+    path = config.store.path or run_dir / "store" / (
+        f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}.store")
+    return FileStore(path, fsync=config.store.fsync, fsync_interval=config.store.fsync_interval)
+
+
+def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
+    purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
+    ctx = ssl.create_default_context(purpose, cafile=str(tls.ca) if tls.ca else None)
+    if tls.cert is not None:
+        ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+    if server:
+        ctx.verify_mode = ssl.CERT_REQUIRED if tls.verify_peer and tls.ca else ssl.CERT_NONE
+    elif not tls.verify_peer:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class SessionRunner:
+    """One session with its store, logs and (at most one) live connection."""
+
+    def __init__(self, config: SessionConfig, app: Application, clock: Clock,
+                 run_dir: Path, max_buffer: int) -> None:
+        self.config = config
+        self.app = app
+        self.clock = clock
+        self.max_buffer = max_buffer
+        self.log = SessionLog(run_dir / "log", config.begin_string, config.sender_comp_id,
+                              config.target_comp_id)
+        self.session = Session(config, store_for(config, run_dir), dictionaries_for(config),
+                               app_types=app.app_types(config), password=config.password())
+        self.writer: asyncio.StreamWriter | None = None
+        self.logged_on_event = asyncio.Event()
+        self.disconnected_event = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    # -- SessionHandle ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def logged_on(self) -> bool:
+        return self.session.logged_on
+
+    def send(self, message: Message) -> None:
+        self._handle(self.session.send(message, self.clock.now()))
+
+    def logout(self, text: str | None = None) -> None:
+        self._handle(self.session.logout(self.clock.now(), text))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _handle(self, out: Output) -> None:
+        """Write the output's bytes, log them, tell the application its events."""
+        now = self.clock.now()
+        writer = self.writer
+        for raw in out.data:
+            self.log.message(now, raw)
+            if writer is not None and not writer.is_closing():
+                writer.write(raw)
+        for event in out.events:
+            self._event(event, now)
+        if writer is not None and writer.transport.get_write_buffer_size() > self.max_buffer:
+            self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
+            self._close()
+        self._wake.set()
+
+    def _event(self, event: object, now: datetime) -> None:
+        if isinstance(event, Received):
+            self.log.message(now, event.raw)
+            if not event.valid:
+                self.log.event(now, f"dropped {event.note}")
+        elif isinstance(event, AppMessage):
+            self.app.on_message(self, event.message, now)
+        elif isinstance(event, LoggedOn):
+            self.log.event(now, f"logged on (HeartBtInt={event.heartbeat_interval}"
+                                f"{', sequence reset' if event.reset else ''})")
+            self.logged_on_event.set()
+            self.app.on_logon(self, now)
+        elif isinstance(event, LoggedOut):
+            self.log.event(now, f"logout received {event.text!r}")
+        elif isinstance(event, Disconnect):
+            self.log.event(now, f"disconnect: {event.reason}")
+            self._close()
+        elif isinstance(event, RejectSent):
+            self.log.event(now, f"reject sent: {event.reject}")
+        elif isinstance(event, GapDetected):
+            self.log.event(now, f"gap: expected {event.expected}, received {event.received}")
+        elif isinstance(event, ResendServed):
+            self.log.event(now, f"resend {event.begin}-{event.end}: {event.resent} resent, "
+                                f"{event.gap_filled} gap fills")
+
+    def _close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    initial: bytes = b"") -> None:
+        """Run the session over one connection until it ends."""
+        self.writer = writer
+        self.disconnected_event.clear()
+        self.logged_on_event.clear()
+        was_logged_on = False
+        self.log.event(self.clock.now(), f"connected {writer.get_extra_info('peername')}")
+        self._handle(self.session.connection_made(self.clock.now()))
+        try:
+            if initial:
+                self._handle(self.session.data_received(initial, self.clock.now()))
+            while not writer.is_closing():
+                was_logged_on |= self.session.logged_on
+                if writer.transport.get_write_buffer_size() > HIGH_WATER:
+                    await writer.drain()  # stop reading until the peer reads
+                deadline = self.session.next_deadline()
+                timeout = None
+                if deadline is not None:
+                    timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+                except TimeoutError:
+                    self._handle(self.session.on_timer(self.clock.now()))
+                    continue
+                if not data:
+                    break
+                self._handle(self.session.data_received(data, self.clock.now()))
+        except (ConnectionError, OSError) as exc:
+            self.log.event(self.clock.now(), f"connection error: {exc}")
+        finally:
+            self._handle(self.session.connection_lost(self.clock.now()))
+            self.writer = None
+            with contextlib.suppress(Exception):
+                writer.close()
+                await writer.wait_closed()
+            if was_logged_on or self.session.logged_on:
+                self.app.on_logout(self, self.clock.now())
+            self.disconnected_event.set()
+
+
+def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
+    """(BeginString, our CompID, theirs) from the first complete message in ``data``; None
+    if no complete message is there yet. Raises ValueError for a first message that is garbled
+    or lacks the fields."""
+    batch = Framer().scan(data)
+    if not len(batch):
+        return None
+    if not batch.ok(0):
+        raise ValueError(f"first message garbled ({batch.status(0).name})")
+    begin, sender, target = (batch.value(0, t) for t in (8, 49, 56))
+    if begin is None or sender is None or target is None:
+        raise ValueError("first message lacks BeginString or CompIDs")
+    return begin.decode("latin-1"), target.decode("latin-1"), sender.decode("latin-1")
+
+
+class Engine:
+    """Every session of a configuration, the acceptor port, and the initiators' connections."""
+
+    def __init__(self, config: GatewayConfig, app: Application, *, clock: Clock | None = None,
+                 run_dir: Path = Path("logs/run"), rng: random.Random | None = None) -> None:
+        self.config = config
+        self.app = app
+        self.clock = clock or WallClock()
+        self.rng = rng or random.Random()
+        acceptor = config.acceptor or AcceptorConfig()
+        self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer)
+                        for s in config.sessions}
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def runner(self, name_or_target: str) -> SessionRunner:
+        """A session by its name or its TargetCompID."""
+        for r in self.runners.values():
+            if name_or_target in (r.name, r.config.target_comp_id):
+                return r
+        raise KeyError(name_or_target)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        acceptor = self.config.acceptor
+        if acceptor is not None and any(r.config.role == "acceptor"
+                                        for r in self.runners.values()):
+            tls = ssl_context(acceptor.tls, server=True) if acceptor.tls else None
+            self._server = await asyncio.start_server(
+                self._accept, acceptor.host, acceptor.port, ssl=tls, limit=READ_SIZE)
+        for runner in self.runners.values():
+            if runner.config.role == "initiator":
+                self._tasks.append(asyncio.create_task(self._initiate(runner)))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for runner in self.runners.values():
+            if runner.session.logged_on:
+                runner.logout("shutting down")
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        for runner in self.runners.values():
+            runner._close()
+            runner.log.close()
+            runner.session.store.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = b""
+        runner: SessionRunner | None = None
+        try:
+            while len(buf) < 65536:  # a Logon is small: anything bigger is not one
+                chunk = await asyncio.wait_for(reader.read(READ_SIZE), 30)
+                if not chunk:
+                    break
+                buf += chunk
+                key = peek_session_key(buf)
+                if key is not None:
+                    runner = self.runners.get(key)
+                    break
+        except (ValueError, TimeoutError, ConnectionError, OSError):
+            runner = None
+        if runner is None or runner.config.role != "acceptor" or runner.writer is not None:
+            writer.close()  # unknown or already connected: no reply
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return
+        await runner.serve(reader, writer, buf)
+
+    def _backoff(self, attempt: int, config: SessionConfig) -> float:
+        rc = config.reconnect
+        if attempt == 0:
+            return 0.0
+        delay = min(rc.max_delay, rc.initial_delay * rc.multiplier ** (attempt - 1))
+        return max(0.0, delay * (1 + self.rng.uniform(-rc.jitter, rc.jitter)))
+
+    async def _initiate(self, runner: SessionRunner) -> None:
+        config = runner.config
+        attempt = 0
+        while not self._stopping:
+            await asyncio.sleep(self._backoff(attempt, config))
+            attempt += 1
+            try:
+                tls = ssl_context(config.tls, server=False) if config.tls else None
+                reader, writer = await asyncio.open_connection(
+                    config.host, config.port, ssl=tls, limit=READ_SIZE)
+            except OSError as exc:
+                runner.log.event(self.clock.now(), f"connect failed: {exc}")
+                continue
+            await runner.serve(reader, writer)
+            if runner.logged_on_event.is_set():
+                attempt = 1  # logged on this time: start the backoff over
+
+    def backoff_schedule(self, config: SessionConfig, attempts: int) -> list[float]:
+        """The delays the first ``attempts`` connection attempts would wait (for tests)."""
+        return [self._backoff(i, config) for i in range(attempts)]
+
+
+AppFactory = Callable[[GatewayConfig], Application]
