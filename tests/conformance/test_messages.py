@@ -35,7 +35,8 @@ def test_2c_msg_seq_num_too_low_logs_out_with_reason(client: Client) -> None:
                               "2t-first-three-out-of-order"])
 def test_bad_frames_are_ignored_without_consuming_a_number(client: Client, bad: str) -> None:
     seq = client.peer.seq
-    body = f"35=D|34={seq}|49=TW|52={client.ts()}|56=ISLD|11=BAD|21=1|38=1|40=1|54=1|55=X|60={client.ts()}"
+    body = (f"35=D|34={seq}|49=TW|52={client.ts()}|56=ISLD|11=BAD|21=1|38=1|40=1|54=1|55=X"
+            f"|60={client.ts()}")
     if bad == "garbled":
         raw = frame("FIX.4.4", body.replace("|21=1|", "|21=1|garbage|"))
     elif bad == "checksum":
