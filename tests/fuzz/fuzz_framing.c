@@ -1,0 +1,251 @@
+/* libFuzzer harness for csrc/framing.c.
+ *
+ * The input is scanned as a FIX byte stream several ways, and the harness aborts unless
+ *  - every offset is inside the input and the byte accounting adds up (consumed == messages
+ *    + skipped + tail_skipped), messages are in order and fields lie inside their message;
+ *  - every OK or BAD_CHECKSUM message really is one: fields tile it exactly as
+ *    tag=value<SOH>, 8, 9, 35 first and 10 last, BodyLength right; and the CheckSum verdict
+ *    matches a sum computed here;
+ *  - scanning with tiny message/field capacities (resuming from `consumed`), or in two reads
+ *    cut at an arbitrary point, reports exactly the messages of one big scan;
+ *  - a final scan agrees with the non-final one on every message the latter reports.
+ * Capacities, the cut and max_message_size come from a hash of the input, so the input
+ * itself stays plain FIX text that mutations can work on.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framing.h"
+
+#define FAIL(...)                             \
+    do {                                      \
+        fprintf(stderr, "fuzz_framing: ");    \
+        fprintf(stderr, __VA_ARGS__);         \
+        fprintf(stderr, "\n");                \
+        abort();                              \
+    } while (0)
+
+struct out {
+    uint32_t *start, *end, *skipped, *first, *nfields;
+    uint8_t *status;
+    uint32_t *tag, *off, *len;
+    uint32_t msg_cap, field_cap;
+};
+
+/* A flat record of every message seen: start, end, status and its fields. */
+struct seen {
+    uint32_t count, nfields;
+    uint32_t start[4096], end[4096], status[4096], first[4096], fcount[4096];
+    uint32_t tag[8192], off[8192], len[8192];
+};
+
+static struct out out_new(uint32_t msg_cap, uint32_t field_cap) {
+    struct out o;
+    o.msg_cap = msg_cap;
+    o.field_cap = field_cap;
+    o.start = calloc(msg_cap + 1, 4);
+    o.end = calloc(msg_cap + 1, 4);
+    o.skipped = calloc(msg_cap + 1, 4);
+    o.first = calloc(msg_cap + 1, 4);
+    o.nfields = calloc(msg_cap + 1, 4);
+    o.status = calloc(msg_cap + 1, 1);
+    o.tag = calloc(field_cap + 1, 4);
+    o.off = calloc(field_cap + 1, 4);
+    o.len = calloc(field_cap + 1, 4);
+    if (!o.start || !o.end || !o.skipped || !o.first || !o.nfields || !o.status || !o.tag ||
+        !o.off || !o.len)
+        abort();
+    return o;
+}
+
+static void out_free(struct out *o) {
+    free(o->start);
+    free(o->end);
+    free(o->skipped);
+    free(o->first);
+    free(o->nfields);
+    free(o->status);
+    free(o->tag);
+    free(o->off);
+    free(o->len);
+}
+
+static struct fix_scan scan_for(struct out *o, uint32_t max_size, uint32_t flags) {
+    struct fix_scan s = {
+        .msg_start = o->start, .msg_end = o->end, .msg_skipped = o->skipped,
+        .msg_status = o->status, .msg_first_field = o->first, .msg_field_count = o->nfields,
+        .msg_cap = o->msg_cap, .field_tag = o->tag, .field_offset = o->off,
+        .field_length = o->len, .field_cap = o->field_cap, .max_message_size = max_size,
+        .flags = flags,
+    };
+    return s;
+}
+
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* An OK or BAD_CHECKSUM message: re-derive its structure from the reported fields. */
+static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t i) {
+    uint32_t f0 = o->first[i], n = o->nfields[i], start = o->start[i], end = o->end[i];
+    if (n < 4) FAIL("sound message %u has %u fields", i, n);
+    if (o->tag[f0] != 8 || o->tag[f0 + 1] != 9 || o->tag[f0 + 2] != 35 || o->tag[f0 + n - 1] != 10)
+        FAIL("sound message %u: header/trailer tags wrong", i);
+    uint32_t pos = start;
+    for (uint32_t k = f0; k < f0 + n; k++) {
+        uint64_t tag = 0;
+        uint32_t t0 = pos;
+        while (pos < end && is_digit(buf[pos])) tag = tag * 10 + (uint64_t)(buf[pos++] - '0');
+        if (pos == t0 || pos >= end || buf[pos] != '=' || tag != o->tag[k] || pos + 1 != o->off[k])
+            FAIL("message %u field %u: does not start where reported", i, k - f0);
+        pos = o->off[k] + o->len[k];
+        if (pos >= end || buf[pos] != 0x01) FAIL("message %u field %u: no SOH after value", i, k);
+        pos++;
+    }
+    if (pos != end) FAIL("message %u: fields do not reach its end", i);
+    /* BodyLength: from after 9's SOH to the start of "10=". */
+    uint32_t body_start = o->off[f0 + 1] + o->len[f0 + 1] + 1;
+    uint32_t checksum_at = o->off[f0 + n - 1] - 3;
+    uint64_t body_len = 0;
+    for (uint32_t k = 0; k < o->len[f0 + 1]; k++)
+        body_len = body_len * 10 + (uint64_t)(buf[o->off[f0 + 1] + k] - '0');
+    if (body_len != checksum_at - body_start) FAIL("message %u: BodyLength wrong", i);
+    unsigned sum = 0;
+    for (uint32_t k = start; k < checksum_at; k++) sum += buf[k];
+    const uint8_t *d = buf + o->off[f0 + n - 1];
+    if (o->len[f0 + n - 1] != 3) FAIL("message %u: checksum not 3 digits", i);
+    unsigned stated = (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
+    int ok = (sum % 256) == stated;
+    if (ok != (o->status[i] == FIX_FRAME_OK)) FAIL("message %u: checksum verdict wrong", i);
+}
+
+/* Check one scan's output and append its messages to *seen. */
+static void check_scan(const uint8_t *buf, size_t size, size_t from, const struct fix_scan *s,
+                       const struct out *o, struct seen *seen) {
+    if (s->msg_count > o->msg_cap || s->field_count > o->field_cap) FAIL("over capacity");
+    if (s->consumed < from || s->consumed > size) FAIL("consumed %u out of range", s->consumed);
+    uint64_t total = s->tail_skipped;
+    uint32_t pos = (uint32_t)from, fields_end = 0;
+    for (uint32_t i = 0; i < s->msg_count; i++) {
+        uint32_t start = o->start[i], end = o->end[i];
+        if (start != pos + o->skipped[i]) FAIL("message %u: skipped does not lead to start", i);
+        if (end <= start || end > size) FAIL("message %u: bad extent", i);
+        if (memcmp(buf + start, "8=FIX", 5) != 0) FAIL("message %u: not at 8=FIX", i);
+        if (o->status[i] > FIX_FRAME_TRUNCATED) FAIL("message %u: bad status", i);
+        if (o->first[i] != fields_end) FAIL("message %u: fields not contiguous", i);
+        fields_end = o->first[i] + o->nfields[i];
+        if (fields_end > s->field_count) FAIL("message %u: fields beyond count", i);
+        for (uint32_t k = o->first[i]; k < fields_end; k++)
+            if (o->off[k] < start || (uint64_t)o->off[k] + o->len[k] > end)
+                FAIL("message %u: field outside message", i);
+        if (o->status[i] == FIX_FRAME_OK || o->status[i] == FIX_FRAME_BAD_CHECKSUM)
+            verify_sound_frame(buf, o, i);
+        total += o->skipped[i] + (end - start);
+        pos = end;
+        if (seen->count < 4096 && seen->nfields + o->nfields[i] <= 8192) {
+            uint32_t j = seen->count++;
+            seen->start[j] = start;
+            seen->end[j] = end;
+            seen->status[j] = o->status[i];
+            seen->first[j] = seen->nfields;
+            seen->fcount[j] = o->nfields[i];
+            for (uint32_t k = o->first[i]; k < fields_end; k++) {
+                seen->tag[seen->nfields] = o->tag[k];
+                seen->off[seen->nfields] = o->off[k];
+                seen->len[seen->nfields] = o->len[k];
+                seen->nfields++;
+            }
+        } else {
+            seen->count = UINT32_MAX; /* too many to compare; mark as such */
+            return;
+        }
+    }
+    if (s->consumed != pos + s->tail_skipped) FAIL("consumed != last end + tail_skipped");
+    if (total != s->consumed - from) FAIL("accounting does not add up");
+    if (s->stop == FIX_STOP_END && s->consumed != size) FAIL("END but bytes left");
+    if ((s->flags & FIX_SCAN_FINAL) && s->stop == FIX_STOP_INCOMPLETE) FAIL("final but incomplete");
+}
+
+/* a's messages must be exactly b's, or (prefix_ok) the first a->count of them. */
+static void same_messages(const struct seen *a, const struct seen *b, int prefix_ok,
+                          const char *what) {
+    if (a->count == UINT32_MAX || b->count == UINT32_MAX) return;
+    if (prefix_ok ? a->count > b->count : a->count != b->count)
+        FAIL("%s: %u messages vs %u", what, a->count, b->count);
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (a->start[i] != b->start[i] || a->end[i] != b->end[i] || a->status[i] != b->status[i] ||
+            a->fcount[i] != b->fcount[i])
+            FAIL("%s: message %u differs", what, i);
+        for (uint32_t k = 0; k < a->fcount[i]; k++) {
+            uint32_t x = a->first[i] + k, y = b->first[i] + k;
+            if (a->tag[x] != b->tag[y] || a->off[x] != b->off[y] || a->len[x] != b->len[y])
+                FAIL("%s: message %u field %u differs", what, i, k);
+        }
+    }
+}
+
+/* Scan buf[from:size] to the end with the given capacities, resuming after capacity stops
+ * and growing the field room when a single message does not fit (as engine/framing.py does). */
+static uint32_t scan_in_steps(const uint8_t *buf, size_t size, size_t from, uint32_t msg_cap,
+                              uint32_t field_cap, uint32_t max_size, uint32_t flags,
+                              struct seen *seen) {
+    struct out o = out_new(msg_cap, field_cap);
+    size_t pos = from;
+    for (int guard = 0; guard < 100000; guard++) {
+        struct fix_scan s = scan_for(&o, max_size, flags);
+        if (fix_scan(buf, size, pos, &s) != (int)s.msg_count) FAIL("return != msg_count");
+        check_scan(buf, size, pos, &s, &o, seen);
+        pos = s.consumed;
+        if (s.stop == FIX_STOP_FIELDS_FULL && s.msg_count == 0) {
+            uint32_t grown = o.field_cap * 2 + 1;
+            out_free(&o);
+            o = out_new(msg_cap, grown);
+            continue;
+        }
+        if (s.stop == FIX_STOP_END || s.stop == FIX_STOP_INCOMPLETE) break;
+    }
+    out_free(&o);
+    return (uint32_t)pos;
+}
+
+static struct seen whole, steps, split, final_scan;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 65536) return 0;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 16777619u;
+    static const uint32_t max_sizes[] = {0, 40, 100, 300};
+    uint32_t max_size = max_sizes[h % 4];
+
+    /* Room for everything in one call: a message takes >= 5 bytes and a field >= 2. */
+    memset(&whole, 0, sizeof whole);
+    struct out big = out_new((uint32_t)size + 1, (uint32_t)size + 8);
+    struct fix_scan s = scan_for(&big, max_size, 0);
+    if (fix_scan(data, size, 0, &s) < 0) FAIL("scan failed");
+    if (s.stop == FIX_STOP_MSGS_FULL || s.stop == FIX_STOP_FIELDS_FULL) FAIL("big scan ran out");
+    check_scan(data, size, 0, &s, &big, &whole);
+    uint32_t whole_consumed = s.consumed;
+    out_free(&big);
+
+    /* Tiny capacities, resuming. */
+    memset(&steps, 0, sizeof steps);
+    uint32_t consumed = scan_in_steps(data, size, 0, 1 + (h >> 8) % 3, 1 + (h >> 10) % 12,
+                                      max_size, 0, &steps);
+    same_messages(&steps, &whole, 0, "small capacities");
+    if (consumed != whole_consumed) FAIL("small capacities consumed %u vs %u", consumed,
+                                         whole_consumed);
+
+    /* Two reads: a prefix, then everything from where the prefix scan stopped. */
+    memset(&split, 0, sizeof split);
+    size_t cut = size ? (h >> 16) % (size + 1) : 0;
+    uint32_t resume = scan_in_steps(data, cut, 0, 64, 256, max_size, 0, &split);
+    scan_in_steps(data, size, resume, 64, 256, max_size, 0, &split);
+    same_messages(&split, &whole, 0, "split stream");
+
+    /* A final scan reports the same messages first, then possibly a truncated tail. */
+    memset(&final_scan, 0, sizeof final_scan);
+    consumed = scan_in_steps(data, size, 0, 64, 256, max_size, FIX_SCAN_FINAL, &final_scan);
+    if (consumed != size) FAIL("final scan left bytes");
+    same_messages(&whole, &final_scan, 1, "final scan");
+    return 0;
+}
