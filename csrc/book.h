@@ -74,8 +74,8 @@
  *                other_leaves what that order (or the anonymous quantity) has left.
  *  REPLACE       keeps position -> REPLACE code 1 (qty = leaves = new leaves). Loses it ->
  *                REPLACE code 0, then TRADEs and a REST as for a DAY limit order.
- *  EXECUTE       TRADE with id 0, side the taker's (opposite of the maker's), price the
- *                maker's; a level fallback emits one TRADE per maker taken from.
+ *  EXECUTE       TRADE with id 0 and leaves 0, side the taker's (opposite of the maker's),
+ *                price the maker's; a level fallback emits one TRADE per maker taken from.
  *  ADD           REST (qty = leaves = the order's qty; id 0: qty added and leaves the level's
  *                anonymous quantity after).
  *  REJECT        id, side, price, qty of the op as given, other = the op's type, code < 0.
