@@ -97,10 +97,10 @@ struct frame {
 static int add_field(struct scanner *sc, uint32_t tag, size_t off, size_t n) {
     struct fix_scan *s = sc->s;
     if (sc->nfields >= s->field_cap) return 0;
-    s->field_tag[sc->nfields] = tag;
-    s->field_offset[sc->nfields] = (uint32_t)off;
-    s->field_length[sc->nfields] = (uint32_t)n;
-    sc->nfields++;
+    struct fix_field *f = &s->fields[sc->nfields++];
+    f->tag = tag;
+    f->offset = (uint32_t)off;
+    f->length = (uint32_t)n;
     return 1;
 }
 
@@ -121,9 +121,9 @@ static enum step resync(struct scanner *sc, struct frame *f, int status) {
         return STEP_NEED_MORE;
     f->status = status;
     while (sc->nfields > f->first_field) {
-        uint32_t last = sc->nfields - 1;
-        if ((size_t)sc->s->field_offset[last] + sc->s->field_length[last] <= f->end) break;
-        sc->nfields = last;
+        const struct fix_field *last = &sc->s->fields[sc->nfields - 1];
+        if ((size_t)last->offset + last->length <= f->end) break;
+        sc->nfields--;
     }
     return STEP_FRAME;
 }
@@ -240,11 +240,7 @@ static enum step frame_one(struct scanner *sc, size_t p, struct frame *f) {
 int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s) {
     if ((uint64_t)len > (uint64_t)FIX_MAX_BUFFER_SIZE) return CORE_ERR_TOO_BIG;
     if (from > len || (len > 0 && buf == NULL)) return CORE_ERR_BAD_OP;
-    if (s->msg_cap > 0 && (!s->msg_start || !s->msg_end || !s->msg_skipped || !s->msg_status ||
-                           !s->msg_first_field || !s->msg_field_count))
-        return CORE_ERR_BAD_OP;
-    if (s->field_cap > 0 && (!s->field_tag || !s->field_offset || !s->field_length))
-        return CORE_ERR_BAD_OP;
+    if ((s->msg_cap > 0 && !s->msgs) || (s->field_cap > 0 && !s->fields)) return CORE_ERR_BAD_OP;
 
     struct scanner sc = {
         .buf = buf,
@@ -279,13 +275,13 @@ int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s) {
             stop = r == STEP_NEED_MORE ? FIX_STOP_INCOMPLETE : FIX_STOP_FIELDS_FULL;
             break;
         }
-        s->msg_start[count] = (uint32_t)f.start;
-        s->msg_end[count] = (uint32_t)f.end;
-        s->msg_skipped[count] = (uint32_t)(f.start - pos);
-        s->msg_status[count] = (uint8_t)f.status;
-        s->msg_first_field[count] = f.first_field;
-        s->msg_field_count[count] = sc.nfields - f.first_field;
-        count++;
+        struct fix_msg *m = &s->msgs[count++];
+        m->start = (uint32_t)f.start;
+        m->end = (uint32_t)f.end;
+        m->skipped = (uint32_t)(f.start - pos);
+        m->status = (uint32_t)f.status;
+        m->first_field = f.first_field;
+        m->field_count = sc.nfields - f.first_field;
         pos = f.end;
     }
     s->msg_count = count;

@@ -2,7 +2,9 @@
  *
  * One call scans a whole buffer and reports MANY messages, so Python pays one cffi call per
  * read (or per log file), not one per message. Nothing is allocated or copied: the caller
- * owns every output array and passes their capacities in a struct fix_scan.
+ * owns the two output arrays (messages, fields) and passes their capacities in a struct
+ * fix_scan. Both are arrays of uint32 records, so Python can copy each out in one piece and
+ * read every column as a strided memoryview.
  *
  * What a message is
  *   It starts at the five bytes "8=FIX" (so "8=FIXT.1.1" too), anywhere in the buffer: bytes
@@ -14,16 +16,16 @@
  *   FIX data field (RawData 96, XmlData 213, EncodedText 355 ...) that directly follows its
  *   length field (95, 212, 354 ...) is exactly that many bytes and may contain SOH or '='.
  *
- * What is reported for each message (columns indexed by message number i)
+ * What is reported for each message (a struct fix_msg in msgs[i])
  *   start, end          byte offsets: [start, end) is the message; end is one past the SOH
  *                       that ends it (for messages that are not OK, see "framing errors")
  *   skipped             garbage bytes skipped between the previous message (or the scan's
  *                       `from` offset) and start
  *   status              enum fix_frame_status
  *   first_field, field_count
- *                       this message's fields are entries [first_field, first_field +
- *                       field_count) of the field columns: tag, value offset (into buf) and
- *                       value length. They include 8, 9 and, when present, 10, in wire order.
+ *                       this message's fields are fields[first_field .. first_field +
+ *                       field_count - 1]: tag, value offset (into buf) and value length. They
+ *                       include 8, 9 and, when present, 10, in wire order.
  *
  * Framing errors. A message that is not OK must be dropped by the caller without consuming a
  * sequence number; scanning always continues after it, so one bad message never hides good
@@ -93,35 +95,45 @@ enum fix_scan_stop {
     FIX_STOP_FIELDS_FULL = 3
 };
 
+/* One reported message (see "What is reported" above). */
+struct fix_msg {
+    uint32_t start;
+    uint32_t end;
+    uint32_t skipped;
+    uint32_t status; /* enum fix_frame_status */
+    uint32_t first_field;
+    uint32_t field_count;
+};
+
+/* One field: value is buf[offset : offset + length]. */
+struct fix_field {
+    uint32_t tag;
+    uint32_t offset;
+    uint32_t length;
+};
+
 struct fix_scan {
-    /* in: message columns, each with room for msg_cap entries */
-    uint32_t *msg_start;
-    uint32_t *msg_end;
-    uint32_t *msg_skipped;
-    uint8_t *msg_status;
-    uint32_t *msg_first_field;
-    uint32_t *msg_field_count;
+    /* in: caller-owned output arrays and their capacities */
+    struct fix_msg *msgs;
     uint32_t msg_cap;
-    /* in: field columns, each with room for field_cap entries */
-    uint32_t *field_tag;
-    uint32_t *field_offset;
-    uint32_t *field_length;
+    struct fix_field *fields;
     uint32_t field_cap;
     /* in: limits and flags */
-    uint32_t max_message_size;
-    uint32_t flags;
+    uint32_t max_message_size; /* 0: FIX_DEFAULT_MAX_MESSAGE_SIZE */
+    uint32_t flags;            /* FIX_SCAN_FINAL or 0 */
     /* out */
     uint32_t msg_count;
     uint32_t field_count;
-    uint32_t consumed;      /* absolute offset: bytes before it are done with */
-    uint32_t tail_skipped;  /* garbage consumed after the last reported message */
-    int32_t stop;           /* enum fix_scan_stop */
+    uint32_t consumed;     /* absolute offset: bytes before it are done with */
+    uint32_t tail_skipped; /* garbage consumed after the last reported message */
+    int32_t stop;          /* enum fix_scan_stop */
 };
 
 /* Scan buf[from:len]. Offsets written are absolute (from the start of buf). Returns the
  * number of messages reported (== s->msg_count), or CORE_ERR_TOO_BIG if len exceeds
  * FIX_MAX_BUFFER_SIZE, or CORE_ERR_BAD_OP if from > len or a column pointer with a
- * non-zero capacity is NULL; on error s is left unchanged. */
+ * non-zero capacity is NULL; on error s is left unchanged. Only msgs[0 .. msg_count) and
+ * fields[0 .. field_count) are written. */
 int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s);
 
 /* The data field whose length is given by tag len_tag (96 for 95, ...), or 0. */

@@ -73,19 +73,19 @@ class ScanStop(enum.IntEnum):
     FIELDS_FULL = 3  # field capacity reached (the Framer grows and retries, so rarely seen)
 
 
-# Columns are exposed with memoryview format "I" (C unsigned int), which must be uint32_t.
+# The C records are arrays of uint32_t, exposed with memoryview format "I" (C unsigned int).
 if ffi.sizeof("unsigned int") != 4:  # pragma: no cover - no such platform is supported
     raise ImportError("engine.framing needs a 32-bit C unsigned int")
+_MSG_WORDS: Final = 6  # struct fix_msg: start, end, skipped, status, first_field, field_count
+_FIELD_WORDS: Final = 3  # struct fix_field: tag, offset, length
+if (ffi.sizeof("struct fix_msg"), ffi.sizeof("struct fix_field")) != (4 * _MSG_WORDS,
+                                                                      4 * _FIELD_WORDS):
+    raise ImportError("struct fix_msg / fix_field layout changed; update engine/framing.py")
 
 
-def _u32_column(ptr: Any, count: int) -> memoryview:
-    """A read-only copy of the first ``count`` items of a uint32_t array."""
-    return memoryview(ffi.buffer(ptr, 4 * count)[:]).cast("I")
-
-
-def _u8_column(ptr: Any, count: int) -> memoryview:
-    """A read-only copy of the first ``count`` items of a uint8_t array."""
-    return memoryview(ffi.buffer(ptr, count)[:])
+def _copy_words(ptr: Any, records: int, words: int) -> memoryview:
+    """A read-only copy of the first ``records`` records of ``words`` uint32s each, flat."""
+    return memoryview(ffi.buffer(ptr, 4 * words * records)[:]).cast("I")
 
 
 class FrameBatch:
@@ -105,6 +105,8 @@ class FrameBatch:
     """
 
     __slots__ = (
+        "_fields",
+        "_msgs",
         "buffer",
         "consumed",
         "count",
@@ -125,36 +127,34 @@ class FrameBatch:
     def __init__(
         self,
         buffer: BytesLike,
+        msgs: memoryview,
+        fields: memoryview,
         *,
-        starts: memoryview,
-        ends: memoryview,
-        skipped: memoryview,
-        statuses: memoryview,
-        first_fields: memoryview,
-        field_counts: memoryview,
-        tags: memoryview,
-        value_offsets: memoryview,
-        value_lengths: memoryview,
         consumed: int,
         tail_skipped: int,
         stop: ScanStop,
         stream_offset: int = 0,
     ) -> None:
+        """``msgs`` and ``fields`` are the C records flattened to uint32 (format "I")."""
         # bytes slice straight to bytes; anything else goes through a memoryview (which also
         # stops a bytearray from being resized under the batch's offsets).
         self.buffer: bytes | memoryview = (
             buffer if isinstance(buffer, bytes) else memoryview(buffer)
         )
-        self.count = len(starts)
-        self.starts = starts
-        self.ends = ends
-        self.skipped = skipped
-        self.statuses = statuses
-        self.first_fields = first_fields
-        self.field_counts = field_counts
-        self.tags = tags
-        self.value_offsets = value_offsets
-        self.value_lengths = value_lengths
+        self._msgs = msgs
+        self._fields = fields
+        self.count = len(msgs) // _MSG_WORDS
+        # Columns are strided views of the flat records: no copy, and indexing and iteration
+        # cost the same as on a contiguous array.
+        self.starts = msgs[0::_MSG_WORDS]
+        self.ends = msgs[1::_MSG_WORDS]
+        self.skipped = msgs[2::_MSG_WORDS]
+        self.statuses = msgs[3::_MSG_WORDS]
+        self.first_fields = msgs[4::_MSG_WORDS]
+        self.field_counts = msgs[5::_MSG_WORDS]
+        self.tags = fields[0::_FIELD_WORDS]
+        self.value_offsets = fields[1::_FIELD_WORDS]
+        self.value_lengths = fields[2::_FIELD_WORDS]
         self.consumed = consumed
         self.tail_skipped = tail_skipped
         self.stop = stop
@@ -198,31 +198,34 @@ class FrameBatch:
 
         For a message that is not OK this is what could be parsed before the problem.
         """
-        f0 = self.first_fields[i]
-        f1 = f0 + self.field_counts[i]
+        m = _MSG_WORDS * i
+        f0 = _FIELD_WORDS * self._msgs[m + 4]
+        flat = self._fields[f0 : f0 + _FIELD_WORDS * self._msgs[m + 5]].tolist()
+        it = iter(flat)
         buf = self.buffer
-        spans = zip(self.tags[f0:f1], self.value_offsets[f0:f1], self.value_lengths[f0:f1],
-                    strict=True)
         if isinstance(buf, bytes):
-            return [(tag, buf[off : off + n]) for tag, off, n in spans]
-        return [(tag, bytes(buf[off : off + n])) for tag, off, n in spans]
+            return [(tag, buf[off : off + n]) for tag, off, n in zip(it, it, it, strict=True)]
+        return [(tag, bytes(buf[off : off + n])) for tag, off, n in zip(it, it, it, strict=True)]
 
     def value(self, i: int, tag: int, default: bytes | None = None) -> bytes | None:
         """The value of the first field ``tag`` of message i, or ``default`` if it has none."""
-        f0 = self.first_fields[i]
+        m = _MSG_WORDS * i
+        f0 = _FIELD_WORDS * self._msgs[m + 4]
+        f1 = f0 + _FIELD_WORDS * self._msgs[m + 5]
         try:
-            k = f0 + self.tags[f0 : f0 + self.field_counts[i]].tolist().index(tag)
+            k = f0 + _FIELD_WORDS * self._fields[f0:f1:_FIELD_WORDS].tolist().index(tag)
         except ValueError:
             return default
-        off = self.value_offsets[k]
-        return self._bytes(off, off + self.value_lengths[k])
+        off = self._fields[k + 1]
+        return self._bytes(off, off + self._fields[k + 2])
 
     def msg_type(self, i: int) -> bytes | None:
         """MsgType (35) of message i; for OK messages it is always the third field."""
-        f0 = self.first_fields[i]
-        if self.field_counts[i] > 2 and self.tags[f0 + 2] == 35:
-            off = self.value_offsets[f0 + 2]
-            return self._bytes(off, off + self.value_lengths[f0 + 2])
+        m = _MSG_WORDS * i
+        k = _FIELD_WORDS * (self._msgs[m + 4] + 2)
+        if self._msgs[m + 5] > 2 and self._fields[k] == 35:
+            off = self._fields[k + 1]
+            return self._bytes(off, off + self._fields[k + 2])
         return self.value(i, 35)
 
 
@@ -311,11 +314,8 @@ class Framer:
             raise ValueError("max_buffered must hold at least one message: max_message_size + 4")
         s = ffi.new("struct fix_scan *")
         self._scan_struct = s
-        self._msg_arrays = [
-            ffi.new("uint32_t[]", message_capacity) for _ in range(5)
-        ] + [ffi.new("uint8_t[]", message_capacity)]
-        (s.msg_start, s.msg_end, s.msg_skipped, s.msg_first_field, s.msg_field_count,
-         s.msg_status) = self._msg_arrays
+        self._msg_array = ffi.new("struct fix_msg[]", message_capacity)
+        s.msgs = self._msg_array
         s.msg_cap = message_capacity
         s.max_message_size = max_message_size
         self._set_field_capacity(field_capacity)
@@ -329,10 +329,9 @@ class Framer:
         self._carry = 0
 
     def _set_field_capacity(self, capacity: int) -> None:
-        s = self._scan_struct
-        self._field_arrays = [ffi.new("uint32_t[]", capacity) for _ in range(3)]
-        s.field_tag, s.field_offset, s.field_length = self._field_arrays
-        s.field_cap = capacity
+        self._field_array = ffi.new("struct fix_field[]", capacity)
+        self._scan_struct.fields = self._field_array
+        self._scan_struct.field_cap = capacity
 
     @property
     def message_capacity(self) -> int:
@@ -379,24 +378,16 @@ class Framer:
             with ffi.from_buffer("uint8_t[]", data) as ptr:
                 self._run(ptr, size, start)
         n = s.msg_count
-        nf = s.field_count
-        skipped = _u32_column(s.msg_skipped, n)
+        msgs = _copy_words(self._msg_array, n, _MSG_WORDS)
         if carry and n:
             # Garbage consumed by earlier stream scans belongs to this batch's first message.
-            patched = memoryview(bytearray(skipped.cast("B"))).cast("I")
-            patched[0] += carry
-            skipped = patched.toreadonly()
+            patched = memoryview(bytearray(msgs.cast("B"))).cast("I")
+            patched[2] += carry
+            msgs = patched.toreadonly()
         return FrameBatch(
             data,
-            starts=_u32_column(s.msg_start, n),
-            ends=_u32_column(s.msg_end, n),
-            skipped=skipped,
-            statuses=_u8_column(s.msg_status, n),
-            first_fields=_u32_column(s.msg_first_field, n),
-            field_counts=_u32_column(s.msg_field_count, n),
-            tags=_u32_column(s.field_tag, nf),
-            value_offsets=_u32_column(s.field_offset, nf),
-            value_lengths=_u32_column(s.field_length, nf),
+            msgs,
+            _copy_words(self._field_array, s.field_count, _FIELD_WORDS),
             consumed=int(s.consumed),
             tail_skipped=int(s.tail_skipped) + (carry if n == 0 else 0),
             stop=ScanStop(s.stop),

@@ -19,17 +19,13 @@ static int failures = 0;
 #define MAX_MSGS 64
 #define MAX_FIELDS 1024
 
-static uint32_t m_start[MAX_MSGS], m_end[MAX_MSGS], m_skipped[MAX_MSGS], m_first[MAX_MSGS],
-    m_nfields[MAX_MSGS];
-static uint8_t m_status[MAX_MSGS];
-static uint32_t f_tag[MAX_FIELDS], f_off[MAX_FIELDS], f_len[MAX_FIELDS];
+static struct fix_msg msgs[MAX_MSGS];
+static struct fix_field flds[MAX_FIELDS];
 
 static struct fix_scan make_scan(uint32_t msg_cap, uint32_t field_cap, uint32_t max_size,
                                  uint32_t flags) {
     struct fix_scan s = {
-        .msg_start = m_start, .msg_end = m_end, .msg_skipped = m_skipped, .msg_status = m_status,
-        .msg_first_field = m_first, .msg_field_count = m_nfields, .msg_cap = msg_cap,
-        .field_tag = f_tag, .field_offset = f_off, .field_length = f_len, .field_cap = field_cap,
+        .msgs = msgs, .msg_cap = msg_cap, .fields = flds, .field_cap = field_cap,
         .max_message_size = max_size, .flags = flags,
     };
     return s;
@@ -40,19 +36,21 @@ static void check_invariants(const char *buf, size_t len, size_t from, const str
     uint64_t total = s->tail_skipped;
     uint32_t pos = (uint32_t)from;
     for (uint32_t i = 0; i < s->msg_count; i++) {
-        CHECK(m_start[i] == pos + m_skipped[i]);
-        CHECK(m_end[i] > m_start[i] && m_end[i] <= len);
-        CHECK(memcmp(buf + m_start[i], "8=FIX", 5) == 0);
-        CHECK(m_first[i] + m_nfields[i] <= s->field_count);
-        for (uint32_t k = m_first[i]; k < m_first[i] + m_nfields[i]; k++)
-            CHECK(f_off[k] >= m_start[i] && f_off[k] + f_len[k] <= m_end[i]);
-        if (m_status[i] == FIX_FRAME_OK) {
-            CHECK(m_nfields[i] >= 4);
-            CHECK(f_tag[m_first[i]] == 8 && f_tag[m_first[i] + 1] == 9);
-            CHECK(f_tag[m_first[i] + 2] == 35 && f_tag[m_first[i] + m_nfields[i] - 1] == 10);
+        CHECK(msgs[i].start == pos + msgs[i].skipped);
+        CHECK(msgs[i].end > msgs[i].start && msgs[i].end <= len);
+        CHECK(memcmp(buf + msgs[i].start, "8=FIX", 5) == 0);
+        CHECK(msgs[i].first_field + msgs[i].field_count <= s->field_count);
+        for (uint32_t k = msgs[i].first_field; k < msgs[i].first_field + msgs[i].field_count; k++)
+            CHECK(flds[k].offset >= msgs[i].start &&
+                  flds[k].offset + flds[k].length <= msgs[i].end);
+        if (msgs[i].status == FIX_FRAME_OK) {
+            CHECK(msgs[i].field_count >= 4);
+            const struct fix_field *f = &flds[msgs[i].first_field];
+            CHECK(f[0].tag == 8 && f[1].tag == 9 && f[2].tag == 35);
+            CHECK(f[msgs[i].field_count - 1].tag == 10);
         }
-        total += m_skipped[i] + (m_end[i] - m_start[i]);
-        pos = m_end[i];
+        total += msgs[i].skipped + (msgs[i].end - msgs[i].start);
+        pos = msgs[i].end;
     }
     CHECK(s->consumed == pos + s->tail_skipped);
     CHECK(total == s->consumed - from);
@@ -86,14 +84,15 @@ static void test_one_ok_message(void) {
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 1);
     CHECK(s.stop == FIX_STOP_END && s.consumed == n && s.tail_skipped == 0);
-    CHECK(m_status[0] == FIX_FRAME_OK && m_start[0] == 0 && m_end[0] == n && m_skipped[0] == 0);
-    CHECK(m_nfields[0] == 13);
+    CHECK(msgs[0].status == FIX_FRAME_OK && msgs[0].start == 0 && msgs[0].end == n &&
+          msgs[0].skipped == 0);
+    CHECK(msgs[0].field_count == 13);
     uint32_t want[] = {8, 9, 35, 34, 49, 56, 11, 55, 54, 38, 40, 44, 10};
-    for (int i = 0; i < 13; i++) CHECK(f_tag[i] == want[i]);
-    CHECK(f_len[0] == 7 && memcmp(buf + f_off[0], "FIX.4.2", 7) == 0);
-    CHECK(f_len[2] == 1 && buf[f_off[2]] == 'D');
-    CHECK(f_len[11] == 4 && memcmp(buf + f_off[11], "99.5", 4) == 0);
-    CHECK(f_len[12] == 3);
+    for (int i = 0; i < 13; i++) CHECK(flds[i].tag == want[i]);
+    CHECK(flds[0].length == 7 && memcmp(buf + flds[0].offset, "FIX.4.2", 7) == 0);
+    CHECK(flds[2].length == 1 && buf[flds[2].offset] == 'D');
+    CHECK(flds[11].length == 4 && memcmp(buf + flds[11].offset, "99.5", 4) == 0);
+    CHECK(flds[12].length == 3);
 }
 
 static void test_fixt_and_many_messages(void) {
@@ -102,10 +101,10 @@ static void test_fixt_and_many_messages(void) {
     for (int i = 0; i < 10; i++) n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 10);
-    for (int i = 0; i < 10; i++) CHECK(m_status[i] == FIX_FRAME_OK && m_skipped[i] == 0);
+    for (int i = 0; i < 10; i++) CHECK(msgs[i].status == FIX_FRAME_OK && msgs[i].skipped == 0);
     n = make_msg(buf, "FIXT.1.1", "35=A\x01" "1128=9\x01", 0, 0);
-    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
-    CHECK(f_len[0] == 8 && memcmp(buf + f_off[0], "FIXT.1.1", 8) == 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK);
+    CHECK(flds[0].length == 8 && memcmp(buf + flds[0].offset, "FIXT.1.1", 8) == 0);
 }
 
 static void test_garbage_skipping(void) {
@@ -124,8 +123,8 @@ static void test_garbage_skipping(void) {
     n += 14;
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 2);
-    CHECK(m_skipped[0] == first && m_start[0] == first);
-    CHECK(m_skipped[1] == 18 && m_start[1] == second);
+    CHECK(msgs[0].skipped == first && msgs[0].start == first);
+    CHECK(msgs[1].skipped == 18 && msgs[1].start == second);
     /* "8=FI" at the very end may begin a message: kept, the rest of the tail consumed. */
     CHECK(s.stop == FIX_STOP_INCOMPLETE && s.consumed == n - 4 && s.tail_skipped == 10);
     s = make_scan(MAX_MSGS, MAX_FIELDS, 0, FIX_SCAN_FINAL);
@@ -144,8 +143,9 @@ static void test_bad_checksum_then_ok(void) {
     n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 2);
-    CHECK(m_status[0] == FIX_FRAME_BAD_CHECKSUM && m_end[0] == n1 && m_nfields[0] == 13);
-    CHECK(m_status[1] == FIX_FRAME_OK && m_start[1] == n1 && m_skipped[1] == 0);
+    CHECK(msgs[0].status == FIX_FRAME_BAD_CHECKSUM && msgs[0].end == n1 &&
+          msgs[0].field_count == 13);
+    CHECK(msgs[1].status == FIX_FRAME_OK && msgs[1].start == n1 && msgs[1].skipped == 0);
 }
 
 static void test_bad_body_length(void) {
@@ -157,17 +157,17 @@ static void test_bad_body_length(void) {
         n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
         struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
         CHECK(scan(buf, n, 0, &s) == 2);
-        CHECK(m_status[0] == FIX_FRAME_BAD_BODY_LENGTH);
-        CHECK(m_end[0] == n1); /* the resync point: the next "8=FIX" */
-        CHECK(m_nfields[0] == 2 && f_tag[0] == 8 && f_tag[1] == 9);
-        CHECK(m_status[1] == FIX_FRAME_OK && m_start[1] == n1);
+        CHECK(msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH);
+        CHECK(msgs[0].end == n1); /* the resync point: the next "8=FIX" */
+        CHECK(msgs[0].field_count == 2 && flds[0].tag == 8 && flds[1].tag == 9);
+        CHECK(msgs[1].status == FIX_FRAME_OK && msgs[1].start == n1);
     }
     /* Too long, and the next message not there yet: wait. */
     size_t n = make_msg(buf, "FIX.4.2", BODY_D, 40, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
     s.flags = FIX_SCAN_FINAL;
-    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_TRUNCATED && m_end[0] == n);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_TRUNCATED && msgs[0].end == n);
 }
 
 /* Each case, followed by a good message, must give GARBLED then OK at the right place. */
@@ -178,11 +178,11 @@ static void check_garbled_then_ok(const char *name, const char *bad, size_t n) {
     memcpy(buf + n, good, g);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     int got = scan(buf, n + g, 0, &s);
-    int ok = got == 2 && m_status[0] == FIX_FRAME_GARBLED && m_status[1] == FIX_FRAME_OK &&
-             m_start[1] == n && m_end[1] == n + g && m_end[0] == n;
+    int ok = got == 2 && msgs[0].status == FIX_FRAME_GARBLED && msgs[1].status == FIX_FRAME_OK &&
+             msgs[1].start == n && msgs[1].end == n + g && msgs[0].end == n;
     if (!ok) {
         fprintf(stderr, "garbled case '%s': got %d messages, status %d/%d\n", name, got,
-                got > 0 ? m_status[0] : -1, got > 1 ? m_status[1] : -1);
+                got > 0 ? (int)msgs[0].status : -1, got > 1 ? (int)msgs[1].status : -1);
         failures++;
     }
 }
@@ -224,7 +224,7 @@ static void test_garbled(void) {
     char buf[256];
     size_t n = make_msg(buf, "FIX.4.2", "35=0\x01" "4294967295=A\x01", 0, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
-    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK && f_tag[3] == 4294967295u);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK && flds[3].tag == 4294967295u);
 }
 
 static void test_data_field_with_soh(void) {
@@ -232,14 +232,15 @@ static void test_data_field_with_soh(void) {
     const char *body = "35=B\x01" "148=News\x01" "95=7\x01" "96=a\x01" "b=c\x01" "d\x01" "58=x\x01";
     size_t n = make_msg(buf, "FIX.4.2", body, 0, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
-    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
-    CHECK(m_nfields[0] == 8);
-    CHECK(f_tag[5] == 96 && f_len[5] == 7 && memcmp(buf + f_off[5], "a\x01" "b=c\x01" "d", 7) == 0);
-    CHECK(f_tag[6] == 58);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK);
+    CHECK(msgs[0].field_count == 8);
+    CHECK(flds[5].tag == 96 && flds[5].length == 7 &&
+          memcmp(buf + flds[5].offset, "a\x01" "b=c\x01" "d", 7) == 0);
+    CHECK(flds[6].tag == 58);
     /* Data field not directly after its length: an ordinary field (so SOH ends it). */
     const char *body2 = "35=B\x01" "95=3\x01" "58=x\x01" "96=abc\x01";
     n = make_msg(buf, "FIX.4.2", body2, 0, 0);
-    CHECK(scan(buf, n, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK && m_nfields[0] == 7);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK && msgs[0].field_count == 7);
     CHECK(fix_data_tag_for_length(95) == 96 && fix_data_tag_for_length(93) == 89);
     CHECK(fix_data_tag_for_length(96) == 0 && fix_data_tag_for_length(9) == 0);
 }
@@ -251,16 +252,16 @@ static void test_too_big(void) {
     n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
     struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 2);
-    CHECK(m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == start2);
-    CHECK(m_status[1] == FIX_FRAME_OK);
+    CHECK(msgs[0].status == FIX_FRAME_TOO_BIG && msgs[0].end == start2);
+    CHECK(msgs[1].status == FIX_FRAME_OK);
     /* A small limit: a normal message is too big for it. */
     size_t k = make_msg(buf, "FIX.4.2", BODY_D, 0, 0);
     s = make_scan(MAX_MSGS, MAX_FIELDS, 50, 0);
-    CHECK(scan(buf, k, 0, &s) == 1 && m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == 50);
+    CHECK(scan(buf, k, 0, &s) == 1 && msgs[0].status == FIX_FRAME_TOO_BIG && msgs[0].end == 50);
     CHECK(s.consumed == k);
     /* Exactly the limit is fine. */
     s = make_scan(MAX_MSGS, MAX_FIELDS, (uint32_t)k, 0);
-    CHECK(scan(buf, k, 0, &s) == 1 && m_status[0] == FIX_FRAME_OK);
+    CHECK(scan(buf, k, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK);
     /* A huge claim with nothing after it: no buffering beyond max + 4 bytes. */
     char *big = malloc(5000);
     if (!big) abort();
@@ -268,7 +269,8 @@ static void test_too_big(void) {
     memset(big + h, 'x', 5000 - h);
     s = make_scan(MAX_MSGS, MAX_FIELDS, 1000, 0);
     CHECK(scan(big, 1003, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
-    CHECK(scan(big, 1004, 0, &s) == 1 && m_status[0] == FIX_FRAME_TOO_BIG && m_end[0] == 1000);
+    CHECK(scan(big, 1004, 0, &s) == 1 && msgs[0].status == FIX_FRAME_TOO_BIG &&
+          msgs[0].end == 1000);
     CHECK(s.consumed == 1004 && s.tail_skipped == 4);
     free(big);
 }
@@ -285,7 +287,7 @@ static void test_every_prefix_is_incomplete(void) {
         s.flags = FIX_SCAN_FINAL;
         int got = scan(buf, cut, 0, &s);
         CHECK(s.consumed == cut && s.stop == FIX_STOP_END);
-        CHECK(cut < 9 ? got == 0 : (got == 1 && m_status[0] == FIX_FRAME_TRUNCATED));
+        CHECK(cut < 9 ? got == 0 : (got == 1 && msgs[0].status == FIX_FRAME_TRUNCATED));
     }
 }
 
@@ -298,7 +300,7 @@ static void test_capacity_limits(void) {
     }
     struct fix_scan s = make_scan(1, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 1 && s.stop == FIX_STOP_MSGS_FULL && s.consumed == ends[0]);
-    CHECK(scan(buf, n, s.consumed, &s) == 1 && m_start[0] == ends[0] && m_end[0] == ends[1]);
+    CHECK(scan(buf, n, s.consumed, &s) == 1 && msgs[0].start == ends[0] && msgs[0].end == ends[1]);
     CHECK(scan(buf, n, s.consumed, &s) == 1 && s.consumed == n && s.stop == FIX_STOP_END);
     s = make_scan(0, MAX_FIELDS, 0, 0);
     CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_MSGS_FULL && s.consumed == 0);
@@ -323,7 +325,7 @@ static void test_argument_errors(void) {
     CHECK(fix_scan((const uint8_t *)buf, (size_t)FIX_MAX_BUFFER_SIZE + 1, 0, &s) ==
           CORE_ERR_TOO_BIG);
 #endif
-    s.msg_start = NULL;
+    s.msgs = NULL;
     CHECK(fix_scan((const uint8_t *)buf, 5, 0, &s) == CORE_ERR_BAD_OP);
 }
 
@@ -341,9 +343,9 @@ static void test_split_anywhere(void) {
     CHECK(whole == 4);
     uint32_t w_start[8], w_end[8], w_status[8];
     for (int i = 0; i < whole; i++) {
-        w_start[i] = m_start[i];
-        w_end[i] = m_end[i];
-        w_status[i] = m_status[i];
+        w_start[i] = msgs[i].start;
+        w_end[i] = msgs[i].end;
+        w_status[i] = msgs[i].status;
     }
     for (size_t cut = 0; cut <= n; cut++) {
         int got = 0;
@@ -351,12 +353,13 @@ static void test_split_anywhere(void) {
         s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
         int a = scan(buf, cut, 0, &s);
         for (int i = 0; i < a; i++)
-            same &= m_start[i] == w_start[i] && m_end[i] == w_end[i] && m_status[i] == w_status[i];
+            same &= msgs[i].start == w_start[i] && msgs[i].end == w_end[i] &&
+                  msgs[i].status == w_status[i];
         got += a;
         int b = scan(buf, n, s.consumed, &s);
         for (int i = 0; i < b; i++)
-            same &= m_start[i] == w_start[got + i] && m_end[i] == w_end[got + i] &&
-                    m_status[i] == w_status[got + i];
+            same &= msgs[i].start == w_start[got + i] && msgs[i].end == w_end[got + i] &&
+                    msgs[i].status == w_status[got + i];
         got += b;
         if (!same || got != whole) {
             fprintf(stderr, "split at %zu: got %d messages, same=%d\n", cut, got, same);

@@ -28,9 +28,8 @@
     } while (0)
 
 struct out {
-    uint32_t *start, *end, *skipped, *first, *nfields;
-    uint8_t *status;
-    uint32_t *tag, *off, *len;
+    struct fix_msg *msgs;
+    struct fix_field *fields;
     uint32_t msg_cap, field_cap;
 };
 
@@ -42,43 +41,25 @@ struct seen {
 };
 
 static struct out out_new(uint32_t msg_cap, uint32_t field_cap) {
-    struct out o;
-    o.msg_cap = msg_cap;
-    o.field_cap = field_cap;
-    o.start = calloc(msg_cap + 1, 4);
-    o.end = calloc(msg_cap + 1, 4);
-    o.skipped = calloc(msg_cap + 1, 4);
-    o.first = calloc(msg_cap + 1, 4);
-    o.nfields = calloc(msg_cap + 1, 4);
-    o.status = calloc(msg_cap + 1, 1);
-    o.tag = calloc(field_cap + 1, 4);
-    o.off = calloc(field_cap + 1, 4);
-    o.len = calloc(field_cap + 1, 4);
-    if (!o.start || !o.end || !o.skipped || !o.first || !o.nfields || !o.status || !o.tag ||
-        !o.off || !o.len)
-        abort();
+    struct out o = {
+        .msgs = calloc(msg_cap + 1, sizeof(struct fix_msg)),
+        .fields = calloc(field_cap + 1, sizeof(struct fix_field)),
+        .msg_cap = msg_cap,
+        .field_cap = field_cap,
+    };
+    if (!o.msgs || !o.fields) abort();
     return o;
 }
 
 static void out_free(struct out *o) {
-    free(o->start);
-    free(o->end);
-    free(o->skipped);
-    free(o->first);
-    free(o->nfields);
-    free(o->status);
-    free(o->tag);
-    free(o->off);
-    free(o->len);
+    free(o->msgs);
+    free(o->fields);
 }
 
 static struct fix_scan scan_for(struct out *o, uint32_t max_size, uint32_t flags) {
     struct fix_scan s = {
-        .msg_start = o->start, .msg_end = o->end, .msg_skipped = o->skipped,
-        .msg_status = o->status, .msg_first_field = o->first, .msg_field_count = o->nfields,
-        .msg_cap = o->msg_cap, .field_tag = o->tag, .field_offset = o->off,
-        .field_length = o->len, .field_cap = o->field_cap, .max_message_size = max_size,
-        .flags = flags,
+        .msgs = o->msgs, .msg_cap = o->msg_cap, .fields = o->fields, .field_cap = o->field_cap,
+        .max_message_size = max_size, .flags = flags,
     };
     return s;
 }
@@ -87,36 +68,40 @@ static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
 /* An OK or BAD_CHECKSUM message: re-derive its structure from the reported fields. */
 static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t i) {
-    uint32_t f0 = o->first[i], n = o->nfields[i], start = o->start[i], end = o->end[i];
+    const struct fix_msg *m = &o->msgs[i];
+    uint32_t f0 = m->first_field, n = m->field_count, start = m->start, end = m->end;
     if (n < 4) FAIL("sound message %u has %u fields", i, n);
-    if (o->tag[f0] != 8 || o->tag[f0 + 1] != 9 || o->tag[f0 + 2] != 35 || o->tag[f0 + n - 1] != 10)
+    const struct fix_field *f = &o->fields[f0];
+    if (f[0].tag != 8 || f[1].tag != 9 || f[2].tag != 35 || f[n - 1].tag != 10)
         FAIL("sound message %u: header/trailer tags wrong", i);
     uint32_t pos = start;
     for (uint32_t k = f0; k < f0 + n; k++) {
         uint64_t tag = 0;
         uint32_t t0 = pos;
         while (pos < end && is_digit(buf[pos])) tag = tag * 10 + (uint64_t)(buf[pos++] - '0');
-        if (pos == t0 || pos >= end || buf[pos] != '=' || tag != o->tag[k] || pos + 1 != o->off[k])
+        if (pos == t0 || pos >= end || buf[pos] != '=' || tag != o->fields[k].tag ||
+            pos + 1 != o->fields[k].offset)
             FAIL("message %u field %u: does not start where reported", i, k - f0);
-        pos = o->off[k] + o->len[k];
+        pos = o->fields[k].offset + o->fields[k].length;
         if (pos >= end || buf[pos] != 0x01) FAIL("message %u field %u: no SOH after value", i, k);
         pos++;
     }
     if (pos != end) FAIL("message %u: fields do not reach its end", i);
     /* BodyLength: from after 9's SOH to the start of "10=". */
-    uint32_t body_start = o->off[f0 + 1] + o->len[f0 + 1] + 1;
-    uint32_t checksum_at = o->off[f0 + n - 1] - 3;
+    uint32_t body_start = f[1].offset + f[1].length + 1;
+    uint32_t checksum_at = f[n - 1].offset - 3;
     uint64_t body_len = 0;
-    for (uint32_t k = 0; k < o->len[f0 + 1]; k++)
-        body_len = body_len * 10 + (uint64_t)(buf[o->off[f0 + 1] + k] - '0');
+    for (uint32_t k = 0; k < f[1].length; k++)
+        body_len = body_len * 10 + (uint64_t)(buf[f[1].offset + k] - '0');
     if (body_len != checksum_at - body_start) FAIL("message %u: BodyLength wrong", i);
     unsigned sum = 0;
     for (uint32_t k = start; k < checksum_at; k++) sum += buf[k];
-    const uint8_t *d = buf + o->off[f0 + n - 1];
-    if (o->len[f0 + n - 1] != 3) FAIL("message %u: checksum not 3 digits", i);
-    unsigned stated = (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
+    const uint8_t *d = buf + f[n - 1].offset;
+    if (f[n - 1].length != 3) FAIL("message %u: checksum not 3 digits", i);
+    unsigned stated =
+        (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
     int ok = (sum % 256) == stated;
-    if (ok != (o->status[i] == FIX_FRAME_OK)) FAIL("message %u: checksum verdict wrong", i);
+    if (ok != (m->status == FIX_FRAME_OK)) FAIL("message %u: checksum verdict wrong", i);
 }
 
 /* Check one scan's output and append its messages to *seen. */
@@ -127,32 +112,33 @@ static void check_scan(const uint8_t *buf, size_t size, size_t from, const struc
     uint64_t total = s->tail_skipped;
     uint32_t pos = (uint32_t)from, fields_end = 0;
     for (uint32_t i = 0; i < s->msg_count; i++) {
-        uint32_t start = o->start[i], end = o->end[i];
-        if (start != pos + o->skipped[i]) FAIL("message %u: skipped does not lead to start", i);
+        uint32_t start = o->msgs[i].start, end = o->msgs[i].end;
+        if (start != pos + o->msgs[i].skipped) FAIL("message %u: skipped != gap", i);
         if (end <= start || end > size) FAIL("message %u: bad extent", i);
         if (memcmp(buf + start, "8=FIX", 5) != 0) FAIL("message %u: not at 8=FIX", i);
-        if (o->status[i] > FIX_FRAME_TRUNCATED) FAIL("message %u: bad status", i);
-        if (o->first[i] != fields_end) FAIL("message %u: fields not contiguous", i);
-        fields_end = o->first[i] + o->nfields[i];
+        if (o->msgs[i].status > FIX_FRAME_TRUNCATED) FAIL("message %u: bad status", i);
+        if (o->msgs[i].first_field != fields_end) FAIL("message %u: fields not contiguous", i);
+        fields_end = o->msgs[i].first_field + o->msgs[i].field_count;
         if (fields_end > s->field_count) FAIL("message %u: fields beyond count", i);
-        for (uint32_t k = o->first[i]; k < fields_end; k++)
-            if (o->off[k] < start || (uint64_t)o->off[k] + o->len[k] > end)
+        for (uint32_t k = o->msgs[i].first_field; k < fields_end; k++)
+            if (o->fields[k].offset < start ||
+                (uint64_t)o->fields[k].offset + o->fields[k].length > end)
                 FAIL("message %u: field outside message", i);
-        if (o->status[i] == FIX_FRAME_OK || o->status[i] == FIX_FRAME_BAD_CHECKSUM)
+        if (o->msgs[i].status == FIX_FRAME_OK || o->msgs[i].status == FIX_FRAME_BAD_CHECKSUM)
             verify_sound_frame(buf, o, i);
-        total += o->skipped[i] + (end - start);
+        total += o->msgs[i].skipped + (end - start);
         pos = end;
-        if (seen->count < 4096 && seen->nfields + o->nfields[i] <= 8192) {
+        if (seen->count < 4096 && seen->nfields + o->msgs[i].field_count <= 8192) {
             uint32_t j = seen->count++;
             seen->start[j] = start;
             seen->end[j] = end;
-            seen->status[j] = o->status[i];
+            seen->status[j] = o->msgs[i].status;
             seen->first[j] = seen->nfields;
-            seen->fcount[j] = o->nfields[i];
-            for (uint32_t k = o->first[i]; k < fields_end; k++) {
-                seen->tag[seen->nfields] = o->tag[k];
-                seen->off[seen->nfields] = o->off[k];
-                seen->len[seen->nfields] = o->len[k];
+            seen->fcount[j] = o->msgs[i].field_count;
+            for (uint32_t k = o->msgs[i].first_field; k < fields_end; k++) {
+                seen->tag[seen->nfields] = o->fields[k].tag;
+                seen->off[seen->nfields] = o->fields[k].offset;
+                seen->len[seen->nfields] = o->fields[k].length;
                 seen->nfields++;
             }
         } else {
