@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Final
 
 from engine._core import ffi, lib
@@ -96,10 +97,11 @@ class SpscRing:
         else:
             with ffi.from_buffer(record) as ptr:
                 rc = lib.spsc_ring_push(self._ring, ptr, len(ptr))
+        if rc == 0:
+            return True
         if rc == _FULL:
             return False
-        check(rc, "SpscRing.push")
-        return True
+        raise_for(rc, "SpscRing.push")
 
     def push_batch(self, records: Sequence[BytesLike]) -> int:
         """Append records in order, as many as fit; returns how many (0 if the ring is full).
@@ -110,8 +112,9 @@ class SpscRing:
         if not records:
             return 0
         data = b"".join(records)
-        lens = array("I", [len(r) if isinstance(r, bytes) else memoryview(r).nbytes
-                           for r in records])
+        lens = array("I", map(len, records))
+        if sum(lens) != len(data):  # a memoryview whose items are not bytes: len() != nbytes
+            lens = array("I", [memoryview(r).nbytes for r in records])
         with ffi.from_buffer("uint32_t[]", lens) as lens_ptr:
             rc = lib.spsc_ring_push_batch(self._ring, data, lens_ptr, len(records))
         if rc == _FULL:
@@ -127,11 +130,13 @@ class SpscRing:
 
     def pop(self) -> bytes | None:
         """Remove and return the next record, or None if the ring is empty."""
-        n = int(lib.spsc_ring_pop(self._ring, self._out, self.capacity))
+        n = lib.spsc_ring_pop(self._ring, self._out, self.capacity)
+        if n >= 0:
+            record: bytes = self._out_view[0:n]  # slicing a cffi buffer copies out bytes
+            return record
         if n == _EMPTY:
             return None
-        check(n, "SpscRing.pop")
-        return bytes(self._out_view[0:n])
+        raise_for(n, "SpscRing.pop")
 
     def pop_batch(self, max_records: int | None = None) -> list[bytes]:
         """Remove and return up to ``max_records`` records in order (``[]`` if empty).
@@ -147,10 +152,6 @@ class SpscRing:
             return []
         check(n, "SpscRing.pop_batch")
         data = self._out_view[0 : self._out_bytes[0]]
-        out: list[bytes] = []
-        pos = 0
-        for size in ffi.unpack(self._out_lens, n):
-            end = pos + size
-            out.append(data[pos:end])
-            pos = end
-        return out
+        sizes = ffi.unpack(self._out_lens, n)
+        return [data[end - size : end] for end, size in zip(accumulate(sizes), sizes,
+                                                             strict=True)]
