@@ -16,7 +16,9 @@ count, delimiter first in each entry, nested groups). It raises only
 
 Everything else (unknown tags, formats, enumerations, required fields, unknown MsgType) is
 left to :func:`fixspec.validate.validate`, so a caller can decode without validating (log
-reading, replay) and validate with the session's own options.
+reading, replay) and validate with the session's own options. :func:`decode_bytes` frames one
+message's bytes with the C framer (engine.framing) first, for tests and tools; sessions and
+log readers use the framer's batches and call :func:`decode`.
 
 Encoding writes 8, 9, 35, then the other header fields in ascending tag order, the body in
 ascending tag order (a group at the position of its NumInGroup tag, fields inside each entry in
@@ -29,8 +31,10 @@ passes (:func:`format_utc_timestamp`, milliseconds by default).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable, Sequence
 
+from engine.framing import Framer, FrameStatus
 from fixspec.dictionary import (
     DataDictionary,
     FieldSet,
@@ -55,9 +59,11 @@ from gateway.fixmessage import (
 )
 
 __all__ = [
+    "FramingError",
     "TimePrecision",
     "checksum",
     "decode",
+    "decode_bytes",
     "encode",
     "format_utc_timestamp",
 ]
@@ -237,6 +243,51 @@ def decode(
     return msg
 
 
+class FramingError(ValueError):
+    """The bytes are not exactly one sound FIX message; ``status`` is the framer's verdict.
+
+    This is not a protocol reject: FIX says a garbled message is dropped without an answer
+    and without consuming a sequence number.
+    """
+
+    def __init__(self, status: FrameStatus, detail: str) -> None:
+        super().__init__(f"{status.name}: {detail}")
+        self.status = status
+
+
+_local_framer = threading.local()
+
+
+def _framer() -> Framer:
+    # A Framer owns C arrays sized for batches; one small one per thread is plenty here.
+    framer: Framer | None = getattr(_local_framer, "framer", None)
+    if framer is None:
+        framer = Framer(message_capacity=2, field_capacity=1024)
+        _local_framer.framer = framer
+    return framer
+
+
+def decode_bytes(
+    raw: bytes,
+    dictionary: DataDictionary | SessionDictionaries,
+    *,
+    options: ValidationOptions = DEFAULT_OPTIONS,
+) -> Message:
+    """Frame ``raw`` (exactly one message, ``8=`` through ``10=ddd<SOH>``) with the C framer,
+    then :func:`decode` it. :class:`FramingError` if BodyLength, CheckSum or the framing is
+    wrong or there are bytes around the message; :class:`RemoteProtocolError` as
+    :func:`decode`. For streams and logs use :class:`engine.framing.Framer` in batches."""
+    batch = _framer().scan(raw, final=True)
+    if batch.count != 1:
+        raise FramingError(FrameStatus.GARBLED, f"{batch.count} messages in {len(raw)} bytes")
+    status = batch.status(0)
+    if status != FrameStatus.OK:
+        raise FramingError(status, repr(raw[:80]))
+    if batch.starts[0] != 0 or batch.ends[0] != len(raw):
+        raise FramingError(FrameStatus.GARBLED, "bytes before or after the message")
+    return decode(batch.fields(0), raw, dictionary, options=options)
+
+
 # ---------------------------------------------------------------------------------------------
 # Encoding
 
@@ -347,9 +398,11 @@ def encode(
         body_layout = found[0] if found is not None else _NO_LAYOUT
     enc = _Encoder(sd, msg_type_text)
     enc.put(MSG_TYPE, msg_type)
-    enc.ascending(message.header, sd.header if sd else None, frozenset(_HEAD))
-    enc.ascending(message.body, body_layout, frozenset())
-    enc.ascending(message.trailer, sd.trailer if sd else None, frozenset({CHECKSUM}))
+    # The encoder writes 8, 9, 35 and 10 itself; copies anywhere at the top level are dropped.
+    own = frozenset((*_HEAD, CHECKSUM))
+    enc.ascending(message.header, sd.header if sd else None, own)
+    enc.ascending(message.body, body_layout, own)
+    enc.ascending(message.trailer, sd.trailer if sd else None, own)
     body = b"".join(enc.out)
     enc.out = []
     enc.put(BEGIN_STRING, begin)
