@@ -21,6 +21,16 @@ sequence number (FIX garbled-message rule); scanning always resumes after them, 
 never hide the good messages that follow. Bytes before a message that are not part of one
 (line noise, a log line's timestamp) are skipped and counted in ``skipped``.
 
+Example, a session reading a socket::
+
+    framer = Framer()
+    framer.feed(sock.recv(65536))
+    for batch in framer.batches():
+        for i in range(batch.count):
+            if not batch.ok(i):
+                continue  # garbled: drop it, no sequence number consumed
+            on_message(batch.msg_type(i), batch.fields(i), batch.message_bytes(i))
+
 A batch owns copies of its columns and a reference to the scanned bytes, so it stays valid
 after the framer scans again. Offsets are 32-bit, so one scanned buffer is at most 4 GiB - 1
 bytes (:class:`engine.errors.TooBig` beyond that); a stream has no such limit.
