@@ -3,11 +3,12 @@
 Every failure raises :class:`~fixspec.reject.RemoteProtocolError` (a message we received) or,
 with ``outbound=True``, :class:`~fixspec.reject.LocalProtocolError` (a message we are about to
 send), carrying a :class:`~fixspec.reject.Reject` with the SessionRejectReason, RefTagID,
-RefMsgType and RefSeqNum. The first problem found is reported, in this order: per field (in
-message order: header, body, trailer, group entries in place) tag number (0), empty value (4),
-tag not defined here (2), duplicate at one level (13), group entry not opening with its
-delimiter (15), data format (6), enumerated value (5); then required fields (1) per section
-and per group entry.
+RefMsgType and RefSeqNum. The first problem found is reported. MsgType comes first (absent:
+1, not in the dictionary: 11); then each field in message order (header, body, trailer, group
+entries in place) is checked for: tag number (0: not positive, or not in the dictionary), tag
+not defined for this message or group (2), repeated at one level (13), empty value (4), data
+format (6), enumerated value (5), and each group entry for opening with its delimiter (15);
+last, required fields (1) per section and per group entry, in dictionary order.
 
 Structure problems found while decoding (first tags not 8, 9, 35; header fields after body
 fields; NumInGroup count) are raised by the decoder with the same mechanism.
