@@ -19,6 +19,7 @@ file, the line and what is wrong (e.g. an unknown field name, with the message i
 from __future__ import annotations
 
 import functools
+import weakref
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from collections.abc import Mapping
@@ -308,11 +309,23 @@ class SessionDictionaries:
         return self.app.fields_by_tag.get(tag) or self.transport.fields_by_tag.get(tag)
 
 
+_SINGLES: weakref.WeakKeyDictionary[DataDictionary, SessionDictionaries] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def as_session(dictionary: DataDictionary | SessionDictionaries) -> SessionDictionaries:
-    """Accept either form wherever a session's dictionaries are expected."""
+    """Accept either form wherever a session's dictionaries are expected.
+
+    A plain dictionary always maps to the same :class:`SessionDictionaries` object while it
+    lives, so per-session caches keyed on it (the codec has some) keep hitting.
+    """
     if isinstance(dictionary, SessionDictionaries):
         return dictionary
-    return SessionDictionaries.single(dictionary)
+    found = _SINGLES.get(dictionary)
+    if found is None:
+        found = _SINGLES[dictionary] = SessionDictionaries.single(dictionary)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,13 +361,14 @@ def load_builtin(version: str) -> DataDictionary:
     return load_bytes(ref.read_bytes(), str(ref))
 
 
+@functools.cache
 def builtin_session(begin_string: str, app_version: str = "FIX.5.0SP2") -> SessionDictionaries:
     """Built-in dictionaries for a session with this BeginString: ``FIX.4.2`` and ``FIX.4.4``
-    alone, ``FIXT.1.1`` with the application dictionary ``app_version``."""
+    alone, ``FIXT.1.1`` with the application dictionary ``app_version``. Cached."""
     transport = load_builtin(begin_string)
     if transport.fix_type == "FIXT":
         return SessionDictionaries(transport, load_builtin(app_version))
-    return SessionDictionaries.single(transport)
+    return as_session(transport)
 
 
 def _parse_xml(data: bytes, source: str) -> tuple[ET.Element, dict[ET.Element, int]]:
