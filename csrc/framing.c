@@ -291,3 +291,20 @@ int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s) {
     s->stop = stop;
     return (int)count;
 }
+
+void fix_tag_values(const struct fix_msg *msgs, size_t count, const struct fix_field *fields,
+                    size_t field_count, uint32_t tag, uint32_t *out) {
+    for (size_t i = 0; i < count; i++) {
+        uint64_t first = msgs[i].first_field, end = first + msgs[i].field_count;
+        out[2 * i] = 0;
+        out[2 * i + 1] = FIX_NO_VALUE;
+        if (end > field_count) continue;
+        for (uint64_t k = first; k < end; k++) {
+            if (fields[k].tag == tag) {
+                out[2 * i] = fields[k].offset;
+                out[2 * i + 1] = fields[k].length;
+                break;
+            }
+        }
+    }
+}

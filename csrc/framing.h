@@ -136,6 +136,15 @@ struct fix_scan {
  * fields[0 .. field_count) are written. */
 int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s);
 
+#define FIX_NO_VALUE 4294967295 /* fix_tag_values: the message has no such field */
+
+/* For each message i of msgs[0 .. count): where the value of its first field `tag` is, as
+ * out[2i] = offset and out[2i+1] = length, or out[2i+1] = FIX_NO_VALUE if it has none (or if
+ * its field range does not lie inside fields[0 .. field_count)). One call answers a question
+ * like "MsgSeqNum of every message" for a whole batch. */
+void fix_tag_values(const struct fix_msg *msgs, size_t count, const struct fix_field *fields,
+                    size_t field_count, uint32_t tag, uint32_t *out);
+
 /* The data field whose length is given by tag len_tag (96 for 95, ...), or 0. */
 uint32_t fix_data_tag_for_length(uint32_t len_tag);
 /* cffi:end */

@@ -76,6 +76,18 @@ def test_ok_message_fields_offsets_and_conveniences() -> None:
         batch[1]
 
 
+def test_values_of_answers_one_tag_for_every_message() -> None:
+    msgs = [build(ORDER), build("35=0|"), build(ORDER.replace("34=2", "34=9")), b"junk",
+            build(ORDER, checksum_adjust=1)]
+    for data in (b"".join(msgs), bytearray(b"".join(msgs))):
+        batch = Framer().scan(data)
+        for tag in (34, 35, 11, 10, 8, 12345, -1, 1 << 40):
+            assert batch.values_of(tag) == [batch.value(i, tag) if tag >= 0 else None
+                                            for i in range(batch.count)]
+        assert batch.values_of(34) == [b"2", None, b"9", b"2"]
+    assert Framer().scan(b"").values_of(35) == []
+
+
 def test_fixt_begin_string_and_back_to_back_messages() -> None:
     msgs = [build("35=A|34=1|98=0|108=30|1137=9|", begin="FIXT.1.1"), build(ORDER), build(ORDER)]
     batch = Framer().scan(b"".join(msgs))

@@ -368,6 +368,25 @@ static void test_split_anywhere(void) {
     }
 }
 
+static void test_tag_values(void) {
+    char buf[1024];
+    size_t n = make_msg(buf, "FIX.4.2", BODY_D, 0, 0);
+    n += make_msg(buf + n, "FIX.4.2", "35=0\x01" "34=77\x01", 0, 0);
+    n += make_msg(buf + n, "FIX.4.2", "35=0\x01", 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 3);
+    uint32_t out[6];
+    fix_tag_values(msgs, 3, flds, s.field_count, 34, out);
+    CHECK(out[1] == 1 && buf[out[0]] == '2');
+    CHECK(out[3] == 2 && memcmp(buf + out[2], "77", 2) == 0);
+    CHECK(out[5] == FIX_NO_VALUE);
+    fix_tag_values(msgs, 3, flds, s.field_count, 35, out);
+    CHECK(buf[out[0]] == 'D' && buf[out[2]] == '0' && buf[out[4]] == '0');
+    /* A field range beyond field_count is answered with no value, not read. */
+    fix_tag_values(msgs, 3, flds, s.field_count - 1, 35, out);
+    CHECK(out[1] == 1 && out[3] == 1 && out[5] == FIX_NO_VALUE);
+}
+
 int main(void) {
     test_one_ok_message();
     test_fixt_and_many_messages();
@@ -381,6 +400,7 @@ int main(void) {
     test_capacity_limits();
     test_argument_errors();
     test_split_anywhere();
+    test_tag_values();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
