@@ -633,6 +633,13 @@ int64_t lob_apply(lob_book *b, const lob_op *ops, size_t n, size_t *applied) {
     return (int64_t)b->ev_len;
 }
 
+int64_t lob_apply_copy(lob_book *b, const lob_op *ops, size_t n, size_t *applied, lob_event *out,
+                       size_t out_cap) {
+    int64_t k = lob_apply(b, ops, n, applied);
+    if (k > 0) memcpy(out, b->ev, ((size_t)k < out_cap ? (size_t)k : out_cap) * sizeof *out);
+    return k;
+}
+
 const lob_event *lob_events(const lob_book *b) { return b->ev; }
 
 size_t lob_event_count(const lob_book *b) { return b->ev_len; }

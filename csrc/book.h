@@ -173,6 +173,11 @@ void lob_free(lob_book *book);
  * buffer, or CORE_ERR_NOMEM if that buffer could not grow (ops before the failing one
  * are applied; *applied says how many). */
 int64_t lob_apply(lob_book *book, const lob_op *ops, size_t n, size_t *applied);
+/* lob_apply, then copy the first min(result, out_cap) events to out: one call instead of
+ * three for callers that pay per call (the Python per-call methods). Same result as lob_apply;
+ * nothing is copied when it is negative. */
+int64_t lob_apply_copy(lob_book *book, const lob_op *ops, size_t n, size_t *applied,
+                       lob_event *out, size_t out_cap);
 /* The events of the last lob_apply; valid until the next lob_apply. */
 const lob_event *lob_events(const lob_book *book);
 

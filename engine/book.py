@@ -14,6 +14,7 @@ The pure-Python twin with the same methods and events is :class:`engine.refbook.
 
 from __future__ import annotations
 
+import gc
 import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -70,9 +71,13 @@ assert ffi.sizeof("lob_op") == _OP_SIZE and ffi.sizeof("lob_event") == _EV_SIZE
 #: Ops per lob_apply call: bounds the C event buffer (it grows to one chunk's events).
 CHUNK = 1 << 14
 
-_EVENT_TYPES = {int(t): t for t in EventType}
+# Lookup tables for decoding: indexing a tuple is cheaper than calling the enum.
+_EVENT_TYPES = (None, *EventType)
 _SIDES = (Side.BUY, Side.SELL)
 _REASONS = tuple(CancelReason)
+_CANCEL = EventType.CANCEL
+_REJECT = EventType.REJECT
+_new_tuple = tuple.__new__
 # Column name -> (struct format of a memoryview cast, stride in items, offset in items).
 _COLUMNS = {
     "id": ("q", 7, 0),
@@ -85,12 +90,15 @@ _COLUMNS = {
     "side": ("B", 56, 49),
     "code": ("i", 14, 13),
 }
+#: Events the per-call path copies out in its one C call; more are read from the book.
+_ONE_CAP = 64
 
 
 def _event(raw: tuple[int, ...]) -> Event:
     id_, other, price, qty, leaves, other_leaves, etype, side, code = raw
     t = _EVENT_TYPES[etype]
-    return Event(
+    # tuple.__new__ skips the NamedTuple's Python-level __new__: half the cost per event.
+    return _new_tuple(Event, (
         t,
         id_,
         _SIDES[side] if side < 2 else side,
@@ -99,8 +107,8 @@ def _event(raw: tuple[int, ...]) -> Event:
         leaves,
         other,
         other_leaves,
-        _REASONS[code] if t is EventType.CANCEL else code,
-    )
+        _REASONS[code] if t is _CANCEL else code,
+    ))
 
 
 class OpBatch:
@@ -151,6 +159,15 @@ class OpBatch:
             if tifs is not None:
                 raw[26::_OP_SIZE] = bytes(tifs)
         batch._buf = buf
+        return batch
+
+    @classmethod
+    def from_raw(cls, data: bytes | bytearray | memoryview) -> OpBatch:
+        """Wrap packed ``lob_op`` records (e.g. a file written by a C program); copied."""
+        if len(data) % _OP_SIZE:
+            raise ValueError(f"{len(data)} bytes is not a whole number of {_OP_SIZE}-byte ops")
+        batch = cls()
+        batch._buf = bytearray(data)
         return batch
 
     def append(
@@ -219,7 +236,7 @@ class EventBatch:
 
     __slots__ = ("_data", "applied")
 
-    def __init__(self, data: bytes, applied: int) -> None:
+    def __init__(self, data: bytes | bytearray, applied: int) -> None:
         self._data = data
         #: ops applied (all of them: a failed apply raises instead)
         self.applied = applied
@@ -245,7 +262,18 @@ class EventBatch:
         return map(_event, _EV.iter_unpack(self._data))
 
     def to_list(self) -> list[Event]:
-        return list(self)
+        """Every event as an :class:`Event`.
+
+        The cyclic garbage collector is paused meanwhile: the new tuples hold only ints and
+        enums, so they can form no cycle, and otherwise the collector rescans the growing
+        list again and again (about half the time of a big batch)."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return list(map(_event, _EV.iter_unpack(self._data)))
+        finally:
+            if enabled:
+                gc.enable()
 
     def column(self, name: str) -> memoryview:
         """One field of every event, as a (strided) memoryview of its C type: ``id``,
@@ -263,8 +291,8 @@ class EventBatch:
         return view[offset::stride]
 
     @property
-    def raw(self) -> bytes:
-        """The packed ``lob_event`` records."""
+    def raw(self) -> bytes | bytearray:
+        """The packed ``lob_event`` records (do not modify)."""
         return self._data
 
     def __repr__(self) -> str:
@@ -297,6 +325,8 @@ class OrderBook:
         self.max_orders = max_orders
         self._one = bytearray(_OP_SIZE)
         self._one_ptr = ffi.from_buffer("lob_op[]", self._one)
+        self._out = bytearray(_ONE_CAP * _EV_SIZE)
+        self._out_ptr = ffi.from_buffer("lob_event[]", self._out)
         self._applied = ffi.new("size_t *")
         self._bbo = ffi.new("int64_t[4]")
         self._levels = ffi.new("lob_level[]", 64)
@@ -341,7 +371,7 @@ class OrderBook:
         n = len(batch)
         if n == 0:
             return EventBatch(b"", 0)
-        chunks: list[bytes] = []
+        out = bytearray()  # grows by appending each chunk's events: one copy per event
         with ffi.from_buffer("lob_op[]", batch.raw) as base:
             done = 0
             while done < n:
@@ -349,9 +379,9 @@ class OrderBook:
                 count = lib.lob_apply(book, base + done, k, self._applied)
                 if count < 0:
                     check(count, f"apply: {done + self._applied[0]} of {n} ops applied")
-                chunks.append(ffi.buffer(lib.lob_events(book), count * _EV_SIZE)[:])
+                out += ffi.buffer(lib.lob_events(book), count * _EV_SIZE)
                 done += k
-        return EventBatch(chunks[0] if len(chunks) == 1 else b"".join(chunks), n)
+        return EventBatch(out, n)
 
     def apply_op(self, op: Op | tuple[int, int, int, int, int, int]) -> list[Event]:
         """Apply one op and return its events; a reject is an event, not an exception.
@@ -359,61 +389,71 @@ class OrderBook:
         Fields that do not fit ``lob_op`` are clamped to values the book rejects the same
         way (an id outside int64 becomes -1, a type/side/tif outside uint8 becomes 255).
         """
-        t, id_, side, price, qty, tif = op
-        book = self._ptr()
+        return self._one_op(*op)
+
+    def _one_op(self, t: int, id_: int, side: int, price: int, qty: int,
+                tif: int) -> list[Event]:
+        book = self._book
+        if book is None:
+            raise ValueError("the order book is closed")
         try:
             _OP.pack_into(self._one, 0, id_, price, qty, t, side, tif)
         except struct.error:
             id_ = id_ if INT64_MIN <= id_ <= INT64_MAX else -1
             _OP.pack_into(self._one, 0, id_, _fit64(price), _fit64(qty), _fit8(t), _fit8(side),
                           _fit8(tif))
-        count = lib.lob_apply(book, self._one_ptr, 1, self._applied)
-        if count < 0:
-            raise_for(count, f"{_op_name(t)} id={id_}")
-        return [_event(r) for r in _EV.iter_unpack(ffi.buffer(lib.lob_events(book),
-                                                              count * _EV_SIZE))]
+        n = lib.lob_apply_copy(book, self._one_ptr, 1, self._applied, self._out_ptr, _ONE_CAP)
+        if n == 1:  # the common case: one REST, CANCEL, REPLACE or REJECT
+            return [_event(_EV.unpack_from(self._out))]
+        if n < 0:
+            raise_for(n, f"{_op_name(t)} id={id_}")
+        data: Any = self._out if n <= _ONE_CAP else ffi.buffer(lib.lob_events(book),
+                                                                n * _EV_SIZE)
+        unpack = _EV.unpack_from
+        return [_event(unpack(data, i * _EV_SIZE)) for i in range(n)]
 
     # ------------------------------------------------------------------ per-call ops
 
-    def _call(self, op: tuple[int, int, int, int, int, int]) -> list[Event]:
-        events = self.apply_op(op)
+    def _call(self, t: int, id_: int, side: int, price: int, qty: int,
+              tif: int) -> list[Event]:
+        events = self._one_op(t, id_, side, price, qty, tif)
         first = events[0]
-        if first.type is EventType.REJECT:
-            raise_for(first.code, f"{_op_name(op[0])} id={op[1]}")
+        if first.type is _REJECT:
+            raise_for(first.code, f"{_op_name(t)} id={id_}")
         return events
 
     def limit(self, id: int, side: int, price: int, qty: int,
               tif: int = TimeInForce.DAY) -> list[Event]:
         """Limit order: match at price or better, then rest (DAY) / cancel (IOC, FOK)."""
-        return self._call((OpType.LIMIT, id, side, price, qty, tif))
+        return self._call(OpType.LIMIT, id, side, price, qty, tif)
 
     def market(self, id: int, side: int, qty: int, tif: int = TimeInForce.DAY) -> list[Event]:
         """Market order: match at any price, cancel the rest (FOK: all or nothing)."""
-        return self._call((OpType.MARKET, id, side, 0, qty, tif))
+        return self._call(OpType.MARKET, id, side, 0, qty, tif)
 
     def cancel(self, id: int, qty: int = 0) -> list[Event]:
         """Cancel qty of order id (0 or >= leaves: all of it), keeping its queue position."""
-        return self._call((OpType.CANCEL, id, 0, 0, qty, 0))
+        return self._call(OpType.CANCEL, id, 0, 0, qty, 0)
 
     def replace(self, id: int, price: int, qty: int) -> list[Event]:
         """New price and leaves; keeps queue position only for same price and qty <= leaves."""
-        return self._call((OpType.REPLACE, id, 0, price, qty, 0))
+        return self._call(OpType.REPLACE, id, 0, price, qty, 0)
 
     def execute(self, id: int, side: int, price: int, qty: int) -> list[Event]:
         """Feed: order id traded qty at the venue (unknown id: the level at side/price)."""
-        return self._call((OpType.EXECUTE, id, side, price, qty, 0))
+        return self._call(OpType.EXECUTE, id, side, price, qty, 0)
 
     def add(self, id: int, side: int, price: int, qty: int) -> list[Event]:
         """Feed: rest without matching; id 0 adds anonymous quantity to the level."""
-        return self._call((OpType.ADD, id, side, price, qty, 0))
+        return self._call(OpType.ADD, id, side, price, qty, 0)
 
     def reduce(self, id: int, side: int, price: int, qty: int) -> list[Event]:
         """Feed: order id lost qty (unknown id: the level at side/price)."""
-        return self._call((OpType.REDUCE, id, side, price, qty, 0))
+        return self._call(OpType.REDUCE, id, side, price, qty, 0)
 
     def delete(self, id: int, side: int, price: int, qty: int) -> list[Event]:
         """Feed: order id is gone (unknown id: the level at side/price loses qty)."""
-        return self._call((OpType.DELETE, id, side, price, qty, 0))
+        return self._call(OpType.DELETE, id, side, price, qty, 0)
 
     # ------------------------------------------------------------------ queries
 

@@ -4,6 +4,7 @@ parts: OpBatch, EventBatch, lifecycle and argument handling."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -329,6 +330,16 @@ def test_level_total_overflow(make: Any) -> None:
     assert book.market(5, S, 3, FOK) == [trade(5, S, 100, 3, 0, 0, 1023 * MAX_QTY - 3)]
 
 
+def test_one_op_with_many_events(make: Any) -> None:
+    book = make(200)
+    for i in range(150):
+        book.limit(1 + i, S, 100 + i % 3, 1)
+    events = book.market(999, B, 151)
+    assert len(events) == 151 and events[-1] == cxl(999, B, 0, 1, 0, CancelReason.MARKET)
+    assert [e.other for e in events[:150]] == [i for p in (0, 1, 2) for i in range(1 + p, 151, 3)]
+    assert book.order_count() == 0
+
+
 def test_truncate_and_clear(make: Any) -> None:
     book = make()
     for i in range(10):
@@ -381,7 +392,9 @@ def test_op_batch_builders_agree() -> None:
         by_append.append(*op)
     columns = OpBatch.from_columns(*(list(col) for col in zip(*OPS, strict=True)))
     from_ops = OpBatch(OPS)
-    assert by_append.raw == columns.raw == from_ops.raw
+    assert by_append.raw == columns.raw == from_ops.raw == OpBatch.from_raw(from_ops.raw).raw
+    with pytest.raises(ValueError):
+        OpBatch.from_raw(b"x" * 33)
     assert list(from_ops) == OPS and len(from_ops) == 5
     assert from_ops[-1] == OPS[-1] and from_ops[0] == OPS[0]
     with pytest.raises(IndexError):
@@ -411,6 +424,13 @@ def test_apply_gives_a_lazy_event_batch() -> None:
         assert isinstance(events, EventBatch)
         assert len(events) == len(EXPECTED) and events.applied == len(OPS)
         assert events.to_list() == EXPECTED == list(events)
+        assert gc.isenabled(), "to_list pauses the collector only while it decodes"
+        gc.disable()
+        try:
+            events.to_list()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
         assert events[1] == EXPECTED[1] and events[-1] == EXPECTED[-1]
         assert events[2:4] == EXPECTED[2:4]
         with pytest.raises(IndexError):

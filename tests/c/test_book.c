@@ -416,6 +416,14 @@ static void test_batch(void) {
                   TRADE(2, B, 100, 5, 2, 1, 0), REST(2, B, 100, 2, 2),
                   CXL(2, B, 100, 2, 0, 0, 0, LOB_CXL_REQUESTED));
     EXPECT(lob_apply(b, ops, 0, &applied) == 0 && applied == 0);
+    /* lob_apply_copy: same result, the first out_cap events copied */
+    lob_event out[2];
+    memset(out, 0xAB, sizeof out);
+    lob_op two[3] = {mk(LOB_OP_LIMIT, 3, S, 100, 1, 0), mk(LOB_OP_LIMIT, 4, B, 100, 1, 0),
+                     mk(LOB_OP_CANCEL, 99, 0, 0, 0, 0)};
+    EXPECT(lob_apply_copy(b, two, 3, &applied, out, 1) == 3 && applied == 3);
+    EXPECT(same(&out[0], (want_t)REST(3, S, 100, 1, 1)) && out[1].id == (int64_t)0xABABABABABABABABull);
+    EXPECT(same(&lob_events(b)[1], (want_t)TRADE(4, B, 100, 1, 0, 3, 0)));
     /* the event buffer grows for a sweep of many makers in one op */
     lob_book *big = lob_new(5000);
     for (int i = 0; i < 5000; i++) limit(big, 1 + i, S, 100 + i % 7, 1, LOB_DAY);
