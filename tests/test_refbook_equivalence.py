@@ -21,7 +21,7 @@ from engine.book_types import INT64_MAX, INT64_MIN, Bbo, Level, OrderInfo, Queue
 from engine.errors import CoreError, UnknownOrderId
 from engine.refbook import ReferenceBook
 
-IDS = range(0, 14)
+IDS = (*range(0, 10), INT64_MAX)  # every id the streams below can make rest
 # Pseudo op types the test itself handles: book maintenance that has no lob_op.
 TRUNCATE = -1
 CLEAR = -2
@@ -136,6 +136,24 @@ def snapshot(book: Book) -> tuple[object, ...]:
     )
 
 
+def check_level_totals(book: Book) -> None:
+    """Through the public API only: a level's quantity is its orders' leaves plus an
+    anonymous part, and its count is its orders plus one if that part is not zero."""
+    named: dict[tuple[int, int], list[int]] = {}
+    for i in IDS:
+        info = book.order(i)
+        if info is not None:
+            named.setdefault((info.side, info.price), []).append(info.qty)
+    levels = 0
+    for side in (0, 1):
+        for level in book.depth(side):
+            leaves = named.get((side, level.price), [])
+            anonymous = level.qty - sum(leaves)
+            assert anonymous >= 0 and level.orders == len(leaves) + (anonymous > 0)
+            levels += len(leaves) > 0
+    assert levels == len(named), "every resting order is on a listed level"
+
+
 def crossed(book: Book) -> bool:
     b = book.bbo()
     return b.bid_qty > 0 and b.ask_qty > 0 and b.bid_price >= b.ask_price
@@ -181,6 +199,7 @@ def test_c_book_matches_reference_op_by_op(ops: list[Op], cap: int) -> None:
                 assert not crossed(ref), op
             c_call.check_invariants()
             ref.check_invariants()
+            check_level_totals(c_call)
         assert c_batch.apply(batch).to_list() == expected
         assert snapshot(c_batch) == snapshot(ref)
         c_batch.check_invariants()
