@@ -31,6 +31,7 @@ from fixspec.dictionary import SessionDictionaries, builtin_session, load
 from gateway.application import Application
 from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
+from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
 from gateway.msglog import SessionLog
 from gateway.session import (
@@ -49,6 +50,7 @@ from gateway.store import FileStore, MemoryStore, MessageStore
 
 READ_SIZE = 65536
 HIGH_WATER = 256 * 1024
+COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -97,7 +99,10 @@ class SessionRunner:
         self.max_buffer = max_buffer
         self.log = SessionLog(run_dir / "log", config.begin_string, config.sender_comp_id,
                               config.target_comp_id)
-        self.session = Session(config, store_for(config, run_dir), dictionaries_for(config),
+        # Inbound numbers are persisted only after the application has seen the messages
+        # (see gateway.deferred_store): a crash in between must not lose them.
+        self.store = DeferredTargetStore(store_for(config, run_dir))
+        self.session = Session(config, self.store, dictionaries_for(config),
                                app_types=app.app_types(config), password=config.password())
         self.writer: asyncio.StreamWriter | None = None
         self.logged_on_event = asyncio.Event()
@@ -166,6 +171,15 @@ class SessionRunner:
         if self.writer is not None:
             self.writer.close()
 
+    def _receive(self, data: bytes) -> None:
+        """Hand ``data`` to the session and its messages to the application, then persist the
+        inbound number. Slices of COMMIT_BYTES bound what a crash makes the peer resend (and
+        the application see twice, as PossDup) to about one slice of messages."""
+        for at in range(0, len(data), COMMIT_BYTES):
+            self._handle(self.session.data_received(data[at:at + COMMIT_BYTES],
+                                                    self.clock.now()))
+            self.store.commit()
+
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:
         """Run the session over one connection until it ends."""
@@ -177,7 +191,7 @@ class SessionRunner:
         self._handle(self.session.connection_made(self.clock.now()))
         try:
             if initial:
-                self._handle(self.session.data_received(initial, self.clock.now()))
+                self._receive(initial)
             while not writer.is_closing():
                 was_logged_on |= self.session.logged_on
                 if writer.transport.get_write_buffer_size() > HIGH_WATER:
@@ -193,7 +207,7 @@ class SessionRunner:
                     continue
                 if not data:
                     break
-                self._handle(self.session.data_received(data, self.clock.now()))
+                self._receive(data)
         except (ConnectionError, OSError) as exc:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:
