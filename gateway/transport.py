@@ -201,7 +201,9 @@ class SessionRunner:
                 if deadline is not None:
                     timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
                 try:
-                    data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+                    # asyncio.timeout, unlike wait_for, wraps no task around each read.
+                    async with asyncio.timeout(timeout):
+                        data = await reader.read(READ_SIZE)
                 except TimeoutError:
                     self._handle(self.session.on_timer(self.clock.now()))
                     continue
