@@ -113,7 +113,8 @@ enum lob_op_type {
 enum lob_event_type {
     LOB_EV_TRADE = 1,   /* id taker (0 for EXECUTE), other maker, price maker's price, qty,
                            leaves taker's leaves, other_leaves maker's leaves, side taker's side */
-    LOB_EV_REST = 2,    /* id now rests: side, price, qty = leaves */
+    LOB_EV_REST = 2,    /* id now rests: side, price, qty = leaves (id 0: anonymous qty added,
+                           leaves the level's anonymous quantity) */
     LOB_EV_CANCEL = 3,  /* id lost qty; leaves what is left (0 = gone); code a lob_cancel_reason */
     LOB_EV_REPLACE = 4, /* id now price/qty(leaves); code 1 if it kept its queue position */
     LOB_EV_REJECT = 5   /* the op on id failed; code a negative core_status; nothing changed */
@@ -124,7 +125,8 @@ enum lob_cancel_reason {
     LOB_CXL_IOC = 1,       /* IOC remainder */
     LOB_CXL_FOK = 2,       /* FOK could not fill completely */
     LOB_CXL_MARKET = 3,    /* market order remainder: no more liquidity */
-    LOB_CXL_LEVEL = 4      /* unknown id: anonymous level quantity reduced (other = 0) */
+    LOB_CXL_LEVEL = 4      /* unknown id: quantity taken from the level at side/price; other
+                              the order it came from (0 = the anonymous quantity) */
 };
 
 typedef struct {

@@ -28,6 +28,7 @@ typedef struct {
     book_model model;
     lob_op ops[BATCH_MAX];
     size_t n;
+    unsigned batches;
 } state;
 
 static void fail(const char *what, int line) {
@@ -46,7 +47,13 @@ static void flush(state *s) {
     int was_crossed = crossed(s->book), has_add = 0;
     for (size_t i = 0; i < s->n; i++) has_add |= s->ops[i].type == LOB_OP_ADD;
     size_t applied = 0;
-    int64_t n = lob_apply(s->book, s->ops, s->n, &applied);
+    lob_event copy[4];
+    size_t ncopy = s->n % 5; /* every other path: lob_apply_copy into 0..4 slots */
+    int64_t n = s->batches++ % 2 ? lob_apply(s->book, s->ops, s->n, &applied)
+                                 : lob_apply_copy(s->book, s->ops, s->n, &applied, copy, ncopy);
+    if (s->batches % 2 == 1 && n > 0)
+        if (memcmp(copy, lob_events(s->book), ((size_t)n < ncopy ? (size_t)n : ncopy) * sizeof *copy))
+            fail("lob_apply_copy copied other events", __LINE__);
     if (n < (int64_t)s->n || applied != s->n) fail("lob_apply: fewer events than ops", __LINE__);
     if ((size_t)n != lob_event_count(s->book)) fail("lob_event_count disagrees", __LINE__);
     int bad = model_apply(&s->model, lob_events(s->book), (size_t)n);
