@@ -21,7 +21,7 @@ from engine.book_types import INT64_MAX, INT64_MIN, Bbo, Level, OrderInfo, Queue
 from engine.errors import CoreError, UnknownOrderId
 from engine.refbook import ReferenceBook
 
-IDS = (*range(0, 10), INT64_MAX)  # every id the streams below can make rest
+IDS = (*range(0, 14), INT64_MAX)  # every id the streams below can make rest
 # Pseudo op types the test itself handles: book maintenance that has no lob_op.
 TRUNCATE = -1
 CLEAR = -2
