@@ -26,7 +26,8 @@ CFLAGS = [
     "-Wall",
     "-Wextra",
     "-Werror",
-    "-Wno-unused-parameter",  # cffi's generated glue has unused parameters; ours are checked in csrc tests
+    # cffi's generated glue has unused parameters; ours are checked by the C tests.
+    "-Wno-unused-parameter",
     "-fno-strict-aliasing",
 ]
 

@@ -191,7 +191,9 @@ def format_rows(array: Any, count: int, cols: int) -> bytes:
     return data
 
 
-def replay(message_path: str | Path, orderbook_path: str | Path, out_path: str | Path) -> ReplayResult:
+def replay(
+    message_path: str | Path, orderbook_path: str | Path, out_path: str | Path
+) -> ReplayResult:
     """Rebuild the book from ``message_path`` and write it to ``out_path`` in LOBSTER's layout."""
     messages = read_messages(message_path)
     rows = read_orderbook(orderbook_path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import ssl
 from collections.abc import Callable
 from datetime import datetime
@@ -49,6 +50,7 @@ from gateway.session import (
 from gateway.store import FileStore, MemoryStore, MessageStore
 
 READ_SIZE = 65536
+_TRAILER = re.compile(rb"\x0110=\d{3}\x01")
 HIGH_WATER = 256 * 1024
 COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
 
@@ -229,6 +231,11 @@ def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
     or lacks the fields."""
     batch = Framer().scan(data)
     if not len(batch):
+        # A CheckSum field already arrived but no message was framed: its BodyLength is wrong.
+        # The framer waits for the next "8=FIX" to resynchronise; before logon nothing else
+        # is coming, and a garbled Logon ends the connection (as in QuickFIX).
+        if _TRAILER.search(data):
+            raise ValueError("first message garbled (BodyLength does not match)")
         return None
     if not batch.ok(0):
         raise ValueError(f"first message garbled ({batch.status(0).name})")

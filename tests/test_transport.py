@@ -1,0 +1,275 @@
+"""The asyncio transport with real loopback sockets: initiator and acceptor of our own,
+reconnect with backoff, TLS, slow consumers, credentials, FIXT, many sessions on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from gateway.application import SessionHandle
+from gateway.apps import Dispatcher
+from gateway.config import (
+    AcceptorConfig,
+    GatewayConfig,
+    ReconnectConfig,
+    SessionConfig,
+    StoreConfig,
+    TlsConfig,
+)
+from gateway.fixmessage import Message
+from gateway.transport import Engine
+
+T = TypeVar("T")
+MEMORY = StoreConfig(kind="memory")
+
+
+def run(coro: Awaitable[T], timeout: float = 30) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+class Collector:
+    """An initiator-side application that records what comes back."""
+
+    def __init__(self) -> None:
+        self.received: list[Message] = []
+        self.logons = 0
+
+    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
+        return None
+
+    def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        self.logons += 1
+
+    def on_logout(self, session: SessionHandle, now: datetime) -> None:
+        pass
+
+    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        self.received.append(message)
+
+
+def order(cl: str) -> Message:
+    m = Message("D")
+    for tag, v in ((11, cl), (21, "1"), (38, 100), (40, "1"), (54, "1"), (55, "INTC"),
+                   (60, "20261125-12:00:00")):
+        m.body.set(tag, v)
+    return m
+
+
+def pair(tmp_path: Path, *, tls: tuple[TlsConfig, TlsConfig] | None = None,
+         store: StoreConfig = MEMORY, begin: str = "FIX.4.4",
+         username: str | None = None, password_env: str | None = None,
+         ) -> tuple[GatewayConfig, Callable[[int], GatewayConfig]]:
+    """An acceptor config (port 0) and a function giving the initiator config for a port."""
+    acc_session = SessionConfig(begin, "ISLD", "TW", role="acceptor", application="echo",
+                                store=store, username=username, password_env=password_env)
+    acceptor = GatewayConfig(tmp_path / "acc.yaml", (acc_session,),
+                             AcceptorConfig("127.0.0.1", 0, tls[0] if tls else None))
+
+    def initiator(port: int) -> GatewayConfig:
+        s = SessionConfig(begin, "TW", "ISLD", role="initiator", host="127.0.0.1", port=port,
+                          heartbeat_interval=5, store=store, application="collector",
+                          reconnect=ReconnectConfig(initial_delay=0.05, max_delay=0.2),
+                          tls=tls[1] if tls else None, username=username,
+                          password_env=password_env)
+        return GatewayConfig(tmp_path / "ini.yaml", (s,))
+
+    return acceptor, initiator
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def test_initiator_and_acceptor_trade_and_survive_a_dropped_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        acc_cfg, ini_cfg = pair(tmp_path, store=StoreConfig(kind="file", fsync="never"))
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        collector = Collector()
+        icfg = ini_cfg(acceptor.port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        runner = initiator.runner("ISLD")
+        await wait_for(lambda: runner.logged_on)
+        for i in range(50):
+            runner.send(order(f"A{i}"))
+        await wait_for(lambda: len(collector.received) == 50)
+        # Drop the TCP connection under the session; keep sending while it is down.
+        assert runner.writer is not None
+        runner.writer.transport.abort()
+        await wait_for(lambda: not runner.logged_on)
+        for i in range(50, 80):
+            runner.send(order(f"A{i}"))
+        await wait_for(lambda: collector.logons == 2)
+        await wait_for(lambda: len({m.body.get(11) for m in collector.received}) == 80)
+        assert runner.session.store.next_target_seq == acceptor.runner(
+            "TW").session.store.next_sender_seq
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def test_backoff_is_immediate_then_exponential_with_jitter_and_a_cap(tmp_path: Path) -> None:
+    _, ini = pair(tmp_path)
+    cfg = ini(1)
+    session = replace(cfg.sessions[0], reconnect=ReconnectConfig(
+        initial_delay=1, max_delay=10, multiplier=2, jitter=0.1))
+    engine = Engine(replace(cfg, sessions=(session,)), Collector(), run_dir=tmp_path,
+                    rng=random.Random(7))
+    delays = engine.backoff_schedule(session, 8)
+    assert delays[0] == 0
+    for attempt, (got, base) in enumerate(zip(delays[1:], [1, 2, 4, 8, 10, 10, 10],
+                                              strict=True), start=1):
+        assert base * 0.9 <= got <= base * 1.1, (attempt, got)
+    assert len(set(delays[4:])) > 1  # jitter: not all the same
+
+
+def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        import socket
+
+        with socket.socket() as s:  # a free port, closed again
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        acc_cfg, ini_cfg = pair(tmp_path)
+        collector = Collector()
+        icfg = ini_cfg(port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        await asyncio.sleep(0.5)  # several refused attempts
+        acceptor = Engine(acc_cfg.with_port(port), Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        await wait_for(lambda: initiator.runner("ISLD").logged_on)
+        log = (tmp_path / "i" / "log" / "FIX.4.4-TW-ISLD.event.current.log").read_text()
+        assert log.count("connect failed") >= 2
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def _self_signed(tmp_path: Path) -> TlsConfig:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return TlsConfig(cert=cert, key=key, ca=cert)
+
+
+def test_tls_session(tmp_path: Path) -> None:
+    pytest.importorskip("ssl")
+    server = _self_signed(tmp_path)
+
+    async def scenario() -> None:
+        client = TlsConfig(ca=server.ca)
+        acc_cfg, ini_cfg = pair(tmp_path, tls=(replace(server, ca=None), client))
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        collector = Collector()
+        icfg = ini_cfg(acceptor.port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        runner = initiator.runner("ISLD")
+        await wait_for(lambda: runner.logged_on)
+        runner.send(order("TLS1"))
+        await wait_for(lambda: len(collector.received) == 1)
+        assert runner.writer is not None and runner.writer.get_extra_info("ssl_object")
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def test_credentials_checked_from_environment(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_FIX_PASSWORD", "s3cret")
+
+    async def attempt(password: str) -> bool:
+        acc_cfg, ini_cfg = pair(tmp_path, username="TWUSER", password_env="TEST_FIX_PASSWORD")
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        monkeypatch.setenv("TEST_FIX_PASSWORD", password)  # the initiator reads it now
+        icfg = ini_cfg(acceptor.port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i")
+        monkeypatch.setenv("TEST_FIX_PASSWORD", "s3cret")
+        await initiator.start()
+        try:
+            await wait_for(lambda: initiator.runner("ISLD").logged_on, timeout=1.5)
+            ok = True
+        except TimeoutError:
+            ok = False
+        await initiator.stop()
+        await acceptor.stop()
+        return ok
+
+    assert run(attempt("s3cret")) is True
+    assert run(attempt("wrong")) is False
+
+
+def test_fixt_session_with_fix50sp2_application_messages(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        acc_cfg, ini_cfg = pair(tmp_path, begin="FIXT.1.1")
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        collector = Collector()
+        icfg = ini_cfg(acceptor.port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        runner = initiator.runner("ISLD")
+        await wait_for(lambda: runner.logged_on)
+        runner.send(order("FIXT1"))
+        await wait_for(lambda: len(collector.received) == 1)
+        log = (tmp_path / "i" / "log" / "FIXT.1.1-TW-ISLD.messages.current.log").read_text()
+        assert "\x011137=9\x01" in log  # DefaultApplVerID FIX.5.0SP2 on the Logon
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def test_one_port_serves_several_sessions_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        sessions = tuple(SessionConfig("FIX.4.4", "ISLD", t, application="echo",
+                                       store=StoreConfig(kind="memory"))
+                         for t in ("C1", "C2", "C3"))
+        cfg = GatewayConfig(tmp_path / "x.yaml", sessions, AcceptorConfig("127.0.0.1", 0))
+        engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path)
+        await engine.start()
+        from tests.fixpeer import Peer, fields
+
+        conns = []
+        for t in ("C1", "C2", "C3"):
+            peer = Peer(sender=t)
+            r, w = await asyncio.open_connection("127.0.0.1", engine.port)
+            w.write(peer.logon())
+            conns.append((peer, r, w))
+        for peer, r, _ in conns:
+            reply = await r.readuntil(b"\x0110=")
+            assert fields(reply + b"000\x01")[56] == peer.sender
+        for _, _, w in conns:
+            w.close()
+        await engine.stop()
+
+    run(scenario())
