@@ -31,7 +31,7 @@ conformance suites written against QuickFIX see the same messages:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -368,7 +368,11 @@ class Session:
 
     def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output,
                   queued: bool = False) -> None:
-        handler = {
+        self._handler(msg_type)(message, now, out, queued)
+        self._drain_queue(now, out)
+
+    def _handler(self, msg_type: str) -> Callable[[Message, datetime, Output, bool], None]:
+        return {
             "A": self._on_logon,
             "0": self._on_heartbeat,
             "1": self._on_test_request,
@@ -377,8 +381,6 @@ class Session:
             "4": self._on_sequence_reset,
             "5": self._on_logout,
         }.get(msg_type, self._on_app)
-        handler(message, now, out, queued)
-        self._drain_queue(now, out)
 
     def _verify(self, message: Message, now: datetime, out: Output, *, too_high: bool,
                 too_low: bool, queued: bool = False) -> bool:
@@ -462,12 +464,7 @@ class Session:
             message = self.queue.pop(expected, None)
             if message is None:
                 return
-            msg_type = message.msg_type or ""
-            handler = {"0": self._on_heartbeat, "1": self._on_test_request,
-                       "2": self._on_resend_request, "3": self._on_reject,
-                       "4": self._on_sequence_reset, "5": self._on_logout,
-                       "A": self._on_logon}.get(msg_type, self._on_app)
-            handler(message, now, out, True)
+            self._handler(message.msg_type or "")(message, now, out, True)
 
     # -- message handlers ------------------------------------------------------------------
 
