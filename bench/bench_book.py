@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from common import machine  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,19 +39,6 @@ OUT = ROOT / "bench" / "out"
 LOBSTER = (ROOT.parent / "shared" / "data" / "lobster"
            / "AAPL_2012-06-21_34200000_57600000_message_1.csv")
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    u = platform.uname()
-    return (f"{u.system} {u.release} {u.machine}, {cpu}, {os.cpu_count()} cpus, "
-            f"Python {platform.python_version()}")
 
 
 def build_and_run_c(ops: int, reps: int) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from common import machine  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPTANCE = ROOT / "sessions" / "acceptance.yaml"
@@ -277,15 +277,6 @@ def cpu_model() -> str:
         pass
     return platform.processor() or "unknown cpu"
 
-
-def machine() -> str:
-    u = platform.uname()
-    try:
-        qf = importlib.metadata.version("quickfix")
-    except importlib.metadata.PackageNotFoundError:
-        qf = "not installed"
-    return (f"{u.system} {u.release} {u.machine} ({cpu_model()}), "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, quickfix {qf}")
 
 
 def main(argv: list[str] | None = None) -> int:

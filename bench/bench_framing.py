@@ -21,8 +21,6 @@ usage: python bench/bench_framing.py [--repeats N] [--copies N] [--generated]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import statistics
 import subprocess
@@ -32,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import simplefix
+from common import machine  # bench/ is on sys.path when a script runs
 
 from engine.framing import Framer
 
@@ -40,19 +39,6 @@ LOG = ROOT.parent / "shared/data/fixlogs/FIX.4.2-KOD-BON.messages.current.log"
 OUT = ROOT / "bench" / "out"
 CHUNK = 4096
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    u = platform.uname()
-    return (f"{u.system} {u.release} {u.machine}; {cpu}; {os.cpu_count()} CPUs; "
-            f"Python {platform.python_version()}")
 
 
 def _message(body: str, seq: int, sender: str, target: str, when: str) -> bytes:

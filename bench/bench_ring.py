@@ -16,8 +16,6 @@ usage: python bench/bench_ring.py [--records N] [--repeats N]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import queue
 import statistics
 import subprocess
@@ -25,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from common import machine  # bench/ is on sys.path when a script runs
 
 from engine.ring import SpscRing
 
@@ -34,20 +34,6 @@ SIZE = 32
 CAPACITY = 1 << 16
 BATCH = 64
 
-
-def machine() -> str:
-    """uname, CPU model and count (same as bench_framing.py; each script runs standalone)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    u = platform.uname()
-    return (f"{u.system} {u.release} {u.machine}; {cpu}; {os.cpu_count()} CPUs; "
-            f"Python {platform.python_version()}")
 
 
 def c_rates(records: int, repeats: int) -> tuple[float, float]:

@@ -13,11 +13,6 @@ from datetime import UTC, datetime, timedelta
 from fixspec.fieldtypes import format_utc_timestamp
 
 
-def fix(text: str) -> bytes:
-    """``8=...|9=...|...`` with SOH for ``|`` (no length or checksum computed)."""
-    return text.replace("|", "\x01").encode()
-
-
 def frame(begin: str, body: str, *, checksum: int | None = None,
           body_length: int | None = None) -> bytes:
     """A complete message: ``body`` is everything between BodyLength and CheckSum."""

@@ -87,6 +87,19 @@ def pair(tmp_path: Path, *, tls: tuple[TlsConfig, TlsConfig] | None = None,
     return acceptor, initiator
 
 
+async def start_pair(tmp_path: Path, acc_cfg: GatewayConfig,
+                     ini_cfg: Callable[[int], GatewayConfig]
+                     ) -> tuple[Engine, Engine, Collector]:
+    """Start the acceptor, then an initiator pointed at its port with a Collector app."""
+    acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+    await acceptor.start()
+    collector = Collector()
+    icfg = ini_cfg(acceptor.port)
+    initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}), run_dir=tmp_path / "i")
+    await initiator.start()
+    return acceptor, initiator, collector
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -99,13 +112,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
 def test_initiator_and_acceptor_trade_and_survive_a_dropped_connection(tmp_path: Path) -> None:
     async def scenario() -> None:
         acc_cfg, ini_cfg = pair(tmp_path, store=StoreConfig(kind="file", fsync="never"))
-        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
-        await acceptor.start()
-        collector = Collector()
-        icfg = ini_cfg(acceptor.port)
-        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
+        acceptor, initiator, collector = await start_pair(tmp_path, acc_cfg, ini_cfg)
         runner = initiator.runner("ISLD")
         await wait_for(lambda: runner.logged_on)
         for i in range(50):
@@ -182,13 +189,7 @@ def test_tls_session(tmp_path: Path) -> None:
     async def scenario() -> None:
         client = TlsConfig(ca=server.ca)
         acc_cfg, ini_cfg = pair(tmp_path, tls=(replace(server, ca=None), client))
-        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
-        await acceptor.start()
-        collector = Collector()
-        icfg = ini_cfg(acceptor.port)
-        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
+        acceptor, initiator, collector = await start_pair(tmp_path, acc_cfg, ini_cfg)
         runner = initiator.runner("ISLD")
         await wait_for(lambda: runner.logged_on)
         runner.send(order("TLS1"))
@@ -230,13 +231,7 @@ def test_credentials_checked_from_environment(tmp_path: Path,
 def test_fixt_session_with_fix50sp2_application_messages(tmp_path: Path) -> None:
     async def scenario() -> None:
         acc_cfg, ini_cfg = pair(tmp_path, begin="FIXT.1.1")
-        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
-        await acceptor.start()
-        collector = Collector()
-        icfg = ini_cfg(acceptor.port)
-        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
+        acceptor, initiator, collector = await start_pair(tmp_path, acc_cfg, ini_cfg)
         runner = initiator.runner("ISLD")
         await wait_for(lambda: runner.logged_on)
         runner.send(order("FIXT1"))
