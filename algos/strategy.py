@@ -1,0 +1,190 @@
+"""The public strategy interface: what an execution algorithm sees and what it may decide.
+
+A strategy works one parent order. It is built from the parent (which carries its
+parameters) and an :class:`AlgoContext`, and it is called with
+
+* market snapshots (:meth:`Strategy.on_market_snapshot`),
+* its own executions (:meth:`Strategy.on_execution`),
+* timers it asked for (:meth:`Strategy.on_timer`, when :meth:`Strategy.next_wakeup` is due),
+
+and each call returns a list of :data:`Action`: child orders to send and child orders to
+cancel. It never sends anything itself and never reads a clock, a socket or a file: the
+context gives it the time and its order state, and the runner that owns it
+(:mod:`algos.runner`) checks risk, submits and audits every action. That is what lets the
+same class run live against a venue and in a backtest against a replayed log.
+
+Users plug their own class in by dotted path (``strategy: mypackage.module:MyStrategy``);
+``algos/example_strategy.py`` is a worked example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from engine.book_types import Side
+
+__all__ = [
+    "Action",
+    "AlgoContext",
+    "CancelChild",
+    "ChildOrder",
+    "Execution",
+    "MarketSnapshot",
+    "OrderState",
+    "ParentOrder",
+    "Side",
+    "Strategy",
+    "WorkingChild",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """The market in one symbol at ``time``: top of book, last trade, cumulative volume.
+
+    ``volume`` is the quantity traded in the symbol since the feed started (monotonic), so a
+    strategy measures market volume over an interval as a difference. ``bids``/``asks`` hold
+    up to a few levels (best first) as (price, quantity) for strategies that look deeper.
+    """
+
+    time: datetime
+    symbol: str
+    bid: Decimal | None
+    bid_qty: int
+    ask: Decimal | None
+    ask_qty: int
+    last_price: Decimal | None = None
+    volume: int = 0
+    bids: tuple[tuple[Decimal, int], ...] = ()
+    asks: tuple[tuple[Decimal, int], ...] = ()
+
+    @property
+    def mid(self) -> Decimal | None:
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid + self.ask) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class ParentOrder:
+    """A client's parent order as the algo works it.
+
+    ``qty`` is the total to execute (after a replace, the new total); ``limit`` None means no
+    limit (OrdType market). ``start``/``end`` bound the schedule (EffectiveTime/ExpireTime).
+    ``participation`` is the cap on our share of market volume (0 < p <= 1) or None.
+    ``params`` are TargetStrategyParameters (848) or StrategyParametersGrp entries, keys as
+    sent (``Slices``, ``MaxChildQty``, ``UseModel`` ...). Quantities are in shares and are
+    multiples of ``lot_size``; prices are multiples of ``tick_size``.
+    """
+
+    id: str
+    symbol: str
+    side: Side
+    qty: int
+    limit: Decimal | None
+    start: datetime
+    end: datetime
+    participation: float | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    lot_size: int = 1
+    tick_size: Decimal = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOrder:
+    """A decision to send a child order. ``price`` None is a market order. ``reason`` is a
+    short human explanation that goes to the audit log (``slice 3/10``, ``catch-up``)."""
+
+    qty: int
+    price: Decimal | None
+    tif: Literal["day", "ioc"] = "day"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelChild:
+    """A decision to cancel a working child order (by the id the runner gave it)."""
+
+    child_id: str
+    reason: str = ""
+
+
+Action = ChildOrder | CancelChild
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """A fill of one of this strategy's child orders."""
+
+    time: datetime
+    child_id: str
+    qty: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingChild:
+    """A child order that is live at the venue (sent, not yet filled, cancelled or rejected).
+    ``leaves`` is what can still fill; a cancel in flight keeps the child here until the
+    venue confirms."""
+
+    child_id: str
+    qty: int
+    leaves: int
+    price: Decimal | None
+    tif: Literal["day", "ioc"]
+    sent: datetime
+    cancel_pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """The parent as the runner sees it right now (a snapshot; the runner makes a new one
+    after every change)."""
+
+    parent: ParentOrder
+    filled: int
+    avg_price: Decimal | None
+    working: Mapping[str, WorkingChild]
+    done: bool = False
+
+    @property
+    def working_qty(self) -> int:
+        return sum(c.leaves for c in self.working.values())
+
+    @property
+    def remaining(self) -> int:
+        """Quantity neither filled nor working: what a strategy may still send."""
+        return max(0, self.parent.qty - self.filled - self.working_qty)
+
+
+class AlgoContext(Protocol):
+    """What a strategy may ask of the world: the time and its own order state."""
+
+    def now(self) -> datetime: ...
+
+    @property
+    def state(self) -> OrderState: ...
+
+
+class Strategy(Protocol):
+    """The interface TWAP, VWAP and user strategies implement.
+
+    Built as ``cls(parent, ctx)``. Every method returns the actions to take now (possibly
+    none). The runner enforces the parent's limit price, quantity and risk limits on every
+    child, so a strategy cannot overfill or cross the limit even if it asks to.
+    """
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]: ...
+
+    def on_execution(self, execution: Execution) -> list[Action]: ...
+
+    def on_timer(self, now: datetime) -> list[Action]: ...
+
+    def next_wakeup(self) -> datetime | None:
+        """When :meth:`on_timer` should be called next (None: no timer wanted)."""
+        ...
