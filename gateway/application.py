@@ -9,7 +9,7 @@ session is logged out; the peer gets it by resend after the next logon).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.config import SessionConfig
 from gateway.fixmessage import Message
@@ -43,3 +43,13 @@ class Application(Protocol):
     def on_logout(self, session: SessionHandle, now: datetime) -> None: ...
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None: ...
+
+
+@runtime_checkable
+class TimedApplication(Protocol):
+    """An application with timers of its own (market-data replay, algo slices): the engine
+    calls :meth:`on_timer` once ``next_deadline()`` has passed."""
+
+    def next_deadline(self) -> datetime | None: ...
+
+    def on_timer(self, now: datetime) -> None: ...

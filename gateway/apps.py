@@ -1,7 +1,8 @@
 """Which application serves which session: ``application:`` in a session's YAML.
 
 Built-in names map to the gateway's applications; anything else is a dotted path
-``package.module:Class`` whose class is built with no arguments. One engine runs one
+``package.module:Class``. Either is called with the :class:`GatewayConfig` (an application
+reads its own top-level section, such as ``venue:``, from ``config.extra``). One engine runs one
 :class:`Dispatcher`, which hands each session's traffic to that session's application.
 """
 
@@ -11,18 +12,19 @@ import importlib
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.application import Application, SessionHandle
+from gateway.application import Application, SessionHandle, TimedApplication
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
 
-BUILTIN: dict[str, Callable[[], Application]] = {"echo": EchoApplication}
+AppFactory = Callable[[GatewayConfig], Application]
+BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication}
 
 
-def load_application(spec: str) -> Application:
+def load_application(spec: str, config: GatewayConfig) -> Application:
     factory = BUILTIN.get(spec)
     if factory is not None:
-        return factory()
+        return factory(config)
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ConfigError(f"application {spec!r}: expected one of {', '.join(BUILTIN)} "
@@ -31,7 +33,7 @@ def load_application(spec: str) -> Application:
         cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"application {spec!r}: {exc}") from None
-    app: Application = cls()
+    app: Application = cls(config)
     return app
 
 
@@ -43,7 +45,7 @@ class Dispatcher:
         self.apps: dict[str, Application] = dict(apps or {})
         for s in config.sessions:
             if s.application not in self.apps:
-                self.apps[s.application] = load_application(s.application)
+                self.apps[s.application] = load_application(s.application, config)
 
     def _for(self, config: SessionConfig) -> Application:
         return self.apps[config.application]
@@ -59,3 +61,24 @@ class Dispatcher:
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
         self._for(session.config).on_message(session, message, now)
+
+    # Optional parts of an application, forwarded to the applications that have them.
+
+    def bind(self, engine: object) -> None:
+        """Give applications that route between sessions (``bind(engine)``) the engine."""
+        for app in self.apps.values():
+            bind = getattr(app, "bind", None)
+            if bind is not None:
+                bind(engine)
+
+    def next_deadline(self) -> datetime | None:
+        deadlines = [d for app in self.apps.values() if isinstance(app, TimedApplication)
+                     if (d := app.next_deadline()) is not None]
+        return min(deadlines, default=None)
+
+    def on_timer(self, now: datetime) -> None:
+        for app in self.apps.values():
+            if isinstance(app, TimedApplication):
+                deadline = app.next_deadline()
+                if deadline is not None and deadline <= now:
+                    app.on_timer(now)

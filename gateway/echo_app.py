@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.application import SessionHandle
-from gateway.config import SessionConfig
+from gateway.config import GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
 
 ECHOED = frozenset({"D", "d", "C"})
@@ -18,7 +18,7 @@ _OWN_HEADER = frozenset({8, 9, 10, 34, 43, 49, 52, 56, 122})
 
 
 class EchoApplication:
-    def __init__(self) -> None:
+    def __init__(self, config: GatewayConfig | None = None) -> None:
         self._seen: dict[str, set[bytes]] = {}
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:

@@ -12,6 +12,9 @@
   output still exceeds ``max_buffer`` is disconnected as a slow consumer. The framer bounds
   what an incomplete inbound message may occupy.
 * Optional TLS with the standard library's ``ssl``.
+* Application timers: an application that has ``next_deadline()``/``on_timer(now)`` (a
+  venue's market-data replay, an algo's slices) is called when its deadline passes.
+* Observers (audit log, metrics) see every message in and out and every session event.
 
 The transport owns the clock and the logs; the sessions own every protocol decision.
 """
@@ -23,13 +26,14 @@ import contextlib
 import random
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, Protocol
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
-from gateway.application import Application
+from gateway.application import Application, TimedApplication
 from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
 from gateway.deferred_store import DeferredTargetStore
@@ -52,6 +56,7 @@ from gateway.store import FileStore, MemoryStore, MessageStore
 READ_SIZE = 65536
 _TRAILER = re.compile(rb"\x0110=\d{3}\x01")
 HIGH_WATER = 256 * 1024
+APP_TICK = 0.05  # longest an application timer may wait past its deadline
 COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
 
 
@@ -90,15 +95,37 @@ def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
     return ctx
 
 
+class SessionObserver(Protocol):
+    """Sees a session's traffic from the edge (audit log, metrics); must not raise or block."""
+
+    def message(self, session: SessionRunner, direction: Literal["in", "out"], raw: bytes,
+                now: datetime) -> None:
+        """A message went out, or came in (``raw`` as received, valid or not)."""
+        ...
+
+    def event(self, session: SessionRunner, event: object, now: datetime) -> None:
+        """A session event (:mod:`gateway.session` events, :class:`Connected`)."""
+        ...
+
+
+class Connected:
+    """The transport's own event: a connection to the peer was made."""
+
+    def __init__(self, peer: object) -> None:
+        self.peer = peer
+
+
 class SessionRunner:
     """One session with its store, logs and (at most one) live connection."""
 
     def __init__(self, config: SessionConfig, app: Application, clock: Clock,
-                 run_dir: Path, max_buffer: int) -> None:
+                 run_dir: Path, max_buffer: int,
+                 observers: Sequence[SessionObserver] = ()) -> None:
         self.config = config
         self.app = app
         self.clock = clock
         self.max_buffer = max_buffer
+        self.observers = tuple(observers)
         self.log = SessionLog(run_dir / "log", config.begin_string, config.sender_comp_id,
                               config.target_comp_id)
         # Inbound numbers are persisted only after the application has seen the messages
@@ -135,9 +162,16 @@ class SessionRunner:
         writer = self.writer
         for raw in out.data:
             self.log.message(now, raw)
+            for o in self.observers:
+                o.message(self, "out", raw, now)
             if writer is not None and not writer.is_closing():
                 writer.write(raw)
         for event in out.events:
+            for o in self.observers:
+                if isinstance(event, Received):
+                    o.message(self, "in", event.raw, now)
+                else:
+                    o.event(self, event, now)
             self._event(event, now)
         if writer is not None and writer.transport.get_write_buffer_size() > self.max_buffer:
             self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
@@ -189,7 +223,10 @@ class SessionRunner:
         self.disconnected_event.clear()
         self.logged_on_event.clear()
         was_logged_on = False
-        self.log.event(self.clock.now(), f"connected {writer.get_extra_info('peername')}")
+        peer = writer.get_extra_info("peername")
+        self.log.event(self.clock.now(), f"connected {peer}")
+        for o in self.observers:
+            o.event(self, Connected(peer), self.clock.now())
         self._handle(self.session.connection_made(self.clock.now()))
         try:
             if initial:
@@ -249,13 +286,15 @@ class Engine:
     """Every session of a configuration, the acceptor port, and the initiators' connections."""
 
     def __init__(self, config: GatewayConfig, app: Application, *, clock: Clock | None = None,
-                 run_dir: Path = Path("logs/run"), rng: random.Random | None = None) -> None:
+                 run_dir: Path = Path("logs/run"), rng: random.Random | None = None,
+                 observers: Sequence[SessionObserver] = ()) -> None:
         self.config = config
         self.app = app
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()
-        self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer)
+        self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer,
+                                             observers)
                         for s in config.sessions}
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -283,6 +322,25 @@ class Engine:
         for runner in self.runners.values():
             if runner.config.role == "initiator":
                 self._tasks.append(asyncio.create_task(self._initiate(runner)))
+        bind = getattr(self.app, "bind", None)
+        if bind is not None:
+            bind(self)
+        if isinstance(self.app, TimedApplication):
+            self._tasks.append(asyncio.create_task(self._app_timer(self.app)))
+
+    async def _app_timer(self, app: TimedApplication) -> None:
+        """Call the application's ``on_timer`` whenever its ``next_deadline`` has passed.
+        Polls at least every ``APP_TICK`` seconds, so a deadline the application moves
+        earlier (a new algo order) is seen soon without a wake-up channel."""
+        while not self._stopping:
+            now = self.clock.now()
+            deadline = app.next_deadline()
+            if deadline is not None and deadline <= now:
+                app.on_timer(now)
+                await asyncio.sleep(0)
+                continue
+            wait = APP_TICK if deadline is None else (deadline - now).total_seconds()
+            await asyncio.sleep(min(APP_TICK, max(0.0, wait)))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -348,6 +406,3 @@ class Engine:
     def backoff_schedule(self, config: SessionConfig, attempts: int) -> list[float]:
         """The delays the first ``attempts`` connection attempts would wait (for tests)."""
         return [self._backoff(i, config) for i in range(attempts)]
-
-
-AppFactory = Callable[[GatewayConfig], Application]
