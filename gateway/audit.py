@@ -1,0 +1,311 @@
+"""Structured JSON audit log: every message in and out, order state changes, algo decisions.
+
+One JSON object per line, rendered by structlog with a logger of our own (the process-wide
+structlog configuration is neither read nor changed). Every record starts with
+
+* ``ts``: the ``now`` the caller passed, ISO 8601 with microseconds. Never the wall clock:
+  in a backtest the virtual clock's time is what the log shows (DESIGN.md convention 2);
+* ``kind``: ``msg``, ``session``, ``order``, ``algo`` or ``risk``;
+* ``event``: what happened.
+
+Kinds and their fields (fields whose value is None are left out):
+
+``msg``
+    ``event`` ``in`` or ``out``; ``session`` (the session's name), ``direction`` (``in`` or
+    ``out``), ``seq`` MsgSeqNum (34, an int when it is one), ``msg_type`` (35), ``cl_ord_id``
+    (11), ``orig_cl_ord_id`` (41), ``order_id`` (37), ``exec_id`` (17) when the message has
+    them, and ``raw``, the message with SOH shown as ``|``. Inbound messages are logged as
+    received, valid or not. The ids come from a scan of the raw bytes for the first occurrence
+    of each tag, not a decode, so a message costs a few ``bytes.find`` calls.
+``session``
+    A session event (``LoggedOn``, ``Disconnect``, ``RejectSent``, ``GapDetected``,
+    ``Connected``...) with its fields, plus ``next_out``/``next_in``, the session's next
+    sender and target sequence numbers at that moment.
+``order``
+    :meth:`AuditLog.order`: an order state change as the venue or router sees it. Usual
+    fields: ``cl_ord_id``, ``orig_cl_ord_id``, ``order_id``, ``exec_id``, ``symbol``,
+    ``side``, ``qty``, ``price``, ``status``, ``leaves``, ``cum``, ``avg_px``, ``text`` and,
+    for an algo's child order, ``parent`` (the parent's ClOrdID).
+``algo``
+    :meth:`AuditLog.algo`: an algo decision for parent ``parent``: ``slice``, ``size``,
+    ``price``, ``reason`` and, when the decision is about one child, its ``cl_ord_id``.
+``risk``
+    :meth:`AuditLog.risk`: a risk limit breach on ``session``; ``event`` is the reason.
+
+Values: Decimals are written as strings (exact), datetimes in ISO 8601, enums by name, bytes
+with SOH shown as ``|``; anything else JSON cannot hold as its ``str``.
+
+Flush policy: every ``flush_every`` lines (default 1, i.e. each line reaches the OS as it is
+written, so a crash of the process loses nothing already logged), and on :meth:`close`. A
+backtest may pass a larger ``flush_every``; then a crash can lose up to that many lines.
+
+An :class:`AuditLog` is a session observer for :class:`gateway.transport.Engine`. Neither the
+observer methods nor :meth:`order`/:meth:`algo`/:meth:`risk` raise: a failure to write
+(disk full, closed log) is counted in :attr:`AuditLog.errors`, kept in
+:attr:`AuditLog.last_error` and reported once on stderr, because trading must not stop for
+the log. Writes are serialised with a lock, so other threads may log too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+import structlog
+
+from fixspec.reject import Reject
+from gateway.fixmessage import Message
+from gateway.session import AppMessage, RejectReceived
+from gateway.yamlcheck import Node
+
+if TYPE_CHECKING:
+    from gateway.transport import SessionRunner
+
+__all__ = ["AuditConfig", "AuditLog", "parse_audit_config", "scan_ids", "show_soh"]
+
+# The tags a message record names, searched as "<SOH>tag=" (tag 8 is first, never searched).
+_ID_TAGS: tuple[tuple[bytes, str], ...] = (
+    (b"\x0134=", "seq"),
+    (b"\x0135=", "msg_type"),
+    (b"\x0111=", "cl_ord_id"),
+    (b"\x0141=", "orig_cl_ord_id"),
+    (b"\x0137=", "order_id"),
+    (b"\x0117=", "exec_id"),
+)
+
+
+def scan_ids(raw: bytes) -> dict[str, str]:
+    """The first value of MsgSeqNum, MsgType, ClOrdID, OrigClOrdID, OrderID and ExecID in
+    ``raw`` (SOH-delimited), by field name as in the audit record; absent tags are left out.
+
+    A scan, not a decode: it works on invalid messages too, and takes the first occurrence
+    (a tag repeated inside a group is not seen twice).
+    """
+    out: dict[str, str] = {}
+    for needle, name in _ID_TAGS:
+        i = raw.find(needle)
+        if i >= 0:
+            start = i + len(needle)
+            end = raw.find(b"\x01", start)
+            out[name] = raw[start:end if end >= 0 else len(raw)].decode("latin-1")
+    return out
+
+
+def show_soh(raw: bytes) -> str:
+    """``raw`` as text with SOH shown as ``|`` (latin-1, so every byte survives)."""
+    return raw.replace(b"\x01", b"|").decode("latin-1")
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, bytes):
+        return show_soh(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def _dumps(obj: object, **_: Any) -> str:
+    return json.dumps(obj, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def _order_keys(_logger: object, _method: str, event_dict: MutableMapping[str, Any]
+                ) -> Mapping[str, Any]:
+    """structlog processor: ``ts``, ``kind``, ``event`` first, then the rest; drops None."""
+    ts = event_dict.pop("ts")
+    out: dict[str, Any] = {
+        "ts": ts.isoformat(timespec="microseconds") if isinstance(ts, datetime) else ts,
+        "kind": event_dict.pop("kind"),
+        "event": event_dict.pop("event"),
+    }
+    for key, value in event_dict.items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class _LineWriter:
+    """The structlog "logger" at the end of the chain: writes rendered lines to a file,
+    flushing every ``flush_every`` lines."""
+
+    def __init__(self, file: TextIO, flush_every: int) -> None:
+        self.file = file
+        self.flush_every = flush_every
+        self.pending = 0
+
+    def msg(self, message: str) -> None:
+        self.file.write(message + "\n")
+        self.pending += 1
+        if self.pending >= self.flush_every:
+            self.file.flush()
+            self.pending = 0
+
+    info = msg
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """The ``audit`` section of a gateway YAML: where the log goes and how often it flushes."""
+
+    path: Path
+    flush_every: int = 1
+
+
+def parse_audit_config(node: Node, base: Path | None = None) -> AuditConfig:
+    """``audit: {path: FILE, flush_every: N}``; a relative ``path`` is taken from ``base``
+    (the YAML file's folder). Raises :class:`gateway.yamlcheck.ConfigError` (file:line)."""
+    m = node.mapping({"path", "flush_every"}, {"path"})
+    path = Path(m["path"].string())
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    flush_every = m["flush_every"].integer(1, 1_000_000) if "flush_every" in m else 1
+    return AuditConfig(path, flush_every)
+
+
+class AuditLog:
+    """A JSON-lines audit log at ``path`` (appended to; parent folders are created).
+
+    See the module docstring for the records and the flush policy.
+    """
+
+    def __init__(self, path: Path, *, flush_every: int = 1) -> None:
+        if flush_every < 1:
+            raise ValueError("flush_every must be at least 1")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO | None = self.path.open("a", encoding="utf-8", newline="\n")
+        self._writer = _LineWriter(self._file, flush_every)
+        self._log = structlog.wrap_logger(
+            self._writer,
+            processors=[_order_keys, structlog.processors.JSONRenderer(serializer=_dumps)],
+            wrapper_class=structlog.BoundLogger,
+            context_class=dict,
+            cache_logger_on_first_use=False,
+        )
+        self._lock = threading.Lock()
+        self.errors = 0
+        self.last_error: BaseException | None = None
+
+    @classmethod
+    def from_config(cls, config: AuditConfig) -> AuditLog:
+        return cls(config.path, flush_every=config.flush_every)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _write(self, now: datetime, kind: str, event: str, fields: Mapping[str, Any]) -> None:
+        try:
+            with self._lock:
+                if self._file is None:
+                    raise ValueError(f"audit log {self.path} is closed")
+                self._log.info(event, ts=now, kind=kind, **fields)
+        except Exception as exc:  # the log must never stop trading; see the docstring
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = exc
+        if self.errors == 1:
+            print(f"gateway: audit log {self.path}: cannot write: {exc!r}", file=sys.stderr)
+
+    def order(self, now: datetime, event: str, session: str, **fields: Any) -> None:
+        """An order state change (``new``, ``accepted``, ``filled``, ``replaced``...)."""
+        self._write(now, "order", event, {"session": session, **fields})
+
+    def algo(self, now: datetime, event: str, parent: str, **fields: Any) -> None:
+        """An algo decision about parent order ``parent`` (``slice``, ``cancel``, ``done``...)."""
+        self._write(now, "algo", event, {"parent": parent, **fields})
+
+    def risk(self, now: datetime, session: str, reason: str, **fields: Any) -> None:
+        """A risk limit breach: ``reason`` names the limit (it becomes ``event``)."""
+        self._write(now, "risk", reason, {"session": session, **fields})
+
+    # -- SessionObserver --------------------------------------------------------------------
+
+    def message(self, session: SessionRunner, direction: Literal["in", "out"], raw: bytes,
+                now: datetime) -> None:
+        try:
+            fields: dict[str, Any] = {"session": session.name, "direction": direction}
+            ids = scan_ids(raw)
+            seq = ids.pop("seq", None)
+            fields["seq"] = int(seq) if seq is not None and seq.isdigit() else seq
+            fields.update(ids)
+            fields["raw"] = show_soh(raw)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._write(now, "msg", direction, fields)
+
+    def event(self, session: SessionRunner, event: object, now: datetime) -> None:
+        if isinstance(event, AppMessage):
+            return  # the message record of the inbound message already says it all
+        try:
+            fields: dict[str, Any] = {"session": session.name, **_event_fields(event)}
+            store = session.session.store
+            fields["next_out"] = store.next_sender_seq
+            fields["next_in"] = store.next_target_seq
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._write(now, "session", type(event).__name__, fields)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                self._writer.pending = 0
+
+    def close(self) -> None:
+        """Flush and close; later records are counted as errors, not written."""
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _event_fields(event: object) -> dict[str, Any]:
+    """The fields of a session event worth keeping, as JSON-friendly values."""
+    if isinstance(event, RejectReceived):
+        body = event.message.body
+        return {"ref_seq_num": body.get_str(45), "ref_tag": body.get_str(371),
+                "ref_msg_type": body.get_str(372), "reason": body.get_str(373),
+                "text": body.get_str(58)}
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(event):
+            value = getattr(event, f.name)
+            if isinstance(value, Reject):
+                out.update(reason=int(value.reason), reason_text=value.text,
+                           ref_tag=value.ref_tag, ref_msg_type=value.ref_msg_type,
+                           ref_seq_num=value.ref_seq_num, detail=value.detail or None)
+            elif isinstance(value, Message):
+                out[f.name] = value.msg_type
+            else:
+                out[f.name] = value
+        return out
+    # Plain objects (transport.Connected): their public attributes.
+    attrs = getattr(event, "__dict__", {})
+    return {k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+            for k, v in attrs.items() if not k.startswith("_")}
