@@ -16,9 +16,10 @@ from gateway.application import Application, SessionHandle, TimedApplication
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
+from gateway.venue_app import VenueApplication
 
 AppFactory = Callable[[GatewayConfig], Application]
-BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication}
+BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication, "venue": VenueApplication}
 
 
 def load_application(spec: str, config: GatewayConfig) -> Application:

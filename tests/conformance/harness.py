@@ -24,11 +24,12 @@ class Client:
     port: int
     target_comp_id: str = "TW"
     begin: str = "FIX.4.4"
+    our_comp_id: str = "ISLD"  # the gateway's CompID
     peer: Peer = field(init=False)
     sock: socket.socket = field(init=False)
 
     def __post_init__(self) -> None:
-        self.peer = Peer(begin=self.begin, sender=self.target_comp_id, target="ISLD")
+        self.peer = Peer(begin=self.begin, sender=self.target_comp_id, target=self.our_comp_id)
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEFAULT_TIMEOUT)
         self._framer = Framer()
         self._pending: list[bytes] = []
@@ -89,7 +90,7 @@ class Client:
         got = fields(raw)
         shown = raw.replace(b"\x01", b"|").decode()
         assert got[35] == msg_type, f"expected 35={msg_type}, got {shown}"
-        assert got[49] == "ISLD" and got[56] == self.target_comp_id, shown
+        assert got[49] == self.our_comp_id and got[56] == self.target_comp_id, shown
         for tag, value in expected.items():
             assert got.get(int(tag)) == value, f"expected {tag}={value} in {shown}"
         return got

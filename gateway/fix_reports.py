@@ -1,0 +1,111 @@
+"""Venue reports as FIX messages, and client requests from FIX messages.
+
+ExecutionReports follow FIX 4.4 (ExecType F for trades, I for status); on a FIX 4.2 session
+ExecTransType (20) is added and a trade's ExecType is 1 (partial) or 2 (filled), as 4.2
+counterparties expect.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.book_types import Side
+from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from gateway.fixmessage import Message
+from gateway.venue_orders import FILLED, TRADE, CancelReject, ExecReport
+
+__all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "parse_price",
+           "parse_qty", "parse_side"]
+
+_SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
+_FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
+
+
+class RequestError(ValueError):
+    """A client request the venue cannot act on; the text names the field and the problem."""
+
+
+def parse_side(msg: Message) -> Side:
+    side = msg.body.get_str(54)
+    if side not in _FIX_SIDE:
+        raise RequestError(f"Side (54) {side!r} is not supported: 1 (buy) or 2 (sell)")
+    return _FIX_SIDE[side]
+
+
+def parse_qty(msg: Message, tag: int = 38) -> int:
+    raw = msg.body.get(tag)
+    if raw is None:
+        raise RequestError(f"tag {tag} (OrderQty) is missing")
+    try:
+        value = Decimal(raw.decode("ascii"))
+    except Exception:
+        raise RequestError(f"tag {tag} (OrderQty) {raw!r} is not a number") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise RequestError(f"tag {tag} (OrderQty) {raw.decode('latin-1')} is not a whole "
+                           "number of shares")
+    return int(value)
+
+
+def parse_price(msg: Message, tag: int = 44) -> Decimal | None:
+    raw = msg.body.get(tag)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw.decode("ascii"))
+    except Exception:
+        raise RequestError(f"tag {tag} (Price) {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise RequestError(f"tag {tag} (Price) {raw.decode('latin-1')} is not a number")
+    return value
+
+
+def exec_report_message(r: ExecReport, begin_string: str) -> Message:
+    msg = Message("8")
+    b = msg.body
+    b.set(37, r.order_id)
+    b.set(11, r.cl_ord_id)
+    if r.orig_cl_ord_id is not None:
+        b.set(41, r.orig_cl_ord_id)
+    b.set(17, r.exec_id)
+    exec_type = r.exec_type
+    if begin_string == "FIX.4.2":
+        b.set(20, "0")
+        if exec_type == TRADE:
+            exec_type = "2" if r.ord_status == FILLED else "1"
+        elif exec_type == "I":
+            exec_type = r.ord_status
+    b.set(150, exec_type)
+    b.set(39, r.ord_status)
+    if r.symbol:
+        b.set(55, r.symbol)
+    b.set(54, _SIDE_FIX[r.side])
+    b.set(38, r.qty)
+    b.set(40, r.ord_type)
+    if r.price is not None:
+        b.set(44, r.price)
+    b.set(59, r.tif)
+    if r.exec_type == TRADE:
+        b.set(32, r.last_qty)
+        b.set(31, r.last_px if r.last_px is not None else Decimal(0))
+    b.set(151, r.leaves)
+    b.set(14, r.cum)
+    b.set(6, r.avg_px)
+    b.set(60, format_utc_timestamp(r.time, TimePrecision.MICROS))
+    if r.rej_reason is not None:
+        b.set(103, r.rej_reason)
+    if r.text:
+        b.set(58, r.text)
+    return msg
+
+
+def cancel_reject_message(r: CancelReject) -> Message:
+    msg = Message("9")
+    b = msg.body
+    b.set(37, r.order_id)
+    b.set(11, r.cl_ord_id)
+    b.set(41, r.orig_cl_ord_id)
+    b.set(39, r.ord_status)
+    b.set(434, r.response_to)
+    b.set(102, r.reason)
+    b.set(58, r.text)
+    return msg

@@ -1,0 +1,242 @@
+"""Market data from the venue's books: MarketDataRequest (V) -> snapshot (W) + increments (X).
+
+A subscription names symbols, entry types (bid 0, offer 1, trade 2), a depth (264, 0 = full)
+and AggregatedBook (266): ``Y`` (the default) publishes price levels, one entry per price with
+the level's total size; ``N`` publishes orders, one entry per resting order, MDEntryID (278)
+the venue's public id for it (never a client's ClOrdID). Anonymous quantity a market-data
+feed put on a level without naming orders shows up as one entry per level, id ``A<B|S><ticks>``.
+
+Increments follow the book events of every venue operation: new (279=0), change (1) and delete
+(2) entries, and trades as MDEntryType 2. Level subscriptions with a depth publish what enters
+and leaves their top N. SubscriptionRequestType 0 is a one-off snapshot, 1 snapshot + updates,
+2 ends a subscription. Unknown symbols and duplicate MDReqIDs get MarketDataRequestReject (Y).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.book import OrderBook
+from engine.book_types import CancelReason, Event, EventType, Side
+from gateway.fixmessage import Group, Message
+from gateway.venue import Venue
+from gateway.venue_config import SymbolSpec
+
+__all__ = ["MarketDataPublisher"]
+
+Send = Callable[[str, Message], None]  # (session name, message)
+_SIDE_TYPE = {Side.BUY: "0", Side.SELL: "1"}
+
+
+@dataclass(slots=True)
+class _Subscription:
+    session: str
+    req_id: str
+    symbols: tuple[str, ...]
+    types: frozenset[str]
+    depth: int
+    by_order: bool
+    # level view published so far: (symbol, side) -> {ticks: qty}
+    levels: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Entry:
+    side: int
+    price: int
+    qty: int
+
+
+class _OrderView:
+    """Resting orders of one symbol as market data shows them, kept from the book events."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Entry] = {}
+
+    @staticmethod
+    def anon_id(side: int, price: int) -> str:
+        return f"A{'B' if side == Side.BUY else 'S'}{price}"
+
+    def set(self, key: str, side: int, price: int, qty: int,
+            out: list[tuple[str, str, _Entry]]) -> None:
+        """Record ``key`` at ``qty`` (0 removes it) and append the change to ``out``."""
+        old = self.entries.get(key)
+        if qty <= 0:
+            if old is not None:
+                del self.entries[key]
+                out.append(("2", key, old))
+            return
+        entry = _Entry(side, price, qty)
+        self.entries[key] = entry
+        out.append(("1" if old is not None and old.price == price else "0", key, entry))
+        if old is not None and old.price != price:
+            out.insert(len(out) - 1, ("2", key, old))
+
+    def apply(self, events: list[Event]) -> tuple[list[tuple[str, str, _Entry]],
+                                                  list[tuple[int, int]]]:
+        """Order-level changes (action, id, entry) and trades (ticks, qty) of ``events``."""
+        changes: list[tuple[str, str, _Entry]] = []
+        trades: list[tuple[int, int]] = []
+        for e in events:
+            t = e.type
+            if t == EventType.REST:
+                if e.id:
+                    self.set(str(e.id), e.side, e.price, e.qty, changes)
+                else:
+                    self.set(self.anon_id(e.side, e.price), e.side, e.price, e.leaves, changes)
+            elif t == EventType.TRADE:
+                trades.append((e.price, e.qty))
+                maker_side = 1 - e.side
+                key = str(e.other) if e.other else self.anon_id(maker_side, e.price)
+                self.set(key, maker_side, e.price, e.other_leaves, changes)
+            elif t == EventType.CANCEL:
+                if e.code == CancelReason.LEVEL:
+                    key = str(e.other) if e.other else self.anon_id(e.side, e.price)
+                    self.set(key, e.side, e.price, e.other_leaves, changes)
+                elif str(e.id) in self.entries:
+                    gone = self.entries[str(e.id)]
+                    self.set(str(e.id), gone.side, gone.price, e.leaves, changes)
+            elif t == EventType.REPLACE:
+                old = self.entries.get(str(e.id))
+                if old is not None:
+                    # kept position: a size change; else it left the queue (a REST follows)
+                    self.set(str(e.id), old.side, e.price, e.qty if e.code == 1 else 0, changes)
+        return changes, trades
+
+
+class MarketDataPublisher:
+    """Market-data subscriptions of every session over one :class:`Venue`."""
+
+    def __init__(self, venue: Venue, send: Send) -> None:
+        self.venue = venue
+        self.send = send
+        self.views = {s: _OrderView() for s in venue.specs}
+        self.subs: dict[tuple[str, str], _Subscription] = {}
+        venue.on_book(self._on_book)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def request(self, session: str, msg: Message, now: datetime) -> None:
+        """Handle a MarketDataRequest from ``session``."""
+        body = msg.body
+        req_id = body.get_str(262) or ""
+        kind = body.get_str(263) or "0"
+        key = (session, req_id)
+        if kind == "2":
+            self.subs.pop(key, None)
+            return
+        if key in self.subs:
+            self._reject(session, req_id, "1", f"duplicate MDReqID {req_id}")
+            return
+        symbols = tuple(e.get_str(55) or "" for e in (body.group(146) or ()))
+        unknown = [s for s in symbols if s not in self.venue.specs]
+        if not symbols or unknown:
+            self._reject(session, req_id, "0",
+                         f"unknown symbol {unknown[0]}" if unknown else "no symbol requested")
+            return
+        types = frozenset(e.get_str(269) or "" for e in (body.group(267) or ()))
+        if not types or not types <= {"0", "1", "2"}:
+            self._reject(session, req_id, "8", "supported MDEntryTypes are 0, 1 and 2")
+            return
+        depth = body.get_int(264) or 0
+        if depth < 0:
+            self._reject(session, req_id, "5", f"MarketDepth {depth} is negative")
+            return
+        sub = _Subscription(session, req_id, symbols, types, depth,
+                            by_order=body.get_str(266) == "N")
+        for symbol in symbols:
+            self.send(session, self._snapshot(sub, symbol))
+        if kind == "1":
+            self.subs[key] = sub
+
+    def drop_session(self, session: str) -> None:
+        """A session logged out: its subscriptions end (a client subscribes again on logon)."""
+        for key in [k for k in self.subs if k[0] == session]:
+            del self.subs[key]
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _levels(self, book: OrderBook, side: int, depth: int) -> dict[int, int]:
+        return {lv.price: lv.qty for lv in book.depth(side, depth or None)}
+
+    def _snapshot(self, sub: _Subscription, symbol: str) -> Message:
+        spec = self.venue.specs[symbol]
+        book = self.venue.books[symbol]
+        msg = Message("W")
+        msg.body.set(262, sub.req_id)
+        msg.body.set(55, symbol)
+        group = Group(268, 269)
+        for side in (Side.BUY, Side.SELL):
+            if _SIDE_TYPE[side] not in sub.types:
+                continue
+            if sub.by_order:
+                view = self.views[symbol].entries
+                best_first = sorted(((k, e) for k, e in view.items() if e.side == side),
+                                    key=lambda kv: -kv[1].price if side == Side.BUY
+                                    else kv[1].price)
+                allowed = set(self._levels(book, side, sub.depth))
+                for key, e in best_first:
+                    if e.price in allowed:
+                        group.add((269, _SIDE_TYPE[side]), (270, spec.to_price(e.price)),
+                                  (271, e.qty), (278, key))
+            else:
+                levels = self._levels(book, side, sub.depth)
+                sub.levels[(symbol, side)] = levels
+                for ticks, qty in levels.items():
+                    group.add((269, _SIDE_TYPE[side]), (270, spec.to_price(ticks)), (271, qty))
+        msg.body.set_group(group)
+        return msg
+
+    def _on_book(self, symbol: str, events: list[Event], now: datetime) -> None:
+        changes, trades = self.views[symbol].apply(events)
+        if not self.subs or not (changes or trades):
+            return
+        spec = self.venue.specs[symbol]
+        book = self.venue.books[symbol]
+        for sub in self.subs.values():
+            if symbol not in sub.symbols:
+                continue
+            group = Group(268, 279)
+            if sub.by_order:
+                for action, key, e in changes:
+                    if _SIDE_TYPE[Side(e.side)] in sub.types:
+                        group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]), (278, key),
+                                  (55, symbol), (270, spec.to_price(e.price)), (271, e.qty))
+            else:
+                self._level_changes(sub, symbol, spec, book, group)
+            if "2" in sub.types:
+                for ticks, qty in trades:
+                    group.add((279, "0"), (269, "2"), (55, symbol),
+                              (270, spec.to_price(ticks)), (271, qty))
+            if group.entries:
+                msg = Message("X")
+                msg.body.set(262, sub.req_id)
+                msg.body.set_group(group)
+                self.send(sub.session, msg)
+
+    def _level_changes(self, sub: _Subscription, symbol: str, spec: SymbolSpec,
+                       book: OrderBook, group: Group) -> None:
+        for side in (Side.BUY, Side.SELL):
+            entry_type = _SIDE_TYPE[side]
+            if entry_type not in sub.types:
+                continue
+            old = sub.levels.get((symbol, side), {})
+            new = self._levels(book, side, sub.depth)
+            for ticks, qty in old.items():
+                if ticks not in new:
+                    group.add((279, "2"), (269, entry_type), (55, symbol),
+                              (270, spec.to_price(ticks)), (271, qty))
+            for ticks, qty in new.items():
+                if old.get(ticks) != qty:
+                    group.add((279, "0" if ticks not in old else "1"), (269, entry_type),
+                              (55, symbol), (270, spec.to_price(ticks)), (271, qty))
+            sub.levels[(symbol, side)] = new
+
+    def _reject(self, session: str, req_id: str, reason: str, text: str) -> None:
+        msg = Message("Y")
+        msg.body.set(262, req_id)
+        msg.body.set(281, reason)
+        msg.body.set(58, text)
+        self.send(session, msg)

@@ -1,0 +1,394 @@
+"""The matching venue: one C order book per symbol, client orders on it, reports to owners.
+
+Sans-IO and FIX-free: requests go in as values with ``now``, :class:`~gateway.venue_orders`
+reports come back, each addressed to the one owner of the order it concerns (a FIX session's
+name, or the in-process algo router). A client can name only its own orders: every lookup is
+by (owner, ClOrdID), so one client can never cancel, replace or see another's order.
+
+Book ids: client orders get ids from ``CLIENT_IDS`` up; market-data (feed) orders keep the
+ids the feed gives them, which must be below it. Feed operations (a replayed market-data
+log) rest and remove liquidity without matching, except that an EXECUTE of a feed order trades
+it; a feed order a client order has already consumed is skipped when the feed mentions it
+again, so the feed never takes quantity from client orders by mistake.
+
+Listeners registered with :meth:`Venue.on_book` see every operation's C events (market data
+publishing, metrics); they run after the reports are built.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from engine.book import OrderBook
+from engine.book_types import CancelReason, Event, EventType, Op, OpType, Side, TimeInForce
+from engine.errors import CoreError, error_for
+from gateway.venue_config import SymbolSpec, VenueConfig
+from gateway.venue_orders import (
+    CANCELED,
+    CXL_DUPLICATE,
+    CXL_OTHER,
+    CXL_TOO_LATE,
+    CXL_UNKNOWN,
+    DAY,
+    FILLED,
+    FOK,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    NEW,
+    ORDER_STATUS,
+    PARTIAL,
+    REJ_DUPLICATE,
+    REJ_INCORRECT_QTY,
+    REJ_OTHER,
+    REJ_UNKNOWN_SYMBOL,
+    REJECTED,
+    REPLACED,
+    TRADE,
+    CancelReject,
+    ExecReport,
+    Order,
+    Report,
+    report,
+)
+
+__all__ = ["CLIENT_IDS", "BookListener", "NewOrder", "Venue"]
+
+CLIENT_IDS = 1 << 48  # first book id of client orders; feed order ids stay below
+_TIF = {DAY: TimeInForce.DAY, GTC: TimeInForce.DAY, IOC: TimeInForce.IOC, FOK: TimeInForce.FOK}
+_CANCEL_TEXT = {
+    CancelReason.IOC: "IOC remainder canceled",
+    CancelReason.FOK: "FOK order could not be filled completely",
+    CancelReason.MARKET: "market order remainder canceled: no more liquidity",
+}
+
+BookListener = Callable[[str, list[Event], datetime], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A NewOrderSingle as the venue sees it; ``price`` is None for market orders."""
+
+    owner: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    ord_type: str
+    qty: int
+    price: Decimal | None
+    tif: str = DAY
+    parent: str | None = None
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: int, text: str) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+
+
+class Venue:
+    def __init__(self, config: VenueConfig, *, id_prefix: str | None = None,
+                 max_orders: int = 1_000_000) -> None:
+        self.specs: dict[str, SymbolSpec] = dict(config.symbols)
+        self.books = {s: OrderBook(max_orders) for s in self.specs}
+        # Ids that differ between runs, so a client never sees an OrderID or ExecID twice
+        # across restarts.
+        prefix = id_prefix if id_prefix is not None else f"{int(time.time() * 1000):x}-"
+        self._order_ids = (f"{prefix}O{n}" for n in itertools.count(1))
+        self._exec_ids = (f"{prefix}E{n}" for n in itertools.count(1))
+        self._book_ids = itertools.count(CLIENT_IDS)
+        self._live: dict[int, Order] = {}  # book id -> live client order
+        self._orders: dict[tuple[str, str], Order] = {}  # (owner, any ClOrdID it had) -> order
+        self._consumed: set[int] = set()  # feed orders client orders have taken entirely
+        self.last_trade: dict[str, Decimal] = {}
+        self.volume: dict[str, int] = dict.fromkeys(self.specs, 0)
+        self._listeners: list[BookListener] = []
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def on_book(self, listener: BookListener) -> None:
+        self._listeners.append(listener)
+
+    def spec(self, symbol: str) -> SymbolSpec | None:
+        return self.specs.get(symbol)
+
+    def mid(self, symbol: str) -> Decimal | None:
+        bbo = self.books[symbol].bbo()
+        if not bbo.bid_qty or not bbo.ask_qty:
+            return None
+        return self.specs[symbol].to_price(bbo.bid_price + bbo.ask_price) / 2
+
+    def reference_price(self, symbol: str) -> Decimal | None:
+        """What price bands are measured from: the last trade, else the mid."""
+        return self.last_trade.get(symbol) or self.mid(symbol)
+
+    def next_exec_id(self) -> str:
+        """A fresh ExecID (for reports the FIX layer makes itself, such as malformed
+        requests)."""
+        return next(self._exec_ids)
+
+    def order(self, owner: str, cl_ord_id: str) -> Order | None:
+        return self._orders.get((owner, cl_ord_id))
+
+    def open_orders(self, owner: str) -> list[Order]:
+        return [o for o in self._live.values() if o.owner == owner]
+
+    # -- client requests ----------------------------------------------------------------------
+
+    def new_order(self, req: NewOrder, now: datetime) -> list[Report]:
+        """Accept (New, then any fills and an IOC/FOK/market remainder cancel) or reject."""
+        if (req.owner, req.cl_ord_id) in self._orders:
+            return [self._reject_new(req, now, REJ_DUPLICATE,
+                                     f"duplicate ClOrdID {req.cl_ord_id}")]
+        spec = self.specs.get(req.symbol)
+        try:
+            if spec is None:
+                raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown symbol {req.symbol}")
+            self._check_qty(spec, req.qty)
+            if req.tif not in _TIF:
+                raise _Rejected(REJ_OTHER, f"unsupported TimeInForce {req.tif}")
+            ticks = 0
+            if req.ord_type == LIMIT:
+                ticks = self._check_price(spec, req.price)
+            elif req.ord_type != MARKET:
+                raise _Rejected(REJ_OTHER, f"unsupported OrdType {req.ord_type}")
+        except _Rejected as r:
+            return [self._reject_new(req, now, r.reason, r.text)]
+        book_id = next(self._book_ids)
+        order = Order(order_id=next(self._order_ids), owner=req.owner, cl_ord_id=req.cl_ord_id,
+                      symbol=req.symbol, side=req.side, ord_type=req.ord_type,
+                      price=req.price if req.ord_type == LIMIT else None, qty=req.qty,
+                      tif=req.tif, book_id=book_id, parent=req.parent)
+        self._orders[(req.owner, req.cl_ord_id)] = order
+        self._live[book_id] = order
+        book = self.books[req.symbol]
+        op = OpType.LIMIT if req.ord_type == LIMIT else OpType.MARKET
+        # apply_op reports a refusal (book full) as a REJECT event, which _after turns into a
+        # Rejected report after the New: the order was accepted, then refused by the book.
+        events = book.apply_op(Op(op, book_id, req.side, ticks, req.qty, _TIF[req.tif]))
+        out: list[Report] = [report(order, next(self._exec_ids), NEW, now)]
+        out += self._after(req.symbol, events, now)
+        return out
+
+    def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str,
+               now: datetime) -> list[Report]:
+        """OrderCancelRequest: Canceled, or an OrderCancelReject saying why not."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "1", now)
+        if order is None:
+            assert reject is not None
+            return [reject]
+        events = self.books[order.symbol].cancel(order.book_id)
+        self._rename(order, cl_ord_id)
+        order.status = CANCELED
+        del self._live[order.book_id]
+        out: list[Report] = [report(order, next(self._exec_ids), CANCELED, now)]
+        return out + self._after(order.symbol, events, now)
+
+    def replace(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, qty: int,
+                price: Decimal | None, now: datetime) -> list[Report]:
+        """OrderCancelReplaceRequest: new total quantity and (limit orders) price. Keeps
+        queue position when only the quantity goes down, as the book's REPLACE does."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now)
+        if order is None:
+            assert reject is not None
+            return [reject]
+        spec = self.specs[order.symbol]
+        try:
+            self._check_qty(spec, qty)
+            if qty < order.cum:
+                raise _Rejected(CXL_OTHER, f"OrderQty {qty} is below CumQty {order.cum}")
+            ticks = 0
+            if order.ord_type == LIMIT:
+                ticks = self._check_price(spec, price if price is not None else order.price)
+            elif price is not None:
+                raise _Rejected(CXL_OTHER, "a market order has no price to replace")
+        except _Rejected as r:
+            return [self._cancel_reject(owner, cl_ord_id, orig_cl_ord_id, order, "2",
+                                        CXL_OTHER, r.text, now)]
+        book = self.books[order.symbol]
+        try:  # the book first: if it refuses, the order stays exactly as it was
+            events = (book.cancel(order.book_id) if qty == order.cum
+                      else book.replace(order.book_id, ticks, qty - order.cum))
+        except CoreError as exc:
+            return [self._cancel_reject(owner, cl_ord_id, orig_cl_ord_id, order, "2",
+                                        CXL_OTHER, str(exc), now)]
+        self._rename(order, cl_ord_id)
+        order.qty = qty
+        if order.ord_type == LIMIT:
+            order.price = spec.to_price(ticks)
+        if qty == order.cum:  # nothing left to work: the order is done
+            order.status = FILLED
+            del self._live[order.book_id]
+        out: list[Report] = [report(order, next(self._exec_ids), REPLACED, now)]
+        return out + self._after(order.symbol, events, now)
+
+    def status(self, owner: str, cl_ord_id: str, now: datetime) -> ExecReport:
+        """OrderStatusRequest: the order as it is, or a Rejected status for an unknown one."""
+        order = self._orders.get((owner, cl_ord_id))
+        if order is None:
+            return ExecReport(owner=owner, exec_id=next(self._exec_ids), exec_type=ORDER_STATUS,
+                              ord_status=REJECTED, order_id="NONE", cl_ord_id=cl_ord_id,
+                              orig_cl_ord_id=None, symbol="", side=Side.BUY, ord_type=LIMIT,
+                              price=None, qty=0, tif=DAY, leaves=0, cum=0, avg_px=Decimal(0),
+                              time=now, text=f"unknown order {cl_ord_id}")
+        return report(order, next(self._exec_ids), ORDER_STATUS, now)
+
+    def cancel_all(self, owner: str, now: datetime, text: str) -> list[Report]:
+        """Cancel every live order of ``owner`` (cancel on disconnect, kill switch)."""
+        out: list[Report] = []
+        for order in self.open_orders(owner):
+            events = self.books[order.symbol].cancel(order.book_id)
+            order.status = CANCELED
+            del self._live[order.book_id]
+            out.append(report(order, next(self._exec_ids), CANCELED, now, text=text))
+            out += self._after(order.symbol, events, now)
+        return out
+
+    # -- market data feed ---------------------------------------------------------------------
+
+    def apply_feed(self, symbol: str, ops: Iterable[Op], now: datetime) -> list[Report]:
+        """Apply feed operations (ADD/REDUCE/DELETE/EXECUTE with feed ids) to ``symbol``'s
+        book. Clamps what a client order already took, so the feed and the clients agree;
+        an op the book still refuses (a level that is no longer there) is dropped."""
+        book = self.books[symbol]
+        out: list[Report] = []
+        for op in ops:
+            if op.id >= CLIENT_IDS or op.id in self._consumed:
+                continue
+            if op.type in (OpType.EXECUTE, OpType.REDUCE) and op.id:
+                info = book.order(op.id)
+                if info is not None and op.qty > info.qty:
+                    op = op._replace(qty=info.qty)
+            events = [e for e in book.apply_op(op) if e.type != EventType.REJECT]
+            if events:
+                out += self._after(symbol, events, now)
+        return out
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_qty(self, spec: SymbolSpec, qty: int) -> None:
+        if qty <= 0:
+            raise _Rejected(REJ_INCORRECT_QTY, f"OrderQty {qty} must be positive")
+        if qty % spec.lot_size:
+            raise _Rejected(REJ_INCORRECT_QTY,
+                            f"OrderQty {qty} is not a multiple of the lot size {spec.lot_size}")
+        if qty > spec.max_qty:
+            raise _Rejected(REJ_INCORRECT_QTY,
+                            f"OrderQty {qty} exceeds the maximum {spec.max_qty} for "
+                            f"{spec.symbol}")
+
+    def _check_price(self, spec: SymbolSpec, price: Decimal | None) -> int:
+        if price is None:
+            raise _Rejected(REJ_OTHER, "a limit order needs a Price (44)")
+        if not price.is_finite() or price <= 0:
+            raise _Rejected(REJ_OTHER, f"Price {price} must be positive")
+        ticks = spec.to_ticks(price)
+        if ticks is None:
+            raise _Rejected(REJ_OTHER,
+                            f"Price {price} is not a multiple of the tick size {spec.tick_size}")
+        if spec.min_price is not None and price < spec.min_price:
+            raise _Rejected(REJ_OTHER, f"Price {price} is below the minimum {spec.min_price}")
+        if spec.max_price is not None and price > spec.max_price:
+            raise _Rejected(REJ_OTHER, f"Price {price} is above the maximum {spec.max_price}")
+        ref = self.reference_price(spec.symbol)
+        if spec.band_pct is not None and ref is not None \
+                and abs(price - ref) * 100 > spec.band_pct * ref:
+            raise _Rejected(REJ_OTHER, f"Price {price} is outside the {spec.band_pct}% "
+                                           f"price band around {ref}")
+        if ticks > (1 << 53):
+            raise _Rejected(REJ_OTHER, f"Price {price} is too large")
+        return ticks
+
+    def _reject_new(self, req: NewOrder, now: datetime, reason: int, text: str) -> ExecReport:
+        return ExecReport(owner=req.owner, exec_id=next(self._exec_ids), exec_type=REJECTED,
+                          ord_status=REJECTED, order_id="NONE", cl_ord_id=req.cl_ord_id,
+                          orig_cl_ord_id=None, symbol=req.symbol, side=req.side,
+                          ord_type=req.ord_type, price=req.price, qty=req.qty, tif=req.tif,
+                          leaves=0, cum=0, avg_px=Decimal(0), time=now, text=text,
+                          rej_reason=reason, parent=req.parent)
+
+    def _target(self, owner: str, cl_ord_id: str, orig: str, response_to: str,
+                now: datetime) -> tuple[Order | None, CancelReject | None]:
+        """The live order a cancel or replace names, or the reject to send instead."""
+        order = self._orders.get((owner, orig))
+        if (owner, cl_ord_id) in self._orders:
+            return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
+                                             CXL_DUPLICATE, f"duplicate ClOrdID {cl_ord_id}", now)
+        if order is None:
+            return None, self._cancel_reject(owner, cl_ord_id, orig, None, response_to,
+                                             CXL_UNKNOWN, f"unknown order {orig}", now)
+        if not order.live:
+            state = {FILLED: "filled", CANCELED: "canceled"}.get(order.status, "done")
+            return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
+                                             CXL_TOO_LATE, f"order {orig} is already {state}",
+                                             now)
+        return order, None
+
+    def _cancel_reject(self, owner: str, cl_ord_id: str, orig: str, order: Order | None,
+                       response_to: str, reason: int, text: str, now: datetime) -> CancelReject:
+        return CancelReject(owner=owner, order_id=order.order_id if order else "NONE",
+                            cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                            ord_status=order.status if order else REJECTED,
+                            response_to=response_to, reason=reason, text=text, time=now)
+
+    def _rename(self, order: Order, cl_ord_id: str) -> None:
+        order.orig_cl_ord_id = order.cl_ord_id
+        order.cl_ord_id = cl_ord_id
+        self._orders[(order.owner, cl_ord_id)] = order
+
+    def _fill(self, order: Order, qty: int, px: Decimal, now: datetime,
+              aggressor: bool) -> ExecReport:
+        order.cum += qty
+        order.value += px * qty
+        order.status = FILLED if order.cum >= order.qty else PARTIAL
+        if order.status == FILLED:
+            del self._live[order.book_id]
+        return report(order, next(self._exec_ids), TRADE, now, last_qty=qty, last_px=px,
+                      aggressor=aggressor)
+
+    def _after(self, symbol: str, events: list[Event], now: datetime) -> list[Report]:
+        """Reports for what ``events`` did to client orders; then tell the listeners."""
+        out: list[Report] = []
+        spec = self.specs[symbol]
+        live = self._live
+        for e in events:
+            if e.type == EventType.TRADE:
+                px = spec.to_price(e.price)
+                self.last_trade[symbol] = px
+                self.volume[symbol] += e.qty
+                maker = live.get(e.other)
+                if maker is not None:
+                    out.append(self._fill(maker, e.qty, px, now, aggressor=False))
+                elif e.other and e.other_leaves == 0 and e.id:
+                    self._consumed.add(e.other)  # a client took this feed order entirely
+                taker = live.get(e.id)
+                if taker is not None:
+                    out.append(self._fill(taker, e.qty, px, now, aggressor=True))
+            elif e.type == EventType.CANCEL:
+                order = live.get(e.id) or live.get(e.other)
+                if order is None or e.code == CancelReason.REQUESTED:
+                    continue
+                if e.code == CancelReason.LEVEL:  # the feed took quantity from this order
+                    order.qty -= e.qty
+                    if e.other_leaves:
+                        continue
+                order.status = CANCELED if order.cum < order.qty else FILLED
+                del live[order.book_id]
+                text = _CANCEL_TEXT.get(CancelReason(e.code), "removed by the market data feed")
+                out.append(report(order, next(self._exec_ids), CANCELED, now, text=text))
+            elif e.type == EventType.REJECT:
+                order = live.pop(e.id, None)
+                if order is not None:  # the book refused a client order it was sent
+                    order.status = REJECTED
+                    out.append(report(order, next(self._exec_ids), REJECTED, now,
+                                      text=f"venue refused the order: {error_for(e.code)}"))
+        for listener in self._listeners:
+            listener(symbol, events, now)
+        return out

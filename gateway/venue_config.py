@@ -1,0 +1,116 @@
+"""The ``venue:`` section of a gateway YAML: the symbols the venue lists and its market data.
+
+::
+
+    venue:
+      symbols:
+        AAPL: {tick_size: 0.01, lot_size: 1, band_pct: 10, max_qty: 1000000}
+        AMZN: {tick_size: 0.01}
+      market_data:                 # optional: drive the books from a FIX market-data log
+        log: ../logs/samples/AMZN-2012-06-21.md.log
+        speed: 20                  # log seconds per wall second
+      cancel_on_disconnect: false  # cancel a client's resting orders when it disconnects
+
+Prices on the wire are decimals; the venue's books count in ticks of ``tick_size``. An order
+price must be a whole number of ticks, a quantity a whole number of lots. ``band_pct`` is
+the price band: a limit price more than that many percent away from the reference price
+(the last trade, else the mid, else no check while neither is known) is rejected, as
+exchanges reject fat-finger prices. ``min_price``/``max_price`` are static bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from gateway.yamlcheck import Node
+
+__all__ = ["MarketDataFeedConfig", "SymbolSpec", "VenueConfig", "parse_venue"]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    symbol: str
+    tick_size: Decimal = Decimal("0.01")
+    lot_size: int = 1
+    band_pct: Decimal | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    max_qty: int = 10_000_000
+
+    def to_ticks(self, price: Decimal) -> int | None:
+        """The price in ticks, or None if it is not a whole number of ticks."""
+        ticks = price / self.tick_size
+        return int(ticks) if ticks == ticks.to_integral_value() else None
+
+    def to_price(self, ticks: int) -> Decimal:
+        return (self.tick_size * ticks).normalize() if ticks else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataFeedConfig:
+    log: Path
+    speed: float = 1.0
+    symbols: frozenset[str] | None = None  # None: every symbol in the log the venue lists
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    symbols: dict[str, SymbolSpec] = field(default_factory=dict)
+    market_data: MarketDataFeedConfig | None = None
+    cancel_on_disconnect: bool = False
+
+
+def _decimal(node: Node, positive: bool = True) -> Decimal:
+    raw = node.raw()
+    try:
+        value = Decimal(str(raw)) if not isinstance(raw, bool) else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or (positive and value <= 0):
+        raise node.error(f"expected a {'positive ' if positive else ''}number, got {raw!r}")
+    return value
+
+
+def _symbol(name: str, node: Node) -> SymbolSpec:
+    m = node.mapping({"tick_size", "lot_size", "band_pct", "min_price", "max_price", "max_qty"})
+    return SymbolSpec(
+        symbol=name,
+        tick_size=_decimal(m["tick_size"]) if "tick_size" in m else Decimal("0.01"),
+        lot_size=m["lot_size"].integer(1) if "lot_size" in m else 1,
+        band_pct=_decimal(m["band_pct"]) if "band_pct" in m else None,
+        min_price=_decimal(m["min_price"]) if "min_price" in m else None,
+        max_price=_decimal(m["max_price"]) if "max_price" in m else None,
+        max_qty=m["max_qty"].integer(1) if "max_qty" in m else 10_000_000,
+    )
+
+
+def parse_venue(node: Node, base: Path) -> VenueConfig:
+    """Validate a ``venue:`` section; relative paths are relative to the YAML's folder."""
+    m = node.mapping({"symbols", "market_data", "cancel_on_disconnect"}, {"symbols"})
+    sym_node = m["symbols"]
+    names = sym_node.mapping(set(_names(sym_node)))
+    symbols = {name: _symbol(name, n) for name, n in names.items()}
+    if not symbols:
+        raise sym_node.error("at least one symbol is needed")
+    feed = None
+    if "market_data" in m:
+        f = m["market_data"].mapping({"log", "speed", "symbols"}, {"log"})
+        log = Path(f["log"].string())
+        feed = MarketDataFeedConfig(
+            log=log if log.is_absolute() else base / log,
+            speed=f["speed"].number(1e-3, 1e6) if "speed" in f else 1.0,
+            symbols=frozenset(s.string() for s in f["symbols"].sequence())
+            if "symbols" in f else None,
+        )
+    return VenueConfig(symbols, feed, m["cancel_on_disconnect"].boolean()
+                       if "cancel_on_disconnect" in m else False)
+
+
+def _names(node: Node) -> list[str]:
+    """The keys of a mapping node whose keys are free-form names (symbols)."""
+    raw = node.raw()
+    if not isinstance(raw, dict):
+        raise node.error("expected a mapping of symbol: {tick_size, lot_size, ...}")
+    return [str(k) for k in raw]

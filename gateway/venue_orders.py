@@ -1,0 +1,142 @@
+"""What the venue tells order owners, as plain values (the FIX layer turns them into messages).
+
+An :class:`ExecReport` is one ExecutionReport (35=8) to one owner; a :class:`CancelReject`
+one OrderCancelReject (35=9). Owners are session names (FIX clients) or the in-process algo
+router; the venue never reports an order to anyone but its owner. Status and type codes are
+FIX 4.4's characters so the FIX layer passes them through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from engine.book_types import Side
+
+# OrdStatus (39)
+NEW = "0"
+PARTIAL = "1"
+FILLED = "2"
+CANCELED = "4"
+REPLACED = "5"
+PENDING_CANCEL = "6"
+REJECTED = "8"
+PENDING_NEW = "A"
+EXPIRED = "C"
+PENDING_REPLACE = "E"
+
+# ExecType (150) values besides the OrdStatus ones above
+TRADE = "F"
+ORDER_STATUS = "I"
+
+# OrdRejReason (103)
+REJ_UNKNOWN_SYMBOL = 1
+REJ_DUPLICATE = 6
+REJ_INCORRECT_QTY = 13
+REJ_OTHER = 99
+
+# CxlRejReason (102)
+CXL_TOO_LATE = 0
+CXL_UNKNOWN = 1
+CXL_PENDING = 3
+CXL_DUPLICATE = 6
+CXL_OTHER = 99
+
+MARKET = "1"
+LIMIT = "2"
+DAY, GTC, IOC, FOK = "0", "1", "3", "4"
+
+
+@dataclass(slots=True)
+class Order:
+    """A client order the venue holds (live or done). ``qty`` is the current total quantity
+    (after replaces); ``value`` the sum of price x quantity filled, for the average price."""
+
+    order_id: str
+    owner: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    ord_type: str
+    price: Decimal | None
+    qty: int
+    tif: str
+    book_id: int
+    status: str = NEW
+    cum: int = 0
+    value: Decimal = Decimal(0)
+    orig_cl_ord_id: str | None = None
+    parent: str | None = None  # the parent order's id when an algo sent this child
+
+    @property
+    def live(self) -> bool:
+        return self.status in (NEW, PARTIAL, PENDING_CANCEL, PENDING_REPLACE)
+
+    @property
+    def leaves(self) -> int:
+        return self.qty - self.cum if self.live else 0
+
+    @property
+    def avg_px(self) -> Decimal:
+        return (self.value / self.cum).quantize(Decimal("0.000001")).normalize() \
+            if self.cum else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecReport:
+    """One ExecutionReport for ``owner``. ``order_id`` is "NONE" for an order never
+    accepted."""
+
+    owner: str
+    exec_id: str
+    exec_type: str
+    ord_status: str
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    symbol: str
+    side: Side
+    ord_type: str
+    price: Decimal | None
+    qty: int
+    tif: str
+    leaves: int
+    cum: int
+    avg_px: Decimal
+    time: datetime
+    last_qty: int = 0
+    last_px: Decimal | None = None
+    text: str | None = None
+    rej_reason: int | None = None
+    parent: str | None = None
+    aggressor: bool | None = None  # on trades: True if this order took liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReject:
+    owner: str
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    ord_status: str
+    response_to: str  # CxlRejResponseTo 434: "1" cancel, "2" cancel/replace
+    reason: int
+    text: str
+    time: datetime
+
+
+Report = ExecReport | CancelReject
+
+
+def report(order: Order, exec_id: str, exec_type: str, now: datetime, *,
+           last_qty: int = 0, last_px: Decimal | None = None, text: str | None = None,
+           aggressor: bool | None = None) -> ExecReport:
+    """An ExecutionReport of ``order`` as it is now."""
+    return ExecReport(
+        owner=order.owner, exec_id=exec_id, exec_type=exec_type, ord_status=order.status,
+        order_id=order.order_id, cl_ord_id=order.cl_ord_id, orig_cl_ord_id=order.orig_cl_ord_id,
+        symbol=order.symbol, side=order.side, ord_type=order.ord_type, price=order.price,
+        qty=order.qty, tif=order.tif, leaves=order.leaves, cum=order.cum, avg_px=order.avg_px,
+        time=now, last_qty=last_qty, last_px=last_px, text=text, parent=order.parent,
+        aggressor=aggressor)

@@ -1,0 +1,189 @@
+"""The venue core: matching, reports per owner, rejects with reasons, owner isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from engine.book_types import Op, OpType, Side
+from gateway.venue import NewOrder, Venue
+from gateway.venue_config import SymbolSpec, VenueConfig
+from gateway.venue_orders import (
+    CANCELED,
+    FILLED,
+    NEW,
+    PARTIAL,
+    REJECTED,
+    REPLACED,
+    TRADE,
+    CancelReject,
+    ExecReport,
+    Report,
+)
+
+NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+D = Decimal
+
+
+def venue() -> Venue:
+    spec = SymbolSpec("AAPL", tick_size=D("0.01"), lot_size=10, band_pct=D(10), max_qty=10_000)
+    return Venue(VenueConfig({"AAPL": spec}), id_prefix="t-")
+
+
+def nos(owner: str, cl: str, side: Side, qty: int, price: str | None, tif: str = "0",
+        symbol: str = "AAPL") -> NewOrder:
+    return NewOrder(owner, cl, symbol, side, "2" if price else "1", qty,
+                    D(price) if price else None, tif)
+
+
+def execs(reports: list[Report]) -> list[ExecReport]:
+    assert all(isinstance(r, ExecReport) for r in reports)
+    return [r for r in reports if isinstance(r, ExecReport)]
+
+
+def test_cross_reports_fills_to_both_owners_with_running_totals() -> None:
+    v = venue()
+    [ack] = execs(v.new_order(nos("C1", "s1", Side.SELL, 100, "10.00"), NOW))
+    assert (ack.exec_type, ack.ord_status, ack.leaves, ack.owner) == (NEW, NEW, 100, "C1")
+    v.new_order(nos("C1", "s2", Side.SELL, 100, "10.01"), NOW)
+    out = execs(v.new_order(nos("C2", "b1", Side.BUY, 150, "10.01"), NOW))
+    assert [(r.owner, r.exec_type, r.last_qty, r.last_px) for r in out] == [
+        ("C2", NEW, 0, None),
+        ("C1", TRADE, 100, D("10")), ("C2", TRADE, 100, D("10")),
+        ("C1", TRADE, 50, D("10.01")), ("C2", TRADE, 50, D("10.01")),
+    ]
+    last = out[-1]
+    assert (last.ord_status, last.cum, last.leaves) == (FILLED, 150, 0)
+    assert last.avg_px == D("10.003333")  # (10 x 100 + 10.01 x 50) / 150 to 6 places
+    assert out[3].ord_status == PARTIAL and out[3].leaves == 50
+    assert len({r.exec_id for r in out}) == len(out)
+    assert len({out[1].order_id, out[2].order_id}) == 2
+
+
+@pytest.mark.parametrize(("tif", "text"), [("3", "IOC"), ("4", "FOK")])
+def test_ioc_and_fok_remainders_are_canceled_with_a_reason(tif: str, text: str) -> None:
+    v = venue()
+    v.new_order(nos("C1", "s", Side.SELL, 50, "10.00"), NOW)
+    out = execs(v.new_order(nos("C2", "b", Side.BUY, 100, "10.00", tif), NOW))
+    assert out[-1].exec_type == CANCELED and text in (out[-1].text or "")
+    assert out[-1].cum == (50 if tif == "3" else 0)
+
+
+def test_market_order_without_liquidity_is_canceled() -> None:
+    out = execs(venue().new_order(nos("C1", "m", Side.BUY, 100, None), NOW))
+    assert [r.exec_type for r in out] == [NEW, CANCELED]
+    assert "no more liquidity" in (out[-1].text or "")
+
+
+@pytest.mark.parametrize(("req", "reason", "text"), [
+    (nos("C1", "x", Side.BUY, 100, "10.00", symbol="ZZZZ"), 1, "unknown symbol ZZZZ"),
+    (nos("C1", "x", Side.BUY, 0, "10.00"), 13, "must be positive"),
+    (nos("C1", "x", Side.BUY, -10, "10.00"), 13, "must be positive"),
+    (nos("C1", "x", Side.BUY, 15, "10.00"), 13, "lot size 10"),
+    (nos("C1", "x", Side.BUY, 10**15, "10.00"), 13, "exceeds the maximum"),
+    (nos("C1", "x", Side.BUY, 100, "10.001"), 99, "tick size"),
+    (nos("C1", "x", Side.BUY, 100, "-1"), 99, "must be positive"),
+    (nos("C1", "x", Side.BUY, 100, "10.00", tif="6"), 99, "TimeInForce"),
+    (NewOrder("C1", "x", "AAPL", Side.BUY, "2", 100, None), 99, "needs a Price"),
+    (NewOrder("C1", "x", "AAPL", Side.BUY, "P", 100, D(10)), 99, "OrdType"),
+])
+def test_bad_orders_are_rejected_with_reason(req: NewOrder, reason: int, text: str) -> None:
+    [r] = execs(venue().new_order(req, NOW))
+    assert (r.exec_type, r.ord_status, r.rej_reason) == (REJECTED, REJECTED, reason)
+    assert text in (r.text or "")
+
+
+def test_price_band_around_last_trade() -> None:
+    v = venue()
+    v.new_order(nos("C1", "s", Side.SELL, 10, "10.00"), NOW)
+    v.new_order(nos("C2", "b", Side.BUY, 10, "10.00"), NOW)
+    [r] = execs(v.new_order(nos("C1", "far", Side.BUY, 10, "11.50"), NOW))
+    assert r.exec_type == REJECTED and "price band" in (r.text or "")
+    assert execs(v.new_order(nos("C1", "near", Side.BUY, 10, "10.90"), NOW))[0].exec_type == NEW
+
+
+def test_duplicate_clordid_rejected_and_original_untouched() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    [r] = execs(v.new_order(nos("C1", "a", Side.BUY, 200, "10.00"), NOW))
+    assert r.rej_reason == 6 and "duplicate ClOrdID a" in (r.text or "")
+    order = v.order("C1", "a")
+    assert order is not None and order.qty == 100 and order.live
+    # another owner may use the same ClOrdID
+    assert execs(v.new_order(nos("C2", "a", Side.SELL, 10, "10.50"), NOW))[0].exec_type == NEW
+
+
+def test_owners_cannot_touch_each_others_orders() -> None:
+    v = venue()
+    v.new_order(nos("C1", "mine", Side.BUY, 100, "10.00"), NOW)
+    [cxl] = v.cancel("C2", "c", "mine", NOW)
+    assert isinstance(cxl, CancelReject) and cxl.reason == 1 and cxl.owner == "C2"
+    [rep] = v.replace("C2", "r", "mine", 10, D("9"), NOW)
+    assert isinstance(rep, CancelReject)
+    [st] = [v.status("C2", "mine", NOW)]
+    assert st.ord_status == REJECTED and "unknown order" in (st.text or "")
+    assert v.order("C1", "mine") is not None and v.order("C1", "mine").live  # type: ignore[union-attr]
+
+
+def test_cancel_then_cancel_again_is_too_late() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    [r] = execs(v.cancel("C1", "a2", "a", NOW))
+    assert (r.exec_type, r.ord_status, r.cl_ord_id, r.orig_cl_ord_id, r.leaves) == (
+        CANCELED, CANCELED, "a2", "a", 0)
+    [rej] = v.cancel("C1", "a3", "a2", NOW)
+    assert isinstance(rej, CancelReject) and rej.reason == 0 and "already canceled" in rej.text
+    assert v.books["AAPL"].order_count() == 0
+
+
+def test_replace_down_keeps_priority_and_up_loses_it() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    v.new_order(nos("C2", "b", Side.BUY, 100, "10.00"), NOW)
+    [r] = execs(v.replace("C1", "a2", "a", 50, D("10.00"), NOW))
+    assert (r.exec_type, r.qty, r.leaves, r.cl_ord_id) == (REPLACED, 50, 50, "a2")
+    out = execs(v.new_order(nos("C2", "s", Side.SELL, 50, "10.00"), NOW))
+    assert [x.owner for x in out if x.exec_type == TRADE] == ["C1", "C2"]  # C1 still first
+    v.replace("C2", "b2", "b", 200, None, NOW)  # bigger: to the back of the queue
+    assert v.order("C2", "b2").leaves == 200  # type: ignore[union-attr]
+
+
+def test_replace_below_filled_quantity_is_refused() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    v.new_order(nos("C2", "s", Side.SELL, 60, "10.00"), NOW)
+    [rej] = v.replace("C1", "a2", "a", 50, None, NOW)
+    assert isinstance(rej, CancelReject) and "below CumQty 60" in rej.text
+    [done] = execs(v.replace("C1", "a3", "a", 60, None, NOW))
+    assert (done.ord_status, done.leaves) == (FILLED, 0)
+
+
+def test_replace_to_a_crossing_price_trades() -> None:
+    v = venue()
+    v.new_order(nos("C1", "s", Side.SELL, 100, "10.05"), NOW)
+    v.new_order(nos("C2", "b", Side.BUY, 100, "10.00"), NOW)
+    out = execs(v.replace("C2", "b2", "b", 100, D("10.05"), NOW))
+    assert [r.exec_type for r in out] == [REPLACED, TRADE, TRADE]
+    assert out[-1].ord_status == FILLED
+
+
+def test_feed_orders_are_liquidity_and_consumed_ones_are_skipped() -> None:
+    v = venue()
+    v.apply_feed("AAPL", [Op(OpType.ADD, 7, Side.SELL, 1000, 30)], NOW)
+    out = execs(v.new_order(nos("C1", "b", Side.BUY, 30, "10.00"), NOW))
+    assert out[-1].ord_status == FILLED and out[-1].last_px == D("10")
+    # the feed later deletes order 7, which the client already took: nothing else changes
+    v.new_order(nos("C2", "b2", Side.BUY, 20, "9.99"), NOW)
+    assert v.apply_feed("AAPL", [Op(OpType.DELETE, 7, Side.SELL, 1000, 30)], NOW) == []
+    assert v.order("C2", "b2").live  # type: ignore[union-attr]
+
+
+def test_cancel_all_for_disconnect() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    v.new_order(nos("C2", "b", Side.BUY, 100, "10.00"), NOW)
+    out = execs(v.cancel_all("C1", NOW, "canceled on disconnect"))
+    assert [(r.owner, r.exec_type) for r in out] == [("C1", CANCELED)]
+    assert v.open_orders("C2")
