@@ -67,7 +67,10 @@ class VenueApplication:
         self.venue = venue if venue is not None else Venue(self.config or VenueConfig())
         self.sessions: dict[str, SessionHandle] = {}
         self.sinks: dict[str, ReportSink] = {}  # owner -> in-process receiver
-        self.market_data = MarketDataPublisher(self.venue, self._send)
+        # Market data waits until the reports of the operation that caused it are out: a
+        # client hears about its own fill before the public sees the trade.
+        self._md_out: list[tuple[str, Message]] = []
+        self.market_data = MarketDataPublisher(self.venue, self._queue_md)
 
     # -- Application ------------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class VenueApplication:
         owner = session.name
         if msg_type == "V":
             self.market_data.request(owner, message, now)
+            self.flush_market_data()
             return
         body = message.body
         cl_ord_id = body.get_str(11) or ""
@@ -111,6 +115,7 @@ class VenueApplication:
         except RequestError as exc:
             reports = [self._bad_request(owner, msg_type or "", message, str(exc), now)]
         self.deliver(reports, now)
+        self.flush_market_data()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -155,7 +160,13 @@ class VenueApplication:
             else:
                 session.send(cancel_reject_message(r))
 
-    def _send(self, session: str, message: Message) -> None:
-        handle = self.sessions.get(session)
-        if handle is not None and handle.logged_on:
-            handle.send(message)
+    def _queue_md(self, session: str, message: Message) -> None:
+        self._md_out.append((session, message))
+
+    def flush_market_data(self) -> None:
+        """Send queued market data to subscribers that are still logged on."""
+        out, self._md_out = self._md_out, []
+        for session, message in out:
+            handle = self.sessions.get(session)
+            if handle is not None and handle.logged_on:
+                handle.send(message)

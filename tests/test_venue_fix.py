@@ -1,0 +1,152 @@
+"""``gateway run sessions/venue.yaml`` over real TCP: two FIX 4.4 clients trade, cancel,
+replace, ask for status and market data, and send hostile input; neither sees the other's
+orders and the gateway stays up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conformance.harness import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def venue_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(ROOT / "sessions/venue.yaml"),
+         "--port", "0", "--run-dir", str(tmp_path_factory.mktemp("venue"))],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening on"), f"gateway did not start: {line!r}"
+    yield int(line.rsplit(":", 1)[1])
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    assert proc.returncode == 0, "the venue crashed"
+
+
+@pytest.fixture
+def clients(venue_port: int) -> Iterator[Callable[[str], Client]]:
+    made: list[Client] = []
+
+    def make(name: str) -> Client:
+        c = Client(venue_port, name, our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.msg("35=5")
+        c.close()
+
+
+def order(c: Client, cl: str, side: str, qty: str, px: str | None, symbol: str = "MSFT",
+          tif: str = "0") -> None:
+    price = f"44={px}|40=2" if px is not None else "40=1"
+    c.msg(f"35=D|11={cl}|54={side}|38={qty}|{price}|55={symbol}|59={tif}|60={c.ts()}")
+
+
+def test_two_clients_trade_and_each_sees_only_its_own_reports(clients: Callable[..., Client]
+                                                              ) -> None:
+    c1, c2 = clients("CLIENT1"), clients("CLIENT2")
+    order(c1, "S1", "2", "100", "300.10")
+    c1.expect("8", **{"11": "S1", "150": "0", "39": "0", "151": "100"})
+    order(c2, "B1", "1", "60", "300.10")
+    ack = c2.expect("8", **{"11": "B1", "150": "0"})
+    fill = c2.expect("8", **{"11": "B1", "150": "F", "39": "2", "32": "60", "31": "300.1",
+                             "14": "60", "151": "0", "6": "300.1"})
+    maker = c1.expect("8", **{"11": "S1", "150": "F", "39": "1", "32": "60", "151": "40"})
+    assert ack[37] == fill[37] != maker[37]
+    assert len({ack[17], fill[17], maker[17]}) == 3
+    assert 60 in fill
+    # CLIENT2 cannot cancel, replace or even see CLIENT1's order
+    c2.msg(f"35=F|11=X1|41=S1|54=2|55=MSFT|60={c2.ts()}")
+    c2.expect("9", **{"41": "S1", "102": "1", "434": "1"})
+    c2.msg("35=H|11=S1|54=2|55=MSFT")
+    c2.expect("8", **{"150": "I", "39": "8"})
+    # CLIENT1 replaces, asks the status and cancels
+    c1.msg(f"35=G|11=S1b|41=S1|54=2|38=80|40=2|44=300.20|55=MSFT|60={c1.ts()}")
+    c1.expect("8", **{"11": "S1b", "41": "S1", "150": "5", "39": "1", "151": "20",
+                      "44": "300.2"})
+    c1.msg("35=H|11=S1b|54=2|55=MSFT")
+    c1.expect("8", **{"150": "I", "39": "1", "14": "60"})
+    c1.msg(f"35=F|11=S1c|41=S1b|54=2|55=MSFT|60={c1.ts()}")
+    c1.expect("8", **{"11": "S1c", "41": "S1b", "150": "4", "39": "4", "151": "0"})
+    c1.msg(f"35=F|11=S1d|41=S1c|54=2|55=MSFT|60={c1.ts()}")
+    c1.expect("9", **{"102": "0"})
+
+
+def test_market_data_snapshot_then_increments_by_level_and_by_order(
+        clients: Callable[..., Client]) -> None:
+    c1, c2 = clients("CLIENT1"), clients("CLIENT2")
+    order(c1, "G1", "1", "10", "150.00", "GOOG")
+    c1.expect("8", **{"150": "0"})
+    order(c1, "G2", "1", "5", "150.00", "GOOG")
+    c1.expect("8", **{"150": "0"})
+    c2.msg("35=V|262=L|263=1|264=0|265=1|266=Y|267=3|269=0|269=1|269=2|146=1|55=GOOG")
+    snap = c2.expect("W", **{"262": "L", "55": "GOOG", "268": "1", "269": "0", "270": "150",
+                             "271": "15"})
+    assert 278 not in snap
+    c2.msg("35=V|262=O|263=1|264=0|265=1|266=N|267=2|269=0|269=1|146=1|55=GOOG")
+    snap = c2.expect("W", **{"262": "O", "268": "2"})
+    order(c2, "GS", "2", "12", "150.00", "GOOG")
+    c2.expect("8", **{"150": "0"})
+    c2.expect("8", **{"150": "F", "32": "10"})
+    c2.expect("8", **{"150": "F", "32": "2", "39": "2"})
+    got = {}
+    for _ in range(2):
+        x = c2.expect("X")
+        got[x[262]] = x
+    assert got["L"][279] == "1" and got["L"][271] == "3"  # level now 3
+    assert got["O"][279] == "2"  # first order deleted (and second changed, same message)
+    c2.msg("35=V|262=Z|263=1|264=0|267=1|269=0|146=1|55=NOPE")
+    c2.expect("Y", **{"262": "Z", "281": "0"})
+
+
+@pytest.mark.parametrize(("body", "text"), [
+    ("38=100|40=2|44=10|55=NOPE", "unknown symbol NOPE"),
+    ("38=1000000000000|40=2|44=10|55=INTC", "exceeds the maximum"),
+    ("38=100|40=2|44=-5|55=INTC", "must be positive"),
+    ("38=100|40=2|44=10.001|55=INTC", "tick size"),
+    ("38=100.5|40=2|44=10|55=INTC", "whole number"),
+    ("38=100|40=2|55=INTC", "needs a Price"),
+])
+def test_bad_orders_get_a_reject_and_the_session_stays_up(clients: Callable[..., Client],
+                                                           body: str, text: str) -> None:
+    c = clients("CLIENT1")
+    c.msg(f"35=D|11=BAD|54=1|{body}|60={c.ts()}")
+    rej = c.expect("8", **{"150": "8", "39": "8"})
+    assert text in rej[58]
+    c.msg("35=1|112=still-up")
+    c.expect("0", **{"112": "still-up"})
+
+
+def test_wrong_field_types_get_session_rejects_not_a_crash(clients: Callable[..., Client]
+                                                          ) -> None:
+    c = clients("CLIENT2")
+    c.msg(f"35=D|11=T|54=1|38=abc|40=2|44=10|55=INTC|60={c.ts()}")
+    c.expect("3", **{"373": "6", "371": "38"})
+    c.msg(f"35=D|11=T2|54=Q|38=5|40=2|44=10|55=INTC|60={c.ts()}")
+    c.expect("3", **{"373": "5", "371": "54"})
+
+
+def test_a_flood_of_orders_is_answered_in_order(clients: Callable[..., Client]) -> None:
+    c = clients("CLIENT2")
+    n = 500
+    raw = b"".join(c.peer.msg(f"35=D|11=F{i}|54=1|38=1|40=2|44=1.{i % 90 + 10}|55=INTC|"
+                              f"60={c.ts()}", now=c.now) for i in range(n))
+    c.send(raw)
+    for i in range(n):
+        c.expect("8", **{"11": f"F{i}", "150": "0"})
