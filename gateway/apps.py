@@ -13,13 +13,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from gateway.application import Application, SessionHandle, TimedApplication
+from gateway.client_app import ClientApplication
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
 from gateway.venue_app import VenueApplication
 
 AppFactory = Callable[[GatewayConfig], Application]
-BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication, "venue": VenueApplication}
+BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication, "venue": VenueApplication,
+                                  "client": ClientApplication}
 
 
 def load_application(spec: str, config: GatewayConfig) -> Application:

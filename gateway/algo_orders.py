@@ -1,0 +1,82 @@
+"""Parent orders over FIX: which NewOrderSingle is an algo order, and its parameters.
+
+A NewOrderSingle with TargetStrategy (847) is a parent order for the algo desk:
+
+* 847 ``1001`` TWAP (user-defined value, in the shipped FIX 4.4 dictionary), ``1`` VWAP, or
+  any code the YAML maps to a strategy (``algos: strategies: {"9001": pkg.mod:Class}``);
+* EffectiveTime (168) and ExpireTime (126) bound the schedule (default: now, and now plus
+  ``default_window`` seconds);
+* TargetStrategyParameters (848) ``key=value;key=value`` (``Slices``, ``MaxChildQty``,
+  ``UseModel=Y|N``, ...); in FIX 5.0SP2 the StrategyParametersGrp (957: 958 name, 960 value)
+  is read as well, and wins for a key given both ways;
+* ParticipationRate (849) caps our share of market volume (0 < rate <= 1);
+* OrdType 2 with Price (44) is the limit; OrdType 1 has none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from algos.strategy import ParentOrder
+from gateway.fix_reports import RequestError, parse_price, parse_qty, parse_side
+from gateway.fixmessage import Message
+from gateway.venue_config import SymbolSpec
+
+__all__ = ["parse_parent", "parse_strategy_parameters"]
+
+
+def parse_strategy_parameters(message: Message) -> dict[str, str]:
+    """848 ``k=v;k=v`` and the StrategyParametersGrp (957), as one mapping."""
+    params: dict[str, str] = {}
+    raw = message.body.get_str(848)
+    if raw:
+        for part in raw.split(";"):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise RequestError(f"TargetStrategyParameters (848) entry {part!r} is not "
+                                   "key=value")
+            params[key.strip()] = value.strip()
+    for entry in message.body.group(957) or ():
+        name = entry.get_str(958)
+        if name:
+            params[name] = entry.get_str(960) or ""
+    return params
+
+
+def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
+                 default_window: float) -> ParentOrder:
+    """The parent order a NewOrderSingle with 847 asks for; RequestError says what is wrong."""
+    body = message.body
+    qty = parse_qty(message)
+    if qty <= 0 or qty % spec.lot_size:
+        raise RequestError(f"OrderQty {qty} must be a positive multiple of the lot size "
+                           f"{spec.lot_size}")
+    ord_type = body.get_str(40) or "2"
+    limit: Decimal | None = None
+    if ord_type == "2":
+        limit = parse_price(message)
+        if limit is None or limit <= 0 or spec.to_ticks(limit) is None:
+            raise RequestError(f"a limit parent needs a positive Price (44) on the "
+                               f"{spec.tick_size} tick, got {limit}")
+    elif ord_type != "1":
+        raise RequestError(f"OrdType {ord_type} is not supported for algo orders (1 or 2)")
+    start = body.get_utc_timestamp(168) or now
+    end = body.get_utc_timestamp(126) or max(start, now) + timedelta(seconds=default_window)
+    if end <= start:
+        raise RequestError(f"ExpireTime (126) {end:%H:%M:%S} is not after EffectiveTime "
+                           f"(168) {start:%H:%M:%S}")
+    if end <= now:
+        raise RequestError("ExpireTime (126) is already past")
+    participation = None
+    if 849 in body:
+        rate = body.get_decimal(849)
+        if rate is None or not 0 < rate <= 1:
+            raise RequestError(f"ParticipationRate (849) {rate} must be in (0, 1]")
+        participation = float(rate)
+    return ParentOrder(id=body.get_str(11) or "", symbol=spec.symbol, side=parse_side(message),
+                       qty=qty, limit=limit, start=start, end=end, participation=participation,
+                       params=parse_strategy_parameters(message), lot_size=spec.lot_size,
+                       tick_size=spec.tick_size)

@@ -1,0 +1,143 @@
+"""``application: client``: a FIX client that sends the parent orders of its YAML and follows
+them to the end (what ``gateway demo`` and ``sessions/client.yaml`` run).
+
+::
+
+    client:
+      orders:
+        - {symbol: AMZN, side: buy, qty: 2000, strategy: "1001", window: 20,
+           params: "Slices=10;MaxChildQty=400", limit: 230.00, participation: 0.2}
+
+Each order goes out once, at the first logon, as a NewOrderSingle with TargetStrategy (847),
+EffectiveTime now and ExpireTime ``window`` seconds later. :attr:`ClientApplication.orders`
+holds what the ExecutionReports said so far; ``on_update`` is called after each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from gateway.application import SessionHandle
+from gateway.config import ConfigError, GatewayConfig, SessionConfig
+from gateway.fixmessage import Message
+from gateway.yamlcheck import Node
+
+__all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "parse_client"]
+
+_DONE = frozenset({"2", "3", "4", "8", "C"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOrder:
+    symbol: str
+    side: str  # "buy" or "sell"
+    qty: int
+    strategy: str = "1001"
+    window: float = 20.0
+    params: str = ""
+    limit: Decimal | None = None
+    participation: Decimal | None = None
+
+
+@dataclass(slots=True)
+class OrderProgress:
+    cl_ord_id: str
+    order: ClientOrder
+    status: str = "sent"  # OrdStatus (39) of the latest report
+    cum: int = 0
+    avg_px: Decimal = Decimal(0)
+    fills: list[tuple[datetime, int, Decimal]] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status in _DONE
+
+
+def parse_client(node: Node) -> tuple[ClientOrder, ...]:
+    m = node.mapping({"orders"}, {"orders"})
+    out = []
+    for o in m["orders"].sequence():
+        f = o.mapping({"symbol", "side", "qty", "strategy", "window", "params", "limit",
+                       "participation"}, {"symbol", "side", "qty"})
+        out.append(ClientOrder(
+            symbol=f["symbol"].string(), side=f["side"].string(("buy", "sell")),
+            qty=f["qty"].integer(1),
+            strategy=str(f["strategy"].raw()) if "strategy" in f else "1001",
+            window=f["window"].number(0.1, 86400) if "window" in f else 20.0,
+            params=f["params"].string() if "params" in f else "",
+            limit=Decimal(str(f["limit"].number(0))) if "limit" in f else None,
+            participation=Decimal(str(f["participation"].number(0, 1)))
+            if "participation" in f else None))
+    return tuple(out)
+
+
+class ClientApplication:
+    def __init__(self, config: GatewayConfig) -> None:
+        node = config.extra.get("client")
+        if node is None:
+            raise ConfigError(f"{config.path}: application 'client' needs a 'client:' section")
+        self.to_send = list(parse_client(node))
+        self.orders: dict[str, OrderProgress] = {}
+        self.on_update: Callable[[OrderProgress], None] | None = None
+        self._n = 0
+
+    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
+        return frozenset({"8", "9", "W", "X", "Y"})
+
+    def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        pending, self.to_send = self.to_send, []
+        for order in pending:
+            self._n += 1
+            cl = f"P{now:%H%M%S}-{self._n}"
+            self.orders[cl] = OrderProgress(cl, order)
+            session.send(parent_message(cl, order, now))
+
+    def on_logout(self, session: SessionHandle, now: datetime) -> None:
+        pass
+
+    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        if message.msg_type != "8":
+            return
+        body = message.body
+        progress = self.orders.get(body.get_str(11) or "") or self.orders.get(
+            body.get_str(41) or "")
+        if progress is None:
+            return
+        progress.status = body.get_str(39) or progress.status
+        progress.cum = body.get_int(14) or 0
+        progress.avg_px = body.get_decimal(6) or Decimal(0)
+        progress.text = body.get_str(58) or progress.text
+        last = body.get_int(32)
+        if last:
+            progress.fills.append((now, last, body.get_decimal(31) or Decimal(0)))
+        if self.on_update is not None:
+            self.on_update(progress)
+
+
+def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime) -> Message:
+    msg = Message("D")
+    b = msg.body
+    b.set(11, cl_ord_id)
+    b.set(55, order.symbol)
+    b.set(54, "1" if order.side == "buy" else "2")
+    b.set(38, order.qty)
+    if order.limit is not None:
+        b.set(40, "2")
+        b.set(44, order.limit)
+    else:
+        b.set(40, "1")
+    b.set(59, "0")
+    b.set(60, format_utc_timestamp(now, TimePrecision.MILLIS))
+    b.set(847, order.strategy)
+    if order.params:
+        b.set(848, order.params)
+    if order.participation is not None:
+        b.set(849, order.participation)
+    b.set(168, format_utc_timestamp(now, TimePrecision.MILLIS))
+    b.set(126, format_utc_timestamp(now + timedelta(seconds=order.window), TimePrecision.MILLIS))
+    return msg
