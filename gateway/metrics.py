@@ -1,0 +1,359 @@
+"""Prometheus metrics for the gateway, served over HTTP by prometheus-client.
+
+:class:`GatewayMetrics` holds every metric in one registry (its own unless given one, so two
+gateways or two tests never share counters). It is a session observer for
+:class:`gateway.transport.Engine` and has methods the venue, router and algo layers call.
+
+Metrics and their labels:
+
+================================  ===========================================================
+``messages_received_total``       {session, msg_type}: FIX messages in, as received (valid or
+                                  not); also market-data messages of other feeds
+                                  (:meth:`~GatewayMetrics.feed_message`, session = feed name)
+``messages_sent_total``           {session, msg_type}: FIX messages out
+``ingestion_latency_seconds``     {feed}: histogram, receipt of market data to book updated
+``orders_added_total``            {symbol}: orders added to a book
+``trades_executed_total``         {symbol}: trades matched; ``traded_quantity_total`` their
+                                  quantity
+``book_depth_levels``             {symbol, side}: price levels on a side of a book
+``orders_submitted_total``        {strategy, symbol}: child orders an algo submitted
+``strategy_latency_seconds``      {strategy}: histogram, time a strategy took to decide
+``session_connected``             {session}: 1 between a connection and its end, else 0
+``session_state``                 {session, session_state}: the session state (enum)
+``session_next_sender_seq_num``   {session}: MsgSeqNum of our next outbound message
+``session_next_target_seq_num``   {session}: MsgSeqNum expected on the next inbound message
+``session_heartbeat_lag_seconds`` {session}: time since the last message received, read
+                                  from the session's own clock at scrape time (NaN before
+                                  the first message)
+``session_logons_total``          {session}; ``session_disconnects_total`` {session}
+``resends_total``                 {session, direction}: ResendRequests (35=2); ``in`` = the
+                                  peer asked us, ``out`` = we asked the peer
+``resent_messages_total``         {session, kind}: messages we resent (``resent``) or
+                                  replaced by gap fills (``gap_fill``) serving them
+``sequence_gaps_total``           {session}: inbound sequence gaps detected
+``rejects_total``                 {session, direction, type, reason}: session Rejects (35=3,
+                                  ``type=session``, reason 373), BusinessMessageRejects (35=j,
+                                  ``business``, 380), order rejects (35=8 150=8, ``order``,
+                                  103) and cancel rejects (35=9, ``cancel``, 102)
+``metrics_observer_errors_total`` failures inside the observer (it never raises)
+================================  ===========================================================
+
+Labels stay bounded: no label ever carries an order, execution or client id. Session names
+come from the configuration; a MsgType the session's dictionaries do not define counts as
+``unknown``; a reason code that is not a short number counts as ``other``. As a last guard,
+each label of a metric takes at most :data:`MAX_LABEL_VALUES` distinct values; later new
+values are counted under ``other``.
+
+Gauges derived from a session (state, sequence numbers) are updated whenever the session
+sends or receives a message or reports an event, which is whenever they change, except the
+moment an acceptor's connection starts waiting for a Logon (seen with the Logon).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Enum as EnumMetric
+
+from gateway.session import (
+    Disconnect,
+    GapDetected,
+    LoggedOn,
+    RejectReceived,
+    RejectSent,
+    ResendServed,
+)
+from gateway.session_state import State
+from gateway.yamlcheck import Node
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from gateway.transport import SessionRunner
+
+__all__ = ["MAX_LABEL_VALUES", "GatewayMetrics", "MetricsConfig", "parse_metrics_config"]
+
+#: Distinct values one label of one metric may take before new ones count as ``other``.
+MAX_LABEL_VALUES = 500
+#: Histogram buckets for latencies: 5 us to 1 s.
+LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
+                   2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0)
+_DIRECTIONS = ("in", "out")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """The ``metrics`` section of a gateway YAML: where the HTTP endpoint listens
+    (port 0 picks a free port)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9100
+
+
+def parse_metrics_config(node: Node) -> MetricsConfig:
+    """``metrics: {host: 127.0.0.1, port: 9100}``; both keys optional. Raises
+    :class:`gateway.yamlcheck.ConfigError` naming file and line."""
+    m = node.mapping({"host", "port"})
+    return MetricsConfig(
+        host=m["host"].string() if "host" in m else "127.0.0.1",
+        port=m["port"].integer(0, 65535) if "port" in m else 9100,
+    )
+
+
+def _tag_value(raw: bytes, needle: bytes) -> str | None:
+    """The first value of the tag in ``needle`` (``b"\\x01tag="``) in ``raw``."""
+    i = raw.find(needle)
+    if i < 0:
+        return None
+    start = i + len(needle)
+    end = raw.find(b"\x01", start)
+    return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
+
+
+def _reason(value: str | None) -> str:
+    """A reason code as a label: a number of up to 4 digits, ``none`` or ``other``."""
+    if value is None:
+        return "none"
+    return value if value.isdigit() and len(value) <= 4 else "other"
+
+
+class _Bounded:
+    """Caps the distinct values of one label: the first ``limit`` pass, later new ones become
+    ``other``. Shared by the threads that update metrics, hence the lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        with self.lock:
+            if len(self.seen) >= self.limit:
+                return "other"
+            self.seen.add(value)
+        return value
+
+
+def _label(value: str | Enum) -> str:
+    return value.name.lower() if isinstance(value, Enum) else str(value)
+
+
+class GatewayMetrics:
+    """The gateway's metrics in :attr:`registry` (a new one when None). See the module
+    docstring for names and labels. Thread-safe; the observer methods never raise."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.messages_received_total = Counter(
+            "messages_received", "Messages received", ["session", "msg_type"], registry=r)
+        self.messages_sent_total = Counter(
+            "messages_sent", "FIX messages sent", ["session", "msg_type"], registry=r)
+        self.ingestion_latency_seconds = Histogram(
+            "ingestion_latency_seconds", "Market data receipt to book updated", ["feed"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.orders_added_total = Counter(
+            "orders_added", "Orders added to a book", ["symbol"], registry=r)
+        self.trades_executed_total = Counter(
+            "trades_executed", "Trades matched", ["symbol"], registry=r)
+        self.traded_quantity_total = Counter(
+            "traded_quantity", "Quantity traded", ["symbol"], registry=r)
+        self.book_depth_levels = Gauge(
+            "book_depth_levels", "Price levels on one side of a book", ["symbol", "side"],
+            registry=r)
+        self.orders_submitted_total = Counter(
+            "orders_submitted", "Child orders submitted by algos", ["strategy", "symbol"],
+            registry=r)
+        self.strategy_latency_seconds = Histogram(
+            "strategy_latency_seconds", "Time a strategy took to decide", ["strategy"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.session_connected = Gauge(
+            "session_connected", "1 while the session has a connection", ["session"],
+            registry=r)
+        self.session_state = EnumMetric(
+            "session_state", "FIX session state", ["session"],
+            states=[s.value for s in State], registry=r)
+        self.session_next_sender_seq_num = Gauge(
+            "session_next_sender_seq_num", "MsgSeqNum of the next outbound message",
+            ["session"], registry=r)
+        self.session_next_target_seq_num = Gauge(
+            "session_next_target_seq_num", "MsgSeqNum expected on the next inbound message",
+            ["session"], registry=r)
+        self.session_heartbeat_lag_seconds = Gauge(
+            "session_heartbeat_lag_seconds", "Seconds since the last message received",
+            ["session"], registry=r)
+        self.session_logons_total = Counter(
+            "session_logons", "Logons completed", ["session"], registry=r)
+        self.session_disconnects_total = Counter(
+            "session_disconnects", "Connections ended", ["session"], registry=r)
+        self.resends_total = Counter(
+            "resends", "ResendRequests (35=2) by direction", ["session", "direction"],
+            registry=r)
+        self.resent_messages_total = Counter(
+            "resent_messages", "Messages resent or gap-filled serving ResendRequests",
+            ["session", "kind"], registry=r)
+        self.sequence_gaps_total = Counter(
+            "sequence_gaps", "Inbound sequence gaps detected", ["session"], registry=r)
+        self.rejects_total = Counter(
+            "rejects", "Rejects by direction, type and reason code",
+            ["session", "direction", "type", "reason"], registry=r)
+        self.metrics_observer_errors_total = Counter(
+            "metrics_observer_errors", "Failures inside the metrics observer", registry=r)
+        self._bounds: dict[str, _Bounded] = {}
+        self._runners: dict[str, SessionRunner] = {}
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _bound(self, metric: str, label: str, value: str | Enum) -> str:
+        key = f"{metric}.{label}"
+        bound = self._bounds.get(key)
+        if bound is None:
+            bound = self._bounds.setdefault(key, _Bounded(MAX_LABEL_VALUES))
+        return bound(_label(value))
+
+    # -- venue, router, feeds and algos -----------------------------------------------------
+
+    def feed_message(self, feed: str, msg_type: str) -> None:
+        """A market-data message from a feed that is not a FIX session (LOBSTER, Binance)."""
+        self.messages_received_total.labels(
+            self._bound("received", "session", feed),
+            self._bound("received", "msg_type", msg_type)).inc()
+
+    def ingestion_latency(self, seconds: float, feed: str = "fix") -> None:
+        self.ingestion_latency_seconds.labels(self._bound("ingest", "feed", feed)).observe(
+            seconds)
+
+    def order_added(self, symbol: str) -> None:
+        self.orders_added_total.labels(self._bound("added", "symbol", symbol)).inc()
+
+    def trade(self, symbol: str, qty: float) -> None:
+        label = self._bound("trades", "symbol", symbol)
+        self.trades_executed_total.labels(label).inc()
+        self.traded_quantity_total.labels(label).inc(qty)
+
+    def book_depth(self, symbol: str, side: str | Enum, levels: int) -> None:
+        """``side`` a short word (``bid``/``ask``) or an enum (its name, lower case)."""
+        self.book_depth_levels.labels(self._bound("depth", "symbol", symbol),
+                                      self._bound("depth", "side", side)).set(levels)
+
+    def order_submitted(self, strategy: str, symbol: str) -> None:
+        self.orders_submitted_total.labels(self._bound("submitted", "strategy", strategy),
+                                           self._bound("submitted", "symbol", symbol)).inc()
+
+    def strategy_latency(self, strategy: str, seconds: float) -> None:
+        self.strategy_latency_seconds.labels(
+            self._bound("strategy", "strategy", strategy)).observe(seconds)
+
+    # -- SessionObserver --------------------------------------------------------------------
+
+    def message(self, session: SessionRunner, direction: Literal["in", "out"], raw: bytes,
+                now: datetime) -> None:
+        try:
+            name = self._track(session)
+            msg_type = _tag_value(raw, b"\x0135=")
+            known = msg_type is not None and session.session.dd.message(msg_type) is not None
+            type_label = self._bound("msg", "msg_type", msg_type) if known and msg_type else (
+                "unknown")
+            counter = self.messages_received_total if direction == "in" else (
+                self.messages_sent_total)
+            counter.labels(name, type_label).inc()
+            if msg_type == "2":
+                self.resends_total.labels(name, direction).inc()
+            elif msg_type == "j":
+                self._reject(name, direction, "business", _tag_value(raw, b"\x01380="))
+            elif msg_type == "9":
+                self._reject(name, direction, "cancel", _tag_value(raw, b"\x01102="))
+            elif msg_type == "8" and b"\x01150=8\x01" in raw:
+                self._reject(name, direction, "order", _tag_value(raw, b"\x01103="))
+            self._session_gauges(name, session)
+        except Exception:  # an observer never raises into the transport
+            self.metrics_observer_errors_total.inc()
+
+    def event(self, session: SessionRunner, event: object, now: datetime) -> None:
+        try:
+            name = self._track(session)
+            if type(event).__name__ == "Connected":
+                # transport.Connected, matched by name: the transport may import this module.
+                self.session_connected.labels(name).set(1)
+            elif isinstance(event, Disconnect):
+                self.session_connected.labels(name).set(0)
+                self.session_disconnects_total.labels(name).inc()
+            elif isinstance(event, LoggedOn):
+                self.session_logons_total.labels(name).inc()
+            elif isinstance(event, RejectSent):
+                self._reject(name, "out", "session", str(int(event.reject.reason)))
+            elif isinstance(event, RejectReceived):
+                self._reject(name, "in", "session", event.message.body.get_str(373))
+            elif isinstance(event, GapDetected):
+                self.sequence_gaps_total.labels(name).inc()
+            elif isinstance(event, ResendServed):
+                self.resent_messages_total.labels(name, "resent").inc(event.resent)
+                self.resent_messages_total.labels(name, "gap_fill").inc(event.gap_filled)
+            self._session_gauges(name, session)
+        except Exception:
+            self.metrics_observer_errors_total.inc()
+
+    def _reject(self, name: str, direction: str, kind: str, reason: str | None) -> None:
+        self.rejects_total.labels(name, direction, kind,
+                                  self._bound("rejects", "reason", _reason(reason))).inc()
+
+    def _track(self, runner: SessionRunner) -> str:
+        """The session's label; the first time a session is seen, set up its lag gauge."""
+        name = runner.name
+        if self._runners.get(name) is not runner:
+            first = name not in self._runners
+            self._runners[name] = runner
+            if first:
+                self.session_heartbeat_lag_seconds.labels(name).set_function(
+                    lambda: self._lag(name))
+                self.session_connected.labels(name).set(0)
+        return name
+
+    def _lag(self, name: str) -> float:
+        """Called at scrape time (HTTP thread): reads two attributes, no locking needed."""
+        try:
+            runner = self._runners[name]
+            last = runner.session.last_received
+            if last is None:
+                return math.nan
+            return max(0.0, (runner.clock.now() - last).total_seconds())
+        except Exception:
+            return math.nan
+
+    def _session_gauges(self, name: str, runner: SessionRunner) -> None:
+        session = runner.session
+        self.session_state.labels(name).state(session.state.value)
+        self.session_next_sender_seq_num.labels(name).set(session.store.next_sender_seq)
+        self.session_next_target_seq_num.labels(name).set(session.store.next_target_seq)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve ``/metrics`` on ``host:port`` from a daemon thread; return the port really
+        bound (port 0 picks a free one). One server per instance; :meth:`close` stops it."""
+        if self._server is not None:
+            raise RuntimeError("the metrics endpoint is already being served")
+        # prometheus-client >= 0.20 returns the server and its thread.
+        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        return int(self._server.server_address[1])
+
+    @property
+    def port(self) -> int | None:
+        return int(self._server.server_address[1]) if self._server is not None else None
+
+    def close(self) -> None:
+        """Stop the HTTP endpoint, if it runs."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
