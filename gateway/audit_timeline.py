@@ -28,6 +28,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import Any
 
 from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import parse_utc_timestamp
-from gateway.audit import scan_ids
+from gateway.audit import scan_ids, show_soh
 from gateway.fixlog import read_log_lines
 
 __all__ = ["LOG_SUFFIXES", "Entry", "Reading", "Relation", "describe", "find_files",
@@ -121,88 +122,105 @@ def _utc(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=UTC)
 
 
+class _Lines:
+    """The lines of a file, counted, so a read error can name the line it happened at."""
+
+    def __init__(self, f: io.BufferedIOBase) -> None:
+        self.f = f
+        self.n = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.f:
+            self.n += 1
+            yield line
+
+
 def read_entries(paths: Sequence[Path], labels: Sequence[str] | None = None) -> Reading:
     """Read every file in ``paths`` (named ``labels[i]`` in sources; default the path).
-    Raises OSError (naming the file) if one cannot be read, or ValueError naming
-    ``file:line`` for a corrupt gzip stream."""
+    Raises OSError naming the file (and the line, if reading stopped inside it) when one
+    cannot be read (permissions, a corrupt gzip stream)."""
     reading = Reading()
     for i, path in enumerate(paths):
         label = labels[i] if labels is not None else str(path)
         reading.files += 1
         try:
-            if _first_line(path).startswith(b"{"):
-                _read_json(path, label, reading)
-            else:
-                _read_fix(path, label, reading)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise OSError(f"{label}: cannot read: {reason}") from exc
+            is_json = _first_line(path).startswith(b"{")
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise OSError(f"{label}: cannot read: {_reason(exc)}") from exc
+        with _open(path) as f:
+            lines = _Lines(f)
+            try:
+                (_read_json if is_json else _read_fix)(path, lines, label, reading)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise OSError(f"{label}:{lines.n + 1}: cannot read: {_reason(exc)}") from exc
     return reading
 
 
-def _read_json(path: Path, label: str, reading: Reading) -> None:
-    with _open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            reading.records += 1
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                reading.warnings.append(f"{label}:{lineno}: skipped, not JSON: {exc}")
-                continue
-            if not isinstance(obj, dict) or "kind" not in obj:
-                reading.warnings.append(f"{label}:{lineno}: skipped, not an audit record")
-                continue
-            ids = {k: str(obj[k]) for k in _ID_KEYS if obj.get(k) is not None}
-            if not ids:
-                continue
-            try:
-                time = _utc(datetime.fromisoformat(obj["ts"])) if "ts" in obj else None
-            except (TypeError, ValueError):
-                reading.warnings.append(f"{label}:{lineno}: bad ts {obj.get('ts')!r}")
-                time = None
-            raw = obj.get("raw")
-            reading.entries.append(Entry(
-                time=time, source=f"{label}:{lineno}", seq=len(reading.entries),
-                kind=str(obj["kind"]), session=str(obj.get("session", "")),
-                direction=obj.get("direction"),
-                raw=_PIPE_FIELD.sub("\x01", raw).encode("latin-1") if isinstance(
-                    raw, str) else None,
-                record=obj, **ids))
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def _read_fix(path: Path, label: str, reading: Reading) -> None:
+def _read_json(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        reading.records += 1
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            reading.warnings.append(f"{label}:{lineno}: skipped, not JSON: {exc}")
+            continue
+        if not isinstance(obj, dict) or "kind" not in obj:
+            reading.warnings.append(f"{label}:{lineno}: skipped, not an audit record")
+            continue
+        ids = {k: str(obj[k]) for k in _ID_KEYS if obj.get(k) is not None}
+        if not ids:
+            continue
+        try:
+            time = _utc(datetime.fromisoformat(obj["ts"])) if "ts" in obj else None
+        except (TypeError, ValueError):
+            reading.warnings.append(f"{label}:{lineno}: bad ts {obj.get('ts')!r}")
+            time = None
+        raw = obj.get("raw")
+        reading.entries.append(Entry(
+            time=time, source=f"{label}:{lineno}", seq=len(reading.entries),
+            kind=str(obj["kind"]), session=str(obj.get("session", "")),
+            direction=obj.get("direction"),
+            raw=_PIPE_FIELD.sub("\x01", raw).encode("latin-1", "replace") if isinstance(
+                raw, str) else None,
+            record=obj, **ids))
+
+
+def _read_fix(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
     m = _QUICKFIX_NAME.match(path.name)
     ours = m.group(1) if m else None
     bad = 0
     first_bad = ""
-    with _open(path) as f:
-        for rec in read_log_lines(f, label):
-            reading.records += 1
-            if not rec.ok:
-                bad += 1
-                first_bad = first_bad or f"line {rec.line}, {rec.status.name}: {rec.detail}"
-                continue
-            ids = scan_ids(rec.raw)
-            if not any(k in ids for k in ("cl_ord_id", "orig_cl_ord_id", "order_id")):
-                continue
-            sender = _value(rec.raw, b"\x0149=") or "?"
-            target = _value(rec.raw, b"\x0156=") or "?"
-            time = rec.timestamp
-            if time is None:
-                sent = _value(rec.raw, b"\x0152=")
-                try:
-                    time = parse_utc_timestamp(sent) if sent else None
-                except ValueError:
-                    time = None
-            direction = None if ours is None else (
-                "out" if sender == ours else "in" if target == ours else None)
-            reading.entries.append(Entry(
-                time=_utc(time), source=rec.where, seq=len(reading.entries), kind="msg",
-                session=f"{sender}->{target}", direction=direction,
-                cl_ord_id=ids.get("cl_ord_id"), orig_cl_ord_id=ids.get("orig_cl_ord_id"),
-                order_id=ids.get("order_id"), raw=rec.raw))
+    for rec in read_log_lines(lines, label):
+        reading.records += 1
+        if not rec.ok:
+            bad += 1
+            first_bad = first_bad or f"line {rec.line}, {rec.status.name}: {rec.detail}"
+            continue
+        ids = scan_ids(rec.raw)
+        if not any(k in ids for k in ("cl_ord_id", "orig_cl_ord_id", "order_id")):
+            continue
+        sender = _value(rec.raw, b"\x0149=") or "?"
+        target = _value(rec.raw, b"\x0156=") or "?"
+        time = rec.timestamp
+        if time is None:
+            sent = _value(rec.raw, b"\x0152=")
+            try:
+                time = parse_utc_timestamp(sent) if sent else None
+            except ValueError:
+                time = None
+        direction = None if ours is None else (
+            "out" if sender == ours else "in" if target == ours else None)
+        reading.entries.append(Entry(
+            time=_utc(time), source=rec.where, seq=len(reading.entries), kind="msg",
+            session=f"{sender}->{target}", direction=direction,
+            cl_ord_id=ids.get("cl_ord_id"), orig_cl_ord_id=ids.get("orig_cl_ord_id"),
+            order_id=ids.get("order_id"), raw=rec.raw))
     if bad:
         reading.warnings.append(f"{label}: {bad} unreadable messages skipped (first: "
                                 f"{first_bad})")
@@ -499,8 +517,6 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "cl_ord_id": entry.cl_ord_id, "orig_cl_ord_id": entry.orig_cl_ord_id,
         "order_id": entry.order_id, "parent": entry.parent,
     }
-    if entry.raw is not None:
-        out["raw"] = entry.raw.replace(b"\x01", b"|").decode("latin-1")
-    if entry.record:
-        out["record"] = dict(entry.record)
+    out["raw"] = show_soh(entry.raw) if entry.raw is not None else None
+    out["record"] = dict(entry.record) if entry.record else None
     return out

@@ -1,0 +1,209 @@
+"""``gateway audit PATH --clordid ID``: an order's life from JSON audit logs and FIX logs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.audit_timeline import find_files, read_entries, related
+from gateway.cli import main
+from tests.audit_samples import FIX_NAME, JSON_NAME, SAMPLES, generate
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixlogs"
+KOD_BON = SHARED / "FIX.4.2-KOD-BON.messages.current.log"
+LOG4FIX = SHARED / "log4fix-j"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    code = main(["audit", *argv])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def related_sources(path: Path, cl_ord_id: str) -> list[str]:
+    reading = read_entries(find_files(path))
+    return [e.source.rsplit("/", 1)[-1] for e in related(reading.entries, cl_ord_id).entries]
+
+
+def test_samples_match_their_generator(tmp_path: Path) -> None:
+    generate(tmp_path)
+    for name in (JSON_NAME, FIX_NAME):
+        assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
+
+
+# -- chains in a FIX log ----------------------------------------------------------------------
+
+CHAIN = [f"{FIX_NAME}:{n}" for n in (3, 4, 12, 13, 14, 16, 17)]  # A1 D, ack, G, ack, fill, F, ack
+
+
+@pytest.mark.parametrize("start", ["A1", "A2", "A3"])
+def test_chain_is_followed_both_ways_through_replace_and_cancel(start: str) -> None:
+    assert related_sources(SAMPLES / FIX_NAME, start) == CHAIN
+
+
+def test_placeholder_order_ids_link_nothing() -> None:
+    # R1 and R2 were both rejected with OrderID NONE: neither pulls in the other.
+    assert related_sources(SAMPLES / FIX_NAME, "R1") == [f"{FIX_NAME}:7", f"{FIX_NAME}:8"]
+
+
+def test_timeline_of_a_replaced_and_cancelled_order(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, err = run(capsys, str(SAMPLES / FIX_NAME), "--clordid", "A1")
+    assert code == 0 and err == ""
+    assert lines[0].startswith("ClOrdID A1: 7 records; ClOrdIDs A1, A2, A3; OrderIDs O-1")
+    body = lines[1:]
+    expected = [
+        ("DESK->BROKER in", "NewOrderSingle BUY 100 AAPL @ 10.00 LIMIT DAY", "[11=A1]"),
+        ("BROKER->DESK out", "ExecutionReport NEW cum 0 avg 0 leaves 100", "[11=A1 37=O-1]"),
+        ("DESK->BROKER in", "OrderCancelReplaceRequest BUY 200 AAPL @ 10.01 LIMIT",
+         "[11=A2 41=A1 37=O-1]"),
+        ("BROKER->DESK out", "ExecutionReport REPLACED (status NEW)", "[11=A2 41=A1 37=O-1]"),
+        ("BROKER->DESK out",
+         "ExecutionReport Fill 50 @ 10.01 cum 50 avg 10.01 leaves 150 (PARTIALLY_FILLED)",
+         "[11=A2 37=O-1]"),
+        ("DESK->BROKER in", "OrderCancelRequest BUY 200 AAPL", "[11=A3 41=A2 37=O-1]"),
+        ("BROKER->DESK out", "ExecutionReport CANCELED cum 50 avg 10.01 leaves 0",
+         "[11=A3 41=A2 37=O-1]"),
+    ]
+    assert len(body) == len(expected)
+    for line, (who, what, ids), source in zip(body, expected, CHAIN, strict=True):
+        assert line.startswith("2024-03-04 14:30:00.")
+        assert source in line and who in line and what in line and line.endswith(ids), line
+
+
+# -- algo parents and children in a JSON audit log --------------------------------------------
+
+
+def test_parent_shows_its_children_and_decisions(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = run(capsys, str(SAMPLES), "--clordid", "PARENT1")
+    assert code == 0
+    assert "ClOrdIDs C1, C2, C2X, PARENT1, PARENT1C, PARENT1R; OrderIDs P-1, V-1, V-2" in (
+        lines[0])
+    text = "\n".join(lines[1:])
+    for what in ("NewOrderSingle BUY 1000 AAPL @ 10.05 LIMIT",
+                 "algo slice 1/2 size 500 @ 10.00 (schedule)",
+                 "NewOrderSingle BUY 500 AAPL @ 10.00 LIMIT",
+                 "ExecutionReport Fill 500 @ 10.00 cum 500 avg 10.00 leaves 0 (FILLED)",
+                 "OrderCancelReplaceRequest BUY 800 AAPL",
+                 "algo slice 2/2 size 300 @ 10.01 (catch-up)",
+                 "algo cancel (client cancel)",
+                 "OrderCancelRequest BUY 300 AAPL",
+                 "algo done (cancelled by client)",
+                 "order canceled status=CANCELED cum=500"):
+        assert what in text, what
+    assert "OTHER1" not in text and "MSFT" not in text
+    # Sorted by time: the sample was written in time order, one record every 10 ms.
+    stamps = [line[:26] for line in lines[1:]]
+    assert stamps == sorted(stamps) and len(lines) - 1 == 25
+
+
+def test_a_child_shows_its_parent_but_not_its_siblings(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = run(capsys, str(SAMPLES / JSON_NAME), "--clordid", "C1")
+    assert code == 0
+    text = "\n".join(lines[1:])
+    assert "[11=C1]" in text and "11=PARENT1]" in text and "algo done" in text
+    assert "C2" not in text and "slice 2/2" not in text
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = run(capsys, str(SAMPLES), "--clordid", "C2X", "--json")
+    assert code == 0
+    records = [json.loads(line) for line in lines]
+    children = [r for r in records if r["cl_ord_id"] in ("C2", "C2X")]
+    assert [r["kind"] for r in children] == ["algo", "msg", "order", "msg", "algo", "msg",
+                                            "msg", "order"]
+    cancel = next(r for r in children if r["raw"] and "|35=F|" in r["raw"])
+    assert cancel["orig_cl_ord_id"] == "C2" and cancel["what"] == (
+        "OrderCancelRequest BUY 300 AAPL")
+    assert all(r["source"].startswith(str(SAMPLES)) for r in records)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def test_nothing_found_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, err = run(capsys, str(SAMPLES), "--clordid", "NO-SUCH-ORDER")
+    assert code == 1 and lines == []
+    assert "no record mentions ClOrdID 'NO-SUCH-ORDER'" in err and "2 files" in err
+
+
+def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, str(tmp_path / "nope"), "--clordid", "A1")
+    assert code == 2 and "nope: no such file or folder" in err
+
+
+def test_bad_lines_are_reported_with_file_and_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    lines = (SAMPLES / JSON_NAME).read_text().splitlines()
+    lines[3] = lines[3][:40]  # a torn line, as a crash mid-write leaves
+    (tmp_path / "torn.jsonl").write_text("\n".join(lines) + "\n")
+    shutil.copy(SAMPLES / FIX_NAME, tmp_path / "broker.log")
+    with (tmp_path / "broker.log").open("a") as f:
+        f.write("20240304-14:31:00.000000 : 8=FIX.4.4\x019=5\x0135=D\x0111=A9\x0110=000\x01\n")
+    code, out, err = run(capsys, str(tmp_path), "--clordid", "PARENT1")
+    assert code == 0 and len(out) > 1
+    assert f"{tmp_path / 'torn.jsonl'}:4: skipped, not JSON" in err
+    assert f"{tmp_path / 'broker.log'}: 1 unreadable messages skipped (first: line 18" in err
+
+
+def test_unreadable_file_names_the_file(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    (tmp_path / "bad.log.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    code, _, err = run(capsys, str(tmp_path), "--clordid", "A1")
+    assert code == 2 and "bad.log.gz: cannot read" in err
+
+
+def test_folders_are_read_recursively_with_gzip(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    nested = tmp_path / "2024" / "03"
+    nested.mkdir(parents=True)
+    with gzip.open(nested / "broker.log.gz", "wb") as f:
+        f.write((SAMPLES / FIX_NAME).read_bytes())
+    (nested / "store.bin").write_bytes((SAMPLES / FIX_NAME).read_bytes())  # not a log name
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "A2")
+    assert code == 0 and len(lines) == 1 + 7
+    assert all("broker.log.gz:" in line for line in lines[1:])
+
+
+# -- captured logs of other engines (../shared/data) ------------------------------------------
+
+
+@pytest.mark.skipif(not KOD_BON.exists(), reason=f"{KOD_BON} absent (shared data not here)")
+def test_quickfix_log_of_another_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, err = run(capsys, str(KOD_BON), "--clordid", "ORTT1_10_B1519413384418099000")
+    assert code == 0 and err == ""
+    body = lines[1:]
+    assert len(body) == 4
+    assert "BON->KOD in" in body[0] and "NewOrderSingle BUY 10 DEMO @ 99.0 LIMIT" in body[0]
+    assert "KOD->BON out" in body[1] and "ExecutionReport NEW" in body[1]
+    assert "OrderCancelRequest BUY DEMO" in body[2] and (
+        "41=ORTT1_10_B1519413384418099000" in body[2])
+    assert "ExecutionReport CANCELED" in body[3]
+    assert body[0].startswith("2018-02-23 19:16:24.428523")
+    assert f"{KOD_BON}:11 " in body[0]
+
+
+@pytest.mark.skipif(not LOG4FIX.exists(), reason=f"{LOG4FIX} absent (shared data not here)")
+def test_log_layouts_of_other_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    # Pipe-delimited, no trailing delimiter, timestamps of another format, junk after the
+    # message, messages split across lines: the same order is found in each file having it.
+    code, lines, _ = run(capsys, str(LOG4FIX), "--clordid", "1")
+    assert code == 0
+    assert sum("NewOrderSingle BUY 100 AAPL" in line for line in lines) == 2
+    assert any("ExecutionReport" in line and "37=500" in line for line in lines)
+    code, lines, _ = run(capsys, str(LOG4FIX), "--clordid", "103-107515")
+    assert code == 0 and sum("ExecutionReport DONE_FOR_DAY" in line for line in lines) == 2
+
+
+def test_truncated_gzip_names_file_and_line(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    data = gzip.compress((SAMPLES / FIX_NAME).read_bytes() * 50)
+    (tmp_path / "cut.log.gz").write_bytes(data[: len(data) * 2 // 3])
+    code, _, err = run(capsys, str(tmp_path / "cut.log.gz"), "--clordid", "A1")
+    assert code == 2
+    assert re.search(r"cut\.log\.gz:\d+: cannot read: Compressed file ended", err), err
