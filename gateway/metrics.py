@@ -34,7 +34,8 @@ Metrics and their labels:
 ``rejects_total``                 {session, direction, type, reason}: session Rejects (35=3,
                                   ``type=session``, reason 373), BusinessMessageRejects (35=j,
                                   ``business``, 380), order rejects (35=8 150=8, ``order``,
-                                  103) and cancel rejects (35=9, ``cancel``, 102)
+                                  103) and cancel rejects (35=9, ``cancel``, 102);
+                                  resent copies (PossDup) are not counted again
 ``metrics_observer_errors_total`` failures inside the observer (it never raises)
 ================================  ===========================================================
 
@@ -267,6 +268,8 @@ class GatewayMetrics:
             counter.labels(name, type_label).inc()
             if msg_type == "2":
                 self.resends_total.labels(name, direction).inc()
+            elif b"\x0143=Y\x01" in raw:
+                pass  # a resent copy (PossDup): its reject was counted the first time
             elif msg_type == "j":
                 self._reject(name, direction, "business", _tag_value(raw, b"\x01380="))
             elif msg_type == "9":

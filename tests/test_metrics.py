@@ -1,0 +1,227 @@
+"""Prometheus metrics: scraped over real HTTP after traffic through a real session runner;
+labels stay bounded whatever the peer sends."""
+
+from __future__ import annotations
+
+import math
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixspec.dictionary import load_builtin
+from gateway.metrics import MAX_LABEL_VALUES, GatewayMetrics, parse_metrics_config
+from gateway.yamlcheck import ConfigError, load_yaml
+from tests.audit_samples import runner
+from tests.observer_harness import T0, Harness, nos
+
+NAME = "FIX.4.4:ISLD->TW"
+ALLOWED_LABELS = {"session", "msg_type", "feed", "symbol", "side", "strategy", "direction",
+                  "type", "reason", "kind", "session_state", "le"}
+
+
+def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the endpoint: (name, labels) -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+        text = resp.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
+          **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Harness, GatewayMetrics, int]]:
+    metrics = GatewayMetrics()
+    port = metrics.serve("127.0.0.1", 0)
+    h = Harness(tmp_path, [metrics])
+    yield h, metrics, port
+    h.close()
+    metrics.close()
+
+
+def test_session_traffic_is_scraped_over_http(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    h, _, port = served
+    assert port > 0
+    h.logon()
+    for i in range(3):
+        h.send(nos(f"ORD-{i}"))
+    s = scrape(port)
+    assert value(s, "messages_received_total", session=NAME, msg_type="A") == 1
+    assert value(s, "messages_received_total", session=NAME, msg_type="D") == 3
+    assert value(s, "messages_sent_total", session=NAME, msg_type="A") == 1
+    assert value(s, "messages_sent_total", session=NAME, msg_type="D") == 3  # echoed
+    assert value(s, "session_connected", session=NAME) == 1
+    assert value(s, "session_state", session=NAME, session_state="active") == 1
+    assert value(s, "session_state", session=NAME, session_state="disconnected") == 0
+    assert value(s, "session_next_sender_seq_num", session=NAME) == 5
+    assert value(s, "session_next_target_seq_num", session=NAME) == 5
+    assert value(s, "session_logons_total", session=NAME) == 1
+
+
+def test_heartbeat_lag_follows_the_sessions_clock(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    h, _, port = served
+    h.connect()
+    assert math.isnan(value(scrape(port), "session_heartbeat_lag_seconds", session=NAME))
+    h.send("35=A|98=0|108=30")  # Logon
+    assert value(scrape(port), "session_heartbeat_lag_seconds", session=NAME) == 0
+    h.advance(7.5)  # the virtual clock: nothing received for 7.5 s
+    assert value(scrape(port), "session_heartbeat_lag_seconds", session=NAME) == 7.5
+    h.send("35=0")
+    assert value(scrape(port), "session_heartbeat_lag_seconds", session=NAME) == 0
+
+
+def test_rejects_resends_gaps_and_disconnects(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    h, _, port = served
+    h.logon()
+    h.send("35=D|21=1|38=5|40=1|54=1|55=IBM|60=20240506-09:30:00")  # no ClOrdID: Reject 1
+    h.send("35=3|45=1|373=5|58=bad value")  # the peer rejects one of ours
+    h.send("35=H|11=S1|54=1|55=IBM")  # not an echo type: BusinessMessageReject 380=3
+    h.send(nos("GAP"), seq=h.peer.seq + 3)  # a gap: we ask for a resend
+    h.send("35=2|7=1|16=0", seq=h.peer.seq + 3)  # the peer asks us for one too (also a gap)
+    h.drop()
+    s = scrape(port)
+    rejects = {k: v for k, v in s.items() if k[0] == "rejects_total"}
+    assert value(s, "rejects_total", session=NAME, direction="out", type="session",
+                 reason="1") == 1
+    assert value(s, "rejects_total", session=NAME, direction="in", type="session",
+                 reason="5") == 1
+    assert value(s, "rejects_total", session=NAME, direction="out", type="business",
+                 reason="3") == 1
+    assert sum(rejects.values()) == 3
+    assert value(s, "resends_total", session=NAME, direction="out") >= 1
+    assert value(s, "sequence_gaps_total", session=NAME) >= 1
+    assert value(s, "session_connected", session=NAME) == 0
+    assert value(s, "session_disconnects_total", session=NAME) == 1
+    assert value(s, "session_state", session=NAME, session_state="disconnected") == 1
+
+
+def test_resend_served_counts_resent_and_gap_filled(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    h, _, port = served
+    h.logon()
+    h.send(nos("ORD-1"))  # echoed: our seq 2 is an application message
+    h.send("35=2|7=1|16=0")  # resend everything: Logon gap-filled, the echo resent
+    s = scrape(port)
+    assert value(s, "resends_total", session=NAME, direction="in") == 1
+    assert value(s, "resent_messages_total", session=NAME, kind="resent") == 1
+    assert value(s, "resent_messages_total", session=NAME, kind="gap_fill") == 1
+
+
+def test_venue_feed_and_algo_metrics(served: tuple[Harness, GatewayMetrics, int]) -> None:
+    _, m, port = served
+    m.feed_message("lobster", "add")
+    m.ingestion_latency(0.00003, feed="lobster")
+    for _ in range(4):
+        m.order_added("AAPL")
+    m.trade("AAPL", 150)
+    m.trade("AAPL", 50)
+    m.book_depth("AAPL", "bid", 12)
+    m.book_depth("AAPL", "ask", 9)
+    m.order_submitted("twap", "AAPL")
+    m.strategy_latency("twap", 0.0002)
+    s = scrape(port)
+    assert value(s, "messages_received_total", session="lobster", msg_type="add") == 1
+    assert value(s, "ingestion_latency_seconds_count", feed="lobster") == 1
+    assert value(s, "ingestion_latency_seconds_bucket", feed="lobster", le="5e-05") == 1
+    assert value(s, "ingestion_latency_seconds_bucket", feed="lobster", le="1e-05") == 0
+    assert value(s, "orders_added_total", symbol="AAPL") == 4
+    assert value(s, "trades_executed_total", symbol="AAPL") == 2
+    assert value(s, "traded_quantity_total", symbol="AAPL") == 200
+    assert value(s, "book_depth_levels", symbol="AAPL", side="bid") == 12
+    assert value(s, "book_depth_levels", symbol="AAPL", side="ask") == 9
+    assert value(s, "orders_submitted_total", strategy="twap", symbol="AAPL") == 1
+    assert value(s, "strategy_latency_seconds_sum", strategy="twap") == pytest.approx(0.0002)
+
+
+def test_labels_stay_bounded_whatever_the_peer_sends(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    h, m, port = served
+    h.logon()
+    ids = [f"CL-{i}" for i in range(50)]
+    for cl in ids:
+        h.send(nos(cl))
+    # Raw garbage straight to the observer: made-up MsgTypes and reject reasons.
+    for i in range(300):
+        m.message(h.runner, "in", f"8=FIX.4.4\x019=9\x0135=Z{i}\x0111=X{i}\x01".encode(), T0)
+        m.message(h.runner, "in", f"8=FIX.4.4\x0135=j\x01380=R{i}\x01".encode(), T0)
+    s = scrape(port)
+    known = set(load_builtin("FIX.4.4").messages) | {"unknown"}
+    for (name, labels), _ in s.items():
+        keys = {k for k, _ in labels}
+        assert keys <= ALLOWED_LABELS, (name, keys)
+        for k, v in labels:
+            assert not v.startswith(("CL-", "X")), (name, labels)  # no ids as labels
+            if k == "msg_type" and dict(labels).get("session") == NAME:
+                assert v in known, v
+            if k == "reason":
+                assert re.fullmatch(r"\d{1,4}|other|none", v), v
+    assert value(s, "messages_received_total", session=NAME, msg_type="unknown") == 300
+    assert value(s, "rejects_total", session=NAME, direction="in", type="business",
+                 reason="other") == 300
+
+
+def test_caller_labels_are_capped(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    m = GatewayMetrics(registry)
+    for i in range(MAX_LABEL_VALUES + 25):
+        m.order_added(f"SYM{i}")
+    values = {s.labels["symbol"]: s.value for metric in registry.collect()
+              if metric.name == "orders_added" for s in metric.samples
+              if s.name == "orders_added_total"}
+    assert len(values) == MAX_LABEL_VALUES + 1 and values["other"] == 25
+
+
+def test_observer_never_raises() -> None:
+    m = GatewayMetrics()
+    m.message(runner("S"), "in", b"8=FIX.4.4\x0135=D\x01", T0)  # no real session behind it
+    m.event(object(), object(), T0)  # type: ignore[arg-type]
+    errors = [s.value for metric in m.registry.collect() if metric.name ==
+              "metrics_observer_errors" for s in metric.samples if s.name.endswith("_total")]
+    assert errors == [2]
+
+
+def test_two_instances_do_not_share_counters() -> None:
+    a, b = GatewayMetrics(), GatewayMetrics()
+    a.order_added("AAPL")
+    assert b.registry.get_sample_value("orders_added_total", {"symbol": "AAPL"}) is None
+    assert a.registry.get_sample_value("orders_added_total", {"symbol": "AAPL"}) == 1
+
+
+def test_close_stops_the_endpoint() -> None:
+    m = GatewayMetrics()
+    port = m.serve("127.0.0.1", 0)
+    assert m.port == port and scrape(port)
+    m.close()
+    assert m.port is None
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+def test_parse_metrics_config(tmp_path: Path) -> None:
+    good = tmp_path / "g.yaml"
+    good.write_text("host: 0.0.0.0\nport: 0\n")
+    cfg = parse_metrics_config(load_yaml(good))
+    assert (cfg.host, cfg.port) == ("0.0.0.0", 0)
+    empty = tmp_path / "e.yaml"
+    empty.write_text("{}\n")
+    assert parse_metrics_config(load_yaml(empty)) == type(cfg)()
+    bad = tmp_path / "b.yaml"
+    bad.write_text("host: 127.0.0.1\nport: 70000\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml:2: port: expected an integer in"):
+        parse_metrics_config(load_yaml(bad))
