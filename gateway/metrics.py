@@ -210,6 +210,8 @@ class GatewayMetrics:
             "metrics_observer_errors", "Failures inside the metrics observer", registry=r)
         self._bounds: dict[str, _Bounded] = {}
         self._runners: dict[str, SessionRunner] = {}
+        self._message_counters: dict[tuple[str, str, str], Counter] = {}
+        self._session_values: dict[str, tuple[str, int, int]] = {}
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -263,9 +265,13 @@ class GatewayMetrics:
             known = msg_type is not None and session.session.dd.message(msg_type) is not None
             type_label = self._bound("msg", "msg_type", msg_type) if known and msg_type else (
                 "unknown")
-            counter = self.messages_received_total if direction == "in" else (
-                self.messages_sent_total)
-            counter.labels(name, type_label).inc()
+            key = (direction, name, type_label)
+            child = self._message_counters.get(key)
+            if child is None:  # .labels() costs a lock and a tuple build: once per key
+                counter = self.messages_received_total if direction == "in" else (
+                    self.messages_sent_total)
+                child = self._message_counters[key] = counter.labels(name, type_label)
+            child.inc()
             if msg_type == "2":
                 self.resends_total.labels(name, direction).inc()
             elif b"\x0143=Y\x01" in raw:
@@ -333,9 +339,16 @@ class GatewayMetrics:
 
     def _session_gauges(self, name: str, runner: SessionRunner) -> None:
         session = runner.session
-        self.session_state.labels(name).state(session.state.value)
-        self.session_next_sender_seq_num.labels(name).set(session.store.next_sender_seq)
-        self.session_next_target_seq_num.labels(name).set(session.store.next_target_seq)
+        now = (session.state.value, session.store.next_sender_seq,
+               session.store.next_target_seq)
+        last = self._session_values.get(name)
+        if now == last:
+            return
+        self._session_values[name] = now
+        if last is None or now[0] != last[0]:
+            self.session_state.labels(name).state(now[0])
+        self.session_next_sender_seq_num.labels(name).set(now[1])
+        self.session_next_target_seq_num.labels(name).set(now[2])
 
     # -- HTTP -------------------------------------------------------------------------------
 
