@@ -32,6 +32,7 @@ Kinds and their fields (fields whose value is None are left out):
 ``risk``
     :meth:`AuditLog.risk`: a risk limit breach on ``session``; ``event`` is the reason.
 
+A field named like one of the first three keys is written with ``_`` appended (``kind_``).
 Values: Decimals are written as strings (exact), datetimes in ISO 8601, enums by name, bytes
 with SOH shown as ``|``; anything else JSON cannot hold as its ``str``.
 
@@ -81,6 +82,10 @@ _ID_TAGS: tuple[tuple[bytes, str], ...] = (
     (b"\x0137=", "order_id"),
     (b"\x0117=", "exec_id"),
 )
+
+
+#: Keys every record starts with; a caller's field of the same name is written with a "_" added.
+_RESERVED = frozenset({"ts", "kind", "event"})
 
 
 def scan_ids(raw: bytes) -> dict[str, str]:
@@ -207,6 +212,9 @@ class AuditLog:
     # -- writing ----------------------------------------------------------------------------
 
     def _write(self, now: datetime, kind: str, event: str, fields: Mapping[str, Any]) -> None:
+        if not _RESERVED.isdisjoint(fields):
+            # A caller's own "kind" (an order type, say) must not cost the whole record.
+            fields = {f"{k}_" if k in _RESERVED else k: v for k, v in fields.items()}
         try:
             with self._lock:
                 if self._file is None:
