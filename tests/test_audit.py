@@ -174,9 +174,9 @@ def test_parse_audit_config(tmp_path: Path) -> None:
 def test_fields_named_like_the_record_keys_are_kept(tmp_path: Path) -> None:
     with AuditLog(tmp_path / "a.jsonl") as log:
         log.order(T0, "new", "S", cl_ord_id="X", kind="limit", ts="t")
-        log.algo(T0, "slice", "P", event="mine")
-    order, algo = records(tmp_path / "a.jsonl")
-    assert (order["kind"], order["event"], algo["kind"], algo["event"]) == (
-        "order", "new", "algo", "slice")
-    assert (order["kind_"], order["ts_"], algo["event_"]) == ("limit", "t", "mine")
+        log.risk(T0, "S", "max_qty", event="mine")
+    order, risk = records(tmp_path / "a.jsonl")
+    assert (order["kind"], order["event"], risk["kind"], risk["event"]) == (
+        "order", "new", "risk", "max_qty")
+    assert (order["kind_"], order["ts_"], risk["event_"]) == ("limit", "t", "mine")
     assert log.errors == 0
