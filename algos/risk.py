@@ -1,0 +1,246 @@
+"""Pre-trade risk limits per FIX session: configuration from YAML and the gate that applies it.
+
+YAML (validated once, errors name ``FILE:LINE: key: reason``)::
+
+    risk:
+      default:                  # every session, unless it overrides a key
+        max_order_qty: 10000    # shares per order
+        max_notional: 1000000   # qty x price (x mid for a market order), in the price currency
+        price_collar_pct: 5     # a limit price at most 5% away from the mid
+        max_open_orders: 50     # orders sent and not yet done
+        max_daily_loss: 25000   # realized + unrealized (marked to mid) since the day began
+        kill_switch: false      # true: refuse every new order from the start
+      sessions:
+        CLIENT1:                # the client's CompID
+          max_order_qty: 500
+          max_notional: null    # null: no limit here, whatever the default says
+
+Every limit is optional. A session's keys replace the default's one by one.
+
+:class:`RiskGate` is one session's live state: :meth:`RiskGate.check` answers None (accept)
+or the reason to reject, in words fit for FIX Text (58); every rejection and every kill is
+audited. Whoever sends orders to the venue tells the gate (:meth:`RiskGate.on_order_sent`,
+:meth:`RiskGate.on_order_done`, :meth:`RiskGate.on_fill`): the algo runner does it for its
+child orders, the order router for a client's direct orders; the market data edge (or the
+runner, from its snapshots) feeds mids with :meth:`RiskGate.on_mid`. Cancels are never
+checked: they only reduce risk.
+
+Order of checks, first failure wins: kill switch, quantity, price collar, notional, open
+orders, daily loss. The daily loss limit refuses new orders once the loss reaches it; it
+does not cancel what is working (throw the kill switch for that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from algos.audit import AuditSink, null_audit
+from algos.strategy import Side
+from gateway.yamlcheck import Node
+
+__all__ = ["RISK_KEYS", "RiskConfig", "RiskGate", "RiskLimits", "parse_limits", "parse_risk"]
+
+RISK_KEYS = frozenset({"max_order_qty", "max_notional", "price_collar_pct", "max_open_orders",
+                       "max_daily_loss", "kill_switch"})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """One session's limits; None means no limit. See the module docstring for meanings."""
+
+    max_order_qty: int | None = None
+    max_notional: Decimal | None = None
+    price_collar_pct: Decimal | None = None
+    max_open_orders: int | None = None
+    max_daily_loss: Decimal | None = None
+    kill_switch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """The ``risk`` section: defaults and per-session (CompID) overrides, already merged."""
+
+    default: RiskLimits = RiskLimits()
+    sessions: Mapping[str, RiskLimits] = field(default_factory=dict)
+
+    def for_session(self, comp_id: str) -> RiskLimits:
+        """The limits of the session whose client CompID is ``comp_id``."""
+        return self.sessions.get(comp_id, self.default)
+
+
+def _is_null(node: Node) -> bool:
+    return node.node.tag == "tag:yaml.org,2002:null"
+
+
+def _decimal(node: Node, *, low: float, high: float | None = None) -> Decimal:
+    value = node.number(low=low, high=high)
+    if value <= low:
+        raise node.error(f"expected a number above {low:g}, got {value:g}")
+    return Decimal(str(value))
+
+
+def parse_limits(node: Node, base: RiskLimits = RiskLimits()) -> RiskLimits:
+    """A mapping of limit keys over ``base``; a key set to null removes ``base``'s limit."""
+    values: dict[str, object] = {}
+    for key, child in node.mapping(RISK_KEYS).items():
+        if key == "kill_switch":
+            values[key] = child.boolean()
+        elif _is_null(child):
+            values[key] = None
+        elif key in ("max_order_qty", "max_open_orders"):
+            values[key] = child.integer(low=1)
+        elif key == "price_collar_pct":
+            values[key] = _decimal(child, low=0, high=100)
+        else:
+            values[key] = _decimal(child, low=0)
+    return replace(base, **values)  # type: ignore[arg-type]
+
+
+def parse_risk(node: Node) -> RiskConfig:
+    """The value of a ``risk:`` key: ``{default: {...}, sessions: {COMPID: {...}}}``."""
+    top = node.mapping({"default", "sessions"})
+    default = parse_limits(top["default"]) if "default" in top else RiskLimits()
+    sessions: dict[str, RiskLimits] = {}
+    if "sessions" in top:
+        node_sessions = top["sessions"]
+        names = node_sessions.raw()
+        if not isinstance(names, dict):
+            raise node_sessions.error("expected a mapping of session CompIDs to limits")
+        for comp_id, child in node_sessions.mapping({str(k) for k in names}).items():
+            sessions[comp_id] = parse_limits(child, default)
+    return RiskConfig(default, sessions)
+
+
+def _fmt(d: Decimal) -> str:
+    return f"{d:f}"
+
+
+class RiskGate:
+    """One session's pre-trade checks and the state they need (open orders, P&L, kill).
+
+    ``session`` names the session in audit records. All methods are cheap and pure in
+    the sense of the DESIGN: no clock, no I/O besides the audit callback.
+    """
+
+    def __init__(self, limits: RiskLimits, *, session: str = "",
+                 audit: AuditSink = null_audit) -> None:
+        self.limits = limits
+        self.session = session
+        self._audit = audit
+        self._open: set[str] = set()
+        self._position: dict[str, int] = {}
+        self._cash = Decimal(0)
+        self._marks: dict[str, Decimal] = {}
+        self._day_start_value = Decimal(0)
+        self._killed: str | None = None
+        if limits.kill_switch:
+            self.kill("kill_switch set in the risk configuration")
+
+    # -- state the callers feed ---------------------------------------------------------------
+
+    def on_order_sent(self, order_id: str) -> None:
+        """An order was sent to the venue: it counts as open until :meth:`on_order_done`."""
+        self._open.add(order_id)
+
+    def on_order_done(self, order_id: str) -> None:
+        """The order is filled, cancelled, expired or rejected (unknown ids are ignored)."""
+        self._open.discard(order_id)
+
+    def on_fill(self, symbol: str, side: Side, qty: int, price: Decimal) -> None:
+        signed = qty if side == Side.BUY else -qty
+        self._position[symbol] = self._position.get(symbol, 0) + signed
+        self._cash -= signed * price
+        self._marks.setdefault(symbol, price)  # until a mid arrives, value at the fill price
+
+    def on_mid(self, symbol: str, mid: Decimal) -> None:
+        self._marks[symbol] = mid
+
+    def new_day(self) -> None:
+        """Start a new trading day: the daily P&L counts from the current value."""
+        self._day_start_value = self._value()
+
+    # -- the kill switch ----------------------------------------------------------------------
+
+    def kill(self, reason: str) -> None:
+        """Refuse every new order from now on (audited); the caller cancels what is working."""
+        self._killed = reason
+        self._audit("kill_switch", session=self.session, reason=reason)
+
+    def reset_kill(self, by: str) -> None:
+        """Allow orders again; ``by`` says who decided (audited)."""
+        self._audit("kill_switch_reset", session=self.session, by=by, reason=self._killed)
+        self._killed = None
+
+    @property
+    def killed(self) -> str | None:
+        """The kill reason, or None when orders are allowed."""
+        return self._killed
+
+    # -- views --------------------------------------------------------------------------------
+
+    @property
+    def open_orders(self) -> int:
+        return len(self._open)
+
+    def position(self, symbol: str) -> int:
+        return self._position.get(symbol, 0)
+
+    def _value(self) -> Decimal:
+        return self._cash + sum(
+            (q * self._marks[s] for s, q in self._position.items() if q), Decimal(0))
+
+    def daily_pnl(self) -> Decimal:
+        """Realized + unrealized P&L since :meth:`new_day`, positions marked to the mid."""
+        return self._value() - self._day_start_value
+
+    # -- the check ----------------------------------------------------------------------------
+
+    def check(self, symbol: str, side: Side, qty: int, price: Decimal | None,
+              mid: Decimal | None) -> str | None:
+        """None if a new order may go, else why not (audited as ``risk_reject``).
+
+        ``price`` None is a market order; ``mid`` is the current mid in ``symbol`` (None
+        when unknown: a configured collar then refuses a priced order, and a notional limit
+        refuses a market order, since neither can be judged).
+        """
+        reason = self._breach(symbol, qty, price, mid)
+        if reason is not None:
+            self._audit("risk_reject", session=self.session, symbol=symbol,
+                        side=Side(side).name, qty=qty,
+                        price=None if price is None else _fmt(price), reason=reason)
+        return reason
+
+    def _breach(self, symbol: str, qty: int, price: Decimal | None,
+                mid: Decimal | None) -> str | None:
+        lim = self.limits
+        if self._killed is not None:
+            return f"kill switch: {self._killed}"
+        if qty <= 0:
+            return f"order quantity {qty} is not positive"
+        if lim.max_order_qty is not None and qty > lim.max_order_qty:
+            return f"order quantity {qty} exceeds max_order_qty {lim.max_order_qty}"
+        if lim.price_collar_pct is not None and price is not None:
+            if mid is None or mid <= 0:
+                return f"no mid price in {symbol} to check the price collar"
+            off = abs(price - mid) / mid * 100
+            if off > lim.price_collar_pct:
+                return (f"price {_fmt(price)} is {off:.2f}% from the mid {_fmt(mid)}, outside "
+                        f"price_collar_pct {_fmt(lim.price_collar_pct)}")
+        if lim.max_notional is not None:
+            ref = price if price is not None else mid
+            if ref is None:
+                return f"no mid price in {symbol} to value a market order against max_notional"
+            notional = qty * ref
+            if notional > lim.max_notional:
+                return (f"order notional {_fmt(notional)} exceeds max_notional "
+                        f"{_fmt(lim.max_notional)}")
+        if lim.max_open_orders is not None and len(self._open) >= lim.max_open_orders:
+            return f"{len(self._open)} open orders already at max_open_orders {lim.max_open_orders}"
+        if lim.max_daily_loss is not None:
+            loss = -self.daily_pnl()
+            if loss >= lim.max_daily_loss:
+                return (f"daily loss {loss:.2f} reached max_daily_loss "
+                        f"{_fmt(lim.max_daily_loss)}")
+        return None

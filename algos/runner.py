@@ -1,0 +1,698 @@
+"""AlgoRunner: works one parent order with a strategy, a child router and a risk gate.
+
+The runner is sans-IO: the FIX layer (or a backtest) calls it with market snapshots, timers
+and the venue's answers about child orders, each carrying ``now``; it calls the router to
+send and cancel children and reports what happens to the parent as small events.
+
+Inputs (all return None; results come out through the router, ``on_event`` and ``audit``):
+
+* :meth:`AlgoRunner.on_market_snapshot`, :meth:`AlgoRunner.on_timer` (when
+  :meth:`AlgoRunner.next_wakeup` is due);
+* the router's answers: :meth:`AlgoRunner.on_child_ack`, :meth:`AlgoRunner.on_child_fill`,
+  :meth:`AlgoRunner.on_child_done` (cancelled, expired, IOC remainder),
+  :meth:`AlgoRunner.on_child_reject`;
+* the client: :meth:`AlgoRunner.cancel`, :meth:`AlgoRunner.replace`; the gateway:
+  :meth:`AlgoRunner.stop` (kill switch, session gone).
+
+Guarantees, whatever the strategy asks:
+
+* filled + working never exceeds the parent's quantity: a child is clipped to what is left
+  (and to whole lots unless it completes the parent), refused if nothing is left;
+* a child's price is never worse than the parent's limit (a buy above it is clipped down, a
+  market child of a limit parent becomes a limit child at the limit) and is on the tick;
+* no child before the start or from the end on, and none while a cancel, replace, expiry or
+  stop is in progress;
+* every child passes the risk gate; every clip and refusal is audited with its reason.
+
+Parent lifecycle. Cancel: cancel every working child, report :class:`ParentPendingCancel`,
+then :class:`ParentDone` ``canceled`` when the venue has confirmed the last (fills that
+arrive meanwhile are reported; if they complete the parent it is ``filled``). Replace: the
+same, then the strategy is rebuilt for the new :class:`ParentOrder` keeping the filled
+quantity (:class:`ParentReplaced`); a new quantity below the filled one, or a different
+symbol or side, is refused (:class:`ParentReplaceRejected`). At the end time the runner
+cancels the working children and reports ``expired`` with the unfilled quantity. A
+strategy that raises, the risk gate's kill switch, or ``max_child_rejects`` child rejects in
+a row stop the parent the same way (``stopped``, with the reason in ``text``). The runner
+waits for the venue to confirm each cancel; timing out a venue that never answers belongs
+to the router.
+
+Re-entrancy: a router may answer synchronously, from inside ``submit`` or ``cancel``; such
+calls are queued and handled once the current one is done, so the runner never sees its
+own state half-changed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from algos.audit import AuditSink, AuditValue, null_audit
+from algos.registry import StrategyFactory
+from algos.risk import RiskGate
+from algos.slicing import cap_to_limit, round_to_tick
+from algos.strategy import (
+    Action,
+    CancelChild,
+    ChildOrder,
+    Execution,
+    MarketSnapshot,
+    OrderState,
+    ParentOrder,
+    Side,
+    Strategy,
+    WorkingChild,
+)
+
+__all__ = [
+    "AlgoRunner",
+    "ChildRouter",
+    "DoneReason",
+    "ParentCancelRejected",
+    "ParentDone",
+    "ParentEvent",
+    "ParentFill",
+    "ParentPendingCancel",
+    "ParentPendingReplace",
+    "ParentReplaceRejected",
+    "ParentReplaced",
+    "Tif",
+]
+
+Tif = Literal["day", "ioc"]
+DoneReason = Literal["filled", "expired", "canceled", "stopped"]
+
+
+class ChildRouter(Protocol):
+    """Where child orders go. Both calls only start the work: the router answers later (or
+    at once, re-entrantly) through the runner's ``on_child_*`` methods."""
+
+    def submit(self, child_id: str, symbol: str, side: Side, qty: int,
+               price: Decimal | None, tif: Tif) -> None: ...
+
+    def cancel(self, child_id: str) -> None: ...
+
+
+# -- parent events ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParentFill:
+    """A child fill, seen from the parent: ``leaves`` = quantity - ``cum_qty``."""
+
+    parent_id: str
+    time: datetime
+    qty: int
+    price: Decimal
+    cum_qty: int
+    avg_px: Decimal
+    leaves: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParentPendingCancel:
+    parent_id: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ParentPendingReplace:
+    parent_id: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ParentReplaced:
+    """The replace took effect: ``parent`` is the order now worked (its id may be new)."""
+
+    parent_id: str
+    time: datetime
+    parent: ParentOrder
+    previous_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParentReplaceRejected:
+    parent_id: str
+    time: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParentCancelRejected:
+    parent_id: str
+    time: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParentDone:
+    """The parent is finished; nothing more will be sent. ``unfilled`` = qty - cum_qty."""
+
+    parent_id: str
+    time: datetime
+    reason: DoneReason
+    cum_qty: int
+    avg_px: Decimal | None
+    unfilled: int
+    text: str = ""
+
+
+ParentEvent = (ParentFill | ParentPendingCancel | ParentPendingReplace | ParentReplaced
+               | ParentReplaceRejected | ParentCancelRejected | ParentDone)
+
+_Status = Literal["active", "canceling", "replacing", "expiring", "stopping", "done"]
+
+
+@dataclass(slots=True)
+class _Child:
+    child_id: str
+    qty: int
+    leaves: int
+    price: Decimal | None
+    tif: Tif
+    sent: datetime
+    cancel_pending: bool = False
+
+    def view(self) -> WorkingChild:
+        return WorkingChild(self.child_id, self.qty, self.leaves, self.price, self.tif,
+                            self.sent, self.cancel_pending)
+
+
+def _px(price: Decimal | None) -> str | None:
+    return None if price is None else f"{price:f}"
+
+
+class AlgoRunner:
+    """Works one parent order; it is also the strategy's :class:`AlgoContext`.
+
+    ``factory(parent, ctx)`` builds the strategy (its ValueError about bad parameters
+    propagates, for the FIX layer to reject the order with it). ``on_event`` receives every
+    :data:`ParentEvent`; ``audit`` every decision; ``risk`` is the session's gate (None: no
+    risk checks). Child ids are ``<parent id>.<n>``, n counting from 1 over the runner's life.
+    Raises ValueError for a parent that cannot be worked (quantity not positive or not whole
+    lots, end not after start, limit not positive).
+    """
+
+    def __init__(
+        self,
+        parent: ParentOrder,
+        factory: StrategyFactory,
+        router: ChildRouter,
+        *,
+        now: datetime,
+        on_event: Callable[[ParentEvent], None],
+        audit: AuditSink = null_audit,
+        risk: RiskGate | None = None,
+        max_child_rejects: int = 5,
+    ) -> None:
+        _validate(parent)
+        self._parent = parent
+        self._factory = factory
+        self._router = router
+        self._on_event = on_event
+        self._audit_sink = audit
+        self._risk = risk
+        self._max_rejects = max_child_rejects
+        self._now = now
+        self._status: _Status = "active"
+        self._working: dict[str, _Child] = {}
+        self._finished: set[str] = set()
+        self._seq = 0
+        self._filled = 0
+        self._notional = Decimal(0)
+        self._rejects_in_row = 0
+        self._mid: Decimal | None = None
+        self._pending_replace: ParentOrder | None = None
+        self._stop_text = ""
+        self._state: OrderState | None = None
+        self._queue: deque[Callable[[], None]] = deque()
+        self._busy = False
+        self._strategy: Strategy = factory(parent, self)
+        self._audit("algo_started", qty=parent.qty, limit=_px(parent.limit),
+                    side=parent.side.name, symbol=parent.symbol, start=parent.start.isoformat(),
+                    end=parent.end.isoformat(), strategy=type(self._strategy).__name__)
+
+    # -- AlgoContext --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._now
+
+    @property
+    def state(self) -> OrderState:
+        if self._state is None:
+            self._state = OrderState(
+                parent=self._parent,
+                filled=self._filled,
+                avg_price=self._avg(),
+                working={k: c.view() for k, c in self._working.items()},
+                done=self._status == "done",
+            )
+        return self._state
+
+    # -- views --------------------------------------------------------------------------------
+
+    @property
+    def parent(self) -> ParentOrder:
+        return self._parent
+
+    @property
+    def strategy(self) -> Strategy:
+        return self._strategy
+
+    @property
+    def done(self) -> bool:
+        return self._status == "done"
+
+    @property
+    def status(self) -> str:
+        """active, canceling, replacing, expiring, stopping or done."""
+        return self._status
+
+    def next_wakeup(self) -> datetime | None:
+        """When :meth:`on_timer` should be called next: the strategy's wish, the start and
+        the end (to expire); None once the parent is done or only the venue can move it."""
+        if self._status in ("done", "expiring", "stopping"):
+            return None
+        times = [self._parent.end] if self._now < self._parent.end else []
+        if self._status == "active":
+            if self._now < self._parent.start:
+                times.append(self._parent.start)
+            wish = self._call_quiet(self._strategy.next_wakeup)
+            if wish is not None:
+                times.append(max(wish, self._now))
+        return min(times) if times else None
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> None:
+        self._run(snapshot.time, lambda: self._snapshot(snapshot))
+
+    def on_timer(self, now: datetime) -> None:
+        self._run(now, lambda: self._ask(lambda: self._strategy.on_timer(self._now)))
+
+    def on_child_ack(self, child_id: str, now: datetime) -> None:
+        self._run(now, lambda: self._ack(child_id))
+
+    def on_child_fill(self, child_id: str, qty: int, price: Decimal, now: datetime) -> None:
+        self._run(now, lambda: self._fill(child_id, qty, price))
+
+    def on_child_done(self, child_id: str, reason: str, now: datetime) -> None:
+        """The child left the venue with quantity unfilled (cancelled, expired, IOC rest)."""
+        self._run(now, lambda: self._child_done(child_id, reason, rejected=False))
+
+    def on_child_reject(self, child_id: str, reason: str, now: datetime) -> None:
+        self._run(now, lambda: self._child_done(child_id, reason, rejected=True))
+
+    def cancel(self, now: datetime, reason: str = "client request") -> None:
+        """Cancel the parent (OrderCancelRequest)."""
+        self._run(now, lambda: self._cancel(reason))
+
+    def replace(self, new_parent: ParentOrder, now: datetime) -> None:
+        """Replace the parent (OrderCancelReplaceRequest): new quantity, limit, times or
+        parameters; the symbol and side must stay."""
+        self._run(now, lambda: self._replace(new_parent))
+
+    def stop(self, reason: str, now: datetime) -> None:
+        """Stop working the parent for a gateway reason (reported as ``stopped``)."""
+        self._run(now, lambda: self._begin_stop(reason))
+
+    # -- the event loop -----------------------------------------------------------------------
+
+    def _run(self, now: datetime, work: Callable[[], None]) -> None:
+        def step() -> None:
+            self._now = max(self._now, now)
+            self._state = None
+            if self._status == "done":
+                # Late venue answers still count (a fill is real money); the handlers do not
+                # call the strategy once the parent is done.
+                work()
+                return
+            self._check_time_and_risk()
+            work()
+            self._settle()
+
+        self._queue.append(step)
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._queue:
+                self._queue.popleft()()
+        finally:
+            self._busy = False
+
+    def _check_time_and_risk(self) -> None:
+        if self._status in ("active", "replacing") and self._now >= self._parent.end:
+            if self._status == "replacing":
+                self._reject_replace("the order expired")
+            self._status = "expiring"
+            self._audit("parent_expiring", working=len(self._working))
+            self._cancel_all("end time reached")
+        if (self._risk is not None and self._risk.killed is not None
+                and self._status in ("active", "replacing")):
+            self._begin_stop(f"kill switch: {self._risk.killed}")
+
+    def _settle(self) -> None:
+        """Finish the parent when nothing is working and it is filled or winding down."""
+        if self._status == "done":
+            return
+        if self._filled >= self._parent.qty and self._working:
+            # Only an overfill gets here (filled + working never exceeds the quantity).
+            self._cancel_all("parent filled")
+            return
+        if self._filled >= self._parent.qty:
+            if self._status == "replacing":
+                self._apply_replace()  # may raise the quantity above what is filled
+                if self._filled < self._parent.qty:
+                    return
+            self._finish("filled")
+            return
+        if self._working:
+            return
+        if self._status == "canceling":
+            self._finish("canceled")
+        elif self._status == "expiring":
+            self._finish("expired")
+        elif self._status == "stopping":
+            self._finish("stopped", self._stop_text)
+        elif self._status == "replacing":
+            self._apply_replace()
+
+    def _finish(self, reason: DoneReason, text: str = "") -> None:
+        self._status = "done"
+        self._state = None
+        unfilled = self._parent.qty - self._filled
+        self._audit("parent_done", reason=reason, cum_qty=self._filled, unfilled=unfilled,
+                    avg_px=_px(self._avg()), text=text)
+        self._emit(ParentDone(self._parent.id, self._now, reason, self._filled, self._avg(),
+                              max(0, unfilled), text))
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def _snapshot(self, snapshot: MarketSnapshot) -> None:
+        if snapshot.symbol != self._parent.symbol:
+            return
+        mid = snapshot.mid
+        if mid is not None:
+            self._mid = mid
+            if self._risk is not None:
+                self._risk.on_mid(snapshot.symbol, mid)
+        self._ask(lambda: self._strategy.on_market_snapshot(snapshot))
+
+    def _ack(self, child_id: str) -> None:
+        if child_id in self._working:
+            self._rejects_in_row = 0
+            self._audit("child_ack", child=child_id)
+        else:
+            self._audit("unknown_child", child=child_id, what="ack")
+
+    def _fill(self, child_id: str, qty: int, price: Decimal) -> None:
+        child = self._working.get(child_id)
+        if child is None and child_id not in self._finished:
+            self._audit("unknown_child", child=child_id, what="fill", qty=qty, price=_px(price))
+            return
+        if qty <= 0:
+            self._audit("bad_fill", child=child_id, qty=qty, price=_px(price))
+            return
+        if child is None:
+            self._audit("late_fill", child=child_id, qty=qty, price=_px(price))
+        elif qty > child.leaves:
+            self._audit("overfill", child=child_id, qty=qty, leaves=child.leaves)
+        if child is not None:
+            child.leaves = max(0, child.leaves - qty)
+            if child.leaves == 0:
+                self._close_child(child_id)
+        self._rejects_in_row = 0
+        self._filled += qty
+        self._notional += qty * price
+        self._state = None
+        if self._risk is not None:
+            self._risk.on_fill(self._parent.symbol, self._parent.side, qty, price)
+        avg = self._avg()
+        assert avg is not None
+        leaves = max(0, self._parent.qty - self._filled)
+        self._audit("child_fill", child=child_id, qty=qty, price=_px(price),
+                    cum_qty=self._filled, leaves=leaves)
+        self._emit(ParentFill(self._parent.id, self._now, qty, price, self._filled, avg, leaves))
+        if self._status == "active" and self._filled < self._parent.qty:
+            execution = Execution(self._now, child_id, qty, price)
+            self._ask(lambda: self._strategy.on_execution(execution))
+
+    def _child_done(self, child_id: str, reason: str, *, rejected: bool) -> None:
+        event = "child_reject" if rejected else "child_done"
+        child = self._working.get(child_id)
+        if child is None:
+            self._audit("unknown_child", child=child_id, what=event, reason=reason)
+            return
+        self._close_child(child_id)
+        self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
+        if rejected:
+            self._rejects_in_row += 1
+            if self._rejects_in_row >= self._max_rejects and self._status == "active":
+                self._begin_stop(f"{self._rejects_in_row} child orders rejected in a row, "
+                                 f"last: {reason}")
+                return
+        if self._status == "active":
+            self._ask(lambda: self._strategy.on_timer(self._now))
+
+    def _close_child(self, child_id: str) -> None:
+        del self._working[child_id]
+        self._finished.add(child_id)
+        self._state = None
+        if self._risk is not None:
+            self._risk.on_order_done(child_id)
+
+    def _cancel(self, reason: str) -> None:
+        if self._status == "done":
+            self._emit(ParentCancelRejected(self._parent.id, self._now, "the order is done"))
+            return
+        if self._status == "canceling":
+            self._emit(ParentCancelRejected(self._parent.id, self._now,
+                                            "a cancel is already pending"))
+            return
+        if self._status == "replacing":
+            self._reject_replace("cancelled by the client")
+        self._audit("parent_cancel", reason=reason, working=len(self._working))
+        self._status = "canceling"
+        if self._working:
+            self._emit(ParentPendingCancel(self._parent.id, self._now))
+            self._cancel_all(reason)
+
+    def _replace(self, new: ParentOrder) -> None:
+        why = self._replace_problem(new)
+        if why is not None:
+            self._audit("replace_rejected", reason=why, new_id=new.id)
+            self._emit(ParentReplaceRejected(self._parent.id, self._now, why))
+            return
+        self._audit("parent_replace", new_id=new.id, qty=new.qty, limit=_px(new.limit),
+                    working=len(self._working))
+        self._status = "replacing"
+        self._pending_replace = new
+        if self._working:
+            self._emit(ParentPendingReplace(self._parent.id, self._now))
+            self._cancel_all("parent replace")
+
+    def _replace_problem(self, new: ParentOrder) -> str | None:
+        if self._status != "active":
+            return {"done": "the order is done", "canceling": "a cancel is pending",
+                    "replacing": "a replace is already pending"}.get(
+                        self._status, "the order is ending")
+        if (new.symbol, new.side) != (self._parent.symbol, self._parent.side):
+            return "a replace cannot change the symbol or side"
+        if new.qty < self._filled:
+            return f"new quantity {new.qty} is below the filled quantity {self._filled}"
+        try:
+            _validate(new)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def _apply_replace(self) -> None:
+        new = self._pending_replace
+        assert new is not None
+        self._pending_replace = None
+        if new.qty < self._filled:  # fills arrived while the children were being cancelled
+            self._status = "active"
+            self._reject_replace(
+                f"new quantity {new.qty} is below the filled quantity {self._filled}")
+            self._ask(lambda: self._strategy.on_timer(self._now))
+            return
+        old = self._parent
+        try:
+            strategy = self._factory(new, self)
+        except Exception as exc:  # a bad parameter in the replace: keep the old order
+            self._status = "active"
+            self._reject_replace(str(exc))
+            self._ask(lambda: self._strategy.on_timer(self._now))
+            return
+        self._parent = new
+        self._strategy = strategy
+        self._status = "active"
+        self._state = None
+        self._audit("parent_replaced", previous_id=old.id, qty=new.qty, limit=_px(new.limit))
+        self._emit(ParentReplaced(new.id, self._now, new, old.id))
+        if self._filled < new.qty:
+            self._ask(lambda: self._strategy.on_timer(self._now))
+
+    def _reject_replace(self, reason: str) -> None:
+        self._pending_replace = None
+        self._audit("replace_rejected", reason=reason)
+        self._emit(ParentReplaceRejected(self._parent.id, self._now, reason))
+
+    def _begin_stop(self, reason: str) -> None:
+        if self._status in ("done", "stopping"):
+            return
+        if self._status == "replacing":
+            self._reject_replace(f"stopped: {reason}")
+        self._status = "stopping"
+        self._stop_text = reason
+        self._audit("parent_stopping", reason=reason, working=len(self._working))
+        self._cancel_all(reason)
+
+    def _cancel_all(self, reason: str) -> None:
+        for child in list(self._working.values()):
+            if not child.cancel_pending:
+                self._send_cancel(child, reason)
+
+    # -- strategy calls and their actions -----------------------------------------------------
+
+    def _ask(self, call: Callable[[], list[Action]]) -> None:
+        """Call the strategy and apply what it decides; a strategy error stops the parent."""
+        if self._status != "active":
+            return
+        try:
+            actions = call()
+        except Exception as exc:
+            self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+            self._begin_stop(f"strategy error: {type(exc).__name__}: {exc}")
+            return
+        for action in actions:
+            if self._status != "active":
+                self._audit("child_refused", reason=f"parent is {self._status}")
+                break
+            if isinstance(action, CancelChild):
+                child = self._working.get(action.child_id)
+                if child is None:
+                    self._audit("cancel_ignored", child=action.child_id,
+                                reason="not a working child")
+                elif not child.cancel_pending:
+                    self._send_cancel(child, action.reason)
+            else:
+                self._send_child(action)
+
+    def _call_quiet(self, call: Callable[[], datetime | None]) -> datetime | None:
+        try:
+            return call()
+        except Exception as exc:
+            self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _send_cancel(self, child: _Child, reason: str) -> None:
+        child.cancel_pending = True
+        self._state = None
+        self._audit("child_cancel", child=child.child_id, leaves=child.leaves, reason=reason)
+        self._router.cancel(child.child_id)
+
+    def _send_child(self, order: ChildOrder) -> None:
+        p = self._parent
+        asked: dict[str, AuditValue] = {"qty": order.qty, "price": _px(order.price),
+                                        "tif": order.tif, "reason": order.reason}
+        refusal = self._refusal(order)
+        if refusal is not None:
+            self._audit("child_refused", **asked, why=refusal)
+            return
+        qty, price, clips = self._clip(order)
+        if qty <= 0:
+            self._audit("child_refused", **asked, why="nothing left to send "
+                        f"(filled {self._filled}, working {self.state.working_qty}, "
+                        f"quantity {p.qty})")
+            return
+        if clips:
+            self._audit("child_clipped", **asked, new_qty=qty, new_price=_px(price),
+                        why="; ".join(clips))
+        if self._risk is not None:
+            why = self._risk.check(p.symbol, p.side, qty, price, self._mid)
+            if why is not None:
+                self._audit("child_refused", **asked, why=f"risk: {why}")
+                return
+        self._seq += 1
+        child_id = f"{p.id}.{self._seq}"
+        self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)
+        self._state = None
+        if self._risk is not None:
+            self._risk.on_order_sent(child_id)
+        self._audit("child_sent", child=child_id, qty=qty, price=_px(price), tif=order.tif,
+                    reason=order.reason)
+        self._router.submit(child_id, p.symbol, p.side, qty, price, order.tif)
+
+    def _refusal(self, order: ChildOrder) -> str | None:
+        p = self._parent
+        if self._now < p.start:
+            return "before the start time"
+        if self._now >= p.end:
+            return "at or after the end time"
+        if order.qty <= 0:
+            return "quantity is not positive"
+        if order.price is not None and order.price <= 0:
+            return "price is not positive"
+        return None
+
+    def _clip(self, order: ChildOrder) -> tuple[int, Decimal | None, list[str]]:
+        """The child made legal: quantity within what is left in lots, price within the
+        limit and on the tick. Returns (qty, price, what was changed)."""
+        p = self._parent
+        clips: list[str] = []
+        remaining = self.state.remaining
+        qty = order.qty
+        if qty > remaining:
+            qty = remaining
+            clips.append(f"quantity clipped to the {remaining} left")
+        if qty < remaining and qty % p.lot_size:
+            qty = qty // p.lot_size * p.lot_size
+            clips.append(f"quantity rounded down to lots of {p.lot_size}")
+        price = order.price
+        if price is None and p.limit is not None:
+            price = p.limit
+            clips.append(f"market child priced at the limit {_px(p.limit)}")
+        elif price is not None:
+            capped = cap_to_limit(price, p.side, p.limit)
+            if capped != price:
+                clips.append(f"price capped at the limit {_px(p.limit)}")
+            ticked = round_to_tick(capped, p.side, p.tick_size)
+            if ticked != capped:
+                clips.append(f"price rounded to the tick {_px(p.tick_size)}")
+            price = ticked
+            if price <= 0:
+                return 0, price, clips
+        return qty, price, clips
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _avg(self) -> Decimal | None:
+        return self._notional / self._filled if self._filled else None
+
+    def _emit(self, event: ParentEvent) -> None:
+        self._on_event(event)
+
+    def _audit(self, event: str, **fields: AuditValue) -> None:
+        self._audit_sink(event, parent=self._parent.id, time=self._now.isoformat(), **fields)
+
+
+def _validate(parent: ParentOrder) -> None:
+    if parent.qty <= 0:
+        raise ValueError(f"order quantity {parent.qty} is not positive")
+    if parent.lot_size <= 0 or parent.qty % parent.lot_size:
+        raise ValueError(f"order quantity {parent.qty} is not a multiple of the lot size "
+                         f"{parent.lot_size}")
+    if parent.end <= parent.start:
+        raise ValueError("the end time must be after the start time")
+    if parent.limit is not None and parent.limit <= 0:
+        raise ValueError(f"limit price {parent.limit} is not positive")
+    if parent.tick_size <= 0:
+        raise ValueError(f"tick size {parent.tick_size} is not positive")
+    if parent.participation is not None and not 0 < parent.participation <= 1:
+        raise ValueError(f"participation rate {parent.participation} is not in (0, 1]")

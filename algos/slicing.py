@@ -1,0 +1,360 @@
+"""The schedule engine TWAP and VWAP share: slices, passive then aggressive, catch-up.
+
+A :class:`SlicedStrategy` cuts the window ``[start, end)`` into ``Slices`` equal slices and
+asks its subclass for the share of the parent due by the end of each slice
+(:meth:`SlicedStrategy.schedule`: equal steps for TWAP, the volume profile for VWAP). The
+cumulative target of slice ``i`` is that share of the quantity rounded to whole lots (half
+up), the last slice's target being the whole quantity; when the quantity has fewer lots
+than there are slices, the lots land on evenly spread slices and the others send nothing.
+
+Within slice ``i`` (times relative to its start, ``L`` its length):
+
+* at 0, the strategy posts ``target(i) - filled - working`` at the near touch (bid for a
+  buy), DAY: quantity a slice did not fill carries into the next one;
+* at ``f * L`` (``f`` = 0.5, or earlier with ``UseModel=Y``, see :mod:`algos.overlay`),
+  whatever is still short of ``target(i)`` crosses the spread: children resting at a worse
+  price are cancelled and, once the venue confirms, re-sent at the far touch, DAY;
+* a child left behind by a moving market is repriced once it has rested ``L / 10``;
+* from ``catch-up`` (``end - min(L / 4, 60 s)``) the target is the whole quantity: the rest
+  goes as IOC at the far touch, once per new snapshot (an IOC's unfilled part comes back and
+  is retried when the book changes, not in a loop); if the far touch is beyond the limit,
+  as DAY at the limit instead.
+
+Every price is capped by the parent's limit (a buy never above it, a sell never below) and
+rounded to the tick away from the far side. Quantities are whole lots except the parent's
+final odd remainder, and no child exceeds ``MaxChildQty`` (a larger quantity is split, at
+most :data:`MAX_CHILDREN_PER_DECISION` children per decision). With a participation cap
+(``ParentOrder.participation``), filled + working never exceeds ``rate x`` market volume
+traded since the start (sum of increases of ``MarketSnapshot.volume``; the baseline is the
+last snapshot at or before the start). Before any volume trades the cap is zero, so a capped
+order sends nothing until the market prints. Without a snapshot showing a bid and an ask,
+or with a crossed book, the strategy waits.
+
+Parameters (``ParentOrder.params``, anything else is refused so a typo cannot pass):
+``Slices`` (positive integer; default one slice per 5 minutes of window), ``MaxChildQty``
+(positive integer, at least one lot), ``UseModel`` (``Y``/``N``, default N).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
+from typing import Literal
+
+from algos.overlay import DEFAULT_FRACTION, FillOverlay, fill_features
+from algos.strategy import (
+    Action,
+    AlgoContext,
+    CancelChild,
+    ChildOrder,
+    Execution,
+    MarketSnapshot,
+    OrderState,
+    ParentOrder,
+    Side,
+)
+
+__all__ = [
+    "DEFAULT_SLICE",
+    "MAX_CHILDREN_PER_DECISION",
+    "SliceParams",
+    "SlicedStrategy",
+    "StrategyParameterError",
+    "cap_to_limit",
+    "parse_slice_params",
+    "round_to_tick",
+]
+
+#: Default slice length when ``Slices`` is not given.
+DEFAULT_SLICE = timedelta(minutes=5)
+#: Most children one decision sends (a MaxChildQty far below the quantity would otherwise
+#: flood the venue at once); the rest follows at the next decision.
+MAX_CHILDREN_PER_DECISION = 20
+_CATCH_UP_MAX = timedelta(seconds=60)
+_PARAMS = ("MaxChildQty", "Slices", "UseModel")
+
+
+class StrategyParameterError(ValueError):
+    """A strategy parameter is missing, unknown or out of range; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class SliceParams:
+    slices: int | None
+    max_child_qty: int | None
+    use_model: bool
+
+
+def _positive_int(params: Mapping[str, str], key: str, strategy: str) -> int | None:
+    raw = params.get(key)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StrategyParameterError(f"{strategy} {key} must be a positive integer, got {raw!r}")
+    return value
+
+
+def parse_slice_params(params: Mapping[str, str], strategy: str,
+                       extra: Sequence[str] = ()) -> SliceParams:
+    """``Slices``, ``MaxChildQty`` and ``UseModel`` from ``params``; keys outside those and
+    ``extra`` are refused."""
+    allowed = (*_PARAMS, *extra)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise StrategyParameterError(
+            f"unknown {strategy} parameter {', '.join(unknown)}; expected "
+            f"{', '.join(sorted(allowed))}")
+    use = params.get("UseModel", "N").strip().upper()
+    if use not in ("Y", "N"):
+        raise StrategyParameterError(f"{strategy} UseModel must be Y or N, got {use!r}")
+    return SliceParams(
+        slices=_positive_int(params, "Slices", strategy),
+        max_child_qty=_positive_int(params, "MaxChildQty", strategy),
+        use_model=use == "Y",
+    )
+
+
+def cap_to_limit(price: Decimal, side: Side, limit: Decimal | None) -> Decimal:
+    """``price`` made no worse than ``limit``: a buy at most it, a sell at least it."""
+    if limit is None:
+        return price
+    return min(price, limit) if side == Side.BUY else max(price, limit)
+
+
+def round_to_tick(price: Decimal, side: Side, tick: Decimal) -> Decimal:
+    """``price`` on the tick grid, rounded the passive way (a buy down, a sell up), so
+    rounding never makes a price more aggressive or crosses a limit."""
+    steps = (price / tick).to_integral_value(ROUND_FLOOR if side == Side.BUY else ROUND_CEILING)
+    return steps * tick
+
+
+def _lags(child: Decimal | None, wanted: Decimal, side: Side) -> bool:
+    """A child at ``child`` is less aggressive than ``wanted`` (a market child never is)."""
+    if child is None:
+        return False
+    return child < wanted if side == Side.BUY else child > wanted
+
+
+class SlicedStrategy:
+    """Base of TWAP and VWAP; subclasses give :meth:`schedule` and a ``name``.
+
+    Built as ``cls(parent, ctx, model=None)``: ``model`` is the shared overlay used when the
+    parent says ``UseModel=Y`` (a private one is made if none is given); with ``UseModel=N``
+    the model is never called. Raises :class:`StrategyParameterError` for bad parameters.
+    """
+
+    name = "sliced"
+    extra_params: tuple[str, ...] = ()
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext, *,
+                 model: FillOverlay | None = None) -> None:
+        if parent.end <= parent.start:
+            raise StrategyParameterError(f"{self.name}: the end time must be after the start")
+        if parent.qty <= 0 or parent.lot_size <= 0:
+            raise StrategyParameterError(f"{self.name}: quantity and lot size must be positive")
+        params = parse_slice_params(parent.params, self.name, self.extra_params)
+        self.parent = parent
+        self.ctx = ctx
+        window = parent.end - parent.start
+        self.slices = params.slices or max(1, round(window / DEFAULT_SLICE))
+        self.slice_len = window / self.slices
+        lot = parent.lot_size
+        if params.max_child_qty is not None and params.max_child_qty < lot:
+            raise StrategyParameterError(
+                f"{self.name} MaxChildQty {params.max_child_qty} is below the lot size {lot}")
+        self.max_child = (params.max_child_qty // lot * lot if params.max_child_qty
+                          else parent.qty)
+        self.model = (model or FillOverlay()) if params.use_model else None
+        self.catch_up_at = parent.end - min(self.slice_len / 4, _CATCH_UP_MAX)
+        self.min_rest = self.slice_len / 10
+        self.targets = self._targets(self.schedule())
+        self._snapshot: MarketSnapshot | None = None
+        self._snapshots = 0  # count of usable snapshots seen, to retry IOCs once per book
+        self._ioc_at_snapshot = -1
+        self._volume_last: int | None = None
+        self._volume_seen = 0
+        self._fractions: dict[int, float] = {}  # crossing point per slice, from the model
+        # The slice whose passive fill the model predicted and still waits to learn:
+        # (slice, features, prediction, cumulative quantity that means "filled").
+        self._pending: tuple[int, dict[str, float], float, int] | None = None
+
+    # -- for subclasses -----------------------------------------------------------------------
+
+    def schedule(self) -> Sequence[Fraction | float]:
+        """Share of the parent due by the end of each slice: non-decreasing, last = 1."""
+        raise NotImplementedError
+
+    # -- the Strategy interface ---------------------------------------------------------------
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        if snapshot.symbol != self.parent.symbol:
+            return []
+        self._track_volume(snapshot)
+        if snapshot.bid is not None and snapshot.ask is not None and snapshot.bid <= snapshot.ask:
+            self._snapshot = snapshot
+            self._snapshots += 1
+        return self._decide(self.ctx.now())
+
+    def on_execution(self, execution: Execution) -> list[Action]:
+        if self._pending is not None and self.model is not None:
+            _, x, p, goal = self._pending
+            if self.ctx.state.filled >= goal:
+                self.model.learn(x, True, p)
+                self._pending = None
+        return self._decide(self.ctx.now())
+
+    def on_timer(self, now: datetime) -> list[Action]:
+        return self._decide(now)
+
+    def next_wakeup(self) -> datetime | None:
+        now = self.ctx.now()
+        p = self.parent
+        if now < p.start:
+            return p.start
+        if now >= self.catch_up_at:
+            return None
+        i = self.slice_at(now)
+        candidates = [self.catch_up_at, self.slice_start(i + 1) if i + 1 < self.slices else p.end]
+        cross = self.cross_at(i)
+        if cross > now:
+            candidates.append(cross)
+        return min(candidates)
+
+    # -- schedule -----------------------------------------------------------------------------
+
+    def _targets(self, shares: Sequence[Fraction | float]) -> list[int]:
+        if len(shares) != self.slices:
+            raise ValueError(f"{self.name}: schedule has {len(shares)} entries, "
+                             f"expected {self.slices}")
+        lot = self.parent.lot_size
+        lots = self.parent.qty // lot
+        out: list[int] = []
+        last = 0
+        for share in shares:
+            # Half-up rounding in lots; max() keeps the targets non-decreasing against
+            # float noise in a profile's cumulative shares.
+            n = math.floor(Fraction(share) * lots + Fraction(1, 2))
+            last = max(last, min(n, lots))
+            out.append(last * lot)
+        out[-1] = self.parent.qty
+        return out
+
+    def slice_start(self, i: int) -> datetime:
+        return self.parent.start + self.slice_len * i
+
+    def slice_at(self, now: datetime) -> int:
+        """Index of the slice holding ``now`` (clamped to the first and last)."""
+        i = int((now - self.parent.start) / self.slice_len)
+        return min(max(i, 0), self.slices - 1)
+
+    def cross_at(self, i: int) -> datetime:
+        """When slice ``i`` stops waiting for passive fills and crosses the spread."""
+        return self.slice_start(i) + self.slice_len * self._fractions.get(i, DEFAULT_FRACTION)
+
+    def participation_cap(self) -> int:
+        """Most that may be filled + working under the participation cap (qty if none)."""
+        rate = self.parent.participation
+        if rate is None:
+            return self.parent.qty
+        allowed = math.floor(rate * self._volume_seen)
+        if allowed >= self.parent.qty:
+            return self.parent.qty
+        return allowed // self.parent.lot_size * self.parent.lot_size
+
+    def _track_volume(self, s: MarketSnapshot) -> None:
+        if self._volume_last is not None and s.time > self.parent.start:
+            # A drop means the feed restarted its count: take the new value as a baseline.
+            self._volume_seen += max(0, s.volume - self._volume_last)
+        self._volume_last = s.volume
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    def _decide(self, now: datetime) -> list[Action]:
+        p = self.parent
+        snap = self._snapshot
+        if now < p.start or now >= p.end or snap is None or snap.bid is None or snap.ask is None:
+            return []
+        state = self.ctx.state
+        if state.done:
+            return []
+        i = self.slice_at(now)
+        catch_up = now >= self.catch_up_at
+        cross = self.cross_at(i)
+        aggressive = catch_up or now >= cross
+        if aggressive:
+            self._learn_missed(state)
+        phase_start = self.catch_up_at if catch_up else cross if aggressive else self.slice_start(i)
+        near, far = (snap.bid, snap.ask) if p.side == Side.BUY else (snap.ask, snap.bid)
+        price = round_to_tick(cap_to_limit(far if aggressive else near, p.side, p.limit),
+                              p.side, p.tick_size)
+        marketable = cap_to_limit(far, p.side, p.limit) == far
+        label = f"{self.name} slice {i + 1}/{self.slices}"
+        phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
+
+        actions: list[Action] = []
+        for child in state.working.values():
+            if child.cancel_pending or not _lags(child.price, price, p.side):
+                continue
+            if child.sent < phase_start or now - child.sent >= self.min_rest:
+                actions.append(CancelChild(child.child_id, f"{label} {phase}: reprice to {price}"))
+
+        target = min(p.qty if catch_up else self.targets[i], self.participation_cap())
+        tif: Literal["day", "ioc"] = "day"
+        if catch_up and marketable:
+            if self._ioc_at_snapshot == self._snapshots:
+                return actions  # this book was already tried; wait for the next one
+            tif = "ioc"
+        qty = self._sendable(target, state)
+        if qty <= 0:
+            return actions
+        if tif == "ioc":
+            self._ioc_at_snapshot = self._snapshots
+        if not aggressive and self.model is not None and i not in self._fractions:
+            self._predict(i, snap, now, state, target)
+        reason = f"{label} {phase}: target {target}, filled {state.filled}"
+        chunks = 0
+        while qty > 0 and chunks < MAX_CHILDREN_PER_DECISION:
+            size = min(qty, self.max_child)
+            actions.append(ChildOrder(size, price, tif, reason))
+            qty -= size
+            chunks += 1
+        return actions
+
+    def _sendable(self, target: int, state: OrderState) -> int:
+        """What to send towards ``target``: whole lots, or everything that is left."""
+        deficit = target - state.filled - state.working_qty
+        remaining = state.remaining
+        if deficit >= remaining:
+            return remaining
+        lot = self.parent.lot_size
+        return max(0, deficit) // lot * lot
+
+    # -- model overlay ------------------------------------------------------------------------
+
+    def _predict(self, i: int, snap: MarketSnapshot, now: datetime, state: OrderState,
+                 goal: int) -> None:
+        assert self.model is not None
+        p = self.parent
+        x = fill_features(snap, p.side, p.tick_size,
+                          (p.end - now) / (p.end - p.start), (p.qty - state.filled) / p.qty)
+        prob = self.model.predict(x)
+        # If the snapshot came late in the slice the new point may already have passed:
+        # the next decision then crosses at once, which is what the schedule needs anyway.
+        self._fractions[i] = self.model.aggressive_fraction(prob)
+        self._pending = (i, x, prob, goal)
+
+    def _learn_missed(self, state: OrderState) -> None:
+        """At the crossing point: the passive child did not fill in time unless it did."""
+        if self._pending is None or self.model is None:
+            return
+        _, x, prob, goal = self._pending
+        self.model.learn(x, state.filled >= goal, prob)
+        self._pending = None

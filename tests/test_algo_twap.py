@@ -1,0 +1,184 @@
+"""TWAP through the runner on the fake venue: slicing, crossing, carry-forward, catch-up,
+limits, lots, MaxChildQty, and bad parameters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from algos.runner import AlgoRunner
+from algos.slicing import StrategyParameterError
+from algos.strategy import Side
+from algos.twap import Twap
+from tests.test_algo_harness import T0, Harness, Venue, make_parent
+
+MIN = timedelta(minutes=1)
+SEC = timedelta(seconds=1)
+
+
+def filled_by(h: Harness, t: Any) -> int:
+    return sum(q for when, _, q, _ in h.venue.fills if when <= t)
+
+
+def test_equal_slices_posted_passive_then_crossed_at_half_time() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 10 * MIN)
+    # Nobody trades with the passive child: every slice crosses at its half and fills there.
+    for i in range(10):
+        assert filled_by(h, T0 + i * MIN + 29 * SEC) == 100 * i
+        assert filled_by(h, T0 + i * MIN + 30 * SEC) == 100 * (i + 1)
+    first, second = h.venue.submits[:2]
+    assert (first.time, first.qty, first.price, first.tif) == (T0, 100, Decimal("10.00"), "day")
+    assert (second.time, second.price) == (T0 + 30 * SEC, Decimal("10.02"))
+    assert h.venue.cancels[0] == (T0 + 30 * SEC, first.child_id)
+    done = h.done()
+    assert done is not None and done.reason == "filled" and done.unfilled == 0
+    assert done.avg_px == Decimal("10.02")
+
+
+def test_passive_fills_mean_no_crossing() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+
+    def sellers_hit_the_bid(h: Harness) -> None:
+        if h.now.second == 10:
+            h.venue.trade(Decimal("10.00"), 100)
+
+    h.run(T0 + 10 * MIN, before=sellers_hit_the_bid)
+    assert h.filled == 1000
+    assert {o.price for o in h.venue.submits} == {Decimal("10.00")}
+    assert not h.venue.cancels
+
+
+def test_unfilled_quantity_carries_into_the_next_slice() -> None:
+    # No sellers at all during the first two slices: the crossing children rest unfilled.
+    venue = Venue(ask_qty=0)
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 2 * MIN - SEC)
+    assert h.filled == 0
+    assert h.runner.state.working_qty == 200  # slice 1 and slice 2 both still working
+    venue.ask_qty = 1000  # sellers come back: everything resting at the ask trades
+    h.run(T0 + 2 * MIN + 30 * SEC)
+    assert h.filled == 300  # on schedule again by the third slice's half
+
+
+def test_catch_up_sends_the_rest_ioc_when_liquidity_allows() -> None:
+    venue = Venue(ask_qty=0)  # the displayed ask never trades ...
+    h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
+    h.run(T0 + 9 * MIN + 50 * SEC)
+    assert h.filled == 0
+    catch_up = h.runner.strategy
+    assert isinstance(catch_up, Twap)
+    assert catch_up.catch_up_at == T0 + 10 * MIN - 15 * SEC
+
+    def liquidity_above(h: Harness) -> None:
+        venue.ask, venue.ask_qty = Decimal("10.03"), 5000  # ... until sellers show higher
+
+    h.run(T0 + 10 * MIN - SEC, before=liquidity_above)
+    assert h.filled == 1000
+    iocs = [o for o in venue.submits if o.tif == "ioc"]
+    assert iocs and all(o.price == Decimal("10.03") for o in iocs)
+    assert all(o.time >= catch_up.catch_up_at for o in iocs)
+    done = h.done()
+    assert done is not None and done.reason == "filled"
+
+
+def test_catch_up_beyond_the_limit_waits_at_the_limit_then_expires() -> None:
+    venue = Venue(ask=Decimal("10.10"))
+    h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
+    h.run(T0 + 10 * MIN + SEC)
+    assert h.filled == 0
+    assert all(o.price is not None and o.price <= Decimal("10.05") for o in venue.submits)
+    assert not [o for o in venue.submits if o.tif == "ioc"]  # an IOC could not fill
+    done = h.done()
+    assert done is not None
+    assert (done.reason, done.cum_qty, done.unfilled) == ("expired", 0, 1000)
+    assert not h.runner.state.working and not venue.resting
+
+
+def test_sell_limit_is_a_floor() -> None:
+    venue = Venue(bid=Decimal("9.95"), ask=Decimal("10.02"))
+    h = Harness(make_parent(500, minutes=5, Slices="5", side=Side.SELL, limit="9.99"),
+                venue=venue)
+    h.run(T0 + 5 * MIN)
+    assert venue.submits and all(o.price is not None and o.price >= Decimal("9.99")
+                                 for o in venue.submits)
+    assert h.filled == 0  # the bid never reached the floor
+
+
+def test_fewer_lots_than_slices_spread_evenly() -> None:
+    h = Harness(make_parent(300, minutes=10, Slices="10"))
+    strategy = h.runner.strategy
+    assert isinstance(strategy, Twap)
+    assert strategy.targets == [0, 100, 100, 100, 200, 200, 200, 200, 300, 300]
+    h.run(T0 + 10 * MIN)
+    sent_in_slices = sorted({int((o.time - T0) / MIN) for o in h.venue.submits})
+    assert sent_in_slices == [1, 4, 8]
+    assert all(o.qty == 100 for o in h.venue.submits)
+    assert h.filled == 300
+
+
+def test_one_lot_over_many_slices_goes_in_the_middle() -> None:
+    h = Harness(make_parent(100, minutes=10, Slices="10"))
+    strategy = h.runner.strategy
+    assert isinstance(strategy, Twap)
+    assert strategy.targets.index(100) == 4  # half-up rounding: 0.5 of the lot by slice 5
+
+
+def test_max_child_qty_splits_children() -> None:
+    h = Harness(make_parent(1000, minutes=2, Slices="2", MaxChildQty="250"))
+    h.step(T0)
+    assert [o.qty for o in h.venue.submits] == [200, 200, 100]  # 250 rounds down to lots
+    h.run(T0 + 2 * MIN)
+    assert h.filled == 1000
+    assert max(o.qty for o in h.venue.submits) == 200
+
+
+def test_odd_lot_free_parent_with_lot_one() -> None:
+    h = Harness(make_parent(7, minutes=3, Slices="3", lot=1))
+    strategy = h.runner.strategy
+    assert isinstance(strategy, Twap)
+    assert strategy.targets == [2, 5, 7]
+
+
+def test_waits_for_a_two_sided_book() -> None:
+    venue = Venue(bid=None)
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 2 * MIN)
+    assert not venue.submits
+    venue.bid = Decimal("10.00")
+    h.run(T0 + 2 * MIN + 30 * SEC)
+    assert h.filled == 300  # caught up with three slices once it could see the market
+
+
+def test_nothing_before_the_start_time() -> None:
+    parent = make_parent(1000, minutes=10, Slices="10")
+    h = Harness(parent, created=T0 - 5 * MIN)
+    assert h.runner.next_wakeup() == T0
+    h.run(T0 - SEC)
+    assert not h.venue.submits
+    h.step(T0)
+    assert len(h.venue.submits) == 1
+
+
+def test_default_slices_one_per_five_minutes() -> None:
+    h = Harness(make_parent(1000, minutes=60))
+    strategy = h.runner.strategy
+    assert isinstance(strategy, Twap)
+    assert strategy.slices == 12
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"Slices": "0"}, "Slices must be a positive integer"),
+    ({"Slices": "ten"}, "Slices must be a positive integer"),
+    ({"MaxChildQty": "50"}, "MaxChildQty 50 is below the lot size 100"),
+    ({"UseModel": "maybe"}, "UseModel must be Y or N"),
+    ({"Slicez": "4"}, "unknown TWAP parameter Slicez"),
+])
+def test_bad_parameters_are_refused_with_the_reason(params: dict[str, str],
+                                                    message: str) -> None:
+    with pytest.raises(StrategyParameterError, match=message):
+        AlgoRunner(make_parent(1000, **params), Twap, Venue(), now=T0,
+                   on_event=lambda e: None)
