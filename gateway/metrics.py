@@ -6,38 +6,38 @@ gateways or two tests never share counters). It is a session observer for
 
 Metrics and their labels:
 
-================================  ===========================================================
-``messages_received_total``       {session, msg_type}: FIX messages in, as received (valid or
-                                  not); also market-data messages of other feeds
-                                  (:meth:`~GatewayMetrics.feed_message`, session = feed name)
-``messages_sent_total``           {session, msg_type}: FIX messages out
-``ingestion_latency_seconds``     {feed}: histogram, receipt of market data to book updated
-``orders_added_total``            {symbol}: orders added to a book
-``trades_executed_total``         {symbol}: trades matched; ``traded_quantity_total`` their
-                                  quantity
-``book_depth_levels``             {symbol, side}: price levels on a side of a book
-``orders_submitted_total``        {strategy, symbol}: child orders an algo submitted
-``strategy_latency_seconds``      {strategy}: histogram, time a strategy took to decide
-``session_connected``             {session}: 1 between a connection and its end, else 0
-``session_state``                 {session, session_state}: the session state (enum)
-``session_next_sender_seq_num``   {session}: MsgSeqNum of our next outbound message
-``session_next_target_seq_num``   {session}: MsgSeqNum expected on the next inbound message
-``session_heartbeat_lag_seconds`` {session}: time since the last message received, read
-                                  from the session's own clock at scrape time (NaN before
-                                  the first message)
-``session_logons_total``          {session}; ``session_disconnects_total`` {session}
-``resends_total``                 {session, direction}: ResendRequests (35=2); ``in`` = the
-                                  peer asked us, ``out`` = we asked the peer
-``resent_messages_total``         {session, kind}: messages we resent (``resent``) or
-                                  replaced by gap fills (``gap_fill``) serving them
-``sequence_gaps_total``           {session}: inbound sequence gaps detected
-``rejects_total``                 {session, direction, type, reason}: session Rejects (35=3,
-                                  ``type=session``, reason 373), BusinessMessageRejects (35=j,
-                                  ``business``, 380), order rejects (35=8 150=8, ``order``,
-                                  103) and cancel rejects (35=9, ``cancel``, 102);
-                                  resent copies (PossDup) are not counted again
-``metrics_observer_errors_total`` failures inside the observer (it never raises)
-================================  ===========================================================
+=================================  ===========================================================
+``messages_received_total``        {session, msg_type}: FIX messages in, as received (valid or
+                                   not); also market-data messages of other feeds
+                                   (:meth:`~GatewayMetrics.feed_message`, session = feed name)
+``messages_sent_total``            {session, msg_type}: FIX messages out
+``ingestion_latency_seconds``      {feed}: histogram, receipt of market data to book updated
+``orders_added_total``             {symbol}: orders added to a book
+``trades_executed_total``          {symbol}: trades matched; ``traded_quantity_total`` their
+                                   quantity
+``book_depth_levels``              {symbol, side}: price levels on a side of a book
+``orders_submitted_total``         {strategy, symbol}: child orders an algo submitted
+``strategy_latency_seconds``       {strategy}: histogram, time a strategy took to decide
+``session_connected``              {session}: 1 between a connection and its end, else 0
+``session_state``                  {session, session_state}: the session state (enum)
+``session_next_sender_seq_num``    {session}: MsgSeqNum of our next outbound message
+``session_next_target_seq_num``    {session}: MsgSeqNum expected on the next inbound message
+``session_heartbeat_lag_seconds``  {session}: time since the last message received, read
+                                   from the session's own clock at scrape time (NaN before
+                                   the first message)
+``session_logons_total``           {session}; ``session_disconnects_total`` {session}
+``resends_total``                  {session, direction}: ResendRequests (35=2); ``in`` = the
+                                   peer asked us, ``out`` = we asked the peer
+``resent_messages_total``          {session, kind}: messages we resent (``resent``) or
+                                   replaced by gap fills (``gap_fill``) serving them
+``sequence_gaps_total``            {session}: inbound sequence gaps detected
+``rejects_total``                  {session, direction, type, reason}: session Rejects (35=3,
+                                   ``type=session``, reason 373), BusinessMessageRejects (35=j,
+                                   ``business``, 380), order rejects (35=8 150=8, ``order``,
+                                   103) and cancel rejects (35=9, ``cancel``, 102);
+                                   resent copies (PossDup) are not counted again
+``metrics_observer_errors_total``  failures inside the observer (it never raises)
+=================================  ===========================================================
 
 Labels stay bounded: no label ever carries an order, execution or client id. Session names
 come from the configuration; a MsgType the session's dictionaries do not define counts as
