@@ -74,6 +74,13 @@ class Dispatcher:
             if bind is not None:
                 bind(engine)
 
+    def kill_all(self, reason: str, now: datetime) -> None:
+        """Throw the kill switch of every application that has one."""
+        for app in self.apps.values():
+            kill = getattr(app, "kill_all", None)
+            if kill is not None:
+                kill(reason, now)
+
     def next_deadline(self) -> datetime | None:
         deadlines = [d for app in self.apps.values() if isinstance(app, TimedApplication)
                      if (d := app.next_deadline()) is not None]

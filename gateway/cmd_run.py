@@ -2,7 +2,11 @@
 
 Prints one line ``listening on HOST:PORT`` (with the real port when ``--port 0`` asks for a
 free one) once the acceptor is up, then runs until SIGINT or SIGTERM, when it logs every
-session out and closes its stores. Logs and stores go under ``--run-dir`` (``logs/run``).
+session out and closes its stores. Logs and stores go under ``--run-dir`` (``logs/run``),
+the JSON audit log to ``audit: {path}`` (default ``RUN_DIR/audit.jsonl``). With a
+``metrics: {host, port}`` section, Prometheus metrics are served over HTTP and a line
+``metrics on http://HOST:PORT/metrics`` is printed. SIGUSR1 throws the kill switch of an
+application that has one (the venue: refuse new orders, cancel resting ones, stop algos).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.apps import Dispatcher
-from gateway.config import load_config
+from gateway.audit import AuditLog, parse_audit_config
+from gateway.config import GatewayConfig, load_config
+from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.transport import Engine
 
 
@@ -30,11 +36,29 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def edges(config: GatewayConfig, run_dir: Path) -> tuple[AuditLog, GatewayMetrics | None]:
+    """The audit log and (if configured) the metrics of a configuration."""
+    base = config.path.resolve().parent
+    node = config.extra.get("audit")
+    audit = (AuditLog.from_config(parse_audit_config(node, base)) if node is not None
+             else AuditLog(run_dir / "audit.jsonl"))
+    node = config.extra.get("metrics")
+    metrics = None
+    if node is not None:
+        mc = parse_metrics_config(node)
+        metrics = GatewayMetrics()
+        port = metrics.serve(mc.host, mc.port)
+        print(f"metrics on http://{mc.host}:{port}/metrics", flush=True)
+    return audit, metrics
+
+
 async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     config = load_config(config_path)
     if port is not None:
         config = config.with_port(port)
-    engine = Engine(config, Dispatcher(config), run_dir=run_dir)
+    app = Dispatcher(config)
+    audit, metrics = edges(config, run_dir)
+    engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)
     await engine.start()
     if config.acceptor is not None:
         print(f"listening on {config.acceptor.host}:{engine.port}", flush=True)
@@ -42,9 +66,14 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1,
+                            lambda: app.kill_all("SIGUSR1", engine.clock.now()))
     await stop.wait()
     await engine.stop()
     await asyncio.sleep(0.1)  # let Logouts reach the wire
+    audit.close()
+    if metrics is not None:
+        metrics.close()
 
 
 def run(args: argparse.Namespace) -> int:

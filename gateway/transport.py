@@ -29,7 +29,7 @@ import ssl
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
@@ -52,6 +52,10 @@ from gateway.session import (
     Session,
 )
 from gateway.store import FileStore, MemoryStore, MessageStore
+
+if TYPE_CHECKING:
+    from gateway.audit import AuditLog
+    from gateway.metrics import GatewayMetrics
 
 READ_SIZE = 65536
 _TRAILER = re.compile(rb"\x0110=\d{3}\x01")
@@ -160,6 +164,13 @@ class SessionRunner:
         """Write the output's bytes, log them, tell the application its events."""
         now = self.clock.now()
         writer = self.writer
+        # What came in is logged before the replies it caused, then the replies, then the
+        # other events (which may make the application send more).
+        for event in out.events:
+            if isinstance(event, Received):
+                for o in self.observers:
+                    o.message(self, "in", event.raw, now)
+                self._event(event, now)
         for raw in out.data:
             self.log.message(now, raw)
             for o in self.observers:
@@ -167,12 +178,10 @@ class SessionRunner:
             if writer is not None and not writer.is_closing():
                 writer.write(raw)
         for event in out.events:
-            for o in self.observers:
-                if isinstance(event, Received):
-                    o.message(self, "in", event.raw, now)
-                else:
+            if not isinstance(event, Received):
+                for o in self.observers:
                     o.event(self, event, now)
-            self._event(event, now)
+                self._event(event, now)
         if writer is not None and writer.transport.get_write_buffer_size() > self.max_buffer:
             self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
             self._close()
@@ -287,9 +296,13 @@ class Engine:
 
     def __init__(self, config: GatewayConfig, app: Application, *, clock: Clock | None = None,
                  run_dir: Path = Path("logs/run"), rng: random.Random | None = None,
-                 observers: Sequence[SessionObserver] = ()) -> None:
+                 observers: Sequence[SessionObserver] = (), audit: AuditLog | None = None,
+                 metrics: GatewayMetrics | None = None) -> None:
         self.config = config
         self.app = app
+        self.audit = audit  # applications log order and algo events here (see bind)
+        self.metrics = metrics
+        observers = [*observers, *(o for o in (audit, metrics) if o is not None)]
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()

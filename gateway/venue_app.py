@@ -1,24 +1,34 @@
-"""``application: venue``: the matching venue behind FIX sessions.
+"""``application: venue``: the matching venue and its algo desk behind FIX sessions.
 
 Serves NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G),
 OrderStatusRequest (H) and MarketDataRequest (V) on every session that names it, against the
-:class:`~gateway.venue.Venue` built from the YAML's ``venue:`` section. A request the venue
-cannot act on gets an ExecutionReport Rejected or an OrderCancelReject whose Text says why;
-the session stays up. Each session is an owner: it sees and can touch only its own orders.
+:class:`~gateway.venue.Venue` built from the YAML's ``venue:`` section. A NewOrderSingle with
+TargetStrategy (847) is a parent order for the :class:`~gateway.algo_desk.AlgoDesk`
+(``algos:`` section), whose children trade on the same books. Every order a client sends
+directly passes its session's risk gate (``risk:`` section) first.
 
-Reports to a session that is logged out are still sent through its handle: the session
-persists them and the client receives them by resend after its next logon.
+A request the venue cannot act on gets an ExecutionReport Rejected or an OrderCancelReject
+whose Text says why; the session stays up. Each session is an owner: it sees and can touch
+only its own orders. Reports to a logged-out session are persisted by its session and
+reach the client by resend after its next logon.
+
+Order of output for one request: the requester's and counterparties' reports first, then
+the market data the change caused, then the algos' reactions to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
-from engine.book_types import Side
+from algos.risk import RiskConfig, RiskGate, parse_risk
+from algos.strategy import MarketSnapshot
+from engine.book_types import Event, EventType, Side
+from gateway.algo_config import parse_algos
+from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
+from gateway.audit import AuditLog
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
@@ -30,13 +40,17 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
+from gateway.metrics import GatewayMetrics
+from gateway.routers import DESK_OWNER, VenueRouter
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_orders import (
     DAY,
     LIMIT,
+    NEW,
     REJ_OTHER,
     REJECTED,
+    TRADE,
     CancelReject,
     ExecReport,
     Report,
@@ -45,12 +59,11 @@ from gateway.venue_orders import (
 __all__ = ["VenueApplication", "venue_config"]
 
 VENUE_TYPES = frozenset({"D", "F", "G", "H", "V"})
+SNAPSHOT_LEVELS = 5
 
 
-class ReportSink(Protocol):
-    """Where reports for owners that are not FIX sessions go (the in-process algo desk)."""
-
-    def on_report(self, report: Report, now: datetime) -> None: ...
+# Where reports for owners that are not FIX sessions go (the in-process algo desk).
+ReportSink = Callable[[Report, datetime], None]
 
 
 def venue_config(config: GatewayConfig) -> VenueConfig:
@@ -62,23 +75,46 @@ def venue_config(config: GatewayConfig) -> VenueConfig:
 
 
 class VenueApplication:
-    def __init__(self, config: GatewayConfig, venue: Venue | None = None) -> None:
-        self.config = venue_config(config) if venue is None else None
-        self.venue = venue if venue is not None else Venue(self.config or VenueConfig())
+    def __init__(self, config: GatewayConfig) -> None:
+        base = config.path.resolve().parent
+        self.config = venue_config(config)
+        self.venue = Venue(self.config)
+        risk_node = config.extra.get("risk")
+        self.risk_config = parse_risk(risk_node) if risk_node is not None else RiskConfig()
+        algos = parse_algos(config.extra.get("algos"), base)
+        if algos.router != "venue":
+            raise ConfigError(f"{config.path}: a venue's algos trade on its own books "
+                              "(router: venue); an upstream router is for application: algo")
+        self.audit: AuditLog | None = None
+        self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
-        self.sinks: dict[str, ReportSink] = {}  # owner -> in-process receiver
+        self.gates: dict[str, RiskGate] = {}
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
         self._md_out: list[tuple[str, Message]] = []
         self.market_data = MarketDataPublisher(self.venue, self._queue_md)
+        self.desk = AlgoDesk(
+            algos.factories(), self.venue.specs,
+            VenueRouter(self.venue, self.deliver, lambda: self.desk.now,
+                        lambda c, p: self.desk.child_sent(c, p),
+                        lambda c, k: self.desk.child_cancel_sent(c, k)),
+            self.snapshot, self._send_reports, self.gate,
+            strategy_names=algos.strategies, default_window=algos.default_window)
+        self.sinks: dict[str, ReportSink] = {DESK_OWNER: self.desk.on_child_report}
+        self.venue.on_book(self._on_book)
 
     # -- Application ------------------------------------------------------------------------
 
     def bind(self, engine: object) -> None:
-        """Know every session up front, so reports reach logged-out owners too."""
+        """Know every session up front (reports reach logged-out owners too), and the
+        engine's audit log and metrics."""
         for runner in getattr(engine, "runners", {}).values():
-            if runner.config.application in ("venue",) or runner.app is self:
+            if runner.config.application == "venue":
                 self.sessions[runner.name] = runner
+        self.audit = getattr(engine, "audit", None)
+        self.metrics = getattr(engine, "metrics", None)
+        self.desk.audit = self.audit
+        self.desk.metrics = self.metrics
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
@@ -88,36 +124,54 @@ class VenueApplication:
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         self.market_data.drop_session(session.name)
-        if self.config is not None and self.config.cancel_on_disconnect:
+        if self.config.cancel_on_disconnect:
             self.deliver(self.venue.cancel_all(session.name, now, "canceled on disconnect"),
                          now)
+        self._settle(now)
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
         self.sessions.setdefault(session.name, session)
-        msg_type = message.msg_type
+        msg_type = message.msg_type or ""
         owner = session.name
         if msg_type == "V":
             self.market_data.request(owner, message, now)
-            self.flush_market_data()
-            return
+        elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
+            self.desk.on_message(owner, message, now)
+        else:
+            self.deliver(self._order_request(owner, msg_type, message, now), now)
+        self._settle(now)
+
+    def next_deadline(self) -> datetime | None:
+        return self.desk.next_deadline()
+
+    def on_timer(self, now: datetime) -> None:
+        self.desk.on_timer(now)
+        self._settle(now)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def _order_request(self, owner: str, msg_type: str, message: Message,
+                       now: datetime) -> list[Report]:
         body = message.body
         cl_ord_id = body.get_str(11) or ""
         try:
             if msg_type == "D":
-                reports = self.venue.new_order(self.new_order(owner, message), now)
-            elif msg_type == "F":
-                reports = self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now)
-            elif msg_type == "G":
-                reports = self.venue.replace(owner, cl_ord_id, body.get_str(41) or "",
-                                             parse_qty(message), parse_price(message), now)
-            else:  # H
-                reports = [self.venue.status(owner, cl_ord_id, now)]
+                req = self.new_order(owner, message)
+                gate = self.gate(owner)
+                if gate is not None and req.symbol in self.venue.specs:
+                    problem = gate.check(req.symbol, req.side, req.qty, req.price,
+                                         self.venue.mid(req.symbol))
+                    if problem is not None:
+                        raise RequestError(f"risk: {problem}")
+                return self.venue.new_order(req, now)
+            if msg_type == "F":
+                return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now)
+            if msg_type == "G":
+                return self.venue.replace(owner, cl_ord_id, body.get_str(41) or "",
+                                          parse_qty(message), parse_price(message), now)
+            return [self.venue.status(owner, cl_ord_id, now)]
         except RequestError as exc:
-            reports = [self._bad_request(owner, msg_type or "", message, str(exc), now)]
-        self.deliver(reports, now)
-        self.flush_market_data()
-
-    # -- helpers ----------------------------------------------------------------------------
+            return [self._bad_request(owner, msg_type, message, str(exc), now)]
 
     @staticmethod
     def new_order(owner: str, message: Message, parent: str | None = None) -> NewOrder:
@@ -145,12 +199,65 @@ class VenueApplication:
                           tif=body.get_str(59) or DAY, leaves=0, cum=0, avg_px=Decimal(0),
                           time=now, text=text, rej_reason=REJ_OTHER)
 
+    def gate(self, session: str) -> RiskGate | None:
+        """The risk gate of ``session`` (made on first use from its client's limits)."""
+        gate = self.gates.get(session)
+        if gate is None:
+            handle = self.sessions.get(session)
+            if handle is None:
+                return None
+            comp_id = handle.config.target_comp_id
+            gate = RiskGate(self.risk_config.for_session(comp_id), session=session,
+                            audit=self._risk_audit)
+            self.gates[session] = gate
+        return gate
+
+    def _risk_audit(self, event: str, /, **fields: object) -> None:
+        if self.audit is not None and self.desk._now is not None:
+            session = str(fields.pop("session", ""))
+            reason = str(fields.pop("reason", event))
+            self.audit.risk(self.desk._now, session, reason, event=event, **fields)
+
+    def kill_all(self, reason: str, now: datetime) -> None:
+        """The kill switch for every session: refuse new orders, cancel resting ones, stop
+        every parent order."""
+        for name in self.sessions:
+            gate = self.gate(name)
+            if gate is not None:
+                gate.kill(reason)
+            self.deliver(self.venue.cancel_all(name, now, f"kill switch: {reason}"), now)
+            self.desk.stop_session(name, f"kill switch: {reason}", now)
+        self._settle(now)
+
+    # -- output -----------------------------------------------------------------------------
+
     def deliver(self, reports: Iterable[Report], now: datetime) -> None:
-        """Send each report to its owner: a FIX session, or an in-process sink."""
+        """Venue reports to their owners (a FIX session, or the desk for its children),
+        keeping each session's risk gate and the audit log up to date."""
+        reports = list(reports)
+        for r in reports:
+            if isinstance(r, ExecReport) and r.owner != DESK_OWNER:
+                self._track(r)
+            if self.audit is not None:
+                self.audit.order(now, "report", r.owner, **_report_fields(r))
+        self._send_reports(reports, now)
+
+    def _track(self, r: ExecReport) -> None:
+        gate = self.gates.get(r.owner)
+        if gate is None:
+            return
+        if r.exec_type == NEW:
+            gate.on_order_sent(r.order_id)
+        if r.exec_type == TRADE and r.last_px is not None:
+            gate.on_fill(r.symbol, r.side, r.last_qty, r.last_px)
+        if r.ord_status in ("2", "4", "8", "C"):
+            gate.on_order_done(r.order_id)
+
+    def _send_reports(self, reports: Iterable[Report], now: datetime) -> None:
         for r in reports:
             sink = self.sinks.get(r.owner)
             if sink is not None:
-                sink.on_report(r, now)
+                sink(r, now)
                 continue
             session = self.sessions.get(r.owner)
             if session is None:
@@ -159,6 +266,12 @@ class VenueApplication:
                 session.send(exec_report_message(r, session.config.begin_string))
             else:
                 session.send(cancel_reject_message(r))
+
+    def _settle(self, now: datetime) -> None:
+        """After a request: market data out, then the algos see the new market."""
+        self.flush_market_data()
+        self.desk.pump(now)
+        self.flush_market_data()
 
     def _queue_md(self, session: str, message: Message) -> None:
         self._md_out.append((session, message))
@@ -170,3 +283,48 @@ class VenueApplication:
             handle = self.sessions.get(session)
             if handle is not None and handle.logged_on:
                 handle.send(message)
+
+    # -- market -----------------------------------------------------------------------------
+
+    def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
+        """The market in ``symbol`` as algos see it (None for an unknown symbol)."""
+        spec = self.venue.specs.get(symbol)
+        if spec is None:
+            return None
+        book = self.venue.books[symbol]
+        bids = tuple((spec.to_price(lv.price), lv.qty)
+                     for lv in book.depth(Side.BUY, SNAPSHOT_LEVELS))
+        asks = tuple((spec.to_price(lv.price), lv.qty)
+                     for lv in book.depth(Side.SELL, SNAPSHOT_LEVELS))
+        return MarketSnapshot(
+            time=now, symbol=symbol,
+            bid=bids[0][0] if bids else None, bid_qty=bids[0][1] if bids else 0,
+            ask=asks[0][0] if asks else None, ask_qty=asks[0][1] if asks else 0,
+            last_price=self.venue.last_trade.get(symbol), volume=self.venue.volume[symbol],
+            bids=bids, asks=asks)
+
+    def _on_book(self, symbol: str, events: list[Event], now: datetime) -> None:
+        self.desk.book_changed(symbol)
+        m = self.metrics
+        if m is None:
+            return
+        for e in events:
+            if e.type == EventType.REST:
+                m.order_added(symbol)
+            elif e.type == EventType.TRADE:
+                m.trade(symbol, e.qty)
+        book = self.venue.books[symbol]
+        m.book_depth(symbol, "bid", book.level_count(Side.BUY))
+        m.book_depth(symbol, "ask", book.level_count(Side.SELL))
+
+
+def _report_fields(r: Report) -> dict[str, object]:
+    if isinstance(r, CancelReject):
+        return {"msg": "cancel_reject", "cl_ord_id": r.cl_ord_id,
+                "orig_cl_ord_id": r.orig_cl_ord_id, "order_id": r.order_id,
+                "reason": r.reason, "text": r.text}
+    return {"exec_type": r.exec_type, "status": r.ord_status, "cl_ord_id": r.cl_ord_id,
+            "orig_cl_ord_id": r.orig_cl_ord_id, "order_id": r.order_id, "exec_id": r.exec_id,
+            "symbol": r.symbol, "side": r.side.name, "qty": r.qty, "price": r.price,
+            "leaves": r.leaves, "cum": r.cum, "avg_px": r.avg_px, "last_qty": r.last_qty,
+            "last_px": r.last_px, "text": r.text, "parent": r.parent}

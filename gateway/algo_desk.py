@@ -1,0 +1,407 @@
+"""The algo desk: parent orders from FIX clients, worked by :class:`algos.runner.AlgoRunner`.
+
+A client's NewOrderSingle with TargetStrategy (847) becomes a parent (see
+:mod:`gateway.algo_orders`); the desk answers with ExecutionReports for the parent only:
+New on acceptance, one Trade report per child fill (LastQty/LastPx of the fill, running
+CumQty/AvgPx), Pending Cancel then Canceled, Pending Replace then Replaced, and at the end
+Filled, Expired (the window closed with quantity left) or Canceled with the reason. A
+cancel or replace the runner refuses gets an OrderCancelReject. The client never sees the
+children; the audit log has them, each with its parent.
+
+Children go to a :class:`algos.runner.ChildRouter`: the in-process venue
+(:class:`VenueRouter`) or an upstream FIX session (:mod:`gateway.upstream`). The router
+hands the venue's answers back through :meth:`AlgoDesk.on_child_report`.
+
+Runners see market snapshots of their symbol after every book change, delivered by
+:meth:`AlgoDesk.pump` once the operation that caused them is finished (so a runner never
+acts in the middle of another order's matching).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from algos.registry import StrategyFactory
+from algos.risk import RiskGate
+from algos.runner import (
+    AlgoRunner,
+    ChildRouter,
+    ParentCancelRejected,
+    ParentDone,
+    ParentEvent,
+    ParentFill,
+    ParentPendingCancel,
+    ParentPendingReplace,
+    ParentReplaced,
+    ParentReplaceRejected,
+)
+from algos.strategy import MarketSnapshot, ParentOrder
+from engine.book_types import Side
+from gateway.algo_orders import parse_parent
+from gateway.audit import AuditLog
+from gateway.fix_reports import RequestError, parse_side
+from gateway.fixmessage import Message
+from gateway.metrics import GatewayMetrics
+from gateway.venue_config import SymbolSpec
+from gateway.venue_orders import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    NEW,
+    PARTIAL,
+    PENDING_CANCEL,
+    PENDING_REPLACE,
+    REJ_OTHER,
+    REJECTED,
+    REPLACED,
+    TRADE,
+    CancelReject,
+    ExecReport,
+    Order,
+    Report,
+    report,
+)
+
+__all__ = ["AlgoDesk", "Parent"]
+
+Deliver = Callable[[list[Report], datetime], None]
+
+
+@dataclass(slots=True)
+class Parent:
+    """A parent order as the client sees it (``order``) and the runner that works it."""
+
+    order: Order
+    runner: AlgoRunner
+    strategy: str
+    arrival_mid: Decimal | None
+    pending_cl: str | None = None  # ClOrdID of a cancel or replace in progress
+
+
+class AlgoDesk:
+    """Parent orders of every client session.
+
+    ``strategies`` maps TargetStrategy (847) codes to strategy factories; ``symbols`` are
+    the tradeable symbols; ``snapshot(symbol, now)`` gives the market now (None if unknown);
+    ``deliver`` sends reports to their owners; ``risk(session)`` is a session's gate.
+    """
+
+    def __init__(self, strategies: Mapping[str, StrategyFactory],
+                 symbols: Mapping[str, SymbolSpec], router: ChildRouter,
+                 snapshot: Callable[[str, datetime], MarketSnapshot | None],
+                 deliver: Deliver, risk: Callable[[str], RiskGate | None], *,
+                 strategy_names: Mapping[str, str] | None = None,
+                 default_window: float = 300.0, audit: AuditLog | None = None,
+                 metrics: GatewayMetrics | None = None) -> None:
+        self.strategies = dict(strategies)
+        self.strategy_names = dict(strategy_names or {})
+        self.symbols = symbols
+        self.router = router
+        self.snapshot = snapshot
+        self.deliver = deliver
+        self.risk = risk
+        self.default_window = default_window
+        self.audit = audit
+        self.metrics = metrics
+        self.parents: dict[str, Parent] = {}  # parent OrderID (the runner's parent id)
+        self._by_client: dict[tuple[str, str], Parent] = {}  # (session, any ClOrdID it had)
+        self._children: dict[str, Parent] = {}  # child ClOrdID -> its parent
+        self._dirty: set[str] = set()
+        self._ids = (f"{int(time.time() * 1000):x}-A{n}" for n in itertools.count(1))
+        self._exec_ids = (f"{int(time.time() * 1000):x}-AE{n}" for n in itertools.count(1))
+        self._now: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        """The time of the call being handled (routers stamp the venue's requests with it)."""
+        assert self._now is not None, "the desk is not handling a call"
+        return self._now
+
+    # -- client requests ----------------------------------------------------------------------
+
+    def is_parent_request(self, session: str, message: Message) -> bool:
+        """Whether ``message`` (D, F, G or H) is about a parent order of ``session``."""
+        body = message.body
+        if message.msg_type == "D":
+            return 847 in body
+        key = body.get_str(41) if message.msg_type in ("F", "G") else body.get_str(11)
+        return (session, key or "") in self._by_client
+
+    def on_message(self, session: str, message: Message, now: datetime) -> None:
+        self._now = now
+        body = message.body
+        cl = body.get_str(11) or ""
+        kind = message.msg_type or ""
+        if kind == "D":
+            self._new_parent(session, message, now)
+        elif kind == "H":
+            p = self._by_client[(session, cl)]
+            self._report(p, "I", now)
+        else:
+            p = self._by_client[(session, body.get_str(41) or "")]
+            if p.pending_cl is not None or not p.order.live:
+                self.deliver([self._cancel_reject(p, cl, kind, "order is done"
+                              if not p.order.live else "a cancel or replace is in progress",
+                              now)], now)
+                return
+            if (session, cl) in self._by_client:
+                self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID {cl}",
+                                                  now)], now)
+                return
+            p.pending_cl = cl
+            self._by_client[(session, cl)] = p
+            if kind == "F":
+                p.runner.cancel(now)
+            else:
+                self._replace(p, message, now)
+        self.pump(now)
+
+    def _new_parent(self, session: str, message: Message, now: datetime) -> None:
+        body = message.body
+        cl = body.get_str(11) or ""
+        order_id = next(self._ids)
+        code = body.get_str(847) or ""
+        symbol = body.get_str(55) or ""
+        spec = self.symbols.get(symbol)
+        try:
+            if (session, cl) in self._by_client:
+                raise RequestError(f"duplicate ClOrdID {cl}")
+            factory = self.strategies.get(code)
+            if factory is None:
+                raise RequestError(f"TargetStrategy (847) {code} is not offered; known: "
+                                   f"{', '.join(sorted(self.strategies))}")
+            if spec is None:
+                raise RequestError(f"unknown symbol {symbol}")
+            parsed = parse_parent(message, spec, now, self.default_window)
+            parent = ParentOrder(**{**_fields(parsed), "id": order_id})
+            gate = self.risk(session)
+            if gate is not None:
+                snap = self.snapshot(symbol, now)
+                problem = gate.check(symbol, parent.side, parent.qty, parent.limit,
+                                     snap.mid if snap else None)
+                if problem is not None:
+                    raise RequestError(f"risk: {problem}")
+            order = Order(order_id=order_id, owner=session, cl_ord_id=cl, symbol=symbol,
+                          side=parent.side, ord_type="2" if parent.limit else "1",
+                          price=parent.limit, qty=parent.qty, tif=body.get_str(59) or "0",
+                          book_id=0)
+            snap = self.snapshot(symbol, now)
+            holder: list[Parent] = []
+            runner = AlgoRunner(parent, factory, self.router, now=now,
+                                on_event=lambda e: self._on_event(holder[0], e),
+                                audit=self._runner_audit(order_id, session), risk=gate)
+        except (RequestError, ValueError) as exc:
+            self.deliver([self._reject(session, message, str(exc), now)], now)
+            return
+        p = Parent(order, runner, self.strategy_names.get(code, code),
+                   snap.mid if snap else None)
+        holder.append(p)
+        self.parents[order_id] = p
+        self._by_client[(session, cl)] = p
+        if self.audit is not None:
+            self.audit.order(now, "parent_accepted", session, cl_ord_id=cl,
+                       order_id=order_id, symbol=symbol, side=parent.side.name, qty=parent.qty,
+                       limit=parent.limit, strategy=p.strategy, start=parent.start,
+                       end=parent.end, arrival_mid=p.arrival_mid, params=dict(parent.params))
+        self._report(p, NEW, now)
+        if snap is not None:
+            runner.on_market_snapshot(snap)
+        runner.on_timer(now)
+
+    def _replace(self, p: Parent, message: Message, now: datetime) -> None:
+        body = message.body
+        spec = self.symbols[p.order.symbol]
+        try:
+            new = parse_parent(message, spec, now, self.default_window)
+        except (RequestError, ValueError) as exc:
+            p.pending_cl = None
+            self.deliver([self._cancel_reject(p, body.get_str(11) or "", "G", str(exc), now)],
+                         now)
+            return
+        old = p.runner.parent
+        # a replace that leaves out the window or parameters keeps the current ones
+        new = ParentOrder(**{**_fields(new), "id": old.id,
+                             "start": new.start if 168 in body else old.start,
+                             "end": new.end if 126 in body else old.end,
+                             "params": new.params or old.params,
+                             "participation": new.participation if 849 in body
+                             else old.participation})
+        p.runner.replace(new, now)
+
+    # -- the venue's answers about children -----------------------------------------------------
+
+    def on_child_report(self, r: Report, now: datetime) -> None:
+        """A report about a child order (from the router)."""
+        self._now = now
+        key = r.cl_ord_id if r.cl_ord_id in self._children else (r.orig_cl_ord_id or "")
+        p = self._children.get(key)
+        if p is None:
+            return
+        child = key.removesuffix("~c") if key.endswith("~c") else key
+        runner = p.runner
+        if isinstance(r, CancelReject):
+            return  # the child is done already; its fill or cancel report says how
+        if r.exec_type == NEW:
+            runner.on_child_ack(child, now)
+        elif r.exec_type == TRADE:
+            assert r.last_px is not None
+            runner.on_child_fill(child, r.last_qty, r.last_px, now)
+        elif r.exec_type in (CANCELED, EXPIRED):
+            runner.on_child_done(child, r.text or "canceled", now)
+        elif r.exec_type == REJECTED:
+            runner.on_child_reject(child, r.text or "rejected", now)
+
+    def child_sent(self, child_id: str, parent_id: str) -> None:
+        """The router sent ``child_id`` for the parent whose runner id is ``parent_id``."""
+        p = self.parents[parent_id]
+        self._children[child_id] = p
+        if self.metrics is not None:
+            self.metrics.order_submitted(p.strategy, p.order.symbol)
+
+    def child_cancel_sent(self, child_id: str, cancel_id: str) -> None:
+        p = self._children.get(child_id)
+        if p is not None:
+            self._children[cancel_id] = p
+
+    # -- time and market ----------------------------------------------------------------------
+
+    def book_changed(self, symbol: str) -> None:
+        self._dirty.add(symbol)
+
+    def pump(self, now: datetime) -> None:
+        """Give runners the snapshots of symbols whose books changed; repeat while their
+        children change books again (bounded: children are few per snapshot)."""
+        for _ in range(4):
+            if not self._dirty:
+                return
+            dirty, self._dirty = self._dirty, set()
+            for symbol in dirty:
+                runners = [p.runner for p in self.parents.values()
+                           if p.order.symbol == symbol and not p.runner.done]
+                if not runners:
+                    continue
+                snap = self.snapshot(symbol, now)
+                if snap is None:
+                    continue
+                for runner in runners:
+                    t0 = time.perf_counter()
+                    runner.on_market_snapshot(snap)
+                    self._latency(runner, time.perf_counter() - t0)
+
+    def next_deadline(self) -> datetime | None:
+        times = [t for p in self.parents.values() if not p.runner.done
+                 if (t := p.runner.next_wakeup()) is not None]
+        return min(times, default=None)
+
+    def on_timer(self, now: datetime) -> None:
+        self._now = now
+        for p in list(self.parents.values()):
+            wake = p.runner.next_wakeup()
+            if wake is not None and wake <= now:
+                t0 = time.perf_counter()
+                p.runner.on_timer(now)
+                self._latency(p.runner, time.perf_counter() - t0)
+        self.pump(now)
+
+    def stop_session(self, session: str, reason: str, now: datetime) -> None:
+        """Stop every parent of ``session`` (kill switch)."""
+        for p in list(self.parents.values()):
+            if p.order.owner == session and not p.runner.done:
+                p.runner.stop(reason, now)
+        self.pump(now)
+
+    # -- parent reports -------------------------------------------------------------------------
+
+    def _on_event(self, p: Parent, e: ParentEvent) -> None:
+        order = p.order
+        now = e.time
+        if isinstance(e, ParentFill):
+            order.cum = e.cum_qty
+            order.value += e.price * e.qty
+            order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
+            self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price)
+        elif isinstance(e, ParentPendingCancel):
+            self._rename(p)
+            order.status = PENDING_CANCEL
+            self._report(p, PENDING_CANCEL, now)
+        elif isinstance(e, ParentPendingReplace):
+            self._rename(p)
+            order.status = PENDING_REPLACE
+            self._report(p, PENDING_REPLACE, now)
+        elif isinstance(e, ParentReplaced):
+            order.qty = e.parent.qty
+            order.price = e.parent.limit
+            order.status = PARTIAL if order.cum else NEW
+            p.pending_cl = None
+            self._report(p, REPLACED, now)
+        elif isinstance(e, ParentReplaceRejected | ParentCancelRejected):
+            cl, p.pending_cl = p.pending_cl or "", None
+            kind = "G" if isinstance(e, ParentReplaceRejected) else "F"
+            if order.status in (PENDING_CANCEL, PENDING_REPLACE):
+                order.status = PARTIAL if order.cum else NEW
+            self.deliver([self._cancel_reject(p, cl, kind, e.reason, now)], now)
+        elif isinstance(e, ParentDone):
+            p.pending_cl = None
+            if e.reason == "filled":
+                order.status = FILLED
+                return  # the last fill's report already said Filled
+            order.status = EXPIRED if e.reason == "expired" else CANCELED
+            text = {"expired": f"window ended with {e.unfilled} unfilled",
+                    "canceled": "canceled by client"}.get(e.reason, e.text or e.reason)
+            self._report(p, order.status, now, text=text)
+            if self.audit is not None:
+                self.audit.order(now, "parent_done", order.owner, cl_ord_id=order.cl_ord_id,
+                           order_id=order.order_id, reason=e.reason, cum_qty=e.cum_qty,
+                           avg_px=e.avg_px, unfilled=e.unfilled, text=text)
+
+    def _rename(self, p: Parent) -> None:
+        if p.pending_cl is not None and p.pending_cl != p.order.cl_ord_id:
+            p.order.orig_cl_ord_id = p.order.cl_ord_id
+            p.order.cl_ord_id = p.pending_cl
+
+    def _report(self, p: Parent, exec_type: str, now: datetime, *, last_qty: int = 0,
+                last_px: Decimal | None = None, text: str | None = None) -> None:
+        r = report(p.order, next(self._exec_ids), exec_type, now, last_qty=last_qty,
+                   last_px=last_px, text=text)
+        self.deliver([r], now)
+
+    def _reject(self, session: str, message: Message, text: str, now: datetime) -> ExecReport:
+        body = message.body
+        try:
+            side = parse_side(message)
+        except RequestError:
+            side = Side.BUY
+        return ExecReport(owner=session, exec_id=next(self._exec_ids), exec_type=REJECTED,
+                          ord_status=REJECTED, order_id="NONE", cl_ord_id=body.get_str(11) or "",
+                          orig_cl_ord_id=None, symbol=body.get_str(55) or "", side=side,
+                          ord_type=body.get_str(40) or "2", price=None, qty=0,
+                          tif=body.get_str(59) or "0", leaves=0, cum=0, avg_px=Decimal(0),
+                          time=now, text=text, rej_reason=REJ_OTHER)
+
+    def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,
+                       now: datetime) -> CancelReject:
+        return CancelReject(owner=p.order.owner, order_id=p.order.order_id, cl_ord_id=cl,
+                            orig_cl_ord_id=p.order.cl_ord_id, ord_status=p.order.status,
+                            response_to="1" if kind == "F" else "2",
+                            reason=0 if not p.order.live else 3 if p.pending_cl else 99,
+                            text=text, time=now)
+
+    def _runner_audit(self, parent_id: str, session: str) -> Callable[..., None]:
+        def audit(event: str, /, **fields: Any) -> None:
+            if self.audit is not None and self._now is not None:
+                self.audit.algo(self._now, event, parent_id, session=session, **fields)
+        return audit
+
+    def _latency(self, runner: AlgoRunner, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.strategy_latency(type(runner.strategy).__name__, seconds)
+
+
+def _fields(parent: ParentOrder) -> dict[str, Any]:
+    return {f: getattr(parent, f) for f in ParentOrder.__dataclass_fields__}

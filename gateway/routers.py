@@ -1,0 +1,56 @@
+"""Where an algo's child orders go: the in-process venue, or an upstream FIX session.
+
+Both implement :class:`algos.runner.ChildRouter` and hand every answer about a child back to
+the desk (:meth:`gateway.algo_desk.AlgoDesk.on_child_report`), so the desk and the runners
+do not know which one they use. A child's ClOrdID is the runner's child id; its cancel
+request's ClOrdID is the child id with ``~c`` appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from algos.strategy import Side
+from gateway.venue import NewOrder, Venue
+from gateway.venue_orders import DAY, IOC, LIMIT, MARKET, Report
+
+__all__ = ["DESK_OWNER", "VenueRouter", "parent_of"]
+
+DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
+
+
+def parent_of(child_id: str) -> str:
+    """The runner's parent id in a child id (``<parent id>.<n>``)."""
+    return child_id.rsplit(".", 1)[0]
+
+
+class VenueRouter:
+    """Children straight into the in-process :class:`Venue` (no FIX hop)."""
+
+    def __init__(self, venue: Venue, deliver: Callable[[list[Report], datetime], None],
+                 now: Callable[[], datetime],
+                 sent: Callable[[str, str], None],
+                 cancel_sent: Callable[[str, str], None]) -> None:
+        self.venue = venue
+        self.deliver = deliver
+        self.now = now
+        self.sent = sent
+        self.cancel_sent = cancel_sent
+
+    def submit(self, child_id: str, symbol: str, side: Side, qty: int,
+               price: Decimal | None, tif: Literal["day", "ioc"]) -> None:
+        parent = parent_of(child_id)
+        self.sent(child_id, parent)
+        now = self.now()
+        req = NewOrder(DESK_OWNER, child_id, symbol, side, LIMIT if price is not None else MARKET,
+                       qty, price, IOC if tif == "ioc" else DAY, parent=parent)
+        self.deliver(self.venue.new_order(req, now), now)
+
+    def cancel(self, child_id: str) -> None:
+        cancel_id = f"{child_id}~c"
+        self.cancel_sent(child_id, cancel_id)
+        now = self.now()
+        self.deliver(self.venue.cancel(DESK_OWNER, cancel_id, child_id, now), now)
