@@ -335,6 +335,7 @@ class AlgoDesk:
             order.status = PENDING_REPLACE
             self._report(p, PENDING_REPLACE, now)
         elif isinstance(e, ParentReplaced):
+            self._rename(p)  # no-op after a Pending Replace, which renamed already
             order.qty = e.parent.qty
             order.price = e.parent.limit
             order.status = PARTIAL if order.cum else NEW
@@ -347,6 +348,8 @@ class AlgoDesk:
                 order.status = PARTIAL if order.cum else NEW
             self.deliver([self._cancel_reject(p, cl, kind, e.reason, now)], now)
         elif isinstance(e, ParentDone):
+            if e.reason == "canceled":
+                self._rename(p)
             p.pending_cl = None
             if e.reason == "filled":
                 order.status = FILLED
@@ -395,6 +398,8 @@ class AlgoDesk:
     def _runner_audit(self, parent_id: str, session: str) -> Callable[..., None]:
         def audit(event: str, /, **fields: Any) -> None:
             if self.audit is not None and self._now is not None:
+                fields.pop("parent", None)  # the runner names its parent; so do we
+                fields.pop("time", None)  # the record's ts is the same time
                 self.audit.algo(self._now, event, parent_id, session=session, **fields)
         return audit
 

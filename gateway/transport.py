@@ -26,6 +26,7 @@ import contextlib
 import random
 import re
 import ssl
+import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
+from gateway.admin import business_reject
 from gateway.application import Application, TimedApplication
 from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
@@ -193,7 +195,14 @@ class SessionRunner:
             if not event.valid:
                 self.log.event(now, f"dropped {event.note}")
         elif isinstance(event, AppMessage):
-            self.app.on_message(self, event.message, now)
+            try:
+                self.app.on_message(self, event.message, now)
+            except Exception as exc:  # an application bug must not cost the connection
+                msg = event.message
+                self.log.event(now, f"application error on {msg.msg_type} "
+                                    f"{msg.msg_seq_num}: {exc!r}\n{traceback.format_exc()}")
+                self.send(business_reject(msg.msg_seq_num, msg.msg_type or "", 0,
+                                          "internal error processing the message", msg))
         elif isinstance(event, LoggedOn):
             self.log.event(now, f"logged on (HeartBtInt={event.heartbeat_interval}"
                                 f"{', sequence reset' if event.reset else ''})")
