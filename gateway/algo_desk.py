@@ -264,6 +264,9 @@ class AlgoDesk:
         if self.metrics is not None:
             self.metrics.order_submitted(p.strategy, p.order.symbol)
 
+    def parent_of_child(self, child_id: str) -> Parent | None:
+        return self._children.get(child_id)
+
     def child_cancel_sent(self, child_id: str, cancel_id: str) -> None:
         p = self._children.get(child_id)
         if p is not None:

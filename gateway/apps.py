@@ -17,11 +17,12 @@ from gateway.client_app import ClientApplication
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
+from gateway.upstream import AlgoGatewayApplication
 from gateway.venue_app import VenueApplication
 
 AppFactory = Callable[[GatewayConfig], Application]
 BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication, "venue": VenueApplication,
-                                  "client": ClientApplication}
+                                  "algo": AlgoGatewayApplication, "client": ClientApplication}
 
 
 def load_application(spec: str, config: GatewayConfig) -> Application:

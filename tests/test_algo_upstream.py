@@ -1,0 +1,77 @@
+"""The algo gateway in front of a venue, as three processes would run it: ``gateway run``
+of ``sessions/venue.yaml`` and of ``sessions/algo.yaml`` (children over FIX to the venue,
+algos fed by the venue's market data), and a client working a TWAP parent through it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conformance.harness import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start(config: Path, run_dir: Path) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(config), "--port", "0",
+         "--run-dir", str(run_dir)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening on"), f"{config.name} did not start: {line!r}"
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    venue, venue_port = start(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+    algo_cfg = yaml.safe_load((ROOT / "sessions/algo.yaml").read_text())
+    for s in algo_cfg["sessions"]:
+        if s["role"] == "initiator":
+            s["port"] = venue_port
+            s["reconnect"] = {"initial_delay": 0.1}
+    path = tmp_path / "algo.yaml"
+    path.write_text(yaml.safe_dump(algo_cfg))
+    algo, algo_port = start(path, tmp_path / "algo")
+    yield venue_port, algo_port
+    for proc in (algo, venue):
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert proc.returncode == 0
+
+
+def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]) -> None:
+    venue_port, algo_port = ports
+    seller = Client(venue_port, "CLIENT2", our_comp_id="VENUE")
+    seller.logon(extra="|141=Y")
+    for i, px in enumerate(("100.00", "100.01")):
+        seller.msg(f"35=D|11=S{i}|54=2|38=300|40=2|44={px}|55=AMZN|59=0|60={seller.ts()}")
+        seller.expect("8", **{"150": "0"})
+    seller.msg(f"35=D|11=B|54=1|38=100|40=2|44=99.90|55=AMZN|59=0|60={seller.ts()}")
+    seller.expect("8", **{"150": "0"})
+    client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+    client.logon(extra="|141=Y")
+    client.msg(f"35=D|11=P|54=1|38=400|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+               f"847=1001|848=Slices=2|168={client.ts()}|126={client.ts(2)}")
+    client.expect("8", timeout=10, **{"11": "P", "150": "0"})
+    cum = 0
+    while cum < 400:
+        fill = client.expect("8", timeout=10, **{"11": "P", "150": "F"})
+        cum = int(fill[14])
+    assert fill[39] == "2" and fill[151] == "0"
+    # the venue's seller saw the children's fills on its orders
+    got = sum(int(seller.expect("8", **{"150": "F"})[32]) for _ in range(2))
+    assert got >= 300
+    # a direct order to the algo gateway is refused: it takes parents only
+    client.msg(f"35=D|11=X|54=1|38=1|40=2|44=1|55=AMZN|59=0|60={client.ts()}")
+    assert "847" in client.expect("8", **{"150": "8"})[58]
+    seller.close()
+    client.close()
