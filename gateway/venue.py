@@ -60,7 +60,7 @@ from gateway.venue_orders import (
 
 __all__ = ["CLIENT_IDS", "BookListener", "NewOrder", "Venue"]
 
-CLIENT_IDS = 1 << 48  # first book id of client orders; feed order ids stay below
+CLIENT_IDS = 1 << 62  # first book id of client orders; market-data feed ids stay below
 _TIF = {DAY: TimeInForce.DAY, GTC: TimeInForce.DAY, IOC: TimeInForce.IOC, FOK: TimeInForce.FOK}
 _CANCEL_TEXT = {
     CancelReason.IOC: "IOC remainder canceled",
