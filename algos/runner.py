@@ -28,8 +28,13 @@ Parent lifecycle. Cancel: cancel every working child, report :class:`ParentPendi
 then :class:`ParentDone` ``canceled`` when the venue has confirmed the last (fills that
 arrive meanwhile are reported; if they complete the parent it is ``filled``). Replace: the
 same, then the strategy is rebuilt for the new :class:`ParentOrder` keeping the filled
-quantity (:class:`ParentReplaced`); a new quantity below the filled one, or a different
-symbol or side, is refused (:class:`ParentReplaceRejected`). At the end time the runner
+quantity (:class:`ParentReplaced`); a new quantity below the filled one (also when fills
+during the cancels pass it), a different symbol or side, or parameters the strategy refuses,
+are refused (:class:`ParentReplaceRejected`) and the old order goes on. A rebuilt strategy
+that defines ``carry_over(previous)`` is given the instance it replaces, to keep what it
+learned from the market (the builtins keep the market volume seen since the start, which
+their participation cap needs, and the last book); one that does not is shown the last
+snapshot at once. At the end time the runner
 cancels the working children and reports ``expired`` with the unfilled quantity. A
 strategy that raises, the risk gate's kill switch, or ``max_child_rejects`` child rejects in
 a row stop the parent the same way (``stopped``, with the reason in ``text``). The runner
@@ -192,7 +197,8 @@ class AlgoRunner:
     ``factory(parent, ctx)`` builds the strategy (its ValueError about bad parameters
     propagates, for the FIX layer to reject the order with it). ``on_event`` receives every
     :data:`ParentEvent`; ``audit`` every decision; ``risk`` is the session's gate (None: no
-    risk checks). Child ids are ``<parent id>.<n>``, n counting from 1 over the runner's life.
+    risk checks). Child ids are ``<first parent id>.<n>``, n counting from 1 over the runner's
+life (a replace that changes the parent's id does not change the prefix).
     Raises ValueError for a parent that cannot be worked (quantity not positive or not whole
     lots, end not after start, limit not positive).
     """
@@ -211,6 +217,7 @@ class AlgoRunner:
     ) -> None:
         _validate(parent)
         self._parent = parent
+        self._id_prefix = parent.id  # the first id: child ids stay stable across replaces
         self._factory = factory
         self._router = router
         self._on_event = on_event
@@ -226,6 +233,7 @@ class AlgoRunner:
         self._notional = Decimal(0)
         self._rejects_in_row = 0
         self._mid: Decimal | None = None
+        self._last_snapshot: MarketSnapshot | None = None
         self._pending_replace: ParentOrder | None = None
         self._stop_text = ""
         self._state: OrderState | None = None
@@ -357,30 +365,29 @@ class AlgoRunner:
             self._begin_stop(f"kill switch: {self._risk.killed}")
 
     def _settle(self) -> None:
-        """Finish the parent when nothing is working and it is filled or winding down."""
+        """Apply a pending replace once nothing is working; finish the parent when it is
+        filled, or winding down with nothing working."""
         if self._status == "done":
             return
-        if self._filled >= self._parent.qty and self._working:
-            # Only an overfill gets here (filled + working never exceeds the quantity).
-            self._cancel_all("parent filled")
+        if self._working:
+            if self._filled >= self._parent.qty:
+                # Only an overfill gets here (filled + working never exceeds the quantity).
+                self._cancel_all("parent filled")
             return
+        if self._status == "replacing":
+            self._apply_replace()  # the strategy may send new children at once
         if self._filled >= self._parent.qty:
-            if self._status == "replacing":
-                self._apply_replace()  # may raise the quantity above what is filled
-                if self._filled < self._parent.qty:
-                    return
             self._finish("filled")
             return
         if self._working:
             return
-        if self._status == "canceling":
+        status = self.status  # re-read: handlers above may have moved it
+        if status == "canceling":
             self._finish("canceled")
-        elif self._status == "expiring":
+        elif status == "expiring":
             self._finish("expired")
-        elif self._status == "stopping":
+        elif status == "stopping":
             self._finish("stopped", self._stop_text)
-        elif self._status == "replacing":
-            self._apply_replace()
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"
@@ -396,6 +403,7 @@ class AlgoRunner:
     def _snapshot(self, snapshot: MarketSnapshot) -> None:
         if snapshot.symbol != self._parent.symbol:
             return
+        self._last_snapshot = snapshot
         mid = snapshot.mid
         if mid is not None:
             self._mid = mid
@@ -515,28 +523,37 @@ class AlgoRunner:
         new = self._pending_replace
         assert new is not None
         self._pending_replace = None
+        self._status = "active"
         if new.qty < self._filled:  # fills arrived while the children were being cancelled
-            self._status = "active"
             self._reject_replace(
                 f"new quantity {new.qty} is below the filled quantity {self._filled}")
             self._ask(lambda: self._strategy.on_timer(self._now))
             return
-        old = self._parent
+        old, previous = self._parent, self._strategy
+        self._parent = new  # the new strategy's constructor sees the new parent in ctx.state
+        self._state = None
         try:
             strategy = self._factory(new, self)
+            carry = getattr(strategy, "carry_over", None)
+            if callable(carry):
+                carry(previous)
         except Exception as exc:  # a bad parameter in the replace: keep the old order
-            self._status = "active"
+            self._parent = old
+            self._state = None
             self._reject_replace(str(exc))
             self._ask(lambda: self._strategy.on_timer(self._now))
             return
-        self._parent = new
         self._strategy = strategy
-        self._status = "active"
-        self._state = None
         self._audit("parent_replaced", previous_id=old.id, qty=new.qty, limit=_px(new.limit))
         self._emit(ParentReplaced(new.id, self._now, new, old.id))
-        if self._filled < new.qty:
-            self._ask(lambda: self._strategy.on_timer(self._now))
+        if self._filled >= new.qty:
+            return
+        last = self._last_snapshot
+        if callable(getattr(strategy, "carry_over", None)) or last is None:
+            self._ask(lambda: strategy.on_timer(self._now))
+        else:
+            # A strategy without carry_over starts from nothing: show it the market now.
+            self._ask(lambda: strategy.on_market_snapshot(last))
 
     def _reject_replace(self, reason: str) -> None:
         self._pending_replace = None
@@ -620,7 +637,7 @@ class AlgoRunner:
                 self._audit("child_refused", **asked, why=f"risk: {why}")
                 return
         self._seq += 1
-        child_id = f"{p.id}.{self._seq}"
+        child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)
         self._state = None
         if self._risk is not None:

@@ -228,6 +228,16 @@ class SlicedStrategy:
             candidates.append(cross)
         return min(candidates)
 
+    def carry_over(self, previous: object) -> None:
+        """After a replace: keep the market state the replaced instance had seen (the last
+        book and the volume since the start, which the participation cap counts from)."""
+        if isinstance(previous, SlicedStrategy):
+            self._snapshot = previous._snapshot
+            self._snapshots = previous._snapshots
+            self._ioc_at_snapshot = previous._ioc_at_snapshot
+            self._volume_last = previous._volume_last
+            self._volume_seen = previous._volume_seen
+
     # -- schedule -----------------------------------------------------------------------------
 
     def _targets(self, shares: Sequence[Fraction | float]) -> list[int]:

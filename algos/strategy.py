@@ -178,6 +178,11 @@ class Strategy(Protocol):
     Built as ``cls(parent, ctx)``. Every method returns the actions to take now (possibly
     none). The runner enforces the parent's limit price, quantity and risk limits on every
     child, so a strategy cannot overfill or cross the limit even if it asks to.
+
+    After a parent replace the runner builds a new instance for the new parent; if the class
+    defines the optional ``carry_over(self, previous) -> None``, it is called with the
+    instance being replaced so market state (volume seen since the start, the last book)
+    survives the replace.
     """
 
     def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]: ...

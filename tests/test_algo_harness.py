@@ -8,7 +8,9 @@ Venue rules (one symbol, a top of book the test sets):
   up to the displayed ask quantity (the book is not depleted: displayed liquidity refreshes);
 * an IOC's unfilled rest is cancelled; a DAY child rests, and fills when the book moves
   through it or when :meth:`Venue.trade` prints at its price or better;
-* a cancel of a resting child is confirmed; ``reject`` makes the next submits fail.
+* a cancel of a resting child is confirmed (unless ``hold_cancels``: then only when the test
+  calls :meth:`Venue.release_cancels`, so fills can race the cancel); ``reject`` makes the
+  next submits fail.
 
 Answers are queued and delivered by :meth:`Venue.deliver` (asynchronous, like a real
 venue), or at once from inside ``submit``/``cancel`` with ``sync=True`` (re-entrant).
@@ -35,11 +37,13 @@ SYMBOL = "AAPL"
 
 def make_parent(qty: int = 1000, *, minutes: float = 10, side: Side = Side.BUY,
                 limit: str | None = None, lot: int = 100, participation: float | None = None,
-                start: datetime = T0, id: str = "P1", **params: str) -> ParentOrder:
+                start: datetime = T0, id: str = "P1", extra: dict[str, str] | None = None,
+                **params: str) -> ParentOrder:
+    """A parent starting at ``start``; strategy parameters as keywords or in ``extra``."""
     return ParentOrder(id=id, symbol=SYMBOL, side=side, qty=qty,
                        limit=None if limit is None else Decimal(limit), start=start,
                        end=start + timedelta(minutes=minutes), participation=participation,
-                       params=params, lot_size=lot)
+                       params={**params, **(extra or {})}, lot_size=lot)
 
 
 @dataclass
@@ -69,19 +73,27 @@ class Venue:
     cancels: list[tuple[datetime, str]] = field(default_factory=list)
     fills: list[tuple[datetime, str, int, Decimal]] = field(default_factory=list)
     outbox: deque[Callable[[AlgoRunner], None]] = field(default_factory=deque)
-    #: checked on every submit: limit of the parent being worked (None: no limit)
-    limit: Decimal | None = None
-    side: Side = Side.BUY
+    #: cancels are recorded but not carried out until :meth:`release_cancels`
+    hold_cancels: bool = False
+    held: list[str] = field(default_factory=list)
 
     # -- ChildRouter ----------------------------------------------------------------------
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
                price: Decimal | None, tif: Tif) -> None:
         assert symbol == SYMBOL and qty > 0
-        if self.limit is not None:
-            assert price is not None, "a limit parent's child must be priced"
-            assert (price <= self.limit) if side == Side.BUY else (price >= self.limit), (
-                f"child {child_id} at {price} violates the limit {self.limit}")
+        if self.runner is not None:  # the parent as it is now (a replace may change it)
+            parent = self.runner.parent
+            # Whole lots, except a child that completes the parent: odd partial fills at
+            # the venue leave an odd remainder, which goes last.
+            assert side == parent.side, child_id
+            assert qty % parent.lot_size == 0 or self.runner.state.remaining == 0, (
+                child_id, qty)
+            if parent.limit is not None:
+                assert price is not None, "a limit parent's child must be priced"
+                assert (price <= parent.limit) if side == Side.BUY else (
+                    price >= parent.limit), f"{child_id} at {price} beyond {parent.limit}"
+            assert price is None or price % parent.tick_size == 0, price
         order = VenueOrder(child_id, side, qty, qty, price, tif, self.now)
         self.submits.append(order)
         if self.reject is not None:
@@ -97,8 +109,17 @@ class Venue:
 
     def cancel(self, child_id: str) -> None:
         self.cancels.append((self.now, child_id))
-        if self.resting.pop(child_id, None) is not None:
+        if self.hold_cancels:
+            self.held.append(child_id)
+        elif self.resting.pop(child_id, None) is not None:
             self._answer(lambda r: r.on_child_done(child_id, "canceled", self.now))
+
+    def release_cancels(self) -> None:
+        """Carry out the cancels held back by ``hold_cancels`` (for children still resting)."""
+        self.hold_cancels = False
+        for child_id in self.held:
+            self.cancel(child_id)
+        self.held.clear()
 
     # -- the market -----------------------------------------------------------------------
 
@@ -167,13 +188,12 @@ class Harness:
                  venue: Venue | None = None, risk: RiskGate | None = None,
                  sync: bool = False, created: datetime | None = None) -> None:
         self.venue = venue if venue is not None else Venue(sync=sync)
-        self.venue.limit = parent.limit
         self.venue.now = created or parent.start
         self.events: list[ParentEvent] = []
         self.audits: list[tuple[str, dict[str, Any]]] = []
         self.runner = AlgoRunner(parent, factory, self.venue, now=self.venue.now,
                                  on_event=self.events.append, audit=self._audit, risk=risk)
-        self.venue.runner = self.runner
+        self.venue.runner = self.runner  # from now on every submit is checked against it
         self.checks: list[Callable[[Harness], None]] = [check_invariants]
 
     def _audit(self, event: str, /, **fields: Any) -> None:

@@ -180,5 +180,5 @@ def test_default_slices_one_per_five_minutes() -> None:
 def test_bad_parameters_are_refused_with_the_reason(params: dict[str, str],
                                                     message: str) -> None:
     with pytest.raises(StrategyParameterError, match=message):
-        AlgoRunner(make_parent(1000, **params), Twap, Venue(), now=T0,
+        AlgoRunner(make_parent(1000, extra=params), Twap, Venue(), now=T0,
                    on_event=lambda e: None)

@@ -1,0 +1,336 @@
+"""The AlgoRunner's own rules: parent cancel/replace/expiry, clipping and refusing children,
+audit, re-entrant routers, strategy errors, rejects in a row, the kill switch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from algos.risk import RiskGate, RiskLimits
+from algos.runner import (
+    ParentCancelRejected,
+    ParentDone,
+    ParentPendingCancel,
+    ParentPendingReplace,
+    ParentReplaced,
+    ParentReplaceRejected,
+)
+from algos.strategy import (
+    Action,
+    AlgoContext,
+    CancelChild,
+    ChildOrder,
+    Execution,
+    MarketSnapshot,
+    ParentOrder,
+)
+from algos.twap import Twap
+from tests.test_algo_harness import T0, Harness, Venue, make_parent
+
+MIN = timedelta(minutes=1)
+SEC = timedelta(seconds=1)
+
+
+class Scripted:
+    """A strategy that returns, on each snapshot, the next list of actions of a script."""
+
+    script: ClassVar[list[list[Action]]] = []
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
+        self.ctx = ctx
+        self.steps = list(self.script)
+        self.executions: list[Execution] = []
+        self.timers: list[datetime] = []
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        return self.steps.pop(0) if self.steps else []
+
+    def on_execution(self, execution: Execution) -> list[Action]:
+        self.executions.append(execution)
+        return []
+
+    def on_timer(self, now: datetime) -> list[Action]:
+        self.timers.append(now)
+        return []
+
+    def next_wakeup(self) -> datetime | None:
+        return None
+
+
+def scripted(*steps: list[Action]) -> type[Scripted]:
+    return type("Script", (Scripted,), {"script": list(steps)})
+
+
+def passive_venue() -> Venue:
+    return Venue(ask_qty=0)  # nothing ever trades unless the test says so
+
+
+# -- parent cancel ----------------------------------------------------------------------------
+
+
+def test_cancel_waits_for_every_child_then_reports_canceled() -> None:
+    venue = passive_venue()
+    h = Harness(make_parent(1000, Slices="10", MaxChildQty="50", lot=10), venue=venue)
+    h.step(T0)
+    assert len(venue.submits) == 2  # 100 in two children of 50
+    venue.hold_cancels = True
+    h.runner.cancel(T0 + SEC)
+    assert isinstance(h.events[-1], ParentPendingCancel)
+    assert h.done() is None and len(venue.cancels) == 2
+    # The first child fills before its cancel lands: the fill is reported, then canceled.
+    venue.trade(Decimal("10.00"), 50)
+    venue.release_cancels()
+    venue.deliver()
+    done = h.done()
+    assert done is not None and (done.reason, done.cum_qty, done.unfilled) == ("canceled", 50, 950)
+    assert not h.runner.state.working
+    h.runner.cancel(T0 + 2 * SEC)
+    assert isinstance(h.events[-1], ParentCancelRejected)
+
+
+def test_cancel_with_nothing_working_is_done_at_once() -> None:
+    h = Harness(make_parent(1000, Slices="10"), created=T0 - MIN)
+    h.runner.cancel(T0 - SEC)
+    done = h.done()
+    assert done is not None and done.reason == "canceled"
+    assert not any(isinstance(e, ParentPendingCancel) for e in h.events)
+    h.run(T0 + MIN)
+    assert not h.venue.submits  # nothing after the parent is done
+
+
+# -- parent replace ---------------------------------------------------------------------------
+
+
+def test_replace_cancels_children_and_rebuilds_the_strategy_keeping_fills() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 2 * MIN + 10 * SEC)
+    assert h.filled == 200 and h.runner.state.working_qty == 100
+    new = replace(h.runner.parent, id="P1b", qty=2000, limit=Decimal("10.50"))
+    h.runner.replace(new, h.now)
+    assert isinstance(h.events[-1], ParentPendingReplace)
+    h.venue.deliver()  # the cancel confirms: the replace takes effect
+    replaced = [e for e in h.events if isinstance(e, ParentReplaced)]
+    assert len(replaced) == 1 and replaced[0].parent_id == "P1b"
+    assert replaced[0].previous_id == "P1"
+    assert h.runner.parent.qty == 2000 and h.filled == 200
+    # The new strategy is due 3/10 of 2000 by slice 3 and posts what is missing at once.
+    assert h.runner.state.working_qty == 600 - 200
+    assert h.venue.submits[-1].child_id == "P1.6"  # the first id's prefix, counting on
+    h.run(T0 + 10 * MIN)
+    assert h.filled == 2000
+
+
+def test_replace_below_the_filled_quantity_is_refused() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 3 * MIN)
+    assert h.filled == 300
+    h.runner.replace(replace(h.runner.parent, qty=200), h.now)
+    rejected = h.events[-1]
+    assert isinstance(rejected, ParentReplaceRejected)
+    assert rejected.reason == "new quantity 200 is below the filled quantity 300"
+    assert h.runner.parent.qty == 1000 and not h.venue.cancels[3:]
+
+
+def test_replace_refused_when_fills_during_the_cancel_pass_the_new_quantity() -> None:
+    venue = passive_venue()
+    h = Harness(make_parent(1000, minutes=2, Slices="2"), venue=venue)
+    h.step(T0)  # 500 resting at the bid
+    venue.hold_cancels = True
+    h.runner.replace(replace(h.runner.parent, qty=400), T0 + SEC)
+    venue.trade(Decimal("10.00"), 500)  # the child fills before its cancel lands
+    venue.release_cancels()
+    venue.deliver()
+    rejected = [e for e in h.events if isinstance(e, ParentReplaceRejected)]
+    assert [e.reason for e in rejected] == ["new quantity 400 is below the filled quantity 500"]
+    assert h.runner.parent.qty == 1000 and h.runner.status == "active"
+
+
+def test_replace_cannot_change_side_or_symbol() -> None:
+    h = Harness(make_parent(1000))
+    h.runner.replace(replace(h.runner.parent, symbol="MSFT"), T0)
+    assert isinstance(h.events[-1], ParentReplaceRejected)
+    assert h.events[-1].reason == "a replace cannot change the symbol or side"
+
+
+def test_replace_to_the_filled_quantity_completes_the_parent() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 3 * MIN + 10 * SEC)
+    assert h.filled == 300
+    h.runner.replace(replace(h.runner.parent, qty=300), h.now)
+    h.venue.deliver()
+    done = h.done()
+    assert done is not None and done.reason == "filled" and done.unfilled == 0
+
+
+# -- expiry -----------------------------------------------------------------------------------
+
+
+def test_expiry_cancels_working_children_and_reports_the_unfilled_quantity() -> None:
+    venue = passive_venue()
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 10 * MIN - SEC)
+    assert h.runner.state.working_qty == 1000 and h.done() is None
+    assert h.runner.next_wakeup() == T0 + 10 * MIN
+    h.step(T0 + 10 * MIN)
+    done = h.done()
+    assert done is not None and (done.reason, done.unfilled) == ("expired", 1000)
+    assert not venue.resting and h.runner.next_wakeup() is None
+
+
+# -- clipping and refusing children -----------------------------------------------------------
+
+
+def test_children_are_clipped_to_the_limit_the_quantity_left_and_lots() -> None:
+    strategy = scripted([
+        ChildOrder(250, Decimal("10.10"), reason="too high, not in lots"),
+        ChildOrder(900, None, reason="market, more than is left"),
+        ChildOrder(100, Decimal("10.00"), reason="nothing left"),
+    ])
+    venue = passive_venue()
+    h = Harness(make_parent(1000, limit="10.05"), strategy, venue=venue)
+    h.step(T0)
+    sent = [(o.qty, o.price) for o in venue.submits]
+    assert sent == [(200, Decimal("10.05")), (800, Decimal("10.05"))]
+    clipped = h.audited("child_clipped")
+    assert "quantity rounded down to lots of 100" in clipped[0]["why"]
+    assert "price capped at the limit 10.05" in clipped[0]["why"]
+    assert "market child priced at the limit 10.05" in clipped[1]["why"]
+    assert "quantity clipped to the 800 left" in clipped[1]["why"]
+    refused = h.audited("child_refused")
+    assert len(refused) == 1 and refused[0]["why"].startswith("nothing left to send")
+    assert refused[0]["reason"] == "nothing left"
+
+
+def test_prices_are_put_on_the_tick_the_passive_way() -> None:
+    strategy = scripted([ChildOrder(100, Decimal("10.017"))])
+    venue = passive_venue()
+    h = Harness(make_parent(1000), strategy, venue=venue)
+    h.step(T0)
+    assert venue.submits[0].price == Decimal("10.01")
+
+
+def test_unknown_cancel_and_children_before_the_start_are_refused() -> None:
+    strategy = scripted([CancelChild("nope"), ChildOrder(100, Decimal("10.00"))])
+    h = Harness(make_parent(1000), strategy, created=T0 - MIN)
+    h.step(T0 - SEC)
+    assert h.audited("cancel_ignored")[0]["child"] == "nope"
+    assert h.audited("child_refused")[0]["why"] == "before the start time"
+    assert not h.venue.submits
+
+
+def test_strategy_sees_its_executions_and_a_timer_when_a_child_ends() -> None:
+    venue = passive_venue()
+    strategy = scripted([ChildOrder(300, Decimal("10.00"))])
+    h = Harness(make_parent(1000), strategy, venue=venue)
+    h.step(T0)
+    venue.trade(Decimal("10.00"), 100)
+    h.step(T0 + SEC)
+    s = h.runner.strategy
+    assert isinstance(s, Scripted)
+    assert [(e.qty, e.price) for e in s.executions] == [(100, Decimal("10.00"))]
+    h.runner.on_child_done(venue.submits[0].child_id, "expired at venue", T0 + 2 * SEC)
+    assert s.timers == [T0 + 2 * SEC]
+    assert h.runner.state.working_qty == 0 and h.runner.state.remaining == 900
+
+
+def test_every_decision_is_audited_with_parent_and_time() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + MIN)
+    events = [e for e, _ in h.audits]
+    assert events[0] == "algo_started"
+    assert {"child_sent", "child_cancel", "child_done", "child_fill"} <= set(events)
+    for _, fields in h.audits:
+        assert fields["parent"] == "P1" and fields["time"].startswith("2024-06-03T")
+    sent = h.audited("child_sent")[0]
+    assert sent["reason"] == "TWAP slice 1/10 passive: target 100, filled 0"
+
+
+# -- robustness -------------------------------------------------------------------------------
+
+
+def test_a_router_that_answers_inside_submit_is_handled_in_order() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), sync=True)
+    h.run(T0 + 10 * MIN)
+    assert h.filled == 1000
+    done = h.done()
+    assert done is not None and done.reason == "filled"
+
+
+class Exploding(Scripted):
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        if self.ctx.state.working:
+            raise RuntimeError("boom")
+        return [ChildOrder(100, Decimal("10.00"))]
+
+
+def test_a_strategy_error_stops_the_parent() -> None:
+    venue = passive_venue()
+    h = Harness(make_parent(1000), Exploding, venue=venue)
+    h.step(T0)
+    h.step(T0 + SEC)
+    assert h.audited("strategy_error")[0]["error"] == "RuntimeError: boom"
+    done = h.done()
+    assert done is not None and done.reason == "stopped"
+    assert done.text == "strategy error: RuntimeError: boom"
+    assert not venue.resting
+
+
+def test_rejects_in_a_row_stop_the_parent() -> None:
+    venue = Venue(reject="venue closed")
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 10 * SEC)
+    done = h.done()
+    assert done is not None and done.reason == "stopped"
+    assert done.text == "5 child orders rejected in a row, last: venue closed"
+    assert len(venue.submits) == 5
+
+
+def test_kill_switch_stops_the_parent_and_refuses_new_children() -> None:
+    venue = passive_venue()
+    gate = RiskGate(RiskLimits())
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue, risk=gate)
+    h.step(T0)
+    assert gate.open_orders == 1
+    gate.kill("desk halt")
+    h.runner.on_timer(T0 + SEC)
+    venue.deliver()
+    done = h.done()
+    assert done is not None and (done.reason, done.text) == ("stopped", "kill switch: desk halt")
+    assert gate.open_orders == 0 and not venue.resting
+
+
+def test_risk_refusals_are_audited_and_nothing_is_sent() -> None:
+    gate = RiskGate(RiskLimits(max_order_qty=50))
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), risk=gate)
+    h.step(T0)
+    assert not h.venue.submits
+    refused = h.audited("child_refused")
+    assert refused[0]["why"] == "risk: order quantity 100 exceeds max_order_qty 50"
+
+
+def test_runner_feeds_the_gate_fills_and_open_orders() -> None:
+    gate = RiskGate(RiskLimits())
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), risk=gate)
+    h.run(T0 + MIN - SEC)
+    assert gate.position("AAPL") == 100 and gate.open_orders == 0
+    # Bought 100 at 10.02, marked at the mid 10.01.
+    assert gate.daily_pnl() == Decimal("-1.00")
+
+
+def test_fills_for_unknown_children_are_audited_and_ignored() -> None:
+    h = Harness(make_parent(1000))
+    h.runner.on_child_fill("X.9", 100, Decimal("10"), T0)
+    assert h.filled == 0 and h.audited("unknown_child")[0]["child"] == "X.9"
+
+
+def test_parent_done_is_reported_once() -> None:
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 11 * MIN)
+    assert len([e for e in h.events if isinstance(e, ParentDone)]) == 1
+
+
+def test_twap_factory_is_the_class() -> None:
+    h = Harness(make_parent(100), Twap)
+    assert isinstance(h.runner.strategy, Twap)
