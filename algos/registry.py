@@ -44,16 +44,18 @@ def load_strategy(spec: str, *, model: FillOverlay | None = None,
                   profile: VolumeProfile | None = None) -> StrategyFactory:
     """The factory for ``spec``: ``twap``, ``vwap`` or ``package.module:ClassName``.
 
-    ``model`` is the overlay the builtins share when a parent says ``UseModel=Y`` (each
-    strategy makes its own, learning only from its order, if none is given); ``profile`` is
-    VWAP's volume profile (the shipped default if None). Both are ignored for a user class,
-    which builds what it needs itself. Raises :class:`StrategyLoadError`.
+    ``model`` is the overlay the builtin's parents use when they say ``UseModel=Y``; if
+    None, the factory makes one, shared by every parent it builds, so the model learns
+    across orders (pass the same overlay to several factories to share it wider). The model
+    is only called for ``UseModel=Y`` parents. ``profile`` is VWAP's volume profile (the
+    shipped default if None). Both are ignored for a user class, which builds what it needs
+    itself. Raises :class:`StrategyLoadError`.
     """
     name = spec.strip()
     if name.lower() == "twap":
-        return partial(Twap, model=model)
+        return partial(Twap, model=model or FillOverlay())
     if name.lower() == "vwap":
-        return partial(Vwap, model=model, profile=profile)
+        return partial(Vwap, model=model or FillOverlay(), profile=profile)
     module_name, sep, attr = name.partition(":")
     if not sep or not module_name or not attr:
         raise StrategyLoadError(

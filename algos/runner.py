@@ -654,6 +654,8 @@ life (a replace that changes the parent's id does not change the prefix).
             return "at or after the end time"
         if order.qty <= 0:
             return "quantity is not positive"
+        if order.tif not in ("day", "ioc"):
+            return f"unknown time in force {order.tif!r}"
         if order.price is not None and order.price <= 0:
             return "price is not positive"
         return None

@@ -201,6 +201,8 @@ class SlicedStrategy:
         if snapshot.bid is not None and snapshot.ask is not None and snapshot.bid <= snapshot.ask:
             self._snapshot = snapshot
             self._snapshots += 1
+        else:
+            self._snapshot = None  # one-sided or crossed: wait rather than price off it
         return self._decide(self.ctx.now())
 
     def on_execution(self, execution: Execution) -> list[Action]:

@@ -30,6 +30,16 @@ def test_builtins_by_name() -> None:
     assert isinstance(h.runner.strategy, Vwap)
 
 
+def test_a_builtin_factory_shares_one_overlay_across_its_parents() -> None:
+    factory = load_strategy("twap")
+    a = Harness(make_parent(1000, UseModel="Y"), factory).runner.strategy
+    b = Harness(make_parent(1000, UseModel="Y", id="P2"), factory).runner.strategy
+    c = Harness(make_parent(1000, UseModel="N", id="P3"), factory).runner.strategy
+    assert isinstance(a, Twap) and isinstance(b, Twap) and isinstance(c, Twap)
+    assert a.model is not None and a.model is b.model
+    assert c.model is None  # UseModel=N: the strategy holds no model at all
+
+
 def test_a_user_class_by_dotted_path() -> None:
     factory = load_strategy("algos.example_strategy:PassivePov")
     assert factory is PassivePov

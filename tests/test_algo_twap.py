@@ -182,3 +182,16 @@ def test_bad_parameters_are_refused_with_the_reason(params: dict[str, str],
     with pytest.raises(StrategyParameterError, match=message):
         AlgoRunner(make_parent(1000, extra=params), Twap, Venue(), now=T0,
                    on_event=lambda e: None)
+
+
+def test_a_one_sided_book_pauses_the_schedule_instead_of_using_old_prices() -> None:
+    venue = Venue()
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 50 * SEC)
+    assert h.filled == 100
+    venue.bid = None  # the bid side empties before slice 2
+    h.run(T0 + 2 * MIN - SEC)
+    assert len(venue.submits) == 2 and h.filled == 100
+    venue.bid = Decimal("10.00")
+    h.step(T0 + 2 * MIN)
+    assert h.runner.state.working_qty == 200  # slices 2 and 3 at once, at the bid
