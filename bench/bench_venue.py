@@ -1,7 +1,7 @@
 """The matching venue over TCP: NewOrderSingle -> ExecutionReport round trips, against the bare
 FIX engine measured in the same run, and the C order book alone.
 
-    python bench/bench_venue.py [--rate 10000] [--low-rate 1000] [--repeat 3] [--profile]
+    python bench/bench_venue.py [--rate 10000] [--low-rate 500] [--repeat 3] [--profile]
 
 Servers (separate processes, started and stopped here, a fresh run directory each):
 
@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rate", type=float, default=10_000, help="fixed rate, orders/s")
     parser.add_argument("--seconds", type=float, default=1.0, help="fixed-rate duration")
-    parser.add_argument("--low-rate", type=float, default=1_000,
+    parser.add_argument("--low-rate", type=float, default=500,
                         help="second fixed rate, orders/s (0: skip)")
     parser.add_argument("--low-seconds", type=float, default=3.0)
     parser.add_argument("--flat-orders", type=int, default=5_000)
