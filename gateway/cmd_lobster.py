@@ -1,20 +1,28 @@
-"""``gateway lobster replay``: rebuild a LOBSTER day's book from its messages in the C book.
+"""``gateway lobster``: LOBSTER market data tools.
 
-Writes the book after every message in LOBSTER's orderbook layout and prints one JSON line:
-``rows``, ``levels``, ``levels_learned``, ``seconds`` (the replay alone) and
-``events_per_second``; with ``--check``, also ``matches`` and the first differing row.
-With no files it replays the bundled AMZN level-5 excerpt.
+``replay`` rebuilds a LOBSTER day's book from its messages in the C book, writes the book after
+every message in LOBSTER's orderbook layout and prints one JSON line: ``rows``, ``levels``,
+``levels_learned``, ``seconds`` (the replay alone) and ``events_per_second``; with
+``--check``, also ``matches`` and the first differing row. With no files it replays the
+bundled AMZN level-5 excerpt.
+
+``to-fix`` writes the day as a FIX 4.4 market-data log (gateway/md_fix.py) and prints its
+summary as one JSON line; it exits 1 if the replayed book differs from the orderbook file
+(the log then reproduces the replay, not the file).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from engine import lobster
+from gateway import md_fix
 
 SAMPLE_MESSAGES = "AMZN_2012-06-21_message_5_head3000.csv"
 SAMPLE_ORDERBOOK = "AMZN_2012-06-21_orderbook_5_head3000.csv"
@@ -41,6 +49,23 @@ def add_parser(sub: Any) -> None:
     rep.add_argument("--check", action="store_true",
                      help="compare the rebuilt book with the orderbook file, row by row")
     rep.set_defaults(run=run_replay)
+    fix = lob_sub.add_parser(
+        "to-fix",
+        help="write a LOBSTER day as a FIX 4.4 market-data log (QuickFIX message-log layout)",
+        description=md_fix.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fix.add_argument("messages", type=Path, help="LOBSTER message CSV")
+    fix.add_argument("orderbook", type=Path, help="LOBSTER orderbook CSV")
+    fix.add_argument("-o", "--out", type=Path, required=True, help="the log to write")
+    fix.add_argument("--symbol", help="Symbol (55); default: the ticker in LOBSTER's file name")
+    fix.add_argument("--date", type=date.fromisoformat,
+                     help="trading day YYYY-MM-DD; default: the date in LOBSTER's file name")
+    fix.add_argument("--tz", default=md_fix.NEW_YORK,
+                     help="time zone of LOBSTER's times (default: %(default)s)")
+    fix.add_argument("--sender", default="LOBSTER", help="SenderCompID (default: %(default)s)")
+    fix.add_argument("--target", default="GATEWAY", help="TargetCompID (default: %(default)s)")
+    fix.set_defaults(run=run_to_fix)
 
 
 def first_difference(ours: Path, theirs: Path) -> int | None:
@@ -71,3 +96,21 @@ def run_replay(args: argparse.Namespace) -> int:
             status = 1
     print(json.dumps(report))
     return status
+
+
+# LOBSTER names its files TICKER_YYYY-MM-DD_..._message_N.csv.
+_LOBSTER_NAME = re.compile(r"^([A-Za-z0-9.]+)_(\d{4}-\d{2}-\d{2})_")
+
+
+def run_to_fix(args: argparse.Namespace) -> int:
+    named = _LOBSTER_NAME.match(args.messages.name)
+    symbol = args.symbol or (named.group(1) if named else None)
+    day = args.date or (date.fromisoformat(named.group(2)) if named else None)
+    if symbol is None or day is None:
+        raise ValueError(f"{args.messages.name} is not named TICKER_YYYY-MM-DD_...: "
+                         "give --symbol and --date")
+    summary = md_fix.lobster_to_fix(args.messages, args.orderbook, args.out, symbol=symbol,
+                                    day=day, zone=args.tz, sender=args.sender,
+                                    target=args.target)
+    print(md_fix.summary_line(summary))
+    return 0 if summary.rows_differ == 0 else 1

@@ -1,0 +1,509 @@
+#include "mdfeed.h"
+
+#include <string.h>
+
+#define TAG_BEGIN_STRING 8
+#define TAG_ORDER_ID 37
+#define TAG_SENDING_TIME 52
+#define TAG_SYMBOL 55
+#define TAG_NO_MD_ENTRIES 268
+#define TAG_MD_ENTRY_TYPE 269
+#define TAG_MD_ENTRY_PX 270
+#define TAG_MD_ENTRY_SIZE 271
+#define TAG_MD_ENTRY_ID 278
+#define TAG_MD_UPDATE_ACTION 279
+#define TAG_CHECKSUM 10
+
+/* ------------------------------------------------------------------ values */
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t off;
+    uint32_t len;
+} span;
+
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* Unsigned decimal with at most `scale` significant fraction digits, as an integer times
+ * 10^scale, at most `max`. 0 on success. */
+static int parse_scaled(span v, int scale, int64_t max, int64_t *out) {
+    size_t i = 0, n = v.len;
+    if (n == 0) return -1;
+    int64_t x = 0;
+    int digits = 0;
+    for (; i < n && is_digit(v.p[i]); i++, digits++) {
+        x = x * 10 + (v.p[i] - '0');
+        if (x > max) return -1;
+    }
+    int frac = 0;
+    if (i < n && v.p[i] == '.') {
+        i++;
+        for (; i < n && is_digit(v.p[i]); i++, digits++) {
+            if (frac < scale) {
+                x = x * 10 + (v.p[i] - '0');
+                if (x > max) return -1;
+                frac++;
+            } else if (v.p[i] != '0') {
+                return -1; /* finer than the tick */
+            }
+        }
+    }
+    if (i != n || digits == 0) return -1;
+    for (; frac < scale; frac++) {
+        x *= 10;
+        if (x > max) return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int num(const uint8_t *p, int n) {
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (!is_digit(p[i])) return -1;
+        x = x * 10 + (p[i] - '0');
+    }
+    return x;
+}
+
+/* UTCTimestamp YYYYMMDD-HH:MM:SS[.f...] (1 to 12 fraction digits; beyond 9 dropped). */
+static int parse_timestamp(span v, int64_t *out) {
+    const uint8_t *p = v.p;
+    if (v.len < 17 || p[8] != '-' || p[11] != ':' || p[14] != ':') return -1;
+    int y = num(p, 4), mo = num(p + 4, 2), d = num(p + 6, 2);
+    int h = num(p + 9, 2), mi = num(p + 12, 2), s = num(p + 15, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || s < 0 || s > 60)
+        return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) return -1;
+    int64_t frac = 0;
+    if (v.len > 17) {
+        size_t n = v.len - 18;
+        if (p[17] != '.' || n < 1 || n > 12) return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (!is_digit(p[18 + i])) return -1;
+            if (i < 9) frac = frac * 10 + (p[18 + i] - '0');
+        }
+        for (size_t i = n; i < 9; i++) frac *= 10;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    *out = secs * 1000000000 + frac;
+    return 0;
+}
+
+/* A numeric MDEntryID usable as the id itself: 1..MD_ORDER_ID_MAX, no leading zero. */
+static int64_t numeric_id(span v) {
+    if (v.len == 0 || v.len > 19 || v.p[0] == '0') return 0;
+    int64_t x = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (!is_digit(v.p[i])) return 0;
+        x = x * 10 + (v.p[i] - '0');
+        if (x > MD_ORDER_ID_MAX) return 0;
+    }
+    return x;
+}
+
+/* ------------------------------------------------------------------ lines */
+
+static int blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* Check the text buf[from .. to) before a message (to == len: after the last one). Unless it
+ * starts a line, it first ends the line of the message before it: only blanks may follow that
+ * message. Every whole line after that must be blank; the last, partial line is the text
+ * before the message on its own line (QuickFIX's time stamp), anything but a newline.
+ * Returns 0, or -1 with *bad the offset of the line at fault. */
+static int check_gap(const uint8_t *buf, size_t from, size_t to, int at_line_start, int last,
+                     uint32_t *bad) {
+    size_t p = from;
+    int first = !at_line_start;
+    for (;;) {
+        const uint8_t *nl = p < to ? memchr(buf + p, '\n', to - p) : NULL;
+        size_t e = nl ? (size_t)(nl - buf) : to;
+        if (nl || last) {
+            for (size_t i = p; i < e; i++)
+                if (!blank(buf[i])) {
+                    *bad = (uint32_t)p;
+                    return -1;
+                }
+        } else if (first) {
+            *bad = (uint32_t)p; /* two messages on one line */
+            return -1;
+        }
+        if (!nl) return 0;
+        p = e + 1;
+        first = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ decoding */
+
+typedef struct {
+    int has_action, has_type, has_id, has_sym, has_px, has_size, has_order_id;
+    uint8_t action, type;
+    span id, sym, px, size, order_id;
+    uint32_t first_field; /* for errors */
+} raw_entry;
+
+static int64_t symbol_index(const md_decoder *d, span s) {
+    for (uint32_t k = 0; k < d->sym_count; k++) {
+        uint32_t a = d->sym_offset[k], b = d->sym_offset[k + 1];
+        if (b - a == s.len && memcmp(d->symbols + a, s.p, s.len) == 0) return k;
+    }
+    return -1;
+}
+
+static int fail(md_decoder *d, int status, uint32_t msg, uint32_t offset, uint32_t tag,
+                span value) {
+    d->status = status;
+    d->err_msg = msg;
+    d->err_offset = offset;
+    d->err_tag = tag;
+    d->err_value_offset = value.off;
+    d->err_value_length = value.len;
+    return -1;
+}
+
+static span field_span(const md_frames *f, size_t j) {
+    span s = {f->buf + f->offset[j], f->offset[j], f->length[j]};
+    return s;
+}
+
+/* Turn a parsed entry into e. Returns 0, or -1 after fail(). */
+static int finish_entry(const md_frames *f, md_decoder *d, uint32_t i, int snapshot,
+                        const raw_entry *r, span msg_sym, span *last_sym, int64_t time_ns,
+                        md_entry *e) {
+    uint32_t where = f->start[i];
+    memset(e, 0, sizeof *e);
+    e->time_ns = time_ns;
+    e->entry_type = r->has_type ? r->type : 0;
+    e->action = snapshot ? 0 : r->action;
+    /* The symbol: the entry's, else the last one named in the message. */
+    span sym = r->has_sym ? r->sym : (last_sym->len ? *last_sym : msg_sym);
+    if (sym.len == 0) return fail(d, MD_ERR_MISSING, i, where, TAG_SYMBOL, sym);
+    *last_sym = sym;
+    int64_t k = symbol_index(d, sym);
+    if (k < 0) return fail(d, MD_ERR_UNKNOWN_SYMBOL, i, where, TAG_SYMBOL, sym);
+    e->sym = (uint32_t)k;
+    int book = r->has_type && (r->type == '0' || r->type == '1');
+    int trade = r->has_type && r->type == '2';
+    int64_t px = 0, qty = 0;
+    if (r->has_px && parse_scaled(r->px, d->price_decimals, LOB_MAX_PRICE, &px) != 0)
+        return fail(d, MD_ERR_VALUE, i, where, TAG_MD_ENTRY_PX, r->px);
+    if (r->has_size && parse_scaled(r->size, 0, LOB_MAX_QTY, &qty) != 0)
+        return fail(d, MD_ERR_VALUE, i, where, TAG_MD_ENTRY_SIZE, r->size);
+    span none = {0, 0, 0};
+    if (trade) {
+        if (!r->has_px) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_PX, none);
+        if (!r->has_size) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_SIZE, none);
+        e->kind = MD_ENTRY_TRADE;
+        e->op.price = px;
+        e->op.qty = qty;
+        e->op.id = r->has_order_id ? numeric_id(r->order_id) : 0;
+        return 0;
+    }
+    if (!book && !(r->has_id && !r->has_type && e->action != 0)) {
+        e->kind = MD_ENTRY_OTHER;
+        return 0;
+    }
+    e->kind = MD_ENTRY_BOOK;
+    int side = book ? (r->type == '0' ? LOB_BUY : LOB_SELL) : LOB_BUY;
+    e->op.side = (uint8_t)side;
+    e->op.price = px;
+    int64_t id = 0;
+    if (r->has_id) {
+        id = numeric_id(r->id);
+        if (id == 0) {
+            e->flags |= MD_F_TEXT_ID;
+            e->text_offset = r->id.off;
+            e->text_length = r->id.len;
+        }
+    } else {
+        e->flags |= MD_F_LEVEL;
+    }
+    if (!r->has_id && !r->has_px) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_PX, none);
+    int64_t level_id = MD_LEVEL_ID(side, px);
+    switch (e->action) {
+    case 0: /* new (and every snapshot entry) */
+        if (!r->has_px) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_PX, none);
+        if (!r->has_size) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_SIZE, none);
+        e->op.type = LOB_OP_ADD;
+        e->op.id = r->has_id ? id : level_id;
+        e->op.qty = qty;
+        break;
+    case 1: /* change: the new size */
+        if (!r->has_size) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_SIZE, none);
+        if (!r->has_px && qty > 0) return fail(d, MD_ERR_MISSING, i, where, TAG_MD_ENTRY_PX, none);
+        e->op.id = r->has_id ? id : level_id;
+        e->op.type = qty > 0 ? LOB_OP_REPLACE : LOB_OP_CANCEL;
+        e->op.qty = qty;
+        break;
+    default: /* delete */
+        if (r->has_id) {
+            int fallback = book && r->has_px && r->has_size && qty > 0;
+            e->op.type = fallback ? LOB_OP_DELETE : LOB_OP_CANCEL;
+            e->op.id = id;
+            e->op.qty = fallback ? qty : 0;
+        } else {
+            e->op.type = LOB_OP_DELETE;
+            e->op.id = 0;
+            e->op.qty = LOB_MAX_QTY;
+        }
+        break;
+    }
+    return 0;
+}
+
+
+/* Record field (tag, v) in entry r: 1 if it is an entry field, 0 if ignored, -1 on a repeat. */
+static int entry_field(raw_entry *r, uint32_t tag, span v) {
+    int *has = NULL;
+    span *dst = NULL;
+    switch (tag) {
+    case TAG_MD_UPDATE_ACTION:
+        if (r->has_action) return -1;
+        r->has_action = 1;
+        r->action = v.len == 1 ? v.p[0] : 0xff;
+        return 1;
+    case TAG_MD_ENTRY_TYPE:
+        if (r->has_type) return -1;
+        r->has_type = 1;
+        r->type = v.len == 1 ? v.p[0] : 0xff;
+        return 1;
+    case TAG_MD_ENTRY_ID: has = &r->has_id; dst = &r->id; break;
+    case TAG_SYMBOL: has = &r->has_sym; dst = &r->sym; break;
+    case TAG_MD_ENTRY_PX: has = &r->has_px; dst = &r->px; break;
+    case TAG_MD_ENTRY_SIZE: has = &r->has_size; dst = &r->size; break;
+    case TAG_ORDER_ID: has = &r->has_order_id; dst = &r->order_id; break;
+    default: return 0;
+    }
+    if (*has) return -1;
+    *has = 1;
+    *dst = v;
+    return 1;
+}
+
+/* Decode message i into *m and out[0..]. Returns the entries written, -1 after fail(), or
+ * -2 for a snapshot of a symbol not in the table (d->status MD_NEW_SYMBOL). */
+static int64_t decode_one(const md_frames *f, md_decoder *d, uint32_t i, md_msg *m,
+                          uint32_t msg_index, uint32_t first_entry, md_entry *out) {
+    uint32_t where = f->start[i];
+    size_t f0 = f->first_field[i], nf = f->field_count[i];
+    span none = {0, 0, 0};
+    memset(m, 0, sizeof *m);
+    m->start = where;
+    m->first_entry = first_entry;
+    m->sym = MD_NO_SYMBOL;
+    span type = field_span(f, f0 + 2);
+    int snapshot = type.len == 1 && type.p[0] == 'W';
+    int incremental = type.len == 1 && type.p[0] == 'X';
+    if (!snapshot && !incremental) {
+        m->kind = MD_MSG_OTHER;
+        return 0;
+    }
+    m->kind = snapshot ? MD_MSG_SNAPSHOT : MD_MSG_INCREMENTAL;
+    uint32_t delimiter = snapshot ? TAG_MD_ENTRY_TYPE : TAG_MD_UPDATE_ACTION;
+    int have_time = 0, in_group = 0, open = 0;
+    int64_t time_ns = 0, declared = -1;
+    span msg_sym = none, last_sym = none, time_span = none;
+    raw_entry r;
+    memset(&r, 0, sizeof r);
+    size_t k = 0;
+    size_t end = f0 + nf;
+    for (size_t j = f0 + 3; j <= end; j++) {
+        uint32_t tag = j < end ? f->tag[j] : TAG_CHECKSUM;
+        span v = j < end ? field_span(f, j) : none;
+        if (!in_group) {
+            if (tag == TAG_SENDING_TIME) {
+                if (have_time) return fail(d, MD_ERR_DUPLICATE, i, where, tag, v);
+                if (parse_timestamp(v, &time_ns) != 0)
+                    return fail(d, MD_ERR_VALUE, i, where, tag, v);
+                have_time = 1;
+                time_span = v;
+            } else if (tag == TAG_SYMBOL) {
+                if (msg_sym.len) return fail(d, MD_ERR_DUPLICATE, i, where, tag, v);
+                msg_sym = v;
+            } else if (tag == TAG_NO_MD_ENTRIES) {
+                int64_t n = 0;
+                if (memchr(v.p, '.', v.len) || parse_scaled(v, 0, 1 << 30, &n) != 0)
+                    return fail(d, MD_ERR_VALUE, i, where, tag, v);
+                if (!have_time) return fail(d, MD_ERR_MISSING, i, where, TAG_SENDING_TIME, none);
+                if (time_ns < d->last_time_ns)
+                    return fail(d, MD_ERR_TIME_BACKWARDS, i, where, TAG_SENDING_TIME, time_span);
+                if (snapshot) {
+                    if (msg_sym.len == 0) return fail(d, MD_ERR_MISSING, i, where, TAG_SYMBOL, none);
+                    int64_t s = symbol_index(d, msg_sym);
+                    if (s < 0) {
+                        fail(d, MD_NEW_SYMBOL, i, where, TAG_SYMBOL, msg_sym);
+                        return -2;
+                    }
+                    m->sym = (uint32_t)s;
+                }
+                declared = n;
+                in_group = 1;
+            } else if (tag == TAG_CHECKSUM) {
+                break;
+            }
+            continue;
+        }
+        if (tag == delimiter || tag == TAG_CHECKSUM) {
+            if (open) {
+                if (!snapshot && (!r.has_action || r.action < '0' || r.action > '2'))
+                    return fail(d, r.has_action ? MD_ERR_VALUE : MD_ERR_MISSING, i, where,
+                                TAG_MD_UPDATE_ACTION, r.has_action ? field_span(f, r.first_field)
+                                                                   : none);
+                if (snapshot && !r.has_sym) {
+                    r.has_sym = 1;
+                    r.sym = msg_sym;
+                }
+                if (!snapshot) r.action -= '0';
+                if (finish_entry(f, d, i, snapshot, &r, msg_sym, &last_sym, time_ns, &out[k]) != 0)
+                    return -1;
+                out[k].msg = msg_index;
+                k++;
+            }
+            if (tag == TAG_CHECKSUM) break;
+            memset(&r, 0, sizeof r);
+            r.first_field = (uint32_t)j;
+            open = 1;
+        } else if (!open) {
+            /* Fields after NoMDEntries that belong to no entry yet. */
+            int probe;
+            raw_entry scratch;
+            memset(&scratch, 0, sizeof scratch);
+            probe = entry_field(&scratch, tag, v);
+            if (probe != 0) return fail(d, MD_ERR_GROUP, i, where, tag, v);
+            continue;
+        }
+        if (entry_field(&r, tag, v) < 0) return fail(d, MD_ERR_DUPLICATE, i, where, tag, v);
+    }
+    if (!have_time) return fail(d, MD_ERR_MISSING, i, where, TAG_SENDING_TIME, none);
+    if (declared < 0) return fail(d, MD_ERR_MISSING, i, where, TAG_NO_MD_ENTRIES, none);
+    if ((size_t)declared != k) return fail(d, MD_ERR_COUNT, i, where, TAG_NO_MD_ENTRIES, none);
+    m->time_ns = time_ns;
+    m->entry_count = (uint32_t)k;
+    d->last_time_ns = time_ns;
+    return (int64_t)k;
+}
+
+int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, size_t msg_cap,
+                  md_entry *entries, size_t entry_cap) {
+    d->status = MD_OK;
+    d->entry_count = 0;
+    d->err_msg = (uint32_t)from;
+    d->err_offset = d->err_tag = d->err_value_offset = d->err_value_length = 0;
+    size_t k = 0, done = 0;
+    for (size_t i = from; i < f->count; i++) {
+        if (done == msg_cap || entry_cap - k < f->field_count[i]) {
+            d->status = MD_NEED_ROOM;
+            d->err_msg = (uint32_t)i;
+            break;
+        }
+        span none = {0, 0, 0};
+        if (f->status[i] != 0) {
+            fail(d, MD_ERR_FRAME, (uint32_t)i, f->start[i], 0, none);
+            break;
+        }
+        uint32_t bad = 0;
+        if (f->start[i] < d->gap_from ||
+            check_gap(f->buf, d->gap_from, f->start[i], (int)d->at_line_start, 0, &bad) != 0) {
+            fail(d, MD_ERR_LINE, (uint32_t)i, f->start[i] < d->gap_from ? f->start[i] : bad, 0,
+                 none);
+            break;
+        }
+        int64_t got = decode_one(f, d, (uint32_t)i, &msgs[done], (uint32_t)done, (uint32_t)k,
+                                 entries + k);
+        if (got < 0) break;
+        k += (size_t)got;
+        done++;
+        d->gap_from = f->end[i];
+        d->at_line_start = 0;
+    }
+    d->entry_count = (uint32_t)k;
+    return (int64_t)done;
+}
+
+/* The tail of a buffer after its last message: see check_gap. */
+int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_line_start,
+                  uint32_t *bad) {
+    if (from > len) {
+        *bad = (uint32_t)len;
+        return -1;
+    }
+    return check_gap(buf, from, len, (int)at_line_start, 1, bad);
+}
+
+/* ------------------------------------------------------------------ applying */
+
+static void write_row(const lob_book *book, size_t levels, int64_t empty_ask, int64_t empty_bid,
+                      lob_level *scratch, int64_t *out) {
+    for (int side = LOB_BUY; side <= LOB_SELL; side++) {
+        size_t have = lob_depth(book, side, scratch, levels);
+        for (size_t l = 0; l < levels; l++) {
+            int64_t *dst = out + 4 * l + (side == LOB_SELL ? 0 : 2);
+            if (l < have) {
+                dst[0] = scratch[l].price;
+                dst[1] = scratch[l].qty;
+            } else {
+                dst[0] = side == LOB_SELL ? empty_ask : empty_bid;
+                dst[1] = 0;
+            }
+        }
+    }
+}
+
+int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
+                 const md_entry *entries, md_apply_ctl *c) {
+    lob_level scratch[MD_MAX_LEVELS];
+    c->rows_written = 0;
+    c->rejects = 0;
+    c->reject_code = 0;
+    c->reject_entry = 0;
+    c->ops = 0;
+    size_t levels = c->levels;
+    if (levels > MD_MAX_LEVELS) return CORE_ERR_BAD_OP;
+    for (size_t i = from; i < to; i++) {
+        const md_msg *m = &msgs[i];
+        const md_entry *e = entries + m->first_entry;
+        size_t n = m->entry_count;
+        int mine = m->kind == MD_MSG_SNAPSHOT && m->sym == c->sym;
+        if (!mine && m->kind == MD_MSG_INCREMENTAL)
+            for (size_t k = 0; k < n && !mine; k++) mine = e[k].sym == c->sym;
+        if (!mine) continue;
+        int row = levels > 0 && m->kind == MD_MSG_INCREMENTAL;
+        if (row && c->rows_written == c->rows_cap) return (int64_t)i;
+        if (m->kind == MD_MSG_SNAPSHOT) lob_clear(book);
+        for (size_t k = 0; k < n; k++) {
+            if (e[k].kind != MD_ENTRY_BOOK || e[k].sym != c->sym) continue;
+            size_t applied;
+            int64_t got = lob_apply(book, &e[k].op, 1, &applied);
+            if (got < 0) return got;
+            c->ops++;
+            const lob_event *ev = lob_events(book);
+            if (got > 0 && ev[0].type == LOB_EV_REJECT) {
+                if (c->rejects++ == 0) {
+                    c->reject_code = ev[0].code;
+                    c->reject_entry = m->first_entry + (uint32_t)k;
+                }
+                if (c->stop_on_reject) return (int64_t)i;
+            }
+        }
+        if (row) {
+            write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
+                      c->rows + c->rows_written * 4 * levels);
+            c->rows_written++;
+        }
+    }
+    return (int64_t)to;
+}

@@ -1,0 +1,172 @@
+/* Market data from FIX logs: decode snapshots (35=W) and incremental refreshes (35=X) into
+ * book operations, and apply them to a C book message by message.
+ *
+ * md_decode reads messages the framer (framing.h) has already found and checked, given as
+ * its columns, and writes one md_entry per NoMDEntries (268) entry and one md_msg per
+ * message. It also checks the log's lines: one message a line, other lines blank. A
+ * timestamp (SendingTime 52) earlier than the one before, a malformed or missing field, or a
+ * symbol with no snapshot stops it with a status and the byte offset to report.
+ *
+ * Book entries (MDEntryType 269 = 0 bid, 1 offer) become feed ops on the symbol's book
+ * (book.h). An entry with an MDEntryID (278) is an order; an entry without one is the
+ * level's quantity that no order accounts for, kept in the book as one order per level with
+ * the id MD_LEVEL_ID(side, price) (so it rests at the front of its level like the book's
+ * anonymous quantity, and can be changed to an absolute size like an order):
+ *
+ *   W entry, X New (279=0)   with id: ADD id        without: ADD level id
+ *   X Change (279=1)         with id: REPLACE id to size (0: CANCEL id)
+ *                            without: REPLACE level id to size (0: CANCEL level id)
+ *   X Delete (279=2)         with id and price and size: DELETE id (an id the book does not
+ *                            hold takes size from the level: book.h's level fallback);
+ *                            with id only: CANCEL id
+ *                            without id: DELETE the whole level (every order in it)
+ *
+ * A snapshot clears the symbol's book first. Change keeps queue position when the size goes
+ * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
+ * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
+ * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change
+ * no book; entries of any other type, or without 269 and 278, are kept as MD_ENTRY_OTHER.
+ *
+ * Order ids: a numeric MDEntryID from 1 to MD_ORDER_ID_MAX without leading zeros is the id
+ * itself; any other MDEntryID is flagged MD_F_TEXT_ID and the caller maps it to an id in
+ * [MD_TEXT_ID_BASE, MD_LEVEL_ID_BASE) before applying. Ids from 2^62 up are never used here.
+ */
+#ifndef CORE_MDFEED_H
+#define CORE_MDFEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "book.h"
+
+/* cffi:begin */
+#define MD_ORDER_ID_MAX 1152921504606846975
+#define MD_TEXT_ID_BASE 1152921504606846976
+#define MD_LEVEL_ID_BASE 2305843009213693952
+#define MD_LEVEL_SIDE_SHIFT 54
+#define MD_NO_SYMBOL 4294967295
+#define MD_MAX_LEVELS 1000
+
+enum md_msg_kind { MD_MSG_OTHER = 0, MD_MSG_SNAPSHOT = 1, MD_MSG_INCREMENTAL = 2 };
+enum md_entry_kind { MD_ENTRY_BOOK = 1, MD_ENTRY_TRADE = 2, MD_ENTRY_OTHER = 3 };
+enum md_entry_flag { MD_F_TEXT_ID = 1, MD_F_LEVEL = 2 };
+
+enum md_status {
+    MD_OK = 0,
+    MD_NEW_SYMBOL = 1,          /* a snapshot for a symbol not in the table: add it, go on */
+    MD_NEED_ROOM = 2,           /* the output arrays are full: go on from the result */
+    MD_ERR_FRAME = -201,        /* the framer did not pass the message (BodyLength, CheckSum...) */
+    MD_ERR_LINE = -202,         /* a line that holds no message, or two messages on a line */
+    MD_ERR_MISSING = -203,      /* a required field (err_tag) is missing */
+    MD_ERR_VALUE = -204,        /* a field (err_tag) has a malformed or out of range value */
+    MD_ERR_DUPLICATE = -205,    /* a field (err_tag) twice in one entry or message */
+    MD_ERR_COUNT = -206,        /* NoMDEntries (268) differs from the entries found */
+    MD_ERR_GROUP = -207,        /* an entry field before the entry's first field */
+    MD_ERR_TIME_BACKWARDS = -208,  /* SendingTime earlier than the message before */
+    MD_ERR_UNKNOWN_SYMBOL = -209   /* an incremental refresh for a symbol with no snapshot */
+};
+
+/* The framer's columns for one scanned buffer (engine/framing.py FrameBatch). */
+typedef struct {
+    const uint8_t *buf;
+    size_t len;
+    const uint32_t *start;
+    const uint32_t *end;
+    const uint32_t *status;
+    const uint32_t *first_field;
+    const uint32_t *field_count;
+    size_t count;
+    const uint32_t *tag;
+    const uint32_t *offset;
+    const uint32_t *length;
+    size_t field_total;
+} md_frames;
+
+typedef struct {
+    /* in: the symbol table, symbols[sym_offset[k] .. sym_offset[k + 1]) is symbol k */
+    const char *symbols;
+    const uint32_t *sym_offset;
+    uint32_t sym_count;
+    int32_t price_decimals;    /* 0..9 */
+    /* in/out: where the text before the next message starts, and whether that is the start
+     * of a line (else it is the end of a message, whose line must end with blanks) */
+    uint32_t gap_from;
+    uint32_t at_line_start;
+    int64_t last_time_ns;      /* the latest SendingTime so far (INT64_MIN before any) */
+    /* out */
+    uint32_t entry_count;      /* entries written by the call */
+    int32_t status;            /* md_status */
+    uint32_t err_msg;          /* frames index of the message at fault (or to go on from) */
+    uint32_t err_offset;       /* byte offset in buf of the fault, for its line number */
+    uint32_t err_tag;
+    uint32_t err_value_offset; /* the value at fault (for MD_NEW_SYMBOL: the symbol) */
+    uint32_t err_value_length;
+} md_decoder;
+
+typedef struct {
+    int64_t time_ns;       /* SendingTime (52), UTC nanoseconds since the Unix epoch */
+    uint32_t start;        /* byte offset of the message in buf */
+    uint32_t first_entry;  /* its entries are entries[first_entry .. + entry_count) */
+    uint32_t entry_count;
+    uint32_t sym;          /* snapshot: its symbol; otherwise MD_NO_SYMBOL */
+    uint8_t kind;          /* md_msg_kind */
+    uint8_t pad[7];
+} md_msg;
+
+typedef struct {
+    lob_op op;             /* book entries: the op; trades: price, qty, id = OrderID or 0 */
+    int64_t time_ns;       /* the message's SendingTime */
+    uint32_t msg;          /* index of its message in the md_msg array of the call */
+    uint32_t sym;          /* symbol index */
+    uint32_t text_offset;  /* MD_F_TEXT_ID: the MDEntryID's bytes in buf */
+    uint32_t text_length;
+    uint8_t kind;          /* md_entry_kind */
+    uint8_t action;        /* MDUpdateAction 0 new, 1 change, 2 delete (snapshot: 0) */
+    uint8_t flags;         /* md_entry_flag bits */
+    uint8_t entry_type;    /* MDEntryType's character, 0 if absent */
+    uint8_t pad[4];
+} md_entry;
+
+/* Decode frames from..count-1 into msgs (from msgs[0]) and entries (from entries[0]).
+ * Returns the number of messages decoded; d->status says why it stopped (MD_OK: all of
+ * them) and d->err_msg is then the message to go on from or at fault. md_msg.first_entry
+ * and md_entry.msg are relative to this call's arrays. */
+int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, size_t msg_cap,
+                  md_entry *entries, size_t entry_cap);
+
+/* Check the text after the last message of buf (from = its end, or 0 if there is none;
+ * at_line_start as in md_decoder): blanks to the end of that message's line, then blank
+ * lines. Returns 0, or -1 with *bad the offset of the line at fault. */
+int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_line_start,
+                  uint32_t *bad);
+
+typedef struct {
+    /* in */
+    uint32_t sym;              /* apply this symbol's entries */
+    uint32_t stop_on_reject;   /* stop at the first op the book rejects */
+    size_t levels;             /* 0..MD_MAX_LEVELS; > 0: after each incremental refresh that has an entry of
+                                  sym, write the book's top `levels` to rows, LOBSTER's layout */
+    int64_t empty_ask;
+    int64_t empty_bid;
+    int64_t *rows;
+    size_t rows_cap;
+    /* out */
+    size_t rows_written;
+    uint64_t ops;              /* ops applied (rejects included) */
+    uint64_t rejects;
+    int32_t reject_code;       /* first reject of the call: core_status */
+    uint32_t reject_entry;     /* and its entry index */
+} md_apply_ctl;
+
+/* Apply the entries of messages from..to-1 of symbol c->sym to book. Returns the index of
+ * the first message not applied: `to`, or earlier when the rows are full (before that
+ * message) or on a reject with stop_on_reject (that message, partly applied), or a negative
+ * core_status if the book ran out of memory. */
+int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
+                 const md_entry *entries, md_apply_ctl *c);
+/* cffi:end */
+
+#define MD_LEVEL_ID(side, price) \
+    (MD_LEVEL_ID_BASE + ((int64_t)(side) << MD_LEVEL_SIDE_SHIFT) + (price))
+
+#endif

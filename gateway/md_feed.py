@@ -1,0 +1,593 @@
+"""Market data from FIX into C order books: read md logs fast, apply W/X messages per symbol.
+
+Three pieces, all of them moving batches, never one Python object per field:
+
+* :class:`MdDecoder` turns bytes holding whole log lines (or one raw message) into
+  :class:`MdBatch` es: the C framer (engine.framing) finds and checks the messages, then C
+  (csrc/mdfeed.h) decodes every MarketDataSnapshotFullRefresh (W) and
+  MarketDataIncrementalRefresh (X) into book ops, one per NoMDEntries entry, and checks the
+  lines: one message a line (QuickFIX's message-log layout, any text before ``8=FIX``),
+  other lines blank. Messages of other types (logons, heartbeats) are kept as "other" and
+  change nothing.
+* :class:`MdLogReader` streams a log file through a decoder in chunks of whole lines.
+* :class:`MarketDataFeed` applies batches (or single messages) to one C order book per
+  symbol in feed mode, and says what each application did (:class:`MdUpdate`: the trades,
+  the levels that changed, and optionally the book after every message).
+
+How entries become book changes is csrc/mdfeed.h's contract; in short, an entry with an
+MDEntryID (278) is an order (mapped to an int id: numeric ids as they are, others through a
+table), one without is the level's quantity that no order accounts for, and Change gives the
+new size. An order id the book never held gets the book's level fallback on Delete (the
+level loses the size), which is what the LOBSTER logs of gateway/md_fix.py need.
+
+Every problem raises :class:`MdLogError` naming the source, the line and what is wrong: a
+line that is not one sound FIX message, a missing or malformed field, SendingTime going
+backwards, an incremental refresh for a symbol no snapshot introduced, and (with
+``strict``, the default) an entry the book rejects.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from engine._core import ffi, lib
+
+from engine.book import OrderBook, Side
+from engine.errors import error_for
+from engine.framing import FrameBatch, Framer, FrameStatus
+from engine.lobster import format_rows
+from gateway.codec import encode
+from gateway.fixmessage import Message
+from gateway.md_fix import format_timestamp
+
+__all__ = [
+    "EMPTY_ASK_PRICE",
+    "EMPTY_BID_PRICE",
+    "MarketDataFeed",
+    "MdBatch",
+    "MdDecoder",
+    "MdLogError",
+    "MdLogReader",
+    "MdUpdate",
+    "Trade",
+]
+
+#: LOBSTER's placeholders for an empty level in book rows.
+EMPTY_ASK_PRICE = 9_999_999_999
+EMPTY_BID_PRICE = -9_999_999_999
+#: Bytes of a log read at a time (cut at a line end).
+CHUNK_BYTES = 1 << 22
+
+# md_msg: int64 time; uint32 start, first_entry, entry_count, sym; uint8 kind; 7 pad.
+_MSG = struct.Struct("<qIIIIB7x")
+# md_entry: lob_op (int64 id, price, qty; uint8 type, side, tif; 5 pad), int64 time,
+# uint32 msg, sym, text_offset, text_length; uint8 kind, action, flags, entry_type; 4 pad.
+_ENTRY = struct.Struct("<qqqBBB5xqIIIIBBBB4x")
+assert ffi.sizeof("md_msg") == _MSG.size and ffi.sizeof("md_entry") == _ENTRY.size
+_E = _ENTRY.size
+_ENTRY_PRICE_Q, _ENTRY_TIME_Q = 1, 4  # int64 index within an entry
+_ENTRY_SIDE_B, _ENTRY_KIND_B, _ENTRY_FLAGS_B = 25, 56, 58  # byte offsets
+_ENTRY_SYM_I = 11  # uint32 index within an entry
+_MSG_KIND_B = 24
+_BOOK, _TRADE = lib.MD_ENTRY_BOOK, lib.MD_ENTRY_TRADE
+_SNAPSHOT, _INCREMENTAL = lib.MD_MSG_SNAPSHOT, lib.MD_MSG_INCREMENTAL
+_TEXT_ID = lib.MD_F_TEXT_ID
+_INT64_MIN = -(1 << 63)
+
+_TAG_NAMES = {
+    37: "OrderID", 52: "SendingTime", 55: "Symbol", 268: "NoMDEntries", 269: "MDEntryType",
+    270: "MDEntryPx", 271: "MDEntrySize", 278: "MDEntryID", 279: "MDUpdateAction",
+}
+
+
+class MdLogError(ValueError):
+    """Bad market data; ``source``, ``line`` (1-based) and ``reason`` say what and where."""
+
+    def __init__(self, source: str, line: int, reason: str) -> None:
+        super().__init__(f"{source}:{line}: {reason}")
+        self.source = source
+        self.line = line
+        self.reason = reason
+
+
+class Trade(NamedTuple):
+    """A trade entry (269=2): ``price`` in ticks, ``time_ns`` the message's SendingTime (UTC
+    nanoseconds since the epoch), ``order_id`` its OrderID (37) when numeric, else 0."""
+
+    symbol: str
+    price: int
+    size: int
+    time_ns: int
+    order_id: int
+
+
+def _tag(tag: int) -> str:
+    name = _TAG_NAMES.get(tag)
+    return f"{name} ({tag})" if name else f"tag {tag}"
+
+
+# -- decoded batches ----------------------------------------------------------------------------
+
+
+class MdBatch:
+    """Messages decoded in one C call: ``count`` messages, their entries, and where they are.
+
+    ``symbols`` is the decoder's symbol table when the batch was made (entries name symbols
+    by index into it). Message i's time is :meth:`time_ns`, its kind :meth:`kind` (W, X or
+    other), its place in the source :meth:`where`. The packed records are csrc/mdfeed.h's
+    ``md_msg`` and ``md_entry``; :class:`MarketDataFeed` hands them to C as they are.
+    """
+
+    __slots__ = ("_buf", "_line_base", "count", "entries", "entry_count", "msgs", "source",
+                 "symbols")
+
+    def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
+                 buf: bytes, line_base: int) -> None:
+        self.source = source
+        self.symbols = symbols
+        self.msgs = msgs
+        self.entries = entries
+        self.count = len(msgs) // _MSG.size
+        self.entry_count = len(entries) // _E
+        self._buf = buf
+        self._line_base = line_base
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"MdBatch({self.count} messages, {self.entry_count} entries from {self.source})"
+
+    def _msg(self, i: int) -> tuple[int, int, int, int, int, int]:
+        if not 0 <= i < self.count:
+            raise IndexError(f"message {i} out of range for a batch of {self.count}")
+        fields: tuple[int, int, int, int, int, int] = _MSG.unpack_from(self.msgs, i * _MSG.size)
+        return fields
+
+    def time_ns(self, i: int) -> int:
+        """SendingTime of message i (0 for messages other than W and X)."""
+        return self._msg(i)[0]
+
+    def kind(self, i: int) -> str:
+        """``"W"``, ``"X"`` or ``"other"``."""
+        return {_SNAPSHOT: "W", _INCREMENTAL: "X"}.get(self._msg(i)[5], "other")
+
+    def line(self, i: int) -> int:
+        """1-based line of message i in its source."""
+        return self._line_at(self._msg(i)[1])
+
+    def where(self, i: int) -> str:
+        """``source:line`` of message i."""
+        return f"{self.source}:{self.line(i)}"
+
+    def _line_at(self, offset: int) -> int:
+        return self._line_base + self._buf.count(b"\n", 0, offset)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(snapshots, incremental refreshes, trade entries) in the batch."""
+        kinds = self.msgs[_MSG_KIND_B :: _MSG.size]
+        trades = self.entries[_ENTRY_KIND_B::_E].count(_TRADE)
+        return kinds.count(_SNAPSHOT), kinds.count(_INCREMENTAL), trades
+
+    def entry_range(self, start: int, stop: int) -> tuple[int, int]:
+        """Entries of messages start..stop-1 are entries[first:last]."""
+        first = self._msg(start)[2] if start < self.count else self.entry_count
+        last = self._msg(stop)[2] if stop < self.count else self.entry_count
+        return first, last
+
+    def message_of_entry(self, k: int) -> int:
+        return int(struct.unpack_from("<I", self.entries, k * _E + 40)[0])
+
+    def text_ids(self) -> Iterator[tuple[int, bytes]]:
+        """(entry index, MDEntryID bytes) of each entry whose MDEntryID is not numeric."""
+        flags = self.entries[_ENTRY_FLAGS_B::_E]
+        if _TEXT_ID not in flags:
+            return
+        for k, f in enumerate(flags):
+            if f & _TEXT_ID:
+                off, n = struct.unpack_from("<II", self.entries, k * _E + 48)
+                yield k, self._buf[off : off + n]
+
+
+# -- decoding -----------------------------------------------------------------------------------
+
+
+def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
+             symbols: list[str]) -> str:
+    value = buf[d.err_value_offset : d.err_value_offset + d.err_value_length]
+    shown = value.decode("latin-1")
+    tag = _tag(d.err_tag)
+    if status == lib.MD_ERR_FRAME:
+        assert frame is not None
+        verdict = frame.status(d.err_msg)
+        why = {
+            FrameStatus.BAD_BODY_LENGTH: "BodyLength (9) does not end where CheckSum (10) starts",
+            FrameStatus.BAD_CHECKSUM: "CheckSum (10) is not the byte sum",
+            FrameStatus.GARBLED: "malformed fields or header out of order",
+            FrameStatus.TOO_BIG: "BodyLength (9) beyond the message size limit",
+            FrameStatus.TRUNCATED: "the message is cut off",
+        }.get(verdict, verdict.name)
+        return f"unreadable FIX message ({verdict.name}): {why}"
+    if status == lib.MD_ERR_LINE:
+        return "not a log line with one FIX message (other lines must be blank)"
+    if status == lib.MD_ERR_MISSING:
+        return f"{tag} missing"
+    if status == lib.MD_ERR_VALUE:
+        hint = " (more decimals than the tick, or out of range)" if d.err_tag == 270 else ""
+        return f"{tag} has a bad value {shown!r}{hint}"
+    if status == lib.MD_ERR_DUPLICATE:
+        return f"{tag} appears twice in one entry"
+    if status == lib.MD_ERR_COUNT:
+        return "NoMDEntries (268) differs from the number of entries"
+    if status == lib.MD_ERR_GROUP:
+        return f"{tag} before the entry's first field"
+    if status == lib.MD_ERR_TIME_BACKWARDS:
+        return (f"SendingTime (52) {shown} is earlier than the message before "
+                f"({format_timestamp(d.last_time_ns)})")
+    if status == lib.MD_ERR_UNKNOWN_SYMBOL:
+        return (f"unknown symbol {shown!r}: no snapshot (35=W) for it before this message "
+                f"(known: {', '.join(symbols) or 'none'})")
+    return f"decoding failed with status {status}"
+
+
+class MdDecoder:
+    """Decodes W/X messages from bytes of whole log lines; keeps state between calls.
+
+    State: the symbol table (a snapshot adds its symbol; an incremental refresh may only name
+    known ones) and the latest SendingTime (times may not go backwards across calls).
+    ``price_decimals`` is the tick: prices are integers of 10**-price_decimals.
+    """
+
+    def __init__(self, *, price_decimals: int = 4, symbols: Iterable[str] = (),
+                 batch_messages: int = 4096) -> None:
+        if not 0 <= price_decimals <= 9:
+            raise ValueError("price_decimals must be in 0..9")
+        self.price_decimals = price_decimals
+        self.symbols: list[str] = []
+        self._framer = Framer(message_capacity=batch_messages)
+        self._d = ffi.new("md_decoder *")
+        self._d.price_decimals = price_decimals
+        self._d.last_time_ns = _INT64_MIN
+        self._frames = ffi.new("md_frames *")
+        self._msg_cap = batch_messages
+        self._msgs = ffi.new("md_msg[]", batch_messages)
+        self._entry_cap = 4 * batch_messages
+        self._entries = ffi.new("md_entry[]", self._entry_cap)
+        self._bad = ffi.new("uint32_t *")
+        self._symtab: tuple[Any, Any] = (b"", b"")
+        for s in symbols:
+            self.add_symbol(s)
+        if not self.symbols:
+            self._set_table()
+
+    @property
+    def last_time_ns(self) -> int | None:
+        """The latest SendingTime decoded, or None."""
+        t = int(self._d.last_time_ns)
+        return None if t == _INT64_MIN else t
+
+    def add_symbol(self, symbol: str) -> int:
+        """The symbol's index, adding it if new."""
+        if symbol in self.symbols:
+            return self.symbols.index(symbol)
+        if not symbol or "\x01" in symbol:
+            raise ValueError(f"bad symbol {symbol!r}")
+        self.symbols.append(symbol)
+        self._set_table()
+        return len(self.symbols) - 1
+
+    def _set_table(self) -> None:
+        names = [s.encode("latin-1") for s in self.symbols]
+        offsets = array("I", [0])
+        for n in names:
+            offsets.append(offsets[-1] + len(n))
+        table = ffi.from_buffer(b"".join(names) or b"\0")
+        off = ffi.from_buffer("uint32_t[]", offsets)
+        self._symtab = (table, off)  # kept alive for C
+        self._d.symbols = ffi.cast("char *", table)
+        self._d.sym_offset = off
+        self._d.sym_count = len(names)
+
+    def decode(self, buf: bytes, source: str, line_base: int = 1) -> Iterator[MdBatch]:
+        """Batches of the messages in ``buf``, which holds whole lines (the first starts at
+        ``buf[0]``, line ``line_base`` of ``source``). Raises :class:`MdLogError`."""
+        d = self._d
+        d.gap_from = 0
+        d.at_line_start = 1
+        for fb in self._framer.scan_all(buf, final=True):
+            yield from self._decode_frames(fb, buf, source, line_base)
+        if lib.md_check_tail(buf, len(buf), d.gap_from, d.at_line_start, self._bad) != 0:
+            line = line_base + buf.count(b"\n", 0, self._bad[0])
+            raise MdLogError(source, line, "not a log line with one FIX message "
+                             "(other lines must be blank)")
+
+    def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
+                       line_base: int) -> Iterator[MdBatch]:
+        cols = [c.tobytes() for c in (fb.starts, fb.ends, fb.statuses, fb.first_fields,
+                                      fb.field_counts, fb.tags, fb.value_offsets,
+                                      fb.value_lengths)]
+        ptrs = [ffi.from_buffer("uint32_t[]", c) for c in cols]
+        f = self._frames
+        f.buf = ffi.from_buffer("uint8_t[]", buf)
+        keep = f.buf
+        f.len = len(buf)
+        f.start, f.end, f.status, f.first_field, f.field_count = ptrs[:5]
+        f.count = fb.count
+        f.tag, f.offset, f.length = ptrs[5:]
+        f.field_total = len(cols[5]) // 4
+        d = self._d
+        i = 0
+        while i < fb.count:
+            n = lib.md_decode(f, i, d, self._msgs, self._msg_cap, self._entries, self._entry_cap)
+            status = d.status
+            if n > 0:
+                yield MdBatch(source, tuple(self.symbols),
+                              ffi.buffer(self._msgs, n * _MSG.size)[:],
+                              bytearray(ffi.buffer(self._entries, d.entry_count * _E)),
+                              buf, line_base)
+            i += n
+            if status == lib.MD_OK:
+                break
+            if status == lib.MD_NEED_ROOM:
+                if n == 0:  # one message has more entries than the array holds: grow it
+                    self._entry_cap *= 4
+                    self._entries = ffi.new("md_entry[]", self._entry_cap)
+                continue
+            if status == lib.MD_NEW_SYMBOL:
+                name = buf[d.err_value_offset : d.err_value_offset + d.err_value_length]
+                self.add_symbol(name.decode("latin-1"))
+                continue
+            line = line_base + buf.count(b"\n", 0, d.err_offset)
+            raise MdLogError(source, line, _explain(status, d, buf, fb, self.symbols))
+        del keep, ptrs  # the C struct points into them until here
+
+
+class MdLogReader:
+    """Streams a market-data log (QuickFIX message-log layout) as :class:`MdBatch` es.
+
+    Reads ``chunk_bytes`` at a time, cut at a line end, so memory stays bounded whatever the
+    log's size. ``decoder`` carries symbols and time across logs (a new one by default).
+    Iterating twice reads the file twice with the same decoder (whose time then must not go
+    backwards: give each pass its own decoder).
+    """
+
+    def __init__(self, path: str | Path, *, decoder: MdDecoder | None = None,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = Path(path)
+        self.decoder = decoder or MdDecoder()
+        self.chunk_bytes = chunk_bytes
+
+    def __iter__(self) -> Iterator[MdBatch]:
+        source = str(self.path)
+        line = 1
+        with self.path.open("rb") as f:
+            carry = b""
+            while True:
+                data = f.read(self.chunk_bytes)
+                buf = carry + data if carry else data
+                if not data:
+                    if buf:
+                        yield from self.decoder.decode(buf, source, line)
+                    return
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:  # a line longer than a chunk: read on
+                    carry = buf
+                    continue
+                chunk, carry = buf[:cut], buf[cut:]
+                yield from self.decoder.decode(chunk, source, line)
+                line += chunk.count(b"\n")
+
+
+# -- applying -----------------------------------------------------------------------------------
+
+
+class FeedBook(OrderBook):
+    """An :class:`~engine.book.OrderBook` that a :class:`MarketDataFeed` drives from C."""
+
+    def c_book(self) -> Any:
+        """The ``lob_book *`` (valid while the book is open)."""
+        return self._ptr()
+
+
+@dataclass(frozen=True, slots=True)
+class MdUpdate:
+    """What applying messages ``start..stop-1`` of ``batch`` did.
+
+    ``messages`` counts them (W, X and other), ``ops`` the book operations applied.
+    :meth:`trades` and :meth:`changed_levels` read the entries only when asked. ``rows``
+    holds ``row_count`` rows of the recorded symbol's book (``depth`` levels, LOBSTER's
+    orderbook layout: ask price, ask size, bid price, bid size per level), one after each
+    incremental refresh that had an entry for it; :meth:`rows_csv` formats them.
+    """
+
+    batch: MdBatch
+    start: int
+    stop: int
+    messages: int
+    ops: int
+    rows: Any = None
+    row_count: int = 0
+    depth: int = 0
+
+    def trades(self) -> list[Trade]:
+        """The trade entries (269=2) of these messages, in order."""
+        b = self.batch
+        first, last = b.entry_range(self.start, self.stop)
+        kinds = b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]
+        out: list[Trade] = []
+        pos = kinds.find(_TRADE)
+        while pos >= 0:
+            k = first + pos
+            order_id, price, qty = struct.unpack_from("<qqq", b.entries, k * _E)
+            time_ns, _msg, sym = struct.unpack_from("<qII", b.entries, k * _E + 32)
+            out.append(Trade(b.symbols[sym], price, qty, time_ns, order_id))
+            pos = kinds.find(_TRADE, pos + 1)
+        return out
+
+    def changed_levels(self) -> dict[str, set[tuple[Side, int]]]:
+        """Per symbol, the (side, price) levels that book entries of these messages touched
+        (for a Change that moves an order, its new price)."""
+        b = self.batch
+        first, last = b.entry_range(self.start, self.stop)
+        view = memoryview(b.entries)
+        q = view.cast("q")
+        u = view.cast("I")
+        prices = q[_ENTRY_PRICE_Q + first * 8 : last * 8 : 8]
+        syms = u[_ENTRY_SYM_I + first * 16 : last * 16 : 16]
+        kinds = b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]
+        sides = b.entries[_ENTRY_SIDE_B + first * _E : last * _E : _E]
+        out: dict[str, set[tuple[Side, int]]] = {}
+        side_of = (Side.BUY, Side.SELL)
+        for kind, sym, side, price in zip(kinds, syms, sides, prices, strict=True):
+            if kind == _BOOK:
+                out.setdefault(b.symbols[sym], set()).add((side_of[side], price))
+        return out
+
+    def rows_csv(self) -> bytes:
+        """The recorded rows as LOBSTER orderbook CSV lines."""
+        if not self.row_count:
+            return b""
+        return format_rows(self.rows, self.row_count, 4 * self.depth)
+
+
+class MarketDataFeed:
+    """Applies market-data messages to one C order book per symbol, in feed mode.
+
+    A snapshot (W) replaces its symbol's book; incremental refreshes (X) change it (see the
+    module docstring). Books are created for every symbol a batch's decoder knows, and are
+    :class:`~engine.book.OrderBook` s (``book(symbol)``): look at them between calls, or
+    trade against them. Order ids: MDEntryIDs map to ids below 2**62 (csrc/mdfeed.h), so
+    ids from 2**62 up are free for orders the caller adds itself.
+
+    With ``strict`` (default) an entry the book rejects (a Change for an order it does not
+    hold, a New for an id already resting, ...) raises :class:`MdLogError` at its line; the
+    message's earlier entries are then applied and later ones are not. Without, rejects are
+    counted in :attr:`rejects` and skipped.
+    """
+
+    def __init__(self, *, max_orders: int = 1 << 20, strict: bool = True,
+                 price_decimals: int = 4) -> None:
+        self.max_orders = max_orders
+        self.strict = strict
+        self.rejects = 0
+        self._books: dict[str, FeedBook] = {}
+        self._text_ids: dict[bytes, int] = {}
+        self._ctl = ffi.new("md_apply_ctl *")
+        self._decoder = MdDecoder(price_decimals=price_decimals)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._books)
+
+    def book(self, symbol: str) -> OrderBook:
+        """The symbol's book; KeyError if no snapshot or :meth:`add_symbol` created it."""
+        return self._books[symbol]
+
+    def add_symbol(self, symbol: str) -> OrderBook:
+        """The symbol's book, created empty if new (so incremental refreshes may follow)."""
+        return self._feed_book(symbol)
+
+    def _feed_book(self, symbol: str) -> FeedBook:
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = FeedBook(self.max_orders)
+            self._decoder.add_symbol(symbol)
+        return book
+
+    def apply(self, batch: MdBatch, start: int = 0, stop: int | None = None, *,
+              record: str | None = None, depth: int = 0) -> MdUpdate:
+        """Apply messages ``start..stop-1`` of ``batch`` (all by default), in order.
+
+        With ``record`` (a symbol) and ``depth`` > 0 the update carries that book's top
+        ``depth`` levels after each incremental refresh with an entry for it.
+        """
+        stop = batch.count if stop is None else stop
+        if not 0 <= start <= stop <= batch.count:
+            raise IndexError(f"messages {start}..{stop} out of range for {batch!r}")
+        if record is not None and not 1 <= depth <= lib.MD_MAX_LEVELS:
+            raise ValueError(f"depth must be in 1..{lib.MD_MAX_LEVELS}")
+        for k, text in batch.text_ids():
+            struct.pack_into("<q", batch.entries, k * _E, self._text_id(text))
+        ctl = self._ctl
+        msgs = ffi.from_buffer("md_msg[]", batch.msgs)
+        entries = ffi.from_buffer("md_entry[]", batch.entries)
+        ops = 0
+        rows: Any = None
+        row_count = 0
+        for sym, symbol in enumerate(batch.symbols):
+            book = self._feed_book(symbol)
+            recording = symbol == record
+            ctl.sym = sym
+            ctl.stop_on_reject = 1 if self.strict else 0
+            ctl.levels = depth if recording else 0
+            if recording:
+                rows = ffi.new("int64_t[]", max(1, (stop - start) * 4 * depth))
+                ctl.rows = rows
+                ctl.rows_cap = stop - start
+                ctl.empty_ask = EMPTY_ASK_PRICE
+                ctl.empty_bid = EMPTY_BID_PRICE
+            else:
+                ctl.rows = ffi.NULL
+                ctl.rows_cap = 0
+            done = lib.md_apply(book.c_book(), msgs, start, stop, entries, ctl)
+            if done < 0:
+                raise error_for(done, f"applying {batch.source} to the {symbol} book")
+            ops += ctl.ops
+            self.rejects += ctl.rejects
+            if recording:
+                row_count = ctl.rows_written
+            if ctl.rejects and self.strict:
+                k = ctl.reject_entry
+                i = batch.message_of_entry(k)
+                raise MdLogError(batch.source, batch.line(i),
+                                 _reject_reason(batch, k, ctl.reject_code))
+        return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth)
+
+    def apply_message(self, message: Message | bytes) -> MdUpdate:
+        """Apply one decoded message (its raw bytes are used when it has them) or its wire
+        bytes. Symbols are those of this feed: a snapshot adds one."""
+        if isinstance(message, Message):
+            raw = message.raw if message.raw is not None else encode(message)
+        else:
+            raw = message
+        batches = list(self._decoder.decode(raw, "<message>"))
+        if len(batches) != 1 or batches[0].count != 1:
+            found = sum(b.count for b in batches)
+            raise MdLogError("<message>", 1, f"expected one FIX message, found {found}")
+        return self.apply(batches[0])
+
+    def _text_id(self, text: bytes) -> int:
+        found = self._text_ids.get(text)
+        if found is None:
+            found = lib.MD_TEXT_ID_BASE + len(self._text_ids)
+            if found >= lib.MD_LEVEL_ID_BASE:
+                raise OverflowError("too many distinct non-numeric MDEntryIDs")
+            self._text_ids[text] = found
+        return found
+
+    def close(self) -> None:
+        """Free every book now."""
+        for book in self._books.values():
+            book.close()
+
+
+_ACTIONS = ("New", "Change", "Delete")
+
+
+def _reject_reason(batch: MdBatch, k: int, code: int) -> str:
+    id_, price, qty, _t, side, _tif, _time, _msg, sym, off, n, _kind, action, flags, _etype = (
+        _ENTRY.unpack_from(batch.entries, k * _E))
+    what = _ACTIONS[action] if action < 3 else f"action {action}"
+    if flags & lib.MD_F_LEVEL:
+        subject = f"the level {price} of the {'bid' if side == 0 else 'offer'} side"
+    elif flags & _TEXT_ID:
+        subject = f"MDEntryID {batch._buf[off : off + n].decode('latin-1')!r}"
+    else:
+        subject = f"MDEntryID {id_}"
+    return (f"the {batch.symbols[sym]} book rejects {what} of {subject} (size {qty}): "
+            f"{error_for(code).args[0]}")
