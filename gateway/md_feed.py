@@ -120,7 +120,9 @@ class MdBatch:
     ``symbols`` is the decoder's symbol table when the batch was made (entries name symbols
     by index into it). Message i's time is :meth:`time_ns`, its kind :meth:`kind` (W, X or
     other), its place in the source :meth:`where`. The packed records are csrc/mdfeed.h's
-    ``md_msg`` and ``md_entry``; :class:`MarketDataFeed` hands them to C as they are.
+    ``md_msg`` and ``md_entry``; :class:`MarketDataFeed` hands them to C as they are. A batch
+    holds a reference to the chunk of the log it came from (a few MB): drop batches once
+    applied.
     """
 
     __slots__ = ("_buf", "_line_base", "count", "entries", "entry_count", "msgs", "source",
@@ -181,14 +183,17 @@ class MdBatch:
         return first, last
 
     def message_of_entry(self, k: int) -> int:
+        """Index of the message entry k belongs to."""
         return int(struct.unpack_from("<I", self.entries, k * _E + 40)[0])
 
-    def text_ids(self) -> Iterator[tuple[int, bytes]]:
-        """(entry index, MDEntryID bytes) of each entry whose MDEntryID is not numeric."""
-        flags = self.entries[_ENTRY_FLAGS_B::_E]
+    def text_ids(self, first: int = 0, last: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(entry index, MDEntryID bytes) of each entry in first..last-1 whose MDEntryID is
+        not numeric (the feed maps those to ids)."""
+        last = self.entry_count if last is None else last
+        flags = self.entries[_ENTRY_FLAGS_B + first * _E : last * _E : _E]
         if _TEXT_ID not in flags:
             return
-        for k, f in enumerate(flags):
+        for k, f in enumerate(flags, first):
             if f & _TEXT_ID:
                 off, n = struct.unpack_from("<II", self.entries, k * _E + 48)
                 yield k, self._buf[off : off + n]
@@ -511,7 +516,7 @@ class MarketDataFeed:
             raise IndexError(f"messages {start}..{stop} out of range for {batch!r}")
         if record is not None and not 1 <= depth <= lib.MD_MAX_LEVELS:
             raise ValueError(f"depth must be in 1..{lib.MD_MAX_LEVELS}")
-        for k, text in batch.text_ids():
+        for k, text in batch.text_ids(*batch.entry_range(start, stop)):
             struct.pack_into("<q", batch.entries, k * _E, self._text_id(text))
         ctl = self._ctl
         msgs = ffi.from_buffer("md_msg[]", batch.msgs)

@@ -19,7 +19,9 @@ Messages (contract of the entries in csrc/mdlobster.h, of reading them in csrc/m
 * MsgSeqNum 1, MarketDataSnapshotFullRefresh (W): the book just before the first message:
   the first orderbook row with that message's effect taken out (the LOBSTER replay's seed),
   one entry per level (269=0 bid / 1 offer, 270, 271), bids then offers, best first. It
-  carries no MDEntryID: LOBSTER does not say which orders make up those levels.
+  carries no MDEntryID: LOBSTER does not say which orders make up those levels. So a
+  reader's book after the k-th X is the k-th orderbook row (``gateway backtest
+  --dump-book`` writes a row after each X, none after the W).
 * Then one MarketDataIncrementalRefresh (X) per LOBSTER message, at its time:
   new order (1): ``279=0`` with MDEntryID (278) = the LOBSTER order id; partial cancel (2):
   ``279=1`` with the order's new size, or ``279=2`` when nothing is left; delete (3):
@@ -27,8 +29,11 @@ Messages (contract of the entries in csrc/mdlobster.h, of reading them in csrc/m
   OrderID 37 = the order) and then the order's change or delete; hidden execution (5) and
   cross (6): the trade entry only; halt (7): an entry with QuoteCondition (276) and Text (58).
   A partial cancel or execution of an order the log never added (it rested before the data
-  starts) cannot give that order's new size; the entry then has no MDEntryID and gives the
-  level's unattributed quantity instead (``279=1``, csrc/mdlobster.h says exactly when).
+  starts) cannot give that order's new size: LOBSTER says only how much went. The replay takes
+  it from the level (the snapshot's quantity first, then the queue front), and the entries
+  say what it took, without MDEntryID: the level's unattributed quantity left (``279=1``),
+  or ``279=2`` when the level is empty (csrc/mdlobster.h has the exact rules). A delete of
+  such an order keeps its MDEntryID and size; the reader takes that size from the level.
 * In the same X, after the message's entries: a level pushed out of view (deeper than the
   file's depth) as a level delete (``279=2`` without MDEntryID), and each level that came
   into view from below as a level add (``279=0`` without MDEntryID). Both are counted in the

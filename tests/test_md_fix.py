@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import lobster
 from fixspec.dictionary import builtin_session
@@ -82,6 +84,19 @@ def test_synthetic_days_round_trip(levels: int, seed: int, tmp_path: Path) -> No
     day = generate(2500, levels, seed, decimals=[9, 6, 3][seed % 3])
     msg, ob = day.write(tmp_path, f"SYN{seed}_2012-06-21_34200000_57600000")
     round_trip(msg, ob, "SYN", tmp_path)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), levels=st.integers(1, 12), events=st.integers(1, 400))
+def test_any_synthetic_day_round_trips(
+    tmp_path: Path, seed: int, levels: int, events: int
+) -> None:
+    day = generate(events, levels, seed, decimals=seed % 10)
+    folder = tmp_path / f"{seed}-{levels}-{events}"
+    folder.mkdir()
+    msg, ob = day.write(folder, "SYN_2012-06-21_34200000_57600000")
+    round_trip(msg, ob, "SYN", folder)
 
 
 def test_bundled_log_is_what_the_tool_writes(tmp_path: Path) -> None:
