@@ -117,6 +117,14 @@ class AlgoDesk:
         self._exec_ids = (f"{int(time.time() * 1000):x}-AE{n}" for n in itertools.count(1))
         self._now: datetime | None = None
 
+    def touch(self, now: datetime) -> None:
+        """Set the time of the call being handled (for work the desk does not start)."""
+        self._now = now
+
+    @property
+    def current_time(self) -> datetime | None:
+        return self._now
+
     @property
     def now(self) -> datetime:
         """The time of the call being handled (routers stamp the venue's requests with it)."""
@@ -263,6 +271,11 @@ class AlgoDesk:
         self._children[child_id] = p
         if self.metrics is not None:
             self.metrics.order_submitted(p.strategy, p.order.symbol)
+
+    def children_of(self, parent_id: str) -> int:
+        """How many child orders the parent with runner id ``parent_id`` has sent."""
+        p = self.parents.get(parent_id)
+        return sum(1 for k, v in self._children.items() if v is p and not k.endswith("~c"))
 
     def parent_of_child(self, child_id: str) -> Parent | None:
         return self._children.get(child_id)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway import cmd_audit, cmd_backtest, cmd_lobster, cmd_run
+from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_run
 
 
 class UserError(Exception):
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cmd_audit.add_parser(sub)
+    cmd_demo.add_parser(sub)
     cmd_backtest.add_parser(sub)
     cmd_lobster.add_parser(sub)
     cmd_run.add_parser(sub)

@@ -193,6 +193,17 @@ class MarketDataPublisher:
         changes, trades = self.views[symbol].apply(events)
         if not self.subs or not (changes or trades):
             return
+        self._publish(symbol, changes, trades)
+
+    def feed_changed(self, symbol: str, trades: list[tuple[int, int]]) -> None:
+        """A market-data feed changed ``symbol``'s book without book events: level
+        subscribers get the level differences, everyone who asked for trades the trades.
+        (Order-by-order subscribers see the feed's liquidity only through snapshots.)"""
+        if self.subs:
+            self._publish(symbol, [], trades)
+
+    def _publish(self, symbol: str, changes: list[tuple[str, str, _Entry]],
+                 trades: list[tuple[int, int]]) -> None:
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
         for sub in self.subs.values():

@@ -26,6 +26,7 @@ import contextlib
 import random
 import re
 import ssl
+import sys
 import traceback
 from collections.abc import Sequence
 from datetime import datetime
@@ -358,7 +359,12 @@ class Engine:
             now = self.clock.now()
             deadline = app.next_deadline()
             if deadline is not None and deadline <= now:
-                app.on_timer(now)
+                try:
+                    app.on_timer(now)
+                except Exception:  # a bug in one timer must not stop every later one
+                    print(f"gateway: application timer failed:\n{traceback.format_exc()}",
+                          file=sys.stderr, flush=True)
+                    await asyncio.sleep(APP_TICK)
                 await asyncio.sleep(0)
                 continue
             wait = APP_TICK if deadline is None else (deadline - now).total_seconds()
@@ -374,8 +380,16 @@ class Engine:
             await self._server.wait_closed()
         for task in self._tasks:
             task.cancel()
-        for runner in self.runners.values():
+        connected = [r for r in self.runners.values() if r.writer is not None]
+        for runner in connected:
             runner._close()
+        # Let each connection's serve() finish (it records the disconnect) before its log
+        # and store close under it.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                for runner in connected:
+                    await runner.disconnected_event.wait()
+        for runner in self.runners.values():
             runner.log.close()
             runner.session.store.close()
 

@@ -95,9 +95,11 @@ class _Rejected(Exception):
 
 class Venue:
     def __init__(self, config: VenueConfig, *, id_prefix: str | None = None,
-                 max_orders: int = 1_000_000) -> None:
+                 max_orders: int = 1_000_000, books: dict[str, OrderBook] | None = None
+                 ) -> None:
         self.specs: dict[str, SymbolSpec] = dict(config.symbols)
-        self.books = {s: OrderBook(max_orders) for s in self.specs}
+        # ``books``: books a market-data feed also writes to (see feed_applied)
+        self.books = {s: (books or {}).get(s) or OrderBook(max_orders) for s in self.specs}
         # Ids that differ between runs, so a client never sees an OrderID or ExecID twice
         # across restarts.
         prefix = id_prefix if id_prefix is not None else f"{int(time.time() * 1000):x}-"
@@ -269,6 +271,57 @@ class Venue:
             events = [e for e in book.apply_op(op) if e.type != EventType.REJECT]
             if events:
                 out += self._after(symbol, events, now)
+        return out
+
+    def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]],
+                     now: datetime) -> list[Report]:
+        """A market-data feed changed ``symbol``'s book directly (in C, without events):
+        count its trades (ticks, qty) and report client orders the feed took liquidity from
+        (a level the feed deleted) as canceled."""
+        for ticks, qty in trades:
+            self.last_trade[symbol] = self.specs[symbol].to_price(ticks)
+            self.volume[symbol] += qty
+        book = self.books[symbol]
+        out: list[Report] = []
+        for order in [o for o in self._live.values() if o.symbol == symbol]:
+            info = book.order(order.book_id)
+            left = info.qty if info is not None else 0
+            if left >= order.leaves:
+                continue
+            order.qty -= order.leaves - left
+            if left == 0:
+                order.status = CANCELED if order.cum < order.qty else FILLED
+                del self._live[order.book_id]
+                out.append(report(order, next(self._exec_ids), CANCELED, now,
+                                  text="removed by the market data feed"))
+        for listener in self._listeners:
+            listener(symbol, [], now)
+        return out + self._uncross(symbol, now)
+
+    def _uncross(self, symbol: str, now: datetime) -> list[Report]:
+        """Trade client orders that feed liquidity now crosses. The feed adds orders without
+        matching, so a replayed sell may land at or below a client's resting buy; the
+        client order is then taken out and entered again at its price, and trades with
+        what crosses it (at the feed orders' prices, as the taker)."""
+        book = self.books[symbol]
+        spec = self.specs[symbol]
+        out: list[Report] = []
+        resting = [(o, spec.to_ticks(o.price)) for o in self._live.values()
+                   if o.symbol == symbol and o.price is not None]
+        # most aggressive first: highest buys, lowest sells
+        resting.sort(key=lambda ot: -(ot[1] or 0) if ot[0].side == Side.BUY else (ot[1] or 0))
+        for order, ticks in resting:
+            if ticks is None:
+                continue
+            bbo = book.bbo()
+            crossed = (bbo.ask_qty > 0 and ticks >= bbo.ask_price if order.side == Side.BUY
+                       else bbo.bid_qty > 0 and ticks <= bbo.bid_price)
+            if not crossed or order.book_id not in self._live:
+                continue
+            book.cancel(order.book_id)
+            events = book.apply_op(Op(OpType.LIMIT, order.book_id, order.side, ticks,
+                                      order.leaves, TimeInForce.DAY))
+            out += self._after(symbol, events, now)
         return out
 
     # -- internals ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ the market data the change caused, then the algos' reactions to it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -44,6 +45,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.routers import DESK_OWNER, VenueRouter
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
+from gateway.venue_feed import FeedReplay
 from gateway.venue_orders import (
     DAY,
     LIMIT,
@@ -78,7 +80,9 @@ class VenueApplication:
     def __init__(self, config: GatewayConfig) -> None:
         base = config.path.resolve().parent
         self.config = venue_config(config)
-        self.venue = Venue(self.config)
+        self.feed = (FeedReplay(self.config.market_data, self.config.symbols)
+                     if self.config.market_data is not None else None)
+        self.venue = Venue(self.config, books=self.feed.books if self.feed else None)
         risk_node = config.extra.get("risk")
         self.risk_config = parse_risk(risk_node) if risk_node is not None else RiskConfig()
         algos = parse_algos(config.extra.get("algos"), base)
@@ -142,9 +146,23 @@ class VenueApplication:
         self._settle(now)
 
     def next_deadline(self) -> datetime | None:
-        return self.desk.next_deadline()
+        desk = self.desk.next_deadline()
+        if self.feed is None or self.feed.done:
+            return desk
+        feed = self.feed.next_deadline()
+        return feed if desk is None or (feed is not None and feed < desk) else desk
 
     def on_timer(self, now: datetime) -> None:
+        if self.feed is not None:
+            self.desk.touch(now)
+            for symbol, trades in self.feed.due(now):
+                if symbol in self.venue.specs:
+                    self.deliver(self.venue.feed_applied(symbol, trades, now), now)
+                    self.market_data.feed_changed(symbol, trades)
+            if self.feed.error is not None:
+                print(f"gateway: market data replay stopped: {self.feed.error}",
+                      file=sys.stderr, flush=True)
+                self.feed.error = None
         self.desk.on_timer(now)
         self._settle(now)
 
@@ -213,10 +231,10 @@ class VenueApplication:
         return gate
 
     def _risk_audit(self, event: str, /, **fields: object) -> None:
-        if self.audit is not None and self.desk._now is not None:
+        if self.audit is not None and self.desk.current_time is not None:
             session = str(fields.pop("session", ""))
             reason = str(fields.pop("reason", event))
-            self.audit.risk(self.desk._now, session, reason, event=event, **fields)
+            self.audit.risk(self.desk.current_time, session, reason, event=event, **fields)
 
     def kill_all(self, reason: str, now: datetime) -> None:
         """The kill switch for every session: refuse new orders, cancel resting ones, stop
