@@ -3,10 +3,11 @@
 ::
 
     algos:
-      strategies:              # TargetStrategy (847) code -> strategy
+      strategies:              # TargetStrategy (847) code -> strategy (the code must be
+                               # a value of 847 in the session's dictionary)
         "1001": twap
         "1": vwap
-        "9001": algos.example_strategy:NearTouchPeg   # any package.module:Class
+        "1002": algos.example_strategy:PassivePov   # any package.module:Class
       default_window: 300      # seconds, when a parent has no ExpireTime (126)
       vwap_profile: profiles/aapl.csv   # VWAP's volume profile (default: the shipped one)
       router: venue            # children to the in-process venue, or to the upstream

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 import structlog
 
 from fixspec.reject import Reject
+from gateway.codec import peek_field
 from gateway.fixmessage import Message
 from gateway.session import AppMessage, RejectReceived
 from gateway.yamlcheck import Node
@@ -97,11 +98,9 @@ def scan_ids(raw: bytes) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for needle, name in _ID_TAGS:
-        i = raw.find(needle)
-        if i >= 0:
-            start = i + len(needle)
-            end = raw.find(b"\x01", start)
-            out[name] = raw[start:end if end >= 0 else len(raw)].decode("latin-1")
+        value = peek_field(raw, needle)
+        if value is not None:
+            out[name] = value
     return out
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import parse_utc_timestamp
 from gateway.audit import scan_ids, show_soh
+from gateway.codec import peek_field
 from gateway.fixlog import read_log_lines
 
 __all__ = ["LOG_SUFFIXES", "Entry", "Reading", "Relation", "describe", "find_files",
@@ -205,11 +206,11 @@ def _read_fix(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
         ids = scan_ids(rec.raw)
         if not any(k in ids for k in ("cl_ord_id", "orig_cl_ord_id", "order_id")):
             continue
-        sender = _value(rec.raw, b"\x0149=") or "?"
-        target = _value(rec.raw, b"\x0156=") or "?"
+        sender = peek_field(rec.raw, b"\x0149=") or "?"
+        target = peek_field(rec.raw, b"\x0156=") or "?"
         time = rec.timestamp
         if time is None:
-            sent = _value(rec.raw, b"\x0152=")
+            sent = peek_field(rec.raw, b"\x0152=")
             try:
                 time = parse_utc_timestamp(sent) if sent else None
             except ValueError:
@@ -226,13 +227,6 @@ def _read_fix(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
                                 f"{first_bad})")
 
 
-def _value(raw: bytes, needle: bytes) -> str | None:
-    i = raw.find(needle)
-    if i < 0:
-        return None
-    start = i + len(needle)
-    end = raw.find(b"\x01", start)
-    return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
 
 
 # -- relating records to one order ------------------------------------------------------------

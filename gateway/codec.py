@@ -75,6 +75,17 @@ _HEADER, _BODY, _TRAILER = 0, 1, 2
 _MAX_COUNT_DIGITS = 9
 
 
+def peek_field(raw: bytes, needle: bytes) -> str | None:
+    """The first value of the tag in ``needle`` (``b"\\x0135="``) in SOH-delimited ``raw``;
+    None if absent. A scan, not a decode: it works on invalid messages too."""
+    i = raw.find(needle)
+    if i < 0:
+        return None
+    start = i + len(needle)
+    end = raw.find(b"\x01", start)
+    return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
+
+
 def checksum(data: bytes) -> int:
     """FIX CheckSum of ``data``: the byte sum modulo 256."""
     return sum(data) % 256

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import Enum as EnumMetric
 
+from gateway.codec import peek_field
 from gateway.session import (
     Disconnect,
     GapDetected,
@@ -107,14 +108,6 @@ def parse_metrics_config(node: Node) -> MetricsConfig:
     )
 
 
-def _tag_value(raw: bytes, needle: bytes) -> str | None:
-    """The first value of the tag in ``needle`` (``b"\\x01tag="``) in ``raw``."""
-    i = raw.find(needle)
-    if i < 0:
-        return None
-    start = i + len(needle)
-    end = raw.find(b"\x01", start)
-    return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
 
 
 def _reason(value: str | None) -> str:
@@ -261,7 +254,7 @@ class GatewayMetrics:
                 now: datetime) -> None:
         try:
             name = self._track(session)
-            msg_type = _tag_value(raw, b"\x0135=")
+            msg_type = peek_field(raw, b"\x0135=")
             known = msg_type is not None and session.session.dd.message(msg_type) is not None
             type_label = self._bound("msg", "msg_type", msg_type) if known and msg_type else (
                 "unknown")
@@ -277,11 +270,11 @@ class GatewayMetrics:
             elif b"\x0143=Y\x01" in raw:
                 pass  # a resent copy (PossDup): its reject was counted the first time
             elif msg_type == "j":
-                self._reject(name, direction, "business", _tag_value(raw, b"\x01380="))
+                self._reject(name, direction, "business", peek_field(raw, b"\x01380="))
             elif msg_type == "9":
-                self._reject(name, direction, "cancel", _tag_value(raw, b"\x01102="))
+                self._reject(name, direction, "cancel", peek_field(raw, b"\x01102="))
             elif msg_type == "8" and b"\x01150=8\x01" in raw:
-                self._reject(name, direction, "order", _tag_value(raw, b"\x01103="))
+                self._reject(name, direction, "order", peek_field(raw, b"\x01103="))
             self._session_gauges(name, session)
         except Exception:  # an observer never raises into the transport
             self.metrics_observer_errors_total.inc()

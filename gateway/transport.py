@@ -185,7 +185,8 @@ class SessionRunner:
                 for o in self.observers:
                     o.event(self, event, now)
                 self._event(event, now)
-        if writer is not None and writer.transport.get_write_buffer_size() > self.max_buffer:
+        if writer is not None and not writer.is_closing() \
+                and writer.transport.get_write_buffer_size() > self.max_buffer:
             self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
             self._close()
         self._wake.set()

@@ -5,10 +5,6 @@ work; bad parents and risk breaches are rejected with reasons."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,17 +25,9 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
     config["risk"] = {"sessions": {"CLIENT2": {"max_order_qty": 5000}}}
     path = work / "venue.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", str(path), "--port", "0",
-         "--run-dir", str(work / "run")],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on"), f"gateway did not start: {line!r}"
-    yield int(line.rsplit(":", 1)[1]), work / "run" / "audit.jsonl"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(10)
-    assert proc.returncode == 0
+    proc, port = start_gateway(path, work / "run")
+    yield port, work / "run" / "audit.jsonl"
+    assert stop_gateway(proc) == 0
 
 
 @pytest.fixture
@@ -156,3 +145,15 @@ def test_risk_limit_rejects_with_reason(clients: Callable[[str], Client]) -> Non
     c.msg(f"35=D|11=BIG2|54=1|38=6000|40=2|44=10|55=INTC|59=0|60={c.ts()}")
     rej = c.expect("8", **{"11": "BIG2", "150": "8"})
     assert "5000" in rej[58]
+
+
+def test_user_strategy_by_dotted_path(clients: Callable[[str], Client]) -> None:
+    """847=1002 is algos.example_strategy:PassivePov in sessions/venue.yaml."""
+    c = clients("CLIENT2")
+    parent(c, "U1", 100, "INTC", 30.0, strategy="1002", params="Rate=0.1")
+    c.expect("8", **{"11": "U1", "150": "0"})
+    c.msg(f"35=F|11=U1c|41=U1|54=1|55=INTC|60={c.ts()}")
+    done = c.expect("8", **{"11": "U1c"})
+    if done[150] == "6":
+        done = c.expect("8", **{"11": "U1c"})
+    assert done[150] == "4"

@@ -4,10 +4,6 @@ algos fed by the venue's market data), and a client working a TWAP parent throug
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,24 +11,14 @@ import pytest
 import yaml
 
 from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start(config: Path, run_dir: Path) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", str(config), "--port", "0",
-         "--run-dir", str(run_dir)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on"), f"{config.name} did not start: {line!r}"
-    return proc, int(line.rsplit(":", 1)[1])
-
-
 @pytest.fixture
 def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    venue, venue_port = start(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+    venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
     algo_cfg = yaml.safe_load((ROOT / "sessions/algo.yaml").read_text())
     for s in algo_cfg["sessions"]:
         if s["role"] == "initiator":
@@ -40,12 +26,10 @@ def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
             s["reconnect"] = {"initial_delay": 0.1}
     path = tmp_path / "algo.yaml"
     path.write_text(yaml.safe_dump(algo_cfg))
-    algo, algo_port = start(path, tmp_path / "algo")
+    algo, algo_port = start_gateway(path, tmp_path / "algo")
     yield venue_port, algo_port
     for proc in (algo, venue):
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-        assert proc.returncode == 0
+        assert stop_gateway(proc) == 0
 
 
 def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]) -> None:

@@ -4,36 +4,22 @@ orders and the gateway stays up."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def venue_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", str(ROOT / "sessions/venue.yaml"),
-         "--port", "0", "--run-dir", str(tmp_path_factory.mktemp("venue"))],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on"), f"gateway did not start: {line!r}"
-    yield int(line.rsplit(":", 1)[1])
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    assert proc.returncode == 0, "the venue crashed"
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path_factory.mktemp("venue"))
+    yield port
+    assert stop_gateway(proc) == 0, "the venue crashed"
 
 
 @pytest.fixture

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def gateway_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    run_dir = tmp_path_factory.mktemp("acceptance")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", str(ROOT / "sessions/acceptance.yaml"),
-         "--port", "0", "--run-dir", str(run_dir)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on"), f"gateway did not start: {line!r}"
-    yield int(line.rsplit(":", 1)[1])
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    proc, port = start_gateway(ROOT / "sessions/acceptance.yaml",
+                               tmp_path_factory.mktemp("acceptance"))
+    yield port
+    stop_gateway(proc)
 
 
 @pytest.fixture
