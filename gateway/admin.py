@@ -92,7 +92,10 @@ def reject(problem: Reject, begin_string: str, offending: Message | None = None)
         msg.body.set(REF_TAG_ID, problem.ref_tag)
     if modern and problem.ref_msg_type:
         msg.body.set(REF_MSG_TYPE, problem.ref_msg_type)
-    if modern:
+    # FIX 4.2 defines reasons 0-11 only; a later reason (13 Tag appears more than once,
+    # 16 Incorrect NumInGroup ...) would itself be an invalid value there, so the reason's
+    # name goes in Text alone, as QuickFIX does.
+    if modern and (begin_string != "FIX.4.2" or int(problem.reason) <= 11):
         msg.body.set(SESSION_REJECT_REASON, int(problem.reason))
     msg.body.set(TEXT, problem.text)
     if offending is not None:

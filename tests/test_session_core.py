@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fixspec.dictionary import builtin_session
+from fixspec.reject import Reject, SessionRejectReason
+from gateway import admin
 from gateway.config import SessionConfig
 from gateway.session import (
     AppMessage,
@@ -214,3 +216,15 @@ def test_events_are_typed(active: tuple[Session, Peer]) -> None:
     out = s.data_received(peer.msg(nos(), now=T0), T0)
     assert any(isinstance(e, AppMessage) for e in out.events)
     assert not any(isinstance(e, (Disconnect, RejectSent, LoggedOn)) for e in out.events)
+
+
+@pytest.mark.parametrize(("begin", "reason", "has_373"), [
+    ("FIX.4.2", SessionRejectReason.INVALID_MSGTYPE, True),
+    ("FIX.4.2", SessionRejectReason.TAG_APPEARS_MORE_THAN_ONCE, False),
+    ("FIX.4.4", SessionRejectReason.TAG_APPEARS_MORE_THAN_ONCE, True),
+])
+def test_reject_reason_only_where_the_version_defines_it(
+        begin: str, reason: SessionRejectReason, has_373: bool) -> None:
+    msg = admin.reject(Reject(reason, ref_tag=55, ref_seq_num=7), begin)
+    assert (373 in msg.body) == has_373
+    assert msg.body.get_str(58) == reason.text and msg.body.get_int(45) == 7
