@@ -157,3 +157,22 @@ def test_user_strategy_by_dotted_path(clients: Callable[[str], Client]) -> None:
     if done[150] == "6":
         done = c.expect("8", **{"11": "U1c"})
     assert done[150] == "4"
+
+
+def test_vwap_parent_is_accepted_and_ends(clients: Callable[[str], Client]) -> None:
+    """847=1 with a participation cap; outside the profile's trading hours it has nothing
+    to do, and still ends cleanly at ExpireTime with its unfilled quantity."""
+    c1, c2 = clients("CLIENT1"), clients("CLIENT2")
+    rest(c1, "V1", "2", 500, "45.00", "INTC")
+    parent(c2, "VW", 300, "INTC", 1.5, strategy="1", params="MaxChildQty=100",
+           extra="|849=0.5")
+    reports = until_done(c2)
+    assert reports[0][150] == "0"
+    last = reports[-1]
+    cum = int(last[14])
+    # the cap: never more than half the market volume, and the market here is only us
+    assert cum <= 300
+    if last[39] == "C":
+        assert last[58] == f"window ended with {300 - cum} unfilled"
+    else:
+        assert last[39] == "2" and cum == 300

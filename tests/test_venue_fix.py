@@ -4,6 +4,8 @@ orders and the gateway stays up."""
 
 from __future__ import annotations
 
+import signal
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -136,3 +138,25 @@ def test_a_flood_of_orders_is_answered_in_order(clients: Callable[..., Client]) 
     c.send(raw)
     for i in range(n):
         c.expect("8", **{"11": f"F{i}", "150": "0"})
+
+
+def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -> None:
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "K1", "1", "10", "20.00", "AAPL")
+        c.expect("8", **{"11": "K1", "150": "0"})
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert 'messages_received_total{msg_type="D",session="FIX.4.4:VENUE->CLIENT1"}' in text
+        assert 'orders_added_total{symbol="AAPL"} 1.0' in text
+        proc.send_signal(signal.SIGUSR1)
+        canceled = c.expect("8", **{"11": "K1", "150": "4"})
+        assert "kill switch" in canceled[58]
+        order(c, "K2", "1", "10", "20.00", "AAPL")
+        assert "kill switch" in c.expect("8", **{"11": "K2", "150": "8"})[58]
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
