@@ -74,7 +74,7 @@ CASES: list[tuple[str, Callable[[Fields], Fields], SessionRejectReason, int]] = 
     ("field of another message", with_((108, b"30")), R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, 108),
     ("empty value", replace(55, b""), R.TAG_SPECIFIED_WITHOUT_A_VALUE, 55),
     ("value not in enum", replace(54, b"Z"), R.VALUE_IS_INCORRECT, 54),
-    ("TargetStrategy not agreed", replace(847, b"1002"), R.VALUE_IS_INCORRECT, 847),
+    ("TargetStrategy not agreed", replace(847, b"4242"), R.VALUE_IS_INCORRECT, 847),
     ("enum inside a group entry", replace(447, b"?"), R.VALUE_IS_INCORRECT, 447),
     ("qty not a number", replace(38, b"1e5"), R.INCORRECT_DATA_FORMAT_FOR_VALUE, 38),
     ("timestamp not FIX", replace(60, b"2024-01-02T13:45:01"), R.INCORRECT_DATA_FORMAT_FOR_VALUE,
