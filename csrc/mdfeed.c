@@ -99,6 +99,7 @@ static int parse_timestamp(span v, int64_t *out) {
         for (size_t i = n; i < 9; i++) frac *= 10;
     }
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    if (secs >= INT64_MAX / 1000000000) return -1; /* past 2262: no int64 nanoseconds */
     *out = secs * 1000000000 + frac;
     return 0;
 }
