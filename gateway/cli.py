@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_run
+from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_replay, cmd_run
 
 
 class UserError(Exception):
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_demo.add_parser(sub)
     cmd_backtest.add_parser(sub)
     cmd_lobster.add_parser(sub)
+    cmd_replay.add_parser(sub)
     cmd_run.add_parser(sub)
     return parser
 

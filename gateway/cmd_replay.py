@@ -1,0 +1,245 @@
+"""``gateway replay LOG --to HOST:PORT``: play one side of a captured FIX log to a running
+acceptor and report where its answers differ from the other side of the log.
+
+The played side (``--side``, default the sender of the first NewOrderSingle) has its
+application messages sent in log order, paced by the log's timestamps divided by ``--speed``
+(``1x``, ``10x``, ``0.5x``, ``max``). Its session-level messages are not played: the replayer
+logs on as ``--sender`` to ``--target`` with ResetSeqNumFlag, heartbeats and answers
+TestRequests itself. Each message gets the new session's header (CompIDs, MsgSeqNum,
+SendingTime), TransactTime now, optional ``--clordid-prefix`` on ClOrdID/OrigClOrdID (to
+replay twice against one acceptor without duplicate-ClOrdID rejects), and for a cancel or
+replace the acceptor's OrderID (37) when its answer to the original order has arrived. All
+other application fields are kept. With ``--begin-string`` other than the log's, fields that
+the target version's dictionary does not define for the message type are dropped (the report
+counts them); nothing else is translated.
+
+The acceptor's answers are paired with the other side's answers in the log by ClOrdID (11;
+RefSeqNum for session Rejects) in order of arrival, and compared on MsgType, ExecType (FIX
+4.2's 1/2 count as 4.4's F), OrdStatus, OrderQty, CumQty, LeavesQty and LastQty. After the
+last message the replay waits until every expected answer has arrived or none has for
+``--settle`` seconds.
+
+Exit status: 0 when the replay ran (differences are data), 1 when the acceptor dropped the
+session part-way (the report covers what ran), 2 for a log that cannot be read (file:line),
+an unreachable acceptor or a refused logon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.log_replay import (
+    Answer,
+    Comparison,
+    Plan,
+    ReplayError,
+    compare,
+    plan,
+    rewrite_fields,
+    strip_prefix,
+    tally,
+)
+from gateway.replay_wire import ReplayWire, WireError, now_stamp, parse_target
+
+
+def parse_speed(text: str) -> float:
+    """``max`` -> infinity; ``10x``, ``10``, ``0.5x`` -> that factor (positive)."""
+    if text.lower() == "max":
+        return math.inf
+    try:
+        value = float(text.lower().removesuffix("x"))
+    except ValueError:
+        value = 0.0
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"speed {text!r}: expected 1x, 10x, 0.5x or max")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("replay", help="replay one side of a FIX log to a running acceptor",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log", type=Path, metavar="LOG", help="a captured FIX message log")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the acceptor")
+    p.add_argument("--speed", type=parse_speed, default=1.0, metavar="1x|10x|max",
+                   help="pace: the log's time divided by this (default 1x)")
+    p.add_argument("--side", metavar="COMPID", help="SenderCompID of the side to play "
+                   "(default: the sender of the first NewOrderSingle)")
+    p.add_argument("--sender", default="CLIENT1", help="our SenderCompID (default CLIENT1)")
+    p.add_argument("--target", default="VENUE", help="the acceptor's CompID (default VENUE)")
+    p.add_argument("--begin-string", metavar="FIX.4.x",
+                   help="BeginString to send (default: the log's)")
+    p.add_argument("--clordid-prefix", default="", metavar="TEXT",
+                   help="prepended to ClOrdID and OrigClOrdID")
+    p.add_argument("--symbol", action="append", default=[], metavar="LOG=OURS",
+                   help="rename a symbol (repeatable), e.g. DEMO=AAPL")
+    p.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt (default 30)")
+    p.add_argument("--settle", type=float, default=1.0,
+                   help="seconds without answers that end the replay (default 1)")
+    p.add_argument("--max-diffs", type=int, default=20, help="differences shown (default 20)")
+    p.add_argument("--json", action="store_true", help="print one JSON summary instead")
+    p.set_defaults(run=run)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a replay did: answers in arrival order, sends, and whether it ran to the end."""
+
+    sent: int = 0
+    answers: list[Answer] = field(default_factory=list)
+    dropped_fields: dict[int, int] = field(default_factory=dict)
+    completed: bool = True
+    note: str = ""
+    seconds: float = 0.0
+
+
+def parse_symbols(pairs: Iterable[str]) -> dict[str, str]:
+    """``["DEMO=AAPL"]`` -> ``{"DEMO": "AAPL"}``; ValueError for a pair without ``=``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise ValueError(f"--symbol {pair!r}: expected LOG=OURS, e.g. DEMO=AAPL")
+        out[old] = new
+    return out
+
+
+def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = "",
+         symbols: Mapping[str, str] | None = None, settle: float = 1.0) -> Outcome:
+    """Send every step of ``script`` on ``wire`` at ``speed`` and collect the answers."""
+    out = Outcome()
+    order_ids: dict[str, str] = {}  # log ClOrdID -> the acceptor's OrderID
+    step_of_seq: dict[int, int] = {}  # our MsgSeqNum -> step index
+    expected_total = len(script.expected)
+    started = time.monotonic()
+
+    def collect(timeout: float) -> bool:
+        got = wire.poll(timeout)
+        for msg in got:
+            v = msg.values
+            step: int | None = None
+            key = v.get(11)
+            if key is None and v.get(45, "").isdigit():
+                step = step_of_seq.get(int(v[45]))
+                key = script.steps[step].cl_ord_id if step is not None else None
+            key = strip_prefix(key or "", clordid_prefix)
+            if v.get(37) and v.get(37) != "NONE" and key:
+                order_ids.setdefault(key, v[37])
+            out.answers.append(Answer(v, key, v.get(8, ""), step))
+        return bool(got)
+
+    for index, step in enumerate(script.steps):
+        due = started + step.at / speed
+        while not wire.closed and not wire.logged_out and (left := due - time.monotonic()) > 0:
+            collect(left)
+        if wire.closed or wire.logged_out:
+            break
+        collect(0)
+        fields = rewrite_fields(step, now=now_stamp(), log_begin=script.begin_string,
+                                begin_string=wire.begin_string, clordid_prefix=clordid_prefix,
+                                order_ids=order_ids, symbols=symbols, dropped=out.dropped_fields)
+        try:
+            seq = wire.send(step.msg_type, fields)
+        except WireError:
+            break
+        step_of_seq[seq] = index
+        out.sent += 1
+    quiet_since = time.monotonic()
+    while not wire.closed and not wire.logged_out and len(out.answers) < expected_total:
+        left = quiet_since + settle - time.monotonic()
+        if left <= 0:
+            break
+        if collect(left):
+            quiet_since = time.monotonic()
+    if wire.closed or wire.logged_out:
+        out.completed = out.sent == len(script.steps)
+        why = f" ({wire.logout_text})" if wire.logout_text else ""
+        out.note = (f"the acceptor {'logged out' if wire.logged_out else 'closed the connection'}"
+                    f"{why} after {out.sent} of {len(script.steps)} messages")
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to: str,
+            speed: float, max_diffs: int) -> dict[str, Any]:
+    """The report as plain values (the ``--json`` output)."""
+    return {
+        "log": log, "to": to, "side": script.side, "other": script.other,
+        "speed": "max" if math.isinf(speed) else speed,
+        "log_begin_string": script.begin_string,
+        "to_play": len(script.steps), "sent": outcome.sent,
+        "skipped_session": script.skipped_session,
+        "sent_by_type": dict(Counter(s.msg_type for s in script.steps[:outcome.sent])),
+        "expected": len(script.expected), "received": len(outcome.answers),
+        "received_by_type": dict(Counter(a.values.get(35, "?") for a in outcome.answers)),
+        "matched": result.matched, "equal": result.equal, "missing": result.missing,
+        "unexpected": result.unexpected, "differences": len(result.differences),
+        "ignored_log_answers": script.ignored_other,
+        "dropped_fields": {str(t): n for t, n in sorted(outcome.dropped_fields.items())},
+        "completed": outcome.completed, "note": outcome.note,
+        "seconds": round(outcome.seconds, 3),
+        "differences_by_what": dict(tally(result.differences).most_common()),
+        "first_differences": [
+            {"kind": d.kind, "where": d.where, "cl_ord_id": d.key, "details": list(d.details)}
+            for d in result.differences[:max_diffs]
+        ],
+    }
+
+
+def _print_text(s: dict[str, Any], result: Comparison, max_diffs: int) -> None:
+    out = sys.stdout
+    out.write(f"replayed {s['sent']} of {s['to_play']} messages from {s['side']} "
+              f"({s['log']}) to {s['to']} in {s['seconds']:.3f} s; "
+              f"{s['skipped_session']} session-level messages not played\n")
+    out.write(f"sent by type: {s['sent_by_type']}\n")
+    out.write(f"received {s['received']} answers {s['received_by_type']}; "
+              f"the log expects {s['expected']}\n")
+    out.write(f"matched {s['matched']} (equal {s['equal']}), missing {s['missing']}, "
+              f"unexpected {s['unexpected']}, differences {s['differences']}\n")
+    if s["dropped_fields"]:
+        out.write(f"fields dropped for {s['to']}'s version: {s['dropped_fields']}\n")
+    if s["note"]:
+        out.write(f"note: {s['note']}\n")
+    if s["differences_by_what"]:
+        out.write("differences by what:\n")
+        for what, n in s["differences_by_what"].items():
+            out.write(f"  {n:6d}  {what}\n")
+        out.write("first differences:\n")
+    for d in result.differences[:max_diffs]:
+        out.write(f"  {d}\n")
+    if len(result.differences) > max_diffs:
+        out.write(f"  ... and {len(result.differences) - max_diffs} more differences\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    host, port = parse_target(args.to)
+    symbols = parse_symbols(args.symbol)
+    try:
+        script = plan(args.log, args.side)
+    except ReplayError as exc:
+        raise ValueError(str(exc)) from None
+    begin = args.begin_string or script.begin_string
+    wire = ReplayWire.connect(host, port, begin_string=begin, sender=args.sender,
+                              target=args.target, heartbeat=args.heartbeat)
+    try:
+        outcome = play(script, wire, speed=args.speed, clordid_prefix=args.clordid_prefix,
+                       symbols=symbols, settle=args.settle)
+    finally:
+        wire.logout()
+    result = compare(script.steps, script.expected, outcome.answers)
+    s = summary(script, outcome, result, log=str(args.log), to=args.to, speed=args.speed,
+                max_diffs=args.max_diffs)
+    if args.json:
+        sys.stdout.write(json.dumps(s) + "\n")
+    else:
+        _print_text(s, result, args.max_diffs)
+    return 0 if outcome.completed else 1

@@ -1,0 +1,212 @@
+"""``gateway replay``: one side of a FIX log played to a running venue over TCP, its answers
+compared with the other side of the log; plus the pure planning and comparison rules."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from gateway.log_replay import Answer, Expected, compare, field_differences, plan, rewrite_fields
+from tests.fixpeer import frame
+from tests.gateway_proc import start_gateway, stop_gateway
+
+ROOT = Path(__file__).resolve().parents[1]
+KOD_BON = (Path(__file__).resolve().parents[2] / "shared" / "data" / "fixlogs"
+           / "FIX.4.2-KOD-BON.messages.current.log")
+needs_shared = pytest.mark.skipif(
+    not KOD_BON.is_file(), reason=f"{KOD_BON} not present (shared data is not part of a clone)")
+
+C, V = "CLIENT1", "VENUE"
+# (sender, body after the header) of a FIX 4.4 session as the venue would log it: the client's
+# orders and the venue's answers. Times are 100 ms apart.
+SCRIPT: list[tuple[str, str]] = [
+    (C, "35=A|98=0|108=30|141=Y"),
+    (V, "35=A|98=0|108=30|141=Y"),
+    (C, "35=D|11=o1|21=1|38=100|40=2|44=10|54=1|55=AAPL|59=0|60=20240102-10:00:00.000"),
+    (V, "35=8|6=0|11=o1|14=0|17=E1|37=X1|38=100|39=0|54=1|55=AAPL|150=0|151=100"),
+    (C, "35=0"),
+    (C, "35=D|11=o2|21=1|38=40|40=2|44=10|54=2|55=AAPL|59=0|60=20240102-10:00:00.000"),
+    (V, "35=8|6=0|11=o2|14=0|17=E2|37=X2|38=40|39=0|54=2|55=AAPL|150=0|151=40"),
+    (V, "35=8|6=10|11=o2|14=40|17=E3|31=10|32=40|37=X2|38=40|39=2|54=2|55=AAPL|150=F|151=0"),
+    (V, "35=8|6=10|11=o1|14=40|17=E4|31=10|32=40|37=X1|38=100|39=1|54=1|55=AAPL|150=F|151=60"),
+    (C, "35=F|11=o3|37=X1|38=100|41=o1|54=1|55=AAPL|60=20240102-10:00:00.000"),
+    # Intentionally wrong: the venue reports the cancel with CumQty 40, not 99.
+    (V, "35=8|6=10|11=o3|14=99|17=E5|37=X1|38=100|39=4|41=o1|54=1|55=AAPL|150=4|151=0"),
+    (C, "35=D|11=o4|21=1|38=5|40=2|44=10|54=1|55=ZZZZ|59=0|60=20240102-10:00:00.000"),
+    (V, "35=8|6=0|11=o4|14=0|17=E6|37=NONE|38=5|39=8|54=1|55=ZZZZ|58=unknown symbol|150=8"
+        "|151=0"),
+]
+WRONG_LINE = 11  # the line of the CumQty 99 answer
+
+
+def write_log(path: Path, script: list[tuple[str, str]], begin: str = "FIX.4.4") -> Path:
+    """``script`` as a QuickFIX message log (``YYYYMMDD-HH:MM:SS.fff : 8=FIX...``, SOH)."""
+    seqs = {C: 1, V: 1}
+    lines = []
+    for i, (sender, body) in enumerate(script):
+        target = V if sender == C else C
+        msg_type, _, rest = body.partition("|")
+        stamp = f"20240102-10:00:{i // 10:02d}.{i % 10}00"
+        header = f"{msg_type}|34={seqs[sender]}|49={sender}|52={stamp}|56={target}"
+        seqs[sender] += 1
+        raw = frame(begin, header + ("|" + rest if rest else ""))
+        lines.append(f"{stamp} : ".encode() + raw + b"\n")
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.fixture(scope="module")
+def venue_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path_factory.mktemp("venue"))
+    yield port
+    assert stop_gateway(proc) == 0, "the venue crashed"
+
+
+def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["replay", *args, "--json", "--settle", "2"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+def test_synthetic_log_counts_and_the_wrong_answer(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
+                     "--clordid-prefix", "syn-")
+    assert code == 0, s
+    assert s["side"] == C and s["other"] == V
+    assert (s["to_play"], s["sent"], s["skipped_session"]) == (4, 4, 2)
+    assert s["sent_by_type"] == {"D": 3, "F": 1}
+    assert (s["expected"], s["received"], s["matched"]) == (6, 6, 6)
+    assert (s["equal"], s["missing"], s["unexpected"]) == (5, 0, 0)
+    [diff] = s["first_differences"]
+    assert diff["where"] == f"{log}:{WRONG_LINE}" and diff["cl_ord_id"] == "o3"
+    assert diff["details"] == ["CumQty(14): expected 99, got 40"]
+
+
+def test_paced_replay_and_text_report(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "10x",
+                 "--clordid-prefix", "paced-", "--settle", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "replayed 4 of 4 messages from CLIENT1" in out
+    assert "matched 6 (equal 5), missing 0, unexpected 0, differences 1" in out
+    assert f"{log}:{WRONG_LINE}: 11=o3: differs: CumQty(14): expected 99, got 40" in out
+
+
+def test_missing_and_unexpected_answers(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    # The log lacks the venue's fill of o1 and has an answer the venue never sends.
+    script = [item for item in SCRIPT if "17=E4" not in item[1]]
+    script.append((V, "35=8|6=0|11=o4|14=0|17=E7|37=NONE|38=5|39=0|54=1|55=ZZZZ|150=0|151=5"))
+    log = write_log(tmp_path / "client.log", script)
+    code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
+                     "--clordid-prefix", "mu-")
+    assert code == 0
+    assert (s["missing"], s["unexpected"]) == (1, 1)
+    kinds = {(d["kind"], d["cl_ord_id"]): d["where"] for d in s["first_differences"]}
+    assert kinds[("missing", "o4")] == f"{log}:{len(script)}"
+    assert kinds[("unexpected", "o1")] == f"{log}:3"  # the order the answer is about
+
+
+def test_unreachable_acceptor_is_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    assert main(["replay", str(log), "--to", f"127.0.0.1:{port}", "--speed", "max"]) == 2
+    assert f"cannot connect to 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_unreadable_log_names_file_and_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[5] = lines[5].replace(b"\x0110=", b"\x0110=9")  # a broken CheckSum on line 6
+    log.write_bytes(b"".join(lines))
+    assert main(["replay", str(log), "--to", "127.0.0.1:9", "--speed", "max"]) == 2
+    assert f"{log}:6:" in capsys.readouterr().err
+
+
+def test_refused_logon_is_exit_2(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{venue_port}", "--sender", "NOBODY"])
+    assert code == 2
+    assert "NOBODY->VENUE" in capsys.readouterr().err
+
+
+@needs_shared
+def test_kod_bon_log_against_the_venue(
+        venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    to = f"127.0.0.1:{venue_port}"
+    # The venue lists no DEMO: every order is rejected, every cancel too; all are differences.
+    code, s = replay(capsys, str(KOD_BON), "--to", to, "--speed", "max",
+                     "--begin-string", "FIX.4.4", "--clordid-prefix", "kb1-")
+    assert code == 0
+    assert (s["side"], s["other"], s["log_begin_string"]) == ("BON", "KOD", "FIX.4.2")
+    assert s["sent_by_type"] == {"D": 602, "F": 602}
+    assert (s["expected"], s["received"], s["matched"]) == (1204, 1204, 1204)
+    assert s["received_by_type"] == {"8": 602, "9": 602}
+    assert s["differences_by_what"]["ExecType(150): expected 0, got 8"] == 602
+    assert s["differences_by_what"]["MsgType(35): expected 8, got 9"] == 602
+    # Traded as MSFT (no other test trades it, so no price band yet), the venue answers exactly
+    # as KOD did: acks and cancel confirmations.
+    code, s = replay(capsys, str(KOD_BON), "--to", to, "--speed", "max",
+                     "--begin-string", "FIX.4.4", "--clordid-prefix", "kb2-",
+                     "--symbol", "DEMO=MSFT")
+    assert code == 0
+    assert (s["matched"], s["equal"], s["differences"]) == (1204, 1204, 0)
+
+
+# -- pure rules -------------------------------------------------------------------------------
+
+
+def _expected(values: dict[int, str], begin: str = "FIX.4.2") -> Expected:
+    from gateway.fixlog import FrameStatus, LogRecord
+
+    record = LogRecord("x.log", 7, 7, None, b"", (), FrameStatus.OK, b"\x01")
+    return Expected(record, values, values.get(11, ""), begin)
+
+
+def test_fix42_fill_equals_fix44_trade_and_quantities_compare_as_numbers() -> None:
+    want = _expected({35: "8", 11: "a", 150: "2", 39: "2", 14: "10", 151: "0", 32: "10"})
+    same = Answer({35: "8", 11: "a", 150: "F", 39: "2", 14: "10.0", 151: "0", 32: "10"},
+                  "a", "FIX.4.4")
+    assert field_differences(want, same) == []
+    other = Answer({35: "8", 11: "a", 150: "2", 39: "2", 14: "10", 151: "0", 32: "10"},
+                   "a", "FIX.4.4")  # 4.4's ExecType 2 is not a fill
+    assert field_differences(want, other) == ["ExecType(150): expected F, got 2"]
+
+
+def test_different_message_types_stop_the_field_comparison() -> None:
+    want = _expected({35: "8", 11: "a", 150: "4", 39: "4"})
+    got = Answer({35: "9", 11: "a", 39: "8"}, "a", "FIX.4.4")
+    result = compare([], [want], [got])
+    assert result.matched == 1 and result.equal == 0
+    assert [d.details for d in result.differences] == [("MsgType(35): expected 8, got 9",)]
+    assert result.differences[0].where == "x.log:7"
+
+
+def test_plan_and_rewrite_of_the_synthetic_log(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    p = plan(log)
+    assert p.side == C and [s.msg_type for s in p.steps] == ["D", "D", "F", "D"]
+    assert [s.at for s in p.steps] == pytest.approx([0.0, 0.3, 0.7, 0.9])
+    cancel = p.steps[2]
+    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_begin="FIX.4.4",
+                            begin_string="FIX.4.4", clordid_prefix="p-",
+                            order_ids={"o1": "VEN-7"}, symbols={"AAPL": "MSFT"})
+    assert fields == [(11, b"p-o3"), (37, b"VEN-7"), (38, b"100"), (41, b"p-o1"), (54, b"1"),
+                      (55, b"MSFT"), (60, b"20300101-00:00:00.000")]
+    with pytest.raises(ValueError, match="no messages from SenderCompID 'NOPE'"):
+        plan(log, "NOPE")
