@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from engine.book_types import Side
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
-from gateway.fixmessage import Message
+from gateway.fixmessage import FieldMap, FieldValue, Message
 from gateway.venue_orders import FILLED, TRADE, CancelReject, ExecReport
 
 __all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "parse_price",
@@ -60,41 +60,36 @@ def parse_price(msg: Message, tag: int = 44) -> Decimal | None:
 
 
 def exec_report_message(r: ExecReport, begin_string: str) -> Message:
-    msg = Message("8")
-    b = msg.body
-    b.set(37, r.order_id)
-    b.set(11, r.cl_ord_id)
-    if r.orig_cl_ord_id is not None:
-        b.set(41, r.orig_cl_ord_id)
-    b.set(17, r.exec_id)
+    """The ExecutionReport (35=8) for ``r``, fields in ascending tag order (built as one list:
+    this is the venue's most frequent message)."""
     exec_type = r.exec_type
+    fields: list[tuple[int, FieldValue]] = [(6, r.avg_px), (11, r.cl_ord_id), (14, r.cum),
+                                            (17, r.exec_id)]
     if begin_string == "FIX.4.2":
-        b.set(20, "0")
+        fields.append((20, "0"))
         if exec_type == TRADE:
             exec_type = "2" if r.ord_status == FILLED else "1"
         elif exec_type == "I":
             exec_type = r.ord_status
-    b.set(150, exec_type)
-    b.set(39, r.ord_status)
-    if r.symbol:
-        b.set(55, r.symbol)
-    b.set(54, _SIDE_FIX[r.side])
-    b.set(38, r.qty)
-    b.set(40, r.ord_type)
-    if r.price is not None:
-        b.set(44, r.price)
-    b.set(59, r.tif)
     if r.exec_type == TRADE:
-        b.set(32, r.last_qty)
-        b.set(31, r.last_px if r.last_px is not None else Decimal(0))
-    b.set(151, r.leaves)
-    b.set(14, r.cum)
-    b.set(6, r.avg_px)
-    b.set(60, format_utc_timestamp(r.time, TimePrecision.MICROS))
-    if r.rej_reason is not None:
-        b.set(103, r.rej_reason)
+        fields.append((31, r.last_px if r.last_px is not None else Decimal(0)))
+        fields.append((32, r.last_qty))
+    fields += [(37, r.order_id), (38, r.qty), (39, r.ord_status), (40, r.ord_type)]
+    if r.orig_cl_ord_id is not None:
+        fields.append((41, r.orig_cl_ord_id))
+    if r.price is not None:
+        fields.append((44, r.price))
+    fields.append((54, _SIDE_FIX[r.side]))
+    if r.symbol:
+        fields.append((55, r.symbol))
     if r.text:
-        b.set(58, r.text)
+        fields.append((58, r.text))
+    fields += [(59, r.tif), (60, format_utc_timestamp(r.time, TimePrecision.MICROS))]
+    if r.rej_reason is not None:
+        fields.append((103, r.rej_reason))
+    fields += [(150, exec_type), (151, r.leaves)]
+    msg = Message("8")
+    msg.body = FieldMap(fields)
     return msg
 
 
