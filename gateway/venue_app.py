@@ -251,12 +251,15 @@ class VenueApplication:
 
     def deliver(self, reports: Iterable[Report], now: datetime) -> None:
         """Venue reports to their owners (a FIX session, or the desk for its children),
-        keeping each session's risk gate and the audit log up to date."""
+        keeping each session's risk gate and the audit log up to date. A report to a FIX
+        session is audited as the ExecutionReport message it becomes; a child's report never
+        becomes a message, so it is audited here, with its parent."""
         reports = list(reports)
         for r in reports:
-            if isinstance(r, ExecReport) and r.owner != DESK_OWNER:
-                self._track(r)
-            if self.audit is not None:
+            if r.owner != DESK_OWNER:
+                if isinstance(r, ExecReport):
+                    self._track(r)
+            elif self.audit is not None:
                 self.audit.order(now, "report", r.owner, **_report_fields(r))
         self._send_reports(reports, now)
 
