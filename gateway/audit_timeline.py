@@ -296,19 +296,21 @@ class _Index:
                 cl_ids.add(value)
                 for e in self.by_cl.get(value, ()):
                     take(e)
-                for e in self.by_parent.get(value, ()):
-                    if children:
-                        take(e)
-                        if e.cl_ord_id is not None and e.cl_ord_id not in cl_ids:
-                            queue.append(("c", e.cl_ord_id))
-                    elif e.kind == "algo" and e.cl_ord_id is None:
-                        take(e)  # the parent's own decisions, not about one child
             else:
                 if value in order_ids:
                     continue
                 order_ids.add(value)
                 for e in self.by_order.get(value, ()):
                     take(e)
+            # A parent is named by its ClOrdID or by its OrderID (the gateway's algo desk
+            # uses the OrderID, which stays the same through replaces).
+            for e in self.by_parent.get(value, ()):
+                if children:
+                    take(e)
+                    if e.cl_ord_id is not None and e.cl_ord_id not in cl_ids:
+                        queue.append(("c", e.cl_ord_id))
+                elif e.kind == "algo" and e.cl_ord_id is None:
+                    take(e)  # the parent's own decisions, not about one child
         return set(found), cl_ids, order_ids
 
 

@@ -5,6 +5,8 @@ work; bad parents and risk breaches are rejected with reasons."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -90,6 +92,13 @@ def test_twap_parent_fills_over_its_window_with_running_totals(
     sent = [r for r in records if r.get("kind") == "algo" and r["event"] == "child_sent"]
     assert sent and all(r["parent"] == reports[0][37] for r in sent)
     assert all("TWAP slice" in r["reason"] for r in sent)
+    # gateway audit shows the parent's life with its children and the algo's decisions
+    timeline = subprocess.run([sys.executable, "-m", "gateway.cli", "audit", str(venue[1]),
+                               "--clordid", "T1"], capture_output=True, text=True, cwd=ROOT,
+                              timeout=60)
+    assert timeline.returncode == 0, timeline.stderr
+    assert "child_sent" in timeline.stdout and "algo-desk" in timeline.stdout
+    assert f"{reports[0][37]}.1" in timeline.stdout  # the first child by its id
 
 
 def test_cancel_parent_cancels_children_first(clients: Callable[[str], Client]) -> None:
