@@ -43,12 +43,15 @@ from gateway.log_replay import (
     Plan,
     ReplayError,
     compare,
+    message_key,
     plan,
     rewrite_fields,
     strip_prefix,
     tally,
 )
 from gateway.replay_wire import ReplayWire, WireError, now_stamp, parse_target
+
+GRACE = 0.2  # seconds to wait for more answers once the log's count has arrived
 
 
 def parse_speed(text: str) -> float:
@@ -127,10 +130,10 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
         for msg in got:
             v = msg.values
             step: int | None = None
-            key = v.get(11)
+            key = message_key(v)
             if key is None and v.get(45, "").isdigit():
                 step = step_of_seq.get(int(v[45]))
-                key = script.steps[step].cl_ord_id if step is not None else None
+                key = script.steps[step].key if step is not None else None
             key = strip_prefix(key or "", clordid_prefix)
             if v.get(37) and v.get(37) != "NONE" and key:
                 order_ids.setdefault(key, v[37])
@@ -153,9 +156,12 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
             break
         step_of_seq[seq] = index
         out.sent += 1
+    # Wait for the answers: until none has come for ``settle`` seconds, or for a moment
+    # after the log's count has arrived (extra answers would follow right behind).
     quiet_since = time.monotonic()
-    while not wire.closed and not wire.logged_out and len(out.answers) < expected_total:
-        left = quiet_since + settle - time.monotonic()
+    while not wire.closed and not wire.logged_out:
+        quiet = settle if len(out.answers) < expected_total else min(settle, GRACE)
+        left = quiet_since + quiet - time.monotonic()
         if left <= 0:
             break
         if collect(left):
@@ -184,12 +190,13 @@ def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to:
         "matched": result.matched, "equal": result.equal, "missing": result.missing,
         "unexpected": result.unexpected, "differences": len(result.differences),
         "ignored_log_answers": script.ignored_other,
+        "possdup_left_out": script.duplicates,
         "dropped_fields": {str(t): n for t, n in sorted(outcome.dropped_fields.items())},
         "completed": outcome.completed, "note": outcome.note,
         "seconds": round(outcome.seconds, 3),
         "differences_by_what": dict(tally(result.differences).most_common()),
         "first_differences": [
-            {"kind": d.kind, "where": d.where, "cl_ord_id": d.key, "details": list(d.details)}
+            {"kind": d.kind, "where": d.where, "key": d.key, "details": list(d.details)}
             for d in result.differences[:max_diffs]
         ],
     }

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from os import PathLike
@@ -39,6 +39,7 @@ ANSWER_SESSION_TYPES = frozenset({"3"})
 # Header and trailer fields the new session writes itself (or that name the log's session).
 SESSION_TAGS = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 89, 90, 91, 93, 97, 122, 369})
 CLORDID_TAGS = (11, 41)
+KEY_TAGS = (11, 571, 262)
 ORDER_ID, SYMBOL, TRANSACT_TIME, REF_SEQ_NUM = 37, 55, 60, 45
 
 # What compare() looks at, with names for the report.
@@ -63,7 +64,7 @@ class Step:
     at: float
     msg_type: str
     fields: tuple[tuple[int, bytes], ...]  # body and non-session header fields, log order
-    cl_ord_id: str | None
+    key: str | None  # see message_key()
     seq: int | None  # the log's MsgSeqNum, to resolve the other side's RefSeqNum (45)
 
 
@@ -85,7 +86,8 @@ class Plan:
     steps: tuple[Step, ...]
     expected: tuple[Expected, ...]
     skipped_session: int  # session-level messages of the played side, not played
-    ignored_other: int  # the other side's application messages about no played ClOrdID
+    ignored_other: int  # the other side's application messages about nothing played
+    duplicates: int  # PossDup resends (43=Y) of messages already in the log, left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ class Difference:
 
     def __str__(self) -> str:
         what = "; ".join(self.details)
-        return f"{self.where}: 11={self.key or '-'}: {self.kind}: {what}"
+        return f"{self.where}: {self.key or '-'}: {self.kind}: {what}"
 
 
 @dataclass(slots=True)
@@ -133,7 +135,8 @@ def _values(fields: Iterable[tuple[int, bytes]]) -> dict[int, str]:
 
 def _time(record: LogRecord, values: Mapping[int, str]) -> datetime | None:
     if record.timestamp is not None:
-        return record.timestamp.replace(tzinfo=None)
+        stamp = record.timestamp
+        return stamp if stamp.tzinfo is None else stamp.astimezone(UTC).replace(tzinfo=None)
     sending = values.get(52)
     if sending is None:
         return None
@@ -141,6 +144,15 @@ def _time(record: LogRecord, values: Mapping[int, str]) -> datetime | None:
         return parse_utc_timestamp(sending).replace(tzinfo=None)
     except ValueError:
         return None
+
+
+def message_key(values: Mapping[int, str]) -> str | None:
+    """What pairs a request with its answers: ClOrdID (11), else TradeReportID (571), else
+    MDReqID (262); None if the message has none of them."""
+    for tag in KEY_TAGS:
+        if tag in values:
+            return values[tag]
+    return None
 
 
 def strip_prefix(cl_ord_id: str, prefix: str) -> str:
@@ -163,45 +175,59 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
         known = ", ".join(sorted(s for s in senders if s))
         raise ReplayError(f"{path}: no messages from SenderCompID {side!r} (senders: {known})")
     steps: list[Step] = []
-    others: list[tuple[LogRecord, dict[int, str]]] = []
-    skipped = 0
+    expected: list[Expected] = []
+    skipped = ignored = duplicates = 0
     t0: datetime | None = None
     last = 0.0
     other: str | None = None
+    by_seq: dict[int, str | None] = {}  # the log's MsgSeqNum -> key of the played message
+    played: set[tuple[str, str | None]] = set()
+    played_keys: set[str | None] = set()
+    exec_ids: set[str] = set()
     for record, values in records:
         msg_type = values.get(35, "")
+        resent = values.get(43) == "Y"
         if values.get(49) != side:
             other = other or values.get(49)
-            if msg_type not in SESSION_TYPES or msg_type in ANSWER_SESSION_TYPES:
-                others.append((record, values))
+            if msg_type in SESSION_TYPES and msg_type not in ANSWER_SESSION_TYPES:
+                continue
+            key = message_key(values)
+            if key is None and values.get(REF_SEQ_NUM, "").isdigit():
+                key = by_seq.get(int(values[REF_SEQ_NUM]))
+            if key is None or key not in played_keys:
+                ignored += 1
+                continue
+            exec_id = values.get(17)
+            if exec_id is not None and exec_id in exec_ids and resent:
+                duplicates += 1  # a resent report the log already holds
+                continue
+            if exec_id is not None:
+                exec_ids.add(exec_id)
+            expected.append(Expected(record, values, key, values.get(8, "")))
             continue
         if msg_type in SESSION_TYPES:
             skipped += 1
             continue
+        key = message_key(values)
+        if resent and (msg_type, key) in played:
+            duplicates += 1  # resent by the log's session: playing it twice would double it
+            continue
+        played.add((msg_type, key))
+        played_keys.add(key)
         t = _time(record, values)
         if t is not None:
             t0 = t0 or t
             last = max(last, (t - t0).total_seconds())
         kept = tuple((tag, v) for tag, v in record.fields if tag not in SESSION_TAGS)
         seq = values.get(34)
-        steps.append(Step(record, last, msg_type, kept, values.get(11),
+        if seq is not None and seq.isdigit():
+            by_seq[int(seq)] = key  # later logons reuse numbers: the latest one counts
+        steps.append(Step(record, last, msg_type, kept, key,
                           int(seq) if seq and seq.isdigit() else None))
     if not steps:
         raise ReplayError(f"{path}: {side} sent no application messages")
-    by_seq = {s.seq: s.cl_ord_id for s in steps if s.seq is not None}
-    played = {s.cl_ord_id for s in steps if s.cl_ord_id}
-    expected: list[Expected] = []
-    ignored = 0
-    for record, values in others:
-        key = values.get(11)
-        if key is None and values.get(REF_SEQ_NUM, "").isdigit():
-            key = by_seq.get(int(values[REF_SEQ_NUM]))
-        if key not in played:
-            ignored += 1
-            continue
-        expected.append(Expected(record, values, key or "", values.get(8, "")))
     begin = records[0][1].get(8, "") if records else ""
-    return Plan(side, other, begin, tuple(steps), tuple(expected), skipped, ignored)
+    return Plan(side, other, begin, tuple(steps), tuple(expected), skipped, ignored, duplicates)
 
 
 @cache
@@ -324,8 +350,8 @@ def _describe(values: Mapping[int, str]) -> str:
 
 def compare(steps: Sequence[Step], expected: Iterable[Expected],
             answers: Iterable[Answer]) -> Comparison:
-    """Pair answers with expected answers per key, in order of arrival, and list what differs
-    (in the order of the log's expected answers; unexpected answers last)."""
+    """Pair answers with expected answers per key (:func:`message_key`) in order of arrival,
+    and list what differs (in the order of the log's expected answers; unexpected last)."""
     want: dict[str, deque[Expected]] = defaultdict(deque)
     for e in expected:
         want[e.key].append(e)
@@ -334,8 +360,8 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
         got[a.key].append(a)
     last_step: dict[str, Step] = {}
     for s in steps:
-        if s.cl_ord_id:
-            last_step[s.cl_ord_id] = s
+        if s.key:
+            last_step[s.key] = s
     result = Comparison()
     pending: list[tuple[int, Difference]] = []
     for key, queue in want.items():

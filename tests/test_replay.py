@@ -4,6 +4,7 @@ compared with the other side of the log; plus the pure planning and comparison r
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_synthetic_log_counts_and_the_wrong_answer(
     assert (s["expected"], s["received"], s["matched"]) == (6, 6, 6)
     assert (s["equal"], s["missing"], s["unexpected"]) == (5, 0, 0)
     [diff] = s["first_differences"]
-    assert diff["where"] == f"{log}:{WRONG_LINE}" and diff["cl_ord_id"] == "o3"
+    assert diff["where"] == f"{log}:{WRONG_LINE}" and diff["key"] == "o3"
     assert diff["details"] == ["CumQty(14): expected 99, got 40"]
 
 
@@ -99,7 +100,7 @@ def test_paced_replay_and_text_report(
     assert code == 0
     assert "replayed 4 of 4 messages from CLIENT1" in out
     assert "matched 6 (equal 5), missing 0, unexpected 0, differences 1" in out
-    assert f"{log}:{WRONG_LINE}: 11=o3: differs: CumQty(14): expected 99, got 40" in out
+    assert f"{log}:{WRONG_LINE}: o3: differs: CumQty(14): expected 99, got 40" in out
 
 
 def test_missing_and_unexpected_answers(
@@ -112,7 +113,7 @@ def test_missing_and_unexpected_answers(
                      "--clordid-prefix", "mu-")
     assert code == 0
     assert (s["missing"], s["unexpected"]) == (1, 1)
-    kinds = {(d["kind"], d["cl_ord_id"]): d["where"] for d in s["first_differences"]}
+    kinds = {(d["kind"], d["key"]): d["where"] for d in s["first_differences"]}
     assert kinds[("missing", "o4")] == f"{log}:{len(script)}"
     assert kinds[("unexpected", "o1")] == f"{log}:3"  # the order the answer is about
 
@@ -210,3 +211,48 @@ def test_plan_and_rewrite_of_the_synthetic_log(tmp_path: Path) -> None:
                       (55, b"MSFT"), (60, b"20300101-00:00:00.000")]
     with pytest.raises(ValueError, match="no messages from SenderCompID 'NOPE'"):
         plan(log, "NOPE")
+
+
+def test_plan_leaves_out_possdup_resends_and_keys_rejects_by_refseqnum(tmp_path: Path) -> None:
+    script = [
+        (C, "35=D|11=o1|21=1|38=1|40=1|54=1|55=AAPL|60=20240102-10:00:00.000"),
+        (C, "35=AE|571=T1|487=0|55=AAPL|32=1|31=10|75=20240102|60=20240102-10:00:00.000"),
+        (V, "35=3|45=2|58=Unsupported|371=571|372=AE"),
+        (V, "35=8|11=o1|17=E1|37=X1|39=0|150=0|38=1|14=0|151=1|54=1|55=AAPL"),
+        (C, "35=D|43=Y|11=o1|21=1|38=1|40=1|54=1|55=AAPL|60=20240102-10:00:00.000"),
+        (V, "35=8|43=Y|11=o1|17=E1|37=X1|39=0|150=0|38=1|14=0|151=1|54=1|55=AAPL"),
+        (V, "35=8|11=zz|17=E9|37=X9|39=0|150=0|38=1|14=0|151=1|54=1|55=AAPL"),
+    ]
+    p = plan(write_log(tmp_path / "client.log", script))
+    assert [(s.msg_type, s.key) for s in p.steps] == [("D", "o1"), ("AE", "T1")]
+    assert [(e.values[35], e.key, e.record.line) for e in p.expected] == [
+        ("3", "T1", 3), ("8", "o1", 4)]
+    assert (p.duplicates, p.ignored_other) == (2, 1)
+
+
+def test_wire_answers_test_requests_and_gap_fills_resend_requests() -> None:
+    from gateway.replay_wire import Received, ReplayWire
+    from tests.fixpeer import Peer, fields
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        wire = ReplayWire(ours, "FIX.4.4", "CLIENT1", "VENUE", heartbeat=30)
+        wire.send("D", [(11, b"a")])
+        wire.send("D", [(11, b"b")])
+        theirs.recv(65536)
+        acceptor = Peer(sender="VENUE", target="CLIENT1")
+        theirs.sendall(acceptor.msg("35=1|112=PING") + acceptor.msg("35=2|7=1|16=0")
+                       + acceptor.msg("35=8|11=a|150=0|39=0"))
+        answers: list[Received] = []
+        while len(answers) < 1:
+            answers += wire.poll(5)
+        assert [a.values[35] for a in answers] == ["8"]
+        theirs.settimeout(5)
+        data = b""
+        while data.count(b"\x0110=") < 2:
+            data += theirs.recv(65536)
+        heartbeat, gap_fill = (fields(m) for m in re.findall(rb"8=FIX.*?\x0110=\d{3}\x01", data))
+        assert heartbeat[35] == "0" and heartbeat[112] == "PING" and heartbeat[34] == "3"
+        assert (gap_fill[35], gap_fill[34], gap_fill[43], gap_fill[123], gap_fill[36]) == (
+            "4", "1", "Y", "Y", "4")
+        assert wire.next_seq == 4
