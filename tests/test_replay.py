@@ -256,3 +256,15 @@ def test_wire_answers_test_requests_and_gap_fills_resend_requests() -> None:
         assert (gap_fill[35], gap_fill[34], gap_fill[43], gap_fill[123], gap_fill[36]) == (
             "4", "1", "Y", "Y", "4")
         assert wire.next_seq == 4
+
+
+def test_fix42_fields_unknown_to_fix44_are_dropped_and_counted(tmp_path: Path) -> None:
+    script = [(C, "35=D|11=o1|21=1|38=1|40=1|47=A|54=1|55=AAPL|60=20240102-10:00:00.000")]
+    [step] = plan(write_log(tmp_path / "c.log", script, begin="FIX.4.2")).steps
+    dropped: dict[int, int] = {}
+    fields = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIX.4.4",
+                            dropped=dropped)
+    assert [tag for tag, _ in fields] == [11, 21, 38, 40, 54, 55, 60]
+    assert dropped == {47: 1}
+    same = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIX.4.2")
+    assert 47 in [tag for tag, _ in same]
