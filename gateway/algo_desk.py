@@ -133,6 +133,10 @@ class AlgoDesk:
 
     # -- client requests ----------------------------------------------------------------------
 
+    def knows(self, session: str, cl_ord_id: str) -> bool:
+        """Whether ``session`` used ``cl_ord_id`` for a parent (or its cancel/replace)."""
+        return (session, cl_ord_id) in self._by_client
+
     def is_parent_request(self, session: str, message: Message) -> bool:
         """Whether ``message`` (D, F, G or H) is about a parent order of ``session``."""
         body = message.body

@@ -137,8 +137,14 @@ class VenueApplication:
         self.sessions.setdefault(session.name, session)
         msg_type = message.msg_type or ""
         owner = session.name
+        cl_ord_id = message.body.get_str(11) or ""
         if msg_type == "V":
             self.market_data.request(owner, message, now)
+        elif msg_type == "D" and (self.venue.order(owner, cl_ord_id) is not None
+                                  or self.desk.knows(owner, cl_ord_id)):
+            # parents and direct orders share the session's ClOrdID space
+            self.deliver([self._bad_request(owner, "D", message,
+                                            f"duplicate ClOrdID {cl_ord_id}", now)], now)
         elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
             self.desk.on_message(owner, message, now)
         else:
