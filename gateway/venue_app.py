@@ -198,13 +198,13 @@ class VenueApplication:
             return [self._bad_request(owner, msg_type, message, str(exc), now)]
 
     @staticmethod
-    def new_order(owner: str, message: Message, parent: str | None = None) -> NewOrder:
+    def new_order(owner: str, message: Message) -> NewOrder:
         """A NewOrderSingle's fields as a venue request; RequestError names a bad field."""
         body = message.body
         return NewOrder(owner=owner, cl_ord_id=body.get_str(11) or "",
                         symbol=body.get_str(55) or "", side=parse_side(message),
                         ord_type=body.get_str(40) or LIMIT, qty=parse_qty(message),
-                        price=parse_price(message), tif=body.get_str(59) or DAY, parent=parent)
+                        price=parse_price(message), tif=body.get_str(59) or DAY)
 
     def _bad_request(self, owner: str, msg_type: str, message: Message, text: str,
                      now: datetime) -> Report:
