@@ -195,8 +195,7 @@ int64_t lobster_parse_orderbook(const char *buf, size_t len, size_t cols, int64_
     return (int64_t)n;
 }
 
-/* Side `side` of level `l` in a LOBSTER row: (price, size) pointers. */
-static const int64_t *row_level(const int64_t *row, size_t l, int side) {
+const int64_t *lobster_row_level(const int64_t *row, size_t l, int side) {
     return row + 4 * l + (side == LOB_SELL ? 0 : 2);
 }
 
@@ -211,8 +210,7 @@ static int add_anonymous(lob_book *book, int side, int64_t price, int64_t qty) {
     return CORE_OK;
 }
 
-/* The book before msg: row0 with msg's effect undone, as anonymous levels. */
-static int seed(lob_book *book, const lobster_msg *msg, const int64_t *row0, size_t levels) {
+int lobster_seed(lob_book *book, const lobster_msg *msg, const int64_t *row0, size_t levels) {
     lob_clear(book);
     int msg_side = msg->direction == 1 ? LOB_BUY : LOB_SELL;
     int64_t undo = 0; /* quantity to put back at msg's level */
@@ -220,7 +218,7 @@ static int seed(lob_book *book, const lobster_msg *msg, const int64_t *row0, siz
     else if (msg->type >= 2 && msg->type <= 4) undo = msg->size;
     for (int side = LOB_BUY; side <= LOB_SELL; side++) {
         for (size_t l = 0; l < levels; l++) {
-            const int64_t *lv = row_level(row0, l, side);
+            const int64_t *lv = lobster_row_level(row0, l, side);
             if (lv[1] <= 0) continue;
             int64_t qty = lv[1];
             if (side == msg_side && lv[0] == msg->price) {
@@ -265,7 +263,7 @@ static int learn_from_below(lob_book *book, const int64_t *row, size_t levels, l
         if (have == levels) continue;
         int64_t worst = have ? scratch[have - 1].price : 0;
         for (size_t l = 0; l < levels && have < levels; l++) {
-            const int64_t *lv = row_level(row, l, side);
+            const int64_t *lv = lobster_row_level(row, l, side);
             if (lv[1] <= 0) continue;
             if (have > 0 && !deeper(side, lv[0], worst)) continue;
             int rc = add_anonymous(book, side, lv[0], lv[1]);
@@ -278,8 +276,8 @@ static int learn_from_below(lob_book *book, const int64_t *row, size_t levels, l
     return CORE_OK;
 }
 
-static void write_row(const lob_book *book, size_t levels, int64_t empty_ask, int64_t empty_bid,
-                      lob_level *scratch, int64_t *out) {
+void lobster_write_row(const lob_book *book, size_t levels, int64_t empty_ask,
+                       int64_t empty_bid, lob_level *scratch, int64_t *out) {
     for (int side = LOB_BUY; side <= LOB_SELL; side++) {
         size_t have = lob_depth(book, side, scratch, levels);
         for (size_t l = 0; l < levels; l++) {
@@ -306,7 +304,7 @@ int lobster_replay(lob_book *book, const lobster_msg *msgs, const int64_t *rows,
         return -1;
     }
     lob_level scratch[1000];
-    int rc = seed(book, &msgs[0], rows, levels);
+    int rc = lobster_seed(book, &msgs[0], rows, levels);
     for (size_t i = 0; i < n && rc == CORE_OK; i++) {
         const int64_t *row = rows + i * 4 * levels;
         rc = apply_msg(book, &msgs[i]);
@@ -320,7 +318,7 @@ int lobster_replay(lob_book *book, const lobster_msg *msgs, const int64_t *rows,
             err->in_rows = 1;
             break;
         }
-        write_row(book, levels, empty_ask, empty_bid, scratch, out + i * 4 * levels);
+        lobster_write_row(book, levels, empty_ask, empty_bid, scratch, out + i * 4 * levels);
     }
     if (rc != CORE_OK && err->status == LOBSTER_OK) { /* seeding failed: row 1 is inconsistent */
         set_err(err, rc, 1, 0);

@@ -79,4 +79,19 @@ int lobster_replay(lob_book *book, const lobster_msg *msgs, const int64_t *rows,
 int64_t lobster_format_rows(const int64_t *rows, size_t n, size_t cols, char *out, size_t cap);
 /* cffi:end */
 
+/* Shared with the market-data code (mdlobster.c, mdfeed.c); not part of the Python API. */
+
+/* Side `side` of level `l` in a LOBSTER row: a pointer to its (price, size). */
+const int64_t *lobster_row_level(const int64_t *row, size_t l, int side);
+
+/* Clear `book` and seed it with the book before msg0: row0 with msg0's effect undone, as
+ * anonymous levels. CORE_OK or the book's reject code. */
+int lobster_seed(lob_book *book, const lobster_msg *msg0, const int64_t *row0, size_t levels);
+
+/* The top `levels` of each side of `book` into `out` in LOBSTER's row layout (ask price, ask
+ * size, bid price, bid size per level; empty levels as empty_ask/empty_bid with size 0).
+ * `scratch` holds at least `levels` entries. */
+void lobster_write_row(const lob_book *book, size_t levels, int64_t empty_ask,
+                       int64_t empty_bid, lob_level *scratch, int64_t *out);
+
 #endif

@@ -1,5 +1,7 @@
 #include "mdfeed.h"
 
+#include "lobster.h"
+
 #include <string.h>
 
 #define TAG_BEGIN_STRING 8
@@ -447,23 +449,6 @@ int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_lin
 
 /* ------------------------------------------------------------------ applying */
 
-static void write_row(const lob_book *book, size_t levels, int64_t empty_ask, int64_t empty_bid,
-                      lob_level *scratch, int64_t *out) {
-    for (int side = LOB_BUY; side <= LOB_SELL; side++) {
-        size_t have = lob_depth(book, side, scratch, levels);
-        for (size_t l = 0; l < levels; l++) {
-            int64_t *dst = out + 4 * l + (side == LOB_SELL ? 0 : 2);
-            if (l < have) {
-                dst[0] = scratch[l].price;
-                dst[1] = scratch[l].qty;
-            } else {
-                dst[0] = side == LOB_SELL ? empty_ask : empty_bid;
-                dst[1] = 0;
-            }
-        }
-    }
-}
-
 int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
                  const md_entry *entries, md_apply_ctl *c) {
     lob_level scratch[MD_MAX_LEVELS];
@@ -501,8 +486,8 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
             }
         }
         if (row) {
-            write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
-                      c->rows + c->rows_written * 4 * levels);
+            lobster_write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
+                              c->rows + c->rows_written * 4 * levels);
             c->rows_written++;
         }
     }

@@ -2,15 +2,12 @@
 
 #include <stdlib.h>
 
-/* The replay steps below follow lobster.c (seed, apply, truncate, learn from below) op for
- * op; they are repeated here because each step must also say what it did. tests/test_md_fix.py
+/* The replay steps below follow lobster.c (apply, truncate, learn from below) op for op; they
+ * are repeated here because each step must also say what it did (seeding is shared: the
+ * snapshot records the seeded book as it is). tests/test_md_fix.py
  * checks that both give the same book on every row of every sample. */
 
 static int side_of(const lobster_msg *m) { return m->direction == 1 ? LOB_BUY : LOB_SELL; }
-
-static const int64_t *row_level(const int64_t *row, size_t l, int side) {
-    return row + 4 * l + (side == LOB_SELL ? 0 : 2);
-}
 
 /* Apply one op; CORE_OK or the reject code (the op then changed nothing). */
 static int apply_op(lob_book *book, int type, int64_t id, int side, int64_t price, int64_t qty,
@@ -52,36 +49,10 @@ int64_t mdlob_seed(lob_book *book, const lobster_msg *msg0, const int64_t *row0,
         return -1;
     }
     if (cap < 2 * levels + 1) return -2;
-    lob_clear(book);
-    int msg_side = side_of(msg0);
-    int64_t undo = 0; /* quantity to put back at msg0's level */
-    if (msg0->type == 1) undo = -msg0->size;
-    else if (msg0->type >= 2 && msg0->type <= 4) undo = msg0->size;
-    for (int side = LOB_BUY; side <= LOB_SELL; side++) {
-        for (size_t l = 0; l < levels; l++) {
-            const int64_t *lv = row_level(row0, l, side);
-            if (lv[1] <= 0) continue;
-            int64_t qty = lv[1];
-            if (side == msg_side && lv[0] == msg0->price) {
-                qty += undo;
-                undo = 0;
-            }
-            if (qty > 0) {
-                int rc = apply_op(book, LOB_OP_ADD, 0, side, lv[0], qty, NULL, NULL);
-                if (rc != CORE_OK) {
-                    set_err(err, rc, 1, 1);
-                    return -1;
-                }
-            }
-        }
-    }
-    /* A reduction that emptied its level: the level existed before the message. */
-    if (undo > 0) {
-        int rc = apply_op(book, LOB_OP_ADD, 0, msg_side, msg0->price, undo, NULL, NULL);
-        if (rc != CORE_OK) {
-            set_err(err, rc, 1, 1);
-            return -1;
-        }
+    int rc = lobster_seed(book, msg0, row0, levels);
+    if (rc != CORE_OK) {
+        set_err(err, rc, 1, 1);
+        return -1;
     }
     size_t k = 0;
     lob_level *buf = malloc((2 * levels + 1) * sizeof *buf);
@@ -223,7 +194,7 @@ static int64_t view_entries(lob_book *book, const int64_t *row, size_t levels, u
         if (have == levels) continue;
         int64_t worst = have ? scratch[have - 1].price : 0;
         for (size_t l = 0; l < levels && have < levels; l++) {
-            const int64_t *lv = row_level(row, l, side);
+            const int64_t *lv = lobster_row_level(row, l, side);
             if (lv[1] <= 0) continue;
             if (have > 0 && !deeper(side, lv[0], worst)) continue;
             int rc = apply_op(book, LOB_OP_ADD, 0, side, lv[0], lv[1], NULL, NULL);
@@ -243,7 +214,7 @@ static int row_matches(const lob_book *book, const int64_t *row, size_t levels, 
     for (int side = LOB_BUY; side <= LOB_SELL; side++) {
         size_t have = lob_depth(book, side, scratch, levels);
         for (size_t l = 0; l < levels; l++) {
-            const int64_t *lv = row_level(row, l, side);
+            const int64_t *lv = lobster_row_level(row, l, side);
             if (l < have ? (lv[0] != scratch[l].price || lv[1] != scratch[l].qty) : lv[1] != 0)
                 return 0;
         }
