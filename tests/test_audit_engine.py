@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from gateway.application import SessionHandle
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog, parse_audit_config
 from gateway.cli import main
@@ -23,9 +20,9 @@ from gateway.config import (
     StoreConfig,
     load_config,
 )
-from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.transport import Engine
+from tests.engine_apps import Collector, order, wait_for
 
 CONFIG = """\
 acceptor: {host: 127.0.0.1, port: 0}
@@ -35,40 +32,6 @@ sessions:
 metrics: {host: 127.0.0.1, port: 0}
 audit: {path: run/audit/gateway.jsonl}
 """
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.received: list[Message] = []
-
-    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
-        return None
-
-    def on_logon(self, session: SessionHandle, now: datetime) -> None:
-        pass
-
-    def on_logout(self, session: SessionHandle, now: datetime) -> None:
-        pass
-
-    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
-        self.received.append(message)
-
-
-def order(cl: str) -> Message:
-    m = Message("D")
-    for tag, v in ((11, cl), (21, "1"), (38, 100), (40, "2"), (44, "10.25"), (54, "2"),
-                   (55, "INTC"), (60, "20240506-09:30:00")):
-        m.body.set(tag, v)
-    return m
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def test_engine_with_audit_and_metrics(tmp_path: Path,
@@ -96,10 +59,10 @@ def test_engine_with_audit_and_metrics(tmp_path: Path,
                            run_dir=tmp_path / "ini")
         await initiator.start()
         runner = initiator.runner("ISLD")
-        await until(lambda: runner.logged_on)
+        await wait_for(lambda: runner.logged_on)
         for i in range(5):
             runner.send(order(f"ENG-{i}"))
-        await until(lambda: len(collector.received) == 5)
+        await wait_for(lambda: len(collector.received) == 5)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             scraped.append(r.read().decode())
         await initiator.stop()
@@ -131,6 +94,6 @@ def test_engine_with_audit_and_metrics(tmp_path: Path,
     assert len(out) == 1 + 4  # D in and its echo out, in both logs
     assert sum("audit/gateway.jsonl:" in line for line in out) == 2
     assert sum("FIX.4.4-ISLD-TW.messages.current.log:" in line for line in out) == 2
-    assert all("NewOrderSingle SELL 100 INTC @ 10.25 LIMIT" in line for line in out[1:])
+    assert all("NewOrderSingle BUY 100 INTC MARKET" in line for line in out[1:])
     assert sum(" TW->ISLD in " in line for line in out) == 1  # direction from the file name
     assert sum(" ISLD->TW out " in line for line in out) == 1

@@ -8,13 +8,11 @@ import random
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from gateway.application import SessionHandle
 from gateway.apps import Dispatcher
 from gateway.config import (
     AcceptorConfig,
@@ -24,8 +22,8 @@ from gateway.config import (
     StoreConfig,
     TlsConfig,
 )
-from gateway.fixmessage import Message
 from gateway.transport import Engine
+from tests.engine_apps import Collector, order, wait_for
 
 T = TypeVar("T")
 MEMORY = StoreConfig(kind="memory")
@@ -36,34 +34,6 @@ def run(coro: Awaitable[T], timeout: float = 30) -> T:
         return await asyncio.wait_for(coro, timeout)
 
     return asyncio.run(bounded())
-
-
-class Collector:
-    """An initiator-side application that records what comes back."""
-
-    def __init__(self) -> None:
-        self.received: list[Message] = []
-        self.logons = 0
-
-    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
-        return None
-
-    def on_logon(self, session: SessionHandle, now: datetime) -> None:
-        self.logons += 1
-
-    def on_logout(self, session: SessionHandle, now: datetime) -> None:
-        pass
-
-    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
-        self.received.append(message)
-
-
-def order(cl: str) -> Message:
-    m = Message("D")
-    for tag, v in ((11, cl), (21, "1"), (38, 100), (40, "1"), (54, "1"), (55, "INTC"),
-                   (60, "20261125-12:00:00")):
-        m.body.set(tag, v)
-    return m
 
 
 def pair(tmp_path: Path, *, tls: tuple[TlsConfig, TlsConfig] | None = None,
@@ -98,15 +68,6 @@ async def start_pair(tmp_path: Path, acc_cfg: GatewayConfig,
     initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}), run_dir=tmp_path / "i")
     await initiator.start()
     return acceptor, initiator, collector
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def test_initiator_and_acceptor_trade_and_survive_a_dropped_connection(tmp_path: Path) -> None:
