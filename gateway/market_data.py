@@ -3,8 +3,9 @@
 A subscription names symbols, entry types (bid 0, offer 1, trade 2), a depth (264, 0 = full)
 and AggregatedBook (266): ``Y`` (the default) publishes price levels, one entry per price with
 the level's total size; ``N`` publishes orders, one entry per resting order, MDEntryID (278)
-the venue's public id for it (never a client's ClOrdID). Anonymous quantity a market-data
-feed put on a level without naming orders shows up as one entry per level, id ``A<B|S><ticks>``.
+the venue's public id for it (never a client's ClOrdID). The by-order view follows the
+venue's own orders; liquidity a replayed market-data log puts in the book (in C, without
+events) is in level data and in trades, not in by-order entries.
 
 Increments follow the book events of every venue operation: new (279=0), change (1) and delete
 (2) entries, and trades as MDEntryType 2. Level subscriptions with a depth publish what enters
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.book import OrderBook
-from engine.book_types import CancelReason, Event, EventType, Side
+from engine.book_types import Event, EventType, Side
 from gateway.fixmessage import Group, Message
 from gateway.venue import Venue
 from gateway.venue_config import SymbolSpec
@@ -55,10 +56,6 @@ class _OrderView:
     def __init__(self) -> None:
         self.entries: dict[str, _Entry] = {}
 
-    @staticmethod
-    def anon_id(side: int, price: int) -> str:
-        return f"A{'B' if side == Side.BUY else 'S'}{price}"
-
     def set(self, key: str, side: int, price: int, qty: int,
             out: list[tuple[str, str, _Entry]]) -> None:
         """Record ``key`` at ``qty`` (0 removes it) and append the change to ``out``."""
@@ -82,21 +79,15 @@ class _OrderView:
         for e in events:
             t = e.type
             if t == EventType.REST:
-                if e.id:
-                    self.set(str(e.id), e.side, e.price, e.qty, changes)
-                else:
-                    self.set(self.anon_id(e.side, e.price), e.side, e.price, e.leaves, changes)
+                self.set(str(e.id), e.side, e.price, e.qty, changes)
             elif t == EventType.TRADE:
                 trades.append((e.price, e.qty))
-                maker_side = 1 - e.side
-                key = str(e.other) if e.other else self.anon_id(maker_side, e.price)
-                self.set(key, maker_side, e.price, e.other_leaves, changes)
+                maker = self.entries.get(str(e.other))
+                if maker is not None:
+                    self.set(str(e.other), maker.side, maker.price, e.other_leaves, changes)
             elif t == EventType.CANCEL:
-                if e.code == CancelReason.LEVEL:
-                    key = str(e.other) if e.other else self.anon_id(e.side, e.price)
-                    self.set(key, e.side, e.price, e.other_leaves, changes)
-                elif str(e.id) in self.entries:
-                    gone = self.entries[str(e.id)]
+                gone = self.entries.get(str(e.id))
+                if gone is not None:
                     self.set(str(e.id), gone.side, gone.price, e.leaves, changes)
             elif t == EventType.REPLACE:
                 old = self.entries.get(str(e.id))

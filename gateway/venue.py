@@ -6,10 +6,10 @@ name, or the in-process algo router). A client can name only its own orders: eve
 by (owner, ClOrdID), so one client can never cancel, replace or see another's order.
 
 Book ids: client orders get ids from ``CLIENT_IDS`` up; market-data (feed) orders keep the
-ids the feed gives them, which must be below it. Feed operations (a replayed market-data
-log) rest and remove liquidity without matching, except that an EXECUTE of a feed order trades
-it; a feed order a client order has already consumed is skipped when the feed mentions it
-again, so the feed never takes quantity from client orders by mistake.
+ids the feed gives them, which are below it. A replayed market-data log
+(:mod:`gateway.venue_feed`) changes the books in C, without matching; :meth:`Venue.feed_applied`
+then accounts for its trades, for client orders it removed, and trades client orders that
+the replayed liquidity now crosses.
 
 Listeners registered with :meth:`Venue.on_book` see every operation's C events (market data
 publishing, metrics); they run after the reports are built.
@@ -108,7 +108,6 @@ class Venue:
         self._book_ids = itertools.count(CLIENT_IDS)
         self._live: dict[int, Order] = {}  # book id -> live client order
         self._orders: dict[tuple[str, str], Order] = {}  # (owner, any ClOrdID it had) -> order
-        self._consumed: set[int] = set()  # feed orders client orders have taken entirely
         self.last_trade: dict[str, Decimal] = {}
         self.volume: dict[str, int] = dict.fromkeys(self.specs, 0)
         self._listeners: list[BookListener] = []
@@ -255,24 +254,6 @@ class Venue:
 
     # -- market data feed ---------------------------------------------------------------------
 
-    def apply_feed(self, symbol: str, ops: Iterable[Op], now: datetime) -> list[Report]:
-        """Apply feed operations (ADD/REDUCE/DELETE/EXECUTE with feed ids) to ``symbol``'s
-        book. Clamps what a client order already took, so the feed and the clients agree;
-        an op the book still refuses (a level that is no longer there) is dropped."""
-        book = self.books[symbol]
-        out: list[Report] = []
-        for op in ops:
-            if op.id >= CLIENT_IDS or op.id in self._consumed:
-                continue
-            if op.type in (OpType.EXECUTE, OpType.REDUCE) and op.id:
-                info = book.order(op.id)
-                if info is not None and op.qty > info.qty:
-                    op = op._replace(qty=info.qty)
-            events = [e for e in book.apply_op(op) if e.type != EventType.REJECT]
-            if events:
-                out += self._after(symbol, events, now)
-        return out
-
     def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]],
                      now: datetime) -> list[Report]:
         """A market-data feed changed ``symbol``'s book directly (in C, without events):
@@ -288,12 +269,13 @@ class Venue:
             left = info.qty if info is not None else 0
             if left >= order.leaves:
                 continue
-            order.qty -= order.leaves - left
-            if left == 0:
-                order.status = CANCELED if order.cum < order.qty else FILLED
-                del self._live[order.book_id]
-                out.append(report(order, next(self._exec_ids), CANCELED, now,
-                                  text="removed by the market data feed"))
+            if left:  # the feed took part of it: the order is that much smaller
+                order.qty -= order.leaves - left
+                continue
+            order.status = CANCELED
+            del self._live[order.book_id]
+            out.append(report(order, next(self._exec_ids), CANCELED, now,
+                              text="removed by the market data feed"))
         for listener in self._listeners:
             listener(symbol, [], now)
         return out + self._uncross(symbol, now)
@@ -419,23 +401,19 @@ class Venue:
                 maker = live.get(e.other)
                 if maker is not None:
                     out.append(self._fill(maker, e.qty, px, now, aggressor=False))
-                elif e.other and e.other_leaves == 0 and e.id:
-                    self._consumed.add(e.other)  # a client took this feed order entirely
                 taker = live.get(e.id)
                 if taker is not None:
                     out.append(self._fill(taker, e.qty, px, now, aggressor=True))
             elif e.type == EventType.CANCEL:
-                order = live.get(e.id) or live.get(e.other)
+                # a remainder the order's own terms cancel (IOC, FOK, market); requested
+                # cancels are reported by cancel() and cancel_all()
+                order = live.get(e.id)
                 if order is None or e.code == CancelReason.REQUESTED:
                     continue
-                if e.code == CancelReason.LEVEL:  # the feed took quantity from this order
-                    order.qty -= e.qty
-                    if e.other_leaves:
-                        continue
-                order.status = CANCELED if order.cum < order.qty else FILLED
+                order.status = CANCELED
                 del live[order.book_id]
-                text = _CANCEL_TEXT.get(CancelReason(e.code), "removed by the market data feed")
-                out.append(report(order, next(self._exec_ids), CANCELED, now, text=text))
+                out.append(report(order, next(self._exec_ids), CANCELED, now,
+                                  text=_CANCEL_TEXT[CancelReason(e.code)]))
             elif e.type == EventType.REJECT:
                 order = live.pop(e.id, None)
                 if order is not None:  # the book refused a client order it was sent

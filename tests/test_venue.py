@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.book_types import Op, OpType, Side
+from engine.book_types import Side
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import SymbolSpec, VenueConfig
 from gateway.venue_orders import (
@@ -169,15 +169,19 @@ def test_replace_to_a_crossing_price_trades() -> None:
     assert out[-1].ord_status == FILLED
 
 
-def test_feed_orders_are_liquidity_and_consumed_ones_are_skipped() -> None:
+def test_feed_liquidity_trades_and_a_level_the_feed_removes_cancels() -> None:
     v = venue()
-    v.apply_feed("AAPL", [Op(OpType.ADD, 7, Side.SELL, 1000, 30)], NOW)
+    book = v.books["AAPL"]
+    book.add(7, Side.SELL, 1000, 30)  # what the C feed does: rest without matching
     out = execs(v.new_order(nos("C1", "b", Side.BUY, 30, "10.00"), NOW))
     assert out[-1].ord_status == FILLED and out[-1].last_px == D("10")
-    # the feed later deletes order 7, which the client already took: nothing else changes
     v.new_order(nos("C2", "b2", Side.BUY, 20, "9.99"), NOW)
-    assert v.apply_feed("AAPL", [Op(OpType.DELETE, 7, Side.SELL, 1000, 30)], NOW) == []
-    assert v.order("C2", "b2").live  # type: ignore[union-attr]
+    book.delete(0, Side.BUY, 999, 20)  # the feed deletes the 9.99 level, C2's order with it
+    [gone] = execs(v.feed_applied("AAPL", [(1000, 5)], NOW))
+    assert (gone.owner, gone.exec_type, gone.ord_status, gone.cl_ord_id, gone.qty,
+            gone.leaves) == ("C2", CANCELED, CANCELED, "b2", 20, 0)
+    assert gone.text == "removed by the market data feed"
+    assert v.volume["AAPL"] == 35 and v.last_trade["AAPL"] == D("10")
 
 
 def test_cancel_all_for_disconnect() -> None:
