@@ -29,6 +29,7 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import cancel_reject_message, exec_report_message
 from gateway.fixmessage import Group, Message
 from gateway.metrics import GatewayMetrics
+from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
 from gateway.venue_app import venue_config
 from gateway.venue_orders import REJECTED, ExecReport, Report
@@ -82,8 +83,9 @@ class AlgoGatewayApplication:
         self.upstream: SessionHandle | None = None
         self.sessions: dict[str, SessionHandle] = {}
         self.books = {s: LevelBook() for s in self.venue.symbols}
+        self.gates = RiskGates(config, self.sessions)
         self.desk = AlgoDesk(algos.factories(), self.venue.symbols, self, self.snapshot,
-                             self._deliver, lambda session: None,
+                             self._deliver, self.gates,
                              strategy_names=algos.strategies,
                              default_window=algos.default_window)
         self._exec = 0
@@ -98,7 +100,7 @@ class AlgoGatewayApplication:
                 self.sessions[runner.name] = runner
         audit: AuditLog | None = getattr(engine, "audit", None)
         metrics: GatewayMetrics | None = getattr(engine, "metrics", None)
-        self.desk.audit = audit
+        self.desk.audit = self.gates.audit = audit
         self.desk.metrics = metrics
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
@@ -117,6 +119,7 @@ class AlgoGatewayApplication:
         pass
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        self.gates.at(now)
         if session.name == self.upstream_name:
             self._from_venue(message, now)
             return
@@ -139,6 +142,7 @@ class AlgoGatewayApplication:
         return self.desk.next_deadline()
 
     def on_timer(self, now: datetime) -> None:
+        self.gates.at(now)
         self.desk.on_timer(now)
 
     # -- ChildRouter ------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from algos.risk import RiskConfig, RiskGate, parse_risk
 from algos.strategy import MarketSnapshot
 from engine.book_types import Event, EventType, Side
 from gateway.algo_config import parse_algos
@@ -42,6 +41,7 @@ from gateway.fix_reports import (
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
 from gateway.metrics import GatewayMetrics
+from gateway.risk_gates import RiskGates
 from gateway.routers import DESK_OWNER, VenueRouter
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
@@ -83,8 +83,6 @@ class VenueApplication:
         self.feed = (FeedReplay(self.config.market_data, self.config.symbols)
                      if self.config.market_data is not None else None)
         self.venue = Venue(self.config, books=self.feed.books if self.feed else None)
-        risk_node = config.extra.get("risk")
-        self.risk_config = parse_risk(risk_node) if risk_node is not None else RiskConfig()
         algos = parse_algos(config.extra.get("algos"), base)
         if algos.router != "venue":
             raise ConfigError(f"{config.path}: a venue's algos trade on its own books "
@@ -92,7 +90,7 @@ class VenueApplication:
         self.audit: AuditLog | None = None
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
-        self.gates: dict[str, RiskGate] = {}
+        self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
         self._md_out: list[tuple[str, Message]] = []
@@ -117,7 +115,7 @@ class VenueApplication:
                 self.sessions[runner.name] = runner
         self.audit = getattr(engine, "audit", None)
         self.metrics = getattr(engine, "metrics", None)
-        self.desk.audit = self.audit
+        self.desk.audit = self.gate.audit = self.audit
         self.desk.metrics = self.metrics
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
@@ -135,6 +133,7 @@ class VenueApplication:
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
         self.sessions.setdefault(session.name, session)
+        self.gate.at(now)
         msg_type = message.msg_type or ""
         owner = session.name
         cl_ord_id = message.body.get_str(11) or ""
@@ -159,6 +158,7 @@ class VenueApplication:
         return feed if desk is None or (feed is not None and feed < desk) else desk
 
     def on_timer(self, now: datetime) -> None:
+        self.gate.at(now)
         if self.feed is not None:
             self.desk.touch(now)
             for symbol, trades in self.feed.due(now):
@@ -223,28 +223,10 @@ class VenueApplication:
                           tif=body.get_str(59) or DAY, leaves=0, cum=0, avg_px=Decimal(0),
                           time=now, text=text, rej_reason=REJ_OTHER)
 
-    def gate(self, session: str) -> RiskGate | None:
-        """The risk gate of ``session`` (made on first use from its client's limits)."""
-        gate = self.gates.get(session)
-        if gate is None:
-            handle = self.sessions.get(session)
-            if handle is None:
-                return None
-            comp_id = handle.config.target_comp_id
-            gate = RiskGate(self.risk_config.for_session(comp_id), session=session,
-                            audit=self._risk_audit)
-            self.gates[session] = gate
-        return gate
-
-    def _risk_audit(self, event: str, /, **fields: object) -> None:
-        if self.audit is not None and self.desk.current_time is not None:
-            session = str(fields.pop("session", ""))
-            reason = str(fields.pop("reason", event))
-            self.audit.risk(self.desk.current_time, session, reason, event=event, **fields)
-
     def kill_all(self, reason: str, now: datetime) -> None:
         """The kill switch for every session: refuse new orders, cancel resting ones, stop
         every parent order."""
+        self.gate.at(now)
         for name in self.sessions:
             gate = self.gate(name)
             if gate is not None:
@@ -270,7 +252,7 @@ class VenueApplication:
         self._send_reports(reports, now)
 
     def _track(self, r: ExecReport) -> None:
-        gate = self.gates.get(r.owner)
+        gate = self.gate.existing(r.owner)
         if gate is None:
             return
         if r.exec_type == NEW:

@@ -24,6 +24,7 @@ def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
         if s["role"] == "initiator":
             s["port"] = venue_port
             s["reconnect"] = {"initial_delay": 0.1}
+    algo_cfg["risk"] = {"sessions": {"CLIENT2": {"max_order_qty": 1000}}}
     path = tmp_path / "algo.yaml"
     path.write_text(yaml.safe_dump(algo_cfg))
     algo, algo_port = start_gateway(path, tmp_path / "algo")
@@ -57,5 +58,9 @@ def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]
     # a direct order to the algo gateway is refused: it takes parents only
     client.msg(f"35=D|11=X|54=1|38=1|40=2|44=1|55=AMZN|59=0|60={client.ts()}")
     assert "847" in client.expect("8", **{"150": "8"})[58]
+    # the algo gateway applies its own risk limits to parents
+    client.msg(f"35=D|11=BIG|54=1|38=5000|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+               f"847=1001|168={client.ts()}|126={client.ts(2)}")
+    assert "max_order_qty 1000" in client.expect("8", **{"11": "BIG", "150": "8"})[58]
     seller.close()
     client.close()

@@ -1,0 +1,54 @@
+"""The risk gates of an application's sessions, built from the YAML's ``risk:`` section.
+
+One :class:`algos.risk.RiskGate` per session, made on first use from the limits of the
+session's client CompID; breaches go to the audit log stamped with the time of the call
+being handled (:meth:`RiskGates.at`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from algos.risk import RiskConfig, RiskGate, parse_risk
+from gateway.application import SessionHandle
+from gateway.audit import AuditLog
+from gateway.config import GatewayConfig
+
+__all__ = ["RiskGates"]
+
+
+class RiskGates:
+    def __init__(self, config: GatewayConfig, sessions: dict[str, SessionHandle]) -> None:
+        node = config.extra.get("risk")
+        self.config = parse_risk(node) if node is not None else RiskConfig()
+        self.sessions = sessions  # the application's own map: sessions may be added later
+        self.audit: AuditLog | None = None
+        self._gates: dict[str, RiskGate] = {}
+        self._now: datetime | None = None
+
+    def at(self, now: datetime) -> None:
+        """The time of the call being handled (what audit records of breaches carry)."""
+        self._now = now
+
+    def __call__(self, session: str) -> RiskGate | None:
+        """The gate of ``session``; None for a name that is not one of our sessions."""
+        gate = self._gates.get(session)
+        if gate is None:
+            handle = self.sessions.get(session)
+            if handle is None:
+                return None
+            gate = RiskGate(self.config.for_session(handle.config.target_comp_id),
+                            session=session, audit=self._audit)
+            self._gates[session] = gate
+        return gate
+
+    def existing(self, session: str) -> RiskGate | None:
+        """The gate of ``session`` if one was made (no new one for bookkeeping)."""
+        return self._gates.get(session)
+
+    def _audit(self, event: str, /, **fields: Any) -> None:
+        if self.audit is not None and self._now is not None:
+            session = str(fields.pop("session", ""))
+            reason = str(fields.pop("reason", event))
+            self.audit.risk(self._now, session, reason, event=event, **fields)
