@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -246,13 +246,20 @@ class MdDecoder:
     State: the symbol table (a snapshot adds its symbol; an incremental refresh may only name
     known ones) and the latest SendingTime (times may not go backwards across calls).
     ``price_decimals`` is the tick: prices are integers of 10**-price_decimals.
+
+    A problem raises :class:`MdLogError`, unless ``on_error`` is given: then it is called with
+    the error and decoding goes on past it (a bad message is left out and counted in
+    :attr:`skipped`; text between messages that is not a log line is passed over).
     """
 
     def __init__(self, *, price_decimals: int = 4, symbols: Iterable[str] = (),
-                 batch_messages: int = 4096) -> None:
+                 batch_messages: int = 4096,
+                 on_error: Callable[[MdLogError], None] | None = None) -> None:
         if not 0 <= price_decimals <= 9:
             raise ValueError("price_decimals must be in 0..9")
         self.price_decimals = price_decimals
+        self.on_error = on_error
+        self.skipped = 0
         self.symbols: list[str] = []
         self._framer = Framer(message_capacity=batch_messages)
         self._d = ffi.new("md_decoder *")
@@ -308,8 +315,13 @@ class MdDecoder:
             yield from self._decode_frames(fb, buf, source, line_base)
         if lib.md_check_tail(buf, len(buf), d.gap_from, d.at_line_start, self._bad) != 0:
             line = line_base + buf.count(b"\n", 0, self._bad[0])
-            raise MdLogError(source, line, "not a log line with one FIX message "
-                             "(other lines must be blank)")
+            self._fail(MdLogError(source, line, "not a log line with one FIX message "
+                                  "(other lines must be blank)"))
+
+    def _fail(self, error: MdLogError) -> None:
+        if self.on_error is None:
+            raise error
+        self.on_error(error)
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
@@ -348,7 +360,23 @@ class MdDecoder:
                 self.add_symbol(name.decode("latin-1"))
                 continue
             line = line_base + buf.count(b"\n", 0, d.err_offset)
-            raise MdLogError(source, line, _explain(status, d, buf, fb, self.symbols))
+            self._fail(MdLogError(source, line, _explain(status, d, buf, fb, self.symbols)))
+            # Skipping: junk before message i is passed over (the message is decoded next);
+            # a message at fault is left out.
+            i = d.err_msg
+            if status == lib.MD_ERR_LINE:
+                d.gap_from = fb.starts[i]
+                d.at_line_start = 1
+            elif status == lib.MD_ERR_FRAME:  # where a garbled message ends is unsure: its line
+                d.gap_from = buf.find(b"\n", fb.starts[i]) + 1 or len(buf)
+                d.at_line_start = 1
+                self.skipped += 1
+                i += 1
+            else:
+                d.gap_from = fb.ends[i]
+                d.at_line_start = 0
+                self.skipped += 1
+                i += 1
         del keep, ptrs  # the C struct points into them until here
 
 

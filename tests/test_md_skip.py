@@ -1,0 +1,41 @@
+"""Market-data decoding with ``on_error``: each bad line is reported with file and line, and
+decoding goes on past it (the backtest's ``on_error: skip``); without it the first one raises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.md_feed import MdDecoder, MdLogError
+
+SAMPLE = Path(__file__).resolve().parents[1] / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+
+
+def _damaged() -> bytes:
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+    bad = list(lines)
+    bad[3] = b"garbage line here"                      # line 4: not a FIX message
+    bad[5] = bad[5].replace(b"\x0110=", b"\x0110=9")    # line 6: CheckSum field malformed
+    bad.insert(8, lines[1])                            # line 9: SendingTime goes backwards
+    return b"\n".join(bad) + b"\nTRAILING junk\n"      # line 14: junk after the last message
+
+
+def test_skip_reports_every_problem_and_keeps_the_good_messages() -> None:
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append)
+    decoded = sum(b.count for b in decoder.decode(_damaged(), "x.log"))
+    # 13 lines: one is junk, one garbled message and one backwards message are left out
+    assert decoded == 10
+    assert decoder.skipped == 2
+    assert [(e.line, e.source) for e in errors] == [(4, "x.log"), (6, "x.log"), (9, "x.log"),
+                                                    (14, "x.log")]
+    assert "not a log line" in str(errors[0])
+    assert "unreadable FIX message" in str(errors[1])
+    assert "earlier than the message before" in str(errors[2])
+
+
+def test_without_on_error_the_first_problem_stops_decoding() -> None:
+    with pytest.raises(MdLogError) as info:
+        sum(b.count for b in MdDecoder().decode(_damaged(), "x.log"))
+    assert info.value.line == 4
