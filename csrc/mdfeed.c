@@ -2,6 +2,7 @@
 
 #include "lobster.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define TAG_BEGIN_STRING 8
@@ -449,16 +450,109 @@ int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_lin
 
 /* ------------------------------------------------------------------ applying */
 
-int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
-                 const md_entry *entries, md_apply_ctl *c) {
+/* A client order that a trade entry may fill, with what orders it (see md_apply). */
+typedef struct {
+    int64_t id;
+    int64_t through; /* how far its price is through the reference price (>= 0) */
+    int64_t pos;     /* orders ahead of it in its level, -1 until needed */
+    size_t slot;     /* its index in c->clients: a stable last key */
+    uint8_t side;
+} candidate;
+
+static int64_t orders_ahead(const lob_book *book, int64_t id) {
+    int64_t qty, n;
+    return lob_queue_position(book, id, &qty, &n) == CORE_OK ? n : 0;
+}
+
+static int by_priority(const void *pa, const void *pb) {
+    const candidate *a = pa, *b = pb;
+    if (a->through != b->through) return a->through > b->through ? -1 : 1;
+    if (a->side != b->side) return a->side < b->side ? -1 : 1;
+    if (a->pos != b->pos) return a->pos < b->pos ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* Fill client orders from trade entry t (index entry), as md_apply says. Returns the fills
+ * written, or a negative core_status from the book. */
+static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const md_entry *t, uint32_t entry,
+                            candidate *cand) {
+    lob_order_info x;
+    int known = t->op.id > 0 && lob_order(book, t->op.id, &x) == CORE_OK;
+    int64_t ref = known ? x.price : t->op.price;
+    int64_t x_pos = -1;
+    size_t n = 0;
+    for (size_t j = 0; j < c->client_count; j++) {
+        lob_order_info o;
+        if (lob_order(book, c->clients[j], &o) != CORE_OK) continue;
+        if (known && o.side != x.side) continue;
+        int64_t through = o.side == LOB_BUY ? o.price - ref : ref - o.price;
+        if (through < 0) continue;
+        int64_t pos = -1;
+        if (known && through == 0) { /* same level as X: only if ahead of it */
+            if (x_pos < 0) x_pos = orders_ahead(book, x.id);
+            pos = orders_ahead(book, o.id);
+            if (pos >= x_pos) continue;
+        }
+        candidate k = {o.id, through, pos, j, (uint8_t)o.side};
+        cand[n++] = k;
+    }
+    if (n > 1) {
+        /* Queue positions break ties of price; a walk of the level each, so only then. */
+        for (size_t j = 0; j < n; j++)
+            if (cand[j].pos < 0) cand[j].pos = orders_ahead(book, cand[j].id);
+        qsort(cand, n, sizeof *cand, by_priority);
+    }
+    int64_t left = t->op.qty, written = 0;
+    for (size_t j = 0; j < n && left > 0; j++) {
+        lob_order_info o;
+        /* Gone already: the same id twice in clients, filled to zero by this trade. */
+        if (lob_order(book, cand[j].id, &o) != CORE_OK) continue;
+        if (c->fills_written == c->fills_cap) break; /* md_apply's room check rules it out */
+        int64_t qty = left < o.qty ? left : o.qty;
+        lob_op op = {.id = o.id, .qty = qty, .type = LOB_OP_CANCEL};
+        size_t applied;
+        int64_t got = lob_apply(book, &op, 1, &applied);
+        if (got < 0) return got;
+        left -= qty;
+        md_fill *f = &c->fills[c->fills_written++];
+        memset(f, 0, sizeof *f);
+        f->order_id = o.id;
+        f->price = o.price;
+        f->qty = qty;
+        f->leaves = o.qty - qty;
+        f->time_ns = t->time_ns;
+        f->trade_order_id = t->op.id;
+        f->trade_price = t->op.price;
+        f->entry = entry;
+        f->side = (uint8_t)o.side;
+        f->hidden = (uint8_t)!known;
+        written++;
+    }
+    return written;
+}
+
+/* Write a top-of-book row after message m if the best bid/ask changed since the last. */
+static void write_top(const lob_book *book, md_apply_ctl *c, const md_msg *m, int64_t last[4],
+                      int *have_last) {
+    int64_t bbo[4];
+    lob_bbo(book, bbo);
+    if (*have_last && memcmp(bbo, last, sizeof bbo) == 0) return;
+    int64_t *row = c->tops + c->tops_written * MD_TOP_FIELDS;
+    row[0] = m->time_ns;
+    memcpy(row + 1, bbo, sizeof bbo);
+    memcpy(last, bbo, sizeof bbo);
+    *have_last = 1;
+    c->tops_written++;
+}
+
+static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size_t to,
+                           const md_entry *entries, md_apply_ctl *c, candidate *cand) {
     lob_level scratch[MD_MAX_LEVELS];
-    c->rows_written = 0;
-    c->rejects = 0;
-    c->reject_code = 0;
-    c->reject_entry = 0;
-    c->ops = 0;
     size_t levels = c->levels;
-    if (levels > MD_MAX_LEVELS) return CORE_ERR_BAD_OP;
+    size_t clients = cand ? c->client_count : 0;
+    int tops = c->tops != NULL;
+    int64_t last[4] = {0, 0, 0, 0};
+    int have_last = 0;
     for (size_t i = from; i < to; i++) {
         const md_msg *m = &msgs[i];
         const md_entry *e = entries + m->first_entry;
@@ -469,9 +563,27 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
         if (!mine) continue;
         int row = levels > 0 && m->kind == MD_MSG_INCREMENTAL;
         if (row && c->rows_written == c->rows_cap) return (int64_t)i;
-        if (m->kind == MD_MSG_SNAPSHOT) lob_clear(book);
+        if (tops && c->tops_written == c->tops_cap) return (int64_t)i;
+        if (clients) {
+            size_t t = 0;
+            for (size_t k = 0; k < n; k++)
+                t += e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym && e[k].op.qty > 0;
+            size_t need = t <= 1 || clients <= 1 ? t * clients : t + clients;
+            if (c->fills_cap - c->fills_written < need) return (int64_t)i;
+        }
+        int changed = m->kind == MD_MSG_SNAPSHOT;
+        if (changed) lob_clear(book);
         for (size_t k = 0; k < n; k++) {
-            if (e[k].kind != MD_ENTRY_BOOK || e[k].sym != c->sym) continue;
+            if (e[k].sym != c->sym) continue;
+            if (e[k].kind == MD_ENTRY_TRADE) {
+                if (!clients || e[k].op.qty <= 0) continue;
+                int64_t got = fill_clients(book, c, &e[k], m->first_entry + (uint32_t)k, cand);
+                if (got < 0) return got;
+                changed |= got > 0;
+                continue;
+            }
+            if (e[k].kind != MD_ENTRY_BOOK) continue;
+            changed = 1;
             size_t applied;
             int64_t got = lob_apply(book, &e[k].op, 1, &applied);
             if (got < 0) return got;
@@ -490,6 +602,28 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
                               c->rows + c->rows_written * 4 * levels);
             c->rows_written++;
         }
+        if (tops && changed) write_top(book, c, m, last, &have_last);
     }
     return (int64_t)to;
+}
+
+int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
+                 const md_entry *entries, md_apply_ctl *c) {
+    c->rows_written = 0;
+    c->fills_written = 0;
+    c->tops_written = 0;
+    c->rejects = 0;
+    c->reject_code = 0;
+    c->reject_entry = 0;
+    c->ops = 0;
+    if (c->levels > MD_MAX_LEVELS) return CORE_ERR_BAD_OP;
+    candidate *cand = NULL;
+    if (c->clients != NULL && c->client_count > 0) {
+        if (c->client_count > SIZE_MAX / sizeof *cand) return CORE_ERR_NOMEM;
+        cand = malloc(c->client_count * sizeof *cand);
+        if (cand == NULL) return CORE_ERR_NOMEM;
+    }
+    int64_t done = apply_range(book, msgs, from, to, entries, c, cand);
+    free(cand);
+    return done;
 }

@@ -25,7 +25,9 @@
  * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
  * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change
- * no book; entries of any other type, or without 269 and 278, are kept as MD_ENTRY_OTHER.
+ * no replayed order; given the caller's own (client) orders resting in the book, md_apply
+ * fills those that the trade would have reached first (see md_apply). Entries of any other
+ * type, or without 269 and 278, are kept as MD_ENTRY_OTHER.
  *
  * Order ids: a numeric MDEntryID from 1 to MD_ORDER_ID_MAX without leading zeros is the id
  * itself; any other MDEntryID is flagged MD_F_TEXT_ID and the caller maps it to an id in
@@ -140,6 +142,23 @@ int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, 
 int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_line_start,
                   uint32_t *bad);
 
+/* One fill of a client order by a trade entry (see md_apply). */
+typedef struct {
+    int64_t order_id;       /* the client order */
+    int64_t price;          /* its own price (ticks): the fill price */
+    int64_t qty;
+    int64_t leaves;         /* its leaves after the fill (0: it left the book) */
+    int64_t time_ns;        /* the message's SendingTime */
+    int64_t trade_order_id; /* the trade entry's OrderID (the replayed order of record), 0 if none */
+    int64_t trade_price;    /* the trade entry's price */
+    uint32_t entry;         /* the trade entry's index in the entries array */
+    uint8_t side;           /* lob_side of the client order */
+    uint8_t hidden;         /* 1: the trade named no resting order (side unknown) */
+    uint8_t pad[2];
+} md_fill;
+
+#define MD_TOP_FIELDS 5
+
 typedef struct {
     /* in */
     uint32_t sym;              /* apply this symbol's entries */
@@ -156,12 +175,51 @@ typedef struct {
     uint64_t rejects;
     int32_t reject_code;       /* first reject of the call: core_status */
     uint32_t reject_entry;     /* and its entry index */
+    /* in: client fills, off when clients is NULL or client_count 0. The ids of the caller's
+     * own orders resting in this book (ids that do not rest are skipped); fills go to
+     * fills[0 .. fills_cap) */
+    const int64_t *clients;
+    size_t client_count;
+    md_fill *fills;
+    size_t fills_cap;
+    /* in: top-of-book rows, off when tops is NULL: MD_TOP_FIELDS int64 a row (time_ns,
+     * bid price, bid qty, ask price, ask qty), at most tops_cap rows */
+    int64_t *tops;
+    size_t tops_cap;
+    /* out */
+    size_t fills_written;
+    size_t tops_written;
 } md_apply_ctl;
 
 /* Apply the entries of messages from..to-1 of symbol c->sym to book. Returns the index of
- * the first message not applied: `to`, or earlier when the rows are full (before that
- * message) or on a reject with stop_on_reject (that message, partly applied), or a negative
- * core_status if the book ran out of memory. */
+ * the first message not applied: `to`, or earlier when an output array is short (before
+ * that message: rows, fills or tops, see below) or on a reject with stop_on_reject (that
+ * message, partly applied), or a negative core_status if the book (or the scratch space for
+ * client fills) ran out of memory, or CORE_ERR_BAD_OP for levels > MD_MAX_LEVELS.
+ *
+ * Client fills (c->clients): each trade entry of sym with size q > 0, price P and OrderID X
+ * is matched, at its place in the message (after the entries before it, before those after
+ * it), against the client orders that would have traded before X:
+ *  - X rests in the book (side s, price Px): the clients on side s priced better than Px
+ *    (buy > Px, sell < Px), or at Px and ahead of X in the level's queue;
+ *  - X is 0 or not in the book (a hidden execution; the side is unknown): client buys priced
+ *    >= P and client sells priced <= P.
+ * q goes to them in priority order (furthest through the reference price first, then buys
+ * before sells, then queue position), each taking min(what is left, its leaves): the client
+ * order is reduced in place (keeping its queue position) and removed at zero, and one md_fill
+ * is written. The trade entry and the replayed orders stay as recorded: a client fill takes
+ * no volume from them, so the same print may fill a client and still execute X (the model's
+ * optimistic bias). Fills are not counted in c->ops.
+ *  Room: one trade fills at most its clients, and at most one client without removing it,
+ * so a message with t such trade entries writes at most min(t * n, t + n) fills for n =
+ * client_count; md_apply stops before a message when fills has less room than that. The
+ * whole call writes at most T + n fills for T trade entries, so fills_cap >= T + 2 n never
+ * stops it.
+ *
+ * Tops (c->tops): after each message of sym that is a snapshot, has a book entry of sym or
+ * filled a client, one row if the best bid/ask (price, qty; 0 and 0 for an empty side)
+ * differ from the last row written in this call (a new call starts afresh). md_apply stops
+ * before any message of sym when tops is full, so tops_cap >= to - from never stops it. */
 int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
                  const md_entry *entries, md_apply_ctl *c);
 /* cffi:end */

@@ -1,0 +1,332 @@
+/* Unit tests for md_apply's client fills and top-of-book rows (csrc/mdfeed.h); run under
+ * ASan/UBSan by tests/test_c_sanitized.py. Messages are built as md_msg/md_entry records
+ * directly (the decoder has its own tests in test_mdfeed.c); client orders enter the book as
+ * DAY limit orders with ids from 2^62, as the venue's do. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mdfeed.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+#define CLIENT(k) (((int64_t)1 << 62) + (k))
+
+static md_msg ms[32];
+static md_entry es[128];
+static size_t nm, ne;
+static md_fill fills[32];
+static int64_t tops[32 * MD_TOP_FIELDS];
+
+static void begin(void) { nm = ne = 0; }
+
+static void msg(uint8_t kind, int64_t time_ns) {
+    md_msg m = {.time_ns = time_ns, .first_entry = (uint32_t)ne, .kind = kind,
+                .sym = kind == MD_MSG_SNAPSHOT ? 0 : MD_NO_SYMBOL};
+    ms[nm++] = m;
+}
+
+static void entry(uint8_t kind, uint8_t op_type, int64_t id, int side, int64_t price, int64_t qty) {
+    md_entry e = {.op = {.id = id, .price = price, .qty = qty, .type = op_type, .side = (uint8_t)side},
+                  .time_ns = ms[nm - 1].time_ns, .msg = (uint32_t)(nm - 1), .sym = 0, .kind = kind};
+    es[ne++] = e;
+    ms[nm - 1].entry_count++;
+}
+
+static void add(int64_t id, int side, int64_t price, int64_t qty) {
+    entry(MD_ENTRY_BOOK, LOB_OP_ADD, id, side, price, qty);
+}
+static void change(int64_t id, int64_t price, int64_t qty) {
+    entry(MD_ENTRY_BOOK, LOB_OP_REPLACE, id, LOB_BUY, price, qty);
+}
+static void trade(int64_t order_id, int64_t price, int64_t qty) {
+    entry(MD_ENTRY_TRADE, 0, order_id, LOB_BUY, price, qty);
+}
+
+/* A client DAY limit order straight into the book (it must not cross). */
+static void client(lob_book *b, int64_t id, int side, int64_t price, int64_t qty) {
+    lob_op op = {.id = id, .side = (uint8_t)side, .price = price, .qty = qty, .type = LOB_OP_LIMIT};
+    size_t applied;
+    CHECK(lob_apply(b, &op, 1, &applied) == 1 && lob_events(b)[0].type == LOB_EV_REST);
+}
+
+static int64_t leaves(const lob_book *b, int64_t id) {
+    lob_order_info o;
+    return lob_order(b, id, &o) == CORE_OK ? o.qty : 0;
+}
+
+static int64_t ahead(const lob_book *b, int64_t id) {
+    int64_t q, n;
+    return lob_queue_position(b, id, &q, &n) == CORE_OK ? n : -1;
+}
+
+static md_apply_ctl with_clients(const int64_t *ids, size_t n) {
+    md_apply_ctl c = {.sym = 0, .clients = ids, .client_count = n, .fills = fills, .fills_cap = 32};
+    return c;
+}
+
+/* Apply this step's messages; each test step checks md_apply went to the end. */
+static int64_t run(lob_book *b, md_apply_ctl *c) { return md_apply(b, ms, 0, nm, es, c); }
+
+static void check_fill(const md_fill *f, int64_t id, int64_t price, int64_t qty, int64_t left,
+                       int64_t time_ns, int64_t trade_id, uint32_t entry_index, int hidden) {
+    CHECK(f->order_id == id && f->price == price && f->qty == qty && f->leaves == left);
+    CHECK(f->time_ns == time_ns && f->trade_order_id == trade_id && f->entry == entry_index);
+    CHECK(f->hidden == hidden);
+}
+
+static void test_same_price_queue(void) {
+    lob_book *b = lob_new(64);
+    int64_t ids[] = {CLIENT(1)};
+    md_apply_ctl c = with_clients(ids, 1);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50); /* A */
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(1), LOB_BUY, 100, 10); /* behind A */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(2, LOB_BUY, 100, 30); /* B, behind the client */
+    CHECK(run(b, &c) == 1 && c.fills_written == 0);
+
+    /* A trade on A: the client is behind A, nothing for it. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(1, 100, 20);
+    change(1, 100, 30);
+    CHECK(run(b, &c) == 1 && c.fills_written == 0 && c.ops == 1);
+    CHECK(leaves(b, CLIENT(1)) == 10 && leaves(b, 1) == 30);
+
+    /* A trade on B: the client is ahead of B, so it fills first (partly). */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(2, 100, 4);
+    change(2, 100, 26);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(1), 100, 4, 6, 4, 2, 0, 0);
+    CHECK(fills[0].side == LOB_BUY && fills[0].trade_price == 100);
+    /* The replayed orders are as recorded; the client kept its place between A and B. */
+    CHECK(leaves(b, CLIENT(1)) == 6 && leaves(b, 2) == 26 && leaves(b, 1) == 30);
+    CHECK(ahead(b, CLIENT(1)) == 1 && ahead(b, 2) == 2);
+
+    /* More than its leaves: it fills to zero and leaves the book. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 5);
+    trade(2, 100, 20);
+    change(2, 100, 6);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(1), 100, 6, 0, 5, 2, 0, 0);
+    lob_order_info o;
+    CHECK(lob_order(b, CLIENT(1), &o) == CORE_ERR_UNKNOWN_ID);
+    CHECK(lob_order_count(b) == 2 && lob_check_invariants(b) == 0);
+    int64_t bbo[4];
+    lob_bbo(b, bbo);
+    CHECK(bbo[0] == 100 && bbo[1] == 36);
+
+    /* Gone from the book: a client id that does not rest is skipped. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 6);
+    trade(2, 100, 1);
+    CHECK(run(b, &c) == 1 && c.fills_written == 0);
+    lob_free(b);
+}
+
+static void test_better_price_fills_on_a_worse_trade(void) {
+    lob_book *b = lob_new(64);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    add(3, LOB_SELL, 103, 50);
+    md_apply_ctl c = with_clients(NULL, 0);
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(2), LOB_BUY, 101, 10);  /* better than the bid A */
+    client(b, CLIENT(3), LOB_SELL, 105, 10); /* the other side: never */
+    client(b, CLIENT(4), LOB_SELL, 102, 5);  /* better than the offer S */
+    int64_t ids[] = {CLIENT(2), CLIENT(3), CLIENT(4), CLIENT(99)}; /* 99 never rested */
+    c = with_clients(ids, 4);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    trade(1, 100, 25); /* a sell hit A at 100: it went through the client's 101 first */
+    change(1, 100, 25);
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(3, 103, 3); /* a buy lifted S at 103: through the client's 102 */
+    change(3, 103, 47);
+    CHECK(run(b, &c) == 2 && c.fills_written == 2);
+    check_fill(&fills[0], CLIENT(2), 101, 10, 0, 2, 1, 0, 0);
+    check_fill(&fills[1], CLIENT(4), 102, 3, 2, 3, 3, 2, 0);
+    CHECK(fills[1].side == LOB_SELL && fills[1].trade_price == 103);
+    CHECK(leaves(b, CLIENT(2)) == 0 && leaves(b, CLIENT(3)) == 10 && leaves(b, CLIENT(4)) == 2);
+    CHECK(leaves(b, 1) == 25 && leaves(b, 3) == 47);
+    CHECK(lob_check_invariants(b) == 0);
+    lob_free(b);
+}
+
+static void test_hidden_and_unknown_trades(void) {
+    lob_book *b = lob_new(64);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    add(3, LOB_SELL, 105, 50);
+    md_apply_ctl c = with_clients(NULL, 0);
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(5), LOB_BUY, 101, 5);
+    client(b, CLIENT(6), LOB_BUY, 100, 5); /* behind A, but hidden liquidity comes after it */
+    client(b, CLIENT(7), LOB_BUY, 99, 5);  /* below the print */
+    client(b, CLIENT(8), LOB_SELL, 104, 5);
+    client(b, CLIENT(9), LOB_SELL, 103, 5);
+    int64_t ids[] = {CLIENT(7), CLIENT(6), CLIENT(5), CLIENT(8), CLIENT(9)};
+    c = with_clients(ids, 5);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    trade(0, 100, 100); /* no OrderID: buys at and above 100, best price first */
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(999, 104, 7); /* an OrderID the book does not hold: sells at and below 104 */
+    CHECK(run(b, &c) == 2 && c.fills_written == 4 && c.ops == 0);
+    check_fill(&fills[0], CLIENT(5), 101, 5, 0, 2, 0, 0, 1);
+    check_fill(&fills[1], CLIENT(6), 100, 5, 0, 2, 0, 0, 1);
+    check_fill(&fills[2], CLIENT(9), 103, 5, 0, 3, 999, 1, 1);
+    check_fill(&fills[3], CLIENT(8), 104, 2, 3, 3, 999, 1, 1);
+    CHECK(leaves(b, CLIENT(7)) == 5 && leaves(b, 1) == 50 && leaves(b, 3) == 50);
+
+    /* A trade after the entry that deletes its order: X is gone, so the hidden rule. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 4);
+    entry(MD_ENTRY_BOOK, LOB_OP_CANCEL, 3, LOB_SELL, 105, 0);
+    trade(3, 105, 1);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(8), 104, 1, 2, 4, 3, 1, 1);
+    CHECK(lob_check_invariants(b) == 0);
+    lob_free(b);
+}
+
+static void test_priority_within_a_level(void) {
+    lob_book *b = lob_new(64);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    md_apply_ctl c = with_clients(NULL, 0);
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(10), LOB_BUY, 100, 5);
+    client(b, CLIENT(11), LOB_BUY, 100, 5);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(2, LOB_BUY, 100, 50); /* B behind both clients */
+    CHECK(run(b, &c) == 1);
+    /* Listed out of queue order: the queue decides, not the list. */
+    int64_t ids[] = {CLIENT(11), CLIENT(10), CLIENT(11)}; /* and a repeat is harmless */
+    c = with_clients(ids, 3);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(2, 100, 7);
+    trade(2, 100, 7);
+    CHECK(run(b, &c) == 1 && c.fills_written == 3);
+    check_fill(&fills[0], CLIENT(10), 100, 5, 0, 3, 2, 0, 0);
+    check_fill(&fills[1], CLIENT(11), 100, 2, 3, 3, 2, 0, 0);
+    check_fill(&fills[2], CLIENT(11), 100, 3, 0, 3, 2, 1, 0);
+    CHECK(lob_order_count(b) == 2 && leaves(b, 2) == 50 && lob_check_invariants(b) == 0);
+    lob_free(b);
+}
+
+static void test_room_and_feature_off(void) {
+    lob_book *b = lob_new(64);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    md_apply_ctl c = with_clients(NULL, 0);
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(1), LOB_BUY, 101, 5);
+    client(b, CLIENT(2), LOB_BUY, 101, 5);
+    int64_t ids[] = {CLIENT(1), CLIENT(2)};
+
+    /* Off: trades change nothing (clients NULL, or no clients). */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    change(1, 100, 49);
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(1, 100, 3);
+    change(1, 100, 47);
+    CHECK(run(b, &c) == 2 && c.fills_written == 0 && c.ops == 2);
+    c = with_clients(ids, 0);
+    CHECK(run(b, &c) == 2 && c.fills_written == 0 && leaves(b, CLIENT(1)) == 5);
+
+    /* Room for fewer fills than the message could write: stop before it, nothing applied. */
+    c = with_clients(ids, 2);
+    c.fills_cap = 1; /* message 1 could fill both clients */
+    CHECK(run(b, &c) == 1 && c.fills_written == 0 && c.ops == 1);
+    CHECK(leaves(b, CLIENT(1)) == 5 && leaves(b, 1) == 49);
+    c.fills_cap = 2;
+    CHECK(md_apply(b, ms, 1, 2, es, &c) == 2 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(1), 101, 3, 2, 3, 1, 1, 0);
+
+    /* The tops array full: stop before the first message of the symbol. */
+    md_apply_ctl t = {.sym = 0, .tops = tops, .tops_cap = 0};
+    CHECK(run(b, &t) == 0 && t.ops == 0 && t.tops_written == 0);
+    lob_free(b);
+}
+
+static void test_tops_on_change_only(void) {
+    lob_book *b = lob_new(64);
+    md_apply_ctl c = {.sym = 0, .tops = tops, .tops_cap = 32};
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);      /* row */
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(2, LOB_BUY, 99, 10);       /* below the top: no row */
+    msg(MD_MSG_INCREMENTAL, 3);
+    add(3, LOB_SELL, 101, 5);      /* row */
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(3, 101, 1);              /* a trade alone changes no book: no row */
+    msg(MD_MSG_INCREMENTAL, 5);
+    change(2, 99, 5);              /* no row */
+    msg(MD_MSG_INCREMENTAL, 6);
+    change(1, 100, 40);            /* row */
+    msg(MD_MSG_SNAPSHOT, 7);       /* a snapshot replaces the book: row */
+    add(MD_LEVEL_ID(LOB_BUY, 100), LOB_BUY, 100, 40);
+    CHECK(run(b, &c) == 7 && c.tops_written == 4);
+    int64_t want[] = {1, 100, 50, 0, 0, 3, 100, 50, 101, 5, 6, 100, 40, 101, 5, 7, 100, 40, 0, 0};
+    CHECK(memcmp(tops, want, sizeof want) == 0);
+    /* A new call starts afresh: its first change writes a row even if equal to the last. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 8);
+    add(4, LOB_BUY, 98, 1);
+    CHECK(run(b, &c) == 1 && c.tops_written == 1 && tops[0] == 8 && tops[2] == 40);
+
+    /* A client fill by a trade alone changes the top: a row. */
+    client(b, CLIENT(1), LOB_SELL, 102, 5);
+    int64_t ids[] = {CLIENT(1)};
+    md_apply_ctl f = with_clients(ids, 1);
+    f.tops = tops;
+    f.tops_cap = 32;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 9);
+    trade(0, 102, 2);
+    msg(MD_MSG_INCREMENTAL, 10);
+    trade(0, 103, 0); /* size 0: nothing */
+    CHECK(run(b, &f) == 2 && f.fills_written == 1 && f.tops_written == 1);
+    int64_t want2[] = {9, 100, 40, 102, 3};
+    CHECK(memcmp(tops, want2, sizeof want2) == 0);
+    lob_free(b);
+}
+
+int main(void) {
+    test_same_price_queue();
+    test_better_price_fills_on_a_worse_trade();
+    test_hidden_and_unknown_trades();
+    test_priority_within_a_level();
+    test_room_and_feature_off();
+    test_tops_on_change_only();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test_mdfeed_fills: ok\n");
+    return 0;
+}
