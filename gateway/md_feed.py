@@ -12,13 +12,28 @@ Three pieces, all of them moving batches, never one Python object per field:
 * :class:`MdLogReader` streams a log file through a decoder in chunks of whole lines.
 * :class:`MarketDataFeed` applies batches (or single messages) to one C order book per
   symbol in feed mode, and says what each application did (:class:`MdUpdate`: the trades,
-  the levels that changed, and optionally the book after every message).
+  the levels that changed, and optionally the book after every message, the best bid and
+  offer whenever they change, and the fills of the caller's own resting orders).
 
 How entries become book changes is csrc/mdfeed.h's contract; in short, an entry with an
 MDEntryID (278) is an order (mapped to an int id: numeric ids as they are, others through a
 table), one without is the level's quantity that no order accounts for, and Change gives the
 new size. An order id the book never held gets the book's level fallback on Delete (the
 level loses the size), which is what the LOBSTER logs of gateway/md_fix.py need.
+
+Fills of the caller's orders (``clients``: ids from 2**62 up, resting in the same books, such
+as a backtest's child orders). A trade entry (269=2) fills, in C at its place in the message,
+the client orders it would have reached first: if its OrderID (37) rests in the book, those
+on that order's side priced better than it, or at its price and ahead of it in the queue; if
+the OrderID is absent or unknown (a hidden execution), client buys at or above the print and
+sells at or below it. The print's size goes to them best price first, then by queue position,
+each fill at the client order's own price; a client order is reduced in place (keeping its
+queue position) and leaves the book at zero. Limits of this model: the replayed orders are
+left as recorded, so a print fills the client *and* still executes the order of record (an
+optimistic bias: the client's fill takes no volume from the market, and nothing reacts to
+the client's presence); hidden executions are assumed to come after displayed liquidity at
+their price; market impact beyond the recorded book is not modelled. Clients only trade
+passively here; aggressive orders take liquidity through the book's own matching.
 
 Every problem raises :class:`MdLogError` naming the source, the line and what is wrong: a
 line that is not one sound FIX message, a missing or malformed field, SendingTime going
@@ -30,8 +45,8 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,12 +63,14 @@ from gateway.md_fix import format_timestamp
 __all__ = [
     "EMPTY_ASK_PRICE",
     "EMPTY_BID_PRICE",
+    "FeedFill",
     "MarketDataFeed",
     "MdBatch",
     "MdDecoder",
     "MdLogError",
     "MdLogReader",
     "MdUpdate",
+    "Top",
     "Trade",
 ]
 
@@ -68,7 +85,12 @@ _MSG = struct.Struct("<qIIIIB7x")
 # md_entry: lob_op (int64 id, price, qty; uint8 type, side, tif; 5 pad), int64 time,
 # uint32 msg, sym, text_offset, text_length; uint8 kind, action, flags, entry_type; 4 pad.
 _ENTRY = struct.Struct("<qqqBBB5xqIIIIBBBB4x")
+# md_fill: int64 order_id, price, qty, leaves, time_ns, trade_order_id, trade_price;
+# uint32 entry; uint8 side, hidden; 2 pad.
+_FILL = struct.Struct("<qqqqqqqIBB2x")
 assert ffi.sizeof("md_msg") == _MSG.size and ffi.sizeof("md_entry") == _ENTRY.size
+assert ffi.sizeof("md_fill") == _FILL.size
+_TOP = lib.MD_TOP_FIELDS  # int64 per top-of-book row
 _E = _ENTRY.size
 _ENTRY_PRICE_Q, _ENTRY_TIME_Q = 1, 4  # int64 index within an entry
 _ENTRY_SIDE_B, _ENTRY_KIND_B, _ENTRY_FLAGS_B = 25, 56, 58  # byte offsets
@@ -104,6 +126,33 @@ class Trade(NamedTuple):
     size: int
     time_ns: int
     order_id: int
+
+
+class FeedFill(NamedTuple):
+    """A client order filled by a trade entry of the feed (see the module docstring).
+
+    ``order_id`` is the client order's book id, ``price`` its own price in ticks (the fill
+    price), ``leaves`` what it has left after the fill (0: it left the book), ``time_ns`` the
+    message's SendingTime and ``trade_order_id`` the trade entry's OrderID (the replayed order
+    of record), 0 if it had none or a non-numeric one."""
+
+    symbol: str
+    order_id: int
+    price: int
+    qty: int
+    leaves: int
+    time_ns: int
+    trade_order_id: int
+
+
+class Top(NamedTuple):
+    """The best bid and offer after a message (prices in ticks; 0 and 0 for an empty side)."""
+
+    time_ns: int
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
 
 
 def _tag(tag: int) -> str:
@@ -181,6 +230,11 @@ class MdBatch:
         first = self._msg(start)[2] if start < self.count else self.entry_count
         last = self._msg(stop)[2] if stop < self.count else self.entry_count
         return first, last
+
+    def trade_count(self, start: int = 0, stop: int | None = None) -> int:
+        """Trade entries (269=2, every symbol) of messages start..stop-1."""
+        first, last = self.entry_range(start, self.count if stop is None else stop)
+        return self.entries[_ENTRY_KIND_B + first * _E : last * _E : _E].count(_TRADE)
 
     def message_of_entry(self, k: int) -> int:
         """Index of the message entry k belongs to."""
@@ -436,6 +490,13 @@ class MdUpdate:
     holds ``row_count`` rows of the recorded symbol's book (``depth`` levels, LOBSTER's
     orderbook layout: ask price, ask size, bid price, bid size per level), one after each
     incremental refresh that had an entry for it; :meth:`rows_csv` formats them.
+
+    ``fills``: the client orders the messages' trades filled, in the order they happened
+    (across symbols too). ``tops`` (when asked for): per symbol of the batch, the best bid
+    and offer as ``array('q')`` rows of 5 flattened (time_ns, bid price, bid qty, ask price,
+    ask qty; 0 and 0 for an empty side), one after each message that changed them (the first
+    message of the call that touched the symbol always gives a row); :meth:`top_rows` reads
+    them as :class:`Top` tuples.
     """
 
     batch: MdBatch
@@ -446,6 +507,15 @@ class MdUpdate:
     rows: Any = None
     row_count: int = 0
     depth: int = 0
+    fills: tuple[FeedFill, ...] = ()
+    tops: dict[str, array[int]] = field(default_factory=dict)
+
+    def top_rows(self, symbol: str) -> list[Top]:
+        """The symbol's recorded top-of-book rows (empty if none were recorded)."""
+        flat = self.tops.get(symbol)
+        if not flat:
+            return []
+        return [Top(*flat[i : i + _TOP]) for i in range(0, len(flat), _TOP)]
 
     def trades(self) -> list[Trade]:
         """The trade entries (269=2) of these messages, in order."""
@@ -499,8 +569,9 @@ class MarketDataFeed:
 
     With ``strict`` (default) an entry the book rejects (a Change for an order it does not
     hold, a New for an id already resting, ...) raises :class:`MdLogError` at its line; the
-    message's earlier entries are then applied and later ones are not. Without, rejects are
-    counted in :attr:`rejects` and skipped.
+    message's earlier entries are then applied and later ones are not (fills those made are
+    applied to the book but not returned: run a feed with client orders without ``strict``).
+    Without, rejects are counted in :attr:`rejects` and skipped.
     """
 
     def __init__(self, *, max_orders: int = 1 << 20, strict: bool = True,
@@ -533,11 +604,19 @@ class MarketDataFeed:
         return book
 
     def apply(self, batch: MdBatch, start: int = 0, stop: int | None = None, *,
-              record: str | None = None, depth: int = 0) -> MdUpdate:
+              record: str | None = None, depth: int = 0,
+              clients: Mapping[str, Sequence[int]] | None = None,
+              tops: bool = False) -> MdUpdate:
         """Apply messages ``start..stop-1`` of ``batch`` (all by default), in order.
 
         With ``record`` (a symbol) and ``depth`` > 0 the update carries that book's top
         ``depth`` levels after each incremental refresh with an entry for it.
+
+        ``clients``: per symbol, the book ids of the caller's own orders resting in it (ids
+        that do not rest are skipped; other symbols have none). Trade entries fill them as the
+        module docstring says, and :attr:`MdUpdate.fills` lists the fills. With ``tops`` the
+        update carries every symbol's best bid and offer whenever they change
+        (:attr:`MdUpdate.tops`). Neither costs anything when not asked for.
         """
         stop = batch.count if stop is None else stop
         if not 0 <= start <= stop <= batch.count:
@@ -552,8 +631,30 @@ class MarketDataFeed:
         ops = 0
         rows: Any = None
         row_count = 0
+        fills: list[tuple[int, FeedFill]] = []
+        filled_symbols = 0
+        top_rows: dict[str, array[int]] = {}
+        trade_bound = -1
         for sym, symbol in enumerate(batch.symbols):
             book = self._feed_book(symbol)
+            ids = clients.get(symbol) if clients else None
+            if ids:
+                # Room for every fill C can write, so it never stops early: at most one per
+                # trade entry plus one per client order removed (csrc/mdfeed.h), and C asks
+                # for the worst case of a message on top of what it wrote.
+                if trade_bound < 0:
+                    trade_bound = batch.trade_count(start, stop)
+                client_ids = array("q", ids)
+                fill_cap = trade_bound + 2 * len(client_ids)
+                fill_buf = ffi.new("md_fill[]", fill_cap)
+                ctl.clients = ffi.from_buffer("int64_t[]", client_ids)
+                ctl.client_count = len(client_ids)
+                ctl.fills = fill_buf
+                ctl.fills_cap = fill_cap
+            if tops:
+                top_buf = ffi.new("int64_t[]", max(1, stop - start) * _TOP)
+                ctl.tops = top_buf
+                ctl.tops_cap = stop - start
             recording = symbol == record
             ctl.sym = sym
             ctl.stop_on_reject = 1 if self.strict else 0
@@ -568,6 +669,22 @@ class MarketDataFeed:
                 ctl.rows = ffi.NULL
                 ctl.rows_cap = 0
             done = lib.md_apply(book.c_book(), msgs, start, stop, entries, ctl)
+            if ids:
+                written = ctl.fills_written
+                for (order_id, price, qty, left, time_ns, trade_id, _trade_px, entry, _side,
+                     _hidden) in _FILL.iter_unpack(ffi.buffer(fill_buf, written * _FILL.size)):
+                    fills.append((entry, FeedFill(symbol, order_id, price, qty, left, time_ns,
+                                                  trade_id)))
+                filled_symbols += written > 0
+                # C keeps no pointer past the call; NULL them so the next symbol or call
+                # without clients sees the feature off
+                ctl.clients = ctl.fills = ffi.NULL
+                ctl.client_count = ctl.fills_cap = 0
+            if tops:
+                flat = top_rows[symbol] = array("q")
+                flat.frombytes(ffi.buffer(top_buf, ctl.tops_written * _TOP * 8))
+                ctl.tops = ffi.NULL
+                ctl.tops_cap = 0
             if done < 0:
                 raise error_for(done, f"applying {batch.source} to the {symbol} book")
             ops += ctl.ops
@@ -579,11 +696,19 @@ class MarketDataFeed:
                 i = batch.message_of_entry(k)
                 raise MdLogError(batch.source, batch.line(i),
                                  _reject_reason(batch, k, ctl.reject_code))
-        return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth)
+            if done != stop:  # the arrays are sized so that C never runs out of room
+                raise RuntimeError(f"md_apply stopped at message {done} of {start}..{stop}")
+        if filled_symbols > 1:  # C fills one symbol at a time: restore the entries' order
+            fills.sort(key=lambda ef: ef[0])
+        return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth,
+                        tuple(f for _, f in fills), top_rows)
 
-    def apply_message(self, message: Message | bytes) -> MdUpdate:
+    def apply_message(self, message: Message | bytes, *,
+                      clients: Mapping[str, Sequence[int]] | None = None,
+                      tops: bool = False) -> MdUpdate:
         """Apply one decoded message (its raw bytes are used when it has them) or its wire
-        bytes. Symbols are those of this feed: a snapshot adds one."""
+        bytes. Symbols are those of this feed: a snapshot adds one. ``clients`` and ``tops``
+        as for :meth:`apply`."""
         if isinstance(message, Message):
             raw = message.raw if message.raw is not None else encode(message)
         else:
@@ -592,7 +717,7 @@ class MarketDataFeed:
         if len(batches) != 1 or batches[0].count != 1:
             found = sum(b.count for b in batches)
             raise MdLogError("<message>", 1, f"expected one FIX message, found {found}")
-        return self.apply(batches[0])
+        return self.apply(batches[0], clients=clients, tops=tops)
 
     def _text_id(self, text: bytes) -> int:
         found = self._text_ids.get(text)
