@@ -1,0 +1,230 @@
+"""TCA metrics (gateway/tca.py) against values computed by hand from tests/tca_samples.py."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from fractions import Fraction as F
+
+import pytest
+
+from engine.book_types import Side
+from gateway.backtest_records import RunRecord
+from gateway.tca import METRIC_KEYS, Metric, Metrics, nearest_rank, parent_metrics, run_metrics
+from tests import tca_samples as s
+
+
+def approx(x: F | float | int, places: int = 4) -> object:
+    return pytest.approx(float(x), abs=0.6 * 10 ** -places)
+
+
+def bps(num: F) -> F:
+    return num * 10_000
+
+
+@pytest.fixture
+def algo() -> RunRecord:
+    return s.algo_run()
+
+
+def num(v: Metric) -> float:
+    assert isinstance(v, float), v
+    return v
+
+
+def p1(run: RunRecord) -> Metrics:
+    return parent_metrics(run.parents[0], [f for f in run.fills if f.parent_id == "P1"],
+                          [c for c in run.children if c.parent_id == "P1"], s.tape())
+
+
+def test_buy_parent_prices_slippage_and_shortfall(algo: RunRecord) -> None:
+    m = p1(algo)
+    assert (m["qty"], m["filled"], m["unfilled"], m["fill_count"]) == (100, 80, 20, 2)
+    assert m["fill_rate"] == 0.8
+    assert m["notional"] == 8006.0                 # 40 x 100.05 + 40 x 100.10
+    assert m["avg_px"] == 100.075
+    assert m["arrival_mid"] == 100.0               # no recorded arrival: the tape's mid at start
+    assert m["end_mid"] == 100.3                   # the quote at exactly 60 s counts
+    assert m["slippage_arrival_bps"] == approx(bps(F("0.075") / 100))         # 7.5
+    # the market traded 200 @ 100.00 and 300 @ 100.30 inside the window (not the 100 s one)
+    assert m["interval_vwap"] == 100.18
+    assert m["slippage_vwap_bps"] == approx(bps((F("100.075") - F("100.18")) / F("100.18")))
+    assert m["is_executed"] == 6.0                 # 40 x 0.05 + 40 x 0.10
+    assert m["is_opportunity"] == 6.0              # 20 unfilled x (100.30 - 100.00)
+    assert m["is_cost"] == 12.0
+    assert m["is_bps"] == 12.0                     # 12 / (100 x 100.00) x 1e4
+    assert (m["market_volume"], m["participation"]) == (500, 0.16)
+    assert m["pnl"] == -6.0                        # bought above the arrival mid
+
+
+def test_buy_parent_latency_children_liquidity_markouts(algo: RunRecord) -> None:
+    m = p1(algo)
+    # acks 250, 100, 400 us: nearest rank p50 = 2nd of 3, p99 = 3rd
+    assert (m["ack_latency_p50_us"], m["ack_latency_p99_us"]) == (250, 400)
+    # first fills 1 s and 3 s after decision (C3 never filled: no sample)
+    assert (m["fill_latency_p50_us"], m["fill_latency_p99_us"]) == (1_000_000, 3_000_000)
+    assert m["child_count"] == 3
+    assert (m["passive_share"], m["aggressive_share"]) == (0.5, 0.5)
+    # fill 1: 100.05 at 5 s; mids at 6, 10, 35 s: 100.00, 100.10, 100.20
+    # fill 2: 100.10 at 15 s; mids at 16, 20, 45 s: 100.10, 100.20, 100.20
+    p1a, p2a = F("100.05"), F("100.10")
+    for key, m1, m2 in (("markout_1s_bps", F(100), F("100.10")),
+                        ("markout_5s_bps", F("100.10"), F("100.20")),
+                        ("markout_30s_bps", F("100.20"), F("100.20"))):
+        want = (bps((m1 - p1a) / p1a) * 40 + bps((m2 - p2a) / p2a) * 40) / 80
+        assert m[key] == approx(want), key
+    assert num(m["markout_1s_bps"]) < 0 < num(m["markout_30s_bps"])  # bought; the mid rose
+
+
+def test_sell_parent_signs_and_recorded_arrival(algo: RunRecord) -> None:
+    m = run_metrics(algo, {s.SYMBOL: s.tape()}).parent("P2")
+    assert m["side"] == "sell"
+    assert m["arrival_mid"] == 100.2               # recorded, though the tape says 100.00
+    assert m["avg_px"] == 100.15
+    # sold 0.05 below arrival: a cost (positive slippage, positive IS, negative P&L)
+    assert m["slippage_arrival_bps"] == approx(bps(F("0.05") / F("100.20")))
+    assert m["is_executed"] == 2.5 and m["is_opportunity"] == 0.0 and m["is_cost"] == 2.5
+    assert m["is_bps"] == approx(bps(F("2.5") / (50 * F("100.20"))))
+    assert m["pnl"] == -2.5
+    # the window [20 s, 60 s) saw one trade: 300 @ 100.30; selling below it is a cost
+    assert m["interval_vwap"] == 100.3
+    assert m["slippage_vwap_bps"] == approx(bps(F("0.15") / F("100.30")))
+    assert m["participation"] == approx(F(50, 300), 6)
+    # sold at 100.15, then the mid was 100.20 at every horizon: unfavourable for a seller
+    for h in (1, 5, 30):
+        assert m[f"markout_{h}s_bps"] == approx(bps((F("100.15") - F("100.20")) / F("100.15")))
+    assert (m["passive_share"], m["aggressive_share"]) == (0.0, 1.0)
+
+
+def test_sell_beating_arrival_is_a_gain() -> None:
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "S", Side.SELL, 20, 0, 60)]
+    run.fills = [s.fill("algo", "S", "C", Side.SELL, 12, 10, "100.30", "passive", 11)]
+    m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("S")
+    assert m["pnl"] == 3.0                         # (100.30 - 100.00) x 10, sold above
+    assert m["is_executed"] == -3.0
+    assert m["slippage_arrival_bps"] == -30.0
+    # 10 unsold while the mid rose 100.00 -> 100.30: waiting paid, a negative cost
+    assert m["is_opportunity"] == -3.0
+    assert m["is_cost"] == -6.0
+    assert m["is_bps"] == -30.0                    # -6 / (20 x 100.00) x 1e4
+    # mid 100.10 a second later: the seller sold 0.20 above it
+    assert m["markout_1s_bps"] == approx(bps(F("0.20") / F("100.30")))
+
+
+def test_totals_over_two_parents(algo: RunRecord) -> None:
+    t = run_metrics(algo, {s.SYMBOL: s.tape()}).total
+    assert (t["parents"], t["qty"], t["filled"], t["unfilled"]) == (2, 150, 130, 20)
+    assert t["fill_rate"] == approx(F(130, 150), 6)
+    assert (t["symbol"], t["side"], t["strategy"]) == ("TEST", "mixed", "TWAP")
+    # a buy and a sell: no meaningful average price or arrival level
+    assert t["avg_px"] is None and t["arrival_mid"] is None and t["interval_vwap"] is None
+    assert t["notional"] == 13013.5
+    # costs are sums; slippages weight by each parent's benchmark notional of its fills
+    assert (t["is_executed"], t["is_opportunity"], t["is_cost"], t["pnl"]) == (
+        8.5, 6.0, 14.5, -8.5)
+    assert t["slippage_arrival_bps"] == approx(bps(F("8.5") / (100 * 80 + F("100.20") * 50)))
+    vwap_num = (8006 - F("100.18") * 80) - (F("5007.5") - F("100.30") * 50)
+    assert t["slippage_vwap_bps"] == approx(bps(vwap_num / (F("100.18") * 80 + F("100.3") * 50)))
+    assert t["is_bps"] == approx(bps(F("14.5") / (100 * 100 + 50 * F("100.20"))))
+    assert (t["market_volume"], t["participation"]) == (800, approx(F(130, 800), 6))
+    # pooled samples: acks 100, 250, 300, 400; first fills 1 s, 1 s, 3 s
+    assert (t["ack_latency_p50_us"], t["ack_latency_p99_us"]) == (250, 400)
+    assert (t["fill_latency_p50_us"], t["fill_latency_p99_us"]) == (1_000_000, 3_000_000)
+    assert t["child_count"] == 4
+    assert t["passive_share"] == approx(F(40, 130), 6)
+    m = run_metrics(algo, {s.SYMBOL: s.tape()})
+    a, b = m.parent("P1"), m.parent("P2")
+    for h in (1, 5, 30):  # quantity-weighted over the three fills: 80 of P1's, 50 of P2's
+        key = f"markout_{h}s_bps"
+        assert t[key] == approx((num(a[key]) * 80 + num(b[key]) * 50) / 130, 3)
+
+
+def test_totals_of_one_symbol_and_side_have_price_levels() -> None:
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "A", Side.BUY, 100, 0, 60),
+                   s.parent("algo", "B", Side.BUY, 300, 20, 60)]       # arrivals 100.00, 100.20
+    run.fills = [s.fill("algo", "A", "C1", Side.BUY, 5, 100, "100.00", "passive", 4),
+                 s.fill("algo", "B", "C2", Side.BUY, 25, 100, "100.40", "aggressive", 24)]
+    t = run_metrics(run, {s.SYMBOL: s.tape()}).total
+    assert (t["symbol"], t["side"]) == ("TEST", "buy")
+    assert t["avg_px"] == 100.2                    # (10000 + 10040) / 200
+    assert t["arrival_mid"] == 100.15              # (100 x 100.00 + 300 x 100.20) / 400
+    assert t["end_mid"] == 100.3
+    assert t["interval_vwap"] == approx((100 * F("100.18") + 300 * F("100.30")) / 400, 6)
+    assert t["slippage_arrival_bps"] == approx(bps(F(20) / (100 * 100 + 100 * F("100.2"))))
+
+
+def test_unfilled_parent() -> None:
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "U", Side.BUY, 100, 0, 60)]
+    run.children = [s.child("algo", "U", "C", Side.BUY, 100, 1, None, None)]
+    m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("U")
+    assert (m["filled"], m["fill_rate"], m["fill_count"], m["child_count"]) == (0, 0.0, 0, 1)
+    for key in ("avg_px", "slippage_arrival_bps", "slippage_vwap_bps", "passive_share",
+                "aggressive_share", "ack_latency_p50_us", "ack_latency_p99_us",
+                "fill_latency_p50_us", "fill_latency_p99_us", "markout_1s_bps",
+                "markout_5s_bps", "markout_30s_bps"):
+        assert m[key] is None, key
+    # nothing executed; the whole order missed a 0.30 rise: 100 x 0.30
+    assert (m["is_executed"], m["pnl"]) == (0.0, 0.0)
+    assert m["is_opportunity"] == 30.0 and m["is_cost"] == 30.0
+    assert m["is_bps"] == 30.0                     # 30 / (100 x 100.00) x 1e4
+
+
+def test_no_mid_means_none() -> None:
+    """Before the first quote there is no arrival mid; after the bid-only quote at 70 s there
+    is no mid for the markouts or the end of the window."""
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "E", Side.BUY, 10, -5, 90)]
+    run.fills = [s.fill("algo", "E", "C", Side.BUY, 65, 4, "100.30", "passive", 64)]
+    m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("E")
+    assert m["arrival_mid"] is None and m["end_mid"] is None
+    for key in ("slippage_arrival_bps", "is_executed", "is_opportunity", "is_cost", "is_bps",
+                "pnl"):
+        assert m[key] is None, key
+    assert m["avg_px"] == 100.3
+    assert m["markout_1s_bps"] == approx(0)      # 66 s: mid 100.30
+    assert m["markout_5s_bps"] is None            # 70 s: the bid-only quote
+    assert m["markout_30s_bps"] is None           # 95 s: still one-sided
+
+
+def test_nearest_rank() -> None:
+    assert nearest_rank([], 50) is None
+    assert nearest_rank([7], 99) == 7
+    assert nearest_rank([1, 2], 50) == 1
+    assert nearest_rank(list(range(1, 101)), 99) == 99
+    assert nearest_rank(list(range(1, 201)), 99) == 198
+    assert nearest_rank([1, 2, 3], 99) == 3
+
+
+def test_records_that_do_not_add_up_are_errors(algo: RunRecord) -> None:
+    with pytest.raises(ValueError, match="no market tape for symbol 'TEST'"):
+        run_metrics(algo, {})
+    algo.fills.append(s.fill("algo", "P9", "C9", Side.BUY, 5, 1, "100", "passive", 4))
+    with pytest.raises(ValueError, match="unknown parent 'P9'"):
+        run_metrics(algo, {s.SYMBOL: s.tape()})
+    with pytest.raises(ValueError, match="belongs to parent 'P9'"):
+        parent_metrics(algo.parents[0], algo.fills[-1:], [], s.tape())
+
+
+def test_metrics_are_json_safe_and_complete(algo: RunRecord) -> None:
+    m = run_metrics(algo, {s.SYMBOL: s.tape()})
+    for d in (m.total, *m.parents):
+        assert tuple(d) == METRIC_KEYS
+        for v in d.values():
+            assert v is None or type(v) in (int, float, str)
+    assert json.loads(json.dumps(m.to_json())) == m.to_json()
+    with pytest.raises(KeyError):
+        m.parent("nope")
+
+
+def test_arrival_from_record_needs_no_quote() -> None:
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "R", Side.BUY, 10, -5, 0, arrival="99.5")]
+    run.fills = [s.fill("algo", "R", "C", Side.BUY, -4, 10, "99.6", "aggressive", -5)]
+    m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("R")
+    assert m["arrival_mid"] == 99.5
+    assert m["pnl"] == approx(-1)                  # (99.6 - 99.5) x 10, bought above
+    assert m["slippage_arrival_bps"] == approx(bps(F("0.1") / F("99.5")))
+    assert Decimal(str(m["avg_px"])) == Decimal("99.6")
