@@ -135,7 +135,7 @@ class GatewayConfig:
 
 _SESSION_KEYS = frozenset(f.name for f in fields(SessionConfig))
 #: Top-level sections owned by other parts of the gateway (venue, algos, risk, metrics).
-EXTRA_SECTIONS = frozenset({"venue", "algos", "risk", "metrics", "audit", "client"})
+EXTRA_SECTIONS = frozenset({"backtest", "venue", "algos", "risk", "metrics", "audit", "client"})
 
 
 def _time(node: Node) -> time:

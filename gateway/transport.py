@@ -122,6 +122,23 @@ class Connected:
         self.peer = peer
 
 
+class WriteBuffer(Protocol):
+    def get_write_buffer_size(self) -> int: ...
+
+
+class Writer(Protocol):
+    """Where a session's bytes go: an asyncio stream, or an in-memory link (a backtest)."""
+
+    @property
+    def transport(self) -> WriteBuffer: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class SessionRunner:
     """One session with its store, logs and (at most one) live connection."""
 
@@ -140,7 +157,7 @@ class SessionRunner:
         self.store = DeferredTargetStore(store_for(config, run_dir))
         self.session = Session(config, self.store, dictionaries_for(config),
                                app_types=app.app_types(config), password=config.password())
-        self.writer: asyncio.StreamWriter | None = None
+        self.writer: Writer | None = None
         self.logged_on_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()
         self._wake = asyncio.Event()
@@ -226,6 +243,26 @@ class SessionRunner:
     def _close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+    def open(self, writer: Writer, peer: str) -> None:
+        """Start a connection the caller pumps itself (an in-memory link): the session's
+        bytes go to ``writer``; hand it what arrives with :meth:`receive` and call
+        :meth:`on_timer` when :meth:`next_deadline` has passed."""
+        now = self.clock.now()
+        self.writer = writer
+        self.log.event(now, f"connected {peer}")
+        for o in self.observers:
+            o.event(self, Connected(peer), now)
+        self._handle(self.session.connection_made(now))
+
+    def receive(self, data: bytes) -> None:
+        self._receive(data)
+
+    def next_deadline(self) -> datetime | None:
+        return self.session.next_deadline()
+
+    def on_timer(self) -> None:
+        self._handle(self.session.on_timer(self.clock.now()))
 
     def _receive(self, data: bytes) -> None:
         """Hand ``data`` to the session and its messages to the application, then persist the

@@ -27,6 +27,7 @@ from decimal import Decimal
 from engine.book import OrderBook
 from engine.book_types import CancelReason, Event, EventType, Op, OpType, Side, TimeInForce
 from engine.errors import CoreError, error_for
+from gateway.md_feed import FeedFill
 from gateway.venue_config import SymbolSpec, VenueConfig
 from gateway.venue_orders import (
     CANCELED,
@@ -254,16 +255,32 @@ class Venue:
 
     # -- market data feed ---------------------------------------------------------------------
 
-    def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]],
-                     now: datetime) -> list[Report]:
+    def resting_ids(self) -> dict[str, list[int]]:
+        """Per symbol, the book ids of the client orders resting in it (what a market-data
+        feed needs to fill them from its executions)."""
+        out: dict[str, list[int]] = {}
+        for book_id, order in self._live.items():
+            out.setdefault(order.symbol, []).append(book_id)
+        return out
+
+    def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]], now: datetime,
+                     fills: Iterable[tuple[FeedFill, datetime]] = ()) -> list[Report]:
         """A market-data feed changed ``symbol``'s book directly (in C, without events):
-        count its trades (ticks, qty) and report client orders the feed took liquidity from
-        (a level the feed deleted) as canceled."""
+        count its trades (ticks, qty), report the fills it gave client orders (each with the
+        time of its message; the market's print is counted once, as the feed's trade), and
+        report client orders the feed took liquidity from (a level the feed deleted) as
+        canceled."""
+        spec = self.specs[symbol]
         for ticks, qty in trades:
-            self.last_trade[symbol] = self.specs[symbol].to_price(ticks)
+            self.last_trade[symbol] = spec.to_price(ticks)
             self.volume[symbol] += qty
         book = self.books[symbol]
         out: list[Report] = []
+        for f, when in fills:
+            order = self._live.get(f.order_id)
+            if order is not None:
+                out.append(self._fill(order, f.qty, spec.to_price(f.price), when,
+                                      aggressor=False))
         for order in [o for o in self._live.values() if o.symbol == symbol]:
             info = book.order(order.book_id)
             left = info.qty if info is not None else 0

@@ -40,6 +40,7 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
+from gateway.md_feed import MdLogError
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import DESK_OWNER, VenueRouter
@@ -77,10 +78,15 @@ def venue_config(config: GatewayConfig) -> VenueConfig:
 
 
 class VenueApplication:
-    def __init__(self, config: GatewayConfig) -> None:
+    """``feed_errors``: told of each unreadable market-data line, which the replay then
+    passes over (by default the first one ends the replay)."""
+
+    def __init__(self, config: GatewayConfig, *,
+                 feed_errors: Callable[[MdLogError], None] | None = None) -> None:
         base = config.path.resolve().parent
         self.config = venue_config(config)
-        self.feed = (FeedReplay(self.config.market_data, self.config.symbols)
+        self.feed = (FeedReplay(self.config.market_data, self.config.symbols,
+                                on_error=feed_errors)
                      if self.config.market_data is not None else None)
         self.venue = Venue(self.config, books=self.feed.books if self.feed else None)
         algos = parse_algos(config.extra.get("algos"), base)
@@ -129,7 +135,7 @@ class VenueApplication:
         if self.config.cancel_on_disconnect:
             self.deliver(self.venue.cancel_all(session.name, now, "canceled on disconnect"),
                          now)
-        self._settle(now)
+        self.settle(now)
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
         self.sessions.setdefault(session.name, session)
@@ -148,7 +154,7 @@ class VenueApplication:
             self.desk.on_message(owner, message, now)
         else:
             self.deliver(self._order_request(owner, msg_type, message, now), now)
-        self._settle(now)
+        self.settle(now)
 
     def next_deadline(self) -> datetime | None:
         desk = self.desk.next_deadline()
@@ -161,16 +167,17 @@ class VenueApplication:
         self.gate.at(now)
         if self.feed is not None:
             self.desk.touch(now)
-            for symbol, trades in self.feed.due(now):
-                if symbol in self.venue.specs:
-                    self.deliver(self.venue.feed_applied(symbol, trades, now), now)
-                    self.market_data.feed_changed(symbol, trades)
+            for change in self.feed.due(now, self.venue.resting_ids()):
+                if change.symbol in self.venue.specs:
+                    self.deliver(self.venue.feed_applied(change.symbol, change.trades, now,
+                                                         change.fills), now)
+                    self.market_data.feed_changed(change.symbol, change.trades)
             if self.feed.error is not None:
                 print(f"gateway: market data replay stopped: {self.feed.error}",
                       file=sys.stderr, flush=True)
                 self.feed.error = None
         self.desk.on_timer(now)
-        self._settle(now)
+        self.settle(now)
 
     # -- orders -----------------------------------------------------------------------------
 
@@ -233,7 +240,7 @@ class VenueApplication:
                 gate.kill(reason)
             self.deliver(self.venue.cancel_all(name, now, f"kill switch: {reason}"), now)
             self.desk.stop_session(name, f"kill switch: {reason}", now)
-        self._settle(now)
+        self.settle(now)
 
     # -- output -----------------------------------------------------------------------------
 
@@ -276,7 +283,7 @@ class VenueApplication:
             else:
                 session.send(cancel_reject_message(r))
 
-    def _settle(self, now: datetime) -> None:
+    def settle(self, now: datetime) -> None:
         """After a request: market data out, then the algos see the new market."""
         self.flush_market_data()
         self.desk.pump(now)

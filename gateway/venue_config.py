@@ -6,8 +6,8 @@
       symbols:
         AAPL: {tick_size: 0.01, lot_size: 1, band_pct: 10, max_qty: 1000000}
         AMZN: {tick_size: 0.01}
-      market_data:                 # optional: drive the books from a FIX market-data log
-        log: ../logs/samples/AMZN-2012-06-21.md.log
+      market_data:                 # optional: drive the books from FIX market-data logs
+        log: ../logs/samples/AMZN-2012-06-21.md.log   # or a list of logs, merged in time
         speed: 20                  # log seconds per wall second
       cancel_on_disconnect: false  # cancel a client's resting orders when it disconnects
 
@@ -50,7 +50,7 @@ class SymbolSpec:
 
 @dataclass(frozen=True, slots=True)
 class MarketDataFeedConfig:
-    log: Path
+    logs: tuple[Path, ...]
     speed: float = 1.0
     symbols: frozenset[str] | None = None  # None: every symbol in the log the venue lists
 
@@ -97,9 +97,13 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
     feed = None
     if "market_data" in m:
         f = m["market_data"].mapping({"log", "speed", "symbols"}, {"log"})
-        log = Path(f["log"].string())
+        log_node = f["log"]
+        logs = ([n.string() for n in log_node.sequence()]
+                if isinstance(log_node.raw(), list) else [log_node.string()])
+        if not logs:
+            raise log_node.error("expected a log file or a list of them")
         feed = MarketDataFeedConfig(
-            log=log if log.is_absolute() else base / log,
+            logs=tuple(base / n for n in logs),
             speed=f["speed"].number(1e-3, 1e6) if "speed" in f else 1.0,
             symbols=frozenset(s.string() for s in f["symbols"].sequence())
             if "symbols" in f else None,

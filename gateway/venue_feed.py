@@ -1,30 +1,51 @@
-"""A venue's books driven by a FIX market-data log (``venue: market_data:``), in time.
+"""A venue's books driven by FIX market-data logs (``venue: market_data:``), in time.
 
-The log (35=W/X, as ``gateway lobster to-fix`` writes it) is replayed into the same C books
-the venue matches client orders on: message *i* is applied at
-``start + (time_i - time_0) / speed``, where ``start`` is the first timer call. Clients trade
-against the replayed liquidity; the feed's own later changes to orders a client already took
-are skipped by the C feed (rejects are counted, not fatal, because client trading makes the
-live book differ from the recorded one).
+The logs (35=W/X, as ``gateway lobster to-fix`` writes them) are replayed into the same C
+books the venue matches client orders on: message *i* is applied at
+``start + (time_i - time_0) / speed``, where ``time_0`` is the earliest first message of the
+logs and ``start`` the first timer call (a backtest's virtual clock starts at ``time_0`` at
+speed 1, so it applies each message at its own time). Several logs are merged in time; they
+normally hold different symbols (within one call's messages, one log's are applied before
+the next's).
+
+Clients trade against the replayed liquidity. The feed's own later changes to orders a
+client already took are skipped by the C feed (rejects are counted, not fatal, because
+client trading makes the live book differ from the recorded one). A client order resting
+in the book fills when replayed executions reach it (csrc/mdfeed.h's fill rule: the
+executions of orders it has priority over, and prints through its price, go to it first);
+:meth:`FeedReplay.due` returns those fills with the symbol's trades.
 
 Prices: the log's decimals are read in ticks of the venue's tick size, so every symbol the
 feed drives must have the same power-of-ten tick (0.01 -> 2 decimals), fine enough for every
 price in the log (LOBSTER's hidden executions trade at half cents: use 0.0001 for those).
-A message that cannot be read ends the replay with the reason in :attr:`FeedReplay.error`.
+A message that cannot be read ends the replay with the reason in :attr:`FeedReplay.error`,
+unless ``on_error`` is given: it is then told (the error names file and line) and the replay
+goes on past the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from engine.book import OrderBook
 from gateway.config import ConfigError
-from gateway.md_feed import MarketDataFeed, MdBatch, MdDecoder, MdLogError, MdLogReader
+from gateway.md_feed import (
+    FeedFill,
+    MarketDataFeed,
+    MdBatch,
+    MdDecoder,
+    MdLogError,
+    MdLogReader,
+)
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec
 
-__all__ = ["FeedReplay"]
+__all__ = ["FeedChange", "FeedReplay"]
 
 
 def _decimals(tick: Decimal) -> int | None:
@@ -34,8 +55,53 @@ def _decimals(tick: Decimal) -> int | None:
     return -exp.exponent
 
 
+@dataclass(slots=True)
+class FeedChange:
+    """What one :meth:`FeedReplay.due` call did to a symbol: its trades (ticks, quantity), in
+    order, and the fills of client orders they reached (csrc/mdfeed.h's rule)."""
+
+    symbol: str
+    trades: list[tuple[int, int]]
+    fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
+    trade_times: list[int] = field(default_factory=list)  # log time (ns) of each trade
+
+
+class _Log:
+    """One log's read position: the current batch and the next message in it."""
+
+    def __init__(self, path: Path, digits: int,
+                 on_error: Callable[[MdLogError], None] | None) -> None:
+        self.path = path
+        self.batches: Iterator[MdBatch] = iter(MdLogReader(
+            path, decoder=MdDecoder(price_decimals=digits, on_error=on_error)))
+        self.batch: MdBatch | None = None
+        self.times: Sequence[int] = ()
+        self.i = 0
+
+    def advance(self) -> str | None:
+        """Move to the next message; returns why the log cannot be read on (file:line), if
+        so (the log then counts as done)."""
+        while self.batch is None or self.i >= self.batch.count:
+            try:
+                self.batch = next(self.batches, None)
+            except MdLogError as exc:
+                self.batch = None
+                return str(exc)
+            self.i = 0
+            if self.batch is None:
+                return None
+            # the md_msg array: int64 SendingTime first in each 32-byte record
+            self.times = memoryview(self.batch.msgs).cast("q")[::4]
+        return None
+
+    def next_time(self) -> int | None:
+        return self.times[self.i] if self.batch is not None else None
+
+
 class FeedReplay:
-    def __init__(self, config: MarketDataFeedConfig, specs: dict[str, SymbolSpec]) -> None:
+    def __init__(self, config: MarketDataFeedConfig, specs: dict[str, SymbolSpec], *,
+                 on_error: Callable[[MdLogError], None] | None = None,
+                 record_tops: bool = False) -> None:
         symbols = sorted(config.symbols if config.symbols is not None else specs)
         unknown = [s for s in symbols if s not in specs]
         if unknown:
@@ -44,72 +110,100 @@ class FeedReplay:
         if len(decimals) != 1 or None in decimals:
             raise ConfigError("venue: market_data: the symbols it drives need one tick size "
                               "that is a power of ten")
-        if not config.log.is_file():
-            raise ConfigError(f"venue: market_data: log {config.log} does not exist")
+        for path in config.logs:
+            if not path.is_file():
+                raise ConfigError(f"venue: market_data: log {path} does not exist")
         (digits,) = decimals
         assert digits is not None
         self.config = config
         self.feed = MarketDataFeed(strict=False, price_decimals=digits)
         self.books: dict[str, OrderBook] = {s: self.feed.add_symbol(s) for s in symbols}
-        self._batches: Iterator[MdBatch] = iter(MdLogReader(
-            config.log, decoder=MdDecoder(price_decimals=digits)))
-        self._batch: MdBatch | None = None
-        self._i = 0
+        self.record_tops = record_tops
+        #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
+        #: flattened, one after every message that changed its best bid or offer
+        self.tops: dict[str, array[int]] = {s: array("q") for s in symbols}
+        self._logs = [_Log(path, digits, on_error) for path in config.logs]
         self._t0: int | None = None
         self._start: datetime | None = None
         self.applied = 0
+        self.last_ns = 0  # log time of the latest message applied
         self.error: str | None = None
-        self._advance()
+        for cursor in self._logs:
+            self._note(cursor.advance())
+        firsts = [t for t in (c.next_time() for c in self._logs) if t is not None]
+        self._t0 = min(firsts) if firsts else None
 
-    def _advance(self) -> None:
-        """Move to the next message; a log that cannot be read ends the replay there, with
-        the reason (file:line) in :attr:`error`."""
-        while self._batch is None or self._i >= self._batch.count:
-            try:
-                self._batch = next(self._batches, None)
-            except MdLogError as exc:
-                self.error = str(exc)
-                self._batch = None
-            self._i = 0
-            if self._batch is None:
-                return
+    def _note(self, error: str | None) -> None:
+        if error is not None and self.error is None:
+            self.error = error
 
     @property
     def done(self) -> bool:
-        return self._batch is None
+        return all(log.batch is None for log in self._logs)
+
+    def first_time(self) -> datetime | None:
+        """The time of the earliest first message of the logs (None: they are empty)."""
+        if self._t0 is None:
+            return None
+        return _EPOCH + timedelta(microseconds=self._t0 // 1000)
+
+    def anchor(self, start: datetime) -> None:
+        """Map the logs' first message to ``start`` (else the first call to :meth:`due`)."""
+        self._start = start
+
+    def time_of(self, time_ns: int) -> datetime:
+        """When the message of log time ``time_ns`` is (or was) due."""
+        assert self._start is not None and self._t0 is not None, "the replay has not started"
+        return self._start + timedelta(microseconds=(time_ns - self._t0) / 1000
+                                       / self.config.speed)
 
     def next_deadline(self) -> datetime | None:
         """When the next message is due (the distant past before the first timer call:
         the replay starts at once)."""
-        if self._batch is None:
+        nxt = [t for t in (log.next_time() for log in self._logs) if t is not None]
+        if not nxt:
             return None
         if self._start is None:
             return datetime.min.replace(tzinfo=UTC)
         assert self._t0 is not None
-        delay = (self._batch.time_ns(self._i) - self._t0) / 1e9 / self.config.speed
+        delay = (min(nxt) - self._t0) / 1e9 / self.config.speed
         return self._start + timedelta(seconds=delay)
 
-    def due(self, now: datetime) -> Iterator[tuple[str, list[tuple[int, int]]]]:
-        """Apply every message due at ``now``; yield each changed symbol with its trades
-        (ticks, quantity)."""
-        changed: dict[str, list[tuple[int, int]]] = {}
-        while self._batch is not None:
-            batch = self._batch
-            if self._start is None:
-                self._start, self._t0 = now, batch.time_ns(self._i)
-            assert self._t0 is not None
-            limit = self._t0 + (now - self._start).total_seconds() * self.config.speed * 1e9
-            stop = self._i
-            while stop < batch.count and batch.time_ns(stop) <= limit:
-                stop += 1
-            if stop == self._i:
-                break
-            update = self.feed.apply(batch, self._i, stop)
-            self.applied += stop - self._i
-            for symbol in update.changed_levels():
-                changed.setdefault(symbol, [])
-            for t in update.trades():
-                changed.setdefault(t.symbol, []).append((t.price, t.size))
-            self._i = stop
-            self._advance()
-        yield from changed.items()
+    def due(self, now: datetime,
+            clients: Mapping[str, Sequence[int]] | None = None) -> list[FeedChange]:
+        """Apply every message due at ``now``; per changed symbol, its trades and the fills
+        of the ``clients`` orders (per symbol, the book ids of client orders resting in it)."""
+        if self._t0 is None:
+            return []
+        if self._start is None:
+            self._start = now
+        limit = self._t0 + int((now - self._start).total_seconds() * self.config.speed * 1e9)
+        changed: dict[str, FeedChange] = {}
+        for log in self._logs:
+            while log.batch is not None:
+                batch, start = log.batch, log.i
+                stop = bisect.bisect_right(log.times, limit, start)
+                if stop == start:
+                    break
+                update = self.feed.apply(batch, start, stop, clients=clients,
+                                         tops=self.record_tops)
+                self.applied += stop - start
+                for symbol in update.changed_levels():
+                    changed.setdefault(symbol, FeedChange(symbol, []))
+                for t in update.trades():
+                    change = changed.setdefault(t.symbol, FeedChange(t.symbol, []))
+                    change.trades.append((t.price, t.size))
+                    change.trade_times.append(t.time_ns)
+                for fill in update.fills:
+                    changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
+                        (fill, self.time_of(fill.time_ns)))
+                if self.record_tops:
+                    for symbol, rows in update.tops.items():
+                        self.tops.setdefault(symbol, array("q")).extend(rows)
+                self.last_ns = max(self.last_ns, log.times[stop - 1])
+                log.i = stop
+                self._note(log.advance())
+        return list(changed.values())
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -23,14 +23,15 @@ SPEC = SymbolSpec("AMZN", tick_size=Decimal("0.0001"))
 
 
 def replay(speed: float = 1.0) -> tuple[FeedReplay, Venue]:
-    feed = FeedReplay(MarketDataFeedConfig(LOG, speed), {"AMZN": SPEC})
+    feed = FeedReplay(MarketDataFeedConfig((LOG,), speed), {"AMZN": SPEC})
     return feed, Venue(VenueConfig({"AMZN": SPEC}), books=feed.books, id_prefix="t-")
 
 
 def run_to(feed: FeedReplay, venue: Venue, t: datetime) -> list[ExecReport]:
     out = []
-    for symbol, trades in feed.due(t):
-        out += [r for r in venue.feed_applied(symbol, trades, t) if isinstance(r, ExecReport)]
+    for change in feed.due(t, venue.resting_ids()):
+        out += [r for r in venue.feed_applied(change.symbol, change.trades, t, change.fills)
+                if isinstance(r, ExecReport)]
     return out
 
 
