@@ -8,6 +8,10 @@ the JSON audit log to ``audit: {path}`` (default ``RUN_DIR/audit.jsonl``). With 
 ``metrics on http://HOST:PORT/metrics`` is printed after the ``listening on`` line.
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos).
+
+``--mode backtest`` runs the config's ``backtest:`` section instead, exactly as
+``gateway backtest FILE.yaml`` does; ``--mode live`` (the default) serves it live, where a
+``backtest:`` section is ignored and clients send their own orders.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, help="override the acceptor's listening port")
     p.add_argument("--run-dir", type=Path, default=Path("logs/run"),
                    help="where logs and stores go (default: %(default)s)")
+    p.add_argument("--mode", choices=("live", "backtest"), default="live",
+                   help="serve live (default), or run the config's backtest: section")
     p.set_defaults(run=run)
 
 
@@ -95,6 +101,11 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mode == "backtest":
+        from gateway.cmd_backtest import run_config  # the backtest's imports only when asked
+
+        return run_config(argparse.Namespace(config=args.config, on_error=None, output=None,
+                                             quiet=False))
     asyncio.run(serve(args.config, args.port, args.run_dir))
     print("stopped", file=sys.stderr)
     return 0

@@ -1,0 +1,410 @@
+"""``gateway backtest CONFIG.yaml``: the live venue, fed from files, on a virtual clock.
+
+A backtest builds exactly what ``gateway run CONFIG.yaml`` builds (the acceptor's sessions,
+the venue application with its C books, algo desk, risk gates and audit log) and changes
+only the edges: the clock is a :class:`~gateway.clock.VirtualClock` that jumps from event to
+event, the market-data logs of ``venue: market_data:`` drive the books at their own
+timestamps, and the clients are FIX initiator sessions connected to the acceptor's
+sessions in memory (:mod:`gateway.backtest_link`), sending the ``backtest:`` section's
+parent orders at their start times (:mod:`gateway.backtest_client`). Child orders and the
+venue's reports cross the latency model between the desk and the books.
+
+Passes, each a fresh replay (no run's orders ever move the market another run sees):
+
+1. ``market``: the logs alone, to check them (bad lines stop the backtest, or with
+   ``on_error: skip`` are reported and passed over) and to record the market tape (best bid
+   and offer after every change, every trade) the TCA measures against;
+2. ``algo``: the parents as configured;
+3. one pass per baseline: ``naive`` (each parent as one market order at its start,
+   :class:`algos.baselines.MarketAtStart`) and ``twap`` (plain TWAP over the same window).
+
+How the replay and the algos meet: market data is applied in C in chunks. Between the
+algos' events (a slice timer, an acknowledgement arriving, a parent starting) the chunk runs
+to the next event; while a parent is working, chunks end at least every
+``snapshot_interval`` of market time (0: after every message time), and the desk sees a book
+snapshot after each chunk. Fills of resting child orders are found inside C at the message
+that causes them (csrc/mdfeed.h), so their prices and times do not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from algos.baselines import MarketAtStart
+from algos.registry import load_strategy
+from engine.book_types import Side
+from gateway.audit import AuditLog
+from gateway.backtest_client import BacktestClient, PlannedParent
+from gateway.backtest_config import BacktestConfig, parse_backtest
+from gateway.backtest_link import ChildLink, MemoryWire, Scheduler
+from gateway.backtest_records import MarketTape, ParentRecord, RunRecord
+from gateway.clock import VirtualClock
+from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.latency import LatencyModel
+from gateway.md_feed import MdLogError
+from gateway.routers import DESK_OWNER, parent_of
+from gateway.transport import Engine, SessionRunner
+from gateway.venue_app import VenueApplication, venue_config
+from gateway.venue_config import VenueConfig
+from gateway.venue_feed import FeedReplay
+
+__all__ = ["Backtest", "BacktestInputError", "BacktestResult"]
+
+NAIVE_CODE = "1003"  # TargetStrategy of the naive baseline (FIX44.xml: MARKET_AT_START)
+TWAP_CODE = "1001"
+GRACE = timedelta(seconds=60)  # after the last parent's end, for its last reports
+SHOWN_ERRORS = 20
+
+
+class BacktestInputError(ValueError):
+    """The market data cannot be replayed (``on_error: stop``): the message names the file,
+    the line and what is wrong."""
+
+
+@dataclass
+class PassStats:
+    name: str
+    messages: int = 0
+    seconds: float = 0.0
+    steps: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = self.messages / self.seconds if self.seconds else None
+        return {"pass": self.name, "messages": self.messages, "seconds": round(self.seconds, 4),
+                "events_per_second": round(rate) if rate else None, "steps": self.steps}
+
+
+@dataclass
+class BacktestResult:
+    config: BacktestConfig
+    tapes: dict[str, MarketTape]
+    runs: dict[str, RunRecord]
+    passes: list[PassStats]
+    first: datetime
+    last: datetime
+    skipped: list[str] = field(default_factory=list)
+    skipped_count: int = 0
+    config_path: Path | None = None
+    latency: dict[str, object] = field(default_factory=dict)
+
+    def info(self) -> dict[str, object]:
+        """What the report says about the run itself (config, market, passes, input)."""
+        return {
+            "config": str(self.config_path) if self.config_path else None,
+            "market": {"first": self.first.isoformat(), "last": self.last.isoformat(),
+                       "symbols": sorted(self.tapes)},
+            "latency": self.latency,
+            "snapshot_interval": self.config.snapshot_interval,
+            "passes": [p.as_dict() for p in self.passes],
+            "skipped_input": {"count": self.skipped_count, "first": self.skipped},
+        }
+
+
+class Progress:
+    """A one-line progress bar on ``out`` (a terminal), redrawn at most 10 times a second."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.out = out
+        self._drawn = 0.0
+
+    def due(self) -> bool:
+        """Whether a redraw is due (callers skip formatting the note otherwise)."""
+        return self.out is not None and time.monotonic() - self._drawn >= 0.1
+
+    def show(self, label: str, done: float, note: str = "", final: bool = False) -> None:
+        if self.out is None or not (final or self.due()):
+            return
+        self._drawn = time.monotonic()
+        done = min(1.0, max(0.0, done))
+        bar = "#" * int(done * 30)
+        end = "\n" if final else ""
+        self.out.write(f"\r{label:<8} [{bar:<30}] {done * 100:5.1f}% {note:<28}{end}")
+        self.out.flush()
+
+
+class Backtest:
+    """One backtest of a config file. ``progress``: where the progress bar goes (None:
+    nowhere); ``warn``: where skipped input is reported."""
+
+    def __init__(self, path: Path, *, progress: TextIO | None = None,
+                 warn: TextIO = sys.stderr, on_error: str | None = None,
+                 output: Path | None = None) -> None:
+        self.path = path
+        self.gw: GatewayConfig = load_config(path)
+        others = sorted({s.application for s in self.gw.sessions} - {"venue"})
+        if others:
+            raise ConfigError(f"{path}: a backtest replays a venue config (application: "
+                              f"venue); this one also has {', '.join(others)}")
+        self.venue: VenueConfig = venue_config(self.gw)
+        if self.venue.market_data is None:
+            raise ConfigError(f"{path}: a backtest needs market data: venue: market_data: "
+                              "log: FILE (or a list of files)")
+        self.bt = parse_backtest(self.gw, set(self.venue.symbols))
+        if on_error is not None or output is not None:
+            self.bt = BacktestConfig(**{**_fields(self.bt),
+                                        "on_error": on_error or self.bt.on_error,
+                                        "output": output or self.bt.output})
+        self.progress = Progress(progress)
+        self.warn = warn
+        self._skipped: list[str] = []
+        self._skipped_count = 0
+
+    # -- the whole backtest -----------------------------------------------------------------
+
+    def run(self) -> BacktestResult:
+        tapes, first, last, market = self.market_pass()
+        runs: dict[str, RunRecord] = {}
+        passes = [market]
+        for name in ("algo", *self.bt.baselines):
+            record, stats = self.run_pass(name, first, last)
+            runs[name] = record
+            passes.append(stats)
+        return BacktestResult(self.bt, tapes, runs, passes, first, last,
+                              list(self._skipped), self._skipped_count, self.path,
+                              LatencyModel(self.bt.latency).describe())
+
+    def _bad_line(self, error: MdLogError) -> None:
+        self._skipped_count += 1
+        if len(self._skipped) < SHOWN_ERRORS:
+            self._skipped.append(str(error))
+            print(f"\ngateway backtest: skipped {error}", file=self.warn, flush=True)
+
+    # -- pass 1: the market alone --------------------------------------------------------------
+
+    def _feed(self, record_tops: bool, on_error: Callable[[MdLogError], None] | None
+              ) -> FeedReplay:
+        assert self.venue.market_data is not None
+        return FeedReplay(self.venue.market_data, self.venue.symbols, on_error=on_error,
+                          record_tops=record_tops)
+
+    def market_pass(self) -> tuple[dict[str, MarketTape], datetime, datetime, PassStats]:
+        """Replay the logs alone: check them, and record the tape of every symbol."""
+        skip = self.bt.on_error == "skip"
+        feed = self._feed(True, self._bad_line if skip else None)
+        first = feed.first_time()
+        if first is None:
+            self._stop(feed)
+            raise BacktestInputError(f"{self.path}: the market data has no messages")
+        feed.anchor(first)
+        tapes = {s: MarketTape(s, self.venue.symbols[s].tick_size) for s in feed.books}
+        stats = PassStats("market")
+        ends = [o.window(first)[1] for o in self.bt.orders]
+        horizon = max(ends) + GRACE
+        started = time.perf_counter()
+        t = first
+        step = timedelta(seconds=60)
+        while not feed.done:
+            t = t + step
+            for change in feed.due(t):
+                tape = tapes.get(change.symbol)
+                if tape is not None:
+                    tape.trade_times.extend(change.trade_times)
+                    tape.trade_prices.extend(p for p, _ in change.trades)
+                    tape.trade_sizes.extend(q for _, q in change.trades)
+            stats.steps += 1
+            span = (horizon - first).total_seconds()
+            self.progress.show("market", (t - first).total_seconds() / span if span else 1,
+                               f"{t:%H:%M:%S} {feed.applied:,} msgs")
+        self._stop(feed)
+        stats.seconds = time.perf_counter() - started
+        stats.messages = feed.applied
+        for symbol, rows in feed.tops.items():
+            tape = tapes[symbol]
+            tape.times.extend(rows[0::5])
+            tape.bids.extend(rows[1::5])
+            tape.asks.extend(rows[3::5])
+        unknown = sorted(set(feed.feed.symbols) - set(self.venue.symbols))
+        if unknown:
+            self._input_problem(f"{', '.join(str(p) for p in feed.config.logs)}: "
+                                f"symbols {unknown} in the market data are not venue symbols")
+        last = feed.time_of(feed.last_ns) if feed.last_ns else first
+        for order in self.bt.orders:
+            if order.symbol not in tapes or not tapes[order.symbol].times:
+                raise BacktestInputError(f"{order.where}: no market data for {order.symbol}")
+            start = order.window(first)[0]
+            if start > last:
+                raise BacktestInputError(f"{order.where}: the order starts at {start:%H:%M:%S}, "
+                                         f"after the market data ends ({last:%H:%M:%S})")
+        self.progress.show("market", 1, f"{last:%H:%M:%S} {feed.applied:,} msgs", final=True)
+        return tapes, first, last, stats
+
+    def _stop(self, feed: FeedReplay) -> None:
+        if feed.error is not None:
+            raise BacktestInputError(feed.error)
+
+    def _input_problem(self, text: str) -> None:
+        if self.bt.on_error == "stop":
+            raise BacktestInputError(text)
+        self._skipped_count += 1
+        self._skipped.append(text)
+        print(f"gateway backtest: {text} (skipped)", file=self.warn, flush=True)
+
+    # -- the runs -----------------------------------------------------------------------------
+
+    def run_pass(self, name: str, first: datetime, last: datetime
+                 ) -> tuple[RunRecord, PassStats]:
+        """One replay with the parents worked by ``name`` (``algo`` or a baseline)."""
+        out = self.bt.output / name
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        clock = VirtualClock(first)
+        scheduler = Scheduler()
+        # the market pass reported every bad line already
+        app = VenueApplication(self.gw, feed_errors=_ignore if self.bt.on_error == "skip"
+                               else None)
+        audit = AuditLog(out / "audit.jsonl", flush_every=4096)
+        engine = Engine(self.gw, app, clock=clock, run_dir=out / "venue", audit=audit)
+        app.bind(engine)
+        feed = app.feed
+        assert feed is not None
+        feed.anchor(first)
+        desk = app.desk
+        strategy = "configured"
+        if name == "naive":
+            desk.strategies[NAIVE_CODE] = MarketAtStart
+            desk.strategy_names[NAIVE_CODE] = strategy = "naive"
+        elif name == "twap":
+            desk.strategies[TWAP_CODE] = load_strategy("twap")
+            desk.strategy_names[TWAP_CODE] = strategy = "TWAP"
+        record = RunRecord(run=name, strategy=strategy)
+
+        def client_id(child_id: str) -> str:
+            parent = desk.parents.get(parent_of(child_id))
+            return parent.order.cl_ord_id if parent is not None else parent_of(child_id)
+
+        link = ChildLink(desk.router, desk.on_child_report, scheduler,
+                         LatencyModel(self.bt.latency), record, lambda: desk.now, desk.touch,
+                         app.settle, client_id)
+        desk.router = link
+        app.sinks[DESK_OWNER] = link.report
+
+        planned = self._planned(name, first)
+        client = BacktestClient(planned)
+        client_cfg = load_config(self._client_yaml(out, planned))
+        client_engine = Engine(client_cfg, client, clock=clock, run_dir=out / "client")
+        runners: list[SessionRunner] = []
+        for session in sorted({p.session for p in planned}):
+            acceptor = engine.runner(session)
+            initiator = next(r for r in client_engine.runners.values()
+                             if r.config.sender_comp_id == session)
+            acceptor.open(MemoryWire(scheduler, clock, initiator.receive), f"backtest {session}")
+            initiator.open(MemoryWire(scheduler, clock, acceptor.receive), "backtest venue")
+            runners += [acceptor, initiator]
+
+        stats = PassStats(name)
+        started = time.perf_counter()
+        applied0 = feed.applied
+        horizon = max(p.record.end for p in planned) + GRACE
+        interval = timedelta(seconds=self.bt.snapshot_interval)
+        span = (horizon - first).total_seconds() or 1.0
+        while True:
+            now = clock.now()
+            if (client.all_done() and not len(scheduler)) or now > horizon:
+                break
+            t_evt = _earliest([scheduler.next_time(), desk.next_deadline(),
+                               client.next_deadline(),
+                               *(r.next_deadline() for r in runners)])
+            t_feed = None if feed.done else feed.next_deadline()
+            stats.steps += 1
+            if t_feed is not None and (t_evt is None or t_feed < t_evt):
+                upto = t_evt if t_evt is not None else horizon
+                if _working(app):
+                    upto = min(upto, t_feed + interval)
+                clock.advance_to(upto)
+                app.on_timer(clock.now())
+            else:
+                if t_evt is None:
+                    break
+                clock.advance_to(t_evt)
+                now = clock.now()
+                scheduler.run_due(now)
+                for r in runners:
+                    deadline = r.next_deadline()
+                    if deadline is not None and deadline <= now:
+                        r.on_timer()
+                deadline = client.next_deadline()
+                if deadline is not None and deadline <= now:
+                    client.on_timer(now)
+                app.on_timer(now)
+            if self.progress.due():
+                self.progress.show(name, (clock.now() - first).total_seconds() / span,
+                                   f"{clock.now():%H:%M:%S} {len(record.fills)} fills")
+        stats.seconds = time.perf_counter() - started
+        stats.messages = feed.applied - applied0
+        self.progress.show(name, 1, f"{clock.now():%H:%M:%S} {len(record.fills)} fills",
+                           final=True)
+        audit.close()
+        for parent in desk.parents.values():
+            rec = client.parents.get(parent.order.cl_ord_id) or client.parents.get(
+                parent.order.orig_cl_ord_id or "")
+            if rec is not None:
+                rec.arrival_mid = parent.arrival_mid
+                rec.strategy = parent.strategy
+        record.parents = [p.record for p in planned]
+        return record, stats
+
+    def _planned(self, name: str, first: datetime) -> list[PlannedParent]:
+        out = []
+        for n, o in enumerate(self.bt.orders, 1):
+            start, end = o.window(first)
+            code, params = o.strategy, o.params
+            if name == "naive":
+                code, params = NAIVE_CODE, ""
+            elif name == "twap":
+                slices = _param(o.params, "Slices")
+                code, params = TWAP_CODE, f"Slices={slices}" if slices else ""
+            rec = ParentRecord(run=name, parent_id=f"P{n}", symbol=o.symbol,
+                               side=Side.BUY if o.side == "buy" else Side.SELL, qty=o.qty,
+                               start=start, end=end, strategy=code, limit=o.limit)
+            out.append(PlannedParent(o.session, rec, code, params,
+                                     o.participation if name == "algo" else None))
+        return out
+
+    def _client_yaml(self, out: Path, planned: Iterable[PlannedParent]) -> Path:
+        sessions = []
+        for name in sorted({p.session for p in planned}):
+            acc = next(s for s in self.gw.sessions if s.target_comp_id == name)
+            sessions.append({
+                "role": "initiator", "sender_comp_id": name,
+                "target_comp_id": acc.sender_comp_id, "begin_string": acc.begin_string,
+                "host": "127.0.0.1", "port": 1, "heartbeat_interval": 60,
+                "reset_on_logon": True, "application": "client-of-backtest",
+                "store": {"kind": "memory"}})
+        path = out / "client.yaml"
+        path.write_text(yaml.safe_dump({"sessions": sessions}, sort_keys=False))
+        return path
+
+
+def _working(app: VenueApplication) -> bool:
+    """Whether some parent is still being worked (its algo wants to see the market)."""
+    return any(not p.runner.done for p in app.desk.parents.values())
+
+
+def _earliest(times: Iterable[datetime | None]) -> datetime | None:
+    found = [t for t in times if t is not None]
+    return min(found) if found else None
+
+
+def _param(params: str, key: str) -> str | None:
+    for part in params.split(";"):
+        k, _, v = part.partition("=")
+        if k.strip().lower() == key.lower() and v.strip():
+            return v.strip()
+    return None
+
+
+def _ignore(_error: MdLogError) -> None:
+    pass
+
+
+def _fields(config: BacktestConfig) -> dict[str, Any]:
+    return {f: getattr(config, f) for f in config.__dataclass_fields__}

@@ -1,0 +1,117 @@
+"""The backtest's FIX clients: send each parent order at its start, follow its reports.
+
+One :class:`BacktestClient` serves every client session of a run (initiators towards the
+venue's acceptor, over :class:`gateway.backtest_link.MemoryWire`). Each order goes out as a
+NewOrderSingle with TargetStrategy (847), EffectiveTime (168) = its start and ExpireTime
+(126) = its end, when the virtual clock reaches the start; its ExecutionReports update its
+:class:`~gateway.backtest_records.ParentRecord`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from engine.book_types import Side
+from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from gateway.application import SessionHandle
+from gateway.backtest_records import ParentRecord
+from gateway.config import SessionConfig
+from gateway.fixmessage import Message
+
+__all__ = ["BacktestClient", "PlannedParent"]
+
+_DONE = frozenset({"2", "3", "4", "8", "C"})
+_WORDS = {"0": "new", "1": "partial", "2": "filled", "4": "canceled", "8": "rejected",
+          "C": "expired", "3": "done for day", "A": "pending new", "6": "pending cancel",
+          "5": "replaced", "E": "pending replace"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedParent:
+    """A parent order to send: on ``session`` (the client's TargetCompID side: its
+    SenderCompID), at ``record.start``, with TargetStrategy ``code`` and parameters."""
+
+    session: str
+    record: ParentRecord
+    code: str
+    params: str
+    participation: Decimal | None
+
+
+class BacktestClient:
+    def __init__(self, planned: list[PlannedParent]) -> None:
+        self._pending = sorted(planned, key=lambda p: p.record.start)
+        self.parents: dict[str, ParentRecord] = {p.record.parent_id: p.record for p in planned}
+        self.sessions: dict[str, SessionHandle] = {}
+
+    def all_done(self) -> bool:
+        return not self._pending and all(p.done is not None for p in self.parents.values())
+
+    # -- Application --------------------------------------------------------------------------
+
+    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
+        return frozenset({"8", "9", "j"})
+
+    def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        self.sessions[session.config.sender_comp_id] = session
+
+    def on_logout(self, session: SessionHandle, now: datetime) -> None:
+        self.sessions.pop(session.config.sender_comp_id, None)
+
+    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        if message.msg_type != "8":
+            return
+        body = message.body
+        parent = self.parents.get(body.get_str(11) or "") or self.parents.get(
+            body.get_str(41) or "")
+        if parent is None:
+            return
+        status = body.get_str(39) or ""
+        parent.status = _WORDS.get(status, status)
+        parent.filled = body.get_int(14) or 0
+        avg = body.get_decimal(6)
+        parent.avg_px = avg if parent.filled and avg is not None else None
+        if status in _DONE and parent.done is None:
+            parent.done = now
+
+    # -- TimedApplication ---------------------------------------------------------------------
+
+    def next_deadline(self) -> datetime | None:
+        return self._pending[0].record.start if self._pending else None
+
+    def on_timer(self, now: datetime) -> None:
+        while self._pending and self._pending[0].record.start <= now:
+            p = self._pending[0]
+            session = self.sessions.get(p.session)
+            if session is None:
+                return  # not logged on yet: the logon comes first
+            self._pending.pop(0)
+            session.send(_order_message(p, now))
+
+
+def _order_message(p: PlannedParent, now: datetime) -> Message:
+    r = p.record
+    msg = Message("D")
+    b = msg.body
+    b.set(11, r.parent_id)
+    b.set(55, r.symbol)
+    b.set(54, "1" if r.side == Side.BUY else "2")
+    b.set(38, r.qty)
+    if r.limit is not None:
+        b.set(40, "2")
+        b.set(44, r.limit)
+    else:
+        b.set(40, "1")
+    b.set(59, "0")
+    stamp = TimePrecision.MICROS
+    b.set(60, format_utc_timestamp(now, stamp))
+    b.set(847, p.code)
+    if p.params:
+        b.set(848, p.params)
+    if p.participation is not None:
+        b.set(849, p.participation)
+    b.set(168, format_utc_timestamp(r.start, stamp))
+    b.set(126, format_utc_timestamp(r.end, stamp))
+    return msg

@@ -1,0 +1,151 @@
+"""The ``backtest:`` section of a gateway YAML: the parent orders to work against the replay.
+
+A backtest config is a venue config (``application: venue``, its sessions, ``venue:`` with
+``market_data:`` naming one or more FIX market-data logs, ``algos:``, ``risk:``) plus::
+
+    backtest:
+      orders:                   # parent orders, each from one of the acceptor's sessions
+        - {session: CLIENT1, symbol: AMZN, side: buy, qty: 5000, start: "14:00:00",
+           window: 1800, strategy: "1001", params: "Slices=30;MaxChildQty=500",
+           limit: 230.00, participation: 0.2}
+      latency: {entry: 0.0002, ack: 0.0002}   # or {measured: FIX.log, split: 0.5, seed: 1}
+      baselines: [naive, twap]  # also run each parent as one market order, and as plain TWAP
+      snapshot_interval: 1.0    # market seconds between the algos' views of a changing book
+      on_error: stop            # a bad market-data line stops the run; skip: report, go on
+      output: ../logs/backtest  # the report folder (relative to this file)
+
+``start`` is a UTC time of day on the date of the first market-data message
+(``"14:00:00"``, ``"14:00:00.250"``) or a number of seconds after that message; ``window``
+is the schedule's length in seconds (or ``end``, a time of day). ``session`` defaults to the
+first acceptor session; ``strategy`` (TargetStrategy 847) to ``"1001"`` (TWAP).
+``gateway run CONFIG --mode live`` serves the same venue live and ignores this section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from gateway.config import GatewayConfig
+from gateway.latency import LatencyConfig, parse_latency
+from gateway.yamlcheck import ConfigError, Node
+
+__all__ = ["BASELINES", "BacktestConfig", "BacktestOrder", "parse_backtest"]
+
+BASELINES = ("naive", "twap")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOrder:
+    """One parent order of the backtest; ``start``/``end`` as given (see :meth:`window`)."""
+
+    session: str
+    symbol: str
+    side: str  # "buy" or "sell"
+    qty: int
+    start: time | float
+    end: time | float  # a time of day, or seconds after start
+    strategy: str = "1001"
+    params: str = ""
+    limit: Decimal | None = None
+    participation: Decimal | None = None
+    where: str = ""  # file:line of the order, for messages
+
+    def window(self, first: datetime) -> tuple[datetime, datetime]:
+        """The order's start and end, given the time of the first market-data message."""
+        if isinstance(self.start, time):
+            start = datetime.combine(first.date(), self.start, first.tzinfo)
+        else:
+            start = first + timedelta(seconds=self.start)
+        if isinstance(self.end, time):
+            end = datetime.combine(start.date(), self.end, start.tzinfo)
+        else:
+            end = start + timedelta(seconds=self.end)
+        if end <= start:
+            raise ConfigError(f"{self.where}: the order ends ({end:%H:%M:%S.%f}) before it "
+                              f"starts ({start:%H:%M:%S.%f})")
+        return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    orders: tuple[BacktestOrder, ...]
+    latency: LatencyConfig
+    output: Path
+    baselines: tuple[str, ...] = BASELINES
+    snapshot_interval: float = 1.0
+    on_error: str = "stop"
+
+
+def _time_or_seconds(node: Node) -> time | float:
+    raw = node.raw()
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return node.number(0)
+    text = node.string()
+    for fmt in ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M"):
+        try:
+            return datetime.strptime(text, fmt).time()
+        except ValueError:
+            continue
+    raise node.error(f"expected a time of day HH:MM:SS[.ffffff] or seconds, got {text!r}")
+
+
+def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
+    f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
+                      "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
+    if ("window" in f) == ("end" in f):
+        raise node.error("give the order either 'window' (seconds) or 'end' (a time of day)")
+    session = f["session"].string() if "session" in f else sessions[0]
+    if session not in sessions:
+        raise f["session"].error(f"unknown session {session!r} (the config's acceptor "
+                                 f"sessions: {', '.join(sessions)})")
+    symbol = f["symbol"].string()
+    if symbol not in symbols:
+        raise f["symbol"].error(f"unknown symbol {symbol!r} (venue symbols: "
+                                f"{', '.join(sorted(symbols))})")
+    if "window" in f:
+        end: time | float = f["window"].number(0.001, 7 * 86400)
+    else:
+        end_node = f["end"]
+        parsed = _time_or_seconds(end_node)
+        if not isinstance(parsed, time):
+            raise end_node.error("expected a time of day (use 'window' for seconds)")
+        end = parsed
+    return BacktestOrder(
+        session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
+        qty=f["qty"].integer(1), start=_time_or_seconds(f["start"]), end=end,
+        strategy=str(f["strategy"].raw()) if "strategy" in f else "1001",
+        params=f["params"].string() if "params" in f else "",
+        limit=Decimal(str(f["limit"].number(0))) if "limit" in f else None,
+        participation=Decimal(str(f["participation"].number(0, 1)))
+        if "participation" in f else None,
+        where=f"{node.file}:{node.line}")
+
+
+def parse_backtest(config: GatewayConfig, symbols: set[str]) -> BacktestConfig:
+    """Validate the config's ``backtest:`` section against its sessions and ``symbols``."""
+    node = config.extra.get("backtest")
+    if node is None:
+        raise ConfigError(f"{config.path}: a backtest needs a 'backtest:' section with its "
+                          "parent orders")
+    base = config.path.resolve().parent
+    m = node.mapping({"orders", "latency", "baselines", "snapshot_interval", "on_error",
+                      "output"}, {"orders"})
+    sessions = [s.target_comp_id for s in config.sessions if s.role == "acceptor"]
+    if not sessions:
+        raise node.error("the config has no acceptor session for the orders to come from")
+    orders = tuple(_order(o, sessions, symbols) for o in m["orders"].sequence())
+    if not orders:
+        raise m["orders"].error("expected at least one order")
+    baselines: tuple[str, ...] = BASELINES
+    if "baselines" in m:
+        baselines = tuple(b.string(BASELINES) for b in m["baselines"].sequence())
+    output = base / (m["output"].string() if "output" in m else "backtest-out")
+    return BacktestConfig(
+        orders=orders, latency=parse_latency(m.get("latency"), base), output=output,
+        baselines=tuple(dict.fromkeys(baselines)),
+        snapshot_interval=m["snapshot_interval"].number(0, 3600)
+        if "snapshot_interval" in m else 1.0,
+        on_error=m["on_error"].string(("stop", "skip")) if "on_error" in m else "stop")

@@ -1,0 +1,203 @@
+"""The edges a backtest swaps in: a scheduler on the virtual clock, in-memory FIX wires, and
+the latency between the algo desk and the venue.
+
+Nothing here changes what the sessions, the desk or the venue do; it only decides *when*
+bytes and orders arrive:
+
+* :class:`Scheduler` runs callbacks at virtual times, in time order (ties in the order they
+  were scheduled);
+* :class:`MemoryWire` is a session's writer whose bytes reach the peer session through the
+  scheduler (the FIX hop between the backtest's clients and the acceptor: no delay);
+* :class:`ChildLink` sits between the desk and the venue: child orders and cancels reach the
+  book ``entry`` later, the venue's reports reach the desk ``ack`` later (the latency
+  model), and it records every child, acknowledgement and fill for the TCA.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from algos.runner import ChildRouter
+from algos.strategy import Side
+from gateway.backtest_records import ChildRecord, FillRecord, RunRecord
+from gateway.clock import VirtualClock
+from gateway.latency import LatencyModel
+from gateway.venue_orders import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    NEW,
+    REJECTED,
+    TRADE,
+    ExecReport,
+    Report,
+)
+
+__all__ = ["ChildLink", "MemoryWire", "Scheduler"]
+
+_ZERO = timedelta(0)
+_STATUS = {NEW: "new", FILLED: "filled", CANCELED: "canceled", REJECTED: "rejected",
+           EXPIRED: "expired"}
+
+
+class Scheduler:
+    """Callbacks at virtual times."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int, Callable[[datetime], None]]] = []
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def at(self, when: datetime, call: Callable[[datetime], None]) -> None:
+        """Run ``call(when)`` once the clock reaches ``when``."""
+        heapq.heappush(self._heap, (when, next(self._seq), call))
+
+    def next_time(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def run_due(self, now: datetime) -> int:
+        """Run every callback due at or before ``now`` (including ones they schedule for
+        ``now``); returns how many ran."""
+        ran = 0
+        while self._heap and self._heap[0][0] <= now:
+            when, _, call = heapq.heappop(self._heap)
+            call(when)
+            ran += 1
+        return ran
+
+
+class _NoBuffer:
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class MemoryWire:
+    """A session writer whose bytes reach ``deliver`` (the peer's ``receive``) through the
+    scheduler, ``delay`` after they were written."""
+
+    transport = _NoBuffer()
+
+    def __init__(self, scheduler: Scheduler, clock: VirtualClock,
+                 deliver: Callable[[bytes], None], delay: timedelta = _ZERO) -> None:
+        self.scheduler = scheduler
+        self.clock = clock
+        self.deliver = deliver
+        self.delay = delay
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.scheduler.at(self.clock.now() + self.delay, lambda _t: self.deliver(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ChildLink:
+    """The desk's router and the venue's report sink for the desk, with latency.
+
+    ``router`` is the real router (:class:`gateway.routers.VenueRouter`); ``on_report``
+    the desk's handler; ``touch(now)`` sets the desk's current time before a delayed call;
+    ``settle(now)`` lets the desk and market data catch up after it (the venue
+    application's ``settle``). ``parent_id(child_id)`` names a child's parent as the client
+    knows it. Records go to ``record``.
+    """
+
+    def __init__(self, router: ChildRouter, on_report: Callable[[Report, datetime], None],
+                 scheduler: Scheduler, latency: LatencyModel, record: RunRecord,
+                 now: Callable[[], datetime], touch: Callable[[datetime], None],
+                 settle: Callable[[datetime], None],
+                 parent_id: Callable[[str], str]) -> None:
+        self.router = router
+        self.on_report = on_report
+        self.scheduler = scheduler
+        self.latency = latency
+        self.record = record
+        self.now = now
+        self.touch = touch
+        self.settle = settle
+        self.parent_id = parent_id
+        self.children: dict[str, ChildRecord] = {}
+
+    def _later(self, delay: timedelta, call: Callable[[datetime], None]) -> None:
+        """Run ``call`` now (no delay: exactly as live) or ``delay`` from now."""
+        if delay <= _ZERO:
+            call(self.now())
+            return
+
+        def run(when: datetime) -> None:
+            self.touch(when)
+            call(when)
+            self.settle(when)
+
+        self.scheduler.at(self.now() + delay, run)
+
+    # -- ChildRouter ------------------------------------------------------------------------
+
+    def submit(self, child_id: str, symbol: str, side: Side, qty: int,
+               price: Decimal | None, tif: Literal["day", "ioc"]) -> None:
+        child = ChildRecord(run=self.record.run, parent_id=self.parent_id(child_id),
+                            child_id=child_id, symbol=symbol, side=side, qty=qty, price=price,
+                            tif=tif, decided=self.now())
+        self.children[child_id] = child
+        self.record.children.append(child)
+        self._later(self.latency.entry(),
+                    lambda _t: self.router.submit(child_id, symbol, side, qty, price, tif))
+
+    def cancel(self, child_id: str) -> None:
+        self._later(self.latency.entry(), lambda _t: self.router.cancel(child_id))
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def report(self, r: Report, now: datetime) -> None:
+        """A venue report about a child: on to the desk ``ack`` later."""
+        delay = self.latency.ack()
+        if delay <= _ZERO:
+            self._heard(r, now)
+            self.on_report(r, now)
+            return
+
+        def arrive(when: datetime) -> None:
+            self.touch(when)
+            self._heard(r, when)
+            self.on_report(r, when)
+            self.settle(when)
+
+        self.scheduler.at(now + delay, arrive)
+
+    def _heard(self, r: Report, when: datetime) -> None:
+        if not isinstance(r, ExecReport):
+            return
+        child = self.children.get(r.cl_ord_id) or self.children.get(r.orig_cl_ord_id or "")
+        if child is None:
+            return
+        if r.exec_type == NEW and child.acked is None:
+            child.acked = when
+        if r.exec_type == TRADE and r.last_px is not None and r.last_qty:
+            if child.acked is None:  # an order that filled on arrival is acknowledged by it
+                child.acked = when
+            if child.first_fill is None:
+                child.first_fill = when
+            child.filled += r.last_qty
+            self.record.fills.append(FillRecord(
+                run=self.record.run, parent_id=child.parent_id, child_id=child.child_id,
+                symbol=child.symbol, side=child.side, time=when, qty=r.last_qty,
+                price=r.last_px, liquidity="aggressive" if r.aggressor else "passive",
+                decided=child.decided))
+        status = _STATUS.get(r.ord_status)
+        if status is not None:
+            child.status = status
+        elif child.filled:
+            child.status = "partial"
+        if r.ord_status in (FILLED, CANCELED, REJECTED, EXPIRED) and child.done is None:
+            child.done = when
