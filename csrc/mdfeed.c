@@ -450,6 +450,14 @@ int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_lin
 
 /* ------------------------------------------------------------------ applying */
 
+/* Off the replay loop: inlined into it, the fill and tops code (which runs only when asked
+ * for) slowed every replayed message by 2-4% (measured on the AMZN day). */
+#if defined(__GNUC__)
+#define MD_NOINLINE __attribute__((noinline))
+#else
+#define MD_NOINLINE
+#endif
+
 /* A client order that a trade entry may fill, with what orders it (see md_apply). */
 typedef struct {
     int64_t id;
@@ -474,7 +482,7 @@ static int by_priority(const void *pa, const void *pb) {
 
 /* Fill client orders from trade entry t (index entry), as md_apply says. Returns the fills
  * written, or a negative core_status from the book. */
-static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const md_entry *t, uint32_t entry,
+MD_NOINLINE static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const md_entry *t, uint32_t entry,
                             candidate *cand) {
     lob_order_info x;
     int known = t->op.id > 0 && lob_order(book, t->op.id, &x) == CORE_OK;
@@ -532,7 +540,7 @@ static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const md_entry *t, 
 }
 
 /* Write a top-of-book row after message m if the best bid/ask changed since the last. */
-static void write_top(const lob_book *book, md_apply_ctl *c, const md_msg *m, int64_t last[4],
+MD_NOINLINE static void write_top(const lob_book *book, md_apply_ctl *c, const md_msg *m, int64_t last[4],
                       int *have_last) {
     int64_t bbo[4];
     lob_bbo(book, bbo);
@@ -574,15 +582,16 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear(book);
         for (size_t k = 0; k < n; k++) {
-            if (e[k].sym != c->sym) continue;
-            if (e[k].kind == MD_ENTRY_TRADE) {
-                if (!clients || e[k].op.qty <= 0) continue;
-                int64_t got = fill_clients(book, c, &e[k], m->first_entry + (uint32_t)k, cand);
-                if (got < 0) return got;
-                changed |= got > 0;
+            if (e[k].kind != MD_ENTRY_BOOK) {
+                if (clients && e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
+                    e[k].op.qty > 0) {
+                    int64_t got = fill_clients(book, c, &e[k], m->first_entry + (uint32_t)k, cand);
+                    if (got < 0) return got;
+                    changed |= got > 0;
+                }
                 continue;
             }
-            if (e[k].kind != MD_ENTRY_BOOK) continue;
+            if (e[k].sym != c->sym) continue;
             changed = 1;
             size_t applied;
             int64_t got = lob_apply(book, &e[k].op, 1, &applied);
