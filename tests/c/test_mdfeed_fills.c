@@ -165,6 +165,13 @@ static void test_better_price_fills_on_a_worse_trade(void) {
     CHECK(fills[1].side == LOB_SELL && fills[1].trade_price == 103);
     CHECK(leaves(b, CLIENT(2)) == 0 && leaves(b, CLIENT(3)) == 10 && leaves(b, CLIENT(4)) == 2);
     CHECK(leaves(b, 1) == 25 && leaves(b, 3) == 47);
+    /* More than the sell's leaves: it takes what it has and leaves the book. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(3, 103, 10);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(4), 102, 2, 0, 4, 3, 0, 0);
+    CHECK(leaves(b, CLIENT(4)) == 0 && leaves(b, CLIENT(3)) == 10);
     CHECK(lob_check_invariants(b) == 0);
     lob_free(b);
 }

@@ -9,6 +9,14 @@
  *    their message and carry its time, times never go backwards, symbols are in the table;
  *  - every book passes lob_check_invariants after every apply, and md_apply writes exactly
  *    one row per incremental refresh of its symbol;
+ *  - with client orders (DAY limits with ids from 2^62, placed between applies at levels of the
+ *    book or anywhere, as a hash-seeded generator says): md_apply never stops early with fills
+ *    sized trades + 2 * clients and tops sized one row a message (mdfeed.h's bounds); each fill
+ *    names a client order at its own price and side, comes from a trade entry of the symbol
+ *    with size > 0 (the entry's OrderID and time, fills in entry order, at most its size in
+ *    all, never more than the client's leaves before the call), and a client filled to zero
+ *    is gone; top-of-book rows differ from the row before, go forward in time, and the last
+ *    one is the book's best bid/offer at the end;
  *  - md_check_tail's offset, when it reports one, lies in the tail.
  */
 #include <stdint.h>
@@ -37,6 +45,101 @@ static uint32_t cols[8][MAX_FIELDS];
 static md_msg out_msgs[MAX_MSGS];
 static md_entry out_entries[MAX_FIELDS];
 static int64_t rows[MAX_MSGS * 4 * 5];
+
+#define MAX_CLIENTS 6
+#define CLIENT_BASE ((int64_t)1 << 62)
+static md_fill fills[MAX_FIELDS + 2 * MAX_CLIENTS];
+static int64_t tops[MAX_MSGS * MD_TOP_FIELDS];
+static int64_t trade_filled[MAX_FIELDS];
+
+/* Client orders of one book: ids (the newest MAX_CLIENTS; older ones may still rest) and what
+ * they were placed with. */
+typedef struct {
+    int64_t id[MAX_CLIENTS], price[MAX_CLIENTS], side[MAX_CLIENTS];
+    int64_t before[MAX_CLIENTS]; /* leaves before an apply */
+    int64_t filled[MAX_CLIENTS]; /* filled in that apply */
+    size_t count, next;
+} clients_t;
+
+static uint64_t rng(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Maybe place a client order: joining the queue of a level the book has, one tick better than
+ * its side's best (so that executions on that side reach it), or at a price of its own; it
+ * may trade on entry. */
+static void place_client(lob_book *book, clients_t *cl, uint64_t *seed, int64_t *next_id) {
+    uint64_t r = rng(seed);
+    if ((r & 3) == 0) return;
+    int side = (int)((r >> 2) & 1);
+    lob_level lv[5];
+    size_t n = lob_depth(book, side, lv, 5);
+    int64_t price = 1 + (int64_t)((r >> 8) % 2000);
+    if (n && (r >> 3) % 3 == 1) price = lv[(r >> 5) % n].price;
+    if (n && (r >> 3) % 3 == 2) price = lv[0].price + (side == LOB_BUY ? 1 : -1);
+    if (price <= 0) price = 1;
+    int64_t qty = 1 + (int64_t)((r >> 20) % 60);
+    int64_t id = (*next_id)++;
+    lob_op op = {.id = id, .side = (uint8_t)side, .price = price, .qty = qty, .type = LOB_OP_LIMIT};
+    size_t applied;
+    if (lob_apply(book, &op, 1, &applied) < 0) return;
+    size_t slot = cl->next++ % MAX_CLIENTS;
+    cl->id[slot] = id;
+    cl->price[slot] = price;
+    cl->side[slot] = side;
+    if (cl->count < MAX_CLIENTS) cl->count++;
+}
+
+static int64_t leaves_of(const lob_book *book, int64_t id) {
+    lob_order_info o;
+    return lob_order(book, id, &o) == CORE_OK ? o.qty : 0;
+}
+
+static void check_fills(const lob_book *book, clients_t *cl, const md_apply_ctl *c, size_t n_msgs) {
+    uint32_t last_entry = 0;
+    for (size_t j = 0; j < c->fills_written; j++) {
+        const md_fill *f = &fills[j];
+        size_t s = 0;
+        while (s < cl->count && cl->id[s] != f->order_id) s++;
+        if (s == cl->count) FAIL("fill %zu of an order that is no client", j);
+        if (f->price != cl->price[s] || f->side != cl->side[s]) FAIL("fill %zu: price or side", j);
+        if (f->qty <= 0 || f->leaves < 0) FAIL("fill %zu: qty %lld leaves %lld", j,
+                                               (long long)f->qty, (long long)f->leaves);
+        if (f->entry < last_entry) FAIL("fill %zu out of entry order", j);
+        last_entry = f->entry;
+        const md_entry *e = &out_entries[f->entry];
+        if (e->msg >= n_msgs || e->kind != MD_ENTRY_TRADE || e->sym != c->sym || e->op.qty <= 0)
+            FAIL("fill %zu: entry %u is no trade of the symbol", j, f->entry);
+        if (f->trade_order_id != e->op.id || f->trade_price != e->op.price ||
+            f->time_ns != e->time_ns)
+            FAIL("fill %zu: not its trade's OrderID, price or time", j);
+        if (!f->hidden && f->trade_order_id <= 0) FAIL("fill %zu: no order of record", j);
+        trade_filled[f->entry] += f->qty;
+        if (trade_filled[f->entry] > e->op.qty) FAIL("trade %u filled beyond its size", f->entry);
+        cl->filled[s] += f->qty;
+        if (cl->filled[s] > cl->before[s]) FAIL("client %zu filled beyond its leaves", s);
+        if (f->leaves == 0 && leaves_of(book, f->order_id) != 0)
+            FAIL("client filled to zero still rests");
+    }
+    for (size_t j = 0; j < c->fills_written; j++) trade_filled[fills[j].entry] = 0;
+}
+
+static void check_tops(const lob_book *book, const md_apply_ctl *c, int complete) {
+    for (size_t r = 1; r < c->tops_written; r++) {
+        const int64_t *a = tops + (r - 1) * MD_TOP_FIELDS, *b = a + MD_TOP_FIELDS;
+        if (b[0] < a[0]) FAIL("top rows go back in time");
+        if (memcmp(a + 1, b + 1, 4 * sizeof *a) == 0) FAIL("top row %zu repeats the last", r);
+    }
+    if (complete && c->tops_written) {
+        int64_t bbo[4];
+        lob_bbo(book, bbo);
+        if (memcmp(bbo, tops + (c->tops_written - 1) * MD_TOP_FIELDS + 1, sizeof bbo) != 0)
+            FAIL("the last top row is not the book's best bid/offer");
+    }
+}
 
 static uint64_t hash(const uint8_t *data, size_t size) {
     uint64_t h = 1469598103934665603ull;
@@ -99,6 +202,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     md_decoder d = {.symbols = t.names, .sym_offset = t.offsets, .price_decimals = (int32_t)((h >> 24) % 10),
                     .at_line_start = 1, .last_time_ns = INT64_MIN};
     int64_t last_time = INT64_MIN;
+    clients_t clients[MAX_SYMS];
+    memset(clients, 0, sizeof clients);
+    uint64_t seed = h | 1;
+    int64_t next_id = CLIENT_BASE;
+    int with_clients = (h >> 44) % 4 != 0;
     size_t from = 0;
     int stop = 0;
     while (!stop) {
@@ -137,10 +245,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 md_apply_ctl c = {.sym = k, .stop_on_reject = (uint32_t)(h >> 40) & 1, .levels = levels,
                                   .empty_ask = 9, .empty_bid = -9, .rows = rows, .rows_cap = MAX_MSGS};
+                clients_t *cl = &clients[k];
+                if (with_clients) {
+                    place_client(books[k], cl, &seed, &next_id);
+                    place_client(books[k], cl, &seed, &next_id);
+                    size_t trades = 0;
+                    for (uint32_t e = 0; e < d.entry_count; e++)
+                        trades += out_entries[e].kind == MD_ENTRY_TRADE;
+                    for (size_t j = 0; j < cl->count; j++) {
+                        cl->before[j] = leaves_of(books[k], cl->id[j]);
+                        cl->filled[j] = 0;
+                    }
+                    c.clients = cl->id;
+                    c.client_count = cl->count;
+                    c.fills = fills;
+                    c.fills_cap = trades + 2 * cl->count;
+                    c.tops = tops;
+                    c.tops_cap = (size_t)n;
+                }
                 int64_t done = md_apply(books[k], out_msgs, 0, (size_t)n, out_entries, &c);
                 if (done < 0 && done != CORE_ERR_NOMEM) FAIL("md_apply: %lld", (long long)done);
                 if (done == n && c.rows_written != incrementals)
                     FAIL("%zu rows for %zu incremental refreshes", c.rows_written, incrementals);
+                if (done >= 0 && done < n && !(c.stop_on_reject && c.rejects))
+                    FAIL("md_apply stopped early at %lld of %lld", (long long)done, (long long)n);
+                if (c.fills_written > c.fills_cap || c.tops_written > c.tops_cap)
+                    FAIL("wrote past the fills or tops");
+                if (with_clients && done >= 0) {
+                    check_fills(books[k], cl, &c, (size_t)n);
+                    check_tops(books[k], &c, done == n);
+                }
                 int line = lob_check_invariants(books[k]);
                 if (line) FAIL("book %u corrupt: book.c:%d", k, line);
             }
