@@ -579,6 +579,7 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
             size_t need = t <= 1 || clients <= 1 ? t * clients : t + clients;
             if (c->fills_cap - c->fills_written < need) return (int64_t)i;
         }
+        size_t fills_before = c->fills_written;
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear(book);
         for (size_t k = 0; k < n; k++) {
@@ -612,6 +613,7 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
             c->rows_written++;
         }
         if (tops && changed) write_top(book, c, m, last, &have_last);
+        if (c->stop_on_fill && c->fills_written > fills_before) return (int64_t)(i + 1);
     }
     return (int64_t)to;
 }

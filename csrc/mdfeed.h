@@ -163,6 +163,7 @@ typedef struct {
     /* in */
     uint32_t sym;              /* apply this symbol's entries */
     uint32_t stop_on_reject;   /* stop at the first op the book rejects */
+    uint32_t stop_on_fill;     /* stop after the first message that filled a client order */
     size_t levels;             /* 0..MD_MAX_LEVELS; > 0: after each incremental refresh that has an entry of
                                   sym, write the book's top `levels` to rows, LOBSTER's layout */
     int64_t empty_ask;
@@ -193,8 +194,10 @@ typedef struct {
 
 /* Apply the entries of messages from..to-1 of symbol c->sym to book. Returns the index of
  * the first message not applied: `to`, or earlier when an output array is short (before
- * that message: rows, fills or tops, see below) or on a reject with stop_on_reject (that
- * message, partly applied), or a negative core_status if the book (or the scratch space for
+ * that message: rows, fills or tops, see below), on a reject with stop_on_reject (that
+ * message, partly applied), with stop_on_fill after the first message that filled a client
+ * order (the caller then acts on the fill at its message's time before going on), or a
+ * negative core_status if the book (or the scratch space for
  * client fills) ran out of memory, or CORE_ERR_BAD_OP for levels > MD_MAX_LEVELS.
  *
  * Client fills (c->clients): each trade entry of sym with size q > 0, price P and OrderID X

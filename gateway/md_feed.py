@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 from engine._core import ffi, lib
 
 from engine.book import OrderBook, Side
@@ -89,6 +90,12 @@ _ENTRY = struct.Struct("<qqqBBB5xqIIIIBBBB4x")
 # uint32 entry; uint8 side, hidden; 2 pad.
 _FILL = struct.Struct("<qqqqqqqIBB2x")
 assert ffi.sizeof("md_msg") == _MSG.size and ffi.sizeof("md_entry") == _ENTRY.size
+_ENTRY_DTYPE = np.dtype([
+    ("id", "<i8"), ("price", "<i8"), ("qty", "<i8"), ("type", "u1"), ("side", "u1"),
+    ("tif", "u1"), ("pad", "V5"), ("time", "<i8"), ("msg", "<u4"), ("sym", "<u4"),
+    ("text_offset", "<u4"), ("text_length", "<u4"), ("kind", "u1"), ("action", "u1"),
+    ("flags", "u1"), ("entry_type", "u1"), ("pad2", "V4")])
+assert _ENTRY_DTYPE.itemsize == _ENTRY.size
 assert ffi.sizeof("md_fill") == _FILL.size
 _TOP = lib.MD_TOP_FIELDS  # int64 per top-of-book row
 _E = _ENTRY.size
@@ -517,6 +524,28 @@ class MdUpdate:
             return []
         return [Top(*flat[i : i + _TOP]) for i in range(0, len(flat), _TOP)]
 
+    def entry_columns(self) -> Any:
+        """The entries of these messages as a numpy structured array (a view, no copy):
+        fields ``price``, ``qty``, ``time``, ``sym``, ``kind`` ... as in md_entry."""
+        b = self.batch
+        first, last = b.entry_range(self.start, self.stop)
+        return np.frombuffer(b.entries, dtype=_ENTRY_DTYPE, count=last - first,
+                             offset=first * _E)
+
+    def symbols_changed(self) -> set[str]:
+        """The symbols that book or trade entries of these messages name."""
+        syms = np.unique(self.entry_columns()["sym"])
+        return {self.batch.symbols[int(k)] for k in syms}
+
+    def trade_columns(self, symbol: str) -> tuple[Any, Any, Any]:
+        """The trade entries (269=2) of ``symbol`` in order, as numpy arrays: price (ticks),
+        size, time (ns). Batched: no Python object per trade."""
+        e = self.entry_columns()
+        sym = self.batch.symbols.index(symbol)
+        mask = (e["kind"] == _TRADE) & (e["sym"] == sym)
+        t = e[mask]
+        return t["price"], t["qty"], t["time"]
+
     def trades(self) -> list[Trade]:
         """The trade entries (269=2) of these messages, in order."""
         b = self.batch
@@ -606,7 +635,7 @@ class MarketDataFeed:
     def apply(self, batch: MdBatch, start: int = 0, stop: int | None = None, *,
               record: str | None = None, depth: int = 0,
               clients: Mapping[str, Sequence[int]] | None = None,
-              tops: bool = False) -> MdUpdate:
+              tops: bool = False, stop_at_fill: bool = False) -> MdUpdate:
         """Apply messages ``start..stop-1`` of ``batch`` (all by default), in order.
 
         With ``record`` (a symbol) and ``depth`` > 0 the update carries that book's top
@@ -617,6 +646,11 @@ class MarketDataFeed:
         module docstring says, and :attr:`MdUpdate.fills` lists the fills. With ``tops`` the
         update carries every symbol's best bid and offer whenever they change
         (:attr:`MdUpdate.tops`). Neither costs anything when not asked for.
+
+        ``stop_at_fill``: end the update after the first message that filled a client order
+        (:attr:`MdUpdate.stop` says where), so the caller can act on the fill at its time.
+        Only for clients of one symbol (ValueError otherwise): that symbol is applied first,
+        and the others up to where it stopped.
         """
         stop = batch.count if stop is None else stop
         if not 0 <= start <= stop <= batch.count:
@@ -635,9 +669,15 @@ class MarketDataFeed:
         filled_symbols = 0
         top_rows: dict[str, array[int]] = {}
         trade_bound = -1
-        for sym, symbol in enumerate(batch.symbols):
+        order = list(enumerate(batch.symbols))
+        if clients:
+            order.sort(key=lambda ss: not clients.get(ss[1]))
+            if stop_at_fill and sum(1 for _, sy in order if clients.get(sy)) > 1:
+                raise ValueError("stop_at_fill needs client orders in one symbol only")
+        for sym, symbol in order:
             book = self._feed_book(symbol)
             ids = clients.get(symbol) if clients else None
+            ctl.stop_on_fill = 1 if stop_at_fill and ids else 0
             if ids:
                 # Room for every fill C can write, so it never stops early: at most one per
                 # trade entry plus one per client order removed (csrc/mdfeed.h), and C asks
@@ -696,12 +736,14 @@ class MarketDataFeed:
                 i = batch.message_of_entry(k)
                 raise MdLogError(batch.source, batch.line(i),
                                  _reject_reason(batch, k, ctl.reject_code))
+            if ctl.stop_on_fill and 0 <= done < stop and ctl.fills_written:
+                stop = done  # the fill's message ends the update, for every symbol
             if done != stop:  # the arrays are sized so that C never runs out of room
                 raise RuntimeError(f"md_apply stopped at message {done} of {start}..{stop}")
         if filled_symbols > 1:  # C fills one symbol at a time: restore the entries' order
             fills.sort(key=lambda ef: ef[0])
         return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth,
-                        tuple(f for _, f in fills), top_rows)
+                        tuple(f for _, f in fills) if fills else (), top_rows)
 
     def apply_message(self, message: Message | bytes, *,
                       clients: Mapping[str, Sequence[int]] | None = None,
