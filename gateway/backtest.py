@@ -304,7 +304,8 @@ class Backtest:
         started = time.perf_counter()
         applied0 = feed.applied
         horizon = max(p.record.end for p in planned) + GRACE
-        interval = timedelta(seconds=self.bt.snapshot_interval)
+        interval = (timedelta(seconds=self.bt.snapshot_interval)
+                    if self.bt.snapshot_interval is not None else None)
         span = (horizon - first).total_seconds() or 1.0
         while True:
             now = clock.now()
@@ -317,10 +318,12 @@ class Backtest:
             stats.steps += 1
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
                 upto = t_evt if t_evt is not None else horizon
-                if _working(app):
+                if interval is not None and _working(app):
                     upto = min(upto, t_feed + interval)
-                clock.advance_to(upto)
-                app.on_timer(clock.now())
+                changes = feed.due(upto, app.venue.resting_ids(), stop_at_fill=True)
+                # a fill ends the chunk: the algo hears of it at the fill's own time
+                clock.advance_to(feed.time_of(feed.fill_ns) if feed.stopped_at_fill else upto)
+                app.on_market(changes, clock.now())
             else:
                 if t_evt is None:
                     break
@@ -376,7 +379,7 @@ class Backtest:
             sessions.append({
                 "role": "initiator", "sender_comp_id": name,
                 "target_comp_id": acc.sender_comp_id, "begin_string": acc.begin_string,
-                "host": "127.0.0.1", "port": 1, "heartbeat_interval": 60,
+                "host": "127.0.0.1", "port": 1, "heartbeat_interval": 300,
                 "reset_on_logon": True, "application": "client-of-backtest",
                 "store": {"kind": "memory"}})
         path = out / "client.yaml"

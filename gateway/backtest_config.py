@@ -11,6 +11,7 @@ A backtest config is a venue config (``application: venue``, its sessions, ``ven
       latency: {entry: 0.0002, ack: 0.0002}   # or {measured: FIX.log, split: 0.5, seed: 1}
       baselines: [naive, twap]  # also run each parent as one market order, and as plain TWAP
       snapshot_interval: 1.0    # market seconds between the algos' views of a changing book
+                                # (events: only at their own timers, fills and acks)
       on_error: stop            # a bad market-data line stops the run; skip: report, go on
       output: ../logs/backtest  # the report folder (relative to this file)
 
@@ -75,7 +76,7 @@ class BacktestConfig:
     latency: LatencyConfig
     output: Path
     baselines: tuple[str, ...] = BASELINES
-    snapshot_interval: float = 1.0
+    snapshot_interval: float | None = 1.0  # None: at the algos' own events only
     on_error: str = "stop"
 
 
@@ -124,6 +125,14 @@ def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
         where=f"{node.file}:{node.line}")
 
 
+def _interval(node: Node) -> float | None:
+    if node.raw() == "events":
+        return None
+    if isinstance(node.raw(), str):
+        raise node.error(f"expected seconds or 'events', got {node.raw()!r}")
+    return node.number(0, 3600)
+
+
 def parse_backtest(config: GatewayConfig, symbols: set[str]) -> BacktestConfig:
     """Validate the config's ``backtest:`` section against its sessions and ``symbols``."""
     node = config.extra.get("backtest")
@@ -146,6 +155,6 @@ def parse_backtest(config: GatewayConfig, symbols: set[str]) -> BacktestConfig:
     return BacktestConfig(
         orders=orders, latency=parse_latency(m.get("latency"), base), output=output,
         baselines=tuple(dict.fromkeys(baselines)),
-        snapshot_interval=m["snapshot_interval"].number(0, 3600)
-        if "snapshot_interval" in m else 1.0,
+        snapshot_interval=_interval(m["snapshot_interval"]) if "snapshot_interval" in m
+        else 1.0,
         on_error=m["on_error"].string(("stop", "skip")) if "on_error" in m else "stop")

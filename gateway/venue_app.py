@@ -46,7 +46,7 @@ from gateway.risk_gates import RiskGates
 from gateway.routers import DESK_OWNER, VenueRouter
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
-from gateway.venue_feed import FeedReplay
+from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
     DAY,
     LIMIT,
@@ -164,18 +164,25 @@ class VenueApplication:
         return feed if desk is None or (feed is not None and feed < desk) else desk
 
     def on_timer(self, now: datetime) -> None:
+        changes = (self.feed.due(now, self.venue.resting_ids())
+                   if self.feed is not None else [])
+        self.on_market(changes, now)
+
+    def on_market(self, changes: Iterable[FeedChange], now: datetime) -> None:
+        """The market-data feed changed books (``changes``, from ``self.feed.due``): report
+        the fills and cancels it caused, publish the market data, run the algos' timers due
+        at ``now`` and let them see the market."""
         self.gate.at(now)
-        if self.feed is not None:
-            self.desk.touch(now)
-            for change in self.feed.due(now, self.venue.resting_ids()):
-                if change.symbol in self.venue.specs:
-                    self.deliver(self.venue.feed_applied(change.symbol, change.trades, now,
-                                                         change.fills), now)
-                    self.market_data.feed_changed(change.symbol, change.trades)
-            if self.feed.error is not None:
-                print(f"gateway: market data replay stopped: {self.feed.error}",
-                      file=sys.stderr, flush=True)
-                self.feed.error = None
+        self.desk.touch(now)
+        for change in changes:
+            if change.symbol in self.venue.specs:
+                self.deliver(self.venue.feed_applied(change.symbol, change.trades, now,
+                                                     change.fills), now)
+                self.market_data.feed_changed(change.symbol, change.trades)
+        if self.feed is not None and self.feed.error is not None:
+            print(f"gateway: market data replay stopped: {self.feed.error}",
+                  file=sys.stderr, flush=True)
+            self.feed.error = None
         self.desk.on_timer(now)
         self.settle(now)
 

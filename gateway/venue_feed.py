@@ -127,11 +127,15 @@ class FeedReplay:
         self._start: datetime | None = None
         self.applied = 0
         self.last_ns = 0  # log time of the latest message applied
+        self.stopped_at_fill = False
+        self.fill_ns = 0
         self.error: str | None = None
         for cursor in self._logs:
             self._note(cursor.advance())
         firsts = [t for t in (c.next_time() for c in self._logs) if t is not None]
-        self._t0 = min(firsts) if firsts else None
+        # t0 on a whole microsecond (datetimes have no finer grain): a message's time is
+        # then its own log time, cut to the microsecond, when the replay starts at t0
+        self._t0 = min(firsts) // 1000 * 1000 if firsts else None
 
     def _note(self, error: str | None) -> None:
         if error is not None and self.error is None:
@@ -154,8 +158,9 @@ class FeedReplay:
     def time_of(self, time_ns: int) -> datetime:
         """When the message of log time ``time_ns`` is (or was) due."""
         assert self._start is not None and self._t0 is not None, "the replay has not started"
-        return self._start + timedelta(microseconds=(time_ns - self._t0) / 1000
-                                       / self.config.speed)
+        return self._start + timedelta(
+            microseconds=(time_ns - self._t0) // 1000 if self.config.speed == 1
+            else (time_ns - self._t0) / 1000 / self.config.speed)
 
     def next_deadline(self) -> datetime | None:
         """When the next message is due (the distant past before the first timer call:
@@ -169,15 +174,25 @@ class FeedReplay:
         delay = (min(nxt) - self._t0) / 1e9 / self.config.speed
         return self._start + timedelta(seconds=delay)
 
-    def due(self, now: datetime,
-            clients: Mapping[str, Sequence[int]] | None = None) -> list[FeedChange]:
+    def due(self, now: datetime, clients: Mapping[str, Sequence[int]] | None = None, *,
+            stop_at_fill: bool = False) -> list[FeedChange]:
         """Apply every message due at ``now``; per changed symbol, its trades and the fills
-        of the ``clients`` orders (per symbol, the book ids of client orders resting in it)."""
+        of the ``clients`` orders (per symbol, the book ids of client orders resting in it).
+
+        ``stop_at_fill``: stop after the first message that fills a client order (then
+        :attr:`stopped_at_fill` is true and :attr:`last_ns` is that message's time), so the
+        caller can act at the fill's own time; a log whose batch holds clients of several
+        symbols is applied without stopping (its fills then come at ``now``)."""
+        self.stopped_at_fill = False
+        self.fill_ns = 0
         if self._t0 is None:
             return []
         if self._start is None:
             self._start = now
-        limit = self._t0 + int((now - self._start).total_seconds() * self.config.speed * 1e9)
+        elapsed_us = (now - self._start) // timedelta(microseconds=1)
+        # every message whose time, to the microsecond, is not after now
+        limit = self._t0 + 999 + (elapsed_us * 1000 if self.config.speed == 1
+                                  else int(elapsed_us * 1000 * self.config.speed))
         changed: dict[str, FeedChange] = {}
         for log in self._logs:
             while log.batch is not None:
@@ -185,24 +200,33 @@ class FeedReplay:
                 stop = bisect.bisect_right(log.times, limit, start)
                 if stop == start:
                     break
-                update = self.feed.apply(batch, start, stop, clients=clients,
-                                         tops=self.record_tops)
+                mine = ({sy: ids for sy in batch.symbols if (ids := clients.get(sy))}
+                        if clients else None)
+                stopping = stop_at_fill and mine is not None and len(mine) == 1
+                update = self.feed.apply(batch, start, stop, clients=mine,
+                                         tops=self.record_tops, stop_at_fill=stopping)
+                stop = update.stop
                 self.applied += stop - start
-                for symbol in update.changed_levels():
-                    changed.setdefault(symbol, FeedChange(symbol, []))
-                for t in update.trades():
-                    change = changed.setdefault(t.symbol, FeedChange(t.symbol, []))
-                    change.trades.append((t.price, t.size))
-                    change.trade_times.append(t.time_ns)
+                for symbol in update.symbols_changed():
+                    change = changed.setdefault(symbol, FeedChange(symbol, []))
+                    prices, sizes, times = update.trade_columns(symbol)
+                    if len(prices):
+                        change.trades += zip(prices.tolist(), sizes.tolist(), strict=True)
+                        change.trade_times += times.tolist()
                 for fill in update.fills:
                     changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
                         (fill, self.time_of(fill.time_ns)))
                 if self.record_tops:
                     for symbol, rows in update.tops.items():
                         self.tops.setdefault(symbol, array("q")).extend(rows)
-                self.last_ns = max(self.last_ns, log.times[stop - 1])
+                at = log.times[stop - 1]
+                self.last_ns = max(self.last_ns, at)
                 log.i = stop
                 self._note(log.advance())
+                if stopping and update.fills:
+                    self.stopped_at_fill = True
+                    self.fill_ns = at
+                    return list(changed.values())
         return list(changed.values())
 
 

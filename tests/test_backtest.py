@@ -1,0 +1,179 @@
+"""``gateway backtest CONFIG.yaml``: the venue on a virtual clock, fed from the bundled AMZN
+market-data log, working parents over FIX sessions (in memory), next to the baselines.
+
+The shipped config (sessions/backtest.yaml) is run once for the module; other tests write
+their own configs next to a copy of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.backtest import Backtest, BacktestInputError
+from gateway.backtest_records import RunRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "sessions" / "backtest.yaml"
+SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+START = datetime(2012, 6, 21, 13, 30, 30, tzinfo=UTC)
+
+
+def gateway(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def config_with(tmp_path: Path, log: Path = SAMPLE, **backtest: Any) -> Path:
+    """The shipped config with ``backtest:`` keys replaced and the log and output moved."""
+    data = yaml.safe_load(CONFIG.read_text())
+    data["venue"]["market_data"]["log"] = str(log)
+    data["backtest"].update(backtest)
+    data["backtest"]["output"] = str(tmp_path / "out")
+    path = tmp_path / "backtest.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("backtest") / "report"
+    proc = gateway("backtest", str(CONFIG), "--output", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "report:" in proc.stdout
+    return out
+
+
+def test_the_report_folder_has_every_output(report: Path) -> None:
+    for name in ("summary.json", "fills.csv", "orders.csv", "timeseries.csv", "report.html",
+                 "schedule_vs_fills.png", "price_fills.png", "slippage_hist.png",
+                 "cum_pnl.png"):
+        assert (report / name).is_file(), name
+    html = (report / "report.html").read_text()
+    assert all(png in html for png in ("schedule_vs_fills.png", "cum_pnl.png"))
+    # each run's audit log and FIX message logs, for gateway audit
+    for run in ("algo", "naive", "twap"):
+        assert (report / run / "audit.jsonl").is_file()
+
+
+def test_the_algo_fills_the_parent_and_the_baselines_run_beside_it(report: Path) -> None:
+    summary = json.loads((report / "summary.json").read_text())
+    runs = summary["runs"]
+    assert set(runs) == {"algo", "naive", "twap"}
+    algo = runs["algo"]["total"]
+    assert algo["filled"] == 3000 and algo["qty"] == 3000
+    # naive: one market order at the start; a market order cannot take more than the
+    # visible book holds, so it fills part of the parent
+    naive = runs["naive"]["total"]
+    assert naive["child_count"] == 1
+    assert 0 < naive["filled"] <= 3000
+    assert naive["aggressive_share"] == 1
+    twap = runs["twap"]["total"]
+    assert twap["filled"] > 0 and twap["child_count"] > 1
+
+
+def test_fills_come_at_market_times_with_the_latency_model(report: Path) -> None:
+    with (report / "fills.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["run"] == "naive"]
+    assert rows
+    # the naive order is decided at the parent's start (13:30:30) and its fills reach the
+    # algo entry + ack = 1 ms later (sessions/backtest.yaml: 0.5 ms each way)
+    for r in rows:
+        decided = datetime.fromisoformat(r["decided"])
+        time = datetime.fromisoformat(r["time"])
+        assert decided == START
+        assert time - decided == timedelta(milliseconds=1)
+        assert r["liquidity"] == "aggressive"
+    with (report / "fills.csv").open() as f:
+        liquidity = {r["liquidity"] for r in csv.DictReader(f) if r["run"] == "algo"}
+    assert liquidity == {"passive", "aggressive"}  # resting children fill from the replay
+
+
+def test_the_sessions_run_on_the_market_clock(report: Path) -> None:
+    """The venue's own FIX log: the parent order and its reports carry SendingTimes of the
+    replayed day, not of the machine that ran the backtest."""
+    logs = list((report / "algo" / "venue" / "log").glob("*messages*"))
+    assert logs
+    text = logs[0].read_text(errors="replace")
+    assert "35=D\x01" in text and "\x0152=20120621-13:30:30" in text
+    assert "\x0152=2026" not in text
+
+
+def test_a_run_repeats_exactly(tmp_path: Path) -> None:
+    first = Backtest(config_with(tmp_path)).run()
+    second = Backtest(config_with(tmp_path)).run()
+
+    def fills(run: RunRecord) -> list[tuple[object, ...]]:
+        return [(f.time, f.qty, f.price, f.liquidity) for f in run.fills]
+
+    for name in ("algo", "naive", "twap"):
+        assert fills(first.runs[name]) == fills(second.runs[name])
+    assert first.runs["algo"].parents[0].avg_px == second.runs["algo"].parents[0].avg_px
+
+
+def test_resting_children_fill_only_from_the_replay(tmp_path: Path) -> None:
+    """Every passive fill of the algo has a market trade at its price or through it at the
+    same market time: resting children fill from replayed executions, never from nothing."""
+    result = Backtest(config_with(tmp_path, latency={"entry": 0, "ack": 0})).run()
+    tape = result.tapes["AMZN"]
+    passive = [f for f in result.runs["algo"].fills if f.liquidity == "passive"]
+    assert passive
+    for f in passive:
+        lo, hi = tape.trades_between(f.time, f.time + timedelta(microseconds=1))
+        prices = [Decimal(p) * tape.tick for p in tape.trade_prices[lo:hi]]
+        assert prices, f"no market trade at {f.time}"
+        assert any(p <= f.price for p in prices)  # a buy: the print at or below its bid
+
+
+def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) -> None:
+    lines = SAMPLE.read_bytes().split(b"\n")
+    lines[9] = b"this is not a FIX message"
+    damaged = tmp_path / "damaged.md.log"
+    damaged.write_bytes(b"\n".join(lines))
+    cfg = config_with(tmp_path, log=damaged)
+    proc = gateway("backtest", str(cfg), "--quiet")
+    assert proc.returncode == 2
+    assert f"{damaged}:10:" in proc.stderr and "not a log line" in proc.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+    proc = gateway("backtest", str(cfg), "--quiet", "--on-error", "skip")
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped {damaged}:10:" in proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    skipped = summary["info"]["skipped_input"]
+    assert skipped["count"] == 1 and f"{damaged}:10:" in skipped["first"][0]
+
+
+def test_config_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, orders=[{"symbol": "NOPE", "side": "buy", "qty": 10,
+                                         "start": "13:31:00", "window": 60}])
+    with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: .*unknown symbol 'NOPE'"):
+        Backtest(cfg)
+    cfg = config_with(tmp_path, snapshot_interval="often")
+    with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: backtest.snapshot_interval"):
+        Backtest(cfg)
+
+
+def test_an_order_outside_the_market_data_is_refused(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                         "start": "15:00:00", "window": 60}])
+    # the sample ends at 13:40:47: an order after it has no market to trade in
+    with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*after the market "
+                                                 r"data ends"):
+        Backtest(cfg).run()
+
+
+def test_gateway_run_mode_backtest_is_the_same_backtest(tmp_path: Path) -> None:
+    proc = gateway("run", str(config_with(tmp_path)), "--mode", "backtest")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["runs"]["algo"]["total"]["filled"] == 3000
