@@ -37,8 +37,9 @@ passively here; aggressive orders take liquidity through the book's own matching
 
 Every problem raises :class:`MdLogError` naming the source, the line and what is wrong: a
 line that is not one sound FIX message, a missing or malformed field, SendingTime going
-backwards, an incremental refresh for a symbol no snapshot introduced, and (with
-``strict``, the default) an entry the book rejects.
+backwards, an incremental refresh for a symbol no snapshot introduced, a gap in MsgSeqNum
+(with ``check_sequence``), and (with ``strict``, the default) an entry the book rejects.
+The decoder's ``on_error`` turns raising into reporting and going on (a backtest's skip).
 """
 
 from __future__ import annotations
@@ -311,16 +312,20 @@ class MdDecoder:
     A problem raises :class:`MdLogError`, unless ``on_error`` is given: then it is called with
     the error and decoding goes on past it (a bad message is left out and counted in
     :attr:`skipped`; text between messages that is not a log line is passed over).
+    ``check_sequence`` also makes a gap or a step back in MsgSeqNum (34) such a problem.
     """
 
     def __init__(self, *, price_decimals: int = 4, symbols: Iterable[str] = (),
                  batch_messages: int = 4096,
-                 on_error: Callable[[MdLogError], None] | None = None) -> None:
+                 on_error: Callable[[MdLogError], None] | None = None,
+                 check_sequence: bool = False) -> None:
         if not 0 <= price_decimals <= 9:
             raise ValueError("price_decimals must be in 0..9")
         self.price_decimals = price_decimals
         self.on_error = on_error
         self.skipped = 0
+        self.check_sequence = check_sequence
+        self._last_seq: int | None = None
         self.symbols: list[str] = []
         self._framer = Framer(message_capacity=batch_messages)
         self._d = ffi.new("md_decoder *")
@@ -384,11 +389,59 @@ class MdDecoder:
             raise error
         self.on_error(error)
 
+    def _check_sequence(self, cols: list[bytes], buf: bytes, source: str,
+                        line_base: int) -> None:
+        """MsgSeqNum (34) must go up by one from message to message (across calls): a gap
+        means lost market data, a step back a duplicate. Each break is an error at its line
+        (with ``on_error``, reported and then taken as the new count). Messages the framer
+        refused, and ones without a plain 34, are left to the decoder."""
+        u32 = np.uint32
+        tags = np.frombuffer(cols[5], u32)
+        status, first, counts = (np.frombuffer(cols[k], u32) for k in (2, 3, 4))
+        pos = np.flatnonzero(tags == 34)
+        if not len(pos):
+            return
+        msg = np.searchsorted(first, pos, side="right") - 1
+        keep = (msg >= 0) & (pos < first[msg] + counts[msg])
+        msg, at = np.unique(msg[keep], return_index=True)
+        pos = pos[keep][at]
+        good = status[msg] == 0
+        msg, pos = msg[good], pos[good]
+        offs = np.frombuffer(cols[6], u32)[pos].astype(np.int64)
+        lens = np.frombuffer(cols[7], u32)[pos].astype(np.int64)
+        short = (lens >= 1) & (lens <= 18)
+        msg, offs, lens = msg[short], offs[short], lens[short]
+        if not len(msg):
+            return
+        width = int(lens.max())
+        raw = np.frombuffer(buf, np.uint8)
+        cols_ = np.arange(width)
+        digits = raw[np.minimum(offs[:, None] + cols_, len(raw) - 1)].astype(np.int64) - 48
+        inside = cols_ < lens[:, None]
+        numeric = ((digits >= 0) & (digits <= 9) | ~inside).all(axis=1)
+        msg, digits, inside, lens = msg[numeric], digits[numeric], inside[numeric], lens[numeric]
+        power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - cols_, 0, None), 0)
+        seqs = (digits * power).sum(axis=1)
+        if not len(seqs):
+            return
+        before = np.concatenate(([self._last_seq if self._last_seq is not None else
+                                  seqs[0] - 1], seqs[:-1]))
+        for k in np.flatnonzero(seqs != before + 1):
+            expected, got = int(before[k]) + 1, int(seqs[k])
+            line = line_base + buf.count(b"\n", 0, int(np.frombuffer(cols[0], u32)[msg[k]]))
+            what = (f"{got - expected} message(s) missing" if got > expected
+                    else "a repeat or a step back")
+            self._fail(MdLogError(source, line, f"MsgSeqNum (34) is {got} where {expected} "
+                                                f"was expected: {what}"))
+        self._last_seq = int(seqs[-1])
+
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
         cols = [c.tobytes() for c in (fb.starts, fb.ends, fb.statuses, fb.first_fields,
                                       fb.field_counts, fb.tags, fb.value_offsets,
                                       fb.value_lengths)]
+        if self.check_sequence:
+            self._check_sequence(cols, buf, source, line_base)
         ptrs = [ffi.from_buffer("uint32_t[]", c) for c in cols]
         f = self._frames
         f.buf = ffi.from_buffer("uint8_t[]", buf)

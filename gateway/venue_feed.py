@@ -73,7 +73,8 @@ class _Log:
                  on_error: Callable[[MdLogError], None] | None) -> None:
         self.path = path
         self.batches: Iterator[MdBatch] = iter(MdLogReader(
-            path, decoder=MdDecoder(price_decimals=digits, on_error=on_error)))
+            path, decoder=MdDecoder(price_decimals=digits, on_error=on_error,
+                                    check_sequence=True)))
         self.batch: MdBatch | None = None
         self.times: Sequence[int] = ()
         self.i = 0

@@ -39,3 +39,21 @@ def test_without_on_error_the_first_problem_stops_decoding() -> None:
     with pytest.raises(MdLogError) as info:
         sum(b.count for b in MdDecoder().decode(_damaged(), "x.log"))
     assert info.value.line == 4
+
+
+def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
+    lines = SAMPLE.read_bytes().split(b"\n")
+    gap = b"\n".join(lines[:20] + lines[22:40])  # the messages of lines 21 and 22 are lost
+    with pytest.raises(MdLogError, match=r"x\.log:21: MsgSeqNum \(34\) is 23 where 21 was "
+                                         r"expected: 2 message\(s\) missing"):
+        sum(b.count for b in MdDecoder(check_sequence=True).decode(gap, "x.log"))
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    assert sum(b.count for b in decoder.decode(gap, "x.log")) == 38  # nothing else is lost
+    assert [e.line for e in errors] == [21]
+    # a repeated message is a step back
+    repeat = b"\n".join(lines[:20] + lines[19:30])
+    errors.clear()
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    sum(b.count for b in decoder.decode(repeat, "x.log"))
+    assert "a repeat or a step back" in str(errors[0]) and errors[0].line == 21
