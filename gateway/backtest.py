@@ -222,10 +222,6 @@ class Backtest:
             tape.times.extend(rows[0::5])
             tape.bids.extend(rows[1::5])
             tape.asks.extend(rows[3::5])
-        unknown = sorted(set(feed.feed.symbols) - set(self.venue.symbols))
-        if unknown:
-            self._input_problem(f"{', '.join(str(p) for p in feed.config.logs)}: "
-                                f"symbols {unknown} in the market data are not venue symbols")
         last = feed.time_of(feed.last_ns) if feed.last_ns else first
         for order in self.bt.orders:
             if order.symbol not in tapes or not tapes[order.symbol].times:
@@ -240,13 +236,6 @@ class Backtest:
     def _stop(self, feed: FeedReplay) -> None:
         if feed.error is not None:
             raise BacktestInputError(feed.error)
-
-    def _input_problem(self, text: str) -> None:
-        if self.bt.on_error == "stop":
-            raise BacktestInputError(text)
-        self._skipped_count += 1
-        self._skipped.append(text)
-        print(f"gateway backtest: {text} (skipped)", file=self.warn, flush=True)
 
     # -- the runs -----------------------------------------------------------------------------
 

@@ -312,19 +312,21 @@ class MdDecoder:
     A problem raises :class:`MdLogError`, unless ``on_error`` is given: then it is called with
     the error and decoding goes on past it (a bad message is left out and counted in
     :attr:`skipped`; text between messages that is not a log line is passed over).
-    ``check_sequence`` also makes a gap or a step back in MsgSeqNum (34) such a problem.
+    ``check_sequence`` also makes a gap or a step back in MsgSeqNum (34) such a problem,
+    and ``only`` a snapshot of a symbol not in it (its later messages are then unknown too).
     """
 
     def __init__(self, *, price_decimals: int = 4, symbols: Iterable[str] = (),
                  batch_messages: int = 4096,
                  on_error: Callable[[MdLogError], None] | None = None,
-                 check_sequence: bool = False) -> None:
+                 check_sequence: bool = False, only: Iterable[str] | None = None) -> None:
         if not 0 <= price_decimals <= 9:
             raise ValueError("price_decimals must be in 0..9")
         self.price_decimals = price_decimals
         self.on_error = on_error
         self.skipped = 0
         self.check_sequence = check_sequence
+        self.only = frozenset(only) if only is not None else None
         self._last_seq: int | None = None
         self.symbols: list[str] = []
         self._framer = Framer(message_capacity=batch_messages)
@@ -390,17 +392,18 @@ class MdDecoder:
         self.on_error(error)
 
     def _check_sequence(self, cols: list[bytes], buf: bytes, source: str,
-                        line_base: int) -> None:
+                        line_base: int) -> list[tuple[int, MdLogError]]:
         """MsgSeqNum (34) must go up by one from message to message (across calls): a gap
-        means lost market data, a step back a duplicate. Each break is an error at its line
-        (with ``on_error``, reported and then taken as the new count). Messages the framer
-        refused, and ones without a plain 34, are left to the decoder."""
+        means lost market data, a step back a duplicate. Returns each break, as the frame
+        index and the error at its line (with ``on_error`` it is reported and then taken as
+        the new count). Messages the framer refused, and ones without a plain 34, are left
+        to the decoder."""
         u32 = np.uint32
         tags = np.frombuffer(cols[5], u32)
         status, first, counts = (np.frombuffer(cols[k], u32) for k in (2, 3, 4))
         pos = np.flatnonzero(tags == 34)
         if not len(pos):
-            return
+            return []
         msg = np.searchsorted(first, pos, side="right") - 1
         keep = (msg >= 0) & (pos < first[msg] + counts[msg])
         msg, at = np.unique(msg[keep], return_index=True)
@@ -412,7 +415,7 @@ class MdDecoder:
         short = (lens >= 1) & (lens <= 18)
         msg, offs, lens = msg[short], offs[short], lens[short]
         if not len(msg):
-            return
+            return []
         width = int(lens.max())
         raw = np.frombuffer(buf, np.uint8)
         cols_ = np.arange(width)
@@ -423,25 +426,28 @@ class MdDecoder:
         power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - cols_, 0, None), 0)
         seqs = (digits * power).sum(axis=1)
         if not len(seqs):
-            return
+            return []
         before = np.concatenate(([self._last_seq if self._last_seq is not None else
                                   seqs[0] - 1], seqs[:-1]))
+        breaks = []
         for k in np.flatnonzero(seqs != before + 1):
             expected, got = int(before[k]) + 1, int(seqs[k])
             line = line_base + buf.count(b"\n", 0, int(np.frombuffer(cols[0], u32)[msg[k]]))
             what = (f"{got - expected} message(s) missing" if got > expected
                     else "a repeat or a step back")
-            self._fail(MdLogError(source, line, f"MsgSeqNum (34) is {got} where {expected} "
-                                                f"was expected: {what}"))
+            breaks.append((int(msg[k]), MdLogError(
+                source, line, f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
         self._last_seq = int(seqs[-1])
+        return breaks
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
         cols = [c.tobytes() for c in (fb.starts, fb.ends, fb.statuses, fb.first_fields,
                                       fb.field_counts, fb.tags, fb.value_offsets,
                                       fb.value_lengths)]
-        if self.check_sequence:
-            self._check_sequence(cols, buf, source, line_base)
+        # sequence problems are reported in line order with the decoder's own
+        breaks = self._check_sequence(cols, buf, source, line_base) if self.check_sequence \
+            else []
         ptrs = [ffi.from_buffer("uint32_t[]", c) for c in cols]
         f = self._frames
         f.buf = ffi.from_buffer("uint8_t[]", buf)
@@ -453,7 +459,11 @@ class MdDecoder:
         f.field_total = len(cols[5]) // 4
         d = self._d
         i = 0
-        while i < fb.count:
+        while i < fb.count or breaks:
+            if breaks and breaks[0][0] < i:  # once its message is through the decoder
+                self._fail(breaks.pop(0)[1])  # skipping: the message itself is sound
+                continue
+            f.count = breaks[0][0] + 1 if breaks else fb.count
             n = lib.md_decode(f, i, d, self._msgs, self._msg_cap, self._entries, self._entry_cap)
             status = d.status
             if n > 0:
@@ -463,18 +473,26 @@ class MdDecoder:
                               buf, line_base)
             i += n
             if status == lib.MD_OK:
+                if breaks:
+                    continue
                 break
             if status == lib.MD_NEED_ROOM:
                 if n == 0:  # one message has more entries than the array holds: grow it
                     self._entry_cap *= 4
                     self._entries = ffi.new("md_entry[]", self._entry_cap)
                 continue
+            line = line_base + buf.count(b"\n", 0, d.err_offset)
             if status == lib.MD_NEW_SYMBOL:
                 name = buf[d.err_value_offset : d.err_value_offset + d.err_value_length]
-                self.add_symbol(name.decode("latin-1"))
-                continue
-            line = line_base + buf.count(b"\n", 0, d.err_offset)
-            self._fail(MdLogError(source, line, _explain(status, d, buf, fb, self.symbols)))
+                symbol = name.decode("latin-1")
+                if self.only is None or symbol in self.only:
+                    self.add_symbol(symbol)
+                    continue
+                self._fail(MdLogError(source, line, f"unknown symbol {symbol!r}: not one of "
+                                      f"{', '.join(sorted(self.only))}"))
+            else:
+                self._fail(MdLogError(source, line,
+                                      _explain(status, d, buf, fb, self.symbols)))
             # Skipping: junk before message i is passed over (the message is decoded next);
             # a message at fault is left out.
             i = d.err_msg

@@ -70,11 +70,11 @@ class _Log:
     """One log's read position: the current batch and the next message in it."""
 
     def __init__(self, path: Path, digits: int,
-                 on_error: Callable[[MdLogError], None] | None) -> None:
+                 on_error: Callable[[MdLogError], None] | None, symbols: list[str]) -> None:
         self.path = path
         self.batches: Iterator[MdBatch] = iter(MdLogReader(
             path, decoder=MdDecoder(price_decimals=digits, on_error=on_error,
-                                    check_sequence=True)))
+                                    check_sequence=True, only=symbols)))
         self.batch: MdBatch | None = None
         self.times: Sequence[int] = ()
         self.i = 0
@@ -123,7 +123,7 @@ class FeedReplay:
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
         #: flattened, one after every message that changed its best bid or offer
         self.tops: dict[str, array[int]] = {s: array("q") for s in symbols}
-        self._logs = [_Log(path, digits, on_error) for path in config.logs]
+        self._logs = [_Log(path, digits, on_error, symbols) for path in config.logs]
         self._t0: int | None = None
         self._start: datetime | None = None
         self.applied = 0

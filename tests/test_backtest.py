@@ -21,6 +21,7 @@ import yaml
 
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_records import RunRecord
+from tests.test_md_feed import line
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "sessions" / "backtest.yaml"
@@ -150,7 +151,29 @@ def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) 
     assert f"skipped {damaged}:10:" in proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     skipped = summary["info"]["skipped_input"]
-    assert skipped["count"] == 1 and f"{damaged}:10:" in skipped["first"][0]
+    # the junk line, then the message it replaced missing from the sequence numbers
+    assert skipped["count"] == 2
+    assert f"{damaged}:10: not a log line" in skipped["first"][0]
+    assert f"{damaged}:11: MsgSeqNum (34) is 11 where 10 was expected" in skipped["first"][1]
+
+
+def test_a_symbol_the_venue_does_not_list_is_bad_input(tmp_path: Path) -> None:
+    """Two logs (merged in time); the second holds a symbol the venue does not list."""
+    other = tmp_path / "other.md.log"
+    other.write_bytes(line("55=XYZ|268=1|269=0|278=1|270=10|271=50", "W",
+                           time="20120621-13:30:10.000000000"))
+    cfg = config_with(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    data["venue"]["market_data"]["log"] = [str(SAMPLE), str(other)]
+    cfg.write_text(yaml.safe_dump(data))
+    proc = gateway("backtest", str(cfg), "--quiet")
+    assert proc.returncode == 2
+    assert f"{other}:1: unknown symbol 'XYZ'" in proc.stderr
+    proc = gateway("backtest", str(cfg), "--quiet", "--on-error", "skip")
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped {other}:1: unknown symbol 'XYZ'" in proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["runs"]["algo"]["total"]["filled"] == 3000
 
 
 def test_config_errors_name_the_file_and_key(tmp_path: Path) -> None:
