@@ -105,6 +105,7 @@ _ENTRY_SIDE_B, _ENTRY_KIND_B, _ENTRY_FLAGS_B = 25, 56, 58  # byte offsets
 _ENTRY_SYM_I = 11  # uint32 index within an entry
 _MSG_KIND_B = 24
 _BOOK, _TRADE = lib.MD_ENTRY_BOOK, lib.MD_ENTRY_TRADE
+_TRADE_BYTE = bytes([_TRADE])
 _SNAPSHOT, _INCREMENTAL = lib.MD_MSG_SNAPSHOT, lib.MD_MSG_INCREMENTAL
 _TEXT_ID = lib.MD_F_TEXT_ID
 _INT64_MIN = -(1 << 63)
@@ -605,14 +606,22 @@ class MdUpdate:
 
     def symbols_changed(self) -> set[str]:
         """The symbols that book or trade entries of these messages name."""
+        first, last = self.batch.entry_range(self.start, self.stop)
+        if len(self.batch.symbols) == 1:  # the usual log: no need to look
+            return set(self.batch.symbols) if last > first else set()
         syms = np.unique(self.entry_columns()["sym"])
         return {self.batch.symbols[int(k)] for k in syms}
 
     def trade_columns(self, symbol: str) -> tuple[Any, Any, Any]:
         """The trade entries (269=2) of ``symbol`` in order, as numpy arrays: price (ticks),
         size, time (ns). Batched: no Python object per trade."""
+        b = self.batch
+        first, last = b.entry_range(self.start, self.stop)
+        if _TRADE_BYTE not in b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]:
+            empty = np.empty(0, np.int64)
+            return empty, empty, empty
         e = self.entry_columns()
-        sym = self.batch.symbols.index(symbol)
+        sym = b.symbols.index(symbol)
         mask = (e["kind"] == _TRADE) & (e["sym"] == sym)
         t = e[mask]
         return t["price"], t["qty"], t["time"]
