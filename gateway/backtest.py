@@ -342,6 +342,8 @@ class Backtest:
                 rec.arrival_mid = parent.arrival_mid
                 rec.strategy = parent.strategy
         record.parents = [p.record for p in planned]
+        if name == "algo":  # what the desk ran for the configured codes
+            record.strategy = ", ".join(sorted({p.strategy for p in record.parents}))
         return record, stats
 
     def _planned(self, name: str, first: datetime) -> list[PlannedParent]:
