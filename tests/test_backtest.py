@@ -21,6 +21,8 @@ import yaml
 
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_records import RunRecord
+from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway, stop_gateway
 from tests.test_md_feed import line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +210,17 @@ def test_gateway_run_mode_backtest_is_the_same_backtest(tmp_path: Path) -> None:
     for run in ("algo", "naive", "twap"):
         assert via_run[run]["total"]["filled"] == direct[run]["total"]["filled"]
         assert via_run[run]["total"]["avg_px"] == direct[run]["total"]["avg_px"]
+
+
+def test_the_same_config_serves_live(tmp_path: Path) -> None:
+    """``gateway run CONFIG`` (--mode live, the default) ignores the backtest section and
+    serves the venue over TCP, its AMZN book driven by the market-data log in real time."""
+    proc, port = start_gateway(CONFIG, tmp_path / "run")
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        c.msg(f"35=D|11=L1|54=1|38=100|40=2|44=220.00|55=AMZN|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "L1", "150": "0"})
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
