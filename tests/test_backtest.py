@@ -23,6 +23,7 @@ from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_records import RunRecord
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
+from tests.test_latency import _write_log
 from tests.test_md_feed import line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,3 +225,20 @@ def test_the_same_config_serves_live(tmp_path: Path) -> None:
         c.close()
     finally:
         assert stop_gateway(proc) == 0
+
+
+def test_latency_measured_from_a_captured_log(tmp_path: Path) -> None:
+    """Every child's decision -> acknowledgement is one measured round trip split in two:
+    entry (0.5 of a draw) plus ack (0.5 of another), so it lies within the log's range."""
+    log = _write_log(tmp_path / "fix.log")  # round trips 1.25 ms, 15 ms, 10.5 ms
+    cfg = config_with(tmp_path, latency={"measured": str(log), "split": 0.5, "seed": 3},
+                      baselines=[])
+    result = Backtest(cfg).run()
+    children = [c for c in result.runs["algo"].children if c.acked is not None]
+    assert children
+    legs = {0.000625, 0.0075, 0.00525}  # half of each measured round trip
+    sums = {round(a + b, 6) for a in legs for b in legs}
+    for c in children:
+        assert c.acked is not None
+        assert round((c.acked - c.decided).total_seconds(), 6) in sums
+    assert result.info()["latency"]["kind"] == "measured"
