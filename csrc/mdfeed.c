@@ -487,6 +487,10 @@ MD_NOINLINE static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const m
     lob_order_info x;
     int known = t->op.id > 0 && lob_order(book, t->op.id, &x) == CORE_OK;
     int64_t ref = known ? x.price : t->op.price;
+    /* X named but not held: it rested before the data starts (LOBSTER), so in the level's
+     * anonymous quantity, which is ahead of every order in the queue. At the print's price,
+     * only a client with nothing ahead of it can have traded before X. */
+    int front_only = !known && t->op.id != 0;
     int64_t x_pos = -1;
     size_t n = 0;
     for (size_t j = 0; j < c->client_count; j++) {
@@ -515,6 +519,13 @@ MD_NOINLINE static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const m
         lob_order_info o;
         /* Gone already: the same id twice in clients, filled to zero by this trade. */
         if (lob_order(book, cand[j].id, &o) != CORE_OK) continue;
+        if (front_only && cand[j].through == 0) {
+            /* Asked now, not when ranking: a client ahead at this price that the print has
+             * just filled to zero is no longer ahead. */
+            int64_t qty_ahead, n_ahead;
+            if (lob_queue_position(book, o.id, &qty_ahead, &n_ahead) != CORE_OK || qty_ahead > 0)
+                continue;
+        }
         if (c->fills_written == c->fills_cap) break; /* md_apply's room check rules it out */
         int64_t qty = left < o.qty ? left : o.qty;
         lob_op op = {.id = o.id, .qty = qty, .type = LOB_OP_CANCEL};

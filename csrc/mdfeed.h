@@ -205,8 +205,14 @@ typedef struct {
  * it), against the client orders that would have traded before X:
  *  - X rests in the book (side s, price Px): the clients on side s priced better than Px
  *    (buy > Px, sell < Px), or at Px and ahead of X in the level's queue;
- *  - X is 0 or not in the book (a hidden execution; the side is unknown): client buys priced
- *    >= P and client sells priced <= P.
+ *  - X is 0 (a hidden execution; the side is unknown): client buys priced >= P and client
+ *    sells priced <= P;
+ *  - X is not 0 and not in the book (side unknown too): client buys priced > P and sells
+ *    priced < P, and those at P only with nothing ahead of them in their queue (qty_ahead 0
+ *    from lob_queue_position when their turn comes, so a client order ahead of them that
+ *    this trade filled to zero no longer counts). Such an X rested before the data starts
+ *    (LOBSTER executions of orders the log never added): it is part of the level's
+ *    anonymous quantity, which is ahead of every order in the queue.
  * q goes to them in priority order (furthest through the reference price first, then buys
  * before sells, then queue position), each taking min(what is left, its leaves): the client
  * order is reduced in place (keeping its queue position) and removed at zero, and one md_fill

@@ -115,6 +115,48 @@ def test_better_priced_and_unknown_order_trades(tmp_path: Path) -> None:
     assert leaves(book, CLIENT) == 2
 
 
+def test_an_order_from_before_the_data_fills_the_queue_front_first(tmp_path: Path) -> None:
+    """LOBSTER's executions of orders resting before the log starts name an OrderID the book
+    never held: that order is in the level's quantity without MDEntryID, at the front of the
+    queue. A client at the print's price behind it does not fill; one priced through does."""
+    path = write(
+        tmp_path,
+        line("55=ABC|268=2|269=0|270=10|271=50|269=1|270=10.05|271=20", "W"),
+        line("268=2|279=0|269=2|55=ABC|270=10|271=8|37=777|"         # 8 of 777, then the level
+             "279=1|269=0|55=ABC|270=10|271=42"),
+        line("268=1|279=0|269=2|55=ABC|270=10|271=3"),                # hidden: no OrderID
+        line("268=2|279=0|269=2|55=ABC|270=10|271=42|37=778|"        # the level's last 42
+             "279=1|269=0|55=ABC|270=10|271=0"),
+        line("268=1|279=0|269=2|55=ABC|270=10|271=4|37=779"),
+    )
+    feed = MarketDataFeed()
+    w, exec_777, hidden, exec_778, exec_779 = steps(path)
+    w.apply(feed)
+    book = feed.book("ABC")
+    book.limit(CLIENT, Side.BUY, 100000, 5)        # at 10, behind the level's 50
+    book.limit(CLIENT + 1, Side.BUY, 100100, 2)    # through 10
+    clients = {"ABC": [CLIENT, CLIENT + 1]}
+    assert book.queue_position(CLIENT).qty_ahead == 50
+
+    update = exec_777.apply(feed, clients=clients)
+    assert update.fills == (FeedFill("ABC", CLIENT + 1, 100100, 2, 0, T1, 777),)
+    assert leaves(book, CLIENT) == 5
+
+    # A print without OrderID is hidden liquidity: clients at its price still fill.
+    update = hidden.apply(feed, clients=clients)
+    assert update.fills == (FeedFill("ABC", CLIENT, 100000, 3, 2, T1, 0),)
+
+    # Still behind the level's quantity at the print (the delete comes after it): nothing.
+    assert exec_778.apply(feed, clients=clients).fills == ()
+    assert book.queue_position(CLIENT).qty_ahead == 0
+
+    # Nothing ahead any more: the client is the front of the queue and fills.
+    update = exec_779.apply(feed, clients=clients)
+    assert update.fills == (FeedFill("ABC", CLIENT, 100000, 2, 0, T1, 779),)
+    assert book.order(CLIENT) is None
+    book.check_invariants()
+
+
 def test_without_clients_nothing_fills(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -188,6 +230,9 @@ def expected_fills(book: OrderBook, clients: list[int], order_id: int, price: in
     """(client id, price, qty, leaves) that csrc/mdfeed.h's rule gives a print, from the book
     before it (written from the contract, not from the C code)."""
     x = book.order(order_id) if order_id else None
+    # An OrderID the book does not hold sits in the level's anonymous quantity, at the front:
+    # a client at the print's price fills only with nothing ahead of it.
+    front_only = order_id != 0 and x is None
     ref = x.price if x is not None else price
     ranked = []
     for slot, cid in enumerate(clients):
@@ -195,17 +240,24 @@ def expected_fills(book: OrderBook, clients: list[int], order_id: int, price: in
         if o is None or (x is not None and o.side != x.side):
             continue
         through = o.price - ref if o.side == Side.BUY else ref - o.price
-        pos = book.queue_position(cid).orders_ahead
+        pos = book.queue_position(cid)
         if through < 0 or (x is not None and through == 0
-                           and pos > book.queue_position(order_id).orders_ahead):
+                           and pos.orders_ahead > book.queue_position(order_id).orders_ahead):
             continue
-        ranked.append((-through, int(o.side), pos, slot, cid, o.price, o.qty))
+        ranked.append((-through, int(o.side), pos.orders_ahead, slot, cid, o.price, o.qty,
+                       pos.qty_ahead))
     out = []
-    for *_, cid, px, leaves in sorted(ranked):
+    taken: dict[tuple[int, int], int] = {}  # filled at (side, price) by this print so far
+    for _, side, _, _, cid, px, leaves, qty_ahead in sorted(ranked):
         if qty == 0:
             break
+        # What was ahead of it, less the clients ahead of it that this print filled (to zero:
+        # else nothing is left of the print).
+        if front_only and px == price and qty_ahead - taken.get((side, px), 0) > 0:
+            continue
         take = min(qty, leaves)
         qty -= take
+        taken[side, px] = taken.get((side, px), 0) + take
         out.append((cid, px, take, leaves - take))
     return out
 
@@ -213,8 +265,8 @@ def expected_fills(book: OrderBook, clients: list[int], order_id: int, price: in
 BID_PRICES = ("9.98", "9.99", "10", "10.01")
 ASK_PRICES = ("10.02", "10.03", "10.04", "10.05")
 # (kind, a, b, qty): an order or client side a % 2 at price index b % 4; a trade on the OrderID
-# picked by a at the price index b
-action = st.tuples(st.sampled_from(("order", "order", "client", "client", "trade")),
+# picked by a at the price index b; a print at the price of client a, on the OrderID picked by b
+action = st.tuples(st.sampled_from(("order", "order", "client", "client", "trade", "print")),
                    st.integers(0, 40), st.integers(0, 7), st.integers(1, 40))
 
 
@@ -230,10 +282,13 @@ def test_fills_follow_the_rule(actions: list[tuple[str, int, int, int]]) -> None
         update = feed.apply(batch, clients={"ABC": clients} if clients else None)
         return list(update.fills)
 
-    apply("55=ABC|268=1|269=0|270=9.97|271=100", "W")
+    # the level's own quantity (no MDEntryID), ahead of every order at its price
+    apply("55=ABC|268=5|269=0|270=9.97|271=100|269=0|270=9.99|271=30|269=0|270=10|271=30|"
+          "269=1|270=10.03|271=30|269=1|270=10.04|271=30", "W")
     book = feed.book("ABC")
     orders: list[int] = []
     clients: list[int] = []
+    client_prices: list[str] = []
     for kind, a, b, qty in actions:
         if kind == "order":
             buy = a % 2 == 0
@@ -245,13 +300,20 @@ def test_fills_follow_the_rule(actions: list[tuple[str, int, int, int]]) -> None
             buy = a % 2 == 0
             px = (BID_PRICES if buy else ASK_PRICES)[b % 4]
             clients.append(CLIENT + len(clients))
+            client_prices.append(px)
             book.limit(clients[-1], Side.BUY if buy else Side.SELL,
                        round(float(px) * 10_000), qty)
+        elif kind == "print" and not clients:
+            continue
         else:
-            # the OrderID: one of the feed's orders (resting or not), none, or never seen
-            oid = orders[a % len(orders)] if orders and a < 30 else (0 if a < 35 else 999)
-            prices = BID_PRICES + ASK_PRICES
-            px = prices[b]
+            if kind == "trade":
+                # the OrderID: one of the feed's orders, none, or never seen
+                oid = orders[a % len(orders)] if orders and a < 30 else (0 if a < 35 else 999)
+                px = (BID_PRICES + ASK_PRICES)[b]
+            else:
+                # at a client's price (filled or not), where queue position decides
+                oid = (0, 999, orders[b % len(orders)] if orders else 999)[b % 3]
+                px = client_prices[a % len(clients)]
             want = expected_fills(book, clients, oid, round(float(px) * 10_000), qty)
             tag37 = f"|37={oid}" if oid else ""
             got = apply(f"268=1|279=0|269=2|55=ABC|270={px}|271={qty}{tag37}", clients=clients)

@@ -195,7 +195,7 @@ static void test_hidden_and_unknown_trades(void) {
     msg(MD_MSG_INCREMENTAL, 2);
     trade(0, 100, 100); /* no OrderID: buys at and above 100, best price first */
     msg(MD_MSG_INCREMENTAL, 3);
-    trade(999, 104, 7); /* an OrderID the book does not hold: sells at and below 104 */
+    trade(999, 104, 7); /* an OrderID the book does not hold: sells below 104, at 104 if first */
     CHECK(run(b, &c) == 2 && c.fills_written == 4 && c.ops == 0);
     check_fill(&fills[0], CLIENT(5), 101, 5, 0, 2, 0, 0, 1);
     check_fill(&fills[1], CLIENT(6), 100, 5, 0, 2, 0, 0, 1);
@@ -203,13 +203,77 @@ static void test_hidden_and_unknown_trades(void) {
     check_fill(&fills[3], CLIENT(8), 104, 2, 3, 3, 999, 1, 1);
     CHECK(leaves(b, CLIENT(7)) == 5 && leaves(b, 1) == 50 && leaves(b, 3) == 50);
 
-    /* A trade after the entry that deletes its order: X is gone, so the hidden rule. */
+    /* A trade after the entry that deletes its order: X is gone, so as an unknown OrderID. */
     begin();
     msg(MD_MSG_INCREMENTAL, 4);
     entry(MD_ENTRY_BOOK, LOB_OP_CANCEL, 3, LOB_SELL, 105, 0);
     trade(3, 105, 1);
     CHECK(run(b, &c) == 1 && c.fills_written == 1);
     check_fill(&fills[0], CLIENT(8), 104, 1, 2, 4, 3, 1, 1);
+    CHECK(lob_check_invariants(b) == 0);
+    lob_free(b);
+}
+
+/* An OrderID the book does not hold (an order resting before the data starts, inside the
+ * level's anonymous quantity at the front of the queue): at the print's price only a client
+ * with nothing ahead of it fills; clients priced through the print fill as before. */
+static void test_unknown_order_at_the_print_price(void) {
+    lob_book *b = lob_new(64);
+    begin();
+    msg(MD_MSG_SNAPSHOT, 1);
+    add(MD_LEVEL_ID(LOB_BUY, 100), LOB_BUY, 100, 50);   /* unattributed: the queue front */
+    add(MD_LEVEL_ID(LOB_SELL, 105), LOB_SELL, 105, 50);
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(1, LOB_BUY, 98, 10); /* a replayed order, ahead of the client at 98 */
+    md_apply_ctl c = with_clients(NULL, 0);
+    CHECK(run(b, &c) == 2);
+    client(b, CLIENT(1), LOB_BUY, 100, 5);  /* behind the level's quantity */
+    client(b, CLIENT(2), LOB_BUY, 101, 5);  /* through 100 */
+    client(b, CLIENT(3), LOB_SELL, 105, 5); /* behind the level's quantity */
+    client(b, CLIENT(4), LOB_SELL, 104, 5); /* through 105 */
+    client(b, CLIENT(5), LOB_BUY, 99, 5);   /* a level of clients only: first */
+    client(b, CLIENT(6), LOB_BUY, 99, 5);   /* and second */
+    client(b, CLIENT(7), LOB_BUY, 98, 5);   /* behind order 1 */
+    int64_t ids[] = {CLIENT(1), CLIENT(2), CLIENT(3), CLIENT(4), CLIENT(5), CLIENT(6), CLIENT(7)};
+    c = with_clients(ids, 7);
+
+    begin();
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(777, 100, 20); /* buys through 100 fill; the client at 100 is behind the level */
+    change(MD_LEVEL_ID(LOB_BUY, 100), 100, 30);
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(778, 105, 20); /* the same for sells */
+    change(MD_LEVEL_ID(LOB_SELL, 105), 105, 30);
+    CHECK(run(b, &c) == 2 && c.fills_written == 2);
+    check_fill(&fills[0], CLIENT(2), 101, 5, 0, 3, 777, 0, 1);
+    check_fill(&fills[1], CLIENT(4), 104, 5, 0, 4, 778, 2, 1);
+    CHECK(leaves(b, CLIENT(1)) == 5 && leaves(b, CLIENT(3)) == 5);
+
+    /* A print with no OrderID at the same price: the hidden rule still fills the client. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 5);
+    trade(0, 100, 2);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(1), 100, 2, 3, 5, 0, 0, 1);
+
+    /* The level's own quantity gone (the entry before the print takes it): now at the front. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 6);
+    entry(MD_ENTRY_BOOK, LOB_OP_CANCEL, MD_LEVEL_ID(LOB_BUY, 100), LOB_BUY, 100, 0);
+    trade(779, 100, 5);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1);
+    check_fill(&fills[0], CLIENT(1), 100, 3, 0, 6, 779, 1, 1);
+
+    /* Nothing ahead: the first client fills, then the second once the first is gone; behind
+     * a replayed order, nothing. */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 7);
+    trade(780, 99, 12);
+    trade(781, 98, 4);
+    CHECK(run(b, &c) == 1 && c.fills_written == 2);
+    check_fill(&fills[0], CLIENT(5), 99, 5, 0, 7, 780, 0, 1);
+    check_fill(&fills[1], CLIENT(6), 99, 5, 0, 7, 780, 0, 1);
+    CHECK(leaves(b, CLIENT(7)) == 5 && leaves(b, 1) == 10 && leaves(b, CLIENT(3)) == 5);
     CHECK(lob_check_invariants(b) == 0);
     lob_free(b);
 }
@@ -327,6 +391,7 @@ int main(void) {
     test_same_price_queue();
     test_better_price_fills_on_a_worse_trade();
     test_hidden_and_unknown_trades();
+    test_unknown_order_at_the_print_price();
     test_priority_within_a_level();
     test_room_and_feature_off();
     test_tops_on_change_only();
