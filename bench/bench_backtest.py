@@ -107,8 +107,8 @@ def main() -> None:
     def algo(interval: object) -> Callable[[], float]:
         def run() -> float:
             bt = Backtest(config(log, symbol, first, seconds, interval))
-            _tapes, t0, t1, _stats = bt.market_pass()
-            record, stats = bt.run_pass("algo", t0, t1)
+            t0 = bt.market_pass()[1]
+            record, stats = bt.run_pass("algo", t0)
             algo.fills = len(record.fills)  # type: ignore[attr-defined]
             algo.filled = record.parents[0].filled  # type: ignore[attr-defined]
             return stats.seconds

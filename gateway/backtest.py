@@ -31,7 +31,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -165,7 +165,7 @@ class Backtest:
         runs: dict[str, RunRecord] = {}
         passes = [market]
         for name in ("algo", *self.bt.baselines):
-            record, stats = self.run_pass(name, first, last)
+            record, stats = self.run_pass(name, first)
             runs[name] = record
             passes.append(stats)
         return BacktestResult(self.bt, tapes, runs, passes, first, last,
@@ -180,16 +180,11 @@ class Backtest:
 
     # -- pass 1: the market alone --------------------------------------------------------------
 
-    def _feed(self, record_tops: bool, on_error: Callable[[MdLogError], None] | None
-              ) -> FeedReplay:
-        assert self.venue.market_data is not None
-        return FeedReplay(self.venue.market_data, self.venue.symbols, on_error=on_error,
-                          record_tops=record_tops)
-
     def market_pass(self) -> tuple[dict[str, MarketTape], datetime, datetime, PassStats]:
         """Replay the logs alone: check them, and record the tape of every symbol."""
-        skip = self.bt.on_error == "skip"
-        feed = self._feed(True, self._bad_line if skip else None)
+        assert self.venue.market_data is not None
+        feed = FeedReplay(self.venue.market_data, self.venue.symbols, record_tops=True,
+                          on_error=self._bad_line if self.bt.on_error == "skip" else None)
         first = feed.first_time()
         if first is None:
             self._stop(feed)
@@ -239,8 +234,7 @@ class Backtest:
 
     # -- the runs -----------------------------------------------------------------------------
 
-    def run_pass(self, name: str, first: datetime, last: datetime
-                 ) -> tuple[RunRecord, PassStats]:
+    def run_pass(self, name: str, first: datetime) -> tuple[RunRecord, PassStats]:
         """One replay with the parents worked by ``name`` (``algo`` or a baseline)."""
         out = self.bt.output / name
         shutil.rmtree(out, ignore_errors=True)

@@ -14,9 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.book_types import Side
-from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from gateway.application import SessionHandle
 from gateway.backtest_records import ParentRecord
+from gateway.client_app import ClientOrder, parent_message
 from gateway.config import SessionConfig
 from gateway.fixmessage import Message
 
@@ -93,25 +93,7 @@ class BacktestClient:
 
 def _order_message(p: PlannedParent, now: datetime) -> Message:
     r = p.record
-    msg = Message("D")
-    b = msg.body
-    b.set(11, r.parent_id)
-    b.set(55, r.symbol)
-    b.set(54, "1" if r.side == Side.BUY else "2")
-    b.set(38, r.qty)
-    if r.limit is not None:
-        b.set(40, "2")
-        b.set(44, r.limit)
-    else:
-        b.set(40, "1")
-    b.set(59, "0")
-    stamp = TimePrecision.MICROS
-    b.set(60, format_utc_timestamp(now, stamp))
-    b.set(847, p.code)
-    if p.params:
-        b.set(848, p.params)
-    if p.participation is not None:
-        b.set(849, p.participation)
-    b.set(168, format_utc_timestamp(r.start, stamp))
-    b.set(126, format_utc_timestamp(r.end, stamp))
-    return msg
+    order = ClientOrder(symbol=r.symbol, side="buy" if r.side == Side.BUY else "sell",
+                        qty=r.qty, strategy=p.code, params=p.params, limit=r.limit,
+                        participation=p.participation)
+    return parent_message(r.parent_id, order, now, r.start, r.end)

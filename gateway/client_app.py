@@ -119,7 +119,13 @@ class ClientApplication:
             self.on_update(progress)
 
 
-def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime) -> Message:
+def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
+                   start: datetime | None = None, end: datetime | None = None) -> Message:
+    """The parent's NewOrderSingle: EffectiveTime ``start`` (default now), ExpireTime ``end``
+    (default ``order.window`` after the start), TransactTime now."""
+    start = start or now
+    end = end or start + timedelta(seconds=order.window)
+    stamp = TimePrecision.MICROS if start.microsecond % 1000 else TimePrecision.MILLIS
     msg = Message("D")
     b = msg.body
     b.set(11, cl_ord_id)
@@ -138,6 +144,6 @@ def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime) -> Message
         b.set(848, order.params)
     if order.participation is not None:
         b.set(849, order.participation)
-    b.set(168, format_utc_timestamp(now, TimePrecision.MILLIS))
-    b.set(126, format_utc_timestamp(now + timedelta(seconds=order.window), TimePrecision.MILLIS))
+    b.set(168, format_utc_timestamp(start, stamp))
+    b.set(126, format_utc_timestamp(end, stamp))
     return msg

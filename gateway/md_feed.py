@@ -21,21 +21,22 @@ table), one without is the level's quantity that no order accounts for, and Chan
 new size. An order id the book never held gets the book's level fallback on Delete (the
 level loses the size), which is what the LOBSTER logs of gateway/md_fix.py need.
 
-Fills of the caller's orders (``clients``: ids from 2**62 up, resting in the same books, such
-as a backtest's child orders). A trade entry (269=2) fills, in C at its place in the message,
-the client orders it would have reached first: if its OrderID (37) rests in the book, those
-on that order's side priced better than it, or at its price and ahead of it in the queue; if
-the OrderID is absent (a hidden execution), client buys at or above the print and sells at or
-below it; if it names an order the book never held (one resting before the data starts, in
-the level's quantity at the front of the queue), those priced through the print, and those
-at its price only with nothing ahead of them. The print's size goes to them best price first, then by queue position,
-each fill at the client order's own price; a client order is reduced in place (keeping its
-queue position) and leaves the book at zero. Limits of this model: the replayed orders are
-left as recorded, so a print fills the client *and* still executes the order of record (an
-optimistic bias: the client's fill takes no volume from the market, and nothing reacts to
-the client's presence); hidden executions are assumed to come after displayed liquidity at
-their price; market impact beyond the recorded book is not modelled. Clients only trade
-passively here; aggressive orders take liquidity through the book's own matching.
+Fills of the caller's orders (``clients``: ids from 2**62 up, resting in the same books,
+such as a backtest's child orders). A trade entry (269=2) fills, in C at its place in the
+message, the client orders it would have reached first: if its OrderID (37) rests in the
+book, those on that order's side priced better than it, or at its price and ahead of it in
+the queue; if the OrderID is absent (a hidden execution), client buys at or above the print
+and sells at or below it; if it names an order the book never held (one resting before the
+data starts, in the level's quantity at the front of the queue), those priced through the
+print, and those at its price only with nothing ahead of them. The print's size goes to them
+best price first, then by queue position, each fill at the client order's own price; a
+client order is reduced in place (keeping its queue position) and leaves the book at zero.
+Limits of this model: the replayed orders are left as recorded, so a print fills the client
+*and* still executes the order of record (an optimistic bias: the client's fill takes no
+volume from the market, and nothing reacts to the client's presence); hidden executions are
+assumed to come after displayed liquidity at their price; market impact beyond the recorded
+book is not modelled. Clients only trade passively here; aggressive orders take liquidity
+through the book's own matching.
 
 Every problem raises :class:`MdLogError` naming the source, the line and what is wrong: a
 line that is not one sound FIX message, a missing or malformed field, SendingTime going

@@ -97,8 +97,9 @@ def test_shipped_dictionaries_equal_quickfix_except_twap(version: str) -> None:
     for tag, fd in theirs.fields_by_tag.items():
         mine = ours.fields_by_tag[tag]
         if version == "FIX.4.4" and tag == 847:
-            # user-defined strategies: TWAP and the example strategy
-            assert dict(mine.values) == {**fd.values, "1001": "TWAP", "1002": "PASSIVE_POV"}
+            # user-defined strategies: TWAP, the example strategy, the naive baseline
+            assert dict(mine.values) == {**fd.values, "1001": "TWAP", "1002": "PASSIVE_POV",
+                                         "1003": "MARKET_AT_START"}
         else:
             assert mine == fd
     assert set(ours.messages) == set(theirs.messages)
