@@ -28,6 +28,7 @@ that causes them (csrc/mdfeed.h), so their prices and times do not depend on the
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import time
@@ -183,7 +184,9 @@ class Backtest:
     def market_pass(self) -> tuple[dict[str, MarketTape], datetime, datetime, PassStats]:
         """Replay the logs alone: check them, and record the tape of every symbol."""
         assert self.venue.market_data is not None
-        feed = FeedReplay(self.venue.market_data, self.venue.symbols, record_tops=True,
+        # market time: a live replay's speed does not apply
+        md = dataclasses.replace(self.venue.market_data, speed=1.0)
+        feed = FeedReplay(md, self.venue.symbols, record_tops=True,
                           on_error=self._bad_line if self.bt.on_error == "skip" else None)
         first = feed.first_time()
         if first is None:
@@ -198,7 +201,8 @@ class Backtest:
         t = first
         step = timedelta(seconds=60)
         while not feed.done:
-            t = t + step
+            # a minute of market time a step (for the progress bar), gaps jumped over
+            t = max(t + step, feed.next_deadline() or t)
             for change in feed.due(t):
                 tape = tapes.get(change.symbol)
                 if tape is not None:
@@ -243,7 +247,7 @@ class Backtest:
         scheduler = Scheduler()
         # the market pass reported every bad line already
         app = VenueApplication(self.gw, feed_errors=_ignore if self.bt.on_error == "skip"
-                               else None)
+                               else None, market_clock=True)
         audit = AuditLog(out / "audit.jsonl", flush_every=4096)
         engine = Engine(self.gw, app, clock=clock, run_dir=out / "venue", audit=audit)
         app.bind(engine)
@@ -336,6 +340,8 @@ class Backtest:
                 rec.arrival_mid = parent.arrival_mid
                 rec.strategy = parent.strategy
         record.parents = [p.record for p in planned]
+        for problem in client.problems():
+            print(f"gateway backtest: {name} run: {problem}", file=self.warn, flush=True)
         if name == "algo":  # what the desk ran for the configured codes
             record.strategy = ", ".join(sorted({p.strategy for p in record.parents}))
         return record, stats

@@ -49,6 +49,18 @@ class BacktestClient:
     def all_done(self) -> bool:
         return not self._pending and all(p.done is not None for p in self.parents.values())
 
+    def problems(self) -> list[str]:
+        """What went wrong with parents, for the user: rejected, or never answered (a
+        session-level Reject, for one, reaches only the FIX log)."""
+        out = []
+        for p in self.parents.values():
+            if p.status == "rejected":
+                out.append(f"parent {p.parent_id} rejected: {p.text}")
+            elif p.status == "sent":
+                out.append(f"parent {p.parent_id} got no ExecutionReport (a session Reject? "
+                           "see the run's client/log)")
+        return out
+
     # -- Application --------------------------------------------------------------------------
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
@@ -61,9 +73,16 @@ class BacktestClient:
         self.sessions.pop(session.config.sender_comp_id, None)
 
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        body = message.body
+        if message.msg_type == "j":  # BusinessMessageReject: BusinessRejectRefID is ClOrdID
+            refused = self.parents.get(body.get_str(379) or "")
+            if refused is not None and refused.done is None:
+                refused.status = "rejected"
+                refused.text = body.get_str(58) or "business message reject"
+                refused.done = now
+            return
         if message.msg_type != "8":
             return
-        body = message.body
         parent = self.parents.get(body.get_str(11) or "") or self.parents.get(
             body.get_str(41) or "")
         if parent is None:
@@ -73,6 +92,7 @@ class BacktestClient:
         parent.filled = body.get_int(14) or 0
         avg = body.get_decimal(6)
         parent.avg_px = avg if parent.filled and avg is not None else None
+        parent.text = body.get_str(58) or parent.text
         if status in _DONE and parent.done is None:
             parent.done = now
 

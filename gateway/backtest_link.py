@@ -128,19 +128,29 @@ class ChildLink:
         self.settle = settle
         self.parent_id = parent_id
         self.children: dict[str, ChildRecord] = {}
+        # Each direction is one ordered channel, like a FIX session over TCP: whatever its
+        # drawn latency, a message never arrives before one sent ahead of it (a cancel
+        # cannot overtake its order, a fill its acknowledgement).
+        self._out_last: datetime | None = None
+        self._in_last: datetime | None = None
 
     def _later(self, delay: timedelta, call: Callable[[datetime], None]) -> None:
-        """Run ``call`` now (no delay: exactly as live) or ``delay`` from now."""
-        if delay <= _ZERO:
+        """Run ``call`` now (no delay: exactly as live) or ``delay`` from now, after every
+        call sent before it."""
+        at = self.now() + delay
+        if self._out_last is not None and at < self._out_last:
+            at = self._out_last
+        if at <= self.now():
             call(self.now())
             return
+        self._out_last = at
 
         def run(when: datetime) -> None:
             self.touch(when)
             call(when)
             self.settle(when)
 
-        self.scheduler.at(self.now() + delay, run)
+        self.scheduler.at(at, run)
 
     # -- ChildRouter ------------------------------------------------------------------------
 
@@ -161,11 +171,14 @@ class ChildLink:
 
     def report(self, r: Report, now: datetime) -> None:
         """A venue report about a child: on to the desk ``ack`` later."""
-        delay = self.latency.ack()
-        if delay <= _ZERO:
+        at = now + self.latency.ack()
+        if self._in_last is not None and at < self._in_last:
+            at = self._in_last
+        if at <= now:
             self._heard(r, now)
             self.on_report(r, now)
             return
+        self._in_last = at
 
         def arrive(when: datetime) -> None:
             self.touch(when)
@@ -173,7 +186,7 @@ class ChildLink:
             self.on_report(r, when)
             self.settle(when)
 
-        self.scheduler.at(now + delay, arrive)
+        self.scheduler.at(at, arrive)
 
     def _heard(self, r: Report, when: datetime) -> None:
         if not isinstance(r, ExecReport):

@@ -49,8 +49,9 @@ class ParentRecord:
     arrival_mid: Decimal | None = None  # the mid when the parent arrived (None: no two-sided book)
     filled: int = 0
     avg_px: Decimal | None = None
-    status: str = "new"     # the last OrdStatus (39) the client saw, as a word
+    status: str = "sent"    # the last OrdStatus (39) the client saw, as a word
     done: datetime | None = None
+    text: str = ""          # the last Text (58) of its reports, or why it was rejected
 
 
 @dataclass(slots=True)

@@ -397,51 +397,56 @@ class MdDecoder:
 
     def _check_sequence(self, cols: list[bytes], buf: bytes, source: str,
                         line_base: int) -> list[tuple[int, MdLogError]]:
-        """MsgSeqNum (34) must go up by one from message to message (across calls): a gap
-        means lost market data, a step back a duplicate. Returns each break, as the frame
-        index and the error at its line (with ``on_error`` it is reported and then taken as
-        the new count). Messages the framer refused, and ones without a plain 34, are left
-        to the decoder."""
+        """MsgSeqNum (34) must be a whole number that goes up by one from message to message
+        (across calls): a gap means lost market data, a step back a duplicate. Returns each
+        break in frame order, as the frame index and the error at its line (with
+        ``on_error`` it is reported, and a number that breaks the count is taken as the new
+        count). Messages the framer refused are left to the decoder."""
         u32 = np.uint32
+        starts = np.frombuffer(cols[0], u32)
         tags = np.frombuffer(cols[5], u32)
         status, first, counts = (np.frombuffer(cols[k], u32) for k in (2, 3, 4))
+
+        def line(frame: int) -> int:
+            return line_base + buf.count(b"\n", 0, int(starts[frame]))
+
         pos = np.flatnonzero(tags == 34)
-        if not len(pos):
-            return []
         msg = np.searchsorted(first, pos, side="right") - 1
         keep = (msg >= 0) & (pos < first[msg] + counts[msg])
         msg, at = np.unique(msg[keep], return_index=True)
         pos = pos[keep][at]
-        good = status[msg] == 0
-        msg, pos = msg[good], pos[good]
         offs = np.frombuffer(cols[6], u32)[pos].astype(np.int64)
         lens = np.frombuffer(cols[7], u32)[pos].astype(np.int64)
-        short = (lens >= 1) & (lens <= 18)
-        msg, offs, lens = msg[short], offs[short], lens[short]
-        if not len(msg):
-            return []
-        width = int(lens.max())
+        width = max(1, int(lens.max()) if len(lens) else 1)
         raw = np.frombuffer(buf, np.uint8)
-        cols_ = np.arange(width)
-        digits = raw[np.minimum(offs[:, None] + cols_, len(raw) - 1)].astype(np.int64) - 48
-        inside = cols_ < lens[:, None]
-        numeric = ((digits >= 0) & (digits <= 9) | ~inside).all(axis=1)
+        span = np.arange(width)
+        digits = raw[np.minimum(offs[:, None] + span, len(raw) - 1)].astype(np.int64) - 48
+        inside = span < lens[:, None]
+        numeric = ((((digits >= 0) & (digits <= 9)) | ~inside).all(axis=1)
+                   & (lens >= 1) & (lens <= 18))
+        unnumbered = np.setdiff1d(np.flatnonzero(status == 0), msg[numeric])
+        breaks = [(int(k), MdLogError(source, line(int(k)),
+                                      "MsgSeqNum (34) is missing or not a whole number"))
+                  for k in unnumbered]
         msg, digits, inside, lens = msg[numeric], digits[numeric], inside[numeric], lens[numeric]
-        power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - cols_, 0, None), 0)
+        power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - span, 0, None), 0)
         seqs = (digits * power).sum(axis=1)
-        if not len(seqs):
-            return []
-        before = np.concatenate(([self._last_seq if self._last_seq is not None else
-                                  seqs[0] - 1], seqs[:-1]))
-        breaks = []
-        for k in np.flatnonzero(seqs != before + 1):
-            expected, got = int(before[k]) + 1, int(seqs[k])
-            line = line_base + buf.count(b"\n", 0, int(np.frombuffer(cols[0], u32)[msg[k]]))
-            what = (f"{got - expected} message(s) missing" if got > expected
-                    else "a repeat or a step back")
-            breaks.append((int(msg[k]), MdLogError(
-                source, line, f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
-        self._last_seq = int(seqs[-1])
+        if len(seqs):
+            before = np.concatenate(([self._last_seq if self._last_seq is not None else
+                                      seqs[0] - 1], seqs[:-1]))
+            # an unnumbered message (reported above) is taken to have used the next number
+            skipped = np.diff(np.searchsorted(unnumbered, msg), prepend=0)
+            if self._last_seq is None:
+                skipped[0] = 0
+            for k in np.flatnonzero(seqs != before + 1 + skipped):
+                expected, got = int(before[k] + skipped[k]) + 1, int(seqs[k])
+                what = (f"{got - expected} message(s) missing" if got > expected
+                        else "a repeat or a step back")
+                breaks.append((int(msg[k]), MdLogError(
+                    source, line(int(msg[k])),
+                    f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
+            self._last_seq = int(seqs[-1])
+        breaks.sort(key=lambda b: b[0])
         return breaks
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,

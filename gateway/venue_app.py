@@ -18,6 +18,7 @@ the market data the change caused, then the algos' reactions to it.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -79,15 +80,19 @@ def venue_config(config: GatewayConfig) -> VenueConfig:
 
 class VenueApplication:
     """``feed_errors``: told of each unreadable market-data line, which the replay then
-    passes over (by default the first one ends the replay)."""
+    passes over (by default the first one ends the replay). ``market_clock``: the replay
+    runs at the logs' own pace whatever ``speed`` says (a backtest's virtual clock)."""
 
     def __init__(self, config: GatewayConfig, *,
-                 feed_errors: Callable[[MdLogError], None] | None = None) -> None:
+                 feed_errors: Callable[[MdLogError], None] | None = None,
+                 market_clock: bool = False) -> None:
         base = config.path.resolve().parent
         self.config = venue_config(config)
-        self.feed = (FeedReplay(self.config.market_data, self.config.symbols,
-                                on_error=feed_errors)
-                     if self.config.market_data is not None else None)
+        md = self.config.market_data
+        if md is not None and market_clock:
+            md = dataclasses.replace(md, speed=1.0)
+        self.feed = (FeedReplay(md, self.config.symbols, on_error=feed_errors)
+                     if md is not None else None)
         self.venue = Venue(self.config, books=self.feed.books if self.feed else None)
         algos = parse_algos(config.extra.get("algos"), base)
         if algos.router != "venue":

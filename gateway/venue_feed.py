@@ -26,6 +26,7 @@ goes on past the message.
 from __future__ import annotations
 
 import bisect
+import math
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,7 +124,9 @@ class FeedReplay:
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
         #: flattened, one after every message that changed its best bid or offer
         self.tops: dict[str, array[int]] = {s: array("q") for s in symbols}
-        self._logs = [_Log(path, digits, on_error, symbols) for path in config.logs]
+        # a symbol the venue does not list is bad input; one it lists but this feed does not
+        # drive is replayed into a book of the feed's own, which no client trades on
+        self._logs = [_Log(path, digits, on_error, sorted(specs)) for path in config.logs]
         self._t0: int | None = None
         self._start: datetime | None = None
         self.applied = 0
@@ -156,12 +159,32 @@ class FeedReplay:
         """Map the logs' first message to ``start`` (else the first call to :meth:`due`)."""
         self._start = start
 
+    # Log time and replay time: a message of log time ``ns`` is due once
+    # ``now - start`` reaches ``_due_us(ns)`` microseconds; ``due``, ``next_deadline`` and
+    # ``time_of`` all use this one rule, so a deadline always admits its message.
+
+    def _limit(self, elapsed_us: int) -> int:
+        """The latest log time due ``elapsed_us`` after the start."""
+        assert self._t0 is not None
+        speed = self.config.speed
+        return self._t0 + 999 + (elapsed_us * 1000 if speed == 1
+                                 else int(elapsed_us * 1000 * speed))
+
+    def _due_us(self, time_ns: int) -> int:
+        """The first whole microsecond after the start at which ``time_ns`` is due."""
+        assert self._t0 is not None
+        need = time_ns - self._t0 - 999
+        if self.config.speed == 1:
+            return max(0, -(-need // 1000))
+        us = max(0, math.ceil(need / 1000 / self.config.speed))
+        while self._limit(us) < time_ns:  # float rounding: never a deadline short of it
+            us += 1
+        return us
+
     def time_of(self, time_ns: int) -> datetime:
         """When the message of log time ``time_ns`` is (or was) due."""
-        assert self._start is not None and self._t0 is not None, "the replay has not started"
-        return self._start + timedelta(
-            microseconds=(time_ns - self._t0) // 1000 if self.config.speed == 1
-            else (time_ns - self._t0) / 1000 / self.config.speed)
+        assert self._start is not None, "the replay has not started"
+        return self._start + timedelta(microseconds=self._due_us(time_ns))
 
     def next_deadline(self) -> datetime | None:
         """When the next message is due (the distant past before the first timer call:
@@ -171,64 +194,75 @@ class FeedReplay:
             return None
         if self._start is None:
             return datetime.min.replace(tzinfo=UTC)
-        assert self._t0 is not None
-        delay = (min(nxt) - self._t0) / 1e9 / self.config.speed
-        return self._start + timedelta(seconds=delay)
+        return self.time_of(min(nxt))
 
     def due(self, now: datetime, clients: Mapping[str, Sequence[int]] | None = None, *,
             stop_at_fill: bool = False) -> list[FeedChange]:
-        """Apply every message due at ``now``; per changed symbol, its trades and the fills
-        of the ``clients`` orders (per symbol, the book ids of client orders resting in it).
+        """Apply every message due at ``now``, the logs' messages merged in time; per
+        changed symbol, its trades and the fills of the ``clients`` orders (per symbol, the
+        book ids of client orders resting in it).
 
         ``stop_at_fill``: stop after the first message that fills a client order (then
-        :attr:`stopped_at_fill` is true and :attr:`last_ns` is that message's time), so the
-        caller can act at the fill's own time; a log whose batch holds clients of several
-        symbols is applied without stopping (its fills then come at ``now``)."""
+        :attr:`stopped_at_fill` is true and :attr:`fill_ns` is that message's log time), so
+        the caller can act at the fill's own time; a log whose batch holds clients of
+        several symbols is applied without stopping (its fills then come at ``now``)."""
         self.stopped_at_fill = False
         self.fill_ns = 0
         if self._t0 is None:
             return []
         if self._start is None:
             self._start = now
-        elapsed_us = (now - self._start) // timedelta(microseconds=1)
-        # every message whose time, to the microsecond, is not after now
-        limit = self._t0 + 999 + (elapsed_us * 1000 if self.config.speed == 1
-                                  else int(elapsed_us * 1000 * self.config.speed))
+        limit = self._limit((now - self._start) // timedelta(microseconds=1))
         changed: dict[str, FeedChange] = {}
-        for log in self._logs:
-            while log.batch is not None:
-                batch, start = log.batch, log.i
-                stop = bisect.bisect_right(log.times, limit, start)
-                if stop == start:
-                    break
-                mine = ({sy: ids for sy in batch.symbols if (ids := clients.get(sy))}
-                        if clients else None)
-                stopping = stop_at_fill and mine is not None and len(mine) == 1
-                update = self.feed.apply(batch, start, stop, clients=mine,
-                                         tops=self.record_tops, stop_at_fill=stopping)
-                stop = update.stop
-                self.applied += stop - start
-                for symbol in update.symbols_changed():
-                    change = changed.setdefault(symbol, FeedChange(symbol, []))
-                    prices, sizes, times = update.trade_columns(symbol)
-                    if len(prices):
-                        change.trades += zip(prices.tolist(), sizes.tolist(), strict=True)
-                        change.trade_times += times.tolist()
-                for fill in update.fills:
-                    changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
-                        (fill, self.time_of(fill.time_ns)))
-                if self.record_tops:
-                    for symbol, rows in update.tops.items():
-                        self.tops.setdefault(symbol, array("q")).extend(rows)
-                at = log.times[stop - 1]
-                self.last_ns = max(self.last_ns, at)
-                log.i = stop
-                self._note(log.advance())
-                if stopping and update.fills:
-                    self.stopped_at_fill = True
-                    self.fill_ns = at
-                    return list(changed.values())
+        while True:
+            # the log whose next message comes first, up to the next message of any other
+            pending = [(t, n) for n, log in enumerate(self._logs)
+                       if (t := log.next_time()) is not None and t <= limit]
+            if not pending:
+                break
+            pending.sort()
+            log = self._logs[pending[0][1]]
+            upto = min(limit, pending[1][0]) if len(pending) > 1 else limit
+            if self._apply(log, upto, clients, stop_at_fill, changed):
+                break
         return list(changed.values())
+
+    def _apply(self, log: _Log, upto: int, clients: Mapping[str, Sequence[int]] | None,
+               stop_at_fill: bool, changed: dict[str, FeedChange]) -> bool:
+        """Apply ``log``'s messages of log time up to ``upto`` (within its current batch);
+        True if it stopped at a fill."""
+        assert log.batch is not None
+        batch, start = log.batch, log.i
+        stop = max(start + 1, bisect.bisect_right(log.times, upto, start))
+        mine = ({sy: ids for sy in batch.symbols if (ids := clients.get(sy))}
+                if clients else None)
+        stopping = stop_at_fill and mine is not None and len(mine) == 1
+        update = self.feed.apply(batch, start, stop, clients=mine, tops=self.record_tops,
+                                 stop_at_fill=stopping)
+        stop = update.stop
+        self.applied += stop - start
+        for symbol in update.symbols_changed() & self.books.keys():
+            change = changed.setdefault(symbol, FeedChange(symbol, []))
+            prices, sizes, times = update.trade_columns(symbol)
+            if len(prices):
+                change.trades += zip(prices.tolist(), sizes.tolist(), strict=True)
+                change.trade_times += times.tolist()
+        for fill in update.fills:
+            changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
+                (fill, self.time_of(fill.time_ns)))
+        if self.record_tops:
+            for symbol, rows in update.tops.items():
+                if symbol in self.tops:
+                    self.tops[symbol].extend(rows)
+        at = log.times[stop - 1]
+        self.last_ns = max(self.last_ns, at)
+        log.i = stop
+        self._note(log.advance())
+        if stopping and update.fills:
+            self.stopped_at_fill = True
+            self.fill_ns = at
+            return True
+        return False
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,7 +8,9 @@ their own configs next to a copy of it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ import yaml
 
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_records import RunRecord
+from gateway.latency import MeasuredLatency
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
 from tests.test_latency import _write_log
@@ -112,7 +115,8 @@ def test_the_sessions_run_on_the_market_clock(report: Path) -> None:
     assert logs
     text = logs[0].read_text(errors="replace")
     assert "35=D\x01" in text and "\x0152=20120621-13:30:30" in text
-    assert "\x0152=2026" not in text
+    stamps = re.findall(r"\x0152=([^\x01]*)", text)
+    assert stamps and all(s.startswith("20120621-13:") for s in stamps)
 
 
 def test_a_run_repeats_exactly(tmp_path: Path) -> None:
@@ -228,8 +232,8 @@ def test_the_same_config_serves_live(tmp_path: Path) -> None:
 
 
 def test_latency_measured_from_a_captured_log(tmp_path: Path) -> None:
-    """Every child's decision -> acknowledgement is one measured round trip split in two:
-    entry (0.5 of a draw) plus ack (0.5 of another), so it lies within the log's range."""
+    """A child's decision -> acknowledgement is entry (0.5 of a measured round trip) plus
+    ack (0.5 of another), or later when it queues behind a message sent before it."""
     log = _write_log(tmp_path / "fix.log")  # round trips 1.25 ms, 15 ms, 10.5 ms
     cfg = config_with(tmp_path, latency={"measured": str(log), "split": 0.5, "seed": 3},
                       baselines=[])
@@ -238,7 +242,35 @@ def test_latency_measured_from_a_captured_log(tmp_path: Path) -> None:
     assert children
     legs = {0.000625, 0.0075, 0.00525}  # half of each measured round trip
     sums = {round(a + b, 6) for a in legs for b in legs}
-    for c in children:
-        assert c.acked is not None
-        assert round((c.acked - c.decided).total_seconds(), 6) in sums
+    seen = [round((c.acked - c.decided).total_seconds(), 6) for c in children
+            if c.acked is not None]
+    assert min(seen) >= min(sums)
+    assert sum(x in sums for x in seen) >= len(seen) / 2  # most do not queue
     assert result.info()["latency"]["kind"] == "measured"
+
+
+def test_a_wide_latency_spread_keeps_each_direction_in_order(tmp_path: Path) -> None:
+    """Draws of 1 ms and 3 s each way: a cancel never overtakes its order (which would
+    leave the order resting after its parent ends), nor a fill its acknowledgement."""
+    bt = Backtest(config_with(tmp_path, baselines=["twap"]))
+    bt.bt = dataclasses.replace(bt.bt, latency=MeasuredLatency(
+        log=tmp_path / "none.log", round_trips=(0.002, 6.0), split=0.5, seed=1))
+    result = bt.run()
+    for run in result.runs.values():
+        parent = run.parents[0]
+        assert parent.done is not None, f"{run.run}: the parent never ended"
+        for c in run.children:
+            assert c.done is not None, f"{run.run}: {c.child_id} still working"
+            if c.acked is not None and c.first_fill is not None:
+                assert c.acked <= c.first_fill
+
+
+def test_a_rejected_parent_is_reported_not_silent(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, baselines=[], orders=[
+        {"symbol": "AMZN", "side": "buy", "qty": 100, "start": "13:31:00", "window": 60,
+         "strategy": "2"}])  # PARTICIPATE: a valid TargetStrategy the desk does not offer
+    proc = gateway("backtest", str(cfg), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "algo run: parent P1 rejected:" in proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["runs"]["algo"]["parents"][0]["status"] == "rejected"

@@ -57,3 +57,20 @@ def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     sum(b.count for b in decoder.decode(repeat, "x.log"))
     assert "a repeat or a step back" in str(errors[0]) and errors[0].line == 21
+
+
+def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> None:
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+    bad = list(lines)
+    body = bad[4].split(b" : ", 1)[1]
+    fields = body.split(b"\x01")
+    fields[3] = b"34=x5"                      # 8, 9, 35, then 34
+    rest = b"\x01".join(fields[2:-2]) + b"\x01"
+    msg = b"8=FIX.4.4\x019=" + str(len(rest)).encode() + b"\x01" + rest
+    msg += b"10=" + f"{sum(msg) % 256:03d}".encode() + b"\x01"
+    bad[4] = bad[4].split(b" : ", 1)[0] + b" : " + msg
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    sum(b.count for b in decoder.decode(b"\n".join(bad), "x.log"))
+    assert [(e.line, e.reason) for e in errors] == [
+        (5, "MsgSeqNum (34) is missing or not a whole number")]

@@ -14,6 +14,7 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
 from gateway.venue_feed import FeedReplay
 from gateway.venue_orders import ExecReport
+from tests.test_md_feed import line, message
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
@@ -92,3 +93,48 @@ def test_gateway_demo_works_a_twap_to_the_end(tmp_path: Path) -> None:
     audit = next(tmp_path.glob("*/audit.jsonl"))
     assert '"kind":"algo"' in audit.read_text()
     assert not proc.stderr.strip(), proc.stderr
+
+
+def message_line(body: str, time: str, seq: int) -> bytes:
+    return time.encode() + b" : " + message(body, "X", time, seq) + b"\n"
+
+
+def test_several_logs_merge_in_time_up_to_a_fill(tmp_path: Path) -> None:
+    """Two logs, one symbol each: a fill in the second stops the replay at its message, and
+    the first log has then been applied only up to that time."""
+    def at(second: int) -> str:
+        return f"20120621-13:30:{second:02d}.000000000"
+
+    abc = tmp_path / "abc.log"
+    abc.write_bytes(line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=at(0)) + b"".join(
+        message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1", at(s), s + 1)
+        for s in range(1, 9)))
+    xyz = tmp_path / "xyz.log"
+    xyz.write_bytes(line("55=XYZ|268=1|269=1|278=1|270=20|271=50", "W", time=at(0)) +
+                    message_line("268=1|279=0|269=2|55=XYZ|270=20|271=5", at(2), 2))
+    specs = {s: SymbolSpec(s, tick_size=Decimal("0.01")) for s in ("ABC", "XYZ")}
+    feed = FeedReplay(MarketDataFeedConfig((abc, xyz)), specs)
+    start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
+    feed.anchor(start)
+    feed.due(start)
+    client = 1 << 62
+    feed.books["XYZ"].limit(client, Side.SELL, 2000, 10)  # at the print's price, alone
+    changes = feed.due(start + timedelta(seconds=10), {"XYZ": [client]}, stop_at_fill=True)
+    assert feed.stopped_at_fill and feed.time_of(feed.fill_ns) == start + timedelta(seconds=2)
+    assert [f.qty for c in changes for f, _ in c.fills] == [5]
+    # ABC's messages of 13:30:01 and 13:30:02 are in, the later ones not yet
+    assert feed.books["ABC"].depth(Side.BUY)[-1].qty == 2
+    feed.due(start + timedelta(seconds=10))
+    assert feed.books["ABC"].depth(Side.BUY)[-1].qty == 8
+
+
+def test_a_deadline_admits_its_message_at_any_speed() -> None:
+    for speed in (1.0, 3.0, 20.0, 0.5):
+        feed = FeedReplay(MarketDataFeedConfig((LOG,), speed), {"AMZN": SPEC})
+        feed.anchor(T0)
+        for _ in range(200):
+            deadline = feed.next_deadline()
+            assert deadline is not None
+            before = feed.applied
+            feed.due(deadline)
+            assert feed.applied > before, f"speed {speed}: nothing due at {deadline}"
