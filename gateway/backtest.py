@@ -51,7 +51,7 @@ from gateway.backtest_records import MarketTape, ParentRecord, RunRecord
 from gateway.clock import VirtualClock
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel
-from gateway.md_feed import MdLogError
+from gateway.md_feed import MdBatch, MdLogError
 from gateway.routers import DESK_OWNER, parent_of
 from gateway.transport import Engine, SessionRunner
 from gateway.venue_app import VenueApplication, venue_config
@@ -62,6 +62,7 @@ __all__ = ["Backtest", "BacktestInputError", "BacktestResult"]
 
 NAIVE_CODE = "1003"  # TargetStrategy of the naive baseline (FIX44.xml: MARKET_AT_START)
 TWAP_CODE = "1001"
+KEEP_DECODED_BYTES = 512 << 20  # logs up to this size are decoded once for every pass
 GRACE = timedelta(seconds=60)  # after the last parent's end, for its last reports
 SHOWN_ERRORS = 20
 
@@ -158,6 +159,7 @@ class Backtest:
         self.warn = warn
         self._skipped: list[str] = []
         self._skipped_count = 0
+        self._decoded: dict[Path, list[MdBatch]] | None = None
 
     # -- the whole backtest -----------------------------------------------------------------
 
@@ -186,7 +188,10 @@ class Backtest:
         assert self.venue.market_data is not None
         # market time: a live replay's speed does not apply
         md = dataclasses.replace(self.venue.market_data, speed=1.0)
-        feed = FeedReplay(md, self.venue.symbols, record_tops=True,
+        # The runs replay what this pass decoded, from memory, unless the logs are too big
+        # to hold (then each run reads them again).
+        keep = sum(path.stat().st_size for path in md.logs) <= KEEP_DECODED_BYTES
+        feed = FeedReplay(md, self.venue.symbols, record_tops=True, keep_decoded=keep,
                           on_error=self._bad_line if self.bt.on_error == "skip" else None)
         first = feed.first_time()
         if first is None:
@@ -230,6 +235,7 @@ class Backtest:
                 raise BacktestInputError(f"{order.where}: the order starts at {start:%H:%M:%S}, "
                                          f"after the market data ends ({last:%H:%M:%S})")
         self.progress.show("market", 1, f"{last:%H:%M:%S} {feed.applied:,} msgs", final=True)
+        self._decoded = feed.decoded if keep else None
         return tapes, first, last, stats
 
     def _stop(self, feed: FeedReplay) -> None:
@@ -247,7 +253,7 @@ class Backtest:
         scheduler = Scheduler()
         # the market pass reported every bad line already
         app = VenueApplication(self.gw, feed_errors=_ignore if self.bt.on_error == "skip"
-                               else None, market_clock=True)
+                               else None, market_clock=True, decoded=self._decoded)
         audit = AuditLog(out / "audit.jsonl", flush_every=4096)
         engine = Engine(self.gw, app, clock=clock, run_dir=out / "venue", audit=audit)
         app.bind(engine)

@@ -271,9 +271,10 @@ class Venue:
         report client orders the feed took liquidity from (a level the feed deleted) as
         canceled."""
         spec = self.specs[symbol]
-        for ticks, qty in trades:
-            self.last_trade[symbol] = spec.to_price(ticks)
-            self.volume[symbol] += qty
+        trades = list(trades)
+        if trades:
+            self.last_trade[symbol] = spec.to_price(trades[-1][0])
+            self.volume[symbol] += sum(qty for _, qty in trades)
         book = self.books[symbol]
         out: list[Report] = []
         for f, when in fills:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from algos.strategy import MarketSnapshot
 from engine.book_types import Event, EventType, Side
@@ -41,7 +42,7 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
-from gateway.md_feed import MdLogError
+from gateway.md_feed import MdBatch, MdLogError
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import DESK_OWNER, VenueRouter
@@ -81,17 +82,20 @@ def venue_config(config: GatewayConfig) -> VenueConfig:
 class VenueApplication:
     """``feed_errors``: told of each unreadable market-data line, which the replay then
     passes over (by default the first one ends the replay). ``market_clock``: the replay
-    runs at the logs' own pace whatever ``speed`` says (a backtest's virtual clock)."""
+    runs at the logs' own pace whatever ``speed`` says (a backtest's virtual clock).
+    ``decoded``: the logs as an earlier replay decoded them (see FeedReplay)."""
 
     def __init__(self, config: GatewayConfig, *,
                  feed_errors: Callable[[MdLogError], None] | None = None,
-                 market_clock: bool = False) -> None:
+                 market_clock: bool = False,
+                 decoded: Mapping[Path, list[MdBatch]] | None = None) -> None:
         base = config.path.resolve().parent
         self.config = venue_config(config)
         md = self.config.market_data
         if md is not None and market_clock:
             md = dataclasses.replace(md, speed=1.0)
-        self.feed = (FeedReplay(md, self.config.symbols, on_error=feed_errors)
+        self.feed = (FeedReplay(md, self.config.symbols, on_error=feed_errors,
+                                decoded=decoded)
                      if md is not None else None)
         self.venue = Venue(self.config, books=self.feed.books if self.feed else None)
         algos = parse_algos(config.extra.get("algos"), base)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -67,15 +67,25 @@ class FeedChange:
     trade_times: list[int] = field(default_factory=list)  # log time (ns) of each trade
 
 
+def _kept(batches: Iterable[MdBatch], keep: list[MdBatch] | None) -> Iterator[MdBatch]:
+    for batch in batches:
+        if keep is not None:
+            keep.append(batch)
+        yield batch
+
+
 class _Log:
     """One log's read position: the current batch and the next message in it."""
 
     def __init__(self, path: Path, digits: int,
-                 on_error: Callable[[MdLogError], None] | None, symbols: list[str]) -> None:
+                 on_error: Callable[[MdLogError], None] | None, symbols: list[str],
+                 decoded: list[MdBatch] | None, keep: list[MdBatch] | None) -> None:
         self.path = path
-        self.batches: Iterator[MdBatch] = iter(MdLogReader(
-            path, decoder=MdDecoder(price_decimals=digits, on_error=on_error,
-                                    check_sequence=True, only=symbols)))
+        self.batches: Iterator[MdBatch] = (
+            iter(decoded) if decoded is not None else
+            _kept(MdLogReader(path, decoder=MdDecoder(price_decimals=digits, on_error=on_error,
+                                                      check_sequence=True, only=symbols)),
+                  keep))
         self.batch: MdBatch | None = None
         self.times: Sequence[int] = ()
         self.i = 0
@@ -103,7 +113,11 @@ class _Log:
 class FeedReplay:
     def __init__(self, config: MarketDataFeedConfig, specs: dict[str, SymbolSpec], *,
                  on_error: Callable[[MdLogError], None] | None = None,
-                 record_tops: bool = False) -> None:
+                 record_tops: bool = False,
+                 decoded: Mapping[Path, list[MdBatch]] | None = None,
+                 keep_decoded: bool = False) -> None:
+        """``decoded``: batches an earlier replay of the same logs kept (``keep_decoded``,
+        then in :attr:`decoded`), replayed from memory instead of reading the files again."""
         symbols = sorted(config.symbols if config.symbols is not None else specs)
         unknown = [s for s in symbols if s not in specs]
         if unknown:
@@ -126,7 +140,11 @@ class FeedReplay:
         self.tops: dict[str, array[int]] = {s: array("q") for s in symbols}
         # a symbol the venue does not list is bad input; one it lists but this feed does not
         # drive is replayed into a book of the feed's own, which no client trades on
-        self._logs = [_Log(path, digits, on_error, sorted(specs)) for path in config.logs]
+        self.decoded: dict[Path, list[MdBatch]] = (
+            {path: [] for path in config.logs} if keep_decoded else {})
+        self._logs = [_Log(path, digits, on_error, sorted(specs),
+                           decoded.get(path) if decoded is not None else None,
+                           self.decoded.get(path)) for path in config.logs]
         self._t0: int | None = None
         self._start: datetime | None = None
         self.applied = 0
