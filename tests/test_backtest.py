@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_records import RunRecord
 from gateway.latency import MeasuredLatency
@@ -274,3 +275,14 @@ def test_a_rejected_parent_is_reported_not_silent(tmp_path: Path) -> None:
     assert "algo run: parent P1 rejected:" in proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["runs"]["algo"]["parents"][0]["status"] == "rejected"
+
+
+def test_runs_from_memory_equal_runs_that_read_the_logs_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = Backtest(config_with(tmp_path, baselines=["twap"])).run()
+    monkeypatch.setattr(backtest, "KEEP_DECODED_BYTES", 0)  # every run reads the files
+    read = Backtest(config_with(tmp_path, baselines=["twap"])).run()
+    for name in ("algo", "twap"):
+        assert [(f.time, f.qty, f.price) for f in kept.runs[name].fills] == \
+            [(f.time, f.qty, f.price) for f in read.runs[name].fills]
+        assert kept.passes[1].messages == read.passes[1].messages
