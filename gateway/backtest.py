@@ -64,6 +64,7 @@ NAIVE_CODE = "1003"  # TargetStrategy of the naive baseline (FIX44.xml: MARKET_A
 TWAP_CODE = "1001"
 KEEP_DECODED_BYTES = 512 << 20  # logs up to this size are decoded once for every pass
 GRACE = timedelta(seconds=60)  # after the last parent's end, for its last reports
+STUCK_STEPS = 100_000  # steps at one virtual time that can only mean a loop
 SHOWN_ERRORS = 20
 
 
@@ -300,10 +301,16 @@ class Backtest:
         interval = (timedelta(seconds=self.bt.snapshot_interval)
                     if self.bt.snapshot_interval is not None else None)
         span = (horizon - first).total_seconds() or 1.0
+        same_time, last_now = 0, clock.now()
         while True:
             now = clock.now()
-            if (client.all_done() and not len(scheduler)) or now > horizon:
+            if (client.all_done() and not len(scheduler)) or now >= horizon:
                 break
+            same_time = same_time + 1 if now == last_now else 0
+            last_now = now
+            if same_time > STUCK_STEPS:  # a component that keeps asking for a past time
+                raise RuntimeError(f"backtest {name} run: no progress at {now.isoformat()} "
+                                   f"after {STUCK_STEPS} steps")
             t_evt = _earliest([scheduler.next_time(), desk.next_deadline(),
                                client.next_deadline(),
                                *(r.next_deadline() for r in runners)])

@@ -52,8 +52,12 @@ class BacktestClient:
     def problems(self) -> list[str]:
         """What went wrong with parents, for the user: rejected, or never answered (a
         session-level Reject, for one, reaches only the FIX log)."""
-        out = []
+        out = [f"parent {p.record.parent_id} was never sent: session {p.session} did not "
+               "log on (see the run's client/log)" for p in self._pending]
+        waiting = {p.record.parent_id for p in self._pending}
         for p in self.parents.values():
+            if p.parent_id in waiting:
+                continue
             if p.status == "rejected":
                 out.append(f"parent {p.parent_id} rejected: {p.text}")
             elif p.status == "sent":
@@ -99,16 +103,17 @@ class BacktestClient:
     # -- TimedApplication ---------------------------------------------------------------------
 
     def next_deadline(self) -> datetime | None:
-        return self._pending[0].record.start if self._pending else None
+        """The next start of a parent whose session is logged on (one whose session is not
+        waits for the logon; if that never comes, the parent is reported unanswered)."""
+        starts = [p.record.start for p in self._pending if p.session in self.sessions]
+        return min(starts) if starts else None
 
     def on_timer(self, now: datetime) -> None:
-        while self._pending and self._pending[0].record.start <= now:
-            p = self._pending[0]
+        for p in [p for p in self._pending if p.record.start <= now]:
             session = self.sessions.get(p.session)
-            if session is None:
-                return  # not logged on yet: the logon comes first
-            self._pending.pop(0)
-            session.send(_order_message(p, now))
+            if session is not None:
+                self._pending.remove(p)
+                session.send(_order_message(p, now))
 
 
 def _order_message(p: PlannedParent, now: datetime) -> Message:

@@ -286,3 +286,19 @@ def test_runs_from_memory_equal_runs_that_read_the_logs_again(
         assert [(f.time, f.qty, f.price) for f in kept.runs[name].fills] == \
             [(f.time, f.qty, f.price) for f in read.runs[name].fills]
         assert kept.passes[1].messages == read.passes[1].messages
+
+
+def test_a_parent_whose_session_cannot_log_on_is_reported(tmp_path: Path) -> None:
+    """CLIENT2's session is scheduled for the evening only: its parent is never sent, the
+    run still ends, and says so."""
+    cfg = config_with(tmp_path, baselines=[], orders=[
+        {"session": "CLIENT2", "symbol": "AMZN", "side": "buy", "qty": 100,
+         "start": "13:31:00", "window": 60}])
+    data = yaml.safe_load(cfg.read_text())
+    data["sessions"][1]["schedule"] = {"start": "20:00:00", "end": "21:00:00",
+                                       "timezone": "UTC"}
+    cfg.write_text(yaml.safe_dump(data))
+    proc = gateway("backtest", str(cfg), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert ("algo run: parent P1 was never sent: session CLIENT2 did not log on"
+            in proc.stderr)
