@@ -1,0 +1,74 @@
+"""A session schedule on a running gateway (real process, TCP, wall clock): at the end time
+the gateway logs the client out, and at the next start a new session begins with sequence
+numbers reset, so a client may log on again from MsgSeqNum 1 without ResetSeqNumFlag."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conformance.harness import Client
+from tests.fixpeer import fields
+from tests.gateway_proc import start_gateway, stop_gateway
+
+
+def _until_logout(c: Client, timeout: float) -> dict[int, str]:
+    """Read to the gateway's Logout, passing over heartbeats and answering TestRequests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = c._next_raw(max(0.01, deadline - time.monotonic()))
+        assert raw is not None, "the gateway disconnected without a Logout"
+        got = fields(raw)
+        if got[35] == "5":
+            return got
+        if got[35] == "1":
+            c.msg(f"35=0|112={got[112]}")
+
+
+def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    end, start = now + timedelta(seconds=3), now + timedelta(seconds=5)
+    if start.date() != now.date():
+        pytest.skip("the schedule would cross midnight; run again in a few seconds")
+    config = {
+        "acceptor": {"host": "127.0.0.1", "port": 0},
+        "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
+                     "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
+        # in session from `start` until `end` the next day: now is inside yesterday's session
+        "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
+                      "schedule": {"start": start.strftime("%H:%M:%S"),
+                                   "end": end.strftime("%H:%M:%S"), "timezone": "UTC"}}],
+    }
+    path = tmp_path / "scheduled.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        c = Client(port, "TW", our_comp_id="ISLD")
+        c.logon(hb=1)
+        for i in range(3):
+            c.msg(f"35=1|112=T{i}")
+            c.expect("0", **{"112": f"T{i}"})
+        logout = _until_logout(c, timeout=8)
+        assert datetime.now(UTC) >= end - timedelta(seconds=1)
+        assert "End of session" in logout.get(58, "")
+        c.msg("35=5")
+        c.expect_disconnect()
+        c.sock.close()
+
+        # between end and start nobody may log on
+        early = Client(port, "TW", our_comp_id="ISLD")
+        early.send(early.peer.logon(1, "", now=early.now))
+        early.expect_disconnect()
+        early.sock.close()
+
+        time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 1.2)
+        again = Client(port, "TW", our_comp_id="ISLD")  # a new peer: MsgSeqNum 1, no 141=Y
+        answer = again.logon(hb=1)
+        assert answer[34] == "1"  # the gateway's numbers started over too
+        again.close()
+    finally:
+        assert stop_gateway(proc) == 0
