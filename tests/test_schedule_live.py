@@ -31,7 +31,8 @@ def _until_logout(c: Client, timeout: float) -> dict[int, str]:
 
 def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    end, start = now + timedelta(seconds=3), now + timedelta(seconds=5)
+    # margins for a slow machine: the gateway must be up and logged on before `end`
+    end, start = now + timedelta(seconds=8), now + timedelta(seconds=10)
     if start.date() != now.date():
         pytest.skip("the schedule would cross midnight; run again in a few seconds")
     config = {
@@ -52,7 +53,7 @@ def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> 
         for i in range(3):
             c.msg(f"35=1|112=T{i}")
             c.expect("0", **{"112": f"T{i}"})
-        logout = _until_logout(c, timeout=8)
+        logout = _until_logout(c, timeout=15)
         assert datetime.now(UTC) >= end - timedelta(seconds=1)
         assert "End of session" in logout.get(58, "")
         c.msg("35=5")
