@@ -23,22 +23,27 @@ from gateway.fix_reports import RequestError, parse_price, parse_qty, parse_side
 from gateway.fixmessage import Message
 from gateway.venue_config import SymbolSpec
 
-__all__ = ["parse_parent", "parse_strategy_parameters"]
+__all__ = ["parse_parameter_text", "parse_parent", "parse_strategy_parameters"]
+
+
+def parse_parameter_text(raw: str) -> dict[str, str]:
+    """TargetStrategyParameters (848) text, ``k=v;k=v``, as a mapping (keys as sent, values
+    stripped); RequestError names an entry that is not ``key=value``."""
+    params: dict[str, str] = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise RequestError(f"TargetStrategyParameters (848) entry {part!r} is not "
+                               "key=value")
+        params[key.strip()] = value.strip()
+    return params
 
 
 def parse_strategy_parameters(message: Message) -> dict[str, str]:
     """848 ``k=v;k=v`` and the StrategyParametersGrp (957), as one mapping."""
-    params: dict[str, str] = {}
-    raw = message.body.get_str(848)
-    if raw:
-        for part in raw.split(";"):
-            if not part.strip():
-                continue
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip():
-                raise RequestError(f"TargetStrategyParameters (848) entry {part!r} is not "
-                                   "key=value")
-            params[key.strip()] = value.strip()
+    params = parse_parameter_text(message.body.get_str(848) or "")
     for entry in message.body.group(957) or ():
         name = entry.get_str(958)
         if name:

@@ -43,11 +43,13 @@ import yaml
 from algos.baselines import MarketAtStart
 from algos.registry import load_strategy
 from engine.book_types import Side
+from gateway.algo_orders import parse_parameter_text
 from gateway.audit import AuditLog
 from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_config import BacktestConfig, parse_backtest
 from gateway.backtest_link import ChildLink, MemoryWire, Scheduler
 from gateway.backtest_records import MarketTape, ParentRecord, RunRecord
+from gateway.client_app import ClientOrder
 from gateway.clock import VirtualClock
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel
@@ -80,8 +82,13 @@ class PassStats:
     seconds: float = 0.0
     steps: int = 0
 
+    @property
+    def rate(self) -> float | None:
+        """Market-data messages per second of the pass's work."""
+        return self.messages / self.seconds if self.seconds else None
+
     def as_dict(self) -> dict[str, Any]:
-        rate = self.messages / self.seconds if self.seconds else None
+        rate = self.rate
         return {"pass": self.name, "messages": self.messages, "seconds": round(self.seconds, 4),
                 "events_per_second": round(rate) if rate else None, "steps": self.steps}
 
@@ -152,10 +159,8 @@ class Backtest:
             raise ConfigError(f"{path}: a backtest needs market data: venue: market_data: "
                               "log: FILE (or a list of files)")
         self.bt = parse_backtest(self.gw, set(self.venue.symbols))
-        if on_error is not None or output is not None:
-            self.bt = BacktestConfig(**{**_fields(self.bt),
-                                        "on_error": on_error or self.bt.on_error,
-                                        "output": output or self.bt.output})
+        self.bt = dataclasses.replace(self.bt, on_error=on_error or self.bt.on_error,
+                                      output=output or self.bt.output)
         self.progress = Progress(progress)
         self.warn = warn
         self._skipped: list[str] = []
@@ -367,13 +372,15 @@ class Backtest:
             if name == "naive":
                 code, params = NAIVE_CODE, ""
             elif name == "twap":
-                slices = _param(o.params, "Slices")
+                slices = parse_parameter_text(o.params).get("Slices")
                 code, params = TWAP_CODE, f"Slices={slices}" if slices else ""
             rec = ParentRecord(run=name, parent_id=f"P{n}", symbol=o.symbol,
                                side=Side.BUY if o.side == "buy" else Side.SELL, qty=o.qty,
                                start=start, end=end, strategy=code, limit=o.limit)
-            out.append(PlannedParent(o.session, rec, code, params,
-                                     o.participation if name == "algo" else None))
+            order = ClientOrder(symbol=o.symbol, side=o.side, qty=o.qty, strategy=code,
+                                params=params, limit=o.limit,
+                                participation=o.participation if name == "algo" else None)
+            out.append(PlannedParent(o.session, rec, order))
         return out
 
     def _client_yaml(self, out: Path, planned: Iterable[PlannedParent]) -> Path:
@@ -401,17 +408,6 @@ def _earliest(times: Iterable[datetime | None]) -> datetime | None:
     return min(found) if found else None
 
 
-def _param(params: str, key: str) -> str | None:
-    for part in params.split(";"):
-        k, _, v = part.partition("=")
-        if k.strip().lower() == key.lower() and v.strip():
-            return v.strip()
-    return None
-
-
 def _ignore(_error: MdLogError) -> None:
     pass
 
-
-def _fields(config: BacktestConfig) -> dict[str, Any]:
-    return {f: getattr(config, f) for f in config.__dataclass_fields__}

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
-from engine.book_types import Side
 from gateway.application import SessionHandle
 from gateway.backtest_records import ParentRecord
 from gateway.client_app import ClientOrder, parent_message
@@ -30,14 +28,12 @@ _WORDS = {"0": "new", "1": "partial", "2": "filled", "4": "canceled", "8": "reje
 
 @dataclass(frozen=True, slots=True)
 class PlannedParent:
-    """A parent order to send: on ``session`` (the client's TargetCompID side: its
-    SenderCompID), at ``record.start``, with TargetStrategy ``code`` and parameters."""
+    """A parent order to send: ``order`` on ``session`` (its SenderCompID) at
+    ``record.start``, as ClOrdID ``record.parent_id``, ending at ``record.end``."""
 
     session: str
     record: ParentRecord
-    code: str
-    params: str
-    participation: Decimal | None
+    order: ClientOrder
 
 
 class BacktestClient:
@@ -113,12 +109,5 @@ class BacktestClient:
             session = self.sessions.get(p.session)
             if session is not None:
                 self._pending.remove(p)
-                session.send(_order_message(p, now))
-
-
-def _order_message(p: PlannedParent, now: datetime) -> Message:
-    r = p.record
-    order = ClientOrder(symbol=r.symbol, side="buy" if r.side == Side.BUY else "sell",
-                        qty=r.qty, strategy=p.code, params=p.params, limit=r.limit,
-                        participation=p.participation)
-    return parent_message(r.parent_id, order, now, r.start, r.end)
+                r = p.record
+                session.send(parent_message(r.parent_id, p.order, now, r.start, r.end))

@@ -29,7 +29,9 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
+from gateway.fix_reports import RequestError
 from gateway.latency import LatencyConfig, parse_latency
 from gateway.yamlcheck import ConfigError, Node
 
@@ -93,6 +95,16 @@ def _time_or_seconds(node: Node) -> time | float:
     raise node.error(f"expected a time of day HH:MM:SS[.ffffff] or seconds, got {text!r}")
 
 
+def _params(node: Node) -> str:
+    """848 text, checked here so a bad entry is a config error at its line."""
+    text = node.string()
+    try:
+        parse_parameter_text(text)
+    except RequestError as exc:
+        raise node.error(str(exc)) from None
+    return text
+
+
 def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
     f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
@@ -118,7 +130,7 @@ def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
         session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
         qty=f["qty"].integer(1), start=_time_or_seconds(f["start"]), end=end,
         strategy=str(f["strategy"].raw()) if "strategy" in f else "1001",
-        params=f["params"].string() if "params" in f else "",
+        params=_params(f["params"]) if "params" in f else "",
         limit=Decimal(str(f["limit"].number(0))) if "limit" in f else None,
         participation=Decimal(str(f["participation"].number(0, 1)))
         if "participation" in f else None,

@@ -7,7 +7,8 @@ bytes and orders arrive:
 * :class:`Scheduler` runs callbacks at virtual times, in time order (ties in the order they
   were scheduled);
 * :class:`MemoryWire` is a session's writer whose bytes reach the peer session through the
-  scheduler (the FIX hop between the backtest's clients and the acceptor: no delay);
+  scheduler, at the same virtual time (the FIX hop between the backtest's clients and the
+  acceptor has no latency);
 * :class:`ChildLink` sits between the desk and the venue: child orders and cancels reach the
   book ``entry`` later, the venue's reports reach the desk ``ack`` later (the latency
   model), and it records every child, acknowledgement and fill for the TCA.
@@ -25,7 +26,7 @@ from typing import Literal
 from algos.runner import ChildRouter
 from algos.strategy import Side
 from gateway.backtest_records import ChildRecord, FillRecord, RunRecord
-from gateway.clock import VirtualClock
+from gateway.clock import EPOCH, VirtualClock
 from gateway.latency import LatencyModel
 from gateway.venue_orders import (
     CANCELED,
@@ -40,7 +41,6 @@ from gateway.venue_orders import (
 
 __all__ = ["ChildLink", "MemoryWire", "Scheduler"]
 
-_ZERO = timedelta(0)
 _STATUS = {NEW: "new", FILLED: "filled", CANCELED: "canceled", REJECTED: "rejected",
            EXPIRED: "expired"}
 
@@ -80,21 +80,20 @@ class _NoBuffer:
 
 class MemoryWire:
     """A session writer whose bytes reach ``deliver`` (the peer's ``receive``) through the
-    scheduler, ``delay`` after they were written."""
+    scheduler, at the time they were written."""
 
     transport = _NoBuffer()
 
     def __init__(self, scheduler: Scheduler, clock: VirtualClock,
-                 deliver: Callable[[bytes], None], delay: timedelta = _ZERO) -> None:
+                 deliver: Callable[[bytes], None]) -> None:
         self.scheduler = scheduler
         self.clock = clock
         self.deliver = deliver
-        self.delay = delay
         self.closed = False
 
     def write(self, data: bytes) -> None:
-        if not self.closed:
-            self.scheduler.at(self.clock.now() + self.delay, lambda _t: self.deliver(data))
+        if not self.closed:  # after the writer's own work, at the same virtual time
+            self.scheduler.at(self.clock.now(), lambda _t: self.deliver(data))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -130,20 +129,19 @@ class ChildLink:
         self.children: dict[str, ChildRecord] = {}
         # Each direction is one ordered channel, like a FIX session over TCP: whatever its
         # drawn latency, a message never arrives before one sent ahead of it (a cancel
-        # cannot overtake its order, a fill its acknowledgement).
-        self._out_last: datetime | None = None
-        self._in_last: datetime | None = None
+        # cannot overtake its order, a fill its acknowledgement). Per direction: the time
+        # the last message sent on it arrives.
+        self._last = {"out": EPOCH, "in": EPOCH}
 
-    def _later(self, delay: timedelta, call: Callable[[datetime], None]) -> None:
-        """Run ``call`` now (no delay: exactly as live) or ``delay`` from now, after every
-        call sent before it."""
-        at = self.now() + delay
-        if self._out_last is not None and at < self._out_last:
-            at = self._out_last
-        if at <= self.now():
-            call(self.now())
+    def _send(self, direction: str, now: datetime, delay: timedelta,
+              call: Callable[[datetime], None]) -> None:
+        """Run ``call`` now (no delay: exactly as live), else ``delay`` from ``now`` and
+        after every call sent before it in ``direction``, with the desk at that time."""
+        at = max(now + delay, self._last[direction])
+        if at <= now:
+            call(now)
             return
-        self._out_last = at
+        self._last[direction] = at
 
         def run(when: datetime) -> None:
             self.touch(when)
@@ -161,32 +159,22 @@ class ChildLink:
                             tif=tif, decided=self.now())
         self.children[child_id] = child
         self.record.children.append(child)
-        self._later(self.latency.entry(),
-                    lambda _t: self.router.submit(child_id, symbol, side, qty, price, tif))
+        self._send("out", self.now(), self.latency.entry(),
+                   lambda _t: self.router.submit(child_id, symbol, side, qty, price, tif))
 
     def cancel(self, child_id: str) -> None:
-        self._later(self.latency.entry(), lambda _t: self.router.cancel(child_id))
+        self._send("out", self.now(), self.latency.entry(),
+                   lambda _t: self.router.cancel(child_id))
 
     # -- reports ----------------------------------------------------------------------------
 
     def report(self, r: Report, now: datetime) -> None:
         """A venue report about a child: on to the desk ``ack`` later."""
-        at = now + self.latency.ack()
-        if self._in_last is not None and at < self._in_last:
-            at = self._in_last
-        if at <= now:
-            self._heard(r, now)
-            self.on_report(r, now)
-            return
-        self._in_last = at
-
         def arrive(when: datetime) -> None:
-            self.touch(when)
             self._heard(r, when)
             self.on_report(r, when)
-            self.settle(when)
 
-        self.scheduler.at(at, arrive)
+        self._send("in", now, self.latency.ack(), arrive)
 
     def _heard(self, r: Report, when: datetime) -> None:
         if not isinstance(r, ExecReport):

@@ -15,22 +15,14 @@ from __future__ import annotations
 import bisect
 from array import array
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from engine.book_types import Side
+from gateway.clock import to_ns
 
-__all__ = ["ChildRecord", "FillRecord", "MarketTape", "ParentRecord", "RunRecord", "to_ns"]
-
-
-def to_ns(t: datetime) -> int:
-    """Nanoseconds since the Unix epoch of an aware datetime (microsecond precision)."""
-    delta = t - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["ChildRecord", "FillRecord", "MarketTape", "ParentRecord", "RunRecord"]
 
 
 @dataclass(slots=True)

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+#: the Unix epoch, aware (what nanosecond log times count from)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ns(t: datetime) -> int:
+    """Nanoseconds since the Unix epoch of an aware datetime (exact: whole microseconds)."""
+    delta = t - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def from_ns(ns: int) -> datetime:
+    """The aware UTC datetime of ``ns`` nanoseconds since the epoch, cut to the microsecond."""
+    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
 class Clock(Protocol):

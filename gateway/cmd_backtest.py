@@ -136,7 +136,7 @@ def run_config(args: argparse.Namespace) -> int:
     print(summary_text(metrics))
     for p in result.passes:
         print(f"{p.name:>7}: {p.messages:>9,} market-data messages in {p.seconds:.3f} s "
-              f"({p.messages / p.seconds if p.seconds else 0:,.0f}/s)")
+              f"({p.rate or 0:,.0f}/s)")
     if result.skipped_count:
         print(f"skipped {result.skipped_count} bad market-data line(s); the first are in "
               "summary.json")

@@ -63,8 +63,8 @@ from gateway.backtest_records import (
     MarketTape,
     ParentRecord,
     RunRecord,
-    to_ns,
 )
+from gateway.clock import to_ns
 
 __all__ = [
     "MARKOUT_SECONDS",

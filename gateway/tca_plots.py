@@ -30,7 +30,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from engine.book_types import Side
-from gateway.backtest_records import FillRecord, MarketTape, ParentRecord, RunRecord, to_ns
+from gateway.backtest_records import FillRecord, MarketTape, ParentRecord, RunRecord
+from gateway.clock import to_ns
 from gateway.tca import arrival_mid, fill_pnl, fill_slippage_bps
 
 __all__ = ["MAX_PANELS", "MAX_POINTS", "PLOT_FILES", "write_plots"]

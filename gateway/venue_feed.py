@@ -35,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.book import OrderBook
+from gateway.clock import from_ns
 from gateway.config import ConfigError
 from gateway.md_feed import (
     FeedFill,
@@ -138,10 +139,10 @@ class FeedReplay:
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
         #: flattened, one after every message that changed its best bid or offer
         self.tops: dict[str, array[int]] = {s: array("q") for s in symbols}
-        # a symbol the venue does not list is bad input; one it lists but this feed does not
-        # drive is replayed into a book of the feed's own, which no client trades on
         self.decoded: dict[Path, list[MdBatch]] = (
             {path: [] for path in config.logs} if keep_decoded else {})
+        # a symbol the venue does not list is bad input; one it lists but this feed does not
+        # drive is replayed into a book of the feed's own, which no client trades on
         self._logs = [_Log(path, digits, on_error, sorted(specs),
                            decoded.get(path) if decoded is not None else None,
                            self.decoded.get(path)) for path in config.logs]
@@ -171,7 +172,7 @@ class FeedReplay:
         """The time of the earliest first message of the logs (None: they are empty)."""
         if self._t0 is None:
             return None
-        return _EPOCH + timedelta(microseconds=self._t0 // 1000)
+        return from_ns(self._t0)
 
     def anchor(self, start: datetime) -> None:
         """Map the logs' first message to ``start`` (else the first call to :meth:`due`)."""
@@ -282,5 +283,3 @@ class FeedReplay:
             return True
         return False
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

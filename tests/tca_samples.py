@@ -27,8 +27,8 @@ from gateway.backtest_records import (
     MarketTape,
     ParentRecord,
     RunRecord,
-    to_ns,
 )
+from gateway.clock import to_ns
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 SYMBOL = "TEST"

@@ -43,6 +43,7 @@ def gateway(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 def config_with(tmp_path: Path, log: Path = SAMPLE, **backtest: Any) -> Path:
     """The shipped config with ``backtest:`` keys replaced and the log and output moved."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load(CONFIG.read_text())
     data["venue"]["market_data"]["log"] = str(log)
     data["backtest"].update(backtest)
@@ -195,6 +196,31 @@ def test_config_errors_name_the_file_and_key(tmp_path: Path) -> None:
     cfg = config_with(tmp_path, snapshot_interval="often")
     with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: backtest.snapshot_interval"):
         Backtest(cfg)
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                         "start": "13:31:00", "window": 60,
+                                         "params": "Slices=3;MaxChildQty"}])
+    with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: .*params: .*'MaxChildQty' is "
+                                         r"not key=value"):
+        Backtest(cfg)
+
+
+def test_a_live_replay_speed_does_not_change_a_backtest(tmp_path: Path) -> None:
+    """``market_data: speed`` paces live replays; a backtest runs on market time whatever
+    it says, and a symbol the venue lists but the feed does not drive is no error."""
+    plain = Backtest(config_with(tmp_path / "a", baselines=[])).run()
+    cfg = config_with(tmp_path / "b", baselines=[])
+    data = yaml.safe_load(cfg.read_text())
+    other = tmp_path / "xyz.md.log"
+    other.write_bytes(line("55=XYZ|268=1|269=0|278=1|270=10|271=50", "W",
+                           time="20120621-13:30:10.000000000"))
+    data["venue"]["market_data"].update(log=[str(SAMPLE), str(other)], speed=20,
+                                        symbols=["AMZN"])
+    data["venue"]["symbols"]["XYZ"] = {"tick_size": 0.0001}
+    cfg.write_text(yaml.safe_dump(data))
+    fast = Backtest(cfg).run()
+    assert fast.skipped_count == 0 and fast.last == plain.last
+    assert [(f.time, f.qty, f.price) for f in fast.runs["algo"].fills] == \
+        [(f.time, f.qty, f.price) for f in plain.runs["algo"].fills]
 
 
 def test_an_order_outside_the_market_data_is_refused(tmp_path: Path) -> None:
