@@ -12,7 +12,7 @@ Three pieces, all of them moving batches, never one Python object per field:
 * :class:`MdLogReader` streams a log file through a decoder in chunks of whole lines.
 * :class:`MarketDataFeed` applies batches (or single messages) to one C order book per
   symbol in feed mode, and says what each application did (:class:`MdUpdate`: the trades,
-  the levels that changed, and optionally the book after every message, the best bid and
+  the symbols that changed, and optionally the book after every message, the best bid and
   offer whenever they change, and the fills of the caller's own resting orders).
 
 How entries become book changes is csrc/mdfeed.h's contract; in short, an entry with an
@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from engine._core import ffi, lib
 
-from engine.book import OrderBook, Side
+from engine.book import OrderBook
 from engine.errors import error_for
 from engine.framing import FrameBatch, Framer, FrameStatus
 from engine.lobster import format_rows
@@ -76,7 +76,6 @@ __all__ = [
     "MdLogReader",
     "MdUpdate",
     "Top",
-    "Trade",
 ]
 
 #: LOBSTER's placeholders for an empty level in book rows.
@@ -103,11 +102,9 @@ assert _ENTRY_DTYPE.itemsize == _ENTRY.size
 assert ffi.sizeof("md_fill") == _FILL.size
 _TOP = lib.MD_TOP_FIELDS  # int64 per top-of-book row
 _E = _ENTRY.size
-_ENTRY_PRICE_Q, _ENTRY_TIME_Q = 1, 4  # int64 index within an entry
-_ENTRY_SIDE_B, _ENTRY_KIND_B, _ENTRY_FLAGS_B = 25, 56, 58  # byte offsets
-_ENTRY_SYM_I = 11  # uint32 index within an entry
+_ENTRY_KIND_B, _ENTRY_FLAGS_B = 56, 58  # byte offsets
 _MSG_KIND_B = 24
-_BOOK, _TRADE = lib.MD_ENTRY_BOOK, lib.MD_ENTRY_TRADE
+_TRADE = lib.MD_ENTRY_TRADE
 _TRADE_BYTE = bytes([_TRADE])
 _SNAPSHOT, _INCREMENTAL = lib.MD_MSG_SNAPSHOT, lib.MD_MSG_INCREMENTAL
 _TEXT_ID = lib.MD_F_TEXT_ID
@@ -127,17 +124,6 @@ class MdLogError(ValueError):
         self.source = source
         self.line = line
         self.reason = reason
-
-
-class Trade(NamedTuple):
-    """A trade entry (269=2): ``price`` in ticks, ``time_ns`` the message's SendingTime (UTC
-    nanoseconds since the epoch), ``order_id`` its OrderID (37) when numeric, else 0."""
-
-    symbol: str
-    price: int
-    size: int
-    time_ns: int
-    order_id: int
 
 
 class FeedFill(NamedTuple):
@@ -573,7 +559,8 @@ class MdUpdate:
     """What applying messages ``start..stop-1`` of ``batch`` did.
 
     ``messages`` counts them (W, X and other), ``ops`` the book operations applied.
-    :meth:`trades` and :meth:`changed_levels` read the entries only when asked. ``rows``
+    :meth:`symbols_changed` and :meth:`trade_columns` read the entries only when asked
+    (as numpy views: no Python object per entry). ``rows``
     holds ``row_count`` rows of the recorded symbol's book (``depth`` levels, LOBSTER's
     orderbook layout: ask price, ask size, bid price, bid size per level), one after each
     incremental refresh that had an entry for it; :meth:`rows_csv` formats them.
@@ -633,40 +620,6 @@ class MdUpdate:
         mask = (e["kind"] == _TRADE) & (e["sym"] == sym)
         t = e[mask]
         return t["price"], t["qty"], t["time"]
-
-    def trades(self) -> list[Trade]:
-        """The trade entries (269=2) of these messages, in order."""
-        b = self.batch
-        first, last = b.entry_range(self.start, self.stop)
-        kinds = b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]
-        out: list[Trade] = []
-        pos = kinds.find(_TRADE)
-        while pos >= 0:
-            k = first + pos
-            order_id, price, qty = struct.unpack_from("<qqq", b.entries, k * _E)
-            time_ns, _msg, sym = struct.unpack_from("<qII", b.entries, k * _E + 32)
-            out.append(Trade(b.symbols[sym], price, qty, time_ns, order_id))
-            pos = kinds.find(_TRADE, pos + 1)
-        return out
-
-    def changed_levels(self) -> dict[str, set[tuple[Side, int]]]:
-        """Per symbol, the (side, price) levels that book entries of these messages touched
-        (for a Change that moves an order, its new price)."""
-        b = self.batch
-        first, last = b.entry_range(self.start, self.stop)
-        view = memoryview(b.entries)
-        q = view.cast("q")
-        u = view.cast("I")
-        prices = q[_ENTRY_PRICE_Q + first * 8 : last * 8 : 8]
-        syms = u[_ENTRY_SYM_I + first * 16 : last * 16 : 16]
-        kinds = b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]
-        sides = b.entries[_ENTRY_SIDE_B + first * _E : last * _E : _E]
-        out: dict[str, set[tuple[Side, int]]] = {}
-        side_of = (Side.BUY, Side.SELL)
-        for kind, sym, side, price in zip(kinds, syms, sides, prices, strict=True):
-            if kind == _BOOK:
-                out.setdefault(b.symbols[sym], set()).add((side_of[side], price))
-        return out
 
     def rows_csv(self) -> bytes:
         """The recorded rows as LOBSTER orderbook CSV lines."""

@@ -12,7 +12,7 @@ from fixspec.dictionary import builtin_session
 from gateway.cli import main
 from gateway.cmd_lobster import sample_path
 from gateway.codec import decode_bytes
-from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogError, MdLogReader, Trade
+from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogError, MdLogReader, MdUpdate
 from gateway.md_fix import lobster_to_fix
 from tests.test_lobster import SAMPLES
 from tests.test_md_fix import BUNDLED_LOG, DAY, replay_rows
@@ -94,7 +94,7 @@ def test_a_price_level_feed_without_entry_ids(tmp_path: Path) -> None:
     ]
 
 
-def test_trades_and_changed_levels(tmp_path: Path) -> None:
+def test_trades_and_changed_symbols(tmp_path: Path) -> None:
     path = write(
         tmp_path, SNAPSHOT,
         line("268=2|279=0|269=2|55=ABC|270=10.01|271=30|37=55|"
@@ -105,13 +105,16 @@ def test_trades_and_changed_levels(tmp_path: Path) -> None:
     (batch,) = MdLogReader(path)
     update = feed.apply(batch)
     t1 = 1340285401_500000000
-    assert update.trades() == [Trade("ABC", 100100, 30, t1, 55),
-                               Trade("ABC", 100050, 9, t1 + 500_000_000, 0)]
-    assert update.changed_levels() == {
-        "ABC": {(Side.BUY, 100000), (Side.BUY, 99900), (Side.SELL, 100100), (Side.SELL, 100200)}}
-    step = feed.apply(batch, 2, 3)
-    assert step.changed_levels() == {} and len(step.trades()) == 1
-    assert feed.apply(batch, 1, 2).changed_levels() == {"ABC": {(Side.SELL, 100100)}}
+
+    def trades(u: MdUpdate, symbol: str = "ABC") -> list[tuple[int, int, int]]:
+        prices, sizes, times = u.trade_columns(symbol)
+        return list(zip(prices.tolist(), sizes.tolist(), times.tolist(), strict=True))
+
+    assert trades(update) == [(100100, 30, t1), (100050, 9, t1 + 500_000_000)]
+    assert update.symbols_changed() == {"ABC"}
+    assert trades(feed.apply(batch, 2, 3)) == [(100050, 9, t1 + 500_000_000)]
+    assert trades(feed.apply(batch, 1, 1)) == [] and feed.apply(batch, 1, 1).symbols_changed() \
+        == set()
     assert batch.kind(0) == "W" and batch.kind(1) == "X" and batch.time_ns(1) == t1
 
 

@@ -53,6 +53,7 @@ def test_stop_at_fill_takes_clients_of_one_symbol(tmp_path: Path) -> None:
                  line("55=XYZ|268=1|269=0|278=2|270=10|271=50", "W"))
     batch = list(MdLogReader(path))[-1]  # a new symbol starts a batch: the last has both
     assert batch.symbols == ("ABC", "XYZ")
+    assert MarketDataFeed().apply(batch).symbols_changed() == {"XYZ"}  # only XYZ's message
     with pytest.raises(ValueError, match="one symbol"):
         MarketDataFeed().apply(batch, clients={"ABC": [CLIENT], "XYZ": [CLIENT + 1]},
                                stop_at_fill=True)
