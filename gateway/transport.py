@@ -244,10 +244,10 @@ class SessionRunner:
         if self.writer is not None:
             self.writer.close()
 
-    def open(self, writer: Writer, peer: str) -> None:
-        """Start a connection the caller pumps itself (an in-memory link): the session's
-        bytes go to ``writer``; hand it what arrives with :meth:`receive` and call
-        :meth:`on_timer` when :meth:`next_deadline` has passed."""
+    def open(self, writer: Writer, peer: object) -> None:
+        """Start a connection: the session's bytes go to ``writer``. :meth:`serve` pumps an
+        asyncio stream; any other caller (an in-memory link) hands it what arrives with
+        :meth:`receive` and calls :meth:`on_timer` once :meth:`next_deadline` has passed."""
         now = self.clock.now()
         self.writer = writer
         self.log.event(now, f"connected {peer}")
@@ -255,16 +255,13 @@ class SessionRunner:
             o.event(self, Connected(peer), now)
         self._handle(self.session.connection_made(now))
 
-    def receive(self, data: bytes) -> None:
-        self._receive(data)
-
     def next_deadline(self) -> datetime | None:
         return self.session.next_deadline()
 
     def on_timer(self) -> None:
         self._handle(self.session.on_timer(self.clock.now()))
 
-    def _receive(self, data: bytes) -> None:
+    def receive(self, data: bytes) -> None:
         """Hand ``data`` to the session and its messages to the application, then persist the
         inbound number. Slices of COMMIT_BYTES bound what a crash makes the peer resend (and
         the application see twice, as PossDup) to about one slice of messages."""
@@ -276,18 +273,13 @@ class SessionRunner:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:
         """Run the session over one connection until it ends."""
-        self.writer = writer
         self.disconnected_event.clear()
         self.logged_on_event.clear()
         was_logged_on = False
-        peer = writer.get_extra_info("peername")
-        self.log.event(self.clock.now(), f"connected {peer}")
-        for o in self.observers:
-            o.event(self, Connected(peer), self.clock.now())
-        self._handle(self.session.connection_made(self.clock.now()))
+        self.open(writer, writer.get_extra_info("peername"))
         try:
             if initial:
-                self._receive(initial)
+                self.receive(initial)
             while not writer.is_closing():
                 was_logged_on |= self.session.logged_on
                 if writer.transport.get_write_buffer_size() > HIGH_WATER:
@@ -301,11 +293,11 @@ class SessionRunner:
                     async with asyncio.timeout(timeout):
                         data = await reader.read(READ_SIZE)
                 except TimeoutError:
-                    self._handle(self.session.on_timer(self.clock.now()))
+                    self.on_timer()
                     continue
                 if not data:
                     break
-                self._receive(data)
+                self.receive(data)
         except (ConnectionError, OSError) as exc:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:

@@ -43,12 +43,12 @@ class Harness:
 
     def logon(self) -> None:
         self.connect()
-        self.runner._receive(self.peer.logon(now=self.advance(0.001)))
+        self.runner.receive(self.peer.logon(now=self.advance(0.001)))
 
     def send(self, body: str, seconds: float = 0.001, **kw: object) -> None:
         """The peer sends ``body`` (see :meth:`tests.fixpeer.Peer.msg`) ``seconds`` later."""
         now = self.advance(seconds)
-        self.runner._receive(self.peer.msg(body, now=now, **kw))  # type: ignore[arg-type]
+        self.runner.receive(self.peer.msg(body, now=now, **kw))  # type: ignore[arg-type]
 
     def drop(self) -> None:
         self.runner._handle(self.runner.session.connection_lost(self.advance(0.001)))
