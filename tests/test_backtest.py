@@ -16,14 +16,18 @@ import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
+from engine.book_types import Side
 from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
-from gateway.backtest_records import RunRecord
+from gateway.backtest_client import BacktestClient, PlannedParent
+from gateway.backtest_records import ParentRecord, RunRecord
+from gateway.client_app import ClientOrder
 from gateway.latency import MeasuredLatency
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -328,3 +332,18 @@ def test_a_parent_whose_session_cannot_log_on_is_reported(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert ("algo run: parent P1 was never sent: session CLIENT2 did not log on"
             in proc.stderr)
+
+
+def test_a_parent_without_any_report_is_named() -> None:
+    """A parent sent but never answered (a session-level Reject reaches only the FIX log)."""
+    record = ParentRecord(run="algo", parent_id="P1", symbol="AMZN", side=Side.BUY, qty=10,
+                          start=START, end=START + timedelta(seconds=60), strategy="1001")
+    client = BacktestClient([PlannedParent("CLIENT1", record, ClientOrder("AMZN", "buy", 10))])
+    sent: list[object] = []
+    handle = SimpleNamespace(config=SimpleNamespace(sender_comp_id="CLIENT1"),
+                             send=sent.append)
+    client.on_logon(handle, START)  # type: ignore[arg-type]
+    client.on_timer(START)
+    assert len(sent) == 1 and not client.all_done()
+    assert client.problems() == ["parent P1 got no ExecutionReport (a session Reject? see the "
+                                 "run's client/log)"]
