@@ -123,13 +123,14 @@ def _json_default(value: object) -> Any:
     return str(value)
 
 
-def _dumps(obj: object, **_: Any) -> str:
-    return json.dumps(obj, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+#: One encoder for every record (json.dumps would build one per call).
+_ENCODE = json.JSONEncoder(default=_json_default, separators=(",", ":"),
+                           ensure_ascii=False).encode
 
 
-def _order_keys(_logger: object, _method: str, event_dict: MutableMapping[str, Any]
-                ) -> Mapping[str, Any]:
-    """structlog processor: ``ts``, ``kind``, ``event`` first, then the rest; drops None."""
+def _render(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> str:
+    """structlog processor (the only one): the record as one JSON line, ``ts``, ``kind``,
+    ``event`` first, then the other fields in the caller's order, None values dropped."""
     ts = event_dict.pop("ts")
     out: dict[str, Any] = {
         "ts": ts.isoformat(timespec="microseconds") if isinstance(ts, datetime) else ts,
@@ -139,7 +140,7 @@ def _order_keys(_logger: object, _method: str, event_dict: MutableMapping[str, A
     for key, value in event_dict.items():
         if value is not None:
             out[key] = value
-    return out
+    return _ENCODE(out)
 
 
 class _LineWriter:
@@ -193,13 +194,10 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO | None = self.path.open("a", encoding="utf-8", newline="\n")
         self._writer = _LineWriter(self._file, flush_every)
-        self._log = structlog.wrap_logger(
-            self._writer,
-            processors=[_order_keys, structlog.processors.JSONRenderer(serializer=_dumps)],
-            wrapper_class=structlog.BoundLogger,
-            context_class=dict,
-            cache_logger_on_first_use=False,
-        )
+        # bound once: a call is then the processor and the write, not a new logger each time
+        self._info = structlog.wrap_logger(
+            self._writer, processors=[_render], wrapper_class=structlog.BoundLogger,
+            context_class=dict).bind().info
         self._lock = threading.Lock()
         self.errors = 0
         self.last_error: BaseException | None = None
@@ -218,7 +216,7 @@ class AuditLog:
             with self._lock:
                 if self._file is None:
                     raise ValueError(f"audit log {self.path} is closed")
-                self._log.info(event, ts=now, kind=kind, **fields)
+                self._info(event, ts=now, kind=kind, **fields)
         except Exception as exc:  # the log must never stop trading; see the docstring
             self._failed(exc)
 

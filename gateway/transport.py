@@ -144,14 +144,14 @@ class SessionRunner:
 
     def __init__(self, config: SessionConfig, app: Application, clock: Clock,
                  run_dir: Path, max_buffer: int,
-                 observers: Sequence[SessionObserver] = ()) -> None:
+                 observers: Sequence[SessionObserver] = (), *, flush_logs: bool = True) -> None:
         self.config = config
         self.app = app
         self.clock = clock
         self.max_buffer = max_buffer
         self.observers = tuple(observers)
         self.log = SessionLog(run_dir / "log", config.begin_string, config.sender_comp_id,
-                              config.target_comp_id)
+                              config.target_comp_id, flush=flush_logs)
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
         self.store = DeferredTargetStore(store_for(config, run_dir))
@@ -337,7 +337,7 @@ class Engine:
     def __init__(self, config: GatewayConfig, app: Application, *, clock: Clock | None = None,
                  run_dir: Path = Path("logs/run"), rng: random.Random | None = None,
                  observers: Sequence[SessionObserver] = (), audit: AuditLog | None = None,
-                 metrics: GatewayMetrics | None = None) -> None:
+                 metrics: GatewayMetrics | None = None, flush_logs: bool = True) -> None:
         self.config = config
         self.app = app
         self.audit = audit  # applications log order and algo events here (see bind)
@@ -347,7 +347,7 @@ class Engine:
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()
         self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer,
-                                             observers)
+                                             observers, flush_logs=flush_logs)
                         for s in config.sessions}
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -419,6 +419,10 @@ class Engine:
             async with asyncio.timeout(2):
                 for runner in connected:
                     await runner.disconnected_event.wait()
+        self.close()
+
+    def close(self) -> None:
+        """Close every session's message log and store (once no connection uses them)."""
         for runner in self.runners.values():
             runner.log.close()
             runner.session.store.close()
