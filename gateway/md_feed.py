@@ -105,7 +105,6 @@ _E = _ENTRY.size
 _ENTRY_KIND_B, _ENTRY_FLAGS_B = 56, 58  # byte offsets
 _MSG_KIND_B = 24
 _TRADE = lib.MD_ENTRY_TRADE
-_TRADE_BYTE = bytes([_TRADE])
 _SNAPSHOT, _INCREMENTAL = lib.MD_MSG_SNAPSHOT, lib.MD_MSG_INCREMENTAL
 _TEXT_ID = lib.MD_F_TEXT_ID
 _INT64_MIN = -(1 << 63)
@@ -172,8 +171,8 @@ class MdBatch:
     applied.
     """
 
-    __slots__ = ("_buf", "_line_base", "count", "entries", "entry_count", "msgs", "source",
-                 "symbols")
+    __slots__ = ("_buf", "_line_base", "_trades", "count", "entries", "entry_count", "msgs",
+                 "source", "symbols")
 
     def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
                  buf: bytes, line_base: int) -> None:
@@ -185,6 +184,7 @@ class MdBatch:
         self.entry_count = len(entries) // _E
         self._buf = buf
         self._line_base = line_base
+        self._trades: tuple[Any, Any] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -231,8 +231,26 @@ class MdBatch:
 
     def trade_count(self, start: int = 0, stop: int | None = None) -> int:
         """Trade entries (269=2, every symbol) of messages start..stop-1."""
-        first, last = self.entry_range(start, self.count if stop is None else stop)
-        return self.entries[_ENTRY_KIND_B + first * _E : last * _E : _E].count(_TRADE)
+        lo, hi = self._trade_span(start, self.count if stop is None else stop)
+        return hi - lo
+
+    def trades(self) -> tuple[Any, Any]:
+        """The batch's trade entries: their entry indexes (ascending) and their records (a
+        numpy structured array as :meth:`MdUpdate.entry_columns`). Made on first use and
+        kept: a replay asks for the trades of every chunk it applies, and runs replay the
+        same batches again. Trade fields are never rewritten after decoding (only MDEntryID
+        is, and only on book entries), so the copy stays true."""
+        if self._trades is None:
+            e = np.frombuffer(self.entries, dtype=_ENTRY_DTYPE, count=self.entry_count)
+            at = np.flatnonzero(e["kind"] == _TRADE)
+            self._trades = (at, e[at])
+        return self._trades
+
+    def _trade_span(self, start: int, stop: int) -> tuple[int, int]:
+        """Positions in :meth:`trades` of the trade entries of messages start..stop-1."""
+        first, last = self.entry_range(start, stop)
+        lo, hi = np.searchsorted(self.trades()[0], (first, last))
+        return int(lo), int(hi)
 
     def message_of_entry(self, k: int) -> int:
         """Index of the message entry k belongs to."""
@@ -611,14 +629,10 @@ class MdUpdate:
         """The trade entries (269=2) of ``symbol`` in order, as numpy arrays: price (ticks),
         size, time (ns). Batched: no Python object per trade."""
         b = self.batch
-        first, last = b.entry_range(self.start, self.stop)
-        if _TRADE_BYTE not in b.entries[_ENTRY_KIND_B + first * _E : last * _E : _E]:
-            empty = np.empty(0, np.int64)
-            return empty, empty, empty
-        e = self.entry_columns()
-        sym = b.symbols.index(symbol)
-        mask = (e["kind"] == _TRADE) & (e["sym"] == sym)
-        t = e[mask]
+        lo, hi = b._trade_span(self.start, self.stop)
+        t = b.trades()[1][lo:hi]
+        if len(b.symbols) > 1 and hi > lo:
+            t = t[t["sym"] == b.symbols.index(symbol)]
         return t["price"], t["qty"], t["time"]
 
     def rows_csv(self) -> bytes:
