@@ -246,13 +246,14 @@ def format_utc_timestamp(t: datetime | int, precision: TimePrecision = TimePreci
     if isinstance(t, datetime):
         if t.tzinfo is None or t.utcoffset() is None:
             raise ValueError("naive datetime: pass an aware datetime (UTC)")
-        when = t.astimezone(UTC)
+        when = t if t.tzinfo is UTC else t.astimezone(UTC)
         nanos = when.microsecond * 1000
-        when = when.replace(microsecond=0)
     else:
         seconds, nanos = divmod(t, 1_000_000_000)
         when = _EPOCH + timedelta(seconds=seconds)
-    text = when.strftime("%Y%m%d-%H:%M:%S")
+    # formatted by hand: strftime costs twice as much, on every message sent
+    text = (f"{when.year:04d}{when.month:02d}{when.day:02d}-"
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
     if precision == TimePrecision.SECONDS:
         return text
     digits = f"{nanos:09d}"[: int(precision)]
