@@ -345,7 +345,9 @@ class Backtest:
                 deadline = client.next_deadline()
                 if deadline is not None and deadline <= now:
                     client.on_timer(now)
-                app.on_timer(now)
+                deadline = app.next_deadline()  # the live engine's rule for its timer
+                if deadline is not None and deadline <= now:
+                    app.on_timer(now)
             if self.progress.due():
                 self.progress.show(name, (clock.now() - first).total_seconds() / span,
                                    f"{clock.now():%H:%M:%S} {len(record.fills)} fills")

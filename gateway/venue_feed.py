@@ -153,6 +153,7 @@ class FeedReplay:
         self.stopped_at_fill = False
         self.fill_ns = 0
         self.error: str | None = None
+        self._deadline: datetime | None = None  # next_deadline's answer, until due() or anchor()
         for cursor in self._logs:
             self._note(cursor.advance())
         firsts = [t for t in (c.next_time() for c in self._logs) if t is not None]
@@ -177,6 +178,7 @@ class FeedReplay:
     def anchor(self, start: datetime) -> None:
         """Map the logs' first message to ``start`` (else the first call to :meth:`due`)."""
         self._start = start
+        self._deadline = None
 
     # Log time and replay time: a message of log time ``ns`` is due once
     # ``now - start`` reaches ``_due_us(ns)`` microseconds; ``due``, ``next_deadline`` and
@@ -208,12 +210,15 @@ class FeedReplay:
     def next_deadline(self) -> datetime | None:
         """When the next message is due (the distant past before the first timer call:
         the replay starts at once)."""
+        if self._deadline is not None:  # asked once per step of a run: kept until it moves
+            return self._deadline
         nxt = [t for t in (log.next_time() for log in self._logs) if t is not None]
         if not nxt:
             return None
         if self._start is None:
             return datetime.min.replace(tzinfo=UTC)
-        return self.time_of(min(nxt))
+        self._deadline = self.time_of(min(nxt))
+        return self._deadline
 
     def due(self, now: datetime, clients: Mapping[str, Sequence[int]] | None = None, *,
             stop_at_fill: bool = False) -> list[FeedChange]:
@@ -227,6 +232,7 @@ class FeedReplay:
         several symbols is applied without stopping (its fills then come at ``now``)."""
         self.stopped_at_fill = False
         self.fill_ns = 0
+        self._deadline = None
         if self._t0 is None:
             return []
         if self._start is None:
