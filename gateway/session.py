@@ -171,6 +171,8 @@ class Session:
         self.tolerance = timedelta(seconds=config.sending_time_tolerance)
         self.state = State.DISCONNECTED
         self.heartbeat_interval = config.heartbeat_interval
+        self._hb_times: tuple[int, timedelta, timedelta, timedelta] = (
+            -1, timedelta(0), timedelta(0), timedelta(0))  # see _heartbeat_times
         self._reset_connection_data()
 
     def _reset_connection_data(self) -> None:
@@ -247,16 +249,25 @@ class Session:
 
     def next_deadline(self) -> datetime | None:
         """The earliest time :meth:`on_timer` has something to do (None: nothing pending)."""
-        hb = timedelta(seconds=self.heartbeat_interval)
         if self.state in (State.AWAIT_LOGON, State.LOGON_SENT) and self.connected_at:
             return self.connected_at + timedelta(seconds=self.config.logon_timeout)
         if self.state is State.LOGOUT_SENT and self.logout_sent_at:
             return self.logout_sent_at + timedelta(seconds=self.config.logout_timeout)
         if self.state is not State.ACTIVE or not self.last_received or not self.last_sent:
             return None
+        hb, test_after, dead_after = self._heartbeat_times()
         if self.test_request_sent_at is not None:
-            return self.last_received + TIMEOUT_FACTOR * hb
-        return min(self.last_sent + hb, self.last_received + TEST_REQUEST_FACTOR * hb)
+            return self.last_received + dead_after
+        return min(self.last_sent + hb, self.last_received + test_after)
+
+    def _heartbeat_times(self) -> tuple[timedelta, timedelta, timedelta]:
+        """HeartBtInt, the silence before a TestRequest and the silence before giving up,
+        as timedeltas; remade only when HeartBtInt changes (a runner asks on every step)."""
+        if self._hb_times[0] != self.heartbeat_interval:
+            hb = timedelta(seconds=self.heartbeat_interval)
+            self._hb_times = (self.heartbeat_interval, hb, TEST_REQUEST_FACTOR * hb,
+                              TIMEOUT_FACTOR * hb)
+        return self._hb_times[1:]
 
     # -- application side -----------------------------------------------------------------
 
@@ -625,11 +636,11 @@ class Session:
         if self.config.schedule is not None and not self.config.schedule.in_session(now):
             self._send_logout(out, now, "End of session")
             return
-        hb = timedelta(seconds=self.heartbeat_interval)
+        hb, test_after, dead_after = self._heartbeat_times()
         last_in = self.last_received or now
-        if now - last_in >= TIMEOUT_FACTOR * hb:
+        if now - last_in >= dead_after:
             self._stop(out, now, "peer silent: TestRequest unanswered")
-        if self.test_request_sent_at is None and now - last_in >= TEST_REQUEST_FACTOR * hb:
+        if self.test_request_sent_at is None and now - last_in >= test_after:
             self._send_admin(out, now, admin.test_request())
             self.test_request_sent_at = now
             return
