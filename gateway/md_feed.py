@@ -47,6 +47,7 @@ The decoder's ``on_error`` turns raising into reporting and going on (a backtest
 
 from __future__ import annotations
 
+import bisect
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -171,8 +172,8 @@ class MdBatch:
     applied.
     """
 
-    __slots__ = ("_buf", "_line_base", "_trades", "count", "entries", "entry_count", "msgs",
-                 "source", "symbols")
+    __slots__ = ("_buf", "_line_base", "_trade_at", "_trades", "count", "entries",
+                 "entry_count", "msgs", "source", "symbols")
 
     def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
                  buf: bytes, line_base: int) -> None:
@@ -185,6 +186,7 @@ class MdBatch:
         self._buf = buf
         self._line_base = line_base
         self._trades: tuple[Any, Any] | None = None
+        self._trade_at: list[int] = []
 
     def __len__(self) -> int:
         return self.count
@@ -244,13 +246,15 @@ class MdBatch:
             e = np.frombuffer(self.entries, dtype=_ENTRY_DTYPE, count=self.entry_count)
             at = np.flatnonzero(e["kind"] == _TRADE)
             self._trades = (at, e[at])
+            self._trade_at = at.tolist()  # bisect on a list beats numpy on one lookup
         return self._trades
 
     def _trade_span(self, start: int, stop: int) -> tuple[int, int]:
         """Positions in :meth:`trades` of the trade entries of messages start..stop-1."""
         first, last = self.entry_range(start, stop)
-        lo, hi = np.searchsorted(self.trades()[0], (first, last))
-        return int(lo), int(hi)
+        self.trades()
+        return (bisect.bisect_left(self._trade_at, first),
+                bisect.bisect_left(self._trade_at, last))
 
     def message_of_entry(self, k: int) -> int:
         """Index of the message entry k belongs to."""
