@@ -118,7 +118,9 @@ class AcceptorConfig:
     host: str = "127.0.0.1"
     port: int = 9880
     tls: TlsConfig | None = None
-    max_buffer: int = 1 << 20  # bytes a peer may leave unread before we stop reading it
+    # unsent output a peer may leave before it is disconnected as a slow consumer (its reads
+    # stop earlier, at gateway.transport.HIGH_WATER)
+    max_buffer: int = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
