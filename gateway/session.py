@@ -361,6 +361,7 @@ class Session:
                 self._stop(out, now, "wrong BeginString before logon")
             self._send_admin(out, now, admin.logout("Incorrect BeginString"))
             self._stop(out, now, "Incorrect BeginString")
+        message: Message | None = None  # once decoded, a Reject reverses its routing fields
         try:
             message = decode(fields, raw, self.dd, options=self.options)
             if self.config.validation.enabled:
@@ -368,7 +369,7 @@ class Session:
         except RemoteProtocolError as exc:
             if awaiting_logon or exc.reject.ref_msg_type == "A":
                 self._stop(out, now, f"invalid Logon: {exc.reject}")
-            self._reject(out, now, exc.reject, None)
+            self._reject(out, now, exc.reject, message)
             return
         msg_type = message.msg_type or ""
         if awaiting_logon and msg_type != "A":
@@ -431,7 +432,8 @@ class Session:
         sent = message.sending_time
         orig_time = message.orig_sending_time
         if sent is not None and orig_time is not None and orig_time > sent:
-            problem = Reject(R.SENDINGTIME_ACCURACY_PROBLEM, ORIG_SENDING_TIME, msg_type, seq)
+            problem = Reject(R.SENDINGTIME_ACCURACY_PROBLEM, None, msg_type, seq,
+                             "OrigSendingTime (122) after SendingTime")  # no 371: QuickFIX's
             self._reject(out, now, problem, message)
             self._send_logout(out, now)
             raise _Stop
@@ -552,8 +554,8 @@ class Session:
         if new_seq > expected:
             self._advance(out, now, to=new_seq)
         elif new_seq < expected:
-            problem = Reject(R.VALUE_IS_INCORRECT, admin.NEW_SEQ_NO, "4", message.msg_seq_num,
-                             f"NewSeqNo {new_seq} is lower than expected {expected}")
+            problem = Reject(R.VALUE_IS_INCORRECT, None, "4", message.msg_seq_num,
+                             f"NewSeqNo (36) {new_seq} is lower than expected {expected}")
             self._reject(out, now, problem, message)
 
     def _on_resend_request(self, message: Message, now: datetime, out: Output,

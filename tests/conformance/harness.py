@@ -83,8 +83,10 @@ class Client:
                     self._pending.append(frame.data)
         return self._pending.pop(0)
 
-    def expect(self, msg_type: str, timeout: float = DEFAULT_TIMEOUT,
-               **expected: str) -> dict[int, str]:
+    def expect(self, msg_type: str, timeout: float = DEFAULT_TIMEOUT, *,
+               absent: tuple[int, ...] = (), **expected: str) -> dict[int, str]:
+        """The next message: its MsgType, the ``expected`` fields (tag=value) and none of
+        the ``absent`` tags."""
         raw = self._next_raw(timeout)
         assert raw is not None, f"expected 35={msg_type}, but the gateway disconnected"
         got = fields(raw)
@@ -93,6 +95,8 @@ class Client:
         assert got[49] == self.our_comp_id and got[56] == self.target_comp_id, shown
         for tag, value in expected.items():
             assert got.get(int(tag)) == value, f"expected {tag}={value} in {shown}"
+        for tag in absent:
+            assert tag not in got, f"expected no {tag}= in {shown}"
         return got
 
     def _peek_type(self, timeout: float = DEFAULT_TIMEOUT) -> str:

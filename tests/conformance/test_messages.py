@@ -66,7 +66,7 @@ def test_2e_poss_dup_not_received_is_processed(client: Client) -> None:
 
 def test_2f_orig_sending_time_after_sending_time(client: Client) -> None:
     client.msg(nos(client), seq=1, header=f"43=Y|122={client.ts(+60)}")
-    client.expect("3", **{"373": "10", "45": "1"})
+    client.expect("3", absent=(371,), **{"373": "10", "45": "1", "372": "D"})
     client.expect("5")
 
 
@@ -85,20 +85,22 @@ def test_2i_begin_string_unexpected(client: Client) -> None:
 def test_2k_comp_id_does_not_match_profile(client: Client) -> None:
     client.peer.sender = "WRONG"
     client.msg("35=0")
-    client.expect("3", **{"373": "9", "45": "2"})
+    client.expect("3", absent=(371,), **{"373": "9", "45": "2", "58": "CompID problem"})
     client.expect("5")
     client.expect_disconnect(timeout=5)  # logout timeout is 2 s
 
 
 def test_2o_sending_time_out_of_range(client: Client) -> None:
     client.msg("35=0", sending_time=client.ts(-600))
-    client.expect("3", **{"373": "10", "45": "2", "58": "SendingTime accuracy problem"})
+    client.expect("3", absent=(371,),
+                  **{"373": "10", "45": "2", "58": "SendingTime accuracy problem"})
     client.expect("5")
 
 
 def test_2q_msg_type_not_valid(client: Client) -> None:
     client.msg("35=ZZ")
-    client.expect("3", **{"373": "11", "372": "ZZ", "45": "2", "58": "Invalid MsgType"})
+    client.expect("3", absent=(371,),
+                  **{"373": "11", "372": "ZZ", "45": "2", "58": "Invalid MsgType"})
     client.msg(nos(client, "AFTER"))
     client.expect("D", **{"11": "AFTER"})
 
@@ -161,6 +163,18 @@ def test_14_validation_rejects(client: Client, extra: str, reason: str, ref_tag:
 def test_14b_required_field_missing(client: Client) -> None:
     client.msg(f"35=D|21=1|38=100|40=1|54=1|55=INTC|60={client.ts()}")
     client.expect("3", **{"373": "1", "371": "11", "58": "Required tag missing"})
+
+
+def test_reject_of_an_invalid_message_reverses_its_routing(client: Client) -> None:
+    # OnBehalfOf* become DeliverTo* and back, as on any reply (QuickFIX's ReverseRoute)
+    client.msg(nos(client, "RR").replace("40=1", "40=Z"), header="115=JCD|128=KOD|144=NY")
+    client.expect("3", **{"373": "5", "371": "40", "128": "JCD", "115": "KOD", "145": "NY"})
+
+
+def test_reject_leaves_out_empty_routing_fields(client: Client) -> None:
+    client.msg(nos(client, "RE"), header="115=JCD|116=")
+    client.expect("3", absent=(129,), **{"373": "4", "371": "116", "128": "JCD",
+                                         "58": "Tag specified without a value"})
 
 
 def test_14g_header_field_after_body_field(client: Client) -> None:
