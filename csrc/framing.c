@@ -135,34 +135,56 @@ static enum step cut_off(struct scanner *sc, struct frame *f) {
     return resync(sc, f, FIX_FRAME_TRUNCATED);
 }
 
+/* What parse_body found in a body whose fields were all indexed. */
+enum body { BODY_SOUND, BODY_INVALID_TAG, BODY_GARBLED };
+
 /* Index the body fields in [b, e); buf[e-1] is SOH. Returns STEP_FIELDS_FULL or STEP_FRAME
- * with *garbled set when a field is malformed (fields before it stay reported). */
-static enum step parse_body(struct scanner *sc, size_t b, size_t e, int *garbled) {
+ * with *verdict set:
+ *   BODY_INVALID_TAG  every field parses but some tags are integers <= 0 ("0", "-1", "-0"):
+ *                     each is reported as tag 0 with the offset and length of its tag text,
+ *                     so the caller can name the tag as sent (QuickFIX answers 373=0);
+ *   BODY_GARBLED      a field is malformed; the fields before it stay reported, but only
+ *                     up to the first tag <= 0, since tag 0 is reported only in sound frames. */
+static enum step parse_body(struct scanner *sc, size_t b, size_t e, enum body *verdict) {
     const uint8_t *buf = sc->buf;
     size_t pos = b;
     uint32_t data_tag = 0; /* set while the previous field was a data field's length */
     uint64_t data_len = 0;
     int first = 1;
-    *garbled = 1;
+    enum body found = BODY_SOUND;
+    uint32_t first_invalid = 0; /* field entry of the first tag <= 0, when found */
+    *verdict = BODY_GARBLED;
     while (pos < e) {
         size_t t0 = pos;
+        int negative = buf[pos] == '-';
+        if (negative) pos++;
+        size_t d0 = pos;
         uint64_t tag = 0;
-        while (pos < e && is_digit(buf[pos]) && pos - t0 < MAX_TAG_DIGITS) {
+        while (pos < e && is_digit(buf[pos]) && pos - d0 < MAX_TAG_DIGITS) {
             tag = tag * 10 + (uint64_t)(buf[pos] - '0');
             pos++;
         }
-        if (pos == t0 || pos >= e || buf[pos] != '=' || tag == 0 || tag > UINT32_MAX)
-            return STEP_FRAME;
-        if (first && tag != 35) return STEP_FRAME;
+        if (pos == d0 || pos >= e || buf[pos] != '=' || (!negative && tag > UINT32_MAX))
+            goto garbled;
+        int invalid = negative || tag == 0;
+        if (first && (invalid || tag != 35)) goto garbled;
         first = 0;
         size_t v = pos + 1; /* <= e - 1, since buf[e-1] is SOH and buf[pos] is '=' */
         size_t ve;
-        if (data_tag != 0 && tag == data_tag) {
-            if (data_len >= e - v) return STEP_FRAME;
+        if (!invalid && data_tag != 0 && tag == data_tag) {
+            if (data_len >= e - v) goto garbled;
             ve = v + (size_t)data_len;
-            if (buf[ve] != SOH) return STEP_FRAME;
+            if (buf[ve] != SOH) goto garbled;
         } else {
             ve = (size_t)((const uint8_t *)memchr(buf + v, SOH, e - v) - buf);
+        }
+        if (invalid) {
+            if (found != BODY_INVALID_TAG) first_invalid = sc->nfields;
+            if (!add_field(sc, 0, t0, pos - t0)) return STEP_FIELDS_FULL;
+            found = BODY_INVALID_TAG;
+            data_tag = 0;
+            pos = ve + 1;
+            continue;
         }
         if (!add_field(sc, (uint32_t)tag, v, ve - v)) return STEP_FIELDS_FULL;
         data_tag = fix_data_tag_for_length((uint32_t)tag);
@@ -177,8 +199,18 @@ static enum step parse_body(struct scanner *sc, size_t b, size_t e, int *garbled
         }
         pos = ve + 1;
     }
-    *garbled = first; /* an empty body has no MsgType */
+    if (!first) {
+        *verdict = found;
+        return STEP_FRAME;
+    }
+garbled: /* an empty body is too: it has no MsgType */
+    if (found == BODY_INVALID_TAG) sc->nfields = first_invalid;
     return STEP_FRAME;
+}
+
+/* Is "<SOH>10=" at buf[e-1 .. e+2]? The caller knows those bytes are in the buffer. */
+static inline int checksum_at(const uint8_t *buf, size_t e) {
+    return buf[e - 1] == SOH && buf[e] == '1' && buf[e + 1] == '0' && buf[e + 2] == '=';
 }
 
 /* Frame the message that starts with "8=FIX" at p. */
@@ -214,26 +246,28 @@ static enum step frame_one(struct scanner *sc, size_t p, struct frame *f) {
     size_t b = d + 1;
     uint64_t total = (uint64_t)(b - p) + body_len + 7; /* + "10=ddd<SOH>" */
     if (total > sc->max) return resync(sc, f, FIX_FRAME_TOO_BIG);
-    if ((uint64_t)p + total > len) return cut_off(sc, f);
     size_t e = b + (size_t)body_len; /* where "10=" must be */
-    if (buf[e - 1] != SOH || buf[e] != '1' || buf[e + 1] != '0' || buf[e + 2] != '=')
-        return resync(sc, f, FIX_FRAME_BAD_BODY_LENGTH);
+    if ((uint64_t)p + total > len) return cut_off(sc, f);
+    if (!checksum_at(buf, e)) return resync(sc, f, FIX_FRAME_BAD_BODY_LENGTH);
     if (!is_digit(buf[e + 3]) || !is_digit(buf[e + 4]) || !is_digit(buf[e + 5]) ||
         buf[e + 6] != SOH)
         return resync(sc, f, FIX_FRAME_GARBLED);
 
     /* The frame is sound from here on: the message ends after the checksum's SOH. */
     f->end = e + 7;
-    int garbled;
-    if (parse_body(sc, b, e, &garbled) == STEP_FIELDS_FULL) return STEP_FIELDS_FULL;
-    if (garbled) {
+    enum body verdict;
+    if (parse_body(sc, b, e, &verdict) == STEP_FIELDS_FULL) return STEP_FIELDS_FULL;
+    if (verdict == BODY_GARBLED) {
         f->status = FIX_FRAME_GARBLED;
         return STEP_FRAME;
     }
     if (!add_field(sc, 10, e + 3, 3)) return STEP_FIELDS_FULL;
     unsigned want = (unsigned)(buf[e + 3] - '0') * 100u + (unsigned)(buf[e + 4] - '0') * 10u +
                     (unsigned)(buf[e + 5] - '0');
-    f->status = (byte_sum(buf + p, e - p) & 0xFFu) == want ? FIX_FRAME_OK : FIX_FRAME_BAD_CHECKSUM;
+    if ((byte_sum(buf + p, e - p) & 0xFFu) != want)
+        f->status = FIX_FRAME_BAD_CHECKSUM;
+    else
+        f->status = verdict == BODY_INVALID_TAG ? FIX_FRAME_INVALID_TAG : FIX_FRAME_OK;
     return STEP_FRAME;
 }
 

@@ -12,41 +12,60 @@
  *   The first three fields must be 8, 9, 35 in that order. BodyLength (9) counts the bytes
  *   after "9=<n><SOH>" up to and including the SOH before "10="; the message then ends with
  *   "10=ddd<SOH>", ddd the sum of every byte before "10=" modulo 256, three digits.
- *   Every other field is tag=value<SOH>, tag 1..4294967295 in decimal digits. A value of a
- *   FIX data field (RawData 96, XmlData 213, EncodedText 355 ...) that directly follows its
- *   length field (95, 212, 354 ...) is exactly that many bytes and may contain SOH or '='.
+ *   Every other field is tag=value<SOH>, tag 1..4294967295 in decimal digits (at most 10
+ *   of them). A tag that is an integer <= 0 ("0", "00", "-1", "-0": a '-' then at most 10
+ *   digits, or digits that are all 0) still frames the field but makes the message
+ *   INVALID_TAG. A value of a FIX data field (RawData 96, XmlData 213, EncodedText 355 ...)
+ *   that directly follows its length field (95, 212, 354 ...) is exactly that many bytes and
+ *   may contain SOH or '='.
  *
  * What is reported for each message (a struct fix_msg in msgs[i])
  *   start, end          byte offsets: [start, end) is the message; end is one past the SOH
- *                       that ends it (for messages that are not OK, see "framing errors")
+ *                       that ends it (for messages that are not OK, see "Statuses other than OK")
  *   skipped             garbage bytes skipped between the previous message (or the scan's
  *                       `from` offset) and start
  *   status              enum fix_frame_status
  *   first_field, field_count
  *                       this message's fields are fields[first_field .. first_field +
  *                       field_count - 1]: tag, value offset (into buf) and value length. They
- *                       include 8, 9 and, when present, 10, in wire order.
+ *                       include 8, 9 and, when present, 10, in wire order. A field whose
+ *                       tag is an integer <= 0 is reported with tag 0, and its offset and
+ *                       length are those of its TAG TEXT ("-1" in "-1=HI"), not its value,
+ *                       so the caller can name the tag as sent.
  *
- * Framing errors. A message that is not OK must be dropped by the caller without consuming a
- * sequence number; scanning always continues after it, so one bad message never hides good
- * ones that follow.
+ * Statuses other than OK. Scanning always continues after such a message, so one bad
+ * message never hides good ones that follow.
+ *   INVALID_TAG    the frame is sound (BodyLength points to "<SOH>10=ddd<SOH>", ddd is the
+ *                  sum) and every field parses, but one or more tags are an integer <= 0
+ *                  (see "What a message is"). All fields are reported, those with tag 0 as
+ *                  their tag text, then 10. This is the one status that is not a framing
+ *                  error: the message is whole and in sequence, and a FIX session answers
+ *                  it with a session Reject (373=0 "Invalid tag number", 371=<tag as sent>)
+ *                  that consumes its sequence number, as QuickFIX does.
+ * The rest are framing errors: the caller must drop the message without consuming a
+ * sequence number.
  *   BAD_CHECKSUM   the frame is sound (BodyLength points to "10=ddd<SOH>", every field
- *                  parses) but ddd is not the sum. All fields are reported.
- *   GARBLED        the first three fields are not 8, 9, 35; a field has no '=', an empty or
- *                  non-numeric tag, or a tag above 4294967295; BodyLength or CheckSum is not
- *                  digits; a data field overruns the body; BeginString is longer than 32
- *                  bytes. Fields up to the bad one are reported.
+ *                  parses, tags <= 0 included) but ddd is not the sum. All fields are
+ *                  reported, tag-0 fields as for INVALID_TAG.
+ *   GARBLED        the first three fields are not 8, 9, 35 (a first body field with a tag
+ *                  <= 0 too); a field has no '=', an empty tag, a lone '-', a tag that is
+ *                  not digits (after an optional '-'), more than 10 digits, or a tag above
+ *                  4294967295; BodyLength or CheckSum is not digits; a data field overruns
+ *                  the body; BeginString is longer than 32 bytes. Fields up to the bad one
+ *                  are reported, but none from the first tag <= 0 on: tag 0 is reported only
+ *                  in INVALID_TAG and BAD_CHECKSUM messages.
  *   BAD_BODY_LENGTH  BodyLength does not point to "<SOH>10=". Fields 8 and 9 are reported.
  *   TOO_BIG        BodyLength makes the message longer than max_message_size, so a peer
  *                  cannot make the caller buffer without bound. Fields 8 and 9 are reported.
  *   TRUNCATED      only with FIX_SCAN_FINAL: the buffer ends inside the message.
- * When "10=ddd<SOH>" is where BodyLength says (BAD_CHECKSUM, and GARBLED bodies), the frame
- * is known and end is one past it. Otherwise the frame cannot be trusted: end is the next
- * "8=FIX" after start (which is where scanning resumes), or start + max_message_size if
- * there is none that close, or the end of the buffer with FIX_SCAN_FINAL. The scanner waits
- * for those bytes like it waits for the rest of a message, so what it reports for a stream
- * does not depend on how the stream was cut into reads. A false "8=FIX" inside skipped bytes
- * (say in a Text field of a garbled message) is reported as one more GARBLED message.
+ * When "10=ddd<SOH>" is where BodyLength says (INVALID_TAG, BAD_CHECKSUM, and GARBLED
+ * bodies), the frame is known and end is one past it. Otherwise the frame cannot be trusted:
+ * end is the next "8=FIX" after start (which is where scanning resumes), or start +
+ * max_message_size if there is none that close, or the end of the buffer with
+ * FIX_SCAN_FINAL. The scanner waits for those bytes like it waits for the rest of a message,
+ * so what it reports for a stream does not depend on how the stream was cut into reads. A
+ * false "8=FIX" inside skipped bytes (say in a Text field of a garbled message) is reported
+ * as one more GARBLED message.
  *
  * Incomplete tail and stops. Scanning stops
  *   FIX_STOP_END          at the end of the buffer: consumed == len.
@@ -85,7 +104,8 @@ enum fix_frame_status {
     FIX_FRAME_BAD_CHECKSUM = 2,
     FIX_FRAME_GARBLED = 3,
     FIX_FRAME_TOO_BIG = 4,
-    FIX_FRAME_TRUNCATED = 5
+    FIX_FRAME_TRUNCATED = 5,
+    FIX_FRAME_INVALID_TAG = 6
 };
 
 enum fix_scan_stop {

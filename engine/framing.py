@@ -16,10 +16,14 @@ Two ways in, both through a :class:`Framer` that owns the reusable C output arra
   ``framer.finish()`` at end of stream reports a cut-off message as ``TRUNCATED``. What the
   stream API reports does not depend on how the stream was cut into reads.
 
-Messages whose status is not ``OK`` must be dropped by the session without consuming a
-sequence number (FIX garbled-message rule); scanning always resumes after them, so they
-never hide the good messages that follow. Bytes before a message that are not part of one
-(line noise, a log line's timestamp) are skipped and counted in ``skipped``.
+Only ``OK`` messages may be processed. ``INVALID_TAG`` is a whole message, in sequence, with
+a tag that is an integer <= 0 (reported as tag 0 with the tag's text as its "value"): a
+session answers it with a session Reject (373=0, 371=<the tag as sent>) that consumes its
+sequence number, as QuickFIX does. Every other status is a framing error: the session drops
+the message without consuming a sequence number (FIX garbled-message rule). Scanning always
+resumes after a bad message, so it never hides the good messages that follow. Bytes before
+a message that are not part of one (line noise, a log line's timestamp) are skipped and
+counted in ``skipped``.
 
 Example, a session reading a socket::
 
@@ -27,7 +31,9 @@ Example, a session reading a socket::
     framer.feed(sock.recv(65536))
     for batch in framer.batches():
         for i in range(batch.count):
-            if not batch.ok(i):
+            if batch.status(i) is FrameStatus.INVALID_TAG:
+                reject_invalid_tag(batch, i)  # Reject 373=0; consumes the sequence number
+            elif not batch.ok(i):
                 continue  # garbled: drop it, no sequence number consumed
             on_message(batch.msg_type(i), batch.fields(i), batch.message_bytes(i))
 
@@ -72,6 +78,10 @@ class FrameStatus(enum.IntEnum):
     GARBLED = 3  # header fields out of order, a malformed field, bad digits
     TOO_BIG = 4  # BodyLength makes the message longer than max_message_size
     TRUNCATED = 5  # only at end of input (final scan): the input ends inside the message
+    # A sound message (length and CheckSum right) with a tag that is an integer <= 0 ("0",
+    # "-1"): such fields have tag 0 and the tag's text as their value. Not OK, but not a
+    # framing error either: a session rejects it (373=0) and consumes its sequence number.
+    INVALID_TAG = 6
 
 
 class ScanStop(enum.IntEnum):
@@ -107,7 +117,10 @@ class FrameBatch:
     value), ``skipped[i]`` (garbage bytes skipped just before it), and its fields are entries
     ``first_fields[i] .. first_fields[i] + field_counts[i] - 1`` of ``tags``,
     ``value_offsets`` and ``value_lengths``, in wire order, 8, 9 and 10 included. For an OK
-    message the first three fields are 8, 9, 35 and the last is 10.
+    or INVALID_TAG message the first three fields are 8, 9, 35 and the last is 10. A field
+    whose tag is an integer <= 0 (only in INVALID_TAG and BAD_CHECKSUM messages) has tag 0,
+    and its offset and length are those of its tag text (``b"-1"`` for ``-1=HI``), not of its
+    value.
 
     ``consumed`` is where the next scan of ``buffer`` should start (bytes before it are
     finished with), ``stop`` why scanning stopped, ``tail_skipped`` the garbage consumed
@@ -197,7 +210,7 @@ class FrameBatch:
         return FrameStatus(self.statuses[i])
 
     def ok(self, i: int) -> bool:
-        """True if message i is sound and may be processed."""
+        """True if message i is sound and may be processed (status OK; not INVALID_TAG)."""
         return self.statuses[i] == FrameStatus.OK
 
     def message_bytes(self, i: int) -> bytes:
@@ -207,7 +220,8 @@ class FrameBatch:
     def fields(self, i: int) -> list[tuple[int, bytes]]:
         """Every field of message i as (tag, value), in wire order, 8, 9 and 10 included.
 
-        For a message that is not OK this is what could be parsed before the problem.
+        For a message that is not OK this is what could be parsed before the problem. A tag
+        that is an integer <= 0 appears as ``(0, tag text)``, e.g. ``(0, b"-1")``.
         """
         m = _MSG_WORDS * i
         f0 = _FIELD_WORDS * self._msgs[m + 4]

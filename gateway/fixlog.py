@@ -295,6 +295,7 @@ def _explain(status: FrameStatus, c: _Candidate, first: bool) -> str:
         FrameStatus.GARBLED: "malformed fields or header out of order",
         FrameStatus.TOO_BIG: "BodyLength (9) beyond the message size limit",
         FrameStatus.TRUNCATED: "the log ends inside the message",
+        FrameStatus.INVALID_TAG: "a tag is 0 or negative",
     }.get(status, status.name)
 
 

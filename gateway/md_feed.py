@@ -290,6 +290,7 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
             FrameStatus.GARBLED: "malformed fields or header out of order",
             FrameStatus.TOO_BIG: "BodyLength (9) beyond the message size limit",
             FrameStatus.TRUNCATED: "the message is cut off",
+            FrameStatus.INVALID_TAG: "a tag is 0 or negative",
         }.get(verdict, verdict.name)
         return f"unreadable FIX message ({verdict.name}): {why}"
     if status == lib.MD_ERR_LINE:

@@ -1,5 +1,5 @@
-"""engine.framing: statuses, garbage, streams cut anywhere, capacities, limits, and agreement
-with simplefix and with a real QuickFIX log."""
+"""engine.framing: statuses, garbage, streams cut anywhere, capacities, limits, tags <= 0,
+and agreement with simplefix and with a real QuickFIX log."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def test_enum_values_match_the_c_header() -> None:
         assert getattr(_core.lib, f"FIX_FRAME_{status.name}") == status.value
     for stop in ScanStop:
         assert getattr(_core.lib, f"FIX_STOP_{stop.name}") == stop.value
+    assert FrameStatus.INVALID_TAG.value == 6
 
 
 def test_ok_message_fields_offsets_and_conveniences() -> None:
@@ -106,6 +107,12 @@ BAD_CASES = {
     "tag without =": (build("35=D|49BUY|"), FrameStatus.GARBLED),
     "non-numeric tag": (build("35=D|4a=BUY|"), FrameStatus.GARBLED),
     "empty tag": (build("35=D|=BUY|"), FrameStatus.GARBLED),
+    "lone minus tag": (build("35=D|-=x|"), FrameStatus.GARBLED),
+    "letters inside a tag": (build("35=D|4garbled9=x|"), FrameStatus.GARBLED),
+    "tag above 2**32-1": (build("35=D|4294967296=x|"), FrameStatus.GARBLED),
+    "tag 0 first in the body": (build("0=HI|35=0|"), FrameStatus.GARBLED),
+    "tag -1 first in the body": (build("-1=HI|35=0|"), FrameStatus.GARBLED),
+    "tag 0": (build("35=0|0=HI|"), FrameStatus.INVALID_TAG),
     "body length not digits": (fix("8=FIX.4.2|9=1a|35=D|10=000|"), FrameStatus.GARBLED),
     "checksum not digits": (fix("8=FIX.4.2|9=5|35=D|10=1x3|"), FrameStatus.GARBLED),
     "huge body length": (fix("8=FIX.4.2|9=999999999|35=D|"), FrameStatus.TOO_BIG),
@@ -127,6 +134,54 @@ def test_bad_checksum_still_reports_every_field() -> None:
     batch = Framer().scan(build(ORDER, checksum_adjust=7))
     assert batch.status(0) is FrameStatus.BAD_CHECKSUM
     assert batch.value(0, 11) == b"ORD1" and batch.fields(0)[-1][0] == 10
+
+
+# -- tags that are integers <= 0 (QuickFIX 14a_BadField: Reject 373=0, 371=<tag>) -----------
+
+HEARTBEAT = "35=0|34=2|49=TW|52=20240101-12:00:00.000|56=ISLD|{}|"
+
+
+@pytest.mark.parametrize("field,tag_text", [("0=HI", b"0"), ("-1=HI", b"-1"), ("00=x", b"00"),
+                                            ("-0=x", b"-0"), ("0=", b"0")])
+def test_tag_0_or_negative_is_invalid_tag_with_its_text(field: str, tag_text: bytes) -> None:
+    bad = build(HEARTBEAT.format(field))
+    good = build(ORDER)
+    batch = Framer().scan(bad + good)
+    assert frames(batch) == [(0, len(bad), 0, FrameStatus.INVALID_TAG),
+                             (len(bad), len(bad) + len(good), 0, FrameStatus.OK)]
+    assert not batch.ok(0) and not batch[0].ok
+    body_length = str(len(fix(HEARTBEAT.format(field)))).encode()
+    assert batch.fields(0) == [(8, b"FIX.4.2"), (9, body_length), (35, b"0"), (34, b"2"),
+                               (49, b"TW"), (52, b"20240101-12:00:00.000"), (56, b"ISLD"),
+                               (0, tag_text), (10, bad[-4:-1])]
+    # The tag-0 entry points at the tag's text in the message, where the caller can name it.
+    k = batch.first_fields[0] + 7
+    off = batch.value_offsets[k]
+    assert bad[off : off + batch.value_lengths[k] + 1] == tag_text + b"="
+    assert batch.value(0, 0) == tag_text and batch.values_of(0) == [tag_text, None]
+    assert batch.msg_type(0) == b"0"
+
+
+def test_several_invalid_tags_and_the_fields_around_them() -> None:
+    msg = build("35=0|0=a|34=2|-7=b|95=2|-3=c|96=zz|58=t|")
+    batch = Framer().scan(msg)
+    assert batch.status(0) is FrameStatus.INVALID_TAG
+    assert batch.fields(0)[2:] == [(35, b"0"), (0, b"0"), (34, b"2"), (0, b"-7"), (95, b"2"),
+                                   (0, b"-3"), (96, b"zz"), (58, b"t"), (10, msg[-4:-1])]
+
+
+def test_bad_checksum_wins_over_invalid_tag_and_still_reports_the_tag() -> None:
+    msg = build(HEARTBEAT.format("-1=HI"), checksum_adjust=1)
+    batch = Framer().scan(msg)
+    assert frames(batch) == [(0, len(msg), 0, FrameStatus.BAD_CHECKSUM)]
+    assert (0, b"-1") in batch.fields(0) and batch.fields(0)[-1] == (10, msg[-4:-1])
+
+
+def test_garbled_message_reports_no_tag_0_fields() -> None:
+    # Tag 0 is reported only in sound frames; a garbled body stops before the first one.
+    batch = Framer().scan(build("35=0|34=2|0=HI|4garbled9=x|"))
+    assert batch.status(0) is FrameStatus.GARBLED
+    assert batch.fields(0) == [(8, b"FIX.4.2"), (9, b"27"), (35, b"0"), (34, b"2")]
 
 
 def test_data_tag_table() -> None:
@@ -168,6 +223,7 @@ def _stream() -> bytes:
     return b"".join([
         b"noise ", build(ORDER), build(ORDER, checksum_adjust=3), b"\r\n",
         build(ORDER, length_adjust=4), build("35=0|"), b"x", build("49=A|35=0|"),
+        build(HEARTBEAT.format("-1=HI")), build("35=0|0=HI|", checksum_adjust=-1),
         fix("8=FIX.4.2|9=99999999|"), b"zz", build(ORDER), b"8=FIX.4.4|9=1",
     ])
 
@@ -184,7 +240,8 @@ def test_stream_cut_at_every_byte_matches_one_scan() -> None:
     data = _stream()
     framer = Framer(max_message_size=4096)
     expected = _stream_view(list(framer.scan_all(data, final=True)))
-    assert [s for *_, s, _ in expected].count(FrameStatus.OK) == 3
+    statuses = [s for *_, s, _ in expected]
+    assert statuses.count(FrameStatus.OK) == 3 and FrameStatus.INVALID_TAG in statuses
     assert expected[-1][3] == FrameStatus.TRUNCATED
     for cut in range(len(data) + 1):
         stream = Framer(max_message_size=4096)

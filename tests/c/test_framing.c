@@ -43,7 +43,11 @@ static void check_invariants(const char *buf, size_t len, size_t from, const str
         for (uint32_t k = msgs[i].first_field; k < msgs[i].first_field + msgs[i].field_count; k++)
             CHECK(flds[k].offset >= msgs[i].start &&
                   flds[k].offset + flds[k].length <= msgs[i].end);
-        if (msgs[i].status == FIX_FRAME_OK) {
+        for (uint32_t k = msgs[i].first_field; k < msgs[i].first_field + msgs[i].field_count; k++)
+            if (flds[k].tag == 0)
+                CHECK(msgs[i].status == FIX_FRAME_INVALID_TAG ||
+                      msgs[i].status == FIX_FRAME_BAD_CHECKSUM);
+        if (msgs[i].status == FIX_FRAME_OK || msgs[i].status == FIX_FRAME_INVALID_TAG) {
             CHECK(msgs[i].field_count >= 4);
             const struct fix_field *f = &flds[msgs[i].first_field];
             CHECK(f[0].tag == 8 && f[1].tag == 9 && f[2].tag == 35);
@@ -208,7 +212,14 @@ static void test_garbled(void) {
         {"non-numeric tag", "35=0\x01" "4x=AB\x01"},
         {"empty tag", "35=0\x01" "=ABCD\x01"},
         {"empty field", "35=0\x01" "\x01" "5=1\x01"},
-        {"tag 0", "35=0\x01" "0=AB\x01"},
+        {"lone minus", "35=0\x01" "-=x\x01"},
+        {"minus without digits after it", "35=0\x01" "-x=x\x01"},
+        {"letters inside a tag", "35=0\x01" "4garbled9=x\x01"},
+        {"minus inside a tag", "35=0\x01" "4-1=x\x01"},
+        {"tag 0 first", "0=HI\x01" "35=0\x01"},
+        {"negative tag first", "-1=HI\x01" "35=0\x01"},
+        {"negative tag of 11 digits", "35=0\x01" "-00000000001=A\x01"},
+        {"tag 0 then garbage", "35=0\x01" "0=HI\x01" "5x=1\x01"},
         {"tag too big", "35=0\x01" "4294967296=A\x01"},
         {"tag 11 digits", "35=0\x01" "00000000049=A\x01"},
         {"empty body", ""},
@@ -368,6 +379,45 @@ static void test_split_anywhere(void) {
     }
 }
 
+/* Tags that are integers <= 0: INVALID_TAG, each reported as tag 0 with its tag text. */
+static void test_invalid_tag(void) {
+    static const char *cases[][2] = {
+        /* field as sent, tag text */
+        {"0=HI\x01", "0"}, {"-1=HI\x01", "-1"}, {"00=x\x01", "00"}, {"-0=x\x01", "-0"},
+        {"-4294967296=x\x01", "-4294967296"}, {"0000000000=\x01", "0000000000"},
+    };
+    char body[256], buf[1024], good[512];
+    size_t g = make_msg(good, "FIX.4.2", BODY_D, 0, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int adjust = 0; adjust <= 1; adjust++) {
+            sprintf(body, "35=0\x01" "34=2\x01" "%s" "49=TW\x01", cases[i][0]);
+            size_t n = make_msg(buf, "FIX.4.2", body, 0, adjust);
+            memcpy(buf + n, good, g);
+            struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+            CHECK(scan(buf, n + g, 0, &s) == 2);
+            CHECK(msgs[0].status ==
+                  (adjust ? FIX_FRAME_BAD_CHECKSUM : FIX_FRAME_INVALID_TAG));
+            CHECK(msgs[0].start == 0 && msgs[0].end == n && msgs[0].field_count == 7);
+            uint32_t want[] = {8, 9, 35, 34, 0, 49, 10};
+            for (int k = 0; k < 7; k++) CHECK(flds[k].tag == want[k]);
+            size_t t = strlen(cases[i][1]);
+            CHECK(flds[4].length == t && memcmp(buf + flds[4].offset, cases[i][1], t) == 0);
+            CHECK(buf[flds[4].offset + t] == '=');
+            CHECK(flds[5].length == 2 && memcmp(buf + flds[5].offset, "TW", 2) == 0);
+            CHECK(flds[6].length == 3 && flds[6].offset == n - 4);
+            CHECK(msgs[1].status == FIX_FRAME_OK && msgs[1].start == n);
+        }
+    }
+    /* Several invalid tags, and one right after a data field's length (not its data). */
+    size_t n = make_msg(buf, "FIX.4.2",
+                        "35=0\x01" "0=a\x01" "95=3\x01" "-7=b\x01" "96=x\x01" "-0=\x01", 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_INVALID_TAG);
+    CHECK(msgs[0].field_count == 9 && flds[3].tag == 0 && flds[5].tag == 0 && flds[7].tag == 0);
+    CHECK(flds[6].tag == 96 && flds[6].length == 1);
+    CHECK(flds[5].length == 2 && memcmp(buf + flds[5].offset, "-7", 2) == 0);
+}
+
 static void test_tag_values(void) {
     char buf[1024];
     size_t n = make_msg(buf, "FIX.4.2", BODY_D, 0, 0);
@@ -401,6 +451,7 @@ int main(void) {
     test_argument_errors();
     test_split_anywhere();
     test_tag_values();
+    test_invalid_tag();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
