@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from engine.framing import Frame, Framer
+from engine.framing import Frame, Framer, FrameStatus
 from fixspec.dictionary import SessionDictionaries, as_session
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from fixspec.reject import Reject, RemoteProtocolError
@@ -349,13 +349,20 @@ class Session:
         raw = frame.data
         self.last_received = now
         awaiting_logon = self.state in (State.AWAIT_LOGON, State.LOGON_SENT)
-        if not frame.ok:
+        # A sound message with a tag <= 0 is answered (Reject 373=0, as QuickFIX does), not
+        # dropped; before logon it is as bad as a garbled Logon.
+        invalid_tag = frame.status is FrameStatus.INVALID_TAG and not awaiting_logon
+        if not frame.ok and not invalid_tag:
             out.events.append(Received(raw, False, f"garbled: {frame.status.name}"))
             if awaiting_logon and frame.msg_type == b"A":
                 self._stop(out, now, "garbled Logon")
             return
         out.events.append(Received(raw, True))
         fields = frame.fields()
+        bad_tag: bytes | None = None
+        if invalid_tag:  # the framer reports such a field as tag 0 with its tag text
+            bad_tag = next(value for tag, value in fields if tag == 0)
+            fields = [f for f in fields if f[0] != 0]
         if fields[0][1].decode("latin-1") != self.config.begin_string:
             if awaiting_logon:
                 self._stop(out, now, "wrong BeginString before logon")
@@ -364,6 +371,10 @@ class Session:
         message: Message | None = None  # once decoded, a Reject reverses its routing fields
         try:
             message = decode(fields, raw, self.dd, options=self.options)
+            if bad_tag is not None:
+                raise RemoteProtocolError(Reject(
+                    R.INVALID_TAG_NUMBER, int(bad_tag), message.msg_type, message.msg_seq_num,
+                    f"tag {bad_tag.decode('latin-1')}"))
             if self.config.validation.enabled:
                 validate(message, self.dd, self.options)
         except RemoteProtocolError as exc:

@@ -165,6 +165,16 @@ def test_14b_required_field_missing(client: Client) -> None:
     client.expect("3", **{"373": "1", "371": "11", "58": "Required tag missing"})
 
 
+@pytest.mark.parametrize("tag", ["0", "-1"])
+def test_14a_tag_number_zero_or_negative_is_rejected_and_counted(client: Client,
+                                                                   tag: str) -> None:
+    client.msg(f"35=0|{tag}=HI")
+    client.expect("3", **{"373": "0", "371": tag, "372": "0", "45": "2",
+                          "58": "Invalid tag number"})
+    client.msg(nos(client, "NEXT"))  # 34=3: the rejected message used up 34=2
+    client.expect("D", **{"11": "NEXT"})
+
+
 def test_reject_of_an_invalid_message_reverses_its_routing(client: Client) -> None:
     # OnBehalfOf* become DeliverTo* and back, as on any reply (QuickFIX's ReverseRoute)
     client.msg(nos(client, "RR").replace("40=1", "40=Z"), header="115=JCD|128=KOD|144=NY")
