@@ -3,9 +3,13 @@
  * The input is scanned as a FIX byte stream several ways, and the harness aborts unless
  *  - every offset is inside the input and the byte accounting adds up (consumed == messages
  *    + skipped + tail_skipped), messages are in order and fields lie inside their message;
- *  - every OK or BAD_CHECKSUM message really is one: fields tile it exactly as
- *    tag=value<SOH>, 8, 9, 35 first and 10 last, BodyLength right; and the CheckSum verdict
- *    matches a sum computed here;
+ *  - every OK, INVALID_TAG or BAD_CHECKSUM message really is one: fields tile it exactly as
+ *    tag=value<SOH> (a tag-0 field as <its tag text>=value<SOH>, the text an integer <= 0),
+ *    8, 9, 35 first and 10 last, BodyLength right; the CheckSum verdict matches a sum
+ *    computed here, and INVALID_TAG is reported exactly when a tag-0 field is there;
+ *  - tag-0 fields appear only in INVALID_TAG and BAD_CHECKSUM messages;
+ *  - a BAD_BODY_LENGTH message ends at a resync point (the next "8=FIX", start +
+ *    max_message_size, or the end of the input);
  *  - scanning with tiny message/field capacities (resuming from `consumed`), or in two reads
  *    cut at an arbitrary point, reports exactly the messages of one big scan;
  *  - a final scan agrees with the non-final one on every message the latter reports.
@@ -66,7 +70,12 @@ static struct fix_scan scan_for(struct out *o, uint32_t max_size, uint32_t flags
 
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-/* An OK or BAD_CHECKSUM message: re-derive its structure from the reported fields. */
+static uint32_t effective_max(uint32_t max_size) {
+    return max_size ? max_size : FIX_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+/* An OK, INVALID_TAG or BAD_CHECKSUM message: re-derive its structure from the reported
+ * fields. */
 static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t i) {
     const struct fix_msg *m = &o->msgs[i];
     uint32_t f0 = m->first_field, n = m->field_count, start = m->start, end = m->end;
@@ -74,18 +83,36 @@ static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t
     const struct fix_field *f = &o->fields[f0];
     if (f[0].tag != 8 || f[1].tag != 9 || f[2].tag != 35 || f[n - 1].tag != 10)
         FAIL("sound message %u: header/trailer tags wrong", i);
-    uint32_t pos = start;
+    uint32_t pos = start, invalid_tags = 0;
     for (uint32_t k = f0; k < f0 + n; k++) {
         uint64_t tag = 0;
         uint32_t t0 = pos;
+        int negative = pos < end && buf[pos] == '-';
+        if (negative) pos++;
+        uint32_t d0 = pos;
         while (pos < end && is_digit(buf[pos])) tag = tag * 10 + (uint64_t)(buf[pos++] - '0');
-        if (pos == t0 || pos >= end || buf[pos] != '=' || tag != o->fields[k].tag ||
-            pos + 1 != o->fields[k].offset)
-            FAIL("message %u field %u: does not start where reported", i, k - f0);
-        pos = o->fields[k].offset + o->fields[k].length;
+        if (pos == d0 || pos >= end || buf[pos] != '=')
+            FAIL("message %u field %u: no tag=", i, k - f0);
+        if (o->fields[k].tag == 0) {
+            /* A tag <= 0: reported as its tag text; its value runs to the next SOH. */
+            if (!negative && tag != 0) FAIL("message %u field %u: tag 0 for %lu", i, k - f0,
+                                            (unsigned long)tag);
+            if (pos - d0 > 10) FAIL("message %u field %u: tag of %u digits", i, k - f0, pos - d0);
+            if (o->fields[k].offset != t0 || o->fields[k].length != pos - t0)
+                FAIL("message %u field %u: tag text not where reported", i, k - f0);
+            invalid_tags++;
+            while (pos < end && buf[pos] != 0x01) pos++;
+        } else {
+            if (negative || tag != o->fields[k].tag || pos + 1 != o->fields[k].offset)
+                FAIL("message %u field %u: does not start where reported", i, k - f0);
+            pos = o->fields[k].offset + o->fields[k].length;
+        }
         if (pos >= end || buf[pos] != 0x01) FAIL("message %u field %u: no SOH after value", i, k);
         pos++;
     }
+    int want_invalid = invalid_tags > 0 && m->status != FIX_FRAME_BAD_CHECKSUM;
+    if ((m->status == FIX_FRAME_INVALID_TAG) != want_invalid)
+        FAIL("message %u: status %u with %u tag-0 fields", i, m->status, invalid_tags);
     if (pos != end) FAIL("message %u: fields do not reach its end", i);
     /* BodyLength: from after 9's SOH to the start of "10=". */
     uint32_t body_start = f[1].offset + f[1].length + 1;
@@ -101,7 +128,17 @@ static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t
     unsigned stated =
         (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
     int ok = (sum % 256) == stated;
-    if (ok != (m->status == FIX_FRAME_OK)) FAIL("message %u: checksum verdict wrong", i);
+    if (ok != (m->status != FIX_FRAME_BAD_CHECKSUM)) FAIL("message %u: checksum verdict wrong", i);
+}
+
+/* A BAD_BODY_LENGTH message ends at a resync point. */
+static void verify_bad_body_length(const uint8_t *buf, size_t size, const struct fix_scan *s,
+                                   const struct out *o, uint32_t i) {
+    const struct fix_msg *m = &o->msgs[i];
+    uint64_t limit = (uint64_t)m->start + effective_max(s->max_message_size);
+    int resync = m->end == size || m->end == limit ||
+                 (m->end + 5 <= size && memcmp(buf + m->end, "8=FIX", 5) == 0);
+    if (!resync) FAIL("message %u: BAD_BODY_LENGTH ends at %u, not a resync point", i, m->end);
 }
 
 /* Check one scan's output and append its messages to *seen. */
@@ -116,16 +153,23 @@ static void check_scan(const uint8_t *buf, size_t size, size_t from, const struc
         if (start != pos + o->msgs[i].skipped) FAIL("message %u: skipped != gap", i);
         if (end <= start || end > size) FAIL("message %u: bad extent", i);
         if (memcmp(buf + start, "8=FIX", 5) != 0) FAIL("message %u: not at 8=FIX", i);
-        if (o->msgs[i].status > FIX_FRAME_TRUNCATED) FAIL("message %u: bad status", i);
+        uint32_t status = o->msgs[i].status;
+        if (status > FIX_FRAME_INVALID_TAG) FAIL("message %u: bad status", i);
         if (o->msgs[i].first_field != fields_end) FAIL("message %u: fields not contiguous", i);
         fields_end = o->msgs[i].first_field + o->msgs[i].field_count;
         if (fields_end > s->field_count) FAIL("message %u: fields beyond count", i);
-        for (uint32_t k = o->msgs[i].first_field; k < fields_end; k++)
+        for (uint32_t k = o->msgs[i].first_field; k < fields_end; k++) {
             if (o->fields[k].offset < start ||
                 (uint64_t)o->fields[k].offset + o->fields[k].length > end)
                 FAIL("message %u: field outside message", i);
-        if (o->msgs[i].status == FIX_FRAME_OK || o->msgs[i].status == FIX_FRAME_BAD_CHECKSUM)
+            if (o->fields[k].tag == 0 && status != FIX_FRAME_INVALID_TAG &&
+                status != FIX_FRAME_BAD_CHECKSUM)
+                FAIL("message %u: tag 0 in a message of status %u", i, status);
+        }
+        if (status == FIX_FRAME_OK || status == FIX_FRAME_BAD_CHECKSUM ||
+            status == FIX_FRAME_INVALID_TAG)
             verify_sound_frame(buf, o, i);
+        if (status == FIX_FRAME_BAD_BODY_LENGTH) verify_bad_body_length(buf, size, s, o, i);
         total += o->msgs[i].skipped + (end - start);
         pos = end;
         if (seen->count < 4096 && seen->nfields + o->msgs[i].field_count <= 8192) {
