@@ -83,6 +83,7 @@ struct scanner {
     struct fix_scan *s;
     uint64_t max;
     int final;
+    int trust;        /* FIX_SCAN_TRUST_BODY_LENGTH */
     uint32_t nfields; /* field entries used, including the message being framed */
 };
 
@@ -213,6 +214,38 @@ static inline int checksum_at(const uint8_t *buf, size_t e) {
     return buf[e - 1] == SOH && buf[e] == '1' && buf[e + 1] == '0' && buf[e + 2] == '=';
 }
 
+/* FIX_SCAN_TRUST_BODY_LENGTH and BodyLength does not point to "<SOH>10=" (the bytes at e-1
+ * are in the buffer): the message runs to the end of the first "<SOH>10=...<SOH>" at or
+ * after e-1, as QuickFIX frames it, if that ends by start + max. Returns 1 with f set, 0 to
+ * wait for more bytes (the buffer ends before start + max), or -1 to fall back to resync
+ * (none ends by start + max, or FIX_SCAN_FINAL and none in the buffer). Which it is depends
+ * only on buf[start .. start + max), so not on how the stream was cut into reads. */
+static int trusted_end(struct scanner *sc, struct frame *f, size_t e) {
+    const uint8_t *buf = sc->buf;
+    uint64_t limit = (uint64_t)f->start + sc->max; /* the message must end by here */
+    size_t hi = limit < sc->len ? (size_t)limit : sc->len;
+    size_t x = e - 1;
+    int found = 0;
+    /* The first "<SOH>10=" decides: a later one ends after the SOH that ends this one. */
+    while (x + 4 <= hi) {
+        const uint8_t *h = memchr(buf + x, SOH, hi - x - 3);
+        if (!h) break;
+        x = (size_t)(h - buf);
+        if (buf[x + 1] == '1' && buf[x + 2] == '0' && buf[x + 3] == '=') {
+            const uint8_t *soh = memchr(buf + x + 4, SOH, hi - (x + 4));
+            if (soh) {
+                f->end = (size_t)(soh - buf) + 1;
+                found = 1;
+            }
+            break;
+        }
+        x++;
+    }
+    if (!found) return (uint64_t)sc->len < limit && !sc->final ? 0 : -1;
+    f->status = FIX_FRAME_BAD_BODY_LENGTH;
+    return 1; /* fields 8 and 9 lie before e - 1 < end: nothing to drop */
+}
+
 /* Frame the message that starts with "8=FIX" at p. */
 static enum step frame_one(struct scanner *sc, size_t p, struct frame *f) {
     const uint8_t *buf = sc->buf;
@@ -247,6 +280,11 @@ static enum step frame_one(struct scanner *sc, size_t p, struct frame *f) {
     uint64_t total = (uint64_t)(b - p) + body_len + 7; /* + "10=ddd<SOH>" */
     if (total > sc->max) return resync(sc, f, FIX_FRAME_TOO_BIG);
     size_t e = b + (size_t)body_len; /* where "10=" must be */
+    if (sc->trust && (uint64_t)e + 3 <= len && !checksum_at(buf, e)) {
+        int r = trusted_end(sc, f, e);
+        if (r > 0) return STEP_FRAME;
+        if (r == 0) return STEP_NEED_MORE;
+    }
     if ((uint64_t)p + total > len) return cut_off(sc, f);
     if (!checksum_at(buf, e)) return resync(sc, f, FIX_FRAME_BAD_BODY_LENGTH);
     if (!is_digit(buf[e + 3]) || !is_digit(buf[e + 4]) || !is_digit(buf[e + 5]) ||
@@ -282,6 +320,7 @@ int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s) {
         .s = s,
         .max = s->max_message_size ? s->max_message_size : FIX_DEFAULT_MAX_MESSAGE_SIZE,
         .final = (s->flags & FIX_SCAN_FINAL) != 0,
+        .trust = (s->flags & FIX_SCAN_TRUST_BODY_LENGTH) != 0,
         .nfields = 0,
     };
     uint32_t count = 0;

@@ -55,17 +55,35 @@
  *                  are reported, but none from the first tag <= 0 on: tag 0 is reported only
  *                  in INVALID_TAG and BAD_CHECKSUM messages.
  *   BAD_BODY_LENGTH  BodyLength does not point to "<SOH>10=". Fields 8 and 9 are reported.
+ *                  Where the message ends depends on FIX_SCAN_TRUST_BODY_LENGTH (below).
  *   TOO_BIG        BodyLength makes the message longer than max_message_size, so a peer
  *                  cannot make the caller buffer without bound. Fields 8 and 9 are reported.
  *   TRUNCATED      only with FIX_SCAN_FINAL: the buffer ends inside the message.
  * When "10=ddd<SOH>" is where BodyLength says (INVALID_TAG, BAD_CHECKSUM, and GARBLED
- * bodies), the frame is known and end is one past it. Otherwise the frame cannot be trusted:
- * end is the next "8=FIX" after start (which is where scanning resumes), or start +
- * max_message_size if there is none that close, or the end of the buffer with
- * FIX_SCAN_FINAL. The scanner waits for those bytes like it waits for the rest of a message,
- * so what it reports for a stream does not depend on how the stream was cut into reads. A
- * false "8=FIX" inside skipped bytes (say in a Text field of a garbled message) is reported
- * as one more GARBLED message.
+ * bodies), the frame is known and end is one past it. Otherwise (BAD_BODY_LENGTH too, unless
+ * FIX_SCAN_TRUST_BODY_LENGTH finds its end) the frame cannot be trusted: end is the next
+ * "8=FIX" after start (which is where scanning resumes), or start + max_message_size if
+ * there is none that close, or the end of the buffer with FIX_SCAN_FINAL. The scanner waits
+ * for those bytes like it waits for the rest of a message, so what it reports for a stream
+ * does not depend on how the stream was cut into reads. A false "8=FIX" inside skipped bytes
+ * (say in a Text field of a garbled message) is reported as one more GARBLED message.
+ *
+ * FIX_SCAN_TRUST_BODY_LENGTH: a wrong BodyLength on a session stream. Without the flag (log
+ * files, market-data logs: one message a line) a BAD_BODY_LENGTH message ends at the next
+ * "8=FIX", so one bad line never eats the next. With it the scanner frames as QuickFIX does
+ * on a session: once the buffer holds the bytes BodyLength claims (and the 3 after them,
+ * which show that "<SOH>10=" is not where it says), the message runs from its start to one
+ * past the first SOH after the first "<SOH>10=" found at or after the byte before the
+ * position BodyLength points to. A BodyLength that is too short so ends at the message's
+ * own CheckSum; one that is too long swallows the message(s) after it, up to the next
+ * CheckSum. Status BAD_BODY_LENGTH, fields 8 and 9 reported; what follows "10=" is not
+ * checked. That end must be at most start + max_message_size: while none is found and the
+ * buffer ends before that, the scanner waits for more bytes (so the result still does not
+ * depend on how the stream was cut into reads); past it, or with FIX_SCAN_FINAL when the
+ * buffer holds none, the message is handled as without the flag (resync at the next
+ * "8=FIX", or TRUNCATED with FIX_SCAN_FINAL when the buffer ends before BodyLength's end).
+ * The flag changes nothing else: a BodyLength that does point to "<SOH>10=" followed by a
+ * CheckSum that is not "ddd<SOH>" is still GARBLED and resyncs.
  *
  * Incomplete tail and stops. Scanning stops
  *   FIX_STOP_END          at the end of the buffer: consumed == len.
@@ -97,6 +115,7 @@
 #define FIX_MAX_BUFFER_SIZE 4294967295
 #define FIX_MAX_BEGIN_STRING 32
 #define FIX_SCAN_FINAL 1  /* no more bytes will come: report a cut-off tail as TRUNCATED */
+#define FIX_SCAN_TRUST_BODY_LENGTH 2 /* a wrong BodyLength ends at the next CheckSum (above) */
 
 enum fix_frame_status {
     FIX_FRAME_OK = 0,
@@ -140,7 +159,7 @@ struct fix_scan {
     uint32_t field_cap;
     /* in: limits and flags */
     uint32_t max_message_size; /* 0: FIX_DEFAULT_MAX_MESSAGE_SIZE */
-    uint32_t flags;            /* FIX_SCAN_FINAL or 0 */
+    uint32_t flags;            /* FIX_SCAN_FINAL | FIX_SCAN_TRUST_BODY_LENGTH, or 0 */
     /* out */
     uint32_t msg_count;
     uint32_t field_count;

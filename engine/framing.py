@@ -25,6 +25,11 @@ resumes after a bad message, so it never hides the good messages that follow. By
 a message that are not part of one (line noise, a log line's timestamp) are skipped and
 counted in ``skipped``.
 
+Where a message with a wrong BodyLength ends depends on ``Framer(trust_body_length=...)``:
+by default (logs, one message a line) at the next ``8=FIX``, so a bad line never eats the
+next; with ``trust_body_length=True`` (a session stream) at the first CheckSum from where
+BodyLength points, as QuickFIX reads a socket (csrc/framing.h, FIX_SCAN_TRUST_BODY_LENGTH).
+
 Example, a session reading a socket::
 
     framer = Framer()
@@ -338,6 +343,15 @@ class Framer:
     :meth:`batches`: feed raises :class:`BufferError` rather than exceed it (default: twice
     the message limit plus 1 MiB, enough for any tail plus a large read).
 
+    ``trust_body_length`` says where a message whose BodyLength does not point to its
+    CheckSum (BAD_BODY_LENGTH) ends, in every scan (:meth:`scan`, :meth:`scan_all` and the
+    stream). False (for logs): at the next ``8=FIX``, so one bad line never eats the next.
+    True (for a session stream, QuickFIX's way): at the end of the first ``<SOH>10=...<SOH>``
+    found from the byte before where BodyLength points, so a too-short BodyLength ends at the
+    message's own CheckSum and a too-long one swallows the messages up to the next CheckSum;
+    if none ends within ``max_message_size`` of the start, as with False. Either way what a
+    stream reports does not depend on how it was cut into reads.
+
     Not thread-safe: use one Framer per thread (they are cheap).
     """
 
@@ -348,12 +362,14 @@ class Framer:
         message_capacity: int = 4096,
         field_capacity: int = 65536,
         max_buffered: int | None = None,
+        trust_body_length: bool = False,
     ) -> None:
         if not 1 <= max_message_size <= MAX_BUFFER_SIZE:
             raise ValueError(f"max_message_size must be in 1..{MAX_BUFFER_SIZE}")
         if message_capacity < 1 or field_capacity < 1:
             raise ValueError("message_capacity and field_capacity must be at least 1")
         self.max_message_size = max_message_size
+        self._flags: int = lib.FIX_SCAN_TRUST_BODY_LENGTH if trust_body_length else 0
         self.max_buffered = (
             2 * max_message_size + (1 << 20) if max_buffered is None else max_buffered
         )
@@ -379,6 +395,11 @@ class Framer:
         self._field_array = ffi.new("struct fix_field[]", capacity)
         self._scan_struct.fields = self._field_array
         self._scan_struct.field_cap = capacity
+
+    @property
+    def trust_body_length(self) -> bool:
+        """Whether a wrong BodyLength ends at the next CheckSum (set at construction)."""
+        return bool(self._flags & lib.FIX_SCAN_TRUST_BODY_LENGTH)
 
     @property
     def message_capacity(self) -> int:
@@ -418,7 +439,7 @@ class Framer:
         if not 0 <= start <= size:
             raise ValueError(f"start {start} outside a buffer of {size} bytes")
         s = self._scan_struct
-        s.flags = lib.FIX_SCAN_FINAL if final else 0
+        s.flags = self._flags | (lib.FIX_SCAN_FINAL if final else 0)
         if isinstance(data, bytes):
             self._run(data, size, start)
         else:

@@ -1,5 +1,6 @@
 """engine.framing: statuses, garbage, streams cut anywhere, capacities, limits, tags <= 0,
-and agreement with simplefix and with a real QuickFIX log."""
+trusting BodyLength on a session stream, and agreement with simplefix and a real QuickFIX
+log."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_enum_values_match_the_c_header() -> None:
         assert getattr(_core.lib, f"FIX_FRAME_{status.name}") == status.value
     for stop in ScanStop:
         assert getattr(_core.lib, f"FIX_STOP_{stop.name}") == stop.value
-    assert FrameStatus.INVALID_TAG.value == 6
+    assert FrameStatus.INVALID_TAG.value == 6 and _core.lib.FIX_SCAN_TRUST_BODY_LENGTH == 2
 
 
 def test_ok_message_fields_offsets_and_conveniences() -> None:
@@ -119,11 +120,14 @@ BAD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_CASES))
-def test_bad_message_is_reported_and_the_next_one_survives(name: str) -> None:
+# Trusting BodyLength, a long one swallows the next message (tested below); the rest hold.
+@pytest.mark.parametrize("name,trust", [(name, trust) for trust in (False, True)
+                                        for name in BAD_CASES
+                                        if not (trust and name == "body length long")])
+def test_bad_message_is_reported_and_the_next_one_survives(name: str, trust: bool) -> None:
     bad, status = BAD_CASES[name]
     good = build(ORDER)
-    batch = Framer().scan(bad + good)
+    batch = Framer(trust_body_length=trust).scan(bad + good)
     assert frames(batch) == [(0, len(bad), 0, status),
                              (len(bad), len(bad) + len(good), 0, FrameStatus.OK)]
     assert batch.fields(1)[2] == (35, b"D")
@@ -141,12 +145,14 @@ def test_bad_checksum_still_reports_every_field() -> None:
 HEARTBEAT = "35=0|34=2|49=TW|52=20240101-12:00:00.000|56=ISLD|{}|"
 
 
+@pytest.mark.parametrize("trust", [False, True], ids=["logs", "trusting BodyLength"])
 @pytest.mark.parametrize("field,tag_text", [("0=HI", b"0"), ("-1=HI", b"-1"), ("00=x", b"00"),
                                             ("-0=x", b"-0"), ("0=", b"0")])
-def test_tag_0_or_negative_is_invalid_tag_with_its_text(field: str, tag_text: bytes) -> None:
+def test_tag_0_or_negative_is_invalid_tag_with_its_text(field: str, tag_text: bytes,
+                                                        trust: bool) -> None:
     bad = build(HEARTBEAT.format(field))
     good = build(ORDER)
-    batch = Framer().scan(bad + good)
+    batch = Framer(trust_body_length=trust).scan(bad + good)
     assert frames(batch) == [(0, len(bad), 0, FrameStatus.INVALID_TAG),
                              (len(bad), len(bad) + len(good), 0, FrameStatus.OK)]
     assert not batch.ok(0) and not batch[0].ok
@@ -184,6 +190,75 @@ def test_garbled_message_reports_no_tag_0_fields() -> None:
     assert batch.fields(0) == [(8, b"FIX.4.2"), (9, b"27"), (35, b"0"), (34, b"2")]
 
 
+# -- trusting BodyLength (QuickFIX 2m_BodyLengthValueNotCorrect) ---------------------------
+
+
+def _every_path(data: bytes, trust: bool = False,
+                max_size: int = 4096) -> list[tuple[int, int, FrameStatus]]:
+    """(start, end, status) of every message, the same from scan, scan_all and a stream fed
+    in two reads (each path sets the Framer's flags on its own scans)."""
+    def framer() -> Framer:
+        return Framer(max_message_size=max_size, trust_body_length=trust)
+
+    one = [(f.start, f.end, f.status) for f in framer().scan(data, final=True)]
+    every = [(f.start, f.end, f.status) for b in framer().scan_all(data) for f in b]
+    stream = framer()
+    stream.feed(data[: len(data) // 2])
+    got = list(stream.batches())
+    stream.feed(data[len(data) // 2 :])
+    got += stream.batches()
+    got += stream.finish()
+    streamed = [(f.stream_start, f.batch.stream_offset + f.end, f.status) for b in got for f in b]
+    assert one == every == streamed
+    return one
+
+
+@pytest.mark.parametrize("adjust", [-1, -2, -5, -60])
+def test_trusted_body_length_too_short_ends_at_its_own_checksum(adjust: int) -> None:
+    bad, good = build(ORDER, length_adjust=adjust), build(ORDER)
+    assert _every_path(bad + good, trust=True) == [
+        (0, len(bad), FrameStatus.BAD_BODY_LENGTH),
+        (len(bad), len(bad) + len(good), FrameStatus.OK)]
+    batch = Framer(trust_body_length=True).scan(bad + good)
+    assert [t for t, _ in batch.fields(0)] == [8, 9]
+
+
+@pytest.mark.parametrize("adjust", [1, 3, 20])
+def test_trusted_body_length_too_long_swallows_exactly_the_next_message(adjust: int) -> None:
+    bad, swallowed, good = build(ORDER, length_adjust=adjust), build("35=0|34=3|"), build(ORDER)
+    data = bad + swallowed + good
+    end = len(bad) + len(swallowed)
+    assert _every_path(data, trust=True) == [
+        (0, end, FrameStatus.BAD_BODY_LENGTH), (end, len(data), FrameStatus.OK)]
+    # Without the flag (logs) the next message survives: resync at its "8=FIX".
+    assert _every_path(data) == [(0, len(bad), FrameStatus.BAD_BODY_LENGTH),
+                                 (len(bad), end, FrameStatus.OK), (end, len(data), FrameStatus.OK)]
+
+
+def test_trusted_body_length_gives_up_at_max_message_size() -> None:
+    # Too long, and no CheckSum within max_message_size of the start: resync as for logs.
+    bad = build(ORDER, length_adjust=30)
+    data = bad + b"x" * 300 + build(ORDER)
+    assert _every_path(data, trust=True, max_size=200) == [
+        (0, 200, FrameStatus.BAD_BODY_LENGTH), (len(bad) + 300, len(data), FrameStatus.OK)]
+    # With room for it, the CheckSum after the junk ends the message.
+    assert _every_path(data, trust=True, max_size=1000) == [
+        (0, len(data), FrameStatus.BAD_BODY_LENGTH)]
+
+
+def test_trusted_body_length_waits_for_the_next_checksum() -> None:
+    framer = Framer(trust_body_length=True, max_message_size=1000)
+    assert framer.trust_body_length and not Framer().trust_body_length
+    framer.feed(build(ORDER, length_adjust=5))
+    assert list(framer.frames()) == []  # a CheckSum may yet come, within 1000 bytes
+    framer.feed(build("35=0|") + build(ORDER))
+    assert [f.status for f in framer.frames()] == [FrameStatus.BAD_BODY_LENGTH, FrameStatus.OK]
+    # At the end of the stream, a too-long BodyLength with no CheckSum after it is TRUNCATED
+    # as without the flag.
+    framer.feed(build(ORDER, length_adjust=40))
+    assert [f.status for b in framer.finish() for f in b] == [FrameStatus.TRUNCATED]
+
+
 def test_data_tag_table() -> None:
     assert data_tag_for_length(95) == 96 and data_tag_for_length(93) == 89
     assert data_tag_for_length(96) is None and data_tag_for_length(-1) is None
@@ -219,11 +294,15 @@ def test_incomplete_tail_is_kept_not_consumed() -> None:
 
 
 def _stream() -> bytes:
-    """Good and bad messages with garbage between them: a stream to cut anywhere."""
+    """Good and bad messages with garbage between them: a stream to cut anywhere. It has
+    BodyLengths too long (one swallowing a message when trusted, one whose next CheckSum is
+    more than 300 bytes on) and too short, and tags <= 0."""
     return b"".join([
         b"noise ", build(ORDER), build(ORDER, checksum_adjust=3), b"\r\n",
         build(ORDER, length_adjust=4), build("35=0|"), b"x", build("49=A|35=0|"),
-        build(HEARTBEAT.format("-1=HI")), build("35=0|0=HI|", checksum_adjust=-1),
+        build(HEARTBEAT.format("-1=HI")), build(ORDER, length_adjust=-3),
+        build(ORDER, length_adjust=9), b"y" * 250, build(ORDER),
+        build("35=0|0=HI|", checksum_adjust=-1),
         fix("8=FIX.4.2|9=99999999|"), b"zz", build(ORDER), b"8=FIX.4.4|9=1",
     ])
 
@@ -236,15 +315,23 @@ def _stream_view(batches: list[FrameBatch]) -> StreamView:
             for batch in batches for b in batch]
 
 
-def test_stream_cut_at_every_byte_matches_one_scan() -> None:
+# Per (trust_body_length, max_message_size): how many messages of _stream() are OK. Trusted,
+# a too-long BodyLength swallows the next message unless its CheckSum is too far.
+STREAM_OKS = {(False, 4096): 4, (False, 300): 4, (True, 4096): 2, (True, 300): 3}
+STREAM_CASES = pytest.mark.parametrize("trust,max_size", list(STREAM_OKS))
+
+
+@STREAM_CASES
+def test_stream_cut_at_every_byte_matches_one_scan(trust: bool, max_size: int) -> None:
     data = _stream()
-    framer = Framer(max_message_size=4096)
+    framer = Framer(max_message_size=max_size, trust_body_length=trust)
     expected = _stream_view(list(framer.scan_all(data, final=True)))
     statuses = [s for *_, s, _ in expected]
-    assert statuses.count(FrameStatus.OK) == 3 and FrameStatus.INVALID_TAG in statuses
+    assert statuses.count(FrameStatus.OK) == STREAM_OKS[trust, max_size]
+    assert FrameStatus.INVALID_TAG in statuses and FrameStatus.BAD_BODY_LENGTH in statuses
     assert expected[-1][3] == FrameStatus.TRUNCATED
     for cut in range(len(data) + 1):
-        stream = Framer(max_message_size=4096)
+        stream = Framer(max_message_size=max_size, trust_body_length=trust)
         stream.feed(data[:cut])
         got = list(stream.batches())
         stream.feed(data[cut:])
@@ -254,10 +341,12 @@ def test_stream_cut_at_every_byte_matches_one_scan() -> None:
         assert stream.buffered == 0 and stream.stream_position == len(data)
 
 
-def test_stream_fed_one_byte_at_a_time() -> None:
+@STREAM_CASES
+def test_stream_fed_one_byte_at_a_time(trust: bool, max_size: int) -> None:
     data = _stream()
-    expected = _stream_view(list(Framer(max_message_size=4096).scan_all(data, final=True)))
-    stream = Framer(max_message_size=4096)
+    expected = _stream_view(list(Framer(max_message_size=max_size, trust_body_length=trust)
+                                 .scan_all(data, final=True)))
+    stream = Framer(max_message_size=max_size, trust_body_length=trust)
     got: list[FrameBatch] = []
     for i in range(len(data)):
         stream.feed(data[i : i + 1])

@@ -416,6 +416,125 @@ static void test_invalid_tag(void) {
     CHECK(msgs[0].field_count == 9 && flds[3].tag == 0 && flds[5].tag == 0 && flds[7].tag == 0);
     CHECK(flds[6].tag == 96 && flds[6].length == 1);
     CHECK(flds[5].length == 2 && memcmp(buf + flds[5].offset, "-7", 2) == 0);
+    /* Trusting BodyLength changes nothing here. */
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, FIX_SCAN_TRUST_BODY_LENGTH);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_INVALID_TAG);
+}
+
+/* FIX_SCAN_TRUST_BODY_LENGTH: a wrong BodyLength ends at the first CheckSum at or after the
+ * byte before where it points, as QuickFIX frames a session stream. */
+static void test_trust_body_length(void) {
+    char buf[2048];
+    size_t ends[4], n = 0;
+    const uint32_t trust = FIX_SCAN_TRUST_BODY_LENGTH;
+    /* Too short, by any amount that still leaves "35=" in the body: own CheckSum. */
+    for (int adjust = -30; adjust < 0; adjust++) {
+        n = make_msg(buf, "FIX.4.2", BODY_D, adjust, 0);
+        ends[0] = n;
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust);
+        CHECK(scan(buf, n, 0, &s) == 2);
+        CHECK(msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH && msgs[0].end == ends[0]);
+        CHECK(msgs[0].field_count == 2);
+        CHECK(msgs[1].status == FIX_FRAME_OK && msgs[1].start == ends[0] && msgs[1].end == n);
+    }
+    /* Too long: swallows the next message, up to its CheckSum; the one after is OK. */
+    for (int adjust = 1; adjust <= 30; adjust++) {
+        n = make_msg(buf, "FIX.4.2", BODY_D, adjust, 0);
+        n += make_msg(buf + n, "FIX.4.2", "35=0\x01" "34=3\x01", 0, 0);
+        ends[1] = n;
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust);
+        CHECK(scan(buf, n, 0, &s) == 2);
+        CHECK(msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH && msgs[0].end == ends[1]);
+        CHECK(msgs[1].status == FIX_FRAME_OK && msgs[1].start == ends[1] && msgs[1].end == n);
+        /* Without the flag: resync at the next "8=FIX", three messages. */
+        s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+        CHECK(scan(buf, n, 0, &s) == 3 && msgs[1].status == FIX_FRAME_OK);
+    }
+    /* Too long with nothing after it: wait while the buffer is shorter than max. */
+    n = make_msg(buf, "FIX.4.2", BODY_D, 5, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust);
+    CHECK(scan(buf, n, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
+    memset(buf + n, 'x', 40);
+    CHECK(scan(buf, n + 40, 0, &s) == 0 && s.stop == FIX_STOP_INCOMPLETE && s.consumed == 0);
+    /* ... and give up at max: today's resync, which ends at start + max. */
+    s = make_scan(MAX_MSGS, MAX_FIELDS, (uint32_t)n + 20, trust);
+    CHECK(scan(buf, n + 40, 0, &s) == 1 && msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH);
+    CHECK(msgs[0].end == n + 20);
+    /* A CheckSum that would end past max does not count. */
+    n = make_msg(buf, "FIX.4.2", BODY_D, 3, 0);
+    size_t k = n + make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    s = make_scan(MAX_MSGS, MAX_FIELDS, (uint32_t)(k - 1), trust);
+    CHECK(scan(buf, k, 0, &s) == 2 && msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH);
+    CHECK(msgs[0].end == n && msgs[1].status == FIX_FRAME_OK); /* resynced */
+    s = make_scan(MAX_MSGS, MAX_FIELDS, (uint32_t)k, trust);
+    CHECK(scan(buf, k, 0, &s) == 1 && msgs[0].end == k);
+    /* Final with no CheckSum after the claimed end: as without the flag. */
+    n = make_msg(buf, "FIX.4.2", BODY_D, 5, 0);
+    memcpy(buf + n, "abcdefgh", 8);
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust | FIX_SCAN_FINAL);
+    CHECK(scan(buf, n + 8, 0, &s) == 1 && msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH);
+    CHECK(msgs[0].end == n + 8 && s.consumed == n + 8);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_TRUNCATED);
+    /* What follows "10=" is not checked: the first SOH after it ends the message. */
+    n = (size_t)sprintf(buf, "8=FIX.4.2\x01" "9=5\x01" "35=0\x01" "34=2\x01" "10=x\x01");
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_BAD_BODY_LENGTH);
+    CHECK(msgs[0].end == n);
+    /* A BodyLength that points to "<SOH>10=" with a bad CheckSum is still GARBLED. */
+    const char *garbled = "8=FIX.4.2\x01" "9=5\x01" "35=0\x01" "10=0a0\x01";
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, trust);
+    n = strlen(garbled);
+    memcpy(buf, garbled, n);
+    size_t g = n + make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+    CHECK(scan(buf, g, 0, &s) == 2 && msgs[0].status == FIX_FRAME_GARBLED && msgs[0].end == n);
+    CHECK(msgs[1].status == FIX_FRAME_OK);
+}
+
+/* With and without trusting BodyLength, two reads cut anywhere give one read's messages. */
+static void test_split_anywhere_trusting(void) {
+    char buf[4096];
+    for (int trust = 0; trust <= 1; trust++) {
+        uint32_t flags = trust ? FIX_SCAN_TRUST_BODY_LENGTH : 0;
+        size_t n = (size_t)sprintf(buf, "noise");
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 9, 0);  /* too long */
+        n += make_msg(buf + n, "FIX.4.2", "35=0\x01" "0=HI\x01", 0, 0);
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, -4, 0); /* too short */
+        n += (size_t)sprintf(buf + n, "xx");
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 0, 0);
+        n += make_msg(buf + n, "FIX.4.2", BODY_D, 60, 0); /* too long, nothing after */
+        n += (size_t)sprintf(buf + n, "8=FIX.4.2\x01" "9=1");
+        struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 200, flags);
+        int whole = scan(buf, n, 0, &s);
+        CHECK(whole == (trust ? 4 : 5));
+        uint32_t w_start[8], w_end[8], w_status[8];
+        for (int i = 0; i < whole && i < 8; i++) {
+            w_start[i] = msgs[i].start;
+            w_end[i] = msgs[i].end;
+            w_status[i] = msgs[i].status;
+        }
+        for (size_t cut = 0; cut <= n; cut++) {
+            int got = 0, same = 1;
+            s = make_scan(MAX_MSGS, MAX_FIELDS, 200, flags);
+            int a = scan(buf, cut, 0, &s);
+            for (int i = 0; i < a && got + i < whole; i++)
+                same &= msgs[i].start == w_start[i] && msgs[i].end == w_end[i] &&
+                        msgs[i].status == w_status[i];
+            got += a;
+            int b = scan(buf, n, s.consumed, &s);
+            for (int i = 0; i < b && got + i < whole; i++)
+                same &= msgs[i].start == w_start[got + i] && msgs[i].end == w_end[got + i] &&
+                        msgs[i].status == w_status[got + i];
+            got += b;
+            if (!same || got != whole) {
+                fprintf(stderr, "trust=%d split at %zu: got %d messages, same=%d\n", trust, cut,
+                        got, same);
+                failures++;
+            }
+        }
+    }
 }
 
 static void test_tag_values(void) {
@@ -452,6 +571,8 @@ int main(void) {
     test_split_anywhere();
     test_tag_values();
     test_invalid_tag();
+    test_trust_body_length();
+    test_split_anywhere_trusting();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -1,6 +1,7 @@
 /* libFuzzer harness for csrc/framing.c.
  *
- * The input is scanned as a FIX byte stream several ways, and the harness aborts unless
+ * The input is scanned as a FIX byte stream several ways, with and without
+ * FIX_SCAN_TRUST_BODY_LENGTH (every input both ways), and the harness aborts unless
  *  - every offset is inside the input and the byte accounting adds up (consumed == messages
  *    + skipped + tail_skipped), messages are in order and fields lie inside their message;
  *  - every OK, INVALID_TAG or BAD_CHECKSUM message really is one: fields tile it exactly as
@@ -8,11 +9,14 @@
  *    8, 9, 35 first and 10 last, BodyLength right; the CheckSum verdict matches a sum
  *    computed here, and INVALID_TAG is reported exactly when a tag-0 field is there;
  *  - tag-0 fields appear only in INVALID_TAG and BAD_CHECKSUM messages;
- *  - a BAD_BODY_LENGTH message ends at a resync point (the next "8=FIX", start +
+ *  - a BAD_BODY_LENGTH message ends where a naive search here says QuickFIX would end it
+ *    (trusting BodyLength), or else at a resync point (the next "8=FIX", start +
  *    max_message_size, or the end of the input);
  *  - scanning with tiny message/field capacities (resuming from `consumed`), or in two reads
  *    cut at an arbitrary point, reports exactly the messages of one big scan;
- *  - a final scan agrees with the non-final one on every message the latter reports.
+ *  - a final scan agrees with the non-final one on every message the latter reports;
+ *  - trusting BodyLength changes nothing before the first message where the two scans
+ *    differ, and that one is BAD_BODY_LENGTH or TRUNCATED in both.
  * Capacities, the cut and max_message_size come from a hash of the input, so the input
  * itself stays plain FIX text that mutations can work on.
  */
@@ -131,11 +135,39 @@ static void verify_sound_frame(const uint8_t *buf, const struct out *o, uint32_t
     if (ok != (m->status != FIX_FRAME_BAD_CHECKSUM)) FAIL("message %u: checksum verdict wrong", i);
 }
 
-/* A BAD_BODY_LENGTH message ends at a resync point. */
+/* Where QuickFIX ends a message whose BodyLength points to e: one past the first SOH after
+ * the first "<SOH>10=" at or after e-1, searched naively in buf[0:hi); 0 if there is none. */
+static size_t reference_trusted_end(const uint8_t *buf, size_t hi, size_t e) {
+    for (size_t x = e - 1; x + 4 <= hi; x++) {
+        if (buf[x] != 0x01 || buf[x + 1] != '1' || buf[x + 2] != '0' || buf[x + 3] != '=')
+            continue;
+        for (size_t y = x + 4; y < hi; y++)
+            if (buf[y] == 0x01) return y + 1;
+        return 0;
+    }
+    return 0;
+}
+
+/* A BAD_BODY_LENGTH message ends where trusting BodyLength says (with the flag, when that
+ * end is in the buffer and within max), or else at a resync point. */
 static void verify_bad_body_length(const uint8_t *buf, size_t size, const struct fix_scan *s,
                                    const struct out *o, uint32_t i) {
     const struct fix_msg *m = &o->msgs[i];
     uint64_t limit = (uint64_t)m->start + effective_max(s->max_message_size);
+    if ((s->flags & FIX_SCAN_TRUST_BODY_LENGTH) && m->field_count >= 2) {
+        const struct fix_field *f = &o->fields[m->first_field];
+        if (f[0].tag != 8 || f[1].tag != 9) FAIL("message %u: BAD_BODY_LENGTH without 8, 9", i);
+        uint64_t body_len = 0;
+        for (uint32_t k = 0; k < f[1].length; k++)
+            body_len = body_len * 10 + (uint64_t)(buf[f[1].offset + k] - '0');
+        uint64_t e = (uint64_t)f[1].offset + f[1].length + 1 + body_len;
+        size_t hi = limit < size ? (size_t)limit : size;
+        size_t want = e + 3 <= size ? reference_trusted_end(buf, hi, (size_t)e) : 0;
+        if (want != 0) {
+            if (m->end != want) FAIL("message %u: trusted end %u, want %zu", i, m->end, want);
+            return;
+        }
+    }
     int resync = m->end == size || m->end == limit ||
                  (m->end + 5 <= size && memcmp(buf + m->end, "8=FIX", 5) == 0);
     if (!resync) FAIL("message %u: BAD_BODY_LENGTH ends at %u, not a resync point", i, m->end);
@@ -238,7 +270,32 @@ static uint32_t scan_in_steps(const uint8_t *buf, size_t size, size_t from, uint
     return (uint32_t)pos;
 }
 
-static struct seen whole, steps, split, final_scan;
+/* Trusting BodyLength, the scan is the same as without up to the first message where they
+ * differ, which starts at the same place and is BAD_BODY_LENGTH or TRUNCATED in both (or
+ * missing from one: it waits where the other does not). */
+static void same_until_body_length(const struct seen *plain, const struct seen *trust,
+                                   const char *what) {
+    if (plain->count == UINT32_MAX || trust->count == UINT32_MAX) return;
+    uint32_t n = plain->count < trust->count ? plain->count : trust->count;
+    for (uint32_t i = 0; i <= n; i++) {
+        int in_plain = i < plain->count, in_trust = i < trust->count;
+        int same = in_plain && in_trust && plain->start[i] == trust->start[i] &&
+                   plain->end[i] == trust->end[i] && plain->status[i] == trust->status[i] &&
+                   plain->fcount[i] == trust->fcount[i];
+        if (same) continue;
+        if (in_plain && in_trust && plain->start[i] != trust->start[i])
+            FAIL("%s: message %u starts at %u vs %u", what, i, plain->start[i], trust->start[i]);
+        if (in_plain && plain->status[i] != FIX_FRAME_BAD_BODY_LENGTH &&
+            plain->status[i] != FIX_FRAME_TRUNCATED)
+            FAIL("%s: message %u differs, status %u without the flag", what, i, plain->status[i]);
+        if (in_trust && trust->status[i] != FIX_FRAME_BAD_BODY_LENGTH &&
+            trust->status[i] != FIX_FRAME_TRUNCATED)
+            FAIL("%s: message %u differs, status %u trusting", what, i, trust->status[i]);
+        return;
+    }
+}
+
+static struct seen whole[2], steps, split, final_scan[2];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 65536) return 0;
@@ -247,35 +304,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const uint32_t max_sizes[] = {0, 40, 100, 300};
     uint32_t max_size = max_sizes[h % 4];
 
-    /* Room for everything in one call: a message takes >= 5 bytes and a field >= 2. */
-    memset(&whole, 0, sizeof whole);
-    struct out big = out_new((uint32_t)size + 1, (uint32_t)size + 8);
-    struct fix_scan s = scan_for(&big, max_size, 0);
-    if (fix_scan(data, size, 0, &s) < 0) FAIL("scan failed");
-    if (s.stop == FIX_STOP_MSGS_FULL || s.stop == FIX_STOP_FIELDS_FULL) FAIL("big scan ran out");
-    check_scan(data, size, 0, &s, &big, &whole);
-    uint32_t whole_consumed = s.consumed;
-    out_free(&big);
+    for (int trust = 0; trust <= 1; trust++) {
+        uint32_t flags = trust ? FIX_SCAN_TRUST_BODY_LENGTH : 0;
+        /* Room for everything in one call: a message takes >= 5 bytes and a field >= 2. */
+        memset(&whole[trust], 0, sizeof whole[trust]);
+        struct out big = out_new((uint32_t)size + 1, (uint32_t)size + 8);
+        struct fix_scan s = scan_for(&big, max_size, flags);
+        if (fix_scan(data, size, 0, &s) < 0) FAIL("scan failed");
+        if (s.stop == FIX_STOP_MSGS_FULL || s.stop == FIX_STOP_FIELDS_FULL)
+            FAIL("big scan ran out");
+        check_scan(data, size, 0, &s, &big, &whole[trust]);
+        uint32_t whole_consumed = s.consumed;
+        out_free(&big);
 
-    /* Tiny capacities, resuming. */
-    memset(&steps, 0, sizeof steps);
-    uint32_t consumed = scan_in_steps(data, size, 0, 1 + (h >> 8) % 3, 1 + (h >> 10) % 12,
-                                      max_size, 0, &steps);
-    same_messages(&steps, &whole, 0, "small capacities");
-    if (consumed != whole_consumed) FAIL("small capacities consumed %u vs %u", consumed,
-                                         whole_consumed);
+        /* Tiny capacities, resuming. */
+        memset(&steps, 0, sizeof steps);
+        uint32_t consumed = scan_in_steps(data, size, 0, 1 + (h >> 8) % 3, 1 + (h >> 10) % 12,
+                                          max_size, flags, &steps);
+        same_messages(&steps, &whole[trust], 0, "small capacities");
+        if (consumed != whole_consumed)
+            FAIL("small capacities consumed %u vs %u", consumed, whole_consumed);
 
-    /* Two reads: a prefix, then everything from where the prefix scan stopped. */
-    memset(&split, 0, sizeof split);
-    size_t cut = size ? (h >> 16) % (size + 1) : 0;
-    uint32_t resume = scan_in_steps(data, cut, 0, 64, 256, max_size, 0, &split);
-    scan_in_steps(data, size, resume, 64, 256, max_size, 0, &split);
-    same_messages(&split, &whole, 0, "split stream");
+        /* Two reads: a prefix, then everything from where the prefix scan stopped. */
+        memset(&split, 0, sizeof split);
+        size_t cut = size ? (h >> 16) % (size + 1) : 0;
+        uint32_t resume = scan_in_steps(data, cut, 0, 64, 256, max_size, flags, &split);
+        scan_in_steps(data, size, resume, 64, 256, max_size, flags, &split);
+        same_messages(&split, &whole[trust], 0, "split stream");
 
-    /* A final scan reports the same messages first, then possibly a truncated tail. */
-    memset(&final_scan, 0, sizeof final_scan);
-    consumed = scan_in_steps(data, size, 0, 64, 256, max_size, FIX_SCAN_FINAL, &final_scan);
-    if (consumed != size) FAIL("final scan left bytes");
-    same_messages(&whole, &final_scan, 1, "final scan");
+        /* A final scan reports the same messages first, then possibly a truncated tail. */
+        memset(&final_scan[trust], 0, sizeof final_scan[trust]);
+        consumed = scan_in_steps(data, size, 0, 64, 256, max_size, flags | FIX_SCAN_FINAL,
+                                 &final_scan[trust]);
+        if (consumed != size) FAIL("final scan left bytes");
+        same_messages(&whole[trust], &final_scan[trust], 1, "final scan");
+    }
+    same_until_body_length(&whole[0], &whole[1], "trusting BodyLength");
+    same_until_body_length(&final_scan[0], &final_scan[1], "trusting BodyLength, final");
     return 0;
 }
