@@ -258,7 +258,8 @@ class FramingError(ValueError):
     """The bytes are not exactly one sound FIX message; ``status`` is the framer's verdict.
 
     This is not a protocol reject: FIX says a garbled message is dropped without an answer
-    and without consuming a sequence number.
+    and without consuming a sequence number. (A session answers an ``INVALID_TAG`` frame
+    with a Reject; it reads streams with a Framer, never through this function.)
     """
 
     def __init__(self, status: FrameStatus, detail: str) -> None:

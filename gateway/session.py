@@ -176,7 +176,9 @@ class Session:
         self._reset_connection_data()
 
     def _reset_connection_data(self) -> None:
-        self.framer = Framer()
+        # a counterparty's stream is read as QuickFIX reads it: BodyLength is trusted, so a
+        # message whose BodyLength is too long swallows the next one (both are dropped)
+        self.framer = Framer(trust_body_length=True)
         self.connected_at: datetime | None = None
         self.last_sent: datetime | None = None
         self.last_received: datetime | None = None

@@ -51,6 +51,20 @@ def test_bad_frames_are_ignored_without_consuming_a_number(client: Client, bad: 
     client.expect("D", **{"11": "GOOD", "34": "2"})
 
 
+def test_2m_too_long_body_length_swallows_the_next_message(client: Client) -> None:
+    # BodyLength is trusted, as QuickFIX trusts it: the message runs on to the next CheckSum,
+    # so the one sent right after it is lost with it, and the peer sends both again
+    seq = client.peer.seq
+    body = (f"35=D|34={seq}|49=TW|52={client.ts()}|56=ISLD|11=LONG|21=1|38=1|40=1|54=1|55=X"
+            f"|60={client.ts()}")
+    client.send(frame("FIX.4.4", body, body_length=len(body) + 40))
+    client.msg(nos(client, "EATEN"), seq=seq + 1, bump=False)
+    client.msg(nos(client, "AGAIN"), seq=seq, bump=False)
+    client.msg(nos(client, "NEXT"), seq=seq + 1)
+    client.expect("D", **{"11": "AGAIN", "34": "2"})
+    client.expect("D", **{"11": "NEXT", "34": "3"})
+
+
 def test_2e_poss_dup_already_received_is_ignored(client: Client) -> None:
     client.msg(nos(client, "ONCE"))
     client.expect("D")
