@@ -10,7 +10,10 @@ acceptor's ``max_buffer`` can hold, so what the acceptor does with the rest is w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.apps import Dispatcher
@@ -86,18 +89,43 @@ async def other_session_echoes(port: int) -> None:
     sock.close()
 
 
+@dataclass
+class SlowPeer:
+    """A logged-on SLOW client with a 4 KiB receive buffer; :meth:`flood` starts sending."""
+
+    engine: Engine
+    sock: socket.socket
+    runner: SessionRunner
+    peer: Peer
+    sending: asyncio.Task[None] | None = None
+
+    def flood(self) -> asyncio.Task[None]:
+        loop = asyncio.get_running_loop()
+        self.sending = asyncio.create_task(loop.sock_sendall(self.sock, flood(self.peer, "A")))
+        return self.sending
+
+
+@contextlib.asynccontextmanager
+async def slow_peer(tmp_path: Path, max_buffer: int) -> AsyncIterator[SlowPeer]:
+    cfg = config(tmp_path, max_buffer)
+    engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run")
+    await engine.start()
+    sock = await connect(engine.port, rcvbuf=4096)
+    slow = SlowPeer(engine, sock, engine.runner("SLOW"), Peer(sender="SLOW"))
+    try:
+        await logon(sock, slow.peer)
+        yield slow
+    finally:  # a peer that never reads must not keep the acceptor's close waiting
+        if slow.sending is not None:
+            slow.sending.cancel()
+        sock.close()
+        await engine.stop()
+
+
 def test_a_peer_that_stops_reading_pauses_its_input_and_loses_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
-        cfg = config(tmp_path, max_buffer=1 << 20)
-        engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run")
-        await engine.start()
-        loop = asyncio.get_running_loop()
-        sock = await connect(engine.port, rcvbuf=4096)
-        sending = None
-        try:
-            peer = Peer(sender="SLOW")
-            await logon(sock, peer)
-            runner = engine.runner("SLOW")
+        async with slow_peer(tmp_path, max_buffer=1 << 20) as slow:
+            runner = slow.runner
             peaks: list[int] = []
             receive = runner.receive
 
@@ -106,51 +134,32 @@ def test_a_peer_that_stops_reading_pauses_its_input_and_loses_nothing(tmp_path: 
                 peaks.append(unsent(runner))
 
             runner.receive = measured  # type: ignore[method-assign]
-            sending = asyncio.create_task(loop.sock_sendall(sock, flood(peer, "A")))
+            sending = slow.flood()
             # The echoes outgrow the kernel's buffers and queue in the acceptor...
             await wait_for(lambda: unsent(runner) > HIGH_WATER, timeout=30)
             # ...whose loop still serves everyone else while this peer reads nothing.
-            await other_session_echoes(engine.port)
+            await other_session_echoes(slow.engine.port)
             assert runner.session.logged_on
-            echoes = await read_until(sock, ORDERS)
+            echoes = await read_until(slow.sock, ORDERS)
             await sending
             assert echoes.count(ECHO) == ORDERS  # every order echoed, none lost or repeated
-            assert [fields(b"\x01" + part)[11] for part in echoes.split(ECHO)[1:3]] == ["A0",
-                                                                                      "A1"]
+            first_two = [fields(b"\x01" + part)[11] for part in echoes.split(ECHO)[1:3]]
+            assert first_two == ["A0", "A1"]
             assert runner.session.logged_on
             # Reads stopped above the high-water mark: what stayed in the acceptor was bounded
             # by one read's worth of echoes past it, a small part of the 16 MB flood.
             assert HIGH_WATER < max(peaks) <= HIGH_WATER + 2 * READ_SIZE
-        finally:  # a peer that never reads must not keep the acceptor's close waiting
-            if sending is not None:
-                sending.cancel()
-            sock.close()
-            await engine.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
 
 
 def test_a_peer_whose_unread_output_passes_max_buffer_is_disconnected(tmp_path: Path) -> None:
     async def scenario() -> None:
-        cfg = config(tmp_path, max_buffer=64 * 1024)
-        engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run")
-        await engine.start()
-        sock = await connect(engine.port, rcvbuf=4096)
-        sending = None
-        try:
-            peer = Peer(sender="SLOW")
-            await logon(sock, peer)
-            runner = engine.runner("SLOW")
-            sending = asyncio.create_task(
-                asyncio.get_running_loop().sock_sendall(sock, flood(peer, "A")))
-            await wait_for(lambda: not runner.session.logged_on, timeout=30)
+        async with slow_peer(tmp_path, max_buffer=64 * 1024) as slow:
+            slow.flood()
+            await wait_for(lambda: not slow.runner.session.logged_on, timeout=30)
             log = tmp_path / "run" / "log" / "FIX.4.4-ISLD-SLOW.event.current.log"
             assert "slow consumer: output buffer over limit, disconnecting" in log.read_text()
-            await other_session_echoes(engine.port)
-        finally:  # a peer that never reads must not keep the acceptor's close waiting
-            if sending is not None:
-                sending.cancel()
-            sock.close()
-            await engine.stop()
+            await other_session_echoes(slow.engine.port)
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
