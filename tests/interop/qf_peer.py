@@ -22,8 +22,8 @@ ids), and QuickFIX's next sender/target sequence numbers.
 
 ``acceptor`` mode listens (``{"event": "listening", "port": P}``), echoes every
 NewOrderSingle back with its own header (as our ``echo`` application does), and answers the
-stdin command ``report`` with a report line; ``stop`` or end of input logs out, stops and
-prints a final report.
+stdin command ``report`` with a report line; ``stop`` or end of input logs out, prints a
+final report and stops.
 """
 
 from __future__ import annotations
@@ -268,8 +268,9 @@ def run_initiator(args: argparse.Namespace) -> int:
         emit("report", **report)
         initiator.stop(True)
         return 1
-    initiator.stop()
+    # reported before QuickFIX's own shutdown, which has been seen to end the process early
     emit("report", **report)
+    initiator.stop()
     return 0
 
 
@@ -326,9 +327,9 @@ def run_acceptor(args: argparse.Namespace) -> int:
     if session is not None and session.isLoggedOn():
         session.logout("done")
         tally.wait(lambda: not tally.logged_on, 2.0)
-    final = report()
+    # reported before QuickFIX's own shutdown, which has been seen to end the process early
+    emit("report", **report())
     acceptor.stop()
-    emit("report", **final)
     return 0
 
 
