@@ -172,8 +172,8 @@ class MdBatch:
     applied.
     """
 
-    __slots__ = ("_buf", "_line_base", "_trade_at", "_trades", "count", "entries",
-                 "entry_count", "msgs", "source", "symbols")
+    __slots__ = ("_buf", "_line_base", "_trades", "count", "entries", "entry_count", "msgs",
+                 "source", "symbols")
 
     def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
                  buf: bytes, line_base: int) -> None:
@@ -185,8 +185,7 @@ class MdBatch:
         self.entry_count = len(entries) // _E
         self._buf = buf
         self._line_base = line_base
-        self._trades: tuple[Any, Any] | None = None
-        self._trade_at: list[int] = []
+        self._trades: tuple[list[int], Any] | None = None  # see trade_entries
 
     def __len__(self) -> int:
         return self.count
@@ -233,28 +232,22 @@ class MdBatch:
 
     def trade_count(self, start: int = 0, stop: int | None = None) -> int:
         """Trade entries (269=2, every symbol) of messages start..stop-1."""
-        lo, hi = self._trade_span(start, self.count if stop is None else stop)
-        return hi - lo
+        return len(self.trade_entries(start, self.count if stop is None else stop))
 
-    def trades(self) -> tuple[Any, Any]:
-        """The batch's trade entries: their entry indexes (ascending) and their records (a
-        numpy structured array as :meth:`MdUpdate.entry_columns`). Made on first use and
-        kept: a replay asks for the trades of every chunk it applies, and runs replay the
-        same batches again. Trade fields are never rewritten after decoding (only MDEntryID
-        is, and only on book entries), so the copy stays true."""
+    def trade_entries(self, start: int, stop: int) -> Any:
+        """The trade entries (269=2, every symbol) of messages start..stop-1 in order, as
+        records of :meth:`MdUpdate.entry_columns`' dtype. The batch's trades are gathered
+        once, on first use, and kept: a replay asks for the trades of every chunk it
+        applies, and runs replay the same batches again. Trade fields are never rewritten
+        after decoding (only MDEntryID is, and only on book entries), so the copy stays
+        true."""
         if self._trades is None:
             e = np.frombuffer(self.entries, dtype=_ENTRY_DTYPE, count=self.entry_count)
             at = np.flatnonzero(e["kind"] == _TRADE)
-            self._trades = (at, e[at])
-            self._trade_at = at.tolist()  # bisect on a list beats numpy on one lookup
-        return self._trades
-
-    def _trade_span(self, start: int, stop: int) -> tuple[int, int]:
-        """Positions in :meth:`trades` of the trade entries of messages start..stop-1."""
+            self._trades = (at.tolist(), e[at])  # bisect on a list beats numpy on one lookup
+        at_list, records = self._trades
         first, last = self.entry_range(start, stop)
-        self.trades()
-        return (bisect.bisect_left(self._trade_at, first),
-                bisect.bisect_left(self._trade_at, last))
+        return records[bisect.bisect_left(at_list, first):bisect.bisect_left(at_list, last)]
 
     def message_of_entry(self, k: int) -> int:
         """Index of the message entry k belongs to."""
@@ -634,9 +627,8 @@ class MdUpdate:
         """The trade entries (269=2) of ``symbol`` in order, as numpy arrays: price (ticks),
         size, time (ns). Batched: no Python object per trade."""
         b = self.batch
-        lo, hi = b._trade_span(self.start, self.stop)
-        t = b.trades()[1][lo:hi]
-        if len(b.symbols) > 1 and hi > lo:
+        t = b.trade_entries(self.start, self.stop)
+        if len(b.symbols) > 1 and len(t):
             t = t[t["sym"] == b.symbols.index(symbol)]
         return t["price"], t["qty"], t["time"]
 
