@@ -125,7 +125,9 @@ def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
     (default ``order.window`` after the start), TransactTime now."""
     start = start or now
     end = end or start + timedelta(seconds=order.window)
-    stamp = TimePrecision.MICROS if start.microsecond % 1000 else TimePrecision.MILLIS
+    # milliseconds, as usual, unless either time has finer digits to keep
+    finer = start.microsecond % 1000 or end.microsecond % 1000
+    stamp = TimePrecision.MICROS if finer else TimePrecision.MILLIS
     msg = Message("D")
     b = msg.body
     b.set(11, cl_ord_id)

@@ -27,7 +27,7 @@ from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_records import ParentRecord, RunRecord
-from gateway.client_app import ClientOrder
+from gateway.client_app import ClientOrder, parent_message
 from gateway.latency import MeasuredLatency
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -347,3 +347,16 @@ def test_a_parent_without_any_report_is_named() -> None:
     assert len(sent) == 1 and not client.all_done()
     assert client.problems() == ["parent P1 got no ExecutionReport (a session Reject? see the "
                                  "run's client/log)"]
+
+
+def test_parent_window_keeps_its_microseconds() -> None:
+    """EffectiveTime and ExpireTime go out in milliseconds unless either has finer digits:
+    a backtest parent starting on a whole millisecond may still end between two."""
+    order = ClientOrder(symbol="AMZN", side="buy", qty=100)
+    now = datetime(2012, 6, 21, 13, 30, 5, tzinfo=UTC)
+    whole = parent_message("P1", order, now, now, now + timedelta(seconds=20))
+    assert (whole.body.get_str(168), whole.body.get_str(126)) == (
+        "20120621-13:30:05.000", "20120621-13:30:25.000")
+    fine = parent_message("P1", order, now, now, now + timedelta(seconds=20.0005))
+    assert (fine.body.get_str(168), fine.body.get_str(126)) == (
+        "20120621-13:30:05.000000", "20120621-13:30:25.000500")
