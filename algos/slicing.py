@@ -198,11 +198,12 @@ class SlicedStrategy:
         if snapshot.symbol != self.parent.symbol:
             return []
         self._track_volume(snapshot)
-        if snapshot.bid is not None and snapshot.ask is not None and snapshot.bid <= snapshot.ask:
-            self._snapshot = snapshot
-            self._snapshots += 1
+        bid, ask = snapshot.bid, snapshot.ask
+        if (bid is None and ask is None) or (bid is not None and ask is not None and bid > ask):
+            self._snapshot = None  # empty or crossed: wait rather than price off it
         else:
-            self._snapshot = None  # one-sided or crossed: wait rather than price off it
+            self._snapshot = snapshot  # one side is enough: see _prices
+            self._snapshots += 1
         return self._decide(self.ctx.now())
 
     def on_execution(self, execution: Execution) -> list[Action]:
@@ -292,7 +293,7 @@ class SlicedStrategy:
     def _decide(self, now: datetime) -> list[Action]:
         p = self.parent
         snap = self._snapshot
-        if now < p.start or now >= p.end or snap is None or snap.bid is None or snap.ask is None:
+        if now < p.start or now >= p.end or snap is None:
             return []
         state = self.ctx.state
         if state.done:
@@ -304,10 +305,12 @@ class SlicedStrategy:
         if aggressive:
             self._learn_missed(state)
         phase_start = self.catch_up_at if catch_up else cross if aggressive else self.slice_start(i)
-        near, far = (snap.bid, snap.ask) if p.side == Side.BUY else (snap.ask, snap.bid)
-        price = round_to_tick(cap_to_limit(far if aggressive else near, p.side, p.limit),
-                              p.side, p.tick_size)
-        marketable = cap_to_limit(far, p.side, p.limit) == far
+        passive, far = self._prices(snap)
+        wanted = far if aggressive and far is not None else passive
+        if wanted is None:
+            return []  # nothing on our side and the far side too low to post under
+        price = round_to_tick(cap_to_limit(wanted, p.side, p.limit), p.side, p.tick_size)
+        marketable = far is not None and cap_to_limit(far, p.side, p.limit) == far
         label = f"{self.name} slice {i + 1}/{self.slices}"
         phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
 
@@ -329,7 +332,8 @@ class SlicedStrategy:
             return actions
         if tif == "ioc":
             self._ioc_at_snapshot = self._snapshots
-        if not aggressive and self.model is not None and i not in self._fractions:
+        if (not aggressive and self.model is not None and i not in self._fractions
+                and snap.bid is not None and snap.ask is not None):  # the model needs both
             self._predict(i, snap, now, state, target)
         reason = f"{label} {phase}: target {target}, filled {state.filled}"
         chunks = 0
@@ -339,6 +343,19 @@ class SlicedStrategy:
             qty -= size
             chunks += 1
         return actions
+
+    def _prices(self, snap: MarketSnapshot) -> tuple[Decimal | None, Decimal | None]:
+        """(passive, far) for ``snap``: the near touch to post at, and the far touch to cross
+        to (None when that side is empty). With our side of the book empty, the passive price
+        is one tick inside the far touch, the best price that does not cross: a buy TWAP
+        facing offers alone must still work, not wait for someone else to bid first."""
+        p = self.parent
+        buy = p.side == Side.BUY
+        near, far = (snap.bid, snap.ask) if buy else (snap.ask, snap.bid)
+        if near is None and far is not None:
+            inside = far - p.tick_size if buy else far + p.tick_size
+            near = inside if inside > 0 else None
+        return near, far
 
     def _sendable(self, target: int, state: OrderState) -> int:
         """What to send towards ``target``: whole lots, or everything that is left."""

@@ -143,12 +143,46 @@ def test_odd_lot_free_parent_with_lot_one() -> None:
     assert strategy.targets == [2, 5, 7]
 
 
-def test_waits_for_a_two_sided_book() -> None:
+def test_a_buy_facing_offers_alone_posts_inside_the_ask_then_crosses() -> None:
+    # The outside test's case: one client rests offers, the other works a TWAP buy. With no
+    # bid to join, the passive child bids one tick under the ask; at half-slice it lifts it.
     venue = Venue(bid=None)
+    h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
+    h.run(T0 + 10 * MIN)
+    first, second = venue.submits[:2]
+    assert (first.time, first.price, first.tif) == (T0, Decimal("10.01"), "day")
+    assert (second.time, second.price) == (T0 + 30 * SEC, Decimal("10.02"))
+    assert h.filled == 1000
+    done = h.done()
+    assert done is not None and done.reason == "filled"
+
+
+def test_a_sell_facing_bids_alone_posts_inside_the_bid() -> None:
+    venue = Venue(ask=None)
+    h = Harness(make_parent(1000, minutes=10, side=Side.SELL, Slices="10"), venue=venue)
+    h.run(T0 + 10 * MIN)
+    assert venue.submits[0].price == Decimal("10.01")
+    assert venue.submits[1].price == Decimal("10.00")  # crossing: hits the bid
+    assert h.filled == 1000
+
+
+def test_a_buy_facing_bids_alone_joins_them_and_has_nothing_to_cross() -> None:
+    venue = Venue(ask=None)
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 2 * MIN - SEC)
+    assert {o.price for o in venue.submits} == {Decimal("10.00")}
+    assert h.filled == 0 and h.runner.state.working_qty == 200
+    venue.ask = Decimal("10.02")  # sellers arrive: the late slices cross at the ask
+    h.run(T0 + 2 * MIN + 30 * SEC)
+    assert h.filled == 300
+
+
+def test_waits_while_the_book_is_empty() -> None:
+    venue = Venue(bid=None, ask=None)
     h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
     h.run(T0 + 2 * MIN)
     assert not venue.submits
-    venue.bid = Decimal("10.00")
+    venue.bid, venue.ask = Decimal("10.00"), Decimal("10.02")
     h.run(T0 + 2 * MIN + 30 * SEC)
     assert h.filled == 300  # caught up with three slices once it could see the market
 
@@ -184,14 +218,14 @@ def test_bad_parameters_are_refused_with_the_reason(params: dict[str, str],
                    on_event=lambda e: None)
 
 
-def test_a_one_sided_book_pauses_the_schedule_instead_of_using_old_prices() -> None:
+def test_a_book_that_turns_one_sided_is_priced_as_it_is_now_not_as_it_was() -> None:
     venue = Venue()
     h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
     h.run(T0 + 50 * SEC)
     assert h.filled == 100
-    venue.bid = None  # the bid side empties before slice 2
+    venue.bid = None  # the bid side empties before slice 2: the old bid is no guide
+    h.run(T0 + MIN + 29 * SEC)
+    assert venue.submits[2].price == Decimal("10.01") and h.filled == 100
+    venue.bid, venue.ask = None, None  # then the whole book: the working child stays
     h.run(T0 + 2 * MIN - SEC)
-    assert len(venue.submits) == 2 and h.filled == 100
-    venue.bid = Decimal("10.00")
-    h.step(T0 + 2 * MIN)
-    assert h.runner.state.working_qty == 200  # slices 2 and 3 at once, at the bid
+    assert len(venue.submits) == 3 and h.runner.state.working_qty == 100
