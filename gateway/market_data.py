@@ -2,8 +2,10 @@
 
 A subscription names symbols, entry types (bid 0, offer 1, trade 2), a depth (264, 0 = full)
 and AggregatedBook (266): ``Y`` (the default) publishes price levels, one entry per price with
-the level's total size; ``N`` publishes orders, one entry per resting order, MDEntryID (278)
-the venue's public id for it (never a client's ClOrdID). The by-order view follows the
+the level's total size; ``N`` publishes orders, one entry per resting order carrying the
+venue's public id for it (never a client's ClOrdID) as OrderID (37), and in increments also as
+MDEntryID (278): FIX 4.2 and 4.4 snapshots (MDFullGrp) have no MDEntryID, and a strict
+counterparty rejects one there, so OrderID is the key in both. The by-order view follows the
 venue's own orders; liquidity a replayed market-data log puts in the book (in C, without
 events) is in level data and in trades, not in by-order entries.
 
@@ -171,7 +173,7 @@ class MarketDataPublisher:
                 for key, e in best_first:
                     if e.price in allowed:
                         group.add((269, _SIDE_TYPE[side]), (270, spec.to_price(e.price)),
-                                  (271, e.qty), (278, key))
+                                  (271, e.qty), (37, key))
             else:
                 levels = self._levels(book, side, sub.depth)
                 sub.levels[(symbol, side)] = levels
@@ -205,7 +207,8 @@ class MarketDataPublisher:
                 for action, key, e in changes:
                     if _SIDE_TYPE[Side(e.side)] in sub.types:
                         group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]), (278, key),
-                                  (55, symbol), (270, spec.to_price(e.price)), (271, e.qty))
+                                  (55, symbol), (270, spec.to_price(e.price)), (271, e.qty),
+                                  (37, key))
             else:
                 self._level_changes(sub, symbol, spec, book, group)
             if "2" in sub.types:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fixspec.dictionary import builtin_session
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -29,7 +30,8 @@ def clients(venue_port: int) -> Iterator[Callable[[str], Client]]:
     made: list[Client] = []
 
     def make(name: str) -> Client:
-        c = Client(venue_port, name, our_comp_id="VENUE")
+        c = Client(venue_port, name, our_comp_id="VENUE",
+                   dictionary=builtin_session("FIX.4.4"))
         c.logon(extra="|141=Y")
         made.append(c)
         return c
@@ -88,7 +90,8 @@ def test_market_data_snapshot_then_increments_by_level_and_by_order(
                              "271": "15"})
     assert 278 not in snap
     c2.msg("35=V|262=O|263=1|264=0|265=1|266=N|267=2|269=0|269=1|146=1|55=GOOG")
-    snap = c2.expect("W", **{"262": "O", "268": "2"})
+    snap = c2.expect("W", **{"262": "O", "268": "2"}, absent=(278,))
+    assert 37 in snap  # the public order id: FIX 4.4 snapshots have no MDEntryID
     order(c2, "GS", "2", "12", "150.00", "GOOG")
     c2.expect("8", **{"150": "0"})
     c2.expect("8", **{"150": "F", "32": "10"})
@@ -99,6 +102,7 @@ def test_market_data_snapshot_then_increments_by_level_and_by_order(
         got[x[262]] = x
     assert got["L"][279] == "1" and got["L"][271] == "3"  # level now 3
     assert got["O"][279] == "2"  # first order deleted (and second changed, same message)
+    assert got["O"][278] == got["O"][37] == snap[37]  # the snapshot's first (best) order
     c2.msg("35=V|262=Z|263=1|264=0|267=1|269=0|146=1|55=NOPE")
     c2.expect("Y", **{"262": "Z", "281": "0"})
 

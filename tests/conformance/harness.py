@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from engine.framing import Framer
+from fixspec.dictionary import SessionDictionaries
+from fixspec.validate import validate
+from gateway.codec import decode_bytes
 from tests.fixpeer import Peer, fields
 
 DEFAULT_TIMEOUT = 5.0
@@ -25,6 +28,9 @@ class Client:
     target_comp_id: str = "TW"
     begin: str = "FIX.4.4"
     our_comp_id: str = "ISLD"  # the gateway's CompID
+    #: if set, every message from the gateway must pass validation against it, as a strict
+    #: counterparty (QuickFIX with UseDataDictionary=Y) would check it
+    dictionary: SessionDictionaries | None = None
     peer: Peer = field(init=False)
     sock: socket.socket = field(init=False)
 
@@ -93,6 +99,11 @@ class Client:
         shown = raw.replace(b"\x01", b"|").decode()
         assert got[35] == msg_type, f"expected 35={msg_type}, got {shown}"
         assert got[49] == self.our_comp_id and got[56] == self.target_comp_id, shown
+        if self.dictionary is not None:
+            try:
+                validate(decode_bytes(raw, self.dictionary), self.dictionary)
+            except Exception as exc:
+                raise AssertionError(f"{shown} fails its dictionary: {exc}") from None
         for tag, value in expected.items():
             assert got.get(int(tag)) == value, f"expected {tag}={value} in {shown}"
         for tag in absent:
