@@ -42,10 +42,9 @@ from algos.runner import (
     ParentReplaceRejected,
 )
 from algos.strategy import MarketSnapshot, ParentOrder
-from engine.book_types import Side
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
-from gateway.fix_reports import RequestError, parse_side
+from gateway.fix_reports import RequestError, request_report
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
 from gateway.venue_config import SymbolSpec
@@ -57,12 +56,13 @@ from gateway.venue_orders import (
     PARTIAL,
     PENDING_CANCEL,
     PENDING_REPLACE,
+    REJ_DUPLICATE,
     REJ_OTHER,
+    REJ_UNKNOWN_SYMBOL,
     REJECTED,
     REPLACED,
     TRADE,
     CancelReject,
-    ExecReport,
     Order,
     Report,
     report,
@@ -183,13 +183,13 @@ class AlgoDesk:
         spec = self.symbols.get(symbol)
         try:
             if (session, cl) in self._by_client:
-                raise RequestError(f"duplicate ClOrdID {cl}")
+                raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
             factory = self.strategies.get(code)
             if factory is None:
                 raise RequestError(f"TargetStrategy (847) {code} is not offered; known: "
                                    f"{', '.join(sorted(self.strategies))}")
             if spec is None:
-                raise RequestError(f"unknown symbol {symbol}")
+                raise RequestError(f"unknown symbol {symbol}", REJ_UNKNOWN_SYMBOL)
             parsed = parse_parent(message, spec, now, self.default_window)
             parent = ParentOrder(**{**_fields(parsed), "id": order_id})
             gate = self.risk(session)
@@ -209,7 +209,9 @@ class AlgoDesk:
                                 on_event=lambda e: self._on_event(holder[0], e),
                                 audit=self._runner_audit(order_id, session), risk=gate)
         except (RequestError, ValueError) as exc:
-            self.deliver([self._reject(session, message, str(exc), now)], now)
+            reason = exc.reason if isinstance(exc, RequestError) else REJ_OTHER
+            self.deliver([request_report(session, next(self._exec_ids), message, str(exc), now,
+                                         reason=reason)], now)
             return
         p = Parent(order, runner, self.strategy_names.get(code, code),
                    snap.mid if snap else None)
@@ -393,19 +395,6 @@ class AlgoDesk:
         r = report(p.order, next(self._exec_ids), exec_type, now, last_qty=last_qty,
                    last_px=last_px, text=text)
         self.deliver([r], now)
-
-    def _reject(self, session: str, message: Message, text: str, now: datetime) -> ExecReport:
-        body = message.body
-        try:
-            side = parse_side(message)
-        except RequestError:
-            side = Side.BUY
-        return ExecReport(owner=session, exec_id=next(self._exec_ids), exec_type=REJECTED,
-                          ord_status=REJECTED, order_id="NONE", cl_ord_id=body.get_str(11) or "",
-                          orig_cl_ord_id=None, symbol=body.get_str(55) or "", side=side,
-                          ord_type=body.get_str(40) or "2", price=None, qty=0,
-                          tif=body.get_str(59) or "0", leaves=0, cum=0, avg_px=Decimal(0),
-                          time=now, text=text, rej_reason=REJ_OTHER)
 
     def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,
                        now: datetime) -> CancelReject:

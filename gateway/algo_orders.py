@@ -22,6 +22,7 @@ from algos.strategy import ParentOrder
 from gateway.fix_reports import RequestError, parse_price, parse_qty, parse_side
 from gateway.fixmessage import Message
 from gateway.venue_config import SymbolSpec
+from gateway.venue_orders import REJ_INCORRECT_QTY
 
 __all__ = ["parse_parameter_text", "parse_parent", "parse_strategy_parameters"]
 
@@ -58,7 +59,7 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
     qty = parse_qty(message)
     if qty <= 0 or qty % spec.lot_size:
         raise RequestError(f"OrderQty {qty} must be a positive multiple of the lot size "
-                           f"{spec.lot_size}")
+                           f"{spec.lot_size}", REJ_INCORRECT_QTY)
     ord_type = body.get_str(40) or "2"
     limit: Decimal | None = None
     if ord_type == "2":

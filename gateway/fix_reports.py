@@ -7,22 +7,36 @@ counterparties expect.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from engine.book_types import Side
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from gateway.fixmessage import FieldMap, FieldValue, Message
-from gateway.venue_orders import FILLED, TRADE, CancelReject, ExecReport
+from gateway.venue_orders import (
+    FILLED,
+    REJ_INCORRECT_QTY,
+    REJ_OTHER,
+    REJECTED,
+    TRADE,
+    CancelReject,
+    ExecReport,
+)
 
 __all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "parse_price",
-           "parse_qty", "parse_side"]
+           "parse_qty", "parse_side", "request_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
 
 
 class RequestError(ValueError):
-    """A client request the venue cannot act on; the text names the field and the problem."""
+    """A client request the venue cannot act on; the text names the field and the problem,
+    ``reason`` is the OrdRejReason (103) its reject carries."""
+
+    def __init__(self, text: str, reason: int = REJ_OTHER) -> None:
+        super().__init__(text)
+        self.reason = reason
 
 
 def parse_side(msg: Message) -> Side:
@@ -35,14 +49,15 @@ def parse_side(msg: Message) -> Side:
 def parse_qty(msg: Message, tag: int = 38) -> int:
     raw = msg.body.get(tag)
     if raw is None:
-        raise RequestError(f"tag {tag} (OrderQty) is missing")
+        raise RequestError(f"tag {tag} (OrderQty) is missing", REJ_INCORRECT_QTY)
     try:
         value = Decimal(raw.decode("ascii"))
     except Exception:
-        raise RequestError(f"tag {tag} (OrderQty) {raw!r} is not a number") from None
+        raise RequestError(f"tag {tag} (OrderQty) {raw!r} is not a number",
+                           REJ_INCORRECT_QTY) from None
     if not value.is_finite() or value != value.to_integral_value():
         raise RequestError(f"tag {tag} (OrderQty) {raw.decode('latin-1')} is not a whole "
-                           "number of shares")
+                           "number of shares", REJ_INCORRECT_QTY)
     return int(value)
 
 
@@ -57,6 +72,32 @@ def parse_price(msg: Message, tag: int = 44) -> Decimal | None:
     if not value.is_finite():
         raise RequestError(f"tag {tag} (Price) {raw.decode('latin-1')} is not a number")
     return value
+
+
+def request_report(owner: str, exec_id: str, message: Message, text: str, now: datetime, *,
+                   exec_type: str = REJECTED, reason: int | None = REJ_OTHER) -> ExecReport:
+    """The ExecutionReport answering a request that names no order of ours: a rejected
+    NewOrderSingle, or the status of an unknown order (``exec_type`` ORDER_STATUS, ``reason``
+    None). It states the order as the client sent it: ClOrdID, Symbol, Side (even one the
+    venue does not trade), OrderQty and Price where they parse, OrdType and TimeInForce only
+    if sent; what did not parse is left out, never made up."""
+    body = message.body
+    side = body.get_str(54) or ""
+    try:
+        qty = parse_qty(message)
+    except RequestError:
+        qty = 0
+    try:
+        price = parse_price(message)
+    except RequestError:
+        price = None
+    return ExecReport(owner=owner, exec_id=exec_id, exec_type=exec_type, ord_status=REJECTED,
+                      order_id="NONE", cl_ord_id=body.get_str(11) or "", orig_cl_ord_id=None,
+                      symbol=body.get_str(55) or "", side=_FIX_SIDE.get(side, Side.BUY),
+                      ord_type=body.get_str(40) or "", price=price, qty=qty,
+                      tif=body.get_str(59) or "", leaves=0, cum=0, avg_px=Decimal(0), time=now,
+                      text=text, rej_reason=reason,
+                      fix_side=None if side in _FIX_SIDE else side)
 
 
 def exec_report_message(r: ExecReport, begin_string: str) -> Message:
@@ -74,17 +115,21 @@ def exec_report_message(r: ExecReport, begin_string: str) -> Message:
     if r.exec_type == TRADE:
         fields.append((31, r.last_px if r.last_px is not None else Decimal(0)))
         fields.append((32, r.last_qty))
-    fields += [(37, r.order_id), (38, r.qty), (39, r.ord_status), (40, r.ord_type)]
+    fields += [(37, r.order_id), (38, r.qty), (39, r.ord_status)]
+    if r.ord_type:  # empty only on the report of a request that did not say
+        fields.append((40, r.ord_type))
     if r.orig_cl_ord_id is not None:
         fields.append((41, r.orig_cl_ord_id))
     if r.price is not None:
         fields.append((44, r.price))
-    fields.append((54, _SIDE_FIX[r.side]))
+    fields.append((54, r.fix_side or _SIDE_FIX[r.side]))
     if r.symbol:
         fields.append((55, r.symbol))
     if r.text:
         fields.append((58, r.text))
-    fields += [(59, r.tif), (60, format_utc_timestamp(r.time, TimePrecision.MICROS))]
+    if r.tif:
+        fields.append((59, r.tif))
+    fields.append((60, format_utc_timestamp(r.time, TimePrecision.MICROS)))
     if r.rej_reason is not None:
         fields.append((103, r.rej_reason))
     fields += [(150, exec_type), (151, r.leaves)]

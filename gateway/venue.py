@@ -144,23 +144,36 @@ class Venue:
 
     # -- client requests ----------------------------------------------------------------------
 
+    def screen(self, req: NewOrder, now: datetime) -> ExecReport | None:
+        """The reject :meth:`new_order` would give ``req`` before it reaches the book, or None:
+        a caller with checks of its own (risk limits) runs them after the venue's, so a
+        malformed order is rejected for what is wrong with it, with its OrdRejReason."""
+        try:
+            self._admit(req)
+        except _Rejected as r:
+            return self._reject_new(req, now, r.reason, r.text)
+        return None
+
+    def _admit(self, req: NewOrder) -> int:
+        """``req``'s price in ticks (0 for a market order); raises _Rejected."""
+        if (req.owner, req.cl_ord_id) in self._orders:
+            raise _Rejected(REJ_DUPLICATE, f"duplicate ClOrdID {req.cl_ord_id}")
+        spec = self.specs.get(req.symbol)
+        if spec is None:
+            raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown symbol {req.symbol}")
+        self._check_qty(spec, req.qty)
+        if req.tif not in _TIF:
+            raise _Rejected(REJ_OTHER, f"unsupported TimeInForce {req.tif}")
+        if req.ord_type == LIMIT:
+            return self._check_price(spec, req.price)
+        if req.ord_type != MARKET:
+            raise _Rejected(REJ_OTHER, f"unsupported OrdType {req.ord_type}")
+        return 0
+
     def new_order(self, req: NewOrder, now: datetime) -> list[Report]:
         """Accept (New, then any fills and an IOC/FOK/market remainder cancel) or reject."""
-        if (req.owner, req.cl_ord_id) in self._orders:
-            return [self._reject_new(req, now, REJ_DUPLICATE,
-                                     f"duplicate ClOrdID {req.cl_ord_id}")]
-        spec = self.specs.get(req.symbol)
         try:
-            if spec is None:
-                raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown symbol {req.symbol}")
-            self._check_qty(spec, req.qty)
-            if req.tif not in _TIF:
-                raise _Rejected(REJ_OTHER, f"unsupported TimeInForce {req.tif}")
-            ticks = 0
-            if req.ord_type == LIMIT:
-                ticks = self._check_price(spec, req.price)
-            elif req.ord_type != MARKET:
-                raise _Rejected(REJ_OTHER, f"unsupported OrdType {req.ord_type}")
+            ticks = self._admit(req)
         except _Rejected as r:
             return [self._reject_new(req, now, r.reason, r.text)]
         book_id = next(self._book_ids)
@@ -231,15 +244,12 @@ class Venue:
         out: list[Report] = [report(order, next(self._exec_ids), REPLACED, now)]
         return out + self._after(order.symbol, events, now)
 
-    def status(self, owner: str, cl_ord_id: str, now: datetime) -> ExecReport:
-        """OrderStatusRequest: the order as it is, or a Rejected status for an unknown one."""
+    def status(self, owner: str, cl_ord_id: str, now: datetime) -> ExecReport | None:
+        """OrderStatusRequest: the order as it is, or None for one ``owner`` does not have
+        (the caller answers from the request: see gateway.fix_reports.request_report)."""
         order = self._orders.get((owner, cl_ord_id))
         if order is None:
-            return ExecReport(owner=owner, exec_id=next(self._exec_ids), exec_type=ORDER_STATUS,
-                              ord_status=REJECTED, order_id="NONE", cl_ord_id=cl_ord_id,
-                              orig_cl_ord_id=None, symbol="", side=Side.BUY, ord_type=LIMIT,
-                              price=None, qty=0, tif=DAY, leaves=0, cum=0, avg_px=Decimal(0),
-                              time=now, text=f"unknown order {cl_ord_id}")
+            return None
         return report(order, next(self._exec_ids), ORDER_STATUS, now)
 
     def cancel_all(self, owner: str, now: datetime, text: str) -> list[Report]:

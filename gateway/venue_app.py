@@ -22,7 +22,6 @@ import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 from algos.strategy import MarketSnapshot
@@ -39,6 +38,7 @@ from gateway.fix_reports import (
     parse_price,
     parse_qty,
     parse_side,
+    request_report,
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
@@ -53,7 +53,8 @@ from gateway.venue_orders import (
     DAY,
     LIMIT,
     NEW,
-    REJ_OTHER,
+    ORDER_STATUS,
+    REJ_DUPLICATE,
     REJECTED,
     TRADE,
     CancelReject,
@@ -157,8 +158,8 @@ class VenueApplication:
         elif msg_type == "D" and (self.venue.order(owner, cl_ord_id) is not None
                                   or self.desk.knows(owner, cl_ord_id)):
             # parents and direct orders share the session's ClOrdID space
-            self.deliver([self._bad_request(owner, "D", message,
-                                            f"duplicate ClOrdID {cl_ord_id}", now)], now)
+            self.deliver([self._bad_request(owner, "D", message, RequestError(
+                f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
         elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
             self.desk.on_message(owner, message, now)
         else:
@@ -204,8 +205,11 @@ class VenueApplication:
         try:
             if msg_type == "D":
                 req = self.new_order(owner, message)
+                rejected = self.venue.screen(req, now)
+                if rejected is not None:
+                    return [rejected]
                 gate = self.gate(owner)
-                if gate is not None and req.symbol in self.venue.specs:
+                if gate is not None:
                     problem = gate.check(req.symbol, req.side, req.qty, req.price,
                                          self.venue.mid(req.symbol))
                     if problem is not None:
@@ -216,9 +220,14 @@ class VenueApplication:
             if msg_type == "G":
                 return self.venue.replace(owner, cl_ord_id, body.get_str(41) or "",
                                           parse_qty(message), parse_price(message), now)
-            return [self.venue.status(owner, cl_ord_id, now)]
+            status = self.venue.status(owner, cl_ord_id, now)
+            if status is None:
+                return [request_report(owner, self.venue.next_exec_id(), message,
+                                       f"unknown order {cl_ord_id}", now,
+                                       exec_type=ORDER_STATUS, reason=None)]
+            return [status]
         except RequestError as exc:
-            return [self._bad_request(owner, msg_type, message, str(exc), now)]
+            return [self._bad_request(owner, msg_type, message, exc, now)]
 
     @staticmethod
     def new_order(owner: str, message: Message) -> NewOrder:
@@ -229,22 +238,16 @@ class VenueApplication:
                         ord_type=body.get_str(40) or LIMIT, qty=parse_qty(message),
                         price=parse_price(message), tif=body.get_str(59) or DAY)
 
-    def _bad_request(self, owner: str, msg_type: str, message: Message, text: str,
+    def _bad_request(self, owner: str, msg_type: str, message: Message, error: RequestError,
                      now: datetime) -> Report:
         body = message.body
-        cl_ord_id = body.get_str(11) or ""
         if msg_type in ("F", "G"):
-            return CancelReject(owner=owner, order_id="NONE", cl_ord_id=cl_ord_id,
+            return CancelReject(owner=owner, order_id="NONE", cl_ord_id=body.get_str(11) or "",
                                 orig_cl_ord_id=body.get_str(41) or "", ord_status=REJECTED,
                                 response_to="1" if msg_type == "F" else "2", reason=99,
-                                text=text, time=now)
-        return ExecReport(owner=owner, exec_id=self.venue.next_exec_id(), exec_type=REJECTED,
-                          ord_status=REJECTED, order_id="NONE", cl_ord_id=cl_ord_id,
-                          orig_cl_ord_id=None, symbol=body.get_str(55) or "",
-                          side=Side.SELL if body.get_str(54) == "2" else Side.BUY,
-                          ord_type=body.get_str(40) or LIMIT, price=None, qty=0,
-                          tif=body.get_str(59) or DAY, leaves=0, cum=0, avg_px=Decimal(0),
-                          time=now, text=text, rej_reason=REJ_OTHER)
+                                text=str(error), time=now)
+        return request_report(owner, self.venue.next_exec_id(), message, str(error), now,
+                              reason=error.reason)
 
     def kill_all(self, reason: str, now: datetime) -> None:
         """The kill switch for every session: refuse new orders, cancel resting ones, stop

@@ -111,6 +111,9 @@ class ExecReport:
     rej_reason: int | None = None
     parent: str | None = None
     aggressor: bool | None = None  # on trades: True if this order took liquidity
+    #: Side (54) as the client sent it, for the reject of a side the venue does not trade
+    #: (``side`` cannot name it); None means ``side``
+    fix_side: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

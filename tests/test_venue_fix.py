@@ -125,6 +125,26 @@ def test_bad_orders_get_a_reject_and_the_session_stays_up(clients: Callable[...,
     c.expect("0", **{"112": "still-up"})
 
 
+def test_a_reject_states_the_order_as_sent_with_the_fix_reason(
+        clients: Callable[..., Client]) -> None:
+    c = clients("CLIENT1")
+    order(c, "DUP", "2", "250", "20.10", "INTC")
+    c.expect("8", **{"150": "0"})
+    order(c, "DUP", "2", "250", "20.10", "INTC")  # OrdRejReason 6: duplicate order
+    c.expect("8", **{"150": "8", "103": "6", "38": "250", "44": "20.10", "54": "2",
+                     "55": "INTC"})
+    c.msg(f"35=D|11=Q0|54=1|38=0|40=2|44=20|55=INTC|60={c.ts()}")  # 13: incorrect quantity
+    c.expect("8", **{"150": "8", "103": "13", "38": "0", "44": "20"})
+    c.msg(f"35=D|11=S9|54=9|38=100|40=2|44=19|55=INTC|60={c.ts()}")  # a side we do not trade
+    rej = c.expect("8", **{"150": "8", "54": "9", "38": "100", "44": "19"})
+    assert "Side (54)" in rej[58]
+    c.msg("35=H|11=NOPE|54=2|55=INTC")  # the status of an order it never had
+    c.expect("8", **{"150": "I", "39": "8", "54": "2", "55": "INTC", "37": "NONE"},
+             absent=(40, 59))
+    c.msg(f"35=F|11=DUPc|41=DUP|54=2|55=INTC|60={c.ts()}")  # leave the book as it was
+    c.expect("8", **{"150": "4"})
+
+
 def test_wrong_field_types_get_session_rejects_not_a_crash(clients: Callable[..., Client]
                                                           ) -> None:
     c = clients("CLIENT2")
