@@ -11,8 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.book_types import Side
-from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from fixspec.fieldtypes import format_utc_timestamp
+from gateway.config import SessionConfig
 from gateway.fixmessage import FieldMap, FieldValue, Message
+from gateway.session import PRECISIONS
 from gateway.venue_orders import (
     FILLED,
     REJ_INCORRECT_QTY,
@@ -100,9 +102,12 @@ def request_report(owner: str, exec_id: str, message: Message, text: str, now: d
                       fix_side=None if side in _FIX_SIDE else side)
 
 
-def exec_report_message(r: ExecReport, begin_string: str) -> Message:
-    """The ExecutionReport (35=8) for ``r``, fields in ascending tag order (built as one list:
-    this is the venue's most frequent message)."""
+def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
+    """The ExecutionReport (35=8) for ``r`` on ``session``, fields in ascending tag order
+    (built as one list: this is the venue's most frequent message). TransactTime has the
+    session's ``timestamp_precision``, as SendingTime does: milliseconds unless configured,
+    since FIX 4.2 and 4.4 define no finer UTCTimestamp."""
+    begin_string = session.begin_string
     exec_type = r.exec_type
     fields: list[tuple[int, FieldValue]] = [(6, r.avg_px), (11, r.cl_ord_id), (14, r.cum),
                                             (17, r.exec_id)]
@@ -129,7 +134,7 @@ def exec_report_message(r: ExecReport, begin_string: str) -> Message:
         fields.append((58, r.text))
     if r.tif:
         fields.append((59, r.tif))
-    fields.append((60, format_utc_timestamp(r.time, TimePrecision.MICROS)))
+    fields.append((60, format_utc_timestamp(r.time, PRECISIONS[session.timestamp_precision])))
     if r.rej_reason is not None:
         fields.append((103, r.rej_reason))
     fields += [(150, exec_type), (151, r.leaves)]

@@ -136,7 +136,7 @@ class AlgoGatewayApplication:
             price=None, qty=0, tif="0", leaves=0, cum=0, avg_px=Decimal(0), time=now,
             text="this gateway takes algo parent orders (TargetStrategy 847) only",
             rej_reason=99)
-        session.send(exec_report_message(reject, session.config.begin_string))
+        session.send(exec_report_message(reject, session.config))
 
     def next_deadline(self) -> datetime | None:
         return self.desk.next_deadline()
@@ -247,7 +247,7 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             if isinstance(r, ExecReport):
-                session.send(exec_report_message(r, session.config.begin_string))
+                session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r))
 

@@ -298,7 +298,7 @@ class VenueApplication:
             if session is None:
                 continue  # an owner that is gone (cannot happen for configured sessions)
             if isinstance(r, ExecReport):
-                session.send(exec_report_message(r, session.config.begin_string))
+                session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r))
 

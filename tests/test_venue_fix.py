@@ -4,6 +4,7 @@ orders and the gateway stays up."""
 
 from __future__ import annotations
 
+import re
 import signal
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -60,7 +61,9 @@ def test_two_clients_trade_and_each_sees_only_its_own_reports(clients: Callable[
     maker = c1.expect("8", **{"11": "S1", "150": "F", "39": "1", "32": "60", "151": "40"})
     assert ack[37] == fill[37] != maker[37]
     assert len({ack[17], fill[17], maker[17]}) == 3
-    assert 60 in fill
+    # TransactTime as precise as SendingTime (timestamp_precision, ms by default): FIX 4.4
+    # has no finer UTCTimestamp
+    assert re.fullmatch(r"\d{8}-\d\d:\d\d:\d\d\.\d{3}", fill[60]), fill[60]
     # CLIENT2 cannot cancel, replace or even see CLIENT1's order
     c2.msg(f"35=F|11=X1|41=S1|54=2|55=MSFT|60={c2.ts()}")
     c2.expect("9", **{"41": "S1", "102": "1", "434": "1"})
