@@ -19,6 +19,7 @@ from gateway.venue_orders import (
     FILLED,
     REJ_INCORRECT_QTY,
     REJ_OTHER,
+    REJ_UNSUPPORTED,
     REJECTED,
     TRADE,
     CancelReject,
@@ -44,7 +45,8 @@ class RequestError(ValueError):
 def parse_side(msg: Message) -> Side:
     side = msg.body.get_str(54)
     if side not in _FIX_SIDE:
-        raise RequestError(f"Side (54) {side!r} is not supported: 1 (buy) or 2 (sell)")
+        raise RequestError(f"Side (54) {side!r} is not supported: 1 (buy) or 2 (sell)",
+                           REJ_UNSUPPORTED)
     return _FIX_SIDE[side]
 
 

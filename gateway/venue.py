@@ -49,6 +49,7 @@ from gateway.venue_orders import (
     REJ_INCORRECT_QTY,
     REJ_OTHER,
     REJ_UNKNOWN_SYMBOL,
+    REJ_UNSUPPORTED,
     REJECTED,
     REPLACED,
     TRADE,
@@ -163,11 +164,11 @@ class Venue:
             raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown symbol {req.symbol}")
         self._check_qty(spec, req.qty)
         if req.tif not in _TIF:
-            raise _Rejected(REJ_OTHER, f"unsupported TimeInForce {req.tif}")
+            raise _Rejected(REJ_UNSUPPORTED, f"unsupported TimeInForce {req.tif}")
         if req.ord_type == LIMIT:
             return self._check_price(spec, req.price)
         if req.ord_type != MARKET:
-            raise _Rejected(REJ_OTHER, f"unsupported OrdType {req.ord_type}")
+            raise _Rejected(REJ_UNSUPPORTED, f"unsupported OrdType {req.ord_type}")
         return 0
 
     def new_order(self, req: NewOrder, now: datetime) -> list[Report]:

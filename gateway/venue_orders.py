@@ -33,6 +33,7 @@ ORDER_STATUS = "I"
 # OrdRejReason (103)
 REJ_UNKNOWN_SYMBOL = 1
 REJ_DUPLICATE = 6
+REJ_UNSUPPORTED = 11  # Unsupported order characteristic (a side, TimeInForce or OrdType)
 REJ_INCORRECT_QTY = 13
 REJ_OTHER = 99
 

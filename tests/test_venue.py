@@ -85,9 +85,9 @@ def test_market_order_without_liquidity_is_canceled() -> None:
     (nos("C1", "x", Side.BUY, 10**15, "10.00"), 13, "exceeds the maximum"),
     (nos("C1", "x", Side.BUY, 100, "10.001"), 99, "tick size"),
     (nos("C1", "x", Side.BUY, 100, "-1"), 99, "must be positive"),
-    (nos("C1", "x", Side.BUY, 100, "10.00", tif="6"), 99, "TimeInForce"),
+    (nos("C1", "x", Side.BUY, 100, "10.00", tif="6"), 11, "TimeInForce"),
     (NewOrder("C1", "x", "AAPL", Side.BUY, "2", 100, None), 99, "needs a Price"),
-    (NewOrder("C1", "x", "AAPL", Side.BUY, "P", 100, D(10)), 99, "OrdType"),
+    (NewOrder("C1", "x", "AAPL", Side.BUY, "P", 100, D(10)), 11, "OrdType"),
 ])
 def test_bad_orders_are_rejected_with_reason(req: NewOrder, reason: int, text: str) -> None:
     [r] = execs(venue().new_order(req, NOW))

@@ -139,7 +139,7 @@ def test_a_reject_states_the_order_as_sent_with_the_fix_reason(
     c.msg(f"35=D|11=Q0|54=1|38=0|40=2|44=20|55=INTC|60={c.ts()}")  # 13: incorrect quantity
     c.expect("8", **{"150": "8", "103": "13", "38": "0", "44": "20"})
     c.msg(f"35=D|11=S9|54=9|38=100|40=2|44=19|55=INTC|60={c.ts()}")  # a side we do not trade
-    rej = c.expect("8", **{"150": "8", "54": "9", "38": "100", "44": "19"})
+    rej = c.expect("8", **{"150": "8", "103": "11", "54": "9", "38": "100", "44": "19"})
     assert "Side (54)" in rej[58]
     c.msg("35=H|11=NOPE|54=2|55=INTC")  # the status of an order it never had
     c.expect("8", **{"150": "I", "39": "8", "54": "2", "55": "INTC", "37": "NONE"},
