@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
@@ -65,6 +65,7 @@ _TRAILER = re.compile(rb"\x0110=\d{3}\x01")
 HIGH_WATER = 256 * 1024
 APP_TICK = 0.05  # longest an application timer may wait past its deadline
 COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
+LINGER = 2.0  # seconds a closed session's socket keeps reading for the peer's own close
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -160,7 +161,7 @@ class SessionRunner:
         self.writer: Writer | None = None
         self.logged_on_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._half_closed = False  # our FIN is out (see _close): nothing more to write
 
     # -- SessionHandle ----------------------------------------------------------------------
 
@@ -195,18 +196,16 @@ class SessionRunner:
             self.log.message(now, raw)
             for o in self.observers:
                 o.message(self, "out", raw, now)
-            if writer is not None and not writer.is_closing():
+            if self._writable(writer):
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
                 for o in self.observers:
                     o.event(self, event, now)
                 self._event(event, now)
-        if writer is not None and not writer.is_closing() \
-                and writer.transport.get_write_buffer_size() > self.max_buffer:
+        if self._writable(writer) and writer.transport.get_write_buffer_size() > self.max_buffer:
             self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
-            self._close()
-        self._wake.set()
+            self._close(graceful=False)  # it does not read: waiting on it is what we must not
 
     def _event(self, event: object, now: datetime) -> None:
         if isinstance(event, Received):
@@ -240,9 +239,24 @@ class SessionRunner:
             self.log.event(now, f"resend {event.begin}-{event.end}: {event.resent} resent, "
                                 f"{event.gap_filled} gap fills")
 
-    def _close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+    def _writable(self, writer: Writer | None) -> TypeGuard[Writer]:
+        return writer is not None and not writer.is_closing() and not self._half_closed
+
+    def _close(self, *, graceful: bool = True) -> None:
+        """End the connection. Gracefully (a plain TCP stream): send our FIN after what is
+        written and let :meth:`serve` read until the peer closes too. A socket closed with
+        the peer's bytes unread, or with more arriving (its Logout, crossing ours), makes the
+        kernel reset the connection, and a reset can cost the peer our last messages and
+        shows as an error where a clean end was due. Otherwise (TLS, an in-memory link, a
+        slow consumer, shutdown) close at once."""
+        writer = self.writer
+        if writer is None or writer.is_closing() or self._half_closed:
+            return
+        if graceful and isinstance(writer, asyncio.StreamWriter) and writer.can_write_eof():
+            writer.write_eof()
+            self._half_closed = True
+        else:
+            writer.close()
 
     def open(self, writer: Writer, peer: object) -> None:
         """Start a connection: the session's bytes go to ``writer``. :meth:`serve` pumps an
@@ -280,7 +294,7 @@ class SessionRunner:
         try:
             if initial:
                 self.receive(initial)
-            while not writer.is_closing():
+            while self._writable(writer):
                 was_logged_on |= self.session.logged_on
                 if writer.transport.get_write_buffer_size() > HIGH_WATER:
                     await writer.drain()  # stop reading until the peer reads
@@ -303,11 +317,18 @@ class SessionRunner:
         finally:
             self._handle(self.session.connection_lost(self.clock.now()))
             self.writer = None
+            half_closed, self._half_closed = self._half_closed, False
+            if was_logged_on or self.session.logged_on:
+                self.app.on_logout(self, self.clock.now())
+            # The session is over (a new connection may log on now); the socket ends cleanly.
+            if half_closed and not writer.is_closing():
+                with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                    async with asyncio.timeout(LINGER):
+                        while await reader.read(READ_SIZE):
+                            pass  # what the peer sent after our last message: not acted on
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
-            if was_logged_on or self.session.logged_on:
-                self.app.on_logout(self, self.clock.now())
             self.disconnected_event.set()
 
 
@@ -412,7 +433,7 @@ class Engine:
             task.cancel()
         connected = [r for r in self.runners.values() if r.writer is not None]
         for runner in connected:
-            runner._close()
+            runner._close(graceful=False)
         # Let each connection's serve() finish (it records the disconnect) before its log
         # and store close under it.
         with contextlib.suppress(TimeoutError):

@@ -39,6 +39,7 @@ class Client:
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEFAULT_TIMEOUT)
         self._framer = Framer()
         self._pending: list[bytes] = []
+        self.reset = False  # the gateway's end of the connection came as a reset (RST)
 
     def close(self) -> None:
         """Close our side and wait until the gateway has closed its side too, so the next
@@ -79,6 +80,7 @@ class Client:
             except TimeoutError:
                 raise TimeoutError("no message from the gateway in time") from None
             except ConnectionResetError:
+                self.reset = True
                 return None
             if not data:
                 return None
@@ -118,8 +120,11 @@ class Client:
         return fields(raw)[35]
 
     def expect_disconnect(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """The gateway closes the connection, cleanly: a reset would fail a conformance
+        runner that reads to end of file (QuickFIX's raises ECONNRESET there)."""
         raw = self._next_raw(timeout)
         assert raw is None, f"expected a disconnect, got {raw!r}"
+        assert not self.reset, "the gateway reset the connection instead of closing it"
 
     def expect_nothing(self, seconds: float) -> None:
         try:

@@ -91,7 +91,12 @@ def test_2g_poss_dup_without_orig_sending_time(client: Client) -> None:
 
 def test_2i_begin_string_unexpected(client: Client) -> None:
     client.peer.begin = "FIX.4.2"
-    client.msg("35=0")
+    wrong = client.peer.msg("35=0", now=client.now)
+    client.peer.begin = "FIX.4.4"
+    # Heartbeats right behind it, more than one read takes, still unread when the gateway
+    # ends the connection: it must close cleanly all the same, not reset the connection,
+    # which would discard its Logout on our side before we read it.
+    client.send(wrong + b"".join(client.peer.msg("35=0", now=client.now) for _ in range(3000)))
     client.expect("5", **{"58": "Incorrect BeginString"})
     client.expect_disconnect()
 
