@@ -22,8 +22,9 @@ and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[st
 ``is_executed``            ``s Σ q_i (p_i - A)``, currency (Perold's execution cost)
 ``is_opportunity``         ``s unfilled (end_mid - A)``, currency; 0 when nothing is unfilled
 ``is_cost``, ``is_bps``    ``is_executed + is_opportunity``; as bps of ``qty * A``
-``market_volume``          shares the market traded in the window
-``participation``          ``filled / market_volume``
+``market_volume``          shares the market traded in the window (the tape: not our fills)
+``participation``          ``filled / (market_volume + filled)``: our share of all that traded,
+                           ours included, the measure the ParticipationRate (849) cap uses
 ``pnl``                    ``Σ (p_i - A) q_i`` times -1 for a buy, +1 for a sell (= -is_executed):
                            positive when the fills beat the arrival mid; currency
 ``ack_latency_p50_us``     decision to acknowledgement of the parent's children (those acked),
@@ -39,7 +40,7 @@ and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[st
 
 Totals over a run's parents: counts, quantities and currency amounts are sums (a sum is None
 if any parent's part is None); rates are ratios of sums (``fill_rate = Σ filled / Σ qty``,
-``participation = Σ filled / Σ market_volume``); slippages are benchmark-notional-weighted
+``participation = Σ filled / (Σ market_volume + Σ filled)``); slippages are benchmark-notional-weighted
 means, ``Σ_k s_k (notional_k - B_k filled_k) / Σ_k B_k filled_k * 1e4`` over the parents with
 fills (B = A or the VWAP), and ``is_bps = Σ is_cost / Σ qty_k A_k``; latencies, shares and
 markouts pool the samples of every parent. Price levels (``avg_px``, ``arrival_mid``,
@@ -361,7 +362,7 @@ def _measures(sums: Sequence[_Sums]) -> Metrics:
         "is_bps": (_ratio(is_cost * _TEN_K, arrival_notional)
                    if is_cost is not None and arrival_notional is not None else None),
         "market_volume": market_volume,
-        "participation": _ratio(Decimal(filled), Decimal(market_volume)),
+        "participation": _ratio(Decimal(filled), Decimal(market_volume + filled)),
         "pnl": -executed if executed is not None else None,
         "ack_latency_p50_us": nearest_rank(ack_us, 50),
         "ack_latency_p99_us": nearest_rank(ack_us, 99),
