@@ -236,10 +236,18 @@ class Backtest:
         for order in self.bt.orders:
             if order.symbol not in tapes or not tapes[order.symbol].times:
                 raise BacktestInputError(f"{order.where}: no market data for {order.symbol}")
-            start = order.window(first)[0]
+            start, end = order.window(first)
             if start > last:
                 raise BacktestInputError(f"{order.where}: the order starts at {start:%H:%M:%S}, "
                                          f"after the market data ends ({last:%H:%M:%S})")
+            if end <= first:
+                raise BacktestInputError(f"{order.where}: the order ends at {end:%H:%M:%S}, "
+                                         f"before the market data starts ({first:%H:%M:%S})")
+            if end > last:  # allowed, but the book stands still past the data: say so
+                print(f"gateway backtest: {order.where}: the order's window runs to "
+                      f"{end:%H:%M:%S}, past the end of the market data ({last:%H:%M:%S}); "
+                      "after that its children trade against the last book, which no longer "
+                      "moves", file=self.warn, flush=True)
         self.progress.show("market", 1, f"{last:%H:%M:%S} {feed.applied:,} msgs", final=True)
         self._decoded = feed.decoded if keep else None
         return tapes, first, last, stats

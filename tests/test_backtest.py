@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import re
 import subprocess
@@ -234,6 +235,23 @@ def test_an_order_outside_the_market_data_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*after the market "
                                                  r"data ends"):
         Backtest(cfg).run()
+
+
+def test_an_order_before_the_market_data_is_refused(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                         "start": "13:00:00", "window": 60}])
+    with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*ends at 13:01:00, "
+                                                 r"before the market data starts"):
+        Backtest(cfg).run()
+
+
+def test_a_window_past_the_market_data_is_said_not_silent(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                         "start": "13:40:00", "window": 120}], baselines=[])
+    warn = io.StringIO()
+    Backtest(cfg, warn=warn).run()
+    assert re.search(r"backtest\.yaml:\d+: the order's window runs to 13:42:00, past the end "
+                     r"of the market data \(13:40:47\)", warn.getvalue()), warn.getvalue()
 
 
 def test_gateway_run_mode_backtest_is_the_same_backtest(tmp_path: Path) -> None:
