@@ -113,7 +113,8 @@ class BacktestResult:
             "market": {"first": self.first.isoformat(), "last": self.last.isoformat(),
                        "symbols": sorted(self.tapes)},
             "latency": self.latency,
-            "snapshot_interval": self.config.snapshot_interval,
+            "snapshot_interval": (self.config.snapshot_interval
+                                  if self.config.snapshot_interval is not None else "events"),
             "passes": [p.as_dict() for p in self.passes],
             "skipped_input": {"count": self.skipped_count, "first": self.skipped},
         }

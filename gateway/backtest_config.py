@@ -24,11 +24,14 @@ first acceptor session; ``strategy`` (TargetStrategy 847) to ``"1001"`` (TWAP).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from algos.slicing import StrategyParameterError, parse_slice_params
+from gateway.algo_config import parse_algos
 from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
 from gateway.fix_reports import RequestError
@@ -95,17 +98,22 @@ def _time_or_seconds(node: Node) -> time | float:
     raise node.error(f"expected a time of day HH:MM:SS[.ffffff] or seconds, got {text!r}")
 
 
-def _params(node: Node) -> str:
-    """848 text, checked here so a bad entry is a config error at its line."""
+def _params(node: Node, strategy: str | None) -> str:
+    """848 text, checked here so a bad entry is a config error at its line: its syntax, and
+    for the built-in sliced strategies (``twap``, ``vwap``) its keys and values as they read
+    them (a user strategy checks its own when its parent arrives)."""
     text = node.string()
     try:
-        parse_parameter_text(text)
-    except RequestError as exc:
+        params = parse_parameter_text(text)
+        if strategy in ("twap", "vwap"):
+            parse_slice_params(params, strategy.upper())
+    except (RequestError, StrategyParameterError) as exc:
         raise node.error(str(exc)) from None
     return text
 
 
-def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
+def _order(node: Node, sessions: list[str], symbols: set[str],
+           strategies: Mapping[str, str]) -> BacktestOrder:
     f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
     if ("window" in f) == ("end" in f):
@@ -126,15 +134,23 @@ def _order(node: Node, sessions: list[str], symbols: set[str]) -> BacktestOrder:
         if not isinstance(parsed, time):
             raise end_node.error("expected a time of day (use 'window' for seconds)")
         end = parsed
+    strategy = str(f["strategy"].raw()) if "strategy" in f else "1001"
+    if strategy not in strategies:
+        raise f.get("strategy", node).error(
+            f"TargetStrategy {strategy!r} is not one the config's algos offer "
+            f"({', '.join(sorted(strategies))})")
+    participation = None
+    if "participation" in f:
+        participation = Decimal(str(f["participation"].number(0, 1)))
+        if participation == 0:
+            raise f["participation"].error("expected a participation rate in (0, 1], got 0")
     return BacktestOrder(
         session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
         qty=f["qty"].integer(1), start=_time_or_seconds(f["start"]), end=end,
-        strategy=str(f["strategy"].raw()) if "strategy" in f else "1001",
-        params=_params(f["params"]) if "params" in f else "",
+        strategy=strategy,
+        params=_params(f["params"], strategies[strategy]) if "params" in f else "",
         limit=Decimal(str(f["limit"].number(0))) if "limit" in f else None,
-        participation=Decimal(str(f["participation"].number(0, 1)))
-        if "participation" in f else None,
-        where=f"{node.file}:{node.line}")
+        participation=participation, where=f"{node.file}:{node.line}")
 
 
 def _interval(node: Node) -> float | None:
@@ -157,7 +173,8 @@ def parse_backtest(config: GatewayConfig, symbols: set[str]) -> BacktestConfig:
     sessions = [s.target_comp_id for s in config.sessions if s.role == "acceptor"]
     if not sessions:
         raise node.error("the config has no acceptor session for the orders to come from")
-    orders = tuple(_order(o, sessions, symbols) for o in m["orders"].sequence())
+    strategies = parse_algos(config.extra.get("algos"), base).strategies
+    orders = tuple(_order(o, sessions, symbols, strategies) for o in m["orders"].sequence())
     if not orders:
         raise m["orders"].error("expected at least one order")
     baselines: tuple[str, ...] = BASELINES

@@ -207,6 +207,15 @@ def test_config_errors_name_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: .*params: .*'MaxChildQty' is "
                                          r"not key=value"):
         Backtest(cfg)
+    # what TWAP would refuse when the parent arrives is refused here, with its line
+    for bad, message in (({"params": "Slicez=4"}, r"params: unknown TWAP parameter Slicez"),
+                         ({"params": "Slices=0"}, r"params: TWAP Slices must be a positive"),
+                         ({"participation": 0}, r"participation: .*in \(0, 1\], got 0"),
+                         ({"strategy": "9999"}, r"strategy: TargetStrategy '9999' is not one")):
+        cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                             "start": "13:31:00", "window": 60, **bad}])
+        with pytest.raises(ValueError, match=r"backtest\.yaml:\d+: .*" + message):
+            Backtest(cfg)
 
 
 def test_a_live_replay_speed_does_not_change_a_backtest(tmp_path: Path) -> None:
@@ -247,9 +256,11 @@ def test_an_order_before_the_market_data_is_refused(tmp_path: Path) -> None:
 
 def test_a_window_past_the_market_data_is_said_not_silent(tmp_path: Path) -> None:
     cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
-                                         "start": "13:40:00", "window": 120}], baselines=[])
+                                         "start": "13:40:00", "window": 120}], baselines=[],
+                      snapshot_interval="events")
     warn = io.StringIO()
-    Backtest(cfg, warn=warn).run()
+    result = Backtest(cfg, warn=warn).run()
+    assert result.info()["snapshot_interval"] == "events"  # as configured, not null
     assert re.search(r"backtest\.yaml:\d+: the order's window runs to 13:42:00, past the end "
                      r"of the market data \(13:40:47\)", warn.getvalue()), warn.getvalue()
 
@@ -316,8 +327,10 @@ def test_a_wide_latency_spread_keeps_each_direction_in_order(tmp_path: Path) -> 
 
 def test_a_rejected_parent_is_reported_not_silent(tmp_path: Path) -> None:
     cfg = config_with(tmp_path, baselines=[], orders=[
-        {"symbol": "AMZN", "side": "buy", "qty": 100, "start": "13:31:00", "window": 60,
-         "strategy": "2"}])  # PARTICIPATE: a valid TargetStrategy the desk does not offer
+        {"symbol": "AMZN", "side": "buy", "qty": 100, "start": "13:31:00", "window": 60}])
+    data = yaml.safe_load(cfg.read_text())
+    data["risk"] = {"default": {"max_order_qty": 50}}  # the desk refuses the parent
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
     proc = gateway("backtest", str(cfg), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "algo run: parent P1 rejected:" in proc.stderr
