@@ -43,12 +43,11 @@ any parent's part is None); rates are ratios of sums (``fill_rate = Σ filled / 
 ``participation = Σ filled / (Σ market_volume + Σ filled)``); slippages are
 benchmark-notional-weighted means, ``Σ_k s_k (notional_k - B_k filled_k) / Σ_k B_k filled_k *
 1e4`` over the parents with fills (B = A or the VWAP), and ``is_bps = Σ is_cost / Σ qty_k
-A_k``; latencies, shares and
-markouts pool the samples of every parent. Price levels (``avg_px``, ``arrival_mid``,
-``end_mid``, ``interval_vwap``) are only defined in a total whose parents all have one symbol
-and side: ``avg_px = Σ notional / Σ filled``, the others quantity-weighted means of the
-parents'. ``symbol`` and ``side`` of such a total are the common ones, else ``"mixed"``.
-"""
+A_k``; latencies, shares and markouts pool the samples of every parent. Price levels
+(``avg_px``, ``arrival_mid``, ``end_mid``, ``interval_vwap``) are only defined in a total whose
+parents all have one symbol and side: ``avg_px = Σ notional / Σ filled``, the others
+quantity-weighted means of the parents'. ``symbol`` and ``side`` of such a total are the common
+ones, else ``"mixed"``. """
 
 from __future__ import annotations
 
