@@ -47,7 +47,8 @@ A_k``; latencies, shares and markouts pool the samples of every parent. Price le
 (``avg_px``, ``arrival_mid``, ``end_mid``, ``interval_vwap``) are only defined in a total whose
 parents all have one symbol and side: ``avg_px = Σ notional / Σ filled``, the others
 quantity-weighted means of the parents'. ``symbol`` and ``side`` of such a total are the common
-ones, else ``"mixed"``. """
+ones, else ``"mixed"``.
+"""
 
 from __future__ import annotations
 
