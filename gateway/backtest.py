@@ -71,8 +71,13 @@ SHOWN_ERRORS = 20
 
 
 class BacktestInputError(ValueError):
-    """The market data cannot be replayed (``on_error: stop``): the message names the file,
-    the line and what is wrong."""
+    """The market data cannot be replayed, or an order does not fit it: the message names
+    the file, the line and what is wrong. ``skippable``: a bad market-data message, which
+    ``on_error: skip`` would have passed over."""
+
+    def __init__(self, message: str, *, skippable: bool = False) -> None:
+        super().__init__(message)
+        self.skippable = skippable
 
 
 @dataclass
@@ -203,7 +208,8 @@ class Backtest:
         first = feed.first_time()
         if first is None:
             self._stop(feed)
-            raise BacktestInputError(f"{self.path}: the market data has no messages")
+            logs = ", ".join(str(path) for path in md.logs)
+            raise BacktestInputError(f"{self.path}: the market data ({logs}) has no messages")
         feed.anchor(first)
         tapes = {s: MarketTape(s, self.venue.symbols[s].tick_size) for s in feed.books}
         stats = PassStats("market")
@@ -255,7 +261,7 @@ class Backtest:
 
     def _stop(self, feed: FeedReplay) -> None:
         if feed.error is not None:
-            raise BacktestInputError(feed.error)
+            raise BacktestInputError(feed.error, skippable=True)
 
     # -- the runs -----------------------------------------------------------------------------
 

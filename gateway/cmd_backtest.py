@@ -126,8 +126,9 @@ def run_config(args: argparse.Namespace) -> int:
         result = bt.run()
     except BacktestInputError as exc:
         print(f"gateway backtest: {exc}", file=sys.stderr)
-        print("gateway backtest: stopped (use --on-error skip to pass over bad market data)",
-              file=sys.stderr)
+        if exc.skippable:
+            print("gateway backtest: stopped (use --on-error skip to pass over bad market "
+                  "data)", file=sys.stderr)
         return 2
     metrics = {name: run_metrics(run, result.tapes) for name, run in result.runs.items()}
     info = result.info()

@@ -161,6 +161,7 @@ def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) 
     proc = gateway("backtest", str(cfg), "--quiet")
     assert proc.returncode == 2
     assert f"{damaged}:10:" in proc.stderr and "not a log line" in proc.stderr
+    assert "use --on-error skip" in proc.stderr
     assert not (tmp_path / "out" / "summary.json").exists()
 
     proc = gateway("backtest", str(cfg), "--quiet", "--on-error", "skip")
@@ -172,6 +173,15 @@ def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) 
     assert skipped["count"] == 2
     assert f"{damaged}:10: not a log line" in skipped["first"][0]
     assert f"{damaged}:11: MsgSeqNum (34) is 11 where 10 was expected" in skipped["first"][1]
+
+
+def test_an_empty_market_data_log_is_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.md.log"
+    empty.write_bytes(b"")
+    proc = gateway("backtest", str(config_with(tmp_path, log=empty)), "--quiet")
+    assert proc.returncode == 2
+    assert f"the market data ({empty}) has no messages" in proc.stderr
+    assert "--on-error skip" not in proc.stderr  # skipping cannot help here
 
 
 def test_a_symbol_the_venue_does_not_list_is_bad_input(tmp_path: Path) -> None:
