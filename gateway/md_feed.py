@@ -403,7 +403,9 @@ class MdDecoder:
         (across calls): a gap means lost market data, a step back a duplicate. Returns each
         break in frame order, as the frame index and the error at its line (with
         ``on_error`` it is reported, and a number that breaks the count is taken as the new
-        count). Messages the framer refused are left to the decoder."""
+        count, except a step back that the next message ignores: a stray repeat, after which
+        the count goes on as before it). Messages the framer refused are left to the
+        decoder."""
         u32 = np.uint32
         starts = np.frombuffer(cols[0], u32)
         tags = np.frombuffer(cols[5], u32)
@@ -440,14 +442,24 @@ class MdDecoder:
             skipped = np.diff(np.searchsorted(unnumbered, msg), prepend=0)
             if self._last_seq is None:
                 skipped[0] = 0
+            stray = -1  # a message whose number stepped back, if the last break was one
             for k in np.flatnonzero(seqs != before + 1 + skipped):
                 expected, got = int(before[k] + skipped[k]) + 1, int(seqs[k])
+                if stray == k - 1 and got == int(before[stray] + skipped[stray]) + 1 + int(
+                        skipped[k]):
+                    # it continues the count the stray one broke: the stray was a repeat
+                    # (reported), not a new count, and this message is in order
+                    stray = -1
+                    continue
+                stray = k if got < expected else -1
                 what = (f"{got - expected} message(s) missing" if got > expected
                         else "a repeat or a step back")
                 breaks.append((int(msg[k]), MdLogError(
                     source, line(int(msg[k])),
                     f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
-            self._last_seq = int(seqs[-1])
+            last = len(seqs) - 1
+            self._last_seq = (int(before[last] + skipped[last]) if stray == last
+                              else int(seqs[last]))
         breaks.sort(key=lambda b: b[0])
         return breaks
 

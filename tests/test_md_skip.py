@@ -57,6 +57,13 @@ def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     sum(b.count for b in decoder.decode(repeat, "x.log"))
     assert "a repeat or a step back" in str(errors[0]) and errors[0].line == 21
+    assert len(errors) == 1
+    # a stray older number: the count goes on from before it, so no gap is made up after it
+    stray = b"\n".join([*lines[:20], lines[18], *lines[20:30]])
+    errors.clear()
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    sum(b.count for b in decoder.decode(stray, "x.log"))
+    assert [(e.line, "is 19 where 21 was expected" in str(e)) for e in errors] == [(21, True)]
 
 
 def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> None:
