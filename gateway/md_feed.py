@@ -451,7 +451,7 @@ class MdDecoder:
                     # (reported), not a new count, and this message is in order
                     stray = -1
                     continue
-                stray = k if got < expected else -1
+                stray = int(k) if got < expected else -1
                 what = (f"{got - expected} message(s) missing" if got > expected
                         else "a repeat or a step back")
                 breaks.append((int(msg[k]), MdLogError(
