@@ -11,11 +11,13 @@ over. Exit status: 0 done, 2 bad config or input.
 
 With ``--log FILE`` and no config, this is a market-data replay: every snapshot (W) and
 incremental refresh (X) of the log (QuickFIX message-log layout, gateway/md_feed.py) is applied
-to one book per symbol. ``--dump-book N --book-out BOOK.csv`` writes the book's top N levels
-after each incremental refresh in LOBSTER's orderbook layout, so a log written by
-``gateway lobster to-fix`` reproduces the day's orderbook file row for row. Prints one JSON
-line: ``messages`` (W + X + other), ``snapshots``, ``incremental_refreshes``, ``entries``,
-``trades``, ``symbols``, ``rows``, ``seconds`` (read, decode, apply and dump) and
+to one book per symbol, with the backtest's input checks (a bad line or a MsgSeqNum gap stops
+it with the file and line; ``--on-error skip`` reports and passes over it). ``--dump-book N
+--book-out BOOK.csv`` writes the book's top N levels after each incremental refresh in
+LOBSTER's orderbook layout, so a log written by ``gateway lobster to-fix`` reproduces the day's
+orderbook file row for row. Prints one JSON line: ``messages`` (W + X + other), ``snapshots``,
+``incremental_refreshes``, ``entries``, ``trades``, ``symbols``, ``skipped``,
+``book_rejects``, ``rows``, ``seconds`` (read, decode, apply and dump) and
 ``events_per_second`` (messages per second).
 """
 
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.backtest import Backtest, BacktestInputError
-from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader
+from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogError, MdLogReader
 from gateway.tca import run_metrics
 from gateway.tca_report import summary_text, write_report
 
@@ -69,8 +71,20 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.dump_book is not None and not 1 <= args.dump_book <= 1000:
         raise ValueError("--dump-book N: N must be in 1..1000")
     depth = args.dump_book or 0
-    feed = MarketDataFeed()
-    reader = MdLogReader(args.log, decoder=MdDecoder(price_decimals=args.price_decimals))
+    # skipping a message can leave later ones naming orders the book never got: those are
+    # counted (book_rejects) and reported, not fatal
+    feed = MarketDataFeed(strict=args.on_error != "skip")
+    skipped: list[str] = []
+
+    def skip(error: MdLogError) -> None:
+        skipped.append(str(error))
+        print(f"gateway backtest: skipped {error}", file=sys.stderr, flush=True)
+
+    # the backtest's input checks, MsgSeqNum gaps and repeats included; --on-error skip
+    # reports and passes over what they find
+    decoder = MdDecoder(price_decimals=args.price_decimals, check_sequence=True,
+                        on_error=skip if args.on_error == "skip" else None)
+    reader = MdLogReader(args.log, decoder=decoder)
     counts = {"messages": 0, "snapshots": 0, "incremental_refreshes": 0, "entries": 0,
               "trades": 0, "rows": 0}
     record: str | None = args.symbol
@@ -97,10 +111,17 @@ def run_backtest(args: argparse.Namespace) -> int:
         if out is not None:
             out.close()
     seconds = time.perf_counter() - start
+    if not counts["messages"]:
+        raise ValueError(f"{args.log}: no market-data messages")
     if args.symbol is not None and args.symbol not in feed.symbols:
         raise ValueError(f"{args.log}: no snapshot for symbol {args.symbol!r} "
                          f"(the log has {', '.join(feed.symbols) or 'none'})")
-    report: dict[str, Any] = {"log": str(args.log), **counts, "symbols": list(feed.symbols)}
+    report: dict[str, Any] = {"log": str(args.log), **counts, "symbols": list(feed.symbols),
+                              "skipped": len(skipped), "book_rejects": feed.rejects}
+    if feed.rejects:
+        print(f"gateway backtest: {feed.rejects} market-data entries the books rejected after "
+              "skipped input (they name orders or levels the books do not have)",
+              file=sys.stderr, flush=True)
     if depth:
         report["book_out"] = str(args.book_out)
         report["dumped_symbol"] = record

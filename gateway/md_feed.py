@@ -853,5 +853,6 @@ def _reject_reason(batch: MdBatch, k: int, code: int) -> str:
         subject = f"MDEntryID {batch._buf[off : off + n].decode('latin-1')!r}"
     else:
         subject = f"MDEntryID {id_}"
-    return (f"the {batch.symbols[sym]} book rejects {what} of {subject} (size {qty}): "
+    size = "" if action == 2 else f" (size {qty})"  # a Delete takes all, whatever it says
+    return (f"the {batch.symbols[sym]} book rejects {what} of {subject}{size}: "
             f"{error_for(code).args[0]}")

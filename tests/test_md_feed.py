@@ -28,8 +28,8 @@ def message(body: str, msg_type: str = "X", time: str = T0, seq: int = 1) -> byt
     return frame + b"10=%03d\x01" % (sum(frame) % 256)
 
 
-def line(body: str, msg_type: str = "X", time: str = T0) -> bytes:
-    return time.encode() + b" : " + message(body, msg_type, time) + b"\n"
+def line(body: str, msg_type: str = "X", time: str = T0, seq: int = 1) -> bytes:
+    return time.encode() + b" : " + message(body, msg_type, time, seq) + b"\n"
 
 
 SNAPSHOT = line("55=ABC|268=4|269=0|270=10|271=100|269=0|270=9.99|271=50|"
@@ -282,7 +282,8 @@ def test_cli_errors_name_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 # An empty book for a second symbol, after the bundled log's last message.
-AAPL_SNAPSHOT = line("55=AAPL|268=0", "W", time="20120621-13:40:47.5")
+# numbered after the bundled log's 3,001 messages: the replay checks MsgSeqNum
+AAPL_SNAPSHOT = line("55=AAPL|268=0", "W", time="20120621-13:40:47.5", seq=3002)
 
 
 @pytest.mark.parametrize(
@@ -300,6 +301,28 @@ def test_cli_backtest_refuses_what_it_cannot_do(
     args = [a if a != "B.csv" else str(tmp_path / a) for a in args]
     assert main(["backtest", "--log", str(path), *args]) == 2
     assert error in capsys.readouterr().err
+
+
+def test_cli_backtest_replay_checks_its_input_like_a_backtest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = BUNDLED_LOG.read_bytes().splitlines(keepends=True)
+    gap = write(tmp_path, *lines[:10], *lines[11:])  # the message of line 11 is lost
+    book = tmp_path / "B.csv"
+    dump = ["--dump-book", "1", "--book-out", str(book)]
+    assert main(["backtest", "--log", str(gap), *dump]) == 2
+    assert (f"{gap}:11: MsgSeqNum (34) is 12 where 11 was expected"
+            in capsys.readouterr().err)
+    assert main(["backtest", "--log", str(gap), *dump, "--on-error", "skip"]) == 0
+    captured = capsys.readouterr()
+    assert f"skipped {gap}:11:" in captured.err
+    report = json.loads(captured.out)
+    assert report["skipped"] == 1
+    if report["book_rejects"]:  # later messages naming the lost one's order: said, too
+        assert "the books rejected after skipped input" in captured.err
+    empty = write(tmp_path, b"")
+    assert main(["backtest", "--log", str(empty), *dump]) == 2
+    assert "no market-data messages" in capsys.readouterr().err
 
 
 def test_cli_backtest_dumps_the_chosen_symbol(
