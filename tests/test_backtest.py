@@ -247,20 +247,16 @@ def test_a_live_replay_speed_does_not_change_a_backtest(tmp_path: Path) -> None:
         [(f.time, f.qty, f.price) for f in plain.runs["algo"].fills]
 
 
-def test_an_order_outside_the_market_data_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("start", "error"), [
+    ("15:00:00", r"starts at 15:00:00, after the market data ends"),
+    ("13:00:00", r"ends at 13:01:00, before the market data starts"),
+])
+def test_an_order_outside_the_market_data_is_refused(tmp_path: Path, start: str,
+                                                     error: str) -> None:
+    # the sample runs from 13:30:00 to 13:40:47: there is no market to trade in
     cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
-                                         "start": "15:00:00", "window": 60}])
-    # the sample ends at 13:40:47: an order after it has no market to trade in
-    with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*after the market "
-                                                 r"data ends"):
-        Backtest(cfg).run()
-
-
-def test_an_order_before_the_market_data_is_refused(tmp_path: Path) -> None:
-    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
-                                         "start": "13:00:00", "window": 60}])
-    with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*ends at 13:01:00, "
-                                                 r"before the market data starts"):
+                                         "start": start, "window": 60}])
+    with pytest.raises(BacktestInputError, match=r"backtest\.yaml:\d+: .*" + error):
         Backtest(cfg).run()
 
 
