@@ -205,7 +205,7 @@ class SessionRunner:
                 self._event(event, now)
         if self._writable(writer) and writer.transport.get_write_buffer_size() > self.max_buffer:
             self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
-            self._close(graceful=False)  # it does not read: waiting on it is what we must not
+            self._close(graceful=False)  # it does not read: a graceful close would wait on it
 
     def _event(self, event: object, now: datetime) -> None:
         if isinstance(event, Received):
@@ -320,6 +320,7 @@ class SessionRunner:
             half_closed, self._half_closed = self._half_closed, False
             if was_logged_on or self.session.logged_on:
                 self.app.on_logout(self, self.clock.now())
+            self.disconnected_event.set()
             # The session is over (a new connection may log on now); the socket ends cleanly.
             if half_closed and not writer.is_closing():
                 with contextlib.suppress(TimeoutError, ConnectionError, OSError):
@@ -329,7 +330,6 @@ class SessionRunner:
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
-            self.disconnected_event.set()
 
 
 def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
