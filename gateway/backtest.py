@@ -116,7 +116,8 @@ class BacktestResult:
         return {
             "config": str(self.config_path) if self.config_path else None,
             "market": {"first": self.first.isoformat(), "last": self.last.isoformat(),
-                       "symbols": sorted(self.tapes)},
+                       # the symbols the market data drove, not every one the venue lists
+                       "symbols": sorted(s for s, tape in self.tapes.items() if tape.times)},
             "latency": self.latency,
             "snapshot_interval": (self.config.snapshot_interval
                                   if self.config.snapshot_interval is not None else "events"),

@@ -247,6 +247,14 @@ def test_a_live_replay_speed_does_not_change_a_backtest(tmp_path: Path) -> None:
         [(f.time, f.qty, f.price) for f in plain.runs["algo"].fills]
 
 
+def test_the_report_names_the_symbols_the_market_data_drove(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, baselines=[])
+    data = yaml.safe_load(cfg.read_text())
+    data["venue"]["symbols"]["MSFT"] = {"tick_size": 0.0001}  # listed, but no data for it
+    cfg.write_text(yaml.safe_dump(data))
+    assert Backtest(cfg).run().info()["market"]["symbols"] == ["AMZN"]
+
+
 @pytest.mark.parametrize(("start", "error"), [
     ("15:00:00", r"starts at 15:00:00, after the market data ends"),
     ("13:00:00", r"ends at 13:01:00, before the market data starts"),
