@@ -287,7 +287,10 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
         }.get(verdict, verdict.name)
         return f"unreadable FIX message ({verdict.name}): {why}"
     if status == lib.MD_ERR_LINE:
-        return "not a log line with one FIX message (other lines must be blank)"
+        # what is at fault is the text before the message, not the message: skipping passes
+        # over the text and keeps the message (two messages on one line lose nothing)
+        return ("not a log line with one FIX message (other lines must be blank); the text "
+                "up to the next message is passed over, the message is kept")
     if status == lib.MD_ERR_MISSING:
         return f"{tag} missing"
     if status == lib.MD_ERR_VALUE:

@@ -81,3 +81,14 @@ def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> Non
     sum(b.count for b in decoder.decode(b"\n".join(bad), "x.log"))
     assert [(e.line, e.reason) for e in errors] == [
         (5, "MsgSeqNum (34) is missing or not a whole number")]
+
+
+def test_two_messages_on_one_line_are_reported_and_both_kept() -> None:
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+    joined = b"\n".join([*lines[:4], lines[4] + lines[5], *lines[6:]])  # lines 5 and 6 as one
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append)
+    assert sum(b.count for b in decoder.decode(joined, "x.log")) == 12  # nothing lost
+    assert decoder.skipped == 0
+    assert [e.line for e in errors] == [5]
+    assert "the message is kept" in str(errors[0])
