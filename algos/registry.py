@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from algos.overlay import FillOverlay
+from algos.slicing import SlicedStrategy
 from algos.strategy import AlgoContext, ParentOrder, Strategy
 from algos.twap import Twap
 from algos.volume_profile import VolumeProfile
 from algos.vwap import Vwap
 
-__all__ = ["BUILTINS", "StrategyFactory", "StrategyLoadError", "load_strategy"]
+__all__ = ["BUILTINS", "StrategyFactory", "StrategyLoadError", "check_parameters",
+           "load_strategy"]
 
 #: What the runner calls to build the strategy of one parent order.
 StrategyFactory = Callable[[ParentOrder, AlgoContext], Strategy]
 
-BUILTINS = ("twap", "vwap")
+_BUILTIN_CLASSES: dict[str, type[SlicedStrategy]] = {"twap": Twap, "vwap": Vwap}
+BUILTINS = tuple(_BUILTIN_CLASSES)
 _METHODS = ("on_market_snapshot", "on_execution", "on_timer", "next_wakeup")
 
 
@@ -72,6 +75,15 @@ def load_strategy(spec: str, *, model: FillOverlay | None = None,
         except AttributeError:
             raise StrategyLoadError(spec, f"{module_name} has no attribute {attr}") from None
     return _checked(spec, target)
+
+
+def check_parameters(spec: str, params: Mapping[str, str]) -> None:
+    """Check ``params`` as the builtin ``spec`` will when its parent arrives, so a config can
+    refuse them at its own line; raises :class:`algos.slicing.StrategyParameterError`. A user
+    class checks its own parameters when it is built: nothing is checked for it here."""
+    cls = _BUILTIN_CLASSES.get(spec.strip().lower())
+    if cls is not None:
+        cls.check_params(params)
 
 
 def _checked(spec: str, target: object) -> StrategyFactory:

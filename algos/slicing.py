@@ -160,7 +160,7 @@ class SlicedStrategy:
             raise StrategyParameterError(f"{self.name}: the end time must be after the start")
         if parent.qty <= 0 or parent.lot_size <= 0:
             raise StrategyParameterError(f"{self.name}: quantity and lot size must be positive")
-        params = parse_slice_params(parent.params, self.name, self.extra_params)
+        params = self.check_params(parent.params)
         self.parent = parent
         self.ctx = ctx
         window = parent.end - parent.start
@@ -185,6 +185,12 @@ class SlicedStrategy:
         # The slice whose passive fill the model predicted and still waits to learn:
         # (slice, features, prediction, cumulative quantity that means "filled").
         self._pending: tuple[int, dict[str, float], float, int] | None = None
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, str]) -> SliceParams:
+        """``params`` (TargetStrategyParameters) as this strategy reads them; raises
+        :class:`StrategyParameterError` for an unknown key or a bad value."""
+        return parse_slice_params(params, cls.name, cls.extra_params)
 
     # -- for subclasses -----------------------------------------------------------------------
 

@@ -70,6 +70,24 @@ STUCK_STEPS = 100_000  # steps at one virtual time that can only mean a loop
 SHOWN_ERRORS = 20
 
 
+class SkippedInput:
+    """Bad market data passed over (``on_error: skip``): the decoder's ``on_error``. Every
+    problem is counted; the first SHOWN_ERRORS are kept and printed to ``warn`` (on a line of
+    their own when a progress bar shares it)."""
+
+    def __init__(self, warn: TextIO, *, below_progress: bool = False) -> None:
+        self.warn = warn
+        self.lead = "\n" if below_progress else ""
+        self.count = 0
+        self.first: list[str] = []
+
+    def __call__(self, error: MdLogError) -> None:
+        self.count += 1
+        if len(self.first) < SHOWN_ERRORS:
+            self.first.append(str(error))
+            print(f"{self.lead}gateway backtest: skipped {error}", file=self.warn, flush=True)
+
+
 class BacktestInputError(ValueError):
     """The market data cannot be replayed, or an order does not fit it: the message names
     the file, the line and what is wrong. ``skippable``: a bad market-data message, which
@@ -170,8 +188,7 @@ class Backtest:
                                       output=output or self.bt.output)
         self.progress = Progress(progress)
         self.warn = warn
-        self._skipped: list[str] = []
-        self._skipped_count = 0
+        self._skipped = SkippedInput(warn, below_progress=progress is not None)
         self._decoded: dict[Path, list[MdBatch]] | None = None
 
     # -- the whole backtest -----------------------------------------------------------------
@@ -185,14 +202,8 @@ class Backtest:
             runs[name] = record
             passes.append(stats)
         return BacktestResult(self.bt, tapes, runs, passes, first, last,
-                              list(self._skipped), self._skipped_count, self.path,
+                              list(self._skipped.first), self._skipped.count, self.path,
                               LatencyModel(self.bt.latency).describe())
-
-    def _bad_line(self, error: MdLogError) -> None:
-        self._skipped_count += 1
-        if len(self._skipped) < SHOWN_ERRORS:
-            self._skipped.append(str(error))
-            print(f"\ngateway backtest: skipped {error}", file=self.warn, flush=True)
 
     # -- pass 1: the market alone --------------------------------------------------------------
 
@@ -205,7 +216,7 @@ class Backtest:
         # to hold (then each run reads them again).
         keep = sum(path.stat().st_size for path in md.logs) <= KEEP_DECODED_BYTES
         feed = FeedReplay(md, self.venue.symbols, record_tops=True, keep_decoded=keep,
-                          on_error=self._bad_line if self.bt.on_error == "skip" else None)
+                          on_error=self._skipped if self.bt.on_error == "skip" else None)
         first = feed.first_time()
         if first is None:
             self._stop(feed)

@@ -30,7 +30,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from algos.slicing import StrategyParameterError, parse_slice_params
+from algos.registry import check_parameters
+from algos.slicing import StrategyParameterError
 from gateway.algo_config import parse_algos
 from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
@@ -98,15 +99,13 @@ def _time_or_seconds(node: Node) -> time | float:
     raise node.error(f"expected a time of day HH:MM:SS[.ffffff] or seconds, got {text!r}")
 
 
-def _params(node: Node, strategy: str | None) -> str:
+def _params(node: Node, strategy: str) -> str:
     """848 text, checked here so a bad entry is a config error at its line: its syntax, and
-    for the built-in sliced strategies (``twap``, ``vwap``) its keys and values as they read
-    them (a user strategy checks its own when its parent arrives)."""
+    its keys and values as the builtin ``strategy`` reads them (see
+    algos.registry.check_parameters)."""
     text = node.string()
     try:
-        params = parse_parameter_text(text)
-        if strategy in ("twap", "vwap"):
-            parse_slice_params(params, strategy.upper())
+        check_parameters(strategy, parse_parameter_text(text))
     except (RequestError, StrategyParameterError) as exc:
         raise node.error(str(exc)) from None
     return text

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.backtest import Backtest, BacktestInputError
-from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogError, MdLogReader
+from gateway.backtest import Backtest, BacktestInputError, SkippedInput
+from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader
 from gateway.tca import run_metrics
 from gateway.tca_report import summary_text, write_report
 
@@ -74,16 +74,11 @@ def run_backtest(args: argparse.Namespace) -> int:
     # skipping a message can leave later ones naming orders the book never got: those are
     # counted (book_rejects) and reported, not fatal
     feed = MarketDataFeed(strict=args.on_error != "skip")
-    skipped: list[str] = []
-
-    def skip(error: MdLogError) -> None:
-        skipped.append(str(error))
-        print(f"gateway backtest: skipped {error}", file=sys.stderr, flush=True)
-
+    skipped = SkippedInput(sys.stderr)
     # the backtest's input checks, MsgSeqNum gaps and repeats included; --on-error skip
     # reports and passes over what they find
     decoder = MdDecoder(price_decimals=args.price_decimals, check_sequence=True,
-                        on_error=skip if args.on_error == "skip" else None)
+                        on_error=skipped if args.on_error == "skip" else None)
     reader = MdLogReader(args.log, decoder=decoder)
     counts = {"messages": 0, "snapshots": 0, "incremental_refreshes": 0, "entries": 0,
               "trades": 0, "rows": 0}
@@ -117,7 +112,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.log}: no snapshot for symbol {args.symbol!r} "
                          f"(the log has {', '.join(feed.symbols) or 'none'})")
     report: dict[str, Any] = {"log": str(args.log), **counts, "symbols": list(feed.symbols),
-                              "skipped": len(skipped), "book_rejects": feed.rejects}
+                              "skipped": skipped.count, "book_rejects": feed.rejects}
     if feed.rejects:
         print(f"gateway backtest: {feed.rejects} market-data entries the books rejected after "
               "skipped input (they name orders or levels the books do not have)",

@@ -445,23 +445,23 @@ class MdDecoder:
             skipped = np.diff(np.searchsorted(unnumbered, msg), prepend=0)
             if self._last_seq is None:
                 skipped[0] = 0
-            stray = -1  # a message whose number stepped back, if the last break was one
+            # (index, number expected there) of the last break, if it stepped back
+            stray: tuple[int, int] | None = None
             for k in np.flatnonzero(seqs != before + 1 + skipped):
                 expected, got = int(before[k] + skipped[k]) + 1, int(seqs[k])
-                if stray == k - 1 and got == int(before[stray] + skipped[stray]) + 1 + int(
-                        skipped[k]):
+                if stray is not None and stray[0] == k - 1 and got == stray[1] + skipped[k]:
                     # it continues the count the stray one broke: the stray was a repeat
                     # (reported), not a new count, and this message is in order
-                    stray = -1
+                    stray = None
                     continue
-                stray = int(k) if got < expected else -1
+                stray = (int(k), expected) if got < expected else None
                 what = (f"{got - expected} message(s) missing" if got > expected
                         else "a repeat or a step back")
                 breaks.append((int(msg[k]), MdLogError(
                     source, line(int(msg[k])),
                     f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
             last = len(seqs) - 1
-            self._last_seq = (int(before[last] + skipped[last]) if stray == last
+            self._last_seq = (stray[1] - 1 if stray is not None and stray[0] == last
                               else int(seqs[last]))
         breaks.sort(key=lambda b: b[0])
         return breaks

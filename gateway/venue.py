@@ -145,16 +145,6 @@ class Venue:
 
     # -- client requests ----------------------------------------------------------------------
 
-    def screen(self, req: NewOrder, now: datetime) -> ExecReport | None:
-        """The reject :meth:`new_order` would give ``req`` before it reaches the book, or None:
-        a caller with checks of its own (risk limits) runs them after the venue's, so a
-        malformed order is rejected for what is wrong with it, with its OrdRejReason."""
-        try:
-            self._admit(req)
-        except _Rejected as r:
-            return self._reject_new(req, now, r.reason, r.text)
-        return None
-
     def _admit(self, req: NewOrder) -> int:
         """``req``'s price in ticks (0 for a market order); raises _Rejected."""
         if (req.owner, req.cl_ord_id) in self._orders:
@@ -171,12 +161,18 @@ class Venue:
             raise _Rejected(REJ_UNSUPPORTED, f"unsupported OrdType {req.ord_type}")
         return 0
 
-    def new_order(self, req: NewOrder, now: datetime) -> list[Report]:
-        """Accept (New, then any fills and an IOC/FOK/market remainder cancel) or reject."""
+    def new_order(self, req: NewOrder, now: datetime,
+                  vet: Callable[[NewOrder], None] | None = None) -> list[Report]:
+        """Accept (New, then any fills and an IOC/FOK/market remainder cancel) or reject.
+        ``vet`` (a caller's own checks, such as risk limits) runs after the venue's checks and
+        before the book, so a malformed order is rejected for what is wrong with it, with its
+        OrdRejReason; what ``vet`` raises propagates, with nothing changed."""
         try:
             ticks = self._admit(req)
         except _Rejected as r:
             return [self._reject_new(req, now, r.reason, r.text)]
+        if vet is not None:
+            vet(req)
         book_id = next(self._book_ids)
         order = Order(order_id=next(self._order_ids), owner=req.owner, cl_ord_id=req.cl_ord_id,
                       symbol=req.symbol, side=req.side, ord_type=req.ord_type,

@@ -22,8 +22,10 @@ import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
+from algos.risk import RiskGate
 from algos.strategy import MarketSnapshot
 from engine.book_types import Event, EventType, Side
 from gateway.algo_config import parse_algos
@@ -204,17 +206,9 @@ class VenueApplication:
         cl_ord_id = body.get_str(11) or ""
         try:
             if msg_type == "D":
-                req = self.new_order(owner, message)
-                rejected = self.venue.screen(req, now)
-                if rejected is not None:
-                    return [rejected]
                 gate = self.gate(owner)
-                if gate is not None:
-                    problem = gate.check(req.symbol, req.side, req.qty, req.price,
-                                         self.venue.mid(req.symbol))
-                    if problem is not None:
-                        raise RequestError(f"risk: {problem}")
-                return self.venue.new_order(req, now)
+                return self.venue.new_order(self.new_order(owner, message), now,
+                                            None if gate is None else partial(self._risk, gate))
             if msg_type == "F":
                 return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now)
             if msg_type == "G":
@@ -228,6 +222,12 @@ class VenueApplication:
             return [status]
         except RequestError as exc:
             return [self._bad_request(owner, msg_type, message, exc, now)]
+
+    def _risk(self, gate: RiskGate, req: NewOrder) -> None:
+        """The session's risk limits, once the venue found ``req`` well formed."""
+        problem = gate.check(req.symbol, req.side, req.qty, req.price, self.venue.mid(req.symbol))
+        if problem is not None:
+            raise RequestError(f"risk: {problem}")
 
     @staticmethod
     def new_order(owner: str, message: Message) -> NewOrder:

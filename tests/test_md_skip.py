@@ -64,6 +64,13 @@ def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     sum(b.count for b in decoder.decode(stray, "x.log"))
     assert [(e.line, "is 19 where 21 was expected" in str(e)) for e in errors] == [(21, True)]
+    # the same when the stray one ends a chunk: the next chunk goes on from before it
+    errors.clear()
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    first = b"\n".join([*lines[:20], lines[18]]) + b"\n"
+    sum(b.count for b in decoder.decode(first, "x.log"))
+    sum(b.count for b in decoder.decode(b"\n".join(lines[20:30]), "x.log", line_base=22))
+    assert [e.line for e in errors] == [21]
 
 
 def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> None:
