@@ -331,27 +331,28 @@ life (a replace that changes the parent's id does not change the prefix).
     # -- the event loop -----------------------------------------------------------------------
 
     def _run(self, now: datetime, work: Callable[[], None]) -> None:
-        def step() -> None:
-            self._now = max(self._now, now)
-            self._state = None
-            if self._status == "done":
-                # Late venue answers still count (a fill is real money); the handlers do not
-                # call the strategy once the parent is done.
-                work()
-                return
-            self._check_time_and_risk()
-            work()
-            self._settle()
-
-        self._queue.append(step)
         if self._busy:
+            self._queue.append(lambda: self._step(now, work))
             return
         self._busy = True
         try:
+            self._step(now, work)
             while self._queue:
                 self._queue.popleft()()
         finally:
             self._busy = False
+
+    def _step(self, now: datetime, work: Callable[[], None]) -> None:
+        # no reset of the cached state here: every change to what it shows resets it
+        self._now = max(self._now, now)
+        if self._status == "done":
+            # Late venue answers still count (a fill is real money); the handlers do not
+            # call the strategy once the parent is done.
+            work()
+            return
+        self._check_time_and_risk()
+        work()
+        self._settle()
 
     def _check_time_and_risk(self) -> None:
         if self._status in ("active", "replacing") and self._now >= self._parent.end:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Literal
@@ -75,6 +75,8 @@ DEFAULT_SLICE = timedelta(minutes=5)
 #: flood the venue at once); the rest follows at the next decision.
 MAX_CHILDREN_PER_DECISION = 20
 _CATCH_UP_MAX = timedelta(seconds=60)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 _PARAMS = ("MaxChildQty", "Slices", "UseModel")
 
 
@@ -175,6 +177,12 @@ class SlicedStrategy:
         self.model = (model or FillOverlay()) if params.use_model else None
         self.catch_up_at = parent.end - min(self.slice_len / 4, _CATCH_UP_MAX)
         self.min_rest = self.slice_len / 10
+        # The strategy is asked about the slice and its crossing point several times per
+        # market update: slice_at keeps its last answer with the span it holds for, and
+        # cross_at its answer per slice (until the model moves that slice's point).
+        self._slice = 0
+        self._slice_from = self._slice_to = parent.start  # empty: the first call computes
+        self._cross: dict[int, datetime] = {}
         self.targets = self._targets(self.schedule())
         self._snapshot: MarketSnapshot | None = None
         self._snapshots = 0  # count of usable snapshots seen, to retry IOCs once per book
@@ -231,11 +239,10 @@ class SlicedStrategy:
         if now >= self.catch_up_at:
             return None
         i = self.slice_at(now)
-        candidates = [self.catch_up_at, self.slice_start(i + 1) if i + 1 < self.slices else p.end]
+        # slice_at left _slice_to at the next slice's start (unbounded for the last slice)
+        wake = min(self.catch_up_at, self._slice_to if i + 1 < self.slices else p.end)
         cross = self.cross_at(i)
-        if cross > now:
-            candidates.append(cross)
-        return min(candidates)
+        return cross if now < cross < wake else wake
 
     def carry_over(self, previous: object) -> None:
         """After a replace: keep the market state the replaced instance had seen (the last
@@ -271,12 +278,23 @@ class SlicedStrategy:
 
     def slice_at(self, now: datetime) -> int:
         """Index of the slice holding ``now`` (clamped to the first and last)."""
-        i = int((now - self.parent.start) / self.slice_len)
-        return min(max(i, 0), self.slices - 1)
+        if self._slice_from <= now < self._slice_to:
+            return self._slice
+        i = min(max(int((now - self.parent.start) / self.slice_len), 0), self.slices - 1)
+        # the times that give i: from its start to the next one's (the first and last slice
+        # extend without bound, as the index is clamped)
+        self._slice = i
+        self._slice_from = self.slice_start(i) if i > 0 else _EARLIEST
+        self._slice_to = self.slice_start(i + 1) if i + 1 < self.slices else _LATEST
+        return i
 
     def cross_at(self, i: int) -> datetime:
         """When slice ``i`` stops waiting for passive fills and crosses the spread."""
-        return self.slice_start(i) + self.slice_len * self._fractions.get(i, DEFAULT_FRACTION)
+        at = self._cross.get(i)
+        if at is None:
+            at = self._cross[i] = (self.slice_start(i)
+                                   + self.slice_len * self._fractions.get(i, DEFAULT_FRACTION))
+        return at
 
     def participation_cap(self) -> int:
         """Most that may be filled + working under the participation cap (qty if none)."""
@@ -317,7 +335,6 @@ class SlicedStrategy:
             return []  # nothing on our side and the far side too low to post under
         price = round_to_tick(cap_to_limit(wanted, p.side, p.limit), p.side, p.tick_size)
         marketable = far is not None and cap_to_limit(far, p.side, p.limit) == far
-        label = f"{self.name} slice {i + 1}/{self.slices}"
         phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
 
         actions: list[Action] = []
@@ -325,7 +342,8 @@ class SlicedStrategy:
             if child.cancel_pending or not _lags(child.price, price, p.side):
                 continue
             if child.sent < phase_start or now - child.sent >= self.min_rest:
-                actions.append(CancelChild(child.child_id, f"{label} {phase}: reprice to {price}"))
+                actions.append(CancelChild(child.child_id,
+                                           f"{self._label(i)} {phase}: reprice to {price}"))
 
         target = min(p.qty if catch_up else self.targets[i], self.participation_cap())
         tif: Literal["day", "ioc"] = "day"
@@ -341,7 +359,7 @@ class SlicedStrategy:
         if (not aggressive and self.model is not None and i not in self._fractions
                 and snap.bid is not None and snap.ask is not None):  # the model needs both
             self._predict(i, snap, now, state, target)
-        reason = f"{label} {phase}: target {target}, filled {state.filled}"
+        reason = f"{self._label(i)} {phase}: target {target}, filled {state.filled}"
         chunks = 0
         while qty > 0 and chunks < MAX_CHILDREN_PER_DECISION:
             size = min(qty, self.max_child)
@@ -349,6 +367,11 @@ class SlicedStrategy:
             qty -= size
             chunks += 1
         return actions
+
+    def _label(self, i: int) -> str:
+        """Slice ``i`` as the reasons of its actions name it (made only for an action: most
+        decisions take none)."""
+        return f"{self.name} slice {i + 1}/{self.slices}"
 
     def _prices(self, snap: MarketSnapshot) -> tuple[Decimal | None, Decimal | None]:
         """(passive, far) for ``snap``: the near touch to post at, and the far touch to cross
@@ -384,6 +407,7 @@ class SlicedStrategy:
         # If the snapshot came late in the slice the new point may already have passed:
         # the next decision then crosses at once, which is what the schedule needs anyway.
         self._fractions[i] = self.model.aggressive_fraction(prob)
+        self._cross.pop(i, None)
         self._pending = (i, x, prob, goal)
 
     def _learn_missed(self, state: OrderState) -> None:
