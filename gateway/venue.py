@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from engine.book import OrderBook
 from engine.book_types import CancelReason, Event, EventType, Op, OpType, Side, TimeInForce
@@ -63,6 +64,7 @@ from gateway.venue_orders import (
 __all__ = ["CLIENT_IDS", "BookListener", "NewOrder", "Venue"]
 
 CLIENT_IDS = 1 << 62  # first book id of client orders; market-data feed ids stay below
+PRICE_CACHE = 4096  # prices per symbol whose Decimal is kept (Venue.prices)
 _TIF = {DAY: TimeInForce.DAY, GTC: TimeInForce.DAY, IOC: TimeInForce.IOC, FOK: TimeInForce.FOK}
 _CANCEL_TEXT = {
     CancelReason.IOC: "IOC remainder canceled",
@@ -113,6 +115,11 @@ class Venue:
         self.last_trade: dict[str, Decimal] = {}
         self.volume: dict[str, int] = dict.fromkeys(self.specs, 0)
         self._listeners: list[BookListener] = []
+        #: per symbol, its spec's to_price with the last PRICE_CACHE prices kept: snapshots
+        #: and trades convert the same prices again and again, and a Decimal conversion
+        #: costs many times a lookup
+        self.prices: dict[str, Callable[[int], Decimal]] = {
+            s: lru_cache(maxsize=PRICE_CACHE)(spec.to_price) for s, spec in self.specs.items()}
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -280,7 +287,7 @@ class Venue:
         spec = self.specs[symbol]
         trades = list(trades)
         if trades:
-            self.last_trade[symbol] = spec.to_price(trades[-1][0])
+            self.last_trade[symbol] = self.prices[symbol](trades[-1][0])
             self.volume[symbol] += sum(qty for _, qty in trades)
         book = self.books[symbol]
         out: list[Report] = []

@@ -323,14 +323,13 @@ class VenueApplication:
 
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
         """The market in ``symbol`` as algos see it (None for an unknown symbol)."""
-        spec = self.venue.specs.get(symbol)
-        if spec is None:
+        price = self.venue.prices.get(symbol)
+        if price is None:
             return None
         book = self.venue.books[symbol]
-        bids = tuple((spec.to_price(lv.price), lv.qty)
-                     for lv in book.depth(Side.BUY, SNAPSHOT_LEVELS))
-        asks = tuple((spec.to_price(lv.price), lv.qty)
-                     for lv in book.depth(Side.SELL, SNAPSHOT_LEVELS))
+        bids = tuple([(price(lv.price), lv.qty) for lv in book.depth(Side.BUY, SNAPSHOT_LEVELS)])
+        asks = tuple([(price(lv.price), lv.qty)
+                      for lv in book.depth(Side.SELL, SNAPSHOT_LEVELS)])
         return MarketSnapshot(
             time=now, symbol=symbol,
             bid=bids[0][0] if bids else None, bid_qty=bids[0][1] if bids else 0,
