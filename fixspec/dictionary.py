@@ -111,7 +111,8 @@ class FieldSet:
     ``members`` is the dictionary order. The derived lookups cover this level only (a group
     counts as its NumInGroup tag; the group's own fields live in its :class:`GroupDef`):
     ``tags`` every tag allowed here, ``required_tags`` those that must be present, ``groups``
-    the groups by NumInGroup tag, ``fields`` the field definitions by tag.
+    the groups by NumInGroup tag, ``fields`` the field definitions by tag, ``data_lengths`` the
+    LENGTH field of each data field that has one (by data field tag).
     """
 
     members: tuple[Member, ...]
@@ -120,7 +121,7 @@ class FieldSet:
     groups: Mapping[int, GroupDef] = field(init=False)
     fields: Mapping[int, FieldDef] = field(init=False)
     _positions: Mapping[int, int] = field(init=False, repr=False)
-    _length_of: Mapping[int, int] = field(init=False, repr=False)
+    data_lengths: Mapping[int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fields: dict[int, FieldDef] = {}
@@ -149,7 +150,7 @@ class FieldSet:
         object.__setattr__(self, "groups", MappingProxyType(groups))
         object.__setattr__(self, "fields", MappingProxyType(fields))
         object.__setattr__(self, "_positions", MappingProxyType(positions))
-        object.__setattr__(self, "_length_of", MappingProxyType(length_of))
+        object.__setattr__(self, "data_lengths", MappingProxyType(length_of))
 
     def position(self, tag: int) -> int | None:
         """Index of ``tag`` in dictionary order at this level, or None if not defined here."""
@@ -157,7 +158,7 @@ class FieldSet:
 
     def length_tag(self, data_tag: int) -> int | None:
         """The LENGTH field that carries the length of data field ``data_tag``, if any."""
-        return self._length_of.get(data_tag)
+        return self.data_lengths.get(data_tag)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -136,12 +136,17 @@ class _Decoder:
         sd = self.sd
         found = sd.message(self.msg_type or "")
         body_layout: FieldSet = found[0] if found is not None else _NO_LAYOUT
-        msg = Message()
+        # Items are collected in plain lists (values are bytes already) and wrapped at the end.
+        header: list[Item] = []
+        body: list[Item] = []
+        trailer: list[Item] = []
         sections = (
-            (msg.header, sd.header, set[int]()),
-            (msg.body, body_layout, set[int]()),
-            (msg.trailer, sd.trailer, set[int]()),
+            (header, sd.header.groups, set[int]()),
+            (body, body_layout.groups, set[int]()),
+            (trailer, sd.trailer.groups, set[int]()),
         )
+        header_tags = sd.header.tags
+        trailer_tags = sd.trailer.tags
         outer = _outer_tags(sd, body_layout)
         check_order = self.options.check_fields_out_of_order
         phase = _HEADER
@@ -150,13 +155,13 @@ class _Decoder:
             tag = fields[i][0]
             if phase == _TRAILER and fields[i - 1][0] == CHECKSUM and check_order:
                 raise self.fail(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, "field after CheckSum")
-            if tag in sd.header.tags:
+            if tag in header_tags:
                 if phase != _HEADER and check_order:
                     raise self.fail(
                         R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag, f"header tag {tag} after body"
                     )
                 where = _HEADER
-            elif tag in sd.trailer.tags:
+            elif tag in trailer_tags:
                 phase = where = _TRAILER
             else:
                 if phase == _TRAILER and check_order:
@@ -166,19 +171,23 @@ class _Decoder:
                 if phase == _HEADER:
                     phase = _BODY
                 where = _BODY
-            target, layout, seen = sections[where]
+            target, groups, seen = sections[where]
             # Without a layout (MsgType unknown: validation says 11) repeats in the body may be
             # groups we cannot see, so they are kept as they are.
             if tag in seen and (where != _BODY or found is not None):
                 raise self.fail(R.TAG_APPEARS_MORE_THAN_ONCE, tag, f"tag {tag}")
             seen.add(tag)
-            gdef = layout.groups.get(tag)
+            gdef = groups.get(tag)
             if gdef is None:
-                target.append(tag, fields[i][1])
+                target.append(fields[i])
                 i += 1
             else:
                 group, i = self.group(gdef, i, outer)
-                target.add_group(group)
+                target.append(group)
+        msg = Message()
+        msg.header = FieldMap.wrap(header)
+        msg.body = FieldMap.wrap(body)
+        msg.trailer = FieldMap.wrap(trailer)
         return msg
 
     def group(self, gdef: GroupDef, i: int, outer: frozenset[int]) -> tuple[Group, int]:
@@ -313,6 +322,10 @@ def _local(reason: R, tag: int | None, msg_type: str | None, detail: str) -> Loc
 
 
 class _Encoder:
+    """Collects one ``tag=value<SOH>`` chunk per field in ``out``. Values are not checked
+    for SOH as they are written: :meth:`check_delimiters` counts them once over the whole
+    body (one C-level count instead of a test per field)."""
+
     def __init__(self, sd: SessionDictionaries | None, msg_type: str) -> None:
         self.sd = sd
         self.msg_type = msg_type
@@ -325,25 +338,41 @@ class _Encoder:
         return fd is not None and fd.is_data
 
     def put(self, tag: int, value: bytes) -> None:
-        if SOH in value and not self.field_is_data(tag):
-            raise _local(
-                R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, tag, self.msg_type, "SOH in value"
-            )
         self.out.append(b"%d=%s\x01" % (tag, value))
+
+    def check_delimiters(self, body: bytes) -> None:
+        """Raise if a value in ``body`` (the joined :attr:`out`) holds SOH outside a data
+        field. Each chunk ends in exactly one SOH unless its value holds more."""
+        if body.count(SOH) == len(self.out):
+            return
+        for chunk in self.out:
+            if chunk.count(SOH) > 1:
+                tag = int(chunk.split(b"=", 1)[0])
+                if not self.field_is_data(tag):
+                    raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, tag, self.msg_type,
+                                 "SOH in value")
 
     def ascending(
         self, items: Iterable[Item], layout: FieldSet | None, skip: frozenset[int]
     ) -> None:
         """Write a section's top level in ascending tag order (data after its length)."""
-
-        def key(item: Item) -> tuple[int, int]:
-            tag = _tag(item)
-            length = layout.length_tag(tag) if layout is not None else _DEFAULT_LENGTHS.get(tag)
-            return (tag, 0) if length is None else (length, 1)
-
-        # sorted() is stable: duplicates (only in deliberately broken messages) keep their order.
-        for item in sorted(items, key=key):
-            self.item(item, layout, skip)
+        lengths = layout.data_lengths if layout is not None else _DEFAULT_LENGTHS
+        listed = list(items)
+        tags = [item.tag if isinstance(item, Group) else item[0] for item in listed]
+        if lengths.keys().isdisjoint(tags):
+            keys: list[int] | list[tuple[int, int]] = tags
+        else:
+            keys = [(tag, 0) if (length := lengths.get(tag)) is None else (length, 1)
+                    for tag in tags]
+        # sorted() is stable (duplicates, only in deliberately broken messages, keep their
+        # order) and linear on a section built in order, as most outbound ones are
+        out = self.out
+        for i in sorted(range(len(listed)), key=keys.__getitem__):
+            item = listed[i]
+            if isinstance(item, Group):
+                self.item(item, layout, skip)
+            elif item[0] not in skip:  # a field: the common case, inlined
+                out.append(b"%d=%s\x01" % item)
 
     def item(self, item: Item, layout: FieldSet | None, skip: frozenset[int]) -> None:
         if isinstance(item, Group):
@@ -416,8 +445,9 @@ def encode(
     enc.ascending(message.body, body_layout, own)
     enc.ascending(message.trailer, sd.trailer if sd else None, own)
     body = b"".join(enc.out)
-    enc.out = []
-    enc.put(BEGIN_STRING, begin)
-    head = b"".join(enc.out) + b"9=%d\x01" % len(body)
-    frame = head + body
+    enc.check_delimiters(body)
+    if SOH in begin:
+        raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, BEGIN_STRING, msg_type_text,
+                     "SOH in value")
+    frame = b"8=%s\x019=%d\x01%s" % (begin, len(body), body)
     return frame + b"10=%03d\x01" % checksum(frame)

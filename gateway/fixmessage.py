@@ -62,7 +62,7 @@ def to_bytes(value: FieldValue) -> bytes:
     if isinstance(value, bool):
         return b"Y" if value else b"N"
     if isinstance(value, int):
-        return str(value).encode("ascii")
+        return b"%d" % value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"cannot send {value!r} in FIX")
@@ -131,12 +131,16 @@ class FieldMap:
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[int, FieldValue] | Group] = ()) -> None:
-        self._items: list[Item] = []
-        for item in items:
-            if isinstance(item, Group):
-                self._items.append(item)
-            else:
-                self._items.append((item[0], to_bytes(item[1])))
+        self._items: list[Item] = [
+            item if isinstance(item, Group) else (item[0], to_bytes(item[1])) for item in items]
+
+    @classmethod
+    def wrap(cls, items: list[Item]) -> FieldMap:
+        """A field map that takes ``items`` as they are, values already ``bytes`` (the
+        decoder's path: no copy, no conversion). The list now belongs to the field map."""
+        out = cls()
+        out._items = items
+        return out
 
     # -- container protocol ---------------------------------------------------------------
     def __iter__(self) -> Iterator[Item]:
