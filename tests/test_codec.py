@@ -112,6 +112,12 @@ def test_encode_without_dictionary_keeps_entry_order_and_signature_rule() -> Non
     [
         (lambda m: m.header.remove(35), SessionRejectReason.REQUIRED_TAG_MISSING, 35),
         (lambda m: m.body.set(58, "a\x01b"), SessionRejectReason(17), 58),
+        (lambda m: m.header.set(49, "A\x01B"), SessionRejectReason(17), 49),
+        (lambda m: m.body.set_group(Group(453, 448)).add((448, "P\x01Q")),
+         SessionRejectReason(17), 448),
+        # a data field may hold SOH; a text field next to one still may not
+        (lambda m: (m.body.set(354, 3), m.body.set(355, b"a\x01b"), m.body.set(58, "c\x01d")),
+         SessionRejectReason(17), 58),
         (lambda m: m.body.set_group(Group(453, 448)).add((447, "D")), SessionRejectReason(15), 448),
     ],
 )
