@@ -57,10 +57,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import Enum as EnumMetric
+from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.codec import peek_field
 from gateway.session import (
@@ -87,6 +88,7 @@ MAX_LABEL_VALUES = 500
 LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
                    2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0)
 _DIRECTIONS = ("in", "out")
+_M = TypeVar("_M", bound=MetricWrapperBase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +205,20 @@ class GatewayMetrics:
             "metrics_observer_errors", "Failures inside the metrics observer", registry=r)
         self._bounds: dict[str, _Bounded] = {}
         self._runners: dict[str, SessionRunner] = {}
-        self._message_counters: dict[tuple[str, str, str], Counter] = {}
+        # .labels() takes a lock and builds a tuple on every call: each labelled child is
+        # looked up once and kept (labels are bounded, so is this)
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
         self._session_values: dict[str, tuple[str, int, int]] = {}
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _labels(self, metric: _M, *values: str) -> _M:
+        """``metric.labels(*values)``, from the cache after the first time."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child  # type: ignore[return-value]  # labels() of an _M is an _M
 
     def _bound(self, metric: str, label: str, value: str | Enum) -> str:
         key = f"{metric}.{label}"
@@ -219,34 +231,35 @@ class GatewayMetrics:
 
     def feed_message(self, feed: str, msg_type: str) -> None:
         """A market-data message from a feed that is not a FIX session (LOBSTER, Binance)."""
-        self.messages_received_total.labels(
-            self._bound("received", "session", feed),
+        self._labels(
+            self.messages_received_total, self._bound("received", "session", feed),
             self._bound("received", "msg_type", msg_type)).inc()
 
     def ingestion_latency(self, seconds: float, feed: str = "fix") -> None:
-        self.ingestion_latency_seconds.labels(self._bound("ingest", "feed", feed)).observe(
-            seconds)
+        self._labels(self.ingestion_latency_seconds,
+                     self._bound("ingest", "feed", feed)).observe(seconds)
 
     def order_added(self, symbol: str) -> None:
-        self.orders_added_total.labels(self._bound("added", "symbol", symbol)).inc()
+        self._labels(self.orders_added_total, self._bound("added", "symbol", symbol)).inc()
 
     def trade(self, symbol: str, qty: float) -> None:
         label = self._bound("trades", "symbol", symbol)
-        self.trades_executed_total.labels(label).inc()
-        self.traded_quantity_total.labels(label).inc(qty)
+        self._labels(self.trades_executed_total, label).inc()
+        self._labels(self.traded_quantity_total, label).inc(qty)
 
     def book_depth(self, symbol: str, side: str | Enum, levels: int) -> None:
         """``side`` a short word (``bid``/``ask``) or an enum (its name, lower case)."""
-        self.book_depth_levels.labels(self._bound("depth", "symbol", symbol),
-                                      self._bound("depth", "side", side)).set(levels)
+        self._labels(self.book_depth_levels, self._bound("depth", "symbol", symbol),
+                     self._bound("depth", "side", side)).set(levels)
 
     def order_submitted(self, strategy: str, symbol: str) -> None:
-        self.orders_submitted_total.labels(self._bound("submitted", "strategy", strategy),
-                                           self._bound("submitted", "symbol", symbol)).inc()
+        self._labels(self.orders_submitted_total,
+                     self._bound("submitted", "strategy", strategy),
+                     self._bound("submitted", "symbol", symbol)).inc()
 
     def strategy_latency(self, strategy: str, seconds: float) -> None:
-        self.strategy_latency_seconds.labels(
-            self._bound("strategy", "strategy", strategy)).observe(seconds)
+        self._labels(self.strategy_latency_seconds,
+                     self._bound("strategy", "strategy", strategy)).observe(seconds)
 
     # -- SessionObserver --------------------------------------------------------------------
 
@@ -258,15 +271,11 @@ class GatewayMetrics:
             known = msg_type is not None and session.session.dd.message(msg_type) is not None
             type_label = self._bound("msg", "msg_type", msg_type) if known and msg_type else (
                 "unknown")
-            key = (direction, name, type_label)
-            child = self._message_counters.get(key)
-            if child is None:  # .labels() costs a lock and a tuple build: once per key
-                counter = self.messages_received_total if direction == "in" else (
-                    self.messages_sent_total)
-                child = self._message_counters[key] = counter.labels(name, type_label)
-            child.inc()
+            counter = self.messages_received_total if direction == "in" else (
+                self.messages_sent_total)
+            self._labels(counter, name, type_label).inc()
             if msg_type == "2":
-                self.resends_total.labels(name, direction).inc()
+                self._labels(self.resends_total, name, direction).inc()
             elif b"\x0143=Y\x01" in raw:
                 pass  # a resent copy (PossDup): its reject was counted the first time
             elif msg_type == "j":
@@ -284,28 +293,28 @@ class GatewayMetrics:
             name = self._track(session)
             if type(event).__name__ == "Connected":
                 # transport.Connected, matched by name: the transport may import this module.
-                self.session_connected.labels(name).set(1)
+                self._labels(self.session_connected, name).set(1)
             elif isinstance(event, Disconnect):
-                self.session_connected.labels(name).set(0)
-                self.session_disconnects_total.labels(name).inc()
+                self._labels(self.session_connected, name).set(0)
+                self._labels(self.session_disconnects_total, name).inc()
             elif isinstance(event, LoggedOn):
-                self.session_logons_total.labels(name).inc()
+                self._labels(self.session_logons_total, name).inc()
             elif isinstance(event, RejectSent):
                 self._reject(name, "out", "session", str(int(event.reject.reason)))
             elif isinstance(event, RejectReceived):
                 self._reject(name, "in", "session", event.message.body.get_str(373))
             elif isinstance(event, GapDetected):
-                self.sequence_gaps_total.labels(name).inc()
+                self._labels(self.sequence_gaps_total, name).inc()
             elif isinstance(event, ResendServed):
-                self.resent_messages_total.labels(name, "resent").inc(event.resent)
-                self.resent_messages_total.labels(name, "gap_fill").inc(event.gap_filled)
+                self._labels(self.resent_messages_total, name, "resent").inc(event.resent)
+                self._labels(self.resent_messages_total, name, "gap_fill").inc(event.gap_filled)
             self._session_gauges(name, session)
         except Exception:
             self.metrics_observer_errors_total.inc()
 
     def _reject(self, name: str, direction: str, kind: str, reason: str | None) -> None:
-        self.rejects_total.labels(name, direction, kind,
-                                  self._bound("rejects", "reason", _reason(reason))).inc()
+        self._labels(self.rejects_total, name, direction, kind,
+                     self._bound("rejects", "reason", _reason(reason))).inc()
 
     def _track(self, runner: SessionRunner) -> str:
         """The session's label; the first time a session is seen, set up its lag gauge."""
@@ -314,9 +323,9 @@ class GatewayMetrics:
             first = name not in self._runners
             self._runners[name] = runner
             if first:
-                self.session_heartbeat_lag_seconds.labels(name).set_function(
+                self._labels(self.session_heartbeat_lag_seconds, name).set_function(
                     lambda: self._lag(name))
-                self.session_connected.labels(name).set(0)
+                self._labels(self.session_connected, name).set(0)
         return name
 
     def _lag(self, name: str) -> float:
@@ -339,9 +348,9 @@ class GatewayMetrics:
             return
         self._session_values[name] = now
         if last is None or now[0] != last[0]:
-            self.session_state.labels(name).state(now[0])
-        self.session_next_sender_seq_num.labels(name).set(now[1])
-        self.session_next_target_seq_num.labels(name).set(now[2])
+            self._labels(self.session_state, name).state(now[0])
+        self._labels(self.session_next_sender_seq_num, name).set(now[1])
+        self._labels(self.session_next_target_seq_num, name).set(now[2])
 
     # -- HTTP -------------------------------------------------------------------------------
 
