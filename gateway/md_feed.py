@@ -105,6 +105,8 @@ _TOP = lib.MD_TOP_FIELDS  # int64 per top-of-book row
 _E = _ENTRY.size
 _ENTRY_KIND_B, _ENTRY_FLAGS_B = 56, 58  # byte offsets
 _MSG_KIND_B = 24
+_MSG_FIRST_ENTRY = 3  # md_msg.first_entry, in uint32s
+assert ffi.offsetof("md_msg", "first_entry") == 4 * _MSG_FIRST_ENTRY
 _TRADE = lib.MD_ENTRY_TRADE
 _SNAPSHOT, _INCREMENTAL = lib.MD_MSG_SNAPSHOT, lib.MD_MSG_INCREMENTAL
 _TEXT_ID = lib.MD_F_TEXT_ID
@@ -143,6 +145,16 @@ class FeedFill(NamedTuple):
     trade_order_id: int
 
 
+class _TradeLists(NamedTuple):
+    """A batch's trade entries, one list per field, in entry order."""
+
+    entry: list[int]  # index in the batch's entries
+    price: list[int]
+    qty: list[int]
+    time: list[int]
+    sym: list[int]
+
+
 class Top(NamedTuple):
     """The best bid and offer after a message (prices in ticks; 0 and 0 for an empty side)."""
 
@@ -172,7 +184,8 @@ class MdBatch:
     applied.
     """
 
-    __slots__ = ("_buf", "_line_base", "_trades", "count", "entries", "entry_count", "msgs",
+    __slots__ = ("_buf", "_firsts", "_line_base", "_trades", "count", "entries", "entry_count",
+                 "msgs",
                  "source", "symbols")
 
     def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
@@ -185,7 +198,10 @@ class MdBatch:
         self.entry_count = len(entries) // _E
         self._buf = buf
         self._line_base = line_base
-        self._trades: tuple[list[int], Any] | None = None  # see trade_entries
+        # each message's first entry (md_msg.first_entry, a uint32 column): entry_range is
+        # asked for every chunk a replay applies
+        self._firsts = memoryview(msgs).cast("I")[_MSG_FIRST_ENTRY :: _MSG.size // 4]
+        self._trades: _TradeLists | None = None  # see _trade_lists
 
     def __len__(self) -> int:
         return self.count
@@ -226,28 +242,36 @@ class MdBatch:
 
     def entry_range(self, start: int, stop: int) -> tuple[int, int]:
         """Entries of messages start..stop-1 are entries[first:last]."""
-        first = self._msg(start)[2] if start < self.count else self.entry_count
-        last = self._msg(stop)[2] if stop < self.count else self.entry_count
+        if start < 0 or stop < 0:
+            raise IndexError(f"messages {start}..{stop} out of range for {self!r}")
+        firsts = self._firsts
+        first = firsts[start] if start < self.count else self.entry_count
+        last = firsts[stop] if stop < self.count else self.entry_count
         return first, last
 
     def trade_count(self, start: int = 0, stop: int | None = None) -> int:
         """Trade entries (269=2, every symbol) of messages start..stop-1."""
-        return len(self.trade_entries(start, self.count if stop is None else stop))
+        lo, hi = self._trade_span(start, self.count if stop is None else stop)
+        return hi - lo
 
-    def trade_entries(self, start: int, stop: int) -> Any:
-        """The trade entries (269=2, every symbol) of messages start..stop-1 in order, as
-        records of :meth:`MdUpdate.entry_columns`' dtype. The batch's trades are gathered
-        once, on first use, and kept: a replay asks for the trades of every chunk it
-        applies, and runs replay the same batches again. Trade fields are never rewritten
-        after decoding (only MDEntryID is, and only on book entries), so the copy stays
-        true."""
+    def _trade_span(self, start: int, stop: int) -> tuple[int, int]:
+        """Where the trades of messages start..stop-1 are in :meth:`_trade_lists`' lists."""
+        first, last = self.entry_range(start, stop)
+        at = self._trade_lists().entry
+        return bisect.bisect_left(at, first), bisect.bisect_left(at, last)
+
+    def _trade_lists(self) -> _TradeLists:
+        """The batch's trade entries (269=2, every symbol) in order, as lists. Gathered once,
+        on first use, and kept: a replay asks for the trades of every chunk it applies, and
+        runs replay the same batches again. Trade fields are never rewritten after decoding
+        (only MDEntryID is, and only on book entries), so the copy stays true."""
         if self._trades is None:
             e = np.frombuffer(self.entries, dtype=_ENTRY_DTYPE, count=self.entry_count)
             at = np.flatnonzero(e["kind"] == _TRADE)
-            self._trades = (at.tolist(), e[at])  # bisect on a list beats numpy on one lookup
-        at_list, records = self._trades
-        first, last = self.entry_range(start, stop)
-        return records[bisect.bisect_left(at_list, first):bisect.bisect_left(at_list, last)]
+            t = e[at]
+            self._trades = _TradeLists(at.tolist(), t["price"].tolist(), t["qty"].tolist(),
+                                       t["time"].tolist(), t["sym"].tolist())
+        return self._trades
 
     def message_of_entry(self, k: int) -> int:
         """Index of the message entry k belongs to."""
@@ -591,7 +615,8 @@ class MdUpdate:
 
     ``messages`` counts them (W, X and other), ``ops`` the book operations applied.
     :meth:`symbols_changed` and :meth:`trade_columns` read the entries only when asked
-    (as numpy views: no Python object per entry). ``rows``
+    (numpy views of the book entries, no Python object per entry; the trades as the batch
+    gathered them once). ``rows``
     holds ``row_count`` rows of the recorded symbol's book (``depth`` levels, LOBSTER's
     orderbook layout: ask price, ask size, bid price, bid size per level), one after each
     incremental refresh that had an entry for it; :meth:`rows_csv` formats them.
@@ -638,14 +663,18 @@ class MdUpdate:
         syms = np.unique(self.entry_columns()["sym"])
         return {self.batch.symbols[int(k)] for k in syms}
 
-    def trade_columns(self, symbol: str) -> tuple[Any, Any, Any]:
-        """The trade entries (269=2) of ``symbol`` in order, as numpy arrays: price (ticks),
-        size, time (ns). Batched: no Python object per trade."""
+    def trade_columns(self, symbol: str) -> tuple[list[int], list[int], list[int]]:
+        """The trade entries (269=2) of ``symbol`` in order, as lists: price (ticks), size,
+        time (ns). Slices of lists the batch made once (a replay asks for every chunk)."""
         b = self.batch
-        t = b.trade_entries(self.start, self.stop)
-        if len(b.symbols) > 1 and len(t):
-            t = t[t["sym"] == b.symbols.index(symbol)]
-        return t["price"], t["qty"], t["time"]
+        lo, hi = b._trade_span(self.start, self.stop)
+        t = b._trade_lists()
+        if len(b.symbols) > 1 and hi > lo:
+            sym = b.symbols.index(symbol)
+            mine = [k for k in range(lo, hi) if t.sym[k] == sym]
+            return ([t.price[k] for k in mine], [t.qty[k] for k in mine],
+                    [t.time[k] for k in mine])
+        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
 
     def rows_csv(self) -> bytes:
         """The recorded rows as LOBSTER orderbook CSV lines."""

@@ -50,6 +50,9 @@ from gateway.venue_config import MarketDataFeedConfig, SymbolSpec
 __all__ = ["FeedChange", "FeedReplay"]
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _decimals(tick: Decimal) -> int | None:
     exp = tick.normalize().as_tuple()
     if exp.digits != (1,) or not isinstance(exp.exponent, int) or exp.exponent > 0:
@@ -237,18 +240,26 @@ class FeedReplay:
             return []
         if self._start is None:
             self._start = now
-        limit = self._limit((now - self._start) // timedelta(microseconds=1))
+        limit = self._limit((now - self._start) // _MICROSECOND)
         changed: dict[str, FeedChange] = {}
         while True:
-            # the log whose next message comes first, up to the next message of any other
-            pending = [(t, n) for n, log in enumerate(self._logs)
-                       if (t := log.next_time()) is not None and t <= limit]
-            if not pending:
+            # the log whose next message comes first (the first such log on a tie), up to
+            # the next message of any other
+            first: _Log | None = None
+            first_t = upto = limit
+            for log in self._logs:
+                t = log.next_time()
+                if t is None or t > limit:
+                    continue
+                if first is None or t < first_t:
+                    if first is not None:
+                        upto = first_t
+                    first, first_t = log, t
+                elif t < upto:
+                    upto = t
+            if first is None:
                 break
-            pending.sort()
-            log = self._logs[pending[0][1]]
-            upto = min(limit, pending[1][0]) if len(pending) > 1 else limit
-            if self._apply(log, upto, clients, stop_at_fill, changed):
+            if self._apply(first, upto, clients, stop_at_fill, changed):
                 break
         return list(changed.values())
 
@@ -269,9 +280,9 @@ class FeedReplay:
         for symbol in update.symbols_changed() & self.books.keys():
             change = changed.setdefault(symbol, FeedChange(symbol, []))
             prices, sizes, times = update.trade_columns(symbol)
-            if len(prices):
-                change.trades += zip(prices.tolist(), sizes.tolist(), strict=True)
-                change.trade_times += times.tolist()
+            if prices:
+                change.trades += zip(prices, sizes, strict=True)
+                change.trade_times += times
         for fill in update.fills:
             changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
                 (fill, self.time_of(fill.time_ns)))

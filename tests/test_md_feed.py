@@ -108,7 +108,7 @@ def test_trades_and_changed_symbols(tmp_path: Path) -> None:
 
     def trades(u: MdUpdate, symbol: str = "ABC") -> list[tuple[int, int, int]]:
         prices, sizes, times = u.trade_columns(symbol)
-        return list(zip(prices.tolist(), sizes.tolist(), times.tolist(), strict=True))
+        return list(zip(prices, sizes, times, strict=True))
 
     assert trades(update) == [(100100, 30, t1), (100050, 9, t1 + 500_000_000)]
     assert update.symbols_changed() == {"ABC"}
