@@ -253,7 +253,11 @@ class SessionRunner:
         if writer is None or writer.is_closing() or self._half_closed:
             return
         if graceful and isinstance(writer, asyncio.StreamWriter) and writer.can_write_eof():
-            writer.write_eof()
+            try:
+                writer.write_eof()
+            except OSError:  # the peer reset it already (ENOTCONN): nothing left to end
+                writer.close()
+                return
             self._half_closed = True
         else:
             writer.close()
@@ -490,7 +494,11 @@ class Engine:
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc}")
                 continue
-            await runner.serve(reader, writer)
+            try:
+                await runner.serve(reader, writer)
+            except Exception as exc:  # whatever ended this connection, the next one is tried
+                runner.log.event(self.clock.now(), f"connection failed: {exc!r}\n"
+                                                   f"{traceback.format_exc()}")
             if runner.logged_on_event.is_set():
                 attempt = 1  # logged on this time: start the backoff over
 

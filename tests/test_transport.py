@@ -4,6 +4,7 @@ reconnect with backoff, TLS, slow consumers, credentials, FIXT, many sessions on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -129,6 +130,47 @@ def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
         await wait_for(lambda: initiator.runner("ISLD").logged_on)
         log = (tmp_path / "i" / "log" / "FIX.4.4-TW-ISLD.event.current.log").read_text()
         assert log.count("connect failed") >= 2
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def test_initiator_retries_after_a_peer_that_hangs_up_before_the_logon(tmp_path: Path) -> None:
+    """A peer that accepts and closes at once, so our Logon meets a reset (an acceptor
+    refusing an unknown or already connected session, a load balancer without a backend),
+    must not end the reconnect loop: attempts go on until a real acceptor answers."""
+    async def scenario() -> None:
+        import socket
+        import threading
+
+        attempts = 0
+        rude = socket.create_server(("127.0.0.1", 0))
+        port = rude.getsockname()[1]
+
+        def hang_up() -> None:  # a plain blocking peer, so it closes before the Logon lands
+            nonlocal attempts
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = rude.accept()
+                    attempts += 1
+                    conn.close()
+
+        peer = threading.Thread(target=hang_up, daemon=True)
+        peer.start()
+        acc_cfg, ini_cfg = pair(tmp_path)
+        collector = Collector()
+        icfg = ini_cfg(port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        await wait_for(lambda: attempts >= 3)
+        rude.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); the port is free again
+        rude.close()
+        peer.join()
+        acceptor = Engine(acc_cfg.with_port(port), Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        await wait_for(lambda: initiator.runner("ISLD").logged_on)
         await initiator.stop()
         await acceptor.stop()
 
