@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from algos.registry import StrategyFactory
 from algos.risk import RiskGate
@@ -71,6 +71,7 @@ from gateway.venue_orders import (
 __all__ = ["AlgoDesk", "Parent"]
 
 Deliver = Callable[[list[Report], datetime], None]
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -312,9 +313,7 @@ class AlgoDesk:
                 if snap is None:
                     continue
                 for runner in runners:
-                    t0 = time.perf_counter()
-                    runner.on_market_snapshot(snap)
-                    self._latency(runner, time.perf_counter() - t0)
+                    self._timed(runner, runner.on_market_snapshot, snap)
 
     def next_deadline(self) -> datetime | None:
         times = [t for p in self.parents.values() if not p.runner.done
@@ -326,9 +325,7 @@ class AlgoDesk:
         for p in list(self.parents.values()):
             wake = p.runner.next_wakeup()
             if wake is not None and wake <= now:
-                t0 = time.perf_counter()
-                p.runner.on_timer(now)
-                self._latency(p.runner, time.perf_counter() - t0)
+                self._timed(p.runner, p.runner.on_timer, now)
         self.pump(now)
 
     def stop_session(self, session: str, reason: str, now: datetime) -> None:
@@ -412,9 +409,16 @@ class AlgoDesk:
                 self.audit.algo(self._now, event, parent_id, session=session, **fields)
         return audit
 
-    def _latency(self, runner: AlgoRunner, seconds: float) -> None:
-        if self.metrics is not None:
-            self.metrics.strategy_latency(type(runner.strategy).__name__, seconds)
+    def _timed(self, runner: AlgoRunner, call: Callable[[_T], None], arg: _T) -> None:
+        """``call(arg)``, a call into ``runner``, with its latency in the metrics (if any:
+        without them the clock is not read, as a backtest calls this per market update)."""
+        if self.metrics is None:
+            call(arg)
+            return
+        t0 = time.perf_counter()
+        call(arg)
+        self.metrics.strategy_latency(type(runner.strategy).__name__,
+                                      time.perf_counter() - t0)
 
 
 def _fields(parent: ParentOrder) -> dict[str, Any]:

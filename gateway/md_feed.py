@@ -707,6 +707,7 @@ class MarketDataFeed:
         self._books: dict[str, FeedBook] = {}
         self._text_ids: dict[bytes, int] = {}
         self._ctl = ffi.new("md_apply_ctl *")
+        self._fills = ffi.new("md_fill[]", 64)
         self._decoder = MdDecoder(price_decimals=price_decimals)
 
     @property
@@ -766,7 +767,7 @@ class MarketDataFeed:
         top_rows: dict[str, array[int]] = {}
         trade_bound = -1
         order = list(enumerate(batch.symbols))
-        if clients:
+        if clients and len(order) > 1:
             order.sort(key=lambda ss: not clients.get(ss[1]))
             if stop_at_fill and sum(1 for _, sy in order if clients.get(sy)) > 1:
                 raise ValueError("stop_at_fill needs client orders in one symbol only")
@@ -782,7 +783,9 @@ class MarketDataFeed:
                     trade_bound = batch.trade_count(start, stop)
                 client_ids = array("q", ids)
                 fill_cap = trade_bound + 2 * len(client_ids)
-                fill_buf = ffi.new("md_fill[]", fill_cap)
+                if len(self._fills) < fill_cap:  # one buffer for every call, grown as needed
+                    self._fills = ffi.new("md_fill[]", max(fill_cap, 2 * len(self._fills)))
+                fill_buf = self._fills
                 ctl.clients = ffi.from_buffer("int64_t[]", client_ids)
                 ctl.client_count = len(client_ids)
                 ctl.fills = fill_buf
