@@ -26,13 +26,21 @@ from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
-from gateway.fix_reports import cancel_reject_message, exec_report_message
+from gateway.fix_reports import cancel_reject_message, exec_report_message, request_report
 from gateway.fixmessage import Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
 from gateway.venue_app import venue_config
-from gateway.venue_orders import REJECTED, ExecReport, Report
+from gateway.venue_orders import (
+    CXL_UNKNOWN,
+    ORDER_STATUS,
+    REJ_UNSUPPORTED,
+    REJECTED,
+    CancelReject,
+    ExecReport,
+    Report,
+)
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
 
@@ -81,6 +89,8 @@ class AlgoGatewayApplication:
                               "initiator session to the venue (its target_comp_id)")
         self.upstream_name = upstream[0].name
         self.upstream: SessionHandle | None = None
+        # children whose cancel came while the venue link was down: sent once it is back
+        self._unsent_cancels: list[str] = []
         self.sessions: dict[str, SessionHandle] = {}
         self.books = {s: LevelBook() for s in self.venue.symbols}
         self.gates = RiskGates(config, self.sessions)
@@ -112,6 +122,9 @@ class AlgoGatewayApplication:
         if session.name == self.upstream_name:
             self.upstream = session
             session.send(self._subscribe())
+            unsent, self._unsent_cancels = self._unsent_cancels, []
+            for child_id in unsent:
+                self.cancel(child_id)
         else:
             self.sessions[session.name] = session
 
@@ -126,17 +139,33 @@ class AlgoGatewayApplication:
         if self.desk.is_parent_request(session.name, message):
             self.desk.on_message(session.name, message, now)
             return
+        session.send(self._not_ours(session, message, now))
+
+    def _not_ours(self, session: SessionHandle, message: Message, now: datetime) -> Message:
+        """The answer to a request that names no parent of ``session``: a cancel or replace
+        of an unknown order gets an OrderCancelReject (CxlRejReason 1, unknown order), a
+        status request the unknown-order status report (ExecType I, OrdStatus 8), a
+        NewOrderSingle without TargetStrategy a reject saying this gateway takes parents."""
         body = message.body
+        kind = message.msg_type
+        cl = body.get_str(11) or ""
+        if kind in ("F", "G"):
+            orig = body.get_str(41) or ""
+            return cancel_reject_message(CancelReject(
+                owner=session.name, order_id="NONE", cl_ord_id=cl, orig_cl_ord_id=orig,
+                ord_status=REJECTED, response_to="1" if kind == "F" else "2",
+                reason=CXL_UNKNOWN, text=f"unknown order {orig}", time=now))
         self._exec += 1
-        reject = ExecReport(
-            owner=session.name, exec_id=f"GW{self._exec}", exec_type=REJECTED,
-            ord_status=REJECTED, order_id="NONE", cl_ord_id=body.get_str(11) or "",
-            orig_cl_ord_id=body.get_str(41), symbol=body.get_str(55) or "",
-            side=Side.SELL if body.get_str(54) == "2" else Side.BUY, ord_type="2",
-            price=None, qty=0, tif="0", leaves=0, cum=0, avg_px=Decimal(0), time=now,
-            text="this gateway takes algo parent orders (TargetStrategy 847) only",
-            rej_reason=99)
-        session.send(exec_report_message(reject, session.config))
+        exec_id = f"GW{self._exec}"
+        if kind == "H":
+            report = request_report(session.name, exec_id, message, f"unknown order {cl}", now,
+                                    exec_type=ORDER_STATUS, reason=None)
+        else:
+            report = request_report(
+                session.name, exec_id, message,
+                "this gateway takes algo parent orders (TargetStrategy 847) only", now,
+                reason=REJ_UNSUPPORTED)
+        return exec_report_message(report, session.config)
 
     def next_deadline(self) -> datetime | None:
         return self.desk.next_deadline()
@@ -178,7 +207,12 @@ class AlgoGatewayApplication:
     def cancel(self, child_id: str) -> None:
         up = self.upstream
         if up is None or not up.logged_on:
-            return  # the venue cancels on its side or reports it later; nothing to send
+            # Sent at the next logon: the child may still be live at the venue (a DAY order
+            # survives the disconnect), and a cancel reject for one that has filled
+            # meanwhile is harmless.
+            if child_id not in self._unsent_cancels:
+                self._unsent_cancels.append(child_id)
+            return
         cancel_id = f"{child_id}~c"
         self.desk.child_cancel_sent(child_id, cancel_id)
         msg = Message("F")

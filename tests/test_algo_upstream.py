@@ -58,6 +58,16 @@ def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]
     # a direct order to the algo gateway is refused: it takes parents only
     client.msg(f"35=D|11=X|54=1|38=1|40=2|44=1|55=AMZN|59=0|60={client.ts()}")
     assert "847" in client.expect("8", **{"150": "8"})[58]
+    # requests about orders it does not have are answered as FIX clients expect: an
+    # OrderCancelReject (unknown order) for a cancel or replace, a status report for a status
+    client.msg(f"35=F|11=C1|41=NOPE|54=1|55=AMZN|60={client.ts()}")
+    reject = client.expect("9", **{"11": "C1"})
+    assert (reject[41], reject[102], reject[434], reject[39]) == ("NOPE", "1", "1", "8")
+    client.msg(f"35=G|11=C2|41=NOPE|54=1|38=5|40=2|44=1|55=AMZN|60={client.ts()}")
+    assert client.expect("9", **{"11": "C2"})[434] == "2"
+    client.msg("35=H|11=NOPE|54=1|55=AMZN")
+    status = client.expect("8", **{"11": "NOPE"})
+    assert (status[150], status[39]) == ("I", "8")
     # the algo gateway applies its own risk limits to parents
     client.msg(f"35=D|11=BIG|54=1|38=5000|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
                f"847=1001|168={client.ts()}|126={client.ts(2)}")
