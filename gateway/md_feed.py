@@ -444,8 +444,12 @@ class MdDecoder:
         pos = np.flatnonzero(tags == 34)
         msg = np.searchsorted(first, pos, side="right") - 1
         keep = (msg >= 0) & (pos < first[msg] + counts[msg])
-        msg, at = np.unique(msg[keep], return_index=True)
-        pos = pos[keep][at]
+        msg, pos = msg[keep], pos[keep]
+        # each message's first MsgSeqNum: msg ascends with pos, so a message's tags are
+        # neighbours (a sort-free np.unique)
+        first_tag = np.ones(len(msg), bool)
+        first_tag[1:] = msg[1:] != msg[:-1]
+        msg, pos = msg[first_tag], pos[first_tag]
         offs = np.frombuffer(cols[6], u32)[pos].astype(np.int64)
         lens = np.frombuffer(cols[7], u32)[pos].astype(np.int64)
         width = max(1, int(lens.max()) if len(lens) else 1)
@@ -455,7 +459,9 @@ class MdDecoder:
         inside = span < lens[:, None]
         numeric = ((((digits >= 0) & (digits <= 9)) | ~inside).all(axis=1)
                    & (lens >= 1) & (lens <= 18))
-        unnumbered = np.setdiff1d(np.flatnonzero(status == 0), msg[numeric])
+        numbered = np.zeros(len(status), bool)  # a mask, not setdiff1d: that sorts
+        numbered[msg[numeric]] = True
+        unnumbered = np.flatnonzero((status == 0) & ~numbered)
         breaks = [(int(k), MdLogError(source, line(int(k)),
                                       "MsgSeqNum (34) is missing or not a whole number"))
                   for k in unnumbered]
