@@ -285,14 +285,17 @@ life (a replace that changes the parent's id does not change the prefix).
         the end (to expire); None once the parent is done or only the venue can move it."""
         if self._status in ("done", "expiring", "stopping"):
             return None
-        times = [self._parent.end] if self._now < self._parent.end else []
+        now, p = self._now, self._parent
+        wake = p.end if now < p.end else None
         if self._status == "active":
-            if self._now < self._parent.start:
-                times.append(self._parent.start)
+            if now < p.start:
+                wake = p.start  # before the end
             wish = self._call_quiet(self._strategy.next_wakeup)
             if wish is not None:
-                times.append(max(wish, self._now))
-        return min(times) if times else None
+                wish = max(wish, now)
+                if wake is None or wish < wake:
+                    wake = wish
+        return wake
 
     # -- inputs -------------------------------------------------------------------------------
 

@@ -388,8 +388,10 @@ class SlicedStrategy:
 
     def _sendable(self, target: int, state: OrderState) -> int:
         """What to send towards ``target``: whole lots, or everything that is left."""
-        deficit = target - state.filled - state.working_qty
-        remaining = state.remaining
+        unfilled = state.parent.qty - state.filled
+        working = state.working_qty  # a sum over the children: once, not for each use
+        deficit = target - state.filled - working
+        remaining = max(0, unfilled - working)  # state.remaining
         if deficit >= remaining:
             return remaining
         lot = self.parent.lot_size

@@ -215,12 +215,16 @@ class FeedReplay:
         the replay starts at once)."""
         if self._deadline is not None:  # asked once per step of a run: kept until it moves
             return self._deadline
-        nxt = [t for t in (log.next_time() for log in self._logs) if t is not None]
-        if not nxt:
+        nxt: int | None = None
+        for log in self._logs:
+            t = log.next_time()
+            if t is not None and (nxt is None or t < nxt):
+                nxt = t
+        if nxt is None:
             return None
         if self._start is None:
             return datetime.min.replace(tzinfo=UTC)
-        self._deadline = self.time_of(min(nxt))
+        self._deadline = self.time_of(nxt)
         return self._deadline
 
     def due(self, now: datetime, clients: Mapping[str, Sequence[int]] | None = None, *,
