@@ -183,6 +183,7 @@ class SlicedStrategy:
         self._slice = 0
         self._slice_from = self._slice_to = parent.start  # empty: the first call computes
         self._cross: dict[int, datetime] = {}
+        self._ticked: tuple[Decimal, Decimal] | None = None  # see _on_tick
         self.targets = self._targets(self.schedule())
         self._snapshot: MarketSnapshot | None = None
         self._snapshots = 0  # count of usable snapshots seen, to retry IOCs once per book
@@ -328,12 +329,11 @@ class SlicedStrategy:
         aggressive = catch_up or now >= cross
         if aggressive:
             self._learn_missed(state)
-        phase_start = self.catch_up_at if catch_up else cross if aggressive else self.slice_start(i)
         passive, far = self._prices(snap)
         wanted = far if aggressive and far is not None else passive
         if wanted is None:
             return []  # nothing on our side and the far side too low to post under
-        price = round_to_tick(cap_to_limit(wanted, p.side, p.limit), p.side, p.tick_size)
+        price = self._on_tick(cap_to_limit(wanted, p.side, p.limit))
         marketable = far is not None and cap_to_limit(far, p.side, p.limit) == far
         phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
 
@@ -341,6 +341,8 @@ class SlicedStrategy:
         for child in state.working.values():
             if child.cancel_pending or not _lags(child.price, price, p.side):
                 continue
+            phase_start = (self.catch_up_at if catch_up else cross if aggressive
+                           else self.slice_start(i))
             if child.sent < phase_start or now - child.sent >= self.min_rest:
                 actions.append(CancelChild(child.child_id,
                                            f"{self._label(i)} {phase}: reprice to {price}"))
@@ -367,6 +369,16 @@ class SlicedStrategy:
             qty -= size
             chunks += 1
         return actions
+
+    def _on_tick(self, price: Decimal) -> Decimal:
+        """``price`` rounded to the tick (:func:`round_to_tick`), the last answer kept for the
+        same price object: every decision asks, and snapshot prices come from a cache, so a
+        touch that did not move is the very same Decimal."""
+        last = self._ticked
+        if last is None or last[0] is not price:
+            p = self.parent
+            last = self._ticked = (price, round_to_tick(price, p.side, p.tick_size))
+        return last[1]
 
     def _label(self, i: int) -> str:
         """Slice ``i`` as the reasons of its actions name it (made only for an action: most

@@ -18,6 +18,7 @@ import gc
 import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any, overload
 
@@ -70,6 +71,7 @@ _OP_SIZE = _OP.size
 _EV_SIZE = _EV.size
 assert ffi.sizeof("lob_op") == _OP_SIZE and ffi.sizeof("lob_event") == _EV_SIZE
 assert ffi.sizeof("lob_level") == _LEVEL.size
+_new_level = partial(tuple.__new__, Level)  # Level(*fields) made in C (Level._make is Python)
 
 #: Ops per lob_apply call: bounds the C event buffer (it grows to one chunk's events).
 CHUNK = 1 << 14
@@ -476,8 +478,8 @@ class OrderBook:
             self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
         got = lib.lob_depth(book, side, self._levels, n)
         # unpacked from the raw records: reading cffi fields one by one costs twice as much
-        return list(map(Level._make, _LEVEL.iter_unpack(ffi.buffer(self._levels,
-                                                                   got * _LEVEL.size))))
+        return list(map(_new_level, _LEVEL.iter_unpack(ffi.buffer(self._levels,
+                                                                  got * _LEVEL.size))))
 
     def level_count(self, side: int) -> int:
         book = self._ptr()
