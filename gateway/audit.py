@@ -28,7 +28,7 @@ Kinds and their fields (fields whose value is None are left out):
     for an algo's child order, ``parent`` (the parent's ClOrdID).
 ``algo``
     :meth:`AuditLog.algo`: an algo decision for parent ``parent``: ``slice``, ``size``,
-    ``price``, ``reason`` and, when the decision is about one child, its ``cl_ord_id``.
+    ``price``, ``reason`` and, when the decision is about one child, ``child`` (its ClOrdID).
 ``risk``
     :meth:`AuditLog.risk`: a risk limit breach on ``session``; ``event`` is the reason.
 

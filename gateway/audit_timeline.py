@@ -14,8 +14,9 @@ kept; heartbeats and market data never belong to an order's life.
 :func:`related` finds the records of one order: starting from a ClOrdID it follows
 OrigClOrdID (41) chains in both directions (replaces and cancels), the OrderIDs (37) those
 ClOrdIDs map to (placeholders like ``NONE`` are ignored), and algo child orders whose
-``parent`` is in the set, with their own chains. When the order asked for is itself an algo
-child, its parent's own records come too (not its siblings).
+``parent`` is in the set, with their own chains (an algo decision's ``child`` is that
+child's ClOrdID, so its messages to and from the venue come too). When the order asked for
+is itself an algo child, its parent's own records come too (not its siblings).
 
 Times: a FIX log record takes the log's timestamp, else its SendingTime (52); times without
 a zone are taken as UTC (our logs and QuickFIX's write UTC). Records sort by time, ties in
@@ -175,6 +176,10 @@ def _read_json(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
             reading.warnings.append(f"{label}:{lineno}: skipped, not an audit record")
             continue
         ids = {k: str(obj[k]) for k in _ID_KEYS if obj.get(k) is not None}
+        if obj["kind"] == "algo" and "cl_ord_id" not in ids and obj.get("child") is not None:
+            # the runners name the child an algo decision is about "child": its ClOrdID on
+            # the wire, which links the decision to the child's own messages
+            ids["cl_ord_id"] = str(obj["child"])
         if not ids:
             continue
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.cli import main
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -33,7 +34,9 @@ def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
         assert stop_gateway(proc) == 0
 
 
-def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]) -> None:
+def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
     venue_port, algo_port = ports
     seller = Client(venue_port, "CLIENT2", our_comp_id="VENUE")
     seller.logon(extra="|141=Y")
@@ -74,3 +77,12 @@ def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]
     assert "max_order_qty 1000" in client.expect("8", **{"11": "BIG", "150": "8"})[58]
     seller.close()
     client.close()
+    # the parent's audit timeline shows its children's own messages to and from the venue
+    # (the runners name a child "child" in their decisions; its ClOrdID on the wire)
+    capsys.readouterr()
+    assert main(["audit", str(tmp_path / "algo"), "--clordid", "P"]) == 0
+    timeline = capsys.readouterr().out
+    to_venue = [line for line in timeline.splitlines() if "CLIENT1->VENUE out" in line]
+    assert any("NewOrderSingle BUY" in line for line in to_venue), timeline
+    assert any("VENUE->CLIENT1 in" in line and "ExecutionReport Fill" in line
+               for line in timeline.splitlines()), timeline
