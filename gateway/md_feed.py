@@ -47,7 +47,6 @@ The decoder's ``on_error`` turns raising into reporting and going on (a backtest
 
 from __future__ import annotations
 
-import bisect
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -148,7 +147,7 @@ class FeedFill(NamedTuple):
 class _TradeLists(NamedTuple):
     """A batch's trade entries, one list per field, in entry order."""
 
-    entry: list[int]  # index in the batch's entries
+    before: list[int]  # per message (and one past the last), the trades of those before it
     price: list[int]
     qty: list[int]
     time: list[int]
@@ -185,8 +184,7 @@ class MdBatch:
     """
 
     __slots__ = ("_buf", "_firsts", "_line_base", "_trades", "count", "entries", "entry_count",
-                 "msgs",
-                 "source", "symbols")
+                 "has_text_ids", "msgs", "source", "symbols")
 
     def __init__(self, source: str, symbols: tuple[str, ...], msgs: bytes, entries: bytearray,
                  buf: bytes, line_base: int) -> None:
@@ -202,6 +200,9 @@ class MdBatch:
         # asked for every chunk a replay applies
         self._firsts = memoryview(msgs).cast("I")[_MSG_FIRST_ENTRY :: _MSG.size // 4]
         self._trades: _TradeLists | None = None  # see _trade_lists
+        #: whether some entry has a non-numeric MDEntryID (see :meth:`text_ids`): looked up
+        #: once, as every application of the batch would ask
+        self.has_text_ids = _TEXT_ID in entries[_ENTRY_FLAGS_B::_E]
 
     def __len__(self) -> int:
         return self.count
@@ -256,9 +257,10 @@ class MdBatch:
 
     def _trade_span(self, start: int, stop: int) -> tuple[int, int]:
         """Where the trades of messages start..stop-1 are in :meth:`_trade_lists`' lists."""
-        first, last = self.entry_range(start, stop)
-        at = self._trade_lists().entry
-        return bisect.bisect_left(at, first), bisect.bisect_left(at, last)
+        if start < 0 or stop < 0:
+            raise IndexError(f"messages {start}..{stop} out of range for {self!r}")
+        before = self._trade_lists().before
+        return before[min(start, self.count)], before[min(stop, self.count)]
 
     def _trade_lists(self) -> _TradeLists:
         """The batch's trade entries (269=2, every symbol) in order, as lists. Gathered once,
@@ -269,7 +271,9 @@ class MdBatch:
             e = np.frombuffer(self.entries, dtype=_ENTRY_DTYPE, count=self.entry_count)
             at = np.flatnonzero(e["kind"] == _TRADE)
             t = e[at]
-            self._trades = _TradeLists(at.tolist(), t["price"].tolist(), t["qty"].tolist(),
+            firsts = np.append(np.asarray(self._firsts), self.entry_count)
+            self._trades = _TradeLists(np.searchsorted(at, firsts).tolist(),
+                                       t["price"].tolist(), t["qty"].tolist(),
                                        t["time"].tolist(), t["sym"].tolist())
         return self._trades
 
@@ -615,7 +619,9 @@ class FeedBook(OrderBook):
         return self._ptr()
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: one is made for every chunk a replay applies, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs three times a plain one's
+@dataclass(slots=True)
 class MdUpdate:
     """What applying messages ``start..stop-1`` of ``batch`` did.
 
@@ -760,8 +766,9 @@ class MarketDataFeed:
             raise IndexError(f"messages {start}..{stop} out of range for {batch!r}")
         if record is not None and not 1 <= depth <= lib.MD_MAX_LEVELS:
             raise ValueError(f"depth must be in 1..{lib.MD_MAX_LEVELS}")
-        for k, text in batch.text_ids(*batch.entry_range(start, stop)):
-            struct.pack_into("<q", batch.entries, k * _E, self._text_id(text))
+        if batch.has_text_ids:
+            for k, text in batch.text_ids(*batch.entry_range(start, stop)):
+                struct.pack_into("<q", batch.entries, k * _E, self._text_id(text))
         ctl = self._ctl
         msgs = ffi.from_buffer("md_msg[]", batch.msgs)
         entries = ffi.from_buffer("md_entry[]", batch.entries)
