@@ -8,10 +8,11 @@ Metrics and their labels:
 
 =================================  ===========================================================
 ``messages_received_total``        {session, msg_type}: FIX messages in, as received (valid or
-                                   not); also market-data messages of other feeds
-                                   (:meth:`~GatewayMetrics.feed_message`, session = feed name)
+                                   not)
 ``messages_sent_total``            {session, msg_type}: FIX messages out
 ``ingestion_latency_seconds``      {feed}: histogram, receipt of market data to book updated
+                                   (a replayed log's messages are received when due; feed =
+                                   ``log``, or the FIX session the data came on)
 ``orders_added_total``             {symbol}: orders added to a book
 ``trades_executed_total``          {symbol}: trades matched; ``traded_quantity_total`` their
                                    quantity
@@ -229,12 +230,6 @@ class GatewayMetrics:
 
     # -- venue, router, feeds and algos -----------------------------------------------------
 
-    def feed_message(self, feed: str, msg_type: str) -> None:
-        """A market-data message from a feed that is not a FIX session (LOBSTER, Binance)."""
-        self._labels(
-            self.messages_received_total, self._bound("received", "session", feed),
-            self._bound("received", "msg_type", msg_type)).inc()
-
     def ingestion_latency(self, seconds: float, feed: str = "fix") -> None:
         self._labels(self.ingestion_latency_seconds,
                      self._bound("ingest", "feed", feed)).observe(seconds)
@@ -315,6 +310,11 @@ class GatewayMetrics:
     def _reject(self, name: str, direction: str, kind: str, reason: str | None) -> None:
         self._labels(self.rejects_total, name, direction, kind,
                      self._bound("rejects", "reason", _reason(reason))).inc()
+
+    def add_session(self, runner: SessionRunner) -> None:
+        """Give a configured session its series (connected 0, its state, sequence numbers)
+        before it ever connects, so an alert on ``session_connected == 0`` sees it."""
+        self._session_gauges(self._track(runner), runner)
 
     def _track(self, runner: SessionRunner) -> str:
         """The session's label; the first time a session is seen, set up its lag gauge."""

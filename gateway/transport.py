@@ -374,6 +374,9 @@ class Engine:
         self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer,
                                              observers, flush_logs=flush_logs)
                         for s in config.sessions}
+        if metrics is not None:
+            for runner in self.runners.values():
+                metrics.add_session(runner)
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False

@@ -15,6 +15,7 @@ them and stops the parent after a few in a row), so a parent never waits on a de
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -233,10 +234,21 @@ class AlgoGatewayApplication:
         if kind == "8":
             self.desk.on_child_report(_exec_report(message, now), now)
         elif kind in ("W", "X"):
-            self._market_data(message)
+            started = time.perf_counter()
+            changed = self._market_data(message)
+            metrics = self.desk.metrics
+            if metrics is not None:
+                # received at now (the session's clock); the books are updated now
+                metrics.ingestion_latency(time.perf_counter() - started, feed=self.upstream_name)
+                for symbol in changed:
+                    levels = self.books[symbol].levels
+                    metrics.book_depth(symbol, "bid", len(levels["0"]))
+                    metrics.book_depth(symbol, "ask", len(levels["1"]))
         self.desk.pump(now)
 
-    def _market_data(self, message: Message) -> None:
+    def _market_data(self, message: Message) -> set[str]:
+        """Apply a snapshot or incremental refresh to the level books; the symbols changed."""
+        changed: set[str] = set()
         body = message.body
         group: Group | None = body.group(268)
         snapshot_symbol = body.get_str(55) if message.msg_type == "W" else None
@@ -251,6 +263,8 @@ class AlgoGatewayApplication:
             book.entry(e.get_str(279) or "0", e.get_str(269) or "", price,
                        int(e.get_decimal(271) or 0))
             self.desk.book_changed(symbol)
+            changed.add(symbol)
+        return changed
 
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
         book = self.books.get(symbol)

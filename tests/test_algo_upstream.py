@@ -4,6 +4,8 @@ algos fed by the venue's market data), and a client working a TWAP parent throug
 
 from __future__ import annotations
 
+import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
+def ports(tmp_path: Path) -> Iterator[tuple[int, int, str]]:
+    """The venue's port, the algo gateway's port and its metrics URL."""
     venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
     algo_cfg = yaml.safe_load((ROOT / "sessions/algo.yaml").read_text())
     for s in algo_cfg["sessions"]:
@@ -26,18 +29,21 @@ def ports(tmp_path: Path) -> Iterator[tuple[int, int]]:
             s["port"] = venue_port
             s["reconnect"] = {"initial_delay": 0.1}
     algo_cfg["risk"] = {"sessions": {"CLIENT2": {"max_order_qty": 1000}}}
+    algo_cfg["metrics"] = {"host": "127.0.0.1", "port": 0}
     path = tmp_path / "algo.yaml"
     path.write_text(yaml.safe_dump(algo_cfg))
     algo, algo_port = start_gateway(path, tmp_path / "algo")
-    yield venue_port, algo_port
+    assert algo.stdout is not None
+    yield venue_port, algo_port, algo.stdout.readline().split()[-1]
     for proc in (algo, venue):
         assert stop_gateway(proc) == 0
 
 
-def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int], tmp_path: Path,
+def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int, str],
+                                                          tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]
                                                           ) -> None:
-    venue_port, algo_port = ports
+    venue_port, algo_port, metrics_url = ports
     seller = Client(venue_port, "CLIENT2", our_comp_id="VENUE")
     seller.logon(extra="|141=Y")
     for i, px in enumerate(("100.00", "100.01")):
@@ -55,6 +61,11 @@ def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int]
         fill = client.expect("8", timeout=10, **{"11": "P", "150": "F"})
         cum = int(fill[14])
     assert fill[39] == "2" and fill[151] == "0"
+    # the venue's market data reached the algos' books: ingestion and depth are measured
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    assert re.search(r'ingestion_latency_seconds_count\{feed="FIX.4.4:CLIENT1->VENUE"\} '
+                     r'[1-9]', text), text
+    assert re.search(r'book_depth_levels\{side="ask",symbol="AMZN"\} [1-9]', text), text
     # the venue's seller saw the children's fills on its orders
     got = sum(int(seller.expect("8", **{"150": "F"})[32]) for _ in range(2))
     assert got >= 300

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fixspec.dictionary import builtin_session
 from tests.conformance.harness import Client
@@ -167,6 +169,33 @@ def test_a_flood_of_orders_is_answered_in_order(clients: Callable[..., Client]) 
         c.expect("8", **{"11": f"F{i}", "150": "0"})
 
 
+def test_metrics_of_a_venue_driven_by_a_market_data_log(tmp_path: Path) -> None:
+    """The live venue replaying the bundled log: each applied batch observes its ingestion
+    latency (from when its first message was due) and the books' depth is published."""
+    config = yaml.safe_load((ROOT / "sessions/backtest.yaml").read_text())
+    del config["backtest"]
+    config["venue"]["market_data"] = {"log": str(ROOT / "logs/samples/AMZN-2012-06-21.md.log"),
+                                      "speed": 100}
+    config["metrics"] = {"host": "127.0.0.1", "port": 0}
+    path = tmp_path / "venue-md.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, _port = start_gateway(path, tmp_path / "run")
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        deadline = time.monotonic() + 20
+        while True:
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+            count = re.search(r'ingestion_latency_seconds_count\{feed="log"\} (\S+)', text)
+            if (count and float(count.group(1)) >= 10) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert count and float(count.group(1)) >= 10, text
+        assert re.search(r'book_depth_levels\{side="bid",symbol="AMZN"\} [1-9]', text), text
+    finally:
+        assert stop_gateway(proc) == 0
+
+
 def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -> None:
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path)
     try:
@@ -179,6 +208,8 @@ def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -
         text = urllib.request.urlopen(url, timeout=5).read().decode()
         assert 'messages_received_total{msg_type="D",session="FIX.4.4:VENUE->CLIENT1"}' in text
         assert 'orders_added_total{symbol="AAPL"} 1.0' in text
+        # a configured session that never connected has its series too (alerts see it)
+        assert 'session_connected{session="FIX.4.4:VENUE->CLIENT2"} 0.0' in text
         proc.send_signal(signal.SIGUSR1)
         canceled = c.expect("8", **{"11": "K1", "150": "4"})
         assert "kill switch" in canceled[58]
