@@ -302,7 +302,7 @@ class Backtest:
             desk.strategy_names[NAIVE_CODE] = strategy = "naive"
         elif name == "twap":
             desk.strategies[TWAP_CODE] = load_strategy("twap")
-            desk.strategy_names[TWAP_CODE] = strategy = "TWAP"
+            desk.strategy_names[TWAP_CODE] = strategy = "twap"  # the registry name
         record = RunRecord(run=name, strategy=strategy)
 
         def client_id(child_id: str) -> str:
