@@ -145,7 +145,8 @@ class FeedFill(NamedTuple):
 
 
 class _TradeLists(NamedTuple):
-    """A batch's trade entries, one list per field, in entry order."""
+    """A batch's trade entries, one list per field in entry order, and where each message's
+    trades start in them."""
 
     before: list[int]  # per message (and one past the last), the trades of those before it
     price: list[int]
