@@ -39,6 +39,9 @@ with SOH shown as ``|``; anything else JSON cannot hold as its ``str``.
 Flush policy: every ``flush_every`` lines (default 1, i.e. each line reaches the OS as it is
 written, so a crash of the process loses nothing already logged), and on :meth:`close`. A
 backtest may pass a larger ``flush_every``; then a crash can lose up to that many lines.
+Between :meth:`AuditLog.hold` and :meth:`AuditLog.release` (the transport holds the log while
+it handles one read's input) lines wait, and release flushes what is due; the transport
+releases before the messages of that input's replies reach the socket.
 
 An :class:`AuditLog` is a session observer for :class:`gateway.transport.Engine`. Neither the
 observer methods nor :meth:`order`/:meth:`algo`/:meth:`risk` raise: a failure to write
@@ -151,13 +154,17 @@ class _LineWriter:
         self.file = file
         self.flush_every = flush_every
         self.pending = 0
+        self.held = 0  # depth of AuditLog.hold()
 
     def msg(self, message: str) -> None:
         self.file.write(message + "\n")
         self.pending += 1
-        if self.pending >= self.flush_every:
-            self.file.flush()
-            self.pending = 0
+        if self.pending >= self.flush_every and not self.held:
+            self.flush()
+
+    def flush(self) -> None:
+        self.file.flush()
+        self.pending = 0
 
     info = msg
 
@@ -272,8 +279,23 @@ class AuditLog:
     def flush(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.flush()
-                self._writer.pending = 0
+                self._writer.flush()
+
+    def hold(self) -> None:
+        """Keep lines in the buffer until the matching :meth:`release` (calls nest)."""
+        with self._lock:
+            self._writer.held += 1
+
+    def release(self) -> None:
+        """End a :meth:`hold`; the outermost flushes the lines the policy says are due."""
+        with self._lock:
+            w = self._writer
+            w.held -= 1
+            if not w.held and w.pending >= w.flush_every and self._file is not None:
+                try:
+                    w.flush()
+                except Exception as exc:  # see the module docstring: never raises
+                    self._failed(exc)
 
     def close(self) -> None:
         """Flush and close; later records are counted as errors, not written."""

@@ -4,9 +4,10 @@
 either direction, ``YYYYMMDD-HH:MM:SS.ffffff : 8=FIX...`` with SOH kept, so our logs and logs
 captured from QuickFIX engines are read by the same tools (:mod:`gateway.fixlog`). The
 ``.event.current.log`` beside it gets session events (logon, gaps, rejects, disconnects).
-Lines are flushed as written (``flush=False`` leaves them to the file's buffer and
-:meth:`SessionLog.close`: a backtest, whose logs are read after the run); the message store,
-not this log, is what recovery relies on.
+Message lines wait in the file's buffer until :meth:`SessionLog.flush` or
+:meth:`SessionLog.close`: the transport flushes them before the messages they record reach
+the socket (a backtest, whose logs are read after the run, only at close). Event lines are
+rare and flushed as written. The message store, not this log, is what recovery relies on.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ class SessionLog:
     """The message log and event log of one session; ``directory`` None logs nothing."""
 
     def __init__(self, directory: Path | None, begin_string: str, sender: str,
-                 target: str, *, flush: bool = True) -> None:
-        self._flush = flush
+                 target: str) -> None:
         self._messages: TextIO | None = None
         self._events: TextIO | None = None
         if directory is None:
@@ -42,14 +42,16 @@ class SessionLog:
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
             self._messages.write(f"{_stamp(now)} : {raw.decode('latin-1')}\n")
-            if self._flush:
-                self._messages.flush()
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
             self._events.write(f"{_stamp(now)} : {text}\n")
-            if self._flush:
-                self._events.flush()
+            self._events.flush()
+
+    def flush(self) -> None:
+        """Push the message lines written so far to the OS."""
+        if self._messages is not None:
+            self._messages.flush()
 
     def close(self) -> None:
         for f in (self._messages, self._events):

@@ -140,19 +140,69 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+class OutputBatch:
+    """Output held while one read's input (or one application timer) is handled, shared by
+    every session of an engine: what the handling sends on sockets is logged as it goes,
+    and when the outermost batch ends the audit log and the sessions' logs are flushed,
+    then each session's bytes are written in one call. A burst of input then costs a write
+    and a flush per session, not per message, and every message still has its log lines
+    flushed before it reaches the socket. In-memory links (backtests) are written at once:
+    there are no system calls to save and their delivery order is part of the result."""
+
+    def __init__(self, audit: AuditLog | None = None) -> None:
+        self.audit = audit
+        self.depth = 0
+        self.waiting: dict[SessionRunner, None] = {}  # insertion order: first touched first
+
+    @property
+    def open(self) -> bool:
+        return self.depth > 0
+
+    def __enter__(self) -> OutputBatch:
+        self.depth += 1
+        if self.depth == 1 and self.audit is not None:
+            self.audit.hold()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            if self.audit is not None:
+                self.audit.release()
+            waiting = list(self.waiting)
+            self.waiting.clear()
+            for runner in waiting:
+                runner.flush_logs()
+            for runner in waiting:
+                runner.write_pending()
+
+    def write_now(self, runner: SessionRunner) -> None:
+        """Out of turn (``runner`` is closing): its logged lines and held bytes now."""
+        if self.audit is not None:
+            self.audit.flush()
+        self.waiting.pop(runner, None)
+        runner.flush_logs()
+        runner.write_pending()
+
+
 class SessionRunner:
     """One session with its store, logs and (at most one) live connection."""
 
     def __init__(self, config: SessionConfig, app: Application, clock: Clock,
                  run_dir: Path, max_buffer: int,
-                 observers: Sequence[SessionObserver] = (), *, flush_logs: bool = True) -> None:
+                 observers: Sequence[SessionObserver] = (), *, flush_logs: bool = True,
+                 batch: OutputBatch | None = None) -> None:
         self.config = config
         self.app = app
         self.clock = clock
         self.max_buffer = max_buffer
         self.observers = tuple(observers)
+        # flushed by the runner itself (flush_logs): before output reaches the socket
         self.log = SessionLog(run_dir / "log", config.begin_string, config.sender_comp_id,
-                              config.target_comp_id, flush=flush_logs)
+                              config.target_comp_id)
+        self._flush_logs = flush_logs
+        self.batch = batch or OutputBatch()
+        self._pending: list[bytes] = []  # bytes held by the batch
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
         self.store = DeferredTargetStore(store_for(config, run_dir))
@@ -182,9 +232,13 @@ class SessionRunner:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _handle(self, out: Output) -> None:
-        """Write the output's bytes, log them, tell the application its events."""
+        """Write the output's bytes, log them, tell the application its events. Inside a
+        batch, socket bytes and log flushes wait for its end (:class:`OutputBatch`)."""
         now = self.clock.now()
         writer = self.writer
+        held = self.batch.open
+        if held:
+            self.batch.waiting[self] = None
         # What came in is logged before the replies it caused, then the replies, then the
         # other events (which may make the application send more).
         for event in out.events:
@@ -196,15 +250,45 @@ class SessionRunner:
             self.log.message(now, raw)
             for o in self.observers:
                 o.message(self, "out", raw, now)
-            if self._writable(writer):
+            if not self._writable(writer):
+                continue
+            if held and isinstance(writer, asyncio.StreamWriter):
+                self._pending.append(raw)
+            else:
+                self.flush_logs()
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
                 for o in self.observers:
                     o.event(self, event, now)
                 self._event(event, now)
+        if not held:
+            self.flush_logs()
+        self._check_backlog()
+
+    def flush_logs(self) -> None:
+        """Push this session's log lines to the OS (unless the engine keeps them buffered
+        until close: a backtest, whose logs are read after the run)."""
+        if self._flush_logs:
+            self.log.flush()
+
+    def write_pending(self) -> None:
+        """Write the bytes the batch held, in one call."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        writer = self.writer
+        if self._writable(writer):
+            writer.write(data)
+            self._check_backlog()
+
+    def _check_backlog(self) -> None:
+        writer = self.writer
         if self._writable(writer) and writer.transport.get_write_buffer_size() > self.max_buffer:
-            self.log.event(now, "slow consumer: output buffer over limit, disconnecting")
+            self.log.event(self.clock.now(),
+                           "slow consumer: output buffer over limit, disconnecting")
+            self._pending.clear()
             self._close(graceful=False)  # it does not read: a graceful close would wait on it
 
     def _event(self, event: object, now: datetime) -> None:
@@ -252,6 +336,10 @@ class SessionRunner:
         writer = self.writer
         if writer is None or writer.is_closing() or self._half_closed:
             return
+        if self._pending:  # what the batch holds goes out before the connection ends
+            self.batch.write_now(self)
+            if writer.is_closing():  # the write found a slow consumer and closed it
+                return
         if graceful and isinstance(writer, asyncio.StreamWriter) and writer.can_write_eof():
             try:
                 writer.write_eof()
@@ -284,8 +372,9 @@ class SessionRunner:
         inbound number. Slices of COMMIT_BYTES bound what a crash makes the peer resend (and
         the application see twice, as PossDup) to about one slice of messages."""
         for at in range(0, len(data), COMMIT_BYTES):
-            self._handle(self.session.data_received(data[at:at + COMMIT_BYTES],
-                                                    self.clock.now()))
+            with self.batch:  # the replies are logged and written before the commit
+                self._handle(self.session.data_received(data[at:at + COMMIT_BYTES],
+                                                        self.clock.now()))
             self.store.commit()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -371,8 +460,9 @@ class Engine:
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()
+        self.batch = OutputBatch(audit)
         self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer,
-                                             observers, flush_logs=flush_logs)
+                                             observers, flush_logs=flush_logs, batch=self.batch)
                         for s in config.sessions}
         if metrics is not None:
             for runner in self.runners.values():
@@ -418,7 +508,8 @@ class Engine:
             deadline = app.next_deadline()
             if deadline is not None and deadline <= now:
                 try:
-                    app.on_timer(now)
+                    with self.batch:
+                        app.on_timer(now)
                 except Exception:  # a bug in one timer must not stop every later one
                     print(f"gateway: application timer failed:\n{traceback.format_exc()}",
                           file=sys.stderr, flush=True)
