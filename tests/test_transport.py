@@ -177,6 +177,47 @@ def test_initiator_retries_after_a_peer_that_hangs_up_before_the_logon(tmp_path:
     run(scenario())
 
 
+def test_a_burst_is_answered_in_one_write_after_its_log_lines(tmp_path: Path) -> None:
+    """Orders arriving in one read are answered with one write to the socket, and the
+    message log already holds every line of them (in and out) when that write happens."""
+    async def scenario() -> None:
+        from datetime import UTC, datetime
+
+        from tests.fixpeer import Peer
+
+        acc_cfg, _ = pair(tmp_path)
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        runner = acceptor.runner("TW")
+        reader, writer = await asyncio.open_connection("127.0.0.1", acceptor.port)
+        peer = Peer(begin="FIX.4.4", sender="TW", target="ISLD")
+        writer.write(peer.logon(30, now=datetime.now(UTC)))
+        await wait_for(lambda: runner.logged_on)
+        log = runner.log.messages_path
+        writes: list[tuple[int, int]] = []  # (echoes in the write, log lines on disk then)
+        assert runner.writer is not None
+        real_write = runner.writer.write
+
+        def spy(data: bytes) -> None:
+            writes.append((data.count(b"\x0135=D\x01"), len(log.read_text().splitlines())))
+            real_write(data)
+
+        runner.writer.write = spy  # type: ignore[method-assign]
+        n = 50
+        writer.write(b"".join(peer.msg(f"35=D|11=B{i}|21=1|55=X|54=1|60=20240101-00:00:00|40=1",
+                                       now=datetime.now(UTC)) for i in range(n)))
+        received = b""
+        while received.count(b"\x0135=D\x01") < n:
+            received += await asyncio.wait_for(reader.read(65536), 5)
+        assert sum(k for k, _ in writes) == n
+        assert len(writes) <= 2  # one per read of the burst (TCP may split it once)
+        assert writes[-1][1] >= 2 + 2 * n  # logon in and out, then every order and echo
+        writer.close()
+        await acceptor.stop()
+
+    run(scenario())
+
+
 def _self_signed(tmp_path: Path) -> TlsConfig:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
