@@ -148,7 +148,7 @@ class _TradeLists(NamedTuple):
     """A batch's trade entries, one list per field in entry order, and where each message's
     trades start in them."""
 
-    before: list[int]  # per message (and one past the last), the trades of those before it
+    before: array[int]  # per message (and one past the last), the trades of those before it
     price: list[int]
     qty: list[int]
     time: list[int]
@@ -273,7 +273,8 @@ class MdBatch:
             at = np.flatnonzero(e["kind"] == _TRADE)
             t = e[at]
             firsts = np.append(np.asarray(self._firsts), self.entry_count)
-            self._trades = _TradeLists(np.searchsorted(at, firsts).tolist(),
+            before = array("q", np.searchsorted(at, firsts).astype(np.int64).tobytes())
+            self._trades = _TradeLists(before,
                                        t["price"].tolist(), t["qty"].tolist(),
                                        t["time"].tolist(), t["sym"].tolist())
         return self._trades
