@@ -71,6 +71,17 @@ async def start_pair(tmp_path: Path, acc_cfg: GatewayConfig,
     return acceptor, initiator, collector
 
 
+async def initiator_to(tmp_path: Path, port: int) -> tuple[Engine, GatewayConfig]:
+    """A started initiator (Collector app) aimed at ``port``, and the config of the acceptor
+    it expects there."""
+    acc_cfg, ini_cfg = pair(tmp_path)
+    icfg = ini_cfg(port)
+    initiator = Engine(icfg, Dispatcher(icfg, {"collector": Collector()}),
+                       run_dir=tmp_path / "i")
+    await initiator.start()
+    return initiator, acc_cfg
+
+
 def test_initiator_and_acceptor_trade_and_survive_a_dropped_connection(tmp_path: Path) -> None:
     async def scenario() -> None:
         acc_cfg, ini_cfg = pair(tmp_path, store=StoreConfig(kind="file", fsync="never"))
@@ -118,12 +129,7 @@ def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
         with socket.socket() as s:  # a free port, closed again
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        acc_cfg, ini_cfg = pair(tmp_path)
-        collector = Collector()
-        icfg = ini_cfg(port)
-        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
+        initiator, acc_cfg = await initiator_to(tmp_path, port)
         await asyncio.sleep(0.5)  # several refused attempts
         acceptor = Engine(acc_cfg.with_port(port), Dispatcher(acc_cfg), run_dir=tmp_path / "a")
         await acceptor.start()
@@ -158,12 +164,7 @@ def test_initiator_retries_after_a_peer_that_hangs_up_before_the_logon(tmp_path:
 
         peer = threading.Thread(target=hang_up, daemon=True)
         peer.start()
-        acc_cfg, ini_cfg = pair(tmp_path)
-        collector = Collector()
-        icfg = ini_cfg(port)
-        initiator = Engine(icfg, Dispatcher(icfg, {"collector": collector}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
+        initiator, acc_cfg = await initiator_to(tmp_path, port)
         await wait_for(lambda: attempts >= 3)
         rude.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); the port is free again
         rude.close()
