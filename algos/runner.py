@@ -334,12 +334,11 @@ life (a replace that changes the parent's id does not change the prefix).
     # -- the event loop -----------------------------------------------------------------------
 
     def _run(self, now: datetime, work: Callable[[], None]) -> None:
+        self._queue.append(lambda: self._step(now, work))
         if self._busy:
-            self._queue.append(lambda: self._step(now, work))
             return
         self._busy = True
         try:
-            self._step(now, work)
             while self._queue:
                 self._queue.popleft()()
         finally:
