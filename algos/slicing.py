@@ -24,10 +24,14 @@ Every price is capped by the parent's limit (a buy never above it, a sell never 
 rounded to the tick away from the far side. Quantities are whole lots except the parent's
 final odd remainder, and no child exceeds ``MaxChildQty`` (a larger quantity is split, at
 most :data:`MAX_CHILDREN_PER_DECISION` children per decision). With a participation cap
-(``ParentOrder.participation``), filled + working never exceeds ``rate x`` market volume
-traded since the start (sum of increases of ``MarketSnapshot.volume``; the baseline is the
-last snapshot at or before the start). Before any volume trades the cap is zero, so a capped
-order sends nothing until the market prints. Without a snapshot showing a bid and an ask,
+(``ParentOrder.participation``, ``rate``), our fills stay within ``rate`` of all volume traded
+since the start, ours included (``MarketSnapshot.volume`` counts every print; the baseline
+is the last snapshot at or before the start): filled + working never exceeds
+``rate / (1 - rate)`` x the volume the others traded (market volume less our fills), so
+whatever is working may fill and the share still holds. Counting our own prints as room
+instead would let each fill make room for the next: a burst of ever smaller children within
+one instant, converging to the same quantity. Before any volume trades the cap is zero, so
+a capped order sends nothing until the market prints. Without a snapshot showing a bid and an ask,
 or with a crossed book, the strategy waits.
 
 Parameters (``ParentOrder.params``, anything else is refused so a typo cannot pass):
@@ -297,12 +301,14 @@ class SlicedStrategy:
                                    + self.slice_len * self._fractions.get(i, DEFAULT_FRACTION))
         return at
 
-    def participation_cap(self) -> int:
-        """Most that may be filled + working under the participation cap (qty if none)."""
+    def participation_cap(self, filled: int) -> int:
+        """Most that may be filled + working under the participation cap (qty if none),
+        with ``filled`` of the volume seen being our own fills."""
         rate = self.parent.participation
-        if rate is None:
+        if rate is None or rate >= 1:
             return self.parent.qty
-        allowed = math.floor(rate * self._volume_seen)
+        others = max(0, self._volume_seen - filled)
+        allowed = math.floor(rate / (1 - rate) * others)
         if allowed >= self.parent.qty:
             return self.parent.qty
         return allowed // self.parent.lot_size * self.parent.lot_size
@@ -347,7 +353,7 @@ class SlicedStrategy:
                 actions.append(CancelChild(child.child_id,
                                            f"{self._label(i)} {phase}: reprice to {price}"))
 
-        target = min(p.qty if catch_up else self.targets[i], self.participation_cap())
+        target = min(p.qty if catch_up else self.targets[i], self.participation_cap(state.filled))
         tif: Literal["day", "ioc"] = "day"
         if catch_up and marketable:
             if self._ioc_at_snapshot == self._snapshots:

@@ -6,8 +6,8 @@ the window's expected volume that falls before that time:
 (:class:`algos.volume_profile.VolumeProfile`, the shipped AAPL day by default). The rest of
 the behaviour (passive then crossing, carry-forward, catch-up, lots, MaxChildQty, the model
 overlay) is :class:`algos.slicing.SlicedStrategy`'s, and so is the participation cap: with
-``ParentOrder.participation`` (FIX ParticipationRate 849) filled + working never exceeds the
-rate times the market volume traded since the start, and nothing is sent before some volume
+``ParentOrder.participation`` (FIX ParticipationRate 849) our fills stay within that share of
+the volume traded since the start (ours included), and nothing is sent before some volume
 has traded.
 
 When the profile expects no volume at all inside the window (an order outside the hours it

@@ -69,7 +69,10 @@ def test_participation_cap_holds_and_nothing_goes_before_volume() -> None:
 
     def capped(h: Harness) -> None:
         s = h.runner.state
-        assert s.filled + s.working_qty <= math.floor(0.1 * (h.venue.volume - v0))
+        volume = h.venue.volume - v0  # every print, ours included
+        assert s.filled <= 0.1 * volume  # what the client asked for
+        # and what is working may fill without breaking it: 0.1 / 0.9 of the others' volume
+        assert s.filled + s.working_qty <= math.floor((volume - s.filled) / 9)
 
     h.checks.append(capped)
     h.run(T0 + MIN)
@@ -85,3 +88,22 @@ def test_participation_cap_holds_and_nothing_goes_before_volume() -> None:
     assert h.filled >= math.floor(0.1 * (h.venue.volume - v0)) - 10 - 30
     done = h.done()
     assert done is not None and done.reason == "expired"
+
+
+def test_a_capped_parent_takes_its_share_in_one_child_not_a_burst() -> None:
+    """With half the volume allowed, each fill of ours is half of all volume again: the cap
+    is reached with one child sized for it, not a series of ever smaller ones (50, 25, 12...)
+    sent within one instant as each fill makes room for the next."""
+    parent = make_parent(1000, minutes=10, participation=0.5, lot=1, Slices="1")
+    h = Harness(parent, partial(Vwap, profile=QUARTERS))
+    v0 = h.venue.volume
+
+    def others_trade(h: Harness) -> None:
+        if h.now == T0 + 4 * MIN:
+            h.venue.volume += 100  # someone else prints 100
+
+    h.run(T0 + 6 * MIN, before=others_trade)  # past half-slice: the parent crosses
+    sent = h.audited("child_sent")
+    assert h.filled == 100 and h.venue.volume - v0 == 200  # half of all volume is ours
+    # the passive child and its repricing at half-slice, each the full share
+    assert [c["qty"] for c in sent] == [100, 100]
