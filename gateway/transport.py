@@ -66,6 +66,7 @@ HIGH_WATER = 256 * 1024
 APP_TICK = 0.05  # longest an application timer may wait past its deadline
 COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
 LINGER = 2.0  # seconds a closed session's socket keeps reading for the peer's own close
+FIRST_MESSAGE_TIMEOUT = 30.0  # seconds a new connection has to deliver its first message
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -550,15 +551,18 @@ class Engine:
         buf = b""
         runner: SessionRunner | None = None
         try:
-            while len(buf) < 65536:  # a Logon is small: anything bigger is not one
-                chunk = await asyncio.wait_for(reader.read(READ_SIZE), 30)
-                if not chunk:
-                    break
-                buf += chunk
-                key = peek_session_key(buf)
-                if key is not None:
-                    runner = self.runners.get(key)
-                    break
+            # the whole first message within FIRST_MESSAGE_TIMEOUT, not each read: a peer
+            # trickling a byte at a time must not hold a socket (a file descriptor) for ever
+            async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):
+                while len(buf) < 65536:  # a Logon is small: anything bigger is not one
+                    chunk = await reader.read(READ_SIZE)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    key = peek_session_key(buf)
+                    if key is not None:
+                        runner = self.runners.get(key)
+                        break
         except (ValueError, TimeoutError, ConnectionError, OSError):
             runner = None
         if runner is None or runner.config.role != "acceptor" or runner.writer is not None:

@@ -313,3 +313,32 @@ def test_one_port_serves_several_sessions_at_once(tmp_path: Path) -> None:
         await engine.stop()
 
     run(scenario())
+
+
+def test_a_peer_trickling_its_first_message_is_cut_off(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first message has a deadline as a whole: a byte now and then does not keep a
+    connection (a file descriptor) open for ever."""
+    import gateway.transport
+
+    monkeypatch.setattr(gateway.transport, "FIRST_MESSAGE_TIMEOUT", 0.5)
+
+    async def scenario() -> None:
+        acc_cfg, _ = pair(tmp_path)
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", acceptor.port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        closed = False
+        for byte in b"8=FIX.4.4\x019=70\x0135=A\x0134=1\x01" * 4:
+            writer.write(bytes([byte]))
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(reader.read(1), 0.1) == b"":
+                    closed = True
+                    break
+        assert closed and loop.time() - started < 3
+        writer.close()
+        await acceptor.stop()
+
+    run(scenario())
