@@ -21,6 +21,7 @@ from enum import IntEnum
 # format checking off for that field without anyone noticing.
 INT_TYPES = frozenset({"INT"})
 UNSIGNED_TYPES = frozenset({"LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM"})
+MAX_SEQNUM_DIGITS = 18
 FLOAT_TYPES = frozenset({"FLOAT", "PRICE", "QTY", "AMT", "PERCENTAGE", "PRICEOFFSET"})
 DATA_TYPES = frozenset({"DATA", "XMLDATA"})
 MULTI_VALUE_TYPES = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
@@ -169,6 +170,9 @@ _CHECKS: dict[str, Callable[[bytes], bool]] = {
 }
 _CHECKS.update(dict.fromkeys(INT_TYPES, _matcher(_RE_INT)))
 _CHECKS.update(dict.fromkeys(UNSIGNED_TYPES, _matcher(_RE_UNSIGNED)))
+# A sequence number past what a store can hold (and any session can reach) is not a number
+# to act on: 18 digits stay below 2**63.
+_CHECKS["SEQNUM"] = lambda v: len(v) <= MAX_SEQNUM_DIGITS and _RE_UNSIGNED.fullmatch(v) is not None
 _CHECKS.update(dict.fromkeys(FLOAT_TYPES, _matcher(_RE_FLOAT)))
 _CHECKS.update(dict.fromkeys(STRING_TYPES, _is_string))
 _CHECKS.update(dict.fromkeys(DATA_TYPES, lambda v: True))

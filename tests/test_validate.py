@@ -258,6 +258,8 @@ FORMATS: list[tuple[str, bytes, bool]] = [
     ("INT", b"-12", True), ("INT", b"1.0", False), ("INT", b"+1", False),
     ("LENGTH", b"0", True), ("LENGTH", b"-1", False),
     ("SEQNUM", b"42", True), ("NUMINGROUP", b"3", True), ("NUMINGROUP", b"x", False),
+    # a sequence number no store holds (2**64) is refused, not acted on; 18 digits are fine
+    ("SEQNUM", b"999999999999999999", True), ("SEQNUM", b"18446744073709551616", False),
     ("FLOAT", b"-0.5", True), ("PRICE", b"101.", True), ("QTY", b".5", True),
     ("AMT", b"1e3", False), ("PERCENTAGE", b"0.25", True), ("PRICE", b"1,5", False),
     ("CHAR", b"A", True), ("CHAR", b"AB", False),
