@@ -64,6 +64,7 @@ from gateway.venue_orders import (
     ExecReport,
     Report,
 )
+from gateway.venue_restart import recover
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -109,6 +110,8 @@ class VenueApplication:
         self.audit: AuditLog | None = None
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
+        # per session, the ClOrdIDs its stored reports name from before a restart
+        self._used_ids: dict[str, set[str]] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -128,14 +131,25 @@ class VenueApplication:
 
     def bind(self, engine: object) -> None:
         """Know every session up front (reports reach logged-out owners too), and the
-        engine's audit log and metrics."""
-        for runner in getattr(engine, "runners", {}).values():
-            if runner.config.application == "venue":
-                self.sessions[runner.name] = runner
+        engine's audit log and metrics; then what the sessions' stores say of orders from
+        before a restart (:mod:`gateway.venue_restart`): their ClOrdIDs, and a Canceled
+        report for each one still open, which the books no longer hold."""
         self.audit = getattr(engine, "audit", None)
         self.metrics = getattr(engine, "metrics", None)
         self.desk.audit = self.gate.audit = self.audit
         self.desk.metrics = self.metrics
+        clock = getattr(engine, "clock", None)
+        for runner in getattr(engine, "runners", {}).values():
+            if runner.config.application != "venue":
+                continue
+            self.sessions[runner.name] = runner
+            store = runner.session.store
+            found = recover(store.sent(1, store.next_sender_seq))
+            self._used_ids[runner.name] = found.cl_ord_ids
+            if found.open and clock is not None:
+                now = clock.now()
+                ids = (self.venue.next_exec_id() for _ in found.open)
+                self.deliver(found.cancels(runner.name, ids, now), now)
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
@@ -156,6 +170,13 @@ class VenueApplication:
         msg_type = message.msg_type or ""
         owner = session.name
         cl_ord_id = message.body.get_str(11) or ""
+        if message.poss_dup and msg_type in ("D", "F", "G") and self._handled(owner, cl_ord_id):
+            # a copy of a request already acted on, resent by the peer's session layer (after
+            # our crash, what followed our last committed sequence number): not again
+            if self.audit is not None:
+                self.audit.order(now, "possdup_ignored", owner, cl_ord_id=cl_ord_id,
+                                 msg_type=msg_type)
+            return
         if msg_type == "V":
             self.market_data.request(owner, message, now)
         elif msg_type == "D" and (self.venue.order(owner, cl_ord_id) is not None
@@ -168,6 +189,13 @@ class VenueApplication:
         else:
             self.deliver(self._order_request(owner, msg_type, message, now), now)
         self.settle(now)
+
+    def _handled(self, owner: str, cl_ord_id: str) -> bool:
+        """Whether ``owner`` used ``cl_ord_id`` before: an order or parent of ours, or a
+        ClOrdID in the session's stored reports from before a restart."""
+        return (self.venue.order(owner, cl_ord_id) is not None
+                or self.desk.knows(owner, cl_ord_id)
+                or cl_ord_id in self._used_ids.get(owner, ()))
 
     def next_deadline(self) -> datetime | None:
         desk = self.desk.next_deadline()

@@ -1,0 +1,102 @@
+"""What a restarted venue knows of the orders it had: its sessions' stored reports.
+
+The venue keeps its books in memory: a process that ends (a crash, a restart) loses every
+resting order, while each session's store keeps every ExecutionReport sent, persisted before
+it was sent. From those reports a restarted venue learns, per session:
+
+* every ClOrdID the session used (11, and 41 of replaces and cancels), so a request resent
+  with PossDupFlag after the crash (the peer resends what arrived after our last committed
+  inbound sequence number) is recognised as one already handled and not executed again;
+* the orders still open at the end (the last report's OrdStatus not final, LeavesQty > 0).
+  They are gone from the books, so the venue tells their owners: an unsolicited Canceled
+  report each ("venue restarted"), which a client logged out receives by resend when it
+  logs on again. A client's order system never shows as live an order the venue lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from engine.book_types import Side
+from gateway.store import StoredMessage
+from gateway.venue_orders import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    REJECTED,
+    ExecReport,
+)
+
+__all__ = ["RESTART_TEXT", "Recovered", "recover"]
+
+RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
+_FINAL = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
+_ER = b"\x0135=8\x01"
+
+
+@dataclass
+class Recovered:
+    """One session's orders as its stored reports tell them."""
+
+    cl_ord_ids: set[str] = field(default_factory=set)
+    #: the last report of each order still open, by OrderID (37)
+    open: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    def cancels(self, owner: str, exec_ids: Iterable[str], now: datetime) -> list[ExecReport]:
+        """A Canceled report for each open order, as the client knows it."""
+        out = []
+        for (order_id, f), exec_id in zip(self.open.items(), exec_ids, strict=False):
+            out.append(ExecReport(
+                owner=owner, exec_id=exec_id, exec_type=CANCELED, ord_status=CANCELED,
+                order_id=order_id, cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
+                symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
+                ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
+                tif=f.get(59, ""), leaves=0, cum=_int(f.get(14)),
+                avg_px=_decimal(f.get(6)) or Decimal(0), time=now, text=RESTART_TEXT))
+        return out
+
+
+def recover(stored: Iterable[StoredMessage]) -> Recovered:
+    """Read a session's stored messages in sequence order (see the module docstring)."""
+    got = Recovered()
+    for message in stored:
+        if _ER not in message.raw:
+            continue
+        f = _fields(message.raw)
+        for tag in (11, 41):
+            if f.get(tag):
+                got.cl_ord_ids.add(f[tag])
+        order_id = f.get(37, "")
+        if not order_id or order_id == "NONE" or f.get(150) == "I":
+            continue  # a reject of a request that named no order, or a status report
+        if f.get(39) in _FINAL or _int(f.get(151)) <= 0:
+            got.open.pop(order_id, None)
+        else:
+            got.open[order_id] = f
+    return got
+
+
+def _fields(raw: bytes) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for part in raw.split(b"\x01"):
+        tag, sep, value = part.partition(b"=")
+        if sep and tag.isdigit():
+            out.setdefault(int(tag), value.decode("latin-1"))
+    return out
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(Decimal(value)) if value else 0
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        return Decimal(value) if value else None
+    except InvalidOperation:
+        return None

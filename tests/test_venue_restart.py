@@ -1,0 +1,86 @@
+"""A venue killed with SIGKILL and restarted: its books are gone, so every order it had
+acknowledged and not finished is reported Canceled to its owner, and a request the client
+resends with PossDupFlag after the crash is not executed a second time."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.store import StoredMessage
+from gateway.venue_restart import RESTART_TEXT, recover
+from tests.conformance.harness import Client
+from tests.fixpeer import Peer
+from tests.gateway_proc import start_gateway, stop_gateway
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def er(seq: int, body: str) -> StoredMessage:
+    raw = Peer(begin="FIX.4.4", sender="VENUE", target="CLIENT1").msg(
+        "35=8|" + body, seq=seq, now=datetime(2026, 11, 26, tzinfo=UTC))
+    return StoredMessage(seq, raw)
+
+
+def test_the_stored_reports_tell_which_orders_were_open() -> None:
+    got = recover([
+        er(1, "11=A|37=O1|39=0|150=0|151=100|14=0|38=100|54=1|55=AAPL|40=2|44=10|6=0"),
+        er(2, "11=B|37=O2|39=0|150=0|151=50|14=0|38=50|54=2|55=AAPL|40=2|44=11|6=0"),
+        er(3, "11=B|37=O2|39=2|150=F|151=0|14=50|38=50|54=2|55=AAPL|6=11"),  # filled
+        er(4, "11=A2|41=A|37=O1|39=0|150=5|151=80|14=20|38=100|54=1|55=AAPL|40=2|44=9|6=10"),
+        er(5, "11=X|37=NONE|39=8|150=8|151=0|14=0|38=0|54=1|55=AAPL"),  # a reject
+        er(6, "11=C|37=O3|39=4|150=4|151=0|14=0|38=10|54=1|55=AAPL"),  # canceled
+    ])
+    assert got.cl_ord_ids == {"A", "A2", "B", "C", "X"}
+    assert list(got.open) == ["O1"]
+    (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", ["E1"], datetime(2026, 11, 26, tzinfo=UTC))
+    assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
+        "A2", "A", 20, 0)
+    assert (cancel.exec_type, cancel.ord_status, cancel.text) == ("4", "4", RESTART_TEXT)
+
+
+def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    c = Client(port, "CLIENT1", our_comp_id="VENUE")
+    c.logon(extra="|141=Y")
+    for cl, side, px in (("R1", "1", "10.00"), ("R2", "2", "10.10"), ("X1", "1", "10.20")):
+        c.msg(f"35=D|11={cl}|54={side}|38=100|40=2|44={px}|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": cl, "150": "0"})
+    # X1 bought R2's 100: a fill report for each (the resting side's first)
+    assert {c.expect("8", **{"150": "F"})[11] for _ in range(2)} == {"R2", "X1"}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    c.close()
+
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    try:
+        c2 = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c2.peer.seq = c.peer.seq  # the client's numbers go on (no reset)
+        c2.logon()
+        c2.msg("35=2|7=1|16=0")  # everything the venue sent, the restart's reports included
+        cancels = [m for m in until_heartbeat(c2, "A") if m.get(58) == RESTART_TEXT]
+        # R1 was open; R2 and X1 were filled before the crash
+        assert [(m[11], m[150], m[39], m[151], m[43]) for m in cancels] == [
+            ("R1", "4", "4", "0", "Y")]
+        # a copy of R1's NewOrderSingle resent as PossDup is not an order again
+        c2.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c2.ts()}",
+               header="43=Y|122=" + c2.ts())
+        assert until_heartbeat(c2, "B") == []
+        c2.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
+def until_heartbeat(c: Client, test_req_id: str) -> list[dict[int, str]]:
+    """Send a TestRequest; every message before its Heartbeat."""
+    c.msg(f"35=1|112={test_req_id}")
+    seen = []
+    while True:
+        kind = c._peek_type()
+        got = c.expect(kind)
+        if kind == "0" and got.get(112) == test_req_id:
+            return seen
+        if kind != "4":  # resent admin messages come as gap fills
+            seen.append(got)
