@@ -74,6 +74,27 @@ class Schedule:
     def in_session(self, now: datetime) -> bool:
         return self.session_start(now) is not None
 
+    def session_end(self, now: datetime) -> datetime | None:
+        """End (inclusive, UTC) of the session that contains ``now``, or None outside."""
+        start = self.session_start(now)
+        if start is None:
+            return None
+        local = start.astimezone(ZoneInfo(self.timezone))
+        return (local + self._span()).astimezone(UTC)
+
+    def next_start(self, now: datetime) -> datetime:
+        """``now`` inside a session, else when the next one starts (UTC)."""
+        if self.in_session(now):
+            return now
+        local = self._local(now)
+        day = local.date()
+        if self.weekly:
+            day += timedelta(days=((self.start_day or 0) - local.weekday()) % 7)
+        start = self._start_on(day)
+        if start <= local:
+            start = self._start_on(day + timedelta(days=7 if self.weekly else 1))
+        return start.astimezone(UTC)
+
     def is_new_session(self, created: datetime, now: datetime) -> bool:
         """Whether a store created at ``created`` belongs to an earlier session than ``now``'s."""
         start = self.session_start(now)

@@ -54,6 +54,7 @@ PRECISIONS = {"s": TimePrecision.SECONDS, "ms": TimePrecision.MILLIS,
               "us": TimePrecision.MICROS, "ns": TimePrecision.NANOS}
 TEST_REQUEST_FACTOR = 1.2  # TestRequest after this many HeartBtInts without input
 TIMEOUT_FACTOR = 2.4  # disconnect after this many
+_JUST_AFTER = timedelta(microseconds=1)  # a schedule's end is inclusive
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -180,6 +181,7 @@ class Session:
         # message whose BodyLength is too long swallows the next one (both are dropped)
         self.framer = Framer(trust_body_length=True)
         self.connected_at: datetime | None = None
+        self._period_end: datetime | None = None
         self.last_sent: datetime | None = None
         self.last_received: datetime | None = None
         self.test_request_sent_at: datetime | None = None
@@ -208,6 +210,10 @@ class Session:
         self._reset_connection_data()
         self.connected_at = now
         self._maybe_new_schedule_period(now)
+        schedule = self.config.schedule
+        # when this connection's session period ends (None: no schedule, or outside one,
+        # where the Logon is refused anyway)
+        self._period_end = schedule.session_end(now) if schedule is not None else None
         if self.config.role == "acceptor":
             self._go(Trigger.ACCEPTED)
             return out
@@ -229,6 +235,11 @@ class Session:
         """Bytes from the peer: frame them and process every complete message."""
         out = Output()
         if self.state is State.DISCONNECTED:
+            return out
+        if self._past_period_end(now):
+            # the session is over: Logout (from the timers), and nothing more acted on
+            with contextlib.suppress(_Stop):
+                self._timers(now, out)
             return out
         self.framer.feed(data)
         for batch in self.framer.batches():
@@ -259,8 +270,16 @@ class Session:
             return None
         hb, test_after, dead_after = self._heartbeat_times()
         if self.test_request_sent_at is not None:
-            return self.last_received + dead_after
-        return min(self.last_sent + hb, self.last_received + test_after)
+            deadline = self.last_received + dead_after
+        else:
+            deadline = min(self.last_sent + hb, self.last_received + test_after)
+        if self._period_end is not None:  # traffic must not keep a session past its end
+            deadline = min(deadline, self._period_end + _JUST_AFTER)
+        return deadline
+
+    def _past_period_end(self, now: datetime) -> bool:
+        return (self.state is State.ACTIVE and self._period_end is not None
+                and now > self._period_end)
 
     def _heartbeat_times(self) -> tuple[timedelta, timedelta, timedelta]:
         """HeartBtInt, the silence before a TestRequest and the silence before giving up,

@@ -46,6 +46,28 @@ def test_session_start(schedule: Schedule, now: datetime, start: datetime | None
     assert schedule.in_session(now) == (start is not None)
 
 
+@pytest.mark.parametrize(
+    ("schedule", "now", "end", "next_start"),
+    [
+        (DAILY, utc(2026, 3, 2, 12), utc(2026, 3, 2, 17), utc(2026, 3, 2, 12)),
+        (DAILY, utc(2026, 3, 2, 18), None, utc(2026, 3, 3, 8)),
+        (DAILY, utc(2026, 3, 2, 7), None, utc(2026, 3, 2, 8)),
+        (OVERNIGHT, utc(2026, 3, 2, 23), utc(2026, 3, 3, 6), utc(2026, 3, 2, 23)),
+        (OVERNIGHT, utc(2026, 3, 3, 12), None, utc(2026, 3, 3, 22)),
+        # New York across the DST change (2:00 on 8 March 2026): 9:30 EST, then EDT
+        (NY, utc(2026, 3, 6, 22), None, utc(2026, 3, 7, 14, 30)),
+        (NY, utc(2026, 3, 7, 22), None, utc(2026, 3, 8, 13, 30)),
+        (NY, utc(2026, 3, 9, 14), utc(2026, 3, 9, 20), utc(2026, 3, 9, 14)),
+        (WEEK, utc(2026, 3, 4, 12), utc(2026, 3, 6, 22), utc(2026, 3, 4, 12)),
+        (WEEK, utc(2026, 3, 7, 12), None, utc(2026, 3, 8, 21)),  # Sunday 17:00 EDT
+    ],
+)
+def test_session_end_and_next_start(schedule: Schedule, now: datetime, end: datetime | None,
+                                    next_start: datetime) -> None:
+    assert schedule.session_end(now) == end
+    assert schedule.next_start(now) == next_start
+
+
 def test_new_session_when_store_predates_todays_start() -> None:
     assert DAILY.is_new_session(utc(2026, 3, 1, 16), utc(2026, 3, 2, 9))
     assert not DAILY.is_new_session(utc(2026, 3, 2, 8, 30), utc(2026, 3, 2, 9))

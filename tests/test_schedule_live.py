@@ -73,3 +73,42 @@ def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> 
         again.close()
     finally:
         assert stop_gateway(proc) == 0
+
+
+def test_traffic_does_not_keep_a_session_past_its_end(tmp_path: Path) -> None:
+    """The end time is kept while messages flow (QuickFIX checks it on every message, not
+    only when a heartbeat falls due): the Logout comes at the end, not HeartBtInt later."""
+    now = datetime.now(UTC)
+    end, start = now + timedelta(seconds=5), now + timedelta(hours=1)
+    if start.date() != now.date():
+        pytest.skip("the schedule would cross midnight; run again later")
+    config = {
+        "acceptor": {"host": "127.0.0.1", "port": 0},
+        "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
+                     "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
+        "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
+                      "schedule": {"start": start.strftime("%H:%M:%S"),
+                                   "end": end.strftime("%H:%M:%S"), "timezone": "UTC"}}],
+    }
+    path = tmp_path / "scheduled.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        c = Client(port, "TW", our_comp_id="ISLD")
+        c.logon(hb=30)
+        answered = 0
+        while True:  # a TestRequest every 0.2 s: never a heartbeat's worth of silence
+            c.msg(f"35=1|112=T{answered}")
+            got = fields(c._next_raw(10) or b"")
+            if got.get(35) == "5":
+                break
+            assert got.get(35) == "0" and datetime.now(UTC) < end + timedelta(seconds=5)
+            answered += 1
+            time.sleep(0.2)
+        assert "End of session" in got.get(58, "")
+        # at the end, not a HeartBtInt (30 s) later; the margin is for a loaded machine
+        assert end - timedelta(seconds=1) <= datetime.now(UTC) < end + timedelta(seconds=5)
+        assert answered > 5
+        c.sock.close()
+    finally:
+        assert stop_gateway(proc) == 0
