@@ -67,6 +67,7 @@ APP_TICK = 0.05  # longest an application timer may wait past its deadline
 COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence number
 LINGER = 2.0  # seconds a closed session's socket keeps reading for the peer's own close
 FIRST_MESSAGE_TIMEOUT = 30.0  # seconds a new connection has to deliver its first message
+SCHEDULE_POLL = 60.0  # longest an initiator sleeps while it waits for its schedule
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -584,6 +585,17 @@ class Engine:
         attempt = 0
         while not self._stopping:
             await asyncio.sleep(self._backoff(attempt, config))
+            if config.schedule is not None and not config.schedule.in_session(self.clock.now()):
+                # outside its schedule an initiator does not connect (its Logon would only
+                # be refused): it waits for the next start, then connects at once
+                start = config.schedule.next_start(self.clock.now())
+                runner.log.event(self.clock.now(), f"outside the session schedule: "
+                                                   f"waiting for its start at {start}")
+                while not config.schedule.in_session(self.clock.now()):
+                    wait = (config.schedule.next_start(self.clock.now())
+                            - self.clock.now()).total_seconds()
+                    await asyncio.sleep(min(max(wait, 0.01), SCHEDULE_POLL))
+                attempt = 0
             attempt += 1
             try:
                 tls = ssl_context(config.tls, server=False) if config.tls else None

@@ -342,3 +342,36 @@ def test_a_peer_trickling_its_first_message_is_cut_off(tmp_path: Path,
         await acceptor.stop()
 
     run(scenario())
+
+
+def test_an_initiator_waits_for_its_schedule_to_connect(tmp_path: Path) -> None:
+    """Outside its schedule an initiator does not connect (the peer would refuse the Logon,
+    QuickFIX initiators do not try); it connects when the session starts."""
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.schedule import Schedule
+
+    async def scenario() -> None:
+        now = datetime.now(UTC)
+        start, end = now + timedelta(seconds=2), now + timedelta(hours=1)
+        if start.date() != end.date():
+            pytest.skip("the schedule would cross midnight; run again later")
+        acc_cfg, ini_cfg = pair(tmp_path)
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg), run_dir=tmp_path / "a")
+        await acceptor.start()
+        icfg = ini_cfg(acceptor.port)
+        session = replace(icfg.sessions[0], schedule=Schedule(start.time(), end.time()))
+        icfg = replace(icfg, sessions=(session,))
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        runner = initiator.runner("ISLD")
+        await wait_for(lambda: runner.logged_on, timeout=10)
+        assert datetime.now(UTC) >= start
+        log = (tmp_path / "i" / "log" / "FIX.4.4-TW-ISLD.event.current.log").read_text()
+        assert "waiting for its start" in log
+        assert log.count("connected") == 1  # no attempt before the start
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
