@@ -10,7 +10,11 @@ subscribes (MarketDataRequest, by level, 5 deep, bids, offers and trades) to eve
 its ``venue: symbols:`` section and keeps the levels from the snapshot and increments.
 
 While the upstream session is down, new children are rejected at once (the runner counts
-them and stops the parent after a few in a row), so a parent never waits on a dead venue.
+them and stops the parent after a few in a row), so a parent never waits on a dead venue to
+take new orders. Cancels are held and sent as soon as the session is back (a child may still
+be live at the venue), and the session keeps its sequence numbers across reconnects
+(``reset_on_logon: false`` in sessions/algo.yaml), so the venue resends what it reported
+meanwhile; a stopping parent finishes once its children are accounted for.
 """
 
 from __future__ import annotations
@@ -238,7 +242,7 @@ class AlgoGatewayApplication:
             changed = self._market_data(message)
             metrics = self.desk.metrics
             if metrics is not None:
-                # received at now (the session's clock); the books are updated now
+                # from the message reaching the application to the level books updated
                 metrics.ingestion_latency(time.perf_counter() - started, feed=self.upstream_name)
                 for symbol in changed:
                     levels = self.books[symbol].levels
