@@ -667,7 +667,9 @@ class Session:
             return
         if self.state is not State.ACTIVE:
             return
-        if self.config.schedule is not None and not self.config.schedule.in_session(now):
+        if self._past_period_end(now):
+            # also when the next period has begun at once (start = end): the session that
+            # follows starts afresh, with sequence numbers reset, on the next connection
             self._send_logout(out, now, "End of session")
             return
         hb, test_after, dead_after = self._heartbeat_times()

@@ -112,3 +112,36 @@ def test_traffic_does_not_keep_a_session_past_its_end(tmp_path: Path) -> None:
         c.sock.close()
     finally:
         assert stop_gateway(proc) == 0
+
+
+def test_a_session_without_a_pause_still_ends_and_starts_afresh(tmp_path: Path) -> None:
+    """Start = end (one period after the other, no pause): at the boundary the client is
+    logged out and logs on again into a new session whose sequence numbers start over."""
+    now = datetime.now(UTC)
+    boundary = now + timedelta(seconds=5)
+    if boundary.date() != now.date():
+        pytest.skip("the boundary would cross midnight; run again in a few seconds")
+    at = boundary.strftime("%H:%M:%S")
+    config = {
+        "acceptor": {"host": "127.0.0.1", "port": 0},
+        "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
+                     "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
+        "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
+                      "schedule": {"start": at, "end": at, "timezone": "UTC"}}],
+    }
+    path = tmp_path / "continuous.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        c = Client(port, "TW", our_comp_id="ISLD")
+        c.logon(hb=30)
+        logout = _until_logout(c, timeout=15)
+        assert "End of session" in logout.get(58, "")
+        c.msg("35=5")
+        c.expect_disconnect()
+        c.sock.close()
+        again = Client(port, "TW", our_comp_id="ISLD")  # MsgSeqNum 1, no 141=Y
+        assert again.logon(hb=30)[34] == "1"
+        again.close()
+    finally:
+        assert stop_gateway(proc) == 0
