@@ -40,7 +40,7 @@ from typing import Any
 from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import parse_utc_timestamp
 from gateway.audit import scan_ids, show_soh
-from gateway.codec import peek_field
+from gateway.codec import peek_field, scan_fields
 from gateway.fixlog import read_log_lines
 
 __all__ = ["LOG_SUFFIXES", "Entry", "Reading", "Relation", "describe", "find_files",
@@ -359,16 +359,6 @@ def _dictionaries(begin_string: str | None) -> SessionDictionaries:
     return builtin_session("FIX.4.4")
 
 
-def fix_fields(raw: bytes) -> dict[int, str]:
-    """First value of each tag of an SOH-delimited message."""
-    out: dict[int, str] = {}
-    for part in raw.split(b"\x01"):
-        tag, eq, value = part.partition(b"=")
-        if eq and tag.isdigit():
-            out.setdefault(int(tag), value.decode("latin-1"))
-    return out
-
-
 class _Namer:
     def __init__(self, sd: SessionDictionaries) -> None:
         self.sd = sd
@@ -395,7 +385,7 @@ def _order_terms(side: str | None, qty: Any, symbol: Any, price: Any,
 
 def describe_fix(raw: bytes) -> str:
     """What a FIX message says, in a line: message name, then what matters for an order."""
-    f = fix_fields(raw)
+    f = scan_fields(raw)
     n = _Namer(_dictionaries(f.get(8)))
     mt = f.get(35, "?")
     name = n.message(mt)

@@ -66,6 +66,8 @@ __all__ = [
     "decode_bytes",
     "encode",
     "format_utc_timestamp",
+    "peek_field",
+    "scan_fields",
 ]
 
 _NO_LAYOUT = FieldSet(members=())
@@ -84,6 +86,17 @@ def peek_field(raw: bytes, needle: bytes) -> str | None:
     start = i + len(needle)
     end = raw.find(b"\x01", start)
     return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
+
+
+def scan_fields(raw: bytes) -> dict[int, str]:
+    """The first value of each tag of SOH-delimited ``raw``. A scan, not a decode: it works
+    on invalid messages too, and a tag repeated (in a group) keeps its first value."""
+    out: dict[int, str] = {}
+    for part in raw.split(b"\x01"):
+        tag, eq, value = part.partition(b"=")
+        if eq and tag.isdigit():
+            out.setdefault(int(tag), value.decode("latin-1"))
+    return out
 
 
 def checksum(data: bytes) -> int:

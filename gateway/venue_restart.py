@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from engine.book_types import Side
+from gateway.codec import scan_fields
 from gateway.store import StoredMessage
 from gateway.venue_orders import (
     CANCELED,
@@ -65,7 +66,7 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
     for message in stored:
         if _ER not in message.raw:
             continue
-        f = _fields(message.raw)
+        f = scan_fields(message.raw)
         for tag in (11, 41):
             if f.get(tag):
                 got.cl_ord_ids.add(f[tag])
@@ -77,15 +78,6 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
         else:
             got.open[order_id] = f
     return got
-
-
-def _fields(raw: bytes) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for part in raw.split(b"\x01"):
-        tag, sep, value = part.partition(b"=")
-        if sep and tag.isdigit():
-            out.setdefault(int(tag), value.decode("latin-1"))
-    return out
 
 
 def _int(value: str | None) -> int:

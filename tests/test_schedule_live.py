@@ -4,6 +4,7 @@ numbers reset, so a client may log on again from MsgSeqNum 1 without ResetSeqNum
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,24 +30,32 @@ def _until_logout(c: Client, timeout: float) -> dict[int, str]:
             c.msg(f"35=0|112={got[112]}")
 
 
-def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> None:
+def scheduled_gateway(tmp_path: Path, start_in: float, end_in: float
+                      ) -> tuple[subprocess.Popen[str], int, datetime, datetime]:
+    """``gateway run`` with one echo session TW scheduled daily (UTC, to the second) from
+    ``start_in`` to ``end_in`` seconds from now; the process, its port, start and end.
+    Skips the test when the times would cross midnight (the schedule is by time of day)."""
     now = datetime.now(UTC)
-    # margins for a slow machine: the gateway must be up and logged on before `end`
-    end, start = now + timedelta(seconds=8), now + timedelta(seconds=10)
-    if start.date() != now.date():
-        pytest.skip("the schedule would cross midnight; run again in a few seconds")
+    start, end = now + timedelta(seconds=start_in), now + timedelta(seconds=end_in)
+    if max(start, end).date() != now.date():
+        pytest.skip("the schedule would cross midnight; run again later")
     config = {
         "acceptor": {"host": "127.0.0.1", "port": 0},
         "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
                      "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
-        # in session from `start` until `end` the next day: now is inside yesterday's session
         "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
                       "schedule": {"start": start.strftime("%H:%M:%S"),
                                    "end": end.strftime("%H:%M:%S"), "timezone": "UTC"}}],
     }
     path = tmp_path / "scheduled.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc, port = start_gateway(path, tmp_path / "run")
+    return (*start_gateway(path, tmp_path / "run"), start, end)
+
+
+def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> None:
+    # in session from `start` until `end` the next day: now is inside yesterday's session;
+    # margins for a slow machine: the gateway must be up and logged on before `end`
+    proc, port, start, end = scheduled_gateway(tmp_path, 10, 8)
     try:
         c = Client(port, "TW", our_comp_id="ISLD")
         c.logon(hb=1)
@@ -78,21 +87,7 @@ def test_the_session_ends_at_its_end_time_and_restarts_fresh(tmp_path: Path) -> 
 def test_traffic_does_not_keep_a_session_past_its_end(tmp_path: Path) -> None:
     """The end time is kept while messages flow (QuickFIX checks it on every message, not
     only when a heartbeat falls due): the Logout comes at the end, not HeartBtInt later."""
-    now = datetime.now(UTC)
-    end, start = now + timedelta(seconds=5), now + timedelta(hours=1)
-    if start.date() != now.date():
-        pytest.skip("the schedule would cross midnight; run again later")
-    config = {
-        "acceptor": {"host": "127.0.0.1", "port": 0},
-        "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
-                     "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
-        "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
-                      "schedule": {"start": start.strftime("%H:%M:%S"),
-                                   "end": end.strftime("%H:%M:%S"), "timezone": "UTC"}}],
-    }
-    path = tmp_path / "scheduled.yaml"
-    path.write_text(yaml.safe_dump(config))
-    proc, port = start_gateway(path, tmp_path / "run")
+    proc, port, _start, end = scheduled_gateway(tmp_path, 3600, 5)
     try:
         c = Client(port, "TW", our_comp_id="ISLD")
         c.logon(hb=30)
@@ -117,21 +112,7 @@ def test_traffic_does_not_keep_a_session_past_its_end(tmp_path: Path) -> None:
 def test_a_session_without_a_pause_still_ends_and_starts_afresh(tmp_path: Path) -> None:
     """Start = end (one period after the other, no pause): at the boundary the client is
     logged out and logs on again into a new session whose sequence numbers start over."""
-    now = datetime.now(UTC)
-    boundary = now + timedelta(seconds=5)
-    if boundary.date() != now.date():
-        pytest.skip("the boundary would cross midnight; run again in a few seconds")
-    at = boundary.strftime("%H:%M:%S")
-    config = {
-        "acceptor": {"host": "127.0.0.1", "port": 0},
-        "defaults": {"role": "acceptor", "sender_comp_id": "ISLD", "application": "echo",
-                     "logout_timeout": 1, "store": {"kind": "file", "fsync": "never"}},
-        "sessions": [{"begin_string": "FIX.4.4", "target_comp_id": "TW",
-                      "schedule": {"start": at, "end": at, "timezone": "UTC"}}],
-    }
-    path = tmp_path / "continuous.yaml"
-    path.write_text(yaml.safe_dump(config))
-    proc, port = start_gateway(path, tmp_path / "run")
+    proc, port, _start, _end = scheduled_gateway(tmp_path, 5, 5)
     try:
         c = Client(port, "TW", our_comp_id="ISLD")
         c.logon(hb=30)
