@@ -28,7 +28,7 @@ import re
 import ssl
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard
@@ -145,8 +145,9 @@ class Writer(Protocol):
 class OutputBatch:
     """Output held while one read's input (or one application timer) is handled, shared by
     every session of an engine: what the handling sends on sockets is logged as it goes,
-    and when the outermost batch ends the audit log and the sessions' logs are flushed,
-    then each session's bytes are written in one call. A burst of input then costs a write
+    and when the outermost batch ends the audit log and the sessions' logs are flushed, the
+    ``before_write`` hooks run (the inbound sequence numbers are committed), then each
+    session's bytes are written in one call. A burst of input then costs a write
     and a flush per session, not per message, and every message still has its log lines
     flushed before it reaches the socket. In-memory links (backtests) are written at once:
     there are no system calls to save and their delivery order is part of the result."""
@@ -155,6 +156,8 @@ class OutputBatch:
         self.audit = audit
         self.depth = 0
         self.waiting: dict[SessionRunner, None] = {}  # insertion order: first touched first
+        #: run after the logs are flushed, before the bytes are written (inbound commits)
+        self.before_write: list[Callable[[], None]] = []
 
     @property
     def open(self) -> bool:
@@ -175,6 +178,9 @@ class OutputBatch:
             self.waiting.clear()
             for runner in waiting:
                 runner.flush_logs()
+            hooks, self.before_write = self.before_write, []
+            for hook in hooks:
+                hook()
             for runner in waiting:
                 runner.write_pending()
 
@@ -374,10 +380,13 @@ class SessionRunner:
         inbound number. Slices of COMMIT_BYTES bound what a crash makes the peer resend (and
         the application see twice, as PossDup) to about one slice of messages."""
         for at in range(0, len(data), COMMIT_BYTES):
-            with self.batch:  # the replies are logged and written before the commit
+            with self.batch:
                 self._handle(self.session.data_received(data[at:at + COMMIT_BYTES],
                                                         self.clock.now()))
-            self.store.commit()
+                # committed once the input and its replies are logged, before the replies
+                # reach the peer: a peer that has them never resends what caused them (the
+                # replies themselves are in the store, resent if a crash comes first)
+                self.batch.before_write.append(self.store.commit)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:

@@ -53,6 +53,7 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
+    CXL_TOO_LATE,
     DAY,
     LIMIT,
     NEW,
@@ -110,8 +111,9 @@ class VenueApplication:
         self.audit: AuditLog | None = None
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
-        # per session, the ClOrdIDs its stored reports name from before a restart
-        self._used_ids: dict[str, set[str]] = {}
+        # per session, the ClOrdIDs its stored reports name from before a restart, with
+        # the last OrdStatus of their orders (an open one's is Canceled: see bind)
+        self._used_ids: dict[str, dict[str, str]] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -149,7 +151,12 @@ class VenueApplication:
             if found.open and clock is not None:
                 now = clock.now()
                 ids = (self.venue.next_exec_id() for _ in found.open)
-                self.deliver(found.cancels(runner.name, ids, now), now)
+                cancels = found.cancels(runner.name, ids, now)
+                for r in cancels:
+                    for cl in (r.cl_ord_id, r.orig_cl_ord_id):
+                        if cl:
+                            found.cl_ord_ids[cl] = r.ord_status
+                self.deliver(cancels, now)
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
@@ -176,6 +183,16 @@ class VenueApplication:
             if self.audit is not None:
                 self.audit.order(now, "possdup_ignored", owner, cl_ord_id=cl_ord_id,
                                  msg_type=msg_type)
+            return
+        if (msg_type in ("F", "G") and (orig := message.body.get_str(41) or "")
+                and self.venue.order(owner, orig) is None and not self.desk.knows(owner, orig)
+                and (status := self._used_ids.get(owner, {}).get(orig))):
+            # an order done before a restart: as the venue would have answered then
+            self.deliver([CancelReject(
+                owner=owner, order_id="NONE", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                ord_status=status, response_to="1" if msg_type == "F" else "2",
+                reason=CXL_TOO_LATE, text=f"order {orig} was done before the venue restarted",
+                time=now)], now)
             return
         if msg_type == "V":
             self.market_data.request(owner, message, now)

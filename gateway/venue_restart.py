@@ -6,7 +6,9 @@ it was sent. From those reports a restarted venue learns, per session:
 
 * every ClOrdID the session used (11, and 41 of replaces and cancels), so a request resent
   with PossDupFlag after the crash (the peer resends what arrived after our last committed
-  inbound sequence number) is recognised as one already handled and not executed again;
+  inbound sequence number) is recognised as one already handled and not executed again,
+  and the last OrdStatus of each, so a cancel or replace of an order that was done before
+  the restart is answered "too late" with that status rather than "unknown order";
 * the orders still open at the end (the last report's OrdStatus not final, LeavesQty > 0).
   They are gone from the books, so the venue tells their owners: an unsolicited Canceled
   report each ("venue restarted"), which a client logged out receives by resend when it
@@ -42,7 +44,8 @@ _ER = b"\x0135=8\x01"
 class Recovered:
     """One session's orders as its stored reports tell them."""
 
-    cl_ord_ids: set[str] = field(default_factory=set)
+    #: every ClOrdID used, with the last OrdStatus reported for its order
+    cl_ord_ids: dict[str, str] = field(default_factory=dict)
     #: the last report of each order still open, by OrderID (37)
     open: dict[str, dict[int, str]] = field(default_factory=dict)
 
@@ -69,7 +72,7 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
         f = scan_fields(message.raw)
         for tag in (11, 41):
             if f.get(tag):
-                got.cl_ord_ids.add(f[tag])
+                got.cl_ord_ids[f[tag]] = f.get(39, "")
         order_id = f.get(37, "")
         if not order_id or order_id == "NONE" or f.get(150) == "I":
             continue  # a reject of a request that named no order, or a status report

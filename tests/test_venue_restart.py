@@ -32,7 +32,8 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
         er(5, "11=X|37=NONE|39=8|150=8|151=0|14=0|38=0|54=1|55=AAPL"),  # a reject
         er(6, "11=C|37=O3|39=4|150=4|151=0|14=0|38=10|54=1|55=AAPL"),  # canceled
     ])
-    assert got.cl_ord_ids == {"A", "A2", "B", "C", "X"}
+    # every ClOrdID used, with its order's last OrdStatus
+    assert got.cl_ord_ids == {"A": "0", "A2": "0", "B": "2", "C": "4", "X": "8"}
     assert list(got.open) == ["O1"]
     (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", ["E1"], datetime(2026, 11, 26, tzinfo=UTC))
     assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
@@ -50,6 +51,8 @@ def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path
         c.expect("8", **{"11": cl, "150": "0"})
     # X1 bought R2's 100: a fill report for each (the resting side's first)
     assert {c.expect("8", **{"150": "F"})[11] for _ in range(2)} == {"R2", "X1"}
+    # the venue commits an inbound MsgSeqNum before its replies go out: having them, the
+    # client's numbers line up with the venue's after the restart
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     c.close()
@@ -68,6 +71,11 @@ def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path
         c2.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c2.ts()}",
                header="43=Y|122=" + c2.ts())
         assert until_heartbeat(c2, "B") == []
+        # cancels of orders done before the restart: too late, with their last status
+        for orig, status in (("X1", "2"), ("R1", "4")):
+            c2.msg(f"35=F|11=C{orig}|41={orig}|54=1|55=AAPL|60={c2.ts()}")
+            reject = c2.expect("9", **{"11": f"C{orig}"})
+            assert (reject[102], reject[39], reject[434]) == ("0", status, "1")
         c2.close()
     finally:
         assert stop_gateway(proc) == 0
