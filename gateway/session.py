@@ -210,10 +210,6 @@ class Session:
         self._reset_connection_data()
         self.connected_at = now
         self._maybe_new_schedule_period(now)
-        schedule = self.config.schedule
-        # when this connection's session period ends (None: no schedule, or outside one,
-        # where the Logon is refused anyway)
-        self._period_end = schedule.session_end(now) if schedule is not None else None
         if self.config.role == "acceptor":
             self._go(Trigger.ACCEPTED)
             return out
@@ -522,8 +518,12 @@ class Session:
         reset_flag = bool(message.body.get_bool(admin.RESET_SEQ_NUM_FLAG))
         if self.state is State.ACTIVE and not reset_flag:
             self._stop(out, now, "second Logon on an active session")
-        if self.config.schedule is not None and not self.config.schedule.in_session(now):
-            self._stop(out, now, "Logon outside the session schedule")
+        schedule = self.config.schedule
+        if schedule is not None:
+            if not schedule.in_session(now):
+                self._stop(out, now, "Logon outside the session schedule")
+            # the end of the period this Logon falls in (the connection may predate it)
+            self._period_end = schedule.session_end(now)
         try:
             check_sending_time(message, now, self.tolerance)
         except RemoteProtocolError:

@@ -171,16 +171,21 @@ class OutputBatch:
 
     def __exit__(self, *exc: object) -> None:
         self.depth -= 1
-        if self.depth == 0:
+        if self.depth:
+            return
+        waiting = list(self.waiting)
+        self.waiting.clear()
+        hooks, self.before_write = self.before_write, []
+        try:
             if self.audit is not None:
                 self.audit.release()
-            waiting = list(self.waiting)
-            self.waiting.clear()
             for runner in waiting:
                 runner.flush_logs()
-            hooks, self.before_write = self.before_write, []
             for hook in hooks:
                 hook()
+        finally:
+            # whatever failed above (a full disk), the held bytes go out now and in order:
+            # left behind, a later message of the same session would overtake them
             for runner in waiting:
                 runner.write_pending()
 

@@ -53,6 +53,7 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
+    CANCELED,
     CXL_TOO_LATE,
     DAY,
     LIMIT,
@@ -65,7 +66,7 @@ from gateway.venue_orders import (
     ExecReport,
     Report,
 )
-from gateway.venue_restart import recover
+from gateway.venue_restart import Recovered, recover
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -112,8 +113,10 @@ class VenueApplication:
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
         # per session, the ClOrdIDs its stored reports name from before a restart, with
-        # the last OrdStatus of their orders (an open one's is Canceled: see bind)
+        # the last OrdStatus of their orders (an open one's is Canceled: see bind), and the
+        # orders open at the restart, reported Canceled when the session logs on
         self._used_ids: dict[str, dict[str, str]] = {}
+        self._lost: dict[str, Recovered] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -134,13 +137,14 @@ class VenueApplication:
     def bind(self, engine: object) -> None:
         """Know every session up front (reports reach logged-out owners too), and the
         engine's audit log and metrics; then what the sessions' stores say of orders from
-        before a restart (:mod:`gateway.venue_restart`): their ClOrdIDs, and a Canceled
-        report for each one still open, which the books no longer hold."""
+        before a restart (:mod:`gateway.venue_restart`): their ClOrdIDs, and the orders
+        still open, which the books no longer hold: each owner gets a Canceled report for
+        them when it logs on (then, not now: a Logon that resets sequence numbers would
+        discard reports stored for a logged-out session)."""
         self.audit = getattr(engine, "audit", None)
         self.metrics = getattr(engine, "metrics", None)
         self.desk.audit = self.gate.audit = self.audit
         self.desk.metrics = self.metrics
-        clock = getattr(engine, "clock", None)
         for runner in getattr(engine, "runners", {}).values():
             if runner.config.application != "venue":
                 continue
@@ -148,21 +152,22 @@ class VenueApplication:
             store = runner.session.store
             found = recover(store.sent(1, store.next_sender_seq))
             self._used_ids[runner.name] = found.cl_ord_ids
-            if found.open and clock is not None:
-                now = clock.now()
-                ids = (self.venue.next_exec_id() for _ in found.open)
-                cancels = found.cancels(runner.name, ids, now)
-                for r in cancels:
-                    for cl in (r.cl_ord_id, r.orig_cl_ord_id):
-                        if cl:
-                            found.cl_ord_ids[cl] = r.ord_status
-                self.deliver(cancels, now)
+            if found.open:
+                for fields in found.open.values():
+                    for tag in (11, 41):
+                        if fields.get(tag):
+                            found.cl_ord_ids[fields[tag]] = CANCELED
+                self._lost[runner.name] = found
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
 
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
         self.sessions[session.name] = session
+        lost = self._lost.pop(session.name, None)
+        if lost is not None:
+            ids = (self.venue.next_exec_id() for _ in lost.open)
+            self.deliver(lost.cancels(session.name, ids, now), now)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         self.market_data.drop_session(session.name)

@@ -11,8 +11,11 @@ it was sent. From those reports a restarted venue learns, per session:
   the restart is answered "too late" with that status rather than "unknown order";
 * the orders still open at the end (the last report's OrdStatus not final, LeavesQty > 0).
   They are gone from the books, so the venue tells their owners: an unsolicited Canceled
-  report each ("venue restarted"), which a client logged out receives by resend when it
-  logs on again. A client's order system never shows as live an order the venue lost.
+  report each ("venue restarted") when the session next logs on, with or without a
+  sequence reset. A client's order system never shows as live an order the venue lost.
+
+A store holds the reports since the session's last sequence reset only: orders of an
+earlier period (a client that reset on a Logon while its orders rested) are not known.
 """
 
 from __future__ import annotations

@@ -229,3 +229,29 @@ def test_reject_reason_only_where_the_version_defines_it(
     msg = admin.reject(Reject(reason, ref_tag=55, ref_seq_num=7), begin)
     assert (373 in msg.body) == has_373
     assert msg.body.get_str(58) == reason.text and msg.body.get_int(45) == 7
+
+
+def test_a_session_connected_before_its_start_still_ends_at_its_end() -> None:
+    """The period end comes from the Logon, not the connection: a peer that connects half a
+    second before the start and logs on after it is logged out at the end like any other."""
+    from datetime import time
+
+    from gateway.schedule import Schedule
+
+    schedule = Schedule(time(8), time(17))
+    connected = datetime(2026, 11, 25, 7, 59, 59, 500000, tzinfo=UTC)
+    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", schedule=schedule)
+    s = Session(cfg, MemoryStore(connected - timedelta(days=1)), builtin_session("FIX.4.4"),
+                app_types=frozenset({"D"}))
+    s.connection_made(connected)
+    peer = Peer()
+    logon_at = datetime(2026, 11, 25, 8, 0, 0, 200000, tzinfo=UTC)
+    assert [fields(r)[35] for r in s.data_received(peer.logon(now=logon_at), logon_at).data] == [
+        "A"]
+    end = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    assert s.next_deadline() is not None and s.next_deadline() <= end + timedelta(seconds=1)
+    late = end + timedelta(minutes=1)
+    out = s.data_received(peer.msg("35=D|11=LATE|21=1|38=100|40=1|54=1|55=IBM|"
+                                   "60=20261125-17:01:00", now=late), late)
+    assert [fields(r)[35] for r in out.data] == ["5"]  # the Logout, and the order not taken
+    assert not any(isinstance(e, AppMessage) for e in out.events)
