@@ -156,10 +156,6 @@ class FieldSet:
         """Index of ``tag`` in dictionary order at this level, or None if not defined here."""
         return self._positions.get(tag)
 
-    def length_tag(self, data_tag: int) -> int | None:
-        """The LENGTH field that carries the length of data field ``data_tag``, if any."""
-        return self.data_lengths.get(data_tag)
-
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class GroupDef(FieldSet):

@@ -27,7 +27,7 @@ from gateway.venue_orders import (
 )
 
 __all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "parse_price",
-           "parse_qty", "parse_side", "request_report"]
+           "parse_qty", "parse_side", "request_cancel_reject", "request_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -102,6 +102,18 @@ def request_report(owner: str, exec_id: str, message: Message, text: str, now: d
                       tif=body.get_str(59) or "", leaves=0, cum=0, avg_px=Decimal(0), time=now,
                       text=text, rej_reason=reason,
                       fix_side=None if side in _FIX_SIDE else side)
+
+
+def request_cancel_reject(owner: str, message: Message, reason: int, text: str,
+                          now: datetime, *, ord_status: str = REJECTED) -> CancelReject:
+    """The OrderCancelReject answering the cancel (F) or replace (G) ``message`` when it
+    cannot be acted on: its ClOrdID and OrigClOrdID as sent, CxlRejResponseTo from its
+    MsgType, the order's ``ord_status`` where known (else Rejected)."""
+    body = message.body
+    return CancelReject(owner=owner, order_id="NONE", cl_ord_id=body.get_str(11) or "",
+                        orig_cl_ord_id=body.get_str(41) or "", ord_status=ord_status,
+                        response_to="1" if message.msg_type == "F" else "2", reason=reason,
+                        text=text, time=now)
 
 
 def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:

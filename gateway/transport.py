@@ -174,28 +174,34 @@ class OutputBatch:
         if self.depth:
             return
         waiting = list(self.waiting)
-        self.waiting.clear()
-        hooks, self.before_write = self.before_write, []
         try:
             if self.audit is not None:
                 self.audit.release()
-            for runner in waiting:
-                runner.flush_logs()
-            for hook in hooks:
-                hook()
+            self._ready()
         finally:
             # whatever failed above (a full disk), the held bytes go out now and in order:
             # left behind, a later message of the same session would overtake them
+            self.waiting.clear()
             for runner in waiting:
                 runner.write_pending()
 
     def write_now(self, runner: SessionRunner) -> None:
-        """Out of turn (``runner`` is closing): its logged lines and held bytes now."""
+        """Out of turn (``runner`` is closing): its held bytes now, after what must come
+        before them as at the batch's end."""
         if self.audit is not None:
             self.audit.flush()
+        self._ready()
         self.waiting.pop(runner, None)
-        runner.flush_logs()
         runner.write_pending()
+
+    def _ready(self) -> None:
+        """What comes before held bytes reach a socket: every waiting session's log lines
+        on disk, then the ``before_write`` hooks (each run once)."""
+        for runner in self.waiting:
+            runner.flush_logs()
+        hooks, self.before_write = self.before_write, []
+        for hook in hooks:
+            hook()
 
 
 class SessionRunner:

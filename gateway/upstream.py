@@ -31,7 +31,12 @@ from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
-from gateway.fix_reports import cancel_reject_message, exec_report_message, request_report
+from gateway.fix_reports import (
+    cancel_reject_message,
+    exec_report_message,
+    request_cancel_reject,
+    request_report,
+)
 from gateway.fixmessage import Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
@@ -42,7 +47,6 @@ from gateway.venue_orders import (
     ORDER_STATUS,
     REJ_UNSUPPORTED,
     REJECTED,
-    CancelReject,
     ExecReport,
     Report,
 )
@@ -151,15 +155,12 @@ class AlgoGatewayApplication:
         of an unknown order gets an OrderCancelReject (CxlRejReason 1, unknown order), a
         status request the unknown-order status report (ExecType I, OrdStatus 8), a
         NewOrderSingle without TargetStrategy a reject saying this gateway takes parents."""
-        body = message.body
         kind = message.msg_type
-        cl = body.get_str(11) or ""
+        cl = message.body.get_str(11) or ""
         if kind in ("F", "G"):
-            orig = body.get_str(41) or ""
-            return cancel_reject_message(CancelReject(
-                owner=session.name, order_id="NONE", cl_ord_id=cl, orig_cl_ord_id=orig,
-                ord_status=REJECTED, response_to="1" if kind == "F" else "2",
-                reason=CXL_UNKNOWN, text=f"unknown order {orig}", time=now))
+            return cancel_reject_message(request_cancel_reject(
+                session.name, message, CXL_UNKNOWN,
+                f"unknown order {message.body.get_str(41) or ''}", now))
         self._exec += 1
         exec_id = f"GW{self._exec}"
         if kind == "H":

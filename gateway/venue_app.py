@@ -41,6 +41,7 @@ from gateway.fix_reports import (
     parse_price,
     parse_qty,
     parse_side,
+    request_cancel_reject,
     request_report,
 )
 from gateway.fixmessage import Message
@@ -53,14 +54,13 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
-    CANCELED,
+    CXL_OTHER,
     CXL_TOO_LATE,
     DAY,
     LIMIT,
     NEW,
     ORDER_STATUS,
     REJ_DUPLICATE,
-    REJECTED,
     TRADE,
     CancelReject,
     ExecReport,
@@ -113,8 +113,8 @@ class VenueApplication:
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
         # per session, the ClOrdIDs its stored reports name from before a restart, with
-        # the last OrdStatus of their orders (an open one's is Canceled: see bind), and the
-        # orders open at the restart, reported Canceled when the session logs on
+        # the last OrdStatus of their orders, and the orders open at the restart, reported
+        # Canceled when the session logs on
         self._used_ids: dict[str, dict[str, str]] = {}
         self._lost: dict[str, Recovered] = {}
         self.gate = RiskGates(config, self.sessions)
@@ -153,10 +153,6 @@ class VenueApplication:
             found = recover(store.sent(1, store.next_sender_seq))
             self._used_ids[runner.name] = found.cl_ord_ids
             if found.open:
-                for fields in found.open.values():
-                    for tag in (11, 41):
-                        if fields.get(tag):
-                            found.cl_ord_ids[fields[tag]] = CANCELED
                 self._lost[runner.name] = found
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
@@ -166,8 +162,7 @@ class VenueApplication:
         self.sessions[session.name] = session
         lost = self._lost.pop(session.name, None)
         if lost is not None:
-            ids = (self.venue.next_exec_id() for _ in lost.open)
-            self.deliver(lost.cancels(session.name, ids, now), now)
+            self.deliver(lost.cancels(session.name, self.venue.next_exec_id, now), now)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         self.market_data.drop_session(session.name)
@@ -193,11 +188,9 @@ class VenueApplication:
                 and self.venue.order(owner, orig) is None and not self.desk.knows(owner, orig)
                 and (status := self._used_ids.get(owner, {}).get(orig))):
             # an order done before a restart: as the venue would have answered then
-            self.deliver([CancelReject(
-                owner=owner, order_id="NONE", cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
-                ord_status=status, response_to="1" if msg_type == "F" else "2",
-                reason=CXL_TOO_LATE, text=f"order {orig} was done before the venue restarted",
-                time=now)], now)
+            self.deliver([request_cancel_reject(
+                owner, message, CXL_TOO_LATE, f"order {orig} was done before the venue restarted",
+                now, ord_status=status)], now)
             return
         if msg_type == "V":
             self.market_data.request(owner, message, now)
@@ -300,12 +293,8 @@ class VenueApplication:
 
     def _bad_request(self, owner: str, msg_type: str, message: Message, error: RequestError,
                      now: datetime) -> Report:
-        body = message.body
         if msg_type in ("F", "G"):
-            return CancelReject(owner=owner, order_id="NONE", cl_ord_id=body.get_str(11) or "",
-                                orig_cl_ord_id=body.get_str(41) or "", ord_status=REJECTED,
-                                response_to="1" if msg_type == "F" else "2", reason=99,
-                                text=str(error), time=now)
+            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now)
         return request_report(owner, self.venue.next_exec_id(), message, str(error), now,
                               reason=error.reason)
 

@@ -20,7 +20,7 @@ earlier period (a client that reset on a Logon while its orders rested) are not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -47,17 +47,20 @@ _ER = b"\x0135=8\x01"
 class Recovered:
     """One session's orders as its stored reports tell them."""
 
-    #: every ClOrdID used, with the last OrdStatus reported for its order
+    #: every ClOrdID used, with the last OrdStatus reported for its order (Canceled for an
+    #: order still open: the restarted venue reports it so)
     cl_ord_ids: dict[str, str] = field(default_factory=dict)
     #: the last report of each order still open, by OrderID (37)
     open: dict[str, dict[int, str]] = field(default_factory=dict)
 
-    def cancels(self, owner: str, exec_ids: Iterable[str], now: datetime) -> list[ExecReport]:
-        """A Canceled report for each open order, as the client knows it."""
+    def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime
+                ) -> list[ExecReport]:
+        """A Canceled report for each open order, as the client knows it; ``exec_id`` makes
+        each report's ExecID."""
         out = []
-        for (order_id, f), exec_id in zip(self.open.items(), exec_ids, strict=False):
+        for order_id, f in self.open.items():
             out.append(ExecReport(
-                owner=owner, exec_id=exec_id, exec_type=CANCELED, ord_status=CANCELED,
+                owner=owner, exec_id=exec_id(), exec_type=CANCELED, ord_status=CANCELED,
                 order_id=order_id, cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
                 symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
                 ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
@@ -73,16 +76,24 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
         if _ER not in message.raw:
             continue
         f = scan_fields(message.raw)
+        order_id = f.get(37, "")
+        named = order_id not in ("", "NONE")  # else a reject of a request naming no order
         for tag in (11, 41):
             if f.get(tag):
-                got.cl_ord_ids[f[tag]] = f.get(39, "")
-        order_id = f.get(37, "")
-        if not order_id or order_id == "NONE" or f.get(150) == "I":
-            continue  # a reject of a request that named no order, or a status report
+                if named:
+                    got.cl_ord_ids[f[tag]] = f.get(39, "")
+                else:  # used, but no order's status (a duplicate's reject keeps the order's)
+                    got.cl_ord_ids.setdefault(f[tag], f.get(39, ""))
+        if not named:
+            continue
         if f.get(39) in _FINAL or _int(f.get(151)) <= 0:
             got.open.pop(order_id, None)
         else:
             got.open[order_id] = f
+    for f in got.open.values():  # lost with the book: the venue reports them Canceled
+        for tag in (11, 41):
+            if f.get(tag):
+                got.cl_ord_ids[f[tag]] = CANCELED
     return got
 
 

@@ -63,7 +63,7 @@ def test_header_and_trailer_of_fix44() -> None:
     hops = d.header.groups[627]
     assert hops.name == "NoHops" and hops.delimiter == 628
     # Signature (89) is the data field of SignatureLength (93): the encoder needs this pair.
-    assert d.trailer.length_tag(89) == 93
+    assert d.trailer.data_lengths[89] == 93
 
 
 def test_new_order_single_layout_flattens_components() -> None:

@@ -31,11 +31,14 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
         er(4, "11=A2|41=A|37=O1|39=0|150=5|151=80|14=20|38=100|54=1|55=AAPL|40=2|44=9|6=10"),
         er(5, "11=X|37=NONE|39=8|150=8|151=0|14=0|38=0|54=1|55=AAPL"),  # a reject
         er(6, "11=C|37=O3|39=4|150=4|151=0|14=0|38=10|54=1|55=AAPL"),  # canceled
+        er(7, "11=B|37=NONE|39=8|150=8|151=0|14=0|38=5|54=1|55=AAPL"),  # B reused: rejected
     ])
-    # every ClOrdID used, with its order's last OrdStatus
-    assert got.cl_ord_ids == {"A": "0", "A2": "0", "B": "2", "C": "4", "X": "8"}
+    # every ClOrdID used, with its order's last OrdStatus: Canceled for the open one (the
+    # restarted venue reports it so), and a reject naming no order leaves B's status alone
+    assert got.cl_ord_ids == {"A": "4", "A2": "4", "B": "2", "C": "4", "X": "8"}
     assert list(got.open) == ["O1"]
-    (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", ["E1"], datetime(2026, 11, 26, tzinfo=UTC))
+    (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", iter(["E1"]).__next__,
+                            datetime(2026, 11, 26, tzinfo=UTC))
     assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
         "A2", "A", 20, 0)
     assert (cancel.exec_type, cancel.ord_status, cancel.text) == ("4", "4", RESTART_TEXT)
