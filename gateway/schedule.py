@@ -54,46 +54,52 @@ class Schedule:
                         minutes=self.end.minute, seconds=self.end.second)
         return (end - start) % period or period
 
-    def _start_on(self, day: date) -> datetime:
-        return datetime.combine(day, self.start, tzinfo=ZoneInfo(self.timezone))
+    def _bounds(self, day: date) -> tuple[datetime, datetime]:
+        """Start and end (UTC) of the session that starts on ``day`` (local).
 
-    def session_start(self, now: datetime) -> datetime | None:
-        """Start of the session that contains ``now`` (UTC), or None outside every session."""
+        The span is added in local wall time, so a daily 08:00-17:00 session stays so across a
+        DST change. A bound in the hour a DST change repeats is its first occurrence, and one
+        in the hour it skips is read with the offset before the change (02:30 on a spring-
+        forward night is 03:30 daylight time), as Java's ZonedDateTime resolves them.
+        """
+        start = datetime.combine(day, self.start, tzinfo=ZoneInfo(self.timezone))
+        return start.astimezone(UTC), (start + self._span()).astimezone(UTC)
+
+    def _session(self, now: datetime) -> tuple[datetime, datetime, date]:
+        """The latest session to start at or before ``now``: its bounds (UTC) and start day.
+
+        Compared in UTC, not in wall time, so an instant in a repeated hour is placed by when
+        it happens rather than by what the clock on the wall shows."""
         local = self._local(now)
-        step = 7 if self.weekly else 1
-        # The latest start at or before now lies within one period back.
+        step = timedelta(days=7 if self.weekly else 1)
         day = local.date()
         if self.weekly:
             day -= timedelta(days=(local.weekday() - (self.start_day or 0)) % 7)
-        start = self._start_on(day)
-        if start > local:
-            start = self._start_on(day - timedelta(days=step))
-        end = start + self._span()
-        return start.astimezone(UTC) if start <= local <= end else None
+        start, end = self._bounds(day)
+        if start > now:
+            day -= step
+            start, end = self._bounds(day)
+        return start, end, day
+
+    def session_start(self, now: datetime) -> datetime | None:
+        """Start (UTC) of the session that contains ``now``, or None outside every session."""
+        start, end, _ = self._session(now)
+        return start if start <= now <= end else None
 
     def in_session(self, now: datetime) -> bool:
         return self.session_start(now) is not None
 
     def session_end(self, now: datetime) -> datetime | None:
         """End (inclusive, UTC) of the session that contains ``now``, or None outside."""
-        start = self.session_start(now)
-        if start is None:
-            return None
-        local = start.astimezone(ZoneInfo(self.timezone))
-        return (local + self._span()).astimezone(UTC)
+        start, end, _ = self._session(now)
+        return end if start <= now <= end else None
 
     def next_start(self, now: datetime) -> datetime:
         """``now`` inside a session, else when the next one starts (UTC)."""
-        if self.in_session(now):
+        start, end, day = self._session(now)
+        if start <= now <= end:
             return now
-        local = self._local(now)
-        day = local.date()
-        if self.weekly:
-            day += timedelta(days=((self.start_day or 0) - local.weekday()) % 7)
-        start = self._start_on(day)
-        if start <= local:
-            start = self._start_on(day + timedelta(days=7 if self.weekly else 1))
-        return start.astimezone(UTC)
+        return self._bounds(day + timedelta(days=7 if self.weekly else 1))[0]
 
     def is_new_session(self, created: datetime, now: datetime) -> bool:
         """Whether a store created at ``created`` belongs to an earlier session than ``now``'s."""

@@ -95,3 +95,36 @@ def test_equal_start_and_end_is_a_whole_day() -> None:
     always = Schedule(time(5, 0), time(5, 0))
     assert always.session_start(utc(2026, 3, 2, 4, 59)) == utc(2026, 3, 1, 5)
     assert always.session_start(utc(2026, 3, 2, 5, 0, 1)) == utc(2026, 3, 2, 5)
+
+
+# New York's clocks: 1 November 2026 repeats 01:00-02:00 (EDT, then EST); 8 March 2026 skips
+# 02:00-03:00.
+LATE = Schedule(time(18, 0), time(1, 30), timezone="America/New_York")
+SKIPPED_END = Schedule(time(18, 0), time(2, 30), timezone="America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("now", "in_session", "end", "next_start"),
+    [
+        # the end is the first 01:30 (EDT, 05:30 UTC); the second 01:15 (EST) is after it
+        (utc(2026, 11, 1, 5, 15), True, utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 5, 15)),
+        (utc(2026, 11, 1, 5, 30), True, utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 5, 30)),
+        (utc(2026, 11, 1, 6, 15), False, None, utc(2026, 11, 1, 23)),  # 01:15 EST
+        (utc(2026, 11, 1, 6, 45), False, None, utc(2026, 11, 1, 23)),  # 01:45 EST
+    ],
+)
+def test_an_end_in_the_repeated_hour_is_its_first_occurrence(
+        now: datetime, in_session: bool, end: datetime | None, next_start: datetime) -> None:
+    assert LATE.in_session(now) is in_session
+    assert LATE.session_end(now) == end
+    assert LATE.next_start(now) == next_start
+
+
+def test_an_end_in_the_skipped_hour_is_read_with_the_offset_before_the_change() -> None:
+    # 02:30 EST, which the wall clock shows as 03:30 EDT: 07:30 UTC, the same whichever
+    # instant of the session asks
+    for now in (utc(2026, 3, 8, 0), utc(2026, 3, 8, 7, 15), utc(2026, 3, 8, 7, 30)):
+        assert SKIPPED_END.in_session(now)
+        assert SKIPPED_END.session_end(now) == utc(2026, 3, 8, 7, 30)
+    assert not SKIPPED_END.in_session(utc(2026, 3, 8, 7, 31))
+    assert SKIPPED_END.next_start(utc(2026, 3, 8, 7, 31)) == utc(2026, 3, 8, 22)  # 18:00 EDT
