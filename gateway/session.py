@@ -45,7 +45,7 @@ from gateway import admin
 from gateway.codec import decode, encode
 from gateway.config import APPL_VER_IDS, SessionConfig
 from gateway.fixmessage import Message
-from gateway.resend import GapFill, plan_resend, request_range
+from gateway.resend import GapFill, plan_resend, possdup_copy, request_range
 from gateway.session_state import State, Trigger, next_state
 from gateway.store import MessageStore
 
@@ -613,12 +613,16 @@ class Session:
                 msg.header.set(ORIG_SENDING_TIME, stamp)
                 filled += 1
             else:
+                resent += 1
+                copy = possdup_copy(step.raw, stamp.encode(), self.dd.header)
+                if copy is not None:
+                    out.data.append(copy)
+                    continue
                 msg = decode(self._fields_of(step.raw), step.raw, self.dd, options=self.options)
                 original = msg.header.get(SENDING_TIME) or stamp.encode()
                 msg.header.set(POSS_DUP_FLAG, True)
                 msg.header.set(ORIG_SENDING_TIME, original)
                 msg.header.set(SENDING_TIME, stamp)
-                resent += 1
             out.data.append(encode(msg, self.dd))
         self.last_sent = now
         out.events.append(ResendServed(begin, end, resent, filled))

@@ -1,11 +1,26 @@
-"""Resend and gap-fill planning, table-driven (pure functions)."""
+"""Resend and gap-fill planning, table-driven (pure functions), and the byte-level copy of a
+stored message for its resend, checked against decoding and encoding it again."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.resend import GapFill, Resend, msg_type_of, plan_resend, request_range
+from fixspec.dictionary import builtin_session
+from gateway.codec import decode_bytes, encode
+from gateway.fixmessage import Group, Message
+from gateway.resend import (
+    GapFill,
+    Resend,
+    msg_type_of,
+    plan_resend,
+    possdup_copy,
+    request_range,
+)
 from gateway.store import StoredMessage
+from tests.fix_helpers import split_fields
+from tests.test_codec import SETTINGS, messages
 
 
 def msg(seq: int, msg_type: str) -> StoredMessage:
@@ -79,3 +94,65 @@ def test_request_range(expected: int, received: int, chunk: int, out: tuple[int,
 def test_request_range_needs_a_gap() -> None:
     with pytest.raises(ValueError, match="no gap"):
         request_range(5, 5)
+
+
+# -- the resend copy -----------------------------------------------------------------------------
+
+STAMP = b"20261126-14:00:00.000"
+
+
+def reencoded(raw: bytes, version: str) -> bytes:
+    """The resend as decoding, setting the PossDup fields and encoding give it."""
+    sd = builtin_session(version)
+    msg = decode_bytes(raw, sd)
+    original = msg.header.get(52) or STAMP
+    msg.header.set(43, True)
+    msg.header.set(122, original)
+    msg.header.set(52, STAMP)
+    return encode(msg, sd)
+
+
+@SETTINGS
+@given(messages("FIX.4.4"), st.sampled_from([(), ((43, "N"),), ((43, "Y"), (122, "X")),
+                                              ((97, "Y"), (369, "7"))]))
+def test_the_copy_equals_decoding_and_encoding_again(
+    msg: Message, extra: tuple[tuple[int, str], ...]
+) -> None:
+    for tag, value in extra:  # a stored message may carry these already
+        msg.header.set(tag, value)
+    raw = encode(msg, builtin_session("FIX.4.4"))
+    copy = possdup_copy(raw, STAMP, builtin_session("FIX.4.4").header)
+    assert copy == reencoded(raw, "FIX.4.4")
+    fields = dict(split_fields(copy))
+    assert (fields[43], fields[52]) == (b"Y", STAMP)
+    assert fields[122] == dict(split_fields(raw)).get(52, STAMP)
+
+
+def test_a_header_without_sending_time_gets_the_new_one_as_original() -> None:
+    raw = b"8=FIX.4.2\x019=22\x0135=D\x0134=7\x0149=A\x0156=B\x0111=X\x0110=000\x01"
+    copy = possdup_copy(raw, STAMP, builtin_session("FIX.4.2").header)
+    assert copy is not None
+    assert split_fields(copy)[3:9] == [(34, b"7"), (43, b"Y"), (49, b"A"), (52, STAMP),
+                                       (56, b"B"), (122, STAMP)]
+    assert split_fields(copy)[9] == (11, b"X")
+
+
+def test_what_the_copy_leaves_to_the_encoder() -> None:
+    """A header group, a header data field or a header out of order is not copied (None)."""
+    sd = builtin_session("FIX.4.4")
+    msg = Message("D", begin_string="FIX.4.4")
+    for tag, value in ((34, "2"), (49, "A"), (52, "20261126-13:00:00.000"), (56, "B"),
+                       (11, "X")):
+        (msg.header if tag != 11 else msg.body).set(tag, value)
+    plain = encode(msg, sd)
+    assert possdup_copy(plain, STAMP, sd.header) == reencoded(plain, "FIX.4.4")
+    hops = Group(627, 628)
+    hops.add((628, "HOP1"))
+    msg.header.add_group(hops)
+    assert possdup_copy(encode(msg, sd), STAMP, sd.header) is None
+    xml = encode(msg, sd).replace(b"\x01627=", b"\x01212=4\x01213=<a/>\x01627=")
+    assert possdup_copy(xml.replace(b"\x01627=1\x01628=HOP1", b""), STAMP, sd.header) is None
+    swapped = plain.replace(b"49=A\x01", b"").replace(b"56=B\x01", b"56=B\x0149=A\x01")
+    assert possdup_copy(swapped, STAMP, sd.header) is None
+    assert possdup_copy(b"8=FIX.4.4\x019=5\x0135=D\x01", STAMP, sd.header) is None
+
