@@ -232,14 +232,18 @@ class Session:
         out = Output()
         if self.state is State.DISCONNECTED:
             return out
-        if self._past_period_end(now):
-            # the session is over: Logout (from the timers), and nothing more acted on
+        ended = self._past_period_end(now)
+        if ended and self.state is State.ACTIVE:
             with contextlib.suppress(_Stop):
-                self._timers(now, out)
-            return out
+                self._timers(now, out)  # the Logout
         self.framer.feed(data)
         for batch in self.framer.batches():
             for frame in batch:
+                if ended and frame.msg_type != b"5":
+                    # the session is over: logged, not acted on; only a Logout (ours may
+                    # have crossed the peer's) ends it
+                    out.events.append(Received(frame.data, False, "after the session's end"))
+                    continue
                 with contextlib.suppress(_Stop):
                     self._on_frame(frame, now, out)
                 if self._is_down():
@@ -274,7 +278,8 @@ class Session:
         return deadline
 
     def _past_period_end(self, now: datetime) -> bool:
-        return (self.state is State.ACTIVE and self._period_end is not None
+        """Logged on (or logging out) after the end of the schedule's session."""
+        return (self.state in (State.ACTIVE, State.LOGOUT_SENT) and self._period_end is not None
                 and now > self._period_end)
 
     def _heartbeat_times(self) -> tuple[timedelta, timedelta, timedelta]:

@@ -14,7 +14,9 @@ from gateway.session import (
     AppMessage,
     Disconnect,
     LoggedOn,
+    LoggedOut,
     Output,
+    Received,
     RejectSent,
     Session,
 )
@@ -178,6 +180,69 @@ def test_resend_request_served_with_gap_fill(active: tuple[Session, Peer]) -> No
     assert [(f[35], f[34]) for f in got] == [("4", "1"), ("D", "2"), ("D", "3")]
     assert got[0][123] == "Y" and got[0][36] == "2"
     assert all(f[43] == "Y" and 122 in f for f in got)
+
+
+def test_a_resent_message_keeps_its_header_group(active: tuple[Session, Peer]) -> None:
+    """A header the byte-level copy leaves alone (a group) is decoded and encoded again."""
+    from gateway.fixmessage import Group
+
+    s, peer = active
+    order = _order("O1")
+    hops = Group(627, 628)
+    hops.add((628, "HOP1"), (629, "20261125-11:59:59.000"))
+    order.header.add_group(hops)  # type: ignore[attr-defined]
+    s.send(order, T0)  # type: ignore[arg-type]
+    later = T0 + timedelta(seconds=5)
+    out = s.data_received(peer.msg("35=2|7=2|16=2", now=later), later)
+    got = fields(out.data[0])
+    assert (got[35], got[34], got[43], got[627], got[628]) == ("D", "2", "Y", "1", "HOP1")
+    assert got[122] == "20261125-12:00:00.000" and got[52] == "20261125-12:00:05.000"
+
+
+def test_after_the_end_input_is_logged_and_only_a_logout_acted_on() -> None:
+    """Past the schedule's end the session sends its Logout; what the peer sends meanwhile is
+    reported (for the message log) as not processed, and the peer's Logout, even one that
+    crossed ours in the same read, completes the handshake."""
+    from datetime import time
+
+    from gateway.schedule import Schedule
+
+    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor",
+                        schedule=Schedule(time(8), time(17)))
+    s = Session(cfg, MemoryStore(T0), builtin_session("FIX.4.4"), app_types=frozenset({"D"}))
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    late = datetime(2026, 11, 25, 17, 0, 5, tzinfo=UTC)
+    order = peer.msg(nos("LATE1"), now=late)
+    out = s.data_received(order, late)
+    assert types(out) == ["5"] and s.state is State.LOGOUT_SENT
+    assert [(e.raw, e.valid) for e in out.events if isinstance(e, Received)] == [(order, False)]
+    assert not any(isinstance(e, AppMessage) for e in out.events)
+    later = late + timedelta(seconds=1)
+    order2, logout = peer.msg(nos("LATE2"), now=later), peer.msg("35=5", now=later)
+    out = s.data_received(order2 + logout, later)
+    assert out.data == [] and not any(isinstance(e, AppMessage) for e in out.events)
+    assert [(e.raw, e.valid) for e in out.events if isinstance(e, Received)] == [
+        (order2, False), (logout, True)]
+    assert any(isinstance(e, LoggedOut) for e in out.events) and out.disconnect
+
+
+def test_a_logout_that_crosses_ours_at_the_end_completes_the_logout() -> None:
+    from datetime import time
+
+    from gateway.schedule import Schedule
+
+    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor",
+                        schedule=Schedule(time(8), time(17)))
+    s = Session(cfg, MemoryStore(T0), builtin_session("FIX.4.4"), app_types=frozenset({"D"}))
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    late = datetime(2026, 11, 25, 17, 0, 1, tzinfo=UTC)
+    out = s.data_received(peer.msg(nos("LATE"), now=late) + peer.msg("35=5", now=late), late)
+    assert types(out) == ["5"]  # our Logout; the peer's, read with it, is its reply
+    assert any(isinstance(e, LoggedOut) for e in out.events) and out.disconnect
 
 
 def _order(cl: str) -> object:
