@@ -406,10 +406,10 @@ class SlicedStrategy:
 
     def _sendable(self, target: int, state: OrderState) -> int:
         """What to send towards ``target``: whole lots, or everything that is left."""
-        unfilled = state.parent.qty - state.filled
-        working = state.working_qty  # a sum over the children: once, not for each use
-        deficit = target - state.filled - working
-        remaining = max(0, unfilled - working)  # state.remaining
+        remaining = state.remaining
+        # filled + working is qty - remaining whenever anything remains (and with nothing
+        # remaining the answer is 0 whatever the deficit)
+        deficit = target - (state.parent.qty - remaining)
         if deficit >= remaining:
             return remaining
         lot = self.parent.lot_size
