@@ -375,3 +375,57 @@ def test_an_initiator_waits_for_its_schedule_to_connect(tmp_path: Path) -> None:
         await acceptor.stop()
 
     run(scenario())
+
+
+# -- the output batch's order of work -------------------------------------------------------
+# A session runner's two calls the batch makes, recorded; a full disk cannot be made here,
+# so the failing step is a before_write hook that raises the error a full disk would.
+
+
+class _Runner:
+    def __init__(self, name: str, calls: list[str]) -> None:
+        self.name, self.calls = name, calls
+
+    def flush_logs(self) -> None:
+        self.calls.append(f"flush {self.name}")
+
+    def write_pending(self) -> None:
+        self.calls.append(f"write {self.name}")
+
+
+def test_a_failed_batch_end_still_writes_every_sessions_bytes_in_order() -> None:
+    from gateway.transport import OutputBatch
+
+    calls: list[str] = []
+    a, b = _Runner("a", calls), _Runner("b", calls)
+    batch = OutputBatch()
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"), batch:
+        batch.waiting[a] = None  # type: ignore[index]
+        batch.waiting[b] = None  # type: ignore[index]
+        batch.before_write.append(full_disk)
+    assert calls == ["flush a", "flush b", "write a", "write b"]
+    assert not batch.open and not batch.waiting and not batch.before_write
+    calls.clear()
+    with batch:  # the next batch is unaffected
+        batch.waiting[b] = None  # type: ignore[index]
+    assert calls == ["flush b", "write b"]
+
+
+def test_a_session_closing_inside_a_batch_writes_after_the_logs_and_commits() -> None:
+    from gateway.transport import OutputBatch
+
+    calls: list[str] = []
+    a, b = _Runner("a", calls), _Runner("b", calls)
+    batch = OutputBatch()
+    with batch:
+        batch.waiting[a] = None  # type: ignore[index]
+        batch.waiting[b] = None  # type: ignore[index]
+        batch.before_write.append(lambda: calls.append("commit"))
+        batch.write_now(a)  # type: ignore[arg-type]
+        assert calls == ["flush a", "flush b", "commit", "write a"]
+        calls.clear()
+    assert calls == ["flush b", "write b"]  # the commit ran once, before a's bytes
