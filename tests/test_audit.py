@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.audit import AuditLog, parse_audit_config, scan_ids, show_soh
+from gateway.audit import AuditLog, _render, message_line, parse_audit_config, scan_ids, show_soh
 from gateway.codec import encode
 from gateway.fixmessage import Message
 from gateway.yamlcheck import ConfigError, load_yaml
@@ -144,6 +146,45 @@ def test_invalid_inbound_bytes_are_logged_as_received(tmp_path: Path) -> None:
         log.message(runner("S"), "in", raw, T0)
     (r,) = records(tmp_path / "a.jsonl")
     assert r["seq"] == "x7" and r["cl_ord_id"] == "\xe9" and r["raw"] == show_soh(raw)
+
+
+def test_a_sequence_number_of_other_digits_is_logged_as_text(tmp_path: Path) -> None:
+    """Latin-1 '\xb2' is a digit to str.isdigit but not to int(): the record keeps it as a
+    string rather than being lost to an error."""
+    raw = b"8=FIX.4.4\x019=5\x0135=D\x0134=\xb2\x01"
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        log.message(runner("S"), "in", raw, T0)
+        assert log.errors == 0
+    (r,) = records(tmp_path / "a.jsonl")
+    assert r["seq"] == "\xb2"
+
+
+def _rendered(ts: datetime, session: str, direction: str, raw: bytes) -> str:
+    """The msg record as structlog's processor renders it (the other records' way)."""
+    fields: dict[str, Any] = {"ts": ts, "kind": "msg", "event": direction, "session": session,
+                              "direction": direction}
+    ids = scan_ids(raw)
+    seq = ids.pop("seq", None)
+    fields["seq"] = int(seq) if seq is not None and seq.isascii() and seq.isdigit() else seq
+    fields.update(ids)
+    fields["raw"] = show_soh(raw)
+    return _render(None, "info", fields)
+
+
+_VALUES = st.binary(max_size=12).filter(lambda b: b"\x01" not in b) | st.sampled_from(
+    [b"12", b"007", b"\xb2", b'"q\\', b"\xe9t\xe9", b"\x00\x1f", b""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([8, 34, 35, 11, 41, 37, 17, 55, 58]), _VALUES),
+                max_size=10),
+       st.binary(max_size=8), st.text(max_size=12), st.sampled_from(["in", "out"]),
+       st.datetimes(timezones=st.timezones()))
+def test_the_msg_record_is_the_text_structlogs_renderer_makes(
+        fields: list[tuple[int, bytes]], tail: bytes, session: str, direction: str,
+        ts: datetime) -> None:
+    raw = b"".join(b"%d=%s\x01" % f for f in fields) + tail
+    assert message_line(ts, session, direction, raw) == _rendered(ts, session, direction, raw)
 
 
 def test_scan_ids_matches_a_decode() -> None:
