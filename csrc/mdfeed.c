@@ -550,6 +550,29 @@ MD_NOINLINE static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const m
     return written;
 }
 
+static int is_gone(const md_apply_ctl *c, int64_t id) {
+    size_t lo = 0, hi = c->gone_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->gone[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < c->gone_count && c->gone[lo] == id;
+}
+
+/* Whether a client order rests at or through the best price on the other side. */
+MD_NOINLINE static int client_crossed(const lob_book *book, const md_apply_ctl *c) {
+    int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
+    lob_bbo(book, bbo);
+    for (size_t j = 0; j < c->client_count; j++) {
+        lob_order_info o;
+        if (lob_order(book, c->clients[j], &o) != CORE_OK) continue;
+        if (o.side == LOB_BUY ? bbo[3] > 0 && o.price >= bbo[2] : bbo[1] > 0 && o.price <= bbo[0])
+            return 1;
+    }
+    return 0;
+}
+
 /* Write a top-of-book row after message m if the best bid/ask changed since the last. */
 MD_NOINLINE static void write_top(const lob_book *book, md_apply_ctl *c, const md_msg *m, int64_t last[4],
                       int *have_last) {
@@ -594,9 +617,10 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear(book);
         for (size_t k = 0; k < n; k++) {
+            int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id);
             if (e[k].kind != MD_ENTRY_BOOK) {
                 if (clients && e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
-                    e[k].op.qty > 0) {
+                    e[k].op.qty > 0 && !gone) {
                     int64_t got = fill_clients(book, c, &e[k], m->first_entry + (uint32_t)k, cand);
                     if (got < 0) return got;
                     changed |= got > 0;
@@ -604,6 +628,10 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
                 continue;
             }
             if (e[k].sym != c->sym) continue;
+            if (gone && e[k].op.type != LOB_OP_ADD) {
+                c->skipped++;
+                continue;
+            }
             changed = 1;
             size_t applied;
             int64_t got = lob_apply(book, &e[k].op, 1, &applied);
@@ -625,6 +653,10 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         }
         if (tops && changed) write_top(book, c, m, last, &have_last);
         if (c->stop_on_fill && c->fills_written > fills_before) return (int64_t)(i + 1);
+        if (c->stop_on_fill && clients && changed && client_crossed(book, c)) {
+            c->crossed = 1;
+            return (int64_t)(i + 1);
+        }
     }
     return (int64_t)to;
 }
@@ -638,6 +670,8 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
     c->reject_code = 0;
     c->reject_entry = 0;
     c->ops = 0;
+    c->skipped = 0;
+    c->crossed = 0;
     if (c->levels > MD_MAX_LEVELS) return CORE_ERR_BAD_OP;
     candidate *cand = NULL;
     if (c->clients != NULL && c->client_count > 0) {

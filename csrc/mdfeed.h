@@ -163,7 +163,8 @@ typedef struct {
     /* in */
     uint32_t sym;              /* apply this symbol's entries */
     uint32_t stop_on_reject;   /* stop at the first op the book rejects */
-    uint32_t stop_on_fill;     /* stop after the first message that filled a client order */
+    uint32_t stop_on_fill;     /* stop after the first message that filled a client order or
+                                  left one crossed (see md_apply) */
     size_t levels;             /* 0..MD_MAX_LEVELS; > 0: after each incremental refresh that has an entry of
                                   sym, write the book's top `levels` to rows, LOBSTER's layout */
     int64_t empty_ask;
@@ -183,6 +184,11 @@ typedef struct {
     size_t client_count;
     md_fill *fills;
     size_t fills_cap;
+    /* in: replayed orders that the caller's own orders took whole, ascending (NULL: none).
+     * What the log later says of one (a change, a delete, a trade) is of liquidity already
+     * gone: its book entries are skipped and its trade entries fill no client. */
+    const int64_t *gone;
+    size_t gone_count;
     /* in: top-of-book rows, off when tops is NULL: MD_TOP_FIELDS int64 a row (time_ns,
      * bid price, bid qty, ask price, ask qty), at most tops_cap rows */
     int64_t *tops;
@@ -190,13 +196,16 @@ typedef struct {
     /* out */
     size_t fills_written;
     size_t tops_written;
+    uint64_t skipped;          /* book entries skipped because they name a gone order */
+    uint32_t crossed;          /* 1: the call stopped at a client order left crossed */
 } md_apply_ctl;
 
 /* Apply the entries of messages from..to-1 of symbol c->sym to book. Returns the index of
  * the first message not applied: `to`, or earlier when an output array is short (before
  * that message: rows, fills or tops, see below), on a reject with stop_on_reject (that
  * message, partly applied), with stop_on_fill after the first message that filled a client
- * order (the caller then acts on the fill at its message's time before going on), or a
+ * order or left one crossed (the caller then acts on the fill, or trades the crossed order
+ * with what crosses it, at its message's time before going on; c->crossed says which), or a
  * negative core_status if the book (or the scratch space for
  * client fills) ran out of memory, or CORE_ERR_BAD_OP for levels > MD_MAX_LEVELS.
  *
@@ -224,6 +233,15 @@ typedef struct {
  * client_count; md_apply stops before a message when fills has less room than that. The
  * whole call writes at most T + n fills for T trade entries, so fills_cap >= T + 2 n never
  * stops it.
+ *
+ * Crossed (c->clients with stop_on_fill): a replayed order that arrives at or through the
+ * price of a client order resting on the other side is added without trading (feed mode);
+ * after the message of sym that did it, a client buy priced at or above the best ask, or a
+ * client sell at or below the best bid, ends the call with c->crossed 1.
+ *
+ * Gone orders (c->gone): a book entry of any op but ADD whose id is in gone is skipped (not
+ * applied, counted in c->skipped, not in c->ops), and a trade entry whose OrderID is in gone
+ * fills no client.
  *
  * Tops (c->tops): after each message of sym that is a snapshot, has a book entry of sym or
  * filled a client, one row if the best bid/ask (price, qty; 0 and 0 for an empty side)

@@ -47,6 +47,7 @@ The decoder's ``on_error`` turns raising into reporting and going on (a backtest
 
 from __future__ import annotations
 
+import bisect
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -614,7 +615,22 @@ class MdLogReader:
 
 
 class FeedBook(OrderBook):
-    """An :class:`~engine.book.OrderBook` that a :class:`MarketDataFeed` drives from C."""
+    """An :class:`~engine.book.OrderBook` that a :class:`MarketDataFeed` drives from C.
+
+    ``gone``: the replayed orders that the caller's own orders took whole (:meth:`took`),
+    ascending. What the log later says of one (a change, a delete, a trade) is of liquidity
+    already gone, so the feed skips it (csrc/mdfeed.h)."""
+
+    def __init__(self, max_orders: int = 1_000_000) -> None:
+        super().__init__(max_orders)
+        self.gone: array[int] = array("q")
+
+    def took(self, order_id: int) -> None:
+        """Replayed order ``order_id`` was taken whole by the caller's orders."""
+        gone = self.gone
+        i = bisect.bisect_left(gone, order_id)
+        if i == len(gone) or gone[i] != order_id:
+            gone.insert(i, order_id)
 
     def c_book(self) -> Any:
         """The ``lob_book *`` (valid while the book is open)."""
@@ -636,10 +652,12 @@ class MdUpdate:
     incremental refresh that had an entry for it; :meth:`rows_csv` formats them.
 
     ``fills``: the client orders the messages' trades filled, in the order they happened
-    (across symbols too). ``tops`` (when asked for): per symbol of the batch, the best bid
-    and offer as ``array('q')`` rows of 5 flattened (time_ns, bid price, bid qty, ask price,
-    ask qty; 0 and 0 for an empty side), one after each message that changed them (the first
-    message of the call that touched the symbol always gives a row); :meth:`top_rows` reads
+    (across symbols too). ``crossed``: the update ended (``stop_at_fill``) at a message that
+    left a client order crossed by replayed liquidity. ``tops`` (when asked for): per symbol
+    of the batch, the best bid and offer as ``array('q')`` rows of 5 flattened (time_ns, bid
+    price, bid qty, ask price, ask qty; 0 and 0 for an empty side), one after each message
+    that changed them (the first message of the call that touched the symbol always gives a
+    row); :meth:`top_rows` reads
     them as :class:`Top` tuples.
     """
 
@@ -653,6 +671,7 @@ class MdUpdate:
     depth: int = 0
     fills: tuple[FeedFill, ...] = ()
     tops: dict[str, array[int]] = field(default_factory=dict)
+    crossed: bool = False
 
     def top_rows(self, symbol: str) -> list[Top]:
         """The symbol's recorded top-of-book rows (empty if none were recorded)."""
@@ -718,6 +737,7 @@ class MarketDataFeed:
         self.max_orders = max_orders
         self.strict = strict
         self.rejects = 0
+        self.skipped = 0  # entries naming an order a client took whole (FeedBook.gone)
         self._books: dict[str, FeedBook] = {}
         self._text_ids: dict[bytes, int] = {}
         self._ctl = ffi.new("md_apply_ctl *")
@@ -759,7 +779,8 @@ class MarketDataFeed:
         (:attr:`MdUpdate.tops`). Neither costs anything when not asked for.
 
         ``stop_at_fill``: end the update after the first message that filled a client order
-        (:attr:`MdUpdate.stop` says where), so the caller can act on the fill at its time.
+        or left one crossed (:attr:`MdUpdate.stop` says where, :attr:`MdUpdate.crossed`
+        which), so the caller can act on it at its time.
         Only for clients of one symbol (ValueError otherwise): that symbol is applied first,
         and the others up to where it stopped.
         """
@@ -779,6 +800,7 @@ class MarketDataFeed:
         row_count = 0
         fills: list[tuple[int, FeedFill]] = []
         filled_symbols = 0
+        crossed = False
         top_rows: dict[str, array[int]] = {}
         trade_bound = -1
         order = list(enumerate(batch.symbols))
@@ -805,6 +827,9 @@ class MarketDataFeed:
                 ctl.client_count = len(client_ids)
                 ctl.fills = fill_buf
                 ctl.fills_cap = fill_cap
+            gone = ffi.from_buffer("int64_t[]", book.gone) if book.gone else ffi.NULL
+            ctl.gone = gone
+            ctl.gone_count = len(book.gone)
             if tops:
                 top_buf = ffi.new("int64_t[]", max(1, stop - start) * _TOP)
                 ctl.tops = top_buf
@@ -839,10 +864,13 @@ class MarketDataFeed:
                 flat.frombytes(ffi.buffer(top_buf, ctl.tops_written * _TOP * 8))
                 ctl.tops = ffi.NULL
                 ctl.tops_cap = 0
+            ctl.gone = ffi.NULL
+            ctl.gone_count = 0
             if done < 0:
                 raise error_for(done, f"applying {batch.source} to the {symbol} book")
             ops += ctl.ops
             self.rejects += ctl.rejects
+            self.skipped += ctl.skipped
             if recording:
                 row_count = ctl.rows_written
             if ctl.rejects and self.strict:
@@ -850,14 +878,16 @@ class MarketDataFeed:
                 i = batch.message_of_entry(k)
                 raise MdLogError(batch.source, batch.line(i),
                                  _reject_reason(batch, k, ctl.reject_code))
-            if ctl.stop_on_fill and 0 <= done < stop and ctl.fills_written:
-                stop = done  # the fill's message ends the update, for every symbol
+            if ctl.stop_on_fill and (ctl.fills_written or ctl.crossed):
+                crossed = bool(ctl.crossed)
+                if 0 <= done < stop:
+                    stop = done  # the message ends the update, for every symbol
             if done != stop:  # the arrays are sized so that C never runs out of room
                 raise RuntimeError(f"md_apply stopped at message {done} of {start}..{stop}")
         if filled_symbols > 1:  # C fills one symbol at a time: restore the entries' order
             fills.sort(key=lambda ef: ef[0])
         return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth,
-                        tuple(f for _, f in fills) if fills else (), top_rows)
+                        tuple(f for _, f in fills) if fills else (), top_rows, crossed)
 
     def apply_message(self, message: Message | bytes, *,
                       clients: Mapping[str, Sequence[int]] | None = None,

@@ -28,7 +28,7 @@ from functools import lru_cache
 from engine.book import OrderBook
 from engine.book_types import CancelReason, Event, EventType, Op, OpType, Side, TimeInForce
 from engine.errors import CoreError, error_for
-from gateway.md_feed import FeedFill
+from gateway.md_feed import FeedBook, FeedFill
 from gateway.venue_config import SymbolSpec, VenueConfig
 from gateway.venue_orders import (
     CANCELED,
@@ -313,10 +313,12 @@ class Venue:
         return out + self._uncross(symbol, now)
 
     def _uncross(self, symbol: str, now: datetime) -> list[Report]:
-        """Trade client orders that feed liquidity now crosses. The feed adds orders without
-        matching, so a replayed sell may land at or below a client's resting buy; the
-        client order is then taken out and entered again at its price, and trades with
-        what crosses it (at the feed orders' prices, as the taker)."""
+        """Trade client orders that replayed liquidity now crosses. The feed adds orders
+        without matching, so a replayed sell may arrive at or below a client's resting buy
+        (or a buy at or above its sell): the client order was there first, so it trades at
+        once as the maker, at its own price, with the crossing levels from their front, best
+        price first, keeping its queue position for what is left. A replayed order taken
+        whole is gone from the log's view too (FeedBook.took, in :meth:`_after`)."""
         book = self.books[symbol]
         spec = self.specs[symbol]
         out: list[Report] = []
@@ -327,15 +329,23 @@ class Venue:
         for order, ticks in resting:
             if ticks is None:
                 continue
-            bbo = book.bbo()
-            crossed = (bbo.ask_qty > 0 and ticks >= bbo.ask_price if order.side == Side.BUY
-                       else bbo.bid_qty > 0 and ticks <= bbo.bid_price)
-            if not crossed or order.book_id not in self._live:
-                continue
-            book.cancel(order.book_id)
-            events = book.apply_op(Op(OpType.LIMIT, order.book_id, order.side, ticks,
-                                      order.leaves, TimeInForce.DAY))
-            out += self._after(symbol, events, now)
+            buy = order.side == Side.BUY
+            while order.book_id in self._live:
+                bbo = book.bbo()
+                px, avail = (bbo.ask_price, bbo.ask_qty) if buy else (bbo.bid_price, bbo.bid_qty)
+                if avail <= 0 or (ticks < px if buy else ticks > px):
+                    break
+                took = book.execute(0, Side.SELL if buy else Side.BUY, px,
+                                    min(order.leaves, avail))
+                trades = [e._replace(price=ticks) for e in took if e.type == EventType.TRADE]
+                qty = sum(e.qty for e in trades)
+                if not qty:
+                    break  # nothing the book would execute there
+                out += self._after(symbol, trades, now)  # the prints, at the client's price
+                if order.book_id not in self._live:
+                    break  # our own order at the crossing level, filled by that execution
+                book.cancel(order.book_id, qty)
+                out.append(self._fill(order, qty, spec.to_price(ticks), now, aggressor=False))
         return out
 
     # -- internals ----------------------------------------------------------------------------
@@ -433,6 +443,9 @@ class Venue:
                 maker = live.get(e.other)
                 if maker is not None:
                     out.append(self._fill(maker, e.qty, px, now, aggressor=False))
+                elif 0 < e.other < CLIENT_IDS and e.other_leaves == 0 and isinstance(
+                        book := self.books[symbol], FeedBook):
+                    book.took(e.other)  # a replayed order taken whole
                 taker = live.get(e.id)
                 if taker is not None:
                     out.append(self._fill(taker, e.qty, px, now, aggressor=True))

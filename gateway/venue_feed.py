@@ -233,10 +233,11 @@ class FeedReplay:
         changed symbol, its trades and the fills of the ``clients`` orders (per symbol, the
         book ids of client orders resting in it).
 
-        ``stop_at_fill``: stop after the first message that fills a client order (then
-        :attr:`stopped_at_fill` is true and :attr:`fill_ns` is that message's log time), so
-        the caller can act at the fill's own time; a log whose batch holds clients of
-        several symbols is applied without stopping (its fills then come at ``now``)."""
+        ``stop_at_fill``: stop after the first message that fills a client order or leaves
+        one crossed by replayed liquidity (then :attr:`stopped_at_fill` is true and
+        :attr:`fill_ns` is that message's log time), so the caller can act at its own
+        time; a log whose batch holds clients of several symbols is applied without stopping
+        (its fills then come at ``now``)."""
         self.stopped_at_fill = False
         self.fill_ns = 0
         self._deadline = None
@@ -298,7 +299,7 @@ class FeedReplay:
         self.last_ns = max(self.last_ns, at)
         log.i = stop
         self._note(log.advance())
-        if stopping and update.fills:
+        if stopping and (update.fills or update.crossed):
             self.stopped_at_fill = True
             self.fill_ns = at
             return True

@@ -7,6 +7,7 @@ their own configs next to a copy of it.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
 import io
@@ -22,14 +23,17 @@ from typing import Any
 
 import pytest
 import yaml
+from engine._core import lib
 
-from engine.book_types import Side
+from engine.book_types import OpType, Side
 from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_records import ParentRecord, RunRecord
 from gateway.client_app import ClientOrder, parent_message
+from gateway.clock import to_ns
 from gateway.latency import MeasuredLatency
+from gateway.md_feed import MdLogReader, MdUpdate
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
 from tests.test_latency import _write_log
@@ -139,17 +143,28 @@ def test_a_run_repeats_exactly(tmp_path: Path) -> None:
 
 
 def test_resting_children_fill_only_from_the_replay(tmp_path: Path) -> None:
-    """Every passive fill of the algo has a market trade at its price or through it at the
-    same market time: resting children fill from replayed executions, never from nothing."""
+    """Every passive fill of the algo has, at the same market time, a market trade at or
+    through its price, or a replayed offer arriving at or through it (which trades with the
+    child resting there first): resting children fill from the replay, never from nothing."""
     result = Backtest(config_with(tmp_path, latency={"entry": 0, "ack": 0})).run()
     tape = result.tapes["AMZN"]
     passive = [f for f in result.runs["algo"].fills if f.liquidity == "passive"]
     assert passive
+    offers = sorted(  # (time ns, price) of every offer the log adds or moves
+        (int(e["time"]), Decimal(int(e["price"])) / 10_000)
+        for batch in MdLogReader(SAMPLE) for e in MdUpdate(batch, 0, batch.count, batch.count,
+                                                           0).entry_columns()
+        if e["kind"] == lib.MD_ENTRY_BOOK and e["side"] == Side.SELL
+        and e["type"] in (OpType.ADD, OpType.REPLACE))
     for f in passive:
         lo, hi = tape.trades_between(f.time, f.time + timedelta(microseconds=1))
-        prices = [Decimal(p) * tape.tick for p in tape.trade_prices[lo:hi]]
-        assert prices, f"no market trade at {f.time}"
-        assert any(p <= f.price for p in prices)  # a buy: the print at or below its bid
+        prints = [Decimal(p) * tape.tick for p in tape.trade_prices[lo:hi]]
+        # the offers the log placed in that microsecond (fills are timed to it)
+        at = to_ns(f.time)
+        lo, hi = bisect.bisect_left(offers, (at,)), bisect.bisect_left(offers, (at + 1000,))
+        arrived = any(price <= f.price for _, price in offers[lo:hi])
+        # a buy: a print at or below its bid, or an offer that just arrived there
+        assert any(p <= f.price for p in prints) or arrived, f"nothing to fill {f}"
 
 
 def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) -> None:

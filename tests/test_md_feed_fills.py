@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from engine.book import Level, OrderBook, Side
 from gateway.md_feed import (
+    FeedBook,
     FeedFill,
     MarketDataFeed,
     MdBatch,
@@ -356,3 +357,59 @@ def test_a_day_with_resting_clients(tmp_path: Path) -> None:
         assert info is None or info.qty == qty - filled[cid]
     assert 0 < top_count < 3000
     assert book.depth(Side.BUY, 1) != [Level(0, 0, 0)]
+
+
+def test_a_replayed_order_crossing_a_client_ends_the_update(tmp_path: Path) -> None:
+    """Feed adds do not trade; with stop_at_fill the update ends after the message that left
+    a client order crossed, so the caller trades it at that message's time."""
+    path = write(
+        tmp_path,
+        line("55=ABC|268=2|269=0|278=1|270=10|271=50|269=1|278=9|270=10.05|271=20", "W"),
+        line("268=1|279=0|269=0|278=2|55=ABC|270=10|271=30"),    # a bid: nothing crossed
+        line("268=1|279=0|269=1|278=3|55=ABC|270=10.02|271=30"),  # an offer at the client's bid
+        line("268=1|279=0|269=0|278=4|55=ABC|270=9.99|271=30"),
+    )
+    feed = MarketDataFeed()
+    (batch,) = list(MdLogReader(path))
+    feed.apply(batch, 0, 1)
+    book = feed.book("ABC")
+    book.limit(CLIENT, Side.BUY, 100200, 10)  # inside the spread
+    update = feed.apply(batch, 1, 4, clients={"ABC": [CLIENT]}, stop_at_fill=True)
+    assert (update.stop, update.crossed, update.fills) == (3, True, ())
+    assert leaves(book, CLIENT) == 10 and leaves(book, 3) == 30  # added, not traded
+    # without stop_at_fill nothing stops
+    assert not feed.apply(batch, 3, 4, clients={"ABC": [CLIENT]}).crossed
+
+
+def test_what_the_log_says_of_an_order_a_client_took_is_skipped(tmp_path: Path) -> None:
+    """Once the caller's orders took replayed order 9 whole (FeedBook.took), the log's later
+    change, delete or trade of 9 is of liquidity already gone: its book entries are skipped
+    (counted) and its trade fills no client."""
+    path = write(
+        tmp_path,
+        line("55=ABC|268=3|269=0|278=1|270=10|271=50|269=1|278=9|270=10.05|271=20|"
+             "269=1|278=8|270=10.05|271=40", "W"),
+        # the log executes 20 of 9, then deletes it; a trade of 8 follows
+        line("268=2|279=0|269=2|55=ABC|270=10.05|271=20|37=9|"
+             "279=2|269=1|278=9|55=ABC|270=10.05|271=20"),
+        line("268=1|279=1|269=1|278=8|55=ABC|270=10.05|271=35"),
+    )
+    feed = MarketDataFeed(strict=False)
+    w, on_9, change_8 = steps(path)
+    w.apply(feed)
+    book = feed.book("ABC")
+    assert isinstance(book, FeedBook)
+    book.market(CLIENT, Side.BUY, 20)  # our buy takes 9 (first in the queue) whole
+    assert book.order(9) is None and leaves(book, 8) == 40
+    book.took(9)
+    book.took(9)  # once is enough
+    assert list(book.gone) == [9]
+    book.limit(CLIENT + 1, Side.SELL, 100400, 5)  # a better offer than the print's
+    update = on_9.apply(feed, clients={"ABC": [CLIENT + 1]})
+    # the trade names 9: no client fill (were 9 an order from before the data, our offer
+    # through its price would have traded first); the delete of 9 does not fall back to
+    # taking 20 from the level (8's)
+    assert update.fills == () and feed.skipped == 1 and feed.rejects == 0
+    assert leaves(book, 8) == 40 and leaves(book, CLIENT + 1) == 5
+    change_8.apply(feed, clients={"ABC": [CLIENT + 1]})
+    assert leaves(book, 8) == 35  # other orders' entries apply as before

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from engine.book_types import Side
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
@@ -138,3 +140,53 @@ def test_a_deadline_admits_its_message_at_any_speed() -> None:
             before = feed.applied
             feed.due(deadline)
             assert feed.applied > before, f"speed {speed}: nothing due at {deadline}"
+
+
+def _crossing_log(tmp_path: Path) -> Path:
+    """A 10.00 / 10.10 market; at +3 s a sell of 30 arrives at 10.05, where our buy rests;
+    at +3.5 s the log executes it (a trade naming it, then its delete); at +4 s a bid."""
+    t = ["20120621-13:30:00.000000001", "20120621-13:30:03.000000001",
+         "20120621-13:30:03.500000001", "20120621-13:30:04.000000001"]
+    lines = [
+        line("55=ABC|268=2|269=0|278=1|270=10|271=100|269=1|278=2|270=10.1|271=100", "W",
+             time=t[0], seq=1),
+        line("268=1|279=0|269=1|278=9|55=ABC|270=10.05|271=30", time=t[1], seq=2),
+        line("268=2|279=0|269=2|55=ABC|270=10.05|271=30|37=9|"
+             "279=2|269=1|278=9|55=ABC|270=10.05|271=30", time=t[2], seq=3),
+        line("268=1|279=0|269=0|278=5|55=ABC|270=10|271=10", time=t[3], seq=4),
+    ]
+    path = tmp_path / "cross.md.log"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("step", [0.1, 1.0, 5.0])
+def test_a_replayed_order_crossing_a_resting_client_trades_with_it_once(
+        tmp_path: Path, step: float) -> None:
+    """However the replay is chunked, the crossing sell trades with our resting buy at its
+    own message's time, at our price, with us as the maker; the log's later execution of
+    that sell is of liquidity we took, so it fills nothing again."""
+    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
+    feed = FeedReplay(MarketDataFeedConfig((_crossing_log(tmp_path),), 1.0), {"ABC": spec})
+    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed.anchor(T0)
+    feed.due(T0, venue.resting_ids(), stop_at_fill=True)
+    venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 100, Decimal("10.05")), T0)
+    fills: list[tuple[datetime, ExecReport]] = []
+    now = T0
+    while not feed.done:
+        now = min(now + timedelta(seconds=step), T0 + timedelta(seconds=10))
+        while True:  # as a backtest does: a stop ends the chunk at the message's time
+            changes = feed.due(now, venue.resting_ids(), stop_at_fill=True)
+            at = feed.time_of(feed.fill_ns) if feed.stopped_at_fill else now
+            for change in changes:
+                fills += [(at, r) for r in venue.feed_applied(change.symbol, change.trades, at,
+                                                              change.fills)
+                          if isinstance(r, ExecReport) and r.exec_type == "F"]
+            if not feed.stopped_at_fill:
+                break
+    assert [(at - T0, r.last_qty, r.last_px, r.aggressor) for at, r in fills] == [
+        (timedelta(seconds=3), 30, Decimal("10.05"), False)]
+    book = venue.books["ABC"]
+    assert book.order(9) is None and venue.order("C1", "b").cum == 30  # type: ignore[union-attr]
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(1005, 70), (1000, 110)]

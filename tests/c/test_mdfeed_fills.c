@@ -387,7 +387,83 @@ static void test_tops_on_change_only(void) {
     lob_free(b);
 }
 
+static void del(int64_t id, int side, int64_t price, int64_t qty) {
+    entry(MD_ENTRY_BOOK, LOB_OP_DELETE, id, side, price, qty);
+}
+
+/* With stop_on_fill, the call ends after the message that left a client crossed. */
+static void test_stop_at_a_crossed_client(void) {
+    lob_book *b = lob_new(64);
+    int64_t ids[] = {CLIENT(1), CLIENT(2)};
+    md_apply_ctl c = with_clients(ids, 2);
+    c.stop_on_fill = 1;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    add(2, LOB_SELL, 110, 50);
+    CHECK(run(b, &c) == 1 && !c.crossed);
+    client(b, CLIENT(1), LOB_BUY, 105, 10);
+    client(b, CLIENT(2), LOB_SELL, 108, 10);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(3, LOB_BUY, 104, 5); /* below our sell: nothing crossed */
+    msg(MD_MSG_INCREMENTAL, 3);
+    add(4, LOB_BUY, 108, 5); /* at our sell */
+    msg(MD_MSG_INCREMENTAL, 4);
+    add(5, LOB_BUY, 99, 5);
+    CHECK(run(b, &c) == 2 && c.crossed == 1 && c.fills_written == 0);
+    CHECK(leaves(b, 4) == 5 && leaves(b, CLIENT(2)) == 10); /* added, not traded */
+    /* a sell at our buy's price crosses it too */
+    lob_op gone = {.id = 4, .type = LOB_OP_CANCEL};
+    size_t applied;
+    CHECK(lob_apply(b, &gone, 1, &applied) == 1);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 5);
+    add(6, LOB_SELL, 105, 5);
+    CHECK(run(b, &c) == 1 && c.crossed == 1);
+    /* off without stop_on_fill */
+    c.stop_on_fill = 0;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 6);
+    add(7, LOB_BUY, 98, 5);
+    CHECK(run(b, &c) == 1 && c.crossed == 0);
+    lob_free(b);
+}
+
+/* Entries naming a gone order: book ops (not ADD) skipped, trades fill no client. */
+static void test_gone_orders_are_skipped(void) {
+    lob_book *b = lob_new(64);
+    int64_t ids[] = {CLIENT(1)};
+    md_apply_ctl c = with_clients(ids, 1);
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(8, LOB_SELL, 110, 40);
+    CHECK(run(b, &c) == 1);
+    client(b, CLIENT(1), LOB_SELL, 109, 5); /* better than 110: a print through it fills it */
+    int64_t gone[] = {3, 9, 12};
+    c.gone = gone;
+    c.gone_count = 3;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    trade(9, 110, 20); /* 9 is gone: no fill */
+    del(9, LOB_SELL, 110, 20); /* no level fallback: 8 keeps its 40 */
+    change(12, 110, 1);
+    msg(MD_MSG_INCREMENTAL, 3);
+    add(3, LOB_SELL, 111, 7); /* an ADD is applied even for a gone id */
+    CHECK(run(b, &c) == 2 && c.fills_written == 0 && c.skipped == 2 && c.ops == 1);
+    CHECK(leaves(b, 8) == 40 && leaves(b, CLIENT(1)) == 5 && leaves(b, 3) == 7);
+    /* the same trade for an id not gone fills our better offer */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(10, 110, 2);
+    CHECK(run(b, &c) == 1 && c.fills_written == 1 && c.skipped == 0);
+    CHECK(leaves(b, CLIENT(1)) == 3);
+    lob_free(b);
+}
+
 int main(void) {
+    test_stop_at_a_crossed_client();
+    test_gone_orders_are_skipped();
     test_same_price_queue();
     test_better_price_fills_on_a_worse_trade();
     test_hidden_and_unknown_trades();
