@@ -45,7 +45,14 @@ class SymbolSpec:
         return int(ticks) if ticks == ticks.to_integral_value() else None
 
     def to_price(self, ticks: int) -> Decimal:
-        return (self.tick_size * ticks).normalize() if ticks else Decimal(0)
+        return plain(self.tick_size * ticks) if ticks else Decimal(0)
+
+
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and never in exponent form: ``100.00`` is ``100``,
+    not ``1E+2`` (which ``normalize`` gives, and CSV and JSON readers do not expect)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 @dataclass(frozen=True, slots=True)

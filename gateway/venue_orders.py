@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.book_types import Side
+from gateway.venue_config import plain
 
 # OrdStatus (39)
 NEW = "0"
@@ -80,7 +81,7 @@ class Order:
 
     @property
     def avg_px(self) -> Decimal:
-        return (self.value / self.cum).quantize(Decimal("0.000001")).normalize() \
+        return plain((self.value / self.cum).quantize(Decimal("0.000001"))) \
             if self.cum else Decimal(0)
 
 

@@ -190,3 +190,13 @@ def test_cancel_all_for_disconnect() -> None:
     out = execs(v.cancel_all("C1", NOW, "canceled on disconnect"))
     assert [(r.owner, r.exec_type) for r in out] == [("C1", CANCELED)]
     assert v.open_orders("C2")
+
+
+def test_prices_never_take_exponent_form() -> None:
+    """100.00 is written 100 (Decimal.normalize alone gives 1E+2, which reached fills.csv)."""
+    from gateway.venue_config import plain
+
+    spec = SymbolSpec("X", tick_size=Decimal("0.01"))
+    assert [str(spec.to_price(t)) for t in (10000, 58000, 10005, 1, 0)] == [
+        "100", "580", "100.05", "0.01", "0"]
+    assert str(plain(Decimal("2.50E+3"))) == "2500" and str(plain(Decimal("1.230"))) == "1.23"
