@@ -186,6 +186,14 @@ class Backtest:
         self.bt = parse_backtest(self.gw, set(self.venue.symbols))
         self.bt = dataclasses.replace(self.bt, on_error=on_error or self.bt.on_error,
                                       output=output or self.bt.output)
+        try:  # before the replay, not after it: a report with nowhere to go is found now
+            self.bt.output.mkdir(parents=True, exist_ok=True)
+            probe = self.bt.output / ".write-test"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise BacktestInputError(f"{path}: the output folder {self.bt.output} cannot be "
+                                     f"written: {exc.strerror or exc}") from None
         self.progress = Progress(progress)
         self.warn = warn
         self._skipped = SkippedInput(warn, below_progress=progress is not None)
@@ -262,11 +270,16 @@ class Backtest:
             if end <= first:
                 raise BacktestInputError(f"{order.where}: the order ends at {end:%H:%M:%S}, "
                                          f"before the market data starts ({first:%H:%M:%S})")
+            if start < first:  # allowed, but nothing is known before the data: say so
+                print(f"gateway backtest: {order.where}: the order starts at "
+                      f"{start:%H:%M:%S}, before the market data ({first:%H:%M:%S}); its "
+                      "arrival mid is the first book's", file=self.warn, flush=True)
             if end > last:  # allowed, but the book stands still past the data: say so
                 print(f"gateway backtest: {order.where}: the order's window runs to "
                       f"{end:%H:%M:%S}, past the end of the market data ({last:%H:%M:%S}); "
                       "after that its children trade against the last book, which no longer "
-                      "moves", file=self.warn, flush=True)
+                      "moves, and its end mid and markouts use the last quote",
+                      file=self.warn, flush=True)
         self.progress.show("market", 1, f"{last:%H:%M:%S} {feed.applied:,} msgs", final=True)
         self._decoded = feed.decoded if keep else None
         return tapes, first, last, stats

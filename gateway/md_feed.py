@@ -320,8 +320,8 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
     if status == lib.MD_ERR_LINE:
         # what is at fault is the text before the message, not the message: skipping passes
         # over the text and keeps the message (two messages on one line lose nothing)
-        return ("not a log line with one FIX message (other lines must be blank); the text "
-                "up to the next message is passed over, the message is kept")
+        return ("not a log line with one FIX message (other lines must be blank); skipping "
+                "passes over the text up to the next message and keeps that message")
     if status == lib.MD_ERR_MISSING:
         return f"{tag} missing"
     if status == lib.MD_ERR_VALUE:

@@ -32,6 +32,7 @@ from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_records import ParentRecord, RunRecord
 from gateway.client_app import ClientOrder, parent_message
 from gateway.clock import to_ns
+from gateway.config import ConfigError
 from gateway.latency import MeasuredLatency
 from gateway.md_feed import MdLogReader, MdUpdate
 from tests.conformance.harness import Client
@@ -292,6 +293,31 @@ def test_a_window_past_the_market_data_is_said_not_silent(tmp_path: Path) -> Non
     assert result.info()["snapshot_interval"] == "events"  # as configured, not null
     assert re.search(r"backtest\.yaml:\d+: the order's window runs to 13:42:00, past the end "
                      r"of the market data \(13:40:47\)", warn.getvalue()), warn.getvalue()
+
+
+def test_a_parent_starting_before_the_market_data_is_said_not_silent(tmp_path: Path) -> None:
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 10,
+                                         "start": "13:29:30", "window": 60}], baselines=[],
+                      snapshot_interval="events")
+    warn = io.StringIO()
+    Backtest(cfg, warn=warn).run()
+    assert re.search(r"backtest\.yaml:\d+: the order starts at 13:29:30, before the market "
+                     r"data \(13:30:00\); its arrival mid is the first book's",
+                     warn.getvalue()), warn.getvalue()
+
+
+def test_a_log_or_output_that_cannot_be_used_is_named_before_the_replay(
+        tmp_path: Path) -> None:
+    for log, reason in ((tmp_path / "nosuch.log", "no such file"),
+                        (tmp_path, "is not a regular file")):
+        with pytest.raises(ConfigError, match=r"backtest\.yaml:\d+: venue\.market_data\.log: "
+                           + f".*{reason}"):
+            Backtest(config_with(tmp_path, log=log))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(BacktestInputError, match=r"the output folder .*a-file/out cannot be "
+                       r"written"):
+        Backtest(config_with(tmp_path), output=blocker / "out")
 
 
 def test_gateway_run_mode_backtest_is_the_same_backtest(tmp_path: Path) -> None:
