@@ -150,6 +150,17 @@ class Venue:
     def open_orders(self, owner: str) -> list[Order]:
         return [o for o in self._live.values() if o.owner == owner]
 
+    def new_day(self, owner: str) -> int:
+        """``owner`` starts a new FIX session day (a Logon that reset sequence numbers): a
+        ClOrdID need only be unique within a day, so the ClOrdIDs of its orders that are done
+        are free again, and those orders are forgotten (what a day's orders cost stays
+        within the day). Its live orders (GTC) keep theirs. Returns the ClOrdIDs freed."""
+        done = [key for key, order in self._orders.items()
+                if key[0] == owner and not order.live]
+        for key in done:
+            del self._orders[key]
+        return len(done)
+
     # -- client requests ----------------------------------------------------------------------
 
     def _admit(self, req: NewOrder) -> int:

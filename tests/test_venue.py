@@ -200,3 +200,22 @@ def test_prices_never_take_exponent_form() -> None:
     assert [str(spec.to_price(t)) for t in (10000, 58000, 10005, 1, 0)] == [
         "100", "580", "100.05", "0.01", "0"]
     assert str(plain(Decimal("2.50E+3"))) == "2500" and str(plain(Decimal("1.230"))) == "1.23"
+
+
+def test_a_new_day_frees_the_clordids_of_done_orders() -> None:
+    """ClOrdIDs are unique within a FIX day: after the owner's sequence-reset Logon, a done
+    order's ClOrdID may be used again (and the done order is forgotten); a live one's not."""
+    v = Venue(VenueConfig({"AAPL": SymbolSpec("AAPL", tick_size=Decimal("0.01"))}),
+              id_prefix="t-")
+    v.new_order(NewOrder("C1", "A", "AAPL", Side.BUY, "2", 100, Decimal("10")), NOW)
+    v.new_order(NewOrder("C1", "B", "AAPL", Side.BUY, "2", 100, Decimal("10")), NOW)
+    v.cancel("C1", "A~c", "A", NOW)
+    v.new_order(NewOrder("C2", "A", "AAPL", Side.SELL, "2", 50, Decimal("11")), NOW)
+    again = NewOrder("C1", "A", "AAPL", Side.BUY, "2", 100, Decimal("10"))
+    assert "duplicate ClOrdID" in (v.new_order(again, NOW)[0].text or "")
+    assert v.new_day("C1") == 2  # A and its cancel's ClOrdID
+    assert v.order("C1", "A") is None and v.order("C1", "B") is not None  # B is live
+    assert v.new_order(again, NOW)[0].exec_type == "0"  # accepted
+    assert "duplicate ClOrdID" in (v.new_order(
+        NewOrder("C1", "B", "AAPL", Side.BUY, "2", 1, Decimal("10")), NOW)[0].text or "")
+    assert v.order("C2", "A") is not None  # another owner's day is its own
