@@ -73,8 +73,9 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("log", type=Path, metavar="LOG", help="a captured FIX message log")
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the acceptor")
-    p.add_argument("--speed", type=parse_speed, default=1.0, metavar="1x|10x|max",
-                   help="pace: the log's time divided by this (default 1x)")
+    p.add_argument("--speed", type=parse_speed, default=1.0, metavar="Nx|max",
+                   help="pace: the log's time divided by N (1x, 10x, 0.5x...; default 1x), "
+                        "or max: as fast as the acceptor answers")
     p.add_argument("--side", metavar="COMPID", help="SenderCompID of the side to play "
                    "(default: the sender of the first NewOrderSingle)")
     p.add_argument("--sender", default="CLIENT1", help="our SenderCompID (default CLIENT1)")
