@@ -24,17 +24,28 @@ Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many t
   application's duplicate checks (ClOrdID) make that safe, as in QuickFIX.
 * :meth:`reset` starts a new file generation (write a new file, then ``rename`` over the old
   one), so a crash during a reset leaves either the old session or the new one, never a mix.
+
+One writer only: a :class:`FileStore` holds an exclusive ``flock`` on ``PATH.lock`` (beside
+the store, holding the holder's pid) from before it reads anything until :meth:`close`. A
+second opener, in another process or in the same one, gets :class:`StoreInUseError` and has
+not read, truncated or deleted anything: two gateways sharing a run directory would otherwise
+interleave their records, and the second one's recovery could cut off a record the first is
+writing. The kernel drops the lock when the holder dies, SIGKILL included, so no stale lock
+is ever left to clean up. The lock is on its own file rather than the store because
+:meth:`reset` replaces the store file (a new inode); the lock file is never deleted, since
+deleting it would let two openers lock two different files of the same name.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -44,6 +55,25 @@ FsyncPolicy = Literal["always", "interval", "never"]
 
 class StoreError(Exception):
     """The store cannot do what was asked (closed, bad sequence number, corrupt beyond repair)."""
+
+
+class StoreInUseError(StoreError, OSError):
+    """Another :class:`FileStore` holds the store's lock (see the module docstring).
+
+    An :class:`OSError` too (the store is a busy resource, like a port in use), so the CLI
+    reports it as one ``gateway: error: ...`` line with exit status 2."""
+
+    def __init__(self, path: Path, holder: int | None) -> None:
+        if holder == os.getpid():
+            who = (f"already open in this process (pid {holder}): two sessions share this path"
+                   " or an earlier opener did not close it")
+        else:
+            pid = f" (pid {holder})" if holder is not None else ""
+            who = (f"in use by another process{pid}: each gateway needs its own run directory"
+                   " and each session its own store path")
+        super().__init__(f"{path}: message store is {who}")
+        self.path = path
+        self.holder = holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +188,62 @@ _SENT, _SENDER, _TARGET, _CREATED = 1, 2, 3, 4
 _MAX_RECORD = 64 * 1024 * 1024
 
 
+@dataclass(slots=True)
+class _Log:
+    """What a record log says: the state its intact records add up to."""
+
+    created: datetime
+    index: dict[int, tuple[int, int]] = field(default_factory=dict)  # seq -> (offset, length)
+    sender: int = 1
+    target: int = 1
+
+    def replay(self, data: bytes) -> int:
+        """Apply the records of ``data`` up to the first torn or corrupt one; where it ends."""
+        pos = 0
+        while pos + _HEAD.size <= len(data):
+            length, crc, kind, seq = _HEAD.unpack_from(data, pos)
+            body = pos + _HEAD.size
+            if length > _MAX_RECORD or body + length > len(data):
+                break
+            payload = data[body : body + length]
+            if zlib.crc32(payload, zlib.crc32(data[pos + 8 : body])) != crc:
+                break
+            self._apply(kind, seq, payload, body)
+            pos = body + length
+        return pos
+
+    def _apply(self, kind: int, seq: int, payload: bytes, offset: int) -> None:
+        if kind == _SENT:
+            self.index[seq] = (offset, len(payload))
+            self.sender = seq + 1
+        elif kind == _SENDER:
+            self.sender = seq
+        elif kind == _TARGET:
+            self.target = seq
+        elif kind == _CREATED:
+            self.created = datetime.fromisoformat(payload.decode())
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """The sequence numbers and creation time a store file holds (see :func:`peek_store`)."""
+
+    next_sender_seq: int
+    next_target_seq: int
+    creation_time: datetime
+
+
+def peek_store(path: str | Path) -> StoreState:
+    """What a :class:`FileStore` opened on ``path`` now would recover, read without the lock.
+
+    For looking at a store another process (or session) has open: nothing is written,
+    truncated or locked, and a record being written as it is read is left out, as recovery
+    would cut it off. Raises :class:`FileNotFoundError` if there is no store at ``path``."""
+    log = _Log(datetime(1970, 1, 1, tzinfo=UTC))  # every generation's first record replaces it
+    log.replay(Path(path).read_bytes())
+    return StoreState(log.sender, log.target, log.created)
+
+
 class FileStore(MessageStore):
     """A durable store: one append-only record log per session (see the module docstring)."""
 
@@ -178,47 +264,37 @@ class FileStore(MessageStore):
         self._target = 1
         self._created = now or datetime.now(UTC)
         self._last_sync = 0.0
+        self._fd = -1
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".new")
-        if tmp.exists():  # a reset died before its rename: the old file is the truth
-            tmp.unlink()
-        if self.path.exists():
-            self._recover()
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        else:
-            self._fd = self._new_generation(self._created)
+        # Locked before anything is read: what a live holder is writing is not ours to repair.
+        self._lock_fd = _lock(self.path)
+        try:
+            tmp = self.path.with_suffix(self.path.suffix + ".new")
+            if tmp.exists():  # a reset died before its rename: the old file is the truth
+                tmp.unlink()
+            if self.path.exists():
+                self._recover()
+                self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+            else:
+                self._fd = self._new_generation(self._created)
+        except BaseException:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = -1
+            raise
 
     # -- reading the log back -------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Rebuild state from the log; cut off a torn tail."""
+        """Rebuild state from the log; cut off a torn tail (this store holds the lock)."""
         data = self.path.read_bytes()
-        pos = 0
-        while pos + _HEAD.size <= len(data):
-            length, crc, kind, seq = _HEAD.unpack_from(data, pos)
-            body = pos + _HEAD.size
-            if length > _MAX_RECORD or body + length > len(data):
-                break
-            payload = data[body : body + length]
-            if zlib.crc32(payload, zlib.crc32(data[pos + 8 : body])) != crc:
-                break
-            self._replay(kind, seq, payload, body)
-            pos = body + length
-        if pos != len(data):
+        log = _Log(self._created)
+        end = log.replay(data)
+        self._index, self._sender, self._target, self._created = (
+            log.index, log.sender, log.target, log.created)
+        if end != len(data):
             with self.path.open("r+b") as f:
-                f.truncate(pos)
+                f.truncate(end)
                 os.fsync(f.fileno())
-
-    def _replay(self, kind: int, seq: int, payload: bytes, offset: int) -> None:
-        if kind == _SENT:
-            self._index[seq] = (offset, len(payload))
-            self._sender = seq + 1
-        elif kind == _SENDER:
-            self._sender = seq
-        elif kind == _TARGET:
-            self._target = seq
-        elif kind == _CREATED:
-            self._created = datetime.fromisoformat(payload.decode())
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -309,8 +385,48 @@ class FileStore(MessageStore):
         self._created = now
 
     def close(self) -> None:
-        if self._fd >= 0:
-            if self.fsync != "never":
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+        """Flush (unless fsync is ``never``), close the file, then release the lock."""
+        try:
+            if self._fd >= 0:
+                fd, self._fd = self._fd, -1
+                try:
+                    if self.fsync != "never":
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+        finally:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # closing the only descriptor releases the flock
+                self._lock_fd = -1
+
+
+def _lock(path: Path) -> int:
+    """Take the exclusive lock of the store at ``path``; the descriptor that holds it.
+
+    Raises :class:`StoreInUseError` at once, rather than waiting, if another descriptor holds
+    it: a gateway that cannot own its store must not start."""
+    lock_path = path.with_suffix(path.suffix + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        os.close(fd)
+        raise StoreInUseError(path, holder) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        # the pid is for the message of the next opener only; the lock is the flock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _holder(fd: int) -> int | None:
+    """The pid the lock's holder wrote (None if it has not written it yet)."""
+    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
