@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.schedule import Schedule, parse_day
 from gateway.yamlcheck import ConfigError, Node, load_yaml
@@ -155,14 +156,29 @@ def _path(node: Node, base: Path) -> Path:
 
 def _schedule(node: Node) -> Schedule:
     m = node.mapping({"start", "end", "timezone", "start_day", "end_day"}, {"start", "end"})
+    # Each part is checked where it is written, so an error names its own key and line. The
+    # getters' ConfigErrors already carry FILE:LINE: key: and must not be wrapped again (a
+    # ConfigError is a ValueError: catching ValueError around them doubled the prefix).
+    start, end = _time(m["start"]), _time(m["end"])
+    days: dict[str, int] = {}
+    for key in ("start_day", "end_day"):
+        if key in m:
+            text = m[key].string()
+            try:
+                days[key] = parse_day(text)
+            except ValueError as exc:
+                raise m[key].error(str(exc)) from None
+    zone = "UTC"
+    if "timezone" in m:
+        zone = m["timezone"].string()
+        try:
+            ZoneInfo(zone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):  # unknown, or not a zone name
+            raise m["timezone"].error(f"unknown time zone {zone!r}") from None
     try:
-        day = {k: parse_day(m[k].string()) for k in ("start_day", "end_day") if k in m}
-        return Schedule(_time(m["start"]), _time(m["end"]),
-                        m["timezone"].string() if "timezone" in m else "UTC", **day)
-    except ValueError as exc:
+        return Schedule(start, end, zone, **days)
+    except ValueError as exc:  # what only the whole schedule can tell (one day without other)
         raise node.error(str(exc)) from None
-    except Exception as exc:  # zoneinfo's unknown zone
-        raise node.error(f"bad schedule: {exc}") from None
 
 
 def _tls(node: Node, base: Path) -> TlsConfig:
@@ -246,6 +262,41 @@ def _session(node: Node, defaults: dict[str, Any], base: Path) -> SessionConfig:
     return session
 
 
+def _store_path_node(session: Node, defaults: Node | None) -> Node | None:
+    """Where a session's ``store.path`` is written: in the session, in ``defaults``, or nowhere.
+
+    A session's own ``store`` replaces the one in ``defaults`` as a whole (see
+    :func:`_session`), so it takes its path only from there."""
+    for node in (session, defaults):
+        if node is None:
+            continue
+        m = node.mapping(_SESSION_KEYS)  # already checked: this cannot fail
+        if "store" in m:
+            return m["store"].mapping({"kind", "path", "fsync", "fsync_interval"}).get("path")
+    return None
+
+
+def _check_store_paths(sessions: tuple[SessionConfig, ...], nodes: list[Node],
+                       defaults: Node | None) -> None:
+    """Refuse two file stores at one path: both sessions would write one record log.
+
+    Paths are compared after resolving ``..`` and symbolic links. Default paths (under the
+    run directory, named after the session) differ whenever the sessions do; the store's lock
+    (gateway.store) still refuses at start-up whatever this check cannot see."""
+    owner: dict[Path, int] = {}
+    for i, (s, node) in enumerate(zip(sessions, nodes, strict=True)):
+        if s.store.kind != "file" or s.store.path is None:
+            continue
+        path = s.store.path.resolve()
+        if path in owner:
+            j = owner[path]
+            where = _store_path_node(node, defaults) or node
+            raise where.error(
+                f"sessions {j} ({sessions[j].name}) and {i} ({s.name}) would share the store "
+                f"file {path}; give each session its own store.path")
+        owner[path] = i
+
+
 def load_config(path: str | Path) -> GatewayConfig:
     """Load and validate a gateway YAML file; raise :class:`ConfigError` on the first problem."""
     root = load_yaml(path)
@@ -260,6 +311,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         if s.key in seen:
             raise top["sessions"].error(f"sessions {seen[s.key]} and {i} are both {s.name}")
         seen[s.key] = i
+    _check_store_paths(sessions, list(top["sessions"].sequence()), top.get("defaults"))
     acceptor = None
     if "acceptor" in top:
         am = top["acceptor"].mapping({"host", "port", "tls", "max_buffer"})

@@ -1,0 +1,142 @@
+"""Config errors an operator reads: one ``FILE:LINE: key: reason``, pointing at the culprit.
+
+Covers a bad ``schedule:`` (whose messages once carried the prefix twice) and two sessions
+given one store file (once accepted, so both wrote one record log)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SESSIONS = """\
+acceptor: {port: 0}
+sessions:
+  - begin_string: FIX.4.4
+    sender_comp_id: ISLD
+    target_comp_id: TW
+    {extra}
+  - begin_string: FIX.4.4
+    sender_comp_id: ISLD
+    target_comp_id: TW2
+"""
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "gw.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def assert_one_prefix(message: str, path: Path, line: int, key: str) -> None:
+    assert message.startswith(f"{path}:{line}: {key}: "), message
+    assert len(re.findall(r"\.yaml:\d+:", message)) == 1, message  # not repeated inside
+
+
+@pytest.mark.parametrize(("schedule", "key", "reason"), [
+    ('{start: "25:00", end: "17:00"}', "sessions[0].schedule.start", "expected a time"),
+    ('{start: "08:00", end: "7pm"}', "sessions[0].schedule.end", "expected a time"),
+    ('{start: "08:00", end: "17:00", timezone: Nowhere/Land}', "sessions[0].schedule.timezone",
+     "unknown time zone 'Nowhere/Land'"),
+    ('{start: "08:00", end: "17:00", timezone: ../etc/passwd}', "sessions[0].schedule.timezone",
+     "unknown time zone"),
+    ('{start: "08:00", end: "17:00", start_day: someday, end_day: fri}',
+     "sessions[0].schedule.start_day", "unknown day 'someday'"),
+    ('{start: "08:00", end: "17:00", start_day: mon}', "sessions[0].schedule",
+     "needs both start_day and end_day"),
+])
+def test_a_bad_schedule_is_named_once(tmp_path: Path, schedule: str, key: str,
+                                      reason: str) -> None:
+    message = error_of(tmp_path, SESSIONS.replace("{extra}", f"schedule: {schedule}"))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 6, key)
+    assert reason in message
+
+
+def test_a_good_schedule_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(SESSIONS.replace(
+        "{extra}", 'schedule: {start: "08:00", end: "17:00", timezone: Europe/London,'
+                   " start_day: mon, end_day: fri}"))
+    schedule = load_config(path).sessions[0].schedule
+    assert schedule is not None
+    assert (schedule.timezone, schedule.start_day, schedule.end_day) == ("Europe/London", 0, 4)
+
+
+def test_a_store_path_in_defaults_shared_by_every_session_is_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, """\
+        acceptor: {port: 0}
+        defaults:
+          begin_string: FIX.4.4
+          sender_comp_id: ISLD
+          store:
+            path: shared.store
+        sessions:
+          - {target_comp_id: TW}
+          - {target_comp_id: TW2}
+        """)
+    assert_one_prefix(message, tmp_path / "gw.yaml", 6, "defaults.store.path")
+    assert "sessions 0 (FIX.4.4:ISLD->TW) and 1 (FIX.4.4:ISLD->TW2)" in message
+    assert f"store file {tmp_path / 'shared.store'}" in message
+
+
+def test_two_sessions_naming_one_store_file_two_ways_are_refused(tmp_path: Path) -> None:
+    # the same file written differently: relative to the config, and through a ".."
+    (tmp_path / "sub").mkdir()
+    message = error_of(tmp_path, SESSIONS.replace(
+        "{extra}", "store: {path: a.store}").replace(
+        "    target_comp_id: TW2\n",
+        "    target_comp_id: TW2\n    store: {fsync: never,\n            path: sub/../a.store}\n"))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 11, "sessions[1].store.path")
+    assert "would share the store file" in message
+
+
+def test_a_session_with_its_own_store_section_does_not_inherit_the_shared_path(
+        tmp_path: Path) -> None:
+    # A session's store replaces the defaults' store whole: TW2 keeps the default path.
+    path = tmp_path / "gw.yaml"
+    path.write_text(textwrap.dedent("""\
+        acceptor: {port: 0}
+        defaults:
+          begin_string: FIX.4.4
+          sender_comp_id: ISLD
+          store: {path: shared.store}
+        sessions:
+          - {target_comp_id: TW}
+          - {target_comp_id: TW2, store: {fsync: never}}
+          - {target_comp_id: TW3, store: {kind: memory, path: shared.store}}
+        """))
+    stores = [s.store for s in load_config(path).sessions]
+    assert [s.path for s in stores] == [tmp_path / "shared.store", None,
+                                        tmp_path / "shared.store"]
+    assert [s.kind for s in stores] == ["file", "file", "memory"]
+
+
+@pytest.mark.parametrize(("text", "line", "what"), [
+    ("acceptor: {port: 1}\ndefaults:\n  begin_string: FIX.4.4\n  sender_comp_id: A\n"
+     "  store: {path: one.store}\nsessions:\n  - {target_comp_id: B}\n  - {target_comp_id: C}\n",
+     5, "defaults.store.path: sessions 0 (FIX.4.4:A->B) and 1 (FIX.4.4:A->C) would share"),
+    ("acceptor: {port: 1}\nsessions:\n  - begin_string: FIX.4.4\n    sender_comp_id: A\n"
+     "    target_comp_id: B\n    schedule: {start: '08:00', end: '17:00', timezone: Mars/Base}\n",
+     6, "sessions[0].schedule.timezone: unknown time zone 'Mars/Base'"),
+])
+def test_gateway_run_reports_them_in_one_line(tmp_path: Path, text: str, line: int,
+                                               what: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(path), "--port", "0",
+                           "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"gateway: error: {path}:{line}: {what}"), proc.stderr
+    assert proc.stderr.count(f"{path}:") == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "run").exists()  # refused before any store was opened
