@@ -37,6 +37,11 @@ Metrics and their labels:
                                    ``business``, 380), order rejects (35=8 150=8, ``order``,
                                    103) and cancel rejects (35=9, ``cancel``, 102);
                                    resent copies (PossDup) are not counted again
+``connections_refused_total``      {reason}: connections the acceptor closed before any
+                                   session took them; ``reason`` is one of
+                                   :data:`REFUSED_REASONS` (``other`` for anything else),
+                                   never a value from the wire; every reason has its series,
+                                   at 0, from the start
 ``metrics_observer_errors_total``  failures inside the observer (it never raises)
 =================================  ===========================================================
 
@@ -81,7 +86,8 @@ if TYPE_CHECKING:
 
     from gateway.transport import SessionRunner
 
-__all__ = ["MAX_LABEL_VALUES", "GatewayMetrics", "MetricsConfig", "parse_metrics_config"]
+__all__ = ["MAX_LABEL_VALUES", "REFUSED_REASONS", "GatewayMetrics", "MetricsConfig",
+           "RefusedReason", "parse_metrics_config"]
 
 #: Distinct values one label of one metric may take before new ones count as ``other``.
 MAX_LABEL_VALUES = 500
@@ -89,6 +95,16 @@ MAX_LABEL_VALUES = 500
 LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
                    2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0)
 _DIRECTIONS = ("in", "out")
+#: Why the acceptor refused a connection (the transport's event log says the same word):
+#: no configured acceptor session has the first message's CompIDs; one has them but another
+#: BeginString; the first message is garbled (or 64 KiB came without one); no complete first
+#: message in time; the session already has a connection; the peer closed (or reset) the
+#: connection before a complete first message.
+RefusedReason = Literal["unknown_session", "wrong_begin_string", "garbled", "timeout",
+                        "already_connected", "closed"]
+REFUSED_REASONS: tuple[RefusedReason, ...] = (
+    "unknown_session", "wrong_begin_string", "garbled", "timeout", "already_connected",
+    "closed")
 _M = TypeVar("_M", bound=MetricWrapperBase)
 
 
@@ -202,6 +218,9 @@ class GatewayMetrics:
         self.rejects_total = Counter(
             "rejects", "Rejects by direction, type and reason code",
             ["session", "direction", "type", "reason"], registry=r)
+        self.connections_refused_total = Counter(
+            "connections_refused", "Connections the acceptor refused, by reason", ["reason"],
+            registry=r)
         self.metrics_observer_errors_total = Counter(
             "metrics_observer_errors", "Failures inside the metrics observer", registry=r)
         self._bounds: dict[str, _Bounded] = {}
@@ -212,6 +231,8 @@ class GatewayMetrics:
         self._session_values: dict[str, tuple[str, int, int]] = {}
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        for reason in REFUSED_REASONS:  # an alert on a rate sees each reason from the start
+            self._labels(self.connections_refused_total, reason)
 
     def _labels(self, metric: _M, *values: str) -> _M:
         """``metric.labels(*values)``, from the cache after the first time."""
@@ -255,6 +276,17 @@ class GatewayMetrics:
     def strategy_latency(self, strategy: str, seconds: float) -> None:
         self._labels(self.strategy_latency_seconds,
                      self._bound("strategy", "strategy", strategy)).observe(seconds)
+
+    # -- the acceptor ------------------------------------------------------------------------
+
+    def connection_refused(self, reason: str) -> None:
+        """The acceptor closed a connection before a session took it. ``reason`` outside
+        :data:`REFUSED_REASONS` counts as ``other``: the label's values stay a fixed set."""
+        try:
+            label = reason if reason in REFUSED_REASONS else "other"
+            self._labels(self.connections_refused_total, label).inc()
+        except Exception:
+            self.metrics_observer_errors_total.inc()
 
     # -- SessionObserver --------------------------------------------------------------------
 

@@ -3,7 +3,11 @@
 * One acceptor port serves every acceptor session of the configuration. A connection is
   routed by its first complete message: BeginString, then SenderCompID and TargetCompID as
   seen from our side. An unknown session, or one that already has a connection, is closed
-  without a reply (QuickFIX does the same; no information leaks to a stranger).
+  without a reply (QuickFIX does the same; no information leaks to a stranger). Each refused
+  connection leaves one line in the engine's event log, ``RUN_DIR/log/``
+  :data:`ACCEPTOR_LOG` (the session event logs' format: peer address, reason, what the peer
+  sent, escaped and cut short), and counts in the metrics' ``connections_refused_total``
+  under one of a fixed set of reasons. Nothing is kept per refused connection.
 * Initiators connect at once, then after each failure or disconnect wait an exponential
   backoff (``initial_delay`` x ``multiplier``^n, capped at ``max_delay``) with +/- ``jitter``;
   a successful logon resets the backoff.
@@ -15,6 +19,9 @@
 * Application timers: an application that has ``next_deadline()``/``on_timer(now)`` (a
   venue's market-data replay, an algo's slices) is called when its deadline passes.
 * Observers (audit log, metrics) see every message in and out and every session event.
+* :meth:`Engine.stop` logs every session out and reads the peers' Logouts (each session
+  waiting at most its ``logout_timeout``, all at once) before it closes the connections, so
+  the replies' sequence numbers are consumed and stored and the next logon has no gap.
 
 The transport owns the clock and the logs; the sessions own every protocol decision.
 """
@@ -31,7 +38,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO, TypeGuard
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
@@ -42,6 +49,7 @@ from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConf
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
 from gateway.msglog import SessionLog
+from gateway.msglog import _stamp as log_stamp  # the session logs' line format, exactly
 from gateway.session import (
     AppMessage,
     Disconnect,
@@ -54,11 +62,12 @@ from gateway.session import (
     ResendServed,
     Session,
 )
+from gateway.session_state import State
 from gateway.store import FileStore, MemoryStore, MessageStore
 
 if TYPE_CHECKING:
     from gateway.audit import AuditLog
-    from gateway.metrics import GatewayMetrics
+    from gateway.metrics import GatewayMetrics, RefusedReason
 
 READ_SIZE = 65536
 _TRAILER = re.compile(rb"\x0110=\d{3}\x01")
@@ -68,6 +77,10 @@ COMMIT_BYTES = 4096  # inbound bytes between two writes of the inbound sequence 
 LINGER = 2.0  # seconds a closed session's socket keeps reading for the peer's own close
 FIRST_MESSAGE_TIMEOUT = 30.0  # seconds a new connection has to deliver its first message
 SCHEDULE_POLL = 60.0  # longest an initiator sleeps while it waits for its schedule
+FIRST_MESSAGE_LIMIT = 65536  # bytes a first message may take: a Logon is far smaller
+STOP_GRACE = 1.0  # seconds past the longest logout_timeout that stop() waits for the sessions
+ACCEPTOR_LOG = "acceptor.event.current.log"  # the engine's event log, beside the sessions'
+WIRE_TEXT_LIMIT = 40  # characters of a value from the wire that a log line shows
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -231,6 +244,7 @@ class SessionRunner:
         self.logged_on_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
+        self._read_timeout: asyncio.Timeout | None = None  # serve()'s read, while it waits
 
     # -- SessionHandle ----------------------------------------------------------------------
 
@@ -247,6 +261,20 @@ class SessionRunner:
 
     def logout(self, text: str | None = None) -> None:
         self._handle(self.session.logout(self.clock.now(), text))
+        self._deadline_moved()  # the Logout's timeout is sooner than the read waits
+
+    def _deadline_moved(self) -> None:
+        """The session's next deadline may be sooner than the one :meth:`serve`'s pending
+        read waits for (it was taken before the read): bring that read's timeout forward."""
+        read_timeout = self._read_timeout
+        deadline = self.session.next_deadline()
+        if read_timeout is None or deadline is None:
+            return
+        wait = max(0.0, (deadline - self.clock.now()).total_seconds())
+        when = asyncio.get_running_loop().time() + wait
+        current = read_timeout.when()
+        if current is None or when < current:
+            read_timeout.reschedule(when)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -419,11 +447,13 @@ class SessionRunner:
                     timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
                 try:
                     # asyncio.timeout, unlike wait_for, wraps no task around each read.
-                    async with asyncio.timeout(timeout):
+                    async with asyncio.timeout(timeout) as self._read_timeout:
                         data = await reader.read(READ_SIZE)
                 except TimeoutError:
                     self.on_timer()
                     continue
+                finally:
+                    self._read_timeout = None
                 if not data:
                     break
                 self.receive(data)
@@ -445,6 +475,61 @@ class SessionRunner:
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
+
+
+def wire_text(value: str, limit: int = WIRE_TEXT_LIMIT) -> str:
+    """``value`` (decoded latin-1 from the wire) fit for a log line, in single quotes:
+    printable ASCII as it is, anything else (controls, newlines, escapes, non-ASCII) and the
+    backslash and quote as ``\\xNN``; at most ``limit`` characters inside the quotes, then
+    ``...`` if cut. A peer cannot start a line, move a terminal's cursor or fill the disk
+    with one field."""
+    out: list[str] = []
+    used = 0
+    for ch in value:
+        code = ord(ch)
+        text = (ch if " " <= ch <= "~" and ch not in "\\'" else
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                else f"\\U{code:08x}")
+        if used + len(text) > limit:
+            return "'" + "".join(out) + "'..."
+        out.append(text)
+        used += len(text)
+    return "'" + "".join(out) + "'"
+
+
+def peer_text(peer: object) -> str:
+    """A socket's peer address as ``host:port`` (``[host]:port`` for IPv6)."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = str(peer[0]), peer[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return wire_text(str(peer))
+
+
+class EngineLog:
+    """The engine's own event log (``directory/ACCEPTOR_LOG``): lines as in the session
+    event logs, ``YYYYMMDD-HH:MM:SS.ffffff : text``, flushed as written. Opened when first
+    written, so an engine that refuses nothing leaves no file; after :meth:`close` lines are
+    dropped (a connection refused while the engine stops)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / ACCEPTOR_LOG
+        self._file: TextIO | None = None
+        self._closed = False
+
+    def event(self, now: datetime, text: str) -> None:
+        if self._closed:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8", newline="\n")
+        self._file.write(f"{log_stamp(now)} : {text}\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
@@ -489,6 +574,10 @@ class Engine:
         if metrics is not None:
             for runner in self.runners.values():
                 metrics.add_session(runner)
+        # acceptor sessions by CompIDs alone: tells a wrong BeginString from a stranger
+        self._by_comp_ids = {(s.sender_comp_id, s.target_comp_id): self.runners[s.key]
+                             for s in config.sessions if s.role == "acceptor"}
+        self.event_log = EngineLog(run_dir / "log")
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -542,13 +631,34 @@ class Engine:
             await asyncio.sleep(min(APP_TICK, max(0.0, wait)))
 
     async def stop(self) -> None:
+        """Stop serving (``gateway run`` calls this on SIGTERM and SIGINT), then :meth:`close`.
+
+        No new connection is accepted. Every logged-on session sends Logout and the engine
+        waits for the peers' Logouts, for all sessions at once and each at most its
+        ``logout_timeout`` (the session ends its connection on the reply, or at that timeout
+        with ``no Logout reply in time`` in its event log): the reply's MsgSeqNum is consumed
+        and committed like any input, so the next logon without a reset has no gap. A session
+        connected but not logged on is disconnected at once. What is still connected after
+        that (STOP_GRACE past the longest logout_timeout) is closed."""
         self._stopping = True
-        for runner in self.runners.values():
-            if runner.session.logged_on:
-                runner.logout("shutting down")
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            self._server.close()  # no new connections while the sessions log out
+        now = self.clock.now()
+        # an in-memory link (a backtest) has no serve() to end it: nothing to wait for there
+        serving = [r for r in self.runners.values()
+                   if isinstance(r.writer, asyncio.StreamWriter)]
+        for runner in self.runners.values():
+            if runner.writer is None:
+                continue
+            if runner.session.logged_on:
+                runner.log.event(now, f"shutting down: Logout sent, waiting up to "
+                                      f"{runner.config.logout_timeout:g} s for the peer's "
+                                      f"Logout")
+                runner.logout("shutting down")
+            elif runner.session.state is not State.LOGOUT_SENT:  # that one is ending already
+                runner.logout("shutting down")  # not logged on: disconnects at once
+        limit = max((r.config.logout_timeout for r in serving), default=0.0) + STOP_GRACE
+        await self._disconnected(serving, limit)
         for task in self._tasks:
             task.cancel()
         connected = [r for r in self.runners.values() if r.writer is not None]
@@ -556,42 +666,90 @@ class Engine:
             runner._close(graceful=False)
         # Let each connection's serve() finish (it records the disconnect) before its log
         # and store close under it.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2):
-                for runner in connected:
-                    await runner.disconnected_event.wait()
+        await self._disconnected(connected, 2.0)
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
         self.close()
 
+    @staticmethod
+    async def _disconnected(runners: Sequence[SessionRunner], limit: float) -> None:
+        """Wait until each runner's connection has ended, at most ``limit`` seconds in all."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):
+                for runner in runners:
+                    await runner.disconnected_event.wait()
+
     def close(self) -> None:
-        """Close every session's message log and store (once no connection uses them)."""
+        """Close every session's message log and store (once no connection uses them) and
+        the engine's event log."""
         for runner in self.runners.values():
             runner.log.close()
             runner.session.store.close()
+        self.event_log.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buf = b""
-        runner: SessionRunner | None = None
+        key: tuple[str, str, str] | None = None
+        reason: RefusedReason = "closed"
+        detail = "before a complete first message"
         try:
             # the whole first message within FIRST_MESSAGE_TIMEOUT, not each read: a peer
             # trickling a byte at a time must not hold a socket (a file descriptor) for ever
             async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):
-                while len(buf) < 65536:  # a Logon is small: anything bigger is not one
+                while len(buf) < FIRST_MESSAGE_LIMIT:
                     chunk = await reader.read(READ_SIZE)
                     if not chunk:
                         break
                     buf += chunk
                     key = peek_session_key(buf)
                     if key is not None:
-                        runner = self.runners.get(key)
                         break
-        except (ValueError, TimeoutError, ConnectionError, OSError):
-            runner = None
-        if runner is None or runner.config.role != "acceptor" or runner.writer is not None:
-            writer.close()  # unknown or already connected: no reply
+                else:
+                    reason, detail = "garbled", f"no message in the first {len(buf)} bytes"
+        except ValueError as exc:  # its text is ours (the framer's status), not the peer's
+            reason, detail = "garbled", str(exc)
+        except TimeoutError:
+            reason = "timeout"
+            detail = f"no complete first message in {FIRST_MESSAGE_TIMEOUT:g} s"
+        except (ConnectionError, OSError) as exc:
+            reason, detail = "closed", f"before a complete first message ({type(exc).__name__})"
+        runner = None
+        if key is not None:
+            runner, reason, detail = self._route(key)
+        if runner is None:
+            self._refuse(writer.get_extra_info("peername"), reason, detail)
+            writer.close()  # no reply: a stranger learns nothing
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
             return
         await runner.serve(reader, writer, buf)
+
+    def _route(self, key: tuple[str, str, str]
+               ) -> tuple[SessionRunner | None, RefusedReason, str]:
+        """The acceptor session a first message's (BeginString, our CompID, theirs) names, if
+        it may take the connection; else None, why, and what the log line says of it."""
+        begin, ours, theirs = key
+        runner = self.runners.get(key)
+        if runner is not None and runner.config.role == "acceptor":
+            if runner.writer is None:
+                return runner, "closed", ""
+            return None, "already_connected", f"session {runner.name} has a connection"
+        sent = (f"BeginString {wire_text(begin)}, SenderCompID {wire_text(theirs)}, "
+                f"TargetCompID {wire_text(ours)}")
+        same_ids = self._by_comp_ids.get((ours, theirs))
+        if same_ids is not None:
+            return None, "wrong_begin_string", (
+                f"{sent}; session {same_ids.name} expects {same_ids.config.begin_string}")
+        return None, "unknown_session", sent
+
+    def _refuse(self, peer: object, reason: RefusedReason, detail: str) -> None:
+        """Record a refused connection: one event log line and the metric. Nothing else is
+        kept, so a peer refused a million times costs a million short lines, not memory."""
+        self.event_log.event(self.clock.now(), f"refused {peer_text(peer)}: {reason} ({detail})")
+        if self.metrics is not None:
+            self.metrics.connection_refused(reason)
 
     def _backoff(self, attempt: int, config: SessionConfig) -> float:
         rc = config.reconnect
@@ -605,6 +763,8 @@ class Engine:
         attempt = 0
         while not self._stopping:
             await asyncio.sleep(self._backoff(attempt, config))
+            if self._stopping:  # stop() is logging the sessions out: no new connection
+                break
             if config.schedule is not None and not config.schedule.in_session(self.clock.now()):
                 # outside its schedule an initiator does not connect (its Logon would only
                 # be refused): it waits for the next start, then connects at once
@@ -624,6 +784,9 @@ class Engine:
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc}")
                 continue
+            if self._stopping:
+                writer.close()
+                break
             try:
                 await runner.serve(reader, writer)
             except Exception as exc:  # whatever ended this connection, the next one is tried

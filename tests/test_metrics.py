@@ -15,7 +15,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixspec.dictionary import load_builtin
-from gateway.metrics import MAX_LABEL_VALUES, GatewayMetrics, parse_metrics_config
+from gateway.metrics import (
+    MAX_LABEL_VALUES,
+    REFUSED_REASONS,
+    GatewayMetrics,
+    parse_metrics_config,
+)
 from gateway.yamlcheck import ConfigError, load_yaml
 from tests.audit_samples import runner
 from tests.observer_harness import T0, Harness, nos
@@ -167,7 +172,9 @@ def test_labels_stay_bounded_whatever_the_peer_sends(
             assert not v.startswith(("CL-", "X")), (name, labels)  # no ids as labels
             if k == "msg_type" and dict(labels).get("session") == NAME:
                 assert v in known, v
-            if k == "reason":
+            if k == "reason" and name.startswith("connections_refused"):  # _total, _created
+                assert v in REFUSED_REASONS, v  # words from a fixed set, never from the wire
+            elif k == "reason":
                 assert re.fullmatch(r"\d{1,4}|other|none", v), v
     assert value(s, "messages_received_total", session=NAME, msg_type="unknown") == 300
     assert value(s, "rejects_total", session=NAME, direction="in", type="business",
@@ -223,3 +230,22 @@ def test_parse_metrics_config(tmp_path: Path) -> None:
     bad.write_text("host: 127.0.0.1\nport: 70000\n")
     with pytest.raises(ConfigError, match=r"b\.yaml:2: port: expected an integer in"):
         parse_metrics_config(load_yaml(bad))
+
+
+def test_refused_connections_have_a_fixed_set_of_reasons_scraped_from_the_start(
+        served: tuple[Harness, GatewayMetrics, int]) -> None:
+    """Every reason has its series at 0 before any refusal (a rate alert sees it); a reason
+    outside the set counts as ``other``, so the label never takes a new value per call."""
+    _, metrics, port = served
+    samples = scrape(port)
+    for reason in REFUSED_REASONS:
+        assert value(samples, "connections_refused_total", reason=reason) == 0
+    metrics.connection_refused("timeout")
+    for i in range(MAX_LABEL_VALUES + 10):
+        metrics.connection_refused(f"made-up {i}")
+    samples = scrape(port)
+    assert value(samples, "connections_refused_total", reason="timeout") == 1
+    assert value(samples, "connections_refused_total", reason="other") == MAX_LABEL_VALUES + 10
+    reasons = {dict(labels)["reason"] for name, labels in samples
+               if name == "connections_refused_total"}
+    assert reasons == {*REFUSED_REASONS, "other"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -429,3 +430,31 @@ def test_a_session_closing_inside_a_batch_writes_after_the_logs_and_commits() ->
         assert calls == ["flush a", "flush b", "commit", "write a"]
         calls.clear()
     assert calls == ["flush b", "write b"]  # the commit ran once, before a's bytes
+
+
+# -- what a refused connection's log line shows of the wire ---------------------------------
+
+
+def test_wire_text_is_printable_short_and_faithful() -> None:
+    """Any value from the wire becomes printable ASCII without a quote or line break of its
+    own, at most the limit inside its quotes; a plain short value shows as it is, and
+    distinct short values stay distinct (the escape is reversible)."""
+    import codecs
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from gateway.transport import WIRE_TEXT_LIMIT, wire_text
+
+    @given(st.text(st.characters(max_codepoint=0xFF), max_size=200))
+    def check(value: str) -> None:
+        text = wire_text(value)
+        assert re.fullmatch(r"'[\x20-\x7e]*'(\.\.\.)?", text)
+        inner = text[1:text.rindex("'")]
+        assert "'" not in inner and len(inner) <= WIRE_TEXT_LIMIT
+        if not text.endswith("..."):
+            assert codecs.decode(inner, "unicode_escape") == value
+
+    check()
+    assert wire_text("TW") == "'TW'"
+    assert wire_text("A" * 100).endswith("'...")
