@@ -1,0 +1,127 @@
+"""``gateway run``'s life: what its once-a-second freeze keeps and frees, and how each stop
+signal ends it, during start-up (quietly, 128 + the signal) and while serving (sessions
+logged out, exit 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.cmd_run import freeze_survivors
+from tests.conformance.harness import Client
+from tests.gateway_proc import start_gateway
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = ("acceptor: {host: 127.0.0.1, port: 0}\n"
+          "sessions:\n"
+          "  - {begin_string: FIX.4.4, sender_comp_id: GW, target_comp_id: CLIENT,\n"
+          "     store: {kind: memory}}\n")
+
+
+class Cyclic:
+    """An object that refers to itself: only the cycle collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def no_automatic_gc() -> Iterator[None]:
+    """No collection but the ones the code under test makes, and nothing left frozen."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+async def freeze_once() -> None:
+    """Run freeze_survivors until it has frozen once, then stop it."""
+    task = asyncio.create_task(freeze_survivors(every=0))
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if gc.get_freeze_count():
+            break
+    task.cancel()
+    assert gc.get_freeze_count(), "freeze_survivors never froze"
+
+
+def test_garbage_cycles_are_freed_before_the_freeze(no_automatic_gc: None) -> None:
+    # a closed connection leaves cycles like this one: garbage no collection has reached yet
+    garbage = Cyclic()
+    dead = weakref.ref(garbage)
+    del garbage
+    asyncio.run(freeze_once())
+    assert dead() is None, "a garbage cycle was frozen: it can never be freed"
+
+
+def test_live_objects_are_frozen(no_automatic_gc: None) -> None:
+    kept = Cyclic()
+    asyncio.run(freeze_once())
+    # frozen objects are out of every generation: full collections no longer scan them
+    assert not any(o is kept for o in gc.get_objects())
+
+
+def write_config(tmp_path: Path) -> Path:
+    path = tmp_path / "gw.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def loading_modules(pid: int) -> bool:
+    """Whether process ``pid`` has begun to load the gateway's modules: the C core is mapped
+    (Linux /proc). It is among the first; a second or more of imports follows it."""
+    try:
+        return "engine/_core" in Path(f"/proc/{pid}/maps").read_text()
+    except FileNotFoundError:  # it has ended already
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_start_up_ends_it_quietly(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(write_config(tmp_path)),
+         "--port", "0", "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        while proc.poll() is None and not loading_modules(proc.pid):
+            time.sleep(0.002)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out == "", "the signal came after start-up: the test proved nothing"
+    assert "Traceback" not in err, err
+    assert proc.returncode == 128 + sig, err
+    assert err.splitlines() == [f"gateway: stopped by {sig.name}"], err
+
+
+def test_sighup_logs_the_sessions_out_and_exits_0(tmp_path: Path) -> None:
+    proc, port = start_gateway(write_config(tmp_path), tmp_path / "run")
+    try:
+        client = Client(port, "CLIENT", our_comp_id="GW")
+        client.logon()
+        proc.send_signal(signal.SIGHUP)
+        client.expect("5")  # the gateway's Logout, not a dropped connection
+        client.close()
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
