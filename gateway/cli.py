@@ -2,26 +2,54 @@
 
 Each subcommand lives in its own module (``gateway/cmd_*.py``) that exposes
 ``add_parser(subparsers)``; this module only wires them together and turns the errors a user
-can cause (bad files, bad config) into one line on stderr and exit status 2.
+can cause (bad files, bad config, bad arguments) into one line on stderr and exit status 2.
+
+Signals: from the moment :func:`main` starts, SIGINT, SIGTERM and SIGHUP stop a command
+quietly (one line on stderr, no traceback) with exit status 128 + the signal's number (130,
+143, 129). That covers the second or so the imports take before a command starts its work.
+A command may take them over for its own use: ``gateway run`` does once it has begun to
+start its sessions, and then stops gracefully on any of the three and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
-
-from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_replay, cmd_run
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn
 
 
 class UserError(Exception):
     """A problem with the user's input; printed without a traceback."""
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived before the command took them over. A BaseException, as
+    KeyboardInterrupt is, so that no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``gateway: error:`` line, like every other
+    error the command reports (still exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"gateway: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gateway", description="FIX trading gateway with a C core."
-    )
+    # The subcommands are imported here, not at the top: their imports (numpy, river, the
+    # C core) take a second or more, and main() wants its signal handling in place first.
+    from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_replay, cmd_run
+
+    parser = _Parser(prog="gateway", description="FIX trading gateway with a C core.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cmd_audit.add_parser(sub)
     cmd_demo.add_parser(sub)
@@ -32,15 +60,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` inside the block (SIGINT keeps raising
+    KeyboardInterrupt); the previous handlers are back after it. Only the main thread can
+    set handlers: elsewhere (a test calling :func:`main` from a thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_stopped)
+                for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        result: int = args.run(args)
-    except (UserError, ValueError, OSError) as exc:
-        print(f"gateway: error: {exc}", file=sys.stderr)
-        return 2
-    return result
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with stop_signals():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            try:
+                result: int = args.run(args)
+            except (UserError, ValueError, OSError) as exc:
+                print(f"gateway: error: {exc}", file=sys.stderr)
+                return 2
+            return result
+        except KeyboardInterrupt:
+            signum = signal.SIGINT
+        except Stopped as exc:
+            signum = signal.Signals(exc.signum)
+    print(f"gateway: stopped by {signum.name}", file=sys.stderr)
+    return 128 + signum
 
 
 if __name__ == "__main__":
