@@ -1,7 +1,9 @@
-"""``gateway run`` on a bad configuration: one line naming file, line and key; exit 2."""
+"""``gateway run`` on a bad configuration, bad arguments or what the configuration names
+(files, hosts, ports) unusable: one line saying what and where, exit 2, no session started."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +35,96 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, line: int, what
     assert len(err) == 1 and err[0].startswith("gateway: error: ") and what in err[0], err
     if line:
         assert f"{path}:{line}:" in err[0]
+
+
+def run_gateway(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(config), *args,
+                           "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single ``gateway: error:`` line of a run that ended with status 2."""
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gateway: error: "), proc.stderr
+    return err[0]
+
+
+SESSION = "  - {begin_string: FIX.4.4, sender_comp_id: A, target_comp_id: B}\n"
+
+
+@pytest.mark.parametrize("port", ["70000", "65536", "-1"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION)
+    line = one_error_line(run_gateway(tmp_path, config, "--port", port))
+    assert f"argument --port: {port} is not a port number" in line
+
+
+def cert_and_missing_key(tmp_path: Path) -> tuple[Path, Path]:
+    """A cert file that exists (empty: it is never loaded) and a key file that does not."""
+    cert = tmp_path / "gw.crt"
+    cert.write_text("")
+    return cert, tmp_path / "tls" / "gw.key"
+
+
+@pytest.mark.parametrize("which", ["cert", "key"])
+def test_a_missing_acceptor_tls_file_is_named_with_its_key(tmp_path: Path, which: str) -> None:
+    cert, key = cert_and_missing_key(tmp_path)
+    if which == "cert":
+        cert, key = tmp_path / "nowhere.crt", cert
+    config = tmp_path / "gw.yaml"
+    config.write_text(f"acceptor: {{port: 0, tls: {{cert: {cert}, key: {key}}}}}\n"
+                      "sessions:\n" + SESSION)
+    line = one_error_line(run_gateway(tmp_path, config))
+    missing = cert if which == "cert" else key
+    assert f"acceptor.tls.{which}: no such file: {missing}" in line
+
+
+def test_a_missing_initiator_tls_file_is_named_with_its_session(tmp_path: Path) -> None:
+    # an initiator loads its TLS files only when it connects: it used to retry for ever
+    config = tmp_path / "gw.yaml"
+    config.write_text("sessions:\n  - {begin_string: FIX.4.4, sender_comp_id: A, "
+                      "target_comp_id: B, role: initiator, host: 127.0.0.1, port: 9,\n"
+                      f"     tls: {{ca: {tmp_path / 'ca.pem'}}}}}\n")
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert f"tls of session FIX.4.4:A->B.ca: no such file: {tmp_path / 'ca.pem'}" in line
+
+
+@pytest.mark.parametrize("role", ["acceptor", "initiator"])
+def test_a_host_that_does_not_resolve_is_named(tmp_path: Path, role: str) -> None:
+    host = "no-such-host.invalid"  # .invalid never resolves (RFC 6761)
+    config = tmp_path / "gw.yaml"
+    if role == "acceptor":
+        config.write_text(f"acceptor: {{host: {host}, port: 0}}\nsessions:\n" + SESSION)
+    else:
+        config.write_text("sessions:\n  - {begin_string: FIX.4.4, sender_comp_id: A, "
+                          f"target_comp_id: B, role: initiator, host: {host}, port: 9}}\n")
+    line = one_error_line(run_gateway(tmp_path, config))
+    where = "acceptor.host" if role == "acceptor" else "host of session FIX.4.4:A->B"
+    assert f"{where}: '{host}' does not resolve" in line
+
+
+@pytest.mark.parametrize("section", ["metrics", "acceptor"])
+def test_a_port_in_use_says_whose_it_is(tmp_path: Path, section: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "gw.yaml"
+        if section == "metrics":
+            config.write_text(f"acceptor: {{port: 0}}\nmetrics: {{host: 127.0.0.1, port: {port}}}"
+                              "\nsessions:\n" + SESSION)
+        else:
+            config.write_text(f"acceptor: {{port: {port}}}\nsessions:\n" + SESSION)
+        line = one_error_line(run_gateway(tmp_path, config))
+    assert f"{section}: cannot listen on 127.0.0.1:{port}: Address already in use" in line
+
+
+def test_a_yaml_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "gw.yaml"
+    config.write_bytes(b"acceptor: {port: 0}\n# caf\xe9 (latin-1)\nsessions:\n"
+                       + SESSION.encode())
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert f"{config}:2: not UTF-8 text (byte 0xe9)" in line
