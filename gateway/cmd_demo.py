@@ -6,7 +6,9 @@ loopback port with its books driven by the bundled AMZN market-data log
 recorded), connects a FIX client that hands it a TWAP parent order (buy ``--qty`` AMZN over
 ``--window`` seconds in ``--slices`` slices), prints each fill as it comes, and ends with a
 summary: filled quantity, average price, arrival mid, slippage against it in basis points,
-child orders, and where the audit log and the metrics are. Everything goes over real FIX
+child orders, and where the audit log and the metrics are. Each run writes to a directory of
+its own under ``--run-dir``, named for its start time (``-2``, ``-3``... added when runs
+start in the same second). Everything goes over real FIX
 sessions on TCP; runs take about the window plus a few seconds.
 """
 
@@ -78,16 +80,33 @@ def client_yaml(port: int, qty: int, window: float, slices: int) -> dict[str, An
     }
 
 
+def new_run_dir(base: Path, now: datetime) -> Path:
+    """A directory under ``base`` that this call created and no other run uses: named for
+    ``now`` to the second (``20260521-143005``), with ``-2``, ``-3``... after it when runs
+    start in the same second. ``mkdir`` without ``exist_ok`` is the claim: it fails for all
+    but one of the processes that try the same name, even at the same instant."""
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    n = 1
+    while True:
+        path = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        return path
+
+
 def _write(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
 async def demo(args: argparse.Namespace) -> int:
-    run_dir: Path = args.run_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
     if not SAMPLE.is_file():
         raise FileNotFoundError(f"the bundled market data {SAMPLE} is missing")
+    run_dir = new_run_dir(args.run_dir, datetime.now())
     venue_cfg = load_config(_write(run_dir / "venue.yaml", venue_yaml(run_dir, args.speed)))
     venue_app = Dispatcher(venue_cfg)
     audit = AuditLog(run_dir / "audit.jsonl", flush_every=256)
