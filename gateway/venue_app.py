@@ -22,7 +22,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -116,6 +116,7 @@ class VenueApplication:
         # the last OrdStatus of their orders, and the orders open at the restart, reported
         # Canceled when the session logs on
         self._used_ids: dict[str, dict[str, str]] = {}
+        self._days: dict[str, date] = {}  # session -> its trading day at its last Logon
         self._lost: dict[str, Recovered] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
@@ -160,6 +161,14 @@ class VenueApplication:
 
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
         self.sessions[session.name] = session
+        # ClOrdIDs are unique within a trading day: the session's schedule period, else the
+        # UTC date. At the first Logon of a later day the done orders' ids are free again.
+        schedule = session.config.schedule
+        day = (schedule.session_start(now) if schedule is not None else None) or now.date()
+        if self._days.setdefault(session.name, day) != day:
+            self._days[session.name] = day
+            self.venue.new_day(session.name)
+            self._used_ids.pop(session.name, None)
         lost = self._lost.pop(session.name, None)
         if lost is not None:
             self.deliver(lost.cancels(session.name, self.venue.next_exec_id, now), now)

@@ -1,0 +1,90 @@
+"""ClOrdIDs are unique within a trading day: the venue frees those of done orders at a
+session's first Logon of a later day (its schedule's period, else the UTC date)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from gateway.config import SessionConfig, load_config
+from gateway.fixmessage import Message
+from gateway.schedule import Schedule
+from gateway.venue_app import VenueApplication
+
+VENUE = Path(__file__).resolve().parents[1] / "sessions" / "venue.yaml"
+DAY1 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+
+class Handle:
+    """The session handle the venue sees: a name, a config and what it was sent."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.logged_on = True
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+def order(cl: str, now: datetime) -> Message:
+    m = Message("D")
+    for tag, value in ((11, cl), (21, "1"), (38, 100), (40, "2"), (44, "10"), (54, "1"),
+                       (55, "AAPL"), (60, now.strftime("%Y%m%d-%H:%M:%S"))):
+        m.body.set(tag, value)
+    return m
+
+
+def cancel(cl: str, orig: str, now: datetime) -> Message:
+    m = Message("F")
+    for tag, value in ((11, cl), (41, orig), (54, "1"), (55, "AAPL"),
+                       (60, now.strftime("%Y%m%d-%H:%M:%S"))):
+        m.body.set(tag, value)
+    return m
+
+
+def answers(app: VenueApplication, h: Handle, m: Message, now: datetime) -> list[str]:
+    """ExecType (or 9 for a cancel reject) and Text of what ``m`` was answered."""
+    before = len(h.sent)
+    app.on_message(h, m, now)  # type: ignore[arg-type]
+    return [f"{a.body.get_str(150) or a.msg_type}:{a.body.get_str(58) or ''}"
+            for a in h.sent[before:]]
+
+
+def session(schedule: Schedule | None = None) -> tuple[VenueApplication, Handle]:
+    gw = load_config(VENUE)
+    cfg = next(s for s in gw.sessions if s.target_comp_id == "CLIENT1")
+    return VenueApplication(gw), Handle(replace(cfg, schedule=schedule))
+
+
+def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
+    app, h = session()
+    app.on_logon(h, DAY1)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", DAY1), DAY1) == ["0:"]
+    assert answers(app, h, order("B", DAY1), DAY1) == ["0:"]
+    assert answers(app, h, cancel("A2", "A", DAY1), DAY1) == ["4:"]
+    later = DAY1 + timedelta(hours=2)  # a reconnect the same day (a reset Logon or not)
+    app.on_logon(h, later)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", later), later) == ["8:duplicate ClOrdID A"]
+    day2 = DAY1 + timedelta(days=1)
+    app.on_logon(h, day2)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", day2), day2) == ["0:"]  # A was done: free again
+    assert answers(app, h, order("B", day2), day2) == ["8:duplicate ClOrdID B"]  # B is live
+
+
+def test_a_schedule_sets_the_day() -> None:
+    """With a 22:00-21:00 schedule the day turns at 22:00 UTC, not at midnight."""
+    app, h = session(Schedule(time(22), time(21)))
+    t1 = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)
+    app.on_logon(h, t1)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", t1), t1) == ["0:"]
+    assert answers(app, h, cancel("A2", "A", t1), t1) == ["4:"]
+    after_midnight = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # the same session period
+    app.on_logon(h, after_midnight)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", after_midnight), after_midnight) == [
+        "8:duplicate ClOrdID A"]
+    next_period = datetime(2026, 11, 26, 22, 5, tzinfo=UTC)
+    app.on_logon(h, next_period)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", next_period), next_period) == ["0:"]
