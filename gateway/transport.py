@@ -38,7 +38,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, TextIO, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, TypeGuard
 
 from engine.framing import Framer
 from fixspec.dictionary import SessionDictionaries, builtin_session, load
@@ -580,6 +580,7 @@ class Engine:
         self.event_log = EngineLog(run_dir / "log")
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._connections: set[asyncio.Task[Any]] = set()  # each accepted socket's handler
         self._stopping = False
 
     def runner(self, name_or_target: str) -> SessionRunner:
@@ -667,6 +668,10 @@ class Engine:
         # Let each connection's serve() finish (it records the disconnect) before its log
         # and store close under it.
         await self._disconnected(connected, 2.0)
+        # and each connection's handler to the end of its socket's close
+        handlers = [t for t in self._connections if t is not asyncio.current_task()]
+        if handlers:
+            await asyncio.wait(handlers, timeout=2.0)
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
@@ -690,6 +695,10 @@ class Engine:
         self.event_log.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # stop() lets it finish: cut off, it reports its cancellation
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
         buf = b""
         key: tuple[str, str, str] | None = None
         reason: RefusedReason = "closed"
