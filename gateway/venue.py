@@ -151,10 +151,10 @@ class Venue:
         return [o for o in self._live.values() if o.owner == owner]
 
     def new_day(self, owner: str) -> int:
-        """``owner`` starts a new FIX session day (a Logon that reset sequence numbers): a
-        ClOrdID need only be unique within a day, so the ClOrdIDs of its orders that are done
-        are free again, and those orders are forgotten (what a day's orders cost stays
-        within the day). Its live orders (GTC) keep theirs. Returns the ClOrdIDs freed."""
+        """``owner`` starts a new trading day: a ClOrdID need only be unique within a day, so
+        the ClOrdIDs of its orders that are done are free again, and those orders are
+        forgotten (what a day's orders cost stays within the day). Its live orders (GTC) keep
+        theirs. Returns the ClOrdIDs freed."""
         done = [key for key, order in self._orders.items()
                 if key[0] == owner and not order.live]
         for key in done:
