@@ -259,6 +259,10 @@ def _session(node: Node, defaults: dict[str, Any], base: Path) -> SessionConfig:
         raise node.error("an initiator needs host and port")
     if session.password_env and session.username is None:
         raise node.error("password_env needs username")
+    if session.password_env and session.password() is None:
+        # else the gateway would start and refuse every Logon of this session
+        raise node.error(f"password_env: the environment variable {session.password_env} "
+                         "is not set")
     return session
 
 

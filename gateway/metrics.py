@@ -24,8 +24,8 @@ Metrics and their labels:
 ``session_next_sender_seq_num``    {session}: MsgSeqNum of our next outbound message
 ``session_next_target_seq_num``    {session}: MsgSeqNum expected on the next inbound message
 ``session_heartbeat_lag_seconds``  {session}: time since the last message received, read
-                                   from the session's own clock at scrape time (NaN before
-                                   the first message)
+                                   from the session's own clock at scrape time (NaN while
+                                   not logged on)
 ``session_logons_total``           {session}; ``session_disconnects_total`` {session}
 ``resends_total``                  {session, direction}: ResendRequests (35=2); ``in`` = the
                                    peer asked us, ``out`` = we asked the peer
@@ -365,8 +365,8 @@ class GatewayMetrics:
         try:
             runner = self._runners[name]
             last = runner.session.last_received
-            if last is None:
-                return math.nan
+            if last is None or not runner.session.logged_on:
+                return math.nan  # no lag to speak of: session_connected says why
             return max(0.0, (runner.clock.now() - last).total_seconds())
         except Exception:
             return math.nan

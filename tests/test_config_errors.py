@@ -140,3 +140,15 @@ def test_gateway_run_reports_them_in_one_line(tmp_path: Path, text: str, line: i
     assert proc.stderr.startswith(f"gateway: error: {path}:{line}: {what}"), proc.stderr
     assert proc.stderr.count(f"{path}:") == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "run").exists()  # refused before any store was opened
+
+
+def test_a_password_variable_that_is_not_set_stops_start_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else the gateway starts and refuses every Logon of the session with no hint why."""
+    monkeypatch.delenv("GW_TEST_PASSWORD_UNSET", raising=False)
+    text = SESSIONS.replace("{extra}", "username: tw\n    password_env: GW_TEST_PASSWORD_UNSET")
+    message = error_of(tmp_path, text)
+    assert "password_env: the environment variable GW_TEST_PASSWORD_UNSET is not set" in message
+    monkeypatch.setenv("GW_TEST_PASSWORD_UNSET", "secret")
+    path = tmp_path / "gw.yaml"
+    assert load_config(path).sessions[0].password() == "secret"

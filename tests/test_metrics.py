@@ -88,6 +88,9 @@ def test_heartbeat_lag_follows_the_sessions_clock(
     assert value(scrape(port), "session_heartbeat_lag_seconds", session=NAME) == 7.5
     h.send("35=0")
     assert value(scrape(port), "session_heartbeat_lag_seconds", session=NAME) == 0
+    h.send("35=5")  # Logout: the session ends, and with it the lag (it used to keep growing)
+    h.advance(60)
+    assert math.isnan(value(scrape(port), "session_heartbeat_lag_seconds", session=NAME))
 
 
 def test_rejects_resends_gaps_and_disconnects(
