@@ -98,4 +98,4 @@ def test_two_messages_on_one_line_are_reported_and_both_kept() -> None:
     assert sum(b.count for b in decoder.decode(joined, "x.log")) == 12  # nothing lost
     assert decoder.skipped == 0
     assert [e.line for e in errors] == [5]
-    assert "the message is kept" in str(errors[0])
+    assert "keeps that message" in str(errors[0])
