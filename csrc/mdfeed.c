@@ -550,7 +550,13 @@ MD_NOINLINE static int64_t fill_clients(lob_book *book, md_apply_ctl *c, const m
     return written;
 }
 
+static int in_book(const lob_book *book, int64_t id) {
+    lob_order_info o;
+    return lob_order(book, id, &o) == CORE_OK;
+}
+
 static int is_gone(const md_apply_ctl *c, int64_t id) {
+    if (c->gone == NULL) return 0;
     size_t lo = 0, hi = c->gone_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -617,7 +623,8 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear(book);
         for (size_t k = 0; k < n; k++) {
-            int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id);
+            int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id) &&
+                       !in_book(book, e[k].op.id);
             if (e[k].kind != MD_ENTRY_BOOK) {
                 if (clients && e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
                     e[k].op.qty > 0 && !gone) {

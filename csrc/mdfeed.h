@@ -239,9 +239,10 @@ typedef struct {
  * after the message of sym that did it, a client buy priced at or above the best ask, or a
  * client sell at or below the best bid, ends the call with c->crossed 1.
  *
- * Gone orders (c->gone): a book entry of any op but ADD whose id is in gone is skipped (not
- * applied, counted in c->skipped, not in c->ops), and a trade entry whose OrderID is in gone
- * fills no client.
+ * Gone orders (c->gone): while an id in gone is not in the book, a book entry of any op but
+ * ADD naming it is skipped (not applied, counted in c->skipped, not in c->ops) and a trade
+ * entry naming it fills no client. Once an ADD (or a snapshot) puts the id back in the book,
+ * its entries apply as any order's.
  *
  * Tops (c->tops): after each message of sym that is a snapshot, has a book entry of sym or
  * filled a client, one row if the best bid/ask (price, qty; 0 and 0 for an empty side)

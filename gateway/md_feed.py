@@ -866,6 +866,8 @@ class MarketDataFeed:
                 ctl.tops_cap = 0
             ctl.gone = ffi.NULL
             ctl.gone_count = 0
+            if gone != ffi.NULL:
+                ffi.release(gone)  # else the array stays exported and took() cannot grow it
             if done < 0:
                 raise error_for(done, f"applying {batch.source} to the {symbol} book")
             ops += ctl.ops

@@ -259,6 +259,11 @@ class SessionRunner:
     def send(self, message: Message) -> None:
         self._handle(self.session.send(message, self.clock.now()))
 
+    def release(self) -> None:
+        """Close the message log and the store (and its lock): the runner is done."""
+        self.log.close()
+        self.session.store.close()
+
     def logout(self, text: str | None = None) -> None:
         self._handle(self.session.logout(self.clock.now(), text))
         self._deadline_moved()  # the Logout's timeout is sooner than the read waits
@@ -268,8 +273,8 @@ class SessionRunner:
         read waits for (it was taken before the read): bring that read's timeout forward."""
         read_timeout = self._read_timeout
         deadline = self.session.next_deadline()
-        if read_timeout is None or deadline is None:
-            return
+        if read_timeout is None or deadline is None or read_timeout.expired():
+            return  # an expired one has fired already: serve() runs the timers next
         wait = max(0.0, (deadline - self.clock.now()).total_seconds())
         when = asyncio.get_running_loop().time() + wait
         current = read_timeout.when()
@@ -467,14 +472,16 @@ class SessionRunner:
                 self.app.on_logout(self, self.clock.now())
             self.disconnected_event.set()
             # The session is over (a new connection may log on now); the socket ends cleanly.
-            if half_closed and not writer.is_closing():
-                with contextlib.suppress(TimeoutError, ConnectionError, OSError):
-                    async with asyncio.timeout(LINGER):
-                        while await reader.read(READ_SIZE):
-                            pass  # what the peer sent after our last message: not acted on
-            with contextlib.suppress(Exception):
-                writer.close()
-                await writer.wait_closed()
+            try:
+                if half_closed and not writer.is_closing():
+                    with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                        async with asyncio.timeout(LINGER):
+                            while await reader.read(READ_SIZE):
+                                pass  # what the peer sent after our last message: not acted on
+            finally:  # cancelled in the linger read (a stop), the socket still closes
+                with contextlib.suppress(Exception):
+                    writer.close()
+                    await writer.wait_closed()
 
 
 def wire_text(value: str, limit: int = WIRE_TEXT_LIMIT) -> str:
@@ -509,21 +516,28 @@ class EngineLog:
     """The engine's own event log (``directory/ACCEPTOR_LOG``): lines as in the session
     event logs, ``YYYYMMDD-HH:MM:SS.ffffff : text``, flushed as written. Opened when first
     written, so an engine that refuses nothing leaves no file; after :meth:`close` lines are
-    dropped (a connection refused while the engine stops)."""
+    dropped (a connection refused while the engine stops). It never raises: a line it cannot
+    write is counted in ``errors`` (the first reported on stderr)."""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / ACCEPTOR_LOG
         self._file: TextIO | None = None
         self._closed = False
+        self.errors = 0
 
     def event(self, now: datetime, text: str) -> None:
         if self._closed:
             return
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8", newline="\n")
-        self._file.write(f"{log_stamp(now)} : {text}\n")
-        self._file.flush()
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8", newline="\n")
+            self._file.write(f"{log_stamp(now)} : {text}\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk must not cost the acceptor its next connection
+            self.errors += 1
+            if self.errors == 1:
+                print(f"gateway: {self.path}: cannot write: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         self._closed = True
@@ -568,9 +582,16 @@ class Engine:
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()
         self.batch = OutputBatch(audit)
-        self.runners = {s.key: SessionRunner(s, app, self.clock, run_dir, acceptor.max_buffer,
-                                             observers, flush_logs=flush_logs, batch=self.batch)
-                        for s in config.sessions}
+        self.runners: dict[tuple[str, str, str], SessionRunner] = {}
+        try:
+            for s in config.sessions:
+                self.runners[s.key] = SessionRunner(s, app, self.clock, run_dir,
+                                                    acceptor.max_buffer, observers,
+                                                    flush_logs=flush_logs, batch=self.batch)
+        except BaseException:  # a store in use, say: release what the others opened
+            for runner in self.runners.values():
+                runner.release()
+            raise
         if metrics is not None:
             for runner in self.runners.values():
                 metrics.add_session(runner)
@@ -690,8 +711,7 @@ class Engine:
         """Close every session's message log and store (once no connection uses them) and
         the engine's event log."""
         for runner in self.runners.values():
-            runner.log.close()
-            runner.session.store.close()
+            runner.release()
         self.event_log.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -725,7 +745,9 @@ class Engine:
         except (ConnectionError, OSError) as exc:
             reason, detail = "closed", f"before a complete first message ({type(exc).__name__})"
         runner = None
-        if key is not None:
+        if self._stopping:  # a Logon now would be answered and then cut off
+            reason, detail = "closed", "the gateway is stopping"
+        elif key is not None:
             runner, reason, detail = self._route(key)
         if runner is None:
             self._refuse(writer.get_extra_info("peername"), reason, detail)

@@ -27,9 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, line: int, what: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(path), "--port", "0",
-                           "--run-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    proc = run_gateway(tmp_path, path, "--port", "0")
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gateway: error: ") and what in err[0], err

@@ -6,14 +6,13 @@ given one store file (once accepted, so both wrote one record log)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from gateway.config import ConfigError, load_config
+from tests.test_cmd_run import run_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,9 +132,7 @@ def test_gateway_run_reports_them_in_one_line(tmp_path: Path, text: str, line: i
                                                what: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(path), "--port", "0",
-                           "--run-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    proc = run_gateway(tmp_path, path, "--port", "0")
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"gateway: error: {path}:{line}: {what}"), proc.stderr
     assert proc.stderr.count(f"{path}:") == 1 and proc.stderr.count("\n") == 1, proc.stderr

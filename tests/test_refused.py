@@ -185,3 +185,21 @@ def test_a_hostile_peer_grows_neither_series_nor_memory_nor_controls_the_log(
         await engine.stop()
 
     run(scenario())
+
+
+def test_the_engine_log_never_raises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A refused connection's line that cannot be written (here its folder is a file) is
+    counted and reported once, not raised into the acceptor."""
+    from datetime import UTC, datetime
+
+    from gateway.transport import EngineLog
+
+    blocker = tmp_path / "log"
+    blocker.write_text("")
+    log = EngineLog(blocker)
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    log.event(now, "refused 1")
+    log.event(now, "refused 2")
+    assert log.errors == 2
+    assert capsys.readouterr().err.count("cannot write") == 1
+    log.close()

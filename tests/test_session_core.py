@@ -199,10 +199,8 @@ def test_a_resent_message_keeps_its_header_group(active: tuple[Session, Peer]) -
     assert got[122] == "20261125-12:00:00.000" and got[52] == "20261125-12:00:05.000"
 
 
-def test_after_the_end_input_is_logged_and_only_a_logout_acted_on() -> None:
-    """Past the schedule's end the session sends its Logout; what the peer sends meanwhile is
-    reported (for the message log) as not processed, and the peer's Logout, even one that
-    crossed ours in the same read, completes the handshake."""
+def _logged_on_until_five() -> tuple[Session, Peer]:
+    """An acceptor session on an 08:00-17:00 (UTC) schedule, logged on at T0 (12:00)."""
     from datetime import time
 
     from gateway.schedule import Schedule
@@ -213,6 +211,14 @@ def test_after_the_end_input_is_logged_and_only_a_logout_acted_on() -> None:
     s.connection_made(T0)
     peer = Peer()
     s.data_received(peer.logon(now=T0), T0)
+    return s, peer
+
+
+def test_after_the_end_input_is_logged_and_only_a_logout_acted_on() -> None:
+    """Past the schedule's end the session sends its Logout; what the peer sends meanwhile is
+    reported (for the message log) as not processed, and the peer's Logout, even one that
+    crossed ours in the same read, completes the handshake."""
+    s, peer = _logged_on_until_five()
     late = datetime(2026, 11, 25, 17, 0, 5, tzinfo=UTC)
     order = peer.msg(nos("LATE1"), now=late)
     out = s.data_received(order, late)
@@ -229,16 +235,7 @@ def test_after_the_end_input_is_logged_and_only_a_logout_acted_on() -> None:
 
 
 def test_a_logout_that_crosses_ours_at_the_end_completes_the_logout() -> None:
-    from datetime import time
-
-    from gateway.schedule import Schedule
-
-    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor",
-                        schedule=Schedule(time(8), time(17)))
-    s = Session(cfg, MemoryStore(T0), builtin_session("FIX.4.4"), app_types=frozenset({"D"}))
-    s.connection_made(T0)
-    peer = Peer()
-    s.data_received(peer.logon(now=T0), T0)
+    s, peer = _logged_on_until_five()
     late = datetime(2026, 11, 25, 17, 0, 1, tzinfo=UTC)
     out = s.data_received(peer.msg(nos("LATE"), now=late) + peer.msg("35=5", now=late), late)
     assert types(out) == ["5"]  # our Logout; the peer's, read with it, is its reply

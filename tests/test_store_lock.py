@@ -174,3 +174,27 @@ def test_a_second_gateway_on_the_same_run_dir_exits_with_one_line(tmp_path: Path
     # and once the first has stopped, the run directory is free again
     again, _ = start_gateway(config, run_dir)
     assert stop_gateway(again) == 0
+
+
+def test_an_engine_that_cannot_open_a_store_releases_the_ones_it_opened(
+        tmp_path: Path) -> None:
+    """Session B's store is held elsewhere: an engine of A and B fails on B and must not keep
+    A's store locked (a later engine of A alone opens it)."""
+    from gateway.apps import Dispatcher
+    from gateway.config import load_config
+    from gateway.transport import Engine
+
+    def engine(*targets: str) -> Engine:
+        text = "acceptor: {port: 0}\nsessions:\n" + "".join(
+            f"  - {{begin_string: FIX.4.4, sender_comp_id: S, target_comp_id: {t}, "
+            "application: echo}\n" for t in targets)
+        path = tmp_path / f"{''.join(targets)}.yaml"
+        path.write_text(text)
+        cfg = load_config(path)
+        return Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run")
+
+    holder = engine("B")
+    with pytest.raises(StoreInUseError):
+        engine("A", "B")
+    engine("A").close()  # A's store is free
+    holder.close()

@@ -452,6 +452,11 @@ static void test_gone_orders_are_skipped(void) {
     add(3, LOB_SELL, 111, 7); /* an ADD is applied even for a gone id */
     CHECK(run(b, &c) == 2 && c.fills_written == 0 && c.skipped == 2 && c.ops == 1);
     CHECK(leaves(b, 8) == 40 && leaves(b, CLIENT(1)) == 5 && leaves(b, 3) == 7);
+    /* back in the book (a snapshot, or a reused id), a gone id's entries apply again */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 3);
+    del(3, LOB_SELL, 111, 7);
+    CHECK(run(b, &c) == 1 && c.skipped == 0 && leaves(b, 3) == 0);
     /* the same trade for an id not gone fills our better offer */
     begin();
     msg(MD_MSG_INCREMENTAL, 4);
