@@ -164,7 +164,8 @@ class VenueApplication:
         # ClOrdIDs are unique within a trading day: the session's schedule period, else the
         # UTC date. At the first Logon of a later day the done orders' ids are free again.
         schedule = session.config.schedule
-        day = (schedule.session_start(now) if schedule is not None else None) or now.date()
+        start = schedule.session_start(now) if schedule is not None else None
+        day = start.date() if start is not None else now.date()
         if self._days.setdefault(session.name, day) != day:
             self._days[session.name] = day
             self.venue.new_day(session.name)
