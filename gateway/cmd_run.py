@@ -154,9 +154,9 @@ def check_tls(config: GatewayConfig) -> None:
 
 async def check_hosts(config: GatewayConfig) -> None:
     """Resolve the acceptor's host and every initiator's; raise :class:`StartupError` naming
-    the one that does not. At start-up even a temporary resolver failure is an error: the
-    operator is there to see it, while an initiator would otherwise retry for ever with the
-    reason only in its session log."""
+    the one that does not exist (an initiator would otherwise retry for ever with the reason
+    only in its session log). A temporary resolver failure (EAI_AGAIN) is only reported: a
+    gateway restarted during a DNS outage keeps its sessions, and initiators retry."""
     hosts: list[tuple[str, str, int]] = []
     if _serves_acceptor(config) and config.acceptor is not None and config.acceptor.host:
         hosts.append(("acceptor.host", config.acceptor.host, config.acceptor.port))
@@ -167,6 +167,10 @@ async def check_hosts(config: GatewayConfig) -> None:
         try:
             await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
+            if exc.errno == socket.EAI_AGAIN:
+                print(f"gateway: warning: {config.path}: {where}: {host!r} cannot be resolved "
+                      f"now ({exc.strerror}); going on", file=sys.stderr, flush=True)
+                continue
             raise StartupError(f"{config.path}: {where}: {host!r} does not resolve: "
                                f"{exc.strerror}") from None
 

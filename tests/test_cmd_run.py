@@ -126,3 +126,28 @@ def test_a_yaml_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> 
                        + SESSION.encode())
     line = one_error_line(run_gateway(tmp_path, config))
     assert f"{config}:2: not UTF-8 text (byte 0xe9)" in line
+
+
+def test_a_temporary_resolver_failure_is_reported_not_fatal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """EAI_AGAIN (a DNS outage) cannot be made here for real: the resolver is replaced."""
+    import asyncio
+
+    from gateway.cmd_run import check_hosts
+    from gateway.config import load_config
+
+    path = tmp_path / "i.yaml"
+    path.write_text("sessions:\n  - {begin_string: FIX.4.4, sender_comp_id: A, "
+                    "target_comp_id: B, role: initiator, host: venue.example, port: 1}\n")
+    config = load_config(path)
+
+    async def outage(*_args: object, **_kw: object) -> None:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    async def run() -> None:
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", outage)
+        await check_hosts(config)
+
+    asyncio.run(run())
+    assert "'venue.example' cannot be resolved now" in capsys.readouterr().err
