@@ -58,10 +58,7 @@ def parse_algos(node: Node | None, base: Path) -> AlgoConfig:
         strategies = {str(k): str(v) for k, v in raw.items()}
     profile = None
     if "vwap_profile" in m:
-        profile = Path(m["vwap_profile"].string())
-        profile = profile if profile.is_absolute() else base / profile
-        if not profile.is_file():
-            raise m["vwap_profile"].error(f"no such file {profile}")
+        profile = m["vwap_profile"].existing_file(base)
     config = AlgoConfig(
         strategies=strategies,
         default_window=m["default_window"].number(1, 86400) if "default_window" in m

@@ -121,15 +121,10 @@ def read_config(path: Path, port: int | None) -> GatewayConfig:
     return config if port is None else config.with_port(port)
 
 
-def _serves_acceptor(config: GatewayConfig) -> bool:
-    """Whether :class:`Engine` will listen (it does when an acceptor session exists)."""
-    return config.acceptor is not None and any(s.role == "acceptor" for s in config.sessions)
-
-
 def _tls_in_use(config: GatewayConfig) -> list[tuple[str, TlsConfig, bool]]:
     """Each TLS configuration the engine will load: (its config key, it, server side?)."""
     out: list[tuple[str, TlsConfig, bool]] = []
-    if _serves_acceptor(config) and config.acceptor is not None and config.acceptor.tls:
+    if config.listens and config.acceptor is not None and config.acceptor.tls:
         out.append(("acceptor.tls", config.acceptor.tls, True))
     out += [(f"tls of session {s.name}", s.tls, False) for s in config.sessions
             if s.role == "initiator" and s.tls is not None]
@@ -158,7 +153,7 @@ async def check_hosts(config: GatewayConfig) -> None:
     only in its session log). A temporary resolver failure (EAI_AGAIN) is only reported: a
     gateway restarted during a DNS outage keeps its sessions, and initiators retry."""
     hosts: list[tuple[str, str, int]] = []
-    if _serves_acceptor(config) and config.acceptor is not None and config.acceptor.host:
+    if config.listens and config.acceptor is not None and config.acceptor.host:
         hosts.append(("acceptor.host", config.acceptor.host, config.acceptor.port))
     hosts += [(f"host of session {s.name}", s.host, s.port or 0) for s in config.sessions
               if s.role == "initiator" and s.host is not None]
@@ -245,8 +240,7 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
                                 lambda: app.kill_all("SIGUSR1", engine.clock.now()))
         await stop.wait()
         freezer.cancel()
-        await engine.stop()
-        await asyncio.sleep(0.1)  # let Logouts reach the wire
+        await engine.stop()  # it waits for the peers' Logouts and the sockets' close
     finally:
         audit.close()
         if metrics is not None:

@@ -131,6 +131,11 @@ class GatewayConfig:
     acceptor: AcceptorConfig | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections other modules validate
 
+    @property
+    def listens(self) -> bool:
+        """Whether the engine listens: an acceptor section and at least one acceptor session."""
+        return self.acceptor is not None and any(s.role == "acceptor" for s in self.sessions)
+
     def with_port(self, port: int) -> GatewayConfig:
         """The same configuration listening on ``port`` (``gateway run --port``)."""
         return replace(self, acceptor=replace(self.acceptor or AcceptorConfig(), port=port))

@@ -252,10 +252,7 @@ def parse_latency(node: Node | None, base: Path) -> LatencyConfig:
             ack=_seconds_value(m["ack"]) if "ack" in m else 0.0)
     _only(m, _CONSTANT_KEYS, "not allowed with measured: LOG (the log gives entry and ack; "
           "split divides them)")
-    log = Path(m["measured"].string())
-    log = log if log.is_absolute() else base / log
-    if not log.is_file():
-        raise m["measured"].error(f"no such file {log}")
+    log = m["measured"].existing_file(base)
     try:
         round_trips = measure_round_trips(log)
     except (OSError, ValueError) as exc:  # LogFormatError is a ValueError naming file:line

@@ -63,7 +63,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import Enum as EnumMetric
@@ -102,9 +102,7 @@ _DIRECTIONS = ("in", "out")
 #: connection before a complete first message.
 RefusedReason = Literal["unknown_session", "wrong_begin_string", "garbled", "timeout",
                         "already_connected", "closed"]
-REFUSED_REASONS: tuple[RefusedReason, ...] = (
-    "unknown_session", "wrong_begin_string", "garbled", "timeout", "already_connected",
-    "closed")
+REFUSED_REASONS: tuple[RefusedReason, ...] = get_args(RefusedReason)
 _M = TypeVar("_M", bound=MetricWrapperBase)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TextIO
 
 
-def _stamp(now: datetime) -> str:
+def log_stamp(now: datetime) -> str:
+    """``now`` as a log line starts: ``YYYYMMDD-HH:MM:SS.ffffff`` (QuickFIX's layout)."""
     # by hand: strftime costs more, on every line of a busy session
     return (f"{now.year:04d}{now.month:02d}{now.day:02d}-{now.hour:02d}:{now.minute:02d}:"
             f"{now.second:02d}.{now.microsecond:06d}")
@@ -41,11 +42,11 @@ class SessionLog:
 
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
-            self._messages.write(f"{_stamp(now)} : {raw.decode('latin-1')}\n")
+            self._messages.write(f"{log_stamp(now)} : {raw.decode('latin-1')}\n")
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            self._events.write(f"{_stamp(now)} : {text}\n")
+            self._events.write(f"{log_stamp(now)} : {text}\n")
             self._events.flush()
 
     def flush(self) -> None:

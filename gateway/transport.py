@@ -48,8 +48,7 @@ from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
-from gateway.msglog import SessionLog
-from gateway.msglog import _stamp as log_stamp  # the session logs' line format, exactly
+from gateway.msglog import SessionLog, log_stamp
 from gateway.session import (
     AppMessage,
     Disconnect,
@@ -618,8 +617,7 @@ class Engine:
 
     async def start(self) -> None:
         acceptor = self.config.acceptor
-        if acceptor is not None and any(r.config.role == "acceptor"
-                                        for r in self.runners.values()):
+        if acceptor is not None and self.config.listens:
             tls = ssl_context(acceptor.tls, server=True) if acceptor.tls else None
             self._server = await asyncio.start_server(
                 self._accept, acceptor.host, acceptor.port, ssl=tls, limit=READ_SIZE)

@@ -108,7 +108,7 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
         nodes = log_node.sequence() if isinstance(log_node.raw(), list) else [log_node]
         if not nodes:
             raise log_node.error("expected a log file or a list of them")
-        logs = tuple(_log_file(n, base) for n in nodes)
+        logs = tuple(n.existing_file(base) for n in nodes)
         feed = MarketDataFeedConfig(
             logs=logs,
             speed=f["speed"].number(1e-3, 1e6) if "speed" in f else 1.0,
@@ -117,16 +117,6 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
         )
     return VenueConfig(symbols, feed, m["cancel_on_disconnect"].boolean()
                        if "cancel_on_disconnect" in m else False)
-
-
-def _log_file(node: Node, base: Path) -> Path:
-    """A market-data log the replay can read (relative to the YAML's folder)."""
-    path = base / node.string()
-    if not path.exists():
-        raise node.error(f"no such file: {path}")
-    if not path.is_file():
-        raise node.error(f"{path} is not a regular file")
-    return path
 
 
 def _names(node: Node) -> list[str]:

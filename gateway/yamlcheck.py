@@ -76,6 +76,16 @@ class Node:
             raise self.error("expected a single value")
         return yaml.safe_load(yaml.serialize(self.node))
 
+    def existing_file(self, base: Path) -> Path:
+        """The file this node names, relative to ``base`` (the YAML's folder) unless absolute;
+        it must exist and be a regular file, else the error names the path."""
+        path = base / self.string()
+        if not path.exists():
+            raise self.error(f"no such file: {path}")
+        if not path.is_file():
+            raise self.error(f"{path} is not a regular file")
+        return path
+
     def string(self, choices: tuple[str, ...] = ()) -> str:
         value = self._scalar()
         if not isinstance(value, str) or not value:

@@ -52,12 +52,18 @@ def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     proc.wait()
 
 
-def test_a_store_held_by_another_process_is_refused_untouched(
-        tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+def half_written(tmp_path: Path) -> Path:
+    """The holder's store with a record it is in the middle of writing at its end."""
     path = tmp_path / "s.store"
-    # What the holder could be in the middle of: a record half written, a reset's new file.
     with path.open("ab") as f:
         f.write(FileStore._record(1, 3, b"half written")[:9])
+    return path
+
+
+def test_a_store_held_by_another_process_is_refused_untouched(
+        tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+    # What the holder could be in the middle of: a record half written, a reset's new file.
+    path = half_written(tmp_path)
     (tmp_path / "s.store.new").write_bytes(b"a reset under way")
     before = path.read_bytes()
     with pytest.raises(StoreInUseError) as info:
@@ -92,9 +98,7 @@ def test_a_store_opens_again_once_its_holder_closes_it(
 
 def test_peek_reads_a_held_store_without_changing_it(
         tmp_path: Path, holder: subprocess.Popen[str]) -> None:
-    path = tmp_path / "s.store"
-    with path.open("ab") as f:
-        f.write(FileStore._record(1, 3, b"half written")[:9])
+    path = half_written(tmp_path)
     before = path.read_bytes()
     state = peek_store(path)
     assert (state.next_sender_seq, state.next_target_seq) == (3, 7)
