@@ -180,7 +180,8 @@ static int fail(md_decoder *d, int status, uint32_t msg, uint32_t offset, uint32
 }
 
 static span field_span(const md_frames *f, size_t j) {
-    span s = {f->buf + f->offset[j], f->offset[j], f->length[j]};
+    const struct fix_field *x = &f->fields[j];
+    span s = {f->buf + x->offset, x->offset, x->length};
     return s;
 }
 
@@ -188,7 +189,7 @@ static span field_span(const md_frames *f, size_t j) {
 static int finish_entry(const md_frames *f, md_decoder *d, uint32_t i, int snapshot,
                         const raw_entry *r, span msg_sym, span *last_sym, int64_t time_ns,
                         md_entry *e) {
-    uint32_t where = f->start[i];
+    uint32_t where = f->msgs[i].start;
     memset(e, 0, sizeof *e);
     e->time_ns = time_ns;
     e->entry_type = r->has_type ? r->type : 0;
@@ -302,8 +303,8 @@ static int entry_field(raw_entry *r, uint32_t tag, span v) {
  * -2 for a snapshot of a symbol not in the table (d->status MD_NEW_SYMBOL). */
 static int64_t decode_one(const md_frames *f, md_decoder *d, uint32_t i, md_msg *m,
                           uint32_t msg_index, uint32_t first_entry, md_entry *out) {
-    uint32_t where = f->start[i];
-    size_t f0 = f->first_field[i], nf = f->field_count[i];
+    uint32_t where = f->msgs[i].start;
+    size_t f0 = f->msgs[i].first_field, nf = f->msgs[i].field_count;
     span none = {0, 0, 0};
     memset(m, 0, sizeof *m);
     m->start = where;
@@ -326,7 +327,7 @@ static int64_t decode_one(const md_frames *f, md_decoder *d, uint32_t i, md_msg 
     size_t k = 0;
     size_t end = f0 + nf;
     for (size_t j = f0 + 3; j <= end; j++) {
-        uint32_t tag = j < end ? f->tag[j] : TAG_CHECKSUM;
+        uint32_t tag = j < end ? f->fields[j].tag : TAG_CHECKSUM;
         span v = j < end ? field_span(f, j) : none;
         if (!in_group) {
             if (tag == TAG_SENDING_TIME) {
@@ -409,21 +410,21 @@ int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, 
     d->err_offset = d->err_tag = d->err_value_offset = d->err_value_length = 0;
     size_t k = 0, done = 0;
     for (size_t i = from; i < f->count; i++) {
-        if (done == msg_cap || entry_cap - k < f->field_count[i]) {
+        const struct fix_msg *fm = &f->msgs[i];
+        if (done == msg_cap || entry_cap - k < fm->field_count) {
             d->status = MD_NEED_ROOM;
             d->err_msg = (uint32_t)i;
             break;
         }
         span none = {0, 0, 0};
-        if (f->status[i] != 0) {
-            fail(d, MD_ERR_FRAME, (uint32_t)i, f->start[i], 0, none);
+        if (fm->status != 0) {
+            fail(d, MD_ERR_FRAME, (uint32_t)i, fm->start, 0, none);
             break;
         }
         uint32_t bad = 0;
-        if (f->start[i] < d->gap_from ||
-            check_gap(f->buf, d->gap_from, f->start[i], (int)d->at_line_start, 0, &bad) != 0) {
-            fail(d, MD_ERR_LINE, (uint32_t)i, f->start[i] < d->gap_from ? f->start[i] : bad, 0,
-                 none);
+        if (fm->start < d->gap_from ||
+            check_gap(f->buf, d->gap_from, fm->start, (int)d->at_line_start, 0, &bad) != 0) {
+            fail(d, MD_ERR_LINE, (uint32_t)i, fm->start < d->gap_from ? fm->start : bad, 0, none);
             break;
         }
         int64_t got = decode_one(f, d, (uint32_t)i, &msgs[done], (uint32_t)done, (uint32_t)k,
@@ -431,7 +432,7 @@ int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, 
         if (got < 0) break;
         k += (size_t)got;
         done++;
-        d->gap_from = f->end[i];
+        d->gap_from = fm->end;
         d->at_line_start = 0;
     }
     d->entry_count = (uint32_t)k;

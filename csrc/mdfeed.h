@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "book.h"
+#include "framing.h"
 
 /* cffi:begin */
 #define MD_ORDER_ID_MAX 1152921504606846975
@@ -68,19 +69,13 @@ enum md_status {
     MD_ERR_UNKNOWN_SYMBOL = -209   /* an incremental refresh for a symbol with no snapshot */
 };
 
-/* The framer's columns for one scanned buffer (engine/framing.py FrameBatch). */
+/* What the framer found in one scanned buffer: its records as fix_scan wrote them. */
 typedef struct {
     const uint8_t *buf;
     size_t len;
-    const uint32_t *start;
-    const uint32_t *end;
-    const uint32_t *status;
-    const uint32_t *first_field;
-    const uint32_t *field_count;
+    const struct fix_msg *msgs;
     size_t count;
-    const uint32_t *tag;
-    const uint32_t *offset;
-    const uint32_t *length;
+    const struct fix_field *fields;
     size_t field_total;
 } md_frames;
 

@@ -101,11 +101,11 @@ class ScanStop(enum.IntEnum):
 # The C records are arrays of uint32_t, exposed with memoryview format "I" (C unsigned int).
 if ffi.sizeof("unsigned int") != 4:  # pragma: no cover - no such platform is supported
     raise ImportError("engine.framing needs a 32-bit C unsigned int")
-_MSG_WORDS: Final = 6  # struct fix_msg: start, end, skipped, status, first_field, field_count
-_FIELD_WORDS: Final = 3  # struct fix_field: tag, offset, length
+MSG_WORDS: Final = 6  # struct fix_msg: start, end, skipped, status, first_field, field_count
+FIELD_WORDS: Final = 3  # struct fix_field: tag, offset, length
 _NO_VALUE: Final = 0xFFFFFFFF  # FIX_NO_VALUE
-if (ffi.sizeof("struct fix_msg"), ffi.sizeof("struct fix_field")) != (4 * _MSG_WORDS,
-                                                                      4 * _FIELD_WORDS):
+if (ffi.sizeof("struct fix_msg"), ffi.sizeof("struct fix_field")) != (4 * MSG_WORDS,
+                                                                      4 * FIELD_WORDS):
     raise ImportError("struct fix_msg / fix_field layout changed; update engine/framing.py")
 
 
@@ -172,18 +172,18 @@ class FrameBatch:
         )
         self._msgs = msgs
         self._fields = fields
-        self.count = len(msgs) // _MSG_WORDS
+        self.count = len(msgs) // MSG_WORDS
         # Columns are strided views of the flat records: no copy, and indexing and iteration
         # cost the same as on a contiguous array.
-        self.starts = msgs[0::_MSG_WORDS]
-        self.ends = msgs[1::_MSG_WORDS]
-        self.skipped = msgs[2::_MSG_WORDS]
-        self.statuses = msgs[3::_MSG_WORDS]
-        self.first_fields = msgs[4::_MSG_WORDS]
-        self.field_counts = msgs[5::_MSG_WORDS]
-        self.tags = fields[0::_FIELD_WORDS]
-        self.value_offsets = fields[1::_FIELD_WORDS]
-        self.value_lengths = fields[2::_FIELD_WORDS]
+        self.starts = msgs[0::MSG_WORDS]
+        self.ends = msgs[1::MSG_WORDS]
+        self.skipped = msgs[2::MSG_WORDS]
+        self.statuses = msgs[3::MSG_WORDS]
+        self.first_fields = msgs[4::MSG_WORDS]
+        self.field_counts = msgs[5::MSG_WORDS]
+        self.tags = fields[0::FIELD_WORDS]
+        self.value_offsets = fields[1::FIELD_WORDS]
+        self.value_lengths = fields[2::FIELD_WORDS]
         self.consumed = consumed
         self.tail_skipped = tail_skipped
         self.stop = stop
@@ -228,9 +228,9 @@ class FrameBatch:
         For a message that is not OK this is what could be parsed before the problem. A tag
         that is an integer <= 0 appears as ``(0, tag text)``, e.g. ``(0, b"-1")``.
         """
-        m = _MSG_WORDS * i
-        f0 = _FIELD_WORDS * self._msgs[m + 4]
-        flat = self._fields[f0 : f0 + _FIELD_WORDS * self._msgs[m + 5]].tolist()
+        m = MSG_WORDS * i
+        f0 = FIELD_WORDS * self._msgs[m + 4]
+        flat = self._fields[f0 : f0 + FIELD_WORDS * self._msgs[m + 5]].tolist()
         it = iter(flat)
         buf = self.buffer
         if isinstance(buf, bytes):
@@ -239,11 +239,11 @@ class FrameBatch:
 
     def value(self, i: int, tag: int, default: bytes | None = None) -> bytes | None:
         """The value of the first field ``tag`` of message i, or ``default`` if it has none."""
-        m = _MSG_WORDS * i
-        f0 = _FIELD_WORDS * self._msgs[m + 4]
-        f1 = f0 + _FIELD_WORDS * self._msgs[m + 5]
+        m = MSG_WORDS * i
+        f0 = FIELD_WORDS * self._msgs[m + 4]
+        f1 = f0 + FIELD_WORDS * self._msgs[m + 5]
         try:
-            k = f0 + _FIELD_WORDS * self._fields[f0:f1:_FIELD_WORDS].tolist().index(tag)
+            k = f0 + FIELD_WORDS * self._fields[f0:f1:FIELD_WORDS].tolist().index(tag)
         except ValueError:
             return default
         off = self._fields[k + 1]
@@ -262,7 +262,7 @@ class FrameBatch:
         with ffi.from_buffer(self._msgs) as msgs, ffi.from_buffer(self._fields) as fields:
             lib.fix_tag_values(ffi.cast("struct fix_msg *", msgs), n,
                                ffi.cast("struct fix_field *", fields),
-                               len(self._fields) // _FIELD_WORDS, tag, out)
+                               len(self._fields) // FIELD_WORDS, tag, out)
         spans = iter(ffi.unpack(out, 2 * n))
         buf = self.buffer
         if isinstance(buf, bytes):
@@ -271,10 +271,19 @@ class FrameBatch:
         return [None if size == _NO_VALUE else bytes(buf[off : off + size])
                 for off, size in zip(spans, spans, strict=True)]
 
+    def records(self) -> tuple[bytes, bytes]:
+        """The C records themselves, for C code that reads them as they are: ``struct
+        fix_msg`` (MSG_WORDS uint32 each) and ``struct fix_field`` (FIELD_WORDS each). Bytes,
+        not the memoryviews the columns are cut from: cffi buffers over those memoryviews,
+        left in a reference cycle by an error's traceback, crashed the garbage collector."""
+        msgs, fields = self._msgs.obj, self._fields.obj
+        assert isinstance(msgs, bytes) and isinstance(fields, bytes)
+        return msgs, fields
+
     def msg_type(self, i: int) -> bytes | None:
         """MsgType (35) of message i; for OK messages it is always the third field."""
-        m = _MSG_WORDS * i
-        k = _FIELD_WORDS * (self._msgs[m + 4] + 2)
+        m = MSG_WORDS * i
+        k = FIELD_WORDS * (self._msgs[m + 4] + 2)
         if self._msgs[m + 5] > 2 and self._fields[k] == 35:
             off = self._fields[k + 1]
             return self._bytes(off, off + self._fields[k + 2])
@@ -446,7 +455,7 @@ class Framer:
             with ffi.from_buffer("uint8_t[]", data) as ptr:
                 self._run(ptr, size, start)
         n = s.msg_count
-        msgs = _copy_words(self._msg_array, n, _MSG_WORDS)
+        msgs = _copy_words(self._msg_array, n, MSG_WORDS)
         if carry and n:
             # Garbage consumed by earlier stream scans belongs to this batch's first message.
             patched = memoryview(bytearray(msgs.cast("B"))).cast("I")
@@ -455,7 +464,7 @@ class Framer:
         return FrameBatch(
             data,
             msgs,
-            _copy_words(self._field_array, s.field_count, _FIELD_WORDS),
+            _copy_words(self._field_array, s.field_count, FIELD_WORDS),
             consumed=int(s.consumed),
             tail_skipped=int(s.tail_skipped) + (carry if n == 0 else 0),
             stop=ScanStop(s.stop),

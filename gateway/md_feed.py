@@ -60,7 +60,7 @@ from engine._core import ffi, lib
 
 from engine.book import OrderBook
 from engine.errors import error_for
-from engine.framing import FrameBatch, Framer, FrameStatus
+from engine.framing import FIELD_WORDS, MSG_WORDS, FrameBatch, Framer, FrameStatus
 from engine.lobster import format_rows
 from gateway.codec import encode
 from gateway.fixmessage import Message
@@ -431,8 +431,8 @@ class MdDecoder:
             raise error
         self.on_error(error)
 
-    def _check_sequence(self, cols: list[bytes], buf: bytes, source: str,
-                        line_base: int) -> list[tuple[int, MdLogError]]:
+    def _check_sequence(self, msgs: bytes, fields: bytes, buf: bytes,
+                        source: str, line_base: int) -> list[tuple[int, MdLogError]]:
         """MsgSeqNum (34) must be a whole number that goes up by one from message to message
         (across calls): a gap means lost market data, a step back a duplicate. Returns each
         break in frame order, as the frame index and the error at its line (with
@@ -440,10 +440,11 @@ class MdDecoder:
         count, except a step back that the next message ignores: a stray repeat, after which
         the count goes on as before it). Messages the framer refused are left to the
         decoder."""
-        u32 = np.uint32
-        starts = np.frombuffer(cols[0], u32)
-        tags = np.frombuffer(cols[5], u32)
-        status, first, counts = (np.frombuffer(cols[k], u32) for k in (2, 3, 4))
+        # the framer's records as (count, words) tables: columns are views, not copies
+        m = np.frombuffer(msgs, np.uint32).reshape(-1, MSG_WORDS)
+        fl = np.frombuffer(fields, np.uint32).reshape(-1, FIELD_WORDS)
+        starts, status, first, counts = m[:, 0], m[:, 3], m[:, 4], m[:, 5]
+        tags = fl[:, 0]
 
         def line(frame: int) -> int:
             return line_base + buf.count(b"\n", 0, int(starts[frame]))
@@ -457,8 +458,8 @@ class MdDecoder:
         first_tag = np.ones(len(msg), bool)
         first_tag[1:] = msg[1:] != msg[:-1]
         msg, pos = msg[first_tag], pos[first_tag]
-        offs = np.frombuffer(cols[6], u32)[pos].astype(np.int64)
-        lens = np.frombuffer(cols[7], u32)[pos].astype(np.int64)
+        offs = fl[pos, 1].astype(np.int64)
+        lens = fl[pos, 2].astype(np.int64)
         width = max(1, int(lens.max()) if len(lens) else 1)
         raw = np.frombuffer(buf, np.uint8)
         span = np.arange(width)
@@ -505,21 +506,18 @@ class MdDecoder:
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
-        cols = [c.tobytes() for c in (fb.starts, fb.ends, fb.statuses, fb.first_fields,
-                                      fb.field_counts, fb.tags, fb.value_offsets,
-                                      fb.value_lengths)]
-        # sequence problems are reported in line order with the decoder's own
-        breaks = self._check_sequence(cols, buf, source, line_base) if self.check_sequence \
-            else []
-        ptrs = [ffi.from_buffer("uint32_t[]", c) for c in cols]
+        # C reads the framer's records where they are: no column is copied
+        msgs, fields = fb.records()
+        breaks = (self._check_sequence(msgs, fields, buf, source, line_base)
+                  if self.check_sequence else [])
         f = self._frames
         f.buf = ffi.from_buffer("uint8_t[]", buf)
-        keep = f.buf
+        keep = (f.buf, ffi.from_buffer(msgs), ffi.from_buffer(fields))
         f.len = len(buf)
-        f.start, f.end, f.status, f.first_field, f.field_count = ptrs[:5]
+        f.msgs = ffi.cast("struct fix_msg *", keep[1])
         f.count = fb.count
-        f.tag, f.offset, f.length = ptrs[5:]
-        f.field_total = len(cols[5]) // 4
+        f.fields = ffi.cast("struct fix_field *", keep[2])
+        f.field_total = len(fields) // FIELD_WORDS
         d = self._d
         i = 0
         while i < fb.count or breaks:
@@ -572,7 +570,7 @@ class MdDecoder:
                 d.at_line_start = 0
                 self.skipped += 1
                 i += 1
-        del keep, ptrs  # the C struct points into them until here
+        del keep  # the C struct points into them until here
 
 
 class MdLogReader:

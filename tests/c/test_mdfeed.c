@@ -38,32 +38,17 @@ static void add_line(const char *msg_type, const char *time, const char *body) {
 
 static struct fix_msg msgs[64];
 static struct fix_field fields[4096];
-static uint32_t cols[9][4096];
 static md_msg out_msgs[64];
 static md_entry out_entries[256];
 
-/* Frame the log and lay the framer's records out as md_frames columns. */
+/* Frame the log: md_decode reads the framer's records as they are. */
 static md_frames frame_log(void) {
     struct fix_scan s = {.msgs = msgs, .msg_cap = 64, .fields = fields, .field_cap = 4096,
                          .flags = FIX_SCAN_FINAL};
     int n = fix_scan((const uint8_t *)log_buf, log_len, 0, &s);
     CHECK(n >= 0);
-    for (uint32_t i = 0; i < s.msg_count; i++) {
-        cols[0][i] = msgs[i].start;
-        cols[1][i] = msgs[i].end;
-        cols[2][i] = msgs[i].status;
-        cols[3][i] = msgs[i].first_field;
-        cols[4][i] = msgs[i].field_count;
-    }
-    for (uint32_t j = 0; j < s.field_count; j++) {
-        cols[5][j] = fields[j].tag;
-        cols[6][j] = fields[j].offset;
-        cols[7][j] = fields[j].length;
-    }
-    md_frames f = {.buf = (const uint8_t *)log_buf, .len = log_len, .start = cols[0],
-                   .end = cols[1], .status = cols[2], .first_field = cols[3],
-                   .field_count = cols[4], .count = s.msg_count, .tag = cols[5],
-                   .offset = cols[6], .length = cols[7], .field_total = s.field_count};
+    md_frames f = {.buf = (const uint8_t *)log_buf, .len = log_len, .msgs = msgs,
+                   .count = s.msg_count, .fields = fields, .field_total = s.field_count};
     return f;
 }
 
@@ -132,7 +117,7 @@ static void test_statuses_and_offsets(void) {
     md_frames f = frame_log();
     md_decoder d = decoder(1);
     CHECK(md_decode(&f, 0, &d, out_msgs, 64, out_entries, 256) == 0);
-    CHECK(d.status == MD_ERR_UNKNOWN_SYMBOL && d.err_offset == f.start[0]);
+    CHECK(d.status == MD_ERR_UNKNOWN_SYMBOL && d.err_offset == f.msgs[0].start);
     CHECK(d.err_value_length == 3 && memcmp(log_buf + d.err_value_offset, "XYZ", 3) == 0);
 
     /* A snapshot for a new symbol stops before it; with the symbol known it goes on. */

@@ -41,7 +41,6 @@
 
 static struct fix_msg msgs[MAX_MSGS];
 static struct fix_field fields[MAX_FIELDS];
-static uint32_t cols[8][MAX_FIELDS];
 static md_msg out_msgs[MAX_MSGS];
 static md_entry out_entries[MAX_FIELDS];
 static int64_t rows[MAX_MSGS * 4 * 5];
@@ -211,22 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int stop = 0;
     while (!stop) {
         if (fix_scan(data, size, from, &s) < 0) FAIL("fix_scan refused the input");
-        for (uint32_t i = 0; i < s.msg_count; i++) {
-            cols[0][i] = msgs[i].start;
-            cols[1][i] = msgs[i].end;
-            cols[2][i] = msgs[i].status;
-            cols[3][i] = msgs[i].first_field;
-            cols[4][i] = msgs[i].field_count;
-        }
-        for (uint32_t j = 0; j < s.field_count; j++) {
-            cols[5][j] = fields[j].tag;
-            cols[6][j] = fields[j].offset;
-            cols[7][j] = fields[j].length;
-        }
-        md_frames f = {.buf = data, .len = size, .start = cols[0], .end = cols[1], .status = cols[2],
-                       .first_field = cols[3], .field_count = cols[4], .count = s.msg_count,
-                       .tag = cols[5], .offset = cols[6], .length = cols[7],
-                       .field_total = s.field_count};
+        md_frames f = {.buf = data, .len = size, .msgs = msgs, .count = s.msg_count,
+                       .fields = fields, .field_total = s.field_count};
         size_t i = 0;
         while (i < f.count && !stop) {
             d.sym_count = t.count;
@@ -282,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (d.status == MD_OK) break;
             if (d.status == MD_NEED_ROOM) {
                 if (n == 0) entry_cap = entry_cap * 2 > MAX_FIELDS ? MAX_FIELDS : entry_cap * 2;
-                if (n == 0 && entry_cap == MAX_FIELDS && msg_cap >= 1 && f.field_count[i] > MAX_FIELDS)
+                if (n == 0 && entry_cap == MAX_FIELDS && msg_cap >= 1 && f.msgs[i].field_count > MAX_FIELDS)
                     stop = 1;
                 continue;
             }
