@@ -9,12 +9,17 @@ them to the end (what ``gateway demo`` and ``sessions/client.yaml`` run).
            params: "Slices=10;MaxChildQty=400", limit: 230.00, participation: 0.2}
 
 Each order goes out once, at the first logon, as a NewOrderSingle with TargetStrategy (847),
-EffectiveTime now and ExpireTime ``window`` seconds later. :attr:`ClientApplication.orders`
-holds what the ExecutionReports said so far; ``on_update`` is called after each one.
+EffectiveTime now and ExpireTime ``window`` seconds later. Its ClOrdID
+(``P<HHMMSSffffff>-<pid>-<n>``) is unique across the clients of a venue's day: two runs of
+the same config, even in the same second, are not taken for one order sent twice.
+:attr:`ClientApplication.orders` holds what the ExecutionReports said so far; ``on_update``
+is called after each one.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +31,16 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
 from gateway.yamlcheck import Node
 
-__all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "parse_client"]
+__all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "new_cl_ord_id", "parse_client"]
+
+_SENT = itertools.count(1)  # parents this process sent, across its client applications
+
+
+def new_cl_ord_id(now: datetime) -> str:
+    """A parent ClOrdID no other client of the venue sends: the time to the microsecond, this
+    process's id and a count of the process's parents (a venue refuses a ClOrdID it saw that
+    day, so two clients started in one second must not both say ``P143005-1``)."""
+    return f"P{now:%H%M%S%f}-{os.getpid()}-{next(_SENT)}"
 
 _DONE = frozenset({"2", "3", "4", "8", "C"})
 
@@ -84,7 +98,6 @@ class ClientApplication:
         self.to_send = list(parse_client(node))
         self.orders: dict[str, OrderProgress] = {}
         self.on_update: Callable[[OrderProgress], None] | None = None
-        self._n = 0
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return frozenset({"8", "9", "W", "X", "Y"})
@@ -92,8 +105,7 @@ class ClientApplication:
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
         pending, self.to_send = self.to_send, []
         for order in pending:
-            self._n += 1
-            cl = f"P{now:%H%M%S}-{self._n}"
+            cl = new_cl_ord_id(now)
             self.orders[cl] = OrderProgress(cl, order)
             session.send(parent_message(cl, order, now))
 
