@@ -85,6 +85,8 @@ class SessionConfig:
     logon_timeout: float = 10.0
     logout_timeout: float = 2.0
     resend_chunk_size: int = 0
+    # messages held behind a sequence gap before the session gives up (Logout, disconnect)
+    max_queued: int = 50_000
     timestamp_precision: Precision = "ms"
     dictionary: str = "builtin"  # builtin, or a path to a QuickFIX XML
     app_dictionary: str = "builtin"  # FIXT only: the application dictionary
@@ -216,6 +218,8 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
             out[key] = child.number(0.001, 86400)
         elif key == "resend_chunk_size":
             out[key] = child.integer(0, 10**9)
+        elif key == "max_queued":
+            out[key] = child.integer(1, 10**9)
         elif key == "timestamp_precision":
             out[key] = child.string(("s", "ms", "us", "ns"))
         elif key in ("dictionary", "app_dictionary"):

@@ -475,8 +475,15 @@ class Session:
     def _target_too_high(self, message: Message, seq: int, now: datetime, out: Output,
                          queue: bool = True) -> None:
         expected = self.store.next_target_seq
-        if queue:
-            self.queue.setdefault(seq, message)
+        if queue and seq not in self.queue:
+            if len(self.queue) >= self.config.max_queued:
+                # bounded memory, whatever a peer sends ahead of a gap it does not fill; the
+                # held messages were never processed, so the next logon's resend brings them
+                text = (f"MsgSeqNum gap from {expected} not filled: more than "
+                        f"{self.config.max_queued} messages queued behind it")
+                self._send_admin(out, now, admin.logout(text))
+                self._stop(out, now, text)
+            self.queue[seq] = message
         out.events.append(GapDetected(expected, seq))
         self.resend_target = max(self.resend_target, seq)
         if self.resend_range is not None and seq >= self.resend_range[0]:
@@ -505,10 +512,13 @@ class Session:
     def _drain_queue(self, now: datetime, out: Output) -> None:
         while self.queue and self.state is State.ACTIVE:
             expected = self.store.next_target_seq
-            for seq in [s for s in self.queue if s < expected]:
-                del self.queue[seq]
             message = self.queue.pop(expected, None)
             if message is None:
+                # numbers a SequenceReset passed over can never be processed: dropped here,
+                # once the run of queued messages ends, not looked for at every step (a long
+                # queue would cost its length at each message)
+                for seq in [s for s in self.queue if s < expected]:
+                    del self.queue[seq]
                 return
             self._handler(message.msg_type or "")(message, now, out, True)
 

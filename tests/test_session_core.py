@@ -91,6 +91,39 @@ def test_gap_queues_and_processes_after_fill(active: tuple[Session, Peer]) -> No
     assert s.store.next_target_seq == 4 and s.resend_range is None
 
 
+def test_a_gap_holds_at_most_max_queued_messages_then_logs_out() -> None:
+    # a peer that sends ahead of a gap it never fills cannot grow our memory without bound;
+    # nothing held was processed, so the next logon's resend brings it all again
+    s = acceptor(max_queued=3)
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    peer.msg(nos("lost"), now=T0)  # 2, never delivered
+    for k in range(3):
+        out = s.data_received(peer.msg(nos(f"A{k}"), now=T0), T0)
+        assert not out.disconnect and out.app_messages() == []
+    assert sorted(s.queue) == [3, 4, 5]
+    out = s.data_received(peer.msg(nos("A3"), now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect
+    assert fields(out.data[0])[58] == ("MsgSeqNum gap from 2 not filled: more than 3 "
+                                       "messages queued behind it")
+    assert s.store.next_target_seq == 2
+
+
+def test_a_queue_past_a_sequence_reset_is_processed_from_the_new_number(
+        active: tuple[Session, Peer]) -> None:
+    # 2 is missing, 3..5 wait; a GapFill at 2 jumps to 4: 3 is passed over, 4 and 5 processed
+    s, peer = active
+    peer.msg(nos("lost"), now=T0)
+    queued = [peer.msg(nos(f"A{n}"), now=T0) for n in (3, 4, 5)]
+    for m in queued:
+        s.data_received(m, T0)
+    gap_fill = peer.msg("35=4|123=Y|36=4", now=T0, seq=2)
+    out = s.data_received(gap_fill, T0)
+    assert [m.body.get_str(11) for m in out.app_messages()] == ["A4", "A5"]
+    assert s.store.next_target_seq == 6 and s.queue == {}
+
+
 def test_too_low_without_possdup_logs_out_and_disconnects(active: tuple[Session, Peer]) -> None:
     s, peer = active
     out = s.data_received(peer.msg(nos(), now=T0, seq=1), T0)
