@@ -60,7 +60,8 @@ _ID_KEYS = ("cl_ord_id", "orig_cl_ord_id", "order_id", "parent")
 class Entry:
     """One record that mentions an order. ``raw`` is the FIX message (SOH-delimited) for
     messages, ``record`` the JSON object for our order/algo/risk records (also kept for our
-    message records). ``time`` is aware UTC or None; ``seq`` the reading order."""
+    message records). ``time`` is aware UTC or None; ``seq`` the reading order. ``also``: the
+    other places (``file:line``) the same message was read, once :func:`related` merged them."""
 
     time: datetime | None
     source: str
@@ -74,6 +75,7 @@ class Entry:
     parent: str | None = None
     raw: bytes | None = None
     record: Mapping[str, Any] = field(default_factory=dict)
+    also: list[str] = field(default_factory=list)  # where else the same message was read
 
 
 @dataclass
@@ -194,7 +196,9 @@ def _read_json(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
             direction=obj.get("direction"),
             raw=_PIPE_FIELD.sub("\x01", raw).encode("latin-1", "replace") if isinstance(
                 raw, str) else None,
-            record=obj, **ids))
+            record=obj, cl_ord_id=ids.get("cl_ord_id"),
+            orig_cl_ord_id=ids.get("orig_cl_ord_id"), order_id=ids.get("order_id"),
+            parent=ids.get("parent")))
 
 
 def _read_fix(path: Path, lines: _Lines, label: str, reading: Reading) -> None:
@@ -331,7 +335,30 @@ def related(entries: Sequence[Entry], cl_ord_id: str) -> Relation:
         found |= up
         cl_ids |= up_cl
         order_ids |= up_orders
-    return Relation(_sorted([by_id[i] for i in found]), cl_ids, order_ids, parents)
+    return Relation(_merge_copies(_sorted([by_id[i] for i in found])), cl_ids, order_ids,
+                    parents)
+
+
+def _merge_copies(entries: list[Entry]) -> list[Entry]:
+    """One entry per message: a run's audit log and its FIX message logs (or two captures
+    of one session) hold the same message, byte for byte, and a timeline that listed it once
+    a file would show one order sent two or three times. The first read keeps its place and
+    names the others in ``also``. Messages are compared with SOH shown as ``|``, as the audit
+    log writes them."""
+    kept: list[Entry] = []
+    first: dict[bytes, Entry] = {}
+    for e in entries:
+        if e.kind != "msg" or e.raw is None:
+            kept.append(e)
+            continue
+        key = e.raw.replace(b"\x01", b"|").rstrip(b"|")
+        seen = first.get(key)
+        if seen is None:
+            first[key] = e
+            kept.append(e)
+        else:
+            seen.also.append(e.source)
+    return kept
 
 
 def _sorted(entries: list[Entry]) -> list[Entry]:
@@ -495,8 +522,9 @@ def iter_lines(entries: Sequence[Entry]) -> Iterator[str]:
     who = [f"{e.session} {e.direction or ''}".rstrip() for e in entries]
     who_w = min(40, max(len(w) for w in who))
     for e, w in zip(entries, who, strict=True):
+        also = f"  (also {', '.join(e.also)})" if e.also else ""
         yield (f"{time_text(e)}  {e.source:<{src_w}}  {w:<{who_w}}  {describe(e)}  "
-               f"[{ids_of(e)}]")
+               f"[{ids_of(e)}]{also}")
 
 
 def as_json(entry: Entry) -> dict[str, Any]:
@@ -506,7 +534,7 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "source": entry.source, "kind": entry.kind, "session": entry.session,
         "direction": entry.direction, "what": describe(entry),
         "cl_ord_id": entry.cl_ord_id, "orig_cl_ord_id": entry.orig_cl_ord_id,
-        "order_id": entry.order_id, "parent": entry.parent,
+        "order_id": entry.order_id, "parent": entry.parent, "also": list(entry.also),
     }
     out["raw"] = show_soh(entry.raw) if entry.raw is not None else None
     out["record"] = dict(entry.record) if entry.record else None

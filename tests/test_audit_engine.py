@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -88,12 +89,13 @@ def test_engine_with_audit_and_metrics(tmp_path: Path,
     assert events[:2] == ["Connected", "LoggedOn"]
 
     # The run folder holds the JSON audit log, the QuickFIX-format message log and the
-    # binary store; the timeline reads the first two and finds the order in each.
+    # binary store; the timeline reads the first two and finds the order in each: each
+    # message once, read first in the audit log, naming its line in the message log too.
     assert main(["audit", str(tmp_path / "run"), "--clordid", "ENG-3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 + 4  # D in and its echo out, in both logs
-    assert sum("audit/gateway.jsonl:" in line for line in out) == 2
-    assert sum("FIX.4.4-ISLD-TW.messages.current.log:" in line for line in out) == 2
+    assert len(out) == 1 + 2  # D in and its echo out
+    assert all(re.search(r"audit/gateway\.jsonl:\d+ .*\(also \S+/FIX\.4\.4-ISLD-TW\."
+                         r"messages\.current\.log:\d+\)$", line) for line in out[1:]), out
     assert all("NewOrderSingle BUY 100 INTC MARKET" in line for line in out[1:])
-    assert sum(" TW->ISLD in " in line for line in out) == 1  # direction from the file name
-    assert sum(" ISLD->TW out " in line for line in out) == 1
+    assert sum(" in " in line for line in out) == 1
+    assert sum(" out " in line for line in out) == 1

@@ -6,13 +6,17 @@ import gzip
 import json
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from gateway.audit import AuditLog, message_line
 from gateway.audit_timeline import find_files, read_entries, related
 from gateway.cli import main
+from gateway.msglog import SessionLog
 from tests.audit_samples import FIX_NAME, JSON_NAME, SAMPLES, generate
+from tests.fixpeer import frame
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixlogs"
 KOD_BON = SHARED / "FIX.4.2-KOD-BON.messages.current.log"
@@ -192,12 +196,41 @@ def test_quickfix_log_of_another_engine(capsys: pytest.CaptureFixture[str]) -> N
 def test_log_layouts_of_other_engines(capsys: pytest.CaptureFixture[str]) -> None:
     # Pipe-delimited, no trailing delimiter, timestamps of another format, junk after the
     # message, messages split across lines: the same order is found in each file having it.
+    # Two of the files hold different NewOrderSingles for ClOrdID 1 (BodyLength 129 and
+    # 117): both are listed.
     code, lines, _ = run(capsys, str(LOG4FIX), "--clordid", "1")
     assert code == 0
     assert sum("NewOrderSingle BUY 100 AAPL" in line for line in lines) == 2
     assert any("ExecutionReport" in line and "37=500" in line for line in lines)
+    # Two files hold the same ExecutionReport, byte for byte: listed once, naming both.
     code, lines, _ = run(capsys, str(LOG4FIX), "--clordid", "103-107515")
-    assert code == 0 and sum("ExecutionReport DONE_FOR_DAY" in line for line in lines) == 2
+    done = [line for line in lines if "ExecutionReport DONE_FOR_DAY" in line]
+    assert code == 0 and len(done) == 1
+    assert re.search(r"TargetMessagePerLine\.log:\d+ .*\(also \S*TargetMessagePerLine"
+                     r"NoExtraLoggingInfo\.log:\d+\)$", done[0]), done[0]
+
+
+def test_a_message_in_the_audit_log_and_both_message_logs_is_listed_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A run directory holds each message three times: the audit log's msg record, the
+    # sender's message log and the receiver's. The timeline lists it once.
+    now = datetime(2026, 5, 21, 14, 30, 5, 123456, tzinfo=UTC)
+    raw = frame("FIX.4.4", "35=D|49=CLIENT1|56=VENUE|34=2|52=20260521-14:30:05.123|11=C1|"
+                "54=1|38=100|55=AAPL|40=1|60=20260521-14:30:05.123")
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        audit.order(now, "accepted", "VENUE-CLIENT1", cl_ord_id="C1", symbol="AAPL")
+        audit._writer.msg(message_line(now, "FIX.4.4:VENUE->CLIENT1", "in", raw))
+    for side in (("CLIENT1", "VENUE"), ("VENUE", "CLIENT1")):
+        log = SessionLog(tmp_path / side[0], "FIX.4.4", *side)
+        log.message(now, raw)
+        log.close()
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "C1")
+    orders = [line for line in lines if "NewOrderSingle BUY 100 AAPL" in line]
+    assert code == 0 and len(orders) == 1, lines
+    places = re.findall(r"\S+\.(?:log|jsonl):\d+", orders[0])
+    assert sorted(p.rsplit("/", 2)[-2] if "messages" in p else p.rsplit("/", 1)[-1]
+                  for p in places) == ["CLIENT1", "VENUE", "audit.jsonl:2"], orders[0]
+    assert any("order accepted" in line for line in lines)
 
 
 def test_truncated_gzip_names_file_and_line(capsys: pytest.CaptureFixture[str],
