@@ -9,7 +9,10 @@ replaces and cancels in both directions, the OrderIDs they map to, and for an al
 its child orders with their own chains (for a child, the parent's own records too). One line
 a record, sorted by time (UTC):
 
-    TIME  FILE:LINE  SESSION DIRECTION  WHAT  [11=... 41=... 37=... parent=...]
+    TIME  FILE:LINE  SESSION DIRECTION  WHAT  [11=... 41=... 37=... parent=...]  (also FILE:LINE)
+
+A message that several files hold (a run's audit log and both sides' message logs) is one
+line, at the first file read, with the other places after it.
 
 ``--json`` prints one JSON object a record instead. Exit status 0 when records were found,
 1 when none mention the ClOrdID, 2 when a file cannot be read. Lines skipped as unreadable
