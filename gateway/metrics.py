@@ -98,10 +98,11 @@ _DIRECTIONS = ("in", "out")
 #: Why the acceptor refused a connection (the transport's event log says the same word):
 #: no configured acceptor session has the first message's CompIDs; one has them but another
 #: BeginString; the first message is garbled (or 64 KiB came without one); no complete first
-#: message in time; the session already has a connection; the peer closed (or reset) the
-#: connection before a complete first message.
+#: message (or TLS handshake) in time; the session already has a connection; the peer
+#: closed (or reset) the connection before a complete first message; the TLS handshake
+#: failed (or the peer closed the connection during it).
 RefusedReason = Literal["unknown_session", "wrong_begin_string", "garbled", "timeout",
-                        "already_connected", "closed"]
+                        "already_connected", "closed", "tls"]
 REFUSED_REASONS: tuple[RefusedReason, ...] = get_args(RefusedReason)
 _M = TypeVar("_M", bound=MetricWrapperBase)
 

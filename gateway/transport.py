@@ -15,7 +15,10 @@
   mark, so a peer that does not read cannot make us buffer replies without bound; one whose
   output still exceeds ``max_buffer`` is disconnected as a slow consumer. The framer bounds
   what an incomplete inbound message may occupy.
-* Optional TLS with the standard library's ``ssl``.
+* Optional TLS with the standard library's ``ssl``. The acceptor's handshake runs in the
+  connection's own handler, within the first message's time limit, so a failed or stalled
+  handshake is a refused connection (reason ``tls``) like any other, not a line in asyncio's
+  log.
 * Application timers: an application that has ``next_deadline()``/``on_timer(now)`` (a
   venue's market-data replay, an algo's slices) is called when its deadline passes.
 * Observers (audit log, metrics) see every message in and out and every session event.
@@ -599,6 +602,7 @@ class Engine:
                              for s in config.sessions if s.role == "acceptor"}
         self.event_log = EngineLog(run_dir / "log")
         self._server: asyncio.Server | None = None
+        self._tls: ssl.SSLContext | None = None  # the acceptor's, for _accept's handshakes
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[Any]] = set()  # each accepted socket's handler
         self._stopping = False
@@ -618,9 +622,9 @@ class Engine:
     async def start(self) -> None:
         acceptor = self.config.acceptor
         if acceptor is not None and self.config.listens:
-            tls = ssl_context(acceptor.tls, server=True) if acceptor.tls else None
+            self._tls = ssl_context(acceptor.tls, server=True) if acceptor.tls else None
             self._server = await asyncio.start_server(
-                self._accept, acceptor.host, acceptor.port, ssl=tls, limit=READ_SIZE)
+                self._accept, acceptor.host, acceptor.port, limit=READ_SIZE)
         for runner in self.runners.values():
             if runner.config.role == "initiator":
                 self._tasks.append(asyncio.create_task(self._initiate(runner)))
@@ -725,6 +729,10 @@ class Engine:
             # the whole first message within FIRST_MESSAGE_TIMEOUT, not each read: a peer
             # trickling a byte at a time must not hold a socket (a file descriptor) for ever
             async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):
+                if self._tls is not None:
+                    reason, detail = "tls", "handshake"
+                    await writer.start_tls(self._tls)
+                    reason, detail = "closed", "before a complete first message"
                 while len(buf) < FIRST_MESSAGE_LIMIT:
                     chunk = await reader.read(READ_SIZE)
                     if not chunk:
@@ -738,10 +746,17 @@ class Engine:
         except ValueError as exc:  # its text is ours (the framer's status), not the peer's
             reason, detail = "garbled", str(exc)
         except TimeoutError:
+            what = "TLS handshake" if reason == "tls" else "complete first message"
             reason = "timeout"
-            detail = f"no complete first message in {FIRST_MESSAGE_TIMEOUT:g} s"
+            detail = f"no {what} in {FIRST_MESSAGE_TIMEOUT:g} s"
+        except ssl.SSLError as exc:  # OpenSSL's words for what went wrong, not the peer's
+            reason, detail = "tls", f"handshake failed: {exc.reason or type(exc).__name__}"
         except (ConnectionError, OSError) as exc:
-            reason, detail = "closed", f"before a complete first message ({type(exc).__name__})"
+            if reason == "tls":
+                detail = "the peer closed the connection during the handshake"
+            else:
+                reason, detail = "closed", (
+                    f"before a complete first message ({type(exc).__name__})")
         runner = None
         if self._stopping:  # a Logon now would be answered and then cut off
             reason, detail = "closed", "the gateway is stopping"

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
+import subprocess
 import urllib.request
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -17,7 +20,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.apps import Dispatcher
-from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
+from gateway.config import (
+    AcceptorConfig,
+    GatewayConfig,
+    SessionConfig,
+    StoreConfig,
+    TlsConfig,
+)
 from gateway.metrics import REFUSED_REASONS, GatewayMetrics
 from gateway.transport import ACCEPTOR_LOG, Engine
 from tests.engine_apps import wait_for
@@ -118,6 +127,57 @@ def test_a_first_message_timeout_is_logged_and_counted(tmp_path: Path,
         m = LINE.match(lines(tmp_path)[0])
         assert m is not None and m["reason"] == "timeout"
         assert count(metrics, "timeout") == 1
+        await engine.stop()
+
+    run(scenario())
+
+
+def _tls_started(tmp_path: Path) -> tuple[GatewayConfig, TlsConfig]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    cfg = config(tmp_path)
+    tls = TlsConfig(cert=cert, key=key)
+    return replace(cfg, acceptor=AcceptorConfig("127.0.0.1", 0, tls)), tls
+
+
+@pytest.mark.parametrize("client", ["plain_text", "untrusting", "silent"])
+def test_a_failed_tls_handshake_is_refused_logged_and_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str) -> None:
+    """A TLS acceptor's handshake is part of the first message's limit: a client that speaks
+    FIX in plain text, one that does not trust our certificate, and one that says nothing
+    each leave one refused line and count, and the acceptor goes on serving TLS clients."""
+    import gateway.transport
+
+    monkeypatch.setattr(gateway.transport, "FIRST_MESSAGE_TIMEOUT", 1.0)
+    cfg, tls = _tls_started(tmp_path)
+
+    async def scenario() -> None:
+        metrics = GatewayMetrics()
+        engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run", metrics=metrics)
+        await engine.start()
+        if client == "plain_text":
+            await refused(engine.port, logon())
+            expected, shown = "tls", "handshake failed"
+        elif client == "untrusting":  # the default context trusts no self-signed certificate
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await asyncio.open_connection("127.0.0.1", engine.port,
+                                              ssl=ssl.create_default_context())
+            expected, shown = "tls", ""
+        else:
+            await refused(engine.port, b"")
+            expected, shown = "timeout", "no TLS handshake in 1 s"
+        await wait_for(lambda: len(lines(tmp_path)) == 1)
+        m = LINE.match(lines(tmp_path)[0])
+        assert m is not None and m["reason"] == expected and shown in m["detail"], lines(tmp_path)
+        assert count(metrics, expected) == 1
+        # a client that trusts the certificate still logs on
+        trusting = ssl.create_default_context(cafile=str(tls.cert))
+        _, writer = await asyncio.open_connection("127.0.0.1", engine.port, ssl=trusting)
+        writer.write(logon())
+        await wait_for(lambda: engine.runner("TW").logged_on)
+        writer.close()
         await engine.stop()
 
     run(scenario())
