@@ -9,6 +9,10 @@ quietly (one line on stderr, no traceback) with exit status 128 + the signal's n
 143, 129). That covers the second or so the imports take before a command starts its work.
 A command may take them over for its own use: ``gateway run`` does once it has begun to
 start its sessions, and then stops gracefully on any of the three and exits 0.
+
+SIGUSR1 (``gateway run``'s kill switch) is noted from the same moment rather than left to
+kill the process: ``gateway run`` throws the switch as soon as its sessions are up, before
+it reads any order (:func:`kill_requested`); other commands ignore it.
 """
 
 from __future__ import annotations
@@ -64,16 +68,33 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
+_kill: list[int] = []  # SIGUSR1s noted before a command took the signal over
+
+
+def _note_kill(signum: int, frame: FrameType | None) -> None:
+    _kill.append(signum)
+
+
+def kill_requested() -> bool:
+    """Whether SIGUSR1 arrived since :func:`main` started and before the command took the
+    signal over (asked once: the answer is cleared)."""
+    found = bool(_kill)
+    _kill.clear()
+    return found
+
+
 @contextmanager
 def stop_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Stopped` inside the block (SIGINT keeps raising
-    KeyboardInterrupt); the previous handlers are back after it. Only the main thread can
-    set handlers: elsewhere (a test calling :func:`main` from a thread) nothing changes."""
+    KeyboardInterrupt) and SIGUSR1 is noted (:func:`kill_requested`); the previous handlers
+    are back after it. Only the main thread can set handlers: elsewhere (a test calling
+    :func:`main` from a thread) nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.signal(sig, _raise_stopped)
                 for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, _note_kill)
     try:
         yield
     finally:
@@ -101,4 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m gateway.cli`` runs this file as __main__, a second copy of the module: the
+    # commands import gateway.cli, whose state (kill_requested) must be the one main() uses
+    from gateway.cli import main as _main
+
+    sys.exit(_main())

@@ -7,7 +7,8 @@ the JSON audit log to ``audit: {path}`` (default ``RUN_DIR/audit.jsonl``). With 
 ``metrics: {host, port}`` section, Prometheus metrics are served over HTTP and a line
 ``metrics on http://HOST:PORT/metrics`` is printed after the ``listening on`` line.
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
-orders, cancel resting ones, stop algos).
+orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
+sessions are up, before it reads any order.
 
 ``--mode backtest`` runs the config's ``backtest:`` section instead, exactly as
 ``gateway backtest FILE.yaml`` does; ``--mode live`` (the default) serves it live, where a
@@ -40,6 +41,7 @@ from typing import Any
 
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog, parse_audit_config
+from gateway.cli import kill_requested
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.transport import Engine, ssl_context
@@ -222,6 +224,8 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    early_kill: list[bool] = []  # SIGUSR1 before the application exists: thrown at start
+    loop.add_signal_handler(signal.SIGUSR1, early_kill.append, True)
     config = read_config(config_path, port)
     check_tls(config)
     await check_hosts(config)
@@ -230,14 +234,18 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     try:
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)
         await start_engine(engine, config)
+        # No await since the start: the loop has read no order yet, so a kill switch thrown
+        # during start-up (from main() on: see gateway.cli) takes effect before the first.
+        loop.add_signal_handler(signal.SIGUSR1,
+                                lambda: app.kill_all("SIGUSR1", engine.clock.now()))
+        if early_kill or kill_requested():
+            app.kill_all("SIGUSR1 during start-up", engine.clock.now())
         freezer = asyncio.create_task(freeze_survivors())
         if not stop.is_set():
             if config.acceptor is not None:
                 print(f"listening on {config.acceptor.host}:{engine.port}", flush=True)
             if url is not None:
                 print(f"metrics on {url}", flush=True)
-        loop.add_signal_handler(signal.SIGUSR1,
-                                lambda: app.kill_all("SIGUSR1", engine.clock.now()))
         await stop.wait()
         freezer.cancel()
         await engine.stop()  # it waits for the peers' Logouts and the sockets' close

@@ -112,6 +112,32 @@ def test_a_signal_during_start_up_ends_it_quietly(tmp_path: Path, sig: signal.Si
     assert err.splitlines() == [f"gateway: stopped by {sig.name}"], err
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_sigusr1_during_the_imports_is_the_kill_switch_not_the_end(tmp_path: Path) -> None:
+    # SIGUSR1's default action ends a process: from main() on it is the venue's kill switch,
+    # thrown once the sessions are up, so the first order is refused and nothing is lost
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(ROOT / "sessions" / "venue.yaml"),
+         "--port", "0", "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        while proc.poll() is None and not loading_modules(proc.pid):
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on"), (line, proc.poll())
+        c = Client(int(line.rsplit(":", 1)[1]), "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        c.msg(f"35=D|11=U1|54=1|38=10|44=20.00|40=2|55=AAPL|59=0|60={c.ts()}")
+        assert "kill switch" in c.expect("8", **{"11": "U1", "150": "8"})[58]
+        c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
 def test_sighup_logs_the_sessions_out_and_exits_0(tmp_path: Path) -> None:
     proc, port = start_gateway(write_config(tmp_path), tmp_path / "run")
     try:

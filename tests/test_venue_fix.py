@@ -4,8 +4,11 @@ orders and the gateway stays up."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -215,6 +218,42 @@ def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -
         assert "kill switch" in canceled[58]
         order(c, "K2", "1", "10", "20.00", "AAPL")
         assert "kill switch" in c.expect("8", **{"11": "K2", "150": "8"})[58]
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
+def test_sigusr1_while_the_gateway_starts_throws_the_kill_switch_before_any_order(
+        tmp_path: Path) -> None:
+    # The config is a named pipe: the gateway blocks reading it, inside its start-up, until
+    # the test writes it. SIGUSR1 then arrives mid start-up: it must neither kill the process
+    # (the signal's default) nor be lost, but refuse the first order.
+    fifo = tmp_path / "venue.yaml"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(fifo), "--port", "0",
+         "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # opening the pipe's write end works once the gateway is reading it
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)  # the signal is handled before the config arrives
+        with os.fdopen(fd, "w") as f:
+            f.write((ROOT / "sessions/venue.yaml").read_text())
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on"), line
+        c = Client(int(line.rsplit(":", 1)[1]), "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "E1", "1", "10", "20.00", "AAPL")
+        assert "kill switch" in c.expect("8", **{"11": "E1", "150": "8"})[58]
         c.close()
     finally:
         assert stop_gateway(proc) == 0
