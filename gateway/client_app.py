@@ -9,7 +9,8 @@ them to the end (what ``gateway demo`` and ``sessions/client.yaml`` run).
            params: "Slices=10;MaxChildQty=400", limit: 230.00, participation: 0.2}
 
 Each order goes out once, at the first logon, as a NewOrderSingle with TargetStrategy (847),
-EffectiveTime now and ExpireTime ``window`` seconds later. Its ClOrdID
+EffectiveTime now and ExpireTime ``window`` seconds later. ``gateway run`` prints
+:meth:`OrderProgress.line` after each report. Its ClOrdID
 (``P<HHMMSSffffff>-<pid>-<n>``) is unique across the clients of a venue's day: two runs of
 the same config, even in the same second, are not taken for one order sent twice.
 :attr:`ClientApplication.orders` holds what the ExecutionReports said so far; ``on_update``
@@ -42,7 +43,12 @@ def new_cl_ord_id(now: datetime) -> str:
     day, so two clients started in one second must not both say ``P143005-1``)."""
     return f"P{now:%H%M%S%f}-{os.getpid()}-{next(_SENT)}"
 
+
 _DONE = frozenset({"2", "3", "4", "8", "C"})
+#: OrdStatus (39) values a parent's reports carry, as words; "sent" before the first report
+_STATUS_NAMES = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
+                 "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
+                 "8": "rejected", "A": "pending new", "C": "expired", "E": "pending replace"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,19 @@ class OrderProgress:
     @property
     def done(self) -> bool:
         return self.status in _DONE
+
+    def line(self) -> str:
+        """Where the order stands, in a line: ``P...: buy AMZN partially filled 300/1000 avg
+        223.56, last 100 @ 223.57`` (and the report's Text, if any)."""
+        o = self.order
+        status = _STATUS_NAMES.get(self.status, f"OrdStatus {self.status}")
+        out = f"{self.cl_ord_id}: {o.side} {o.symbol} {status} {self.cum}/{o.qty}"
+        if self.cum:
+            out += f" avg {self.avg_px}"
+        if self.fills:
+            _, qty, px = self.fills[-1]
+            out += f", last {qty} @ {px}"
+        return f"{out} ({self.text})" if self.text else out
 
 
 def parse_client(node: Node) -> tuple[ClientOrder, ...]:

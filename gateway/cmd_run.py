@@ -5,7 +5,9 @@ free one) once the acceptor is up, then runs until SIGINT or SIGTERM, when it lo
 session out and closes its stores. Logs and stores go under ``--run-dir`` (``logs/run``),
 the JSON audit log to ``audit: {path}`` (default ``RUN_DIR/audit.jsonl``). With a
 ``metrics: {host, port}`` section, Prometheus metrics are served over HTTP and a line
-``metrics on http://HOST:PORT/metrics`` is printed after the ``listening on`` line.
+``metrics on http://HOST:PORT/metrics`` is printed after the ``listening on`` line. A
+client application's parent orders (``application: client``) are printed a line a report
+(:meth:`gateway.client_app.OrderProgress.line`).
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
 sessions are up, before it reads any order.
@@ -42,6 +44,7 @@ from typing import Any
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog, parse_audit_config
 from gateway.cli import kill_requested
+from gateway.client_app import ClientApplication, OrderProgress
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.transport import Engine, ssl_context
@@ -215,6 +218,10 @@ def edges(config: GatewayConfig, run_dir: Path
     return audit, metrics, url
 
 
+def _print_progress(progress: OrderProgress) -> None:
+    print(progress.line(), flush=True)
+
+
 async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     """Start, serve until a signal of :data:`STOP_SIGNALS`, stop gracefully.
 
@@ -230,6 +237,9 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
+    for part in app.apps.values():
+        if isinstance(part, ClientApplication):  # the client's orders, as the reports come
+            part.on_update = _print_progress
     audit, metrics, url = edges(config, run_dir)
     try:
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)

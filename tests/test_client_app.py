@@ -7,12 +7,19 @@ A venue refuses a ClOrdID it already saw that day from the same session, so two 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
 
 from gateway.client_app import ClientApplication, new_cl_ord_id
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
+from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 5, 21, 14, 30, 5, 250000, tzinfo=UTC)
@@ -63,3 +70,30 @@ def test_processes_at_the_same_instant_send_different_cl_ord_ids() -> None:
         assert p.exitcode == 0
     assert len(set(got)) == 2, got
     assert all(g.endswith("-1") for g in got), got
+
+
+def test_gateway_run_of_a_client_config_prints_its_parent_as_the_reports_come(
+        tmp_path: Path) -> None:
+    # sessions/client.yaml against the venue, both as `gateway run` processes: the client
+    # says what became of its order, a line a report, from the acknowledgement to the end
+    venue, port = start_gateway(ROOT / "sessions" / "venue.yaml", tmp_path / "venue")
+    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
+    config["sessions"][0].update(target_comp_id="VENUE", sender_comp_id="CLIENT1", port=port)
+    config["client"]["orders"][0].update(window=1.5, params="Slices=2")
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(config))
+    client = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", str(path), "--run-dir",
+         str(tmp_path / "client")], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert client.stdout is not None
+        lines = [client.stdout.readline()]
+        while not re.search(r" (filled|canceled|expired|rejected|done for day) ", lines[-1]):
+            assert lines[-1], lines  # the client ended without a final report
+            lines.append(client.stdout.readline())
+        assert re.fullmatch(r"P\d{12}-\d+-1: buy AMZN new 0/1000\n", lines[0]), lines
+        assert all(line.startswith(lines[0].split(":")[0] + ":") for line in lines), lines
+    finally:
+        assert stop_gateway(client) == 0
+        assert stop_gateway(venue) == 0
