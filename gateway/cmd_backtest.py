@@ -33,7 +33,7 @@ from typing import Any
 from gateway.backtest import Backtest, BacktestInputError, SkippedInput
 from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader
 from gateway.tca import run_metrics
-from gateway.tca_report import summary_text, write_report
+from gateway.tca_report import notes, summary_text, write_report
 
 
 def add_parser(sub: Any) -> None:
@@ -151,6 +151,8 @@ def run_config(args: argparse.Namespace) -> int:
     paths = write_report(result.config.output, list(result.runs.values()), metrics,
                          result.tapes, info)
     print(summary_text(metrics))
+    for note in notes(metrics):
+        print(f"note: {note}")
     for p in result.passes:
         print(f"{p.name:>7}: {p.messages:>9,} market-data messages in {p.seconds:.3f} s "
               f"({p.rate or 0:,.0f}/s)")

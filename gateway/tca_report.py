@@ -57,6 +57,7 @@ __all__ = [
     "RUN_ORDER",
     "SERIES_COLUMNS",
     "html_value",
+    "notes",
     "ordered_runs",
     "series_times",
     "summary_text",
@@ -100,6 +101,22 @@ def ordered_runs(names: Iterable[str]) -> list[str]:
     """``names`` with :data:`RUN_ORDER`'s first, in that order, then the rest as given."""
     names = list(names)
     return [n for n in RUN_ORDER if n in names] + [n for n in names if n not in RUN_ORDER]
+
+
+def notes(metrics: Mapping[str, RunMetrics]) -> list[str]:
+    """What a reader of the figures must know to read them right, one line each: a naive
+    baseline parent left unfilled was bounded by the depth the market data shows (one market
+    order, and no liquidity beyond the recorded book; with level-1 data the best level
+    only), so its fill rate and cost say as much about the data as about the strategy."""
+    out = []
+    naive = metrics.get("naive")
+    for p in naive.parents if naive is not None else ():
+        filled, qty = p["filled"], p["qty"]
+        if isinstance(filled, int) and isinstance(qty, int) and filled < qty:
+            out.append(f"naive {p['parent_id']}: filled {filled:,} of {qty:,} {p['symbol']}: "
+                       "one market order takes only the liquidity the market data shows (with "
+                       "level-1 data, the best level); the rest counts as unfilled")
+    return out
 
 
 def write_report(folder: Path, runs: Sequence[RunRecord], metrics: Mapping[str, RunMetrics],
@@ -287,6 +304,11 @@ def _html(metrics: Mapping[str, RunMetrics], info: Mapping[str, object]) -> str:
             out.append(f"<tr><th>{html.escape(str(k))}</th>"
                        f"<td style='text-align:left'>{html.escape(shown)}</td></tr>")
         out.append("</table>")
+    found = notes(metrics)
+    if found:
+        out.append("<h2>Notes</h2><ul>")
+        out += [f"<li>{html.escape(n)}</li>" for n in found]
+        out.append("</ul>")
     out.append("<h2>Summary: all parent orders</h2>")
     out.append(_table(names, [metrics[n].total for n in names]))
     parent_ids: dict[str, None] = {}

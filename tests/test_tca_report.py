@@ -18,6 +18,7 @@ from gateway.tca_report import (
     ORDER_COLUMNS,
     SERIES_COLUMNS,
     html_value,
+    notes,
     ordered_runs,
     series_times,
     summary_text,
@@ -187,6 +188,23 @@ def test_summary_text_many_runs_still_fits() -> None:
     runs = [s.algo_run(f"variant-with-a-long-name-{k}") for k in range(9)]
     lines = summary_text(_metrics(runs, tapes)).splitlines()
     assert len(lines) <= 30 and max(len(line) for line in lines) <= 100
+
+
+def test_a_naive_baseline_bounded_by_the_books_depth_is_noted(tmp_path: Path) -> None:
+    # the naive P1 fills 40 of 100: the market data showed no more (level-1 data shows only
+    # the best level); the summary and the report say so, a full fill says nothing
+    tapes = {s.SYMBOL: s.tape()}
+    whole = _metrics(_runs(), tapes)
+    assert notes(whole) == []
+    short = s.naive_run()
+    short.fills[0] = s.fill("naive", "P1", "N1", Side.BUY, 0.001, 40, "100.10", "aggressive", 0)
+    metrics = _metrics([s.algo_run(), short], tapes)
+    found = notes(metrics)
+    assert len(found) == 1 and found[0].startswith(f"naive P1: filled 40 of 100 {s.SYMBOL}: ")
+    assert "level-1" in found[0]
+    paths = write_report(tmp_path, [s.algo_run(), short], metrics, tapes, {})
+    page = paths["report.html"].read_text()
+    assert "<h2>Notes</h2>" in page and "naive P1: filled 40 of 100" in page
 
 
 def test_ordered_runs() -> None:
