@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.log_replay import (
     Answer,
@@ -91,7 +91,43 @@ def add_parser(sub: Any) -> None:
                    help="seconds without answers that end the replay (default 1)")
     p.add_argument("--max-diffs", type=int, default=20, help="differences shown (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON summary instead")
+    p.add_argument("--progress", action="store_true",
+                   help="progress lines on stderr (about every 5 s) even when it is not a "
+                        "terminal (on one, a line redrawn in place is the default)")
     p.set_defaults(run=run)
+
+
+PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
+
+
+class ProgressFn(Protocol):
+    def __call__(self, sent: int, answers: int, elapsed: float, final: bool = False) -> None:
+        ...
+
+
+class Progress:
+    """Where a replay is, on stderr: one line redrawn in place on a terminal (at most ten
+    times a second), else (``--progress``) a line every PROGRESS_EVERY seconds."""
+
+    def __init__(self, total: int, *, redraw: bool) -> None:
+        self.total = total
+        self.redraw = redraw
+        self.every = 0.1 if redraw else PROGRESS_EVERY
+        self.shown = 0.0
+
+    def __call__(self, sent: int, answers: int, elapsed: float, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.shown < self.every:
+            return
+        self.shown = now
+        pct = 100 * sent / self.total if self.total else 100.0
+        text = (f"replay: {sent}/{self.total} sent ({pct:.0f}%), {answers} answers, "
+                f"{elapsed:.0f} s")
+        if self.redraw:
+            sys.stderr.write(f"\r{text:<60}" + ("\n" if final else ""))
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
 
 @dataclass(slots=True)
@@ -118,8 +154,11 @@ def parse_symbols(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = "",
-         symbols: Mapping[str, str] | None = None, settle: float = 1.0) -> Outcome:
-    """Send every step of ``script`` on ``wire`` at ``speed`` and collect the answers."""
+         symbols: Mapping[str, str] | None = None, settle: float = 1.0,
+         progress: ProgressFn | None = None) -> Outcome:
+    """Send every step of ``script`` on ``wire`` at ``speed`` and collect the answers.
+    ``progress(sent, answers, elapsed)`` is called while it waits and after each message,
+    and with ``final=True`` once the answers are in."""
     out = Outcome()
     order_ids: dict[str, str] = {}  # log ClOrdID -> the acceptor's OrderID
     step_of_seq: dict[int, int] = {}  # our MsgSeqNum -> step index
@@ -144,7 +183,9 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
     for index, step in enumerate(script.steps):
         due = started + step.at / speed
         while not wire.closed and not wire.logged_out and (left := due - time.monotonic()) > 0:
-            collect(left)
+            collect(min(left, 1.0) if progress is not None else left)
+            if progress is not None:
+                progress(out.sent, len(out.answers), time.monotonic() - started)
         if wire.closed or wire.logged_out:
             break
         collect(0)
@@ -157,6 +198,8 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
             break
         step_of_seq[seq] = index
         out.sent += 1
+        if progress is not None:
+            progress(out.sent, len(out.answers), time.monotonic() - started)
     # Wait for the answers: until none has come for ``settle`` seconds, or for a moment
     # after the log's count has arrived (extra answers would follow right behind).
     quiet_since = time.monotonic()
@@ -173,6 +216,8 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
         out.note = (f"the acceptor {'logged out' if wire.logged_out else 'closed the connection'}"
                     f"{why} after {out.sent} of {len(script.steps)} messages")
     out.seconds = time.monotonic() - started
+    if progress is not None:
+        progress(out.sent, len(out.answers), out.seconds, final=True)
     return out
 
 
@@ -239,8 +284,11 @@ def run(args: argparse.Namespace) -> int:
     wire = ReplayWire.connect(host, port, begin_string=begin, sender=args.sender,
                               target=args.target, heartbeat=args.heartbeat)
     try:
+        shown = None
+        if args.progress or sys.stderr.isatty():
+            shown = Progress(len(script.steps), redraw=not args.progress)
         outcome = play(script, wire, speed=args.speed, clordid_prefix=args.clordid_prefix,
-                       symbols=symbols, settle=args.settle)
+                       symbols=symbols, settle=args.settle, progress=shown)
     finally:
         wire.logout()
     result = compare(script.steps, script.expected, outcome.answers)

@@ -103,6 +103,26 @@ def test_paced_replay_and_text_report(
     assert f"{log}:{WRONG_LINE}: o3: differs: CumQty(14): expected 99, got 40" in out
 
 
+def test_progress_lines_while_a_paced_replay_runs(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # at 1x a day's log runs for hours: --progress says where it is on stderr (a terminal
+    # gets one line redrawn), and the last line has every message sent and answered
+    import gateway.cmd_replay
+
+    monkeypatch.setattr(gateway.cmd_replay, "PROGRESS_EVERY", 0.3)
+    log = write_log(tmp_path / "client.log", SCRIPT)
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "1x",
+                 "--clordid-prefix", "prog-", "--settle", "1", "--progress"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 0
+    lines = [line for line in err if line.startswith("replay: ")]
+    assert len(lines) >= 3, err  # the log spans 1.2 s at 1x
+    sent = [int(line.split()[1].split("/")[0]) for line in lines]
+    assert sent == sorted(sent) and all(line.split()[1].endswith("/4") for line in lines)
+    assert lines[-1].startswith("replay: 4/4 sent (100%), 6 answers, "), lines[-1]
+
+
 def test_missing_and_unexpected_answers(
         tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
     # The log lacks the venue's fill of o1 and has an answer the venue never sends.
