@@ -314,6 +314,21 @@ class AuditLog:
                 except Exception as exc:  # see the module docstring: never raises
                     self._failed(exc)
 
+    def reopen(self) -> None:
+        """Go on in a new file at :attr:`path` (after a log rotation renamed the old one):
+        the lines written so far are flushed to the old file, which is closed once the new
+        one is open. Raises OSError when the new file cannot be opened (the log then keeps
+        writing to the old one); does nothing once closed."""
+        with self._lock:
+            if self._file is None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = self.path.open("a", encoding="utf-8", newline="\n")
+            old, self._file = self._file, new
+            old.flush()
+            old.close()
+            self._writer.file = new
+
     def close(self) -> None:
         """Flush and close; later records are counted as errors, not written."""
         with self._lock:

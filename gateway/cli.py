@@ -12,7 +12,8 @@ start its sessions, and then stops gracefully on any of the three and exits 0.
 
 SIGUSR1 (``gateway run``'s kill switch) is noted from the same moment rather than left to
 kill the process: ``gateway run`` throws the switch as soon as its sessions are up, before
-it reads any order (:func:`kill_requested`); other commands ignore it.
+it reads any order (:func:`kill_requested`); other commands ignore it. SIGUSR2 (``gateway
+run``'s log reopening) is ignored until a command takes it.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def stop_signals() -> Iterator[None]:
     previous = {sig: signal.signal(sig, _raise_stopped)
                 for sig in (signal.SIGTERM, signal.SIGHUP)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, _note_kill)
+    # a log rotation's signal before any log is open has nothing to do, and must not end the
+    # process (SIGUSR2's default)
+    previous[signal.SIGUSR2] = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     try:
         yield
     finally:

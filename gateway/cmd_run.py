@@ -10,7 +10,9 @@ client application's parent orders (``application: client``) are printed a line 
 (:meth:`gateway.client_app.OrderProgress.line`).
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
-sessions are up, before it reads any order.
+sessions are up, before it reads any order. SIGUSR2 reopens every log file (session message
+and event logs, the acceptor's log, the audit log) at its path, for log rotation: rename the
+files, then send it.
 
 ``--mode backtest`` runs the config's ``backtest:`` section instead, exactly as
 ``gateway backtest FILE.yaml`` does; ``--mode live`` (the default) serves it live, where a
@@ -218,6 +220,20 @@ def edges(config: GatewayConfig, run_dir: Path
     return audit, metrics, url
 
 
+def reopen_logs(engine: Engine, audit: AuditLog) -> None:
+    """SIGUSR2: every log file goes on in a new file at its path (logrotate's ``create``
+    mode renames them, then signals). What cannot be reopened is one line on stderr each and
+    keeps its old file; trading goes on either way."""
+    problems = engine.reopen_logs()
+    try:
+        audit.reopen()
+    except OSError as exc:
+        problems.append(f"{audit.path}: {exc.strerror or exc}")
+    for problem in problems:
+        print(f"gateway: warning: cannot reopen {problem}", file=sys.stderr, flush=True)
+    engine.event_log.event(engine.clock.now(), "logs reopened (SIGUSR2)")
+
+
 def _print_progress(progress: OrderProgress) -> None:
     print(progress.line(), flush=True)
 
@@ -248,6 +264,7 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
         loop.add_signal_handler(signal.SIGUSR1,
                                 lambda: app.kill_all("SIGUSR1", engine.clock.now()))
+        loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)
         if early_kill or kill_requested():
             app.kill_all("SIGUSR1 during start-up", engine.clock.now())
         freezer = asyncio.create_task(freeze_survivors())

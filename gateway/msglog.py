@@ -54,6 +54,24 @@ class SessionLog:
         if self._messages is not None:
             self._messages.flush()
 
+    def reopen(self) -> None:
+        """Go on in new files at the same paths (after a log rotation renamed the old ones):
+        each new file is opened before its old one is closed, so a failure to open (reported
+        by the OSError) leaves the log writing where it was."""
+        if self._messages is None or self._events is None:
+            return
+        self.messages_path.parent.mkdir(parents=True, exist_ok=True)
+        messages = self.messages_path.open("a", encoding="latin-1", newline="\n")
+        try:
+            events = self.events_path.open("a", encoding="utf-8", newline="\n")
+        except OSError:
+            messages.close()
+            raise
+        old = (self._messages, self._events)
+        self._messages, self._events = messages, events
+        for f in old:
+            f.close()
+
     def close(self) -> None:
         for f in (self._messages, self._events):
             if f is not None:

@@ -541,11 +541,16 @@ class EngineLog:
             if self.errors == 1:
                 print(f"gateway: {self.path}: cannot write: {exc}", file=sys.stderr)
 
-    def close(self) -> None:
-        self._closed = True
+    def reopen(self) -> None:
+        """Close the file: the next line opens a new one at the same path (after a log
+        rotation renamed this one)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def close(self) -> None:
+        self._closed = True
+        self.reopen()
 
 
 def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
@@ -708,6 +713,21 @@ class Engine:
             async with asyncio.timeout(limit):
                 for runner in runners:
                     await runner.disconnected_event.wait()
+
+    def reopen_logs(self) -> list[str]:
+        """Every session's message and event logs and the engine's event log go on in new
+        files at their paths (``gateway run`` does this on SIGUSR2, after logrotate or an
+        operator renamed them). Returns the problems (path: reason) of logs that could not be
+        reopened; those keep writing to their old files."""
+        problems = []
+        for runner in self.runners.values():
+            try:
+                runner.log.flush()
+                runner.log.reopen()
+            except OSError as exc:
+                problems.append(f"{runner.log.messages_path}: {exc.strerror or exc}")
+        self.event_log.reopen()
+        return problems
 
     def close(self) -> None:
         """Close every session's message log and store (once no connection uses them) and

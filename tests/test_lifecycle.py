@@ -151,3 +151,38 @@ def test_sighup_logs_the_sessions_out_and_exits_0(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigusr2_reopens_every_log_for_rotation(tmp_path: Path) -> None:
+    # logrotate's way: rename the files, then signal. What came before is in the renamed
+    # files, what comes after in new ones at the old paths, and nothing is lost between.
+    run = tmp_path / "run"
+    proc, port = start_gateway(ROOT / "sessions" / "venue.yaml", run)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        c.msg(f"35=D|11=R1|54=1|38=10|44=20.00|40=2|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "R1", "150": "0"})
+        logs = [run / "audit.jsonl", run / "log" / "FIX.4.4-VENUE-CLIENT1.messages.current.log",
+                run / "log" / "FIX.4.4-VENUE-CLIENT1.event.current.log"]
+        for log in logs:
+            log.rename(log.with_name(log.name + ".1"))
+        proc.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 30
+        while not all(log.exists() for log in logs):
+            assert time.monotonic() < deadline, "the logs were not reopened"
+            time.sleep(0.05)
+        c.msg(f"35=D|11=R2|54=1|38=10|44=20.00|40=2|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "R2", "150": "0"})
+        c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    audit, messages, events = logs
+    for new in (audit, messages):
+        old = new.with_name(new.name + ".1").read_text(encoding="latin-1")
+        text = new.read_text(encoding="latin-1")
+        assert "11=R1" in old and "11=R2" not in old, new
+        assert "11=R2" in text and "11=R1" not in text, new
+    assert "disconnect" in events.read_text()  # the session's events go on too
+    assert "logs reopened (SIGUSR2)" in (run / "log" / "acceptor.event.current.log").read_text()
