@@ -95,5 +95,8 @@ def test_twap_through_the_algo_gateway_fills_on_the_venue(ports: tuple[int, int,
     timeline = capsys.readouterr().out
     to_venue = [line for line in timeline.splitlines() if "CLIENT1->VENUE out" in line]
     assert any("NewOrderSingle BUY" in line for line in to_venue), timeline
-    assert any("VENUE->CLIENT1 in" in line and "ExecutionReport Fill" in line
+    # each message once: as the audit log names it (the upstream session, in), with its
+    # line in the session's message log after it
+    assert any("CLIENT1->VENUE in" in line and "ExecutionReport Fill" in line
+               and "FIX.4.4-CLIENT1-VENUE.messages.current.log:" in line
                for line in timeline.splitlines()), timeline
