@@ -388,9 +388,22 @@ life (a replace that changes the parent's id does not change the prefix).
         if status == "canceling":
             self._finish("canceled")
         elif status == "expiring":
-            self._finish("expired")
+            self._finish("expired", self._unfilled_reason())
         elif status == "stopping":
             self._finish("stopped", self._stop_text)
+
+    def _unfilled_reason(self) -> str:
+        """The strategy's word on why the parent ended unfilled (its optional
+        ``unfilled_reason``), or nothing; a strategy that fails to say is audited, not fatal."""
+        ask = getattr(self._strategy, "unfilled_reason", None)
+        if ask is None:
+            return ""
+        try:
+            why = ask()
+        except Exception as exc:
+            self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+            return ""
+        return why if isinstance(why, str) else ""
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"

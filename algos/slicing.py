@@ -249,6 +249,25 @@ class SlicedStrategy:
         cross = self.cross_at(i)
         return cross if now < cross < wake else wake
 
+    def unfilled_reason(self) -> str | None:
+        """Why the parent is not filled, when the market data says (see
+        :class:`~algos.strategy.Strategy`): no usable book seen, the participation cap, or a
+        market that stayed beyond the limit price."""
+        p = self.parent
+        if self._snapshots == 0:
+            return f"no usable book of {p.symbol} seen (none, or only empty or crossed ones)"
+        filled = self.ctx.state.filled
+        cap = self.participation_cap(filled)
+        if cap < p.qty and cap <= filled + p.lot_size:
+            return (f"participation cap {p.participation}: {self._volume_seen:,} shares of "
+                    f"market volume allowed {cap:,}")
+        snap = self._snapshot
+        if p.limit is not None and snap is not None:
+            far = snap.ask if p.side == Side.BUY else snap.bid
+            if far is not None and (far > p.limit if p.side == Side.BUY else far < p.limit):
+                return f"the market ({far}) stayed beyond the limit {p.limit}"
+        return None
+
     def carry_over(self, previous: object) -> None:
         """After a replace: keep the market state the replaced instance had seen (the last
         book and the volume since the start, which the participation cap counts from)."""

@@ -183,6 +183,11 @@ class Strategy(Protocol):
     defines the optional ``carry_over(self, previous) -> None``, it is called with the
     instance being replaced so market state (volume seen since the start, the last book)
     survives the replace.
+
+    A class may also define ``unfilled_reason(self) -> str | None``: asked when the window
+    ends with part of the parent unfilled, its answer (a phrase: ``participation cap 0.1:
+    3,000 shares of market volume allowed 300``) is added to the report's Text that ends the
+    parent, so the client learns why, not only how much.
     """
 
     def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]: ...

@@ -374,8 +374,11 @@ class AlgoDesk:
                 order.status = FILLED
                 return  # the last fill's report already said Filled
             order.status = EXPIRED if e.reason == "expired" else CANCELED
-            text = {"expired": f"window ended with {e.unfilled} unfilled",
-                    "canceled": "canceled by client"}.get(e.reason, e.text or e.reason)
+            if e.reason == "expired":
+                text = f"window ended with {e.unfilled} unfilled" + (
+                    f": {e.text}" if e.text else "")
+            else:
+                text = "canceled by client" if e.reason == "canceled" else e.text or e.reason
             self._report(p, order.status, now, text=text)
             if self.audit is not None:
                 self.audit.order(now, "parent_done", order.owner, cl_ord_id=order.cl_ord_id,

@@ -95,7 +95,17 @@ def test_catch_up_beyond_the_limit_waits_at_the_limit_then_expires() -> None:
     done = h.done()
     assert done is not None
     assert (done.reason, done.cum_qty, done.unfilled) == ("expired", 0, 1000)
+    assert done.text == "the market (10.10) stayed beyond the limit 10.05"
     assert not h.runner.state.working and not venue.resting
+
+
+def test_a_parent_that_never_saw_a_book_says_so_when_it_expires() -> None:
+    venue = Venue(bid=None, ask=None)
+    h = Harness(make_parent(1000, minutes=2, Slices="2"), venue=venue)
+    h.run(T0 + 2 * MIN + SEC)
+    done = h.done()
+    assert done is not None and (done.reason, done.unfilled) == ("expired", 1000)
+    assert done.text == "no usable book of AAPL seen (none, or only empty or crossed ones)"
 
 
 def test_sell_limit_is_a_floor() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -88,6 +89,12 @@ def test_participation_cap_holds_and_nothing_goes_before_volume() -> None:
     assert h.filled >= math.floor(0.1 * (h.venue.volume - v0)) - 10 - 30
     done = h.done()
     assert done is not None and done.reason == "expired"
+    # and the parent's end says why, not only how much
+    m = re.fullmatch(r"participation cap 0\.1: ([\d,]+) shares of market volume allowed "
+                     r"([\d,]+)", done.text)
+    assert m is not None, done.text
+    volume, allowed = (int(g.replace(",", "")) for g in m.groups())
+    assert allowed == h.filled and volume >= 10 * allowed  # ours are 10% of all it saw
 
 
 def test_a_capped_parent_takes_its_share_in_one_child_not_a_burst() -> None:
