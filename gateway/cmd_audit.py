@@ -33,8 +33,7 @@ from gateway.audit_timeline import (
     as_json,
     find_files,
     iter_lines,
-    read_entries,
-    related,
+    read_related,
 )
 
 MAX_WARNINGS = 20
@@ -57,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway audit: no log files under {', '.join(map(str, args.paths))}",
               file=sys.stderr)
         return 1
-    reading = read_entries(files)
-    for warning in reading.warnings[:MAX_WARNINGS]:
+    # Two passes over the files, memory bounded by the order's records (see read_related):
+    # a desk's day of logs is gigabytes.
+    reading, relation = read_related(files, args.clordid, max_warnings=MAX_WARNINGS)
+    for warning in reading.warnings:
         print(f"gateway audit: {warning}", file=sys.stderr)
-    if len(reading.warnings) > MAX_WARNINGS:
-        print(f"gateway audit: ... and {len(reading.warnings) - MAX_WARNINGS} more problems",
-              file=sys.stderr)
-    relation = related(reading.entries, args.clordid)
+    if reading.more_warnings:
+        print(f"gateway audit: ... and {reading.more_warnings} more problems", file=sys.stderr)
     if not relation.entries:
         print(f"gateway audit: no record mentions ClOrdID {args.clordid!r} "
               f"({reading.records} records in {reading.files} files read)", file=sys.stderr)
