@@ -25,6 +25,11 @@ Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many t
 * :meth:`reset` starts a new file generation (write a new file, then ``rename`` over the old
   one), so a crash during a reset leaves either the old session or the new one, never a mix.
 
+Memory: the messages stay in the file; the store keeps where each one is (16 bytes a message,
+:class:`_SentIndex`), and recovery reads the file through a read-only memory mapping rather
+than into memory (200,000 ExecutionReports, 59 MB of store: 3.4 MB held after opening, where
+the whole file read and a dict index peaked at 100 MB and kept 39).
+
 One writer only: a :class:`FileStore` holds an exclusive ``flock`` on ``PATH.lock`` (beside
 the store, holding the holder's pid) from before it reads anything until :meth:`close`. A
 second opener, in another process or in the same one, gets :class:`StoreInUseError` and has
@@ -39,11 +44,13 @@ deleting it would let two openers lock two different files of the same name.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import struct
 import time
 import zlib
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,40 +195,123 @@ _SENT, _SENDER, _TARGET, _CREATED = 1, 2, 3, 4
 _MAX_RECORD = 64 * 1024 * 1024
 
 
+#: A forward jump of the sender number longer than this (and than the run so far) starts a
+#: new run in :class:`_SentIndex` rather than filling the gap.
+_MAX_GAP = 1 << 16
+
+
+class _SentIndex:
+    """Where each stored message is in the file: seq -> (payload offset, length).
+
+    A session numbers its messages one after another, so the index is a run of sequence
+    numbers from ``base`` kept in two int64 arrays (-1 for a number with no message): 16
+    bytes a message, where a dict of tuples took about 150 and a busy session's day of
+    messages grew the process by hundreds of MB. Numbers outside the run (before it, after a
+    SequenceReset set the sender back, or far beyond it after a long jump, which starts a new
+    run) are kept in a dict."""
+
+    __slots__ = ("base", "lengths", "offsets", "other")
+
+    def __init__(self) -> None:
+        self.base = 0
+        self.offsets = array("q")
+        self.lengths = array("q")
+        self.other: dict[int, tuple[int, int]] = {}
+
+    def put(self, seq: int, offset: int, length: int) -> None:
+        n = len(self.offsets)
+        i = seq - self.base
+        if n and i > n + max(n, _MAX_GAP):  # a long jump: keep the run, start another
+            for k in range(n):
+                if self.offsets[k] >= 0:
+                    self.other[self.base + k] = (self.offsets[k], self.lengths[k])
+            self.offsets, self.lengths, n = array("q"), array("q"), 0
+        if not n:
+            self.base, i = seq, 0
+        if 0 <= i < n:
+            self.offsets[i], self.lengths[i] = offset, length
+        elif i >= n:
+            gap = i - n
+            if gap:
+                self.offsets.extend([-1] * gap)
+                self.lengths.extend([-1] * gap)
+            self.offsets.append(offset)
+            self.lengths.append(length)
+        else:
+            self.other[seq] = (offset, length)
+            return
+        self.other.pop(seq, None)  # an older copy kept outside the run is replaced
+
+    def spans(self, first: int, last: int) -> Iterator[tuple[int, int, int]]:
+        """(seq, offset, length) of each message with ``first <= seq <= last``, in order."""
+        offsets, lengths, base = self.offsets, self.lengths, self.base
+        lo, hi = max(first, base), min(last, base + len(offsets) - 1)
+        outside = sorted(q for q in self.other if first <= q <= last) if self.other else []
+        k = 0
+        for seq in range(lo, hi + 1):
+            while k < len(outside) and outside[k] < seq:
+                yield outside[k], *self.other[outside[k]]
+                k += 1
+            offset = offsets[seq - base]
+            if offset >= 0:
+                yield seq, offset, lengths[seq - base]
+        for q in outside[k:]:
+            yield q, *self.other[q]
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
 @dataclass(slots=True)
 class _Log:
     """What a record log says: the state its intact records add up to."""
 
     created: datetime
-    index: dict[int, tuple[int, int]] = field(default_factory=dict)  # seq -> (offset, length)
+    index: _SentIndex = field(default_factory=_SentIndex)
     sender: int = 1
     target: int = 1
 
-    def replay(self, data: bytes) -> int:
-        """Apply the records of ``data`` up to the first torn or corrupt one; where it ends."""
+    def replay(self, data: bytes | mmap.mmap) -> int:
+        """Apply the records of ``data`` up to the first torn or corrupt one; where it ends.
+        ``data`` may be the file mapped in memory: records are checked in place, and only a
+        creation record's payload is copied."""
         pos = 0
-        while pos + _HEAD.size <= len(data):
-            length, crc, kind, seq = _HEAD.unpack_from(data, pos)
-            body = pos + _HEAD.size
-            if length > _MAX_RECORD or body + length > len(data):
-                break
-            payload = data[body : body + length]
-            if zlib.crc32(payload, zlib.crc32(data[pos + 8 : body])) != crc:
-                break
-            self._apply(kind, seq, payload, body)
-            pos = body + length
+        view = memoryview(data)
+        size = len(view)
+        head = _HEAD.size
+        try:
+            while pos + head <= size:
+                length, crc, kind, seq = _HEAD.unpack_from(view, pos)
+                body = pos + head
+                if length > _MAX_RECORD or body + length > size:
+                    break
+                end = body + length
+                if zlib.crc32(view[body:end], zlib.crc32(view[pos + 8 : body])) != crc:
+                    break
+                if kind == _SENT:
+                    self.index.put(seq, body, length)
+                    self.sender = seq + 1
+                elif kind == _SENDER:
+                    self.sender = seq
+                elif kind == _TARGET:
+                    self.target = seq
+                elif kind == _CREATED:
+                    self.created = datetime.fromisoformat(bytes(view[body:end]).decode())
+                pos = end
+        finally:
+            view.release()  # a mapping with a view exported cannot be closed
         return pos
 
-    def _apply(self, kind: int, seq: int, payload: bytes, offset: int) -> None:
-        if kind == _SENT:
-            self.index[seq] = (offset, len(payload))
-            self.sender = seq + 1
-        elif kind == _SENDER:
-            self.sender = seq
-        elif kind == _TARGET:
-            self.target = seq
-        elif kind == _CREATED:
-            self.created = datetime.fromisoformat(payload.decode())
+
+def _replay_file(log: _Log, path: Path) -> tuple[int, int]:
+    """Replay the store file at ``path`` into ``log`` through a read-only mapping (a long
+    day's store is not read into memory); (where the intact records end, the file's size)."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return 0, 0
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+            return log.replay(data), size
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +330,7 @@ def peek_store(path: str | Path) -> StoreState:
     truncated or locked, and a record being written as it is read is left out, as recovery
     would cut it off. Raises :class:`FileNotFoundError` if there is no store at ``path``."""
     log = _Log(datetime(1970, 1, 1, tzinfo=UTC))  # every generation's first record replaces it
-    log.replay(Path(path).read_bytes())
+    _replay_file(log, Path(path))
     return StoreState(log.sender, log.target, log.created)
 
 
@@ -259,7 +349,7 @@ class FileStore(MessageStore):
         self.path = Path(path)
         self.fsync = fsync
         self.fsync_interval = fsync_interval
-        self._index: dict[int, tuple[int, int]] = {}  # seq -> (payload offset, length)
+        self._index = _SentIndex()
         self._sender = 1
         self._target = 1
         self._created = now or datetime.now(UTC)
@@ -286,12 +376,11 @@ class FileStore(MessageStore):
 
     def _recover(self) -> None:
         """Rebuild state from the log; cut off a torn tail (this store holds the lock)."""
-        data = self.path.read_bytes()
         log = _Log(self._created)
-        end = log.replay(data)
+        end, size = _replay_file(log, self.path)
         self._index, self._sender, self._target, self._created = (
             log.index, log.sender, log.target, log.created)
-        if end != len(data):
+        if end != size:
             with self.path.open("r+b") as f:
                 f.truncate(end)
                 os.fsync(f.fileno())
@@ -357,7 +446,7 @@ class FileStore(MessageStore):
     def save_sent(self, seq: int, raw: bytes) -> None:
         self._check_next(seq)
         offset = self._append(_SENT, seq, bytes(raw))
-        self._index[seq] = (offset, len(raw))
+        self._index.put(seq, offset, len(raw))
         self._sender = seq + 1
 
     def set_next_sender_seq(self, seq: int) -> None:
@@ -371,10 +460,8 @@ class FileStore(MessageStore):
         self._target = seq
 
     def sent(self, begin: int, end: int) -> Iterator[StoredMessage]:
-        for seq in range(max(begin, 1), min(end, self._sender - 1) + 1):
-            where = self._index.get(seq)
-            if where is not None:
-                yield StoredMessage(seq, os.pread(self._fd, where[1], where[0]))
+        for seq, offset, length in self._index.spans(max(begin, 1), min(end, self._sender - 1)):
+            yield StoredMessage(seq, os.pread(self._fd, length, offset))
 
     def reset(self, now: datetime) -> None:
         old = self._fd

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.store import FileStore, MemoryStore, MessageStore, StoreError
+from gateway.store import FileStore, MemoryStore, MessageStore, StoreError, _SentIndex
 
 T0 = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
 
@@ -129,3 +131,52 @@ def test_closed_store_refuses_writes(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.save_sent(1, b"a")
+
+
+# -- the sent-message index: numbers one after another, with the jumps a session can make ----
+
+@st.composite
+def numbering(draw: st.DrawFn) -> list[int]:
+    """The sender numbers a session stores: runs one after another, with a SequenceReset
+    now and then that jumps ahead (a little or far) or sets the number back."""
+    seqs: list[int] = []
+    seq = draw(st.integers(1, 50))
+    for _ in range(draw(st.integers(1, 8))):
+        run = draw(st.integers(1, 40))
+        seqs += range(seq, seq + run)
+        seq += run
+        seq = draw(st.one_of(st.just(seq), st.integers(1, seq + 5),
+                             st.integers(seq, seq + 100), st.integers(seq + 70_000, seq + 200_000)))
+    return seqs
+
+
+@settings(max_examples=200, deadline=None)
+@given(seqs=numbering(), data=st.data())
+def test_the_index_finds_what_a_dict_would(seqs: list[int], data: st.DataObject) -> None:
+    index, model = _SentIndex(), {}
+    for k, seq in enumerate(seqs):
+        index.put(seq, 100 * k, k + 1)
+        model[seq] = (100 * k, k + 1)
+    top = max(model) + 2
+    first = data.draw(st.integers(0, top))
+    last = data.draw(st.integers(first - 1, top))
+    assert list(index.spans(first, last)) == [(q, *model[q]) for q in sorted(model)
+                                                if first <= q <= last]
+
+
+def test_a_reopened_store_resends_across_a_long_jump_and_a_step_back(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    s = FileStore(path, now=T0)
+    for seq in range(1, 4):
+        s.save_sent(seq, f"m{seq}".encode())
+    s.set_next_sender_seq(100_000)  # a SequenceReset far ahead
+    s.save_sent(100_000, b"far")
+    s.set_next_sender_seq(2)  # and back: 2 and 3 are stored again
+    s.save_sent(2, b"again")
+    s.close()
+    s = FileStore(path, now=T0)
+    got = [(m.seq, m.raw) for m in s.sent(1, 200_000)]
+    s.close()
+    # sent() ends at the next sender number less one (3): what is stored past it is not
+    # offered for a resend
+    assert got == [(1, b"m1"), (2, b"again")]
