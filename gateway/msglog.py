@@ -24,6 +24,12 @@ def log_stamp(now: datetime) -> str:
             f"{now.second:02d}.{now.microsecond:06d}")
 
 
+def log_line(now: datetime, text: str) -> str:
+    """One line of a message or event log: ``YYYYMMDD-HH:MM:SS.ffffff : text`` and a newline
+    (every log the gateway writes in QuickFIX's layout uses this)."""
+    return f"{log_stamp(now)} : {text}\n"
+
+
 class SessionLog:
     """The message log and event log of one session; ``directory`` None logs nothing."""
 
@@ -42,11 +48,11 @@ class SessionLog:
 
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
-            self._messages.write(f"{log_stamp(now)} : {raw.decode('latin-1')}\n")
+            self._messages.write(log_line(now, raw.decode("latin-1")))
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            self._events.write(f"{log_stamp(now)} : {text}\n")
+            self._events.write(log_line(now, text))
             self._events.flush()
 
     def flush(self) -> None:

@@ -51,7 +51,7 @@ from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
-from gateway.msglog import SessionLog, log_stamp
+from gateway.msglog import SessionLog, log_line
 from gateway.session import (
     AppMessage,
     Disconnect,
@@ -534,7 +534,7 @@ class EngineLog:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("a", encoding="utf-8", newline="\n")
-            self._file.write(f"{log_stamp(now)} : {text}\n")
+            self._file.write(log_line(now, text))
             self._file.flush()
         except OSError as exc:  # a full disk must not cost the acceptor its next connection
             self.errors += 1
