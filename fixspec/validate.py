@@ -20,7 +20,7 @@ satisfies them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -152,6 +152,11 @@ class _Checker(_Refs):
         super().__init__(message, error)
         self.sd = sd
         self.options = options
+        #: where a tag counts as defined at all (Invalid tag number otherwise): set to the
+        #: transport dictionary alone for an admin message of a FIXT session, whose fields
+        #: the application dictionary does not define (QuickFIX validates those with the
+        #: transport dictionary only)
+        self.defines: Callable[[int], object] = sd.field
 
     def fields(self, fields: FieldsView, layout: FieldSet, where: str) -> None:
         """Per-field checks at one level, recursing into group entries."""
@@ -163,7 +168,7 @@ class _Checker(_Refs):
                 raise self.fail(R.INVALID_TAG_NUMBER, tag, f"tag {tag} in {where}")
             fd = layout.fields.get(tag)
             if fd is None:
-                known = self.sd.field(tag) is not None
+                known = self.defines(tag) is not None
                 if tag >= USER_DEFINED_TAG_MIN:
                     if not opts.check_user_defined_fields:
                         continue
@@ -255,7 +260,9 @@ def validate(
         # no RefTagID (371) here, nor for CompID and SendingTime problems: QuickFIX sends
         # none, and conformance suites written against it expect exactly its fields
         raise checker.fail(R.INVALID_MSGTYPE, None, f"MsgType {msg_type!r} not in dictionary")
-    mdef, _owner = found
+    mdef, owner = found
+    if owner is sd.transport and sd.app is not sd.transport:
+        checker.defines = sd.transport.fields_by_tag.get
     checker.fields(message.header, sd.header, "header")
     checker.fields(message.body, mdef, f"{mdef.name} body")
     checker.fields(message.trailer, sd.trailer, "trailer")

@@ -252,6 +252,16 @@ def test_fixt_session_uses_transport_for_header_and_admin_and_app_for_orders() -
     # A FIX 4.4 dictionary knows no StrategyParametersGrp.
     reject = reject_of([(8, b"FIX.4.4"), *order[1:]], FIX44)
     assert reject is not None and reject.ref_tag in {1128, 957}
+    # An admin message is checked against the transport dictionary alone: a tag only the
+    # application dictionary defines (999) is an invalid tag there, as in QuickFIX (its
+    # FIXT conformance script 14a), not a tag "not defined for this message type"; on an
+    # application message the same tag is a known field in the wrong message
+    heartbeat = [*[(35, b"0") if t == 35 else (t, v) for t, v in head], (999, b"HI"),
+                 (10, b"000")]
+    reject = reject_of(heartbeat, sd)
+    assert reject is not None and (reject.reason, reject.ref_tag) == (R(0), 999)
+    reject = reject_of([*order[:-1], (999, b"HI"), (10, b"000")], sd)
+    assert reject is not None and (reject.reason, reject.ref_tag) == (R(2), 999)
 
 
 FORMATS: list[tuple[str, bytes, bool]] = [
