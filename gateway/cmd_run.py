@@ -40,6 +40,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,31 @@ def edges(config: GatewayConfig, run_dir: Path
     return audit, metrics, url
 
 
+class KillSwitch:
+    """SIGUSR1 during and after start-up. One handler from the start of :func:`serve`: a
+    signal before :meth:`arm` (the application not yet serving) is kept and thrown by
+    :meth:`arm`, one after it at once, so none is lost between the two (asyncio runs a
+    signal's callback in a later loop iteration than its arrival)."""
+
+    def __init__(self) -> None:
+        self._throw: Callable[[str], None] | None = None
+        self._pending = False
+
+    def signalled(self) -> None:
+        if self._throw is None:
+            self._pending = True
+        else:
+            self._throw("SIGUSR1")
+
+    def arm(self, throw: Callable[[str], None]) -> None:
+        """From now on the switch throws with ``throw(reason)``; throw it now if SIGUSR1
+        came during start-up (here, or before :func:`serve`: see :mod:`gateway.cli`)."""
+        self._throw = throw
+        if self._pending or kill_requested():
+            self._pending = False
+            throw("SIGUSR1 during start-up")
+
+
 def reopen_logs(engine: Engine, audit: AuditLog) -> None:
     """SIGUSR2: every log file goes on in a new file at its path (logrotate's ``create``
     mode renames them, then signals). What cannot be reopened is one line on stderr each and
@@ -247,8 +273,8 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    early_kill: list[bool] = []  # SIGUSR1 before the application exists: thrown at start
-    loop.add_signal_handler(signal.SIGUSR1, early_kill.append, True)
+    kill = KillSwitch()
+    loop.add_signal_handler(signal.SIGUSR1, kill.signalled)
     config = read_config(config_path, port)
     check_tls(config)
     await check_hosts(config)
@@ -262,11 +288,8 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         await start_engine(engine, config)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
-        loop.add_signal_handler(signal.SIGUSR1,
-                                lambda: app.kill_all("SIGUSR1", engine.clock.now()))
+        kill.arm(lambda reason: app.kill_all(reason, engine.clock.now()))
         loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)
-        if early_kill or kill_requested():
-            app.kill_all("SIGUSR1 during start-up", engine.clock.now())
         freezer = asyncio.create_task(freeze_survivors())
         if not stop.is_set():
             if config.acceptor is not None:
@@ -277,6 +300,11 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         freezer.cancel()
         await engine.stop()  # it waits for the peers' Logouts and the sockets' close
     finally:
+        # The loop, closing, would put back the signals' defaults, which end the process:
+        # until gateway.cli restores its own, a late SIGUSR1 or SIGUSR2 is ignored instead.
+        for sig in (signal.SIGUSR1, signal.SIGUSR2):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
         audit.close()
         if metrics is not None:
             metrics.close()

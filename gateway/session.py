@@ -31,6 +31,7 @@ conformance suites written against QuickFIX see the same messages:
 from __future__ import annotations
 
 import contextlib
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -189,6 +190,9 @@ class Session:
         self.resend_range: tuple[int, int] | None = None
         self.resend_target = 0  # highest number seen while a resend is outstanding
         self.queue: dict[int, Message] = {}
+        # the queued numbers, smallest first (it may still hold ones already taken out of the
+        # queue): lets the drain drop what a SequenceReset passed over without a scan
+        self._queued: list[int] = []
         self._reset_on_logon_done = False
 
     @property
@@ -351,6 +355,7 @@ class Session:
         if self.config.reset_on_disconnect:
             self.store.reset(now)
         self.queue.clear()
+        self._queued.clear()
 
     def _stop(self, out: Output, now: datetime, reason: str) -> None:
         self._disconnect(out, now, reason)
@@ -484,6 +489,7 @@ class Session:
                 self._send_admin(out, now, admin.logout(text))
                 self._stop(out, now, text)
             self.queue[seq] = message
+            heapq.heappush(self._queued, seq)
         out.events.append(GapDetected(expected, seq))
         self.resend_target = max(self.resend_target, seq)
         if self.resend_range is not None and seq >= self.resend_range[0]:
@@ -510,15 +516,16 @@ class Session:
                 self._request_resend(expected, self.resend_target + 1, now, out)  # next chunk
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
+        queued = self._queued
         while self.queue and self.state is State.ACTIVE:
             expected = self.store.next_target_seq
+            # numbers below the expected one (processed, or passed over by a SequenceReset)
+            # can never be processed: dropped from the front, each once (a scan of the queue
+            # at every message of a long resend would cost its length each time)
+            while queued and queued[0] < expected:
+                self.queue.pop(heapq.heappop(queued), None)
             message = self.queue.pop(expected, None)
             if message is None:
-                # numbers a SequenceReset passed over can never be processed: dropped here,
-                # once the run of queued messages ends, not looked for at every step (a long
-                # queue would cost its length at each message)
-                for seq in [s for s in self.queue if s < expected]:
-                    del self.queue[seq]
                 return
             self._handler(message.msg_type or "")(message, now, out, True)
 

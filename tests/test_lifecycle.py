@@ -131,7 +131,8 @@ def test_sigusr1_during_the_imports_is_the_kill_switch_not_the_end(tmp_path: Pat
         c = Client(int(line.rsplit(":", 1)[1]), "CLIENT1", our_comp_id="VENUE")
         c.logon(extra="|141=Y")
         c.msg(f"35=D|11=U1|54=1|38=10|44=20.00|40=2|55=AAPL|59=0|60={c.ts()}")
-        assert "kill switch" in c.expect("8", **{"11": "U1", "150": "8"})[58]
+        refused = c.expect("8", **{"11": "U1", "150": "8"})
+        assert "kill switch: SIGUSR1 during start-up" in refused[58], refused
         c.close()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -253,7 +253,8 @@ def test_sigusr1_while_the_gateway_starts_throws_the_kill_switch_before_any_orde
         c = Client(int(line.rsplit(":", 1)[1]), "CLIENT1", our_comp_id="VENUE")
         c.logon(extra="|141=Y")
         order(c, "E1", "1", "10", "20.00", "AAPL")
-        assert "kill switch" in c.expect("8", **{"11": "E1", "150": "8"})[58]
+        refused = c.expect("8", **{"11": "E1", "150": "8"})
+        assert "kill switch: SIGUSR1 during start-up" in refused[58], refused
         c.close()
     finally:
         assert stop_gateway(proc) == 0
