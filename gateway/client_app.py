@@ -30,10 +30,12 @@ from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from gateway.application import SessionHandle
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
+from gateway.msglog import wire_text
 from gateway.yamlcheck import Node
 
 __all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "new_cl_ord_id", "parse_client"]
 
+TEXT_SHOWN = 200  # characters of a report's Text (58) a progress line shows
 _SENT = itertools.count(1)  # parents this process sent, across its client applications
 
 
@@ -88,7 +90,8 @@ class OrderProgress:
         if self.fills:
             _, qty, px = self.fills[-1]
             out += f", last {qty} @ {px}"
-        return f"{out} ({self.text})" if self.text else out
+        # the venue's words, escaped: a peer's Text must not drive the operator's terminal
+        return f"{out} ({wire_text(self.text, TEXT_SHOWN)})" if self.text else out
 
 
 def parse_client(node: Node) -> tuple[ClientOrder, ...]:
@@ -142,7 +145,7 @@ class ClientApplication:
         progress.status = body.get_str(39) or progress.status
         progress.cum = body.get_int(14) or 0
         progress.avg_px = body.get_decimal(6) or Decimal(0)
-        progress.text = body.get_str(58) or progress.text
+        progress.text = body.get_str(58) or ""  # this report's, not an earlier one's
         last = body.get_int(32)
         if last:
             progress.fills.append((now, last, body.get_decimal(31) or Decimal(0)))

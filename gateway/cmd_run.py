@@ -260,8 +260,23 @@ def reopen_logs(engine: Engine, audit: AuditLog) -> None:
     engine.event_log.event(engine.clock.now(), "logs reopened (SIGUSR2)")
 
 
-def _print_progress(progress: OrderProgress) -> None:
-    print(progress.line(), flush=True)
+class ProgressPrinter:
+    """A client's parent orders on stdout, a line a report. Printing runs inside the
+    session's handling of the report, so it must not fail it: once stdout is gone (a closed
+    pipe, ``| head``) the lines stop, with one warning on stderr, and trading goes on."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, progress: OrderProgress) -> None:
+        if self.broken:
+            return
+        try:
+            print(progress.line(), flush=True)
+        except OSError as exc:
+            self.broken = True
+            print(f"gateway: warning: progress lines stopped: stdout: {exc.strerror or exc}",
+                  file=sys.stderr, flush=True)
 
 
 async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
@@ -279,9 +294,10 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
+    printer = ProgressPrinter()
     for part in app.apps.values():
         if isinstance(part, ClientApplication):  # the client's orders, as the reports come
-            part.on_update = _print_progress
+            part.on_update = printer
     audit, metrics, url = edges(config, run_dir)
     try:
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)

@@ -30,6 +30,30 @@ def log_line(now: datetime, text: str) -> str:
     return f"{log_stamp(now)} : {text}\n"
 
 
+WIRE_TEXT_LIMIT = 40  # characters of a value from the wire that a log line shows
+
+
+def wire_text(value: str, limit: int = WIRE_TEXT_LIMIT) -> str:
+    """``value`` (decoded latin-1 from the wire) fit for a log line, in single quotes:
+    printable ASCII as it is, anything else (controls, newlines, escapes, non-ASCII) and the
+    backslash and quote as ``\\xNN``; at most ``limit`` characters inside the quotes, then
+    ``...`` if cut. A peer cannot start a line, move a terminal's cursor or fill the disk
+    with one field."""
+    out: list[str] = []
+    used = 0
+    for ch in value:
+        code = ord(ch)
+        text = (ch if " " <= ch <= "~" and ch not in "\\'" else
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                else f"\\U{code:08x}")
+        if used + len(text) > limit:
+            return "'" + "".join(out) + "'..."
+        out.append(text)
+        used += len(text)
+    return "'" + "".join(out) + "'"
+
+
+
 class SessionLog:
     """The message log and event log of one session; ``directory`` None logs nothing."""
 

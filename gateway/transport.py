@@ -51,7 +51,7 @@ from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
-from gateway.msglog import SessionLog, log_line
+from gateway.msglog import SessionLog, log_line, wire_text
 from gateway.session import (
     AppMessage,
     Disconnect,
@@ -82,7 +82,6 @@ SCHEDULE_POLL = 60.0  # longest an initiator sleeps while it waits for its sched
 FIRST_MESSAGE_LIMIT = 65536  # bytes a first message may take: a Logon is far smaller
 STOP_GRACE = 1.0  # seconds past the longest logout_timeout that stop() waits for the sessions
 ACCEPTOR_LOG = "acceptor.event.current.log"  # the engine's event log, beside the sessions'
-WIRE_TEXT_LIMIT = 40  # characters of a value from the wire that a log line shows
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
@@ -484,26 +483,6 @@ class SessionRunner:
                 with contextlib.suppress(Exception):
                     writer.close()
                     await writer.wait_closed()
-
-
-def wire_text(value: str, limit: int = WIRE_TEXT_LIMIT) -> str:
-    """``value`` (decoded latin-1 from the wire) fit for a log line, in single quotes:
-    printable ASCII as it is, anything else (controls, newlines, escapes, non-ASCII) and the
-    backslash and quote as ``\\xNN``; at most ``limit`` characters inside the quotes, then
-    ``...`` if cut. A peer cannot start a line, move a terminal's cursor or fill the disk
-    with one field."""
-    out: list[str] = []
-    used = 0
-    for ch in value:
-        code = ord(ch)
-        text = (ch if " " <= ch <= "~" and ch not in "\\'" else
-                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
-                else f"\\U{code:08x}")
-        if used + len(text) > limit:
-            return "'" + "".join(out) + "'..."
-        out.append(text)
-        used += len(text)
-    return "'" + "".join(out) + "'"
 
 
 def peer_text(peer: object) -> str:

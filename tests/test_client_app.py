@@ -6,17 +6,23 @@ A venue refuses a ClOrdID it already saw that day from the same session, so two 
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import re
+import select
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 
-from gateway.client_app import ClientApplication, new_cl_ord_id
+from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
+from gateway.cmd_run import ProgressPrinter
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -86,14 +92,66 @@ def test_gateway_run_of_a_client_config_prints_its_parent_as_the_reports_come(
         [sys.executable, "-m", "gateway.cli", "run", str(path), "--run-dir",
          str(tmp_path / "client")], stdout=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines: list[str] = []
     try:
         assert client.stdout is not None
-        lines = [client.stdout.readline()]
-        while not re.search(r" (filled|canceled|expired|rejected|done for day) ", lines[-1]):
-            assert lines[-1], lines  # the client ended without a final report
-            lines.append(client.stdout.readline())
-        assert re.fullmatch(r"P\d{12}-\d+-1: buy AMZN new 0/1000\n", lines[0]), lines
-        assert all(line.startswith(lines[0].split(":")[0] + ":") for line in lines), lines
+        deadline = time.monotonic() + 60
+        while not lines or not re.search(_FINAL, lines[-1]):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([client.stdout], [], [], max(0.0, left))
+            assert ready, f"no final report within 60 s: {lines}"
+            line = client.stdout.readline()
+            assert line, f"the client ended without a final report: {lines}"
+            lines.append(line)
     finally:
-        assert stop_gateway(client) == 0
-        assert stop_gateway(venue) == 0
+        codes = stop_gateway(client), stop_gateway(venue)
+    assert codes == (0, 0)
+    assert re.fullmatch(r"P\d{12}-\d+-1: buy AMZN new 0/1000\n", lines[0]), lines
+    assert all(line.startswith(lines[0].split(":")[0] + ":") for line in lines), lines
+
+
+_FINAL = r" (filled|canceled|expired|rejected|done for day) "
+
+
+def _progress(text: str = "") -> OrderProgress:
+    order = ClientOrder(symbol="AMZN", side="buy", qty=1000)
+    return OrderProgress("P1", order, status="1", cum=300, avg_px=Decimal("223.56"),
+                         fills=[(NOW, 100, Decimal("223.57"))], text=text)
+
+
+def test_a_progress_line_says_where_the_order_stands_and_escapes_the_venues_text() -> None:
+    assert _progress().line() == ("P1: buy AMZN partially filled 300/1000 avg 223.56, last 100 "
+                                  "@ 223.57")
+    hostile = _progress("E\x1b[31mVIL\nnext line").line()
+    assert hostile.endswith("('E\\x1b[31mVIL\\x0anext line')"), hostile
+    assert all(" " <= ch <= "~" for ch in hostile)
+
+
+def test_a_report_without_text_clears_the_last_ones() -> None:
+    app = ClientApplication(load_config(ROOT / "sessions" / "client.yaml"))
+    handle = Recorder(load_config(ROOT / "sessions" / "client.yaml").sessions[0])
+    app.on_logon(handle, NOW)
+    cl = handle.sent[0].body.get_str(11) or ""
+    for text in ("held: market closed", None):
+        report = Message("8")
+        for tag, value in ((11, cl), (39, "0"), (14, "0"), (6, "0")):
+            report.body.set(tag, value)
+        if text is not None:
+            report.body.set(58, text)
+        app.on_message(handle, report, NOW)
+    assert app.orders[cl].text == ""
+
+
+def test_progress_lines_stop_quietly_when_stdout_is_gone(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    class Gone(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    printer = ProgressPrinter()
+    monkeypatch.setattr(sys, "stdout", Gone())
+    printer(_progress())  # the report's handling goes on: nothing raised
+    printer(_progress())
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err == "gateway: warning: progress lines stopped: stdout: Broken pipe\n"

@@ -444,7 +444,7 @@ def test_wire_text_is_printable_short_and_faithful() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from gateway.transport import WIRE_TEXT_LIMIT, wire_text
+    from gateway.msglog import WIRE_TEXT_LIMIT, wire_text
 
     @given(st.text(st.characters(max_codepoint=0xFF), max_size=200))
     def check(value: str) -> None:
