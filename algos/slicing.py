@@ -259,13 +259,16 @@ class SlicedStrategy:
         filled = self.ctx.state.filled
         cap = self.participation_cap(filled)
         if cap < p.qty and cap <= filled + p.lot_size:
-            return (f"participation cap {p.participation}: {self._volume_seen:,} shares of "
-                    f"market volume allowed {cap:,}")
+            others = self._volume_seen - filled
+            if others <= 0:
+                return f"participation cap {p.participation}: no market volume but ours seen"
+            return (f"participation cap {p.participation}: {others:,} shares traded by others "
+                    f"allowed {cap:,}")
         snap = self._snapshot
         if p.limit is not None and snap is not None:
             far = snap.ask if p.side == Side.BUY else snap.bid
             if far is not None and (far > p.limit if p.side == Side.BUY else far < p.limit):
-                return f"the market ({far}) stayed beyond the limit {p.limit}"
+                return f"the market was beyond the limit {p.limit} at the end ({far})"
         return None
 
     def carry_over(self, previous: object) -> None:

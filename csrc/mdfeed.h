@@ -2,7 +2,7 @@
  * book operations, and apply them to a C book message by message.
  *
  * md_decode reads messages the framer (framing.h) has already found and checked, given as
- * its columns, and writes one md_entry per NoMDEntries (268) entry and one md_msg per
+ * its records (struct fix_msg and struct fix_field, as fix_scan wrote them), and writes one md_entry per NoMDEntries (268) entry and one md_msg per
  * message. It also checks the log's lines: one message a line, other lines blank. A
  * timestamp (SendingTime 52) earlier than the one before, a malformed or missing field, or a
  * symbol with no snapshot stops it with a status and the byte offset to report.

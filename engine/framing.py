@@ -277,8 +277,9 @@ class FrameBatch:
         not the memoryviews the columns are cut from: cffi buffers over those memoryviews,
         left in a reference cycle by an error's traceback, crashed the garbage collector."""
         msgs, fields = self._msgs.obj, self._fields.obj
-        assert isinstance(msgs, bytes) and isinstance(fields, bytes)
-        return msgs, fields
+        # records patched after a scan (a stream's carried bytes) sit in a bytearray
+        return (msgs if isinstance(msgs, bytes) else bytes(self._msgs),
+                fields if isinstance(fields, bytes) else bytes(self._fields))
 
     def msg_type(self, i: int) -> bytes | None:
         """MsgType (35) of message i; for OK messages it is always the third field."""

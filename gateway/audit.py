@@ -320,14 +320,15 @@ class AuditLog:
         one is open. Raises OSError when the new file cannot be opened (the log then keeps
         writing to the old one); does nothing once closed."""
         with self._lock:
-            if self._file is None:
+            old = self._file
+            if old is None:
                 return
+            old.flush()  # what is written so far stays in the old file (raises: nothing moved)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new = self.path.open("a", encoding="utf-8", newline="\n")
-            old, self._file = self._file, new
-            old.flush()
-            old.close()
-            self._writer.file = new
+            self._file = self._writer.file = new
+            self._writer.pending = 0
+            old.close()  # flushed: closing it loses nothing, whatever it says
 
     def close(self) -> None:
         """Flush and close; later records are counted as errors, not written."""

@@ -99,8 +99,10 @@ class SessionLog:
             raise
         old = (self._messages, self._events)
         self._messages, self._events = messages, events
-        for f in old:
-            f.close()
+        try:
+            old[0].close()
+        finally:
+            old[1].close()
 
     def close(self) -> None:
         for f in (self._messages, self._events):

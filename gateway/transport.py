@@ -705,7 +705,10 @@ class Engine:
                 runner.log.reopen()
             except OSError as exc:
                 problems.append(f"{runner.log.messages_path}: {exc.strerror or exc}")
-        self.event_log.reopen()
+        try:
+            self.event_log.reopen()
+        except OSError as exc:  # its last lines could not be flushed: say so, go on
+            problems.append(f"{self.event_log.path}: {exc.strerror or exc}")
         return problems
 
     def close(self) -> None:
@@ -749,7 +752,9 @@ class Engine:
             reason = "timeout"
             detail = f"no {what} in {FIRST_MESSAGE_TIMEOUT:g} s"
         except ssl.SSLError as exc:  # OpenSSL's words for what went wrong, not the peer's
-            reason, detail = "tls", f"handshake failed: {exc.reason or type(exc).__name__}"
+            what = ("handshake failed" if reason == "tls"
+                    else "error before a complete first message")
+            reason, detail = "tls", f"{what}: {exc.reason or type(exc).__name__}"
         except (ConnectionError, OSError) as exc:
             if reason == "tls":
                 detail = "the peer closed the connection during the handshake"

@@ -95,7 +95,7 @@ def test_catch_up_beyond_the_limit_waits_at_the_limit_then_expires() -> None:
     done = h.done()
     assert done is not None
     assert (done.reason, done.cum_qty, done.unfilled) == ("expired", 0, 1000)
-    assert done.text == "the market (10.10) stayed beyond the limit 10.05"
+    assert done.text == "the market was beyond the limit 10.05 at the end (10.10)"
     assert not h.runner.state.working and not venue.resting
 
 

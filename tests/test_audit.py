@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -221,3 +221,21 @@ def test_fields_named_like_the_record_keys_are_kept(tmp_path: Path) -> None:
         "order", "new", "risk", "max_qty")
     assert (order["kind_"], order["ts_"], risk["event_"]) == ("limit", "t", "mine")
     assert log.errors == 0
+
+
+def test_a_reopen_that_cannot_open_the_new_file_keeps_writing_to_the_old(
+        tmp_path: Path) -> None:
+    # the folder of the log was moved away and a file now stands in its place: the new file
+    # cannot be made, the reopen says so, and every record still lands in the old file
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    log = AuditLog(tmp_path / "logs" / "audit.jsonl", flush_every=100)
+    log.order(now, "before", "S1", cl_ord_id="A")
+    (tmp_path / "logs").rename(tmp_path / "moved")
+    (tmp_path / "logs").write_text("")
+    with pytest.raises(OSError):
+        log.reopen()
+    log.order(now, "after", "S1", cl_ord_id="B")
+    log.close()
+    events = [json.loads(line)["event"]
+              for line in (tmp_path / "moved" / "audit.jsonl").read_text().splitlines()]
+    assert events == ["before", "after"] and log.errors == 0

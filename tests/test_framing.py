@@ -530,3 +530,20 @@ def test_real_quickfix_log_frames_every_line() -> None:
         assert frame.data == message
         assert frame.fields() == simplefix_pairs(message)
     assert sum(b.tail_skipped for b in batches) == 1  # the final newline
+
+
+def test_records_are_the_c_records_as_bytes_for_a_stream_batch_too() -> None:
+    # a stream batch whose skipped count was patched (garbage carried from an earlier feed)
+    # holds its records in a bytearray: records() still hands C bytes, equal to the columns
+    body = b"35=0\x0134=1\x01"
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+    framer = Framer()
+    framer.feed(b"garbage-")
+    assert sum(b.count for b in framer.batches()) == 0  # nothing complete yet
+    framer.feed(head + b"10=%03d\x01" % (sum(head) % 256))
+    (batch,) = [b for b in framer.batches() if b.count]
+    msgs, fields = batch.records()
+    assert isinstance(msgs, bytes) and isinstance(fields, bytes)
+    words = memoryview(msgs).cast("I")
+    assert (words[0], words[1], words[2]) == (batch.starts[0], batch.ends[0], 8)
+    assert len(fields) // 12 == batch.field_counts[0]

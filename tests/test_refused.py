@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import ssl
 import subprocess
 import urllib.request
@@ -142,6 +143,8 @@ def _tls_started(tmp_path: Path) -> tuple[GatewayConfig, TlsConfig]:
     return replace(cfg, acceptor=AcceptorConfig("127.0.0.1", 0, tls)), tls
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to "
+                    "make a self-signed certificate")
 @pytest.mark.parametrize("client", ["plain_text", "untrusting", "silent"])
 def test_a_failed_tls_handshake_is_refused_logged_and_counted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str) -> None:
