@@ -186,7 +186,7 @@ class Strategy(Protocol):
 
     A class may also define ``unfilled_reason(self) -> str | None``: asked when the window
     ends with part of the parent unfilled, its answer (a phrase: ``participation cap 0.1:
-    3,000 shares of market volume allowed 300``) is added to the report's Text that ends the
+    2,700 shares traded by others allowed 300``) is added to the report's Text that ends the
     parent, so the client learns why, not only how much.
     """
 
