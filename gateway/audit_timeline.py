@@ -18,6 +18,12 @@ ClOrdIDs map to (placeholders like ``NONE`` are ignored), and algo child orders 
 child's ClOrdID, so its messages to and from the venue come too). When the order asked for
 is itself an algo child, its parent's own records come too (not its siblings).
 
+:func:`read_related` answers as ``related(read_entries(...).entries, ...)`` for one order in
+memory bounded by the order's own records plus a compact index of every record's ids (21
+bytes a record, and 8 an id while the family is searched), where an :class:`Entry` with its
+message and JSON record costs a kilobyte or more: a desk's day of logs is gigabytes. It reads
+the files twice (see its docstring).
+
 Times: a FIX log record takes the log's timestamp, else its SendingTime (52); times without
 a zone are taken as UTC (our logs and QuickFIX's write UTC). Records sort by time, ties in
 reading order.
@@ -610,8 +616,9 @@ def read_related(paths: Sequence[Path], cl_ord_id: str, labels: Sequence[str] | 
     """``related(read_entries(paths, labels).entries, cl_ord_id)``, and the reading's counts
     and warnings (the first ``max_warnings``, if given; see :class:`Reading`), in memory
     bounded by the order's own records plus 21 bytes a record with an order id (and, while
-    its index is built, up to 25 more), not by the logs' size. ``Reading.entries`` holds the
-    records read in the second pass: the relation's, and maybe a few others.
+    the family is searched, an index of 8 bytes an id, at most 4 ids a record), not by the
+    logs' size. ``Reading.entries`` holds the records read in the second pass: the
+    relation's, and maybe a few others.
 
     Two passes. The first reads every file and keeps only each record's ids, as 32-bit keys,
     and its line (:class:`_IdTable`); the family search of :func:`related` runs on those
