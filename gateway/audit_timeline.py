@@ -628,9 +628,10 @@ def read_related(paths: Sequence[Path], cl_ord_id: str, labels: Sequence[str] | 
     the same ids as text, the same numbering (``seq``) and sources, hence exactly
     :func:`related`'s answer over every record.
 
-    Files are read twice: a file that changes between the passes (a live log being written)
-    is not supported, and may give records that are not the order's. Raises OSError as
-    :func:`read_entries`."""
+    Files are read twice. A log appended to between the passes is read as it was at the
+    first (the second stops at the last record the first found); one rotated or rewritten
+    between them is not supported: the records read again may not be the ones found. Raises
+    OSError as :func:`read_entries`."""
     reading = Reading(max_warnings=max_warnings)
     table = _IdTable()
     files: list[_File] = []

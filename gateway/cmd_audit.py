@@ -14,6 +14,12 @@ a record, sorted by time (UTC):
 A message that several files hold (a run's audit log and both sides' message logs) is one
 line, at the first file read, with the other places after it.
 
+Files are read twice: first every record's ids only (21 bytes a record kept, plus an index
+while the order's family is searched), then the files holding the family's records, up to
+the last of them. Memory so grows with the order, not with the logs. A log appended to
+meanwhile is read as it was at the first read; one rotated or rewritten between the two reads
+is not supported.
+
 ``--json`` prints one JSON object a record instead. Exit status 0 when records were found,
 1 when none mention the ClOrdID, 2 when a file cannot be read. Lines skipped as unreadable
 are reported on stderr with their file and line.
