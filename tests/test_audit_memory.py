@@ -5,9 +5,9 @@ memory it keeps grows with the logs by a few dozen bytes a record, not by the re
 What could break when the reading is split in two: a family spread over several files, a
 record without a time whose neighbour in reading order is in another file, gzip files read
 twice, the merge of one message read in several files, the warnings of the first pass (once,
-even though files are read again), ids that share a key in the compact index. A file that
-changes between the two passes is not a concern: the command reads logs at rest (a live log
-being written is read as of each pass, and the answer may mix the two).
+even though files are read again), ids that share a key in the compact index. A file
+rotated or rewritten between the two passes is not a concern: the command reads logs at rest
+(one appended to meanwhile is read as it was at the first pass, tested below).
 """
 
 from __future__ import annotations
@@ -191,6 +191,30 @@ def test_warnings_are_those_of_the_first_pass_and_the_command_keeps_twenty(
     assert len(err) == 21 and err[0].endswith("a.jsonl:2: skipped, not JSON: Expecting value: "
                                               "line 1 column 1 (char 0)")
     assert err[-1] == "gateway audit: ... and 12 more problems"
+
+
+def test_a_log_appended_to_between_the_passes_is_read_as_at_the_first(
+        tmp_path: Path) -> None:
+    audit, log = tmp_path / "a.jsonl", tmp_path / "FIX.4.4-GW-VENUE.messages.current.log"
+    audit.write_text(record(1, "order", cl_ord_id="A1", order_id="O1")
+                     + record(2, "order", cl_ord_id="B1"))
+    log.write_text(fix_line(T0, "35=8|11=A1|37=O1|39=0|150=0")
+                   + fix_line(T0, "35=8|11=B1|37=O2|39=0|150=0"))
+    files = find_files(tmp_path)
+    before = one_pass(files, "A1")[1]
+    read_again = audit_timeline._read_again
+
+    def append_then_read_again(*args: Any) -> list[audit_timeline.Entry]:
+        with audit.open("a") as f:
+            f.write(record(3, "order", cl_ord_id="A2", orig_cl_ord_id="A1", order_id="O1"))
+        with log.open("a", encoding="latin-1") as f:
+            f.write(fix_line(T0, "35=8|11=A2|41=A1|37=O1|39=0|150=5"))
+        return read_again(*args)
+
+    with mock.patch.object(audit_timeline, "_read_again", append_then_read_again):
+        _, relation = read_related(files, "A1")
+    assert [as_json(e) for e in relation.entries] == [as_json(e) for e in before.entries]
+    assert sources(relation) == [log.name + ":1", "a.jsonl:1"]
 
 
 # -- any log: hypothesis ----------------------------------------------------------------------
