@@ -381,7 +381,7 @@ def _expand(links: _Links[K], seeds: Iterable[K],
         found.add(record)
         algo, cl, orig, order, _ = links.ids(record)
         if algo:
-            return  # a decision names ids of its own family; it leads nowhere new
+            return  # a decision is reached, not followed: its child is, from its parent
         for cid in (cl, orig):
             if cid is not None and cid not in cl_ids:
                 queue.append((True, cid))
