@@ -11,6 +11,20 @@ from gateway.config import SessionConfig
 from gateway.fixmessage import Message
 
 
+class RecordingHandle:
+    """A session handle for an application driven without a transport: a name, a config,
+    logged on, and what the application sent on it."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.logged_on = True
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
 class Collector:
     """An initiator-side application that records what comes back."""
 

@@ -23,31 +23,19 @@ import yaml
 
 from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
 from gateway.cmd_run import ProgressPrinter
-from gateway.config import SessionConfig, load_config
+from gateway.config import load_config
 from gateway.fixmessage import Message
+from tests.engine_apps import RecordingHandle
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 5, 21, 14, 30, 5, 250000, tzinfo=UTC)
 
 
-class Recorder:
-    """The session handle the client sends its parents on: keeps what it was given."""
-
-    def __init__(self, config: SessionConfig) -> None:
-        self.config = config
-        self.name = config.name
-        self.logged_on = True
-        self.sent: list[Message] = []
-
-    def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-
 def _parents_at(now: datetime) -> list[str]:
     config = load_config(ROOT / "sessions" / "client.yaml")
     app = ClientApplication(config)
-    handle = Recorder(config.sessions[0])
+    handle = RecordingHandle(config.sessions[0])
     app.on_logon(handle, now)
     return [m.body.get_str(11) or "" for m in handle.sent]
 
@@ -129,7 +117,7 @@ def test_a_progress_line_says_where_the_order_stands_and_escapes_the_venues_text
 
 def test_a_report_without_text_clears_the_last_ones() -> None:
     app = ClientApplication(load_config(ROOT / "sessions" / "client.yaml"))
-    handle = Recorder(load_config(ROOT / "sessions" / "client.yaml").sessions[0])
+    handle = RecordingHandle(load_config(ROOT / "sessions" / "client.yaml").sessions[0])
     app.on_logon(handle, NOW)
     cl = handle.sent[0].body.get_str(11) or ""
     for text in ("held: market closed", None):

@@ -7,26 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from gateway.config import SessionConfig, load_config
+from gateway.config import load_config
 from gateway.fixmessage import Message
 from gateway.schedule import Schedule
 from gateway.venue_app import VenueApplication
+from tests.engine_apps import RecordingHandle
 
 VENUE = Path(__file__).resolve().parents[1] / "sessions" / "venue.yaml"
 DAY1 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-
-
-class Handle:
-    """The session handle the venue sees: a name, a config and what it was sent."""
-
-    def __init__(self, config: SessionConfig) -> None:
-        self.config = config
-        self.name = config.name
-        self.logged_on = True
-        self.sent: list[Message] = []
-
-    def send(self, message: Message) -> None:
-        self.sent.append(message)
 
 
 def order(cl: str, now: datetime) -> Message:
@@ -45,7 +33,7 @@ def cancel(cl: str, orig: str, now: datetime) -> Message:
     return m
 
 
-def answers(app: VenueApplication, h: Handle, m: Message, now: datetime) -> list[str]:
+def answers(app: VenueApplication, h: RecordingHandle, m: Message, now: datetime) -> list[str]:
     """ExecType (or 9 for a cancel reject) and Text of what ``m`` was answered."""
     before = len(h.sent)
     app.on_message(h, m, now)  # type: ignore[arg-type]
@@ -53,10 +41,10 @@ def answers(app: VenueApplication, h: Handle, m: Message, now: datetime) -> list
             for a in h.sent[before:]]
 
 
-def session(schedule: Schedule | None = None) -> tuple[VenueApplication, Handle]:
+def session(schedule: Schedule | None = None) -> tuple[VenueApplication, RecordingHandle]:
     gw = load_config(VENUE)
     cfg = next(s for s in gw.sessions if s.target_comp_id == "CLIENT1")
-    return VenueApplication(gw), Handle(replace(cfg, schedule=schedule))
+    return VenueApplication(gw), RecordingHandle(replace(cfg, schedule=schedule))
 
 
 def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
