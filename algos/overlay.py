@@ -31,8 +31,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-from river import linear_model, optim, preprocessing
-
 from algos.strategy import MarketSnapshot, Side
 
 __all__ = [
@@ -60,6 +58,10 @@ class ProbabilisticClassifier(Protocol):
 
 def default_classifier() -> ProbabilisticClassifier:
     """Standardised features into a logistic regression (river), small fixed learning rate."""
+    # river (and the scipy it loads) costs most of a second to import: only a parent that
+    # asks for the model (UseModel=Y) pays for it, not every start of the gateway
+    from river import linear_model, optim, preprocessing
+
     scaler = preprocessing.StandardScaler()
     model: ProbabilisticClassifier = scaler | linear_model.LogisticRegression(
         optimizer=optim.SGD(0.05))

@@ -6,7 +6,7 @@ can cause (bad files, bad config, bad arguments) into one line on stderr and exi
 
 Signals: from the moment :func:`main` starts, SIGINT, SIGTERM and SIGHUP stop a command
 quietly (one line on stderr, no traceback) with exit status 128 + the signal's number (130,
-143, 129). That covers the second or so the imports take before a command starts its work.
+143, 129). That covers the half second or so the imports take before a command starts.
 A command may take them over for its own use: ``gateway run`` does once it has begun to
 start its sessions, and then stops gracefully on any of the three and exits 0.
 
@@ -50,8 +50,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # The subcommands are imported here, not at the top: their imports (numpy, river, the
-    # C core) take a second or more, and main() wants its signal handling in place first.
+    # The subcommands are imported here, not at the top: their imports (numpy, the C core)
+    # take a few tenths of a second, and main() wants its signal handling in place first.
+    # What only one command's work needs (river, matplotlib) is imported when it runs.
     from gateway import cmd_audit, cmd_backtest, cmd_demo, cmd_lobster, cmd_replay, cmd_run
 
     parser = _Parser(prog="gateway", description="FIX trading gateway with a C core.")

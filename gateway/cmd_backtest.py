@@ -30,10 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.backtest import Backtest, BacktestInputError, SkippedInput
-from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader
-from gateway.tca import run_metrics
-from gateway.tca_report import notes, summary_text, write_report
+# The backtest's own imports (river, scipy, matplotlib: about a second) are made when a
+# backtest runs, in the functions below, not when the CLI builds its parser: every other
+# command, and `gateway backtest --help`, would pay for them.
 
 
 def add_parser(sub: Any) -> None:
@@ -71,6 +70,9 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.dump_book is not None and not 1 <= args.dump_book <= 1000:
         raise ValueError("--dump-book N: N must be in 1..1000")
     depth = args.dump_book or 0
+    from gateway.backtest import SkippedInput
+    from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader
+
     # skipping a message can leave later ones naming orders the book never got: those are
     # counted (book_rejects) and reported, not fatal
     feed = MarketDataFeed(strict=args.on_error != "skip")
@@ -135,6 +137,10 @@ def _only_symbol(symbols: tuple[str, ...], log: Path) -> str | None:
 
 def run_config(args: argparse.Namespace) -> int:
     """The backtest of a config file; prints the summary and where the report is."""
+    from gateway.backtest import Backtest, BacktestInputError
+    from gateway.tca import run_metrics
+    from gateway.tca_report import notes, summary_text, write_report
+
     try:
         bt = Backtest(args.config, progress=None if args.quiet or not sys.stderr.isatty()
                       else sys.stderr, on_error=args.on_error, output=args.output)

@@ -82,7 +82,7 @@ def write_config(tmp_path: Path) -> Path:
 
 def loading_modules(pid: int) -> bool:
     """Whether process ``pid`` has begun to load the gateway's modules: the C core is mapped
-    (Linux /proc). It is among the first; a second or more of imports follows it."""
+    (Linux /proc). It is among the first; a quarter of a second or more of imports follows it."""
     try:
         return "engine/_core" in Path(f"/proc/{pid}/maps").read_text()
     except FileNotFoundError:  # it has ended already
