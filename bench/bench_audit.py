@@ -17,9 +17,9 @@ minutes and an algo parent near the end of the day (whose second pass reads ever
 its end):
 
 * ``gateway audit`` as shipped (gateway.cli.main, output to /dev/null);
-* baseline: a private copy of the reading before it (``_old_read_entries``: an Entry with the
-  raw message and the whole JSON record for every record with an order id in every file),
-  then the same ``related`` and output.
+* baseline: the reading before it, which ``gateway.audit_timeline.read_entries`` still does
+  (an Entry with the raw message and the whole JSON record for every record with an order
+  id in every file), then the same ``related`` and output.
 
 Per approach, the median of ``--runs`` subprocesses of wall time and ru_maxrss (peak RSS,
 which includes the interpreter and its imports: the floor is measured too), and, in one
@@ -35,7 +35,6 @@ import gzip
 import hashlib
 import io
 import json
-import re
 import resource
 import shutil
 import statistics
@@ -43,7 +42,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,16 +53,8 @@ from common import machine  # bench/ is on sys.path when a script runs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixspec.fieldtypes import parse_utc_timestamp  # noqa: E402
-from gateway.audit import AuditLog, scan_ids  # noqa: E402
-from gateway.audit_timeline import (  # noqa: E402
-    Entry,
-    find_files,
-    iter_lines,
-    related,
-)
-from gateway.codec import peek_field  # noqa: E402
-from gateway.fixlog import read_log_lines  # noqa: E402
+from gateway.audit import AuditLog  # noqa: E402
+from gateway.audit_timeline import find_files, iter_lines, read_entries, related  # noqa: E402
 from gateway.msglog import SessionLog  # noqa: E402
 from tests.audit_samples import runner  # noqa: E402
 from tests.fixpeer import Peer  # noqa: E402
@@ -223,88 +214,9 @@ def logs(orders: int, gz: bool) -> tuple[Path, tuple[str, str]]:
 
 # -- the baseline: the reading before two passes ----------------------------------------------
 
-_QUICKFIX_NAME = re.compile(r"^(?:FIXT?\.\d\.\d(?:SP\d)?)-(.+?)-(.+?)\.messages\b")
-_PIPE_FIELD = re.compile(r"\|(?=\d+=)")
-_ID_KEYS = ("cl_ord_id", "orig_cl_ord_id", "order_id", "parent")
-
-
-def _old_read_entries(paths: Sequence[Path]) -> list[Entry]:
-    """The records with an order id of every file, each an Entry with its raw message and
-    whole JSON record: what ``gateway audit`` kept before (warnings left out)."""
-    entries: list[Entry] = []
-    for path in paths:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            first = next((line for line in f if line.strip()), b"")
-        with opener(path, "rb") as f:
-            if first.lstrip().startswith(b"{"):
-                _old_read_json(f, str(path), entries)
-            else:
-                _old_read_fix(path, f, str(path), entries)
-    return entries
-
-
-def _old_read_json(lines: Any, label: str, entries: list[Entry]) -> None:
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict) or "kind" not in obj:
-            continue
-        ids = {k: str(obj[k]) for k in _ID_KEYS if obj.get(k) is not None}
-        if obj["kind"] == "algo" and "cl_ord_id" not in ids and obj.get("child") is not None:
-            ids["cl_ord_id"] = str(obj["child"])
-        if not ids:
-            continue
-        try:
-            t = datetime.fromisoformat(obj["ts"]) if "ts" in obj else None
-        except (TypeError, ValueError):
-            t = None
-        raw = obj.get("raw")
-        entries.append(Entry(
-            time=t if t is None or t.tzinfo else t.replace(tzinfo=UTC),
-            source=f"{label}:{lineno}", seq=len(entries), kind=str(obj["kind"]),
-            session=str(obj.get("session", "")), direction=obj.get("direction"),
-            raw=_PIPE_FIELD.sub("\x01", raw).encode("latin-1", "replace") if isinstance(
-                raw, str) else None,
-            record=obj, cl_ord_id=ids.get("cl_ord_id"),
-            orig_cl_ord_id=ids.get("orig_cl_ord_id"), order_id=ids.get("order_id"),
-            parent=ids.get("parent")))
-
-
-def _old_read_fix(path: Path, lines: Any, label: str, entries: list[Entry]) -> None:
-    m = _QUICKFIX_NAME.match(path.name)
-    ours = m.group(1) if m else None
-    for rec in read_log_lines(lines, label):
-        if not rec.ok:
-            continue
-        ids = scan_ids(rec.raw)
-        if not any(k in ids for k in ("cl_ord_id", "orig_cl_ord_id", "order_id")):
-            continue
-        sender = peek_field(rec.raw, b"\x0149=") or "?"
-        target = peek_field(rec.raw, b"\x0156=") or "?"
-        t = rec.timestamp
-        if t is None:
-            sent = peek_field(rec.raw, b"\x0152=")
-            try:
-                t = parse_utc_timestamp(sent) if sent else None
-            except ValueError:
-                t = None
-        direction = None if ours is None else (
-            "out" if sender == ours else "in" if target == ours else None)
-        entries.append(Entry(
-            time=t if t is None or t.tzinfo else t.replace(tzinfo=UTC), source=rec.where,
-            seq=len(entries), kind="msg", session=f"{sender}->{target}", direction=direction,
-            cl_ord_id=ids.get("cl_ord_id"), orig_cl_ord_id=ids.get("orig_cl_ord_id"),
-            order_id=ids.get("order_id"), raw=rec.raw))
-
-
 def _old_audit(folder: Path, cl_ord_id: str) -> str:
     """The baseline's text output: the same header and lines as ``gateway audit``."""
-    relation = related(_old_read_entries(find_files(folder)), cl_ord_id)
+    relation = related(read_entries(find_files(folder)).entries, cl_ord_id)
     out = io.StringIO()
     out.write(f"ClOrdID {cl_ord_id}: {len(relation.entries)} records; ClOrdIDs "
               f"{', '.join(sorted(relation.cl_ord_ids))}; OrderIDs "
