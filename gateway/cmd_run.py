@@ -20,7 +20,7 @@ files, then send it.
 
 Stopping: SIGINT, SIGTERM and SIGHUP all stop it gracefully (every session logged out, stores
 closed, ``stopped`` on stderr, exit 0) from the moment it has begun to start its sessions; a
-signal in the second before that, while the program's modules load, stops it at once and
+signal in the moment before that, while the program's modules load, stops it at once and
 quietly with 128 + the signal's number (see :mod:`gateway.cli`).
 
 Start-up problems end it with one line ``gateway: error: ...`` and exit 2, before any session

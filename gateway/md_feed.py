@@ -511,13 +511,12 @@ class MdDecoder:
         breaks = (self._check_sequence(msgs, fields, buf, source, line_base)
                   if self.check_sequence else [])
         f = self._frames
-        f.buf = ffi.from_buffer("uint8_t[]", buf)
-        keep = (f.buf, ffi.from_buffer(msgs), ffi.from_buffer(fields))
+        keep = (ffi.from_buffer("uint8_t[]", buf), ffi.from_buffer("struct fix_msg[]", msgs),
+                ffi.from_buffer("struct fix_field[]", fields))
+        f.buf, f.msgs, f.fields = keep
         f.len = len(buf)
-        f.msgs = ffi.cast("struct fix_msg *", keep[1])
         f.count = fb.count
-        f.fields = ffi.cast("struct fix_field *", keep[2])
-        f.field_total = len(fields) // FIELD_WORDS
+        f.field_total = len(keep[2])
         d = self._d
         i = 0
         while i < fb.count or breaks:

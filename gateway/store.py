@@ -206,7 +206,7 @@ class _SentIndex:
 
     A session numbers its messages one after another, so the index is a run of sequence
     numbers from ``base`` kept in two int64 arrays (-1 for a number with no message): 16
-    bytes a message, where a dict of tuples took about 150 and a busy session's day of
+    bytes a message, where a dict of tuples took about 200 and a busy session's day of
     messages grew the process by hundreds of MB. Numbers outside the run (before it, after a
     SequenceReset set the sender back, or far beyond it after a long jump, which starts a new
     run) are kept in a dict."""
@@ -258,9 +258,6 @@ class _SentIndex:
                 yield seq, offset, lengths[seq - base]
         for q in outside[k:]:
             yield q, *self.other[q]
-
-    def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
 
 
 @dataclass(slots=True)
@@ -468,7 +465,7 @@ class FileStore(MessageStore):
         old = self._fd
         self._fd = self._new_generation(now)
         os.close(old)
-        self._index.clear()
+        self._index = _SentIndex()
         self._sender = self._target = 1
         self._created = now
 

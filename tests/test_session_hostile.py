@@ -65,11 +65,7 @@ def test_no_message_sequence_breaks_the_session(script: list[tuple[str, int | No
         session.data_received(peer.logon(now=now), now)
     for body, seq, header in script:
         now += timedelta(milliseconds=300)
-        try:
-            raw = peer.msg(body, now=now, seq=seq, header=header)
-        except ValueError:
-            continue  # the peer's own helper refused to write it
-        out = session.data_received(raw, now)
+        out = session.data_received(peer.msg(body, now=now, seq=seq, header=header), now)
         assert all(_sound(d) for d in out.data), out.data
         out = session.on_timer(now)
         assert all(_sound(d) for d in out.data), out.data
