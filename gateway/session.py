@@ -26,12 +26,21 @@ conformance suites written against QuickFIX see the same messages:
 * Heartbeat after ``HeartBtInt`` of silence; TestRequest (TestReqID ``TEST``) after 1.2 x
   HeartBtInt with nothing received, no Heartbeats while it is pending, and disconnect at
   2.4 x HeartBtInt without any message.
+* A ResendRequest is answered :attr:`Session.resend_slice` messages at a time: the first
+  slice in the Output of the request, the rest from :meth:`Session.send_owed`, called by the
+  transport as the peer reads (:attr:`Session.owes` says whether more is owed). What it sends
+  meanwhile is numbered and stored at once but queued behind the resend, so the wire keeps
+  sequence order. A ResendRequest that comes while one is being served restarts it over the
+  union of both ranges (a message the peer already has comes again as a PossDup, which it
+  ignores). A disconnect drops the rest of the resend (it is in the store for the next
+  logon's) but still writes the messages queued behind it, such as a Logout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +55,7 @@ from gateway import admin
 from gateway.codec import decode, encode
 from gateway.config import APPL_VER_IDS, SessionConfig
 from gateway.fixmessage import Message
-from gateway.resend import GapFill, plan_resend, possdup_copy, request_range
+from gateway.resend import GapFill, Resend, plan_resend, possdup_copy, request_range
 from gateway.session_state import State, Trigger, next_state
 from gateway.store import MessageStore
 
@@ -55,6 +64,9 @@ PRECISIONS = {"s": TimePrecision.SECONDS, "ms": TimePrecision.MILLIS,
               "us": TimePrecision.MICROS, "ns": TimePrecision.NANOS}
 TEST_REQUEST_FACTOR = 1.2  # TestRequest after this many HeartBtInts without input
 TIMEOUT_FACTOR = 2.4  # disconnect after this many
+#: Messages of a resend made per call: the transport asks for the next slice once the peer
+#: has read the last one, and serves other sessions in between (about 4 ms of work a slice).
+RESEND_SLICE = 500
 _JUST_AFTER = timedelta(microseconds=1)  # a schedule's end is inclusive
 
 
@@ -175,6 +187,7 @@ class Session:
         self.heartbeat_interval = config.heartbeat_interval
         self._hb_times: tuple[int, timedelta, timedelta, timedelta] = (
             -1, timedelta(0), timedelta(0), timedelta(0))  # see _heartbeat_times
+        self.resend_slice = RESEND_SLICE  # messages of a resend per Output
         self._reset_connection_data()
 
     def _reset_connection_data(self) -> None:
@@ -194,6 +207,10 @@ class Session:
         # queue): lets the drain drop what a SequenceReset passed over without a scan
         self._queued: list[int] = []
         self._reset_on_logon_done = False
+        # a resend being served (its steps, then raw messages sent behind it): see send_owed
+        self._owed: deque[Resend | GapFill | bytes] = deque()
+        self._owed_range = (0, 0)  # the numbers the owed resend covers
+        self._owed_bytes = 0  # the raw messages' bytes, part of the peer's unread output
 
     @property
     def logged_on(self) -> bool:
@@ -303,6 +320,25 @@ class Session:
         self._send(out, now, message, transmit=self.state is State.ACTIVE)
         return out
 
+    @property
+    def owes(self) -> bool:
+        """Whether a resend is being served: :meth:`send_owed` has more to write."""
+        return bool(self._owed)
+
+    @property
+    def owed_bytes(self) -> int:
+        """Bytes of the messages sent behind an unfinished resend and not yet written (output
+        the peer has not read, as a transport's buffer is; the resend itself is not counted,
+        it comes from the store)."""
+        return self._owed_bytes
+
+    def send_owed(self, now: datetime) -> Output:
+        """The next :attr:`resend_slice` messages of the resend being served (then of those
+        sent behind it), stamped ``now``. Empty when nothing is owed."""
+        out = Output()
+        self._write_owed(out, now)
+        return out
+
     def logout(self, now: datetime, text: str | None = None) -> Output:
         """Start the Logout handshake (disconnects at once if not logged on)."""
         out = Output()
@@ -337,7 +373,12 @@ class Session:
         self._stamp(message, seq, now)
         raw = encode(message, self.dd)
         self.store.save_sent(seq, raw)
-        if transmit:
+        if not transmit:
+            return
+        if self._owed:  # behind the resend being served: the wire keeps sequence order
+            self._owed.append(raw)
+            self._owed_bytes += len(raw)
+        else:
             out.data.append(raw)
             self.last_sent = now
 
@@ -350,6 +391,10 @@ class Session:
         self._go(Trigger.LOGOUT_SENT)
 
     def _disconnect(self, out: Output, now: datetime, reason: str) -> None:
+        # the rest of a resend is dropped (the store has it for the next logon), but what was
+        # sent behind it, such as the Logout that ends the session, is still written
+        out.data.extend(raw for raw in self._owed if isinstance(raw, bytes))
+        self._drop_owed()
         out.events.append(Disconnect(reason))
         self._go(Trigger.DISCONNECT)
         if self.config.reset_on_disconnect:
@@ -556,6 +601,7 @@ class Session:
         acceptor_reply = self.state is not State.LOGON_SENT
         if acceptor_reply and (reset_flag or self.config.reset_on_logon):
             self.store.reset(now)
+            self._drop_owed()  # numbers from before the reset mean nothing to the peer now
         self.heartbeat_interval = message.body.get_int(admin.HEART_BT_INT) or \
             self.heartbeat_interval
         if not self._verify(message, now, out, too_high=False, too_low=True):
@@ -624,18 +670,45 @@ class Session:
             self._advance(out, now)
 
     def _serve_resend(self, begin: int, end: int, now: datetime, out: Output) -> None:
+        """Plan the resend of ``begin``..``end`` (0: to the last sent) and write its first
+        slice; the transport asks for the rest with :meth:`send_owed`."""
         next_seq = self.store.next_sender_seq
+        last = next_seq - 1
+        if self._owed:  # one resend at a time: this one over both ranges, and over what
+            first, owed_last = self._owed_range  # was queued behind the first, if anything
+            begin = min(max(begin, 1), first)
+            end = last if end == 0 or end > last or self._owed_bytes else max(end, owed_last)
+        plan = plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq))
+        self._drop_owed()
+        self._owed.extend(plan)
+        self._owed_range = (begin, last if end == 0 or end > last else end)
+        filled = sum(isinstance(step, GapFill) for step in plan)
+        out.events.append(ResendServed(begin, end, len(plan) - filled, filled))
+        self._write_owed(out, now)
+
+    def _drop_owed(self) -> None:
+        self._owed.clear()
+        self._owed_bytes = 0
+
+    def _write_owed(self, out: Output, now: datetime) -> None:
+        """Up to :attr:`resend_slice` owed messages into ``out``: resent ones with PossDupFlag=Y
+        and OrigSendingTime, gap fills, then the raw messages sent behind the resend."""
+        owed = self._owed
+        if not owed:
+            return
         stamp = format_utc_timestamp(now, self.precision)
-        resent = filled = 0
-        for step in plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq)):
+        for _ in range(min(self.resend_slice, len(owed))):
+            step = owed.popleft()
+            if isinstance(step, bytes):
+                self._owed_bytes -= len(step)
+                out.data.append(step)
+                continue
             if isinstance(step, GapFill):
                 msg = admin.sequence_reset(step.new_seq_no, gap_fill=True)
                 self._stamp(msg, step.seq, now)
                 msg.header.set(POSS_DUP_FLAG, True)
                 msg.header.set(ORIG_SENDING_TIME, stamp)
-                filled += 1
             else:
-                resent += 1
                 copy = possdup_copy(step.raw, stamp.encode(), self.dd.header)
                 if copy is not None:
                     out.data.append(copy)
@@ -647,7 +720,6 @@ class Session:
                 msg.header.set(SENDING_TIME, stamp)
             out.data.append(encode(msg, self.dd))
         self.last_sent = now
-        out.events.append(ResendServed(begin, end, resent, filled))
 
     def _fields_of(self, raw: bytes) -> list[tuple[int, bytes]]:
         batch = Framer().scan(raw, final=True)

@@ -15,6 +15,10 @@
   mark, so a peer that does not read cannot make us buffer replies without bound; one whose
   output still exceeds ``max_buffer`` is disconnected as a slow consumer. The framer bounds
   what an incomplete inbound message may occupy.
+* Resends: a ResendRequest is written a slice at a time (:meth:`Session.send_owed`) as the
+  peer reads, by a task of its own, while the connection's input is still read and other
+  sessions are served. A resend of the whole day neither stalls the loop nor counts as
+  unread output; what the session sends behind it does.
 * Optional TLS with the standard library's ``ssl``. The acceptor's handshake runs in the
   connection's own handler, within the first message's time limit, so a failed or stalled
   handshake is a refused connection (reason ``tls``) like any other, not a line in asyncio's
@@ -245,6 +249,8 @@ class SessionRunner:
         self.logged_on_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
+        self._owed_task: asyncio.Task[None] | None = None  # writes a resend (_write_owed)
+        self._owing = False  # _write_owed's loop for a writer that is not a stream runs
         self._read_timeout: asyncio.Timeout | None = None  # serve()'s read, while it waits
 
     # -- SessionHandle ----------------------------------------------------------------------
@@ -318,6 +324,42 @@ class SessionRunner:
         if not held:
             self.flush_logs()
         self._check_backlog()
+        if self.session.owes:
+            self._write_owed()
+
+    def _write_owed(self) -> None:
+        """The rest of a resend the session is serving: by a task that waits for the peer
+        to read each slice (a stream), or at once (an in-memory link, which has no buffer)."""
+        writer = self.writer
+        if not self._writable(writer):
+            return
+        if isinstance(writer, asyncio.StreamWriter):
+            if self._owed_task is None:
+                self._owed_task = asyncio.get_running_loop().create_task(
+                    self._stream_owed(writer))
+            return
+        if self._owing:  # called back from the loop below
+            return
+        self._owing = True
+        try:
+            while self.session.owes and self._writable(self.writer):
+                self._handle(self.session.send_owed(self.clock.now()))
+        finally:
+            self._owing = False
+
+    async def _stream_owed(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            while self.session.owes and self.writer is writer and self._writable(writer):
+                await writer.drain()  # the peer has read all but the transport's low water
+                if self.writer is not writer:
+                    break
+                with self.batch:
+                    self._handle(self.session.send_owed(self.clock.now()))
+                await asyncio.sleep(0)  # drain() does not yield below the high-water mark
+        except (ConnectionError, OSError):
+            pass  # the connection ended: serve() sees it too
+        finally:
+            self._owed_task = None
 
     def flush_logs(self) -> None:
         """Push this session's log lines to the OS (unless the engine keeps them buffered
@@ -338,7 +380,10 @@ class SessionRunner:
 
     def _check_backlog(self) -> None:
         writer = self.writer
-        if self._writable(writer) and writer.transport.get_write_buffer_size() > self.max_buffer:
+        if not self._writable(writer):
+            return
+        # what the session queued behind a resend is unread output too
+        if writer.transport.get_write_buffer_size() + self.session.owed_bytes > self.max_buffer:
             self.log.event(self.clock.now(),
                            "slow consumer: output buffer over limit, disconnecting")
             self._pending.clear()
@@ -467,6 +512,8 @@ class SessionRunner:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:
             self._handle(self.session.connection_lost(self.clock.now()))
+            if self._owed_task is not None:  # blocked on a peer that is gone
+                self._owed_task.cancel()
             self.writer = None
             half_closed, self._half_closed = self._half_closed, False
             if was_logged_on or self.session.logged_on:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
+from gateway.fixmessage import Message
 from gateway.transport import HIGH_WATER, READ_SIZE, Engine, SessionRunner
 from tests.engine_apps import wait_for
 from tests.fixpeer import Peer, fields
@@ -161,5 +162,54 @@ def test_a_peer_whose_unread_output_passes_max_buffer_is_disconnected(tmp_path: 
             log = tmp_path / "run" / "log" / "FIX.4.4-ISLD-SLOW.event.current.log"
             assert "slow consumer: output buffer over limit, disconnecting" in log.read_text()
             await other_session_echoes(slow.engine.port)
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def report(i: int) -> Message:
+    m = Message("8")
+    for tag, value in ((6, "10.25"), (11, f"C{i}"), (14, "100"), (17, f"E{i}"), (31, "10.25"),
+                       (32, "100"), (37, f"O{i}"), (39, "2"), (54, "1"), (55, "INTC"),
+                       (60, "20261126-14:00:00.000"), (150, "F"), (151, "0")):
+        m.body.set(tag, value)
+    return m
+
+
+def test_a_resend_far_larger_than_max_buffer_is_written_as_the_peer_reads(
+        tmp_path: Path) -> None:
+    """A counterparty that missed a busy day asks for all of it: 30,000 ExecutionReports,
+    about 7 MB, several times ``max_buffer`` and more than the kernel's buffers take. It is
+    not a slow consumer: the resend waits while the peer does not read (another session is
+    served meanwhile), then the peer gets every message once, in order, and stays logged on."""
+    reports = 30_000
+
+    async def scenario() -> None:
+        cfg = config(tmp_path, max_buffer=1 << 20)
+        engine = Engine(cfg, Dispatcher(cfg), run_dir=tmp_path / "run")
+        await engine.start()
+        try:
+            runner = engine.runner("SLOW")
+            for i in range(reports):  # while the peer is away: stored, not transmitted
+                runner.send(report(i))
+            sock = await connect(engine.port, rcvbuf=65536)
+            peer = Peer(sender="SLOW")
+            await logon(sock, peer)
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendall(sock, peer.msg("35=2|7=1|16=0"))
+            await wait_for(lambda: runner.session.owes and unsent(runner) > 0, timeout=30)
+            await asyncio.sleep(0.5)  # the peer reads nothing: the resend waits for it
+            assert runner.session.owes and unsent(runner) <= HIGH_WATER
+            await other_session_echoes(engine.port)
+            resent = await read_until(sock, reports, b"\x0135=8\x01")
+            numbers = [int(fields(b"\x01" + part)[34])
+                       for part in resent.split(b"\x0135=8\x01")[1:]]
+            assert numbers == list(range(1, reports + 1))
+            await wait_for(lambda: not runner.session.owes)  # the Logon's gap fill last
+            assert runner.session.logged_on
+            log = tmp_path / "run" / "log" / "FIX.4.4-ISLD-SLOW.event.current.log"
+            assert "slow consumer" not in log.read_text()
+            sock.close()
+        finally:
+            await engine.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 120))

@@ -215,6 +215,63 @@ def test_resend_request_served_with_gap_fill(active: tuple[Session, Peer]) -> No
     assert all(f[43] == "Y" and 122 in f for f in got)
 
 
+def _drain(s: Session, out: Output, now: datetime) -> list[dict[int, str]]:
+    """Everything a resend writes: ``out`` and then each slice the transport would ask for."""
+    got = [fields(r) for r in out.data]
+    while s.owes:
+        slice_ = s.send_owed(now).data
+        assert 0 < len(slice_) <= s.resend_slice
+        got += [fields(r) for r in slice_]
+    return got
+
+
+def test_a_long_resend_comes_a_slice_at_a_time_and_later_messages_after_it(
+        active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    s.resend_slice = 3
+    for i in range(7):
+        s.send(_order(f"O{i}"), T0)  # numbers 2-8
+    out = s.data_received(peer.msg("35=2|7=1|16=0", now=T0), T0)
+    assert len(out.data) == 3 and s.owes  # the gap fill for the Logon, O0, O1
+    # sent while the resend is being written: numbered and stored now, written after it
+    assert s.send(_order("LATE"), T0).data == []
+    assert s.owed_bytes > 0
+    got = [(f[35], f[34], f.get(43), f.get(11)) for f in _drain(s, out, T0)]
+    assert got == [("4", "1", "Y", None),
+                   *((("D", str(i + 2), "Y", f"O{i}")) for i in range(7)),
+                   ("D", "9", None, "LATE")]
+    assert not s.owes and s.owed_bytes == 0
+    assert s.send(_order("NEXT"), T0).data != []  # written at once again
+
+
+def test_a_resend_request_during_a_resend_restarts_it_over_both_ranges(
+        active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    s.resend_slice = 2
+    for i in range(5):
+        s.send(_order(f"O{i}"), T0)  # numbers 2-6
+    first = s.data_received(peer.msg("35=2|7=4|16=6", now=T0), T0)
+    assert [fields(r)[34] for r in first.data] == ["4", "5"]
+    s.send(_order("LATE"), T0)  # 7, queued behind
+    again = s.data_received(peer.msg("35=2|7=2|16=3", now=T0), T0)
+    got = [(f[34], f.get(43)) for f in _drain(s, again, T0)]
+    # 2..6 again (the union), and LATE, now as part of the resend
+    assert got == [(str(n), "Y") for n in range(2, 8)]
+
+
+def test_a_disconnect_during_a_resend_still_writes_the_logout(
+        active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    s.resend_slice = 2
+    for i in range(6):
+        s.send(_order(f"O{i}"), T0)
+    s.data_received(peer.msg("35=2|7=1|16=0", now=T0), T0)
+    assert s.owes
+    out = s.data_received(peer.msg("35=5", now=T0), T0)  # the peer gives up
+    assert types(out) == ["5"] and out.disconnect  # our Logout, not the rest of the resend
+    assert not s.owes
+
+
 def test_a_resent_message_keeps_its_header_group(active: tuple[Session, Peer]) -> None:
     """A header the byte-level copy leaves alone (a group) is decoded and encoded again."""
     from gateway.fixmessage import Group
