@@ -7,7 +7,8 @@ the JSON audit log to ``audit: {path}`` (default ``RUN_DIR/audit.jsonl``). With 
 ``metrics: {host, port}`` section, Prometheus metrics are served over HTTP and a line
 ``metrics on http://HOST:PORT/metrics`` is printed after the ``listening on`` line. A
 client application's parent orders (``application: client``) are printed a line a report
-(:meth:`gateway.client_app.OrderProgress.line`).
+(:meth:`gateway.client_app.OrderProgress.line`), by a thread that never makes the sessions
+wait on stdout (:mod:`gateway.progress_lines`).
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
 sessions are up, before it reads any order. SIGUSR2 reopens every log file (session message
@@ -47,9 +48,10 @@ from typing import Any
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog, parse_audit_config
 from gateway.cli import kill_requested
-from gateway.client_app import ClientApplication, OrderProgress
+from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
+from gateway.progress_lines import LinePrinter
 from gateway.transport import Engine, ssl_context
 
 #: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
@@ -260,25 +262,6 @@ def reopen_logs(engine: Engine, audit: AuditLog) -> None:
     engine.event_log.event(engine.clock.now(), "logs reopened (SIGUSR2)")
 
 
-class ProgressPrinter:
-    """A client's parent orders on stdout, a line a report. Printing runs inside the
-    session's handling of the report, so it must not fail it: once stdout is gone (a closed
-    pipe, ``| head``) the lines stop, with one warning on stderr, and trading goes on."""
-
-    def __init__(self) -> None:
-        self.broken = False
-
-    def __call__(self, progress: OrderProgress) -> None:
-        if self.broken:
-            return
-        try:
-            print(progress.line(), flush=True)
-        except OSError as exc:
-            self.broken = True
-            print(f"gateway: warning: progress lines stopped: stdout: {exc.strerror or exc}",
-                  file=sys.stderr, flush=True)
-
-
 async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     """Start, serve until a signal of :data:`STOP_SIGNALS`, stop gracefully.
 
@@ -294,10 +277,10 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
-    printer = ProgressPrinter()
+    printer = LinePrinter()
     for part in app.apps.values():
         if isinstance(part, ClientApplication):  # the client's orders, as the reports come
-            part.on_update = printer
+            part.on_update = lambda progress: printer.print(progress.line())
     audit, metrics, url = edges(config, run_dir)
     try:
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)
@@ -322,6 +305,7 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)
         audit.close()
+        printer.close()
         if metrics is not None:
             metrics.close()
 

@@ -6,25 +6,24 @@ A venue refuses a ClOrdID it already saw that day from the same session, so two 
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import yaml
 
 from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
-from gateway.cmd_run import ProgressPrinter
 from gateway.config import load_config
 from gateway.fixmessage import Message
+from gateway.progress_lines import LinePrinter
 from tests.engine_apps import RecordingHandle
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -130,16 +129,46 @@ def test_a_report_without_text_clears_the_last_ones() -> None:
     assert app.orders[cl].text == ""
 
 
-def test_progress_lines_stop_quietly_when_stdout_is_gone(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    class Gone(io.StringIO):
-        def write(self, _text: str) -> int:
-            raise BrokenPipeError(32, "Broken pipe")
+def test_progress_lines_stop_quietly_when_stdout_is_gone() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # | head, after its lines
+    warnings: list[str] = []
+    printer = LinePrinter(fd=write_end, warn=warnings.append)
+    try:
+        printer.print(_progress().line())  # the report's handling goes on: nothing raised
+        deadline = time.monotonic() + 10
+        while not printer.broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        printer.print(_progress().line())
+        assert printer.broken
+        assert warnings == ["progress lines stopped: stdout: Broken pipe"]
+    finally:
+        os.close(write_end)
 
-    printer = ProgressPrinter()
-    monkeypatch.setattr(sys, "stdout", Gone())
-    printer(_progress())  # the report's handling goes on: nothing raised
-    printer(_progress())
-    monkeypatch.undo()
-    err = capsys.readouterr().err
-    assert err == "gateway: warning: progress lines stopped: stdout: Broken pipe\n"
+
+def test_progress_lines_never_wait_for_a_stdout_nobody_reads() -> None:
+    """A pipe nobody empties: the printing session is never held up; lines past the pipe and
+    a short queue are dropped and counted, and the ones written are the first, in order."""
+    read_end, write_end = os.pipe()
+    warnings: list[str] = []
+    printer = LinePrinter(fd=write_end, queued=10, warn=warnings.append)
+    lines = [f"line {i} " + "x" * 100 for i in range(5000)]  # 0.5 MB, the pipe takes 64 KB
+    try:
+        def report_all() -> None:
+            for line in lines:
+                printer.print(line)
+
+        caller = threading.Thread(target=report_all, daemon=True)
+        caller.start()
+        caller.join(30)
+        assert not caller.is_alive(), "print() blocked on a pipe nobody reads"
+        assert 0 < printer.dropped < len(lines)
+        assert warnings == ["stdout is not being read: progress lines are dropped until it is"]
+        written = os.read(read_end, 8192).decode().splitlines()
+        assert written[:10] == lines[:10]
+        printer.close()
+        assert warnings[-1] == (f"{printer.dropped} progress lines were dropped: stdout was "
+                                "not read")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
