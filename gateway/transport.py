@@ -770,44 +770,7 @@ class Engine:
         if task is not None:  # stop() lets it finish: cut off, it reports its cancellation
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
-        buf = b""
-        key: tuple[str, str, str] | None = None
-        reason: RefusedReason = "closed"
-        detail = "before a complete first message"
-        try:
-            # the whole first message within FIRST_MESSAGE_TIMEOUT, not each read: a peer
-            # trickling a byte at a time must not hold a socket (a file descriptor) for ever
-            async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):
-                if self._tls is not None:
-                    reason, detail = "tls", "handshake"
-                    await writer.start_tls(self._tls)
-                    reason, detail = "closed", "before a complete first message"
-                while len(buf) < FIRST_MESSAGE_LIMIT:
-                    chunk = await reader.read(READ_SIZE)
-                    if not chunk:
-                        break
-                    buf += chunk
-                    key = peek_session_key(buf)
-                    if key is not None:
-                        break
-                else:
-                    reason, detail = "garbled", f"no message in the first {len(buf)} bytes"
-        except ValueError as exc:  # its text is ours (the framer's status), not the peer's
-            reason, detail = "garbled", str(exc)
-        except TimeoutError:
-            what = "TLS handshake" if reason == "tls" else "complete first message"
-            reason = "timeout"
-            detail = f"no {what} in {FIRST_MESSAGE_TIMEOUT:g} s"
-        except ssl.SSLError as exc:  # OpenSSL's words for what went wrong, not the peer's
-            what = ("handshake failed" if reason == "tls"
-                    else "error before a complete first message")
-            reason, detail = "tls", f"{what}: {exc.reason or type(exc).__name__}"
-        except (ConnectionError, OSError) as exc:
-            if reason == "tls":
-                detail = "the peer closed the connection during the handshake"
-            else:
-                reason, detail = "closed", (
-                    f"before a complete first message ({type(exc).__name__})")
+        buf, key, reason, detail = await self._first_message(reader, writer)
         runner = None
         if self._stopping:  # a Logon now would be answered and then cut off
             reason, detail = "closed", "the gateway is stopping"
@@ -820,6 +783,43 @@ class Engine:
                 await writer.wait_closed()
             return
         await runner.serve(reader, writer, buf)
+
+    async def _first_message(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                             ) -> tuple[bytes, tuple[str, str, str] | None, RefusedReason, str]:
+        """A new connection's TLS handshake (if configured) and first message, all within
+        FIRST_MESSAGE_TIMEOUT: what was read, the session key it names (None if it names
+        none), and otherwise why the connection is refused and what the log line says."""
+        buf = b""
+        handshake = self._tls is not None  # still in it: a failure is a TLS refusal
+        try:
+            # the whole first message within FIRST_MESSAGE_TIMEOUT, not each read: a peer
+            # trickling a byte at a time must not hold a socket (a file descriptor) for ever
+            async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):
+                if self._tls is not None:
+                    await writer.start_tls(self._tls)
+                    handshake = False
+                while len(buf) < FIRST_MESSAGE_LIMIT:
+                    chunk = await reader.read(READ_SIZE)
+                    if not chunk:
+                        return buf, None, "closed", "before a complete first message"
+                    buf += chunk
+                    key = peek_session_key(buf)
+                    if key is not None:
+                        return buf, key, "closed", ""
+            return buf, None, "garbled", f"no message in the first {len(buf)} bytes"
+        except ValueError as exc:  # its text is ours (the framer's status), not the peer's
+            return buf, None, "garbled", str(exc)
+        except TimeoutError:
+            what = "TLS handshake" if handshake else "complete first message"
+            return buf, None, "timeout", f"no {what} in {FIRST_MESSAGE_TIMEOUT:g} s"
+        except ssl.SSLError as exc:  # OpenSSL's words for what went wrong, not the peer's
+            what = "handshake failed" if handshake else "error before a complete first message"
+            return buf, None, "tls", f"{what}: {exc.reason or type(exc).__name__}"
+        except (ConnectionError, OSError) as exc:
+            if handshake:
+                return buf, None, "tls", "the peer closed the connection during the handshake"
+            return buf, None, "closed", (
+                f"before a complete first message ({type(exc).__name__})")
 
     def _route(self, key: tuple[str, str, str]
                ) -> tuple[SessionRunner | None, RefusedReason, str]:
