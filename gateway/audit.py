@@ -76,7 +76,7 @@ from gateway.session import AppMessage, RejectReceived
 from gateway.yamlcheck import Node
 
 if TYPE_CHECKING:
-    from gateway.transport import SessionRunner
+    from gateway.session_runner import SessionRunner
 
 __all__ = ["AuditConfig", "AuditLog", "parse_audit_config", "scan_ids", "show_soh"]
 

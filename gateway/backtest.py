@@ -55,7 +55,8 @@ from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel
 from gateway.md_feed import MdBatch, MdLogError
 from gateway.routers import DESK_OWNER, parent_of
-from gateway.transport import Engine, SessionRunner
+from gateway.session_runner import SessionRunner
+from gateway.transport import Engine
 from gateway.venue_app import VenueApplication, venue_config
 from gateway.venue_config import VenueConfig
 from gateway.venue_feed import FeedReplay

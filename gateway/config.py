@@ -122,7 +122,7 @@ class AcceptorConfig:
     port: int = 9880
     tls: TlsConfig | None = None
     # unsent output a peer may leave before it is disconnected as a slow consumer (its reads
-    # stop earlier, at gateway.transport.HIGH_WATER)
+    # stop earlier, at gateway.session_runner.HIGH_WATER)
     max_buffer: int = 1 << 20
 
 

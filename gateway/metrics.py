@@ -84,7 +84,7 @@ from gateway.yamlcheck import Node
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from gateway.transport import SessionRunner
+    from gateway.session_runner import SessionRunner
 
 __all__ = ["MAX_LABEL_VALUES", "REFUSED_REASONS", "GatewayMetrics", "MetricsConfig",
            "RefusedReason", "parse_metrics_config"]

@@ -27,7 +27,7 @@ from gateway.msglog import SessionLog
 from tests.fixpeer import Peer
 
 if TYPE_CHECKING:
-    from gateway.transport import SessionRunner
+    from gateway.session_runner import SessionRunner
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "audit"
 T0 = datetime(2024, 3, 4, 14, 30, 0, tzinfo=UTC)

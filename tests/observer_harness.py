@@ -1,4 +1,4 @@
-"""A real :class:`gateway.transport.SessionRunner` driven without sockets, for observer tests.
+"""A real :class:`gateway.session_runner.SessionRunner` driven without sockets, for observer tests.
 
 The runner's own plumbing (``_handle``, ``_receive``) calls the observers exactly as it does
 with a live connection; a :class:`VirtualClock` makes every ``now`` known to the test.
@@ -13,7 +13,7 @@ from pathlib import Path
 from gateway.clock import VirtualClock
 from gateway.config import SessionConfig, StoreConfig
 from gateway.echo_app import EchoApplication
-from gateway.transport import Connected, SessionObserver, SessionRunner
+from gateway.session_runner import Connected, SessionObserver, SessionRunner
 from tests.fixpeer import Peer
 
 T0 = datetime(2024, 5, 6, 9, 30, 0, 123456, tzinfo=UTC)

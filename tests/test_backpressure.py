@@ -19,7 +19,8 @@ from pathlib import Path
 from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
 from gateway.fixmessage import Message
-from gateway.transport import HIGH_WATER, READ_SIZE, Engine, SessionRunner
+from gateway.session_runner import HIGH_WATER, READ_SIZE, SessionRunner
+from gateway.transport import Engine
 from tests.engine_apps import wait_for
 from tests.fixpeer import Peer, fields
 

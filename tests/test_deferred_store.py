@@ -18,8 +18,9 @@ from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
+from gateway.session_runner import COMMIT_BYTES
 from gateway.store import FileStore, MemoryStore, peek_store
-from gateway.transport import COMMIT_BYTES, Engine
+from gateway.transport import Engine
 from tests.fixpeer import Peer
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

@@ -26,8 +26,9 @@ from gateway.application import SessionHandle
 from gateway.apps import Dispatcher
 from gateway.config import GatewayConfig, SessionConfig, load_config
 from gateway.fixmessage import Message
+from gateway.session_runner import COMMIT_BYTES, SessionRunner
 from gateway.store import FileStore
-from gateway.transport import COMMIT_BYTES, Engine, SessionRunner
+from gateway.transport import Engine
 from tests.interop.harness import INTEROP, Gateway, QuickFixPeer, traffic
 
 pytest.importorskip("quickfix", reason="QuickFIX not installed (pip install -e '.[interop]')")

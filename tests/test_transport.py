@@ -395,7 +395,7 @@ class _Runner:
 
 
 def test_a_failed_batch_end_still_writes_every_sessions_bytes_in_order() -> None:
-    from gateway.transport import OutputBatch
+    from gateway.session_runner import OutputBatch
 
     calls: list[str] = []
     a, b = _Runner("a", calls), _Runner("b", calls)
@@ -417,7 +417,7 @@ def test_a_failed_batch_end_still_writes_every_sessions_bytes_in_order() -> None
 
 
 def test_a_session_closing_inside_a_batch_writes_after_the_logs_and_commits() -> None:
-    from gateway.transport import OutputBatch
+    from gateway.session_runner import OutputBatch
 
     calls: list[str] = []
     a, b = _Runner("a", calls), _Runner("b", calls)
