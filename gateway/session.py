@@ -207,10 +207,10 @@ class Session:
         # queue): lets the drain drop what a SequenceReset passed over without a scan
         self._queued: list[int] = []
         self._reset_on_logon_done = False
-        # a resend being served (its steps, then raw messages sent behind it): see send_owed
-        self._owed: deque[Resend | GapFill | bytes] = deque()
-        self._owed_range = (0, 0)  # the numbers the owed resend covers
-        self._owed_bytes = 0  # the raw messages' bytes, part of the peer's unread output
+        # a resend being served (its steps, then the messages sent behind it, as number and
+        # bytes), in sequence order: see send_owed
+        self._owed: deque[Resend | GapFill | tuple[int, bytes]] = deque()
+        self._owed_bytes = 0  # the messages' bytes, part of the peer's unread output
 
     @property
     def logged_on(self) -> bool:
@@ -376,7 +376,7 @@ class Session:
         if not transmit:
             return
         if self._owed:  # behind the resend being served: the wire keeps sequence order
-            self._owed.append(raw)
+            self._owed.append((seq, raw))
             self._owed_bytes += len(raw)
         else:
             out.data.append(raw)
@@ -393,7 +393,7 @@ class Session:
     def _disconnect(self, out: Output, now: datetime, reason: str) -> None:
         # the rest of a resend is dropped (the store has it for the next logon), but what was
         # sent behind it, such as the Logout that ends the session, is still written
-        out.data.extend(raw for raw in self._owed if isinstance(raw, bytes))
+        out.data.extend(item[1] for item in self._owed if isinstance(item, tuple))
         self._drop_owed()
         out.events.append(Disconnect(reason))
         self._go(Trigger.DISCONNECT)
@@ -674,14 +674,13 @@ class Session:
         slice; the transport asks for the rest with :meth:`send_owed`."""
         next_seq = self.store.next_sender_seq
         last = next_seq - 1
-        if self._owed:  # one resend at a time: this one over both ranges, and over what
-            first, owed_last = self._owed_range  # was queued behind the first, if anything
+        if self._owed:  # one resend at a time: over this range and what is still owed
+            first, owed_last = _owed_seq(self._owed[0]), _owed_seq(self._owed[-1], last=True)
             begin = min(max(begin, 1), first)
-            end = last if end == 0 or end > last or self._owed_bytes else max(end, owed_last)
+            end = max(last if end == 0 or end > last else end, owed_last)
         plan = plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq))
         self._drop_owed()
         self._owed.extend(plan)
-        self._owed_range = (begin, last if end == 0 or end > last else end)
         filled = sum(isinstance(step, GapFill) for step in plan)
         out.events.append(ResendServed(begin, end, len(plan) - filled, filled))
         self._write_owed(out, now)
@@ -699,9 +698,9 @@ class Session:
         stamp = format_utc_timestamp(now, self.precision)
         for _ in range(min(self.resend_slice, len(owed))):
             step = owed.popleft()
-            if isinstance(step, bytes):
-                self._owed_bytes -= len(step)
-                out.data.append(step)
+            if isinstance(step, tuple):
+                self._owed_bytes -= len(step[1])
+                out.data.append(step[1])
                 continue
             if isinstance(step, GapFill):
                 msg = admin.sequence_reset(step.new_seq_no, gap_fill=True)
@@ -780,3 +779,12 @@ class Session:
             return
         if self.test_request_sent_at is None and now - (self.last_sent or now) >= hb:
             self._send_admin(out, now, admin.heartbeat())
+
+
+def _owed_seq(item: Resend | GapFill | tuple[int, bytes], *, last: bool = False) -> int:
+    """The first (``last``: the last) sequence number an owed item writes."""
+    if isinstance(item, tuple):
+        return item[0]
+    if isinstance(item, GapFill):
+        return item.new_seq_no - 1 if last else item.seq
+    return item.seq
