@@ -9,6 +9,7 @@ YAML (validated once, errors name ``FILE:LINE: key: reason``)::
         price_collar_pct: 5     # a limit price at most 5% away from the mid
         max_open_orders: 50     # orders sent and not yet done
         max_daily_loss: 25000   # realized + unrealized (marked to mid) since the day began
+        max_orders_per_second: 100  # orders a client sends (new and replaces) in any second
         kill_switch: false      # true: refuse every new order from the start
       sessions:
         CLIENT1:                # the client's CompID
@@ -16,6 +17,14 @@ YAML (validated once, errors name ``FILE:LINE: key: reason``)::
           max_notional: null    # null: no limit here, whatever the default says
 
 Every limit is optional. A session's keys replace the default's one by one.
+
+A replace (OrderCancelReplaceRequest, or a parent's) is checked as the order it would become:
+its new total quantity and price against the quantity, collar, notional and daily loss
+limits and the kill switch, but not max_open_orders (it opens nothing). A replace that only
+lowers the quantity at the same price is never refused: like a cancel, it only reduces risk.
+``max_orders_per_second`` throttles what a client sends (:meth:`RiskGate.throttle`: new
+orders, parents and replaces, in any one-second window; cancels pass): a flood is answered
+with rejects, at the rate the client chose to send, and its orders never reach the book.
 
 :class:`RiskGate` is one session's live state: :meth:`RiskGate.check` answers None (accept)
 or the reason to reject, in words fit for FIX Text (58); every rejection and every kill is
@@ -32,8 +41,10 @@ does not cancel what is working (throw the kill switch for that).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from algos.audit import AuditSink, null_audit
@@ -43,7 +54,8 @@ from gateway.yamlcheck import Node
 __all__ = ["RISK_KEYS", "RiskConfig", "RiskGate", "RiskLimits", "parse_limits", "parse_risk"]
 
 RISK_KEYS = frozenset({"max_order_qty", "max_notional", "price_collar_pct", "max_open_orders",
-                       "max_daily_loss", "kill_switch"})
+                       "max_daily_loss", "max_orders_per_second", "kill_switch"})
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,7 @@ class RiskLimits:
     max_open_orders: int | None = None
     max_daily_loss: Decimal | None = None
     kill_switch: bool = False
+    max_orders_per_second: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +102,7 @@ def parse_limits(node: Node, base: RiskLimits = RiskLimits()) -> RiskLimits:
             values[key] = child.boolean()
         elif _is_null(child):
             values[key] = None
-        elif key in ("max_order_qty", "max_open_orders"):
+        elif key in ("max_order_qty", "max_open_orders", "max_orders_per_second"):
             values[key] = child.integer(low=1)
         elif key == "price_collar_pct":
             values[key] = _decimal(child, low=0, high=100)
@@ -135,6 +148,7 @@ class RiskGate:
         self._marks: dict[str, Decimal] = {}
         self._day_start_value = Decimal(0)
         self._killed: str | None = None
+        self._sent: deque[datetime] = deque()  # times of the last second's client orders
         if limits.kill_switch:
             self.kill("kill_switch set in the risk configuration")
 
@@ -212,8 +226,40 @@ class RiskGate:
                         price=None if price is None else _fmt(price), reason=reason)
         return reason
 
+    def check_replace(self, symbol: str, side: Side, qty: int, price: Decimal | None,
+                      old_qty: int, old_price: Decimal | None, mid: Decimal | None
+                      ) -> str | None:
+        """None if an order of ``old_qty`` at ``old_price`` may become ``qty`` at ``price``,
+        else why not (audited as ``risk_reject`` with ``request: replace``): the new order's
+        checks without max_open_orders; a lower quantity at the same price always passes."""
+        if qty <= old_qty and price == old_price:
+            return None
+        reason = self._breach(symbol, qty, price, mid, opens=False)
+        if reason is not None:
+            self._audit("risk_reject", session=self.session, symbol=symbol,
+                        side=Side(side).name, qty=qty,
+                        price=None if price is None else _fmt(price), reason=reason,
+                        request="replace")
+        return reason
+
+    def throttle(self, now: datetime) -> str | None:
+        """None if the client may send one more order at ``now`` (then it counts), else why
+        not (audited as ``risk_reject``): at most max_orders_per_second in any second."""
+        limit = self.limits.max_orders_per_second
+        if limit is None:
+            return None
+        sent = self._sent
+        while sent and sent[0] <= now - _SECOND:
+            sent.popleft()
+        if len(sent) >= limit:
+            reason = f"more than max_orders_per_second {limit} orders in one second"
+            self._audit("risk_reject", session=self.session, reason=reason)
+            return reason
+        sent.append(now)
+        return None
+
     def _breach(self, symbol: str, qty: int, price: Decimal | None,
-                mid: Decimal | None) -> str | None:
+                mid: Decimal | None, *, opens: bool = True) -> str | None:
         lim = self.limits
         if self._killed is not None:
             return f"kill switch: {self._killed}"
@@ -236,7 +282,7 @@ class RiskGate:
             if notional > lim.max_notional:
                 return (f"order notional {_fmt(notional)} exceeds max_notional "
                         f"{_fmt(lim.max_notional)}")
-        if lim.max_open_orders is not None and len(self._open) >= lim.max_open_orders:
+        if opens and lim.max_open_orders is not None and len(self._open) >= lim.max_open_orders:
             return f"{len(self._open)} open orders already at max_open_orders {lim.max_open_orders}"
         if lim.max_daily_loss is not None:
             loss = -self.daily_pnl()

@@ -182,7 +182,11 @@ class AlgoDesk:
         code = body.get_str(847) or ""
         symbol = body.get_str(55) or ""
         spec = self.symbols.get(symbol)
+        gate = self.risk(session)
         try:
+            throttled = gate.throttle(now) if gate is not None else None
+            if throttled is not None:
+                raise RequestError(f"risk: {throttled}")
             if (session, cl) in self._by_client:
                 raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
             factory = self.strategies.get(code)
@@ -193,7 +197,6 @@ class AlgoDesk:
                 raise RequestError(f"unknown symbol {symbol}", REJ_UNKNOWN_SYMBOL)
             parsed = parse_parent(message, spec, now, self.default_window)
             parent = ParentOrder(**{**_fields(parsed), "id": order_id})
-            gate = self.risk(session)
             if gate is not None:
                 snap = self.snapshot(symbol, now)
                 problem = gate.check(symbol, parent.side, parent.qty, parent.limit,
@@ -230,23 +233,35 @@ class AlgoDesk:
         runner.on_timer(now)
 
     def _replace(self, p: Parent, message: Message, now: datetime) -> None:
+        """A parent's OrderCancelReplaceRequest: parsed, risk-checked as the parent it would
+        become (:meth:`RiskGate.check_replace`), then handed to its runner."""
         body = message.body
-        spec = self.symbols[p.order.symbol]
+        symbol = p.order.symbol
+        old = p.runner.parent
+        gate = self.risk(p.order.owner)
         try:
-            new = parse_parent(message, spec, now, self.default_window)
+            throttled = gate.throttle(now) if gate is not None else None
+            if throttled is not None:
+                raise RequestError(f"risk: {throttled}")
+            parsed = parse_parent(message, self.symbols[symbol], now, self.default_window)
+            # a replace that leaves out the window or parameters keeps the current ones
+            new = ParentOrder(**{**_fields(parsed), "id": old.id,
+                                 "start": parsed.start if 168 in body else old.start,
+                                 "end": parsed.end if 126 in body else old.end,
+                                 "params": parsed.params or old.params,
+                                 "participation": parsed.participation if 849 in body
+                                 else old.participation})
+            if gate is not None:
+                snap = self.snapshot(symbol, now)
+                problem = gate.check_replace(symbol, new.side, new.qty, new.limit, old.qty,
+                                             old.limit, snap.mid if snap else None)
+                if problem is not None:
+                    raise RequestError(f"risk: {problem}")
         except (RequestError, ValueError) as exc:
             p.pending_cl = None
             self.deliver([self._cancel_reject(p, body.get_str(11) or "", "G", str(exc), now)],
                          now)
             return
-        old = p.runner.parent
-        # a replace that leaves out the window or parameters keeps the current ones
-        new = ParentOrder(**{**_fields(new), "id": old.id,
-                             "start": new.start if 168 in body else old.start,
-                             "end": new.end if 126 in body else old.end,
-                             "params": new.params or old.params,
-                             "participation": new.participation if 849 in body
-                             else old.participation})
         p.runner.replace(new, now)
 
     # -- the venue's answers about children -----------------------------------------------------

@@ -156,6 +156,22 @@ def test_risk_limit_rejects_with_reason(clients: Callable[[str], Client]) -> Non
     assert "5000" in rej[58]
 
 
+def test_a_parent_replace_past_a_risk_limit_is_refused_and_the_parent_works_on(
+        clients: Callable[[str], Client]) -> None:
+    c1, c2 = clients("CLIENT1"), clients("CLIENT2")
+    rest(c1, "RQ1", "2", 100, "70.00", "INTC")  # above the parent's limit: nothing fills
+    parent(c2, "T5", 600, "INTC", 30.0)
+    c2.expect("8", **{"11": "T5", "150": "0"})
+    c2.msg(f"35=G|11=T5r|41=T5|54=1|38=6000|40=2|44=50.00|55=INTC|60={c2.ts()}")
+    rej = c2.expect("9", **{"11": "T5r", "41": "T5", "434": "2"})
+    assert rej[58] == "risk: order quantity 6000 exceeds max_order_qty 5000"
+    c2.msg(f"35=F|11=T5c|41=T5|54=1|55=INTC|60={c2.ts()}")  # still T5, still 600
+    done = c2.expect("8", **{"11": "T5c", "41": "T5"})
+    if done[150] == "6":  # Pending Cancel while children are out
+        done = c2.expect("8", **{"11": "T5c"})
+    assert (done[150], done[38]) == ("4", "600")
+
+
 def test_user_strategy_by_dotted_path(clients: Callable[[str], Client]) -> None:
     """847=1002 is algos.example_strategy:PassivePov in sessions/venue.yaml."""
     c = clients("CLIENT2")

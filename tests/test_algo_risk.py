@@ -159,3 +159,41 @@ def test_no_limits_accepts_everything_positive() -> None:
     gate = RiskGate(RiskLimits())
     assert gate.check("AAPL", BUY, 10**9, None, None) is None
     assert gate.check("AAPL", BUY, 0, None, None) == "order quantity 0 is not positive"
+
+
+def test_a_replace_is_checked_as_the_order_it_would_become() -> None:
+    audit = Audit()
+    gate = RiskGate(RiskLimits(max_order_qty=1000, price_collar_pct=D("2"), max_open_orders=1),
+                    session="C1", audit=audit)
+    gate.on_order_sent("a")  # the order being replaced: at max_open_orders, which a replace
+    assert gate.check_replace("AAPL", BUY, 800, D("100"), 500, D("100"), D("100")) is None
+    reason = gate.check_replace("AAPL", BUY, 5000, D("100"), 500, D("100"), D("100"))
+    assert reason == "order quantity 5000 exceeds max_order_qty 1000"
+    assert audit.records[-1] == ("risk_reject", {
+        "session": "C1", "symbol": "AAPL", "side": "BUY", "qty": 5000, "price": "100",
+        "reason": reason, "request": "replace"})
+    assert gate.check_replace("AAPL", BUY, 500, D("110"), 500, D("100"), D("100")) == (
+        "price 110 is 10.00% from the mid 100, outside price_collar_pct 2")
+    # lowering the quantity at the same price only reduces risk: never refused
+    gate.kill("operator")
+    assert gate.check_replace("AAPL", BUY, 100, D("100"), 500, D("100"), None) is None
+    assert gate.check_replace("AAPL", BUY, 100, D("99"), 500, D("100"), D("100")) == (
+        "kill switch: operator")
+
+
+def test_orders_beyond_max_orders_per_second_are_throttled(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    config = load(tmp_path, "risk:\n  sessions:\n    C1:\n      max_orders_per_second: 3\n")
+    audit = Audit()
+    gate = RiskGate(config.for_session("C1"), session="C1", audit=audit)
+    t0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+    times = [t0, t0 + timedelta(milliseconds=300), t0 + timedelta(milliseconds=600)]
+    assert [gate.throttle(t) for t in times] == [None, None, None]
+    reason = "more than max_orders_per_second 3 orders in one second"
+    assert gate.throttle(t0 + timedelta(milliseconds=999)) == reason
+    assert audit.records == [("risk_reject", {"session": "C1", "reason": reason})]
+    # a refused order does not count: one second after the first, one more may go
+    assert gate.throttle(t0 + timedelta(seconds=1)) is None
+    assert gate.throttle(t0 + timedelta(seconds=1)) == reason
+    assert RiskGate(RiskLimits()).throttle(t0) is None  # no limit configured
