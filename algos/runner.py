@@ -187,6 +187,20 @@ class _Child:
                             self.sent, self.cancel_pending)
 
 
+class _InputCount:
+    """Inputs handled by every runner of the process (see :meth:`AlgoRunner.next_wakeup`).
+    An instance attribute, not a class one: writing a class attribute would make Python
+    drop what it cached about the class's attribute lookups, on every input."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_INPUTS = _InputCount()
+
+
 def _px(price: Decimal | None) -> str | None:
     return None if price is None else f"{price:f}"
 
@@ -239,6 +253,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._state: OrderState | None = None
         self._queue: deque[Callable[[], None]] = deque()
         self._busy = False
+        self._wakeup: tuple[int, datetime | None] | None = None  # see next_wakeup
         self._strategy: Strategy = factory(parent, self)
         self._audit("algo_started", qty=parent.qty, limit=_px(parent.limit),
                     side=parent.side.name, symbol=parent.symbol, start=parent.start.isoformat(),
@@ -282,7 +297,16 @@ life (a replace that changes the parent's id does not change the prefix).
 
     def next_wakeup(self) -> datetime | None:
         """When :meth:`on_timer` should be called next: the strategy's wish, the start and
-        the end (to expire); None once the parent is done or only the venue can move it."""
+        the end (to expire); None once the parent is done or only the venue can move it.
+
+        The answer is kept until some runner handles an input: a desk asks every runner on
+        every market update (twice), and what a strategy wishes can only change when it is
+        called (it reads no clock; the time it sees moves only with an input). Any runner's
+        input, not only this one's, as strategies may share state (the overlay model). A
+        wish that raised is not kept: it is asked (and audited) again, as it always was."""
+        kept = self._wakeup
+        if kept is not None and kept[0] == _INPUTS.count:
+            return kept[1]
         if self._status in ("done", "expiring", "stopping"):
             return None
         now, p = self._now, self._parent
@@ -290,11 +314,16 @@ life (a replace that changes the parent's id does not change the prefix).
         if self._status == "active":
             if now < p.start:
                 wake = p.start  # before the end
-            wish = self._call_quiet(self._strategy.next_wakeup)
+            try:
+                wish = self._strategy.next_wakeup()
+            except Exception as exc:
+                self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+                return wake
             if wish is not None:
                 wish = max(wish, now)
                 if wake is None or wish < wake:
                     wake = wish
+        self._wakeup = (_INPUTS.count, wake)
         return wake
 
     # -- inputs -------------------------------------------------------------------------------
@@ -334,11 +363,15 @@ life (a replace that changes the parent's id does not change the prefix).
     # -- the event loop -----------------------------------------------------------------------
 
     def _run(self, now: datetime, work: Callable[[], None]) -> None:
-        self._queue.append(lambda: self._step(now, work))
-        if self._busy:
-            return
+        queued = self._busy or bool(self._queue)  # the usual case, neither: no closure queued
+        if queued:
+            self._queue.append(lambda: self._step(now, work))
+            if self._busy:
+                return  # re-entrant: handled once the current call is done
         self._busy = True
         try:
+            if not queued:
+                self._step(now, work)
             while self._queue:
                 self._queue.popleft()()
         finally:
@@ -346,15 +379,19 @@ life (a replace that changes the parent's id does not change the prefix).
 
     def _step(self, now: datetime, work: Callable[[], None]) -> None:
         # no reset of the cached state here: every change to what it shows resets it
-        self._now = max(self._now, now)
-        if self._status == "done":
-            # Late venue answers still count (a fill is real money); the handlers do not
-            # call the strategy once the parent is done.
+        _INPUTS.count += 1  # next_wakeup answers from before are stale
+        try:
+            self._now = max(self._now, now)
+            if self._status == "done":
+                # Late venue answers still count (a fill is real money); the handlers do not
+                # call the strategy once the parent is done.
+                work()
+                return
+            self._check_time_and_risk()
             work()
-            return
-        self._check_time_and_risk()
-        work()
-        self._settle()
+            self._settle()
+        finally:
+            _INPUTS.count += 1  # and so are any asked for during the step
 
     def _check_time_and_risk(self) -> None:
         if self._status in ("active", "replacing") and self._now >= self._parent.end:
@@ -616,13 +653,6 @@ life (a replace that changes the parent's id does not change the prefix).
                     self._send_cancel(child, action.reason)
             else:
                 self._send_child(action)
-
-    def _call_quiet(self, call: Callable[[], datetime | None]) -> datetime | None:
-        try:
-            return call()
-        except Exception as exc:
-            self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
-            return None
 
     def _send_cancel(self, child: _Child, reason: str) -> None:
         child.cancel_pending = True

@@ -1,0 +1,99 @@
+"""What a backtest's step keeps from one market update to the next gives the answers it
+would compute afresh (each is kept because a backtest asks for it on every market chunk):
+a runner's next wakeup."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from algos.runner import AlgoRunner, ParentEvent
+from algos.strategy import (
+    Action,
+    AlgoContext,
+    Execution,
+    MarketSnapshot,
+    ParentOrder,
+    Side,
+)
+from tests.test_algo_harness import T0, make_parent
+
+SEC = timedelta(seconds=1)
+
+
+class _NoRouter:
+    def submit(self, child_id: str, symbol: str, side: Side, qty: int,
+               price: Decimal | None, tif: str) -> None:
+        raise AssertionError("the strategies here send nothing")
+
+    def cancel(self, child_id: str) -> None:
+        raise AssertionError("the strategies here send nothing")
+
+
+class Wisher:
+    """Wishes to wake at ``wish`` (shared by every instance, as strategies sharing a model
+    share state); a snapshot moves the wish to one second after its time. Counts the asks."""
+
+    wish: ClassVar[datetime | None] = None
+    asked: ClassVar[int] = 0
+    fail: ClassVar[bool] = False
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
+        self.ctx = ctx
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        Wisher.wish = snapshot.time + SEC
+        return []
+
+    def on_execution(self, execution: Execution) -> list[Action]:
+        return []
+
+    def on_timer(self, now: datetime) -> list[Action]:
+        return []
+
+    def next_wakeup(self) -> datetime | None:
+        Wisher.asked += 1
+        if Wisher.fail:
+            raise RuntimeError("no wish")
+        return Wisher.wish
+
+
+def runner(parent_id: str, audit: list[str] | None = None) -> AlgoRunner:
+    events: list[ParentEvent] = []
+
+    def sink(event: str, /, **fields: object) -> None:
+        if audit is not None:
+            audit.append(event)
+
+    return AlgoRunner(make_parent(1000, id=parent_id), Wisher, _NoRouter(), now=T0,
+                      on_event=events.append, audit=sink)
+
+
+def snap(t: datetime) -> MarketSnapshot:
+    return MarketSnapshot(time=t, symbol="AAPL", bid=Decimal("10"), bid_qty=100,
+                          ask=Decimal("10.01"), ask_qty=100)
+
+
+def test_a_kept_wakeup_gives_way_to_any_runners_input() -> None:
+    Wisher.wish, Wisher.asked, Wisher.fail = T0 + 5 * SEC, 0, False
+    a, b = runner("A"), runner("B")
+    assert a.next_wakeup() == b.next_wakeup() == T0 + 5 * SEC
+    asked = Wisher.asked
+    assert a.next_wakeup() == T0 + 5 * SEC and Wisher.asked == asked  # kept: nothing moved
+    a.on_market_snapshot(snap(T0 + 2 * SEC))  # moves the wish both strategies share
+    assert a.next_wakeup() == T0 + 3 * SEC
+    assert b.next_wakeup() == T0 + 3 * SEC  # b had no input, but its strategy's wish moved
+    b.on_timer(T0 + 4 * SEC)  # b's time passed the wish: the runner never asks for the past
+    assert b.next_wakeup() == T0 + 4 * SEC
+
+
+def test_a_wakeup_that_raises_is_asked_and_audited_every_time() -> None:
+    Wisher.wish, Wisher.asked, Wisher.fail = T0 + 5 * SEC, 0, True
+    audit: list[str] = []
+    a = runner("A", audit)
+    assert a.next_wakeup() == a.parent.end  # the end, to expire
+    assert a.next_wakeup() == a.parent.end
+    assert audit.count("strategy_error") == 2 and Wisher.asked == 2
+    Wisher.fail = False
+    assert a.next_wakeup() == T0 + 5 * SEC
