@@ -128,7 +128,12 @@ def read_config(path: Path, port: int | None) -> GatewayConfig:
         line = data[:exc.start].count(b"\n") + 1
         raise StartupError(f"{path}:{line}: not {exc.encoding.upper()} text (byte "
                            f"0x{data[exc.start]:02x}): save the file as UTF-8") from None
-    return config if port is None else config.with_port(port)
+    if port is None:
+        return config
+    if not any(s.role == "acceptor" for s in config.sessions):
+        raise StartupError(f"--port {port}: {path} has no acceptor session to listen for "
+                           "(its sessions are initiators, which connect out)")
+    return config.with_port(port)
 
 
 def _tls_in_use(config: GatewayConfig) -> list[tuple[str, TlsConfig, bool]]:
@@ -283,7 +288,9 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
             part.on_update = lambda progress: printer.print(progress.line())
     audit, metrics, url = edges(config, run_dir)
     try:
-        engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics)
+        engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics,
+                        notice=lambda text: print(f"gateway: {text}", file=sys.stderr,
+                                                  flush=True))
         await start_engine(engine, config)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
@@ -291,7 +298,8 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)
         freezer = asyncio.create_task(freeze_survivors())
         if not stop.is_set():
-            if config.acceptor is not None:
+            if config.listens:
+                assert config.acceptor is not None
                 print(f"listening on {config.acceptor.host}:{engine.port}", flush=True)
             if url is not None:
                 print(f"metrics on {url}", flush=True)

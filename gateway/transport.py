@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 import ssl
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -148,8 +149,12 @@ class Engine:
     def __init__(self, config: GatewayConfig, app: Application, *, clock: Clock | None = None,
                  run_dir: Path = Path("logs/run"), rng: random.Random | None = None,
                  observers: Sequence[SessionObserver] = (), audit: AuditLog | None = None,
-                 metrics: GatewayMetrics | None = None, flush_logs: bool = True) -> None:
+                 metrics: GatewayMetrics | None = None, flush_logs: bool = True,
+                 notice: Callable[[str], None] | None = None) -> None:
         self.config = config
+        # the operator's console (gateway run: stderr): an initiator that cannot connect,
+        # and when it connects again; the details stay in the session's event log
+        self.notice = notice or (lambda text: None)
         self.app = app
         self.audit = audit  # applications log order and algo events here (see bind)
         self.metrics = metrics
@@ -399,6 +404,7 @@ class Engine:
     async def _initiate(self, runner: SessionRunner) -> None:
         config = runner.config
         attempt = 0
+        failing = False  # since the last connection: the operator was told once
         while not self._stopping:
             await asyncio.sleep(self._backoff(attempt, config))
             if self._stopping:  # stop() is logging the sessions out: no new connection
@@ -421,10 +427,18 @@ class Engine:
                     config.host, config.port, ssl=tls, limit=READ_SIZE)
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc}")
+                if not failing:
+                    why = os.strerror(exc.errno) if exc.errno else str(exc)  # not asyncio's
+                    self.notice(f"session {runner.name}: cannot connect to {config.host}:"
+                                f"{config.port}: {why}; retrying with backoff")
+                failing = True
                 continue
             if self._stopping:
                 writer.close()
                 break
+            if failing:
+                self.notice(f"session {runner.name}: connected to {config.host}:{config.port}")
+                failing = False
             try:
                 await runner.serve(reader, writer)
             except Exception as exc:  # whatever ended this connection, the next one is tried

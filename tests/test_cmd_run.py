@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,41 @@ def test_a_temporary_resolver_failure_is_reported_not_fatal(
 
     asyncio.run(run())
     assert "'venue.example' cannot be resolved now" in capsys.readouterr().err
+
+
+def test_port_on_a_config_without_acceptor_sessions_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "client.yaml"
+    config.write_text("sessions:\n  - {begin_string: FIX.4.4, sender_comp_id: A, "
+                      "target_comp_id: B, role: initiator, host: 127.0.0.1, port: 9}\n")
+    line = one_error_line(run_gateway(tmp_path, config, "--port", "5555"))
+    assert f"--port 5555: {config} has no acceptor session to listen for" in line
+
+
+def test_an_initiator_that_cannot_connect_says_so_once_and_stops_cleanly(
+        tmp_path: Path) -> None:
+    """Only initiators (an acceptor section, but no acceptor session): nothing listens, and
+    a peer that refuses is one line on stderr, not silence (nor a traceback, as it was)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        config = tmp_path / "client.yaml"
+        config.write_text("acceptor: {port: 0}\nsessions:\n  - {begin_string: FIX.4.4, "
+                          "sender_comp_id: A, target_comp_id: B, role: initiator, "
+                          f"host: 127.0.0.1, port: {port},\n     reconnect: "
+                          "{initial_delay: 0.05, max_delay: 0.1}}\n")
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(config),
+                                 "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()  # blocks until the first refusal
+            time.sleep(1.0)  # several more refusals
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert first == (f"gateway: session FIX.4.4:A->B: cannot connect to 127.0.0.1:{port}: "
+                     "Connection refused; retrying with backoff\n")
+    assert proc.returncode == 0 and out == "" and err == "stopped\n"
+    events = (tmp_path / "run" / "log" / "FIX.4.4-A-B.event.current.log").read_text()
+    assert events.count("connect failed") > 1  # retried, each in the event log only
