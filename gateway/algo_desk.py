@@ -44,9 +44,10 @@ from algos.runner import (
 from algos.strategy import MarketSnapshot, ParentOrder
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
-from gateway.fix_reports import RequestError, request_report
+from gateway.fix_reports import RequestError, parse_side, request_report
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
+from gateway.venue import mismatch_text
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
     CANCELED,
@@ -157,7 +158,17 @@ class AlgoDesk:
             p = self._by_client[(session, cl)]
             self._report(p, "I", now)
         else:
-            p = self._by_client[(session, body.get_str(41) or "")]
+            orig = body.get_str(41) or ""
+            p = self._by_client[(session, orig)]
+            try:
+                expect = (body.get_str(55) or "", parse_side(message))
+            except RequestError as exc:
+                self.deliver([self._cancel_reject(p, cl, kind, str(exc), now)], now)
+                return
+            mismatch = mismatch_text(p.order.symbol, p.order.side, expect, orig)
+            if mismatch is not None:
+                self.deliver([self._cancel_reject(p, cl, kind, mismatch, now)], now)
+                return
             if p.pending_cl is not None or not p.order.live:
                 self.deliver([self._cancel_reject(p, cl, kind, "order is done"
                               if not p.order.live else "a cancel or replace is in progress",

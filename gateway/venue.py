@@ -207,10 +207,11 @@ class Venue:
         out += self._after(req.symbol, events, now)
         return out
 
-    def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str,
-               now: datetime) -> list[Report]:
-        """OrderCancelRequest: Canceled, or an OrderCancelReject saying why not."""
-        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "1", now)
+    def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, now: datetime,
+               expect: tuple[str, Side] | None = None) -> list[Report]:
+        """OrderCancelRequest: Canceled, or an OrderCancelReject saying why not. ``expect``:
+        the request's (Symbol, Side), which must be the order's."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "1", now, expect)
         if order is None:
             assert reject is not None
             return [reject]
@@ -222,10 +223,15 @@ class Venue:
         return out + self._after(order.symbol, events, now)
 
     def replace(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, qty: int,
-                price: Decimal | None, now: datetime) -> list[Report]:
+                price: Decimal | None, now: datetime,
+                vet: Callable[[Order, int, Decimal | None], str | None] | None = None,
+                expect: tuple[str, Side] | None = None) -> list[Report]:
         """OrderCancelReplaceRequest: new total quantity and (limit orders) price. Keeps
-        queue position when only the quantity goes down, as the book's REPLACE does."""
-        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now)
+        queue position when only the quantity goes down, as the book's REPLACE does.
+        ``vet`` (a caller's own checks, such as risk limits) sees the order, its new quantity
+        and price after the venue's checks; a reason it returns is the OrderCancelReject's
+        Text, with nothing changed. ``expect`` as for :meth:`cancel`."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now, expect)
         if order is None:
             assert reject is not None
             return [reject]
@@ -239,6 +245,10 @@ class Venue:
                 ticks = self._check_price(spec, price if price is not None else order.price)
             elif price is not None:
                 raise _Rejected(CXL_OTHER, "a market order has no price to replace")
+            problem = None if vet is None else vet(
+                order, qty, spec.to_price(ticks) if order.ord_type == LIMIT else None)
+            if problem is not None:
+                raise _Rejected(CXL_OTHER, problem)
         except _Rejected as r:
             return [self._cancel_reject(owner, cl_ord_id, orig_cl_ord_id, order, "2",
                                         CXL_OTHER, r.text, now)]
@@ -403,8 +413,11 @@ class Venue:
                           rej_reason=reason, parent=req.parent)
 
     def _target(self, owner: str, cl_ord_id: str, orig: str, response_to: str,
-                now: datetime) -> tuple[Order | None, CancelReject | None]:
-        """The live order a cancel or replace names, or the reject to send instead."""
+                now: datetime, expect: tuple[str, Side] | None = None
+                ) -> tuple[Order | None, CancelReject | None]:
+        """The live order a cancel or replace names, or the reject to send instead (also
+        when the request's ``expect`` (Symbol, Side) is not the order's: a client that
+        confused two orders must not cancel the wrong one)."""
         order = self._orders.get((owner, orig))
         if (owner, cl_ord_id) in self._orders:
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
@@ -412,6 +425,10 @@ class Venue:
         if order is None:
             return None, self._cancel_reject(owner, cl_ord_id, orig, None, response_to,
                                              CXL_UNKNOWN, f"unknown order {orig}", now)
+        mismatch = mismatch_text(order.symbol, order.side, expect, orig)
+        if mismatch is not None:
+            return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
+                                             CXL_OTHER, mismatch, now)
         if not order.live:
             state = {FILLED: "filled", CANCELED: "canceled"}.get(order.status, "done")
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
@@ -479,3 +496,17 @@ class Venue:
         for listener in self._listeners:
             listener(symbol, events, now)
         return out
+
+
+def mismatch_text(symbol: str, side: Side, expect: tuple[str, Side] | None,
+                  orig: str) -> str | None:
+    """Why a cancel or replace naming (Symbol, Side) ``expect`` may not act on order ``orig``
+    of ``symbol`` and ``side``, or None when they match (or nothing is expected)."""
+    if expect is None:
+        return None
+    if expect[0] != symbol:
+        return f"Symbol (55) {expect[0]} is not order {orig}'s ({symbol})"
+    if expect[1] != side:
+        words = {Side.BUY: "1 (buy)", Side.SELL: "2 (sell)"}
+        return f"Side (54) {words[expect[1]]} is not order {orig}'s ({words[side]})"
+    return None

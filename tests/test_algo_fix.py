@@ -172,6 +172,25 @@ def test_a_parent_replace_past_a_risk_limit_is_refused_and_the_parent_works_on(
     assert (done[150], done[38]) == ("4", "600")
 
 
+def test_a_parent_cancel_naming_another_symbol_or_side_is_refused(
+        clients: Callable[[str], Client]) -> None:
+    c1, c2 = clients("CLIENT1"), clients("CLIENT2")
+    rest(c1, "SQ1", "2", 100, "70.00", "AMZN")  # above the parent's limit: nothing fills
+    parent(c2, "T6", 600, "AMZN", 30.0)
+    c2.expect("8", **{"11": "T6", "150": "0"})
+    c2.msg(f"35=F|11=T6x|41=T6|54=1|55=GOOG|60={c2.ts()}")
+    rej = c2.expect("9", **{"11": "T6x", "41": "T6", "434": "1"})
+    assert rej[58] == "Symbol (55) GOOG is not order T6's (AMZN)"
+    c2.msg(f"35=F|11=T6y|41=T6|54=2|55=AMZN|60={c2.ts()}")
+    rej = c2.expect("9", **{"11": "T6y", "41": "T6", "434": "1"})
+    assert rej[58] == "Side (54) 2 (sell) is not order T6's (1 (buy))"
+    c2.msg(f"35=F|11=T6c|41=T6|54=1|55=AMZN|60={c2.ts()}")  # the right one still works
+    done = c2.expect("8", **{"11": "T6c", "41": "T6"})
+    if done[150] == "6":  # Pending Cancel while children are out
+        done = c2.expect("8", **{"11": "T6c"})
+    assert done[150] == "4"
+
+
 def test_user_strategy_by_dotted_path(clients: Callable[[str], Client]) -> None:
     """847=1002 is algos.example_strategy:PassivePov in sessions/venue.yaml."""
     c = clients("CLIENT2")

@@ -137,6 +137,37 @@ def test_cancel_then_cancel_again_is_too_late() -> None:
     assert v.books["AAPL"].order_count() == 0
 
 
+def test_a_cancel_or_replace_naming_another_symbol_or_side_changes_nothing() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    [rej] = v.cancel("C1", "a2", "a", NOW, expect=("MSFT", Side.BUY))
+    assert isinstance(rej, CancelReject) and rej.order_id != "NONE" and rej.ord_status == NEW
+    assert rej.text == "Symbol (55) MSFT is not order a's (AAPL)"
+    [rej] = v.replace("C1", "a3", "a", 50, D("10.00"), NOW, expect=("AAPL", Side.SELL))
+    assert isinstance(rej, CancelReject) and rej.response_to == "2"
+    assert rej.text == "Side (54) 2 (sell) is not order a's (1 (buy))"
+    assert v.books["AAPL"].order_count() == 1
+    [r] = execs(v.cancel("C1", "a4", "a", NOW, expect=("AAPL", Side.BUY)))
+    assert r.exec_type == CANCELED
+
+
+def test_a_replace_refused_by_the_callers_vet_changes_nothing() -> None:
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    seen = []
+
+    def vet(order: object, qty: int, price: Decimal | None) -> str | None:
+        seen.append((qty, price))
+        return "risk: too big" if qty > 500 else None
+
+    [rej] = v.replace("C1", "a2", "a", 600, D("10.01"), NOW, vet)
+    assert isinstance(rej, CancelReject) and rej.text == "risk: too big"
+    order = v.order("C1", "a")
+    assert order is not None and (order.qty, order.price) == (100, D("10.00"))
+    [r] = execs(v.replace("C1", "a3", "a", 200, None, NOW, vet))  # the price stays
+    assert r.exec_type == REPLACED and seen == [(600, D("10.01")), (200, D("10.00"))]
+
+
 def test_replace_down_keeps_priority_and_up_loses_it() -> None:
     v = venue()
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
