@@ -258,7 +258,8 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
     return out
 
 
-def _session(node: Node, defaults: dict[str, Any], base: Path) -> SessionConfig:
+def _session(node: Node, defaults: dict[str, Any], base: Path,
+             defaults_node: Node | None = None) -> SessionConfig:
     values = {**defaults, **_session_values(node, base)}
     missing = [k for k in ("begin_string", "sender_comp_id", "target_comp_id") if k not in values]
     if missing:
@@ -266,6 +267,13 @@ def _session(node: Node, defaults: dict[str, Any], base: Path) -> SessionConfig:
     session = SessionConfig(**values)
     if session.role == "initiator" and (session.host is None or session.port is None):
         raise node.error("an initiator needs host and port")
+    if session.role == "acceptor" and session.tls is not None:
+        # it would be ignored: the acceptor's port serves plain text unless acceptor.tls says
+        own = node.mapping(_SESSION_KEYS)
+        where = own["tls"] if "tls" in own else (
+            defaults_node.mapping(_SESSION_KEYS)["tls"] if defaults_node is not None else node)
+        raise where.error(f"session {session.name} is an acceptor: its connections use "
+                          "acceptor.tls (a session's tls is for an initiator's connection)")
     if session.password_env and session.username is None:
         raise node.error("password_env needs username")
     if session.password_env and session.password() is None:
@@ -316,7 +324,8 @@ def load_config(path: str | Path) -> GatewayConfig:
     base = Path(path).resolve().parent
     top = root.mapping({"acceptor", "defaults", "sessions"} | EXTRA_SECTIONS, {"sessions"})
     defaults = _session_values(top["defaults"], base) if "defaults" in top else {}
-    sessions = tuple(_session(n, defaults, base) for n in top["sessions"].sequence())
+    sessions = tuple(_session(n, defaults, base, top.get("defaults"))
+                     for n in top["sessions"].sequence())
     if not sessions:
         raise top["sessions"].error("at least one session is needed")
     seen: dict[tuple[str, str, str], int] = {}

@@ -149,3 +149,16 @@ def test_a_password_variable_that_is_not_set_stops_start_up(
     monkeypatch.setenv("GW_TEST_PASSWORD_UNSET", "secret")
     path = tmp_path / "gw.yaml"
     assert load_config(path).sessions[0].password() == "secret"
+
+
+def test_tls_on_an_acceptor_session_is_an_error_not_plain_text(tmp_path: Path) -> None:
+    """A session's tls secures an initiator's connection; on an acceptor session it used to be
+    ignored, and the port served plain text to whoever thought it was encrypted."""
+    cert, key = tmp_path / "gw.crt", tmp_path / "gw.key"
+    message = error_of(tmp_path, SESSIONS.replace("{extra}", f"tls: {{cert: {cert}, key: {key}}}"))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 6, "sessions[0].tls")
+    assert "session FIX.4.4:ISLD->TW is an acceptor: its connections use acceptor.tls" in message
+    in_defaults = (f"defaults:\n  tls: {{cert: {cert}, key: {key}}}\n"
+                   + SESSIONS.replace("    {extra}\n", ""))
+    message = error_of(tmp_path, in_defaults)
+    assert_one_prefix(message, tmp_path / "gw.yaml", 2, "defaults.tls")
