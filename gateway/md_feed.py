@@ -614,20 +614,34 @@ class MdLogReader:
 class FeedBook(OrderBook):
     """An :class:`~engine.book.OrderBook` that a :class:`MarketDataFeed` drives from C.
 
-    ``gone``: the replayed orders that the caller's own orders took whole (:meth:`took`),
-    ascending. What the log later says of one (a change, a delete, a trade) is of liquidity
-    already gone, so the feed skips it (csrc/mdfeed.h)."""
+    ``gone``: the replayed orders that the caller's own orders took whole (:meth:`took`,
+    the only way to change it: C is handed the array as it stands), ascending. What the log
+    later says of one (a change, a delete, a trade) is of liquidity already gone, so the
+    feed skips it (csrc/mdfeed.h)."""
 
     def __init__(self, max_orders: int = 1_000_000) -> None:
         super().__init__(max_orders)
-        self.gone: array[int] = array("q")
+        self.gone: array[int] = array("q")  # changed only by took(): see gone_ptr
+        self._gone_ptr: Any = None
 
     def took(self, order_id: int) -> None:
         """Replayed order ``order_id`` was taken whole by the caller's orders."""
         gone = self.gone
         i = bisect.bisect_left(gone, order_id)
         if i == len(gone) or gone[i] != order_id:
+            if self._gone_ptr is not None and self._gone_ptr != ffi.NULL:
+                ffi.release(self._gone_ptr)  # an exported array cannot grow
+            self._gone_ptr = None
             gone.insert(i, order_id)
+
+    def gone_ptr(self) -> Any:
+        """:attr:`gone` as an ``int64_t[]`` for C (NULL when empty), made once until
+        :meth:`took` changes it: a replay hands it to C for every chunk."""
+        ptr = self._gone_ptr
+        if ptr is None:
+            ptr = self._gone_ptr = (ffi.from_buffer("int64_t[]", self.gone) if self.gone
+                                    else ffi.NULL)
+        return ptr
 
     def c_book(self) -> Any:
         """The ``lob_book *`` (valid while the book is open)."""
@@ -693,6 +707,21 @@ class MdUpdate:
         syms = np.unique(self.entry_columns()["sym"])
         return {self.batch.symbols[int(k)] for k in syms}
 
+    def only_symbol_trades(self) -> tuple[list[int], list[int], list[int]] | None:
+        """For a batch of one symbol: None if these messages have no entries (the symbol is
+        not in :meth:`symbols_changed`), else :meth:`trade_columns` of the symbol. The two
+        in one call, without sets: a replay asks after every chunk. ValueError for a batch
+        of several symbols."""
+        b = self.batch
+        if len(b.symbols) != 1:
+            raise ValueError(f"{b!r} has {len(b.symbols)} symbols")
+        first, last = b.entry_range(self.start, self.stop)
+        if last <= first:
+            return None
+        lo, hi = b._trade_span(self.start, self.stop)
+        t = b._trade_lists()
+        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
+
     def trade_columns(self, symbol: str) -> tuple[list[int], list[int], list[int]]:
         """The trade entries (269=2) of ``symbol`` in order, as lists: price (ticks), size,
         time (ns). Slices of lists the batch made once (a replay asks for every chunk)."""
@@ -740,6 +769,10 @@ class MarketDataFeed:
         self._ctl = ffi.new("md_apply_ctl *")
         self._fills = ffi.new("md_fill[]", 64)
         self._decoder = MdDecoder(price_decimals=price_decimals)
+        # the batch last applied, its records as C arrays and its (index, symbol, book)s:
+        # a replay applies each batch in many chunks
+        self._batch: MdBatch | None = None
+        self._batch_c: tuple[Any, Any, list[tuple[int, str, FeedBook]]] = (None, None, [])
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -790,8 +823,13 @@ class MarketDataFeed:
             for k, text in batch.text_ids(*batch.entry_range(start, stop)):
                 struct.pack_into("<q", batch.entries, k * _E, self._text_id(text))
         ctl = self._ctl
-        msgs = ffi.from_buffer("md_msg[]", batch.msgs)
-        entries = ffi.from_buffer("md_entry[]", batch.entries)
+        if batch is not self._batch:
+            self._batch = batch
+            self._batch_c = (ffi.from_buffer("md_msg[]", batch.msgs),
+                             ffi.from_buffer("md_entry[]", batch.entries),
+                             [(sym, symbol, self._feed_book(symbol))
+                              for sym, symbol in enumerate(batch.symbols)])
+        msgs, entries, order = self._batch_c
         ops = 0
         rows: Any = None
         row_count = 0
@@ -800,51 +838,65 @@ class MarketDataFeed:
         crossed = False
         top_rows: dict[str, array[int]] = {}
         trade_bound = -1
-        order = list(enumerate(batch.symbols))
         if clients and len(order) > 1:
-            order.sort(key=lambda ss: not clients.get(ss[1]))
-            if stop_at_fill and sum(1 for _, sy in order if clients.get(sy)) > 1:
+            order = sorted(order, key=lambda ssb: not clients.get(ssb[1]))
+            if stop_at_fill and sum(1 for _, sy, _b in order if clients.get(sy)) > 1:
                 raise ValueError("stop_at_fill needs client orders in one symbol only")
-        for sym, symbol in order:
-            book = self._feed_book(symbol)
+        # Between calls ctl has every optional input off (clients, fills, gone, tops and rows
+        # NULL, their counts, levels and stop_on_fill 0): a call sets what it uses and turns
+        # it off again after md_apply, whatever happens (no pointer outlives its buffer).
+        ctl.stop_on_reject = 1 if self.strict else 0
+        for sym, symbol, book in order:
             ids = clients.get(symbol) if clients else None
-            ctl.stop_on_fill = 1 if stop_at_fill and ids else 0
-            if ids:
-                # Room for every fill C can write, so it never stops early: at most one per
-                # trade entry plus one per client order removed (csrc/mdfeed.h), and C asks
-                # for the worst case of a message on top of what it wrote.
-                if trade_bound < 0:
-                    trade_bound = batch.trade_count(start, stop)
-                client_ids = array("q", ids)
-                fill_cap = trade_bound + 2 * len(client_ids)
-                if len(self._fills) < fill_cap:  # one buffer for every call, grown as needed
-                    self._fills = ffi.new("md_fill[]", max(fill_cap, 2 * len(self._fills)))
-                fill_buf = self._fills
-                ctl.clients = ffi.from_buffer("int64_t[]", client_ids)
-                ctl.client_count = len(client_ids)
-                ctl.fills = fill_buf
-                ctl.fills_cap = fill_cap
-            gone = ffi.from_buffer("int64_t[]", book.gone) if book.gone else ffi.NULL
-            ctl.gone = gone
-            ctl.gone_count = len(book.gone)
-            if tops:
-                top_buf = ffi.new("int64_t[]", max(1, stop - start) * _TOP)
-                ctl.tops = top_buf
-                ctl.tops_cap = stop - start
+            gone = book.gone_ptr() if book.gone else None
             recording = symbol == record
-            ctl.sym = sym
-            ctl.stop_on_reject = 1 if self.strict else 0
-            ctl.levels = depth if recording else 0
-            if recording:
-                rows = ffi.new("int64_t[]", max(1, (stop - start) * 4 * depth))
-                ctl.rows = rows
-                ctl.rows_cap = stop - start
-                ctl.empty_ask = EMPTY_ASK_PRICE
-                ctl.empty_bid = EMPTY_BID_PRICE
-            else:
-                ctl.rows = ffi.NULL
-                ctl.rows_cap = 0
-            done = lib.md_apply(book.c_book(), msgs, start, stop, entries, ctl)
+            try:
+                if ids:
+                    ctl.stop_on_fill = 1 if stop_at_fill else 0
+                    # Room for every fill C can write, so it never stops early: at most one
+                    # per trade entry plus one per client order removed (csrc/mdfeed.h), and
+                    # C asks for the worst case of a message on top of what it wrote.
+                    if trade_bound < 0:
+                        trade_bound = batch.trade_count(start, stop)
+                    client_ids = array("q", ids)
+                    fill_cap = trade_bound + 2 * len(client_ids)
+                    if len(self._fills) < fill_cap:  # one buffer for every call, grown
+                        self._fills = ffi.new("md_fill[]", max(fill_cap, 2 * len(self._fills)))
+                    fill_buf = self._fills
+                    ctl.clients = ffi.from_buffer("int64_t[]", client_ids)
+                    ctl.client_count = len(client_ids)
+                    ctl.fills = fill_buf
+                    ctl.fills_cap = fill_cap
+                if gone is not None:
+                    ctl.gone = gone
+                    ctl.gone_count = len(book.gone)
+                if tops:
+                    top_buf = ffi.new("int64_t[]", max(1, stop - start) * _TOP)
+                    ctl.tops = top_buf
+                    ctl.tops_cap = stop - start
+                ctl.sym = sym
+                if recording:
+                    ctl.levels = depth
+                    rows = ffi.new("int64_t[]", max(1, (stop - start) * 4 * depth))
+                    ctl.rows = rows
+                    ctl.rows_cap = stop - start
+                    ctl.empty_ask = EMPTY_ASK_PRICE
+                    ctl.empty_bid = EMPTY_BID_PRICE
+                done = lib.md_apply(book.c_book(), msgs, start, stop, entries, ctl)
+                stopped_at_fill = bool(ctl.stop_on_fill and (ctl.fills_written or ctl.crossed))
+            finally:
+                if ids:
+                    ctl.clients = ctl.fills = ffi.NULL
+                    ctl.client_count = ctl.fills_cap = ctl.stop_on_fill = 0
+                if gone is not None:
+                    ctl.gone = ffi.NULL
+                    ctl.gone_count = 0
+                if tops:
+                    ctl.tops = ffi.NULL
+                    ctl.tops_cap = 0
+                if recording:
+                    ctl.rows = ffi.NULL
+                    ctl.rows_cap = ctl.levels = 0
             if ids:
                 written = ctl.fills_written
                 for (order_id, price, qty, left, time_ns, trade_id, _trade_px, entry, _side,
@@ -852,32 +904,25 @@ class MarketDataFeed:
                     fills.append((entry, FeedFill(symbol, order_id, price, qty, left, time_ns,
                                                   trade_id)))
                 filled_symbols += written > 0
-                # C keeps no pointer past the call; NULL them so the next symbol or call
-                # without clients sees the feature off
-                ctl.clients = ctl.fills = ffi.NULL
-                ctl.client_count = ctl.fills_cap = 0
             if tops:
                 flat = top_rows[symbol] = array("q")
                 flat.frombytes(ffi.buffer(top_buf, ctl.tops_written * _TOP * 8))
-                ctl.tops = ffi.NULL
-                ctl.tops_cap = 0
-            ctl.gone = ffi.NULL
-            ctl.gone_count = 0
-            if gone != ffi.NULL:
-                ffi.release(gone)  # else the array stays exported and took() cannot grow it
+            if recording:
+                row_count = ctl.rows_written
             if done < 0:
                 raise error_for(done, f"applying {batch.source} to the {symbol} book")
             ops += ctl.ops
-            self.rejects += ctl.rejects
-            self.skipped += ctl.skipped
-            if recording:
-                row_count = ctl.rows_written
-            if ctl.rejects and self.strict:
-                k = ctl.reject_entry
-                i = batch.message_of_entry(k)
-                raise MdLogError(batch.source, batch.line(i),
-                                 _reject_reason(batch, k, ctl.reject_code))
-            if ctl.stop_on_fill and (ctl.fills_written or ctl.crossed):
+            rejects, skipped = ctl.rejects, ctl.skipped
+            if skipped:
+                self.skipped += skipped
+            if rejects:
+                self.rejects += rejects
+                if self.strict:
+                    k = ctl.reject_entry
+                    i = batch.message_of_entry(k)
+                    raise MdLogError(batch.source, batch.line(i),
+                                     _reject_reason(batch, k, ctl.reject_code))
+            if stopped_at_fill:
                 crossed = bool(ctl.crossed)
                 if 0 <= done < stop:
                     stop = done  # the message ends the update, for every symbol

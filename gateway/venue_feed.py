@@ -170,7 +170,10 @@ class FeedReplay:
 
     @property
     def done(self) -> bool:
-        return all(log.batch is None for log in self._logs)
+        for log in self._logs:  # noqa: SIM110  # no generator: asked on every step of a run
+            if log.batch is not None:
+                return False
+        return True
 
     def first_time(self) -> datetime | None:
         """The time of the earliest first message of the logs (None: they are empty)."""
@@ -282,12 +285,23 @@ class FeedReplay:
                                  stop_at_fill=stopping)
         stop = update.stop
         self.applied += stop - start
-        for symbol in update.symbols_changed() & self.books.keys():
-            change = changed.setdefault(symbol, FeedChange(symbol, []))
-            prices, sizes, times = update.trade_columns(symbol)
-            if prices:
-                change.trades += zip(prices, sizes, strict=True)
-                change.trade_times += times
+        if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
+            only = update.only_symbol_trades()
+            if only is not None and (symbol := batch.symbols[0]) in self.books:
+                change = changed.get(symbol)
+                if change is None:
+                    change = changed[symbol] = FeedChange(symbol, [])
+                prices, sizes, times = only
+                if prices:
+                    change.trades += zip(prices, sizes, strict=True)
+                    change.trade_times += times
+        else:
+            for symbol in update.symbols_changed() & self.books.keys():
+                change = changed.setdefault(symbol, FeedChange(symbol, []))
+                prices, sizes, times = update.trade_columns(symbol)
+                if prices:
+                    change.trades += zip(prices, sizes, strict=True)
+                    change.trade_times += times
         for fill in update.fills:
             changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
                 (fill, self.time_of(fill.time_ns)))
@@ -296,9 +310,11 @@ class FeedReplay:
                 if symbol in self.tops:
                     self.tops[symbol].extend(rows)
         at = log.times[stop - 1]
-        self.last_ns = max(self.last_ns, at)
+        if at > self.last_ns:
+            self.last_ns = at
         log.i = stop
-        self._note(log.advance())
+        if stop >= batch.count:
+            self._note(log.advance())
         if stopping and (update.fills or update.crossed):
             self.stopped_at_fill = True
             self.fill_ns = at

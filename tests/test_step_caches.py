@@ -1,11 +1,13 @@
 """What a backtest's step keeps from one market update to the next gives the answers it
 would compute afresh (each is kept because a backtest asks for it on every market chunk):
-a runner's next wakeup."""
+a runner's next wakeup, the feed's per-batch C arrays and its one-symbol trade columns."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import ClassVar
 
 from algos.runner import AlgoRunner, ParentEvent
@@ -17,7 +19,12 @@ from algos.strategy import (
     ParentOrder,
     Side,
 )
+from gateway.cmd_lobster import sample_path
+from gateway.md_feed import MarketDataFeed, MdLogReader
+from gateway.md_fix import lobster_to_fix
 from tests.test_algo_harness import T0, make_parent
+from tests.test_lobster import SAMPLES
+from tests.test_md_fix import BUNDLED_LOG, DAY
 
 SEC = timedelta(seconds=1)
 
@@ -97,3 +104,47 @@ def test_a_wakeup_that_raises_is_asked_and_audited_every_time() -> None:
     assert audit.count("strategy_error") == 2 and Wisher.asked == 2
     Wisher.fail = False
     assert a.next_wakeup() == T0 + 5 * SEC
+
+
+def test_one_symbol_trades_are_the_changed_symbols_trade_columns() -> None:
+    rng = random.Random(3)
+    feed = MarketDataFeed(strict=False)
+    for batch in MdLogReader(BUNDLED_LOG):
+        assert len(batch.symbols) == 1
+        i = 0
+        while i < batch.count:
+            stop = min(batch.count, i + rng.choice((1, 1, 2, 7, 40)))
+            update = feed.apply(batch, i, stop)
+            only = update.only_symbol_trades()
+            changed = update.symbols_changed()
+            if only is None:
+                assert changed == set()
+            else:
+                assert changed == {batch.symbols[0]}
+                assert only == update.trade_columns(batch.symbols[0])
+            i = stop
+
+
+def test_chunks_of_batches_in_turn_build_the_books_whole_batches_build(
+        tmp_path: Path) -> None:
+    """The feed keeps the last batch's C arrays between calls: chunks of two logs' batches
+    applied in turn into one feed end in the books that one call per batch builds."""
+    logs = [BUNDLED_LOG, tmp_path / "AAPL.md.log"]
+    lobster_to_fix(sample_path(SAMPLES[1][0]), sample_path(SAMPLES[1][1]), logs[1],
+                   symbol="AAPL", day=DAY)
+    whole, chunked = MarketDataFeed(strict=False), MarketDataFeed(strict=False)
+    batches = [b for log in logs for b in MdLogReader(log)]
+    assert {b.symbols for b in batches} == {("AMZN",), ("AAPL",)}
+    for batch in batches:
+        whole.apply(batch)
+    at = [0] * len(batches)
+    while any(i < b.count for i, b in zip(at, batches, strict=True)):
+        for k, batch in enumerate(batches):
+            stop = min(batch.count, at[k] + 37)
+            chunked.apply(batch, at[k], stop)
+            at[k] = stop
+    assert sorted(chunked.symbols) == ["AAPL", "AMZN"]
+    for symbol in whole.symbols:
+        for side in (Side.BUY, Side.SELL):
+            assert chunked.book(symbol).depth(side) == whole.book(symbol).depth(side)
+        assert chunked.book(symbol).depth(Side.BUY)  # the replays built something
