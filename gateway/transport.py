@@ -59,6 +59,7 @@ APP_TICK = 0.05  # longest an application timer may wait past its deadline
 FIRST_MESSAGE_TIMEOUT = 30.0  # seconds a new connection has to deliver its first message
 SCHEDULE_POLL = 60.0  # longest an initiator sleeps while it waits for its schedule
 FIRST_MESSAGE_LIMIT = 65536  # bytes a first message may take: a Logon is far smaller
+SHOWN_BYTES = 64  # of a refused connection's input, in its log line (escaped, then cut)
 STOP_GRACE = 1.0  # seconds past the longest logout_timeout that stop() waits for the sessions
 ACCEPTOR_LOG = "acceptor.event.current.log"  # the engine's event log, beside the sessions'
 
@@ -319,6 +320,8 @@ class Engine:
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
         buf, key, reason, detail = await self._first_message(reader, writer)
+        if key is None and buf:  # what a stranger sent, in the few characters a line shows
+            detail += f"; sent {wire_text(buf[:SHOWN_BYTES].decode('latin-1'))}"
         runner = None
         if self._stopping:  # a Logon now would be answered and then cut off
             reason, detail = "closed", "the gateway is stopping"
@@ -351,6 +354,8 @@ class Engine:
                     if not chunk:
                         return buf, None, "closed", "before a complete first message"
                     buf += chunk
+                    if not b"8=".startswith(buf[:2]):  # not FIX (an HTTP probe, say): now
+                        return buf, None, "garbled", "not a FIX message (no 8= at the start)"
                     key = peek_session_key(buf)
                     if key is not None:
                         return buf, key, "closed", ""

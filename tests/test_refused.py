@@ -96,9 +96,15 @@ def logon(begin: str = "FIX.4.4", sender: str = "TW", target: str = "ISLD") -> b
     ("wrong_begin_string", logon(begin="FIX.4.2"), False, "'FIX.4.2'"),
     ("garbled", frame("FIX.4.4", "35=A|34=1|49=TW|56=ISLD|98=0|108=30", checksum=0), False,
      "garbled"),
-    ("garbled", b"\x00" * 70000, False, "bytes"),  # no message at all in 64 KiB
-    ("closed", b"8=FIX.4.4\x019=5", True, "before a complete first message"),
-], ids=["unknown", "begin_string", "bad_checksum", "64k_of_nothing", "closed_early"])
+    # a start of a message that never ends in 64 KiB
+    ("garbled", b"8=FIX.4.4\x019=99999\x01" + b"\x00" * 70000, False,
+     "bytes; sent '8=FIX.4.4\\x019=99999\\x01\\x00"),
+    # not FIX at all: refused at once, not after 30 s, with what it was
+    ("garbled", b"GET / HTTP/1.0\r\n\r\n", False,
+     "not a FIX message (no 8= at the start); sent 'GET / HTTP/1.0\\x0d\\x0a\\x0d\\x0a'"),
+    ("closed", b"8=FIX.4.4\x019=5", True,
+     "before a complete first message; sent '8=FIX.4.4\\x019=5'"),
+], ids=["unknown", "begin_string", "bad_checksum", "64k_of_nothing", "http", "closed_early"])
 def test_a_refused_connection_is_logged_and_counted(tmp_path: Path, reason: str, data: bytes,
                                                     close: bool, shown: str) -> None:
     async def scenario() -> None:
