@@ -16,8 +16,10 @@ and event logs, the acceptor's log, the audit log) at its path, for log rotation
 files, then send it.
 
 ``--mode backtest`` runs the config's ``backtest:`` section instead, exactly as
-``gateway backtest FILE.yaml`` does; ``--mode live`` (the default) serves it live, where a
-``backtest:`` section is ignored and clients send their own orders.
+``gateway backtest FILE.yaml`` does (``--output`` and ``--on-error`` as there); ``--mode
+live`` (the default) serves it live, where a ``backtest:`` section is ignored and clients send
+their own orders. An option of the other mode (``--port`` or ``--run-dir`` with a backtest,
+``--output`` or ``--on-error`` live) is an error, not ignored.
 
 Stopping: SIGINT, SIGTERM and SIGHUP all stop it gracefully (every session logged out, stores
 closed, ``stopped`` on stderr, exit 0) from the moment it has begun to start its sessions; a
@@ -54,6 +56,7 @@ from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.progress_lines import LinePrinter
 from gateway.transport import Engine, ssl_context
 
+RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
 #: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
 #: terminal or a supervisor's reload must log the sessions out, not drop their connections.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -84,10 +87,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("config", type=Path, help="sessions YAML (see sessions/)")
     p.add_argument("--port", type=port_number,
                    help="override the acceptor's listening port (0: a free one)")
-    p.add_argument("--run-dir", type=Path, default=Path("logs/run"),
-                   help="where logs and stores go (default: %(default)s)")
+    p.add_argument("--run-dir", type=Path,
+                   help=f"where logs and stores go (default: {RUN_DIR}; live mode)")
     p.add_argument("--mode", choices=("live", "backtest"), default="live",
                    help="serve live (default), or run the config's backtest: section")
+    p.add_argument("--output", type=Path,
+                   help="backtest mode: the report folder (overrides the config's)")
+    p.add_argument("--on-error", choices=("stop", "skip"),
+                   help="backtest mode: on bad market data, stop (default) or skip it")
     p.set_defaults(run=run)
 
 
@@ -319,11 +326,20 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    wrong = ([f"--{name.replace('_', '-')}" for name in ("port", "run_dir")
+              if getattr(args, name) is not None] if args.mode == "backtest" else
+             [f"--{name.replace('_', '-')}" for name in ("output", "on_error")
+              if getattr(args, name) is not None])
+    if wrong:  # said, rather than silently ignored
+        other = "live" if args.mode == "backtest" else "backtest"
+        raise StartupError(f"{', '.join(wrong)} applies to --mode {other}, not {args.mode}"
+                           + (" (a backtest writes its logs to its output folder: --output)"
+                              if args.mode == "backtest" else ""))
     if args.mode == "backtest":
         from gateway.cmd_backtest import run_config  # the backtest's imports only when asked
 
-        return run_config(argparse.Namespace(config=args.config, on_error=None, output=None,
-                                             quiet=False))
-    asyncio.run(serve(args.config, args.port, args.run_dir))
+        return run_config(argparse.Namespace(config=args.config, on_error=args.on_error,
+                                             output=args.output, quiet=False))
+    asyncio.run(serve(args.config, args.port, args.run_dir or RUN_DIR))
     print("stopped", file=sys.stderr)
     return 0

@@ -191,3 +191,19 @@ def test_an_initiator_that_cannot_connect_says_so_once_and_stops_cleanly(
     assert proc.returncode == 0 and out == "" and err == "stopped\n"
     events = (tmp_path / "run" / "log" / "FIX.4.4-A-B.event.current.log").read_text()
     assert events.count("connect failed") > 1  # retried, each in the event log only
+
+
+def test_mode_backtest_takes_output_and_refuses_the_live_options(tmp_path: Path) -> None:
+    config = ROOT / "sessions" / "backtest.yaml"
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(config), "--mode",
+                           "backtest", "--output", str(tmp_path / "report")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report" / "summary.json").is_file()  # not the config's output folder
+    line = one_error_line(run_gateway(tmp_path, config, "--mode", "backtest"))
+    assert ("--run-dir applies to --mode live, not backtest (a backtest writes its logs to "
+            "its output folder: --output)") in line
+    config_live = tmp_path / "gw.yaml"
+    config_live.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION)
+    line = one_error_line(run_gateway(tmp_path, config_live, "--output", str(tmp_path)))
+    assert "--output applies to --mode backtest, not live" in line
