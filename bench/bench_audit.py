@@ -17,7 +17,7 @@ minutes and an algo parent near the end of the day (whose second pass reads ever
 its end):
 
 * ``gateway audit`` as shipped (gateway.cli.main, output to /dev/null);
-* baseline: the reading before it, which ``gateway.audit_timeline.read_entries`` still does
+* baseline: the reading before it, which ``gateway.audit_entries.read_entries`` still does
   (an Entry with the raw message and the whole JSON record for every record with an order
   id in every file), then the same ``related`` and output.
 
@@ -54,7 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.audit import AuditLog  # noqa: E402
-from gateway.audit_timeline import find_files, iter_lines, read_entries, related  # noqa: E402
+from gateway.audit_entries import find_files, read_entries  # noqa: E402
+from gateway.audit_family import related  # noqa: E402
+from gateway.audit_render import iter_lines  # noqa: E402
 from gateway.msglog import SessionLog  # noqa: E402
 from tests.audit_samples import runner  # noqa: E402
 from tests.fixpeer import Peer  # noqa: E402

@@ -34,13 +34,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.audit_timeline import (
-    Relation,
-    as_json,
-    find_files,
-    iter_lines,
-    read_related,
-)
+from gateway.audit_entries import find_files
+from gateway.audit_family import Relation
+from gateway.audit_render import as_json, iter_lines
+from gateway.audit_two_passes import read_related
 
 MAX_WARNINGS = 20
 

@@ -1,4 +1,4 @@
-"""``gateway audit`` reads one order in two passes (gateway.audit_timeline.read_related): the
+"""``gateway audit`` reads one order in two passes (gateway.audit_two_passes.read_related): the
 answer is the one-pass answer (read every record, then ``related``) for every input, and the
 memory it keeps grows with the logs by a few dozen bytes a record, not by the record.
 
@@ -26,17 +26,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import audit_timeline
+from gateway import audit_id_index, audit_two_passes
 from gateway.audit import message_line, show_soh
-from gateway.audit_timeline import (
-    Reading,
-    Relation,
-    as_json,
-    find_files,
-    read_entries,
-    read_related,
-    related,
-)
+from gateway.audit_entries import Entry, Reading, find_files, read_entries
+from gateway.audit_family import Relation, related
+from gateway.audit_render import as_json
+from gateway.audit_two_passes import read_related
 from gateway.cli import main
 from gateway.msglog import SessionLog, log_stamp
 from tests.audit_samples import SAMPLES
@@ -202,16 +197,16 @@ def test_a_log_appended_to_between_the_passes_is_read_as_at_the_first(
                    + fix_line(T0, "35=8|11=B1|37=O2|39=0|150=0"))
     files = find_files(tmp_path)
     before = one_pass(files, "A1")[1]
-    read_again = audit_timeline._read_again
+    read_again = audit_two_passes._read_again
 
-    def append_then_read_again(*args: Any) -> list[audit_timeline.Entry]:
+    def append_then_read_again(*args: Any) -> list[Entry]:
         with audit.open("a") as f:
             f.write(record(3, "order", cl_ord_id="A2", orig_cl_ord_id="A1", order_id="O1"))
         with log.open("a", encoding="latin-1") as f:
             f.write(fix_line(T0, "35=8|11=A2|41=A1|37=O1|39=0|150=5"))
         return read_again(*args)
 
-    with mock.patch.object(audit_timeline, "_read_again", append_then_read_again):
+    with mock.patch.object(audit_two_passes, "_read_again", append_then_read_again):
         _, relation = read_related(files, "A1")
     assert [as_json(e) for e in relation.entries] == [as_json(e) for e in before.entries]
     assert sources(relation) == [log.name + ":1", "a.jsonl:1"]
@@ -280,8 +275,8 @@ def test_two_passes_answer_as_one_on_any_log(lines: list[tuple[str, str]],
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write(Path(tmp), lines)
         key: Callable[[str], int] = (lambda v: 1 + len(v) % 2) if shared_keys else (
-            audit_timeline._key)
-        with mock.patch.object(audit_timeline, "_key", key):
+            audit_id_index._key)
+        with mock.patch.object(audit_id_index, "_key", key):
             for cl_ord_id in (*IDS, "ABSENT"):
                 assert_same(paths, cl_ord_id)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import AuditLog, message_line
-from gateway.audit_timeline import find_files, read_entries, related
+from gateway.audit_entries import find_files, read_entries
+from gateway.audit_family import related
 from gateway.cli import main
 from gateway.msglog import SessionLog
 from tests.audit_samples import FIX_NAME, JSON_NAME, SAMPLES, generate
