@@ -481,6 +481,21 @@ class OrderBook:
         return list(map(_new_level, _LEVEL.iter_unpack(ffi.buffer(self._levels,
                                                                   got * _LEVEL.size))))
 
+    def top_records(self, n: int) -> tuple[bytes, bytes]:
+        """The best ``n`` levels of each side (best first), bids then asks, as raw
+        ``lob_level`` records: three little-endian int64 each (price, qty, orders, as
+        :class:`Level`). For callers that keep the last answer (equal bytes, same levels)
+        and want no object per level."""
+        book = self._ptr()
+        n = max(0, n)
+        if len(self._levels) < n:
+            self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
+        levels = self._levels
+        got = lib.lob_depth(book, 0, levels, n)
+        bids = ffi.buffer(levels, got * _LEVEL.size)[:]
+        got = lib.lob_depth(book, 1, levels, n)
+        return bids, ffi.buffer(levels, got * _LEVEL.size)[:]
+
     def level_count(self, side: int) -> int:
         book = self._ptr()
         _check_side(side)

@@ -19,12 +19,14 @@ the market data the change caused, then the algos' reactions to it.
 from __future__ import annotations
 
 import dataclasses
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from algos.risk import RiskGate
 from algos.strategy import MarketSnapshot
@@ -72,6 +74,7 @@ __all__ = ["VenueApplication", "venue_config"]
 
 VENUE_TYPES = frozenset({"D", "F", "G", "H", "V"})
 SNAPSHOT_LEVELS = 5
+_LEVEL = struct.Struct("<3q")  # lob_level: price, qty, orders (OrderBook.top_records)
 
 
 # Where reports for owners that are not FIX sessions go (the in-process algo desk).
@@ -122,6 +125,8 @@ class VenueApplication:
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
         self._md_out: list[tuple[str, Message]] = []
+        # per symbol, the last snapshot's bid records and levels, and ask records and levels
+        self._sides: dict[str, list[Any]] = {}
         self.market_data = MarketDataPublisher(self.venue, self._queue_md)
         self.desk = AlgoDesk(
             algos.factories(), self.venue.specs,
@@ -328,6 +333,8 @@ class VenueApplication:
         session is audited as the ExecutionReport message it becomes; a child's report never
         becomes a message, so it is audited here, with its parent."""
         reports = list(reports)
+        if not reports:  # most market updates report nothing
+            return
         for r in reports:
             if r.owner != DESK_OWNER:
                 if isinstance(r, ExecReport):
@@ -385,10 +392,23 @@ class VenueApplication:
         price = self.venue.prices.get(symbol)
         if price is None:
             return None
-        book = self.venue.books[symbol]
-        bids = tuple([(price(lv.price), lv.qty) for lv in book.depth(Side.BUY, SNAPSHOT_LEVELS)])
-        asks = tuple([(price(lv.price), lv.qty)
-                      for lv in book.depth(Side.SELL, SNAPSHOT_LEVELS)])
+        bid_records, ask_records = self.venue.books[symbol].top_records(SNAPSHOT_LEVELS)
+        # the levels algos look at often stand still between snapshots: the last ones of
+        # each side are kept with the records they came from (tuples of Decimals and ints,
+        # safe to share)
+        last = self._sides.get(symbol)
+        if last is None:
+            last = self._sides[symbol] = [b"-", (), b"-", ()]
+        if last[0] == bid_records:
+            bids = last[1]
+        else:
+            bids = last[1] = tuple([(price(p), q) for p, q, _ in _LEVEL.iter_unpack(bid_records)])
+            last[0] = bid_records
+        if last[2] == ask_records:
+            asks = last[3]
+        else:
+            asks = last[3] = tuple([(price(p), q) for p, q, _ in _LEVEL.iter_unpack(ask_records)])
+            last[2] = ask_records
         return MarketSnapshot(
             time=now, symbol=symbol,
             bid=bids[0][0] if bids else None, bid_qty=bids[0][1] if bids else 0,

@@ -1,10 +1,12 @@
 """What a backtest's step keeps from one market update to the next gives the answers it
 would compute afresh (each is kept because a backtest asks for it on every market chunk):
-a runner's next wakeup, the feed's per-batch C arrays and its one-symbol trade columns."""
+a runner's next wakeup, the snapshot levels the venue shows algos, the feed's per-batch C
+arrays and its one-symbol trade columns."""
 
 from __future__ import annotations
 
 import random
+import struct
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,14 +21,19 @@ from algos.strategy import (
     ParentOrder,
     Side,
 )
+from engine.book import OrderBook
 from gateway.cmd_lobster import sample_path
+from gateway.config import load_config
 from gateway.md_feed import MarketDataFeed, MdLogReader
 from gateway.md_fix import lobster_to_fix
+from gateway.venue_app import SNAPSHOT_LEVELS, VenueApplication
 from tests.test_algo_harness import T0, make_parent
 from tests.test_lobster import SAMPLES
 from tests.test_md_fix import BUNDLED_LOG, DAY
+from tests.test_venue_days import VENUE
 
 SEC = timedelta(seconds=1)
+_LEVEL = struct.Struct("<3q")
 
 
 class _NoRouter:
@@ -104,6 +111,49 @@ def test_a_wakeup_that_raises_is_asked_and_audited_every_time() -> None:
     assert audit.count("strategy_error") == 2 and Wisher.asked == 2
     Wisher.fail = False
     assert a.next_wakeup() == T0 + 5 * SEC
+
+
+def _reference_side(book: OrderBook, side: int, price: object) -> tuple[tuple[Decimal, int], ...]:
+    return tuple((price(lv.price), lv.qty)  # type: ignore[operator]
+                 for lv in book.depth(side, SNAPSHOT_LEVELS))
+
+
+def test_snapshots_show_the_book_as_it_is_whether_it_moved_or_not() -> None:
+    app = VenueApplication(load_config(VENUE))
+    book = app.venue.books["AAPL"]
+    price = app.venue.prices["AAPL"]
+    rng = random.Random(7)
+    resting: list[int] = []
+    for n in range(400):
+        roll = rng.random()
+        if roll < 0.5 or not resting:
+            side = rng.choice((Side.BUY, Side.SELL))
+            ticks = 1000 + (rng.randrange(0, 8) if side == Side.BUY else rng.randrange(9, 17))
+            book.add(n + 1, side, ticks, rng.randrange(1, 5) * 100)
+            resting.append(n + 1)
+        elif roll < 0.8:
+            book.cancel(resting.pop(rng.randrange(len(resting))))
+        # else: the book stands still, and the kept levels are shown again
+        s = app.snapshot("AAPL", T0 + n * SEC)
+        assert s is not None
+        bids = _reference_side(book, Side.BUY, price)
+        asks = _reference_side(book, Side.SELL, price)
+        assert (s.bids, s.asks, s.time) == (bids, asks, T0 + n * SEC)
+        assert (s.bid, s.bid_qty) == (bids[0] if bids else (None, 0))
+        assert (s.ask, s.ask_qty) == (asks[0] if asks else (None, 0))
+    assert app.snapshot("NOPE", T0) is None
+
+
+def test_top_records_are_the_depth_levels() -> None:
+    with OrderBook(1000) as book:
+        assert book.top_records(5) == (b"", b"")
+        for i in range(12):
+            book.add(i + 1, Side.BUY, 100 - i % 7, 10 + i)
+            book.add(100 + i, Side.SELL, 110 + i % 9, 20 + i)
+        for n in (0, 1, 5, 20):
+            bids, asks = book.top_records(n)
+            assert [tuple(r) for r in _LEVEL.iter_unpack(bids)] == book.depth(Side.BUY, n)
+            assert [tuple(r) for r in _LEVEL.iter_unpack(asks)] == book.depth(Side.SELL, n)
 
 
 def test_one_symbol_trades_are_the_changed_symbols_trade_columns() -> None:
