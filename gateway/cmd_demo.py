@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +30,7 @@ import yaml
 
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog
+from gateway.cli import UserError
 from gateway.client_app import ClientApplication, OrderProgress
 from gateway.config import load_config
 from gateway.metrics import GatewayMetrics
@@ -36,17 +40,54 @@ from gateway.venue_app import VenueApplication
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
 
+# The bounds the generated configs accept (client.orders[].window, venue.market_data.speed):
+# checked here so that a bad value is the argument's error, not a generated file's.
+WINDOW_RANGE = (0.1, 86400.0)
+SPEED_RANGE = (1e-3, 1e6)
+
+
+def at_least_one(text: str) -> int:
+    """argparse ``type=``: an integer >= 1 (quantities, slice counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _plain(x: float) -> str:
+    """``x`` without an exponent (``1000000``, ``0.001``), as a user types it."""
+    return f"{x:f}".rstrip("0").rstrip(".")
+
+
+def number_in(low: float, high: float) -> Callable[[str], float]:
+    """argparse ``type=``: a finite number in [low, high] (NaN and infinities refused)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:  # also False for NaN
+            raise argparse.ArgumentTypeError(
+                f"must be between {_plain(low)} and {_plain(high)}, got {text}")
+        return value
+    return parse
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run a venue and a client working a TWAP order (< 1 min)",
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--qty", type=int, default=3000, help="parent quantity (%(default)s)")
-    p.add_argument("--window", type=float, default=20.0,
-                   help="TWAP window in seconds (%(default)s)")
-    p.add_argument("--slices", type=int, default=10, help="TWAP slices (%(default)s)")
-    p.add_argument("--speed", type=float, default=30.0,
-                   help="market-data replay speed (%(default)sx)")
+    p.add_argument("--qty", type=at_least_one, default=3000,
+                   help="parent quantity, at least 1 (%(default)s)")
+    p.add_argument("--window", type=number_in(*WINDOW_RANGE), default=20.0,
+                   help="TWAP window in seconds, 0.1 to 86400 (%(default)s)")
+    p.add_argument("--slices", type=at_least_one, default=10,
+                   help="TWAP slices, at least 1 (%(default)s)")
+    p.add_argument("--speed", type=number_in(*SPEED_RANGE), default=30.0,
+                   help="market-data replay speed, 0.001 to 1000000 (%(default)sx)")
     p.add_argument("--run-dir", type=Path, default=Path("logs/demo"),
                    help="audit log, FIX logs and stores (default: %(default)s)")
     p.set_defaults(run=run)
@@ -103,39 +144,65 @@ def _write(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def claim_run_dir(base: Path, now: datetime) -> Path:
+    """:func:`new_run_dir` for ``--run-dir base``: a failure is a :class:`UserError` naming
+    the option and the path (``--run-dir /proc/nope: cannot create: No such file or
+    directory``), not a bare ``[Errno 2]``."""
+    try:
+        return new_run_dir(base, now)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if base.exists() and not base.is_dir():
+            raise UserError(f"--run-dir {base}: not a directory") from exc
+        if base.is_dir():
+            raise UserError(f"--run-dir {base}: cannot create a run directory in it: "
+                            f"{reason}") from exc
+        raise UserError(f"--run-dir {base}: cannot create: {reason}") from exc
+
+
 async def demo(args: argparse.Namespace) -> int:
+    """Run the demo (see the module docstring); the exit status. Nothing is left under
+    ``args.run_dir`` when it fails to start."""
     if not SAMPLE.is_file():
         raise FileNotFoundError(f"the bundled market data {SAMPLE} is missing")
-    run_dir = new_run_dir(args.run_dir, datetime.now())
-    venue_cfg = load_config(_write(run_dir / "venue.yaml", venue_yaml(run_dir, args.speed)))
-    venue_app = Dispatcher(venue_cfg)
-    audit = AuditLog(run_dir / "audit.jsonl", flush_every=256)
-    metrics = GatewayMetrics()
-    metrics_port = metrics.serve("127.0.0.1", 0)
-    venue = Engine(venue_cfg, venue_app, run_dir=run_dir / "venue", audit=audit,
-                   metrics=metrics)
-    await venue.start()
-    client_cfg = load_config(_write(run_dir / "client.yaml",
-                                    client_yaml(venue.port, args.qty, args.window,
-                                                args.slices)))
-    client_app = Dispatcher(client_cfg)
-    client = client_app.apps["client"]
-    assert isinstance(client, ClientApplication)
-    started = time.monotonic()
-    print(f"venue on 127.0.0.1:{venue.port}, market data {SAMPLE.name} at {args.speed:g}x; "
-          f"CLIENT1 works a TWAP: buy {args.qty} AMZN over {args.window:g} s, "
-          f"{args.slices} slices")
+    run_dir = claim_run_dir(args.run_dir, datetime.now())
+    async with AsyncExitStack() as undo:
+        # Until both engines are up, a failure undoes what was started, in reverse order,
+        # and removes the run directory: a failed start leaves nothing behind.
+        undo.callback(shutil.rmtree, run_dir, ignore_errors=True)
+        venue_cfg = load_config(_write(run_dir / "venue.yaml", venue_yaml(run_dir, args.speed)))
+        venue_app = Dispatcher(venue_cfg)
+        audit = AuditLog(run_dir / "audit.jsonl", flush_every=256)
+        undo.callback(audit.close)
+        metrics = GatewayMetrics()
+        metrics_port = metrics.serve("127.0.0.1", 0)
+        undo.callback(metrics.close)
+        venue = Engine(venue_cfg, venue_app, run_dir=run_dir / "venue", audit=audit,
+                       metrics=metrics)
+        await venue.start()
+        undo.push_async_callback(venue.stop)
+        client_cfg = load_config(_write(run_dir / "client.yaml",
+                                        client_yaml(venue.port, args.qty, args.window,
+                                                    args.slices)))
+        client_app = Dispatcher(client_cfg)
+        client = client_app.apps["client"]
+        assert isinstance(client, ClientApplication)
+        started = time.monotonic()
+        print(f"venue on 127.0.0.1:{venue.port}, market data {SAMPLE.name} at {args.speed:g}x; "
+              f"CLIENT1 works a TWAP: buy {args.qty} AMZN over {args.window:g} s, "
+              f"{args.slices} slices")
 
-    def progress(p: OrderProgress) -> None:
-        pct = 100 * p.cum / p.order.qty
-        bar = "#" * int(pct / 5)
-        last = f"last {p.fills[-1][1]} @ {p.fills[-1][2]}" if p.fills else p.status
-        print(f"  {time.monotonic() - started:5.1f}s [{bar:<20}] {p.cum:>6}/{p.order.qty} "
-              f"avg {p.avg_px:<10} {last}", flush=True)
+        def progress(p: OrderProgress) -> None:
+            pct = 100 * p.cum / p.order.qty
+            bar = "#" * int(pct / 5)
+            last = f"last {p.fills[-1][1]} @ {p.fills[-1][2]}" if p.fills else p.status
+            print(f"  {time.monotonic() - started:5.1f}s [{bar:<20}] {p.cum:>6}/{p.order.qty} "
+                  f"avg {p.avg_px:<10} {last}", flush=True)
 
-    client.on_update = progress
-    client_engine = Engine(client_cfg, client_app, run_dir=run_dir / "client")
-    await client_engine.start()
+        client.on_update = progress
+        client_engine = Engine(client_cfg, client_app, run_dir=run_dir / "client")
+        await client_engine.start()
+        undo.pop_all()  # started: from here on the run directory holds the run's records
     deadline = started + args.window + 15
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
