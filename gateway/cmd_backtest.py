@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway.input_paths import input_file
+
 # The backtest's own imports (river, scipy, matplotlib: about a second) are made when a
 # backtest runs, in the functions below, not when the CLI builds its parser: every other
 # command, and `gateway backtest --help`, would pay for them.
@@ -69,6 +71,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         raise ValueError("--dump-book N and --book-out FILE go together")
     if args.dump_book is not None and not 1 <= args.dump_book <= 1000:
         raise ValueError("--dump-book N: N must be in 1..1000")
+    input_file(args.log, "--log")
     depth = args.dump_book or 0
     from gateway.backtest import SkippedInput
     from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.input_paths import input_file
 from gateway.log_replay import (
     Answer,
     Comparison,
@@ -276,6 +277,7 @@ def _print_text(s: dict[str, Any], result: Comparison, max_diffs: int) -> None:
 def run(args: argparse.Namespace) -> int:
     host, port = parse_target(args.to)
     symbols = parse_symbols(args.symbol)
+    input_file(args.log, "LOG")
     try:
         script = plan(args.log, args.side)
     except ReplayError as exc:
