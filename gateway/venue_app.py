@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ from gateway.venue_orders import (
     TRADE,
     CancelReject,
     ExecReport,
+    Order,
     Report,
 )
 from gateway.venue_restart import Recovered, recover
@@ -273,15 +275,23 @@ class VenueApplication:
         body = message.body
         cl_ord_id = body.get_str(11) or ""
         try:
+            gate = self.gate(owner)
+            if gate is not None and msg_type in ("D", "G"):  # cancels only reduce risk
+                throttled = gate.throttle(now)
+                if throttled is not None:
+                    raise RequestError(f"risk: {throttled}")
             if msg_type == "D":
-                gate = self.gate(owner)
                 return self.venue.new_order(self.new_order(owner, message), now,
                                             None if gate is None else partial(self._risk, gate))
             if msg_type == "F":
-                return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now)
+                return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now,
+                                         expect=(body.get_str(55) or "", parse_side(message)))
             if msg_type == "G":
-                return self.venue.replace(owner, cl_ord_id, body.get_str(41) or "",
-                                          parse_qty(message), parse_price(message), now)
+                return self.venue.replace(
+                    owner, cl_ord_id, body.get_str(41) or "", parse_qty(message),
+                    parse_price(message), now,
+                    None if gate is None else partial(self._risk_replace, gate),
+                    expect=(body.get_str(55) or "", parse_side(message)))
             status = self.venue.status(owner, cl_ord_id, now)
             if status is None:
                 return [request_report(owner, self.venue.next_exec_id(), message,
@@ -296,6 +306,14 @@ class VenueApplication:
         problem = gate.check(req.symbol, req.side, req.qty, req.price, self.venue.mid(req.symbol))
         if problem is not None:
             raise RequestError(f"risk: {problem}")
+
+    def _risk_replace(self, gate: RiskGate, order: Order, qty: int,
+                      price: Decimal | None) -> str | None:
+        """The session's risk limits on the order a replace would make (the venue's checks
+        passed): None, or the OrderCancelReject's Text."""
+        problem = gate.check_replace(order.symbol, order.side, qty, price, order.qty,
+                                     order.price, self.venue.mid(order.symbol))
+        return None if problem is None else f"risk: {problem}"
 
     @staticmethod
     def new_order(owner: str, message: Message) -> NewOrder:

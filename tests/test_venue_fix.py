@@ -162,6 +162,19 @@ def test_wrong_field_types_get_session_rejects_not_a_crash(clients: Callable[...
     c.expect("3", **{"373": "5", "371": "54"})
 
 
+def test_a_cancel_naming_another_symbol_or_side_cancels_nothing(
+        clients: Callable[..., Client]) -> None:
+    c = clients("CLIENT1")
+    c.msg(f"35=D|11=X1|54=1|38=10|40=2|44=1.00|55=INTC|59=0|60={c.ts()}")
+    new = c.expect("8", **{"11": "X1", "150": "0"})
+    c.msg(f"35=F|11=X2|41=X1|54=2|55=MSFT|60={c.ts()}")  # the reviewer's: canceled X1
+    rej = c.expect("9", **{"11": "X2", "41": "X1", "434": "1", "102": "99", "37": new[37],
+                           "39": "0"})
+    assert rej[58] == "Symbol (55) MSFT is not order X1's (INTC)"
+    c.msg(f"35=F|11=X3|41=X1|54=1|55=INTC|60={c.ts()}")
+    c.expect("8", **{"11": "X3", "41": "X1", "150": "4"})
+
+
 def test_a_flood_of_orders_is_answered_in_order(clients: Callable[..., Client]) -> None:
     c = clients("CLIENT2")
     n = 500
