@@ -10,6 +10,19 @@ child orders, and where the audit log and the metrics are. Each run writes to a 
 its own under ``--run-dir``, named for its start time (``-2``, ``-3``... added when runs
 start in the same second). Everything goes over real FIX
 sessions on TCP; runs take about the window plus a few seconds.
+
+Progress lines and the summary name the parent's state in words (new, partially filled,
+filled, expired, canceled, rejected); when the venue ends the parent early its reason (the
+report's Text) is printed with it, and again on stderr.
+
+Exit status:
+  0    the parent ended filled or expired (the window closed with quantity left)
+  1    the parent had not ended 15 s after its window (or the client never logged on)
+  2    a bad argument, or the demo could not start (one ``gateway: error:`` line; no run
+       directory is left behind)
+  3    the venue rejected the parent (its reason is printed)
+  4    the venue canceled the parent (its reason is printed)
+  128 + the signal's number when a signal stopped it (130 for Ctrl-C)
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ import yaml
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog
 from gateway.cli import UserError
-from gateway.client_app import ClientApplication, OrderProgress
+from gateway.client_app import TEXT_SHOWN, ClientApplication, OrderProgress
 from gateway.config import load_config
 from gateway.metrics import GatewayMetrics
 from gateway.transport import Engine
@@ -40,6 +53,13 @@ from gateway.venue_app import VenueApplication
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
 
+#: Exit statuses (see the module docstring).
+EXIT_ENDED, EXIT_NOT_ENDED, EXIT_REJECTED, EXIT_CANCELED = 0, 1, 3, 4
+#: OrdStatus (39) of a parent's reports in words; "sent" before the first report.
+STATUS_WORDS = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
+                "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
+                "8": "rejected", "A": "pending new", "C": "expired", "E": "pending replace"}
+_ENDED_WELL = frozenset({"2", "C"})  # filled, expired: the parent was worked to its end
 # The bounds the generated configs accept (client.orders[].window, venue.market_data.speed):
 # checked here so that a bad value is the argument's error, not a generated file's.
 WINDOW_RANGE = (0.1, 86400.0)
@@ -160,6 +180,47 @@ def claim_run_dir(base: Path, now: datetime) -> Path:
         raise UserError(f"--run-dir {base}: cannot create: {reason}") from exc
 
 
+def shown(text: str) -> str:
+    """A report's Text (58) fit for the terminal: printable ASCII as it is, anything else
+    (controls, escapes, newlines, non-ASCII) and the backslash as ``\\xNN``, at most
+    :data:`TEXT_SHOWN` characters then ``...``: the venue's words must not drive the
+    operator's terminal."""
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        code = ord(ch)
+        part = (ch if " " <= ch <= "~" and ch != "\\" else f"\\x{code:02x}" if code < 0x100
+                else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        if used + len(part) > TEXT_SHOWN:  # never half an escape
+            return "".join(out) + "..."
+        out.append(part)
+        used += len(part)
+    return "".join(out)
+
+
+def state(p: OrderProgress) -> str:
+    """The parent's state in words, with the report's Text when it has one (``rejected: TWAP
+    Slices must be a positive integer, got '0'``); an OrdStatus without a name shows as
+    nothing, never as its code."""
+    word = STATUS_WORDS.get(p.status, "")
+    if p.text:
+        return f"{word}: {shown(p.text)}" if word else shown(p.text)
+    return word
+
+
+def outcome(orders: list[OrderProgress]) -> int:
+    """The exit status for the parents' ends: :data:`EXIT_NOT_ENDED` if any has not ended,
+    else :data:`EXIT_REJECTED` if any was rejected, else :data:`EXIT_CANCELED` if any ended
+    otherwise than filled or expired, else :data:`EXIT_ENDED`."""
+    if not orders or not all(p.done for p in orders):
+        return EXIT_NOT_ENDED
+    if any(p.status == "8" for p in orders):
+        return EXIT_REJECTED
+    if any(p.status not in _ENDED_WELL for p in orders):
+        return EXIT_CANCELED
+    return EXIT_ENDED
+
+
 async def demo(args: argparse.Namespace) -> int:
     """Run the demo (see the module docstring); the exit status. Nothing is left under
     ``args.run_dir`` when it fails to start."""
@@ -191,13 +252,20 @@ async def demo(args: argparse.Namespace) -> int:
         print(f"venue on 127.0.0.1:{venue.port}, market data {SAMPLE.name} at {args.speed:g}x; "
               f"CLIENT1 works a TWAP: buy {args.qty} AMZN over {args.window:g} s, "
               f"{args.slices} slices")
+        fills_shown: dict[str, int] = {}
 
         def progress(p: OrderProgress) -> None:
             pct = 100 * p.cum / p.order.qty
             bar = "#" * int(pct / 5)
-            last = f"last {p.fills[-1][1]} @ {p.fills[-1][2]}" if p.fills else p.status
+            # the fill this report brought, if any (an Expired report repeats no fill), then
+            # the state unless a partial fill already says it
+            new_fill = len(p.fills) > fills_shown.get(p.cl_ord_id, 0)
+            fills_shown[p.cl_ord_id] = len(p.fills)
+            said = [f"last {p.fills[-1][1]} @ {p.fills[-1][2]}"] if new_fill else []
+            if not new_fill or p.status != "1" or p.text:
+                said.append(state(p))
             print(f"  {time.monotonic() - started:5.1f}s [{bar:<20}] {p.cum:>6}/{p.order.qty} "
-                  f"avg {p.avg_px:<10} {last}", flush=True)
+                  f"avg {p.avg_px:<10} {', '.join(x for x in said if x)}", flush=True)
 
         client.on_update = progress
         client_engine = Engine(client_cfg, client_app, run_dir=run_dir / "client")
@@ -215,7 +283,20 @@ async def demo(args: argparse.Namespace) -> int:
     assert isinstance(venue_side, VenueApplication)
     summary(client, venue_side, run_dir, metrics_port)
     metrics.close()
-    return 0 if client.orders and all(p.done for p in client.orders.values()) else 1
+    orders = list(client.orders.values())
+    status = outcome(orders)
+    for p in orders:
+        if not p.done:
+            last = "no answer from the venue" if p.status == "sent" else state(p)
+            print(f"gateway: demo: parent {p.cl_ord_id} had not ended {args.window + 15:g} s "
+                  f"after the start ({last})", file=sys.stderr)
+        elif p.status not in _ENDED_WELL:
+            verb = {"8": "rejected", "4": "canceled"}.get(p.status, "ended")
+            print(f"gateway: demo: the venue {verb} parent {p.cl_ord_id}: "
+                  f"{shown(p.text) or 'no reason given'}", file=sys.stderr)
+    if not orders:
+        print("gateway: demo: the client sent no parent (it never logged on)", file=sys.stderr)
+    return status
 
 
 def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
@@ -233,10 +314,10 @@ def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
         rows.append((cl, f"{p.order.side} {p.order.symbol}", f"{p.cum}/{p.order.qty}",
                      f"{p.avg_px:.4f}" if p.cum else "-",
                      f"{arrival:.4f}" if arrival else "-", slip, str(children),
-                     _status(p.status)))
+                     STATUS_WORDS.get(p.status, "")))
     head = ("parent", "order", "filled", "avg price", "arrival mid", "slippage bps",
             "child orders", "status")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head)]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     print()
     print(line)
@@ -248,10 +329,6 @@ def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
           f"{next(iter(client.orders), 'ID')})")
     print(f"metrics:   http://127.0.0.1:{metrics_port}/metrics (served while the demo ran)")
     print(f"FIX logs:  {run_dir / 'venue' / 'log'}")
-
-
-def _status(code: str) -> str:
-    return {"2": "filled", "4": "canceled", "C": "expired", "8": "rejected"}.get(code, code)
 
 
 def run(args: argparse.Namespace) -> int:
