@@ -35,8 +35,9 @@ a capped order sends nothing until the market prints. Without a snapshot showing
 or with a crossed book, the strategy waits.
 
 Parameters (``ParentOrder.params``, anything else is refused so a typo cannot pass):
-``Slices`` (positive integer; default one slice per 5 minutes of window), ``MaxChildQty``
-(positive integer, at least one lot), ``UseModel`` (``Y``/``N``, default N).
+``Slices`` (positive integer, at most MAX_SLICES; default one slice per 5 minutes of
+window), ``MaxChildQty`` (positive integer, at least one lot), ``UseModel`` (``Y``/``N``,
+default N).
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ _CATCH_UP_MAX = timedelta(seconds=60)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 _PARAMS = ("MaxChildQty", "Slices", "UseModel")
+#: The most slices a parent may ask for (one every 2.3 s of a 6.5-hour day): the schedule's
+#: work grows with the count, and a client's 848=Slices=100000000 stalled the venue a minute.
+MAX_SLICES = 10_000
 
 
 class StrategyParameterError(ValueError):
@@ -95,7 +99,8 @@ class SliceParams:
     use_model: bool
 
 
-def _positive_int(params: Mapping[str, str], key: str, strategy: str) -> int | None:
+def _positive_int(params: Mapping[str, str], key: str, strategy: str,
+                  most: int | None = None) -> int | None:
     raw = params.get(key)
     if raw is None:
         return None
@@ -105,6 +110,8 @@ def _positive_int(params: Mapping[str, str], key: str, strategy: str) -> int | N
         value = 0
     if value <= 0:
         raise StrategyParameterError(f"{strategy} {key} must be a positive integer, got {raw!r}")
+    if most is not None and value > most:
+        raise StrategyParameterError(f"{strategy} {key} must be at most {most}, got {value}")
     return value
 
 
@@ -122,7 +129,7 @@ def parse_slice_params(params: Mapping[str, str], strategy: str,
     if use not in ("Y", "N"):
         raise StrategyParameterError(f"{strategy} UseModel must be Y or N, got {use!r}")
     return SliceParams(
-        slices=_positive_int(params, "Slices", strategy),
+        slices=_positive_int(params, "Slices", strategy, MAX_SLICES),
         max_child_qty=_positive_int(params, "MaxChildQty", strategy),
         use_model=use == "Y",
     )
