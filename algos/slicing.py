@@ -177,7 +177,9 @@ class SlicedStrategy:
         self.parent = parent
         self.ctx = ctx
         window = parent.end - parent.start
-        self.slices = params.slices or max(1, round(window / DEFAULT_SLICE))
+        # the default is capped as a given count is: an ExpireTime years ahead is no reason
+        # for a million slices
+        self.slices = params.slices or min(MAX_SLICES, max(1, round(window / DEFAULT_SLICE)))
         self.slice_len = window / self.slices
         lot = parent.lot_size
         if params.max_child_qty is not None and params.max_child_qty < lot:

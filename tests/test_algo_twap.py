@@ -212,6 +212,8 @@ def test_default_slices_one_per_five_minutes() -> None:
     strategy = h.runner.strategy
     assert isinstance(strategy, Twap)
     assert strategy.slices == 12
+    years = Harness(make_parent(1000, minutes=10 * 365 * 24 * 60)).runner.strategy
+    assert isinstance(years, Twap) and years.slices == 10_000  # not a million
 
 
 @pytest.mark.parametrize(("params", "message"), [
