@@ -48,7 +48,7 @@ def new_cl_ord_id(now: datetime) -> str:
 
 _DONE = frozenset({"2", "3", "4", "8", "C"})
 #: OrdStatus (39) values a parent's reports carry, as words; "sent" before the first report
-_STATUS_NAMES = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
+STATUS_NAMES = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
                  "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
                  "8": "rejected", "A": "pending new", "C": "expired", "E": "pending replace"}
 
@@ -83,7 +83,7 @@ class OrderProgress:
         """Where the order stands, in a line: ``P...: buy AMZN partially filled 300/1000 avg
         223.56, last 100 @ 223.57`` (and the report's Text, if any)."""
         o = self.order
-        status = _STATUS_NAMES.get(self.status, f"OrdStatus {self.status}")
+        status = STATUS_NAMES.get(self.status, f"OrdStatus {self.status}")
         out = f"{self.cl_ord_id}: {o.side} {o.symbol} {status} {self.cum}/{o.qty}"
         if self.cum:
             out += f" avg {self.avg_px}"

@@ -44,7 +44,7 @@ import yaml
 from gateway.apps import Dispatcher
 from gateway.audit import AuditLog
 from gateway.cli import UserError
-from gateway.client_app import TEXT_SHOWN, ClientApplication, OrderProgress
+from gateway.client_app import STATUS_NAMES, TEXT_SHOWN, ClientApplication, OrderProgress
 from gateway.config import load_config
 from gateway.metrics import GatewayMetrics
 from gateway.transport import Engine
@@ -55,10 +55,6 @@ SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
 
 #: Exit statuses (see the module docstring).
 EXIT_ENDED, EXIT_NOT_ENDED, EXIT_REJECTED, EXIT_CANCELED = 0, 1, 3, 4
-#: OrdStatus (39) of a parent's reports in words; "sent" before the first report.
-STATUS_WORDS = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
-                "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
-                "8": "rejected", "A": "pending new", "C": "expired", "E": "pending replace"}
 _ENDED_WELL = frozenset({"2", "C"})  # filled, expired: the parent was worked to its end
 # The bounds the generated configs accept (client.orders[].window, venue.market_data.speed):
 # checked here so that a bad value is the argument's error, not a generated file's.
@@ -202,7 +198,7 @@ def state(p: OrderProgress) -> str:
     """The parent's state in words, with the report's Text when it has one (``rejected: TWAP
     Slices must be a positive integer, got '0'``); an OrdStatus without a name shows as
     nothing, never as its code."""
-    word = STATUS_WORDS.get(p.status, "")
+    word = STATUS_NAMES.get(p.status, "")
     if p.text:
         return f"{word}: {shown(p.text)}" if word else shown(p.text)
     return word
@@ -314,7 +310,7 @@ def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
         rows.append((cl, f"{p.order.side} {p.order.symbol}", f"{p.cum}/{p.order.qty}",
                      f"{p.avg_px:.4f}" if p.cum else "-",
                      f"{arrival:.4f}" if arrival else "-", slip, str(children),
-                     STATUS_WORDS.get(p.status, "")))
+                     STATUS_NAMES.get(p.status, "")))
     head = ("parent", "order", "filled", "avg price", "arrival mid", "slippage bps",
             "child orders", "status")
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head)]
