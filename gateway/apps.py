@@ -25,18 +25,45 @@ BUILTIN: dict[str, AppFactory] = {"echo": EchoApplication, "venue": VenueApplica
                                   "algo": AlgoGatewayApplication, "client": ClientApplication}
 
 
-def load_application(spec: str, config: GatewayConfig) -> Application:
+# The top-level section a built-in application reads, and what the section gives it. Checked
+# here, where the application's name and line are known: the venue's own check (venue_config)
+# serves the algo gateway too, so its message would name the venue.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "venue": ("venue", "the symbols it trades"),
+    "algo": ("venue", "the symbols the venue trades"),
+    "client": ("client", "the parent orders it sends"),
+}
+
+
+def load_application(spec: str, config: GatewayConfig, where: str | None = None) -> Application:
+    """The application ``spec`` names (a built-in name or ``package.module:Class``), made from
+    ``config``. Errors are ConfigErrors that start with ``where`` (``FILE:LINE: key`` of the
+    ``application:`` value, see GatewayConfig.where_application; default: the config's file)
+    and name the application."""
+    where = where or str(config.path)
     factory = BUILTIN.get(spec)
     if factory is not None:
+        section = SECTIONS.get(spec)
+        if section is not None and section[0] not in config.extra:
+            raise ConfigError(f"{where}: application {spec!r} needs a '{section[0]}:' section "
+                              f"({section[1]})")
         return factory(config)
     module_name, _, attr = spec.partition(":")
-    if not attr:
-        raise ConfigError(f"application {spec!r}: expected one of {', '.join(BUILTIN)} "
-                          "or package.module:Class")
+    if not module_name or not attr or module_name.startswith("."):
+        raise ConfigError(f"{where}: application {spec!r}: expected one of "
+                          f"{', '.join(BUILTIN)} or package.module:Class")
     try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"application {spec!r}: {exc}") from None
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{where}: application {spec!r}: cannot import {module_name}: "
+                          f"{exc}") from None
+    except Exception as exc:  # the module itself is broken: say so rather than a traceback
+        raise ConfigError(f"{where}: application {spec!r}: importing {module_name} failed: "
+                          f"{type(exc).__name__}: {exc}") from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise ConfigError(f"{where}: application {spec!r}: module {module_name} has no "
+                          f"{attr!r}")
     app: Application = cls(config)
     return app
 
@@ -47,9 +74,10 @@ class Dispatcher:
     def __init__(self, config: GatewayConfig,
                  apps: dict[str, Application] | None = None) -> None:
         self.apps: dict[str, Application] = dict(apps or {})
-        for s in config.sessions:
+        for i, s in enumerate(config.sessions):
             if s.application not in self.apps:
-                self.apps[s.application] = load_application(s.application, config)
+                self.apps[s.application] = load_application(s.application, config,
+                                                            config.where_application(i))
 
     def _for(self, config: SessionConfig) -> Application:
         return self.apps[config.application]

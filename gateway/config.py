@@ -132,6 +132,9 @@ class GatewayConfig:
     sessions: tuple[SessionConfig, ...]
     acceptor: AcceptorConfig | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections other modules validate
+    # per session, in order: where its application: is written, as a config error's
+    # ``FILE:LINE: key`` prefix (see where_application)
+    application_at: tuple[str, ...] = ()
 
     @property
     def listens(self) -> bool:
@@ -141,6 +144,14 @@ class GatewayConfig:
     def with_port(self, port: int) -> GatewayConfig:
         """The same configuration listening on ``port`` (``gateway run --port``)."""
         return replace(self, acceptor=replace(self.acceptor or AcceptorConfig(), port=port))
+
+    def where_application(self, index: int) -> str:
+        """Where session ``index`` names its application (its own ``application:`` or the
+        defaults'), as ``FILE:LINE: key``, for errors about that application; the file alone
+        when the session takes the default or the config was built in code."""
+        if 0 <= index < len(self.application_at):
+            return self.application_at[index]
+        return str(self.path)
 
 
 _SESSION_KEYS = frozenset(f.name for f in fields(SessionConfig))
@@ -318,6 +329,18 @@ def _check_store_paths(sessions: tuple[SessionConfig, ...], nodes: list[Node],
         owner[path] = i
 
 
+def _application_at(session: Node, defaults: Node | None) -> str:
+    """``FILE:LINE: key`` of the ``application:`` a session takes (its own, else the
+    defaults'); the file alone if neither sets it."""
+    for node in (session, defaults):
+        if node is None:
+            continue
+        m = node.mapping(_SESSION_KEYS)  # already checked: this cannot fail
+        if "application" in m:
+            return f"{m['application'].file}:{m['application'].line}: {m['application'].path}"
+    return session.file
+
+
 def load_config(path: str | Path) -> GatewayConfig:
     """Load and validate a gateway YAML file; raise :class:`ConfigError` on the first problem."""
     root = load_yaml(path)
@@ -346,7 +369,9 @@ def load_config(path: str | Path) -> GatewayConfig:
     if acceptor is None and any(s.role == "acceptor" for s in sessions):
         raise root.error("acceptor sessions need an 'acceptor' section (host, port)")
     extra = {k: top[k] for k in top.keys() & EXTRA_SECTIONS}
-    return GatewayConfig(Path(path), sessions, acceptor, extra)
+    application_at = tuple(_application_at(n, top.get("defaults"))
+                           for n in top["sessions"].sequence())
+    return GatewayConfig(Path(path), sessions, acceptor, extra, application_at)
 
 
 __all__ = ["AcceptorConfig", "ConfigError", "GatewayConfig", "ReconnectConfig", "SessionConfig",

@@ -1,0 +1,80 @@
+"""``application:`` errors name the FILE:LINE of the key that chose the application (a
+session's own or the defaults') and the application itself: an unimportable class, and a
+built-in application without the top-level section it reads (``application: algo`` once
+said ``application 'venue' needs a 'venue:' section``, with no line)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.apps import Dispatcher, load_application
+from gateway.config import ConfigError, GatewayConfig, SessionConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+OWN = """\
+acceptor: {port: 0}
+sessions:
+  - begin_string: FIX.4.4
+    sender_comp_id: A
+    target_comp_id: B
+  - begin_string: FIX.4.4
+    sender_comp_id: A
+    target_comp_id: C
+    application: APP
+"""
+FROM_DEFAULTS = """\
+acceptor: {port: 0}
+defaults:
+  begin_string: FIX.4.4
+  application: APP
+sessions:
+  - {sender_comp_id: A, target_comp_id: B}
+"""
+
+
+@pytest.mark.parametrize(("text", "line", "key"), [
+    (OWN, 9, "sessions[1].application"),
+    (FROM_DEFAULTS, 4, "defaults.application"),
+])
+@pytest.mark.parametrize(("app", "reason"), [
+    ("nosuch.mod:Cls",
+     "application 'nosuch.mod:Cls': cannot import nosuch.mod: No module named 'nosuch'"),
+    ("gateway.apps:NoSuchClass",
+     "application 'gateway.apps:NoSuchClass': module gateway.apps has no 'NoSuchClass'"),
+    ("nosuch", "application 'nosuch': expected one of echo, venue, algo, client or "
+               "package.module:Class"),
+    ("algo", "application 'algo' needs a 'venue:' section (the symbols the venue trades)"),
+    ("venue", "application 'venue' needs a 'venue:' section (the symbols it trades)"),
+    ("client", "application 'client' needs a 'client:' section (the parent orders it sends)"),
+])
+def test_the_error_names_the_key_line_and_application(
+        tmp_path: Path, text: str, line: int, key: str, app: str, reason: str) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(text.replace("APP", app))
+    config = load_config(path)
+    with pytest.raises(ConfigError) as info:
+        Dispatcher(config)
+    assert str(info.value) == f"{path}:{line}: {key}: {reason}"
+
+
+def test_gateway_run_prints_it_as_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(FROM_DEFAULTS.replace("APP", "algo"))
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(path), "--run-dir",
+                           str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"gateway: error: {path}:4: defaults.application: application "
+                           "'algo' needs a 'venue:' section (the symbols the venue trades)\n")
+
+
+def test_a_config_built_in_code_names_its_file() -> None:
+    config = GatewayConfig(Path("built.yaml"), (SessionConfig("FIX.4.4", "A", "B"),))
+    assert config.where_application(0) == "built.yaml"
+    with pytest.raises(ConfigError, match=r"^built\.yaml: application 'algo' needs"):
+        load_application("algo", config)
