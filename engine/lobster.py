@@ -38,10 +38,11 @@ _MESSAGE_COLUMNS = ("time", "type", "order id", "size", "price", "direction")
 
 
 class LobsterFormatError(ValueError):
-    """Bad LOBSTER input; ``path``, ``line`` (1-based) and ``reason`` say what and where."""
+    """Bad LOBSTER input; ``path``, ``line`` (1-based; 0 when the problem is the whole file,
+    such as files given in the wrong order) and ``reason`` say what and where."""
 
     def __init__(self, path: Path, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(f"{path}:{line}: {reason}" if line > 0 else f"{path}: {reason}")
         self.path = path
         self.line = line
         self.reason = reason
@@ -54,6 +55,37 @@ def _reason(status: int, column: int, columns: tuple[str, ...] | None = None) ->
     if columns and column <= len(columns):
         return f"column {column} ({columns[column - 1]}): {base}"
     return f"column {column}: {base}"
+
+
+def _first_line(data: bytes) -> list[bytes]:
+    return data.split(b"\n", 1)[0].strip().split(b",")
+
+
+def _kind(fields: list[bytes]) -> str | None:
+    """What a file is by its first line: ``messages`` (6 columns), ``orderbook`` (a multiple
+    of 4 columns, all integers: a LOBSTER message's time has a decimal point), else None."""
+    if len(fields) == len(_MESSAGE_COLUMNS):
+        return "messages"
+    if len(fields) % 4 == 0 and all(f.strip().lstrip(b"-").isdigit() for f in fields):
+        return "orderbook"
+    return None
+
+
+def _peek(path: Path) -> list[bytes]:
+    with path.open("rb") as f:
+        return _first_line(f.readline(1 << 16))
+
+
+def check_order(message_path: str | Path, orderbook_path: str | Path) -> None:
+    """Raise :class:`LobsterFormatError` if the two files look swapped: the one given as the
+    message file has an orderbook file's columns (4 per level) and the other a message
+    file's (6). Each reader also refuses the other kind of file on its own; this names both,
+    so the fix (swap them) is plain."""
+    messages, orderbook = Path(message_path), Path(orderbook_path)
+    if _kind(_peek(messages)) == "orderbook" and _kind(_peek(orderbook)) == "messages":
+        raise LobsterFormatError(messages, 0, f"this is a LOBSTER orderbook file (4 columns "
+                                 f"per level); {orderbook}, the message file (6 columns), "
+                                 "comes first")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +115,11 @@ def read_messages(path: str | Path) -> Messages:
     """Parse a LOBSTER message file; raise :class:`LobsterFormatError` on any bad line."""
     path = Path(path)
     data = path.read_bytes()
+    first = _first_line(data)
+    if _kind(first) == "orderbook":
+        raise LobsterFormatError(path, 1, f"{len(first)} integer columns: this is a LOBSTER "
+                                 "orderbook file (4 columns per level), not a message file "
+                                 "(6 columns: time, type, order id, size, price, direction)")
     cap = max(1, lib.lobster_count_lines(data, len(data)))
     array = ffi.new("lobster_msg[]", cap)
     err = ffi.new("lobster_error *")
@@ -102,6 +139,9 @@ def read_orderbook(path: str | Path) -> OrderbookRows:
     if not first:
         raise LobsterFormatError(path, 1, "no rows")
     cols = first.count(b",") + 1
+    if _kind(_first_line(first)) == "messages":
+        raise LobsterFormatError(path, 1, f"{cols} columns: this is a LOBSTER message file, "
+                                 "not an orderbook file (4 columns per level)")
     if cols % 4:
         raise LobsterFormatError(path, 1, f"{cols} columns; an orderbook row has 4 per level")
     cap = max(1, lib.lobster_count_lines(data, len(data)))
@@ -195,6 +235,7 @@ def replay(
     message_path: str | Path, orderbook_path: str | Path, out_path: str | Path
 ) -> ReplayResult:
     """Rebuild the book from ``message_path`` and write it to ``out_path`` in LOBSTER's layout."""
+    check_order(message_path, orderbook_path)
     messages = read_messages(message_path)
     rows = read_orderbook(orderbook_path)
     out, learned, seconds = rebuild(messages, rows)

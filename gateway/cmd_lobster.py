@@ -1,10 +1,14 @@
 """``gateway lobster``: LOBSTER market data tools.
 
 ``replay`` rebuilds a LOBSTER day's book from its messages in the C book, writes the book after
-every message in LOBSTER's orderbook layout and prints one JSON line: ``rows``, ``levels``,
-``levels_learned``, ``seconds`` (the replay alone) and ``events_per_second``; with
+every message in LOBSTER's orderbook layout (to ``--out``; by default ``logs/run/BOOK.csv``
+under the current directory, folders created as needed) and prints one JSON line: ``rows``,
+``levels``, ``levels_learned``, ``seconds`` (the replay alone) and ``events_per_second``; with
 ``--check``, also ``matches`` and the first differing row. With no files it replays the
 bundled AMZN level-5 excerpt.
+
+Both commands take the message file first, then the orderbook file; files given the other way
+round are named as swapped.
 
 ``to-fix`` writes the day as a FIX 4.4 market-data log (gateway/md_fix.py) and prints its
 summary as one JSON line; it exits 1 if the replayed book differs from the orderbook file
@@ -23,9 +27,12 @@ from typing import Any
 
 from engine import lobster
 from gateway import md_fix
+from gateway.input_paths import input_file
 
 SAMPLE_MESSAGES = "AMZN_2012-06-21_message_5_head3000.csv"
 SAMPLE_ORDERBOOK = "AMZN_2012-06-21_orderbook_5_head3000.csv"
+#: Where ``lobster replay`` writes without ``--out``: relative, so under the current directory.
+DEFAULT_OUT = "logs/run/BOOK.csv"
 
 
 def sample_path(name: str) -> Path:
@@ -42,10 +49,13 @@ def add_parser(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rep.add_argument("messages", nargs="?", type=Path, help="LOBSTER message CSV")
-    rep.add_argument("orderbook", nargs="?", type=Path, help="LOBSTER orderbook CSV")
-    rep.add_argument("--out", type=Path, default=Path("logs/run/BOOK.csv"),
-                     help="where to write the rebuilt book (default: %(default)s)")
+    rep.add_argument("messages", nargs="?", type=Path, metavar="MESSAGES",
+                     help="LOBSTER message CSV (6 columns)")
+    rep.add_argument("orderbook", nargs="?", type=Path, metavar="ORDERBOOK",
+                     help="LOBSTER orderbook CSV (4 columns per level)")
+    rep.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
+                     help="where to write the rebuilt book (default: %(default)s under the "
+                          "current directory, folders created as needed)")
     rep.add_argument("--check", action="store_true",
                      help="compare the rebuilt book with the orderbook file, row by row")
     rep.set_defaults(run=run_replay)
@@ -55,8 +65,10 @@ def add_parser(sub: Any) -> None:
         description=md_fix.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fix.add_argument("messages", type=Path, help="LOBSTER message CSV")
-    fix.add_argument("orderbook", type=Path, help="LOBSTER orderbook CSV")
+    fix.add_argument("messages", type=Path, metavar="MESSAGES",
+                     help="LOBSTER message CSV (6 columns)")
+    fix.add_argument("orderbook", type=Path, metavar="ORDERBOOK",
+                     help="LOBSTER orderbook CSV (4 columns per level)")
     fix.add_argument("-o", "--out", type=Path, required=True, help="the log to write")
     fix.add_argument("--symbol", help="Symbol (55); default: the ticker in LOBSTER's file name")
     fix.add_argument("--date", type=date.fromisoformat,
@@ -82,8 +94,10 @@ def first_difference(ours: Path, theirs: Path) -> int | None:
 def run_replay(args: argparse.Namespace) -> int:
     if (args.messages is None) != (args.orderbook is None):
         raise ValueError("give both MESSAGES and ORDERBOOK, or neither for the bundled sample")
-    messages = args.messages or sample_path(SAMPLE_MESSAGES)
-    orderbook = args.orderbook or sample_path(SAMPLE_ORDERBOOK)
+    messages = input_file(args.messages, "MESSAGES") if args.messages else sample_path(
+        SAMPLE_MESSAGES)
+    orderbook = input_file(args.orderbook, "ORDERBOOK") if args.orderbook else sample_path(
+        SAMPLE_ORDERBOOK)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = lobster.replay(messages, orderbook, args.out)
     report: dict[str, Any] = result.as_json()
@@ -103,6 +117,8 @@ _LOBSTER_NAME = re.compile(r"^([A-Za-z0-9.]+)_(\d{4}-\d{2}-\d{2})_")
 
 
 def run_to_fix(args: argparse.Namespace) -> int:
+    input_file(args.messages, "MESSAGES")
+    input_file(args.orderbook, "ORDERBOOK")
     named = _LOBSTER_NAME.match(args.messages.name)
     symbol = args.symbol or (named.group(1) if named else None)
     day = args.date or (date.fromisoformat(named.group(2)) if named else None)

@@ -324,6 +324,7 @@ def lobster_to_fix(
     if not symbol or not symbol.isascii() or any(c in symbol for c in "\x01=|\n"):
         raise ValueError(f"symbol {symbol!r}: needs printable ASCII without SOH, '=' or '|'")
     start = time.perf_counter()
+    lobster.check_order(message_path, orderbook_path)
     messages = lobster.read_messages(message_path)
     rows = lobster.read_orderbook(orderbook_path)
     if messages.count != rows.count:

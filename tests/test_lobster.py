@@ -173,3 +173,53 @@ def test_time_keeps_nanoseconds_and_drops_float_noise(tmp_path: Path) -> None:
     msgs = lobster.read_messages(m)
     assert [msgs.array[i].time_ns for i in range(msgs.count)] == [
         43002_632812672, 34200_000000000, 34200_500000000]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", "lobster", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("command", ["replay", "to-fix"])
+def test_swapped_files_are_named_as_swapped(tmp_path: Path, command: str) -> None:
+    # Once: "orderbook.csv:1: column 5 (price): wrong number of columns".
+    m = _write(tmp_path, "AAPL_2012-06-21_message_1.csv", GOOD_MSG)
+    o = _write(tmp_path, "AAPL_2012-06-21_orderbook_1.csv", GOOD_OB)
+    proc = _cli(command, str(o), str(m), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr == (f"gateway: error: {o}: this is a LOBSTER orderbook file (4 columns "
+                           f"per level); {m}, the message file (6 columns), comes first\n")
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.check_order(o, m)
+    assert (info.value.path, info.value.line) == (o, 0)
+    lobster.check_order(m, o)  # the right order passes
+
+
+def test_the_wrong_kind_of_file_is_named_by_each_reader(tmp_path: Path) -> None:
+    m = _write(tmp_path, "m.csv", GOOD_MSG)
+    o = _write(tmp_path, "o.csv", "9999999999,0,5000000,100,10000000,5,4000000,7\n")
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.read_messages(o)
+    assert str(info.value).startswith(
+        f"{o}:1: 8 integer columns: this is a LOBSTER orderbook file (4 columns per level), "
+        "not a message file (6 columns: ")
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.read_orderbook(m)
+    assert str(info.value) == (f"{m}:1: 6 columns: this is a LOBSTER message file, not an "
+                               "orderbook file (4 columns per level)")
+
+
+def test_a_missing_input_names_the_argument(tmp_path: Path) -> None:
+    proc = _cli("to-fix", str(tmp_path / "nope.csv"), str(tmp_path / "o.csv"),
+                "-o", str(tmp_path / "x.log"))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"gateway: error: MESSAGES {tmp_path / 'nope.csv'}: no such file\n")
+
+
+def test_replay_without_out_writes_under_the_current_directory(tmp_path: Path) -> None:
+    help_text = " ".join(_cli("replay", "--help").stdout.split())
+    assert ("--out OUT where to write the rebuilt book (default: logs/run/BOOK.csv under the "
+            "current directory, folders created as needed)") in help_text
+    assert _cli("replay", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "logs" / "run" / "BOOK.csv").read_text() == sample_path(
+        SAMPLES[0][1]).read_text()
