@@ -255,8 +255,11 @@ def parse_latency(node: Node | None, base: Path) -> LatencyConfig:
     log = m["measured"].existing_file(base)
     try:
         round_trips = measure_round_trips(log)
-    except (OSError, ValueError) as exc:  # LogFormatError is a ValueError naming file:line
-        raise m["measured"].error(f"cannot measure {log}: {exc}") from None
+    except OSError as exc:
+        raise m["measured"].error(f"cannot measure round trips: {log}: cannot read: "
+                                  f"{exc.strerror or exc}") from None
+    except ValueError as exc:  # names the log itself (LogFormatError: its file:line too)
+        raise m["measured"].error(f"cannot measure round trips: {exc}") from None
     negative = [rt for rt in round_trips if rt < 0]
     if negative:
         raise m["measured"].error(

@@ -197,6 +197,17 @@ def test_parse_errors_name_the_file_and_key(tmp_path: Path, body: str, key: str,
     assert f": {key}: " in message and expected in message
 
 
+def test_a_log_without_pairs_is_named_once_with_the_key(tmp_path: Path) -> None:
+    # Once: "cannot measure LOG: LOG: no NewOrderSingle ..." (the path twice).
+    log = tmp_path / "orders-only.log"
+    log.write_bytes(b"20120621-13:30:00.000 : " + _fix("D", "C", "V", 1, "A", timedelta()))
+    with pytest.raises(ConfigError) as info:
+        _parse(tmp_path, "  measured: orders-only.log\n")
+    assert str(info.value) == (
+        f"{tmp_path / 'backtest.yaml'}:2: latency.measured: cannot measure round trips: "
+        f"{log}: no NewOrderSingle answered by an ExecutionReport")
+
+
 # -- captured logs ------------------------------------------------------------------------------
 
 
