@@ -36,10 +36,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.lobster import read_messages
 from gateway.fixlog import parse_log_timestamp, read_log
+from gateway.input_paths import input_file
 
 __all__ = ["DAY", "DEFAULT_PROFILE_PATH", "VolumeProfile", "default_profile", "main"]
 
@@ -361,12 +362,24 @@ def _md_trades(
 # -- command line -----------------------------------------------------------------------------
 
 
+# What each input kind is searched for, for the message when none is found.
+_LOOKED_FOR = {
+    "lobster": ("executions", "event types 4 and 5"),
+    "fixlog": ("trades", "fills: 35=8 with LastQty (32) > 0; TradeCaptureReports: 35=AE; "
+                         "market-data trade entries: 35=W/X with 269=2"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line. Exit status 0 when the profile is written, 1 when the input holds no
+    trades, 2 for bad arguments or unreadable input; errors are one line on stderr naming the
+    program, the file and what was wrong."""
     parser = argparse.ArgumentParser(
         prog="python -m algos.volume_profile",
         description="Learn an intraday volume profile and write it as CSV.")
     parser.add_argument("kind", choices=("lobster", "fixlog"), help="input format")
-    parser.add_argument("inputs", nargs="+", type=Path, help="message files or FIX logs")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="message files or FIX logs")
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--bucket", type=int, default=300, help="bucket width in seconds")
     parser.add_argument("--zone", default=None,
@@ -374,14 +387,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "UTC for FIX logs)")
     parser.add_argument("--symbol", default=None, help="FIX logs: keep this Symbol only")
     args = parser.parse_args(argv)
-    if args.kind == "lobster":
-        profile = VolumeProfile.from_lobster(
-            args.inputs, bucket_seconds=args.bucket, zone=args.zone or "America/New_York")
-    else:
-        profile = VolumeProfile.from_fix_logs(
-            args.inputs, symbol=args.symbol, bucket_seconds=args.bucket, zone=args.zone or "UTC")
+    zone = args.zone or ("America/New_York" if args.kind == "lobster" else "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        parser.error(f"--zone {zone!r}: unknown time zone")
+    try:
+        for path in args.inputs:
+            input_file(path, "INPUT")
+        if args.kind == "lobster":
+            profile = VolumeProfile.from_lobster(args.inputs, bucket_seconds=args.bucket,
+                                                 zone=zone)
+        else:
+            profile = VolumeProfile.from_fix_logs(args.inputs, symbol=args.symbol,
+                                                  bucket_seconds=args.bucket, zone=zone)
+    except (ValueError, OSError) as exc:  # input errors name their file (and line)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     if profile.total == 0:
-        print("no trades found in the input", file=sys.stderr)
+        names = ", ".join(str(p) for p in args.inputs)
+        what, looked_for = _LOOKED_FOR[args.kind]
+        if args.symbol is not None and args.kind == "fixlog":
+            what += f" of symbol {args.symbol}"
+        print(f"{parser.prog}: error: {names}: no {what} found (looked for {looked_for}); "
+              "no profile written", file=sys.stderr)
         return 1
     profile.save(args.output)
     print(f"{args.output}: {profile.total} shares in "

@@ -136,3 +136,34 @@ def test_shipped_default_profile_regenerates_from_the_full_aapl_day(tmp_path: Pa
     out = tmp_path / "regenerated.csv"
     assert main(["lobster", str(FULL_AAPL), "-o", str(out)]) == 0
     assert out.read_text() == DEFAULT_PROFILE_PATH.read_text()
+
+
+def test_a_log_without_trades_names_the_file_and_what_was_looked_for(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Once: "no trades found in the input", with no program and no file.
+    log = tmp_path / "acks.log"
+    log.write_text("20240603-15:20:00.000 : " + _fix(
+        "35=8|49=VENUE|56=GW|34=2|52=20240603-14:31:00.000|55=AAPL|17=E1|20=0|150=0|"
+        "32=0|31=0|60=20240603-14:31:00.000|") + "\n")
+    out = tmp_path / "profile.csv"
+    assert main(["fixlog", str(log), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"python -m algos.volume_profile: error: {log}: no trades found (looked for fills: "
+        "35=8 with LastQty (32) > 0; TradeCaptureReports: 35=AE; market-data trade entries: "
+        "35=W/X with 269=2); no profile written\n")
+    assert not out.exists()
+    assert main(["fixlog", str(log), "-o", str(out), "--symbol", "MSFT"]) == 1
+    assert f"{log}: no trades of symbol MSFT found" in capsys.readouterr().err
+
+
+def test_unreadable_input_is_one_line_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "p.csv")
+    assert main(["fixlog", str(tmp_path / "nope.log"), "-o", out]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m algos.volume_profile: error: INPUT {tmp_path / 'nope.log'}: no such file\n")
+    bad = tmp_path / "bad_message_1.csv"
+    bad.write_text("34200.1,1,11,100,x,1\n")
+    assert main(["lobster", str(bad), "-o", out]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m algos.volume_profile: error: {bad}:1: column 5 (price): not a number\n")
