@@ -41,6 +41,7 @@ from gateway.input_paths import input_file
 from gateway.log_replay import (
     Answer,
     Comparison,
+    Difference,
     Plan,
     ReplayError,
     compare,
@@ -68,6 +69,16 @@ def parse_speed(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a count >= 0 (0: all)")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("replay", help="replay one side of a FIX log to a running acceptor",
                        description=__doc__,
@@ -90,7 +101,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt (default 30)")
     p.add_argument("--settle", type=float, default=1.0,
                    help="seconds without answers that end the replay (default 1)")
-    p.add_argument("--max-diffs", type=int, default=20, help="differences shown (default 20)")
+    p.add_argument("--max-diffs", type=_count, default=20, metavar="N",
+                   help="differences listed (default 20; 0 lists them all)")
     p.add_argument("--json", action="store_true", help="print one JSON summary instead")
     p.add_argument("--progress", action="store_true",
                    help="progress lines on stderr (about every 5 s) even when it is not a "
@@ -222,9 +234,15 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
     return out
 
 
+def listed(result: Comparison, max_diffs: int) -> list[Difference]:
+    """The differences a report lists: the first ``max_diffs``, or all when it is 0."""
+    return result.differences[:max_diffs] if max_diffs else list(result.differences)
+
+
 def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to: str,
             speed: float, max_diffs: int) -> dict[str, Any]:
-    """The report as plain values (the ``--json`` output)."""
+    """The report as plain values (the ``--json`` output); ``first_differences`` holds
+    :func:`listed`'s."""
     return {
         "log": log, "to": to, "side": script.side, "other": script.other,
         "speed": "max" if math.isinf(speed) else speed,
@@ -244,7 +262,7 @@ def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to:
         "differences_by_what": dict(tally(result.differences).most_common()),
         "first_differences": [
             {"kind": d.kind, "where": d.where, "key": d.key, "details": list(d.details)}
-            for d in result.differences[:max_diffs]
+            for d in listed(result, max_diffs)
         ],
     }
 
@@ -267,11 +285,14 @@ def _print_text(s: dict[str, Any], result: Comparison, max_diffs: int) -> None:
         out.write("differences by what:\n")
         for what, n in s["differences_by_what"].items():
             out.write(f"  {n:6d}  {what}\n")
+    shown = listed(result, max_diffs)
+    if shown:
         out.write("first differences:\n")
-    for d in result.differences[:max_diffs]:
+    for d in shown:
         out.write(f"  {d}\n")
-    if len(result.differences) > max_diffs:
-        out.write(f"  ... and {len(result.differences) - max_diffs} more differences\n")
+    if len(result.differences) > len(shown):
+        out.write(f"  ... and {len(result.differences) - len(shown)} more differences "
+                  "(--max-diffs 0 lists them all)\n")
 
 
 def run(args: argparse.Namespace) -> int:

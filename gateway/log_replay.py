@@ -111,6 +111,9 @@ class Difference:
     where: str
     key: str
     details: tuple[str, ...]
+    # missing and unexpected: the answer's type and state (35, 150, 39, 103, 102), which
+    # tally() counts; the Text that details also shows may hold anything, ': ' included
+    answer: str = ""
 
     def __str__(self) -> str:
         what = "; ".join(self.details)
@@ -338,14 +341,19 @@ def tally(differences: Iterable[Difference]) -> Counter[str]:
         if d.kind == "differs":
             out.update(x for x in d.details if not x.startswith("Text("))
         else:
-            out[f"{d.kind} {d.details[0].rsplit(': ', 1)[-1].split(' 58=')[0]}"] += 1
+            out[f"{d.kind} {d.answer or '?'}"] += 1
     return out
 
 
-def _describe(values: Mapping[int, str]) -> str:
+def _state(values: Mapping[int, str]) -> str:
+    """An answer's type and state: ``35=8 150=4 39=4`` (with 103/102 when present)."""
     parts = [f"35={values.get(35, '?')}"]
-    parts += [f"{tag}={values[tag]}" for tag in (150, 39, 103, 102, 58) if tag in values]
+    parts += [f"{tag}={values[tag]}" for tag in (150, 39, 103, 102) if tag in values]
     return " ".join(parts)
+
+
+def _describe(values: Mapping[int, str]) -> str:
+    return f"{_state(values)} 58={values[58]}" if 58 in values else _state(values)
 
 
 def compare(steps: Sequence[Step], expected: Iterable[Expected],
@@ -371,7 +379,8 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
                 result.missing += 1
                 pending.append((e.record.line, Difference(
                     "missing", e.record.where, key, (f"no answer; the log has "
-                                                     f"{_describe(e.values)}",))))
+                                                     f"{_describe(e.values)}",),
+                    _state(e.values))))
                 continue
             a = live.popleft()
             result.matched += 1
@@ -390,7 +399,8 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
             step = steps[a.step] if a.step is not None else last_step.get(key)
             where = step.record.where if step is not None else "-"
             extra.append((step.record.line if step else 0, Difference(
-                "unexpected", where, key, (f"the log has no such answer: {_describe(a.values)}",))))
+                "unexpected", where, key, (f"the log has no such answer: {_describe(a.values)}",),
+                _state(a.values))))
     pending.sort(key=lambda item: item[0])
     extra.sort(key=lambda item: item[0])
     result.differences = [d for _, d in pending + extra]

@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from gateway.log_replay import Answer, Expected, compare, field_differences, plan, rewrite_fields
+from gateway.log_replay import (
+    Answer,
+    Expected,
+    compare,
+    field_differences,
+    plan,
+    rewrite_fields,
+    tally,
+)
 from tests.fixpeer import frame
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -187,6 +195,77 @@ def test_kod_bon_log_against_the_venue(
                      "--symbol", "DEMO=MSFT")
     assert code == 0
     assert (s["matched"], s["equal"], s["differences"]) == (1204, 1204, 0)
+
+
+def _trade_report(report_id: str | None) -> tuple[str, str]:
+    # a TradeCaptureReport the venue answers with a session Reject (its RefSeqNum names it)
+    rid = f"|571={report_id}" if report_id else ""
+    return (C, f"35=AE{rid}|487=0|55=AAPL|32=1|31=10|75=20240102|60=20240102-10:00:00.000")
+
+
+REJECTED = [_trade_report("T1"), (V, "35=3|45=1|58=Unsupported|371=571|372=AE"),
+            _trade_report("T2"), _trade_report("T3"), _trade_report(None)]
+
+
+def _listed(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = lines.index("first differences:") + 1
+    return [line for line in lines[start:] if line.startswith("  ")]
+
+
+@pytest.mark.parametrize("max_diffs", ["0", "3", "20"])
+def test_every_session_reject_paired_by_refseqnum_is_listed(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str],
+        max_diffs: str) -> None:
+    # Rejects carry no ClOrdID: they pair by RefSeqNum with the played message. Every counted
+    # difference must be listed under "first differences:" (--max-diffs 0 once listed none).
+    log = write_log(tmp_path / "reports.log", REJECTED)
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
+                 "--settle", "2", "--max-diffs", max_diffs])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "matched 1 (equal 1), missing 0, unexpected 3, differences 3" in out
+    assert "       3  unexpected 35=3\n" in out
+    listed = _listed(out)
+    assert [line.split(": the log has")[0] for line in listed] == [
+        f"  {log}:3: T2: unexpected", f"  {log}:4: T3: unexpected",
+        f"  {log}:5: -: unexpected"]
+    assert all(": the log has no such answer: 35=3 58=" in line for line in listed)
+    assert "more differences" not in out
+
+
+def test_a_shorter_list_says_how_many_more_and_how_to_see_them(
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_log(tmp_path / "reports.log", REJECTED)
+    code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
+                     "--max-diffs", "1")
+    assert code == 0 and s["differences"] == 3 and len(s["first_differences"]) == 1
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
+                 "--settle", "2", "--max-diffs", "1"])
+    out = capsys.readouterr().out
+    assert len(_listed(out)) == 2
+    assert _listed(out)[-1] == "  ... and 2 more differences (--max-diffs 0 lists them all)"
+
+
+def test_a_negative_max_diffs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["replay", "x.log", "--to", "127.0.0.1:9", "--max-diffs", "-1"])
+    assert info.value.code == 2
+    assert "argument --max-diffs: '-1': expected a count >= 0 (0: all)" in (
+        capsys.readouterr().err)
+
+
+def test_tally_counts_answers_by_type_whatever_their_text(tmp_path: Path) -> None:
+    # A Text holding ': ' once became the label ("unexpected 9.00-11.00"), and a missing
+    # answer was counted as "missing no answer; the log has 35=8 ...".
+    script = [(C, "35=D|11=o1|21=1|38=1|40=2|44=10|54=1|55=AAPL|60=20240102-10:00:00.000"),
+              (V, "35=8|11=o1|17=E1|37=X1|39=4|150=4|38=1|14=0|151=0|54=1|55=AAPL|"
+                  "58=canceled: end of day")]
+    p = plan(write_log(tmp_path / "tally.log", script))
+    live = Answer({35: "8", 150: "8", 39: "8", 58: "price band: 9.00-11.00"}, "o9", "FIX.4.4", 0)
+    result = compare(p.steps, p.expected, [live])
+    assert dict(tally(result.differences)) == {"missing 35=8 150=4 39=4": 1,
+                                               "unexpected 35=8 150=8 39=8": 1}
 
 
 # -- pure rules -------------------------------------------------------------------------------
