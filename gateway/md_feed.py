@@ -715,11 +715,15 @@ class MdUpdate:
         b = self.batch
         if len(b.symbols) != 1:
             raise ValueError(f"{b!r} has {len(b.symbols)} symbols")
-        first, last = b.entry_range(self.start, self.stop)
+        # entry_range and _trade_span, inline (apply checked the range)
+        start, stop, count = self.start, self.stop, b.count
+        firsts = b._firsts
+        first = firsts[start] if start < count else b.entry_count
+        last = firsts[stop] if stop < count else b.entry_count
         if last <= first:
             return None
-        lo, hi = b._trade_span(self.start, self.stop)
         t = b._trade_lists()
+        lo, hi = t.before[min(start, count)], t.before[min(stop, count)]
         return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
 
     def trade_columns(self, symbol: str) -> tuple[list[int], list[int], list[int]]:

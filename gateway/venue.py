@@ -317,7 +317,8 @@ class Venue:
             if order is not None:
                 out.append(self._fill(order, f.qty, spec.to_price(f.price), when,
                                       aggressor=False))
-        for order in [o for o in self._live.values() if o.symbol == symbol]:
+        # (most market updates find no client order at all: skip the scans then)
+        for order in [o for o in self._live.values() if o.symbol == symbol] if self._live else ():
             info = book.order(order.book_id)
             left = info.qty if info is not None else 0
             if left >= order.leaves:
@@ -331,7 +332,7 @@ class Venue:
                               text="removed by the market data feed"))
         for listener in self._listeners:
             listener(symbol, [], now)
-        return out + self._uncross(symbol, now)
+        return out + self._uncross(symbol, now) if self._live else out
 
     def _uncross(self, symbol: str, now: datetime) -> list[Report]:
         """Trade client orders that replayed liquidity now crosses. The feed adds orders

@@ -288,11 +288,12 @@ class FeedReplay:
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
             only = update.only_symbol_trades()
             if only is not None and (symbol := batch.symbols[0]) in self.books:
+                prices, sizes, times = only  # lists of this call's own
                 change = changed.get(symbol)
                 if change is None:
-                    change = changed[symbol] = FeedChange(symbol, [])
-                prices, sizes, times = only
-                if prices:
+                    trades = list(zip(prices, sizes, strict=True)) if prices else []
+                    changed[symbol] = FeedChange(symbol, trades, [], times)
+                elif prices:
                     change.trades += zip(prices, sizes, strict=True)
                     change.trade_times += times
         else:
