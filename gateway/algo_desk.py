@@ -339,12 +339,20 @@ class AlgoDesk:
                 if snap is None:
                     continue
                 for runner in runners:
-                    self._timed(runner, runner.on_market_snapshot, snap)
+                    if self.metrics is None:  # _timed's own test, without its call
+                        runner.on_market_snapshot(snap)
+                    else:
+                        self._timed(runner, runner.on_market_snapshot, snap)
 
     def next_deadline(self) -> datetime | None:
-        times = [t for p in self.parents.values() if not p.runner.done
-                 if (t := p.runner.next_wakeup()) is not None]
-        return min(times, default=None)
+        # the earliest wakeup, without a list: a backtest asks on every market update
+        earliest: datetime | None = None
+        for p in self.parents.values():
+            if not p.runner.done:
+                t = p.runner.next_wakeup()
+                if t is not None and (earliest is None or t < earliest):
+                    earliest = t
+        return earliest
 
     def on_timer(self, now: datetime) -> None:
         self._now = now

@@ -360,9 +360,16 @@ class Backtest:
             if same_time > STUCK_STEPS:  # a component that keeps asking for a past time
                 raise RuntimeError(f"backtest {name} run: no progress at {now.isoformat()} "
                                    f"after {STUCK_STEPS} steps")
-            t_evt = _earliest([scheduler.next_time(), desk.next_deadline(),
-                               client.next_deadline(),
-                               *(r.next_deadline() for r in runners)])
+            # the earliest of the scheduler's, desk's, client's and sessions' times (a step
+            # per market chunk: no list, no generator)
+            t_evt = scheduler.next_time()
+            for t in (desk.next_deadline(), client.next_deadline()):
+                if t is not None and (t_evt is None or t < t_evt):
+                    t_evt = t
+            for r in runners:
+                t = r.next_deadline()
+                if t is not None and (t_evt is None or t < t_evt):
+                    t_evt = t
             t_feed = None if feed.done else feed.next_deadline()
             stats.steps += 1
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
@@ -451,12 +458,10 @@ class Backtest:
 
 def _working(app: VenueApplication) -> bool:
     """Whether some parent is still being worked (its algo wants to see the market)."""
-    return any(not p.runner.done for p in app.desk.parents.values())
-
-
-def _earliest(times: Iterable[datetime | None]) -> datetime | None:
-    found = [t for t in times if t is not None]
-    return min(found) if found else None
+    for p in app.desk.parents.values():  # noqa: SIM110  # no generator: once per market chunk
+        if not p.runner.done:
+            return True
+    return False
 
 
 def _ignore(_error: MdLogError) -> None:

@@ -43,7 +43,12 @@ class BacktestClient:
         self.sessions: dict[str, SessionHandle] = {}
 
     def all_done(self) -> bool:
-        return not self._pending and all(p.done is not None for p in self.parents.values())
+        if self._pending:
+            return False
+        for p in self.parents.values():  # noqa: SIM110  # no generator: asked every step
+            if p.done is None:
+                return False
+        return True
 
     def problems(self) -> list[str]:
         """What went wrong with parents, for the user: rejected, or never answered (a
