@@ -43,23 +43,27 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from common import machine  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripted_peer import ScriptedPeer  # noqa: E402  # it imports fixspec, found via ROOT
+
 from gateway.audit import AuditLog  # noqa: E402
 from gateway.audit_entries import find_files, read_entries  # noqa: E402
 from gateway.audit_family import related  # noqa: E402
 from gateway.audit_render import iter_lines  # noqa: E402
 from gateway.msglog import SessionLog  # noqa: E402
-from tests.audit_samples import runner  # noqa: E402
-from tests.fixpeer import Peer  # noqa: E402
+
+if TYPE_CHECKING:
+    from gateway.session_runner import SessionRunner
 
 OUT = ROOT / "bench" / "out" / "audit_logs"
 T0 = datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
@@ -69,13 +73,25 @@ IN_FLIGHT = 50
 # -- the logs ---------------------------------------------------------------------------------
 
 
+@dataclass
+class _Session:
+    """What :meth:`AuditLog.message` reads of the session runner a message went through: the
+    name its records carry."""
+
+    name: str
+
+
+def _runner(name: str) -> SessionRunner:
+    return cast("SessionRunner", _Session(name))
+
+
 class _Day:
     """The writers of one run folder and a clock that moves 1 ms a message."""
 
     def __init__(self, folder: Path) -> None:
         self.now = T0
         self.audit = AuditLog(folder / "audit" / "gateway.jsonl", flush_every=10_000)
-        self.client_runner, self.venue_runner = runner("FIX.4.4:GW->CLIENT"), runner(
+        self.client_runner, self.venue_runner = _runner("FIX.4.4:GW->CLIENT"), _runner(
             "FIX.4.4:GW->VENUE")
         self.logs = {
             "client": (SessionLog(folder / "gw", "FIX.4.4", "GW", "CLIENT"),
@@ -83,10 +99,10 @@ class _Day:
             "venue": (SessionLog(folder / "gw", "FIX.4.4", "GW", "VENUE"),
                       SessionLog(folder / "venue", "FIX.4.4", "VENUE", "GW")),
         }
-        self.peers = {("client", "in"): Peer(sender="CLIENT", target="GW"),
-                      ("client", "out"): Peer(sender="GW", target="CLIENT"),
-                      ("venue", "out"): Peer(sender="GW", target="VENUE"),
-                      ("venue", "in"): Peer(sender="VENUE", target="GW")}
+        self.peers = {("client", "in"): ScriptedPeer(sender="CLIENT", target="GW"),
+                      ("client", "out"): ScriptedPeer(sender="GW", target="CLIENT"),
+                      ("venue", "out"): ScriptedPeer(sender="GW", target="VENUE"),
+                      ("venue", "in"): ScriptedPeer(sender="VENUE", target="GW")}
 
     def tick(self) -> datetime:
         self.now += timedelta(milliseconds=1)
@@ -94,7 +110,7 @@ class _Day:
 
     def msg(self, session: str, direction: str, body: str) -> None:
         now = self.tick()
-        raw = self.peers[session, direction].msg(body, now=now)
+        raw = self.peers[session, direction].msg(body, now)
         r = self.client_runner if session == "client" else self.venue_runner
         self.audit.message(r, "in" if direction == "in" else "out", raw, now)
         for log in self.logs[session]:
