@@ -58,7 +58,8 @@ class Entry:
     """One record that mentions an order. ``raw`` is the FIX message (SOH-delimited) for
     messages, ``record`` the JSON object for our order/algo/risk records (also kept for our
     message records). ``time`` is aware UTC or None; ``seq`` the reading order. ``also``: the
-    other places (``file:line``) the same message was read, once :func:`related` merged them."""
+    other places (``file:line``) the same message was read, once
+    :func:`gateway.audit_family.related` merged them."""
 
     time: datetime | None
     source: str
