@@ -777,6 +777,9 @@ class MarketDataFeed:
         # a replay applies each batch in many chunks
         self._batch: MdBatch | None = None
         self._batch_c: tuple[Any, Any, list[tuple[int, str, FeedBook]]] = (None, None, [])
+        # the gone array ctl.gone holds (None: NULL), left in place between calls: a book's
+        # gone_ptr() stays the same object until its gone ids change
+        self._ctl_gone: Any = None
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -846,13 +849,20 @@ class MarketDataFeed:
             order = sorted(order, key=lambda ssb: not clients.get(ssb[1]))
             if stop_at_fill and sum(1 for _, sy, _b in order if clients.get(sy)) > 1:
                 raise ValueError("stop_at_fill needs client orders in one symbol only")
-        # Between calls ctl has every optional input off (clients, fills, gone, tops and rows
-        # NULL, their counts, levels and stop_on_fill 0): a call sets what it uses and turns
-        # it off again after md_apply, whatever happens (no pointer outlives its buffer).
+        # Between calls ctl has every optional input off (clients, fills, tops and rows NULL,
+        # their counts, levels and stop_on_fill 0): a call sets what it uses and turns it off
+        # again after md_apply, whatever happens (no pointer outlives its buffer). The gone
+        # ids are the exception: ctl keeps the last book's (self._ctl_gone), set again
+        # before md_apply whenever they are not this book's (its gone_ptr() is a new object
+        # once they change, and a replay hands the same ones for every chunk).
         ctl.stop_on_reject = 1 if self.strict else 0
         for sym, symbol, book in order:
             ids = clients.get(symbol) if clients else None
             gone = book.gone_ptr() if book.gone else None
+            if gone is not self._ctl_gone:
+                self._ctl_gone = gone
+                ctl.gone = ffi.NULL if gone is None else gone
+                ctl.gone_count = 0 if gone is None else len(book.gone)
             recording = symbol == record
             try:
                 if ids:
@@ -871,9 +881,6 @@ class MarketDataFeed:
                     ctl.client_count = len(client_ids)
                     ctl.fills = fill_buf
                     ctl.fills_cap = fill_cap
-                if gone is not None:
-                    ctl.gone = gone
-                    ctl.gone_count = len(book.gone)
                 if tops:
                     top_buf = ffi.new("int64_t[]", max(1, stop - start) * _TOP)
                     ctl.tops = top_buf
@@ -887,14 +894,13 @@ class MarketDataFeed:
                     ctl.empty_ask = EMPTY_ASK_PRICE
                     ctl.empty_bid = EMPTY_BID_PRICE
                 done = lib.md_apply(book.c_book(), msgs, start, stop, entries, ctl)
-                stopped_at_fill = bool(ctl.stop_on_fill and (ctl.fills_written or ctl.crossed))
+                # (ctl.stop_on_fill is 1 exactly when there are ids and stop_at_fill)
+                stopped_at_fill = bool(ids and stop_at_fill and (ctl.fills_written
+                                                                 or ctl.crossed))
             finally:
                 if ids:
                     ctl.clients = ctl.fills = ffi.NULL
                     ctl.client_count = ctl.fills_cap = ctl.stop_on_fill = 0
-                if gone is not None:
-                    ctl.gone = ffi.NULL
-                    ctl.gone_count = 0
                 if tops:
                     ctl.tops = ffi.NULL
                     ctl.tops_cap = 0

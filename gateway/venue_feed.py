@@ -157,6 +157,7 @@ class FeedReplay:
         self.fill_ns = 0
         self.error: str | None = None
         self._deadline: datetime | None = None  # next_deadline's answer, until due() or anchor()
+        self._unit_speed = config.speed == 1
         for cursor in self._logs:
             self._note(cursor.advance())
         firsts = [t for t in (c.next_time() for c in self._logs) if t is not None]
@@ -210,8 +211,13 @@ class FeedReplay:
 
     def time_of(self, time_ns: int) -> datetime:
         """When the message of log time ``time_ns`` is (or was) due."""
-        assert self._start is not None, "the replay has not started"
-        return self._start + timedelta(microseconds=self._due_us(time_ns))
+        start = self._start
+        assert start is not None, "the replay has not started"
+        if self._unit_speed:  # _due_us, inline: asked on every step of a run
+            assert self._t0 is not None
+            need = time_ns - self._t0 - 999
+            return start + _MICROSECOND * (-(-need // 1000) if need > 0 else 0)
+        return start + _MICROSECOND * self._due_us(time_ns)
 
     def next_deadline(self) -> datetime | None:
         """When the next message is due (the distant past before the first timer call:
@@ -248,7 +254,9 @@ class FeedReplay:
             return []
         if self._start is None:
             self._start = now
-        limit = self._limit((now - self._start) // _MICROSECOND)
+        elapsed_us = (now - self._start) // _MICROSECOND
+        limit = (self._t0 + 999 + elapsed_us * 1000 if self._unit_speed
+                 else self._limit(elapsed_us))  # _limit, inline at speed 1
         changed: dict[str, FeedChange] = {}
         while True:
             # the log whose next message comes first (the first such log on a tie), up to

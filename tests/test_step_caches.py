@@ -24,11 +24,13 @@ from algos.strategy import (
 from engine.book import OrderBook
 from gateway.cmd_lobster import sample_path
 from gateway.config import load_config
-from gateway.md_feed import MarketDataFeed, MdLogReader
+from gateway.md_feed import FeedBook, MarketDataFeed, MdLogReader
 from gateway.md_fix import lobster_to_fix
 from gateway.venue_app import SNAPSHOT_LEVELS, VenueApplication
 from tests.test_algo_harness import T0, make_parent
 from tests.test_lobster import SAMPLES
+from tests.test_md_feed import line, write
+from tests.test_md_feed_fills import CLIENT, leaves, steps
 from tests.test_md_fix import BUNDLED_LOG, DAY
 from tests.test_venue_days import VENUE
 
@@ -198,3 +200,34 @@ def test_chunks_of_batches_in_turn_build_the_books_whole_batches_build(
         for side in (Side.BUY, Side.SELL):
             assert chunked.book(symbol).depth(side) == whole.book(symbol).depth(side)
         assert chunked.book(symbol).depth(Side.BUY)  # the replays built something
+
+
+def test_a_taken_order_is_skipped_after_chunks_that_skipped_others(tmp_path: Path) -> None:
+    """The feed hands C its book's gone ids once and keeps them while they stand: an order
+    taken after chunks were applied with earlier gone ids is skipped from then on too."""
+    path = write(
+        tmp_path,
+        line("55=ABC|268=3|269=1|278=8|270=10.05|271=20|269=1|278=9|270=10.05|271=40|"
+             "269=1|278=7|270=10.06|271=30", "W"),
+        line("268=1|279=1|269=1|278=8|55=ABC|270=10.05|271=15"),  # of 8, gone: skipped
+        line("268=1|279=1|269=1|278=7|55=ABC|270=10.06|271=25"),  # 7 shrinks
+        line("268=1|279=2|269=1|278=9|55=ABC|270=10.05|271=40"),  # of 9, gone by then
+        line("268=1|279=1|269=1|278=7|55=ABC|270=10.06|271=20"),  # 7 shrinks again
+    )
+    feed = MarketDataFeed(strict=False)
+    w, of_8, seven, of_9, seven_again = steps(path)
+    w.apply(feed)
+    book = feed.book("ABC")
+    assert isinstance(book, FeedBook)
+    book.market(CLIENT, Side.BUY, 20)  # takes 8 whole
+    book.took(8)
+    of_8.apply(feed)
+    seven.apply(feed)
+    assert feed.skipped == 1 and leaves(book, 7) == 25
+    book.market(CLIENT + 1, Side.BUY, 40)  # takes 9 whole
+    book.took(9)
+    of_9.apply(feed)  # skipped: not a fall back to taking 40 from the level
+    seven_again.apply(feed)
+    assert feed.skipped == 2 and feed.rejects == 0
+    assert list(book.gone) == [8, 9] and leaves(book, 7) == 20
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(100600, 20)]
