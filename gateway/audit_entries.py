@@ -48,6 +48,9 @@ __all__ = ["LOG_SUFFIXES", "CountedLines", "Entry", "JsonHit", "Reading", "find_
 #: File name endings read when PATH is a folder (also with ``.gz`` after them). Others (our
 #: binary message stores, QuickFIX's .body/.header files) hold copies of sent messages.
 LOG_SUFFIXES = (".log", ".jsonl", ".json", ".txt", ".fix", ".messages")
+#: What rotation appends to a log's name: logrotate's ``.1``, ``.2``... or its ``dateext``
+#: ``-YYYYMMDD`` (``audit.jsonl.1`` is the audit log before the last SIGUSR2)
+_ROTATED = re.compile(r"(?:\.\d+|-\d{8}(?:-\d+)?)$")
 _QUICKFIX_NAME = re.compile(r"^(?:FIXT?\.\d\.\d(?:SP\d)?)-(.+?)-(.+?)\.messages\b")
 _PIPE_FIELD = re.compile(r"\|(?=\d+=)")
 _ID_KEYS = ("cl_ord_id", "orig_cl_ord_id", "order_id", "parent")
@@ -99,7 +102,8 @@ class Reading:
 
 def find_files(path: Path) -> list[Path]:
     """``path`` itself if it is a file; else the log files under it (see
-    :data:`LOG_SUFFIXES`), recursively, skipping hidden ones, sorted. Raises OSError if
+    :data:`LOG_SUFFIXES`; also rotated, and gzipped), recursively, skipping hidden ones,
+    sorted. Raises OSError if
     ``path`` does not exist."""
     if path.is_file():
         return [path]
@@ -110,7 +114,7 @@ def find_files(path: Path) -> list[Path]:
         rel = p.relative_to(path)
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
             continue
-        name = p.name[:-3] if p.name.endswith(".gz") else p.name
+        name = _ROTATED.sub("", p.name[:-3] if p.name.endswith(".gz") else p.name)
         if name.endswith(LOG_SUFFIXES) or ".log." in name:
             out.append(p)
     return out

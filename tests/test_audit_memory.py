@@ -329,3 +329,14 @@ def test_memory_grows_by_bytes_a_record_not_by_the_record(tmp_path: Path) -> Non
             - _peak(lambda: read_entries(files_small))) / more
     assert per_record < 150 < 1000 < kept, (per_record, kept)
     assert len(read_related(files_large, "ORD7")[1].entries) == 2  # each message once
+
+
+def test_a_folder_includes_rotated_audit_logs(tmp_path: Path) -> None:
+    """README's rotation (rename audit.jsonl, then SIGUSR2) leaves audit.jsonl.1 beside the new
+    audit.jsonl; logrotate's dateext names it audit.jsonl-20261126. A folder's reading skipped
+    both, and with them the order's records before the rotation."""
+    for name in ("audit.jsonl.1", "audit.jsonl-20261126", "audit.jsonl.2.gz", "audit.jsonl"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "store.bin.1").write_text("")  # not a log, rotated or not
+    assert [p.name for p in find_files(tmp_path)] == [
+        "audit.jsonl", "audit.jsonl-20261126", "audit.jsonl.1", "audit.jsonl.2.gz"]
