@@ -375,7 +375,9 @@ class Backtest:
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
                 upto = t_evt if t_evt is not None else horizon
                 if interval is not None and _working(app):
-                    upto = min(upto, t_feed + interval)
+                    cap = t_feed + interval
+                    if cap < upto:  # min(), without the call
+                        upto = cap
                 changes = feed.due(upto, app.venue.resting_ids(), stop_at_fill=True)
                 # a fill ends the chunk: the algo hears of it at the fill's own time
                 clock.advance_to(feed.time_of(feed.fill_ns) if feed.stopped_at_fill else upto)
