@@ -73,6 +73,17 @@ def at_least_one(text: str) -> int:
     return value
 
 
+def slice_count(text: str) -> int:
+    """argparse ``type=``: a TWAP slice count the algo accepts (1 to MAX_SLICES), refused
+    here rather than as a rejected parent after the venue has started."""
+    from algos.slicing import MAX_SLICES  # the algo's own bound (imported only when asked)
+
+    value = at_least_one(text)
+    if value > MAX_SLICES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SLICES}, got {text}")
+    return value
+
+
 def _plain(x: float) -> str:
     """``x`` without an exponent (``1000000``, ``0.001``), as a user types it."""
     return f"{x:f}".rstrip("0").rstrip(".")
@@ -100,8 +111,8 @@ def add_parser(sub: Any) -> None:
                    help="parent quantity, at least 1 (%(default)s)")
     p.add_argument("--window", type=number_in(*WINDOW_RANGE), default=20.0,
                    help="TWAP window in seconds, 0.1 to 86400 (%(default)s)")
-    p.add_argument("--slices", type=at_least_one, default=10,
-                   help="TWAP slices, at least 1 (%(default)s)")
+    p.add_argument("--slices", type=slice_count, default=10,
+                   help="TWAP slices, 1 to 10000 (%(default)s)")
     p.add_argument("--speed", type=number_in(*SPEED_RANGE), default=30.0,
                    help="market-data replay speed, 0.001 to 1000000 (%(default)sx)")
     p.add_argument("--run-dir", type=Path, default=Path("logs/demo"),

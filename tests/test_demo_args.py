@@ -43,11 +43,24 @@ def test_a_zero_is_the_arguments_error_and_creates_nothing(tmp_path: Path, optio
     assert not runs.exists()
 
 
+def test_the_slice_bound_is_the_twaps() -> None:
+    """The demo's --slices bound (and its help) is what the TWAP accepts, not a copy that
+    could drift: MAX_SLICES slices parse, one more is refused."""
+    from algos.slicing import MAX_SLICES
+
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--slices", str(MAX_SLICES)]).slices == MAX_SLICES
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--slices", str(MAX_SLICES + 1)])
+    assert f"1 to {MAX_SLICES}" in gateway("demo", "--help").stdout
+
+
 @pytest.mark.parametrize(("option", "value", "reason"), [
     ("--qty", "-3", "must be at least 1, got -3"),
     ("--qty", "1.5", "expected an integer, got '1.5'"),
     ("--qty", "lots", "expected an integer, got 'lots'"),
     ("--slices", "2.5", "expected an integer, got '2.5'"),
+    ("--slices", "10001", "must be at most 10000, got 10001"),  # the TWAP's MAX_SLICES
     ("--window", "0.05", "must be between 0.1 and 86400, got 0.05"),
     ("--window", "86401", "must be between 0.1 and 86400, got 86401"),
     ("--window", "nan", "must be between 0.1 and 86400, got nan"),
