@@ -176,10 +176,12 @@ class Backtest:
                  output: Path | None = None) -> None:
         self.path = path
         self.gw: GatewayConfig = load_config(path)
-        others = sorted({s.application for s in self.gw.sessions} - {"venue"})
-        if others:
-            raise ConfigError(f"{path}: a backtest replays a venue config (application: "
-                              f"venue); this one also has {', '.join(others)}")
+        other = next((i for i, s in enumerate(self.gw.sessions) if s.application != "venue"),
+                     None)
+        if other is not None:  # named where it is set (FILE:LINE: key), as a live run would
+            raise ConfigError(f"{self.gw.where_application(other)}: a backtest replays a venue "
+                              f"config (application: venue), not "
+                              f"{self.gw.sessions[other].application}")
         self.venue: VenueConfig = venue_config(self.gw)
         if self.venue.market_data is None:
             raise ConfigError(f"{path}: a backtest needs market data: venue: market_data: "

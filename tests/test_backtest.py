@@ -320,6 +320,17 @@ def test_a_log_or_output_that_cannot_be_used_is_named_before_the_replay(
         Backtest(config_with(tmp_path), output=blocker / "out")
 
 
+def test_an_application_other_than_the_venue_is_named_where_it_is_set(tmp_path: Path) -> None:
+    path = config_with(tmp_path)
+    text = path.read_text().replace("application: venue", "application: echo")
+    path.write_text(text)
+    line = text.splitlines().index("  application: echo") + 1
+    with pytest.raises(ConfigError) as error:
+        Backtest(path)
+    assert str(error.value) == (f"{path}:{line}: defaults.application: a backtest replays a "
+                                "venue config (application: venue), not echo")
+
+
 def test_gateway_run_mode_backtest_is_the_same_backtest(tmp_path: Path) -> None:
     proc = gateway("run", str(config_with(tmp_path)), "--mode", "backtest")
     assert proc.returncode == 0, proc.stderr
