@@ -38,6 +38,5 @@ class EchoApplication:
                 return
             seen.add(cl_ord_id)
         echo = message.copy()
-        for tag in _OWN_HEADER:
-            echo.header.remove(tag)
+        echo.header.remove_tags(_OWN_HEADER)
         session.send(echo)

@@ -14,7 +14,7 @@ stored value is not of that type (it can only be so if validation was skipped).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -209,7 +209,12 @@ class FieldMap:
 
     def remove(self, tag: int) -> bool:
         """Remove every field or group ``tag`` at this level; True if anything was removed."""
-        kept = [item for item in self._items if self._tag_of(item) != tag]
+        return self.remove_tags((tag,))
+
+    def remove_tags(self, tags: Collection[int]) -> bool:
+        """Remove every field or group whose tag is in ``tags`` at this level, in one pass;
+        True if anything was removed."""
+        kept = [item for item in self._items if self._tag_of(item) not in tags]
         removed = len(kept) != len(self._items)
         self._items = kept
         return removed

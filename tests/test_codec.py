@@ -185,6 +185,9 @@ def test_message_accessors() -> None:
     msg.body.set(44, Decimal("99.5"))  # replaces in place
     assert msg.body.tags() == [11, 44, 38] and msg.body[44] == b"99.5"
     assert msg.body.remove(44) and not msg.body.remove(44)
+    header = msg.header.copy()
+    assert header.remove_tags({34, 52, 9999}) and not header.remove_tags({34, 52})
+    assert header.tags() == [t for t in msg.header.tags() if t not in (34, 52)]
     copy = msg.copy()
     assert copy == msg
     copy.body.set(11, "B")
