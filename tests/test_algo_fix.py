@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conformance.harness import Client
+from tests.conformance.harness import Client, clients_of
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +34,8 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
 
 @pytest.fixture
 def clients(venue: tuple[int, Path]) -> Iterator[Callable[[str], Client]]:
-    made: list[Client] = []
-
-    def make(name: str) -> Client:
-        c = Client(venue[0], name, our_comp_id="VENUE")
-        c.logon(extra="|141=Y")
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
+    with clients_of(venue[0], "VENUE") as make:
+        yield make
 
 
 def rest(c: Client, cl: str, side: str, qty: int, px: str, symbol: str) -> None:

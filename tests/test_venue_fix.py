@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from fixspec.dictionary import builtin_session
-from tests.conformance.harness import Client
+from tests.conformance.harness import Client, clients_of
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,19 +33,9 @@ def venue_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 @pytest.fixture
 def clients(venue_port: int) -> Iterator[Callable[[str], Client]]:
-    made: list[Client] = []
-
-    def make(name: str) -> Client:
-        c = Client(venue_port, name, our_comp_id="VENUE",
-                   dictionary=builtin_session("FIX.4.4"))
-        c.logon(extra="|141=Y")
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.msg("35=5")
-        c.close()
+    with clients_of(venue_port, "VENUE", dictionary=builtin_session("FIX.4.4"),
+                    logout=True) as make:
+        yield make
 
 
 def order(c: Client, cl: str, side: str, qty: str, px: str | None, symbol: str = "MSFT",

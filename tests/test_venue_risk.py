@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conformance.harness import Client
+from tests.conformance.harness import Client, clients_of
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +34,8 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 @pytest.fixture
 def clients(venue: int) -> Iterator[Callable[[str], Client]]:
-    made: list[Client] = []
-
-    def make(name: str) -> Client:
-        c = Client(venue, name, our_comp_id="VENUE")
-        c.logon(extra="|141=Y")
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
+    with clients_of(venue, "VENUE") as make:
+        yield make
 
 
 def test_a_replace_past_max_order_qty_is_refused_and_the_order_stays(

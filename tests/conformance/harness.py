@@ -8,8 +8,10 @@ Each test drives ``gateway run sessions/acceptance.yaml`` (started once per test
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -137,6 +139,27 @@ class Client:
         from fixspec.fieldtypes import format_utc_timestamp
 
         return format_utc_timestamp(self.now + timedelta(seconds=delta))
+
+
+@contextlib.contextmanager
+def clients_of(port: int, our_comp_id: str, *, dictionary: SessionDictionaries | None = None,
+               logout: bool = False) -> Iterator[Callable[[str], Client]]:
+    """Make clients of the gateway on ``port`` by CompID as a test asks for them, each logged
+    on with ResetSeqNumFlag (a fresh sequence for every test of a module-wide gateway), and
+    close them at the end (after a Logout if ``logout``)."""
+    made: list[Client] = []
+
+    def make(name: str) -> Client:
+        c = Client(port, name, our_comp_id=our_comp_id, dictionary=dictionary)
+        c.logon(extra="|141=Y")
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        if logout:
+            c.msg("35=5")
+        c.close()
 
 
 NOS = "35=D|11={cl}|21=1|38=100|40=1|54=1|55=INTC|60={t}"
