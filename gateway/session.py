@@ -185,8 +185,9 @@ class Session:
         self.tolerance = timedelta(seconds=config.sending_time_tolerance)
         self.state = State.DISCONNECTED
         self.heartbeat_interval = config.heartbeat_interval
-        self._hb_times: tuple[int, timedelta, timedelta, timedelta] = (
-            -1, timedelta(0), timedelta(0), timedelta(0))  # see _heartbeat_times
+        # next_deadline's answer while _deadline_known (see there)
+        self._deadline: datetime | None = None
+        self._deadline_known = False
         self.resend_slice = RESEND_SLICE  # messages of a resend per Output
         self._reset_connection_data()
 
@@ -227,6 +228,7 @@ class Session:
 
     def connection_made(self, now: datetime) -> Output:
         """A transport is up. An initiator sends its Logon; an acceptor waits for one."""
+        self._deadline_known = False
         out = Output()
         self._reset_connection_data()
         self.connected_at = now
@@ -243,6 +245,7 @@ class Session:
         return out
 
     def connection_lost(self, now: datetime) -> Output:
+        self._deadline_known = False
         out = Output()
         if self.state is not State.DISCONNECTED:
             self._disconnect(out, now, "connection lost")
@@ -250,6 +253,7 @@ class Session:
 
     def data_received(self, data: bytes, now: datetime) -> Output:
         """Bytes from the peer: frame them and process every complete message."""
+        self._deadline_known = False
         out = Output()
         if self.state is State.DISCONNECTED:
             return out
@@ -276,13 +280,27 @@ class Session:
 
     def on_timer(self, now: datetime) -> Output:
         """Heartbeats, TestRequests and timeouts due at ``now``."""
+        self._deadline_known = False
         out = Output()
         with contextlib.suppress(_Stop):
             self._timers(now, out)
         return out
 
     def next_deadline(self) -> datetime | None:
-        """The earliest time :meth:`on_timer` has something to do (None: nothing pending)."""
+        """The earliest time :meth:`on_timer` has something to do (None: nothing pending).
+
+        The answer is kept until the session changes: it depends only on the state, the
+        times of the last message sent and received, of the TestRequest or Logout sent and
+        of the connection, HeartBtInt and the schedule's end, and only this class's public
+        methods change those (each forgets the kept answer as it starts, before any
+        change). A backtest asks every session on every step; most steps change none."""
+        if not self._deadline_known:
+            self._deadline = self._compute_deadline()
+            self._deadline_known = True
+        return self._deadline
+
+    def _compute_deadline(self) -> datetime | None:
+        """:meth:`next_deadline` computed afresh."""
         if self.state in (State.AWAIT_LOGON, State.LOGON_SENT) and self.connected_at:
             return self.connected_at + timedelta(seconds=self.config.logon_timeout)
         if self.state is State.LOGOUT_SENT and self.logout_sent_at:
@@ -305,17 +323,15 @@ class Session:
 
     def _heartbeat_times(self) -> tuple[timedelta, timedelta, timedelta]:
         """HeartBtInt, the silence before a TestRequest and the silence before giving up,
-        as timedeltas; remade only when HeartBtInt changes (a runner asks on every step)."""
-        if self._hb_times[0] != self.heartbeat_interval:
-            hb = timedelta(seconds=self.heartbeat_interval)
-            self._hb_times = (self.heartbeat_interval, hb, TEST_REQUEST_FACTOR * hb,
-                              TIMEOUT_FACTOR * hb)
-        return self._hb_times[1:]
+        as timedeltas."""
+        hb = timedelta(seconds=self.heartbeat_interval)
+        return hb, TEST_REQUEST_FACTOR * hb, TIMEOUT_FACTOR * hb
 
     # -- application side -----------------------------------------------------------------
 
     def send(self, message: Message, now: datetime) -> Output:
         """Send an application message: number, persist, then transmit if logged on."""
+        self._deadline_known = False
         out = Output()
         self._send(out, now, message, transmit=self.state is State.ACTIVE)
         return out
@@ -335,12 +351,14 @@ class Session:
     def send_owed(self, now: datetime) -> Output:
         """The next :attr:`resend_slice` messages of the resend being served (then of those
         sent behind it), stamped ``now``. Empty when nothing is owed."""
+        self._deadline_known = False
         out = Output()
         self._write_owed(out, now)
         return out
 
     def logout(self, now: datetime, text: str | None = None) -> Output:
         """Start the Logout handshake (disconnects at once if not logged on)."""
+        self._deadline_known = False
         out = Output()
         if self.state is State.ACTIVE:
             self._send_logout(out, now, text)

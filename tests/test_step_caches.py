@@ -1,16 +1,19 @@
 """What a backtest's step keeps from one market update to the next gives the answers it
 would compute afresh (each is kept because a backtest asks for it on every market chunk):
-a runner's next wakeup, the snapshot levels the venue shows algos, the feed's per-batch C
-arrays and its one-symbol trade columns."""
+a runner's next wakeup, a FIX session's next deadline, the snapshot levels the venue shows
+algos, the feed's per-batch C arrays and its one-symbol trade columns."""
 
 from __future__ import annotations
 
 import random
 import struct
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algos.runner import AlgoRunner, ParentEvent
 from algos.strategy import (
@@ -22,11 +25,18 @@ from algos.strategy import (
     Side,
 )
 from engine.book import OrderBook
+from fixspec.dictionary import builtin_session
 from gateway.cmd_lobster import sample_path
-from gateway.config import load_config
+from gateway.config import SessionConfig, load_config
+from gateway.fixmessage import Message
 from gateway.md_feed import FeedBook, MarketDataFeed, MdLogReader
 from gateway.md_fix import lobster_to_fix
+from gateway.schedule import Schedule
+from gateway.session import Output, Session
+from gateway.session_state import State
+from gateway.store import MemoryStore
 from gateway.venue_app import SNAPSHOT_LEVELS, VenueApplication
+from tests.fixpeer import Peer
 from tests.test_algo_harness import T0, make_parent
 from tests.test_lobster import SAMPLES
 from tests.test_md_feed import line, write
@@ -113,6 +123,107 @@ def test_a_wakeup_that_raises_is_asked_and_audited_every_time() -> None:
     assert audit.count("strategy_error") == 2 and Wisher.asked == 2
     Wisher.fail = False
     assert a.next_wakeup() == T0 + 5 * SEC
+
+
+SESSION_ACTIONS = ["deliver", "drop", "timer", "send", "owed", "logout", "lost", "connect"]
+
+
+def _order() -> Message:
+    m = Message("D")
+    for tag, v in ((11, "X"), (21, "1"), (38, 100), (40, "1"), (54, "1"), (55, "IBM"),
+                   (60, "20261125-12:00:00")):
+        m.body.set(tag, v)
+    return m
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SESSION_ACTIONS), st.integers(0, 1),
+                          st.integers(0, 40)), max_size=60),
+       st.booleans())
+def test_a_kept_session_deadline_is_the_one_computed_afresh(
+        script: list[tuple[str, int, int]], scheduled: bool) -> None:
+    """An initiator and an acceptor on one in-memory connection, through logons,
+    heartbeats, TestRequests, silences (bytes dropped), resends, timeouts, logouts,
+    reconnects and a schedule's end: after every call, what next_deadline kept is what it
+    computes afresh."""
+    t0 = datetime(2026, 11, 25, 12, 0, tzinfo=T0.tzinfo)
+    # the session ends 20 s in (a script spans up to 600 s)
+    schedule = Schedule(time(8), time(12, 0, 20)) if scheduled else None
+    dd = builtin_session("FIX.4.4")
+    sides = [
+        Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", heartbeat_interval=5,
+                              logon_timeout=3, logout_timeout=2, schedule=schedule),
+                MemoryStore(t0), dd),
+        Session(SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", logon_timeout=3,
+                              logout_timeout=2, schedule=schedule),
+                MemoryStore(t0), dd, app_types={"D"}),
+    ]
+    for side in sides:
+        side.resend_slice = 1  # a resend's rest comes from send_owed
+    inbox: list[list[bytes]] = [[], []]  # bytes on their way to each side
+
+    def sent(i: int, out: Output) -> None:
+        inbox[1 - i].extend(out.data)
+
+    def connect(now: datetime) -> None:
+        inbox[0].clear()
+        inbox[1].clear()
+        sent(1, sides[1].connection_made(now))
+        sent(0, sides[0].connection_made(now))
+
+    def close_if_down(now: datetime) -> None:
+        # a side that disconnected closed the connection: the other reads what is left
+        # (a Logout, say), then sees the connection lost
+        for i in (0, 1):
+            other = sides[1 - i]
+            if sides[i].state is State.DISCONNECTED and other.state is not State.DISCONNECTED:
+                data, inbox[1 - i] = b"".join(inbox[1 - i]), []
+                other.data_received(data, now)
+                other.connection_lost(now)
+
+    now = t0
+    connect(now)
+    for action, i, quarters in script:
+        now += timedelta(seconds=quarters / 4)
+        s = sides[i]
+        if action == "deliver":
+            data, inbox[i] = b"".join(inbox[i]), []
+            sent(i, s.data_received(data, now))
+        elif action == "drop":  # a silent peer, as far as this side can tell
+            inbox[i].clear()
+        elif action == "timer":
+            sent(i, s.on_timer(now))
+        elif action == "send":
+            sent(i, s.send(_order(), now))
+        elif action == "owed":
+            sent(i, s.send_owed(now))
+        elif action == "logout":
+            sent(i, s.logout(now))
+        elif action == "lost":
+            s.connection_lost(now)
+        elif all(side.state is State.DISCONNECTED for side in sides):  # connect
+            connect(now)
+        close_if_down(now)
+        for side in sides:
+            assert side.next_deadline() == side._compute_deadline()
+
+
+def test_a_kept_session_deadline_moves_with_a_resends_later_slices() -> None:
+    """The slices of a resend that send_owed writes are messages sent: the heartbeat is due
+    a HeartBtInt after the last of them (a random script rarely gets there)."""
+    t0 = datetime(2026, 11, 25, 12, 0, tzinfo=T0.tzinfo)
+    s = Session(SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor"), MemoryStore(t0),
+                builtin_session("FIX.4.4"), app_types={"D"})
+    s.resend_slice = 1
+    peer = Peer()
+    s.connection_made(t0)
+    s.data_received(peer.logon(now=t0), t0)
+    for _ in range(3):
+        s.send(_order(), t0)
+    s.data_received(peer.msg("35=2|7=2|16=0", now=t0), t0)
+    assert s.owes and s.next_deadline() == t0 + 30 * SEC  # the Heartbeat, HeartBtInt 30
+    s.send_owed(t0 + SEC)
+    assert s.next_deadline() == s._compute_deadline() == t0 + 31 * SEC
 
 
 def _reference_side(book: OrderBook, side: int, price: object) -> tuple[tuple[Decimal, int], ...]:
