@@ -321,7 +321,8 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
                 return wake
             if wish is not None:
-                wish = max(wish, now)
+                if wish < now:  # never a past time (max(), without the call)
+                    wish = now
                 if wake is None or wish < wake:
                     wake = wish
         self._wakeup = (_INPUTS.count, wake)

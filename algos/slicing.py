@@ -254,7 +254,8 @@ class SlicedStrategy:
             return None
         i = self.slice_at(now)
         # slice_at left _slice_to at the next slice's start (unbounded for the last slice)
-        wake = min(self.catch_up_at, self._slice_to if i + 1 < self.slices else p.end)
+        to = self._slice_to if i + 1 < self.slices else p.end
+        wake = to if to < self.catch_up_at else self.catch_up_at  # min(), without the call
         cross = self.cross_at(i)
         return cross if now < cross < wake else wake
 
@@ -347,7 +348,9 @@ class SlicedStrategy:
     def _track_volume(self, s: MarketSnapshot) -> None:
         if self._volume_last is not None and s.time > self.parent.start:
             # A drop means the feed restarted its count: take the new value as a baseline.
-            self._volume_seen += max(0, s.volume - self._volume_last)
+            grown = s.volume - self._volume_last
+            if grown > 0:  # (max(0, ...) costs a call on every snapshot)
+                self._volume_seen += grown
         self._volume_last = s.volume
 
     # -- deciding -----------------------------------------------------------------------------
@@ -386,7 +389,9 @@ class SlicedStrategy:
                 actions.append(CancelChild(child.child_id,
                                            f"{self._label(i)} {phase}: reprice to {price}"))
 
-        target = min(p.qty if catch_up else self.targets[i], self.participation_cap(state.filled))
+        goal = p.qty if catch_up else self.targets[i]
+        cap = self.participation_cap(state.filled)
+        target = cap if cap < goal else goal  # min(), without the call
         tif: Literal["day", "ioc"] = "day"
         if catch_up and marketable:
             if self._ioc_at_snapshot == self._snapshots:
@@ -446,7 +451,7 @@ class SlicedStrategy:
         if deficit >= remaining:
             return remaining
         lot = self.parent.lot_size
-        return max(0, deficit) // lot * lot
+        return deficit // lot * lot if deficit > 0 else 0  # max(0, ...), without the call
 
     # -- model overlay ------------------------------------------------------------------------
 

@@ -160,7 +160,8 @@ class OrderState:
     @property
     def remaining(self) -> int:
         """Quantity neither filled nor working: what a strategy may still send."""
-        return max(0, self.parent.qty - self.filled - self.working_qty)
+        left = self.parent.qty - self.filled - self.working_qty
+        return left if left > 0 else 0  # max(0, ...), without the call: asked every decision
 
 
 class AlgoContext(Protocol):

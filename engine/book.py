@@ -487,7 +487,8 @@ class OrderBook:
         :class:`Level`). For callers that keep the last answer (equal bytes, same levels)
         and want no object per level."""
         book = self._ptr()
-        n = max(0, n)
+        if n < 0:  # (max(0, n) costs a call, and algos ask on every snapshot)
+            n = 0
         if len(self._levels) < n:
             self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
         levels = self._levels

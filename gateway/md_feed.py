@@ -723,7 +723,9 @@ class MdUpdate:
         if last <= first:
             return None
         t = b._trade_lists()
-        lo, hi = t.before[min(start, count)], t.before[min(stop, count)]
+        # min(start, count) and min(stop, count), without the calls
+        lo = t.before[start if start < count else count]
+        hi = t.before[stop if stop < count else count]
         return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
 
     def trade_columns(self, symbol: str) -> tuple[list[int], list[int], list[int]]:

@@ -285,7 +285,9 @@ class FeedReplay:
         True if it stopped at a fill."""
         assert log.batch is not None
         batch, start = log.batch, log.i
-        stop = max(start + 1, bisect.bisect_right(log.times, upto, start))
+        stop = bisect.bisect_right(log.times, upto, start)
+        if stop <= start:  # at least one message (max(), without the call)
+            stop = start + 1
         mine = ({sy: ids for sy in batch.symbols if (ids := clients.get(sy))}
                 if clients else None)
         stopping = stop_at_fill and mine is not None and len(mine) == 1
