@@ -344,6 +344,8 @@ class Backtest:
             acceptor.open(MemoryWire(scheduler, clock, initiator.receive), f"backtest {session}")
             initiator.open(MemoryWire(scheduler, clock, acceptor.receive), "backtest venue")
             runners += [acceptor, initiator]
+        # asked on every step: the sessions themselves, not through their runners
+        sessions = [r.session for r in runners]
 
         stats = PassStats(name)
         started = time.perf_counter()
@@ -368,11 +370,11 @@ class Backtest:
             for t in (desk.next_deadline(), client.next_deadline()):
                 if t is not None and (t_evt is None or t < t_evt):
                     t_evt = t
-            for r in runners:
-                t = r.next_deadline()
+            for s in sessions:
+                t = s.next_deadline()
                 if t is not None and (t_evt is None or t < t_evt):
                     t_evt = t
-            t_feed = None if feed.done else feed.next_deadline()
+            t_feed = feed.next_deadline()  # None once the logs are done
             stats.steps += 1
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
                 upto = t_evt if t_evt is not None else horizon

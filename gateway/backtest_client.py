@@ -106,8 +106,13 @@ class BacktestClient:
     def next_deadline(self) -> datetime | None:
         """The next start of a parent whose session is logged on (one whose session is not
         waits for the logon; if that never comes, the parent is reported unanswered)."""
-        starts = [p.record.start for p in self._pending if p.session in self.sessions]
-        return min(starts) if starts else None
+        # no list: a backtest asks on every step, and nothing is pending for most of them
+        earliest: datetime | None = None
+        for p in self._pending:
+            start = p.record.start
+            if p.session in self.sessions and (earliest is None or start < earliest):
+                earliest = start
+        return earliest
 
     def on_timer(self, now: datetime) -> None:
         for p in [p for p in self._pending if p.record.start <= now]:
