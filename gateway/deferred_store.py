@@ -16,7 +16,7 @@ instead of one a message. Everything else goes straight to the wrapped store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from gateway.store import MessageStore, StoredMessage
@@ -61,9 +61,12 @@ class DeferredTargetStore(MessageStore):
     def sent(self, begin: int, end: int) -> Iterator[StoredMessage]:
         return self.inner.sent(begin, end)
 
-    def reset(self, now: datetime) -> None:
+    def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
         self._pending = None
-        self.inner.reset(now)
+        self.inner.reset(now, carry)
+
+    def carried(self) -> list[bytes]:
+        return self.inner.carried()
 
     def close(self) -> None:
         """Close the wrapped store; an uncommitted number is dropped (it is re-requested)."""

@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -189,7 +189,16 @@ class Session:
         self._deadline: datetime | None = None
         self._deadline_known = False
         self.resend_slice = RESEND_SLICE  # messages of a resend per Output
+        #: what the store keeps across a sequence reset (see MessageStore.reset), asked for
+        #: just before each reset; set by an application that needs it (the venue)
+        self.carry: Callable[[], Sequence[bytes]] | None = None
         self._reset_connection_data()
+
+    def _reset_store(self, now: datetime) -> None:
+        """Every sequence reset (ResetSeqNumFlag, Reset-On options, a new schedule period)
+        goes through here, so what :attr:`carry` names survives all of them."""
+        carry = self.carry
+        self.store.reset(now, carry() if carry is not None else ())
 
     def _reset_connection_data(self) -> None:
         # a counterparty's stream is read as QuickFIX reads it: BodyLength is trusted, so a
@@ -238,7 +247,7 @@ class Session:
             return out
         reset = self.config.reset_on_logon
         if reset:
-            self.store.reset(now)
+            self._reset_store(now)
         self.heartbeat_interval = self.config.heartbeat_interval
         self._send_admin(out, now, self._logon_message(reset))
         self._go(Trigger.CONNECTED)
@@ -416,7 +425,7 @@ class Session:
         out.events.append(Disconnect(reason))
         self._go(Trigger.DISCONNECT)
         if self.config.reset_on_disconnect:
-            self.store.reset(now)
+            self._reset_store(now)
         self.queue.clear()
         self._queued.clear()
 
@@ -597,7 +606,7 @@ class Session:
     def _maybe_new_schedule_period(self, now: datetime) -> None:
         schedule = self.config.schedule
         if schedule is not None and schedule.is_new_session(self.store.creation_time, now):
-            self.store.reset(now)
+            self._reset_store(now)
 
     def _on_logon(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
         reset_flag = bool(message.body.get_bool(admin.RESET_SEQ_NUM_FLAG))
@@ -618,7 +627,7 @@ class Session:
             self._stop(out, now, "bad credentials")
         acceptor_reply = self.state is not State.LOGON_SENT
         if acceptor_reply and (reset_flag or self.config.reset_on_logon):
-            self.store.reset(now)
+            self._reset_store(now)
             self._drop_owed()  # numbers from before the reset mean nothing to the peer now
         self.heartbeat_interval = message.body.get_int(admin.HEART_BT_INT) or \
             self.heartbeat_interval
@@ -752,7 +761,7 @@ class Session:
         if (message.msg_seq_num or 0) == self.store.next_target_seq:
             self._advance(out, now)
         if self.config.reset_on_logout:
-            self.store.reset(now)
+            self._reset_store(now)
         self._stop(out, now, "logout")
 
     def _on_app(self, message: Message, now: datetime, out: Output, queued: bool) -> None:

@@ -24,6 +24,8 @@ Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many t
   application's duplicate checks (ClOrdID) make that safe, as in QuickFIX.
 * :meth:`reset` starts a new file generation (write a new file, then ``rename`` over the old
   one), so a crash during a reset leaves either the old session or the new one, never a mix.
+  The messages it carries over (:meth:`MessageStore.carried`) are written into the new file
+  before the rename, so they are there exactly when the new generation is.
 
 Memory: the messages stay in the file; the store keeps where each one is (16 bytes a message,
 :class:`_SentIndex`), and recovery reads the file through a read-only memory mapping rather
@@ -52,7 +54,7 @@ import time
 import zlib
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,8 +130,16 @@ class MessageStore(ABC):
         """Stored outbound messages with ``begin <= seq <= end``, in order (for resends)."""
 
     @abstractmethod
-    def reset(self, now: datetime) -> None:
-        """Forget every message; both sequence numbers back to 1; creation time ``now``."""
+    def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
+        """Forget every message; both sequence numbers back to 1; creation time ``now``.
+
+        ``carry``: messages of earlier periods the application still needs after the reset
+        (a venue's last report of each order still open); they are not sent messages of the
+        new period (never resent) and come back from :meth:`carried`, durably as the rest."""
+
+    @abstractmethod
+    def carried(self) -> list[bytes]:
+        """The messages the last :meth:`reset` carried over (none for a new store)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the store is unusable afterwards."""
@@ -150,6 +160,7 @@ class MemoryStore(MessageStore):
 
     def __init__(self, now: datetime | None = None) -> None:
         self._messages: dict[int, bytes] = {}
+        self._carried: list[bytes] = []
         self._sender = 1
         self._target = 1
         self._created = now or datetime(1970, 1, 1, tzinfo=UTC)
@@ -185,14 +196,18 @@ class MemoryStore(MessageStore):
             if raw is not None:
                 yield StoredMessage(seq, raw)
 
-    def reset(self, now: datetime) -> None:
+    def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
         self._messages.clear()
+        self._carried = [bytes(m) for m in carry]
         self._sender = self._target = 1
         self._created = now
 
+    def carried(self) -> list[bytes]:
+        return list(self._carried)
+
 
 _HEAD = struct.Struct("<IIBQ")  # payload length, crc32 of kind+seq+payload, kind, seq
-_SENT, _SENDER, _TARGET, _CREATED = 1, 2, 3, 4
+_SENT, _SENDER, _TARGET, _CREATED, _CARRIED = 1, 2, 3, 4, 5
 _MAX_RECORD = 64 * 1024 * 1024
 
 
@@ -268,11 +283,12 @@ class _Log:
     index: _SentIndex = field(default_factory=_SentIndex)
     sender: int = 1
     target: int = 1
+    carried: list[bytes] = field(default_factory=list)
 
     def replay(self, data: bytes | mmap.mmap) -> int:
         """Apply the records of ``data`` up to the first torn or corrupt one; where it ends.
-        ``data`` may be the file mapped in memory: records are checked in place, and only a
-        creation record's payload is copied."""
+        ``data`` may be the file mapped in memory: records are checked in place, and only
+        creation and carried records' payloads are copied."""
         pos = 0
         view = memoryview(data)
         size = len(view)
@@ -295,6 +311,8 @@ class _Log:
                     self.target = seq
                 elif kind == _CREATED:
                     self.created = datetime.fromisoformat(bytes(view[body:end]).decode())
+                elif kind == _CARRIED:
+                    self.carried.append(bytes(view[body:end]))
                 pos = end
         finally:
             view.release()  # a mapping with a view exported cannot be closed
@@ -348,6 +366,7 @@ class FileStore(MessageStore):
         self.fsync = fsync
         self.fsync_interval = fsync_interval
         self._index = _SentIndex()
+        self._carried: list[bytes] = []
         self._sender = 1
         self._target = 1
         self._created = now or datetime.now(UTC)
@@ -376,8 +395,8 @@ class FileStore(MessageStore):
         """Rebuild state from the log; cut off a torn tail (this store holds the lock)."""
         log = _Log(self._created)
         end, size = _replay_file(log, self.path)
-        self._index, self._sender, self._target, self._created = (
-            log.index, log.sender, log.target, log.created)
+        self._index, self._sender, self._target, self._created, self._carried = (
+            log.index, log.sender, log.target, log.created, log.carried)
         if end != size:
             with self.path.open("r+b") as f:
                 f.truncate(end)
@@ -414,10 +433,16 @@ class FileStore(MessageStore):
                 os.fsync(self._fd)
                 self._last_sync = now
 
-    def _new_generation(self, now: datetime) -> int:
+    def _new_generation(self, now: datetime, carry: Sequence[bytes] = ()) -> int:
         tmp = self.path.with_suffix(self.path.suffix + ".new")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-        os.write(fd, self._record(_CREATED, 0, now.isoformat().encode()))
+        records = [self._record(_CREATED, 0, now.isoformat().encode()),
+                   *(self._record(_CARRIED, 0, bytes(m)) for m in carry)]
+        data = b"".join(records)
+        if os.write(fd, data) != len(data):  # only a full disk writes a regular file short
+            os.close(fd)
+            tmp.unlink()
+            raise StoreError(f"{self.path}: short write starting a new generation")
         os.fsync(fd)
         os.replace(tmp, self.path)
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
@@ -461,13 +486,17 @@ class FileStore(MessageStore):
         for seq, offset, length in self._index.spans(max(begin, 1), min(end, self._sender - 1)):
             yield StoredMessage(seq, os.pread(self._fd, length, offset))
 
-    def reset(self, now: datetime) -> None:
+    def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
         old = self._fd
-        self._fd = self._new_generation(now)
+        self._fd = self._new_generation(now, carry)
         os.close(old)
         self._index = _SentIndex()
+        self._carried = [bytes(m) for m in carry]
         self._sender = self._target = 1
         self._created = now
+
+    def carried(self) -> list[bytes]:
+        return list(self._carried)
 
     def close(self) -> None:
         """Flush (unless fsync is ``never``), close the file, then release the lock."""

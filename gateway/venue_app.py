@@ -32,10 +32,12 @@ from typing import Any
 from algos.risk import RiskGate
 from algos.strategy import MarketSnapshot
 from engine.book_types import Event, EventType, Side
+from fixspec.dictionary import SessionDictionaries
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
+from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
@@ -70,7 +72,7 @@ from gateway.venue_orders import (
     Order,
     Report,
 )
-from gateway.venue_restart import Recovered, recover
+from gateway.venue_restart import Recovered, recover, still_open, stored_reports
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -123,6 +125,8 @@ class VenueApplication:
         self._used_ids: dict[str, dict[str, str]] = {}
         self._days: dict[str, date] = {}  # session -> its trading day at its last Logon
         self._lost: dict[str, Recovered] = {}
+        # per session, the last report sent for each order still open (what _carry keeps)
+        self._open: dict[str, dict[str, ExecReport]] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -158,7 +162,10 @@ class VenueApplication:
                 continue
             self.sessions[runner.name] = runner
             store = runner.session.store
-            found = recover(store.sent(1, store.next_sender_seq))
+            found = recover(stored_reports(store))
+            # open orders outlive sequence resets (see venue_restart)
+            runner.session.carry = partial(self._carry, runner.name, runner.config,
+                                           runner.session.dd)
             self._used_ids[runner.name] = found.cl_ord_ids
             if found.open:
                 self._lost[runner.name] = found
@@ -382,9 +389,27 @@ class VenueApplication:
             if session is None:
                 continue  # an owner that is gone (cannot happen for configured sessions)
             if isinstance(r, ExecReport):
+                open_orders = self._open.setdefault(r.owner, {})
+                if r.order_id in ("", "NONE"):
+                    pass  # a request refused before it was an order
+                elif still_open(r.ord_status, r.leaves):
+                    open_orders[r.order_id] = r
+                else:
+                    open_orders.pop(r.order_id, None)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r))
+
+    def _carry(self, owner: str, config: SessionConfig,
+               dictionaries: SessionDictionaries) -> list[bytes]:
+        """What the session ``owner``'s store must keep across a sequence reset: the last
+        report of each of its orders still open (direct orders and parents alike), and of
+        the orders a restart found lost and has not yet reported Canceled."""
+        lost = self._lost.get(owner)
+        out = list(lost.open_raw.values()) if lost is not None else []
+        out += [encode(exec_report_message(r, config), dictionaries)
+                for r in self._open.get(owner, {}).values()]
+        return out
 
     def settle(self, now: datetime) -> None:
         """After a request: market data out, then the algos see the new market."""

@@ -14,20 +14,24 @@ it was sent. From those reports a restarted venue learns, per session:
   report each ("venue restarted") when the session next logs on, with or without a
   sequence reset. A client's order system never shows as live an order the venue lost.
 
-A store holds the reports since the session's last sequence reset only: orders of an
-earlier period (a client that reset on a Logon while its orders rested) are not known.
+A store holds the reports since the session's last sequence reset, and what that reset
+carried over (:meth:`MessageStore.carried`): at every reset the venue has the store keep the
+last report of each of the session's orders still open (:func:`still_open`), so an order that
+rested through any number of resets (a client that logs on with ResetSeqNumFlag every time)
+is still known. The ClOrdIDs of orders already done before the last reset are not kept: after
+a restart they could be used again that day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from engine.book_types import Side
 from gateway.codec import scan_fields
-from gateway.store import StoredMessage
+from gateway.store import MessageStore, StoredMessage
 from gateway.venue_orders import (
     CANCELED,
     EXPIRED,
@@ -36,7 +40,7 @@ from gateway.venue_orders import (
     ExecReport,
 )
 
-__all__ = ["RESTART_TEXT", "Recovered", "recover"]
+__all__ = ["RESTART_TEXT", "Recovered", "recover", "still_open", "stored_reports"]
 
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
 _FINAL = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
@@ -50,8 +54,9 @@ class Recovered:
     #: every ClOrdID used, with the last OrdStatus reported for its order (Canceled for an
     #: order still open: the restarted venue reports it so)
     cl_ord_ids: dict[str, str] = field(default_factory=dict)
-    #: the last report of each order still open, by OrderID (37)
+    #: the last report of each order still open, by OrderID (37): its fields, and as sent
     open: dict[str, dict[int, str]] = field(default_factory=dict)
+    open_raw: dict[str, bytes] = field(default_factory=dict)
 
     def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime
                 ) -> list[ExecReport]:
@@ -86,15 +91,31 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
                     got.cl_ord_ids.setdefault(f[tag], f.get(39, ""))
         if not named:
             continue
-        if f.get(39) in _FINAL or _int(f.get(151)) <= 0:
-            got.open.pop(order_id, None)
-        else:
+        if still_open(f.get(39, ""), _int(f.get(151))):
             got.open[order_id] = f
+            got.open_raw[order_id] = message.raw
+        else:
+            got.open.pop(order_id, None)
+            got.open_raw.pop(order_id, None)
     for f in got.open.values():  # lost with the book: the venue reports them Canceled
         for tag in (11, 41):
             if f.get(tag):
                 got.cl_ord_ids[f[tag]] = CANCELED
     return got
+
+
+def stored_reports(store: MessageStore) -> Iterator[StoredMessage]:
+    """What a session's store holds, oldest first: what its last reset carried over (as
+    number 0), then the messages sent since."""
+    for raw in store.carried():
+        yield StoredMessage(0, raw)
+    yield from store.sent(1, store.next_sender_seq - 1)
+
+
+def still_open(ord_status: str, leaves: int) -> bool:
+    """Whether an order whose last report says ``ord_status`` (39) and LeavesQty ``leaves``
+    (151) is still working: what a restart finds lost and a sequence reset carries over."""
+    return ord_status not in _FINAL and leaves > 0
 
 
 def _int(value: str | None) -> int:

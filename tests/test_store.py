@@ -65,6 +65,33 @@ def test_reset_forgets_everything(store: MessageStore) -> None:
     assert store.creation_time == later
 
 
+def test_reset_keeps_what_it_carries_until_the_next_reset(store: MessageStore) -> None:
+    assert store.carried() == []
+    store.save_sent(1, b"open order's report")
+    store.reset(T0, carry=[b"open order's report", b"another"])
+    assert store.carried() == [b"open order's report", b"another"]
+    assert list(store.sent(1, 10)) == [] and store.next_sender_seq == 1  # not resendable
+    store.save_sent(1, b"new period")
+    assert store.carried() == [b"open order's report", b"another"]
+    store.reset(T0)
+    assert store.carried() == []
+
+
+def test_carried_messages_survive_a_reopen_with_their_generation(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, now=T0)
+    a.save_sent(1, b"old")
+    a.reset(T0, carry=[b"kept \x01 one", b"kept two"])
+    a.save_sent(1, b"new")
+    a.close()
+    b = FileStore(path)
+    assert b.carried() == [b"kept \x01 one", b"kept two"]
+    assert [m.raw for m in b.sent(1, 5)] == [b"new"] and b.next_sender_seq == 2
+    b.reset(T0)
+    b.close()
+    assert FileStore(path).carried() == []
+
+
 def test_file_store_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.store"
     a = FileStore(path, now=T0)

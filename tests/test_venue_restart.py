@@ -90,3 +90,42 @@ def until_heartbeat(c: Client, test_req_id: str) -> list[dict[int, str]]:
             return seen
         if kind != "4":  # resent admin messages come as gap fills
             seen.append(got)
+
+
+def test_orders_open_through_sequence_resets_are_still_canceled_after_a_crash(
+        tmp_path: Path) -> None:
+    """A client that logs on with ResetSeqNumFlag every time resets the venue's store each
+    time; its orders still resting from before a reset (a direct order and a TWAP parent) are
+    carried over by each reset, so a venue killed later still reports them Canceled."""
+    run = tmp_path / "run"
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    c = Client(port, "CLIENT1", our_comp_id="VENUE")
+    c.logon(extra="|141=Y")
+    c.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
+    c.expect("8", **{"11": "R1", "150": "0"})
+    # a parent with an hour to go: INTC's book is empty, so it waits with no child out
+    c.msg(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={c.ts()}|847=1001|"
+          f"848=Slices=3|168={c.ts()}|126={c.ts(3600)}")
+    c.expect("8", **{"11": "P1", "150": "0"})
+    c.close()
+    for cl in ("R2", "R3"):  # two more connections, each a sequence reset
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        c.msg(f"35=D|11={cl}|54=2|38=100|40=2|44=10.50|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": cl, "150": "0"})
+        if cl == "R3":  # done within the last period: not lost
+            c.msg(f"35=F|11=C{cl}|41={cl}|54=2|55=AAPL|60={c.ts()}")
+            c.expect("8", **{"11": f"C{cl}", "150": "4"})
+        c.close()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        canceled = {m[11]: (m[150], m[39], m[151], m[58]) for m in until_heartbeat(c, "A")}
+        assert canceled == {cl: ("4", "4", "0", RESTART_TEXT) for cl in ("R1", "P1", "R2")}
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
