@@ -612,6 +612,8 @@ class Session:
         reset_flag = bool(message.body.get_bool(admin.RESET_SEQ_NUM_FLAG))
         if self.state is State.ACTIVE and not reset_flag:
             self._stop(out, now, "second Logon on an active session")
+        if self.state is State.LOGOUT_SENT:  # we are ending the session: not a new start
+            self._stop(out, now, "Logon while our Logout is pending")
         schedule = self.config.schedule
         if schedule is not None:
             if not schedule.in_session(now):

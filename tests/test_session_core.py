@@ -356,6 +356,18 @@ def test_logout_handshake(active: tuple[Session, Peer]) -> None:
     assert types(out) == ["5"] and out.disconnect
 
 
+@pytest.mark.parametrize("extra", ["", "|141=Y"])
+def test_a_logon_while_our_logout_is_pending_disconnects(active: tuple[Session, Peer],
+                                                         extra: str) -> None:
+    """A hostile or confused peer answers our Logout with a Logon (with or without a reset):
+    the session ends, without a reply, as for a second Logon (it raised a TransitionError
+    out of data_received before)."""
+    s, peer = active
+    assert types(s.logout(T0, "end of day")) == ["5"] and s.state is State.LOGOUT_SENT
+    out = s.data_received(peer.logon(extra=extra, now=T0), T0)
+    assert out.data == [] and out.disconnect and s.state is State.DISCONNECTED
+
+
 def test_wrong_begin_string_after_logon(active: tuple[Session, Peer]) -> None:
     s, _ = active
     raw = frame("FIX.4.2", f"35=0|34=2|49=TW|52={ts(T0)}|56=ISLD")
