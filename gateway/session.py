@@ -67,6 +67,9 @@ TIMEOUT_FACTOR = 2.4  # disconnect after this many
 #: Messages of a resend made per call: the transport asks for the next slice once the peer
 #: has read the last one, and serves other sessions in between (about 4 ms of work a slice).
 RESEND_SLICE = 500
+#: the longest HeartBtInt (108) a Logon may ask for, in seconds (a day); beyond it, or
+#: negative, the peer is logged out: the timers could not be computed
+MAX_HEART_BT_INT = 86_400
 _JUST_AFTER = timedelta(microseconds=1)  # a schedule's end is inclusive
 
 
@@ -205,6 +208,7 @@ class Session:
         # message whose BodyLength is too long swallows the next one (both are dropped)
         self.framer = Framer(trust_body_length=True)
         self.connected_at: datetime | None = None
+        self._was_logged_on = False  # on this connection (see _on_frame)
         self._period_end: datetime | None = None
         self.last_sent: datetime | None = None
         self.last_received: datetime | None = None
@@ -447,7 +451,10 @@ class Session:
     def _on_frame(self, frame: Frame, now: datetime, out: Output) -> None:
         raw = frame.data
         self.last_received = now
-        awaiting_logon = self.state in (State.AWAIT_LOGON, State.LOGON_SENT)
+        # a Logout of ours before any Logon (a stop while the peer had not logged on) does
+        # not make what follows a session's messages
+        awaiting_logon = self.state in (State.AWAIT_LOGON, State.LOGON_SENT) or (
+            self.state is State.LOGOUT_SENT and not self._was_logged_on)
         # A sound message with a tag <= 0 is answered (Reject 373=0, as QuickFIX does), not
         # dropped; before logon it is as bad as a garbled Logon.
         invalid_tag = frame.status is FrameStatus.INVALID_TAG and not awaiting_logon
@@ -624,20 +631,40 @@ class Session:
             check_sending_time(message, now, self.tolerance)
         except RemoteProtocolError:
             self._stop(out, now, "Logon with SendingTime out of tolerance")
+        # CompIDs before anything changes: a Logon that is not our peer's resets nothing
+        try:
+            check_comp_ids(message, sender_comp_id=self.config.target_comp_id,
+                           target_comp_id=self.config.sender_comp_id)
+        except RemoteProtocolError as exc:
+            if self.state is not State.ACTIVE:  # a stranger: no session to reject within
+                self._stop(out, now, f"Logon with wrong CompIDs: {exc.reject}")
+            self._reject(out, now, exc.reject, message)
+            self._send_logout(out, now)
+            raise _Stop from None
         if self.config.role == "acceptor" and not self._credentials_ok(message):
             self._send_admin(out, now, admin.logout("Invalid username or password"))
             self._stop(out, now, "bad credentials")
+        try:
+            heart_bt_int = message.body.get_int(admin.HEART_BT_INT)
+            in_range = heart_bt_int is None or 0 <= heart_bt_int <= MAX_HEART_BT_INT
+        except ValueError:  # not a number (only if validation is off)
+            heart_bt_int, in_range = None, False
+        if not in_range:
+            text = (f"HeartBtInt {message.body.get_str(admin.HEART_BT_INT)} out of range "
+                    f"(0 to {MAX_HEART_BT_INT} seconds)")
+            self._send_admin(out, now, admin.logout(text))
+            self._stop(out, now, text)
         acceptor_reply = self.state is not State.LOGON_SENT
         if acceptor_reply and (reset_flag or self.config.reset_on_logon):
             self._reset_store(now)
             self._drop_owed()  # numbers from before the reset mean nothing to the peer now
-        self.heartbeat_interval = message.body.get_int(admin.HEART_BT_INT) or \
-            self.heartbeat_interval
+        self.heartbeat_interval = heart_bt_int or self.heartbeat_interval
         if not self._verify(message, now, out, too_high=False, too_low=True):
             return
         if acceptor_reply:
             self._send_admin(out, now, self._logon_message(reset_flag))
         self._go(Trigger.LOGON)
+        self._was_logged_on = True
         out.events.append(LoggedOn(self.heartbeat_interval, reset_flag))
         seq = message.msg_seq_num or 0
         if seq > self.store.next_target_seq:

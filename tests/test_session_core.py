@@ -368,6 +368,57 @@ def test_a_logon_while_our_logout_is_pending_disconnects(active: tuple[Session, 
     assert out.data == [] and out.disconnect and s.state is State.DISCONNECTED
 
 
+@pytest.mark.parametrize("hb", ["-5", "300000000000", "86401"])
+def test_a_heartbeat_interval_out_of_range_logs_the_peer_out(hb: str) -> None:
+    """A HeartBtInt no timer can use (negative, or beyond a day) ends the session with a
+    Logout saying so; a huge one overflowed the deadline's datetime arithmetic."""
+    s = acceptor()
+    s.connection_made(T0)
+    out = s.data_received(Peer().msg(f"35=A|98=0|108={hb}", now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect and s.state is State.DISCONNECTED
+    assert fields(out.data[0])[58] == f"HeartBtInt {hb} out of range (0 to 86400 seconds)"
+    assert s.next_deadline() is None
+
+
+def test_a_reset_logon_with_wrong_comp_ids_resets_nothing(active: tuple[Session, Peer]) -> None:
+    """Mid-session, a Logon with ResetSeqNumFlag but another TargetCompID is rejected and
+    logged out under the session's own numbers: the store is not reset by it."""
+    s, peer = active
+    for i in range(3):
+        s.send(_order(f"O{i}"), T0)  # numbers 2-4
+    stranger = Peer(target="OTHER")
+    stranger.seq = peer.seq
+    out = s.data_received(stranger.logon(extra="|141=Y", now=T0), T0)
+    assert types(out) == ["3", "5"] and fields(out.data[0])[373] == "9"
+    assert [fields(raw)[34] for raw in out.data] == ["5", "6"]
+    assert [m.seq for m in s.store.sent(1, 10)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_initiators_logon_answered_with_wrong_comp_ids_is_not_a_session() -> None:
+    """Our Logon answered by a Logon naming other CompIDs: disconnect, nothing after it is
+    taken as the session's (an application message once reached the application)."""
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), MemoryStore(T0),
+                builtin_session("FIX.4.4"), app_types={"8"})
+    s.connection_made(T0)
+    out = s.data_received(Peer(sender="ISLD", target="OTHER").logon(now=T0), T0)
+    assert out.data == [] and out.disconnect and not s.logged_on
+
+
+def test_after_a_refused_logon_nothing_is_a_session_message() -> None:
+    """A Logon refused with Reject and Logout (here a PossDup copy whose OrigSendingTime is
+    after its SendingTime) leaves the session waiting for the peer's Logout, never logged
+    on: an order that comes next is not the session's (it reached the application)."""
+    s = acceptor()
+    s.connection_made(T0)
+    peer = Peer()
+    out = s.data_received(
+        peer.logon(now=T0, header=f"43=Y|122={ts(T0 + timedelta(seconds=1))}"), T0)
+    assert types(out) == ["3", "5"] and s.state is State.LOGOUT_SENT and not s.logged_on
+    out = s.data_received(peer.msg(nos(), now=T0), T0)
+    assert not any(isinstance(e, AppMessage) for e in out.events)
+    assert out.disconnect and s.state is State.DISCONNECTED
+
+
 def test_wrong_begin_string_after_logon(active: tuple[Session, Peer]) -> None:
     s, _ = active
     raw = frame("FIX.4.2", f"35=0|34=2|49=TW|52={ts(T0)}|56=ISLD")
