@@ -10,7 +10,10 @@ directly passes its session's risk gate (``risk:`` section) first.
 A request the venue cannot act on gets an ExecutionReport Rejected or an OrderCancelReject
 whose Text says why; the session stays up. Each session is an owner: it sees and can touch
 only its own orders. Reports to a logged-out session are persisted by its session and
-reach the client by resend after its next logon.
+reach the client by resend after its next logon, unless that Logon resets sequence numbers
+(ResetSeqNumFlag, ResetOnLogon): a reset gives up what was sent before it, as FIX defines,
+and the client learns its orders' state with OrderStatusRequest (H). The open orders'
+last reports are still carried over for a restart (see gateway.venue_restart).
 
 Order of output for one request: the requester's and counterparties' reports first, then
 the market data the change caused, then the algos' reactions to it.

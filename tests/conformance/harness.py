@@ -155,11 +155,13 @@ def clients_of(port: int, our_comp_id: str, *, dictionary: SessionDictionaries |
         made.append(c)
         return c
 
-    yield make
-    for c in made:
-        if logout:
-            c.msg("35=5")
-        c.close()
+    try:
+        yield make
+    finally:
+        for c in made:
+            if logout:
+                c.msg("35=5")
+            c.close()
 
 
 NOS = "35=D|11={cl}|21=1|38=100|40=1|54=1|55=INTC|60={t}"
