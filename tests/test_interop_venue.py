@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.interop.harness import ENV, INTEROP, ROOT, Gateway, LineReader, message_log
+from tests.interop.harness import ENV, INTEROP, ROOT, Child, Gateway, LineReader, message_log
 
 pytest.importorskip("quickfix", reason="QuickFIX not installed (pip install -e '.[interop]')")
 
@@ -116,7 +116,7 @@ class Msg:
 
 
 @dataclass
-class Client:
+class Client(Child):
     """A ``qf_venue_client.py`` process: one QuickFIX session with the venue."""
 
     name: str
@@ -202,15 +202,6 @@ class Client:
     def received(self, msg_type: str) -> list[Msg]:
         return [m for m in self.log if m.direction == "in" and m.type == msg_type]
 
-    def _stderr(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
-            return ""
-        return self.proc.stderr.read()[-2000:]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
 
 
 def utc(t: datetime) -> str:

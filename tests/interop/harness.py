@@ -85,8 +85,25 @@ class Gateway:
         self.proc.communicate()
 
 
+class Child:
+    """A child process (``proc``, stderr piped) that a test reads and then ends."""
+
+    proc: subprocess.Popen[str]
+
+    def _stderr(self) -> str:
+        """The end of its stderr, once it has exited (for a failure's message)."""
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        return self.proc.stderr.read()[-2000:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
 @dataclass
-class QuickFixPeer:
+class QuickFixPeer(Child):
     """``qf_peer.py MODE ARGS`` as a child speaking JSON lines (see its docstring)."""
 
     args: list[str]
@@ -119,16 +136,6 @@ class QuickFixPeer:
         assert self.proc.stdin is not None
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
-
-    def _stderr(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
-            return ""
-        return self.proc.stderr.read()[-2000:]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
 
 
 # -- logs ----------------------------------------------------------------------------------
