@@ -44,6 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from engine.framing import Frame, Framer, FrameStatus
 from fixspec.dictionary import SessionDictionaries, as_session
@@ -512,19 +513,19 @@ class Session:
         }.get(msg_type, self._on_app)
 
     def _verify(self, message: Message, now: datetime, out: Output, *, too_high: bool,
-                too_low: bool, queued: bool = False) -> bool:
-        """Session checks of QuickFIX's order; False when the message must not be processed."""
+                too_low: bool, queued: bool = False, headers_checked: bool = False) -> bool:
+        """Session checks of QuickFIX's order; False when the message must not be processed.
+        ``headers_checked``: SendingTime and CompIDs were checked already (a Logon's are,
+        before anything else)."""
         seq = message.msg_seq_num or 0
         expected = self.store.next_target_seq
-        try:
-            if not queued:
-                check_sending_time(message, now, self.tolerance)
-            check_comp_ids(message, sender_comp_id=self.config.target_comp_id,
-                           target_comp_id=self.config.sender_comp_id)
-        except RemoteProtocolError as exc:
-            self._reject(out, now, exc.reject, message)
-            self._send_logout(out, now)
-            raise _Stop from None
+        if not headers_checked:
+            try:
+                if not queued:
+                    check_sending_time(message, now, self.tolerance)
+                self._check_comp_ids(message)
+            except RemoteProtocolError as exc:
+                self._refuse(out, now, exc.reject, message)
         if message.poss_dup and message.msg_type != "4" and seq <= expected and not (
                 self._poss_dup_ok(message, now, out)):
             return False
@@ -539,6 +540,18 @@ class Session:
             return False  # a duplicate we already processed
         return True
 
+    def _check_comp_ids(self, message: Message) -> None:
+        """Raise :class:`RemoteProtocolError` (373=9) unless ``message`` is from our peer to us."""
+        check_comp_ids(message, sender_comp_id=self.config.target_comp_id,
+                       target_comp_id=self.config.sender_comp_id)
+
+    def _refuse(self, out: Output, now: datetime, problem: Reject, message: Message) -> NoReturn:
+        """A header the session cannot accept: Reject, then our Logout, and nothing more of
+        this message (what follows waits for the peer's Logout or the timeout)."""
+        self._reject(out, now, problem, message)
+        self._send_logout(out, now)
+        raise _Stop
+
     def _poss_dup_ok(self, message: Message, now: datetime, out: Output) -> bool:
         orig = message.header.get(ORIG_SENDING_TIME)
         msg_type, seq = message.msg_type, message.msg_seq_num
@@ -551,9 +564,7 @@ class Session:
         if sent is not None and orig_time is not None and orig_time > sent:
             problem = Reject(R.SENDINGTIME_ACCURACY_PROBLEM, None, msg_type, seq,
                              "OrigSendingTime (122) after SendingTime")  # no 371: QuickFIX's
-            self._reject(out, now, problem, message)
-            self._send_logout(out, now)
-            raise _Stop
+            self._refuse(out, now, problem, message)
         return True
 
     def _target_too_high(self, message: Message, seq: int, now: datetime, out: Output,
@@ -633,14 +644,11 @@ class Session:
             self._stop(out, now, "Logon with SendingTime out of tolerance")
         # CompIDs before anything changes: a Logon that is not our peer's resets nothing
         try:
-            check_comp_ids(message, sender_comp_id=self.config.target_comp_id,
-                           target_comp_id=self.config.sender_comp_id)
+            self._check_comp_ids(message)
         except RemoteProtocolError as exc:
             if self.state is not State.ACTIVE:  # a stranger: no session to reject within
                 self._stop(out, now, f"Logon with wrong CompIDs: {exc.reject}")
-            self._reject(out, now, exc.reject, message)
-            self._send_logout(out, now)
-            raise _Stop from None
+            self._refuse(out, now, exc.reject, message)
         if self.config.role == "acceptor" and not self._credentials_ok(message):
             self._send_admin(out, now, admin.logout("Invalid username or password"))
             self._stop(out, now, "bad credentials")
@@ -659,7 +667,8 @@ class Session:
             self._reset_store(now)
             self._drop_owed()  # numbers from before the reset mean nothing to the peer now
         self.heartbeat_interval = heart_bt_int or self.heartbeat_interval
-        if not self._verify(message, now, out, too_high=False, too_low=True):
+        if not self._verify(message, now, out, too_high=False, too_low=True,
+                            headers_checked=True):
             return
         if acceptor_reply:
             self._send_admin(out, now, self._logon_message(reset_flag))

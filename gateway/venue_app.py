@@ -392,16 +392,21 @@ class VenueApplication:
             if session is None:
                 continue  # an owner that is gone (cannot happen for configured sessions)
             if isinstance(r, ExecReport):
-                open_orders = self._open.setdefault(r.owner, {})
-                if r.order_id in ("", "NONE"):
-                    pass  # a request refused before it was an order
-                elif still_open(r.ord_status, r.leaves):
-                    open_orders[r.order_id] = r
-                else:
-                    open_orders.pop(r.order_id, None)
+                if r.order_id not in ("", "NONE"):  # else a request refused before it was one
+                    self._keep_if_open(r)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r))
+
+    def _keep_if_open(self, r: ExecReport) -> None:
+        """Keep ``r`` as its order's last report while the order is open (see _carry)."""
+        orders = self._open.get(r.owner)
+        if still_open(r.ord_status, r.leaves):
+            if orders is None:
+                orders = self._open[r.owner] = {}
+            orders[r.order_id] = r
+        elif orders is not None:
+            orders.pop(r.order_id, None)
 
     def _carry(self, owner: str, config: SessionConfig,
                dictionaries: SessionDictionaries) -> list[bytes]:
