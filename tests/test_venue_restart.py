@@ -47,15 +47,17 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
 def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
-    c = Client(port, "CLIENT1", our_comp_id="VENUE")
-    c.logon(extra="|141=Y")
-    for cl, side, px in (("R1", "1", "10.00"), ("R2", "2", "10.10"), ("X1", "1", "10.20")):
-        c.msg(f"35=D|11={cl}|54={side}|38=100|40=2|44={px}|55=AAPL|59=0|60={c.ts()}")
-        c.expect("8", **{"11": cl, "150": "0"})
-    # X1 bought R2's 100: a fill report for each (the resting side's first)
-    assert {c.expect("8", **{"150": "F"})[11] for _ in range(2)} == {"R2", "X1"}
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        for cl, side, px in (("R1", "1", "10.00"), ("R2", "2", "10.10"), ("X1", "1", "10.20")):
+            c.msg(f"35=D|11={cl}|54={side}|38=100|40=2|44={px}|55=AAPL|59=0|60={c.ts()}")
+            c.expect("8", **{"11": cl, "150": "0"})
+        # X1 bought R2's 100: a fill report for each (the resting side's first)
+        assert {c.expect("8", **{"150": "F"})[11] for _ in range(2)} == {"R2", "X1"}
+    finally:  # the crash; also what ends the venue if a step above failed
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     c.close()
 
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
@@ -99,26 +101,28 @@ def test_orders_open_through_sequence_resets_are_still_canceled_after_a_crash(
     carried over by each reset, so a venue killed later still reports them Canceled."""
     run = tmp_path / "run"
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
-    c = Client(port, "CLIENT1", our_comp_id="VENUE")
-    c.logon(extra="|141=Y")
-    c.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
-    c.expect("8", **{"11": "R1", "150": "0"})
-    # a parent with an hour to go: INTC's book is empty, so it waits with no child out
-    c.msg(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={c.ts()}|847=1001|"
-          f"848=Slices=3|168={c.ts()}|126={c.ts(3600)}")
-    c.expect("8", **{"11": "P1", "150": "0"})
-    c.close()
-    for cl in ("R2", "R3"):  # two more connections, each a sequence reset
+    try:
         c = Client(port, "CLIENT1", our_comp_id="VENUE")
         c.logon(extra="|141=Y")
-        c.msg(f"35=D|11={cl}|54=2|38=100|40=2|44=10.50|55=AAPL|59=0|60={c.ts()}")
-        c.expect("8", **{"11": cl, "150": "0"})
-        if cl == "R3":  # done within the last period: not lost
-            c.msg(f"35=F|11=C{cl}|41={cl}|54=2|55=AAPL|60={c.ts()}")
-            c.expect("8", **{"11": f"C{cl}", "150": "4"})
+        c.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "R1", "150": "0"})
+        # a parent with an hour to go: INTC's book is empty, so it waits with no child out
+        c.msg(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={c.ts()}|847=1001|"
+              f"848=Slices=3|168={c.ts()}|126={c.ts(3600)}")
+        c.expect("8", **{"11": "P1", "150": "0"})
         c.close()
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        for cl in ("R2", "R3"):  # two more connections, each a sequence reset
+            c = Client(port, "CLIENT1", our_comp_id="VENUE")
+            c.logon(extra="|141=Y")
+            c.msg(f"35=D|11={cl}|54=2|38=100|40=2|44=10.50|55=AAPL|59=0|60={c.ts()}")
+            c.expect("8", **{"11": cl, "150": "0"})
+            if cl == "R3":  # done within the last period: not lost
+                c.msg(f"35=F|11=C{cl}|41={cl}|54=2|55=AAPL|60={c.ts()}")
+                c.expect("8", **{"11": f"C{cl}", "150": "4"})
+            c.close()
+    finally:  # the crash; also what ends the venue if a step above failed
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
 
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
     try:
