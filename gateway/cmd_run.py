@@ -54,7 +54,7 @@ from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.progress_lines import LinePrinter
-from gateway.transport import Engine, ssl_context
+from gateway.transport import Engine, Listener, ssl_context
 
 RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
 #: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
@@ -196,15 +196,17 @@ async def check_hosts(config: GatewayConfig) -> None:
 _LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
-async def start_engine(engine: Engine, config: GatewayConfig) -> None:
-    """``engine.start()``; a port the acceptor cannot listen on raises :class:`StartupError`
-    that says it is the acceptor's (after closing the engine's stores)."""
+async def bind_acceptor(config: GatewayConfig) -> Listener | None:
+    """The acceptor's port, bound before anything opens a file (None if nothing listens); a
+    port that cannot be listened on raises :class:`StartupError` saying it is the
+    acceptor's."""
+    a = config.acceptor
+    if a is None or not config.listens:
+        return None
     try:
-        await engine.start()
+        return await Listener.bind(a.host, a.port)
     except OSError as exc:
-        engine.close()
-        if exc.errno in _LISTEN_ERRORS and config.acceptor is not None:
-            a = config.acceptor
+        if exc.errno in _LISTEN_ERRORS:
             raise StartupError(f"{config.path}: acceptor: cannot listen on {a.host}:{a.port}: "
                                f"{os.strerror(exc.errno)}") from None
         raise
@@ -212,26 +214,27 @@ async def start_engine(engine: Engine, config: GatewayConfig) -> None:
 
 def edges(config: GatewayConfig, run_dir: Path
           ) -> tuple[AuditLog, GatewayMetrics | None, str | None]:
-    """The audit log and (if configured) the metrics of a configuration and their URL."""
-    base = config.path.resolve().parent
-    node = config.extra.get("audit")
-    audit = (AuditLog.from_config(parse_audit_config(node, base)) if node is not None
-             else AuditLog(run_dir / "audit.jsonl"))
+    """The audit log and (if configured) the metrics of a configuration and their URL. The
+    metrics port is bound first: one that cannot be listened on leaves no audit file."""
     node = config.extra.get("metrics")
     metrics = url = None
     if node is not None:
+        mc = parse_metrics_config(node)
         try:
-            mc = parse_metrics_config(node)
             metrics = GatewayMetrics()
             bound = metrics.serve(mc.host, mc.port)
         except OSError as exc:  # in use, not allowed, or a host that does not resolve
-            audit.close()
             raise StartupError(f"{config.path}: metrics: cannot listen on {mc.host}:{mc.port}: "
                                f"{exc.strerror or exc}") from None
-        except BaseException:
-            audit.close()
-            raise
         url = f"http://{mc.host}:{bound}/metrics"
+    node = config.extra.get("audit")
+    try:
+        audit = (AuditLog.from_config(parse_audit_config(node, config.path.resolve().parent))
+                 if node is not None else AuditLog(run_dir / "audit.jsonl"))
+    except BaseException:
+        if metrics is not None:
+            metrics.close()
+        raise
     return audit, metrics, url
 
 
@@ -289,16 +292,19 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
+    listener = await bind_acceptor(config)
     printer = LinePrinter()
     for part in app.apps.values():
         if isinstance(part, ClientApplication):  # the client's orders, as the reports come
             part.on_update = lambda progress: printer.print(progress.line())
-    audit, metrics, url = edges(config, run_dir)
+    audit: AuditLog | None = None
+    metrics: GatewayMetrics | None = None
     try:
+        audit, metrics, url = edges(config, run_dir)
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics,
                         notice=lambda text: print(f"gateway: {text}", file=sys.stderr,
                                                   flush=True))
-        await start_engine(engine, config)
+        await engine.start(listener)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
         kill.arm(lambda reason: app.kill_all(reason, engine.clock.now()))
@@ -319,7 +325,10 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         for sig in (signal.SIGUSR1, signal.SIGUSR2):
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)
-        audit.close()
+        if listener is not None:  # served, the engine has closed it; else never accepted
+            listener.close()
+        if audit is not None:
+            audit.close()
         printer.close()
         if metrics is not None:
             metrics.close()

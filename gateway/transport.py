@@ -37,7 +37,7 @@ import re
 import ssl
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -144,6 +144,45 @@ def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
     return begin.decode("latin-1"), target.decode("latin-1"), sender.decode("latin-1")
 
 
+class Listener:
+    """The acceptor's port, bound before the engine opens any file and served by
+    :meth:`Engine.start`: a port in use then fails a start with nothing written (no empty
+    store, log or lock files in a run directory that had none). Connections are refused
+    until it serves; what connects after is handed to the engine."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self._handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                Awaitable[None]] | None = None
+
+    @classmethod
+    async def bind(cls, host: str | None, port: int) -> Listener:
+        """Bind ``host:port`` (every address the host resolves to, as asyncio's servers
+        do) without accepting yet; raises OSError as :func:`asyncio.start_server` does."""
+        listener = cls()
+        listener.server = await asyncio.start_server(listener._connected, host, port,
+                                                     limit=READ_SIZE, start_serving=False)
+        return listener
+
+    async def serve(self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                            Awaitable[None]]) -> asyncio.Server:
+        """Accept connections from now on, each handed to ``handler``."""
+        assert self.server is not None
+        self._handler = handler
+        await self.server.start_serving()
+        return self.server
+
+    def close(self) -> None:
+        """Give the port up (a listener that was never served, after a failed start)."""
+        if self.server is not None:
+            self.server.close()
+
+    async def _connected(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        assert self._handler is not None  # nothing connects before serve()
+        await self._handler(reader, writer)
+
+
 class Engine:
     """Every session of a configuration, the acceptor port, and the initiators' connections."""
 
@@ -199,12 +238,15 @@ class Engine:
         assert self._server is not None and self._server.sockets
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def start(self) -> None:
+    async def start(self, listener: Listener | None = None) -> None:
+        """Serve the acceptor port on ``listener`` (bound here if None: see
+        :class:`Listener`), start the initiators' connections and the application's timer."""
         acceptor = self.config.acceptor
         if acceptor is not None and self.config.listens:
             self._tls = ssl_context(acceptor.tls, server=True) if acceptor.tls else None
-            self._server = await asyncio.start_server(
-                self._accept, acceptor.host, acceptor.port, limit=READ_SIZE)
+            if listener is None:
+                listener = await Listener.bind(acceptor.host, acceptor.port)
+            self._server = await listener.serve(self._accept)
         for runner in self.runners.values():
             if runner.config.role == "initiator":
                 self._tasks.append(asyncio.create_task(self._initiate(runner)))

@@ -107,7 +107,9 @@ def test_a_host_that_does_not_resolve_is_named(tmp_path: Path, role: str) -> Non
 
 
 @pytest.mark.parametrize("section", ["metrics", "acceptor"])
-def test_a_port_in_use_says_whose_it_is(tmp_path: Path, section: str) -> None:
+def test_a_port_in_use_says_whose_it_is_and_writes_nothing(tmp_path: Path, section: str) -> None:
+    """The ports are bound before any store, log or audit file is opened: a start that
+    fails on one leaves a run directory that had nothing with nothing in it."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -120,6 +122,8 @@ def test_a_port_in_use_says_whose_it_is(tmp_path: Path, section: str) -> None:
             config.write_text(f"acceptor: {{port: {port}}}\nsessions:\n" + SESSION)
         line = one_error_line(run_gateway(tmp_path, config))
     assert f"{section}: cannot listen on 127.0.0.1:{port}: Address already in use" in line
+    run = tmp_path / "run"
+    assert not run.exists() or not [p for p in run.rglob("*") if p.is_file()]
 
 
 def test_a_yaml_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
