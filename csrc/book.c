@@ -28,7 +28,8 @@ typedef struct {
     int64_t qty; /* leaves */
     int32_t prev, next; /* pool indices in the level's queue, -1 at the ends; next links the free list */
     uint8_t side;
-    uint8_t pad[7];
+    uint8_t fed; /* rested by a feed ADD (market data), not by LIMIT: what level fallbacks take */
+    uint8_t pad[6];
 } order_t;
 
 typedef struct {
@@ -389,6 +390,7 @@ static int op_limit(lob_book *b, const lob_op *op, bool limited) {
         o->price = price;
         o->qty = left;
         o->side = (uint8_t)side;
+        o->fed = 0;
         hash_insert(b, id, idx);
         rest(b, idx);
     } else {
@@ -457,8 +459,19 @@ static int op_replace(lob_book *b, const lob_op *op) {
     return CORE_OK;
 }
 
-/* Take qty from a level for an unknown id: anonymous quantity first, then the queue front.
- * Emits a TRADE (execute) or a CANCEL code LEVEL per maker; qty <= L->total. */
+/* What a level fallback can take from L: its anonymous quantity and the orders a feed added.
+ * Orders rested by LIMIT (a venue's own clients) are not market data: a feed's report about
+ * an order it does not name never takes from them. */
+static int64_t feed_qty(const lob_book *b, const level_t *L) {
+    int64_t q = L->anon;
+    for (int32_t idx = L->head; idx != NONE; idx = b->pool[idx].next)
+        if (b->pool[idx].fed) q += b->pool[idx].qty;
+    return q;
+}
+
+/* Take up to qty from a level for an unknown id: anonymous quantity first, then the orders a
+ * feed added, front first (feed_qty). Emits a TRADE (execute) or a CANCEL code LEVEL per
+ * maker. */
 static void take_from_level(lob_book *b, const lob_op *op, level_t *L, int64_t qty, bool trade) {
     int side = op->side, taker_side = !side;
     int64_t price = L->price;
@@ -470,9 +483,14 @@ static void take_from_level(lob_book *b, const lob_op *op, level_t *L, int64_t q
         if (trade) emit(b, LOB_EV_TRADE, 0, taker_side, price, f, 0, 0, L->anon, 0);
         else emit(b, LOB_EV_CANCEL, op->id, side, price, f, 0, 0, L->anon, LOB_CXL_LEVEL);
     }
-    while (qty > 0) {
-        int32_t idx = L->head;
+    int32_t idx = L->head;
+    while (qty > 0 && idx != NONE) {
         order_t *m = &b->pool[idx];
+        int32_t next = m->next; /* read first: taking m whole releases its slot */
+        if (!m->fed) {
+            idx = next;
+            continue;
+        }
         int64_t f = m->qty < qty ? m->qty : qty;
         qty -= f;
         if (trade) emit(b, LOB_EV_TRADE, 0, taker_side, price, f, 0, m->id, m->qty - f, 0);
@@ -488,6 +506,7 @@ static void take_from_level(lob_book *b, const lob_op *op, level_t *L, int64_t q
             m->qty -= f;
             L->total -= f;
         }
+        idx = next;
     }
     if (L->total == 0) level_erase(b, side, L);
 }
@@ -510,8 +529,9 @@ static int op_execute(lob_book *b, const lob_op *op) {
         return CORE_OK;
     }
     level_t *L = level_at(b, op->side, op->price);
-    if (!L) return CORE_ERR_UNKNOWN_ID;
-    if (op->qty > L->total) return CORE_ERR_BAD_QTY;
+    int64_t avail = L ? feed_qty(b, L) : 0;
+    if (avail == 0) return CORE_ERR_UNKNOWN_ID;
+    if (op->qty > avail) return CORE_ERR_BAD_QTY;
     if (!events_reserve(b, (size_t)L->count + 1)) return EV_NOMEM;
     take_from_level(b, op, L, op->qty, true);
     return CORE_OK;
@@ -537,6 +557,7 @@ static int op_add(lob_book *b, const lob_op *op) {
     o->price = op->price;
     o->qty = op->qty;
     o->side = (uint8_t)side;
+    o->fed = 1;
     hash_insert(b, op->id, idx);
     rest(b, idx);
     return CORE_OK;
@@ -560,9 +581,9 @@ static int op_reduce(lob_book *b, const lob_op *op, bool whole) {
         return CORE_OK;
     }
     level_t *L = level_at(b, op->side, op->price);
-    if (!L) return CORE_ERR_UNKNOWN_ID;
+    if (!L || feed_qty(b, L) == 0) return CORE_ERR_UNKNOWN_ID;
     if (!events_reserve(b, (size_t)L->count + 1)) return EV_NOMEM;
-    take_from_level(b, op, L, op->qty < L->total ? op->qty : L->total, false);
+    take_from_level(b, op, L, op->qty, false);
     return CORE_OK;
 }
 
@@ -746,6 +767,39 @@ void lob_clear(lob_book *b) {
     b->used = 0;
     b->high = 0;
     b->free_head = NONE;
+    b->ev_len = 0;
+}
+
+void lob_clear_feed(lob_book *b) {
+    bool own = false;
+    for (int side = 0; side < 2 && !own; side++)
+        for (size_t k = 0; k < b->sides[side].len && !own; k++)
+            for (int32_t i = b->sides[side].v[k].head; i != NONE && !own; i = b->pool[i].next)
+                own = !b->pool[i].fed;
+    if (!own) {
+        lob_clear(b);
+        return;
+    }
+    for (int side = 0; side < 2; side++) {
+        side_t *s = &b->sides[side];
+        size_t kept = 0;
+        for (size_t k = 0; k < s->len; k++) {
+            level_t *L = &s->v[k];
+            L->total -= L->anon;
+            L->anon = 0;
+            for (int32_t i = L->head, next; i != NONE; i = next) {
+                order_t *o = &b->pool[i];
+                next = o->next;
+                if (!o->fed) continue;
+                L->total -= o->qty;
+                queue_unlink(b, L, i);
+                hash_remove(b, o->id);
+                pool_release(b, i);
+            }
+            if (L->total > 0) s->v[kept++] = *L; /* the queue links are pool indices: a copy keeps them */
+        }
+        s->len = kept;
+    }
     b->ev_len = 0;
 }
 

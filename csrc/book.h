@@ -33,8 +33,12 @@
  *  DELETE  id side price qty      feed mode: remove the order. An unknown id reduces the
  *                                 anonymous quantity of the level at side/price by qty.
  *
- * Level-fallback reductions (unknown ids) take from the anonymous quantity first and then
- * from the front of the queue, and fail with UNKNOWN_ID if the level does not exist.
+ * Level fallbacks (EXECUTE, REDUCE and DELETE of an unknown id) take from the level's feed
+ * liquidity: its anonymous quantity first, then the orders that ADD rested, front first.
+ * They never take from an order that LIMIT rested (a venue's client: a feed that names no
+ * order it knows reports on the market's liquidity, not on the venue's own orders), and fail
+ * with UNKNOWN_ID if the level does not exist or holds no feed liquidity. A REPLACE keeps
+ * what the order is (a feed order that re-enters stays one).
  *
  * Validation, in this order (the first failure is the reject code):
  *  1. type not a lob_op_type -> BAD_OP; side (LIMIT MARKET EXECUTE ADD REDUCE DELETE) not a
@@ -54,11 +58,12 @@
  *     REPLACE UNKNOWN_ID; when it loses queue position, BAD_QTY if qty added to the level at
  *             the new price (without the order's own leaves) would overflow. Never FULL: the
  *             order keeps its pool slot.
- *     EXECUTE known id: BAD_QTY if qty > leaves. Unknown id: UNKNOWN_ID if there is no level
- *             at side/price, BAD_QTY if qty > that level's total (trades are never invented).
+ *     EXECUTE known id: BAD_QTY if qty > leaves. Unknown id: UNKNOWN_ID if there is no feed
+ *             liquidity at side/price, BAD_QTY if qty > that level's feed liquidity (trades
+ *             are never invented).
  *     ADD     DUPLICATE_ID; BAD_QTY on level total overflow; FULL if the pool is full (id > 0).
- *     REDUCE/DELETE  unknown id: UNKNOWN_ID if there is no level at side/price; a qty above
- *             the level total removes the whole level (reductions clamp, like CANCEL).
+ *     REDUCE/DELETE  unknown id: UNKNOWN_ID if there is no feed liquidity at side/price; a
+ *             qty above it removes all of it (reductions clamp, like CANCEL).
  *  A book that cannot grow its price-level array rejects the op with CORE_ERR_NOMEM.
  *
  * Events per op (fields not named are 0; `side` is the taker's side for TRADE, else the side
@@ -198,6 +203,10 @@ int lob_queue_position(const lob_book *book, int64_t id, int64_t *qty_ahead, int
 size_t lob_truncate(lob_book *book, int side, size_t keep);
 /* Remove everything. */
 void lob_clear(lob_book *book);
+/* Remove the feed's liquidity: every level's anonymous quantity and every order ADD rested.
+ * Orders LIMIT rested stay, in their queue order (what a market-data snapshot replaces is the
+ * market's view, not a venue's own orders). Without such orders, lob_clear. */
+void lob_clear_feed(lob_book *book);
 /* Number of events in the buffer from the last lob_apply (also when it returned NOMEM). */
 size_t lob_event_count(const lob_book *book);
 /* Debug check of every internal invariant (levels sorted, level totals and counts equal to

@@ -622,7 +622,7 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         }
         size_t fills_before = c->fills_written;
         int changed = m->kind == MD_MSG_SNAPSHOT;
-        if (changed) lob_clear(book);
+        if (changed) lob_clear_feed(book);
         for (size_t k = 0; k < n; k++) {
             int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id) &&
                        !in_book(book, e[k].op.id);

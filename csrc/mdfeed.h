@@ -19,9 +19,12 @@
  *   X Delete (279=2)         with id and price and size: DELETE id (an id the book does not
  *                            hold takes size from the level: book.h's level fallback);
  *                            with id only: CANCEL id
- *                            without id: DELETE the whole level (every order in it)
+ *                            without id: DELETE the whole level (its feed liquidity:
+ *                            book.h's level fallback, which leaves the caller's own
+ *                            LIMIT orders)
  *
- * A snapshot clears the symbol's book first. Change keeps queue position when the size goes
+ * A snapshot clears the symbol's feed liquidity first (lob_clear_feed: the caller's own
+ * orders stay). Change keeps queue position when the size goes
  * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
  * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change

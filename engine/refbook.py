@@ -63,6 +63,7 @@ class _Order:
     side: Side
     price: int
     qty: int  # leaves
+    fed: bool = False  # rested by a feed ADD, not by a limit order: what level fallbacks take
 
 
 @dataclass(slots=True)
@@ -79,16 +80,22 @@ class _Level:
     def empty(self) -> bool:
         return self.anon == 0 and not self.queue
 
+    @property
+    def feed_qty(self) -> int:
+        """What a level fallback can take: the anonymous quantity and the feed's orders."""
+        return self.anon + sum(o.qty for o in self.queue.values() if o.fed)
+
 
 # One fill of a plan: the level, the maker (None = the level's anonymous quantity), the qty.
 _Fill = tuple[_Level, _Order | None, int]
 
 
-def _level_fills(level: _Level, qty: int) -> list[_Fill]:
-    """Up to qty from one level: its anonymous quantity first, then its queue in order."""
+def _level_fills(level: _Level, qty: int, feed_only: bool = False) -> list[_Fill]:
+    """Up to qty from one level: its anonymous quantity first, then its queue in order (with
+    ``feed_only``, only the orders a feed added)."""
     fills: list[_Fill] = []
     makers: list[_Order | None] = [None] if level.anon else []
-    makers.extend(level.queue.values())
+    makers.extend(o for o in level.queue.values() if o.fed or not feed_only)
     for maker in makers:
         if qty == 0:
             break
@@ -295,7 +302,7 @@ class ReferenceBook:
         events.extend(self._fill(id_, side, qty, fills))
         left = qty - sum(take for _, _, take in fills)
         if left:
-            events.append(self._rest(_Order(id_, side, price, left)))
+            events.append(self._rest(_Order(id_, side, price, left, order.fed)))
         return events
 
     def _execute(self, id_: int, side: Side, price: int, qty: int) -> list[Event]:
@@ -306,12 +313,13 @@ class ReferenceBook:
             level = self._sides[order.side][order.price]
             return self._fill(0, Side(1 - order.side), qty, [(level, order, qty)])
         level = self._level(side, price)
-        if level is None:
+        avail = 0 if level is None else level.feed_qty
+        if level is None or avail == 0:
             raise _Reject(_UNKNOWN_ID)
-        if qty > level.total:
+        if qty > avail:
             raise _Reject(_BAD_QTY)
         # The venue's taker is anonymous: its trades carry id 0 and leaves 0.
-        events = self._fill(0, Side(1 - side), qty, _level_fills(level, qty))
+        events = self._fill(0, Side(1 - side), qty, _level_fills(level, qty, feed_only=True))
         return [e._replace(leaves=0) for e in events]
 
     def _add(self, id_: int, side: Side, price: int, qty: int) -> list[Event]:
@@ -322,7 +330,7 @@ class ReferenceBook:
         if id_ and len(self._orders) >= self.max_orders:
             raise _Reject(_FULL)
         if id_:
-            return [self._rest(_Order(id_, side, price, qty))]
+            return [self._rest(_Order(id_, side, price, qty, fed=True))]
         book = self._sides[side]
         level = book.get(price)
         if level is None:
@@ -335,9 +343,9 @@ class ReferenceBook:
         if order is not None:
             return [self._take(order, order.qty if whole else qty)]
         level = self._level(side, price)
-        if level is None:
+        if level is None or level.feed_qty == 0:
             raise _Reject(_UNKNOWN_ID)
-        left = min(qty, level.total)
+        left = min(qty, level.feed_qty)
         events: list[Event] = []
         if level.anon:
             take = min(left, level.anon)
@@ -348,6 +356,8 @@ class ReferenceBook:
         for maker in list(level.queue.values()):
             if left == 0:
                 break
+            if not maker.fed:
+                continue
             take = min(left, maker.qty)
             maker.qty -= take
             left -= take

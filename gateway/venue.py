@@ -8,8 +8,10 @@ by (owner, ClOrdID), so one client can never cancel, replace or see another's or
 Book ids: client orders get ids from ``CLIENT_IDS`` up; market-data (feed) orders keep the
 ids the feed gives them, which are below it. A replayed market-data log
 (:mod:`gateway.venue_feed`) changes the books in C, without matching; :meth:`Venue.feed_applied`
-then accounts for its trades, for client orders it removed, and trades client orders that
-the replayed liquidity now crosses.
+then accounts for its trades and the fills it gave client orders, and trades client orders
+that the replayed liquidity now crosses. The feed never removes or shrinks a client order
+otherwise (the C book's level fallbacks and the feed's snapshots take only its own
+liquidity).
 
 Listeners registered with :meth:`Venue.on_book` see every operation's C events (market data
 publishing, metrics); they run after the reports are built.
@@ -301,10 +303,10 @@ class Venue:
     def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]], now: datetime,
                      fills: Iterable[tuple[FeedFill, datetime]] = ()) -> list[Report]:
         """A market-data feed changed ``symbol``'s book directly (in C, without events):
-        count its trades (ticks, qty), report the fills it gave client orders (each with the
-        time of its message; the market's print is counted once, as the feed's trade), and
-        report client orders the feed took liquidity from (a level the feed deleted) as
-        canceled."""
+        count its trades (ticks, qty) and report the fills it gave client orders (each with
+        the time of its message; the market's print is counted once, as the feed's trade).
+        Nothing else the feed does reaches a client order: the C book's level fallbacks and
+        the feed's snapshots take only the feed's own liquidity (csrc/book.h)."""
         spec = self.specs[symbol]
         trades = list(trades)
         if trades:
@@ -313,26 +315,12 @@ class Venue:
             for _, qty in trades:  # (a loop: sum() of a generator costs 3x for a few trades)
                 volume += qty
             self.volume[symbol] = volume
-        book = self.books[symbol]
         out: list[Report] = []
         for f, when in fills:
             order = self._live.get(f.order_id)
             if order is not None:
                 out.append(self._fill(order, f.qty, spec.to_price(f.price), when,
                                       aggressor=False))
-        # (most market updates find no client order at all: skip the scans then)
-        for order in [o for o in self._live.values() if o.symbol == symbol] if self._live else ():
-            info = book.order(order.book_id)
-            left = info.qty if info is not None else 0
-            if left >= order.leaves:
-                continue
-            if left:  # the feed took part of it: the order is that much smaller
-                order.qty -= order.leaves - left
-                continue
-            order.status = CANCELED
-            del self._live[order.book_id]
-            out.append(report(order, next(self._exec_ids), CANCELED, now,
-                              text="removed by the market data feed"))
         for listener in self._listeners:
             listener(symbol, [], now)
         return out + self._uncross(symbol, now) if self._live else out

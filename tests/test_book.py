@@ -222,6 +222,32 @@ def test_feed_ops_and_anonymous_quantity(make: Any) -> None:
         book.add(5, B, 100, 1)
 
 
+def test_level_fallbacks_never_take_a_limit_order(make: Any) -> None:
+    """A feed's report on an order it does not name (execute, reduce or delete by level)
+    is about the market's liquidity: it takes the anonymous quantity and the orders ADD
+    rested, never a venue client's order that LIMIT rested, wherever it is in the queue."""
+    book = make()
+    book.limit(50, B, 99, 10)  # a client order, first in the queue
+    book.add(2, B, 99, 5)  # the feed's, behind it
+    book.limit(51, B, 99, 3)
+    assert book.reduce(77, B, 99, 4) == [
+        cxl(77, B, 99, 4, 0, CancelReason.LEVEL, other=2, other_leaves=1)]
+    with pytest.raises(BadQuantity):
+        book.execute(78, B, 99, 2)  # the feed has 1 there; 13 more are the clients'
+    assert book.execute(78, B, 99, 1) == [trade(0, S, 99, 1, 0, 2, 0)]
+    with pytest.raises(UnknownOrderId):
+        book.delete(0, B, 99, 9)  # no feed liquidity left at 99: nothing to take
+    assert book.order(50) is not None and book.order(50).qty == 10
+    assert book.depth(B) == [Level(99, 13, 2)]
+    # a feed order that a change moves keeps what it is; a level delete takes only it
+    book.add(3, B, 98, 4)
+    book.limit(52, B, 98, 6)
+    book.replace(3, 98, 7)  # re-enters behind the client order
+    assert book.delete(0, B, 98, 99) == [
+        cxl(0, B, 98, 7, 0, CancelReason.LEVEL, other=3, other_leaves=0)], "clamped to the feed's"
+    assert book.depth(B) == [Level(99, 13, 2), Level(98, 6, 1)]
+
+
 @pytest.mark.parametrize(
     ("op", "error"),
     [

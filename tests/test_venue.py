@@ -199,18 +199,21 @@ def test_replace_to_a_crossing_price_trades() -> None:
     assert out[-1].ord_status == FILLED
 
 
-def test_feed_liquidity_trades_and_a_level_the_feed_removes_cancels() -> None:
+def test_feed_liquidity_trades_and_a_level_the_feed_deletes_keeps_client_orders() -> None:
     v = venue()
     book = v.books["AAPL"]
     book.add(7, Side.SELL, 1000, 30)  # what the C feed does: rest without matching
     out = execs(v.new_order(nos("C1", "b", Side.BUY, 30, "10.00"), NOW))
     assert out[-1].ord_status == FILLED and out[-1].last_px == D("10")
     v.new_order(nos("C2", "b2", Side.BUY, 20, "9.99"), NOW)
-    book.delete(0, Side.BUY, 999, 20)  # the feed deletes the 9.99 level, C2's order with it
-    [gone] = execs(v.feed_applied("AAPL", [(1000, 5)], NOW))
-    assert (gone.owner, gone.exec_type, gone.ord_status, gone.cl_ord_id, gone.qty,
-            gone.leaves) == ("C2", CANCELED, CANCELED, "b2", 20, 0)
-    assert gone.text == "removed by the market data feed"
+    book.add(8, Side.BUY, 999, 15)  # the feed's order at 9.99, behind C2's
+    # the feed deletes the 9.99 level (it fell out of a limited-depth view): its own
+    # liquidity goes, C2's order stays where it was
+    book.delete(0, Side.BUY, 999, 1 << 40)
+    assert v.feed_applied("AAPL", [(1000, 5)], NOW) == []
+    order = v.order("C2", "b2")
+    assert order is not None and order.leaves == 20 and order.status == NEW
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(999, 20)]
     assert v.volume["AAPL"] == 35 and v.last_trade["AAPL"] == D("10")
 
 

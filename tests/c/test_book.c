@@ -404,6 +404,40 @@ static void test_truncate_clear(void) {
     lob_free(b);
 }
 
+/* lob_clear_feed: the feed's liquidity goes (anonymous quantity, ADD orders), LIMIT orders
+ * stay in their order, levels left empty are erased, and the freed ids can be used again. */
+static void test_clear_feed(void) {
+    lob_book *b = lob_new(16);
+    one(b, mk(LOB_OP_ADD, 0, B, 100, 4, 0));
+    one(b, mk(LOB_OP_ADD, 1, B, 100, 5, 0));
+    limit(b, 50, B, 100, 7, LOB_DAY);
+    one(b, mk(LOB_OP_ADD, 2, B, 100, 3, 0));
+    limit(b, 51, B, 100, 2, LOB_DAY);
+    one(b, mk(LOB_OP_ADD, 3, B, 99, 6, 0)); /* a level of feed orders only */
+    one(b, mk(LOB_OP_ADD, 4, S, 101, 1, 0));
+    limit(b, 52, S, 102, 8, LOB_DAY);
+    lob_clear_feed(b);
+    EXPECT_OK(b);
+    EXPECT(lob_order_count(b) == 3 && lob_level_count(b, B) == 1 && lob_level_count(b, S) == 1);
+    lob_level lv[2];
+    EXPECT(lob_depth(b, B, lv, 2) == 1 && lv[0].price == 100 && lv[0].qty == 9 && lv[0].count == 2);
+    int64_t qty, n;
+    EXPECT(lob_queue_position(b, 51, &qty, &n) == CORE_OK && qty == 7 && n == 1);
+    EXPECT(lob_depth(b, S, lv, 2) == 1 && lv[0].price == 102 && lv[0].qty == 8);
+    one(b, mk(LOB_OP_ADD, 1, B, 100, 5, 0)); /* its id is free again */
+    EXPECT(lob_events(b)[0].type == LOB_EV_REST);
+    EXPECT_OK(b);
+    /* no LIMIT orders: the same as lob_clear */
+    lob_book *f = lob_new(16);
+    one(f, mk(LOB_OP_ADD, 1, B, 100, 5, 0));
+    one(f, mk(LOB_OP_ADD, 0, S, 101, 5, 0));
+    lob_clear_feed(f);
+    EXPECT(lob_order_count(f) == 0 && lob_level_count(f, B) == 0 && lob_level_count(f, S) == 0);
+    EXPECT_OK(f);
+    lob_free(f);
+    lob_free(b);
+}
+
 static void test_batch(void) {
     lob_book *b = lob_new(8);
     lob_op ops[4] = {mk(LOB_OP_LIMIT, 1, S, 100, 5, 0), mk(LOB_OP_LIMIT, 1, S, 100, 5, 0),
@@ -566,6 +600,7 @@ int main(void) {
     test_capacity();
     test_overflow();
     test_truncate_clear();
+    test_clear_feed();
     test_batch();
     test_random_stress();
     if (failures) {
