@@ -336,6 +336,11 @@ life (a replace that changes the parent's id does not change the prefix).
     def on_timer(self, now: datetime) -> None:
         self._run(now, lambda: self._ask(lambda: self._strategy.on_timer(self._now)))
 
+    def working(self, child_id: str) -> bool:
+        """Whether ``child_id`` is one of the parent's children still working (sent, not
+        yet filled, cancelled or rejected)."""
+        return child_id in self._working
+
     def on_child_ack(self, child_id: str, now: datetime) -> None:
         self._run(now, lambda: self._ack(child_id))
 

@@ -297,6 +297,13 @@ class AlgoDesk:
             runner.on_child_done(child, r.text or "canceled", now)
         elif r.exec_type == REJECTED:
             runner.on_child_reject(child, r.text or "rejected", now)
+            return
+        if r.leaves == 0 and r.exec_type not in (CANCELED, EXPIRED) and runner.working(child):
+            # The venue's LeavesQty is the truth: an order it ended another way (Done for
+            # day, a restatement, a last fill short of the quantity) is over, and what it
+            # left unfilled is the algo's to place again
+            runner.on_child_done(child, r.text or f"done at the venue with {r.cum:,} of "
+                                 f"{r.qty:,} filled", now)
 
     def child_sent(self, child_id: str, parent_id: str) -> None:
         """The router sent ``child_id`` for the parent whose runner id is ``parent_id``."""

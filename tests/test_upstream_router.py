@@ -6,12 +6,15 @@ tests/test_algo_upstream.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fixspec.dictionary import load_builtin
+from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
+from tests.fixpeer import frame
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
@@ -50,3 +53,51 @@ def test_a_cancel_while_the_venue_link_is_down_is_sent_once_it_is_back() -> None
     link.sent.clear()
     app.on_logon(link, NOW)  # a later logon sends them no more
     assert [m for m in link.sent if m.msg_type == "F"] == []
+
+
+def message(text: str) -> Message:
+    """An application message from ``|``-separated fields (no header: the desk reads none)."""
+    return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
+
+
+def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
+    """The venue's LeavesQty is the truth: a child it reports done with quantity unfilled
+    (Done for day, here; a restatement or a short last fill alike) is no longer working,
+    and the algo places what was left in a new child instead of waiting on it for ever."""
+    config = load_config(ROOT / "sessions/algo.yaml")
+    app = AlgoGatewayApplication(config)
+    session = next(s for s in config.sessions if s.name == app.upstream_name)
+    venue = Link(app.upstream_name, session, logged_on=True)
+    client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
+    client = Link(client_config.name, client_config, logged_on=True)
+    app.on_logon(venue, NOW)
+    app.on_logon(client, NOW)
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
+                                  "269=1|270=100.01|271=500"), NOW)
+    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
+    end = (NOW + timedelta(seconds=60)).strftime("%Y%m%d-%H:%M:%S")
+    app.on_message(client, message(
+        f"35=D|11=P1|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=1|"
+        f"168={stamp}|126={end}"), NOW)
+    now = NOW
+    while not [m for m in venue.sent if m.msg_type == "D"]:
+        now += timedelta(seconds=1)
+        assert now < NOW + timedelta(seconds=60), "no child order sent"
+        app.on_timer(now)
+    [first] = [m for m in venue.sent if m.msg_type == "D"]
+    child, qty = first.body.get_str(11), first.body.get_str(38)
+    assert qty == "300"
+    app.on_message(venue, message(f"35=8|37=V1|17=E1|150=0|39=0|11={child}|55=AAPL|54=1|"
+                                  "38=300|151=300|14=0|6=0"), now)
+    app.on_message(venue, message(f"35=8|37=V1|17=E2|150=F|39=1|11={child}|55=AAPL|54=1|"
+                                  "38=300|151=200|14=100|6=100|32=100|31=100"), now)
+    venue.sent.clear()
+    app.on_message(venue, message(f"35=8|37=V1|17=E3|150=3|39=3|11={child}|55=AAPL|54=1|"
+                                  "38=300|151=0|14=100|6=100|58=session closing"), now)
+    while not [m for m in venue.sent if m.msg_type == "D"]:
+        now += timedelta(seconds=1)
+        assert now < NOW + timedelta(seconds=60), "the unfilled 200 were never placed again"
+        app.on_timer(now)
+    [again] = [m for m in venue.sent if m.msg_type == "D"]
+    assert again.body.get_str(11) != child and again.body.get_str(38) == "200"
+    assert not [m for m in venue.sent if m.msg_type == "F"], "no cancel of the ended child"
