@@ -459,18 +459,19 @@ static int op_replace(lob_book *b, const lob_op *op) {
     return CORE_OK;
 }
 
-/* What a level fallback can take from L: its anonymous quantity and the orders a feed added.
- * Orders rested by LIMIT (a venue's own clients) are not market data: a feed's report about
- * an order it does not name never takes from them. */
-static int64_t feed_qty(const lob_book *b, const level_t *L) {
+/* What a level fallback can take from L, counted up to `need` (the walk stops there): its
+ * anonymous quantity and the orders a feed added. Orders rested by LIMIT (a venue's own
+ * clients) are not market data: a feed's report about an order it does not name never takes
+ * from them. */
+static int64_t feed_qty(const lob_book *b, const level_t *L, int64_t need) {
     int64_t q = L->anon;
-    for (int32_t idx = L->head; idx != NONE; idx = b->pool[idx].next)
+    for (int32_t idx = L->head; idx != NONE && q < need; idx = b->pool[idx].next)
         if (b->pool[idx].fed) q += b->pool[idx].qty;
     return q;
 }
 
 /* Take up to qty from a level for an unknown id: anonymous quantity first, then the orders a
- * feed added, front first (feed_qty). Emits a TRADE (execute) or a CANCEL code LEVEL per
+ * feed added, front first (see feed_qty). Emits a TRADE (execute) or a CANCEL code LEVEL per
  * maker. */
 static void take_from_level(lob_book *b, const lob_op *op, level_t *L, int64_t qty, bool trade) {
     int side = op->side, taker_side = !side;
@@ -529,7 +530,7 @@ static int op_execute(lob_book *b, const lob_op *op) {
         return CORE_OK;
     }
     level_t *L = level_at(b, op->side, op->price);
-    int64_t avail = L ? feed_qty(b, L) : 0;
+    int64_t avail = L ? feed_qty(b, L, op->qty) : 0;
     if (avail == 0) return CORE_ERR_UNKNOWN_ID;
     if (op->qty > avail) return CORE_ERR_BAD_QTY;
     if (!events_reserve(b, (size_t)L->count + 1)) return EV_NOMEM;
@@ -581,7 +582,7 @@ static int op_reduce(lob_book *b, const lob_op *op, bool whole) {
         return CORE_OK;
     }
     level_t *L = level_at(b, op->side, op->price);
-    if (!L || feed_qty(b, L) == 0) return CORE_ERR_UNKNOWN_ID;
+    if (!L || feed_qty(b, L, 1) == 0) return CORE_ERR_UNKNOWN_ID;
     if (!events_reserve(b, (size_t)L->count + 1)) return EV_NOMEM;
     take_from_level(b, op, L, op->qty, false);
     return CORE_OK;
