@@ -336,11 +336,6 @@ life (a replace that changes the parent's id does not change the prefix).
     def on_timer(self, now: datetime) -> None:
         self._run(now, lambda: self._ask(lambda: self._strategy.on_timer(self._now)))
 
-    def working(self, child_id: str) -> bool:
-        """Whether ``child_id`` is one of the parent's children still working (sent, not
-        yet filled, cancelled or rejected)."""
-        return child_id in self._working
-
     def on_child_ack(self, child_id: str, now: datetime) -> None:
         self._run(now, lambda: self._ack(child_id))
 
@@ -350,6 +345,14 @@ life (a replace that changes the parent's id does not change the prefix).
     def on_child_done(self, child_id: str, reason: str, now: datetime) -> None:
         """The child left the venue with quantity unfilled (cancelled, expired, IOC rest)."""
         self._run(now, lambda: self._child_done(child_id, reason, rejected=False))
+
+    def on_child_over(self, child_id: str, reason: str, now: datetime) -> None:
+        """The venue reports the child over (LeavesQty 0 with a final OrdStatus) by a report
+        that was not a cancel: if the runner still counts quantity working on it (a last
+        fill short of the quantity, Done for day, a restatement), the child is done and the
+        rest is the strategy's to place again; if not (its fills closed it), nothing.
+        Queued like every input, so it is judged after the fills reported before it."""
+        self._run(now, lambda: self._child_over(child_id, reason))
 
     def on_child_reject(self, child_id: str, reason: str, now: datetime) -> None:
         self._run(now, lambda: self._child_done(child_id, reason, rejected=True))
@@ -534,6 +537,10 @@ life (a replace that changes the parent's id does not change the prefix).
                 return
         if self._status == "active":
             self._ask(lambda: self._strategy.on_timer(self._now))
+
+    def _child_over(self, child_id: str, reason: str) -> None:
+        if child_id in self._working:
+            self._child_done(child_id, reason, rejected=False)
 
     def _close_child(self, child_id: str) -> None:
         del self._working[child_id]

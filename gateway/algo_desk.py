@@ -73,6 +73,8 @@ __all__ = ["AlgoDesk", "Parent"]
 
 Deliver = Callable[[list[Report], datetime], None]
 _T = TypeVar("_T")
+#: OrdStatus (39) values that end an order: Filled, Done for day, Canceled, Rejected, Expired
+_OVER = frozenset({FILLED, "3", CANCELED, REJECTED, EXPIRED})
 
 
 @dataclass(slots=True)
@@ -298,11 +300,11 @@ class AlgoDesk:
         elif r.exec_type == REJECTED:
             runner.on_child_reject(child, r.text or "rejected", now)
             return
-        if r.leaves == 0 and r.exec_type not in (CANCELED, EXPIRED) and runner.working(child):
-            # The venue's LeavesQty is the truth: an order it ended another way (Done for
-            # day, a restatement, a last fill short of the quantity) is over, and what it
-            # left unfilled is the algo's to place again
-            runner.on_child_done(child, r.text or f"done at the venue with {r.cum:,} of "
+        if r.ord_status in _OVER and r.leaves == 0 and r.exec_type != NEW:
+            # The venue's word is the truth: an order it ended another way (Done for day, a
+            # restatement, a last fill short of the quantity) is over, and what it left
+            # unfilled is the algo's to place again
+            runner.on_child_over(child, r.text or f"done at the venue with {r.cum:,} of "
                                  f"{r.qty:,} filled", now)
 
     def child_sent(self, child_id: str, parent_id: str) -> None:

@@ -47,6 +47,7 @@ from gateway.venue_orders import (
     ORDER_STATUS,
     REJ_UNSUPPORTED,
     REJECTED,
+    TRADE,
     ExecReport,
     Report,
 )
@@ -54,6 +55,7 @@ from gateway.venue_orders import (
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
 
 _SIDE = {Side.BUY: "1", Side.SELL: "2"}
+_FIX42_FILLS = frozenset({"1", "2"})  # ExecType partial fill / fill, FIX 4.2 and before
 
 
 class LevelBook:
@@ -306,14 +308,21 @@ class AlgoGatewayApplication:
 
 
 def _exec_report(message: Message, now: datetime) -> ExecReport:
-    """The venue's ExecutionReport about a child, in the desk's terms."""
+    """The venue's ExecutionReport about a child, in the desk's terms (FIX 4.4's): a FIX 4.2
+    fill (ExecType 1 partial or 2 filled) is a Trade (F), and a LeavesQty the venue left out
+    is OrderQty less CumQty, never 0 (which would say the child is over)."""
     b = message.body
+    exec_type = b.get_str(150) or ""
+    if exec_type in _FIX42_FILLS:
+        exec_type = TRADE
+    qty, cum = int(b.get_decimal(38) or 0), int(b.get_decimal(14) or 0)
+    leaves = b.get_decimal(151)
     return ExecReport(
-        owner="", exec_id=b.get_str(17) or "", exec_type=b.get_str(150) or "",
+        owner="", exec_id=b.get_str(17) or "", exec_type=exec_type,
         ord_status=b.get_str(39) or "", order_id=b.get_str(37) or "",
         cl_ord_id=b.get_str(11) or "", orig_cl_ord_id=b.get_str(41),
         symbol=b.get_str(55) or "", side=Side.SELL if b.get_str(54) == "2" else Side.BUY,
-        ord_type=b.get_str(40) or "2", price=b.get_decimal(44), qty=int(b.get_decimal(38) or 0),
-        tif=b.get_str(59) or "0", leaves=int(b.get_decimal(151) or 0),
-        cum=int(b.get_decimal(14) or 0), avg_px=b.get_decimal(6) or Decimal(0), time=now,
+        ord_type=b.get_str(40) or "2", price=b.get_decimal(44), qty=qty,
+        tif=b.get_str(59) or "0", leaves=max(0, qty - cum) if leaves is None else int(leaves),
+        cum=cum, avg_px=b.get_decimal(6) or Decimal(0), time=now,
         last_qty=int(b.get_decimal(32) or 0), last_px=b.get_decimal(31), text=b.get_str(58))

@@ -60,14 +60,10 @@ def message(text: str) -> Message:
     return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
 
 
-def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
-    """The venue's LeavesQty is the truth: a child it reports done with quantity unfilled
-    (Done for day, here; a restatement or a short last fill alike) is no longer working,
-    and the algo places what was left in a new child instead of waiting on it for ever."""
+def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datetime, Link]:
+    """A TWAP parent (300 AAPL, one slice) from CLIENT1: its child's ClOrdID once it is
+    sent, the time then, and the client's link."""
     config = load_config(ROOT / "sessions/algo.yaml")
-    app = AlgoGatewayApplication(config)
-    session = next(s for s in config.sessions if s.name == app.upstream_name)
-    venue = Link(app.upstream_name, session, logged_on=True)
     client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
     client = Link(client_config.name, client_config, logged_on=True)
     app.on_logon(venue, NOW)
@@ -79,25 +75,65 @@ def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
     app.on_message(client, message(
         f"35=D|11=P1|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=1|"
         f"168={stamp}|126={end}"), NOW)
-    now = NOW
+    return _next_child(app, venue, NOW), NOW + timedelta(seconds=1), client
+
+
+def _next_child(app: AlgoGatewayApplication, venue: Link, now: datetime,
+                qty: str = "300") -> str:
+    """Run the timers until a child goes out (within the parent's minute); its ClOrdID."""
     while not [m for m in venue.sent if m.msg_type == "D"]:
         now += timedelta(seconds=1)
         assert now < NOW + timedelta(seconds=60), "no child order sent"
         app.on_timer(now)
-    [first] = [m for m in venue.sent if m.msg_type == "D"]
-    child, qty = first.body.get_str(11), first.body.get_str(38)
-    assert qty == "300"
+    [child] = [m for m in venue.sent if m.msg_type == "D"]
+    assert child.body.get_str(38) == qty
+    venue.sent.clear()
+    return child.body.get_str(11) or ""
+
+
+def _app() -> tuple[AlgoGatewayApplication, Link]:
+    config = load_config(ROOT / "sessions/algo.yaml")
+    app = AlgoGatewayApplication(config)
+    session = next(s for s in config.sessions if s.name == app.upstream_name)
+    return app, Link(app.upstream_name, session, logged_on=True)
+
+
+def _no_child_within_the_window(app: AlgoGatewayApplication, venue: Link, now: datetime) -> None:
+    for _ in range(70):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    assert not [m for m in venue.sent if m.msg_type == "D"]
+
+
+def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
+    """The venue's word is the truth: a child it reports over with quantity unfilled (Done
+    for day, here; a restatement or a short last fill alike) is no longer working, and the
+    algo places what was left in a new child instead of waiting on it for ever."""
+    app, venue = _app()
+    child, now, _ = _working_child(app, venue)
     app.on_message(venue, message(f"35=8|37=V1|17=E1|150=0|39=0|11={child}|55=AAPL|54=1|"
                                   "38=300|151=300|14=0|6=0"), now)
     app.on_message(venue, message(f"35=8|37=V1|17=E2|150=F|39=1|11={child}|55=AAPL|54=1|"
                                   "38=300|151=200|14=100|6=100|32=100|31=100"), now)
-    venue.sent.clear()
     app.on_message(venue, message(f"35=8|37=V1|17=E3|150=3|39=3|11={child}|55=AAPL|54=1|"
                                   "38=300|151=0|14=100|6=100|58=session closing"), now)
-    while not [m for m in venue.sent if m.msg_type == "D"]:
-        now += timedelta(seconds=1)
-        assert now < NOW + timedelta(seconds=60), "the unfilled 200 were never placed again"
-        app.on_timer(now)
-    [again] = [m for m in venue.sent if m.msg_type == "D"]
-    assert again.body.get_str(11) != child and again.body.get_str(38) == "200"
+    again = _next_child(app, venue, now, qty="200")
+    assert again != child
     assert not [m for m in venue.sent if m.msg_type == "F"], "no cancel of the ended child"
+
+
+def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
+    """A FIX 4.2 venue reports fills as ExecType 1 and 2: they count as fills (the last
+    one, LeavesQty 0, must not read as a child ended unfilled), and an acknowledgement that
+    leaves LeavesQty out does not end the child: no second child either way."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, message(f"35=8|37=V1|17=E1|150=0|39=0|11={child}|55=AAPL|54=1|"
+                                  "38=300|14=0|6=0"), now)
+    app.on_message(venue, message(f"35=8|37=V1|17=E2|150=1|39=1|11={child}|55=AAPL|54=1|"
+                                  "38=300|151=200|14=100|6=100|32=100|31=100"), now)
+    app.on_message(venue, message(f"35=8|37=V1|17=E3|150=2|39=2|11={child}|55=AAPL|54=1|"
+                                  "38=300|151=0|14=300|6=100|32=200|31=100"), now)
+    _no_child_within_the_window(app, venue, now)
+    last = [m for m in client.sent if m.msg_type == "8"][-1]
+    assert (last.body.get_str(39), last.body.get_str(14)) == ("2", "300"), "parent filled"
