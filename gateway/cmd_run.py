@@ -292,14 +292,15 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
-    listener = await bind_acceptor(config)
     printer = LinePrinter()
     for part in app.apps.values():
         if isinstance(part, ClientApplication):  # the client's orders, as the reports come
             part.on_update = lambda progress: printer.print(progress.line())
+    listener: Listener | None = None
     audit: AuditLog | None = None
     metrics: GatewayMetrics | None = None
     try:
+        listener = await bind_acceptor(config)
         audit, metrics, url = edges(config, run_dir)
         engine = Engine(config, app, run_dir=run_dir, audit=audit, metrics=metrics,
                         notice=lambda text: print(f"gateway: {text}", file=sys.stderr,

@@ -144,6 +144,9 @@ def peek_session_key(data: bytes) -> tuple[str, str, str] | None:
     return begin.decode("latin-1"), target.decode("latin-1"), sender.decode("latin-1")
 
 
+_BACKLOG = 100  # asyncio's own default for its servers
+
+
 class Listener:
     """The acceptor's port, bound before the engine opens any file and served by
     :meth:`Engine.start`: a port in use then fails a start with nothing written (no empty
@@ -157,11 +160,23 @@ class Listener:
 
     @classmethod
     async def bind(cls, host: str | None, port: int) -> Listener:
-        """Bind ``host:port`` (every address the host resolves to, as asyncio's servers
-        do) without accepting yet; raises OSError as :func:`asyncio.start_server` does."""
+        """Bind and listen on ``host:port`` (every address the host resolves to, as
+        asyncio's servers do) without accepting yet; raises OSError as
+        :func:`asyncio.start_server` does. Clients that connect before :meth:`serve` wait in
+        the backlog."""
         listener = cls()
-        listener.server = await asyncio.start_server(listener._connected, host, port,
-                                                     limit=READ_SIZE, start_serving=False)
+        server = listener.server = await asyncio.start_server(
+            listener._connected, host, port, limit=READ_SIZE, start_serving=False)
+        try:
+            # asyncio calls listen() only when it starts serving, and two bound sockets with
+            # SO_REUSEADDR that are not listening can share a port: listen now, so the port
+            # is ours (or the error is) before anything else starts
+            for sock in server.sockets:
+                with sock.dup() as same:  # a second descriptor of the same socket
+                    same.listen(_BACKLOG)
+        except BaseException:
+            server.close()
+            raise
         return listener
 
     async def serve(self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],

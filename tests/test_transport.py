@@ -24,7 +24,7 @@ from gateway.config import (
     StoreConfig,
     TlsConfig,
 )
-from gateway.transport import Engine
+from gateway.transport import Engine, Listener
 from tests.engine_apps import Collector, order, wait_for
 
 T = TypeVar("T")
@@ -458,3 +458,31 @@ def test_wire_text_is_printable_short_and_faithful() -> None:
     check()
     assert wire_text("TW") == "'TW'"
     assert wire_text("A" * 100).endswith("'...")
+
+
+def test_a_listener_holds_its_port_before_it_serves() -> None:
+    """Bound and listening from the start: a second listener cannot take the port in the
+    moment before the first serves (two bound sockets that are not yet listening can share
+    one), and a client that connects meanwhile is served once it does."""
+
+    async def scenario() -> list[bytes]:
+        first = await Listener.bind("127.0.0.1", 0)
+        port = first.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        with pytest.raises(OSError):
+            await Listener.bind("127.0.0.1", port)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"8=FIX")
+        await writer.drain()
+        got: list[bytes] = []
+
+        async def handler(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            got.append(await reader.read(5))
+            w.close()
+
+        await first.serve(handler)
+        await wait_for(lambda: bool(got))
+        writer.close()
+        first.close()
+        return got
+
+    assert run(scenario()) == [b"8=FIX"]
