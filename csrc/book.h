@@ -24,14 +24,14 @@
  *                                 and re-enters as a DAY limit order (and may match).
  *  EXECUTE id side price qty      a venue reports that resting order id traded qty: the order
  *                                 is reduced (removed at zero) and a trade is emitted with
- *                                 taker 0. An unknown id executes against the anonymous
- *                                 quantity of the level at side/price.
+ *                                 taker 0. An unknown id executes against the feed
+ *                                 liquidity of the level at side/price (level fallback).
  *  ADD     id side price qty      feed mode: rest without matching. id 0 adds anonymous
  *                                 quantity to the level.
  *  REDUCE  id side price qty      feed mode: leaves -= qty (removed at zero). An unknown id
- *                                 reduces the anonymous quantity of the level at side/price.
+ *                                 reduces the feed liquidity of the level at side/price.
  *  DELETE  id side price qty      feed mode: remove the order. An unknown id reduces the
- *                                 anonymous quantity of the level at side/price by qty.
+ *                                 feed liquidity of the level at side/price by qty.
  *
  * Level fallbacks (EXECUTE, REDUCE and DELETE of an unknown id) take from the level's feed
  * liquidity: its anonymous quantity first, then the orders that ADD rested, front first.

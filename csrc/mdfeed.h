@@ -10,8 +10,9 @@
  * Book entries (MDEntryType 269 = 0 bid, 1 offer) become feed ops on the symbol's book
  * (book.h). An entry with an MDEntryID (278) is an order; an entry without one is the
  * level's quantity that no order accounts for, kept in the book as one order per level with
- * the id MD_LEVEL_ID(side, price) (so it rests at the front of its level like the book's
- * anonymous quantity, and can be changed to an absolute size like an order):
+ * the id MD_LEVEL_ID(side, price) (added with the level, so at the front of the feed's
+ * orders there like the book's anonymous quantity, and it can be changed to an absolute size
+ * like an order):
  *
  *   W entry, X New (279=0)   with id: ADD id        without: ADD level id
  *   X Change (279=1)         with id: REPLACE id to size (0: CANCEL id)
@@ -24,7 +25,7 @@
  *                            LIMIT orders)
  *
  * A snapshot clears the symbol's feed liquidity first (lob_clear_feed: the caller's own
- * orders stay). Change keeps queue position when the size goes
+ * orders stay, and so come before the snapshot's orders at their prices). Change keeps queue position when the size goes
  * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
  * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change

@@ -19,7 +19,8 @@ How entries become book changes is csrc/mdfeed.h's contract; in short, an entry 
 MDEntryID (278) is an order (mapped to an int id: numeric ids as they are, others through a
 table), one without is the level's quantity that no order accounts for, and Change gives the
 new size. An order id the book never held gets the book's level fallback on Delete (the
-level loses the size), which is what the LOBSTER logs of gateway/md_fix.py need.
+level's feed liquidity loses the size, as far as it has it; the caller's own orders never),
+which is what the LOBSTER logs of gateway/md_fix.py need.
 
 Fills of the caller's orders (``clients``: ids from 2**62 up, resting in the same books,
 such as a backtest's child orders). A trade entry (269=2) fills, in C at its place in the
@@ -751,11 +752,13 @@ class MdUpdate:
 class MarketDataFeed:
     """Applies market-data messages to one C order book per symbol, in feed mode.
 
-    A snapshot (W) replaces its symbol's book; incremental refreshes (X) change it (see the
-    module docstring). Books are created for every symbol a batch's decoder knows, and are
-    :class:`~engine.book.OrderBook` s (``book(symbol)``): look at them between calls, or
-    trade against them. Order ids: MDEntryIDs map to ids below 2**62 (csrc/mdfeed.h), so
-    ids from 2**62 up are free for orders the caller adds itself.
+    A snapshot (W) replaces its symbol's feed liquidity; incremental refreshes (X) change
+    it (see the module docstring). Books are created for every symbol a batch's decoder
+    knows, and are :class:`~engine.book.OrderBook` s (``book(symbol)``): look at them between
+    calls, or trade against them. Order ids: MDEntryIDs map to ids below 2**62
+    (csrc/mdfeed.h), so ids from 2**62 up are free for orders the caller adds itself, with
+    limit orders (orders added with ``add`` count as feed liquidity: snapshots and level
+    fallbacks take them).
 
     With ``strict`` (default) an entry the book rejects (a Change for an order it does not
     hold, a New for an id already resting, ...) raises :class:`MdLogError` at its line; the

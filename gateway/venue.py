@@ -354,9 +354,9 @@ class Venue:
                 qty = sum(e.qty for e in trades)
                 if not qty:
                     break  # nothing the book would execute there
-                out += self._after(symbol, trades, now)  # the prints, at the client's price
-                if order.book_id not in self._live:
-                    break  # our own order at the crossing level, filled by that execution
+                # the prints, at the client's price (their makers are the feed's orders: an
+                # execute by level never takes a client's)
+                out += self._after(symbol, trades, now)
                 book.cancel(order.book_id, qty)
                 out.append(self._fill(order, qty, spec.to_price(ticks), now, aggressor=False))
         return out
