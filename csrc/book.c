@@ -804,6 +804,25 @@ void lob_clear_feed(lob_book *b) {
     b->ev_len = 0;
 }
 
+void lob_own_last(lob_book *b) {
+    for (int side = 0; side < 2; side++) {
+        side_t *s = &b->sides[side];
+        for (size_t k = 0; k < s->len; k++) {
+            level_t *L = &s->v[k];
+            /* Visit the queue as it was, once: an order moved to the back is past the end. */
+            int32_t n = L->count;
+            for (int32_t i = L->head, j = 0; j < n; j++) {
+                int32_t next = b->pool[i].next;
+                if (!b->pool[i].fed) {
+                    queue_unlink(b, L, i);
+                    queue_push(b, L, i);
+                }
+                i = next;
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- debug */
 
 #define CHECK(cond) \

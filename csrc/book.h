@@ -207,6 +207,10 @@ void lob_clear(lob_book *book);
  * Orders LIMIT rested stay, in their queue order (what a market-data snapshot replaces is the
  * market's view, not a venue's own orders). Without such orders, lob_clear. */
 void lob_clear_feed(lob_book *book);
+/* In every level, move the orders LIMIT rested behind the feed's orders, keeping their own
+ * order (after a market-data snapshot: where a venue's orders stood among the market's is
+ * unknown, so the backtest assumes the worst). No events. */
+void lob_own_last(lob_book *book);
 /* Number of events in the buffer from the last lob_apply (also when it returned NOMEM). */
 size_t lob_event_count(const lob_book *book);
 /* Debug check of every internal invariant (levels sorted, level totals and counts equal to

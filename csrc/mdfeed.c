@@ -654,6 +654,7 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
                 if (c->stop_on_reject) return (int64_t)i;
             }
         }
+        if (clients && m->kind == MD_MSG_SNAPSHOT) lob_own_last(book);
         if (row) {
             lobster_write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
                               c->rows + c->rows_written * 4 * levels);

@@ -25,7 +25,8 @@
  *                            LIMIT orders)
  *
  * A snapshot clears the symbol's feed liquidity first (lob_clear_feed: the caller's own
- * orders stay, and so come before the snapshot's orders at their prices). Change keeps queue position when the size goes
+ * orders stay) and, given the caller's clients, puts their orders behind the snapshot's at
+ * their prices after it (lob_own_last). Change keeps queue position when the size goes
  * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
  * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change

@@ -535,6 +535,16 @@ class OrderBook:
     def clear(self) -> None:
         lib.lob_clear(self._ptr())
 
+    def clear_feed(self) -> None:
+        """Remove the feed's liquidity (anonymous quantity and orders rested by ``add``);
+        limit orders stay in their queue order (csrc/book.h). No events."""
+        lib.lob_clear_feed(self._ptr())
+
+    def own_last(self) -> None:
+        """In every level, move the limit orders behind the ``add`` ones, keeping their
+        order (csrc/book.h). No events."""
+        lib.lob_own_last(self._ptr())
+
     def check_invariants(self) -> None:
         """Debug: verify every internal invariant of the C book (O(book size + capacity))."""
         line = lib.lob_check_invariants(self._ptr())

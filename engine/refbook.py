@@ -459,6 +459,22 @@ class ReferenceBook:
             book.clear()
         self._orders.clear()
 
+    def clear_feed(self) -> None:
+        for book in self._sides:
+            for price, level in list(book.items()):
+                level.anon = 0
+                for order in [o for o in level.queue.values() if o.fed]:
+                    del level.queue[order.id]
+                    del self._orders[order.id]
+                if level.empty:
+                    del book[price]
+
+    def own_last(self) -> None:
+        for book in self._sides:
+            for level in book.values():
+                fed = {i: o for i, o in level.queue.items() if o.fed}
+                level.queue = fed | {i: o for i, o in level.queue.items() if not o.fed}
+
     def check_invariants(self) -> None:
         """Levels are non-empty, orders sit at their own side and price, counts agree."""
         queued = 0

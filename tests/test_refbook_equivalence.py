@@ -25,6 +25,8 @@ IDS = (*range(0, 14), INT64_MAX)  # every id the streams below can make rest
 # Pseudo op types the test itself handles: book maintenance that has no lob_op.
 TRUNCATE = -1
 CLEAR = -2
+CLEAR_FEED = -3
+OWN_LAST = -4
 
 
 class Book(Protocol):
@@ -45,6 +47,8 @@ class Book(Protocol):
     def queue_position(self, id: int) -> QueuePosition: ...
     def truncate(self, side: int, keep: int) -> int: ...
     def clear(self) -> None: ...
+    def clear_feed(self) -> None: ...
+    def own_last(self) -> None: ...
     def check_invariants(self) -> None: ...
 
 
@@ -82,8 +86,8 @@ odd_ops = st.builds(
     qty=weighted(st.integers(1, 10), 0, -1, MAX_QTY, MAX_QTY + 1, INT64_MAX),
     tif=weighted(st.integers(0, 2), 3),
 )
-maintenance_ops = st.builds(Op, type=st.sampled_from([TRUNCATE, CLEAR]), id=st.just(0),
-                            side=st.integers(0, 1), qty=st.integers(0, 3))
+maintenance_ops = st.builds(Op, type=st.sampled_from([TRUNCATE, CLEAR, CLEAR_FEED, OWN_LAST]),
+                            id=st.just(0), side=st.integers(0, 1), qty=st.integers(0, 3))
 ops_strategy = st.integers(0, 99).flatmap(
     lambda k: clean_ops() if k < 85 else odd_ops if k < 97 else maintenance_ops
 )
@@ -165,7 +169,7 @@ def maintain(books: list[Book], op: Op) -> None:
         assert len(removed) == 1
     else:
         for book in books:
-            book.clear()
+            {CLEAR: book.clear, CLEAR_FEED: book.clear_feed, OWN_LAST: book.own_last}[op.type]()
 
 
 @SETTINGS

@@ -196,14 +196,17 @@ def test_the_feed_takes_only_its_own_liquidity_from_a_client_level(tmp_path: Pat
     """A client buy rests at 9.98 before that level is in the feed's view. The level comes
     into view behind it; a delete of an order the log never added, a delete of the whole
     level (out of view again) and a new snapshot each take the feed's liquidity only: the
-    client's order keeps its quantity, gets no report, and still rests."""
+    client's order keeps its quantity, gets no report, and still rests, behind the new
+    snapshot's 150 at its price (where it stood among them is unknown: the worst is
+    assumed)."""
     t = [f"20120621-13:30:0{i}.000000001" for i in range(5)]
     lines = [
         line("55=ABC|268=2|269=0|270=10|271=100|269=1|270=10.1|271=100", "W", time=t[0], seq=1),
         line("268=1|279=0|269=0|55=ABC|270=9.98|271=400", time=t[1], seq=2),
         line("268=1|279=2|269=0|278=777|55=ABC|270=9.98|271=49", time=t[2], seq=3),
         line("268=1|279=2|269=0|55=ABC|270=9.98", time=t[3], seq=4),
-        line("55=ABC|268=2|269=0|270=10|271=90|269=1|270=10.1|271=80", "W", time=t[4], seq=5),
+        line("55=ABC|268=3|269=0|270=10|271=90|269=0|270=9.98|271=150|269=1|270=10.1|271=80",
+             "W", time=t[4], seq=5),
     ]
     log = tmp_path / "view.md.log"
     log.write_bytes(b"".join(lines))
@@ -221,6 +224,7 @@ def test_the_feed_takes_only_its_own_liquidity_from_a_client_level(tmp_path: Pat
     assert depths == [[(1000, 100), (998, 700)],  # the level in view: 400 behind ours
                       [(1000, 100), (998, 651)],  # 49 of the feed's 400 deleted
                       [(1000, 100), (998, 300)],  # the level deleted: ours is left
-                      [(1000, 90), (998, 300)]]   # a new snapshot: ours is still there
+                      [(1000, 90), (998, 450)]]   # a new snapshot: ours is still there
     order = venue.order("C1", "b")
     assert order is not None and (order.status, order.leaves, order.cum) == ("0", 300, 0)
+    assert book.queue_position(order.book_id) == (150, 1)

@@ -427,6 +427,13 @@ static void test_clear_feed(void) {
     one(b, mk(LOB_OP_ADD, 1, B, 100, 5, 0)); /* its id is free again */
     EXPECT(lob_events(b)[0].type == LOB_EV_REST);
     EXPECT_OK(b);
+    /* lob_own_last: 50 and 51 (in that order) go behind the feed's 1 and the anonymous 2 */
+    one(b, mk(LOB_OP_ADD, 0, B, 100, 2, 0));
+    lob_own_last(b);
+    EXPECT_OK(b);
+    EXPECT(lob_queue_position(b, 1, &qty, &n) == CORE_OK && qty == 2 && n == 1);
+    EXPECT(lob_queue_position(b, 50, &qty, &n) == CORE_OK && qty == 7 && n == 2);
+    EXPECT(lob_queue_position(b, 51, &qty, &n) == CORE_OK && qty == 14 && n == 3);
     /* no LIMIT orders: the same as lob_clear */
     lob_book *f = lob_new(16);
     one(f, mk(LOB_OP_ADD, 1, B, 100, 5, 0));
