@@ -594,6 +594,26 @@ MD_NOINLINE static void write_top(const lob_book *book, md_apply_ctl *c, const m
     c->tops_written++;
 }
 
+/* The market data is never crossed: replayed liquidity on the stale side (not fresh_side)
+ * at or through fresh_price, the price of a book entry the message has just applied, is
+ * what a client took and a later view of its level brought back (the log cannot know), and
+ * is removed there (DELETE by level: the feed's liquidity only, clients' orders stay for the
+ * venue to trade). Up to the 64 best levels; a level left with clients' orders only is
+ * passed over. No events are kept, no rejects counted. */
+MD_NOINLINE static void drop_stale(lob_book *book, int fresh_side, int64_t fresh_price) {
+    int stale = !fresh_side;
+    lob_level lv[64];
+    size_t got = lob_depth(book, stale, lv, sizeof lv / sizeof *lv);
+    for (size_t k = 0; k < got; k++) {
+        int64_t p = lv[k].price;
+        if (stale == LOB_BUY ? p < fresh_price : p > fresh_price) break;
+        lob_op op = {.type = LOB_OP_DELETE, .id = 0, .side = (uint8_t)stale, .price = p,
+                     .qty = LOB_MAX_QTY};
+        size_t applied;
+        (void)lob_apply(book, &op, 1, &applied);
+    }
+}
+
 static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size_t to,
                            const md_entry *entries, md_apply_ctl *c, candidate *cand) {
     lob_level scratch[MD_MAX_LEVELS];
@@ -623,6 +643,8 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         size_t fills_before = c->fills_written;
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear_feed(book);
+        int fresh_side = -1;
+        int64_t fresh_price = 0;
         for (size_t k = 0; k < n; k++) {
             int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id) &&
                        !in_book(book, e[k].op.id);
@@ -652,9 +674,13 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
                     c->reject_entry = m->first_entry + (uint32_t)k;
                 }
                 if (c->stop_on_reject) return (int64_t)i;
+            } else if (e[k].op.type == LOB_OP_ADD || e[k].op.type == LOB_OP_REPLACE) {
+                fresh_side = e[k].op.side;
+                fresh_price = e[k].op.price;
             }
         }
         if (clients && m->kind == MD_MSG_SNAPSHOT) lob_own_last(book);
+        if (c->keep_uncrossed && fresh_side >= 0) drop_stale(book, fresh_side, fresh_price);
         if (row) {
             lobster_write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
                               c->rows + c->rows_written * 4 * levels);

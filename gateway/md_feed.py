@@ -765,12 +765,17 @@ class MarketDataFeed:
     message's earlier entries are then applied and later ones are not (fills those made are
     applied to the book but not returned: run a feed with client orders without ``strict``).
     Without, rejects are counted in :attr:`rejects` and skipped.
+
+    ``uncrossed`` (a venue's feed, where clients trade with the replayed liquidity): after
+    each message, the other side's replayed liquidity at or through a price it added or
+    changed is removed as stale (csrc/mdfeed.h). Off, the books are the log's, crossed or not.
     """
 
     def __init__(self, *, max_orders: int = 1 << 20, strict: bool = True,
-                 price_decimals: int = 4) -> None:
+                 price_decimals: int = 4, uncrossed: bool = False) -> None:
         self.max_orders = max_orders
         self.strict = strict
+        self.uncrossed = uncrossed
         self.rejects = 0
         self.skipped = 0  # entries naming an order a client took whole (FeedBook.gone)
         self._books: dict[str, FeedBook] = {}
@@ -861,6 +866,7 @@ class MarketDataFeed:
         # before md_apply whenever they are not this book's (its gone_ptr() is a new object
         # once they change, and a replay hands the same ones for every chunk).
         ctl.stop_on_reject = 1 if self.strict else 0
+        ctl.keep_uncrossed = 1 if self.uncrossed else 0
         for sym, symbol, book in order:
             ids = clients.get(symbol) if clients else None
             gone = book.gone_ptr() if book.gone else None

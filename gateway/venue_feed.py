@@ -136,7 +136,7 @@ class FeedReplay:
         (digits,) = decimals
         assert digits is not None
         self.config = config
-        self.feed = MarketDataFeed(strict=False, price_decimals=digits)
+        self.feed = MarketDataFeed(strict=False, price_decimals=digits, uncrossed=True)
         self.books: dict[str, OrderBook] = {s: self.feed.add_symbol(s) for s in symbols}
         self.record_tops = record_tops
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows

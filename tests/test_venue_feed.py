@@ -228,3 +228,36 @@ def test_the_feed_takes_only_its_own_liquidity_from_a_client_level(tmp_path: Pat
     order = venue.order("C1", "b")
     assert order is not None and (order.status, order.leaves, order.cum) == ("0", 300, 0)
     assert book.queue_position(order.book_id) == (150, 1)
+
+
+def test_replayed_liquidity_a_client_took_cannot_come_back_crossed(tmp_path: Path) -> None:
+    """A client takes a replayed bid whole; the log, which cannot know, later shows its level
+    coming back into view (the same 100, as level quantity) and then deletes the order (an
+    entry for liquidity already gone: skipped). The level quantity is a ghost: when an offer
+    arrives at or below it, the feed's bids there are stale and go, so the book is never left
+    crossed by replayed liquidity (a crossed book is no book to an algo)."""
+    t = [f"20120621-13:30:0{i}.000000001" for i in range(5)]
+    lines = [
+        line("55=ABC|268=2|269=0|278=5|270=10|271=100|269=1|278=6|270=10.1|271=100", "W",
+             time=t[0], seq=1),
+        line("268=1|279=2|269=0|55=ABC|270=10", time=t[1], seq=2),
+        line("268=1|279=0|269=0|55=ABC|270=10|271=100", time=t[2], seq=3),
+        line("268=1|279=2|269=0|278=5|55=ABC|270=10|271=100", time=t[3], seq=4),
+        line("268=1|279=0|269=1|278=7|55=ABC|270=9.99|271=50", time=t[4], seq=5),
+    ]
+    log = tmp_path / "ghost.md.log"
+    log.write_bytes(b"".join(lines))
+    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
+    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
+    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    run_to(feed, venue, T0)
+    out = venue.new_order(NewOrder("C1", "s", "ABC", Side.SELL, "2", 100, Decimal("10")), T0)
+    assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
+    book = venue.books["ABC"]
+    for second in range(1, 4):
+        run_to(feed, venue, T0 + timedelta(seconds=second))
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(1000, 100)]  # the ghost
+    assert run_to(feed, venue, T0 + timedelta(seconds=4)) == []
+    assert feed.done and feed.error is None
+    assert book.depth(Side.BUY) == []
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(999, 50), (1010, 100)]

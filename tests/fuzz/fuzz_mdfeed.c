@@ -229,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     incrementals += (size_t)mine;
                 }
                 md_apply_ctl c = {.sym = k, .stop_on_reject = (uint32_t)(h >> 40) & 1, .levels = levels,
+                                  .keep_uncrossed = (uint32_t)(h >> 41) & 1,
                                   .empty_ask = 9, .empty_bid = -9, .rows = rows, .rows_cap = MAX_MSGS};
                 clients_t *cl = &clients[k];
                 if (with_clients) {
