@@ -602,6 +602,10 @@ MD_NOINLINE static void write_top(const lob_book *book, md_apply_ctl *c, const m
  * passed over. No events are kept, no rejects counted. */
 MD_NOINLINE static void drop_stale(lob_book *book, int fresh_side, int64_t fresh_price) {
     int stale = !fresh_side;
+    int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
+    lob_bbo(book, bbo);
+    int64_t best = stale == LOB_BUY ? bbo[0] : bbo[2], qty = stale == LOB_BUY ? bbo[1] : bbo[3];
+    if (qty <= 0 || (stale == LOB_BUY ? best < fresh_price : best > fresh_price)) return;
     lob_level lv[64];
     size_t got = lob_depth(book, stale, lv, sizeof lv / sizeof *lv);
     for (size_t k = 0; k < got; k++) {
