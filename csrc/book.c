@@ -435,7 +435,8 @@ static int op_replace(lob_book *b, const lob_op *op) {
     int64_t target = level_total_at(b, side, price);
     if (price == o->price) target -= o->qty;
     if (add_overflows(target, qty)) return CORE_ERR_BAD_QTY;
-    walk_t w = walk_crossing(b, side, true, price, qty);
+    bool fed = o->fed;
+    walk_t w = fed ? (walk_t){0, 0, 0} : walk_crossing(b, side, true, price, qty);
     if (w.avail < qty && !level_reserve(b, side)) return CORE_ERR_NOMEM;
     if (!events_reserve(b, w.fills + 2)) return EV_NOMEM;
 
@@ -446,7 +447,9 @@ static int op_replace(lob_book *b, const lob_op *op) {
     queue_unlink(b, L, idx);
     if (L->total == 0) level_erase(b, side, L);
     emit(b, LOB_EV_REPLACE, id, side, price, qty, qty, 0, 0, 0);
-    int64_t left = match(b, id, side, true, price, qty);
+    /* a feed order re-enters as ADD rests one, without matching: what it crosses (a venue's
+     * client) is the venue's to trade, with reports */
+    int64_t left = fed ? qty : match(b, id, side, true, price, qty);
     o = &b->pool[idx];
     if (left == 0) {
         hash_remove(b, id);

@@ -21,7 +21,8 @@
  *                                 keeping queue position.
  *  REPLACE id price qty           qty is the new leaves quantity. Same price and qty <= leaves
  *                                 keeps queue position; otherwise the order leaves the queue
- *                                 and re-enters as a DAY limit order (and may match).
+ *                                 and re-enters as a DAY limit order (and may match), or, an
+ *                                 order ADD rested, as ADD rests one (no matching).
  *  EXECUTE id side price qty      a venue reports that resting order id traded qty: the order
  *                                 is reduced (removed at zero) and a trade is emitted with
  *                                 taker 0. An unknown id executes against the feed
@@ -78,7 +79,8 @@
  *                other the order it was taken from (0 for anonymous), qty taken, leaves 0,
  *                other_leaves what that order (or the anonymous quantity) has left.
  *  REPLACE       keeps position -> REPLACE code 1 (qty = leaves = new leaves). Loses it ->
- *                REPLACE code 0, then TRADEs and a REST as for a DAY limit order.
+ *                REPLACE code 0, then TRADEs and a REST as for a DAY limit order (a feed
+ *                order: the REST alone).
  *  EXECUTE       TRADE with id 0 and leaves 0, side the taker's (opposite of the maker's),
  *                price the maker's; a level fallback emits one TRADE per maker taken from.
  *  ADD           REST (qty = leaves = the order's qty; id 0: qty added and leaves the level's

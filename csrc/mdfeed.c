@@ -594,27 +594,45 @@ MD_NOINLINE static void write_top(const lob_book *book, md_apply_ctl *c, const m
     c->tops_written++;
 }
 
-/* The market data is never crossed: replayed liquidity on the stale side (not fresh_side)
- * at or through fresh_price, the price of a book entry the message has just applied, is
+/* Whether the feed entry fresh (id, side, price) still rests where the message put it: an
+ * entry a later one of the same message deleted (an aggressive order reported as added and
+ * then consumed) says nothing about the other side. */
+static int rests_at(const lob_book *book, int64_t id, int side, int64_t price) {
+    lob_order_info o;
+    return id != 0 && lob_order(book, id, &o) == CORE_OK && o.side == side && o.price == price;
+}
+
+/* The market data is never crossed: the replayed liquidity on one side at or through the
+ * price of an entry the message added or changed on the other side (and that still rests) is
  * what a client took and a later view of its level brought back (the log cannot know), and
  * is removed there (DELETE by level: the feed's liquidity only, clients' orders stay for the
- * venue to trade). Up to the 64 best levels; a level left with clients' orders only is
- * passed over. No events are kept, no rejects counted. */
-MD_NOINLINE static void drop_stale(lob_book *book, int fresh_side, int64_t fresh_price) {
-    int stale = !fresh_side;
-    int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
-    lob_bbo(book, bbo);
-    int64_t best = stale == LOB_BUY ? bbo[0] : bbo[2], qty = stale == LOB_BUY ? bbo[1] : bbo[3];
-    if (qty <= 0 || (stale == LOB_BUY ? best < fresh_price : best > fresh_price)) return;
-    lob_level lv[64];
-    size_t got = lob_depth(book, stale, lv, sizeof lv / sizeof *lv);
-    for (size_t k = 0; k < got; k++) {
-        int64_t p = lv[k].price;
-        if (stale == LOB_BUY ? p < fresh_price : p > fresh_price) break;
-        lob_op op = {.type = LOB_OP_DELETE, .id = 0, .side = (uint8_t)stale, .price = p,
-                     .qty = LOB_MAX_QTY};
-        size_t applied;
-        (void)lob_apply(book, &op, 1, &applied);
+ * venue to trade). An incremental message only (a snapshot has no ghosts: lob_clear_feed),
+ * per side its most aggressive entry; none when those two cross each other (a message at
+ * odds with itself: left as it is). Up to the 64 best levels; no events are reported. */
+MD_NOINLINE static void drop_stale(lob_book *book, const int64_t fresh_id[2],
+                                   const int64_t fresh_price[2]) {
+    int live[2];
+    for (int sd = 0; sd < 2; sd++)
+        live[sd] = rests_at(book, fresh_id[sd], sd, fresh_price[sd]);
+    if (live[LOB_BUY] && live[LOB_SELL] && fresh_price[LOB_BUY] >= fresh_price[LOB_SELL]) return;
+    for (int fresh = 0; fresh < 2; fresh++) {
+        if (!live[fresh]) continue;
+        int stale = !fresh;
+        int64_t at = fresh_price[fresh];
+        int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
+        lob_bbo(book, bbo);
+        int64_t best = stale == LOB_BUY ? bbo[0] : bbo[2], qty = stale == LOB_BUY ? bbo[1] : bbo[3];
+        if (qty <= 0 || (stale == LOB_BUY ? best < at : best > at)) continue;
+        lob_level lv[64];
+        size_t got = lob_depth(book, stale, lv, sizeof lv / sizeof *lv);
+        for (size_t k = 0; k < got; k++) {
+            int64_t p = lv[k].price;
+            if (stale == LOB_BUY ? p < at : p > at) break;
+            lob_op op = {.type = LOB_OP_DELETE, .id = 0, .side = (uint8_t)stale, .price = p,
+                         .qty = LOB_MAX_QTY};
+            size_t applied;
+            (void)lob_apply(book, &op, 1, &applied); /* a level of clients' orders only: rejected */
+        }
     }
 }
 
@@ -647,8 +665,9 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         size_t fills_before = c->fills_written;
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear_feed(book);
-        int fresh_side = -1;
-        int64_t fresh_price = 0;
+        /* per side, the most aggressive entry the message added or changed: a candidate for
+         * finding the other side's stale liquidity (see drop_stale) */
+        int64_t fresh_id[2] = {0, 0}, fresh_price[2] = {0, 0};
         for (size_t k = 0; k < n; k++) {
             int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id) &&
                        !in_book(book, e[k].op.id);
@@ -678,13 +697,18 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
                     c->reject_entry = m->first_entry + (uint32_t)k;
                 }
                 if (c->stop_on_reject) return (int64_t)i;
-            } else if (e[k].op.type == LOB_OP_ADD || e[k].op.type == LOB_OP_REPLACE) {
-                fresh_side = e[k].op.side;
-                fresh_price = e[k].op.price;
+            } else if (c->keep_uncrossed && m->kind == MD_MSG_INCREMENTAL &&
+                       (e[k].op.type == LOB_OP_ADD || e[k].op.type == LOB_OP_REPLACE)) {
+                int sd = e[k].op.side;
+                int64_t px = e[k].op.price;
+                if (fresh_id[sd] == 0 || (sd == LOB_BUY ? px > fresh_price[sd] : px < fresh_price[sd])) {
+                    fresh_id[sd] = e[k].op.id;
+                    fresh_price[sd] = px;
+                }
             }
         }
         if (clients && m->kind == MD_MSG_SNAPSHOT) lob_own_last(book);
-        if (c->keep_uncrossed && fresh_side >= 0) drop_stale(book, fresh_side, fresh_price);
+        if (fresh_id[LOB_BUY] || fresh_id[LOB_SELL]) drop_stale(book, fresh_id, fresh_price);
         if (row) {
             lobster_write_row(book, levels, c->empty_ask, c->empty_bid, scratch,
                               c->rows + c->rows_written * 4 * levels);

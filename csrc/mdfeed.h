@@ -27,9 +27,11 @@
  * A snapshot clears the symbol's feed liquidity first (lob_clear_feed: the caller's own
  * orders stay) and, given the caller's clients, puts their orders behind the snapshot's at
  * their prices after it (lob_own_last). With keep_uncrossed (a venue's feed) the replayed
- * liquidity is also kept uncrossed: after a message adds or changes an entry, the other
- * side's feed liquidity at or through that entry's price is stale (a client took it, and a
- * later view of the level brought it back, which the log cannot know) and is removed. Change keeps queue position when the size goes
+ * liquidity is also kept uncrossed: after an incremental message, for each side, its most
+ * aggressive entry added or changed (if it still rests when the message ends) makes the
+ * other side's feed liquidity at or through its price stale (a client took it, and a later
+ * view of the level brought it back, which the log cannot know), and that is removed; a
+ * message whose two such entries cross each other is left as it is. Change keeps queue position when the size goes
  * down at the same price (REPLACE's rule). Prices are decimals scaled to integer ticks by
  * 10^price_decimals (more digits than that must be zeros); sizes are integers (a ".0"
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change
@@ -169,8 +171,8 @@ typedef struct {
     uint32_t stop_on_fill;     /* stop after the first message that filled a client order or
                                   left one crossed (see md_apply) */
     uint32_t keep_uncrossed;   /* 1: a venue's feed, where clients trade with the replayed
-                                  liquidity: remove the stale side of any crossing it leaves
-                                  (see the top of this file) */
+                                  liquidity: remove liquidity an entry shows stale (see the
+                                  top of this file) */
     size_t levels;             /* 0..MD_MAX_LEVELS; > 0: after each incremental refresh that has an entry of
                                   sym, write the book's top `levels` to rows, LOBSTER's layout */
     int64_t empty_ask;

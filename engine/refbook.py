@@ -298,7 +298,8 @@ class ReferenceBook:
         del self._orders[id_]
         self._drop_if_empty(side, level)
         events = [Event(_REPLACE, id_, side, price, qty, qty, code=0)]
-        fills = self._plan(side, price, qty)
+        # a feed order re-enters as ADD rests one: without matching
+        fills = [] if order.fed else self._plan(side, price, qty)
         events.extend(self._fill(id_, side, qty, fills))
         left = qty - sum(take for _, _, take in fills)
         if left:

@@ -767,8 +767,9 @@ class MarketDataFeed:
     Without, rejects are counted in :attr:`rejects` and skipped.
 
     ``uncrossed`` (a venue's feed, where clients trade with the replayed liquidity): after
-    each message, the other side's replayed liquidity at or through a price it added or
-    changed is removed as stale (csrc/mdfeed.h). Off, the books are the log's, crossed or not.
+    each incremental message, the other side's replayed liquidity at or through the price of
+    an entry it added or changed (and that still rests) is removed as stale (csrc/mdfeed.h).
+    Off, the books are the log's, crossed or not.
     """
 
     def __init__(self, *, max_orders: int = 1 << 20, strict: bool = True,

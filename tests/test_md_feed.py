@@ -335,3 +335,52 @@ def test_cli_backtest_dumps_the_chosen_symbol(
     report = json.loads(capsys.readouterr().out)
     assert report["symbols"] == ["AMZN", "AAPL"] and report["dumped_symbol"] == "AMZN"
     assert book.read_bytes() == sample_path(SAMPLES[0][1]).read_bytes()
+
+
+_T = [f"20120621-13:30:0{i}.000000001" for i in range(4)]
+_TWO_SIDED = line("55=ABC|268=2|269=0|278=1|270=10|271=100|269=1|278=2|270=10.1|271=100", "W",
+                  time=_T[0], seq=1)
+_STALE_ASK = line("268=1|279=0|269=1|278=3|55=ABC|270=10.05|271=10", time=_T[1], seq=2)
+
+
+@pytest.mark.parametrize(("lines", "bids", "asks"), [
+    # an order at or through the other side's best: that liquidity is stale and goes
+    ([_STALE_ASK, line("268=1|279=0|269=0|278=4|55=ABC|270=10.06|271=10", time=_T[2], seq=3)],
+     [(100600, 10), (100000, 100)], [(101000, 100)]),
+    # the same with another entry after it on the other side, in either order
+    ([_STALE_ASK, line("268=2|279=0|269=0|278=4|55=ABC|270=10.06|271=10|"
+                       "279=0|269=1|278=5|55=ABC|270=10.5|271=10", time=_T[2], seq=3)],
+     [(100600, 10), (100000, 100)], [(101000, 100), (105000, 10)]),
+    ([_STALE_ASK, line("268=2|279=0|269=1|278=5|55=ABC|270=10.5|271=10|"
+                       "279=0|269=0|278=4|55=ABC|270=10.06|271=10", time=_T[2], seq=3)],
+     [(100600, 10), (100000, 100)], [(101000, 100), (105000, 10)]),
+    # an aggressive buy reported as added and then consumed within its message (the offer it
+    # traded with changed to 70): it is not in the book, so it finds nothing stale
+    ([line("268=4|279=1|269=1|278=2|55=ABC|270=10.1|271=70|"
+           "279=0|269=0|278=9|55=ABC|270=10.1|271=30|279=0|269=2|55=ABC|270=10.1|271=30|37=2|"
+           "279=2|269=0|278=9|55=ABC", time=_T[1], seq=2)],
+     [(100000, 100)], [(101000, 70)]),
+])
+def test_an_uncrossed_feed_removes_only_liquidity_an_entry_crosses(
+        tmp_path: Path, lines: list[bytes], bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]]) -> None:
+    path = write(tmp_path, _TWO_SIDED, *lines)
+    feed = MarketDataFeed(strict=False, price_decimals=2, uncrossed=True)
+    for batch in MdLogReader(path):
+        feed.apply(batch)
+    book = feed.book("ABC")
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == bids
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == asks
+
+
+def test_a_crossed_snapshot_is_kept_as_it_is_even_uncrossed(tmp_path: Path) -> None:
+    """A snapshot cannot hold stale liquidity (it replaces the feed's): an auction's crossed
+    book stays as the log has it."""
+    path = write(tmp_path, line("55=ABC|268=2|269=0|278=1|270=10.2|271=100|"
+                                "269=1|278=2|270=10.1|271=100", "W", time=_T[0], seq=1))
+    feed = MarketDataFeed(strict=False, price_decimals=2, uncrossed=True)
+    for batch in MdLogReader(path):
+        feed.apply(batch)
+    book = feed.book("ABC")
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(102000, 100)]
+    assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(101000, 100)]

@@ -261,3 +261,37 @@ def test_replayed_liquidity_a_client_took_cannot_come_back_crossed(tmp_path: Pat
     assert feed.done and feed.error is None
     assert book.depth(Side.BUY) == []
     assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(999, 50), (1010, 100)]
+
+
+@pytest.mark.parametrize("stop_at_fill", [False, True])
+def test_a_replayed_order_moved_through_a_client_order_trades_it_with_a_report(
+        tmp_path: Path, stop_at_fill: bool) -> None:
+    """A Change moves the replayed offer from 10.10 down to 10.02, through our buy resting at
+    10.03: the book re-rests the offer without matching (as it adds one), and the venue
+    trades our buy with it as the maker, with a fill report. (The book's own matching of the
+    re-entered offer had filled our buy silently, and the venue then failed on an order the
+    book no longer held.)"""
+    lines = [
+        line("55=ABC|268=2|269=0|278=1|270=10|271=100|269=1|278=2|270=10.1|271=100", "W",
+             time="20120621-13:30:00.000000001", seq=1),
+        line("268=1|279=1|269=1|278=2|55=ABC|270=10.02|271=100",
+             time="20120621-13:30:01.000000001", seq=2),
+    ]
+    log = tmp_path / "move.md.log"
+    log.write_bytes(b"".join(lines))
+    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
+    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
+    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed.anchor(T0)
+    feed.due(T0, venue.resting_ids(), stop_at_fill=stop_at_fill)
+    venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 30, Decimal("10.03")), T0)
+    now = T0 + timedelta(seconds=1)
+    reports = []
+    for change in feed.due(now, venue.resting_ids(), stop_at_fill=stop_at_fill):
+        reports += [r for r in venue.feed_applied(change.symbol, change.trades, now,
+                                                  change.fills) if isinstance(r, ExecReport)]
+    assert [(r.exec_type, r.last_qty, r.last_px, r.aggressor) for r in reports] == [
+        ("F", 30, Decimal("10.03"), False)]
+    order = venue.order("C1", "b")
+    assert order is not None and (order.status, order.cum) == ("2", 30)
+    assert [(lv.price, lv.qty) for lv in venue.books["ABC"].depth(Side.SELL)] == [(1002, 70)]
