@@ -5,6 +5,7 @@ tests/test_algo_upstream.py)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,15 @@ def message(text: str) -> Message:
     return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
 
 
+_EXEC_IDS = itertools.count(1)
+
+
+def child_report(child: str, fields: str) -> Message:
+    """The venue's ExecutionReport on ``child`` (buy 300 AAPL) with ``fields`` (ExecType,
+    OrdStatus, quantities), under an ExecID of its own."""
+    return message(f"35=8|37=V1|17=E{next(_EXEC_IDS)}|11={child}|55=AAPL|54=1|38=300|{fields}")
+
+
 def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datetime, Link]:
     """A TWAP parent (300 AAPL, one slice) from CLIENT1: its child's ClOrdID once it is
     sent, the time then, and the client's link."""
@@ -111,12 +121,10 @@ def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
     algo places what was left in a new child instead of waiting on it for ever."""
     app, venue = _app()
     child, now, _ = _working_child(app, venue)
-    app.on_message(venue, message(f"35=8|37=V1|17=E1|150=0|39=0|11={child}|55=AAPL|54=1|"
-                                  "38=300|151=300|14=0|6=0"), now)
-    app.on_message(venue, message(f"35=8|37=V1|17=E2|150=F|39=1|11={child}|55=AAPL|54=1|"
-                                  "38=300|151=200|14=100|6=100|32=100|31=100"), now)
-    app.on_message(venue, message(f"35=8|37=V1|17=E3|150=3|39=3|11={child}|55=AAPL|54=1|"
-                                  "38=300|151=0|14=100|6=100|58=session closing"), now)
+    for fields in ("150=0|39=0|151=300|14=0|6=0",
+                   "150=F|39=1|151=200|14=100|6=100|32=100|31=100",
+                   "150=3|39=3|151=0|14=100|6=100|58=session closing"):
+        app.on_message(venue, child_report(child, fields), now)
     again = _next_child(app, venue, now, qty="200")
     assert again != child
     assert not [m for m in venue.sent if m.msg_type == "F"], "no cancel of the ended child"
@@ -128,12 +136,10 @@ def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
     leaves LeavesQty out does not end the child: no second child either way."""
     app, venue = _app()
     child, now, client = _working_child(app, venue)
-    app.on_message(venue, message(f"35=8|37=V1|17=E1|150=0|39=0|11={child}|55=AAPL|54=1|"
-                                  "38=300|14=0|6=0"), now)
-    app.on_message(venue, message(f"35=8|37=V1|17=E2|150=1|39=1|11={child}|55=AAPL|54=1|"
-                                  "38=300|151=200|14=100|6=100|32=100|31=100"), now)
-    app.on_message(venue, message(f"35=8|37=V1|17=E3|150=2|39=2|11={child}|55=AAPL|54=1|"
-                                  "38=300|151=0|14=300|6=100|32=200|31=100"), now)
+    for fields in ("150=0|39=0|14=0|6=0",  # no LeavesQty
+                   "150=1|39=1|151=200|14=100|6=100|32=100|31=100",
+                   "150=2|39=2|151=0|14=300|6=100|32=200|31=100"):
+        app.on_message(venue, child_report(child, fields), now)
     _no_child_within_the_window(app, venue, now)
     last = [m for m in client.sent if m.msg_type == "8"][-1]
     assert (last.body.get_str(39), last.body.get_str(14)) == ("2", "300"), "parent filled"

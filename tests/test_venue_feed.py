@@ -30,6 +30,13 @@ def replay(speed: float = 1.0) -> tuple[FeedReplay, Venue]:
     return feed, Venue(VenueConfig({"AMZN": SPEC}), books=feed.books, id_prefix="t-")
 
 
+def abc_replay(log: Path) -> tuple[FeedReplay, Venue]:
+    """A venue trading ABC (cent ticks) on the replay of ``log``, at speed 1."""
+    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
+    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
+    return feed, Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+
+
 def run_to(feed: FeedReplay, venue: Venue, t: datetime) -> list[ExecReport]:
     out = []
     for change in feed.due(t, venue.resting_ids()):
@@ -166,9 +173,7 @@ def test_a_replayed_order_crossing_a_resting_client_trades_with_it_once(
     """However the replay is chunked, the crossing sell trades with our resting buy at its
     own message's time, at our price, with us as the maker; the log's later execution of
     that sell is of liquidity we took, so it fills nothing again."""
-    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
-    feed = FeedReplay(MarketDataFeedConfig((_crossing_log(tmp_path),), 1.0), {"ABC": spec})
-    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed, venue = abc_replay(_crossing_log(tmp_path))
     feed.anchor(T0)
     feed.due(T0, venue.resting_ids(), stop_at_fill=True)
     venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 100, Decimal("10.05")), T0)
@@ -210,9 +215,7 @@ def test_the_feed_takes_only_its_own_liquidity_from_a_client_level(tmp_path: Pat
     ]
     log = tmp_path / "view.md.log"
     log.write_bytes(b"".join(lines))
-    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
-    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
-    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed, venue = abc_replay(log)
     run_to(feed, venue, T0)
     venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 300, Decimal("9.98")), T0)
     book = venue.books["ABC"]
@@ -247,9 +250,7 @@ def test_replayed_liquidity_a_client_took_cannot_come_back_crossed(tmp_path: Pat
     ]
     log = tmp_path / "ghost.md.log"
     log.write_bytes(b"".join(lines))
-    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
-    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
-    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed, venue = abc_replay(log)
     run_to(feed, venue, T0)
     out = venue.new_order(NewOrder("C1", "s", "ABC", Side.SELL, "2", 100, Decimal("10")), T0)
     assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
@@ -279,9 +280,7 @@ def test_a_replayed_order_moved_through_a_client_order_trades_it_with_a_report(
     ]
     log = tmp_path / "move.md.log"
     log.write_bytes(b"".join(lines))
-    spec = SymbolSpec("ABC", tick_size=Decimal("0.01"))
-    feed = FeedReplay(MarketDataFeedConfig((log,), 1.0), {"ABC": spec})
-    venue = Venue(VenueConfig({"ABC": spec}), books=feed.books, id_prefix="t-")
+    feed, venue = abc_replay(log)
     feed.anchor(T0)
     feed.due(T0, venue.resting_ids(), stop_at_fill=stop_at_fill)
     venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 30, Decimal("10.03")), T0)
