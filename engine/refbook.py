@@ -149,6 +149,15 @@ class ReferenceBook:
         level = self._level(side, price)
         return level.total if level else 0
 
+    def _fallback_level(self, side: int, price: int) -> tuple[_Level, int]:
+        """The level a fallback (an unknown id) acts on and its feed liquidity; UNKNOWN_ID
+        if there is none there."""
+        level = self._level(side, price)
+        avail = 0 if level is None else level.feed_qty
+        if level is None or avail == 0:
+            raise _Reject(_UNKNOWN_ID)
+        return level, avail
+
     def _drop_if_empty(self, side: int, level: _Level) -> None:
         if level.empty:
             del self._sides[side][level.price]
@@ -313,10 +322,7 @@ class ReferenceBook:
                 raise _Reject(_BAD_QTY)
             level = self._sides[order.side][order.price]
             return self._fill(0, Side(1 - order.side), qty, [(level, order, qty)])
-        level = self._level(side, price)
-        avail = 0 if level is None else level.feed_qty
-        if level is None or avail == 0:
-            raise _Reject(_UNKNOWN_ID)
+        level, avail = self._fallback_level(side, price)
         if qty > avail:
             raise _Reject(_BAD_QTY)
         # The venue's taker is anonymous: its trades carry id 0 and leaves 0.
@@ -343,10 +349,8 @@ class ReferenceBook:
         order = self._orders.get(id_)
         if order is not None:
             return [self._take(order, order.qty if whole else qty)]
-        level = self._level(side, price)
-        if level is None or level.feed_qty == 0:
-            raise _Reject(_UNKNOWN_ID)
-        left = min(qty, level.feed_qty)
+        level, avail = self._fallback_level(side, price)
+        left = min(qty, avail)
         events: list[Event] = []
         if level.anon:
             take = min(left, level.anon)

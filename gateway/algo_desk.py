@@ -53,6 +53,7 @@ from gateway.venue_orders import (
     CANCELED,
     EXPIRED,
     FILLED,
+    FINAL_STATUSES,
     NEW,
     PARTIAL,
     PENDING_CANCEL,
@@ -73,8 +74,6 @@ __all__ = ["AlgoDesk", "Parent"]
 
 Deliver = Callable[[list[Report], datetime], None]
 _T = TypeVar("_T")
-#: OrdStatus (39) values that end an order: Filled, Done for day, Canceled, Rejected, Expired
-_OVER = frozenset({FILLED, "3", CANCELED, REJECTED, EXPIRED})
 
 
 @dataclass(slots=True)
@@ -300,7 +299,7 @@ class AlgoDesk:
         elif r.exec_type == REJECTED:
             runner.on_child_reject(child, r.text or "rejected", now)
             return
-        if r.ord_status in _OVER and r.leaves == 0 and r.exec_type != NEW:
+        if r.ord_status in FINAL_STATUSES and r.leaves == 0 and r.exec_type != NEW:
             # The venue's word is the truth: an order it ended another way (Done for day, a
             # restatement, a last fill short of the quantity) is over, and what it left
             # unfilled is the algo's to place again

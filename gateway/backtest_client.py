@@ -17,10 +17,10 @@ from gateway.backtest_records import ParentRecord
 from gateway.client_app import ClientOrder, parent_message
 from gateway.config import SessionConfig
 from gateway.fixmessage import Message
+from gateway.venue_orders import FINAL_STATUSES
 
 __all__ = ["BacktestClient", "PlannedParent"]
 
-_DONE = frozenset({"2", "3", "4", "8", "C"})
 _WORDS = {"0": "new", "1": "partial", "2": "filled", "4": "canceled", "8": "rejected",
           "C": "expired", "3": "done for day", "A": "pending new", "6": "pending cancel",
           "5": "replaced", "E": "pending replace"}
@@ -98,7 +98,7 @@ class BacktestClient:
         avg = body.get_decimal(6)
         parent.avg_px = avg if parent.filled and avg is not None else None
         parent.text = body.get_str(58) or parent.text
-        if status in _DONE and parent.done is None:
+        if status in FINAL_STATUSES and parent.done is None:
             parent.done = now
 
     # -- TimedApplication ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from gateway.application import SessionHandle
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
 from gateway.msglog import wire_text
+from gateway.venue_orders import FINAL_STATUSES
 from gateway.yamlcheck import Node
 
 __all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "new_cl_ord_id", "parse_client"]
@@ -46,7 +47,6 @@ def new_cl_ord_id(now: datetime) -> str:
     return f"P{now:%H%M%S%f}-{os.getpid()}-{next(_SENT)}"
 
 
-_DONE = frozenset({"2", "3", "4", "8", "C"})
 #: OrdStatus (39) values a parent's reports carry, as words; "sent" before the first report
 STATUS_NAMES = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
                  "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
@@ -77,7 +77,7 @@ class OrderProgress:
 
     @property
     def done(self) -> bool:
-        return self.status in _DONE
+        return self.status in FINAL_STATUSES
 
     def line(self) -> str:
         """Where the order stands, in a line: ``P...: buy AMZN partially filled 300/1000 avg

@@ -148,10 +148,10 @@ _BACKLOG = 100  # asyncio's own default for its servers
 
 
 class Listener:
-    """The acceptor's port, bound before the engine opens any file and served by
-    :meth:`Engine.start`: a port in use then fails a start with nothing written (no empty
-    store, log or lock files in a run directory that had none). Connections are refused
-    until it serves; what connects after is handed to the engine."""
+    """The acceptor's port, bound and listening before the engine opens any file, and
+    served by :meth:`Engine.start`: a port in use then fails a start with nothing written (no
+    empty store, log or lock files in a run directory that had none). Clients that connect
+    before it serves wait in the backlog; every connection is handed to the engine."""
 
     def __init__(self) -> None:
         self.server: asyncio.Server | None = None

@@ -414,7 +414,7 @@ class VenueApplication:
         report of each of its orders still open (direct orders and parents alike), and of
         the orders a restart found lost and has not yet reported Canceled."""
         lost = self._lost.get(owner)
-        out = list(lost.open_raw.values()) if lost is not None else []
+        out = list(lost.open.values()) if lost is not None else []
         out += [encode(exec_report_message(r, config), dictionaries)
                 for r in self._open.get(owner, {}).values()]
         return out

@@ -26,6 +26,9 @@ REJECTED = "8"
 PENDING_NEW = "A"
 EXPIRED = "C"
 PENDING_REPLACE = "E"
+DONE_FOR_DAY = "3"  # (this venue never sends it; upstream venues and clients read it)
+#: the OrdStatus values after which an order works no more
+FINAL_STATUSES = frozenset({FILLED, DONE_FOR_DAY, CANCELED, REJECTED, EXPIRED})
 
 # ExecType (150) values besides the OrdStatus ones above
 TRADE = "F"

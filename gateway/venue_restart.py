@@ -32,18 +32,11 @@ from decimal import Decimal, InvalidOperation
 from engine.book_types import Side
 from gateway.codec import scan_fields
 from gateway.store import MessageStore, StoredMessage
-from gateway.venue_orders import (
-    CANCELED,
-    EXPIRED,
-    FILLED,
-    REJECTED,
-    ExecReport,
-)
+from gateway.venue_orders import CANCELED, FINAL_STATUSES, ExecReport
 
 __all__ = ["RESTART_TEXT", "Recovered", "recover", "still_open", "stored_reports"]
 
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
-_FINAL = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
 _ER = b"\x0135=8\x01"
 
 
@@ -54,16 +47,16 @@ class Recovered:
     #: every ClOrdID used, with the last OrdStatus reported for its order (Canceled for an
     #: order still open: the restarted venue reports it so)
     cl_ord_ids: dict[str, str] = field(default_factory=dict)
-    #: the last report of each order still open, by OrderID (37): its fields, and as sent
-    open: dict[str, dict[int, str]] = field(default_factory=dict)
-    open_raw: dict[str, bytes] = field(default_factory=dict)
+    #: the last report of each order still open, by OrderID (37), as sent
+    open: dict[str, bytes] = field(default_factory=dict)
 
     def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime
                 ) -> list[ExecReport]:
         """A Canceled report for each open order, as the client knows it; ``exec_id`` makes
         each report's ExecID."""
         out = []
-        for order_id, f in self.open.items():
+        for order_id, raw in self.open.items():
+            f = scan_fields(raw)
             out.append(ExecReport(
                 owner=owner, exec_id=exec_id(), exec_type=CANCELED, ord_status=CANCELED,
                 order_id=order_id, cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
@@ -92,12 +85,11 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
         if not named:
             continue
         if still_open(f.get(39, ""), _int(f.get(151))):
-            got.open[order_id] = f
-            got.open_raw[order_id] = message.raw
+            got.open[order_id] = message.raw
         else:
             got.open.pop(order_id, None)
-            got.open_raw.pop(order_id, None)
-    for f in got.open.values():  # lost with the book: the venue reports them Canceled
+    for raw in got.open.values():  # lost with the book: the venue reports them Canceled
+        f = scan_fields(raw)
         for tag in (11, 41):
             if f.get(tag):
                 got.cl_ord_ids[f[tag]] = CANCELED
@@ -115,7 +107,7 @@ def stored_reports(store: MessageStore) -> Iterator[StoredMessage]:
 def still_open(ord_status: str, leaves: int) -> bool:
     """Whether an order whose last report says ``ord_status`` (39) and LeavesQty ``leaves``
     (151) is still working: what a restart finds lost and a sequence reset carries over."""
-    return ord_status not in _FINAL and leaves > 0
+    return ord_status not in FINAL_STATUSES and leaves > 0
 
 
 def _int(value: str | None) -> int:
