@@ -354,6 +354,13 @@ life (a replace that changes the parent's id does not change the prefix).
         Queued like every input, so it is judged after the fills reported before it."""
         self._run(now, lambda: self._child_over(child_id, reason))
 
+    def on_child_restated(self, child_id: str, leaves: int, reason: str, now: datetime) -> None:
+        """The venue restated the child (ExecType D) with ``leaves`` still working, which the
+        runner counts from then on. Less than before: the difference is the strategy's to
+        place again. More (the venue holds the order for more than was sent): the child is
+        cancelled, as the parent must not fill beyond what the strategy asked for."""
+        self._run(now, lambda: self._restated(child_id, leaves, reason))
+
     def on_child_reject(self, child_id: str, reason: str, now: datetime) -> None:
         self._run(now, lambda: self._child_done(child_id, reason, rejected=True))
 
@@ -541,6 +548,27 @@ life (a replace that changes the parent's id does not change the prefix).
     def _child_over(self, child_id: str, reason: str) -> None:
         if child_id in self._working:
             self._child_done(child_id, reason, rejected=False)
+
+    def _restated(self, child_id: str, leaves: int, reason: str) -> None:
+        child = self._working.get(child_id)
+        if child is None:
+            self._audit("unknown_child", child=child_id, what="child_restated", reason=reason)
+            return
+        self._audit("child_restated", child=child_id, leaves=child.leaves, restated=leaves,
+                    reason=reason)
+        if leaves == child.leaves:
+            return
+        grew = leaves > child.leaves
+        child.leaves = leaves  # what may still fill, whichever way it moved
+        self._state = None
+        if leaves == 0:
+            self._close_child(child_id)
+        elif grew:
+            if not child.cancel_pending:
+                self._send_cancel(child, f"restated to {leaves:,} working, more than was sent")
+            return
+        if self._status == "active":
+            self._ask(lambda: self._strategy.on_timer(self._now))
 
     def _close_child(self, child_id: str) -> None:
         del self._working[child_id]

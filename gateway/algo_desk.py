@@ -63,6 +63,7 @@ from gateway.venue_orders import (
     REJ_UNKNOWN_SYMBOL,
     REJECTED,
     REPLACED,
+    RESTATED,
     TRADE,
     CancelReject,
     Order,
@@ -299,6 +300,9 @@ class AlgoDesk:
         elif r.exec_type == REJECTED:
             runner.on_child_reject(child, r.text or "rejected", now)
             return
+        elif r.exec_type == RESTATED and r.leaves > 0:
+            # the venue changed what works (a quantity cut, say); LeavesQty 0 is below
+            runner.on_child_restated(child, r.leaves, r.text or "restated by the venue", now)
         if r.ord_status in FINAL_STATUSES and r.leaves == 0 and r.exec_type != NEW:
             # The venue's word is the truth: an order it ended another way (Done for day, a
             # restatement, a last fill short of the quantity) is over, and what it left

@@ -32,6 +32,7 @@ FINAL_STATUSES = frozenset({FILLED, DONE_FOR_DAY, CANCELED, REJECTED, EXPIRED})
 
 # ExecType (150) values besides the OrdStatus ones above
 TRADE = "F"
+RESTATED = "D"  # (this venue never restates; upstream venues may)
 ORDER_STATUS = "I"
 
 # OrdRejReason (103)

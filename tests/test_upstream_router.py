@@ -64,10 +64,11 @@ def message(text: str) -> Message:
 _EXEC_IDS = itertools.count(1)
 
 
-def child_report(child: str, fields: str) -> Message:
-    """The venue's ExecutionReport on ``child`` (buy 300 AAPL) with ``fields`` (ExecType,
+def child_report(child: str, fields: str, qty: int = 300) -> Message:
+    """The venue's ExecutionReport on ``child`` (buy ``qty`` AAPL) with ``fields`` (ExecType,
     OrdStatus, quantities), under an ExecID of its own."""
-    return message(f"35=8|37=V1|17=E{next(_EXEC_IDS)}|11={child}|55=AAPL|54=1|38=300|{fields}")
+    return message(f"35=8|37=V1|17=E{next(_EXEC_IDS)}|11={child}|55=AAPL|54=1|38={qty}|"
+                   f"{fields}")
 
 
 def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datetime, Link]:
@@ -128,6 +129,29 @@ def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
     again = _next_child(app, venue, now, qty="200")
     assert again != child
     assert not [m for m in venue.sent if m.msg_type == "F"], "no cancel of the ended child"
+
+
+def test_a_restated_child_works_what_the_venue_says() -> None:
+    """A restatement (ExecType D) that cuts a working child to 100 shares leaves 200 that
+    no longer work: the algo places them in a second child instead of waiting on them."""
+    app, venue = _app()
+    child, now, _ = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(venue, child_report(child, "150=D|39=0|151=100|14=0|6=0|58=cut", qty=100),
+                   now)
+    assert _next_child(app, venue, now, qty="200") != child
+
+
+def test_a_child_restated_above_what_was_sent_is_cancelled() -> None:
+    """A restatement that leaves more working than the algo sent could fill the parent
+    beyond its quantity: the child is cancelled, and no second child goes out meanwhile."""
+    app, venue = _app()
+    child, now, _ = _working_child(app, venue)
+    for fields in ("150=0|39=0|151=300|14=0|6=0", "150=D|39=0|151=500|14=0|6=0"):
+        app.on_message(venue, child_report(child, fields), now)
+    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    assert cancel.body.get_str(41) == child
+    _no_child_within_the_window(app, venue, now)
 
 
 def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
