@@ -246,6 +246,9 @@ life (a replace that changes the parent's id does not change the prefix).
         self._filled = 0
         self._notional = Decimal(0)
         self._rejects_in_row = 0
+        # why risk refused the latest child the strategy asked for (None once one goes out):
+        # a parent that ends unfilled says so rather than only blame the market
+        self._risk_refusal: str | None = None
         self._mid: Decimal | None = None
         self._last_snapshot: MarketSnapshot | None = None
         self._pending_replace: ParentOrder | None = None
@@ -448,17 +451,22 @@ life (a replace that changes the parent's id does not change the prefix).
             self._finish("stopped", self._stop_text)
 
     def _unfilled_reason(self) -> str:
-        """The strategy's word on why the parent ended unfilled (its optional
-        ``unfilled_reason``), or nothing; a strategy that fails to say is audited, not fatal."""
+        """Why the parent ended unfilled: risk's refusal of its latest child, if the last
+        child the strategy asked for was refused so, and the strategy's word (its optional
+        ``unfilled_reason``), or nothing; a strategy that fails to say is audited, not
+        fatal."""
+        risk = (f"risk refused its last child: {self._risk_refusal}"
+                if self._risk_refusal is not None else "")
         ask = getattr(self._strategy, "unfilled_reason", None)
         if ask is None:
-            return ""
+            return risk
         try:
             why = ask()
         except Exception as exc:
             self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
-            return ""
-        return why if isinstance(why, str) else ""
+            return risk
+        why = why if isinstance(why, str) else ""
+        return "; ".join(t for t in (risk, why) if t)
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"
@@ -620,6 +628,20 @@ life (a replace that changes the parent's id does not change the prefix).
             _validate(new)
         except ValueError as exc:
             return str(exc)
+        return self._build_problem(new)
+
+    def _build_problem(self, new: ParentOrder) -> str | None:
+        """Why no strategy can be built for ``new`` (a bad parameter), asked before the
+        replace touches a child: a strategy built for the new parent as the replace will
+        build it, then dropped (the replace builds its own once the children are out)."""
+        old = self._parent
+        self._parent, self._state = new, None  # as _apply_replace: ctx.state is the new one
+        try:
+            self._factory(new, self)
+        except Exception as exc:
+            return str(exc)
+        finally:
+            self._parent, self._state = old, None
         return None
 
     def _apply_replace(self) -> None:
@@ -731,7 +753,9 @@ life (a replace that changes the parent's id does not change the prefix).
             why = self._risk.check(p.symbol, p.side, qty, price, self._mid)
             if why is not None:
                 self._audit("child_refused", **asked, why=f"risk: {why}")
+                self._risk_refusal = why
                 return
+        self._risk_refusal = None
         self._seq += 1
         child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)

@@ -85,7 +85,11 @@ class Parent:
     runner: AlgoRunner
     strategy: str
     arrival_mid: Decimal | None
+    code: str  # TargetStrategy (847) as the client sent it
     pending_cl: str | None = None  # ClOrdID of a cancel or replace in progress
+    #: the order's (ClOrdID, OrigClOrdID) before a Pending Cancel or Pending Replace renamed
+    #: it: what it goes back to if the request is refused
+    renamed_from: tuple[str, str | None] | None = None
 
 
 class AlgoDesk:
@@ -231,7 +235,7 @@ class AlgoDesk:
                                          reason=reason)], now)
             return
         p = Parent(order, runner, self.strategy_names.get(code, code),
-                   snap.mid if snap else None)
+                   snap.mid if snap else None, code)
         holder.append(p)
         self.parents[order_id] = p
         self._by_client[(session, cl)] = p
@@ -256,6 +260,10 @@ class AlgoDesk:
             throttled = gate.throttle(now) if gate is not None else None
             if throttled is not None:
                 raise RequestError(f"risk: {throttled}")
+            code = body.get_str(847)
+            if code is not None and code != p.code:
+                raise RequestError(f"a replace cannot change TargetStrategy (847) {p.code} to "
+                                   f"{code}: cancel the order and send a new one")
             parsed = parse_parent(message, self.symbols[symbol], now, self.default_window)
             # a replace that leaves out the window or parameters keeps the current ones
             new = ParentOrder(**{**_fields(parsed), "id": old.id,
@@ -389,7 +397,12 @@ class AlgoDesk:
         if isinstance(e, ParentFill):
             order.cum = e.cum_qty
             order.value += e.price * e.qty
-            order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
+            # OrdStatus precedence (FIX 4.4): a cancel or replace still pending outranks
+            # Partially filled; a fill that completes the order says Filled
+            if e.cum_qty >= order.qty:
+                order.status = FILLED
+            elif order.status not in (PENDING_CANCEL, PENDING_REPLACE):
+                order.status = PARTIAL
             self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price)
         elif isinstance(e, ParentPendingCancel):
             self._rename(p)
@@ -403,12 +416,17 @@ class AlgoDesk:
             self._rename(p)  # no-op after a Pending Replace, which renamed already
             order.qty = e.parent.qty
             order.price = e.parent.limit
-            order.status = PARTIAL if order.cum else NEW
+            # replaced down to what is filled: the order is done, and this report says so
+            order.status = FILLED if order.cum >= order.qty else PARTIAL if order.cum else NEW
             p.pending_cl = None
+            p.renamed_from = None
             self._report(p, REPLACED, now)
         elif isinstance(e, ParentReplaceRejected | ParentCancelRejected):
             cl, p.pending_cl = p.pending_cl or "", None
             kind = "G" if isinstance(e, ParentReplaceRejected) else "F"
+            if p.renamed_from is not None:  # the refused request's ids were never the order's
+                order.cl_ord_id, order.orig_cl_ord_id = p.renamed_from
+                p.renamed_from = None
             if order.status in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = PARTIAL if order.cum else NEW
             self.deliver([self._cancel_reject(p, cl, kind, e.reason, now)], now)
@@ -416,6 +434,7 @@ class AlgoDesk:
             if e.reason == "canceled":
                 self._rename(p)
             p.pending_cl = None
+            p.renamed_from = None
             if e.reason == "filled":
                 order.status = FILLED
                 return  # the last fill's report already said Filled
@@ -432,7 +451,10 @@ class AlgoDesk:
                            avg_px=e.avg_px, unfilled=e.unfilled, text=text)
 
     def _rename(self, p: Parent) -> None:
+        """The order takes the pending request's ClOrdID (its reports from a Pending Cancel
+        or Pending Replace on carry it, with the old one as OrigClOrdID)."""
         if p.pending_cl is not None and p.pending_cl != p.order.cl_ord_id:
+            p.renamed_from = (p.order.cl_ord_id, p.order.orig_cl_ord_id)
             p.order.orig_cl_ord_id = p.order.cl_ord_id
             p.order.cl_ord_id = p.pending_cl
 

@@ -10,7 +10,9 @@ A NewOrderSingle with TargetStrategy (847) is a parent order for the algo desk:
   ``UseModel=Y|N``, ...); in FIX 5.0SP2 the StrategyParametersGrp (957: 958 name, 960 value)
   is read as well, and wins for a key given both ways;
 * ParticipationRate (849) caps our share of market volume (0 < rate <= 1);
-* OrdType 2 with Price (44) is the limit; OrdType 1 has none.
+* OrdType 2 with Price (44) is the limit; OrdType 1 has none;
+* TimeInForce (59), if sent, is Day, GTC or GTD: the window is the order's life, so IOC, FOK,
+  at-the-open and at-the-close parents are refused rather than worked all window.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from algos.strategy import ParentOrder
 from gateway.fix_reports import RequestError, parse_price, parse_qty, parse_side
 from gateway.fixmessage import Message
 from gateway.venue_config import SymbolSpec
-from gateway.venue_orders import REJ_INCORRECT_QTY
+from gateway.venue_orders import REJ_INCORRECT_QTY, REJ_UNSUPPORTED
 
 __all__ = ["parse_parameter_text", "parse_parent", "parse_strategy_parameters"]
+
+#: TimeInForce (59) values a parent may carry (None: not sent)
+_PARENT_TIFS: frozenset[str | None] = frozenset({None, "0", "1", "6"})
 
 
 def parse_parameter_text(raw: str) -> dict[str, str]:
@@ -69,11 +74,17 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
                                f"{spec.tick_size} tick, got {limit}")
     elif ord_type != "1":
         raise RequestError(f"OrdType {ord_type} is not supported for algo orders (1 or 2)")
-    start = body.get_utc_timestamp(168) or now
+    tif = body.get_str(59)
+    if tif not in _PARENT_TIFS:
+        raise RequestError(f"TimeInForce (59) {tif} is not supported for algo orders: the "
+                           "window is EffectiveTime to ExpireTime (0 Day, 1 GTC or 6 GTD)",
+                           REJ_UNSUPPORTED)
+    given = body.get_utc_timestamp(168)
+    start = given or now
     end = body.get_utc_timestamp(126) or max(start, now) + timedelta(seconds=default_window)
     if end <= start:
-        raise RequestError(f"ExpireTime (126) {end:%H:%M:%S} is not after EffectiveTime "
-                           f"(168) {start:%H:%M:%S}")
+        since = f"EffectiveTime (168) {start:%H:%M:%S}" if given else f"now ({start:%H:%M:%S})"
+        raise RequestError(f"ExpireTime (126) {end:%H:%M:%S} is not after {since}")
     if end <= now:
         raise RequestError("ExpireTime (126) is already past")
     participation = None

@@ -21,9 +21,9 @@ NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SPEC = SymbolSpec("MSFT", lot_size=10)
 
 
-def nos(begin: str, extra: str) -> bytes:
+def nos(begin: str, extra: str, tif: str = "0") -> bytes:
     peer = Peer(begin=begin, sender="C", target="V")
-    return peer.msg(f"35=D|11=P|54=2|38=500|40=2|44=30.25|55=MSFT|59=0|"
+    return peer.msg(f"35=D|11=P|54=2|38=500|40=2|44=30.25|55=MSFT|59={tif}|"
                     f"60={format_utc_timestamp(NOW)}|{extra}", now=NOW,
                     header="1128=9" if begin == "FIXT.1.1" else "")
 
@@ -52,8 +52,21 @@ def test_fix50sp2_strategy_parameters_group() -> None:
 @pytest.mark.parametrize(("extra", "text"), [
     ("847=1|849=0", "ParticipationRate"),
     ("847=1|848=oops", "not key=value"),
-    (f"847=1|126={format_utc_timestamp(NOW - timedelta(seconds=1))}", "ExpireTime"),
+    (f"847=1|126={format_utc_timestamp(NOW - timedelta(seconds=1))}",
+     r"ExpireTime \(126\) 14:59:59 is not after now \(15:00:00\)"),
+    (f"847=1|168={format_utc_timestamp(NOW + timedelta(seconds=5))}|"
+     f"126={format_utc_timestamp(NOW + timedelta(seconds=1))}",
+     r"not after EffectiveTime \(168\) 15:00:05"),
 ])
 def test_bad_parents(extra: str, text: str) -> None:
     with pytest.raises(RequestError, match=text):
         parse("FIX.4.4", extra)
+
+
+@pytest.mark.parametrize("tif", ["2", "3", "4", "7"])
+def test_a_parent_that_would_not_live_its_window_is_refused(tif: str) -> None:
+    """IOC, FOK, at the opening or the close: not what a window-long algo does."""
+    msg = decode_bytes(nos("FIX.4.4", "847=1", tif), builtin_session("FIX.4.4"))
+    with pytest.raises(RequestError, match=rf"TimeInForce \(59\) {tif} is not supported") as err:
+        parse_parent(msg, SPEC, NOW, 300)
+    assert err.value.reason == 11

@@ -310,6 +310,18 @@ def test_risk_refusals_are_audited_and_nothing_is_sent() -> None:
     assert refused[0]["why"] == "risk: order quantity 100 exceeds max_order_qty 50"
 
 
+def test_a_parent_whose_children_risk_refused_says_so_when_it_expires() -> None:
+    """The client learns why its parent ended unfilled: risk refused its last child, not
+    only what the strategy saw of the market."""
+    gate = RiskGate(RiskLimits(max_order_qty=50))
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), risk=gate)
+    h.run(T0 + 11 * MIN)
+    done = h.done()
+    assert done is not None and done.reason == "expired" and done.cum_qty == 0
+    assert done.text.startswith(
+        "risk refused its last child: order quantity 1000 exceeds max_order_qty 50")
+
+
 def test_runner_feeds_the_gate_fills_and_open_orders() -> None:
     gate = RiskGate(RiskLimits())
     h = Harness(make_parent(1000, minutes=10, Slices="10"), risk=gate)

@@ -1,0 +1,108 @@
+"""A client's cancel and replace of a parent while its child works at an upstream venue,
+with the venue's reports arriving when the test says (the algo gateway in process, as in
+tests/test_upstream_router.py): the ids, OrdStatus and ends the client sees in the races
+FIX 4.4 describes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.fixmessage import Message
+from gateway.upstream import AlgoGatewayApplication
+from tests.test_upstream_router import Link, _app, _working_child, child_report, message
+
+ACK = "150=0|39=0|151=300|14=0|6=0"
+
+
+def fill(qty: int, cum: int) -> str:
+    """The venue's fill of ``qty`` at 100 on the 300-share child, ``cum`` filled in all."""
+    status = "2" if cum == 300 else "1"
+    return f"150=F|39={status}|151={300 - cum}|14={cum}|6=100|32={qty}|31=100"
+
+
+CANCELED = "150=4|39=4|151=0|14={cum}|6=100"
+
+
+def request(app: AlgoGatewayApplication, client: Link, fields: str, now: datetime) -> None:
+    app.on_message(client, message(f"{fields}|54=1|55=AAPL|60={now:%Y%m%d-%H:%M:%S}"), now)
+
+
+def last(client: Link, msg_type: str = "8") -> Message:
+    return [m for m in client.sent if m.msg_type == msg_type][-1]
+
+
+def ids(m: Message) -> tuple[str | None, str | None, str | None]:
+    """(ClOrdID, OrigClOrdID, OrdStatus) of a report or cancel reject."""
+    return m.body.get_str(11), m.body.get_str(41), m.body.get_str(39)
+
+
+def test_a_replace_with_a_bad_parameter_is_refused_before_a_child_is_touched() -> None:
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=G|11=P1r|41=P1|38=300|40=1|848=Slices=abc", now)
+    assert ids(last(client, "9")) == ("P1r", "P1", "0")
+    assert "Slices" in (last(client, "9").body.get_str(58) or "")
+    assert [m.body.get_str(150) for m in client.sent if m.msg_type == "8"] == ["0"], \
+        "no Pending Replace"
+    assert not [m for m in venue.sent if m.msg_type == "F"], "the child keeps its place"
+    app.on_message(venue, child_report(child, fill(100, 100)), now)
+    assert ids(last(client)) == ("P1", None, "1"), "the order keeps its ClOrdID"
+
+
+def test_a_replace_refused_after_pending_replace_gives_the_order_back_its_ids() -> None:
+    """Fills while the children are cancelled take the parent past the new quantity: the
+    replace is refused, naming the order's ClOrdID, and the order goes on under it."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    app.on_message(venue, child_report(child, fill(100, 100)), now)
+    request(app, client, "35=G|11=P1r|41=P1|38=150|40=1", now)
+    assert (ids(last(client)), last(client).body.get_str(150)) == (("P1r", "P1", "E"), "E")
+    app.on_message(venue, child_report(child, fill(100, 200)), now)
+    during = last(client)
+    assert (during.body.get_str(150), during.body.get_str(39)) == ("F", "E"), \
+        "Pending Replace outranks Partially filled"
+    app.on_message(venue, child_report(child, CANCELED.format(cum=200)), now)
+    reject = last(client, "9")
+    assert ids(reject) == ("P1r", "P1", "1")
+    assert reject.body.get_str(58) == "new quantity 150 is below the filled quantity 200"
+    request(app, client, "35=F|11=P1c|41=P1", now)  # (Pending Cancel: a new child works)
+    assert ids(last(client))[:2] == ("P1c", "P1")
+
+
+def test_a_fill_while_a_cancel_is_pending_reports_pending_cancel() -> None:
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=F|11=P1c|41=P1", now)
+    assert ids(last(client)) == ("P1c", "P1", "6")
+    app.on_message(venue, child_report(child, fill(100, 100)), now)
+    assert (last(client).body.get_str(150), last(client).body.get_str(39)) == ("F", "6")
+    app.on_message(venue, child_report(child, CANCELED.format(cum=100)), now)
+    done = last(client)
+    assert (ids(done), done.body.get_str(14)) == (("P1c", "P1", "4"), "100")
+
+
+def test_a_replace_down_to_the_filled_quantity_reports_filled() -> None:
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    app.on_message(venue, child_report(child, fill(100, 100)), now)
+    request(app, client, "35=G|11=P1r|41=P1|38=100|40=1", now)
+    app.on_message(venue, child_report(child, CANCELED.format(cum=100)), now)
+    done = last(client)
+    assert done.body.get_str(150) == "5"
+    assert (ids(done), done.body.get_str(151), done.body.get_str(14)) == (
+        ("P1r", "P1", "2"), "0", "100")
+
+
+def test_a_replace_cannot_change_the_strategy() -> None:
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=G|11=P1r|41=P1|38=300|40=1|847=1", now)
+    reject = last(client, "9")
+    assert ids(reject) == ("P1r", "P1", "0")
+    assert "TargetStrategy (847) 1001 to 1" in (reject.body.get_str(58) or "")
+    assert not [m for m in venue.sent if m.msg_type == "F"]
