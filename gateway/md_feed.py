@@ -301,6 +301,11 @@ class MdBatch:
 # -- decoding -----------------------------------------------------------------------------------
 
 
+#: the text before a message is not a log line (MD_ERR_LINE)
+_NOT_A_LOG_LINE = ("not a log line with one FIX message (other lines must be blank); skipping "
+                   "passes over the text up to the next message and keeps that message")
+
+
 def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
              symbols: list[str]) -> str:
     value = buf[d.err_value_offset : d.err_value_offset + d.err_value_length]
@@ -321,8 +326,7 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
     if status == lib.MD_ERR_LINE:
         # what is at fault is the text before the message, not the message: skipping passes
         # over the text and keeps the message (two messages on one line lose nothing)
-        return ("not a log line with one FIX message (other lines must be blank); skipping "
-                "passes over the text up to the next message and keeps that message")
+        return _NOT_A_LOG_LINE
     if status == lib.MD_ERR_MISSING:
         return f"{tag} missing"
     if status == lib.MD_ERR_VALUE:
@@ -433,14 +437,15 @@ class MdDecoder:
         self.on_error(error)
 
     def _check_sequence(self, msgs: bytes, fields: bytes, buf: bytes,
-                        source: str, line_base: int) -> list[tuple[int, MdLogError]]:
+                        source: str, line_base: int) -> list[tuple[int, MdLogError, bool]]:
         """MsgSeqNum (34) must be a whole number that goes up by one from message to message
-        (across calls): a gap means lost market data, a step back a duplicate. Returns each
-        break in frame order, as the frame index and the error at its line (with
-        ``on_error`` it is reported, and a number that breaks the count is taken as the new
-        count, except a step back that the next message ignores: a stray repeat, after which
-        the count goes on as before it). Messages the framer refused are left to the
-        decoder."""
+        (across calls): a gap means lost market data, a step back a repeat. Returns each
+        break in frame order: the frame index, the error at its line, and whether the
+        message is to be left out. A message after a gap is sound and kept (the count goes
+        on from its number); one below the number expected repeats one already applied and
+        is left out, as is every one after it until the count is back where it was (each
+        reported), except a step back to 1, a new count (the sender reset its numbers),
+        which is kept. Messages the framer refused are left to the decoder."""
         # the framer's records as (count, words) tables: columns are views, not copies
         m = np.frombuffer(msgs, np.uint32).reshape(-1, MSG_WORDS)
         fl = np.frombuffer(fields, np.uint32).reshape(-1, FIELD_WORDS)
@@ -472,7 +477,7 @@ class MdDecoder:
         numbered[msg[numeric]] = True
         unnumbered = np.flatnonzero((status == 0) & ~numbered)
         breaks = [(int(k), MdLogError(source, line(int(k)),
-                                      "MsgSeqNum (34) is missing or not a whole number"))
+                                      "MsgSeqNum (34) is missing or not a whole number"), False)
                   for k in unnumbered]
         msg, digits, inside, lens = msg[numeric], digits[numeric], inside[numeric], lens[numeric]
         power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - span, 0, None), 0)
@@ -484,26 +489,51 @@ class MdDecoder:
             skipped = np.diff(np.searchsorted(unnumbered, msg), prepend=0)
             if self._last_seq is None:
                 skipped[0] = 0
-            # (index, number expected there) of the last break, if it stepped back
-            stray: tuple[int, int] | None = None
+            # where the repeats that stepped back end, and the number expected after them
+            run_end, resume = 0, 0
             for k in np.flatnonzero(seqs != before + 1 + skipped):
-                expected, got = int(before[k] + skipped[k]) + 1, int(seqs[k])
-                if stray is not None and stray[0] == k - 1 and got == stray[1] + skipped[k]:
-                    # it continues the count the stray one broke: the stray was a repeat
-                    # (reported), not a new count, and this message is in order
-                    stray = None
+                if k < run_end:
+                    continue  # one of the repeats, reported already
+                expected = resume if k == run_end and resume else int(before[k] + skipped[k]) + 1
+                got = int(seqs[k])
+                if got == expected:
+                    continue  # in order again after a run of repeats
+                if got > expected or got == 1:
+                    what = (f"{got - expected} message(s) missing" if got > expected
+                            else "a new count from 1, kept")
+                    breaks.append((int(msg[k]), MdLogError(
+                        source, line(int(msg[k])),
+                        f"MsgSeqNum (34) is {got} where {expected} was expected: {what}"),
+                        False))
                     continue
-                stray = (int(k), expected) if got < expected else None
-                what = (f"{got - expected} message(s) missing" if got > expected
-                        else "a repeat or a step back")
-                breaks.append((int(msg[k]), MdLogError(
-                    source, line(int(msg[k])),
-                    f"MsgSeqNum (34) is {got} where {expected} was expected: {what}")))
+                j = int(k)
+                while j < len(seqs) and 1 < seqs[j] < expected:
+                    breaks.append((int(msg[j]), MdLogError(
+                        source, line(int(msg[j])),
+                        f"MsgSeqNum (34) is {int(seqs[j])} where {expected} was expected: a "
+                        "repeat of a message already applied, left out"), True))
+                    j += 1
+                run_end, resume = j, expected
             last = len(seqs) - 1
-            self._last_seq = (stray[1] - 1 if stray is not None and stray[0] == last
-                              else int(seqs[last]))
+            self._last_seq = resume - 1 if run_end > last else int(seqs[last])
         breaks.sort(key=lambda b: b[0])
         return breaks
+
+    def _check_lines_before(self, fb: FrameBatch, buf: bytes, k: int, source: str,
+                            line_base: int) -> None:
+        """Report text that is not a log line between the last message decoded and message
+        ``k``'s line (what decoding ``k`` would report first), so a sequence break at ``k``,
+        reported before ``k`` is decoded, comes after it in line order; the decoder then
+        starts at ``k``'s line."""
+        d = self._d
+        line_start = buf.rfind(b"\n", 0, fb.starts[k]) + 1
+        if line_start <= d.gap_from:  # on the line of the message before: the decoder's
+            return
+        if lib.md_check_tail(buf, line_start, d.gap_from, d.at_line_start, self._bad) != 0:
+            self._fail(MdLogError(source, line_base + buf.count(b"\n", 0, self._bad[0]),
+                                  _NOT_A_LOG_LINE))
+            d.gap_from = line_start
+            d.at_line_start = 1
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
@@ -521,10 +551,17 @@ class MdDecoder:
         d = self._d
         i = 0
         while i < fb.count or breaks:
-            if breaks and breaks[0][0] < i:  # once its message is through the decoder
-                self._fail(breaks.pop(0)[1])  # skipping: the message itself is sound
+            if breaks and breaks[0][0] <= i:  # what came before it is through the decoder
+                k, error, leave_out = breaks.pop(0)
+                self._check_lines_before(fb, buf, k, source, line_base)
+                self._fail(error)  # stopping: it raises before the message is applied
+                if leave_out and k == i:  # skipping a repeat (else the message is sound)
+                    d.gap_from = fb.ends[k]
+                    d.at_line_start = 0
+                    self.skipped += 1
+                    i += 1
                 continue
-            f.count = breaks[0][0] + 1 if breaks else fb.count
+            f.count = breaks[0][0] if breaks else fb.count
             n = lib.md_decode(f, i, d, self._msgs, self._msg_cap, self._entries, self._entry_cap)
             status = d.status
             if n > 0:

@@ -191,6 +191,26 @@ def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) 
     assert f"{damaged}:11: MsgSeqNum (34) is 11 where 10 was expected" in skipped["first"][1]
 
 
+def test_a_repeated_trade_skipped_is_not_traded_twice(tmp_path: Path) -> None:
+    """A market-data message logged twice: with skip, the repeat is reported and the tape
+    (the market's volume, which TCA measures against) is the clean log's."""
+    lines = SAMPLE.read_bytes().split(b"\n")
+    at = next(i for i, raw in enumerate(lines) if b"\x01269=2\x01" in raw)  # a trade
+    doubled = tmp_path / "doubled.md.log"
+    doubled.write_bytes(b"\n".join([*lines[:at + 1], lines[at], *lines[at + 1:]]))
+    skipped: list[str] = []
+
+    def volume(log: Path, name: str) -> int:
+        bt = Backtest(config_with(tmp_path / name, log=log, on_error="skip"),
+                      warn=io.StringIO())
+        tapes = bt.market_pass()[0]
+        skipped.extend(bt._skipped.first)
+        return sum(tapes["AMZN"].trade_sizes)
+
+    assert volume(doubled, "doubled") == volume(SAMPLE, "clean")
+    assert len(skipped) == 1 and f"{doubled}:{at + 2}: MsgSeqNum (34)" in skipped[0]
+
+
 def test_an_empty_market_data_log_is_named(tmp_path: Path) -> None:
     empty = tmp_path / "empty.md.log"
     empty.write_bytes(b"")

@@ -51,26 +51,77 @@ def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     assert sum(b.count for b in decoder.decode(gap, "x.log")) == 38  # nothing else is lost
     assert [e.line for e in errors] == [21]
-    # a repeated message is a step back
+    # a repeated message is reported and left out: the books see it once
     repeat = b"\n".join(lines[:20] + lines[19:30])
     errors.clear()
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
-    sum(b.count for b in decoder.decode(repeat, "x.log"))
-    assert "a repeat or a step back" in str(errors[0]) and errors[0].line == 21
-    assert len(errors) == 1
-    # a stray older number: the count goes on from before it, so no gap is made up after it
+    assert sum(b.count for b in decoder.decode(repeat, "x.log")) == 30
+    assert [e.line for e in errors] == [21] and decoder.skipped == 1
+    assert "is 20 where 21 was expected: a repeat of a message already applied, left out" \
+        in str(errors[0])
+    # a stray older number: left out, and the count goes on from before it
     stray = b"\n".join([*lines[:20], lines[18], *lines[20:30]])
     errors.clear()
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
-    sum(b.count for b in decoder.decode(stray, "x.log"))
+    assert sum(b.count for b in decoder.decode(stray, "x.log")) == 30
     assert [(e.line, "is 19 where 21 was expected" in str(e)) for e in errors] == [(21, True)]
     # the same when the stray one ends a chunk: the next chunk goes on from before it
     errors.clear()
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     first = b"\n".join([*lines[:20], lines[18]]) + b"\n"
-    sum(b.count for b in decoder.decode(first, "x.log"))
-    sum(b.count for b in decoder.decode(b"\n".join(lines[20:30]), "x.log", line_base=22))
-    assert [e.line for e in errors] == [21]
+    count = sum(b.count for b in decoder.decode(first, "x.log"))
+    count += sum(b.count for b in decoder.decode(b"\n".join(lines[20:30]), "x.log",
+                                                 line_base=22))
+    assert [e.line for e in errors] == [21] and count == 30
+
+
+def renumber(line: bytes, seq: int) -> bytes:
+    """A log line with its message's MsgSeqNum (34) set to ``seq`` (BodyLength and CheckSum
+    made again)."""
+    prefix, message = line.split(b" : ", 1)
+    fields = [f for f in message.split(b"\x01") if f][2:-1]  # without 8, 9 and 10
+    fields = [b"34=%d" % seq if f.startswith(b"34=") else f for f in fields]
+    body = b"\x01".join(fields) + b"\x01"
+    out = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+    return prefix + b" : " + out + b"10=%03d\x01" % (sum(out) % 256)
+
+
+def test_a_run_of_repeats_is_left_out_to_the_last_one() -> None:
+    """Messages 16 to 20 sent again after 20 (a resend of a block): each is reported and
+    left out, even across a chunk, and 21 goes on without a gap."""
+    lines = SAMPLE.read_bytes().split(b"\n")
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    first = b"\n".join(lines[:20] + lines[15:18]) + b"\n"
+    count = sum(b.count for b in decoder.decode(first, "x.log"))
+    count += sum(b.count for b in decoder.decode(b"\n".join(lines[18:30]), "x.log",
+                                                 line_base=24))
+    # lines 21-23 repeat 16-18; the second chunk's lines 24-25 repeat 19-20
+    assert [e.line for e in errors] == [21, 22, 23, 24, 25] and count == 30
+    assert all("left out" in str(e) for e in errors)
+
+
+def test_a_new_count_from_1_is_reported_and_kept() -> None:
+    lines = SAMPLE.read_bytes().split(b"\n")
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    # the log's messages 21 to 30 numbered anew from 1
+    anew = [renumber(line, n) for n, line in enumerate(lines[20:30], 1)]
+    assert sum(b.count for b in decoder.decode(b"\n".join(lines[:20] + anew), "x.log")) == 30
+    assert [(e.line, "is 1 where 21 was expected: a new count from 1, kept" in str(e))
+            for e in errors] == [(21, True)]
+
+
+def test_stopping_at_a_break_applies_nothing_of_its_message() -> None:
+    """Without on_error the break raises before its message reaches a book: the error is
+    the sequence's, not the book's complaint about the message that follows a gap."""
+    lines = SAMPLE.read_bytes().split(b"\n")
+    for damaged in (lines[:20] + lines[21:40], lines[:20] + lines[19:40]):
+        got = []
+        with pytest.raises(MdLogError, match=r"x\.log:21: MsgSeqNum \(34\)"):
+            for batch in MdDecoder(check_sequence=True).decode(b"\n".join(damaged), "x.log"):
+                got.append(batch.count)
+        assert sum(got) == 20
 
 
 def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> None:
