@@ -19,6 +19,7 @@ acts in the middle of another order's matching).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Mapping
@@ -87,9 +88,12 @@ class Parent:
     arrival_mid: Decimal | None
     code: str  # TargetStrategy (847) as the client sent it
     pending_cl: str | None = None  # ClOrdID of a cancel or replace in progress
-    #: the order's (ClOrdID, OrigClOrdID) before a Pending Cancel or Pending Replace renamed
-    #: it: what it goes back to if the request is refused
-    renamed_from: tuple[str, str | None] | None = None
+    pending_kind: str = ""  # its MsgType: F or G
+
+
+def _settled(order: Order) -> str:
+    """The OrdStatus of a live order that no request is pending on."""
+    return FILLED if order.cum >= order.qty else PARTIAL if order.cum else NEW
 
 
 class AlgoDesk:
@@ -184,7 +188,7 @@ class AlgoDesk:
                 self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID {cl}",
                                                   now)], now)
                 return
-            p.pending_cl = cl
+            p.pending_cl, p.pending_kind = cl, kind
             self._by_client[(session, cl)] = p
             if kind == "F":
                 p.runner.cancel(now)
@@ -398,46 +402,43 @@ class AlgoDesk:
             order.cum = e.cum_qty
             order.value += e.price * e.qty
             # OrdStatus precedence (FIX 4.4): a cancel or replace still pending outranks
-            # Partially filled; a fill that completes the order says Filled
-            if e.cum_qty >= order.qty:
-                order.status = FILLED
-            elif order.status not in (PENDING_CANCEL, PENDING_REPLACE):
-                order.status = PARTIAL
+            # Partially filled and Filled; the fill is the order's as it was, under its
+            # ClOrdID (Appendix D: the request is not accepted yet)
+            if order.status not in (PENDING_CANCEL, PENDING_REPLACE):
+                order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
             self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price)
-        elif isinstance(e, ParentPendingCancel):
-            self._rename(p)
-            order.status = PENDING_CANCEL
-            self._report(p, PENDING_CANCEL, now)
-        elif isinstance(e, ParentPendingReplace):
-            self._rename(p)
-            order.status = PENDING_REPLACE
-            self._report(p, PENDING_REPLACE, now)
+        elif isinstance(e, ParentPendingCancel | ParentPendingReplace):
+            order.status = (PENDING_CANCEL if isinstance(e, ParentPendingCancel)
+                            else PENDING_REPLACE)
+            # the request's ClOrdID, the order's as OrigClOrdID; the order keeps its own
+            # until the request is done
+            self._report(p, order.status, now, cl_ord_id=p.pending_cl)
         elif isinstance(e, ParentReplaced):
-            self._rename(p)  # no-op after a Pending Replace, which renamed already
+            self._rename(p)
             order.qty = e.parent.qty
             order.price = e.parent.limit
             # replaced down to what is filled: the order is done, and this report says so
-            order.status = FILLED if order.cum >= order.qty else PARTIAL if order.cum else NEW
+            order.status = _settled(order)
             p.pending_cl = None
-            p.renamed_from = None
             self._report(p, REPLACED, now)
         elif isinstance(e, ParentReplaceRejected | ParentCancelRejected):
             cl, p.pending_cl = p.pending_cl or "", None
             kind = "G" if isinstance(e, ParentReplaceRejected) else "F"
-            if p.renamed_from is not None:  # the refused request's ids were never the order's
-                order.cl_ord_id, order.orig_cl_ord_id = p.renamed_from
-                p.renamed_from = None
             if order.status in (PENDING_CANCEL, PENDING_REPLACE):
-                order.status = PARTIAL if order.cum else NEW
+                order.status = _settled(order)
             self.deliver([self._cancel_reject(p, cl, kind, e.reason, now)], now)
         elif isinstance(e, ParentDone):
             if e.reason == "canceled":
                 self._rename(p)
+            elif p.pending_cl is not None and e.reason == "filled":
+                # filled while a cancel was pending: too late for it (Appendix D)
+                order.status = FILLED
+                self.deliver([self._cancel_reject(p, p.pending_cl, p.pending_kind,
+                                                  "too late: the order is filled", now)], now)
             p.pending_cl = None
-            p.renamed_from = None
             if e.reason == "filled":
                 order.status = FILLED
-                return  # the last fill's report already said Filled
+                return  # the last fill's report said so, or the cancel reject above
             order.status = EXPIRED if e.reason == "expired" else CANCELED
             if e.reason == "expired":
                 text = f"window ended with {e.unfilled} unfilled" + (
@@ -451,17 +452,21 @@ class AlgoDesk:
                            avg_px=e.avg_px, unfilled=e.unfilled, text=text)
 
     def _rename(self, p: Parent) -> None:
-        """The order takes the pending request's ClOrdID (its reports from a Pending Cancel
-        or Pending Replace on carry it, with the old one as OrigClOrdID)."""
+        """The pending request is done (Replaced, Canceled): the order takes its ClOrdID,
+        with the old one as OrigClOrdID."""
         if p.pending_cl is not None and p.pending_cl != p.order.cl_ord_id:
-            p.renamed_from = (p.order.cl_ord_id, p.order.orig_cl_ord_id)
             p.order.orig_cl_ord_id = p.order.cl_ord_id
             p.order.cl_ord_id = p.pending_cl
 
     def _report(self, p: Parent, exec_type: str, now: datetime, *, last_qty: int = 0,
-                last_px: Decimal | None = None, text: str | None = None) -> None:
+                last_px: Decimal | None = None, text: str | None = None,
+                cl_ord_id: str | None = None) -> None:
+        """Report the parent as it is; ``cl_ord_id``: a pending request's ClOrdID to report
+        under, the order's own then its OrigClOrdID."""
         r = report(p.order, next(self._exec_ids), exec_type, now, last_qty=last_qty,
                    last_px=last_px, text=text)
+        if cl_ord_id is not None:
+            r = dataclasses.replace(r, cl_ord_id=cl_ord_id, orig_cl_ord_id=p.order.cl_ord_id)
         self.deliver([r], now)
 
     def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,

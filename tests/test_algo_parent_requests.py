@@ -61,8 +61,8 @@ def test_a_replace_refused_after_pending_replace_gives_the_order_back_its_ids() 
     assert (ids(last(client)), last(client).body.get_str(150)) == (("P1r", "P1", "E"), "E")
     app.on_message(venue, child_report(child, fill(100, 200)), now)
     during = last(client)
-    assert (during.body.get_str(150), during.body.get_str(39)) == ("F", "E"), \
-        "Pending Replace outranks Partially filled"
+    assert (during.body.get_str(150), ids(during)) == ("F", ("P1", None, "E")), \
+        "the order's own fill (the replace is not accepted), Pending Replace outranking"
     app.on_message(venue, child_report(child, CANCELED.format(cum=200)), now)
     reject = last(client, "9")
     assert ids(reject) == ("P1r", "P1", "1")
@@ -78,7 +78,7 @@ def test_a_fill_while_a_cancel_is_pending_reports_pending_cancel() -> None:
     request(app, client, "35=F|11=P1c|41=P1", now)
     assert ids(last(client)) == ("P1c", "P1", "6")
     app.on_message(venue, child_report(child, fill(100, 100)), now)
-    assert (last(client).body.get_str(150), last(client).body.get_str(39)) == ("F", "6")
+    assert (last(client).body.get_str(150), ids(last(client))) == ("F", ("P1", None, "6"))
     app.on_message(venue, child_report(child, CANCELED.format(cum=100)), now)
     done = last(client)
     assert (ids(done), done.body.get_str(14)) == (("P1c", "P1", "4"), "100")
@@ -106,3 +106,22 @@ def test_a_replace_cannot_change_the_strategy() -> None:
     assert ids(reject) == ("P1r", "P1", "0")
     assert "TargetStrategy (847) 1001 to 1" in (reject.body.get_str(58) or "")
     assert not [m for m in venue.sent if m.msg_type == "F"]
+
+
+def test_a_parent_filled_while_its_cancel_is_pending_rejects_the_cancel_too_late() -> None:
+    """FIX 4.4 Appendix D (cancel request for an order that fills meanwhile): the fill under
+    the order's ClOrdID with OrdStatus Pending Cancel, then the cancel rejected, too late,
+    OrdStatus Filled."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=F|11=P1c|41=P1", now)
+    app.on_message(venue, child_report(child, fill(300, 300)), now)
+    filled = last(client)
+    assert (filled.body.get_str(150), ids(filled), filled.body.get_str(14)) == (
+        "F", ("P1", None, "6"), "300")
+    reject = last(client, "9")
+    assert (ids(reject), reject.body.get_str(102), reject.body.get_str(434)) == (
+        ("P1c", "P1", "2"), "0", "1")
+    app.on_message(venue, child_report(child, "150=4|39=2|151=0|14=300|6=100"), now)
+    assert client.sent[-1] is reject, "nothing after the end"
