@@ -56,6 +56,7 @@ from gateway.venue_orders import (
     FILLED,
     FINAL_STATUSES,
     NEW,
+    ORDER_STATUS,
     PARTIAL,
     PENDING_CANCEL,
     PENDING_REPLACE,
@@ -164,9 +165,9 @@ class AlgoDesk:
         kind = message.msg_type or ""
         if kind == "D":
             self._new_parent(session, message, now)
-        elif kind == "H":
+        elif kind == "H":  # OrdStatusReqID (790) echoed, as on every status report
             p = self._by_client[(session, cl)]
-            self._report(p, "I", now)
+            self._report(p, ORDER_STATUS, now, ord_status_req_id=body.get_str(790))
         else:
             orig = body.get_str(41) or ""
             p = self._by_client[(session, orig)]
@@ -460,13 +461,16 @@ class AlgoDesk:
 
     def _report(self, p: Parent, exec_type: str, now: datetime, *, last_qty: int = 0,
                 last_px: Decimal | None = None, text: str | None = None,
-                cl_ord_id: str | None = None) -> None:
+                cl_ord_id: str | None = None, ord_status_req_id: str | None = None) -> None:
         """Report the parent as it is; ``cl_ord_id``: a pending request's ClOrdID to report
-        under, the order's own then its OrigClOrdID."""
+        under, the order's own then its OrigClOrdID; ``ord_status_req_id``: the status
+        request's OrdStatusReqID (790) to echo."""
         r = report(p.order, next(self._exec_ids), exec_type, now, last_qty=last_qty,
                    last_px=last_px, text=text)
         if cl_ord_id is not None:
             r = dataclasses.replace(r, cl_ord_id=cl_ord_id, orig_cl_ord_id=p.order.cl_ord_id)
+        if ord_status_req_id is not None:
+            r = dataclasses.replace(r, ord_status_req_id=ord_status_req_id)
         self.deliver([r], now)
 
     def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,

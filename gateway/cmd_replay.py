@@ -8,7 +8,8 @@ logs on as ``--sender`` to ``--target`` with ResetSeqNumFlag, heartbeats and ans
 TestRequests itself. Each message gets the new session's header (CompIDs, MsgSeqNum,
 SendingTime), TransactTime now, optional ``--clordid-prefix`` on ClOrdID/OrigClOrdID (to
 replay twice against one acceptor without duplicate-ClOrdID rejects), and for a cancel or
-replace the acceptor's OrderID (37) when its answer to the original order has arrived. All
+replace the acceptor's OrderID (37) when its answer to the original order has arrived (else
+no OrderID: the log's is another venue's, which the acceptor would refuse). All
 other application fields are kept. With ``--begin-string`` other than the log's, fields that
 the target version's dictionary does not define for the message type are dropped (the report
 counts them); nothing else is translated.

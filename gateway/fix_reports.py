@@ -105,12 +105,14 @@ def request_report(owner: str, exec_id: str, message: Message, text: str, now: d
 
 
 def request_cancel_reject(owner: str, message: Message, reason: int, text: str,
-                          now: datetime, *, ord_status: str = REJECTED) -> CancelReject:
+                          now: datetime, *, ord_status: str = REJECTED,
+                          order_id: str = "NONE") -> CancelReject:
     """The OrderCancelReject answering the cancel (F) or replace (G) ``message`` when it
     cannot be acted on: its ClOrdID and OrigClOrdID as sent, CxlRejResponseTo from its
-    MsgType, the order's ``ord_status`` where known (else Rejected)."""
+    MsgType, the order's ``order_id`` and ``ord_status`` (its status after the reject)
+    where known, else NONE and Rejected (an unknown order, as FIX 4.4 has it)."""
     body = message.body
-    return CancelReject(owner=owner, order_id="NONE", cl_ord_id=body.get_str(11) or "",
+    return CancelReject(owner=owner, order_id=order_id, cl_ord_id=body.get_str(11) or "",
                         orig_cl_ord_id=body.get_str(41) or "", ord_status=ord_status,
                         response_to="1" if message.msg_type == "F" else "2", reason=reason,
                         text=text, time=now)
@@ -120,7 +122,8 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     """The ExecutionReport (35=8) for ``r`` on ``session``, fields in ascending tag order
     (built as one list: this is the venue's most frequent message). TransactTime has the
     session's ``timestamp_precision``, as SendingTime does: milliseconds unless configured,
-    since FIX 4.2 and 4.4 define no finer UTCTimestamp."""
+    since FIX 4.2 and 4.4 define no finer UTCTimestamp. OrdStatusReqID (790) is echoed
+    from FIX 4.4 on (FIX 4.2's ExecutionReport has no such field)."""
     begin_string = session.begin_string
     exec_type = r.exec_type
     fields: list[tuple[int, FieldValue]] = [(6, r.avg_px), (11, r.cl_ord_id), (14, r.cum),
@@ -152,6 +155,8 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     if r.rej_reason is not None:
         fields.append((103, r.rej_reason))
     fields += [(150, exec_type), (151, r.leaves)]
+    if r.ord_status_req_id is not None and begin_string != "FIX.4.2":
+        fields.append((790, r.ord_status_req_id))
     msg = Message("8")
     msg.body = FieldMap(fields)
     return msg

@@ -269,7 +269,9 @@ def rewrite_fields(
 
     TransactTime (60) becomes ``now``; ClOrdID/OrigClOrdID get ``clordid_prefix``; OrderID
     (37) of a cancel or replace becomes the acceptor's OrderID for the original order when
-    ``order_ids`` (log ClOrdID -> acceptor OrderID) knows it; Symbol (55) is renamed by
+    ``order_ids`` (log ClOrdID -> acceptor OrderID) knows it, and is left out when it does
+    not (yet): the log's names an order of the venue that wrote the log, and an acceptor
+    that checks OrderID against OrigClOrdID refuses the request for it; Symbol (55) is renamed by
     ``symbols`` (log symbol -> acceptor symbol). With ``begin_string`` other than
     ``log_begin``, fields the target dictionary does not allow in this message type are left
     out and counted in ``dropped`` (tag -> count).
@@ -288,7 +290,9 @@ def rewrite_fields(
             value = clordid_prefix.encode() + value
         elif tag == SYMBOL and symbols and value.decode("latin-1") in symbols:
             value = symbols[value.decode("latin-1")].encode("latin-1")
-        elif tag == ORDER_ID and orig is not None and order_ids and orig in order_ids:
+        elif tag == ORDER_ID and orig is not None and order_ids is not None:
+            if orig not in order_ids:
+                continue
             value = order_ids[orig].encode("latin-1")
         out.append((tag, value))
     return out

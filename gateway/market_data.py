@@ -13,6 +13,11 @@ Increments follow the book events of every venue operation: new (279=0), change 
 (2) entries, and trades as MDEntryType 2. Level subscriptions with a depth publish what enters
 and leaves their top N. SubscriptionRequestType 0 is a one-off snapshot, 1 snapshot + updates,
 2 ends a subscription. Unknown symbols and duplicate MDReqIDs get MarketDataRequestReject (Y).
+
+Updates are incremental refreshes only: a subscription asking for full refreshes
+(MDUpdateType 265=0) is rejected with MDReqRejReason 6, and a by-order subscription with a
+depth (264 other than 0) with MDReqRejReason 5, since its increments follow every order of the
+book, not the orders of the top N levels. A one-off snapshot (263=0) takes either.
 """
 
 from __future__ import annotations
@@ -137,8 +142,18 @@ class MarketDataPublisher:
         if depth < 0:
             self._reject(session, req_id, "5", f"MarketDepth {depth} is negative")
             return
-        sub = _Subscription(session, req_id, symbols, types, depth,
-                            by_order=body.get_str(266) == "N")
+        by_order = body.get_str(266) == "N"
+        if kind == "1":  # what the increments cannot follow (a snapshot alone can)
+            if body.get_str(265) == "0":
+                self._reject(session, req_id, "6", "MDUpdateType (265) 0 (full refresh) is "
+                             "not supported: updates are incremental refreshes (265=1)")
+                return
+            if by_order and depth != 0:
+                self._reject(session, req_id, "5", f"MarketDepth (264) {depth} is not "
+                             "supported by order (266=N): by-order updates are of the full "
+                             "book (264=0)")
+                return
+        sub = _Subscription(session, req_id, symbols, types, depth, by_order=by_order)
         for symbol in symbols:
             self.send(session, self._snapshot(sub, symbol))
         if kind == "1":

@@ -63,7 +63,8 @@ from gateway.venue_orders import (
     report,
 )
 
-__all__ = ["CLIENT_IDS", "BookListener", "NewOrder", "Venue"]
+__all__ = ["CLIENT_IDS", "BookListener", "NewOrder", "Venue", "mismatch_text",
+           "order_id_mismatch"]
 
 CLIENT_IDS = 1 << 62  # first book id of client orders; market-data feed ids stay below
 PRICE_CACHE = 4096  # prices per symbol whose Decimal is kept (Venue.prices)
@@ -210,10 +211,13 @@ class Venue:
         return out
 
     def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, now: datetime,
-               expect: tuple[str, Side] | None = None) -> list[Report]:
+               expect: tuple[str, Side] | None = None, order_id: str | None = None
+               ) -> list[Report]:
         """OrderCancelRequest: Canceled, or an OrderCancelReject saying why not. ``expect``:
-        the request's (Symbol, Side), which must be the order's."""
-        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "1", now, expect)
+        the request's (Symbol, Side), which must be the order's; ``order_id``: the request's
+        OrderID (37), if it sent one, which must be the order's too."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "1", now, expect,
+                                     order_id)
         if order is None:
             assert reject is not None
             return [reject]
@@ -227,24 +231,40 @@ class Venue:
     def replace(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, qty: int,
                 price: Decimal | None, now: datetime,
                 vet: Callable[[Order, int, Decimal | None], str | None] | None = None,
-                expect: tuple[str, Side] | None = None) -> list[Report]:
+                expect: tuple[str, Side] | None = None, order_id: str | None = None,
+                ord_type: str | None = None, tif: str | None = None) -> list[Report]:
         """OrderCancelReplaceRequest: new total quantity and (limit orders) price. Keeps
         queue position when only the quantity goes down, as the book's REPLACE does.
         ``vet`` (a caller's own checks, such as risk limits) sees the order, its new quantity
         and price after the venue's checks; a reason it returns is the OrderCancelReject's
-        Text, with nothing changed. ``expect`` as for :meth:`cancel`."""
-        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now, expect)
+        Text, with nothing changed. ``expect`` and ``order_id`` as for :meth:`cancel`.
+
+        Only quantity and price change: a request whose ``ord_type`` (40) or ``tif`` (59)
+        differs from the order's is refused (None: not sent, so unchanged). The price
+        checks that measure a price against the market or the limits (the band, the minimum
+        and maximum) apply to a new price only: an order keeping the price it rests at passed
+        them when it got there, and a market that moved since must not stop its owner from
+        reducing it (the tick still applies)."""
+        order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now, expect,
+                                     order_id)
         if order is None:
             assert reject is not None
             return [reject]
         spec = self.specs[order.symbol]
         try:
+            for tag, name, asked, has in ((40, "OrdType", ord_type, order.ord_type),
+                                          (59, "TimeInForce", tif, order.tif)):
+                if asked is not None and asked != has:
+                    raise _Rejected(CXL_OTHER, f"{name} ({tag}) {asked} is not order "
+                                    f"{orig_cl_ord_id}'s ({has}): a replace changes OrderQty "
+                                    "and Price only")
             self._check_qty(spec, qty)
             if qty < order.cum:
                 raise _Rejected(CXL_OTHER, f"OrderQty {qty} is below CumQty {order.cum}")
             ticks = 0
             if order.ord_type == LIMIT:
-                ticks = self._check_price(spec, price if price is not None else order.price)
+                new_price = price if price is not None else order.price
+                ticks = self._check_price(spec, new_price, bounds=new_price != order.price)
             elif price is not None:
                 raise _Rejected(CXL_OTHER, "a market order has no price to replace")
             problem = None if vet is None else vet(
@@ -374,7 +394,10 @@ class Venue:
                             f"OrderQty {qty} exceeds the maximum {spec.max_qty} for "
                             f"{spec.symbol}")
 
-    def _check_price(self, spec: SymbolSpec, price: Decimal | None) -> int:
+    def _check_price(self, spec: SymbolSpec, price: Decimal | None, *,
+                     bounds: bool = True) -> int:
+        """``price`` in ticks, or _Rejected. ``bounds``: check it against the minimum, the
+        maximum and the band too (False for the price a replaced order already rests at)."""
         if price is None:
             raise _Rejected(REJ_OTHER, "a limit order needs a Price (44)")
         if not price.is_finite() or price <= 0:
@@ -383,6 +406,14 @@ class Venue:
         if ticks is None:
             raise _Rejected(REJ_OTHER,
                             f"Price {price} is not a multiple of the tick size {spec.tick_size}")
+        if bounds:
+            self._check_bounds(spec, price)
+        if ticks > (1 << 53):
+            raise _Rejected(REJ_OTHER, f"Price {price} is too large")
+        return ticks
+
+    def _check_bounds(self, spec: SymbolSpec, price: Decimal) -> None:
+        """The minimum, the maximum and the band around the reference price."""
         if spec.min_price is not None and price < spec.min_price:
             raise _Rejected(REJ_OTHER, f"Price {price} is below the minimum {spec.min_price}")
         if spec.max_price is not None and price > spec.max_price:
@@ -391,10 +422,7 @@ class Venue:
         if spec.band_pct is not None and ref is not None \
                 and abs(price - ref) * 100 > spec.band_pct * ref:
             raise _Rejected(REJ_OTHER, f"Price {price} is outside the {spec.band_pct}% "
-                                           f"price band around {ref}")
-        if ticks > (1 << 53):
-            raise _Rejected(REJ_OTHER, f"Price {price} is too large")
-        return ticks
+                                       f"price band around {ref}")
 
     def _reject_new(self, req: NewOrder, now: datetime, reason: int, text: str) -> ExecReport:
         return ExecReport(owner=req.owner, exec_id=next(self._exec_ids), exec_type=REJECTED,
@@ -405,11 +433,11 @@ class Venue:
                           rej_reason=reason, parent=req.parent)
 
     def _target(self, owner: str, cl_ord_id: str, orig: str, response_to: str,
-                now: datetime, expect: tuple[str, Side] | None = None
-                ) -> tuple[Order | None, CancelReject | None]:
+                now: datetime, expect: tuple[str, Side] | None = None,
+                order_id: str | None = None) -> tuple[Order | None, CancelReject | None]:
         """The live order a cancel or replace names, or the reject to send instead (also
-        when the request's ``expect`` (Symbol, Side) is not the order's: a client that
-        confused two orders must not cancel the wrong one)."""
+        when the request's ``expect`` (Symbol, Side) or ``order_id`` (37) is not the
+        order's: a client that confused two orders must not cancel the wrong one)."""
         order = self._orders.get((owner, orig))
         if (owner, cl_ord_id) in self._orders:
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
@@ -417,6 +445,12 @@ class Venue:
         if order is None:
             return None, self._cancel_reject(owner, cl_ord_id, orig, None, response_to,
                                              CXL_UNKNOWN, f"unknown order {orig}", now)
+        if order_id and order_id != order.order_id:
+            # OrigClOrdID and OrderID name different orders: no order is both, so the
+            # request names an unknown one (OrderID NONE, OrdStatus Rejected, as FIX says)
+            return None, self._cancel_reject(owner, cl_ord_id, orig, None, response_to,
+                                             CXL_UNKNOWN, order_id_mismatch(order_id, orig),
+                                             now)
         mismatch = mismatch_text(order.symbol, order.side, expect, orig)
         if mismatch is not None:
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
@@ -488,6 +522,11 @@ class Venue:
         for listener in self._listeners:
             listener(symbol, events, now)
         return out
+
+
+def order_id_mismatch(order_id: str, orig: str) -> str:
+    """The Text refusing a cancel or replace whose OrderID (37) is not order ``orig``'s."""
+    return f"OrderID (37) {order_id} does not match order {orig}"
 
 
 def mismatch_text(symbol: str, side: Side, expect: tuple[str, Side] | None,

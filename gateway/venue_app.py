@@ -58,24 +58,27 @@ from gateway.md_feed import MdBatch, MdLogError
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import DESK_OWNER, VenueRouter
-from gateway.venue import NewOrder, Venue
+from gateway.venue import NewOrder, Venue, order_id_mismatch
 from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
+    CXL_DUPLICATE,
     CXL_OTHER,
     CXL_TOO_LATE,
+    CXL_UNKNOWN,
     DAY,
     LIMIT,
     NEW,
     ORDER_STATUS,
     REJ_DUPLICATE,
+    REJECTED,
     TRADE,
     CancelReject,
     ExecReport,
     Order,
     Report,
 )
-from gateway.venue_restart import Recovered, recover, still_open, stored_reports
+from gateway.venue_restart import Recovered, recover, still_open, stored_reports, trading_day
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -122,12 +125,11 @@ class VenueApplication:
         self.audit: AuditLog | None = None
         self.metrics: GatewayMetrics | None = None
         self.sessions: dict[str, SessionHandle] = {}
-        # per session, the ClOrdIDs its stored reports name from before a restart, with
-        # the last OrdStatus of their orders, and the orders open at the restart, reported
-        # Canceled when the session logs on
-        self._used_ids: dict[str, dict[str, str]] = {}
+        # per session, what its stored reports say of orders from before a restart: their
+        # ClOrdIDs and last reports, and the orders open then, reported Canceled when the
+        # session logs on (gateway.venue_restart)
+        self._stored: dict[str, Recovered] = {}
         self._days: dict[str, date] = {}  # session -> its trading day at its last Logon
-        self._lost: dict[str, Recovered] = {}
         # per session, the last report sent for each order still open (what _carry keeps)
         self._open: dict[str, dict[str, ExecReport]] = {}
         self.gate = RiskGates(config, self.sessions)
@@ -152,10 +154,10 @@ class VenueApplication:
     def bind(self, engine: object) -> None:
         """Know every session up front (reports reach logged-out owners too), and the
         engine's audit log and metrics; then what the sessions' stores say of orders from
-        before a restart (:mod:`gateway.venue_restart`): their ClOrdIDs, and the orders
-        still open, which the books no longer hold: each owner gets a Canceled report for
-        them when it logs on (then, not now: a Logon that resets sequence numbers would
-        discard reports stored for a logged-out session)."""
+        before a restart (:mod:`gateway.venue_restart`): their ClOrdIDs and last reports,
+        and the orders still open, which the books no longer hold: each owner gets a
+        Canceled report for them when it logs on (then, not now: a Logon that resets
+        sequence numbers would discard reports stored for a logged-out session)."""
         self.audit = getattr(engine, "audit", None)
         self.metrics = getattr(engine, "metrics", None)
         self.desk.audit = self.gate.audit = self.audit
@@ -169,29 +171,40 @@ class VenueApplication:
             # open orders outlive sequence resets (see venue_restart)
             runner.session.carry = partial(self._carry, runner.name, runner.config,
                                            runner.session.dd)
-            self._used_ids[runner.name] = found.cl_ord_ids
-            if found.open:
-                self._lost[runner.name] = found
+            if found:
+                self._stored[runner.name] = found
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
 
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
         self.sessions[session.name] = session
+        self.gate.at(now)
+        self.desk.touch(now)
         # ClOrdIDs are unique within a trading day: the session's schedule period, else the
-        # UTC date. At the first Logon of a later day the done orders' ids are free again.
+        # UTC date. At the first Logon of a later day the done orders' ids are free again,
+        # and so, at the first Logon after a restart, are those the stored reports last
+        # mention on an earlier day (a store not reset holds several days).
         schedule = session.config.schedule
-        start = schedule.session_start(now) if schedule is not None else None
-        day = start.date() if start is not None else now.date()
-        if self._days.setdefault(session.name, day) != day:
+        day = trading_day(schedule, now)
+        previous = self._days.get(session.name)
+        stored = self._stored.get(session.name)
+        if previous != day:
             self._days[session.name] = day
-            self.venue.new_day(session.name)
-            self._used_ids.pop(session.name, None)
-        lost = self._lost.pop(session.name, None)
-        if lost is not None:
-            self.deliver(lost.cancels(session.name, self.venue.next_exec_id, now), now)
+            if previous is not None:
+                self.venue.new_day(session.name)
+            if stored is not None:
+                stored.forget_before(day, partial(trading_day, schedule))
+        if stored is not None and stored.open:
+            cancels = stored.cancels(session.name, self.venue.next_exec_id, now)
+            stored.open = {}  # reported: no longer carried over by a reset (see _carry)
+            self.deliver(cancels, now)
+        if stored is not None and not stored:
+            del self._stored[session.name]
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
+        self.gate.at(now)
+        self.desk.touch(now)
         self.market_data.drop_session(session.name)
         if self.config.cancel_on_disconnect:
             self.deliver(self.venue.cancel_all(session.name, now, "canceled on disconnect"),
@@ -201,6 +214,10 @@ class VenueApplication:
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
         self.sessions.setdefault(session.name, session)
         self.gate.at(now)
+        # before anything can make the algos act (a child filling against this order, a
+        # runner seeing the book it changed): their decisions happen now, not at the last
+        # market update or timer
+        self.desk.touch(now)
         msg_type = message.msg_type or ""
         owner = session.name
         cl_ord_id = message.body.get_str(11) or ""
@@ -211,19 +228,30 @@ class VenueApplication:
                 self.audit.order(now, "possdup_ignored", owner, cl_ord_id=cl_ord_id,
                                  msg_type=msg_type)
             return
-        if (msg_type in ("F", "G") and (orig := message.body.get_str(41) or "")
+        stored = self._stored.get(owner)
+        if (stored is not None and msg_type in ("F", "G")
+                and (orig := message.body.get_str(41) or "")
                 and self.venue.order(owner, orig) is None and not self.desk.knows(owner, orig)
-                and (status := self._used_ids.get(owner, {}).get(orig))):
+                and (done := stored.order(orig)) is not None):
             # an order done before a restart: as the venue would have answered then
-            self.deliver([request_cancel_reject(
-                owner, message, CXL_TOO_LATE, f"order {orig} was done before the venue restarted",
-                now, ord_status=status)], now)
+            order_id = message.body.get_str(37)
+            if order_id and order_id != done.order_id:
+                reject = request_cancel_reject(owner, message, CXL_UNKNOWN,
+                                               order_id_mismatch(order_id, orig), now)
+            else:
+                reject = request_cancel_reject(
+                    owner, message, CXL_TOO_LATE,
+                    f"order {orig} was done before the venue restarted", now,
+                    ord_status=done.ord_status, order_id=done.order_id)
+            self.deliver([reject], now)
             return
         if msg_type == "V":
             self.market_data.request(owner, message, now)
         elif msg_type == "D" and (self.venue.order(owner, cl_ord_id) is not None
-                                  or self.desk.knows(owner, cl_ord_id)):
-            # parents and direct orders share the session's ClOrdID space
+                                  or self.desk.knows(owner, cl_ord_id)
+                                  or (stored is not None and cl_ord_id in stored.ids)):
+            # parents and direct orders share the session's ClOrdID space, which the
+            # orders of the day from before a restart are part of
             self.deliver([self._bad_request(owner, "D", message, RequestError(
                 f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
         elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
@@ -235,9 +263,10 @@ class VenueApplication:
     def _handled(self, owner: str, cl_ord_id: str) -> bool:
         """Whether ``owner`` used ``cl_ord_id`` before: an order or parent of ours, or a
         ClOrdID in the session's stored reports from before a restart."""
+        stored = self._stored.get(owner)
         return (self.venue.order(owner, cl_ord_id) is not None
                 or self.desk.knows(owner, cl_ord_id)
-                or cl_ord_id in self._used_ids.get(owner, ()))
+                or (stored is not None and stored.used(cl_ord_id)))
 
     def next_deadline(self) -> datetime | None:
         desk = self.desk.next_deadline()
@@ -293,21 +322,36 @@ class VenueApplication:
             if msg_type == "D":
                 return self.venue.new_order(self.new_order(owner, message), now,
                                             None if gate is None else partial(self._risk, gate))
+            stored = self._stored.get(owner)
+            if msg_type in ("F", "G") and stored is not None and cl_ord_id in stored.ids:
+                # a ClOrdID of the day's orders from before a restart (the venue refuses
+                # its own orders' ClOrdIDs itself)
+                order_id, ord_status = self._order_state(owner, body.get_str(41) or "")
+                return [request_cancel_reject(owner, message, CXL_DUPLICATE,
+                                              f"duplicate ClOrdID {cl_ord_id}", now,
+                                              ord_status=ord_status, order_id=order_id)]
             if msg_type == "F":
                 return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now,
-                                         expect=(body.get_str(55) or "", parse_side(message)))
+                                         expect=(body.get_str(55) or "", parse_side(message)),
+                                         order_id=body.get_str(37))
             if msg_type == "G":
                 return self.venue.replace(
                     owner, cl_ord_id, body.get_str(41) or "", parse_qty(message),
                     parse_price(message), now,
                     None if gate is None else partial(self._risk_replace, gate),
-                    expect=(body.get_str(55) or "", parse_side(message)))
+                    expect=(body.get_str(55) or "", parse_side(message)),
+                    order_id=body.get_str(37), ord_type=body.get_str(40),
+                    tif=body.get_str(59))
+            req_id = body.get_str(790)
             status = self.venue.status(owner, cl_ord_id, now)
+            if status is None and stored is not None:  # an order from before a restart
+                status = stored.status(owner, cl_ord_id, self.venue.next_exec_id(), now)
             if status is None:
-                return [request_report(owner, self.venue.next_exec_id(), message,
-                                       f"unknown order {cl_ord_id}", now,
-                                       exec_type=ORDER_STATUS, reason=None)]
-            return [status]
+                status = request_report(owner, self.venue.next_exec_id(), message,
+                                        f"unknown order {cl_ord_id}", now,
+                                        exec_type=ORDER_STATUS, reason=None)
+            return [dataclasses.replace(status, ord_status_req_id=req_id)
+                    if req_id is not None else status]
         except RequestError as exc:
             return [self._bad_request(owner, msg_type, message, exc, now)]
 
@@ -336,15 +380,34 @@ class VenueApplication:
 
     def _bad_request(self, owner: str, msg_type: str, message: Message, error: RequestError,
                      now: datetime) -> Report:
+        """The reject of a request that failed before the venue saw it (a field that did
+        not parse, the throttle, a duplicate ClOrdID). A cancel or replace's reject names
+        the order it was about, if the session has it, with its OrderID and OrdStatus (its
+        status after the reject: the request changed nothing); else NONE and Rejected."""
         if msg_type in ("F", "G"):
-            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now)
+            order_id, status = self._order_state(owner, message.body.get_str(41) or "")
+            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now,
+                                         ord_status=status, order_id=order_id)
         return request_report(owner, self.venue.next_exec_id(), message, str(error), now,
                               reason=error.reason)
+
+    def _order_state(self, owner: str, cl_ord_id: str) -> tuple[str, str]:
+        """(OrderID, OrdStatus) of ``owner``'s order that had ``cl_ord_id``: the venue's, or
+        one from before a restart; ("NONE", Rejected) for an order it does not have."""
+        order = self.venue.order(owner, cl_ord_id)
+        if order is not None:
+            return order.order_id, order.status
+        stored = self._stored.get(owner)
+        done = stored.order(cl_ord_id) if stored is not None else None
+        if done is not None:
+            return done.order_id, done.ord_status
+        return "NONE", REJECTED
 
     def kill_all(self, reason: str, now: datetime) -> None:
         """The kill switch for every session: refuse new orders, cancel resting ones, stop
         every parent order."""
         self.gate.at(now)
+        self.desk.touch(now)
         for name in self.sessions:
             gate = self.gate(name)
             if gate is not None:
@@ -413,8 +476,8 @@ class VenueApplication:
         """What the session ``owner``'s store must keep across a sequence reset: the last
         report of each of its orders still open (direct orders and parents alike), and of
         the orders a restart found lost and has not yet reported Canceled."""
-        lost = self._lost.get(owner)
-        out = list(lost.open.values()) if lost is not None else []
+        stored = self._stored.get(owner)
+        out = list(stored.open.values()) if stored is not None else []
         out += [encode(exec_report_message(r, config), dictionaries)
                 for r in self._open.get(owner, {}).values()]
         return out

@@ -2,17 +2,28 @@
 
 The venue keeps its books in memory: a process that ends (a crash, a restart) loses every
 resting order, while each session's store keeps every ExecutionReport sent, persisted before
-it was sent. From those reports a restarted venue learns, per session:
+it was sent. From those reports a restarted venue learns, per session (:class:`Recovered`):
 
-* every ClOrdID the session used (11, and 41 of replaces and cancels), so a request resent
-  with PossDupFlag after the crash (the peer resends what arrived after our last committed
-  inbound sequence number) is recognised as one already handled and not executed again,
-  and the last OrdStatus of each, so a cancel or replace of an order that was done before
-  the restart is answered "too late" with that status rather than "unknown order";
+* the last report of each order (one report an order, not every report): the order as its
+  owner last heard of it, so an OrderStatusRequest is answered with its last known state,
+  and a cancel or replace of an order that was done before the restart is answered "too
+  late" with its OrderID and last OrdStatus rather than "unknown order";
+* every ClOrdID the orders had (11, and 41 of replaces and cancels), so that a
+  NewOrderSingle reusing one the same trading day is refused as a duplicate, as it was
+  before the restart, and a request resent with PossDupFlag after the crash (the peer
+  resends what arrived after our last committed inbound sequence number) is recognised as
+  one already handled and not executed again; the ClOrdIDs of requests refused before they
+  were orders count for the latter only (before the restart they were free for new orders);
 * the orders still open at the end (the last report's OrdStatus not final, LeavesQty > 0).
   They are gone from the books, so the venue tells their owners: an unsolicited Canceled
   report each ("venue restarted") when the session next logs on, with or without a
   sequence reset. A client's order system never shows as live an order the venue lost.
+
+ClOrdIDs are unique within a trading day (:func:`trading_day`): a store holds the reports
+since the session's last sequence reset, which may span days (a client that does not reset),
+so at the session's first Logon the venue forgets the orders whose last report was sent on
+an earlier trading day (:meth:`Recovered.forget_before`), as a running venue forgets done
+orders at a new day; the open ones stay until reported Canceled, that day.
 
 A store holds the reports since the session's last sequence reset, and what that reset
 carried over (:meth:`MessageStore.carried`): at every reset the venue has the store keep the
@@ -26,45 +37,133 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from engine.book_types import Side
+from fixspec.fieldtypes import parse_utc_timestamp
 from gateway.codec import scan_fields
+from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
-from gateway.venue_orders import CANCELED, FINAL_STATUSES, ExecReport
+from gateway.venue_orders import CANCELED, FINAL_STATUSES, ORDER_STATUS, REJECTED, ExecReport
 
-__all__ = ["RESTART_TEXT", "Recovered", "recover", "still_open", "stored_reports"]
+__all__ = ["RESTART_TEXT", "Recovered", "StoredOrder", "recover", "still_open",
+           "stored_reports", "trading_day"]
 
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
 _ER = b"\x0135=8\x01"
+
+
+def trading_day(schedule: Schedule | None, t: datetime) -> date:
+    """The trading day of time ``t``, within which ClOrdIDs are unique: the start date of
+    the ``schedule`` period holding it, else (no schedule, or between periods) its UTC
+    date."""
+    start = schedule.session_start(t) if schedule is not None else None
+    return start.date() if start is not None else t.date()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as its last stored report states it."""
+
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    symbol: str
+    side: Side
+    ord_type: str
+    price: Decimal | None
+    qty: int
+    tif: str
+    cum: int
+    avg_px: Decimal
+    #: OrdStatus (39) now: the report's, or Canceled if it left the order open (lost with
+    #: the book, and so reported at the session's logon)
+    ord_status: str
+    time: datetime | None  # that report's TransactTime (60)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> StoredOrder:
+        f = scan_fields(raw)
+        status = f.get(39, "")
+        return cls(order_id=f.get(37, ""), cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
+                   symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
+                   ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
+                   tif=f.get(59, ""), cum=_int(f.get(14)),
+                   avg_px=_decimal(f.get(6)) or Decimal(0),
+                   ord_status=CANCELED if still_open(status, _int(f.get(151))) else status,
+                   time=_time(f.get(60)))
+
+    def report(self, owner: str, exec_id: str, exec_type: str, now: datetime, *,
+               text: str | None = None) -> ExecReport:
+        """An ExecutionReport of the order in this state (LeavesQty 0: it works no more)."""
+        return ExecReport(
+            owner=owner, exec_id=exec_id, exec_type=exec_type, ord_status=self.ord_status,
+            order_id=self.order_id, cl_ord_id=self.cl_ord_id, orig_cl_ord_id=self.orig_cl_ord_id,
+            symbol=self.symbol, side=self.side, ord_type=self.ord_type, price=self.price,
+            qty=self.qty, tif=self.tif, leaves=0, cum=self.cum, avg_px=self.avg_px, time=now,
+            text=text)
 
 
 @dataclass
 class Recovered:
     """One session's orders as its stored reports tell them."""
 
-    #: every ClOrdID used, with the last OrdStatus reported for its order (Canceled for an
-    #: order still open: the restarted venue reports it so)
-    cl_ord_ids: dict[str, str] = field(default_factory=dict)
-    #: the last report of each order still open, by OrderID (37), as sent
+    #: the last report of each order, by OrderID (37), as sent
+    orders: dict[str, bytes] = field(default_factory=dict)
+    #: every ClOrdID the orders had, with its order's OrderID
+    ids: dict[str, str] = field(default_factory=dict)
+    #: ClOrdIDs of requests refused before they were orders (OrderID NONE), with the
+    #: refusal's TransactTime: PossDup copies of them are not acted on again
+    refused: dict[str, str] = field(default_factory=dict)
+    #: the last report of each order still open, by OrderID, until it is reported Canceled
     open: dict[str, bytes] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.refused)
+
+    def order(self, cl_ord_id: str) -> StoredOrder | None:
+        """The order that had ``cl_ord_id``, as its last report states it."""
+        order_id = self.ids.get(cl_ord_id)
+        raw = self.orders.get(order_id) if order_id is not None else None
+        return StoredOrder.parse(raw) if raw is not None else None
+
+    def used(self, cl_ord_id: str) -> bool:
+        """Whether the stored reports name ``cl_ord_id`` (an order's, or a refused one)."""
+        return cl_ord_id in self.ids or cl_ord_id in self.refused
 
     def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime
                 ) -> list[ExecReport]:
         """A Canceled report for each open order, as the client knows it; ``exec_id`` makes
         each report's ExecID."""
-        out = []
-        for order_id, raw in self.open.items():
-            f = scan_fields(raw)
-            out.append(ExecReport(
-                owner=owner, exec_id=exec_id(), exec_type=CANCELED, ord_status=CANCELED,
-                order_id=order_id, cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
-                symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
-                ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
-                tif=f.get(59, ""), leaves=0, cum=_int(f.get(14)),
-                avg_px=_decimal(f.get(6)) or Decimal(0), time=now, text=RESTART_TEXT))
-        return out
+        return [StoredOrder.parse(raw).report(owner, exec_id(), CANCELED, now,
+                                              text=RESTART_TEXT)
+                for raw in self.open.values()]
+
+    def status(self, owner: str, cl_ord_id: str, exec_id: str, now: datetime
+               ) -> ExecReport | None:
+        """The OrderStatus report (ExecType I, ExecID ``exec_id``) of the order that had
+        ``cl_ord_id``, in its last known state, or None if the stored reports name no such
+        order."""
+        order = self.order(cl_ord_id)
+        return None if order is None else order.report(owner, exec_id, ORDER_STATUS, now)
+
+    def forget_before(self, day: date, day_of: Callable[[datetime], date]) -> None:
+        """Forget the orders whose last report was sent before trading day ``day``
+        (``day_of``: a time's trading day), with their ClOrdIDs, free again, and the
+        refusals of earlier days; orders not yet reported Canceled (``open``) stay. A report
+        without a readable TransactTime counts as today's (its ClOrdIDs stay used)."""
+        def earlier(value: str | None) -> bool:
+            t = _time(value)
+            return t is not None and day_of(t) < day
+
+        gone = {order_id for order_id, raw in self.orders.items()
+                if order_id not in self.open and earlier(scan_fields(raw).get(60))}
+        if gone:
+            for order_id in gone:
+                del self.orders[order_id]
+            self.ids = {cl: oid for cl, oid in self.ids.items() if oid not in gone}
+        self.refused = {cl: t for cl, t in self.refused.items() if not earlier(t)}
 
 
 def recover(stored: Iterable[StoredMessage]) -> Recovered:
@@ -75,24 +174,23 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
             continue
         f = scan_fields(message.raw)
         order_id = f.get(37, "")
-        named = order_id not in ("", "NONE")  # else a reject of a request naming no order
-        for tag in (11, 41):
-            if f.get(tag):
-                if named:
-                    got.cl_ord_ids[f[tag]] = f.get(39, "")
-                else:  # used, but no order's status (a duplicate's reject keeps the order's)
-                    got.cl_ord_ids.setdefault(f[tag], f.get(39, ""))
-        if not named:
+        if order_id in ("", "NONE"):  # a request refused before it was an order
+            if f.get(150) == REJECTED:  # (not a status report of an unknown order)
+                for tag in (11, 41):
+                    cl = f.get(tag)
+                    if cl and cl not in got.ids:
+                        got.refused[cl] = f.get(60, "")
             continue
+        got.orders[order_id] = message.raw
+        for tag in (11, 41):
+            cl = f.get(tag)
+            if cl:
+                got.ids[cl] = order_id
+                got.refused.pop(cl, None)
         if still_open(f.get(39, ""), _int(f.get(151))):
             got.open[order_id] = message.raw
         else:
             got.open.pop(order_id, None)
-    for raw in got.open.values():  # lost with the book: the venue reports them Canceled
-        f = scan_fields(raw)
-        for tag in (11, 41):
-            if f.get(tag):
-                got.cl_ord_ids[f[tag]] = CANCELED
     return got
 
 
@@ -121,4 +219,11 @@ def _decimal(value: str | None) -> Decimal | None:
     try:
         return Decimal(value) if value else None
     except InvalidOperation:
+        return None
+
+
+def _time(value: str | None) -> datetime | None:
+    try:
+        return parse_utc_timestamp(value) if value else None
+    except ValueError:
         return None

@@ -308,6 +308,11 @@ def test_plan_and_rewrite_of_the_synthetic_log(tmp_path: Path) -> None:
                             order_ids={"o1": "VEN-7"}, symbols={"AAPL": "MSFT"})
     assert fields == [(11, b"p-o3"), (37, b"VEN-7"), (38, b"100"), (41, b"p-o1"), (54, b"1"),
                       (55, b"MSFT"), (60, b"20300101-00:00:00.000")]
+    # sent before the acceptor answered o1 (--speed max): no OrderID rather than the log's
+    # X1, another venue's id, which an acceptor checking 37 against 41 refuses
+    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_begin="FIX.4.4",
+                            begin_string="FIX.4.4", order_ids={})
+    assert 37 not in dict(fields) and dict(fields)[41] == b"o1"
     with pytest.raises(ValueError, match="no messages from SenderCompID 'NOPE'"):
         plan(log, "NOPE")
 

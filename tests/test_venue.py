@@ -168,6 +168,64 @@ def test_a_replace_refused_by_the_callers_vet_changes_nothing() -> None:
     assert r.exec_type == REPLACED and seen == [(600, D("10.01")), (200, D("10.00"))]
 
 
+def test_a_replace_keeping_its_price_is_not_held_to_the_band_a_new_price_is() -> None:
+    """The band measures new prices against the market: an order resting at a price the
+    market has since left may still be reduced (or grown) there, as it may be canceled."""
+    v = venue()  # band 10%
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    v.new_order(nos("C2", "s", Side.SELL, 10, "12.00"), NOW)
+    v.new_order(nos("C3", "b", Side.BUY, 10, "12.00"), NOW)  # trades at 12: 10.00 is 16% off
+    [far] = execs(v.new_order(nos("C1", "x", Side.BUY, 10, "10.00"), NOW))
+    assert far.exec_type == REJECTED and "price band" in (far.text or "")
+    [r] = execs(v.replace("C1", "a2", "a", 50, D("10.00"), NOW))
+    assert (r.exec_type, r.qty, r.price) == (REPLACED, 50, D("10"))
+    [r] = execs(v.replace("C1", "a3", "a2", 40, None, NOW))  # no Price: the same price
+    assert (r.exec_type, r.qty) == (REPLACED, 40)
+    [r] = execs(v.replace("C1", "a4", "a3", 60, D("10"), NOW))  # more, at the resting price
+    assert (r.exec_type, r.qty) == (REPLACED, 60)
+    [rej] = v.replace("C1", "a5", "a4", 60, D("10.01"), NOW)  # a new price: banded
+    assert isinstance(rej, CancelReject) and "price band" in rej.text
+    [rej] = v.replace("C1", "a6", "a4", 60, D("10.005"), NOW)  # the tick always holds
+    assert isinstance(rej, CancelReject) and "tick size" in rej.text
+    order = v.order("C1", "a4")
+    assert order is not None and (order.qty, order.price) == (60, D("10"))
+
+
+def test_a_replace_changing_ordtype_or_timeinforce_is_refused_and_changes_nothing() -> None:
+    """A replace changes quantity and price only; it does not report Replaced for terms it
+    did not apply."""
+    v = venue()
+    v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
+    [rej] = v.replace("C1", "a2", "a", 50, D("10.00"), NOW, ord_type="1")
+    assert isinstance(rej, CancelReject) and (rej.reason, rej.ord_status) == (99, NEW)
+    assert rej.text == "OrdType (40) 1 is not order a's (2): a replace changes OrderQty and " \
+                       "Price only"
+    [rej] = v.replace("C1", "a3", "a", 50, D("10.00"), NOW, tif="1")
+    assert isinstance(rej, CancelReject)
+    assert rej.text == "TimeInForce (59) 1 is not order a's (0): a replace changes OrderQty " \
+                       "and Price only"
+    order = v.order("C1", "a")
+    assert order is not None and (order.qty, order.tif, order.cl_ord_id) == (100, "0", "a")
+    [r] = execs(v.replace("C1", "a4", "a", 50, D("10.00"), NOW, ord_type="2", tif="0"))
+    assert r.exec_type == REPLACED  # the same terms sent again
+
+
+def test_a_cancel_or_replace_whose_orderid_is_not_the_orders_is_an_unknown_order() -> None:
+    v = venue()
+    [ack] = execs(v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW))
+    v.new_order(nos("C1", "b", Side.BUY, 100, "10.00"), NOW)
+    other = v.order("C1", "b")
+    assert other is not None
+    for rej in (v.cancel("C1", "a2", "a", NOW, order_id=other.order_id)[0],
+                v.replace("C1", "a3", "a", 50, None, NOW, order_id=other.order_id)[0]):
+        assert isinstance(rej, CancelReject)
+        assert (rej.reason, rej.order_id, rej.ord_status) == (1, "NONE", REJECTED)
+        assert rej.text == f"OrderID (37) {other.order_id} does not match order a"
+    assert v.order("C1", "a").leaves == v.order("C1", "b").leaves == 100  # type: ignore[union-attr]
+    [r] = execs(v.cancel("C1", "a4", "a", NOW, order_id=ack.order_id))
+    assert r.exec_type == CANCELED
+
+
 def test_replace_down_keeps_priority_and_up_loses_it() -> None:
     v = venue()
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)

@@ -1,17 +1,25 @@
 """A venue killed with SIGKILL and restarted: its books are gone, so every order it had
-acknowledged and not finished is reported Canceled to its owner, and a request the client
-resends with PossDupFlag after the crash is not executed a second time."""
+acknowledged and not finished is reported Canceled to its owner, a request the client
+resends with PossDupFlag after the crash is not executed a second time, and the orders of
+the day from before the restart keep their ClOrdIDs and answer status requests."""
 
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from gateway.store import StoredMessage
+from fixspec.dictionary import SessionDictionaries, builtin_session
+from fixspec.fieldtypes import format_utc_timestamp
+from gateway.codec import decode_bytes, encode
+from gateway.config import SessionConfig, load_config
+from gateway.fixmessage import Message
+from gateway.store import MemoryStore, StoredMessage
+from gateway.venue_app import VenueApplication
 from gateway.venue_restart import RESTART_TEXT, recover
 from tests.conformance.harness import Client
-from tests.fixpeer import Peer
+from tests.fixpeer import Peer, fields
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,15 +41,143 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
         er(6, "11=C|37=O3|39=4|150=4|151=0|14=0|38=10|54=1|55=AAPL"),  # canceled
         er(7, "11=B|37=NONE|39=8|150=8|151=0|14=0|38=5|54=1|55=AAPL"),  # B reused: rejected
     ])
-    # every ClOrdID used, with its order's last OrdStatus: Canceled for the open one (the
-    # restarted venue reports it so), and a reject naming no order leaves B's status alone
-    assert got.cl_ord_ids == {"A": "4", "A2": "4", "B": "2", "C": "4", "X": "8"}
-    assert list(got.open) == ["O1"]
+    # every ClOrdID of an order, with its OrderID; a reject naming no order leaves B's
+    # order alone; X was refused before it was an order: used, but by no order
+    assert got.ids == {"A": "O1", "A2": "O1", "B": "O2", "C": "O3"}
+    assert list(got.refused) == ["X"] and got.used("X") and not got.used("Y")
+    assert list(got.open) == ["O1"] and list(got.orders) == ["O1", "O2", "O3"]
+    # each order's last state; the open one is Canceled (the restarted venue reports it so)
+    states = {cl: got.order(cl) for cl in ("A", "A2", "B", "C")}
+    assert {cl: (o.order_id, o.ord_status, o.cum) for cl, o in states.items() if o} == {
+        "A": ("O1", "4", 20), "A2": ("O1", "4", 20), "B": ("O2", "2", 50), "C": ("O3", "4", 0)}
     (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", iter(["E1"]).__next__,
                             datetime(2026, 11, 26, tzinfo=UTC))
     assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
         "A2", "A", 20, 0)
     assert (cancel.exec_type, cancel.ord_status, cancel.text) == ("4", "4", RESTART_TEXT)
+
+
+def test_a_store_of_several_days_keeps_the_last_days_orders_and_the_open_ones() -> None:
+    """ClOrdIDs are unique within a trading day: at the first Logon after a restart, orders
+    whose last report was sent on an earlier day are forgotten (their ClOrdIDs free again),
+    but not orders still open, which the venue reports Canceled that day."""
+    got = recover([
+        er(1, "11=OLD|37=O1|39=2|150=F|151=0|14=10|38=10|54=1|55=AAPL|60=20261124-15:00:00"),
+        er(2, "11=GTC|37=O2|39=0|150=0|151=10|14=0|38=10|54=1|55=AAPL|60=20261124-15:00:01"),
+        er(3, "11=R1|37=NONE|39=8|150=8|151=0|14=0|38=10|54=1|55=NOPE|60=20261124-15:00:02"),
+        er(4, "11=NEW|37=O3|39=4|150=4|151=0|14=0|38=10|54=1|55=AAPL|60=20261125-00:00:01"),
+        er(5, "11=R2|37=NONE|39=8|150=8|151=0|14=0|38=10|54=1|55=NOPE|60=20261125-00:00:02"),
+    ])
+    got.forget_before(date(2026, 11, 25), lambda t: t.date())
+    assert got.ids == {"GTC": "O2", "NEW": "O3"} and list(got.refused) == ["R2"]
+    assert list(got.orders) == ["O2", "O3"] and list(got.open) == ["O2"]
+    got.open = {}  # reported Canceled at that Logon: forgotten at the next day's
+    got.forget_before(date(2026, 11, 26), lambda t: t.date())
+    assert not got
+
+
+@dataclass
+class _Session:
+    store: MemoryStore
+    dd: SessionDictionaries
+    carry: object = None
+
+
+@dataclass
+class _Runner:
+    """What VenueApplication.bind reads of an engine's session runner."""
+
+    config: SessionConfig
+    store: MemoryStore
+    session: _Session = field(init=False)
+    logged_on: bool = True
+    sent: list[Message] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.session = _Session(self.store, builtin_session(self.config.begin_string))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def send(self, message: Message) -> None:
+        """What the session layer does: number, store, then (here) keep it to read."""
+        m = message.copy()
+        for tag, value in ((8, self.config.begin_string), (49, "VENUE"), (56, "CLIENT1"),
+                           (34, str(self.store.next_sender_seq)),
+                           (52, format_utc_timestamp(datetime.now(UTC)))):
+            m.header.set(tag, value)
+        raw = encode(m, self.session.dd)
+        self.store.save_sent(self.store.next_sender_seq, raw)
+        self.sent.append(decode_bytes(raw, self.session.dd))
+
+
+class _Engine:
+    def __init__(self, runner: _Runner) -> None:
+        self.runners = {runner.name: runner}
+
+
+def _venue_on(store: MemoryStore) -> tuple[VenueApplication, _Runner]:
+    gw = load_config(ROOT / "sessions/venue.yaml")
+    runner = _Runner(next(s for s in gw.sessions if s.target_comp_id == "CLIENT1"), store)
+    app = VenueApplication(gw)
+    app.bind(_Engine(runner))
+    return app, runner
+
+
+def _ask(app: VenueApplication, runner: _Runner, body: str, now: datetime
+         ) -> list[dict[int, str]]:
+    raw = Peer(begin="FIX.4.4", sender="CLIENT1", target="VENUE").msg(
+        f"{body}|60={now:%Y%m%d-%H:%M:%S}" if body[3] in "DFG" else body, now=now)
+    before = len(runner.sent)
+    app.on_message(runner, decode_bytes(raw, runner.session.dd), now)  # type: ignore[arg-type]
+    return [fields(encode(m)) for m in runner.sent[before:]]
+
+
+def test_after_a_restart_the_days_orders_keep_their_clordids_and_answer_status() -> None:
+    """A store holding two days (a client that does not reset sequence numbers), then a
+    restart on the second day: the second day's ClOrdIDs, and those of orders still open,
+    are refused again; the first day's done ones are free; a status request for an order
+    known only from the store answers its last state; a cancel of one names its OrderID."""
+    day1 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    day2 = day1 + timedelta(days=1)
+    store = MemoryStore()
+    app, c = _venue_on(store)
+    app.on_logon(c, day1)  # type: ignore[arg-type]
+    _ask(app, c, "35=D|11=OLD|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", day1)
+    _ask(app, c, "35=F|11=OLDc|41=OLD|54=1|55=AAPL", day1)
+    [gtc] = _ask(app, c, "35=D|11=GTC|54=1|38=10|40=2|44=19.00|55=AAPL|59=1", day1)
+    app.on_logon(c, day2)  # type: ignore[arg-type]
+    _ask(app, c, "35=D|11=DONE|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", day2)
+    _ask(app, c, "35=F|11=DONEc|41=DONE|54=1|55=AAPL", day2)
+    _ask(app, c, "35=D|11=FB|54=1|38=100|40=2|44=21.00|55=AAPL|59=0", day2)
+    fb = _ask(app, c, "35=D|11=FS|54=2|38=100|40=2|44=21.00|55=AAPL|59=0", day2)
+    fill = next(m for m in fb if m[11] == "FB" and m[150] == "F")
+    _ask(app, c, "35=D|11=REJ|54=1|38=10|40=2|44=20.00|55=NOPE|59=0", day2)  # refused
+
+    later = day2 + timedelta(hours=1)
+    app, c = _venue_on(store)  # the restart: the books are gone, the store is not
+    app.on_logon(c, later)  # type: ignore[arg-type]
+    assert [(m[11], m[150], m[37]) for m in map(fields, map(encode, c.sent))] == [
+        ("GTC", "4", gtc[37])]
+    for cl in ("DONE", "DONEc", "FB", "GTC"):  # used that day (GTC: open until now)
+        [rej] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", later)
+        assert (rej[150], rej[103], rej[58]) == ("8", "6", f"duplicate ClOrdID {cl}")
+    for cl in ("OLD", "REJ"):  # done the day before; refused before it was an order
+        [ack] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", later)
+        assert ack[150] == "0"
+    [status] = _ask(app, c, "35=H|11=FB|54=1|55=AAPL|790=S1", later)
+    assert {t: status.get(t) for t in (150, 39, 37, 14, 6, 151, 11, 55, 54, 38, 44, 790)} == {
+        150: "I", 39: "2", 37: fill[37], 14: "100", 6: "21", 151: "0", 11: "FB",
+        55: "AAPL", 54: "1", 38: "100", 44: "21.00", 790: "S1"}
+    [status] = _ask(app, c, "35=H|11=GTC|54=1|55=AAPL", later)  # lost open: Canceled
+    assert (status[150], status[39], status[37], status[151], status[59]) == (
+        "I", "4", gtc[37], "0", "1")
+    [rej] = _ask(app, c, "35=F|11=X1|41=FB|54=1|55=AAPL", later)
+    assert (rej[35], rej[102], rej[39], rej[37]) == ("9", "0", "2", fill[37])
+    [rej] = _ask(app, c, f"35=F|11=X2|41=FB|37={gtc[37]}|54=1|55=AAPL", later)
+    assert (rej[35], rej[102], rej[39], rej[37]) == ("9", "1", "8", "NONE")
+    assert "does not match" in rej[58]
 
 
 def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path: Path) -> None:
@@ -54,7 +190,8 @@ def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path
             c.msg(f"35=D|11={cl}|54={side}|38=100|40=2|44={px}|55=AAPL|59=0|60={c.ts()}")
             c.expect("8", **{"11": cl, "150": "0"})
         # X1 bought R2's 100: a fill report for each (the resting side's first)
-        assert {c.expect("8", **{"150": "F"})[11] for _ in range(2)} == {"R2", "X1"}
+        fills = {m[11]: m for m in (c.expect("8", **{"150": "F"}) for _ in range(2))}
+        assert set(fills) == {"R2", "X1"}
     finally:  # the crash; also what ends the venue if a step above failed
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -76,6 +213,19 @@ def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path
             c2.msg(f"35=F|11=C{orig}|41={orig}|54=1|55=AAPL|60={c2.ts()}")
             reject = c2.expect("9", **{"11": f"C{orig}"})
             assert (reject[102], reject[39], reject[434]) == ("0", status, "1")
+            assert reject[37] not in ("NONE", "")
+        assert reject[37] != fills["X1"][37]  # (R1's, then X1's below)
+        c2.msg(f"35=F|11=CX|41=X1|54=1|55=AAPL|60={c2.ts()}")
+        c2.expect("9", **{"11": "CX", "37": fills["X1"][37], "39": "2"})
+        # X1 was used today: a new order reusing it is a duplicate, as before the crash
+        c2.msg(f"35=D|11=X1|54=1|38=100|40=2|44=10.20|55=AAPL|59=0|60={c2.ts()}")
+        c2.expect("8", **{"11": "X1", "150": "8", "103": "6"})
+        # its status is its last known state, not "unknown order"
+        c2.msg("35=H|11=X1|54=1|55=AAPL|790=Q1")
+        c2.expect("8", **{"11": "X1", "150": "I", "39": "2", "37": fills["X1"][37],
+                          "14": "100", "151": "0", "6": "10.1", "790": "Q1"})
+        c2.msg("35=H|11=R1|54=1|55=AAPL")  # lost open: Canceled
+        c2.expect("8", **{"11": "R1", "150": "I", "39": "4", "14": "0", "151": "0"})
         c2.close()
     finally:
         assert stop_gateway(proc) == 0

@@ -1,0 +1,215 @@
+"""The venue application's answers to cancels, replaces, status and market-data requests,
+driven in-process with FIX messages (decoded, and every answer encoded and validated against
+the session's shipped dictionary, as a strict counterparty would check it)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fixspec.dictionary import SessionDictionaries, builtin_session
+from fixspec.fieldtypes import format_utc_timestamp
+from fixspec.validate import validate
+from gateway.codec import decode_bytes, encode
+from gateway.config import GatewayConfig, load_config
+from gateway.fixmessage import Message
+from gateway.venue_app import VenueApplication
+from tests.engine_apps import RecordingHandle
+from tests.fixpeer import Peer, fields
+
+VENUE = Path(__file__).resolve().parents[1] / "sessions" / "venue.yaml"
+T0 = datetime.fromisoformat("2026-11-25T15:00:00+00:00")
+Fields = dict[int, str]
+
+
+class Client:
+    """A session of the venue application, with a FIX peer's view of it: what it sends is
+    decoded by the session's dictionary, what the venue sends it is encoded, validated and
+    read back as tag -> value."""
+
+    def __init__(self, app: VenueApplication, comp_id: str, begin: str) -> None:
+        gw = app_config()
+        cfg = next(s for s in gw.sessions if s.target_comp_id == comp_id)
+        self.app = app
+        self.handle = RecordingHandle(replace(cfg, begin_string=begin))
+        self.dd: SessionDictionaries = builtin_session(begin)
+        self.peer = Peer(begin=begin, sender=comp_id, target="VENUE")
+        self.seen = 0
+
+    def send(self, body: str, now: datetime = T0) -> list[Fields]:
+        """Send ``body`` (``35=D|11=...``); what the venue sent this session since the last
+        call."""
+        message = decode_bytes(self.peer.msg(body, now=now), self.dd)
+        self.app.on_message(self.handle, message, now)  # type: ignore[arg-type]
+        return self.received()
+
+    def received(self) -> list[Fields]:
+        out = [self._wire(m, n) for n, m in enumerate(self.handle.sent[self.seen:], self.seen)]
+        self.seen = len(self.handle.sent)
+        return out
+
+    def _wire(self, m: Message, n: int) -> Fields:
+        m = m.copy()
+        cfg = self.handle.config
+        for tag, value in ((8, cfg.begin_string), (49, "VENUE"), (56, cfg.target_comp_id),
+                           (34, str(n + 1)), (52, format_utc_timestamp(T0))):
+            m.header.set(tag, value)
+        raw = encode(m, self.dd)
+        validate(decode_bytes(raw, self.dd), self.dd)
+        return fields(raw)
+
+
+def app_config() -> GatewayConfig:
+    return load_config(VENUE)
+
+
+def venue(begin: str = "FIX.4.4") -> tuple[VenueApplication, Client, Client]:
+    app = VenueApplication(app_config())
+    c1, c2 = Client(app, "CLIENT1", begin), Client(app, "CLIENT2", begin)
+    app.on_logon(c1.handle, T0)  # type: ignore[arg-type]
+    app.on_logon(c2.handle, T0)  # type: ignore[arg-type]
+    return app, c1, c2
+
+
+def ts(t: datetime = T0) -> str:
+    return t.strftime("%Y%m%d-%H:%M:%S")
+
+
+def order(cl: str, side: str, qty: int, px: str, symbol: str = "AAPL", tif: str = "0") -> str:
+    return f"35=D|11={cl}|54={side}|38={qty}|40=2|44={px}|55={symbol}|59={tif}|60={ts()}"
+
+
+def test_a_replace_lowering_the_quantity_at_its_price_passes_after_the_market_moved() -> None:
+    """The probe's case: a buy resting at 20.00, the market trading at 26 (20% band: 20.80
+    to 31.20); lowering it at 20.00 is not refused by the band."""
+    _, c1, c2 = venue()
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    c2.send(order("S", "2", 10, "26.00"))
+    c2.send(order("B", "1", 10, "26.00"))
+    [rep] = c1.send(f"35=G|11=A2|41=A|54=1|38=50|40=2|44=20.00|55=AAPL|60={ts()}")
+    assert (rep[35], rep[150], rep[39], rep[38], rep[151], rep[37]) == (
+        "8", "5", "0", "50", "50", ack[37])
+    [rej] = c1.send(f"35=G|11=A3|41=A2|54=1|38=50|40=2|44=20.50|55=AAPL|60={ts()}")
+    assert (rej[35], rej[102]) == ("9", "99") and "price band" in rej[58]
+
+
+@pytest.mark.parametrize(("change", "text"), [
+    ("40=1", "OrdType (40) 1 is not order A's (2)"),
+    ("40=2|44=20.00|59=1", "TimeInForce (59) 1 is not order A's (0)"),
+])
+def test_a_replace_changing_ordtype_or_timeinforce_gets_a_cancel_reject(change: str,
+                                                                         text: str) -> None:
+    _, c1, _ = venue()
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    [rej] = c1.send(f"35=G|11=A2|41=A|54=1|38=50|{change}|55=AAPL|60={ts()}")
+    assert (rej[35], rej[102], rej[434], rej[37], rej[39]) == ("9", "99", "2", ack[37], "0")
+    assert rej[58] == f"{text}: a replace changes OrderQty and Price only"
+    [status] = c1.send("35=H|11=A|54=1|55=AAPL")
+    assert (status[11], status[38], status[40], status[59], status[151]) == (
+        "A", "100", "2", "0", "100")
+
+
+@pytest.mark.parametrize("begin", ["FIX.4.4", "FIXT.1.1", "FIX.4.2"])
+def test_an_order_status_report_echoes_ordstatusreqid_where_fix_has_it(begin: str) -> None:
+    """OrdStatusReqID (790) is on ExecutionReport from FIX 4.4 (and 5.0SP2) on, not in FIX
+    4.2: echoed for an order, a parent and an unknown order; each answer passes the
+    session's dictionary."""
+    _, c1, _ = venue(begin)
+    c1.send(order("A", "1", 100, "20.00"))
+    # a parent with an hour to go: INTC's book is empty, so it waits with no child out
+    c1.send(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={ts()}|847=1001|"
+            f"848=Slices=3|168={ts()}|126={ts(T0 + timedelta(hours=1))}")
+    fix42 = begin == "FIX.4.2"
+    for cl, symbol, status in (("A", "AAPL", "0"), ("P1", "INTC", "0"), ("NOPE", "AAPL", "8")):
+        [a] = c1.send(f"35=H|11={cl}|54=1|55={symbol}|790=Q{cl}")
+        # (FIX 4.2 has no ExecType I: a status report's ExecType is its OrdStatus)
+        assert (a[11], a[39], a[150]) == (cl, status, status if fix42 else "I")
+        assert a.get(790) == (None if fix42 else f"Q{cl}")
+    [plain] = c1.send("35=H|11=A|54=1|55=AAPL")  # no 790 asked, none sent
+    assert 790 not in plain
+
+
+@pytest.mark.parametrize(("body", "text"), [
+    ("35=G|11=A2|41=A|54=1|40=2|44=20.00|55=AAPL", "tag 38 (OrderQty) is missing"),
+    ("35=G|11=A2|41=A|54=1|38=abc|40=2|44=20.00|55=AAPL", "is not a number"),
+    ("35=F|11=A2|41=A|54=7|55=AAPL", "Side (54) '7' is not supported"),
+])
+def test_a_request_that_does_not_parse_is_rejected_with_its_orders_id_and_status(
+        body: str, text: str) -> None:
+    """OrdStatus on an OrderCancelReject is the order's status after the reject (Rejected
+    only for an unknown order), and OrderID its id."""
+    _, c1, c2 = venue()
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    c2.send(order("S", "2", 40, "20.00"))  # A partly filled
+    c1.received()
+    [rej] = c1.send(f"{body}|60={ts()}")
+    assert (rej[35], rej[37], rej[39], rej[102]) == ("9", ack[37], "1", "99")
+    assert text in rej[58]
+    [rej] = c1.send(f"{body.replace('41=A', '41=NOPE')}|60={ts()}")  # an order it never had
+    assert (rej[35], rej[37], rej[39]) == ("9", "NONE", "8")
+
+
+def test_a_cancel_or_replace_naming_another_orders_orderid_is_refused() -> None:
+    _, c1, _ = venue()
+    [a] = c1.send(order("A", "1", 100, "20.00"))
+    [b] = c1.send(order("B", "1", 100, "20.00"))
+    for body in (f"35=F|11=A2|41=A|37={b[37]}|54=1|55=AAPL",
+                 f"35=G|11=A3|41=A|37={b[37]}|54=1|38=50|40=2|44=20.00|55=AAPL"):
+        [rej] = c1.send(f"{body}|60={ts()}")
+        assert (rej[35], rej[102], rej[37], rej[39]) == ("9", "1", "NONE", "8")
+        assert rej[58] == f"OrderID (37) {b[37]} does not match order A"
+    [done] = c1.send(f"35=F|11=A4|41=A|37={a[37]}|54=1|55=AAPL|60={ts()}")
+    assert (done[35], done[150]) == ("8", "4")
+    [still] = c1.send("35=H|11=B|54=1|55=AAPL")
+    assert (still[39], still[151]) == ("0", "100")
+
+
+def test_a_subscription_for_full_refreshes_is_rejected_a_snapshot_is_served() -> None:
+    _, c1, _ = venue()
+    c1.send(order("A", "1", 100, "20.00"))
+    [rej] = c1.send("35=V|262=F|263=1|264=0|265=0|267=1|269=0|146=1|55=AAPL")
+    assert (rej[35], rej[262], rej[281]) == ("Y", "F", "6")
+    assert "MDUpdateType (265) 0" in rej[58]
+    [snap] = c1.send("35=V|262=S|263=0|264=0|265=0|267=1|269=0|146=1|55=AAPL")
+    assert (snap[35], snap[270], snap[271]) == ("W", "20", "100")
+    c1.send("35=V|262=I|263=1|264=0|265=1|267=1|269=0|146=1|55=AAPL")  # incremental: served
+    assert [m[35] for m in c1.send(order("B", "1", 10, "20.00"))] == ["8", "X"]
+
+
+def test_a_by_order_subscription_with_a_depth_is_rejected_a_full_book_one_served() -> None:
+    """By-order increments follow every order of the book, so they cannot keep to a depth;
+    a one-off by-order snapshot with a depth, and level data with one, are served."""
+    _, c1, c2 = venue()
+    c2.send(order("A", "1", 100, "20.00"))
+    c2.send(order("B", "1", 100, "19.99"))
+    [rej] = c1.send("35=V|262=O1|263=1|264=1|265=1|266=N|267=1|269=0|146=1|55=AAPL")
+    assert (rej[35], rej[262], rej[281]) == ("Y", "O1", "5")
+    assert "MarketDepth (264) 1" in rej[58]
+    [snap] = c1.send("35=V|262=O2|263=0|264=1|266=N|267=1|269=0|146=1|55=AAPL")
+    assert (snap[35], snap[268], snap[270]) == ("W", "1", "20")
+    for req in ("O3|263=1|264=0|265=1|266=N", "L1|263=1|264=1|265=1|266=Y"):
+        [w] = c1.send(f"35=V|262={req}|267=1|269=0|146=1|55=AAPL")
+        assert w[35] == "W"
+
+
+def test_algo_decisions_a_clients_order_triggers_carry_that_orders_time() -> None:
+    """A TWAP parent waits on an empty book; the desk's last timer ran at 15:00:10. CLIENT2's
+    sell at 15:00:12 makes the TWAP cross at once: the child, its fill and the parent's fill
+    happen at 15:00:12, not at the desk's last timer (which put the fill before the order
+    it filled against)."""
+    app, c1, c2 = venue()
+    c1.send(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={ts()}|847=1001|"
+            f"848=Slices=3|168={ts()}|126={ts(T0 + timedelta(seconds=60))}")
+    timer = app.next_deadline()
+    assert timer == T0 + timedelta(seconds=10)  # half a slice: the TWAP would cross now
+    app.on_timer(timer)
+    assert c1.received() == []  # nothing to cross with
+    t2 = timer + timedelta(seconds=2)
+    ack, fill = c2.send(order("S1", "2", 100, "50.00", "INTC"), now=t2)
+    assert (ack[150], fill[150], fill[32]) == ("0", "F", "100")
+    [parent_fill] = c1.received()
+    assert parent_fill[150] == "F"
+    assert ack[60] == fill[60] == parent_fill[60] == format_utc_timestamp(t2)
