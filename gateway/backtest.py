@@ -18,6 +18,10 @@ Passes, each a fresh replay (no run's orders ever move the market another run se
 3. one pass per baseline: ``naive`` (each parent as one market order at its start,
    :class:`algos.baselines.MarketAtStart`) and ``twap`` (plain TWAP over the same window).
 
+Each run writes its logs to a folder of its name, staged inside the output folder until the
+backtest finishes (gateway/backtest_output.py): a backtest that fails leaves the output
+folder as the last finished one wrote it.
+
 How the replay and the algos meet: market data is applied in C in chunks. Between the
 algos' events (a slice timer, an acknowledgement arriving, a parent starting) the chunk runs
 to the next event; while a parent is working, chunks end at least every
@@ -42,12 +46,14 @@ import yaml
 
 from algos.baselines import MarketAtStart
 from algos.registry import load_strategy
+from algos.risk import parse_risk
 from engine.book_types import Side
 from gateway.algo_orders import parse_parameter_text
 from gateway.audit import AuditLog
 from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_config import BacktestConfig, parse_backtest
 from gateway.backtest_link import ChildLink, MemoryWire, Scheduler
+from gateway.backtest_output import StagedOutput
 from gateway.backtest_records import MarketTape, ParentRecord, RunRecord
 from gateway.client_app import ClientOrder
 from gateway.clock import VirtualClock
@@ -129,6 +135,8 @@ class BacktestResult:
     skipped_count: int = 0
     config_path: Path | None = None
     latency: dict[str, object] = field(default_factory=dict)
+    #: the runs' folders not yet in the output folder (Backtest.run(publish=False)), else None
+    staged: StagedOutput | None = None
 
     def info(self) -> dict[str, object]:
         """What the report says about the run itself (config, market, passes, input)."""
@@ -186,7 +194,9 @@ class Backtest:
         if self.venue.market_data is None:
             raise ConfigError(f"{path}: a backtest needs market data: venue: market_data: "
                               "log: FILE (or a list of files)")
-        self.bt = parse_backtest(self.gw, set(self.venue.symbols))
+        self.bt = parse_backtest(self.gw, self.venue.symbols)
+        if "risk" in self.gw.extra:  # read again by each run's venue; checked before any replay
+            parse_risk(self.gw.extra["risk"])
         self.bt = dataclasses.replace(self.bt, on_error=on_error or self.bt.on_error,
                                       output=output or self.bt.output)
         try:  # before the replay, not after it: a report with nowhere to go is found now
@@ -204,17 +214,32 @@ class Backtest:
 
     # -- the whole backtest -----------------------------------------------------------------
 
-    def run(self) -> BacktestResult:
+    def run(self, *, publish: bool = True) -> BacktestResult:
+        """The market pass, then each run's pass, into a staging folder inside the output
+        folder (gateway/backtest_output.py). ``publish``: move the runs' folders into the
+        output folder at the end, removing those of passes this backtest does not make;
+        False leaves them in ``result.staged`` for the caller to add the report and publish
+        it all at once (``gateway backtest`` does). Whatever stops it before that leaves
+        the output folder as it was."""
         tapes, first, last, market = self.market_pass()
-        runs: dict[str, RunRecord] = {}
-        passes = [market]
-        for name in ("algo", *self.bt.baselines):
-            record, stats = self.run_pass(name, first)
-            runs[name] = record
-            passes.append(stats)
-        return BacktestResult(self.bt, tapes, runs, passes, first, last,
-                              list(self._skipped.first), self._skipped.count, self.path,
-                              LatencyModel(self.bt.latency).describe())
+        staged = StagedOutput(self.bt.output)
+        try:
+            runs: dict[str, RunRecord] = {}
+            passes = [market]
+            for name in ("algo", *self.bt.baselines):
+                record, stats = self.run_pass(name, first, staged.path(name))
+                runs[name] = record
+                passes.append(stats)
+        except BaseException as exc:
+            staged.discard(exc)
+            raise
+        result = BacktestResult(self.bt, tapes, runs, passes, first, last,
+                                list(self._skipped.first), self._skipped.count, self.path,
+                                LatencyModel(self.bt.latency).describe(), staged=staged)
+        if publish:
+            staged.publish()
+            result.staged = None
+        return result
 
     # -- pass 1: the market alone --------------------------------------------------------------
 
@@ -268,21 +293,24 @@ class Backtest:
                 raise BacktestInputError(f"{order.where}: no market data for {order.symbol}")
             start, end = order.window(first)
             if start > last:
-                raise BacktestInputError(f"{order.where}: the order starts at {start:%H:%M:%S}, "
-                                         f"after the market data ends ({last:%H:%M:%S})")
+                at, data_end = clock_times(start, last)
+                raise BacktestInputError(f"{order.where}: the order starts at {at}, "
+                                         f"after the market data ends ({data_end})")
             if end <= first:
-                raise BacktestInputError(f"{order.where}: the order ends at {end:%H:%M:%S}, "
-                                         f"before the market data starts ({first:%H:%M:%S})")
+                at, data_start = clock_times(end, first)
+                raise BacktestInputError(f"{order.where}: the order ends at {at}, "
+                                         f"before the market data starts ({data_start})")
             if start < first:  # allowed, but nothing is known before the data: say so
-                print(f"gateway backtest: {order.where}: the order starts at "
-                      f"{start:%H:%M:%S}, before the market data ({first:%H:%M:%S}); its "
-                      "arrival mid is the first book's", file=self.warn, flush=True)
-            if end > last:  # allowed, but the book stands still past the data: say so
-                print(f"gateway backtest: {order.where}: the order's window runs to "
-                      f"{end:%H:%M:%S}, past the end of the market data ({last:%H:%M:%S}); "
-                      "after that its children trade against the last book, which no longer "
-                      "moves, and its end mid and markouts use the last quote",
+                at, data_start = clock_times(start, first)
+                print(f"gateway backtest: {order.where}: the order starts at {at}, before "
+                      f"the market data ({data_start}); its arrival mid is the first book's",
                       file=self.warn, flush=True)
+            if end > last:  # allowed, but the book stands still past the data: say so
+                at, data_end = clock_times(end, last)
+                print(f"gateway backtest: {order.where}: the order's window runs to {at}, "
+                      f"past the end of the market data ({data_end}); after that its children "
+                      "trade against the last book, which no longer moves, and its end mid "
+                      "and markouts use the last quote", file=self.warn, flush=True)
         self.progress.show("market", 1, f"{last:%H:%M:%S} {feed.applied:,} msgs", final=True)
         self._decoded = feed.decoded if keep else None
         return tapes, first, last, stats
@@ -293,10 +321,14 @@ class Backtest:
 
     # -- the runs -----------------------------------------------------------------------------
 
-    def run_pass(self, name: str, first: datetime) -> tuple[RunRecord, PassStats]:
-        """One replay with the parents worked by ``name`` (``algo`` or a baseline)."""
-        out = self.bt.output / name
-        shutil.rmtree(out, ignore_errors=True)
+    def run_pass(self, name: str, first: datetime,
+                 out: Path | None = None) -> tuple[RunRecord, PassStats]:
+        """One replay with the parents worked by ``name`` (``algo`` or a baseline), its logs
+        written to ``out`` (:meth:`run` gives a staging folder; by default OUTPUT/NAME,
+        replaced at once)."""
+        if out is None:
+            out = self.bt.output / name
+            shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         clock = VirtualClock(first)
         scheduler = Scheduler()
@@ -460,6 +492,17 @@ class Backtest:
         path = out / "client.yaml"
         path.write_text(yaml.safe_dump({"sessions": sessions}, sort_keys=False))
         return path
+
+
+def clock_times(a: datetime, b: datetime) -> tuple[str, str]:
+    """``a`` and ``b`` as times of day, in whole seconds unless that shows them equal, then
+    with milliseconds, or microseconds if those are equal too (``13:30:00.000`` before
+    ``13:30:00.017``): a warning that one time is before another must show the difference."""
+    x, y = f"{a:%H:%M:%S.%f}", f"{b:%H:%M:%S.%f}"
+    for width in (8, 12):  # HH:MM:SS, HH:MM:SS.mmm
+        if x[:width] != y[:width]:
+            return x[:width], y[:width]
+    return x, y
 
 
 def _working(app: VenueApplication) -> bool:

@@ -19,6 +19,10 @@ A backtest config is a venue config (``application: venue``, its sessions, ``ven
 (``"14:00:00"``, ``"14:00:00.250"``) or a number of seconds after that message; ``window``
 is the schedule's length in seconds (or ``end``, a time of day). ``session`` defaults to the
 first acceptor session; ``strategy`` (TargetStrategy 847) to ``"1001"`` (TWAP).
+What the venue would refuse is a config error here, at its key, not a rejected parent in
+every run: ``qty`` is a multiple of the symbol's ``lot_size`` and at most its ``max_qty``,
+``limit`` is positive and on its ``tick_size``, and every number is finite (no ``.nan`` or
+``.inf``: gateway.yamlcheck).
 ``gateway run CONFIG --mode live`` serves the same venue live and ignores this section.
 """
 
@@ -37,6 +41,7 @@ from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
 from gateway.fix_reports import RequestError
 from gateway.latency import LatencyConfig, parse_latency
+from gateway.venue_config import SymbolSpec
 from gateway.yamlcheck import ConfigError, Node
 
 __all__ = ["BASELINES", "BacktestConfig", "BacktestOrder", "parse_backtest"]
@@ -111,7 +116,36 @@ def _params(node: Node, strategy: str) -> str:
     return text
 
 
-def _order(node: Node, sessions: list[str], symbols: set[str],
+def _qty(node: Node, spec: SymbolSpec) -> int:
+    """The order's quantity as the venue would take it in one order: a whole multiple of
+    the symbol's lot size, at most its ``max_qty`` (the naive baseline sends the whole
+    parent as one order, so a parent above it could never run as configured)."""
+    qty = node.integer(1)
+    where = f"venue.symbols.{spec.symbol}"
+    if qty % spec.lot_size:
+        raise node.error(f"qty {qty} is not a multiple of {spec.symbol}'s lot size "
+                         f"{spec.lot_size} ({where}.lot_size)")
+    if qty > spec.max_qty:
+        raise node.error(f"qty {qty} is more than the venue accepts in one order for "
+                         f"{spec.symbol} ({where}.max_qty: {spec.max_qty})")
+    return qty
+
+
+def _limit(node: Node, spec: SymbolSpec) -> Decimal:
+    """A limit price the desk accepts: positive and a whole number of the symbol's ticks
+    (gateway.algo_orders.parse_parent refuses any other, which a run would only report)."""
+    node.number()  # a number, finite
+    raw = node.raw()
+    limit = Decimal(str(raw))  # the text YAML read: 224.12345 stays off the tick
+    if limit <= 0:
+        raise node.error(f"expected a positive limit price, got {raw}")
+    if spec.to_ticks(limit) is None:
+        raise node.error(f"limit {raw} is not on {spec.symbol}'s tick size {spec.tick_size} "
+                         f"(venue.symbols.{spec.symbol}.tick_size)")
+    return limit
+
+
+def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
            strategies: Mapping[str, str]) -> BacktestOrder:
     f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
@@ -145,10 +179,10 @@ def _order(node: Node, sessions: list[str], symbols: set[str],
             raise f["participation"].error("expected a participation rate in (0, 1], got 0")
     return BacktestOrder(
         session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
-        qty=f["qty"].integer(1), start=_time_or_seconds(f["start"]), end=end,
+        qty=_qty(f["qty"], symbols[symbol]), start=_time_or_seconds(f["start"]), end=end,
         strategy=strategy,
         params=_params(f["params"], strategies[strategy]) if "params" in f else "",
-        limit=Decimal(str(f["limit"].number(0))) if "limit" in f else None,
+        limit=_limit(f["limit"], symbols[symbol]) if "limit" in f else None,
         participation=participation, where=f"{node.file}:{node.line}")
 
 
@@ -160,8 +194,9 @@ def _interval(node: Node) -> float | None:
     return node.number(0, 3600)
 
 
-def parse_backtest(config: GatewayConfig, symbols: set[str]) -> BacktestConfig:
-    """Validate the config's ``backtest:`` section against its sessions and ``symbols``."""
+def parse_backtest(config: GatewayConfig, symbols: Mapping[str, SymbolSpec]) -> BacktestConfig:
+    """Validate the config's ``backtest:`` section against its sessions and the venue's
+    ``symbols`` (an order's qty and limit against its symbol's lot, maximum and tick)."""
     node = config.extra.get("backtest")
     if node is None:
         raise ConfigError(f"{config.path}: a backtest needs a 'backtest:' section with its "

@@ -10,6 +10,10 @@ quietly (one line on stderr, no traceback) with exit status 128 + the signal's n
 A command may take them over for its own use: ``gateway run`` does once it has begun to
 start its sessions, and then stops gracefully on any of the three and exits 0.
 
+An error's notes (:pep:`678`; a command's output file left as it was, or its partial output
+removed: gateway/output_files.py) follow its line, one ``gateway:`` line each, also when a
+signal stopped the command.
+
 SIGUSR1 (``gateway run``'s kill switch) is noted from the same moment rather than left to
 kill the process: ``gateway run`` throws the switch as soon as its sessions are up, before
 it reads any order (:func:`kill_requested`); other commands ignore it. SIGUSR2 (``gateway
@@ -108,6 +112,7 @@ def stop_signals() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stopped: BaseException
     with stop_signals():
         try:
             parser = build_parser()
@@ -116,14 +121,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result: int = args.run(args)
             except (UserError, ValueError, OSError) as exc:
                 print(f"gateway: error: {exc}", file=sys.stderr)
+                print_notes(exc)
                 return 2
             return result
-        except KeyboardInterrupt:
-            signum = signal.SIGINT
+        except KeyboardInterrupt as exc:
+            signum, stopped = signal.SIGINT, exc
         except Stopped as exc:
-            signum = signal.Signals(exc.signum)
+            signum, stopped = signal.Signals(exc.signum), exc
     print(f"gateway: stopped by {signum.name}", file=sys.stderr)
+    print_notes(stopped)
     return 128 + signum
+
+
+def print_notes(exc: BaseException) -> None:
+    """The notes an error picked up on its way out (PEP 678), one ``gateway:`` line each,
+    after the error's own line: what became of the output a failed command was writing
+    (gateway.output_files)."""
+    for note in getattr(exc, "__notes__", ()):
+        print(f"gateway: {note}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ alone, then the parents worked by the configured algo and by each baseline, then
 timeseries.csv, PNG plots and report.html (gateway/tca_report.py). It prints a progress bar
 on a terminal and a one-screen summary at the end. Bad market data stops the run with the
 file and line, or with ``--on-error skip`` (or ``on_error: skip``) is reported and passed
-over. Exit status: 0 done, 2 bad config or input.
+over. Exit status: 0 done, 2 bad config or input. The runs' folders and the report replace
+the output folder's previous ones only once all are written (gateway/backtest_output.py):
+a backtest that fails leaves the folder as the last finished one wrote it, and a run
+folder of a pass this backtest does not make (a baseline left out) is removed.
 
 With ``--log FILE`` and no config, this is a market-data replay: every snapshot (W) and
 incremental refresh (X) of the log (QuickFIX message-log layout, gateway/md_feed.py) is applied
@@ -15,10 +18,15 @@ to one book per symbol, with the backtest's input checks (a bad line or a MsgSeq
 it with the file and line; ``--on-error skip`` reports and passes over it). ``--dump-book N
 --book-out BOOK.csv`` writes the book's top N levels after each incremental refresh in
 LOBSTER's orderbook layout, so a log written by ``gateway lobster to-fix`` reproduces the day's
-orderbook file row for row. Prints one JSON line: ``messages`` (W + X + other), ``snapshots``,
-``incremental_refreshes``, ``entries``, ``trades``, ``symbols``, ``skipped``,
-``book_rejects``, ``rows``, ``seconds`` (read, decode, apply and dump) and
-``events_per_second`` (messages per second).
+orderbook file row for row. The book is written beside BOOK.csv and renamed over it once the
+replay has passed its checks, so a replay that stops (a bad line) leaves no partial book: a
+BOOK.csv already there is left as it was, and stderr says so. Prints one JSON line:
+``messages`` (W + X + other), ``snapshots``, ``incremental_refreshes``, ``entries``,
+``trades``, ``symbols``, ``skipped``, ``book_rejects``, ``rows``, ``seconds`` (read, decode,
+apply and dump) and ``events_per_second`` (messages per second).
+
+A config and ``--log`` together are an error that says so: a config replays the logs its
+``venue: market_data:`` names.
 """
 
 from __future__ import annotations
@@ -27,10 +35,12 @@ import argparse
 import json
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from gateway.input_paths import input_file
+from gateway.output_files import replacing
 
 # The backtest's own imports (river, scipy, matplotlib: about a second) are made when a
 # backtest runs, in the functions below, not when the CLI builds its parser: every other
@@ -62,7 +72,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run_backtest(args: argparse.Namespace) -> int:
-    if (args.config is None) == (args.log is None):
+    if args.config is not None and args.log is not None:
+        raise ValueError(f"give a backtest config ({args.config}) or --log FILE ({args.log}), "
+                         "not both: a config replays the logs its venue: market_data: names; "
+                         "--log replays one log alone, without a config")
+    if args.config is None and args.log is None:
         raise ValueError("give a backtest config (gateway backtest CONFIG.yaml) or a "
                          "market-data log to replay (--log FILE)")
     if args.config is not None:
@@ -88,12 +102,13 @@ def run_backtest(args: argparse.Namespace) -> int:
     counts = {"messages": 0, "snapshots": 0, "incremental_refreshes": 0, "entries": 0,
               "trades": 0, "rows": 0}
     record: str | None = args.symbol
-    out = None
+    out: BinaryIO | None = None
     start = time.perf_counter()
-    try:
+    # --book-out is written beside itself and renamed over once the replay and its checks
+    # have passed: a replay stopped at line 881 leaves no 880-row book that looks complete
+    with ExitStack() as stack:
         if depth:
-            args.book_out.parent.mkdir(parents=True, exist_ok=True)
-            out = args.book_out.open("wb")
+            out = stack.enter_context(stack.enter_context(replacing(args.book_out)).open("wb"))
         for batch in reader:
             if depth and args.symbol is None:
                 record = _only_symbol(batch.symbols, args.log)
@@ -107,15 +122,12 @@ def run_backtest(args: argparse.Namespace) -> int:
             if out is not None:
                 out.write(update.rows_csv())
                 counts["rows"] += update.row_count
-    finally:
-        if out is not None:
-            out.close()
-    seconds = time.perf_counter() - start
-    if not counts["messages"]:
-        raise ValueError(f"{args.log}: no market-data messages")
-    if args.symbol is not None and args.symbol not in feed.symbols:
-        raise ValueError(f"{args.log}: no snapshot for symbol {args.symbol!r} "
-                         f"(the log has {', '.join(feed.symbols) or 'none'})")
+        seconds = time.perf_counter() - start
+        if not counts["messages"]:
+            raise ValueError(f"{args.log}: no market-data messages")
+        if args.symbol is not None and args.symbol not in feed.symbols:
+            raise ValueError(f"{args.log}: no snapshot for symbol {args.symbol!r} "
+                             f"(the log has {', '.join(feed.symbols) or 'none'})")
     report: dict[str, Any] = {"log": str(args.log), **counts, "symbols": list(feed.symbols),
                               "skipped": skipped.count, "book_rejects": feed.rejects}
     if feed.rejects:
@@ -148,17 +160,29 @@ def run_config(args: argparse.Namespace) -> int:
         bt = Backtest(args.config, progress=None if args.quiet or not sys.stderr.isatty()
                       else sys.stderr, on_error=args.on_error, output=args.output)
         started = time.perf_counter()
-        result = bt.run()
+        result = bt.run(publish=False)
     except BacktestInputError as exc:
         print(f"gateway backtest: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):
+            print(f"gateway backtest: {note}", file=sys.stderr)
         if exc.skippable:
             print("gateway backtest: stopped (use --on-error skip to pass over bad market "
                   "data)", file=sys.stderr)
         return 2
+    staged = result.staged
+    assert staged is not None
     metrics = {name: run_metrics(run, result.tapes) for name, run in result.runs.items()}
     info = result.info()
-    paths = write_report(result.config.output, list(result.runs.values()), metrics,
-                         result.tapes, info)
+    # the report joins the runs' folders in staging; all of it replaces the last backtest's
+    # output only once written (gateway/backtest_output.py)
+    try:
+        written = write_report(staged.staging, list(result.runs.values()), metrics,
+                               result.tapes, info)
+    except BaseException as exc:
+        staged.discard(exc)
+        raise
+    staged.publish()
+    paths = {name: result.config.output / name for name in written}
     print(summary_text(metrics))
     for note in notes(metrics):
         print(f"note: {note}")

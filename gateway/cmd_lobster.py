@@ -13,6 +13,10 @@ round are named as swapped.
 ``to-fix`` writes the day as a FIX 4.4 market-data log (gateway/md_fix.py) and prints its
 summary as one JSON line; it exits 1 if the replayed book differs from the orderbook file
 (the log then reproduces the replay, not the file).
+
+Both write their output beside the target and rename it over the target only once it is
+complete (gateway/output_files.py): a run that fails (bad input, a full disk) leaves a file
+already there as it was, never a partial one, and says so on stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from engine import lobster
 from gateway import md_fix
 from gateway.input_paths import input_file
+from gateway.output_files import replacing
 
 SAMPLE_MESSAGES = "AMZN_2012-06-21_message_5_head3000.csv"
 SAMPLE_ORDERBOOK = "AMZN_2012-06-21_orderbook_5_head3000.csv"
@@ -98,8 +103,8 @@ def run_replay(args: argparse.Namespace) -> int:
         SAMPLE_MESSAGES)
     orderbook = input_file(args.orderbook, "ORDERBOOK") if args.orderbook else sample_path(
         SAMPLE_ORDERBOOK)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = lobster.replay(messages, orderbook, args.out)
+    with replacing(args.out) as tmp:  # folders made as needed; no partial book on failure
+        result = lobster.replay(messages, orderbook, tmp)
     report: dict[str, Any] = result.as_json()
     status = 0
     if args.check:

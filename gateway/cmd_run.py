@@ -126,15 +126,10 @@ async def freeze_survivors(every: float = 1.0) -> None:
 
 
 def read_config(path: Path, port: int | None) -> GatewayConfig:
-    """The validated configuration, with ``--port`` applied. A file that does not decode
-    raises :class:`StartupError` naming the file and line (the decoder names neither)."""
-    try:
-        config = load_config(path)
-    except UnicodeDecodeError as exc:
-        data = exc.object if isinstance(exc.object, bytes) else b""
-        line = data[:exc.start].count(b"\n") + 1
-        raise StartupError(f"{path}:{line}: not {exc.encoding.upper()} text (byte "
-                           f"0x{data[exc.start]:02x}): save the file as UTF-8") from None
+    """The validated configuration, with ``--port`` applied. A file that is not UTF-8 is a
+    :class:`~gateway.yamlcheck.ConfigError` naming the file and line, as in every command
+    that reads a config (gateway.yamlcheck.load_yaml)."""
+    config = load_config(path)
     if port is None:
         return config
     if not any(s.role == "acceptor" for s in config.sessions):

@@ -59,6 +59,7 @@ from engine._core import ffi, lib
 from engine import lobster
 from engine.errors import error_for
 from engine.lobster import LobsterFormatError
+from gateway.output_files import replacing
 
 __all__ = [
     "NEW_YORK",
@@ -319,7 +320,10 @@ def lobster_to_fix(
     """Write the market-data log of a LOBSTER day (see the module docstring) to ``out_path``.
 
     Raises :class:`~engine.lobster.LobsterFormatError` (file:line) for bad input, including
-    times that go backwards and messages that name a level the book does not hold.
+    times that go backwards and messages that name a level the book does not hold. The log
+    is written beside ``out_path`` and renamed over it once complete
+    (:func:`gateway.output_files.replacing`): whatever stops the run leaves a file already at
+    ``out_path`` as it was, and no partial log.
     """
     if not symbol or not symbol.isascii() or any(c in symbol for c in "\x01=|\n"):
         raise ValueError(f"symbol {symbol!r}: needs printable ASCII without SOH, '=' or '|'")
@@ -338,9 +342,10 @@ def lobster_to_fix(
     snapshot, chunks = _plan(messages, rows, stats)
     writer = _Writer(symbol, sender, target)
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     written = entries_total = 0
-    with out.open("wb") as f:
+    # the plan fails at the first bad message, possibly after many chunks are written:
+    # a temporary file, renamed over out only once the whole log is
+    with replacing(out) as tmp, tmp.open("wb") as f:
         lines = [writer.snapshot(to_utc(times[0]), snapshot)]
         current = 0
         parts: list[bytes] = []

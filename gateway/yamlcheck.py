@@ -8,6 +8,7 @@ or out of range. Errors are :class:`ConfigError`: ``FILE:LINE: key.path: reason`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +110,17 @@ class Node:
         return value
 
     def number(self, low: float | None = None, high: float | None = None) -> float:
+        """A finite int or float in ``[low, high]`` (a bound of None: none that side).
+
+        YAML's ``.nan`` and ``.inf`` are floats, and NaN fails no comparison: without the
+        finiteness check here they would pass every range and fail far from the file (a NaN
+        window cannot become a time; a NaN limit cannot be sent in FIX). Every number a
+        config reads comes through here, so this one check covers every key."""
         value = self._scalar()
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.error(f"expected a finite number, got {value}")
         if (low is not None and value < low) or (high is not None and value > high):
             raise self.error(f"expected a number in [{low}, {high}], got {value}")
         return float(value)
@@ -126,12 +135,19 @@ def _keys(allowed: set[str] | frozenset[str]) -> str:
 
 
 def load_yaml(path: str | Path) -> Node:
-    """Parse ``path`` into a :class:`Node`; syntax errors become :class:`ConfigError`."""
+    """Parse ``path`` into a :class:`Node`; a file that cannot be read, is not UTF-8 (named
+    with the line of the first bad byte) or is not YAML raises :class:`ConfigError`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # the codec names neither the file nor the line
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}): "
+                          "save the file as UTF-8") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
