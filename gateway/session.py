@@ -26,14 +26,16 @@ conformance suites written against QuickFIX see the same messages:
 * Heartbeat after ``HeartBtInt`` of silence; TestRequest (TestReqID ``TEST``) after 1.2 x
   HeartBtInt with nothing received, no Heartbeats while it is pending, and disconnect at
   2.4 x HeartBtInt without any message.
-* A ResendRequest is answered :attr:`Session.resend_slice` messages at a time: the first
-  slice in the Output of the request, the rest from :meth:`Session.send_owed`, called by the
-  transport as the peer reads (:attr:`Session.owes` says whether more is owed). What it sends
-  meanwhile is numbered and stored at once but queued behind the resend, so the wire keeps
-  sequence order. A ResendRequest that comes while one is being served restarts it over the
-  union of both ranges (a message the peer already has comes again as a PossDup, which it
-  ignores). A disconnect drops the rest of the resend (it is in the store for the next
-  logon's) but still writes the messages queued behind it, such as a Logout.
+* A ResendRequest is answered :attr:`Session.resend_slice` messages (and about
+  :attr:`Session.resend_slice_bytes`) at a time: the first slice in the Output of the
+  request, the rest from :meth:`Session.send_owed`, called by the transport as the peer reads
+  (:attr:`Session.owes` says whether more is owed). What it sends meanwhile is numbered and
+  stored at once but queued behind the resend, so the wire keeps sequence order. A
+  ResendRequest that comes while one is being served restarts it over the union of both
+  ranges (a message the peer already has comes again as a PossDup, which it ignores); what
+  was queued behind it, never written, is written after it as it is. A disconnect drops the
+  rest of the resend (it is in the store for the next logon's) but still writes the messages
+  queued behind it, such as a Logout.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ TIMEOUT_FACTOR = 2.4  # disconnect after this many
 #: Messages of a resend made per call: the transport asks for the next slice once the peer
 #: has read the last one, and serves other sessions in between (about 4 ms of work a slice).
 RESEND_SLICE = 500
+#: ... and at most about this many bytes (a slice ends after the message that reaches it):
+#: well under the transport's slow-consumer limit (1 MiB by default), whatever the messages'
+#: size, so a resend of large messages is written as the peer reads, like any other
+RESEND_SLICE_BYTES = 256 * 1024
 #: the longest HeartBtInt (108) a Logon may ask for, in seconds (a day); beyond it, or
 #: negative, the peer is logged out: the timers could not be computed
 MAX_HEART_BT_INT = 86_400
@@ -193,6 +199,7 @@ class Session:
         self._deadline: datetime | None = None
         self._deadline_known = False
         self.resend_slice = RESEND_SLICE  # messages of a resend per Output
+        self.resend_slice_bytes = RESEND_SLICE_BYTES  # and about this many bytes
         #: what the store keeps across a sequence reset (see MessageStore.reset), asked for
         #: just before each reset; set by an application that needs it (the venue)
         self.carry: Callable[[], Sequence[bytes]] | None = None
@@ -210,6 +217,7 @@ class Session:
         self.framer = Framer(trust_body_length=True)
         self.connected_at: datetime | None = None
         self._was_logged_on = False  # on this connection (see _on_frame)
+        self._sent_reset = False  # our Logon on this connection asked for a sequence reset
         self._period_end: datetime | None = None
         self.last_sent: datetime | None = None
         self.last_received: datetime | None = None
@@ -250,7 +258,7 @@ class Session:
         if self.config.role == "acceptor":
             self._go(Trigger.ACCEPTED)
             return out
-        reset = self.config.reset_on_logon
+        reset = self._sent_reset = self.config.reset_on_logon
         if reset:
             self._reset_store(now)
         self.heartbeat_interval = self.config.heartbeat_interval
@@ -321,13 +329,16 @@ class Session:
             return self.logout_sent_at + timedelta(seconds=self.config.logout_timeout)
         if self.state is not State.ACTIVE or not self.last_received or not self.last_sent:
             return None
-        hb, test_after, dead_after = self._heartbeat_times()
-        if self.test_request_sent_at is not None:
-            deadline = self.last_received + dead_after
-        else:
-            deadline = min(self.last_sent + hb, self.last_received + test_after)
+        deadline: datetime | None = None
+        if self.heartbeat_interval:  # HeartBtInt 0: no heartbeats, no silence checks
+            hb, test_after, dead_after = self._heartbeat_times()
+            if self.test_request_sent_at is not None:
+                deadline = self.last_received + dead_after
+            else:
+                deadline = min(self.last_sent + hb, self.last_received + test_after)
         if self._period_end is not None:  # traffic must not keep a session past its end
-            deadline = min(deadline, self._period_end + _JUST_AFTER)
+            end = self._period_end + _JUST_AFTER
+            deadline = end if deadline is None else min(deadline, end)
         return deadline
 
     def _past_period_end(self, now: datetime) -> bool:
@@ -567,10 +578,12 @@ class Session:
             self._refuse(out, now, problem, message)
         return True
 
-    def _target_too_high(self, message: Message, seq: int, now: datetime, out: Output,
-                         queue: bool = True) -> None:
+    def _target_too_high(self, message: Message, seq: int, now: datetime, out: Output) -> None:
+        """A message numbered above the expected one: held until the gap before it is filled
+        (a Logon too, acted on already: its number is used when the queue reaches it), and
+        a ResendRequest for the gap, unless one already covers it."""
         expected = self.store.next_target_seq
-        if queue and seq not in self.queue:
+        if seq not in self.queue:
             if len(self.queue) >= self.config.max_queued:
                 # bounded memory, whatever a peer sends ahead of a gap it does not fill; the
                 # held messages were never processed, so the next logon's resend brings them
@@ -617,6 +630,9 @@ class Session:
             message = self.queue.pop(expected, None)
             if message is None:
                 return
+            if message.msg_type == "A":  # acted on when it came (QuickFIX's nextQueued rule)
+                self._advance(out, now)
+                continue
             self._handler(message.msg_type or "")(message, now, out, True)
 
     # -- message handlers ------------------------------------------------------------------
@@ -663,21 +679,26 @@ class Session:
             self._send_admin(out, now, admin.logout(text))
             self._stop(out, now, text)
         acceptor_reply = self.state is not State.LOGON_SENT
-        if acceptor_reply and (reset_flag or self.config.reset_on_logon):
+        # Our Logon, not asking for a reset, answered with ResetSeqNumFlag: the acceptor
+        # resets the numbers; so do we, and confirm with a Logon of our own numbered 1
+        # (QuickFIX and QuickFIX/J do the same), or our next message is "too high" to it.
+        reset_by_peer = not acceptor_reply and reset_flag and not self._sent_reset
+        if (acceptor_reply and (reset_flag or self.config.reset_on_logon)) or reset_by_peer:
             self._reset_store(now)
             self._drop_owed()  # numbers from before the reset mean nothing to the peer now
-        self.heartbeat_interval = heart_bt_int or self.heartbeat_interval
+        if heart_bt_int is not None:  # 0 too: the peer wants no heartbeats
+            self.heartbeat_interval = heart_bt_int
         if not self._verify(message, now, out, too_high=False, too_low=True,
                             headers_checked=True):
             return
-        if acceptor_reply:
+        if acceptor_reply or reset_by_peer:
             self._send_admin(out, now, self._logon_message(reset_flag))
         self._go(Trigger.LOGON)
         self._was_logged_on = True
         out.events.append(LoggedOn(self.heartbeat_interval, reset_flag))
         seq = message.msg_seq_num or 0
         if seq > self.store.next_target_seq:
-            self._target_too_high(message, seq, now, out, queue=False)
+            self._target_too_high(message, seq, now, out)
         else:
             self._advance(out, now)
 
@@ -729,8 +750,15 @@ class Session:
             return
         begin = message.body.get_int(admin.BEGIN_SEQ_NO) or 1
         end = message.body.get_int(admin.END_SEQ_NO) or 0
-        self._serve_resend(begin, end, now, out)
         seq = message.msg_seq_num or 0
+        if 0 < end < begin:
+            # no range: resending nothing would leave the peer waiting, and a gap fill from
+            # BeginSeqNo would pass over messages it never asked for
+            self._reject(out, now, Reject(R.VALUE_IS_INCORRECT, admin.END_SEQ_NO, "2", seq,
+                                          f"EndSeqNo {end} is below BeginSeqNo {begin}"),
+                         message)
+            return
+        self._serve_resend(begin, end, now, out)
         if seq == self.store.next_target_seq:
             self._advance(out, now)
 
@@ -739,13 +767,25 @@ class Session:
         slice; the transport asks for the rest with :meth:`send_owed`."""
         next_seq = self.store.next_sender_seq
         last = next_seq - 1
-        if self._owed:  # one resend at a time: over this range and what is still owed
-            first, owed_last = _owed_seq(self._owed[0]), _owed_seq(self._owed[-1], last=True)
-            begin = min(max(begin, 1), first)
-            end = max(last if end == 0 or end > last else end, owed_last)
-        plan = plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq))
+        # Messages sent behind a resend still being served were never written: they go out
+        # as they are once the resend is done, whatever it covers (planned from the store
+        # they would be PossDup copies, and the admin ones among them a gap fill: a
+        # Heartbeat or Reject the peer never got).
+        behind = [step for step in self._owed if isinstance(step, tuple)]
+        steps = [step for step in self._owed if not isinstance(step, tuple)]
+        if self._owed:  # one resend at a time: over this range and what is still owed of it
+            limit = behind[0][0] - 1 if behind else last  # the last number ever written
+            asked_end = last if end == 0 or end > last else end
+            if steps:
+                begin = min(max(begin, 1), _owed_seq(steps[0]))
+                asked_end = max(asked_end, _owed_seq(steps[-1], last=True))
+            end = min(asked_end, limit)
+        plan = (plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq))
+                if end == 0 or begin <= end else [])
         self._drop_owed()
         self._owed.extend(plan)
+        self._owed.extend(behind)
+        self._owed_bytes = sum(len(raw) for _, raw in behind)
         filled = sum(isinstance(step, GapFill) for step in plan)
         out.events.append(ResendServed(begin, end, len(plan) - filled, filled))
         self._write_owed(out, now)
@@ -755,35 +795,43 @@ class Session:
         self._owed_bytes = 0
 
     def _write_owed(self, out: Output, now: datetime) -> None:
-        """Up to :attr:`resend_slice` owed messages into ``out``: resent ones with PossDupFlag=Y
-        and OrigSendingTime, gap fills, then the raw messages sent behind the resend."""
+        """Up to :attr:`resend_slice` owed messages into ``out``, ending after the one that
+        reaches :attr:`resend_slice_bytes`: resent ones with PossDupFlag=Y and
+        OrigSendingTime, gap fills, then the raw messages sent behind the resend."""
         owed = self._owed
         if not owed:
             return
         stamp = format_utc_timestamp(now, self.precision)
+        size = 0
         for _ in range(min(self.resend_slice, len(owed))):
-            step = owed.popleft()
-            if isinstance(step, tuple):
-                self._owed_bytes -= len(step[1])
-                out.data.append(step[1])
-                continue
-            if isinstance(step, GapFill):
-                msg = admin.sequence_reset(step.new_seq_no, gap_fill=True)
-                self._stamp(msg, step.seq, now)
-                msg.header.set(POSS_DUP_FLAG, True)
-                msg.header.set(ORIG_SENDING_TIME, stamp)
-            else:
-                copy = possdup_copy(step.raw, stamp.encode(), self.dd.header)
-                if copy is not None:
-                    out.data.append(copy)
-                    continue
-                msg = decode(self._fields_of(step.raw), step.raw, self.dd, options=self.options)
-                original = msg.header.get(SENDING_TIME) or stamp.encode()
-                msg.header.set(POSS_DUP_FLAG, True)
-                msg.header.set(ORIG_SENDING_TIME, original)
-                msg.header.set(SENDING_TIME, stamp)
-            out.data.append(encode(msg, self.dd))
+            if size >= self.resend_slice_bytes:
+                break
+            raw = self._owed_message(owed.popleft(), stamp, now)
+            out.data.append(raw)
+            size += len(raw)
         self.last_sent = now
+
+    def _owed_message(self, step: Resend | GapFill | tuple[int, bytes], stamp: str,
+                      now: datetime) -> bytes:
+        """The bytes an owed step writes (``stamp``: now, as SendingTime is written)."""
+        if isinstance(step, tuple):
+            self._owed_bytes -= len(step[1])
+            return step[1]
+        if isinstance(step, GapFill):
+            msg = admin.sequence_reset(step.new_seq_no, gap_fill=True)
+            self._stamp(msg, step.seq, now)
+            msg.header.set(POSS_DUP_FLAG, True)
+            msg.header.set(ORIG_SENDING_TIME, stamp)
+        else:
+            copy = possdup_copy(step.raw, stamp.encode(), self.dd.header)
+            if copy is not None:
+                return copy
+            msg = decode(self._fields_of(step.raw), step.raw, self.dd, options=self.options)
+            original = msg.header.get(SENDING_TIME) or stamp.encode()
+            msg.header.set(POSS_DUP_FLAG, True)
+            msg.header.set(ORIG_SENDING_TIME, original)
+            msg.header.set(SENDING_TIME, stamp)
+        return encode(msg, self.dd)
 
     def _fields_of(self, raw: bytes) -> list[tuple[int, bytes]]:
         batch = Framer().scan(raw, final=True)
@@ -834,6 +882,8 @@ class Session:
             # follows starts afresh, with sequence numbers reset, on the next connection
             self._send_logout(out, now, "End of session")
             return
+        if not self.heartbeat_interval:
+            return  # HeartBtInt 0, as the peer asked: heartbeats off (QuickFIX's rule)
         hb, test_after, dead_after = self._heartbeat_times()
         last_in = self.last_received or now
         if now - last_in >= dead_after:

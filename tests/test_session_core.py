@@ -66,6 +66,22 @@ def test_logon_too_high_gets_logon_then_resend_request() -> None:
     assert (rr[7], rr[16]) == ("1", "0")
 
 
+def test_a_gap_filled_up_to_a_too_high_logon_goes_on_past_it() -> None:
+    """Logon numbered 5 where 1 was expected: once the peer gap-fills 1 to 4 (up to its
+    Logon, which arrived), the Logon's number is used and 6 is next; the session used to
+    wait for a 5 that never came, holding everything after it."""
+    s = acceptor()
+    s.connection_made(T0)
+    peer = Peer(seq=5)
+    s.data_received(peer.logon(now=T0), T0)
+    s.data_received(peer.msg("35=4|123=Y|36=5", seq=1, now=T0, header=f"43=Y|122={ts(T0)}"),
+                    T0)
+    assert s.store.next_target_seq == 6
+    out = s.data_received(peer.msg("35=1|112=PING", seq=6, now=T0), T0)
+    assert types(out) == ["0"] and fields(out.data[0])[112] == "PING"
+    assert s.store.next_target_seq == 7 and not s.queue
+
+
 def test_first_message_not_logon_disconnects_silently() -> None:
     s = acceptor()
     s.connection_made(T0)
@@ -215,6 +231,19 @@ def test_resend_request_served_with_gap_fill(active: tuple[Session, Peer]) -> No
     assert all(f[43] == "Y" and 122 in f for f in got)
 
 
+def test_a_resend_request_ending_before_it_begins_is_rejected(
+        active: tuple[Session, Peer]) -> None:
+    """BeginSeqNo 3, EndSeqNo 2: a Reject naming EndSeqNo, not a gap fill from 3 that told
+    the peer to pass over messages 3 and 4, which it never asked for."""
+    s, peer = active
+    for cl in ("O1", "O2", "O3"):
+        s.send(_order(cl), T0)  # numbers 2-4
+    out = s.data_received(peer.msg("35=2|7=3|16=2", now=T0), T0)
+    [reject] = [fields(r) for r in out.data]
+    assert (reject[35], reject[373], reject[371], reject[45]) == ("3", "5", "16", "2")
+    assert s.store.next_target_seq == 3  # its number is used
+
+
 def _drain(s: Session, out: Output, now: datetime) -> list[dict[int, str]]:
     """Everything a resend writes: ``out`` and then each slice the transport would ask for."""
     got = [fields(r) for r in out.data]
@@ -255,8 +284,45 @@ def test_a_resend_request_during_a_resend_restarts_it_over_both_ranges(
     s.send(_order("LATE"), T0)  # 7, queued behind
     again = s.data_received(peer.msg("35=2|7=2|16=3", now=T0), T0)
     got = [(f[34], f.get(43)) for f in _drain(s, again, T0)]
-    # 2..6 again (the union), and LATE, now as part of the resend
-    assert got == [(str(n), "Y") for n in range(2, 8)]
+    # 2..6 again (the union), then LATE, never written before: as it is, not a PossDup
+    assert got == [*((str(n), "Y") for n in range(2, 7)), ("7", None)]
+
+
+def test_a_resend_of_large_messages_comes_in_slices_of_bounded_bytes(
+        active: tuple[Session, Peer]) -> None:
+    """500 messages of 12 KB in one slice (6 MB) went over the slow-consumer limit before
+    the peer could read any of it: a slice ends once it holds resend_slice_bytes."""
+    s, peer = active
+    for i in range(40):
+        s.send(_order(f"O{i}", text="x" * 12_000), T0)
+    out = s.data_received(peer.msg("35=2|7=2|16=0", now=T0), T0)
+    slices = [out.data]
+    while s.owes:
+        slices.append(s.send_owed(T0).data)
+    sizes = [sum(len(raw) for raw in part) for part in slices]
+    assert max(sizes) < s.resend_slice_bytes + 13_000 and len(slices) > 1
+    assert [fields(raw)[11] for part in slices for raw in part] == [f"O{i}" for i in range(40)]
+
+
+def test_admin_messages_behind_a_resend_survive_a_second_resend_request(
+        active: tuple[Session, Peer]) -> None:
+    """A Heartbeat answering a TestRequest and our own ResendRequest, numbered while a
+    resend is being written, are not gap-filled when the peer asks for another resend:
+    they were never written, so they go out as they are after it (a gap fill over them
+    had lost the Heartbeat and hung the session on a ResendRequest never sent)."""
+    s, peer = active
+    s.resend_slice = 2
+    for i in range(5):
+        s.send(_order(f"O{i}"), T0)  # numbers 2-6
+    first = s.data_received(peer.msg("35=2|7=2|16=0", now=T0), T0)
+    assert [fields(r)[34] for r in first.data] == ["2", "3"]
+    s.data_received(peer.msg("35=1|112=T1", now=T0), T0)  # Heartbeat 7, behind
+    peer.seq += 3
+    s.data_received(peer.msg("35=0", now=T0), T0)  # too high: our ResendRequest 8, behind
+    again = s.data_received(peer.msg("35=2|7=2|16=0", seq=3, now=T0), T0)
+    got = [(f[34], f[35], f.get(43), f.get(112), f.get(7)) for f in _drain(s, again, T0)]
+    assert got == [*((str(n), "D", "Y", None, None) for n in range(2, 7)),
+                   ("7", "0", None, "T1", None), ("8", "2", None, None, "4")]
 
 
 def test_a_disconnect_during_a_resend_still_writes_the_logout(
@@ -332,13 +398,14 @@ def test_a_logout_that_crosses_ours_at_the_end_completes_the_logout() -> None:
     assert any(isinstance(e, LoggedOut) for e in out.events) and out.disconnect
 
 
-def _order(cl: str) -> object:
+def _order(cl: str, text: str | None = None) -> object:
     from gateway.fixmessage import Message
 
     m = Message("D")
     for tag, v in ((11, cl), (21, "1"), (38, 100), (40, "1"), (54, "1"), (55, "IBM"),
-                   (60, "20261125-12:00:00")):
-        m.body.set(tag, v)
+                   (58, text), (60, "20261125-12:00:00")):
+        if v is not None:
+            m.body.set(tag, v)
     return m
 
 
@@ -402,6 +469,42 @@ def test_an_initiators_logon_answered_with_wrong_comp_ids_is_not_a_session() -> 
     s.connection_made(T0)
     out = s.data_received(Peer(sender="ISLD", target="OTHER").logon(now=T0), T0)
     assert out.data == [] and out.disconnect and not s.logged_on
+
+
+def test_an_initiators_logon_answered_with_a_reset_resets_and_confirms() -> None:
+    """The acceptor answers our Logon (number 8, no reset asked) with ResetSeqNumFlag=Y,
+    numbered 1: we reset too and confirm with a Logon numbered 1, as QuickFIX does (it
+    used to be "MsgSeqNum too low" and a Logout, on every reconnect)."""
+    store = MemoryStore(T0)
+    store.set_next_sender_seq(8)
+    store.set_next_target_seq(8)
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
+                builtin_session("FIX.4.4"), app_types={"8"})
+    assert fields(s.connection_made(T0).data[0])[34] == "8"
+    out = s.data_received(Peer(sender="ISLD", target="TW").logon(extra="|141=Y", now=T0), T0)
+    assert s.logged_on and not out.disconnect
+    [confirm] = [fields(r) for r in out.data]
+    assert (confirm[35], confirm[34], confirm[141]) == ("A", "1", "Y")
+    assert (s.store.next_sender_seq, s.store.next_target_seq) == (2, 2)
+
+
+@pytest.mark.parametrize("role", ["acceptor", "initiator"])
+def test_heartbtint_0_turns_heartbeats_off(role: str) -> None:
+    """A Logon with HeartBtInt 0: the reply says 0 and neither side heartbeats or tests
+    the other's silence (QuickFIX's rule), however long it lasts."""
+    if role == "acceptor":
+        s = acceptor()
+        s.connection_made(T0)
+        out = s.data_received(Peer().logon(hb=0, now=T0), T0)
+        assert fields(out.data[0])[108] == "0"
+    else:
+        s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"),
+                    MemoryStore(T0), builtin_session("FIX.4.4"), app_types={"8"})
+        s.connection_made(T0)
+        s.data_received(Peer(sender="ISLD", target="TW").logon(hb=0, now=T0), T0)
+    assert s.logged_on and s.next_deadline() is None
+    later = s.on_timer(T0 + timedelta(hours=2))
+    assert later.data == [] and not later.disconnect
 
 
 def test_after_a_refused_logon_nothing_is_a_session_message() -> None:
