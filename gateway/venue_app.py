@@ -345,7 +345,7 @@ class VenueApplication:
             req_id = body.get_str(790)
             status = self.venue.status(owner, cl_ord_id, now)
             if status is None and stored is not None:  # an order from before a restart
-                status = stored.status(owner, cl_ord_id, self.venue.next_exec_id(), now)
+                status = stored.order(cl_ord_id, owner, self.venue.next_exec_id(), now)
             if status is None:
                 status = request_report(owner, self.venue.next_exec_id(), message,
                                         f"unknown order {cl_ord_id}", now,

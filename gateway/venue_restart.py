@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from engine.book_types import Side
@@ -47,9 +47,10 @@ from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
 from gateway.venue_orders import CANCELED, FINAL_STATUSES, ORDER_STATUS, REJECTED, ExecReport
 
-__all__ = ["RESTART_TEXT", "Recovered", "StoredOrder", "recover", "still_open",
+__all__ = ["RESTART_TEXT", "Recovered", "last_state", "recover", "still_open",
            "stored_reports", "trading_day"]
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
 _ER = b"\x0135=8\x01"
 
@@ -62,47 +63,21 @@ def trading_day(schedule: Schedule | None, t: datetime) -> date:
     return start.date() if start is not None else t.date()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    """An order as its last stored report states it."""
-
-    order_id: str
-    cl_ord_id: str
-    orig_cl_ord_id: str | None
-    symbol: str
-    side: Side
-    ord_type: str
-    price: Decimal | None
-    qty: int
-    tif: str
-    cum: int
-    avg_px: Decimal
-    #: OrdStatus (39) now: the report's, or Canceled if it left the order open (lost with
-    #: the book, and so reported at the session's logon)
-    ord_status: str
-    time: datetime | None  # that report's TransactTime (60)
-
-    @classmethod
-    def parse(cls, raw: bytes) -> StoredOrder:
-        f = scan_fields(raw)
-        status = f.get(39, "")
-        return cls(order_id=f.get(37, ""), cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
-                   symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
-                   ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
-                   tif=f.get(59, ""), cum=_int(f.get(14)),
-                   avg_px=_decimal(f.get(6)) or Decimal(0),
-                   ord_status=CANCELED if still_open(status, _int(f.get(151))) else status,
-                   time=_time(f.get(60)))
-
-    def report(self, owner: str, exec_id: str, exec_type: str, now: datetime, *,
+def last_state(raw: bytes, owner: str, exec_id: str, exec_type: str, now: datetime, *,
                text: str | None = None) -> ExecReport:
-        """An ExecutionReport of the order in this state (LeavesQty 0: it works no more)."""
-        return ExecReport(
-            owner=owner, exec_id=exec_id, exec_type=exec_type, ord_status=self.ord_status,
-            order_id=self.order_id, cl_ord_id=self.cl_ord_id, orig_cl_ord_id=self.orig_cl_ord_id,
-            symbol=self.symbol, side=self.side, ord_type=self.ord_type, price=self.price,
-            qty=self.qty, tif=self.tif, leaves=0, cum=self.cum, avg_px=self.avg_px, time=now,
-            text=text)
+    """An ExecutionReport of the order the stored report ``raw`` states, as it stands now:
+    the report's OrdStatus, or Canceled if it left the order open (lost with the book, and
+    so reported at the session's logon); LeavesQty 0, as it works no more."""
+    f = scan_fields(raw)
+    status = f.get(39, "")
+    return ExecReport(
+        owner=owner, exec_id=exec_id, exec_type=exec_type,
+        ord_status=CANCELED if still_open(status, _int(f.get(151))) else status,
+        order_id=f.get(37, ""), cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
+        symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
+        ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
+        tif=f.get(59, ""), leaves=0, cum=_int(f.get(14)),
+        avg_px=_decimal(f.get(6)) or Decimal(0), time=now, text=text)
 
 
 @dataclass
@@ -122,11 +97,14 @@ class Recovered:
     def __bool__(self) -> bool:
         return bool(self.orders or self.refused)
 
-    def order(self, cl_ord_id: str) -> StoredOrder | None:
-        """The order that had ``cl_ord_id``, as its last report states it."""
+    def order(self, cl_ord_id: str, owner: str = "", exec_id: str = "",
+              now: datetime = _NEVER) -> ExecReport | None:
+        """The order that had ``cl_ord_id`` in its last known state (:func:`last_state`),
+        as an OrderStatus report (ExecType I) for ``owner`` with ExecID ``exec_id`` at
+        ``now``; None if the stored reports name no such order."""
         order_id = self.ids.get(cl_ord_id)
         raw = self.orders.get(order_id) if order_id is not None else None
-        return StoredOrder.parse(raw) if raw is not None else None
+        return None if raw is None else last_state(raw, owner, exec_id, ORDER_STATUS, now)
 
     def used(self, cl_ord_id: str) -> bool:
         """Whether the stored reports name ``cl_ord_id`` (an order's, or a refused one)."""
@@ -136,17 +114,8 @@ class Recovered:
                 ) -> list[ExecReport]:
         """A Canceled report for each open order, as the client knows it; ``exec_id`` makes
         each report's ExecID."""
-        return [StoredOrder.parse(raw).report(owner, exec_id(), CANCELED, now,
-                                              text=RESTART_TEXT)
+        return [last_state(raw, owner, exec_id(), CANCELED, now, text=RESTART_TEXT)
                 for raw in self.open.values()]
-
-    def status(self, owner: str, cl_ord_id: str, exec_id: str, now: datetime
-               ) -> ExecReport | None:
-        """The OrderStatus report (ExecType I, ExecID ``exec_id``) of the order that had
-        ``cl_ord_id``, in its last known state, or None if the stored reports name no such
-        order."""
-        order = self.order(cl_ord_id)
-        return None if order is None else order.report(owner, exec_id, ORDER_STATUS, now)
 
     def forget_before(self, day: date, day_of: Callable[[datetime], date]) -> None:
         """Forget the orders whose last report was sent before trading day ``day``
