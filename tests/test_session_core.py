@@ -273,14 +273,20 @@ def test_a_long_resend_comes_a_slice_at_a_time_and_later_messages_after_it(
     assert s.send(_order("NEXT"), T0).data != []  # written at once again
 
 
+def _resending(s: Session, peer: Peer, request: str) -> list[str]:
+    """Orders O0-O4 sent (numbers 2-6), then ``request`` (a ResendRequest's 7 and 16) served
+    two messages a slice: the numbers of the first slice."""
+    s.resend_slice = 2
+    for i in range(5):
+        s.send(_order(f"O{i}"), T0)
+    first = s.data_received(peer.msg(f"35=2|{request}", now=T0), T0)
+    return [fields(r)[34] for r in first.data]
+
+
 def test_a_resend_request_during_a_resend_restarts_it_over_both_ranges(
         active: tuple[Session, Peer]) -> None:
     s, peer = active
-    s.resend_slice = 2
-    for i in range(5):
-        s.send(_order(f"O{i}"), T0)  # numbers 2-6
-    first = s.data_received(peer.msg("35=2|7=4|16=6", now=T0), T0)
-    assert [fields(r)[34] for r in first.data] == ["4", "5"]
+    assert _resending(s, peer, "7=4|16=6") == ["4", "5"]
     s.send(_order("LATE"), T0)  # 7, queued behind
     again = s.data_received(peer.msg("35=2|7=2|16=3", now=T0), T0)
     got = [(f[34], f.get(43)) for f in _drain(s, again, T0)]
@@ -311,11 +317,7 @@ def test_admin_messages_behind_a_resend_survive_a_second_resend_request(
     they were never written, so they go out as they are after it (a gap fill over them
     had lost the Heartbeat and hung the session on a ResendRequest never sent)."""
     s, peer = active
-    s.resend_slice = 2
-    for i in range(5):
-        s.send(_order(f"O{i}"), T0)  # numbers 2-6
-    first = s.data_received(peer.msg("35=2|7=2|16=0", now=T0), T0)
-    assert [fields(r)[34] for r in first.data] == ["2", "3"]
+    assert _resending(s, peer, "7=2|16=0") == ["2", "3"]
     s.data_received(peer.msg("35=1|112=T1", now=T0), T0)  # Heartbeat 7, behind
     peer.seq += 3
     s.data_received(peer.msg("35=0", now=T0), T0)  # too high: our ResendRequest 8, behind
