@@ -68,6 +68,12 @@ class DeferredTargetStore(MessageStore):
     def carried(self) -> list[bytes]:
         return self.inner.carried()
 
+    def next_sync(self) -> float | None:
+        return self.inner.next_sync()
+
+    def sync_if_due(self) -> bool:
+        return self.inner.sync_if_due()
+
     def close(self) -> None:
         """Close the wrapped store; an uncommitted number is dropped (it is re-requested)."""
         self._pending = None

@@ -14,6 +14,9 @@ between a writer (an asyncio stream, or an in-memory link) and its sans-IO
   sessions are served. A resend of the whole day neither stalls the loop nor counts as
   unread output; what the session sends behind it does.
 * Observers (audit log, metrics) see every message in and out and every session event.
+* Deferred fsyncs: an ``fsync: interval`` file store leaves records written within the
+  interval of its last fsync for later; an event-loop timer (:meth:`SessionRunner._arm_sync`)
+  fsyncs them when the oldest falls due, connected or not, however quiet the session is.
 
 The runner owns the logs; the session owns every protocol decision. Accepting and making
 connections is :mod:`gateway.transport`'s.
@@ -202,6 +205,9 @@ class SessionRunner:
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
         self.store = DeferredTargetStore(store_for(config, run_dir))
+        # an "interval" file store defers fsyncs: a loop timer runs each when due (_arm_sync)
+        self._defers_sync = config.store.kind == "file" and config.store.fsync == "interval"
+        self._sync_timer: asyncio.TimerHandle | None = None
         self.session = Session(config, self.store, dictionaries_for(config),
                                app_types=app.app_types(config), password=config.password())
         self.writer: Writer | None = None
@@ -226,7 +232,11 @@ class SessionRunner:
         self._handle(self.session.send(message, self.clock.now()))
 
     def release(self) -> None:
-        """Close the message log and the store (and its lock): the runner is done."""
+        """Close the message log and the store (and its lock): the runner is done. Closing
+        the store fsyncs what its deferred fsync was still waiting for."""
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()
+            self._sync_timer = None
         self.log.close()
         self.session.store.close()
 
@@ -282,9 +292,40 @@ class SessionRunner:
                 self._event(event, now)
         if not held:
             self.flush_logs()
+        if self._defers_sync and self._sync_timer is None:
+            self._arm_sync()  # the output's messages may be waiting for an fsync
         self._check_backlog()
         if self.session.owes:
             self._write_owed()
+
+    def _arm_sync(self) -> None:
+        """Have the event loop call the store's ``sync_if_due`` when its oldest record
+        waiting for an fsync falls due, so records written just before a quiet spell are
+        fsynced within the interval (the store alone fsyncs only at a later write). A loop
+        timer rather than :meth:`serve`'s read timeout: the store is also written while no
+        connection is served (a venue's reports for a logged-out client) and by other
+        sessions' input or the application's timers while the read waits. Without a running
+        loop (a synchronous driver) nothing is armed: the next write or :meth:`release`
+        fsyncs."""
+        wait = self.store.next_sync()
+        if wait is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._sync_timer = loop.call_later(wait, self._sync_store)
+
+    def _sync_store(self) -> None:
+        """The store's deferred fsync fell due (:meth:`_arm_sync`)."""
+        self._sync_timer = None
+        try:
+            self.store.sync_if_due()
+        except OSError as exc:
+            # not retried at once (it would spin): the next write's fsync tries again
+            self.log.event(self.clock.now(), f"store fsync failed: {exc}")
+            return
+        self._arm_sync()  # the timer fired a little early, or more records wait already
 
     def _write_owed(self) -> None:
         """The rest of a resend the session is serving: by a task that waits for the peer
@@ -435,7 +476,14 @@ class SessionRunner:
                 # committed once the input and its replies are logged, before the replies
                 # reach the peer: a peer that has them never resends what caused them (the
                 # replies themselves are in the store, resent if a crash comes first)
-                self.batch.before_write.append(self.store.commit)
+                self.batch.before_write.append(self._commit)
+
+    def _commit(self) -> None:
+        """Persist the inbound number (a batch's ``before_write`` hook); its record may
+        wait for a deferred fsync like any other."""
+        self.store.commit()
+        if self._defers_sync and self._sync_timer is None:
+            self._arm_sync()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:

@@ -14,8 +14,17 @@ Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many t
   everything after it; no earlier record is affected.
 * ``fsync`` decides what survives power loss or a kernel crash:
   ``"always"`` fsyncs every record before returning (nothing acknowledged is ever lost);
-  ``"interval"`` fsyncs when ``fsync_interval`` seconds have passed since the last fsync, at
-  the first write after that (loses at most that window); ``"never"`` leaves it to the OS.
+  ``"interval"`` fsyncs every record within ``fsync_interval`` seconds of its write, busy or
+  quiet, so a host crash loses at most the records of the last ``fsync_interval`` seconds;
+  ``"never"`` leaves it to the OS (a host crash may lose anything the kernel had not written).
+* ``"interval"`` in detail: a write fsyncs at once when ``fsync_interval`` has passed since
+  the last fsync (a steady flow costs one fsync an interval, none per message); otherwise
+  the record waits, and :meth:`MessageStore.next_sync` says when the oldest waiting record
+  falls due. Whoever drives the store (:class:`~gateway.session_runner.SessionRunner`, by an
+  event-loop timer) calls :meth:`MessageStore.sync_if_due` then, so records written just
+  before a quiet spell are not left unsynced for as long as it lasts (a loop blocked past the
+  deadline delays that fsync by as long). :meth:`close` fsyncs whatever is still waiting
+  (unless ``"never"``).
 * Since a message is persisted before it is sent, a restart never reuses a sequence number
   that reached the wire and can resend every message sent before the crash. A number that was
   allocated but not saved was never sent, so reusing it is correct.
@@ -54,7 +63,7 @@ import time
 import zlib
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +152,16 @@ class MessageStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the store is unusable afterwards."""
+
+    def next_sync(self) -> float | None:
+        """Seconds until :meth:`sync_if_due` must run (0.0 once it is due); None while no
+        record is waiting for an fsync. Only a store that defers its fsyncs has any."""
+        return None
+
+    def sync_if_due(self) -> bool:
+        """Fsync the records waiting for it if the oldest has waited its interval; whether
+        it did. Cheap when nothing is due: call it whenever :meth:`next_sync` has passed."""
+        return False
 
     def _check_next(self, seq: int) -> None:
         if seq != self.next_sender_seq:
@@ -359,7 +378,10 @@ class FileStore(MessageStore):
         fsync: FsyncPolicy = "always",
         fsync_interval: float = 0.05,
         now: datetime | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``monotonic``: the clock that paces ``"interval"`` fsyncs (real time, not the
+        session's clock: a backtest's simulated time says nothing about the disk)."""
         if fsync not in ("always", "interval", "never"):
             raise StoreError(f"fsync must be always, interval or never, not {fsync!r}")
         self.path = Path(path)
@@ -370,7 +392,10 @@ class FileStore(MessageStore):
         self._sender = 1
         self._target = 1
         self._created = now or datetime.now(UTC)
-        self._last_sync = 0.0
+        self._monotonic = monotonic
+        self._last_sync = -float("inf")  # the first "interval" write fsyncs
+        self._unsynced = 0  # records written since the last fsync ("interval" only)
+        self._sync_due: float | None = None  # when the oldest of them must be fsynced
         self._fd = -1
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Locked before anything is read: what a live holder is writing is not ours to repair.
@@ -428,10 +453,43 @@ class FileStore(MessageStore):
             os.fsync(self._fd)
         elif self.fsync == "interval":
             # The store paces its own disk flushes; this is not session time.
-            now = time.monotonic()
+            now = self._monotonic()
             if now - self._last_sync >= self.fsync_interval:
-                os.fsync(self._fd)
-                self._last_sync = now
+                self._fsync_waiting(now)
+                return
+            # This record waits for the next fsync: that must come within the interval of
+            # the oldest waiting record's write, which a later write may never trigger.
+            if self._sync_due is None:
+                self._sync_due = now + self.fsync_interval
+            self._unsynced += 1
+
+    def _fsync_waiting(self, now: float) -> None:
+        """Fsync the file; nothing is waiting afterwards (failed, it all still is)."""
+        os.fsync(self._fd)
+        self._last_sync = now
+        self._unsynced = 0
+        self._sync_due = None
+
+    @property
+    def unsynced(self) -> int:
+        """Records written but not yet fsynced that the policy must still fsync (only
+        ``"interval"`` leaves any, and only until :meth:`next_sync` runs out)."""
+        return self._unsynced
+
+    def next_sync(self) -> float | None:
+        due = self._sync_due
+        if due is None:
+            return None
+        return max(0.0, due - self._monotonic())
+
+    def sync_if_due(self) -> bool:
+        if self._sync_due is None or self._fd < 0:
+            return False
+        now = self._monotonic()
+        if now < self._sync_due:
+            return False
+        self._fsync_waiting(now)
+        return True
 
     def _new_generation(self, now: datetime, carry: Sequence[bytes] = ()) -> int:
         tmp = self.path.with_suffix(self.path.suffix + ".new")
@@ -490,6 +548,8 @@ class FileStore(MessageStore):
         old = self._fd
         self._fd = self._new_generation(now, carry)
         os.close(old)
+        # the new generation is fsynced whole; what waited in the old one is replaced by it
+        self._unsynced, self._sync_due = 0, None
         self._index = _SentIndex()
         self._carried = [bytes(m) for m in carry]
         self._sender = self._target = 1
@@ -505,7 +565,8 @@ class FileStore(MessageStore):
                 fd, self._fd = self._fd, -1
                 try:
                     if self.fsync != "never":
-                        os.fsync(fd)
+                        os.fsync(fd)  # "interval": whatever still waits for its timer
+                        self._unsynced, self._sync_due = 0, None
                 finally:
                     os.close(fd)
         finally:
