@@ -550,6 +550,10 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._begin_stop(f"{self._rejects_in_row} child orders rejected in a row, "
                                  f"last: {reason}")
                 return
+            # not asked again now: a strategy that re-sent at once would meet the same
+            # refusal (a venue link down, a price out of band) and use up the rejects in a
+            # row in one instant; its next snapshot or timer tries again
+            return
         if self._status == "active":
             self._ask(lambda: self._strategy.on_timer(self._now))
 

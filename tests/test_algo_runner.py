@@ -287,6 +287,24 @@ def test_rejects_in_a_row_stop_the_parent() -> None:
     assert len(venue.submits) == 5
 
 
+def test_a_rejected_child_is_not_sent_again_in_the_same_instant() -> None:
+    """A refusal (an upstream link down) answered by sending again at once met the same
+    refusal five times in one instant and stopped the parent though the link came back a
+    second later: the strategy tries again at its next snapshot or timer."""
+    venue = Venue(reject="upstream venue session is not logged on")
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.step(T0)
+    venue.deliver()
+    assert len(venue.submits) == 1 and h.done() is None
+    for t in (T0 + SEC, T0 + 2 * SEC):  # one more try at each snapshot
+        h.step(t)
+    assert len(venue.submits) == 3 and h.done() is None
+    venue.reject = None
+    h.step(T0 + 3 * SEC)
+    venue.deliver()
+    assert h.done() is None and h.runner.state.working_qty == 100  # working at last
+
+
 def test_kill_switch_stops_the_parent_and_refuses_new_children() -> None:
     venue = passive_venue()
     gate = RiskGate(RiskLimits())
