@@ -233,7 +233,7 @@ async def demo(args: argparse.Namespace) -> int:
     ``args.run_dir`` when it fails to start."""
     if not SAMPLE.is_file():
         raise FileNotFoundError(f"the bundled market data {SAMPLE} is missing")
-    run_dir = claim_run_dir(args.run_dir, datetime.now())
+    run_dir = args.claimed = claim_run_dir(args.run_dir, datetime.now())  # (see run)
     async with AsyncExitStack() as undo:
         # Until both engines are up, a failure undoes what was started, in reverse order,
         # and removes the run directory: a failed start leaves nothing behind.
@@ -279,13 +279,15 @@ async def demo(args: argparse.Namespace) -> int:
         await client_engine.start()
         undo.pop_all()  # started: from here on the run directory holds the run's records
     deadline = started + args.window + 15
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        if client.orders and all(p.done for p in client.orders.values()):
-            break
-    await client_engine.stop()
-    await venue.stop()
-    audit.close()
+    try:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if client.orders and all(p.done for p in client.orders.values()):
+                break
+    finally:  # Ctrl-C too: the sessions log out and the audit log is whole (see run)
+        await client_engine.stop()
+        await venue.stop()
+        audit.close()
     venue_side = venue_app.apps["venue"]
     assert isinstance(venue_side, VenueApplication)
     summary(client, venue_side, run_dir, metrics_port)
@@ -339,8 +341,12 @@ def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
 
 
 def run(args: argparse.Namespace) -> int:
+    args.claimed = None
     try:
         return asyncio.run(demo(args))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        run_dir = args.claimed
+        where = (f"; the run so far: {run_dir} (gateway audit {run_dir} --clordid ID)"
+                 if run_dir is not None and run_dir.is_dir() else "")
+        print(f"interrupted{where}", file=sys.stderr)
         return 130

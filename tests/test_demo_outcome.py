@@ -5,7 +5,9 @@ sessions over TCP."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +98,26 @@ def test_help_states_the_exit_statuses() -> None:
                  "2    a bad argument", "3    the venue rejected the parent",
                  "4    the venue canceled the parent"):
         assert line in proc.stdout
+
+
+def test_ctrl_c_logs_out_names_the_run_and_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C once the parent is working: the sessions log out, the audit log is whole, and
+    one line says where the run so far is; no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "demo", "--window", "60",
+                             "--run-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        while "avg" not in proc.stdout.readline():  # a first fill: the parent is working
+            assert proc.poll() is None, "the demo ended before its first fill"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    [run_dir] = tmp_path.iterdir()
+    assert proc.returncode == 130
+    assert err == f"interrupted; the run so far: {run_dir} (gateway audit {run_dir} " \
+                  "--clordid ID)\n"
+    events = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+    assert [e.get("msg_type") for e in events if e.get("direction") == "out"].count("5") >= 1

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import subprocess
 import textwrap
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -279,3 +280,35 @@ def test_sigterm_logs_out_and_a_restart_sees_no_gap(tmp_path: Path) -> None:
     assert "gap" not in events
     assert events.count("disconnect: logout") >= 1
 
+
+
+def test_a_stop_with_a_peer_that_leaves_the_socket_open_prints_no_traceback(
+        tmp_path: Path) -> None:
+    """SIGTERM; the peer answers our Logout and leaves closing to us, as FIX has it, and
+    keeps its socket open: the stop ends the connection (exit 0) without the traceback of
+    a cancelled connection task that Python 3.11's server printed at every such stop."""
+    config = tmp_path / "gw.yaml"
+    config.write_text(textwrap.dedent("""\
+        acceptor: {host: 127.0.0.1, port: 0}
+        sessions:
+          - {begin_string: FIX.4.4, sender_comp_id: ISLD, target_comp_id: TW,
+             role: acceptor, application: echo, store: {kind: memory}}
+        """))
+    peer = Peer(sender="TW", target="ISLD")
+    proc, port = start_gateway(config, tmp_path / "run", stderr=subprocess.PIPE)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(peer.logon(30, now=datetime.now(UTC)))
+        got = b""
+        while b"\x0135=A\x01" not in got:
+            got += s.recv(65536)
+        proc.send_signal(signal.SIGTERM)
+        while b"\x0135=5\x01" not in got:
+            got += s.recv(65536)
+        s.sendall(peer.msg("35=5"))
+        assert proc.wait(20) == 0
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        s.close()
+        if proc.poll() is None:
+            stop_gateway(proc)
