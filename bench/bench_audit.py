@@ -234,11 +234,12 @@ def logs(orders: int, gz: bool) -> tuple[Path, tuple[str, str]]:
 
 def _old_audit(folder: Path, cl_ord_id: str) -> str:
     """The baseline's text output: the same header and lines as ``gateway audit``."""
-    relation = related(read_entries(find_files(folder)).entries, cl_ord_id)
+    (relation,) = related(read_entries(find_files(folder)).entries, cl_ord_id)
     out = io.StringIO()
     out.write(f"ClOrdID {cl_ord_id}: {len(relation.entries)} records; ClOrdIDs "
               f"{', '.join(sorted(relation.cl_ord_ids))}; OrderIDs "
-              f"{', '.join(sorted(relation.order_ids)) or 'none'}\n")
+              f"{', '.join(sorted(relation.order_ids)) or 'none'}"
+              + (f"; session {relation.session}" if relation.session else "") + "\n")
     for line in iter_lines(relation.entries):
         out.write(line + "\n")
     return out.getvalue()

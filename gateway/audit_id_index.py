@@ -91,7 +91,8 @@ class _KeyIndex:
 
 class _KeyLinks:
     """The links between the records of an :class:`IdTable`, by key: the filing of
-    :mod:`gateway.audit_family`'s entry links, with keys for ids."""
+    :mod:`gateway.audit_family`'s entry links, with keys for ids, on every session (the
+    table keeps no session: links within one session are among these)."""
 
     def __init__(self, table: IdTable) -> None:
         self.table = table
@@ -106,14 +107,17 @@ class _KeyLinks:
         self._order = _KeyIndex(order, plain)
         self._parent = _KeyIndex(parent, None)
 
-    def by_cl(self, value: int) -> Iterable[int]:
+    def by_cl(self, value: int, session: str | None) -> Iterable[int]:
         return self._cl(value) + self._orig(value)
 
-    def by_order(self, value: int) -> Iterable[int]:
+    def by_order(self, value: int, session: str | None) -> Iterable[int]:
         return self._order(value)
 
-    def by_parent(self, value: int) -> Iterable[int]:
+    def by_parent(self, value: int, session: str | None) -> Iterable[int]:
         return self._parent(value)
+
+    def session(self, record: int) -> str | None:
+        return None  # every session: see the class docstring
 
     def ids(self, record: int) -> RecordIds[int]:
         t = self.table
@@ -123,9 +127,10 @@ class _KeyLinks:
 
 
 def family_records(table: IdTable, cl_ord_id: str) -> list[int]:
-    """The records (numbers in ``table``, ascending) of the order ``cl_ord_id``'s family as
-    :func:`gateway.audit_family.related` finds it, searched by keys: every record of the
-    family, and maybe a few more whose ids share a key with one of the family's. Raises
+    """The records (numbers in ``table``, ascending) of the families of the orders
+    ``cl_ord_id`` names as :func:`gateway.audit_family.related` finds them, searched by keys
+    and on every session: every record of each family, and maybe a few more (of other
+    sessions, or whose ids share a key with one of the families'). Raises
     ValueError if ``table`` holds more records than 32 bits number."""
     if len(table) > _KEY_MASK:
         raise ValueError(f"more than {_KEY_MASK:,} records with order ids: read fewer files")

@@ -42,18 +42,20 @@ class _File:
 
 
 def read_related(paths: Sequence[Path], cl_ord_id: str, labels: Sequence[str] | None = None,
-                 *, max_warnings: int | None = None) -> tuple[Reading, Relation]:
-    """``related(read_entries(paths, labels).entries, cl_ord_id)``, and the reading's counts
+                 *, max_warnings: int | None = None) -> tuple[Reading, list[Relation]]:
+    """``related(read_entries(paths, labels).entries, cl_ord_id)`` (one Relation for each
+    session's order with that ClOrdID), and the reading's counts
     and warnings (the first ``max_warnings``, if given; see :class:`Reading`), in memory
     bounded by the order's own records plus 21 bytes a record with an order id (and, while
     the family is searched, an index of 8 bytes an id, at most 4 ids a record), not by the
     logs' size. ``Reading.entries`` holds the records read in the second pass: the
-    relation's, and maybe a few others.
+    relations', and maybe a few others.
 
     Two passes. The first reads every file and keeps only each record's ids, as 32-bit keys,
     and its line (:class:`gateway.audit_id_index.IdTable`); the family search of
-    :func:`related` runs on those keys. Ids that share a key link more records, never fewer,
-    so the records found are all the family's and maybe a few more. The second pass reads
+    :func:`related` runs on those keys, on every session (the table keeps no session). Ids
+    that share a key, and links across sessions, link more records, never fewer, so the
+    records found are all the families' and maybe a few more. The second pass reads
     again the files holding them, up to the last one, builds an :class:`Entry` for each, and
     :func:`related` runs on those: the same ids as text, the same numbering (``seq``) and
     sources, hence exactly :func:`related`'s answer over every record.

@@ -1,4 +1,4 @@
-"""``gateway audit PATH... --clordid ID``: an order's life as a timeline.
+"""``gateway audit PATH... --clordid ID [--session NAME]``: an order's life as a timeline.
 
 PATH is a log file or a folder of them (read recursively: *.log, *.jsonl, *.json, *.txt,
 *.fix, *.messages, rotated *.log.N, each optionally gzipped). Files may be our JSON audit
@@ -14,15 +14,24 @@ a record, sorted by time (UTC):
 A message that several files hold (a run's audit log and both sides' message logs) is one
 line, at the first file read, with the other places after it.
 
+A ClOrdID is unique within one FIX session only: the chain is followed within the session
+(told by the audit log's session names, and in message logs by the messages' BeginString
+and CompIDs, both directions and both sides' logs being one session). When several sessions
+used ID, each session's order is its own timeline, headed by the session's name
+(``Session FIX.4.4:VENUE->CLIENT1: ClOrdID ID: ...``); ``--session NAME`` shows one: NAME is
+the session's name as the audit log writes it (``FIX.4.4:VENUE->CLIENT1``) or either of its
+CompIDs (``CLIENT1``). An algo parent's children, on their own session, are in its timeline.
+
 Files are read twice: first every record's ids only (21 bytes a record kept, plus an index
 while the order's family is searched), then the files holding the family's records, up to
 the last of them. Memory so grows with the order, not with the logs. A log appended to
 meanwhile is read as it was at the first read; one rotated or rewritten between the two reads
 is not supported.
 
-``--json`` prints one JSON object a record instead. Exit status 0 when records were found,
-1 when none mention the ClOrdID, 2 when a file cannot be read. Lines skipped as unreadable
-are reported on stderr with their file and line.
+``--json`` prints one JSON object a record instead, with ``order_session``, the session of
+the order whose timeline holds it. Exit status 0 when records were found, 1 when none
+mention the ClOrdID (or none of NAME's session does), 2 when a file cannot be read. Lines
+skipped as unreadable are reported on stderr with their file and line.
 """
 
 from __future__ import annotations
@@ -49,6 +58,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("paths", type=Path, nargs="+", metavar="PATH",
                    help="a log file or a folder of logs")
     p.add_argument("--clordid", required=True, metavar="ID", help="the order's ClOrdID (11)")
+    p.add_argument("--session", metavar="NAME",
+                   help="only the order of this session (its name, FIX.4.4:VENUE->CLIENT1, "
+                        "or a CompID) when several sessions used the ClOrdID")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(run=run)
 
@@ -61,32 +73,53 @@ def run(args: argparse.Namespace) -> int:
         return 1
     # Two passes over the files, memory bounded by the order's records (see read_related):
     # a desk's day of logs is gigabytes.
-    reading, relation = read_related(files, args.clordid, max_warnings=MAX_WARNINGS)
+    reading, relations = read_related(files, args.clordid, max_warnings=MAX_WARNINGS)
     for warning in reading.warnings:
         print(f"gateway audit: {warning}", file=sys.stderr)
     if reading.more_warnings:
         print(f"gateway audit: ... and {reading.more_warnings} more problems", file=sys.stderr)
-    if not relation.entries:
+    if not relations:
         print(f"gateway audit: no record mentions ClOrdID {args.clordid!r} "
               f"({reading.records} records in {reading.files} files read)", file=sys.stderr)
         return 1
+    if args.session is not None:
+        chosen = [r for r in relations if args.session in r.names]
+        if not chosen:
+            used = ", ".join(r.session or "(no session)" for r in relations)
+            print(f"gateway audit: no order of session {args.session!r} has ClOrdID "
+                  f"{args.clordid!r} (sessions that used it: {used})", file=sys.stderr)
+            return 1
+        relations = chosen
     try:
-        _print(relation, args)
+        _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # no flush error at exit
     return 0
 
 
-def _print(relation: Relation, args: argparse.Namespace) -> None:
+def _print(relations: list[Relation], args: argparse.Namespace) -> None:
     out = sys.stdout
     if args.json:
-        for entry in relation.entries:
-            out.write(json.dumps(as_json(entry), default=str) + "\n")
+        for relation in relations:
+            for entry in relation.entries:
+                record = {**as_json(entry), "order_session": relation.session or None}
+                out.write(json.dumps(record, default=str) + "\n")
         return
-    cl_ids = ", ".join(sorted(relation.cl_ord_ids))
-    order_ids = ", ".join(sorted(relation.order_ids)) or "none"
-    out.write(f"ClOrdID {args.clordid}: {len(relation.entries)} records; ClOrdIDs {cl_ids}; "
-              f"OrderIDs {order_ids}\n")
-    for line in iter_lines(relation.entries):
-        out.write(line + "\n")
+    several = len(relations) > 1
+    if several:
+        out.write(f"ClOrdID {args.clordid} was used by {len(relations)} sessions, each its "
+                  f"own order (--session NAME shows one): "
+                  f"{', '.join(r.session for r in relations)}\n")
+    for relation in relations:
+        cl_ids = ", ".join(sorted(relation.cl_ord_ids))
+        order_ids = ", ".join(sorted(relation.order_ids)) or "none"
+        head = (f"ClOrdID {args.clordid}: {len(relation.entries)} records; ClOrdIDs "
+                f"{cl_ids}; OrderIDs {order_ids}")
+        if several:
+            out.write(f"\nSession {relation.session}: {head}\n")
+        else:
+            out.write(head + (f"; session {relation.session}" if relation.session else "")
+                      + "\n")
+        for line in iter_lines(relation.entries):
+            out.write(line + "\n")
     out.flush()

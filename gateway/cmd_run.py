@@ -29,8 +29,11 @@ quietly with 128 + the signal's number (see :mod:`gateway.cli`).
 Start-up problems end it with one line ``gateway: error: ...`` and exit 2, before any session
 starts: ``--port`` outside 0-65535, a YAML file that is not UTF-8 (named with the line), a
 TLS cert, key or CA file that is missing or cannot be loaded (named with its config key), an
-acceptor or initiator host that does not resolve, and an acceptor or metrics port that cannot
-be listened on (in use, or not allowed).
+acceptor or initiator host that does not resolve, an acceptor or metrics port that cannot
+be listened on (in use, or not allowed), and a folder that cannot be made for ``--run-dir``,
+``audit.path`` or a session's ``store.path``, or an ``audit.path`` or ``store.path`` that is a
+folder (named with the option or config key and the path, where the OS says only ``[Errno
+17] File exists``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.apps import Dispatcher
-from gateway.audit import AuditLog, parse_audit_config
+from gateway.audit import AuditConfig, AuditLog, parse_audit_config
 from gateway.cli import kill_requested
 from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
@@ -209,8 +212,9 @@ async def bind_acceptor(config: GatewayConfig) -> Listener | None:
 
 def edges(config: GatewayConfig, run_dir: Path
           ) -> tuple[AuditLog, GatewayMetrics | None, str | None]:
-    """The audit log and (if configured) the metrics of a configuration and their URL. The
-    metrics port is bound first: one that cannot be listened on leaves no audit file."""
+    """The audit log and (if configured) the metrics of a configuration and their URL, and
+    the folders the engine writes in (:func:`make_folders`). The metrics port is bound
+    first: one that cannot be listened on leaves no audit file and no folder."""
     node = config.extra.get("metrics")
     metrics = url = None
     if node is not None:
@@ -224,13 +228,69 @@ def edges(config: GatewayConfig, run_dir: Path
         url = f"http://{mc.host}:{bound}/metrics"
     node = config.extra.get("audit")
     try:
-        audit = (AuditLog.from_config(parse_audit_config(node, config.path.resolve().parent))
-                 if node is not None else AuditLog(run_dir / "audit.jsonl"))
+        make_folders(config, run_dir)
+        if node is None:
+            audit = _open_audit(AuditConfig(run_dir / "audit.jsonl"), f"--run-dir {run_dir}")
+        else:
+            audit_config = parse_audit_config(node, config.path.resolve().parent)
+            path_node = node.mapping({"path", "flush_every"})["path"]
+            audit = _open_audit(audit_config,
+                                f"{path_node.file}:{path_node.line}: {path_node.path}")
     except BaseException:
         if metrics is not None:
             metrics.close()
         raise
     return audit, metrics, url
+
+
+def _open_audit(config: AuditConfig, where: str) -> AuditLog:
+    """The audit log; a path that cannot be opened raises :class:`StartupError` naming
+    ``where`` (the config key or option the path comes from) and the path, where
+    :class:`AuditLog` says only the errno text."""
+    folder_problem(config.path.parent, where)
+    if config.path.is_dir():
+        raise StartupError(f"{where}: {config.path} is a folder, not a file")
+    try:
+        return AuditLog.from_config(config)
+    except OSError as exc:
+        raise StartupError(f"{where}: cannot open {config.path}: "
+                           f"{exc.strerror or exc}") from None
+
+
+def folder_problem(folder: Path, where: str) -> None:
+    """Create ``folder`` (and its parents) if it is not there; raise :class:`StartupError`
+    naming ``where`` (a config key or option) and the folder when it cannot be, saying which
+    part of the path is a file when one is (mkdir says only ``File exists`` or ``Not a
+    directory``)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        for part in (folder, *folder.parents):
+            if part.exists() and not part.is_dir():
+                reason = f"{part} is a file, not a folder"
+                break
+        raise StartupError(f"{where}: cannot create the folder {folder}: {reason}") from None
+
+
+def make_folders(config: GatewayConfig, run_dir: Path) -> None:
+    """Create the folders the engine writes in before it opens anything there: the run
+    directory's ``log`` (and ``store``, for file stores without a ``store.path``) and the
+    folder of each ``store.path``. One that cannot be made, or a ``store.path`` that is a
+    folder, raises :class:`StartupError` naming the option or config key it comes from and
+    the path (the engine would fail with the bare errno text)."""
+    option = f"--run-dir {run_dir}"
+    folder_problem(run_dir / "log", option)
+    for i, s in enumerate(config.sessions):
+        if s.store.kind != "file":
+            continue
+        if s.store.path is None:
+            folder_problem(run_dir / "store", option)
+            continue
+        where = config.where_store_path(i)
+        folder_problem(s.store.path.parent, where)
+        if s.store.path.is_dir():
+            raise StartupError(f"{where}: {s.store.path} is a folder, not a file")
 
 
 class KillSwitch:

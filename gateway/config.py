@@ -135,6 +135,8 @@ class GatewayConfig:
     # per session, in order: where its application: is written, as a config error's
     # ``FILE:LINE: key`` prefix (see where_application)
     application_at: tuple[str, ...] = ()
+    # per session, in order: where its store.path is written, likewise (see where_store_path)
+    store_path_at: tuple[str, ...] = ()
 
     @property
     def listens(self) -> bool:
@@ -152,6 +154,14 @@ class GatewayConfig:
         if 0 <= index < len(self.application_at):
             return self.application_at[index]
         return str(self.path)
+
+    def where_store_path(self, index: int) -> str:
+        """Where session ``index`` takes its ``store.path`` from (its own ``store:`` or the
+        defaults'), as ``FILE:LINE: key``, for errors about that path; the file and
+        ``sessions[N].store.path`` when the config was built in code."""
+        if 0 <= index < len(self.store_path_at):
+            return self.store_path_at[index]
+        return f"{self.path}: sessions[{index}].store.path"
 
 
 _SESSION_KEYS = frozenset(f.name for f in fields(SessionConfig))
@@ -371,7 +381,14 @@ def load_config(path: str | Path) -> GatewayConfig:
     extra = {k: top[k] for k in top.keys() & EXTRA_SECTIONS}
     application_at = tuple(_application_at(n, top.get("defaults"))
                            for n in top["sessions"].sequence())
-    return GatewayConfig(Path(path), sessions, acceptor, extra, application_at)
+    store_path_at = tuple(_at(_store_path_node(n, top.get("defaults")) or n)
+                          for n in top["sessions"].sequence())
+    return GatewayConfig(Path(path), sessions, acceptor, extra, application_at, store_path_at)
+
+
+def _at(node: Node) -> str:
+    """``FILE:LINE: key`` of ``node``, the prefix of a config error about it."""
+    return f"{node.file}:{node.line}: {node.path}"
 
 
 __all__ = ["AcceptorConfig", "ConfigError", "GatewayConfig", "ReconnectConfig", "SessionConfig",

@@ -17,7 +17,11 @@ Metrics and their labels:
 ``trades_executed_total``          {symbol}: trades matched; ``traded_quantity_total`` their
                                    quantity
 ``book_depth_levels``              {symbol, side}: price levels on a side of a book
-``orders_submitted_total``         {strategy, symbol}: child orders an algo submitted
+``orders_submitted_total``         {strategy, symbol}: child orders an algo handed to its
+                                   router (the in-process venue, or the upstream FIX
+                                   session): those the venue then rejects count, and in
+                                   front of an upstream venue so do those rejected at once,
+                                   never sent, because that session is not logged on
 ``strategy_latency_seconds``       {strategy}: histogram, time a strategy took to decide
 ``session_connected``              {session}: 1 between a connection and its end, else 0
 ``session_state``                  {session, session_state}: the session state (enum)
@@ -35,8 +39,11 @@ Metrics and their labels:
 ``rejects_total``                  {session, direction, type, reason}: session Rejects (35=3,
                                    ``type=session``, reason 373), BusinessMessageRejects (35=j,
                                    ``business``, 380), order rejects (35=8 150=8, ``order``,
-                                   103) and cancel rejects (35=9, ``cancel``, 102);
-                                   resent copies (PossDup) are not counted again
+                                   103) and cancel rejects (35=9, ``cancel``, 102); ``reason``
+                                   is one of the codes FIX defines for the tag
+                                   (:data:`REASON_CODES`), ``other`` for any other value,
+                                   ``none`` without the tag; resent copies (PossDup) are not
+                                   counted again
 ``connections_refused_total``      {reason}: connections the acceptor closed before any
                                    session took them; ``reason`` is one of
                                    :data:`REFUSED_REASONS` (``other`` for anything else),
@@ -45,11 +52,17 @@ Metrics and their labels:
 ``metrics_observer_errors_total``  failures inside the observer (it never raises)
 =================================  ===========================================================
 
-Labels stay bounded: no label ever carries an order, execution or client id. Session names
-come from the configuration; a MsgType the session's dictionaries do not define counts as
-``unknown``; a reason code that is not a short number counts as ``other``. As a last guard,
-each label of a metric takes at most :data:`MAX_LABEL_VALUES` distinct values; later new
-values are counted under ``other``.
+Labels stay bounded: no label ever carries an order, execution or client id, and no value
+a peer sends becomes a label unless it is one of a fixed set, so a peer can neither create
+series nor fill a label up and hide another session's values. Session names come from the
+configuration; ``msg_type`` is a MsgType the session's dictionaries define (a set the
+configuration fixes), else ``unknown``; ``reason`` a code of :data:`REASON_CODES`, else
+``other`` (a reason outside the standard, a user-defined 380=5000 say, included). Labels the
+gateway's own parts give (``symbol``, ``side``, ``feed``, ``strategy``) take at most
+:data:`MAX_LABEL_VALUES` distinct values each, as a last guard; later new values are counted
+under ``other``. ``strategy`` is the strategy's name in lower case without its module
+(``twap``, ``vwap``; ``passivepov`` for ``algos.example_strategy:PassivePov``), whether the
+caller gives the configured name or the class name.
 
 Gauges derived from a session (state, sequence numbers) are updated whenever the session
 sends or receives a message or reports an event, which is whenever they change, except the
@@ -86,8 +99,8 @@ if TYPE_CHECKING:
 
     from gateway.session_runner import SessionRunner
 
-__all__ = ["MAX_LABEL_VALUES", "REFUSED_REASONS", "GatewayMetrics", "MetricsConfig",
-           "RefusedReason", "parse_metrics_config"]
+__all__ = ["MAX_LABEL_VALUES", "REASON_CODES", "REFUSED_REASONS", "GatewayMetrics",
+           "MetricsConfig", "RefusedReason", "parse_metrics_config"]
 
 #: Distinct values one label of one metric may take before new ones count as ``other``.
 MAX_LABEL_VALUES = 500
@@ -104,6 +117,23 @@ _DIRECTIONS = ("in", "out")
 RefusedReason = Literal["unknown_session", "wrong_begin_string", "garbled", "timeout",
                         "already_connected", "closed", "tls"]
 REFUSED_REASONS: tuple[RefusedReason, ...] = get_args(RefusedReason)
+
+
+def _codes(*spans: range | int) -> frozenset[str]:
+    return frozenset(str(c) for span in spans
+                     for c in (span if isinstance(span, range) else (span,)))
+
+
+#: The values FIX defines for each reject reason tag: every value the shipped FIX 4.2, 4.4,
+#: FIXT 1.1 and 5.0SP2 dictionaries enumerate (a test holds the two equal). A fixed table,
+#: not the session's dictionary: a custom dictionary is the user's, but the label set must
+#: not grow with what any configuration or peer says.
+REASON_CODES: dict[int, frozenset[str]] = {
+    373: _codes(range(19), 99),                      # SessionRejectReason
+    380: _codes(range(11), 18),                      # BusinessRejectReason
+    103: _codes(range(17), range(18, 30), 99),       # OrdRejReason
+    102: _codes(range(9), 18, 99),                   # CxlRejReason
+}
 _M = TypeVar("_M", bound=MetricWrapperBase)
 
 
@@ -128,11 +158,18 @@ def parse_metrics_config(node: Node) -> MetricsConfig:
 
 
 
-def _reason(value: str | None) -> str:
-    """A reason code as a label: a number of up to 4 digits, ``none`` or ``other``."""
+def _reason(tag: int, value: str | None) -> str:
+    """A reason code as a label: one of :data:`REASON_CODES` for ``tag``, ``none`` when the
+    message has no such field, else ``other``."""
     if value is None:
         return "none"
-    return value if value.isdigit() and len(value) <= 4 else "other"
+    return value if value in REASON_CODES[tag] else "other"
+
+
+def _strategy(name: str) -> str:
+    """One label for a strategy, whichever name the caller has: the configured one
+    (``twap``, ``package.module:Class``) or the class name (``Twap``, ``Class``)."""
+    return name.strip().rpartition(":")[2].rpartition(".")[2].lower()
 
 
 class _Bounded:
@@ -268,13 +305,14 @@ class GatewayMetrics:
                      self._bound("depth", "side", side)).set(levels)
 
     def order_submitted(self, strategy: str, symbol: str) -> None:
+        """A child order handed to the router (see ``orders_submitted_total`` above)."""
         self._labels(self.orders_submitted_total,
-                     self._bound("submitted", "strategy", strategy),
+                     self._bound("submitted", "strategy", _strategy(strategy)),
                      self._bound("submitted", "symbol", symbol)).inc()
 
     def strategy_latency(self, strategy: str, seconds: float) -> None:
         self._labels(self.strategy_latency_seconds,
-                     self._bound("strategy", "strategy", strategy)).observe(seconds)
+                     self._bound("strategy", "strategy", _strategy(strategy))).observe(seconds)
 
     # -- the acceptor ------------------------------------------------------------------------
 
@@ -295,8 +333,8 @@ class GatewayMetrics:
             name = self._track(session)
             msg_type = peek_field(raw, b"\x0135=")
             known = msg_type is not None and session.session.dd.message(msg_type) is not None
-            type_label = self._bound("msg", "msg_type", msg_type) if known and msg_type else (
-                "unknown")
+            # the dictionaries' MsgTypes are a set the configuration fixes: no cap needed
+            type_label = msg_type if known and msg_type else "unknown"
             counter = self.messages_received_total if direction == "in" else (
                 self.messages_sent_total)
             self._labels(counter, name, type_label).inc()
@@ -305,11 +343,11 @@ class GatewayMetrics:
             elif b"\x0143=Y\x01" in raw:
                 pass  # a resent copy (PossDup): its reject was counted the first time
             elif msg_type == "j":
-                self._reject(name, direction, "business", peek_field(raw, b"\x01380="))
+                self._reject(name, direction, "business", 380, peek_field(raw, b"\x01380="))
             elif msg_type == "9":
-                self._reject(name, direction, "cancel", peek_field(raw, b"\x01102="))
+                self._reject(name, direction, "cancel", 102, peek_field(raw, b"\x01102="))
             elif msg_type == "8" and b"\x01150=8\x01" in raw:
-                self._reject(name, direction, "order", peek_field(raw, b"\x01103="))
+                self._reject(name, direction, "order", 103, peek_field(raw, b"\x01103="))
             self._session_gauges(name, session)
         except Exception:  # an observer never raises into the transport
             self.metrics_observer_errors_total.inc()
@@ -326,9 +364,9 @@ class GatewayMetrics:
             elif isinstance(event, LoggedOn):
                 self._labels(self.session_logons_total, name).inc()
             elif isinstance(event, RejectSent):
-                self._reject(name, "out", "session", str(int(event.reject.reason)))
+                self._reject(name, "out", "session", 373, str(int(event.reject.reason)))
             elif isinstance(event, RejectReceived):
-                self._reject(name, "in", "session", event.message.body.get_str(373))
+                self._reject(name, "in", "session", 373, event.message.body.get_str(373))
             elif isinstance(event, GapDetected):
                 self._labels(self.sequence_gaps_total, name).inc()
             elif isinstance(event, ResendServed):
@@ -338,9 +376,12 @@ class GatewayMetrics:
         except Exception:
             self.metrics_observer_errors_total.inc()
 
-    def _reject(self, name: str, direction: str, kind: str, reason: str | None) -> None:
-        self._labels(self.rejects_total, name, direction, kind,
-                     self._bound("rejects", "reason", _reason(reason))).inc()
+    def _reject(self, name: str, direction: str, kind: str, tag: int,
+                reason: str | None) -> None:
+        """Count a reject; ``reason`` is the value of ``tag`` in it. The label is from a fixed
+        set (:func:`_reason`), so it is not capped: a cap shared by every session is what
+        let one peer's made-up codes push another's real ones into ``other``."""
+        self._labels(self.rejects_total, name, direction, kind, _reason(tag, reason)).inc()
 
     def add_session(self, runner: SessionRunner) -> None:
         """Give a configured session its series (connected 0, its state, sequence numbers)

@@ -20,16 +20,18 @@ T0 = datetime(2024, 5, 6, 9, 30, 0, 123456, tzinfo=UTC)
 
 
 class Harness:
-    """An acceptor session ISLD <- TW (FIX.4.4, echo application, memory store)."""
+    """An acceptor session ISLD <- ``peer`` (TW by default; FIX.4.4, echo application,
+    memory store)."""
 
-    def __init__(self, tmp_path: Path, observers: Sequence[SessionObserver]) -> None:
+    def __init__(self, tmp_path: Path, observers: Sequence[SessionObserver],
+                 peer: str = "TW") -> None:
         self.clock = VirtualClock(T0)
         self.observers = observers
-        config = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", application="echo",
+        config = SessionConfig("FIX.4.4", "ISLD", peer, role="acceptor", application="echo",
                                store=StoreConfig(kind="memory"))
         self.runner = SessionRunner(config, EchoApplication(), self.clock, tmp_path, 1 << 20,
                                     observers)
-        self.peer = Peer()
+        self.peer = Peer(sender=peer)
 
     def advance(self, seconds: float) -> datetime:
         self.clock.advance_to(self.clock.now() + timedelta(seconds=seconds))

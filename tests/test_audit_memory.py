@@ -41,23 +41,33 @@ T0 = datetime(2026, 5, 21, 14, 30, tzinfo=UTC)
 LOG4FIX = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixlogs" / "log4fix-j"
 
 
-def one_pass(paths: Sequence[Path], cl_ord_id: str) -> tuple[Reading, Relation]:
+def one_pass(paths: Sequence[Path], cl_ord_id: str) -> tuple[Reading, list[Relation]]:
     """What ``gateway audit`` did before two passes: every record in memory, then related."""
     reading = read_entries(paths)
     return reading, related(reading.entries, cl_ord_id)
 
 
-def assert_same(paths: Sequence[Path], cl_ord_id: str) -> Relation:
-    """read_related's answer is the one-pass answer: records (every field shown, their
-    reading order), ids, counts and warnings."""
-    reading, relation = read_related(paths, cl_ord_id)
+def assert_same(paths: Sequence[Path], cl_ord_id: str) -> list[Relation]:
+    """read_related's answer is the one-pass answer: the same orders (one a session), each
+    with its records (every field shown, their reading order), ids and session; the same
+    counts and warnings."""
+    reading, relations = read_related(paths, cl_ord_id)
     expected_reading, expected = one_pass(paths, cl_ord_id)
-    assert [(e.seq, as_json(e)) for e in relation.entries] == [
-        (e.seq, as_json(e)) for e in expected.entries], cl_ord_id
-    assert (relation.cl_ord_ids, relation.order_ids, relation.parents) == (
-        expected.cl_ord_ids, expected.order_ids, expected.parents)
+    assert len(relations) == len(expected), cl_ord_id
+    for relation, want in zip(relations, expected, strict=True):
+        assert [(e.seq, as_json(e)) for e in relation.entries] == [
+            (e.seq, as_json(e)) for e in want.entries], cl_ord_id
+        assert (relation.cl_ord_ids, relation.order_ids, relation.parents, relation.session,
+                relation.names) == (want.cl_ord_ids, want.order_ids, want.parents,
+                                    want.session, want.names)
     assert (reading.warnings, reading.records, reading.files) == (
         expected_reading.warnings, expected_reading.records, expected_reading.files)
+    return relations
+
+
+def assert_one(paths: Sequence[Path], cl_ord_id: str) -> Relation:
+    """:func:`assert_same` for an id one session's order has (or none's)."""
+    (relation,) = assert_same(paths, cl_ord_id)
     return relation
 
 
@@ -120,7 +130,7 @@ def test_family_spread_over_files_with_records_without_time(tmp_path: Path) -> N
         + record(2, "order", cl_ord_id="C1", order_id="V1", parent="P", session="S")
         + record(None, "algo", parent="P", event_="done"))
     files = find_files(tmp_path)
-    relation = assert_same(files, "C1")
+    relation = assert_one(files, "C1")
     a, b, c = "a.jsonl", "b.FIX.4.4-GW-VENUE.messages.current.log", "c.jsonl"
     # c.jsonl:1 has no time: it follows b's message without a time, itself at 3 s (b:1);
     # c.jsonl:3 follows c.jsonl:2 (2 s).
@@ -142,7 +152,7 @@ def test_gzip_files_are_read_twice(tmp_path: Path) -> None:
     (folder / "FIX.4.4-GW-VENUE.messages.log").write_text("".join(lines[4:]),
                                                           encoding="latin-1")
     files = find_files(tmp_path)
-    relation = assert_same(files, "A3")
+    relation = assert_one(files, "A3")
     assert len(relation.entries) == 8
     (dup,) = [e for e in relation.entries if e.also]
     assert dup.source.endswith(".messages.log:1") and dup.also == [f"{files[1]}:5"]
@@ -196,7 +206,7 @@ def test_a_log_appended_to_between_the_passes_is_read_as_at_the_first(
     log.write_text(fix_line(T0, "35=8|11=A1|37=O1|39=0|150=0")
                    + fix_line(T0, "35=8|11=B1|37=O2|39=0|150=0"))
     files = find_files(tmp_path)
-    before = one_pass(files, "A1")[1]
+    (before,) = one_pass(files, "A1")[1]
     read_again = audit_two_passes._read_again
 
     def append_then_read_again(*args: Any) -> list[Entry]:
@@ -207,7 +217,7 @@ def test_a_log_appended_to_between_the_passes_is_read_as_at_the_first(
         return read_again(*args)
 
     with mock.patch.object(audit_two_passes, "_read_again", append_then_read_again):
-        _, relation = read_related(files, "A1")
+        _, (relation,) = read_related(files, "A1")
     assert [as_json(e) for e in relation.entries] == [as_json(e) for e in before.entries]
     assert sources(relation) == [log.name + ":1", "a.jsonl:1"]
 
@@ -328,7 +338,8 @@ def test_memory_grows_by_bytes_a_record_not_by_the_record(tmp_path: Path) -> Non
     kept = (_peak(lambda: read_entries(files_large))
             - _peak(lambda: read_entries(files_small))) / more
     assert per_record < 150 < 1000 < kept, (per_record, kept)
-    assert len(read_related(files_large, "ORD7")[1].entries) == 2  # each message once
+    (relation,) = read_related(files_large, "ORD7")[1]
+    assert len(relation.entries) == 2  # each message once
 
 
 def test_a_folder_includes_rotated_audit_logs(tmp_path: Path) -> None:

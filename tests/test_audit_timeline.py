@@ -32,7 +32,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str],
 
 def related_sources(path: Path, cl_ord_id: str) -> list[str]:
     reading = read_entries(find_files(path))
-    return [e.source.rsplit("/", 1)[-1] for e in related(reading.entries, cl_ord_id).entries]
+    (relation,) = related(reading.entries, cl_ord_id)
+    return [e.source.rsplit("/", 1)[-1] for e in relation.entries]
 
 
 def test_samples_match_their_generator(tmp_path: Path) -> None:
@@ -241,3 +242,95 @@ def test_truncated_gzip_names_file_and_line(capsys: pytest.CaptureFixture[str],
     code, _, err = run(capsys, str(tmp_path / "cut.log.gz"), "--clordid", "A1")
     assert code == 2
     assert re.search(r"cut\.log\.gz:\d+: cannot read: Compressed file ended", err), err
+
+
+# -- one ClOrdID in several sessions ----------------------------------------------------------
+
+
+def two_clients_log(path: Path) -> None:
+    """The venue's audit log: CLIENT1's X1, replaced by X2, and CLIENT2's own X1. Each
+    client's messages are numbered by its session; the OrderIDs are the venue's."""
+    now = datetime(2026, 5, 21, 14, 30, 0, tzinfo=UTC)
+    script = [
+        ("CLIENT1", "in", "35=D|11=X1|21=1|38=100|40=2|44=10.00|54=1|55=AAPL|60=20260521-14:30:00"),
+        ("CLIENT1", "out", "35=8|6=0|11=X1|14=0|17=E1|37=V1|39=0|54=1|55=AAPL|150=0|151=100"),
+        ("CLIENT2", "in", "35=D|11=X1|21=1|38=7|40=1|54=2|55=MSFT|60=20260521-14:30:00"),
+        ("CLIENT2", "out", "35=8|6=0|11=X1|14=0|17=E2|37=V2|39=0|54=2|55=MSFT|150=0|151=7"),
+        ("CLIENT1", "in", "35=G|11=X2|21=1|37=V1|38=200|40=2|41=X1|44=10.01|54=1|55=AAPL"
+                          "|60=20260521-14:30:01"),
+        ("CLIENT1", "out", "35=8|6=0|11=X2|14=0|17=E3|37=V1|39=0|41=X1|54=1|55=AAPL|150=5"
+                           "|151=200"),
+    ]
+    with AuditLog(path) as audit:
+        for i, (client, direction, body) in enumerate(script):
+            at = now.replace(second=i)
+            sender, target = (client, "VENUE") if direction == "in" else ("VENUE", client)
+            raw = frame("FIX.4.4", f"{body[:4]}|49={sender}|56={target}|34={i + 1}"
+                                   f"|52=20260521-14:30:0{i}{body[4:]}")
+            audit._writer.msg(message_line(at, f"FIX.4.4:VENUE->{client}", direction, raw))
+
+
+def test_one_clordid_of_two_sessions_is_two_orders(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    # CLIENT1's X1 (replaced by X2) and CLIENT2's X1 were one timeline of 6 records
+    two_clients_log(tmp_path / "audit.jsonl")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "X1")
+    assert code == 0 and err == ""
+    assert lines[0] == ("ClOrdID X1 was used by 2 sessions, each its own order (--session NAME "
+                        "shows one): FIX.4.4:VENUE->CLIENT1, FIX.4.4:VENUE->CLIENT2")
+    heads = [i for i, line in enumerate(lines) if line.startswith("Session ")]
+    assert [lines[i] for i in heads] == [
+        "Session FIX.4.4:VENUE->CLIENT1: ClOrdID X1: 4 records; ClOrdIDs X1, X2; OrderIDs V1",
+        "Session FIX.4.4:VENUE->CLIENT2: ClOrdID X1: 2 records; ClOrdIDs X1; OrderIDs V2"]
+    first, second = lines[heads[0] + 1:heads[1] - 1], lines[heads[1] + 1:]
+    assert len(first) == 4 and all("CLIENT1" in line for line in first)
+    assert "OrderCancelReplaceRequest BUY 200 AAPL" in first[2]
+    assert len(second) == 2 and all("CLIENT2" in line for line in second)
+    assert "NewOrderSingle SELL 7 MSFT" in second[0] and "[11=X1 37=V2]" in second[1]
+
+
+@pytest.mark.parametrize("name", ["CLIENT2", "FIX.4.4:VENUE->CLIENT2"])
+def test_session_option_picks_one_sessions_order(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path, name: str) -> None:
+    two_clients_log(tmp_path / "audit.jsonl")
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "X1", "--session", name)
+    assert code == 0
+    assert lines[0] == ("ClOrdID X1: 2 records; ClOrdIDs X1; OrderIDs V2; "
+                        "session FIX.4.4:VENUE->CLIENT2")
+    assert len(lines) == 3 and "CLIENT1" not in "\n".join(lines)
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "X1", "--session", name,
+                         "--json")
+    records = [json.loads(line) for line in lines]
+    assert code == 0 and len(records) == 2
+    assert {r["order_session"] for r in records} == {"FIX.4.4:VENUE->CLIENT2"}
+    # the replacement's id is CLIENT1's only
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "X2", "--session", name)
+    assert code == 1 and lines == []
+    assert ("no order of session " f"{name!r} has ClOrdID 'X2' (sessions that used it: "
+            "FIX.4.4:VENUE->CLIENT1)") in err
+
+
+def test_sessions_of_a_captured_log_are_told_by_comp_ids(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    # Another engine's log holding two sessions, each with its own order 1 and the broker's
+    # OrderIDs counted per session: two orders, however the ids match.
+    lines = []
+    for i, (sender, target, body) in enumerate([
+            ("DESK1", "BROKER", "35=D|11=1|21=1|38=100|40=1|54=1|55=AAPL|60=20240304-14:30:00"),
+            ("DESK2", "BROKER", "35=D|11=1|21=1|38=5|40=1|54=2|55=IBM|60=20240304-14:30:00"),
+            ("BROKER", "DESK1", "35=8|6=0|11=1|14=0|17=A|37=1|39=0|54=1|55=AAPL|150=0|151=100"),
+            ("BROKER", "DESK2", "35=8|6=0|11=1|14=0|17=B|37=1|39=0|54=2|55=IBM|150=0|151=5"),
+            ("DESK2", "BROKER", "35=F|11=2|37=1|38=5|41=1|54=2|55=IBM|60=20240304-14:30:01"),
+    ]):
+        raw = frame("FIX.4.4", f"{body[:4]}|49={sender}|56={target}|34={i + 1}"
+                               f"|52=20240304-14:30:0{i}{body[4:]}")
+        lines.append(f"20240304-14:30:0{i}.000 : {raw.decode()}\n")
+    (tmp_path / "capture.log").write_text("".join(lines))
+    code, out, _ = run(capsys, str(tmp_path), "--clordid", "1")
+    assert code == 0
+    assert [line for line in out if line.startswith("Session ")] == [
+        "Session FIX.4.4:BROKER<->DESK1: ClOrdID 1: 2 records; ClOrdIDs 1; OrderIDs 1",
+        "Session FIX.4.4:BROKER<->DESK2: ClOrdID 1: 3 records; ClOrdIDs 1, 2; OrderIDs 1"]
+    code, out, _ = run(capsys, str(tmp_path), "--clordid", "1", "--session", "DESK1")
+    assert code == 0 and len(out) == 3 and "IBM" not in "\n".join(out)
+    assert out[0].endswith("; session FIX.4.4:BROKER<->DESK1")

@@ -211,3 +211,56 @@ def test_mode_backtest_takes_output_and_refuses_the_live_options(tmp_path: Path)
     config_live.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION)
     line = one_error_line(run_gateway(tmp_path, config_live, "--output", str(tmp_path)))
     assert "--output applies to --mode backtest, not live" in line
+
+
+# -- paths the run writes to ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("audit", "reason"), [
+    ("/proc/nope/audit.jsonl", "cannot create the folder /proc/nope: No such file or directory"),
+    ("{tmp}", "{tmp} is a folder, not a file"),
+])
+def test_an_unusable_audit_path_is_named_with_its_key(tmp_path: Path, audit: str,
+                                                      reason: str) -> None:
+    # it was the bare errno text: "[Errno 2] No such file or directory: '/proc/nope'"
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION
+                      + f"audit: {{path: {audit.format(tmp=tmp_path)}}}\n")
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert line == f"gateway: error: {config}:4: audit.path: {reason.format(tmp=tmp_path)}"
+
+
+def test_a_store_path_under_a_file_is_named_with_its_key(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("a file, not a folder\n")
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION
+                      + "  - begin_string: FIX.4.4\n    sender_comp_id: A\n"
+                      "    target_comp_id: C\n"
+                      f"    store: {{kind: file, path: {tmp_path / 'plain' / 'C.store'}}}\n")
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert line == (f"gateway: error: {config}:7: sessions[1].store.path: cannot create the "
+                    f"folder {tmp_path / 'plain'}: {tmp_path / 'plain'} is a file, not a folder")
+
+
+def test_a_store_path_that_is_a_folder_is_named_with_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\ndefaults: {store: {kind: file, path: "
+                      f"{tmp_path}}}}}\nsessions:\n" + SESSION)
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert line == (f"gateway: error: {config}:2: defaults.store.path: {tmp_path} is a "
+                    "folder, not a file")
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_a_run_dir_that_is_a_file_is_named_as_the_option(tmp_path: Path, under: bool) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("a file, not a folder\n")
+    run_dir = plain / "run" if under else plain
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION)
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(config),
+                           "--run-dir", str(run_dir)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    line = one_error_line(proc)
+    assert line == (f"gateway: error: --run-dir {run_dir}: cannot create the folder "
+                    f"{run_dir / 'log'}: {plain} is a file, not a folder")

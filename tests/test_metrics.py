@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fixspec.dictionary import load_builtin
 from gateway.metrics import (
     MAX_LABEL_VALUES,
+    REASON_CODES,
     REFUSED_REASONS,
     GatewayMetrics,
     parse_metrics_config,
@@ -252,3 +253,79 @@ def test_refused_connections_have_a_fixed_set_of_reasons_scraped_from_the_start(
     reasons = {dict(labels)["reason"] for name, labels in samples
                if name == "connections_refused_total"}
     assert reasons == {*REFUSED_REASONS, "other"}
+
+
+def test_a_peer_cannot_create_reason_series_nor_hide_another_sessions(tmp_path: Path) -> None:
+    """CLIENT1 sends 520 BusinessMessageRejects with made-up reasons 380=1000..1519 (each
+    refused as an invalid value); CLIENT2's real reasons still show as themselves. The reason
+    label took any 1-4 digit number, up to 500 values shared by every session, so CLIENT1
+    filled the label and CLIENT2's reasons were counted as ``other``."""
+    metrics = GatewayMetrics()
+    hostile = Harness(tmp_path / "1", [metrics], peer="CLIENT1")
+    honest = Harness(tmp_path / "2", [metrics], peer="CLIENT2")
+    try:
+        hostile.logon()
+        for i in range(520):
+            hostile.send(f"35=j|45=1|372=D|380={1000 + i}|58=made up")
+        honest.logon()
+        honest.send("35=8|11=A|37=O1|17=E1|150=8|39=8|55=AAPL|54=1|151=0|14=0|6=0|103=1")
+        honest.send("35=8|11=B|37=O2|17=E2|150=8|39=8|55=AAPL|54=1|151=0|14=0|6=0|103=13")
+        honest.send("35=9|11=C|41=A|37=O1|39=8|434=1|102=1")
+    finally:
+        hostile.close()
+        honest.close()
+    r = metrics.registry
+
+    def count(session: str, direction: str, kind: str, reason: str) -> float | None:
+        return r.get_sample_value("rejects_total", {
+            "session": f"FIX.4.4:ISLD->{session}", "direction": direction, "type": kind,
+            "reason": reason})
+
+    assert count("CLIENT2", "in", "order", "1") == 1
+    assert count("CLIENT2", "in", "order", "13") == 1
+    assert count("CLIENT2", "in", "cancel", "1") == 1
+    assert count("CLIENT1", "in", "business", "other") == 520
+    assert count("CLIENT1", "out", "session", "5") == 520  # we refused each: bad 380 value
+    hostile_reasons = {s.labels["reason"] for m in r.collect() if m.name == "rejects"
+                       for s in m.samples if s.name == "rejects_total"
+                       and s.labels["session"] == "FIX.4.4:ISLD->CLIENT1"}
+    assert hostile_reasons == {"5", "other"}  # two series for 520 made-up codes
+
+
+def test_reason_labels_are_the_codes_the_standard_defines(tmp_path: Path) -> None:
+    """The fixed table is every value the shipped dictionaries define for each reason tag,
+    and a value outside it is ``other`` whatever its length."""
+    for tag, codes in REASON_CODES.items():
+        defined: set[str] = set()
+        for version in ("FIX.4.2", "FIX.4.4", "FIXT.1.1", "FIX.5.0SP2"):
+            field = load_builtin(version).fields_by_tag.get(tag)
+            if field is not None:
+                defined |= set(field.values)
+        assert codes == defined, tag
+    m = GatewayMetrics()
+    h = Harness(tmp_path, [m])
+    for raw in (b"8=FIX.4.4\x0135=j\x01380=7\x01", b"8=FIX.4.4\x0135=j\x01380=19\x01",
+                b"8=FIX.4.4\x0135=j\x01380=99999\x01", b"8=FIX.4.4\x0135=j\x01"):
+        m.message(h.runner, "out", raw, T0)
+    h.close()
+    reasons = {s.labels["reason"]: s.value for metric in m.registry.collect()
+               if metric.name == "rejects" for s in metric.samples
+               if s.name == "rejects_total"}
+    assert reasons == {"7": 1, "other": 2, "none": 1}
+
+
+def test_strategy_label_is_one_name_for_both_metrics() -> None:
+    """The desk reports submissions under the config's name (``twap``, ``pkg.mod:Class``)
+    and latency under the strategy's class name (``Twap``): they were two series."""
+    m = GatewayMetrics()
+    m.order_submitted("twap", "AAPL")
+    m.strategy_latency("Twap", 0.001)
+    m.order_submitted("algos.example_strategy:PassivePov", "AAPL")
+    m.strategy_latency("PassivePov", 0.001)
+    labels = {(s.name, s.labels["strategy"]) for metric in m.registry.collect()
+              for s in metric.samples if s.name in ("orders_submitted_total",
+                                                    "strategy_latency_seconds_count")}
+    assert labels == {("orders_submitted_total", "twap"),
+                      ("strategy_latency_seconds_count", "twap"),
+                      ("orders_submitted_total", "passivepov"),
+                      ("strategy_latency_seconds_count", "passivepov")}
