@@ -76,6 +76,15 @@ class StoreError(Exception):
     """The store cannot do what was asked (closed, bad sequence number, corrupt beyond repair)."""
 
 
+class NotAStoreError(StoreError, OSError):
+    """The path names a file that is not a message store (a store.path that names another
+    file): refused, the file untouched. An :class:`OSError` too, for the CLI's one line."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: not a message store (it does not start with a store's "
+                         "creation record); refusing to open or change it")
+
+
 class StoreInUseError(StoreError, OSError):
     """Another :class:`FileStore` holds the store's lock (see the module docstring).
 
@@ -398,7 +407,10 @@ class FileStore(MessageStore):
         self._sync_due: float | None = None  # when the oldest of them must be fsynced
         self._fd = -1
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Locked before anything is read: what a live holder is writing is not ours to repair.
+        if not _is_store(self.path):
+            raise NotAStoreError(self.path)
+        # Locked before anything else is read: what a live holder is writing is not ours to
+        # repair (its first record, which _is_store read, is written before the file exists).
         self._lock_fd = _lock(self.path)
         try:
             tmp = self.path.with_suffix(self.path.suffix + ".new")
@@ -573,6 +585,29 @@ class FileStore(MessageStore):
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)  # closing the only descriptor releases the flock
                 self._lock_fd = -1
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` can be a store: no file, an empty one, or one that starts with an
+    intact creation record (a new generation is written whole before it is renamed into
+    place, so every store file does). Anything else is someone else's file, whose "torn
+    tail" recovery would cut off: all of it."""
+    try:
+        with path.open("rb") as f:
+            first = f.read(_HEAD.size)
+            if not first:
+                return True
+            if len(first) < _HEAD.size:
+                return False
+            length: int
+            crc: int
+            length, crc, kind, _ = _HEAD.unpack(first)
+            if kind != _CREATED or length > _MAX_RECORD:
+                return False
+            body = f.read(length)
+    except FileNotFoundError:
+        return True
+    return len(body) == length and zlib.crc32(body, zlib.crc32(first[8:])) == crc
 
 
 def _lock(path: Path) -> int:

@@ -137,6 +137,18 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
     assert b.next_sender_seq == 2
 
 
+def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A store.path naming someone else's file (a probe's /etc/passwd): recovery took all of
+    it for a torn tail and cut the file to nothing. It is refused, byte for byte intact."""
+    path = tmp_path / "passwd"
+    text = b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"
+    path.write_bytes(text)
+    with pytest.raises(StoreError, match=r"passwd: not a message store"):
+        FileStore(path)
+    assert path.read_bytes() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd"]  # no lock file beside it
+
+
 def test_reset_interrupted_before_rename_keeps_old_session(tmp_path: Path) -> None:
     path = tmp_path / "s.store"
     a = FileStore(path, now=T0)
