@@ -17,6 +17,7 @@ from gateway.fixmessage import FieldMap, FieldValue, Message
 from gateway.session import PRECISIONS
 from gateway.venue_orders import (
     FILLED,
+    ORDER_STATUS,
     REJ_INCORRECT_QTY,
     REJ_OTHER,
     REJ_UNSUPPORTED,
@@ -78,6 +79,12 @@ def parse_price(msg: Message, tag: int = 44) -> Decimal | None:
     return value
 
 
+#: OrdRejReason (103) and CxlRejReason (102) values FIX 4.2 defines; QuickFIX rejects a
+#: report with any other as "Value is incorrect (out of range) for this tag"
+_FIX42_ORD_REJ_REASONS = frozenset(range(9))
+_FIX42_CXL_REJ_REASONS = frozenset(range(4))
+
+
 def request_report(owner: str, exec_id: str, message: Message, text: str, now: datetime, *,
                    exec_type: str = REJECTED, reason: int | None = REJ_OTHER) -> ExecReport:
     """The ExecutionReport answering a request that names no order of ours: a rejected
@@ -126,14 +133,20 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     from FIX 4.4 on (FIX 4.2's ExecutionReport has no such field)."""
     begin_string = session.begin_string
     exec_type = r.exec_type
-    fields: list[tuple[int, FieldValue]] = [(6, r.avg_px), (11, r.cl_ord_id), (14, r.cum),
-                                            (17, r.exec_id)]
+    fields: list[tuple[int, FieldValue]] = [(6, r.avg_px)]
+    if r.cl_ord_id:  # none for a FIX 5.0SP2 status request by OrderID alone
+        fields.append((11, r.cl_ord_id))
+    fields += [(14, r.cum), (17, r.exec_id)]
+    rej_reason = r.rej_reason
     if begin_string == "FIX.4.2":
-        fields.append((20, "0"))
+        # ExecTransType: a status report is Status (3), as FIX 4.2 has no ExecType I
+        fields.append((20, "3" if exec_type == ORDER_STATUS else "0"))
         if exec_type == TRADE:
             exec_type = "2" if r.ord_status == FILLED else "1"
-        elif exec_type == "I":
+        elif exec_type == ORDER_STATUS:
             exec_type = r.ord_status
+        if rej_reason is not None and rej_reason not in _FIX42_ORD_REJ_REASONS:
+            rej_reason = 0  # Broker option: FIX 4.2 has none of the later codes
     if r.exec_type == TRADE:
         fields.append((31, r.last_px if r.last_px is not None else Decimal(0)))
         fields.append((32, r.last_qty))
@@ -152,8 +165,8 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     if r.tif:
         fields.append((59, r.tif))
     fields.append((60, format_utc_timestamp(r.time, PRECISIONS[session.timestamp_precision])))
-    if r.rej_reason is not None:
-        fields.append((103, r.rej_reason))
+    if rej_reason is not None:
+        fields.append((103, rej_reason))
     fields += [(150, exec_type), (151, r.leaves)]
     if r.ord_status_req_id is not None and begin_string != "FIX.4.2":
         fields.append((790, r.ord_status_req_id))
@@ -162,14 +175,21 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     return msg
 
 
-def cancel_reject_message(r: CancelReject) -> Message:
+def cancel_reject_message(r: CancelReject, session: SessionConfig) -> Message:
+    """The OrderCancelReject (35=9) for ``r`` on ``session``: CxlRejReason as the session's
+    FIX version defines it (FIX 4.2 knows 0-3 only: a later code is 2, Broker option), and
+    no OrigClOrdID when the request named none (a FIX 5.0SP2 request by OrderID alone)."""
     msg = Message("9")
     b = msg.body
     b.set(37, r.order_id)
     b.set(11, r.cl_ord_id)
-    b.set(41, r.orig_cl_ord_id)
+    if r.orig_cl_ord_id:
+        b.set(41, r.orig_cl_ord_id)
     b.set(39, r.ord_status)
     b.set(434, r.response_to)
-    b.set(102, r.reason)
+    reason = r.reason
+    if session.begin_string == "FIX.4.2" and reason not in _FIX42_CXL_REJ_REASONS:
+        reason = 2
+    b.set(102, reason)
     b.set(58, r.text)
     return msg

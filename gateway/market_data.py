@@ -28,6 +28,7 @@ from datetime import datetime
 
 from engine.book import OrderBook
 from engine.book_types import Event, EventType, Side
+from fixspec.fieldtypes import format_utc_timestamp
 from gateway.fixmessage import Group, Message
 from gateway.venue import Venue
 from gateway.venue_config import SymbolSpec
@@ -154,8 +155,11 @@ class MarketDataPublisher:
                              "book (264=0)")
                 return
         sub = _Subscription(session, req_id, symbols, types, depth, by_order=by_order)
+        # FIX 5.0SP2 requires LastUpdateTime (779) on a snapshot; earlier versions have no
+        # such field in it (a FIXT.1.1 request comes from a 5.0SP2 session)
+        stamp = now if msg.begin_string == "FIXT.1.1" else None
         for symbol in symbols:
-            self.send(session, self._snapshot(sub, symbol))
+            self.send(session, self._snapshot(sub, symbol, stamp))
         if kind == "1":
             self.subs[key] = sub
 
@@ -169,12 +173,16 @@ class MarketDataPublisher:
     def _levels(self, book: OrderBook, side: int, depth: int) -> dict[int, int]:
         return {lv.price: lv.qty for lv in book.depth(side, depth or None)}
 
-    def _snapshot(self, sub: _Subscription, symbol: str) -> Message:
+    def _snapshot(self, sub: _Subscription, symbol: str, stamp: datetime | None) -> Message:
+        """The MarketDataSnapshotFullRefresh of ``symbol`` for ``sub``; ``stamp``: its
+        LastUpdateTime (779), for the sessions whose version has it."""
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
         msg = Message("W")
         msg.body.set(262, sub.req_id)
         msg.body.set(55, symbol)
+        if stamp is not None:
+            msg.body.set(779, format_utc_timestamp(stamp))
         group = Group(268, 269)
         for side in (Side.BUY, Side.SELL):
             if _SIDE_TYPE[side] not in sub.types:

@@ -162,7 +162,7 @@ class AlgoGatewayApplication:
         if kind in ("F", "G"):
             return cancel_reject_message(request_cancel_reject(
                 session.name, message, CXL_UNKNOWN,
-                f"unknown order {message.body.get_str(41) or ''}", now))
+                f"unknown order {message.body.get_str(41) or ''}", now), session.config)
         self._exec += 1
         exec_id = f"GW{self._exec}"
         if kind == "H":
@@ -304,7 +304,7 @@ class AlgoGatewayApplication:
             if isinstance(r, ExecReport):
                 session.send(exec_report_message(r, session.config))
             else:
-                session.send(cancel_reject_message(r))
+                session.send(cancel_reject_message(r, session.config))
 
 
 def _exec_report(message: Message, now: datetime) -> ExecReport:

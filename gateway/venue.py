@@ -115,6 +115,7 @@ class Venue:
         self._book_ids = itertools.count(CLIENT_IDS)
         self._live: dict[int, Order] = {}  # book id -> live client order
         self._orders: dict[tuple[str, str], Order] = {}  # (owner, any ClOrdID it had) -> order
+        self._by_order_id: dict[tuple[str, str], Order] = {}  # (owner, OrderID) -> order
         self.last_trade: dict[str, Decimal] = {}
         self.volume: dict[str, int] = dict.fromkeys(self.specs, 0)
         self._listeners: list[BookListener] = []
@@ -150,6 +151,11 @@ class Venue:
     def order(self, owner: str, cl_ord_id: str) -> Order | None:
         return self._orders.get((owner, cl_ord_id))
 
+    def order_by_id(self, owner: str, order_id: str) -> Order | None:
+        """``owner``'s order with OrderID (37) ``order_id`` (a FIX 5.0SP2 request may name an
+        order by it alone)."""
+        return self._by_order_id.get((owner, order_id))
+
     def open_orders(self, owner: str) -> list[Order]:
         return [o for o in self._live.values() if o.owner == owner]
 
@@ -161,7 +167,7 @@ class Venue:
         done = [key for key, order in self._orders.items()
                 if key[0] == owner and not order.live]
         for key in done:
-            del self._orders[key]
+            self._by_order_id.pop((owner, self._orders.pop(key).order_id), None)
         return len(done)
 
     # -- client requests ----------------------------------------------------------------------
@@ -200,6 +206,7 @@ class Venue:
                       price=req.price if req.ord_type == LIMIT else None, qty=req.qty,
                       tif=req.tif, book_id=book_id, parent=req.parent)
         self._orders[(req.owner, req.cl_ord_id)] = order
+        self._by_order_id[(req.owner, order.order_id)] = order
         self._live[book_id] = order
         book = self.books[req.symbol]
         op = OpType.LIMIT if req.ord_type == LIMIT else OpType.MARKET

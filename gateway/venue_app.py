@@ -220,6 +220,8 @@ class VenueApplication:
         self.desk.touch(now)
         msg_type = message.msg_type or ""
         owner = session.name
+        if msg_type in ("F", "G", "H"):
+            self._name_by_order_id(owner, message)
         cl_ord_id = message.body.get_str(11) or ""
         if message.poss_dup and msg_type in ("D", "F", "G") and self._handled(owner, cl_ord_id):
             # a copy of a request already acted on, resent by the peer's session layer (after
@@ -259,6 +261,23 @@ class VenueApplication:
         else:
             self.deliver(self._order_request(owner, msg_type, message, now), now)
         self.settle(now)
+
+    def _name_by_order_id(self, owner: str, message: Message) -> None:
+        """A FIX 5.0SP2 request may name its order by OrderID (37) alone: a cancel or
+        replace without OrigClOrdID, a status request without ClOrdID. Such a request is
+        given the ClOrdID of ``owner``'s order (or parent) with that OrderID, and handled as
+        one naming it; an OrderID of no order of ``owner``'s leaves it as it is."""
+        body = message.body
+        tag = 11 if message.msg_type == "H" else 41
+        order_id = body.get_str(37)
+        if not order_id or body.get_str(tag):
+            return
+        order = self.venue.order_by_id(owner, order_id)
+        parent = self.desk.parents.get(order_id) if order is None else None
+        if order is not None:
+            body.set(tag, order.cl_ord_id)
+        elif parent is not None and parent.order.owner == owner:
+            body.set(tag, parent.order.cl_ord_id)
 
     def _handled(self, owner: str, cl_ord_id: str) -> bool:
         """Whether ``owner`` used ``cl_ord_id`` before: an order or parent of ours, or a
@@ -459,7 +478,7 @@ class VenueApplication:
                     self._keep_if_open(r)
                 session.send(exec_report_message(r, session.config))
             else:
-                session.send(cancel_reject_message(r))
+                session.send(cancel_reject_message(r, session.config))
 
     def _keep_if_open(self, r: ExecReport) -> None:
         """Keep ``r`` as its order's last report while the order is open (see _carry)."""

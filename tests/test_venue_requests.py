@@ -213,3 +213,45 @@ def test_algo_decisions_a_clients_order_triggers_carry_that_orders_time() -> Non
     [parent_fill] = c1.received()
     assert parent_fill[150] == "F"
     assert ack[60] == fill[60] == parent_fill[60] == format_utc_timestamp(t2)
+
+
+def test_fix42_reports_use_the_reject_codes_and_exectranstype_fix42_has() -> None:
+    """Every answer is validated against FIX42.xml (as QuickFIX's client does): reject
+    codes FIX 4.2 lacks (OrdRejReason 13, CxlRejReason 99 and 6) are Broker option (0 and 2),
+    and a status report is ExecTransType Status (3), not New."""
+    _, c1, _ = venue("FIX.4.2")
+    [rej] = c1.send(order("Q0", "1", 0, "20.00"))
+    assert (rej[150], rej[103]) == ("8", "0") and "OrderQty 0" in rej[58]
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    [cxl] = c1.send(f"35=G|11=A2|41=A|54=1|38=50|40=2|44=20.00|59=1|55=AAPL|60={ts()}")
+    assert (cxl[35], cxl[102]) == ("9", "2") and "TimeInForce" in cxl[58]
+    [dup] = c1.send(f"35=F|11=A|41=A|54=1|55=AAPL|60={ts()}")
+    assert (dup[35], dup[102]) == ("9", "2")
+    [status] = c1.send("35=H|11=A|54=1|55=AAPL")
+    assert (status[20], status[150], status[39], status[37]) == ("3", "0", "0", ack[37])
+
+
+def test_fix50sp2_snapshots_carry_lastupdatetime() -> None:
+    """FIX 5.0SP2 requires LastUpdateTime (779) on MarketDataSnapshotFullRefresh: every
+    snapshot validates against FIX50SP2.xml, by level and by order."""
+    _, c1, _ = venue("FIXT.1.1")
+    c1.send(order("A", "1", 100, "20.00"))
+    for req, extra in (("L1", ""), ("O1", "|266=N")):
+        [snap] = c1.send(f"35=V|262={req}|263=0|264=0{extra}|267=2|269=0|269=1|146=1|55=AAPL")
+        assert (snap[35], snap[779]) == ("W", "20261125-15:00:00.000")
+
+
+def test_fix50sp2_requests_may_name_the_order_by_orderid_alone() -> None:
+    """FIX 5.0SP2: an OrderStatusRequest without ClOrdID and a cancel without OrigClOrdID
+    name the order by OrderID (37); an OrderID of no order of the session's is unknown, and
+    the answer leaves out the ids it has not got (never an empty field)."""
+    _, c1, c2 = venue("FIXT.1.1")
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    [status] = c1.send(f"35=H|37={ack[37]}|54=1|55=AAPL")
+    assert (status[150], status[11], status[39], status[151]) == ("I", "A", "0", "100")
+    [unknown] = c2.send(f"35=H|37={ack[37]}|54=1|55=AAPL")  # not CLIENT2's order
+    assert (unknown[39], 11 in unknown) == ("8", False)
+    [refused] = c2.send(f"35=F|11=X|37={ack[37]}|54=1|55=AAPL|60={ts()}")
+    assert (refused[35], refused[102], 41 in refused) == ("9", "1", False)
+    [done] = c1.send(f"35=F|11=A2|37={ack[37]}|54=1|55=AAPL|60={ts()}")
+    assert (done[150], done[11], done[41], done[37]) == ("4", "A2", "A", ack[37])
