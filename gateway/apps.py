@@ -9,6 +9,7 @@ reads its own top-level section, such as ``venue:``, from ``config.extra``). One
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from datetime import datetime
 
@@ -104,11 +105,18 @@ class Dispatcher:
                 bind(engine)
 
     def kill_all(self, reason: str, now: datetime) -> None:
-        """Throw the kill switch of every application that has one."""
-        for app in self.apps.values():
+        """Throw the kill switch of every application that has one (the venue's and the
+        algo gateway's); of each that has none (echo, client, a user class without
+        ``kill_all(reason, now)``), one warning line on stderr: the switch is thrown for
+        nothing there, which the operator who threw it must hear."""
+        for spec, app in self.apps.items():
             kill = getattr(app, "kill_all", None)
             if kill is not None:
                 kill(reason, now)
+            else:
+                print(f"gateway: warning: kill switch ({reason}): application {spec!r} has "
+                      "no kill switch; its sessions go on as before", file=sys.stderr,
+                      flush=True)
 
     def next_deadline(self) -> datetime | None:
         deadlines = [d for app in self.apps.values() if isinstance(app, TimedApplication)

@@ -15,21 +15,43 @@ take new orders. Cancels are held and sent as soon as the session is back (a chi
 be live at the venue), and the session keeps its sequence numbers across reconnects
 (``reset_on_logon: false`` in sessions/algo.yaml), so the venue resends what it reported
 meanwhile; a stopping parent finishes once its children are accounted for.
+
+The kill switch (:meth:`AlgoGatewayApplication.kill_all`, SIGUSR1) refuses new parents on
+every client session and stops every parent: its children are cancelled at the venue and it
+is reported Canceled with the reason once they are accounted for.
+
+A restart finds the parents the client sessions' stored reports show open, reports them
+Canceled at each client's next logon and cancels their children at the venue once the
+upstream link is up (:mod:`gateway.algo_restart`). A report from the venue about a child
+the desk does not know (one of those, or any other) is audited as ``unknown_child``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
 from algos.strategy import MarketSnapshot, Side
+from fixspec.dictionary import SessionDictionaries
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
+from gateway.algo_restart import (
+    RESTART_CANCEL,
+    RESTART_TEXT,
+    StoredChild,
+    restart_cancel_id,
+    stored_children,
+)
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
+from gateway.codec import encode, scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     cancel_reject_message,
@@ -43,13 +65,25 @@ from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
+    CANCELED,
+    CXL_TOO_LATE,
     CXL_UNKNOWN,
     ORDER_STATUS,
+    REJ_DUPLICATE,
     REJ_UNSUPPORTED,
     REJECTED,
     TRADE,
+    CancelReject,
     ExecReport,
     Report,
+)
+from gateway.venue_restart import (
+    Recovered,
+    last_state,
+    recover,
+    still_open,
+    stored_reports,
+    trading_day,
 )
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
@@ -90,6 +124,9 @@ class LevelBook:
 
 
 class AlgoGatewayApplication:
+    """Client sessions' parents worked by an :class:`AlgoDesk`, children on the upstream
+    session (module docstring)."""
+
     def __init__(self, config: GatewayConfig) -> None:
         base = config.path.resolve().parent
         self.venue = venue_config(config)
@@ -109,20 +146,62 @@ class AlgoGatewayApplication:
                              self._deliver, self.gates,
                              strategy_names=algos.strategies,
                              default_window=algos.default_window)
-        self._exec = 0
+        # ExecIDs of the reports the gateway makes itself (not the desk's): unique across
+        # restarts, as the desk's are
+        self._exec_ids = (f"{int(time.time() * 1000):x}-G{n}" for n in itertools.count(1))
+        # per client session, what its stored reports say of parents from before a restart
+        # (gateway.algo_restart): their ClOrdIDs, last reports, and those still open
+        self._stored: dict[str, Recovered] = {}
+        self._days: dict[str, date] = {}  # client session -> its trading day at its last Logon
+        # per client session, the last report sent for each parent still open (what a
+        # sequence reset of the session carries over: see _carry)
+        self._open: dict[str, dict[str, ExecReport]] = {}
+        # children of parents lost open at a restart, by ClOrdID: cancelled at the venue
+        # once the upstream link is up; those whose cancel is sent are in _orphans_sent
+        self._orphans: dict[str, StoredChild] = {}
+        self._orphans_sent: set[str] = set()
+
+    @property
+    def audit(self) -> AuditLog | None:
+        """The engine's audit log (the desk's), once bound."""
+        return self.desk.audit
 
     # -- Application ------------------------------------------------------------------------
 
     def bind(self, engine: object) -> None:
-        for runner in getattr(engine, "runners", {}).values():
-            if runner.name == self.upstream_name:
-                self.upstream = runner
-            else:
-                self.sessions[runner.name] = runner
+        """Know every session up front, and the engine's audit log and metrics; then what
+        the stores say of parents from before a restart (:mod:`gateway.algo_restart`): each
+        client session's parents (reported Canceled at its next logon if still open, their
+        ClOrdIDs kept for that day) and, from the upstream store, the children of the
+        parents lost open (cancelled at the venue once the upstream link is up)."""
         audit: AuditLog | None = getattr(engine, "audit", None)
         metrics: GatewayMetrics | None = getattr(engine, "metrics", None)
         self.desk.audit = self.gates.audit = audit
         self.desk.metrics = metrics
+        upstream_store = None
+        for runner in getattr(engine, "runners", {}).values():
+            session = getattr(runner, "session", None)
+            if runner.name == self.upstream_name:
+                self.upstream = runner
+                upstream_store = session.store if session is not None else None
+                continue
+            self.sessions[runner.name] = runner
+            if session is None:
+                continue
+            found = recover(stored_reports(session.store))
+            # open parents outlive sequence resets of the client's session (see _carry)
+            session.carry = partial(self._carry, runner.name, runner.config, session.dd)
+            if found:
+                self._stored[runner.name] = found
+        # Parents lost open, and those a restart before this one reported Canceled: their
+        # children may still work at the venue (a restart-cancel already sent is not in
+        # stored_children)
+        lost = {order_id for found in self._stored.values()
+                for order_id, raw in found.orders.items()
+                if order_id in found.open or scan_fields(raw).get(58) == RESTART_TEXT}
+        if lost and upstream_store is not None:
+            self._orphans = {c.child_id: c for c in stored_children(stored_reports(upstream_store))
+                             if c.parent_id in lost}
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:
@@ -136,8 +215,58 @@ class AlgoGatewayApplication:
             unsent, self._unsent_cancels = self._unsent_cancels, []
             for child_id in unsent:
                 self.cancel(child_id)
+            self._cancel_orphans(session, now)
         else:
             self.sessions[session.name] = session
+            self._lost_parents(session, now)
+
+    def _lost_parents(self, session: SessionHandle, now: datetime) -> None:
+        """At a client session's logon: its parents lost open at a restart, reported
+        Canceled (now, not at the restart: a Logon that resets sequence numbers would
+        discard reports stored for a logged-out session); and at the first logon of a
+        trading day, the stored parents of earlier days forgotten, their ClOrdIDs free."""
+        name = session.name
+        stored = self._stored.get(name)
+        if stored is None:
+            return
+        schedule = session.config.schedule
+        day = trading_day(schedule, now)
+        if self._days.get(name) != day:
+            self._days[name] = day
+            stored.forget_before(day, partial(trading_day, schedule))
+        if stored.open:
+            lost = [last_state(raw, name, next(self._exec_ids), CANCELED, now,
+                               text=RESTART_TEXT) for raw in stored.open.values()]
+            stored.open = {}  # reported: no longer carried over by a reset (see _carry)
+            for r in lost:
+                if self.audit is not None:
+                    self.audit.order(now, "parent_lost", name, cl_ord_id=r.cl_ord_id,
+                                     order_id=r.order_id, cum_qty=r.cum, avg_px=r.avg_px,
+                                     text=RESTART_TEXT)
+            self._deliver(list(lost), now)
+        if not stored:
+            del self._stored[name]
+
+    def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
+        """Cancel at the venue the children of parents lost at a restart (once each: an
+        answer, or a fill, may come later; a "too late" or "unknown order" answer for a
+        child done meanwhile is audited with the others, see _unknown_child)."""
+        for child in self._orphans.values():
+            if child.child_id in self._orphans_sent:
+                continue
+            self._orphans_sent.add(child.child_id)
+            cancel_id = restart_cancel_id(child.child_id)
+            msg = Message("F")
+            b = msg.body
+            b.set(11, cancel_id)
+            b.set(41, child.child_id)
+            b.set(55, child.symbol)
+            b.set(54, child.side)
+            b.set(60, format_utc_timestamp(now))
+            if self.audit is not None:
+                self.audit.order(now, "restart_cancel", up.name, cl_ord_id=cancel_id,
+                                 orig_cl_ord_id=child.child_id, parent=child.parent_id)
+            up.send(msg)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
@@ -147,10 +276,46 @@ class AlgoGatewayApplication:
         if session.name == self.upstream_name:
             self._from_venue(message, now)
             return
+        stored = self._stored.get(session.name)
+        if stored is not None:
+            answer = self._about_lost(session, stored, message, now)
+            if answer is not None:
+                self._deliver([answer], now)
+                return
         if self.desk.is_parent_request(session.name, message):
             self.desk.on_message(session.name, message, now)
             return
         session.send(self._not_ours(session, message, now))
+
+    def _about_lost(self, session: SessionHandle, stored: Recovered, message: Message,
+                    now: datetime) -> Report | None:
+        """The answer to a request about a parent from before a restart (None: not one),
+        as the gateway would have answered then: a NewOrderSingle reusing one of its
+        ClOrdIDs is a duplicate; a cancel or replace of one is too late (it is done, or was
+        canceled by the restart), with its OrderID and last OrdStatus; a status request
+        gets its last known state."""
+        kind = message.msg_type
+        body = message.body
+        owner = session.name
+        cl = body.get_str(11) or ""
+        if kind == "D" and cl in stored.ids and not self.desk.knows(owner, cl):
+            return request_report(owner, next(self._exec_ids), message,
+                                  f"duplicate ClOrdID {cl}", now, reason=REJ_DUPLICATE)
+        if kind in ("F", "G"):
+            orig = body.get_str(41) or ""
+            done = None if self.desk.knows(owner, orig) else stored.order(orig)
+            if done is None:
+                return None
+            return request_cancel_reject(
+                owner, message, CXL_TOO_LATE,
+                f"order {orig} was done before the algo gateway restarted", now,
+                ord_status=done.ord_status, order_id=done.order_id)
+        if kind == "H" and not self.desk.knows(owner, cl):
+            status = stored.order(cl, owner, next(self._exec_ids), now)
+            if status is not None and (req_id := body.get_str(790)) is not None:
+                status = dataclasses.replace(status, ord_status_req_id=req_id)
+            return status
+        return None
 
     def _not_ours(self, session: SessionHandle, message: Message, now: datetime) -> Message:
         """The answer to a request that names no parent of ``session``: a cancel or replace
@@ -163,8 +328,7 @@ class AlgoGatewayApplication:
             return cancel_reject_message(request_cancel_reject(
                 session.name, message, CXL_UNKNOWN,
                 f"unknown order {message.body.get_str(41) or ''}", now), session.config)
-        self._exec += 1
-        exec_id = f"GW{self._exec}"
+        exec_id = next(self._exec_ids)
         if kind == "H":
             report = request_report(session.name, exec_id, message, f"unknown order {cl}", now,
                                     exec_type=ORDER_STATUS, reason=None)
@@ -181,6 +345,21 @@ class AlgoGatewayApplication:
     def on_timer(self, now: datetime) -> None:
         self.gates.at(now)
         self.desk.on_timer(now)
+
+    def kill_all(self, reason: str, now: datetime) -> None:
+        """The kill switch (SIGUSR1), as the venue's for its parents: every client session's
+        risk gate is killed (new parents refused, audited by the gate) and every parent is
+        stopped: its runner cancels its children at the venue (held until the upstream link
+        is back if it is down) and the parent is reported Canceled with the reason once
+        they are accounted for."""
+        self.gates.at(now)
+        self.desk.touch(now)
+        text = f"kill switch: {reason}"
+        for name in self.sessions:
+            gate = self.gates(name)
+            if gate is not None:
+                gate.kill(reason)
+            self.desk.stop_session(name, text, now)
 
     # -- ChildRouter ------------------------------------------------------------------------
 
@@ -238,8 +417,12 @@ class AlgoGatewayApplication:
 
     def _from_venue(self, message: Message, now: datetime) -> None:
         kind = message.msg_type
-        if kind == "8":
-            self.desk.on_child_report(_exec_report(message, now), now)
+        if kind in ("8", "9"):
+            report = _exec_report(message, now) if kind == "8" else _cancel_reject(message, now)
+            if self._knows_child(report):
+                self.desk.on_child_report(report, now)
+            else:
+                self._unknown_child(report, now)
         elif kind in ("W", "X"):
             started = time.perf_counter()
             changed = self._market_data(message)
@@ -273,6 +456,42 @@ class AlgoGatewayApplication:
             changed.add(symbol)
         return changed
 
+    def _knows_child(self, r: Report) -> bool:
+        """Whether the desk has the child ``r`` is about (by ClOrdID, or a cancel's
+        OrigClOrdID), as AlgoDesk.on_child_report looks it up."""
+        desk = self.desk
+        return (desk.parent_of_child(r.cl_ord_id) is not None
+                or desk.parent_of_child(r.orig_cl_ord_id or "") is not None)
+
+    def _unknown_child(self, r: Report, now: datetime) -> None:
+        """A report about a child the desk does not know: one of a parent lost at a
+        restart (a fill the venue resent, its restart-cancel's answer) or any other. Never
+        dropped silently: audited as ``unknown_child`` with what it says (``orphan``: the
+        parent it belonged to, when a restart lost that parent); a fill, which is real
+        money no parent accounts for any more, is also one line on stderr."""
+        child = r.cl_ord_id.removesuffix(RESTART_CANCEL)
+        if child not in self._orphans and r.orig_cl_ord_id in self._orphans:
+            child = r.orig_cl_ord_id
+        orphan = self._orphans.get(child)
+        fields: dict[str, Any] = {"cl_ord_id": r.cl_ord_id, "orig_cl_ord_id": r.orig_cl_ord_id,
+                                  "order_id": r.order_id, "status": r.ord_status,
+                                  "text": r.text,
+                                  "orphan": orphan.parent_id if orphan is not None else None}
+        if isinstance(r, CancelReject):
+            fields.update(msg="cancel_reject", reason=r.reason)
+        else:
+            fields.update(exec_type=r.exec_type, exec_id=r.exec_id, symbol=r.symbol,
+                          side=r.side.name, qty=r.qty, leaves=r.leaves, cum=r.cum,
+                          last_qty=r.last_qty, last_px=r.last_px)
+        if self.audit is not None:
+            self.audit.order(now, "unknown_child", self.upstream_name, **fields)
+        if isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
+            print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
+                  f"on order {r.cl_ord_id}, a child no parent of ours has "
+                  + (f"(parent {orphan.parent_id} lost at a restart)"
+                     if orphan is not None else "(unknown)")
+                  + "; audited as unknown_child", file=sys.stderr, flush=True)
+
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
         book = self.books.get(symbol)
         return book.snapshot(symbol, now) if book is not None else None
@@ -296,15 +515,48 @@ class AlgoGatewayApplication:
         return msg
 
     def _deliver(self, reports: list[Report], now: datetime) -> None:
-        """Parent reports to the clients."""
+        """Parent reports to the clients (each open parent's last one kept, see _carry)."""
         for r in reports:
             session = self.sessions.get(r.owner)
             if session is None:
                 continue
             if isinstance(r, ExecReport):
+                if r.order_id not in ("", "NONE"):  # else a request refused before it was one
+                    self._keep_if_open(r)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
+
+    def _keep_if_open(self, r: ExecReport) -> None:
+        """Keep ``r`` as its parent's last report while the parent is open."""
+        parents = self._open.setdefault(r.owner, {})
+        if still_open(r.ord_status, r.leaves):
+            parents[r.order_id] = r
+        else:
+            parents.pop(r.order_id, None)
+
+    def _carry(self, owner: str, config: SessionConfig,
+               dictionaries: SessionDictionaries) -> list[bytes]:
+        """What the client session ``owner``'s store must keep across a sequence reset (a
+        client that logs on with ResetSeqNumFlag): the last report of each of its parents
+        still open, and of those a restart found lost and has not yet reported Canceled,
+        so that a restart after the reset still finds them."""
+        stored = self._stored.get(owner)
+        out = list(stored.open.values()) if stored is not None else []
+        out += [encode(exec_report_message(r, config), dictionaries)
+                for r in self._open.get(owner, {}).values()]
+        return out
+
+
+def _cancel_reject(message: Message, now: datetime) -> CancelReject:
+    """The venue's OrderCancelReject about a child's cancel."""
+    b = message.body
+    reason = b.get_str(102) or ""
+    return CancelReject(owner="", order_id=b.get_str(37) or "", cl_ord_id=b.get_str(11) or "",
+                        orig_cl_ord_id=b.get_str(41) or "", ord_status=b.get_str(39) or "",
+                        response_to=b.get_str(434) or "1",
+                        reason=int(reason) if reason.isdigit() else 99,
+                        text=b.get_str(58) or "", time=now)
 
 
 def _exec_report(message: Message, now: datetime) -> ExecReport:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,15 @@ def test_a_config_built_in_code_names_its_file() -> None:
     assert config.where_application(0) == "built.yaml"
     with pytest.raises(ConfigError, match=r"^built\.yaml: application 'algo' needs"):
         load_application("algo", config)
+
+
+def test_the_kill_switch_says_which_applications_have_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGUSR1 is thrown for every application that has a kill switch; one without (echo
+    here, or a user class) is named on stderr rather than skipped in silence."""
+    path = tmp_path / "gw.yaml"
+    path.write_text(OWN.replace("APP", "echo"))
+    Dispatcher(load_config(path)).kill_all("SIGUSR1", datetime(2026, 11, 26, tzinfo=UTC))
+    assert capsys.readouterr().err == (
+        "gateway: warning: kill switch (SIGUSR1): application 'echo' has no kill switch; "
+        "its sessions go on as before\n")

@@ -6,11 +6,15 @@ tests/test_algo_upstream.py)."""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from fixspec.dictionary import load_builtin
+from gateway.audit import AuditLog
 from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
@@ -167,3 +171,49 @@ def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
     _no_child_within_the_window(app, venue, now)
     last = [m for m in client.sent if m.msg_type == "8"][-1]
     assert (last.body.get_str(39), last.body.get_str(14)) == ("2", "300"), "parent filled"
+
+
+def test_a_report_about_a_child_the_desk_does_not_know_is_audited(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Never dropped silently: a fill of a child no parent has (a restart lost its parent,
+    say) is audited as unknown_child and said on stderr (it is money no parent accounts
+    for); a cancel reject about one is audited only. A known child's reports are the desk's."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        app.desk.audit = audit
+        app.on_message(venue, child_report("OLD-A7.2", "150=F|39=1|151=200|14=100|6=100|"
+                                                       "32=100|31=100.5"), now)
+        app.on_message(venue, message("35=9|37=NONE|11=OLD-A7.3~c|41=OLD-A7.3|39=8|102=1|"
+                                      "434=1|58=unknown order"), now)
+        app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    unknown = [r for r in records if r["event"] == "unknown_child"]
+    assert [(r["cl_ord_id"], r.get("exec_type"), r.get("last_qty"), r.get("last_px"),
+             r.get("reason")) for r in unknown] == [
+        ("OLD-A7.2", "F", 100, "100.5", None), ("OLD-A7.3~c", None, None, None, 1)]
+    err = capsys.readouterr().err
+    assert "filled 100 AAPL @ 100.5 on order OLD-A7.2" in err and "OLD-A7.3" not in err
+    assert [m.body.get_str(11) for m in client.sent] == ["P1"], "nothing to the client"
+
+
+def test_the_kill_switch_stops_every_parent_and_refuses_new_ones() -> None:
+    """kill_all (SIGUSR1): the parent's working child is cancelled at the venue, the parent
+    reported Canceled with the reason once the venue confirms, and a new parent refused."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.kill_all("SIGUSR1", now)
+    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    assert cancel.body.get_str(41) == child
+    app.on_message(venue, message(f"35=8|37=V1|17=EK|11={child}~c|41={child}|55=AAPL|54=1|"
+                                  "38=300|150=4|39=4|151=0|14=0|6=0"), now)
+    done = client.sent[-1]
+    assert (done.body.get_str(11), done.body.get_str(150)) == ("P1", "4")
+    assert done.body.get_str(58) == "kill switch: SIGUSR1"
+    stamp = now.strftime("%Y%m%d-%H:%M:%S")
+    app.on_message(client, message(f"35=D|11=P2|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|"
+                                   f"847=1001|168={stamp}"), now)
+    refused = client.sent[-1]
+    assert (refused.body.get_str(11), refused.body.get_str(150)) == ("P2", "8")
+    assert "kill switch" in (refused.body.get_str(58) or "")

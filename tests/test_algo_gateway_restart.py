@@ -1,0 +1,213 @@
+"""The algo gateway (``gateway run sessions/algo.yaml``) in front of a venue, as real
+processes: its kill switch (SIGUSR1) stops the parents and cancels their children at the
+venue, and a restart (after SIGKILL, or a clean SIGTERM stop) reports the parents it lost
+Canceled to their clients and cancels their children still working at the venue, while a
+report about one of those children (a fill the venue made meanwhile) is audited, not
+dropped."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.algo_restart import RESTART_TEXT, StoredChild, stored_children
+from gateway.store import StoredMessage
+from tests.conformance.harness import Client
+from tests.fixpeer import Peer, fields
+from tests.gateway_proc import start_gateway, stop_gateway
+
+ROOT = Path(__file__).resolve().parents[1]
+FINAL = ("2", "4", "8", "C")  # OrdStatus filled, canceled, rejected, expired
+
+
+def test_the_upstream_store_tells_the_children_a_restart_must_cancel() -> None:
+    """Every child NewOrderSingle sent (ClOrdID <parent>.<n>), except those an earlier
+    restart already sent a restart-cancel for; the runners' own cancels (~c) do not count."""
+    peer = Peer(begin="FIX.4.4", sender="CLIENT1", target="VENUE")
+    sent = ["35=D|11=P-A1.1|55=AMZN|54=1|38=10|40=2|44=9|59=0",
+            "35=D|11=P-A1.2|55=AMZN|54=1|38=10|40=2|44=9|59=0",
+            "35=F|11=P-A1.2~c|41=P-A1.2|55=AMZN|54=1",
+            "35=D|11=P-A2.1|55=INTC|54=2|38=10|40=1|59=3",
+            "35=F|11=P-A2.1~r|41=P-A2.1|55=INTC|54=2",
+            "35=V|262=md|263=1|264=5"]
+    got = stored_children(StoredMessage(seq, peer.msg(body, seq=seq))
+                          for seq, body in enumerate(sent, 1))
+    assert got == [StoredChild("P-A1.1", "P-A1", "AMZN", "1"),
+                   StoredChild("P-A1.2", "P-A1", "AMZN", "1")]
+
+
+def algo_config(tmp_path: Path, venue_port: int) -> Path:
+    cfg = yaml.safe_load((ROOT / "sessions/algo.yaml").read_text())
+    for s in cfg["sessions"]:
+        if s["role"] == "initiator":
+            s["port"] = venue_port
+            s["reconnect"] = {"initial_delay": 0.1}
+    path = tmp_path / "algo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@contextmanager
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    """The gateway processes a test starts, killed at the end whatever happened."""
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def until(c: Client, match: Callable[[dict[int, str]], bool], timeout: float = 10
+          ) -> dict[int, str]:
+    """The first message from the gateway that ``match`` accepts (the others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = c._next_raw(max(0.01, deadline - time.monotonic()))
+        assert raw is not None, "the gateway disconnected"
+        got = fields(raw)
+        if match(got):
+            return got
+
+
+def audit_records(run_dir: Path, event: str) -> list[dict[str, object]]:
+    path = run_dir / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [r for line in path.read_text().splitlines()
+            if (r := json.loads(line)).get("event") == event]
+
+
+def wait_for_audit(run_dir: Path, event: str, match: Callable[[dict[str, object]], bool],
+                   timeout: float = 10) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in audit_records(run_dir, event) if match(r)]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no {event} record in time"
+        time.sleep(0.1)
+
+
+def sell_ioc(seller: Client, cl: str, qty: int) -> dict[int, str]:
+    """An IOC sell of ``qty`` AMZN at 99.99 on the venue; its last report."""
+    seller.msg(f"35=D|11={cl}|54=2|38={qty}|40=2|44=99.99|55=AMZN|59=3|60={seller.ts()}")
+    return until(seller, lambda m: m[35] == "8" and m.get(11) == cl and m.get(39) in FINAL)
+
+
+def working_parent(venue_port: int, algo_port: int) -> tuple[Client, Client, str]:
+    """A seller on the venue (asks 300 AMZN at 100.00) and a client of the algo gateway
+    whose TWAP parent P (buy 1000, an hour, 2 slices) has a child bidding 99.99 at the
+    venue, 100 of it filled by the seller; the parent's OrderID."""
+    seller = Client(venue_port, "CLIENT2", our_comp_id="VENUE")
+    seller.logon(extra="|141=Y")
+    seller.msg(f"35=D|11=S0|54=2|38=300|40=2|44=100.00|55=AMZN|59=0|60={seller.ts()}")
+    seller.expect("8", **{"11": "S0", "150": "0"})
+    client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+    client.logon(extra="|141=Y")
+    client.msg(f"35=D|11=P|54=1|38=1000|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+               f"847=1001|848=Slices=2|168={client.ts()}|126={client.ts(3600)}")
+    order_id = client.expect("8", timeout=10, **{"11": "P", "150": "0"})[37]
+    # the bid side is empty: the child bids one tick inside the ask, and rests there
+    deadline = time.monotonic() + 10
+    while sell_ioc(seller, f"S{time.monotonic_ns()}", 100).get(14) != "100":
+        assert time.monotonic() < deadline, "the child never reached the venue"
+        time.sleep(0.1)
+    fill = client.expect("8", timeout=10, **{"11": "P", "150": "F"})
+    assert (fill[14], fill[39]) == ("100", "1")
+    return seller, client, order_id
+
+
+def test_sigusr1_stops_the_parents_and_cancels_their_children(tmp_path: Path) -> None:
+    with processes() as procs:
+        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+        procs.append(venue)
+        algo, algo_port = start_gateway(algo_config(tmp_path, venue_port), tmp_path / "algo")
+        procs.append(algo)
+        seller, client, _ = working_parent(venue_port, algo_port)
+        algo.send_signal(signal.SIGUSR1)
+        # the parent ends once its child's cancel is answered by the venue
+        done = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
+        assert "kill switch: SIGUSR1" in done[58] and done[14] == "100"
+        # the child is gone from the venue's book: a sell at its price finds no bid
+        assert sell_ioc(seller, "S9", 50).get(14) == "0"
+        # new parents are refused
+        client.msg(f"35=D|11=P2|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+                   f"847=1001|168={client.ts()}|126={client.ts(60)}")
+        assert "kill switch" in client.expect("8", **{"11": "P2", "150": "8"})[58]
+        # audited: each session's gate killed (the risk record's event is the reason), and
+        # the parent's stop
+        killed = [r["session"] for r in audit_records(tmp_path / "algo", "SIGUSR1")
+                  if r.get("event_") == "kill_switch"]
+        assert sorted(killed) == ["FIX.4.4:ALGO->CLIENT1", "FIX.4.4:ALGO->CLIENT2"]
+        assert audit_records(tmp_path / "algo", "parent_stopping")
+        seller.close()
+        client.close()
+        assert stop_gateway(algo) == 0
+        assert stop_gateway(venue) == 0
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_restarted_algo_gateway_cancels_the_parents_it_lost_and_their_children(
+        tmp_path: Path, stop: signal.Signals) -> None:
+    run = tmp_path / "algo"
+    config = None
+    with processes() as procs:
+        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+        procs.append(venue)
+        config = algo_config(tmp_path, venue_port)
+        algo, algo_port = start_gateway(config, run)
+        procs.append(algo)
+        seller, client, order_id = working_parent(venue_port, algo_port)
+        client.close()
+        # a client that logs on with ResetSeqNumFlag every time: the reset keeps the open
+        # parent's last report in the gateway's store, for a restart to find
+        client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+        client.logon(extra="|141=Y")
+        client.close()
+        algo.send_signal(stop)
+        algo.wait(10)
+        # the child still works at the venue, orphaned: it fills there
+        assert sell_ioc(seller, "S5", 50).get(14) == "50"
+
+        algo, algo_port = start_gateway(config, run)
+        procs.append(algo)
+        # the child's restart-cancel goes out once the venue link is up, and is answered
+        wait_for_audit(run, "unknown_child",
+                       lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
+                       and r.get("status") == "4")
+        # the fill the venue made while the gateway was down is not dropped silently
+        fill = wait_for_audit(run, "unknown_child",
+                              lambda r: r.get("exec_type") == "F")
+        assert (fill["cl_ord_id"], fill["last_qty"], fill["orphan"]) == (
+            f"{order_id}.1", 50, order_id)
+        assert sell_ioc(seller, "S6", 50).get(14) == "0"  # no child bids there any more
+
+        client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+        client.logon(extra="|141=Y")
+        lost = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
+        assert (lost[37], lost[14], lost[151], lost[58]) == (order_id, "100", "0",
+                                                            RESTART_TEXT)
+        # the lost parent's ClOrdID is still the day's: a new parent may not reuse it, a
+        # cancel is too late, a status request answers its last state
+        client.msg(f"35=D|11=P|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+                   f"847=1001|168={client.ts()}|126={client.ts(60)}")
+        client.expect("8", **{"11": "P", "150": "8", "103": "6"})
+        client.msg(f"35=F|11=C|41=P|54=1|55=AMZN|60={client.ts()}")
+        client.expect("9", **{"11": "C", "41": "P", "102": "0", "39": "4", "37": order_id})
+        client.msg("35=H|11=P|54=1|55=AMZN|790=Q")
+        client.expect("8", **{"11": "P", "150": "I", "39": "4", "14": "100", "790": "Q"})
+        client.close()
+        seller.close()
+        assert stop_gateway(algo) == 0
+        assert stop_gateway(venue) == 0
