@@ -218,6 +218,9 @@ class Session:
         self.connected_at: datetime | None = None
         self._was_logged_on = False  # on this connection (see _on_frame)
         self._sent_reset = False  # our Logon on this connection asked for a sequence reset
+        # we confirmed a reset the peer's Logon reply made (see _on_logon): a reset Logon
+        # that comes next answers our confirm, and is not answered in turn
+        self._reset_answer_due = False
         self._period_end: datetime | None = None
         self.last_sent: datetime | None = None
         self.last_received: datetime | None = None
@@ -678,6 +681,15 @@ class Session:
                     f"(0 to {MAX_HEART_BT_INT} seconds)")
             self._send_admin(out, now, admin.logout(text))
             self._stop(out, now, text)
+        if reset_flag and self._reset_answer_due and self.state is State.ACTIVE:
+            # The peer took our confirm for a reset request and answered it: its numbers
+            # start at 1 again, ours go on; answering in turn would never end.
+            self._reset_answer_due = False
+            self.store.set_next_target_seq(1)
+            if self._verify(message, now, out, too_high=False, too_low=True,
+                            headers_checked=True):
+                self._advance(out, now)
+            return
         acceptor_reply = self.state is not State.LOGON_SENT
         # Our Logon, not asking for a reset, answered with ResetSeqNumFlag: the acceptor
         # resets the numbers; so do we, and confirm with a Logon of our own numbered 1
@@ -693,6 +705,7 @@ class Session:
             return
         if acceptor_reply or reset_by_peer:
             self._send_admin(out, now, self._logon_message(reset_flag))
+        self._reset_answer_due = reset_by_peer
         self._go(Trigger.LOGON)
         self._was_logged_on = True
         out.events.append(LoggedOn(self.heartbeat_interval, reset_flag))

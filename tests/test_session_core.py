@@ -488,6 +488,16 @@ def test_an_initiators_logon_answered_with_a_reset_resets_and_confirms() -> None
     [confirm] = [fields(r) for r in out.data]
     assert (confirm[35], confirm[34], confirm[141]) == ("A", "1", "Y")
     assert (s.store.next_sender_seq, s.store.next_target_seq) == (2, 2)
+    # an acceptor that takes the confirm for a reset request answers it (numbered 1 again):
+    # that answer is taken, not answered in turn (the two sides once did so for ever)
+    acceptor = Peer(sender="ISLD", target="TW")
+    answer = s.data_received(acceptor.logon(extra="|141=Y", now=T0), T0)
+    assert answer.data == [] and s.logged_on and s.store.next_target_seq == 2
+    out = s.data_received(acceptor.msg("35=1|112=T", now=T0), T0)  # numbered 2
+    assert types(out) == ["0"] and s.store.next_sender_seq == 3
+    # a later reset Logon is a request of the peer's own: answered
+    again = s.data_received(Peer(sender="ISLD", target="TW").logon(extra="|141=Y", now=T0), T0)
+    assert [fields(r)[141] for r in again.data] == ["Y"]
 
 
 @pytest.mark.parametrize("role", ["acceptor", "initiator"])
