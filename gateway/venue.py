@@ -249,9 +249,9 @@ class Venue:
         Only quantity and price change: a request whose ``ord_type`` (40) or ``tif`` (59)
         differs from the order's is refused (None: not sent, so unchanged). The price
         checks that measure a price against the market or the limits (the band, the minimum
-        and maximum) apply to a new price only: an order keeping the price it rests at passed
-        them when it got there, and a market that moved since must not stop its owner from
-        reducing it (the tick still applies)."""
+        and maximum) apply to new exposure only: not to a replace that keeps the price the
+        order rests at and does not raise its quantity (a market that moved since must not
+        stop its owner from reducing it; the tick still applies)."""
         order, reject = self._target(owner, cl_ord_id, orig_cl_ord_id, "2", now, expect,
                                      order_id)
         if order is None:
@@ -271,7 +271,10 @@ class Venue:
             ticks = 0
             if order.ord_type == LIMIT:
                 new_price = price if price is not None else order.price
-                ticks = self._check_price(spec, new_price, bounds=new_price != order.price)
+                # the limits judge new exposure: a price the order does not rest at, or
+                # more quantity at it; a cut at the resting price passes, as a cancel would
+                ticks = self._check_price(spec, new_price,
+                                          bounds=new_price != order.price or qty > order.qty)
             elif price is not None:
                 raise _Rejected(CXL_OTHER, "a market order has no price to replace")
             problem = None if vet is None else vet(

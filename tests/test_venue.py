@@ -169,8 +169,8 @@ def test_a_replace_refused_by_the_callers_vet_changes_nothing() -> None:
 
 
 def test_a_replace_keeping_its_price_is_not_held_to_the_band_a_new_price_is() -> None:
-    """The band measures new prices against the market: an order resting at a price the
-    market has since left may still be reduced (or grown) there, as it may be canceled."""
+    """The band measures new exposure against the market: an order resting at a price the
+    market has since left may still be reduced there, as it may be canceled, not grown."""
     v = venue()  # band 10%
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
     v.new_order(nos("C2", "s", Side.SELL, 10, "12.00"), NOW)
@@ -181,14 +181,14 @@ def test_a_replace_keeping_its_price_is_not_held_to_the_band_a_new_price_is() ->
     assert (r.exec_type, r.qty, r.price) == (REPLACED, 50, D("10"))
     [r] = execs(v.replace("C1", "a3", "a2", 40, None, NOW))  # no Price: the same price
     assert (r.exec_type, r.qty) == (REPLACED, 40)
-    [r] = execs(v.replace("C1", "a4", "a3", 60, D("10"), NOW))  # more, at the resting price
-    assert (r.exec_type, r.qty) == (REPLACED, 60)
-    [rej] = v.replace("C1", "a5", "a4", 60, D("10.01"), NOW)  # a new price: banded
+    [rej] = v.replace("C1", "a4", "a3", 60, D("10"), NOW)  # more, at the resting price
     assert isinstance(rej, CancelReject) and "price band" in rej.text
-    [rej] = v.replace("C1", "a6", "a4", 60, D("10.005"), NOW)  # the tick always holds
+    [rej] = v.replace("C1", "a5", "a3", 40, D("10.01"), NOW)  # a new price: banded
+    assert isinstance(rej, CancelReject) and "price band" in rej.text
+    [rej] = v.replace("C1", "a6", "a3", 30, D("10.005"), NOW)  # the tick always holds
     assert isinstance(rej, CancelReject) and "tick size" in rej.text
-    order = v.order("C1", "a4")
-    assert order is not None and (order.qty, order.price) == (60, D("10"))
+    order = v.order("C1", "a3")
+    assert order is not None and (order.qty, order.price) == (40, D("10"))
 
 
 def test_a_replace_changing_ordtype_or_timeinforce_is_refused_and_changes_nothing() -> None:
