@@ -116,18 +116,19 @@ def _params(node: Node, strategy: str) -> str:
     return text
 
 
-def _qty(node: Node, spec: SymbolSpec) -> int:
-    """The order's quantity as the venue would take it in one order: a whole multiple of
-    the symbol's lot size, at most its ``max_qty`` (the naive baseline sends the whole
-    parent as one order, so a parent above it could never run as configured)."""
+def _qty(node: Node, spec: SymbolSpec, naive: bool) -> int:
+    """The order's quantity as the desk takes a parent: a whole multiple of the symbol's lot
+    size; with the ``naive`` baseline, which sends the whole parent as one order, also at
+    most the symbol's ``max_qty`` (a parent above it could never run as configured)."""
     qty = node.integer(1)
     where = f"venue.symbols.{spec.symbol}"
     if qty % spec.lot_size:
         raise node.error(f"qty {qty} is not a multiple of {spec.symbol}'s lot size "
                          f"{spec.lot_size} ({where}.lot_size)")
-    if qty > spec.max_qty:
+    if naive and qty > spec.max_qty:
         raise node.error(f"qty {qty} is more than the venue accepts in one order for "
-                         f"{spec.symbol} ({where}.max_qty: {spec.max_qty})")
+                         f"{spec.symbol} ({where}.max_qty: {spec.max_qty}), as the naive "
+                         "baseline sends it (leave naive out of baselines to run it)")
     return qty
 
 
@@ -146,7 +147,7 @@ def _limit(node: Node, spec: SymbolSpec) -> Decimal:
 
 
 def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
-           strategies: Mapping[str, str]) -> BacktestOrder:
+           strategies: Mapping[str, str], naive: bool) -> BacktestOrder:
     f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
     if ("window" in f) == ("end" in f):
@@ -179,7 +180,7 @@ def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
             raise f["participation"].error("expected a participation rate in (0, 1], got 0")
     return BacktestOrder(
         session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
-        qty=_qty(f["qty"], symbols[symbol]), start=_time_or_seconds(f["start"]), end=end,
+        qty=_qty(f["qty"], symbols[symbol], naive), start=_time_or_seconds(f["start"]), end=end,
         strategy=strategy,
         params=_params(f["params"], strategies[strategy]) if "params" in f else "",
         limit=_limit(f["limit"], symbols[symbol]) if "limit" in f else None,
@@ -208,12 +209,13 @@ def parse_backtest(config: GatewayConfig, symbols: Mapping[str, SymbolSpec]) -> 
     if not sessions:
         raise node.error("the config has no acceptor session for the orders to come from")
     strategies = parse_algos(config.extra.get("algos"), base).strategies
-    orders = tuple(_order(o, sessions, symbols, strategies) for o in m["orders"].sequence())
-    if not orders:
-        raise m["orders"].error("expected at least one order")
     baselines: tuple[str, ...] = BASELINES
     if "baselines" in m:
         baselines = tuple(b.string(BASELINES) for b in m["baselines"].sequence())
+    orders = tuple(_order(o, sessions, symbols, strategies, "naive" in baselines)
+                   for o in m["orders"].sequence())
+    if not orders:
+        raise m["orders"].error("expected at least one order")
     output = base / (m["output"].string() if "output" in m else "backtest-out")
     return BacktestConfig(
         orders=orders, latency=parse_latency(m.get("latency"), base), output=output,

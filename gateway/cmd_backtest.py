@@ -171,13 +171,13 @@ def run_config(args: argparse.Namespace) -> int:
         return 2
     staged = result.staged
     assert staged is not None
-    metrics = {name: run_metrics(run, result.tapes) for name, run in result.runs.items()}
-    info = result.info()
     # the report joins the runs' folders in staging; all of it replaces the last backtest's
-    # output only once written (gateway/backtest_output.py)
+    # output only once written (gateway/backtest_output.py); a failure or Ctrl-C on the
+    # way (the TCA and the plots take seconds) discards the staging folder
     try:
+        metrics = {name: run_metrics(run, result.tapes) for name, run in result.runs.items()}
         written = write_report(staged.staging, list(result.runs.values()), metrics,
-                               result.tapes, info)
+                               result.tapes, result.info())
     except BaseException as exc:
         staged.discard(exc)
         raise

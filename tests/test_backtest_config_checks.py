@@ -114,17 +114,26 @@ def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> Non
      "limit 224.12345 is not on AMZN's tick size 0.0001 (venue.symbols.AMZN.tick_size)"),
     ({"qty": 10**20}, "qty: 100000000000000000000",
      "qty 100000000000000000000 is more than the venue accepts in one order for AMZN "
-     "(venue.symbols.AMZN.max_qty: 10000000)"),
+     "(venue.symbols.AMZN.max_qty: 10000000), as the naive baseline sends it (leave naive "
+     "out of baselines to run it)"),
     ({"qty": 10_000_001}, "qty: 10000001",
      "qty 10000001 is more than the venue accepts in one order for AMZN "
-     "(venue.symbols.AMZN.max_qty: 10000000)"),
+     "(venue.symbols.AMZN.max_qty: 10000000), as the naive baseline sends it (leave naive "
+     "out of baselines to run it)"),
 ])
 def test_a_limit_or_qty_the_venue_would_refuse_is_a_config_error(
         tmp_path: Path, order: dict[str, Any], shown: str, reason: str) -> None:
     key = next(iter(order))
-    cfg = config_with(tmp_path, orders=[{**ORDER, **order}], baselines=[])
+    cfg = config_with(tmp_path, orders=[{**ORDER, **order}], baselines=["naive"])
     assert config_error(cfg) == (f"{cfg}:{line_of(cfg, shown)}: backtest.orders[0].{key}: "
                                  f"{reason}")
+
+
+def test_a_parent_above_max_qty_runs_without_the_naive_baseline(tmp_path: Path) -> None:
+    """Only the naive baseline sends a parent as one order: without it a parent above the
+    symbol's max_qty is the algo's to split into children, as the desk takes it live."""
+    cfg = config_with(tmp_path, orders=[{**ORDER, "qty": 20_000_000}], baselines=["twap"])
+    assert Backtest(cfg).bt.orders[0].qty == 20_000_000
 
 
 def test_a_qty_off_the_lot_size_is_a_config_error(tmp_path: Path) -> None:

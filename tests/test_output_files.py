@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import gateway.backtest
+import gateway.tca
 import gateway.tca_report
 from gateway.cli import main
 from gateway.cmd_lobster import sample_path
@@ -162,7 +163,7 @@ def _folder(out: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".png"}
 
 
-@pytest.mark.parametrize("where", ["report", "pass"])
+@pytest.mark.parametrize("where", ["report", "metrics", "pass"])
 def test_a_failed_backtest_leaves_the_last_report_folder_as_it_was(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         where: str) -> None:
@@ -181,6 +182,8 @@ def test_a_failed_backtest_leaves_the_last_report_folder_as_it_was(
 
     if where == "report":
         monkeypatch.setattr(gateway.tca_report, "write_plots", fail)
+    elif where == "metrics":  # the TCA before the report (it left its staging folder)
+        monkeypatch.setattr(gateway.tca, "run_metrics", fail)
     else:
         real = gateway.backtest.Backtest.run_pass
 
