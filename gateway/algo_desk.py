@@ -146,6 +146,11 @@ class AlgoDesk:
 
     # -- client requests ----------------------------------------------------------------------
 
+    def cl_ord_id_of(self, session: str, order_id: str) -> str | None:
+        """The ClOrdID of ``session``'s parent with OrderID ``order_id`` (None: none)."""
+        p = self.parents.get(order_id)
+        return p.order.cl_ord_id if p is not None and p.order.owner == session else None
+
     def knows(self, session: str, cl_ord_id: str) -> bool:
         """Whether ``session`` used ``cl_ord_id`` for a parent (or its cancel/replace)."""
         return (session, cl_ord_id) in self._by_client

@@ -7,6 +7,7 @@ counterparties expect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,8 +28,8 @@ from gateway.venue_orders import (
     ExecReport,
 )
 
-__all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "parse_price",
-           "parse_qty", "parse_side", "request_cancel_reject", "request_report"]
+__all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "name_by_order_id",
+           "parse_price", "parse_qty", "parse_side", "request_cancel_reject", "request_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -83,6 +84,18 @@ def parse_price(msg: Message, tag: int = 44) -> Decimal | None:
 #: report with any other as "Value is incorrect (out of range) for this tag"
 _FIX42_ORD_REJ_REASONS = frozenset(range(9))
 _FIX42_CXL_REJ_REASONS = frozenset(range(4))
+
+
+def name_by_order_id(message: Message, cl_ord_id_of: Callable[[str], str | None]) -> None:
+    """A FIX 5.0SP2 request may name its order by OrderID (37) alone: a cancel or replace
+    without OrigClOrdID (41), a status request without ClOrdID (11). Such a request is given
+    the ClOrdID ``cl_ord_id_of`` finds for its OrderID (among the session's orders), and is
+    then handled as one naming it; an OrderID it does not know leaves the request as it is."""
+    body = message.body
+    tag = 11 if message.msg_type == "H" else 41
+    order_id = body.get_str(37)
+    if order_id and not body.get_str(tag) and (cl := cl_ord_id_of(order_id)) is not None:
+        body.set(tag, cl)
 
 
 def request_report(owner: str, exec_id: str, message: Message, text: str, now: datetime, *,

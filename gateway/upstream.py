@@ -56,6 +56,7 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     cancel_reject_message,
     exec_report_message,
+    name_by_order_id,
     request_cancel_reject,
     request_report,
 )
@@ -276,6 +277,8 @@ class AlgoGatewayApplication:
         if session.name == self.upstream_name:
             self._from_venue(message, now)
             return
+        if message.msg_type in ("F", "G", "H"):
+            name_by_order_id(message, partial(self.desk.cl_ord_id_of, session.name))
         stored = self._stored.get(session.name)
         if stored is not None:
             answer = self._about_lost(session, stored, message, now)
@@ -329,9 +332,11 @@ class AlgoGatewayApplication:
                 session.name, message, CXL_UNKNOWN,
                 f"unknown order {message.body.get_str(41) or ''}", now), session.config)
         exec_id = next(self._exec_ids)
-        if kind == "H":
-            report = request_report(session.name, exec_id, message, f"unknown order {cl}", now,
-                                    exec_type=ORDER_STATUS, reason=None)
+        if kind == "H":  # OrdStatusReqID echoed, as on every status report
+            report = dataclasses.replace(
+                request_report(session.name, exec_id, message, f"unknown order {cl}", now,
+                               exec_type=ORDER_STATUS, reason=None),
+                ord_status_req_id=message.body.get_str(790))
         else:
             report = request_report(
                 session.name, exec_id, message,

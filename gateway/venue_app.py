@@ -46,6 +46,7 @@ from gateway.fix_reports import (
     RequestError,
     cancel_reject_message,
     exec_report_message,
+    name_by_order_id,
     parse_price,
     parse_qty,
     parse_side,
@@ -221,7 +222,7 @@ class VenueApplication:
         msg_type = message.msg_type or ""
         owner = session.name
         if msg_type in ("F", "G", "H"):
-            self._name_by_order_id(owner, message)
+            name_by_order_id(message, partial(self._cl_ord_id_of, owner))
         cl_ord_id = message.body.get_str(11) or ""
         if message.poss_dup and msg_type in ("D", "F", "G") and self._handled(owner, cl_ord_id):
             # a copy of a request already acted on, resent by the peer's session layer (after
@@ -262,22 +263,10 @@ class VenueApplication:
             self.deliver(self._order_request(owner, msg_type, message, now), now)
         self.settle(now)
 
-    def _name_by_order_id(self, owner: str, message: Message) -> None:
-        """A FIX 5.0SP2 request may name its order by OrderID (37) alone: a cancel or
-        replace without OrigClOrdID, a status request without ClOrdID. Such a request is
-        given the ClOrdID of ``owner``'s order (or parent) with that OrderID, and handled as
-        one naming it; an OrderID of no order of ``owner``'s leaves it as it is."""
-        body = message.body
-        tag = 11 if message.msg_type == "H" else 41
-        order_id = body.get_str(37)
-        if not order_id or body.get_str(tag):
-            return
+    def _cl_ord_id_of(self, owner: str, order_id: str) -> str | None:
+        """The ClOrdID of ``owner``'s order, or else parent, with OrderID ``order_id``."""
         order = self.venue.order_by_id(owner, order_id)
-        parent = self.desk.parents.get(order_id) if order is None else None
-        if order is not None:
-            body.set(tag, order.cl_ord_id)
-        elif parent is not None and parent.order.owner == owner:
-            body.set(tag, parent.order.cl_ord_id)
+        return order.cl_ord_id if order is not None else self.desk.cl_ord_id_of(owner, order_id)
 
     def _handled(self, owner: str, cl_ord_id: str) -> bool:
         """Whether ``owner`` used ``cl_ord_id`` before: an order or parent of ours, or a

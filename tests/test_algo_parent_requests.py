@@ -125,3 +125,19 @@ def test_a_parent_filled_while_its_cancel_is_pending_rejects_the_cancel_too_late
         ("P1c", "P1", "2"), "0", "1")
     app.on_message(venue, child_report(child, "150=4|39=2|151=0|14=300|6=100"), now)
     assert client.sent[-1] is reject, "nothing after the end"
+
+
+def test_status_requests_by_orderid_alone_and_of_unknown_orders_echo_ordstatusreqid() -> None:
+    """As the venue answers them: a status request naming the parent by OrderID alone (FIX
+    5.0SP2 allows it) gets the parent's state, and every status report, an unknown order's
+    too, echoes OrdStatusReqID (790)."""
+    app, venue = _app()
+    _, now, client = _working_child(app, venue)
+    order_id = client.sent[0].body.get_str(37)
+    request(app, client, f"35=H|37={order_id}|790=Q1", now)
+    known = last(client)
+    assert (known.body.get_str(150), known.body.get_str(11), known.body.get_str(790)) == (
+        "I", "P1", "Q1")
+    request(app, client, "35=H|11=NOPE|790=Q2", now)
+    unknown = last(client)
+    assert (unknown.body.get_str(39), unknown.body.get_str(790)) == ("8", "Q2")
