@@ -32,13 +32,13 @@ import dataclasses
 import itertools
 import sys
 import time
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 
 from algos.strategy import MarketSnapshot, Side
-from fixspec.dictionary import SessionDictionaries
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
@@ -51,7 +51,7 @@ from gateway.algo_restart import (
 )
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
-from gateway.codec import encode, scan_fields
+from gateway.codec import scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     cancel_reject_message,
@@ -66,7 +66,6 @@ from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
-    CANCELED,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     ORDER_STATUS,
@@ -78,14 +77,7 @@ from gateway.venue_orders import (
     ExecReport,
     Report,
 )
-from gateway.venue_restart import (
-    Recovered,
-    last_state,
-    recover,
-    still_open,
-    stored_reports,
-    trading_day,
-)
+from gateway.venue_restart import Recovered, SessionOrders, stored_reports
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
 
@@ -150,13 +142,10 @@ class AlgoGatewayApplication:
         # ExecIDs of the reports the gateway makes itself (not the desk's): unique across
         # restarts, as the desk's are
         self._exec_ids = (f"{int(time.time() * 1000):x}-G{n}" for n in itertools.count(1))
-        # per client session, what its stored reports say of parents from before a restart
-        # (gateway.algo_restart): their ClOrdIDs, last reports, and those still open
-        self._stored: dict[str, Recovered] = {}
-        self._days: dict[str, date] = {}  # client session -> its trading day at its last Logon
-        # per client session, the last report sent for each parent still open (what a
-        # sequence reset of the session carries over: see _carry)
-        self._open: dict[str, dict[str, ExecReport]] = {}
+        # per client session, its open parents (carried over by its sequence resets) and
+        # what its stored reports said of parents from before a restart (gateway.algo_restart)
+        self._parents = SessionOrders()
+        self._stored = self._parents.stored
         # children of parents lost open at a restart, by ClOrdID: cancelled at the venue
         # once the upstream link is up; those whose cancel is sent are in _orphans_sent
         self._orphans: dict[str, StoredChild] = {}
@@ -189,11 +178,7 @@ class AlgoGatewayApplication:
             self.sessions[runner.name] = runner
             if session is None:
                 continue
-            found = recover(stored_reports(session.store))
-            # open parents outlive sequence resets of the client's session (see _carry)
-            session.carry = partial(self._carry, runner.name, runner.config, session.dd)
-            if found:
-                self._stored[runner.name] = found
+            self._parents.bind(runner.name, runner.config, session)
         # Parents lost open, and those a restart before this one reported Canceled: their
         # children may still work at the venue (a restart-cancel already sent is not in
         # stored_children)
@@ -223,30 +208,17 @@ class AlgoGatewayApplication:
 
     def _lost_parents(self, session: SessionHandle, now: datetime) -> None:
         """At a client session's logon: its parents lost open at a restart, reported
-        Canceled (now, not at the restart: a Logon that resets sequence numbers would
-        discard reports stored for a logged-out session); and at the first logon of a
-        trading day, the stored parents of earlier days forgotten, their ClOrdIDs free."""
+        Canceled (venue_restart.SessionOrders.at_logon) and audited."""
         name = session.name
-        stored = self._stored.get(name)
-        if stored is None:
-            return
-        schedule = session.config.schedule
-        day = trading_day(schedule, now)
-        if self._days.get(name) != day:
-            self._days[name] = day
-            stored.forget_before(day, partial(trading_day, schedule))
-        if stored.open:
-            lost = [last_state(raw, name, next(self._exec_ids), CANCELED, now,
-                               text=RESTART_TEXT) for raw in stored.open.values()]
-            stored.open = {}  # reported: no longer carried over by a reset (see _carry)
-            for r in lost:
-                if self.audit is not None:
-                    self.audit.order(now, "parent_lost", name, cl_ord_id=r.cl_ord_id,
-                                     order_id=r.order_id, cum_qty=r.cum, avg_px=r.avg_px,
-                                     text=RESTART_TEXT)
-            self._deliver(list(lost), now)
-        if not stored:
-            del self._stored[name]
+        _, lost = self._parents.at_logon(name, session.config.schedule, now,
+                                         partial(next, self._exec_ids), RESTART_TEXT)
+        for r in lost:
+            if self.audit is not None:
+                self.audit.order(now, "parent_lost", name, cl_ord_id=r.cl_ord_id,
+                                 order_id=r.order_id, cum_qty=r.cum, avg_px=r.avg_px,
+                                 text=RESTART_TEXT)
+        if lost:
+            self._deliver(lost, now)
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
         """Cancel at the venue the children of parents lost at a restart (once each: an
@@ -519,38 +491,19 @@ class AlgoGatewayApplication:
         b.set_group(symbols)
         return msg
 
-    def _deliver(self, reports: list[Report], now: datetime) -> None:
-        """Parent reports to the clients (each open parent's last one kept, see _carry)."""
+    def _deliver(self, reports: Sequence[Report], now: datetime) -> None:
+        """Parent reports to the clients (each open parent's last one kept for the resets,
+        venue_restart.SessionOrders)."""
         for r in reports:
             session = self.sessions.get(r.owner)
             if session is None:
                 continue
             if isinstance(r, ExecReport):
                 if r.order_id not in ("", "NONE"):  # else a request refused before it was one
-                    self._keep_if_open(r)
+                    self._parents.keep(r)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
-
-    def _keep_if_open(self, r: ExecReport) -> None:
-        """Keep ``r`` as its parent's last report while the parent is open."""
-        parents = self._open.setdefault(r.owner, {})
-        if still_open(r.ord_status, r.leaves):
-            parents[r.order_id] = r
-        else:
-            parents.pop(r.order_id, None)
-
-    def _carry(self, owner: str, config: SessionConfig,
-               dictionaries: SessionDictionaries) -> list[bytes]:
-        """What the client session ``owner``'s store must keep across a sequence reset (a
-        client that logs on with ResetSeqNumFlag): the last report of each of its parents
-        still open, and of those a restart found lost and has not yet reported Canceled,
-        so that a restart after the reset still finds them."""
-        stored = self._stored.get(owner)
-        out = list(stored.open.values()) if stored is not None else []
-        out += [encode(exec_report_message(r, config), dictionaries)
-                for r in self._open.get(owner, {}).values()]
-        return out
 
 
 def _cancel_reject(message: Message, now: datetime) -> CancelReject:

@@ -26,7 +26,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -35,12 +35,10 @@ from typing import Any
 from algos.risk import RiskGate
 from algos.strategy import MarketSnapshot
 from engine.book_types import Event, EventType, Side
-from fixspec.dictionary import SessionDictionaries
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
-from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
@@ -79,7 +77,7 @@ from gateway.venue_orders import (
     Order,
     Report,
 )
-from gateway.venue_restart import Recovered, recover, still_open, stored_reports, trading_day
+from gateway.venue_restart import SessionOrders
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -129,10 +127,8 @@ class VenueApplication:
         # per session, what its stored reports say of orders from before a restart: their
         # ClOrdIDs and last reports, and the orders open then, reported Canceled when the
         # session logs on (gateway.venue_restart)
-        self._stored: dict[str, Recovered] = {}
-        self._days: dict[str, date] = {}  # session -> its trading day at its last Logon
-        # per session, the last report sent for each order still open (what _carry keeps)
-        self._open: dict[str, dict[str, ExecReport]] = {}
+        self._orders = SessionOrders()
+        self._stored = self._orders.stored
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -167,13 +163,7 @@ class VenueApplication:
             if runner.config.application != "venue":
                 continue
             self.sessions[runner.name] = runner
-            store = runner.session.store
-            found = recover(stored_reports(store))
-            # open orders outlive sequence resets (see venue_restart)
-            runner.session.carry = partial(self._carry, runner.name, runner.config,
-                                           runner.session.dd)
-            if found:
-                self._stored[runner.name] = found
+            self._orders.bind(runner.name, runner.config, runner.session)
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
@@ -182,26 +172,14 @@ class VenueApplication:
         self.sessions[session.name] = session
         self.gate.at(now)
         self.desk.touch(now)
-        # ClOrdIDs are unique within a trading day: the session's schedule period, else the
-        # UTC date. At the first Logon of a later day the done orders' ids are free again,
-        # and so, at the first Logon after a restart, are those the stored reports last
-        # mention on an earlier day (a store not reset holds several days).
-        schedule = session.config.schedule
-        day = trading_day(schedule, now)
-        previous = self._days.get(session.name)
-        stored = self._stored.get(session.name)
-        if previous != day:
-            self._days[session.name] = day
-            if previous is not None:
-                self.venue.new_day(session.name)
-            if stored is not None:
-                stored.forget_before(day, partial(trading_day, schedule))
-        if stored is not None and stored.open:
-            cancels = stored.cancels(session.name, self.venue.next_exec_id, now)
-            stored.open = {}  # reported: no longer carried over by a reset (see _carry)
-            self.deliver(cancels, now)
-        if stored is not None and not stored:
-            del self._stored[session.name]
+        # ClOrdIDs are unique within a trading day: at the first Logon of a later day the
+        # done orders' ids are free again (venue_restart.SessionOrders.at_logon)
+        new_day, lost = self._orders.at_logon(session.name, session.config.schedule, now,
+                                              self.venue.next_exec_id)
+        if new_day:
+            self.venue.new_day(session.name)
+        if lost:
+            self.deliver(lost, now)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         self.gate.at(now)
@@ -464,31 +442,10 @@ class VenueApplication:
                 continue  # an owner that is gone (cannot happen for configured sessions)
             if isinstance(r, ExecReport):
                 if r.order_id not in ("", "NONE"):  # else a request refused before it was one
-                    self._keep_if_open(r)
+                    self._orders.keep(r)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
-
-    def _keep_if_open(self, r: ExecReport) -> None:
-        """Keep ``r`` as its order's last report while the order is open (see _carry)."""
-        orders = self._open.get(r.owner)
-        if still_open(r.ord_status, r.leaves):
-            if orders is None:
-                orders = self._open[r.owner] = {}
-            orders[r.order_id] = r
-        elif orders is not None:
-            orders.pop(r.order_id, None)
-
-    def _carry(self, owner: str, config: SessionConfig,
-               dictionaries: SessionDictionaries) -> list[bytes]:
-        """What the session ``owner``'s store must keep across a sequence reset: the last
-        report of each of its orders still open (direct orders and parents alike), and of
-        the orders a restart found lost and has not yet reported Canceled."""
-        stored = self._stored.get(owner)
-        out = list(stored.open.values()) if stored is not None else []
-        out += [encode(exec_report_message(r, config), dictionaries)
-                for r in self._open.get(owner, {}).values()]
-        return out
 
     def settle(self, now: datetime) -> None:
         """After a request: market data out, then the algos see the new market."""

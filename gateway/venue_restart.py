@@ -39,15 +39,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TYPE_CHECKING
 
 from engine.book_types import Side
 from fixspec.fieldtypes import parse_utc_timestamp
-from gateway.codec import scan_fields
+from gateway.codec import encode, scan_fields
+from gateway.fix_reports import exec_report_message
 from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
 from gateway.venue_orders import CANCELED, FINAL_STATUSES, ORDER_STATUS, REJECTED, ExecReport
 
-__all__ = ["RESTART_TEXT", "Recovered", "last_state", "recover", "still_open",
+if TYPE_CHECKING:
+    from fixspec.dictionary import SessionDictionaries
+    from gateway.config import SessionConfig
+    from gateway.session import Session
+
+__all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "last_state", "recover", "still_open",
            "stored_reports", "trading_day"]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
@@ -110,11 +118,11 @@ class Recovered:
         """Whether the stored reports name ``cl_ord_id`` (an order's, or a refused one)."""
         return cl_ord_id in self.ids or cl_ord_id in self.refused
 
-    def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime
-                ) -> list[ExecReport]:
-        """A Canceled report for each open order, as the client knows it; ``exec_id`` makes
-        each report's ExecID."""
-        return [last_state(raw, owner, exec_id(), CANCELED, now, text=RESTART_TEXT)
+    def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime,
+                text: str = RESTART_TEXT) -> list[ExecReport]:
+        """A Canceled report for each open order, as the client knows it, with ``text``;
+        ``exec_id`` makes each report's ExecID."""
+        return [last_state(raw, owner, exec_id(), CANCELED, now, text=text)
                 for raw in self.open.values()]
 
     def forget_before(self, day: date, day_of: Callable[[datetime], date]) -> None:
@@ -196,3 +204,71 @@ def _time(value: str | None) -> datetime | None:
         return parse_utc_timestamp(value) if value else None
     except ValueError:
         return None
+
+
+class SessionOrders:
+    """What each session's orders must outlive, for one application (the venue's orders and
+    parents, or the algo gateway's parents): a sequence reset, which carries over in the
+    session's store the last report of every order still open (:meth:`keep` tracks them),
+    and a restart, whose stores are read at start (:attr:`stored`) until each session's
+    first Logon reports the orders lost open and forgets those of earlier trading days
+    (:meth:`at_logon`)."""
+
+    def __init__(self) -> None:
+        #: per session, what its store held at start (dropped once nothing is left of it)
+        self.stored: dict[str, Recovered] = {}
+        self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
+        self._days: dict[str, date] = {}  # the trading day of each session's last Logon
+
+    def bind(self, name: str, config: SessionConfig, session: Session) -> None:
+        """Read session ``name``'s store, and have its resets carry the open orders over."""
+        found = recover(stored_reports(session.store))
+        session.carry = partial(self._carry, name, config, session.dd)
+        if found:
+            self.stored[name] = found
+
+    def keep(self, r: ExecReport) -> None:
+        """Keep ``r`` as its order's last report while the order is open."""
+        orders = self._open.get(r.owner)
+        if still_open(r.ord_status, r.leaves):
+            if orders is None:
+                orders = self._open[r.owner] = {}
+            orders[r.order_id] = r
+        elif orders is not None:
+            orders.pop(r.order_id, None)
+
+    def _carry(self, owner: str, config: SessionConfig,
+               dictionaries: SessionDictionaries) -> list[bytes]:
+        """What ``owner``'s store keeps across a reset: the last report of each of its
+        orders still open, and of those a restart found lost and has not yet reported."""
+        stored = self.stored.get(owner)
+        out = list(stored.open.values()) if stored is not None else []
+        out += [encode(exec_report_message(r, config), dictionaries)
+                for r in self._open.get(owner, {}).values()]
+        return out
+
+    def at_logon(self, owner: str, schedule: Schedule | None, now: datetime,
+                 exec_id: Callable[[], str], text: str = RESTART_TEXT
+                 ) -> tuple[bool, list[ExecReport]]:
+        """At ``owner``'s Logon: whether it starts a later trading day than its last Logon in
+        this process (the caller frees its done orders' ClOrdIDs), and a Canceled report
+        (Text ``text``) for each order a restart found lost open, made now (not at the
+        restart: a Logon that resets sequence numbers would discard reports stored for a
+        logged-out session).
+        ClOrdIDs are unique within a trading day, so at the first Logon after a restart the
+        stored orders last reported on an earlier day are forgotten (a store not reset
+        holds several days)."""
+        day = trading_day(schedule, now)
+        previous = self._days.get(owner)
+        stored = self.stored.get(owner)
+        if previous != day:
+            self._days[owner] = day
+            if stored is not None:
+                stored.forget_before(day, partial(trading_day, schedule))
+        lost: list[ExecReport] = []
+        if stored is not None:
+            lost = stored.cancels(owner, exec_id, now, text)
+            stored.open = {}  # reported: no longer carried over by a reset
+            if not stored:
+                del self.stored[owner]
+        return previous is not None and previous != day, lost
