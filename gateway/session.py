@@ -512,6 +512,8 @@ class Session:
 
     def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output,
                   queued: bool = False) -> None:
+        if msg_type != "A":  # the peer went on: an answer to our confirm comes no more
+            self._reset_answer_due = False
         self._handler(msg_type)(message, now, out, queued)
         self._drain_queue(now, out)
 

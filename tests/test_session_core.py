@@ -500,6 +500,22 @@ def test_an_initiators_logon_answered_with_a_reset_resets_and_confirms() -> None
     assert [fields(r)[141] for r in again.data] == ["Y"]
 
 
+def test_a_reset_request_after_a_confirm_nobody_answered_is_answered() -> None:
+    """The acceptor does not answer our confirm (QuickFIX does not): once it sends anything
+    else, a later reset Logon of its own is a request again, answered."""
+    store = MemoryStore(T0)
+    store.set_next_sender_seq(8)
+    store.set_next_target_seq(8)
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
+                builtin_session("FIX.4.4"), app_types={"8"})
+    s.connection_made(T0)
+    acceptor = Peer(sender="ISLD", target="TW")
+    s.data_received(acceptor.logon(extra="|141=Y", now=T0), T0)
+    s.data_received(acceptor.msg("35=0", now=T0), T0)  # a Heartbeat: the peer went on
+    later = s.data_received(Peer(sender="ISLD", target="TW").logon(extra="|141=Y", now=T0), T0)
+    assert [(fields(r)[35], fields(r)[141]) for r in later.data] == [("A", "Y")]
+
+
 @pytest.mark.parametrize("role", ["acceptor", "initiator"])
 def test_heartbtint_0_turns_heartbeats_off(role: str) -> None:
     """A Logon with HeartBtInt 0: the reply says 0 and neither side heartbeats or tests
