@@ -104,6 +104,14 @@ class Dispatcher:
             if bind is not None:
                 bind(engine)
 
+    def wind_down(self, now: datetime) -> Callable[[], bool]:
+        """Before a clean stop logs the sessions out: each application that works orders it
+        cannot resume after a restart (``wind_down(now)``: the algo gateway's parents) stops
+        them; the answer says when all of them have settled."""
+        settled = [wind(now) for app in self.apps.values()
+                   if (wind := getattr(app, "wind_down", None)) is not None]
+        return lambda: all(done() for done in settled)
+
     def kill_all(self, reason: str, now: datetime) -> None:
         """Throw the kill switch of every application that has one (the venue's and the
         algo gateway's); of each that has none (echo, client, a user class without

@@ -61,6 +61,7 @@ SCHEDULE_POLL = 60.0  # longest an initiator sleeps while it waits for its sched
 FIRST_MESSAGE_LIMIT = 65536  # bytes a first message may take: a Logon is far smaller
 SHOWN_BYTES = 64  # of a refused connection's input, in its log line (escaped, then cut)
 STOP_GRACE = 1.0  # seconds past the longest logout_timeout that stop() waits for the sessions
+WIND_DOWN = 3.0  # seconds stop() lets applications settle their orders before the Logouts
 ACCEPTOR_LOG = "acceptor.event.current.log"  # the engine's event log, beside the sessions'
 
 
@@ -296,10 +297,25 @@ class Engine:
             wait = APP_TICK if deadline is None else (deadline - now).total_seconds()
             await asyncio.sleep(min(APP_TICK, max(0.0, wait)))
 
+    async def _wind_down(self) -> None:
+        """Let an application that works orders it could not resume after a restart settle
+        them while the sessions are up (``wind_down(now)``, see apps.Dispatcher): at most
+        WIND_DOWN seconds, as the venue's answers to its cancels come in."""
+        wind = getattr(self.app, "wind_down", None)
+        if wind is None:
+            return
+        settled = wind(self.clock.now())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WIND_DOWN
+        while not settled() and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
     async def stop(self) -> None:
         """Stop serving (``gateway run`` calls this on SIGTERM and SIGINT), then :meth:`close`.
 
-        No new connection is accepted. Every logged-on session sends Logout and the engine
+        No new connection is accepted. An application with orders it could not resume after
+        a restart settles them first (:meth:`_wind_down`). Every logged-on session sends
+        Logout and the engine
         waits for the peers' Logouts, for all sessions at once and each at most its
         ``logout_timeout`` (the session ends its connection on the reply, or at that timeout
         with ``no Logout reply in time`` in its event log): the reply's MsgSeqNum is consumed
@@ -309,6 +325,7 @@ class Engine:
         self._stopping = True
         if self._server is not None:
             self._server.close()  # no new connections while the sessions log out
+        await self._wind_down()
         now = self.clock.now()
         # an in-memory link (a backtest) has no serve() to end it: nothing to wait for there
         serving = [r for r in self.runners.values()

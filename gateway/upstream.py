@@ -32,7 +32,7 @@ import dataclasses
 import itertools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -337,6 +337,19 @@ class AlgoGatewayApplication:
             if gate is not None:
                 gate.kill(reason)
             self.desk.stop_session(name, text, now)
+
+    def wind_down(self, now: datetime) -> Callable[[], bool]:
+        """A clean stop (SIGTERM, SIGINT) is coming: every parent is stopped, its children
+        cancelled at the venue, and reported Canceled to its client once they are accounted
+        for, while the sessions are still up (a restart could not resume them, and their
+        children would work on at the venue unwatched). The answer says when every parent is
+        done; the engine waits for it a little (``WIND_DOWN``), then logs out regardless
+        (what is left, a restart reports and cancels)."""
+        self.gates.at(now)
+        self.desk.touch(now)
+        for name in self.sessions:
+            self.desk.stop_session(name, "gateway stopping", now)
+        return lambda: all(p.runner.done for p in self.desk.parents.values())
 
     # -- ChildRouter ------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The algo gateway (``gateway run sessions/algo.yaml``) in front of a venue, as real
 processes: its kill switch (SIGUSR1) stops the parents and cancels their children at the
-venue, and a restart (after SIGKILL, or a clean SIGTERM stop) reports the parents it lost
-Canceled to their clients and cancels their children still working at the venue, while a
-report about one of those children (a fill the venue made meanwhile) is audited, not
-dropped."""
+venue; a clean stop (SIGTERM) does the same before it logs out; and a restart after a crash
+(SIGKILL) reports the parents it lost Canceled to their clients and cancels their children
+still working at the venue, while a report about one of those children (a fill the venue
+made meanwhile) is audited, not dropped."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import yaml
 
 from gateway.algo_restart import RESTART_TEXT, StoredChild, stored_children
@@ -157,9 +156,31 @@ def test_sigusr1_stops_the_parents_and_cancels_their_children(tmp_path: Path) ->
         assert stop_gateway(venue) == 0
 
 
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_clean_stop_cancels_the_parents_and_their_children_before_it_logs_out(
+        tmp_path: Path) -> None:
+    """SIGTERM: the parent is stopped, its child cancelled at the venue and the parent
+    reported Canceled to its client while the sessions are up; then the Logout, exit 0.
+    Nothing is left for a restart (it had left the child bidding at the venue, unwatched)."""
+    with processes() as procs:
+        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+        procs.append(venue)
+        algo, algo_port = start_gateway(algo_config(tmp_path, venue_port), tmp_path / "algo")
+        procs.append(algo)
+        seller, client, _ = working_parent(venue_port, algo_port)
+        algo.send_signal(signal.SIGTERM)
+        done = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
+        assert "gateway stopping" in done[58] and done[14] == "100"
+        client.expect("5", timeout=10)  # then the Logout
+        client.msg("35=5")
+        assert algo.wait(15) == 0
+        assert sell_ioc(seller, "S7", 50).get(14) == "0"  # no child bids at the venue
+        client.close()
+        seller.close()
+        assert stop_gateway(venue) == 0
+
+
 def test_a_restarted_algo_gateway_cancels_the_parents_it_lost_and_their_children(
-        tmp_path: Path, stop: signal.Signals) -> None:
+        tmp_path: Path) -> None:
     run = tmp_path / "algo"
     config = None
     with processes() as procs:
@@ -175,7 +196,7 @@ def test_a_restarted_algo_gateway_cancels_the_parents_it_lost_and_their_children
         client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
         client.logon(extra="|141=Y")
         client.close()
-        algo.send_signal(stop)
+        algo.send_signal(signal.SIGKILL)
         algo.wait(10)
         # the child still works at the venue, orphaned: it fills there
         assert sell_ioc(seller, "S5", 50).get(14) == "50"
