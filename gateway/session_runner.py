@@ -292,8 +292,7 @@ class SessionRunner:
                 self._event(event, now)
         if not held:
             self.flush_logs()
-        if self._defers_sync and self._sync_timer is None:
-            self._arm_sync()  # the output's messages may be waiting for an fsync
+        self._arm_sync()  # the output's messages may be waiting for an fsync
         self._check_backlog()
         if self.session.owes:
             self._write_owed()
@@ -307,6 +306,8 @@ class SessionRunner:
         sessions' input or the application's timers while the read waits. Without a running
         loop (a synchronous driver) nothing is armed: the next write or :meth:`release`
         fsyncs."""
+        if not self._defers_sync or self._sync_timer is not None:
+            return  # no fsync deferred, or one is armed already
         wait = self.store.next_sync()
         if wait is None:
             return
@@ -482,8 +483,7 @@ class SessionRunner:
         """Persist the inbound number (a batch's ``before_write`` hook); its record may
         wait for a deferred fsync like any other."""
         self.store.commit()
-        if self._defers_sync and self._sync_timer is None:
-            self._arm_sync()
+        self._arm_sync()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:

@@ -403,8 +403,9 @@ class FileStore(MessageStore):
         self._created = now or datetime.now(UTC)
         self._monotonic = monotonic
         self._last_sync = -float("inf")  # the first "interval" write fsyncs
-        self._unsynced = 0  # records written since the last fsync ("interval" only)
-        self._sync_due: float | None = None  # when the oldest of them must be fsynced
+        # "interval": when the oldest record written since the last fsync must be fsynced
+        # (None: none waits)
+        self._sync_due: float | None = None
         self._fd = -1
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not _is_store(self.path):
@@ -473,20 +474,12 @@ class FileStore(MessageStore):
             # the oldest waiting record's write, which a later write may never trigger.
             if self._sync_due is None:
                 self._sync_due = now + self.fsync_interval
-            self._unsynced += 1
 
     def _fsync_waiting(self, now: float) -> None:
         """Fsync the file; nothing is waiting afterwards (failed, it all still is)."""
         os.fsync(self._fd)
         self._last_sync = now
-        self._unsynced = 0
         self._sync_due = None
-
-    @property
-    def unsynced(self) -> int:
-        """Records written but not yet fsynced that the policy must still fsync (only
-        ``"interval"`` leaves any, and only until :meth:`next_sync` runs out)."""
-        return self._unsynced
 
     def next_sync(self) -> float | None:
         due = self._sync_due
@@ -561,7 +554,7 @@ class FileStore(MessageStore):
         self._fd = self._new_generation(now, carry)
         os.close(old)
         # the new generation is fsynced whole; what waited in the old one is replaced by it
-        self._unsynced, self._sync_due = 0, None
+        self._sync_due = None
         self._index = _SentIndex()
         self._carried = [bytes(m) for m in carry]
         self._sender = self._target = 1
@@ -578,7 +571,7 @@ class FileStore(MessageStore):
                 try:
                     if self.fsync != "never":
                         os.fsync(fd)  # "interval": whatever still waits for its timer
-                        self._unsynced, self._sync_due = 0, None
+                        self._sync_due = None
                 finally:
                     os.close(fd)
         finally:

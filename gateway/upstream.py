@@ -229,17 +229,10 @@ class AlgoGatewayApplication:
                 continue
             self._orphans_sent.add(child.child_id)
             cancel_id = restart_cancel_id(child.child_id)
-            msg = Message("F")
-            b = msg.body
-            b.set(11, cancel_id)
-            b.set(41, child.child_id)
-            b.set(55, child.symbol)
-            b.set(54, child.side)
-            b.set(60, format_utc_timestamp(now))
             if self.audit is not None:
                 self.audit.order(now, "restart_cancel", up.name, cl_ord_id=cancel_id,
                                  orig_cl_ord_id=child.child_id, parent=child.parent_id)
-            up.send(msg)
+            up.send(_cancel_request(cancel_id, child.child_id, child.symbol, child.side, now))
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
@@ -329,14 +322,11 @@ class AlgoGatewayApplication:
         stopped: its runner cancels its children at the venue (held until the upstream link
         is back if it is down) and the parent is reported Canceled with the reason once
         they are accounted for."""
-        self.gates.at(now)
-        self.desk.touch(now)
-        text = f"kill switch: {reason}"
         for name in self.sessions:
             gate = self.gates(name)
             if gate is not None:
                 gate.kill(reason)
-            self.desk.stop_session(name, text, now)
+        self._stop_parents(f"kill switch: {reason}", now)
 
     def wind_down(self, now: datetime) -> Callable[[], bool]:
         """A clean stop (SIGTERM, SIGINT) is coming: every parent is stopped, its children
@@ -345,11 +335,16 @@ class AlgoGatewayApplication:
         children would work on at the venue unwatched). The answer says when every parent is
         done; the engine waits for it a little (``WIND_DOWN``), then logs out regardless
         (what is left, a restart reports and cancels)."""
+        self._stop_parents("gateway stopping", now)
+        return lambda: all(p.runner.done for p in self.desk.parents.values())
+
+    def _stop_parents(self, text: str, now: datetime) -> None:
+        """Stop every client session's parents, reported Canceled with ``text`` once their
+        children are accounted for."""
         self.gates.at(now)
         self.desk.touch(now)
         for name in self.sessions:
-            self.desk.stop_session(name, "gateway stopping", now)
-        return lambda: all(p.runner.done for p in self.desk.parents.values())
+            self.desk.stop_session(name, text, now)
 
     # -- ChildRouter ------------------------------------------------------------------------
 
@@ -392,16 +387,9 @@ class AlgoGatewayApplication:
             return
         cancel_id = f"{child_id}~c"
         self.desk.child_cancel_sent(child_id, cancel_id)
-        msg = Message("F")
-        b = msg.body
-        b.set(11, cancel_id)
-        b.set(41, child_id)
-        b.set(60, format_utc_timestamp(self.desk.now))
         p = self.desk.parent_of_child(child_id)
-        if p is not None:
-            b.set(55, p.order.symbol)
-            b.set(54, _SIDE[p.order.side])
-        up.send(msg)
+        up.send(_cancel_request(cancel_id, child_id, p.order.symbol if p else None,
+                                _SIDE[p.order.side] if p else None, self.desk.now))
 
     # -- the venue's messages ---------------------------------------------------------------
 
@@ -517,6 +505,21 @@ class AlgoGatewayApplication:
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
+
+
+def _cancel_request(cancel_id: str, child_id: str, symbol: str | None, side: str | None,
+                    now: datetime) -> Message:
+    """The OrderCancelRequest ``cancel_id`` of child ``child_id`` (Symbol and Side (54, as
+    FIX writes it) when known)."""
+    msg = Message("F")
+    b = msg.body
+    b.set(11, cancel_id)
+    b.set(41, child_id)
+    if symbol is not None and side is not None:
+        b.set(55, symbol)
+        b.set(54, side)
+    b.set(60, format_utc_timestamp(now))
+    return msg
 
 
 def _cancel_reject(message: Message, now: datetime) -> CancelReject:

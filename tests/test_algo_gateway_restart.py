@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -127,17 +128,45 @@ def working_parent(venue_port: int, algo_port: int) -> tuple[Client, Client, str
     return seller, client, order_id
 
 
+@dataclass
+class Chain:
+    """The venue and the algo gateway in front of it, as processes (in ``procs``)."""
+
+    venue: subprocess.Popen[str]
+    venue_port: int
+    algo: subprocess.Popen[str]
+    algo_port: int
+    algo_config: Path
+
+
+def start_chain(tmp_path: Path, procs: list[subprocess.Popen[str]]) -> Chain:
+    """``gateway run sessions/venue.yaml`` (run folder ``venue``) and the algo gateway in
+    front of it (run folder ``algo``)."""
+    venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
+    procs.append(venue)
+    config = algo_config(tmp_path, venue_port)
+    algo, algo_port = start_gateway(config, tmp_path / "algo")
+    procs.append(algo)
+    return Chain(venue, venue_port, algo, algo_port, config)
+
+
+def stopped_parent(chain: Chain, signum: signal.Signals, text: str
+                   ) -> tuple[Client, Client]:
+    """A working parent (:func:`working_parent`), then ``signum`` to the algo gateway: the
+    parent ends Canceled with ``text``, its 100 filled, once its child's cancel is answered
+    by the venue. The seller and the client."""
+    seller, client, _ = working_parent(chain.venue_port, chain.algo_port)
+    chain.algo.send_signal(signum)
+    done = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
+    assert text in done[58] and done[14] == "100"
+    return seller, client
+
+
 def test_sigusr1_stops_the_parents_and_cancels_their_children(tmp_path: Path) -> None:
     with processes() as procs:
-        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
-        procs.append(venue)
-        algo, algo_port = start_gateway(algo_config(tmp_path, venue_port), tmp_path / "algo")
-        procs.append(algo)
-        seller, client, _ = working_parent(venue_port, algo_port)
-        algo.send_signal(signal.SIGUSR1)
-        # the parent ends once its child's cancel is answered by the venue
-        done = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
-        assert "kill switch: SIGUSR1" in done[58] and done[14] == "100"
+        chain = start_chain(tmp_path, procs)
+        algo, venue = chain.algo, chain.venue
+        seller, client = stopped_parent(chain, signal.SIGUSR1, "kill switch: SIGUSR1")
         # the child is gone from the venue's book: a sell at its price finds no bid
         assert sell_ioc(seller, "S9", 50).get(14) == "0"
         # new parents are refused
@@ -162,14 +191,9 @@ def test_a_clean_stop_cancels_the_parents_and_their_children_before_it_logs_out(
     reported Canceled to its client while the sessions are up; then the Logout, exit 0.
     Nothing is left for a restart (it had left the child bidding at the venue, unwatched)."""
     with processes() as procs:
-        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
-        procs.append(venue)
-        algo, algo_port = start_gateway(algo_config(tmp_path, venue_port), tmp_path / "algo")
-        procs.append(algo)
-        seller, client, _ = working_parent(venue_port, algo_port)
-        algo.send_signal(signal.SIGTERM)
-        done = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
-        assert "gateway stopping" in done[58] and done[14] == "100"
+        chain = start_chain(tmp_path, procs)
+        algo, venue = chain.algo, chain.venue
+        seller, client = stopped_parent(chain, signal.SIGTERM, "gateway stopping")
         client.expect("5", timeout=10)  # then the Logout
         client.msg("35=5")
         assert algo.wait(15) == 0
@@ -182,14 +206,11 @@ def test_a_clean_stop_cancels_the_parents_and_their_children_before_it_logs_out(
 def test_a_restarted_algo_gateway_cancels_the_parents_it_lost_and_their_children(
         tmp_path: Path) -> None:
     run = tmp_path / "algo"
-    config = None
     with processes() as procs:
-        venue, venue_port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "venue")
-        procs.append(venue)
-        config = algo_config(tmp_path, venue_port)
-        algo, algo_port = start_gateway(config, run)
-        procs.append(algo)
-        seller, client, order_id = working_parent(venue_port, algo_port)
+        chain = start_chain(tmp_path, procs)
+        venue, algo, algo_port, config = chain.venue, chain.algo, chain.algo_port, \
+            chain.algo_config
+        seller, client, order_id = working_parent(chain.venue_port, algo_port)
         client.close()
         # a client that logs on with ResetSeqNumFlag every time: the reset keeps the open
         # parent's last report in the gateway's store, for a restart to find

@@ -74,11 +74,23 @@ class DiskSpy:
         return self.ops[last + 1:].count("write")
 
 
+def interval_store(tmp_path: Path, clock: FakeMonotonic) -> FileStore:
+    """A file store that fsyncs every INTERVAL of ``clock``."""
+    return FileStore(tmp_path / "s.store", fsync="interval", fsync_interval=INTERVAL, now=T0,
+                     monotonic=clock)
+
+
+def interval_session(path: Path, ours: str, theirs: str) -> SessionConfig:
+    """An echo acceptor session whose file store at ``path`` fsyncs every INTERVAL."""
+    return SessionConfig("FIX.4.4", ours, theirs, role="acceptor", application="echo",
+                         store=StoreConfig(kind="file", path=path, fsync="interval",
+                                           fsync_interval=INTERVAL))
+
+
 def test_records_after_the_last_fsync_are_fsynced_once_the_interval_passes_quietly(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeMonotonic()
-    store = FileStore(tmp_path / "s.store", fsync="interval", fsync_interval=INTERVAL, now=T0,
-                      monotonic=clock)
+    store = interval_store(tmp_path, clock)
     spy = DiskSpy(monkeypatch, store.path)
     assert store.next_sync() is None  # nothing written, nothing waits
     for seq in range(1, 6):  # a burst: five records 5 ms apart
@@ -87,7 +99,7 @@ def test_records_after_the_last_fsync_are_fsynced_once_the_interval_passes_quiet
     # the first one fsynced at once (none for an interval); the other four wait, and no
     # write of theirs cost an fsync
     assert (spy.count("write"), spy.count("fsync")) == (5, 1)
-    assert store.unsynced == 4 == spy.writes_after_last_fsync()
+    assert spy.writes_after_last_fsync() == 4
     # due an interval after the oldest waiting record (written at +5 ms), not after the last
     assert store.next_sync() == pytest.approx(0.005 + INTERVAL - 0.025)
     clock.t = 1000.005 + INTERVAL - 0.001
@@ -96,7 +108,7 @@ def test_records_after_the_last_fsync_are_fsynced_once_the_interval_passes_quiet
     clock.t = 1000.005 + INTERVAL + 1e-9  # silence for an interval: no write to trigger it
     assert store.next_sync() == 0.0
     assert store.sync_if_due()
-    assert (spy.count("fsync"), spy.writes_after_last_fsync(), store.unsynced) == (2, 0, 0)
+    assert (spy.count("fsync"), spy.writes_after_last_fsync()) == (2, 0)
     assert store.next_sync() is None
     clock.t += 3.0  # a quiet session: nothing more to do, however long it lasts
     assert not store.sync_if_due()
@@ -107,28 +119,29 @@ def test_records_after_the_last_fsync_are_fsynced_once_the_interval_passes_quiet
 def test_a_steady_flow_fsyncs_once_an_interval_and_a_clean_close_fsyncs_the_rest(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeMonotonic()
-    store = FileStore(tmp_path / "s.store", fsync="interval", fsync_interval=INTERVAL, now=T0,
-                      monotonic=clock)
+    store = interval_store(tmp_path, clock)
     spy = DiskSpy(monkeypatch, store.path)
     for seq in range(1, 101):  # 100 records 1 ms apart, 99 ms: an fsync at the first and
         store.save_sent(seq, b"x")  # one at the first write an interval later, no more
         clock.t += 0.001
     assert spy.count("fsync") == 2
-    assert store.unsynced == spy.writes_after_last_fsync() > 0
+    assert spy.writes_after_last_fsync() > 0 and store.next_sync() is not None
     store.close()  # a clean shutdown fsyncs what still waits
-    assert (spy.count("fsync"), spy.writes_after_last_fsync(), store.unsynced) == (3, 0, 0)
+    assert (spy.count("fsync"), spy.writes_after_last_fsync()) == (3, 0)
 
 
-def test_a_reset_leaves_nothing_waiting(tmp_path: Path) -> None:
+def test_a_reset_leaves_nothing_waiting(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeMonotonic()
-    store = FileStore(tmp_path / "s.store", fsync="interval", fsync_interval=INTERVAL, now=T0,
-                      monotonic=clock)
+    store = interval_store(tmp_path, clock)
+    spy = DiskSpy(monkeypatch, store.path)
     store.save_sent(1, b"a")
     store.save_sent(2, b"b")
-    assert store.unsynced == 1
+    assert spy.writes_after_last_fsync() == 1
     assert store.next_sync() == pytest.approx(INTERVAL)
     store.reset(T0)  # the new generation is fsynced whole and replaces what waited
-    assert (store.unsynced, store.next_sync()) == (0, None)
+    assert store.next_sync() is None
+    assert not store.sync_if_due()
     store.close()
 
 
@@ -137,9 +150,7 @@ def test_a_runner_fsyncs_a_quiet_sessions_waiting_records_by_itself(
     # Through the live machinery: a SessionRunner in a running event loop, its session not
     # connected (a venue's reports for a logged-out client are stored all the same).
     path = tmp_path / "r.store"
-    config = SessionConfig("FIX.4.4", "VENUE", "CLIENT1", role="acceptor", application="echo",
-                           store=StoreConfig(kind="file", path=path, fsync="interval",
-                                             fsync_interval=INTERVAL))
+    config = interval_session(path, "VENUE", "CLIENT1")
     runner = SessionRunner(config, EchoApplication(), WallClock(), tmp_path, 1 << 20)
     spy = DiskSpy(monkeypatch, path)
 
@@ -166,9 +177,7 @@ def test_a_connected_sessions_burst_is_fsynced_within_the_interval_of_its_last_w
     # The probe's case over loopback TCP: five orders 5 ms apart, each answered (stored,
     # then sent) and its inbound number committed (stored too), then the peer says nothing.
     path = tmp_path / "acc.store"
-    session = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", application="echo",
-                            store=StoreConfig(kind="file", path=path, fsync="interval",
-                                              fsync_interval=INTERVAL))
+    session = interval_session(path, "ISLD", "TW")
     config = GatewayConfig(tmp_path / "acc.yaml", (session,), AcceptorConfig("127.0.0.1", 0))
     spy = DiskSpy(monkeypatch, path)
     waiting_after_burst: list[int] = []
