@@ -1,45 +1,73 @@
 """What a restarted algo gateway knows of the parents it had, and of their children.
 
 The algo desk keeps its parents and their runners in memory: a process that ends (a crash,
-``kill -9``, or a stop: a clean stop logs out without stopping the parents) loses them,
-while the sessions' stores are durable. From them a restarted algo gateway learns:
+``kill -9``) loses them, while the sessions' stores are durable. From them a restarted algo
+gateway learns:
 
 * per client session, its parents as the client last heard of them
   (:func:`gateway.venue_restart.recover` of the reports stored for that session, the same
-  reading a restarted venue does of its own orders): which were still open, reported
-  Canceled with :data:`RESTART_TEXT` when the client next logs on, and every ClOrdID the
-  parents had, refused for new parents that trading day;
+  reading a restarted venue does of its own orders): which were still open, and every
+  ClOrdID the parents had, refused for new parents that trading day;
 * from the upstream session's store, every NewOrderSingle the gateway sent the venue: the
   children (ClOrdID ``<parent OrderID>.<n>``, see :func:`gateway.routers.parent_of`) of
-  each parent (:func:`stored_children`). Those of a parent lost open may still work at the
-  venue; the gateway cancels each once the upstream link is up (ClOrdID ``<child>~r``,
-  :data:`RESTART_CANCEL`), and a "too late" or "unknown order" answer for a child already
-  done is expected.
+  each parent (:func:`stored_children`).
 
-A restart-cancel already in the upstream store (an earlier restart that sent it) is not
-sent again. The store holds what was sent since the upstream session's last sequence reset
+A parent lost open cannot be resumed, and its children may still work at the venue, filling
+while nobody watches. So it ends the way a broker's desk ends an order it can no longer
+manage (:class:`LostParent`): every child is cancelled at the venue once the upstream link
+is up (ClOrdID ``<child>~r``; ``~r2``, ``~r3`` at later restarts, see
+:func:`restart_cancel_id`, as the venue refuses a ClOrdID used before), and the parent stays
+open until each child is accounted for: the venue's answer to its cancel (Canceled, or a
+reject: too late, unknown order) or a report that ends it (filled). Meanwhile every fill the
+venue reports of a child, live or resent for the time the gateway was down, is reported to
+the client as a fill of the parent, so its CumQty is what was bought or sold for it; then
+the parent is reported Canceled (:data:`RESTART_TEXT`), or Filled if the fills completed
+it. At the client's first logon the parent is reported Pending Cancel if children are still
+unaccounted for, so its order system shows it stopping, not working.
+
+The store holds what was sent since the upstream session's last sequence reset
 (``reset_on_logon: false`` in sessions/algo.yaml makes that rare): children sent before one
-are not found.
+are not found, and a parent none of whose children is found is reported Canceled at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from gateway.codec import scan_fields
 from gateway.routers import parent_of
 from gateway.store import StoredMessage
+from gateway.venue_config import plain
+from gateway.venue_orders import (
+    CANCELED,
+    FILLED,
+    FINAL_STATUSES,
+    PARTIAL,
+    PENDING_CANCEL,
+    PENDING_REPLACE,
+    TRADE,
+    CancelReject,
+    ExecReport,
+    Report,
+)
+from gateway.venue_restart import last_state
 
-__all__ = ["RESTART_CANCEL", "RESTART_TEXT", "StoredChild", "restart_cancel_id",
-           "stored_children"]
+__all__ = ["PENDING_TEXT", "RESTART_CANCEL", "RESTART_TEXT", "LostParent", "StoredChild",
+           "restart_cancel_id", "stored_children"]
 
 RESTART_TEXT = ("algo gateway restarted: the parent was lost and is canceled; its children "
-                "still working are canceled at the venue")
-RESTART_CANCEL = "~r"  # suffix of a restart-cancel's ClOrdID (a runner's cancels end in ~c)
+                "still working were canceled at the venue")
+PENDING_TEXT = ("algo gateway restarted: the parent was lost; its children at the venue are "
+                "being canceled")
+RESTART_CANCEL = "~r"  # a restart-cancel's ClOrdID: <child>~r[n] (a runner's end in ~c)
 
 _NOS = b"\x0135=D\x01"
 _CANCEL = b"\x0135=F\x01"
+_CENT_OF_A_CENT = Decimal("0.000001")  # AvgPx's precision, as the desk's reports have it
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +78,26 @@ class StoredChild:
     parent_id: str  # its parent's OrderID (the desk's runner id)
     symbol: str
     side: str  # Side (54) as sent
+    restarts: int = 0  # restart-cancels sent for it already (by earlier restarts)
 
 
-def restart_cancel_id(child_id: str) -> str:
-    """The ClOrdID of the restart-cancel of ``child_id``."""
-    return child_id + RESTART_CANCEL
+def restart_cancel_id(child_id: str, n: int = 1) -> str:
+    """The ClOrdID of the ``n``-th restart's cancel of ``child_id``: ``<child>~r``, then
+    ``<child>~r2``... (each restart's cancel needs a ClOrdID of its own)."""
+    return child_id + RESTART_CANCEL + (str(n) if n > 1 else "")
+
+
+def child_of_cancel(cl_ord_id: str) -> str | None:
+    """The child a restart-cancel ClOrdID names (None: not one)."""
+    child, mark, n = cl_ord_id.rpartition(RESTART_CANCEL)
+    return child if mark and (not n or n.isdigit()) else None
 
 
 def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
-    """The children sent in the upstream session's stored messages (oldest first) whose
-    restart-cancel is not among them."""
+    """The children sent in the upstream session's stored messages (oldest first), each with
+    the number of restart-cancels sent for it."""
     children: dict[str, StoredChild] = {}
-    canceled: set[str] = set()
+    restarts: dict[str, int] = {}
     for message in stored:
         raw = message.raw
         if _NOS in raw:
@@ -70,7 +106,115 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
             if cl and "." in cl:
                 children[cl] = StoredChild(cl, parent_of(cl), f.get(55, ""), f.get(54, ""))
         elif _CANCEL in raw:
-            cl = scan_fields(raw).get(11, "")
-            if cl.endswith(RESTART_CANCEL):
-                canceled.add(cl.removesuffix(RESTART_CANCEL))
-    return [c for c in children.values() if c.child_id not in canceled]
+            child = child_of_cancel(scan_fields(raw).get(11, ""))
+            if child is not None:
+                restarts[child] = restarts.get(child, 0) + 1
+    return [dataclasses.replace(c, restarts=restarts.get(c.child_id, 0))
+            for c in children.values()]
+
+
+@dataclass
+class LostParent:
+    """A parent a restart found open, from its last stored report until it is done: its
+    children still unaccounted for at the venue, and the fills the venue reported of them
+    (module docstring). Its reports wait for the client's first logon after the restart
+    (:meth:`announce`); after it, each venue report about a child (:meth:`on_child`) gives
+    the parent's reports at once."""
+
+    #: the parent as the client last heard of it (its last report; ExecType, ExecID, time and
+    #: the fill fields are the next report's own)
+    state: ExecReport
+    #: ClOrdIDs of its children not yet accounted for
+    children: set[str]
+    #: the ClOrdID of a cancel request of the client's still pending at the crash: the final
+    #: Canceled answers it
+    cancel_request: str | None = None
+    announced: bool = False
+    #: fills of children not yet reported: (LastQty, LastPx)
+    fills: list[tuple[int, Decimal]] = field(default_factory=list)
+    #: the venue's ExecIDs of the fills taken (a resent report repeats one)
+    seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_stored(cls, raw: bytes, owner: str, children: Iterable[str]) -> LostParent:
+        """The parent whose last stored report is ``raw``, for client session ``owner``."""
+        f = scan_fields(raw)
+        state = last_state(raw, owner, "", "", datetime.min)
+        status = f.get(39, "")
+        cancel_request = None
+        if status in (PENDING_CANCEL, PENDING_REPLACE) and f.get(58) != PENDING_TEXT:
+            # the client's cancel or replace was pending: the report is under the request's
+            # ClOrdID; the order's own is its OrigClOrdID
+            own = f.get(41) or state.cl_ord_id
+            if status == PENDING_CANCEL:
+                cancel_request = state.cl_ord_id
+            state = dataclasses.replace(state, cl_ord_id=own, orig_cl_ord_id=None)
+        state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
+        return cls(state, set(children), cancel_request)
+
+    @property
+    def done(self) -> bool:
+        """Whether the parent's last report ended it."""
+        return self.state.ord_status in FINAL_STATUSES
+
+    def announce(self, exec_id: Callable[[], str], now: datetime) -> list[ExecReport]:
+        """The client's first logon after the restart: Pending Cancel if children are still
+        unaccounted for (unless the client already heard that), then what happened
+        meanwhile."""
+        self.announced = True
+        out: list[ExecReport] = []
+        if self.children and self.state.ord_status != PENDING_CANCEL:
+            out.append(self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id, now,
+                                    text=PENDING_TEXT))
+        return out + self._reports(exec_id, now)
+
+    def on_child(self, child: str, r: Report, exec_id: Callable[[], str],
+                 now: datetime) -> list[ExecReport]:
+        """The venue's report ``r`` about child ``child``: a fill is the parent's; a report
+        that ends the child, or any answer to its restart-cancel, accounts for it. The
+        parent's reports (none before :meth:`announce`)."""
+        if isinstance(r, CancelReject):
+            if r.cl_ord_id != child:  # the answer to a cancel (a restart's or the runner's)
+                self.children.discard(child)
+        else:
+            if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
+                    and r.exec_id not in self.seen:
+                self.seen.add(r.exec_id)
+                self.fills.append((r.last_qty, r.last_px))
+            if r.ord_status in FINAL_STATUSES or r.leaves <= 0:
+                self.children.discard(child)
+        return self._reports(exec_id, now) if self.announced else []
+
+    def _reports(self, exec_id: Callable[[], str], now: datetime) -> list[ExecReport]:
+        """The fills not yet reported, then the end if every child is accounted for."""
+        out: list[ExecReport] = []
+        fills, self.fills = self.fills, []
+        for qty, px in fills:
+            if self.done:
+                break  # (a fill beyond the parent's quantity: none by construction)
+            s = self.state
+            cum = s.cum + qty
+            value = s.avg_px * s.cum + px * qty
+            filled = cum >= s.qty
+            status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
+                                            else PARTIAL)
+            self.state = dataclasses.replace(
+                s, cum=cum, avg_px=plain((value / cum).quantize(_CENT_OF_A_CENT)))
+            out.append(self._report(TRADE, status, exec_id, now, last_qty=qty, last_px=px))
+        if not self.children and not self.done:
+            out.append(self._report(CANCELED, CANCELED, exec_id, now, text=RESTART_TEXT,
+                                    request=self.cancel_request))
+        return out
+
+    def _report(self, exec_type: str, status: str, exec_id: Callable[[], str], now: datetime,
+                *, last_qty: int = 0, last_px: Decimal | None = None, text: str | None = None,
+                request: str | None = None) -> ExecReport:
+        s = self.state
+        live = status not in FINAL_STATUSES
+        self.state = dataclasses.replace(s, ord_status=status,
+                                         leaves=s.qty - s.cum if live else 0)
+        r = dataclasses.replace(self.state, exec_id=exec_id(), exec_type=exec_type, time=now,
+                                last_qty=last_qty, last_px=last_px, text=text)
+        if request is not None:  # the answer to the client's own cancel request
+            r = dataclasses.replace(r, cl_ord_id=request, orig_cl_ord_id=s.cl_ord_id)
+        return r

@@ -20,10 +20,11 @@ The kill switch (:meth:`AlgoGatewayApplication.kill_all`, SIGUSR1) refuses new p
 every client session and stops every parent: its children are cancelled at the venue and it
 is reported Canceled with the reason once they are accounted for.
 
-A restart finds the parents the client sessions' stored reports show open, reports them
-Canceled at each client's next logon and cancels their children at the venue once the
-upstream link is up (:mod:`gateway.algo_restart`). A report from the venue about a child
-the desk does not know (one of those, or any other) is audited as ``unknown_child``.
+A restart finds the parents the client sessions' stored reports show open, cancels their
+children at the venue once the upstream link is up, reports the children's fills to the
+clients and each parent Canceled once its children are accounted for
+(:mod:`gateway.algo_restart`). A report from the venue about any other child the desk does
+not know is audited as ``unknown_child``.
 """
 
 from __future__ import annotations
@@ -43,15 +44,14 @@ from fixspec.fieldtypes import format_utc_timestamp
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.algo_restart import (
-    RESTART_CANCEL,
-    RESTART_TEXT,
+    LostParent,
     StoredChild,
+    child_of_cancel,
     restart_cancel_id,
     stored_children,
 )
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
-from gateway.codec import scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     cancel_reject_message,
@@ -66,6 +66,7 @@ from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
+    CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     ORDER_STATUS,
@@ -146,8 +147,10 @@ class AlgoGatewayApplication:
         # what its stored reports said of parents from before a restart (gateway.algo_restart)
         self._parents = SessionOrders()
         self._stored = self._parents.stored
-        # children of parents lost open at a restart, by ClOrdID: cancelled at the venue
-        # once the upstream link is up; those whose cancel is sent are in _orphans_sent
+        # parents lost open at a restart, by OrderID (kept once done: requests about them
+        # are answered from their last state); their children by ClOrdID (cancelled at the
+        # venue once the upstream link is up; those whose cancel is sent: _orphans_sent)
+        self._lost: dict[str, LostParent] = {}
         self._orphans: dict[str, StoredChild] = {}
         self._orphans_sent: set[str] = set()
 
@@ -161,7 +164,7 @@ class AlgoGatewayApplication:
     def bind(self, engine: object) -> None:
         """Know every session up front, and the engine's audit log and metrics; then what
         the stores say of parents from before a restart (:mod:`gateway.algo_restart`): each
-        client session's parents (reported Canceled at its next logon if still open, their
+        client session's parents (those still open lost: :class:`LostParent`; their
         ClOrdIDs kept for that day) and, from the upstream store, the children of the
         parents lost open (cancelled at the venue once the upstream link is up)."""
         audit: AuditLog | None = getattr(engine, "audit", None)
@@ -179,15 +182,15 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             self._parents.bind(runner.name, runner.config, session)
-        # Parents lost open, and those a restart before this one reported Canceled: their
-        # children may still work at the venue (a restart-cancel already sent is not in
-        # stored_children)
-        lost = {order_id for found in self._stored.values()
-                for order_id, raw in found.orders.items()
-                if order_id in found.open or scan_fields(raw).get(58) == RESTART_TEXT}
+        lost = {order_id: (name, raw) for name, found in self._stored.items()
+                for order_id, raw in found.open.items()}
         if lost and upstream_store is not None:
             self._orphans = {c.child_id: c for c in stored_children(stored_reports(upstream_store))
                              if c.parent_id in lost}
+        for order_id, (name, raw) in lost.items():
+            self._lost[order_id] = LostParent.from_stored(
+                raw, name, (c.child_id for c in self._orphans.values()
+                            if c.parent_id == order_id))
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:
@@ -207,28 +210,30 @@ class AlgoGatewayApplication:
             self._lost_parents(session, now)
 
     def _lost_parents(self, session: SessionHandle, now: datetime) -> None:
-        """At a client session's logon: its parents lost open at a restart, reported
-        Canceled (venue_restart.SessionOrders.at_logon) and audited."""
+        """At a client session's first logon after a restart: its parents lost open
+        (venue_restart.SessionOrders.take_lost), audited, and what it hears of each
+        (LostParent.announce: Pending Cancel, or its fills and end if its children are
+        accounted for already)."""
         name = session.name
-        _, lost = self._parents.at_logon(name, session.config.schedule, now,
-                                         partial(next, self._exec_ids), RESTART_TEXT)
-        for r in lost:
+        _, lost = self._parents.take_lost(name, session.config.schedule, now)
+        for order_id in lost:
+            parent = self._lost[order_id]
+            s = parent.state
             if self.audit is not None:
-                self.audit.order(now, "parent_lost", name, cl_ord_id=r.cl_ord_id,
-                                 order_id=r.order_id, cum_qty=r.cum, avg_px=r.avg_px,
-                                 text=RESTART_TEXT)
-        if lost:
-            self._deliver(lost, now)
+                self.audit.order(now, "parent_lost", name, cl_ord_id=s.cl_ord_id,
+                                 order_id=order_id, cum_qty=s.cum, avg_px=s.avg_px,
+                                 children=sorted(parent.children))
+            self._deliver(parent.announce(partial(next, self._exec_ids), now), now)
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
-        """Cancel at the venue the children of parents lost at a restart (once each: an
-        answer, or a fill, may come later; a "too late" or "unknown order" answer for a
-        child done meanwhile is audited with the others, see _unknown_child)."""
+        """Cancel at the venue the children of parents lost at a restart (once each in a
+        process: the answer, "too late" or "unknown order" for a child done meanwhile,
+        accounts for the child, see _not_the_desks)."""
         for child in self._orphans.values():
             if child.child_id in self._orphans_sent:
                 continue
             self._orphans_sent.add(child.child_id)
-            cancel_id = restart_cancel_id(child.child_id)
+            cancel_id = restart_cancel_id(child.child_id, child.restarts + 1)
             if self.audit is not None:
                 self.audit.order(now, "restart_cancel", up.name, cl_ord_id=cancel_id,
                                  orig_cl_ord_id=child.child_id, parent=child.parent_id)
@@ -260,8 +265,9 @@ class AlgoGatewayApplication:
         """The answer to a request about a parent from before a restart (None: not one),
         as the gateway would have answered then: a NewOrderSingle reusing one of its
         ClOrdIDs is a duplicate; a cancel or replace of one is too late (it is done, or was
-        canceled by the restart), with its OrderID and last OrdStatus; a status request
-        gets its last known state."""
+        canceled by the restart), or refused as already pending cancel while the restart
+        ends it (LostParent), with its OrderID and OrdStatus; a status request gets its
+        state, the last known one for a parent done."""
         kind = message.msg_type
         body = message.body
         owner = session.name
@@ -269,21 +275,32 @@ class AlgoGatewayApplication:
         if kind == "D" and cl in stored.ids and not self.desk.knows(owner, cl):
             return request_report(owner, next(self._exec_ids), message,
                                   f"duplicate ClOrdID {cl}", now, reason=REJ_DUPLICATE)
+        asked = (body.get_str(41) or "") if kind in ("F", "G") else cl
+        if kind not in ("F", "G", "H") or self.desk.knows(owner, asked):
+            return None
+        lost = self._lost.get(stored.ids.get(asked, ""))
         if kind in ("F", "G"):
-            orig = body.get_str(41) or ""
-            done = None if self.desk.knows(owner, orig) else stored.order(orig)
+            if lost is not None and not lost.done:
+                return request_cancel_reject(
+                    owner, message, CXL_PENDING,
+                    f"order {asked} is being canceled: the algo gateway restarted", now,
+                    ord_status=lost.state.ord_status, order_id=lost.state.order_id)
+            done = lost.state if lost is not None else stored.order(asked)
             if done is None:
                 return None
             return request_cancel_reject(
                 owner, message, CXL_TOO_LATE,
-                f"order {orig} was done before the algo gateway restarted", now,
+                f"order {asked} was done before the algo gateway restarted", now,
                 ord_status=done.ord_status, order_id=done.order_id)
-        if kind == "H" and not self.desk.knows(owner, cl):
+        if lost is not None:
+            status: ExecReport | None = dataclasses.replace(
+                lost.state, exec_id=next(self._exec_ids), exec_type=ORDER_STATUS, time=now,
+                last_qty=0, last_px=None, text=None)
+        else:
             status = stored.order(cl, owner, next(self._exec_ids), now)
-            if status is not None and (req_id := body.get_str(790)) is not None:
-                status = dataclasses.replace(status, ord_status_req_id=req_id)
-            return status
-        return None
+        if status is not None and (req_id := body.get_str(790)) is not None:
+            status = dataclasses.replace(status, ord_status_req_id=req_id)
+        return status
 
     def _not_ours(self, session: SessionHandle, message: Message, now: datetime) -> Message:
         """The answer to a request that names no parent of ``session``: a cancel or replace
@@ -400,7 +417,7 @@ class AlgoGatewayApplication:
             if self._knows_child(report):
                 self.desk.on_child_report(report, now)
             else:
-                self._unknown_child(report, now)
+                self._not_the_desks(report, now)
         elif kind in ("W", "X"):
             started = time.perf_counter()
             changed = self._market_data(message)
@@ -441,16 +458,19 @@ class AlgoGatewayApplication:
         return (desk.parent_of_child(r.cl_ord_id) is not None
                 or desk.parent_of_child(r.orig_cl_ord_id or "") is not None)
 
-    def _unknown_child(self, r: Report, now: datetime) -> None:
-        """A report about a child the desk does not know: one of a parent lost at a
-        restart (a fill the venue resent, its restart-cancel's answer) or any other. Never
-        dropped silently: audited as ``unknown_child`` with what it says (``orphan``: the
-        parent it belonged to, when a restart lost that parent); a fill, which is real
-        money no parent accounts for any more, is also one line on stderr."""
-        child = r.cl_ord_id.removesuffix(RESTART_CANCEL)
-        if child not in self._orphans and r.orig_cl_ord_id in self._orphans:
-            child = r.orig_cl_ord_id
+    def _not_the_desks(self, r: Report, now: datetime) -> None:
+        """A report about a child the desk does not know: one of a parent lost at a restart
+        (a fill the venue made, live or resent, its restart-cancel's answer), which is that
+        parent's (LostParent.on_child), or any other. Audited either way (``lost_child``,
+        ``unknown_child``), never dropped silently; a fill no parent takes, which is real
+        money nobody accounts for, is also one line on stderr."""
+        child = r.cl_ord_id
+        if child not in self._orphans:
+            child = child_of_cancel(child) or r.orig_cl_ord_id or child
         orphan = self._orphans.get(child)
+        lost = self._lost.get(orphan.parent_id) if orphan is not None else None
+        if lost is not None and lost.done:
+            lost = None
         fields: dict[str, Any] = {"cl_ord_id": r.cl_ord_id, "orig_cl_ord_id": r.orig_cl_ord_id,
                                   "order_id": r.order_id, "status": r.ord_status,
                                   "text": r.text,
@@ -462,8 +482,12 @@ class AlgoGatewayApplication:
                           side=r.side.name, qty=r.qty, leaves=r.leaves, cum=r.cum,
                           last_qty=r.last_qty, last_px=r.last_px)
         if self.audit is not None:
-            self.audit.order(now, "unknown_child", self.upstream_name, **fields)
-        if isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
+            self.audit.order(now, "lost_child" if lost is not None else "unknown_child",
+                             self.upstream_name, **fields)
+        if orphan is not None and lost is not None:
+            self._deliver(lost.on_child(orphan.child_id, r, partial(next, self._exec_ids), now),
+                          now)
+        elif isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
             print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
                   f"on order {r.cl_ord_id}, a child no parent of ours has "
                   + (f"(parent {orphan.parent_id} lost at a restart)"

@@ -118,13 +118,6 @@ class Recovered:
         """Whether the stored reports name ``cl_ord_id`` (an order's, or a refused one)."""
         return cl_ord_id in self.ids or cl_ord_id in self.refused
 
-    def cancels(self, owner: str, exec_id: Callable[[], str], now: datetime,
-                text: str = RESTART_TEXT) -> list[ExecReport]:
-        """A Canceled report for each open order, as the client knows it, with ``text``;
-        ``exec_id`` makes each report's ExecID."""
-        return [last_state(raw, owner, exec_id(), CANCELED, now, text=text)
-                for raw in self.open.values()]
-
     def forget_before(self, day: date, day_of: Callable[[datetime], date]) -> None:
         """Forget the orders whose last report was sent before trading day ``day``
         (``day_of``: a time's trading day), with their ClOrdIDs, free again, and the
@@ -248,13 +241,21 @@ class SessionOrders:
         return out
 
     def at_logon(self, owner: str, schedule: Schedule | None, now: datetime,
-                 exec_id: Callable[[], str], text: str = RESTART_TEXT
-                 ) -> tuple[bool, list[ExecReport]]:
+                 exec_id: Callable[[], str]) -> tuple[bool, list[ExecReport]]:
+        """At ``owner``'s Logon (:meth:`take_lost`): whether it starts a later trading day
+        than its last Logon in this process, and a Canceled report (:data:`RESTART_TEXT`)
+        for each order a restart found lost open, made now (not at the restart: a Logon that
+        resets sequence numbers would discard reports stored for a logged-out session)."""
+        new_day, lost = self.take_lost(owner, schedule, now)
+        return new_day, [last_state(raw, owner, exec_id(), CANCELED, now, text=RESTART_TEXT)
+                         for raw in lost.values()]
+
+    def take_lost(self, owner: str, schedule: Schedule | None, now: datetime
+                  ) -> tuple[bool, dict[str, bytes]]:
         """At ``owner``'s Logon: whether it starts a later trading day than its last Logon in
-        this process (the caller frees its done orders' ClOrdIDs), and a Canceled report
-        (Text ``text``) for each order a restart found lost open, made now (not at the
-        restart: a Logon that resets sequence numbers would discard reports stored for a
-        logged-out session).
+        this process (the caller frees its done orders' ClOrdIDs), and the last stored
+        report of each order a restart found lost open, by OrderID, handed to the caller to
+        report (no longer carried over by a reset: the caller's reports are, while open).
         ClOrdIDs are unique within a trading day, so at the first Logon after a restart the
         stored orders last reported on an earlier day are forgotten (a store not reset
         holds several days)."""
@@ -265,10 +266,9 @@ class SessionOrders:
             self._days[owner] = day
             if stored is not None:
                 stored.forget_before(day, partial(trading_day, schedule))
-        lost: list[ExecReport] = []
+        lost: dict[str, bytes] = {}
         if stored is not None:
-            lost = stored.cancels(owner, exec_id, now, text)
-            stored.open = {}  # reported: no longer carried over by a reset
+            lost, stored.open = stored.open, {}
             if not stored:
                 del self.stored[owner]
         return previous is not None and previous != day, lost

@@ -1,9 +1,9 @@
 """The algo gateway (``gateway run sessions/algo.yaml``) in front of a venue, as real
 processes: its kill switch (SIGUSR1) stops the parents and cancels their children at the
 venue; a clean stop (SIGTERM) does the same before it logs out; and a restart after a crash
-(SIGKILL) reports the parents it lost Canceled to their clients and cancels their children
-still working at the venue, while a report about one of those children (a fill the venue
-made meanwhile) is audited, not dropped."""
+(SIGKILL) cancels the children of the parents it lost at the venue, reports to the clients
+what those children filled meanwhile, and each parent Canceled once its children are
+accounted for (Pending Cancel until then)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.algo_restart import RESTART_TEXT, StoredChild, stored_children
+from gateway.algo_restart import RESTART_TEXT, StoredChild, restart_cancel_id, stored_children
 from gateway.store import StoredMessage
 from tests.conformance.harness import Client
 from tests.fixpeer import Peer, fields
@@ -29,19 +29,24 @@ FINAL = ("2", "4", "8", "C")  # OrdStatus filled, canceled, rejected, expired
 
 
 def test_the_upstream_store_tells_the_children_a_restart_must_cancel() -> None:
-    """Every child NewOrderSingle sent (ClOrdID <parent>.<n>), except those an earlier
-    restart already sent a restart-cancel for; the runners' own cancels (~c) do not count."""
+    """Every child NewOrderSingle sent (ClOrdID <parent>.<n>), with the number of
+    restart-cancels earlier restarts sent for it (the next one's ClOrdID must differ: the
+    venue refuses a ClOrdID used before); the runners' own cancels (~c) do not count."""
     peer = Peer(begin="FIX.4.4", sender="CLIENT1", target="VENUE")
     sent = ["35=D|11=P-A1.1|55=AMZN|54=1|38=10|40=2|44=9|59=0",
             "35=D|11=P-A1.2|55=AMZN|54=1|38=10|40=2|44=9|59=0",
             "35=F|11=P-A1.2~c|41=P-A1.2|55=AMZN|54=1",
             "35=D|11=P-A2.1|55=INTC|54=2|38=10|40=1|59=3",
             "35=F|11=P-A2.1~r|41=P-A2.1|55=INTC|54=2",
+            "35=F|11=P-A2.1~r2|41=P-A2.1|55=INTC|54=2",
             "35=V|262=md|263=1|264=5"]
     got = stored_children(StoredMessage(seq, peer.msg(body, seq=seq))
                           for seq, body in enumerate(sent, 1))
     assert got == [StoredChild("P-A1.1", "P-A1", "AMZN", "1"),
-                   StoredChild("P-A1.2", "P-A1", "AMZN", "1")]
+                   StoredChild("P-A1.2", "P-A1", "AMZN", "1"),
+                   StoredChild("P-A2.1", "P-A2", "INTC", "2", restarts=2)]
+    assert [restart_cancel_id(c.child_id, c.restarts + 1) for c in got] == [
+        "P-A1.1~r", "P-A1.2~r", "P-A2.1~r3"]
 
 
 def algo_config(tmp_path: Path, venue_port: int) -> Path:
@@ -203,53 +208,104 @@ def test_a_clean_stop_cancels_the_parents_and_their_children_before_it_logs_out(
         assert stop_gateway(venue) == 0
 
 
-def test_a_restarted_algo_gateway_cancels_the_parents_it_lost_and_their_children(
+def orphan_filled(chain: Chain, procs: list[subprocess.Popen[str]]
+                  ) -> tuple[Client, str]:
+    """A working parent (:func:`working_parent`, 100 of 1,000 filled), then a kill -9 of the
+    algo gateway: its child, orphaned at the venue, fills 50 more there. The seller and the
+    parent's OrderID."""
+    seller, client, order_id = working_parent(chain.venue_port, chain.algo_port)
+    client.close()
+    # a client that logs on with ResetSeqNumFlag every time: the reset keeps the open
+    # parent's last report in the gateway's store, for a restart to find
+    client = Client(chain.algo_port, "CLIENT2", our_comp_id="ALGO")
+    client.logon(extra="|141=Y")
+    client.close()
+    chain.algo.send_signal(signal.SIGKILL)
+    chain.algo.wait(10)
+    assert sell_ioc(seller, "S5", 50).get(14) == "50"
+    return seller, order_id
+
+
+def requests_after_the_end(client: Client, order_id: str) -> None:
+    """The lost parent's ClOrdID is still the day's: a new parent may not reuse it, a
+    cancel is too late, a status request answers its last state (150 filled, Canceled)."""
+    client.msg(f"35=D|11=P|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+               f"847=1001|168={client.ts()}|126={client.ts(60)}")
+    client.expect("8", **{"11": "P", "150": "8", "103": "6"})
+    client.msg(f"35=F|11=C|41=P|54=1|55=AMZN|60={client.ts()}")
+    client.expect("9", **{"11": "C", "41": "P", "102": "0", "39": "4", "37": order_id})
+    client.msg("35=H|11=P|54=1|55=AMZN|790=Q")
+    client.expect("8", **{"11": "P", "150": "I", "39": "4", "14": "150", "790": "Q"})
+
+
+def test_a_restarted_algo_gateway_reports_what_its_lost_parent_filled_then_cancels_it(
         tmp_path: Path) -> None:
+    """After a kill -9 the parent cannot be resumed: the restart cancels its child at the
+    venue, and the client, logging on after that, hears the fill the child made while the
+    gateway was down (resent by the venue) and then the parent Canceled, CumQty 150: what
+    was bought for it, not the 100 it had heard of before the crash."""
     run = tmp_path / "algo"
     with processes() as procs:
         chain = start_chain(tmp_path, procs)
-        venue, algo, algo_port, config = chain.venue, chain.algo, chain.algo_port, \
-            chain.algo_config
-        seller, client, order_id = working_parent(chain.venue_port, algo_port)
-        client.close()
-        # a client that logs on with ResetSeqNumFlag every time: the reset keeps the open
-        # parent's last report in the gateway's store, for a restart to find
-        client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
-        client.logon(extra="|141=Y")
-        client.close()
-        algo.send_signal(signal.SIGKILL)
-        algo.wait(10)
-        # the child still works at the venue, orphaned: it fills there
-        assert sell_ioc(seller, "S5", 50).get(14) == "50"
-
-        algo, algo_port = start_gateway(config, run)
+        seller, order_id = orphan_filled(chain, procs)
+        algo, algo_port = start_gateway(chain.algo_config, run)
         procs.append(algo)
         # the child's restart-cancel goes out once the venue link is up, and is answered
-        wait_for_audit(run, "unknown_child",
-                       lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
+        wait_for_audit(run, "lost_child", lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
                        and r.get("status") == "4")
-        # the fill the venue made while the gateway was down is not dropped silently
-        fill = wait_for_audit(run, "unknown_child",
-                              lambda r: r.get("exec_type") == "F")
+        fill = wait_for_audit(run, "lost_child", lambda r: r.get("exec_type") == "F")
         assert (fill["cl_ord_id"], fill["last_qty"], fill["orphan"]) == (
             f"{order_id}.1", 50, order_id)
         assert sell_ioc(seller, "S6", 50).get(14) == "0"  # no child bids there any more
 
         client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
         client.logon(extra="|141=Y")
+        fill = client.expect("8", timeout=10, **{"11": "P", "150": "F"})
+        assert (fill[32], fill[31], fill[14], fill[39], fill[151]) == (
+            "50", "99.99", "150", "1", "850")
         lost = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
-        assert (lost[37], lost[14], lost[151], lost[58]) == (order_id, "100", "0",
+        assert (lost[37], lost[14], lost[151], lost[58]) == (order_id, "150", "0",
                                                             RESTART_TEXT)
-        # the lost parent's ClOrdID is still the day's: a new parent may not reuse it, a
-        # cancel is too late, a status request answers its last state
-        client.msg(f"35=D|11=P|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
-                   f"847=1001|168={client.ts()}|126={client.ts(60)}")
-        client.expect("8", **{"11": "P", "150": "8", "103": "6"})
-        client.msg(f"35=F|11=C|41=P|54=1|55=AMZN|60={client.ts()}")
-        client.expect("9", **{"11": "C", "41": "P", "102": "0", "39": "4", "37": order_id})
-        client.msg("35=H|11=P|54=1|55=AMZN|790=Q")
-        client.expect("8", **{"11": "P", "150": "I", "39": "4", "14": "100", "790": "Q"})
+        requests_after_the_end(client, order_id)
         client.close()
         seller.close()
         assert stop_gateway(algo) == 0
-        assert stop_gateway(venue) == 0
+        assert stop_gateway(chain.venue) == 0
+    # nothing was left for the warning line: every fill had its parent
+    assert not audit_records(run, "unknown_child")
+
+
+def test_a_client_logging_on_before_the_venue_answers_sees_its_lost_parent_pending_cancel(
+        tmp_path: Path) -> None:
+    """The venue is stopped (SIGSTOP) while the algo gateway restarts: the client's parent
+    is reported Pending Cancel at its logon (its child may still be filling), a cancel of it
+    is refused as already pending, and its status says so; once the venue answers, the
+    child's fill and the parent's end follow, under 39=6 until the Canceled."""
+    run = tmp_path / "algo"
+    with processes() as procs:
+        chain = start_chain(tmp_path, procs)
+        seller, order_id = orphan_filled(chain, procs)
+        chain.venue.send_signal(signal.SIGSTOP)
+        try:
+            algo, algo_port = start_gateway(chain.algo_config, run)
+            procs.append(algo)
+            client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+            client.logon(extra="|141=Y")
+            pending = client.expect("8", timeout=10, **{"11": "P", "150": "6", "39": "6"})
+            assert (pending[37], pending[14], pending[151]) == (order_id, "100", "900")
+            client.msg(f"35=F|11=C0|41=P|54=1|55=AMZN|60={client.ts()}")
+            client.expect("9", **{"11": "C0", "41": "P", "102": "3", "39": "6"})
+            client.msg("35=H|11=P|54=1|55=AMZN")
+            client.expect("8", **{"11": "P", "150": "I", "39": "6", "14": "100"})
+        finally:
+            chain.venue.send_signal(signal.SIGCONT)
+        fill = client.expect("8", timeout=15, **{"11": "P", "150": "F"})
+        assert (fill[32], fill[14], fill[39], fill[151]) == ("50", "150", "6", "850")
+        lost = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
+        assert (lost[14], lost[151], lost[58]) == ("150", "0", RESTART_TEXT)
+        assert sell_ioc(seller, "S6", 50).get(14) == "0"
+        requests_after_the_end(client, order_id)
+        client.close()
+        seller.close()
+        assert stop_gateway(algo) == 0
+        assert stop_gateway(chain.venue) == 0

@@ -17,7 +17,7 @@ from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
 from gateway.store import MemoryStore, StoredMessage
 from gateway.venue_app import VenueApplication
-from gateway.venue_restart import RESTART_TEXT, recover
+from gateway.venue_restart import RESTART_TEXT, last_state, recover
 from tests.conformance.harness import Client
 from tests.fixpeer import Peer, fields
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -50,8 +50,8 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
     states = {cl: got.order(cl) for cl in ("A", "A2", "B", "C")}
     assert {cl: (o.order_id, o.ord_status, o.cum) for cl, o in states.items() if o} == {
         "A": ("O1", "4", 20), "A2": ("O1", "4", 20), "B": ("O2", "2", 50), "C": ("O3", "4", 0)}
-    (cancel,) = got.cancels("FIX.4.4:VENUE->CLIENT1", iter(["E1"]).__next__,
-                            datetime(2026, 11, 26, tzinfo=UTC))
+    cancel = last_state(got.open["O1"], "FIX.4.4:VENUE->CLIENT1", "E1", "4",
+                        datetime(2026, 11, 26, tzinfo=UTC), text=RESTART_TEXT)
     assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
         "A2", "A", 20, 0)
     assert (cancel.exec_type, cancel.ord_status, cancel.text) == ("4", "4", RESTART_TEXT)

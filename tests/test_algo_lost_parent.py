@@ -1,0 +1,133 @@
+"""A parent a restart of the algo gateway lost open (gateway.algo_restart.LostParent): what
+its client hears, from its last stored report to its end, as the venue accounts for its
+children. (The same over real processes, killed with SIGKILL, is in
+tests/test_algo_gateway_restart.py.)"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from engine.book_types import Side
+from gateway.algo_restart import PENDING_TEXT, RESTART_TEXT, LostParent, child_of_cancel
+from gateway.venue_orders import CancelReject, ExecReport
+from tests.fixpeer import Peer
+
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+OWNER = "FIX.4.4:ALGO->CLIENT1"
+_VENUE_IDS = itertools.count(1)
+
+
+def stored(fields: str) -> bytes:
+    """A parent report as the client session's store keeps it (buy 1,000 AMZN, OrderID A1)."""
+    return Peer(begin="FIX.4.4", sender="ALGO", target="CLIENT1").msg(
+        f"35=8|37=A1|17=X|55=AMZN|54=1|38=1000|40=2|44=100.05|59=0|{fields}", seq=1, now=NOW)
+
+
+def lost(fields: str = "11=P|150=F|39=1|14=100|151=900|6=99.99",
+         children: tuple[str, ...] = ("A1.1", "A1.2")) -> LostParent:
+    return LostParent.from_stored(stored(fields), OWNER, children)
+
+
+def exec_ids() -> itertools.count[int]:
+    return itertools.count(1)
+
+
+def venue(child: str, exec_type: str, status: str, *, leaves: int, last_qty: int = 0,
+          last_px: str | None = None, cl: str | None = None,
+          exec_id: str | None = None) -> ExecReport:
+    """The venue's report on ``child`` (``cl``: a cancel's ClOrdID, OrigClOrdID the child)."""
+    return ExecReport(
+        owner="", exec_id=exec_id or f"V{next(_VENUE_IDS)}", exec_type=exec_type,
+        ord_status=status, order_id="V1", cl_ord_id=cl or child,
+        orig_cl_ord_id=child if cl else None, symbol="AMZN", side=Side.BUY, ord_type="2",
+        price=Decimal("99.99"), qty=500, tif="0", leaves=leaves, cum=500 - leaves,
+        avg_px=Decimal(0), time=NOW, last_qty=last_qty,
+        last_px=Decimal(last_px) if last_px else None)
+
+
+def rows(reports: list[ExecReport]) -> list[tuple[object, ...]]:
+    return [(r.exec_type, r.ord_status, r.cl_ord_id, r.last_qty, r.cum, r.leaves, r.avg_px,
+             r.text) for r in reports]
+
+
+def test_the_client_hears_pending_cancel_then_each_fill_then_canceled() -> None:
+    """Logged on before the venue answered: Pending Cancel with what the client knew, each
+    child fill as the parent's (OrdStatus 6, AvgPx over every fill), Canceled once both
+    children are accounted for (a fill that ends one, the answer to the other's cancel)."""
+    p = lost()
+    ids = exec_ids()
+    new_id = lambda: f"G{next(ids)}"  # noqa: E731
+    assert rows(p.announce(new_id, NOW)) == [
+        ("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT)]
+    assert rows(p.on_child("A1.1", venue("A1.1", "F", "1", leaves=300, last_qty=200,
+                                         last_px="100.02"), new_id, NOW)) == [
+        ("F", "6", "P", 200, 300, 700, Decimal("100.01"), None)]
+    # the same fill resent by the venue (PossDup, same ExecID) is not counted twice
+    again = venue("A1.1", "F", "2", leaves=0, last_qty=300, last_px="100.00", exec_id="E9")
+    first = p.on_child("A1.1", again, new_id, NOW)
+    assert p.on_child("A1.1", again, new_id, NOW) == []
+    assert rows(first) == [("F", "6", "P", 300, 600, 400, Decimal("100.005"), None)]
+    assert not p.done
+    done = p.on_child("A1.2", venue("A1.2", "4", "4", leaves=0, cl="A1.2~r"), new_id, NOW)
+    assert rows(done) == [("4", "4", "P", 0, 600, 0, Decimal("100.005"), RESTART_TEXT)]
+    assert p.done and [r.exec_id for r in done] == ["G4"]
+
+
+def test_what_happened_before_the_clients_logon_waits_for_it() -> None:
+    """Children accounted for before the client logs on: nothing goes out until then; at
+    its logon the fill (OrdStatus 1: it never heard Pending Cancel) and Canceled. A cancel
+    reject (too late, or unknown order) accounts for a child as a Canceled does."""
+    p = lost()
+    new_id = iter(["G1", "G2", "G3"]).__next__
+    assert p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=50,
+                                    last_px="99.99"), new_id, NOW) == []
+    reject = CancelReject(owner="", order_id="NONE", cl_ord_id="A1.2~r",
+                          orig_cl_ord_id="A1.2", ord_status="8", response_to="1", reason=1,
+                          text="unknown order", time=NOW)
+    assert p.on_child("A1.2", reject, new_id, NOW) == []
+    assert rows(p.announce(new_id, NOW)) == [
+        ("F", "1", "P", 50, 150, 850, Decimal("99.99"), None),
+        ("4", "4", "P", 0, 150, 0, Decimal("99.99"), RESTART_TEXT)]
+
+
+def test_fills_that_complete_the_parent_end_it_filled() -> None:
+    p = lost(children=("A1.1",))
+    new_id = iter(["G1", "G2"]).__next__
+    p.announce(new_id, NOW)
+    got = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
+                                   last_px="100"), new_id, NOW)
+    assert rows(got) == [("F", "2", "P", 900, 1000, 0, Decimal("99.999"), None)]
+    assert p.done
+
+
+def test_a_parent_with_no_child_found_is_canceled_at_once() -> None:
+    p = lost(children=())
+    assert rows(p.announce(iter(["G1"]).__next__, NOW)) == [
+        ("4", "4", "P", 0, 100, 0, Decimal("99.99"), RESTART_TEXT)]
+
+
+def test_a_cancel_the_client_had_pending_is_answered_by_the_end() -> None:
+    """The client's cancel (C1) was pending at the crash: the parent's reports go under its
+    own ClOrdID, and the final Canceled answers C1 (OrigClOrdID P)."""
+    p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
+    new_id = iter(["G1", "G2"]).__next__
+    assert p.announce(new_id, NOW) == []  # the client knows it is pending already
+    [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r"), new_id, NOW)
+    assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status, end.cum) == ("C1", "P", "4", 100)
+
+
+def test_a_second_restart_goes_on_from_the_pending_cancel_it_reported() -> None:
+    """A restart found the parent again, last reported Pending Cancel by the restart before:
+    no second Pending Cancel; its ClOrdID stays the order's."""
+    p = lost(f"11=P|150=6|39=6|14=100|151=900|6=99.99|58={PENDING_TEXT}", children=("A1.1",))
+    new_id = iter(["G1", "G2"]).__next__
+    assert p.announce(new_id, NOW) == []
+    [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r2"), new_id, NOW)
+    assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
+
+
+def test_restart_cancel_ids_name_their_child() -> None:
+    assert [child_of_cancel(c) for c in ("A1.1~r", "A1.1~r12", "A1.1~c", "A1.1", "A1.1~rx")] \
+        == ["A1.1", "A1.1", None, None, None]
