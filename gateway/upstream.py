@@ -64,8 +64,10 @@ from gateway.fixmessage import Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
+from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
+    CXL_DUPLICATE,
     CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
@@ -247,9 +249,21 @@ class AlgoGatewayApplication:
         if session.name == self.upstream_name:
             self._from_venue(message, now)
             return
+        owner = session.name
         if message.msg_type in ("F", "G", "H"):
-            name_by_order_id(message, partial(self.desk.cl_ord_id_of, session.name))
-        stored = self._stored.get(session.name)
+            name_by_order_id(message, partial(self.desk.cl_ord_id_of, owner))
+        stored = self._stored.get(owner)
+        cl = message.body.get_str(11) or ""
+        if message.poss_dup and message.msg_type in ("D", "F", "G") and (
+                self.desk.knows(owner, cl) or (stored is not None and stored.used(cl))):
+            # a copy of a request already acted on, resent by the client's session layer
+            # (after our crash, what followed our last committed sequence number): not
+            # again, and not refused either (a reject under its ClOrdID would tell the
+            # client's order system the order it names was rejected)
+            if self.audit is not None:
+                self.audit.order(now, "possdup_ignored", owner, cl_ord_id=cl,
+                                 msg_type=message.msg_type)
+            return
         if stored is not None:
             answer = self._about_lost(session, stored, message, now)
             if answer is not None:
@@ -266,8 +280,9 @@ class AlgoGatewayApplication:
         as the gateway would have answered then: a NewOrderSingle reusing one of its
         ClOrdIDs is a duplicate; a cancel or replace of one is too late (it is done, or was
         canceled by the restart), or refused as already pending cancel while the restart
-        ends it (LostParent), with its OrderID and OrdStatus; a status request gets its
-        state, the last known one for a parent done."""
+        ends it (LostParent), with its OrderID and OrdStatus, or as unknown if its OrderID
+        (37) is another's; a cancel or replace under one of their ClOrdIDs is a duplicate;
+        a status request gets its state, the last known one for a parent done."""
         kind = message.msg_type
         body = message.body
         owner = session.name
@@ -280,18 +295,27 @@ class AlgoGatewayApplication:
             return None
         lost = self._lost.get(stored.ids.get(asked, ""))
         if kind in ("F", "G"):
+            known = lost.state if lost is not None else stored.order(asked)
+            if cl in stored.ids:
+                return request_cancel_reject(
+                    owner, message, CXL_DUPLICATE, f"duplicate ClOrdID {cl}", now,
+                    ord_status=known.ord_status if known else REJECTED,
+                    order_id=known.order_id if known else "NONE")
+            order_id = body.get_str(37)
+            if known is not None and order_id and order_id != known.order_id:
+                return request_cancel_reject(owner, message, CXL_UNKNOWN,
+                                             order_id_mismatch(order_id, asked), now)
             if lost is not None and not lost.done:
                 return request_cancel_reject(
                     owner, message, CXL_PENDING,
                     f"order {asked} is being canceled: the algo gateway restarted", now,
                     ord_status=lost.state.ord_status, order_id=lost.state.order_id)
-            done = lost.state if lost is not None else stored.order(asked)
-            if done is None:
+            if known is None:
                 return None
             return request_cancel_reject(
                 owner, message, CXL_TOO_LATE,
                 f"order {asked} was done before the algo gateway restarted", now,
-                ord_status=done.ord_status, order_id=done.order_id)
+                ord_status=known.ord_status, order_id=known.order_id)
         if lost is not None:
             status: ExecReport | None = dataclasses.replace(
                 lost.state, exec_id=next(self._exec_ids), exec_type=ORDER_STATUS, time=now,

@@ -227,11 +227,22 @@ def orphan_filled(chain: Chain, procs: list[subprocess.Popen[str]]
 
 
 def requests_after_the_end(client: Client, order_id: str) -> None:
-    """The lost parent's ClOrdID is still the day's: a new parent may not reuse it, a
-    cancel is too late, a status request answers its last state (150 filled, Canceled)."""
-    client.msg(f"35=D|11=P|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
-               f"847=1001|168={client.ts()}|126={client.ts(60)}")
+    """The lost parent's ClOrdID is still the day's: a copy of its NewOrderSingle resent as
+    PossDup is not acted on (nor refused: a reject under P would say P was rejected), a new
+    parent may not reuse it, nor may a cancel; a cancel is too late (or of an unknown order
+    if its OrderID is another's); a status request answers its last state (150 filled,
+    Canceled)."""
+    parent = (f"35=D|11=P|54=1|38=100|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+              f"847=1001|168={client.ts()}|126={client.ts(60)}")
+    client.msg(parent, header="43=Y|122=" + client.ts())
+    client.msg("35=1|112=T1")
+    client.expect("0", **{"112": "T1"})  # the PossDup copy had no answer
+    client.msg(parent)
     client.expect("8", **{"11": "P", "150": "8", "103": "6"})
+    client.msg(f"35=F|11=P|41=P|54=1|55=AMZN|60={client.ts()}")
+    client.expect("9", **{"11": "P", "41": "P", "102": "6", "39": "4", "37": order_id})
+    client.msg(f"35=F|11=C9|41=P|37=NOT-{order_id}|54=1|55=AMZN|60={client.ts()}")
+    client.expect("9", **{"11": "C9", "102": "1"})
     client.msg(f"35=F|11=C|41=P|54=1|55=AMZN|60={client.ts()}")
     client.expect("9", **{"11": "C", "41": "P", "102": "0", "39": "4", "37": order_id})
     client.msg("35=H|11=P|54=1|55=AMZN|790=Q")
