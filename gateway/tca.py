@@ -10,7 +10,9 @@ metrics below. Notation: ``s`` = +1 for a buy, -1 for a sell; fill ``i`` has pri
 and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[start, end)``.
 
 =========================  ===================================================================
-``arrival_mid``            the parent's ``arrival_mid``, else the tape's mid at ``start``
+``arrival_mid``            the tape's mid at ``start`` (the market without the run's own orders);
+                           before the symbol's first quote, the parent's recorded
+                           ``arrival_mid``, else the first quote's mid (:func:`arrival_mid`)
 ``end_mid``                the tape's mid at ``end``
 ``notional``               ``Σ p_i q_i``, currency
 ``avg_px``                 ``notional / filled``
@@ -128,9 +130,19 @@ def side_word(side: Side) -> str:
 
 
 def arrival_mid(parent: ParentRecord, tape: MarketTape) -> Decimal | None:
-    """The parent's arrival mid as recorded, else the tape's mid at its start (None if the
-    book was not two-sided then)."""
-    return parent.arrival_mid if parent.arrival_mid is not None else tape.mid_at(parent.start)
+    """The market's mid when the parent arrived: the tape's mid at its start (None if the
+    book was not two-sided then). The tape, not the mid the desk recorded: the desk sees the
+    venue's book, which holds the run's own resting children (a buy resting inside the
+    spread raises the mid a later parent is measured from) and lacks the replayed liquidity
+    they took, so its mid would differ between the runs of one parent. A parent that starts
+    before its symbol's first quote (the tape knows no market then) gets the mid the desk
+    recorded when it arrived, else the first book's: the first quote's mid."""
+    start = to_ns(parent.start)
+    if tape.times and start >= tape.times[0]:
+        return tape.mid_at(start)
+    if parent.arrival_mid is not None:
+        return parent.arrival_mid
+    return tape.mid_at(tape.times[0]) if tape.times else None
 
 
 def fill_pnl(fill: FillRecord, arrival: Decimal) -> Decimal:

@@ -35,6 +35,7 @@ from gateway.clock import to_ns
 from gateway.config import ConfigError
 from gateway.latency import MeasuredLatency
 from gateway.md_feed import MdLogReader, MdUpdate
+from gateway.tca import run_metrics
 from tests.conformance.harness import Client
 from tests.gateway_proc import start_gateway, stop_gateway
 from tests.test_latency import _write_log
@@ -422,6 +423,29 @@ def test_a_rejected_parent_is_reported_not_silent(tmp_path: Path) -> None:
     assert "algo run: parent P1 rejected:" in proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["runs"]["algo"]["parents"][0]["status"] == "rejected"
+
+
+def test_the_arrival_mid_is_the_markets_in_every_run(tmp_path: Path) -> None:
+    """At 13:31 AMZN is 223.86/224.35 (mid 224.105). The naive baseline rests P1's buy at
+    its limit 224.00, inside the spread, so the venue's book P2 arrives at a second later
+    (the desk's mid) is 224.00/224.35: the TCA measures P2 from the market's mid, the tape's,
+    in the naive run as in the algo run, not from a mid its own order moved."""
+    cfg = config_with(tmp_path, baselines=["naive"], latency={"entry": 0.001, "ack": 0.002},
+                      orders=[{"symbol": "AMZN", "side": "buy", "qty": 500, "start": "13:31:00",
+                               "window": 60, "params": "Slices=5", "limit": 224.0},
+                              {"symbol": "AMZN", "side": "buy", "qty": 100, "start": "13:31:01",
+                               "window": 30, "params": "Slices=2"}])
+    result = Backtest(cfg).run()
+    tape = result.tapes["AMZN"]
+    p2 = result.runs["naive"].parents[1]
+    assert tape.mid_at(p2.start) == Decimal("224.105")
+    assert p2.arrival_mid == Decimal("224.175")     # what the desk saw: our own bid in it
+    for name in ("algo", "naive"):
+        m = run_metrics(result.runs[name], result.tapes).parent("P2")
+        assert m["arrival_mid"] == 224.105, name
+        avg = Decimal(str(m["avg_px"]))
+        assert m["slippage_arrival_bps"] == pytest.approx(
+            float((avg - Decimal("224.105")) / Decimal("224.105") * 10_000), abs=1e-4)
 
 
 def test_runs_from_memory_equal_runs_that_read_the_logs_again(

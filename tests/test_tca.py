@@ -80,7 +80,7 @@ def test_buy_parent_latency_children_liquidity_markouts(algo: RunRecord) -> None
 def test_sell_parent_signs_and_recorded_arrival(algo: RunRecord) -> None:
     m = run_metrics(algo, {s.SYMBOL: s.tape()}).parent("P2")
     assert m["side"] == "sell"
-    assert m["arrival_mid"] == 100.2               # recorded, though the tape says 100.00
+    assert m["arrival_mid"] == 100.2               # the tape's mid at its start (20 s)
     assert m["avg_px"] == 100.15
     # sold 0.05 below arrival: a cost (positive slippage, positive IS, negative P&L)
     assert m["slippage_arrival_bps"] == approx(bps(F("0.05") / F("100.20")))
@@ -174,10 +174,10 @@ def test_unfilled_parent() -> None:
 
 
 def test_no_mid_means_none() -> None:
-    """Before the first quote there is no arrival mid; after the bid-only quote at 70 s there
-    is no mid for the markouts or the end of the window."""
+    """While the book is one-sided (the bid-only quote at 70 s) there is no arrival mid, and
+    no mid for the markouts or the end of the window."""
     run = RunRecord(run="algo", strategy="TWAP")
-    run.parents = [s.parent("algo", "E", Side.BUY, 10, -5, 90)]
+    run.parents = [s.parent("algo", "E", Side.BUY, 10, 70, 90)]
     run.fills = [s.fill("algo", "E", "C", Side.BUY, 65, 4, "100.30", "passive", 64)]
     m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("E")
     assert m["arrival_mid"] is None and m["end_mid"] is None
@@ -188,6 +188,36 @@ def test_no_mid_means_none() -> None:
     assert m["markout_1s_bps"] == approx(0)      # 66 s: mid 100.30
     assert m["markout_5s_bps"] is None            # 70 s: the bid-only quote
     assert m["markout_30s_bps"] is None           # 95 s: still one-sided
+
+
+def test_arrival_is_the_markets_mid_not_the_desks() -> None:
+    """The desk records the venue book's mid, which holds the run's own resting children (a
+    buy of an earlier parent resting at 100.20 inside the 100.10/100.30 spread makes it
+    100.25): the arrival is the market's mid at the start, the tape's, the same in every run."""
+    runs = []
+    for name, recorded in (("algo", "100.20"), ("naive", "100.25")):
+        run = RunRecord(run=name, strategy=name)
+        run.parents = [s.parent(name, "Q", Side.BUY, 10, 20, 60, arrival=recorded)]
+        run.fills = [s.fill(name, "Q", "C", Side.BUY, 25, 10, "100.30", "aggressive", 24)]
+        runs.append(run_metrics(run, {s.SYMBOL: s.tape()}).parent("Q"))
+    for m in runs:
+        assert m["arrival_mid"] == 100.2
+        assert m["slippage_arrival_bps"] == approx(bps(F("0.10") / F("100.20")))
+        assert m["is_executed"] == 1.0 and m["pnl"] == -1.0   # 10 x (100.30 - 100.20)
+
+
+def test_a_parent_before_its_market_data_gets_the_first_books_mid() -> None:
+    """Started before the symbol's first quote (another symbol's data starts the clock, or
+    the config starts it early), with no mid recorded (the desk saw no book yet): the
+    arrival is the first book's mid, as the backtest's warning says, not undefined."""
+    run = RunRecord(run="algo", strategy="TWAP")
+    run.parents = [s.parent("algo", "E", Side.BUY, 10, -5, 60)]
+    run.fills = [s.fill("algo", "E", "C", Side.BUY, 5, 4, "100.05", "aggressive", 4)]
+    m = run_metrics(run, {s.SYMBOL: s.tape()}).parent("E")
+    assert m["arrival_mid"] == 100.0               # the quote at 0 s
+    assert m["slippage_arrival_bps"] == approx(5)
+    assert m["is_executed"] == 0.2 and m["pnl"] == -0.2
+    assert m["is_opportunity"] == 1.8              # 6 unfilled x (100.30 - 100.00)
 
 
 def test_nearest_rank() -> None:
@@ -221,6 +251,7 @@ def test_metrics_are_json_safe_and_complete(algo: RunRecord) -> None:
 
 
 def test_arrival_from_record_needs_no_quote() -> None:
+    """Before the symbol's first quote the mid the desk recorded stands."""
     run = RunRecord(run="algo", strategy="TWAP")
     run.parents = [s.parent("algo", "R", Side.BUY, 10, -5, 0, arrival="99.5")]
     run.fills = [s.fill("algo", "R", "C", Side.BUY, -4, 10, "99.6", "aggressive", -5)]
