@@ -171,12 +171,13 @@ class ChildLink:
     def report(self, r: Report, now: datetime) -> None:
         """A venue report about a child: on to the desk ``ack`` later."""
         def arrive(when: datetime) -> None:
-            self._heard(r, when)
+            self._heard(r, when, now)
             self.on_report(r, when)
 
         self._send("in", now, self.latency.ack(), arrive)
 
-    def _heard(self, r: Report, when: datetime) -> None:
+    def _heard(self, r: Report, when: datetime, executed: datetime) -> None:
+        """The algo hears ``r`` at ``when``; the venue sent it at ``executed``."""
         if not isinstance(r, ExecReport):
             return
         child = self.children.get(r.cl_ord_id) or self.children.get(r.orig_cl_ord_id or "")
@@ -192,7 +193,8 @@ class ChildLink:
             child.filled += r.last_qty
             self.record.fills.append(FillRecord(
                 run=self.record.run, parent_id=child.parent_id, child_id=child.child_id,
-                symbol=child.symbol, side=child.side, time=when, qty=r.last_qty,
+                symbol=child.symbol, side=child.side, time=when, executed=executed,
+                qty=r.last_qty,
                 price=r.last_px, liquidity="aggressive" if r.aggressor else "passive",
                 decided=child.decided))
         status = _STATUS.get(r.ord_status)

@@ -77,6 +77,7 @@ class FillRecord:
     symbol: str
     side: Side
     time: datetime          # when the fill reached the algo
+    executed: datetime      # when the venue executed it (``time`` less the report's latency)
     qty: int
     price: Decimal
     liquidity: Literal["passive", "aggressive"]

@@ -34,8 +34,8 @@ and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[st
 ``fill_latency_p50_us``    decision to first fill (children with a fill), likewise
 ``child_count``            child orders; ``fill_count`` fills
 ``passive_share``          passive fill quantity / filled; ``aggressive_share`` likewise
-``markout_{1,5,30}s_bps``  per fill, with ``m`` the tape's mid h seconds after the fill reached
-                           the algo: ``(m - p) / p * 1e4`` for a buy, ``(p - m) / p * 1e4`` for
+``markout_{1,5,30}s_bps``  per fill, with ``m`` the tape's mid h seconds after the venue executed
+                           it: ``(m - p) / p * 1e4`` for a buy, ``(p - m) / p * 1e4`` for
                            a sell (positive = favourable), quantity-weighted over the fills
                            that have a mid; None if none has
 =========================  ===================================================================
@@ -297,7 +297,7 @@ def _sums(parent: ParentRecord, fills: Sequence[FillRecord], children: Sequence[
             s.passive += f.qty
         else:
             s.aggressive += f.qty
-        t = to_ns(f.time)
+        t = to_ns(f.executed)  # the market after the trade, not after the report's delay
         for k, h in enumerate(horizons):
             mid = tape.mid_at(t + h)
             if mid is not None and f.price > 0:  # a zero price is a recorder bug; skip it

@@ -67,7 +67,7 @@ __all__ = [
 #: Runs shown first, in this order (the algo next to its baselines); others follow as given.
 RUN_ORDER = ("algo", "naive", "twap")
 
-FILL_COLUMNS = ("run", "parent_id", "child_id", "symbol", "side", "time", "decided",
+FILL_COLUMNS = ("run", "parent_id", "child_id", "symbol", "side", "time", "executed", "decided",
                 "latency_us", "qty", "price", "liquidity", "arrival_mid",
                 "slippage_arrival_bps", "pnl")
 ORDER_COLUMNS = ("kind", "run", "parent_id", "child_id", "symbol", "side", "qty", "price",
@@ -183,7 +183,8 @@ def _fill_rows(runs: Sequence[RunRecord],
         for f in r.fills:
             a = arrivals.get((r.run, f.parent_id))
             yield [_cell(v) for v in (
-                r.run, f.parent_id, f.child_id, f.symbol, side_word(f.side), f.time, f.decided,
+                r.run, f.parent_id, f.child_id, f.symbol, side_word(f.side), f.time, f.executed,
+                f.decided,
                 _us(f.decided, f.time), f.qty, f.price, f.liquidity, a,
                 round(fill_slippage_bps(f, a), 4) if a else None,
                 fill_pnl(f, a) if a is not None else None)]

@@ -68,10 +68,12 @@ def child(run: str, pid: str, cid: str, side: Side, qty: int, decided: float,
 
 
 def fill(run: str, pid: str, cid: str, side: Side, t: float, qty: int, px: str,
-         liquidity: str, decided: float) -> FillRecord:
+         liquidity: str, decided: float, executed: float | None = None) -> FillRecord:
+    """A fill the algo heard of at ``t``, executed then too unless ``executed`` says."""
     assert liquidity in ("passive", "aggressive")
     return FillRecord(run=run, parent_id=pid, child_id=cid, symbol=SYMBOL, side=side,
-                      time=at(t), qty=qty, price=Decimal(px),
+                      time=at(t), executed=at(t if executed is None else executed), qty=qty,
+                      price=Decimal(px),
                       liquidity="passive" if liquidity == "passive" else "aggressive",
                       decided=at(decided))
 

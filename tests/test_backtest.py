@@ -108,13 +108,16 @@ def test_fills_come_at_market_times_with_the_latency_model(report: Path) -> None
     with (report / "fills.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["run"] == "naive"]
     assert rows
-    # the naive order is decided at the parent's start (13:30:30) and its fills reach the
-    # algo entry + ack = 1 ms later (sessions/backtest.yaml: 0.5 ms each way)
+    # the naive order is decided at the parent's start (13:30:30), executed at the venue
+    # entry = 0.5 ms later, and its fills reach the algo entry + ack = 1 ms later
+    # (sessions/backtest.yaml: 0.5 ms each way)
     for r in rows:
         decided = datetime.fromisoformat(r["decided"])
         time = datetime.fromisoformat(r["time"])
+        executed = datetime.fromisoformat(r["executed"])
         assert decided == START
         assert time - decided == timedelta(milliseconds=1)
+        assert executed - decided == timedelta(microseconds=500)
         assert r["liquidity"] == "aggressive"
     with (report / "fills.csv").open() as f:
         liquidity = {r["liquidity"] for r in csv.DictReader(f) if r["run"] == "algo"}

@@ -77,6 +77,15 @@ def test_buy_parent_latency_children_liquidity_markouts(algo: RunRecord) -> None
     assert num(m["markout_1s_bps"]) < 0 < num(m["markout_30s_bps"])  # bought; the mid rose
 
 
+def test_markouts_count_from_the_execution_not_from_when_the_algo_heard_of_it() -> None:
+    """A fill executed at 8.8 s whose report reached the algo at 9.5 s: the 1 s markout is
+    the mid at 9.8 s (100.00), not at 10.5 s (100.10)."""
+    run = s.algo_run()
+    run.fills = [s.fill("algo", "P1", "C1", Side.BUY, 9.5, 40, "100.05", "aggressive", 4,
+                        executed=8.8)]
+    assert p1(run)["markout_1s_bps"] == approx(bps((F(100) - F("100.05")) / F("100.05")))
+
+
 def test_sell_parent_signs_and_recorded_arrival(algo: RunRecord) -> None:
     m = run_metrics(algo, {s.SYMBOL: s.tape()}).parent("P2")
     assert m["side"] == "sell"
