@@ -25,9 +25,17 @@ the parent is reported Canceled (:data:`RESTART_TEXT`), or Filled if the fills c
 it. At the client's first logon the parent is reported Pending Cancel if children are still
 unaccounted for, so its order system shows it stopping, not working.
 
-The store holds what was sent since the upstream session's last sequence reset
+A cancel or replace the client had pending at the crash is answered: the replace refused
+at its logon, the cancel by the final Canceled (or refused if fills complete the parent).
+
+Limits: the store holds what was sent since the upstream session's last sequence reset
 (``reset_on_logon: false`` in sessions/algo.yaml makes that rare): children sent before one
 are not found, and a parent none of whose children is found is reported Canceled at once.
+What the venue reports before the client's logon waits in memory: a second crash before
+that logon loses it (the venue does not resend what was processed). A child whose cancel the
+venue refuses for another reason than its being done is waited for until its end or the next
+restart. A client's cancel pending at the crash is known only from the last report (its
+acknowledgement): after a fill reported later, the end goes out unsolicited.
 """
 
 from __future__ import annotations
@@ -44,8 +52,12 @@ from gateway.store import StoredMessage
 from gateway.venue_config import plain
 from gateway.venue_orders import (
     CANCELED,
+    CXL_TOO_LATE,
+    CXL_UNKNOWN,
     FILLED,
     FINAL_STATUSES,
+    NEW,
+    ORDER_STATUS,
     PARTIAL,
     PENDING_CANCEL,
     PENDING_REPLACE,
@@ -67,7 +79,7 @@ RESTART_CANCEL = "~r"  # a restart-cancel's ClOrdID: <child>~r[n] (a runner's en
 
 _NOS = b"\x0135=D\x01"
 _CANCEL = b"\x0135=F\x01"
-_CENT_OF_A_CENT = Decimal("0.000001")  # AvgPx's precision, as the desk's reports have it
+_AVG_PX_STEP = Decimal("0.000001")  # AvgPx's precision, as the desk's reports have it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +139,11 @@ class LostParent:
     #: ClOrdIDs of its children not yet accounted for
     children: set[str]
     #: the ClOrdID of a cancel request of the client's still pending at the crash: the final
-    #: Canceled answers it
+    #: Canceled answers it (an OrderCancelReject, if fills complete the parent)
     cancel_request: str | None = None
+    #: the ClOrdID of a replace request of the client's pending at the crash: refused at the
+    #: client's logon (the parent will not work again to be replaced)
+    replace_request: str | None = None
     announced: bool = False
     #: fills of children not yet reported: (LastQty, LastPx)
     fills: list[tuple[int, Decimal]] = field(default_factory=list)
@@ -141,40 +156,61 @@ class LostParent:
         f = scan_fields(raw)
         state = last_state(raw, owner, "", "", datetime.min)
         status = f.get(39, "")
-        cancel_request = None
-        if status in (PENDING_CANCEL, PENDING_REPLACE) and f.get(58) != PENDING_TEXT:
-            # the client's cancel or replace was pending: the report is under the request's
-            # ClOrdID; the order's own is its OrigClOrdID
-            own = f.get(41) or state.cl_ord_id
-            if status == PENDING_CANCEL:
-                cancel_request = state.cl_ord_id
-            state = dataclasses.replace(state, cl_ord_id=own, orig_cl_ord_id=None)
+        requests: dict[str, str] = {}
+        exec_type = f.get(150)
+        if exec_type in (PENDING_CANCEL, PENDING_REPLACE) and f.get(58) != PENDING_TEXT:
+            # the last report acknowledged the client's cancel or replace: it is under the
+            # request's ClOrdID; the order's own is its OrigClOrdID (a fill or status
+            # report while one is pending is under the order's own)
+            requests[exec_type] = state.cl_ord_id
+            state = dataclasses.replace(state, cl_ord_id=f.get(41) or state.cl_ord_id,
+                                        orig_cl_ord_id=None)
+        if status == PENDING_REPLACE:  # refused at the logon: the order's status before it
+            status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
-        return cls(state, set(children), cancel_request)
+        return cls(state, set(children), requests.get(PENDING_CANCEL),
+                   requests.get(PENDING_REPLACE))
+
+    def carried(self, exec_id: Callable[[], str], now: datetime) -> ExecReport:
+        """The parent as a report for a sequence reset to carry over (the client heard
+        nothing new of it since its last report): the acknowledgement of the client's cancel
+        if one is pending, so that a later restart still answers it; else its status."""
+        r = dataclasses.replace(self.state, exec_id=exec_id(), exec_type=ORDER_STATUS,
+                                time=now, last_qty=0, last_px=None, text=None)
+        if self.cancel_request is not None:
+            r = dataclasses.replace(r, exec_type=PENDING_CANCEL, cl_ord_id=self.cancel_request,
+                                    orig_cl_ord_id=r.cl_ord_id)
+        return r
 
     @property
     def done(self) -> bool:
         """Whether the parent's last report ended it."""
         return self.state.ord_status in FINAL_STATUSES
 
-    def announce(self, exec_id: Callable[[], str], now: datetime) -> list[ExecReport]:
-        """The client's first logon after the restart: Pending Cancel if children are still
-        unaccounted for (unless the client already heard that), then what happened
-        meanwhile."""
+    def announce(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
+        """The client's first logon after the restart: the refusal of a replace it had
+        pending, Pending Cancel if children are still unaccounted for (unless the client
+        already heard that), then what happened meanwhile."""
         self.announced = True
-        out: list[ExecReport] = []
+        out: list[Report] = []
+        if self.replace_request is not None:
+            out.append(self._reject(self.replace_request, "2", now))
+            self.replace_request = None
         if self.children and self.state.ord_status != PENDING_CANCEL:
             out.append(self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id, now,
                                     text=PENDING_TEXT))
         return out + self._reports(exec_id, now)
 
     def on_child(self, child: str, r: Report, exec_id: Callable[[], str],
-                 now: datetime) -> list[ExecReport]:
+                 now: datetime) -> list[Report]:
         """The venue's report ``r`` about child ``child``: a fill is the parent's; a report
-        that ends the child, or any answer to its restart-cancel, accounts for it. The
-        parent's reports (none before :meth:`announce`)."""
+        that ends the child, or a cancel reject saying it is done (too late, unknown order,
+        or a final OrdStatus), accounts for it. The parent's reports (none before
+        :meth:`announce`)."""
         if isinstance(r, CancelReject):
-            if r.cl_ord_id != child:  # the answer to a cancel (a restart's or the runner's)
+            # any other refusal (a throttle, a cancel already pending) leaves the child
+            # working: it is waited for (its end, or a later restart's cancel)
+            if r.reason in (CXL_TOO_LATE, CXL_UNKNOWN) or r.ord_status in FINAL_STATUSES:
                 self.children.discard(child)
         else:
             if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
@@ -185,9 +221,9 @@ class LostParent:
                 self.children.discard(child)
         return self._reports(exec_id, now) if self.announced else []
 
-    def _reports(self, exec_id: Callable[[], str], now: datetime) -> list[ExecReport]:
+    def _reports(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
         """The fills not yet reported, then the end if every child is accounted for."""
-        out: list[ExecReport] = []
+        out: list[Report] = []
         fills, self.fills = self.fills, []
         for qty, px in fills:
             if self.done:
@@ -199,8 +235,11 @@ class LostParent:
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
             self.state = dataclasses.replace(
-                s, cum=cum, avg_px=plain((value / cum).quantize(_CENT_OF_A_CENT)))
+                s, cum=cum, avg_px=plain((value / cum).quantize(_AVG_PX_STEP)))
             out.append(self._report(TRADE, status, exec_id, now, last_qty=qty, last_px=px))
+            if filled and self.cancel_request is not None:  # too late for the client's cancel
+                out.append(self._reject(self.cancel_request, "1", now))
+                self.cancel_request = None
         if not self.children and not self.done:
             out.append(self._report(CANCELED, CANCELED, exec_id, now, text=RESTART_TEXT,
                                     request=self.cancel_request))
@@ -213,8 +252,18 @@ class LostParent:
         live = status not in FINAL_STATUSES
         self.state = dataclasses.replace(s, ord_status=status,
                                          leaves=s.qty - s.cum if live else 0)
-        r = dataclasses.replace(self.state, exec_id=exec_id(), exec_type=exec_type, time=now,
-                                last_qty=last_qty, last_px=last_px, text=text)
-        if request is not None:  # the answer to the client's own cancel request
-            r = dataclasses.replace(r, cl_ord_id=request, orig_cl_ord_id=s.cl_ord_id)
-        return r
+        if request is not None:  # the answer to the client's cancel: the order takes its id
+            self.state = dataclasses.replace(self.state, cl_ord_id=request,
+                                             orig_cl_ord_id=s.cl_ord_id)
+        return dataclasses.replace(self.state, exec_id=exec_id(), exec_type=exec_type, time=now,
+                                   last_qty=last_qty, last_px=last_px, text=text)
+
+    def _reject(self, request: str, response_to: str, now: datetime) -> CancelReject:
+        """The OrderCancelReject of the client's pending request ``request`` (434
+        ``response_to``: 1 cancel, 2 replace): too late, the parent is ending."""
+        s = self.state
+        return CancelReject(owner=s.owner, order_id=s.order_id, cl_ord_id=request,
+                            orig_cl_ord_id=s.cl_ord_id, ord_status=s.ord_status,
+                            response_to=response_to, reason=CXL_TOO_LATE,
+                            text="the order is filled" if s.ord_status == FILLED else PENDING_TEXT,
+                            time=now)

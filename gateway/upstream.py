@@ -225,7 +225,12 @@ class AlgoGatewayApplication:
                 self.audit.order(now, "parent_lost", name, cl_ord_id=s.cl_ord_id,
                                  order_id=order_id, cum_qty=s.cum, avg_px=s.avg_px,
                                  children=sorted(parent.children))
-            self._deliver(parent.announce(partial(next, self._exec_ids), now), now)
+            reports = parent.announce(partial(next, self._exec_ids), now)
+            self._deliver(reports, now)
+            if not parent.done and not any(isinstance(r, ExecReport) for r in reports):
+                # a parent the client heard nothing new of (its Pending Cancel was stored
+                # before the restart): still carried over by the session's resets
+                self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
         """Cancel at the venue the children of parents lost at a restart (once each in a

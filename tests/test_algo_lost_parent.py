@@ -8,12 +8,18 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from engine.book_types import Side
+from fixspec.dictionary import builtin_session
 from gateway.algo_restart import PENDING_TEXT, RESTART_TEXT, LostParent, child_of_cancel
+from gateway.codec import encode
+from gateway.config import load_config
+from gateway.fix_reports import exec_report_message
 from gateway.venue_orders import CancelReject, ExecReport
 from tests.fixpeer import Peer
 
+ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 OWNER = "FIX.4.4:ALGO->CLIENT1"
 _VENUE_IDS = itertools.count(1)
@@ -131,3 +137,77 @@ def test_a_second_restart_goes_on_from_the_pending_cancel_it_reported() -> None:
 def test_restart_cancel_ids_name_their_child() -> None:
     assert [child_of_cancel(c) for c in ("A1.1~r", "A1.1~r12", "A1.1~c", "A1.1", "A1.1~rx")] \
         == ["A1.1", "A1.1", None, None, None]
+
+
+def cancel_reject(child: str, reason: int, status: str) -> CancelReject:
+    return CancelReject(owner="", order_id="V1", cl_ord_id=child + "~r", orig_cl_ord_id=child,
+                        ord_status=status, response_to="1", reason=reason, text="", time=NOW)
+
+
+def test_only_a_reject_that_says_the_child_is_done_accounts_for_it() -> None:
+    """Too late, unknown order, or a final OrdStatus: done. Any other refusal (a cancel
+    already pending at the venue, 102=3, the child still working) leaves it to wait for."""
+    p = lost(children=("A1.1", "A1.2", "A1.3"))
+    new_id = iter(f"G{n}" for n in range(1, 9)).__next__
+    p.announce(new_id, NOW)
+    assert p.on_child("A1.1", cancel_reject("A1.1", 3, "1"), new_id, NOW) == []
+    assert p.children == {"A1.1", "A1.2", "A1.3"}
+    p.on_child("A1.2", cancel_reject("A1.2", 0, "2"), new_id, NOW)
+    p.on_child("A1.3", cancel_reject("A1.3", 1, "8"), new_id, NOW)
+    assert p.children == {"A1.1"} and not p.done
+    [fill] = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=100,
+                                      last_px="100"), new_id, NOW)[:1]
+    assert isinstance(fill, ExecReport) and fill.cum == 200 and p.done
+
+
+def test_a_replace_the_client_had_pending_is_refused_at_its_logon() -> None:
+    """Every OrderCancelReplaceRequest gets an answer: the one pending at the crash (R1) is
+    refused (434=2, too late, OrdStatus as before it) before the Pending Cancel."""
+    p = lost("11=R1|41=P|150=E|39=E|14=100|151=900|6=99.99", children=("A1.1",))
+    reject, pending = p.announce(iter(["G1", "G2"]).__next__, NOW)
+    assert isinstance(reject, CancelReject) and isinstance(pending, ExecReport)
+    assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.response_to, reject.reason,
+            reject.ord_status) == ("R1", "P", "2", 0, "1")
+    assert (pending.cl_ord_id, pending.ord_status) == ("P", "6")
+
+
+def test_fills_completing_a_parent_the_client_was_canceling_refuse_its_cancel() -> None:
+    p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
+    new_id = iter(["G1", "G2"]).__next__
+    p.announce(new_id, NOW)
+    fill, reject = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
+                                            last_px="100"), new_id, NOW)
+    assert isinstance(fill, ExecReport) and (fill.cl_ord_id, fill.ord_status) == ("P", "2")
+    assert isinstance(reject, CancelReject)
+    assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.ord_status, reject.reason) == (
+        "C1", "P", "2", 0)
+
+
+def test_a_fill_or_status_report_while_pending_is_not_a_cancel_acknowledgement() -> None:
+    """OrdStatus 6 on a fill (150=F) is under the order's own ClOrdID: not the client's
+    cancel request; the parent's ClOrdID is that report's."""
+    p = lost("11=P|150=F|39=6|14=100|151=900|6=99.99|32=100|31=99.99", children=())
+    [end] = p.announce(iter(["G1"]).__next__, NOW)
+    assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
+
+
+def test_the_end_answering_the_clients_cancel_renames_the_order() -> None:
+    """As the desk renames a parent at Canceled: later status reports are under C1."""
+    p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=())
+    [end] = p.announce(iter(["G1"]).__next__, NOW)
+    assert (end.cl_ord_id, end.orig_cl_ord_id) == ("C1", "P")
+    assert (p.state.cl_ord_id, p.state.orig_cl_ord_id) == ("C1", "P")
+
+
+def test_what_a_reset_carries_over_keeps_the_clients_pending_cancel() -> None:
+    """The parent as a sequence reset carries it (the client heard nothing new at its
+    logon): read again by a later restart, the client's cancel C1 is still answered."""
+    p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
+    p.announce(iter(["G1"]).__next__, NOW)
+    carried = p.carried(iter(["G2"]).__next__, NOW)
+    assert (carried.exec_type, carried.cl_ord_id, carried.orig_cl_ord_id) == ("6", "C1", "P")
+    config = next(c for c in load_config(ROOT / "sessions/algo.yaml").sessions
+                  if c.target_comp_id == "CLIENT1")
+    raw = encode(exec_report_message(carried, config), builtin_session("FIX.4.4"))
+    again = LostParent.from_stored(raw, OWNER, ("A1.1",))
+    assert (again.cancel_request, again.state.cl_ord_id) == ("C1", "P")
