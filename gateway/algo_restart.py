@@ -22,20 +22,23 @@ reject: too late, unknown order) or a report that ends it (filled). Meanwhile ev
 venue reports of a child, live or resent for the time the gateway was down, is reported to
 the client as a fill of the parent, so its CumQty is what was bought or sold for it; then
 the parent is reported Canceled (:data:`RESTART_TEXT`), or Filled if the fills completed
-it. At the client's first logon the parent is reported Pending Cancel if children are still
-unaccounted for, so its order system shows it stopping, not working.
+it. Its first report, at the client's logon or the venue's first answer, is Pending Cancel
+if children are still unaccounted for, so the client's order system shows it stopping, not
+working; the reports go out whether or not the client is logged on (:class:`LostParent`).
 
 A cancel or replace the client had pending at the crash is answered: the replace refused
-at its logon, the cancel by the final Canceled (or refused if fills complete the parent).
+with the first report, the cancel by the final Canceled (or refused if fills complete the
+parent).
 
 Limits: the store holds what was sent since the upstream session's last sequence reset
 (``reset_on_logon: false`` in sessions/algo.yaml makes that rare): children sent before one
 are not found, and a parent none of whose children is found is reported Canceled at once.
-What the venue reports before the client's logon waits in memory: a second crash before
-that logon loses it (the venue does not resend what was processed). A child whose cancel the
-venue refuses for another reason than its being done is waited for until its end or the next
-restart. A client's cancel pending at the crash is known only from the last report (its
-acknowledgement): after a fill reported later, the end goes out unsolicited.
+A venue report resent after a crash that fell between our report of it and the commit of
+its sequence number is counted again (the venue ExecIDs taken are not stored). A child
+whose cancel the venue refuses for another reason than its being done is waited for, until
+its end or the next restart. A client's cancel pending at the crash is known only from the
+last report (its acknowledgement): after a fill reported later, the end goes out
+unsolicited.
 """
 
 from __future__ import annotations
@@ -129,9 +132,12 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
 class LostParent:
     """A parent a restart found open, from its last stored report until it is done: its
     children still unaccounted for at the venue, and the fills the venue reported of them
-    (module docstring). Its reports wait for the client's first logon after the restart
-    (:meth:`announce`); after it, each venue report about a child (:meth:`on_child`) gives
-    the parent's reports at once."""
+    (module docstring). Its first reports (:meth:`start`) come at the client's first logon
+    after the restart or at the venue's first report about a child, whichever is first;
+    then each venue report about a child (:meth:`on_child`) gives the parent's reports at
+    once. They are sent whether or not the client is logged on: the client session's store
+    keeps them (a later restart reads them there) and its resend delivers them; a logon that
+    resets sequence numbers discards them, so they are sent again then (:meth:`announce`)."""
 
     #: the parent as the client last heard of it (its last report; ExecType, ExecID, time and
     #: the fill fields are the next report's own)
@@ -144,7 +150,10 @@ class LostParent:
     #: the ClOrdID of a replace request of the client's pending at the crash: refused at the
     #: client's logon (the parent will not work again to be replaced)
     replace_request: str | None = None
-    announced: bool = False
+    #: whether its first reports were made (:meth:`start`)
+    started: bool = False
+    #: its reports sent while its client was logged out (kept by the caller), until a logon
+    unheard: list[Report] = field(default_factory=list)
     #: fills of children not yet reported: (LastQty, LastPx)
     fills: list[tuple[int, Decimal]] = field(default_factory=list)
     #: the venue's ExecIDs of the fills taken (a resent report repeats one)
@@ -187,11 +196,13 @@ class LostParent:
         """Whether the parent's last report ended it."""
         return self.state.ord_status in FINAL_STATUSES
 
-    def announce(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
-        """The client's first logon after the restart: the refusal of a replace it had
-        pending, Pending Cancel if children are still unaccounted for (unless the client
-        already heard that), then what happened meanwhile."""
-        self.announced = True
+    def start(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
+        """The first reports (once; none after): the refusal of a replace the client had
+        pending, and Pending Cancel unless the parent is ending now or the client heard that
+        already; then what is known (:meth:`_reports`)."""
+        if self.started:
+            return []
+        self.started = True
         out: list[Report] = []
         if self.replace_request is not None:
             out.append(self._reject(self.replace_request, "2", now))
@@ -201,12 +212,21 @@ class LostParent:
                                     text=PENDING_TEXT))
         return out + self._reports(exec_id, now)
 
+    def announce(self, exec_id: Callable[[], str], now: datetime, *,
+                 discarded: bool) -> list[Report]:
+        """A logon of the client's: the first reports if not made yet; and if a sequence
+        reset since its last logon ``discarded`` the reports sent while it was logged out
+        (:attr:`unheard`), those again, as they were (their ExecIDs too: the client never
+        had them, and would know them if it had)."""
+        out = (self.unheard if discarded else []) + self.start(exec_id, now)
+        self.unheard = []
+        return out
+
     def on_child(self, child: str, r: Report, exec_id: Callable[[], str],
                  now: datetime) -> list[Report]:
         """The venue's report ``r`` about child ``child``: a fill is the parent's; a report
         that ends the child, or a cancel reject saying it is done (too late, unknown order,
-        or a final OrdStatus), accounts for it. The parent's reports (none before
-        :meth:`announce`)."""
+        or a final OrdStatus), accounts for it. The parent's reports."""
         if isinstance(r, CancelReject):
             # any other refusal (a throttle, a cancel already pending) leaves the child
             # working: it is waited for (its end, or a later restart's cancel)
@@ -219,7 +239,7 @@ class LostParent:
                 self.fills.append((r.last_qty, r.last_px))
             if r.ord_status in FINAL_STATUSES or r.leaves <= 0:
                 self.children.discard(child)
-        return self._reports(exec_id, now) if self.announced else []
+        return self.start(exec_id, now) if not self.started else self._reports(exec_id, now)
 
     def _reports(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
         """The fills not yet reported, then the end if every child is accounted for."""

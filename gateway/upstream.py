@@ -212,22 +212,24 @@ class AlgoGatewayApplication:
             self._lost_parents(session, now)
 
     def _lost_parents(self, session: SessionHandle, now: datetime) -> None:
-        """At a client session's first logon after a restart: its parents lost open
-        (venue_restart.SessionOrders.take_lost), audited, and what it hears of each
-        (LostParent.announce: Pending Cancel, or its fills and end if its children are
-        accounted for already)."""
+        """At a client session's logon: its parents lost open at a restart (audited at the
+        first logon: venue_restart.SessionOrders.take_lost), and what it hears of each
+        (LostParent.announce: its first reports, or its state again if a sequence reset
+        discarded what was sent while it was logged out)."""
         name = session.name
-        _, lost = self._parents.take_lost(name, session.config.schedule, now)
-        for order_id in lost:
-            parent = self._lost[order_id]
-            s = parent.state
-            if self.audit is not None:
+        _, first = self._parents.take_lost(name, session.config.schedule, now)
+        discarded = self._parents.discarded(name)
+        for order_id, parent in self._lost.items():
+            if parent.state.owner != name:
+                continue
+            if order_id in first and self.audit is not None:
+                s = parent.state
                 self.audit.order(now, "parent_lost", name, cl_ord_id=s.cl_ord_id,
                                  order_id=order_id, cum_qty=s.cum, avg_px=s.avg_px,
                                  children=sorted(parent.children))
-            reports = parent.announce(partial(next, self._exec_ids), now)
-            self._deliver(reports, now)
-            if not parent.done and not any(isinstance(r, ExecReport) for r in reports):
+            self._deliver(parent.announce(partial(next, self._exec_ids), now,
+                                          discarded=discarded), now)
+            if not parent.done and not self._parents.kept(name, order_id):
                 # a parent the client heard nothing new of (its Pending Cancel was stored
                 # before the restart): still carried over by the session's resets
                 self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
@@ -514,8 +516,11 @@ class AlgoGatewayApplication:
             self.audit.order(now, "lost_child" if lost is not None else "unknown_child",
                              self.upstream_name, **fields)
         if orphan is not None and lost is not None:
-            self._deliver(lost.on_child(orphan.child_id, r, partial(next, self._exec_ids), now),
-                          now)
+            reports = lost.on_child(orphan.child_id, r, partial(next, self._exec_ids), now)
+            client = self.sessions.get(lost.state.owner)
+            if client is None or not client.logged_on:
+                lost.unheard += reports  # stored for its resend, unless a reset discards them
+            self._deliver(reports, now)
         elif isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
             print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
                   f"on order {r.cl_ord_id}, a child no parent of ours has "

@@ -212,6 +212,7 @@ class SessionOrders:
         self.stored: dict[str, Recovered] = {}
         self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
+        self._discarded: set[str] = set()  # sessions reset since discarded() last asked
 
     def bind(self, name: str, config: SessionConfig, session: Session) -> None:
         """Read session ``name``'s store, and have its resets carry the open orders over."""
@@ -234,11 +235,24 @@ class SessionOrders:
                dictionaries: SessionDictionaries) -> list[bytes]:
         """What ``owner``'s store keeps across a reset: the last report of each of its
         orders still open, and of those a restart found lost and has not yet reported."""
+        self._discarded.add(owner)
         stored = self.stored.get(owner)
         out = list(stored.open.values()) if stored is not None else []
         out += [encode(exec_report_message(r, config), dictionaries)
                 for r in self._open.get(owner, {}).values()]
         return out
+
+    def kept(self, owner: str, order_id: str) -> bool:
+        """Whether :meth:`keep` holds a report of ``owner``'s order ``order_id`` (open)."""
+        return order_id in self._open.get(owner, {})
+
+    def discarded(self, owner: str) -> bool:
+        """Whether ``owner``'s store was reset since the last call (what it held for the
+        session's peer, reports sent while it was logged out among them, was discarded)."""
+        if owner in self._discarded:
+            self._discarded.discard(owner)
+            return True
+        return False
 
     def at_logon(self, owner: str, schedule: Schedule | None, now: datetime,
                  exec_id: Callable[[], str]) -> tuple[bool, list[ExecReport]]:

@@ -252,9 +252,10 @@ def requests_after_the_end(client: Client, order_id: str) -> None:
 def test_a_restarted_algo_gateway_reports_what_its_lost_parent_filled_then_cancels_it(
         tmp_path: Path) -> None:
     """After a kill -9 the parent cannot be resumed: the restart cancels its child at the
-    venue, and the client, logging on after that, hears the fill the child made while the
-    gateway was down (resent by the venue) and then the parent Canceled, CumQty 150: what
-    was bought for it, not the 100 it had heard of before the crash."""
+    venue, and the client, logging on after that (with a sequence reset), hears Pending
+    Cancel, the fill the child made while the gateway was down (resent by the venue) and
+    then the parent Canceled, CumQty 150: what was bought for it, not the 100 it had heard
+    of before the crash."""
     run = tmp_path / "algo"
     with processes() as procs:
         chain = start_chain(tmp_path, procs)
@@ -269,11 +270,13 @@ def test_a_restarted_algo_gateway_reports_what_its_lost_parent_filled_then_cance
             f"{order_id}.1", 50, order_id)
         assert sell_ioc(seller, "S6", 50).get(14) == "0"  # no child bids there any more
 
+        # what the client missed while it was away (sent then, discarded by its reset)
         client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
         client.logon(extra="|141=Y")
+        client.expect("8", timeout=10, **{"11": "P", "150": "6", "39": "6", "14": "100"})
         fill = client.expect("8", timeout=10, **{"11": "P", "150": "F"})
         assert (fill[32], fill[31], fill[14], fill[39], fill[151]) == (
-            "50", "99.99", "150", "1", "850")
+            "50", "99.99", "150", "6", "850")
         lost = client.expect("8", timeout=10, **{"11": "P", "150": "4", "39": "4"})
         assert (lost[37], lost[14], lost[151], lost[58]) == (order_id, "150", "0",
                                                             RESTART_TEXT)
@@ -316,6 +319,38 @@ def test_a_client_logging_on_before_the_venue_answers_sees_its_lost_parent_pendi
         assert (lost[14], lost[151], lost[58]) == ("150", "0", RESTART_TEXT)
         assert sell_ioc(seller, "S6", 50).get(14) == "0"
         requests_after_the_end(client, order_id)
+        client.close()
+        seller.close()
+        assert stop_gateway(algo) == 0
+        assert stop_gateway(chain.venue) == 0
+
+
+def test_what_a_restart_reported_while_the_client_was_away_survives_another_crash(
+        tmp_path: Path) -> None:
+    """The reports a restart makes before the client logs on (the downtime fill, the end)
+    are in the client session's store at once: a second kill -9 before the client's logon
+    loses nothing, and the client, logging on without a reset, has them resent."""
+    run = tmp_path / "algo"
+    with processes() as procs:
+        chain = start_chain(tmp_path, procs)
+        seller, order_id = orphan_filled(chain, procs)
+        algo, _ = start_gateway(chain.algo_config, run)
+        procs.append(algo)
+        wait_for_audit(run, "lost_child", lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
+                       and r.get("status") == "4")
+        time.sleep(0.3)  # the reports are written with the venue's answer; let it land
+        algo.send_signal(signal.SIGKILL)
+        algo.wait(10)
+        algo, algo_port = start_gateway(chain.algo_config, run)
+        procs.append(algo)
+        # the client's last connection logged on with a reset (sequence 1) and left
+        client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+        client.peer.seq = 2
+        client.logon()
+        client.msg("35=2|7=1|16=0")
+        end = until(client, lambda m: m[35] == "8" and m.get(150) == "4", timeout=15)
+        assert (end[11], end[14], end[39], end[58], end.get(43)) == (
+            "P", "150", "4", RESTART_TEXT, "Y")
         client.close()
         seller.close()
         assert stop_gateway(algo) == 0

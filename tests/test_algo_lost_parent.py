@@ -65,7 +65,7 @@ def test_the_client_hears_pending_cancel_then_each_fill_then_canceled() -> None:
     p = lost()
     ids = exec_ids()
     new_id = lambda: f"G{next(ids)}"  # noqa: E731
-    assert rows(p.announce(new_id, NOW)) == [
+    assert rows(p.announce(new_id, NOW, discarded=False)) == [
         ("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT)]
     assert rows(p.on_child("A1.1", venue("A1.1", "F", "1", leaves=300, last_qty=200,
                                          last_px="100.02"), new_id, NOW)) == [
@@ -81,27 +81,32 @@ def test_the_client_hears_pending_cancel_then_each_fill_then_canceled() -> None:
     assert p.done and [r.exec_id for r in done] == ["G4"]
 
 
-def test_what_happened_before_the_clients_logon_waits_for_it() -> None:
-    """Children accounted for before the client logs on: nothing goes out until then; at
-    its logon the fill (OrdStatus 1: it never heard Pending Cancel) and Canceled. A cancel
-    reject (too late, or unknown order) accounts for a child as a Canceled does."""
+def test_what_the_venue_reports_before_the_clients_logon_is_reported_at_once() -> None:
+    """Reports are made as the venue's come, logged on or not (the client session's store
+    keeps them for a later restart and for its resend): Pending Cancel first, the fill, the
+    end. A cancel reject (unknown order) accounts for a child as a Canceled does. At the
+    logon: nothing again, unless a sequence reset discarded them; then the same again."""
     p = lost()
-    new_id = iter(["G1", "G2", "G3"]).__next__
-    assert p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=50,
-                                    last_px="99.99"), new_id, NOW) == []
+    new_id = iter(f"G{n}" for n in range(1, 9)).__next__
+    sent = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=50, last_px="99.99"),
+                      new_id, NOW)
+    assert rows(sent) == [("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT),
+                          ("F", "6", "P", 50, 150, 850, Decimal("99.99"), None)]
     reject = CancelReject(owner="", order_id="NONE", cl_ord_id="A1.2~r",
                           orig_cl_ord_id="A1.2", ord_status="8", response_to="1", reason=1,
                           text="unknown order", time=NOW)
-    assert p.on_child("A1.2", reject, new_id, NOW) == []
-    assert rows(p.announce(new_id, NOW)) == [
-        ("F", "1", "P", 50, 150, 850, Decimal("99.99"), None),
-        ("4", "4", "P", 0, 150, 0, Decimal("99.99"), RESTART_TEXT)]
+    sent += p.on_child("A1.2", reject, new_id, NOW)
+    assert rows(sent[2:]) == [("4", "4", "P", 0, 150, 0, Decimal("99.99"), RESTART_TEXT)]
+    assert p.announce(new_id, NOW, discarded=False) == []
+    p.unheard = list(sent)  # (the caller's: sent while the client was logged out)
+    assert p.announce(new_id, NOW, discarded=True) == sent
+    assert p.announce(new_id, NOW, discarded=True) == []
 
 
 def test_fills_that_complete_the_parent_end_it_filled() -> None:
     p = lost(children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    p.announce(new_id, NOW)
+    p.announce(new_id, NOW, discarded=False)
     got = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
                                    last_px="100"), new_id, NOW)
     assert rows(got) == [("F", "2", "P", 900, 1000, 0, Decimal("99.999"), None)]
@@ -110,7 +115,7 @@ def test_fills_that_complete_the_parent_end_it_filled() -> None:
 
 def test_a_parent_with_no_child_found_is_canceled_at_once() -> None:
     p = lost(children=())
-    assert rows(p.announce(iter(["G1"]).__next__, NOW)) == [
+    assert rows(p.announce(iter(["G1"]).__next__, NOW, discarded=False)) == [
         ("4", "4", "P", 0, 100, 0, Decimal("99.99"), RESTART_TEXT)]
 
 
@@ -119,7 +124,7 @@ def test_a_cancel_the_client_had_pending_is_answered_by_the_end() -> None:
     own ClOrdID, and the final Canceled answers C1 (OrigClOrdID P)."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    assert p.announce(new_id, NOW) == []  # the client knows it is pending already
+    assert p.announce(new_id, NOW, discarded=False) == []  # the client knows it is pending already
     [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r"), new_id, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status, end.cum) == ("C1", "P", "4", 100)
 
@@ -129,7 +134,7 @@ def test_a_second_restart_goes_on_from_the_pending_cancel_it_reported() -> None:
     no second Pending Cancel; its ClOrdID stays the order's."""
     p = lost(f"11=P|150=6|39=6|14=100|151=900|6=99.99|58={PENDING_TEXT}", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    assert p.announce(new_id, NOW) == []
+    assert p.announce(new_id, NOW, discarded=False) == []
     [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r2"), new_id, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
 
@@ -149,7 +154,7 @@ def test_only_a_reject_that_says_the_child_is_done_accounts_for_it() -> None:
     already pending at the venue, 102=3, the child still working) leaves it to wait for."""
     p = lost(children=("A1.1", "A1.2", "A1.3"))
     new_id = iter(f"G{n}" for n in range(1, 9)).__next__
-    p.announce(new_id, NOW)
+    p.announce(new_id, NOW, discarded=False)
     assert p.on_child("A1.1", cancel_reject("A1.1", 3, "1"), new_id, NOW) == []
     assert p.children == {"A1.1", "A1.2", "A1.3"}
     p.on_child("A1.2", cancel_reject("A1.2", 0, "2"), new_id, NOW)
@@ -164,7 +169,7 @@ def test_a_replace_the_client_had_pending_is_refused_at_its_logon() -> None:
     """Every OrderCancelReplaceRequest gets an answer: the one pending at the crash (R1) is
     refused (434=2, too late, OrdStatus as before it) before the Pending Cancel."""
     p = lost("11=R1|41=P|150=E|39=E|14=100|151=900|6=99.99", children=("A1.1",))
-    reject, pending = p.announce(iter(["G1", "G2"]).__next__, NOW)
+    reject, pending = p.announce(iter(["G1", "G2"]).__next__, NOW, discarded=False)
     assert isinstance(reject, CancelReject) and isinstance(pending, ExecReport)
     assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.response_to, reject.reason,
             reject.ord_status) == ("R1", "P", "2", 0, "1")
@@ -174,7 +179,7 @@ def test_a_replace_the_client_had_pending_is_refused_at_its_logon() -> None:
 def test_fills_completing_a_parent_the_client_was_canceling_refuse_its_cancel() -> None:
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    p.announce(new_id, NOW)
+    p.announce(new_id, NOW, discarded=False)
     fill, reject = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
                                             last_px="100"), new_id, NOW)
     assert isinstance(fill, ExecReport) and (fill.cl_ord_id, fill.ord_status) == ("P", "2")
@@ -187,14 +192,14 @@ def test_a_fill_or_status_report_while_pending_is_not_a_cancel_acknowledgement()
     """OrdStatus 6 on a fill (150=F) is under the order's own ClOrdID: not the client's
     cancel request; the parent's ClOrdID is that report's."""
     p = lost("11=P|150=F|39=6|14=100|151=900|6=99.99|32=100|31=99.99", children=())
-    [end] = p.announce(iter(["G1"]).__next__, NOW)
+    [end] = p.announce(iter(["G1"]).__next__, NOW, discarded=False)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
 
 
 def test_the_end_answering_the_clients_cancel_renames_the_order() -> None:
     """As the desk renames a parent at Canceled: later status reports are under C1."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=())
-    [end] = p.announce(iter(["G1"]).__next__, NOW)
+    [end] = p.announce(iter(["G1"]).__next__, NOW, discarded=False)
     assert (end.cl_ord_id, end.orig_cl_ord_id) == ("C1", "P")
     assert (p.state.cl_ord_id, p.state.orig_cl_ord_id) == ("C1", "P")
 
@@ -203,7 +208,7 @@ def test_what_a_reset_carries_over_keeps_the_clients_pending_cancel() -> None:
     """The parent as a sequence reset carries it (the client heard nothing new at its
     logon): read again by a later restart, the client's cancel C1 is still answered."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
-    p.announce(iter(["G1"]).__next__, NOW)
+    p.announce(iter(["G1"]).__next__, NOW, discarded=False)
     carried = p.carried(iter(["G2"]).__next__, NOW)
     assert (carried.exec_type, carried.cl_ord_id, carried.orig_cl_ord_id) == ("6", "C1", "P")
     config = next(c for c in load_config(ROOT / "sessions/algo.yaml").sessions
