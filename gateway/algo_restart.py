@@ -36,9 +36,10 @@ are not found, and a parent none of whose children is found is reported Canceled
 A venue report resent after a crash that fell between our report of it and the commit of
 its sequence number is counted again (the venue ExecIDs taken are not stored). A child
 whose cancel the venue refuses for another reason than its being done is waited for, until
-its end or the next restart. A client's cancel pending at the crash is known only from the
-last report (its acknowledgement): after a fill reported later, the end goes out
-unsolicited.
+its end or the next restart. A client's cancel pending at the crash is known from its
+acknowledgement among the stored reports (:attr:`Recovered.requests`); a sequence reset
+carries over only each parent's last report, so after a reset that followed a fill reported
+while it was pending, the end goes out unsolicited.
 """
 
 from __future__ import annotations
@@ -160,20 +161,27 @@ class LostParent:
     seen: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_stored(cls, raw: bytes, owner: str, children: Iterable[str]) -> LostParent:
-        """The parent whose last stored report is ``raw``, for client session ``owner``."""
+    def from_stored(cls, raw: bytes, owner: str, children: Iterable[str],
+                    request: tuple[str, str] | None = None) -> LostParent:
+        """The parent whose last stored report is ``raw``, for client session ``owner``;
+        ``request``: the client's cancel or replace pending at the crash (ExecType of its
+        acknowledgement, its ClOrdID: :attr:`Recovered.requests`, which knows it from an
+        earlier report too), else what ``raw`` itself acknowledges."""
         f = scan_fields(raw)
         state = last_state(raw, owner, "", "", datetime.min)
         status = f.get(39, "")
-        requests: dict[str, str] = {}
-        exec_type = f.get(150)
-        if exec_type in (PENDING_CANCEL, PENDING_REPLACE) and f.get(58) != PENDING_TEXT:
-            # the last report acknowledged the client's cancel or replace: it is under the
-            # request's ClOrdID; the order's own is its OrigClOrdID (a fill or status
-            # report while one is pending is under the order's own)
-            requests[exec_type] = state.cl_ord_id
+        exec_type = f.get(150, "")
+        acknowledges = exec_type in (PENDING_CANCEL, PENDING_REPLACE) and bool(f.get(41)) \
+            and f.get(58) != PENDING_TEXT
+        if request is None and acknowledges:
+            request = (exec_type, state.cl_ord_id)
+        if acknowledges:
+            # the last report is the acknowledgement: under the request's ClOrdID; the
+            # order's own is its OrigClOrdID (a fill or status report while a request is
+            # pending is under the order's own)
             state = dataclasses.replace(state, cl_ord_id=f.get(41) or state.cl_ord_id,
                                         orig_cl_ord_id=None)
+        requests = dict([request]) if request is not None else {}
         if status == PENDING_REPLACE:  # refused at the logon: the order's status before it
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
@@ -208,8 +216,11 @@ class LostParent:
             out.append(self._reject(self.replace_request, "2", now))
             self.replace_request = None
         if self.children and self.state.ord_status != PENDING_CANCEL:
-            out.append(self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id, now,
-                                    text=PENDING_TEXT))
+            # unsolicited: no OrigClOrdID, which would make it read as the acknowledgement
+            # of a request of the client's (venue_restart.recover)
+            out.append(dataclasses.replace(
+                self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id, now, text=PENDING_TEXT),
+                orig_cl_ord_id=None))
         return out + self._reports(exec_id, now)
 
     def announce(self, exec_id: Callable[[], str], now: datetime, *,

@@ -184,15 +184,16 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             self._parents.bind(runner.name, runner.config, session)
-        lost = {order_id: (name, raw) for name, found in self._stored.items()
+        lost = {order_id: (name, raw, found.requests.get(order_id))
+                for name, found in self._stored.items()
                 for order_id, raw in found.open.items()}
         if lost and upstream_store is not None:
             self._orphans = {c.child_id: c for c in stored_children(stored_reports(upstream_store))
                              if c.parent_id in lost}
-        for order_id, (name, raw) in lost.items():
+        for order_id, (name, raw, request) in lost.items():
             self._lost[order_id] = LostParent.from_stored(
                 raw, name, (c.child_id for c in self._orphans.values()
-                            if c.parent_id == order_id))
+                            if c.parent_id == order_id), request)
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:

@@ -48,7 +48,15 @@ from gateway.codec import encode, scan_fields
 from gateway.fix_reports import exec_report_message
 from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
-from gateway.venue_orders import CANCELED, FINAL_STATUSES, ORDER_STATUS, REJECTED, ExecReport
+from gateway.venue_orders import (
+    CANCELED,
+    FINAL_STATUSES,
+    ORDER_STATUS,
+    PENDING_CANCEL,
+    PENDING_REPLACE,
+    REJECTED,
+    ExecReport,
+)
 
 if TYPE_CHECKING:
     from fixspec.dictionary import SessionDictionaries
@@ -61,6 +69,7 @@ __all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "last_state", "recover"
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
 _ER = b"\x0135=8\x01"
+_PENDING = (PENDING_CANCEL, PENDING_REPLACE)  # ExecType / OrdStatus of a pending request
 
 
 def trading_day(schedule: Schedule | None, t: datetime) -> date:
@@ -101,6 +110,9 @@ class Recovered:
     refused: dict[str, str] = field(default_factory=dict)
     #: the last report of each order still open, by OrderID, until it is reported Canceled
     open: dict[str, bytes] = field(default_factory=dict)
+    #: per OrderID, the client's cancel or replace still pending at the end: (ExecType of
+    #: its acknowledgement, 6 or E; the request's ClOrdID)
+    requests: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.orders or self.refused)
@@ -161,6 +173,11 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
             got.open[order_id] = message.raw
         else:
             got.open.pop(order_id, None)
+        exec_type, status = f.get(150, ""), f.get(39, "")
+        if exec_type in _PENDING and f.get(41):  # a request acknowledged (11 is its ClOrdID)
+            got.requests[order_id] = (exec_type, f.get(11, ""))
+        elif status not in _PENDING:  # (a fill or status report while it is pending: not)
+            got.requests.pop(order_id, None)
     return got
 
 

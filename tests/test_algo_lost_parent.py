@@ -16,7 +16,9 @@ from gateway.algo_restart import PENDING_TEXT, RESTART_TEXT, LostParent, child_o
 from gateway.codec import encode
 from gateway.config import load_config
 from gateway.fix_reports import exec_report_message
+from gateway.store import StoredMessage
 from gateway.venue_orders import CancelReject, ExecReport
+from gateway.venue_restart import recover
 from tests.fixpeer import Peer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +218,30 @@ def test_what_a_reset_carries_over_keeps_the_clients_pending_cancel() -> None:
     raw = encode(exec_report_message(carried, config), builtin_session("FIX.4.4"))
     again = LostParent.from_stored(raw, OWNER, ("A1.1",))
     assert (again.cancel_request, again.state.cl_ord_id) == ("C1", "P")
+
+
+def test_a_cancel_pending_before_a_later_fill_is_still_answered() -> None:
+    """The client's cancel C1 was acknowledged, then a fill was reported (39=6, under the
+    order's own ClOrdID), then the crash: the stored reports still tell C1 is pending
+    (venue_restart.recover), and the end answers it."""
+    acked = stored("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99")
+    fill = stored("11=P|150=F|39=6|14=200|151=800|6=100|32=100|31=100.01")
+    found = recover([StoredMessage(1, acked), StoredMessage(2, fill)])
+    assert found.requests == {"A1": ("6", "C1")}
+    p = LostParent.from_stored(found.open["A1"], OWNER, ("A1.1",), found.requests["A1"])
+    assert (p.state.cl_ord_id, p.state.cum, p.cancel_request) == ("P", 200, "C1")
+    new_id = iter(["G1", "G2"]).__next__
+    assert p.announce(new_id, NOW, discarded=False) == []  # pending already
+    [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r"), new_id, NOW)
+    assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status, end.cum) == ("C1", "P", "4", 200)
+
+
+def test_a_request_answered_or_refused_is_no_longer_pending() -> None:
+    """After the acknowledgement, a report whose OrdStatus is not pending (the cancel was
+    refused, the order works on) ends the request; the restart's own Pending Cancel, with no
+    OrigClOrdID, acknowledges nothing."""
+    found = recover([
+        StoredMessage(1, stored("11=C1|41=P|150=6|39=6|14=0|151=1000|6=0")),
+        StoredMessage(2, stored("11=P|150=F|39=1|14=100|151=900|6=99|32=100|31=99")),
+        StoredMessage(3, stored(f"11=P|150=6|39=6|14=100|151=900|6=99|58={PENDING_TEXT}"))])
+    assert found.requests == {}
