@@ -36,10 +36,9 @@ are not found, and a parent none of whose children is found is reported Canceled
 A venue report resent after a crash that fell between our report of it and the commit of
 its sequence number is counted again (the venue ExecIDs taken are not stored). A child
 whose cancel the venue refuses for another reason than its being done is waited for, until
-its end or the next restart. A client's cancel pending at the crash is known from its
-acknowledgement among the stored reports (:attr:`Recovered.requests`); a sequence reset
-carries over only each parent's last report, so after a reset that followed a fill reported
-while it was pending, the end goes out unsolicited.
+its end or the next restart. Which reports the client missed while logged out is known
+in memory only: after another crash, a logon with ResetSeqNumFlag (which discards them) does
+not bring them again; its status requests get each parent's state.
 """
 
 from __future__ import annotations
@@ -155,6 +154,10 @@ class LostParent:
     started: bool = False
     #: its reports sent while its client was logged out (kept by the caller), until a logon
     unheard: list[Report] = field(default_factory=list)
+    #: of those, the ones a sequence reset discarded before the client had them (:meth:`reset`)
+    missed: list[Report] = field(default_factory=list)
+    #: the parent as the restart found it (for the audit)
+    found: ExecReport | None = None
     #: fills of children not yet reported: (LastQty, LastPx)
     fills: list[tuple[int, Decimal]] = field(default_factory=list)
     #: the venue's ExecIDs of the fills taken (a resent report repeats one)
@@ -181,12 +184,14 @@ class LostParent:
             # pending is under the order's own)
             state = dataclasses.replace(state, cl_ord_id=f.get(41) or state.cl_ord_id,
                                         orig_cl_ord_id=None)
+        if request is not None and request[1] == state.cl_ord_id:
+            request = None  # (the order's own ClOrdID: no request of the client's)
         requests = dict([request]) if request is not None else {}
         if status == PENDING_REPLACE:  # refused at the logon: the order's status before it
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
         return cls(state, set(children), requests.get(PENDING_CANCEL),
-                   requests.get(PENDING_REPLACE))
+                   requests.get(PENDING_REPLACE), found=state)
 
     def carried(self, exec_id: Callable[[], str], now: datetime) -> ExecReport:
         """The parent as a report for a sequence reset to carry over (the client heard
@@ -223,14 +228,18 @@ class LostParent:
                 orig_cl_ord_id=None))
         return out + self._reports(exec_id, now)
 
-    def announce(self, exec_id: Callable[[], str], now: datetime, *,
-                 discarded: bool) -> list[Report]:
-        """A logon of the client's: the first reports if not made yet; and if a sequence
-        reset since its last logon ``discarded`` the reports sent while it was logged out
-        (:attr:`unheard`), those again, as they were (their ExecIDs too: the client never
-        had them, and would know them if it had)."""
-        out = (self.unheard if discarded else []) + self.start(exec_id, now)
+    def reset(self) -> None:
+        """The client session's store was reset: the reports sent while the client was
+        logged out are gone with it, never delivered (:attr:`missed`)."""
+        self.missed += self.unheard
         self.unheard = []
+
+    def announce(self, exec_id: Callable[[], str], now: datetime) -> list[Report]:
+        """A logon of the client's: the reports a reset discarded before it had them, again
+        as they were (their ExecIDs too: it never had them), then the first reports if not
+        made yet. Those sent while it was away and still stored come by its resend."""
+        out = self.missed + self.start(exec_id, now)
+        self.missed, self.unheard = [], []
         return out
 
     def on_child(self, child: str, r: Report, exec_id: Callable[[], str],

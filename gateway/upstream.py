@@ -184,6 +184,7 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             self._parents.bind(runner.name, runner.config, session)
+            session.carry = partial(self._at_reset, runner.name, session.carry)
         lost = {order_id: (name, raw, found.requests.get(order_id))
                 for name, found in self._stored.items()
                 for order_id, raw in found.open.items()}
@@ -213,27 +214,50 @@ class AlgoGatewayApplication:
             self._lost_parents(session, now)
 
     def _lost_parents(self, session: SessionHandle, now: datetime) -> None:
-        """At a client session's logon: its parents lost open at a restart (audited at the
-        first logon: venue_restart.SessionOrders.take_lost), and what it hears of each
-        (LostParent.announce: its first reports, or its state again if a sequence reset
-        discarded what was sent while it was logged out)."""
+        """At a client session's logon: what it hears of each of its parents lost open at a
+        restart (LostParent.announce: its first reports, and those a sequence reset
+        discarded while it was logged out); the stored reports' open orders are taken
+        (venue_restart.SessionOrders.take_lost: no longer carried over as they were)."""
         name = session.name
-        _, first = self._parents.take_lost(name, session.config.schedule, now)
-        discarded = self._parents.discarded(name)
+        self._parents.take_lost(name, session.config.schedule, now)
         for order_id, parent in self._lost.items():
-            if parent.state.owner != name:
-                continue
-            if order_id in first and self.audit is not None:
-                s = parent.state
-                self.audit.order(now, "parent_lost", name, cl_ord_id=s.cl_ord_id,
-                                 order_id=order_id, cum_qty=s.cum, avg_px=s.avg_px,
+            if parent.state.owner == name:
+                started = parent.started
+                self._report_lost(order_id, parent, started,
+                                  parent.announce(partial(next, self._exec_ids), now), now)
+
+    def _report_lost(self, order_id: str, parent: LostParent, started: bool,
+                     reports: list[Report], now: datetime) -> None:
+        """Deliver a lost parent's ``reports`` (``started``: whether it had made its first
+        ones before): audited as found with its first; kept for the client session's
+        resets in the form a later restart reads right (LostParent.carried) while the
+        client's cancel is pending or the client heard nothing new of it."""
+        name = parent.state.owner
+        if not started and parent.started:
+            found = parent.found or parent.state
+            if self.audit is not None:
+                self.audit.order(now, "parent_lost", name, cl_ord_id=found.cl_ord_id,
+                                 order_id=order_id, cum_qty=found.cum, avg_px=found.avg_px,
                                  children=sorted(parent.children))
-            self._deliver(parent.announce(partial(next, self._exec_ids), now,
-                                          discarded=discarded), now)
-            if not parent.done and not self._parents.kept(name, order_id):
-                # a parent the client heard nothing new of (its Pending Cancel was stored
-                # before the restart): still carried over by the session's resets
-                self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
+            stored = self._stored.get(name)
+            if stored is not None:  # its reports from now on are what a reset carries
+                stored.open.pop(order_id, None)
+        client = self.sessions.get(name)
+        if client is None or not client.logged_on:
+            parent.unheard += reports  # stored for its resend, unless a reset discards them
+        self._deliver(reports, now)
+        if not parent.done and (parent.cancel_request is not None
+                                or not self._parents.kept(name, order_id)):
+            self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
+
+    def _at_reset(self, name: str, carry: Callable[[], Sequence[bytes]] | None
+                  ) -> Sequence[bytes]:
+        """Client session ``name``'s store is reset: what its lost parents sent while it
+        was logged out is discarded (LostParent.reset); what the store carries over."""
+        for parent in self._lost.values():
+            if parent.state.owner == name:
+                parent.reset()
+        return carry() if carry is not None else ()
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
         """Cancel at the venue the children of parents lost at a restart (once each in a
@@ -517,11 +541,9 @@ class AlgoGatewayApplication:
             self.audit.order(now, "lost_child" if lost is not None else "unknown_child",
                              self.upstream_name, **fields)
         if orphan is not None and lost is not None:
-            reports = lost.on_child(orphan.child_id, r, partial(next, self._exec_ids), now)
-            client = self.sessions.get(lost.state.owner)
-            if client is None or not client.logged_on:
-                lost.unheard += reports  # stored for its resend, unless a reset discards them
-            self._deliver(reports, now)
+            started = lost.started
+            self._report_lost(orphan.parent_id, lost, started, lost.on_child(
+                orphan.child_id, r, partial(next, self._exec_ids), now), now)
         elif isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
             print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
                   f"on order {r.cl_ord_id}, a child no parent of ours has "
@@ -559,7 +581,9 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             if isinstance(r, ExecReport):
-                if r.order_id not in ("", "NONE"):  # else a request refused before it was one
+                # a status report changes nothing: the last report that did stays the one a
+                # reset carries (a request's acknowledgement, which a restart looks for)
+                if r.order_id not in ("", "NONE") and r.exec_type != ORDER_STATUS:
                     self._parents.keep(r)
                 session.send(exec_report_message(r, session.config))
             else:

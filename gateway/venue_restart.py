@@ -69,6 +69,7 @@ __all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "last_state", "recover"
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
 _ER = b"\x0135=8\x01"
+_CXL_REJ = b"\x0135=9\x01"
 _PENDING = (PENDING_CANCEL, PENDING_REPLACE)  # ExecType / OrdStatus of a pending request
 
 
@@ -152,6 +153,12 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
     """Read a session's stored messages in sequence order (see the module docstring)."""
     got = Recovered()
     for message in stored:
+        if _CXL_REJ in message.raw:  # the refusal of a request ends it
+            f = scan_fields(message.raw)
+            order_id = f.get(37, "")
+            if got.requests.get(order_id, ("", ""))[1] == f.get(11):
+                del got.requests[order_id]
+            continue
         if _ER not in message.raw:
             continue
         f = scan_fields(message.raw)
@@ -229,7 +236,6 @@ class SessionOrders:
         self.stored: dict[str, Recovered] = {}
         self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
-        self._discarded: set[str] = set()  # sessions reset since discarded() last asked
 
     def bind(self, name: str, config: SessionConfig, session: Session) -> None:
         """Read session ``name``'s store, and have its resets carry the open orders over."""
@@ -252,7 +258,6 @@ class SessionOrders:
                dictionaries: SessionDictionaries) -> list[bytes]:
         """What ``owner``'s store keeps across a reset: the last report of each of its
         orders still open, and of those a restart found lost and has not yet reported."""
-        self._discarded.add(owner)
         stored = self.stored.get(owner)
         out = list(stored.open.values()) if stored is not None else []
         out += [encode(exec_report_message(r, config), dictionaries)
@@ -262,14 +267,6 @@ class SessionOrders:
     def kept(self, owner: str, order_id: str) -> bool:
         """Whether :meth:`keep` holds a report of ``owner``'s order ``order_id`` (open)."""
         return order_id in self._open.get(owner, {})
-
-    def discarded(self, owner: str) -> bool:
-        """Whether ``owner``'s store was reset since the last call (what it held for the
-        session's peer, reports sent while it was logged out among them, was discarded)."""
-        if owner in self._discarded:
-            self._discarded.discard(owner)
-            return True
-        return False
 
     def at_logon(self, owner: str, schedule: Schedule | None, now: datetime,
                  exec_id: Callable[[], str]) -> tuple[bool, list[ExecReport]]:

@@ -67,7 +67,7 @@ def test_the_client_hears_pending_cancel_then_each_fill_then_canceled() -> None:
     p = lost()
     ids = exec_ids()
     new_id = lambda: f"G{next(ids)}"  # noqa: E731
-    assert rows(p.announce(new_id, NOW, discarded=False)) == [
+    assert rows(p.announce(new_id, NOW)) == [
         ("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT)]
     assert rows(p.on_child("A1.1", venue("A1.1", "F", "1", leaves=300, last_qty=200,
                                          last_px="100.02"), new_id, NOW)) == [
@@ -99,16 +99,18 @@ def test_what_the_venue_reports_before_the_clients_logon_is_reported_at_once() -
                           text="unknown order", time=NOW)
     sent += p.on_child("A1.2", reject, new_id, NOW)
     assert rows(sent[2:]) == [("4", "4", "P", 0, 150, 0, Decimal("99.99"), RESTART_TEXT)]
-    assert p.announce(new_id, NOW, discarded=False) == []
     p.unheard = list(sent)  # (the caller's: sent while the client was logged out)
-    assert p.announce(new_id, NOW, discarded=True) == sent
-    assert p.announce(new_id, NOW, discarded=True) == []
+    assert p.announce(new_id, NOW) == []  # its resend delivers them
+    p.unheard = list(sent)
+    p.reset()  # a sequence reset discarded them before the client had them
+    assert p.announce(new_id, NOW) == sent
+    assert p.announce(new_id, NOW) == []
 
 
 def test_fills_that_complete_the_parent_end_it_filled() -> None:
     p = lost(children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    p.announce(new_id, NOW, discarded=False)
+    p.announce(new_id, NOW)
     got = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
                                    last_px="100"), new_id, NOW)
     assert rows(got) == [("F", "2", "P", 900, 1000, 0, Decimal("99.999"), None)]
@@ -117,7 +119,7 @@ def test_fills_that_complete_the_parent_end_it_filled() -> None:
 
 def test_a_parent_with_no_child_found_is_canceled_at_once() -> None:
     p = lost(children=())
-    assert rows(p.announce(iter(["G1"]).__next__, NOW, discarded=False)) == [
+    assert rows(p.announce(iter(["G1"]).__next__, NOW)) == [
         ("4", "4", "P", 0, 100, 0, Decimal("99.99"), RESTART_TEXT)]
 
 
@@ -126,7 +128,7 @@ def test_a_cancel_the_client_had_pending_is_answered_by_the_end() -> None:
     own ClOrdID, and the final Canceled answers C1 (OrigClOrdID P)."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    assert p.announce(new_id, NOW, discarded=False) == []  # the client knows it is pending already
+    assert p.announce(new_id, NOW) == []  # the client knows it is pending already
     [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r"), new_id, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status, end.cum) == ("C1", "P", "4", 100)
 
@@ -136,7 +138,7 @@ def test_a_second_restart_goes_on_from_the_pending_cancel_it_reported() -> None:
     no second Pending Cancel; its ClOrdID stays the order's."""
     p = lost(f"11=P|150=6|39=6|14=100|151=900|6=99.99|58={PENDING_TEXT}", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    assert p.announce(new_id, NOW, discarded=False) == []
+    assert p.announce(new_id, NOW) == []
     [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r2"), new_id, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
 
@@ -156,7 +158,7 @@ def test_only_a_reject_that_says_the_child_is_done_accounts_for_it() -> None:
     already pending at the venue, 102=3, the child still working) leaves it to wait for."""
     p = lost(children=("A1.1", "A1.2", "A1.3"))
     new_id = iter(f"G{n}" for n in range(1, 9)).__next__
-    p.announce(new_id, NOW, discarded=False)
+    p.announce(new_id, NOW)
     assert p.on_child("A1.1", cancel_reject("A1.1", 3, "1"), new_id, NOW) == []
     assert p.children == {"A1.1", "A1.2", "A1.3"}
     p.on_child("A1.2", cancel_reject("A1.2", 0, "2"), new_id, NOW)
@@ -171,7 +173,7 @@ def test_a_replace_the_client_had_pending_is_refused_at_its_logon() -> None:
     """Every OrderCancelReplaceRequest gets an answer: the one pending at the crash (R1) is
     refused (434=2, too late, OrdStatus as before it) before the Pending Cancel."""
     p = lost("11=R1|41=P|150=E|39=E|14=100|151=900|6=99.99", children=("A1.1",))
-    reject, pending = p.announce(iter(["G1", "G2"]).__next__, NOW, discarded=False)
+    reject, pending = p.announce(iter(["G1", "G2"]).__next__, NOW)
     assert isinstance(reject, CancelReject) and isinstance(pending, ExecReport)
     assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.response_to, reject.reason,
             reject.ord_status) == ("R1", "P", "2", 0, "1")
@@ -181,7 +183,7 @@ def test_a_replace_the_client_had_pending_is_refused_at_its_logon() -> None:
 def test_fills_completing_a_parent_the_client_was_canceling_refuse_its_cancel() -> None:
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
     new_id = iter(["G1", "G2"]).__next__
-    p.announce(new_id, NOW, discarded=False)
+    p.announce(new_id, NOW)
     fill, reject = p.on_child("A1.1", venue("A1.1", "F", "2", leaves=0, last_qty=900,
                                             last_px="100"), new_id, NOW)
     assert isinstance(fill, ExecReport) and (fill.cl_ord_id, fill.ord_status) == ("P", "2")
@@ -194,14 +196,14 @@ def test_a_fill_or_status_report_while_pending_is_not_a_cancel_acknowledgement()
     """OrdStatus 6 on a fill (150=F) is under the order's own ClOrdID: not the client's
     cancel request; the parent's ClOrdID is that report's."""
     p = lost("11=P|150=F|39=6|14=100|151=900|6=99.99|32=100|31=99.99", children=())
-    [end] = p.announce(iter(["G1"]).__next__, NOW, discarded=False)
+    [end] = p.announce(iter(["G1"]).__next__, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status) == ("P", None, "4")
 
 
 def test_the_end_answering_the_clients_cancel_renames_the_order() -> None:
     """As the desk renames a parent at Canceled: later status reports are under C1."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=())
-    [end] = p.announce(iter(["G1"]).__next__, NOW, discarded=False)
+    [end] = p.announce(iter(["G1"]).__next__, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id) == ("C1", "P")
     assert (p.state.cl_ord_id, p.state.orig_cl_ord_id) == ("C1", "P")
 
@@ -210,7 +212,7 @@ def test_what_a_reset_carries_over_keeps_the_clients_pending_cancel() -> None:
     """The parent as a sequence reset carries it (the client heard nothing new at its
     logon): read again by a later restart, the client's cancel C1 is still answered."""
     p = lost("11=C1|41=P|150=6|39=6|14=100|151=900|6=99.99", children=("A1.1",))
-    p.announce(iter(["G1"]).__next__, NOW, discarded=False)
+    p.announce(iter(["G1"]).__next__, NOW)
     carried = p.carried(iter(["G2"]).__next__, NOW)
     assert (carried.exec_type, carried.cl_ord_id, carried.orig_cl_ord_id) == ("6", "C1", "P")
     config = next(c for c in load_config(ROOT / "sessions/algo.yaml").sessions
@@ -231,7 +233,7 @@ def test_a_cancel_pending_before_a_later_fill_is_still_answered() -> None:
     p = LostParent.from_stored(found.open["A1"], OWNER, ("A1.1",), found.requests["A1"])
     assert (p.state.cl_ord_id, p.state.cum, p.cancel_request) == ("P", 200, "C1")
     new_id = iter(["G1", "G2"]).__next__
-    assert p.announce(new_id, NOW, discarded=False) == []  # pending already
+    assert p.announce(new_id, NOW) == []  # pending already
     [end] = p.on_child("A1.1", venue("A1.1", "4", "4", leaves=0, cl="A1.1~r"), new_id, NOW)
     assert (end.cl_ord_id, end.orig_cl_ord_id, end.ord_status, end.cum) == ("C1", "P", "4", 200)
 
@@ -245,3 +247,25 @@ def test_a_request_answered_or_refused_is_no_longer_pending() -> None:
         StoredMessage(2, stored("11=P|150=F|39=1|14=100|151=900|6=99|32=100|31=99")),
         StoredMessage(3, stored(f"11=P|150=6|39=6|14=100|151=900|6=99|58={PENDING_TEXT}"))])
     assert found.requests == {}
+
+
+def test_a_refused_request_is_no_longer_pending() -> None:
+    """The client's replace R1 was acknowledged, a fill came under 39=E, then the replace
+    was refused (OrderCancelReject): R1 is answered, not pending at the crash."""
+    peer = Peer(begin="FIX.4.4", sender="ALGO", target="CLIENT1")
+    found = recover([
+        StoredMessage(1, stored("11=R1|41=P|150=E|39=E|14=0|151=1000|6=0")),
+        StoredMessage(2, stored("11=P|150=F|39=E|14=200|151=800|6=99|32=200|31=99")),
+        StoredMessage(3, peer.msg("35=9|37=A1|11=R1|41=P|39=1|434=2|102=99", seq=3, now=NOW))])
+    assert found.requests == {}
+
+
+def test_a_request_naming_the_orders_own_clordid_is_none() -> None:
+    """A store written before the restart's Pending Cancel lost its OrigClOrdID (a parent
+    replaced P1 -> P2: 11=P2, 41=P1) reads as the acknowledgement of a request P2, the
+    order's own ClOrdID: no request of the client's to answer."""
+    raw = stored(f"11=P2|41=P1|150=6|39=6|14=0|151=1000|6=0|58={PENDING_TEXT}")
+    p = LostParent.from_stored(raw, OWNER, (), recover([StoredMessage(1, raw)]).requests["A1"])
+    assert p.cancel_request is None
+    [end] = p.announce(iter(["G1"]).__next__, NOW)
+    assert (end.cl_ord_id, end.ord_status) == ("P2", "4")

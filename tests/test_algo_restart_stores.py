@@ -1,0 +1,244 @@
+"""The algo gateway's lost parents (gateway.algo_restart) against its sessions' stores, in
+process: the application over memory stores, a crash being a new application bound to the
+same stores, sequence resets being the stores' (with what the application has them carry
+over). What the client hears across resets and second crashes; the same over real
+processes killed with SIGKILL is in tests/test_algo_gateway_restart.py."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fixspec.dictionary import SessionDictionaries, builtin_session, load_builtin
+from fixspec.fieldtypes import format_utc_timestamp
+from gateway.codec import decode_bytes, encode
+from gateway.config import SessionConfig, load_config
+from gateway.fixmessage import Message
+from gateway.store import MemoryStore
+from gateway.upstream import AlgoGatewayApplication
+from tests.fixpeer import fields, frame
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "sessions/algo.yaml"
+NOW = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
+_VENUE_IDS = itertools.count(1)
+
+
+@dataclass
+class StoreSession:
+    """What the application reads of a session: its store and dictionaries; ``carry`` is
+    what the application sets for resets."""
+
+    store: MemoryStore
+    dd: SessionDictionaries
+    carry: Callable[[], Sequence[bytes]] | None = None
+
+
+@dataclass
+class Handle:
+    """A session handle over a memory store: every message the application sends is
+    numbered and stored, and reaches the peer (``heard``) only while ``logged_on``."""
+
+    config: SessionConfig
+    session: StoreSession
+    logged_on: bool = False
+    heard: list[dict[int, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def send(self, message: Message) -> None:
+        store = self.session.store
+        for tag, value in ((8, self.config.begin_string), (49, self.config.sender_comp_id),
+                           (56, self.config.target_comp_id), (34, str(store.next_sender_seq)),
+                           (52, format_utc_timestamp(NOW))):
+            message.header.set(tag, value)
+        raw = encode(message, self.session.dd)
+        store.save_sent(store.next_sender_seq, raw)
+        if self.logged_on:
+            self.heard.append(fields(raw))
+
+    def reset(self) -> None:
+        """A sequence reset: the store keeps only what the application carries over."""
+        carry = self.session.carry
+        self.session.store.reset(NOW, carry() if carry is not None else ())
+
+    def resend(self) -> list[dict[int, str]]:
+        """What the peer's ResendRequest from 1 would get: the stored messages."""
+        store = self.session.store
+        return [fields(m.raw) for m in store.sent(1, store.next_sender_seq - 1)]
+
+
+@dataclass
+class Gateway:
+    """The algo gateway's sessions (their stores outlive a crash) and the application."""
+
+    handles: dict[str, Handle]
+    app: AlgoGatewayApplication = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """A (re)start: a new application bound to the stores; every session logged out."""
+        for h in self.handles.values():
+            h.logged_on = False
+            h.heard = []  # (a new process: new connections)
+            h.session.carry = None
+        self.app = AlgoGatewayApplication(load_config(CONFIG))
+        self.app.bind(self)
+
+    @property
+    def runners(self) -> dict[str, Handle]:  # (what bind reads of an engine)
+        return self.handles
+
+    @property
+    def venue(self) -> Handle:
+        return self.handles[self.app.upstream_name]
+
+    @property
+    def client(self) -> Handle:
+        return next(h for h in self.handles.values() if h.config.target_comp_id == "CLIENT1")
+
+    def logon(self, h: Handle, *, reset: bool = False) -> None:
+        if reset:
+            h.reset()
+        h.logged_on = True
+        self.app.on_logon(h, NOW)
+
+    def from_venue(self, text: str) -> None:
+        self.app.on_message(self.venue, message(text), NOW)
+
+    def from_client(self, text: str) -> None:
+        self.app.on_message(self.client, message(text), NOW)
+
+
+def message(text: str) -> Message:
+    return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
+
+
+def stamp(t: datetime) -> str:
+    return t.strftime("%Y%m%d-%H:%M:%S")
+
+
+def gateway() -> Gateway:
+    cfg = load_config(CONFIG)
+    return Gateway({s.name: Handle(s, StoreSession(MemoryStore(NOW),
+                                                   builtin_session(s.begin_string)))
+                    for s in cfg.sessions})
+
+
+def working_parent(gw: Gateway) -> tuple[str, str]:
+    """A TWAP parent P1 of CLIENT1 (buy 1,000 AAPL) with one child at the venue: the
+    parent's OrderID and the child's ClOrdID."""
+    gw.logon(gw.venue)
+    gw.logon(gw.client)
+    gw.from_venue("35=W|55=AAPL|268=2|269=0|270=99.99|271=5000|269=1|270=100.01|271=5000")
+    end = NOW + timedelta(seconds=600)
+    gw.from_client(f"35=D|11=P1|54=1|38=1000|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
+                   f"848=Slices=2|168={stamp(NOW)}|126={stamp(end)}")
+    order_id = gw.client.heard[-1][37]
+    t = NOW
+    while not (sent := [m for m in gw.venue.resend() if m[35] == "D"]):
+        t += timedelta(seconds=1)
+        assert t < end, "no child sent"
+        gw.app.on_timer(t)
+    return order_id, sent[0][11]
+
+
+def venue_report(child: str, body: str, cl: str | None = None) -> str:
+    ids = f"11={cl}|41={child}" if cl else f"11={child}"
+    return f"35=8|37=V{child}|17=E{next(_VENUE_IDS)}|{ids}|55=AAPL|54=1|38=500|{body}"
+
+
+def crashed_with_a_filled_orphan(gw: Gateway) -> None:
+    """A working parent, a crash, a restart: the venue resends the child's fill of 400 (made
+    while the gateway was down) and answers its restart-cancel, before the client logs on."""
+    _, child = working_parent(gw)
+    gw.start()
+    gw.logon(gw.venue)
+    gw.from_venue(venue_report(child, "150=F|39=1|151=100|14=400|6=100|32=400|31=100"))
+    gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=400|6=100", cl=child + "~r"))
+
+
+def ends(messages: list[dict[int, str]]) -> list[tuple[str | None, ...]]:
+    """The parent's reports among ``messages``: (ExecType, OrdStatus, CumQty, ClOrdID)."""
+    return [(m.get(150), m.get(39), m.get(14), m.get(11)) for m in messages
+            if m[35] == "8" and m.get(11) in ("P1", "C1")]
+
+
+def test_a_reset_logon_hears_once_what_the_reset_discarded() -> None:
+    """Reports made while the client was away are in its store, for its ResendRequest (a
+    logon without a reset adds nothing). A logon with ResetSeqNumFlag discards them: they
+    come again after it, once."""
+    want = [("6", "6", "0", "P1"), ("F", "6", "400", "P1"), ("4", "4", "400", "P1")]
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    assert ends(gw.client.resend())[-3:] == want
+    gw.logon(gw.client)
+    assert ends(gw.client.heard) == []  # its resend delivers them
+
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    gw.logon(gw.client, reset=True)
+    assert ends(gw.client.heard) == want
+    gw.client.logged_on = False
+    gw.client.heard = []
+    gw.logon(gw.client, reset=True)
+    assert ends(gw.client.heard) == []  # once
+
+
+def test_a_reset_before_the_reports_does_not_send_them_twice() -> None:
+    """The client's store was reset (a new schedule period, say) before the venue's answers
+    came: the reports are stored after it, and its resend delivers them; the logon adds
+    nothing."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.start()
+    gw.client.reset()
+    gw.logon(gw.venue)
+    gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r"))
+    gw.logon(gw.client)
+    assert ends(gw.client.heard) == []
+    assert ends(gw.client.resend()) == [("4", "4", "0", "P1")]
+
+
+def test_a_reset_before_the_clients_logon_carries_the_parent_as_reported() -> None:
+    """After the restart's reports (the fill, the end), a reset before the client's logon
+    carries over nothing stale: a second crash finds the parent done, not open with the
+    CumQty from before the first."""
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    gw.client.reset()
+    cancels = len([m for m in gw.venue.resend() if m[35] == "F"])
+    gw.start()
+    gw.logon(gw.venue)
+    gw.logon(gw.client)
+    assert ends(gw.client.heard) == []  # nothing lost this time: no Canceled at CumQty 0
+    assert len([m for m in gw.venue.resend() if m[35] == "F"]) == cancels  # nor cancels
+
+
+def test_a_status_request_does_not_hide_the_pending_cancel_from_a_later_restart() -> None:
+    """The client cancels (C1) while the parent's child works, the gateway crashes, the
+    client asks for status after the restart's Pending Cancel, its session resets and the
+    gateway crashes again: the end still answers C1."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.from_client(f"35=F|11=C1|41=P1|54=1|55=AAPL|60={stamp(NOW)}")
+    assert ends(gw.client.heard)[-1] == ("6", "6", "0", "C1")
+    gw.start()
+    gw.logon(gw.client)
+    gw.from_client("35=H|11=P1|54=1|55=AAPL")
+    assert ends(gw.client.heard)[-1][:2] == ("I", "6")
+    gw.client.logged_on = False
+    gw.client.reset()
+    gw.start()
+    gw.logon(gw.client)
+    gw.logon(gw.venue)
+    gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r2"))
+    last = [m for m in gw.client.heard if m[35] == "8"][-1]
+    assert (last[150], last[39], last[11], last[41]) == ("4", "4", "C1", "P1")
