@@ -184,14 +184,14 @@ class LostParent:
             # pending is under the order's own)
             state = dataclasses.replace(state, cl_ord_id=f.get(41) or state.cl_ord_id,
                                         orig_cl_ord_id=None)
-        if request is not None and request[1] == state.cl_ord_id:
-            request = None  # (the order's own ClOrdID: no request of the client's)
-        requests = dict([request]) if request is not None else {}
+        kind, cl = request if request is not None else ("", "")
+        if cl == state.cl_ord_id:
+            kind = ""  # (the order's own ClOrdID: no request of the client's)
         if status == PENDING_REPLACE:  # refused at the logon: the order's status before it
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
-        return cls(state, set(children), requests.get(PENDING_CANCEL),
-                   requests.get(PENDING_REPLACE), found=state)
+        return cls(state, set(children), cl if kind == PENDING_CANCEL else None,
+                   cl if kind == PENDING_REPLACE else None, found=state)
 
     def carried(self, exec_id: Callable[[], str], now: datetime) -> ExecReport:
         """The parent as a report for a sequence reset to carry over (the client heard
