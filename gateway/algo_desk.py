@@ -340,6 +340,12 @@ class AlgoDesk:
         p = self.parents.get(parent_id)
         return sum(1 for k, v in self._children.items() if v is p and not k.endswith("~c"))
 
+    def working_children(self) -> list[tuple[str, Parent]]:
+        """(ClOrdID, parent) of every child order of the parents still being worked (done
+        children too: the desk does not track which the venue has ended)."""
+        return [(child_id, p) for child_id, p in self._children.items()
+                if not p.runner.done and not child_id.endswith("~c")]
+
     def parent_of_child(self, child_id: str) -> Parent | None:
         return self._children.get(child_id)
 

@@ -30,15 +30,17 @@ A cancel or replace the client had pending at the crash is answered: the replace
 with the first report, the cancel by the final Canceled (or refused if fills complete the
 parent).
 
-Limits: the store holds what was sent since the upstream session's last sequence reset
-(``reset_on_logon: false`` in sessions/algo.yaml makes that rare): children sent before one
-are not found, and a parent none of whose children is found is reported Canceled at once.
-A venue report resent after a crash that fell between our report of it and the commit of
-its sequence number is counted again (the venue ExecIDs taken are not stored). A child
-whose cancel the venue refuses for another reason than its being done is waited for, until
-its end or the next restart. Which reports the client missed while logged out is known
-in memory only: after another crash, a logon with ResetSeqNumFlag (which discards them) does
-not bring them again; its status requests get each parent's state.
+A sequence reset of the upstream session (a venue that resets at logon) keeps in its store
+the children of the parents being worked and of lost parents not yet done, with their
+restart-cancels (AlgoGatewayApplication._carry_children). A parent none of whose children
+is found (none was sent) is reported Canceled at once.
+
+Limits: a venue report resent after a crash that fell between our report of it and the
+commit of its sequence number is counted again (the venue ExecIDs taken are not stored). A
+child whose cancel the venue refuses for another reason than its being done is waited for,
+until its end or the next restart. Which reports the client missed while logged out is
+known in memory only: after another crash, a logon with ResetSeqNumFlag (which discards
+them) does not bring them again; its status requests get each parent's state.
 """
 
 from __future__ import annotations

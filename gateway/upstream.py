@@ -34,12 +34,13 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 
 from algos.strategy import MarketSnapshot, Side
+from fixspec.dictionary import SessionDictionaries
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
@@ -52,6 +53,7 @@ from gateway.algo_restart import (
 )
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
+from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     cancel_reject_message,
@@ -178,7 +180,9 @@ class AlgoGatewayApplication:
             session = getattr(runner, "session", None)
             if runner.name == self.upstream_name:
                 self.upstream = runner
-                upstream_store = session.store if session is not None else None
+                if session is not None:
+                    upstream_store = session.store
+                    session.carry = partial(self._carry_children, session.dd)
                 continue
             self.sessions[runner.name] = runner
             if session is None:
@@ -249,6 +253,31 @@ class AlgoGatewayApplication:
         if not parent.done and (parent.cancel_request is not None
                                 or not self._parents.kept(name, order_id)):
             self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
+
+    def _carry_children(self, dictionaries: SessionDictionaries) -> list[bytes]:
+        """What the upstream session's store keeps across a sequence reset (a venue that
+        resets at logon): the children a restart would have to cancel, those of the parents
+        being worked and of lost parents not yet done, as the NewOrderSingles
+        :func:`stored_children` reads (ClOrdID, Symbol, Side), and the restart-cancels each
+        already had (their count names the next one)."""
+        now = self.desk.current_time or datetime.now(UTC)  # (TransactTime only)
+        children = [StoredChild(child_id, parent_of(child_id), p.order.symbol,
+                                _SIDE[p.order.side])
+                    for child_id, p in self.desk.working_children()]
+        children += [c for c in self._orphans.values()
+                     if (lost := self._lost.get(c.parent_id)) is not None and not lost.done]
+        out = []
+        for c in children:
+            msg = Message("D")
+            msg.body.set(11, c.child_id)
+            msg.body.set(55, c.symbol)
+            msg.body.set(54, c.side)
+            out.append(encode(msg, dictionaries))
+            sent = c.restarts + (c.child_id in self._orphans_sent)
+            out += [encode(_cancel_request(restart_cancel_id(c.child_id, n), c.child_id,
+                                           c.symbol, c.side, now), dictionaries)
+                    for n in range(1, sent + 1)]
+        return out
 
     def _at_reset(self, name: str, carry: Callable[[], Sequence[bytes]] | None
                   ) -> Sequence[bytes]:

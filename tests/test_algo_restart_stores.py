@@ -242,3 +242,24 @@ def test_a_status_request_does_not_hide_the_pending_cancel_from_a_later_restart(
     gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r2"))
     last = [m for m in gw.client.heard if m[35] == "8"][-1]
     assert (last[150], last[39], last[11], last[41]) == ("4", "4", "C1", "P1")
+
+
+def restart_cancels(gw: Gateway) -> list[str]:
+    return [m[11] for m in gw.venue.resend() if m[35] == "F" and "~r" in m[11]]
+
+
+def test_children_outlive_a_sequence_reset_of_the_venue_session() -> None:
+    """The venue resets the upstream session's numbers (a Logon with ResetSeqNumFlag) while
+    a child works, then the gateway crashes: the restart still finds the child, carried over
+    by the reset, and cancels it; across another reset and crash, its next restart-cancel
+    gets a ClOrdID of its own (the venue refuses one used before)."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.venue.reset()
+    gw.start()
+    gw.logon(gw.venue)
+    assert restart_cancels(gw) == [child + "~r"]
+    gw.venue.reset()  # before the venue answered it
+    gw.start()
+    gw.logon(gw.venue)
+    assert restart_cancels(gw) == [child + "~r2"]
