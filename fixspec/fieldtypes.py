@@ -134,7 +134,10 @@ def _is_string(v: bytes) -> bool:
 
 
 def _is_multi(v: bytes) -> bool:
-    return SOH not in v and all(v.split(b" "))
+    # Any text: an empty token (two spaces, a leading or trailing one) is not a value of the
+    # field's enumeration, which is the validator's business (5, Value is incorrect, as
+    # QuickFIX and QuickFIX/J answer), not a format error.
+    return SOH not in v
 
 
 def _is_multichar(v: bytes) -> bool:

@@ -3,15 +3,23 @@
 Every failure raises :class:`~fixspec.reject.RemoteProtocolError` (a message we received) or,
 with ``outbound=True``, :class:`~fixspec.reject.LocalProtocolError` (a message we are about to
 send), carrying a :class:`~fixspec.reject.Reject` with the SessionRejectReason, RefTagID,
-RefMsgType and RefSeqNum. The first problem found is reported. MsgType comes first (absent:
-1, not in the dictionary: 11); then each field in message order (header, body, trailer, group
-entries in place) is checked for: tag number (0: not positive, or not in the dictionary), tag
-not defined for this message or group (2), repeated at one level (13), empty value (4), data
-format (6), enumerated value (5), and each group entry for opening with its delimiter (15);
-last, required fields (1) per section and per group entry, in dictionary order.
+RefMsgType and RefSeqNum. The first problem found is reported, in the order QuickFIX and
+QuickFIX/J check (so a message with several faults gets the same answer from us as from them):
+
+1. MsgType: absent 1, not in the dictionary 11;
+2. required fields (1): header, trailer, body, then each group entry of the body (and of the
+   header), each level in ascending tag order;
+3. each field of the header, the trailer, then the body, in ascending tag order (BeginString,
+   BodyLength and MsgType first in the header, CheckSum last in the trailer), then each group
+   entry the same way (its fields in dictionary order): repeated at one level (13), empty value
+   (4), data format (6), enumerated value (5), then tag number (0: not positive or not in the
+   dictionary; 2: not defined for this message or group), and each group entry for opening
+   with its delimiter (15). Format and value are checked for every tag the dictionary defines,
+   even one the switches let through where it is not defined.
 
 Structure problems found while decoding (first tags not 8, 9, 35; header fields after body
-fields; NumInGroup count) are raised by the decoder with the same mechanism.
+fields; NumInGroup count; a tag repeated at one level) are raised by the decoder, before any
+of these, with the same mechanism.
 
 The validator reads messages through small protocols (:class:`MessageView`) so that this
 package does not depend on the gateway's message class; :class:`gateway.fixmessage.Message`
@@ -20,13 +28,15 @@ satisfies them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from fixspec.dictionary import (
     DataDictionary,
+    FieldDef,
     FieldSet,
     GroupDef,
     SessionDictionaries,
@@ -156,65 +166,78 @@ class _Checker(_Refs):
         #: transport dictionary alone for an admin message of a FIXT session, whose fields
         #: the application dictionary does not define (QuickFIX validates those with the
         #: transport dictionary only)
-        self.defines: Callable[[int], object] = sd.field
+        self.defines: Callable[[int], FieldDef | None] = sd.field
 
-    def fields(self, fields: FieldsView, layout: FieldSet, where: str) -> None:
-        """Per-field checks at one level, recursing into group entries."""
+    def fields(self, fields: FieldsView, layout: FieldSet, where: str,
+               order: Callable[[list[int]], list[int]] | None) -> None:
+        """Per-field checks at one level, then each group entry: in the ``order`` of the
+        level's tags (one sort key a tag), or as they come if ``order`` is None."""
         opts = self.options
+        items: Iterable[tuple[int, bytes] | GroupView] = fields
+        if order is not None:
+            listed = list(fields)
+            keys = order([_tag(item) for item in listed])
+            # sorted() is stable: a repeated tag is met right after its first occurrence,
+            # which has been checked in full by then (QuickFIX's order)
+            items = [listed[i] for i in sorted(range(len(listed)), key=keys.__getitem__)]
         seen: set[int] = set()
-        for item in fields:
+        groups: list[tuple[GroupDef, GroupView]] = []
+        layout_fields = layout.fields
+        for item in items:
             tag = item[0] if isinstance(item, tuple) else item.tag
             if tag <= 0:
                 raise self.fail(R.INVALID_TAG_NUMBER, tag, f"tag {tag} in {where}")
-            fd = layout.fields.get(tag)
-            if fd is None:
-                known = self.defines(tag) is not None
+            if tag in seen:
+                raise self.fail(R.TAG_APPEARS_MORE_THAN_ONCE, tag, f"tag {tag} in {where}")
+            seen.add(tag)
+            here = layout_fields.get(tag)
+            fd = here if here is not None else self.defines(tag)
+            if isinstance(item, tuple):
+                value = item[1]
+                if not value:
+                    if opts.check_fields_have_values:
+                        raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag,
+                                        f"tag {tag} in {where}")
+                elif fd is not None:
+                    if not is_valid_format(fd.type, value):
+                        raise self.fail(R.INCORRECT_DATA_FORMAT_FOR_VALUE, tag,
+                                        f"{fd.name} ({fd.type}) {value!r}")
+                    if fd.values:
+                        for token in enum_tokens(fd.type, value):
+                            if token.decode("latin-1") not in fd.values:
+                                raise self.fail(R.VALUE_IS_INCORRECT, tag, f"{fd.name}={value!r}")
+            if here is None:
                 if tag >= USER_DEFINED_TAG_MIN:
                     if not opts.check_user_defined_fields:
                         continue
                 elif opts.allow_unknown_message_fields:
                     continue
-                if not known:
+                if fd is None:
                     raise self.fail(R.INVALID_TAG_NUMBER, tag, f"tag {tag} not in the dictionary")
                 raise self.fail(R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, tag, f"tag {tag} in {where}")
-            if tag in seen:
-                raise self.fail(R.TAG_APPEARS_MORE_THAN_ONCE, tag, f"{fd.name} in {where}")
-            seen.add(tag)
-            if isinstance(item, tuple):
-                value = item[1]
-                if not value:
-                    if opts.check_fields_have_values:
-                        raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag, fd.name)
-                    continue
-                if not is_valid_format(fd.type, value):
-                    raise self.fail(
-                        R.INCORRECT_DATA_FORMAT_FOR_VALUE, tag, f"{fd.name} ({fd.type}) {value!r}"
-                    )
-                if fd.values:
-                    for token in enum_tokens(fd.type, value):
-                        if token.decode("latin-1") not in fd.values:
-                            raise self.fail(R.VALUE_IS_INCORRECT, tag, f"{fd.name}={value!r}")
-            else:
+            if not isinstance(item, tuple):
                 gdef = layout.groups.get(tag)
                 if gdef is None:  # a NumInGroup field used as a group where none is defined
                     raise self.fail(R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, tag, f"group {tag}")
-                for n, entry in enumerate(item.entries, 1):
-                    first = next(iter(entry), None)
-                    first_tag = None if first is None else (
-                        first[0] if isinstance(first, tuple) else first.tag
+                groups.append((gdef, item))
+        for gdef, group in groups:
+            entry_order = _dictionary_order(gdef) if order is not None else None
+            for n, entry in enumerate(group.entries, 1):
+                first = next(iter(entry), None)
+                first_tag = None if first is None else _tag(first)
+                if first_tag != gdef.delimiter:
+                    raise self.fail(
+                        R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER,
+                        gdef.delimiter if first_tag is None else first_tag,
+                        f"{gdef.name} entry {n} must start with tag {gdef.delimiter}",
                     )
-                    if first_tag != gdef.delimiter:
-                        raise self.fail(
-                            R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER,
-                            gdef.delimiter if first_tag is None else first_tag,
-                            f"{gdef.name} entry {n} must start with tag {gdef.delimiter}",
-                        )
-                    self.fields(entry, gdef, f"{gdef.name} entry {n}")
+                self.fields(entry, gdef, f"{gdef.name} entry {n}", entry_order)
 
     def required(
         self, fields: FieldsView, layout: FieldSet, where: str, skip: frozenset[int]
-    ) -> None:
-        """Required-field checks at one level, recursing into group entries."""
+    ) -> list[tuple[GroupDef, GroupView]]:
+        """Required-field check at one level (the lowest missing tag is reported, as QuickFIX
+        does); returns the groups present, for :meth:`required_in_groups`."""
         present: set[int] = set()
         groups: list[tuple[GroupDef, GroupView]] = []
         for item in fields:
@@ -227,12 +250,54 @@ class _Checker(_Refs):
                     groups.append((gdef, item))
         missing = layout.required_tags - present - skip
         if missing:
-            # Report in dictionary order so the answer is stable and matches the spec's layout.
-            tag = min(missing, key=lambda t: layout.position(t) or 0)
+            tag = min(missing)
             raise self.fail(R.REQUIRED_TAG_MISSING, tag, f"{layout.fields[tag].name} in {where}")
+        groups.sort(key=lambda g: g[0].tag)
+        return groups
+
+    def required_in_groups(self, groups: list[tuple[GroupDef, GroupView]]) -> None:
+        """Required-field checks in each entry of ``groups``, nested groups after each entry."""
         for gdef, group in groups:
             for n, entry in enumerate(group.entries, 1):
-                self.required(entry, gdef, f"{gdef.name} entry {n}", frozenset())
+                inner = self.required(entry, gdef, f"{gdef.name} entry {n}", frozenset())
+                self.required_in_groups(inner)
+
+
+def _tag(item: tuple[int, bytes] | GroupView) -> int:
+    return item[0] if isinstance(item, tuple) else item.tag
+
+
+# Sort keys, one per tag of a level, for the order in which its fields are checked.
+
+
+def _ascending(tags: list[int]) -> list[int]:
+    return tags
+
+
+#: the header is checked with BeginString, BodyLength and MsgType first, as QuickFIX orders it
+_HEADER_FIRST = {8: -3, BODY_LENGTH: -2, MSG_TYPE: -1}
+
+
+def _header_order(tags: list[int]) -> list[int]:
+    first = _HEADER_FIRST.get
+    return [first(tag, tag) for tag in tags]
+
+
+def _trailer_order(tags: list[int]) -> list[int]:
+    return [tag if tag != CHECKSUM else 1 << 62 for tag in tags]
+
+
+@functools.lru_cache(maxsize=1024)
+def _dictionary_order(layout: FieldSet) -> Callable[[list[int]], list[int]]:
+    """A group entry's fields in the dictionary's order; tags it does not define after them,
+    in ascending order."""
+    undefined = len(layout.members)
+    position = {tag: layout.position(tag) or 0 for tag in layout.tags}.get
+
+    def keys(tags: list[int]) -> list[int]:
+        return [position(tag, undefined + tag) for tag in tags]
+
+    return keys
 
 
 def validate(
@@ -263,16 +328,26 @@ def validate(
     mdef, owner = found
     if owner is sd.transport and sd.app is not sd.transport:
         checker.defines = sd.transport.fields_by_tag.get
-    checker.fields(message.header, sd.header, "header")
-    checker.fields(message.body, mdef, f"{mdef.name} body")
-    checker.fields(message.trailer, sd.trailer, "trailer")
-    checker.required(
+    header_groups = checker.required(
         message.header, sd.header, "header", frozenset({BODY_LENGTH}) if outbound else frozenset()
     )
-    checker.required(message.body, mdef, f"{mdef.name} body", frozenset())
     checker.required(
         message.trailer, sd.trailer, "trailer", frozenset({CHECKSUM}) if outbound else frozenset()
     )
+    body_groups = checker.required(message.body, mdef, f"{mdef.name} body", frozenset())
+    checker.required_in_groups(body_groups)
+    checker.required_in_groups(header_groups)
+    try:
+        checker.fields(message.header, sd.header, "header", None)
+        checker.fields(message.trailer, sd.trailer, "trailer", None)
+        checker.fields(message.body, mdef, f"{mdef.name} body", None)
+    except FixProtocolError:
+        # Faulty after all: check again in QuickFIX's order to report the fault it would
+        # (a valid message, the common case, is checked once, without sorting its fields).
+        checker.fields(message.header, sd.header, "header", _header_order)
+        checker.fields(message.trailer, sd.trailer, "trailer", _trailer_order)
+        checker.fields(message.body, mdef, f"{mdef.name} body", _ascending)
+        raise
 
 
 def check_sending_time(

@@ -12,7 +12,7 @@ count, delimiter first in each entry, nested groups). It raises only
 * 13: a tag twice at one level (top level of a section, or within one group entry);
 * 15: a group's first entry does not start with its delimiter;
 * 16: the NumInGroup value differs from the number of entries found;
-* 4 / 6: a NumInGroup value that is empty or not a non-negative integer.
+* 4 / 6: a NumInGroup value that is empty or not an integer (a negative one is 16).
 
 Everything else (unknown tags, formats, enumerations, required fields, unknown MsgType) is
 left to :func:`fixspec.validate.validate`, so a caller can decode without validating (log
@@ -213,11 +213,14 @@ class _Decoder:
         raw_count = fields[i][1]
         if not raw_count:
             raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, gdef.tag, gdef.name)
-        if not raw_count.isdigit() or not raw_count.isascii():
+        # a negative count is a number, only never the number of entries: 16 below, as
+        # QuickFIX and QuickFIX/J answer it
+        digits = raw_count[1:] if raw_count[:1] == b"-" else raw_count
+        if not digits.isdigit() or not digits.isascii():
             raise self.fail(
                 R.INCORRECT_DATA_FORMAT_FOR_VALUE, gdef.tag, f"{gdef.name}={raw_count!r}"
             )
-        count = int(raw_count) if len(raw_count) <= _MAX_COUNT_DIGITS else -1
+        count = int(raw_count) if len(digits) <= _MAX_COUNT_DIGITS else -1
         group = Group(gdef.tag, gdef.delimiter)
         entry: FieldMap | None = None
         seen: set[int] = set()
