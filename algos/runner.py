@@ -509,7 +509,7 @@ life (a replace that changes the parent's id does not change the prefix).
         if child is None and child_id not in self._finished:
             self._audit("unknown_child", child=child_id, what="fill", qty=qty, price=_px(price))
             return
-        if qty <= 0:
+        if qty <= 0 or price <= 0:  # a venue's garbage: no fill of ours is either
             self._audit("bad_fill", child=child_id, qty=qty, price=_px(price))
             return
         if child is None:

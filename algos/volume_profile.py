@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import MINYEAR, UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -132,7 +132,13 @@ class VolumeProfile:
         """``t`` as a naive datetime in the profile's zone (a naive ``t`` is taken as in it)."""
         if t.tzinfo is None:
             return t
-        return t.astimezone(self._tz).replace(tzinfo=None)
+        try:
+            return t.astimezone(self._tz).replace(tzinfo=None)
+        except OverflowError:
+            # within hours of the calendar's ends (an EffectiveTime of 0001-01-01 or an
+            # ExpireTime late on 9999-12-31) the zone's offset leaves the calendar: that
+            # end is the time there
+            return datetime.min if t.year == MINYEAR else datetime.max
 
     def between(self, a: datetime, b: datetime) -> float:
         """Expected volume from ``a`` to ``b``, in days' volumes (0 when ``b <= a``).

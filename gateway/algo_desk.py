@@ -48,10 +48,11 @@ from gateway.audit import AuditLog
 from gateway.fix_reports import RequestError, parse_side, request_report
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
-from gateway.venue import mismatch_text
+from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
     CANCELED,
+    CXL_UNKNOWN,
     EXPIRED,
     FILLED,
     FINAL_STATUSES,
@@ -155,6 +156,12 @@ class AlgoDesk:
         """Whether ``session`` used ``cl_ord_id`` for a parent (or its cancel/replace)."""
         return (session, cl_ord_id) in self._by_client
 
+    def order(self, session: str, cl_ord_id: str) -> Order | None:
+        """``session``'s parent that had ``cl_ord_id`` (or was asked to take it by a cancel
+        or replace), as the client sees it; None if none did."""
+        p = self._by_client.get((session, cl_ord_id))
+        return p.order if p is not None else None
+
     def is_parent_request(self, session: str, message: Message) -> bool:
         """Whether ``message`` (D, F, G or H) is about a parent order of ``session``."""
         body = message.body
@@ -176,6 +183,16 @@ class AlgoDesk:
         else:
             orig = body.get_str(41) or ""
             p = self._by_client[(session, orig)]
+            order_id = body.get_str(37)
+            if order_id and order_id != p.order.order_id:
+                # OrigClOrdID and OrderID name different orders: as the venue answers for its
+                # own (Venue._target), no order is both, so the request names an unknown one
+                self.deliver([CancelReject(
+                    owner=session, order_id="NONE", cl_ord_id=cl, orig_cl_ord_id=orig,
+                    ord_status=REJECTED, response_to="1" if kind == "F" else "2",
+                    reason=CXL_UNKNOWN, text=order_id_mismatch(order_id, orig), time=now)],
+                    now)
+                return
             try:
                 expect = (body.get_str(55) or "", parse_side(message))
             except RequestError as exc:
@@ -311,8 +328,10 @@ class AlgoDesk:
         if r.exec_type == NEW:
             runner.on_child_ack(child, now)
         elif r.exec_type == TRADE:
-            assert r.last_px is not None
-            runner.on_child_fill(child, r.last_qty, r.last_px, now)
+            # a fill without a LastPx (31) cannot be valued: the runner audits it as a bad
+            # fill, as one of no quantity, and counts nothing
+            runner.on_child_fill(child, r.last_qty, r.last_px if r.last_px is not None
+                                 else Decimal(0), now)
         elif r.exec_type in (CANCELED, EXPIRED):
             runner.on_child_done(child, r.text or "canceled", now)
         elif r.exec_type == REJECTED:

@@ -12,7 +12,9 @@ A NewOrderSingle with TargetStrategy (847) is a parent order for the algo desk:
 * ParticipationRate (849) caps our share of market volume (0 < rate <= 1);
 * OrdType 2 with Price (44) is the limit; OrdType 1 has none;
 * TimeInForce (59), if sent, is Day, GTC or GTD: the window is the order's life, so IOC, FOK,
-  at-the-open and at-the-close parents are refused rather than worked all window.
+  at-the-open and at-the-close parents are refused rather than worked all window, and GTD
+  needs an ExpireTime (126) (an ExpireDate (432) alone is refused, not read as the default
+  window).
 """
 
 from __future__ import annotations
@@ -79,9 +81,23 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
         raise RequestError(f"TimeInForce (59) {tif} is not supported for algo orders: the "
                            "window is EffectiveTime to ExpireTime (0 Day, 1 GTC or 6 GTD)",
                            REJ_UNSUPPORTED)
+    if tif == "6" and 126 not in body:
+        # FIX: ExpireTime is required with GTD unless ExpireDate is sent; the window ends at
+        # an ExpireTime, so a date alone would be read as the default window (minutes, not
+        # days) if it were not refused
+        raise RequestError("TimeInForce (59) 6 (GTD) needs an ExpireTime (126)"
+                           + (": ExpireDate (432) is not supported" if 432 in body else ""),
+                           REJ_UNSUPPORTED)
     given = body.get_utc_timestamp(168)
     start = given or now
-    end = body.get_utc_timestamp(126) or max(start, now) + timedelta(seconds=default_window)
+    end = body.get_utc_timestamp(126)
+    if end is None:
+        try:
+            end = max(start, now) + timedelta(seconds=default_window)
+        except OverflowError:  # an EffectiveTime in the year 9999: no window fits after it
+            raise RequestError(f"EffectiveTime (168) {start:%Y%m%d-%H:%M:%S} leaves no room "
+                               f"for the default window of {default_window:g} s: send an "
+                               "ExpireTime (126)") from None
     if end <= start:
         since = f"EffectiveTime (168) {start:%H:%M:%S}" if given else f"now ({start:%H:%M:%S})"
         raise RequestError(f"ExpireTime (126) {end:%H:%M:%S} is not after {since}")

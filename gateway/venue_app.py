@@ -235,6 +235,15 @@ class VenueApplication:
             # orders of the day from before a restart are part of
             self.deliver([self._bad_request(owner, "D", message, RequestError(
                 f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
+        elif msg_type in ("F", "G") and (self.venue.order(owner, cl_ord_id) is not None
+                                         or self.desk.knows(owner, cl_ord_id)):
+            # one ClOrdID space, as for NewOrderSingle: a cancel or replace taking the ClOrdID
+            # of another order or parent would leave two orders answering to it (and the
+            # request's own order the one a later cancel of that ClOrdID reaches)
+            order_id, status = self._order_state(owner, message.body.get_str(41) or "")
+            self.deliver([request_cancel_reject(owner, message, CXL_DUPLICATE,
+                                                f"duplicate ClOrdID {cl_ord_id}", now,
+                                                ord_status=status, order_id=order_id)], now)
         elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
             self.desk.on_message(owner, message, now)
         else:
@@ -378,9 +387,9 @@ class VenueApplication:
                               reason=error.reason)
 
     def _order_state(self, owner: str, cl_ord_id: str) -> tuple[str, str]:
-        """(OrderID, OrdStatus) of ``owner``'s order that had ``cl_ord_id``: the venue's, or
-        one from before a restart; ("NONE", Rejected) for an order it does not have."""
-        order = self.venue.order(owner, cl_ord_id)
+        """(OrderID, OrdStatus) of ``owner``'s order that had ``cl_ord_id``: the venue's, a
+        parent, or one from before a restart; ("NONE", Rejected) for an order it does not have."""
+        order = self.venue.order(owner, cl_ord_id) or self.desk.order(owner, cl_ord_id)
         if order is not None:
             return order.order_id, order.status
         stored = self._stored.get(owner)

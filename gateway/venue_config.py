@@ -42,7 +42,18 @@ class SymbolSpec:
     def to_ticks(self, price: Decimal) -> int | None:
         """The price in ticks, or None if it is not a whole number of ticks."""
         ticks = price / self.tick_size
-        return int(ticks) if ticks == ticks.to_integral_value() else None
+        if ticks != ticks.to_integral_value():
+            return None
+        n = int(ticks)
+        if n * self.tick_size == price:
+            return n
+        # The division rounds to the context's 28 digits, so a price with more (a client's
+        # 10000000000.000000000000000001) looked like a whole number of ticks and rested at
+        # another price than the one reported: with more digits, the answer is exact.
+        a, b = price.as_integer_ratio()
+        c, d = self.tick_size.as_integer_ratio()
+        n, rest = divmod(a * d, b * c)
+        return n if not rest else None
 
     def to_price(self, ticks: int) -> Decimal:
         return plain(self.tick_size * ticks) if ticks else Decimal(0)

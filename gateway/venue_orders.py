@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from engine.book_types import Side
 from gateway.venue_config import plain
@@ -53,6 +53,8 @@ MARKET = "1"
 LIMIT = "2"
 DAY, GTC, IOC, FOK = "0", "1", "3", "4"
 
+_MICRO = Decimal("0.000001")  # AvgPx's precision
+
 
 @dataclass(slots=True)
 class Order:
@@ -81,12 +83,22 @@ class Order:
 
     @property
     def leaves(self) -> int:
-        return self.qty - self.cum if self.live else 0
+        # never below 0: an upstream venue that overfills a parent's child (reports a fill
+        # beyond what was sent) leaves a live parent with more filled than its quantity
+        left = self.qty - self.cum
+        return left if left > 0 and self.live else 0
 
     @property
     def avg_px(self) -> Decimal:
-        return plain((self.value / self.cum).quantize(Decimal("0.000001"))) \
-            if self.cum else Decimal(0)
+        if not self.cum:
+            return Decimal(0)
+        avg = self.value / self.cum
+        try:
+            return plain(avg.quantize(_MICRO))
+        except InvalidOperation:
+            # more than the context's 28 digits with 6 decimals: an upstream venue's fill
+            # at 1E+25, say (garbage, but a report of it must not fail): as it is
+            return avg
 
 
 @dataclass(frozen=True, slots=True)
