@@ -471,9 +471,9 @@ class OrderBook:
         """The best ``n`` levels of side (all if None), best first."""
         book = self._ptr()
         _check_side(side)
-        if n is None:
-            n = lib.lob_level_count(book, side)
-        n = max(0, n)
+        levels = lib.lob_level_count(book, side)
+        # never more room than the side has levels: a MarketDataRequest may ask for 10**12
+        n = levels if n is None else max(0, min(n, levels))
         if len(self._levels) < n:
             self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
         got = lib.lob_depth(book, side, self._levels, n)
@@ -489,6 +489,8 @@ class OrderBook:
         book = self._ptr()
         if n < 0:  # (max(0, n) costs a call, and algos ask on every snapshot)
             n = 0
+        if len(self._levels) < n:  # never more room than the sides have levels
+            n = min(n, max(lib.lob_level_count(book, 0), lib.lob_level_count(book, 1)))
         if len(self._levels) < n:
             self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
         levels = self._levels

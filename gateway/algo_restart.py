@@ -45,11 +45,12 @@ them) does not bring them again; its status requests get each parent's state.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from gateway.codec import scan_fields
 from gateway.routers import parent_of
@@ -255,8 +256,10 @@ class LostParent:
             if r.reason in (CXL_TOO_LATE, CXL_UNKNOWN) or r.ord_status in FINAL_STATUSES:
                 self.children.discard(child)
         else:
+            # a fill of no quantity or price is a venue's garbage: counted nowhere (the
+            # caller audits every report), as the desk's runners do
             if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
-                    and r.exec_id not in self.seen:
+                    and r.last_px > 0 and r.exec_id not in self.seen:
                 self.seen.add(r.exec_id)
                 self.fills.append((r.last_qty, r.last_px))
             if r.ord_status in FINAL_STATUSES or r.leaves <= 0:
@@ -276,8 +279,10 @@ class LostParent:
             filled = cum >= s.qty
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
-            self.state = dataclasses.replace(
-                s, cum=cum, avg_px=plain((value / cum).quantize(_AVG_PX_STEP)))
+            avg = value / cum
+            with contextlib.suppress(InvalidOperation):  # (beyond 28 digits: as it is)
+                avg = plain(avg.quantize(_AVG_PX_STEP))
+            self.state = dataclasses.replace(s, cum=cum, avg_px=avg)
             out.append(self._report(TRADE, status, exec_id, now, last_qty=qty, last_px=px))
             if filled and self.cancel_request is not None:  # too late for the client's cancel
                 out.append(self._reject(self.cancel_request, "1", now))

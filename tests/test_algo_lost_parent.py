@@ -269,3 +269,16 @@ def test_a_request_naming_the_orders_own_clordid_is_none() -> None:
     assert p.cancel_request is None
     [end] = p.announce(iter(["G1"]).__next__, NOW)
     assert (end.cl_ord_id, end.ord_status) == ("P2", "4")
+
+
+def test_a_fill_without_a_price_is_not_the_parents_and_an_absurd_one_is_reported() -> None:
+    """A venue's garbage: a fill at 0 (or below) is counted nowhere; one at 1E+30 is
+    reported as it is (its AvgPx beyond 28 digits is not rounded, and does not fail)."""
+    p = lost(children=("A1.1", "A1.2"))
+    new_id = iter(f"G{n}" for n in range(1, 9)).__next__
+    p.announce(new_id, NOW)
+    assert p.on_child("A1.1", venue("A1.1", "F", "1", leaves=400, last_qty=100,
+                                    last_px="0"), new_id, NOW) == []
+    [fill] = p.on_child("A1.2", venue("A1.2", "F", "1", leaves=400, last_qty=100,
+                                      last_px="1E+30"), new_id, NOW)
+    assert isinstance(fill, ExecReport) and (fill.cum, fill.last_px) == (200, Decimal("1E+30"))

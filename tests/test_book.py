@@ -91,6 +91,10 @@ def test_resting_orders_and_queries(make: Any) -> None:
     assert book.depth(B) == [Level(100, 17, 2), Level(99, 5, 1)]
     assert book.depth(S, 1) == [Level(101, 6, 1)]
     assert book.depth(S, 0) == []
+    # a depth beyond the side's levels is the whole side, whatever it asks room for (a
+    # MarketDataRequest's MarketDepth of 10**12 raised MemoryError, 10**20 OverflowError)
+    for huge in (10**12, 10**20):
+        assert book.depth(B, huge) == book.depth(B)
     assert book.level_count(B) == 2 and book.order_count() == 5
     assert book.order(3) == OrderInfo(3, B, 100, 7)
     assert book.order(42) is None and book.order(0) is None and book.order(-1) is None
