@@ -226,6 +226,17 @@ def orphan_filled(chain: Chain, procs: list[subprocess.Popen[str]]
     return seller, order_id
 
 
+def restarted(chain: Chain, procs: list[subprocess.Popen[str]], run: Path,
+              order_id: str) -> tuple[subprocess.Popen[str], int]:
+    """The algo gateway started again on its run folder, once the venue has answered the
+    restart-cancel of the lost parent's child (it goes out once the venue link is up)."""
+    algo, port = start_gateway(chain.algo_config, run)
+    procs.append(algo)
+    wait_for_audit(run, "lost_child", lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
+                   and r.get("status") == "4")
+    return algo, port
+
+
 def requests_after_the_end(client: Client, order_id: str) -> None:
     """The lost parent's ClOrdID is still the day's: a copy of its NewOrderSingle resent as
     PossDup is not acted on (nor refused: a reject under P would say P was rejected), a new
@@ -260,11 +271,7 @@ def test_a_restarted_algo_gateway_reports_what_its_lost_parent_filled_then_cance
     with processes() as procs:
         chain = start_chain(tmp_path, procs)
         seller, order_id = orphan_filled(chain, procs)
-        algo, algo_port = start_gateway(chain.algo_config, run)
-        procs.append(algo)
-        # the child's restart-cancel goes out once the venue link is up, and is answered
-        wait_for_audit(run, "lost_child", lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
-                       and r.get("status") == "4")
+        algo, algo_port = restarted(chain, procs, run, order_id)
         fill = wait_for_audit(run, "lost_child", lambda r: r.get("exec_type") == "F")
         assert (fill["cl_ord_id"], fill["last_qty"], fill["orphan"]) == (
             f"{order_id}.1", 50, order_id)
@@ -334,10 +341,7 @@ def test_what_a_restart_reported_while_the_client_was_away_survives_another_cras
     with processes() as procs:
         chain = start_chain(tmp_path, procs)
         seller, order_id = orphan_filled(chain, procs)
-        algo, _ = start_gateway(chain.algo_config, run)
-        procs.append(algo)
-        wait_for_audit(run, "lost_child", lambda r: r.get("cl_ord_id") == f"{order_id}.1~r"
-                       and r.get("status") == "4")
+        algo, _ = restarted(chain, procs, run, order_id)
         time.sleep(0.3)  # the reports are written with the venue's answer; let it land
         algo.send_signal(signal.SIGKILL)
         algo.wait(10)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -50,6 +49,7 @@ from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
 from gateway.venue_app import VenueApplication
 from tests.fixpeer import Peer, fields
+from tests.test_upstream_router import Link
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -58,18 +58,6 @@ SETTINGS = settings(max_examples=250, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@dataclass
-class Link:
-    """A session handle: logged on, and every message the application sent on it."""
-
-    name: str
-    config: SessionConfig
-    logged_on: bool = True
-    sent: list[Message] = field(default_factory=list)
-
-    def send(self, message: Message) -> None:
-        self.sent.append(message)
-
 
 class Counterparty:
     """The other side of one session: what it sends is framed, decoded and validated by the
@@ -77,7 +65,7 @@ class Counterparty:
     it); what the application sent it is encoded, validated and read back as tag -> value."""
 
     def __init__(self, config: SessionConfig, target: str) -> None:
-        self.link = Link(config.name, config)
+        self.link = Link(config.name, config, logged_on=True)
         self.dd = builtin_session(config.begin_string)
         self.peer = Peer(begin=config.begin_string, sender=config.target_comp_id,
                          target=target)
