@@ -42,6 +42,7 @@ from typing import Any, Literal
 from algos.strategy import MarketSnapshot, Side
 from fixspec.dictionary import SessionDictionaries
 from fixspec.fieldtypes import format_utc_timestamp
+from gateway.admin import business_reject
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.algo_restart import (
@@ -56,13 +57,14 @@ from gateway.audit import AuditLog
 from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
+    MAX_DIGITS,
     cancel_reject_message,
     exec_report_message,
     name_by_order_id,
     request_cancel_reject,
     request_report,
 )
-from gateway.fixmessage import Group, Message
+from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
@@ -498,7 +500,12 @@ class AlgoGatewayApplication:
     def _from_venue(self, message: Message, now: datetime) -> None:
         kind = message.msg_type
         if kind in ("8", "9"):
-            report = _exec_report(message, now) if kind == "8" else _cancel_reject(message, now)
+            try:
+                report = (_exec_report(message, now) if kind == "8"
+                          else _cancel_reject(message, now))
+            except BadQuantity as exc:
+                self._bad_report(message, str(exc), now)
+                return
             if self._knows_child(report):
                 self.desk.on_child_report(report, now)
             else:
@@ -530,11 +537,29 @@ class AlgoGatewayApplication:
             price = e.get_decimal(270)
             if book is None or price is None:
                 continue
-            book.entry(e.get_str(279) or "0", e.get_str(269) or "", price,
-                       int(e.get_decimal(271) or 0))
+            try:
+                size = _shares(e, 271)
+            except BadQuantity:
+                continue  # (an entry no book could hold: left out, as one of no price is)
+            book.entry(e.get_str(279) or "0", e.get_str(269) or "", price, size)
             self.desk.book_changed(symbol)
             changed.add(symbol)
         return changed
+
+    def _bad_report(self, message: Message, problem: str, now: datetime) -> None:
+        """A report from the venue that cannot be read (a quantity no order could have):
+        audited with what was wrong, on stderr, and refused to the venue
+        (BusinessMessageReject), never acted on half-read."""
+        cl = message.body.get_str(11)
+        if self.audit is not None:
+            self.audit.order(now, "bad_report", self.upstream_name, cl_ord_id=cl,
+                             msg_type=message.msg_type, text=problem)
+        print(f"gateway: warning: {self.upstream_name} sent a report on {cl} that cannot be "
+              f"read: {problem}; audited as bad_report", file=sys.stderr, flush=True)
+        up = self.upstream
+        if up is not None and up.logged_on:
+            up.send(business_reject(message.msg_seq_num, message.msg_type or "", 0, problem,
+                                    message))
 
     def _knows_child(self, r: Report) -> bool:
         """Whether the desk has the child ``r`` is about (by ClOrdID, or a cancel's
@@ -653,14 +678,34 @@ def _exec_report(message: Message, now: datetime) -> ExecReport:
     exec_type = b.get_str(150) or ""
     if exec_type in _FIX42_FILLS:
         exec_type = TRADE
-    qty, cum = int(b.get_decimal(38) or 0), int(b.get_decimal(14) or 0)
-    leaves = b.get_decimal(151)
+    qty, cum = _shares(b, 38), _shares(b, 14)
+    leaves = _shares(b, 151) if 151 in b else None
     return ExecReport(
         owner="", exec_id=b.get_str(17) or "", exec_type=exec_type,
         ord_status=b.get_str(39) or "", order_id=b.get_str(37) or "",
         cl_ord_id=b.get_str(11) or "", orig_cl_ord_id=b.get_str(41),
         symbol=b.get_str(55) or "", side=Side.SELL if b.get_str(54) == "2" else Side.BUY,
         ord_type=b.get_str(40) or "2", price=b.get_decimal(44), qty=qty,
-        tif=b.get_str(59) or "0", leaves=max(0, qty - cum) if leaves is None else int(leaves),
+        tif=b.get_str(59) or "0", leaves=max(0, qty - cum) if leaves is None else leaves,
         cum=cum, avg_px=b.get_decimal(6) or Decimal(0), time=now,
-        last_qty=int(b.get_decimal(32) or 0), last_px=b.get_decimal(31), text=b.get_str(58))
+        last_qty=_shares(b, 32), last_px=b.get_decimal(31), text=b.get_str(58))
+
+
+class BadQuantity(ValueError):
+    """A quantity in a venue's message that no order could have."""
+
+
+def _shares(fields: FieldMap, tag: int) -> int:
+    """Quantity field ``tag`` as whole shares (0 if absent). BadQuantity for a value that is
+    not a number, not whole, or beyond MAX_DIGITS digits (a million-digit one took seconds
+    to make an int of; truncating 1.5 to 1 would miscount a fill)."""
+    raw = fields.get(tag)
+    if raw is None:
+        return 0
+    value = fields.get_decimal(tag)
+    if value is None or not value.is_finite() or value.adjusted() >= MAX_DIGITS \
+            or value != value.to_integral_value():
+        shown = raw[:40].decode("latin-1") + ("..." if len(raw) > 40 else "")
+        raise BadQuantity(f"tag {tag} {shown!r} is not a whole number of shares "
+                          f"(at most {MAX_DIGITS} digits)")
+    return int(value)

@@ -217,3 +217,27 @@ def test_the_kill_switch_stops_every_parent_and_refuses_new_ones() -> None:
     refused = client.sent[-1]
     assert (refused.body.get_str(11), refused.body.get_str(150)) == ("P2", "8")
     assert "kill switch" in (refused.body.get_str(58) or "")
+
+
+def test_a_report_with_a_quantity_no_order_could_have_is_refused_not_half_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fill of 1.5 shares (not 1: truncating would miscount it) or a million-digit CumQty
+    (seconds to make an int of): audited as bad_report, said on stderr, refused to the venue
+    (BusinessMessageReject naming the tag), and nothing reaches the parent."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        app.desk.audit = audit
+        app.on_message(venue, child_report(child, "150=F|39=1|151=298|14=1.5|6=100|32=1.5|"
+                                                  "31=100"), now)
+        app.on_message(venue, child_report(child, "150=F|39=1|151=0|14=1" + "0" * 100_000
+                                                  + "|6=100|32=1|31=100"), now)
+        app.on_message(venue, message("35=W|55=AAPL|268=1|269=0|270=99|271=2.5"), now)
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    bad = [r["text"] for r in records if r["event"] == "bad_report"]
+    assert len(bad) == 2 and "tag 14 '1.5'" in bad[0] and "tag 14 '1000" in bad[1]
+    rejects = [m for m in venue.sent if m.msg_type == "j"]
+    assert [m.body.get_str(58) for m in rejects] == bad
+    assert "cannot be read" in capsys.readouterr().err
+    assert [m.body.get_str(11) for m in client.sent] == ["P1"], "no fill reached the parent"
+    assert app.books["AAPL"].levels["0"] == {}  # the level of 2.5 shares was left out
