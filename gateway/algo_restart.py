@@ -45,17 +45,15 @@ them) does not bring them again; its status requests get each parent's state.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from gateway.codec import scan_fields
 from gateway.routers import parent_of
 from gateway.store import StoredMessage
-from gateway.venue_config import plain
 from gateway.venue_orders import (
     CANCELED,
     CXL_TOO_LATE,
@@ -71,6 +69,7 @@ from gateway.venue_orders import (
     CancelReject,
     ExecReport,
     Report,
+    avg_price,
 )
 from gateway.venue_restart import last_state
 
@@ -85,7 +84,6 @@ RESTART_CANCEL = "~r"  # a restart-cancel's ClOrdID: <child>~r[n] (a runner's en
 
 _NOS = b"\x0135=D\x01"
 _CANCEL = b"\x0135=F\x01"
-_AVG_PX_STEP = Decimal("0.000001")  # AvgPx's precision, as the desk's reports have it
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +157,8 @@ class LostParent:
     unheard: list[Report] = field(default_factory=list)
     #: of those, the ones a sequence reset discarded before the client had them (:meth:`reset`)
     missed: list[Report] = field(default_factory=list)
-    #: the parent as the restart found it (for the audit)
-    found: ExecReport | None = None
+    #: the parent as the restart found it (for the audit): ``state`` at the start
+    found: ExecReport = field(init=False)
     #: fills of children not yet reported: (LastQty, LastPx)
     fills: list[tuple[int, Decimal]] = field(default_factory=list)
     #: the venue's ExecIDs of the fills taken (a resent report repeats one)
@@ -194,7 +192,10 @@ class LostParent:
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
         return cls(state, set(children), cl if kind == PENDING_CANCEL else None,
-                   cl if kind == PENDING_REPLACE else None, found=state)
+                   cl if kind == PENDING_REPLACE else None)
+
+    def __post_init__(self) -> None:
+        self.found = self.state
 
     def carried(self, exec_id: Callable[[], str], now: datetime) -> ExecReport:
         """The parent as a report for a sequence reset to carry over (the client heard
@@ -279,10 +280,7 @@ class LostParent:
             filled = cum >= s.qty
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
-            avg = value / cum
-            with contextlib.suppress(InvalidOperation):  # (beyond 28 digits: as it is)
-                avg = plain(avg.quantize(_AVG_PX_STEP))
-            self.state = dataclasses.replace(s, cum=cum, avg_px=avg)
+            self.state = dataclasses.replace(s, cum=cum, avg_px=avg_price(value, cum))
             out.append(self._report(TRADE, status, exec_id, now, last_qty=qty, last_px=px))
             if filled and self.cancel_request is not None:  # too late for the client's cancel
                 out.append(self._reject(self.cancel_request, "1", now))

@@ -85,9 +85,15 @@ def parse_qty(msg: Message, tag: int = 38) -> int:
     raw = msg.body.get(tag)
     if raw is None:
         raise RequestError(f"tag {tag} (OrderQty) is missing", REJ_INCORRECT_QTY)
-    value = _decimal(raw, tag, "OrderQty", REJ_INCORRECT_QTY)
+    return whole_shares(raw, tag, "OrderQty")
+
+
+def whole_shares(raw: bytes, tag: int, name: str) -> int:
+    """Quantity ``raw`` of field ``tag`` (``name``) as whole shares: FIX's decimal syntax,
+    within MAX_DIGITS, no fraction; else RequestError (OrdRejReason 13) naming the tag."""
+    value = _decimal(raw, tag, name, REJ_INCORRECT_QTY)
     if value != value.to_integral_value():
-        raise RequestError(f"tag {tag} (OrderQty) {_shown(raw)} is not a whole number of "
+        raise RequestError(f"tag {tag} ({name}) {_shown(raw)} is not a whole number of "
                            "shares", REJ_INCORRECT_QTY)
     return int(value)
 

@@ -57,12 +57,13 @@ from gateway.audit import AuditLog
 from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
-    MAX_DIGITS,
+    RequestError,
     cancel_reject_message,
     exec_report_message,
     name_by_order_id,
     request_cancel_reject,
     request_report,
+    whole_shares,
 )
 from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
@@ -240,7 +241,7 @@ class AlgoGatewayApplication:
         client's cancel is pending or the client heard nothing new of it."""
         name = parent.state.owner
         if not started and parent.started:
-            found = parent.found or parent.state
+            found = parent.found
             if self.audit is not None:
                 self.audit.order(now, "parent_lost", name, cl_ord_id=found.cl_ord_id,
                                  order_id=order_id, cum_qty=found.cum, avg_px=found.avg_px,
@@ -503,7 +504,7 @@ class AlgoGatewayApplication:
             try:
                 report = (_exec_report(message, now) if kind == "8"
                           else _cancel_reject(message, now))
-            except BadQuantity as exc:
+            except RequestError as exc:
                 self._bad_report(message, str(exc), now)
                 return
             if self._knows_child(report):
@@ -539,7 +540,7 @@ class AlgoGatewayApplication:
                 continue
             try:
                 size = _shares(e, 271)
-            except BadQuantity:
+            except RequestError:
                 continue  # (an entry no book could hold: left out, as one of no price is)
             book.entry(e.get_str(279) or "0", e.get_str(269) or "", price, size)
             self.desk.book_changed(symbol)
@@ -691,21 +692,14 @@ def _exec_report(message: Message, now: datetime) -> ExecReport:
         last_qty=_shares(b, 32), last_px=b.get_decimal(31), text=b.get_str(58))
 
 
-class BadQuantity(ValueError):
-    """A quantity in a venue's message that no order could have."""
+#: names of the quantity fields the venue's messages carry, for what a refusal says
+_QTY_NAMES = {38: "OrderQty", 14: "CumQty", 151: "LeavesQty", 32: "LastQty",
+              271: "MDEntrySize"}
 
 
 def _shares(fields: FieldMap, tag: int) -> int:
-    """Quantity field ``tag`` as whole shares (0 if absent). BadQuantity for a value that is
-    not a number, not whole, or beyond MAX_DIGITS digits (a million-digit one took seconds
-    to make an int of; truncating 1.5 to 1 would miscount a fill)."""
+    """Quantity field ``tag`` as whole shares (0 if absent); RequestError for a value no
+    order could have (fix_reports.whole_shares: a million-digit one took seconds to make an
+    int of, and truncating 1.5 to 1 would miscount a fill)."""
     raw = fields.get(tag)
-    if raw is None:
-        return 0
-    value = fields.get_decimal(tag)
-    if value is None or not value.is_finite() or value.adjusted() >= MAX_DIGITS \
-            or value != value.to_integral_value():
-        shown = raw[:40].decode("latin-1") + ("..." if len(raw) > 40 else "")
-        raise BadQuantity(f"tag {tag} {shown!r} is not a whole number of shares "
-                          f"(at most {MAX_DIGITS} digits)")
-    return int(value)
+    return 0 if raw is None else whole_shares(raw, tag, _QTY_NAMES[tag])

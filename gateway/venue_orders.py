@@ -90,15 +90,21 @@ class Order:
 
     @property
     def avg_px(self) -> Decimal:
-        if not self.cum:
-            return Decimal(0)
-        avg = self.value / self.cum
-        try:
-            return plain(avg.quantize(_MICRO))
-        except InvalidOperation:
-            # more than the context's 28 digits with 6 decimals: an upstream venue's fill
-            # at 1E+25, say (garbage, but a report of it must not fail): as it is
-            return avg
+        return avg_price(self.value, self.cum)
+
+
+def avg_price(value: Decimal, qty: int) -> Decimal:
+    """AvgPx (6) of ``qty`` filled for ``value`` (the sum of price x quantity): to 6
+    decimals, 0 before any fill."""
+    if not qty:
+        return Decimal(0)
+    avg = value / qty
+    try:
+        return plain(avg.quantize(_MICRO))
+    except InvalidOperation:
+        # more than the context's 28 digits with 6 decimals: an upstream venue's fill at
+        # 1E+25, say (garbage, but a report of it must not fail): as it is
+        return avg
 
 
 @dataclass(frozen=True, slots=True)

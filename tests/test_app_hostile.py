@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -240,6 +241,16 @@ STEPS = st.sampled_from([0, 0, 0, 1, 5, 30, 400])  # seconds before a message (t
 ANSWERS = {"D": {"8"}, "F": {"8", "9"}, "G": {"8", "9"}, "H": {"8"}, "V": {"W", "Y"}}
 
 
+def timers_then_answers(app: VenueApplication | AlgoGatewayApplication,
+                        clients: Iterable[Counterparty], now: datetime, *,
+                        overfill: bool = False) -> None:
+    """The application's timers at ``now``, then every answer a client got checked."""
+    app.on_timer(now)
+    for c in clients:
+        for m in c.received():
+            check_answer(m, overfill=overfill)
+
+
 def check_answer(m: Fields, *, overfill: bool = False) -> None:
     """What every ExecutionReport and reject must be, whatever the request or report;
     ``overfill``: CumQty may pass OrderQty (LeavesQty 0), as an upstream venue's fills
@@ -289,10 +300,7 @@ def test_no_request_breaks_the_venue(
     for who, request, pause in script:
         if pause:
             now += timedelta(seconds=pause)
-            app.on_timer(now)
-            for c in clients.values():
-                for m in c.received():
-                    check_answer(m)
+            timers_then_answers(app, clients.values(), now)
         client = clients[who]
         body = render(request, now, order_ids)
         message = client.message(body, now)
@@ -438,10 +446,7 @@ def test_no_client_or_venue_message_breaks_the_algo_gateway(
     for who, data, pause in script:
         if pause:
             now += timedelta(seconds=pause)
-            app.on_timer(now)
-            for c in clients.values():
-                for m in c.received():
-                    check_answer(m, overfill=True)
+            timers_then_answers(app, clients.values(), now, overfill=True)
         if who == "V":
             sender = venue
             body = render_report(data.draw(VENUE_MESSAGES), children, parents)

@@ -235,7 +235,8 @@ def test_a_report_with_a_quantity_no_order_could_have_is_refused_not_half_read(
         app.on_message(venue, message("35=W|55=AAPL|268=1|269=0|270=99|271=2.5"), now)
     records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     bad = [r["text"] for r in records if r["event"] == "bad_report"]
-    assert len(bad) == 2 and "tag 14 '1.5'" in bad[0] and "tag 14 '1000" in bad[1]
+    assert len(bad) == 2 and "tag 14 (CumQty) 1.5 is not a whole number" in bad[0]
+    assert "tag 14 (CumQty) 1000" in bad[1] and "out of range" in bad[1]
     rejects = [m for m in venue.sent if m.msg_type == "j"]
     assert [m.body.get_str(58) for m in rejects] == bad
     assert "cannot be read" in capsys.readouterr().err

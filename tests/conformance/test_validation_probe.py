@@ -25,11 +25,10 @@ from fixspec.reject import SessionRejectReason
 from fixspec.validate import ValidationOptions
 from tests.conformance.harness import Client
 from tests.fix_helpers import reject_of
-from tests.gateway_proc import start_gateway, stop_gateway
 
 R = SessionRejectReason
 FIX44 = load_builtin("FIX.4.4")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 Fields = list[tuple[int, bytes]]
 
 HEADER: Fields = [
@@ -168,14 +167,6 @@ def exchange(port: int, body: str) -> tuple[dict[int, str], str]:
         return reject, after
     finally:
         client.close()
-
-
-@pytest.fixture(scope="module")
-def gateway_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    proc, port = start_gateway(ROOT / "sessions/acceptance.yaml",
-                               tmp_path_factory.mktemp("validation_probe"))
-    yield port
-    stop_gateway(proc)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
