@@ -65,6 +65,7 @@ from algos.strategy import (
     ChildOrder,
     Execution,
     MarketSnapshot,
+    MarketWatch,
     OrderState,
     ParentOrder,
     Side,
@@ -257,6 +258,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._queue: deque[Callable[[], None]] = deque()
         self._busy = False
         self._wakeup: tuple[int, datetime | None] | None = None  # see next_wakeup
+        self._watch: tuple[int, MarketWatch | None] | None = None  # see market_watch
         self._mid_of: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
         self._strategy: Strategy = factory(parent, self)
         self._audit("algo_started", qty=parent.qty, limit=_px(parent.limit),
@@ -330,6 +332,28 @@ life (a replace that changes the parent's id does not change the prefix).
                     wake = wish
         self._wakeup = (_INPUTS.count, wake)
         return wake
+
+    def market_watch(self) -> MarketWatch | None:
+        """The strategy's optional ``market_watch`` (see :class:`~algos.strategy.Strategy`)
+        while the parent is active: the market changes it waits for in the parent's symbol;
+        None when any snapshot may matter (no such method, a strategy that raised, or a
+        parent being cancelled, replaced, expired or stopped). Kept like
+        :meth:`next_wakeup`'s answer."""
+        kept = self._watch
+        if kept is not None and kept[0] == _INPUTS.count:
+            return kept[1]
+        watch: MarketWatch | None = None
+        ask = getattr(self._strategy, "market_watch", None)
+        if self._status == "active" and ask is not None:
+            try:
+                watch = ask()
+            except Exception as exc:
+                self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+                return None
+            if not isinstance(watch, MarketWatch):
+                watch = None
+        self._watch = (_INPUTS.count, watch)
+        return watch
 
     # -- inputs -------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from algos.strategy import (
     ChildOrder,
     Execution,
     MarketSnapshot,
+    MarketWatch,
     OrderState,
     ParentOrder,
     Side,
@@ -207,6 +208,7 @@ class SlicedStrategy:
         # The slice whose passive fill the model predicted and still waits to learn:
         # (slice, features, prediction, cumulative quantity that means "filled").
         self._pending: tuple[int, dict[str, float], float, int] | None = None
+        self._watch: MarketWatch | None = None  # market_watch's answer, set by every decision
 
     @classmethod
     def check_params(cls, params: Mapping[str, str]) -> SliceParams:
@@ -257,7 +259,23 @@ class SlicedStrategy:
         to = self._slice_to if i + 1 < self.slices else p.end
         wake = to if to < self.catch_up_at else self.catch_up_at  # min(), without the call
         cross = self.cross_at(i)
-        return cross if now < cross < wake else wake
+        if now < cross < wake:
+            wake = cross
+        # a child that may not be repriced yet (min_rest) may be from then on: a decision
+        # then, not at whatever snapshot comes next (market_watch leaves such children out)
+        for child in self.ctx.state.working.values():
+            if child.price is not None and not child.cancel_pending:
+                rested = child.sent + self.min_rest
+                if now < rested < wake:
+                    wake = rested
+        return wake
+
+    def market_watch(self) -> MarketWatch | None:
+        """After a decision that sent nothing and had nothing to wait for but the market
+        moving away from a child (outside the catch-up and with the participation cap not
+        binding): the touch at which the least aggressive child that may be repriced would
+        lag the price :meth:`_decide` wants. None otherwise (any snapshot may matter)."""
+        return self._watch
 
     def unfilled_reason(self) -> str | None:
         """Why the parent is not filled, when the market data says (see
@@ -356,6 +374,7 @@ class SlicedStrategy:
     # -- deciding -----------------------------------------------------------------------------
 
     def _decide(self, now: datetime) -> list[Action]:
+        self._watch = None
         p = self.parent
         snap = self._snapshot
         if now < p.start or now >= p.end or snap is None:
@@ -380,11 +399,13 @@ class SlicedStrategy:
         phase = "catch-up" if catch_up else "cross" if aggressive else "passive"
 
         actions: list[Action] = []
+        phase_start: datetime | None = None
         for child in state.working.values():
             if child.cancel_pending or not _lags(child.price, price, p.side):
                 continue
-            phase_start = (self.catch_up_at if catch_up else cross if aggressive
-                           else self.slice_start(i))
+            if phase_start is None:
+                phase_start = (self.catch_up_at if catch_up else cross if aggressive
+                               else self.slice_start(i))
             if child.sent < phase_start or now - child.sent >= self.min_rest:
                 actions.append(CancelChild(child.child_id,
                                            f"{self._label(i)} {phase}: reprice to {price}"))
@@ -399,6 +420,10 @@ class SlicedStrategy:
             tif = "ioc"
         qty = self._sendable(target, state)
         if qty <= 0:
+            if not catch_up and cap >= goal:
+                self._watch = self._watch_for(now, state, actions, aggressive,
+                                              self.catch_up_at if catch_up else cross
+                                              if aggressive else self.slice_start(i))
             return actions
         if tif == "ioc":
             self._ioc_at_snapshot = self._snapshots
@@ -413,6 +438,37 @@ class SlicedStrategy:
             qty -= size
             chunks += 1
         return actions
+
+    def _watch_for(self, now: datetime, state: OrderState, actions: list[Action],
+                   aggressive: bool, phase_start: datetime) -> MarketWatch:
+        """The market change that would make :meth:`_decide` cancel a child it keeps now:
+        the touch it prices from (the near one, or the far one when ``aggressive``; the
+        other if that one empties, which the watch counts too) reaching one tick beyond the
+        least aggressive child that may be repriced (not cancelling, rested ``min_rest`` or
+        sent before ``phase_start``), unless the limit keeps the price from getting there."""
+        p = self.parent
+        buy = p.side == Side.BUY
+        cancelling = {a.child_id for a in actions if isinstance(a, CancelChild)}
+        worst: Decimal | None = None
+        for child in state.working.values():
+            px = child.price
+            if (px is None or child.cancel_pending or child.child_id in cancelling
+                    or (child.sent >= phase_start and now - child.sent < self.min_rest)):
+                continue
+            if worst is None or (px < worst if buy else px > worst):
+                worst = px
+        if worst is None:
+            return MarketWatch()
+        tick = p.tick_size
+        beyond = worst + tick if buy else worst - tick
+        if p.limit is not None:
+            cap = round_to_tick(p.limit, p.side, tick)
+            if (beyond > cap) if buy else (beyond < cap):
+                return MarketWatch()  # the limit keeps every price at or behind the child
+        far_side = buy == aggressive  # a buy crossing, or a sell posting: the ask
+        if far_side:
+            return MarketWatch(ask_rises_to=beyond) if buy else MarketWatch(ask_falls_to=beyond)
+        return MarketWatch(bid_rises_to=beyond) if buy else MarketWatch(bid_falls_to=beyond)
 
     def _on_tick(self, price: Decimal) -> Decimal:
         """``price`` rounded to the tick (:func:`round_to_tick`), the last answer kept for the

@@ -35,6 +35,7 @@ __all__ = [
     "ChildOrder",
     "Execution",
     "MarketSnapshot",
+    "MarketWatch",
     "OrderState",
     "ParentOrder",
     "Side",
@@ -68,6 +69,20 @@ class MarketSnapshot:
         if self.bid is None or self.ask is None:
             return None
         return (self.bid + self.ask) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class MarketWatch:
+    """The market changes a strategy waits for in its parent's symbol: the best bid rising
+    to ``bid_rises_to`` or above, falling to ``bid_falls_to`` or below, the same for the
+    best ask; also, whatever the bounds, a side with a bound emptying, and the book crossed
+    (bid above ask) or empty. None: that bound is not watched; ``MarketWatch()`` waits for
+    no price at all (only the book going crossed or empty)."""
+
+    bid_rises_to: Decimal | None = None
+    bid_falls_to: Decimal | None = None
+    ask_rises_to: Decimal | None = None
+    ask_falls_to: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +204,13 @@ class Strategy(Protocol):
     ends with part of the parent unfilled, its answer (a phrase: ``participation cap 0.1:
     2,700 shares traded by others allowed 300``) is added to the report's Text that ends the
     parent, so the client learns why, not only how much.
+
+    And ``market_watch(self) -> MarketWatch | None``: the promise that, until the market
+    reaches the answer (:class:`MarketWatch`), a snapshot would change nothing the strategy
+    does, now or later, beyond what the snapshot when it is reached shows (None, or no such
+    method: any snapshot may matter). Asked after every call, like :meth:`next_wakeup`. A
+    backtest uses it to let the replay run on in C between the strategy's events instead
+    of showing it the book every ``snapshot_interval``; live, every change is shown anyway.
     """
 
     def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]: ...

@@ -636,6 +636,48 @@ MD_NOINLINE static void drop_stale(lob_book *book, const int64_t fresh_id[2],
     }
 }
 
+/* Whether sym's touch is outside c's watch (see md_apply_ctl). */
+MD_NOINLINE static int touch_outside(const lob_book *book, const md_apply_ctl *c) {
+    int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
+    lob_bbo(book, bbo);
+    int has_bid = bbo[1] > 0, has_ask = bbo[3] > 0;
+    if (!has_bid && !has_ask) return 1;
+    if (has_bid && has_ask && bbo[0] > bbo[2]) return 1;
+    if (c->watch[0] != INT64_MIN || c->watch[1] != INT64_MAX) {
+        if (!has_bid || bbo[0] < c->watch[0] || bbo[0] > c->watch[1]) return 1;
+    }
+    if (c->watch[2] != INT64_MIN || c->watch[3] != INT64_MAX) {
+        if (!has_ask || bbo[2] < c->watch[2] || bbo[2] > c->watch[3]) return 1;
+    }
+    return 0;
+}
+
+/* The watch's group of a message time: (t - base) / step rounded up, or t itself. */
+static int64_t watch_group(const md_apply_ctl *c, int64_t t) {
+    if (c->watch_step_ns <= 1) return t;
+    int64_t d = t - c->watch_base_ns;
+    int64_t q = d / c->watch_step_ns, r = d % c->watch_step_ns;
+    return q + (r > 0); /* C division truncates: up for positive remainders only */
+}
+
+/* Whether message i ends its watch group (the range's last message always does); 0 when
+ * the watch is off. */
+static int group_ends(const md_apply_ctl *c, const md_msg *msgs, size_t i, size_t to) {
+    if (!c->watch_on) return 0;
+    return i + 1 >= to || watch_group(c, msgs[i + 1].time_ns) != watch_group(c, msgs[i].time_ns);
+}
+
+/* At the end of a watch group in which sym's book changed (*dirty, then cleared): whether
+ * the touch left the watch (c->touched set): the call ends after message i. */
+static int watch_stop(const lob_book *book, md_apply_ctl *c, const md_msg *msgs, size_t i,
+                      size_t to, int *dirty) {
+    if (!*dirty || !group_ends(c, msgs, i, to)) return 0;
+    *dirty = 0;
+    if (!touch_outside(book, c)) return 0;
+    c->touched = 1;
+    return 1;
+}
+
 static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size_t to,
                            const md_entry *entries, md_apply_ctl *c, candidate *cand) {
     lob_level scratch[MD_MAX_LEVELS];
@@ -644,6 +686,7 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
     int tops = c->tops != NULL;
     int64_t last[4] = {0, 0, 0, 0};
     int have_last = 0;
+    int watch_dirty = 0; /* a message of sym in the current group changed the book */
     for (size_t i = from; i < to; i++) {
         const md_msg *m = &msgs[i];
         const md_entry *e = entries + m->first_entry;
@@ -651,7 +694,10 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
         int mine = m->kind == MD_MSG_SNAPSHOT && m->sym == c->sym;
         if (!mine && m->kind == MD_MSG_INCREMENTAL)
             for (size_t k = 0; k < n && !mine; k++) mine = e[k].sym == c->sym;
-        if (!mine) continue;
+        if (!mine) {
+            if (watch_stop(book, c, msgs, i, to, &watch_dirty)) return (int64_t)(i + 1);
+            continue;
+        }
         int row = levels > 0 && m->kind == MD_MSG_INCREMENTAL;
         if (row && c->rows_written == c->rows_cap) return (int64_t)i;
         if (tops && c->tops_written == c->tops_cap) return (int64_t)i;
@@ -720,6 +766,8 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
             c->crossed = 1;
             return (int64_t)(i + 1);
         }
+        watch_dirty |= changed;
+        if (watch_stop(book, c, msgs, i, to, &watch_dirty)) return (int64_t)(i + 1);
     }
     return (int64_t)to;
 }
@@ -735,6 +783,7 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
     c->ops = 0;
     c->skipped = 0;
     c->crossed = 0;
+    c->touched = 0;
     if (c->levels > MD_MAX_LEVELS) return CORE_ERR_BAD_OP;
     candidate *cand = NULL;
     if (c->clients != NULL && c->client_count > 0) {

@@ -206,6 +206,18 @@ typedef struct {
     size_t tops_written;
     uint64_t skipped;          /* book entries skipped because they name a gone order */
     uint32_t crossed;          /* 1: the call stopped at a client order left crossed */
+    /* in: a watch on sym's touch, off when watch_on is 0: the best bid must stay within
+     * [watch[0], watch[1]] and the best ask within [watch[2], watch[3]] (INT64_MIN and
+     * INT64_MAX: that bound is not watched; a side with a bound set must not be empty), and
+     * the book must be neither crossed (bid above ask) nor empty. Messages are grouped by
+     * time: two are in one group when (time_ns - watch_base_ns) / watch_step_ns, rounded up,
+     * is the same (a step of 0 or 1: the same time_ns) */
+    uint32_t watch_on;
+    int64_t watch[4];
+    int64_t watch_base_ns;
+    int64_t watch_step_ns;
+    /* out */
+    uint32_t touched;          /* 1: the call stopped at a group that left the watch */
 } md_apply_ctl;
 
 /* Apply the entries of messages from..to-1 of symbol c->sym to book. Returns the index of
@@ -246,6 +258,12 @@ typedef struct {
  * price of a client order resting on the other side is added without trading (feed mode);
  * after the message of sym that did it, a client buy priced at or above the best ask, or a
  * client sell at or below the best bid, ends the call with c->crossed 1.
+ *
+ * Watch (c->watch_on): at the end of each group of messages (see watch_step_ns) in which a
+ * message of sym changed its book or filled a client, the touch is checked against the
+ * watch; outside it, the call ends there with c->touched 1, so the caller looks at the book
+ * as it stands after that time, as it would had it stopped after every time. The last
+ * message of the range ends a group (the next call's first message may share its time).
  *
  * Gone orders (c->gone): while an id in gone is not in the book, a book entry of any op but
  * ADD naming it is skipped (not applied, counted in c->skipped, not in c->ops) and a trade

@@ -42,7 +42,7 @@ from algos.runner import (
     ParentReplaced,
     ParentReplaceRejected,
 )
-from algos.strategy import MarketSnapshot, ParentOrder
+from algos.strategy import MarketSnapshot, MarketWatch, ParentOrder
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
 from gateway.fix_reports import RequestError, parse_side, request_report
@@ -409,8 +409,31 @@ class AlgoDesk:
                     earliest = t
         return earliest
 
+    def market_watches(self) -> dict[str, MarketWatch] | None:
+        """Per symbol, the market changes the working parents' strategies wait for (each
+        bound the nearest any of them set: :meth:`AlgoRunner.market_watch`); None when one
+        of them may act on any snapshot. A backtest runs the market on in C up to these."""
+        out: dict[str, MarketWatch] = {}
+        for p in self.parents.values():
+            runner = p.runner
+            if runner.done:
+                continue
+            watch = runner.market_watch()
+            if watch is None:
+                return None
+            symbol = p.order.symbol
+            had = out.get(symbol)
+            out[symbol] = watch if had is None else MarketWatch(
+                _nearest(min, had.bid_rises_to, watch.bid_rises_to),
+                _nearest(max, had.bid_falls_to, watch.bid_falls_to),
+                _nearest(min, had.ask_rises_to, watch.ask_rises_to),
+                _nearest(max, had.ask_falls_to, watch.ask_falls_to))
+        return out
+
     def on_timer(self, now: datetime) -> None:
         self._now = now
+        # the market first: a timer's decision prices from the book as it is now
+        self.pump(now)
         for p in list(self.parents.values()):
             wake = p.runner.next_wakeup()
             if wake is not None and wake <= now:
@@ -533,3 +556,11 @@ class AlgoDesk:
 
 def _fields(parent: ParentOrder) -> dict[str, Any]:
     return {f: getattr(parent, f) for f in ParentOrder.__dataclass_fields__}
+
+
+def _nearest(pick: Callable[[Decimal, Decimal], Decimal], a: Decimal | None,
+             b: Decimal | None) -> Decimal | None:
+    """``pick`` of two bounds, either of which may be None (not watched)."""
+    if a is None:
+        return b
+    return a if b is None else pick(a, b)

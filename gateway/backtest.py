@@ -24,8 +24,10 @@ folder as the last finished one wrote it.
 
 How the replay and the algos meet: market data is applied in C in chunks. Between the
 algos' events (a slice timer, an acknowledgement arriving, a parent starting) the chunk runs
-to the next event; while a parent is working, chunks end at least every
-``snapshot_interval`` of market time (0: after every message time), and the desk sees a book
+to the next event, or to the first market change a working algo waits for (its
+``market_watch``: the touch reaching a price; the chunk then ends after that message time).
+While a working parent's algo does not say what it waits for, chunks end at least every
+``snapshot_interval`` of market time (0: after every message time). The desk sees a book
 snapshot after each chunk. Fills of resting child orders are found inside C at the message
 that causes them (csrc/mdfeed.h), so their prices and times do not depend on the chunking.
 """
@@ -273,8 +275,8 @@ class Backtest:
                 tape = tapes.get(change.symbol)
                 if tape is not None:
                     tape.trade_times.extend(change.trade_times)
-                    tape.trade_prices.extend(p for p, _ in change.trades)
-                    tape.trade_sizes.extend(q for _, q in change.trades)
+                    tape.trade_prices.extend(change.trade_prices)
+                    tape.trade_sizes.extend(change.trade_sizes)
             stats.steps += 1
             span = (horizon - first).total_seconds()
             self.progress.show("market", (t - first).total_seconds() / span if span else 1,
@@ -410,13 +412,18 @@ class Backtest:
             stats.steps += 1
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
                 upto = t_evt if t_evt is not None else horizon
-                if interval is not None and _working(app):
+                # what the working algos wait for in the market; None: some algo may act on
+                # any snapshot, and sees one every interval (if set)
+                watches = desk.market_watches()
+                if watches is None and interval is not None:
                     cap = t_feed + interval
                     if cap < upto:  # min(), without the call
                         upto = cap
-                changes = feed.due(upto, app.venue.resting_ids(), stop_at_fill=True)
-                # a fill ends the chunk: the algo hears of it at the fill's own time
-                clock.advance_to(feed.time_of(feed.fill_ns) if feed.stopped_at_fill else upto)
+                changes = feed.due(upto, app.venue.resting_ids(), stop_at_fill=True,
+                                   watch={symbol: feed.watch(w) for symbol, w in watches.items()}
+                                   if watches else None)
+                # a fill or a watched change ends the chunk: the algo hears of it at its time
+                clock.advance_to(feed.time_of(feed.stop_ns) if feed.stopped else upto)
                 app.on_market(changes, clock.now())
             else:
                 if t_evt is None:
@@ -505,14 +512,7 @@ def clock_times(a: datetime, b: datetime) -> tuple[str, str]:
     return x, y
 
 
-def _working(app: VenueApplication) -> bool:
-    """Whether some parent is still being worked (its algo wants to see the market)."""
-    for p in app.desk.parents.values():  # noqa: SIM110  # no generator: once per market chunk
-        if not p.runner.done:
-            return True
-    return False
 
 
 def _ignore(_error: MdLogError) -> None:
     pass
-

@@ -10,8 +10,9 @@ A backtest config is a venue config (``application: venue``, its sessions, ``ven
            limit: 230.00, participation: 0.2}
       latency: {entry: 0.0002, ack: 0.0002}   # or {measured: FIX.log, split: 0.5, seed: 1}
       baselines: [naive, twap]  # also run each parent as one market order, and as plain TWAP
-      snapshot_interval: 1.0    # market seconds between the algos' views of a changing book
-                                # (events: only at their own timers, fills and acks)
+      snapshot_interval: 1.0    # market seconds between the views of a changing book for
+                                # algos with no market_watch (events: only at their own
+                                # timers, fills and acks)
       on_error: stop            # a bad market-data line stops the run; skip: report, go on
       output: ../logs/backtest  # the report folder (relative to this file)
 

@@ -78,11 +78,16 @@ __all__ = [
     "MdLogReader",
     "MdUpdate",
     "Top",
+    "Watch",
 ]
 
 #: LOBSTER's placeholders for an empty level in book rows.
 EMPTY_ASK_PRICE = 9_999_999_999
 EMPTY_BID_PRICE = -9_999_999_999
+#: A watch on a touch, in ticks: (lowest bid, highest bid, lowest ask, highest ask).
+Watch = tuple[int, int, int, int]
+#: A bound not watched (the lowest and highest an int64 holds).
+WATCH_LOW, WATCH_HIGH = -(1 << 63), (1 << 63) - 1
 #: Bytes of a log read at a time (cut at a line end).
 CHUNK_BYTES = 1 << 22
 
@@ -702,7 +707,8 @@ class MdUpdate:
 
     ``fills``: the client orders the messages' trades filled, in the order they happened
     (across symbols too). ``crossed``: the update ended (``stop_at_fill``) at a message that
-    left a client order crossed by replayed liquidity. ``tops`` (when asked for): per symbol
+    left a client order crossed by replayed liquidity; ``touched``: it ended at a time that
+    left a watched touch outside its watch (``watch``). ``tops`` (when asked for): per symbol
     of the batch, the best bid and offer as ``array('q')`` rows of 5 flattened (time_ns, bid
     price, bid qty, ask price, ask qty; 0 and 0 for an empty side), one after each message
     that changed them (the first message of the call that touched the symbol always gives a
@@ -721,6 +727,7 @@ class MdUpdate:
     fills: tuple[FeedFill, ...] = ()
     tops: dict[str, array[int]] = field(default_factory=dict)
     crossed: bool = False
+    touched: bool = False
 
     def top_rows(self, symbol: str) -> list[Top]:
         """The symbol's recorded top-of-book rows (empty if none were recorded)."""
@@ -851,7 +858,9 @@ class MarketDataFeed:
     def apply(self, batch: MdBatch, start: int = 0, stop: int | None = None, *,
               record: str | None = None, depth: int = 0,
               clients: Mapping[str, Sequence[int]] | None = None,
-              tops: bool = False, stop_at_fill: bool = False) -> MdUpdate:
+              tops: bool = False, stop_at_fill: bool = False,
+              watch: Mapping[str, Watch] | None = None,
+              watch_groups: tuple[int, int] = (0, 0)) -> MdUpdate:
         """Apply messages ``start..stop-1`` of ``batch`` (all by default), in order.
 
         With ``record`` (a symbol) and ``depth`` > 0 the update carries that book's top
@@ -866,8 +875,17 @@ class MarketDataFeed:
         ``stop_at_fill``: end the update after the first message that filled a client order
         or left one crossed (:attr:`MdUpdate.stop` says where, :attr:`MdUpdate.crossed`
         which), so the caller can act on it at its time.
-        Only for clients of one symbol (ValueError otherwise): that symbol is applied first,
-        and the others up to where it stopped.
+
+        ``watch``: per symbol, the range its touch must stay in (a :data:`Watch` in ticks:
+        lowest and highest bid, lowest and highest ask, ``WATCH_LOW`` or ``WATCH_HIGH`` for a bound
+        not watched; csrc/mdfeed.h): the update ends at the end of the first group of
+        messages of one time after which the book is outside it (:attr:`MdUpdate.touched`).
+        ``watch_groups`` is (base, step) in ns: messages whose times, less base, come to the
+        same whole number of steps rounded up are one group (a step of 0: the same time).
+
+        Stopping (``stop_at_fill`` with clients, or ``watch``) takes one symbol of the batch
+        (ValueError otherwise): that symbol is applied first, and the others up to where it
+        stopped.
         """
         stop = batch.count if stop is None else stop
         if not 0 <= start <= stop <= batch.count:
@@ -890,13 +908,18 @@ class MarketDataFeed:
         row_count = 0
         fills: list[tuple[int, FeedFill]] = []
         filled_symbols = 0
-        crossed = False
+        crossed = touched_any = False
         top_rows: dict[str, array[int]] = {}
         trade_bound = -1
-        if clients and len(order) > 1:
-            order = sorted(order, key=lambda ssb: not clients.get(ssb[1]))
-            if stop_at_fill and sum(1 for _, sy, _b in order if clients.get(sy)) > 1:
-                raise ValueError("stop_at_fill needs client orders in one symbol only")
+        if (clients or watch) and len(order) > 1:
+            def stops(symbol: str) -> bool:
+                return bool(stop_at_fill and clients and clients.get(symbol)) or bool(
+                    watch and symbol in watch)
+
+            order = sorted(order, key=lambda ssb: not (stops(ssb[1]) or (clients and
+                                                                          clients.get(ssb[1]))))
+            if sum(1 for _, sy, _b in order if stops(sy)) > 1:
+                raise ValueError("stop_at_fill and watch stop at one symbol only")
         # Between calls ctl has every optional input off (clients, fills, tops and rows NULL,
         # their counts, levels and stop_on_fill 0): a call sets what it uses and turns it off
         # again after md_apply, whatever happens (no pointer outlives its buffer). The gone
@@ -913,7 +936,12 @@ class MarketDataFeed:
                 ctl.gone = ffi.NULL if gone is None else gone
                 ctl.gone_count = 0 if gone is None else len(book.gone)
             recording = symbol == record
+            watched = watch.get(symbol) if watch else None
             try:
+                if watched is not None:
+                    ctl.watch_on = 1
+                    ctl.watch = watched
+                    ctl.watch_base_ns, ctl.watch_step_ns = watch_groups
                 if ids:
                     ctl.stop_on_fill = 1 if stop_at_fill else 0
                     # Room for every fill C can write, so it never stops early: at most one
@@ -946,7 +974,9 @@ class MarketDataFeed:
                 # (ctl.stop_on_fill is 1 exactly when there are ids and stop_at_fill)
                 stopped_at_fill = bool(ids and stop_at_fill and (ctl.fills_written
                                                                  or ctl.crossed))
+                touched = watched is not None and bool(ctl.touched)
             finally:
+                ctl.watch_on = 0
                 if ids:
                     ctl.clients = ctl.fills = ffi.NULL
                     ctl.client_count = ctl.fills_cap = ctl.stop_on_fill = 0
@@ -981,8 +1011,9 @@ class MarketDataFeed:
                     i = batch.message_of_entry(k)
                     raise MdLogError(batch.source, batch.line(i),
                                      _reject_reason(batch, k, ctl.reject_code))
-            if stopped_at_fill:
-                crossed = bool(ctl.crossed)
+            if stopped_at_fill or touched:
+                crossed = crossed or bool(stopped_at_fill and ctl.crossed)
+                touched_any = touched_any or touched
                 if 0 <= done < stop:
                     stop = done  # the message ends the update, for every symbol
             if done != stop:  # the arrays are sized so that C never runs out of room
@@ -990,7 +1021,8 @@ class MarketDataFeed:
         if filled_symbols > 1:  # C fills one symbol at a time: restore the entries' order
             fills.sort(key=lambda ef: ef[0])
         return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth,
-                        tuple(f for _, f in fills) if fills else (), top_rows, crossed)
+                        tuple(f for _, f in fills) if fills else (), top_rows, crossed,
+                        touched_any)
 
     def apply_message(self, message: Message | bytes, *,
                       clients: Mapping[str, Sequence[int]] | None = None,

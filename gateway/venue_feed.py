@@ -34,16 +34,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from algos.strategy import MarketWatch
 from engine.book import OrderBook
 from gateway.clock import from_ns
 from gateway.config import ConfigError
 from gateway.md_feed import (
+    WATCH_HIGH,
+    WATCH_LOW,
     FeedFill,
     MarketDataFeed,
     MdBatch,
     MdDecoder,
     MdLogError,
     MdLogReader,
+    Watch,
 )
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec
 
@@ -62,13 +66,20 @@ def _decimals(tick: Decimal) -> int | None:
 
 @dataclass(slots=True)
 class FeedChange:
-    """What one :meth:`FeedReplay.due` call did to a symbol: its trades (ticks, quantity), in
-    order, and the fills of client orders they reached (csrc/mdfeed.h's rule)."""
+    """What one :meth:`FeedReplay.due` call did to a symbol: its trades in order, as columns
+    (price in ticks, quantity, log time in ns), and the fills of client orders they reached
+    (csrc/mdfeed.h's rule)."""
 
     symbol: str
-    trades: list[tuple[int, int]]
+    trade_prices: list[int] = field(default_factory=list)
+    trade_sizes: list[int] = field(default_factory=list)
+    trade_times: list[int] = field(default_factory=list)
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
-    trade_times: list[int] = field(default_factory=list)  # log time (ns) of each trade
+
+    @property
+    def trades(self) -> list[tuple[int, int]]:
+        """The trades as (price, quantity) pairs."""
+        return list(zip(self.trade_prices, self.trade_sizes, strict=True))
 
 
 def _kept(batches: Iterable[MdBatch], keep: list[MdBatch] | None) -> Iterator[MdBatch]:
@@ -137,6 +148,7 @@ class FeedReplay:
         assert digits is not None
         self.config = config
         self.feed = MarketDataFeed(strict=False, price_decimals=digits, uncrossed=True)
+        self._scale = Decimal(10) ** digits  # prices in ticks of the feed
         self.books: dict[str, OrderBook] = {s: self.feed.add_symbol(s) for s in symbols}
         self.record_tops = record_tops
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
@@ -153,8 +165,8 @@ class FeedReplay:
         self._start: datetime | None = None
         self.applied = 0
         self.last_ns = 0  # log time of the latest message applied
-        self.stopped_at_fill = False
-        self.fill_ns = 0
+        self.stopped = False  # the last due() stopped early: at stop_ns, for a fill or watch
+        self.stop_ns = 0
         self.error: str | None = None
         self._deadline: datetime | None = None  # next_deadline's answer, until due() or anchor()
         self._unit_speed = config.speed == 1
@@ -164,6 +176,9 @@ class FeedReplay:
         # t0 on a whole microsecond (datetimes have no finer grain): a message's time is
         # then its own log time, cut to the microsecond, when the replay starts at t0
         self._t0 = min(firsts) // 1000 * 1000 if firsts else None
+        # watch groups: the messages of one time due (at speed 1, a microsecond: _due_us)
+        self._groups = ((self._t0 + 999, 1000) if self._t0 is not None and self._unit_speed
+                        else (0, 0))
 
     def _note(self, error: str | None) -> None:
         if error is not None and self.error is None:
@@ -209,6 +224,13 @@ class FeedReplay:
             us += 1
         return us
 
+    def _time_due_end(self, time_ns: int) -> int:
+        """The latest log time due with ``time_ns`` (the same microsecond at speed 1)."""
+        base, step = self._groups
+        if not step:
+            return time_ns
+        return base + max(0, -(-(time_ns - base) // step)) * step
+
     def time_of(self, time_ns: int) -> datetime:
         """When the message of log time ``time_ns`` is (or was) due."""
         start = self._start
@@ -236,19 +258,38 @@ class FeedReplay:
         self._deadline = self.time_of(nxt)
         return self._deadline
 
+    def watch(self, bounds: MarketWatch) -> Watch:
+        """``bounds`` (prices) in this feed's ticks, for :meth:`due`: the range a touch may
+        move in without reaching a bound (a bound of None: not watched)."""
+        scale = self._scale
+
+        def below(price: Decimal | None) -> int:  # the highest tick short of price
+            return WATCH_HIGH if price is None else math.ceil(price * scale) - 1
+
+        def above(price: Decimal | None) -> int:  # the lowest tick short of price
+            return WATCH_LOW if price is None else math.floor(price * scale) + 1
+
+        return (above(bounds.bid_falls_to), below(bounds.bid_rises_to),
+                above(bounds.ask_falls_to), below(bounds.ask_rises_to))
+
     def due(self, now: datetime, clients: Mapping[str, Sequence[int]] | None = None, *,
-            stop_at_fill: bool = False) -> list[FeedChange]:
+            stop_at_fill: bool = False,
+            watch: Mapping[str, Watch] | None = None) -> list[FeedChange]:
         """Apply every message due at ``now``, the logs' messages merged in time; per
         changed symbol, its trades and the fills of the ``clients`` orders (per symbol, the
         book ids of client orders resting in it).
 
         ``stop_at_fill``: stop after the first message that fills a client order or leaves
-        one crossed by replayed liquidity (then :attr:`stopped_at_fill` is true and
-        :attr:`fill_ns` is that message's log time), so the caller can act at its own
-        time; a log whose batch holds clients of several symbols is applied without stopping
-        (its fills then come at ``now``)."""
-        self.stopped_at_fill = False
-        self.fill_ns = 0
+        one crossed by replayed liquidity; ``watch`` (per symbol, from :meth:`watch`): stop
+        after the first time due that leaves the symbol's touch outside its watch, or its
+        book crossed or empty (the messages of one time due all applied: the book as a
+        replay stopping at every time would show it). Then :attr:`stopped` is true and
+        :attr:`stop_ns` is the log time of the message it stopped after, so the caller can
+        act at its time. A log whose batch holds symbols of several clients or watches
+        stops after each time due instead when some are watched, and is applied without
+        stopping otherwise (its fills then come at ``now``)."""
+        self.stopped = False
+        self.stop_ns = 0
         self._deadline = None
         if self._t0 is None:
             return []
@@ -275,14 +316,15 @@ class FeedReplay:
                     upto = t
             if first is None:
                 break
-            if self._apply(first, upto, clients, stop_at_fill, changed):
+            if self._apply(first, upto, clients, stop_at_fill, watch, changed):
                 break
         return list(changed.values())
 
     def _apply(self, log: _Log, upto: int, clients: Mapping[str, Sequence[int]] | None,
-               stop_at_fill: bool, changed: dict[str, FeedChange]) -> bool:
+               stop_at_fill: bool, watch: Mapping[str, Watch] | None,
+               changed: dict[str, FeedChange]) -> bool:
         """Apply ``log``'s messages of log time up to ``upto`` (within its current batch);
-        True if it stopped at a fill."""
+        True if it stopped (a fill, a watch)."""
         assert log.batch is not None
         batch, start = log.batch, log.i
         stop = bisect.bisect_right(log.times, upto, start)
@@ -290,9 +332,17 @@ class FeedReplay:
             stop = start + 1
         mine = ({sy: ids for sy in batch.symbols if (ids := clients.get(sy))}
                 if clients else None)
-        stopping = stop_at_fill and mine is not None and len(mine) == 1
+        watched = ({sy: w for sy in batch.symbols if (w := watch.get(sy)) is not None}
+                   if watch else None)
+        stoppers = set(mine or ()) if stop_at_fill else set()
+        stoppers.update(watched or ())
+        one = len(stoppers) <= 1
+        stop_fills = stop_at_fill and one and bool(mine)
+        if not one and watched:  # one time due at a time: the caller looks after each
+            stop = bisect.bisect_right(log.times, self._time_due_end(log.times[start]), start)
         update = self.feed.apply(batch, start, stop, clients=mine, tops=self.record_tops,
-                                 stop_at_fill=stopping)
+                                 stop_at_fill=stop_fills,
+                                 watch=watched if one else None, watch_groups=self._groups)
         stop = update.stop
         self.applied += stop - start
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
@@ -301,20 +351,21 @@ class FeedReplay:
                 prices, sizes, times = only  # lists of this call's own
                 change = changed.get(symbol)
                 if change is None:
-                    trades = list(zip(prices, sizes, strict=True)) if prices else []
-                    changed[symbol] = FeedChange(symbol, trades, [], times)
+                    changed[symbol] = FeedChange(symbol, prices, sizes, times)
                 elif prices:
-                    change.trades += zip(prices, sizes, strict=True)
+                    change.trade_prices += prices
+                    change.trade_sizes += sizes
                     change.trade_times += times
         else:
             for symbol in update.symbols_changed() & self.books.keys():
-                change = changed.setdefault(symbol, FeedChange(symbol, []))
+                change = changed.setdefault(symbol, FeedChange(symbol))
                 prices, sizes, times = update.trade_columns(symbol)
                 if prices:
-                    change.trades += zip(prices, sizes, strict=True)
+                    change.trade_prices += prices
+                    change.trade_sizes += sizes
                     change.trade_times += times
         for fill in update.fills:
-            changed.setdefault(fill.symbol, FeedChange(fill.symbol, [])).fills.append(
+            changed.setdefault(fill.symbol, FeedChange(fill.symbol)).fills.append(
                 (fill, self.time_of(fill.time_ns)))
         if self.record_tops:
             for symbol, rows in update.tops.items():
@@ -326,9 +377,10 @@ class FeedReplay:
         log.i = stop
         if stop >= batch.count:
             self._note(log.advance())
-        if stopping and (update.fills or update.crossed):
-            self.stopped_at_fill = True
-            self.fill_ns = at
+        if (stop_fills and (update.fills or update.crossed)) or update.touched or (
+                not one and watched):
+            self.stopped = True
+            self.stop_ns = at
             return True
         return False
 

@@ -24,6 +24,7 @@ from algos.strategy import (
     ChildOrder,
     Execution,
     MarketSnapshot,
+    MarketWatch,
     ParentOrder,
 )
 from algos.twap import Twap
@@ -364,3 +365,30 @@ def test_parent_done_is_reported_once() -> None:
 def test_twap_factory_is_the_class() -> None:
     h = Harness(make_parent(100), Twap)
     assert isinstance(h.runner.strategy, Twap)
+
+
+class Watching(Scripted):
+    """Watches the bid rising to 10.05, or fails to say (``broken``)."""
+
+    broken = False
+
+    def market_watch(self) -> MarketWatch | None:
+        if self.broken:
+            raise ValueError("no idea")
+        return MarketWatch(bid_rises_to=Decimal("10.05"))
+
+
+def test_the_runner_passes_on_the_market_watch_of_an_active_parent_only() -> None:
+    h = Harness(make_parent(1000), Watching)
+    h.step(T0)
+    assert h.runner.market_watch() == MarketWatch(bid_rises_to=Decimal("10.05"))
+    assert Harness(make_parent(1000), Scripted).runner.market_watch() is None  # no method
+    Watching.broken = True
+    try:
+        h.step(T0 + SEC)  # a new input: asked again
+        assert h.runner.market_watch() is None  # any snapshot may matter
+        assert h.audited("strategy_error")[-1]["error"] == "ValueError: no idea"
+    finally:
+        Watching.broken = False
+    h.runner.cancel(T0 + 2 * SEC)
+    assert h.runner.market_watch() is None  # being cancelled, or done

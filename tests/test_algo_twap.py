@@ -11,7 +11,7 @@ import pytest
 
 from algos.runner import AlgoRunner
 from algos.slicing import StrategyParameterError
-from algos.strategy import Side
+from algos.strategy import MarketWatch, Side
 from algos.twap import Twap
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 
@@ -243,3 +243,46 @@ def test_a_book_that_turns_one_sided_is_priced_as_it_is_now_not_as_it_was() -> N
     venue.bid, venue.ask = None, None  # then the whole book: the working child stays
     h.run(T0 + 2 * MIN - SEC)
     assert len(venue.submits) == 3 and h.runner.state.working_qty == 100
+
+
+def test_the_market_watch_is_one_tick_beyond_the_child_that_may_be_repriced() -> None:
+    """``market_watch``: the touch the TWAP prices from reaching one tick past its least
+    aggressive child, once that child has rested min_rest (a timer then, not a snapshot)."""
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))  # 1-minute slices, min_rest 6 s
+    h.step(T0)
+    assert h.runner.market_watch() is None  # it just sent a child: any book may matter
+    h.step(T0 + SEC)
+    assert h.runner.market_watch() == MarketWatch()  # the child may not be repriced yet ...
+    assert h.runner.next_wakeup() == T0 + 6 * SEC  # ... until then
+    h.run(T0 + 6 * SEC)
+    assert h.runner.market_watch() == MarketWatch(bid_rises_to=Decimal("10.01"))
+    h.venue.bid = Decimal("10.01")
+    h.step(T0 + 7 * SEC)
+    assert h.venue.cancels == [(T0 + 7 * SEC, h.venue.submits[0].child_id)]
+    h.run(T0 + 29 * SEC)
+    h.venue.ask_qty = 0  # nobody sells: the crossing child rests
+    h.run(T0 + 37 * SEC)  # crossing: the child at the ask lags when the ask rises
+    crossing = h.venue.submits[-1]
+    assert crossing.price == Decimal("10.02") and crossing.time == T0 + 30 * SEC
+    assert h.runner.market_watch() == MarketWatch(ask_rises_to=Decimal("10.03"))
+
+
+def test_a_sell_watches_the_ask_falling_and_a_limit_ends_the_watch() -> None:
+    venue = Venue(bid=Decimal("9.95"), ask=Decimal("10.02"))
+    h = Harness(make_parent(500, minutes=5, Slices="5", side=Side.SELL), venue=venue)
+    h.run(T0 + 10 * SEC)
+    assert h.runner.market_watch() == MarketWatch(ask_falls_to=Decimal("10.01"))
+    limited = Harness(make_parent(500, minutes=5, Slices="5", side=Side.SELL, limit="10.02"),
+                      venue=Venue(bid=Decimal("9.95"), ask=Decimal("10.02")))
+    limited.run(T0 + 10 * SEC)
+    assert limited.runner.market_watch() == MarketWatch()  # it may not sell below 10.02
+
+
+def test_no_market_watch_under_a_binding_participation_cap_or_in_the_catch_up() -> None:
+    capped = Harness(make_parent(1000, minutes=10, Slices="10", participation=0.1))
+    capped.run(T0 + 10 * SEC)
+    assert capped.runner.market_watch() is None  # more volume lets it send more
+    venue = Venue(ask_qty=0)
+    h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
+    h.run(T0 + 9 * MIN + 50 * SEC)
+    assert h.runner.market_watch() is None

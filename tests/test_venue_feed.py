@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from algos.strategy import MarketWatch
 from engine.book_types import Side
+from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
 from gateway.venue_feed import FeedReplay
@@ -129,7 +131,7 @@ def test_several_logs_merge_in_time_up_to_a_fill(tmp_path: Path) -> None:
     client = 1 << 62
     feed.books["XYZ"].limit(client, Side.SELL, 2000, 10)  # at the print's price, alone
     changes = feed.due(start + timedelta(seconds=10), {"XYZ": [client]}, stop_at_fill=True)
-    assert feed.stopped_at_fill and feed.time_of(feed.fill_ns) == start + timedelta(seconds=2)
+    assert feed.stopped and feed.time_of(feed.stop_ns) == start + timedelta(seconds=2)
     assert [f.qty for c in changes for f, _ in c.fills] == [5]
     # ABC's messages of 13:30:01 and 13:30:02 are in, the later ones not yet
     assert feed.books["ABC"].depth(Side.BUY)[-1].qty == 2
@@ -183,12 +185,12 @@ def test_a_replayed_order_crossing_a_resting_client_trades_with_it_once(
         now = min(now + timedelta(seconds=step), T0 + timedelta(seconds=10))
         while True:  # as a backtest does: a stop ends the chunk at the message's time
             changes = feed.due(now, venue.resting_ids(), stop_at_fill=True)
-            at = feed.time_of(feed.fill_ns) if feed.stopped_at_fill else now
+            at = feed.time_of(feed.stop_ns) if feed.stopped else now
             for change in changes:
                 fills += [(at, r) for r in venue.feed_applied(change.symbol, change.trades, at,
                                                               change.fills)
                           if isinstance(r, ExecReport) and r.exec_type == "F"]
-            if not feed.stopped_at_fill:
+            if not feed.stopped:
                 break
     assert [(at - T0, r.last_qty, r.last_px, r.aggressor) for at, r in fills] == [
         (timedelta(seconds=3), 30, Decimal("10.05"), False)]
@@ -294,3 +296,68 @@ def test_a_replayed_order_moved_through_a_client_order_trades_it_with_a_report(
     order = venue.order("C1", "b")
     assert order is not None and (order.status, order.cum) == ("2", 30)
     assert [(lv.price, lv.qty) for lv in venue.books["ABC"].depth(Side.SELL)] == [(1002, 70)]
+
+
+def test_a_watch_stops_the_replay_after_the_time_that_leaves_it(tmp_path: Path) -> None:
+    """A watch on the touch (csrc/mdfeed.h) ends a due() call after the first time due (a
+    microsecond) whose messages leave the touch outside it: a bid that comes and goes within
+    one microsecond stops nothing."""
+    def at(second: int, ns: int = 0) -> str:
+        return f"20120621-13:30:{second:02d}.{ns:09d}"
+
+    log = tmp_path / "abc.log"
+    log.write_bytes(
+        line("55=ABC|268=2|269=0|278=1|270=10|271=50|269=1|278=2|270=10.05|271=50", "W",
+             time=at(0))
+        + message_line("268=1|279=0|269=0|278=3|55=ABC|270=10.01|271=5", at(1), 2)
+        + message_line("268=1|279=0|269=0|278=4|55=ABC|270=10.03|271=5", at(2, 100), 3)
+        + message_line("268=1|279=2|269=0|278=4|55=ABC|270=10.03|271=5", at(2, 900), 4)
+        + message_line("268=1|279=0|269=0|278=5|55=ABC|270=10.02|271=5", at(3), 5)
+        + message_line("268=1|279=0|269=1|278=6|55=ABC|270=10.04|271=5", at(4), 6))
+    feed, _venue = abc_replay(log)
+    start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
+    feed.anchor(start)
+    feed.due(start)
+    watch = feed.watch(MarketWatch(bid_rises_to=Decimal("10.02")))
+    assert watch == (WATCH_LOW, 1001, WATCH_LOW, WATCH_HIGH)  # the highest bid short of it
+    assert feed.watch(MarketWatch(ask_falls_to=Decimal("10.045"))) == (
+        WATCH_LOW, WATCH_HIGH, 1005, WATCH_HIGH)  # off the tick: the lowest ask above it
+    feed.due(start + timedelta(seconds=10), watch={"ABC": watch})
+    assert feed.stopped and feed.time_of(feed.stop_ns) == start + timedelta(seconds=3)
+    assert feed.books["ABC"].depth(Side.BUY)[0].price == 1002
+    assert feed.books["ABC"].depth(Side.SELL)[0].price == 1005  # the later ask not yet in
+    # a stop for every time that leaves the book outside: the caller watches anew
+    later = feed.watch(MarketWatch(bid_rises_to=Decimal("10.03")))
+    feed.due(start + timedelta(seconds=10), watch={"ABC": later})
+    assert not feed.stopped and feed.done
+
+
+def test_a_log_of_several_watched_symbols_stops_after_each_time(tmp_path: Path) -> None:
+    """C stops at one symbol: a batch holding two watched symbols is applied one time due at
+    a time instead, so neither watch is passed over."""
+    def at(second: int) -> str:
+        return f"20120621-13:30:{second:02d}.000000000"
+
+    log = tmp_path / "two.log"
+    log.write_bytes(
+        line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=at(0), seq=1)
+        + line("55=XYZ|268=1|269=1|278=2|270=20|271=50", "W", time=at(0), seq=2)
+        + b"".join(message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1", at(s),
+                                s + 2) for s in range(1, 4)))
+    specs = {s: SymbolSpec(s, tick_size=Decimal("0.01")) for s in ("ABC", "XYZ")}
+    feed = FeedReplay(MarketDataFeedConfig((log,)), specs)
+    start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
+    feed.anchor(start)
+    feed.due(start)
+    both = {s: feed.watch(MarketWatch()) for s in specs}
+    stops = []
+    while not feed.done:
+        feed.due(start + timedelta(seconds=10), watch=both)
+        stops.append(feed.time_of(feed.stop_ns) if feed.stopped else None)
+    assert stops == [start + timedelta(seconds=s) for s in (1, 2, 3)]
+    with pytest.raises(ValueError, match="one symbol"):
+        feed_of_both = MarketDataFeed()
+        batches = list(MdLogReader(log))  # the second holds both symbols
+        feed_of_both.apply(batches[0])
+        feed_of_both.apply(batches[1], watch={s: (WATCH_LOW, WATCH_HIGH, WATCH_LOW, WATCH_HIGH)
+                                             for s in specs})

@@ -466,7 +466,69 @@ static void test_gone_orders_are_skipped(void) {
     lob_free(b);
 }
 
+/* A watch on the touch ends the call at the end of the first time group that left the
+ * book outside it, judged on the book as the whole group left it. */
+static void test_watch_stops_at_the_end_of_a_group(void) {
+    lob_book *b = lob_new(64);
+    md_apply_ctl c = {.sym = 0, .watch_on = 1, .watch = {INT64_MIN, 100, INT64_MIN, INT64_MAX}};
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(1, LOB_BUY, 100, 50);
+    add(2, LOB_SELL, 110, 50);
+    msg(MD_MSG_INCREMENTAL, 2);
+    add(3, LOB_BUY, 101, 5);   /* above 100 ... */
+    msg(MD_MSG_INCREMENTAL, 2);
+    del(3, LOB_BUY, 101, 5);   /* ... and gone again within the same time: no stop */
+    msg(MD_MSG_INCREMENTAL, 3);
+    add(4, LOB_SELL, 105, 5);  /* the ask is not watched */
+    msg(MD_MSG_INCREMENTAL, 4);
+    add(5, LOB_BUY, 101, 5);   /* above, and it stays: the call ends after the group */
+    msg(MD_MSG_INCREMENTAL, 4);
+    add(6, LOB_BUY, 99, 5);
+    msg(MD_MSG_INCREMENTAL, 5);
+    add(7, LOB_BUY, 98, 5);
+    CHECK(run(b, &c) == 6 && c.touched == 1);
+    /* groups of a step: times 11..20 round up to one group of 10 ns from base 0 */
+    c.watch_step_ns = 10;
+    c.watch[1] = 101;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 11);
+    add(8, LOB_BUY, 102, 5);
+    msg(MD_MSG_INCREMENTAL, 20);
+    del(8, LOB_BUY, 102, 5);
+    msg(MD_MSG_INCREMENTAL, 21);
+    add(9, LOB_SELL, 104, 5);
+    CHECK(run(b, &c) == 3 && c.touched == 0);
+    /* an empty watched side, a crossed book and an empty book leave any watch */
+    md_apply_ctl w = {.sym = 0, .watch_on = 1, .watch = {INT64_MIN, INT64_MAX, 0, 200}};
+    begin();
+    msg(MD_MSG_INCREMENTAL, 30);
+    del(2, LOB_SELL, 110, 50);
+    del(4, LOB_SELL, 105, 5);
+    del(9, LOB_SELL, 104, 5);
+    CHECK(run(b, &w) == 1 && w.touched == 1);
+    md_apply_ctl all = {.sym = 0, .watch_on = 1, .watch = {INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX}};
+    begin();
+    msg(MD_MSG_INCREMENTAL, 31);
+    add(10, LOB_SELL, 90, 5);  /* below the bid of 101: crossed */
+    CHECK(run(b, &all) == 1 && all.touched == 1);
+    /* a trade alone changes no book and ends nothing; off, nothing stops */
+    begin();
+    msg(MD_MSG_INCREMENTAL, 32);
+    trade(0, 90, 1);
+    CHECK(run(b, &all) == 1 && all.touched == 0);
+    all.watch_on = 0;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 33);
+    add(11, LOB_SELL, 89, 5);
+    msg(MD_MSG_INCREMENTAL, 34);
+    add(12, LOB_SELL, 88, 5);
+    CHECK(run(b, &all) == 2 && all.touched == 0);
+    lob_free(b);
+}
+
 int main(void) {
+    test_watch_stops_at_the_end_of_a_group();
     test_stop_at_a_crossed_client();
     test_gone_orders_are_skipped();
     test_same_price_queue();

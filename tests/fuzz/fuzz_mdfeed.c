@@ -231,6 +231,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 md_apply_ctl c = {.sym = k, .stop_on_reject = (uint32_t)(h >> 40) & 1, .levels = levels,
                                   .keep_uncrossed = (uint32_t)(h >> 41) & 1,
                                   .empty_ask = 9, .empty_bid = -9, .rows = rows, .rows_cap = MAX_MSGS};
+                if ((h >> 42) & 1) { /* a watch: the bid at most a price from the input */
+                    c.watch_on = 1;
+                    c.watch[0] = INT64_MIN;
+                    c.watch[1] = (int64_t)((h >> 43) & 0xffff);
+                    c.watch[2] = INT64_MIN;
+                    c.watch[3] = INT64_MAX;
+                    c.watch_base_ns = (int64_t)((h >> 20) & 0xfff);
+                    c.watch_step_ns = (h >> 59) & 1 ? 1000 : 0;
+                }
                 clients_t *cl = &clients[k];
                 if (with_clients) {
                     place_client(books[k], cl, &seed, &next_id);
@@ -253,8 +262,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (done < 0 && done != CORE_ERR_NOMEM) FAIL("md_apply: %lld", (long long)done);
                 if (done == n && c.rows_written != incrementals)
                     FAIL("%zu rows for %zu incremental refreshes", c.rows_written, incrementals);
-                if (done >= 0 && done < n && !(c.stop_on_reject && c.rejects))
+                if (done >= 0 && done < n && !(c.stop_on_reject && c.rejects) && !c.touched)
                     FAIL("md_apply stopped early at %lld of %lld", (long long)done, (long long)n);
+                if (c.touched) { /* it stopped where the book left the watch */
+                    int64_t bbo[4];
+                    lob_bbo(books[k], bbo);
+                    if (!c.watch_on || done <= 0)
+                        FAIL("touched without a watch or a message (%lld)", (long long)done);
+                    if (bbo[1] > 0 && bbo[0] <= c.watch[1] && !(bbo[3] > 0 && bbo[0] > bbo[2]))
+                        FAIL("stopped with the bid %lld inside the watch", (long long)bbo[0]);
+                }
                 if (c.fills_written > c.fills_cap || c.tops_written > c.tops_cap)
                     FAIL("wrote past the fills or tops");
                 if (with_clients && done >= 0) {
