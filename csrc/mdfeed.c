@@ -440,6 +440,28 @@ int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, 
 }
 
 /* The tail of a buffer after its last message: see check_gap. */
+void md_seqnums(const md_frames *f, int64_t *seq) {
+    for (size_t k = 0; k < f->count; k++) {
+        const struct fix_msg *m = &f->msgs[k];
+        int64_t value = -1;
+        size_t end = (size_t)m->first_field + m->field_count;
+        if (end > f->field_total) end = f->field_total;
+        for (size_t j = m->first_field; j < end; j++) {
+            const struct fix_field *fl = &f->fields[j];
+            if (fl->tag != 34) continue;
+            if (fl->length >= 1 && fl->length <= 18 && (size_t)fl->offset + fl->length <= f->len) {
+                const uint8_t *v = f->buf + fl->offset;
+                int64_t n = 0;
+                size_t i = 0;
+                for (; i < fl->length && v[i] >= '0' && v[i] <= '9'; i++) n = n * 10 + (v[i] - '0');
+                if (i == fl->length) value = n;
+            }
+            break; /* the first 34 only */
+        }
+        seq[k] = value;
+    }
+}
+
 int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_line_start,
                   uint32_t *bad) {
     if (from > len) {

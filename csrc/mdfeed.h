@@ -141,6 +141,11 @@ typedef struct {
 int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, size_t msg_cap,
                   md_entry *entries, size_t entry_cap);
 
+/* The first MsgSeqNum (34) of each of f's messages, to seq[0 .. f->count): its value, or -1
+ * when the message has none or its value is not 1 to 18 digits (the framer's fields, for
+ * messages it refused as well). */
+void md_seqnums(const md_frames *f, int64_t *seq);
+
 /* Check the text after the last message of buf (from = its end, or 0 if there is none;
  * at_line_start as in md_decoder): blanks to the end of that message's line, then blank
  * lines. Returns 0, or -1 with *bad the offset of the line at fault. */

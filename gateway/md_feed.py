@@ -61,7 +61,7 @@ from engine._core import ffi, lib
 
 from engine.book import OrderBook
 from engine.errors import error_for
-from engine.framing import FIELD_WORDS, MSG_WORDS, FrameBatch, Framer, FrameStatus
+from engine.framing import MSG_WORDS, FrameBatch, Framer, FrameStatus
 from engine.lobster import format_rows
 from gateway.codec import encode
 from gateway.fixmessage import Message
@@ -441,7 +441,7 @@ class MdDecoder:
             raise error
         self.on_error(error)
 
-    def _check_sequence(self, msgs: bytes, fields: bytes, buf: bytes,
+    def _check_sequence(self, msgs: bytes, buf: bytes,
                         source: str, line_base: int) -> list[tuple[int, MdLogError, bool]]:
         """MsgSeqNum (34) must be a whole number that goes up by one from message to message
         (across calls): a gap means lost market data, a step back a repeat. Returns each
@@ -450,43 +450,24 @@ class MdDecoder:
         on from its number); one below the number expected repeats one already applied and
         is left out, as is every one after it until the count is back where it was (each
         reported), except a step back to 1, a new count (the sender reset its numbers),
-        which is kept. Messages the framer refused are left to the decoder."""
-        # the framer's records as (count, words) tables: columns are views, not copies
+        which is kept. Messages the framer refused are left to the decoder. ``msgs`` are
+        the framer's message records, which ``self._frames`` holds with their fields."""
+        # the records as a (count, words) table: columns are views, not copies
         m = np.frombuffer(msgs, np.uint32).reshape(-1, MSG_WORDS)
-        fl = np.frombuffer(fields, np.uint32).reshape(-1, FIELD_WORDS)
-        starts, status, first, counts = m[:, 0], m[:, 3], m[:, 4], m[:, 5]
-        tags = fl[:, 0]
+        starts, status = m[:, 0], m[:, 3]
+        every = np.empty(len(m), np.int64)  # each message's first MsgSeqNum, -1: none
+        lib.md_seqnums(self._frames, ffi.from_buffer("int64_t[]", every))
 
         def line(frame: int) -> int:
             return line_base + buf.count(b"\n", 0, int(starts[frame]))
 
-        pos = np.flatnonzero(tags == 34)
-        msg = np.searchsorted(first, pos, side="right") - 1
-        keep = (msg >= 0) & (pos < first[msg] + counts[msg])
-        msg, pos = msg[keep], pos[keep]
-        # each message's first MsgSeqNum: msg ascends with pos, so a message's tags are
-        # neighbours (a sort-free np.unique)
-        first_tag = np.ones(len(msg), bool)
-        first_tag[1:] = msg[1:] != msg[:-1]
-        msg, pos = msg[first_tag], pos[first_tag]
-        offs = fl[pos, 1].astype(np.int64)
-        lens = fl[pos, 2].astype(np.int64)
-        width = max(1, int(lens.max()) if len(lens) else 1)
-        raw = np.frombuffer(buf, np.uint8)
-        span = np.arange(width)
-        digits = raw[np.minimum(offs[:, None] + span, len(raw) - 1)].astype(np.int64) - 48
-        inside = span < lens[:, None]
-        numeric = ((((digits >= 0) & (digits <= 9)) | ~inside).all(axis=1)
-                   & (lens >= 1) & (lens <= 18))
-        numbered = np.zeros(len(status), bool)  # a mask, not setdiff1d: that sorts
-        numbered[msg[numeric]] = True
+        numbered = every >= 0
         unnumbered = np.flatnonzero((status == 0) & ~numbered)
         breaks = [(int(k), MdLogError(source, line(int(k)),
                                       "MsgSeqNum (34) is missing or not a whole number"), False)
                   for k in unnumbered]
-        msg, digits, inside, lens = msg[numeric], digits[numeric], inside[numeric], lens[numeric]
-        power = np.where(inside, 10 ** np.clip(lens[:, None] - 1 - span, 0, None), 0)
-        seqs = (digits * power).sum(axis=1)
+        msg = np.flatnonzero(numbered)
+        seqs = every[msg]
         if len(seqs):
             before = np.concatenate(([self._last_seq if self._last_seq is not None else
                                       seqs[0] - 1], seqs[:-1]))
@@ -544,8 +525,6 @@ class MdDecoder:
                        line_base: int) -> Iterator[MdBatch]:
         # C reads the framer's records where they are: no column is copied
         msgs, fields = fb.records()
-        breaks = (self._check_sequence(msgs, fields, buf, source, line_base)
-                  if self.check_sequence else [])
         f = self._frames
         keep = (ffi.from_buffer("uint8_t[]", buf), ffi.from_buffer("struct fix_msg[]", msgs),
                 ffi.from_buffer("struct fix_field[]", fields))
@@ -553,6 +532,8 @@ class MdDecoder:
         f.len = len(buf)
         f.count = fb.count
         f.field_total = len(keep[2])
+        breaks = (self._check_sequence(msgs, buf, source, line_base)
+                  if self.check_sequence else [])
         d = self._d
         i = 0
         while i < fb.count or breaks:

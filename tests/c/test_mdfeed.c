@@ -24,9 +24,11 @@ static int failures = 0;
 static char log_buf[1 << 14];
 static size_t log_len;
 
-static void add_line(const char *msg_type, const char *time, const char *body) {
+/* A line whose header has "34=<seq>", or no 34 when seq is NULL. */
+static void add_line_seq(const char *msg_type, const char *seq, const char *time, const char *body) {
     char rest[2048], frame[2400];
-    int n = snprintf(rest, sizeof rest, "35=%s|34=1|49=V|52=%s|56=G|%s", msg_type, time, body);
+    int n = seq ? snprintf(rest, sizeof rest, "35=%s|34=%s|49=V|52=%s|56=G|%s", msg_type, seq, time, body)
+                : snprintf(rest, sizeof rest, "35=%s|49=V|52=%s|56=G|%s", msg_type, time, body);
     for (int i = 0; i < n; i++)
         if (rest[i] == '|') rest[i] = '\x01';
     int m = snprintf(frame, sizeof frame, "8=FIX.4.4\x01" "9=%d\x01%s", n, rest);
@@ -34,6 +36,10 @@ static void add_line(const char *msg_type, const char *time, const char *body) {
     for (int i = 0; i < m; i++) sum += (unsigned char)frame[i];
     log_len += (size_t)snprintf(log_buf + log_len, sizeof log_buf - log_len,
                                 "%s : %s10=%03u\x01\n", time, frame, sum % 256);
+}
+
+static void add_line(const char *msg_type, const char *time, const char *body) {
+    add_line_seq(msg_type, "1", time, body);
 }
 
 static struct fix_msg msgs[64];
@@ -198,7 +204,26 @@ static void test_plan(void) {
     lob_free(book);
 }
 
+/* md_seqnums: each message's first MsgSeqNum, -1 when missing or not 1 to 18 digits. */
+static void test_seqnums(void) {
+    log_len = 0;
+    const char *t = "20120621-13:30:00.000000000";
+    add_line_seq("X", "7", t, "268=0|34=9|");            /* the first 34 counts */
+    add_line_seq("X", NULL, t, "268=0|");                /* none */
+    add_line_seq("X", "12a", t, "268=0|");               /* not a number */
+    add_line_seq("X", "999999999999999999", t, "268=0|"); /* 18 digits */
+    add_line_seq("X", "1000000000000000000", t, "268=0|"); /* 19: too long */
+    add_line_seq("X", "-3", t, "268=0|");
+    md_frames f = frame_log();
+    CHECK(f.count == 6);
+    int64_t seq[6];
+    md_seqnums(&f, seq);
+    CHECK(seq[0] == 7 && seq[1] == -1 && seq[2] == -1 && seq[3] == 999999999999999999LL &&
+          seq[4] == -1 && seq[5] == -1);
+}
+
 int main(void) {
+    test_seqnums();
     test_entries_become_ops();
     test_statuses_and_offsets();
     test_plan();
