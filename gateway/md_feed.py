@@ -152,13 +152,15 @@ class FeedFill(NamedTuple):
 
 
 class _TradeLists(NamedTuple):
-    """A batch's trade entries, one list per field in entry order, and where each message's
-    trades start in them."""
+    """A batch's trade entries, one column per field in entry order, and where each
+    message's trades start in them. Columns are int64 arrays: a slice is a copy of memory,
+    and so is extending another array with it (a replay's tape), where a list's ints would
+    be converted one by one."""
 
     before: array[int]  # per message (and one past the last), the trades of those before it
-    price: list[int]
-    qty: list[int]
-    time: list[int]
+    price: array[int]
+    qty: array[int]
+    time: array[int]
     sym: list[int]
 
 
@@ -271,7 +273,7 @@ class MdBatch:
         return before[min(start, self.count)], before[min(stop, self.count)]
 
     def _trade_lists(self) -> _TradeLists:
-        """The batch's trade entries (269=2, every symbol) in order, as lists. Gathered once,
+        """The batch's trade entries (269=2, every symbol) in order, as columns. Gathered once,
         on first use, and kept: a replay asks for the trades of every chunk it applies, and
         runs replay the same batches again. Trade fields are never rewritten after decoding
         (only MDEntryID is, and only on book entries), so the copy stays true."""
@@ -281,9 +283,11 @@ class MdBatch:
             t = e[at]
             firsts = np.append(np.asarray(self._firsts), self.entry_count)
             before = array("q", np.searchsorted(at, firsts).astype(np.int64).tobytes())
-            self._trades = _TradeLists(before,
-                                       t["price"].tolist(), t["qty"].tolist(),
-                                       t["time"].tolist(), t["sym"].tolist())
+            def column(name: str) -> array[int]:
+                return array("q", np.ascontiguousarray(t[name], np.int64).tobytes())
+
+            self._trades = _TradeLists(before, column("price"), column("qty"),
+                                       column("time"), t["sym"].tolist())
         return self._trades
 
     def message_of_entry(self, k: int) -> int:
@@ -733,7 +737,7 @@ class MdUpdate:
         syms = np.unique(self.entry_columns()["sym"])
         return {self.batch.symbols[int(k)] for k in syms}
 
-    def only_symbol_trades(self) -> tuple[list[int], list[int], list[int]] | None:
+    def only_symbol_trades(self) -> tuple[array[int], array[int], array[int]] | None:
         """For a batch of one symbol: None if these messages have no entries (the symbol is
         not in :meth:`symbols_changed`), else :meth:`trade_columns` of the symbol. The two
         in one call, without sets: a replay asks after every chunk. ValueError for a batch
@@ -754,17 +758,18 @@ class MdUpdate:
         hi = t.before[stop if stop < count else count]
         return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
 
-    def trade_columns(self, symbol: str) -> tuple[list[int], list[int], list[int]]:
-        """The trade entries (269=2) of ``symbol`` in order, as lists: price (ticks), size,
-        time (ns). Slices of lists the batch made once (a replay asks for every chunk)."""
+    def trade_columns(self, symbol: str) -> tuple[array[int], array[int], array[int]]:
+        """The trade entries (269=2) of ``symbol`` in order, as int64 arrays: price (ticks),
+        size, time (ns). Slices of columns the batch made once (a replay asks for every
+        chunk)."""
         b = self.batch
         lo, hi = b._trade_span(self.start, self.stop)
         t = b._trade_lists()
         if len(b.symbols) > 1 and hi > lo:
             sym = b.symbols.index(symbol)
             mine = [k for k in range(lo, hi) if t.sym[k] == sym]
-            return ([t.price[k] for k in mine], [t.qty[k] for k in mine],
-                    [t.time[k] for k in mine])
+            return (array("q", [t.price[k] for k in mine]), array("q", [t.qty[k] for k in mine]),
+                    array("q", [t.time[k] for k in mine]))
         return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
 
     def rows_csv(self) -> bytes:

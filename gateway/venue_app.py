@@ -292,9 +292,10 @@ class VenueApplication:
         self.desk.touch(now)
         for change in changes:
             if change.symbol in self.venue.specs:
-                self.deliver(self.venue.feed_applied(change.symbol, change.trades, now,
-                                                     change.fills), now)
-                self.market_data.feed_changed(change.symbol, change.trades)
+                trades = change.trades  # (pairs made from its columns: once)
+                self.deliver(self.venue.feed_applied(change.symbol, trades, now, change.fills),
+                             now)
+                self.market_data.feed_changed(change.symbol, trades)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)

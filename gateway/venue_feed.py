@@ -71,9 +71,9 @@ class FeedChange:
     (csrc/mdfeed.h's rule)."""
 
     symbol: str
-    trade_prices: list[int] = field(default_factory=list)
-    trade_sizes: list[int] = field(default_factory=list)
-    trade_times: list[int] = field(default_factory=list)
+    trade_prices: array[int] = field(default_factory=lambda: array("q"))
+    trade_sizes: array[int] = field(default_factory=lambda: array("q"))
+    trade_times: array[int] = field(default_factory=lambda: array("q"))
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
 
     @property
@@ -348,7 +348,7 @@ class FeedReplay:
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
             only = update.only_symbol_trades()
             if only is not None and (symbol := batch.symbols[0]) in self.books:
-                prices, sizes, times = only  # lists of this call's own
+                prices, sizes, times = only  # arrays of this call's own
                 change = changed.get(symbol)
                 if change is None:
                     changed[symbol] = FeedChange(symbol, prices, sizes, times)
