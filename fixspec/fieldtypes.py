@@ -209,9 +209,11 @@ def parse_utc_timestamp(value: bytes | str) -> datetime:
     """
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     m = _RE_TIMESTAMP.fullmatch(raw)
-    if m is None or not _is_timestamp(raw):
+    if m is None:
         raise ValueError(f"not a UTCTimestamp: {value!r}")
     y, mo, d, h, mi, s, frac = m.groups()
+    if not (_valid_date(y, mo, d) and _valid_time(h, mi, s)):  # _is_timestamp, matched once
+        raise ValueError(f"not a UTCTimestamp: {value!r}")
     micros = int((frac or b"0").ljust(6, b"0")[:6])
     second = int(s)
     if second == 60:

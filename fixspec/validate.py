@@ -151,6 +151,12 @@ class _Refs:
         return self.error(Reject(reason, tag, self.msg_type, self.seq_num, detail))
 
 
+def _fail(message: MessageView, reason: R, tag: int | None,
+          detail: str = "") -> FixProtocolError:
+    """The RemoteProtocolError for ``message`` (its references read only when it fails)."""
+    return _Refs(message, RemoteProtocolError).fail(reason, tag, detail)
+
+
 class _Checker(_Refs):
     def __init__(
         self,
@@ -358,16 +364,17 @@ def check_sending_time(
     120 s). ``now`` must be an aware datetime. Missing: 1; malformed: 6."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("naive datetime: pass now as an aware datetime (UTC)")
-    checker = _Refs(message, RemoteProtocolError)
     raw = _first(message.header, SENDING_TIME)
     if raw is None:
-        raise checker.fail(R.REQUIRED_TAG_MISSING, SENDING_TIME, "no SendingTime")
+        raise _fail(message, R.REQUIRED_TAG_MISSING, SENDING_TIME, "no SendingTime")
     try:
         sent = parse_utc_timestamp(raw)
     except ValueError:
-        raise checker.fail(R.INCORRECT_DATA_FORMAT_FOR_VALUE, SENDING_TIME, repr(raw)) from None
+        raise _fail(message, R.INCORRECT_DATA_FORMAT_FOR_VALUE, SENDING_TIME,
+                    repr(raw)) from None
     if abs(now - sent) > max_latency:
-        raise checker.fail(
+        raise _fail(
+            message,
             R.SENDINGTIME_ACCURACY_PROBLEM,
             None,
             f"SendingTime {raw.decode('latin-1')} is {(now - sent).total_seconds():.3f}s from now",
@@ -378,13 +385,11 @@ def check_comp_ids(message: MessageView, *, sender_comp_id: str, target_comp_id:
     """Reject (9, CompID problem) unless SenderCompID (49) and TargetCompID (56) are the ones
     expected *in this message*: for an inbound message, ``sender_comp_id`` is the
     counterparty's id and ``target_comp_id`` ours. Missing: 1."""
-    checker = _Refs(message, RemoteProtocolError)
     for tag, expected in ((SENDER_COMP_ID, sender_comp_id), (TARGET_COMP_ID, target_comp_id)):
         raw = _first(message.header, tag)
         if raw is None:
-            raise checker.fail(R.REQUIRED_TAG_MISSING, tag)
+            raise _fail(message, R.REQUIRED_TAG_MISSING, tag)
         if raw != expected.encode("utf-8"):
-            raise checker.fail(
-                R.COMPID_PROBLEM, None, f"tag {tag}: got {raw.decode('utf-8', 'replace')!r}, "
-                f"expected {expected!r}"
-            )
+            raise _fail(message, R.COMPID_PROBLEM, None,
+                        f"tag {tag}: got {raw.decode('utf-8', 'replace')!r}, "
+                        f"expected {expected!r}")

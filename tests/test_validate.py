@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fixspec.dictionary import builtin_session, load_builtin, load_bytes
-from fixspec.fieldtypes import KNOWN_TYPES, is_valid_format
+from fixspec.fieldtypes import KNOWN_TYPES, is_valid_format, parse_utc_timestamp
 from fixspec.reject import (
     LocalProtocolError,
     Reject,
@@ -309,3 +309,16 @@ def test_data_format(fix_type: str, value: bytes, ok: bool) -> None:
 @pytest.mark.parametrize("fix_type", sorted(KNOWN_TYPES))
 def test_empty_value_is_never_well_formed(fix_type: str) -> None:
     assert not is_valid_format(fix_type, b"")
+
+
+@pytest.mark.parametrize("raw", [b"20241302-13:45:01", b"20240230-13:45:01", b"20240102-24:00:00",
+                                 b"20240102-13:60:00", b"20240102 13:45:01", b"2024010213:45:01"])
+def test_parse_utc_timestamp_refuses_what_is_not_a_time(raw: bytes) -> None:
+    with pytest.raises(ValueError, match="not a UTCTimestamp"):
+        parse_utc_timestamp(raw)
+
+
+def test_parse_utc_timestamp_reads_a_leap_second_and_cuts_to_microseconds() -> None:
+    assert parse_utc_timestamp(b"20161231-23:59:60") == datetime(2016, 12, 31, 23, 59, 59,
+                                                                  999_999, tzinfo=UTC)
+    assert parse_utc_timestamp(b"20240102-13:45:01.123456789").microsecond == 123_456
