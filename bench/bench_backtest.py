@@ -13,9 +13,9 @@ baselines), and times the median of ``--reps`` runs of:
   after every change, every trade);
 * the algo pass: the same replay through the venue application, its FIX sessions (the
   client's parent order and every report over the acceptor's session layer, in memory),
-  the algo desk, the TWAP and the latency model, with the algos seeing the book every
-  market second (``snapshot_interval: 1``), and with ``snapshot_interval: events`` (only
-  at their own timers, fills and acknowledgements).
+  the algo desk, the TWAP and the latency model, with ``snapshot_interval: 1`` and
+  ``events`` (the interval applies to algos without a ``market_watch``; the TWAP has one,
+  so both show it the book at its own events and the touch moves it waits for).
 
 Events are market-data messages per second of wall time. Memory: the process's peak RSS
 after all runs, and the tracemalloc peak of one algo pass. Default day: AAPL level 1 from
