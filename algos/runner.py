@@ -259,6 +259,11 @@ life (a replace that changes the parent's id does not change the prefix).
         self._busy = False
         self._wakeup: tuple[int, datetime | None] | None = None  # see next_wakeup
         self._watch: tuple[int, MarketWatch | None] | None = None  # see market_watch
+        # changes to the order state, and their count when the strategy last decided: its
+        # market_watch holds only while nothing changed without it (a reject re-sends at
+        # the next snapshot)
+        self._changes = 0
+        self._changes_asked = 0
         self._mid_of: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
         self._strategy: Strategy = factory(parent, self)
         self._audit("algo_started", qty=parent.qty, limit=_px(parent.limit),
@@ -337,14 +342,16 @@ life (a replace that changes the parent's id does not change the prefix).
         """The strategy's optional ``market_watch`` (see :class:`~algos.strategy.Strategy`)
         while the parent is active: the market changes it waits for in the parent's symbol;
         None when any snapshot may matter (no such method, a strategy that raised, or a
-        parent being cancelled, replaced, expired or stopped). Kept like
+        parent being cancelled, replaced, expired or stopped, or whose order state changed
+        since the strategy last decided, as after a rejected child). Kept like
         :meth:`next_wakeup`'s answer."""
         kept = self._watch
         if kept is not None and kept[0] == _INPUTS.count:
             return kept[1]
         watch: MarketWatch | None = None
         ask = getattr(self._strategy, "market_watch", None)
-        if self._status == "active" and ask is not None:
+        if self._status == "active" and ask is not None and \
+                self._changes == self._changes_asked:
             try:
                 watch = ask()
             except Exception as exc:
@@ -494,7 +501,7 @@ life (a replace that changes the parent's id does not change the prefix).
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"
-        self._state = None
+        self._changed()
         unfilled = self._parent.qty - self._filled
         self._audit("parent_done", reason=reason, cum_qty=self._filled, unfilled=unfilled,
                     avg_px=_px(self._avg()), text=text)
@@ -547,7 +554,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._rejects_in_row = 0
         self._filled += qty
         self._notional += qty * price
-        self._state = None
+        self._changed()
         if self._risk is not None:
             self._risk.on_fill(self._parent.symbol, self._parent.side, qty, price)
         avg = self._avg()
@@ -596,7 +603,7 @@ life (a replace that changes the parent's id does not change the prefix).
             return
         grew = leaves > child.leaves
         child.leaves = leaves  # what may still fill, whichever way it moved
-        self._state = None
+        self._changed()
         if leaves == 0:
             self._close_child(child_id)
         elif grew:
@@ -609,7 +616,7 @@ life (a replace that changes the parent's id does not change the prefix).
     def _close_child(self, child_id: str) -> None:
         del self._working[child_id]
         self._finished.add(child_id)
-        self._state = None
+        self._changed()
         if self._risk is not None:
             self._risk.on_order_done(child_id)
 
@@ -684,7 +691,7 @@ life (a replace that changes the parent's id does not change the prefix).
             return
         old, previous = self._parent, self._strategy
         self._parent = new  # the new strategy's constructor sees the new parent in ctx.state
-        self._state = None
+        self._changed()
         try:
             strategy = self._factory(new, self)
             carry = getattr(strategy, "carry_over", None)
@@ -692,7 +699,7 @@ life (a replace that changes the parent's id does not change the prefix).
                 carry(previous)
         except Exception as exc:  # a bad parameter in the replace: keep the old order
             self._parent = old
-            self._state = None
+            self._changed()
             self._reject_replace(str(exc))
             self._ask(lambda: self._strategy.on_timer(self._now))
             return
@@ -753,10 +760,16 @@ life (a replace that changes the parent's id does not change the prefix).
                     self._send_cancel(child, action.reason)
             else:
                 self._send_child(action)
+        self._changes_asked = self._changes  # its answer counts its own actions
+
+    def _changed(self) -> None:
+        """The order state changed: the cached view goes (see :attr:`state`)."""
+        self._state = None
+        self._changes += 1
 
     def _send_cancel(self, child: _Child, reason: str) -> None:
         child.cancel_pending = True
-        self._state = None
+        self._changed()
         self._audit("child_cancel", child=child.child_id, leaves=child.leaves, reason=reason)
         self._router.cancel(child.child_id)
 
@@ -787,7 +800,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._seq += 1
         child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)
-        self._state = None
+        self._changed()
         if self._risk is not None:
             self._risk.on_order_sent(child_id)
         self._audit("child_sent", child=child_id, qty=qty, price=_px(price), tif=order.tif,

@@ -422,8 +422,7 @@ class SlicedStrategy:
         if qty <= 0:
             if not catch_up and cap >= goal:
                 self._watch = self._watch_for(now, state, actions, aggressive,
-                                              self.catch_up_at if catch_up else cross
-                                              if aggressive else self.slice_start(i))
+                                              cross if aggressive else self.slice_start(i))
             return actions
         if tif == "ioc":
             self._ioc_at_snapshot = self._snapshots

@@ -674,10 +674,11 @@ MD_NOINLINE static int touch_outside(const lob_book *book, const md_apply_ctl *c
     return 0;
 }
 
-/* The watch's group of a message time: (t - base) / step rounded up, or t itself. */
+/* The watch's group of a message time: (t - base) / step rounded up; t itself for a step of
+ * 0 or 1, or where t - base overflows (no replay's times do). */
 static int64_t watch_group(const md_apply_ctl *c, int64_t t) {
-    if (c->watch_step_ns <= 1) return t;
-    int64_t d = t - c->watch_base_ns;
+    int64_t d;
+    if (c->watch_step_ns <= 1 || __builtin_sub_overflow(t, c->watch_base_ns, &d)) return t;
     int64_t q = d / c->watch_step_ns, r = d % c->watch_step_ns;
     return q + (r > 0); /* C division truncates: up for positive remainders only */
 }

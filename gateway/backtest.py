@@ -76,6 +76,7 @@ TWAP_CODE = "1001"
 KEEP_DECODED_BYTES = 512 << 20  # logs up to this size are decoded once for every pass
 GRACE = timedelta(seconds=60)  # after the last parent's end, for its last reports
 STUCK_STEPS = 100_000  # steps at one virtual time that can only mean a loop
+_MICROSECOND = timedelta(microseconds=1)
 SHOWN_ERRORS = 20
 
 
@@ -363,6 +364,7 @@ class Backtest:
                          LatencyModel(self.bt.latency), record, lambda: desk.now, desk.touch,
                          app.settle, client_id)
         desk.router = link
+        desk.snapshot = link.snapshot_view(desk.snapshot, desk.book_changed)
         app.sinks[DESK_OWNER] = link.report
 
         planned = self._planned(name, first)
@@ -411,7 +413,9 @@ class Backtest:
             t_feed = feed.next_deadline()  # None once the logs are done
             stats.steps += 1
             if t_feed is not None and (t_evt is None or t_feed < t_evt):
-                upto = t_evt if t_evt is not None else horizon
+                # up to the event, not at it: an event goes before the market data due at
+                # its own time, whatever ended the chunk before it
+                upto = t_evt - _MICROSECOND if t_evt is not None else horizon
                 # what the working algos wait for in the market; None: some algo may act on
                 # any snapshot, and sees one every interval (if set)
                 watches = desk.market_watches()

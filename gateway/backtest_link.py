@@ -16,6 +16,7 @@ bytes and orders arrive:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from decimal import Decimal
 from typing import Literal
 
 from algos.runner import ChildRouter
-from algos.strategy import Side
+from algos.strategy import MarketSnapshot, Side
 from gateway.backtest_records import ChildRecord, FillRecord, RunRecord
 from gateway.clock import EPOCH, VirtualClock
 from gateway.latency import LatencyModel
@@ -132,6 +133,10 @@ class ChildLink:
         # cannot overtake its order, a fill its acknowledgement). Per direction: the time
         # the last message sent on it arrives.
         self._last = {"out": EPOCH, "in": EPOCH}
+        # per symbol, shares the venue traded for children whose reports are still on their
+        # way to the desk (see snapshot_view)
+        self._unheard: dict[str, int] = {}
+        self._view_changed: Callable[[str], None] | None = None
 
     def _send(self, direction: str, now: datetime, delay: timedelta,
               call: Callable[[datetime], None]) -> None:
@@ -170,11 +175,39 @@ class ChildLink:
 
     def report(self, r: Report, now: datetime) -> None:
         """A venue report about a child: on to the desk ``ack`` later."""
+        traded, symbol = 0, ""
+        if isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty > 0:
+            traded, symbol = r.last_qty, r.symbol
+            self._unheard[symbol] = self._unheard.get(symbol, 0) + traded
+
         def arrive(when: datetime) -> None:
+            if traded:
+                self._unheard[symbol] -= traded
+                if self._view_changed is not None:
+                    self._view_changed(symbol)
             self._heard(r, when, now)
             self.on_report(r, when)
 
         self._send("in", now, self.latency.ack(), arrive)
+
+    def snapshot_view(self, snapshot: Callable[[str, datetime], MarketSnapshot | None],
+                      changed: Callable[[str], None]
+                      ) -> Callable[[str, datetime], MarketSnapshot | None]:
+        """The desk's ``snapshot`` with the volume its children traded left out until their
+        reports reach it: the latency model delays the reports, not the market data, and a
+        desk that saw its own prints before its fills would count them as others' volume
+        (a participation cap then let it trade beyond its rate by what was on the way).
+        When a fill arrives the view has changed: ``changed(symbol)`` (the desk's
+        ``book_changed``) so the algos see it with their fill."""
+        self._view_changed = changed
+        def view(symbol: str, now: datetime) -> MarketSnapshot | None:
+            snap = snapshot(symbol, now)
+            unheard = self._unheard.get(symbol)
+            if snap is None or not unheard:
+                return snap
+            return dataclasses.replace(snap, volume=snap.volume - unheard)
+
+        return view
 
     def _heard(self, r: Report, when: datetime, executed: datetime) -> None:
         """The algo hears ``r`` at ``when``; the venue sent it at ``executed``."""

@@ -902,8 +902,10 @@ class MarketDataFeed:
                 return bool(stop_at_fill and clients and clients.get(symbol)) or bool(
                     watch and symbol in watch)
 
-            order = sorted(order, key=lambda ssb: not (stops(ssb[1]) or (clients and
-                                                                          clients.get(ssb[1]))))
+            # the symbol that may stop first (the others are applied up to where it stopped),
+            # then those with clients
+            order = sorted(order, key=lambda ssb: (not stops(ssb[1]),
+                                                   not (clients and clients.get(ssb[1]))))
             if sum(1 for _, sy, _b in order if stops(sy)) > 1:
                 raise ValueError("stop_at_fill and watch stop at one symbol only")
         # Between calls ctl has every optional input off (clients, fills, tops and rows NULL,

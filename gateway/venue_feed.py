@@ -282,12 +282,13 @@ class FeedReplay:
         ``stop_at_fill``: stop after the first message that fills a client order or leaves
         one crossed by replayed liquidity; ``watch`` (per symbol, from :meth:`watch`): stop
         after the first time due that leaves the symbol's touch outside its watch, or its
-        book crossed or empty (the messages of one time due all applied: the book as a
-        replay stopping at every time would show it). Then :attr:`stopped` is true and
-        :attr:`stop_ns` is the log time of the message it stopped after, so the caller can
-        act at its time. A log whose batch holds symbols of several clients or watches
-        stops after each time due instead when some are watched, and is applied without
-        stopping otherwise (its fills then come at ``now``)."""
+        book crossed or empty, with every message of that time due applied, in every log
+        and batch (up to a fill among them): the book as a replay stopping after every time
+        shows it. Then :attr:`stopped` is true and :attr:`stop_ns` is the log time of a
+        message of the time it stopped at, so the caller can act at that time. A log whose
+        batch holds symbols of several clients or watches stops after each time due instead
+        when some are watched, and is applied without stopping otherwise (its fills then
+        come at ``now``)."""
         self.stopped = False
         self.stop_ns = 0
         self._deadline = None
@@ -299,6 +300,7 @@ class FeedReplay:
         limit = (self._t0 + 999 + elapsed_us * 1000 if self._unit_speed
                  else self._limit(elapsed_us))  # _limit, inline at speed 1
         changed: dict[str, FeedChange] = {}
+        watching = watch
         while True:
             # the log whose next message comes first (the first such log on a tie), up to
             # the next message of any other
@@ -316,15 +318,24 @@ class FeedReplay:
                     upto = t
             if first is None:
                 break
-            if self._apply(first, upto, clients, stop_at_fill, watch, changed):
+            stopped = self._apply(first, upto, clients, stop_at_fill, watching, changed)
+            if stopped == "fill":
                 break
+            if stopped == "watch":
+                # the rest of that time due first, which may go on in the next batch or
+                # another log: the book as a replay stopping after every time shows it
+                end = self._time_due_end(self.stop_ns)
+                if end < limit:
+                    limit = end
+                watching = None
         return list(changed.values())
 
     def _apply(self, log: _Log, upto: int, clients: Mapping[str, Sequence[int]] | None,
                stop_at_fill: bool, watch: Mapping[str, Watch] | None,
-               changed: dict[str, FeedChange]) -> bool:
+               changed: dict[str, FeedChange]) -> str | None:
         """Apply ``log``'s messages of log time up to ``upto`` (within its current batch);
-        True if it stopped (a fill, a watch)."""
+        ``"fill"`` or ``"watch"`` if it stopped for one (then :attr:`stop_ns` says where),
+        else None."""
         assert log.batch is not None
         batch, start = log.batch, log.i
         stop = bisect.bisect_right(log.times, upto, start)
@@ -339,7 +350,8 @@ class FeedReplay:
         one = len(stoppers) <= 1
         stop_fills = stop_at_fill and one and bool(mine)
         if not one and watched:  # one time due at a time: the caller looks after each
-            stop = bisect.bisect_right(log.times, self._time_due_end(log.times[start]), start)
+            end = self._time_due_end(log.times[start])
+            stop = bisect.bisect_right(log.times, end if end < upto else upto, start)
         update = self.feed.apply(batch, start, stop, clients=mine, tops=self.record_tops,
                                  stop_at_fill=stop_fills,
                                  watch=watched if one else None, watch_groups=self._groups)
@@ -377,10 +389,11 @@ class FeedReplay:
         log.i = stop
         if stop >= batch.count:
             self._note(log.advance())
-        if (stop_fills and (update.fills or update.crossed)) or update.touched or (
-                not one and watched):
-            self.stopped = True
-            self.stop_ns = at
-            return True
-        return False
+        if stop_fills and (update.fills or update.crossed):
+            self.stopped, self.stop_ns = True, at
+            return "fill"
+        if update.touched or (not one and watched):
+            self.stopped, self.stop_ns = True, at
+            return "watch"
+        return None
 

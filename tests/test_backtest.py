@@ -504,3 +504,23 @@ def test_parent_window_keeps_its_microseconds() -> None:
     fine = parent_message("P1", order, now, now, now + timedelta(seconds=20.0005))
     assert (fine.body.get_str(168), fine.body.get_str(126)) == (
         "20120621-13:30:05.000000", "20120621-13:30:25.000500")
+
+
+def test_a_participation_cap_holds_with_fills_on_their_way(tmp_path: Path) -> None:
+    """Reports reach the algo after the ack latency while the book it sees moves at once:
+    the volume its children traded is left out of its view until it hears of the fills, or
+    it counts its own prints as others' volume and trades beyond its rate (it had filled 400
+    where its cap allowed 386)."""
+    cfg = config_with(tmp_path, orders=[{"symbol": "AMZN", "side": "buy", "qty": 800,
+                                         "start": "13:37:19.734", "window": 20,
+                                         "strategy": "1001", "params": "Slices=4",
+                                         "participation": 0.5}],
+                      baselines=[], latency={"entry": 0.0005, "ack": 0.0005})
+    bt = Backtest(cfg)
+    first = bt.market_pass()[1]
+    (parent,) = bt.run_pass("algo", first)[0].parents
+    m = re.search(r"participation cap 0\.5: ([\d,]+) shares traded by others allowed ([\d,]+)",
+                  parent.text)
+    assert m is not None, parent.text
+    others, allowed = (int(g.replace(",", "")) for g in m.groups())
+    assert 0 < parent.filled <= allowed <= others  # a rate of 0.5: at most what others traded

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from algos.slicing import SlicedStrategy
 from gateway.backtest import Backtest
 from gateway.backtest_records import RunRecord
-from tests.test_backtest import config_with
+from tests.test_backtest import CONFIG, config_with
+from tests.test_md_feed import message
 
 ORDERS: list[dict[str, Any]] = [
     {"session": "CLIENT1", "symbol": "AMZN", "side": "buy", "qty": 3000, "start": "13:30:10",
@@ -39,7 +41,11 @@ def _fills(run: RunRecord) -> list[tuple[object, ...]]:
 
 
 def _run(tmp_path: Path, **backtest: Any) -> tuple[RunRecord, int]:
-    bt = Backtest(config_with(tmp_path, orders=ORDERS, baselines=[], **backtest))
+    return _pass(config_with(tmp_path, orders=ORDERS, baselines=[], **backtest))
+
+
+def _pass(config: Path) -> tuple[RunRecord, int]:
+    bt = Backtest(config)
     first = bt.market_pass()[1]
     record, stats = bt.run_pass("algo", first)
     return record, stats.steps
@@ -80,3 +86,113 @@ def test_an_algo_without_a_watch_sees_the_book_every_interval(
     # the sample's market changes in about 140 of the windows' seconds: without a watch the
     # algos see each of them; watching, only those of their own events and watched changes
     assert seconds() > 120 and watching * 3 < seconds() * 2
+
+
+# -- edges of a message time, on synthetic logs of ABC (cent ticks) ---------------------------
+
+ABC_BOOK = "55=ABC|268=2|269=0|278=1|270=10.00|271=1000|269=1|278=2|270=10.10|271=1000"
+BUY_ABC = {"session": "CLIENT1", "symbol": "ABC", "side": "buy", "qty": 1000,
+           "start": "13:30:01", "window": 100, "strategy": "1001", "params": "Slices=1"}
+
+
+class _Log:
+    """A market-data log of X messages after a snapshot, times in seconds after 13:30:00."""
+
+    def __init__(self, snapshot: str = ABC_BOOK) -> None:
+        self.lines: list[bytes] = []
+        self.add(snapshot, 0, msg_type="W")
+
+    def add(self, body: str, seconds: float, ns: int = 0, msg_type: str = "X") -> None:
+        whole = int(seconds)
+        t = f"20120621-13:30:{whole:02d}.{round((seconds - whole) * 1e9) + ns:09d}"
+        self.lines.append(t.encode() + b" : " + message(body, msg_type, t, len(self.lines) + 1)
+                          + b"\n")
+
+    def offers_far_away(self, seconds: range) -> None:
+        """One message a second that changes nothing the algo prices from."""
+        for k in seconds:
+            self.add(f"268=1|279=0|269=1|278={100 + k}|55=ABC|270=10.{50 + k % 10}|271=1", k)
+
+    def write(self, path: Path) -> Path:
+        path.write_bytes(b"".join(self.lines))
+        return path
+
+
+def _abc_config(tmp: Path, logs: list[Path], orders: list[dict[str, Any]],
+                symbols: dict[str, dict[str, Any]] | None = None, **backtest: Any) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load(CONFIG.read_text())
+    data["venue"]["symbols"] = symbols or {"ABC": {"tick_size": 0.01, "band_pct": 50}}
+    data["venue"]["market_data"]["log"] = [str(p) for p in logs]
+    data["backtest"].update(orders=orders, baselines=[], snapshot_interval=0,
+                            output=str(tmp / "out"), **backtest)
+    path = tmp / "backtest.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _same_with_and_without_watches(tmp: Path, monkeypatch: pytest.MonkeyPatch,
+                                   *args: Any, **kwargs: Any) -> RunRecord:
+    watched, _ = _pass(_abc_config(tmp / "watched", *args, **kwargs))
+    with monkeypatch.context() as m:
+        m.setattr(SlicedStrategy, "market_watch", lambda self: None)
+        every, _ = _pass(_abc_config(tmp / "every", *args, **kwargs))
+    assert _children(watched) == _children(every)
+    assert _fills(watched) == _fills(every)
+    return watched
+
+
+def test_a_message_time_split_by_a_batch_or_another_log_is_applied_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bid above the child's comes and goes within one microsecond: the watch must judge
+    the book at the end of that microsecond even where a batch (4,096 messages) or another
+    log's message cuts it, as a replay stopping at every time sees only the book after it."""
+    log = _Log()
+    for k in range(4096 - 3):  # so the passing bid is the last message of the first batch
+        side = "0" if k % 2 == 0 else "2"
+        log.add(f"268=1|279={side}|269=1|278={1000 + k - k % 2}|55=ABC|270=10.50|271=1",
+                12 + k * 0.001)
+    log.add("268=1|279=0|269=0|278=50|55=ABC|270=10.05|271=10", 20, 100)
+    log.add("268=1|279=2|269=0|278=50|55=ABC|270=10.05|271=10", 20, 500)
+    log.offers_far_away(range(21, 59))
+    run = _same_with_and_without_watches(tmp_path / "batch", monkeypatch,
+                                         [log.write(tmp_path / "abc.log")], [BUY_ABC])
+    assert len(run.children) == 2  # the child at 10.00, and the crossing one at half time
+
+    abc, xyz = _Log(), _Log("55=XYZ|268=1|269=1|278=9|270=20|271=50")
+    abc.add("268=1|279=0|269=0|278=50|55=ABC|270=10.05|271=10", 20, 100)
+    xyz.add("268=1|279=0|269=1|278=10|55=XYZ|270=21|271=5", 20, 300)
+    abc.add("268=1|279=2|269=0|278=50|55=ABC|270=10.05|271=10", 20, 500)
+    abc.offers_far_away(range(21, 59))
+    two = {s: {"tick_size": 0.01, "band_pct": 50} for s in ("ABC", "XYZ")}
+    _same_with_and_without_watches(tmp_path / "logs", monkeypatch,
+                                   [abc.write(tmp_path / "abc2.log"),
+                                    xyz.write(tmp_path / "xyz.log")], [BUY_ABC], two)
+
+
+def test_an_event_goes_before_the_market_data_of_its_own_microsecond(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child's cancel confirmation (an event) due in the microsecond of a bid change: the
+    algo re-sends before the change, with or without a watch ending the chunk before."""
+    log = _Log()
+    log.add("268=1|279=0|269=0|278=3|55=ABC|270=10.02|271=100", 15)  # the child lags: reprice
+    log.add("268=1|279=0|269=1|278=5|55=ABC|270=10.60|271=1", 15, 700_000)
+    log.add("268=1|279=0|269=0|278=4|55=ABC|270=10.04|271=100", 15, 1_000_500)
+    log.offers_far_away(range(16, 59))
+    _same_with_and_without_watches(tmp_path, monkeypatch, [log.write(tmp_path / "abc.log")],
+                                   [BUY_ABC], latency={"entry": 0.0005, "ack": 0.0005})
+
+
+def test_a_rejected_child_is_sent_again_at_the_next_book(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner does not ask the strategy at once after a venue reject: its watch from
+    before (nothing to wait for) no longer holds, and it tries again at the next book."""
+    log = _Log()
+    for k in range(1, 400):  # the market changes every 100 ms, away from the touch
+        log.add(f"268=1|279={'0' if k % 2 else '2'}|269=1|278={1000 + k - (k + 1) % 2}"
+                "|55=ABC|270=10.50|271=1", k * 0.1)
+    order = {**BUY_ABC, "window": 30, "params": "Slices=1;MaxChildQty=600"}
+    run = _same_with_and_without_watches(
+        tmp_path, monkeypatch, [log.write(tmp_path / "abc.log")], [order],
+        {"ABC": {"tick_size": 0.01, "band_pct": 50, "max_qty": 500}})
+    assert sum(c.status == "rejected" for c in run.children) >= 2

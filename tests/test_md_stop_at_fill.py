@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.book import Side
-from gateway.md_feed import MarketDataFeed, MdLogReader
+from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
 from tests.test_md_feed import line, write
 
 CLIENT = 1 << 62
@@ -57,3 +57,29 @@ def test_stop_at_fill_takes_clients_of_one_symbol(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one symbol"):
         MarketDataFeed().apply(batch, clients={"ABC": [CLIENT], "XYZ": [CLIENT + 1]},
                                stop_at_fill=True)
+
+
+def test_a_watched_symbol_is_applied_before_a_symbol_with_clients(tmp_path: Path) -> None:
+    """The symbol that may stop goes first, whatever the batch's order: a symbol with client
+    orders (not stopping) listed before it must not be applied past the watched stop."""
+    def at(second: int) -> str:
+        return f"20120621-13:30:{second:02d}.000000000"
+
+    log = tmp_path / "two.log"
+    log.write_bytes(
+        line("55=YYY|268=1|269=1|278=1|270=20|271=50", "W", time=at(0), seq=1)
+        + line("55=XXX|268=1|269=0|278=2|270=10|271=50", "W", time=at(0), seq=2)
+        + line("268=1|279=0|269=0|278=3|55=XXX|270=10.05|271=5", time=at(1), seq=3)
+        + line("268=1|279=0|269=0|278=4|55=YYY|270=19.50|271=7", time=at(2), seq=4))
+    feed = MarketDataFeed(price_decimals=2)
+    first, batch = list(MdLogReader(log, decoder=feed._decoder))
+    feed.apply(first)
+    feed.apply(batch, 0, 1)
+    client = 1 << 62
+    feed.book("YYY").limit(client, Side.SELL, 2100, 10)
+    update = feed.apply(batch, 1, 3, clients={"YYY": [client]},
+                        watch={"XXX": (WATCH_LOW, 1000, WATCH_LOW, WATCH_HIGH)})
+    assert update.stop == 2 and update.touched
+    assert feed.book("YYY").depth(Side.BUY) == []  # 13:30:02 not applied yet
+    feed.apply(batch, update.stop, 3)
+    assert [lv.price for lv in feed.book("YYY").depth(Side.BUY)] == [1950] and not feed.rejects

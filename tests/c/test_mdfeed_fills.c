@@ -517,6 +517,15 @@ static void test_watch_stops_at_the_end_of_a_group(void) {
     msg(MD_MSG_INCREMENTAL, 32);
     trade(0, 90, 1);
     CHECK(run(b, &all) == 1 && all.touched == 0);
+    /* a base far from the times: t - base overflows int64, and each time is its own group */
+    all.watch_base_ns = INT64_MIN + 5;
+    all.watch_step_ns = 1000;
+    begin();
+    msg(MD_MSG_INCREMENTAL, INT64_MAX - 2002);
+    add(20, LOB_BUY, 50, 1);
+    msg(MD_MSG_INCREMENTAL, INT64_MAX - 2);
+    add(21, LOB_BUY, 49, 1);
+    CHECK(run(b, &all) == 1 && all.touched == 1); /* still crossed: a stop after the first */
     all.watch_on = 0;
     begin();
     msg(MD_MSG_INCREMENTAL, 33);
