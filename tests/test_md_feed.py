@@ -28,6 +28,11 @@ def message(body: str, msg_type: str = "X", time: str = T0, seq: int = 1) -> byt
     return frame + b"10=%03d\x01" % (sum(frame) % 256)
 
 
+def log_time(second: int, ns: int = 0) -> str:
+    """A SendingTime ``second`` s (and ``ns`` ns) after 13:30:00 on the samples' day."""
+    return f"20120621-13:30:{second:02d}.{ns:09d}"
+
+
 def line(body: str, msg_type: str = "X", time: str = T0, seq: int = 1) -> bytes:
     return time.encode() + b" : " + message(body, msg_type, time, seq) + b"\n"
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.book import Side
 from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
-from tests.test_md_feed import line, write
+from tests.test_md_feed import line, log_time, write
 
 CLIENT = 1 << 62
 
@@ -62,15 +62,12 @@ def test_stop_at_fill_takes_clients_of_one_symbol(tmp_path: Path) -> None:
 def test_a_watched_symbol_is_applied_before_a_symbol_with_clients(tmp_path: Path) -> None:
     """The symbol that may stop goes first, whatever the batch's order: a symbol with client
     orders (not stopping) listed before it must not be applied past the watched stop."""
-    def at(second: int) -> str:
-        return f"20120621-13:30:{second:02d}.000000000"
-
     log = tmp_path / "two.log"
     log.write_bytes(
-        line("55=YYY|268=1|269=1|278=1|270=20|271=50", "W", time=at(0), seq=1)
-        + line("55=XXX|268=1|269=0|278=2|270=10|271=50", "W", time=at(0), seq=2)
-        + line("268=1|279=0|269=0|278=3|55=XXX|270=10.05|271=5", time=at(1), seq=3)
-        + line("268=1|279=0|269=0|278=4|55=YYY|270=19.50|271=7", time=at(2), seq=4))
+        line("55=YYY|268=1|269=1|278=1|270=20|271=50", "W", time=log_time(0), seq=1)
+        + line("55=XXX|268=1|269=0|278=2|270=10|271=50", "W", time=log_time(0), seq=2)
+        + line("268=1|279=0|269=0|278=3|55=XXX|270=10.05|271=5", time=log_time(1), seq=3)
+        + line("268=1|279=0|269=0|278=4|55=YYY|270=19.50|271=7", time=log_time(2), seq=4))
     feed = MarketDataFeed(price_decimals=2)
     first, batch = list(MdLogReader(log, decoder=feed._decoder))
     feed.apply(first)

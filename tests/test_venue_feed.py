@@ -18,7 +18,7 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
 from gateway.venue_feed import FeedReplay
 from gateway.venue_orders import ExecReport
-from tests.test_md_feed import line, message
+from tests.test_md_feed import line, log_time, message
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
@@ -113,16 +113,13 @@ def message_line(body: str, time: str, seq: int) -> bytes:
 def test_several_logs_merge_in_time_up_to_a_fill(tmp_path: Path) -> None:
     """Two logs, one symbol each: a fill in the second stops the replay at its message, and
     the first log has then been applied only up to that time."""
-    def at(second: int) -> str:
-        return f"20120621-13:30:{second:02d}.000000000"
-
     abc = tmp_path / "abc.log"
-    abc.write_bytes(line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=at(0)) + b"".join(
-        message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1", at(s), s + 1)
-        for s in range(1, 9)))
+    abc.write_bytes(line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=log_time(0))
+                    + b"".join(message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9"
+                                            "|271=1", log_time(s), s + 1) for s in range(1, 9)))
     xyz = tmp_path / "xyz.log"
-    xyz.write_bytes(line("55=XYZ|268=1|269=1|278=1|270=20|271=50", "W", time=at(0)) +
-                    message_line("268=1|279=0|269=2|55=XYZ|270=20|271=5", at(2), 2))
+    xyz.write_bytes(line("55=XYZ|268=1|269=1|278=1|270=20|271=50", "W", time=log_time(0)) +
+                    message_line("268=1|279=0|269=2|55=XYZ|270=20|271=5", log_time(2), 2))
     specs = {s: SymbolSpec(s, tick_size=Decimal("0.01")) for s in ("ABC", "XYZ")}
     feed = FeedReplay(MarketDataFeedConfig((abc, xyz)), specs)
     start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
@@ -302,18 +299,15 @@ def test_a_watch_stops_the_replay_after_the_time_that_leaves_it(tmp_path: Path) 
     """A watch on the touch (csrc/mdfeed.h) ends a due() call after the first time due (a
     microsecond) whose messages leave the touch outside it: a bid that comes and goes within
     one microsecond stops nothing."""
-    def at(second: int, ns: int = 0) -> str:
-        return f"20120621-13:30:{second:02d}.{ns:09d}"
-
     log = tmp_path / "abc.log"
     log.write_bytes(
         line("55=ABC|268=2|269=0|278=1|270=10|271=50|269=1|278=2|270=10.05|271=50", "W",
-             time=at(0))
-        + message_line("268=1|279=0|269=0|278=3|55=ABC|270=10.01|271=5", at(1), 2)
-        + message_line("268=1|279=0|269=0|278=4|55=ABC|270=10.03|271=5", at(2, 100), 3)
-        + message_line("268=1|279=2|269=0|278=4|55=ABC|270=10.03|271=5", at(2, 900), 4)
-        + message_line("268=1|279=0|269=0|278=5|55=ABC|270=10.02|271=5", at(3), 5)
-        + message_line("268=1|279=0|269=1|278=6|55=ABC|270=10.04|271=5", at(4), 6))
+             time=log_time(0))
+        + message_line("268=1|279=0|269=0|278=3|55=ABC|270=10.01|271=5", log_time(1), 2)
+        + message_line("268=1|279=0|269=0|278=4|55=ABC|270=10.03|271=5", log_time(2, 100), 3)
+        + message_line("268=1|279=2|269=0|278=4|55=ABC|270=10.03|271=5", log_time(2, 900), 4)
+        + message_line("268=1|279=0|269=0|278=5|55=ABC|270=10.02|271=5", log_time(3), 5)
+        + message_line("268=1|279=0|269=1|278=6|55=ABC|270=10.04|271=5", log_time(4), 6))
     feed, _venue = abc_replay(log)
     start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
     feed.anchor(start)
@@ -335,15 +329,12 @@ def test_a_watch_stops_the_replay_after_the_time_that_leaves_it(tmp_path: Path) 
 def test_a_log_of_several_watched_symbols_stops_after_each_time(tmp_path: Path) -> None:
     """C stops at one symbol: a batch holding two watched symbols is applied one time due at
     a time instead, so neither watch is passed over."""
-    def at(second: int) -> str:
-        return f"20120621-13:30:{second:02d}.000000000"
-
     log = tmp_path / "two.log"
     log.write_bytes(
-        line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=at(0), seq=1)
-        + line("55=XYZ|268=1|269=1|278=2|270=20|271=50", "W", time=at(0), seq=2)
-        + b"".join(message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1", at(s),
-                                s + 2) for s in range(1, 4)))
+        line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=log_time(0), seq=1)
+        + line("55=XYZ|268=1|269=1|278=2|270=20|271=50", "W", time=log_time(0), seq=2)
+        + b"".join(message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1",
+                                log_time(s), s + 2) for s in range(1, 4)))
     specs = {s: SymbolSpec(s, tick_size=Decimal("0.01")) for s in ("ABC", "XYZ")}
     feed = FeedReplay(MarketDataFeedConfig((log,)), specs)
     start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
