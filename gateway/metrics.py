@@ -264,7 +264,7 @@ class GatewayMetrics:
         # .labels() takes a lock and builds a tuple on every call: each labelled child is
         # looked up once and kept (labels are bounded, so is this)
         self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
-        self._session_values: dict[str, tuple[str, int, int]] = {}
+        self._session_states: dict[str, State] = {}  # the state last set, per session
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         for reason in REFUSED_REASONS:  # an alert on a rate sees each reason from the start
@@ -395,10 +395,24 @@ class GatewayMetrics:
             first = name not in self._runners
             self._runners[name] = runner
             if first:
+                # read at scrape time (the HTTP thread), not set on every message
                 self._labels(self.session_heartbeat_lag_seconds, name).set_function(
                     lambda: self._lag(name))
+                self._labels(self.session_next_sender_seq_num, name).set_function(
+                    lambda: self._seq(name, sender=True))
+                self._labels(self.session_next_target_seq_num, name).set_function(
+                    lambda: self._seq(name, sender=False))
                 self._labels(self.session_connected, name).set(0)
         return name
+
+    def _seq(self, name: str, *, sender: bool) -> float:
+        """The session's next outbound (``sender``) or expected inbound MsgSeqNum, read at
+        scrape time as :meth:`_lag` is (an int attribute: no locking needed)."""
+        try:
+            store = self._runners[name].session.store
+            return float(store.next_sender_seq if sender else store.next_target_seq)
+        except Exception:
+            return math.nan
 
     def _lag(self, name: str) -> float:
         """Called at scrape time (HTTP thread): reads two attributes, no locking needed."""
@@ -412,17 +426,12 @@ class GatewayMetrics:
             return math.nan
 
     def _session_gauges(self, name: str, runner: SessionRunner) -> None:
-        session = runner.session
-        now = (session.state.value, session.store.next_sender_seq,
-               session.store.next_target_seq)
-        last = self._session_values.get(name)
-        if now == last:
-            return
-        self._session_values[name] = now
-        if last is None or now[0] != last[0]:
-            self._labels(self.session_state, name).state(now[0])
-        self._labels(self.session_next_sender_seq_num, name).set(now[1])
-        self._labels(self.session_next_target_seq_num, name).set(now[2])
+        """The session's state, when it changed (the sequence numbers are read at scrape
+        time: see :meth:`_track`)."""
+        state = runner.session.state
+        if self._session_states.get(name) is not state:
+            self._session_states[name] = state
+            self._labels(self.session_state, name).state(state.value)
 
     # -- HTTP -------------------------------------------------------------------------------
 
