@@ -439,7 +439,6 @@ int64_t md_decode(const md_frames *f, size_t from, md_decoder *d, md_msg *msgs, 
     return (int64_t)done;
 }
 
-/* The tail of a buffer after its last message: see check_gap. */
 void md_seqnums(const md_frames *f, int64_t *seq) {
     for (size_t k = 0; k < f->count; k++) {
         const struct fix_msg *m = &f->msgs[k];
@@ -453,7 +452,8 @@ void md_seqnums(const md_frames *f, int64_t *seq) {
                 const uint8_t *v = f->buf + fl->offset;
                 int64_t n = 0;
                 size_t i = 0;
-                for (; i < fl->length && v[i] >= '0' && v[i] <= '9'; i++) n = n * 10 + (v[i] - '0');
+                for (; i < fl->length && v[i] >= '0' && v[i] <= '9'; i++)
+                    n = n * 10 + (v[i] - '0');
                 if (i == fl->length) value = n;
             }
             break; /* the first 34 only */
@@ -462,6 +462,7 @@ void md_seqnums(const md_frames *f, int64_t *seq) {
     }
 }
 
+/* The tail of a buffer after its last message: see check_gap. */
 int md_check_tail(const uint8_t *buf, size_t len, uint32_t from, uint32_t at_line_start,
                   uint32_t *bad) {
     if (from > len) {

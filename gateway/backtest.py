@@ -516,7 +516,5 @@ def clock_times(a: datetime, b: datetime) -> tuple[str, str]:
     return x, y
 
 
-
-
 def _ignore(_error: MdLogError) -> None:
     pass

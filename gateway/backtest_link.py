@@ -200,6 +200,7 @@ class ChildLink:
         When a fill arrives the view has changed: ``changed(symbol)`` (the desk's
         ``book_changed``) so the algos see it with their fill."""
         self._view_changed = changed
+
         def view(symbol: str, now: datetime) -> MarketSnapshot | None:
             snap = snapshot(symbol, now)
             unheard = self._unheard.get(symbol)

@@ -263,10 +263,10 @@ class FeedReplay:
         move in without reaching a bound (a bound of None: not watched)."""
         scale = self._scale
 
-        def below(price: Decimal | None) -> int:  # the highest tick short of price
+        def below(price: Decimal | None) -> int:  # the highest tick below price
             return WATCH_HIGH if price is None else math.ceil(price * scale) - 1
 
-        def above(price: Decimal | None) -> int:  # the lowest tick short of price
+        def above(price: Decimal | None) -> int:  # the lowest tick above price
             return WATCH_LOW if price is None else math.floor(price * scale) + 1
 
         return (above(bounds.bid_falls_to), below(bounds.bid_rises_to),
