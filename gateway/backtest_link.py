@@ -136,6 +136,7 @@ class ChildLink:
         # per symbol, shares the venue traded for children whose reports are still on their
         # way to the desk (see snapshot_view)
         self._unheard: dict[str, int] = {}
+        self._shown: dict[str, int] = {}  # per symbol, the volume the view showed last
         self._view_changed: Callable[[str], None] | None = None
 
     def _send(self, direction: str, now: datetime, delay: timedelta,
@@ -198,15 +199,25 @@ class ChildLink:
         desk that saw its own prints before its fills would count them as others' volume
         (a participation cap then let it trade beyond its rate by what was on the way).
         When a fill arrives the view has changed: ``changed(symbol)`` (the desk's
-        ``book_changed``) so the algos see it with their fill."""
+        ``book_changed``) so the algos see it with their fill.
+
+        The view never shows less volume than it showed before (a strategy takes a drop for
+        a feed that restarted its count): a trade between two children is one print in the
+        venue's volume but two reports on their way, and subtracting both would go below
+        it. Held at what it showed, the view is behind the venue's volume, never ahead,
+        and equal to it once every report has arrived."""
         self._view_changed = changed
 
         def view(symbol: str, now: datetime) -> MarketSnapshot | None:
             snap = snapshot(symbol, now)
-            unheard = self._unheard.get(symbol)
-            if snap is None or not unheard:
-                return snap
-            return dataclasses.replace(snap, volume=snap.volume - unheard)
+            if snap is None:
+                return None
+            volume = snap.volume - self._unheard.get(symbol, 0)
+            shown = self._shown.get(symbol, 0)
+            if volume < shown:
+                volume = shown
+            self._shown[symbol] = volume
+            return snap if volume == snap.volume else dataclasses.replace(snap, volume=volume)
 
         return view
 

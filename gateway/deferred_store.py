@@ -35,7 +35,8 @@ class DeferredTargetStore(MessageStore):
 
     @property
     def next_target_seq(self) -> int:
-        return self.inner.next_target_seq if self._pending is None else self._pending
+        pending = self._pending  # read once: a metrics scrape reads this from its own thread
+        return self.inner.next_target_seq if pending is None else pending
 
     @property
     def creation_time(self) -> datetime:

@@ -196,3 +196,32 @@ def test_a_rejected_child_is_sent_again_at_the_next_book(
         tmp_path, monkeypatch, [log.write(tmp_path / "abc.log")], [order],
         {"ABC": {"tick_size": 0.01, "band_pct": 50, "max_qty": 500}})
     assert sum(c.status == "rejected" for c in run.children) >= 2
+
+
+def test_a_trade_between_two_parents_children_never_shows_less_volume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The algos' view leaves out the volume of fills on their way to them (the ack latency).
+    A trade between a buy parent's child and a sell parent's child is one print but two
+    reports: taking both out showed the volume falling (to -499 here, the first print of
+    the day), which a strategy reads as a feed restarting its count, and then counted the
+    print twice as others' volume."""
+    seen: dict[str, list[int]] = {}
+    track = SlicedStrategy._track_volume
+
+    def spy(self: SlicedStrategy, snapshot: Any) -> None:
+        seen.setdefault(self.parent.id, []).append(snapshot.volume)
+        track(self, snapshot)
+
+    monkeypatch.setattr(SlicedStrategy, "_track_volume", spy)
+    log = _Log("55=ABC|268=2|269=0|278=1|270=10.00|271=1000|269=1|278=2|270=10.10|271=1")
+    log.offers_far_away(range(1, 59))
+    buy = {**BUY_ABC, "qty": 500, "window": 40}
+    sell = {**BUY_ABC, "session": "CLIENT2", "side": "sell", "qty": 500}
+    run, _ = _pass(_abc_config(tmp_path, [log.write(tmp_path / "abc.log")], [buy, sell],
+                               latency={"entry": 0.0005, "ack": 0.0005}))
+    assert sum(f.qty for f in run.fills) >= 2 * 499  # the two parents traded with each other
+    for volumes in seen.values():
+        assert volumes == sorted(volumes) and volumes[0] >= 0
+    # the sell parent, working on, comes to see the print of the cross: the share offered
+    # at 10.10 and the 499 it sold the buy parent, once each
+    assert max(max(volumes) for volumes in seen.values()) == 500
