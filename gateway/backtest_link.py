@@ -16,7 +16,6 @@ bytes and orders arrive:
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable
@@ -217,7 +216,11 @@ class ChildLink:
             if volume < shown:
                 volume = shown
             self._shown[symbol] = volume
-            return snap if volume == snap.volume else dataclasses.replace(snap, volume=volume)
+            if volume == snap.volume:
+                return snap
+            # positional, in the field order (dataclasses.replace takes three times as long)
+            return MarketSnapshot(snap.time, snap.symbol, snap.bid, snap.bid_qty, snap.ask,
+                                  snap.ask_qty, snap.last_price, volume, snap.bids, snap.asks)
 
         return view
 
