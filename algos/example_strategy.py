@@ -21,6 +21,12 @@ the tick, risk limits) and clips or refuses it with an audit record, so a strate
 simple and still never overfill or cross the limit. Bad parameters are reported by raising
 ValueError in the constructor: the client's order is rejected with its message.
 
+Optional methods (see :class:`algos.strategy.Strategy`): ``carry_over(previous)`` after a
+parent replace, ``unfilled_reason()`` for the report of a parent that ends unfilled, and
+``market_watch()``, the touch moves it waits for (:class:`algos.strategy.MarketWatch`), so
+a backtest can run the replay on in C until one comes instead of showing it every book.
+:class:`PassivePov` has no watch: it counts market volume, which any snapshot may change.
+
 To use it, name the class in the session's YAML: ``strategy:
 algos.example_strategy:PassivePov`` (any importable ``package.module:Class`` works; the
 gateway checks it at startup). The same class runs in backtests unchanged, since time and

@@ -10,13 +10,23 @@ same fills whether the watches are used or not.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
 
 from algos.slicing import SlicedStrategy
+from algos.strategy import (
+    Action,
+    AlgoContext,
+    ChildOrder,
+    Execution,
+    MarketSnapshot,
+    MarketWatch,
+    ParentOrder,
+)
 from gateway.backtest import Backtest
 from gateway.backtest_records import RunRecord
 from tests.test_backtest import CONFIG, config_with
@@ -225,3 +235,76 @@ def test_a_trade_between_two_parents_children_never_shows_less_volume(
     # the sell parent, working on, comes to see the print of the cross: the share offered
     # at 10.10 and the 499 it sold the buy parent, once each
     assert max(max(volumes) for volumes in seen.values()) == 500
+
+
+class PostOnceAndWatch:
+    """A user strategy (named in the config by dotted path): one child at the bid, and a
+    watch on the bid rising past it. It records every book it is shown."""
+
+    seen: ClassVar[list[tuple[datetime, Decimal | None]]] = []
+    watching: ClassVar[bool] = True
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
+        self.parent, self.ctx = parent, ctx
+        self.price: Decimal | None = None
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        self.seen.append((snapshot.time, snapshot.bid))
+        if self.price is not None or snapshot.bid is None:
+            return []
+        self.price = snapshot.bid
+        return [ChildOrder(self.parent.qty, snapshot.bid, reason="post once")]
+
+    def on_execution(self, execution: Execution) -> list[Action]:
+        return []
+
+    def on_timer(self, now: datetime) -> list[Action]:
+        return []
+
+    def next_wakeup(self) -> datetime | None:
+        return None
+
+    def market_watch(self) -> MarketWatch | None:
+        if not self.watching or self.price is None:
+            return None
+        return MarketWatch(bid_rises_to=self.price + self.parent.tick_size)
+
+
+def test_a_user_strategys_watch_shows_it_the_book_when_its_move_comes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any strategy may say what it waits for: shown every book (snapshot_interval 0) or only
+    at its watch, it sees the bid pass its child at the same time, after fewer books."""
+    log = _Log()
+    for k in range(1, 40):  # offers coming and going; the bid moves up once, at 13:30:20
+        log.add(f"268=1|279=0|269=1|278={100 + k}|55=ABC|270=10.{50 + k % 10}|271=1", k)
+        if k == 20:
+            log.add("268=1|279=0|269=0|278=50|55=ABC|270=10.01|271=10", k, 500)
+    path = log.write(tmp_path / "abc.log")
+    order = {**BUY_ABC, "strategy": "1002", "window": 30}
+
+    def passes(name: str) -> list[tuple[datetime, Decimal | None]]:
+        PostOnceAndWatch.seen = []
+        cfg = _abc_config(tmp_path / name, [path], [order])
+        data = yaml.safe_load(cfg.read_text())
+        data["algos"]["strategies"]["1002"] = f"{__name__}:PostOnceAndWatch"
+        cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+        _pass(cfg)
+        return PostOnceAndWatch.seen
+
+    watched = passes("watched")
+    monkeypatch.setattr(PostOnceAndWatch, "watching", False)
+    every = passes("every")
+    risen = Decimal("10.01")
+
+    def first_risen(seen: list[tuple[datetime, Decimal | None]]) -> datetime:
+        return next(t for t, bid in seen if bid == risen)
+
+    at = first_risen(watched)
+    assert at == first_risen(every)
+
+    def before(seen: list[tuple[datetime, Decimal | None]]) -> int:
+        return sum(t < at for t, _ in seen)
+
+    # shown every offer coming and going before it, or only the books of its own events
+    # (the first, where it posted, and its child's arrival in the book)
+    assert before(every) >= 19 and before(watched) <= 2
