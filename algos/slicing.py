@@ -62,6 +62,7 @@ from algos.strategy import (
     OrderState,
     ParentOrder,
     Side,
+    WorkingChild,
 )
 
 __all__ = [
@@ -403,10 +404,9 @@ class SlicedStrategy:
         for child in state.working.values():
             if child.cancel_pending or not _lags(child.price, price, p.side):
                 continue
-            if phase_start is None:
-                phase_start = (self.catch_up_at if catch_up else cross if aggressive
-                               else self.slice_start(i))
-            if child.sent < phase_start or now - child.sent >= self.min_rest:
+            if phase_start is None:  # (only when a child lags: most decisions need none)
+                phase_start = self._phase_start(i, catch_up, aggressive, cross)
+            if self._may_reprice(child, now, phase_start):
                 actions.append(CancelChild(child.child_id,
                                            f"{self._label(i)} {phase}: reprice to {price}"))
 
@@ -421,8 +421,9 @@ class SlicedStrategy:
         qty = self._sendable(target, state)
         if qty <= 0:
             if not catch_up and cap >= goal:
-                self._watch = self._watch_for(now, state, actions, aggressive,
-                                              cross if aggressive else self.slice_start(i))
+                self._watch = self._watch_for(
+                    now, state, actions, aggressive,
+                    phase_start or self._phase_start(i, catch_up, aggressive, cross))
             return actions
         if tif == "ioc":
             self._ioc_at_snapshot = self._snapshots
@@ -438,6 +439,17 @@ class SlicedStrategy:
             chunks += 1
         return actions
 
+    def _phase_start(self, i: int, catch_up: bool, aggressive: bool, cross: datetime
+                     ) -> datetime:
+        """When the phase slice ``i`` is in began: the catch-up, its crossing point, or the
+        slice's start."""
+        return self.catch_up_at if catch_up else cross if aggressive else self.slice_start(i)
+
+    def _may_reprice(self, child: WorkingChild, now: datetime, phase_start: datetime) -> bool:
+        """Whether ``child`` may be cancelled to reprice it now: one sent before the phase
+        began at once, one sent in it once it has rested ``min_rest``."""
+        return child.sent < phase_start or now - child.sent >= self.min_rest
+
     def _watch_for(self, now: datetime, state: OrderState, actions: list[Action],
                    aggressive: bool, phase_start: datetime) -> MarketWatch:
         """The market change that would make :meth:`_decide` cancel a child it keeps now:
@@ -452,7 +464,7 @@ class SlicedStrategy:
         for child in state.working.values():
             px = child.price
             if (px is None or child.cancel_pending or child.child_id in cancelling
-                    or (child.sent >= phase_start and now - child.sent < self.min_rest)):
+                    or not self._may_reprice(child, now, phase_start)):
                 continue
             if worst is None or (px < worst if buy else px > worst):
                 worst = px

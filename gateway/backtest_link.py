@@ -218,7 +218,7 @@ class ChildLink:
             self._shown[symbol] = volume
             if volume == snap.volume:
                 return snap
-            # positional, in the field order (dataclasses.replace takes three times as long)
+            # positional, in the field order (dataclasses.replace took 1.9 µs against 0.8)
             return MarketSnapshot(snap.time, snap.symbol, snap.bid, snap.bid_qty, snap.ask,
                                   snap.ask_qty, snap.last_price, volume, snap.bids, snap.asks)
 
