@@ -471,9 +471,12 @@ class OrderBook:
         """The best ``n`` levels of side (all if None), best first."""
         book = self._ptr()
         _check_side(side)
-        levels = lib.lob_level_count(book, side)
-        # never more room than the side has levels: a MarketDataRequest may ask for 10**12
-        n = levels if n is None else max(0, min(n, levels))
+        if n is None:
+            n = lib.lob_level_count(book, side)
+        elif n < 0:
+            n = 0
+        elif len(self._levels) < n:  # never more room than the side has levels: a
+            n = min(n, lib.lob_level_count(book, side))  # MarketDataRequest may ask 10**12
         if len(self._levels) < n:
             self._levels = ffi.new("lob_level[]", max(n, 2 * len(self._levels)))
         got = lib.lob_depth(book, side, self._levels, n)

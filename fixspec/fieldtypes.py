@@ -133,13 +133,6 @@ def _is_string(v: bytes) -> bool:
     return SOH not in v
 
 
-def _is_multi(v: bytes) -> bool:
-    # Any text: an empty token (two spaces, a leading or trailing one) is not a value of the
-    # field's enumeration, which is the validator's business (5, Value is incorrect, as
-    # QuickFIX and QuickFIX/J answer), not a format error.
-    return SOH not in v
-
-
 def _is_multichar(v: bytes) -> bool:
     return SOH not in v and all(len(t) == 1 for t in v.split(b" "))
 
@@ -167,8 +160,11 @@ _CHECKS: dict[str, Callable[[bytes], bool]] = {
     "MONTHYEAR": _is_monthyear,
     "TZTIMEONLY": _is_tztime,
     "TZTIMESTAMP": _is_tztimestamp,
-    "MULTIPLEVALUESTRING": _is_multi,
-    "MULTIPLESTRINGVALUE": _is_multi,
+    # any text: an empty token (two spaces, a leading or trailing one) is not a value of the
+    # field's enumeration, which is the validator's business (5, Value is incorrect, as
+    # QuickFIX and QuickFIX/J answer), not a format error
+    "MULTIPLEVALUESTRING": _is_string,
+    "MULTIPLESTRINGVALUE": _is_string,
     "MULTIPLECHARVALUE": _is_multichar,
 }
 _CHECKS.update(dict.fromkeys(INT_TYPES, _matcher(_RE_INT)))

@@ -45,7 +45,12 @@ from algos.runner import (
 from algos.strategy import MarketSnapshot, MarketWatch, ParentOrder
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
-from gateway.fix_reports import RequestError, parse_side, request_report
+from gateway.fix_reports import (
+    RequestError,
+    parse_side,
+    request_cancel_reject,
+    request_report,
+)
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
 from gateway.venue import mismatch_text, order_id_mismatch
@@ -187,11 +192,9 @@ class AlgoDesk:
             if order_id and order_id != p.order.order_id:
                 # OrigClOrdID and OrderID name different orders: as the venue answers for its
                 # own (Venue._target), no order is both, so the request names an unknown one
-                self.deliver([CancelReject(
-                    owner=session, order_id="NONE", cl_ord_id=cl, orig_cl_ord_id=orig,
-                    ord_status=REJECTED, response_to="1" if kind == "F" else "2",
-                    reason=CXL_UNKNOWN, text=order_id_mismatch(order_id, orig), time=now)],
-                    now)
+                self.deliver([request_cancel_reject(session, message, CXL_UNKNOWN,
+                                                    order_id_mismatch(order_id, orig), now)],
+                             now)
                 return
             try:
                 expect = (body.get_str(55) or "", parse_side(message))

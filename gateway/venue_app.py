@@ -212,7 +212,7 @@ class VenueApplication:
         stored = self._stored.get(owner)
         if (stored is not None and msg_type in ("F", "G")
                 and (orig := message.body.get_str(41) or "")
-                and self.venue.order(owner, orig) is None and not self.desk.knows(owner, orig)
+                and not self._taken(owner, orig)
                 and (done := stored.order(orig)) is not None):
             # an order done before a restart: as the venue would have answered then
             order_id = message.body.get_str(37)
@@ -228,15 +228,13 @@ class VenueApplication:
             return
         if msg_type == "V":
             self.market_data.request(owner, message, now)
-        elif msg_type == "D" and (self.venue.order(owner, cl_ord_id) is not None
-                                  or self.desk.knows(owner, cl_ord_id)
+        elif msg_type == "D" and (self._taken(owner, cl_ord_id)
                                   or (stored is not None and cl_ord_id in stored.ids)):
             # parents and direct orders share the session's ClOrdID space, which the
             # orders of the day from before a restart are part of
             self.deliver([self._bad_request(owner, "D", message, RequestError(
                 f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
-        elif msg_type in ("F", "G") and (self.venue.order(owner, cl_ord_id) is not None
-                                         or self.desk.knows(owner, cl_ord_id)):
+        elif msg_type in ("F", "G") and self._taken(owner, cl_ord_id):
             # one ClOrdID space, as for NewOrderSingle: a cancel or replace taking the ClOrdID
             # of another order or parent would leave two orders answering to it (and the
             # request's own order the one a later cancel of that ClOrdID reaches)
@@ -259,9 +257,12 @@ class VenueApplication:
         """Whether ``owner`` used ``cl_ord_id`` before: an order or parent of ours, or a
         ClOrdID in the session's stored reports from before a restart."""
         stored = self._stored.get(owner)
-        return (self.venue.order(owner, cl_ord_id) is not None
-                or self.desk.knows(owner, cl_ord_id)
-                or (stored is not None and stored.used(cl_ord_id)))
+        return self._taken(owner, cl_ord_id) or (stored is not None and stored.used(cl_ord_id))
+
+    def _taken(self, owner: str, cl_ord_id: str) -> bool:
+        """Whether ``cl_ord_id`` names one of ``owner``'s orders or parents of this run (one
+        ClOrdID space for both)."""
+        return self.venue.order(owner, cl_ord_id) is not None or self.desk.knows(owner, cl_ord_id)
 
     def next_deadline(self) -> datetime | None:
         desk = self.desk.next_deadline()
