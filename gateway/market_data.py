@@ -139,7 +139,11 @@ class MarketDataPublisher:
         if not types or not types <= {"0", "1", "2"}:
             self._reject(session, req_id, "8", "supported MDEntryTypes are 0, 1 and 2")
             return
-        depth = body.get_int(264) or 0
+        try:
+            depth = body.get_int(264) or 0
+        except ValueError:  # digits beyond what an int reads (4,300): no depth anyone has
+            self._reject(session, req_id, "5", "MarketDepth (264) is not a depth")
+            return
         if depth < 0:
             self._reject(session, req_id, "5", f"MarketDepth {depth} is negative")
             return

@@ -667,7 +667,9 @@ def _cancel_reject(message: Message, now: datetime) -> CancelReject:
     return CancelReject(owner="", order_id=b.get_str(37) or "", cl_ord_id=b.get_str(11) or "",
                         orig_cl_ord_id=b.get_str(41) or "", ord_status=b.get_str(39) or "",
                         response_to=b.get_str(434) or "1",
-                        reason=int(reason) if reason.isdigit() else 99,
+                        # a code as FIX has them (a few ASCII digits), else Other (99)
+                        reason=int(reason) if reason.isascii() and reason.isdigit()
+                        and len(reason) <= 9 else 99,
                         text=b.get_str(58) or "", time=now)
 
 
