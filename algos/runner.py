@@ -22,7 +22,9 @@ Guarantees, whatever the strategy asks:
   market child of a limit parent becomes a limit child at the limit) and is on the tick;
 * no child before the start or from the end on, and none while a cancel, replace, expiry or
   stop is in progress;
-* every child passes the risk gate; every clip and refusal is audited with its reason.
+* every child passes the risk gate; every clip and refusal is audited with its reason;
+* a venue fill counts once: a second report of a child's fill under the same ExecID (a
+  venue's PossResend copy) is audited as a duplicate and changes nothing.
 
 Parent lifecycle. Cancel: cancel every working child, report :class:`ParentPendingCancel`,
 then :class:`ParentDone` ``canceled`` when the venue has confirmed the last (fills that
@@ -107,7 +109,8 @@ class ChildRouter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ParentFill:
-    """A child fill, seen from the parent: ``leaves`` = quantity - ``cum_qty``."""
+    """A child fill, seen from the parent: ``leaves`` = quantity - ``cum_qty``;
+    ``child_id`` and ``exec_id``, the venue's ExecID of the fill, name it."""
 
     parent_id: str
     time: datetime
@@ -116,6 +119,8 @@ class ParentFill:
     cum_qty: int
     avg_px: Decimal
     leaves: int
+    child_id: str
+    exec_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._status: _Status = "active"
         self._working: dict[str, _Child] = {}
         self._finished: set[str] = set()
+        self._fill_ids: set[tuple[str, str]] = set()  # (child id, the venue's ExecID) counted
         self._seq = 0
         self._filled = 0
         self._notional = Decimal(0)
@@ -373,8 +379,10 @@ life (a replace that changes the parent's id does not change the prefix).
     def on_child_ack(self, child_id: str, now: datetime) -> None:
         self._run(now, lambda: self._ack(child_id))
 
-    def on_child_fill(self, child_id: str, qty: int, price: Decimal, now: datetime) -> None:
-        self._run(now, lambda: self._fill(child_id, qty, price))
+    def on_child_fill(self, child_id: str, qty: int, price: Decimal, now: datetime, *,
+                      exec_id: str) -> None:
+        """A fill of ``qty`` at ``price``; ``exec_id``: the venue's ExecID of it."""
+        self._run(now, lambda: self._fill(child_id, qty, price, exec_id))
 
     def on_child_done(self, child_id: str, reason: str, now: datetime) -> None:
         """The child left the venue with quantity unfilled (cancelled, expired, IOC rest)."""
@@ -535,7 +543,7 @@ life (a replace that changes the parent's id does not change the prefix).
         else:
             self._audit("unknown_child", child=child_id, what="ack")
 
-    def _fill(self, child_id: str, qty: int, price: Decimal) -> None:
+    def _fill(self, child_id: str, qty: int, price: Decimal, exec_id: str) -> None:
         child = self._working.get(child_id)
         if child is None and child_id not in self._finished:
             self._audit("unknown_child", child=child_id, what="fill", qty=qty, price=_px(price))
@@ -543,6 +551,11 @@ life (a replace that changes the parent's id does not change the prefix).
         if qty <= 0 or price <= 0:  # a venue's garbage: no fill of ours is either
             self._audit("bad_fill", child=child_id, qty=qty, price=_px(price))
             return
+        if (child_id, exec_id) in self._fill_ids:
+            self._audit("duplicate_fill", child=child_id, exec_id=exec_id, qty=qty,
+                        price=_px(price))
+            return
+        self._fill_ids.add((child_id, exec_id))
         if child is None:
             self._audit("late_fill", child=child_id, qty=qty, price=_px(price))
         elif qty > child.leaves:
@@ -562,7 +575,8 @@ life (a replace that changes the parent's id does not change the prefix).
         leaves = max(0, self._parent.qty - self._filled)
         self._audit("child_fill", child=child_id, qty=qty, price=_px(price),
                     cum_qty=self._filled, leaves=leaves)
-        self._emit(ParentFill(self._parent.id, self._now, qty, price, self._filled, avg, leaves))
+        self._emit(ParentFill(self._parent.id, self._now, qty, price, self._filled, avg, leaves,
+                              child_id, exec_id))
         if self._status == "active" and self._filled < self._parent.qty:
             execution = Execution(self._now, child_id, qty, price)
             self._ask(lambda: self._strategy.on_execution(execution))

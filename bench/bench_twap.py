@@ -117,7 +117,7 @@ class FillingVenue:
         self.runner.on_child_ack(child_id, self.now)
         if price is not None and price >= ASK:
             self.fills += 1
-            self.runner.on_child_fill(child_id, qty, ASK, self.now)
+            self.runner.on_child_fill(child_id, qty, ASK, self.now, exec_id=f"E{self.fills}")
 
     def cancel(self, child_id: str) -> None:
         assert self.runner is not None

@@ -53,6 +53,7 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
+from gateway.routers import fill_exec_id
 from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
@@ -334,7 +335,7 @@ class AlgoDesk:
             # a fill without a LastPx (31) cannot be valued: the runner audits it as a bad
             # fill, as one of no quantity, and counts nothing
             runner.on_child_fill(child, r.last_qty, r.last_px if r.last_px is not None
-                                 else Decimal(0), now)
+                                 else Decimal(0), now, exec_id=r.exec_id)
         elif r.exec_type in (CANCELED, EXPIRED):
             runner.on_child_done(child, r.text or "canceled", now)
         elif r.exec_type == REJECTED:
@@ -463,7 +464,8 @@ class AlgoDesk:
             # ClOrdID (Appendix D: the request is not accepted yet)
             if order.status not in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
-            self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price)
+            self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price,
+                         exec_id=fill_exec_id(e.child_id, e.exec_id))
         elif isinstance(e, ParentPendingCancel | ParentPendingReplace):
             order.status = (PENDING_CANCEL if isinstance(e, ParentPendingCancel)
                             else PENDING_REPLACE)
@@ -517,12 +519,14 @@ class AlgoDesk:
 
     def _report(self, p: Parent, exec_type: str, now: datetime, *, last_qty: int = 0,
                 last_px: Decimal | None = None, text: str | None = None,
-                cl_ord_id: str | None = None, ord_status_req_id: str | None = None) -> None:
+                cl_ord_id: str | None = None, ord_status_req_id: str | None = None,
+                exec_id: str | None = None) -> None:
         """Report the parent as it is; ``cl_ord_id``: a pending request's ClOrdID to report
         under, the order's own then its OrigClOrdID; ``ord_status_req_id``: the status
-        request's OrdStatusReqID (790) to echo."""
-        r = report(p.order, next(self._exec_ids), exec_type, now, last_qty=last_qty,
-                   last_px=last_px, text=text)
+        request's OrdStatusReqID (790) to echo; ``exec_id``: the report's ExecID (a fill's,
+        :func:`gateway.routers.fill_exec_id`), else the next of the desk's."""
+        r = report(p.order, exec_id or next(self._exec_ids), exec_type, now,
+                   last_qty=last_qty, last_px=last_px, text=text)
         if cl_ord_id is not None:
             r = dataclasses.replace(r, cl_ord_id=cl_ord_id, orig_cl_ord_id=p.order.cl_ord_id)
         if ord_status_req_id is not None:

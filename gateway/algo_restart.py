@@ -22,9 +22,16 @@ reject: too late, unknown order) or a report that ends it (filled). Meanwhile ev
 venue reports of a child, live or resent for the time the gateway was down, is reported to
 the client as a fill of the parent, so its CumQty is what was bought or sold for it; then
 the parent is reported Canceled (:data:`RESTART_TEXT`), or Filled if the fills completed
-it. Its first report, at the client's logon or the venue's first answer, is Pending Cancel
-if children are still unaccounted for, so the client's order system shows it stopping, not
-working; the reports go out whether or not the client is logged on (:class:`LostParent`).
+it. Each venue fill is reported once: a parent's fill report has an ExecID made of the child
+and the venue's ExecID (:func:`gateway.routers.fill_exec_id`), so the fills reported before
+the restart are known from the client's stored reports (:func:`reported_fills`), and the
+venue's resend of a report whose inbound sequence number a crash kept from being committed
+(the report was handled, its number not yet saved) is not counted again.
+
+A lost parent's first report, at the client's logon or the venue's first answer, is Pending
+Cancel if children are still unaccounted for, so the client's order system shows it
+stopping, not working; the reports go out whether or not the client is logged on
+(:class:`LostParent`).
 
 A cancel or replace the client had pending at the crash is answered: the replace refused
 with the first report, the cancel by the final Canceled (or refused if fills complete the
@@ -35,9 +42,7 @@ the children of the parents being worked and of lost parents not yet done, with 
 restart-cancels (AlgoGatewayApplication._carry_children). A parent none of whose children
 is found (none was sent) is reported Canceled at once.
 
-Limits: a venue report resent after a crash that fell between our report of it and the
-commit of its sequence number is counted again (the venue ExecIDs taken are not stored). A
-child whose cancel the venue refuses for another reason than its being done is waited for,
+Limits: a child whose cancel the venue refuses for another reason than its being done is waited for,
 until its end or the next restart. Which reports the client missed while logged out is
 known in memory only: after another crash, a logon with ResetSeqNumFlag (which discards
 them) does not bring them again; its status requests get each parent's state.
@@ -52,7 +57,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.codec import scan_fields
-from gateway.routers import parent_of
+from gateway.routers import fill_exec_id, parent_of
 from gateway.store import StoredMessage
 from gateway.venue_orders import (
     CANCELED,
@@ -74,7 +79,7 @@ from gateway.venue_orders import (
 from gateway.venue_restart import last_state
 
 __all__ = ["PENDING_TEXT", "RESTART_CANCEL", "RESTART_TEXT", "LostParent", "StoredChild",
-           "restart_cancel_id", "stored_children"]
+           "reported_fills", "restart_cancel_id", "stored_children"]
 
 RESTART_TEXT = ("algo gateway restarted: the parent was lost and is canceled; its children "
                 "still working were canceled at the venue")
@@ -83,6 +88,7 @@ PENDING_TEXT = ("algo gateway restarted: the parent was lost; its children at th
 RESTART_CANCEL = "~r"  # a restart-cancel's ClOrdID: <child>~r[n] (a runner's end in ~c)
 
 _NOS = b"\x0135=D\x01"
+_ER = b"\x0135=8\x01"
 _CANCEL = b"\x0135=F\x01"
 
 
@@ -129,6 +135,21 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
             for c in children.values()]
 
 
+def reported_fills(stored: Iterable[StoredMessage], order_ids: Iterable[str]
+                   ) -> dict[str, set[str]]:
+    """Per parent OrderID in ``order_ids``, the ExecIDs of its reports in a client session's
+    stored messages. Those of its fill reports name the venue fills the client has heard of
+    (:func:`gateway.routers.fill_exec_id`; no other ExecID of the desk's has their form)."""
+    out: dict[str, set[str]] = {order_id: set() for order_id in order_ids}
+    for message in stored:
+        if _ER in message.raw:
+            f = scan_fields(message.raw)
+            ids = out.get(f.get(37, ""))
+            if ids is not None and 17 in f:
+                ids.add(f[17])
+    return out
+
+
 @dataclass
 class LostParent:
     """A parent a restart found open, from its last stored report until it is done: its
@@ -159,18 +180,22 @@ class LostParent:
     missed: list[Report] = field(default_factory=list)
     #: the parent as the restart found it (for the audit): ``state`` at the start
     found: ExecReport = field(init=False)
-    #: fills of children not yet reported: (LastQty, LastPx)
-    fills: list[tuple[int, Decimal]] = field(default_factory=list)
-    #: the venue's ExecIDs of the fills taken (a resent report repeats one)
+    #: fills of children not yet reported: (the report's ExecID, LastQty, LastPx)
+    fills: list[tuple[str, int, Decimal]] = field(default_factory=list)
+    #: the ExecIDs of the parent's fill reports, made or to make (one per venue fill:
+    #: :func:`gateway.routers.fill_exec_id`), those stored before the restart included; a
+    #: venue report resent after a crash repeats a fill already reported
     seen: set[str] = field(default_factory=set)
 
     @classmethod
     def from_stored(cls, raw: bytes, owner: str, children: Iterable[str],
-                    request: tuple[str, str] | None = None) -> LostParent:
+                    request: tuple[str, str] | None = None,
+                    reported: Iterable[str] = ()) -> LostParent:
         """The parent whose last stored report is ``raw``, for client session ``owner``;
         ``request``: the client's cancel or replace pending at the crash (ExecType of its
         acknowledgement, its ClOrdID: :attr:`Recovered.requests`, which knows it from an
-        earlier report too), else what ``raw`` itself acknowledges."""
+        earlier report too), else what ``raw`` itself acknowledges; ``reported``: the
+        ExecIDs of its stored fill reports (:func:`reported_fills`)."""
         f = scan_fields(raw)
         state = last_state(raw, owner, "", "", datetime.min)
         status = f.get(39, "")
@@ -192,7 +217,7 @@ class LostParent:
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
         return cls(state, set(children), cl if kind == PENDING_CANCEL else None,
-                   cl if kind == PENDING_REPLACE else None)
+                   cl if kind == PENDING_REPLACE else None, seen=set(reported))
 
     def __post_init__(self) -> None:
         self.found = self.state
@@ -228,7 +253,7 @@ class LostParent:
             # unsolicited: no OrigClOrdID, which would make it read as the acknowledgement
             # of a request of the client's (venue_restart.recover)
             out.append(dataclasses.replace(
-                self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id, now, text=PENDING_TEXT),
+                self._report(PENDING_CANCEL, PENDING_CANCEL, exec_id(), now, text=PENDING_TEXT),
                 orig_cl_ord_id=None))
         return out + self._reports(exec_id, now)
 
@@ -259,10 +284,11 @@ class LostParent:
         else:
             # a fill of no quantity or price is a venue's garbage: counted nowhere (the
             # caller audits every report), as the desk's runners do
+            fill_id = fill_exec_id(child, r.exec_id)
             if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
-                    and r.last_px > 0 and r.exec_id not in self.seen:
-                self.seen.add(r.exec_id)
-                self.fills.append((r.last_qty, r.last_px))
+                    and r.last_px > 0 and fill_id not in self.seen:
+                self.seen.add(fill_id)
+                self.fills.append((fill_id, r.last_qty, r.last_px))
             if r.ord_status in FINAL_STATUSES or r.leaves <= 0:
                 self.children.discard(child)
         return self.start(exec_id, now) if not self.started else self._reports(exec_id, now)
@@ -271,7 +297,7 @@ class LostParent:
         """The fills not yet reported, then the end if every child is accounted for."""
         out: list[Report] = []
         fills, self.fills = self.fills, []
-        for qty, px in fills:
+        for fill_id, qty, px in fills:
             if self.done:
                 break  # (a fill beyond the parent's quantity: none by construction)
             s = self.state
@@ -281,16 +307,16 @@ class LostParent:
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
             self.state = dataclasses.replace(s, cum=cum, avg_px=avg_price(value, cum))
-            out.append(self._report(TRADE, status, exec_id, now, last_qty=qty, last_px=px))
+            out.append(self._report(TRADE, status, fill_id, now, last_qty=qty, last_px=px))
             if filled and self.cancel_request is not None:  # too late for the client's cancel
                 out.append(self._reject(self.cancel_request, "1", now))
                 self.cancel_request = None
         if not self.children and not self.done:
-            out.append(self._report(CANCELED, CANCELED, exec_id, now, text=RESTART_TEXT,
+            out.append(self._report(CANCELED, CANCELED, exec_id(), now, text=RESTART_TEXT,
                                     request=self.cancel_request))
         return out
 
-    def _report(self, exec_type: str, status: str, exec_id: Callable[[], str], now: datetime,
+    def _report(self, exec_type: str, status: str, exec_id: str, now: datetime,
                 *, last_qty: int = 0, last_px: Decimal | None = None, text: str | None = None,
                 request: str | None = None) -> ExecReport:
         s = self.state
@@ -300,7 +326,7 @@ class LostParent:
         if request is not None:  # the answer to the client's cancel: the order takes its id
             self.state = dataclasses.replace(self.state, cl_ord_id=request,
                                              orig_cl_ord_id=s.cl_ord_id)
-        return dataclasses.replace(self.state, exec_id=exec_id(), exec_type=exec_type, time=now,
+        return dataclasses.replace(self.state, exec_id=exec_id, exec_type=exec_type, time=now,
                                    last_qty=last_qty, last_px=last_px, text=text)
 
     def _reject(self, request: str, response_to: str, now: datetime) -> CancelReject:

@@ -17,7 +17,7 @@ from algos.strategy import Side
 from gateway.venue import NewOrder, Venue
 from gateway.venue_orders import DAY, IOC, LIMIT, MARKET, Report
 
-__all__ = ["DESK_OWNER", "VenueRouter", "parent_of"]
+__all__ = ["DESK_OWNER", "VenueRouter", "fill_exec_id", "parent_of"]
 
 DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
 
@@ -25,6 +25,15 @@ DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
 def parent_of(child_id: str) -> str:
     """The runner's parent id in a child id (``<parent id>.<n>``)."""
     return child_id.rsplit(".", 1)[0]
+
+
+def fill_exec_id(child_id: str, venue_exec_id: str) -> str:
+    """The ExecID of the parent's report of a child's fill: the child id and the venue's
+    ExecID of the fill (``<child id>:<venue ExecID>``). One venue fill, one parent fill,
+    one ExecID, whoever reports it: a restart reads in the client's stored reports which
+    fills were reported (gateway.algo_restart), and none is reported twice. Unlike the
+    desk's other ExecIDs (``<hex>-AE<n>``) it holds a ``.`` and a ``:``."""
+    return f"{child_id}:{venue_exec_id}"
 
 
 class VenueRouter:

@@ -49,6 +49,7 @@ from gateway.algo_restart import (
     LostParent,
     StoredChild,
     child_of_cancel,
+    reported_fills,
     restart_cancel_id,
     stored_children,
 )
@@ -69,6 +70,7 @@ from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import parent_of
+from gateway.store import MessageStore
 from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
@@ -179,6 +181,7 @@ class AlgoGatewayApplication:
         self.desk.audit = self.gates.audit = audit
         self.desk.metrics = metrics
         upstream_store = None
+        client_stores: dict[str, MessageStore] = {}
         for runner in getattr(engine, "runners", {}).values():
             session = getattr(runner, "session", None)
             if runner.name == self.upstream_name:
@@ -191,6 +194,7 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             self._parents.bind(runner.name, runner.config, session)
+            client_stores[runner.name] = session.store
             session.carry = partial(self._at_reset, runner.name, session.carry)
         lost = {order_id: (name, raw, found.requests.get(order_id))
                 for name, found in self._stored.items()
@@ -198,10 +202,15 @@ class AlgoGatewayApplication:
         if lost and upstream_store is not None:
             self._orphans = {c.child_id: c for c in stored_children(stored_reports(upstream_store))
                              if c.parent_id in lost}
+        reported: dict[str, set[str]] = {}
+        for name in {name for name, _, _ in lost.values()}:
+            reported.update(reported_fills(stored_reports(client_stores[name]),
+                                           (oid for oid, found in lost.items()
+                                            if found[0] == name)))
         for order_id, (name, raw, request) in lost.items():
             self._lost[order_id] = LostParent.from_stored(
                 raw, name, (c.child_id for c in self._orphans.values()
-                            if c.parent_id == order_id), request)
+                            if c.parent_id == order_id), request, reported[order_id])
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:

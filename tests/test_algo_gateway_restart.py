@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from gateway.algo_restart import RESTART_TEXT, StoredChild, restart_cancel_id, stored_children
-from gateway.store import StoredMessage
+from gateway.store import FileStore, StoredMessage
 from tests.conformance.harness import Client
 from tests.fixpeer import Peer, fields
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -294,6 +294,53 @@ def test_a_restarted_algo_gateway_reports_what_its_lost_parent_filled_then_cance
         assert stop_gateway(chain.venue) == 0
     # nothing was left for the warning line: every fill had its parent
     assert not audit_records(run, "unknown_child")
+
+
+def uncommit(run: Path, child_id: str) -> int:
+    """The upstream store of the killed algo gateway in ``run`` as a kill -9 leaves it
+    between the handling of the venue's fill report of ``child_id`` and the commit of its
+    inbound sequence number: the next number expected is the report's. That number."""
+    (seq,) = [int(fields(str(r["raw"]).replace("|", "\x01").encode())[34])
+              for r in audit_records(run, "in")
+              if r.get("kind") == "msg" and f"|11={child_id}|" in str(r["raw"])
+              and "|150=F|" in str(r["raw"])]
+    store = FileStore(run / "store" / "FIX.4.4-CLIENT1-VENUE.store")
+    try:
+        assert store.next_target_seq > seq
+        store.set_next_target_seq(seq)
+    finally:
+        store.close()
+    return seq
+
+
+def test_a_fill_reported_before_a_crash_is_not_counted_again_when_the_venue_resends_it(
+        tmp_path: Path) -> None:
+    """A kill -9 after the parent's fill report was stored but before the venue report's
+    inbound sequence number was committed: the restart asks the venue for that report
+    again and it comes back (PossDup). The client had heard of that fill: its parent ends
+    Canceled with the CumQty it had, 100, not 200, and no second fill report."""
+    run = tmp_path / "algo"
+    with processes() as procs:
+        chain = start_chain(tmp_path, procs)
+        seller, client, order_id = working_parent(chain.venue_port, chain.algo_port)
+        client.close()
+        chain.algo.send_signal(signal.SIGKILL)
+        chain.algo.wait(10)
+        seq = uncommit(run, f"{order_id}.1")
+        algo, algo_port = restarted(chain, procs, run, order_id)
+        resent = wait_for_audit(run, "in", lambda r: r.get("kind") == "msg"
+                                and r.get("seq") == seq and "|43=Y|" in str(r["raw"]))
+        assert f"|11={order_id}.1|" in str(resent["raw"])
+        client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
+        client.logon(extra="|141=Y")
+        pending = client.expect("8", timeout=10, **{"11": "P", "150": "6", "39": "6"})
+        assert pending[14] == "100"
+        end = until(client, lambda m: m[35] == "8" and m.get(150) in ("F", "4"))
+        assert (end[150], end[14], end.get(58)) == ("4", "100", RESTART_TEXT)
+        client.close()
+        seller.close()
+        assert stop_gateway(algo) == 0
+        assert stop_gateway(chain.venue) == 0
 
 
 def test_a_client_logging_on_before_the_venue_answers_sees_its_lost_parent_pending_cancel(

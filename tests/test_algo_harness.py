@@ -134,8 +134,8 @@ class Venue:
         order.leaves -= qty
         self.volume += qty
         self.fills.append((self.now, order.child_id, qty, price))
-        cid = order.child_id
-        self._answer(lambda r: r.on_child_fill(cid, qty, price, self.now))
+        cid, exec_id = order.child_id, f"E{len(self.fills)}"
+        self._answer(lambda r: r.on_child_fill(cid, qty, price, self.now, exec_id=exec_id))
 
     def _match(self, order: VenueOrder) -> None:
         far, far_qty = (self.ask, self.ask_qty) if order.side == Side.BUY else (

@@ -12,7 +12,13 @@ from pathlib import Path
 
 from engine.book_types import Side
 from fixspec.dictionary import builtin_session
-from gateway.algo_restart import PENDING_TEXT, RESTART_TEXT, LostParent, child_of_cancel
+from gateway.algo_restart import (
+    PENDING_TEXT,
+    RESTART_TEXT,
+    LostParent,
+    child_of_cancel,
+    reported_fills,
+)
 from gateway.codec import encode
 from gateway.config import load_config
 from gateway.fix_reports import exec_report_message
@@ -27,10 +33,11 @@ OWNER = "FIX.4.4:ALGO->CLIENT1"
 _VENUE_IDS = itertools.count(1)
 
 
-def stored(fields: str) -> bytes:
-    """A parent report as the client session's store keeps it (buy 1,000 AMZN, OrderID A1)."""
+def stored(fields: str, *, exec_id: str = "X", order_id: str = "A1") -> bytes:
+    """A parent report as the client session's store keeps it (buy 1,000 AMZN)."""
     return Peer(begin="FIX.4.4", sender="ALGO", target="CLIENT1").msg(
-        f"35=8|37=A1|17=X|55=AMZN|54=1|38=1000|40=2|44=100.05|59=0|{fields}", seq=1, now=NOW)
+        f"35=8|37={order_id}|17={exec_id}|55=AMZN|54=1|38=1000|40=2|44=100.05|59=0|{fields}",
+        seq=1, now=NOW)
 
 
 def lost(fields: str = "11=P|150=F|39=1|14=100|151=900|6=99.99",
@@ -69,18 +76,42 @@ def test_the_client_hears_pending_cancel_then_each_fill_then_canceled() -> None:
     new_id = lambda: f"G{next(ids)}"  # noqa: E731
     assert rows(p.announce(new_id, NOW)) == [
         ("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT)]
-    assert rows(p.on_child("A1.1", venue("A1.1", "F", "1", leaves=300, last_qty=200,
-                                         last_px="100.02"), new_id, NOW)) == [
-        ("F", "6", "P", 200, 300, 700, Decimal("100.01"), None)]
+    fill = p.on_child("A1.1", venue("A1.1", "F", "1", leaves=300, last_qty=200,
+                                    last_px="100.02", exec_id="E8"), new_id, NOW)
+    assert rows(fill) == [("F", "6", "P", 200, 300, 700, Decimal("100.01"), None)]
     # the same fill resent by the venue (PossDup, same ExecID) is not counted twice
     again = venue("A1.1", "F", "2", leaves=0, last_qty=300, last_px="100.00", exec_id="E9")
     first = p.on_child("A1.1", again, new_id, NOW)
     assert p.on_child("A1.1", again, new_id, NOW) == []
     assert rows(first) == [("F", "6", "P", 300, 600, 400, Decimal("100.005"), None)]
+    # each fill report's ExecID names the venue's fill (a later restart reads them)
+    assert [r.exec_id for r in fill + first] == ["A1.1:E8", "A1.1:E9"]
     assert not p.done
     done = p.on_child("A1.2", venue("A1.2", "4", "4", leaves=0, cl="A1.2~r"), new_id, NOW)
     assert rows(done) == [("4", "4", "P", 0, 600, 0, Decimal("100.005"), RESTART_TEXT)]
-    assert p.done and [r.exec_id for r in done] == ["G4"]
+    assert p.done and [r.exec_id for r in done] == ["G2"]
+
+
+def test_a_fill_the_client_heard_of_before_the_restart_is_not_reported_again() -> None:
+    """A crash after the parent's fill report was stored, before the venue report's inbound
+    sequence number was committed: the venue resends the report (PossDup) after the
+    restart. The stored reports' ExecIDs (reported_fills) say the client has that fill; the
+    same venue ExecID for another child is another fill."""
+    store = [StoredMessage(1, stored("11=P|150=0|39=0|14=0|151=1000|6=0")),
+             StoredMessage(2, stored("11=P|150=F|39=1|14=100|151=900|6=99.99|32=100|31=99.99",
+                                     exec_id="A1.1:V7")),
+             StoredMessage(3, stored("11=Q|150=F|39=1|14=5|151=5|6=1|32=5|31=1",
+                                     exec_id="A2.1:V8", order_id="A2"))]
+    reported = reported_fills(store, ["A1"])
+    assert reported == {"A1": {"X", "A1.1:V7"}}
+    p = LostParent.from_stored(store[1].raw, OWNER, ("A1.1", "A1.2"), None, reported["A1"])
+    new_id = iter(f"G{n}" for n in range(1, 9)).__next__
+    resent = venue("A1.1", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
+    assert rows(p.on_child("A1.1", resent, new_id, NOW)) == [
+        ("6", "6", "P", 0, 100, 900, Decimal("99.99"), PENDING_TEXT)]
+    other = venue("A1.2", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
+    assert rows(p.on_child("A1.2", other, new_id, NOW)) == [
+        ("F", "6", "P", 100, 200, 800, Decimal("99.99"), None)]
 
 
 def test_what_the_venue_reports_before_the_clients_logon_is_reported_at_once() -> None:

@@ -352,8 +352,24 @@ def test_runner_feeds_the_gate_fills_and_open_orders() -> None:
 
 def test_fills_for_unknown_children_are_audited_and_ignored() -> None:
     h = Harness(make_parent(1000))
-    h.runner.on_child_fill("X.9", 100, Decimal("10"), T0)
+    h.runner.on_child_fill("X.9", 100, Decimal("10"), T0, exec_id="E1")
     assert h.filled == 0 and h.audited("unknown_child")[0]["child"] == "X.9"
+
+
+def test_a_fill_resent_under_its_execid_counts_once() -> None:
+    """A venue's PossResend copy of a fill (same ExecID, new sequence number) is not a new
+    fill: audited as a duplicate, the parent's CumQty unchanged. The same quantity under
+    another ExecID is another fill; each ParentFill names the venue's fill."""
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0)
+    (child,) = h.venue.resting
+    h.runner.on_child_fill(child, 10, Decimal("10.00"), T0, exec_id="V1")
+    h.runner.on_child_fill(child, 10, Decimal("10.00"), T0, exec_id="V1")
+    assert h.filled == 10 and h.audited("duplicate_fill")[0]["exec_id"] == "V1"
+    h.runner.on_child_fill(child, 10, Decimal("10.00"), T0, exec_id="V2")
+    assert h.filled == 20
+    assert [(f.child_id, f.exec_id, f.cum_qty) for f in h.fills()] == [
+        (child, "V1", 10), (child, "V2", 20)]
 
 
 def test_parent_done_is_reported_once() -> None:
