@@ -42,10 +42,14 @@ the children of the parents being worked and of lost parents not yet done, with 
 restart-cancels (AlgoGatewayApplication._carry_children). A parent none of whose children
 is found (none was sent) is reported Canceled at once.
 
-Limits: a child whose cancel the venue refuses for another reason than its being done is waited for,
-until its end or the next restart. Which reports the client missed while logged out is
-known in memory only: after another crash, a logon with ResetSeqNumFlag (which discards
-them) does not bring them again; its status requests get each parent's state.
+A restart-cancel the venue refuses for another reason than the child's being done (a
+throttle, a cancel already pending) is sent again, under the next ClOrdID, a second later,
+then at doubling intervals up to a minute, while the child is unaccounted for
+(AlgoGatewayApplication in gateway.upstream).
+
+Limits: which reports the client missed while logged out is known in memory only: after
+another crash, a logon with ResetSeqNumFlag (which discards them) does not bring them again;
+its status requests get each parent's state.
 """
 
 from __future__ import annotations
@@ -278,7 +282,7 @@ class LostParent:
         or a final OrdStatus), accounts for it. The parent's reports."""
         if isinstance(r, CancelReject):
             # any other refusal (a throttle, a cancel already pending) leaves the child
-            # working: it is waited for (its end, or a later restart's cancel)
+            # working: its cancel is asked again (gateway.upstream) until its end
             if r.reason in (CXL_TOO_LATE, CXL_UNKNOWN) or r.ord_status in FINAL_STATUSES:
                 self.children.discard(child)
         else:

@@ -34,7 +34,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
@@ -90,6 +90,11 @@ from gateway.venue_orders import (
 from gateway.venue_restart import Recovered, SessionOrders, stored_reports
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
+
+#: seconds before the first retry of a restart-cancel the venue refused, and the most
+#: between retries (each waits twice the one before)
+CANCEL_RETRY_FIRST = 1.0
+CANCEL_RETRY_MAX = 60.0
 
 _SIDE = {Side.BUY: "1", Side.SELL: "2"}
 _FIX42_FILLS = frozenset({"1", "2"})  # ExecType partial fill / fill, FIX 4.2 and before
@@ -158,10 +163,13 @@ class AlgoGatewayApplication:
         self._stored = self._parents.stored
         # parents lost open at a restart, by OrderID (kept once done: requests about them
         # are answered from their last state); their children by ClOrdID (cancelled at the
-        # venue once the upstream link is up; those whose cancel is sent: _orphans_sent)
+        # venue once the upstream link is up: _orphan_cancels counts the restart-cancels
+        # this process sent each; one the venue refused, not saying the child is done, is
+        # sent again at the time in _cancel_retries, or at the next logon of the link)
         self._lost: dict[str, LostParent] = {}
         self._orphans: dict[str, StoredChild] = {}
-        self._orphans_sent: set[str] = set()
+        self._orphan_cancels: dict[str, int] = {}
+        self._cancel_retries: dict[str, datetime] = {}
 
     @property
     def audit(self) -> AuditLog | None:
@@ -285,7 +293,7 @@ class AlgoGatewayApplication:
             msg.body.set(55, c.symbol)
             msg.body.set(54, c.side)
             out.append(encode(msg, dictionaries))
-            sent = c.restarts + (c.child_id in self._orphans_sent)
+            sent = c.restarts + self._orphan_cancels.get(c.child_id, 0)
             out += [encode(_cancel_request(restart_cancel_id(c.child_id, n), c.child_id,
                                            c.symbol, c.side, now), dictionaries)
                     for n in range(1, sent + 1)]
@@ -301,18 +309,46 @@ class AlgoGatewayApplication:
         return carry() if carry is not None else ()
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
-        """Cancel at the venue the children of parents lost at a restart (once each in a
-        process: the answer, "too late" or "unknown order" for a child done meanwhile,
-        accounts for the child, see _not_the_desks)."""
+        """At the upstream logon: cancel at the venue the children of parents lost at a
+        restart (once each; the answer, "too late" or "unknown order" for a child done
+        meanwhile, accounts for the child, see _not_the_desks), and send again the cancels
+        whose retry came due while the link was down."""
         for child in self._orphans.values():
-            if child.child_id in self._orphans_sent:
+            if child.child_id not in self._orphan_cancels:
+                self._restart_cancel(up, child, now)
+        self._retry_due(up, now)
+
+    def _retry_due(self, up: SessionHandle, now: datetime) -> None:
+        """Send the restart-cancels whose retry is due, of children still unaccounted for."""
+        for child_id, due in list(self._cancel_retries.items()):
+            if due > now:
                 continue
-            self._orphans_sent.add(child.child_id)
-            cancel_id = restart_cancel_id(child.child_id, child.restarts + 1)
-            if self.audit is not None:
-                self.audit.order(now, "restart_cancel", up.name, cl_ord_id=cancel_id,
-                                 orig_cl_ord_id=child.child_id, parent=child.parent_id)
-            up.send(_cancel_request(cancel_id, child.child_id, child.symbol, child.side, now))
+            child = self._orphans[child_id]
+            lost = self._lost.get(child.parent_id)
+            if lost is None or lost.done or child_id not in lost.children:
+                del self._cancel_retries[child_id]
+            else:
+                self._restart_cancel(up, child, now)
+
+    def _restart_cancel(self, up: SessionHandle, child: StoredChild, now: datetime) -> None:
+        """Send ``child`` its next restart-cancel (a new ClOrdID each: ``~r``, ``~r2``...)."""
+        self._cancel_retries.pop(child.child_id, None)
+        sent = self._orphan_cancels[child.child_id] = (
+            self._orphan_cancels.get(child.child_id, 0) + 1)
+        cancel_id = restart_cancel_id(child.child_id, child.restarts + sent)
+        if self.audit is not None:
+            self.audit.order(now, "restart_cancel", up.name, cl_ord_id=cancel_id,
+                             orig_cl_ord_id=child.child_id, parent=child.parent_id)
+        up.send(_cancel_request(cancel_id, child.child_id, child.symbol, child.side, now))
+
+    def _retry_cancel(self, child_id: str, now: datetime) -> None:
+        """The venue refused ``child_id``'s restart-cancel without saying it is done (a
+        throttle, a cancel already pending, a ClOrdID it had seen): ask again later, a
+        second after the first refusal, doubling to at most a minute, for as long as the
+        child is unaccounted for (a broker's desk does not leave a lost order working)."""
+        sent = self._orphan_cancels.get(child_id, 1)
+        self._cancel_retries[child_id] = now + timedelta(
+            seconds=min(CANCEL_RETRY_MAX, CANCEL_RETRY_FIRST * 2 ** (sent - 1)))
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
@@ -424,11 +460,19 @@ class AlgoGatewayApplication:
         return exec_report_message(report, session.config)
 
     def next_deadline(self) -> datetime | None:
-        return self.desk.next_deadline()
+        desk = self.desk.next_deadline()
+        up = self.upstream
+        if not self._cancel_retries or up is None or not up.logged_on:
+            return desk  # (retries due while the link is down go at its logon)
+        retry = min(self._cancel_retries.values())
+        return retry if desk is None or retry < desk else desk
 
     def on_timer(self, now: datetime) -> None:
         self.gates.at(now)
         self.desk.on_timer(now)
+        up = self.upstream
+        if up is not None and up.logged_on and self._cancel_retries:
+            self._retry_due(up, now)
 
     def kill_all(self, reason: str, now: datetime) -> None:
         """The kill switch (SIGUSR1), as the venue's for its parents: every client session's
@@ -608,6 +652,9 @@ class AlgoGatewayApplication:
             started = lost.started
             self._report_lost(orphan.parent_id, lost, started, lost.on_child(
                 orphan.child_id, r, partial(next, self._exec_ids), now), now)
+            if isinstance(r, CancelReject) and orphan.child_id in lost.children \
+                    and child_of_cancel(r.cl_ord_id) == orphan.child_id:
+                self._retry_cancel(orphan.child_id, now)
         elif isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
             print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
                   f"on order {r.cl_ord_id}, a child no parent of ours has "

@@ -263,3 +263,49 @@ def test_children_outlive_a_sequence_reset_of_the_venue_session() -> None:
     gw.start()
     gw.logon(gw.venue)
     assert restart_cancels(gw) == [child + "~r2"]
+
+
+def test_a_restart_cancel_the_venue_refuses_is_sent_again_until_the_child_is_done() -> None:
+    """The venue refuses a lost child's restart-cancel without saying the child is done (a
+    throttle): the cancel goes again a second later under a new ClOrdID (``~r2``), two
+    seconds after a second refusal, and, if the link is down when one is due, at its next
+    logon; once the venue cancels the child the parent ends Canceled and no retry is left."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.start()
+    gw.logon(gw.venue)
+
+    def cancels() -> list[str]:
+        return [m[11] for m in gw.venue.resend() if m[35] == "F"]
+
+    def refuse(cl: str) -> None:
+        gw.from_venue(f"35=9|37=V{child}|11={cl}|41={child}|39=0|434=1|102=99|"
+                      "58=throttled")
+
+    assert cancels()[-1] == child + "~r"
+    refuse(child + "~r")
+    assert gw.app.next_deadline() == NOW + timedelta(seconds=1)
+    gw.app.on_timer(NOW + timedelta(milliseconds=999))
+    assert cancels()[-1] == child + "~r"
+    gw.app.on_timer(NOW + timedelta(seconds=1))
+    assert cancels()[-1] == child + "~r2"
+    refuse(child + "~r2")
+    assert gw.app.next_deadline() == NOW + timedelta(seconds=2)
+    gw.venue.logged_on = False  # the link drops: nothing due while it is down
+    assert gw.app.next_deadline() is None
+    gw.logon(gw.venue)  # (at NOW: not due yet)
+    assert cancels()[-1] == child + "~r2"
+    gw.venue.logged_on = False
+    gw.app.on_timer(NOW + timedelta(seconds=5))
+    gw.venue.logged_on = True
+    gw.app.on_logon(gw.venue, NOW + timedelta(seconds=5))  # back after the retry fell due
+    assert cancels()[-1] == child + "~r3"
+    refuse(child + "~r3")  # (the harness's venue answers at NOW)
+    due = gw.app.next_deadline()
+    assert due == NOW + timedelta(seconds=4)
+    # the venue ends the child on its own (expired) before the retry: none goes
+    gw.from_venue(venue_report(child, "150=C|39=C|151=0|14=0|6=0"))
+    assert ends(gw.client.resend())[-1] == ("4", "4", "0", "P1")
+    gw.app.on_timer(due)
+    assert cancels()[-1] == child + "~r3"
+    assert gw.app.next_deadline() is None
