@@ -551,11 +551,12 @@ life (a replace that changes the parent's id does not change the prefix).
         if qty <= 0 or price <= 0:  # a venue's garbage: no fill of ours is either
             self._audit("bad_fill", child=child_id, qty=qty, price=_px(price))
             return
-        if (child_id, exec_id) in self._fill_ids:
-            self._audit("duplicate_fill", child=child_id, exec_id=exec_id, qty=qty,
-                        price=_px(price))
-            return
-        self._fill_ids.add((child_id, exec_id))
+        if exec_id:  # (a fill without one cannot be told from another: counted)
+            if (child_id, exec_id) in self._fill_ids:
+                self._audit("duplicate_fill", child=child_id, exec_id=exec_id, qty=qty,
+                            price=_px(price))
+                return
+            self._fill_ids.add((child_id, exec_id))
         if child is None:
             self._audit("late_fill", child=child_id, qty=qty, price=_px(price))
         elif qty > child.leaves:

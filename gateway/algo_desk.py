@@ -5,8 +5,9 @@ A client's NewOrderSingle with TargetStrategy (847) becomes a parent (see
 New on acceptance, one Trade report per child fill (LastQty/LastPx of the fill, running
 CumQty/AvgPx), Pending Cancel then Canceled, Pending Replace then Replaced, and at the end
 Filled, Expired (the window closed with quantity left) or Canceled with the reason. A
-cancel or replace the runner refuses gets an OrderCancelReject. The client never sees the
-children; the audit log has them, each with its parent.
+cancel or replace the runner refuses gets an OrderCancelReject. The client gets no reports
+of the children (a fill report's ExecID names the child and the venue's fill:
+:func:`gateway.routers.fill_exec_id`); the audit log has them, each with its parent.
 
 Children go to a :class:`algos.runner.ChildRouter`: the in-process venue
 (:class:`VenueRouter`) or an upstream FIX session (:mod:`gateway.upstream`). The router

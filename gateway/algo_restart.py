@@ -24,9 +24,10 @@ the client as a fill of the parent, so its CumQty is what was bought or sold for
 the parent is reported Canceled (:data:`RESTART_TEXT`), or Filled if the fills completed
 it. Each venue fill is reported once: a parent's fill report has an ExecID made of the child
 and the venue's ExecID (:func:`gateway.routers.fill_exec_id`), so the fills reported before
-the restart are known from the client's stored reports (:func:`reported_fills`), and the
-venue's resend of a report whose inbound sequence number a crash kept from being committed
-(the report was handled, its number not yet saved) is not counted again.
+the restart are known from the client's stored reports (:func:`reported_fills`; a sequence
+reset of the client's carries them over while the parent is open, :meth:`LostParent.fill_stubs`),
+and the venue's resend of a report whose inbound sequence number a crash kept from being
+committed (the report was handled, its number not yet saved) is not counted again.
 
 A lost parent's first report, at the client's logon or the venue's first answer, is Pending
 Cancel if children are still unaccounted for, so the client's order system shows it
@@ -61,7 +62,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.codec import scan_fields
-from gateway.routers import fill_exec_id, parent_of
+from gateway.routers import fill_exec_id, is_fill_exec_id, parent_of
 from gateway.store import StoredMessage
 from gateway.venue_orders import (
     CANCELED,
@@ -139,18 +140,25 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
             for c in children.values()]
 
 
-def reported_fills(stored: Iterable[StoredMessage], order_ids: Iterable[str]
+def reported_fills(stored: Iterable[StoredMessage], order_ids: Iterable[str] | None = None
                    ) -> dict[str, set[str]]:
-    """Per parent OrderID in ``order_ids``, the ExecIDs of its reports in a client session's
-    stored messages. Those of its fill reports name the venue fills the client has heard of
-    (:func:`gateway.routers.fill_exec_id`; no other ExecID of the desk's has their form)."""
-    out: dict[str, set[str]] = {order_id: set() for order_id in order_ids}
+    """Per parent OrderID (those in ``order_ids``; None: every one), the ExecIDs of its
+    fill reports in a client session's stored messages (:func:`gateway.routers.fill_exec_id`:
+    they name the venue fills the client has heard of), and of the status reports a
+    sequence reset carried over under them (:meth:`LostParent.fill_stubs`)."""
+    out: dict[str, set[str]] = ({} if order_ids is None
+                                else {order_id: set() for order_id in order_ids})
     for message in stored:
         if _ER in message.raw:
             f = scan_fields(message.raw)
-            ids = out.get(f.get(37, ""))
-            if ids is not None and 17 in f:
-                ids.add(f[17])
+            order_id, exec_id = f.get(37, ""), f.get(17, "")
+            if not is_fill_exec_id(exec_id, order_id):
+                continue
+            ids = out.get(order_id)
+            if ids is None and order_ids is None:
+                ids = out[order_id] = set()
+            if ids is not None:
+                ids.add(exec_id)
     return out
 
 
@@ -185,7 +193,7 @@ class LostParent:
     #: the parent as the restart found it (for the audit): ``state`` at the start
     found: ExecReport = field(init=False)
     #: fills of children not yet reported: (the report's ExecID, LastQty, LastPx)
-    fills: list[tuple[str, int, Decimal]] = field(default_factory=list)
+    fills: list[tuple[str | None, int, Decimal]] = field(default_factory=list)
     #: the ExecIDs of the parent's fill reports, made or to make (one per venue fill:
     #: :func:`gateway.routers.fill_exec_id`), those stored before the restart included; a
     #: venue report resent after a crash repeats a fill already reported
@@ -236,6 +244,16 @@ class LostParent:
             r = dataclasses.replace(r, exec_type=PENDING_CANCEL, cl_ord_id=self.cancel_request,
                                     orig_cl_ord_id=r.cl_ord_id)
         return r
+
+    def fill_stubs(self, now: datetime) -> list[ExecReport]:
+        """The fills the client has heard of, for a sequence reset to carry over (it
+        discards their reports; a later restart reads their ExecIDs, :func:`reported_fills`):
+        a status report of the parent under each fill's ExecID, none once it is done."""
+        if self.done:
+            return []
+        return [dataclasses.replace(self.state, exec_id=fill_id, exec_type=ORDER_STATUS,
+                                    time=now, last_qty=0, last_px=None, text=None)
+                for fill_id in sorted(self.seen)]
 
     @property
     def done(self) -> bool:
@@ -288,10 +306,13 @@ class LostParent:
         else:
             # a fill of no quantity or price is a venue's garbage: counted nowhere (the
             # caller audits every report), as the desk's runners do
-            fill_id = fill_exec_id(child, r.exec_id)
+            # (a fill without an ExecID cannot be told from another: counted, and
+            # reported under an ExecID of the gateway's)
+            fill_id = fill_exec_id(child, r.exec_id) if r.exec_id else None
             if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
                     and r.last_px > 0 and fill_id not in self.seen:
-                self.seen.add(fill_id)
+                if fill_id is not None:
+                    self.seen.add(fill_id)
                 self.fills.append((fill_id, r.last_qty, r.last_px))
             if r.ord_status in FINAL_STATUSES or r.leaves <= 0:
                 self.children.discard(child)
@@ -311,7 +332,8 @@ class LostParent:
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
             self.state = dataclasses.replace(s, cum=cum, avg_px=avg_price(value, cum))
-            out.append(self._report(TRADE, status, fill_id, now, last_qty=qty, last_px=px))
+            out.append(self._report(TRADE, status, fill_id or exec_id(), now, last_qty=qty,
+                                    last_px=px))
             if filled and self.cancel_request is not None:  # too late for the client's cancel
                 out.append(self._reject(self.cancel_request, "1", now))
                 self.cancel_request = None

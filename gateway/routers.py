@@ -17,7 +17,7 @@ from algos.strategy import Side
 from gateway.venue import NewOrder, Venue
 from gateway.venue_orders import DAY, IOC, LIMIT, MARKET, Report
 
-__all__ = ["DESK_OWNER", "VenueRouter", "fill_exec_id", "parent_of"]
+__all__ = ["DESK_OWNER", "VenueRouter", "fill_exec_id", "is_fill_exec_id", "parent_of"]
 
 DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
 
@@ -32,8 +32,14 @@ def fill_exec_id(child_id: str, venue_exec_id: str) -> str:
     ExecID of the fill (``<child id>:<venue ExecID>``). One venue fill, one parent fill,
     one ExecID, whoever reports it: a restart reads in the client's stored reports which
     fills were reported (gateway.algo_restart), and none is reported twice. Unlike the
-    desk's other ExecIDs (``<hex>-AE<n>``) it holds a ``.`` and a ``:``."""
+    desk's other ExecIDs (``<hex>-AE<n>``) it starts with the parent's OrderID and a ``.``
+    (:func:`is_fill_exec_id`)."""
     return f"{child_id}:{venue_exec_id}"
+
+
+def is_fill_exec_id(exec_id: str, order_id: str) -> bool:
+    """Whether ``exec_id`` is a :func:`fill_exec_id` of a child of parent ``order_id``."""
+    return exec_id.startswith(order_id + ".") and ":" in exec_id
 
 
 class VenueRouter:

@@ -69,7 +69,7 @@ from gateway.fix_reports import (
 from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
-from gateway.routers import parent_of
+from gateway.routers import fill_exec_id, parent_of
 from gateway.store import MessageStore
 from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
@@ -169,6 +169,11 @@ class AlgoGatewayApplication:
         self._lost: dict[str, LostParent] = {}
         self._orphans: dict[str, StoredChild] = {}
         self._orphan_cancels: dict[str, int] = {}
+        # the client sessions' stores; the fills their stored reports name, by ExecID
+        # (routers.fill_exec_id), read the first time the venue reports a fill of a child
+        # no parent has (a resend after a restart of one its parent had reported)
+        self._client_stores: dict[str, MessageStore] = {}
+        self._fills_reported: set[str] | None = None
         self._cancel_retries: dict[str, datetime] = {}
 
     @property
@@ -189,7 +194,6 @@ class AlgoGatewayApplication:
         self.desk.audit = self.gates.audit = audit
         self.desk.metrics = metrics
         upstream_store = None
-        client_stores: dict[str, MessageStore] = {}
         for runner in getattr(engine, "runners", {}).values():
             session = getattr(runner, "session", None)
             if runner.name == self.upstream_name:
@@ -202,8 +206,9 @@ class AlgoGatewayApplication:
             if session is None:
                 continue
             self._parents.bind(runner.name, runner.config, session)
-            client_stores[runner.name] = session.store
-            session.carry = partial(self._at_reset, runner.name, session.carry)
+            self._client_stores[runner.name] = session.store
+            session.carry = partial(self._at_reset, runner.name, runner.config, session.dd,
+                                    session.carry)
         lost = {order_id: (name, raw, found.requests.get(order_id))
                 for name, found in self._stored.items()
                 for order_id, raw in found.open.items()}
@@ -212,7 +217,7 @@ class AlgoGatewayApplication:
                              if c.parent_id in lost}
         reported: dict[str, set[str]] = {}
         for name in {name for name, _, _ in lost.values()}:
-            reported.update(reported_fills(stored_reports(client_stores[name]),
+            reported.update(reported_fills(stored_reports(self._client_stores[name]),
                                            (oid for oid, found in lost.items()
                                             if found[0] == name)))
         for order_id, (name, raw, request) in lost.items():
@@ -299,14 +304,20 @@ class AlgoGatewayApplication:
                     for n in range(1, sent + 1)]
         return out
 
-    def _at_reset(self, name: str, carry: Callable[[], Sequence[bytes]] | None
-                  ) -> Sequence[bytes]:
+    def _at_reset(self, name: str, config: SessionConfig, dictionaries: SessionDictionaries,
+                  carry: Callable[[], Sequence[bytes]] | None) -> Sequence[bytes]:
         """Client session ``name``'s store is reset: what its lost parents sent while it
-        was logged out is discarded (LostParent.reset); what the store carries over."""
+        was logged out is discarded (LostParent.reset); what the store carries over: the
+        fills the client had of each lost parent not yet done (LostParent.fill_stubs, for a
+        later restart to know them), then the last report of each open parent."""
+        now = self.desk.current_time or datetime.now(UTC)
+        stubs: list[bytes] = []
         for parent in self._lost.values():
             if parent.state.owner == name:
                 parent.reset()
-        return carry() if carry is not None else ()
+                stubs += [encode(exec_report_message(r, config), dictionaries)
+                          for r in parent.fill_stubs(now)]
+        return [*stubs, *(carry() if carry is not None else ())]
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
         """At the upstream logon: cancel at the venue the children of parents lost at a
@@ -639,12 +650,19 @@ class AlgoGatewayApplication:
                                   "order_id": r.order_id, "status": r.ord_status,
                                   "text": r.text,
                                   "orphan": orphan.parent_id if orphan is not None else None}
+        unknown_fill = lost is None and isinstance(r, ExecReport) and r.exec_type == TRADE \
+            and bool(r.last_qty)
         if isinstance(r, CancelReject):
             fields.update(msg="cancel_reject", reason=r.reason)
         else:
             fields.update(exec_type=r.exec_type, exec_id=r.exec_id, symbol=r.symbol,
                           side=r.side.name, qty=r.qty, leaves=r.leaves, cum=r.cum,
                           last_qty=r.last_qty, last_px=r.last_px)
+            if unknown_fill and r.exec_id and fill_exec_id(child, r.exec_id) in self._reported():
+                # the venue's resend after a restart of a fill its parent, done since, had
+                # reported to the client (the report was handled, its number not committed)
+                fields["reported"] = True
+                unknown_fill = False
         if self.audit is not None:
             self.audit.order(now, "lost_child" if lost is not None else "unknown_child",
                              self.upstream_name, **fields)
@@ -655,12 +673,21 @@ class AlgoGatewayApplication:
             if isinstance(r, CancelReject) and orphan.child_id in lost.children \
                     and child_of_cancel(r.cl_ord_id) == orphan.child_id:
                 self._retry_cancel(orphan.child_id, now)
-        elif isinstance(r, ExecReport) and r.exec_type == TRADE and r.last_qty:
+        elif unknown_fill:
+            assert isinstance(r, ExecReport)
             print(f"gateway: warning: the venue filled {r.last_qty} {r.symbol} @ {r.last_px} "
                   f"on order {r.cl_ord_id}, a child no parent of ours has "
                   + (f"(parent {orphan.parent_id} lost at a restart)"
                      if orphan is not None else "(unknown)")
                   + "; audited as unknown_child", file=sys.stderr, flush=True)
+
+    def _reported(self) -> set[str]:
+        """The ExecIDs of the fill reports in the client sessions' stores (read once)."""
+        if self._fills_reported is None:
+            self._fills_reported = {
+                exec_id for store in self._client_stores.values()
+                for ids in reported_fills(stored_reports(store)).values() for exec_id in ids}
+        return self._fills_reported
 
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
         book = self.books.get(symbol)

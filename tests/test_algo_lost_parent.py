@@ -5,6 +5,7 @@ tests/test_algo_gateway_restart.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -103,7 +104,7 @@ def test_a_fill_the_client_heard_of_before_the_restart_is_not_reported_again() -
              StoredMessage(3, stored("11=Q|150=F|39=1|14=5|151=5|6=1|32=5|31=1",
                                      exec_id="A2.1:V8", order_id="A2"))]
     reported = reported_fills(store, ["A1"])
-    assert reported == {"A1": {"X", "A1.1:V7"}}
+    assert reported == {"A1": {"A1.1:V7"}}  # (X: no fill's ExecID)
     p = LostParent.from_stored(store[1].raw, OWNER, ("A1.1", "A1.2"), None, reported["A1"])
     new_id = iter(f"G{n}" for n in range(1, 9)).__next__
     resent = venue("A1.1", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
@@ -112,6 +113,11 @@ def test_a_fill_the_client_heard_of_before_the_restart_is_not_reported_again() -
     other = venue("A1.2", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
     assert rows(p.on_child("A1.2", other, new_id, NOW)) == [
         ("F", "6", "P", 100, 200, 800, Decimal("99.99"), None)]
+    # fills without an ExecID: each counts, reported under an ExecID of the gateway's
+    blank = venue("A1.2", "F", "1", leaves=300, last_qty=50, last_px="99.99", exec_id="")
+    blank = dataclasses.replace(blank, exec_id="")
+    got = p.on_child("A1.2", blank, new_id, NOW) + p.on_child("A1.2", blank, new_id, NOW)
+    assert [(r.exec_id, r.cum) for r in got] == [("G2", 250), ("G3", 300)]
 
 
 def test_what_the_venue_reports_before_the_clients_logon_is_reported_at_once() -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from fixspec.dictionary import SessionDictionaries, builtin_session, load_builtin
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import decode_bytes, encode
@@ -309,3 +311,61 @@ def test_a_restart_cancel_the_venue_refuses_is_sent_again_until_the_child_is_don
     gw.app.on_timer(due)
     assert cancels()[-1] == child + "~r3"
     assert gw.app.next_deadline() is None
+
+
+def child_fill(child: str, exec_id: str, cum: int) -> str:
+    """The venue's report of a fill of 100 of ``child`` (500), ExecID ``exec_id``."""
+    return (f"35=8|37=V{child}|17={exec_id}|11={child}|55=AAPL|54=1|38=500|150=F|39=1|"
+            f"151={500 - cum}|14={cum}|6=100|32=100|31=100")
+
+
+def test_a_fill_the_client_had_is_not_counted_again_after_its_resets_and_a_second_restart(
+        ) -> None:
+    """The venue's fill report was handled (the parent's fill reported) but its inbound
+    number not committed when the gateway crashed. The venue link stays down through the
+    restart; the client logs on with ResetSeqNumFlag (once, or twice), which discards the
+    fill's report; the gateway restarts again; the venue resends the fill (PossDup). The
+    resets carried the fill's ExecID over (LostParent.fill_stubs): no second fill, CumQty
+    stays 100."""
+    for resets in (1, 2):
+        gw = gateway()
+        order_id, child = working_parent(gw)
+        fill = child_fill(child, "VX1", 100)
+        gw.from_venue(fill)
+        assert ends(gw.client.heard)[-1] == ("F", "1", "100", "P1")
+        gw.start()  # (the fill's inbound number was not committed: the venue resends it)
+        for _ in range(resets):
+            gw.client.logged_on = False
+            gw.logon(gw.client, reset=True)
+        gw.start()
+        gw.logon(gw.venue)
+        gw.from_venue(fill)
+        after = [m for m in gw.client.resend()
+                 if m[35] == "8" and m.get(37) == order_id and m.get(150) != "I"]
+        assert [m[150] for m in after if m[150] == "F"] == [], resets
+        assert {m[14] for m in after} <= {"100"}, resets
+
+
+def test_a_resent_fill_of_a_parent_done_since_is_no_unaccounted_fill(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The last batch before the crash filled a child and ended its parent (the client's
+    cancel); the venue resends it after the restart. The fill is no parent's now, but the
+    client had it (its stored report names it): no warning of an unaccounted fill. A fill of
+    a child no report names still gets one."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.from_client(f"35=F|11=C1|41=P1|54=1|55=AAPL|60={stamp(NOW)}")
+    fill = child_fill(child, "VX1", 100)
+    done = (f"35=8|37=V{child}|17=VX2|11={child}~c|41={child}|55=AAPL|54=1|38=500|150=4|"
+            "39=4|151=0|14=100|6=100")
+    gw.from_venue(fill)
+    gw.from_venue(done)
+    assert ends(gw.client.heard)[-1] == ("4", "4", "100", "C1")
+    gw.start()
+    gw.logon(gw.venue)
+    capsys.readouterr()
+    gw.from_venue(fill)
+    gw.from_venue(done)
+    assert "warning" not in capsys.readouterr().err
+    gw.from_venue(child_fill(child, "VX3", 200))
+    assert "a child no parent of ours has" in capsys.readouterr().err

@@ -370,6 +370,10 @@ def test_a_fill_resent_under_its_execid_counts_once() -> None:
     assert h.filled == 20
     assert [(f.child_id, f.exec_id, f.cum_qty) for f in h.fills()] == [
         (child, "V1", 10), (child, "V2", 20)]
+    # fills without an ExecID (a venue's, validation off) cannot be told apart: each counts
+    h.runner.on_child_fill(child, 10, Decimal("10.00"), T0, exec_id="")
+    h.runner.on_child_fill(child, 10, Decimal("10.00"), T0, exec_id="")
+    assert h.filled == 40
 
 
 def test_parent_done_is_reported_once() -> None:
