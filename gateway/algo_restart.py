@@ -305,9 +305,8 @@ class LostParent:
                 self.children.discard(child)
         else:
             # a fill of no quantity or price is a venue's garbage: counted nowhere (the
-            # caller audits every report), as the desk's runners do
-            # (a fill without an ExecID cannot be told from another: counted, and
-            # reported under an ExecID of the gateway's)
+            # caller audits every report), as the desk's runners do; one without an ExecID
+            # cannot be told from another: counted, reported under an ExecID of ours
             fill_id = fill_exec_id(child, r.exec_id) if r.exec_id else None
             if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
                     and r.last_px > 0 and fill_id not in self.seen:

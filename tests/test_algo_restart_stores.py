@@ -369,3 +369,16 @@ def test_a_resent_fill_of_a_parent_done_since_is_no_unaccounted_fill(
     assert "warning" not in capsys.readouterr().err
     gw.from_venue(child_fill(child, "VX3", 200))
     assert "a child no parent of ours has" in capsys.readouterr().err
+
+
+def test_fills_without_an_execid_each_count_under_an_execid_of_the_desks() -> None:
+    """A venue's fill reports without ExecID (17), which only a session with validation off
+    lets through, cannot be told apart: each is the parent's fill, reported under an ExecID
+    of the desk's (not one made of the child and an empty venue ExecID, the same for all)."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    for cum in (100, 200):
+        gw.from_venue(child_fill(child, "VX", cum).replace("|17=VX|", "|"))
+    fills = [m for m in gw.client.heard if m[35] == "8" and m.get(150) == "F"]
+    assert [m[14] for m in fills] == ["100", "200"]
+    assert len({m[17] for m in fills}) == 2 and not any(m[17].endswith(":") for m in fills)
