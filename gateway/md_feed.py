@@ -618,6 +618,7 @@ class MdLogReader:
     def __iter__(self) -> Iterator[MdBatch]:
         source = str(self.path)
         line = 1
+        last = b""  # the chunk decoded last: its lines are counted when another follows
         with self.path.open("rb") as f:
             carry = b""
             while True:
@@ -625,15 +626,17 @@ class MdLogReader:
                 buf = carry + data if carry else data
                 if not data:
                     if buf:
-                        yield from self.decoder.decode(buf, source, line)
+                        yield from self.decoder.decode(buf, source, line + last.count(b"\n"))
                     return
                 cut = buf.rfind(b"\n") + 1
                 if cut == 0:  # a line longer than a chunk: read on
                     carry = buf
                     continue
-                chunk, carry = buf[:cut], buf[cut:]
+                # (no copy of a chunk that ends at a line end, as a file's last one does)
+                chunk, carry = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
+                line += last.count(b"\n")
                 yield from self.decoder.decode(chunk, source, line)
-                line += chunk.count(b"\n")
+                last = chunk
 
 
 # -- applying -----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from engine.book import OrderBook
 from gateway.clock import from_ns
 from gateway.config import ConfigError
 from gateway.md_feed import (
+    CHUNK_BYTES,
     WATCH_HIGH,
     WATCH_LOW,
     FeedFill,
@@ -82,6 +83,11 @@ class FeedChange:
         return list(zip(self.trade_prices, self.trade_sizes, strict=True))
 
 
+#: the most a log kept decoded is read in at once (CHUNK_BYTES otherwise; a read allocates
+#: what it asks for): the framer's records of one piece take about 0.7 bytes a byte
+KEPT_CHUNK_BYTES = 64 << 20
+
+
 def _kept(batches: Iterable[MdBatch], keep: list[MdBatch] | None) -> Iterator[MdBatch]:
     for batch in batches:
         if keep is not None:
@@ -96,10 +102,14 @@ class _Log:
                  on_error: Callable[[MdLogError], None] | None, symbols: list[str],
                  decoded: list[MdBatch] | None, keep: list[MdBatch] | None) -> None:
         self.path = path
+        # A log kept decoded is read in larger pieces (one, for a day of one symbol): its
+        # batches hold every piece anyway, and each cut copies a piece and counts its lines
         self.batches: Iterator[MdBatch] = (
             iter(decoded) if decoded is not None else
             _kept(MdLogReader(path, decoder=MdDecoder(price_decimals=digits, on_error=on_error,
-                                                      check_sequence=True, only=symbols)),
+                                                      check_sequence=True, only=symbols),
+                              chunk_bytes=CHUNK_BYTES if keep is None else max(
+                                  CHUNK_BYTES, min(KEPT_CHUNK_BYTES, path.stat().st_size))),
                   keep))
         self.batch: MdBatch | None = None
         self.times: Sequence[int] = ()
