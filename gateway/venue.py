@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -330,21 +330,19 @@ class Venue:
             out.setdefault(order.symbol, []).append(book_id)
         return out
 
-    def feed_applied(self, symbol: str, trades: Iterable[tuple[int, int]], now: datetime,
-                     fills: Iterable[tuple[FeedFill, datetime]] = ()) -> list[Report]:
+    def feed_applied(self, symbol: str, prices: Sequence[int], sizes: Sequence[int],
+                     now: datetime, fills: Iterable[tuple[FeedFill, datetime]] = ()
+                     ) -> list[Report]:
         """A market-data feed changed ``symbol``'s book directly (in C, without events):
-        count its trades (ticks, qty) and report the fills it gave client orders (each with
-        the time of its message; the market's print is counted once, as the feed's trade).
-        Nothing else the feed does reaches a client order: the C book's level fallbacks and
-        the feed's snapshots take only the feed's own liquidity (csrc/book.h)."""
+        count its trades (``prices`` in ticks and ``sizes``, in order) and report the fills
+        it gave client orders (each with the time of its message; the market's print is
+        counted once, as the feed's trade). Nothing else the feed does reaches a client
+        order: the C book's level fallbacks and the feed's snapshots take only the feed's
+        own liquidity (csrc/book.h)."""
         spec = self.specs[symbol]
-        trades = list(trades)
-        if trades:
-            self.last_trade[symbol] = self.prices[symbol](trades[-1][0])
-            volume = self.volume[symbol]
-            for _, qty in trades:  # (a loop: sum() of a generator costs 3x for a few trades)
-                volume += qty
-            self.volume[symbol] = volume
+        if prices:
+            self.last_trade[symbol] = self.prices[symbol](prices[-1])
+            self.volume[symbol] += sum(sizes)
         out: list[Report] = []
         for f, when in fills:
             order = self._live.get(f.order_id)

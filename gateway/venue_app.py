@@ -293,10 +293,11 @@ class VenueApplication:
         self.desk.touch(now)
         for change in changes:
             if change.symbol in self.venue.specs:
-                trades = change.trades  # (pairs made from its columns: once)
-                self.deliver(self.venue.feed_applied(change.symbol, trades, now, change.fills),
+                self.deliver(self.venue.feed_applied(change.symbol, change.trade_prices,
+                                                     change.trade_sizes, now, change.fills),
                              now)
-                self.market_data.feed_changed(change.symbol, trades)
+                if self.market_data.subs:  # (the trades as pairs only for subscribers)
+                    self.market_data.feed_changed(change.symbol, change.trades)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)

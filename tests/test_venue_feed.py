@@ -16,8 +16,8 @@ from engine.book_types import Side
 from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
-from gateway.venue_feed import FeedReplay
-from gateway.venue_orders import ExecReport
+from gateway.venue_feed import FeedChange, FeedReplay
+from gateway.venue_orders import ExecReport, Report
 from tests.test_md_feed import line, log_time, message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,12 @@ BOOK = ROOT / "engine" / "samples" / "AMZN_2012-06-21_orderbook_5_head3000.csv"
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SPEC = SymbolSpec("AMZN", tick_size=Decimal("0.0001"))
 
+
+
+def applied(venue: Venue, change: FeedChange, at: datetime) -> list[Report]:
+    """What the venue reports of a feed change (as VenueApplication.on_market hands it)."""
+    return venue.feed_applied(change.symbol, change.trade_prices, change.trade_sizes, at,
+                              change.fills)
 
 def replay(speed: float = 1.0) -> tuple[FeedReplay, Venue]:
     feed = FeedReplay(MarketDataFeedConfig((LOG,), speed), {"AMZN": SPEC})
@@ -42,7 +48,7 @@ def abc_replay(log: Path) -> tuple[FeedReplay, Venue]:
 def run_to(feed: FeedReplay, venue: Venue, t: datetime) -> list[ExecReport]:
     out = []
     for change in feed.due(t, venue.resting_ids()):
-        out += [r for r in venue.feed_applied(change.symbol, change.trades, t, change.fills)
+        out += [r for r in applied(venue, change, t)
                 if isinstance(r, ExecReport)]
     return out
 
@@ -184,8 +190,7 @@ def test_a_replayed_order_crossing_a_resting_client_trades_with_it_once(
             changes = feed.due(now, venue.resting_ids(), stop_at_fill=True)
             at = feed.time_of(feed.stop_ns) if feed.stopped else now
             for change in changes:
-                fills += [(at, r) for r in venue.feed_applied(change.symbol, change.trades, at,
-                                                              change.fills)
+                fills += [(at, r) for r in applied(venue, change, at)
                           if isinstance(r, ExecReport) and r.exec_type == "F"]
             if not feed.stopped:
                 break
@@ -286,8 +291,7 @@ def test_a_replayed_order_moved_through_a_client_order_trades_it_with_a_report(
     now = T0 + timedelta(seconds=1)
     reports = []
     for change in feed.due(now, venue.resting_ids(), stop_at_fill=stop_at_fill):
-        reports += [r for r in venue.feed_applied(change.symbol, change.trades, now,
-                                                  change.fills) if isinstance(r, ExecReport)]
+        reports += [r for r in applied(venue, change, now) if isinstance(r, ExecReport)]
     assert [(r.exec_type, r.last_qty, r.last_px, r.aggressor) for r in reports] == [
         ("F", 30, Decimal("10.03"), False)]
     order = venue.order("C1", "b")
