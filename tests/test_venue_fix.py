@@ -202,6 +202,29 @@ def test_metrics_of_a_venue_driven_by_a_market_data_log(tmp_path: Path) -> None:
         assert stop_gateway(proc) == 0
 
 
+def test_a_subscriber_sees_the_trades_of_a_market_data_log_as_it_replays(
+        tmp_path: Path) -> None:
+    """The live venue replaying the bundled log: a MarketDataRequest for trades gets the
+    log's executions as MDEntryType 2 entries in incremental refreshes."""
+    config = yaml.safe_load((ROOT / "sessions/backtest.yaml").read_text())
+    del config["backtest"]
+    config["venue"]["market_data"] = {"log": str(ROOT / "logs/samples/AMZN-2012-06-21.md.log"),
+                                      "speed": 20}
+    path = tmp_path / "venue-md.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        c.msg("35=V|262=T|263=1|264=0|265=1|267=1|269=2|146=1|55=AMZN")
+        c.expect("W", **{"262": "T", "55": "AMZN"})
+        trade = c.expect("X", timeout=20, **{"262": "T", "269": "2", "55": "AMZN"})
+        assert float(trade[270]) > 0 and int(trade[271]) > 0
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
 def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -> None:
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path)
     try:
