@@ -159,7 +159,7 @@ class AlgoGatewayApplication:
         self._exec_ids = (f"{int(time.time() * 1000):x}-G{n}" for n in itertools.count(1))
         # per client session, its open parents (carried over by its sequence resets) and
         # what its stored reports said of parents from before a restart (gateway.algo_restart)
-        self._parents = SessionOrders()
+        self._parents = SessionOrders(keep_done=True)
         self._stored = self._parents.stored
         # parents lost open at a restart, by OrderID (kept once done: requests about them
         # are answered from their last state); their children by ClOrdID (cancelled at the

@@ -30,7 +30,8 @@ carried over (:meth:`MessageStore.carried`): at every reset the venue has the st
 last report of each of the session's orders still open (:func:`still_open`), so an order that
 rested through any number of resets (a client that logs on with ResetSeqNumFlag every time)
 is still known. The ClOrdIDs of orders already done before the last reset are not kept: after
-a restart they could be used again that day.
+a restart they could be used again that day (the algo gateway, with few parents, keeps its
+done ones too: :class:`SessionOrders` ``keep_done``).
 """
 
 from __future__ import annotations
@@ -229,12 +230,21 @@ class SessionOrders:
     session's store the last report of every order still open (:meth:`keep` tracks them),
     and a restart, whose stores are read at start (:attr:`stored`) until each session's
     first Logon reports the orders lost open and forgets those of earlier trading days
-    (:meth:`at_logon`)."""
+    (:meth:`at_logon`).
 
-    def __init__(self) -> None:
+    ``keep_done`` (the algo gateway, whose parents are few): a reset also carries the last
+    report of each order done that trading day, so that after a restart its status is
+    still known and its ClOrdID still the day's, whatever resets came between (a client
+    that resets may never have heard how an order a restart ended, ended; its status
+    request is how it learns). The venue, with an order for every client order of the
+    day, keeps open orders only."""
+
+    def __init__(self, *, keep_done: bool = False) -> None:
         #: per session, what its store held at start (dropped once nothing is left of it)
         self.stored: dict[str, Recovered] = {}
+        self.keep_done = keep_done
         self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
+        self._done: dict[str, dict[str, ExecReport]] = {}  # ... of done ones (keep_done)
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
 
     def bind(self, name: str, config: SessionConfig, session: Session) -> None:
@@ -245,23 +255,36 @@ class SessionOrders:
             self.stored[name] = found
 
     def keep(self, r: ExecReport) -> None:
-        """Keep ``r`` as its order's last report while the order is open."""
+        """Keep ``r`` as its order's last report while the order is open (and once it is
+        done, that trading day, if ``keep_done``)."""
         orders = self._open.get(r.owner)
         if still_open(r.ord_status, r.leaves):
             if orders is None:
                 orders = self._open[r.owner] = {}
             orders[r.order_id] = r
-        elif orders is not None:
+            return
+        if orders is not None:
             orders.pop(r.order_id, None)
+        if self.keep_done:
+            self._done.setdefault(r.owner, {})[r.order_id] = r
 
     def _carry(self, owner: str, config: SessionConfig,
                dictionaries: SessionDictionaries) -> list[bytes]:
         """What ``owner``'s store keeps across a reset: the last report of each of its
-        orders still open, and of those a restart found lost and has not yet reported."""
+        orders still open, and of those a restart found lost and has not yet reported;
+        with ``keep_done``, of those done too (the stored ones a report since has not
+        replaced included)."""
         stored = self.stored.get(owner)
         out = list(stored.open.values()) if stored is not None else []
-        out += [encode(exec_report_message(r, config), dictionaries)
-                for r in self._open.get(owner, {}).values()]
+        kept = [*self._open.get(owner, {}).values()]
+        if self.keep_done:
+            done = self._done.get(owner, {})
+            kept += done.values()
+            if stored is not None:
+                newer = self._open.get(owner, {}).keys() | done.keys()
+                out += [raw for order_id, raw in stored.orders.items()
+                        if order_id not in stored.open and order_id not in newer]
+        out += [encode(exec_report_message(r, config), dictionaries) for r in kept]
         return out
 
     def kept(self, owner: str, order_id: str) -> bool:
@@ -292,6 +315,10 @@ class SessionOrders:
         stored = self.stored.get(owner)
         if previous != day:
             self._days[owner] = day
+            done = self._done.get(owner)
+            if done:  # (the orders done on an earlier day go, as a running venue's do)
+                self._done[owner] = {order_id: r for order_id, r in done.items()
+                                     if trading_day(schedule, r.time) >= day}
             if stored is not None:
                 stored.forget_before(day, partial(trading_day, schedule))
         lost: dict[str, bytes] = {}

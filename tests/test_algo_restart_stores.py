@@ -382,3 +382,50 @@ def test_fills_without_an_execid_each_count_under_an_execid_of_the_desks() -> No
     fills = [m for m in gw.client.heard if m[35] == "8" and m.get(150) == "F"]
     assert [m[14] for m in fills] == ["100", "200"]
     assert len({m[17] for m in fills}) == 2 and not any(m[17].endswith(":") for m in fills)
+
+
+def test_a_parent_a_restart_ended_is_still_known_after_a_reset_and_another_crash() -> None:
+    """A restart ends the lost parent (its child filled 400, then canceled) while the client
+    is away; the gateway crashes again; the client logs on with ResetSeqNumFlag, which
+    discards those reports (it never hears the end: the documented limit); the gateway
+    crashes once more. The reset carried the done parent's last report over: a status
+    request answers Canceled with CumQty 400, and its ClOrdID is still the day's."""
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    gw.start()
+    gw.logon(gw.client, reset=True)
+    assert ends(gw.client.heard) == []
+    gw.start()
+    gw.logon(gw.client)
+    gw.from_client("35=H|11=P1|54=1|55=AAPL")
+    assert ends(gw.client.heard)[-1] == ("I", "4", "400", "P1")
+    end = NOW + timedelta(seconds=600)
+    gw.from_client(f"35=D|11=P1|54=1|38=100|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
+                   f"168={stamp(NOW)}|126={stamp(end)}")
+    assert (gw.client.heard[-1][150], gw.client.heard[-1][103]) == ("8", "6")
+
+
+def test_a_done_parent_is_carried_over_its_own_trading_day_only() -> None:
+    """A parent canceled today is carried by today's resets; at the next day's first logon
+    it is forgotten, so a reset then carries nothing of it and, after a restart, its
+    ClOrdID is free again (ClOrdIDs are unique within a trading day)."""
+    gw = gateway()
+    working_parent(gw)
+    gw.from_client(f"35=F|11=C1|41=P1|54=1|55=AAPL|60={stamp(NOW)}")
+    venue_cancel = next(m for m in gw.venue.resend() if m[35] == "F")
+    gw.from_venue(venue_report(venue_cancel[41], "150=4|39=4|151=0|14=0|6=0",
+                               cl=venue_cancel[11]))
+    assert ends(gw.client.heard)[-1] == ("4", "4", "0", "C1")
+    gw.client.reset()  # today: the done parent is carried over
+    assert any(fields(raw).get(11) == "C1" for raw in gw.client.session.store.carried())
+    gw.client.logged_on = False
+    tomorrow = NOW + timedelta(days=1)
+    gw.app.on_logon(gw.client, tomorrow)
+    gw.client.reset()
+    assert gw.client.session.store.carried() == []
+    gw.start()
+    gw.logon(gw.client)
+    end = NOW + timedelta(seconds=600)
+    gw.from_client(f"35=D|11=C1|54=1|38=100|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
+                   f"168={stamp(NOW)}|126={stamp(end)}")
+    assert gw.client.heard[-1][150] == "0"
