@@ -88,6 +88,7 @@ __all__ = [
     "ParentReplaceRejected",
     "ParentReplaced",
     "Tif",
+    "countable_fill",
 ]
 
 Tif = Literal["day", "ioc"]
@@ -205,6 +206,13 @@ class _InputCount:
 
 
 _INPUTS = _InputCount()
+
+
+def countable_fill(qty: int, price: Decimal | None) -> bool:
+    """Whether a venue's fill of ``qty`` at ``price`` (None: it gave none) can be counted: a
+    fill of no quantity or no price is a venue's garbage, which no order of ours made (the
+    runner audits it as ``bad_fill``; the algo gateway's lost parents leave it out too)."""
+    return qty > 0 and price is not None and price > 0
 
 
 def _px(price: Decimal | None) -> str | None:
@@ -379,9 +387,10 @@ life (a replace that changes the parent's id does not change the prefix).
     def on_child_ack(self, child_id: str, now: datetime) -> None:
         self._run(now, lambda: self._ack(child_id))
 
-    def on_child_fill(self, child_id: str, qty: int, price: Decimal, now: datetime, *,
-                      exec_id: str) -> None:
-        """A fill of ``qty`` at ``price``; ``exec_id``: the venue's ExecID of it."""
+    def on_child_fill(self, child_id: str, qty: int, price: Decimal | None, now: datetime,
+                      *, exec_id: str) -> None:
+        """A fill of ``qty`` at ``price`` (None: the venue gave no price); ``exec_id``: the
+        venue's ExecID of it."""
         self._run(now, lambda: self._fill(child_id, qty, price, exec_id))
 
     def on_child_done(self, child_id: str, reason: str, now: datetime) -> None:
@@ -543,14 +552,15 @@ life (a replace that changes the parent's id does not change the prefix).
         else:
             self._audit("unknown_child", child=child_id, what="ack")
 
-    def _fill(self, child_id: str, qty: int, price: Decimal, exec_id: str) -> None:
+    def _fill(self, child_id: str, qty: int, price: Decimal | None, exec_id: str) -> None:
         child = self._working.get(child_id)
         if child is None and child_id not in self._finished:
             self._audit("unknown_child", child=child_id, what="fill", qty=qty, price=_px(price))
             return
-        if qty <= 0 or price <= 0:  # a venue's garbage: no fill of ours is either
+        if not countable_fill(qty, price):
             self._audit("bad_fill", child=child_id, qty=qty, price=_px(price))
             return
+        assert price is not None
         if exec_id:  # (a fill without one cannot be told from another: counted)
             if (child_id, exec_id) in self._fill_ids:
                 self._audit("duplicate_fill", child=child_id, exec_id=exec_id, qty=qty,

@@ -333,10 +333,8 @@ class AlgoDesk:
         if r.exec_type == NEW:
             runner.on_child_ack(child, now)
         elif r.exec_type == TRADE:
-            # a fill without a LastPx (31) cannot be valued: the runner audits it as a bad
-            # fill, as one of no quantity, and counts nothing
-            runner.on_child_fill(child, r.last_qty, r.last_px if r.last_px is not None
-                                 else Decimal(0), now, exec_id=r.exec_id)
+            # (one without a LastPx (31) or quantity: the runner audits it, counts nothing)
+            runner.on_child_fill(child, r.last_qty, r.last_px, now, exec_id=r.exec_id)
         elif r.exec_type in (CANCELED, EXPIRED):
             runner.on_child_done(child, r.text or "canceled", now)
         elif r.exec_type == REJECTED:

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from algos.runner import countable_fill
 from gateway.codec import scan_fields
 from gateway.routers import fill_exec_id, is_fill_exec_id, parent_of
 from gateway.store import StoredMessage
@@ -308,8 +309,9 @@ class LostParent:
             # caller audits every report), as the desk's runners do; one without an ExecID
             # cannot be told from another: counted, reported under an ExecID of ours
             fill_id = fill_exec_id(child, r.exec_id) if r.exec_id else None
-            if r.exec_type == TRADE and r.last_qty > 0 and r.last_px is not None \
-                    and r.last_px > 0 and fill_id not in self.seen:
+            if r.exec_type == TRADE and countable_fill(r.last_qty, r.last_px) \
+                    and fill_id not in self.seen:
+                assert r.last_px is not None
                 if fill_id is not None:
                     self.seen.add(fill_id)
                 self.fills.append((fill_id, r.last_qty, r.last_px))
