@@ -463,9 +463,8 @@ class AlgoDesk:
             # ClOrdID (Appendix D: the request is not accepted yet)
             if order.status not in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
-            # (a fill without a venue ExecID cannot be named by it: one of the desk's)
             self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price,
-                         exec_id=fill_exec_id(e.child_id, e.exec_id) if e.exec_id else None)
+                         exec_id=fill_exec_id(e.child_id, e.exec_id))
         elif isinstance(e, ParentPendingCancel | ParentPendingReplace):
             order.status = (PENDING_CANCEL if isinstance(e, ParentPendingCancel)
                             else PENDING_REPLACE)

@@ -141,26 +141,17 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
             for c in children.values()]
 
 
-def reported_fills(stored: Iterable[StoredMessage], order_ids: Iterable[str] | None = None
-                   ) -> dict[str, set[str]]:
-    """Per parent OrderID (those in ``order_ids``; None: every one), the ExecIDs of its
-    fill reports in a client session's stored messages (:func:`gateway.routers.fill_exec_id`:
-    they name the venue fills the client has heard of), and of the status reports a
-    sequence reset carried over under them (:meth:`LostParent.fill_stubs`)."""
-    out: dict[str, set[str]] = ({} if order_ids is None
-                                else {order_id: set() for order_id in order_ids})
+def reported_fills(stored: Iterable[StoredMessage], into: dict[str, set[str]]) -> None:
+    """Add to ``into``, per parent OrderID, the ExecIDs of its fill reports in a client
+    session's stored messages (:func:`gateway.routers.fill_exec_id`: they name the venue
+    fills the client has heard of), and of the status reports a sequence reset carried over
+    under them (:meth:`LostParent.fill_stubs`)."""
     for message in stored:
         if _ER in message.raw:
             f = scan_fields(message.raw)
             order_id, exec_id = f.get(37, ""), f.get(17, "")
-            if not is_fill_exec_id(exec_id, order_id):
-                continue
-            ids = out.get(order_id)
-            if ids is None and order_ids is None:
-                ids = out[order_id] = set()
-            if ids is not None:
-                ids.add(exec_id)
-    return out
+            if is_fill_exec_id(exec_id, order_id):
+                into.setdefault(order_id, set()).add(exec_id)
 
 
 @dataclass
@@ -239,8 +230,7 @@ class LostParent:
         """The parent as a report for a sequence reset to carry over (the client heard
         nothing new of it since its last report): the acknowledgement of the client's cancel
         if one is pending, so that a later restart still answers it; else its status."""
-        r = dataclasses.replace(self.state, exec_id=exec_id(), exec_type=ORDER_STATUS,
-                                time=now, last_qty=0, last_px=None, text=None)
+        r = self._status(exec_id(), now)
         if self.cancel_request is not None:
             r = dataclasses.replace(r, exec_type=PENDING_CANCEL, cl_ord_id=self.cancel_request,
                                     orig_cl_ord_id=r.cl_ord_id)
@@ -250,11 +240,12 @@ class LostParent:
         """The fills the client has heard of, for a sequence reset to carry over (it
         discards their reports; a later restart reads their ExecIDs, :func:`reported_fills`):
         a status report of the parent under each fill's ExecID, none once it is done."""
-        if self.done:
-            return []
-        return [dataclasses.replace(self.state, exec_id=fill_id, exec_type=ORDER_STATUS,
-                                    time=now, last_qty=0, last_px=None, text=None)
-                for fill_id in sorted(self.seen)]
+        return [] if self.done else [self._status(fill_id, now) for fill_id in sorted(self.seen)]
+
+    def _status(self, exec_id: str, now: datetime) -> ExecReport:
+        """The parent as it stands, as a status report (ExecType I) with ``exec_id``."""
+        return dataclasses.replace(self.state, exec_id=exec_id, exec_type=ORDER_STATUS,
+                                   time=now, last_qty=0, last_px=None, text=None)
 
     @property
     def done(self) -> bool:
@@ -307,8 +298,8 @@ class LostParent:
         else:
             # a fill of no quantity or price is a venue's garbage: counted nowhere (the
             # caller audits every report), as the desk's runners do; one without an ExecID
-            # cannot be told from another: counted, reported under an ExecID of ours
-            fill_id = fill_exec_id(child, r.exec_id) if r.exec_id else None
+            # (no fill_id) cannot be told from another: counted, reported under one of ours
+            fill_id = fill_exec_id(child, r.exec_id)
             if r.exec_type == TRADE and countable_fill(r.last_qty, r.last_px) \
                     and fill_id not in self.seen:
                 assert r.last_px is not None

@@ -22,7 +22,7 @@ book, not the orders of the top N levels. A one-off snapshot (263=0) takes eithe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -217,12 +217,14 @@ class MarketDataPublisher:
             return
         self._publish(symbol, changes, trades)
 
-    def feed_changed(self, symbol: str, trades: list[tuple[int, int]]) -> None:
+    def feed_changed(self, symbol: str, prices: Sequence[int], sizes: Sequence[int]) -> None:
         """A market-data feed changed ``symbol``'s book without book events: level
-        subscribers get the level differences, everyone who asked for trades the trades.
-        (Order-by-order subscribers see the feed's liquidity only through snapshots.)"""
+        subscribers get the level differences, everyone who asked for trades the trades
+        (``prices`` in ticks and ``sizes``, in order; made into pairs only when someone
+        subscribes). (Order-by-order subscribers see the feed's liquidity only through
+        snapshots.)"""
         if self.subs:
-            self._publish(symbol, [], trades)
+            self._publish(symbol, [], list(zip(prices, sizes, strict=True)))
 
     def _publish(self, symbol: str, changes: list[tuple[str, str, _Entry]],
                  trades: list[tuple[int, int]]) -> None:

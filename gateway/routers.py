@@ -27,14 +27,16 @@ def parent_of(child_id: str) -> str:
     return child_id.rsplit(".", 1)[0]
 
 
-def fill_exec_id(child_id: str, venue_exec_id: str) -> str:
+def fill_exec_id(child_id: str, venue_exec_id: str) -> str | None:
     """The ExecID of the parent's report of a child's fill: the child id and the venue's
     ExecID of the fill (``<child id>:<venue ExecID>``). One venue fill, one parent fill,
     one ExecID, whoever reports it: a restart reads in the client's stored reports which
     fills were reported (gateway.algo_restart), and none is reported twice. Unlike the
     desk's other ExecIDs (``<hex>-AE<n>``) it starts with the parent's OrderID and a ``.``
-    (:func:`is_fill_exec_id`)."""
-    return f"{child_id}:{venue_exec_id}"
+    (:func:`is_fill_exec_id`). None for a fill without a venue ExecID (only a session with
+    validation off lets one through): it cannot be told from another, and its report takes
+    an ExecID of the reporter's."""
+    return f"{child_id}:{venue_exec_id}" if venue_exec_id else None
 
 
 def is_fill_exec_id(exec_id: str, order_id: str) -> bool:

@@ -195,8 +195,6 @@ class Session:
         self.tolerance = timedelta(seconds=config.sending_time_tolerance)
         self.state = State.DISCONNECTED
         self.heartbeat_interval = config.heartbeat_interval
-        self._hb_times: tuple[float, tuple[timedelta, timedelta, timedelta]] = (
-            -1, (timedelta(0), timedelta(0), timedelta(0)))
         # next_deadline's answer while _deadline_known (see there)
         self._deadline: datetime | None = None
         self._deadline_known = False
@@ -353,12 +351,9 @@ class Session:
 
     def _heartbeat_times(self) -> tuple[timedelta, timedelta, timedelta]:
         """HeartBtInt, the silence before a TestRequest and the silence before giving up,
-        as timedeltas (kept for the HeartBtInt they were made for)."""
-        if self._hb_times[0] != self.heartbeat_interval:
-            hb = timedelta(seconds=self.heartbeat_interval)
-            self._hb_times = (self.heartbeat_interval,
-                              (hb, TEST_REQUEST_FACTOR * hb, TIMEOUT_FACTOR * hb))
-        return self._hb_times[1]
+        as timedeltas."""
+        hb = timedelta(seconds=self.heartbeat_interval)
+        return hb, TEST_REQUEST_FACTOR * hb, TIMEOUT_FACTOR * hb
 
     # -- application side -----------------------------------------------------------------
 

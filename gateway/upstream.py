@@ -169,11 +169,12 @@ class AlgoGatewayApplication:
         self._lost: dict[str, LostParent] = {}
         self._orphans: dict[str, StoredChild] = {}
         self._orphan_cancels: dict[str, int] = {}
-        # the client sessions' stores; the fills their stored reports name, by ExecID
-        # (routers.fill_exec_id), read the first time the venue reports a fill of a child
-        # no parent has (a resend after a restart of one its parent had reported)
+        # the client sessions' stores; the fills their stored reports name, per parent
+        # OrderID (routers.fill_exec_id), read once when first needed: at the start for the
+        # parents lost open, or when the venue reports a fill of a child no parent has (a
+        # resend after a restart of one its parent, done since, had reported)
         self._client_stores: dict[str, MessageStore] = {}
-        self._fills_reported: set[str] | None = None
+        self._fills_reported: dict[str, set[str]] | None = None
         self._cancel_retries: dict[str, datetime] = {}
 
     @property
@@ -215,15 +216,11 @@ class AlgoGatewayApplication:
         if lost and upstream_store is not None:
             self._orphans = {c.child_id: c for c in stored_children(stored_reports(upstream_store))
                              if c.parent_id in lost}
-        reported: dict[str, set[str]] = {}
-        for name in {name for name, _, _ in lost.values()}:
-            reported.update(reported_fills(stored_reports(self._client_stores[name]),
-                                           (oid for oid, found in lost.items()
-                                            if found[0] == name)))
+        reported = self._reported() if lost else {}
         for order_id, (name, raw, request) in lost.items():
             self._lost[order_id] = LostParent.from_stored(
                 raw, name, (c.child_id for c in self._orphans.values()
-                            if c.parent_id == order_id), request, reported[order_id])
+                            if c.parent_id == order_id), request, reported.get(order_id, ()))
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:
@@ -658,7 +655,8 @@ class AlgoGatewayApplication:
             fields.update(exec_type=r.exec_type, exec_id=r.exec_id, symbol=r.symbol,
                           side=r.side.name, qty=r.qty, leaves=r.leaves, cum=r.cum,
                           last_qty=r.last_qty, last_px=r.last_px)
-            if unknown_fill and r.exec_id and fill_exec_id(child, r.exec_id) in self._reported():
+            if unknown_fill and fill_exec_id(child, r.exec_id) in self._reported().get(
+                    parent_of(child), ()):
                 # the venue's resend after a restart of a fill its parent, done since, had
                 # reported to the client (the report was handled, its number not committed)
                 fields["reported"] = True
@@ -681,12 +679,13 @@ class AlgoGatewayApplication:
                      if orphan is not None else "(unknown)")
                   + "; audited as unknown_child", file=sys.stderr, flush=True)
 
-    def _reported(self) -> set[str]:
-        """The ExecIDs of the fill reports in the client sessions' stores (read once)."""
+    def _reported(self) -> dict[str, set[str]]:
+        """Per parent OrderID, the ExecIDs of its fill reports in the client sessions'
+        stores (read once)."""
         if self._fills_reported is None:
-            self._fills_reported = {
-                exec_id for store in self._client_stores.values()
-                for ids in reported_fills(stored_reports(store)).values() for exec_id in ids}
+            self._fills_reported = {}
+            for store in self._client_stores.values():
+                reported_fills(stored_reports(store), self._fills_reported)
         return self._fills_reported
 
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:

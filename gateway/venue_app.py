@@ -296,8 +296,8 @@ class VenueApplication:
                 self.deliver(self.venue.feed_applied(change.symbol, change.trade_prices,
                                                      change.trade_sizes, now, change.fills),
                              now)
-                if self.market_data.subs:  # (the trades as pairs only for subscribers)
-                    self.market_data.feed_changed(change.symbol, change.trades)
+                self.market_data.feed_changed(change.symbol, change.trade_prices,
+                                              change.trade_sizes)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)

@@ -77,10 +77,12 @@ class FeedChange:
     trade_times: array[int] = field(default_factory=lambda: array("q"))
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
 
-    @property
-    def trades(self) -> list[tuple[int, int]]:
-        """The trades as (price, quantity) pairs."""
-        return list(zip(self.trade_prices, self.trade_sizes, strict=True))
+    def add_trades(self, prices: array[int], sizes: array[int], times: array[int]) -> None:
+        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them)."""
+        if prices:
+            self.trade_prices += prices
+            self.trade_sizes += sizes
+            self.trade_times += times
 
 
 #: the most a log kept decoded is read in at once (CHUNK_BYTES otherwise; a read allocates
@@ -370,22 +372,15 @@ class FeedReplay:
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
             only = update.only_symbol_trades()
             if only is not None and (symbol := batch.symbols[0]) in self.books:
-                prices, sizes, times = only  # arrays of this call's own
                 change = changed.get(symbol)
-                if change is None:
-                    changed[symbol] = FeedChange(symbol, prices, sizes, times)
-                elif prices:
-                    change.trade_prices += prices
-                    change.trade_sizes += sizes
-                    change.trade_times += times
+                if change is None:  # (the arrays are this call's own: taken as they are)
+                    changed[symbol] = FeedChange(symbol, *only)
+                else:
+                    change.add_trades(*only)
         else:
             for symbol in update.symbols_changed() & self.books.keys():
-                change = changed.setdefault(symbol, FeedChange(symbol))
-                prices, sizes, times = update.trade_columns(symbol)
-                if prices:
-                    change.trade_prices += prices
-                    change.trade_sizes += sizes
-                    change.trade_times += times
+                changed.setdefault(symbol, FeedChange(symbol)).add_trades(
+                    *update.trade_columns(symbol))
         for fill in update.fills:
             changed.setdefault(fill.symbol, FeedChange(fill.symbol)).fills.append(
                 (fill, self.time_of(fill.time_ns)))

@@ -103,8 +103,9 @@ def test_a_fill_the_client_heard_of_before_the_restart_is_not_reported_again() -
                                      exec_id="A1.1:V7")),
              StoredMessage(3, stored("11=Q|150=F|39=1|14=5|151=5|6=1|32=5|31=1",
                                      exec_id="A2.1:V8", order_id="A2"))]
-    reported = reported_fills(store, ["A1"])
-    assert reported == {"A1": {"A1.1:V7"}}  # (X: no fill's ExecID)
+    reported: dict[str, set[str]] = {}
+    reported_fills(store, reported)
+    assert reported == {"A1": {"A1.1:V7"}, "A2": {"A2.1:V8"}}  # (X: no fill's ExecID)
     p = LostParent.from_stored(store[1].raw, OWNER, ("A1.1", "A1.2"), None, reported["A1"])
     new_id = iter(f"G{n}" for n in range(1, 9)).__next__
     resent = venue("A1.1", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
