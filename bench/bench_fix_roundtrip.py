@@ -7,6 +7,9 @@ Servers (each a separate process, started and stopped here):
 * ``gateway run sessions/acceptance.yaml``: the acceptance profile (durable file store,
   fsync ``always``, message log, validation, ``echo`` application); then the same profile
   with the store's fsync policy ``interval`` (``fsync_interval`` 50 ms) and ``never``;
+* the floor, ``bench/asyncio_echo.py``: an asyncio server that writes back what it reads
+  and does no FIX work, so no server on asyncio's transport answers faster on this machine
+  with this client (a target above its row is out of reach without leaving asyncio);
 * QuickFIX 1.16 (PyPI ``quickfix``, Python application) through ``tests/interop/qf_peer.py
   acceptor``: FileStore, FileLog, ResetOnLogon=Y, data dictionary validation on, an
   application that echoes each NewOrderSingle. QuickFIX's FileStore flushes its stdio buffers
@@ -26,7 +29,6 @@ ratios against the QuickFIX row measured in the same run.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,12 +40,17 @@ from fixload import ROOT, Server, acceptance_server, percentile
 from fixload import FixClient as Client
 
 QF_PEER = ROOT / "tests" / "interop" / "qf_peer.py"
+ECHO_FLOOR = ROOT / "bench" / "asyncio_echo.py"
 
 
 # -- servers ---------------------------------------------------------------------------------
 
 def gateway_server(label: str, work: Path, fsync: str) -> Server:
     return acceptance_server(label, work, fsync)
+
+
+def asyncio_floor(label: str) -> Server:
+    return Server(label, [sys.executable, str(ECHO_FLOOR)])
 
 
 def quickfix_server(label: str, work: Path) -> Server:
@@ -89,25 +96,13 @@ def median_figures(runs: list[Figures]) -> Figures:
                      for f in Figures.__dataclass_fields__))
 
 
-def cpu_model() -> str:
-    """platform.processor() is empty on many Linux builds; /proc/cpuinfo names the CPU."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
-
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--window", type=int, default=32, help="orders outstanding, pipelined")
     parser.add_argument("--repeat", type=int, default=1, help="runs per server (median shown)")
-    parser.add_argument("--servers", default="always,interval,never,quickfix",
+    parser.add_argument("--servers", default="always,interval,never,asyncio,quickfix",
                         help="which rows, comma-separated (default: all)")
     args = parser.parse_args(argv)
     wanted = set(args.servers.split(","))
@@ -118,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                   "interval": "gateway, file store fsync=interval 50ms",
                   "never": "gateway, file store fsync=never"}
         servers = [gateway_server(labels[k], work, k) for k in labels if k in wanted]
+        if "asyncio" in wanted:
+            servers.append(asyncio_floor("asyncio echo, no FIX work (the floor)"))
         if "quickfix" in wanted:
             servers.append(quickfix_server("QuickFIX 1.16 Python, FileStore (no fsync)", work))
         results: dict[str, Figures] = {}
