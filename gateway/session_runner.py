@@ -53,6 +53,7 @@ from gateway.session import (
     Session,
 )
 from gateway.store import FileStore, MemoryStore, MessageStore
+from gateway.store_batch import StoreBatch
 
 if TYPE_CHECKING:
     from gateway.audit import AuditLog
@@ -77,12 +78,21 @@ def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
     return SessionDictionaries.single(load(config.dictionary))
 
 
-def store_for(config: SessionConfig, run_dir: Path) -> MessageStore:
+def store_path(config: SessionConfig, run_dir: Path) -> Path | None:
+    """Where the session's file store is (None: it keeps a memory store)."""
     if config.store.kind == "memory":
-        return MemoryStore()
-    path = config.store.path or run_dir / "store" / (
+        return None
+    return config.store.path or run_dir / "store" / (
         f"{config.begin_string}-{config.sender_comp_id}-{config.target_comp_id}.store")
-    return FileStore(path, fsync=config.store.fsync, fsync_interval=config.store.fsync_interval)
+
+
+def store_for(config: SessionConfig, run_dir: Path,
+              batch: StoreBatch | None = None) -> MessageStore:
+    path = store_path(config, run_dir)
+    if path is None:
+        return MemoryStore()
+    return FileStore(path, fsync=config.store.fsync, fsync_interval=config.store.fsync_interval,
+                     batch=batch)
 
 
 class SessionObserver(Protocol):
@@ -126,14 +136,18 @@ class OutputBatch:
     """Output held while one read's input (or one application timer) is handled, shared by
     every session of an engine: what the handling sends on sockets is logged as it goes,
     and when the outermost batch ends the audit log and the sessions' logs are flushed, the
-    ``before_write`` hooks run (the inbound sequence numbers are committed), then each
-    session's bytes are written in one call. A burst of input then costs a write
-    and a flush per session, not per message, and every message still has its log lines
-    flushed before it reaches the socket. In-memory links (backtests) are written at once:
-    there are no system calls to save and their delivery order is part of the result."""
+    ``before_write`` hooks run (the inbound sequence numbers are committed), the file stores
+    write their records (``stores``, :mod:`gateway.store_batch`: journaled first when
+    several stores wrote, so a crash never keeps one half of what the batch stored), then
+    each session's bytes are written in one call. A burst of input then costs a write and a
+    flush per session and store, not per message, and every message still has its log lines
+    flushed and its record written before it reaches the socket. In-memory links
+    (backtests) are written at once, their stores' records first: there are no system calls
+    to save and their delivery order is part of the result."""
 
-    def __init__(self, audit: AuditLog | None = None) -> None:
+    def __init__(self, audit: AuditLog | None = None, stores: StoreBatch | None = None) -> None:
         self.audit = audit
+        self.stores = stores or StoreBatch()
         self.depth = 0
         self.waiting: dict[SessionRunner, None] = {}  # insertion order: first touched first
         #: run after the logs are flushed, before the bytes are written (inbound commits)
@@ -145,25 +159,27 @@ class OutputBatch:
 
     def __enter__(self) -> OutputBatch:
         self.depth += 1
-        if self.depth == 1 and self.audit is not None:
-            self.audit.hold()
+        if self.depth == 1:
+            self.stores.open = True
+            if self.audit is not None:
+                self.audit.hold()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.depth -= 1
         if self.depth:
             return
+        self.stores.open = False
         waiting = list(self.waiting)
         try:
             if self.audit is not None:
                 self.audit.release()
             self._ready()
         finally:
-            # whatever failed above (a full disk), the held bytes go out now and in order:
-            # left behind, a later message of the same session would overtake them
+            # whatever failed above (a full disk), the stored messages go out now and in
+            # order: left behind, a later message of the same session would overtake them
             self.waiting.clear()
-            for runner in waiting:
-                runner.write_pending()
+            self._write(waiting)
 
     def write_now(self, runner: SessionRunner) -> None:
         """Out of turn (``runner`` is closing): its held bytes now, after what must come
@@ -172,7 +188,25 @@ class OutputBatch:
             self.audit.flush()
         self._ready()
         self.waiting.pop(runner, None)
-        runner.write_pending()
+        self._write([runner])
+
+    def _write(self, runners: list[SessionRunner]) -> None:
+        """The stores' records, then the runners' held bytes; a session whose store could
+        not write its records loses its connection instead (:meth:`SessionRunner.
+        store_failed`), while the others go on."""
+        failed = self.stores.write()
+        for runner in runners:
+            error = failed.get(runner.store.inner) if failed else None
+            if error is None:
+                runner.write_pending()
+            else:
+                runner.store_failed(error)
+
+    def write_stores(self) -> None:
+        """Write the stores' held records now (what an in-memory link is sent waits for)."""
+        failed = self.stores.write()
+        if failed:
+            raise next(iter(failed.values()))
 
     def _ready(self) -> None:
         """What comes before held bytes reach a socket: every waiting session's log lines
@@ -204,7 +238,7 @@ class SessionRunner:
         self._pending: list[bytes] = []  # bytes held by the batch
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
-        self.store = DeferredTargetStore(store_for(config, run_dir))
+        self.store = DeferredTargetStore(store_for(config, run_dir, self.batch.stores))
         # an "interval" file store defers fsyncs: a loop timer runs each when due (_arm_sync)
         self._defers_sync = config.store.kind == "file" and config.store.fsync == "interval"
         self._sync_timer: asyncio.TimerHandle | None = None
@@ -284,6 +318,8 @@ class SessionRunner:
                 self._pending.append(raw)
             else:
                 self.flush_logs()
+                if held:  # persisted before it is written, as at the batch's end
+                    self.batch.write_stores()
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
@@ -368,8 +404,19 @@ class SessionRunner:
         if self._flush_logs:
             self.log.flush()
 
+    def store_failed(self, error: BaseException) -> None:
+        """The store could not write the batch's records (a full disk) and is closed: the
+        bytes the batch held were never persisted, so they are dropped, not sent, and the
+        connection ends; the event log says why."""
+        self.log.event(self.clock.now(), f"store write failed, its messages not sent, "
+                                         f"disconnecting: {error}")
+        self._pending.clear()
+        self._close(graceful=False)
+
     def write_pending(self) -> None:
-        """Write the bytes the batch held, in one call."""
+        """Write the bytes the batch held, in one call (their records are written: the
+        store's deferred fsync, if any, is armed first)."""
+        self._arm_sync()
         if not self._pending:
             return
         data = b"".join(self._pending)

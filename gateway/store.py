@@ -7,13 +7,19 @@ The session follows DESIGN.md's outbound order: allocate the next sequence numbe
 
 Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many times):
 
-* Every change is one record appended with a single ``write`` to an ``O_APPEND`` file:
-  ``length u32 | crc32 u32 | kind u8 | seq u64 | payload``. A record is in the kernel's page
-  cache when the call returns, so it survives the death of the process at any point. A torn
-  record (power loss mid-write) fails its length or CRC check on open and is cut off with
-  everything after it; no earlier record is affected.
+* Every change is one record appended to an ``O_APPEND`` file:
+  ``length u32 | crc32 u32 | kind u8 | seq u64 | payload``, with a single ``write``, or,
+  while the engine's :class:`~gateway.store_batch.StoreBatch` is open (one read's input or
+  one timer being handled), with the batch's other records in one ``write`` at its end,
+  before any of its messages is sent (journaled first when several stores wrote, so a
+  crash never keeps one store's half of a batch without the other's: see that module). A
+  record is in the kernel's page cache when the call returns, so it survives the death of
+  the process at any point after it; one that waits for its batch's end belongs to messages
+  not sent yet. A torn record (power loss mid-write) fails its length or CRC check on open
+  and is cut off with everything after it; no earlier record is affected.
 * ``fsync`` decides what survives power loss or a kernel crash:
-  ``"always"`` fsyncs every record before returning (nothing acknowledged is ever lost);
+  ``"always"`` fsyncs every write before returning, a batch's records in one (nothing
+  acknowledged is ever lost);
   ``"interval"`` fsyncs every record within ``fsync_interval`` seconds of its write, busy or
   quiet, so a host crash loses at most the records of the last ``fsync_interval`` seconds;
   ``"never"`` leaves it to the OS (a host crash may lose anything the kernel had not written).
@@ -55,6 +61,7 @@ deleting it would let two openers lock two different files of the same name.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import mmap
 import os
@@ -67,7 +74,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from gateway.store_batch import JournalPart, StoreBatch
 
 FsyncPolicy = Literal["always", "interval", "never"]
 
@@ -388,9 +398,13 @@ class FileStore(MessageStore):
         fsync_interval: float = 0.05,
         now: datetime | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        batch: StoreBatch | None = None,
     ) -> None:
         """``monotonic``: the clock that paces ``"interval"`` fsyncs (real time, not the
-        session's clock: a backtest's simulated time says nothing about the disk)."""
+        session's clock: a backtest's simulated time says nothing about the disk).
+        ``batch``: the engine's :class:`~gateway.store_batch.StoreBatch`; while it is open,
+        records wait and are written at its end, and opening applies its journal's part
+        for this store."""
         if fsync not in ("always", "interval", "never"):
             raise StoreError(f"fsync must be always, interval or never, not {fsync!r}")
         self.path = Path(path)
@@ -407,6 +421,10 @@ class FileStore(MessageStore):
         # (None: none waits)
         self._sync_due: float | None = None
         self._fd = -1
+        self._end = 0  # the file's size, records held included (this store's only writer)
+        self._batch = batch
+        self._held: list[bytes] | None = None  # records waiting for the batch's end
+        self._held_at = 0  # the file offset the first of them goes to
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not _is_store(self.path):
             raise NotAStoreError(self.path)
@@ -419,9 +437,13 @@ class FileStore(MessageStore):
                 tmp.unlink()
             if self.path.exists():
                 self._recover()
+                part = batch.part(self.path) if batch is not None else None
+                if part is not None and self._repair(part):
+                    self._recover()
                 self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
             else:
                 self._fd = self._new_generation(self._created)
+            self._end = os.fstat(self._fd).st_size
         except BaseException:
             os.close(self._lock_fd)  # releases the lock
             self._lock_fd = -1
@@ -440,6 +462,22 @@ class FileStore(MessageStore):
                 f.truncate(end)
                 os.fsync(f.fileno())
 
+    def _repair(self, part: JournalPart) -> bool:
+        """Write what the batch journal says this store was writing at a crash, if the file
+        ends where those records begin or inside them (see :mod:`gateway.store_batch`);
+        whether it did."""
+        size = self.path.stat().st_size
+        if part.generation != self._created.isoformat() or not (
+                part.offset <= size < part.offset + len(part.data)):
+            return False  # written (or another generation's): nothing to repair
+        with self.path.open("r+b") as f:
+            f.truncate(part.offset)
+            f.seek(part.offset)
+            f.write(part.data)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+
     # -- writing ----------------------------------------------------------------------------
 
     @staticmethod
@@ -449,17 +487,67 @@ class FileStore(MessageStore):
         return struct.pack("<II", len(payload), crc) + head + payload
 
     def _append(self, kind: int, seq: int, payload: bytes = b"") -> int:
-        """Append one record with one write; return the payload's file offset."""
+        """Append one record, with one write or, while the batch is open, at its end;
+        return the payload's file offset."""
         if self._fd < 0:
             raise StoreError(f"{self.path}: store is closed")
         record = self._record(kind, seq, payload)
-        offset = os.lseek(self._fd, 0, os.SEEK_END)
-        written = os.write(self._fd, record)
-        if written != len(record):  # a regular file only writes short when the disk is full
-            os.ftruncate(self._fd, offset)
-            raise StoreError(f"{self.path}: short write ({written} of {len(record)} bytes)")
-        self._sync()
+        offset = self._end
+        self._end += len(record)
+        if self._held is not None:
+            self._held.append(record)
+        elif self._batch is not None and self._batch.open:
+            self._held, self._held_at = [record], offset
+            self._batch.hold(self)
+        else:
+            self._write(offset, record)
         return offset + _HEAD.size
+
+    def _write(self, offset: int, data: bytes) -> None:
+        """Write ``data`` at the end of the file (``offset``), then fsync as the policy says."""
+        written = os.write(self._fd, data)
+        if written != len(data):  # a regular file only writes short when the disk is full
+            os.ftruncate(self._fd, offset)
+            self._end = offset
+            raise StoreError(f"{self.path}: short write ({written} of {len(data)} bytes)")
+        self._sync()
+
+    @property
+    def holds(self) -> bool:
+        """Whether records wait for the batch's end."""
+        return bool(self._held)
+
+    def held_records(self) -> tuple[int, bytes]:
+        """The file offset of the records waiting, and the records."""
+        held = self._held
+        if not held:
+            return self._held_at, b""
+        if len(held) > 1:  # joined once for the journal, the write and any resend
+            held[:] = [b"".join(held)]
+        return self._held_at, held[0]
+
+    def write_held(self) -> None:
+        """Write the records waiting for the batch's end, with one write. If that fails the
+        store is closed (:meth:`fail_held`)."""
+        at, data = self.held_records()
+        self._held = None
+        if not data:
+            return
+        try:
+            self._write(at, data)
+        except BaseException:
+            self.fail_held()
+            raise
+
+    def fail_held(self) -> None:
+        """The records waiting cannot be written: drop them and close the file (the lock
+        stays until :meth:`close`), as the index and numbers count records the file does
+        not have; a later use raises :class:`StoreError`."""
+        self._held = None
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            with contextlib.suppress(OSError):  # given up either way; the caller says why
+                os.close(fd)
 
     def _sync(self) -> None:
         if self.fsync == "always":
@@ -546,12 +634,21 @@ class FileStore(MessageStore):
         self._target = seq
 
     def sent(self, begin: int, end: int) -> Iterator[StoredMessage]:
+        held = None
         for seq, offset, length in self._index.spans(max(begin, 1), min(end, self._sender - 1)):
-            yield StoredMessage(seq, os.pread(self._fd, length, offset))
+            if self._held is not None and offset >= self._held_at:  # not written yet
+                if held is None:
+                    held = self.held_records()[1]
+                at = offset - self._held_at
+                yield StoredMessage(seq, held[at:at + length])
+            else:
+                yield StoredMessage(seq, os.pread(self._fd, length, offset))
 
     def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
+        self.write_held()  # the old generation's last records, before it is replaced
         old = self._fd
         self._fd = self._new_generation(now, carry)
+        self._end = os.fstat(self._fd).st_size
         os.close(old)
         # the new generation is fsynced whole; what waited in the old one is replaced by it
         self._sync_due = None
@@ -564,9 +661,11 @@ class FileStore(MessageStore):
         return list(self._carried)
 
     def close(self) -> None:
-        """Flush (unless fsync is ``never``), close the file, then release the lock."""
+        """Write held records, flush (unless fsync is ``never``), close the file, then
+        release the lock."""
         try:
             if self._fd >= 0:
+                self.write_held()
                 fd, self._fd = self._fd, -1
                 try:
                     if self.fsync != "never":

@@ -47,8 +47,15 @@ from gateway.application import Application, TimedApplication
 from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
 from gateway.msglog import log_line, wire_text
-from gateway.session_runner import READ_SIZE, OutputBatch, SessionObserver, SessionRunner
+from gateway.session_runner import (
+    READ_SIZE,
+    OutputBatch,
+    SessionObserver,
+    SessionRunner,
+    store_path,
+)
 from gateway.session_state import State
+from gateway.store_batch import StoreBatch, journal_path
 
 if TYPE_CHECKING:
     from gateway.audit import AuditLog
@@ -223,7 +230,8 @@ class Engine:
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         acceptor = config.acceptor or AcceptorConfig()
-        self.batch = OutputBatch(audit)
+        stores = [p for s in config.sessions if (p := store_path(s, run_dir)) is not None]
+        self.batch = OutputBatch(audit, StoreBatch(journal_path(stores)))
         self.runners: dict[tuple[str, str, str], SessionRunner] = {}
         try:
             for s in config.sessions:
@@ -391,6 +399,7 @@ class Engine:
         the engine's event log."""
         for runner in self.runners.values():
             runner.release()
+        self.batch.stores.close()
         self.event_log.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -11,14 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_gateway(config: Path, run_dir: Path, *, stderr: int | None = None
-                  ) -> tuple[subprocess.Popen[str], int]:
+def start_gateway(config: Path, run_dir: Path, *, stderr: int | None = None,
+                  command: list[str] | None = None) -> tuple[subprocess.Popen[str], int]:
     """The process and the port it listens on (read from its ``listening on`` line);
     ``stderr``: subprocess.PIPE to read what it says there (little: a pipe nobody reads
-    would fill), else inherited."""
+    would fill), else inherited; ``command``: what runs the CLI (``python -m gateway.cli``),
+    such as a script that patches the gateway before it starts."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", str(config), "--port", "0",
-         "--run-dir", str(run_dir)],
+        [*(command or [sys.executable, "-m", "gateway.cli"]), "run", str(config),
+         "--port", "0", "--run-dir", str(run_dir)],
         stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout is not None

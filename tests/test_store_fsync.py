@@ -172,10 +172,13 @@ def test_a_runner_fsyncs_a_quiet_sessions_waiting_records_by_itself(
         runner.release()
 
 
+@pytest.mark.parametrize("orders", [2, 5])
 def test_a_connected_sessions_burst_is_fsynced_within_the_interval_of_its_last_write(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: int) -> None:
     # The probe's case over loopback TCP: five orders 5 ms apart, each answered (stored,
     # then sent) and its inbound number committed (stored too), then the peer says nothing.
+    # Two: the second's records, written at its batch's end, are the only ones waiting (no
+    # earlier record's timer fsyncs them on the way).
     path = tmp_path / "acc.store"
     session = interval_session(path, "ISLD", "TW")
     config = GatewayConfig(tmp_path / "acc.yaml", (session,), AcceptorConfig("127.0.0.1", 0))
@@ -192,7 +195,7 @@ def test_a_connected_sessions_burst_is_fsynced_within_the_interval_of_its_last_w
             assert b"\x0135=A\x01" in await asyncio.wait_for(reader.read(65536), 10)
             await asyncio.sleep(INTERVAL * 2)  # so the burst starts with an inline fsync
             echoed = b""
-            for i in range(5):
+            for i in range(orders):
                 writer.write(peer.msg(f"35=D|11=C{i}|21=1|38=100|40=1|54=1|55=IBM|"
                                       f"60=20261125-12:00:00"))
                 while echoed.count(b"\x0135=D\x01") <= i:  # its echo is out: stored

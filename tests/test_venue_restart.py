@@ -6,6 +6,7 @@ the day from before the restart keep their ClOrdIDs and answer status requests."
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -227,6 +228,66 @@ def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path
         c2.msg("35=H|11=R1|54=1|55=AAPL")  # lost open: Canceled
         c2.expect("8", **{"11": "R1", "150": "I", "39": "4", "14": "0", "151": "0"})
         c2.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
+# The venue, killed (SIGKILL) in the batch that stores a trade's two fill reports, after
+# the first store has written its records and before the second: the window a trade had
+# of being on one side only, which the batch journal closes (gateway.store_batch).
+TRADE_KILLED = r"""
+import os, runpy, signal, sys
+from gateway.store import FileStore
+from gateway.store_batch import StoreBatch
+write, write_held = StoreBatch.write, FileStore.write_held
+def killed_second(store, written=[]):
+    if written:
+        os.kill(os.getpid(), signal.SIGKILL)
+    written.append(store)
+    write_held(store)
+def trade_batch(self):
+    held = [s for s in self._held if s.holds]
+    if len(held) > 1 and all(b"\x01150=F\x01" in s.held_records()[1] for s in held):
+        FileStore.write_held = killed_second
+    return write(self)
+StoreBatch.write = trade_batch
+sys.argv = ["gateway", *sys.argv[1:]]
+runpy.run_module("gateway.cli", run_name="__main__")
+"""
+
+
+def test_a_trade_killed_between_its_two_stores_is_on_both_sides_after_a_restart(
+        tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    venue = ROOT / "sessions/venue.yaml"
+    proc, port = start_gateway(venue, run, command=[sys.executable, "-c", TRADE_KILLED])
+    try:
+        seller = Client(port, "CLIENT1", our_comp_id="VENUE")
+        seller.logon(extra="|141=Y")
+        seller.msg(f"35=D|11=S1|54=2|38=100|40=2|44=10.00|55=AAPL|59=0|60={seller.ts()}")
+        seller.expect("8", **{"11": "S1", "150": "0"})
+        buyer = Client(port, "CLIENT2", our_comp_id="VENUE")
+        buyer.logon(extra="|141=Y")
+        buyer.msg(f"35=D|11=B1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={buyer.ts()}")
+        assert proc.wait(10) == -signal.SIGKILL  # in the trade's batch
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    seller.close()
+    buyer.close()
+
+    proc, port = start_gateway(venue, run)
+    try:
+        for name, cl, side in (("CLIENT1", "S1", "2"), ("CLIENT2", "B1", "1")):
+            c = Client(port, name, our_comp_id="VENUE")
+            c.logon(extra="|141=Y")
+            # neither order was lost open (a Canceled report at the logon): both traded
+            assert until_heartbeat(c, "A") == []
+            c.msg(f"35=H|11={cl}|54={side}|55=AAPL")
+            c.expect("8", **{"11": cl, "150": "I", "39": "2", "14": "100", "151": "0",
+                             "6": "10"})
+            c.close()
     finally:
         assert stop_gateway(proc) == 0
 

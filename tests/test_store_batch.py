@@ -1,0 +1,224 @@
+"""File stores written at a batch's end, journaled first when several wrote: a crash between
+two stores' writes (a real SIGKILL) leaves both halves of the batch on disk after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.apps import Dispatcher
+from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
+from gateway.store import FileStore, FsyncPolicy, StoreError
+from gateway.store_batch import StoreBatch, journal_path, read_journal
+from gateway.transport import Engine
+from tests.fixpeer import Peer
+from tests.test_store_fsync import DiskSpy
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def raws(store: FileStore) -> list[bytes]:
+    return [m.raw for m in store.sent(1, store.next_sender_seq - 1)]
+
+
+def test_records_wait_for_the_batch_end_and_are_read_back_meanwhile(tmp_path: Path) -> None:
+    path = tmp_path / "a.store"
+    batch = StoreBatch()
+    store = FileStore(path, fsync="never", batch=batch)
+    store.save_sent(1, b"before")  # no batch open: written at once
+    size = path.stat().st_size
+    batch.open = True
+    store.save_sent(2, b"in the batch")
+    store.set_next_target_seq(5)
+    assert path.stat().st_size == size  # nothing written yet
+    assert raws(store) == [b"before", b"in the batch"]  # a resend reads them meanwhile
+    batch.open = False
+    assert batch.write() == {}
+    store.close()
+    again = FileStore(path, fsync="never")
+    assert raws(again) == [b"before", b"in the batch"] and again.next_target_seq == 5
+    again.close()
+
+
+# Two stores write one batch; the process kills itself after the journal and the first
+# store's write, before the second's (the window a trade's two reports had).
+KILLED_BETWEEN = r"""
+import os, signal, sys
+from pathlib import Path
+from gateway.store import FileStore
+from gateway.store_batch import StoreBatch, journal_path
+paths = [Path(p) for p in sys.argv[1:3]]
+batch = StoreBatch(journal_path(paths))
+a, b = (FileStore(p, fsync=sys.argv[3], batch=batch) for p in paths)
+a.save_sent(1, b"a1")
+b.save_sent(1, b"b1")
+batch.open = True
+a.save_sent(2, b"buyer's fill")
+b.save_sent(2, b"seller's fill")
+batch.open = False
+written = []
+write_held = FileStore.write_held
+def killed_second(store):
+    if written:
+        os.kill(os.getpid(), signal.SIGKILL)
+    written.append(store)
+    write_held(store)
+FileStore.write_held = killed_second
+batch.write()
+"""
+
+
+def kill_between(tmp_path: Path, fsync: str = "never") -> tuple[Path, Path]:
+    a, b = tmp_path / "a.store", tmp_path / "b.store"
+    proc = subprocess.run([sys.executable, "-c", KILLED_BETWEEN, str(a), str(b), fsync],
+                          env=ENV, cwd=ROOT, check=False)
+    assert proc.returncode == -9  # killed where the script says, not failed before
+    return a, b
+
+
+def test_a_kill_between_two_stores_writes_is_repaired_from_the_journal(tmp_path: Path) -> None:
+    a_path, b_path = kill_between(tmp_path, "always")
+    # without the journal, one half of the batch is on disk
+    a, b = FileStore(a_path, fsync="never"), FileStore(b_path, fsync="never")
+    assert (raws(a), raws(b)) == ([b"a1", b"buyer's fill"], [b"b1"])
+    a.close()
+    b.close()
+    # a restart's stores open with the journal: the second store writes what it had not
+    batch = StoreBatch(journal_path([a_path, b_path]))
+    a, b = (FileStore(p, fsync="never", batch=batch) for p in (a_path, b_path))
+    assert raws(a) == [b"a1", b"buyer's fill"]  # written already: not written twice
+    assert raws(b) == [b"b1", b"seller's fill"] and b.next_sender_seq == 3
+    size = b_path.stat().st_size
+    b.save_sent(3, b"after the restart")  # and the store goes on from there
+    assert b_path.stat().st_size > size
+    a.close()
+    b.close()
+
+
+def test_a_journal_part_already_written_or_of_an_older_generation_is_left_alone(
+        tmp_path: Path) -> None:
+    a_path, b_path = kill_between(tmp_path)
+    batch = StoreBatch(journal_path([a_path, b_path]))
+    a, b = (FileStore(p, fsync="never", batch=batch) for p in (a_path, b_path))
+    b.reset(b.creation_time.replace(year=2030))  # the seller's session starts over
+    a.save_sent(3, b"later")
+    a.close()
+    b.close()
+    sizes = [p.stat().st_size for p in (a_path, b_path)]
+    # the journal still holds the killed batch: its parts match neither store now
+    assert set(read_journal(journal_path([a_path, b_path]) or tmp_path)) == {
+        os.path.abspath(a_path), os.path.abspath(b_path)}
+    batch = StoreBatch(journal_path([a_path, b_path]))
+    a, b = (FileStore(p, fsync="never", batch=batch) for p in (a_path, b_path))
+    assert [p.stat().st_size for p in (a_path, b_path)] == sizes
+    assert raws(a) == [b"a1", b"buyer's fill", b"later"] and raws(b) == []
+    a.close()
+    b.close()
+
+
+def test_a_torn_journal_is_read_as_none(tmp_path: Path) -> None:
+    a_path, b_path = kill_between(tmp_path)
+    journal = journal_path([a_path, b_path])
+    assert journal is not None and read_journal(journal)
+    journal.write_bytes(journal.read_bytes()[:-3])
+    assert read_journal(journal) == {}
+    b = FileStore(b_path, fsync="never", batch=StoreBatch(journal))
+    assert raws(b) == [b"b1"]  # nothing to repair from: left as it was
+    b.close()
+
+
+def test_a_store_that_cannot_write_its_batch_is_closed(tmp_path: Path) -> None:
+    batch = StoreBatch()
+    store = FileStore(tmp_path / "a.store", fsync="never", batch=batch)
+    batch.open = True
+    store.save_sent(1, b"never on disk")
+    batch.open = False
+    os.close(store._fd)  # the write fails (EBADF here; a full disk in life)
+    failed = batch.write()
+    assert list(failed) == [store] and isinstance(failed[store], OSError)
+    with pytest.raises(StoreError, match="closed"):  # it does not go on without them
+        store.save_sent(2, b"x")
+    store.close()
+
+
+# -- through an engine's sessions ------------------------------------------------------------
+
+def echo_session(path: Path, theirs: str, fsync: FsyncPolicy) -> SessionConfig:
+    return SessionConfig("FIX.4.4", "ISLD", theirs, role="acceptor", application="echo",
+                         store=StoreConfig(kind="file", path=path, fsync=fsync))
+
+
+async def connect(engine: Engine, peer: Peer
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", engine.port)
+    writer.write(peer.logon())
+    assert b"\x0135=A\x01" in await asyncio.wait_for(reader.read(65536), 10)
+    return reader, writer
+
+
+def order(peer: Peer, cl: str) -> bytes:
+    return peer.msg(f"35=D|11={cl}|21=1|38=100|40=1|54=1|55=IBM|60=20261125-12:00:00")
+
+
+def test_an_order_and_its_echo_cost_one_write_and_one_fsync_always(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The echo's record and the order's inbound number are one batch: one write, and with
+    # fsync always one fsync (a record each had been two of both), before the echo is sent.
+    path = tmp_path / "tw.store"
+    sessions = (echo_session(path, "TW", "always"),)
+    config = GatewayConfig(tmp_path / "gw.yaml", sessions, AcceptorConfig("127.0.0.1", 0))
+    spy = DiskSpy(monkeypatch, path)
+
+    async def scenario() -> list[str]:
+        engine = Engine(config, Dispatcher(config), run_dir=tmp_path)
+        await engine.start()
+        peer = Peer()
+        try:
+            reader, writer = await connect(engine, peer)
+            spy.ops.clear()
+            writer.write(order(peer, "C1"))
+            echo = await asyncio.wait_for(reader.read(65536), 10)
+            assert b"\x0111=C1\x01" in echo
+            ops = list(spy.ops)  # what happened before the echo arrived
+            writer.close()
+            return ops
+        finally:
+            await engine.stop()
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == ["write", "fsync"]
+
+
+def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(tmp_path: Path) -> None:
+    sessions = (echo_session(tmp_path / "a.store", "A", "never"),
+                echo_session(tmp_path / "b.store", "B", "never"))
+    config = GatewayConfig(tmp_path / "gw.yaml", sessions, AcceptorConfig("127.0.0.1", 0))
+
+    async def scenario() -> None:
+        engine = Engine(config, Dispatcher(config), run_dir=tmp_path)
+        await engine.start()
+        a, b = Peer(sender="A"), Peer(sender="B")
+        try:
+            (a_in, a_out), (b_in, b_out) = await connect(engine, a), await connect(engine, b)
+            broken = engine.runner("A")
+            os.close(broken.store.inner._fd)  # type: ignore[attr-defined]  # (a full disk)
+            a_out.write(order(a, "LOST"))
+            rest = b""
+            while chunk := await asyncio.wait_for(a_in.read(65536), 10):
+                rest += chunk
+            assert b"LOST" not in rest  # never persisted, so never sent
+            events = broken.log.events_path.read_text()
+            assert "store write failed, its messages not sent, disconnecting" in events
+            b_out.write(order(b, "KEPT"))
+            assert b"\x0111=KEPT\x01" in await asyncio.wait_for(b_in.read(65536), 10)
+            a_out.close()
+            b_out.close()
+        finally:
+            await engine.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
