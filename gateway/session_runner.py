@@ -52,7 +52,7 @@ from gateway.session import (
     ResendServed,
     Session,
 )
-from gateway.store import FileStore, MemoryStore, MessageStore
+from gateway.store import FileStore, MemoryStore, MessageStore, StoreError
 from gateway.store_batch import StoreBatch
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class OutputBatch:
     and when the outermost batch ends the audit log and the sessions' logs are flushed, the
     ``before_write`` hooks run (the inbound sequence numbers are committed), the file stores
     write their records (``stores``, :mod:`gateway.store_batch`: journaled first when
-    several stores wrote, so a crash never keeps one half of what the batch stored), then
+    several stores wrote, so a process that dies between two of them loses neither), then
     each session's bytes are written in one call. A burst of input then costs a write and a
     flush per session and store, not per message, and every message still has its log lines
     flushed and its record written before it reaches the socket. In-memory links
@@ -192,21 +192,15 @@ class OutputBatch:
 
     def _write(self, runners: list[SessionRunner]) -> None:
         """The stores' records, then the runners' held bytes; a session whose store could
-        not write its records loses its connection instead (:meth:`SessionRunner.
-        store_failed`), while the others go on."""
-        failed = self.stores.write()
+        not write its records (now, or at an earlier write of this batch) loses its
+        connection instead (:meth:`SessionRunner.store_failed`), while the others go on."""
+        self.stores.write()
         for runner in runners:
-            error = failed.get(runner.store.inner) if failed else None
-            if error is None:
+            failure = runner.store.inner.failure
+            if failure is None:
                 runner.write_pending()
             else:
-                runner.store_failed(error)
-
-    def write_stores(self) -> None:
-        """Write the stores' held records now (what an in-memory link is sent waits for)."""
-        failed = self.stores.write()
-        if failed:
-            raise next(iter(failed.values()))
+                runner.store_failed(failure)
 
     def _ready(self) -> None:
         """What comes before held bytes reach a socket: every waiting session's log lines
@@ -319,7 +313,9 @@ class SessionRunner:
             else:
                 self.flush_logs()
                 if held:  # persisted before it is written, as at the batch's end
-                    self.batch.write_stores()
+                    self.batch.stores.write()
+                    if self.store.inner.failure is not None:
+                        raise StoreError(f"not sent: {self.store.inner.failure}")
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
@@ -405,13 +401,14 @@ class SessionRunner:
             self.log.flush()
 
     def store_failed(self, error: BaseException) -> None:
-        """The store could not write the batch's records (a full disk) and is closed: the
-        bytes the batch held were never persisted, so they are dropped, not sent, and the
-        connection ends; the event log says why."""
-        self.log.event(self.clock.now(), f"store write failed, its messages not sent, "
-                                         f"disconnecting: {error}")
+        """The store could not write a batch's records (a full disk) and is closed for
+        good: the bytes the batch held were never persisted, so they are dropped, not
+        sent, and the connection ends; the event log says why."""
         self._pending.clear()
-        self._close(graceful=False)
+        if self._writable(self.writer):
+            self.log.event(self.clock.now(), f"store write failed, its messages not sent, "
+                                             f"disconnecting: {error}")
+            self._close(graceful=False)
 
     def write_pending(self) -> None:
         """Write the bytes the batch held, in one call (their records are written: the
@@ -535,6 +532,12 @@ class SessionRunner:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     initial: bytes = b"") -> None:
         """Run the session over one connection until it ends."""
+        failure = self.store.inner.failure
+        if failure is not None:  # nothing can be stored, so nothing may be sent
+            self.log.event(self.clock.now(), f"connection refused until a restart: the "
+                                             f"store failed: {failure}")
+            writer.close()
+            return
         self.disconnected_event.clear()
         self.logged_on_event.clear()
         was_logged_on = False

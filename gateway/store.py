@@ -123,6 +123,10 @@ class StoredMessage:
 class MessageStore(ABC):
     """Sequence numbers and sent messages of one session."""
 
+    #: why the store stopped writing (a file store whose batch could not be written, see
+    #: :meth:`FileStore.fail_held`); None while it works
+    failure: BaseException | None = None
+
     @property
     @abstractmethod
     def next_sender_seq(self) -> int:
@@ -505,7 +509,11 @@ class FileStore(MessageStore):
 
     def _write(self, offset: int, data: bytes) -> None:
         """Write ``data`` at the end of the file (``offset``), then fsync as the policy says."""
-        written = os.write(self._fd, data)
+        try:
+            written = os.write(self._fd, data)
+        except OSError:  # nothing written (a full disk, an I/O error): the end is where it was
+            self._end = offset
+            raise
         if written != len(data):  # a regular file only writes short when the disk is full
             os.ftruncate(self._fd, offset)
             self._end = offset
@@ -535,15 +543,19 @@ class FileStore(MessageStore):
             return
         try:
             self._write(at, data)
-        except BaseException:
-            self.fail_held()
+        except Exception as exc:
+            self.fail_held(exc)
             raise
 
-    def fail_held(self) -> None:
-        """The records waiting cannot be written: drop them and close the file (the lock
-        stays until :meth:`close`), as the index and numbers count records the file does
-        not have; a later use raises :class:`StoreError`."""
+    def fail_held(self, error: BaseException) -> None:
+        """The records waiting cannot be written (``error``): drop them and close the file
+        for good (the lock stays until :meth:`close`), as the index and numbers count
+        records the file does not have; :attr:`failure` says why, and a later use raises
+        :class:`StoreError`. A restart reads what the file has, and what the batch journal
+        has of the rest (:mod:`gateway.store_batch`)."""
+        self.failure = error
         self._held = None
+        self._sync_due = None  # nothing left to fsync: no timer may wait for it
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             with contextlib.suppress(OSError):  # given up either way; the caller says why
@@ -571,7 +583,7 @@ class FileStore(MessageStore):
 
     def next_sync(self) -> float | None:
         due = self._sync_due
-        if due is None:
+        if due is None or self._fd < 0:
             return None
         return max(0.0, due - self._monotonic())
 

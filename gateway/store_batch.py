@@ -19,7 +19,12 @@ has the rest: a :class:`~gateway.store.FileStore` opening finds its part in the 
 (:meth:`StoreBatch.part`) and writes it when its file ends where the part begins (the write
 never came) or inside it (cut short). A part whose store has moved on, a longer file or a new
 generation after a sequence reset, was written and is left alone: the journal holds the last
-batch that wrote several stores, which may be long done.
+write of several stores, which may be long done. That covers a process that dies (kill -9);
+a power loss only under ``always``, the one policy that fsyncs the journal before the
+stores (under ``interval`` a store's timed fsync may keep its half while the journal's is
+lost). A store whose write fails is closed for good (:meth:`FileStore.fail_held`) and the
+journal record holding its part is kept from then on (later writes go unjournaled), so a
+restart writes that part.
 
 The journal is a file beside the engine's first file store, by path (``STORE.journal``),
 which that store's lock keeps to one gateway. A crash followed by a restart with a
@@ -34,8 +39,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from gateway.store import StoreError
 
 if TYPE_CHECKING:
     from gateway.store import FileStore, MessageStore
@@ -82,7 +85,7 @@ def read_journal(path: Path) -> dict[str, JournalPart]:
     while pos < length:
         path_len, gen_len, offset, data_len = _PART.unpack_from(payload, pos)
         pos += _PART.size
-        store = payload[pos:pos + path_len].decode()
+        store = os.fsdecode(payload[pos:pos + path_len])
         pos += path_len
         generation = payload[pos:pos + gen_len].decode()
         pos += gen_len
@@ -102,6 +105,9 @@ class StoreBatch:
         self._held: list[FileStore] = []
         self._parts = read_journal(journal) if journal is not None else {}
         self._fd = -1
+        # a store failed after the journal was written: its record is what a restart
+        # repairs that store from, so it is kept (later batches go unjournaled)
+        self._pinned = False
 
     def part(self, store: Path) -> JournalPart | None:
         """The journal's part for the store at ``store``, handed out once (a store opening)."""
@@ -121,38 +127,47 @@ class StoreBatch:
         failed: dict[MessageStore, BaseException] = {}
         if not waiting:
             return failed
-        if len(waiting) > 1 and self.journal is not None:
+        journaled = len(waiting) > 1 and self.journal is not None and not self._pinned
+        if journaled:
             try:
                 self._write_journal(waiting)
-            except OSError as exc:  # a full disk: the stores cannot write either
+            except Exception as exc:  # a full disk: the stores cannot write either
                 for store in waiting:
-                    store.fail_held()
+                    store.fail_held(exc)
                     failed[store] = exc
                 return failed
         for store in waiting:
             try:
                 store.write_held()
-            except (OSError, StoreError) as exc:
+            except Exception as exc:
                 failed[store] = exc
+        self._pinned |= journaled and bool(failed)
         return failed
 
     def _write_journal(self, stores: list[FileStore]) -> None:
         chunks: list[bytes] = []
         for store in stores:
             at, data = store.held_records()
-            name = os.path.abspath(store.path).encode()
+            name = os.fsencode(os.path.abspath(store.path))
             generation = store.creation_time.isoformat().encode()
             chunks += (_PART.pack(len(name), len(generation), at, len(data)), name, generation,
                        data)
         payload = b"".join(chunks)
         record = _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
         assert self.journal is not None
-        if self._fd < 0:
+        created = self._fd < 0
+        if created:
             self._fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         if os.pwrite(self._fd, record, 0) != len(record):
             raise OSError(f"{self.journal}: short write")
         if any(store.fsync == "always" for store in stores):
             os.fsync(self._fd)
+            if created:  # the file's name too, or a power loss could take the file
+                dir_fd = os.open(self.journal.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -4,6 +4,7 @@ two stores' writes (a real SIGKILL) leaves both halves of the batch on disk afte
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
 import sys
@@ -133,18 +134,68 @@ def test_a_torn_journal_is_read_as_none(tmp_path: Path) -> None:
     b.close()
 
 
-def test_a_store_that_cannot_write_its_batch_is_closed(tmp_path: Path) -> None:
+def full_disk(monkeypatch: pytest.MonkeyPatch, *paths: Path) -> None:
+    """``os.write`` to the files at ``paths`` fails as on a full disk (ENOSPC)."""
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if any(p.exists() and os.path.samestat(os.fstat(fd), os.stat(p)) for p in paths):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_a_store_that_cannot_write_its_batch_is_closed_for_good(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     batch = StoreBatch()
-    store = FileStore(tmp_path / "a.store", fsync="never", batch=batch)
+    path = tmp_path / "a.store"
+    store = FileStore(path, fsync="interval", batch=batch)
+    store.save_sent(1, b"on disk")
     batch.open = True
-    store.save_sent(1, b"never on disk")
+    store.save_sent(2, b"never on disk")
     batch.open = False
-    os.close(store._fd)  # the write fails (EBADF here; a full disk in life)
+    full_disk(monkeypatch, path)
     failed = batch.write()
-    assert list(failed) == [store] and isinstance(failed[store], OSError)
+    assert list(failed) == [store] and store.failure is failed[store]
+    assert isinstance(store.failure, OSError) and store.failure.errno == errno.ENOSPC
+    assert batch.write() == {} and store.failure is not None  # (it stays failed)
+    assert store.next_sync() is None  # no fsync timer waits on a closed file
     with pytest.raises(StoreError, match="closed"):  # it does not go on without them
-        store.save_sent(2, b"x")
+        store.save_sent(3, b"x")
     store.close()
+    monkeypatch.undo()
+    again = FileStore(path, fsync="never")
+    assert raws(again) == [b"on disk"]
+    again.close()
+
+
+def test_a_store_that_failed_after_the_journal_is_repaired_at_the_restart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [tmp_path / f"{name}.store" for name in "abc"]
+    batch = StoreBatch(journal_path(paths))
+    a, b, c = (FileStore(p, fsync="never", batch=batch) for p in paths)
+    batch.open = True
+    a.save_sent(1, b"buyer's fill")
+    b.save_sent(1, b"seller's fill")
+    batch.open = False
+    with monkeypatch.context() as patch:
+        full_disk(patch, paths[1])  # b alone cannot write (say, a quota)
+        assert list(batch.write()) == [b]
+    # later batches of several stores do not overwrite the journal b is repaired from
+    batch.open = True
+    a.save_sent(2, b"later")
+    c.save_sent(1, b"later")
+    batch.open = False
+    assert batch.write() == {}
+    for store in (a, b, c):
+        store.close()
+    batch = StoreBatch(journal_path(paths))
+    a, b, c = (FileStore(p, fsync="never", batch=batch) for p in paths)
+    assert (raws(a), raws(b), raws(c)) == ([b"buyer's fill", b"later"], [b"seller's fill"],
+                                           [b"later"])
+    for store in (a, b, c):
+        store.close()
 
 
 # -- through an engine's sessions ------------------------------------------------------------
@@ -194,7 +245,8 @@ def test_an_order_and_its_echo_cost_one_write_and_one_fsync_always(
     assert asyncio.run(asyncio.wait_for(scenario(), 30)) == ["write", "fsync"]
 
 
-def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(tmp_path: Path) -> None:
+def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sessions = (echo_session(tmp_path / "a.store", "A", "never"),
                 echo_session(tmp_path / "b.store", "B", "never"))
     config = GatewayConfig(tmp_path / "gw.yaml", sessions, AcceptorConfig("127.0.0.1", 0))
@@ -206,7 +258,7 @@ def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(tmp_path: 
         try:
             (a_in, a_out), (b_in, b_out) = await connect(engine, a), await connect(engine, b)
             broken = engine.runner("A")
-            os.close(broken.store.inner._fd)  # type: ignore[attr-defined]  # (a full disk)
+            full_disk(monkeypatch, tmp_path / "a.store")
             a_out.write(order(a, "LOST"))
             rest = b""
             while chunk := await asyncio.wait_for(a_in.read(65536), 10):
@@ -216,6 +268,11 @@ def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(tmp_path: 
             assert "store write failed, its messages not sent, disconnecting" in events
             b_out.write(order(b, "KEPT"))
             assert b"\x0111=KEPT\x01" in await asyncio.wait_for(b_in.read(65536), 10)
+            # A cannot log on again: nothing it would be sent could be stored
+            a_in, a_out = await asyncio.open_connection("127.0.0.1", engine.port)
+            a_out.write(Peer(sender="A").logon())
+            assert await asyncio.wait_for(a_in.read(65536), 10) == b""
+            assert "connection refused until a restart" in broken.log.events_path.read_text()
             a_out.close()
             b_out.close()
         finally:

@@ -24,6 +24,8 @@ from gateway.config import (
     StoreConfig,
     TlsConfig,
 )
+from gateway.deferred_store import DeferredTargetStore
+from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener
 from tests.engine_apps import Collector, order, wait_for
 
@@ -386,6 +388,7 @@ def test_an_initiator_waits_for_its_schedule_to_connect(tmp_path: Path) -> None:
 class _Runner:
     def __init__(self, name: str, calls: list[str]) -> None:
         self.name, self.calls = name, calls
+        self.store = DeferredTargetStore(MemoryStore())  # (one that never fails)
 
     def flush_logs(self) -> None:
         self.calls.append(f"flush {self.name}")
