@@ -463,7 +463,7 @@ def test_no_client_or_venue_message_breaks_the_algo_gateway(
         message = sender.message(body, now)
         if message is None:
             continue
-        before = {pid: (p.order.cl_ord_id, p.order.qty, p.order.price)
+        before = {pid: (p.order.cl_ord_id, p.order.qty, p.order.price, p.pending_cl)
                   for pid, p in app.desk.parents.items() if p.order.owner != sender.link.name}
         app.on_message(sender.link, message, now)  # type: ignore[arg-type]
         for c in clients.values():
@@ -483,9 +483,12 @@ def test_no_client_or_venue_message_breaks_the_algo_gateway(
                 children.append(m[11])
                 assert Decimal(m[38]) > 0 and (m[40] == "1" or (
                     Decimal(m[44]) > 0 and (Fraction(m[44]) * 100).denominator == 1)), m
-        for pid, kept in before.items():
+        for pid, (*kept, pending) in before.items():
+            # another party's message leaves a parent as it was, but for the venue's answer
+            # completing the owner's own pending replace (the parent takes its ClOrdID)
             p = app.desk.parents[pid]
-            assert (p.order.cl_ord_id, p.order.qty, p.order.price) == kept, (body, pid)
+            assert [p.order.cl_ord_id, p.order.qty, p.order.price] == kept or (
+                pending is not None and p.order.cl_ord_id == pending), (body, pid)
         for p in app.desk.parents.values():
             state = p.runner.state
             assert state.filled >= 0 and state.working_qty >= 0, (body, state)
@@ -650,6 +653,24 @@ def test_a_parent_cancel_or_replace_naming_another_orderid_is_refused(kind: str)
     [done] = send(app, c1, f"35={kind}|11=X|41=P1|37={p[37]}|54=1|55=INTC{change}|"
                            f"60={stamp(T0)}")
     assert done[35] == "8" and done[150] == ("4" if kind == "F" else "5")
+
+
+def test_a_parent_replace_pending_on_its_child_keeps_its_clordid_from_a_new_order() -> None:
+    """Found by the property above (whose rule had forgotten that the venue's answer may
+    complete a client's replace): while a replace waits for the child's cancel, a new
+    parent under the replace's ClOrdID is refused as a duplicate, and the venue's cancel
+    completes the replace, the parent taking that ClOrdID."""
+    app, venue, client, child = _algo()
+    [pending] = send(app, client, f"35=G|11=A|41=P1|54=1|55=AAPL|38=100|40=1|60={stamp(T0)}")
+    assert (pending[150], pending[11], pending[41]) == ("E", "A", "P1")
+    assert [(m[35], m[41]) for m in venue.received()] == [("F", child)]
+    [dup] = send(app, client, f"35=D|11=A|54=1|38=100|40=1|55=AAPL|60={stamp(T0)}|847=1001")
+    assert (dup[150], dup[103], dup[58]) == ("8", "6", "duplicate ClOrdID A")
+    send(app, venue, f"35=8|37=V1|17=E1|11={child}|55=AAPL|54=1|150=4|39=4|14=0|151=0|6=0")
+    [replaced] = client.received()
+    assert (replaced[150], replaced[11], replaced[41], replaced[38]) == ("5", "A", "P1", "100")
+    [(order_id, p)] = app.desk.parents.items()
+    assert (p.order.cl_ord_id, p.order.qty, replaced[37]) == ("A", 100, order_id)
 
 
 def _algo() -> tuple[AlgoGatewayApplication, Counterparty, Counterparty, str]:
