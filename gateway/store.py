@@ -462,9 +462,17 @@ class FileStore(MessageStore):
         self._index, self._sender, self._target, self._created, self._carried = (
             log.index, log.sender, log.target, log.created, log.carried)
         if end != size:
-            with self.path.open("r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
+            self._rewrite_tail(end)
+
+    def _rewrite_tail(self, offset: int, data: bytes = b"") -> None:
+        """Cut the file at ``offset``, append ``data`` and fsync (recovery, before the
+        store's own descriptor is open)."""
+        with self.path.open("r+b") as f:
+            f.truncate(offset)
+            f.seek(offset)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
 
     def _repair(self, part: JournalPart) -> bool:
         """Write what the batch journal says this store was writing at a crash, if the file
@@ -474,12 +482,7 @@ class FileStore(MessageStore):
         if part.generation != self._created.isoformat() or not (
                 part.offset <= size < part.offset + len(part.data)):
             return False  # written (or another generation's): nothing to repair
-        with self.path.open("r+b") as f:
-            f.truncate(part.offset)
-            f.seek(part.offset)
-            f.write(part.data)
-            f.flush()
-            os.fsync(f.fileno())
+        self._rewrite_tail(part.offset, part.data)
         return True
 
     # -- writing ----------------------------------------------------------------------------
@@ -608,11 +611,7 @@ class FileStore(MessageStore):
             raise StoreError(f"{self.path}: short write starting a new generation")
         os.fsync(fd)
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path.parent)
         return fd
 
     # -- the interface ----------------------------------------------------------------------
@@ -689,6 +688,15 @@ class FileStore(MessageStore):
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)  # closing the only descriptor releases the flock
                 self._lock_fd = -1
+
+
+def fsync_dir(path: Path) -> None:
+    """Fsync the folder ``path``: the names made or replaced in it survive a power loss."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _is_store(path: Path) -> bool:

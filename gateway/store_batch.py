@@ -40,8 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.store import fsync_dir
+
 if TYPE_CHECKING:
-    from gateway.store import FileStore, MessageStore
+    from gateway.store import FileStore
 
 __all__ = ["JournalPart", "StoreBatch", "journal_path", "read_journal"]
 
@@ -117,16 +119,16 @@ class StoreBatch:
         """``store`` has started holding records (FileStore, as the batch's first one comes)."""
         self._held.append(store)
 
-    def write(self) -> dict[MessageStore, BaseException]:
-        """Write every held store's records (journaled first when there are several); the
-        stores that could not, with why. Such a store is closed (its records are not on disk,
-        so its session must not send them); the others have written theirs."""
+    def write(self) -> None:
+        """Write every held store's records (journaled first when there are several). A
+        store that cannot is closed for good, with its :attr:`~gateway.store.MessageStore.
+        failure` set (its records are not on disk, so its session must not send them); the
+        others have written theirs."""
         held, self._held = self._held, []
         # (a store reset during the batch wrote its records then, and may hold again)
         waiting = list(dict.fromkeys(s for s in held if s.holds))
-        failed: dict[MessageStore, BaseException] = {}
         if not waiting:
-            return failed
+            return
         journaled = len(waiting) > 1 and self.journal is not None and not self._pinned
         if journaled:
             try:
@@ -134,15 +136,14 @@ class StoreBatch:
             except Exception as exc:  # a full disk: the stores cannot write either
                 for store in waiting:
                     store.fail_held(exc)
-                    failed[store] = exc
-                return failed
+                return
+        failed = False
         for store in waiting:
             try:
                 store.write_held()
-            except Exception as exc:
-                failed[store] = exc
-        self._pinned |= journaled and bool(failed)
-        return failed
+            except Exception:  # (its failure is on the store: fail_held)
+                failed = True
+        self._pinned |= journaled and failed
 
     def _write_journal(self, stores: list[FileStore]) -> None:
         chunks: list[bytes] = []
@@ -163,11 +164,7 @@ class StoreBatch:
         if any(store.fsync == "always" for store in stores):
             os.fsync(self._fd)
             if created:  # the file's name too, or a power loss could take the file
-                dir_fd = os.open(self.journal.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+                fsync_dir(self.journal.parent)
 
     def close(self) -> None:
         if self._fd >= 0:
