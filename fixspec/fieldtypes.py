@@ -104,9 +104,26 @@ def _is_time(v: bytes) -> bool:
     return m is not None and _valid_time(*m.groups())
 
 
+#: ``YYYYMMDD-HH:MM`` prefixes of UTCTimestamps checked already, and whether the date, hour
+#: and minute were valid: a session's timestamps share a few, and the date check is most of
+#: the cost of one (a message carries two). Cleared when full.
+_TIMESTAMP_MINUTES: dict[bytes, bool] = {}
+_MINUTES_KEPT = 4096
+
+
 def _is_timestamp(v: bytes) -> bool:
     m = _RE_TIMESTAMP.fullmatch(v)
-    return m is not None and _valid_date(*m.groups()[:3]) and _valid_time(*m.groups()[3:6])
+    if m is None:
+        return False
+    minute = v[:14]
+    ok = _TIMESTAMP_MINUTES.get(minute)
+    if ok is None:
+        y, mo, d, h, mi = m.groups()[:5]
+        ok = _valid_date(y, mo, d) and _valid_time(h, mi, None)
+        if len(_TIMESTAMP_MINUTES) >= _MINUTES_KEPT:
+            _TIMESTAMP_MINUTES.clear()
+        _TIMESTAMP_MINUTES[minute] = ok
+    return ok and v[15:17] <= b"60"  # the seconds: two digits, 60 a leap second
 
 
 def _is_monthyear(v: bytes) -> bool:
@@ -176,6 +193,12 @@ _CHECKS.update(dict.fromkeys(FLOAT_TYPES, _matcher(_RE_FLOAT)))
 _CHECKS.update(dict.fromkeys(STRING_TYPES, _is_string))
 _CHECKS.update(dict.fromkeys(DATA_TYPES, lambda v: True))
 assert set(_CHECKS) == KNOWN_TYPES
+
+
+def format_check(fix_type: str) -> Callable[[bytes], bool]:
+    """The format check of FIX type ``fix_type`` for a non-empty value (what
+    :func:`is_valid_format` calls); an unknown type raises ``KeyError``."""
+    return _CHECKS[fix_type]
 
 
 def is_valid_format(fix_type: str, value: bytes) -> bool:

@@ -282,6 +282,10 @@ FORMATS: list[tuple[str, bytes, bool]] = [
     ("UTCTIMESTAMP", b"20241302-13:45:01", False), ("UTCTIMESTAMP", b"20240230-13:45:01", False),
     ("UTCTIMESTAMP", b"20240102-24:00:00", False), ("UTCTIMESTAMP", b"20240102 13:45:01", False),
     ("UTCTIMESTAMP", b"20161231-23:59:60", True),
+    # the same minutes as valid ones above (the check keeps those it has seen): seconds and
+    # fraction still checked
+    ("UTCTIMESTAMP", b"20240102-13:45:61", False), ("UTCTIMESTAMP", b"20240102-13:45:1", False),
+    ("UTCTIMESTAMP", b"20240102-13:45:01.", False), ("UTCTIMESTAMP", b"20240102-13:60:00", False),
     ("UTCDATEONLY", b"20240229", True), ("UTCDATEONLY", b"20230229", False),
     ("UTCTIMEONLY", b"13:45:01.500", True), ("UTCTIMEONLY", b"13:45", False),
     ("LOCALMKTDATE", b"20240102", True), ("LOCALMKTDATE", b"2024012", False),
