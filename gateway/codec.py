@@ -14,6 +14,10 @@ count, delimiter first in each entry, nested groups). It raises only
 * 16: the NumInGroup value differs from the number of entries found;
 * 4 / 6: a NumInGroup value that is empty or not an integer (a negative one is 16).
 
+A message without groups is split into its sections by the tags alone: once one of a shape
+(its tags in order and its MsgType) has been decoded in full, the next of that shape is split
+the same way without the checks (:class:`_KnownSplits`).
+
 Everything else (unknown tags, formats, enumerations, required fields, unknown MsgType) is
 left to :func:`fixspec.validate.validate`, so a caller can decode without validating (log
 reading, replay) and validate with the session's own options. :func:`decode_bytes` frames one
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 
 from engine.framing import Framer, FrameStatus
@@ -128,6 +133,8 @@ class _Decoder:
         self.options = options
         self.msg_type: str | None = None
         self.seq_num: int | None = None
+        #: the section each field went to, once decoded; None if the message has a group
+        self.placed: list[int] | None = None
         for tag, value in fields:
             if tag == MSG_TYPE and self.msg_type is None:
                 self.msg_type = value.decode("latin-1")
@@ -162,6 +169,7 @@ class _Decoder:
         trailer_tags = sd.trailer.tags
         outer = _outer_tags(sd, body_layout)
         check_order = self.options.check_fields_out_of_order
+        placed: list[int] | None = []
         phase = _HEADER
         i = 0
         while i < self.n:
@@ -193,10 +201,14 @@ class _Decoder:
             gdef = groups.get(tag)
             if gdef is None:
                 target.append(fields[i])
+                if placed is not None:
+                    placed.append(where)
                 i += 1
             else:
                 group, i = self.group(gdef, i, outer)
                 target.append(group)
+                placed = None
+        self.placed = placed
         msg = Message()
         msg.header = FieldMap.wrap(header)
         msg.body = FieldMap.wrap(body)
@@ -274,9 +286,60 @@ def decode(
     decoding and validation agree. Raises :class:`RemoteProtocolError` for structure errors
     (see the module docstring) and nothing else.
     """
-    msg = _Decoder(fields, as_session(dictionary), options).decode()
+    sd = as_session(dictionary)
+    check_order = options.check_fields_out_of_order
+    key = (tuple([tag for tag, _ in fields]), fields[2][1] if len(fields) > 2 else None)
+    sections = _SECTIONS.get(sd, check_order, key)
+    if sections is None:
+        decoder = _Decoder(fields, sd, options)
+        msg = decoder.decode()
+        if decoder.placed is not None:
+            _SECTIONS.learn(sd, check_order, key, decoder.placed)
+    else:
+        msg = Message()
+        msg.header, msg.body, msg.trailer = (
+            FieldMap.wrap([fields[i] for i in indexes]) for indexes in sections)
     msg.raw = raw
     return msg
+
+
+Sections = tuple[tuple[int, ...], ...]  # the header's, the body's and the trailer's indexes
+
+
+class _KnownSplits:
+    """Where each field of a message of a known shape goes, by (dictionary, order check,
+    tags and MsgType): the decoder's outcome for a message without groups depends on those
+    alone, so one decoded in full teaches the split of every later one. A shape with a group
+    is decoded in full each time (its entries are checked against NumInGroup values).
+    Bounded: cleared at :data:`MAX_SPLITS`; the dictionaries are held weakly."""
+
+    MAX_SPLITS = 1024
+
+    def __init__(self) -> None:
+        self._by_dictionary: weakref.WeakKeyDictionary[
+            SessionDictionaries, dict[tuple[bool, object], Sections]] = (
+            weakref.WeakKeyDictionary())
+        self._count = 0
+
+    def get(self, sd: SessionDictionaries, check_order: bool, key: object) -> Sections | None:
+        known = self._by_dictionary.get(sd)
+        return None if known is None else known.get((check_order, key))
+
+    def learn(self, sd: SessionDictionaries, check_order: bool, key: object,
+              placed: list[int]) -> None:
+        """Remember the split of fields whose shape is ``key``, just decoded in full:
+        ``placed`` is the section (_HEADER, _BODY, _TRAILER) the decoder put each one in."""
+        where = tuple(tuple(i for i, w in enumerate(placed) if w == section)
+                      for section in (_HEADER, _BODY, _TRAILER))
+        if self._count >= self.MAX_SPLITS:
+            self._by_dictionary.clear()
+            self._count = 0
+        known = self._by_dictionary.setdefault(sd, {})
+        known[(check_order, key)] = where
+        self._count += 1
+
+
+_SECTIONS = _KnownSplits()
 
 
 class FramingError(ValueError):
