@@ -47,6 +47,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,13 @@ class KillSwitch:
             throw("SIGUSR1 during start-up")
 
 
+def throw_kill_switch(engine: Engine, app: Dispatcher, reason: str) -> None:
+    """Every application's kill switch; what they send then (the venue's cancels, to each
+    client) is stored as one batch, journaled like an input's."""
+    with engine.batch:
+        app.kill_all(reason, engine.clock.now())
+
+
 def reopen_logs(engine: Engine, audit: AuditLog) -> None:
     """SIGUSR2: every log file goes on in a new file at its path (logrotate's ``create``
     mode renames them, then signals). What cannot be reopened is one line on stderr each and
@@ -363,7 +371,7 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         await engine.start(listener)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
-        kill.arm(lambda reason: app.kill_all(reason, engine.clock.now()))
+        kill.arm(partial(throw_kill_switch, engine, app))
         loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)
         freezer = asyncio.create_task(freeze_survivors())
         if not stop.is_set():

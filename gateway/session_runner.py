@@ -568,13 +568,16 @@ class SessionRunner:
         except (ConnectionError, OSError) as exc:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:
-            self._handle(self.session.connection_lost(self.clock.now()))
-            if self._owed_task is not None:  # blocked on a peer that is gone
-                self._owed_task.cancel()
-            self.writer = None
-            half_closed, self._half_closed = self._half_closed, False
-            if was_logged_on or self.session.logged_on:
-                self.app.on_logout(self, self.clock.now())
+            # What the end makes the application send (the venue's cancels, the trades its
+            # algos make then) is one batch, its stores journaled as an input's would be.
+            with self.batch:
+                self._handle(self.session.connection_lost(self.clock.now()))
+                if self._owed_task is not None:  # blocked on a peer that is gone
+                    self._owed_task.cancel()
+                self.writer = None
+                half_closed, self._half_closed = self._half_closed, False
+                if was_logged_on or self.session.logged_on:
+                    self.app.on_logout(self, self.clock.now())
             self.disconnected_event.set()
             # The session is over (a new connection may log on now); the socket ends cleanly.
             try:

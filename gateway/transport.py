@@ -312,7 +312,8 @@ class Engine:
         wind = getattr(self.app, "wind_down", None)
         if wind is None:
             return
-        settled = wind(self.clock.now())
+        with self.batch:  # its cancels, to many sessions, stored as one batch
+            settled = wind(self.clock.now())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WIND_DOWN
         while not settled() and loop.time() < deadline:

@@ -8,12 +8,15 @@ import errno
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
+from gateway.fixmessage import Message
 from gateway.store import FileStore, FsyncPolicy, StoreError
 from gateway.store_batch import StoreBatch, journal_path, read_journal
 from gateway.transport import Engine
@@ -280,5 +283,91 @@ def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(
             b_out.close()
         finally:
             await engine.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+class Broadcaster:
+    """A test application: when a session logs out, and when the engine winds down before
+    a stop, it sends a News to each other logged-on session (what the venue does to other
+    sessions then: its algos' trades, the cancels of a wind-down)."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.engine: Engine | None = None
+
+    def bind(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def app_types(self, config: SessionConfig) -> frozenset[str] | None:
+        return frozenset()
+
+    def on_logon(self, session: object, now: datetime) -> None:
+        pass
+
+    def on_message(self, session: object, message: Message, now: datetime) -> None:
+        pass
+
+    def _tell_others(self, headline: str, leaving: object = None) -> None:
+        assert self.engine is not None
+        for runner in self.engine.runners.values():
+            if runner is not leaving and runner.logged_on:
+                news = Message("B")
+                news.body.set(148, headline)
+                runner.send(news)
+
+    def on_logout(self, session: object, now: datetime) -> None:
+        self._tell_others("a session logged out", leaving=session)
+
+    def wind_down(self, now: datetime) -> Callable[[], bool]:
+        self._tell_others("winding down")
+        return lambda: True
+
+
+@pytest.mark.parametrize("moment", ["logout", "wind down"])
+def test_what_a_logout_or_a_wind_down_sends_to_other_sessions_is_journaled(
+        tmp_path: Path, moment: str) -> None:
+    # Outside any input's handling, the application writes to several stores at once: one
+    # batch, journaled, so a crash between two of those writes loses neither.
+    names = ("A", "B", "C")
+    sessions = tuple(SessionConfig(
+        "FIX.4.4", "ISLD", name, role="acceptor",
+        application="tests.test_store_batch:Broadcaster",
+        store=StoreConfig(kind="file", path=tmp_path / f"{name.lower()}.store", fsync="never"))
+        for name in names)
+    config = GatewayConfig(tmp_path / "gw.yaml", sessions, AcceptorConfig("127.0.0.1", 0))
+    journal = journal_path([s.store.path for s in sessions if s.store.path is not None])
+    assert journal is not None
+
+    async def scenario() -> None:
+        engine = Engine(config, Dispatcher(config), run_dir=tmp_path)
+        await engine.start()
+        peers = [Peer(sender=name) for name in names]
+        links = [await connect(engine, peer) for peer in peers]
+        stopped = False
+        try:
+            assert read_journal(journal) == {}  # each logon was one store's batch
+            if moment == "logout":
+                links[0][1].close()  # A's connection ends: B and C hear of it
+                for reader, _ in links[1:]:
+                    assert b"148=a session logged out" in await asyncio.wait_for(
+                        reader.read(65536), 10)
+                expected = {"b.store", "c.store"}
+            else:
+                stop = asyncio.create_task(engine.stop())
+                stopped = True
+                for reader, _ in links:
+                    assert b"148=winding down" in await asyncio.wait_for(
+                        reader.read(65536), 10)
+                for peer, (_, writer) in zip(peers, links, strict=True):
+                    writer.write(peer.msg("35=5"))  # the Logouts the stop waits for
+                await stop
+                expected = {"a.store", "b.store", "c.store"}
+            parts = read_journal(journal)
+            assert {Path(p).name for p in parts} == expected
+        finally:
+            for _, writer in links:
+                writer.close()
+            if not stopped:
+                await engine.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

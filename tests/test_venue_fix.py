@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from fixspec.dictionary import builtin_session
+from gateway.store_batch import read_journal
 from tests.conformance.harness import Client, clients_of
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -282,5 +283,30 @@ def test_sigusr1_while_the_gateway_starts_throws_the_kill_switch_before_any_orde
         refused = c.expect("8", **{"11": "E1", "150": "8"})
         assert "kill switch: SIGUSR1 during start-up" in refused[58], refused
         c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
+def test_the_kill_switchs_cancels_to_every_client_are_stored_as_one_journaled_batch(
+        tmp_path: Path) -> None:
+    # Both clients' cancels are one batch: a crash between their two stores' writes loses
+    # neither (gateway.store_batch), as for any input's trades.
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path)
+    try:
+        clients = [Client(port, name, our_comp_id="VENUE") for name in ("CLIENT1", "CLIENT2")]
+        for c, (side, price) in zip(clients, [("1", "20.00"), ("2", "30.00")], strict=True):
+            c.logon(extra="|141=Y")
+            order(c, f"R{side}", side, "10", price, "AAPL")
+            c.expect("8", **{"11": f"R{side}", "150": "0"})
+        journals = list(tmp_path.rglob("*.journal"))
+        assert [read_journal(j) for j in journals] in ([], [{}])  # one store a batch so far
+        proc.send_signal(signal.SIGUSR1)
+        for c, side in zip(clients, "12", strict=True):
+            assert "kill switch" in c.expect("8", **{"11": f"R{side}", "150": "4"})[58]
+        (journal,) = tmp_path.rglob("*.journal")
+        assert {Path(p).name for p in read_journal(journal)} == {
+            "FIX.4.4-VENUE-CLIENT1.store", "FIX.4.4-VENUE-CLIENT2.store"}
+        for c in clients:
+            c.close()
     finally:
         assert stop_gateway(proc) == 0
