@@ -56,7 +56,7 @@ its status requests get each parent's state.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -82,9 +82,9 @@ from gateway.venue_orders import (
     Report,
     avg_price,
 )
-from gateway.venue_restart import last_state
+from gateway.venue_restart import last_state, stored_decimal, stored_int
 
-__all__ = ["PENDING_TEXT", "RESTART_CANCEL", "RESTART_TEXT", "LostParent", "StoredChild",
+__all__ = ["PENDING_TEXT", "RESTART_CANCEL", "RESTART_TEXT", "Fill", "LostParent", "StoredChild",
            "reported_fills", "restart_cancel_id", "stored_children"]
 
 RESTART_TEXT = ("algo gateway restarted: the parent was lost and is canceled; its children "
@@ -141,17 +141,23 @@ def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:
             for c in children.values()]
 
 
-def reported_fills(stored: Iterable[StoredMessage], into: dict[str, set[str]]) -> None:
-    """Add to ``into``, per parent OrderID, the ExecIDs of its fill reports in a client
-    session's stored messages (:func:`gateway.routers.fill_exec_id`: they name the venue
-    fills the client has heard of), and of the status reports a sequence reset carried over
-    under them (:meth:`LostParent.fill_stubs`)."""
+#: a fill as a stored report tells it: LastQty, LastPx
+Fill = tuple[int, Decimal]
+
+
+def reported_fills(stored: Iterable[StoredMessage], into: dict[str, dict[str, Fill]]) -> None:
+    """Add to ``into``, per parent OrderID, its fill reports in a client session's stored
+    messages by ExecID (:func:`gateway.routers.fill_exec_id`: they name the venue fills the
+    client has heard of), each with its LastQty and LastPx; and the status reports a
+    sequence reset carried over under them (:meth:`LostParent.fill_stubs`), which have none
+    (LastQty 0)."""
     for message in stored:
         if _ER in message.raw:
             f = scan_fields(message.raw)
             order_id, exec_id = f.get(37, ""), f.get(17, "")
             if is_fill_exec_id(exec_id, order_id):
-                into.setdefault(order_id, set()).add(exec_id)
+                into.setdefault(order_id, {})[exec_id] = (
+                    stored_int(f.get(32)), stored_decimal(f.get(31)) or Decimal(0))
 
 
 @dataclass
@@ -190,16 +196,22 @@ class LostParent:
     #: :func:`gateway.routers.fill_exec_id`), those stored before the restart included; a
     #: venue report resent after a crash repeats a fill already reported
     seen: set[str] = field(default_factory=set)
+    #: what its fills came to (the sum of LastPx x LastQty), kept exact from fill to fill
+    #: (its AvgPx is this over CumQty, rounded for each report)
+    value: Decimal = field(init=False)
 
     @classmethod
     def from_stored(cls, raw: bytes, owner: str, children: Iterable[str],
                     request: tuple[str, str] | None = None,
-                    reported: Iterable[str] = ()) -> LostParent:
+                    reported: Mapping[str, Fill] | None = None) -> LostParent:
         """The parent whose last stored report is ``raw``, for client session ``owner``;
         ``request``: the client's cancel or replace pending at the crash (ExecType of its
         acknowledgement, its ClOrdID: :attr:`Recovered.requests`, which knows it from an
-        earlier report too), else what ``raw`` itself acknowledges; ``reported``: the
-        ExecIDs of its stored fill reports (:func:`reported_fills`)."""
+        earlier report too), else what ``raw`` itself acknowledges; ``reported``: its
+        stored fill reports (:func:`reported_fills`). When those hold every share of its
+        CumQty, the value of its fills is their sum, exact; else (a sequence reset carried
+        them over as status reports) CumQty x the stored AvgPx, rounded as reported."""
+        reported = reported or {}
         f = scan_fields(raw)
         state = last_state(raw, owner, "", "", datetime.min)
         status = f.get(39, "")
@@ -220,11 +232,15 @@ class LostParent:
         if status == PENDING_REPLACE:  # refused at the logon: the order's status before it
             status = PARTIAL if state.cum else NEW
         state = dataclasses.replace(state, ord_status=status, leaves=state.qty - state.cum)
-        return cls(state, set(children), cl if kind == PENDING_CANCEL else None,
-                   cl if kind == PENDING_REPLACE else None, seen=set(reported))
+        parent = cls(state, set(children), cl if kind == PENDING_CANCEL else None,
+                     cl if kind == PENDING_REPLACE else None, seen=set(reported))
+        if sum(qty for qty, _ in reported.values()) == state.cum:
+            parent.value = sum((px * qty for qty, px in reported.values()), Decimal(0))
+        return parent
 
     def __post_init__(self) -> None:
         self.found = self.state
+        self.value = self.state.avg_px * self.state.cum
 
     def carried(self, exec_id: Callable[[], str], now: datetime) -> ExecReport:
         """The parent as a report for a sequence reset to carry over (the client heard
@@ -319,11 +335,11 @@ class LostParent:
                 break  # (a fill beyond the parent's quantity: none by construction)
             s = self.state
             cum = s.cum + qty
-            value = s.avg_px * s.cum + px * qty
+            self.value += px * qty
             filled = cum >= s.qty
             status = FILLED if filled else (PENDING_CANCEL if s.ord_status == PENDING_CANCEL
                                             else PARTIAL)
-            self.state = dataclasses.replace(s, cum=cum, avg_px=avg_price(value, cum))
+            self.state = dataclasses.replace(s, cum=cum, avg_px=avg_price(self.value, cum))
             out.append(self._report(TRADE, status, fill_id or exec_id(), now, last_qty=qty,
                                     last_px=px))
             if filled and self.cancel_request is not None:  # too late for the client's cancel

@@ -46,6 +46,7 @@ from gateway.admin import business_reject
 from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.algo_restart import (
+    Fill,
     LostParent,
     StoredChild,
     child_of_cancel,
@@ -174,7 +175,7 @@ class AlgoGatewayApplication:
         # parents lost open, or when the venue reports a fill of a child no parent has (a
         # resend after a restart of one its parent, done since, had reported)
         self._client_stores: dict[str, MessageStore] = {}
-        self._fills_reported: dict[str, set[str]] | None = None
+        self._fills_reported: dict[str, dict[str, Fill]] | None = None
         self._cancel_retries: dict[str, datetime] = {}
 
     @property
@@ -220,7 +221,7 @@ class AlgoGatewayApplication:
         for order_id, (name, raw, request) in lost.items():
             self._lost[order_id] = LostParent.from_stored(
                 raw, name, (c.child_id for c in self._orphans.values()
-                            if c.parent_id == order_id), request, reported.get(order_id, ()))
+                            if c.parent_id == order_id), request, reported.get(order_id))
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         if config.name == self.upstream_name:
@@ -679,9 +680,9 @@ class AlgoGatewayApplication:
                      if orphan is not None else "(unknown)")
                   + "; audited as unknown_child", file=sys.stderr, flush=True)
 
-    def _reported(self) -> dict[str, set[str]]:
-        """Per parent OrderID, the ExecIDs of its fill reports in the client sessions'
-        stores (read once)."""
+    def _reported(self) -> dict[str, dict[str, Fill]]:
+        """Per parent OrderID, its fill reports in the client sessions' stores by ExecID
+        (read once)."""
         if self._fills_reported is None:
             self._fills_reported = {}
             for store in self._client_stores.values():

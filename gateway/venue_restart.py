@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 __all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "last_state", "recover", "still_open",
-           "stored_reports", "trading_day"]
+           "stored_decimal", "stored_int", "stored_reports", "trading_day"]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
@@ -91,12 +91,12 @@ def last_state(raw: bytes, owner: str, exec_id: str, exec_type: str, now: dateti
     status = f.get(39, "")
     return ExecReport(
         owner=owner, exec_id=exec_id, exec_type=exec_type,
-        ord_status=CANCELED if still_open(status, _int(f.get(151))) else status,
+        ord_status=CANCELED if still_open(status, stored_int(f.get(151))) else status,
         order_id=f.get(37, ""), cl_ord_id=f.get(11, ""), orig_cl_ord_id=f.get(41),
         symbol=f.get(55, ""), side=Side.SELL if f.get(54) == "2" else Side.BUY,
-        ord_type=f.get(40, ""), price=_decimal(f.get(44)), qty=_int(f.get(38)),
-        tif=f.get(59, ""), leaves=0, cum=_int(f.get(14)),
-        avg_px=_decimal(f.get(6)) or Decimal(0), time=now, text=text)
+        ord_type=f.get(40, ""), price=stored_decimal(f.get(44)), qty=stored_int(f.get(38)),
+        tif=f.get(59, ""), leaves=0, cum=stored_int(f.get(14)),
+        avg_px=stored_decimal(f.get(6)) or Decimal(0), time=now, text=text)
 
 
 @dataclass
@@ -177,7 +177,7 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
             if cl:
                 got.ids[cl] = order_id
                 got.refused.pop(cl, None)
-        if still_open(f.get(39, ""), _int(f.get(151))):
+        if still_open(f.get(39, ""), stored_int(f.get(151))):
             got.open[order_id] = message.raw
         else:
             got.open.pop(order_id, None)
@@ -203,14 +203,16 @@ def still_open(ord_status: str, leaves: int) -> bool:
     return ord_status not in FINAL_STATUSES and leaves > 0
 
 
-def _int(value: str | None) -> int:
+def stored_int(value: str | None) -> int:
+    """A stored report's integer field (a quantity) as a number: 0 if absent or unreadable."""
     try:
         return int(Decimal(value)) if value else 0
     except (InvalidOperation, ValueError):
         return 0
 
 
-def _decimal(value: str | None) -> Decimal | None:
+def stored_decimal(value: str | None) -> Decimal | None:
+    """A stored report's decimal field (a price): None if absent or unreadable."""
     try:
         return Decimal(value) if value else None
     except InvalidOperation:

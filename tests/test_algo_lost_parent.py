@@ -16,6 +16,7 @@ from fixspec.dictionary import builtin_session
 from gateway.algo_restart import (
     PENDING_TEXT,
     RESTART_TEXT,
+    Fill,
     LostParent,
     child_of_cancel,
     reported_fills,
@@ -103,9 +104,10 @@ def test_a_fill_the_client_heard_of_before_the_restart_is_not_reported_again() -
                                      exec_id="A1.1:V7")),
              StoredMessage(3, stored("11=Q|150=F|39=1|14=5|151=5|6=1|32=5|31=1",
                                      exec_id="A2.1:V8", order_id="A2"))]
-    reported: dict[str, set[str]] = {}
+    reported: dict[str, dict[str, Fill]] = {}
     reported_fills(store, reported)
-    assert reported == {"A1": {"A1.1:V7"}, "A2": {"A2.1:V8"}}  # (X: no fill's ExecID)
+    assert reported == {"A1": {"A1.1:V7": (100, Decimal("99.99"))},
+                        "A2": {"A2.1:V8": (5, Decimal(1))}}  # (X: no fill's ExecID)
     p = LostParent.from_stored(store[1].raw, OWNER, ("A1.1", "A1.2"), None, reported["A1"])
     new_id = iter(f"G{n}" for n in range(1, 9)).__next__
     resent = venue("A1.1", "F", "1", leaves=400, last_qty=100, last_px="99.99", exec_id="V7")
@@ -320,3 +322,29 @@ def test_a_fill_without_a_price_is_not_the_parents_and_an_absurd_one_is_reported
     [fill] = p.on_child("A1.2", venue("A1.2", "F", "1", leaves=400, last_qty=100,
                                       last_px="1E+30"), new_id, NOW)
     assert isinstance(fill, ExecReport) and (fill.cum, fill.last_px) == (200, Decimal("1E+30"))
+
+
+def test_avgpx_comes_from_what_the_fills_came_to_not_from_a_rounded_avgpx() -> None:
+    """AvgPx is reported to 6 decimals; a lost parent's next one is computed from the exact
+    value of its fills: those in the client's stored reports (when they hold its whole
+    CumQty), then each fill's LastPx x LastQty added, never from a rounded AvgPx."""
+    fills = [(1, "100"), (1, "100"), (1, "100.01")]  # 300.01 for 3: AvgPx 100.003333
+    store = [StoredMessage(n, stored(f"11=P|150=F|39=1|14={n}|151={1000 - n}|6=100.003333"
+                                     f"|32={qty}|31={px}", exec_id=f"A1.1:V{n}"))
+             for n, (qty, px) in enumerate(fills, 1)]
+    reported: dict[str, dict[str, Fill]] = {}
+    reported_fills(store, reported)
+    new_id = iter(f"G{n}" for n in range(1, 9)).__next__
+    p = LostParent.from_stored(store[-1].raw, OWNER, ("A1.1",), None, reported["A1"])
+    (fill,) = p.on_child("A1.1", venue("A1.1", "F", "1", leaves=497, last_qty=3,
+                                       last_px="100", exec_id="V4"), new_id, NOW)[1:]
+    # (300.01 + 300) / 6 = 100.0016666...; from the rounded 100.003333: 100.001666
+    assert (fill.cum, fill.avg_px) == (6, Decimal("100.001667"))
+    # the same fills reported after the restart, one by one
+    p = lost("11=P|150=0|39=0|14=0|151=1000|6=0", children=("A1.1",))
+    reports = [r for n, (qty, px) in enumerate([*fills, (3, "100")], 1)
+               for r in p.on_child("A1.1", venue("A1.1", "F", "1", leaves=500 - n, last_qty=qty,
+                                                 last_px=px, exec_id=f"W{n}"), new_id, NOW)
+               if r.exec_type == "F"]
+    assert [r.avg_px for r in reports] == [Decimal(100), Decimal(100), Decimal("100.003333"),
+                                           Decimal("100.001667")]
