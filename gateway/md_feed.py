@@ -618,7 +618,6 @@ class MdLogReader:
     def __iter__(self) -> Iterator[MdBatch]:
         source = str(self.path)
         line = 1
-        last = b""  # the chunk decoded last: its lines are counted when another follows
         with self.path.open("rb") as f:
             carry = b""
             while True:
@@ -626,7 +625,7 @@ class MdLogReader:
                 buf = carry + data if carry else data
                 if not data:
                     if buf:
-                        yield from self.decoder.decode(buf, source, line + last.count(b"\n"))
+                        yield from self.decoder.decode(buf, source, line)
                     return
                 cut = buf.rfind(b"\n") + 1
                 if cut == 0:  # a line longer than a chunk: read on
@@ -634,9 +633,10 @@ class MdLogReader:
                     continue
                 # (no copy of a chunk that ends at a line end, as a file's last one does)
                 chunk, carry = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
-                line += last.count(b"\n")
+                del data, buf  # the chunk is all that stays alive while it is decoded
                 yield from self.decoder.decode(chunk, source, line)
-                last = chunk
+                line += chunk.count(b"\n")
+                del chunk  # not kept while the next is read: one chunk in memory, not two
 
 
 # -- applying -----------------------------------------------------------------------------------
