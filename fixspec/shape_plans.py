@@ -10,22 +10,25 @@ validator makes of it, and a later message of the same shape needs only those.
 
 The contract: :meth:`ShapePlan.passes` returns True only when the full check would pass too.
 It does not say which fault a message has: on False the caller runs the full check, which
-reports the fault QuickFIX would. Plans are kept per dictionary object, options and direction,
-at most :data:`MAX_PLANS` of them (a peer sending ever new shapes costs time, not memory).
+reports the fault QuickFIX would. The validator keeps plans by dictionary object, options,
+direction and shape in a :class:`PerDictionary`, the bounded cache the codec uses for what it
+learns of shapes too.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 from fixspec.dictionary import FieldDef, FieldSet, SessionDictionaries
 from fixspec.fieldtypes import MULTI_VALUE_TYPES, SOH, STRING_TYPES, format_check
 
-__all__ = ["MAX_PLANS", "ShapePlan", "ShapePlans", "shape_of"]
+__all__ = ["MAX_PLANS", "PerDictionary", "ShapePlan", "plan_of", "shape_of"]
 
-MAX_PLANS = 1024  # per dictionary: cleared when full
+MAX_PLANS = 1024  # a cache's default bound (PerDictionary)
+
+V = TypeVar("V")
 
 
 def _latin1(text: str) -> bool:
@@ -114,59 +117,62 @@ class ShapePlan:
         return SOH not in b"".join(values) or not any(SOH in values[i] for i in self.texts)
 
 
-class ShapePlans:
-    """The plans of one dictionary pairing, by (options, direction, shape)."""
-
-    def __init__(self) -> None:
-        self._plans: dict[tuple[object, bool, Shape], ShapePlan] = {}
-
-    def get(self, options: object, outbound: bool, shape: Shape) -> ShapePlan | None:
-        return self._plans.get((options, outbound, shape))
-
-    def add(self, options: object, outbound: bool, shape: Shape, sections: tuple[
-            tuple[Iterable[Any], FieldSet], ...], defines: Callable[[int], FieldDef | None],
-            ) -> None:
-        """Record the plan of a message that has just passed the full check: ``sections``
-        pairs each section (in :func:`shape_of`'s order) with its layout, ``defines`` is the
-        validator's lookup of a tag the layout does not hold."""
-        plan = ShapePlan()
-        index = 0
-        for fields, layout in sections:
-            index = self._plan_level(fields, layout, defines, plan, index)
-        if len(self._plans) >= MAX_PLANS:
-            self._plans.clear()
-        self._plans[(options, outbound, shape)] = plan
-
-    @classmethod
-    def _plan_level(cls, fields: Iterable[Any], layout: FieldSet | None,
-                    defines: Callable[[int], FieldDef | None], plan: ShapePlan,
-                    index: int) -> int:
-        """Plan one level from ``index`` on and return the next index. The validator's view:
-        each field's definition at this level, else anywhere in the dictionary; a group's
-        entries by its definition here, not looked into when it has none here (a group let
-        through undefined)."""
-        for item in fields:
-            if isinstance(item, tuple):
-                fd = None if layout is None else layout.fields.get(item[0]) or defines(item[0])
-                if fd is not None:
-                    plan.add(index, fd)
-                index += 1
-            else:
-                inner = None
-                if layout is not None and item.tag in layout.fields:
-                    inner = layout.groups.get(item.tag)
-                for entry in item.entries:
-                    index = cls._plan_level(entry, inner, defines, plan, index)
-        return index
+def plan_of(sections: tuple[tuple[Iterable[Any], FieldSet], ...],
+            defines: Callable[[int], FieldDef | None]) -> ShapePlan:
+    """The plan of a message that has just passed the full check: ``sections`` pairs each
+    section (in :func:`shape_of`'s order) with its layout, ``defines`` is the validator's
+    lookup of a tag the layout does not hold."""
+    plan = ShapePlan()
+    index = 0
+    for fields, layout in sections:
+        index = _plan_level(fields, layout, defines, plan, index)
+    return plan
 
 
-_BY_DICTIONARY: weakref.WeakKeyDictionary[SessionDictionaries, ShapePlans] = (
-    weakref.WeakKeyDictionary())
+def _plan_level(fields: Iterable[Any], layout: FieldSet | None,
+                defines: Callable[[int], FieldDef | None], plan: ShapePlan, index: int) -> int:
+    """Plan one level from ``index`` on and return the next index. The validator's view:
+    each field's definition at this level, else anywhere in the dictionary; a group's
+    entries by its definition here, not looked into when it has none here (a group let
+    through undefined)."""
+    for item in fields:
+        if isinstance(item, tuple):
+            fd = None if layout is None else layout.fields.get(item[0]) or defines(item[0])
+            if fd is not None:
+                plan.add(index, fd)
+            index += 1
+        else:
+            inner = None
+            if layout is not None and item.tag in layout.fields:
+                inner = layout.groups.get(item.tag)
+            for entry in item.entries:
+                index = _plan_level(entry, inner, defines, plan, index)
+    return index
 
 
-def plans_for(sd: SessionDictionaries) -> ShapePlans:
-    """The plans of ``sd`` (made on first use, dropped with ``sd``)."""
-    plans = _BY_DICTIONARY.get(sd)
-    if plans is None:
-        plans = _BY_DICTIONARY[sd] = ShapePlans()
-    return plans
+class PerDictionary(Generic[V]):
+    """What was learnt of messages of a shape, by dictionary pairing and key (the
+    validator's plans, the codec's splits and layouts): at most ``limit`` values in all,
+    cleared when full (a peer sending ever new shapes costs time, not memory); a pairing's
+    are dropped with it."""
+
+    def __init__(self, limit: int = MAX_PLANS) -> None:
+        self.limit = limit
+        self._by_dictionary: weakref.WeakKeyDictionary[SessionDictionaries, dict[
+            Hashable, V]] = weakref.WeakKeyDictionary()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, sd: SessionDictionaries, key: Hashable) -> V | None:
+        known = self._by_dictionary.get(sd)
+        return None if known is None else known.get(key)
+
+    def put(self, sd: SessionDictionaries, key: Hashable, value: V) -> None:
+        if self._count >= self.limit:
+            self._by_dictionary.clear()
+            self._count = 0
+        known = self._by_dictionary.setdefault(sd, {})
+        self._count += key not in known
+        known[key] = value

@@ -55,7 +55,7 @@ from fixspec.reject import (
     RemoteProtocolError,
 )
 from fixspec.reject import SessionRejectReason as R
-from fixspec.shape_plans import plans_for, shape_of
+from fixspec.shape_plans import PerDictionary, ShapePlan, plan_of, shape_of
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -333,15 +333,18 @@ def validate(
         return
     sections = (message.header, message.trailer, message.body)
     shape, values = shape_of(msg_type_raw.decode("latin-1"), sections)
-    plans = plans_for(sd)
-    plan = plans.get(options, outbound, shape)
+    key = (options, outbound, shape)
+    plan = _PLANS.get(sd, key)
     if plan is not None and plan.passes(values):
         return
-    layouts = _check_fully(message, sd, options, outbound)
+    defines, mdef = _check_fully(message, sd, options, outbound)
     if plan is None:
-        defines, mdef = layouts
-        plans.add(options, outbound, shape,
-                  tuple(zip(sections, (sd.header, sd.trailer, mdef), strict=True)), defines)
+        _PLANS.put(sd, key, plan_of(
+            tuple(zip(sections, (sd.header, sd.trailer, mdef), strict=True)), defines))
+
+
+#: the plan of each shape seen valid (fixspec.shape_plans)
+_PLANS: PerDictionary[ShapePlan] = PerDictionary()
 
 
 def _check_fully(

@@ -16,7 +16,7 @@ count, delimiter first in each entry, nested groups). It raises only
 
 A message without groups is split into its sections by the tags alone: once one of a shape
 (its tags in order and its MsgType) has been decoded in full, the next of that shape is split
-the same way without the checks (:class:`_KnownSplits`).
+the same way without the checks (``_SECTIONS``).
 
 Everything else (unknown tags, formats, enumerations, required fields, unknown MsgType) is
 left to :func:`fixspec.validate.validate`, so a caller can decode without validating (log
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import weakref
 from collections.abc import Iterable, Sequence
 
 from engine.framing import Framer, FrameStatus
@@ -50,6 +49,7 @@ from fixspec.dictionary import (
 from fixspec.fieldtypes import SOH, TimePrecision, format_utc_timestamp
 from fixspec.reject import LocalProtocolError, Reject, RemoteProtocolError
 from fixspec.reject import SessionRejectReason as R
+from fixspec.shape_plans import PerDictionary
 from fixspec.validate import DEFAULT_OPTIONS, ValidationOptions
 from gateway.fixmessage import (
     BEGIN_STRING,
@@ -289,12 +289,15 @@ def decode(
     sd = as_session(dictionary)
     check_order = options.check_fields_out_of_order
     key = (tuple([tag for tag, _ in fields]), fields[2][1] if len(fields) > 2 else None)
-    sections = _SECTIONS.get(sd, check_order, key)
+    sections = _SECTIONS.get(sd, (check_order, key))
     if sections is None:
         decoder = _Decoder(fields, sd, options)
         msg = decoder.decode()
-        if decoder.placed is not None:
-            _SECTIONS.learn(sd, check_order, key, decoder.placed)
+        placed = decoder.placed
+        if placed is not None:
+            _SECTIONS.put(sd, (check_order, key), tuple(
+                tuple(i for i, w in enumerate(placed) if w == section)
+                for section in (_HEADER, _BODY, _TRAILER)))
     else:
         msg = Message()
         msg.header, msg.body, msg.trailer = (
@@ -303,43 +306,12 @@ def decode(
     return msg
 
 
-Sections = tuple[tuple[int, ...], ...]  # the header's, the body's and the trailer's indexes
-
-
-class _KnownSplits:
-    """Where each field of a message of a known shape goes, by (dictionary, order check,
-    tags and MsgType): the decoder's outcome for a message without groups depends on those
-    alone, so one decoded in full teaches the split of every later one. A shape with a group
-    is decoded in full each time (its entries are checked against NumInGroup values).
-    Bounded: cleared at :data:`MAX_SPLITS`; the dictionaries are held weakly."""
-
-    MAX_SPLITS = 1024
-
-    def __init__(self) -> None:
-        self._by_dictionary: weakref.WeakKeyDictionary[
-            SessionDictionaries, dict[tuple[bool, object], Sections]] = (
-            weakref.WeakKeyDictionary())
-        self._count = 0
-
-    def get(self, sd: SessionDictionaries, check_order: bool, key: object) -> Sections | None:
-        known = self._by_dictionary.get(sd)
-        return None if known is None else known.get((check_order, key))
-
-    def learn(self, sd: SessionDictionaries, check_order: bool, key: object,
-              placed: list[int]) -> None:
-        """Remember the split of fields whose shape is ``key``, just decoded in full:
-        ``placed`` is the section (_HEADER, _BODY, _TRAILER) the decoder put each one in."""
-        where = tuple(tuple(i for i, w in enumerate(placed) if w == section)
-                      for section in (_HEADER, _BODY, _TRAILER))
-        if self._count >= self.MAX_SPLITS:
-            self._by_dictionary.clear()
-            self._count = 0
-        known = self._by_dictionary.setdefault(sd, {})
-        known[(check_order, key)] = where
-        self._count += 1
-
-
-_SECTIONS = _KnownSplits()
+#: where a known shape's fields go (the header's, the body's and the trailer's indexes), by
+#: order check and shape: the decoder's outcome for a message without groups depends on the
+#: tags in order, the MsgType, the dictionary and the order check alone, so one decoded in
+#: full teaches the split of every later one (a shape with a group is decoded in full each
+#: time: its entries are checked against NumInGroup values)
+_SECTIONS: PerDictionary[tuple[tuple[int, ...], ...]] = PerDictionary()
 
 
 class FramingError(ValueError):

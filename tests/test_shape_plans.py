@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from fixspec.dictionary import builtin_session
 from fixspec.reject import FixProtocolError, Reject
-from fixspec.shape_plans import MAX_PLANS, plans_for, shape_of
-from fixspec.validate import ValidationOptions, _check_fully, validate
+from fixspec.shape_plans import MAX_PLANS, PerDictionary, shape_of
+from fixspec.validate import _PLANS, ValidationOptions, _check_fully, validate
 from gateway.codec import decode
 from gateway.fixmessage import Message
 from tests.test_validate import BASE
@@ -73,11 +73,11 @@ def test_a_valid_message_is_planned_once_and_its_values_still_checked() -> None:
     message = decode(SHAPED, None, FIX44)
     validate(message, FIX44)
     shape, _values = shape_of("D", (message.header, message.trailer, message.body))
-    plans = plans_for(FIX44)
-    plan = plans.get(ValidationOptions(), False, shape)
+    key = (ValidationOptions(), False, shape)
+    plan = _PLANS.get(FIX44, key)
     assert plan is not None
     validate(message, FIX44)
-    assert plans.get(ValidationOptions(), False, shape) is plan
+    assert _PLANS.get(FIX44, key) is plan
     for tag, value in [(54, b"Z"), (38, b"1e5"), (60, b"20240230-13:45:01"), (18, b"1 !"),
                        (55, b"")]:
         bad = decode([(t, value if t == tag else v) for t, v in SHAPED], None, FIX44)
@@ -90,9 +90,20 @@ def test_a_valid_message_is_planned_once_and_its_values_still_checked() -> None:
 
 
 def test_plans_are_bounded() -> None:
-    plans = plans_for(FIX44)
     options = ValidationOptions(check_user_defined_fields=False)
     for n in range(MAX_PLANS + 10):  # each a new shape: a user-defined tag let through
         fields = [*BASE[:-1], (5000 + n, b"x"), BASE[-1]]
         validate(decode(fields, None, FIX44, options=options), FIX44, options)
-        assert 0 < len(plans._plans) <= MAX_PLANS
+        assert 0 < len(_PLANS) <= MAX_PLANS
+
+
+def test_a_cache_of_what_shapes_teach_is_bounded_and_per_dictionary() -> None:
+    cache: PerDictionary[int] = PerDictionary(limit=3)
+    other = builtin_session("FIX.4.2")
+    cache.put(FIX44, "a", 1)
+    cache.put(other, "a", 2)
+    cache.put(FIX44, "a", 3)  # replaced, not counted twice
+    assert (cache.get(FIX44, "a"), cache.get(other, "a"), len(cache)) == (3, 2, 2)
+    cache.put(FIX44, "b", 4)
+    cache.put(FIX44, "c", 5)  # full: cleared first
+    assert (cache.get(FIX44, "a"), cache.get(FIX44, "c"), len(cache)) == (None, 5, 1)
