@@ -29,7 +29,10 @@ ascending tag order (a group at the position of its NumInGroup tag, fields insid
 dictionary order, delimiter first), the trailer, and CheckSum last; BodyLength and CheckSum
 are computed. A data field goes right after its length field (Signature 89 after
 SignatureLength 93). Time is never read here: SendingTime is formatted from a time the caller
-passes (:func:`format_utc_timestamp`, milliseconds by default).
+passes (:func:`format_utc_timestamp`, milliseconds by default). Where each field goes depends
+on the tags alone: once a message of a shape without groups (its MsgType and the tags of each
+section) has been encoded in full, the next of that shape is laid out the same way
+(``_LAYOUTS``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from engine.framing import Framer, FrameStatus
 from fixspec.dictionary import (
@@ -57,6 +61,7 @@ from gateway.fixmessage import (
     CHECKSUM,
     MSG_SEQ_NUM,
     MSG_TYPE,
+    Field,
     FieldMap,
     Group,
     Item,
@@ -381,6 +386,9 @@ class _Encoder:
         self.sd = sd
         self.msg_type = msg_type
         self.out: list[bytes] = []
+        #: per section written (:meth:`ascending`), the indexes of its fields in the order
+        #: written; None once a group was written (a layout is learnt of fields alone)
+        self.orders: list[tuple[int, ...]] | None = []
 
     def field_is_data(self, tag: int) -> bool:
         if self.sd is None:
@@ -418,12 +426,17 @@ class _Encoder:
         # sorted() is stable (duplicates, only in deliberately broken messages, keep their
         # order) and linear on a section built in order, as most outbound ones are
         out = self.out
+        order: list[int] = []
         for i in sorted(range(len(listed)), key=keys.__getitem__):
             item = listed[i]
             if isinstance(item, Group):
                 self.item(item, layout, skip)
+                self.orders = None
             elif item[0] not in skip:  # a field: the common case, inlined
                 out.append(b"%d=%s\x01" % item)
+                order.append(i)
+        if self.orders is not None:
+            self.orders.append(tuple(order))
 
     def item(self, item: Item, layout: FieldSet | None, skip: frozenset[int]) -> None:
         if isinstance(item, Group):
@@ -475,30 +488,71 @@ def encode(
     against the dictionary: call :func:`fixspec.validate.validate` with ``outbound=True``.
     """
     sd = as_session(dictionary) if dictionary is not None else None
-    msg_type = message.header.get(MSG_TYPE)
+    sections = (list(message.header), list(message.body), list(message.trailer))
+    shape = tuple(tuple([item[0] if type(item) is tuple else -1 for item in items])
+                  for items in sections)
+    msg_type = _header_value(sections[0], shape[0], MSG_TYPE)
     if not msg_type:
         raise _local(R.REQUIRED_TAG_MISSING, MSG_TYPE, None, "no MsgType")
-    msg_type_text = msg_type.decode("latin-1")
-    begin = message.header.get(BEGIN_STRING)
+    begin = _header_value(sections[0], shape[0], BEGIN_STRING)
     if not begin:
         if sd is None:
-            raise _local(R.REQUIRED_TAG_MISSING, BEGIN_STRING, msg_type_text, "no BeginString")
+            raise _local(R.REQUIRED_TAG_MISSING, BEGIN_STRING, msg_type.decode("latin-1"),
+                         "no BeginString")
         begin = sd.begin_string.encode("ascii")
+    if SOH in begin:
+        raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, BEGIN_STRING,
+                     msg_type.decode("latin-1"), "SOH in value")
+    key = (msg_type, shape)
+    if sd is not None:
+        layout = _LAYOUTS.get(sd, key)
+        if layout is not None:
+            parts = [b"35=", msg_type]
+            for items, order in zip(sections, layout, strict=True):
+                fields = cast("list[Field]", items)  # a shape with a group has no layout
+                parts += [prefix + fields[i][1] for i, prefix in order]
+            parts.append(SOH)
+            body = b"".join(parts)
+            if body.count(SOH) == len(parts) - 2:  # else a value holds SOH: the full path says
+                return _frame(begin, body)
+    msg_type_text = msg_type.decode("latin-1")
     body_layout: FieldSet | None = None
     if sd is not None:
         found = sd.message(msg_type_text)
         body_layout = found[0] if found is not None else _NO_LAYOUT
     enc = _Encoder(sd, msg_type_text)
     enc.put(MSG_TYPE, msg_type)
-    # The encoder writes 8, 9, 35 and 10 itself; copies anywhere at the top level are dropped.
-    own = frozenset((*_HEAD, CHECKSUM))
-    enc.ascending(message.header, sd.header if sd else None, own)
-    enc.ascending(message.body, body_layout, own)
-    enc.ascending(message.trailer, sd.trailer if sd else None, own)
+    enc.ascending(sections[0], sd.header if sd else None, _OWN)
+    enc.ascending(sections[1], body_layout, _OWN)
+    enc.ascending(sections[2], sd.trailer if sd else None, _OWN)
     body = b"".join(enc.out)
     enc.check_delimiters(body)
-    if SOH in begin:
-        raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, BEGIN_STRING, msg_type_text,
-                     "SOH in value")
+    if sd is not None and enc.orders is not None:
+        _LAYOUTS.put(sd, key, tuple(
+            tuple((i, b"\x01%d=" % shape_tags[i]) for i in order)
+            for shape_tags, order in zip(shape, enc.orders, strict=True)))
+    return _frame(begin, body)
+
+
+def _header_value(header: list[Item], tags: tuple[int, ...], tag: int) -> bytes | None:
+    """The first value of ``tag`` among ``header``'s fields (``tags`` theirs, in order)."""
+    if tag not in tags:
+        return None
+    item = header[tags.index(tag)]
+    return item[1] if isinstance(item, tuple) else None
+
+
+def _frame(begin: bytes, body: bytes) -> bytes:
+    """The message: BeginString, BodyLength, ``body`` (from MsgType on), CheckSum."""
     frame = b"8=%s\x019=%d\x01%s" % (begin, len(body), body)
     return frame + b"10=%03d\x01" % checksum(frame)
+
+
+# The encoder writes 8, 9, 35 and 10 itself; copies anywhere at the top level are dropped.
+_OWN = frozenset((*_HEAD, CHECKSUM))
+#: the order of a known shape's fields on the wire (per section, the index of each field
+#: written and the bytes before its value, ``<SOH>tag=``), by MsgType and the tags of each
+#: section: where each field goes depends on the tags and the dictionary alone, so a message
+#: encoded in full teaches the layout of every later one of its shape (one with a group is
+#: encoded in full each time)
+_LAYOUTS: PerDictionary[tuple[tuple[tuple[int, bytes], ...], ...]] = PerDictionary()
