@@ -214,11 +214,7 @@ class _Decoder:
                 target.append(group)
                 placed = None
         self.placed = placed
-        msg = Message()
-        msg.header = FieldMap.wrap(header)
-        msg.body = FieldMap.wrap(body)
-        msg.trailer = FieldMap.wrap(trailer)
-        return msg
+        return Message.of(FieldMap.wrap(header), FieldMap.wrap(body), FieldMap.wrap(trailer))
 
     def group(self, gdef: GroupDef, i: int, outer: frozenset[int]) -> tuple[Group, int]:
         """Read the group whose NumInGroup field is at ``i``; return it and the next index.
@@ -304,9 +300,9 @@ def decode(
                 tuple(i for i, w in enumerate(placed) if w == section)
                 for section in (_HEADER, _BODY, _TRAILER)))
     else:
-        msg = Message()
-        msg.header, msg.body, msg.trailer = (
-            FieldMap.wrap([fields[i] for i in indexes]) for indexes in sections)
+        header, body, trailer = (FieldMap.wrap([fields[i] for i in indexes])
+                                 for indexes in sections)
+        msg = Message.of(header, body, trailer)
     msg.raw = raw
     return msg
 

@@ -138,7 +138,7 @@ class FieldMap:
     def wrap(cls, items: list[Item]) -> FieldMap:
         """A field map that takes ``items`` as they are, values already ``bytes`` (the
         decoder's path: no copy, no conversion). The list now belongs to the field map."""
-        out = cls()
+        out = cls.__new__(cls)  # (not __init__: nothing to convert)
         out._items = items
         return out
 
@@ -172,9 +172,8 @@ class FieldMap:
 
     def copy(self) -> FieldMap:
         """A deep copy."""
-        out = FieldMap()
-        out._items = [item.copy() if isinstance(item, Group) else item for item in self._items]
-        return out
+        return FieldMap.wrap(
+            [item.copy() if isinstance(item, Group) else item for item in self._items])
 
     # -- raw access -------------------------------------------------------------------------
     def get(self, tag: int) -> bytes | None:
@@ -316,14 +315,17 @@ class Message:
         shown = "|".join(f"{t}={v.decode('latin-1')}" for t, v in self.fields())
         return f"Message({shown})"
 
+    @classmethod
+    def of(cls, header: FieldMap, body: FieldMap, trailer: FieldMap,
+           raw: bytes | None = None) -> Message:
+        """A message made of these field maps (taken, not copied)."""
+        out = cls.__new__(cls)  # (not __init__: its empty field maps would be replaced)
+        out.header, out.body, out.trailer, out.raw = header, body, trailer, raw
+        return out
+
     def copy(self) -> Message:
         """A deep copy (``raw`` included)."""
-        out = Message()
-        out.header = self.header.copy()
-        out.body = self.body.copy()
-        out.trailer = self.trailer.copy()
-        out.raw = self.raw
-        return out
+        return Message.of(self.header.copy(), self.body.copy(), self.trailer.copy(), self.raw)
 
     def fields(self) -> Iterator[Field]:
         """All fields in stored order: header, body, trailer, groups flattened."""
