@@ -261,6 +261,32 @@ def parse_decimal(value: bytes | str) -> Decimal:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: the last second formatted (seconds since the epoch, its text): a busy session formats the
+#: same second many times over
+_last_second: tuple[int, str] = (-1, "")
+
+
+def utc_second_text(when: datetime) -> str:
+    """``when``'s date and time to the second as a UTCTimestamp begins,
+    ``YYYYMMDD-HH:MM:SS``: its own fields (no conversion), the text of the last second
+    formatted reused when ``when`` is UTC and in that second."""
+    if when.tzinfo is not UTC:
+        return _second_text(when)
+    since = when - _EPOCH
+    second = since.days * 86_400 + since.seconds
+    global _last_second
+    last = _last_second
+    if last[0] == second:
+        return last[1]
+    text = _second_text(when)
+    _last_second = (second, text)
+    return text
+
+
+def _second_text(when: datetime) -> str:
+    # formatted by hand: strftime costs twice as much
+    return (f"{when.year:04d}{when.month:02d}{when.day:02d}-"
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
 
 
 def format_utc_timestamp(t: datetime | int, precision: TimePrecision = TimePrecision.MILLIS) -> str:
@@ -279,9 +305,7 @@ def format_utc_timestamp(t: datetime | int, precision: TimePrecision = TimePreci
     else:
         seconds, nanos = divmod(t, 1_000_000_000)
         when = _EPOCH + timedelta(seconds=seconds)
-    # formatted by hand: strftime costs twice as much, on every message sent
-    text = (f"{when.year:04d}{when.month:02d}{when.day:02d}-"
-            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
+    text = utc_second_text(when)
     if precision == TimePrecision.SECONDS:
         return text
     digits = f"{nanos:09d}"[: int(precision)]

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from fixspec.fieldtypes import utc_second_text
+
 
 def log_stamp(now: datetime) -> str:
     """``now`` as a log line starts: ``YYYYMMDD-HH:MM:SS.ffffff`` (QuickFIX's layout)."""
-    # by hand: strftime costs more, on every line of a busy session
-    return (f"{now.year:04d}{now.month:02d}{now.day:02d}-{now.hour:02d}:{now.minute:02d}:"
-            f"{now.second:02d}.{now.microsecond:06d}")
+    return f"{utc_second_text(now)}.{now.microsecond:06d}"
 
 
 def log_line(now: datetime, text: str) -> str:

@@ -29,6 +29,7 @@ from fixspec.reject import LocalProtocolError, RemoteProtocolError, SessionRejec
 from fixspec.validate import ValidationOptions, validate
 from gateway.codec import FramingError, _Decoder, checksum, decode, decode_bytes, encode
 from gateway.fixmessage import FieldMap, Group, Message, to_bytes
+from gateway.msglog import log_stamp
 from tests.fix_helpers import decode_raw, fix, split_fields
 
 FIX44 = load_builtin("FIX.4.4")
@@ -164,6 +165,22 @@ def test_checksum() -> None:
 )  # fmt: skip
 def test_format_utc_timestamp(t: datetime | int, precision: TimePrecision, text: str) -> None:
     assert format_utc_timestamp(t, precision) == text
+
+
+def test_a_second_formatted_before_is_reused_only_for_that_second() -> None:
+    # the text of the last second is kept: each time below is another second or zone
+    times = [T0, T0.replace(microsecond=5), T0 + timedelta(seconds=1), T0,
+             T0.astimezone(timezone(timedelta(hours=2))), T0 - timedelta(days=366),
+             T0.replace(second=2)]
+    assert [log_stamp(t) for t in times] == [
+        "20240102-13:45:01.123456", "20240102-13:45:01.000005", "20240102-13:45:02.123456",
+        "20240102-13:45:01.123456",
+        "20240102-15:45:01.123456",  # a log line shows the time's own fields
+        "20230101-13:45:01.123456", "20240102-13:45:02.123456"]
+    assert [format_utc_timestamp(t) for t in times] == [
+        "20240102-13:45:01.123", "20240102-13:45:01.000", "20240102-13:45:02.123",
+        "20240102-13:45:01.123", "20240102-13:45:01.123", "20230101-13:45:01.123",
+        "20240102-13:45:02.123"]
 
 
 def test_format_utc_timestamp_refuses_naive_times() -> None:
@@ -559,3 +576,4 @@ def test_a_known_layout_encodes_as_the_encoder_does(
         m = message(suffix)
         # a new pairing of the same dictionary has learnt nothing: a full encode
         assert outcome(m, known) == outcome(m, SessionDictionaries.single(dd))
+
