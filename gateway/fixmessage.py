@@ -201,6 +201,22 @@ class FieldMap:
                 return
         self._items.append(new)
 
+    def update(self, fields: Iterable[tuple[int, bytes]]) -> None:
+        """:meth:`set` each of ``fields`` (values already ``bytes``), in order, in one pass
+        over this level."""
+        first: dict[int, int] = {}
+        items = self._items
+        for i, item in enumerate(items):
+            if not isinstance(item, Group):
+                first.setdefault(item[0], i)
+        for field in fields:
+            at = first.get(field[0])
+            if at is None:
+                first[field[0]] = len(items)
+                items.append(field)
+            else:
+                items[at] = field
+
     def append(self, tag: int, value: FieldValue) -> None:
         """Append a field even if ``tag`` is already present (the decoder's path, and a way to
         build deliberately broken messages in tests)."""

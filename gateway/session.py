@@ -57,7 +57,7 @@ from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_ti
 from gateway import admin
 from gateway.codec import decode, encode
 from gateway.config import APPL_VER_IDS, SessionConfig
-from gateway.fixmessage import Message
+from gateway.fixmessage import Message, to_bytes
 from gateway.resend import GapFill, Resend, plan_resend, possdup_copy, request_range
 from gateway.session_state import State, Trigger, next_state
 from gateway.store import MessageStore
@@ -192,6 +192,9 @@ class Session:
             allow_unknown_message_fields=v.allow_unknown_message_fields,
         )
         self.precision = PRECISIONS[config.timestamp_precision]
+        #: BeginString and the CompIDs, as :meth:`_stamp` puts them on every message
+        self._ids = ((8, to_bytes(config.begin_string)), (49, to_bytes(config.sender_comp_id)),
+                     (56, to_bytes(config.target_comp_id)))
         self.tolerance = timedelta(seconds=config.sending_time_tolerance)
         self.state = State.DISCONNECTED
         self.heartbeat_interval = config.heartbeat_interval
@@ -407,12 +410,8 @@ class Session:
         )
 
     def _stamp(self, message: Message, seq: int, now: datetime) -> None:
-        h = message.header
-        h.set(8, self.config.begin_string)
-        h.set(49, self.config.sender_comp_id)
-        h.set(56, self.config.target_comp_id)
-        h.set(34, seq)
-        h.set(SENDING_TIME, format_utc_timestamp(now, self.precision))
+        sending_time = format_utc_timestamp(now, self.precision).encode("ascii")
+        message.header.update((*self._ids, (34, b"%d" % seq), (SENDING_TIME, sending_time)))
 
     def _send(self, out: Output, now: datetime, message: Message, *, transmit: bool) -> None:
         seq = self.store.next_sender_seq

@@ -577,3 +577,19 @@ def test_a_known_layout_encodes_as_the_encoder_does(
         # a new pairing of the same dictionary has learnt nothing: a full encode
         assert outcome(m, known) == outcome(m, SessionDictionaries.single(dd))
 
+
+@given(st.lists(st.one_of(st.tuples(st.integers(1, 6), st.binary(max_size=2)),
+                          st.integers(1, 6)), max_size=8),
+       st.lists(st.tuples(st.integers(1, 6), st.binary(max_size=2)), max_size=6))
+def test_update_sets_each_field_as_set_would(
+        items: list[tuple[int, bytes] | int], fields: list[tuple[int, bytes]]) -> None:
+    """FieldMap.update (one pass) leaves the level as a set() of each field in turn would,
+    a group of the same tag left alone (set replaces fields only)."""
+    def level() -> FieldMap:
+        return FieldMap([Group(i, 9) if isinstance(i, int) else i for i in items])
+
+    one_pass, one_by_one = level(), level()
+    one_pass.update(fields)
+    for tag, value in fields:
+        one_by_one.set(tag, value)
+    assert one_pass == one_by_one
