@@ -261,32 +261,37 @@ def parse_decimal(value: bytes | str) -> Decimal:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: the last second formatted (seconds since the epoch, its text): a busy session formats the
-#: same second many times over
-_last_second: tuple[int, str] = (-1, "")
+class PerSecond:
+    """``make(when)``, the text of a time to the second, made once a second: the last one
+    made is kept and given again for a UTC time in the same second (a busy session formats
+    the same second many times over). A time not in UTC is made each time (its own fields
+    are shown, never a conversion)."""
 
+    def __init__(self, make: Callable[[datetime], str]) -> None:
+        self.make = make
+        self._last: tuple[int, str] = (-1, "")  # seconds since the epoch, its text
 
-def utc_second_text(when: datetime) -> str:
-    """``when``'s date and time to the second as a UTCTimestamp begins,
-    ``YYYYMMDD-HH:MM:SS``: its own fields (no conversion), the text of the last second
-    formatted reused when ``when`` is UTC and in that second."""
-    if when.tzinfo is not UTC:
-        return _second_text(when)
-    since = when - _EPOCH
-    second = since.days * 86_400 + since.seconds
-    global _last_second
-    last = _last_second
-    if last[0] == second:
-        return last[1]
-    text = _second_text(when)
-    _last_second = (second, text)
-    return text
+    def __call__(self, when: datetime) -> str:
+        if when.tzinfo is not UTC:
+            return self.make(when)
+        since = when - _EPOCH
+        second = since.days * 86_400 + since.seconds
+        last = self._last
+        if last[0] == second:
+            return last[1]
+        text = self.make(when)
+        self._last = (second, text)
+        return text
 
 
 def _second_text(when: datetime) -> str:
     # formatted by hand: strftime costs twice as much
     return (f"{when.year:04d}{when.month:02d}{when.day:02d}-"
             f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
+
+
+#: ``when``'s date and time to the second as a UTCTimestamp begins, ``YYYYMMDD-HH:MM:SS``
+utc_second_text = PerSecond(_second_text)
 
 
 def format_utc_timestamp(t: datetime | int, precision: TimePrecision = TimePrecision.MILLIS) -> str:

@@ -57,11 +57,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -69,8 +70,8 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
 
+from fixspec.fieldtypes import PerSecond
 from fixspec.reject import Reject
-from gateway.codec import peek_field
 from gateway.fixmessage import Message
 from gateway.session import AppMessage, RejectReceived
 from gateway.yamlcheck import Node
@@ -80,15 +81,18 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditConfig", "AuditLog", "parse_audit_config", "scan_ids", "show_soh"]
 
-# The tags a message record names, searched as "<SOH>tag=" (tag 8 is first, never searched).
+# The tags a message record names, by field name, in the record's order (tag 8 is first in
+# a message, never searched); one pattern finds each "<SOH>tag=value" of them in one pass.
 _ID_TAGS: tuple[tuple[bytes, str], ...] = (
-    (b"\x0134=", "seq"),
-    (b"\x0135=", "msg_type"),
-    (b"\x0111=", "cl_ord_id"),
-    (b"\x0141=", "orig_cl_ord_id"),
-    (b"\x0137=", "order_id"),
-    (b"\x0117=", "exec_id"),
+    (b"34", "seq"),
+    (b"35", "msg_type"),
+    (b"11", "cl_ord_id"),
+    (b"41", "orig_cl_ord_id"),
+    (b"37", "order_id"),
+    (b"17", "exec_id"),
 )
+_ID_FIELDS = re.compile(
+    rb"\x01(" + b"|".join(tag for tag, _ in _ID_TAGS) + rb")=([^\x01]*)")
 
 
 #: Keys every record starts with; a caller's field of the same name is written with a "_" added.
@@ -102,12 +106,10 @@ def scan_ids(raw: bytes) -> dict[str, str]:
     A scan, not a decode: it works on invalid messages too, and takes the first occurrence
     (a tag repeated inside a group is not seen twice).
     """
-    out: dict[str, str] = {}
-    for needle, name in _ID_TAGS:
-        value = peek_field(raw, needle)
-        if value is not None:
-            out[name] = value
-    return out
+    first: dict[bytes, bytes] = {}
+    for tag, value in _ID_FIELDS.findall(raw):
+        first.setdefault(tag, value)
+    return {name: first[tag].decode("latin-1") for tag, name in _ID_TAGS if tag in first}
 
 
 def show_soh(raw: bytes) -> str:
@@ -154,8 +156,16 @@ def _render(_logger: object, _method: str, event_dict: MutableMapping[str, Any])
 def message_line(ts: datetime, session: str, direction: str, raw: bytes) -> str:
     """The ``msg`` record of ``raw`` as one JSON line: the text :func:`_render` makes of the
     same fields (``seq`` a JSON number when it is ASCII digits; a test holds the two equal)."""
-    parts = ['{"ts":"', ts.isoformat(timespec="microseconds"), '","kind":"msg","event":',
-             _STR(direction), ',"session":', _STR(session), ',"direction":', _STR(direction)]
+    head = _HEADS.get((session, direction))
+    if head is None:
+        if len(_HEADS) >= 1024:  # a gateway has a few sessions; bounded all the same
+            _HEADS.clear()
+        head = _HEADS[(session, direction)] = (
+            f'","kind":"msg","event":{_STR(direction)},"session":{_STR(session)},'
+            f'"direction":{_STR(direction)}')
+    iso = (f"{_ISO_SECOND(ts)}.{ts.microsecond:06d}+00:00" if ts.tzinfo is UTC
+           else ts.isoformat(timespec="microseconds"))
+    parts = ['{"ts":"', iso, head]
     for name, value in scan_ids(raw).items():
         if name == "seq" and value.isascii() and value.isdigit():
             value_text = str(int(value))
@@ -164,6 +174,12 @@ def message_line(ts: datetime, session: str, direction: str, raw: bytes) -> str:
         parts += (',"', name, '":', value_text)
     parts += (',"raw":', _STR(show_soh(raw)), "}")
     return "".join(parts)
+
+
+#: what a msg record says between its time and its ids, by session and direction
+_HEADS: dict[tuple[str, str], str] = {}
+#: a UTC time to the second as ISO 8601 writes it (``YYYY-MM-DDTHH:MM:SS``)
+_ISO_SECOND = PerSecond(lambda t: t.isoformat(timespec="seconds")[:19])
 
 
 class _LineWriter:
