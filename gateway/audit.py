@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
+from engine._core import ffi, lib
 
 from fixspec.fieldtypes import PerSecond
 from fixspec.reject import Reject
@@ -165,15 +166,21 @@ def message_line(ts: datetime, session: str, direction: str, raw: bytes) -> str:
             f'"direction":{_STR(direction)}')
     iso = (f"{_ISO_SECOND(ts)}.{ts.microsecond:06d}+00:00" if ts.tzinfo is UTC
            else ts.isoformat(timespec="microseconds"))
-    parts = ['{"ts":"', iso, head]
-    for name, value in scan_ids(raw).items():
-        if name == "seq" and value.isascii() and value.isdigit():
-            value_text = str(int(value))
-        else:
-            value_text = _STR(value)
-        parts += (',"', name, '":', value_text)
-    parts += (',"raw":', _STR(show_soh(raw)), "}")
-    return "".join(parts)
+    return f'{{"ts":"{iso}{head}{_message_tail(raw)}'
+
+
+def _message_tail(raw: bytes) -> str:
+    """The record's ids and raw text (see csrc/auditline.h: :func:`scan_ids` and
+    :func:`show_soh` in one C pass), written into a buffer each thread keeps."""
+    n = len(raw)
+    buf = getattr(_TAIL, "buf", None)
+    if buf is None or len(buf) < lib.audit_msg_tail_bound(n):
+        buf = _TAIL.buf = ffi.new("uint8_t[]", max(lib.audit_msg_tail_bound(n), 1 << 16))
+    tail: bytes = ffi.buffer(buf, lib.audit_msg_tail(raw, n, buf))[:]
+    return tail.decode("utf-8")
+
+
+_TAIL = threading.local()
 
 
 #: what a msg record says between its time and its ids, by session and direction
