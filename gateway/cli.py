@@ -37,8 +37,9 @@ class UserError(Exception):
 
 
 class Stopped(BaseException):
-    """SIGTERM or SIGHUP arrived before the command took them over. A BaseException, as
-    KeyboardInterrupt is, so that no ``except Exception`` on the way swallows it."""
+    """SIGTERM or SIGHUP arrived before the command took them over, or SIGINT while the
+    command was being chosen (:func:`stop_signals`). A BaseException, as KeyboardInterrupt
+    is, so that no ``except Exception`` on the way swallows it."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -91,15 +92,21 @@ def kill_requested() -> bool:
 
 @contextmanager
 def stop_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Stopped` inside the block (SIGINT keeps raising
-    KeyboardInterrupt) and SIGUSR1 is noted (:func:`kill_requested`); the previous handlers
-    are back after it. Only the main thread can set handlers: elsewhere (a test calling
-    :func:`main` from a thread) nothing changes."""
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` inside the block and SIGUSR1 is
+    noted (:func:`kill_requested`); the previous handlers are back after it. Only the main
+    thread can set handlers: elsewhere (a test calling :func:`main` from a thread) nothing
+    changes.
+
+    SIGINT too, and not as KeyboardInterrupt: while the modules import, a KeyboardInterrupt
+    raised inside ``exec`` of source text (dataclasses make their methods that way) is marked
+    unhandled in CPython even once caught, and the interpreter would then end itself by
+    SIGINT instead of exiting with 130. A command gets KeyboardInterrupt back
+    (:func:`ctrl_c_as_keyboard_interrupt`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.signal(sig, _raise_stopped)
-                for sig in (signal.SIGTERM, signal.SIGHUP)}
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, _note_kill)
     # a log rotation's signal before any log is open has nothing to do, and must not end the
     # process (SIGUSR2's default)
@@ -111,6 +118,22 @@ def stop_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt inside the block, as Python's own handler does, so a
+    command's ``asyncio.run`` turns Ctrl-C into cancelling its task and its sessions log out
+    (``gateway demo``); the handler before it is back after it. Main thread only, as
+    :func:`stop_signals`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stopped: BaseException
     with stop_signals():
@@ -118,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(argv)
             try:
-                result: int = args.run(args)
+                with ctrl_c_as_keyboard_interrupt():
+                    result: int = args.run(args)
             except (UserError, ValueError, OSError) as exc:
                 print(f"gateway: error: {exc}", file=sys.stderr)
                 print_notes(exc)
