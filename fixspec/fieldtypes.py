@@ -261,6 +261,8 @@ def parse_decimal(value: bytes | str) -> Decimal:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class PerSecond:
     """``make(when)``, the text of a time to the second, made once a second: the last one
     made is kept and given again for a UTC time in the same second (a busy session formats
@@ -269,7 +271,7 @@ class PerSecond:
 
     def __init__(self, make: Callable[[datetime], str]) -> None:
         self.make = make
-        self._last: tuple[int, str] = (-1, "")  # seconds since the epoch, its text
+        self._last: tuple[int | None, str] = (None, "")  # seconds since the epoch, its text
 
     def __call__(self, when: datetime) -> str:
         if when.tzinfo is not UTC:

@@ -24,7 +24,7 @@ from fixspec.dictionary import (
     builtin_session,
     load_builtin,
 )
-from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from fixspec.fieldtypes import PerSecond, TimePrecision, format_utc_timestamp
 from fixspec.reject import LocalProtocolError, RemoteProtocolError, SessionRejectReason
 from fixspec.validate import ValidationOptions, validate
 from gateway.codec import FramingError, _Decoder, checksum, decode, decode_bytes, encode
@@ -171,16 +171,22 @@ def test_a_second_formatted_before_is_reused_only_for_that_second() -> None:
     # the text of the last second is kept: each time below is another second or zone
     times = [T0, T0.replace(microsecond=5), T0 + timedelta(seconds=1), T0,
              T0.astimezone(timezone(timedelta(hours=2))), T0 - timedelta(days=366),
-             T0.replace(second=2)]
+             T0.replace(second=2), datetime(1969, 12, 31, 23, 59, 59, 5, tzinfo=UTC)]
     assert [log_stamp(t) for t in times] == [
         "20240102-13:45:01.123456", "20240102-13:45:01.000005", "20240102-13:45:02.123456",
         "20240102-13:45:01.123456",
         "20240102-15:45:01.123456",  # a log line shows the time's own fields
-        "20230101-13:45:01.123456", "20240102-13:45:02.123456"]
+        "20230101-13:45:01.123456", "20240102-13:45:02.123456", "19691231-23:59:59.000005"]
     assert [format_utc_timestamp(t) for t in times] == [
         "20240102-13:45:01.123", "20240102-13:45:01.000", "20240102-13:45:02.123",
         "20240102-13:45:01.123", "20240102-13:45:01.123", "20230101-13:45:01.123",
-        "20240102-13:45:02.123"]
+        "20240102-13:45:02.123", "19691231-23:59:59.000"]
+
+
+def test_a_fresh_per_second_text_makes_its_first_second_whatever_it_is() -> None:
+    # (the second before the epoch is -1: no "nothing made yet" value may stand for it)
+    text = PerSecond(lambda t: t.isoformat())
+    assert text(datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)) == "1969-12-31T23:59:59+00:00"
 
 
 def test_format_utc_timestamp_refuses_naive_times() -> None:
