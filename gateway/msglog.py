@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from fixspec.fieldtypes import utc_second_text
 
@@ -59,7 +59,7 @@ class SessionLog:
 
     def __init__(self, directory: Path | None, begin_string: str, sender: str,
                  target: str) -> None:
-        self._messages: TextIO | None = None
+        self._messages: BinaryIO | None = None  # the message's bytes as they are
         self._events: TextIO | None = None
         if directory is None:
             return
@@ -67,12 +67,12 @@ class SessionLog:
         stem = f"{begin_string}-{sender}-{target}"
         self.messages_path = directory / f"{stem}.messages.current.log"
         self.events_path = directory / f"{stem}.event.current.log"
-        self._messages = self.messages_path.open("a", encoding="latin-1", newline="\n")
+        self._messages = self.messages_path.open("ab")
         self._events = self.events_path.open("a", encoding="utf-8", newline="\n")
 
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
-            self._messages.write(log_line(now, raw.decode("latin-1")))
+            self._messages.write(b"%s : %s\n" % (log_stamp(now).encode("ascii"), raw))
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
@@ -91,7 +91,7 @@ class SessionLog:
         if self._messages is None or self._events is None:
             return
         self.messages_path.parent.mkdir(parents=True, exist_ok=True)
-        messages = self.messages_path.open("a", encoding="latin-1", newline="\n")
+        messages = self.messages_path.open("ab")
         try:
             events = self.events_path.open("a", encoding="utf-8", newline="\n")
         except OSError:
