@@ -104,26 +104,35 @@ def _is_time(v: bytes) -> bool:
     return m is not None and _valid_time(*m.groups())
 
 
-#: ``YYYYMMDD-HH:MM`` prefixes of UTCTimestamps checked already, and whether the date, hour
-#: and minute were valid: a session's timestamps share a few, and the date check is most of
-#: the cost of one (a message carries two). Cleared when full.
-_TIMESTAMP_MINUTES: dict[bytes, bool] = {}
+#: ``YYYYMMDD-HH:MM`` prefixes of UTCTimestamps read already, each with its minute as a UTC
+#: datetime, or None if the date, hour or minute is not valid: a session's timestamps share a
+#: few, and reading the date is most of the cost of one (a message carries two). Cleared when
+#: full.
+_TIMESTAMP_MINUTES: dict[bytes, datetime | None] = {}
 _MINUTES_KEPT = 4096
+
+
+def _minute_of(v: bytes, m: re.Match[bytes]) -> datetime | None:
+    """The minute of UTCTimestamp ``v`` (``m`` its match of _RE_TIMESTAMP), None if the
+    date, hour or minute is not valid."""
+    key = v[:14]
+    try:
+        return _TIMESTAMP_MINUTES[key]
+    except KeyError:
+        pass
+    y, mo, d, h, mi = m.groups()[:5]
+    minute = (datetime(int(y), int(mo), int(d), int(h), int(mi), tzinfo=UTC)
+              if _valid_date(y, mo, d) and _valid_time(h, mi, None) else None)
+    if len(_TIMESTAMP_MINUTES) >= _MINUTES_KEPT:
+        _TIMESTAMP_MINUTES.clear()
+    _TIMESTAMP_MINUTES[key] = minute
+    return minute
 
 
 def _is_timestamp(v: bytes) -> bool:
     m = _RE_TIMESTAMP.fullmatch(v)
-    if m is None:
-        return False
-    minute = v[:14]
-    ok = _TIMESTAMP_MINUTES.get(minute)
-    if ok is None:
-        y, mo, d, h, mi = m.groups()[:5]
-        ok = _valid_date(y, mo, d) and _valid_time(h, mi, None)
-        if len(_TIMESTAMP_MINUTES) >= _MINUTES_KEPT:
-            _TIMESTAMP_MINUTES.clear()
-        _TIMESTAMP_MINUTES[minute] = ok
-    return ok and v[15:17] <= b"60"  # the seconds: two digits, 60 a leap second
+    # the seconds: two digits, 60 a leap second
+    return m is not None and _minute_of(v, m) is not None and v[15:17] <= b"60"
 
 
 def _is_monthyear(v: bytes) -> bool:
@@ -228,16 +237,16 @@ def parse_utc_timestamp(value: bytes | str) -> datetime:
     """
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     m = _RE_TIMESTAMP.fullmatch(raw)
-    if m is None:
+    minute = None if m is None else _minute_of(raw, m)
+    second = int(raw[15:17]) if minute is not None else 61
+    if minute is None or second > 60:  # _is_timestamp, matched once
         raise ValueError(f"not a UTCTimestamp: {value!r}")
-    y, mo, d, h, mi, s, frac = m.groups()
-    if not (_valid_date(y, mo, d) and _valid_time(h, mi, s)):  # _is_timestamp, matched once
-        raise ValueError(f"not a UTCTimestamp: {value!r}")
+    assert m is not None
+    frac = m[7]
     micros = int((frac or b"0").ljust(6, b"0")[:6])
-    second = int(s)
     if second == 60:
         second, micros = 59, 999_999
-    return datetime(int(y), int(mo), int(d), int(h), int(mi), second, micros, tzinfo=UTC)
+    return minute.replace(second=second, microsecond=micros)
 
 
 def parse_utc_date(value: bytes | str) -> date:
