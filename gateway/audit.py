@@ -66,7 +66,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import structlog
 from engine._core import ffi, lib
@@ -157,19 +157,24 @@ def _render(_logger: object, _method: str, event_dict: MutableMapping[str, Any])
 def message_line(ts: datetime, session: str, direction: str, raw: bytes) -> str:
     """The ``msg`` record of ``raw`` as one JSON line: the text :func:`_render` makes of the
     same fields (``seq`` a JSON number when it is ASCII digits; a test holds the two equal)."""
+    return message_record(ts, session, direction, raw).decode("utf-8")
+
+
+def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> bytes:
+    """:func:`message_line` as the UTF-8 bytes the log file holds (what the log writes)."""
     head = _HEADS.get((session, direction))
     if head is None:
         if len(_HEADS) >= 1024:  # a gateway has a few sessions; bounded all the same
             _HEADS.clear()
         head = _HEADS[(session, direction)] = (
             f'","kind":"msg","event":{_STR(direction)},"session":{_STR(session)},'
-            f'"direction":{_STR(direction)}')
+            f'"direction":{_STR(direction)}').encode()
     iso = (f"{_ISO_SECOND(ts)}.{ts.microsecond:06d}+00:00" if ts.tzinfo is UTC
            else ts.isoformat(timespec="microseconds"))
-    return f'{{"ts":"{iso}{head}{_message_tail(raw)}'
+    return b'{"ts":"%s%s%s' % (iso.encode("ascii"), head, _message_tail(raw))
 
 
-def _message_tail(raw: bytes) -> str:
+def _message_tail(raw: bytes) -> bytes:
     """The record's ids and raw text (see csrc/auditline.h: :func:`scan_ids` and
     :func:`show_soh` in one C pass), written into a buffer each thread keeps."""
     n = len(raw)
@@ -177,14 +182,14 @@ def _message_tail(raw: bytes) -> str:
     if buf is None or len(buf) < lib.audit_msg_tail_bound(n):
         buf = _TAIL.buf = ffi.new("uint8_t[]", max(lib.audit_msg_tail_bound(n), 1 << 16))
     tail: bytes = ffi.buffer(buf, lib.audit_msg_tail(raw, n, buf))[:]
-    return tail.decode("utf-8")
+    return tail
 
 
 _TAIL = threading.local()
 
 
 #: what a msg record says between its time and its ids, by session and direction
-_HEADS: dict[tuple[str, str], str] = {}
+_HEADS: dict[tuple[str, str], bytes] = {}
 #: a UTC time to the second as ISO 8601 writes it (``YYYY-MM-DDTHH:MM:SS``)
 _ISO_SECOND = PerSecond(lambda t: t.isoformat(timespec="seconds")[:19])
 
@@ -193,14 +198,18 @@ class _LineWriter:
     """The structlog "logger" at the end of the chain: writes rendered lines to a file,
     flushing every ``flush_every`` lines."""
 
-    def __init__(self, file: TextIO, flush_every: int) -> None:
+    def __init__(self, file: BinaryIO, flush_every: int) -> None:
         self.file = file
         self.flush_every = flush_every
         self.pending = 0
         self.held = 0  # depth of AuditLog.hold()
 
     def msg(self, message: str) -> None:
-        self.file.write(message + "\n")
+        self.line(message.encode("utf-8"))
+
+    def line(self, line: bytes) -> None:
+        """Write ``line`` (UTF-8, without its newline)."""
+        self.file.write(line + b"\n")
         self.pending += 1
         if self.pending >= self.flush_every and not self.held:
             self.flush()
@@ -242,7 +251,7 @@ class AuditLog:
             raise ValueError("flush_every must be at least 1")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO | None = self.path.open("a", encoding="utf-8", newline="\n")
+        self._file: BinaryIO | None = self.path.open("ab")  # UTF-8 lines
         self._writer = _LineWriter(self._file, flush_every)
         # bound once: a call is then the processor and the write, not a new logger each time
         self._info = structlog.wrap_logger(
@@ -293,11 +302,11 @@ class AuditLog:
     def message(self, session: SessionRunner, direction: Literal["in", "out"], raw: bytes,
                 now: datetime) -> None:
         try:
-            line = message_line(now, session.name, direction, raw)
+            line = message_record(now, session.name, direction, raw)
             with self._lock:
                 if self._file is None:
                     raise ValueError(f"audit log {self.path} is closed")
-                self._writer.msg(line)
+                self._writer.line(line)
         except Exception as exc:  # never raises, as _write
             self._failed(exc)
 
@@ -348,7 +357,7 @@ class AuditLog:
                 return
             old.flush()  # what is written so far stays in the old file (raises: nothing moved)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = self.path.open("a", encoding="utf-8", newline="\n")
+            new = self.path.open("ab")
             self._file = self._writer.file = new
             self._writer.pending = 0
             old.close()  # flushed: closing it loses nothing, whatever it says
