@@ -24,9 +24,14 @@ from typing import Any, Generic, TypeVar
 from fixspec.dictionary import FieldDef, FieldSet, SessionDictionaries
 from fixspec.fieldtypes import MULTI_VALUE_TYPES, SOH, STRING_TYPES, format_check
 
-__all__ = ["MAX_PLANS", "PerDictionary", "ShapePlan", "plan_of", "shape_of"]
+__all__ = ["MAX_PLANS", "MAX_SHAPE_FIELDS", "PerDictionary", "ShapePlan", "plan_of", "shape_of"]
 
 MAX_PLANS = 1024  # a cache's default bound (PerDictionary)
+#: Shapes are learnt of messages of at most this many fields; a longer one is handled in full
+#: each time. No real message has that many outside its groups, and a peer's long ones (a
+#: message may be a megabyte of fields) must not fill the caches' memory: with this bound
+#: they hold at most a few megabytes whatever comes in.
+MAX_SHAPE_FIELDS = 256
 
 V = TypeVar("V")
 
@@ -164,6 +169,10 @@ class PerDictionary(Generic[V]):
 
     def __len__(self) -> int:
         return self._count
+
+    def held_for(self, sd: SessionDictionaries) -> int:
+        """How many values it holds for ``sd``."""
+        return len(self._by_dictionary.get(sd, ()))
 
     def get(self, sd: SessionDictionaries, key: Hashable) -> V | None:
         known = self._by_dictionary.get(sd)

@@ -55,7 +55,7 @@ from fixspec.reject import (
     RemoteProtocolError,
 )
 from fixspec.reject import SessionRejectReason as R
-from fixspec.shape_plans import PerDictionary, ShapePlan, plan_of, shape_of
+from fixspec.shape_plans import MAX_SHAPE_FIELDS, PerDictionary, ShapePlan, plan_of, shape_of
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -333,6 +333,9 @@ def validate(
         return
     sections = (message.header, message.trailer, message.body)
     shape, values = shape_of(msg_type_raw.decode("latin-1"), sections)
+    if len(values) > MAX_SHAPE_FIELDS:
+        _check_fully(message, sd, options, outbound)
+        return
     key = (options, outbound, shape)
     plan = _PLANS.get(sd, key)
     if plan is not None and plan.passes(values):

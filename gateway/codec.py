@@ -53,7 +53,7 @@ from fixspec.dictionary import (
 from fixspec.fieldtypes import SOH, TimePrecision, format_utc_timestamp
 from fixspec.reject import LocalProtocolError, Reject, RemoteProtocolError
 from fixspec.reject import SessionRejectReason as R
-from fixspec.shape_plans import PerDictionary
+from fixspec.shape_plans import MAX_SHAPE_FIELDS, PerDictionary
 from fixspec.validate import DEFAULT_OPTIONS, ValidationOptions
 from gateway.fixmessage import (
     BEGIN_STRING,
@@ -288,23 +288,33 @@ def decode(
     (see the module docstring) and nothing else.
     """
     sd = as_session(dictionary)
+    if len(fields) > MAX_SHAPE_FIELDS:  # not learnt: see MAX_SHAPE_FIELDS
+        msg = _Decoder(fields, sd, options).decode()
+    else:
+        msg = _decode_by_shape(fields, sd, options)
+    msg.raw = raw
+    return msg
+
+
+def _decode_by_shape(fields: Sequence[tuple[int, bytes]], sd: SessionDictionaries,
+                     options: ValidationOptions) -> Message:
+    """:func:`decode`, split as the first message of the shape was (``_SECTIONS``)."""
     check_order = options.check_fields_out_of_order
-    key = (tuple([tag for tag, _ in fields]), fields[2][1] if len(fields) > 2 else None)
-    sections = _SECTIONS.get(sd, (check_order, key))
+    key = (check_order, tuple([tag for tag, _ in fields]),
+           fields[2][1] if len(fields) > 2 else None)
+    sections = _SECTIONS.get(sd, key)
     if sections is None:
         decoder = _Decoder(fields, sd, options)
         msg = decoder.decode()
         placed = decoder.placed
         if placed is not None:
-            _SECTIONS.put(sd, (check_order, key), tuple(
+            _SECTIONS.put(sd, key, tuple(
                 tuple(i for i, w in enumerate(placed) if w == section)
                 for section in (_HEADER, _BODY, _TRAILER)))
-    else:
-        header, body, trailer = (FieldMap.wrap([fields[i] for i in indexes])
-                                 for indexes in sections)
-        msg = Message.of(header, body, trailer)
-    msg.raw = raw
-    return msg
+        return msg
+    header, body, trailer = (FieldMap.wrap([fields[i] for i in indexes])
+                             for indexes in sections)
+    return Message.of(header, body, trailer)
 
 
 #: where a known shape's fields go (the header's, the body's and the trailer's indexes), by
@@ -500,7 +510,9 @@ def encode(
         raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, BEGIN_STRING,
                      msg_type.decode("latin-1"), "SOH in value")
     key = (msg_type, shape)
-    if sd is not None:
+    learn = sd is not None and sum(map(len, sections)) <= MAX_SHAPE_FIELDS
+    if learn:
+        assert sd is not None
         layout = _LAYOUTS.get(sd, key)
         if layout is not None:
             parts = [b"35=", msg_type]
@@ -523,7 +535,8 @@ def encode(
     enc.ascending(sections[2], sd.trailer if sd else None, _OWN)
     body = b"".join(enc.out)
     enc.check_delimiters(body)
-    if sd is not None and enc.orders is not None:
+    if learn and enc.orders is not None:
+        assert sd is not None
         _LAYOUTS.put(sd, key, tuple(
             tuple((i, b"\x01%d=" % shape_tags[i]) for i in order)
             for shape_tags, order in zip(shape, enc.orders, strict=True)))

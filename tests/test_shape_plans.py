@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixspec.dictionary import builtin_session
+from fixspec.dictionary import SessionDictionaries, builtin_session, load_builtin
 from fixspec.reject import FixProtocolError, Reject
-from fixspec.shape_plans import MAX_PLANS, PerDictionary, shape_of
+from fixspec.shape_plans import MAX_PLANS, MAX_SHAPE_FIELDS, PerDictionary, shape_of
 from fixspec.validate import _PLANS, ValidationOptions, _check_fully, validate
-from gateway.codec import decode
+from gateway.codec import _LAYOUTS, _SECTIONS, decode, encode
 from gateway.fixmessage import Message
 from tests.test_validate import BASE
 
@@ -107,3 +107,23 @@ def test_a_cache_of_what_shapes_teach_is_bounded_and_per_dictionary() -> None:
     cache.put(FIX44, "b", 4)
     cache.put(FIX44, "c", 5)  # full: cleared first
     assert (cache.get(FIX44, "a"), cache.get(FIX44, "c"), len(cache)) == (None, 5, 1)
+
+
+def test_a_message_of_more_fields_than_a_shape_may_have_is_never_learnt() -> None:
+    # a peer's long messages must not fill the caches: checked, decoded and encoded in full
+    sd = SessionDictionaries.single(load_builtin("FIX.4.4"))  # a pairing nothing has learnt
+    options = ValidationOptions(check_user_defined_fields=False)
+    head = [f for f in BASE[:-1] if f[0] not in (453, 448, 447, 452)]  # no group: all learn
+    tail = BASE[-1:]
+
+    def learnt(fields: Fields) -> list[int]:
+        message = decode(fields, None, sd, options=options)
+        validate(message, sd, options)
+        assert encode(message, sd).count(b"\x01") == len(fields)
+        return [cache.held_for(sd) for cache in (_SECTIONS, _PLANS, _LAYOUTS)]
+
+    user_defined = [(5000 + i, b"x") for i in range(MAX_SHAPE_FIELDS)]
+    assert learnt([*head, *user_defined, *tail]) == [0, 0, 0]
+    # the longest learnt: as many fields as the bound
+    fit = MAX_SHAPE_FIELDS - len(head) - len(tail)
+    assert learnt([*head, *user_defined[:fit], *tail]) == [1, 1, 1]
