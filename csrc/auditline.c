@@ -15,8 +15,9 @@ static const char *const ID_NAMES[ID_COUNT] = {
 enum { MAX_ESCAPED = 6 };
 
 size_t audit_msg_tail_bound(size_t n) {
-    /* every id's value is at most the message, written once more; the names and quotes */
-    return (ID_COUNT + 1) * (n * MAX_ESCAPED + 32) + 16;
+    /* the ids' values are distinct fields of the message (at most n bytes together), then
+     * the message; each escaped byte at most MAX_ESCAPED; the names, quotes and braces */
+    return 2 * n * MAX_ESCAPED + ID_COUNT * 32 + 16;
 }
 
 static uint8_t *put(uint8_t *out, const char *text) {

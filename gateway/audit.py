@@ -176,13 +176,20 @@ def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> by
 
 def _message_tail(raw: bytes) -> bytes:
     """The record's ids and raw text (see csrc/auditline.h: :func:`scan_ids` and
-    :func:`show_soh` in one C pass), written into a buffer each thread keeps."""
+    :func:`show_soh` in one C pass), written into a buffer each thread keeps, or for a
+    message too long for it (over about 20 KB) one of its own, not kept."""
     n = len(raw)
-    buf = getattr(_TAIL, "buf", None)
-    if buf is None or len(buf) < lib.audit_msg_tail_bound(n):
-        buf = _TAIL.buf = ffi.new("uint8_t[]", max(lib.audit_msg_tail_bound(n), 1 << 16))
+    if lib.audit_msg_tail_bound(n) > _KEPT_TAIL:
+        buf = ffi.new("uint8_t[]", lib.audit_msg_tail_bound(n))
+    else:
+        buf = getattr(_TAIL, "buf", None)
+        if buf is None:
+            buf = _TAIL.buf = ffi.new("uint8_t[]", _KEPT_TAIL)
     tail: bytes = ffi.buffer(buf, lib.audit_msg_tail(raw, n, buf))[:]
     return tail
+
+
+_KEPT_TAIL = 1 << 18  # bytes of the buffer each thread keeps for _message_tail
 
 
 _TAIL = threading.local()

@@ -239,3 +239,13 @@ def test_a_reopen_that_cannot_open_the_new_file_keeps_writing_to_the_old(
     events = [json.loads(line)["event"]
               for line in (tmp_path / "moved" / "audit.jsonl").read_text().splitlines()]
     assert events == ["before", "after"] and log.errors == 0
+
+
+def test_a_long_message_gets_its_record_and_the_buffer_kept_stays_small() -> None:
+    # a peer's megabyte message must not leave a buffer of ten times that behind
+    from gateway import audit
+    message_line(T0, "S", "in", b"8=FIX.4.4\x0135=0\x01")  # the buffer a thread keeps
+    raw = b"8=FIX.4.4\x0135=B\x0158=" + b"\x00" * 100_000 + b"\x01"
+    line = message_line(T0, "S", "in", raw)
+    assert json.loads(line)["raw"] == show_soh(raw)
+    assert len(audit._TAIL.buf) == audit._KEPT_TAIL
