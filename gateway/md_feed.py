@@ -49,6 +49,7 @@ The decoder's ``on_error`` turns raising into reporting and going on (a backtest
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -618,10 +619,18 @@ class MdLogReader:
     def __iter__(self) -> Iterator[MdBatch]:
         source = str(self.path)
         line = 1
+        # A chunk's lines are counted once it is decoded, so it is not kept while the next is
+        # read (one chunk in memory, not two); except the one that reached the file's end,
+        # which is kept instead and counted only if the file has grown (a day read in one
+        # piece is never counted).
+        at_end = b""
         with self.path.open("rb") as f:
             carry = b""
             while True:
                 data = f.read(self.chunk_bytes)
+                if data and at_end:
+                    line += at_end.count(b"\n")
+                at_end = b""
                 buf = carry + data if carry else data
                 if not data:
                     if buf:
@@ -633,10 +642,13 @@ class MdLogReader:
                     continue
                 # (no copy of a chunk that ends at a line end, as a file's last one does)
                 chunk, carry = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
-                del data, buf  # the chunk is all that stays alive while it is decoded
+                del data, buf
                 yield from self.decoder.decode(chunk, source, line)
-                line += chunk.count(b"\n")
-                del chunk  # not kept while the next is read: one chunk in memory, not two
+                if carry or f.tell() < os.fstat(f.fileno()).st_size:
+                    line += chunk.count(b"\n")
+                else:
+                    at_end = chunk
+                del chunk
 
 
 # -- applying -----------------------------------------------------------------------------------

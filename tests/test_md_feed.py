@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,23 @@ def test_small_chunks_read_the_same_and_count_lines(tmp_path: Path) -> None:
         for _ in MdLogReader(broken, chunk_bytes=1000):
             pass
     assert info.value.line == 2501 and str(info.value).startswith(f"{broken}:2501: ")
+
+
+def test_a_log_that_grows_while_read_still_counts_its_lines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The chunk that reached the file's end is counted only if more comes. More comes when
+    # the log grows between that check and the next read: here the check is told the file
+    # ends where the first chunk does, and the read finds ten more lines and a bad one.
+    lines = BUNDLED_LOG.read_bytes().splitlines(keepends=True)
+    first = b"".join(lines[:1000])
+    path = write(tmp_path, first, *lines[1000:1010], b"not a message\n")
+    real_fstat = os.fstat
+    monkeypatch.setattr("gateway.md_feed.os.fstat", lambda fd: os.stat_result(
+        (*real_fstat(fd)[:6], len(first), *real_fstat(fd)[7:])))
+    with pytest.raises(MdLogError) as info:
+        for _ in MdLogReader(path, chunk_bytes=len(first)):
+            pass
+    assert info.value.line == 1011
 
 
 def test_two_symbols_in_one_log(tmp_path: Path) -> None:
