@@ -238,12 +238,10 @@ def parse_utc_timestamp(value: bytes | str) -> datetime:
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     m = _RE_TIMESTAMP.fullmatch(raw)
     minute = None if m is None else _minute_of(raw, m)
-    second = int(raw[15:17]) if minute is not None else 61
-    if minute is None or second > 60:  # _is_timestamp, matched once
+    if m is None or minute is None or raw[15:17] > b"60":  # _is_timestamp, matched once
         raise ValueError(f"not a UTCTimestamp: {value!r}")
-    assert m is not None
-    frac = m[7]
-    micros = int((frac or b"0").ljust(6, b"0")[:6])
+    second = int(raw[15:17])
+    micros = int((m[7] or b"0").ljust(6, b"0")[:6])
     if second == 60:
         second, micros = 59, 999_999
     return minute.replace(second=second, microsecond=micros)

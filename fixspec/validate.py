@@ -328,20 +328,17 @@ def validate(
     """
     sd = as_session(dictionary)
     msg_type_raw = _first(message.header, MSG_TYPE)
-    if msg_type_raw is None:  # the full check reports it
-        _check_fully(message, sd, options, outbound)
-        return
     sections = (message.header, message.trailer, message.body)
-    shape, values = shape_of(msg_type_raw.decode("latin-1"), sections)
-    if len(values) > MAX_SHAPE_FIELDS:
-        _check_fully(message, sd, options, outbound)
-        return
-    key = (options, outbound, shape)
-    plan = _PLANS.get(sd, key)
-    if plan is not None and plan.passes(values):
-        return
+    key: tuple[object, ...] | None = None  # no plan without MsgType, or past MAX_SHAPE_FIELDS
+    if msg_type_raw is not None:
+        shape, values = shape_of(msg_type_raw.decode("latin-1"), sections)
+        if len(values) <= MAX_SHAPE_FIELDS:
+            key = (options, outbound, shape)
+            plan = _PLANS.get(sd, key)
+            if plan is not None and plan.passes(values):
+                return
     defines, mdef = _check_fully(message, sd, options, outbound)
-    if plan is None:
+    if key is not None and plan is None:
         _PLANS.put(sd, key, plan_of(
             tuple(zip(sections, (sd.header, sd.trailer, mdef), strict=True)), defines))
 

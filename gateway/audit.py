@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
@@ -73,6 +72,7 @@ from engine._core import ffi, lib
 
 from fixspec.fieldtypes import PerSecond
 from fixspec.reject import Reject
+from gateway.codec import peek_field
 from gateway.fixmessage import Message
 from gateway.session import AppMessage, RejectReceived
 from gateway.yamlcheck import Node
@@ -82,18 +82,15 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditConfig", "AuditLog", "parse_audit_config", "scan_ids", "show_soh"]
 
-# The tags a message record names, by field name, in the record's order (tag 8 is first in
-# a message, never searched); one pattern finds each "<SOH>tag=value" of them in one pass.
+# The tags a message record names, searched as "<SOH>tag=" (tag 8 is first, never searched).
 _ID_TAGS: tuple[tuple[bytes, str], ...] = (
-    (b"34", "seq"),
-    (b"35", "msg_type"),
-    (b"11", "cl_ord_id"),
-    (b"41", "orig_cl_ord_id"),
-    (b"37", "order_id"),
-    (b"17", "exec_id"),
+    (b"\x0134=", "seq"),
+    (b"\x0135=", "msg_type"),
+    (b"\x0111=", "cl_ord_id"),
+    (b"\x0141=", "orig_cl_ord_id"),
+    (b"\x0137=", "order_id"),
+    (b"\x0117=", "exec_id"),
 )
-_ID_FIELDS = re.compile(
-    rb"\x01(" + b"|".join(tag for tag, _ in _ID_TAGS) + rb")=([^\x01]*)")
 
 
 #: Keys every record starts with; a caller's field of the same name is written with a "_" added.
@@ -107,10 +104,12 @@ def scan_ids(raw: bytes) -> dict[str, str]:
     A scan, not a decode: it works on invalid messages too, and takes the first occurrence
     (a tag repeated inside a group is not seen twice).
     """
-    first: dict[bytes, bytes] = {}
-    for tag, value in _ID_FIELDS.findall(raw):
-        first.setdefault(tag, value)
-    return {name: first[tag].decode("latin-1") for tag, name in _ID_TAGS if tag in first}
+    out: dict[str, str] = {}
+    for needle, name in _ID_TAGS:
+        value = peek_field(raw, needle)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def show_soh(raw: bytes) -> str:
@@ -177,9 +176,9 @@ def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> by
 def _message_tail(raw: bytes) -> bytes:
     """The record's ids and raw text (see csrc/auditline.h: :func:`scan_ids` and
     :func:`show_soh` in one C pass), written into a buffer each thread keeps, or for a
-    message too long for it (over about 20 KB) one of its own, not kept."""
+    message longer than ``_KEPT_MESSAGE`` one of its own, not kept."""
     n = len(raw)
-    if lib.audit_msg_tail_bound(n) > _KEPT_TAIL:
+    if n > _KEPT_MESSAGE:
         buf = ffi.new("uint8_t[]", lib.audit_msg_tail_bound(n))
     else:
         buf = getattr(_TAIL, "buf", None)
@@ -189,9 +188,9 @@ def _message_tail(raw: bytes) -> bytes:
     return tail
 
 
-_KEPT_TAIL = 1 << 18  # bytes of the buffer each thread keeps for _message_tail
-
-
+#: the longest message whose record's tail fits the buffer each thread keeps, and its size
+_KEPT_MESSAGE = 20_000
+_KEPT_TAIL = lib.audit_msg_tail_bound(_KEPT_MESSAGE)
 _TAIL = threading.local()
 
 

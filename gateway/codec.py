@@ -494,13 +494,10 @@ def encode(
     against the dictionary: call :func:`fixspec.validate.validate` with ``outbound=True``.
     """
     sd = as_session(dictionary) if dictionary is not None else None
-    sections = (list(message.header), list(message.body), list(message.trailer))
-    shape = tuple(tuple([item[0] if type(item) is tuple else -1 for item in items])
-                  for items in sections)
-    msg_type = _header_value(sections[0], shape[0], MSG_TYPE)
+    msg_type = message.header.get(MSG_TYPE)
     if not msg_type:
         raise _local(R.REQUIRED_TAG_MISSING, MSG_TYPE, None, "no MsgType")
-    begin = _header_value(sections[0], shape[0], BEGIN_STRING)
+    begin = message.header.get(BEGIN_STRING)
     if not begin:
         if sd is None:
             raise _local(R.REQUIRED_TAG_MISSING, BEGIN_STRING, msg_type.decode("latin-1"),
@@ -509,11 +506,14 @@ def encode(
     if SOH in begin:
         raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, BEGIN_STRING,
                      msg_type.decode("latin-1"), "SOH in value")
-    key = (msg_type, shape)
-    learn = sd is not None and sum(map(len, sections)) <= MAX_SHAPE_FIELDS
-    if learn:
-        assert sd is not None
-        layout = _LAYOUTS.get(sd, key)
+    sections = (list(message.header), list(message.body), list(message.trailer))
+    # where the layout is learnt: with a dictionary, up to MAX_SHAPE_FIELDS fields
+    learnt_in = sd if sd is not None and sum(map(len, sections)) <= MAX_SHAPE_FIELDS else None
+    if learnt_in is not None:
+        shape = tuple(tuple([item[0] if type(item) is tuple else -1 for item in items])
+                      for items in sections)
+        key = (msg_type, shape)
+        layout = _LAYOUTS.get(learnt_in, key)
         if layout is not None:
             parts = [b"35=", msg_type]
             for items, order in zip(sections, layout, strict=True):
@@ -523,6 +523,19 @@ def encode(
             body = b"".join(parts)
             if body.count(SOH) == len(parts) - 2:  # else a value holds SOH: the full path says
                 return _frame(begin, body)
+    body, orders = _encode_fully(msg_type, sections, sd)
+    if learnt_in is not None and orders is not None:
+        _LAYOUTS.put(learnt_in, key, tuple(
+            tuple((i, b"\x01%d=" % shape_tags[i]) for i in order)
+            for shape_tags, order in zip(shape, orders, strict=True)))
+    return _frame(begin, body)
+
+
+def _encode_fully(msg_type: bytes, sections: tuple[list[Item], ...],
+                  sd: SessionDictionaries | None) -> tuple[bytes, list[tuple[int, ...]] | None]:
+    """:func:`encode` without a known layout: the message from MsgType on, every section
+    sorted and checked for SOH; and the order each section's fields were written in (None
+    if a group was)."""
     msg_type_text = msg_type.decode("latin-1")
     body_layout: FieldSet | None = None
     if sd is not None:
@@ -535,20 +548,7 @@ def encode(
     enc.ascending(sections[2], sd.trailer if sd else None, _OWN)
     body = b"".join(enc.out)
     enc.check_delimiters(body)
-    if learn and enc.orders is not None:
-        assert sd is not None
-        _LAYOUTS.put(sd, key, tuple(
-            tuple((i, b"\x01%d=" % shape_tags[i]) for i in order)
-            for shape_tags, order in zip(shape, enc.orders, strict=True)))
-    return _frame(begin, body)
-
-
-def _header_value(header: list[Item], tags: tuple[int, ...], tag: int) -> bytes | None:
-    """The first value of ``tag`` among ``header``'s fields (``tags`` theirs, in order)."""
-    if tag not in tags:
-        return None
-    item = header[tags.index(tag)]
-    return item[1] if isinstance(item, tuple) else None
+    return body, enc.orders
 
 
 def _frame(begin: bytes, body: bytes) -> bytes:

@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "auditline.h"
-
-#define FAIL(...)                              \
-    do {                                       \
-        fprintf(stderr, "fuzz_auditline: ");   \
-        fprintf(stderr, __VA_ARGS__);          \
-        fprintf(stderr, "\n");                 \
-        abort();                               \
-    } while (0)
+#include "fuzz_fail.h"
 
 static const char *const TAGS[6] = {"34", "35", "11", "41", "37", "17"};
 static const char *const NAMES[6] = {"seq", "msg_type", "cl_ord_id", "orig_cl_ord_id",

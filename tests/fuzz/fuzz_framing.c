@@ -26,14 +26,7 @@
 #include <string.h>
 
 #include "framing.h"
-
-#define FAIL(...)                             \
-    do {                                      \
-        fprintf(stderr, "fuzz_framing: ");    \
-        fprintf(stderr, __VA_ARGS__);         \
-        fprintf(stderr, "\n");                \
-        abort();                              \
-    } while (0)
+#include "fuzz_fail.h"
 
 struct out {
     struct fix_msg *msgs;

@@ -26,14 +26,7 @@
 
 #include "framing.h"
 #include "mdfeed.h"
-
-#define FAIL(...)                          \
-    do {                                   \
-        fprintf(stderr, "fuzz_mdfeed: ");  \
-        fprintf(stderr, __VA_ARGS__);      \
-        fprintf(stderr, "\n");             \
-        abort();                           \
-    } while (0)
+#include "fuzz_fail.h"
 
 #define MAX_SYMS 4
 #define MAX_MSGS 256
