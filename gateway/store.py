@@ -41,6 +41,11 @@ Durability of :class:`FileStore` (tested by killing a writer with SIGKILL many t
   one), so a crash during a reset leaves either the old session or the new one, never a mix.
   The messages it carries over (:meth:`MessageStore.carried`) are written into the new file
   before the rename, so they are there exactly when the new generation is.
+* Each generation is named by its creation record: the creation time and a random token
+  (:attr:`FileStore.generation`). The batch journal says which generation its records were
+  for, and the token keeps two generations apart even when a reset's time equals the one
+  before (a clock stepped back, or a frozen test clock). A store written before the token
+  was added is named by its time alone, as the journals of that time name it.
 
 Memory: the messages stay in the file; the store keeps where each one is (16 bytes a message,
 :class:`_SentIndex`), and recovery reads the file through a read-only memory mapping rather
@@ -322,6 +327,7 @@ class _Log:
     """What a record log says: the state its intact records add up to."""
 
     created: datetime
+    generation: str = ""  # the creation record's text (see FileStore.generation)
     index: _SentIndex = field(default_factory=_SentIndex)
     sender: int = 1
     target: int = 1
@@ -352,7 +358,8 @@ class _Log:
                 elif kind == _TARGET:
                     self.target = seq
                 elif kind == _CREATED:
-                    self.created = datetime.fromisoformat(bytes(view[body:end]).decode())
+                    self.generation = bytes(view[body:end]).decode()
+                    self.created = datetime.fromisoformat(self.generation.split(" ", 1)[0])
                 elif kind == _CARRIED:
                     self.carried.append(bytes(view[body:end]))
                 pos = end
@@ -419,6 +426,7 @@ class FileStore(MessageStore):
         self._sender = 1
         self._target = 1
         self._created = now or datetime.now(UTC)
+        self._generation = ""  # set with the creation record it is read from or written in
         self._monotonic = monotonic
         self._last_sync = -float("inf")  # the first "interval" write fsyncs
         # "interval": when the oldest record written since the last fsync must be fsynced
@@ -459,8 +467,9 @@ class FileStore(MessageStore):
         """Rebuild state from the log; cut off a torn tail (this store holds the lock)."""
         log = _Log(self._created)
         end, size = _replay_file(log, self.path)
-        self._index, self._sender, self._target, self._created, self._carried = (
-            log.index, log.sender, log.target, log.created, log.carried)
+        (self._index, self._sender, self._target, self._created, self._generation,
+         self._carried) = (log.index, log.sender, log.target, log.created, log.generation,
+                           log.carried)
         if end != size:
             self._rewrite_tail(end)
 
@@ -479,7 +488,7 @@ class FileStore(MessageStore):
         ends where those records begin or inside them (see :mod:`gateway.store_batch`);
         whether it did."""
         size = self.path.stat().st_size
-        if part.generation != self._created.isoformat() or not (
+        if part.generation != self._generation or not (
                 part.offset <= size < part.offset + len(part.data)):
             return False  # written (or another generation's): nothing to repair
         self._rewrite_tail(part.offset, part.data)
@@ -602,7 +611,8 @@ class FileStore(MessageStore):
     def _new_generation(self, now: datetime, carry: Sequence[bytes] = ()) -> int:
         tmp = self.path.with_suffix(self.path.suffix + ".new")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-        records = [self._record(_CREATED, 0, now.isoformat().encode()),
+        self._generation = f"{now.isoformat()} {os.urandom(8).hex()}"
+        records = [self._record(_CREATED, 0, self._generation.encode()),
                    *(self._record(_CARRIED, 0, bytes(m)) for m in carry)]
         data = b"".join(records)
         if os.write(fd, data) != len(data):  # only a full disk writes a regular file short
@@ -627,6 +637,13 @@ class FileStore(MessageStore):
     @property
     def creation_time(self) -> datetime:
         return self._created
+
+    @property
+    def generation(self) -> str:
+        """The name of the file's current generation: its creation time and, since the
+        token was added, a random token (module docstring); what the batch journal says its
+        records are for."""
+        return self._generation
 
     def save_sent(self, seq: int, raw: bytes) -> None:
         self._check_next(seq)

@@ -55,7 +55,7 @@ _PART = struct.Struct("<HHQI")  # path length, generation length, file offset, d
 class JournalPart:
     """What one store was to write at the end of the journaled batch."""
 
-    generation: str  # the store file's creation time (FileStore.creation_time, ISO)
+    generation: str  # the store file's generation (FileStore.generation)
     offset: int  # where the store's file ended before the batch's records
     data: bytes  # the records, as the store writes them
 
@@ -150,7 +150,7 @@ class StoreBatch:
         for store in stores:
             at, data = store.held_records()
             name = os.fsencode(os.path.abspath(store.path))
-            generation = store.creation_time.isoformat().encode()
+            generation = store.generation.encode()
             chunks += (_PART.pack(len(name), len(generation), at, len(data)), name, generation,
                        data)
         payload = b"".join(chunks)

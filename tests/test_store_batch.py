@@ -8,8 +8,9 @@ import errno
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,44 @@ def test_a_journal_part_already_written_or_of_an_older_generation_is_left_alone(
     assert raws(a) == [b"a1", b"buyer's fill", b"later"] and raws(b) == []
     a.close()
     b.close()
+
+
+def test_a_journal_part_is_not_written_into_a_new_generation_of_the_same_time(
+        tmp_path: Path) -> None:
+    a_path, b_path = kill_between(tmp_path)
+    batch = StoreBatch(journal_path([a_path, b_path]))
+    b = FileStore(b_path, fsync="never", batch=batch)
+    assert raws(b) == [b"b1", b"seller's fill"]  # repaired at the open
+    old = b.generation
+    b.reset(b.creation_time)  # a reset at the very time the store was made (a stepped clock)
+    b.save_sent(1, b"b1")  # the new file now ends exactly where the journal's part begins
+    assert b.creation_time == datetime.fromisoformat(old.split(" ")[0])
+    assert b.generation != old
+    b.close()
+    # the journal's part was for the old generation: not written into the new one
+    b = FileStore(b_path, fsync="never", batch=StoreBatch(journal_path([a_path, b_path])))
+    assert raws(b) == [b"b1"] and b.next_sender_seq == 2
+    b.close()
+
+
+def test_a_store_without_a_generation_token_is_named_by_its_time(tmp_path: Path) -> None:
+    path = tmp_path / "old.store"
+    store = FileStore(path, fsync="never", now=datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
+    store.save_sent(1, b"m1")
+    store.close()
+    # the creation record as a store made before the token wrote it: the time alone
+    data = path.read_bytes()
+    length = int.from_bytes(data[:4], "little")
+    head = data[8:17]  # kind and seq, under the crc with the payload
+    payload = b"2026-11-02T09:30:00+00:00"
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    path.write_bytes(len(payload).to_bytes(4, "little") + crc.to_bytes(4, "little") + head
+                     + payload + data[17 + length:])
+    store = FileStore(path, fsync="never")
+    assert store.generation == "2026-11-02T09:30:00+00:00"
+    assert store.creation_time == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    assert raws(store) == [b"m1"]
+    store.close()
 
 
 def test_a_torn_journal_is_read_as_none(tmp_path: Path) -> None:
