@@ -194,16 +194,11 @@ class FieldMap:
 
     def set(self, tag: int, value: FieldValue) -> None:
         """Replace the first field ``tag`` at this level, or append it if absent."""
-        new = (tag, to_bytes(value))
-        for i, item in enumerate(self._items):
-            if not isinstance(item, Group) and item[0] == tag:
-                self._items[i] = new
-                return
-        self._items.append(new)
+        self.update(((tag, to_bytes(value)),))
 
     def update(self, fields: Iterable[tuple[int, bytes]]) -> None:
-        """:meth:`set` each of ``fields`` (values already ``bytes``), in order, in one pass
-        over this level."""
+        """For each of ``fields`` (values already ``bytes``), in order: replace the first
+        field of its tag at this level, or append it if absent; one pass over this level."""
         first: dict[int, int] = {}
         items = self._items
         for i, item in enumerate(items):

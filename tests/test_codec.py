@@ -587,15 +587,20 @@ def test_a_known_layout_encodes_as_the_encoder_does(
 @given(st.lists(st.one_of(st.tuples(st.integers(1, 6), st.binary(max_size=2)),
                           st.integers(1, 6)), max_size=8),
        st.lists(st.tuples(st.integers(1, 6), st.binary(max_size=2)), max_size=6))
-def test_update_sets_each_field_as_set_would(
+def test_update_replaces_each_first_field_or_appends_it(
         items: list[tuple[int, bytes] | int], fields: list[tuple[int, bytes]]) -> None:
-    """FieldMap.update (one pass) leaves the level as a set() of each field in turn would,
-    a group of the same tag left alone (set replaces fields only)."""
-    def level() -> FieldMap:
-        return FieldMap([Group(i, 9) if isinstance(i, int) else i for i in items])
-
-    one_pass, one_by_one = level(), level()
-    one_pass.update(fields)
+    """FieldMap.update (one pass; set() is its one-field case) leaves the level as replacing,
+    field by field, the first field of the tag or appending it would: a group of the same
+    tag left alone, a later duplicate of the tag too."""
+    level = [Group(i, 9) if isinstance(i, int) else i for i in items]
+    expected: list[tuple[int, bytes] | Group] = list(level)
     for tag, value in fields:
-        one_by_one.set(tag, value)
-    assert one_pass == one_by_one
+        at = next((i for i, item in enumerate(expected)
+                   if not isinstance(item, Group) and item[0] == tag), None)
+        if at is None:
+            expected.append((tag, value))
+        else:
+            expected[at] = (tag, value)
+    one_pass = FieldMap(level)
+    one_pass.update(fields)
+    assert one_pass == FieldMap(expected)
