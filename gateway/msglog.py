@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from fixspec.fieldtypes import utc_second_text
 
@@ -24,10 +24,11 @@ def log_stamp(now: datetime) -> str:
     return f"{utc_second_text(now)}.{now.microsecond:06d}"
 
 
-def log_line(now: datetime, text: str) -> str:
+def log_line(now: datetime, text: bytes) -> bytes:
     """One line of a message or event log: ``YYYYMMDD-HH:MM:SS.ffffff : text`` and a newline
-    (every log the gateway writes in QuickFIX's layout uses this)."""
-    return f"{log_stamp(now)} : {text}\n"
+    (every log the gateway writes in QuickFIX's layout uses this; an event's text is UTF-8,
+    a message's bytes go as they came)."""
+    return b"%s : %s\n" % (log_stamp(now).encode("ascii"), text)
 
 
 WIRE_TEXT_LIMIT = 40  # characters of a value from the wire that a log line shows
@@ -60,7 +61,7 @@ class SessionLog:
     def __init__(self, directory: Path | None, begin_string: str, sender: str,
                  target: str) -> None:
         self._messages: BinaryIO | None = None  # the message's bytes as they are
-        self._events: TextIO | None = None
+        self._events: BinaryIO | None = None
         if directory is None:
             return
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,15 +69,15 @@ class SessionLog:
         self.messages_path = directory / f"{stem}.messages.current.log"
         self.events_path = directory / f"{stem}.event.current.log"
         self._messages = self.messages_path.open("ab")
-        self._events = self.events_path.open("a", encoding="utf-8", newline="\n")
+        self._events = self.events_path.open("ab")
 
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
-            self._messages.write(b"%s : %s\n" % (log_stamp(now).encode("ascii"), raw))
+            self._messages.write(log_line(now, raw))
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            self._events.write(log_line(now, text))
+            self._events.write(log_line(now, text.encode("utf-8")))
             self._events.flush()
 
     def flush(self) -> None:
@@ -93,7 +94,7 @@ class SessionLog:
         self.messages_path.parent.mkdir(parents=True, exist_ok=True)
         messages = self.messages_path.open("ab")
         try:
-            events = self.events_path.open("a", encoding="utf-8", newline="\n")
+            events = self.events_path.open("ab")
         except OSError:
             messages.close()
             raise

@@ -40,7 +40,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.framing import Framer
 from gateway.application import Application, TimedApplication
@@ -102,7 +102,7 @@ class EngineLog:
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / ACCEPTOR_LOG
-        self._file: TextIO | None = None
+        self._file: BinaryIO | None = None
         self._closed = False
         self.errors = 0
 
@@ -112,8 +112,8 @@ class EngineLog:
         try:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8", newline="\n")
-            self._file.write(log_line(now, text))
+                self._file = self.path.open("ab")
+            self._file.write(log_line(now, text.encode("utf-8")))
             self._file.flush()
         except OSError as exc:  # a full disk must not cost the acceptor its next connection
             self.errors += 1
