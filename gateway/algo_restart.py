@@ -82,7 +82,7 @@ from gateway.venue_orders import (
     Report,
     avg_price,
 )
-from gateway.venue_restart import last_state, stored_decimal, stored_int
+from gateway.venue_restart import acknowledged_request, last_state, stored_decimal, stored_int
 
 __all__ = ["PENDING_TEXT", "RESTART_CANCEL", "RESTART_TEXT", "Fill", "LostParent", "StoredChild",
            "reported_fills", "restart_cancel_id", "stored_children"]
@@ -215,12 +215,12 @@ class LostParent:
         f = scan_fields(raw)
         state = last_state(raw, owner, "", "", datetime.min)
         status = f.get(39, "")
-        exec_type = f.get(150, "")
-        acknowledges = exec_type in (PENDING_CANCEL, PENDING_REPLACE) and bool(f.get(41)) \
-            and f.get(58) != PENDING_TEXT
-        if request is None and acknowledges:
-            request = (exec_type, state.cl_ord_id)
-        if acknowledges:
+        # (a Pending Cancel of PENDING_TEXT is the gateway's own, unsolicited: in stores
+        # written before it went without OrigClOrdID, it has one)
+        acknowledged = acknowledged_request(f) if f.get(58) != PENDING_TEXT else None
+        if request is None:
+            request = acknowledged
+        if acknowledged is not None:
             # the last report is the acknowledgement: under the request's ClOrdID; the
             # order's own is its OrigClOrdID (a fill or status report while a request is
             # pending is under the order's own)

@@ -36,7 +36,7 @@ done ones too: :class:`SessionOrders` ``keep_done``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -64,7 +64,8 @@ if TYPE_CHECKING:
     from gateway.config import SessionConfig
     from gateway.session import Session
 
-__all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "last_state", "recover", "still_open",
+__all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "acknowledged_request", "last_state",
+           "recover", "still_open",
            "stored_decimal", "stored_int", "stored_reports", "trading_day"]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
@@ -181,12 +182,22 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
             got.open[order_id] = message.raw
         else:
             got.open.pop(order_id, None)
-        exec_type, status = f.get(150, ""), f.get(39, "")
-        if exec_type in _PENDING and f.get(41):  # a request acknowledged (11 is its ClOrdID)
-            got.requests[order_id] = (exec_type, f.get(11, ""))
-        elif status not in _PENDING:  # (a fill or status report while it is pending: not)
+        request = acknowledged_request(f)
+        if request is not None:
+            got.requests[order_id] = request
+        elif f.get(39, "") not in _PENDING:  # (a fill or status report while it is pending)
             got.requests.pop(order_id, None)
     return got
+
+
+def acknowledged_request(f: Mapping[int, str]) -> tuple[str, str] | None:
+    """What the report of fields ``f`` acknowledges: (its ExecType, Pending Cancel or Pending
+    Replace; the request's ClOrdID) when it answers a client's cancel or replace (such a
+    report has the request's ClOrdID and the order's as OrigClOrdID); else None."""
+    exec_type = f.get(150, "")
+    if exec_type in _PENDING and f.get(41):
+        return exec_type, f.get(11, "")
+    return None
 
 
 def stored_reports(store: MessageStore) -> Iterator[StoredMessage]:
