@@ -213,6 +213,11 @@ class Session:
         goes through here, so what :attr:`carry` names survives all of them."""
         carry = self.carry
         self.store.reset(now, carry() if carry is not None else ())
+        # what was held or asked for under the old numbers means nothing under the new ones
+        self.queue.clear()
+        self._queued.clear()
+        self.resend_range = None
+        self.resend_target = 0
 
     def _reset_connection_data(self) -> None:
         # a counterparty's stream is read as QuickFIX reads it: BodyLength is trusted, so a
@@ -501,7 +506,13 @@ class Session:
             if awaiting_logon or exc.reject.ref_msg_type == "A":
                 self._stop(out, now, f"invalid Logon: {exc.reject}")
             self._reject(out, now, exc.reject, message)
+            # the Reject may have used the number a gap was waiting for: what was held
+            # behind it goes on now, not when the peer happens to send again
+            self._drain_queue(now, out)
             return
+        # a sound message: the peer is alive, whatever it sends (QuickFIX's rule): our
+        # TestRequest no longer holds our Heartbeats back
+        self.test_request_sent_at = None
         msg_type = message.msg_type or ""
         if awaiting_logon and msg_type != "A":
             if msg_type == "5":
@@ -624,7 +635,9 @@ class Session:
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
         queued = self._queued
-        while self.queue and self.state is State.ACTIVE:
+        # also while our Logout waits for the peer's: what comes in meanwhile is processed
+        # (as it would be if it came in order), and so is what was held behind a gap
+        while self.queue and self.state in (State.ACTIVE, State.LOGOUT_SENT):
             expected = self.store.next_target_seq
             # numbers below the expected one (processed, or passed over by a SequenceReset)
             # can never be processed: dropped from the front, each once (a scan of the queue
@@ -726,8 +739,6 @@ class Session:
     def _on_heartbeat(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
         if not self._verify(message, now, out, too_high=True, too_low=True, queued=queued):
             return
-        if message.body.get(admin.TEST_REQ_ID) is not None:
-            self.test_request_sent_at = None
         self._advance(out, now)
 
     def _on_test_request(self, message: Message, now: datetime, out: Output,

@@ -140,6 +140,65 @@ def test_a_queue_past_a_sequence_reset_is_processed_from_the_new_number(
     assert s.store.next_target_seq == 6 and s.queue == {}
 
 
+def test_a_reject_that_fills_a_gap_lets_what_was_held_behind_it_go_on(
+        active: tuple[Session, Peer]) -> None:
+    """The resent 2 fails validation: its Reject uses number 2, so the TestRequest held as 3
+    is answered at once (QuickFIX's nextQueued after a Reject), not when the peer next
+    sends."""
+    s, peer = active
+    bad = peer.msg("35=D|21=1|38=5|40=1|54=1|55=IBM|60=20261125-12:00:00", now=T0)  # no 11
+    assert types(s.data_received(peer.msg("35=1|112=HELLO1", now=T0), T0)) == ["2"]
+    out = s.data_received(bad, T0)
+    assert types(out) == ["3", "0"] and fields(out.data[1])[112] == "HELLO1"
+    assert s.store.next_target_seq == 4 and not s.queue and s.resend_range is None
+
+
+def test_a_reset_logon_forgets_what_was_held_and_asked_under_the_old_numbers(
+        active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    peer.msg(nos("lost"), now=T0)  # 2, never sent
+    assert types(s.data_received(peer.msg(nos("STALE"), now=T0), T0)) == ["2"]  # 3 held
+    reset = Peer()
+    assert types(s.data_received(reset.logon(extra="|141=Y", now=T0), T0)) == ["A"]
+    assert not s.queue and s.resend_range is None
+    out = s.data_received(reset.msg(nos("N2"), now=T0) + reset.msg(nos("N3"), now=T0), T0)
+    assert [m.body.get_str(11) for m in out.app_messages()] == ["N2", "N3"]  # no STALE
+    reset.msg(nos("N4"), now=T0)  # never sent: a gap under the new numbers is asked for
+    out = s.data_received(reset.msg(nos("N5"), now=T0), T0)
+    assert types(out) == ["2"] and (fields(out.data[0])[7], fields(out.data[0])[16]) == (
+        "4", "0")
+
+
+def test_any_message_after_our_test_request_lets_heartbeats_resume(
+        active: tuple[Session, Peer]) -> None:
+    """The peer answers our TestRequest with an order, not a Heartbeat: it is alive, so
+    after HeartBtInt of our silence we heartbeat again (QuickFIX resets the pending
+    TestRequest on every message)."""
+    s, peer = active
+    assert types(s.on_timer(T0 + timedelta(seconds=30))) == ["0"]
+    assert types(s.on_timer(T0 + timedelta(seconds=36))) == ["1"]
+    at = T0 + timedelta(seconds=37)
+    assert types(s.data_received(peer.msg(nos("ALIVE"), now=at), at)) == []
+    assert types(s.on_timer(T0 + timedelta(seconds=66))) == ["0"]
+
+
+def test_what_was_held_is_processed_while_our_logout_waits(
+        active: tuple[Session, Peer]) -> None:
+    """Our Logout went out (a message with a bad SendingTime) while 3 was held behind a
+    gap: the peer's gap fill lets 3 through before its Logout, as QuickFIX processes the
+    queue in every state."""
+    s, peer = active
+    peer.msg(nos("lost"), now=T0)  # 2, never sent
+    assert types(s.data_received(peer.msg(nos("QUEUED"), now=T0), T0)) == ["2"]
+    old = T0 - timedelta(seconds=600)
+    assert types(s.data_received(peer.msg("35=1|112=T", now=old), T0)) == ["3", "5"]
+    assert s.state is State.LOGOUT_SENT
+    fill = peer.msg("35=4|123=Y|36=3", seq=2, now=T0, header=f"43=Y|122={ts(T0)}")
+    out = s.data_received(fill, T0)
+    assert [m.body.get_str(11) for m in out.app_messages()] == ["QUEUED"]
+    assert s.store.next_target_seq == 4
+
+
 def test_too_low_without_possdup_logs_out_and_disconnects(active: tuple[Session, Peer]) -> None:
     s, peer = active
     out = s.data_received(peer.msg(nos(), now=T0, seq=1), T0)
