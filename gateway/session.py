@@ -214,10 +214,16 @@ class Session:
         carry = self.carry
         self.store.reset(now, carry() if carry is not None else ())
         # what was held or asked for under the old numbers means nothing under the new ones
-        self.queue.clear()
-        self._queued.clear()
-        self.resend_range = None
-        self.resend_target = 0
+        self._forget_gap()
+
+    def _forget_gap(self) -> None:
+        """Drop what is held behind a gap and the ResendRequest outstanding for it."""
+        self.resend_range: tuple[int, int] | None = None
+        self.resend_target = 0  # highest number seen while a resend is outstanding
+        self.queue: dict[int, Message] = {}
+        # the queued numbers, smallest first (it may still hold ones already taken out of the
+        # queue): lets the drain drop what a SequenceReset passed over without a scan
+        self._queued: list[int] = []
 
     def _reset_connection_data(self) -> None:
         # a counterparty's stream is read as QuickFIX reads it: BodyLength is trusted, so a
@@ -234,12 +240,7 @@ class Session:
         self.last_received: datetime | None = None
         self.test_request_sent_at: datetime | None = None
         self.logout_sent_at: datetime | None = None
-        self.resend_range: tuple[int, int] | None = None
-        self.resend_target = 0  # highest number seen while a resend is outstanding
-        self.queue: dict[int, Message] = {}
-        # the queued numbers, smallest first (it may still hold ones already taken out of the
-        # queue): lets the drain drop what a SequenceReset passed over without a scan
-        self._queued: list[int] = []
+        self._forget_gap()
         self._reset_on_logon_done = False
         # a resend being served (its steps, then the messages sent behind it, as number and
         # bytes), in sequence order: see send_owed
@@ -449,8 +450,7 @@ class Session:
         self._go(Trigger.DISCONNECT)
         if self.config.reset_on_disconnect:
             self._reset_store(now)
-        self.queue.clear()
-        self._queued.clear()
+        self._forget_gap()
 
     def _stop(self, out: Output, now: datetime, reason: str) -> None:
         self._disconnect(out, now, reason)
