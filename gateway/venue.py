@@ -266,8 +266,9 @@ class Venue:
                                     f"{orig_cl_ord_id}'s ({has}): a replace changes OrderQty "
                                     "and Price only")
             self._check_qty(spec, qty)
-            if qty < order.cum:
-                raise _Rejected(CXL_OTHER, f"OrderQty {qty} is below CumQty {order.cum}")
+            # below what has filled: the rest is cancelled and the order is done at its
+            # CumQty (FIX 4.4 Appendix D, "order qty amended to cum qty"), as at CumQty itself
+            qty = max(qty, order.cum)
             ticks = 0
             if order.ord_type == LIMIT:
                 new_price = price if price is not None else order.price

@@ -238,14 +238,20 @@ def test_replace_down_keeps_priority_and_up_loses_it() -> None:
     assert v.order("C2", "b2").leaves == 200  # type: ignore[union-attr]
 
 
-def test_replace_below_filled_quantity_is_refused() -> None:
+@pytest.mark.parametrize("asked", [50, 60])
+def test_a_replace_down_to_or_below_the_filled_quantity_ends_the_order_filled(
+        asked: int) -> None:
+    """A cut that crossed a fill on the wire: the rest is cancelled, the order is done at
+    its CumQty (FIX 4.4 Appendix D: order qty amended to cum qty)."""
     v = venue()
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
     v.new_order(nos("C2", "s", Side.SELL, 60, "10.00"), NOW)
-    [rej] = v.replace("C1", "a2", "a", 50, None, NOW)
-    assert isinstance(rej, CancelReject) and "below CumQty 60" in rej.text
-    [done] = execs(v.replace("C1", "a3", "a", 60, None, NOW))
-    assert (done.ord_status, done.leaves) == (FILLED, 0)
+    [done] = execs(v.replace("C1", "a2", "a", asked, None, NOW))
+    assert (done.exec_type, done.ord_status, done.qty, done.cum, done.leaves) == (
+        REPLACED, FILLED, 60, 60, 0)
+    assert not v.books["AAPL"].level_count(Side.BUY)  # nothing left resting
+    out = execs(v.new_order(nos("C2", "s2", Side.SELL, 40, "10.00"), NOW))
+    assert not [r for r in out if r.owner == "C1"]
 
 
 def test_replace_to_a_crossing_price_trades() -> None:
