@@ -106,10 +106,9 @@ def _positive_int(params: Mapping[str, str], key: str, strategy: str,
     raw = params.get(key)
     if raw is None:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = 0
+    text = raw.strip()
+    # ASCII digits only: int() would also take "1_0" (as 10) and other scripts' digits
+    value = int(text) if text.isascii() and text.isdigit() else 0
     if value <= 0:
         raise StrategyParameterError(f"{strategy} {key} must be a positive integer, got {raw!r}")
     if most is not None and value > most:

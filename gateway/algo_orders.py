@@ -36,25 +36,33 @@ _PARENT_TIFS: frozenset[str | None] = frozenset({None, "0", "1", "6"})
 
 def parse_parameter_text(raw: str) -> dict[str, str]:
     """TargetStrategyParameters (848) text, ``k=v;k=v``, as a mapping (keys as sent, values
-    stripped); RequestError names an entry that is not ``key=value``."""
+    stripped); RequestError names an entry that is not ``key=value`` or a key given twice
+    (which of two values was meant is not ours to guess)."""
     params: dict[str, str] = {}
     for part in raw.split(";"):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise RequestError(f"TargetStrategyParameters (848) entry {part!r} is not "
                                "key=value")
-        params[key.strip()] = value.strip()
+        if key in params:
+            raise RequestError(f"TargetStrategyParameters (848) gives {key} twice")
+        params[key] = value.strip()
     return params
 
 
 def parse_strategy_parameters(message: Message) -> dict[str, str]:
-    """848 ``k=v;k=v`` and the StrategyParametersGrp (957), as one mapping."""
+    """848 ``k=v;k=v`` and the StrategyParametersGrp (957), as one mapping; RequestError
+    for a parameter given twice, in either or across the two."""
     params = parse_parameter_text(message.body.get_str(848) or "")
     for entry in message.body.group(957) or ():
         name = entry.get_str(958)
         if name:
+            if name in params:
+                raise RequestError(f"strategy parameter {name} given twice (848 and "
+                                   "StrategyParametersGrp 957 together)")
             params[name] = entry.get_str(960) or ""
     return params
 

@@ -42,6 +42,11 @@ def test_fix44_parent_with_848_window_and_participation() -> None:
     assert p.participation == 0.2 and p.start == NOW and p.end == end
 
 
+def test_a_parameter_in_848_and_the_group_too_is_refused() -> None:
+    with pytest.raises(RequestError, match="Slices given twice"):
+        parse("FIXT.1.1", "847=1001|848=Slices=4|957=1|958=Slices|959=1|960=6")
+
+
 def test_fix50sp2_strategy_parameters_group() -> None:
     p = parse("FIXT.1.1", "847=1001|957=2|958=Slices|959=1|960=6|"
                           "958=UseModel|959=13|960=Y")
@@ -52,6 +57,8 @@ def test_fix50sp2_strategy_parameters_group() -> None:
 @pytest.mark.parametrize(("extra", "text"), [
     ("847=1|849=0", "ParticipationRate"),
     ("847=1|848=oops", "not key=value"),
+    ("847=1|848=Slices=2;Slices=7", r"TargetStrategyParameters \(848\) gives Slices twice"),
+    ("847=1|848= Slices=2; Slices =2", "gives Slices twice"),
     (f"847=1|126={format_utc_timestamp(NOW - timedelta(seconds=1))}",
      r"ExpireTime \(126\) 14:59:59 is not after now \(15:00:00\)"),
     (f"847=1|168={format_utc_timestamp(NOW + timedelta(seconds=5))}|"

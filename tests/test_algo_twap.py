@@ -219,6 +219,10 @@ def test_default_slices_one_per_five_minutes() -> None:
 @pytest.mark.parametrize(("params", "message"), [
     ({"Slices": "0"}, "Slices must be a positive integer"),
     ({"Slices": "ten"}, "Slices must be a positive integer"),
+    # what int() would take: "1_0" as 10, other scripts' digits, a sign
+    ({"Slices": "1_0"}, "Slices must be a positive integer, got '1_0'"),
+    ({"MaxChildQty": "\u0665\u0660\u0660"}, "MaxChildQty must be a positive integer"),
+    ({"Slices": "+4"}, "Slices must be a positive integer"),
     # a client's huge count stalled the venue (the schedule's work grows with it)
     ({"Slices": "100000000"}, "Slices must be at most 10000, got 100000000"),
     ({"MaxChildQty": "50"}, "MaxChildQty 50 is below the lot size 100"),
