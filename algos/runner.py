@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -661,7 +661,15 @@ life (a replace that changes the parent's id does not change the prefix).
             self._emit(ParentPendingCancel(self._parent.id, self._now))
             self._cancel_all(reason)
 
+    def _amended(self, new: ParentOrder) -> ParentOrder:
+        """``new``, its quantity raised to what has filled if below it: the rest is cancelled
+        and the parent ends Filled (FIX 4.4 Appendix D, "order qty amended to cum qty"; the
+        venue does the same). Asked when the replace comes and again when it is applied,
+        as fills may arrive while the children are cancelled."""
+        return replace(new, qty=self._filled) if new.qty < self._filled else new
+
     def _replace(self, new: ParentOrder) -> None:
+        new = self._amended(new)
         why = self._replace_problem(new)
         if why is not None:
             self._audit("replace_rejected", reason=why, new_id=new.id)
@@ -682,8 +690,6 @@ life (a replace that changes the parent's id does not change the prefix).
                         self._status, "the order is ending")
         if (new.symbol, new.side) != (self._parent.symbol, self._parent.side):
             return "a replace cannot change the symbol or side"
-        if new.qty < self._filled:
-            return f"new quantity {new.qty} is below the filled quantity {self._filled}"
         try:
             _validate(new)
         except ValueError as exc:
@@ -705,15 +711,10 @@ life (a replace that changes the parent's id does not change the prefix).
         return None
 
     def _apply_replace(self) -> None:
-        new = self._pending_replace
-        assert new is not None
+        assert self._pending_replace is not None
+        new = self._amended(self._pending_replace)
         self._pending_replace = None
         self._status = "active"
-        if new.qty < self._filled:  # fills arrived while the children were being cancelled
-            self._reject_replace(
-                f"new quantity {new.qty} is below the filled quantity {self._filled}")
-            self._ask(lambda: self._strategy.on_timer(self._now))
-            return
         old, previous = self._parent, self._strategy
         self._parent = new  # the new strategy's constructor sees the new parent in ctx.state
         self._changed()

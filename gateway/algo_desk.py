@@ -152,6 +152,23 @@ class AlgoDesk:
         assert self._now is not None, "the desk is not handling a call"
         return self._now
 
+    def new_day(self, owner: str) -> int:
+        """``owner`` starts a new trading day (as :meth:`gateway.venue.Venue.new_day` for
+        plain orders): a ClOrdID need only be unique within a day, so those of its parents
+        that are done are free again, and those parents are forgotten with their children
+        (what a day's parents cost stays within the day; a venue report of such a child
+        arriving later is an unknown child's). Its parents still working keep theirs.
+        Returns how many parents were forgotten."""
+        gone = [order_id for order_id, p in self.parents.items()
+                if p.order.owner == owner and p.runner.done and not p.order.live]
+        dropped = {id(self.parents.pop(order_id)) for order_id in gone}
+        if dropped:
+            self._by_client = {k: p for k, p in self._by_client.items()
+                               if id(p) not in dropped}
+            self._children = {k: p for k, p in self._children.items()
+                              if id(p) not in dropped}
+        return len(gone)
+
     # -- client requests ----------------------------------------------------------------------
 
     def cl_ord_id_of(self, session: str, order_id: str) -> str | None:
@@ -296,6 +313,12 @@ class AlgoDesk:
             if code is not None and code != p.code:
                 raise RequestError(f"a replace cannot change TargetStrategy (847) {p.code} to "
                                    f"{code}: cancel the order and send a new one")
+            for tag, name, has in ((40, "OrdType", p.order.ord_type),
+                                   (59, "TimeInForce", p.order.tif)):
+                asked = body.get_str(tag)
+                if asked is not None and asked != has:  # (as the venue refuses it)
+                    raise RequestError(f"a replace cannot change {name} ({tag}) {has} to "
+                                       f"{asked}: cancel the order and send a new one")
             parsed = parse_parent(message, self.symbols[symbol], now, self.default_window)
             # a replace that leaves out the window or parameters keeps the current ones
             new = ParentOrder(**{**_fields(parsed), "id": old.id,
@@ -311,9 +334,7 @@ class AlgoDesk:
                 if problem is not None:
                     raise RequestError(f"risk: {problem}")
         except (RequestError, ValueError) as exc:
-            p.pending_cl = None
-            self.deliver([self._cancel_reject(p, body.get_str(11) or "", "G", str(exc), now)],
-                         now)
+            self.deliver([self._cancel_reject(p, self._refused(p), "G", str(exc), now)], now)
             return
         p.runner.replace(new, now)
 
@@ -480,7 +501,7 @@ class AlgoDesk:
             p.pending_cl = None
             self._report(p, REPLACED, now)
         elif isinstance(e, ParentReplaceRejected | ParentCancelRejected):
-            cl, p.pending_cl = p.pending_cl or "", None
+            cl = self._refused(p)
             kind = "G" if isinstance(e, ParentReplaceRejected) else "F"
             if order.status in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = _settled(order)
@@ -491,7 +512,8 @@ class AlgoDesk:
             elif p.pending_cl is not None and e.reason == "filled":
                 # filled while a cancel was pending: too late for it (Appendix D)
                 order.status = FILLED
-                self.deliver([self._cancel_reject(p, p.pending_cl, p.pending_kind,
+                kind = p.pending_kind
+                self.deliver([self._cancel_reject(p, self._refused(p), kind,
                                                   "too late: the order is filled", now)], now)
             p.pending_cl = None
             if e.reason == "filled":
@@ -508,6 +530,16 @@ class AlgoDesk:
                 self.audit.order(now, "parent_done", order.owner, cl_ord_id=order.cl_ord_id,
                            order_id=order.order_id, reason=e.reason, cum_qty=e.cum_qty,
                            avg_px=e.avg_px, unfilled=e.unfilled, text=text)
+
+    def _refused(self, p: Parent) -> str:
+        """The pending request was refused: its ClOrdID never named the parent, so a later
+        request naming it names an unknown order, as at the venue (and the id is free);
+        returns it."""
+        cl = p.pending_cl or ""
+        if cl and cl != p.order.cl_ord_id:
+            self._by_client.pop((p.order.owner, cl), None)
+        p.pending_cl = None
+        return cl
 
     def _rename(self, p: Parent) -> None:
         """The pending request is done (Replaced, Canceled): the order takes its ClOrdID,

@@ -244,9 +244,13 @@ class AlgoGatewayApplication:
         """At a client session's logon: what it hears of each of its parents lost open at a
         restart (LostParent.announce: its first reports, and those a sequence reset
         discarded while it was logged out); the stored reports' open orders are taken
-        (venue_restart.SessionOrders.take_lost: no longer carried over as they were)."""
+        (venue_restart.SessionOrders.take_lost: no longer carried over as they were); at its
+        first logon of a later trading day, its parents done are forgotten, their ClOrdIDs
+        free again (AlgoDesk.new_day)."""
         name = session.name
-        self._parents.take_lost(name, session.config.schedule, now)
+        new_day, _ = self._parents.take_lost(name, session.config.schedule, now)
+        if new_day:  # ClOrdIDs are unique within a trading day (AlgoDesk.new_day)
+            self.desk.new_day(name)
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started

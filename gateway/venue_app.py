@@ -178,6 +178,7 @@ class VenueApplication:
                                               self.venue.next_exec_id)
         if new_day:
             self.venue.new_day(session.name)
+            self.desk.new_day(session.name)
         if lost:
             self.deliver(lost, now)
 

@@ -5,7 +5,9 @@ FIX 4.4 describes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import pytest
 
 from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
@@ -50,9 +52,10 @@ def test_a_replace_with_a_bad_parameter_is_refused_before_a_child_is_touched() -
     assert ids(last(client)) == ("P1", None, "1"), "the order keeps its ClOrdID"
 
 
-def test_a_replace_refused_after_pending_replace_gives_the_order_back_its_ids() -> None:
+def test_fills_while_a_replace_is_pending_past_its_quantity_amend_it_to_them() -> None:
     """Fills while the children are cancelled take the parent past the new quantity: the
-    replace is refused, naming the order's ClOrdID, and the order goes on under it."""
+    order quantity is amended to the cum quantity (FIX 4.4 Appendix D), the replace is
+    accepted under its ClOrdID and the order is done, Filled."""
     app, venue = _app()
     child, now, client = _working_child(app, venue)
     app.on_message(venue, child_report(child, ACK), now)
@@ -64,11 +67,11 @@ def test_a_replace_refused_after_pending_replace_gives_the_order_back_its_ids() 
     assert (during.body.get_str(150), ids(during)) == ("F", ("P1", None, "E")), \
         "the order's own fill (the replace is not accepted), Pending Replace outranking"
     app.on_message(venue, child_report(child, CANCELED.format(cum=200)), now)
-    reject = last(client, "9")
-    assert ids(reject) == ("P1r", "P1", "1")
-    assert reject.body.get_str(58) == "new quantity 150 is below the filled quantity 200"
-    request(app, client, "35=F|11=P1c|41=P1", now)  # (Pending Cancel: a new child works)
-    assert ids(last(client))[:2] == ("P1c", "P1")
+    done = last(client)
+    assert (done.body.get_str(150), ids(done)) == ("5", ("P1r", "P1", "2"))
+    assert (done.body.get_str(38), done.body.get_str(14), done.body.get_str(151)) == (
+        "200", "200", "0")
+    assert not [m for m in client.sent if m.msg_type == "9"]
 
 
 def test_a_fill_while_a_cancel_is_pending_reports_pending_cancel() -> None:
@@ -106,6 +109,55 @@ def test_a_replace_cannot_change_the_strategy() -> None:
     assert ids(reject) == ("P1r", "P1", "0")
     assert "TargetStrategy (847) 1001 to 1" in (reject.body.get_str(58) or "")
     assert not [m for m in venue.sent if m.msg_type == "F"]
+
+
+@pytest.mark.parametrize(("field", "asked", "has"), [("40", "2|44=99", "1"), ("59", "1", "0")])
+def test_a_replace_cannot_change_ordtype_or_timeinforce(field: str, asked: str,
+                                                        has: str) -> None:
+    """As the venue refuses it for a plain order: the parent's reports would go on naming
+    the old value while the runner worked the new one."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    body = "35=G|11=P1r|41=P1|38=300|40=1" if field == "59" else "35=G|11=P1r|41=P1|38=300"
+    request(app, client, f"{body}|{field}={asked}", now)
+    reject = last(client, "9")
+    assert ids(reject) == ("P1r", "P1", "0")
+    assert f"({field}) {has} to {asked.split('|')[0]}" in (reject.body.get_str(58) or "")
+    assert not [m for m in venue.sent if m.msg_type == "F"]
+
+
+def test_a_refused_requests_clordid_never_names_the_parent() -> None:
+    """A cancel naming a refused replace's ClOrdID names an unknown order (as the venue
+    answers for a plain order), and the id is free for a later request."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=G|11=P1r|41=P1|38=300|40=1|848=Slices=abc", now)
+    assert ids(last(client, "9")) == ("P1r", "P1", "0")
+    request(app, client, "35=F|11=P1c|41=P1r", now)
+    unknown = last(client, "9")
+    assert (ids(unknown)[:2], unknown.body.get_str(102)) == (("P1c", "P1r"), "1")
+    assert not [m for m in venue.sent if m.msg_type == "F"], "the parent works on"
+    request(app, client, "35=G|11=P1r|41=P1|38=600|40=1", now)  # the refused id, reused
+    assert ids(last(client))[:2] == ("P1r", "P1")
+
+
+def test_the_next_days_logon_frees_the_clordid_of_a_done_parent() -> None:
+    """ClOrdIDs are unique within a trading day: at the client's first logon of the next
+    day, its parent done (filled) is forgotten and its ClOrdID free, as the venue does for
+    plain orders."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, fill(300, 300)), now)
+    assert last(client).body.get_str(39) == "2"
+    again = "35=D|11=P1|38=300|40=1|59=0|847=1001|848=Slices=1"
+    request(app, client, again, now)
+    assert last(client).body.get_str(58) == "duplicate ClOrdID P1"
+    day2 = now + timedelta(days=1)
+    app.on_logon(client, day2)
+    request(app, client, again, day2)
+    assert (last(client).body.get_str(11), last(client).body.get_str(150)) == ("P1", "0")
 
 
 def test_a_parent_filled_while_its_cancel_is_pending_rejects_the_cancel_too_late() -> None:

@@ -123,18 +123,24 @@ def test_replace_cancels_children_and_rebuilds_the_strategy_keeping_fills() -> N
     assert h.filled == 2000
 
 
-def test_replace_below_the_filled_quantity_is_refused() -> None:
+def test_a_replace_below_the_filled_quantity_is_amended_to_it_and_completes_the_parent(
+) -> None:
+    """FIX 4.4 Appendix D: order qty amended to cum qty (the venue does the same)."""
     h = Harness(make_parent(1000, minutes=10, Slices="10"))
     h.run(T0 + 3 * MIN)
     assert h.filled == 300
     h.runner.replace(replace(h.runner.parent, qty=200), h.now)
-    rejected = h.events[-1]
-    assert isinstance(rejected, ParentReplaceRejected)
-    assert rejected.reason == "new quantity 200 is below the filled quantity 300"
-    assert h.runner.parent.qty == 1000 and not h.venue.cancels[3:]
+    h.venue.deliver()
+    [replaced] = [e for e in h.events if isinstance(e, ParentReplaced)]
+    assert replaced.parent.qty == 300 and h.runner.parent.qty == 300
+    done = h.done()
+    assert done is not None and done.reason == "filled" and done.unfilled == 0
+    assert not [e for e in h.events if isinstance(e, ParentReplaceRejected)]
 
 
-def test_replace_refused_when_fills_during_the_cancel_pass_the_new_quantity() -> None:
+def test_fills_during_the_cancel_pass_past_the_new_quantity_amend_it_to_them() -> None:
+    """The replace asked for 400 while 500 worked; the child filled before its cancel
+    landed: the order is amended to the 500 filled and done (Appendix D's race)."""
     venue = passive_venue()
     h = Harness(make_parent(1000, minutes=2, Slices="2"), venue=venue)
     h.step(T0)  # 500 resting at the bid
@@ -143,9 +149,11 @@ def test_replace_refused_when_fills_during_the_cancel_pass_the_new_quantity() ->
     venue.trade(Decimal("10.00"), 500)  # the child fills before its cancel lands
     venue.release_cancels()
     venue.deliver()
-    rejected = [e for e in h.events if isinstance(e, ParentReplaceRejected)]
-    assert [e.reason for e in rejected] == ["new quantity 400 is below the filled quantity 500"]
-    assert h.runner.parent.qty == 1000 and h.runner.status == "active"
+    assert not [e for e in h.events if isinstance(e, ParentReplaceRejected)]
+    [replaced] = [e for e in h.events if isinstance(e, ParentReplaced)]
+    assert replaced.parent.qty == 500 and h.filled == 500
+    done = h.done()
+    assert done is not None and done.reason == "filled"
 
 
 def test_replace_cannot_change_side_or_symbol() -> None:

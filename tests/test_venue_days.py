@@ -62,6 +62,34 @@ def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
     assert answers(app, h, order("B", day2), day2) == ["8:duplicate ClOrdID B"]  # B is live
 
 
+def parent(cl: str, now: datetime, hours: float) -> Message:
+    """A TWAP parent (buy 100 AAPL at 9.00, nothing to fill it) over the next ``hours``."""
+    m = order(cl, now)
+    m.body.set(44, "9")
+    for tag, value in ((847, "1001"), (168, now), (126, now + timedelta(hours=hours))):
+        m.body.set(tag, value if isinstance(value, str) else value.strftime("%Y%m%d-%H:%M:%S"))
+    return m
+
+
+def test_the_next_days_logon_frees_the_clordids_of_done_parents() -> None:
+    """As for plain orders: a parent done frees its ClOrdID (and is forgotten) at the next
+    day's first Logon; one still working keeps it."""
+    app, h = session()
+    app.on_logon(h, DAY1)  # type: ignore[arg-type]
+    assert answers(app, h, parent("P", DAY1, 1), DAY1) == ["0:"]
+    assert answers(app, h, parent("Q", DAY1, 12), DAY1) == ["0:"]  # works past midnight
+    assert answers(app, h, cancel("P2", "P", DAY1), DAY1) == ["4:canceled by client"]
+    later = DAY1 + timedelta(hours=2)
+    app.on_logon(h, later)  # type: ignore[arg-type]
+    assert answers(app, h, parent("P", later, 1), later)[-1] == "8:duplicate ClOrdID P"
+    held = len(app.desk.parents)
+    day2 = DAY1 + timedelta(hours=10)
+    app.on_logon(h, day2)  # type: ignore[arg-type]
+    assert len(app.desk.parents) == held - 1  # P, done, is forgotten
+    assert answers(app, h, parent("P", day2, 1), day2) == ["0:"]  # free again
+    assert answers(app, h, parent("Q", day2, 1), day2)[-1] == "8:duplicate ClOrdID Q"
+
+
 def test_a_schedule_sets_the_day() -> None:
     """With a 22:00-21:00 schedule the day turns at 22:00 UTC, not at midnight."""
     app, h = session(Schedule(time(22), time(21)))
