@@ -39,6 +39,7 @@ from gateway.venue_orders import (
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     DAY,
+    EXPIRED,
     FILLED,
     FOK,
     GTC,
@@ -312,12 +313,24 @@ class Venue:
 
     def cancel_all(self, owner: str, now: datetime, text: str) -> list[Report]:
         """Cancel every live order of ``owner`` (cancel on disconnect, kill switch)."""
+        return self._end_all(self.open_orders(owner), CANCELED, now, text)
+
+    def expire_day_orders(self, owner: str, now: datetime) -> list[Report]:
+        """``owner``'s trading day is over: its live Day orders (TimeInForce 0, the default)
+        end Expired (ExecType and OrdStatus C, LeavesQty 0); GTC orders work on."""
+        return self._end_all([o for o in self.open_orders(owner) if o.tif == DAY], EXPIRED,
+                             now, "day order expired at the end of the trading day")
+
+    def _end_all(self, orders: list[Order], status: str, now: datetime,
+                 text: str) -> list[Report]:
+        """Take ``orders`` (live) out of their books, each reported ``status`` (its
+        ExecType too) with ``text``."""
         out: list[Report] = []
-        for order in self.open_orders(owner):
+        for order in orders:
             events = self.books[order.symbol].cancel(order.book_id)
-            order.status = CANCELED
+            order.status = status
             del self._live[order.book_id]
-            out.append(report(order, next(self._exec_ids), CANCELED, now, text=text))
+            out.append(report(order, next(self._exec_ids), status, now, text=text))
             out += self._after(order.symbol, events, now)
         return out
 

@@ -77,7 +77,7 @@ from gateway.venue_orders import (
     Order,
     Report,
 )
-from gateway.venue_restart import SessionOrders
+from gateway.venue_restart import SessionOrders, trading_day_end
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -129,6 +129,9 @@ class VenueApplication:
         # session logs on (gateway.venue_restart)
         self._orders = SessionOrders()
         self._stored = self._orders.stored
+        # per client session that has logged on, when its trading day ends: its Day orders
+        # expire then (_expire_day_orders)
+        self._day_ends: dict[str, datetime] = {}
         self.gate = RiskGates(config, self.sessions)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -172,6 +175,9 @@ class VenueApplication:
         self.sessions[session.name] = session
         self.gate.at(now)
         self.desk.touch(now)
+        self._expire_day_orders(now)
+        self._day_ends.setdefault(session.name,
+                                  trading_day_end(session.config.schedule, now))
         # ClOrdIDs are unique within a trading day: at the first Logon of a later day the
         # done orders' ids are free again (venue_restart.SessionOrders.at_logon)
         new_day, lost = self._orders.at_logon(session.name, session.config.schedule, now,
@@ -198,6 +204,8 @@ class VenueApplication:
         # runner seeing the book it changed): their decisions happen now, not at the last
         # market update or timer
         self.desk.touch(now)
+        if self._day_ends and now >= min(self._day_ends.values()):
+            self._expire_day_orders(now)  # (before the timer, if this came first)
         msg_type = message.msg_type or ""
         owner = session.name
         if msg_type in ("F", "G", "H"):
@@ -266,13 +274,26 @@ class VenueApplication:
         return self.venue.order(owner, cl_ord_id) is not None or self.desk.knows(owner, cl_ord_id)
 
     def next_deadline(self) -> datetime | None:
-        desk = self.desk.next_deadline()
-        if self.feed is None or self.feed.done:
-            return desk
-        feed = self.feed.next_deadline()
-        return feed if desk is None or (feed is not None and feed < desk) else desk
+        deadlines = [self.desk.next_deadline(), min(self._day_ends.values(), default=None)]
+        if self.feed is not None and not self.feed.done:
+            deadlines.append(self.feed.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def _expire_day_orders(self, now: datetime) -> None:
+        """Each session whose trading day has ended by ``now``: its Day orders expire
+        (:meth:`Venue.expire_day_orders`; reported whether it is logged on or not, as
+        every report is) and its next day's end is taken."""
+        ended = [name for name, end in self._day_ends.items() if end <= now]
+        for name in ended:
+            self.deliver(self.venue.expire_day_orders(name, now), now)
+            session = self.sessions.get(name)
+            schedule = session.config.schedule if session is not None else None
+            self._day_ends[name] = trading_day_end(schedule, now)
+        if ended:
+            self.settle(now)
 
     def on_timer(self, now: datetime) -> None:
+        self._expire_day_orders(now)
         if self.feed is None:
             self.on_market([], now)
             return

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING
@@ -65,8 +65,8 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 __all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "acknowledged_request", "last_state",
-           "recover", "still_open",
-           "stored_decimal", "stored_int", "stored_reports", "trading_day"]
+           "recover", "still_open", "stored_decimal", "stored_int", "stored_reports",
+           "trading_day", "trading_day_end"]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
@@ -81,6 +81,15 @@ def trading_day(schedule: Schedule | None, t: datetime) -> date:
     date."""
     start = schedule.session_start(t) if schedule is not None else None
     return start.date() if start is not None else t.date()
+
+
+def trading_day_end(schedule: Schedule | None, t: datetime) -> datetime:
+    """When the trading day of time ``t`` (:func:`trading_day`) ends, and its Day orders
+    with it: the end of the ``schedule`` period holding ``t``, else (no schedule, or
+    between periods) the UTC midnight after ``t``."""
+    end = schedule.session_end(t) if schedule is not None else None
+    return end if end is not None else datetime.combine(t.date() + timedelta(days=1), time(0),
+                                                        tzinfo=UTC)
 
 
 def last_state(raw: bytes, owner: str, exec_id: str, exec_type: str, now: datetime, *,

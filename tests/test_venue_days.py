@@ -17,11 +17,14 @@ VENUE = Path(__file__).resolve().parents[1] / "sessions" / "venue.yaml"
 DAY1 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
 
-def order(cl: str, now: datetime) -> Message:
+def order(cl: str, now: datetime, tif: str | None = None, side: str = "1") -> Message:
+    """Buy (``side`` 1) or sell 100 AAPL at 10; TimeInForce ``tif`` if given (else Day)."""
     m = Message("D")
-    for tag, value in ((11, cl), (21, "1"), (38, 100), (40, "2"), (44, "10"), (54, "1"),
+    for tag, value in ((11, cl), (21, "1"), (38, 100), (40, "2"), (44, "10"), (54, side),
                        (55, "AAPL"), (60, now.strftime("%Y%m%d-%H:%M:%S"))):
         m.body.set(tag, value)
+    if tif is not None:
+        m.body.set(59, tif)
     return m
 
 
@@ -51,7 +54,7 @@ def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
     app, h = session()
     app.on_logon(h, DAY1)  # type: ignore[arg-type]
     assert answers(app, h, order("A", DAY1), DAY1) == ["0:"]
-    assert answers(app, h, order("B", DAY1), DAY1) == ["0:"]
+    assert answers(app, h, order("B", DAY1, tif="1"), DAY1) == ["0:"]  # GTC
     assert answers(app, h, cancel("A2", "A", DAY1), DAY1) == ["4:"]
     later = DAY1 + timedelta(hours=2)  # a reconnect the same day (a reset Logon or not)
     app.on_logon(h, later)  # type: ignore[arg-type]
@@ -60,6 +63,45 @@ def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
     app.on_logon(h, day2)  # type: ignore[arg-type]
     assert answers(app, h, order("A", day2), day2) == ["0:"]  # A was done: free again
     assert answers(app, h, order("B", day2), day2) == ["8:duplicate ClOrdID B"]  # B is live
+
+
+def reports(h: RecordingHandle, since: int) -> list[tuple[str | None, ...]]:
+    """(ClOrdID, ExecType, OrdStatus, LeavesQty) of the ExecutionReports sent after the
+    first ``since`` messages."""
+    return [(m.body.get_str(11), m.body.get_str(150), m.body.get_str(39), m.body.get_str(151))
+            for m in h.sent[since:] if m.msg_type == "8"]
+
+
+def test_day_orders_expire_at_the_end_of_the_trading_day_and_gtc_orders_work_on() -> None:
+    app, h = session()
+    app.on_logon(h, DAY1)  # type: ignore[arg-type]
+    for cl, tif in (("D1", None), ("D2", "0"), ("G1", "1")):
+        assert answers(app, h, order(cl, DAY1, tif), DAY1) == ["0:"]
+    midnight = datetime(2026, 11, 26, tzinfo=UTC)
+    assert app.next_deadline() == midnight
+    sent = len(h.sent)
+    app.on_timer(midnight - timedelta(microseconds=1))  # (not due yet: nothing happens)
+    assert app.venue.order(h.name, "D1").live  # type: ignore[union-attr]
+    app.on_timer(midnight)
+    assert reports(h, sent) == [("D1", "C", "C", "0"), ("D2", "C", "C", "0")]
+    assert h.sent[-1].body.get_str(58) == "day order expired at the end of the trading day"
+    assert app.next_deadline() == midnight + timedelta(days=1)  # the next day's end
+    # a seller the next day meets the GTC order only
+    sent = len(h.sent)
+    assert answers(app, h, order("S1", midnight, side="2"), midnight)[-1] == "F:"
+    assert sorted(r[0] or "" for r in reports(h, sent) if r[1] == "F") == ["G1", "S1"]
+
+
+def test_a_message_after_the_days_end_comes_after_the_expiry_even_before_the_timer() -> None:
+    """The timer may run late: a request handled after the day's end first expires the
+    Day orders, so nothing trades against them."""
+    app, h = session()
+    app.on_logon(h, DAY1)  # type: ignore[arg-type]
+    assert answers(app, h, order("D1", DAY1), DAY1) == ["0:"]
+    after = datetime(2026, 11, 26, 0, 0, 1, tzinfo=UTC)
+    assert answers(app, h, order("S1", after, side="2"), after) == ["C:day order expired at "
+                                                                    "the end of the trading "
+                                                                    "day", "0:"]
 
 
 def parent(cl: str, now: datetime, hours: float) -> Message:
@@ -88,6 +130,17 @@ def test_the_next_days_logon_frees_the_clordids_of_done_parents() -> None:
     assert len(app.desk.parents) == held - 1  # P, done, is forgotten
     assert answers(app, h, parent("P", day2, 1), day2) == ["0:"]  # free again
     assert answers(app, h, parent("Q", day2, 1), day2)[-1] == "8:duplicate ClOrdID Q"
+
+
+def test_with_a_schedule_day_orders_expire_at_its_end() -> None:
+    app, h = session(Schedule(time(22), time(21)))
+    t1 = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)
+    app.on_logon(h, t1)  # type: ignore[arg-type]
+    assert answers(app, h, order("D1", t1), t1) == ["0:"]
+    end = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
+    assert app.next_deadline() == end
+    app.on_timer(end)
+    assert reports(h, len(h.sent) - 1) == [("D1", "C", "C", "0")]
 
 
 def test_a_schedule_sets_the_day() -> None:
