@@ -26,6 +26,9 @@ FLOAT_TYPES = frozenset({"FLOAT", "PRICE", "QTY", "AMT", "PERCENTAGE", "PRICEOFF
 DATA_TYPES = frozenset({"DATA", "XMLDATA"})
 MULTI_VALUE_TYPES = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
 STRING_TYPES = frozenset({"STRING", "EXCHANGE", "LANGUAGE", "XID", "XIDREF"})
+#: the types an empty value is well formed for, where empty values are allowed (text, as
+#: QuickFIX's string converter reads it; a number, time, char or boolean is never empty)
+EMPTY_TEXT_TYPES = STRING_TYPES | MULTI_VALUE_TYPES | DATA_TYPES
 KNOWN_TYPES = (
     INT_TYPES
     | UNSIGNED_TYPES

@@ -47,7 +47,12 @@ from fixspec.dictionary import (
     SessionDictionaries,
     as_session,
 )
-from fixspec.fieldtypes import enum_tokens, is_valid_format, parse_utc_timestamp
+from fixspec.fieldtypes import (
+    EMPTY_TEXT_TYPES,
+    enum_tokens,
+    is_valid_format,
+    parse_utc_timestamp,
+)
 from fixspec.reject import (
     FixProtocolError,
     LocalProtocolError,
@@ -83,7 +88,9 @@ class ValidationOptions:
 
     ``check_fields_out_of_order``: header fields after body fields (or body after trailer)
     are rejected with 14 (QuickFIX ValidateFieldsOutOfOrder).
-    ``check_fields_have_values``: empty values are rejected with 4 (ValidateFieldsHaveValues).
+    ``check_fields_have_values``: empty values are rejected with 4 (ValidateFieldsHaveValues);
+    when off, an empty value is still checked as any value is, as QuickFIX does: it passes
+    as text without enums, and fails a number, time, char or boolean (6) or an enum (5).
     ``check_user_defined_fields``: tags >= 5000 must be defined for the message like any other
     (ValidateUserDefinedFields); when off they pass unchecked.
     ``allow_unknown_message_fields``: tags below 5000 that the dictionary does not define, or
@@ -206,12 +213,12 @@ class _Checker(_Refs):
             fd = here if here is not None else self.defines(tag)
             if isinstance(item, tuple):
                 value = item[1]
-                if not value:
-                    if opts.check_fields_have_values:
-                        raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag,
-                                        f"tag {tag} in {where}")
-                elif fd is not None:
-                    if not is_valid_format(fd.type, value):
+                if not value and opts.check_fields_have_values:
+                    raise self.fail(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag,
+                                    f"tag {tag} in {where}")
+                if fd is not None:
+                    if not (is_valid_format(fd.type, value) if value
+                            else fd.type in EMPTY_TEXT_TYPES):
                         raise self.fail(R.INCORRECT_DATA_FORMAT_FOR_VALUE, tag,
                                         f"{fd.name} ({fd.type}) {value!r}")
                     if fd.values:

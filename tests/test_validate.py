@@ -150,6 +150,23 @@ def test_empty_values_pass_when_values_are_not_checked() -> None:
     assert reject_of(replace(55, b"")(BASE), FIX44, options) is None
 
 
+@pytest.mark.parametrize(("tag", "reason"), [
+    (38, R.INCORRECT_DATA_FORMAT_FOR_VALUE),  # Qty
+    (60, R.INCORRECT_DATA_FORMAT_FOR_VALUE),  # UTCTimestamp
+    (54, R.INCORRECT_DATA_FORMAT_FOR_VALUE),  # a char (its format before its enums)
+    (167, R.VALUE_IS_INCORRECT),  # text with enums: no such value
+])
+def test_an_empty_value_still_needs_its_types_format_when_values_are_not_checked(
+        tag: int, reason: R) -> None:
+    """QuickFIX's ValidateFieldsHaveValues=N turns off reason 4 only: the empty value is
+    then checked as any value is (its converters refuse an empty number or time)."""
+    options = ValidationOptions(check_fields_have_values=False)
+    fields = (replace(tag, b"")(BASE) if tag in dict(BASE)
+              else [*BASE[:-1], (tag, b""), *BASE[-1:]])
+    reject = reject_of(fields, FIX44, options)
+    assert reject is not None and (reject.reason, reject.ref_tag) == (reason, tag)
+
+
 @pytest.mark.parametrize(
     ("options", "extra", "expected"),
     [
