@@ -36,6 +36,7 @@ import random
 import re
 import ssl
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -533,13 +534,18 @@ class Engine:
             if failing:
                 self.notice(f"session {runner.name}: connected to {config.host}:{config.port}")
                 failing = False
+            began = time.monotonic()
             try:
                 await runner.serve(reader, writer)
             except Exception as exc:  # whatever ended this connection, the next one is tried
                 runner.log.event(self.clock.now(), f"connection failed: {exc!r}\n"
                                                    f"{traceback.format_exc()}")
-            if runner.logged_on_event.is_set():
-                attempt = 1  # logged on this time: start the backoff over
+            if (runner.logged_on_event.is_set()
+                    and time.monotonic() - began >= config.reconnect.max_delay):
+                # a session that lasted: start the backoff over. One that a peer ended at
+                # once (a Logout after each Logon) goes on backing off, or it would be
+                # reconnected every initial_delay for ever.
+                attempt = 1
 
     def backoff_schedule(self, config: SessionConfig, attempts: int) -> list[float]:
         """The delays the first ``attempts`` connection attempts would wait (for tests)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import re
 import subprocess
@@ -123,6 +124,61 @@ def test_backoff_is_immediate_then_exponential_with_jitter_and_a_cap(tmp_path: P
                                               strict=True), start=1):
         assert base * 0.9 <= got <= base * 1.1, (attempt, got)
     assert len(set(delays[4:])) > 1  # jitter: not all the same
+
+
+def test_a_peer_that_logs_out_at_once_after_each_logon_meets_a_growing_backoff(
+        tmp_path: Path) -> None:
+    """A venue that answers every Logon and logs us out at once (maintenance, a rule of
+    its own): the logon does not start the backoff over, or we would reconnect every
+    initial_delay for ever; only a session that stayed up max_delay does. Delays here are
+    0.05, 0.1, 0.2, 0.4 s: the last gaps between connections are at least 0.4 s (a sleep is
+    never shorter than asked), where starting over kept them near 0.05 s."""
+    import socket
+    import threading
+    import time
+
+    from tests.fixpeer import Peer
+
+    accepted: list[float] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    venue = Peer(sender="ISLD", target="TW")  # its numbers go on from connection to connection
+
+    def log_out_at_once() -> None:
+        with contextlib.suppress(OSError):
+            while len(accepted) < 6:
+                conn, _ = server.accept()
+                accepted.append(time.monotonic())
+                with conn:
+                    conn.settimeout(5)
+                    conn.recv(65536)  # the Logon
+                    conn.sendall(venue.logon() + venue.msg("35=5|58=maintenance"))
+                    with contextlib.suppress(OSError):
+                        while conn.recv(65536):  # until the initiator hangs up
+                            pass
+
+    peer = threading.Thread(target=log_out_at_once, daemon=True)
+    peer.start()
+
+    async def scenario() -> None:
+        _, ini_cfg = pair(tmp_path)
+        cfg = ini_cfg(port)
+        session = replace(cfg.sessions[0], reconnect=ReconnectConfig(
+            initial_delay=0.05, max_delay=0.4, multiplier=2, jitter=0))
+        cfg = replace(cfg, sessions=(session,))
+        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        await wait_for(lambda: len(accepted) >= 6, timeout=20)
+        await initiator.stop()
+
+    try:
+        run(scenario())
+    finally:
+        server.close()
+        peer.join(5)
+    gaps = [b - a for a, b in itertools.pairwise(accepted)]
+    assert min(gaps[3:]) >= 0.4, gaps
 
 
 def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
