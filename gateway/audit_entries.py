@@ -88,6 +88,9 @@ class Reading:
 
     entries: list[Entry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: files that could not be read to their end (``file[:line]: cannot read: reason``):
+    #: what was read before is kept, but a timeline may lack records
+    unreadable: list[str] = field(default_factory=list)
     files: int = 0
     records: int = 0
     max_warnings: int | None = None
@@ -102,9 +105,10 @@ class Reading:
 
 def find_files(path: Path) -> list[Path]:
     """``path`` itself if it is a file; else the log files under it (see
-    :data:`LOG_SUFFIXES`; also rotated, and gzipped), recursively, skipping hidden ones,
-    sorted. Raises OSError if
-    ``path`` does not exist."""
+    :data:`LOG_SUFFIXES`; also rotated, and gzipped), recursively, skipping hidden ones and
+    event logs (``*.event.*``, QuickFIX's naming and ours: their lines quote what peers
+    sent, a refused stranger's bytes included, and are no record of messages), sorted.
+    Raises OSError if ``path`` does not exist."""
     if path.is_file():
         return [path]
     if not path.is_dir():
@@ -115,7 +119,7 @@ def find_files(path: Path) -> list[Path]:
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
             continue
         name = _ROTATED.sub("", p.name[:-3] if p.name.endswith(".gz") else p.name)
-        if name.endswith(LOG_SUFFIXES) or ".log." in name:
+        if (name.endswith(LOG_SUFFIXES) or ".log." in name) and ".event." not in name:
             out.append(p)
     return out
 

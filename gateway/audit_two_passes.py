@@ -71,25 +71,30 @@ def read_related(paths: Sequence[Path], cl_ord_id: str, labels: Sequence[str] | 
     for i, path in enumerate(paths):
         label = label_of(paths, labels, i)
         reading.files += 1
-        is_json = is_audit_log(path, label)
-        files.append(_File(path, label, is_json, len(table)))
-        with open_lines(path, label) as lines:
-            if is_json:
-                for lineno, obj, ids, _ in json_hits(lines, label, reading):
-                    table.add(lineno, str(obj["kind"]) == "algo", ids)
-            else:
-                for rec, ids in fix_hits(lines, label, reading):
-                    table.add(rec.line, False, ids)
+        try:
+            is_json = is_audit_log(path, label)
+            files.append(_File(path, label, is_json, len(table)))
+            with open_lines(path, label) as lines:
+                if is_json:
+                    for lineno, obj, ids, _ in json_hits(lines, label, reading):
+                        table.add(lineno, str(obj["kind"]) == "algo", ids)
+                else:
+                    for rec, ids in fix_hits(lines, label, reading):
+                        table.add(rec.line, False, ids)
+        except OSError as exc:  # what it gave before stays found; the other files are read
+            reading.unreadable.append(str(exc))
     found = family_records(table, cl_ord_id)
     lines_of = [table.line[r] for r in found]
     del table  # before the second pass: its entries are what memory is left for
-    reading.entries = _read_again(files, found, lines_of)
+    reading.entries = _read_again(files, found, lines_of, reading)
     return reading, related(reading.entries, cl_ord_id)
 
 
 def _read_again(files: Sequence[_File], records: Sequence[int],
-                lines_of: Sequence[int]) -> list[Entry]:
-    """Entries for ``records`` (seqs, ascending; ``lines_of`` the line each starts on)."""
+                lines_of: Sequence[int], reading: Reading) -> list[Entry]:
+    """Entries for ``records`` (seqs, ascending; ``lines_of`` the line each starts on). It
+    reads no further than the first pass found records, so a file cut short is read again
+    without error; one that changed in between and fails now is told in ``reading``."""
     starts = [f.start for f in files]
     wanted: dict[int, list[int]] = defaultdict(list)  # file -> indexes into records
     for k, r in enumerate(records):
@@ -97,11 +102,15 @@ def _read_again(files: Sequence[_File], records: Sequence[int],
     out: list[Entry] = []
     for i, ks in sorted(wanted.items()):
         f = files[i]
-        with open_lines(f.path, f.label) as lines:
-            if f.is_json:
-                out += json_entries_at(lines, f.label, {lines_of[k]: records[k] for k in ks})
-            else:
-                out += fix_entries_at(lines, f.label, our_comp_id(f.path),
-                                      {records[k] - f.start: records[k] for k in ks})
+        try:
+            with open_lines(f.path, f.label) as lines:
+                if f.is_json:
+                    out += json_entries_at(lines, f.label,
+                                           {lines_of[k]: records[k] for k in ks})
+                else:
+                    out += fix_entries_at(lines, f.label, our_comp_id(f.path),
+                                          {records[k] - f.start: records[k] for k in ks})
+        except OSError as exc:
+            reading.unreadable.append(f"{exc} (on reading it again)")
     return out
 

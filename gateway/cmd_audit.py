@@ -78,10 +78,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway audit: {warning}", file=sys.stderr)
     if reading.more_warnings:
         print(f"gateway audit: ... and {reading.more_warnings} more problems", file=sys.stderr)
+    for problem in reading.unreadable:
+        print(f"gateway audit: {problem}; what it held before that was read, the rest is "
+              "missing from the timeline", file=sys.stderr)
     if not relations:
         print(f"gateway audit: no record mentions ClOrdID {args.clordid!r} "
               f"({reading.records} records in {reading.files} files read)", file=sys.stderr)
-        return 1
+        return 2 if reading.unreadable else 1
     if args.session is not None:
         chosen = [r for r in relations if args.session in r.names]
         if not chosen:
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # no flush error at exit
-    return 0
+    return 2 if reading.unreadable else 0  # (a timeline that may lack records)
 
 
 def _print(relations: list[Relation], args: argparse.Namespace) -> None:

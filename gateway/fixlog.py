@@ -310,7 +310,9 @@ def read_log_lines(
 ) -> Iterator[LogRecord]:
     """Records from ``lines`` (bytes, with or without line endings); ``source`` names them.
 
-    Lazy: memory stays bounded by one batch of messages whatever the log's size.
+    Lazy: memory stays bounded by one batch of messages whatever the log's size. When
+    reading ``lines`` fails (a gzip file cut short), the records read before come first,
+    then the error.
     """
     framer = Framer(max_message_size=max_message_size, message_capacity=_BATCH * 2)
     batch: list[_Candidate] = []
@@ -322,7 +324,15 @@ def read_log_lines(
             yield record
         batch.clear()
 
-    for candidate in _candidates(lines, day_first, assume_tz, max_message_size):
+    candidates = _candidates(lines, day_first, assume_tz, max_message_size)
+    while True:
+        try:
+            candidate = next(candidates)
+        except StopIteration:
+            break
+        except Exception:
+            yield from flush()
+            raise
         batch.append(candidate)
         if len(batch) >= _BATCH:
             yield from flush()

@@ -162,6 +162,7 @@ def test_unreadable_file_names_the_file(capsys: pytest.CaptureFixture[str],
     (tmp_path / "bad.log.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
     code, _, err = run(capsys, str(tmp_path), "--clordid", "A1")
     assert code == 2 and "bad.log.gz: cannot read" in err
+    assert "no record mentions ClOrdID 'A1'" in err  # (nothing else to read)
 
 
 def test_folders_are_read_recursively_with_gzip(capsys: pytest.CaptureFixture[str],
@@ -235,13 +236,41 @@ def test_a_message_in_the_audit_log_and_both_message_logs_is_listed_once(
     assert any("order accepted" in line for line in lines)
 
 
-def test_truncated_gzip_names_file_and_line(capsys: pytest.CaptureFixture[str],
-                                            tmp_path: Path) -> None:
+def test_truncated_gzip_names_file_and_line_and_the_other_files_are_read(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A file cut short (an old rotated log) loses nothing else: the timeline from what
+    could be read is printed, the problem named with its file and line, and the exit status
+    (2) says the timeline may lack records."""
     data = gzip.compress((SAMPLES / FIX_NAME).read_bytes() * 50)
     (tmp_path / "cut.log.gz").write_bytes(data[: len(data) * 2 // 3])
-    code, _, err = run(capsys, str(tmp_path / "cut.log.gz"), "--clordid", "A1")
-    assert code == 2
+    code, lines, err = run(capsys, str(tmp_path / "cut.log.gz"), "--clordid", "A1")
+    assert code == 2 and len(lines) == 1 + 7  # what it held before the cut
     assert re.search(r"cut\.log\.gz:\d+: cannot read: Compressed file ended", err), err
+    shutil.copy(SAMPLES / FIX_NAME, tmp_path / "broker.log")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "A2")
+    assert code == 2 and len(lines) == 1 + 7
+    assert all("broker.log:" in line for line in lines[1:])
+    assert "cut.log.gz" in err and "missing from the timeline" in err
+
+
+def test_event_logs_in_a_folder_are_not_read_as_message_logs(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An event log quotes what a peer sent (a refused stranger's bytes): a message in it
+    is no record of a message, so a folder's event logs are left out."""
+    log = tmp_path / "log"
+    log.mkdir()
+    fake = "8=FIX.4.4|9=14|35=D|11=FAKE1|10=207|"
+    (log / "acceptor.event.current.log").write_text(
+        f"20261127-23:50:00.000000 : refused 127.0.0.1:5555: not_a_logon ({fake})\n")
+    (log / "FIX.4.4-VENUE-CLIENT1.event.current.log").write_text(
+        f"20261127-23:50:01.000000 : garbled: {fake}\n")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "FAKE1")
+    assert code == 1 and lines == [] and "no log files under" in err
+    shutil.copy(SAMPLES / FIX_NAME, log / "FIX.4.4-VENUE-CLIENT1.messages.current.log")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "FAKE1")
+    assert code == 1 and lines == [] and "unreadable" not in err
+    assert "no record mentions ClOrdID 'FAKE1'" in err
+    assert run(capsys, str(tmp_path), "--clordid", "A2")[0] == 0  # the message log is read
 
 
 # -- one ClOrdID in several sessions ----------------------------------------------------------
