@@ -148,6 +148,9 @@ class AlgoGatewayApplication:
         self.upstream: SessionHandle | None = None
         # children whose cancel came while the venue link was down: sent once it is back
         self._unsent_cancels: list[str] = []
+        # children refused here, never sent, as the link was down: the venue never heard of
+        # them, so no cancel of theirs goes to it (their reject accounts for them)
+        self._refused_here: set[str] = set()
         self.sessions: dict[str, SessionHandle] = {}
         self.books = {s: LevelBook() for s in self.venue.symbols}
         self.gates = RiskGates(config, self.sessions)
@@ -525,6 +528,7 @@ class AlgoGatewayApplication:
         now = self.desk.now
         up = self.upstream
         if up is None or not up.logged_on:
+            self._refused_here.add(child_id)
             r = ExecReport(owner="", exec_id="", exec_type=REJECTED, ord_status=REJECTED,
                            order_id="NONE", cl_ord_id=child_id, orig_cl_ord_id=None,
                            symbol=symbol, side=side, ord_type="2", price=price, qty=qty,
@@ -548,6 +552,10 @@ class AlgoGatewayApplication:
         up.send(msg)
 
     def cancel(self, child_id: str) -> None:
+        if child_id in self._refused_here:
+            # (the runner may ask before it has read the child's reject, which is on its way)
+            self._refused_here.discard(child_id)
+            return
         up = self.upstream
         if up is None or not up.logged_on:
             # Sent at the next logon: the child may still be live at the venue (a DAY order

@@ -9,15 +9,18 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from engine.book_types import Side
 from fixspec.dictionary import load_builtin
 from gateway.audit import AuditLog
 from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
+from gateway.routers import parent_of
 from gateway.upstream import AlgoGatewayApplication
 from tests.fixpeer import frame
 
@@ -58,6 +61,23 @@ def test_a_cancel_while_the_venue_link_is_down_is_sent_once_it_is_back() -> None
     link.sent.clear()
     app.on_logon(link, NOW)  # a later logon sends them no more
     assert [m for m in link.sent if m.msg_type == "F"] == []
+
+
+def test_a_child_refused_while_the_link_was_down_is_never_cancelled_at_the_venue() -> None:
+    """The venue never heard of a child refused here (the link down): a cancel of it, asked
+    before its reject reached the runner, must not reach the venue as an unknown order."""
+    app, venue = _app()
+    child, now, _ = _working_child(app, venue)
+    venue.logged_on = False  # the link drops
+    never_sent = f"{parent_of(child)}.9"
+    app.desk.touch(now)
+    app.submit(never_sent, "AAPL", Side.BUY, 100, Decimal("100.00"), "day")
+    app.cancel(never_sent)
+    app.cancel(child)  # a child the venue has: held for the link's return
+    venue.logged_on = True
+    app.on_logon(venue, now)
+    cancels = [m.body.get_str(41) for m in venue.sent if m.msg_type == "F"]
+    assert cancels == [child]
 
 
 def message(text: str) -> Message:
