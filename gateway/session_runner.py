@@ -241,6 +241,7 @@ class SessionRunner:
         self.writer: Writer | None = None
         self.logged_on_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()
+        self.last_disconnect: str | None = None  # why the session last ended (its event log's)
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
         self._owed_task: asyncio.Task[None] | None = None  # writes a resend (_write_owed)
         self._owing = False  # _write_owed's loop for a writer that is not a stream runs
@@ -457,6 +458,7 @@ class SessionRunner:
             self.log.event(now, f"logout received {event.text!r}")
         elif isinstance(event, Disconnect):
             self.log.event(now, f"disconnect: {event.reason}")
+            self.last_disconnect = event.reason
             self._close()
         elif isinstance(event, RejectSent):
             self.log.event(now, f"reject sent: {event.reject}")

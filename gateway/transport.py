@@ -500,6 +500,7 @@ class Engine:
         config = runner.config
         attempt = 0
         failing = False  # since the last connection: the operator was told once
+        unanswered = False  # connections without a logon since the last one logged on: told
         while not self._stopping:
             await asyncio.sleep(self._backoff(attempt, config))
             if self._stopping:  # stop() is logging the sessions out: no new connection
@@ -535,11 +536,21 @@ class Engine:
                 self.notice(f"session {runner.name}: connected to {config.host}:{config.port}")
                 failing = False
             began = time.monotonic()
+            runner.last_disconnect = None
             try:
                 await runner.serve(reader, writer)
             except Exception as exc:  # whatever ended this connection, the next one is tried
                 runner.log.event(self.clock.now(), f"connection failed: {exc!r}\n"
                                                    f"{traceback.format_exc()}")
+            if runner.logged_on_event.is_set():
+                unanswered = False
+            elif not unanswered and not self._stopping:
+                # connected is not logged on (a Logon refused, unanswered, or answered with a
+                # Logout): the operator hears why once, not only the session's event log
+                why = runner.last_disconnect or "the connection closed"
+                self.notice(f"session {runner.name}: connected to {config.host}:{config.port} "
+                            f"but not logged on ({why}); retrying with backoff")
+                unanswered = True
             if (runner.logged_on_event.is_set()
                     and time.monotonic() - began >= config.reconnect.max_delay):
                 # a session that lasted: start the backoff over. One that a peer ended at

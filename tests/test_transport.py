@@ -181,6 +181,52 @@ def test_a_peer_that_logs_out_at_once_after_each_logon_meets_a_growing_backoff(
     assert min(gaps[3:]) >= 0.4, gaps
 
 
+def test_an_initiator_whose_logon_is_refused_says_so_once(tmp_path: Path) -> None:
+    """Connected is not logged on: a venue answering each Logon with a Logout is named on
+    the operator's stderr once, with the reason, not only in the session's event log."""
+    import socket
+    import threading
+
+    from tests.fixpeer import Peer
+
+    accepted = 0
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def refuse() -> None:
+        nonlocal accepted
+        with contextlib.suppress(OSError):
+            while accepted < 3:
+                conn, _ = server.accept()
+                accepted += 1
+                with conn:
+                    conn.settimeout(5)
+                    conn.recv(65536)  # the Logon
+                    conn.sendall(Peer(sender="ISLD", target="TW").msg("35=5|58=not now"))
+
+    peer = threading.Thread(target=refuse, daemon=True)
+    peer.start()
+    notices: list[str] = []
+
+    async def scenario() -> None:
+        _, ini_cfg = pair(tmp_path)
+        cfg = ini_cfg(port)
+        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i", notice=notices.append)
+        await initiator.start()
+        await wait_for(lambda: accepted >= 3)
+        await initiator.stop()
+
+    try:
+        run(scenario())
+    finally:
+        server.close()
+        peer.join(5)
+    told = [n for n in notices if "but not logged on" in n]
+    assert len(told) == 1, notices
+    assert f"connected to 127.0.0.1:{port} but not logged on (first message is '5'" in told[0]
+
+
 def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
     async def scenario() -> None:
         import socket
