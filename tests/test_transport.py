@@ -29,6 +29,7 @@ from gateway.deferred_store import DeferredTargetStore
 from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener
 from tests.engine_apps import Collector, order, wait_for
+from tests.fixpeer import Peer
 
 T = TypeVar("T")
 MEMORY = StoreConfig(kind="memory")
@@ -126,6 +127,56 @@ def test_backoff_is_immediate_then_exponential_with_jitter_and_a_cap(tmp_path: P
     assert len(set(delays[4:])) > 1  # jitter: not all the same
 
 
+def scripted_venue(tmp_path: Path, answer: Callable[[], bytes], connections: int,
+                   reconnect: ReconnectConfig | None = None) -> tuple[list[float], list[str], int]:
+    """An initiator (TW -> ISLD, ``reconnect`` if given) against a scripted venue that, on
+    each of ``connections`` connections, reads the Logon, sends ``answer()`` and reads until
+    the initiator hangs up. When each connection was accepted (monotonic seconds), the
+    engine's notices (its stderr lines) and the venue's port."""
+    import socket
+    import threading
+    import time
+
+    accepted: list[float] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while len(accepted) < connections:
+                conn, _ = server.accept()
+                accepted.append(time.monotonic())
+                with conn:
+                    conn.settimeout(5)
+                    conn.recv(65536)  # the Logon
+                    conn.sendall(answer())
+                    with contextlib.suppress(OSError):
+                        while conn.recv(65536):
+                            pass
+
+    peer = threading.Thread(target=serve, daemon=True)
+    peer.start()
+    notices: list[str] = []
+
+    async def scenario() -> None:
+        _, ini_cfg = pair(tmp_path)
+        cfg = ini_cfg(port)
+        if reconnect is not None:
+            cfg = replace(cfg, sessions=(replace(cfg.sessions[0], reconnect=reconnect),))
+        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i", notice=notices.append)
+        await initiator.start()
+        await wait_for(lambda: len(accepted) >= connections, timeout=20)
+        await initiator.stop()
+
+    try:
+        run(scenario())
+    finally:
+        server.close()
+        peer.join(5)
+    return accepted, notices, port
+
+
 def test_a_peer_that_logs_out_at_once_after_each_logon_meets_a_growing_backoff(
         tmp_path: Path) -> None:
     """A venue that answers every Logon and logs us out at once (maintenance, a rule of
@@ -133,50 +184,10 @@ def test_a_peer_that_logs_out_at_once_after_each_logon_meets_a_growing_backoff(
     initial_delay for ever; only a session that stayed up max_delay does. Delays here are
     0.05, 0.1, 0.2, 0.4 s: the last gaps between connections are at least 0.4 s (a sleep is
     never shorter than asked), where starting over kept them near 0.05 s."""
-    import socket
-    import threading
-    import time
-
-    from tests.fixpeer import Peer
-
-    accepted: list[float] = []
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
     venue = Peer(sender="ISLD", target="TW")  # its numbers go on from connection to connection
-
-    def log_out_at_once() -> None:
-        with contextlib.suppress(OSError):
-            while len(accepted) < 6:
-                conn, _ = server.accept()
-                accepted.append(time.monotonic())
-                with conn:
-                    conn.settimeout(5)
-                    conn.recv(65536)  # the Logon
-                    conn.sendall(venue.logon() + venue.msg("35=5|58=maintenance"))
-                    with contextlib.suppress(OSError):
-                        while conn.recv(65536):  # until the initiator hangs up
-                            pass
-
-    peer = threading.Thread(target=log_out_at_once, daemon=True)
-    peer.start()
-
-    async def scenario() -> None:
-        _, ini_cfg = pair(tmp_path)
-        cfg = ini_cfg(port)
-        session = replace(cfg.sessions[0], reconnect=ReconnectConfig(
-            initial_delay=0.05, max_delay=0.4, multiplier=2, jitter=0))
-        cfg = replace(cfg, sessions=(session,))
-        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
-                           run_dir=tmp_path / "i")
-        await initiator.start()
-        await wait_for(lambda: len(accepted) >= 6, timeout=20)
-        await initiator.stop()
-
-    try:
-        run(scenario())
-    finally:
-        server.close()
-        peer.join(5)
+    accepted, _, _ = scripted_venue(
+        tmp_path, lambda: venue.logon() + venue.msg("35=5|58=maintenance"), 6,
+        ReconnectConfig(initial_delay=0.05, max_delay=0.4, multiplier=2, jitter=0))
     gaps = [b - a for a, b in itertools.pairwise(accepted)]
     assert min(gaps[3:]) >= 0.4, gaps
 
@@ -184,44 +195,8 @@ def test_a_peer_that_logs_out_at_once_after_each_logon_meets_a_growing_backoff(
 def test_an_initiator_whose_logon_is_refused_says_so_once(tmp_path: Path) -> None:
     """Connected is not logged on: a venue answering each Logon with a Logout is named on
     the operator's stderr once, with the reason, not only in the session's event log."""
-    import socket
-    import threading
-
-    from tests.fixpeer import Peer
-
-    accepted = 0
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-
-    def refuse() -> None:
-        nonlocal accepted
-        with contextlib.suppress(OSError):
-            while accepted < 3:
-                conn, _ = server.accept()
-                accepted += 1
-                with conn:
-                    conn.settimeout(5)
-                    conn.recv(65536)  # the Logon
-                    conn.sendall(Peer(sender="ISLD", target="TW").msg("35=5|58=not now"))
-
-    peer = threading.Thread(target=refuse, daemon=True)
-    peer.start()
-    notices: list[str] = []
-
-    async def scenario() -> None:
-        _, ini_cfg = pair(tmp_path)
-        cfg = ini_cfg(port)
-        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
-                           run_dir=tmp_path / "i", notice=notices.append)
-        await initiator.start()
-        await wait_for(lambda: accepted >= 3)
-        await initiator.stop()
-
-    try:
-        run(scenario())
-    finally:
-        server.close()
-        peer.join(5)
+    _, notices, port = scripted_venue(
+        tmp_path, lambda: Peer(sender="ISLD", target="TW").msg("35=5|58=not now"), 3)
     told = [n for n in notices if "but not logged on" in n]
     assert len(told) == 1, notices
     assert f"connected to 127.0.0.1:{port} but not logged on (first message is '5'" in told[0]
