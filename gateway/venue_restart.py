@@ -84,12 +84,16 @@ def trading_day(schedule: Schedule | None, t: datetime) -> date:
 
 
 def trading_day_end(schedule: Schedule | None, t: datetime) -> datetime:
-    """When the trading day of time ``t`` (:func:`trading_day`) ends, and its Day orders
-    with it: the end of the ``schedule`` period holding ``t``, else (no schedule, or
-    between periods) the UTC midnight after ``t``."""
-    end = schedule.session_end(t) if schedule is not None else None
-    return end if end is not None else datetime.combine(t.date() + timedelta(days=1), time(0),
-                                                        tzinfo=UTC)
+    """The first end of a trading day (:func:`trading_day`) after ``t``, when Day orders
+    expire: the end of the ``schedule`` period holding ``t``, or of the next one if ``t``
+    is that end itself (ends are inclusive) or between periods; without a schedule, the UTC
+    midnight after ``t``."""
+    if schedule is not None:
+        for probe in (t, t + timedelta(microseconds=1)):  # (the next period, at an end)
+            end = schedule.session_end(schedule.next_start(probe))
+            if end is not None and end > t:
+                return end
+    return datetime.combine(t.date() + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 def last_state(raw: bytes, owner: str, exec_id: str, exec_type: str, now: datetime, *,

@@ -141,6 +141,14 @@ def test_with_a_schedule_day_orders_expire_at_its_end() -> None:
     assert app.next_deadline() == end
     app.on_timer(end)
     assert reports(h, len(h.sent) - 1) == [("D1", "C", "C", "0")]
+    # the next day ends at the next period's end, not at the end just passed (inclusive)
+    # nor at midnight (between periods)
+    assert app.next_deadline() == end + timedelta(days=1)
+    t2 = datetime(2026, 11, 26, 22, 30, tzinfo=UTC)
+    app.on_logon(h, t2)  # type: ignore[arg-type]
+    assert answers(app, h, order("D2", t2), t2) == ["0:"]
+    app.on_timer(datetime(2026, 11, 27, 0, 0, 1, tzinfo=UTC))  # past midnight: still works
+    assert app.venue.order(h.name, "D2").live  # type: ignore[union-attr]
 
 
 def test_a_schedule_sets_the_day() -> None:
