@@ -238,6 +238,9 @@ class AlgoGatewayApplication:
             unsent, self._unsent_cancels = self._unsent_cancels, []
             for child_id in unsent:
                 self.cancel(child_id)
+            # their rejects have reached the runners by now (a cancel of one can only be
+            # asked in the step that refused it): nothing more to hold them for
+            self._refused_here.clear()
             self._cancel_orphans(session, now)
         else:
             self.sessions[session.name] = session
