@@ -97,10 +97,12 @@ DoneReason = Literal["filled", "expired", "canceled", "stopped"]
 
 class ChildRouter(Protocol):
     """Where child orders go. Both calls only start the work: the router answers later (or
-    at once, re-entrantly) through the runner's ``on_child_*`` methods."""
+    at once, re-entrantly) through the runner's ``on_child_*`` methods. ``reason`` is the
+    strategy's for the child (``ChildOrder.reason``: a slice, a catch-up), for a router that
+    records it (a backtest's orders.csv); the others pass it by."""
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Tif) -> None: ...
+               price: Decimal | None, tif: Tif, reason: str = "") -> None: ...
 
     def cancel(self, child_id: str) -> None: ...
 
@@ -831,7 +833,7 @@ life (a replace that changes the parent's id does not change the prefix).
             self._risk.on_order_sent(child_id)
         self._audit("child_sent", child=child_id, qty=qty, price=_px(price), tif=order.tif,
                     reason=order.reason)
-        self._router.submit(child_id, p.symbol, p.side, qty, price, order.tif)
+        self._router.submit(child_id, p.symbol, p.side, qty, price, order.tif, order.reason)
 
     def _refusal(self, order: ChildOrder) -> str | None:
         p = self._parent

@@ -111,7 +111,7 @@ class FillingVenue:
         self.now = T0
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Tif) -> None:
+               price: Decimal | None, tif: Tif, reason: str = "") -> None:
         self.sent += 1
         assert self.runner is not None
         self.runner.on_child_ack(child_id, self.now)

@@ -462,6 +462,8 @@ class Backtest:
                 rec.arrival_mid = parent.arrival_mid
                 rec.strategy = parent.strategy
         record.parents = [p.record for p in planned]
+        for rec in record.parents:  # one the desk refused still holds its TargetStrategy code
+            rec.strategy = desk.strategy_names.get(rec.strategy, rec.strategy)
         for problem in client.problems():
             print(f"gateway backtest: {name} run: {problem}", file=self.warn, flush=True)
         if name == "algo":  # what the desk ran for the configured codes

@@ -158,14 +158,15 @@ class ChildLink:
     # -- ChildRouter ------------------------------------------------------------------------
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Literal["day", "ioc"]) -> None:
+               price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         child = ChildRecord(run=self.record.run, parent_id=self.parent_id(child_id),
                             child_id=child_id, symbol=symbol, side=side, qty=qty, price=price,
-                            tif=tif, decided=self.now())
+                            tif=tif, decided=self.now(), reason=reason)
         self.children[child_id] = child
         self.record.children.append(child)
         self._send("out", self.now(), self.latency.entry(),
-                   lambda _t: self.router.submit(child_id, symbol, side, qty, price, tif))
+                   lambda _t: self.router.submit(child_id, symbol, side, qty, price, tif,
+                                                 reason))
 
     def cancel(self, child_id: str) -> None:
         self._send("out", self.now(), self.latency.entry(),

@@ -58,7 +58,7 @@ class VenueRouter:
         self.cancel_sent = cancel_sent
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Literal["day", "ioc"]) -> None:
+               price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         parent = parent_of(child_id)
         self.sent(child_id, parent)
         now = self.now()

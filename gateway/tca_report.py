@@ -103,16 +103,21 @@ def ordered_runs(names: Iterable[str]) -> list[str]:
     return [n for n in RUN_ORDER if n in names] + [n for n in names if n not in RUN_ORDER]
 
 
-def notes(metrics: Mapping[str, RunMetrics]) -> list[str]:
+def notes(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord]) -> list[str]:
     """What a reader of the figures must know to read them right, one line each: a naive
-    baseline parent left unfilled was bounded by the depth the market data shows (one market
-    order, and no liquidity beyond the recorded book; with level-1 data the best level
-    only), so its fill rate and cost say as much about the data as about the strategy."""
+    baseline parent without a limit left unfilled was bounded by the depth the market data
+    shows (one market order, and no liquidity beyond the recorded book; with level-1 data
+    the best level only), so its fill rate and cost say as much about the data as about the
+    strategy. (Not so for a limit parent, whose price may have kept it out, nor one
+    rejected: ``runs`` say which.)"""
     out = []
     naive = metrics.get("naive")
+    market = {p.parent_id for r in runs if r.run == "naive" for p in r.parents
+              if p.limit is None and p.status != "rejected"}
     for p in naive.parents if naive is not None else ():
         filled, qty = p["filled"], p["qty"]
-        if isinstance(filled, int) and isinstance(qty, int) and filled < qty:
+        if (p["parent_id"] in market and isinstance(filled, int) and isinstance(qty, int)
+                and filled < qty):
             out.append(f"naive {p['parent_id']}: filled {filled:,} of {qty:,} {p['symbol']}: "
                        "one market order takes only the liquidity the market data shows (with "
                        "level-1 data, the best level); the rest counts as unfilled")
@@ -139,7 +144,7 @@ def write_report(folder: Path, runs: Sequence[RunRecord], metrics: Mapping[str, 
     }
     paths.update(write_plots(folder, runs, tapes))
     report = folder / "report.html"
-    report.write_text(_html(metrics, info), encoding="utf-8")
+    report.write_text(_html(metrics, runs, info), encoding="utf-8")
     paths["report.html"] = report
     return paths
 
@@ -293,7 +298,8 @@ def _table(runs: Sequence[str], columns: Sequence[Metrics | None]) -> str:
     return "<table>\n" + "\n".join(rows) + "\n</table>"
 
 
-def _html(metrics: Mapping[str, RunMetrics], info: Mapping[str, object]) -> str:
+def _html(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
+          info: Mapping[str, object]) -> str:
     names = ordered_runs(metrics)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>Backtest report</title>", f"<style>{_CSS}</style></head><body>",
@@ -305,7 +311,7 @@ def _html(metrics: Mapping[str, RunMetrics], info: Mapping[str, object]) -> str:
             out.append(f"<tr><th>{html.escape(str(k))}</th>"
                        f"<td style='text-align:left'>{html.escape(shown)}</td></tr>")
         out.append("</table>")
-    found = notes(metrics)
+    found = notes(metrics, runs)
     if found:
         out.append("<h2>Notes</h2><ul>")
         out += [f"<li>{html.escape(n)}</li>" for n in found]

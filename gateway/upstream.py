@@ -526,7 +526,7 @@ class AlgoGatewayApplication:
     # -- ChildRouter ------------------------------------------------------------------------
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Literal["day", "ioc"]) -> None:
+               price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         self.desk.child_sent(child_id, parent_of(child_id))
         now = self.desk.now
         up = self.upstream

@@ -80,7 +80,7 @@ class Venue:
     # -- ChildRouter ----------------------------------------------------------------------
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: Tif) -> None:
+               price: Decimal | None, tif: Tif, reason: str = "") -> None:
         assert symbol == SYMBOL and qty > 0
         if self.runner is not None:  # the parent as it is now (a replace may change it)
             parent = self.runner.parent

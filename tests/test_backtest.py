@@ -85,6 +85,18 @@ def test_the_report_folder_has_every_output(report: Path) -> None:
         assert (report / run / "audit.jsonl").is_file()
 
 
+def test_each_child_in_orders_csv_says_why_the_algo_sent_it(report: Path) -> None:
+    """The algo's reason for each child (its audit's child_sent reason: a slice, a
+    catch-up) is the orders.csv row's, not an empty column."""
+    with (report / "orders.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["run"] == "algo" and r["child_id"]]
+    assert rows and all(r["reason"] for r in rows), rows[:3]
+    sent = {json.loads(line)["child"]: json.loads(line).get("reason")
+            for line in (report / "algo" / "audit.jsonl").read_text().splitlines()
+            if '"child_sent"' in line}
+    assert {r["child_id"]: r["reason"] for r in rows} == {c: sent[c] for c in sent}
+
+
 def test_the_algo_works_the_parent_and_the_baselines_run_beside_it(report: Path) -> None:
     summary = json.loads((report / "summary.json").read_text())
     runs = summary["runs"]
@@ -426,6 +438,9 @@ def test_a_rejected_parent_is_reported_not_silent(tmp_path: Path) -> None:
     assert "algo run: parent P1 rejected:" in proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["runs"]["algo"]["parents"][0]["status"] == "rejected"
+    # named as an accepted one is (the strategy's name, not its TargetStrategy code)
+    assert summary["runs"]["algo"]["parents"][0]["strategy"] == "twap"
+    assert summary["runs"]["algo"]["strategy"] == "twap"
 
 
 def test_the_arrival_mid_is_the_markets_in_every_run(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ _LEVEL = struct.Struct("<3q")
 
 class _NoRouter:
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
-               price: Decimal | None, tif: str) -> None:
+               price: Decimal | None, tif: str, reason: str = "") -> None:
         raise AssertionError("the strategies here send nothing")
 
     def cancel(self, child_id: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -195,13 +197,19 @@ def test_a_naive_baseline_bounded_by_the_books_depth_is_noted(tmp_path: Path) ->
     # the best level); the summary and the report say so, a full fill says nothing
     tapes = {s.SYMBOL: s.tape()}
     whole = _metrics(_runs(), tapes)
-    assert notes(whole) == []
+    assert notes(whole, _runs()) == []
     short = s.naive_run()
     short.fills[0] = s.fill("naive", "P1", "N1", Side.BUY, 0.001, 40, "100.10", "aggressive", 0)
     metrics = _metrics([s.algo_run(), short], tapes)
-    found = notes(metrics)
+    found = notes(metrics, [s.algo_run(), short])
     assert len(found) == 1 and found[0].startswith(f"naive P1: filled 40 of 100 {s.SYMBOL}: ")
     assert "level-1" in found[0]
+    # a limit parent's price, or a rejection, not the depth, may be why: no such note
+    for change in ({"limit": Decimal("99.00")}, {"status": "rejected"}):
+        other = s.naive_run()
+        other.fills[0] = short.fills[0]
+        other.parents = [dataclasses.replace(other.parents[0], **change), *other.parents[1:]]
+        assert notes(_metrics([s.algo_run(), other], tapes), [s.algo_run(), other]) == []
     paths = write_report(tmp_path, [s.algo_run(), short], metrics, tapes, {})
     page = paths["report.html"].read_text()
     assert "<h2>Notes</h2>" in page and "naive P1: filled 40 of 100" in page
