@@ -358,13 +358,18 @@ class Venue:
             self.last_trade[symbol] = self.prices[symbol](prices[-1])
             self.volume[symbol] += sum(sizes)
         out: list[Report] = []
+        # the feed executed these client orders in C, without book events: for the
+        # listeners (order-by-order market data), each one's shown size now, as a reduce
+        shown: list[Event] = []
         for f, when in fills:
             order = self._live.get(f.order_id)
             if order is not None:
                 out.append(self._fill(order, f.qty, spec.to_price(f.price), when,
                                       aggressor=False))
+                shown.append(Event(EventType.CANCEL, f.order_id, order.side, f.price, f.qty,
+                                   order.leaves, code=CancelReason.REQUESTED))
         for listener in self._listeners:
-            listener(symbol, [], now)
+            listener(symbol, shown, now)
         return out + self._uncross(symbol, now) if self._live else out
 
     def _uncross(self, symbol: str, now: datetime) -> list[Report]:
@@ -397,9 +402,10 @@ class Venue:
                 if not qty:
                     break  # nothing the book would execute there
                 # the prints, at the client's price (their makers are the feed's orders: an
-                # execute by level never takes a client's)
-                out += self._after(symbol, trades, now)
-                book.cancel(order.book_id, qty)
+                # execute by level never takes a client's), and the client order's reduce
+                # (its shown size, for order-by-order market data)
+                reduce = book.cancel(order.book_id, qty)
+                out += self._after(symbol, trades + reduce, now)
                 out.append(self._fill(order, qty, spec.to_price(ticks), now, aggressor=False))
         return out
 

@@ -13,6 +13,7 @@ import pytest
 
 from algos.strategy import MarketWatch
 from engine.book_types import Side
+from gateway.market_data import MarketDataPublisher
 from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
 from gateway.venue import NewOrder, Venue
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
@@ -95,6 +96,33 @@ def test_clients_trade_with_replayed_liquidity_and_feed_crossing() -> None:
     assert [r.exec_type for r in reports if r.cl_ord_id == "r"][-1] == "F"
     order = venue.order("C1", "r")
     assert order is not None and order.cum == 5 and order.avg_px >= price
+
+
+def test_order_by_order_market_data_follows_the_client_orders_the_feed_fills() -> None:
+    """The replay fills resting client orders in C (its executions at their level) and by
+    crossing them; order-by-order market data shows each client order at its size until it
+    is gone, so an increment-built book matches a snapshot (a filled order had stayed
+    shown for ever)."""
+    feed, venue = replay(speed=20)
+    publisher = MarketDataPublisher(venue, lambda session, message: None)
+    run_to(feed, venue, T0)
+    bbo = venue.books["AMZN"].bbo()
+    # at and near both touches, and where the sample's rising bids reach later
+    rests = [(Side.BUY, bbo.bid_price), (Side.BUY, bbo.bid_price - 100),
+             (Side.SELL, bbo.ask_price), (Side.SELL, bbo.bid_price + 5200),
+             (Side.SELL, bbo.ask_price + 100)]
+    for k, (side, ticks) in enumerate(rests):
+        venue.new_order(NewOrder("C1", f"o{k}", "AMZN", side, "2", 50, SPEC.to_price(ticks)),
+                        T0)
+    placed = {str(o.book_id) for o in venue.open_orders("C1")}
+    now = T0
+    while not feed.done:
+        now += timedelta(seconds=1)
+        run_to(feed, venue, now)
+        shown = {k: e.qty for k, e in publisher.views["AMZN"].entries.items() if k in placed}
+        assert shown == {str(o.book_id): o.leaves for o in venue.open_orders("C1")}, now
+    filled = [venue.order("C1", f"o{k}") for k in range(5)]
+    assert sum(1 for o in filled if o is not None and o.cum) >= 2  # the paths were taken
 
 
 def test_gateway_demo_works_a_twap_to_the_end(tmp_path: Path) -> None:
@@ -199,6 +227,29 @@ def test_a_replayed_order_crossing_a_resting_client_trades_with_it_once(
     book = venue.books["ABC"]
     assert book.order(9) is None and venue.order("C1", "b").cum == 30  # type: ignore[union-attr]
     assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(1005, 70), (1000, 110)]
+
+
+def test_order_by_order_market_data_shows_a_crossed_client_order_at_what_is_left(
+        tmp_path: Path) -> None:
+    """A replayed sell crosses our resting buy of 100 and takes 30 (the venue trades it,
+    _uncross): by-order market data shows the buy at 70, as the book holds it."""
+    feed, venue = abc_replay(_crossing_log(tmp_path))
+    publisher = MarketDataPublisher(venue, lambda session, message: None)
+    feed.anchor(T0)
+    feed.due(T0, venue.resting_ids())
+    venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 100, Decimal("10.05")), T0)
+    order = venue.order("C1", "b")
+    assert order is not None
+    for k in range(1, 11):  # as a backtest steps: a stop ends the chunk at the message's time
+        while True:
+            changes = feed.due(T0 + timedelta(seconds=k), venue.resting_ids(), stop_at_fill=True)
+            at = feed.time_of(feed.stop_ns) if feed.stopped else T0 + timedelta(seconds=k)
+            for change in changes:
+                applied(venue, change, at)
+            if not feed.stopped:
+                break
+    assert order.cum == 30
+    assert publisher.views["ABC"].entries[str(order.book_id)].qty == 70
 
 
 def test_the_feed_takes_only_its_own_liquidity_from_a_client_level(tmp_path: Path) -> None:
