@@ -124,7 +124,11 @@ class MarketDataPublisher:
         kind = body.get_str(263) or "0"
         key = (session, req_id)
         if kind == "2":
-            self.subs.pop(key, None)
+            if self.subs.pop(key, None) is None:
+                # FIX defines no answer to an unsubscribe; a reject (no MDReqRejReason fits:
+                # none is sent) tells a client that its unsubscribe stopped nothing
+                self._reject(session, req_id, None,
+                             f"no subscription with MDReqID {req_id} to unsubscribe")
             return
         if key in self.subs:
             self._reject(session, req_id, "1", f"duplicate MDReqID {req_id}")
@@ -270,9 +274,10 @@ class MarketDataPublisher:
                               (55, symbol), (270, spec.to_price(ticks)), (271, qty))
             sub.levels[(symbol, side)] = new
 
-    def _reject(self, session: str, req_id: str, reason: str, text: str) -> None:
+    def _reject(self, session: str, req_id: str, reason: str | None, text: str) -> None:
         msg = Message("Y")
         msg.body.set(262, req_id)
-        msg.body.set(281, reason)
+        if reason is not None:
+            msg.body.set(281, reason)
         msg.body.set(58, text)
         self.send(session, msg)

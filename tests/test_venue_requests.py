@@ -179,6 +179,19 @@ def test_a_subscription_for_full_refreshes_is_rejected_a_snapshot_is_served() ->
     assert [m[35] for m in c1.send(order("B", "1", 10, "20.00"))] == ["8", "X"]
 
 
+def test_an_unsubscribe_stops_its_updates_and_one_of_nothing_is_answered() -> None:
+    """FIX defines no answer to an unsubscribe (263=2): one naming no subscription of the
+    session gets a MarketDataRequestReject with Text (no MDReqRejReason fits), so the
+    client knows it stopped nothing; the real one stops the updates, silently."""
+    _, c1, _ = venue()
+    c1.send("35=V|262=M1|263=1|264=0|265=1|267=1|269=0|146=1|55=AAPL")
+    [rej] = c1.send("35=V|262=NOPE|263=2|264=0|267=1|269=0|146=1|55=AAPL")
+    assert (rej[35], rej[262], rej.get(281)) == ("Y", "NOPE", None)
+    assert rej[58] == "no subscription with MDReqID NOPE to unsubscribe"
+    assert c1.send("35=V|262=M1|263=2|264=0|267=1|269=0|146=1|55=AAPL") == []
+    assert [m[35] for m in c1.send(order("A", "1", 10, "20.00"))] == ["8"]  # no X any more
+
+
 def test_a_by_order_subscription_with_a_depth_is_rejected_a_full_book_one_served() -> None:
     """By-order increments follow every order of the book, so they cannot keep to a depth;
     a one-off by-order snapshot with a depth, and level data with one, are served."""
