@@ -172,29 +172,36 @@ class OutputBatch:
         self.stores.open = False
         waiting = list(self.waiting)
         try:
-            if self.audit is not None:
-                self.audit.release()
             self._ready()
         finally:
-            # whatever failed above (a full disk), the stored messages go out now and in
-            # order: left behind, a later message of the same session would overtake them
-            self.waiting.clear()
-            self._write(waiting)
+            # QuickFIX's order: what came in is logged before it is committed; what goes out
+            # is stored before it is logged and sent. A crash between the two leaves a
+            # stored message without its log line (a restart resends it), never a log line
+            # of a message that was not stored and whose number a restart uses again.
+            self.stores.write()
+            try:
+                if self.audit is not None:
+                    self.audit.release()
+            finally:
+                # whatever failed above (a full disk), the stored messages go out now and
+                # in order: left behind, a later message of the session would overtake them
+                self.waiting.clear()
+                self._send(waiting)
 
     def write_now(self, runner: SessionRunner) -> None:
         """Out of turn (``runner`` is closing): its held bytes now, after what must come
         before them as at the batch's end."""
+        self._ready()
+        self.stores.write()
         if self.audit is not None:
             self.audit.flush()
-        self._ready()
         self.waiting.pop(runner, None)
-        self._write([runner])
+        self._send([runner])
 
-    def _write(self, runners: list[SessionRunner]) -> None:
-        """The stores' records, then the runners' held bytes; a session whose store could
-        not write its records (now, or at an earlier write of this batch) loses its
+    def _send(self, runners: list[SessionRunner]) -> None:
+        """The runners' held bytes (their stores have written their records); a session
+        whose store could not (now, or at an earlier write of this batch) loses its
         connection instead (:meth:`SessionRunner.store_failed`), while the others go on."""
-        self.stores.write()
         for runner in runners:
             failure = runner.store.inner.failure
             if failure is None:
@@ -203,8 +210,10 @@ class OutputBatch:
                 runner.store_failed(failure)
 
     def _ready(self) -> None:
-        """What comes before held bytes reach a socket: every waiting session's log lines
-        on disk, then the ``before_write`` hooks (each run once)."""
+        """What comes before the batch's records are written: every waiting session's log
+        lines on disk (what came in: the lines of what goes out wait for the store, see
+        :meth:`SessionRunner.write_pending`), then the ``before_write`` hooks (each run
+        once: the inbound commits, which join the batch's records)."""
         for runner in self.waiting:
             runner.flush_logs()
         hooks, self.before_write = self.before_write, []
@@ -230,6 +239,8 @@ class SessionRunner:
         self._flush_logs = flush_logs
         self.batch = batch or OutputBatch()
         self._pending: list[bytes] = []  # bytes held by the batch
+        # the held messages' log lines, written once the batch has stored them
+        self._pending_lines: list[tuple[datetime, bytes]] = []
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
         self.store = DeferredTargetStore(store_for(config, run_dir, self.batch.stores))
@@ -304,19 +315,22 @@ class SessionRunner:
                     o.message(self, "in", event.raw, now)
                 self._event(event, now)
         for raw in out.data:
-            self.log.message(now, raw)
             for o in self.observers:
                 o.message(self, "out", raw, now)
-            if not self._writable(writer):
+            writable = self._writable(writer)
+            if held and (not writable or isinstance(writer, asyncio.StreamWriter)):
+                # logged once the batch has stored it, as it is written (write_pending)
+                self._pending_lines.append((now, raw))
+                if writable:
+                    self._pending.append(raw)
                 continue
-            if held and isinstance(writer, asyncio.StreamWriter):
-                self._pending.append(raw)
-            else:
+            if held:  # stored before it is logged and written, as at the batch's end
+                self.batch.stores.write()
+                if self.store.inner.failure is not None:
+                    raise StoreError(f"not sent: {self.store.inner.failure}")
+            self.log.message(now, raw)
+            if self._writable(writer):  # (a TypeGuard: writable, said again for the checker)
                 self.flush_logs()
-                if held:  # persisted before it is written, as at the batch's end
-                    self.batch.stores.write()
-                    if self.store.inner.failure is not None:
-                        raise StoreError(f"not sent: {self.store.inner.failure}")
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
@@ -404,17 +418,23 @@ class SessionRunner:
     def store_failed(self, error: BaseException) -> None:
         """The store could not write a batch's records (a full disk) and is closed for
         good: the bytes the batch held were never persisted, so they are dropped, not
-        sent, and the connection ends; the event log says why."""
+        sent (nor logged), and the connection ends; the event log says why."""
         self._pending.clear()
+        self._pending_lines.clear()
         if self._writable(self.writer):
             self.log.event(self.clock.now(), f"store write failed, its messages not sent, "
                                              f"disconnecting: {error}")
             self._close(graceful=False)
 
     def write_pending(self) -> None:
-        """Write the bytes the batch held, in one call (their records are written: the
-        store's deferred fsync, if any, is armed first)."""
+        """Log the messages the batch held, then write their bytes in one call (their
+        records are written: the store's deferred fsync, if any, is armed first)."""
         self._arm_sync()
+        lines, self._pending_lines = self._pending_lines, []
+        for now, raw in lines:
+            self.log.message(now, raw)
+        if lines:
+            self.flush_logs()
         if not self._pending:
             return
         data = b"".join(self._pending)

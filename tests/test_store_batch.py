@@ -309,6 +309,12 @@ def test_a_session_whose_store_cannot_write_ends_and_the_others_go_on(
             while chunk := await asyncio.wait_for(a_in.read(65536), 10):
                 rest += chunk
             assert b"LOST" not in rest  # never persisted, so never sent
+            # nor logged: the message log holds what came in, and only what was stored of
+            # what goes out (stored, then logged, then sent: a line of a message not stored
+            # would be one whose number a restart uses again)
+            lines = broken.log.messages_path.read_bytes().splitlines()
+            lost = [line for line in lines if b"\x0111=LOST\x01" in line]
+            assert len(lost) == 1 and b"\x0149=A\x01" in lost[0], lost  # the order, in
             events = broken.log.events_path.read_text()
             assert "store write failed, its messages not sent, disconnecting" in events
             b_out.write(order(b, "KEPT"))
