@@ -449,8 +449,9 @@ class Session:
         out.events.append(Disconnect(reason))
         self._go(Trigger.DISCONNECT)
         if self.config.reset_on_disconnect:
-            self._reset_store(now)
-        self._forget_gap()
+            self._reset_store(now)  # (which forgets the gap too)
+        else:
+            self._forget_gap()
 
     def _stop(self, out: Output, now: datetime, reason: str) -> None:
         self._disconnect(out, now, reason)

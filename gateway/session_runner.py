@@ -174,10 +174,12 @@ class OutputBatch:
         try:
             self._ready()
         finally:
-            # QuickFIX's order: what came in is logged before it is committed; what goes out
-            # is stored before it is logged and sent. A crash between the two leaves a
-            # stored message without its log line (a restart resends it), never a log line
-            # of a message that was not stored and whose number a restart uses again.
+            # What came in is logged before it is committed (as QuickFIX's next() logs a
+            # message before processing it); what goes out is stored before it is logged and
+            # sent (DESIGN.md's persist, then transmit, with the log on the transmit side).
+            # A crash between the two leaves a stored message without its log line (a
+            # restart resends it), never a log line of a message that was not stored and
+            # whose number a restart uses again.
             self.stores.write()
             try:
                 if self.audit is not None:

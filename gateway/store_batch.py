@@ -4,8 +4,8 @@ While an engine handles one read's input or one timer (:class:`gateway.session_r
 OutputBatch`), what it sends in any session is numbered and kept by that session's
 :class:`~gateway.store.FileStore`, whose records wait while the batch is :attr:`StoreBatch.open`.
 At the batch's end, after the log lines of what came in and before those of what goes out
-and any of its bytes reach a socket (persist, then log and transmit, as DESIGN.md and
-QuickFIX order it), :meth:`StoreBatch.write`:
+and any of its bytes reach a socket (persist, then log and transmit: DESIGN.md's order, the
+log on the transmit side), :meth:`StoreBatch.write`:
 
 1. when more than one store has records waiting, writes one journal record naming them all
    (each store's path and generation, the file offset its records start at, and the records)
