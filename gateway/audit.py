@@ -17,9 +17,13 @@ Kinds and their fields (fields whose value is None are left out):
     ``event`` ``in`` or ``out``; ``session`` (the session's name), ``direction`` (``in`` or
     ``out``), ``seq`` MsgSeqNum (34, an int when it is one), ``msg_type`` (35), ``cl_ord_id``
     (11), ``orig_cl_ord_id`` (41), ``order_id`` (37), ``exec_id`` (17) when the message has
-    them, and ``raw``, the message with SOH shown as ``|``. Inbound messages are logged as
-    received, valid or not. The ids come from a scan of the raw bytes for the first occurrence
-    of each tag, not a decode, so a message costs a few ``bytes.find`` calls.
+    them, and ``raw``, the message with SOH shown as ``|`` and the values of Password (554),
+    NewPassword (925), EncryptedPassword (1400) and EncryptedNewPassword (1402) shown as
+    ``***`` (a log shipped to an aggregator must not carry the secrets the configuration
+    keeps out of YAML; the QuickFIX-format message logs keep the bytes as sent). Inbound
+    messages are logged as received, valid or not. The ids come from a scan of the raw
+    bytes for the first occurrence of each tag, not a decode, so a message costs a few
+    ``bytes.find`` calls.
 ``session``
     A session event (``LoggedOn``, ``Disconnect``, ``RejectSent``, ``GapDetected``,
     ``Connected``...) with its fields, plus ``next_out``/``next_in``, the session's next
@@ -57,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
@@ -170,7 +175,13 @@ def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> by
             f'"direction":{_STR(direction)}').encode()
     iso = (f"{_ISO_SECOND(ts)}.{ts.microsecond:06d}+00:00" if ts.tzinfo is UTC
            else ts.isoformat(timespec="microseconds"))
+    if _SECRET.search(raw) is not None:
+        raw = _SECRET.sub(rb"\1***", raw)
     return b'{"ts":"%s%s%s' % (iso.encode("ascii"), head, _message_tail(raw))
+
+
+#: a password field (Password, NewPassword and their encrypted forms), up to its value
+_SECRET = re.compile(rb"(\x01(?:554|925|1400|1402)=)[^\x01]*")
 
 
 def _message_tail(raw: bytes) -> bytes:

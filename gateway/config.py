@@ -170,11 +170,21 @@ EXTRA_SECTIONS = frozenset({"backtest", "venue", "algos", "risk", "metrics", "au
 
 
 def _time(node: Node) -> time:
+    value = node.raw()
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 17:00:00 as a base-60 number (61200)
+        raise node.error(f"expected a time HH:MM:SS in quotes, got the number {value} "
+                         "(YAML reads an unquoted time with a colon as base 60)")
     text = node.string()
     try:
-        return time.fromisoformat(text)
+        parsed = time.fromisoformat(text)
     except ValueError:
         raise node.error(f"expected a time HH:MM:SS, got {text!r}") from None
+    if parsed.tzinfo is not None:
+        # the zone is the schedule's timezone: an offset here would be dropped silently
+        raise node.error(f"expected a time of day without a UTC offset, got {text!r} (the "
+                         "schedule's timezone key gives the zone)")
+    return parsed
 
 
 def _path(node: Node, base: Path) -> Path:
@@ -209,13 +219,26 @@ def _schedule(node: Node) -> Schedule:
         raise node.error(str(exc)) from None
 
 
-def _tls(node: Node, base: Path) -> TlsConfig:
+def _tls(node: Node, base: Path, *, server: bool = False) -> TlsConfig:
+    """An initiator's ``tls`` (``server`` False: it verifies the acceptor's certificate
+    unless ``verify_peer`` is false) or ``acceptor.tls`` (it needs its own ``cert``, and
+    asks clients for certificates when ``verify_peer`` is true, which needs the ``ca``
+    they are verified against; by default, exactly when ``ca`` is given)."""
     m = node.mapping({"cert", "key", "ca", "verify_peer"})
+    if "key" in m and "cert" not in m:
+        raise m["key"].error("a key needs the cert it belongs to (cert)")
+    if server and "cert" not in m:
+        raise node.error("an acceptor's TLS needs cert (and key, unless the cert file holds "
+                         "it): a TLS server presents a certificate")
+    verify_peer = m["verify_peer"].boolean() if "verify_peer" in m else not server or "ca" in m
+    if server and verify_peer and "ca" not in m:
+        raise m["verify_peer"].error("true needs ca: the CA file client certificates are "
+                                     "verified against")
     return TlsConfig(
         cert=_path(m["cert"], base) if "cert" in m else None,
         key=_path(m["key"], base) if "key" in m else None,
         ca=_path(m["ca"], base) if "ca" in m else None,
-        verify_peer=m["verify_peer"].boolean() if "verify_peer" in m else True,
+        verify_peer=verify_peer,
     )
 
 
@@ -273,7 +296,8 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
             out[key] = StoreConfig(**store)
         elif key == "reconnect":
             rm = child.mapping(frozenset(f.name for f in fields(ReconnectConfig)))
-            limits = {"initial_delay": (0, 3600), "max_delay": (0, 86400),
+            # a delay of 0 would retry in a tight loop (the first attempt is at once anyway)
+            limits = {"initial_delay": (0.001, 3600), "max_delay": (0.001, 86400),
                       "multiplier": (1, 100), "jitter": (0, 1)}
             out[key] = ReconnectConfig(**{k: v.number(*limits[k]) for k, v in rm.items()})
     return out
@@ -288,20 +312,59 @@ def _session(node: Node, defaults: dict[str, Any], base: Path,
     session = SessionConfig(**values)
     if session.role == "initiator" and (session.host is None or session.port is None):
         raise node.error("an initiator needs host and port")
-    if session.role == "acceptor" and session.tls is not None:
-        # it would be ignored: the acceptor's port serves plain text unless acceptor.tls says
+    if session.role == "acceptor":
+        # each would be ignored: an acceptor session is reached on the acceptor's port,
+        # which serves plain text unless acceptor.tls says
         own = node.mapping(_SESSION_KEYS)
-        where = own["tls"] if "tls" in own else (
-            defaults_node.mapping(_SESSION_KEYS)["tls"] if defaults_node is not None else node)
-        raise where.error(f"session {session.name} is an acceptor: its connections use "
-                          "acceptor.tls (a session's tls is for an initiator's connection)")
+        for key, why in _NOT_FOR_ACCEPTORS.items():
+            if key in own:
+                raise own[key].error(f"session {session.name} is an acceptor: {why}")
+        # defaults are shared with initiators: of these, only a tls is refused there, since
+        # this acceptor's peers would believe they were encrypted
+        shared = defaults_node.mapping(_SESSION_KEYS) if defaults_node is not None else None
+        if session.tls is not None and shared is not None and "tls" in shared:
+            raise shared["tls"].error(
+                f"session {session.name} is an acceptor: {_NOT_FOR_ACCEPTORS['tls']}")
+    _check_credentials(session, node)
+    return session
+
+
+_WHERE_REACHED = ("it is reached on the acceptor's host and port (a session's host and port "
+                  "are where an initiator connects: a forgotten role: initiator?)")
+#: session keys an acceptor session cannot use, and why
+_NOT_FOR_ACCEPTORS = {
+    "tls": "its connections use acceptor.tls (a session's tls is for an initiator's "
+           "connection)",
+    "host": _WHERE_REACHED,
+    "port": _WHERE_REACHED,
+    "reconnect": "an acceptor does not connect out (reconnect is an initiator's)",
+}
+
+
+def _check_credentials(session: SessionConfig, node: Node) -> None:
+    """Username (553) and Password (554) that a Logon can carry and check, else a start-up
+    error: the gateway would otherwise start and never log the session on."""
     if session.password_env and session.username is None:
         raise node.error("password_env needs username")
-    if session.password_env and session.password() is None:
-        # else the gateway would start and refuse every Logon of this session
-        raise node.error(f"password_env: the environment variable {session.password_env} "
-                         "is not set")
-    return session
+    if session.username is None:
+        return
+    if session.begin_string == "FIX.4.2" and session.dictionary == "builtin":
+        raise node.error("username: FIX.4.2 defines no Username (553) or Password (554): a "
+                         "FIX.4.2 counterparty rejects a Logon carrying them (a dictionary "
+                         "that adds them can be named with dictionary)")
+    if session.role == "acceptor" and not session.password_env:
+        # a Logon is checked against both: without a password none would ever pass
+        raise node.error("username on an acceptor session needs password_env (a Logon's "
+                         "Username and Password are both checked)")
+    if session.password_env:
+        password = session.password()
+        if password is None:
+            raise node.error(f"password_env: the environment variable "
+                             f"{session.password_env} is not set")
+        if not password:
+            raise node.error(f"password_env: the environment variable "
+                             f"{session.password_env} is set but empty (a FIX field cannot "
+                             "be empty)")
 
 
 def _store_path_node(session: Node, defaults: Node | None) -> Node | None:
@@ -373,7 +436,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         acceptor = AcceptorConfig(
             host=am["host"].string() if "host" in am else "127.0.0.1",
             port=am["port"].integer(0, 65535) if "port" in am else 9880,
-            tls=_tls(am["tls"], base) if "tls" in am else None,
+            tls=_tls(am["tls"], base, server=True) if "tls" in am else None,
             max_buffer=am["max_buffer"].integer(4096, 1 << 30) if "max_buffer" in am else 1 << 20,
         )
     if acceptor is None and any(s.role == "acceptor" for s in sessions):

@@ -108,8 +108,14 @@ class Schedule:
 
 
 def parse_day(text: str) -> int:
-    """'mon'..'sun' (any case, at least three letters) as 0..6."""
-    key = text.strip().lower()[:3]
-    if key not in DAYS:
-        raise ValueError(f"unknown day {text!r}; expected one of {', '.join(DAYS)}")
-    return DAYS.index(key)
+    """A day's name or its start of at least three letters ('mon', 'Tues', 'Thursday'), in
+    any case, as 0 (Monday) to 6."""
+    key = text.strip().lower()
+    for number, name in enumerate(_DAY_NAMES):
+        if len(key) >= 3 and name.startswith(key):
+            return number
+    raise ValueError(f"unknown day {text!r}; expected one of {', '.join(DAYS)} (or the "
+                     "day's full name)")
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

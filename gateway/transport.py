@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 import re
@@ -79,11 +80,29 @@ def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
     if tls.cert is not None:
         ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
     if server:
+        # client certificates are asked for with a ca to verify them (a configuration that
+        # says verify_peer without a ca is refused: gateway.config._tls)
         ctx.verify_mode = ssl.CERT_REQUIRED if tls.verify_peer and tls.ca else ssl.CERT_NONE
     elif not tls.verify_peer:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def connect_failure(exc: OSError, tls: bool) -> str:
+    """Why a connection attempt failed, for the operator: the OS's words for a socket error
+    (not asyncio's "Connect call failed" wrapping), the TLS library's for a handshake (its
+    errno is OpenSSL's code, not an OS error number)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the acceptor's certificate is not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
+    if exc.errno:
+        return os.strerror(exc.errno)
+    if tls:  # closed or reset with no OS error: the peer does not speak TLS, most likely
+        return (f"{type(exc).__name__} during the TLS handshake (does the acceptor serve "
+                "TLS?)")
+    return str(exc) or type(exc).__name__
 
 
 def peer_text(peer: object) -> str:
@@ -493,7 +512,16 @@ class Engine:
         rc = config.reconnect
         if attempt == 0:
             return 0.0
-        delay = min(rc.max_delay, rc.initial_delay * rc.multiplier ** (attempt - 1))
+        # the exponent stops where the cap is reached: the attempts of a peer down for a
+        # night are unbounded, and a float power of their number overflows (OverflowError,
+        # about 8.5 hours in at the defaults, ending the reconnect loop for good)
+        steps = attempt - 1
+        if rc.initial_delay >= rc.max_delay:
+            steps = 0
+        elif rc.multiplier > 1:
+            steps = min(steps, math.ceil(math.log(rc.max_delay / rc.initial_delay,
+                                                  rc.multiplier)))
+        delay = min(rc.max_delay, rc.initial_delay * rc.multiplier ** steps)
         return max(0.0, delay * (1 + self.rng.uniform(-rc.jitter, rc.jitter)))
 
     async def _initiate(self, runner: SessionRunner) -> None:
@@ -522,9 +550,9 @@ class Engine:
                 reader, writer = await asyncio.open_connection(
                     config.host, config.port, ssl=tls, limit=READ_SIZE)
             except OSError as exc:
-                runner.log.event(self.clock.now(), f"connect failed: {exc}")
+                runner.log.event(self.clock.now(), f"connect failed: {exc!r}")
                 if not failing:
-                    why = os.strerror(exc.errno) if exc.errno else str(exc)  # not asyncio's
+                    why = connect_failure(exc, config.tls is not None)
                     self.notice(f"session {runner.name}: cannot connect to {config.host}:"
                                 f"{config.port}: {why}; retrying with backoff")
                 failing = True

@@ -159,6 +159,24 @@ def test_a_sequence_number_of_other_digits_is_logged_as_text(tmp_path: Path) -> 
     assert r["seq"] == "\xb2"
 
 
+def test_passwords_are_not_written_to_the_audit_log(tmp_path: Path) -> None:
+    """The password comes from the environment so that no file holds it: the audit log, the
+    file most likely to be shipped elsewhere, shows its place but not its value."""
+    raw = (b"8=FIX.4.4\x019=70\x0135=A\x0134=1\x01553=tw\x01554=s3cr=t\x01925=n3w\x01"
+           b"1400=\xe9nc\x011402=\x0110=000\x01")
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        log.message(runner("S"), "in", raw, T0)
+    text = (tmp_path / "a.jsonl").read_text()
+    for secret in ("s3cr", "n3w", "\\u00e9nc", "\xe9nc"):
+        assert secret not in text
+    (r,) = records(tmp_path / "a.jsonl")
+    assert r["raw"] == ("8=FIX.4.4|9=70|35=A|34=1|553=tw|554=***|925=***|1400=***|1402=***|"
+                        "10=000|")
+    # tags that only end in those digits are not touched
+    plain = b"8=FIX.4.4\x0135=D\x0111554=x\x0155=AAPL\x01"
+    assert message_line(T0, "S", "in", plain) == _rendered(T0, "S", "in", plain)
+
+
 def _rendered(ts: datetime, session: str, direction: str, raw: bytes) -> str:
     """The msg record as structlog's processor renders it (the other records' way)."""
     fields: dict[str, Any] = {"ts": ts, "kind": "msg", "event": direction, "session": session,

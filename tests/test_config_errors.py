@@ -162,3 +162,112 @@ def test_tls_on_an_acceptor_session_is_an_error_not_plain_text(tmp_path: Path) -
                    + SESSIONS.replace("    {extra}\n", ""))
     message = error_of(tmp_path, in_defaults)
     assert_one_prefix(message, tmp_path / "gw.yaml", 2, "defaults.tls")
+
+
+# Values that were accepted and left the gateway running but never working: each now stops
+# start-up at its key (line 6 is the first session's key, where {extra} goes).
+@pytest.mark.parametrize(("extra", "key", "reason"), [
+    ("schedule: {start: '13:30:00Z', end: '17:00', timezone: America/New_York}",
+     "sessions[0].schedule.start", "without a UTC offset"),  # the offset was dropped
+    ("schedule: {start: 17:00:00, end: '18:00'}", "sessions[0].schedule.start",
+     "in quotes, got the number 61200"),
+    ("schedule: {start: '08:00', end: '17:00', start_day: Monkey, end_day: fri}",
+     "sessions[0].schedule.start_day", "unknown day 'Monkey'"),  # was read as Monday
+    ("host: 0.0.0.0", "sessions[0].host", "is an acceptor: it is reached on the acceptor's"),
+    ("port: 9999", "sessions[0].port", "a forgotten role: initiator?"),
+    ("reconnect: {initial_delay: 1}", "sessions[0].reconnect",
+     "an acceptor does not connect out"),
+])
+def test_a_value_that_would_be_ignored_or_misread_stops_start_up(
+        tmp_path: Path, extra: str, key: str, reason: str) -> None:
+    message = error_of(tmp_path, SESSIONS.replace("{extra}", extra))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 6, key)
+    assert reason in message
+
+
+def test_day_names_are_a_days_name_or_its_start() -> None:
+    from gateway.schedule import parse_day
+    assert [parse_day(d) for d in ("mon", "Tues", "WED", "thursday", "Fri", "sat", "Sunday")] \
+        == list(range(7))
+    for bad in ("Monkey", "Satan", "mo", "weds", "sundays"):
+        with pytest.raises(ValueError, match="unknown day"):
+            parse_day(bad)
+
+
+INITIATOR = """\
+sessions:
+  - begin_string: FIX.4.4
+    sender_comp_id: TW
+    target_comp_id: ISLD
+    role: initiator
+    host: 127.0.0.1
+    port: 9880
+    {extra}
+"""
+
+
+@pytest.mark.parametrize(("delay", "value"), [("initial_delay", 0), ("max_delay", 0)])
+def test_a_zero_reconnect_delay_is_refused(tmp_path: Path, delay: str, value: float) -> None:
+    """It retried in a tight loop (a thousand attempts and 100 KB of event log a second)."""
+    message = error_of(tmp_path, INITIATOR.replace("{extra}", f"reconnect: {{{delay}: {value}}}"))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 8, f"sessions[0].reconnect.{delay}")
+    assert "expected a number in [0.001" in message
+
+
+@pytest.mark.parametrize(("tls", "key", "reason"), [
+    ("{ca: ca.pem}", "acceptor.tls", "an acceptor's TLS needs cert"),  # refused every client
+    ("{key: k.pem}", "acceptor.tls.key", "a key needs the cert it belongs to"),
+    ("{cert: c.pem, ca: ca.pem, key: k.pem, verify_peer: true, x: 1}", "acceptor.tls.x",
+     "unknown key"),
+    ("{cert: c.pem, key: k.pem, verify_peer: true}", "acceptor.tls.verify_peer",
+     "true needs ca"),  # client certificates were silently not asked for
+])
+def test_an_acceptor_tls_that_cannot_do_what_it_says_is_refused(
+        tmp_path: Path, tls: str, key: str, reason: str) -> None:
+    message = error_of(tmp_path, SESSIONS.replace("acceptor: {port: 0}",
+                                                  f"acceptor: {{port: 0, tls: {tls}}}")
+                       .replace("    {extra}\n", ""))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 1, key)
+    assert reason in message
+
+
+def test_an_acceptor_tls_asks_for_client_certificates_exactly_when_it_has_a_ca(
+        tmp_path: Path) -> None:
+    def acceptor_tls(tls: str) -> object:
+        path = tmp_path / "gw.yaml"
+        path.write_text(SESSIONS.replace("acceptor: {port: 0}",
+                                         f"acceptor: {{port: 0, tls: {tls}}}")
+                        .replace("    {extra}\n", ""))
+        acceptor = load_config(path).acceptor
+        assert acceptor is not None and acceptor.tls is not None
+        return acceptor.tls.verify_peer
+
+    assert acceptor_tls("{cert: c.pem, key: k.pem}") is False
+    assert acceptor_tls("{cert: c.pem, key: k.pem, ca: ca.pem}") is True
+    assert acceptor_tls("{cert: c.pem, key: k.pem, ca: ca.pem, verify_peer: false}") is False
+
+
+@pytest.mark.parametrize(("text", "env", "reason"), [
+    # an acceptor checks both: with no password, every Logon was refused
+    (SESSIONS.replace("{extra}", "username: tw"), None,
+     "username on an acceptor session needs password_env"),
+    # FIX 4.2 has no 553/554: our own acceptor (and QuickFIX's) rejects such a Logon
+    (INITIATOR.replace("FIX.4.4", "FIX.4.2").replace(
+        "{extra}", "username: tw\n    password_env: GW_TEST_PW"), "secret",
+     "FIX.4.2 defines no Username (553) or Password (554)"),
+    # the Logon went out with an empty 554=, which is not FIX
+    (INITIATOR.replace("{extra}", "username: tw\n    password_env: GW_TEST_PW"), "",
+     "GW_TEST_PW is set but empty"),
+])
+def test_credentials_that_could_never_log_on_stop_start_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: str | None,
+        reason: str) -> None:
+    if env is not None:
+        monkeypatch.setenv("GW_TEST_PW", env)
+    assert reason in error_of(tmp_path, text)
+
+
+def test_an_initiator_may_send_a_username_alone(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(INITIATOR.replace("{extra}", "username: tw"))
+    assert load_config(path).sessions[0].username == "tw"

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import random
 import re
+import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -27,7 +28,7 @@ from gateway.config import (
 )
 from gateway.deferred_store import DeferredTargetStore
 from gateway.store import MemoryStore
-from gateway.transport import Engine, Listener
+from gateway.transport import Engine, Listener, connect_failure
 from tests.engine_apps import Collector, order, wait_for
 from tests.fixpeer import Peer
 
@@ -125,6 +126,22 @@ def test_backoff_is_immediate_then_exponential_with_jitter_and_a_cap(tmp_path: P
                                               strict=True), start=1):
         assert base * 0.9 <= got <= base * 1.1, (attempt, got)
     assert len(set(delays[4:])) > 1  # jitter: not all the same
+
+
+def test_the_backoff_stays_at_its_cap_however_long_the_peer_is_down(tmp_path: Path) -> None:
+    """initial_delay x multiplier^n was computed before the cap: after 1,025 failed attempts
+    (8.5 hours at the defaults) the float overflowed and the reconnect loop died silently."""
+    _, ini = pair(tmp_path)
+    cfg = ini(1)
+    for reconnect in (ReconnectConfig(), ReconnectConfig(initial_delay=0.001, max_delay=0.01,
+                                                         multiplier=100, jitter=0),
+                      ReconnectConfig(initial_delay=60, max_delay=1, multiplier=100, jitter=0)):
+        session = replace(cfg.sessions[0], reconnect=reconnect)
+        engine = Engine(replace(cfg, sessions=(session,)), Collector(), run_dir=tmp_path)
+        late = engine.backoff_schedule(session, 5000)[-10:]
+        cap = reconnect.max_delay
+        assert all(cap * (1 - reconnect.jitter) <= d <= cap * (1 + reconnect.jitter)
+                   for d in late), (reconnect, late)
 
 
 def scripted_venue(tmp_path: Path, answer: Callable[[], bytes], connections: int,
@@ -324,6 +341,21 @@ def test_tls_session(tmp_path: Path) -> None:
         await acceptor.stop()
 
     run(scenario())
+
+
+def test_a_tls_connect_failure_is_told_in_tls_terms() -> None:
+    """An SSLError's errno is OpenSSL's code: os.strerror made an untrusted certificate
+    "Operation not permitted", and a reset handshake (TLS to a plain-text port) said nothing."""
+    assert connect_failure(ConnectionRefusedError(111, "x"), tls=True) == "Connection refused"
+    assert connect_failure(ConnectionResetError(), tls=True) == (
+        "ConnectionResetError during the TLS handshake (does the acceptor serve TLS?)")
+    assert connect_failure(ConnectionResetError(), tls=False) == "ConnectionResetError"
+    untrusted = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] ...")
+    untrusted.verify_message = "self-signed certificate"
+    assert connect_failure(untrusted, tls=True) == (
+        "TLS: the acceptor's certificate is not trusted: self-signed certificate")
+    assert connect_failure(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version"),
+                           tls=True).startswith("TLS handshake failed: ")
 
 
 def test_credentials_checked_from_environment(tmp_path: Path,
