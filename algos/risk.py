@@ -6,7 +6,8 @@ YAML (validated once, errors name ``FILE:LINE: key: reason``)::
       default:                  # every session, unless it overrides a key
         max_order_qty: 10000    # shares per order
         max_notional: 1000000   # qty x price (x mid for a market order), in the price currency
-        price_collar_pct: 5     # a limit price at most 5% away from the mid
+        price_collar_pct: 5     # a limit price at most 5% from the mid; a market order
+                                # trades no further than that from it
         max_open_orders: 50     # orders sent and not yet done
         max_daily_loss: 25000   # realized + unrealized (marked to mid) since the day began
         max_orders_per_second: 100  # orders a client sends (new and replaces) in any second
@@ -31,8 +32,13 @@ or the reason to reject, in words fit for FIX Text (58); every rejection and eve
 audited. Whoever sends orders to the venue tells the gate (:meth:`RiskGate.on_order_sent`,
 :meth:`RiskGate.on_order_done`, :meth:`RiskGate.on_fill`): the algo runner does it for its
 child orders, the order router for a client's direct orders; the market data edge (or the
-runner, from its snapshots) feeds mids with :meth:`RiskGate.on_mid`. Cancels are never
-checked: they only reduce risk.
+runner, from its snapshots) feeds mids with :meth:`RiskGate.on_mid`, or the gate is given
+a function that knows the current mid (the venue's books) and marks positions with it
+whenever the daily P&L is asked for. Cancels are never checked: they only reduce risk.
+
+A market order is valued at the mid (a Price it may carry is not what it trades at). The
+caller starts each trading day with :meth:`RiskGate.new_day` (the venue does at the end of
+the session's trading day, as its Day orders expire).
 
 Order of checks, first failure wins: kill switch, quantity, price collar, notional, open
 orders, daily loss. The daily loss limit refuses new orders once the loss reaches it; it
@@ -42,7 +48,7 @@ does not cancel what is working (throw the kill switch for that).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -138,10 +144,14 @@ class RiskGate:
     """
 
     def __init__(self, limits: RiskLimits, *, session: str = "",
-                 audit: AuditSink = null_audit) -> None:
+                 audit: AuditSink = null_audit,
+                 mids: Callable[[str], Decimal | None] | None = None) -> None:
         self.limits = limits
         self.session = session
         self._audit = audit
+        # where the current mid of a symbol is known (the venue's books): positions are
+        # marked to it whenever the P&L is asked for, not only when someone feeds on_mid
+        self._mids = mids
         self._open: set[str] = set()
         self._position: dict[str, int] = {}
         self._cash = Decimal(0)
@@ -201,9 +211,15 @@ class RiskGate:
     def position(self, symbol: str) -> int:
         return self._position.get(symbol, 0)
 
+    def _mark(self, symbol: str) -> Decimal:
+        mid = self._mids(symbol) if self._mids is not None else None
+        if mid is not None:
+            self._marks[symbol] = mid
+        return self._marks[symbol]
+
     def _value(self) -> Decimal:
         return self._cash + sum(
-            (q * self._marks[s] for s, q in self._position.items() if q), Decimal(0))
+            (q * self._mark(s) for s, q in self._position.items() if q), Decimal(0))
 
     def daily_pnl(self) -> Decimal:
         """Realized + unrealized P&L since :meth:`new_day`, positions marked to the mid."""
@@ -212,14 +228,18 @@ class RiskGate:
     # -- the check ----------------------------------------------------------------------------
 
     def check(self, symbol: str, side: Side, qty: int, price: Decimal | None,
-              mid: Decimal | None) -> str | None:
+              mid: Decimal | None, *, bounded: bool = False) -> str | None:
         """None if a new order may go, else why not (audited as ``risk_reject``).
 
         ``price`` None is a market order; ``mid`` is the current mid in ``symbol`` (None
         when unknown: a configured collar then refuses a priced order, and a notional limit
-        refuses a market order, since neither can be judged).
+        refuses a market order, since neither can be judged). ``bounded``: the market order
+        will be held to the collar (:meth:`market_bound`), which without a mid it cannot be.
         """
         reason = self._breach(symbol, qty, price, mid)
+        if (reason is None and bounded and price is None and mid is None
+                and self.limits.price_collar_pct is not None):
+            reason = f"no mid price in {symbol} to hold a market order to the price collar"
         if reason is not None:
             self._audit("risk_reject", session=self.session, symbol=symbol,
                         side=Side(side).name, qty=qty,
@@ -241,6 +261,14 @@ class RiskGate:
                         price=None if price is None else _fmt(price), reason=reason,
                         request="replace")
         return reason
+
+    def market_bound(self, side: Side, mid: Decimal | None) -> Decimal | None:
+        """The price collar's edge on ``side`` of ``mid``, the furthest a market order may
+        trade (None: no collar, or no mid, in which case :meth:`check` judged it already)."""
+        collar = self.limits.price_collar_pct
+        if collar is None or mid is None:
+            return None
+        return mid * (1 + collar / 100 if side == Side.BUY else 1 - collar / 100)
 
     def throttle(self, now: datetime) -> str | None:
         """None if the client may send one more order at ``now`` (then it counts), else why

@@ -69,6 +69,7 @@ from gateway.venue_orders import (
     PENDING_CANCEL,
     PENDING_REPLACE,
     REJ_DUPLICATE,
+    REJ_EXCEEDS_LIMIT,
     REJ_OTHER,
     REJ_UNKNOWN_SYMBOL,
     REJECTED,
@@ -252,7 +253,7 @@ class AlgoDesk:
         try:
             throttled = gate.throttle(now) if gate is not None else None
             if throttled is not None:
-                raise RequestError(f"risk: {throttled}")
+                raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             if (session, cl) in self._by_client:
                 raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
             factory = self.strategies.get(code)
@@ -268,7 +269,7 @@ class AlgoDesk:
                 problem = gate.check(symbol, parent.side, parent.qty, parent.limit,
                                      snap.mid if snap else None)
                 if problem is not None:
-                    raise RequestError(f"risk: {problem}")
+                    raise RequestError(f"risk: {problem}", REJ_EXCEEDS_LIMIT)
             order = Order(order_id=order_id, owner=session, cl_ord_id=cl, symbol=symbol,
                           side=parent.side, ord_type="2" if parent.limit else "1",
                           price=parent.limit, qty=parent.qty, tif=body.get_str(59) or "0",
@@ -308,7 +309,7 @@ class AlgoDesk:
         try:
             throttled = gate.throttle(now) if gate is not None else None
             if throttled is not None:
-                raise RequestError(f"risk: {throttled}")
+                raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             code = body.get_str(847)
             if code is not None and code != p.code:
                 raise RequestError(f"a replace cannot change TargetStrategy (847) {p.code} to "
@@ -332,7 +333,7 @@ class AlgoDesk:
                 problem = gate.check_replace(symbol, new.side, new.qty, new.limit, old.qty,
                                              old.limit, snap.mid if snap else None)
                 if problem is not None:
-                    raise RequestError(f"risk: {problem}")
+                    raise RequestError(f"risk: {problem}", REJ_EXCEEDS_LIMIT)
         except (RequestError, ValueError) as exc:
             self.deliver([self._cancel_reject(p, self._refused(p), "G", str(exc), now)], now)
             return

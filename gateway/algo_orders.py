@@ -75,6 +75,9 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
     if qty <= 0 or qty % spec.lot_size:
         raise RequestError(f"OrderQty {qty} must be a positive multiple of the lot size "
                            f"{spec.lot_size}", REJ_INCORRECT_QTY)
+    if qty > spec.max_qty:  # the venue's per-order maximum holds for a parent too
+        raise RequestError(f"OrderQty {qty} exceeds the maximum {spec.max_qty} for "
+                           f"{spec.symbol}", REJ_INCORRECT_QTY)
     ord_type = body.get_str(40) or "2"
     limit: Decimal | None = None
     if ord_type == "2":

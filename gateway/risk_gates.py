@@ -7,7 +7,9 @@ being handled (:meth:`RiskGates.at`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from algos.risk import RiskConfig, RiskGate, parse_risk
@@ -19,10 +21,12 @@ __all__ = ["RiskGates"]
 
 
 class RiskGates:
-    def __init__(self, config: GatewayConfig, sessions: dict[str, SessionHandle]) -> None:
+    def __init__(self, config: GatewayConfig, sessions: dict[str, SessionHandle],
+                 mids: Callable[[str], Decimal | None] | None = None) -> None:
         node = config.extra.get("risk")
         self.config = parse_risk(node) if node is not None else RiskConfig()
         self.sessions = sessions  # the application's own map: sessions may be added later
+        self.mids = mids  # the current mid of a symbol, where the application knows it
         self.audit: AuditLog | None = None
         self._gates: dict[str, RiskGate] = {}
         self._now: datetime | None = None
@@ -39,7 +43,7 @@ class RiskGates:
             if handle is None:
                 return None
             gate = RiskGate(self.config.for_session(handle.config.target_comp_id),
-                            session=session, audit=self._audit)
+                            session=session, audit=self._audit, mids=self.mids)
             self._gates[session] = gate
         return gate
 

@@ -252,11 +252,14 @@ class AlgoGatewayApplication:
         discarded while it was logged out); the stored reports' open orders are taken
         (venue_restart.SessionOrders.take_lost: no longer carried over as they were); at its
         first logon of a later trading day, its parents done are forgotten, their ClOrdIDs
-        free again (AlgoDesk.new_day)."""
+        free again (AlgoDesk.new_day) and its daily loss counts from zero."""
         name = session.name
         new_day, _ = self._parents.take_lost(name, session.config.schedule, now)
         if new_day:  # ClOrdIDs are unique within a trading day (AlgoDesk.new_day)
             self.desk.new_day(name)
+            gate = self.gates.existing(name)
+            if gate is not None:  # and max_daily_loss counts the day's P&L
+                gate.new_day()
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 
 from engine.book import OrderBook
@@ -73,7 +73,8 @@ _TIF = {DAY: TimeInForce.DAY, GTC: TimeInForce.DAY, IOC: TimeInForce.IOC, FOK: T
 _CANCEL_TEXT = {
     CancelReason.IOC: "IOC remainder canceled",
     CancelReason.FOK: "FOK order could not be filled completely",
-    CancelReason.MARKET: "market order remainder canceled: no more liquidity",
+    CancelReason.MARKET: "market order remainder canceled: no more liquidity (within the "
+                         "price band or risk collar, if any)",
 }
 
 BookListener = Callable[[str, list[Event], datetime], None]
@@ -190,17 +191,28 @@ class Venue:
         return 0
 
     def new_order(self, req: NewOrder, now: datetime,
-                  vet: Callable[[NewOrder], None] | None = None) -> list[Report]:
+                  vet: Callable[[NewOrder], Decimal | None] | None = None) -> list[Report]:
         """Accept (New, then any fills and an IOC/FOK/market remainder cancel) or reject.
         ``vet`` (a caller's own checks, such as risk limits) runs after the venue's checks and
         before the book, so a malformed order is rejected for what is wrong with it, with its
-        OrdRejReason; what ``vet`` raises propagates, with nothing changed."""
+        OrdRejReason; what ``vet`` raises propagates, with nothing changed. What it returns
+        is a price a market order must not trade beyond (a risk collar), or None.
+
+        A market order trades no further than its symbol's price band (``band_pct`` around
+        the reference price) and that price: within them it takes what there is, and the
+        rest is canceled, as when the book runs dry."""
         try:
             ticks = self._admit(req)
         except _Rejected as r:
             return [self._reject_new(req, now, r.reason, r.text)]
-        if vet is not None:
-            vet(req)
+        bound = vet(req) if vet is not None else None
+        op = OpType.LIMIT if req.ord_type == LIMIT else OpType.MARKET
+        tif = _TIF[req.tif]
+        if req.ord_type == MARKET:
+            limit = self._market_limit(req, bound)
+            if limit is not None:  # a limit order that cannot rest
+                op, ticks = OpType.LIMIT, limit
+                tif = TimeInForce.FOK if req.tif == FOK else TimeInForce.IOC
         book_id = next(self._book_ids)
         order = Order(order_id=next(self._order_ids), owner=req.owner, cl_ord_id=req.cl_ord_id,
                       symbol=req.symbol, side=req.side, ord_type=req.ord_type,
@@ -210,13 +222,28 @@ class Venue:
         self._by_order_id[(req.owner, order.order_id)] = order
         self._live[book_id] = order
         book = self.books[req.symbol]
-        op = OpType.LIMIT if req.ord_type == LIMIT else OpType.MARKET
         # apply_op reports a refusal (book full) as a REJECT event, which _after turns into a
         # Rejected report after the New: the order was accepted, then refused by the book.
-        events = book.apply_op(Op(op, book_id, req.side, ticks, req.qty, _TIF[req.tif]))
+        events = book.apply_op(Op(op, book_id, req.side, ticks, req.qty, tif))
         out: list[Report] = [report(order, next(self._exec_ids), NEW, now)]
         out += self._after(req.symbol, events, now)
         return out
+
+    def _market_limit(self, req: NewOrder, bound: Decimal | None) -> int | None:
+        """The last price in ticks a market order may trade at: the tighter of the band's
+        edge and ``bound``, rounded to a tick inside both (None: neither applies)."""
+        spec = self.specs[req.symbol]
+        buy = req.side == Side.BUY
+        edges = [] if bound is None else [bound]
+        ref = self.reference_price(req.symbol)
+        if spec.band_pct is not None and ref is not None:
+            edges.append(ref * (1 + spec.band_pct / 100 if buy else 1 - spec.band_pct / 100))
+        if not edges:
+            return None
+        edge = min(edges) if buy else max(edges)
+        ticks = edge / spec.tick_size
+        n = int(ticks.to_integral_value(ROUND_FLOOR if buy else ROUND_CEILING))
+        return max(n, 1)
 
     def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, now: datetime,
                expect: tuple[str, Side] | None = None, order_id: str | None = None
@@ -539,8 +566,11 @@ class Venue:
                     continue
                 order.status = CANCELED
                 del live[order.book_id]
+                # a market order limited by its band or collar is an IOC/FOK in the book
+                code = CancelReason.MARKET if order.ord_type == MARKET and e.code == (
+                    CancelReason.IOC) else CancelReason(e.code)
                 out.append(report(order, next(self._exec_ids), CANCELED, now,
-                                  text=_CANCEL_TEXT[CancelReason(e.code)]))
+                                  text=_CANCEL_TEXT[code]))
             elif e.type == EventType.REJECT:
                 order = live.pop(e.id, None)
                 if order is not None:  # the book refused a client order it was sent

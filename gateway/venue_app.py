@@ -70,6 +70,7 @@ from gateway.venue_orders import (
     NEW,
     ORDER_STATUS,
     REJ_DUPLICATE,
+    REJ_EXCEEDS_LIMIT,
     REJECTED,
     TRADE,
     CancelReject,
@@ -132,7 +133,7 @@ class VenueApplication:
         # per client session that has logged on, when its trading day ends: its Day orders
         # expire then (_expire_day_orders)
         self._day_ends: dict[str, datetime] = {}
-        self.gate = RiskGates(config, self.sessions)
+        self.gate = RiskGates(config, self.sessions, self._mid)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
         self._md_out: list[tuple[str, Message]] = []
@@ -289,6 +290,9 @@ class VenueApplication:
             session = self.sessions.get(name)
             schedule = session.config.schedule if session is not None else None
             self._day_ends[name] = trading_day_end(schedule, now)
+            gate = self.gate.existing(name)
+            if gate is not None:  # max_daily_loss counts from here
+                gate.new_day()
         if ended:
             self.settle(now)
 
@@ -338,7 +342,7 @@ class VenueApplication:
             if gate is not None and msg_type in ("D", "G"):  # cancels only reduce risk
                 throttled = gate.throttle(now)
                 if throttled is not None:
-                    raise RequestError(f"risk: {throttled}")
+                    raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             if msg_type == "D":
                 return self.venue.new_order(self.new_order(owner, message), now,
                                             None if gate is None else partial(self._risk, gate))
@@ -375,11 +379,22 @@ class VenueApplication:
         except RequestError as exc:
             return [self._bad_request(owner, msg_type, message, exc, now)]
 
-    def _risk(self, gate: RiskGate, req: NewOrder) -> None:
-        """The session's risk limits, once the venue found ``req`` well formed."""
-        problem = gate.check(req.symbol, req.side, req.qty, req.price, self.venue.mid(req.symbol))
+    def _mid(self, symbol: str) -> Decimal | None:
+        """The mid of ``symbol``'s book (None: an unknown symbol, or a side empty)."""
+        return self.venue.mid(symbol) if symbol in self.venue.books else None
+
+    def _risk(self, gate: RiskGate, req: NewOrder) -> Decimal | None:
+        """The session's risk limits, once the venue found ``req`` well formed; for a market
+        order, the price its collar lets it trade to (None: no collar). A market order is
+        judged without its Price (44): it does not trade there."""
+        mid = self.venue.mid(req.symbol)
+        if req.ord_type == LIMIT:
+            problem = gate.check(req.symbol, req.side, req.qty, req.price, mid)
+        else:
+            problem = gate.check(req.symbol, req.side, req.qty, None, mid, bounded=True)
         if problem is not None:
-            raise RequestError(f"risk: {problem}")
+            raise RequestError(f"risk: {problem}", REJ_EXCEEDS_LIMIT)
+        return None if req.ord_type == LIMIT else gate.market_bound(req.side, mid)
 
     def _risk_replace(self, gate: RiskGate, order: Order, qty: int,
                       price: Decimal | None) -> str | None:

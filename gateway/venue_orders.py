@@ -37,6 +37,7 @@ ORDER_STATUS = "I"
 
 # OrdRejReason (103)
 REJ_UNKNOWN_SYMBOL = 1
+REJ_EXCEEDS_LIMIT = 3  # Order exceeds limit: a risk limit (what a desk's handling keys on)
 REJ_DUPLICATE = 6
 REJ_UNSUPPORTED = 11  # Unsupported order characteristic (a side, TimeInForce or OrdType)
 REJ_INCORRECT_QTY = 13

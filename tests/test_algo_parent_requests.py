@@ -6,9 +6,11 @@ FIX 4.4 describes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
+from algos.strategy import Side
 from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
 from tests.test_upstream_router import Link, _app, _working_child, child_report, message
@@ -154,10 +156,15 @@ def test_the_next_days_logon_frees_the_clordid_of_a_done_parent() -> None:
     again = "35=D|11=P1|38=300|40=1|59=0|847=1001|848=Slices=1"
     request(app, client, again, now)
     assert last(client).body.get_str(58) == "duplicate ClOrdID P1"
+    gate = app.gates.existing(client.name)
+    assert gate is not None
+    gate.on_fill("AAPL", Side.SELL, 300, Decimal(90))  # sold back at 90: 3,000 lost today
+    assert gate.daily_pnl() == -3000
     day2 = now + timedelta(days=1)
     app.on_logon(client, day2)
     request(app, client, again, day2)
     assert (last(client).body.get_str(11), last(client).body.get_str(150)) == ("P1", "0")
+    assert gate.daily_pnl() == 0  # max_daily_loss counts the new day from zero
 
 
 def test_a_parent_filled_while_its_cancel_is_pending_rejects_the_cancel_too_late() -> None:

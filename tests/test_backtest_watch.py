@@ -202,9 +202,10 @@ def test_a_rejected_child_is_sent_again_at_the_next_book(
         log.add(f"268=1|279={'0' if k % 2 else '2'}|269=1|278={1000 + k - (k + 1) % 2}"
                 "|55=ABC|270=10.50|271=1", k * 0.1)
     order = {**BUY_ABC, "window": 30, "params": "Slices=1;MaxChildQty=600"}
+    # a band of a millionth of a percent: every child's limit price is outside it
     run = _same_with_and_without_watches(
         tmp_path, monkeypatch, [log.write(tmp_path / "abc.log")], [order],
-        {"ABC": {"tick_size": 0.01, "band_pct": 50, "max_qty": 500}})
+        {"ABC": {"tick_size": 0.01, "band_pct": 1e-6}})
     assert sum(c.status == "rejected" for c in run.children) >= 2
 
 

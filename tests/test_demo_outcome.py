@@ -55,10 +55,19 @@ def test_a_rejected_parent_shows_the_venues_reason_and_exits_3(tmp_path: Path) -
 
 
 def test_a_parent_the_venue_cancels_shows_why_and_exits_4(tmp_path: Path) -> None:
-    # children of a quarter of 10**20 exceed the venue's maximum order quantity: the TWAP
-    # gives up after a few rejected children and the desk cancels the parent
-    proc = demo("--qty", str(10**20), "--window", "2", "--speed", "60",
-                "--run-dir", str(tmp_path))
+    # with a price band of a millionth of a percent every child's limit price is outside
+    # it: the TWAP gives up after a few rejected children and the desk cancels the parent
+    code = ("import argparse, sys\nfrom pathlib import Path\nfrom gateway import cmd_demo\n"
+            "made = cmd_demo.venue_yaml\n"
+            "def venue_yaml(run_dir, speed):\n"
+            "    config = made(run_dir, speed)\n"
+            "    config['venue']['symbols']['AMZN']['band_pct'] = 1e-6\n"
+            "    return config\n"
+            "cmd_demo.venue_yaml = venue_yaml\n"
+            "sys.exit(cmd_demo.run(argparse.Namespace(qty=3000, window=2.0, slices=4, "
+            f"speed=60.0, run_dir=Path({str(tmp_path)!r}))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     last = said(proc.stdout)[-1]
     assert last.startswith("canceled: ") and "child orders rejected" in last, last
