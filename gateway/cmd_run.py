@@ -11,7 +11,9 @@ client application's parent orders (``application: client``) are printed a line 
 wait on stdout (:mod:`gateway.progress_lines`).
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
-sessions are up, before it reads any order. SIGUSR2 reopens every log file (session message
+sessions are up, before it reads any order. The switch is written to ``RUN_DIR/KILL_SWITCH``
+and a restart on that run directory throws it again at start-up: only removing the file
+(and restarting) resets it. SIGUSR2 reopens every log file (session message
 and event logs, the acceptor's log, the audit log) at its path, for log rotation: rename the
 files, then send it.
 
@@ -61,6 +63,7 @@ from gateway.progress_lines import LinePrinter
 from gateway.transport import Engine, Listener, ssl_context
 
 RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
+KILL_FILE = "KILL_SWITCH"  # in the run directory: the kill switch a run threw
 #: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
 #: terminal or a supervisor's reload must log the sessions out, not drop their connections.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -319,9 +322,36 @@ class KillSwitch:
             throw("SIGUSR1 during start-up")
 
 
-def throw_kill_switch(engine: Engine, app: Dispatcher, reason: str) -> None:
+def throw_kill_switch(engine: Engine, app: Dispatcher, kill_file: Path, reason: str) -> None:
     """Every application's kill switch; what they send then (the venue's cancels, to each
-    client) is stored as one batch, journaled like an input's."""
+    client) is stored as one batch, journaled like an input's. The switch is written to
+    ``kill_file`` first (fsynced), so a restart, a crash's included, throws it again
+    (:func:`rethrow_kill_switch`) rather than trading on."""
+    try:
+        with kill_file.open("w", encoding="utf-8") as f:
+            f.write(f"{engine.clock.now().isoformat()} {reason}\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # it is thrown all the same: only a restart would forget it
+        print(f"gateway: warning: kill switch ({reason}): cannot write {kill_file}: "
+              f"{exc.strerror or exc}; a restart would not throw it again", file=sys.stderr,
+              flush=True)
+    _throw(engine, app, reason)
+
+
+def rethrow_kill_switch(engine: Engine, app: Dispatcher, kill_file: Path) -> None:
+    """At start-up: the kill switch a run in this run directory threw (``kill_file``) is
+    thrown again, until the operator removes the file. Only a restart resets the switch."""
+    try:
+        thrown = kill_file.read_text(encoding="utf-8", errors="replace").strip()
+    except FileNotFoundError:
+        return
+    reason = f"thrown before a restart ({thrown}); remove {kill_file} and restart to trade again"
+    print(f"gateway: kill switch: {reason}", file=sys.stderr, flush=True)
+    _throw(engine, app, reason)
+
+
+def _throw(engine: Engine, app: Dispatcher, reason: str) -> None:
     with engine.batch:
         app.kill_all(reason, engine.clock.now())
 
@@ -371,7 +401,9 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         await engine.start(listener)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
-        kill.arm(partial(throw_kill_switch, engine, app))
+        kill_file = run_dir / KILL_FILE
+        rethrow_kill_switch(engine, app, kill_file)
+        kill.arm(partial(throw_kill_switch, engine, app, kill_file))
         loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)
         freezer = asyncio.create_task(freeze_survivors())
         if not stop.is_set():

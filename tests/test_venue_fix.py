@@ -250,6 +250,50 @@ def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -
         assert stop_gateway(proc) == 0
 
 
+def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Path) -> None:
+    """A restart, after SIGKILL here, used to trade again as if the switch had never been
+    thrown: it is thrown again at start-up, before any order, until the operator removes
+    RUN_DIR/KILL_SWITCH."""
+    run = tmp_path / "run"
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    c = Client(port, "CLIENT1", our_comp_id="VENUE")
+    c.logon(extra="|141=Y")
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not (run / "KILL_SWITCH").exists():  # written as the switch is thrown
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    order(c, "K1", "1", "10", "20.00", "AAPL")
+    assert "kill switch: SIGUSR1" in c.expect("8", **{"11": "K1", "150": "8"})[58]
+    proc.kill()
+    proc.wait()
+    c.close()
+    assert (run / "KILL_SWITCH").read_text().endswith(" SIGUSR1\n")
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run, stderr=subprocess.PIPE)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "K2", "1", "10", "20.00", "AAPL")
+        text = c.expect("8", **{"11": "K2", "150": "8"})[58]
+        assert text.startswith("risk: kill switch: thrown before a restart (") and text.endswith(
+            f"SIGUSR1); remove {run / 'KILL_SWITCH'} and restart to trade again"), text
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+    assert proc.stderr is not None
+    assert proc.stderr.read().startswith("gateway: kill switch: thrown before a restart")
+    (run / "KILL_SWITCH").unlink()
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "K3", "1", "10", "20.00", "AAPL")
+        c.expect("8", **{"11": "K3", "150": "0"})
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
 def test_sigusr1_while_the_gateway_starts_throws_the_kill_switch_before_any_order(
         tmp_path: Path) -> None:
     # The config is a named pipe: the gateway blocks reading it, inside its start-up, until
