@@ -16,6 +16,8 @@ from algos.risk import RiskConfig, RiskGate, parse_risk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
 from gateway.config import GatewayConfig
+from gateway.schedule import Schedule
+from gateway.venue_restart import StoredFill, trading_day
 
 __all__ = ["RiskGates"]
 
@@ -29,6 +31,9 @@ class RiskGates:
         self.mids = mids  # the current mid of a symbol, where the application knows it
         self.audit: AuditLog | None = None
         self._gates: dict[str, RiskGate] = {}
+        #: per session, the fills its store held at start-up (SessionOrders.bind), until
+        #: its first logon gives the time that says which are the day's (restore_day)
+        self.restored: dict[str, list[StoredFill]] = {}
         self._now: datetime | None = None
 
     def at(self, now: datetime) -> None:
@@ -46,6 +51,20 @@ class RiskGates:
                             session=session, audit=self._audit, mids=self.mids)
             self._gates[session] = gate
         return gate
+
+    def restore_day(self, session: str, schedule: Schedule | None, now: datetime) -> None:
+        """At ``session``'s first logon since start-up: the fills its store held then
+        (:attr:`restored`) of the current trading day go into its gate, so a restart does
+        not start max_daily_loss over. A store holds what was sent since the session's last
+        sequence reset: fills before a reset earlier that day are not counted."""
+        fills = self.restored.pop(session, None)
+        gate = self(session) if fills else None
+        if gate is None or fills is None:
+            return
+        today = trading_day(schedule, now)
+        for fill in fills:
+            if fill.time is not None and trading_day(schedule, fill.time) == today:
+                gate.on_fill(fill.symbol, fill.side, fill.qty, fill.price)
 
     def existing(self, session: str) -> RiskGate | None:
         """The gate of ``session`` if one was made (no new one for bookkeeping)."""

@@ -210,7 +210,8 @@ class AlgoGatewayApplication:
             self.sessions[runner.name] = runner
             if session is None:
                 continue
-            self._parents.bind(runner.name, runner.config, session)
+            self.gates.restored[runner.name] = self._parents.bind(runner.name, runner.config,
+                                                                  session)
             self._client_stores[runner.name] = session.store
             session.carry = partial(self._at_reset, runner.name, runner.config, session.dd,
                                     session.carry)
@@ -254,6 +255,7 @@ class AlgoGatewayApplication:
         first logon of a later trading day, its parents done are forgotten, their ClOrdIDs
         free again (AlgoDesk.new_day) and its daily loss counts from zero."""
         name = session.name
+        self.gates.restore_day(name, session.config.schedule, now)
         new_day, _ = self._parents.take_lost(name, session.config.schedule, now)
         if new_day:  # ClOrdIDs are unique within a trading day (AlgoDesk.new_day)
             self.desk.new_day(name)

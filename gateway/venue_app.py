@@ -167,7 +167,8 @@ class VenueApplication:
             if runner.config.application != "venue":
                 continue
             self.sessions[runner.name] = runner
-            self._orders.bind(runner.name, runner.config, runner.session)
+            self.gate.restored[runner.name] = self._orders.bind(runner.name, runner.config,
+                                                                runner.session)
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return VENUE_TYPES
@@ -175,6 +176,7 @@ class VenueApplication:
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
         self.sessions[session.name] = session
         self.gate.at(now)
+        self.gate.restore_day(session.name, session.config.schedule, now)
         self.desk.touch(now)
         self._expire_day_orders(now)
         self._day_ends.setdefault(session.name,

@@ -64,9 +64,9 @@ if TYPE_CHECKING:
     from gateway.config import SessionConfig
     from gateway.session import Session
 
-__all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "acknowledged_request", "last_state",
-           "recover", "still_open", "stored_decimal", "stored_int", "stored_reports",
-           "trading_day", "trading_day_end"]
+__all__ = ["RESTART_TEXT", "Recovered", "SessionOrders", "StoredFill", "acknowledged_request",
+           "last_state", "recover", "still_open", "stored_decimal", "stored_int",
+           "stored_reports", "trading_day", "trading_day_end"]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a state asked without one
 RESTART_TEXT = "venue restarted: the order was lost with the book and is canceled"
@@ -113,6 +113,29 @@ def last_state(raw: bytes, owner: str, exec_id: str, exec_type: str, now: dateti
         avg_px=stored_decimal(f.get(6)) or Decimal(0), time=now, text=text)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFill:
+    """A fill a stored ExecutionReport told: LastQty (32) of Symbol (55) at LastPx (31), on
+    Side (54), at TransactTime (60, None if unreadable)."""
+
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    time: datetime | None
+
+
+def _fill(f: Mapping[int, str]) -> StoredFill | None:
+    """The fill a report of fields ``f`` tells (ExecType F, or FIX 4.2's 1 and 2), if any."""
+    if f.get(150) not in ("F", "1", "2") or f.get(54) not in ("1", "2"):
+        return None
+    qty, price = stored_int(f.get(32)), stored_decimal(f.get(31))
+    if qty <= 0 or price is None:
+        return None
+    return StoredFill(f.get(55, ""), Side.BUY if f[54] == "1" else Side.SELL, qty, price,
+                      _time(f.get(60)))
+
+
 @dataclass
 class Recovered:
     """One session's orders as its stored reports tell them."""
@@ -129,6 +152,8 @@ class Recovered:
     #: per OrderID, the client's cancel or replace still pending at the end: (ExecType of
     #: its acknowledgement, 6 or E; the request's ClOrdID)
     requests: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: every fill reported, oldest first: what the day's P&L is rebuilt from
+    fills: list[StoredFill] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.orders or self.refused)
@@ -186,6 +211,9 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
                         got.refused[cl] = f.get(60, "")
             continue
         got.orders[order_id] = message.raw
+        fill = _fill(f)
+        if fill is not None:
+            got.fills.append(fill)
         for tag in (11, 41):
             cl = f.get(tag)
             if cl:
@@ -273,12 +301,15 @@ class SessionOrders:
         self._done: dict[str, dict[str, ExecReport]] = {}  # ... of done ones (keep_done)
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
 
-    def bind(self, name: str, config: SessionConfig, session: Session) -> None:
-        """Read session ``name``'s store, and have its resets carry the open orders over."""
+    def bind(self, name: str, config: SessionConfig, session: Session) -> list[StoredFill]:
+        """Read session ``name``'s store, and have its resets carry the open orders over;
+        the fills it reported (for the caller to rebuild the day's P&L from, not kept)."""
         found = recover(stored_reports(session.store))
         session.carry = partial(self._carry, name, config, session.dd)
+        fills, found.fills = found.fills, []
         if found:
             self.stored[name] = found
+        return fills
 
     def keep(self, r: ExecReport) -> None:
         """Keep ``r`` as its order's last report while the order is open (and once it is

@@ -294,6 +294,44 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
         assert stop_gateway(proc) == 0
 
 
+def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path) -> None:
+    """The gates were rebuilt empty: a client stopped for the day's loss traded again after
+    a restart. The day's fills are read back from the session's store."""
+    config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
+    config["risk"] = {"sessions": {"CLIENT1": {"max_daily_loss": 5000}}}
+    path = tmp_path / "venue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    refused = "risk: daily loss 10000.00 reached max_daily_loss 5000.0"
+    proc, port = start_gateway(path, tmp_path / "run")
+    c1, c2 = (Client(port, name, our_comp_id="VENUE") for name in ("CLIENT1", "CLIENT2"))
+    for c in (c1, c2):
+        c.logon(extra="|141=Y")
+    order(c2, "S1", "2", "1000", "100.00")
+    c2.expect("8", **{"11": "S1", "150": "0"})
+    order(c1, "B1", "1", "1000", "100.00")  # bought 1,000 at 100
+    c1.expect("8", **{"11": "B1", "150": "0"})
+    c1.expect("8", **{"11": "B1", "39": "2"})
+    c2.expect("8", **{"11": "S1", "39": "2"})  # the maker's fill
+    order(c2, "B2", "1", "1000", "90.00")
+    c2.expect("8", **{"11": "B2", "150": "0"})
+    order(c1, "S2", "2", "1000", "90.00")  # sold them at 90: 10,000 lost
+    c1.expect("8", **{"11": "S2", "150": "0"})
+    c1.expect("8", **{"11": "S2", "39": "2"})
+    order(c1, "B3", "1", "1", "89.00")
+    assert c1.expect("8", **{"11": "B3", "150": "8"})[58] == refused
+    proc.kill()
+    proc.wait()
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")  # a reset Logon: the store was read at start-up
+        order(c, "B4", "1", "1", "89.00")
+        assert c.expect("8", **{"11": "B4", "150": "8"})[58] == refused
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
 def test_sigusr1_while_the_gateway_starts_throws_the_kill_switch_before_any_order(
         tmp_path: Path) -> None:
     # The config is a named pipe: the gateway blocks reading it, inside its start-up, until
