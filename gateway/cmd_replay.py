@@ -93,8 +93,9 @@ def add_parser(sub: Any) -> None:
                    "(default: the sender of the first NewOrderSingle)")
     p.add_argument("--sender", default="CLIENT1", help="our SenderCompID (default CLIENT1)")
     p.add_argument("--target", default="VENUE", help="the acceptor's CompID (default VENUE)")
-    p.add_argument("--begin-string", metavar="FIX.4.x",
-                   help="BeginString to send (default: the log's)")
+    p.add_argument("--begin-string", metavar="BEGIN",
+                   help="BeginString to send, FIX.4.x or FIXT.1.1 (whose Logon says "
+                        "DefaultApplVerID 9, FIX.5.0SP2); default: the log's")
     p.add_argument("--clordid-prefix", default="", metavar="TEXT",
                    help="prepended to ClOrdID and OrigClOrdID")
     p.add_argument("--symbol", action="append", default=[], metavar="LOG=OURS",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fixspec.dictionary import BUILTIN_FILES
 from gateway.schedule import Schedule, parse_day
 from gateway.yamlcheck import ConfigError, Node, load_yaml
 
@@ -325,6 +326,10 @@ def _session(node: Node, defaults: dict[str, Any], base: Path,
         if session.tls is not None and shared is not None and "tls" in shared:
             raise shared["tls"].error(
                 f"session {session.name} is an acceptor: {_NOT_FOR_ACCEPTORS['tls']}")
+    if (session.begin_string == "FIXT.1.1" and session.app_dictionary == "builtin"
+            and session.default_appl_ver_id not in BUILTIN_FILES):
+        raise node.error(f"default_appl_ver_id {session.default_appl_ver_id} has no built-in "
+                         "dictionary: name its file with app_dictionary")
     _check_credentials(session, node)
     return session
 

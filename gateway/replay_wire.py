@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from engine.framing import Framer
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import checksum
+from gateway.config import APPL_VER_IDS
 
 SOH = b"\x01"
 
@@ -78,7 +79,10 @@ class ReplayWire:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         wire = cls(sock, begin_string, sender, target, heartbeat)
         try:
-            wire.send("A", [(98, b"0"), (108, str(heartbeat).encode()), (141, b"Y")])
+            logon = [(98, b"0"), (108, str(heartbeat).encode()), (141, b"Y")]
+            if begin_string == "FIXT.1.1":  # required there: the messages' FIX version
+                logon.append((1137, APPL_VER_IDS["FIX.5.0SP2"].encode()))
+            wire.send("A", logon)
             wire._await_logon(timeout)
         except BaseException:
             sock.close()

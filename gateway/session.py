@@ -57,7 +57,7 @@ from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_ti
 from gateway import admin
 from gateway.codec import decode, encode
 from gateway.config import APPL_VER_IDS, SessionConfig
-from gateway.fixmessage import Message, to_bytes
+from gateway.fixmessage import MSG_SEQ_NUM, Message, to_bytes
 from gateway.resend import GapFill, Resend, plan_resend, possdup_copy, request_range
 from gateway.session_state import State, Trigger, next_state
 from gateway.store import MessageStore
@@ -492,8 +492,15 @@ class Session:
         if fields[0][1].decode("latin-1") != self.config.begin_string:
             if awaiting_logon:
                 self._stop(out, now, "wrong BeginString before logon")
-            self._send_admin(out, now, admin.logout("Incorrect BeginString"))
-            self._stop(out, now, "Incorrect BeginString")
+            # QuickFIX's answer: the message is not processed but its number is used up,
+            # and our Logout ends the session once the peer's answers it (or the timeout
+            # runs out), so what the peer sent behind it is read, not reset away
+            seq = next((value for tag, value in fields if tag == MSG_SEQ_NUM), b"")
+            if seq.isdigit() and int(seq) == self.store.next_target_seq:
+                self._advance(out, now)
+            if self.state is not State.LOGOUT_SENT:
+                self._send_logout(out, now, "Incorrect BeginString")
+            return
         message: Message | None = None  # once decoded, a Reject reverses its routing fields
         try:
             message = decode(fields, raw, self.dd, options=self.options)

@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard
 
-from fixspec.dictionary import SessionDictionaries, builtin_session, load
+from fixspec.dictionary import SessionDictionaries, builtin_session, load, load_builtin
 from gateway.admin import business_reject
 from gateway.application import Application
 from gateway.clock import Clock
@@ -68,10 +68,14 @@ def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
     """The session's dictionaries: built-in ones, or the files the configuration names."""
     if config.begin_string == "FIXT.1.1":
         app = config.default_appl_ver_id
-        base = builtin_session("FIXT.1.1", app)
-        transport = base.transport if config.dictionary == "builtin" else load(config.dictionary)
-        application = base.app if config.app_dictionary == "builtin" else load(
-            config.app_dictionary)
+        if config.dictionary == config.app_dictionary == "builtin":
+            return builtin_session("FIXT.1.1", app)
+        # (a version without a built-in dictionary, FIX.5.0 or 5.0SP1, names its file: the
+        # configuration refuses it otherwise)
+        transport = (load_builtin("FIXT.1.1") if config.dictionary == "builtin"
+                     else load(config.dictionary))
+        application = (load_builtin(app) if config.app_dictionary == "builtin"
+                       else load(config.app_dictionary))
         return SessionDictionaries(transport, application)
     if config.dictionary == "builtin":
         return builtin_session(config.begin_string)

@@ -271,3 +271,30 @@ def test_an_initiator_may_send_a_username_alone(tmp_path: Path) -> None:
     path = tmp_path / "gw.yaml"
     path.write_text(INITIATOR.replace("{extra}", "username: tw"))
     assert load_config(path).sessions[0].username == "tw"
+
+
+FIXT = """\
+acceptor: {port: 0}
+sessions:
+  - begin_string: FIXT.1.1
+    sender_comp_id: ISLD
+    target_comp_id: TW
+    default_appl_ver_id: FIX.5.0SP1
+    {extra}
+"""
+
+
+def test_a_fixt_application_version_without_a_built_in_dictionary_needs_its_file(
+        tmp_path: Path) -> None:
+    """FIX.5.0 and 5.0SP1 passed the check, then start-up died with a KeyError traceback,
+    even with app_dictionary naming the file."""
+    message = error_of(tmp_path, FIXT.replace("    {extra}\n", ""))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 3, "sessions[0]")
+    assert "default_appl_ver_id FIX.5.0SP1 has no built-in dictionary: name its file with " \
+           "app_dictionary" in message
+    from gateway.session_runner import dictionaries_for
+    path = tmp_path / "gw.yaml"
+    path.write_text(FIXT.replace("{extra}", f"app_dictionary: "
+                                            f"{ROOT / 'fixspec/data/FIX50SP2.xml'}"))
+    dictionaries = dictionaries_for(load_config(path).sessions[0])
+    assert dictionaries.app.version == "FIX.5.0SP2"  # the file's, whatever the label

@@ -372,3 +372,24 @@ def test_fix42_fields_unknown_to_fix44_are_dropped_and_counted(tmp_path: Path) -
     assert dropped == {47: 1}
     same = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIX.4.2")
     assert 47 in [tag for tag, _ in same]
+
+
+def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The replay's Logon had no DefaultApplVerID (1137), which FIXT 1.1 requires: a FIXT
+    acceptor disconnected it and the replay ended with exit 2."""
+    import yaml
+    config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
+    config["sessions"][0]["begin_string"] = "FIXT.1.1"
+    config.pop("metrics", None)
+    path = tmp_path / "venue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, port = start_gateway(path, tmp_path / "run")
+    try:
+        log = write_log(tmp_path / "client.log", SCRIPT)
+        code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{port}", "--speed", "max",
+                         "--begin-string", "FIXT.1.1")
+        assert code == 0, s
+        assert (s["sent"], s["received"], s["missing"]) == (4, 6, 0)
+    finally:
+        assert stop_gateway(proc) == 0

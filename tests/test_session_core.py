@@ -610,11 +610,19 @@ def test_after_a_refused_logon_nothing_is_a_session_message() -> None:
 
 
 def test_wrong_begin_string_after_logon(active: tuple[Session, Peer]) -> None:
-    s, _ = active
+    """QuickFIX's answer (test case 2i): Logout "Incorrect BeginString", the message's
+    number used up, and the session ends when the peer's Logout answers ours (it used to
+    disconnect at once, resetting what the peer had sent behind it, and expected the
+    number again at the next logon)."""
+    s, peer = active
     raw = frame("FIX.4.2", f"35=0|34=2|49=TW|52={ts(T0)}|56=ISLD")
-    out = s.data_received(raw, T0)
+    peer.seq = 3
+    out = s.data_received(raw + peer.msg("35=0", now=T0), T0)
     assert types(out) == ["5"] and fields(out.data[0])[58] == "Incorrect BeginString"
-    assert out.disconnect
+    assert not out.disconnect and s.state is State.LOGOUT_SENT
+    assert s.store.next_target_seq == 4  # its number, and the Heartbeat's behind it
+    out = s.data_received(peer.msg("35=5", now=T0), T0)
+    assert out.disconnect and types(out) == []
 
 
 def test_events_are_typed(active: tuple[Session, Peer]) -> None:
