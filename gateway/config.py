@@ -112,6 +112,12 @@ class SessionConfig:
     def name(self) -> str:
         return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
 
+    @property
+    def app_version(self) -> str:
+        """The FIX version of the session's application messages: its BeginString, or on
+        FIXT.1.1 its DefaultApplVerID (``FIX.5.0SP2``...)."""
+        return self.default_appl_ver_id if self.begin_string == "FIXT.1.1" else self.begin_string
+
     def password(self) -> str | None:
         """The password from the environment variable ``password_env`` (None if unset)."""
         return os.environ.get(self.password_env) if self.password_env else None

@@ -173,8 +173,9 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     (built as one list: this is the venue's most frequent message). TransactTime has the
     session's ``timestamp_precision``, as SendingTime does: milliseconds unless configured,
     since FIX 4.2 and 4.4 define no finer UTCTimestamp. OrdStatusReqID (790) is echoed
-    from FIX 4.4 on (FIX 4.2's ExecutionReport has no such field)."""
-    begin_string = session.begin_string
+    from FIX 4.4 on (FIX 4.2's ExecutionReport has no such field). The session's
+    application version decides (a FIXT session's DefaultApplVerID, not FIXT.1.1)."""
+    begin_string = session.app_version
     exec_type = r.exec_type
     fields: list[tuple[int, FieldValue]] = [(6, r.avg_px)]
     if r.cl_ord_id:  # none for a FIX 5.0SP2 status request by OrderID alone
@@ -231,7 +232,7 @@ def cancel_reject_message(r: CancelReject, session: SessionConfig) -> Message:
     b.set(39, r.ord_status)
     b.set(434, r.response_to)
     reason = r.reason
-    if session.begin_string == "FIX.4.2" and reason not in _FIX42_CXL_REJ_REASONS:
+    if session.app_version == "FIX.4.2" and reason not in _FIX42_CXL_REJ_REASONS:
         reason = 2
     b.set(102, reason)
     b.set(58, r.text)

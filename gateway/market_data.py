@@ -117,8 +117,10 @@ class MarketDataPublisher:
 
     # -- requests -------------------------------------------------------------------------
 
-    def request(self, session: str, msg: Message, now: datetime) -> None:
-        """Handle a MarketDataRequest from ``session``."""
+    def request(self, session: str, msg: Message, now: datetime,
+                app_version: str = "FIX.4.4") -> None:
+        """Handle a MarketDataRequest from ``session``, whose application messages are of
+        FIX version ``app_version`` (SessionConfig.app_version)."""
         body = msg.body
         req_id = body.get_str(262) or ""
         kind = body.get_str(263) or "0"
@@ -164,8 +166,8 @@ class MarketDataPublisher:
                 return
         sub = _Subscription(session, req_id, symbols, types, depth, by_order=by_order)
         # FIX 5.0SP2 requires LastUpdateTime (779) on a snapshot; earlier versions have no
-        # such field in it (a FIXT.1.1 request comes from a 5.0SP2 session)
-        stamp = now if msg.begin_string == "FIXT.1.1" else None
+        # such field in it
+        stamp = now if app_version == "FIX.5.0SP2" else None
         for symbol in symbols:
             self.send(session, self._snapshot(sub, symbol, stamp))
         if kind == "1":

@@ -58,7 +58,14 @@ from gateway import admin
 from gateway.codec import decode, encode
 from gateway.config import APPL_VER_IDS, SessionConfig
 from gateway.fixmessage import MSG_SEQ_NUM, Message, to_bytes
-from gateway.resend import GapFill, Resend, plan_resend, possdup_copy, request_range
+from gateway.resend import (
+    ADMIN_MSG_TYPES,
+    GapFill,
+    Resend,
+    plan_resend,
+    possdup_copy,
+    request_range,
+)
 from gateway.session_state import State, Trigger, next_state
 from gateway.store import MessageStore
 
@@ -159,6 +166,9 @@ class Output:
         return [e.message for e in self.events if isinstance(e, AppMessage)]
 
 
+_APPL_VER_ID = 1128  # ApplVerID, in a FIXT application message's header
+
+
 class _Stop(Exception):
     """Internal: processing of the current message ends here (disconnect or logout)."""
 
@@ -192,6 +202,11 @@ class Session:
             allow_unknown_message_fields=v.allow_unknown_message_fields,
         )
         self.precision = PRECISIONS[config.timestamp_precision]
+        #: FIXT: the ApplVerID of the one application version the session has a dictionary
+        #: for (its DefaultApplVerID); None on FIX 4.x
+        self._appl_ver_id = (APPL_VER_IDS[config.default_appl_ver_id]
+                             if config.begin_string == "FIXT.1.1" else None)
+        self._appl_ver_id_bytes = to_bytes(self._appl_ver_id or "")
         #: BeginString and the CompIDs, as :meth:`_stamp` puts them on every message
         self._ids = ((8, to_bytes(config.begin_string)), (49, to_bytes(config.sender_comp_id)),
                      (56, to_bytes(config.target_comp_id)))
@@ -508,6 +523,8 @@ class Session:
                 raise RemoteProtocolError(Reject(
                     R.INVALID_TAG_NUMBER, int(bad_tag), message.msg_type, message.msg_seq_num,
                     f"tag {bad_tag.decode('latin-1')}"))
+            if self._appl_ver_id is not None:
+                self._check_appl_ver_id(message)
             if self.config.validation.enabled:
                 validate(message, self.dd, self.options)
         except RemoteProtocolError as exc:
@@ -527,6 +544,20 @@ class Session:
                 out.events.append(LoggedOut(message.body.get_str(58) or ""))
             self._stop(out, now, f"first message is {msg_type!r}, not a Logon")
         self._dispatch(message, msg_type, now, out)
+
+    def _check_appl_ver_id(self, message: Message) -> None:
+        """FIXT: an application message's ApplVerID (1128), when it has one, must be the
+        session's (the one version it has a dictionary for), else Reject 373=18."""
+        declared = message.header.get(_APPL_VER_ID)
+        if declared is None or declared == self._appl_ver_id_bytes:
+            return
+        msg_type = message.msg_type or ""
+        if msg_type in ADMIN_MSG_TYPES:
+            return
+        raise RemoteProtocolError(Reject(
+            R.INVALID_UNSUPPORTED_APPLICATION_VERSION, _APPL_VER_ID, msg_type,
+            message.msg_seq_num, f"ApplVerID {declared.decode('latin-1')}, not "
+                                 f"{self._appl_ver_id} ({self.config.default_appl_ver_id})"))
 
     def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output,
                   queued: bool = False) -> None:
@@ -693,6 +724,15 @@ class Session:
         if self.config.role == "acceptor" and not self._credentials_ok(message):
             self._send_admin(out, now, admin.logout("Invalid username or password"))
             self._stop(out, now, "bad credentials")
+        declared = message.body.get_str(admin.DEFAULT_APPL_VER_ID)
+        if self._appl_ver_id is not None and declared != self._appl_ver_id:
+            # the version of what the peer will send: one the session has no dictionary for
+            # would be validated by the wrong one
+            text = (f"DefaultApplVerID (1137) {declared} is not supported: this session's "
+                    f"application messages are {self._appl_ver_id} "
+                    f"({self.config.default_appl_ver_id})")
+            self._send_admin(out, now, admin.logout(text))
+            self._stop(out, now, text)
         try:
             heart_bt_int = message.body.get_int(admin.HEART_BT_INT)
             in_range = heart_bt_int is None or 0 <= heart_bt_int <= MAX_HEART_BT_INT

@@ -239,7 +239,9 @@ class VenueApplication:
             self.deliver([reject], now)
             return
         if msg_type == "V":
-            self.market_data.request(owner, message, now)
+            handle = self.sessions.get(owner)
+            self.market_data.request(owner, message, now, handle.config.app_version
+                                     if handle is not None else message.begin_string or "")
         elif msg_type == "D" and (self._taken(owner, cl_ord_id)
                                   or (stored is not None and cl_ord_id in stored.ids)):
             # parents and direct orders share the session's ClOrdID space, which the

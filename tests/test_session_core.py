@@ -668,3 +668,41 @@ def test_a_session_connected_before_its_start_still_ends_at_its_end() -> None:
                                    "60=20261125-17:01:00", now=late), late)
     assert [fields(r)[35] for r in out.data] == ["5"]  # the Logout, and the order not taken
     assert not any(isinstance(e, AppMessage) for e in out.events)
+
+
+def fixt_acceptor(app_version: str = "FIX.5.0SP2") -> tuple[Session, Peer]:
+    cfg = SessionConfig("FIXT.1.1", "ISLD", "TW", role="acceptor",
+                        default_appl_ver_id=app_version)
+    s = Session(cfg, MemoryStore(T0), builtin_session("FIXT.1.1", app_version),
+                app_types={"D", "C", "d"})
+    s.connection_made(T0)
+    peer = Peer()
+    peer.begin = "FIXT.1.1"
+    return s, peer
+
+
+def test_a_fixt_logon_declaring_another_application_version_is_refused() -> None:
+    """What the peer will send is validated by the session's one application dictionary:
+    a Logon saying its messages are FIX 4.4 (1137=6) to a FIX 5.0SP2 session was accepted,
+    and its messages judged by 5.0SP2 rules."""
+    s, peer = fixt_acceptor()
+    out = s.data_received(peer.logon(now=T0, extra="|1137=6"), T0)
+    assert types(out) == ["5"] and out.disconnect
+    assert fields(out.data[0])[58] == ("DefaultApplVerID (1137) 6 is not supported: this "
+                                       "session's application messages are 9 (FIX.5.0SP2)")
+    s, peer = fixt_acceptor("FIX.4.4")
+    out = s.data_received(peer.logon(now=T0, extra="|1137=6"), T0)
+    assert types(out) == ["A"] and fields(out.data[0])[1137] == "6"
+
+
+def test_a_fixt_application_message_of_another_version_is_rejected_with_reason_18() -> None:
+    s, peer = fixt_acceptor()
+    assert types(s.data_received(peer.logon(now=T0, extra="|1137=9"), T0)) == ["A"]
+    out = s.data_received(peer.msg(nos(), now=T0, header="1128=6"), T0)
+    (reject,) = [fields(raw) for raw in out.data]
+    assert (reject[35], reject[373], reject[371], reject[45], reject[58]) == (
+        "3", "18", "1128", "2", "Invalid/Unsupported Application Version")
+    assert not any(isinstance(e, AppMessage) for e in out.events)
+    assert s.store.next_target_seq == 3  # its number used, as for any Reject
+    out = s.data_received(peer.msg(nos(), now=T0, header="1128=9"), T0)
+    assert any(isinstance(e, AppMessage) for e in out.events) and types(out) == []

@@ -30,12 +30,14 @@ class Client:
     decoded by the session's dictionary, what the venue sends it is encoded, validated and
     read back as tag -> value."""
 
-    def __init__(self, app: VenueApplication, comp_id: str, begin: str) -> None:
+    def __init__(self, app: VenueApplication, comp_id: str, begin: str,
+                 app_version: str = "FIX.5.0SP2") -> None:
         gw = app_config()
         cfg = next(s for s in gw.sessions if s.target_comp_id == comp_id)
         self.app = app
-        self.handle = RecordingHandle(replace(cfg, begin_string=begin))
-        self.dd: SessionDictionaries = builtin_session(begin)
+        self.handle = RecordingHandle(replace(cfg, begin_string=begin,
+                                              default_appl_ver_id=app_version))
+        self.dd: SessionDictionaries = builtin_session(begin, app_version)
         self.peer = Peer(begin=begin, sender=comp_id, target="VENUE")
         self.seen = 0
 
@@ -66,9 +68,12 @@ def app_config() -> GatewayConfig:
     return load_config(VENUE)
 
 
-def venue(begin: str = "FIX.4.4") -> tuple[VenueApplication, Client, Client]:
+def venue(begin: str = "FIX.4.4", app_version: str = "FIX.5.0SP2"
+          ) -> tuple[VenueApplication, Client, Client]:
+    """The venue with two clients of BeginString ``begin`` (on FIXT.1.1, application
+    messages of ``app_version``)."""
     app = VenueApplication(app_config())
-    c1, c2 = Client(app, "CLIENT1", begin), Client(app, "CLIENT2", begin)
+    c1, c2 = (Client(app, name, begin, app_version) for name in ("CLIENT1", "CLIENT2"))
     app.on_logon(c1.handle, T0)  # type: ignore[arg-type]
     app.on_logon(c2.handle, T0)  # type: ignore[arg-type]
     return app, c1, c2
@@ -252,6 +257,26 @@ def test_fix50sp2_snapshots_carry_lastupdatetime() -> None:
     for req, extra in (("L1", ""), ("O1", "|266=N")):
         [snap] = c1.send(f"35=V|262={req}|263=0|264=0{extra}|267=2|269=0|269=1|146=1|55=AAPL")
         assert (snap[35], snap[779]) == ("W", "20261125-15:00:00.000")
+
+
+def test_a_fixt_session_of_an_earlier_application_version_gets_that_versions_messages(
+        ) -> None:
+    """Reports were shaped by the BeginString: a FIXT session whose DefaultApplVerID is
+    FIX 4.2 got ExecutionReports without ExecTransType, and one of FIX 4.4 snapshots with
+    LastUpdateTime (779), which its own dictionary rejects (every answer here is validated
+    against the session's application dictionary)."""
+    _, c1, c2 = venue("FIXT.1.1", "FIX.4.2")
+    [ack] = c1.send(order("A", "1", 100, "20.00"))
+    assert (ack[20], ack[150]) == ("0", "0")
+    c2.send(order("S", "2", 40, "20.00"))
+    [fill] = c1.received()
+    assert (fill[20], fill[150], fill[39]) == ("0", "1", "1")  # FIX 4.2's Partial fill
+    [cxl] = c1.send(f"35=G|11=A2|41=A|54=1|38=50|40=2|44=20.00|59=1|55=AAPL|60={ts()}")
+    assert (cxl[35], cxl[102]) == ("9", "2")
+    _, c1, _ = venue("FIXT.1.1", "FIX.4.4")
+    c1.send(order("A", "1", 100, "20.00"))
+    [snap] = c1.send("35=V|262=L1|263=0|264=0|267=2|269=0|269=1|146=1|55=AAPL")
+    assert snap[35] == "W" and 779 not in snap
 
 
 def test_fix50sp2_requests_may_name_the_order_by_orderid_alone() -> None:
