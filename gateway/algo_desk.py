@@ -25,7 +25,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -46,6 +46,7 @@ from algos.runner import (
 from algos.strategy import MarketSnapshot, MarketWatch, ParentOrder
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
+from gateway.clock import run_prefix
 from gateway.fix_reports import (
     RequestError,
     parse_side,
@@ -135,9 +136,14 @@ class AlgoDesk:
         self._by_client: dict[tuple[str, str], Parent] = {}  # (session, any ClOrdID it had)
         self._children: dict[str, Parent] = {}  # child ClOrdID -> its parent
         self._dirty: set[str] = set()
-        self._ids = (f"{int(time.time() * 1000):x}-A{n}" for n in itertools.count(1))
-        self._exec_ids = (f"{int(time.time() * 1000):x}-AE{n}" for n in itertools.count(1))
+        self.number_ids(run_prefix(datetime.now(UTC)))
         self._now: datetime | None = None
+
+    def number_ids(self, prefix: str) -> None:
+        """Parent OrderIDs and the desk's ExecIDs from here on: ``prefix`` then ``A1``,
+        ``AE1``... (see :meth:`gateway.venue.Venue.number_ids`)."""
+        self._ids = (f"{prefix}A{n}" for n in itertools.count(1))
+        self._exec_ids = (f"{prefix}AE{n}" for n in itertools.count(1))
 
     def touch(self, now: datetime) -> None:
         """Set the time of the call being handled (for work the desk does not start)."""

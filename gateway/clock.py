@@ -20,6 +20,14 @@ def from_ns(ns: int) -> datetime:
     return EPOCH + timedelta(microseconds=ns // 1000)
 
 
+def run_prefix(now: datetime) -> str:
+    """What a run's OrderIDs and ExecIDs start with, from the time ``now`` it started: its
+    Unix time in milliseconds, hexadecimal, and a dash. Runs started apart number their
+    ids apart, so a client never sees one twice across restarts; a backtest's clock is
+    virtual, so its ids are the same every run."""
+    return f"{to_ns(now) // 1_000_000:x}-"
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""

@@ -56,6 +56,7 @@ from gateway.algo_restart import (
 )
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
+from gateway.clock import Clock, run_prefix
 from gateway.codec import encode
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
@@ -160,7 +161,7 @@ class AlgoGatewayApplication:
                              default_window=algos.default_window)
         # ExecIDs of the reports the gateway makes itself (not the desk's): unique across
         # restarts, as the desk's are
-        self._exec_ids = (f"{int(time.time() * 1000):x}-G{n}" for n in itertools.count(1))
+        self._number_ids(run_prefix(datetime.now(UTC)))
         # per client session, its open parents (carried over by its sequence resets) and
         # what its stored reports said of parents from before a restart (gateway.algo_restart)
         self._parents = SessionOrders(keep_done=True)
@@ -188,12 +189,21 @@ class AlgoGatewayApplication:
 
     # -- Application ------------------------------------------------------------------------
 
+    def _number_ids(self, prefix: str) -> None:
+        """The desk's ids and the gateway's own ExecIDs (``G1``...) from here on."""
+        self.desk.number_ids(prefix)
+        self._exec_ids = (f"{prefix}G{n}" for n in itertools.count(1))
+
     def bind(self, engine: object) -> None:
-        """Know every session up front, and the engine's audit log and metrics; then what
+        """Know every session up front, and the engine's audit log and metrics (and number
+        ids from its clock's time: the same every run of a backtest); then what
         the stores say of parents from before a restart (:mod:`gateway.algo_restart`): each
         client session's parents (those still open lost: :class:`LostParent`; their
         ClOrdIDs kept for that day) and, from the upstream store, the children of the
         parents lost open (cancelled at the venue once the upstream link is up)."""
+        clock: Clock | None = getattr(engine, "clock", None)
+        if clock is not None:
+            self._number_ids(run_prefix(clock.now()))
         audit: AuditLog | None = getattr(engine, "audit", None)
         metrics: GatewayMetrics | None = getattr(engine, "metrics", None)
         self.desk.audit = self.gates.audit = audit

@@ -20,16 +20,16 @@ publishing, metrics); they run after the reports are built.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 
 from engine.book import OrderBook
 from engine.book_types import CancelReason, Event, EventType, Op, OpType, Side, TimeInForce
 from engine.errors import CoreError, error_for
+from gateway.clock import run_prefix
 from gateway.md_feed import FeedBook, FeedFill
 from gateway.venue_config import SymbolSpec, VenueConfig
 from gateway.venue_orders import (
@@ -109,11 +109,7 @@ class Venue:
         self.specs: dict[str, SymbolSpec] = dict(config.symbols)
         # ``books``: books a market-data feed also writes to (see feed_applied)
         self.books = {s: (books or {}).get(s) or OrderBook(max_orders) for s in self.specs}
-        # Ids that differ between runs, so a client never sees an OrderID or ExecID twice
-        # across restarts.
-        prefix = id_prefix if id_prefix is not None else f"{int(time.time() * 1000):x}-"
-        self._order_ids = (f"{prefix}O{n}" for n in itertools.count(1))
-        self._exec_ids = (f"{prefix}E{n}" for n in itertools.count(1))
+        self.number_ids(id_prefix if id_prefix is not None else run_prefix(datetime.now(UTC)))
         self._book_ids = itertools.count(CLIENT_IDS)
         self._live: dict[int, Order] = {}  # book id -> live client order
         self._orders: dict[tuple[str, str], Order] = {}  # (owner, any ClOrdID it had) -> order
@@ -134,6 +130,13 @@ class Venue:
 
     def spec(self, symbol: str) -> SymbolSpec | None:
         return self.specs.get(symbol)
+
+    def number_ids(self, prefix: str) -> None:
+        """OrderIDs and ExecIDs from here on: ``prefix`` then ``O1``, ``E1``... (a prefix
+        that differs between runs, :func:`gateway.clock.run_prefix`, so a client never sees
+        an OrderID or ExecID twice across restarts)."""
+        self._order_ids = (f"{prefix}O{n}" for n in itertools.count(1))
+        self._exec_ids = (f"{prefix}E{n}" for n in itertools.count(1))
 
     def mid(self, symbol: str) -> Decimal | None:
         bbo = self.books[symbol].bbo()

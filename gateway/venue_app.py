@@ -39,6 +39,7 @@ from gateway.algo_config import parse_algos
 from gateway.algo_desk import AlgoDesk
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
+from gateway.clock import Clock, run_prefix
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
@@ -159,6 +160,11 @@ class VenueApplication:
         and the orders still open, which the books no longer hold: each owner gets a
         Canceled report for them when it logs on (then, not now: a Logon that resets
         sequence numbers would discard reports stored for a logged-out session)."""
+        clock: Clock | None = getattr(engine, "clock", None)
+        if clock is not None:  # (the same every run of a backtest, on its virtual clock)
+            prefix = run_prefix(clock.now())
+            self.venue.number_ids(prefix)
+            self.desk.number_ids(prefix)
         self.audit = getattr(engine, "audit", None)
         self.metrics = getattr(engine, "metrics", None)
         self.desk.audit = self.gate.audit = self.audit

@@ -159,6 +159,28 @@ def test_a_run_repeats_exactly(tmp_path: Path) -> None:
     assert first.runs["algo"].parents[0].avg_px == second.runs["algo"].parents[0].avg_px
 
 
+def test_the_same_inputs_give_byte_identical_output_folders(tmp_path: Path) -> None:
+    """Every file of two runs' folders, the FIX and audit logs of each pass included: ids
+    were numbered from the wall clock and the report held the passes' timings, so no two
+    runs could be diffed or kept as a golden file."""
+    import subprocess
+    import sys
+    folders = [tmp_path / "one", tmp_path / "two"]
+    for out in folders:
+        subprocess.run([sys.executable, "-m", "gateway.cli", "backtest",
+                        str(ROOT / "sessions/backtest.yaml"), "--output", str(out)],
+                       check=True, capture_output=True, cwd=ROOT, timeout=300)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file()}
+
+    one, two = map(files, folders)
+    assert len(one) > 10 and any(name.endswith(".log") for name in one)
+    assert one.keys() == two.keys()
+    assert [name for name in one if one[name] != two[name]] == []
+
+
 def test_resting_children_fill_only_from_the_replay(tmp_path: Path) -> None:
     """Every passive fill of the algo has, at the same market time, a market trade at or
     through its price, or a replayed offer arriving at or through it (which trades with the
