@@ -7,13 +7,17 @@ floats (rounded, see :data:`PLACES`), ints, strings and None (undefined: no fill
 Every dict has the keys :data:`METRIC_KEYS`: identity (``parent_id``, ``symbol``, ``side``,
 ``strategy``, ``status``, ``start`` and ``end`` in ISO 8601, ``parents``: how many) and the
 metrics below. Notation: ``s`` = +1 for a buy, -1 for a sell; fill ``i`` has price ``p_i``
-and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[start, end)``.
+and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's life,
+``[start, stop)``: ``stop`` is when it ended (its final report: filled, canceled, rejected,
+expired) if that came before its ``end`` (ExpireTime), else its ``end``. The market after a
+parent ended is not its to measure: Perold prices the unfilled quantity when the decision to
+stop trading is made, and its interval VWAP and participation cover the time it traded.
 
 =========================  ===================================================================
 ``arrival_mid``            the tape's mid at ``start`` (the market without the run's own orders);
                            before the symbol's first quote, the parent's recorded
                            ``arrival_mid``, else the first quote's mid (:func:`arrival_mid`)
-``end_mid``                the tape's mid at ``end``
+``end_mid``                the tape's mid at ``stop``
 ``notional``               ``Σ p_i q_i``, currency
 ``avg_px``                 ``notional / filled``
 ``filled``, ``qty``        ``Σ q_i``; the parent's quantity. ``unfilled = max(qty - filled, 0)``
@@ -281,10 +285,10 @@ def _sums(parent: ParentRecord, fills: Sequence[FillRecord], children: Sequence[
           tape: MarketTape) -> _Sums:
     arrival = arrival_mid(parent, tape)
     sign = side_sign(parent.side)
+    stop = parent.done if parent.done is not None and parent.done < parent.end else parent.end
     s = _Sums(sign=sign, symbol=parent.symbol, side=parent.side, qty=parent.qty,
-              arrival=arrival, end_mid=tape.mid_at(parent.end),
-              vwap=tape.vwap(parent.start, parent.end),
-              market_volume=tape.volume(parent.start, parent.end), child_count=len(children))
+              arrival=arrival, end_mid=tape.mid_at(stop), vwap=tape.vwap(parent.start, stop),
+              market_volume=tape.volume(parent.start, stop), child_count=len(children))
     horizons = [h * 1_000_000_000 for h in MARKOUT_SECONDS]
     for f in fills:
         if f.parent_id != parent.parent_id:
