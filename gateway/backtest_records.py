@@ -114,6 +114,13 @@ class MarketTape:
             return None
         return (Decimal(bid + ask) * self.tick) / 2
 
+    def quote_at(self, t: datetime | int) -> tuple[int, int]:
+        """The best bid and ask at ``t`` in ticks (0: that side empty, or before the first
+        quote)."""
+        ns = t if isinstance(t, int) else to_ns(t)
+        i = bisect.bisect_right(self.times, ns) - 1
+        return (self.bids[i], self.asks[i]) if i >= 0 else (0, 0)
+
     def trades_between(self, start: datetime | int, end: datetime | int) -> tuple[int, int]:
         """Indexes ``lo, hi`` of the trades with ``start <= time < end``."""
         a = start if isinstance(start, int) else to_ns(start)

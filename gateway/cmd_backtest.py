@@ -184,7 +184,7 @@ def run_config(args: argparse.Namespace) -> int:
     staged.publish()
     paths = {name: result.config.output / name for name in written}
     print(summary_text(metrics))
-    for note in notes(metrics, list(result.runs.values())):
+    for note in notes(metrics, list(result.runs.values()), result.tapes):
         print(f"note: {note}")
     for p in result.passes:
         print(f"{p.name:>7}: {p.messages:>9,} market-data messages in {p.seconds:.3f} s "

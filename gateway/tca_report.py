@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from engine.book_types import Side
 from gateway.backtest_records import ChildRecord, FillRecord, MarketTape, ParentRecord, RunRecord
 from gateway.tca import (
     MARKOUT_SECONDS,
@@ -103,14 +104,37 @@ def ordered_runs(names: Iterable[str]) -> list[str]:
     return [n for n in RUN_ORDER if n in names] + [n for n in names if n not in RUN_ORDER]
 
 
-def notes(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord]) -> list[str]:
-    """What a reader of the figures must know to read them right, one line each: a naive
-    baseline parent without a limit left unfilled was bounded by the depth the market data
-    shows (one market order, and no liquidity beyond the recorded book; with level-1 data
-    the best level only), so its fill rate and cost say as much about the data as about the
-    strategy. (Not so for a limit parent, whose price may have kept it out, nor one
-    rejected: ``runs`` say which.)"""
+def notes(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
+          tapes: Mapping[str, MarketTape]) -> list[str]:
+    """What a reader of the figures must know to read them right, one line each.
+
+    A naive baseline parent without a limit left unfilled was bounded by the depth the
+    market data shows (one market order, and no liquidity beyond the recorded book; with
+    level-1 data the best level only), so its fill rate and cost say as much about the data
+    as about the strategy. (Not so for a limit parent, whose price may have kept it out, nor
+    one rejected: ``runs`` say which.)
+
+    A parent whose children filled passively through the market the data showed (a sell
+    below the best bid of ``tapes``, a buy above the best ask, at the execution): a child
+    left resting through a limited-depth book, once it had swept what the data shows,
+    trades at its own price with the liquidity that comes into view, though in the market
+    that liquidity was there first (the fill model's bias against the child)."""
     out = []
+    for run in runs:
+        through: dict[str, int] = {}
+        for f in run.fills:
+            tape = tapes.get(f.symbol)
+            if f.liquidity != "passive" or tape is None:
+                continue
+            bid, ask = tape.quote_at(f.executed)
+            ticks = f.price / tape.tick
+            if (bid > 0 and ticks < bid) if f.side == Side.SELL else (0 < ask < ticks):
+                through[f.parent_id] = through.get(f.parent_id, 0) + f.qty
+        for parent_id, shares in through.items():
+            out.append(f"{run.run} {parent_id}: {shares:,} shares filled through the market the "
+                       "data showed (a child resting past the visible book trades at its own "
+                       "price with liquidity coming into view, which the market had before: "
+                       "see the README's fill model)")
     naive = metrics.get("naive")
     market = {p.parent_id for r in runs if r.run == "naive" for p in r.parents
               if p.limit is None and p.status != "rejected"}
@@ -144,7 +168,7 @@ def write_report(folder: Path, runs: Sequence[RunRecord], metrics: Mapping[str, 
     }
     paths.update(write_plots(folder, runs, tapes))
     report = folder / "report.html"
-    report.write_text(_html(metrics, runs, info), encoding="utf-8")
+    report.write_text(_html(metrics, runs, info, tapes), encoding="utf-8")
     paths["report.html"] = report
     return paths
 
@@ -299,7 +323,7 @@ def _table(runs: Sequence[str], columns: Sequence[Metrics | None]) -> str:
 
 
 def _html(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
-          info: Mapping[str, object]) -> str:
+          info: Mapping[str, object], tapes: Mapping[str, MarketTape]) -> str:
     names = ordered_runs(metrics)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>Backtest report</title>", f"<style>{_CSS}</style></head><body>",
@@ -311,7 +335,7 @@ def _html(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
             out.append(f"<tr><th>{html.escape(str(k))}</th>"
                        f"<td style='text-align:left'>{html.escape(shown)}</td></tr>")
         out.append("</table>")
-    found = notes(metrics, runs)
+    found = notes(metrics, runs, tapes)
     if found:
         out.append("<h2>Notes</h2><ul>")
         out += [f"<li>{html.escape(n)}</li>" for n in found]

@@ -185,6 +185,23 @@ def test_summary_text_fits_one_screen() -> None:
     assert row["children"] == ["4", "2", "4"]
 
 
+def test_passive_fills_through_the_market_the_data_showed_are_noted() -> None:
+    """A sell child left resting below the bid after sweeping a limited-depth book filled at
+    its own price with liquidity coming into view: the report said nothing of it."""
+    tapes = {s.SYMBOL: s.tape()}
+    run = s.algo_run()
+    assert notes(_metrics([run], tapes), [run], tapes) == []
+    # P2 sells; at 25 s the data's best bid is 100.10: a passive fill at 99.00 is through it
+    run.fills[-1] = s.fill("algo", "P2", "C4", Side.SELL, 25, 50, "99.00", "passive", 24)
+    found = notes(_metrics([run], tapes), [run], tapes)
+    assert found == ["algo P2: 50 shares filled through the market the data showed (a child "
+                     "resting past the visible book trades at its own price with liquidity "
+                     "coming into view, which the market had before: see the README's fill "
+                     "model)"]
+    run.fills[-1] = s.fill("algo", "P2", "C4", Side.SELL, 25, 50, "99.00", "aggressive", 24)
+    assert notes(_metrics([run], tapes), [run], tapes) == []  # took it: at the book's price
+
+
 def test_summary_text_many_runs_still_fits() -> None:
     tapes = {s.SYMBOL: s.tape()}
     runs = [s.algo_run(f"variant-with-a-long-name-{k}") for k in range(9)]
@@ -197,11 +214,11 @@ def test_a_naive_baseline_bounded_by_the_books_depth_is_noted(tmp_path: Path) ->
     # the best level); the summary and the report say so, a full fill says nothing
     tapes = {s.SYMBOL: s.tape()}
     whole = _metrics(_runs(), tapes)
-    assert notes(whole, _runs()) == []
+    assert notes(whole, _runs(), tapes) == []
     short = s.naive_run()
     short.fills[0] = s.fill("naive", "P1", "N1", Side.BUY, 0.001, 40, "100.10", "aggressive", 0)
     metrics = _metrics([s.algo_run(), short], tapes)
-    found = notes(metrics, [s.algo_run(), short])
+    found = notes(metrics, [s.algo_run(), short], tapes)
     assert len(found) == 1 and found[0].startswith(f"naive P1: filled 40 of 100 {s.SYMBOL}: ")
     assert "level-1" in found[0]
     # a limit parent's price, or a rejection, not the depth, may be why: no such note
@@ -209,7 +226,8 @@ def test_a_naive_baseline_bounded_by_the_books_depth_is_noted(tmp_path: Path) ->
         other = s.naive_run()
         other.fills[0] = short.fills[0]
         other.parents = [dataclasses.replace(other.parents[0], **change), *other.parents[1:]]
-        assert notes(_metrics([s.algo_run(), other], tapes), [s.algo_run(), other]) == []
+        assert notes(_metrics([s.algo_run(), other], tapes), [s.algo_run(), other],
+                     tapes) == []
     paths = write_report(tmp_path, [s.algo_run(), short], metrics, tapes, {})
     page = paths["report.html"].read_text()
     assert "<h2>Notes</h2>" in page and "naive P1: filled 40 of 100" in page
