@@ -250,6 +250,8 @@ class SessionRunner:
         # Inbound numbers are persisted only after the application has seen the messages
         # (see gateway.deferred_store): a crash in between must not lose them.
         self.store = DeferredTargetStore(store_for(config, run_dir, self.batch.stores))
+        for repair in getattr(self.store.inner, "repairs", ()):  # said, not silent
+            self.log.event(clock.now(), f"store {store_path(config, run_dir)}: {repair}")
         # an "interval" file store defers fsyncs: a loop timer runs each when due (_arm_sync)
         self._defers_sync = config.store.kind == "file" and config.store.fsync == "interval"
         self._sync_timer: asyncio.TimerHandle | None = None

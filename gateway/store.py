@@ -100,6 +100,21 @@ class NotAStoreError(StoreError, OSError):
                          "creation record); refusing to open or change it")
 
 
+class DamagedStoreError(StoreError, OSError):
+    """A record in the middle of a store file fails its checks while intact records follow
+    it: not the torn end a crash leaves (which recovery cuts off), but damage. Refused, the
+    file untouched: cut there, the store would forget messages that went out and reuse
+    their sequence numbers. An :class:`OSError` too, for the CLI's one line."""
+
+    def __init__(self, path: Path, bad: int, intact: int) -> None:
+        super().__init__(
+            f"{path}: damaged: the record at byte {bad} fails its checks and intact records "
+            f"follow it (from byte {intact}); refusing to open or change it (cut there, the "
+            "store would forget messages that went out and use their sequence numbers "
+            "again). Move the file aside to start the session's store afresh (its sequence "
+            "numbers then start over: agree a reset with the counterparty)")
+
+
 class StoreInUseError(StoreError, OSError):
     """Another :class:`FileStore` holds the store's lock (see the module docstring).
 
@@ -437,6 +452,9 @@ class FileStore(MessageStore):
         self._batch = batch
         self._held: list[bytes] | None = None  # records waiting for the batch's end
         self._held_at = 0  # the file offset the first of them goes to
+        #: what opening repaired, in words (for the session's event log): a torn end cut
+        #: off, a batch written back from its journal
+        self.repairs: list[str] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not _is_store(self.path):
             raise NotAStoreError(self.path)
@@ -447,7 +465,9 @@ class FileStore(MessageStore):
             tmp = self.path.with_suffix(self.path.suffix + ".new")
             if tmp.exists():  # a reset died before its rename: the old file is the truth
                 tmp.unlink()
-            if self.path.exists():
+            # an empty file (a touch, a copy that failed) has no creation record: it is
+            # made a store as a missing one is, not appended to without one
+            if self.path.exists() and self.path.stat().st_size > 0:
                 self._recover()
                 part = batch.part(self.path) if batch is not None else None
                 if part is not None and self._repair(part):
@@ -464,14 +484,20 @@ class FileStore(MessageStore):
     # -- reading the log back -------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Rebuild state from the log; cut off a torn tail (this store holds the lock)."""
+        """Rebuild state from the log; cut off a torn tail (this store holds the lock), or
+        raise :class:`DamagedStoreError` if intact records follow the bad one."""
         log = _Log(self._created)
         end, size = _replay_file(log, self.path)
         (self._index, self._sender, self._target, self._created, self._generation,
          self._carried) = (log.index, log.sender, log.target, log.created, log.generation,
                            log.carried)
         if end != size:
+            intact = _next_intact(self.path, end)
+            if intact is not None:
+                raise DamagedStoreError(self.path, end, intact)
             self._rewrite_tail(end)
+            self.repairs.append(f"cut off a torn end of {size - end} bytes at byte {end} "
+                                "(a write a crash interrupted)")
 
     def _rewrite_tail(self, offset: int, data: bytes = b"") -> None:
         """Cut the file at ``offset``, append ``data`` and fsync (recovery, before the
@@ -492,6 +518,9 @@ class FileStore(MessageStore):
                 part.offset <= size < part.offset + len(part.data)):
             return False  # written (or another generation's): nothing to repair
         self._rewrite_tail(part.offset, part.data)
+        self.repairs.append(f"wrote back {part.offset + len(part.data) - size} bytes of the "
+                            "last batch from its journal (a crash came between two stores' "
+                            "writes)")
         return True
 
     # -- writing ----------------------------------------------------------------------------
@@ -716,6 +745,45 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _next_intact(path: Path, bad: int) -> int | None:
+    """Where the first intact record after the failed one at ``bad`` starts, or None: a
+    torn end has none (a write cut short leaves only its own beginning). Where the failed
+    record's length says it ends first (a byte damaged inside it), then every offset up to
+    the longest a record can be."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+            view = memoryview(data)
+            try:
+                head = _HEAD.size
+                if bad + head <= size:
+                    claimed: int = bad + head + _HEAD.unpack_from(view, bad)[0]
+                    if _intact_at(view, claimed, size):
+                        return claimed
+                for pos in range(bad + 1, min(size - head, bad + head + _MAX_RECORD) + 1):
+                    if _intact_at(view, pos, size):
+                        return pos
+                return None
+            finally:
+                view.release()
+
+
+def _intact_at(view: memoryview, pos: int, size: int) -> bool:
+    """Whether an intact record (a known kind, its length inside the file, its CRC right)
+    starts at ``pos``."""
+    head = _HEAD.size
+    if pos + head > size:
+        return False
+    length: int
+    crc: int
+    kind: int
+    length, crc, kind, _ = _HEAD.unpack_from(view, pos)
+    if not _SENT <= kind <= _CARRIED or length > _MAX_RECORD or pos + head + length > size:
+        return False
+    body = pos + head
+    return zlib.crc32(view[body:body + length], zlib.crc32(view[pos + 8:body])) == crc
+
+
 def _is_store(path: Path) -> bool:
     """Whether ``path`` can be a store: no file, an empty one, or one that starts with an
     intact creation record (a new generation is written whole before it is renamed into
@@ -752,6 +820,10 @@ def _lock(path: Path) -> int:
         holder = _holder(fd)
         os.close(fd)
         raise StoreInUseError(path, holder) from None
+    except OSError as exc:  # no locks on this file system (ENOLCK), say: not run unlocked
+        os.close(fd)
+        raise OSError(exc.errno, f"cannot lock {lock_path} for the store {path}: "
+                                 f"{exc.strerror or exc}") from None
     except BaseException:
         os.close(fd)
         raise

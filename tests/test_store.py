@@ -137,6 +137,58 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
     assert b.next_sender_seq == 2
 
 
+def test_a_torn_end_is_cut_off_and_said(tmp_path: Path) -> None:
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    a.save_sent(1, b"one")
+    a.save_sent(2, b"two")
+    a.close()
+    whole = path.stat().st_size
+    with path.open("r+b") as f:
+        f.truncate(whole - 2)  # the last write cut short
+    b = FileStore(path)
+    assert [m.raw for m in b.sent(1, 2)] == [b"one"] and b.next_sender_seq == 2
+    assert len(b.repairs) == 1 and b.repairs[0].startswith("cut off a torn end of ")
+    b.close()
+    assert FileStore(path).repairs == []  # nothing left to repair
+
+
+@pytest.mark.parametrize("where", ["payload", "length"])
+def test_a_damaged_record_with_intact_ones_after_it_is_refused_untouched(
+        tmp_path: Path, where: str) -> None:
+    """One flipped byte in the middle of the file: recovery took it for a torn end and cut
+    the file there, so the store forgot messages sent after it and used their sequence
+    numbers again. Damage with intact records after it is refused, the file as it was."""
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    offsets = []
+    for seq in range(1, 41):
+        offsets.append(path.stat().st_size)
+        a.save_sent(seq, b"message %d" % seq)
+    a.close()
+    data = bytearray(path.read_bytes())
+    bad = offsets[20]  # the record of message 21
+    data[bad + (20 if where == "payload" else 0)] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=rf"s.store: damaged: the record at byte {bad} fails "
+                                         rf"its checks and intact records follow it \(from "
+                                         rf"byte {offsets[21]}\)"):
+        FileStore(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_an_empty_file_becomes_a_store_with_its_creation_record(tmp_path: Path) -> None:
+    """An empty file (a touch) was appended to without a creation record, so the next
+    start refused the store it had written as not a store."""
+    path = tmp_path / "s.store"
+    path.touch()
+    a = FileStore(path, fsync="never", now=T0)
+    a.save_sent(1, b"one")
+    a.close()
+    b = FileStore(path)
+    assert [m.raw for m in b.sent(1, 1)] == [b"one"] and b.generation
+
+
 def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     """A store.path naming someone else's file (a probe's /etc/passwd): recovery took all of
     it for a torn tail and cut the file to nothing. It is refused, byte for byte intact."""
