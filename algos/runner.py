@@ -157,9 +157,13 @@ class ParentReplaceRejected:
 
 @dataclass(frozen=True, slots=True)
 class ParentCancelRejected:
+    """A cancel refused: ``reason`` in words; ``too_late`` when the parent is ending anyway
+    (its end time passed, or it is being stopped): CxlRejReason 0, Too late to cancel."""
+
     parent_id: str
     time: datetime
     reason: str
+    too_late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +658,14 @@ life (a replace that changes the parent's id does not change the prefix).
         if self._status == "canceling":
             self._emit(ParentCancelRejected(self._parent.id, self._now,
                                             "a cancel is already pending"))
+            return
+        if self._status in ("expiring", "stopping"):
+            # it ends anyway, as Expired (its end time passed, before or as the cancel came)
+            # or stopped: a cancel now would only change how it is reported
+            why = ("its end time has passed: it is expiring" if self._status == "expiring"
+                   else "it is being stopped")
+            self._emit(ParentCancelRejected(self._parent.id, self._now,
+                                            f"too late to cancel: {why}", too_late=True))
             return
         if self._status == "replacing":
             self._reject_replace("cancelled by the client")

@@ -512,7 +512,9 @@ class AlgoDesk:
             kind = "G" if isinstance(e, ParentReplaceRejected) else "F"
             if order.status in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = _settled(order)
-            self.deliver([self._cancel_reject(p, cl, kind, e.reason, now)], now)
+            self.deliver([self._cancel_reject(p, cl, kind, e.reason, now,
+                                              too_late=isinstance(e, ParentCancelRejected)
+                                              and e.too_late)], now)
         elif isinstance(e, ParentDone):
             if e.reason == "canceled":
                 self._rename(p)
@@ -572,11 +574,12 @@ class AlgoDesk:
         self.deliver([r], now)
 
     def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,
-                       now: datetime) -> CancelReject:
+                       now: datetime, *, too_late: bool = False) -> CancelReject:
         return CancelReject(owner=p.order.owner, order_id=p.order.order_id, cl_ord_id=cl,
                             orig_cl_ord_id=p.order.cl_ord_id, ord_status=p.order.status,
                             response_to="1" if kind == "F" else "2",
-                            reason=0 if not p.order.live else 3 if p.pending_cl else 99,
+                            reason=0 if too_late or not p.order.live
+                            else 3 if p.pending_cl else 99,
                             text=text, time=now)
 
     def _runner_audit(self, parent_id: str, session: str) -> Callable[..., None]:

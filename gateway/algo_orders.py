@@ -114,6 +114,10 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
         raise RequestError(f"ExpireTime (126) {end:%H:%M:%S} is not after {since}")
     if end <= now:
         raise RequestError("ExpireTime (126) is already past")
+    # An EffectiveTime already past (order systems stamp it with the order's creation)
+    # starts the schedule now: the whole quantity over the time left, not the share of the
+    # slices already gone sent at once.
+    start = max(start, now)
     participation = None
     if 849 in body:
         rate = body.get_decimal(849)

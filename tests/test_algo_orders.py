@@ -42,6 +42,19 @@ def test_fix44_parent_with_848_window_and_participation() -> None:
     assert p.participation == 0.2 and p.start == NOW and p.end == end
 
 
+@pytest.mark.parametrize("expire", [True, False])
+def test_an_effective_time_already_past_starts_the_schedule_now(expire: bool) -> None:
+    """Order systems stamp 168 with the order's creation: a TWAP sent five minutes into its
+    window sent the slices already gone (60% of it here) in its first child. It starts now,
+    the whole quantity over the time left (and without 126, over the default window)."""
+    past = format_utc_timestamp(NOW - timedelta(minutes=5))
+    end = NOW + timedelta(minutes=5)
+    p = parse("FIX.4.4", f"847=1001|168={past}"
+                         + (f"|126={format_utc_timestamp(end)}" if expire else ""))
+    assert p.start == NOW
+    assert p.end == (end if expire else NOW + timedelta(seconds=300))
+
+
 def test_a_parameter_in_848_and_the_group_too_is_refused() -> None:
     with pytest.raises(RequestError, match="Slices given twice"):
         parse("FIXT.1.1", "847=1001|848=Slices=4|957=1|958=Slices|959=1|960=6")

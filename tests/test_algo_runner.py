@@ -91,6 +91,23 @@ def test_cancel_waits_for_every_child_then_reports_canceled() -> None:
     assert isinstance(h.events[-1], ParentCancelRejected)
 
 
+def test_a_cancel_after_the_end_time_is_too_late_and_the_parent_expires() -> None:
+    """The expiry cancels the children; a client cancel while that goes on turned the
+    Expired end (with why it was unfilled) into Canceled by the client."""
+    h = Harness(make_parent(1000, Slices="2", minutes=2, limit="9.95"))
+    h.run(T0 + timedelta(minutes=1, seconds=59))
+    h.venue.hold_cancels = True
+    h.step(T0 + timedelta(minutes=2))  # the end: expiring, its children's cancels out
+    h.runner.cancel(h.now)
+    rejected = h.events[-1]
+    assert isinstance(rejected, ParentCancelRejected) and rejected.too_late
+    assert rejected.reason == "too late to cancel: its end time has passed: it is expiring"
+    h.venue.release_cancels()
+    h.venue.deliver()
+    done = h.done()
+    assert done is not None and done.reason == "expired"
+
+
 def test_cancel_with_nothing_working_is_done_at_once() -> None:
     h = Harness(make_parent(1000, Slices="10"), created=T0 - MIN)
     h.runner.cancel(T0 - SEC)
