@@ -7,6 +7,12 @@ cumulative target of slice ``i`` is that share of the quantity rounded to whole 
 up), the last slice's target being the whole quantity; when the quantity has fewer lots
 than there are slices, the lots land on evenly spread slices and the others send nothing.
 
+One built for a replace (the window begun, some of it filled) plans what is left over the
+time that is left: the window starts at the later of ``start`` and now, and the targets are
+what is filled then plus the schedule's share of the rest. Planned from the original start,
+a larger quantity went out in one burst (the slices already gone) and a moved window or a
+smaller one sent nothing until the old curve caught up with the fills.
+
 Within slice ``i`` (times relative to its start, ``L`` its length):
 
 * at 0, the strategy posts ``target(i) - filled - working`` at the near touch (bid for a
@@ -177,7 +183,13 @@ class SlicedStrategy:
         params = self.check_params(parent.params)
         self.parent = parent
         self.ctx = ctx
-        window = parent.end - parent.start
+        #: where the schedule starts: the parent's start, or now for one built once the
+        #: window has begun (a replace), and what was filled by then (see the module doc)
+        self.start = max(parent.start, ctx.now())
+        if self.start >= parent.end:
+            raise StrategyParameterError(f"{self.name}: the end time must be after now")
+        self.base = min(ctx.state.filled, parent.qty)
+        window = parent.end - self.start
         # the default is capped as a given count is: an ExpireTime years ahead is no reason
         # for a million slices
         self.slices = params.slices or min(MAX_SLICES, max(1, round(window / DEFAULT_SLICE)))
@@ -195,7 +207,7 @@ class SlicedStrategy:
         # market update: slice_at keeps its last answer with the span it holds for, and
         # cross_at its answer per slice (until the model moves that slice's point).
         self._slice = 0
-        self._slice_from = self._slice_to = parent.start  # empty: the first call computes
+        self._slice_from = self._slice_to = self.start  # empty: the first call computes
         self._cross: dict[int, datetime] = {}
         self._ticked: tuple[Decimal, Decimal] | None = None  # see _on_tick
         self.targets = self._targets(self.schedule())
@@ -316,7 +328,7 @@ class SlicedStrategy:
             raise ValueError(f"{self.name}: schedule has {len(shares)} entries, "
                              f"expected {self.slices}")
         lot = self.parent.lot_size
-        lots = self.parent.qty // lot
+        lots = (self.parent.qty - self.base) // lot
         out: list[int] = []
         last = 0
         for share in shares:
@@ -324,18 +336,18 @@ class SlicedStrategy:
             # float noise in a profile's cumulative shares.
             n = math.floor(Fraction(share) * lots + Fraction(1, 2))
             last = max(last, min(n, lots))
-            out.append(last * lot)
+            out.append(self.base + last * lot)
         out[-1] = self.parent.qty
         return out
 
     def slice_start(self, i: int) -> datetime:
-        return self.parent.start + self.slice_len * i
+        return self.start + self.slice_len * i
 
     def slice_at(self, now: datetime) -> int:
         """Index of the slice holding ``now`` (clamped to the first and last)."""
         if self._slice_from <= now < self._slice_to:
             return self._slice
-        i = min(max(int((now - self.parent.start) / self.slice_len), 0), self.slices - 1)
+        i = min(max(int((now - self.start) / self.slice_len), 0), self.slices - 1)
         # the times that give i: from its start to the next one's (the first and last slice
         # extend without bound, as the index is clamped)
         self._slice = i

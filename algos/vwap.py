@@ -47,12 +47,13 @@ class Vwap(SlicedStrategy):
 
     def schedule(self) -> Sequence[Fraction | float]:
         p = self.parent
-        total = self.profile.between(p.start, p.end)
+        total = self.profile.between(self.start, p.end)
         n = self.slices
         if total <= 0:
             self.flat = True
             return [Fraction(i + 1, n) for i in range(n)]
         shares: list[Fraction | float] = [
-            self.profile.between(p.start, self.slice_start(i + 1)) / total for i in range(n - 1)]
+            self.profile.between(self.start, self.slice_start(i + 1)) / total
+            for i in range(n - 1)]
         shares.append(Fraction(1))
         return shares

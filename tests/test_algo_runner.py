@@ -133,11 +133,38 @@ def test_replace_cancels_children_and_rebuilds_the_strategy_keeping_fills() -> N
     assert len(replaced) == 1 and replaced[0].parent_id == "P1b"
     assert replaced[0].previous_id == "P1"
     assert h.runner.parent.qty == 2000 and h.filled == 200
-    # The new strategy is due 3/10 of 2000 by slice 3 and posts what is missing at once.
-    assert h.runner.state.working_qty == 600 - 200
+    # The new strategy plans the 1,800 left over the 7m50s left, in ten slices: 200 (180
+    # in lots of 100) in its first, not the 400 the old curve had due by now at once.
+    assert h.runner.state.working_qty == 200
     assert h.venue.submits[-1].child_id == "P1.6"  # the first id's prefix, counting on
     h.run(T0 + 10 * MIN)
     assert h.filled == 2000
+
+
+def test_a_replace_plans_what_is_left_over_the_time_left() -> None:
+    """Planned again from the original start, a replace that moved the window or lowered
+    the quantity sent nothing until the old curve caught up with the fills, then rushed."""
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 5 * MIN + 10 * SEC)
+    filled = h.filled
+    assert filled == 500
+    # the window moved: now to five minutes from now, ten slices of 30 s
+    new = replace(h.runner.parent, id="P1b", start=h.now, end=h.now + 5 * MIN)
+    h.runner.replace(new, h.now)
+    h.venue.deliver()
+    sent = len(h.venue.submits)
+    h.run(h.now + 30 * SEC)
+    assert sum(o.qty for o in h.venue.submits[sent:]) >= 100  # 50 due each 30 s slice
+    h.run(T0 + 10 * MIN + 10 * SEC)
+    assert h.filled == 1000
+    # the quantity lowered to 600: its one lot left lands mid-way through the time left
+    # (fewer lots than slices spread evenly), not in the old curve's last slice
+    h = Harness(make_parent(1000, minutes=10, Slices="10"))
+    h.run(T0 + 5 * MIN + 10 * SEC)
+    h.runner.replace(replace(h.runner.parent, id="P1b", qty=600), h.now)
+    h.venue.deliver()
+    h.run(T0 + 8 * MIN)
+    assert h.filled == 600
 
 
 def test_a_replace_below_the_filled_quantity_is_amended_to_it_and_completes_the_parent(
