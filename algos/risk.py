@@ -176,7 +176,9 @@ class RiskGate:
         signed = qty if side == Side.BUY else -qty
         self._position[symbol] = self._position.get(symbol, 0) + signed
         self._cash -= signed * price
-        self._marks.setdefault(symbol, price)  # until a mid arrives, value at the fill price
+        # until a mid arrives, value at the last fill's price (the market's latest word:
+        # the first fill's would value a position bought at 100 and again at 85 at 100)
+        self._marks[symbol] = price
 
     def on_mid(self, symbol: str, mid: Decimal) -> None:
         self._marks[symbol] = mid

@@ -18,7 +18,7 @@ Kinds and their fields (fields whose value is None are left out):
     ``out``), ``seq`` MsgSeqNum (34, an int when it is one), ``msg_type`` (35), ``cl_ord_id``
     (11), ``orig_cl_ord_id`` (41), ``order_id`` (37), ``exec_id`` (17) when the message has
     them, and ``raw``, the message with SOH shown as ``|`` and the values of Password (554),
-    NewPassword (925), EncryptedPassword (1400) and EncryptedNewPassword (1402) shown as
+    NewPassword (925), EncryptedPassword (1402) and EncryptedNewPassword (1404) shown as
     ``***`` (a log shipped to an aggregator must not carry the secrets the configuration
     keeps out of YAML; the QuickFIX-format message logs keep the bytes as sent). Inbound
     messages are logged as received, valid or not. The ids come from a scan of the raw
@@ -176,12 +176,36 @@ def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> by
     iso = (f"{_ISO_SECOND(ts)}.{ts.microsecond:06d}+00:00" if ts.tzinfo is UTC
            else ts.isoformat(timespec="microseconds"))
     if _SECRET.search(raw) is not None:
-        raw = _SECRET.sub(rb"\1***", raw)
+        raw = _masked(raw)
     return b'{"ts":"%s%s%s' % (iso.encode("ascii"), head, _message_tail(raw))
 
 
-#: a password field (Password, NewPassword and their encrypted forms), up to its value
-_SECRET = re.compile(rb"(\x01(?:554|925|1400|1402)=)[^\x01]*")
+def _masked(raw: bytes) -> bytes:
+    """``raw`` with the value of each password field shown as ``***``: Password (554) and
+    NewPassword (925) up to the next SOH; EncryptedPassword (1402) and EncryptedNewPassword
+    (1404), data fields that may hold SOH, as long as their length field before them says
+    (else, if it says nothing usable, up to the next SOH)."""
+    out: list[bytes] = []
+    pos = 0
+    for m in _SECRET.finditer(raw):
+        if m.start() < pos:
+            continue  # inside a data value already masked
+        start = m.end()
+        end = raw.find(b"\x01", start)
+        length = m.group(1)
+        if length is not None and length.isdigit() and start + int(length) <= len(raw):
+            end = start + int(length)
+        if end < 0:
+            end = len(raw)
+        out += [raw[pos:start], b"***"]
+        pos = end
+    out.append(raw[pos:])
+    return b"".join(out)
+
+
+#: a password field up to its value: Password, NewPassword, or EncryptedPassword and
+#: EncryptedNewPassword with the length field that comes before each (a data field's)
+_SECRET = re.compile(rb"\x01(?:554|925|(?:1401|1403)=(\d*)\x0114(?:02|04)|14(?:02|04))=")
 
 
 def _message_tail(raw: bytes) -> bytes:

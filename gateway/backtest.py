@@ -501,7 +501,11 @@ class Backtest:
                 "store": {"kind": "memory"},
                 # a harness: the venue's acceptor validates what the client sends; the
                 # client need not check the venue's reports against the dictionary
-                "validation": {"enabled": False}})
+                "validation": {"enabled": False},
+                # FIXT: the application version the venue's session takes (its Logon says)
+                **({"default_appl_ver_id": acc.default_appl_ver_id,
+                    "app_dictionary": acc.app_dictionary}
+                   if acc.begin_string == "FIXT.1.1" else {})})
         path = out / "client.yaml"
         path.write_text(yaml.safe_dump({"sessions": sessions}, sort_keys=False))
         return path

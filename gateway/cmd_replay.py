@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.config import APPL_VER_IDS
 from gateway.input_paths import input_file
 from gateway.log_replay import (
     Answer,
@@ -94,8 +95,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--sender", default="CLIENT1", help="our SenderCompID (default CLIENT1)")
     p.add_argument("--target", default="VENUE", help="the acceptor's CompID (default VENUE)")
     p.add_argument("--begin-string", metavar="BEGIN",
-                   help="BeginString to send, FIX.4.x or FIXT.1.1 (whose Logon says "
-                        "DefaultApplVerID 9, FIX.5.0SP2); default: the log's")
+                   help="BeginString to send, FIX.4.x or FIXT.1.1; default: the log's")
+    p.add_argument("--app-version", default="FIX.5.0SP2", choices=sorted(APPL_VER_IDS),
+                   help="FIXT.1.1: the application version our Logon declares "
+                        "(DefaultApplVerID; default %(default)s), the acceptor session's")
     p.add_argument("--clordid-prefix", default="", metavar="TEXT",
                    help="prepended to ClOrdID and OrigClOrdID")
     p.add_argument("--symbol", action="append", default=[], metavar="LOG=OURS",
@@ -307,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from None
     begin = args.begin_string or script.begin_string
     wire = ReplayWire.connect(host, port, begin_string=begin, sender=args.sender,
-                              target=args.target, heartbeat=args.heartbeat)
+                              target=args.target, heartbeat=args.heartbeat,
+                              app_version=args.app_version)
     try:
         shown = None
         if args.progress or sys.stderr.isatty():

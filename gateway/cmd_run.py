@@ -11,8 +11,9 @@ client application's parent orders (``application: client``) are printed a line 
 wait on stdout (:mod:`gateway.progress_lines`).
 SIGUSR1 throws the kill switch of an application that has one (the venue: refuse new
 orders, cancel resting ones, stop algos); one sent while it starts is thrown as soon as its
-sessions are up, before it reads any order. The switch is written to ``RUN_DIR/KILL_SWITCH``
-and a restart on that run directory throws it again at start-up: only removing the file
+sessions are up, before it reads any order. The switch is written to ``RUN_DIR/CONFIG.KILL_SWITCH``
+(``CONFIG`` the configuration file's name without its suffix: ``venue.KILL_SWITCH``), and a
+start of that configuration on that run directory throws it again: only removing the file
 (and restarting) resets it. SIGUSR2 reopens every log file (session message
 and event logs, the acceptor's log, the audit log) at its path, for log rotation: rename the
 files, then send it.
@@ -63,7 +64,7 @@ from gateway.progress_lines import LinePrinter
 from gateway.transport import Engine, Listener, ssl_context
 
 RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
-KILL_FILE = "KILL_SWITCH"  # in the run directory: the kill switch a run threw
+KILL_FILE = "{config}.KILL_SWITCH"  # in the run directory: the kill switch a run threw
 #: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
 #: terminal or a supervisor's reload must log the sessions out, not drop their connections.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -401,7 +402,9 @@ async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
         await engine.start(listener)
         # No await since the start: the loop has read no order yet, so a kill switch thrown
         # during start-up (from main() on: see gateway.cli) takes effect before the first.
-        kill_file = run_dir / KILL_FILE
+        # one per configuration: gateways of other configurations (a venue, an algo gateway)
+        # may share the run directory
+        kill_file = run_dir / KILL_FILE.format(config=config_path.stem)
         rethrow_kill_switch(engine, app, kill_file)
         kill.arm(partial(throw_kill_switch, engine, app, kill_file))
         loop.add_signal_handler(signal.SIGUSR2, reopen_logs, engine, audit)

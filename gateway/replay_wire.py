@@ -70,8 +70,10 @@ class ReplayWire:
 
     @classmethod
     def connect(cls, host: str, port: int, *, begin_string: str, sender: str, target: str,
-                heartbeat: int = 30, timeout: float = 5.0) -> ReplayWire:
-        """Connect and log on; :class:`WireError` with the reason if either fails."""
+                heartbeat: int = 30, timeout: float = 5.0,
+                app_version: str = "FIX.5.0SP2") -> ReplayWire:
+        """Connect and log on (on FIXT.1.1 declaring ``app_version``, DefaultApplVerID);
+        :class:`WireError` with the reason if either fails."""
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
@@ -81,7 +83,7 @@ class ReplayWire:
         try:
             logon = [(98, b"0"), (108, str(heartbeat).encode()), (141, b"Y")]
             if begin_string == "FIXT.1.1":  # required there: the messages' FIX version
-                logon.append((1137, APPL_VER_IDS["FIX.5.0SP2"].encode()))
+                logon.append((1137, APPL_VER_IDS[app_version].encode()))
             wire.send("A", logon)
             wire._await_logon(timeout)
         except BaseException:

@@ -141,6 +141,17 @@ def test_max_daily_loss_marks_positions_to_the_mid() -> None:
     assert gate.check("AAPL", BUY, 10, D("12"), D("12")) is None
 
 
+def test_without_a_mid_positions_are_marked_at_the_last_fill() -> None:
+    """As after a restart, whose books hold no mid yet: a position bought at 100 and again
+    at 85 was valued at 100, a loss of 15,000 read as a gain."""
+    gate = RiskGate(RiskLimits(max_daily_loss=Decimal(5000)))
+    gate.on_fill("X", Side.BUY, 1000, Decimal(100))
+    gate.on_fill("X", Side.BUY, 1000, Decimal(85))
+    assert gate.daily_pnl() == -15000
+    assert gate.check("X", Side.BUY, 1, Decimal(85), None) == (
+        "daily loss 15000.00 reached max_daily_loss 5000")
+
+
 def test_kill_switch_at_runtime_and_from_config() -> None:
     audit = Audit()
     gate = RiskGate(RiskLimits(), session="C1", audit=audit)

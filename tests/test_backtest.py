@@ -181,6 +181,17 @@ def test_the_same_inputs_give_byte_identical_output_folders(tmp_path: Path) -> N
     assert [name for name in one if one[name] != two[name]] == []
 
 
+def test_a_fixt_venue_of_an_earlier_application_version_is_backtested(tmp_path: Path) -> None:
+    """The client's generated session said FIX.5.0SP2 in its Logon whatever the venue's
+    session took: a FIXT.1.1 venue of FIX.4.4 messages refused it and nothing traded."""
+    path = config_with(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["defaults"].update(begin_string="FIXT.1.1", default_appl_ver_id="FIX.4.4")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = Backtest(path).run()
+    assert all(p.filled > 0 for p in result.runs["algo"].parents)
+
+
 def test_resting_children_fill_only_from_the_replay(tmp_path: Path) -> None:
     """Every passive fill of the algo has, at the same market time, a market trade at or
     through its price, or a replayed offer arriving at or through it (which trades with the

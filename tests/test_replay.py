@@ -380,7 +380,7 @@ def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
     acceptor disconnected it and the replay ended with exit 2."""
     import yaml
     config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
-    config["sessions"][0]["begin_string"] = "FIXT.1.1"
+    config["sessions"][0].update(begin_string="FIXT.1.1", default_appl_ver_id="FIX.4.4")
     config.pop("metrics", None)
     path = tmp_path / "venue.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -388,7 +388,7 @@ def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
     try:
         log = write_log(tmp_path / "client.log", SCRIPT)
         code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{port}", "--speed", "max",
-                         "--begin-string", "FIXT.1.1")
+                         "--begin-string", "FIXT.1.1", "--app-version", "FIX.4.4")
         assert code == 0, s
         assert (s["sent"], s["received"], s["missing"]) == (4, 6, 0)
     finally:

@@ -253,14 +253,15 @@ def test_metrics_are_served_and_sigusr1_throws_the_kill_switch(tmp_path: Path) -
 def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Path) -> None:
     """A restart, after SIGKILL here, used to trade again as if the switch had never been
     thrown: it is thrown again at start-up, before any order, until the operator removes
-    RUN_DIR/KILL_SWITCH."""
+    RUN_DIR/venue.KILL_SWITCH (the configuration's own: another's does not stop it)."""
     run = tmp_path / "run"
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
     c = Client(port, "CLIENT1", our_comp_id="VENUE")
     c.logon(extra="|141=Y")
     proc.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
-    while not (run / "KILL_SWITCH").exists():  # written as the switch is thrown
+    kill_file = run / "venue.KILL_SWITCH"  # the configuration's: others may share the run dir
+    while not kill_file.exists():  # written as the switch is thrown
         assert time.monotonic() < deadline
         time.sleep(0.01)
     order(c, "K1", "1", "10", "20.00", "AAPL")
@@ -268,7 +269,7 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
     proc.kill()
     proc.wait()
     c.close()
-    assert (run / "KILL_SWITCH").read_text().endswith(" SIGUSR1\n")
+    assert kill_file.read_text().endswith(" SIGUSR1\n")
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run, stderr=subprocess.PIPE)
     try:
         c = Client(port, "CLIENT1", our_comp_id="VENUE")
@@ -276,13 +277,25 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
         order(c, "K2", "1", "10", "20.00", "AAPL")
         text = c.expect("8", **{"11": "K2", "150": "8"})[58]
         assert text.startswith("risk: kill switch: thrown before a restart (") and text.endswith(
-            f"SIGUSR1); remove {run / 'KILL_SWITCH'} and restart to trade again"), text
+            f"SIGUSR1); remove {kill_file} and restart to trade again"), text
         c.close()
     finally:
         assert stop_gateway(proc) == 0
     assert proc.stderr is not None
     assert proc.stderr.read().startswith("gateway: kill switch: thrown before a restart")
-    (run / "KILL_SWITCH").unlink()
+    (tmp_path / "other").mkdir()  # another configuration on the same run directory
+    other = tmp_path / "other" / "algo-venue.yaml"
+    other.write_text((ROOT / "sessions/venue.yaml").read_text())
+    proc, port = start_gateway(other, run)
+    try:
+        c = Client(port, "CLIENT2", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "O1", "1", "10", "20.00", "AAPL")
+        c.expect("8", **{"11": "O1", "150": "0"})  # not its kill switch
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+    kill_file.unlink()
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
     try:
         c = Client(port, "CLIENT1", our_comp_id="VENUE")
