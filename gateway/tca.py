@@ -7,11 +7,11 @@ floats (rounded, see :data:`PLACES`), ints, strings and None (undefined: no fill
 Every dict has the keys :data:`METRIC_KEYS`: identity (``parent_id``, ``symbol``, ``side``,
 ``strategy``, ``status``, ``start`` and ``end`` in ISO 8601, ``parents``: how many) and the
 metrics below. Notation: ``s`` = +1 for a buy, -1 for a sell; fill ``i`` has price ``p_i``
-and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's life,
-``[start, stop)``: ``stop`` is when it ended (its final report: filled, canceled, rejected,
-expired) if that came before its ``end`` (ExpireTime), else its ``end``. The market after a
-parent ended is not its to measure: Perold prices the unfilled quantity when the decision to
-stop trading is made, and its interval VWAP and participation cover the time it traded.
+and quantity ``q_i``; ``A`` is the arrival mid; the window is the parent's ``[start, end)``
+(the schedule it was given: a parent filled at once still has a market to compare with);
+``stop`` is when it ended (its final report: filled, canceled, rejected) if that came before
+its ``end``, else its ``end``: Perold prices the unfilled quantity when the decision to stop
+trading is made.
 
 =========================  ===================================================================
 ``arrival_mid``            the tape's mid at ``start`` (the market without the run's own orders);
@@ -287,8 +287,9 @@ def _sums(parent: ParentRecord, fills: Sequence[FillRecord], children: Sequence[
     sign = side_sign(parent.side)
     stop = parent.done if parent.done is not None and parent.done < parent.end else parent.end
     s = _Sums(sign=sign, symbol=parent.symbol, side=parent.side, qty=parent.qty,
-              arrival=arrival, end_mid=tape.mid_at(stop), vwap=tape.vwap(parent.start, stop),
-              market_volume=tape.volume(parent.start, stop), child_count=len(children))
+              arrival=arrival, end_mid=tape.mid_at(stop),
+              vwap=tape.vwap(parent.start, parent.end),
+              market_volume=tape.volume(parent.start, parent.end), child_count=len(children))
     horizons = [h * 1_000_000_000 for h in MARKOUT_SECONDS]
     for f in fills:
         if f.parent_id != parent.parent_id:

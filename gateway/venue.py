@@ -234,11 +234,19 @@ class Venue:
 
     def _market_limit(self, req: NewOrder, bound: Decimal | None) -> int | None:
         """The last price in ticks a market order may trade at: the tighter of the band's
-        edge and ``bound``, rounded to a tick inside both (None: neither applies)."""
+        edge (around the reference price, else the first price it meets) and ``bound``,
+        rounded to a tick inside both (None: neither applies)."""
         spec = self.specs[req.symbol]
         buy = req.side == Side.BUY
         edges = [] if bound is None else [bound]
         ref = self.reference_price(req.symbol)
+        if ref is None and spec.band_pct is not None:
+            # no trade and no mid yet (one side empty): the band is around the price the
+            # order meets first, or it would sweep the side unbounded
+            bbo = self.books[req.symbol].bbo()
+            ticks_first = bbo.ask_price if buy else bbo.bid_price
+            if (bbo.ask_qty if buy else bbo.bid_qty) > 0:
+                ref = spec.to_price(ticks_first)
         if spec.band_pct is not None and ref is not None:
             edges.append(ref * (1 + spec.band_pct / 100 if buy else 1 - spec.band_pct / 100))
         if not edges:

@@ -58,16 +58,16 @@ def test_buy_parent_prices_slippage_and_shortfall(algo: RunRecord) -> None:
     assert m["pnl"] == -6.0                        # bought above the arrival mid
 
 
-def test_a_parent_ended_early_is_measured_over_its_life(algo: RunRecord) -> None:
+def test_a_parent_ended_early_prices_its_unfilled_quantity_when_it_stopped(
+        algo: RunRecord) -> None:
     """P1 canceled at 25 s (of [0 s, 60 s)): its unfilled 20 are priced at the mid when it
-    stopped (100.20, the 20 s quote), not at the 60 s quote; the interval VWAP and market
-    volume cover [0 s, 25 s), the 1 s trade only. They used to run to the planned end."""
+    stopped (100.20, the 20 s quote), Perold's rule, not at the 60 s quote. The interval
+    VWAP and volume keep the window it was given (a parent filled at once would have none)."""
     algo.parents[0].status, algo.parents[0].done = "canceled", s.at(25)
     m = p1(algo)
     assert m["end_mid"] == 100.2
     assert m["is_opportunity"] == 4.0              # 20 unfilled x (100.20 - 100.00)
-    assert (m["interval_vwap"], m["market_volume"]) == (100.0, 200)
-    assert m["participation"] == approx(F(80, 280), 6)
+    assert (m["interval_vwap"], m["market_volume"]) == (100.18, 500)
     assert m["end"] == s.at(60).isoformat()        # the ExpireTime it was sent with
     algo.parents[0].done = s.at(75)                # ended after its end: the window is its own
     assert p1(algo)["end_mid"] == 100.3

@@ -116,6 +116,16 @@ def test_a_market_order_trades_no_further_than_the_venues_band(tmp_path: Path) -
     assert (out[-1].body.get_str(150), out[-1].body.get_str(14)) == ("4", "10")
 
 
+def test_with_no_reference_price_the_band_is_around_the_first_price_met(tmp_path: Path
+                                                                        ) -> None:
+    """Asks only, no trade: no mid and no last trade, and the market order swept them all."""
+    app, c1, c2 = venue(tmp_path, {}, band_pct=10)
+    quote(app, c2, T0, [("2", 10, "100"), ("2", 10, "500")])
+    out = send(app, c1, T0, cl="M1", side="1", qty=20, type="1")
+    assert fills(out) == [("10", "100")]
+    assert out[-1].body.get_str(150) == "4"
+
+
 def test_the_daily_loss_marks_positions_to_the_books_mid(tmp_path: Path) -> None:
     """Without an algo feeding mids, a position was valued at its fill price for ever: the
     loss of a market falling away from it never counted."""
