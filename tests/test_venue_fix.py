@@ -255,20 +255,22 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
     thrown: it is thrown again at start-up, before any order, until the operator removes
     RUN_DIR/venue.KILL_SWITCH (the configuration's own: another's does not stop it)."""
     run = tmp_path / "run"
-    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
-    c = Client(port, "CLIENT1", our_comp_id="VENUE")
-    c.logon(extra="|141=Y")
-    proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
     kill_file = run / "venue.KILL_SWITCH"  # the configuration's: others may share the run dir
-    while not kill_file.exists():  # written as the switch is thrown
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    order(c, "K1", "1", "10", "20.00", "AAPL")
-    assert "kill switch: SIGUSR1" in c.expect("8", **{"11": "K1", "150": "8"})[58]
-    proc.kill()
-    proc.wait()
-    c.close()
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while not kill_file.exists():  # written as the switch is thrown
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        order(c, "K1", "1", "10", "20.00", "AAPL")
+        assert "kill switch: SIGUSR1" in c.expect("8", **{"11": "K1", "150": "8"})[58]
+        c.close()
+    finally:
+        proc.kill()  # a crash, not a stop
+        proc.wait()
     assert kill_file.read_text().endswith(" SIGUSR1\n")
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run, stderr=subprocess.PIPE)
     try:
@@ -316,24 +318,26 @@ def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path) ->
     path.write_text(yaml.safe_dump(config))
     refused = "risk: daily loss 10000.00 reached max_daily_loss 5000.0"
     proc, port = start_gateway(path, tmp_path / "run")
-    c1, c2 = (Client(port, name, our_comp_id="VENUE") for name in ("CLIENT1", "CLIENT2"))
-    for c in (c1, c2):
-        c.logon(extra="|141=Y")
-    order(c2, "S1", "2", "1000", "100.00")
-    c2.expect("8", **{"11": "S1", "150": "0"})
-    order(c1, "B1", "1", "1000", "100.00")  # bought 1,000 at 100
-    c1.expect("8", **{"11": "B1", "150": "0"})
-    c1.expect("8", **{"11": "B1", "39": "2"})
-    c2.expect("8", **{"11": "S1", "39": "2"})  # the maker's fill
-    order(c2, "B2", "1", "1000", "90.00")
-    c2.expect("8", **{"11": "B2", "150": "0"})
-    order(c1, "S2", "2", "1000", "90.00")  # sold them at 90: 10,000 lost
-    c1.expect("8", **{"11": "S2", "150": "0"})
-    c1.expect("8", **{"11": "S2", "39": "2"})
-    order(c1, "B3", "1", "1", "89.00")
-    assert c1.expect("8", **{"11": "B3", "150": "8"})[58] == refused
-    proc.kill()
-    proc.wait()
+    try:
+        c1, c2 = (Client(port, name, our_comp_id="VENUE") for name in ("CLIENT1", "CLIENT2"))
+        for c in (c1, c2):
+            c.logon(extra="|141=Y")
+        order(c2, "S1", "2", "1000", "100.00")
+        c2.expect("8", **{"11": "S1", "150": "0"})
+        order(c1, "B1", "1", "1000", "100.00")  # bought 1,000 at 100
+        c1.expect("8", **{"11": "B1", "150": "0"})
+        c1.expect("8", **{"11": "B1", "39": "2"})
+        c2.expect("8", **{"11": "S1", "39": "2"})  # the maker's fill
+        order(c2, "B2", "1", "1000", "90.00")
+        c2.expect("8", **{"11": "B2", "150": "0"})
+        order(c1, "S2", "2", "1000", "90.00")  # sold them at 90: 10,000 lost
+        c1.expect("8", **{"11": "S2", "150": "0"})
+        c1.expect("8", **{"11": "S2", "39": "2"})
+        order(c1, "B3", "1", "1", "89.00")
+        assert c1.expect("8", **{"11": "B3", "150": "8"})[58] == refused
+    finally:
+        proc.kill()  # a crash, not a stop
+        proc.wait()
     proc, port = start_gateway(path, tmp_path / "run")
     try:
         c = Client(port, "CLIENT1", our_comp_id="VENUE")
