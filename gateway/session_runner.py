@@ -264,7 +264,7 @@ class SessionRunner:
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
         self._owed_task: asyncio.Task[None] | None = None  # writes a resend (_write_owed)
         self._owing = False  # _write_owed's loop for a writer that is not a stream runs
-        self._read_timeout: asyncio.Timeout | None = None  # serve()'s read, while it waits
+        self._read_timeout: asyncio.Timeout | None = None  # serve()'s reads, while they wait
 
     # -- SessionHandle ----------------------------------------------------------------------
 
@@ -293,8 +293,8 @@ class SessionRunner:
         self._deadline_moved()  # the Logout's timeout is sooner than the read waits
 
     def _deadline_moved(self) -> None:
-        """The session's next deadline may be sooner than the one :meth:`serve`'s pending
-        read waits for (it was taken before the read): bring that read's timeout forward."""
+        """The session's next deadline may be sooner than the one :meth:`serve`'s reads
+        wait for (it was taken before them): bring their timeout forward."""
         read_timeout = self._read_timeout
         deadline = self.session.next_deadline()
         if read_timeout is None or deadline is None or read_timeout.expired():
@@ -575,26 +575,33 @@ class SessionRunner:
         try:
             if initial:
                 self.receive(initial)
-            while self._writable(writer):
-                was_logged_on |= self.session.logged_on
-                if writer.transport.get_write_buffer_size() > HIGH_WATER:
-                    await writer.drain()  # stop reading until the peer reads
+            ended = False
+            while self._writable(writer) and not ended:
                 deadline = self.session.next_deadline()
                 timeout = None
                 if deadline is not None:
                     timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
                 try:
-                    # asyncio.timeout, unlike wait_for, wraps no task around each read.
+                    # One timeout for the reads until the session's next deadline, not one a
+                    # read (a timer scheduled and cancelled per message): input moves the
+                    # deadline later, mostly, and then the timeout fires early, finds
+                    # nothing due and is taken again; one that moves it sooner brings the
+                    # timeout forward (_deadline_moved).
                     async with asyncio.timeout(timeout) as self._read_timeout:
-                        data = await reader.read(READ_SIZE)
+                        while self._writable(writer):
+                            was_logged_on |= self.session.logged_on
+                            if writer.transport.get_write_buffer_size() > HIGH_WATER:
+                                await writer.drain()  # stop reading until the peer reads
+                            data = await reader.read(READ_SIZE)
+                            if not data:
+                                ended = True
+                                break
+                            self.receive(data)
+                            self._deadline_moved()
                 except TimeoutError:
                     self.on_timer()
-                    continue
                 finally:
                     self._read_timeout = None
-                if not data:
-                    break
-                self.receive(data)
         except (ConnectionError, OSError) as exc:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:
