@@ -183,20 +183,22 @@ def message_record(ts: datetime, session: str, direction: str, raw: bytes) -> by
 def _masked(raw: bytes) -> bytes:
     """``raw`` with the value of each password field shown as ``***``: Password (554) and
     NewPassword (925) up to the next SOH; EncryptedPassword (1402) and EncryptedNewPassword
-    (1404), data fields that may hold SOH, as long as their length field before them says
-    (else, if it says nothing usable, up to the next SOH)."""
+    (1404), data fields that may hold SOH, as far as their length field before them says,
+    and on to the next SOH if the value does not end there (a length that is wrong never
+    shows part of the secret)."""
     out: list[bytes] = []
     pos = 0
     for m in _SECRET.finditer(raw):
         if m.start() < pos:
             continue  # inside a data value already masked
-        start = m.end()
-        end = raw.find(b"\x01", start)
+        start = end = m.end()
         length = m.group(1)
-        if length is not None and length.isdigit() and start + int(length) <= len(raw):
-            end = start + int(length)
-        if end < 0:
-            end = len(raw)
+        if length is not None and length.isdigit():
+            end = min(start + int(length), len(raw))
+        if raw[end:end + 1] != b"\x01":
+            end = raw.find(b"\x01", end)
+            if end < 0:
+                end = len(raw)
         out += [raw[pos:start], b"***"]
         pos = end
     out.append(raw[pos:])

@@ -70,6 +70,7 @@ import contextlib
 import fcntl
 import mmap
 import os
+import re
 import struct
 import time
 import zlib
@@ -98,21 +99,6 @@ class NotAStoreError(StoreError, OSError):
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path}: not a message store (it does not start with a store's "
                          "creation record); refusing to open or change it")
-
-
-class DamagedStoreError(StoreError, OSError):
-    """A record in the middle of a store file fails its checks while intact records follow
-    it: not the torn end a crash leaves (which recovery cuts off), but damage. Refused, the
-    file untouched: cut there, the store would forget messages that went out and reuse
-    their sequence numbers. An :class:`OSError` too, for the CLI's one line."""
-
-    def __init__(self, path: Path, bad: int, intact: int) -> None:
-        super().__init__(
-            f"{path}: damaged: the record at byte {bad} fails its checks and intact records "
-            f"follow it (from byte {intact}); refusing to open or change it (cut there, the "
-            "store would forget messages that went out and use their sequence numbers "
-            "again). Move the file aside to start the session's store afresh (its sequence "
-            "numbers then start over: agree a reset with the counterparty)")
 
 
 class StoreInUseError(StoreError, OSError):
@@ -484,20 +470,42 @@ class FileStore(MessageStore):
     # -- reading the log back -------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Rebuild state from the log; cut off a torn tail (this store holds the lock), or
-        raise :class:`DamagedStoreError` if intact records follow the bad one."""
-        log = _Log(self._created)
-        end, size = _replay_file(log, self.path)
-        (self._index, self._sender, self._target, self._created, self._generation,
-         self._carried) = (log.index, log.sender, log.target, log.created, log.generation,
-                           log.carried)
-        if end != size:
+        """Rebuild state from the log (this store holds the lock). A bad record with
+        nothing intact after it is a torn end, cut off. One with intact records after it
+        is damage (or a power loss that saved a write's pages out of order): the bad bytes
+        are dropped and what follows kept, so no sequence number that went out is used
+        again (a message lost there is gap-filled if the peer asks for it again)."""
+        while True:
+            log = _Log(self._created)
+            end, size = _replay_file(log, self.path)
+            (self._index, self._sender, self._target, self._created, self._generation,
+             self._carried) = (log.index, log.sender, log.target, log.created,
+                               log.generation, log.carried)
+            if end == size:
+                return
             intact = _next_intact(self.path, end)
-            if intact is not None:
-                raise DamagedStoreError(self.path, end, intact)
-            self._rewrite_tail(end)
-            self.repairs.append(f"cut off a torn end of {size - end} bytes at byte {end} "
-                                "(a write a crash interrupted)")
+            if intact is None:
+                self._rewrite_tail(end)
+                self.repairs.append(f"cut off a torn end of {size - end} bytes at byte {end} "
+                                    "(a write a crash interrupted)")
+                return
+            self._drop(end, intact)
+            self.repairs.append(
+                f"dropped {intact - end} damaged bytes at byte {end} and kept the intact "
+                f"records after them ({size - intact} bytes): the sequence numbers they hold "
+                "are not used again; a message lost there is gap-filled if asked for again")
+
+    def _drop(self, start: int, end: int) -> None:
+        """Remove the bytes ``[start, end)`` of the file, moving what follows down (in
+        chunks, then fsync)."""
+        with self.path.open("r+b") as f:
+            read, write = end, start
+            while chunk := os.pread(f.fileno(), 1 << 20, read):
+                os.pwrite(f.fileno(), chunk, write)
+                read += len(chunk)
+                write += len(chunk)
+            f.truncate(write)
+            os.fsync(f.fileno())
 
     def _rewrite_tail(self, offset: int, data: bytes = b"") -> None:
         """Cut the file at ``offset``, append ``data`` and fsync (recovery, before the
@@ -747,9 +755,11 @@ def fsync_dir(path: Path) -> None:
 
 def _next_intact(path: Path, bad: int) -> int | None:
     """Where the first intact record after the failed one at ``bad`` starts, or None: a
-    torn end has none (a write cut short leaves only its own beginning). Where the failed
-    record's length says it ends first (a byte damaged inside it), then every offset up to
-    the longest a record can be."""
+    torn end has none. A failed record whose header is sound and whose length runs past
+    the file's end is a write cut short (its payload is not searched: it may hold bytes
+    that look like records). Otherwise where its length says it ends, then each offset up
+    to the longest a record can be whose kind byte is a record's (found by a regular
+    expression, not a Python loop: a zero-filled tail has none)."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
@@ -757,15 +767,27 @@ def _next_intact(path: Path, bad: int) -> int | None:
             try:
                 head = _HEAD.size
                 if bad + head <= size:
-                    claimed: int = bad + head + _HEAD.unpack_from(view, bad)[0]
-                    if _intact_at(view, claimed, size):
+                    length: int
+                    kind: int
+                    length, _, kind, _ = _HEAD.unpack_from(view, bad)
+                    sound = _SENT <= kind <= _CARRIED and length <= _MAX_RECORD
+                    claimed = bad + head + length
+                    if sound and claimed > size:
+                        return None
+                    if sound and _intact_at(view, claimed, size):
                         return claimed
-                for pos in range(bad + 1, min(size - head, bad + head + _MAX_RECORD) + 1):
+                last = min(size - head, bad + head + _MAX_RECORD)
+                for m in _KIND_BYTE.finditer(data, bad + 1 + 8, last + 8 + 1):
+                    pos = m.start() - 8
                     if _intact_at(view, pos, size):
                         return pos
                 return None
             finally:
                 view.release()
+
+
+#: a record's kind byte (at offset 8 of its header), for _next_intact's search
+_KIND_BYTE = re.compile(bytes([ord("["), _SENT, ord("-"), _CARRIED, ord("]")]))
 
 
 def _intact_at(view: memoryview, pos: int, size: int) -> bool:

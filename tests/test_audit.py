@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.audit import AuditLog, _render, message_line, parse_audit_config, scan_ids, show_soh
+from gateway.audit import (
+    AuditLog,
+    _render,
+    message_line,
+    message_record,
+    parse_audit_config,
+    scan_ids,
+    show_soh,
+)
 from gateway.codec import encode
 from gateway.fixmessage import Message
 from gateway.yamlcheck import ConfigError, load_yaml
@@ -174,6 +182,10 @@ def test_passwords_are_not_written_to_the_audit_log(tmp_path: Path) -> None:
     # the encrypted ones are data fields, SOH allowed: masked as long as their lengths say
     assert r["raw"] == ("8=FIXT.1.1|9=70|35=A|34=1|553=tw|554=***|925=***|1400=101|1401=7|"
                         "1402=***|1403=4|1404=***|1402=***|10=000|")
+    # a length field that is wrong (short, zero) never shows part of the value
+    for wrong in (b"3", b"0", b"02"):
+        bad = b"8=FIXT.1.1\x0135=A\x011401=" + wrong + b"\x011402=topsecretpw\x0110=0\x01"
+        assert b"secret" not in message_record(T0, "S", "in", bad)
     # tags that only end in those digits are not touched
     plain = b"8=FIX.4.4\x0135=D\x0111554=x\x0155=AAPL\x01"
     assert message_line(T0, "S", "in", plain) == _rendered(T0, "S", "in", plain)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.store import FileStore, MemoryStore, MessageStore, StoreError, _SentIndex
+from gateway.store_batch import StoreBatch, journal_path
 
 T0 = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
 
@@ -143,11 +144,11 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["payload", "length"])
-def test_a_damaged_record_with_intact_ones_after_it_is_refused_untouched(
+def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
         tmp_path: Path, where: str) -> None:
     """One flipped byte in the middle of the file: recovery took it for a torn end and cut
-    the file there, so the store forgot messages sent after it and used their sequence
-    numbers again. Damage with intact records after it is refused, the file as it was."""
+    the file there, so the store forgot the messages sent after it and used their sequence
+    numbers again. Only the damaged record goes; what follows is kept, and said."""
     path = tmp_path / "s.store"
     a = FileStore(path, fsync="never", now=T0)
     offsets = []
@@ -159,11 +160,60 @@ def test_a_damaged_record_with_intact_ones_after_it_is_refused_untouched(
     bad = offsets[20]  # the record of message 21
     data[bad + (20 if where == "payload" else 0)] ^= 0x40
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match=rf"s.store: damaged: the record at byte {bad} fails "
-                                         rf"its checks and intact records follow it \(from "
-                                         rf"byte {offsets[21]}\)"):
-        FileStore(path)
-    assert path.read_bytes() == bytes(data)
+    b = FileStore(path)
+    assert b.next_sender_seq == 41  # no number that went out is used again
+    assert [m.seq for m in b.sent(1, 40)] == [*range(1, 21), *range(22, 41)]
+    assert b.repairs == [f"dropped {offsets[21] - bad} damaged bytes at byte {bad} and kept "
+                         f"the intact records after them ({len(data) - offsets[21]} bytes): "
+                         "the sequence numbers they hold are not used again; a message lost "
+                         "there is gap-filled if asked for again"]
+    b.save_sent(41, b"message 41")
+    b.close()
+    c = FileStore(path)
+    assert c.repairs == [] and c.next_sender_seq == 42
+
+
+def test_a_torn_record_holding_record_like_bytes_is_a_torn_end(tmp_path: Path) -> None:
+    """A message whose data field holds bytes that look like a store record, cut short by
+    a crash: its payload is not searched for records (it was taken for damage)."""
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    a.save_sent(1, b"one")
+    inner = FileStore._record(1, 7, b"looks like a record")
+    a.save_sent(2, b"8=FIX.4.4\x0195=%d\x0196=%s\x01" % (len(inner), inner) + b"x" * 200)
+    a.close()
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size - 100)
+    b = FileStore(path)
+    assert [m.raw for m in b.sent(1, 2)] == [b"one"] and b.next_sender_seq == 2
+    assert b.repairs[0].startswith("cut off a torn end")
+
+
+def test_a_batch_whose_first_page_a_power_loss_lost_is_written_back_from_the_journal(
+        tmp_path: Path) -> None:
+    """fsync always: the journal is fsynced, the store's one write of the batch is not, and
+    a power loss may keep its later page without its first (zeros)."""
+    paths = [tmp_path / "a.store", tmp_path / "b.store"]
+    batch = StoreBatch(journal_path(paths))
+    a, b = (FileStore(p, fsync="always", batch=batch) for p in paths)
+    a.save_sent(1, b"a1")
+    b.save_sent(1, b"b1")
+    before = paths[1].stat().st_size
+    batch.open = True
+    for seq in range(2, 6):
+        a.save_sent(seq, b"A" * 1500)
+        b.save_sent(seq, b"8=FIX.4.4\x01" + b"x" * 1500)
+    batch.open = False
+    batch.write()
+    for closing in (a, b, batch):
+        closing.close()
+    data = bytearray(paths[1].read_bytes())
+    page_end = (before // 4096 + 1) * 4096
+    data[before:page_end] = bytes(page_end - before)
+    paths[1].write_bytes(bytes(data))
+    b = FileStore(paths[1], fsync="never", batch=StoreBatch(journal_path(paths)))
+    assert b.next_sender_seq == 6
+    assert [m.raw[:1] for m in b.sent(1, 5)] == [b"b", b"8", b"8", b"8", b"8"]
 
 
 def test_an_empty_file_becomes_a_store_with_its_creation_record(tmp_path: Path) -> None:
