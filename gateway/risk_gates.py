@@ -55,8 +55,8 @@ class RiskGates:
     def restore_day(self, session: str, schedule: Schedule | None, now: datetime) -> None:
         """At ``session``'s first logon since start-up: the fills its store held then
         (:attr:`restored`) of the current trading day go into its gate, so a restart does
-        not start max_daily_loss over. A store holds what was sent since the session's last
-        sequence reset: fills before a reset earlier that day are not counted."""
+        not start max_daily_loss over (fills before a sequence reset that day are there as
+        the sums the reset carried over: venue_restart.DayFills)."""
         fills = self.restored.pop(session, None)
         gate = self(session) if fills else None
         if gate is None or fills is None:

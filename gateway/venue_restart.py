@@ -31,7 +31,9 @@ last report of each of the session's orders still open (:func:`still_open`), so 
 rested through any number of resets (a client that logs on with ResetSeqNumFlag every time)
 is still known. The ClOrdIDs of orders already done before the last reset are not kept: after
 a restart they could be used again that day (the algo gateway, with few parents, keeps its
-done ones too: :class:`SessionOrders` ``keep_done``).
+done ones too: :class:`SessionOrders` ``keep_done``). A reset also carries the session's
+fills of the day, summed by symbol and side (:class:`DayFills`), so that a restart rebuilds
+the day's P&L for max_daily_loss whatever resets came before it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from engine.book_types import Side
-from fixspec.fieldtypes import parse_utc_timestamp
+from fixspec.fieldtypes import TimePrecision, format_utc_timestamp, parse_utc_timestamp
 from gateway.codec import encode, scan_fields
 from gateway.fix_reports import exec_report_message
 from gateway.schedule import Schedule
@@ -73,6 +75,9 @@ RESTART_TEXT = "venue restarted: the order was lost with the book and is cancele
 _ER = b"\x0135=8\x01"
 _CXL_REJ = b"\x0135=9\x01"
 _PENDING = (PENDING_CANCEL, PENDING_REPLACE)  # ExecType / OrdStatus of a pending request
+#: the head of a carried record summing a session's fills of the day (:class:`DayFills`):
+#: not a FIX message, so nothing reads it as an order
+DAY_FILLS = b"day-fills\x01"
 
 
 def trading_day(schedule: Schedule | None, t: datetime) -> date:
@@ -125,6 +130,68 @@ class StoredFill:
     time: datetime | None
 
 
+@dataclass(slots=True)
+class _Sum:
+    """Fills of one symbol and side: their quantity, value (quantity x price) and last time."""
+
+    qty: int
+    value: Decimal
+    last: datetime
+
+
+class DayFills:
+    """One session's fills of its latest trading day, summed by (Symbol, Side): what a
+    sequence reset carries over (:meth:`records`) so that the day's P&L outlives the reset
+    and a restart after it. A fill of a later trading day starts the sums over; one of an
+    earlier day (older stored reports) is not counted."""
+
+    def __init__(self, schedule: Schedule | None) -> None:
+        self.schedule = schedule
+        self.day: date | None = None
+        # times known to be of ``day`` (its first fill to its end): no schedule lookup a fill
+        self._span: tuple[datetime, datetime] | None = None
+        self.sums: dict[tuple[str, Side], _Sum] = {}
+
+    def add(self, fill: StoredFill) -> None:
+        t = fill.time
+        if t is None:
+            return
+        if self._span is None or not self._span[0] <= t < self._span[1]:
+            day = trading_day(self.schedule, t)
+            if self.day is not None and day < self.day:
+                return  # (an earlier day's: stored reports are read oldest first)
+            if day != self.day:
+                self.day, self.sums = day, {}
+                self._span = (t, trading_day_end(self.schedule, t))
+        total = self.sums.get((fill.symbol, fill.side))
+        if total is None:
+            self.sums[(fill.symbol, fill.side)] = _Sum(fill.qty, fill.qty * fill.price, t)
+        else:
+            total.qty += fill.qty
+            total.value += fill.qty * fill.price
+            total.last = max(total.last, t)
+
+    def records(self) -> list[bytes]:
+        """A store record of each sum (:data:`DAY_FILLS`), for :func:`recover` to read back
+        as one fill: LastQty (32) the quantity, GrossTradeAmt (381) the value, TransactTime
+        (60) the day's last fill."""
+        micros = TimePrecision.MICROS
+        return [b"%s55=%s\x0154=%s\x0132=%d\x01381=%s\x0160=%s\x01" % (
+                    DAY_FILLS, symbol.encode("latin-1"), b"1" if side == Side.BUY else b"2",
+                    s.qty, str(s.value).encode(), format_utc_timestamp(s.last, micros).encode())
+                for (symbol, side), s in self.sums.items()]
+
+
+def _day_fill(raw: bytes) -> StoredFill | None:
+    """The fill a :data:`DAY_FILLS` record sums up: its quantity at its average price."""
+    f = scan_fields(raw)
+    qty, value = stored_int(f.get(32)), stored_decimal(f.get(381))
+    if qty <= 0 or value is None or f.get(54) not in ("1", "2"):
+        return None
+    return StoredFill(f.get(55, ""), Side.BUY if f[54] == "1" else Side.SELL, qty,
+                      value / qty, _time(f.get(60)))
+
+
 def _fill(f: Mapping[int, str]) -> StoredFill | None:
     """The fill a report of fields ``f`` tells (ExecType F, or FIX 4.2's 1 and 2), if any."""
     if f.get(150) not in ("F", "1", "2") or f.get(54) not in ("1", "2"):
@@ -152,7 +219,8 @@ class Recovered:
     #: per OrderID, the client's cancel or replace still pending at the end: (ExecType of
     #: its acknowledgement, 6 or E; the request's ClOrdID)
     requests: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: every fill reported, oldest first: what the day's P&L is rebuilt from
+    #: every fill reported since the last reset, after the sums of the day's fills before
+    #: it (:class:`DayFills`), oldest first: what the day's P&L is rebuilt from
     fills: list[StoredFill] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -193,6 +261,11 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
     """Read a session's stored messages in sequence order (see the module docstring)."""
     got = Recovered()
     for message in stored:
+        if message.raw.startswith(DAY_FILLS):
+            fill = _day_fill(message.raw)
+            if fill is not None:
+                got.fills.append(fill)
+            continue
         if _CXL_REJ in message.raw:  # the refusal of a request ends it
             f = scan_fields(message.raw)
             order_id = f.get(37, "")
@@ -211,7 +284,9 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
                         got.refused[cl] = f.get(60, "")
             continue
         got.orders[order_id] = message.raw
-        fill = _fill(f)
+        # a report a reset carried over (number 0) is an order's last state, not a fill
+        # again: the reset's DAY_FILLS records count the fills before it
+        fill = _fill(f) if message.seq else None
         if fill is not None:
             got.fills.append(fill)
         for tag in (11, 41):
@@ -300,6 +375,7 @@ class SessionOrders:
         self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
         self._done: dict[str, dict[str, ExecReport]] = {}  # ... of done ones (keep_done)
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
+        self._day_fills: dict[str, DayFills] = {}  # each bound session's fills of the day
 
     def bind(self, name: str, config: SessionConfig, session: Session) -> list[StoredFill]:
         """Read session ``name``'s store, and have its resets carry the open orders over;
@@ -307,6 +383,9 @@ class SessionOrders:
         found = recover(stored_reports(session.store))
         session.carry = partial(self._carry, name, config, session.dd)
         fills, found.fills = found.fills, []
+        day = self._day_fills[name] = DayFills(config.schedule)
+        for fill in fills:
+            day.add(fill)
         if found:
             self.stored[name] = found
         return fills
@@ -314,6 +393,10 @@ class SessionOrders:
     def keep(self, r: ExecReport) -> None:
         """Keep ``r`` as its order's last report while the order is open (and once it is
         done, that trading day, if ``keep_done``)."""
+        if r.last_qty > 0 and r.last_px is not None:
+            day = self._day_fills.get(r.owner)
+            if day is not None:
+                day.add(StoredFill(r.symbol, r.side, r.last_qty, r.last_px, r.time))
         orders = self._open.get(r.owner)
         if still_open(r.ord_status, r.leaves):
             if orders is None:
@@ -342,7 +425,8 @@ class SessionOrders:
                 out += [raw for order_id, raw in stored.orders.items()
                         if order_id not in stored.open and order_id not in newer]
         out += [encode(exec_report_message(r, config), dictionaries) for r in kept]
-        return out
+        day = self._day_fills.get(owner)
+        return out + day.records() if day is not None else out
 
     def kept(self, owner: str, order_id: str) -> bool:
         """Whether :meth:`keep` holds a report of ``owner``'s order ``order_id`` (open)."""

@@ -309,9 +309,12 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
         assert stop_gateway(proc) == 0
 
 
-def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reset_between", [False, True], ids=["one_logon", "reset_between"])
+def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path,
+                                                              reset_between: bool) -> None:
     """The gates were rebuilt empty: a client stopped for the day's loss traded again after
-    a restart. The day's fills are read back from the session's store."""
+    a restart. The day's fills are read back from the session's store; a reset Logon
+    between the buy and the sell discarded the buy's report, and with it the loss."""
     config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
     config["risk"] = {"sessions": {"CLIENT1": {"max_daily_loss": 5000}}}
     path = tmp_path / "venue.yaml"
@@ -328,6 +331,12 @@ def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path) ->
         c1.expect("8", **{"11": "B1", "150": "0"})
         c1.expect("8", **{"11": "B1", "39": "2"})
         c2.expect("8", **{"11": "S1", "39": "2"})  # the maker's fill
+        if reset_between:
+            c1.msg("35=5")
+            c1.expect("5")
+            c1.close()
+            c1 = Client(port, "CLIENT1", our_comp_id="VENUE")
+            c1.logon(extra="|141=Y")
         order(c2, "B2", "1", "1000", "90.00")
         c2.expect("8", **{"11": "B2", "150": "0"})
         order(c1, "S2", "2", "1000", "90.00")  # sold them at 90: 10,000 lost

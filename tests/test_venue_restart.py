@@ -9,8 +9,10 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from engine.book_types import Side
 from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import decode_bytes, encode
@@ -18,7 +20,7 @@ from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
 from gateway.store import MemoryStore, StoredMessage
 from gateway.venue_app import VenueApplication
-from gateway.venue_restart import RESTART_TEXT, last_state, recover
+from gateway.venue_restart import RESTART_TEXT, DayFills, StoredFill, last_state, recover
 from tests.conformance.harness import Client
 from tests.fixpeer import Peer, fields
 from tests.gateway_proc import start_gateway, stop_gateway
@@ -56,6 +58,33 @@ def test_the_stored_reports_tell_which_orders_were_open() -> None:
     assert (cancel.cl_ord_id, cancel.orig_cl_ord_id, cancel.cum, cancel.leaves) == (
         "A2", "A", 20, 0)
     assert (cancel.exec_type, cancel.ord_status, cancel.text) == ("4", "4", RESTART_TEXT)
+
+
+def test_a_reset_carries_the_days_fills_as_sums_and_its_carried_reports_are_not_fills(
+        ) -> None:
+    """A reset discarded the reports of the day's fills: a restart after it rebuilt the
+    day's P&L without them. The sums by symbol and side it now carries read back as one fill
+    each, exact in value; an open order's last report, carried as well, is not a fill
+    again."""
+    def t(day: int, hour: int) -> datetime:
+        return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+    sums = DayFills(None)
+    for fill in (StoredFill("AAPL", Side.BUY, 100, Decimal("10.01"), t(24, 15)),  # a day gone
+                 StoredFill("AAPL", Side.BUY, 3, Decimal("10.01"), t(25, 14)),
+                 StoredFill("AAPL", Side.BUY, 7, Decimal("10.02"), t(25, 15)),
+                 StoredFill("AAPL", Side.SELL, 5, Decimal("9.5"), t(25, 16)),
+                 StoredFill("MSFT", Side.BUY, 1, Decimal("300"), t(24, 16))):  # late, old
+        sums.add(fill)
+    partial = er(0, "11=A|37=O1|39=1|150=F|151=6|14=4|32=4|31=10.02|38=10|54=1|55=AAPL")
+    carried = [partial, *(StoredMessage(0, raw) for raw in sums.records())]
+    got = recover([*carried, er(1, "11=B|37=O2|39=2|150=F|151=0|14=2|32=2|31=9|38=2|54=2|"
+                                   "55=AAPL|60=20261125-17:00:00")])
+    assert [(f.symbol, f.side, f.qty, f.qty * f.price, f.time) for f in got.fills] == [
+        ("AAPL", Side.BUY, 10, Decimal("100.17"), t(25, 15)),
+        ("AAPL", Side.SELL, 5, Decimal("47.5"), t(25, 16)),
+        ("AAPL", Side.SELL, 2, Decimal(18), t(25, 17))]
+    assert list(got.orders) == ["O1", "O2"]  # the sums are no order
 
 
 def test_a_store_of_several_days_keeps_the_last_days_orders_and_the_open_ones() -> None:
