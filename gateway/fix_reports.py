@@ -137,10 +137,11 @@ def request_report(owner: str, exec_id: str, message: Message, text: str, now: d
     if sent; what did not parse is left out, never made up."""
     body = message.body
     side = body.get_str(54) or ""
+    qty, fix_qty = 0, None
     try:
         qty = parse_qty(message)
     except RequestError:
-        qty = 0
+        fix_qty = _number_as_sent(body.get(38))
     try:
         price = parse_price(message)
     except RequestError:
@@ -151,7 +152,18 @@ def request_report(owner: str, exec_id: str, message: Message, text: str, now: d
                       ord_type=body.get_str(40) or "", price=price, qty=qty,
                       tif=body.get_str(59) or "", leaves=0, cum=0, avg_px=Decimal(0), time=now,
                       text=text, rej_reason=reason,
-                      fix_side=None if side in _FIX_SIDE else side)
+                      fix_side=None if side in _FIX_SIDE else side, fix_qty=fix_qty)
+
+
+def _number_as_sent(raw: bytes | None) -> str:
+    """``raw`` as sent when it is a number (in range), else "" (the field is left out)."""
+    if raw is None:
+        return ""
+    try:
+        _decimal(raw, 38, "OrderQty", REJ_INCORRECT_QTY)
+    except RequestError:
+        return ""
+    return raw.decode("ascii")  # (FIX's decimal syntax is ASCII)
 
 
 def request_cancel_reject(owner: str, message: Message, reason: int, text: str,
@@ -194,7 +206,12 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
     if r.exec_type == TRADE:
         fields.append((31, r.last_px if r.last_px is not None else Decimal(0)))
         fields.append((32, r.last_qty))
-    fields += [(37, r.order_id), (38, r.qty), (39, r.ord_status)]
+    fields.append((37, r.order_id))
+    if r.fix_qty is None:
+        fields.append((38, r.qty))
+    elif r.fix_qty:
+        fields.append((38, r.fix_qty))
+    fields.append((39, r.ord_status))
     if r.ord_type:  # empty only on the report of a request that did not say
         fields.append((40, r.ord_type))
     if r.orig_cl_ord_id is not None:

@@ -139,6 +139,9 @@ class ExecReport:
     #: Side (54) as the client sent it, for the reject of a side the venue does not trade
     #: (``side`` cannot name it); None means ``side``
     fix_side: str | None = None
+    #: OrderQty (38) as the client sent it, for the reject of a quantity ``qty`` cannot hold
+    #: (a fraction of a share): None means ``qty``; "" leaves 38 out (it did not parse)
+    fix_qty: str | None = None
     #: OrdStatusReqID (790) of the OrderStatusRequest this report answers, echoed (FIX 4.4
     #: and later)
     ord_status_req_id: str | None = None

@@ -260,8 +260,12 @@ def check_answer(m: Fields, *, overfill: bool = False) -> None:
         assert m.get(58), f"a reject names its reason: {m}"
     if m[35] != "8":
         return
-    qty, cum, leaves = Decimal(m[38]), Decimal(m[14]), Decimal(m[151])
+    cum, leaves = Decimal(m[14]), Decimal(m[151])
     assert cum >= 0 and leaves >= 0, m
+    if 38 not in m:  # only a reject whose OrderQty did not parse leaves it out
+        assert (m[39], cum, leaves) == ("8", 0, 0), m
+        return
+    qty = Decimal(m[38])
     if m.get(31) is not None:
         assert Decimal(m[31]) > 0, m
     if m[39] != "8":

@@ -134,6 +134,10 @@ def test_a_reject_states_the_order_as_sent_with_the_fix_reason(
                      "55": "INTC"})
     c.msg(f"35=D|11=Q0|54=1|38=0|40=2|44=20|55=INTC|60={c.ts()}")  # 13: incorrect quantity
     c.expect("8", **{"150": "8", "103": "13", "38": "0", "44": "20"})
+    c.msg(f"35=D|11=Q1|54=1|38=10.50|40=2|44=20|55=INTC|60={c.ts()}")  # no fraction of a share
+    c.expect("8", **{"11": "Q1", "150": "8", "103": "13", "38": "10.50"})  # not 38=0
+    c.msg(f"35=D|11=Q2|54=1|38=1{'0' * 30}|40=2|44=20|55=INTC|60={c.ts()}")  # out of range
+    c.expect("8", **{"11": "Q2", "150": "8", "103": "13"}, absent=(38,))
     c.msg(f"35=D|11=S9|54=9|38=100|40=2|44=19|55=INTC|60={c.ts()}")  # a side we do not trade
     rej = c.expect("8", **{"150": "8", "103": "11", "54": "9", "38": "100", "44": "19"})
     assert "Side (54)" in rej[58]
