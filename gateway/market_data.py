@@ -165,11 +165,12 @@ class MarketDataPublisher:
                              "book (264=0)")
                 return
         sub = _Subscription(session, req_id, symbols, types, depth, by_order=by_order)
-        # FIX 5.0SP2 requires LastUpdateTime (779) on a snapshot; earlier versions have no
-        # such field in it
-        stamp = now if app_version == "FIX.5.0SP2" else None
+        # FIX 5.0SP2 requires LastUpdateTime (779) on a snapshot, and its snapshot entries
+        # have the MDEntryID (278) increments name orders by; earlier versions have neither
+        modern = app_version == "FIX.5.0SP2"
         for symbol in symbols:
-            self.send(session, self._snapshot(sub, symbol, stamp))
+            self.send(session, self._snapshot(sub, symbol, now if modern else None,
+                                              entry_ids=modern))
         if kind == "1":
             self.subs[key] = sub
 
@@ -183,9 +184,11 @@ class MarketDataPublisher:
     def _levels(self, book: OrderBook, side: int, depth: int) -> dict[int, int]:
         return {lv.price: lv.qty for lv in book.depth(side, depth or None)}
 
-    def _snapshot(self, sub: _Subscription, symbol: str, stamp: datetime | None) -> Message:
+    def _snapshot(self, sub: _Subscription, symbol: str, stamp: datetime | None, *,
+                  entry_ids: bool = False) -> Message:
         """The MarketDataSnapshotFullRefresh of ``symbol`` for ``sub``; ``stamp``: its
-        LastUpdateTime (779), for the sessions whose version has it."""
+        LastUpdateTime (779), for the sessions whose version has it; ``entry_ids``: by-order
+        entries carry MDEntryID (278) as well as OrderID (37), where the version has it."""
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
         msg = Message("W")
@@ -205,7 +208,8 @@ class MarketDataPublisher:
                 allowed = set(self._levels(book, side, sub.depth))
                 for key, e in best_first:
                     if e.price in allowed:
-                        group.add((269, _SIDE_TYPE[side]), (270, spec.to_price(e.price)),
+                        ids = ((278, key),) if entry_ids else ()
+                        group.add((269, _SIDE_TYPE[side]), *ids, (270, spec.to_price(e.price)),
                                   (271, e.qty), (37, key))
             else:
                 levels = self._levels(book, side, sub.depth)

@@ -249,14 +249,21 @@ def test_fix42_reports_use_the_reject_codes_and_exectranstype_fix42_has() -> Non
     assert (status[20], status[150], status[39], status[37]) == ("3", "0", "0", ack[37])
 
 
-def test_fix50sp2_snapshots_carry_lastupdatetime() -> None:
+def test_fix50sp2_snapshots_carry_lastupdatetime_and_by_order_mdentryid() -> None:
     """FIX 5.0SP2 requires LastUpdateTime (779) on MarketDataSnapshotFullRefresh: every
-    snapshot validates against FIX50SP2.xml, by level and by order."""
-    _, c1, _ = venue("FIXT.1.1")
+    snapshot validates against FIX50SP2.xml, by level and by order. Its by-order entries
+    had OrderID (37) alone, while the increments name orders by MDEntryID (278): a client
+    keyed on 278 could not match a delete to the snapshot's order."""
+    _, c1, c2 = venue("FIXT.1.1")
     c1.send(order("A", "1", 100, "20.00"))
     for req, extra in (("L1", ""), ("O1", "|266=N")):
         [snap] = c1.send(f"35=V|262={req}|263=0|264=0{extra}|267=2|269=0|269=1|146=1|55=AAPL")
         assert (snap[35], snap[779]) == ("W", "20261125-15:00:00.000")
+    [snap] = c2.send("35=V|262=O2|263=1|264=0|265=1|266=N|267=1|269=0|146=1|55=AAPL")
+    assert snap[278] == snap[37]
+    c1.send(f"35=F|11=Ac|41=A|54=1|55=AAPL|60={ts()}")
+    [x] = c2.received()
+    assert (x[35], x[279], x[278]) == ("X", "2", snap[278])
 
 
 def test_a_fixt_session_of_an_earlier_application_version_gets_that_versions_messages(
