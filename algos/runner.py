@@ -761,7 +761,9 @@ life (a replace that changes the parent's id does not change the prefix).
         self._emit(ParentReplaceRejected(self._parent.id, self._now, reason))
 
     def _begin_stop(self, reason: str) -> None:
-        if self._status in ("done", "stopping"):
+        # a parent being cancelled is already ending as a stop would end it: it stays a
+        # cancel, which answers the client's request (a stop would leave it pending for ever)
+        if self._status in ("done", "stopping", "canceling"):
             return
         if self._status == "replacing":
             self._reject_replace(f"stopped: {reason}")

@@ -91,6 +91,21 @@ def test_cancel_waits_for_every_child_then_reports_canceled() -> None:
     assert isinstance(h.events[-1], ParentCancelRejected)
 
 
+def test_a_stop_while_a_client_cancel_is_pending_ends_the_parent_canceled() -> None:
+    """The kill switch (or a clean stop) turned a pending cancel into a stop: the parent
+    ended "stopped", and the client's cancel was never answered, Canceled or rejected."""
+    venue = passive_venue()
+    h = Harness(make_parent(1000, Slices="10", MaxChildQty="50", lot=10), venue=venue)
+    h.step(T0)
+    venue.hold_cancels = True
+    h.runner.cancel(T0 + SEC)
+    h.runner.stop("kill switch: SIGUSR1", T0 + 2 * SEC)
+    venue.release_cancels()
+    venue.deliver()
+    done = h.done()
+    assert done is not None and done.reason == "canceled"
+
+
 def test_a_cancel_after_the_end_time_is_too_late_and_the_parent_expires() -> None:
     """The expiry cancels the children; a client cancel while that goes on turned the
     Expired end (with why it was unfilled) into Canceled by the client."""
