@@ -357,7 +357,9 @@ class AlgoDesk:
         child = key.removesuffix("~c") if key.endswith("~c") else key
         runner = p.runner
         if isinstance(r, CancelReject):
-            return  # the child is done already; its fill or cancel report says how
+            if r.reason == CXL_UNKNOWN:  # the venue has no such order: it works no more
+                runner.on_child_over(child, f"venue: {r.text or 'unknown order'}", now)
+            return  # else the child is done already; its fill or cancel report says how
         if r.exec_type == NEW:
             runner.on_child_ack(child, now)
         elif r.exec_type == TRADE:

@@ -97,6 +97,14 @@ class Dispatcher:
 
     # Optional parts of an application, forwarded to the applications that have them.
 
+    def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        """A session-level Reject (3) the peer sent, for an application that wants to know
+        (``on_reject(session, message, now)``: the algo gateway, whose child order it may
+        refuse); the session layer has handled it."""
+        on_reject = getattr(self._for(session.config), "on_reject", None)
+        if on_reject is not None:
+            on_reject(session, message, now)
+
     def bind(self, engine: object) -> None:
         """Give applications that route between sessions (``bind(engine)``) the engine."""
         for app in self.apps.values():

@@ -48,6 +48,7 @@ from gateway.session import (
     LoggedOut,
     Output,
     Received,
+    RejectReceived,
     RejectSent,
     ResendServed,
     Session,
@@ -490,6 +491,14 @@ class SessionRunner:
             self._close()
         elif isinstance(event, RejectSent):
             self.log.event(now, f"reject sent: {event.reject}")
+        elif isinstance(event, RejectReceived):
+            on_reject = getattr(self.app, "on_reject", None)
+            if on_reject is not None:
+                try:
+                    on_reject(self, event.message, now)
+                except Exception as exc:  # an application bug must not cost the connection
+                    self.log.event(now, f"application error on a Reject: {exc!r}\n"
+                                        f"{traceback.format_exc()}")
         elif isinstance(event, GapDetected):
             self.log.event(now, f"gap: expected {event.expected}, received {event.received}")
         elif isinstance(event, ResendServed):

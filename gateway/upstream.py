@@ -57,7 +57,7 @@ from gateway.algo_restart import (
 from gateway.application import SessionHandle
 from gateway.audit import AuditLog
 from gateway.clock import Clock, run_prefix
-from gateway.codec import encode
+from gateway.codec import encode, scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
@@ -89,7 +89,13 @@ from gateway.venue_orders import (
     ExecReport,
     Report,
 )
-from gateway.venue_restart import Recovered, SessionOrders, stored_reports
+from gateway.venue_restart import (
+    Recovered,
+    SessionOrders,
+    stored_decimal,
+    stored_int,
+    stored_reports,
+)
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
 
@@ -152,6 +158,7 @@ class AlgoGatewayApplication:
         # children refused here, never sent, as the link was down: the venue never heard of
         # them, so no cancel of theirs goes to it (their reject accounts for them)
         self._refused_here: set[str] = set()
+        self._upstream_store: MessageStore | None = None  # what we sent the venue (bind)
         self.sessions: dict[str, SessionHandle] = {}
         self.books = {s: LevelBook() for s in self.venue.symbols}
         self.gates = RiskGates(config, self.sessions)
@@ -214,7 +221,7 @@ class AlgoGatewayApplication:
             if runner.name == self.upstream_name:
                 self.upstream = runner
                 if session is not None:
-                    upstream_store = session.store
+                    upstream_store = self._upstream_store = session.store
                     session.carry = partial(self._carry_children, session.dd)
                 continue
             self.sessions[runner.name] = runner
@@ -547,16 +554,14 @@ class AlgoGatewayApplication:
         up = self.upstream
         if up is None or not up.logged_on:
             self._refused_here.add(child_id)
-            r = ExecReport(owner="", exec_id="", exec_type=REJECTED, ord_status=REJECTED,
-                           order_id="NONE", cl_ord_id=child_id, orig_cl_ord_id=None,
-                           symbol=symbol, side=side, ord_type="2", price=price, qty=qty,
-                           tif="0", leaves=0, cum=0, avg_px=Decimal(0), time=now,
-                           text="upstream venue session is not logged on")
-            self.desk.on_child_report(r, now)
+            self.desk.on_child_report(_child_rejected(
+                child_id, symbol, side, qty, price, "upstream venue session is not logged on",
+                now), now)
             return
         msg = Message("D")
         b = msg.body
         b.set(11, child_id)
+        b.set(21, "1")  # HandlInst: automated, no broker intervention (FIX 4.2 requires it)
         b.set(55, symbol)
         b.set(54, _SIDE[side])
         b.set(38, qty)
@@ -590,9 +595,50 @@ class AlgoGatewayApplication:
 
     # -- the venue's messages ---------------------------------------------------------------
 
+    def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        """A session-level Reject (3) the peer sent (the session layer handled it): the
+        venue's of a child order is that child's rejection (:meth:`_refused_by_venue`)."""
+        if session.name == self.upstream_name:
+            self._refused_by_venue(message, now)
+            self.desk.pump(now)
+
+    def _refused_by_venue(self, message: Message, now: datetime) -> None:
+        """A Reject (3) or BusinessMessageReject (j) of one of our NewOrderSingles: the
+        child never became an order at the venue, so it is rejected (the runner places its
+        quantity again, and stops the parent after rejects in a row). The refused message is
+        the stored one of RefSeqNum (45), or the child BusinessRejectRefID (379) names. A
+        refused cancel is audited only: its child works on, and its reports will say how it
+        ends."""
+        body = message.body
+        kind = "session" if message.msg_type == "3" else "business"
+        text = f"venue {kind} reject: {body.get_str(58) or 'no reason given'}"
+        sent = self._sent_message(body.get_int(45))
+        if sent is None and message.msg_type == "j" and body.get_str(372) == "D":
+            sent = {35: "D", 11: body.get_str(379) or ""}
+        child = sent.get(11, "") if sent is not None else ""
+        if self.audit is not None:
+            self.audit.order(now, "venue_reject", self.upstream_name, cl_ord_id=child or None,
+                             msg_type=message.msg_type, text=text)
+        if sent is None or sent.get(35) != "D" or self.desk.parent_of_child(child) is None:
+            return
+        self.desk.on_child_report(_child_rejected(
+            child, sent.get(55, ""), Side.SELL if sent.get(54) == "2" else Side.BUY,
+            stored_int(sent.get(38)), stored_decimal(sent.get(44)), text, now), now)
+
+    def _sent_message(self, seq: int | None) -> dict[int, str] | None:
+        """The fields of the message we sent the venue as MsgSeqNum ``seq``, if stored."""
+        store = self._upstream_store
+        if seq is None or store is None or not 0 < seq < store.next_sender_seq:
+            return None
+        for stored in store.sent(seq, seq):
+            return scan_fields(stored.raw)
+        return None
+
     def _from_venue(self, message: Message, now: datetime) -> None:
         kind = message.msg_type
-        if kind in ("8", "9"):
+        if kind == "j":
+            self._refused_by_venue(message, now)
+        elif kind in ("8", "9"):
             try:
                 report = (_exec_report(message, now) if kind == "8"
                           else _cancel_reject(message, now))
@@ -756,6 +802,16 @@ class AlgoGatewayApplication:
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
+
+
+
+def _child_rejected(child_id: str, symbol: str, side: Side, qty: int, price: Decimal | None,
+                    text: str, now: datetime) -> ExecReport:
+    """The rejection of child ``child_id`` that the venue never took as an order."""
+    return ExecReport(owner="", exec_id="", exec_type=REJECTED, ord_status=REJECTED,
+                      order_id="NONE", cl_ord_id=child_id, orig_cl_ord_id=None, symbol=symbol,
+                      side=side, ord_type="2" if price is not None else "1", price=price,
+                      qty=qty, tif="0", leaves=0, cum=0, avg_px=Decimal(0), time=now, text=text)
 
 
 def _cancel_request(cancel_id: str, child_id: str, symbol: str | None, side: str | None,

@@ -19,10 +19,13 @@ from fixspec.dictionary import load_builtin
 from gateway.audit import AuditLog
 from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
+from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
 from gateway.routers import parent_of
+from gateway.store import MemoryStore
 from gateway.upstream import AlgoGatewayApplication
 from tests.fixpeer import frame
+from tests.observer_harness import Harness
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
@@ -153,6 +156,88 @@ def test_a_child_the_venue_ends_short_of_its_quantity_is_placed_again() -> None:
     again = _next_child(app, venue, now, qty="200")
     assert again != child
     assert not [m for m in venue.sent if m.msg_type == "F"], "no cancel of the ended child"
+
+
+def test_a_child_the_venue_refuses_at_session_level_is_rejected_and_placed_again() -> None:
+    """A FIX 4.2 venue refused children without HandlInst (21) with a session Reject, which
+    never reached the algo: the child stayed working for ever, and a cancel of the parent
+    pending with it. A Reject (by RefSeqNum) or BusinessMessageReject (by RefSeqNum, else
+    BusinessRejectRefID) of a child order now rejects the child; children carry HandlInst."""
+    app, venue = _app()
+    store = app._upstream_store = MemoryStore()
+    config = load_config(ROOT / "sessions/algo.yaml")
+    client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
+    client = Link(client_config.name, client_config, logged_on=True)
+    app.on_logon(venue, NOW)
+    app.on_logon(client, NOW)
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
+                                  "269=1|270=100.01|271=500"), NOW)
+    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
+    end = (NOW + timedelta(seconds=60)).strftime("%Y%m%d-%H:%M:%S")
+    app.on_message(client, message(
+        f"35=D|11=P1|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=1|"
+        f"168={stamp}|126={end}"), NOW)
+    now = NOW
+    refusals = ("35=3|45={seq}|371=21|372=D|373=1|58=Required tag missing",
+                "35=j|45={seq}|372=D|380=0|58=no",
+                "35=j|372=D|379={child}|380=4|58=not now")
+    for refusal in refusals:  # each waits for the child placed again after the last refusal
+        while not [m for m in venue.sent if m.msg_type == "D"]:
+            now += timedelta(seconds=1)
+            assert now < NOW + timedelta(seconds=60), f"not placed again after {refusal}"
+            app.on_timer(now)
+        [sent] = [m for m in venue.sent if m.msg_type == "D"]
+        venue.sent.clear()
+        assert sent.body.get_str(21) == "1"
+        child = sent.body.get_str(11) or ""
+        seq = store.next_sender_seq
+        store.save_sent(seq, frame("FIX.4.4", f"35=D|11={child}|21=1|55=AAPL|54=1|38=300|40=1"))
+        store.set_next_sender_seq(seq + 1)
+        parent = app.desk.parent_of_child(child)
+        assert parent is not None and parent.runner.state.working
+        reject = message(refusal.format(seq=seq, child=child))
+        if reject.msg_type == "3":
+            app.on_reject(venue, reject, now)
+        else:
+            app.on_message(venue, reject, now)
+        assert not parent.runner.state.working, refusal
+    # (each refusal's child was placed again: the next round waited for it)
+
+
+def test_the_session_runner_hands_a_received_reject_to_the_application(
+        tmp_path: Path) -> None:
+    """Session Rejects stopped in the session layer: no application could learn that the
+    peer refused one of its messages. An application with ``on_reject`` hears each one."""
+    class Listening(EchoApplication):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rejects: list[str | None] = []
+
+        def on_reject(self, session: object, message: Message, now: datetime) -> None:
+            self.rejects.append(message.body.get_str(45))
+
+    h = Harness(tmp_path, [])
+    h.runner.app = app = Listening()
+    h.logon()
+    h.send("35=3|45=1|373=1|58=no")
+    assert app.rejects == ["1"]
+    h.close()
+
+
+def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None:
+    """An OrderCancelReject 102=1 (unknown order) was ignored: the child counted as working
+    for ever and the parent's cancel stayed pending. The venue has no such order: the child
+    is over and the parent is Canceled."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
+                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
+    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    app.on_message(venue, message(f"35=9|37=NONE|11={cancel.body.get_str(11)}|41={child}|"
+                                  "39=8|434=1|102=1|58=unknown order"), now)
+    done = [m for m in client.sent if m.msg_type == "8" and m.body.get_str(150) == "4"]
+    assert [(m.body.get_str(11), m.body.get_str(39)) for m in done] == [("P1c", "4")]
 
 
 def test_a_restated_child_works_what_the_venue_says() -> None:
