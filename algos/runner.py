@@ -418,8 +418,13 @@ life (a replace that changes the parent's id does not change the prefix).
         cancelled, as the parent must not fill beyond what the strategy asked for."""
         self._run(now, lambda: self._restated(child_id, leaves, reason))
 
-    def on_child_reject(self, child_id: str, reason: str, now: datetime) -> None:
-        self._run(now, lambda: self._child_done(child_id, reason, rejected=True))
+    def on_child_reject(self, child_id: str, reason: str, now: datetime, *,
+                        counted: bool = True) -> None:
+        """The child was refused; ``counted`` False: by the router itself, for a reason that
+        says nothing of the order (its venue link down), so not among the rejects in a row
+        that stop the parent (an outage would otherwise end every parent it outlasts)."""
+        self._run(now, lambda: self._child_done(child_id, reason, rejected=True,
+                                                counted=counted))
 
     def cancel(self, now: datetime, reason: str = "client request") -> None:
         """Cancel the parent (OrderCancelRequest)."""
@@ -598,7 +603,8 @@ life (a replace that changes the parent's id does not change the prefix).
             execution = Execution(self._now, child_id, qty, price)
             self._ask(lambda: self._strategy.on_execution(execution))
 
-    def _child_done(self, child_id: str, reason: str, *, rejected: bool) -> None:
+    def _child_done(self, child_id: str, reason: str, *, rejected: bool,
+                    counted: bool = True) -> None:
         event = "child_reject" if rejected else "child_done"
         child = self._working.get(child_id)
         if child is None:
@@ -607,7 +613,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._close_child(child_id)
         self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
         if rejected:
-            self._rejects_in_row += 1
+            self._rejects_in_row += counted
             if self._rejects_in_row >= self._max_rejects and self._status == "active":
                 self._begin_stop(f"{self._rejects_in_row} child orders rejected in a row, "
                                  f"last: {reason}")

@@ -262,6 +262,9 @@ class AlgoDesk:
                 raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             if (session, cl) in self._by_client:
                 raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
+            down = getattr(self.router, "unavailable", lambda: None)()
+            if down is not None:  # nothing could be worked: the client hears it now
+                raise RequestError(f"parent orders are not taken now: {down}")
             factory = self.strategies.get(code)
             if factory is None:
                 raise RequestError(f"TargetStrategy (847) {code} is not offered; known: "
@@ -346,6 +349,14 @@ class AlgoDesk:
         p.runner.replace(new, now)
 
     # -- the venue's answers about children -----------------------------------------------------
+
+    def on_child_unsent(self, child_id: str, reason: str, now: datetime) -> None:
+        """The router could not send child ``child_id`` (its venue link is down): rejected,
+        not counted among the rejects in a row (AlgoRunner.on_child_reject)."""
+        self._now = now
+        p = self._children.get(child_id)
+        if p is not None:
+            p.runner.on_child_reject(child_id, reason, now, counted=False)
 
     def on_child_report(self, r: Report, now: datetime) -> None:
         """A report about a child order (from the router)."""

@@ -552,11 +552,10 @@ class AlgoGatewayApplication:
         self.desk.child_sent(child_id, parent_of(child_id))
         now = self.desk.now
         up = self.upstream
-        if up is None or not up.logged_on:
+        down = self.unavailable()
+        if up is None or down is not None:
             self._refused_here.add(child_id)
-            self.desk.on_child_report(_child_rejected(
-                child_id, symbol, side, qty, price, "upstream venue session is not logged on",
-                now), now)
+            self.desk.on_child_unsent(child_id, down or _LINK_DOWN, now)
             return
         msg = Message("D")
         b = msg.body
@@ -573,6 +572,11 @@ class AlgoGatewayApplication:
         b.set(59, "3" if tif == "ioc" else "0")
         b.set(60, format_utc_timestamp(now))
         up.send(msg)
+
+    def unavailable(self) -> str | None:
+        """Why no child can be sent now (the venue link is down), or None."""
+        up = self.upstream
+        return None if up is not None and up.logged_on else _LINK_DOWN
 
     def cancel(self, child_id: str) -> None:
         if child_id in self._refused_here:
@@ -803,6 +807,9 @@ class AlgoGatewayApplication:
             else:
                 session.send(cancel_reject_message(r, session.config))
 
+
+
+_LINK_DOWN = "upstream venue session is not logged on"
 
 
 def _child_rejected(child_id: str, symbol: str, side: Side, qty: int, price: Decimal | None,

@@ -424,6 +424,7 @@ def test_a_done_parent_is_carried_over_its_own_trading_day_only() -> None:
     gw.client.reset()
     assert gw.client.session.store.carried() == []
     gw.start()
+    gw.logon(gw.venue)
     gw.logon(gw.client)
     end = NOW + timedelta(seconds=600)
     gw.from_client(f"35=D|11=C1|54=1|38=100|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"

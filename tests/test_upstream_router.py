@@ -83,6 +83,50 @@ def test_a_child_refused_while_the_link_was_down_is_never_cancelled_at_the_venue
     assert cancels == [child]
 
 
+def test_an_outage_neither_stops_working_parents_nor_takes_new_ones() -> None:
+    """Children refused while the venue link was down counted among the 5 rejects in a row
+    that stop a parent: a 12 s outage ended parents that would have caught up. And a parent
+    sent during the outage was acknowledged, then Canceled 9 s later. Now the outage's
+    refusals do not count, and a new parent is rejected at once, saying why."""
+    config = load_config(ROOT / "sessions/algo.yaml")
+    app = AlgoGatewayApplication(config)
+    session = next(s for s in config.sessions if s.name == app.upstream_name)
+    venue = Link(app.upstream_name, session, logged_on=True)
+    client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
+    client = Link(client_config.name, client_config, logged_on=True)
+    app.on_logon(venue, NOW)
+    app.on_logon(client, NOW)
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
+                                  "269=1|270=100.01|271=500"), NOW)
+    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
+    end = (NOW + timedelta(seconds=600)).strftime("%Y%m%d-%H:%M:%S")
+    app.on_message(client, message(
+        f"35=D|11=P1|54=1|38=2000|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=20|"
+        f"168={stamp}|126={end}"), NOW)
+    venue.logged_on = False  # the link drops: every child the TWAP decides is refused here
+    now = NOW
+    for _ in range(300):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    [parent] = app.desk.parents.values()
+    assert parent.runner.status == "active"
+    assert not [m for m in client.sent if m.body.get_str(150) in ("4", "C")]
+    app.on_message(client, message(
+        f"35=D|11=P2|54=1|38=100|40=1|55=AAPL|59=0|60={stamp}|847=1001|"
+        f"168={stamp}|126={end}"), now)
+    refused = client.sent[-1]
+    assert (refused.body.get_str(11), refused.body.get_str(150)) == ("P2", "8")
+    assert refused.body.get_str(58) == ("parent orders are not taken now: upstream venue "
+                                        "session is not logged on")
+    venue.logged_on = True
+    app.on_logon(venue, now)
+    venue.sent.clear()
+    for _ in range(40):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    assert [m for m in venue.sent if m.msg_type == "D"], "children go out again"
+
+
 def message(text: str) -> Message:
     """An application message from ``|``-separated fields (no header: the desk reads none)."""
     return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
