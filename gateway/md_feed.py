@@ -163,6 +163,7 @@ class _TradeLists(NamedTuple):
     qty: array[int]
     time: array[int]
     sym: list[int]
+    order_id: array[int]  # OrderID (37): the replayed order of record, 0 if none
 
 
 class Top(NamedTuple):
@@ -288,7 +289,7 @@ class MdBatch:
                 return array("q", np.ascontiguousarray(t[name], np.int64).tobytes())
 
             self._trades = _TradeLists(before, column("price"), column("qty"),
-                                       column("time"), t["sym"].tolist())
+                                       column("time"), t["sym"].tolist(), column("id"))
         return self._trades
 
     def message_of_entry(self, k: int) -> int:
@@ -752,7 +753,7 @@ class MdUpdate:
         syms = np.unique(self.entry_columns()["sym"])
         return {self.batch.symbols[int(k)] for k in syms}
 
-    def only_symbol_trades(self) -> tuple[array[int], array[int], array[int]] | None:
+    def only_symbol_trades(self) -> tuple[array[int], array[int], array[int], array[int]] | None:
         """For a batch of one symbol: None if these messages have no entries (the symbol is
         not in :meth:`symbols_changed`), else :meth:`trade_columns` of the symbol. The two
         in one call, without sets: a replay asks after every chunk. ValueError for a batch
@@ -771,12 +772,13 @@ class MdUpdate:
         # min(start, count) and min(stop, count), without the calls
         lo = t.before[start if start < count else count]
         hi = t.before[stop if stop < count else count]
-        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
+        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi], t.order_id[lo:hi]
 
-    def trade_columns(self, symbol: str) -> tuple[array[int], array[int], array[int]]:
+    def trade_columns(self, symbol: str
+                      ) -> tuple[array[int], array[int], array[int], array[int]]:
         """The trade entries (269=2) of ``symbol`` in order, as int64 arrays: price (ticks),
-        size, time (ns). Slices of columns the batch made once (a replay asks for every
-        chunk)."""
+        size, time (ns), OrderID (0: none). Slices of columns the batch made once (a replay
+        asks for every chunk)."""
         b = self.batch
         lo, hi = b._trade_span(self.start, self.stop)
         t = b._trade_lists()
@@ -784,8 +786,9 @@ class MdUpdate:
             sym = b.symbols.index(symbol)
             mine = [k for k in range(lo, hi) if t.sym[k] == sym]
             return (array("q", [t.price[k] for k in mine]), array("q", [t.qty[k] for k in mine]),
-                    array("q", [t.time[k] for k in mine]))
-        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi]
+                    array("q", [t.time[k] for k in mine]),
+                    array("q", [t.order_id[k] for k in mine]))
+        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi], t.order_id[lo:hi]
 
     def rows_csv(self) -> bytes:
         """The recorded rows as LOBSTER orderbook CSV lines."""
@@ -845,7 +848,7 @@ class MarketDataFeed:
         """The symbol's book; KeyError if no snapshot or :meth:`add_symbol` created it."""
         return self._books[symbol]
 
-    def add_symbol(self, symbol: str) -> OrderBook:
+    def add_symbol(self, symbol: str) -> FeedBook:
         """The symbol's book, created empty if new (so incremental refreshes may follow)."""
         return self._feed_book(symbol)
 

@@ -20,7 +20,7 @@ publishing, metrics); they run after the reports are built.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -104,7 +104,7 @@ class _Rejected(Exception):
 
 class Venue:
     def __init__(self, config: VenueConfig, *, id_prefix: str | None = None,
-                 max_orders: int = 1_000_000, books: dict[str, OrderBook] | None = None
+                 max_orders: int = 1_000_000, books: Mapping[str, OrderBook] | None = None
                  ) -> None:
         self.specs: dict[str, SymbolSpec] = dict(config.symbols)
         # ``books``: books a market-data feed also writes to (see feed_applied)

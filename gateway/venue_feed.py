@@ -35,13 +35,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from algos.strategy import MarketWatch
-from engine.book import OrderBook
 from gateway.clock import from_ns
 from gateway.config import ConfigError
 from gateway.md_feed import (
     CHUNK_BYTES,
     WATCH_HIGH,
     WATCH_LOW,
+    FeedBook,
     FeedFill,
     MarketDataFeed,
     MdBatch,
@@ -77,12 +77,26 @@ class FeedChange:
     trade_times: array[int] = field(default_factory=lambda: array("q"))
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
 
-    def add_trades(self, prices: array[int], sizes: array[int], times: array[int]) -> None:
-        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them)."""
-        if prices:
-            self.trade_prices += prices
-            self.trade_sizes += sizes
-            self.trade_times += times
+    def add_trades(self, prices: array[int], sizes: array[int], times: array[int],
+                   order_ids: array[int], gone: array[int]) -> None:
+        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them), but those
+        of replayed orders in ``gone`` (FeedBook.gone, ascending): the client orders that
+        took them whole printed that volume already, and the log's own print of it is of
+        liquidity the venue no longer had."""
+        if not prices:
+            return
+        if gone and any(_holds(gone, i) for i in order_ids):
+            keep = [k for k, i in enumerate(order_ids) if not _holds(gone, i)]
+            prices, sizes, times = (array("q", [column[k] for k in keep])
+                                    for column in (prices, sizes, times))
+        self.trade_prices += prices
+        self.trade_sizes += sizes
+        self.trade_times += times
+
+
+def _holds(ascending: array[int], value: int) -> bool:
+    i = bisect.bisect_left(ascending, value)
+    return i < len(ascending) and ascending[i] == value
 
 
 #: the most a log kept decoded is read in at once (CHUNK_BYTES otherwise; a read allocates
@@ -161,7 +175,7 @@ class FeedReplay:
         self.config = config
         self.feed = MarketDataFeed(strict=False, price_decimals=digits, uncrossed=True)
         self._scale = Decimal(10) ** digits  # prices in ticks of the feed
-        self.books: dict[str, OrderBook] = {s: self.feed.add_symbol(s) for s in symbols}
+        self.books: dict[str, FeedBook] = {s: self.feed.add_symbol(s) for s in symbols}
         self.record_tops = record_tops
         #: with ``record_tops``: per symbol, (time ns, bid, bid qty, ask, ask qty) rows
         #: flattened, one after every message that changed its best bid or offer
@@ -372,15 +386,16 @@ class FeedReplay:
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
             only = update.only_symbol_trades()
             if only is not None and (symbol := batch.symbols[0]) in self.books:
+                gone = self.books[symbol].gone
                 change = changed.get(symbol)
-                if change is None:  # (the arrays are this call's own: taken as they are)
-                    changed[symbol] = FeedChange(symbol, *only)
+                if change is None and not gone:  # (this call's own arrays, taken as they are)
+                    changed[symbol] = FeedChange(symbol, *only[:3])
                 else:
-                    change.add_trades(*only)
+                    changed.setdefault(symbol, FeedChange(symbol)).add_trades(*only, gone)
         else:
             for symbol in update.symbols_changed() & self.books.keys():
                 changed.setdefault(symbol, FeedChange(symbol)).add_trades(
-                    *update.trade_columns(symbol))
+                    *update.trade_columns(symbol), self.books[symbol].gone)
         for fill in update.fills:
             changed.setdefault(fill.symbol, FeedChange(fill.symbol)).fills.append(
                 (fill, self.time_of(fill.time_ns)))

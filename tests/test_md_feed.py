@@ -112,13 +112,13 @@ def test_trades_and_changed_symbols(tmp_path: Path) -> None:
     update = feed.apply(batch)
     t1 = 1340285401_500000000
 
-    def trades(u: MdUpdate, symbol: str = "ABC") -> list[tuple[int, int, int]]:
-        prices, sizes, times = u.trade_columns(symbol)
-        return list(zip(prices, sizes, times, strict=True))
+    def trades(u: MdUpdate, symbol: str = "ABC") -> list[tuple[int, int, int, int]]:
+        return list(zip(*u.trade_columns(symbol), strict=True))
 
-    assert trades(update) == [(100100, 30, t1), (100050, 9, t1 + 500_000_000)]
+    # price, size, time, OrderID (37; 0 without)
+    assert trades(update) == [(100100, 30, t1, 55), (100050, 9, t1 + 500_000_000, 0)]
     assert update.symbols_changed() == {"ABC"}
-    assert trades(feed.apply(batch, 2, 3)) == [(100050, 9, t1 + 500_000_000)]
+    assert trades(feed.apply(batch, 2, 3)) == [(100050, 9, t1 + 500_000_000, 0)]
     assert trades(feed.apply(batch, 1, 1)) == [] and feed.apply(batch, 1, 1).symbols_changed() \
         == set()
     assert batch.kind(0) == "W" and batch.kind(1) == "X" and batch.time_ns(1) == t1

@@ -319,6 +319,32 @@ def test_replayed_liquidity_a_client_took_cannot_come_back_crossed(tmp_path: Pat
     assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(999, 50), (1010, 100)]
 
 
+def test_the_log_s_print_of_a_replayed_order_a_client_took_whole_is_not_printed_again(
+        tmp_path: Path) -> None:
+    """A client buys all 100 of replayed offer 7 (printed then, as the client's trade);
+    the log later reports order 7's own execution (a trade naming it, then its delete). Its
+    book entries were skipped as liquidity gone, but the trade was printed a second time:
+    200 shares traded where the book held 100, in the tape, the volume and the last price.
+    A print naming another order still comes through."""
+    t = [f"20120621-13:30:0{i}.000000001" for i in range(3)]
+    lines = [
+        line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|278=7|270=10.05|271=100", "W",
+             time=t[0], seq=1),
+        line("268=3|279=0|269=2|55=ABC|270=10.05|271=100|37=7|"
+             "279=2|269=1|278=7|55=ABC|270=10.05|271=100|"
+             "279=0|269=2|55=ABC|270=9.9|271=40|37=5", time=t[1], seq=2),
+    ]
+    log = tmp_path / "took.md.log"
+    log.write_bytes(b"".join(lines))
+    feed, venue = abc_replay(log)
+    run_to(feed, venue, T0)
+    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 100, Decimal("10.05")), T0)
+    assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
+    changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
+    assert [(c.symbol, list(c.trade_prices), list(c.trade_sizes)) for c in changes] == [
+        ("ABC", [990], [40])]
+
+
 @pytest.mark.parametrize("stop_at_fill", [False, True])
 def test_a_replayed_order_moved_through_a_client_order_trades_it_with_a_report(
         tmp_path: Path, stop_at_fill: bool) -> None:
