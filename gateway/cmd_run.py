@@ -230,7 +230,8 @@ def edges(config: GatewayConfig, run_dir: Path
         except OSError as exc:  # in use, not allowed, or a host that does not resolve
             raise StartupError(f"{config.path}: metrics: cannot listen on {mc.host}:{mc.port}: "
                                f"{exc.strerror or exc}") from None
-        url = f"http://{mc.host}:{bound}/metrics"
+        host = f"[{mc.host}]" if ":" in mc.host else mc.host  # an IPv6 address, as URLs write it
+        url = f"http://{host}:{bound}/metrics"
     node = config.extra.get("audit")
     try:
         make_folders(config, run_dir)

@@ -13,9 +13,11 @@ Metrics and their labels:
 ``ingestion_latency_seconds``      {feed}: histogram, receipt of market data to book updated
                                    (a replayed log's messages are received when due; feed =
                                    ``log``, or the FIX session the data came on)
-``orders_added_total``             {symbol}: orders added to a book
-``trades_executed_total``          {symbol}: trades matched; ``traded_quantity_total`` their
-                                   quantity
+``orders_added_total``             {symbol}: orders coming to rest in a book (a replace
+                                   that moves one is not counted)
+``trades_executed_total``          {symbol}: trades of client orders (matched in the book,
+                                   or fills the replayed feed gave them);
+                                   ``traded_quantity_total`` their quantity
 ``book_depth_levels``              {symbol, side}: price levels on a side of a book
 ``orders_submitted_total``         {strategy, symbol}: child orders an algo handed to its
                                    router (the in-process venue, or the upstream FIX
@@ -35,7 +37,8 @@ Metrics and their labels:
                                    peer asked us, ``out`` = we asked the peer
 ``resent_messages_total``          {session, kind}: messages we resent (``resent``) or
                                    replaced by gap fills (``gap_fill``) serving them
-``sequence_gaps_total``            {session}: inbound sequence gaps detected
+``sequence_gaps_total``            {session}: inbound sequence gaps detected (one a
+                                   ResendRequest, however many messages are held behind it)
 ``rejects_total``                  {session, direction, type, reason}: session Rejects (35=3,
                                    ``type=session``, reason 373), BusinessMessageRejects (35=j,
                                    ``business``, 380), order rejects (35=8 150=8, ``order``,

@@ -143,8 +143,8 @@ class GapDetected:
 class ResendServed:
     begin: int
     end: int
-    resent: int
-    gap_filled: int
+    resent: int  # messages resent (PossDup copies)
+    gap_filled: int  # messages the SequenceReset-GapFills sent stand for
 
 
 Event = (LoggedOn | LoggedOut | Disconnect | AppMessage | Received | RejectSent
@@ -647,10 +647,10 @@ class Session:
                 self._stop(out, now, text)
             self.queue[seq] = message
             heapq.heappush(self._queued, seq)
-        out.events.append(GapDetected(expected, seq))
         self.resend_target = max(self.resend_target, seq)
         if self.resend_range is not None and seq >= self.resend_range[0]:
             return  # already asked; QuickFIX does not send redundant requests
+        out.events.append(GapDetected(expected, seq))  # (once a gap, not once a held message)
         self._request_resend(expected, seq, now, out)
 
     def _request_resend(self, expected: int, received: int, now: datetime, out: Output) -> None:
@@ -859,8 +859,10 @@ class Session:
         self._owed.extend(plan)
         self._owed.extend(behind)
         self._owed_bytes = sum(len(raw) for _, raw in behind)
-        filled = sum(isinstance(step, GapFill) for step in plan)
-        out.events.append(ResendServed(begin, end, len(plan) - filled, filled))
+        fills = [step for step in plan if isinstance(step, GapFill)]
+        # (the messages the gap fills stand for, not the SequenceResets themselves)
+        out.events.append(ResendServed(begin, end, len(plan) - len(fills),
+                                       sum(f.new_seq_no - f.seq for f in fills)))
         self._write_owed(out, now)
 
     def _drop_owed(self) -> None:

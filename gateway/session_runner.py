@@ -503,7 +503,7 @@ class SessionRunner:
             self.log.event(now, f"gap: expected {event.expected}, received {event.received}")
         elif isinstance(event, ResendServed):
             self.log.event(now, f"resend {event.begin}-{event.end}: {event.resent} resent, "
-                                f"{event.gap_filled} gap fills")
+                                f"{event.gap_filled} gap-filled")
 
     def _writable(self, writer: Writer | None) -> TypeGuard[Writer]:
         return writer is not None and not writer.is_closing() and not self._half_closed

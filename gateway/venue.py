@@ -8,8 +8,9 @@ by (owner, ClOrdID), so one client can never cancel, replace or see another's or
 Book ids: client orders get ids from ``CLIENT_IDS`` up; market-data (feed) orders keep the
 ids the feed gives them, which are below it. A replayed market-data log
 (:mod:`gateway.venue_feed`) changes the books in C, without matching; :meth:`Venue.feed_applied`
-then accounts for its trades and the fills it gave client orders, and trades client orders
-that the replayed liquidity now crosses. The feed never removes or shrinks a client order
+then accounts for its trades and the fills it gave client orders, and :meth:`Venue.uncross`
+trades client orders that the replayed liquidity now crosses (after the caller published
+the feed's own market data: its prints came first). The feed never removes or shrinks a client order
 otherwise (the C book's level fallbacks and the feed's snapshots take only its own
 liquidity).
 
@@ -390,7 +391,7 @@ class Venue:
         it gave client orders (each with the time of its message; the market's print is
         counted once, as the feed's trade). Nothing else the feed does reaches a client
         order: the C book's level fallbacks and the feed's snapshots take only the feed's
-        own liquidity (csrc/book.h)."""
+        own liquidity (csrc/book.h); what it leaves crossed, :meth:`uncross` trades."""
         spec = self.specs[symbol]
         if prices:
             self.last_trade[symbol] = self.prices[symbol](prices[-1])
@@ -408,15 +409,17 @@ class Venue:
                                    order.leaves, code=CancelReason.REQUESTED))
         for listener in self._listeners:
             listener(symbol, shown, now)
-        return out + self._uncross(symbol, now) if self._live else out
+        return out
 
-    def _uncross(self, symbol: str, now: datetime) -> list[Report]:
+    def uncross(self, symbol: str, now: datetime) -> list[Report]:
         """Trade client orders that replayed liquidity now crosses. The feed adds orders
         without matching, so a replayed sell may arrive at or below a client's resting buy
         (or a buy at or above its sell): the client order was there first, so it trades at
         once as the maker, at its own price, with the crossing levels from their front, best
         price first, keeping its queue position for what is left. A replayed order taken
         whole is gone from the log's view too (FeedBook.took, in :meth:`_after`)."""
+        if not self._live:
+            return []
         book = self.books[symbol]
         spec = self.specs[symbol]
         out: list[Report] = []

@@ -328,12 +328,21 @@ class VenueApplication:
         self.gate.at(now)
         self.desk.touch(now)
         for change in changes:
-            if change.symbol in self.venue.specs:
-                self.deliver(self.venue.feed_applied(change.symbol, change.trade_prices,
-                                                     change.trade_sizes, now, change.fills),
-                             now)
-                self.market_data.feed_changed(change.symbol, change.trade_prices,
+            symbol = change.symbol
+            if symbol in self.venue.specs:
+                # in the order it happened: the log's message (the fills it gave client
+                # orders, private first, then its book change and prints), then the trades
+                # of client orders its liquidity now crosses
+                fills = self.venue.feed_applied(symbol, change.trade_prices,
+                                                change.trade_sizes, now, change.fills)
+                if self.metrics is not None:  # (the feed matched them in C: no book events)
+                    for r in fills:
+                        if isinstance(r, ExecReport):
+                            self.metrics.trade(symbol, r.last_qty)
+                self.deliver(fills, now)
+                self.market_data.feed_changed(symbol, change.trade_prices,
                                               change.trade_sizes)
+                self.deliver(self.venue.uncross(symbol, now), now)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)
@@ -562,11 +571,15 @@ class VenueApplication:
         m = self.metrics
         if m is None:
             return
+        replaced: set[int] = set()
         for e in events:
             if e.type == EventType.REST:
-                m.order_added(symbol)
+                if e.id not in replaced:  # (a replace that moves or grows an order rests it)
+                    m.order_added(symbol)
             elif e.type == EventType.TRADE:
                 m.trade(symbol, e.qty)
+            elif e.type == EventType.REPLACE:
+                replaced.add(e.id)
         book = self.venue.books[symbol]
         m.book_depth(symbol, "bid", book.level_count(Side.BUY))
         m.book_depth(symbol, "ask", book.level_count(Side.SELL))

@@ -29,7 +29,6 @@ def ports(tmp_path: Path) -> Iterator[tuple[int, int, str]]:
             s["port"] = venue_port
             s["reconnect"] = {"initial_delay": 0.1}
     algo_cfg["risk"] = {"sessions": {"CLIENT2": {"max_order_qty": 1000}}}
-    algo_cfg["metrics"] = {"host": "127.0.0.1", "port": 0}
     path = tmp_path / "algo.yaml"
     path.write_text(yaml.safe_dump(algo_cfg))
     algo, algo_port = start_gateway(path, tmp_path / "algo")

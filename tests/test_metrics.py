@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixspec.dictionary import load_builtin
+from gateway.codec import decode_bytes
+from gateway.config import load_config
 from gateway.metrics import (
     MAX_LABEL_VALUES,
     REASON_CODES,
@@ -22,8 +25,12 @@ from gateway.metrics import (
     GatewayMetrics,
     parse_metrics_config,
 )
+from gateway.venue_app import VenueApplication
 from gateway.yamlcheck import ConfigError, load_yaml
 from tests.audit_samples import runner
+from tests.engine_apps import RecordingHandle
+from tests.fixpeer import frame
+from tests.gateway_proc import start_gateway, stop_gateway
 from tests.observer_harness import T0, Harness, nos
 
 NAME = "FIX.4.4:ISLD->TW"
@@ -114,7 +121,7 @@ def test_rejects_resends_gaps_and_disconnects(
                  reason="3") == 1
     assert sum(rejects.values()) == 3
     assert value(s, "resends_total", session=NAME, direction="out") >= 1
-    assert value(s, "sequence_gaps_total", session=NAME) >= 1
+    assert value(s, "sequence_gaps_total", session=NAME) == 1  # one gap, two messages past it
     assert value(s, "session_connected", session=NAME) == 0
     assert value(s, "session_disconnects_total", session=NAME) == 1
     assert value(s, "session_state", session=NAME, session_state="disconnected") == 1
@@ -124,12 +131,15 @@ def test_resend_served_counts_resent_and_gap_filled(
         served: tuple[Harness, GatewayMetrics, int]) -> None:
     h, _, port = served
     h.logon()
-    h.send(nos("ORD-1"))  # echoed: our seq 2 is an application message
-    h.send("35=2|7=1|16=0")  # resend everything: Logon gap-filled, the echo resent
+    h.send("35=1|112=a")  # answered: our seq 2 and 3 are Heartbeats
+    h.send("35=1|112=b")
+    h.send(nos("ORD-1"))  # echoed: our seq 4 is an application message
+    h.send("35=2|7=1|16=0")  # resend everything: 1-3 one gap fill, the echo resent
     s = scrape(port)
     assert value(s, "resends_total", session=NAME, direction="in") == 1
     assert value(s, "resent_messages_total", session=NAME, kind="resent") == 1
-    assert value(s, "resent_messages_total", session=NAME, kind="gap_fill") == 1
+    # the messages the gap fill stands for (it counted the one SequenceReset)
+    assert value(s, "resent_messages_total", session=NAME, kind="gap_fill") == 3
 
 
 def test_venue_feed_and_algo_metrics(served: tuple[Harness, GatewayMetrics, int]) -> None:
@@ -329,3 +339,41 @@ def test_strategy_label_is_one_name_for_both_metrics() -> None:
                       ("strategy_latency_seconds_count", "twap"),
                       ("orders_submitted_total", "passivepov"),
                       ("strategy_latency_seconds_count", "passivepov")}
+
+
+def test_a_replace_is_not_an_order_added(tmp_path: Path) -> None:
+    """A replace that moves an order's price or raises its quantity rests it again in the
+    book (a REST event after its REPLACE): orders_added_total counted it as a new order."""
+    root = Path(__file__).resolve().parents[1]
+    gw = load_config(root / "sessions/venue.yaml")
+    app = VenueApplication(gw)
+    app.metrics = GatewayMetrics()
+    client = RecordingHandle(gw.sessions[0])
+    app.on_logon(client, T0)  # type: ignore[arg-type]
+    dd = load_builtin("FIX.4.4")
+    for text in ("35=D|11=A|54=1|38=10|40=2|44=20|55=AAPL|60=20240506-09:30:00",
+                 "35=D|11=B|54=1|38=10|40=2|44=19|55=AAPL|60=20240506-09:30:00",
+                 "35=G|11=A2|41=A|54=1|38=10|40=2|44=21|55=AAPL|60=20240506-09:30:00",
+                 "35=G|11=B2|41=B|54=1|38=50|40=2|44=19|55=AAPL|60=20240506-09:30:00"):
+        app.on_message(client, decode_bytes(frame("FIX.4.4", text), dd),  # type: ignore[arg-type]
+                       T0)
+    assert [m.body.get_str(150) for m in client.sent] == ["0", "0", "5", "5"]
+    assert app.metrics.registry.get_sample_value("orders_added_total",
+                                                 {"symbol": "AAPL"}) == 2
+
+
+def test_the_metrics_url_of_an_ipv6_host_is_a_url(tmp_path: Path) -> None:
+    """``metrics on http://::1:P/metrics`` was printed: not a URL anyone could open."""
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "sessions/venue.yaml").read_text())
+    config["metrics"] = {"host": "::1", "port": 0}
+    path = tmp_path / "venue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc, _ = start_gateway(path, tmp_path / "run")
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        assert url.startswith("http://[::1]:"), url
+        assert b"messages_received_total" in urllib.request.urlopen(url, timeout=5).read()
+    finally:
+        assert stop_gateway(proc) == 0

@@ -274,7 +274,7 @@ def test_feed_liquidity_trades_and_a_level_the_feed_deletes_keeps_client_orders(
     # the feed deletes the 9.99 level (it fell out of a limited-depth view): its own
     # liquidity goes, C2's order stays where it was
     book.delete(0, Side.BUY, 999, 1 << 40)
-    assert v.feed_applied("AAPL", [1000], [5], NOW) == []
+    assert v.feed_applied("AAPL", [1000], [5], NOW) == [] and v.uncross("AAPL", NOW) == []
     order = v.order("C2", "b2")
     assert order is not None and order.leaves == 20 and order.status == NEW
     assert [(lv.price, lv.qty) for lv in book.depth(Side.BUY)] == [(999, 20)]

@@ -10,15 +10,24 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from algos.strategy import MarketWatch
 from engine.book_types import Side
+from fixspec.dictionary import load_builtin
+from gateway.codec import decode_bytes
+from gateway.config import load_config
+from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
 from gateway.md_feed import WATCH_HIGH, WATCH_LOW, MarketDataFeed, MdLogReader
+from gateway.metrics import GatewayMetrics
 from gateway.venue import NewOrder, Venue
+from gateway.venue_app import VenueApplication
 from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, VenueConfig
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import ExecReport, Report
+from tests.engine_apps import RecordingHandle
+from tests.fixpeer import frame
 from tests.test_md_feed import line, log_time, message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +38,15 @@ SPEC = SymbolSpec("AMZN", tick_size=Decimal("0.0001"))
 
 
 
+def fix44(text: str) -> Message:
+    """A FIX 4.4 application message from ``|``-separated fields."""
+    return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
+
+
 def applied(venue: Venue, change: FeedChange, at: datetime) -> list[Report]:
     """What the venue reports of a feed change (as VenueApplication.on_market hands it)."""
-    return venue.feed_applied(change.symbol, change.trade_prices, change.trade_sizes, at,
-                              change.fills)
+    return [*venue.feed_applied(change.symbol, change.trade_prices, change.trade_sizes, at,
+                                change.fills), *venue.uncross(change.symbol, at)]
 
 def replay(speed: float = 1.0) -> tuple[FeedReplay, Venue]:
     feed = FeedReplay(MarketDataFeedConfig((LOG,), speed), {"AMZN": SPEC})
@@ -343,6 +357,52 @@ def test_the_log_s_print_of_a_replayed_order_a_client_took_whole_is_not_printed_
     changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
     assert [(c.symbol, list(c.trade_prices), list(c.trade_sizes)) for c in changes] == [
         ("ABC", [990], [40])]
+
+
+def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_to(
+        tmp_path: Path) -> None:
+    """One log message prints 10.05, then adds an ask at 10.01 that crosses a client's buy
+    resting at 10.02, which trades at once. Subscribers got the 10.02 trade first and the
+    10.05 print in a later refresh, so their last trade disagreed with the venue's (the
+    price band's reference). Now the tape is in the order things happened. Both that trade
+    and the print's fill of a client sell ahead of it count in trades_executed_total (the
+    feed's fills, made in C without book events, were not counted)."""
+    t = ["20120621-13:30:00.000000001", "20120621-13:30:03.000000001"]
+    log = tmp_path / "print.md.log"
+    log.write_bytes(b"".join([
+        line("55=AAPL|268=2|269=0|278=1|270=9.9|271=100|269=1|278=2|270=10.05|271=100", "W",
+             time=t[0], seq=1),
+        line("268=3|279=0|269=2|55=AAPL|270=10.05|271=100|37=2|"
+             "279=2|269=1|278=2|55=AAPL|270=10.05|271=100|"
+             "279=0|269=1|278=7|55=AAPL|270=10.01|271=100", time=t[1], seq=2)]))
+    config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
+    config["venue"]["market_data"] = {"log": str(log), "speed": 1}
+    path = tmp_path / "venue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    gw = load_config(path)
+    app = VenueApplication(gw)
+    app.metrics = GatewayMetrics()
+    c1, c2 = (RecordingHandle(next(s for s in gw.sessions if s.target_comp_id == comp_id))
+              for comp_id in ("CLIENT1", "CLIENT2"))
+    for h in (c1, c2):
+        app.on_logon(h, T0)  # type: ignore[arg-type]
+    app.on_timer(T0)  # the snapshot
+    app.on_message(c2, fix44("35=V|262=T|263=1|264=0|265=1|267=1|269=2|146=1|55=AAPL"),
+                   T0)  # type: ignore[arg-type]
+    app.on_message(c1, fix44("35=D|11=B|54=1|38=100|40=2|44=10.02|55=AAPL|59=0|"
+                             "60=20261125-15:00:00"), T0)  # type: ignore[arg-type]
+    # ahead of the ask the log executes: filled by that print (in C, no book event)
+    app.on_message(c2, fix44("35=D|11=S|54=2|38=30|40=2|44=10.04|55=AAPL|59=0|"
+                             "60=20261125-15:00:00"), T0)  # type: ignore[arg-type]
+    app.on_timer(T0 + timedelta(seconds=3))
+    assert [(m.body.get_str(32), m.body.get_str(31)) for m in c2.sent
+            if m.msg_type == "8" and m.body.get_str(150) == "F"] == [("30", "10.04")]
+    prints = [(e.get_str(270), e.get_str(271)) for m in c2.sent if m.msg_type == "X"
+              for group in [m.body.group(268)] if group is not None for e in group.entries]
+    assert prints == [("10.05", "100"), ("10.02", "100")]
+    assert app.venue.last_trade["AAPL"] == Decimal("10.02")
+    assert app.metrics.registry.get_sample_value("trades_executed_total",
+                                                 {"symbol": "AAPL"}) == 2
 
 
 @pytest.mark.parametrize("stop_at_fill", [False, True])
