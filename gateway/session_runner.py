@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -245,6 +246,8 @@ class SessionRunner:
                               config.target_comp_id)
         self._flush_logs = flush_logs
         self.batch = batch or OutputBatch()
+        #: time.perf_counter() of the last read from the peer (0: none yet)
+        self.read_at = 0.0
         self._pending: list[bytes] = []  # bytes held by the batch
         # the held messages' log lines, written once the batch has stored them
         self._pending_lines: list[tuple[datetime, bytes]] = []
@@ -553,6 +556,7 @@ class SessionRunner:
         """Hand ``data`` to the session and its messages to the application, then persist the
         inbound number. Slices of COMMIT_BYTES bound what a crash makes the peer resend (and
         the application see twice, as PossDup) to about one slice of messages."""
+        self.read_at = time.perf_counter()  # when ``data`` was read (market data's latency)
         for at in range(0, len(data), COMMIT_BYTES):
             with self.batch:
                 self._handle(self.session.data_received(data[at:at + COMMIT_BYTES],

@@ -675,11 +675,12 @@ class AlgoGatewayApplication:
             else:
                 self._not_the_desks(report, now)
         elif kind in ("W", "X"):
-            started = time.perf_counter()
+            # from the read that brought the message (framing, checks, logging, the store
+            # and the messages before it in that read included) to the level books updated
+            started = getattr(self.upstream, "read_at", 0.0) or time.perf_counter()
             changed = self._market_data(message)
             metrics = self.desk.metrics
             if metrics is not None:
-                # from the message reaching the application to the level books updated
                 metrics.ingestion_latency(time.perf_counter() - started, feed=self.upstream_name)
                 for symbol in changed:
                     levels = self.books[symbol].levels

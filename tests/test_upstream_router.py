@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
 from gateway.echo_app import EchoApplication
 from gateway.fixmessage import Message
+from gateway.metrics import GatewayMetrics
 from gateway.routers import parent_of
 from gateway.store import MemoryStore
 from gateway.upstream import AlgoGatewayApplication
@@ -39,6 +41,7 @@ class Link:
     config: SessionConfig
     logged_on: bool = False
     sent: list[Message] = field(default_factory=list)
+    read_at: float = 0.0  # SessionRunner.read_at: when the last read came (0: none)
 
     def send(self, message: Message) -> None:
         assert self.logged_on, "nothing may be sent on a link that is down"
@@ -309,6 +312,25 @@ def test_the_session_runner_hands_a_received_reject_to_the_application(
     h.send("35=3|45=1|373=1|58=no")
     assert app.rejects == ["1"]
     h.close()
+
+
+def test_market_data_latency_counts_from_the_read_that_brought_it(tmp_path: Path) -> None:
+    """ingestion_latency_seconds started when the application got the message: framing,
+    checks, logging, the store and the messages ahead of it in the same read were left
+    out. It starts at the read now (SessionRunner.read_at)."""
+    h = Harness(tmp_path, [])
+    before = time.perf_counter()
+    h.logon()
+    assert before <= h.runner.read_at <= time.perf_counter()
+    h.close()
+    app, venue = _app()
+    app.desk.metrics = metrics = GatewayMetrics()
+    app.on_logon(venue, NOW)
+    venue.read_at = time.perf_counter() - 0.5  # read half a second before it is handled
+    app.on_message(venue, message("35=W|55=AAPL|268=1|269=0|270=99.99|271=500"), NOW)
+    got = metrics.registry.get_sample_value("ingestion_latency_seconds_sum",
+                                            {"feed": app.upstream_name})
+    assert got is not None and got >= 0.5
 
 
 def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None:
