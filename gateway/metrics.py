@@ -75,14 +75,17 @@ moment an acceptor's connection starts waiting for a Logon (seen with the Logon)
 from __future__ import annotations
 
 import math
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client import Enum as EnumMetric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.codec import peek_field
@@ -439,12 +442,19 @@ class GatewayMetrics:
     # -- HTTP -------------------------------------------------------------------------------
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serve ``/metrics`` on ``host:port`` from a daemon thread; return the port really
-        bound (port 0 picks a free one). One server per instance; :meth:`close` stops it."""
+        """Serve ``/metrics`` on ``host:port`` from a daemon thread, a thread a connection;
+        return the port really bound (port 0 picks a free one). A connection that sends
+        nothing for :attr:`_Handler.timeout` seconds is closed, its thread freed. One server
+        per instance; :meth:`close` stops it."""
         if self._server is not None:
             raise RuntimeError("the metrics endpoint is already being served")
-        # prometheus-client >= 0.20 returns the server and its thread.
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        server_class = type("_Server", (ThreadingWSGIServer,), {"address_family": family})
+        self._server = make_server(host, port, make_wsgi_app(self.registry), server_class,
+                                   handler_class=_Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="metrics http", daemon=True)
+        self._thread.start()
         return int(self._server.server_address[1])
 
     @property
@@ -459,3 +469,14 @@ class GatewayMetrics:
             if self._thread is not None:
                 self._thread.join(timeout=5)
             self._server = self._thread = None
+
+
+class _Handler(WSGIRequestHandler):
+    """A metrics request: a client that stalls is dropped after ``timeout`` seconds (a
+    thread each, so a pile of idle connections must not hold threads for ever); nothing is
+    written to stderr for each request."""
+
+    timeout = 10.0
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixspec.dictionary import load_builtin
+from gateway import metrics as metrics_module
 from gateway.codec import decode_bytes
 from gateway.config import load_config
 from gateway.metrics import (
@@ -349,14 +351,13 @@ def test_a_replace_is_not_an_order_added(tmp_path: Path) -> None:
     app = VenueApplication(gw)
     app.metrics = GatewayMetrics()
     client = RecordingHandle(gw.sessions[0])
-    app.on_logon(client, T0)  # type: ignore[arg-type]
+    app.on_logon(client, T0)
     dd = load_builtin("FIX.4.4")
     for text in ("35=D|11=A|54=1|38=10|40=2|44=20|55=AAPL|60=20240506-09:30:00",
                  "35=D|11=B|54=1|38=10|40=2|44=19|55=AAPL|60=20240506-09:30:00",
                  "35=G|11=A2|41=A|54=1|38=10|40=2|44=21|55=AAPL|60=20240506-09:30:00",
                  "35=G|11=B2|41=B|54=1|38=50|40=2|44=19|55=AAPL|60=20240506-09:30:00"):
-        app.on_message(client, decode_bytes(frame("FIX.4.4", text), dd),  # type: ignore[arg-type]
-                       T0)
+        app.on_message(client, decode_bytes(frame("FIX.4.4", text), dd), T0)
     assert [m.body.get_str(150) for m in client.sent] == ["0", "0", "5", "5"]
     assert app.metrics.registry.get_sample_value("orders_added_total",
                                                  {"symbol": "AAPL"}) == 2
@@ -377,3 +378,19 @@ def test_the_metrics_url_of_an_ipv6_host_is_a_url(tmp_path: Path) -> None:
         assert b"messages_received_total" in urllib.request.urlopen(url, timeout=5).read()
     finally:
         assert stop_gateway(proc) == 0
+
+
+def test_a_metrics_connection_that_sends_nothing_is_closed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each connection holds a thread, and one that never sent its request held it for
+    ever: enough idle connections and the process ran out of threads."""
+    monkeypatch.setattr(metrics_module._Handler, "timeout", 0.3)
+    m = GatewayMetrics()
+    port = m.serve("127.0.0.1", 0)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as idle:
+            assert idle.recv(1) == b""  # closed by the server, well before our 5 s
+        assert b"# HELP" in urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    finally:
+        m.close()

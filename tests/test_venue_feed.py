@@ -385,15 +385,15 @@ def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_
     c1, c2 = (RecordingHandle(next(s for s in gw.sessions if s.target_comp_id == comp_id))
               for comp_id in ("CLIENT1", "CLIENT2"))
     for h in (c1, c2):
-        app.on_logon(h, T0)  # type: ignore[arg-type]
+        app.on_logon(h, T0)
     app.on_timer(T0)  # the snapshot
     app.on_message(c2, fix44("35=V|262=T|263=1|264=0|265=1|267=1|269=2|146=1|55=AAPL"),
-                   T0)  # type: ignore[arg-type]
+                   T0)
     app.on_message(c1, fix44("35=D|11=B|54=1|38=100|40=2|44=10.02|55=AAPL|59=0|"
-                             "60=20261125-15:00:00"), T0)  # type: ignore[arg-type]
+                             "60=20261125-15:00:00"), T0)
     # ahead of the ask the log executes: filled by that print (in C, no book event)
     app.on_message(c2, fix44("35=D|11=S|54=2|38=30|40=2|44=10.04|55=AAPL|59=0|"
-                             "60=20261125-15:00:00"), T0)  # type: ignore[arg-type]
+                             "60=20261125-15:00:00"), T0)
     app.on_timer(T0 + timedelta(seconds=3))
     assert [(m.body.get_str(32), m.body.get_str(31)) for m in c2.sent
             if m.msg_type == "8" and m.body.get_str(150) == "F"] == [("30", "10.04")]
