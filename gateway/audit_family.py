@@ -106,12 +106,14 @@ def find_family(links: Links[K], cl_ord_id: K, session: str | None = None
     found, cl_ids, order_ids = _expand(links, [(True, cl_ord_id, session)], children=True)
     parents = {p for r in found if (p := links.ids(r)[4]) is not None} - cl_ids
     if parents:
-        # A parent's session is that of its decisions; without any, every session's.
+        # A parent's session is that of its decisions; without any, every session's. The
+        # desk names a parent by its OrderID or (an algo gateway's) ClOrdID: both are
+        # followed, so the client's order and its reports are reached either way.
         seeds: list[_Item[K]] = []
         for p in sorted(parents):
             sessions = {links.session(r) for r in links.by_parent(p, None)
                         if links.ids(r)[0]} or {None}
-            seeds += [(True, p, s) for s in sorted(sessions, key=str)]
+            seeds += [(cl, p, s) for s in sorted(sessions, key=str) for cl in (True, False)]
         up, up_cl, up_orders = _expand(links, seeds, children=False)
         found |= up
         cl_ids |= up_cl
@@ -150,13 +152,14 @@ def _expand(links: Links[K], seeds: Iterable[_Item[K]],
             continue
         seen.add(item)
         is_cl, value, session = item
+        # an id is listed as what it named (a parent is sought as both)
         if is_cl:
-            cl_ids.add(value)
             for r in links.by_cl(value, session):
+                cl_ids.add(value)
                 take(r, session)
         else:
-            order_ids.add(value)
             for r in links.by_order(value, session):
+                order_ids.add(value)
                 take(r, session)
         # A parent is named by its ClOrdID or by its OrderID (the gateway's algo desk
         # uses the OrderID, which stays the same through replaces).

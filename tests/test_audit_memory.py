@@ -136,7 +136,22 @@ def test_family_spread_over_files_with_records_without_time(tmp_path: Path) -> N
     # c.jsonl:3 follows c.jsonl:2 (2 s).
     assert sources(relation) == [f"{a}:1", f"{a}:2", f"{c}:2", f"{c}:3", f"{b}:1", f"{b}:2",
                                  f"{c}:1"]
-    assert relation.cl_ord_ids == {"C1", "P"} and relation.parents == {"P"}
+    assert relation.cl_ord_ids == {"C1"} and relation.parents == {"P"}  # P: an OrderID
+
+
+def test_a_child_of_a_parent_named_by_its_orderid_shows_the_clients_order(
+        tmp_path: Path) -> None:
+    """The desk names a parent by its OrderID (P-1); the child's timeline sought only a
+    ClOrdID P-1, so the client's NewOrderSingle and the parent's reports were missing."""
+    (tmp_path / "a.jsonl").write_text(
+        record(0, "order", cl_ord_id="CP", session="S", msg_type="D")
+        + record(1, "order", cl_ord_id="CP", order_id="P-1", session="S")
+        + record(2, "algo", parent="P-1", child="C1", cl_ord_id="C1")
+        + record(3, "order", cl_ord_id="C1", order_id="V1", parent="P-1", session="D")
+        + record(4, "order", cl_ord_id="OTHER", order_id="P-2", session="S"))
+    relation = assert_one(find_files(tmp_path), "C1")
+    assert sources(relation) == ["a.jsonl:1", "a.jsonl:2", "a.jsonl:3", "a.jsonl:4"]
+    assert (relation.cl_ord_ids, relation.order_ids) == ({"C1", "CP"}, {"P-1", "V1"})
 
 
 def test_gzip_files_are_read_twice(tmp_path: Path) -> None:
