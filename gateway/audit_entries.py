@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -103,25 +104,41 @@ class Reading:
             self.warnings.append(problem)
 
 
-def find_files(path: Path) -> list[Path]:
+def find_files(path: Path, unreadable: list[str] | None = None) -> list[Path]:
     """``path`` itself if it is a file; else the log files under it (see
-    :data:`LOG_SUFFIXES`; also rotated, and gzipped), recursively, skipping hidden ones and
-    event logs (``*.event.*``, QuickFIX's naming and ours: their lines quote what peers
-    sent, a refused stranger's bytes included, and are no record of messages), sorted.
-    Raises OSError if ``path`` does not exist."""
+    :data:`LOG_SUFFIXES`; also rotated, and gzipped), recursively, through symlinked
+    folders too (each folder once: a link loop ends), skipping hidden ones and event logs
+    (``*.event.*``, QuickFIX's naming and ours: their lines quote what peers sent, a refused
+    stranger's bytes included, and are no record of messages), sorted. A folder that cannot
+    be read is named in ``unreadable`` (when given). Raises OSError if ``path`` does not
+    exist."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
+
+    def refused(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename}: cannot read the folder: "
+                              f"{exc.strerror or exc}")
+
     out = []
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+    folders: set[tuple[int, int]] = set()
+    for top, dirs, names in os.walk(path, onerror=refused, followlinks=True):
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in folders:
+            dirs[:] = []  # reached again through a link: read once
             continue
-        name = _ROTATED.sub("", p.name[:-3] if p.name.endswith(".gz") else p.name)
-        if (name.endswith(LOG_SUFFIXES) or ".log." in name) and ".event." not in name:
-            out.append(p)
-    return out
+        folders.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for n in names:
+            p = Path(top, n)
+            if n.startswith(".") or not p.is_file():
+                continue
+            name = _ROTATED.sub("", n[:-3] if n.endswith(".gz") else n)
+            if (name.endswith(LOG_SUFFIXES) or ".log." in name) and ".event." not in name:
+                out.append(p)
+    return sorted(out)
 
 
 def _open(path: Path) -> io.BufferedIOBase:

@@ -154,7 +154,10 @@ def time_text(entry: Entry) -> str:
     """The record's time in UTC, ``2024-03-04 14:30:00.010000``; ``-`` if it has none."""
     if entry.time is None:
         return "-"
-    return entry.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    try:
+        return entry.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    except OverflowError:  # a time UTC cannot hold (year 1 at +01:00): shown as written
+        return entry.time.isoformat()
 
 
 def iter_lines(entries: Sequence[Entry]) -> Iterator[str]:

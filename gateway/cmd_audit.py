@@ -66,14 +66,25 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    files = [path for root in args.paths for path in find_files(root)]
+    folders_unread: list[str] = []
+    files = _once([path for root in args.paths for path in find_files(root, folders_unread)])
     if not files:
+        for problem in folders_unread:
+            print(f"gateway audit: {problem}", file=sys.stderr)
         print(f"gateway audit: no log files under {', '.join(map(str, args.paths))}",
               file=sys.stderr)
-        return 1
+        return 2 if folders_unread else 1
     # Two passes over the files, memory bounded by the order's records (see read_related):
-    # a desk's day of logs is gigabytes.
-    reading, relations = read_related(files, args.clordid, max_warnings=MAX_WARNINGS)
+    # a desk's day of logs is gigabytes. Ids are read from the logs' bytes as latin-1: an
+    # id typed with other than ASCII is sought as its UTF-8 bytes read so, then as typed
+    # (a JSON audit log of another system may hold it as text).
+    for wanted in dict.fromkeys((_as_read(args.clordid), args.clordid)):
+        reading, relations = read_related(files, wanted, max_warnings=MAX_WARNINGS)
+        if relations:
+            break
+    for problem in folders_unread:  # (its files are missing from the timeline)
+        print(f"gateway audit: {problem}", file=sys.stderr)
+    incomplete = bool(reading.unreadable or folders_unread)
     for warning in reading.warnings:
         print(f"gateway audit: {warning}", file=sys.stderr)
     if reading.more_warnings:
@@ -84,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not relations:
         print(f"gateway audit: no record mentions ClOrdID {args.clordid!r} "
               f"({reading.records} records in {reading.files} files read)", file=sys.stderr)
-        return 2 if reading.unreadable else 1
+        return 2 if incomplete else 1
     if args.session is not None:
         chosen = [r for r in relations if args.session in r.names]
         if not chosen:
@@ -97,7 +108,29 @@ def run(args: argparse.Namespace) -> int:
         _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # no flush error at exit
-    return 2 if reading.unreadable else 0  # (a timeline that may lack records)
+    return 2 if incomplete else 0  # (a timeline that may lack records)
+
+
+def _once(files: list[Path]) -> list[Path]:
+    """``files`` without a file reached a second time (a link to one, overlapping PATHs):
+    read twice, its records were listed twice."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            out.append(path)  # (reading it says what is wrong)
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            out.append(path)
+    return out
+
+
+def _as_read(cl_ord_id: str) -> str:
+    """``cl_ord_id`` as the logs' ids are read: its UTF-8 bytes, each a latin-1 character."""
+    return cl_ord_id.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _print(relations: list[Relation], args: argparse.Namespace) -> None:

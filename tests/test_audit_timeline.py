@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from gateway.cli import main
 from gateway.msglog import SessionLog
 from tests.audit_samples import FIX_NAME, JSON_NAME, SAMPLES, generate
 from tests.fixpeer import frame
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixlogs"
 KOD_BON = SHARED / "FIX.4.2-KOD-BON.messages.current.log"
@@ -363,3 +368,67 @@ def test_sessions_of_a_captured_log_are_told_by_comp_ids(capsys: pytest.CaptureF
     code, out, _ = run(capsys, str(tmp_path), "--clordid", "1", "--session", "DESK1")
     assert code == 0 and len(out) == 3 and "IBM" not in "\n".join(out)
     assert out[0].endswith("; session FIX.4.4:BROKER<->DESK1")
+
+
+def test_linked_folders_and_files_are_read_once(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    """A symlinked log folder was skipped without a word; a file reached twice (a link to
+    it beside it, or overlapping PATHs) was read twice, every record listed twice. A link
+    loop still ends."""
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(SAMPLES / FIX_NAME, real / FIX_NAME)
+    (real / "copy.log").symlink_to(real / FIX_NAME)
+    (real / "loop").symlink_to(real)
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "today").symlink_to(real)
+    code, lines, _ = run(capsys, str(top), "--clordid", "A2")
+    assert code == 0 and lines
+    once = lines
+    code, lines, _ = run(capsys, str(top), str(real / FIX_NAME), "--clordid", "A2")
+    assert code == 0 and lines == once
+    assert len({line.split()[2].rsplit(":", 1)[0] for line in lines[1:]}) == 1  # one file
+    assert len(set(lines)) == len(lines)  # each record once
+
+
+def test_an_id_typed_with_other_than_ascii_is_found(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    """Logs' bytes are read as latin-1: 'ordé1' typed (UTF-8) was never found."""
+    line = frame("FIX.4.4", "35=D|49=A|56=B|34=1|52=20240304-14:30:00.000|11=ordé1|55=X|54=1")
+    (tmp_path / "a.log").write_bytes(b"20240304-14:30:00.000000 : " + line + b"\n")
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "ordé1")
+    assert code == 0 and len(lines) == 2
+
+
+def test_a_time_utc_cannot_hold_is_shown_as_written(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    """ts 0001-01-01T00:00:00+01:00 is before UTC's first day: a traceback (OverflowError)."""
+    (tmp_path / "a.jsonl").write_text(json.dumps(
+        {"ts": "0001-01-01T00:00:00+01:00", "kind": "order", "event": "new",
+         "cl_ord_id": "X1"}) + "\n")
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "X1")
+    assert code == 0 and lines[1].startswith("0001-01-01T00:00:00+01:00")
+
+
+def test_a_folder_that_cannot_be_read_is_named_and_the_status_is_2(tmp_path: Path) -> None:
+    """It was skipped without a word: 'no record mentions' and exit 1, as if nothing were
+    missing. (Run without the capabilities that let root read any folder.)"""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(SAMPLES / FIX_NAME, locked / FIX_NAME)
+    shutil.copy(SAMPLES / FIX_NAME, tmp_path / FIX_NAME)
+    locked.chmod(0)
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+            "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    if drop and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: every folder is readable")
+    try:
+        proc = subprocess.run([*drop, sys.executable, "-m", "gateway.cli", "audit",
+                               str(tmp_path), "--clordid", "A2"], capture_output=True,
+                              text=True, cwd=ROOT, timeout=60)
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{locked}: cannot read the folder: Permission denied" in proc.stderr
+    assert proc.stdout.startswith("ClOrdID A2:")  # what could be read is shown
