@@ -93,9 +93,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway audit: {problem}; what it held before that was read, the rest is "
               "missing from the timeline", file=sys.stderr)
     if not relations:
-        print(f"gateway audit: no record mentions ClOrdID {args.clordid!r} "
-              f"({reading.records} records in {reading.files} files read)", file=sys.stderr)
-        return 2 if incomplete else 1
+        # (a record the problems above name, a message cut short by a crash, may be it)
+        hidden = reading.warnings or reading.more_warnings
+        print(f"gateway audit: no {'readable ' if hidden else ''}record mentions ClOrdID "
+              f"{args.clordid!r} ({reading.records} records in {reading.files} files read"
+              f"{'; the unreadable ones named above may' if hidden else ''})",
+              file=sys.stderr)
+        return 2 if incomplete or hidden else 1
     if args.session is not None:
         chosen = [r for r in relations if args.session in r.names]
         if not chosen:

@@ -432,3 +432,14 @@ def test_a_folder_that_cannot_be_read_is_named_and_the_status_is_2(tmp_path: Pat
     assert proc.returncode == 2, proc.stderr
     assert f"{locked}: cannot read the folder: Permission denied" in proc.stderr
     assert proc.stdout.startswith("ClOrdID A2:")  # what could be read is shown
+
+
+def test_nothing_found_beside_unreadable_messages_is_not_a_clean_no(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A crash cut the only message naming R1: 'no record mentions' and exit 1 said the
+    order was never there."""
+    line = frame("FIX.4.4", "35=D|49=A|56=B|34=1|52=20240304-14:30:00.000|11=R1|55=X|54=1")
+    (tmp_path / "a.log").write_bytes(b"20240304-14:30:00.000000 : " + line[:-20] + b"\n")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "R1")
+    assert code == 2 and lines == []
+    assert "no readable record mentions ClOrdID 'R1'" in err
