@@ -104,13 +104,17 @@ def find_family(links: Links[K], cl_ord_id: K, session: str | None = None
     session), see :func:`related`; the ClOrdIDs and OrderIDs reached, and the parents
     outside the order's own chain."""
     found, cl_ids, order_ids = _expand(links, [(True, cl_ord_id, session)], children=True)
-    parents = {p for r in found if (p := links.ids(r)[4]) is not None} - cl_ids
-    if parents:
+    cl_ids.add(cl_ord_id)  # the order asked about, whatever its records are
+    named = {p for r in found if (p := links.ids(r)[4]) is not None}
+    parents = named - cl_ids - order_ids
+    if named:
         # A parent's session is that of its decisions; without any, every session's. The
-        # desk names a parent by its OrderID or (an algo gateway's) ClOrdID: both are
-        # followed, so the client's order and its reports are reached either way.
+        # desk names a parent by its OrderID, a log of another system maybe by its ClOrdID:
+        # both are followed, so the client's order and its reports are reached either way.
+        # (Ids of the order's own chain too: followed again, they find nothing new, while
+        # leaving them out could leave a parent out where ids share keys, audit_id_index.)
         seeds: list[_Item[K]] = []
-        for p in sorted(parents):
+        for p in sorted(named):
             sessions = {links.session(r) for r in links.by_parent(p, None)
                         if links.ids(r)[0]} or {None}
             seeds += [(cl, p, s) for s in sorted(sessions, key=str) for cl in (True, False)]

@@ -216,17 +216,23 @@ def _candidates(
         timestamp = parse_log_timestamp(line[:pos], day_first=day_first, assume_tz=assume_tz)
         text = line[pos:]
         end_line = lineno
+        fresh = 0  # where the text not yet looked at for a CheckSum starts
         while True:
             d = _delimiter(text)
-            restored = _restore(text, d) if d else text
-            if d == b"" or (d is not None and _TRAILER.search(restored)):
+            # only a line that brings a "10=" can end the message: the whole text is
+            # restored (a delimiter's meaning depends on what follows it) only then, so a
+            # run of text lines after a message without its CheckSum costs linear time
+            if d == b"" or (d is not None and b"10=" in text[max(0, fresh - 3):]
+                            and _TRAILER.search(_restore(text, d))):
                 break
+            fresh = len(text)
             nxt = it.peek()
             if nxt is None or not nxt[1].strip() or _START in nxt[1] or len(text) > max_size:
                 break
             next(it)
             text += nxt[1]
             end_line = nxt[0]
+        restored = _restore(text, d) if d else text
         if not d:
             yield _Candidate(lineno, end_line, timestamp, text, b"", False,
                              "no BeginString followed by a delimiter")

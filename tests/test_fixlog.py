@@ -186,3 +186,24 @@ def test_reading_from_memory_with_any_line_endings() -> None:
 )  # fmt: skip
 def test_log_timestamps(text: bytes, kwargs: dict[str, object], expected: datetime | None) -> None:
     assert parse_log_timestamp(text, **kwargs) == expected  # type: ignore[arg-type]
+
+
+def test_text_lines_after_a_message_without_checksum_are_joined_in_linear_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each text line joined to a message still looking for its CheckSum restored the whole
+    joined text again: 20,000 lines took seconds. Only a line that brings a "10=" can end
+    the message, so only then is the text restored; the message is still found whole."""
+    from gateway import fixlog
+    calls = Counter[int]()
+    real = fixlog._restore
+
+    def counted(text: bytes, d: bytes) -> bytes:
+        calls[0] += 1
+        return real(text, d)
+
+    monkeypatch.setattr(fixlog, "_restore", counted)
+    cut = b"8=FIX.4.4|9=5|35=0|49=A|56=B|34=1"  # no CheckSum: every text line after it joins
+    split = [b"8=FIX.4.4|9=39|35=0|49=A|56=B|34=2|", b"52=20240101-00:00:00|10=123|"]
+    lines = [cut, *(b"text %d" % i for i in range(2000)), *split]
+    list(fixlog.read_log_lines(lines, "t"))
+    assert calls[0] <= 6  # (one a candidate, one a line holding "10=")
