@@ -65,6 +65,8 @@ class RiskGates:
         for fill in fills:
             if fill.time is not None and trading_day(schedule, fill.time) == today:
                 gate.on_fill(fill.symbol, fill.side, fill.qty, fill.price)
+                if fill.mark is not None:  # (a sum at its average: marked at its last fill)
+                    gate.on_mid(fill.symbol, fill.mark)
 
     def existing(self, session: str) -> RiskGate | None:
         """The gate of ``session`` if one was made (no new one for bookkeeping)."""

@@ -282,15 +282,19 @@ class AlgoGatewayApplication:
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started
+                again = len(parent.missed)  # (announced first: delivered once before)
                 self._report_lost(order_id, parent, started,
-                                  parent.announce(partial(next, self._exec_ids), now), now)
+                                  parent.announce(partial(next, self._exec_ids), now), now,
+                                  again=again)
 
     def _report_lost(self, order_id: str, parent: LostParent, started: bool,
-                     reports: list[Report], now: datetime) -> None:
+                     reports: list[Report], now: datetime, *, again: int = 0) -> None:
         """Deliver a lost parent's ``reports`` (``started``: whether it had made its first
-        ones before): audited as found with its first; kept for the client session's
-        resets in the form a later restart reads right (LostParent.carried) while the
-        client's cancel is pending or the client heard nothing new of it."""
+        ones before; the first ``again`` were delivered before, and a reset discarded them:
+        their fills are the day's once already): audited as found with its first; kept for
+        the client session's resets in the form a later restart reads right
+        (LostParent.carried) while the client's cancel is pending or the client heard
+        nothing new of it."""
         name = parent.state.owner
         if not started and parent.started:
             found = parent.found
@@ -304,7 +308,7 @@ class AlgoGatewayApplication:
         client = self.sessions.get(name)
         if client is None or not client.logged_on:
             parent.unheard += reports  # stored for its resend, unless a reset discards them
-        self._deliver(reports, now)
+        self._deliver(reports, now, again=again)
         if not parent.done and (parent.cancel_request is not None
                                 or not self._parents.kept(name, order_id)):
             self._parents.keep(parent.carried(partial(next, self._exec_ids), now))
@@ -813,10 +817,11 @@ class AlgoGatewayApplication:
         b.set_group(symbols)
         return msg
 
-    def _deliver(self, reports: Sequence[Report], now: datetime) -> None:
+    def _deliver(self, reports: Sequence[Report], now: datetime, *, again: int = 0) -> None:
         """Parent reports to the clients (each open parent's last one kept for the resets,
-        venue_restart.SessionOrders)."""
-        for r in reports:
+        venue_restart.SessionOrders); the first ``again`` were delivered before (their
+        fills are not the day's a second time)."""
+        for i, r in enumerate(reports):
             session = self.sessions.get(r.owner)
             if session is None:
                 continue
@@ -824,7 +829,7 @@ class AlgoGatewayApplication:
                 # a status report changes nothing: the last report that did stays the one a
                 # reset carries (a request's acknowledgement, which a restart looks for)
                 if r.order_id not in ("", "NONE") and r.exec_type != ORDER_STATUS:
-                    self._parents.keep(r)
+                    self._parents.keep(r, fill=i >= again)
                 session.send(exec_report_message(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))

@@ -128,15 +128,20 @@ class StoredFill:
     qty: int
     price: Decimal
     time: datetime | None
+    #: the price to mark the position at after this fill, where not its own: a day's sum
+    #: (DayFills) is read back at its average price, marked at its last fill's
+    mark: Decimal | None = None
 
 
 @dataclass(slots=True)
 class _Sum:
-    """Fills of one symbol and side: their quantity, value (quantity x price) and last time."""
+    """Fills of one symbol and side: their quantity, value (quantity x price), the last
+    one's time and price."""
 
     qty: int
     value: Decimal
     last: datetime
+    last_px: Decimal
 
 
 class DayFills:
@@ -165,21 +170,25 @@ class DayFills:
                 self._span = (t, trading_day_end(self.schedule, t))
         total = self.sums.get((fill.symbol, fill.side))
         if total is None:
-            self.sums[(fill.symbol, fill.side)] = _Sum(fill.qty, fill.qty * fill.price, t)
+            self.sums[(fill.symbol, fill.side)] = _Sum(fill.qty, fill.qty * fill.price, t,
+                                                       fill.mark or fill.price)
         else:
             total.qty += fill.qty
             total.value += fill.qty * fill.price
-            total.last = max(total.last, t)
+            if t >= total.last:
+                total.last, total.last_px = t, fill.mark or fill.price
 
     def records(self) -> list[bytes]:
-        """A store record of each sum (:data:`DAY_FILLS`), for :func:`recover` to read back
-        as one fill: LastQty (32) the quantity, GrossTradeAmt (381) the value, TransactTime
-        (60) the day's last fill."""
+        """A store record of each sum (:data:`DAY_FILLS`), oldest last fill first, for
+        :func:`recover` to read back as one fill: LastQty (32) the quantity, GrossTradeAmt
+        (381) the value, TransactTime (60) and LastPx (31) the last fill's time and price
+        (what the position is marked at until a mid is known)."""
         micros = TimePrecision.MICROS
-        return [b"%s55=%s\x0154=%s\x0132=%d\x01381=%s\x0160=%s\x01" % (
+        return [b"%s55=%s\x0154=%s\x0132=%d\x01381=%s\x0131=%s\x0160=%s\x01" % (
                     DAY_FILLS, symbol.encode("latin-1"), b"1" if side == Side.BUY else b"2",
-                    s.qty, str(s.value).encode(), format_utc_timestamp(s.last, micros).encode())
-                for (symbol, side), s in self.sums.items()]
+                    s.qty, str(s.value).encode(), str(s.last_px).encode(),
+                    format_utc_timestamp(s.last, micros).encode())
+                for (symbol, side), s in sorted(self.sums.items(), key=lambda kv: kv[1].last)]
 
 
 def _day_fill(raw: bytes) -> StoredFill | None:
@@ -189,7 +198,7 @@ def _day_fill(raw: bytes) -> StoredFill | None:
     if qty <= 0 or value is None or f.get(54) not in ("1", "2"):
         return None
     return StoredFill(f.get(55, ""), Side.BUY if f[54] == "1" else Side.SELL, qty,
-                      value / qty, _time(f.get(60)))
+                      value / qty, _time(f.get(60)), stored_decimal(f.get(31)))
 
 
 def _fill(f: Mapping[int, str]) -> StoredFill | None:
@@ -390,10 +399,11 @@ class SessionOrders:
             self.stored[name] = found
         return fills
 
-    def keep(self, r: ExecReport) -> None:
+    def keep(self, r: ExecReport, *, fill: bool = True) -> None:
         """Keep ``r`` as its order's last report while the order is open (and once it is
-        done, that trading day, if ``keep_done``)."""
-        if r.last_qty > 0 and r.last_px is not None:
+        done, that trading day, if ``keep_done``); its fill is one of the day's unless
+        ``fill`` is False (a report sent again, counted when it was first sent)."""
+        if fill and r.last_qty > 0 and r.last_px is not None:
             day = self._day_fills.get(r.owner)
             if day is not None:
                 day.add(StoredFill(r.symbol, r.side, r.last_qty, r.last_px, r.time))

@@ -16,11 +16,12 @@ import pytest
 
 from fixspec.dictionary import SessionDictionaries, builtin_session, load_builtin
 from fixspec.fieldtypes import format_utc_timestamp
-from gateway.codec import decode_bytes, encode
+from gateway.codec import decode_bytes, encode, scan_fields
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
 from gateway.store import MemoryStore
 from gateway.upstream import AlgoGatewayApplication
+from gateway.venue_restart import DAY_FILLS
 from tests.fixpeer import fields, frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,6 +172,21 @@ def ends(messages: list[dict[int, str]]) -> list[tuple[str | None, ...]]:
     """The parent's reports among ``messages``: (ExecType, OrdStatus, CumQty, ClOrdID)."""
     return [(m.get(150), m.get(39), m.get(14), m.get(11)) for m in messages
             if m[35] == "8" and m.get(11) in ("P1", "C1")]
+
+
+def test_reports_heard_again_after_a_reset_count_their_fills_once() -> None:
+    """The reports a reset discarded come again at the client's reset Logon; their fills
+    were counted among the day's a second time, so a later reset carried 800 bought for a
+    fill of 400, and a restart after it held the client to twice its loss."""
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    gw.logon(gw.client, reset=True)  # the discarded reports come again
+    gw.client.reset()  # a later reset carries the day's fills
+    sums = [scan_fields(raw) for raw in gw.client.session.store.carried()
+            if raw.startswith(DAY_FILLS)]
+    assert [(f[55], f[54], f[32], f[381]) for f in sums] == [("AAPL", "1", "400", "40000")]
+    gw.start()  # a crash
+    assert [(f.symbol, f.qty) for f in gw.app.gates.restored[gw.client.name]] == [("AAPL", 400)]
 
 
 def test_a_reset_logon_hears_once_what_the_reset_discarded() -> None:

@@ -18,10 +18,12 @@ from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import decode_bytes, encode
 from gateway.config import SessionConfig, load_config
 from gateway.fixmessage import Message
+from gateway.risk_gates import RiskGates
 from gateway.store import MemoryStore, StoredMessage
 from gateway.venue_app import VenueApplication
 from gateway.venue_restart import RESTART_TEXT, DayFills, StoredFill, last_state, recover
 from tests.conformance.harness import Client
+from tests.engine_apps import RecordingHandle
 from tests.fixpeer import Peer, fields
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -80,11 +82,28 @@ def test_a_reset_carries_the_days_fills_as_sums_and_its_carried_reports_are_not_
     carried = [partial, *(StoredMessage(0, raw) for raw in sums.records())]
     got = recover([*carried, er(1, "11=B|37=O2|39=2|150=F|151=0|14=2|32=2|31=9|38=2|54=2|"
                                    "55=AAPL|60=20261125-17:00:00")])
-    assert [(f.symbol, f.side, f.qty, f.qty * f.price, f.time) for f in got.fills] == [
-        ("AAPL", Side.BUY, 10, Decimal("100.17"), t(25, 15)),
-        ("AAPL", Side.SELL, 5, Decimal("47.5"), t(25, 16)),
-        ("AAPL", Side.SELL, 2, Decimal(18), t(25, 17))]
+    assert [(f.symbol, f.side, f.qty, f.qty * f.price, f.time, f.mark) for f in got.fills] == [
+        ("AAPL", Side.BUY, 10, Decimal("100.17"), t(25, 15), Decimal("10.02")),
+        ("AAPL", Side.SELL, 5, Decimal("47.5"), t(25, 16), Decimal("9.5")),
+        ("AAPL", Side.SELL, 2, Decimal(18), t(25, 17), None)]
     assert list(got.orders) == ["O1", "O2"]  # the sums are no order
+
+
+def test_a_restored_sum_marks_the_position_at_its_last_fill_not_its_average() -> None:
+    """Bought 100 at 100, then 100 at 80: the position is worth 200 x 80, 2,000 down. Read
+    back from a reset's sum at its average (90), it was marked at 90: no loss at all, and
+    the client went past max_daily_loss after a reset and a crash."""
+    sums = DayFills(None)
+    for price, hour in ((Decimal(100), 14), (Decimal(80), 15)):
+        sums.add(StoredFill("AAPL", Side.BUY, 100, price, datetime(2026, 11, 25, hour,
+                                                                   tzinfo=UTC)))
+    config = load_config(ROOT / "sessions/venue.yaml")
+    client = next(c for c in config.sessions if c.target_comp_id == "CLIENT1")
+    gates = RiskGates(config, {client.name: RecordingHandle(client)})
+    gates.restored[client.name] = recover(StoredMessage(0, raw) for raw in sums.records()).fills
+    gates.restore_day(client.name, None, datetime(2026, 11, 25, 16, tzinfo=UTC))
+    gate = gates.existing(client.name)
+    assert gate is not None and gate.daily_pnl() == -2000
 
 
 def test_a_store_of_several_days_keeps_the_last_days_orders_and_the_open_ones() -> None:
