@@ -113,6 +113,8 @@ class MarketDataPublisher:
         self.send = send
         self.views = {s: _OrderView() for s in venue.specs}
         self.subs: dict[tuple[str, str], _Subscription] = {}
+        #: level differences wait for the caller's feed_changed (see there)
+        self.levels_held = False
         venue.on_book(self._on_book)
 
     # -- requests -------------------------------------------------------------------------
@@ -225,19 +227,24 @@ class MarketDataPublisher:
         changes, trades = self.views[symbol].apply(events)
         if not self.subs or not (changes or trades):
             return
-        self._publish(symbol, changes, trades)
+        self._publish(symbol, changes, trades, levels=not self.levels_held)
 
-    def feed_changed(self, symbol: str, prices: Sequence[int], sizes: Sequence[int]) -> None:
-        """A market-data feed changed ``symbol``'s book without book events: level
-        subscribers get the level differences, everyone who asked for trades the trades
-        (``prices`` in ticks and ``sizes``, in order; made into pairs only when someone
-        subscribes). (Order-by-order subscribers see the feed's liquidity only through
-        snapshots.)"""
+    def feed_changed(self, symbol: str, prices: Sequence[int] = (), sizes: Sequence[int] = (),
+                     *, levels: bool = True) -> None:
+        """A market-data feed changed ``symbol``'s book without book events: everyone who
+        asked for trades gets the trades (``prices`` in ticks and ``sizes``, in order; made
+        into pairs only when someone subscribes), and with ``levels`` level subscribers the
+        level differences. (Order-by-order subscribers see the feed's liquidity only through
+        snapshots.) While :attr:`levels_held`, the book's events publish no level
+        differences either: a caller that applies the feed's change in steps (its fills,
+        its prints, the trades its liquidity makes by crossing client orders) publishes the
+        levels once, at the end, so a level view never shows a book the steps leave
+        crossed for a moment."""
         if self.subs:
-            self._publish(symbol, [], list(zip(prices, sizes, strict=True)))
+            self._publish(symbol, [], list(zip(prices, sizes, strict=True)), levels=levels)
 
     def _publish(self, symbol: str, changes: list[tuple[str, str, _Entry]],
-                 trades: list[tuple[int, int]]) -> None:
+                 trades: list[tuple[int, int]], *, levels: bool = True) -> None:
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
         for sub in self.subs.values():
@@ -250,7 +257,7 @@ class MarketDataPublisher:
                         group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]), (278, key),
                                   (55, symbol), (270, spec.to_price(e.price)), (271, e.qty),
                                   (37, key))
-            else:
+            elif levels:
                 self._level_changes(sub, symbol, spec, book, group)
             if "2" in sub.types:
                 for ticks, qty in trades:

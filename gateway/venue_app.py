@@ -331,18 +331,25 @@ class VenueApplication:
             symbol = change.symbol
             if symbol in self.venue.specs:
                 # in the order it happened: the log's message (the fills it gave client
-                # orders, private first, then its book change and prints), then the trades
-                # of client orders its liquidity now crosses
-                fills = self.venue.feed_applied(symbol, change.trade_prices,
-                                                change.trade_sizes, now, change.fills)
-                if self.metrics is not None:  # (the feed matched them in C: no book events)
-                    for r in fills:
-                        if isinstance(r, ExecReport):
-                            self.metrics.trade(symbol, r.last_qty)
-                self.deliver(fills, now)
-                self.market_data.feed_changed(symbol, change.trade_prices,
-                                              change.trade_sizes)
-                self.deliver(self.venue.uncross(symbol, now), now)
+                # orders, private first, then its prints), then the trades of client orders
+                # its liquidity now crosses, then the levels all that left (a level view
+                # never shows the book crossed by the log's liquidity before they trade)
+                md = self.market_data
+                md.levels_held = True
+                try:
+                    fills = self.venue.feed_applied(symbol, change.trade_prices,
+                                                    change.trade_sizes, now, change.fills)
+                    if self.metrics is not None:  # (matched in C: no book events)
+                        for r in fills:
+                            if isinstance(r, ExecReport):
+                                self.metrics.trade(symbol, r.last_qty)
+                    self.deliver(fills, now)
+                    md.feed_changed(symbol, change.trade_prices, change.trade_sizes,
+                                    levels=False)
+                    self.deliver(self.venue.uncross(symbol, now), now)
+                finally:
+                    md.levels_held = False
+                md.feed_changed(symbol)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)

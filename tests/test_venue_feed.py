@@ -389,6 +389,8 @@ def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_
     app.on_timer(T0)  # the snapshot
     app.on_message(c2, fix44("35=V|262=T|263=1|264=0|265=1|267=1|269=2|146=1|55=AAPL"),
                    T0)
+    app.on_message(c2, fix44("35=V|262=L|263=1|264=0|265=1|267=2|269=0|269=1|146=1|"
+                             "55=AAPL"), T0)
     app.on_message(c1, fix44("35=D|11=B|54=1|38=100|40=2|44=10.02|55=AAPL|59=0|"
                              "60=20261125-15:00:00"), T0)
     # ahead of the ask the log executes: filled by that print (in C, no book event)
@@ -398,8 +400,25 @@ def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_
     assert [(m.body.get_str(32), m.body.get_str(31)) for m in c2.sent
             if m.msg_type == "8" and m.body.get_str(150) == "F"] == [("30", "10.04")]
     prints = [(e.get_str(270), e.get_str(271)) for m in c2.sent if m.msg_type == "X"
+              and m.body.get_str(262) == "T"
               for group in [m.body.group(268)] if group is not None for e in group.entries]
     assert prints == [("10.05", "100"), ("10.02", "100")]
+    # a level view rebuilt from the snapshot and each refresh is never crossed: the 10.01
+    # ask showed beside the 10.02 bid it was about to trade with
+    book: dict[tuple[str, str], int] = {}
+    for m in c2.sent:
+        if m.body.get_str(262) != "L":
+            continue
+        group = m.body.group(268)
+        for e in group.entries if group is not None else []:
+            key = (e.get_str(269) or "", e.get_str(270) or "")
+            if m.msg_type == "W" or e.get_str(279) in ("0", "1"):
+                book[key] = int(e.get_str(271) or 0)
+            else:
+                book.pop(key, None)
+        bids = [Decimal(px) for side, px in book if side == "0"]
+        asks = [Decimal(px) for side, px in book if side == "1"]
+        assert not bids or not asks or max(bids) < min(asks), (m, book)
     assert app.venue.last_trade["AAPL"] == Decimal("10.02")
     assert app.metrics.registry.get_sample_value("trades_executed_total",
                                                  {"symbol": "AAPL"}) == 2
