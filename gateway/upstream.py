@@ -557,8 +557,6 @@ class AlgoGatewayApplication:
         now = self.desk.now
         up = self.upstream
         down = self.unavailable()
-        if down is None:
-            down = self._self_trade(symbol, side, price)
         if up is None or down is not None:
             self._refused_here.add(child_id)
             self.desk.on_child_unsent(child_id, down or _LINK_DOWN, now)
@@ -578,25 +576,6 @@ class AlgoGatewayApplication:
         b.set(59, "3" if tif == "ioc" else "0")
         b.set(60, format_utc_timestamp(now))
         up.send(msg)
-
-    def _self_trade(self, symbol: str, side: Side, price: Decimal | None) -> str | None:
-        """Why a child (``side`` ``symbol`` at ``price``, None: market) must not go out
-        now: it could trade with another parent's
-        child working on the other side (a market order, or prices that meet), and every
-        child is this gateway's own at the venue, one account: a wash trade. None if it
-        cannot. The newer order waits (it is tried again at the strategy's next decision),
-        as a venue's self-trade prevention would cancel it."""
-        for p in self.desk.parents.values():
-            if p.order.symbol != symbol or p.order.side == side:
-                continue
-            for other in p.runner.state.working.values():
-                if other.leaves <= 0:
-                    continue
-                if (price is None or other.price is None
-                        or (price >= other.price if side == Side.BUY else price <= other.price)):
-                    return (f"self-trade prevention: it could trade with child "
-                            f"{other.child_id} at the venue, where both are this gateway's")
-        return None
 
     def unavailable(self) -> str | None:
         """Why no child can be sent now (the venue link is down), or None."""

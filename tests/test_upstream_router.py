@@ -130,49 +130,6 @@ def test_an_outage_neither_stops_working_parents_nor_takes_new_ones() -> None:
     assert [m for m in venue.sent if m.msg_type == "D"], "children go out again"
 
 
-def test_children_of_two_parents_never_trade_with_each_other_at_the_venue() -> None:
-    """CLIENT1's buy parent rests a child at the bid; CLIENT2's sell parent, at its
-    catch-up, sold at that bid: the two children traded with each other at the venue, where
-    both are this gateway's (one account), a wash trade. Such a child now waits while it
-    could meet the other's, without counting among the rejects that stop a parent: the
-    sell parent expires at its end time, unfilled."""
-    config = load_config(ROOT / "sessions/algo.yaml")
-    app = AlgoGatewayApplication(config)
-    session = next(s for s in config.sessions if s.name == app.upstream_name)
-    venue = Link(app.upstream_name, session, logged_on=True)
-    clients = [Link(c.name, c, logged_on=True) for c in config.sessions
-               if c.target_comp_id in ("CLIENT1", "CLIENT2")]
-    for link in (venue, *clients):
-        app.on_logon(link, NOW)
-    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
-                                  "269=1|270=100.01|271=500"), NOW)
-    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
-    for client, side, seconds in ((clients[0], "1", 600), (clients[1], "2", 20)):
-        end = (NOW + timedelta(seconds=seconds)).strftime("%Y%m%d-%H:%M:%S")
-        app.on_message(client, message(
-            f"35=D|11=P|54={side}|38=300|40=1|55=AAPL|59=0|60={stamp}|"
-            f"847=1001|848=Slices=1|168={stamp}|126={end}"), NOW)
-    now = NOW
-    sent: list[Message] = []
-    for _ in range(40):
-        now += timedelta(seconds=1)
-        app.on_timer(now)
-        for m in venue.sent:
-            if m.msg_type == "D":
-                sent.append(m)
-                app.on_message(venue, child_report(m.body.get_str(11) or "",
-                                                   "150=0|39=0|151=300|14=0|6=0"), now)
-            elif m.msg_type == "F":
-                app.on_message(venue, child_report(m.body.get_str(41) or "",
-                                                   "150=4|39=4|151=0|14=0|6=0"), now)
-        venue.sent.clear()
-    buys = [m.body.get_str(44) for m in sent if m.body.get_str(54) == "1"]
-    sells = [m.body.get_str(44) for m in sent if m.body.get_str(54) == "2"]
-    assert buys == ["99.99"] and sells and "99.99" not in sells, (buys, sells)
-    last = clients[1].sent[-1].body
-    assert (last.get_str(150), last.get_str(14)) == ("C", "0"), last.get_str(58)
-
-
 def message(text: str) -> Message:
     """An application message from ``|``-separated fields (no header: the desk reads none)."""
     return decode_bytes(frame("FIX.4.4", text), load_builtin("FIX.4.4"))
