@@ -354,7 +354,9 @@ class AlgoDesk:
         """The router could not send child ``child_id`` (its venue link is down): rejected,
         not counted among the rejects in a row (AlgoRunner.on_child_reject)."""
         self._now = now
-        p = self._children.get(child_id)
+        # never an order at the venue: not one of the children a reset carries for a
+        # restart to cancel (an outage's refusals would pile up there)
+        p = self._children.pop(child_id, None)
         if p is not None:
             p.runner.on_child_reject(child_id, reason, now, counted=False)
 

@@ -113,6 +113,9 @@ def test_an_outage_neither_stops_working_parents_nor_takes_new_ones() -> None:
         app.on_timer(now)
     [parent] = app.desk.parents.values()
     assert parent.runner.status == "active"
+    # the refused children were never orders: none is among those a reset carries
+    sent = [m.body.get_str(11) for m in venue.sent if m.msg_type == "D"]
+    assert [child for child, _ in app.desk.working_children()] == sent
     assert not [m for m in client.sent if m.body.get_str(150) in ("4", "C")]
     app.on_message(client, message(
         f"35=D|11=P2|54=1|38=100|40=1|55=AAPL|59=0|60={stamp}|847=1001|"
