@@ -598,8 +598,10 @@ class AlgoGatewayApplication:
         cancel_id = f"{child_id}~c"
         self.desk.child_cancel_sent(child_id, cancel_id)
         p = self.desk.parent_of_child(child_id)
+        child = p.runner.state.working.get(child_id) if p else None
         up.send(_cancel_request(cancel_id, child_id, p.order.symbol if p else None,
-                                _SIDE[p.order.side] if p else None, self.desk.now))
+                                _SIDE[p.order.side] if p else None, self.desk.now,
+                                qty=child.qty if child else None))
 
     # -- the venue's messages ---------------------------------------------------------------
 
@@ -828,12 +830,15 @@ def _child_rejected(child_id: str, symbol: str, side: Side, qty: int, price: Dec
 
 
 def _cancel_request(cancel_id: str, child_id: str, symbol: str | None, side: str | None,
-                    now: datetime) -> Message:
+                    now: datetime, *, qty: int | None = None) -> Message:
     """The OrderCancelRequest ``cancel_id`` of child ``child_id`` (Symbol and Side (54, as
-    FIX writes it) when known)."""
+    FIX writes it) when known, and the child's OrderQty (38), which FIX 4.4 venues expect:
+    its OrderQtyData is required there)."""
     msg = Message("F")
     b = msg.body
     b.set(11, cancel_id)
+    if qty is not None:
+        b.set(38, qty)
     b.set(41, child_id)
     if symbol is not None and side is not None:
         b.set(55, symbol)

@@ -303,6 +303,7 @@ def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None
     app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
                                    f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
     [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    assert cancel.body.get_str(38) == "300"  # OrderQtyData: required in FIX 4.4
     app.on_message(venue, message(f"35=9|37=NONE|11={cancel.body.get_str(11)}|41={child}|"
                                   "39=8|434=1|102=1|58=unknown order"), now)
     done = [m for m in client.sent if m.msg_type == "8" and m.body.get_str(150) == "4"]
