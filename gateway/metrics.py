@@ -478,5 +478,11 @@ class _Handler(WSGIRequestHandler):
 
     timeout = 10.0
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # the timeout, or a client gone: nothing to say on stderr for it
+            self.close_connection = True
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
