@@ -667,9 +667,17 @@ class FeedBook(OrderBook):
         super().__init__(max_orders)
         self.gone: array[int] = array("q")  # changed only by took(): see gone_ptr
         self._gone_ptr: Any = None
+        #: replayed order id -> the quantity the caller's orders took of it, while it is
+        #: not taken whole: what the log's own prints of it must not show again
+        self.partly: dict[int, int] = {}
+
+    def took_part(self, order_id: int, qty: int) -> None:
+        """The caller's orders took ``qty`` of replayed order ``order_id``, not all of it."""
+        self.partly[order_id] = self.partly.get(order_id, 0) + qty
 
     def took(self, order_id: int) -> None:
         """Replayed order ``order_id`` was taken whole by the caller's orders."""
+        self.partly.pop(order_id, None)
         gone = self.gone
         i = bisect.bisect_left(gone, order_id)
         if i == len(gone) or gone[i] != order_id:

@@ -566,9 +566,12 @@ class Venue:
                 maker = live.get(e.other)
                 if maker is not None:
                     out.append(self._fill(maker, e.qty, px, now, aggressor=False))
-                elif 0 < e.other < CLIENT_IDS and e.other_leaves == 0 and isinstance(
-                        book := self.books[symbol], FeedBook):
-                    book.took(e.other)  # a replayed order taken whole
+                elif 0 < e.other < CLIENT_IDS and isinstance(book := self.books[symbol],
+                                                              FeedBook):
+                    if e.other_leaves == 0:
+                        book.took(e.other)  # a replayed order taken whole
+                    else:
+                        book.took_part(e.other, e.qty)
                 taker = live.get(e.id)
                 if taker is not None:
                     out.append(self._fill(taker, e.qty, px, now, aggressor=True))

@@ -78,17 +78,36 @@ class FeedChange:
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
 
     def add_trades(self, prices: array[int], sizes: array[int], times: array[int],
-                   order_ids: array[int], gone: array[int]) -> None:
-        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them), but those
-        of replayed orders in ``gone`` (FeedBook.gone, ascending): the client orders that
-        took them whole printed that volume already, and the log's own print of it is of
-        liquidity the venue no longer had."""
+                   order_ids: array[int], book: FeedBook) -> None:
+        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them), less what
+        client orders took of the replayed orders they name (``book``'s FeedBook.gone,
+        taken whole, and FeedBook.partly, which the prints use up): the client orders'
+        trades printed that volume already, and the log's own print of it is of liquidity
+        the venue no longer had."""
         if not prices:
             return
-        if gone and any(_holds(gone, i) for i in order_ids):
-            keep = [k for k, i in enumerate(order_ids) if not _holds(gone, i)]
-            prices, sizes, times = (array("q", [column[k] for k in keep])
-                                    for column in (prices, sizes, times))
+        gone, partly = book.gone, book.partly
+        if (gone or partly) and any(i in partly or _holds(gone, i) for i in order_ids):
+            kept: tuple[array[int], array[int], array[int]] = (
+                array("q"), array("q"), array("q"))
+            for k, i in enumerate(order_ids):
+                size = sizes[k]
+                if _holds(gone, i):
+                    continue
+                taken = partly.get(i, 0)
+                if taken:  # (what was taken is printed once, whatever the log's split)
+                    cut = min(taken, size)
+                    size -= cut
+                    if taken > cut:
+                        partly[i] = taken - cut
+                    else:
+                        del partly[i]
+                    if size <= 0:
+                        continue
+                kept[0].append(prices[k])
+                kept[1].append(size)
+                kept[2].append(times[k])
+            prices, sizes, times = kept
         self.trade_prices += prices
         self.trade_sizes += sizes
         self.trade_times += times
@@ -386,16 +405,16 @@ class FeedReplay:
         if len(batch.symbols) == 1:  # the usual log: what follows, without the sets
             only = update.only_symbol_trades()
             if only is not None and (symbol := batch.symbols[0]) in self.books:
-                gone = self.books[symbol].gone
+                book = self.books[symbol]
                 change = changed.get(symbol)
-                if change is None and not gone:  # (this call's own arrays, taken as they are)
-                    changed[symbol] = FeedChange(symbol, *only[:3])
+                if change is None and not book.gone and not book.partly:
+                    changed[symbol] = FeedChange(symbol, *only[:3])  # (this call's arrays)
                 else:
-                    changed.setdefault(symbol, FeedChange(symbol)).add_trades(*only, gone)
+                    changed.setdefault(symbol, FeedChange(symbol)).add_trades(*only, book)
         else:
             for symbol in update.symbols_changed() & self.books.keys():
                 changed.setdefault(symbol, FeedChange(symbol)).add_trades(
-                    *update.trade_columns(symbol), self.books[symbol].gone)
+                    *update.trade_columns(symbol), self.books[symbol])
         for fill in update.fills:
             changed.setdefault(fill.symbol, FeedChange(fill.symbol)).fills.append(
                 (fill, self.time_of(fill.time_ns)))

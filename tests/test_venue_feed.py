@@ -359,6 +359,32 @@ def test_the_log_s_print_of_a_replayed_order_a_client_took_whole_is_not_printed_
         ("ABC", [990], [40])]
 
 
+@pytest.mark.parametrize(("prints", "shown"), [
+    ("279=0|269=2|55=ABC|270=10.05|271=100|37=7", [40]),
+    ("279=0|269=2|55=ABC|270=10.05|271=30|37=7|279=0|269=2|55=ABC|270=10.05|271=70|37=7",
+     [40]),
+])
+def test_the_log_s_print_of_a_replayed_order_a_client_took_part_of_shows_the_rest(
+        tmp_path: Path, prints: str, shown: list[int]) -> None:
+    """A client buys 60 of replayed offer 7 (100); the log later prints order 7's execution
+    of 100 (whole, or in two prints): the tape showed 160 where the book held 100. What the
+    client took is printed once: the log's prints show the 40 left."""
+    t = [f"20120621-13:30:0{i}.000000001" for i in range(3)]
+    count = prints.count("279=")
+    log = tmp_path / "part.md.log"
+    log.write_bytes(b"".join([
+        line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|278=7|270=10.05|271=100", "W",
+             time=t[0], seq=1),
+        line(f"268={count + 1}|{prints}|279=2|269=1|278=7|55=ABC|270=10.05|271=40",
+             time=t[1], seq=2)]))
+    feed, venue = abc_replay(log)
+    run_to(feed, venue, T0)
+    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 60, Decimal("10.05")), T0)
+    assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
+    changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
+    assert [list(c.trade_sizes) for c in changes] == [shown]
+
+
 def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_to(
         tmp_path: Path) -> None:
     """One log message prints 10.05, then adds an ask at 10.01 that crosses a client's buy
