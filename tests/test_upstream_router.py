@@ -91,21 +91,8 @@ def test_an_outage_neither_stops_working_parents_nor_takes_new_ones() -> None:
     that stop a parent: a 12 s outage ended parents that would have caught up. And a parent
     sent during the outage was acknowledged, then Canceled 9 s later. Now the outage's
     refusals do not count, and a new parent is rejected at once, saying why."""
-    config = load_config(ROOT / "sessions/algo.yaml")
-    app = AlgoGatewayApplication(config)
-    session = next(s for s in config.sessions if s.name == app.upstream_name)
-    venue = Link(app.upstream_name, session, logged_on=True)
-    client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
-    client = Link(client_config.name, client_config, logged_on=True)
-    app.on_logon(venue, NOW)
-    app.on_logon(client, NOW)
-    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
-                                  "269=1|270=100.01|271=500"), NOW)
-    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
-    end = (NOW + timedelta(seconds=600)).strftime("%Y%m%d-%H:%M:%S")
-    app.on_message(client, message(
-        f"35=D|11=P1|54=1|38=2000|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=20|"
-        f"168={stamp}|126={end}"), NOW)
+    app, venue = _app()
+    client = _parent(app, venue, qty=2000, slices=20, seconds=600)
     venue.logged_on = False  # the link drops: every child the TWAP decides is refused here
     now = NOW
     for _ in range(300):
@@ -117,9 +104,9 @@ def test_an_outage_neither_stops_working_parents_nor_takes_new_ones() -> None:
     sent = [m.body.get_str(11) for m in venue.sent if m.msg_type == "D"]
     assert [child for child, _ in app.desk.working_children()] == sent
     assert not [m for m in client.sent if m.body.get_str(150) in ("4", "C")]
+    stamp = now.strftime("%Y%m%d-%H:%M:%S")
     app.on_message(client, message(
-        f"35=D|11=P2|54=1|38=100|40=1|55=AAPL|59=0|60={stamp}|847=1001|"
-        f"168={stamp}|126={end}"), now)
+        f"35=D|11=P2|54=1|38=100|40=1|55=AAPL|59=0|60={stamp}|847=1001|168={stamp}"), now)
     refused = client.sent[-1]
     assert (refused.body.get_str(11), refused.body.get_str(150)) == ("P2", "8")
     assert refused.body.get_str(58) == ("parent orders are not taken now: upstream venue "
@@ -148,9 +135,10 @@ def child_report(child: str, fields: str, qty: int = 300) -> Message:
                    f"{fields}")
 
 
-def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datetime, Link]:
-    """A TWAP parent (300 AAPL, one slice) from CLIENT1: its child's ClOrdID once it is
-    sent, the time then, and the client's link."""
+def _parent(app: AlgoGatewayApplication, venue: Link, qty: int = 300, slices: int = 1,
+            seconds: int = 60) -> Link:
+    """The venue and CLIENT1 logged on at NOW, AAPL quoted 99.99 / 100.01, and a TWAP
+    parent P1 from CLIENT1 (buy ``qty`` in ``slices`` over ``seconds``); the client's link."""
     config = load_config(ROOT / "sessions/algo.yaml")
     client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
     client = Link(client_config.name, client_config, logged_on=True)
@@ -159,10 +147,17 @@ def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datet
     app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
                                   "269=1|270=100.01|271=500"), NOW)
     stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
-    end = (NOW + timedelta(seconds=60)).strftime("%Y%m%d-%H:%M:%S")
+    end = (NOW + timedelta(seconds=seconds)).strftime("%Y%m%d-%H:%M:%S")
     app.on_message(client, message(
-        f"35=D|11=P1|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=1|"
-        f"168={stamp}|126={end}"), NOW)
+        f"35=D|11=P1|54=1|38={qty}|40=1|55=AAPL|59=0|60={stamp}|847=1001|"
+        f"848=Slices={slices}|168={stamp}|126={end}"), NOW)
+    return client
+
+
+def _working_child(app: AlgoGatewayApplication, venue: Link) -> tuple[str, datetime, Link]:
+    """A TWAP parent (300 AAPL, one slice) from CLIENT1 (:func:`_parent`): its child's
+    ClOrdID once it is sent, the time then, and the client's link."""
+    client = _parent(app, venue)
     return _next_child(app, venue, NOW), NOW + timedelta(seconds=1), client
 
 
@@ -215,18 +210,7 @@ def test_a_child_the_venue_refuses_at_session_level_is_rejected_and_placed_again
     BusinessRejectRefID) of a child order now rejects the child; children carry HandlInst."""
     app, venue = _app()
     store = app._upstream_store = MemoryStore()
-    config = load_config(ROOT / "sessions/algo.yaml")
-    client_config = next(s for s in config.sessions if s.target_comp_id == "CLIENT1")
-    client = Link(client_config.name, client_config, logged_on=True)
-    app.on_logon(venue, NOW)
-    app.on_logon(client, NOW)
-    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
-                                  "269=1|270=100.01|271=500"), NOW)
-    stamp = NOW.strftime("%Y%m%d-%H:%M:%S")
-    end = (NOW + timedelta(seconds=60)).strftime("%Y%m%d-%H:%M:%S")
-    app.on_message(client, message(
-        f"35=D|11=P1|54=1|38=300|40=1|55=AAPL|59=0|60={stamp}|847=1001|848=Slices=1|"
-        f"168={stamp}|126={end}"), NOW)
+    _parent(app, venue)
     now = NOW
     refusals = ("35=3|45={seq}|371=21|372=D|373=1|58=Required tag missing",
                 "35=j|45={seq}|372=D|380=0|58=no",
