@@ -98,23 +98,27 @@ class Links(Protocol[K]):
 _Item = tuple[bool, K, str | None]
 
 
-def find_family(links: Links[K], cl_ord_id: K, session: str | None = None
-                ) -> tuple[set[int], set[K], set[K], set[K]]:
+def find_family(links: Links[K], cl_ord_id: K, session: str | None = None, *,
+                shared_keys: bool = False) -> tuple[set[int], set[K], set[K], set[K]]:
     """The records of the order ``cl_ord_id`` of ``session`` (a session key; None: of any
     session), see :func:`related`; the ClOrdIDs and OrderIDs reached, and the parents
-    outside the order's own chain."""
+    outside the order's own chain. ``shared_keys``: ids are keys several ids may share
+    (audit_id_index, whose answer may hold more records, never fewer): a parent whose key
+    is also one of the order's own ids is followed all the same."""
     found, cl_ids, order_ids = _expand(links, [(True, cl_ord_id, session)], children=True)
     cl_ids.add(cl_ord_id)  # the order asked about, whatever its records are
     named = {p for r in found if (p := links.ids(r)[4]) is not None}
     parents = named - cl_ids - order_ids
-    if named:
+    # (an id of the order's own chain named as a parent is the order itself, a parent being
+    # searched: its records are found, and followed again in every session it would reach
+    # another session's order of that ClOrdID)
+    outside = named if shared_keys else parents
+    if outside:
         # A parent's session is that of its decisions; without any, every session's. The
         # desk names a parent by its OrderID, a log of another system maybe by its ClOrdID:
         # both are followed, so the client's order and its reports are reached either way.
-        # (Ids of the order's own chain too: followed again, they find nothing new, while
-        # leaving them out could leave a parent out where ids share keys, audit_id_index.)
         seeds: list[_Item[K]] = []
-        for p in sorted(named):
+        for p in sorted(outside):
             sessions = {links.session(r) for r in links.by_parent(p, None)
                         if links.ids(r)[0]} or {None}
             seeds += [(cl, p, s) for s in sorted(sessions, key=str) for cl in (True, False)]

@@ -134,4 +134,4 @@ def family_records(table: IdTable, cl_ord_id: str) -> list[int]:
     ValueError if ``table`` holds more records than 32 bits number."""
     if len(table) > _KEY_MASK:
         raise ValueError(f"more than {_KEY_MASK:,} records with order ids: read fewer files")
-    return sorted(find_family(_KeyLinks(table), _key(cl_ord_id))[0])
+    return sorted(find_family(_KeyLinks(table), _key(cl_ord_id), shared_keys=True)[0])

@@ -216,13 +216,15 @@ def _candidates(
         timestamp = parse_log_timestamp(line[:pos], day_first=day_first, assume_tz=assume_tz)
         text = line[pos:]
         end_line = lineno
-        fresh = 0  # where the text not yet looked at for a CheckSum starts
+        # where the text not yet looked at for a CheckSum starts; a "10=" up to 6 bytes
+        # before it may end there (a line split inside "10=ddd" and its delimiter)
+        fresh = 0
         while True:
             d = _delimiter(text)
             # only a line that brings a "10=" can end the message: the whole text is
             # restored (a delimiter's meaning depends on what follows it) only then, so a
             # run of text lines after a message without its CheckSum costs linear time
-            if d == b"" or (d is not None and b"10=" in text[max(0, fresh - 3):]
+            if d == b"" or (d is not None and b"10=" in text[max(0, fresh - 6):]
                             and _TRAILER.search(_restore(text, d))):
                 break
             fresh = len(text)

@@ -154,6 +154,22 @@ def test_a_child_of_a_parent_named_by_its_orderid_shows_the_clients_order(
     assert (relation.cl_ord_ids, relation.order_ids) == ({"C1", "CP"}, {"P-1", "V1"})
 
 
+def test_a_parent_named_by_its_own_clordid_does_not_reach_another_sessions_order(
+        tmp_path: Path) -> None:
+    """Parent CP of session S, named by its ClOrdID in its child's records; session T has
+    its own order CP. Following the parent's id again, in every session (its decisions
+    name none), put T's order in S's timeline."""
+    (tmp_path / "a.jsonl").write_text(
+        record(0, "order", cl_ord_id="CP", order_id="P-1", session="S")
+        + record(1, "algo", parent="CP", child="C1", cl_ord_id="C1")
+        + record(2, "order", cl_ord_id="C1", order_id="V1", parent="CP", session="D")
+        + record(3, "order", cl_ord_id="CP", order_id="T-9", session="T"))
+    relations = {r.session: sources(r) for r in assert_same(find_files(tmp_path), "CP")}
+    assert relations["S"] == ["a.jsonl:1", "a.jsonl:2", "a.jsonl:3"]
+    # (T's order is T's; the child names "CP" without a session, which both could be)
+    assert "a.jsonl:4" in relations["T"]
+
+
 def test_gzip_files_are_read_twice(tmp_path: Path) -> None:
     # The family in a gzipped rotated log and the current plain one (read first: sorted by
     # name); the copy of a message in both is listed once, at the first read, naming the other.

@@ -207,3 +207,16 @@ def test_text_lines_after_a_message_without_checksum_are_joined_in_linear_time(
     lines = [cut, *(b"text %d" % i for i in range(2000)), *split]
     list(fixlog.read_log_lines(lines, "t"))
     assert calls[0] <= 6  # (one a candidate, one a line holding "10=")
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2])
+def test_a_line_split_inside_the_checksum_ends_the_message_there(cut: int) -> None:
+    """Split after "10=d" or "10=dd", the "10=" lay too far back to be looked at again: the
+    text lines after the message were glued into it. (Split after "10=ddd", the first line
+    holds the message whole.)"""
+    from tests.fixpeer import frame
+    raw = frame("FIX.4.4", "35=0|49=A|56=B|34=2|52=20240101-00:00:00").replace(b"\x01", b"|")
+    i = raw.index(b"10=") + 3 + cut
+    lines = [raw[:i], raw[i:], b"session: heartbeat timer started", b"another note"]
+    (record,) = [r for r in read_log_lines(lines, "t") if r.raw]
+    assert (record.line, record.end_line) == (1, 2)
