@@ -816,7 +816,6 @@ class AlgoGatewayApplication:
                 session.send(cancel_reject_message(r, session.config))
 
 
-
 _LINK_DOWN = "upstream venue session is not logged on"
 
 
