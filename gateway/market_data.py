@@ -22,7 +22,8 @@ book, not the orders of the top N levels. A one-off snapshot (263=0) takes eithe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -113,8 +114,7 @@ class MarketDataPublisher:
         self.send = send
         self.views = {s: _OrderView() for s in venue.specs}
         self.subs: dict[tuple[str, str], _Subscription] = {}
-        #: level differences wait for the caller's feed_changed (see there)
-        self.levels_held = False
+        self._levels_held = False  # inside feed_change: levels wait for its end
         venue.on_book(self._on_book)
 
     # -- requests -------------------------------------------------------------------------
@@ -222,29 +222,37 @@ class MarketDataPublisher:
         return msg
 
     def _on_book(self, symbol: str, events: list[Event], now: datetime) -> None:
-        if not events:  # a market-data feed's change (see feed_changed): nothing to see here
+        if not events:  # a market-data feed's change (see feed_change): nothing to see here
             return
         changes, trades = self.views[symbol].apply(events)
         if not self.subs or not (changes or trades):
             return
-        self._publish(symbol, changes, trades, levels=not self.levels_held)
+        self._publish(symbol, changes, trades)
 
-    def feed_changed(self, symbol: str, prices: Sequence[int] = (), sizes: Sequence[int] = (),
-                     *, levels: bool = True) -> None:
-        """A market-data feed changed ``symbol``'s book without book events: everyone who
-        asked for trades gets the trades (``prices`` in ticks and ``sizes``, in order; made
-        into pairs only when someone subscribes), and with ``levels`` level subscribers the
-        level differences. (Order-by-order subscribers see the feed's liquidity only through
-        snapshots.) While :attr:`levels_held`, the book's events publish no level
-        differences either: a caller that applies the feed's change in steps (its fills,
-        its prints, the trades its liquidity makes by crossing client orders) publishes the
-        levels once, at the end, so a level view never shows a book the steps leave
-        crossed for a moment."""
+    @contextmanager
+    def feed_change(self, symbol: str) -> Iterator[None]:
+        """A market-data feed changes ``symbol``'s book in steps inside the ``with`` (its
+        fills, its prints: :meth:`feed_prints`, the trades its liquidity makes by crossing
+        client orders): level subscribers get the level differences once, at the end, so a
+        level view never shows a book the steps leave crossed for a moment."""
+        self._levels_held = True
+        try:
+            yield
+        finally:
+            self._levels_held = False
         if self.subs:
-            self._publish(symbol, [], list(zip(prices, sizes, strict=True)), levels=levels)
+            self._publish(symbol, [], [])
+
+    def feed_prints(self, symbol: str, prices: Sequence[int], sizes: Sequence[int]) -> None:
+        """A market-data feed's trades of ``symbol`` (``prices`` in ticks and ``sizes``, in
+        order; made into pairs only when someone subscribes), to everyone who asked for
+        trades. (Order-by-order subscribers see the feed's liquidity only through
+        snapshots.)"""
+        if self.subs:
+            self._publish(symbol, [], list(zip(prices, sizes, strict=True)))
 
     def _publish(self, symbol: str, changes: list[tuple[str, str, _Entry]],
-                 trades: list[tuple[int, int]], *, levels: bool = True) -> None:
+                 trades: list[tuple[int, int]]) -> None:
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
         for sub in self.subs.values():
@@ -257,7 +265,7 @@ class MarketDataPublisher:
                         group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]), (278, key),
                                   (55, symbol), (270, spec.to_price(e.price)), (271, e.qty),
                                   (37, key))
-            elif levels:
+            elif not self._levels_held:
                 self._level_changes(sub, symbol, spec, book, group)
             if "2" in sub.types:
                 for ticks, qty in trades:

@@ -334,9 +334,7 @@ class VenueApplication:
                 # orders, private first, then its prints), then the trades of client orders
                 # its liquidity now crosses, then the levels all that left (a level view
                 # never shows the book crossed by the log's liquidity before they trade)
-                md = self.market_data
-                md.levels_held = True
-                try:
+                with self.market_data.feed_change(symbol):
                     fills = self.venue.feed_applied(symbol, change.trade_prices,
                                                     change.trade_sizes, now, change.fills)
                     if self.metrics is not None:  # (matched in C: no book events)
@@ -344,12 +342,9 @@ class VenueApplication:
                             if isinstance(r, ExecReport):
                                 self.metrics.trade(symbol, r.last_qty)
                     self.deliver(fills, now)
-                    md.feed_changed(symbol, change.trade_prices, change.trade_sizes,
-                                    levels=False)
+                    self.market_data.feed_prints(symbol, change.trade_prices,
+                                                 change.trade_sizes)
                     self.deliver(self.venue.uncross(symbol, now), now)
-                finally:
-                    md.levels_held = False
-                md.feed_changed(symbol)
         if self.feed is not None and self.feed.error is not None:
             print(f"gateway: market data replay stopped: {self.feed.error}",
                   file=sys.stderr, flush=True)

@@ -445,6 +445,11 @@ def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_
         bids = [Decimal(px) for side, px in book if side == "0"]
         asks = [Decimal(px) for side, px in book if side == "1"]
         assert not bids or not asks or max(bids) < min(asks), (m, book)
+    spec = app.venue.specs["AAPL"]
+    venue_levels = {("0" if side == Side.BUY else "1", str(spec.to_price(lv.price))): lv.qty
+                    for side in (Side.BUY, Side.SELL)
+                    for lv in app.venue.books["AAPL"].depth(side)}
+    assert book == venue_levels  # and it ends where the venue's book is
     assert app.venue.last_trade["AAPL"] == Decimal("10.02")
     assert app.metrics.registry.get_sample_value("trades_executed_total",
                                                  {"symbol": "AAPL"}) == 2
