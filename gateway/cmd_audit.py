@@ -68,9 +68,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     folders_unread: list[str] = []
     files = _once([path for root in args.paths for path in find_files(root, folders_unread)])
+    for problem in folders_unread:  # (its files are missing from the timeline)
+        print(f"gateway audit: {problem}", file=sys.stderr)
     if not files:
-        for problem in folders_unread:
-            print(f"gateway audit: {problem}", file=sys.stderr)
         print(f"gateway audit: no log files under {', '.join(map(str, args.paths))}",
               file=sys.stderr)
         return 2 if folders_unread else 1
@@ -82,8 +82,6 @@ def run(args: argparse.Namespace) -> int:
         reading, relations = read_related(files, wanted, max_warnings=MAX_WARNINGS)
         if relations:
             break
-    for problem in folders_unread:  # (its files are missing from the timeline)
-        print(f"gateway audit: {problem}", file=sys.stderr)
     incomplete = bool(reading.unreadable or folders_unread)
     for warning in reading.warnings:
         print(f"gateway audit: {warning}", file=sys.stderr)

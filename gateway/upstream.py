@@ -556,10 +556,9 @@ class AlgoGatewayApplication:
         self.desk.child_sent(child_id, parent_of(child_id))
         now = self.desk.now
         up = self.upstream
-        down = self.unavailable()
-        if up is None or down is not None:
+        if up is None or not up.logged_on:  # (what unavailable() says)
             self._refused_here.add(child_id)
-            self.desk.on_child_unsent(child_id, down or _LINK_DOWN, now)
+            self.desk.on_child_unsent(child_id, _LINK_DOWN, now)
             return
         msg = Message("D")
         b = msg.body

@@ -333,56 +333,38 @@ def test_replayed_liquidity_a_client_took_cannot_come_back_crossed(tmp_path: Pat
     assert [(lv.price, lv.qty) for lv in book.depth(Side.SELL)] == [(999, 50), (1010, 100)]
 
 
-def test_the_log_s_print_of_a_replayed_order_a_client_took_whole_is_not_printed_again(
-        tmp_path: Path) -> None:
-    """A client buys all 100 of replayed offer 7 (printed then, as the client's trade);
-    the log later reports order 7's own execution (a trade naming it, then its delete). Its
-    book entries were skipped as liquidity gone, but the trade was printed a second time:
-    200 shares traded where the book held 100, in the tape, the volume and the last price.
-    A print naming another order still comes through."""
+_ORDER_7 = "279=0|269=2|55=ABC|270=10.05|271={}|37=7"
+
+
+@pytest.mark.parametrize(("taken", "prints", "shown"), [
+    (100, [100], [(990, 40)]),  # taken whole: its print is gone
+    (60, [100], [(1005, 40), (990, 40)]),  # taken in part: the rest is printed
+    (60, [30, 70], [(1005, 40), (990, 40)]),  # however the log splits its prints
+], ids=["whole", "part", "part_split"])
+def test_the_log_s_prints_of_a_replayed_order_a_client_took_show_only_what_was_left(
+        tmp_path: Path, taken: int, prints: list[int], shown: list[tuple[int, int]]) -> None:
+    """A client buys ``taken`` of replayed offer 7 (100), printed then as the client's
+    trade; the log later reports order 7's own execution (trades naming it, then its
+    delete). That print went out whole: 200 shares traded where the book held 100 (160 for
+    60 taken), in the tape, the volume and the last price. Now the log's prints of 7 show
+    only what clients left; a print naming another order (5) comes through."""
     t = [f"20120621-13:30:0{i}.000000001" for i in range(3)]
-    lines = [
-        line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|278=7|270=10.05|271=100", "W",
-             time=t[0], seq=1),
-        line("268=3|279=0|269=2|55=ABC|270=10.05|271=100|37=7|"
-             "279=2|269=1|278=7|55=ABC|270=10.05|271=100|"
-             "279=0|269=2|55=ABC|270=9.9|271=40|37=5", time=t[1], seq=2),
-    ]
+    entries = [*(_ORDER_7.format(qty) for qty in prints),
+               "279=2|269=1|278=7|55=ABC|270=10.05|271=100",
+               "279=0|269=2|55=ABC|270=9.9|271=40|37=5"]
     log = tmp_path / "took.md.log"
-    log.write_bytes(b"".join(lines))
-    feed, venue = abc_replay(log)
-    run_to(feed, venue, T0)
-    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 100, Decimal("10.05")), T0)
-    assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
-    changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
-    assert [(c.symbol, list(c.trade_prices), list(c.trade_sizes)) for c in changes] == [
-        ("ABC", [990], [40])]
-
-
-@pytest.mark.parametrize(("prints", "shown"), [
-    ("279=0|269=2|55=ABC|270=10.05|271=100|37=7", [40]),
-    ("279=0|269=2|55=ABC|270=10.05|271=30|37=7|279=0|269=2|55=ABC|270=10.05|271=70|37=7",
-     [40]),
-])
-def test_the_log_s_print_of_a_replayed_order_a_client_took_part_of_shows_the_rest(
-        tmp_path: Path, prints: str, shown: list[int]) -> None:
-    """A client buys 60 of replayed offer 7 (100); the log later prints order 7's execution
-    of 100 (whole, or in two prints): the tape showed 160 where the book held 100. What the
-    client took is printed once: the log's prints show the 40 left."""
-    t = [f"20120621-13:30:0{i}.000000001" for i in range(3)]
-    count = prints.count("279=")
-    log = tmp_path / "part.md.log"
     log.write_bytes(b"".join([
         line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|278=7|270=10.05|271=100", "W",
              time=t[0], seq=1),
-        line(f"268={count + 1}|{prints}|279=2|269=1|278=7|55=ABC|270=10.05|271=40",
-             time=t[1], seq=2)]))
+        line(f"268={len(entries)}|" + "|".join(entries), time=t[1], seq=2)]))
     feed, venue = abc_replay(log)
     run_to(feed, venue, T0)
-    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", 60, Decimal("10.05")), T0)
+    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", taken, Decimal("10.05")),
+                          T0)
     assert [r.ord_status for r in out if isinstance(r, ExecReport)][-1] == "2"
     changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
-    assert [list(c.trade_sizes) for c in changes] == [shown]
+    assert [(c.symbol, list(zip(c.trade_prices, c.trade_sizes, strict=True)))
+            for c in changes] == [("ABC", shown)]
 
 
 def test_the_tape_and_the_band_see_the_log_s_prints_before_the_trades_they_lead_to(
