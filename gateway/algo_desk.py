@@ -55,7 +55,7 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
-from gateway.routers import fill_exec_id
+from gateway.routers import cancelled_child, fill_exec_id
 from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
@@ -367,7 +367,7 @@ class AlgoDesk:
         p = self._children.get(key)
         if p is None:
             return
-        child = key.removesuffix("~c") if key.endswith("~c") else key
+        child = cancelled_child(key) or key
         runner = p.runner
         if isinstance(r, CancelReject):
             if r.reason == CXL_UNKNOWN:  # the venue has no such order: it works no more
@@ -403,13 +403,14 @@ class AlgoDesk:
     def children_of(self, parent_id: str) -> int:
         """How many child orders the parent with runner id ``parent_id`` has sent."""
         p = self.parents.get(parent_id)
-        return sum(1 for k, v in self._children.items() if v is p and not k.endswith("~c"))
+        return sum(1 for k, v in self._children.items()
+                   if v is p and cancelled_child(k) is None)
 
     def working_children(self) -> list[tuple[str, Parent]]:
         """(ClOrdID, parent) of every child order of the parents still being worked (done
         children too: the desk does not track which the venue has ended)."""
         return [(child_id, p) for child_id, p in self._children.items()
-                if not p.runner.done and not child_id.endswith("~c")]
+                if not p.runner.done and cancelled_child(child_id) is None]
 
     def parent_of_child(self, child_id: str) -> Parent | None:
         return self._children.get(child_id)

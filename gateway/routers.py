@@ -3,7 +3,9 @@
 Both implement :class:`algos.runner.ChildRouter` and hand every answer about a child back to
 the desk (:meth:`gateway.algo_desk.AlgoDesk.on_child_report`), so the desk and the runners
 do not know which one they use. A child's ClOrdID is the runner's child id; its cancel
-request's ClOrdID is the child id with ``~c`` appended.
+requests' ClOrdIDs are the child id with ``~c`` appended, then ``~c2``, ``~c3``... for the
+cancels an upstream venue refused and the router asked again (each needs a ClOrdID of its
+own): :func:`child_cancel_id`, :func:`cancelled_child`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,23 @@ from algos.strategy import Side
 from gateway.venue import NewOrder, Venue
 from gateway.venue_orders import DAY, IOC, LIMIT, MARKET, Report
 
-__all__ = ["DESK_OWNER", "VenueRouter", "fill_exec_id", "is_fill_exec_id", "parent_of"]
+__all__ = ["DESK_OWNER", "VenueRouter", "cancelled_child", "child_cancel_id", "fill_exec_id",
+           "is_fill_exec_id", "parent_of"]
 
 DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
+_CANCEL_MARK = "~c"
+
+
+def child_cancel_id(child_id: str, n: int = 1) -> str:
+    """The ClOrdID of the ``n``-th cancel request of ``child_id``: ``<child>~c``, then
+    ``<child>~c2``..."""
+    return child_id + _CANCEL_MARK + (str(n) if n > 1 else "")
+
+
+def cancelled_child(cl_ord_id: str) -> str | None:
+    """The child a cancel request's ClOrdID (:func:`child_cancel_id`) names; None: not one."""
+    child, mark, n = cl_ord_id.rpartition(_CANCEL_MARK)
+    return child if mark and (not n or n.isdigit()) else None
 
 
 def parent_of(child_id: str) -> str:
@@ -67,7 +83,7 @@ class VenueRouter:
         self.deliver(self.venue.new_order(req, now), now)
 
     def cancel(self, child_id: str) -> None:
-        cancel_id = f"{child_id}~c"
+        cancel_id = child_cancel_id(child_id)
         self.cancel_sent(child_id, cancel_id)
         now = self.now()
         self.deliver(self.venue.cancel(DESK_OWNER, cancel_id, child_id, now), now)

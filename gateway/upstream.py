@@ -71,7 +71,7 @@ from gateway.fix_reports import (
 from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
-from gateway.routers import fill_exec_id, parent_of
+from gateway.routers import cancelled_child, child_cancel_id, fill_exec_id, parent_of
 from gateway.store import MessageStore
 from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
@@ -99,8 +99,8 @@ from gateway.venue_restart import (
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
 
-#: seconds before the first retry of a restart-cancel the venue refused, and the most
-#: between retries (each waits twice the one before)
+#: seconds before the first retry of a child cancel the venue refused (a restart-cancel or
+#: a working child's), and the most between retries (each waits twice the one before)
 CANCEL_RETRY_FIRST = 1.0
 CANCEL_RETRY_MAX = 60.0
 
@@ -187,6 +187,9 @@ class AlgoGatewayApplication:
         # resend after a restart of one its parent, done since, had reported)
         self._client_stores: dict[str, MessageStore] = {}
         self._fills_reported: dict[str, dict[str, Fill]] | None = None
+        # the cancel requests sent for each working child (its next one's ClOrdID); when a
+        # child cancel the venue refused, a restart-cancel or a working child's, is due again
+        self._child_cancels: dict[str, int] = {}
         self._cancel_retries: dict[str, datetime] = {}
 
     @property
@@ -364,11 +367,18 @@ class AlgoGatewayApplication:
         self._retry_due(up, now)
 
     def _retry_due(self, up: SessionHandle, now: datetime) -> None:
-        """Send the restart-cancels whose retry is due, of children still unaccounted for."""
+        """Send the child cancels whose retry is due: restart-cancels of children still
+        unaccounted for, and cancels of children their runner still waits to see end."""
         for child_id, due in list(self._cancel_retries.items()):
             if due > now:
                 continue
-            child = self._orphans[child_id]
+            child = self._orphans.get(child_id)
+            if child is None:
+                del self._cancel_retries[child_id]
+                if self._cancel_unanswered(child_id):
+                    self._audit_retry(child_id, now)
+                    self.cancel(child_id)
+                continue
             lost = self._lost.get(child.parent_id)
             if lost is None or lost.done or child_id not in lost.children:
                 del self._cancel_retries[child_id]
@@ -387,13 +397,30 @@ class AlgoGatewayApplication:
         up.send(_cancel_request(cancel_id, child.child_id, child.symbol, child.side, now))
 
     def _retry_cancel(self, child_id: str, now: datetime) -> None:
-        """The venue refused ``child_id``'s restart-cancel without saying it is done (a
-        throttle, a cancel already pending, a ClOrdID it had seen): ask again later, a
-        second after the first refusal, doubling to at most a minute, for as long as the
-        child is unaccounted for (a broker's desk does not leave a lost order working)."""
-        sent = self._orphan_cancels.get(child_id, 1)
+        """The venue refused ``child_id``'s cancel without saying the child is done (a
+        throttle, a cancel already pending, a "too late" for an order that still works, a
+        Reject of the request): ask again later, a second after the first refusal,
+        doubling to at most a minute, for as long as the child is unaccounted for (a
+        restart-cancel's) or its runner waits for it to end (a working child's): a
+        broker's desk does not leave an order working that it means to cancel, nor a
+        parent's cancel pending for ever."""
+        sent = (self._orphan_cancels if child_id in self._orphans
+                else self._child_cancels).get(child_id, 1)
         self._cancel_retries[child_id] = now + timedelta(
             seconds=min(CANCEL_RETRY_MAX, CANCEL_RETRY_FIRST * 2 ** (sent - 1)))
+
+    def _cancel_unanswered(self, child_id: str) -> bool:
+        """Whether ``child_id``'s runner still counts it working with a cancel pending."""
+        p = self.desk.parent_of_child(child_id)
+        child = p.runner.state.working.get(child_id) if p is not None else None
+        return child is not None and child.cancel_pending
+
+    def _audit_retry(self, child_id: str, now: datetime) -> None:
+        if self.audit is not None:
+            self.audit.order(now, "child_cancel_retry", self.upstream_name,
+                             cl_ord_id=child_cancel_id(child_id,
+                                                       self._child_cancels.get(child_id, 0) + 1),
+                             orig_cl_ord_id=child_id)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
@@ -594,7 +621,8 @@ class AlgoGatewayApplication:
             if child_id not in self._unsent_cancels:
                 self._unsent_cancels.append(child_id)
             return
-        cancel_id = f"{child_id}~c"
+        sent = self._child_cancels[child_id] = self._child_cancels.get(child_id, 0) + 1
+        cancel_id = child_cancel_id(child_id, sent)
         self.desk.child_cancel_sent(child_id, cancel_id)
         p = self.desk.parent_of_child(child_id)
         child = p.runner.state.working.get(child_id) if p else None
@@ -615,24 +643,44 @@ class AlgoGatewayApplication:
         """A Reject (3) or BusinessMessageReject (j) of one of our NewOrderSingles: the
         child never became an order at the venue, so it is rejected (the runner places its
         quantity again, and stops the parent after rejects in a row). The refused message is
-        the stored one of RefSeqNum (45), or the child BusinessRejectRefID (379) names. A
-        refused cancel is audited only: its child works on, and its reports will say how it
-        ends."""
+        the stored one of RefSeqNum (45), or the one BusinessRejectRefID (379) names. A
+        refused cancel leaves its child working: the cancel goes again later
+        (:meth:`_cancel_refused`)."""
         body = message.body
         kind = "session" if message.msg_type == "3" else "business"
         text = f"venue {kind} reject: {body.get_str(58) or 'no reason given'}"
         sent = self._sent_message(body.get_int(45))
-        if sent is None and message.msg_type == "j" and body.get_str(372) == "D":
-            sent = {35: "D", 11: body.get_str(379) or ""}
-        child = sent.get(11, "") if sent is not None else ""
+        if sent is None and message.msg_type == "j" and body.get_str(372) in ("D", "F"):
+            sent = {35: body.get_str(372) or "", 11: body.get_str(379) or ""}
+        cl = sent.get(11, "") if sent is not None else ""
         if self.audit is not None:
-            self.audit.order(now, "venue_reject", self.upstream_name, cl_ord_id=child or None,
+            self.audit.order(now, "venue_reject", self.upstream_name, cl_ord_id=cl or None,
                              msg_type=message.msg_type, text=text)
-        if sent is None or sent.get(35) != "D" or self.desk.parent_of_child(child) is None:
+        if sent is not None and sent.get(35) == "F":
+            self._cancel_refused(cl, now)
+            return
+        if sent is None or sent.get(35) != "D" or self.desk.parent_of_child(cl) is None:
             return
         self.desk.on_child_report(_child_rejected(
-            child, sent.get(55, ""), Side.SELL if sent.get(54) == "2" else Side.BUY,
+            cl, sent.get(55, ""), Side.SELL if sent.get(54) == "2" else Side.BUY,
             stored_int(sent.get(38)), stored_decimal(sent.get(44)), text, now), now)
+
+    def _cancel_refused(self, cancel_id: str, now: datetime) -> None:
+        """The venue refused the cancel request ``cancel_id`` (OrderCancelReject, Reject or
+        BusinessMessageReject): if it is the latest of a child its runner still counts
+        working with a cancel pending (not the unknown order the desk has ended, nor one a
+        fill or cancel report closed first), or a restart-cancel, the cancel goes again
+        later (:meth:`_retry_cancel`); an older one's refusal changes nothing."""
+        orphan = child_of_cancel(cancel_id)
+        if orphan is not None and orphan in self._orphans:
+            # (an OrderCancelReject of one is _not_the_desks's; this is a Reject of it)
+            self._retry_cancel(orphan, now)
+            return
+        child = cancelled_child(cancel_id)
+        if (child is not None
+                and cancel_id == child_cancel_id(child, self._child_cancels.get(child, 0))
+                and self._cancel_unanswered(child)):
+            self._retry_cancel(child, now)
 
     def _sent_message(self, seq: int | None) -> dict[int, str] | None:
         """The fields of the message we sent the venue as MsgSeqNum ``seq``, if stored."""
@@ -656,6 +704,8 @@ class AlgoGatewayApplication:
                 return
             if self._knows_child(report):
                 self.desk.on_child_report(report, now)
+                if isinstance(report, CancelReject):
+                    self._cancel_refused(report.cl_ord_id, now)
             else:
                 self._not_the_desks(report, now)
         elif kind in ("W", "X"):

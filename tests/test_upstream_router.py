@@ -294,6 +294,100 @@ def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None
     assert [(m.body.get_str(11), m.body.get_str(39)) for m in done] == [("P1c", "4")]
 
 
+@pytest.mark.parametrize("refusal", [
+    "35=9|37=V1|11={cancel}|41={child}|39=0|434=1|102=99|58=cancel throttled",
+    "35=9|37=V1|11={cancel}|41={child}|39=0|434=1|102=0|58=too late to cancel",
+    "35=3|45={seq}|371=38|372=F|373=1|58=Required tag missing",
+    "35=j|372=F|379={cancel}|380=0|58=not now",
+])
+def test_a_child_cancel_the_venue_refuses_goes_again_until_the_child_ends(refusal: str) -> None:
+    """A venue that refused a child's cancel (OrderCancelReject for an order it still
+    works, or a Reject or BusinessMessageReject of the request) left the child working and
+    the parent's cancel pending for ever: nothing asked again. The cancel now goes again,
+    under a ClOrdID of its own, 1 s then 2 s... after each refusal, until the child ends;
+    then the parent is Canceled."""
+    app, venue = _app()
+    store = app._upstream_store = MemoryStore()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
+                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
+    sent_at = [now]
+    for attempt in range(1, 4):
+        [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+        venue.sent.clear()
+        cancel_id = cancel.body.get_str(11) or ""
+        assert (cancel_id, cancel.body.get_str(41)) == (
+            child + ("~c" if attempt == 1 else f"~c{attempt}"), child)
+        seq = store.next_sender_seq
+        store.save_sent(seq, frame("FIX.4.4", f"35=F|11={cancel_id}|41={child}|55=AAPL|54=1"))
+        store.set_next_sender_seq(seq + 1)
+        refused = message(refusal.format(cancel=cancel_id, child=child, seq=seq))
+        if refused.msg_type == "3":
+            app.on_reject(venue, refused, now)
+        else:
+            app.on_message(venue, refused, now)
+        while not [m for m in venue.sent if m.msg_type == "F"]:
+            now += timedelta(milliseconds=100)
+            assert now < sent_at[-1] + timedelta(seconds=10), "the cancel never went again"
+            due = app.next_deadline()
+            assert due is not None and due <= sent_at[-1] + timedelta(seconds=2 ** attempt)
+            app.on_timer(now)
+        sent_at.append(now)
+    # 1 s after the first refusal, 2 s after the second, 4 s after the third
+    waits = [round((b - a).total_seconds()) for a, b in itertools.pairwise(sent_at)]
+    assert waits == [1, 2, 4]
+    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    app.on_message(venue, child_report(child, "150=4|39=4|151=0|14=0|6=0"), now)
+    assert [(m.body.get_str(11), m.body.get_str(39)) for m in client.sent
+            if m.body.get_str(150) == "4"] == [("P1c", "4")]
+    # the refusal of an earlier cancel, late, asks nothing more of a child that has ended
+    app.on_message(venue, message(f"35=9|37=V1|11={child}~c2|41={child}|39=4|434=1|102=0"),
+                   now)
+    assert app.next_deadline() is None or app.next_deadline() > now + timedelta(hours=1)
+
+
+def test_a_late_refusal_of_an_earlier_cancel_asks_nothing_more() -> None:
+    """The cancel went again after a refusal; a copy of that first refusal (the venue's
+    resend) must not send a third while the second is unanswered."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
+                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
+    first = message(f"35=9|37=V1|11={child}~c|41={child}|39=0|434=1|102=99|58=busy")
+    app.on_message(venue, first, now)
+    now += timedelta(seconds=1)
+    app.on_timer(now)
+    assert [m.body.get_str(11) for m in venue.sent if m.msg_type == "F"] == [
+        f"{child}~c", f"{child}~c2"]
+    app.on_message(venue, first, now)
+    for _ in range(70):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    assert len([m for m in venue.sent if m.msg_type == "F"]) == 2
+
+
+def test_a_child_cancel_refused_as_the_child_fills_is_not_sent_again() -> None:
+    """The usual "too late": the venue filled the child as the cancel came. Its fill ends
+    the child, so nothing is asked again and the parent ends filled."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
+                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
+    venue.sent.clear()
+    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=300|6=100|32=300|31=100"),
+                   now)
+    app.on_message(venue, message(f"35=9|37=V1|11={child}~c|41={child}|39=2|434=1|102=0|"
+                                  "58=too late to cancel"), now)
+    for _ in range(70):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    assert [m for m in venue.sent if m.msg_type == "F"] == []
+    assert client.sent[-1].body.get_str(39) == "2"
+
+
 def test_a_restated_child_works_what_the_venue_says() -> None:
     """A restatement (ExecType D) that cuts a working child to 100 shares leaves 200 that
     no longer work: the algo places them in a second child instead of waiting on them."""
