@@ -329,6 +329,20 @@ def test_a_restart_cancel_the_venue_refuses_is_sent_again_until_the_child_is_don
     assert gw.app.next_deadline() is None
 
 
+def test_a_restart_cancel_the_venue_rejects_at_session_or_business_level_goes_again() -> None:
+    """A BusinessMessageReject of a restart-cancel was audited only: the lost child was never
+    asked again and its parent stayed open for ever. It goes again as a refused cancel does."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.start()
+    gw.logon(gw.venue)
+    assert restart_cancels(gw) == [child + "~r"]
+    gw.from_venue(f"35=j|372=F|379={child}~r|380=0|58=not now")
+    assert gw.app.next_deadline() == NOW + timedelta(seconds=1)
+    gw.app.on_timer(NOW + timedelta(seconds=1))
+    assert restart_cancels(gw) == [child + "~r", child + "~r2"]
+
+
 def child_fill(child: str, exec_id: str, cum: int) -> str:
     """The venue's report of a fill of 100 of ``child`` (500), ExecID ``exec_id``."""
     return (f"35=8|37=V{child}|17={exec_id}|11={child}|55=AAPL|54=1|38=500|150=F|39=1|"
