@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from algos.registry import StrategyFactory
 from algos.risk import RiskGate
@@ -107,6 +107,16 @@ def _settled(order: Order) -> str:
     return FILLED if order.cum >= order.qty else PARTIAL if order.cum else NEW
 
 
+class DeskRouter(ChildRouter, Protocol):
+    """The desk's router: a :class:`~algos.runner.ChildRouter` that also says when no child
+    can be sent at all (a venue link that is down), so a new parent is refused at once
+    rather than acknowledged and left unworked."""
+
+    def unavailable(self) -> str | None:
+        """Why no child can be sent now, or None."""
+        ...
+
+
 class AlgoDesk:
     """Parent orders of every client session.
 
@@ -116,7 +126,7 @@ class AlgoDesk:
     """
 
     def __init__(self, strategies: Mapping[str, StrategyFactory],
-                 symbols: Mapping[str, SymbolSpec], router: ChildRouter,
+                 symbols: Mapping[str, SymbolSpec], router: DeskRouter,
                  snapshot: Callable[[str, datetime], MarketSnapshot | None],
                  deliver: Deliver, risk: Callable[[str], RiskGate | None], *,
                  strategy_names: Mapping[str, str] | None = None,
@@ -262,7 +272,7 @@ class AlgoDesk:
                 raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             if (session, cl) in self._by_client:
                 raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
-            down = getattr(self.router, "unavailable", lambda: None)()
+            down = self.router.unavailable()
             if down is not None:  # nothing could be worked: the client hears it now
                 raise RequestError(f"parent orders are not taken now: {down}")
             factory = self.strategies.get(code)

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from algos.runner import ChildRouter
 from algos.strategy import MarketSnapshot, Side
+from gateway.algo_desk import DeskRouter
 from gateway.backtest_records import ChildRecord, FillRecord, RunRecord
 from gateway.clock import EPOCH, VirtualClock
 from gateway.latency import LatencyModel
@@ -112,7 +112,7 @@ class ChildLink:
     knows it. Records go to ``record``.
     """
 
-    def __init__(self, router: ChildRouter, on_report: Callable[[Report, datetime], None],
+    def __init__(self, router: DeskRouter, on_report: Callable[[Report, datetime], None],
                  scheduler: Scheduler, latency: LatencyModel, record: RunRecord,
                  now: Callable[[], datetime], touch: Callable[[datetime], None],
                  settle: Callable[[datetime], None],
@@ -171,6 +171,9 @@ class ChildLink:
     def cancel(self, child_id: str) -> None:
         self._send("out", self.now(), self.latency.entry(),
                    lambda _t: self.router.cancel(child_id))
+
+    def unavailable(self) -> str | None:
+        return self.router.unavailable()
 
     # -- reports ----------------------------------------------------------------------------
 

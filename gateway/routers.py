@@ -87,3 +87,7 @@ class VenueRouter:
         self.cancel_sent(child_id, cancel_id)
         now = self.now()
         self.deliver(self.venue.cancel(DESK_OWNER, cancel_id, child_id, now), now)
+
+    def unavailable(self) -> str | None:
+        """None: the in-process venue takes children whenever the desk has them."""
+        return None
