@@ -28,8 +28,9 @@ from gateway.venue_orders import (
     ExecReport,
 )
 
-__all__ = ["RequestError", "cancel_reject_message", "exec_report_message", "name_by_order_id",
-           "parse_price", "parse_qty", "parse_side", "request_cancel_reject", "request_report"]
+__all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_message",
+           "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
+           "request_cancel_reject", "request_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -42,6 +43,21 @@ class RequestError(ValueError):
     def __init__(self, text: str, reason: int = REJ_OTHER) -> None:
         super().__init__(text)
         self.reason = reason
+
+
+#: The longest ClOrdID (11) a request may carry. FIX sets no limit; venues do (20 to 64
+#: characters is usual). A day's orders keep theirs in memory (duplicates are refused
+#: within the day), so without one a client could make the process hold a megabyte an order.
+MAX_CL_ORD_ID = 64
+
+
+def overlong_cl_ord_id(cl_ord_id: str) -> RequestError | None:
+    """The refusal of a request whose ClOrdID is longer than :data:`MAX_CL_ORD_ID`
+    characters, or None."""
+    if len(cl_ord_id) <= MAX_CL_ORD_ID:
+        return None
+    return RequestError(f"ClOrdID (11) is {len(cl_ord_id):,} characters long; at most "
+                        f"{MAX_CL_ORD_ID} are taken")
 
 
 def parse_side(msg: Message) -> Side:

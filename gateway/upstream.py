@@ -64,6 +64,7 @@ from gateway.fix_reports import (
     cancel_reject_message,
     exec_report_message,
     name_by_order_id,
+    overlong_cl_ord_id,
     request_cancel_reject,
     request_report,
     whole_shares,
@@ -77,6 +78,7 @@ from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
     CXL_DUPLICATE,
+    CXL_OTHER,
     CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
@@ -450,6 +452,9 @@ class AlgoGatewayApplication:
             if answer is not None:
                 self._deliver([answer], now)
                 return
+        if message.msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl)):
+            self._deliver([self._refusal(owner, message, too_long, now)], now)
+            return
         if self.desk.is_parent_request(session.name, message):
             self.desk.on_message(session.name, message, now)
             return
@@ -506,6 +511,21 @@ class AlgoGatewayApplication:
         if status is not None and (req_id := body.get_str(790)) is not None:
             status = dataclasses.replace(status, ord_status_req_id=req_id)
         return status
+
+    def _refusal(self, owner: str, message: Message, error: RequestError,
+                 now: datetime) -> Report:
+        """The reject of a request refused before the desk saw it: a NewOrderSingle's
+        ExecutionReport, or a cancel or replace's OrderCancelReject naming the parent it was
+        about with its OrderID and OrdStatus if the desk has it (the request changed
+        nothing), else NONE and Rejected."""
+        if message.msg_type == "D":
+            return request_report(owner, next(self._exec_ids), message, str(error), now,
+                                  reason=error.reason)
+        order = self.desk.order(owner, message.body.get_str(41) or "")
+        if order is None:
+            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now)
+        return request_cancel_reject(owner, message, CXL_OTHER, str(error), now,
+                                     ord_status=order.status, order_id=order.order_id)
 
     def _not_ours(self, session: SessionHandle, message: Message, now: datetime) -> Message:
         """The answer to a request that names no parent of ``session``: a cancel or replace

@@ -46,6 +46,7 @@ from gateway.fix_reports import (
     cancel_reject_message,
     exec_report_message,
     name_by_order_id,
+    overlong_cl_ord_id,
     parse_price,
     parse_qty,
     parse_side,
@@ -248,6 +249,8 @@ class VenueApplication:
             handle = self.sessions.get(owner)
             self.market_data.request(owner, message, now, handle.config.app_version
                                      if handle is not None else message.begin_string or "")
+        elif msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl_ord_id)):
+            self.deliver([self._bad_request(owner, msg_type, message, too_long, now)], now)
         elif msg_type == "D" and (self._taken(owner, cl_ord_id)
                                   or (stored is not None and cl_ord_id in stored.ids)):
             # parents and direct orders share the session's ClOrdID space, which the

@@ -767,3 +767,44 @@ def test_a_cancel_reject_reason_no_code_has_reads_as_other() -> None:
     assert _cancel_reject(message, T0).reason == 99
     message.body.set(102, "2")
     assert _cancel_reject(message, T0).reason == 2
+
+
+def algo_clients() -> tuple[AlgoGatewayApplication, Counterparty]:
+    """The algo gateway with its venue and CLIENT1 logged on at T0; CLIENT1."""
+    config = load_config(ROOT / "sessions/algo.yaml")
+    app = AlgoGatewayApplication(config)
+    up_config = next(s for s in config.sessions if s.name == app.upstream_name)
+    app.on_logon(Counterparty(up_config, "ALGO").link, T0)  # type: ignore[arg-type]
+    client = next(Counterparty(s, "ALGO") for s in config.sessions
+                  if s.target_comp_id == "CLIENT1")
+    app.on_logon(client.link, T0)  # type: ignore[arg-type]
+    return app, client
+
+
+@pytest.mark.parametrize("where", ["venue", "algo gateway"])
+def test_a_clordid_longer_than_64_characters_is_refused(where: str) -> None:
+    """A day's orders keep their ClOrdIDs in memory (duplicates are refused all day), and
+    any length was taken: a client could make the process hold a megabyte an order. A
+    request whose ClOrdID is longer than 64 characters is refused, naming the length; 64 is
+    taken, and a cancel or replace under a long ClOrdID changes nothing."""
+    app: VenueApplication | AlgoGatewayApplication
+    if where == "venue":
+        app, c1, _ = venue_clients()
+    else:
+        app, c1 = algo_clients()
+    window = f"847=1001|126={stamp(T0 + timedelta(hours=1))}"
+    long_id = "L" * 65
+    [rej] = send(app, c1, nos(long_id, window, symbol="INTC"))
+    assert (rej[35], rej[150], rej[39], rej[11]) == ("8", "8", "8", long_id)
+    assert rej[58] == "ClOrdID (11) is 65 characters long; at most 64 are taken"
+    [ack] = send(app, c1, nos("P" * 64, window, symbol="INTC"))
+    assert (ack[150], ack[39], ack[11]) == ("0", "0", "P" * 64)
+    for body in (f"35=F|11={long_id}|41={'P' * 64}|54=1|55=INTC|60={stamp(T0)}",
+                 f"35=G|11={long_id}|41={'P' * 64}|54=1|38=200|40=2|44=20.00|55=INTC|"
+                 f"60={stamp(T0)}|{window}"):
+        [rej] = send(app, c1, body)
+        assert (rej[35], rej[102], rej[11], rej[37], rej[39]) == (
+            "9", "99", long_id, ack[37], "0")
+        assert rej[58] == "ClOrdID (11) is 65 characters long; at most 64 are taken"
+    [st_] = send(app, c1, f"35=H|11={'P' * 64}|54=1|55=INTC")
+    assert (st_[39], st_[38]) == ("0", "300")
