@@ -22,6 +22,11 @@ used ID, each session's order is its own timeline, headed by the session's name
 the session's name as the audit log writes it (``FIX.4.4:VENUE->CLIENT1``) or either of its
 CompIDs (``CLIENT1``). An algo parent's children, on their own session, are in its timeline.
 
+A ClOrdID is unique within a trading day only: a session that used ID again on a later day
+(two OrderIDs of ID on different dates) has both orders in one timeline, and a note on
+stderr says so; ``--date YYYY-MM-DD`` keeps the records of that UTC date (and those without
+a time).
+
 Files are read twice: first every record's ids only (21 bytes a record kept, plus an index
 while the order's family is searched), then the files holding the family's records, up to
 the last of them. Memory so grows with the order, not with the logs. A log appended to
@@ -37,14 +42,16 @@ skipped as unreadable are reported on stderr with their file and line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from gateway.audit_entries import find_files
-from gateway.audit_family import Relation
+from gateway.audit_family import Relation, real_order_id
 from gateway.audit_render import as_json, iter_lines
 from gateway.audit_two_passes import read_related
 
@@ -61,6 +68,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--session", metavar="NAME",
                    help="only the order of this session (its name, FIX.4.4:VENUE->CLIENT1, "
                         "or a CompID) when several sessions used the ClOrdID")
+    p.add_argument("--date", type=_date, metavar="YYYY-MM-DD",
+                   help="only the records of this UTC date (a ClOrdID used again on a later "
+                        "trading day)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(run=run)
 
@@ -106,11 +116,56 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.clordid!r} (sessions that used it: {used})", file=sys.stderr)
             return 1
         relations = chosen
+    if args.date is not None:
+        relations = [r for r in (_on(r, args.date) for r in relations) if r.entries]
+        if not relations:
+            print(f"gateway audit: no record of {args.date} mentions ClOrdID "
+                  f"{args.clordid!r}", file=sys.stderr)
+            return 1
+    for relation in relations:
+        _note_reuse(relation, args.clordid)
     try:
         _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # no flush error at exit
     return 2 if incomplete else 0  # (a timeline that may lack records)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _on(relation: Relation, day: date) -> Relation:
+    """``relation`` with only the records of UTC date ``day`` (and those without a time),
+    and the ids they hold."""
+    entries = [e for e in relation.entries if e.time is None or e.time.date() == day]
+    cl_ids = {i for e in entries for i in (e.cl_ord_id, e.orig_cl_ord_id) if i is not None}
+    order_ids = {i for e in entries if (i := real_order_id(e.order_id)) is not None}
+    return dataclasses.replace(relation, entries=entries,
+                               cl_ord_ids=relation.cl_ord_ids & cl_ids,
+                               order_ids=relation.order_ids & order_ids)
+
+
+def _note_reuse(relation: Relation, cl_ord_id: str) -> None:
+    """Say on stderr when ``cl_ord_id`` named orders with different OrderIDs on different
+    dates in the relation's session: a ClOrdID used again on another trading day, whose
+    orders the timeline shows together."""
+    days: dict[date, set[str]] = {}
+    for e in relation.entries:
+        order_id = real_order_id(e.order_id)
+        if e.cl_ord_id == cl_ord_id and order_id is not None and e.time is not None \
+                and e.parent is None:
+            days.setdefault(e.time.date(), set()).add(order_id)
+    if len(days) > 1 and len(set().union(*days.values())) > 1:
+        where = f" in session {relation.session}" if relation.session else ""
+        each = "; ".join(f"{d}: OrderID {', '.join(sorted(ids))}"
+                         for d, ids in sorted(days.items()))
+        print(f"gateway audit: ClOrdID {cl_ord_id!r} named orders on {len(days)} days"
+              f"{where} ({each}); the timeline shows them together, --date YYYY-MM-DD "
+              "shows one day's", file=sys.stderr)
 
 
 def _once(files: list[Path]) -> list[Path]:

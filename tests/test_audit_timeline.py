@@ -443,3 +443,51 @@ def test_nothing_found_beside_unreadable_messages_is_not_a_clean_no(
     code, lines, err = run(capsys, str(tmp_path), "--clordid", "R1")
     assert code == 2 and lines == []
     assert "no readable record mentions ClOrdID 'R1'" in err
+
+
+def two_days_log(path: Path) -> None:
+    """The venue's audit log: CLIENT1's X1 on 21 May, filled, and another X1 of CLIENT1's on
+    22 May (a ClOrdID is unique within a trading day only), canceled."""
+    days = [(datetime(2026, 5, 21, 14, 30, 0, tzinfo=UTC), "V1", "F|32=100|31=10", "2", "0",
+             "100"),
+            (datetime(2026, 5, 22, 14, 30, 0, tzinfo=UTC), "V7", "4", "4", "100", "0")]
+    seq = 0
+    with AuditLog(path) as audit:
+        for now, order_id, exec_type, status, leaves, cum in days:
+            stamp = now.strftime("%Y%m%d-%H:%M:%S")
+            for direction, body in (
+                    ("in", f"35=D|11=X1|21=1|38=100|40=2|44=10.00|54=1|55=AAPL|60={stamp}"),
+                    ("out", f"35=8|6={10 if cum != '0' else 0}|11=X1|14={cum}|"
+                            f"17=E{order_id}|37={order_id}|39={status}|54=1|55=AAPL|"
+                            f"150={exec_type}|151={leaves}")):
+                seq += 1
+                sender, target = ("CLIENT1", "VENUE") if direction == "in" else (
+                    "VENUE", "CLIENT1")
+                raw = frame("FIX.4.4", f"{body[:4]}|49={sender}|56={target}|34={seq}"
+                                       f"|52={stamp}{body[4:]}")
+                audit._writer.msg(message_line(now, "FIX.4.4:VENUE->CLIENT1", direction,
+                                               raw))
+
+
+def test_a_clordid_used_again_on_a_later_day_is_noted_and_date_picks_one(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Both days' X1 were one order's timeline, without a word. The reuse is noted on
+    stderr, and --date shows one day's order."""
+    two_days_log(tmp_path / "audit.jsonl")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "X1")
+    assert code == 0 and len(lines) == 5
+    assert err == ("gateway audit: ClOrdID 'X1' named orders on 2 days in session "
+                   "FIX.4.4:VENUE->CLIENT1 (2026-05-21: OrderID V1; 2026-05-22: OrderID V7); "
+                   "the timeline shows them together, --date YYYY-MM-DD shows one day's\n")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "X1", "--date", "2026-05-22")
+    assert code == 0 and err == ""
+    assert lines[0] == ("ClOrdID X1: 2 records; ClOrdIDs X1; OrderIDs V7; "
+                        "session FIX.4.4:VENUE->CLIENT1")
+    assert all("2026-05-22" in line for line in lines[1:]) and len(lines) == 3
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "X1", "--date", "2026-05-23")
+    assert code == 1 and lines == []
+    assert err == "gateway audit: no record of 2026-05-23 mentions ClOrdID 'X1'\n"
+    with pytest.raises(SystemExit) as exit_:
+        run(capsys, str(tmp_path), "--clordid", "X1", "--date", "22/05/2026")
+    assert exit_.value.code == 2
+    assert "'22/05/2026' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
