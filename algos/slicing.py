@@ -216,6 +216,10 @@ class SlicedStrategy:
         self._ioc_at_snapshot = -1
         self._volume_last: int | None = None
         self._volume_seen = 0
+        # the cap's rate as the exact fraction it was written as (0.3 is 3/10): in floats,
+        # 0.3 / 0.7 * 700 is 299.99999999999994, one share short of the cap
+        rate = parent.participation
+        self._rate = Fraction(str(rate)) if rate is not None and rate < 1 else None
         self._fractions: dict[int, float] = {}  # crossing point per slice, from the model
         # The slice whose passive fill the model predicted and still waits to learn:
         # (slice, features, prediction, cumulative quantity that means "filled").
@@ -366,11 +370,12 @@ class SlicedStrategy:
     def participation_cap(self, filled: int) -> int:
         """Most that may be filled + working under the participation cap (qty if none),
         with ``filled`` of the volume seen being our own fills."""
-        rate = self.parent.participation
-        if rate is None or rate >= 1:
+        rate = self._rate
+        if rate is None:
             return self.parent.qty
         others = max(0, self._volume_seen - filled)
-        allowed = math.floor(rate / (1 - rate) * others)
+        # filled <= rate * (others + filled), in whole shares
+        allowed = rate.numerator * others // (rate.denominator - rate.numerator)
         if allowed >= self.parent.qty:
             return self.parent.qty
         return allowed // self.parent.lot_size * self.parent.lot_size

@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import pytest
+
 from algos.volume_profile import VolumeProfile
 from algos.vwap import Vwap
 from tests.test_algo_harness import T0, Harness, make_parent
@@ -114,3 +116,21 @@ def test_a_capped_parent_takes_its_share_in_one_child_not_a_burst() -> None:
     assert h.filled == 100 and h.venue.volume - v0 == 200  # half of all volume is ours
     # the passive child and its repricing at half-slice, each the full share
     assert [c["qty"] for c in sent] == [100, 100]
+
+
+@pytest.mark.parametrize(("rate", "others", "allowed"), [
+    (0.3, 700, 300), (0.6, 2, 3), (0.2, 400, 100), (0.1, 899, 99), (0.5, 7, 7)])
+def test_the_participation_cap_is_exact_at_its_boundary(rate: float, others: int,
+                                                        allowed: int) -> None:
+    """In floats, 0.3 / 0.7 * 700 is 299.99999999999994: with 700 shares traded by others,
+    a 30% cap allowed 299, one share short of 30% of all volume (300 of 1,000). The cap is
+    computed from the rate as written (3/10), in whole shares."""
+    h = Harness(make_parent(2000, minutes=10, participation=rate, lot=1, Slices="10"),
+                partial(Vwap, profile=QUARTERS))
+    strategy = h.runner.strategy
+    assert isinstance(strategy, Vwap)
+    strategy._volume_seen = others  # what the market printed since the start, none ours
+    assert strategy.participation_cap(0) == allowed
+    # ours among the volume: 30% of 1,000 is 300 whoever traded the 1,000
+    strategy._volume_seen = others + 50
+    assert strategy.participation_cap(50) == allowed
