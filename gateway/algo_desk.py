@@ -60,6 +60,10 @@ from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
     CANCELED,
+    CXL_DUPLICATE,
+    CXL_OTHER,
+    CXL_PENDING,
+    CXL_TOO_LATE,
     CXL_UNKNOWN,
     EXPIRED,
     FILLED,
@@ -248,7 +252,7 @@ class AlgoDesk:
                 return
             if (session, cl) in self._by_client:
                 self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID {cl}",
-                                                  now)], now)
+                                                  now, reason=CXL_DUPLICATE)], now)
                 return
             p.pending_cl, p.pending_kind = cl, kind
             self._by_client[(session, cl)] = p
@@ -600,12 +604,17 @@ class AlgoDesk:
         self.deliver([r], now)
 
     def _cancel_reject(self, p: Parent, cl: str, kind: str, text: str,
-                       now: datetime, *, too_late: bool = False) -> CancelReject:
+                       now: datetime, *, too_late: bool = False,
+                       reason: int | None = None) -> CancelReject:
+        """The OrderCancelReject of a request about parent ``p``: CxlRejReason ``reason``,
+        else 0 (too late) for a parent done or ``too_late``, 3 while a request is pending,
+        99 otherwise."""
+        if reason is None:
+            reason = (CXL_TOO_LATE if too_late or not p.order.live
+                      else CXL_PENDING if p.pending_cl else CXL_OTHER)
         return CancelReject(owner=p.order.owner, order_id=p.order.order_id, cl_ord_id=cl,
                             orig_cl_ord_id=p.order.cl_ord_id, ord_status=p.order.status,
-                            response_to="1" if kind == "F" else "2",
-                            reason=0 if too_late or not p.order.live
-                            else 3 if p.pending_cl else 99,
+                            response_to="1" if kind == "F" else "2", reason=reason,
                             text=text, time=now)
 
     def _runner_audit(self, parent_id: str, session: str) -> Callable[..., None]:

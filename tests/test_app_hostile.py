@@ -808,3 +808,15 @@ def test_a_clordid_longer_than_64_characters_is_refused(where: str) -> None:
         assert rej[58] == "ClOrdID (11) is 65 characters long; at most 64 are taken"
     [st_] = send(app, c1, f"35=H|11={'P' * 64}|54=1|55=INTC")
     assert (st_[39], st_[38]) == ("0", "300")
+
+
+def test_an_algo_gateway_cancel_reusing_a_parents_clordid_is_a_duplicate() -> None:
+    """CxlRejReason was 99 (other) where the venue says 6 (duplicate ClOrdID)."""
+    app, c1 = algo_clients()
+    window = f"847=1001|126={stamp(T0 + timedelta(hours=1))}"
+    [p1] = send(app, c1, nos("P1", window, symbol="INTC"))
+    send(app, c1, nos("P2", window, symbol="INTC"))
+    [rej] = send(app, c1, f"35=F|11=P2|41=P1|54=1|55=INTC|60={stamp(T0)}")
+    assert (rej[35], rej[102], rej[11], rej[41], rej[37], rej[39]) == (
+        "9", "6", "P2", "P1", p1[37], "0")
+    assert rej[58] == "duplicate ClOrdID P2"
