@@ -88,9 +88,15 @@ class Node:
         return path
 
     def string(self, choices: tuple[str, ...] = ()) -> str:
+        """A non-empty string without control characters (a config's strings become FIX
+        field values, file names and log text, where SOH or a line break breaks them)."""
         value = self._scalar()
         if not isinstance(value, str) or not value:
             raise self.error(f"expected a non-empty string, got {value!r}")
+        bad = next((i for i, c in enumerate(value) if c < " " or c == "\x7f"), None)
+        if bad is not None:
+            raise self.error(f"control character 0x{ord(value[bad]):02x} at position "
+                             f"{bad + 1} of {value!r}")
         if choices and value not in choices:
             raise self.error(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
@@ -106,11 +112,13 @@ class Node:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(f"expected an integer, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise self.error(f"expected an integer in [{low}, {high}], got {value}")
+            raise self.error(f"expected an integer {_range(low, high, False)}, got {value}")
         return value
 
-    def number(self, low: float | None = None, high: float | None = None) -> float:
-        """A finite int or float in ``[low, high]`` (a bound of None: none that side).
+    def number(self, low: float | None = None, high: float | None = None, *,
+               above: bool = False) -> float:
+        """A finite int or float in ``[low, high]`` (a bound of None: none that side;
+        ``above``: ``low`` itself excluded).
 
         YAML's ``.nan`` and ``.inf`` are floats, and NaN fails no comparison: without the
         finiteness check here they would pass every range and fail far from the file (a NaN
@@ -121,13 +129,23 @@ class Node:
             raise self.error(f"expected a number, got {value!r}")
         if not math.isfinite(value):
             raise self.error(f"expected a finite number, got {value}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self.error(f"expected a number in [{low}, {high}], got {value}")
+        if ((low is not None and (value <= low if above else value < low))
+                or (high is not None and value > high)):
+            raise self.error(f"expected a number {_range(low, high, above)}, got {value}")
         return float(value)
 
     def raw(self) -> Any:
         """The plain Python value of this node (for free-form sections)."""
         return yaml.safe_load(yaml.serialize(self.node))
+
+
+def _range(low: float | None, high: float | None, above: bool) -> str:
+    """``[0, 1]``, ``(0, 1]``, ``>= 1``, ``> 0``, ``<= 9``: the range in words for an error."""
+    if low is not None and high is not None:
+        return f"in {'(' if above else '['}{low}, {high}]"
+    if low is not None:
+        return f"{'>' if above else '>='} {low}"
+    return f"<= {high}"
 
 
 def _keys(allowed: set[str] | frozenset[str]) -> str:

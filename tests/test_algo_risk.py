@@ -61,7 +61,7 @@ risk:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("risk:\n  default:\n    max_order_qty: -1\n",
-     r"risk\.yaml:3: risk\.default\.max_order_qty: expected an integer in \[1, None\]"),
+     r"risk\.yaml:3: risk\.default\.max_order_qty: expected an integer >= 1, got"),
     ("risk:\n  default:\n    max_ordr_qty: 5\n",
      r"risk\.yaml:3: risk\.default\.max_ordr_qty: unknown key; expected one of kill_switch, "),
     ("risk:\n  sessions:\n    C1:\n      price_collar_pct: 0\n",

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
-from gateway.config import load_config
+from gateway.config import ConfigError, load_config
 from gateway.fixmessage import Message
 from gateway.progress_lines import LinePrinter
 from tests.engine_apps import RecordingHandle
@@ -174,3 +175,57 @@ def test_progress_lines_never_wait_for_a_stdout_nobody_reads() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+@pytest.mark.parametrize(("order", "error"), [
+    ('{symbol: AMZN, side: buy, qty: 100, strategy: "999x"}',
+     "client.orders[0].strategy: expected a TargetStrategy (847) number such as 1001 (TWAP) "
+     "or 1 (VWAP), got '999x'"),
+    ("{symbol: AMZN, side: buy, qty: 100, strategy: 1001.0}", "got 1001.0"),
+    ("{symbol: AMZN, side: buy, qty: 100, strategy: null}", "got None"),
+    ("{symbol: AMZN, side: buy, qty: 100, strategy: [1, 2]}", "got [1, 2]"),
+    ('{symbol: "AM\\x01ZN", side: buy, qty: 100}',
+     "client.orders[0].symbol: control character 0x01 at position 3 of 'AM\\x01ZN'"),
+    ("{symbol: AMZN, side: buy, qty: 100, limit: 0}",
+     "client.orders[0].limit: expected a number > 0, got 0"),
+    ("{symbol: AMZN, side: buy, qty: 100, participation: 0}",
+     "client.orders[0].participation: expected a number in (0, 1], got 0"),
+    ("{symbol: AMZN, side: buy, qty: 0}",
+     "client.orders[0].qty: expected an integer >= 1, got 0"),
+])
+def test_a_client_order_the_gateway_could_never_take_stops_start_up(
+        tmp_path: Path, order: str, error: str) -> None:
+    """These passed the config check, then went out as 847=1001.0, 847=None, a symbol with
+    SOH in it (the session dropped and the order was lost, saying nothing), or a limit or
+    participation of 0 refused every run; and the errors read ``[1, None]``."""
+    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
+    del config["client"]
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False)
+                    + f"client:\n  orders:\n    - {order}\n")
+    with pytest.raises(ConfigError) as exc:
+        ClientApplication(load_config(path))
+    assert str(exc.value).startswith(f"{path}:")
+    assert error in str(exc.value)
+
+
+def test_a_client_config_without_orders_stops_start_up(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
+    config["client"] = {"orders": []}
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"client\.orders: expected at least one order"):
+        ClientApplication(load_config(path))
+
+
+def test_a_strategy_given_as_a_number_or_its_digits_goes_out_as_847(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
+    config["client"] = {"orders": [{"symbol": "AMZN", "side": "buy", "qty": 100,
+                                    "strategy": value} for value in (1, "1001")]}
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded = load_config(path)
+    app = ClientApplication(loaded)
+    handle = RecordingHandle(loaded.sessions[0])
+    app.on_logon(handle, NOW)
+    assert [m.body.get_str(847) for m in handle.sent] == ["1", "1001"]
