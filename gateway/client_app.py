@@ -9,8 +9,12 @@ them to the end (what ``gateway demo`` and ``sessions/client.yaml`` run).
            params: "Slices=10;MaxChildQty=400", limit: 230.00, participation: 0.2}
 
 Each order goes out once, at the first logon, as a NewOrderSingle with TargetStrategy (847),
-EffectiveTime now and ExpireTime ``window`` seconds later. ``gateway run`` prints
-:meth:`OrderProgress.line` after each report. Its ClOrdID
+EffectiveTime now and ExpireTime ``window`` seconds later. At every later logon each order
+not yet done is asked about with an OrderStatusRequest (H): a session reset at logon
+discards the reports sent while the client was away, and the answer says where the order
+stands. A Reject (3) or BusinessMessageReject (j) of a parent's NewOrderSingle (found by
+RefSeqNum in the session's store, or by BusinessRejectRefID) rejects it, with the peer's
+reason. ``gateway run`` prints :meth:`OrderProgress.line` after each report. Its ClOrdID
 (``P<HHMMSSffffff>-<pid>-<n>``) is unique across the clients of a venue's day: two runs of
 the same config, even in the same second, are not taken for one order sent twice.
 :attr:`ClientApplication.orders` holds what the ExecutionReports said so far; ``on_update``
@@ -28,10 +32,12 @@ from decimal import Decimal
 
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from gateway.application import SessionHandle
+from gateway.codec import scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
 from gateway.msglog import wire_text
-from gateway.venue_orders import FINAL_STATUSES
+from gateway.store import MessageStore
+from gateway.venue_orders import FINAL_STATUSES, REJECTED
 from gateway.yamlcheck import Node
 
 __all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "new_cl_ord_id", "parse_client"]
@@ -135,11 +141,22 @@ class ClientApplication:
         self.to_send = list(parse_client(node))
         self.orders: dict[str, OrderProgress] = {}
         self.on_update: Callable[[OrderProgress], None] | None = None
+        self._stores: dict[str, MessageStore] = {}  # per session (bind): what we sent
+
+    def bind(self, engine: object) -> None:
+        """The sessions' stores: a Reject names the message it refuses by MsgSeqNum."""
+        for runner in getattr(engine, "runners", {}).values():
+            session = getattr(runner, "session", None)
+            if session is not None:
+                self._stores[runner.name] = session.store
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
-        return frozenset({"8", "9", "W", "X", "Y"})
+        return frozenset({"8", "9", "W", "X", "Y", "j"})
 
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        for progress in self.orders.values():
+            if not progress.done:  # (what a reset at this logon discarded, it says)
+                session.send(status_request(progress))
         pending, self.to_send = self.to_send, []
         for order in pending:
             cl = new_cl_ord_id(now)
@@ -149,7 +166,35 @@ class ClientApplication:
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
 
+    def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        """A session Reject (3): of a parent's NewOrderSingle, the parent is rejected."""
+        sent = self._sent(session, message.body.get_int(45))
+        if sent.get(35) == "D":
+            self._refused(sent.get(11, ""), "session reject", message)
+
+    def _sent(self, session: SessionHandle, seq: int | None) -> dict[int, str]:
+        """The fields of what we sent on ``session`` as MsgSeqNum ``seq`` ({}: not stored)."""
+        store = self._stores.get(session.name)
+        raw = store.sent_raw(seq) if store is not None else None
+        return scan_fields(raw) if raw is not None else {}
+
+    def _refused(self, cl_ord_id: str, kind: str, message: Message) -> None:
+        progress = self.orders.get(cl_ord_id)
+        if progress is None or progress.done:
+            return
+        progress.status = REJECTED
+        progress.text = f"{kind}: {message.body.get_str(58) or 'no reason given'}"
+        if self.on_update is not None:
+            self.on_update(progress)
+
     def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        if message.msg_type == "j":
+            body = message.body
+            sent = self._sent(session, body.get_int(45)) or {
+                35: body.get_str(372) or "", 11: body.get_str(379) or ""}
+            if sent.get(35) == "D":
+                self._refused(sent.get(11, ""), "business reject", message)
+            return
         if message.msg_type != "8":
             return
         body = message.body
@@ -166,6 +211,16 @@ class ClientApplication:
             progress.fills.append((now, last, body.get_decimal(31) or Decimal(0)))
         if self.on_update is not None:
             self.on_update(progress)
+
+
+def status_request(progress: OrderProgress) -> Message:
+    """The OrderStatusRequest (H) of a parent: ClOrdID, Symbol, Side."""
+    msg = Message("H")
+    b = msg.body
+    b.set(11, progress.cl_ord_id)
+    b.set(55, progress.order.symbol)
+    b.set(54, "1" if progress.order.side == "buy" else "2")
+    return msg
 
 
 def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,

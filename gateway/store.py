@@ -167,6 +167,15 @@ class MessageStore(ABC):
     def sent(self, begin: int, end: int) -> Iterator[StoredMessage]:
         """Stored outbound messages with ``begin <= seq <= end``, in order (for resends)."""
 
+    def sent_raw(self, seq: int | None) -> bytes | None:
+        """The message sent as MsgSeqNum ``seq``, if stored (what a peer's Reject or
+        BusinessMessageReject names by RefSeqNum)."""
+        if seq is None or not 0 < seq < self.next_sender_seq:
+            return None
+        for stored in self.sent(seq, seq):
+            return stored.raw
+        return None
+
     @abstractmethod
     def reset(self, now: datetime, carry: Sequence[bytes] = ()) -> None:
         """Forget every message; both sequence numbers back to 1; creation time ``now``.

@@ -705,11 +705,8 @@ class AlgoGatewayApplication:
     def _sent_message(self, seq: int | None) -> dict[int, str] | None:
         """The fields of the message we sent the venue as MsgSeqNum ``seq``, if stored."""
         store = self._upstream_store
-        if seq is None or store is None or not 0 < seq < store.next_sender_seq:
-            return None
-        for stored in store.sent(seq, seq):
-            return scan_fields(stored.raw)
-        return None
+        raw = store.sent_raw(seq) if store is not None else None
+        return scan_fields(raw) if raw is not None else None
 
     def _from_venue(self, message: Message, now: datetime) -> None:
         kind = message.msg_type

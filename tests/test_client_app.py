@@ -21,11 +21,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixspec.dictionary import load_builtin
 from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
+from gateway.codec import decode_bytes, encode
 from gateway.config import ConfigError, load_config
 from gateway.fixmessage import Message
 from gateway.progress_lines import LinePrinter
+from gateway.store import MemoryStore
 from tests.engine_apps import RecordingHandle
+from tests.fixpeer import frame
 from tests.gateway_proc import start_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,3 +233,66 @@ def test_a_strategy_given_as_a_number_or_its_digits_goes_out_as_847(tmp_path: Pa
     handle = RecordingHandle(loaded.sessions[0])
     app.on_logon(handle, NOW)
     assert [m.body.get_str(847) for m in handle.sent] == ["1", "1001"]
+
+
+def _client() -> tuple[ClientApplication, RecordingHandle, MemoryStore]:
+    """sessions/client.yaml's client logged on once, its parent sent and stored as
+    MsgSeqNum 1 (the store a running session would have)."""
+    config = load_config(ROOT / "sessions" / "client.yaml")
+    app = ClientApplication(config)
+    handle = RecordingHandle(config.sessions[0])
+    store = app._stores[handle.name] = MemoryStore()
+    app.on_logon(handle, NOW)
+    [parent] = handle.sent
+    store.save_sent(1, encode(parent, load_builtin("FIX.4.4")))
+    store.set_next_sender_seq(2)
+    return app, handle, store
+
+
+def _report(cl: str, fields: str) -> Message:
+    return decode_bytes(frame("FIX.4.4", f"35=8|37=O1|17=E1|11={cl}|55=AMZN|54=1|{fields}"),
+                        load_builtin("FIX.4.4"))
+
+
+def test_a_later_logon_asks_the_status_of_every_parent_not_done() -> None:
+    """A client whose session was reset at its logon (client.yaml's reset_on_logon) never
+    heard the reports sent while it was away, and showed a filled parent as new for ever.
+    Each later logon asks about every parent not known done; the answer updates it."""
+    app, handle, _ = _client()
+    cl = handle.sent[0].body.get_str(11) or ""
+    app.on_message(handle, _report(cl, "150=0|39=0|38=1000|14=0|6=0|151=1000"), NOW)
+    handle.sent.clear()
+    app.on_logon(handle, NOW)
+    [ask] = handle.sent
+    assert (ask.msg_type, ask.body.get_str(11), ask.body.get_str(55), ask.body.get_str(54)) == (
+        "H", cl, "AMZN", "1")
+    app.on_message(handle, _report(cl, "150=I|39=2|38=1000|14=1000|6=223.5|151=0"), NOW)
+    assert (app.orders[cl].status, app.orders[cl].cum) == ("2", 1000)
+    handle.sent.clear()
+    app.on_logon(handle, NOW)
+    assert handle.sent == []  # done: nothing to ask
+
+
+@pytest.mark.parametrize("refusal", [
+    "35=3|45=1|371=847|372=D|373=5|58=Value is incorrect (out of range) for this tag",
+    "35=j|45=1|372=D|380=0|58=not now",
+    "35=j|372=D|379={cl}|380=4|58=application not available",
+])
+def test_a_parent_the_gateway_rejects_at_session_or_business_level_is_rejected(
+        refusal: str) -> None:
+    """A session Reject or BusinessMessageReject of the parent's NewOrderSingle was ignored:
+    the client printed nothing and waited for ever. The parent is rejected, with the
+    peer's reason."""
+    app, handle, _ = _client()
+    cl = handle.sent[0].body.get_str(11) or ""
+    shown: list[str] = []
+    app.on_update = lambda p: shown.append(p.line())
+    message = decode_bytes(frame("FIX.4.4", refusal.format(cl=cl)), load_builtin("FIX.4.4"))
+    if message.msg_type == "3":
+        app.on_reject(handle, message, NOW)
+    else:
+        app.on_message(handle, message, NOW)
+    kind = "session" if message.msg_type == "3" else "business"
+    assert shown == [f"{cl}: buy AMZN rejected 0/1000 ('{kind} reject: "
+                     f"{message.body.get_str(58)}')"]
+    assert app.orders[cl].done
