@@ -14,7 +14,10 @@ not yet done is asked about with an OrderStatusRequest (H): a session reset at l
 discards the reports sent while the client was away, and the answer says where the order
 stands. A Reject (3) or BusinessMessageReject (j) of a parent's NewOrderSingle (found by
 RefSeqNum in the session's store, or by BusinessRejectRefID) rejects it, with the peer's
-reason. ``gateway run`` prints :meth:`OrderProgress.line` after each report. Its ClOrdID
+reason. A clean stop (SIGTERM, SIGINT) cancels every order not yet done and waits a
+little for the answers (:meth:`ClientApplication.wind_down`): a later run could not follow
+them, as it sends its orders anew. ``gateway run`` prints :meth:`OrderProgress.line` after
+each report. Its ClOrdID
 (``P<HHMMSSffffff>-<pid>-<n>``) is unique across the clients of a venue's day: two runs of
 the same config, even in the same second, are not taken for one order sent twice.
 :attr:`ClientApplication.orders` holds what the ExecutionReports said so far; ``on_update``
@@ -142,6 +145,7 @@ class ClientApplication:
         self.orders: dict[str, OrderProgress] = {}
         self.on_update: Callable[[OrderProgress], None] | None = None
         self._stores: dict[str, MessageStore] = {}  # per session (bind): what we sent
+        self._session: SessionHandle | None = None  # the one the orders went out on
 
     def bind(self, engine: object) -> None:
         """The sessions' stores: a Reject names the message it refuses by MsgSeqNum."""
@@ -154,6 +158,7 @@ class ClientApplication:
         return frozenset({"8", "9", "W", "X", "Y", "j"})
 
     def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        self._session = session
         for progress in self.orders.values():
             if not progress.done:  # (what a reset at this logon discarded, it says)
                 session.send(status_request(progress))
@@ -165,6 +170,17 @@ class ClientApplication:
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
         pass
+
+    def wind_down(self, now: datetime) -> Callable[[], bool]:
+        """A clean stop is coming: cancel every order not done (OrderCancelRequest, ClOrdID
+        ``<order's>-X``) if the session is up; the answer says when all are done (the
+        engine waits for it a little, then logs out regardless)."""
+        session = self._session
+        if session is not None and session.logged_on:
+            for progress in self.orders.values():
+                if not progress.done:
+                    session.send(cancel_request(progress, now))
+        return lambda: all(p.done for p in self.orders.values())
 
     def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
         """A session Reject (3): of a parent's NewOrderSingle, the parent is rejected."""
@@ -211,6 +227,20 @@ class ClientApplication:
             progress.fills.append((now, last, body.get_decimal(31) or Decimal(0)))
         if self.on_update is not None:
             self.on_update(progress)
+
+
+def cancel_request(progress: OrderProgress, now: datetime) -> Message:
+    """The OrderCancelRequest (F) of a parent: ClOrdID ``<parent's>-X``, OrigClOrdID, Symbol,
+    Side, OrderQty (FIX 4.4 asks for it), TransactTime."""
+    msg = Message("F")
+    b = msg.body
+    b.set(11, f"{progress.cl_ord_id}-X")
+    b.set(41, progress.cl_ord_id)
+    b.set(55, progress.order.symbol)
+    b.set(54, "1" if progress.order.side == "buy" else "2")
+    b.set(38, progress.order.qty)
+    b.set(60, format_utc_timestamp(now, TimePrecision.MILLIS))
+    return msg
 
 
 def status_request(progress: OrderProgress) -> Message:

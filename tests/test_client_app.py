@@ -296,3 +296,24 @@ def test_a_parent_the_gateway_rejects_at_session_or_business_level_is_rejected(
     assert shown == [f"{cl}: buy AMZN rejected 0/1000 ('{kind} reject: "
                      f"{message.body.get_str(58)}')"]
     assert app.orders[cl].done
+
+
+def test_a_clean_stop_cancels_the_parents_not_done() -> None:
+    """A stopped client left its parent trading unseen, and a second run sent it again: two
+    parents bought what the file asked once. A clean stop cancels each parent not done and
+    says when all are (the engine waits a little for that before logging out)."""
+    app, handle, _ = _client()
+    cl = handle.sent[0].body.get_str(11) or ""
+    app.on_message(handle, _report(cl, "150=0|39=0|38=1000|14=0|6=0|151=1000"), NOW)
+    handle.sent.clear()
+    settled = app.wind_down(NOW)
+    [cancel] = handle.sent
+    b = cancel.body
+    assert (cancel.msg_type, b.get_str(11), b.get_str(41), b.get_str(55), b.get_str(54),
+            b.get_str(38)) == ("F", f"{cl}-X", cl, "AMZN", "1", "1000")
+    assert not settled()
+    app.on_message(handle, _report(f"{cl}-X", f"41={cl}|150=4|39=4|38=1000|14=300|6=223.5|"
+                                   "151=0"), NOW)
+    assert settled() and app.orders[cl].status == "4"
+    handle.sent.clear()
+    assert app.wind_down(NOW)() and handle.sent == []  # nothing left to cancel
