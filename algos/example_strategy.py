@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from algos.strategy import (
     Action,
@@ -77,6 +78,8 @@ class PassivePov:
         self.parent = parent
         self.ctx = ctx
         self.rate = rate
+        # as written (57/100): in floats 0.57 x 100 shares is 56.99..., one short
+        self._share = Fraction(str(rate))
         self._last_volume: int | None = None
         self._volume = 0  # market volume since the start
         self._touch: Decimal | None = None
@@ -112,7 +115,7 @@ class PassivePov:
                 child.price < price if p.side == Side.BUY else child.price > price)
             if behind and not child.cancel_pending:
                 actions.append(CancelChild(child.child_id, f"re-peg to {price}"))
-        allowed = min(p.qty, math.floor(self.rate * self._volume))
+        allowed = min(p.qty, math.floor(self._share * self._volume))
         want = allowed - state.filled - state.working_qty
         want = want // p.lot_size * p.lot_size  # the runner would round it down anyway
         if want > 0:

@@ -19,6 +19,7 @@ from algos.vwap import Vwap
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 
 MIN = timedelta(minutes=1)
+SEC = timedelta(seconds=1)
 
 
 def test_builtins_by_name() -> None:
@@ -100,3 +101,13 @@ def test_the_example_joins_the_touch_within_its_rate() -> None:
 def test_the_example_refuses_a_missing_rate() -> None:
     with pytest.raises(ValueError, match="needs a Rate parameter or a ParticipationRate"):
         AlgoRunner(make_parent(100), PassivePov, Venue(), now=T0, on_event=lambda e: None)
+
+
+def test_the_example_takes_its_whole_share_at_a_rate_floats_cannot_hold() -> None:
+    """0.57 x 100 shares is 56.99... in floats: the example asked for 56 of its 57."""
+    h = Harness(make_parent(1000, minutes=10, lot=1, Rate="0.57"), PassivePov,
+                venue=Venue(ask_qty=0))
+    h.run(T0 + SEC)
+    h.venue.volume += 100
+    h.run(T0 + 2 * SEC)
+    assert h.filled + h.runner.state.working_qty == 57
