@@ -63,7 +63,13 @@ from decimal import Decimal
 
 from algos.runner import countable_fill
 from gateway.codec import scan_fields
-from gateway.routers import fill_exec_id, is_fill_exec_id, parent_of
+from gateway.routers import (
+    fill_exec_id,
+    is_fill_exec_id,
+    numbered_id,
+    parent_of,
+    unnumbered_id,
+)
 from gateway.store import StoredMessage
 from gateway.venue_orders import (
     CANCELED,
@@ -112,13 +118,12 @@ class StoredChild:
 def restart_cancel_id(child_id: str, n: int = 1) -> str:
     """The ClOrdID of the ``n``-th restart's cancel of ``child_id``: ``<child>~r``, then
     ``<child>~r2``... (each restart's cancel needs a ClOrdID of its own)."""
-    return child_id + RESTART_CANCEL + (str(n) if n > 1 else "")
+    return numbered_id(child_id, RESTART_CANCEL, n)
 
 
 def child_of_cancel(cl_ord_id: str) -> str | None:
     """The child a restart-cancel ClOrdID names (None: not one)."""
-    child, mark, n = cl_ord_id.rpartition(RESTART_CANCEL)
-    return child if mark and (not n or n.isdigit()) else None
+    return unnumbered_id(cl_ord_id, RESTART_CANCEL)
 
 
 def stored_children(stored: Iterable[StoredMessage]) -> list[StoredChild]:

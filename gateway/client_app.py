@@ -232,12 +232,9 @@ class ClientApplication:
 def cancel_request(progress: OrderProgress, now: datetime) -> Message:
     """The OrderCancelRequest (F) of a parent: ClOrdID ``<parent's>-X``, OrigClOrdID, Symbol,
     Side, OrderQty (FIX 4.4 asks for it), TransactTime."""
-    msg = Message("F")
+    msg = _about(progress, "F", f"{progress.cl_ord_id}-X")
     b = msg.body
-    b.set(11, f"{progress.cl_ord_id}-X")
     b.set(41, progress.cl_ord_id)
-    b.set(55, progress.order.symbol)
-    b.set(54, "1" if progress.order.side == "buy" else "2")
     b.set(38, progress.order.qty)
     b.set(60, format_utc_timestamp(now, TimePrecision.MILLIS))
     return msg
@@ -245,12 +242,21 @@ def cancel_request(progress: OrderProgress, now: datetime) -> Message:
 
 def status_request(progress: OrderProgress) -> Message:
     """The OrderStatusRequest (H) of a parent: ClOrdID, Symbol, Side."""
-    msg = Message("H")
+    return _about(progress, "H", progress.cl_ord_id)
+
+
+def _about(progress: OrderProgress, msg_type: str, cl_ord_id: str) -> Message:
+    """A request of ``msg_type`` about a parent: ClOrdID ``cl_ord_id``, Symbol, Side."""
+    msg = Message(msg_type)
     b = msg.body
-    b.set(11, progress.cl_ord_id)
+    b.set(11, cl_ord_id)
     b.set(55, progress.order.symbol)
-    b.set(54, "1" if progress.order.side == "buy" else "2")
+    b.set(54, _side(progress.order))
     return msg
+
+
+def _side(order: ClientOrder) -> str:
+    return "1" if order.side == "buy" else "2"
 
 
 def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
@@ -266,7 +272,7 @@ def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
     b = msg.body
     b.set(11, cl_ord_id)
     b.set(55, order.symbol)
-    b.set(54, "1" if order.side == "buy" else "2")
+    b.set(54, _side(order))
     b.set(38, order.qty)
     if order.limit is not None:
         b.set(40, "2")

@@ -20,22 +20,33 @@ from gateway.venue import NewOrder, Venue
 from gateway.venue_orders import DAY, IOC, LIMIT, MARKET, Report
 
 __all__ = ["DESK_OWNER", "VenueRouter", "cancelled_child", "child_cancel_id", "fill_exec_id",
-           "is_fill_exec_id", "parent_of"]
+           "is_fill_exec_id", "numbered_id", "parent_of", "unnumbered_id"]
 
 DESK_OWNER = "algo-desk"  # the venue owner of every child order the desk sends
 _CANCEL_MARK = "~c"
 
 
+def numbered_id(child_id: str, mark: str, n: int = 1) -> str:
+    """The ClOrdID of the ``n``-th request of its kind (``mark``) about ``child_id``:
+    ``<child><mark>``, then ``<child><mark>2``... (each needs a ClOrdID of its own)."""
+    return child_id + mark + (str(n) if n > 1 else "")
+
+
+def unnumbered_id(cl_ord_id: str, mark: str) -> str | None:
+    """The child a :func:`numbered_id` with ``mark`` names; None: not one."""
+    child, found, n = cl_ord_id.rpartition(mark)
+    return child if found and (not n or n.isdigit()) else None
+
+
 def child_cancel_id(child_id: str, n: int = 1) -> str:
     """The ClOrdID of the ``n``-th cancel request of ``child_id``: ``<child>~c``, then
     ``<child>~c2``..."""
-    return child_id + _CANCEL_MARK + (str(n) if n > 1 else "")
+    return numbered_id(child_id, _CANCEL_MARK, n)
 
 
 def cancelled_child(cl_ord_id: str) -> str | None:
     """The child a cancel request's ClOrdID (:func:`child_cancel_id`) names; None: not one."""
-    child, mark, n = cl_ord_id.rpartition(_CANCEL_MARK)
-    return child if mark and (not n or n.isdigit()) else None
+    return unnumbered_id(cl_ord_id, _CANCEL_MARK)
 
 
 def parent_of(child_id: str) -> str:

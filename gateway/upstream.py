@@ -378,8 +378,8 @@ class AlgoGatewayApplication:
             if child is None:
                 del self._cancel_retries[child_id]
                 if self._cancel_unanswered(child_id):
-                    self._audit_retry(child_id, now)
                     self.cancel(child_id)
+                    self._audit_retry(child_id, now)
                 continue
             lost = self._lost.get(child.parent_id)
             if lost is None or lost.done or child_id not in lost.children:
@@ -418,10 +418,10 @@ class AlgoGatewayApplication:
         return child is not None and child.cancel_pending
 
     def _audit_retry(self, child_id: str, now: datetime) -> None:
+        """Audit the cancel just sent again for ``child_id`` (its ClOrdID the latest)."""
         if self.audit is not None:
             self.audit.order(now, "child_cancel_retry", self.upstream_name,
-                             cl_ord_id=child_cancel_id(child_id,
-                                                       self._child_cancels.get(child_id, 0) + 1),
+                             cl_ord_id=child_cancel_id(child_id, self._child_cancels[child_id]),
                              orig_cl_ord_id=child_id)
 
     def on_logout(self, session: SessionHandle, now: datetime) -> None:
