@@ -3,7 +3,10 @@
 :class:`MarketAtStart` is the naive way to work a parent: the whole quantity as one market
 order the moment the parent starts (a limit parent's limit still caps it: the runner turns a
 market child into a limit order at the parent's limit). What the market order does not fill
-at once is not sent again. The other baseline, plain TWAP, is :class:`algos.twap.Twap` with
+at once is not sent again: once no child is working, the parent stops
+(:class:`algos.strategy.StopParent`), so the client hears it is over and a backtest prices
+what did not fill at that moment, when the naive trader stopped, not at the window's end.
+The other baseline, plain TWAP, is :class:`algos.twap.Twap` with
 nothing but its slice count.
 """
 
@@ -18,6 +21,7 @@ from algos.strategy import (
     Execution,
     MarketSnapshot,
     ParentOrder,
+    StopParent,
 )
 
 __all__ = ["MarketAtStart"]
@@ -47,6 +51,10 @@ class MarketAtStart:
         return []
 
     def on_timer(self, now: datetime) -> list[Action]:
+        # also called when the child ends unfilled (its remainder canceled, or rejected)
+        state = self.ctx.state
+        if self._sent and not state.working and state.filled < self.parent.qty:
+            return [StopParent("naive: its one order is over; nothing more is sent")]
         return self._go(now)
 
     def next_wakeup(self) -> datetime | None:

@@ -71,6 +71,7 @@ from algos.strategy import (
     OrderState,
     ParentOrder,
     Side,
+    StopParent,
     Strategy,
     WorkingChild,
 )
@@ -806,6 +807,8 @@ life (a replace that changes the parent's id does not change the prefix).
                                 reason="not a working child")
                 elif not child.cancel_pending:
                     self._send_cancel(child, action.reason)
+            elif isinstance(action, StopParent):
+                self._begin_stop(action.reason)
             else:
                 self._send_child(action)
         self._changes_asked = self._changes  # its answer counts its own actions

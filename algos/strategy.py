@@ -39,6 +39,7 @@ __all__ = [
     "OrderState",
     "ParentOrder",
     "Side",
+    "StopParent",
     "Strategy",
     "WorkingChild",
 ]
@@ -129,7 +130,18 @@ class CancelChild:
     reason: str = ""
 
 
-Action = ChildOrder | CancelChild
+@dataclass(frozen=True, slots=True)
+class StopParent:
+    """A decision to send nothing more for the parent: the runner cancels its working
+    children and ends it, unfilled part and all, as soon as none is left working (the client
+    hears an unsolicited cancel whose Text is ``reason``). For a strategy whose work is over
+    before its end time (one market order, its remainder canceled): the parent does not sit
+    open, seemingly working, until the window ends."""
+
+    reason: str
+
+
+Action = ChildOrder | CancelChild | StopParent
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,9 @@
                      ``kind`` is ``parent`` or ``child``; ``start`` is a parent's
                      EffectiveTime or a child's decision, ``end`` a parent's ExpireTime;
                      ``price`` a parent's limit or a child's price (empty: market);
-                     ``filled``/``avg_px``/``status`` are what the ExecutionReports said
+                     ``filled``/``avg_px``/``status`` are what the ExecutionReports said;
+                     ``reason`` is a child's reason from the algo, a parent's last Text
+                     (58): why it was rejected or ended unfilled
 ``timeseries.csv``   per run and parent, at a regular step over the window (window / 100,
                      at least one second; the window's end is always a row):
                      :data:`SERIES_COLUMNS`. ``schedule_qty`` = qty x elapsed / window;
@@ -118,9 +120,14 @@ def notes(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
     below the best bid of ``tapes``, a buy above the best ask, at the execution): a child
     left resting through a limited-depth book, once it had swept what the data shows,
     trades at its own price with the liquidity that comes into view, though in the market
-    that liquidity was there first (the fill model's bias against the child)."""
+    that liquidity was there first (the fill model's bias against the child).
+
+    A parent that traded nothing because every child it sent was rejected, or because it
+    ended without sending one (risk refused them all), with the parent's last Text: its
+    figures measure the refusals, not the strategy."""
     out = []
     for run in runs:
+        out += _untraded(run)
         through: dict[str, int] = {}
         for f in run.fills:
             tape = tapes.get(f.symbol)
@@ -145,6 +152,26 @@ def notes(metrics: Mapping[str, RunMetrics], runs: Sequence[RunRecord],
             out.append(f"naive {p['parent_id']}: filled {filled:,} of {qty:,} {p['symbol']}: "
                        "one market order takes only the liquidity the market data shows (with "
                        "level-1 data, the best level); the rest counts as unfilled")
+    return out
+
+
+def _untraded(run: RunRecord) -> list[str]:
+    """The notes of :func:`notes` on ``run``'s parents that sent nothing that traded."""
+    sent: dict[str, list[ChildRecord]] = {}
+    for c in run.children:
+        sent.setdefault(c.parent_id, []).append(c)
+    traded = {f.parent_id for f in run.fills}
+    out = []
+    for p in run.parents:
+        if p.parent_id in traded or p.done is None or p.status == "rejected":
+            continue  # a parent the desk rejected is on stderr already
+        children = sent.get(p.parent_id, [])
+        why = f": {p.text}" if p.text else ""
+        if not children:
+            out.append(f"{run.run} {p.parent_id}: ended with no child order sent{why}")
+        elif all(c.status == "rejected" for c in children):
+            out.append(f"{run.run} {p.parent_id}: all {len(children)} child orders were "
+                       f"rejected{why}")
     return out
 
 
@@ -229,7 +256,7 @@ def _order_rows(runs: Sequence[RunRecord],
             yield [_cell(v) for v in (
                 "parent", r.run, p.parent_id, None, p.symbol, side_word(p.side), p.qty, p.limit,
                 None, p.strategy, p.start, p.end, None, None, p.done, p.filled, p.avg_px,
-                arrivals.get((r.run, p.parent_id)), p.status, None, None, None)]
+                arrivals.get((r.run, p.parent_id)), p.status, p.text, None, None)]
             for c in children.pop(p.parent_id, []):
                 yield _child_row(r.run, c)
         # children of a parent the run does not list still belong in the file

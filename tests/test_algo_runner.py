@@ -26,6 +26,7 @@ from algos.strategy import (
     MarketSnapshot,
     MarketWatch,
     ParentOrder,
+    StopParent,
 )
 from algos.twap import Twap
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
@@ -343,6 +344,28 @@ def test_a_strategy_error_stops_the_parent() -> None:
     assert done is not None and done.reason == "stopped"
     assert done.text == "strategy error: RuntimeError: boom"
     assert not venue.resting
+
+
+def test_a_strategy_that_stops_the_parent_ends_it_once_its_children_are_canceled() -> None:
+    """StopParent: the working child is canceled, the parent ends "stopped" with the
+    strategy's words when the venue confirms, and the strategy is asked nothing more."""
+    venue = passive_venue()
+    venue.hold_cancels = True
+    strategy = scripted([ChildOrder(300, Decimal("10.00"))], [StopParent("work is over")],
+                        [ChildOrder(100, Decimal("10.00"))])
+    h = Harness(make_parent(1000, minutes=10), strategy, venue=venue)
+    h.step(T0)
+    h.step(T0 + SEC)
+    assert [c for _, c in venue.cancels] == [venue.submits[0].child_id]
+    assert h.done() is None  # the child is still working
+    venue.release_cancels()
+    venue.deliver()
+    done = h.done()
+    assert done is not None and (done.reason, done.text, done.unfilled) == (
+        "stopped", "work is over", 1000)
+    assert done.time == T0 + SEC
+    h.step(T0 + 2 * SEC)
+    assert len(venue.submits) == 1
 
 
 def test_rejects_in_a_row_stop_the_parent() -> None:

@@ -136,6 +136,23 @@ def test_fills_come_at_market_times_with_the_latency_model(report: Path) -> None
     assert liquidity == {"passive", "aggressive"}  # resting children fill from the replay
 
 
+def test_the_naive_parent_ends_when_its_market_orders_remainder_is_canceled(
+        report: Path) -> None:
+    """Its one order is over 1 ms after the start (the venue cancels what the book could
+    not fill): the parent ends then, so the TCA prices its unfilled shares at that mid,
+    not at the mid two minutes later when its window ends."""
+    with (report / "orders.csv").open() as f:
+        rows = {r["kind"]: r for r in csv.DictReader(f) if r["run"] == "naive"}
+    parent, child = rows["parent"], rows["child"]
+    assert child["status"] == "canceled" and int(child["filled"]) < 3000
+    assert parent["done"] == child["done"] == (START + timedelta(milliseconds=1)).isoformat(
+        timespec="microseconds")
+    assert parent["status"] == "canceled" and parent["reason"].startswith("naive: ")
+    summary = json.loads((report / "summary.json").read_text())
+    naive = summary["runs"]["naive"]["parents"][0]
+    assert naive["end"] == parent["end"]  # the window is still the schedule given
+
+
 def test_the_sessions_run_on_the_market_clock(report: Path) -> None:
     """The venue's own FIX log: the parent order and its reports carry SendingTimes of the
     replayed day, not of the machine that ran the backtest."""

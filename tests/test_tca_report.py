@@ -202,6 +202,35 @@ def test_passive_fills_through_the_market_the_data_showed_are_noted() -> None:
     assert notes(_metrics([run], tapes), [run], tapes) == []  # took it: at the book's price
 
 
+def test_a_parent_that_traded_nothing_because_of_refusals_is_noted(tmp_path: Path) -> None:
+    """Every child rejected (a limit outside the venue's price band), or none sent (risk
+    refused them): the run's figures measure the refusals, and the summary says so with the
+    parent's last Text, as orders.csv's parent row does."""
+    tapes = {s.SYMBOL: s.tape()}
+    run = s.algo_run()
+    run.fills = [f for f in run.fills if f.parent_id != "P1"]
+    for c in run.children:
+        c.status = "rejected" if c.parent_id == "P1" else "filled"
+    p1 = run.parents[0]  # P2 traded
+    p1.status, p1.done = "canceled", s.at(50)
+    p1.text = "5 child orders rejected in a row, last: price outside the band"
+    assert notes(_metrics([run], tapes), [run], tapes) == [
+        "algo P1: all 3 child orders were rejected: 5 child orders rejected in a row, last: "
+        "price outside the band"]
+    paths = write_report(tmp_path, [run], _metrics([run], tapes), tapes, {})
+    row = next(r for r in _rows(paths["orders.csv"]) if r["kind"] == "parent"
+               and r["parent_id"] == "P1")
+    assert row["reason"] == p1.text
+    run.children[0].status = "canceled"  # one was not refused: no such note
+    assert notes(_metrics([run], tapes), [run], tapes) == []
+    run.children = [c for c in run.children if c.parent_id != "P1"]
+    p1.text = "window ended with 100 unfilled: risk refused its last child: max order qty"
+    assert notes(_metrics([run], tapes), [run], tapes) == [
+        f"algo P1: ended with no child order sent: {p1.text}"]
+    p1.status = "rejected"  # rejected by the desk: stderr says it, not a note
+    assert notes(_metrics([run], tapes), [run], tapes) == []
+
+
 def test_summary_text_many_runs_still_fits() -> None:
     tapes = {s.SYMBOL: s.tape()}
     runs = [s.algo_run(f"variant-with-a-long-name-{k}") for k in range(9)]
