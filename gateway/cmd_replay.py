@@ -20,9 +20,13 @@ RefSeqNum for session Rejects) in order of arrival, and compared on MsgType, Exe
 last message the replay waits until every expected answer has arrived or none has for
 ``--settle`` seconds.
 
+A replay cut short (the acceptor dropped the session, or Ctrl-C) reports on the messages
+it sent: the log's answers to messages never sent are counted apart, not as missing.
+
 Exit status: 0 when the replay ran (differences are data), 1 when the acceptor dropped the
-session part-way (the report covers what ran), 2 for a log that cannot be read (file:line),
-an unreachable acceptor or a refused logon.
+session part-way (the report covers what ran), 130 when interrupted (Ctrl-C, SIGINT: the
+report covers what ran), 2 for a log that cannot be read (file:line), an unreachable
+acceptor or a refused logon.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +85,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:  # refuses nan too
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds >= 0, e.g. 1 or 0.5")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("replay", help="replay one side of a FIX log to a running acceptor",
                        description=__doc__,
@@ -104,7 +118,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--symbol", action="append", default=[], metavar="LOG=OURS",
                    help="rename a symbol (repeatable), e.g. DEMO=AAPL")
     p.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt (default 30)")
-    p.add_argument("--settle", type=float, default=1.0,
+    p.add_argument("--settle", type=_seconds, default=1.0, metavar="SECONDS",
                    help="seconds without answers that end the replay (default 1)")
     p.add_argument("--max-diffs", type=_count, default=20, metavar="N",
                    help="differences listed (default 20; 0 lists them all)")
@@ -156,6 +170,7 @@ class Outcome:
     answers: list[Answer] = field(default_factory=list)
     dropped_fields: dict[int, int] = field(default_factory=dict)
     completed: bool = True
+    interrupted: bool = False
     note: str = ""
     seconds: float = 0.0
 
@@ -180,7 +195,6 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
     out = Outcome()
     order_ids: dict[str, str] = {}  # log ClOrdID -> the acceptor's OrderID
     step_of_seq: dict[int, int] = {}  # our MsgSeqNum -> step index
-    expected_total = len(script.expected)
     started = time.monotonic()
 
     def collect(timeout: float) -> bool:
@@ -198,6 +212,24 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
             out.answers.append(Answer(v, key, v.get(8, ""), step))
         return bool(got)
 
+    try:
+        _send_and_wait(script, wire, out, collect, step_of_seq, order_ids, started, speed=speed,
+                       clordid_prefix=clordid_prefix, symbols=symbols, settle=settle,
+                       progress=progress)
+    except KeyboardInterrupt:  # the report on what ran is still wanted
+        out.completed, out.interrupted = False, True
+        out.note = f"interrupted (Ctrl-C) after {out.sent} of {len(script.steps)} messages"
+    out.seconds = time.monotonic() - started
+    if progress is not None:
+        progress(out.sent, len(out.answers), out.seconds, final=True)
+    return out
+
+
+def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callable[[float], bool],
+                   step_of_seq: dict[int, int], order_ids: dict[str, str], started: float, *,
+                   speed: float, clordid_prefix: str, symbols: Mapping[str, str] | None,
+                   settle: float, progress: ProgressFn | None) -> None:
+    expected_total = len(script.expected)
     for index, step in enumerate(script.steps):
         due = started + step.at / speed
         while not wire.closed and not wire.logged_out and (left := due - time.monotonic()) > 0:
@@ -233,10 +265,6 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
         why = f" ({wire.logout_text})" if wire.logout_text else ""
         out.note = (f"the acceptor {'logged out' if wire.logged_out else 'closed the connection'}"
                     f"{why} after {out.sent} of {len(script.steps)} messages")
-    out.seconds = time.monotonic() - started
-    if progress is not None:
-        progress(out.sent, len(out.answers), out.seconds, final=True)
-    return out
 
 
 def listed(result: Comparison, max_diffs: int) -> list[Difference]:
@@ -255,7 +283,9 @@ def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to:
         "to_play": len(script.steps), "sent": outcome.sent,
         "skipped_session": script.skipped_session,
         "sent_by_type": dict(Counter(s.msg_type for s in script.steps[:outcome.sent])),
-        "expected": len(script.expected), "received": len(outcome.answers),
+        "expected": len(script.expected_of(outcome.sent)),
+        "expected_not_sent": len(script.expected) - len(script.expected_of(outcome.sent)),
+        "received": len(outcome.answers),
         "received_by_type": dict(Counter(a.values.get(35, "?") for a in outcome.answers)),
         "matched": result.matched, "equal": result.equal, "missing": result.missing,
         "unexpected": result.unexpected, "differences": len(result.differences),
@@ -278,8 +308,10 @@ def _print_text(s: dict[str, Any], result: Comparison, max_diffs: int) -> None:
               f"({s['log']}) to {s['to']} in {s['seconds']:.3f} s; "
               f"{s['skipped_session']} session-level messages not played\n")
     out.write(f"sent by type: {s['sent_by_type']}\n")
+    not_sent = (f" and {s['expected_not_sent']} to messages not sent"
+                if s["expected_not_sent"] else "")
     out.write(f"received {s['received']} answers {s['received_by_type']}; "
-              f"the log expects {s['expected']}\n")
+              f"the log expects {s['expected']}{not_sent}\n")
     out.write(f"matched {s['matched']} (equal {s['equal']}), missing {s['missing']}, "
               f"unexpected {s['unexpected']}, differences {s['differences']}\n")
     if s["dropped_fields"]:
@@ -320,11 +352,15 @@ def run(args: argparse.Namespace) -> int:
                        symbols=symbols, settle=args.settle, progress=shown)
     finally:
         wire.logout()
-    result = compare(script.steps, script.expected, outcome.answers)
+    # a replay cut short expects no answers to what it never sent
+    result = compare(script.steps[:outcome.sent], script.expected_of(outcome.sent),
+                     outcome.answers)
     s = summary(script, outcome, result, log=str(args.log), to=args.to, speed=args.speed,
                 max_diffs=args.max_diffs)
     if args.json:
         sys.stdout.write(json.dumps(s) + "\n")
     else:
         _print_text(s, result, args.max_diffs)
+    if outcome.interrupted:
+        return 130  # 128 + SIGINT, as a shell reports a process Ctrl-C stopped
     return 0 if outcome.completed else 1

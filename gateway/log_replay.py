@@ -70,12 +70,15 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Expected:
-    """An answer the log recorded from the other side; ``key`` pairs it with live answers."""
+    """An answer the log recorded from the other side; ``key`` pairs it with live answers;
+    ``step`` is the index of the latest played step with that key before it in the log (the
+    message it answers: a replay that stops before sending that step expects nothing of it)."""
 
     record: LogRecord
     values: Mapping[int, str]
     key: str
     begin_string: str
+    step: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,11 @@ class Plan:
     skipped_session: int  # session-level messages of the played side, not played
     ignored_other: int  # the other side's application messages about nothing played
     duplicates: int  # PossDup resends (43=Y) of messages already in the log, left out
+
+    def expected_of(self, sent: int) -> tuple[Expected, ...]:
+        """The answers the log has to the first ``sent`` steps (all of them once every step
+        was sent)."""
+        return tuple(e for e in self.expected if e.step < sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +193,7 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
     other: str | None = None
     by_seq: dict[int, str | None] = {}  # the log's MsgSeqNum -> key of the played message
     played: set[tuple[str, str | None]] = set()
-    played_keys: set[str | None] = set()
+    played_keys: dict[str | None, int] = {}  # key -> index of its latest played step
     exec_ids: set[str] = set()
     for record, values in records:
         msg_type = values.get(35, "")
@@ -206,7 +214,8 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
                 continue
             if exec_id is not None:
                 exec_ids.add(exec_id)
-            expected.append(Expected(record, values, key, values.get(8, "")))
+            expected.append(Expected(record, values, key, values.get(8, ""),
+                                     played_keys[key]))
             continue
         if msg_type in SESSION_TYPES:
             skipped += 1
@@ -216,7 +225,7 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
             duplicates += 1  # resent by the log's session: playing it twice would double it
             continue
         played.add((msg_type, key))
-        played_keys.add(key)
+        played_keys[key] = len(steps)
         t = _time(record, values)
         if t is not None:
             t0 = t0 or t

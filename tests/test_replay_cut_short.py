@@ -1,0 +1,136 @@
+"""``gateway replay`` cut short: the acceptor drops the session part-way, or the user presses
+Ctrl-C. The report covers what was sent; the log's answers to messages never sent are not
+"missing". The acceptor here is a scripted FIX peer on a real loopback socket (the venue
+cannot be told to drop a session at a chosen message)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from tests.fixpeer import Peer, fields
+from tests.test_replay import SCRIPT, write_log
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ScriptedAcceptor:
+    """Logs the first connection on, acknowledges the first NewOrderSingle (ClOrdID o1,
+    prefix and all), then closes the connection (``drop``) or keeps reading silently."""
+
+    def __init__(self, *, drop: bool) -> None:
+        self.drop = drop
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.first_order = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        peer = Peer(sender="VENUE", target="CLIENT1")
+        data = b""
+        with conn:
+            conn.settimeout(20)
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                data += chunk
+                while b"\x0110=" in data:
+                    end = data.index(b"\x01", data.index(b"\x0110=") + 1) + 1
+                    raw, data = data[:end], data[end:]
+                    msg = fields(raw)
+                    if msg[35] == "A":
+                        conn.sendall(peer.logon(extra="|141=Y"))
+                    elif msg[35] == "D" and not self.first_order.is_set():
+                        conn.sendall(peer.msg(f"35=8|6=0|11={msg[11]}|14=0|17=E1|37=X1|38=100"
+                                              "|39=0|54=1|55=AAPL|150=0|151=100"))
+                        self.first_order.set()
+                        if self.drop:
+                            return
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return write_log(tmp_path / "client.log", SCRIPT)
+
+
+@pytest.fixture
+def dropping() -> Iterator[ScriptedAcceptor]:
+    acceptor = ScriptedAcceptor(drop=True)
+    yield acceptor
+    acceptor.close()
+
+
+def test_a_dropped_session_counts_only_answers_to_what_was_sent(
+        log: Path, dropping: ScriptedAcceptor, capsys: pytest.CaptureFixture[str]) -> None:
+    """The acceptor answers o1 then drops: the log's fill of o1 is missing (it was due);
+    its answers to o2, the cancel and o4 (four reports) were never asked for."""
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{dropping.port}", "--speed", "1x",
+                 "--settle", "1", "--json"])
+    s = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (s["sent"], s["to_play"], s["completed"]) == (1, 4, False)
+    assert (s["expected"], s["expected_not_sent"]) == (2, 4)
+    assert (s["matched"], s["equal"], s["missing"], s["unexpected"]) == (1, 1, 1, 0)
+    assert s["note"] == "the acceptor closed the connection after 1 of 4 messages"
+
+
+def test_the_text_report_says_how_many_answers_were_never_asked_for(
+        log: Path, dropping: ScriptedAcceptor, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["replay", str(log), "--to", f"127.0.0.1:{dropping.port}", "--speed", "1x",
+                 "--settle", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "the log expects 2 and 4 to messages not sent" in out
+    assert "matched 1 (equal 1), missing 1, unexpected 0" in out
+
+
+def test_ctrl_c_prints_the_report_of_what_ran_and_exits_130(log: Path) -> None:
+    """SIGINT to a real replay process once the first order is in: it reports on the one
+    message it sent (before, the report was lost with a traceback)."""
+    acceptor = ScriptedAcceptor(drop=False)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "replay", str(log), "--to",
+             f"127.0.0.1:{acceptor.port}", "--speed", "0.1x", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert acceptor.first_order.wait(20), "the replay sent no order"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        acceptor.close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    s = json.loads(out)
+    assert (s["sent"], s["completed"], s["expected"], s["matched"]) == (1, False, 2, 1)
+    assert s["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
+
+
+@pytest.mark.parametrize("settle", ["-1", "nan", "inf", "soon"])
+def test_settle_must_be_a_finite_number_of_seconds(
+        settle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["replay", "x.log", "--to", "127.0.0.1:9", "--settle", settle])
+    assert info.value.code == 2
+    assert (f"argument --settle: {settle!r}: expected seconds >= 0, e.g. 1 or 0.5"
+            in capsys.readouterr().err)
