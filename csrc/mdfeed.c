@@ -156,7 +156,7 @@ static int check_gap(const uint8_t *buf, size_t from, size_t to, int at_line_sta
 typedef struct {
     int has_action, has_type, has_id, has_sym, has_px, has_size, has_order_id;
     uint8_t action, type;
-    span id, sym, px, size, order_id;
+    span type_value, id, sym, px, size, order_id;
     uint32_t first_field; /* for errors */
 } raw_entry;
 
@@ -166,6 +166,12 @@ static int64_t symbol_index(const md_decoder *d, span s) {
         if (b - a == s.len && memcmp(d->symbols + a, s.p, s.len) == 0) return k;
     }
     return -1;
+}
+
+/* Whether d allows MDEntryType value c (0xff: a value longer than one character). */
+static int entry_type_allowed(const md_decoder *d, uint8_t c) {
+    if ((d->entry_types[0] | d->entry_types[1]) == 0) return 1;
+    return c < 128 && ((d->entry_types[c / 64] >> (c % 64)) & 1u);
 }
 
 static int fail(md_decoder *d, int status, uint32_t msg, uint32_t offset, uint32_t tag,
@@ -193,6 +199,8 @@ static int finish_entry(const md_frames *f, md_decoder *d, uint32_t i, int snaps
     memset(e, 0, sizeof *e);
     e->time_ns = time_ns;
     e->entry_type = r->has_type ? r->type : 0;
+    if (r->has_type && !entry_type_allowed(d, r->type))
+        return fail(d, MD_ERR_VALUE, i, where, TAG_MD_ENTRY_TYPE, r->type_value);
     e->action = snapshot ? 0 : r->action;
     /* The symbol: the entry's, else the last one named in the message. */
     span sym = r->has_sym ? r->sym : (last_sym->len ? *last_sym : msg_sym);
@@ -285,6 +293,7 @@ static int entry_field(raw_entry *r, uint32_t tag, span v) {
         if (r->has_type) return -1;
         r->has_type = 1;
         r->type = v.len == 1 ? v.p[0] : 0xff;
+        r->type_value = v;
         return 1;
     case TAG_MD_ENTRY_ID: has = &r->has_id; dst = &r->id; break;
     case TAG_SYMBOL: has = &r->has_sym; dst = &r->sym; break;

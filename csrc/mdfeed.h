@@ -37,7 +37,8 @@
  * fraction is accepted). Trade entries (269=2) carry price, size and OrderID (37) and change
  * no replayed order; given the caller's own (client) orders resting in the book, md_apply
  * fills those that the trade would have reached first (see md_apply). Entries of any other
- * type, or without 269 and 278, are kept as MD_ENTRY_OTHER.
+ * type the decoder allows (md_decoder.entry_types: an opening price, an imbalance), or
+ * without 269 and 278, are kept as MD_ENTRY_OTHER.
  *
  * Order ids: a numeric MDEntryID from 1 to MD_ORDER_ID_MAX without leading zeros is the id
  * itself; any other MDEntryID is flagged MD_F_TEXT_ID and the caller maps it to an id in
@@ -95,6 +96,10 @@ typedef struct {
     const uint32_t *sym_offset;
     uint32_t sym_count;
     int32_t price_decimals;    /* 0..9 */
+    /* the MDEntryType (269) values allowed: bit c % 64 of word c / 64 for the one-character
+     * value c (ASCII); any other value, a longer one included, is MD_ERR_VALUE. All bits
+     * zero: any value (kept as MD_ENTRY_OTHER when not 0, 1 or 2) */
+    uint64_t entry_types[2];
     /* in/out: where the text before the next message starts, and whether that is the start
      * of a line (else it is the end of a message, whose line must end with blanks) */
     uint32_t gap_from;

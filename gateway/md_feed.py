@@ -49,6 +49,7 @@ The decoder's ``on_error`` turns raising into reporting and going on (a backtest
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import struct
 from array import array
@@ -64,6 +65,7 @@ from engine.book import OrderBook
 from engine.errors import error_for
 from engine.framing import MSG_WORDS, FrameBatch, Framer, FrameStatus
 from engine.lobster import format_rows
+from fixspec.dictionary import BUILTIN_FILES, load_builtin
 from gateway.codec import encode
 from gateway.fixmessage import Message
 from gateway.md_fix import format_timestamp
@@ -174,6 +176,30 @@ class Top(NamedTuple):
     bid_qty: int
     ask_price: int
     ask_qty: int
+
+
+@functools.cache
+def entry_types(begin_string: str) -> frozenset[str]:
+    """The MDEntryType (269) values a market-data log of this BeginString may hold: those of
+    the built-in dictionary (FIXT.1.1: FIX 5.0SP2's); for a BeginString with none, those of
+    every built-in one."""
+    version = {"FIXT.1.1": "FIX.5.0SP2"}.get(begin_string, begin_string)
+    versions = [version] if version in BUILTIN_FILES else list(BUILTIN_FILES)
+    out: set[str] = set()
+    for v in versions:
+        field = load_builtin(v).fields_by_tag.get(269)
+        out.update(field.values if field is not None else ())
+    return frozenset(out)
+
+
+@functools.cache
+def _entry_type_mask(begin_string: str) -> tuple[int, int]:
+    """:func:`entry_types` as md_decoder.entry_types' two words."""
+    mask = 0
+    for value in entry_types(begin_string):
+        if len(value) == 1 and ord(value) < 128:
+            mask |= 1 << ord(value)
+    return mask & ((1 << 64) - 1), mask >> 64
 
 
 def _tag(tag: int) -> str:
@@ -318,7 +344,7 @@ _NOT_A_LOG_LINE = ("not a log line with one FIX message (other lines must be bla
 
 
 def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
-             symbols: list[str]) -> str:
+             symbols: list[str], begin_string: str = "") -> str:
     value = buf[d.err_value_offset : d.err_value_offset + d.err_value_length]
     shown = value.decode("latin-1")
     tag = _tag(d.err_tag)
@@ -341,7 +367,9 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
     if status == lib.MD_ERR_MISSING:
         return f"{tag} missing"
     if status == lib.MD_ERR_VALUE:
-        hint = " (more decimals than the tick, or out of range)" if d.err_tag == 270 else ""
+        hint = {270: " (more decimals than the tick, or out of range)",
+                269: f" (not an MDEntryType of {begin_string or 'any FIX version'})"}.get(
+                    d.err_tag, "")
         return f"{tag} has a bad value {shown!r}{hint}"
     if status == lib.MD_ERR_DUPLICATE:
         return f"{tag} appears twice in one entry"
@@ -395,6 +423,7 @@ class MdDecoder:
         self._entry_cap = 4 * batch_messages
         self._entries = ffi.new("md_entry[]", self._entry_cap)
         self._bad = ffi.new("uint32_t *")
+        self._begin_string = ""  # the one whose MDEntryType values are checked (see decode)
         self._symtab: tuple[Any, Any] = (b"", b"")
         for s in symbols:
             self.add_symbol(s)
@@ -435,6 +464,15 @@ class MdDecoder:
         d = self._d
         d.gap_from = 0
         d.at_line_start = 1
+        # MDEntryType values are checked against the version of the first message's
+        # BeginString (a log is written in one version)
+        at = buf.find(b"8=FIX")
+        end = buf.find(b"\x01", at) if at >= 0 else -1
+        if end > at:
+            begin = buf[at + 2 : end].decode("latin-1")
+            if begin != self._begin_string:
+                self._begin_string = begin
+                d.entry_types[0], d.entry_types[1] = _entry_type_mask(begin)
         for fb in self._framer.scan_all(buf, final=True):
             yield from self._decode_frames(fb, buf, source, line_base)
         if lib.md_check_tail(buf, len(buf), d.gap_from, d.at_line_start, self._bad) != 0:
@@ -582,7 +620,8 @@ class MdDecoder:
                                       f"{', '.join(sorted(self.only))}"))
             else:
                 self._fail(MdLogError(source, line,
-                                      _explain(status, d, buf, fb, self.symbols)))
+                                      _explain(status, d, buf, fb, self.symbols,
+                                               self._begin_string)))
             # Skipping: junk before message i is passed over (the message is decoded next);
             # a message at fault is left out.
             i = d.err_msg

@@ -13,7 +13,14 @@ from fixspec.dictionary import builtin_session
 from gateway.cli import main
 from gateway.cmd_lobster import sample_path
 from gateway.codec import decode_bytes
-from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogError, MdLogReader, MdUpdate
+from gateway.md_feed import (
+    MarketDataFeed,
+    MdDecoder,
+    MdLogError,
+    MdLogReader,
+    MdUpdate,
+    entry_types,
+)
 from gateway.md_fix import lobster_to_fix
 from tests.test_lobster import SAMPLES
 from tests.test_md_fix import BUNDLED_LOG, DAY, replay_rows
@@ -249,11 +256,15 @@ def bad_checksum(good: bytes) -> bytes:
         ((SNAPSHOT, line("268=1|279=1|269=0|278=404|55=ABC|270=10|271=2")), 2,
          "the ABC book rejects Change of MDEntryID 404 (size 2): no resting order has this id"),
         ((SNAPSHOT, GOOD, GOOD), 3, "rejects New of MDEntryID 7"),
+        ((SNAPSHOT, line("268=1|279=0|269=Z|278=7|55=ABC|270=10|271=20")), 2,
+         "MDEntryType (269) has a bad value 'Z' (not an MDEntryType of FIX.4.4)"),
+        ((SNAPSHOT, line("268=1|279=0|269=00|278=7|55=ABC|270=10|271=20")), 2,
+         "MDEntryType (269) has a bad value '00'"),
     ],
     ids=["text-line", "bad-checksum", "cut-message", "two-on-a-line", "junk-at-end",
          "time-backwards", "unknown-symbol", "price-finer-than-tick", "count-mismatch",
          "entry-order", "missing-size", "duplicate-field", "change-unknown-order",
-         "duplicate-order"],
+         "duplicate-order", "entry-type-not-of-the-version", "entry-type-two-characters"],
 )
 def test_bad_logs_name_file_line_and_reason(
     tmp_path: Path, lines: tuple[bytes, ...], line_no: int, reason: str
@@ -275,6 +286,17 @@ def test_lenient_feed_counts_rejects_and_goes_on(tmp_path: Path) -> None:
         feed.apply(batch)
     assert feed.rejects == 1
     assert feed.book("ABC").depth(Side.BUY)[0] == Level(100000, 105, 2)
+
+
+def test_entries_of_other_types_of_the_logs_version_change_no_book(tmp_path: Path) -> None:
+    """An opening price (269=4) and an imbalance (269=A) are FIX 4.4 values: kept, no book
+    change; 'Z' is only FIX 5.0SP2's, so a FIX 4.4 log holding it is refused (above)."""
+    path = write(tmp_path, SNAPSHOT, line("268=2|279=0|269=4|55=ABC|270=11|271=5|"
+                                          "279=0|269=A|55=ABC|270=9|271=7"))
+    assert books_after_each(path)[1] == books_after_each(path)[0]
+    assert entry_types("FIX.4.4") >= {"0", "1", "2", "4", "A"} and "Z" not in entry_types(
+        "FIX.4.4")
+    assert "Z" in entry_types("FIXT.1.1") and "Z" in entry_types("FIX.4.3")  # 5.0SP2's
 
 
 def test_other_messages_and_blank_lines_are_skipped(tmp_path: Path) -> None:

@@ -163,6 +163,24 @@ static void test_statuses_and_offsets(void) {
     d = decoder(1);
     CHECK(md_decode(&f, 0, &d, out_msgs, 64, out_entries, 256) == 0);
     CHECK(d.status == MD_ERR_VALUE && d.err_tag == 270);
+
+    /* MDEntryType: with no values given any goes (kept as other); given, only those. */
+    log_len = 0;
+    add_line("W", "20120621-13:30:00", "55=ABC|268=2|269=0|270=1|271=1|269=4|270=2|271=1|");
+    add_line("X", "20120621-13:30:01", "268=1|279=0|269=Zz|55=ABC|270=1|271=1|");
+    f = frame_log();
+    d = decoder(1);
+    CHECK(md_decode(&f, 0, &d, out_msgs, 64, out_entries, 256) == 2 && d.status == MD_OK);
+    CHECK(out_entries[1].kind == MD_ENTRY_OTHER && out_entries[1].entry_type == '4');
+    d = decoder(1);
+    d.entry_types[0] = (1ull << '0') | (1ull << '1') | (1ull << '2') | (1ull << '4');
+    CHECK(md_decode(&f, 0, &d, out_msgs, 64, out_entries, 256) == 1);
+    CHECK(d.status == MD_ERR_VALUE && d.err_tag == 269 && d.err_msg == 1);
+    CHECK(d.err_value_length == 2 && memcmp(log_buf + d.err_value_offset, "Zz", 2) == 0);
+    d = decoder(1);
+    d.entry_types[0] = (1ull << '0') | (1ull << '1');
+    CHECK(md_decode(&f, 0, &d, out_msgs, 64, out_entries, 256) == 0);
+    CHECK(d.status == MD_ERR_VALUE && d.err_tag == 269 && d.err_msg == 0);
 }
 
 /* A LOBSTER plan applied as a reader would: by-order entries as orders, by-level entries on

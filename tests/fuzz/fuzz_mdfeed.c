@@ -193,6 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lob_book *books[MAX_SYMS] = {0};
     md_decoder d = {.symbols = t.names, .sym_offset = t.offsets, .price_decimals = (int32_t)((h >> 24) % 10),
                     .at_line_start = 1, .last_time_ns = INT64_MIN};
+    if ((h >> 50) & 1) { /* FIX 4.4's MDEntryTypes, 0-9 and A-C, else any */
+        d.entry_types[0] = 0x03FF000000000000ull;
+        d.entry_types[1] = 0xEull;
+    }
     int64_t last_time = INT64_MIN;
     clients_t clients[MAX_SYMS];
     memset(clients, 0, sizeof clients);
