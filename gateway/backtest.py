@@ -81,21 +81,30 @@ SHOWN_ERRORS = 20
 
 
 class SkippedInput:
-    """Bad market data passed over (``on_error: skip``): the decoder's ``on_error``. Every
-    problem is counted; the first SHOWN_ERRORS are kept and printed to ``warn`` (on a line of
-    their own when a progress bar shares it)."""
+    """Bad market data passed over (``on_error: skip``): the decoder's ``on_error``. What
+    was left out is counted in :attr:`count`, the first SHOWN_ERRORS kept in :attr:`first`;
+    a problem whose message was applied all the same (:attr:`MdLogError.kept`: a gap in
+    MsgSeqNum) in :attr:`noted_count` and :attr:`noted`. Each is printed to ``warn`` (on a
+    line of its own when a progress bar shares it), ``skipped`` or not."""
 
     def __init__(self, warn: TextIO, *, below_progress: bool = False) -> None:
         self.warn = warn
         self.lead = "\n" if below_progress else ""
         self.count = 0
         self.first: list[str] = []
+        self.noted_count = 0
+        self.noted: list[str] = []
 
     def __call__(self, error: MdLogError) -> None:
-        self.count += 1
-        if len(self.first) < SHOWN_ERRORS:
-            self.first.append(str(error))
-            print(f"{self.lead}gateway backtest: skipped {error}", file=self.warn, flush=True)
+        if error.kept:
+            self.noted_count += 1
+            shown, word = self.noted, ""
+        else:
+            self.count += 1
+            shown, word = self.first, "skipped "
+        if len(shown) < SHOWN_ERRORS:
+            shown.append(str(error))
+            print(f"{self.lead}gateway backtest: {word}{error}", file=self.warn, flush=True)
 
 
 class BacktestInputError(ValueError):
@@ -136,6 +145,8 @@ class BacktestResult:
     last: datetime
     skipped: list[str] = field(default_factory=list)
     skipped_count: int = 0
+    noted: list[str] = field(default_factory=list)  # see SkippedInput
+    noted_count: int = 0
     config_path: Path | None = None
     latency: dict[str, object] = field(default_factory=dict)
     #: the runs' folders not yet in the output folder (Backtest.run(publish=False)), else None
@@ -153,6 +164,7 @@ class BacktestResult:
                                   if self.config.snapshot_interval is not None else "events"),
             "passes": [p.as_dict() for p in self.passes],
             "skipped_input": {"count": self.skipped_count, "first": self.skipped},
+            "noted_input": {"count": self.noted_count, "first": self.noted},
         }
 
 
@@ -236,8 +248,10 @@ class Backtest:
         except BaseException as exc:
             staged.discard(exc)
             raise
+        skipped = self._skipped
         result = BacktestResult(self.bt, tapes, runs, passes, first, last,
-                                list(self._skipped.first), self._skipped.count, self.path,
+                                list(skipped.first), skipped.count, list(skipped.noted),
+                                skipped.noted_count, self.path,
                                 LatencyModel(self.bt.latency).describe(), staged=staged)
         if publish:
             staged.publish()

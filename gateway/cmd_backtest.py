@@ -129,10 +129,11 @@ def run_backtest(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.log}: no snapshot for symbol {args.symbol!r} "
                              f"(the log has {', '.join(feed.symbols) or 'none'})")
     report: dict[str, Any] = {"log": str(args.log), **counts, "symbols": list(feed.symbols),
-                              "skipped": skipped.count, "book_rejects": feed.rejects}
+                              "skipped": skipped.count, "noted": skipped.noted_count,
+                              "book_rejects": feed.rejects}
     if feed.rejects:
         print(f"gateway backtest: {feed.rejects} market-data entries the books rejected after "
-              "skipped input (they name orders or levels the books do not have)",
+              "skipped or missing input (they name orders or levels the books do not have)",
               file=sys.stderr, flush=True)
     if depth:
         report["book_out"] = str(args.book_out)
@@ -192,5 +193,8 @@ def run_config(args: argparse.Namespace) -> int:
     if result.skipped_count:
         print(f"skipped {result.skipped_count} bad market-data line(s); the first are in "
               "summary.json")
+    if result.noted_count:
+        print(f"noted {result.noted_count} problem(s) before market-data messages that were "
+              "applied (gaps in MsgSeqNum); the first are in summary.json")
     print(f"report: {paths['report.html']}  ({time.perf_counter() - started:.2f} s)")
     return 0

@@ -128,13 +128,17 @@ _TAG_NAMES = {
 
 
 class MdLogError(ValueError):
-    """Bad market data; ``source``, ``line`` (1-based) and ``reason`` say what and where."""
+    """Bad market data; ``source``, ``line`` (1-based) and ``reason`` say what and where.
+    ``kept``: the message at that line is sound and decoded all the same (the problem is
+    before it: a gap in MsgSeqNum, a new count, no MsgSeqNum); else ``on_error`` going on
+    leaves out what is at fault."""
 
-    def __init__(self, source: str, line: int, reason: str) -> None:
+    def __init__(self, source: str, line: int, reason: str, *, kept: bool = False) -> None:
         super().__init__(f"{source}:{line}: {reason}")
         self.source = source
         self.line = line
         self.reason = reason
+        self.kept = kept
 
 
 class FeedFill(NamedTuple):
@@ -508,20 +512,25 @@ class MdDecoder:
         numbered = every >= 0
         unnumbered = np.flatnonzero((status == 0) & ~numbered)
         breaks = [(int(k), MdLogError(source, line(int(k)),
-                                      "MsgSeqNum (34) is missing or not a whole number"), False)
+                                      "MsgSeqNum (34) is missing or not a whole number",
+                                      kept=True), False)
                   for k in unnumbered]
         msg = np.flatnonzero(numbered)
         seqs = every[msg]
         if len(seqs):
             before = np.concatenate(([self._last_seq if self._last_seq is not None else
                                       seqs[0] - 1], seqs[:-1]))
-            # an unnumbered message (reported above) is taken to have used the next number
+            # an unnumbered message (reported above) is taken to have used the next number;
+            # a message the framer refused (the decoder reports it) may have used one, or
+            # been no message at all: a gap of up to their count after them is theirs
             skipped = np.diff(np.searchsorted(unnumbered, msg), prepend=0)
+            lost = np.diff(np.searchsorted(np.flatnonzero(status != 0), msg), prepend=0)
             if self._last_seq is None:
-                skipped[0] = 0
+                skipped[0] = lost[0] = 0
             # where the repeats that stepped back end, and the number expected after them
             run_end, resume = 0, 0
-            for k in np.flatnonzero(seqs != before + 1 + skipped):
+            low = before + 1 + skipped
+            for k in np.flatnonzero((seqs < low) | (seqs > low + lost)):
                 if k < run_end:
                     continue  # one of the repeats, reported already
                 expected = resume if k == run_end and resume else int(before[k] + skipped[k]) + 1
@@ -533,8 +542,8 @@ class MdDecoder:
                             else "a new count from 1, kept")
                     breaks.append((int(msg[k]), MdLogError(
                         source, line(int(msg[k])),
-                        f"MsgSeqNum (34) is {got} where {expected} was expected: {what}"),
-                        False))
+                        f"MsgSeqNum (34) is {got} where {expected} was expected: {what}",
+                        kept=True), False))
                     continue
                 j = int(k)
                 while j < len(seqs) and 1 < seqs[j] < expected:

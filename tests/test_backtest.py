@@ -250,11 +250,32 @@ def test_bad_market_data_stops_with_file_and_line_or_is_skipped(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert f"skipped {damaged}:10:" in proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    skipped = summary["info"]["skipped_input"]
-    # the junk line, then the message it replaced missing from the sequence numbers
-    assert skipped["count"] == 2
+    skipped, noted = summary["info"]["skipped_input"], summary["info"]["noted_input"]
+    # the junk line is skipped; the message it replaced is missing from the sequence
+    # numbers, which is noted at the next line, whose message is applied, not skipped
+    assert skipped["count"] == 1 and noted["count"] == 1
     assert f"{damaged}:10: not a log line" in skipped["first"][0]
-    assert f"{damaged}:11: MsgSeqNum (34) is 11 where 10 was expected" in skipped["first"][1]
+    assert f"{damaged}:11: MsgSeqNum (34) is 11 where 10 was expected" in noted["first"][0]
+    assert f"gateway backtest: {damaged}:11: MsgSeqNum" in proc.stderr
+    assert f"skipped {damaged}:11" not in proc.stderr
+    assert "skipped 1 bad market-data line(s)" in proc.stdout
+    assert "noted 1 problem(s) before market-data messages that were applied" in proc.stdout
+
+
+def test_a_garbled_message_skipped_is_one_problem_not_two(tmp_path: Path) -> None:
+    """A message cut in half: the framer refuses it, and the gap it leaves in MsgSeqNum is
+    its own, not a second problem (once: "skipped 2", the next sound line named skipped)."""
+    lines = SAMPLE.read_bytes().split(b"\n")
+    lines[199] = lines[199][: len(lines[199]) // 2]
+    damaged = tmp_path / "damaged.md.log"
+    damaged.write_bytes(b"\n".join(lines))
+    proc = gateway("backtest", str(config_with(tmp_path, log=damaged)), "--quiet",
+                   "--on-error", "skip")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "out" / "summary.json").read_text())["info"]
+    assert (info["skipped_input"]["count"], info["noted_input"]["count"]) == (1, 0)
+    assert f"{damaged}:200: unreadable FIX message" in info["skipped_input"]["first"][0]
+    assert f"{damaged}:201" not in proc.stderr
 
 
 def test_a_repeated_trade_skipped_is_not_traded_twice(tmp_path: Path) -> None:

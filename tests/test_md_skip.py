@@ -150,3 +150,25 @@ def test_two_messages_on_one_line_are_reported_and_both_kept() -> None:
     assert decoder.skipped == 0
     assert [e.line for e in errors] == [5]
     assert "keeps that message" in str(errors[0])
+
+
+def test_a_gap_left_by_unreadable_messages_is_theirs() -> None:
+    """Line 5's message is garbled (the framer refuses it): it is the one problem reported,
+    with or without its MsgSeqNum missing after it; a gap wider than the unreadable
+    messages can explain is still reported, on the sound message after it, which is kept."""
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+
+    def errors_of(data: bytes) -> list[MdLogError]:
+        errors: list[MdLogError] = []
+        decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+        sum(b.count for b in decoder.decode(data, "x.log"))
+        return errors
+
+    garbled = lines[4][: len(lines[4]) // 2]
+    for kept in ([garbled], [garbled, lines[4]]):  # its number lost, or not a message at all
+        errors = errors_of(b"\n".join([*lines[:4], *kept, *lines[5:]]))
+        assert [(e.line, e.kept) for e in errors] == [(5, False)], errors
+        assert "unreadable FIX message" in errors[0].reason
+    errors = errors_of(b"\n".join([*lines[:4], garbled, *lines[6:]]))  # and line 6 lost
+    assert [(e.line, e.kept) for e in errors] == [(5, False), (6, True)]
+    assert errors[1].reason == "MsgSeqNum (34) is 7 where 5 was expected: 2 message(s) missing"
