@@ -236,9 +236,9 @@ class Backtest:
         False leaves them in ``result.staged`` for the caller to add the report and publish
         it all at once (``gateway backtest`` does). Whatever stops it before that leaves
         the output folder as it was."""
-        tapes, first, last, market = self.market_pass()
         staged = StagedOutput(self.bt.output)
-        try:
+        try:  # bad market data stops the market pass: the folder's note is wanted then too
+            tapes, first, last, market = self.market_pass()
             runs: dict[str, RunRecord] = {}
             passes = [market]
             for name in ("algo", *self.bt.baselines):

@@ -74,6 +74,11 @@ class StagedOutput:
         the backtest, gets a note saying the output folder was left as it was (printed
         under its error line by gateway.cli)."""
         shutil.rmtree(self.staging, ignore_errors=True)
-        if why is not None:
+        if why is None:
+            return
+        if (self.folder / _LAST).exists():
             why.add_note(f"{self.folder}: left as the last finished backtest wrote it; this "
                          "run's partial output was removed")
+        else:
+            why.add_note(f"{self.folder}: no report written; this run's partial output was "
+                         "removed")

@@ -163,7 +163,7 @@ def _folder(out: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".png"}
 
 
-@pytest.mark.parametrize("where", ["report", "metrics", "pass"])
+@pytest.mark.parametrize("where", ["report", "metrics", "pass", "market"])
 def test_a_failed_backtest_leaves_the_last_report_folder_as_it_was(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         where: str) -> None:
@@ -184,6 +184,8 @@ def test_a_failed_backtest_leaves_the_last_report_folder_as_it_was(
         monkeypatch.setattr(gateway.tca_report, "write_plots", fail)
     elif where == "metrics":  # the TCA before the report (it left its staging folder)
         monkeypatch.setattr(gateway.tca, "run_metrics", fail)
+    elif where == "market":  # bad market data: the stderr note was missing
+        pass
     else:
         real = gateway.backtest.Backtest.run_pass
 
@@ -194,14 +196,30 @@ def test_a_failed_backtest_leaves_the_last_report_folder_as_it_was(
             return real(self, name, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(gateway.backtest.Backtest, "run_pass", run_pass)
+    damaged = tmp_path / "damaged.md.log"
+    damaged.write_bytes(BUNDLED_LOG.read_bytes().replace(b"\n", b"\nnot FIX\n", 1))
     other = config_with(tmp_path / "b", baselines=["twap"], orders=[
-        {"symbol": "AMZN", "side": "sell", "qty": 500, "start": "13:31:00", "window": 60}])
+        {"symbol": "AMZN", "side": "sell", "qty": 500, "start": "13:31:00", "window": 60}],
+        **({"log": damaged} if where == "market" else {}))
     assert main(["backtest", str(other), "--output", str(out), "--quiet"]) == 2
     assert _folder(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     err = capsys.readouterr().err
-    assert "No space left on device" in err
+    assert (f"{damaged}:2: not a log line" if where == "market"
+            else "No space left on device") in err
     assert f"{out}: left as the last finished backtest wrote it" in err
+
+
+def test_a_failed_first_backtest_says_no_report_was_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    damaged = tmp_path / "damaged.md.log"
+    damaged.write_bytes(BUNDLED_LOG.read_bytes().replace(b"\n", b"\nnot FIX\n", 1))
+    out = tmp_path / "out"
+    assert main(["backtest", str(config_with(tmp_path, log=damaged)), "--output", str(out),
+                 "--quiet"]) == 2
+    assert f"{out}: no report written; this run's partial output was removed" in (
+        capsys.readouterr().err)
+    assert list(out.iterdir()) == []
 
 
 def test_a_rerun_with_fewer_baselines_removes_their_old_folders(tmp_path: Path) -> None:
