@@ -45,8 +45,11 @@ trading is made.
 =========================  ===================================================================
 
 Totals over a run's parents: counts, quantities and currency amounts are sums (a sum is None if
-any parent's part is None); rates are ratios of sums (``fill_rate = Σ filled / Σ qty``,
-``participation = Σ filled / (Σ market_volume + Σ filled)``); slippages are
+any parent's part is None), except ``market_volume``: what the symbol traded over the union of
+the parents' windows (a trade in two parents' windows counts once), None for parents of
+different symbols; rates are ratios of sums (``fill_rate = Σ filled / Σ qty``,
+``participation = Σ filled / (V + Σ filled)``, V the union volume summed over the symbols:
+every share traded while one of the parents worked, ours included); slippages are
 benchmark-notional-weighted means, ``Σ_k s_k (notional_k - B_k filled_k) / Σ_k B_k filled_k *
 1e4`` over the parents with fills (B = A or the VWAP), and ``is_bps = Σ is_cost / Σ qty_k
 A_k``; latencies, shares and markouts pool the samples of every parent. Price levels
@@ -60,7 +63,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -262,8 +265,29 @@ def run_metrics(run: RunRecord, tapes: Mapping[str, MarketTape]) -> RunMetrics:
         "end": max(p.end for p in run.parents).isoformat() if run.parents else None,
         "parents": len(run.parents),
     }
-    total.update(_measures(sums))
+    windows: dict[str, list[tuple[datetime, datetime]]] = {}
+    for p in run.parents:
+        windows.setdefault(p.symbol, []).append((p.start, p.end))
+    traded = sum(_union_volume(tapes[symbol], spans) for symbol, spans in windows.items())
+    total.update(_measures(sums, traded))
     return RunMetrics(run=run.run, strategy=run.strategy, parents=tuple(dicts), total=total)
+
+
+def _union_volume(tape: MarketTape, spans: Iterable[tuple[datetime, datetime]]) -> int:
+    """What the market traded in the union of the windows ``spans`` (each trade once, however
+    many windows hold it)."""
+    total = 0
+    start = end = None
+    for a, b in sorted(spans):
+        if end is not None and a <= end:
+            end = max(end, b)
+            continue
+        if start is not None and end is not None:
+            total += tape.volume(start, end)
+        start, end = a, b
+    if start is not None and end is not None:
+        total += tape.volume(start, end)
+    return total
 
 
 def _group(groups: dict[str, list[_T]], parent_id: str, rec: object, run: str) -> list[_T]:
@@ -338,9 +362,11 @@ def _parent_dict(parent: ParentRecord, s: _Sums) -> Metrics:
     return d
 
 
-def _measures(sums: Sequence[_Sums]) -> Metrics:
+def _measures(sums: Sequence[_Sums], traded: int | None = None) -> Metrics:
     """Every computed metric over ``sums`` (one parent, or a run's parents: see the module's
-    rules for totals, which for one parent reduce to the per-parent definitions)."""
+    rules for totals, which for one parent reduce to the per-parent definitions). ``traded``:
+    a total's market volume (over the union of its parents' windows, per symbol), else the
+    one parent's."""
     qty = sum(s.qty for s in sums)
     filled = sum(s.filled for s in sums)
     notional = sum((s.notional for s in sums), Decimal(0))
@@ -357,7 +383,7 @@ def _measures(sums: Sequence[_Sums]) -> Metrics:
     is_cost = None if executed is None or opportunity is None else executed + opportunity
     arrival_notional = _sum_or_none(
         s.qty * s.arrival if s.arrival is not None else None for s in sums)
-    market_volume = sum(s.market_volume for s in sums)
+    market_volume = traded if traded is not None else sum(s.market_volume for s in sums)
     ack_us = sorted(x for s in sums for x in s.ack_us)
     fill_us = sorted(x for s in sums for x in s.fill_us)
 
@@ -379,7 +405,8 @@ def _measures(sums: Sequence[_Sums]) -> Metrics:
         "is_cost": is_cost,
         "is_bps": (_ratio(is_cost * _TEN_K, arrival_notional)
                    if is_cost is not None and arrival_notional is not None else None),
-        "market_volume": market_volume,
+        # shares of different symbols are not one market's volume
+        "market_volume": market_volume if len({s.symbol for s in sums}) == 1 else None,
         "participation": _ratio(Decimal(filled), Decimal(market_volume + filled)),
         "pnl": -executed if executed is not None else None,
         "ack_latency_p50_us": nearest_rank(ack_us, 50),

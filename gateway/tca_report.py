@@ -17,7 +17,8 @@
                      (58): why it was rejected or ended unfilled
 ``timeseries.csv``   per run and parent, at a regular step over the window (window / 100,
                      at least one second; the window's end is always a row):
-                     :data:`SERIES_COLUMNS`. ``schedule_qty`` = qty x elapsed / window;
+                     :data:`SERIES_COLUMNS`. ``schedule_qty`` = qty x elapsed / window (the
+                     naive baseline's: qty from the start, its one order);
                      ``filled_cum`` and ``pnl_cum`` (against the arrival mid) count the fills
                      at or before ``time``; ``mid`` is the tape's
 the four PNGs        :data:`gateway.tca_plots.PLOT_FILES`, drawn by gateway/tca_plots.py
@@ -85,7 +86,7 @@ LABELS: dict[str, str] = {
     "parents": "parent orders", "qty": "quantity", "filled": "filled",
     "unfilled": "unfilled", "fill_rate": "fill rate", "fill_count": "fills",
     "notional": "notional", "avg_px": "average fill price", "arrival_mid": "arrival mid",
-    "end_mid": "mid at window end", "slippage_arrival_bps": "slippage vs arrival (bps)",
+    "end_mid": "mid when it stopped", "slippage_arrival_bps": "slippage vs arrival (bps)",
     "interval_vwap": "interval VWAP", "slippage_vwap_bps": "slippage vs interval VWAP (bps)",
     "is_executed": "IS: executed cost", "is_opportunity": "IS: opportunity cost",
     "is_cost": "IS: total cost", "is_bps": "IS (bps)", "market_volume": "market volume",
@@ -307,7 +308,9 @@ def _series_rows(runs: Sequence[RunRecord], tapes: Mapping[str, MarketTape],
                         pnl += fill_pnl(pf[i], arrival)
                     i += 1
                 elapsed = (t - p.start).total_seconds()
-                schedule = p.qty * elapsed / window if window > 0 else p.qty
+                # naive's schedule is its one order: all of it at the start
+                schedule = (p.qty * elapsed / window if window > 0 and p.strategy != "naive"
+                            else p.qty)
                 yield [_cell(v) for v in (
                     r.run, p.parent_id, t, round(elapsed, 6), round(schedule, 2), filled,
                     tape.mid_at(t) if tape is not None else None,

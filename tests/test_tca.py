@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from fractions import Fraction as F
@@ -152,7 +153,9 @@ def test_totals_over_two_parents(algo: RunRecord) -> None:
     vwap_num = (8006 - F("100.18") * 80) - (F("5007.5") - F("100.30") * 50)
     assert t["slippage_vwap_bps"] == approx(bps(vwap_num / (F("100.18") * 80 + F("100.3") * 50)))
     assert t["is_bps"] == approx(bps(F("14.5") / (100 * 100 + 50 * F("100.20"))))
-    assert (t["market_volume"], t["participation"]) == (800, approx(F(130, 930), 6))
+    # the windows 0-60 s and 20-60 s overlap: the 300 traded at 30 s counts once (it was
+    # twice, 800, and the total participation too low)
+    assert (t["market_volume"], t["participation"]) == (500, approx(F(130, 630), 6))
     # pooled samples: acks 100, 250, 300, 400; first fills 1 s, 1 s, 3 s
     assert (t["ack_latency_p50_us"], t["ack_latency_p99_us"]) == (250, 400)
     assert (t["fill_latency_p50_us"], t["fill_latency_p99_us"]) == (1_000_000, 3_000_000)
@@ -163,6 +166,20 @@ def test_totals_over_two_parents(algo: RunRecord) -> None:
     for h in (1, 5, 30):  # quantity-weighted over the three fills: 80 of P1's, 50 of P2's
         key = f"markout_{h}s_bps"
         assert t[key] == approx((num(a[key]) * 80 + num(b[key]) * 50) / 130, 3)
+
+
+def test_a_total_over_two_symbols_has_no_market_volume_but_a_pooled_participation() -> None:
+    """Shares of two stocks are not one market's volume: the total's is None, and its
+    participation pools what each symbol traded while its parents worked."""
+    run = RunRecord(run="algo", strategy="TWAP")
+    other = dataclasses.replace(s.parent("algo", "B", Side.BUY, 100, 0, 60), symbol="OTHER")
+    run.parents = [s.parent("algo", "A", Side.BUY, 100, 0, 60), other]
+    run.fills = [s.fill("algo", "A", "C1", Side.BUY, 5, 100, "100.00", "passive", 4)]
+    tape = s.tape()
+    t = run_metrics(run, {s.SYMBOL: tape, "OTHER": dataclasses.replace(tape, symbol="OTHER")})
+    assert t.parent("A")["market_volume"] == t.parent("B")["market_volume"] == 500
+    assert t.total["symbol"] == "mixed" and t.total["market_volume"] is None
+    assert t.total["participation"] == approx(F(100, 1100), 6)
 
 
 def test_totals_of_one_symbol_and_side_have_price_levels() -> None:

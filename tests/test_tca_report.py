@@ -139,6 +139,9 @@ def test_timeseries_csv(report: tuple[Path, dict[str, Path], list[RunRecord],
     assert (p1[15.0]["filled_cum"], float(p1[15.0]["pnl_cum"])) == ("80", -6.0)  # at t counts
     assert float(p1[30.0]["schedule_qty"]) == 50.0
     assert (p1[60.0]["schedule_qty"], p1[60.0]["mid"]) == ("100.0", "100.30")
+    # the naive baseline's schedule is its one order at the start, not a ramp
+    naive = [r["schedule_qty"] for r in rows if r["run"] == "naive" and r["parent_id"] == "P1"]
+    assert len(naive) == 61 and set(naive) == {"100"}
 
 
 def test_series_times() -> None:
