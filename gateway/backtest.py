@@ -62,6 +62,7 @@ from gateway.clock import VirtualClock
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel
 from gateway.md_feed import MdBatch, MdLogError
+from gateway.output_files import why_unwritable
 from gateway.routers import DESK_OWNER, parent_of
 from gateway.session_runner import SessionRunner
 from gateway.transport import Engine
@@ -221,7 +222,8 @@ class Backtest:
             probe.unlink()
         except OSError as exc:
             raise BacktestInputError(f"{path}: the output folder {self.bt.output} cannot be "
-                                     f"written: {exc.strerror or exc}") from None
+                                     f"written: {why_unwritable(self.bt.output, exc)}"
+                                     ) from None
         self.progress = Progress(progress)
         self.warn = warn
         self._skipped = SkippedInput(warn, below_progress=progress is not None)

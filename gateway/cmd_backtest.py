@@ -108,7 +108,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     # have passed: a replay stopped at line 881 leaves no 880-row book that looks complete
     with ExitStack() as stack:
         if depth:
-            out = stack.enter_context(stack.enter_context(replacing(args.book_out)).open("wb"))
+            tmp = stack.enter_context(replacing(args.book_out, "--book-out"))
+            out = stack.enter_context(tmp.open("wb"))
         for batch in reader:
             if depth and args.symbol is None:
                 record = _only_symbol(batch.symbols, args.log)

@@ -103,7 +103,7 @@ def run_replay(args: argparse.Namespace) -> int:
         SAMPLE_MESSAGES)
     orderbook = input_file(args.orderbook, "ORDERBOOK") if args.orderbook else sample_path(
         SAMPLE_ORDERBOOK)
-    with replacing(args.out) as tmp:  # folders made as needed; no partial book on failure
+    with replacing(args.out, "--out") as tmp:  # folders made as needed; no partial book on failure
         result = lobster.replay(messages, orderbook, tmp)
     report: dict[str, Any] = result.as_json()
     status = 0

@@ -20,14 +20,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["PARTIAL_SUFFIX", "replacing"]
+__all__ = ["PARTIAL_SUFFIX", "replacing", "why_unwritable"]
 
 #: Temporary files end so; a ``kill -9`` mid-write can leave one behind, never the target.
 PARTIAL_SUFFIX = ".partial"
 
 
+def why_unwritable(path: Path, exc: OSError) -> str:
+    """Why ``path`` (a file, or a folder, to make) could not be, from ``exc``: the part of
+    it that is a file where a folder must be, else the system's words (``Permission
+    denied``)."""
+    if isinstance(exc, NotADirectoryError | FileExistsError):
+        for p in (path, *path.parents):
+            if p.exists() and not p.is_dir():
+                return f"{p} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
+def _unwritable(target: Path, what: str, exc: OSError) -> OSError:
+    """``exc`` (met making ``target``'s folder or temporary file) restated with the option
+    and the path."""
+    named = f"{what} {target}" if what else str(target)
+    return type(exc)(f"{named}: cannot be written: {why_unwritable(target.parent, exc)}")
+
+
 @contextmanager
-def replacing(target: Path) -> Iterator[Path]:
+def replacing(target: Path, what: str = "") -> Iterator[Path]:
     """A temporary path beside ``target`` to write the new content to; renamed over
     ``target`` when the block ends normally, removed when it raises (anything, Ctrl-C too).
 
@@ -38,22 +56,29 @@ def replacing(target: Path) -> Iterator[Path]:
     is no file to keep, and a rename would put a regular file where the device was. When the
     block raises and ``target`` exists, or the block had written something, the exception
     gets a note naming ``target`` and what became of it; the exception itself is raised
-    unchanged."""
+    unchanged. ``what`` (an option: ``--book-out``) heads the error when ``target`` cannot
+    be made (a file where a folder must be, no permission): an OSError naming the path and
+    why."""
     try:
         mode = target.stat().st_mode  # through a symbolic link
     except FileNotFoundError:
         mode = None
+    except OSError as exc:  # a file where a folder must be, a folder we may not read
+        raise _unwritable(target, what, exc) from None
     if mode is not None and stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{target}: is a folder, not a file")
+        raise IsADirectoryError(f"{what + ' ' if what else ''}{target}: is a folder, not a file")
     if mode is not None and not stat.S_ISREG(mode):
         yield target
         return
     if target.is_symlink():
         target = Path(os.path.realpath(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}"
                            f"{PARTIAL_SUFFIX}")
-    tmp.touch(exist_ok=False)  # created here (umask applies), so the block may open it "wb"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.touch(exist_ok=False)  # created here (umask applies): the block may open it "wb"
+    except OSError as exc:
+        raise _unwritable(target, what, exc) from None
     try:
         yield tmp
         if target.exists():

@@ -87,6 +87,28 @@ def test_a_target_that_is_no_regular_file_is_written_in_place(tmp_path: Path) ->
     assert link.is_symlink() and real.read_bytes() == b"new"
 
 
+def test_an_output_path_through_a_file_names_the_option_and_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file where a folder must be: the option, the path and which part is the file (once
+    a bare "[Errno 20] Not a directory", or for --output "File exists")."""
+    afile = tmp_path / "afile"
+    afile.write_bytes(OLD)
+    for book in (afile / "book.csv", afile / "sub" / "book.csv"):
+        assert main(["backtest", "--log", str(BUNDLED_LOG), "--dump-book", "1",
+                     "--book-out", str(book)]) == 2
+        assert capsys.readouterr().err == (f"gateway: error: --book-out {book}: cannot be "
+                                           f"written: {afile} is a file, not a folder\n")
+    assert main(["lobster", "replay", "--out", str(afile / "b.csv")]) == 2
+    assert f"--out {afile / 'b.csv'}: cannot be written: {afile} is a file" in (
+        capsys.readouterr().err)
+    for out in (afile, afile / "sub"):
+        assert main(["backtest", str(config_with(tmp_path)), "--output", str(out),
+                     "--quiet"]) == 2
+        assert (f"the output folder {out} cannot be written: {afile} is a file, not a "
+                "folder") in capsys.readouterr().err
+    assert afile.read_bytes() == OLD
+
+
 def test_a_failed_to_fix_keeps_the_existing_log(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The third message deletes an order no message added: once, keep.log was truncated
