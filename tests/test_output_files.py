@@ -109,6 +109,15 @@ def test_an_output_path_through_a_file_names_the_option_and_the_file(
     assert afile.read_bytes() == OLD
 
 
+@pytest.mark.skipif(not os.path.ismount("/sys"), reason="needs sysfs at /sys, which refuses "
+                    "a new folder even to root (a read-only folder does not stop root)")
+def test_a_folder_that_cannot_be_made_names_the_option(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lobster", "replay", "--out", "/sys/no-such/b.csv"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "gateway: error: --out /sys/no-such/b.csv: cannot be written: ")
+
+
 def test_a_failed_to_fix_keeps_the_existing_log(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The third message deletes an order no message added: once, keep.log was truncated
