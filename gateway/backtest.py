@@ -57,7 +57,7 @@ from gateway.backtest_config import BacktestConfig, parse_backtest
 from gateway.backtest_link import ChildLink, MemoryWire, Scheduler
 from gateway.backtest_output import StagedOutput
 from gateway.backtest_records import MarketTape, ParentRecord, RunRecord
-from gateway.client_app import ClientOrder
+from gateway.client_order import ClientOrder
 from gateway.clock import VirtualClock
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel

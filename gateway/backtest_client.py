@@ -14,7 +14,8 @@ from datetime import datetime
 
 from gateway.application import SessionHandle
 from gateway.backtest_records import ParentRecord
-from gateway.client_app import ClientOrder, parent_message
+from gateway.client_app import parent_message
+from gateway.client_order import ClientOrder
 from gateway.config import SessionConfig
 from gateway.fixmessage import Message
 from gateway.venue_orders import FINAL_STATUSES

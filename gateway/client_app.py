@@ -14,9 +14,12 @@ not yet done is asked about with an OrderStatusRequest (H): a session reset at l
 discards the reports sent while the client was away, and the answer says where the order
 stands. A Reject (3) or BusinessMessageReject (j) of a parent's NewOrderSingle (found by
 RefSeqNum in the session's store, or by BusinessRejectRefID) rejects it, with the peer's
-reason. A clean stop (SIGTERM, SIGINT) cancels every order not yet done and waits a
-little for the answers (:meth:`ClientApplication.wind_down`): a later run could not follow
-them, as it sends its orders anew. ``gateway run`` prints :meth:`OrderProgress.line` after
+reason. Each order is journaled (fsynced) in the run directory before it goes out
+(gateway.client_journal): a client restarted after a crash or ``kill -9`` follows the
+parents the journal holds instead of sending them again. A clean stop (SIGTERM, SIGINT)
+cancels every order not yet done and waits a little for the answers
+(:meth:`ClientApplication.wind_down`); once all are done the journal is removed, and the
+next run sends its orders anew. ``gateway run`` prints :meth:`OrderProgress.line` after
 each report. Its ClOrdID
 (``P<HHMMSSffffff>-<pid>-<n>``) is unique across the clients of a venue's day: two runs of
 the same config, even in the same second, are not taken for one order sent twice.
@@ -32,18 +35,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
 from gateway.application import SessionHandle
+from gateway.client_journal import JOURNAL, ParentJournal, SentParent
+from gateway.client_order import ClientOrder, parse_client
 from gateway.codec import scan_fields
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fixmessage import Message
 from gateway.msglog import wire_text
 from gateway.store import MessageStore
 from gateway.venue_orders import FINAL_STATUSES, REJECTED
-from gateway.yamlcheck import Node
 
-__all__ = ["ClientApplication", "ClientOrder", "OrderProgress", "new_cl_ord_id", "parse_client"]
+__all__ = ["ClientApplication", "OrderProgress", "new_cl_ord_id"]
 
 TEXT_SHOWN = 200  # characters of a report's Text (58) a progress line shows
 _SENT = itertools.count(1)  # parents this process sent, across its client applications
@@ -60,18 +65,6 @@ def new_cl_ord_id(now: datetime) -> str:
 STATUS_NAMES = {"sent": "sent", "0": "new", "1": "partially filled", "2": "filled",
                  "3": "done for day", "4": "canceled", "5": "replaced", "6": "pending cancel",
                  "8": "rejected", "A": "pending new", "C": "expired", "E": "pending replace"}
-
-
-@dataclass(frozen=True, slots=True)
-class ClientOrder:
-    symbol: str
-    side: str  # "buy" or "sell"
-    qty: int
-    strategy: str = "1001"
-    window: float = 20.0
-    params: str = ""
-    limit: Decimal | None = None
-    participation: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -103,56 +96,41 @@ class OrderProgress:
         return f"{out} ({wire_text(self.text, TEXT_SHOWN)})" if self.text else out
 
 
-def parse_client(node: Node) -> tuple[ClientOrder, ...]:
-    """The ``client:`` section's orders; a value the FIX message could not carry or the
-    gateway would refuse for every run is a :class:`ConfigError` naming file, line and key."""
-    m = node.mapping({"orders"}, {"orders"})
-    out = []
-    for o in m["orders"].sequence():
-        f = o.mapping({"symbol", "side", "qty", "strategy", "window", "params", "limit",
-                       "participation"}, {"symbol", "side", "qty"})
-        out.append(ClientOrder(
-            symbol=f["symbol"].string(), side=f["side"].string(("buy", "sell")),
-            qty=f["qty"].integer(1),
-            strategy=_strategy(f["strategy"]) if "strategy" in f else "1001",
-            window=f["window"].number(0.1, 86400) if "window" in f else 20.0,
-            params=f["params"].string() if "params" in f else "",
-            limit=Decimal(str(f["limit"].number(0, above=True))) if "limit" in f else None,
-            participation=Decimal(str(f["participation"].number(0, 1, above=True)))
-            if "participation" in f else None))
-    if not out:
-        raise m["orders"].error("expected at least one order")
-    return tuple(out)
-
-
-def _strategy(node: Node) -> str:
-    """TargetStrategy (847), an integer field: ``1001`` or ``"1001"``."""
-    value = node.raw()
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit() \
-            or int(text) < 1:
-        raise node.error(f"expected a TargetStrategy (847) number such as 1001 (TWAP) or 1 "
-                         f"(VWAP), got {value!r}")
-    return text
-
-
 class ClientApplication:
     def __init__(self, config: GatewayConfig) -> None:
         node = config.extra.get("client")
         if node is None:
             raise ConfigError(f"{config.path}: application 'client' needs a 'client:' section")
-        self.to_send = list(parse_client(node))
+        #: the config's orders not sent yet, with their places in ``client: orders``
+        self.to_send = list(enumerate(parse_client(node)))
         self.orders: dict[str, OrderProgress] = {}
         self.on_update: Callable[[OrderProgress], None] | None = None
         self._stores: dict[str, MessageStore] = {}  # per session (bind): what we sent
         self._session: SessionHandle | None = None  # the one the orders went out on
+        self._config_name = config.path.stem if config.path is not None else "client"
+        self._journal: ParentJournal | None = None  # bind(): an engine with a run directory
 
     def bind(self, engine: object) -> None:
-        """The sessions' stores: a Reject names the message it refuses by MsgSeqNum."""
+        """The sessions' stores (a Reject names the message it refuses by MsgSeqNum), and
+        in the engine's run directory the journal of the parents sent: those a run that did
+        not stop cleanly sent are followed, not sent again (gateway.client_journal)."""
         for runner in getattr(engine, "runners", {}).values():
             session = getattr(runner, "session", None)
             if session is not None:
                 self._stores[runner.name] = session.store
+        run_dir = getattr(engine, "run_dir", None)
+        if not isinstance(run_dir, Path):
+            return
+        self._journal = ParentJournal(run_dir / JOURNAL.format(config=self._config_name))
+        resumed = self._journal.load()
+        for sent in resumed:
+            self.orders[sent.cl_ord_id] = OrderProgress(sent.cl_ord_id, sent.order)
+            if (sent.index, sent.order) in self.to_send:
+                self.to_send.remove((sent.index, sent.order))
+        notice = getattr(engine, "notice", None)
+        if resumed and callable(notice):
+            notice(f"client: following {len(resumed)} parent(s) sent by a run that did not "
+                   f"stop cleanly ({self._journal.path}), not sending them again")
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return frozenset({"8", "9", "W", "X", "Y", "j"})
@@ -163,8 +141,10 @@ class ClientApplication:
             if not progress.done:  # (what a reset at this logon discarded, it says)
                 session.send(status_request(progress))
         pending, self.to_send = self.to_send, []
-        for order in pending:
+        for index, order in pending:
             cl = new_cl_ord_id(now)
+            if self._journal is not None:  # on disk before it goes: a restart follows it
+                self._journal.record(SentParent(index, cl, order))
             self.orders[cl] = OrderProgress(cl, order)
             session.send(parent_message(cl, order, now))
 
@@ -180,7 +160,15 @@ class ClientApplication:
             for progress in self.orders.values():
                 if not progress.done:
                     session.send(cancel_request(progress, now))
-        return lambda: all(p.done for p in self.orders.values())
+        return self._settled
+
+    def _settled(self) -> bool:
+        """Whether every parent is done; then the journal goes (the next run is new)."""
+        if not all(p.done for p in self.orders.values()):
+            return False
+        if self._journal is not None:
+            self._journal.clear()
+        return True
 
     def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
         """A session Reject (3): of a parent's NewOrderSingle, the parent is rejected."""

@@ -268,6 +268,7 @@ class Engine:
         # acceptor sessions by CompIDs alone: tells a wrong BeginString from a stranger
         self._by_comp_ids = {(s.sender_comp_id, s.target_comp_id): self.runners[s.key]
                              for s in config.sessions if s.role == "acceptor"}
+        self.run_dir = run_dir  # applications keep their own files there (see bind)
         self.event_log = EngineLog(run_dir / "log")
         self._server: asyncio.Server | None = None
         self._tls: ssl.SSLContext | None = None  # the acceptor's, for _accept's handshakes

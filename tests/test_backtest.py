@@ -30,7 +30,8 @@ from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_client import BacktestClient, PlannedParent
 from gateway.backtest_records import ParentRecord, RunRecord
-from gateway.client_app import ClientOrder, parent_message
+from gateway.client_app import parent_message
+from gateway.client_order import ClientOrder
 from gateway.clock import to_ns
 from gateway.config import ConfigError
 from gateway.latency import MeasuredLatency

@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from fixspec.dictionary import load_builtin
-from gateway.client_app import ClientApplication, ClientOrder, OrderProgress, new_cl_ord_id
+from gateway.client_app import ClientApplication, OrderProgress, new_cl_ord_id
+from gateway.client_order import ClientOrder
 from gateway.codec import decode_bytes, encode
 from gateway.config import ConfigError, load_config
 from gateway.fixmessage import Message
