@@ -300,13 +300,15 @@ def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None
     "35=3|45={seq}|371=38|372=F|373=1|58=Required tag missing",
     "35=j|372=F|379={cancel}|380=0|58=not now",
 ])
-def test_a_child_cancel_the_venue_refuses_goes_again_until_the_child_ends(refusal: str) -> None:
+def test_a_child_cancel_the_venue_refuses_goes_again_until_the_child_ends(
+        refusal: str, tmp_path: Path) -> None:
     """A venue that refused a child's cancel (OrderCancelReject for an order it still
     works, or a Reject or BusinessMessageReject of the request) left the child working and
     the parent's cancel pending for ever: nothing asked again. The cancel now goes again,
     under a ClOrdID of its own, 1 s then 2 s... after each refusal, until the child ends;
     then the parent is Canceled."""
     app, venue = _app()
+    app.desk.audit = audit = AuditLog(tmp_path / "audit.jsonl")
     store = app._upstream_store = MemoryStore()
     child, now, client = _working_child(app, venue)
     app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
@@ -337,6 +339,13 @@ def test_a_child_cancel_the_venue_refuses_goes_again_until_the_child_ends(refusa
     # 1 s after the first refusal, 2 s after the second, 4 s after the third
     waits = [round((b - a).total_seconds()) for a, b in itertools.pairwise(sent_at)]
     assert waits == [1, 2, 4]
+    audit.close()  # each cancel sent again is audited with its own ClOrdID, at its time
+    retries = [r for r in map(json.loads, (tmp_path / "audit.jsonl").read_text().splitlines())
+               if r["event"] == "child_cancel_retry"]
+    assert [(r["cl_ord_id"], r["orig_cl_ord_id"], r["session"]) for r in retries] == [
+        (f"{child}~c{n}", child, app.upstream_name) for n in (2, 3, 4)]
+    assert [r["ts"] for r in retries] == [t.isoformat(timespec="microseconds")
+                                          for t in sent_at[1:]]
     [cancel] = [m for m in venue.sent if m.msg_type == "F"]
     app.on_message(venue, child_report(child, "150=4|39=4|151=0|14=0|6=0"), now)
     assert [(m.body.get_str(11), m.body.get_str(39)) for m in client.sent
