@@ -17,6 +17,7 @@ from gateway.config import SessionConfig
 from gateway.fixmessage import FieldMap, FieldValue, Message
 from gateway.session import PRECISIONS
 from gateway.venue_orders import (
+    CXL_OTHER,
     FILLED,
     ORDER_STATUS,
     REJ_INCORRECT_QTY,
@@ -26,11 +27,12 @@ from gateway.venue_orders import (
     TRADE,
     CancelReject,
     ExecReport,
+    Report,
 )
 
 __all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
-           "request_cancel_reject", "request_report"]
+           "request_cancel_reject", "request_refusal", "request_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -194,6 +196,22 @@ def request_cancel_reject(owner: str, message: Message, reason: int, text: str,
                         orig_cl_ord_id=body.get_str(41) or "", ord_status=ord_status,
                         response_to="1" if message.msg_type == "F" else "2", reason=reason,
                         text=text, time=now)
+
+
+def request_refusal(owner: str, message: Message, error: RequestError, now: datetime, *,
+                    exec_id: Callable[[], str],
+                    order_state: Callable[[str], tuple[str, str] | None]) -> Report:
+    """The answer to a request refused before the book or the desk saw it (a field that did
+    not parse, the throttle, a ClOrdID too long or used before): for a cancel or replace,
+    an OrderCancelReject naming the order it was about with the OrderID and OrdStatus that
+    ``order_state(OrigClOrdID)`` gives (its status after the reject: the request changed
+    nothing), else NONE and Rejected; for anything else, a rejecting ExecutionReport with
+    ExecID ``exec_id()`` and the error's reason."""
+    if message.msg_type in ("F", "G"):
+        order_id, status = order_state(message.body.get_str(41) or "") or ("NONE", REJECTED)
+        return request_cancel_reject(owner, message, CXL_OTHER, str(error), now,
+                                     ord_status=status, order_id=order_id)
+    return request_report(owner, exec_id(), message, str(error), now, reason=error.reason)
 
 
 def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:

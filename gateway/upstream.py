@@ -66,6 +66,7 @@ from gateway.fix_reports import (
     name_by_order_id,
     overlong_cl_ord_id,
     request_cancel_reject,
+    request_refusal,
     request_report,
     whole_shares,
 )
@@ -78,7 +79,6 @@ from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
 from gateway.venue_orders import (
     CXL_DUPLICATE,
-    CXL_OTHER,
     CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
@@ -514,18 +514,14 @@ class AlgoGatewayApplication:
 
     def _refusal(self, owner: str, message: Message, error: RequestError,
                  now: datetime) -> Report:
-        """The reject of a request refused before the desk saw it: a NewOrderSingle's
-        ExecutionReport, or a cancel or replace's OrderCancelReject naming the parent it was
-        about with its OrderID and OrdStatus if the desk has it (the request changed
-        nothing), else NONE and Rejected."""
-        if message.msg_type == "D":
-            return request_report(owner, next(self._exec_ids), message, str(error), now,
-                                  reason=error.reason)
-        order = self.desk.order(owner, message.body.get_str(41) or "")
-        if order is None:
-            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now)
-        return request_cancel_reject(owner, message, CXL_OTHER, str(error), now,
-                                     ord_status=order.status, order_id=order.order_id)
+        """The reject of a request refused before the desk saw it: :func:`request_refusal`,
+        a cancel or replace naming the parent, if the desk has it."""
+        def state(cl: str) -> tuple[str, str] | None:
+            order = self.desk.order(owner, cl)
+            return (order.order_id, order.status) if order is not None else None
+
+        return request_refusal(owner, message, error, now,
+                               exec_id=lambda: next(self._exec_ids), order_state=state)
 
     def _not_ours(self, session: SessionHandle, message: Message, now: datetime) -> Message:
         """The answer to a request that names no parent of ``session``: a cancel or replace

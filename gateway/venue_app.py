@@ -51,6 +51,7 @@ from gateway.fix_reports import (
     parse_qty,
     parse_side,
     request_cancel_reject,
+    request_refusal,
     request_report,
 )
 from gateway.fixmessage import Message
@@ -64,7 +65,6 @@ from gateway.venue_config import VenueConfig, parse_venue
 from gateway.venue_feed import FeedChange, FeedReplay
 from gateway.venue_orders import (
     CXL_DUPLICATE,
-    CXL_OTHER,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     DAY,
@@ -250,12 +250,12 @@ class VenueApplication:
             self.market_data.request(owner, message, now, handle.config.app_version
                                      if handle is not None else message.begin_string or "")
         elif msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl_ord_id)):
-            self.deliver([self._bad_request(owner, msg_type, message, too_long, now)], now)
+            self.deliver([self._bad_request(owner, message, too_long, now)], now)
         elif msg_type == "D" and (self._taken(owner, cl_ord_id)
                                   or (stored is not None and cl_ord_id in stored.ids)):
             # parents and direct orders share the session's ClOrdID space, which the
             # orders of the day from before a restart are part of
-            self.deliver([self._bad_request(owner, "D", message, RequestError(
+            self.deliver([self._bad_request(owner, message, RequestError(
                 f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
         elif msg_type in ("F", "G") and self._taken(owner, cl_ord_id):
             # one ClOrdID space, as for NewOrderSingle: a cancel or replace taking the ClOrdID
@@ -401,7 +401,7 @@ class VenueApplication:
             return [dataclasses.replace(status, ord_status_req_id=req_id)
                     if req_id is not None else status]
         except RequestError as exc:
-            return [self._bad_request(owner, msg_type, message, exc, now)]
+            return [self._bad_request(owner, message, exc, now)]
 
     def _mid(self, symbol: str) -> Decimal | None:
         """The mid of ``symbol``'s book (None: an unknown symbol, or a side empty)."""
@@ -437,18 +437,13 @@ class VenueApplication:
                         ord_type=body.get_str(40) or LIMIT, qty=parse_qty(message),
                         price=parse_price(message), tif=body.get_str(59) or DAY)
 
-    def _bad_request(self, owner: str, msg_type: str, message: Message, error: RequestError,
+    def _bad_request(self, owner: str, message: Message, error: RequestError,
                      now: datetime) -> Report:
         """The reject of a request that failed before the venue saw it (a field that did
-        not parse, the throttle, a duplicate ClOrdID). A cancel or replace's reject names
-        the order it was about, if the session has it, with its OrderID and OrdStatus (its
-        status after the reject: the request changed nothing); else NONE and Rejected."""
-        if msg_type in ("F", "G"):
-            order_id, status = self._order_state(owner, message.body.get_str(41) or "")
-            return request_cancel_reject(owner, message, CXL_OTHER, str(error), now,
-                                         ord_status=status, order_id=order_id)
-        return request_report(owner, self.venue.next_exec_id(), message, str(error), now,
-                              reason=error.reason)
+        not parse, the throttle, a duplicate ClOrdID): :func:`request_refusal`, a cancel
+        or replace naming the session's order, if it has it."""
+        return request_refusal(owner, message, error, now, exec_id=self.venue.next_exec_id,
+                               order_state=lambda cl: self._order_state(owner, cl))
 
     def _order_state(self, owner: str, cl_ord_id: str) -> tuple[str, str]:
         """(OrderID, OrdStatus) of ``owner``'s order that had ``cl_ord_id``: the venue's, a
