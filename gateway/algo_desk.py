@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -55,7 +55,8 @@ from gateway.fix_reports import (
 )
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
-from gateway.routers import cancelled_child, fill_exec_id
+from gateway.routers import cancelled_child, fill_exec_id, parent_of
+from gateway.self_trade import SelfTradeGuard
 from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
@@ -152,6 +153,8 @@ class AlgoDesk:
         self._dirty: set[str] = set()
         self.number_ids(run_prefix(datetime.now(UTC)))
         self._now: datetime | None = None
+        # the runners' router: self.router (read at each call) behind self-trade prevention
+        self._guard = SelfTradeGuard(self, lambda: self.now)
 
     def number_ids(self, prefix: str) -> None:
         """Parent OrderIDs and the desk's ExecIDs from here on: ``prefix`` then ``A1``,
@@ -299,7 +302,7 @@ class AlgoDesk:
                           book_id=0)
             snap = self.snapshot(symbol, now)
             holder: list[Parent] = []
-            runner = AlgoRunner(parent, factory, self.router, now=now,
+            runner = AlgoRunner(parent, factory, self._guard, now=now,
                                 on_event=lambda e: self._on_event(holder[0], e),
                                 audit=self._runner_audit(order_id, session), risk=gate)
         except (RequestError, ValueError) as exc:
@@ -428,6 +431,15 @@ class AlgoDesk:
 
     def parent_of_child(self, child_id: str) -> Parent | None:
         return self._children.get(child_id)
+
+    def runners(self) -> Iterator[AlgoRunner]:
+        """The runners of the parents still being worked (SelfTradeGuard's view)."""
+        return (p.runner for p in self.parents.values() if not p.runner.done)
+
+    def runner_of(self, child_id: str) -> AlgoRunner | None:
+        """The runner whose child ``child_id`` is (sent or not), by its ClOrdID."""
+        p = self.parents.get(parent_of(child_id))
+        return p.runner if p is not None else None
 
     def child_cancel_sent(self, child_id: str, cancel_id: str) -> None:
         p = self._children.get(child_id)

@@ -1,0 +1,151 @@
+"""Self-trade prevention (gateway/self_trade.py): a child that would trade with a working child
+of another parent of the desk is refused before it reaches the venue; the parent goes on."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from algos.strategy import (
+    Action,
+    AlgoContext,
+    ChildOrder,
+    MarketSnapshot,
+    ParentOrder,
+    Side,
+    StopParent,
+)
+from gateway.audit import AuditLog
+from tests.test_app_hostile import T0, send, stamp, venue_clients
+
+SEC = timedelta(seconds=1)
+
+
+class OneLimitChild:
+    """Sends one child of 100 at the parent's limit whenever none is working: the buy parent
+    rests it, the sell parent's crosses it (the venue's book is otherwise empty)."""
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
+        self.parent = parent
+        self.ctx = ctx
+
+    def _go(self) -> list[Action]:
+        return [] if self.ctx.state.working else [ChildOrder(100, self.parent.limit)]
+
+    def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
+        return self._go()
+
+    def on_execution(self, execution: object) -> list[Action]:
+        return []
+
+    def on_timer(self, now: datetime) -> list[Action]:
+        return self._go()
+
+    def next_wakeup(self) -> datetime | None:
+        return self.ctx.now() + SEC
+
+
+def _parent(cl: str, side: str, price: str) -> str:
+    return (f"35=D|11={cl}|54={side}|38=1000|40=2|44={price}|55=AAPL|60={stamp(T0)}|847=1001|"
+            f"168={stamp(T0)}|126={stamp(T0 + 600 * SEC)}")
+
+
+def test_a_child_that_would_trade_with_another_parents_child_is_refused(
+        tmp_path: Path) -> None:
+    app, c1, c2 = venue_clients()
+    app.desk.strategies["1001"] = OneLimitChild
+    app.desk.audit = audit = AuditLog(tmp_path / "audit.jsonl")
+    [ack] = send(app, c1, _parent("BUY1", "1", "20.00"))
+    assert ack[150] == "0"
+    app.on_timer(T0 + SEC)  # the buy parent's child rests at 20.00
+    [buy_child] = [c for c, _ in app.desk.working_children()]
+    [ack] = send(app, c2, _parent("SELL1", "2", "19.99"), T0 + SEC)  # would sell to it
+    for t in range(2, 6):
+        app.on_timer(T0 + t * SEC)
+    assert [m[150] for m in c1.received() + c2.received()] == []  # no fill, no end
+    sell = next(p for p in app.desk.parents.values() if p.order.cl_ord_id == "SELL1")
+    assert not sell.runner.done and not sell.runner.state.working
+    audit.close()
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    refused = [r for r in records if r["event"] == "child_reject"]
+    # each time the strategy tried: more than the 5 rejects in a row that stop a parent, as
+    # these are not counted (they say nothing of the venue)
+    assert len(refused) > 5
+    assert all(r["parent"] == sell.order.order_id and r["reason"] ==
+               f"self-trade prevention: it would trade with {buy_child} (buy 100 at 20.00) "
+               f"of parent {buy_child.split('.')[0]}" for r in refused)
+    assert app.desk.children_of(sell.order.order_id) == 0  # none reached the venue
+    # the buy parent canceled, its child gone: the sell parent's next child goes out
+    send(app, c1, f"35=F|11=BUY1X|41=BUY1|54=1|55=AAPL|38=1000|60={stamp(T0 + 6 * SEC)}",
+         T0 + 6 * SEC)
+    app.on_timer(T0 + 7 * SEC)
+    assert [p.order.side for p in app.desk.parents.values() if p.runner.state.working] == [
+        Side.SELL]
+
+
+def test_children_that_do_not_cross_both_rest() -> None:
+    app, c1, c2 = venue_clients()
+    app.desk.strategies["1001"] = OneLimitChild
+    send(app, c1, _parent("BUY1", "1", "20.00"))
+    app.on_timer(T0 + SEC)
+    send(app, c2, _parent("SELL1", "2", "20.01"), T0 + SEC)
+    app.on_timer(T0 + 2 * SEC)
+    working = sorted((c.price, c.leaves) for p in app.desk.parents.values()
+                     for c in p.runner.state.working.values())
+    assert working == [(Decimal("20.00"), 100), (Decimal("20.01"), 100)]
+
+
+class _Router:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.cancels: list[str] = []
+
+    def submit(self, child_id: str, symbol: str, side: Side, qty: int, price: Decimal | None,
+               tif: str, reason: str = "") -> None:
+        self.sent.append(child_id)
+
+    def cancel(self, child_id: str) -> None:
+        self.cancels.append(child_id)
+
+
+class CrossThenStop(OneLimitChild):
+    """Its child and, in the same breath, the end of its parent (which cancels the child)."""
+
+    def _go(self) -> list[Action]:
+        return [*super()._go(), StopParent("done")] if self.parent.side == Side.SELL else \
+            super()._go()
+
+
+def test_a_refused_child_is_never_cancelled_at_the_venue() -> None:
+    """The sell parent's child is refused and, before its runner has read the refusal, the
+    parent stops, cancelling its working children: the refused one never reached the venue,
+    so no cancel of it does either."""
+    from algos.runner import AlgoRunner
+    from gateway.self_trade import SelfTradeGuard
+
+    router = _Router()
+    runners: dict[str, AlgoRunner] = {}
+
+    class Desk:
+        def __init__(self) -> None:
+            self.router = router
+
+        def runners(self) -> list[AlgoRunner]:
+            return list(runners.values())
+
+        def runner_of(self, child_id: str) -> AlgoRunner | None:
+            return runners.get(child_id.split(".")[0])
+
+    guard = SelfTradeGuard(Desk(), lambda: T0)
+    for pid, side, limit in (("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99")):
+        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
+                             start=T0, end=T0 + 600 * SEC)
+        runners[pid] = AlgoRunner(parent, CrossThenStop, guard, now=T0,
+                                  on_event=lambda e: None)
+        runners[pid].on_market_snapshot(MarketSnapshot(time=T0, symbol="AAPL", bid=None,
+                                                        bid_qty=0, ask=None, ask_qty=0))
+    assert router.sent == ["B.1"] and router.cancels == []
+    done = runners["S"]
+    assert done.done and not done.state.working
