@@ -120,9 +120,18 @@ def working_parent(venue_port: int, algo_port: int) -> tuple[Client, Client, str
     seller.expect("8", **{"11": "S0", "150": "0"})
     client = Client(algo_port, "CLIENT2", our_comp_id="ALGO")
     client.logon(extra="|141=Y")
-    client.msg(f"35=D|11=P|54=1|38=1000|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
-               f"847=1001|848=Slices=2|168={client.ts()}|126={client.ts(3600)}")
-    order_id = client.expect("8", timeout=10, **{"11": "P", "150": "0"})[37]
+    # the algo gateway refuses parents until its venue link is up, which on a loaded
+    # machine may come after this client's logon: ask again until it takes the parent
+    deadline = time.monotonic() + 10
+    while True:
+        client.msg(f"35=D|11=P|54=1|38=1000|40=2|44=100.05|55=AMZN|59=0|60={client.ts()}|"
+                   f"847=1001|848=Slices=2|168={client.ts()}|126={client.ts(3600)}")
+        answer = client.expect("8", timeout=10, **{"11": "P"})
+        if answer[150] == "0":
+            break
+        assert "not logged on" in answer[58] and time.monotonic() < deadline, answer
+        time.sleep(0.1)
+    order_id = answer[37]
     # the bid side is empty: the child bids one tick inside the ask, and rests there
     deadline = time.monotonic() + 10
     while sell_ioc(seller, f"S{time.monotonic_ns()}", 100).get(14) != "100":
