@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.client_order import ClientOrder
+from gateway.store import fsync_dir
 
 __all__ = ["JOURNAL", "JournalError", "ParentJournal", "SentParent"]
 
@@ -87,7 +88,7 @@ class ParentJournal:
         self._file.flush()
         os.fsync(self._file.fileno())
         if new:
-            _fsync_folder(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def clear(self) -> None:
         """Every parent is settled: remove the file (a restart then starts anew)."""
@@ -98,7 +99,7 @@ class ParentJournal:
             self.path.unlink()
         except FileNotFoundError:
             return
-        _fsync_folder(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 def _parent(d: Any) -> SentParent:
@@ -118,11 +119,3 @@ def _text(value: Decimal | None) -> str | None:
 
 def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

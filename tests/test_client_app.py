@@ -71,16 +71,23 @@ def test_processes_at_the_same_instant_send_different_cl_ord_ids() -> None:
     assert all(g.endswith("-1") for g in got), got
 
 
+def client_config(tmp_path: Path, port: int, **order: object) -> Path:
+    """sessions/client.yaml as CLIENT1 of the venue on ``port``, its order changed by
+    ``order`` (window=1.5, ...), written in ``tmp_path``."""
+    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
+    config["sessions"][0].update(target_comp_id="VENUE", sender_comp_id="CLIENT1", port=port)
+    config["client"]["orders"][0].update(order)
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_gateway_run_of_a_client_config_prints_its_parent_as_the_reports_come(
         tmp_path: Path) -> None:
     # sessions/client.yaml against the venue, both as `gateway run` processes: the client
     # says what became of its order, a line a report, from the acknowledgement to the end
     venue, port = start_gateway(ROOT / "sessions" / "venue.yaml", tmp_path / "venue")
-    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
-    config["sessions"][0].update(target_comp_id="VENUE", sender_comp_id="CLIENT1", port=port)
-    config["client"]["orders"][0].update(window=1.5, params="Slices=2")
-    path = tmp_path / "client.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = client_config(tmp_path, port, window=1.5, params="Slices=2")
     client = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "run", str(path), "--run-dir",
          str(tmp_path / "client")], stdout=subprocess.PIPE, text=True, cwd=ROOT,

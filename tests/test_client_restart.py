@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from gateway.client_app import ClientApplication
 from gateway.client_journal import JournalError, ParentJournal, SentParent
@@ -24,6 +23,7 @@ from gateway.client_order import ClientOrder
 from gateway.config import load_config
 from tests.engine_apps import RecordingHandle
 from tests.gateway_proc import start_gateway, stop_gateway
+from tests.test_client_app import client_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 5, 21, 14, 30, 5, tzinfo=UTC)
@@ -106,11 +106,7 @@ def test_a_client_killed_with_sigkill_follows_its_parent_after_a_restart(
     that parent (asked with an OrderStatusRequest) and sends no second one; its clean stop
     cancels it and removes the journal."""
     venue, port = start_gateway(ROOT / "sessions" / "venue.yaml", tmp_path / "venue")
-    config = yaml.safe_load((ROOT / "sessions" / "client.yaml").read_text())
-    config["sessions"][0].update(target_comp_id="VENUE", sender_comp_id="CLIENT1", port=port)
-    config["client"]["orders"][0].update(window=120, params="Slices=2")
-    path = tmp_path / "client.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = client_config(tmp_path, port, window=120, params="Slices=2")
     run_dir = tmp_path / "client"
 
     def client() -> subprocess.Popen[str]:
