@@ -107,7 +107,10 @@ class ClientApplication:
         self.on_update: Callable[[OrderProgress], None] | None = None
         self._stores: dict[str, MessageStore] = {}  # per session (bind): what we sent
         self._session: SessionHandle | None = None  # the one the orders went out on
-        self._config_name = config.path.stem if config.path is not None else "client"
+        # the journal's name: the client's session, which two running clients cannot share
+        first = config.sessions[0] if config.sessions else None
+        self._journal_name = (f"{first.sender_comp_id}-{first.target_comp_id}"
+                              if first is not None else "client")
         self._journal: ParentJournal | None = None  # bind(): an engine with a run directory
 
     def bind(self, engine: object) -> None:
@@ -121,16 +124,22 @@ class ClientApplication:
         run_dir = getattr(engine, "run_dir", None)
         if not isinstance(run_dir, Path):
             return
-        self._journal = ParentJournal(run_dir / JOURNAL.format(config=self._config_name))
+        self._journal = ParentJournal(run_dir / JOURNAL.format(session=self._journal_name))
         resumed = self._journal.load()
+        # the config's orders at the places journaled went out already, whatever the config
+        # says there now: an edited order is not sent as a second parent beside the first
+        done = {sent.index for sent in resumed}
+        changed = [i for i, order in self.to_send if i in done
+                   and all(s.order != order for s in resumed if s.index == i)]
+        self.to_send = [(i, order) for i, order in self.to_send if i not in done]
         for sent in resumed:
             self.orders[sent.cl_ord_id] = OrderProgress(sent.cl_ord_id, sent.order)
-            if (sent.index, sent.order) in self.to_send:
-                self.to_send.remove((sent.index, sent.order))
         notice = getattr(engine, "notice", None)
         if resumed and callable(notice):
             notice(f"client: following {len(resumed)} parent(s) sent by a run that did not "
-                   f"stop cleanly ({self._journal.path}), not sending them again")
+                   f"stop cleanly ({self._journal.path}), not sending them again"
+                   + (f"; the config's order(s) {', '.join(str(i + 1) for i in changed)} "
+                      "differ from what was sent and are not sent" if changed else ""))
 
     def app_types(self, config: SessionConfig) -> frozenset[str] | None:
         return frozenset({"8", "9", "W", "X", "Y", "j"})

@@ -3,15 +3,17 @@
 A client killed (``kill -9``, a crash, power loss) leaves its parents working at the algo
 gateway; restarted, it sent its config's orders again, bought the quantity twice and never
 followed the first parents. So before a parent's NewOrderSingle goes out, the client appends
-it to ``RUN_DIR/<config>.client-parents.jsonl`` (one JSON object a line, fsynced), and a
+it to ``RUN_DIR/<SENDER>-<TARGET>.client-parents.jsonl`` (the client session's CompIDs; one
+JSON object a line, fsynced), and a
 restart finds there the parents to follow (an OrderStatusRequest at logon says where each
 stands) instead of sending them anew. A clean stop that settles every parent (each done:
 filled, canceled, rejected, expired) removes the file: the next run is a new one.
 
 A line cut short is the last line of a write a crash interrupted: its order was not sent
-(sending waits for the fsync), so it is passed over. Any other line that does not read is an
-error naming the file and line: the file is the gateway's own, and guessing could send an
-order twice.
+(sending waits for the fsync), so it is passed over and cut off the file. Any other line
+that does not read is an error naming the file and line: the file is the gateway's own, and
+guessing could send an order twice. The config's orders at the places journaled are not
+sent again, even if the config changed there since.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from gateway.store import fsync_dir
 
 __all__ = ["JOURNAL", "JournalError", "ParentJournal", "SentParent"]
 
-#: In the run directory; ``{config}`` is the config file's stem (configs may share the folder).
-JOURNAL = "{config}.client-parents.jsonl"
+#: In the run directory; ``{session}`` is the client session's ``SENDER-TARGET`` CompIDs (run
+#: directories may be shared; two clients of one session cannot run at once).
+JOURNAL = "{session}.client-parents.jsonl"
 
 
 class JournalError(ValueError):
@@ -57,6 +60,11 @@ class ParentJournal:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        keep = data.rfind(b"\n") + 1
+        if keep < len(data):  # a write cut short: its order never went (see the docstring)
+            with self.path.open("r+b") as f:  # and the next record must start a line
+                f.truncate(keep)
+                os.fsync(f.fileno())
         lines = data.split(b"\n")
         out = []
         for number, line in enumerate(lines, 1):

@@ -60,6 +60,7 @@ from gateway.log_replay import (
 from gateway.replay_wire import ReplayWire, WireError, now_stamp, parse_target
 
 GRACE = 0.2  # seconds to wait for more answers once the log's count has arrived
+SETTLE_MAX = 86_400  # --settle: a day (a wait beyond the clock's range was a traceback)
 
 
 def parse_speed(text: str) -> float:
@@ -90,8 +91,9 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 <= value < math.inf:  # refuses nan too
-        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds >= 0, e.g. 1 or 0.5")
+    if not 0 <= value <= SETTLE_MAX:  # refuses nan too
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds from 0 to "
+                                         f"{SETTLE_MAX:,}, e.g. 1 or 0.5")
     return value
 
 

@@ -4,6 +4,7 @@ settles them all leaves no journal, so the next run is a new one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -56,7 +57,7 @@ def test_a_restart_follows_the_journaled_parent_and_a_settled_stop_clears_it(
     _, handle, _ = _started(tmp_path)
     [order] = handle.sent
     cl = order.body.get_str(11)
-    journal = tmp_path / "client.client-parents.jsonl"
+    journal = tmp_path / "CLIENT2-ALGO.client-parents.jsonl"
     [line] = journal.read_text().splitlines()
     assert json.loads(line)["cl_ord_id"] == cl and json.loads(line)["index"] == 0
     # killed here; a new process on the same run directory asks about it, sends nothing new
@@ -73,6 +74,44 @@ def test_a_restart_follows_the_journaled_parent_and_a_settled_stop_clears_it(
     assert [m.msg_type for m in handle.sent] == ["D"] and engine.notices == []
 
 
+def test_an_order_edited_after_the_crash_is_not_sent_beside_the_one_followed(
+        tmp_path: Path) -> None:
+    """The config's order at a journaled place changed (its quantity; or the orders
+    swapped): the journaled parent is followed and nothing new goes out there (once, a
+    second parent was sent beside the first)."""
+    _, handle, _ = _started(tmp_path)
+    [sent] = handle.sent
+    config = load_config(ROOT / "sessions" / "client.yaml")
+    app = ClientApplication(config)
+    [(index, order)] = app.to_send
+    app.to_send = [(index, dataclasses.replace(order, qty=1200))]
+    engine = _Engine(tmp_path)
+    app.bind(engine)
+    handle = RecordingHandle(config.sessions[0])
+    app.on_logon(handle, NOW)
+    assert [(m.msg_type, m.body.get_str(11)) for m in handle.sent] == [
+        ("H", sent.body.get_str(11))]
+    assert engine.notices[0].endswith("; the config's order(s) 1 differ from what was sent "
+                                      "and are not sent")
+
+
+def test_two_clients_sharing_a_run_directory_keep_their_own_journals(tmp_path: Path) -> None:
+    """Named by the session, not the config file: client.yaml files of two folders (two
+    sessions) once shared one journal, and the second took over the first's parents."""
+    _started(tmp_path)
+    config = load_config(ROOT / "sessions" / "client.yaml")
+    other = dataclasses.replace(config, sessions=[
+        dataclasses.replace(config.sessions[0], sender_comp_id="CLIENT9")])
+    app = ClientApplication(other)
+    engine = _Engine(tmp_path)
+    app.bind(engine)
+    handle = RecordingHandle(other.sessions[0])
+    app.on_logon(handle, NOW)
+    assert [m.msg_type for m in handle.sent] == ["D"] and engine.notices == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "CLIENT2-ALGO.client-parents.jsonl", "CLIENT9-ALGO.client-parents.jsonl"]
+
+
 def test_a_line_cut_short_at_the_end_is_an_order_never_sent(tmp_path: Path) -> None:
     """The crash came while the line was written (before its fsync, so before the order went
     out): it is passed over; a bad line before the end is an error naming file and line."""
@@ -84,7 +123,12 @@ def test_a_line_cut_short_at_the_end_is_an_order_never_sent(tmp_path: Path) -> N
     assert journal.load() == [SentParent(2, "P1", order)]
     whole = path.read_bytes()
     path.write_bytes(whole + whole[:20])
-    assert ParentJournal(path).load() == [SentParent(2, "P1", order)]
+    cut = ParentJournal(path)
+    assert cut.load() == [SentParent(2, "P1", order)]
+    # the cut line is gone from the file: the next record starts a line of its own (it was
+    # appended to the cut one, and the restart after that could not read the journal)
+    cut.record(SentParent(3, "P2", order))
+    assert ParentJournal(path).load() == [SentParent(2, "P1", order), SentParent(3, "P2", order)]
     path.write_bytes(whole[:20] + b"\n" + whole)
     with pytest.raises(JournalError, match=rf"{path}:1: not a parent the client sent"):
         ParentJournal(path).load()
@@ -135,6 +179,6 @@ def test_a_client_killed_with_sigkill_follows_its_parent_after_a_restart(
         rest = second.stdout.read().splitlines()
         assert rest and all(r.startswith(f"{cl}: ") for r in rest), rest  # no other parent
         assert rest[-1].startswith(f"{cl}: buy AMZN canceled ")
-        assert not (run_dir / "client.client-parents.jsonl").exists()
+        assert not (run_dir / "CLIENT1-VENUE.client-parents.jsonl").exists()
     finally:
         assert stop_gateway(venue) == 0
