@@ -468,21 +468,25 @@ class MdDecoder:
         d = self._d
         d.gap_from = 0
         d.at_line_start = 1
-        # MDEntryType values are checked against the version of the first message's
-        # BeginString (a log is written in one version)
-        at = buf.find(b"8=FIX")
-        end = buf.find(b"\x01", at) if at >= 0 else -1
-        if end > at:
-            begin = buf[at + 2 : end].decode("latin-1")
-            if begin != self._begin_string:
-                self._begin_string = begin
-                d.entry_types[0], d.entry_types[1] = _entry_type_mask(begin)
         for fb in self._framer.scan_all(buf, final=True):
             yield from self._decode_frames(fb, buf, source, line_base)
         if lib.md_check_tail(buf, len(buf), d.gap_from, d.at_line_start, self._bad) != 0:
             line = line_base + buf.count(b"\n", 0, self._bad[0])
             self._fail(MdLogError(source, line, "not a log line with one FIX message "
                                   "(other lines must be blank)"))
+
+    def _entry_types_of(self, fb: FrameBatch, buf: bytes) -> None:
+        """Check MDEntryType values against the version of the batch's first sound
+        message's BeginString (a log is written in one version; text that merely holds
+        ``8=FIX`` is no message)."""
+        for i in range(fb.count):
+            if fb.status(i) == FrameStatus.OK:
+                start = fb.starts[i]
+                begin = buf[start + 2 : buf.index(b"\x01", start)].decode("latin-1")
+                if begin != self._begin_string:
+                    self._begin_string = begin
+                    self._d.entry_types[0], self._d.entry_types[1] = _entry_type_mask(begin)
+                return
 
     def _fail(self, error: MdLogError) -> None:
         if self.on_error is None:
@@ -576,6 +580,7 @@ class MdDecoder:
 
     def _decode_frames(self, fb: FrameBatch, buf: bytes, source: str,
                        line_base: int) -> Iterator[MdBatch]:
+        self._entry_types_of(fb, buf)
         # C reads the framer's records where they are: no column is copied
         msgs, fields = fb.records()
         f = self._frames

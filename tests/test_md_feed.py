@@ -260,6 +260,7 @@ def bad_checksum(good: bytes) -> bytes:
          "MDEntryType (269) has a bad value 'Z' (not an MDEntryType of FIX.4.4)"),
         ((SNAPSHOT, line("268=1|279=0|269=00|278=7|55=ABC|270=10|271=20")), 2,
          "MDEntryType (269) has a bad value '00'"),
+
     ],
     ids=["text-line", "bad-checksum", "cut-message", "two-on-a-line", "junk-at-end",
          "time-backwards", "unknown-symbol", "price-finer-than-tick", "count-mismatch",
@@ -297,6 +298,19 @@ def test_entries_of_other_types_of_the_logs_version_change_no_book(tmp_path: Pat
     assert entry_types("FIX.4.4") >= {"0", "1", "2", "4", "A"} and "Z" not in entry_types(
         "FIX.4.4")
     assert "Z" in entry_types("FIXT.1.1") and "Z" in entry_types("FIX.4.3")  # 5.0SP2's
+
+
+def test_text_holding_8_fix_does_not_set_the_logs_version() -> None:
+    """The version whose MDEntryType values are allowed is the first sound message's: a junk
+    line holding "8=FIX.4.3" (a version without a built-in dictionary: any value) once
+    switched the check off for the whole log."""
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append)
+    data = b"x 8=FIX.4.3\n" + SNAPSHOT + line("268=1|279=0|269=Z|278=7|55=ABC|270=10|271=20")
+    sum(b.count for b in decoder.decode(data, "x.log"))
+    assert [e.line for e in errors] == [1, 3]
+    assert errors[1].reason == ("MDEntryType (269) has a bad value 'Z' (not an MDEntryType "
+                                "of FIX.4.4)")
 
 
 def test_other_messages_and_blank_lines_are_skipped(tmp_path: Path) -> None:
