@@ -122,7 +122,8 @@ def test_ctrl_c_prints_the_report_of_what_ran_and_exits_130(log: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     s = json.loads(out)
-    assert (s["sent"], s["completed"], s["expected"], s["matched"]) == (1, False, 2, 1)
+    # (whether the acknowledgement was read before the signal is timing: not asserted)
+    assert (s["sent"], s["completed"], s["expected"], s["expected_not_sent"]) == (1, False, 2, 4)
     assert s["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
 
 
