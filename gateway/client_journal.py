@@ -65,16 +65,13 @@ class ParentJournal:
             with self.path.open("r+b") as f:  # and the next record must start a line
                 f.truncate(keep)
                 os.fsync(f.fileno())
-        lines = data.split(b"\n")
         out = []
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(data[:keep].split(b"\n"), 1):
             if not line.strip():
                 continue
             try:
                 out.append(_parent(json.loads(line)))
             except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-                if number == len(lines):  # no newline after it: a write cut short
-                    break
                 raise JournalError(f"{self.path}:{number}: not a parent the client sent "
                                    f"({type(exc).__name__}: {exc})") from None
         return out

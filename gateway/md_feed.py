@@ -65,7 +65,7 @@ from engine.book import OrderBook
 from engine.errors import error_for
 from engine.framing import MSG_WORDS, FrameBatch, Framer, FrameStatus
 from engine.lobster import format_rows
-from fixspec.dictionary import BUILTIN_FILES, load_builtin
+from fixspec.dictionary import BUILTIN_FILES, builtin_session, load_builtin
 from gateway.codec import encode
 from gateway.fixmessage import Message
 from gateway.md_fix import format_timestamp
@@ -185,13 +185,15 @@ class Top(NamedTuple):
 @functools.cache
 def entry_types(begin_string: str) -> frozenset[str]:
     """The MDEntryType (269) values a market-data log of this BeginString may hold: those of
-    the built-in dictionary (FIXT.1.1: FIX 5.0SP2's); for a BeginString with none, those of
-    every built-in one."""
-    version = {"FIXT.1.1": "FIX.5.0SP2"}.get(begin_string, begin_string)
-    versions = [version] if version in BUILTIN_FILES else list(BUILTIN_FILES)
+    the built-in application dictionary of a session with this BeginString (FIXT.1.1: FIX
+    5.0SP2's); for a BeginString with none, those of every built-in one."""
+    if begin_string in BUILTIN_FILES:
+        dictionaries = [builtin_session(begin_string).app]
+    else:
+        dictionaries = [load_builtin(v) for v in BUILTIN_FILES]
     out: set[str] = set()
-    for v in versions:
-        field = load_builtin(v).fields_by_tag.get(269)
+    for dictionary in dictionaries:
+        field = dictionary.fields_by_tag.get(269)
         out.update(field.values if field is not None else ())
     return frozenset(out)
 
