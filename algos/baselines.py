@@ -28,34 +28,49 @@ __all__ = ["MarketAtStart"]
 
 
 class MarketAtStart:
-    """One market order for the whole parent, at its start; nothing after."""
+    """One market order for the whole parent, at its start; nothing after it has worked.
+
+    An order rejected (by the venue, or by the router with its venue link down) never
+    worked: it is sent again at the next snapshot or timer, the runner stopping the parent
+    after too many venue rejects in a row. One the runner would not send (risk refused it)
+    stops the parent, the runner adding risk's reason."""
 
     name = "naive"
 
     def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
         self.parent = parent
         self.ctx = ctx
-        self._sent = False
+        # the state's (sent, rejected) counts when it last asked for its order: None before
+        self._asked: tuple[int, int] | None = None
 
-    def _go(self, now: datetime) -> list[Action]:
-        if self._sent or now < self.parent.start:
+    def _decide(self, now: datetime) -> list[Action]:
+        state = self.ctx.state
+        if now < self.parent.start or state.working:
             return []
-        self._sent = True
-        qty = self.ctx.state.remaining
-        return [ChildOrder(qty=qty, price=None, reason="naive: all at the start")] if qty else []
+        if self._asked is not None:
+            sent, rejected = self._asked
+            if state.sent == sent:
+                return [StopParent("naive: its one order was not sent")]
+            if state.rejected == rejected:  # it worked and is over
+                return ([StopParent("naive: its one order is over; nothing more is sent")]
+                        if state.filled < self.parent.qty else [])
+        qty = state.remaining
+        if not qty:
+            return []
+        reason = ("naive: all at the start" if self._asked is None
+                  else "naive: all again, its order was rejected")
+        self._asked = (state.sent, state.rejected)
+        return [ChildOrder(qty=qty, price=None, reason=reason)]
 
     def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
-        return self._go(snapshot.time)
+        return self._decide(snapshot.time)
 
     def on_execution(self, execution: Execution) -> list[Action]:
         return []
 
     def on_timer(self, now: datetime) -> list[Action]:
-        # also called when the child ends unfilled (its remainder canceled, or rejected)
-        state = self.ctx.state
-        if self._sent and not state.working and state.filled < self.parent.qty:
-            return [StopParent("naive: its one order is over; nothing more is sent")]
-        return self._go(now)
+        # also called when the child ends unfilled (its remainder canceled)
+        return self._decide(now)
 
     def next_wakeup(self) -> datetime | None:
-        return None if self._sent else self.parent.start
+        return self.parent.start if self._asked is None else None

@@ -268,6 +268,7 @@ life (a replace that changes the parent's id does not change the prefix).
         self._filled = 0
         self._notional = Decimal(0)
         self._rejects_in_row = 0
+        self._rejected = 0  # children rejected in all (OrderState.rejected)
         # why risk refused the latest child the strategy asked for (None once one goes out):
         # a parent that ends unfilled says so rather than only blame the market
         self._risk_refusal: str | None = None
@@ -305,6 +306,8 @@ life (a replace that changes the parent's id does not change the prefix).
                 avg_price=self._avg(),
                 working={k: c.view() for k, c in self._working.items()},
                 done=self._status == "done",
+                sent=self._seq,
+                rejected=self._rejected,
             )
         return self._state
 
@@ -508,15 +511,15 @@ life (a replace that changes the parent's id does not change the prefix).
         elif status == "expiring":
             self._finish("expired", self._unfilled_reason())
         elif status == "stopping":
-            self._finish("stopped", self._stop_text)
+            words = (self._stop_text, self._risk_word())
+            self._finish("stopped", "; ".join(t for t in words if t))
 
     def _unfilled_reason(self) -> str:
         """Why the parent ended unfilled: risk's refusal of its latest child, if the last
         child the strategy asked for was refused so, and the strategy's word (its optional
         ``unfilled_reason``), or nothing; a strategy that fails to say is audited, not
         fatal."""
-        risk = (f"risk refused its last child: {self._risk_refusal}"
-                if self._risk_refusal is not None else "")
+        risk = self._risk_word()
         ask = getattr(self._strategy, "unfilled_reason", None)
         if ask is None:
             return risk
@@ -527,6 +530,11 @@ life (a replace that changes the parent's id does not change the prefix).
             return risk
         why = why if isinstance(why, str) else ""
         return "; ".join(t for t in (risk, why) if t)
+
+    def _risk_word(self) -> str:
+        """Risk's refusal of the latest child the strategy asked for, if it was refused so."""
+        return ("" if self._risk_refusal is None
+                else f"risk refused its last child: {self._risk_refusal}")
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"
@@ -611,6 +619,7 @@ life (a replace that changes the parent's id does not change the prefix).
         if child is None:
             self._audit("unknown_child", child=child_id, what=event, reason=reason)
             return
+        self._rejected += rejected  # before the close, whose change renews the state
         self._close_child(child_id)
         self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
         if rejected:

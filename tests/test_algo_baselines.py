@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from algos.baselines import MarketAtStart
+from algos.risk import RiskGate, RiskLimits
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 
 MS = timedelta(milliseconds=1)
@@ -51,3 +52,48 @@ def test_a_limit_order_resting_for_the_rest_ends_at_the_end_time() -> None:
     done = h.done()
     assert done is not None and (done.reason, done.unfilled) == ("expired", 1000)
     assert done.time == T0 + timedelta(minutes=1)
+
+
+def test_a_rejected_order_is_sent_again_and_stops_only_after_one_has_worked() -> None:
+    """A reject (the venue's, or the router's with its link down) means the order never
+    worked: the next snapshot sends it again, not a stop with nothing done."""
+    venue = Venue(ask_qty=300, reject="venue busy")
+    h = Harness(make_parent(1000, minutes=10), MarketAtStart, venue=venue)
+    h.step(T0)  # sent, and the reject arrives
+    assert h.done() is None and h.runner.state.rejected == 1
+    venue.reject = None
+    h.step(T0 + 2 * MS)  # sent again, takes the 300 shown
+    assert [(c.qty, c.price) for c in venue.submits] == [(1000, None), (1000, None)]
+    assert h.filled == 300
+    h.runner.on_child_done(venue.submits[1].child_id, "remainder canceled", T0 + 3 * MS)
+    done = h.done()
+    assert done is not None and (done.reason, done.cum_qty) == ("stopped", 300)
+    assert "over" in done.text
+    assert [c["reason"] for c in h.audited("child_sent")] == [
+        "naive: all at the start", "naive: all again, its order was rejected"]
+
+
+def test_rejects_in_a_row_stop_it_as_they_stop_any_parent() -> None:
+    venue = Venue(reject="unknown symbol")
+    h = Harness(make_parent(1000, minutes=10), MarketAtStart, venue=venue)
+    h.run(T0 + timedelta(seconds=10))
+    done = h.done()
+    assert len(venue.submits) == 5
+    assert done is not None and done.reason == "stopped" and done.cum_qty == 0
+    assert "5 child orders rejected in a row, last: unknown symbol" in done.text
+
+
+def test_an_order_risk_refused_stops_it_saying_why() -> None:
+    """The runner would not send it: the parent stops at the next snapshot with risk's
+    reason, not left to wait for its end time."""
+    venue = Venue()
+    h = Harness(make_parent(1000, minutes=10), MarketAtStart, venue=venue,
+                risk=RiskGate(RiskLimits(max_order_qty=500)))
+    h.step(T0)
+    h.step(T0 + MS)
+    assert venue.submits == []
+    done = h.done()
+    assert done is not None and (done.reason, done.time) == ("stopped", T0 + MS)
+    assert done.text.startswith("naive: its one order was not sent; risk refused its last "
+                                "child: ")
+    assert "500" in done.text
