@@ -378,7 +378,12 @@ class AlgoDesk:
             p.runner.on_child_reject(child_id, reason, now, counted=False)
 
     def on_child_report(self, r: Report, now: datetime) -> None:
-        """A report about a child order (from the router)."""
+        """A report about a child order (from the router); then the children self-trade
+        prevention holds that it now lets go (SelfTradeGuard.release)."""
+        self._child_report(r, now)
+        self._guard.release()
+
+    def _child_report(self, r: Report, now: datetime) -> None:
         self._now = now
         key = r.cl_ord_id if r.cl_ord_id in self._children else (r.orig_cl_ord_id or "")
         p = self._children.get(key)
@@ -441,6 +446,13 @@ class AlgoDesk:
         p = self.parents.get(parent_of(child_id))
         return p.runner if p is not None else None
 
+    def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
+        """An audit record of the parent whose child ``child_id`` is (SelfTradeGuard's)."""
+        p = self.parents.get(parent_of(child_id))
+        if p is not None and self.audit is not None and self._now is not None:
+            self.audit.algo(self._now, event, p.order.order_id, session=p.order.owner,
+                            child=child_id, **fields)
+
     def child_cancel_sent(self, child_id: str, cancel_id: str) -> None:
         p = self._children.get(child_id)
         if p is not None:
@@ -453,7 +465,15 @@ class AlgoDesk:
 
     def pump(self, now: datetime) -> None:
         """Give runners the snapshots of symbols whose books changed; repeat while their
-        children change books again (bounded: children are few per snapshot)."""
+        children change books again (bounded: children are few per snapshot). Then send
+        the children self-trade prevention holds that it now lets go: every call into the
+        desk ends here or in :meth:`on_child_report`, after runners have read what their
+        steps queued (a child closed by an answer that came back while its runner was
+        busy)."""
+        self._pump(now)
+        self._guard.release()
+
+    def _pump(self, now: datetime) -> None:
         for _ in range(4):
             if not self._dirty:
                 return

@@ -3,23 +3,27 @@
 Every child of every parent goes to the venue as the desk's own order (one account), so a
 buy parent's child and a sell parent's child on one symbol can trade with each other: a wash
 trade, buying from ourselves, which no client wants and regulators look for. The runners'
-children therefore pass through :class:`SelfTradeGuard` on their way to the desk's router,
-which refuses a child that would cross a working child of another parent (the opposite side,
-the same symbol, at a price that would trade with it: a market order always does): the
-newest order is the one refused ("cancel newest", a venue's usual self-trade prevention),
-while the resting one keeps its place in the queue.
+children therefore pass through :class:`SelfTradeGuard` on their way to the desk's router.
+A child that would cross a working child of another parent (the opposite side, the same
+symbol, at a price that would trade with it: a market order always does) is the newest of
+the two and is held back ("cancel newest", a venue's usual self-trade prevention, but held
+rather than refused), while the resting one keeps its place in the queue.
 
-The refusal reaches the child's runner at once as a reject that is not counted among the
-rejects in a row (it says nothing about the venue: the parent is not stopped for it), with
-the crossing child named in the reason, which the runner audits. The strategy tries again
-at its next snapshot or timer, by which time the other child may have filled, moved or
-gone. A child whose cancel is on its way still counts: until the venue confirms, it can
-trade.
+A held child is working as far as its runner knows (sent, not yet acknowledged): its
+strategy does not try again at every market update while the other child rests (a refusal
+would have it do so, each try audited), and it may cancel the held child as any other,
+which the guard answers itself (the venue never saw it). Whenever the venue reports on a
+child, or a held one is cancelled, the held children that now cross nothing are sent, the
+oldest first (:meth:`SelfTradeGuard.release`). Only children at the venue (or on their way)
+block: two held children never wait for each other. A child whose cancel is on its way
+still blocks: until the venue confirms, it can trade. ``child_held`` and ``child_released``
+in the parent's audit say when and why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -40,16 +44,21 @@ class _Desk(Protocol):
 
     def runner_of(self, child_id: str) -> AlgoRunner | None: ...
 
+    def audit_child(self, child_id: str, event: str, /, **fields: str) -> None: ...
+
 
 def crossing_child(runners: Iterable[AlgoRunner], child_id: str, symbol: str, side: Side,
-                   price: Decimal | None) -> str | None:
+                   price: Decimal | None, held: Container[str] = ()) -> str | None:
     """Why a new child (``side`` ``symbol`` at ``price``, None: market) of the parent whose
-    child ``child_id`` is would trade with a working child of another parent, or None."""
+    child ``child_id`` is would trade with a working child of another parent (not one of
+    ``held``, which are not at the venue), or None."""
     for runner in runners:
         parent = runner.parent
         if parent.symbol != symbol or parent.side == side or child_id in runner.state.working:
             continue
         for other in runner.state.working.values():
+            if other.child_id in held:
+                continue
             if (price is None or other.price is None
                     or (other.price <= price if side == Side.BUY else other.price >= price)):
                 at = "market" if other.price is None else str(other.price)
@@ -59,6 +68,18 @@ def crossing_child(runners: Iterable[AlgoRunner], child_id: str, symbol: str, si
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A child's submit, held back."""
+
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal | None
+    tif: Literal["day", "ioc"]
+    reason: str
+
+
 class SelfTradeGuard:
     """The runners' :class:`~algos.runner.ChildRouter`: the desk's router behind a
     self-trade check (module docstring). ``now`` gives the time of the call in hand."""
@@ -66,28 +87,62 @@ class SelfTradeGuard:
     def __init__(self, desk: _Desk, now: Callable[[], datetime]) -> None:
         self.desk = desk
         self.now = now
-        self._refused: set[str] = set()  # children refused here: never at the venue
+        self._held: dict[str, _Held] = {}  # child id -> its submit, the oldest first
+        self._releasing = False
+        self._again = False
+
+    @property
+    def held(self) -> list[str]:
+        """The children held back, the oldest first."""
+        return list(self._held)
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
                price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
-        why = crossing_child(self.desk.runners(), child_id, symbol, side, price)
+        why = crossing_child(self.desk.runners(), child_id, symbol, side, price, self._held)
         if why is None:
             self.desk.router.submit(child_id, symbol, side, qty, price, tif, reason)
             return
-        runner = self.desk.runner_of(child_id)
-        if runner is not None:
-            # those whose runners have read their rejects need no guarding any more
-            self._refused = {c for c in self._refused if self._working(c)}
-            self._refused.add(child_id)
-            runner.on_child_reject(child_id, why, self.now(), counted=False)
-
-    def _working(self, child_id: str) -> bool:
-        runner = self.desk.runner_of(child_id)
-        return runner is not None and child_id in runner.state.working
+        self._held[child_id] = _Held(symbol, side, qty, price, tif, reason)
+        self.desk.audit_child(child_id, "child_held", why=why)
 
     def cancel(self, child_id: str) -> None:
-        if child_id in self._refused:
-            # (the runner may ask before it has read the child's reject, queued in its step)
-            self._refused.discard(child_id)
+        if self._held.pop(child_id, None) is None:
+            self.desk.router.cancel(child_id)
             return
-        self.desk.router.cancel(child_id)
+        runner = self.desk.runner_of(child_id)
+        if runner is not None:
+            # (queued if the runner asked from inside its own step: it reads it after)
+            runner.on_child_done(child_id, "canceled while held by self-trade prevention "
+                                 "(never sent)", self.now())
+        self.release()
+
+    def release(self) -> None:
+        """Send the held children that no longer cross another parent's child at the venue,
+        the oldest first; forget those their runners no longer work. Re-entrant: a submit
+        whose answers come back at once (an in-process venue) asks again when it is done."""
+        if not self._held:
+            return  # called after every report about a child: the usual case is nothing held
+        if self._releasing:
+            self._again = True
+            return
+        self._releasing = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                for child_id, held in list(self._held.items()):
+                    if child_id not in self._held:
+                        continue
+                    runner = self.desk.runner_of(child_id)
+                    if runner is None or child_id not in runner.state.working:
+                        del self._held[child_id]
+                        continue
+                    if crossing_child(self.desk.runners(), child_id, held.symbol, held.side,
+                                      held.price, self._held) is not None:
+                        continue
+                    del self._held[child_id]
+                    self.desk.audit_child(child_id, "child_released")
+                    self.desk.router.submit(child_id, held.symbol, held.side, held.qty,
+                                            held.price, held.tif, held.reason)
+        finally:
+            self._releasing = False

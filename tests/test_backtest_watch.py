@@ -215,7 +215,7 @@ def test_two_parents_whose_children_would_cross_never_trade_with_each_other(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A buy and a sell parent on ABC: their children once traded with each other (a wash
     trade, one print and two reports, which also took the algos' volume below zero). Now
-    each child that would cross the other parent's is refused before the venue sees it
+    each child that would cross the other parent's is held before the venue sees it
     (self-trade prevention), every fill is with the log's liquidity, and the volume each
     algo sees never falls."""
     seen: dict[str, list[int]] = {}
@@ -239,7 +239,8 @@ def test_two_parents_whose_children_would_cross_never_trade_with_each_other(
         ("P2", 500, Decimal("10.00"), "aggressive")]
     assert [(p.parent_id, p.filled) for p in run.parents] == [("P1", 0), ("P2", 500)]
     audit = (tmp_path / "out" / "algo" / "audit.jsonl").read_text()
-    assert '"reason":"self-trade prevention: it would trade with' in audit
+    assert '"event":"child_held"' in audit
+    assert '"why":"self-trade prevention: it would trade with' in audit
     for volumes in seen.values():
         assert volumes == sorted(volumes) and volumes[0] >= 0
 

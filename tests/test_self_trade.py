@@ -52,8 +52,14 @@ def _parent(cl: str, side: str, price: str) -> str:
             f"168={stamp(T0)}|126={stamp(T0 + 600 * SEC)}")
 
 
-def test_a_child_that_would_trade_with_another_parents_child_is_refused(
-        tmp_path: Path) -> None:
+def _records(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_child_that_would_trade_with_another_parents_child_is_held(tmp_path: Path) -> None:
+    """The sell parent's child would sell to the buy parent's resting child: it is held, once
+    (not refused and tried again at every timer), working as far as its parent knows, until
+    the buy child is gone; then it goes to the venue."""
     app, c1, c2 = venue_clients()
     app.desk.strategies["1001"] = OneLimitChild
     app.desk.audit = audit = AuditLog(tmp_path / "audit.jsonl")
@@ -66,23 +72,26 @@ def test_a_child_that_would_trade_with_another_parents_child_is_refused(
         app.on_timer(T0 + t * SEC)
     assert [m[150] for m in c1.received() + c2.received()] == []  # no fill, no end
     sell = next(p for p in app.desk.parents.values() if p.order.cl_ord_id == "SELL1")
-    assert not sell.runner.done and not sell.runner.state.working
-    audit.close()
-    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    refused = [r for r in records if r["event"] == "child_reject"]
-    # each time the strategy tried: more than the 5 rejects in a row that stop a parent, as
-    # these are not counted (they say nothing of the venue)
-    assert len(refused) > 5
-    assert all(r["parent"] == sell.order.order_id and r["reason"] ==
-               f"self-trade prevention: it would trade with {buy_child} (buy 100 at 20.00) "
-               f"of parent {buy_child.split('.')[0]}" for r in refused)
-    assert app.desk.children_of(sell.order.order_id) == 0  # none reached the venue
-    # the buy parent canceled, its child gone: the sell parent's next child goes out
+    [sell_child] = sell.runner.state.working
+    assert app.desk._guard.held == [sell_child]
+    assert app.desk.children_of(sell.order.order_id) == 0  # it has not reached the venue
+    held = [r for r in _records(tmp_path / "audit.jsonl")
+            if r["event"] in ("child_held", "child_reject", "child_sent")
+            and r["parent"] == sell.order.order_id]
+    assert [(r["event"], r["child"]) for r in held] == [("child_sent", sell_child),
+                                                        ("child_held", sell_child)]
+    assert held[1]["why"] == (f"self-trade prevention: it would trade with {buy_child} "
+                              f"(buy 100 at 20.00) of parent {buy_child.split('.')[0]}")
+    # the buy parent canceled, its child gone at the venue: the held child goes out
     send(app, c1, f"35=F|11=BUY1X|41=BUY1|54=1|55=AAPL|38=1000|60={stamp(T0 + 6 * SEC)}",
          T0 + 6 * SEC)
+    assert app.desk._guard.held == []
+    assert app.desk.children_of(sell.order.order_id) == 1
     app.on_timer(T0 + 7 * SEC)
-    assert [p.order.side for p in app.desk.parents.values() if p.runner.state.working] == [
-        Side.SELL]
+    assert list(sell.runner.state.working) == [sell_child]
+    audit.close()
+    assert [r["child"] for r in _records(tmp_path / "audit.jsonl")
+            if r["event"] == "child_released"] == [sell_child]
 
 
 def test_children_that_do_not_cross_both_rest() -> None:
@@ -118,10 +127,10 @@ class CrossThenStop(OneLimitChild):
             super()._go()
 
 
-def test_a_refused_child_is_never_cancelled_at_the_venue() -> None:
-    """The sell parent's child is refused and, before its runner has read the refusal, the
-    parent stops, cancelling its working children: the refused one never reached the venue,
-    so no cancel of it does either."""
+def test_a_held_child_is_never_cancelled_at_the_venue() -> None:
+    """The sell parent's child is held and, in the same step, the parent stops, cancelling
+    its working children: the held one never reached the venue, so no cancel of it does
+    either; the guard answers the cancel itself and the parent ends."""
     from algos.runner import AlgoRunner
     from gateway.self_trade import SelfTradeGuard
 
@@ -138,6 +147,11 @@ def test_a_refused_child_is_never_cancelled_at_the_venue() -> None:
         def runner_of(self, child_id: str) -> AlgoRunner | None:
             return runners.get(child_id.split(".")[0])
 
+        def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
+            audited.append((child_id, event))
+
+    audited: list[tuple[str, str]] = []
+
     guard = SelfTradeGuard(Desk(), lambda: T0)
     for pid, side, limit in (("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99")):
         parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
@@ -147,5 +161,49 @@ def test_a_refused_child_is_never_cancelled_at_the_venue() -> None:
         runners[pid].on_market_snapshot(MarketSnapshot(time=T0, symbol="AAPL", bid=None,
                                                         bid_qty=0, ask=None, ask_qty=0))
     assert router.sent == ["B.1"] and router.cancels == []
+    assert audited == [("S.1", "child_held")] and guard.held == []
     done = runners["S"]
     assert done.done and not done.state.working
+
+
+def test_held_children_do_not_block_and_go_when_clear() -> None:
+    """Only children at the venue block: a held sell does not hold back a buy that crosses
+    it (neither is at the venue with the other), and when the first buy ends the sell stays
+    held while the second buy rests; once that one ends too, the sell goes."""
+    from algos.runner import AlgoRunner
+    from gateway.self_trade import SelfTradeGuard
+
+    router = _Router()
+    runners: dict[str, AlgoRunner] = {}
+
+    class Desk:
+        def __init__(self) -> None:
+            self.router = router
+
+        def runners(self) -> list[AlgoRunner]:
+            return [r for r in runners.values() if not r.done]
+
+        def runner_of(self, child_id: str) -> AlgoRunner | None:
+            return runners.get(child_id.split(".")[0])
+
+        def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
+            pass
+
+    guard = SelfTradeGuard(Desk(), lambda: T0)
+    snap = MarketSnapshot(time=T0, symbol="AAPL", bid=None, bid_qty=0, ask=None, ask_qty=0)
+    for pid, side, limit in (("B1", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
+                             ("B2", Side.BUY, "20.01")):
+        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
+                             start=T0, end=T0 + 600 * SEC)
+        runners[pid] = AlgoRunner(parent, OneLimitChild, guard, now=T0,
+                                  on_event=lambda e: None)
+        runners[pid].on_market_snapshot(snap)
+    assert router.sent == ["B1.1", "B2.1"] and guard.held == ["S.1"]
+    for pid in ("B1", "B2"):
+        runners[pid].cancel(T0 + SEC)
+        runners[pid].on_child_done(f"{pid}.1", "canceled", T0 + SEC)
+        assert runners[pid].done
+        guard.release()
+        # until B2's child is gone too: it rests at 20.01, which the sell would sell to
+        assert guard.held == ([] if pid == "B2" else ["S.1"])
+    assert router.sent == ["B1.1", "B2.1", "S.1"]
