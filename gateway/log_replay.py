@@ -72,13 +72,16 @@ class Step:
 class Expected:
     """An answer the log recorded from the other side; ``key`` pairs it with live answers;
     ``step`` is the index of the latest played step with that key before it in the log (the
-    message it answers: a replay that stops before sending that step expects nothing of it)."""
+    message it answers: a replay that stops before sending that step expects nothing of it);
+    ``after`` the index of the latest played step of any key before it (it may answer that
+    one instead: a fill of o1 the log recorded after o2, which crossed it)."""
 
     record: LogRecord
     values: Mapping[int, str]
     key: str
     begin_string: str
     step: int
+    after: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,9 @@ class Comparison:
     equal: int = 0
     missing: int = 0
     unexpected: int = 0
+    # expected answers not received that the log recorded after a message the replay did
+    # not send (cut short): they may answer that one, so they are not counted missing
+    not_sent: int = 0
     differences: list[Difference] = field(default_factory=list)
 
 
@@ -215,7 +221,7 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
             if exec_id is not None:
                 exec_ids.add(exec_id)
             expected.append(Expected(record, values, key, values.get(8, ""),
-                                     played_keys[key]))
+                                     played_keys[key], len(steps) - 1))
             continue
         if msg_type in SESSION_TYPES:
             skipped += 1
@@ -372,7 +378,9 @@ def _describe(values: Mapping[int, str]) -> str:
 def compare(steps: Sequence[Step], expected: Iterable[Expected],
             answers: Iterable[Answer]) -> Comparison:
     """Pair answers with expected answers per key (:func:`message_key`) in order of arrival,
-    and list what differs (in the order of the log's expected answers; unexpected last)."""
+    and list what differs (in the order of the log's expected answers; unexpected last).
+    ``steps`` are the steps sent: an expected answer with no live one that the log recorded
+    after a later step is counted in ``not_sent``, not ``missing``."""
     want: dict[str, deque[Expected]] = defaultdict(deque)
     for e in expected:
         want[e.key].append(e)
@@ -388,6 +396,9 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
     for key, queue in want.items():
         live = got.get(key, deque())
         for e in queue:
+            if not live and e.after >= len(steps):
+                result.not_sent += 1
+                continue
             if not live:
                 result.missing += 1
                 pending.append((e.record.line, Difference(
