@@ -132,6 +132,6 @@ def run_to_fix(args: argparse.Namespace) -> int:
                          "give --symbol and --date")
     summary = md_fix.lobster_to_fix(args.messages, args.orderbook, args.out, symbol=symbol,
                                     day=day, zone=args.tz, sender=args.sender,
-                                    target=args.target)
+                                    target=args.target, out_option="--out")
     print(md_fix.summary_line(summary))
     return 0 if summary.rows_differ == 0 else 1

@@ -316,8 +316,10 @@ def lobster_to_fix(
     zone: str = NEW_YORK,
     sender: str = "LOBSTER",
     target: str = "GATEWAY",
+    out_option: str = "",
 ) -> FixLogSummary:
-    """Write the market-data log of a LOBSTER day (see the module docstring) to ``out_path``.
+    """Write the market-data log of a LOBSTER day (see the module docstring) to ``out_path``
+    (``out_option``, the option that named it, heads an error making it).
 
     Raises :class:`~engine.lobster.LobsterFormatError` (file:line) for bad input, including
     times that go backwards and messages that name a level the book does not hold. The log
@@ -345,7 +347,7 @@ def lobster_to_fix(
     written = entries_total = 0
     # the plan fails at the first bad message, possibly after many chunks are written:
     # a temporary file, renamed over out only once the whole log is
-    with replacing(out) as tmp, tmp.open("wb") as f:
+    with replacing(out, out_option) as tmp, tmp.open("wb") as f:
         lines = [writer.snapshot(to_utc(times[0]), snapshot)]
         current = 0
         parts: list[bytes] = []

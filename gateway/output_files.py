@@ -28,12 +28,14 @@ PARTIAL_SUFFIX = ".partial"
 
 def why_unwritable(path: Path, exc: OSError) -> str:
     """Why ``path`` (a file, or a folder, to make) could not be, from ``exc``: the part of
-    it that is a file where a folder must be, else the system's words (``Permission
-    denied``)."""
+    it that is a file where a folder must be, or a symbolic link to nothing there (a folder
+    cannot be made in its place), else the system's words (``Permission denied``)."""
     if isinstance(exc, NotADirectoryError | FileExistsError):
         for p in (path, *path.parents):
             if p.exists() and not p.is_dir():
                 return f"{p} is a file, not a folder"
+            if p.is_symlink() and not p.exists():
+                return f"{p} is a symbolic link to {os.readlink(p)}, which does not exist"
     return exc.strerror or str(exc)
 
 

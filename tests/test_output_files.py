@@ -109,6 +109,27 @@ def test_an_output_path_through_a_file_names_the_option_and_the_file(
     assert afile.read_bytes() == OLD
 
 
+def test_an_output_path_through_a_dangling_link_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A symbolic link to nothing where a folder must be: named as such (once "File
+    exists"); ``lobster to-fix`` names its option as the other commands do."""
+    gone = tmp_path / "gone"
+    link = tmp_path / "link"
+    link.symlink_to(gone)
+    book = link / "book.csv"
+    assert main(["backtest", "--log", str(BUNDLED_LOG), "--dump-book", "1",
+                 "--book-out", str(book)]) == 2
+    assert capsys.readouterr().err == (
+        f"gateway: error: --book-out {book}: cannot be written: {link} is a symbolic link to "
+        f"{gone}, which does not exist\n")
+    messages, orderbook = (sample_path(name) for name in SAMPLES[0])
+    assert main(["lobster", "to-fix", str(messages), str(orderbook), "-o",
+                 str(link / "day.log")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"gateway: error: --out {link / 'day.log'}: cannot be written: {link} is a symbolic")
+    assert not gone.exists()
+
+
 @pytest.mark.skipif(not os.path.ismount("/sys"), reason="needs sysfs at /sys, which refuses "
                     "a new folder even to root (a read-only folder does not stop root)")
 def test_a_folder_that_cannot_be_made_names_the_option(
