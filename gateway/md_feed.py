@@ -544,8 +544,11 @@ class MdDecoder:
                 if got == expected:
                     continue  # in order again after a run of repeats
                 if got > expected or got == 1:
-                    what = (f"{got - expected} message(s) missing" if got > expected
-                            else "a new count from 1, kept")
+                    gap, refused = got - expected, int(lost[k])
+                    what = ("a new count from 1, kept" if got <= expected
+                            else f"{gap} message(s) missing" + (
+                                f", or {gap - refused} besides the {refused} unreadable before "
+                                "it" if refused else ""))
                     breaks.append((int(msg[k]), MdLogError(
                         source, line(int(msg[k])),
                         f"MsgSeqNum (34) is {got} where {expected} was expected: {what}",
