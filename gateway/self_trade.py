@@ -88,6 +88,8 @@ class SelfTradeGuard:
         self.desk = desk
         self.now = now
         self._held: dict[str, _Held] = {}  # child id -> its submit, the oldest first
+        # runners whose latest child was cancelled while held: it never reached the venue
+        self._ended_held: set[AlgoRunner] = set()
         self._releasing = False
         self._again = False
 
@@ -100,7 +102,7 @@ class SelfTradeGuard:
                price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         why = crossing_child(self.desk.runners(), child_id, symbol, side, price, self._held)
         if why is None:
-            self.desk.router.submit(child_id, symbol, side, qty, price, tif, reason)
+            self._send(child_id, _Held(symbol, side, qty, price, tif, reason))
             return
         self._held[child_id] = _Held(symbol, side, qty, price, tif, reason)
         self.desk.audit_child(child_id, "child_held", why=why)
@@ -111,6 +113,7 @@ class SelfTradeGuard:
             return
         runner = self.desk.runner_of(child_id)
         if runner is not None:
+            self._ended_held.add(runner)
             # (queued if the runner asked from inside its own step: it reads it after)
             runner.on_child_done(child_id, "canceled while held by self-trade prevention "
                                  "(never sent)", self.now())
@@ -142,7 +145,22 @@ class SelfTradeGuard:
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")
-                    self.desk.router.submit(child_id, held.symbol, held.side, held.qty,
-                                            held.price, held.tif, held.reason)
+                    self._send(child_id, held)
         finally:
             self._releasing = False
+
+    def ended_held(self, runner: AlgoRunner) -> bool:
+        """Whether ``runner``'s latest child was cancelled while held (an ended parent
+        says so: what stopped it was our own order, not the market). Asked once, as its
+        parent ends: the runner is forgotten."""
+        if runner in self._ended_held:
+            self._ended_held.discard(runner)
+            return True
+        return False
+
+    def _send(self, child_id: str, order: _Held) -> None:
+        runner = self.desk.runner_of(child_id)
+        if runner is not None:
+            self._ended_held.discard(runner)
+        self.desk.router.submit(child_id, order.symbol, order.side, order.qty, order.price,
+                                order.tif, order.reason)

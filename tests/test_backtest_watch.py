@@ -238,6 +238,10 @@ def test_two_parents_whose_children_would_cross_never_trade_with_each_other(
     assert [(f.parent_id, f.qty, f.price, f.liquidity) for f in run.fills] == [
         ("P2", 500, Decimal("10.00"), "aggressive")]
     assert [(p.parent_id, p.filled) for p in run.parents] == [("P1", 0), ("P2", 500)]
+    # the buy parent's client hears why it did nothing (not who the other parent was)
+    assert run.parents[0].text == (
+        "window ended with 500 unfilled: self-trade prevention held its last child back: it "
+        "would have traded with another parent's child order")
     audit = (tmp_path / "out" / "algo" / "audit.jsonl").read_text()
     assert '"event":"child_held"' in audit
     assert '"why":"self-trade prevention: it would trade with' in audit
