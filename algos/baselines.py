@@ -12,7 +12,7 @@ nothing but its slice count.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from algos.strategy import (
     Action,
@@ -24,16 +24,21 @@ from algos.strategy import (
     StopParent,
 )
 
-__all__ = ["MarketAtStart"]
+__all__ = ["RETRY", "MarketAtStart"]
+
+#: how long a rejected order waits to be sent again when no market update comes first
+RETRY = timedelta(seconds=1)
 
 
 class MarketAtStart:
     """One market order for the whole parent, at its start; nothing after it has worked.
 
     An order rejected (by the venue, or by the router with its venue link down) never
-    worked: it is sent again at the next snapshot or timer, the runner stopping the parent
-    after too many venue rejects in a row. One the runner would not send (risk refused it)
-    stops the parent, the runner adding risk's reason."""
+    worked: it is sent again at the next snapshot, or a second after the reject if the book
+    is quiet (:data:`RETRY`), the runner stopping the parent after too many venue rejects in
+    a row. One the runner would not send (risk refused it) stops the parent at once, the
+    runner adding risk's reason: the baseline is one order at the start, not one whenever
+    risk allows."""
 
     name = "naive"
 
@@ -42,6 +47,7 @@ class MarketAtStart:
         self.ctx = ctx
         # the state's (sent, rejected) counts when it last asked for its order: None before
         self._asked: tuple[int, int] | None = None
+        self._retry: tuple[int, datetime] | None = None  # (rejects seen, when to send again)
 
     def _decide(self, now: datetime) -> list[Action]:
         state = self.ctx.state
@@ -73,4 +79,16 @@ class MarketAtStart:
         return self._decide(now)
 
     def next_wakeup(self) -> datetime | None:
-        return self.parent.start if self._asked is None else None
+        if self._asked is None:
+            return self.parent.start
+        state = self.ctx.state
+        if state.working:
+            return None
+        sent, rejected = self._asked
+        if state.sent == sent:
+            return self.ctx.now()  # not sent: stop now, whether or not the book moves
+        if state.rejected != rejected:  # again, a while after the reject was first seen
+            if self._retry is None or self._retry[0] != state.rejected:
+                self._retry = (state.rejected, self.ctx.now() + RETRY)
+            return self._retry[1]
+        return None

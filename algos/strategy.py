@@ -179,7 +179,7 @@ class OrderState:
     avg_price: Decimal | None
     working: Mapping[str, WorkingChild]
     done: bool = False
-    #: children sent to the venue so far (past the runner's checks and risk), and how many
+    #: children handed to the router so far (past the runner's checks and risk), and how many
     #: of them were rejected (by the venue, or by a router whose venue link is down): a
     #: strategy tells a refused order from one that worked and ended by these
     sent: int = 0

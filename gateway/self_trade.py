@@ -14,9 +14,10 @@ strategy does not try again at every market update while the other child rests (
 would have it do so, each try audited), and it may cancel the held child as any other,
 which the guard answers itself (the venue never saw it). Whenever the venue reports on a
 child, or a held one is cancelled, the held children that now cross nothing are sent, the
-oldest first (:meth:`SelfTradeGuard.release`). Only children at the venue (or on their way)
-block: two held children never wait for each other. A child whose cancel is on its way
-still blocks: until the venue confirms, it can trade. ``child_held`` and ``child_released``
+oldest first (:meth:`SelfTradeGuard.release`). A held child blocks the newer ones as one
+at the venue would (newest held, whatever the order in which the others go), never an
+older one, so two held children never wait for each other. A child whose cancel is on its
+way still blocks: until the venue confirms, it can trade. ``child_held`` and ``child_released``
 in the parent's audit say when and why.
 """
 
@@ -100,7 +101,8 @@ class SelfTradeGuard:
 
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
                price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
-        why = crossing_child(self.desk.runners(), child_id, symbol, side, price, self._held)
+        # every child held is older than this one: it blocks it as one at the venue would
+        why = crossing_child(self.desk.runners(), child_id, symbol, side, price)
         if why is None:
             self._send(child_id, _Held(symbol, side, qty, price, tif, reason))
             return
@@ -120,9 +122,10 @@ class SelfTradeGuard:
         self.release()
 
     def release(self) -> None:
-        """Send the held children that no longer cross another parent's child at the venue,
-        the oldest first; forget those their runners no longer work. Re-entrant: a submit
-        whose answers come back at once (an in-process venue) asks again when it is done."""
+        """Send the held children that no longer cross another parent's child at the venue
+        or an older held one, the oldest first; forget those their runners no longer work.
+        Re-entrant: a submit whose answers come back at once (an in-process venue) asks
+        again when it is done."""
         if not self._held:
             return  # called after every report about a child: the usual case is nothing held
         if self._releasing:
@@ -133,15 +136,17 @@ class SelfTradeGuard:
             self._again = True
             while self._again:
                 self._again = False
-                for child_id, held in list(self._held.items()):
+                order = list(self._held.items())
+                for n, (child_id, held) in enumerate(order):
                     if child_id not in self._held:
                         continue
                     runner = self.desk.runner_of(child_id)
                     if runner is None or child_id not in runner.state.working:
                         del self._held[child_id]
                         continue
+                    newer = {c for c, _ in order[n + 1:]}  # (only older ones block it)
                     if crossing_child(self.desk.runners(), child_id, held.symbol, held.side,
-                                      held.price, self._held) is not None:
+                                      held.price, newer) is not None:
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")

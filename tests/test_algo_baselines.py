@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from algos.baselines import MarketAtStart
+from algos.baselines import RETRY, MarketAtStart
 from algos.risk import RiskGate, RiskLimits
+from algos.strategy import MarketSnapshot
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 
 MS = timedelta(milliseconds=1)
@@ -84,16 +85,35 @@ def test_rejects_in_a_row_stop_it_as_they_stop_any_parent() -> None:
 
 
 def test_an_order_risk_refused_stops_it_saying_why() -> None:
-    """The runner would not send it: the parent stops at the next snapshot with risk's
-    reason, not left to wait for its end time."""
+    """The runner would not send it: the parent stops at once with risk's reason (its
+    wake-up is due: no market update needed), not left to wait for its end time."""
     venue = Venue()
     h = Harness(make_parent(1000, minutes=10), MarketAtStart, venue=venue,
                 risk=RiskGate(RiskLimits(max_order_qty=500)))
-    h.step(T0)
-    h.step(T0 + MS)
+    h.runner.on_timer(T0)  # the start, in a market that does not move
+    assert h.runner.next_wakeup() == T0
+    h.runner.on_timer(T0)
     assert venue.submits == []
     done = h.done()
-    assert done is not None and (done.reason, done.time) == ("stopped", T0 + MS)
+    assert done is not None and (done.reason, done.time) == ("stopped", T0)
     assert done.text.startswith("naive: its one order was not sent; risk refused its last "
                                 "child: ")
     assert "500" in done.text
+
+
+def test_a_rejected_order_is_sent_again_a_moment_later_in_a_quiet_market() -> None:
+    """No market update after the reject: its wake-up sends it again RETRY later (not at
+    the parent's end, ten minutes on)."""
+    venue = Venue(reject="venue busy", sync=True)
+    h = Harness(make_parent(1000, minutes=10), MarketAtStart, venue=venue)
+    h.runner.on_timer(T0)
+    assert h.runner.state.rejected == 1
+    assert h.runner.next_wakeup() == T0 + RETRY
+    # time moves on without a word for the strategy (another symbol's book): the same time
+    h.runner.on_market_snapshot(MarketSnapshot(time=T0 + RETRY / 2, symbol="MSFT", bid=None,
+                                               bid_qty=0, ask=None, ask_qty=0))
+    assert h.runner.next_wakeup() == T0 + RETRY
+    venue.reject, venue.now = None, T0 + RETRY
+    h.runner.on_timer(T0 + RETRY)
+    assert [c.time for c in venue.submits] == [T0, T0 + RETRY]
+    assert h.filled == 1000

@@ -166,10 +166,11 @@ def test_a_held_child_is_never_cancelled_at_the_venue() -> None:
     assert done.done and not done.state.working
 
 
-def test_held_children_do_not_block_and_go_when_clear() -> None:
-    """Only children at the venue block: a held sell does not hold back a buy that crosses
-    it (neither is at the venue with the other), and when the first buy ends the sell stays
-    held while the second buy rests; once that one ends too, the sell goes."""
+def test_the_newest_child_is_held_and_the_oldest_held_goes_first() -> None:
+    """A held sell holds back a newer buy that crosses it (the newest of two crossing
+    children is the one held, as if the older were at the venue); when the buy at the venue
+    ends, the older held child goes and the newer one stays held behind it: no child waits
+    on a newer one, so none waits for ever while the other side keeps sending."""
     from algos.runner import AlgoRunner
     from gateway.self_trade import SelfTradeGuard
 
@@ -198,12 +199,9 @@ def test_held_children_do_not_block_and_go_when_clear() -> None:
         runners[pid] = AlgoRunner(parent, OneLimitChild, guard, now=T0,
                                   on_event=lambda e: None)
         runners[pid].on_market_snapshot(snap)
-    assert router.sent == ["B1.1", "B2.1"] and guard.held == ["S.1"]
-    for pid in ("B1", "B2"):
-        runners[pid].cancel(T0 + SEC)
-        runners[pid].on_child_done(f"{pid}.1", "canceled", T0 + SEC)
-        assert runners[pid].done
-        guard.release()
-        # until B2's child is gone too: it rests at 20.01, which the sell would sell to
-        assert guard.held == ([] if pid == "B2" else ["S.1"])
-    assert router.sent == ["B1.1", "B2.1", "S.1"]
+    assert router.sent == ["B1.1"] and guard.held == ["S.1", "B2.1"]
+    runners["B1"].cancel(T0 + SEC)
+    runners["B1"].on_child_done("B1.1", "canceled", T0 + SEC)
+    assert runners["B1"].done
+    guard.release()
+    assert router.sent == ["B1.1", "S.1"] and guard.held == ["B2.1"]
