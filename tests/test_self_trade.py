@@ -1,5 +1,5 @@
 """Self-trade prevention (gateway/self_trade.py): a child that would trade with a working child
-of another parent of the desk is refused before it reaches the venue; the parent goes on."""
+of another parent of the desk is held before it reaches the venue, until the other is gone."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from algos.registry import StrategyFactory
+from algos.runner import AlgoRunner
 from algos.strategy import (
     Action,
     AlgoContext,
@@ -18,6 +20,7 @@ from algos.strategy import (
     StopParent,
 )
 from gateway.audit import AuditLog
+from gateway.self_trade import SelfTradeGuard
 from tests.test_app_hostile import T0, send, stamp, venue_clients
 
 SEC = timedelta(seconds=1)
@@ -119,6 +122,39 @@ class _Router:
         self.cancels.append(child_id)
 
 
+class _Desk:
+    """The guard's view of a desk: runners by id (a child's id is ``<runner id>.<n>``)."""
+
+    def __init__(self) -> None:
+        self.router = _Router()
+        self.by_id: dict[str, AlgoRunner] = {}
+        self.audited: list[tuple[str, str]] = []
+
+    def runners(self) -> list[AlgoRunner]:
+        return [r for r in self.by_id.values() if not r.done]
+
+    def runner_of(self, child_id: str) -> AlgoRunner | None:
+        return self.by_id.get(child_id.split(".")[0])
+
+    def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
+        self.audited.append((child_id, event))
+
+
+def _guarded(strategy: StrategyFactory, *parents: tuple[str, Side, str]
+             ) -> tuple[_Desk, SelfTradeGuard]:
+    """A guard over a desk of one runner per (id, side, limit), each shown an empty book
+    at T0 in turn (so their children go in that order)."""
+    desk = _Desk()
+    guard = SelfTradeGuard(desk, lambda: T0)
+    snap = MarketSnapshot(time=T0, symbol="AAPL", bid=None, bid_qty=0, ask=None, ask_qty=0)
+    for pid, side, limit in parents:
+        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
+                             start=T0, end=T0 + 600 * SEC)
+        desk.by_id[pid] = AlgoRunner(parent, strategy, guard, now=T0, on_event=lambda e: None)
+        desk.by_id[pid].on_market_snapshot(snap)
+    return desk, guard
+
+
 class CrossThenStop(OneLimitChild):
     """Its child and, in the same breath, the end of its parent (which cancels the child)."""
 
@@ -131,38 +167,10 @@ def test_a_held_child_is_never_cancelled_at_the_venue() -> None:
     """The sell parent's child is held and, in the same step, the parent stops, cancelling
     its working children: the held one never reached the venue, so no cancel of it does
     either; the guard answers the cancel itself and the parent ends."""
-    from algos.runner import AlgoRunner
-    from gateway.self_trade import SelfTradeGuard
-
-    router = _Router()
-    runners: dict[str, AlgoRunner] = {}
-
-    class Desk:
-        def __init__(self) -> None:
-            self.router = router
-
-        def runners(self) -> list[AlgoRunner]:
-            return list(runners.values())
-
-        def runner_of(self, child_id: str) -> AlgoRunner | None:
-            return runners.get(child_id.split(".")[0])
-
-        def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
-            audited.append((child_id, event))
-
-    audited: list[tuple[str, str]] = []
-
-    guard = SelfTradeGuard(Desk(), lambda: T0)
-    for pid, side, limit in (("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99")):
-        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
-                             start=T0, end=T0 + 600 * SEC)
-        runners[pid] = AlgoRunner(parent, CrossThenStop, guard, now=T0,
-                                  on_event=lambda e: None)
-        runners[pid].on_market_snapshot(MarketSnapshot(time=T0, symbol="AAPL", bid=None,
-                                                        bid_qty=0, ask=None, ask_qty=0))
-    assert router.sent == ["B.1"] and router.cancels == []
-    assert audited == [("S.1", "child_held")] and guard.held == []
-    done = runners["S"]
+    desk, guard = _guarded(CrossThenStop, ("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"))
+    assert desk.router.sent == ["B.1"] and desk.router.cancels == []
+    assert desk.audited == [("S.1", "child_held")] and guard.held == []
+    done = desk.by_id["S"]
     assert done.done and not done.state.working
 
 
@@ -171,34 +179,9 @@ def test_the_newest_child_is_held_and_the_oldest_held_goes_first() -> None:
     children is the one held, as if the older were at the venue); when the buy at the venue
     ends, the older held child goes and the newer one stays held behind it: no child waits
     on a newer one, so none waits for ever while the other side keeps sending."""
-    from algos.runner import AlgoRunner
-    from gateway.self_trade import SelfTradeGuard
-
-    router = _Router()
-    runners: dict[str, AlgoRunner] = {}
-
-    class Desk:
-        def __init__(self) -> None:
-            self.router = router
-
-        def runners(self) -> list[AlgoRunner]:
-            return [r for r in runners.values() if not r.done]
-
-        def runner_of(self, child_id: str) -> AlgoRunner | None:
-            return runners.get(child_id.split(".")[0])
-
-        def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
-            pass
-
-    guard = SelfTradeGuard(Desk(), lambda: T0)
-    snap = MarketSnapshot(time=T0, symbol="AAPL", bid=None, bid_qty=0, ask=None, ask_qty=0)
-    for pid, side, limit in (("B1", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
-                             ("B2", Side.BUY, "20.01")):
-        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
-                             start=T0, end=T0 + 600 * SEC)
-        runners[pid] = AlgoRunner(parent, OneLimitChild, guard, now=T0,
-                                  on_event=lambda e: None)
-        runners[pid].on_market_snapshot(snap)
+    desk, guard = _guarded(OneLimitChild, ("B1", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
+                           ("B2", Side.BUY, "20.01"))
+    runners, router = desk.by_id, desk.router
     assert router.sent == ["B1.1"] and guard.held == ["S.1", "B2.1"]
     runners["B1"].cancel(T0 + SEC)
     runners["B1"].on_child_done("B1.1", "canceled", T0 + SEC)
