@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -56,7 +56,7 @@ from gateway.fix_reports import (
 from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
 from gateway.routers import cancelled_child, fill_exec_id, parent_of
-from gateway.self_trade import SelfTradeGuard
+from gateway.self_trade import OutsideChild, SelfTradeGuard
 from gateway.venue import mismatch_text, order_id_mismatch
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
@@ -155,6 +155,9 @@ class AlgoDesk:
         self._now: datetime | None = None
         # the runners' router: self.router (read at each call) behind self-trade prevention
         self._guard = SelfTradeGuard(self, lambda: self.now)
+        #: the desk's orders at the venue that no runner works (SelfTradeGuard's; the algo
+        #: gateway's lost parents' children after a restart)
+        self.outside: Callable[[], Iterable[OutsideChild]] = tuple
 
     def number_ids(self, prefix: str) -> None:
         """Parent OrderIDs and the desk's ExecIDs from here on: ``prefix`` then ``A1``,
@@ -445,6 +448,9 @@ class AlgoDesk:
         """The runner whose child ``child_id`` is (sent or not), by its ClOrdID."""
         p = self.parents.get(parent_of(child_id))
         return p.runner if p is not None else None
+
+    def outside_children(self) -> Iterable[OutsideChild]:
+        return self.outside()
 
     def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
         """An audit record of the parent whose child ``child_id`` is (SelfTradeGuard's)."""

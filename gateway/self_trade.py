@@ -17,8 +17,10 @@ child, or a held one is cancelled, the held children that now cross nothing are 
 oldest first (:meth:`SelfTradeGuard.release`). A held child blocks the newer ones as one
 at the venue would (newest held, whatever the order in which the others go), never an
 older one, so two held children never wait for each other. A child whose cancel is on its
-way still blocks: until the venue confirms, it can trade. ``child_held`` and ``child_released``
-in the parent's audit say when and why.
+way still blocks: until the venue confirms, it can trade. So does a child no runner works
+(:class:`OutsideChild`: a lost parent's, after a restart, until the venue accounts for it),
+its price unknown: as a market order would, it blocks every opposite child of its symbol.
+``child_held`` and ``child_released`` in the parent's audit say when and why.
 """
 
 from __future__ import annotations
@@ -32,7 +34,16 @@ from typing import Literal, Protocol
 from algos.runner import AlgoRunner, ChildRouter
 from engine.book_types import Side
 
-__all__ = ["SelfTradeGuard", "crossing_child"]
+__all__ = ["OutsideChild", "SelfTradeGuard", "crossing_child"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideChild:
+    """A child order of the desk's at the venue that no runner works (price unknown)."""
+
+    child_id: str
+    symbol: str
+    side: Side
 
 
 class _Desk(Protocol):
@@ -47,12 +58,19 @@ class _Desk(Protocol):
 
     def audit_child(self, child_id: str, event: str, /, **fields: str) -> None: ...
 
+    def outside_children(self) -> Iterable[OutsideChild]: ...
+
 
 def crossing_child(runners: Iterable[AlgoRunner], child_id: str, symbol: str, side: Side,
-                   price: Decimal | None, held: Container[str] = ()) -> str | None:
+                   price: Decimal | None, held: Container[str] = (),
+                   outside: Iterable[OutsideChild] = ()) -> str | None:
     """Why a new child (``side`` ``symbol`` at ``price``, None: market) of the parent whose
     child ``child_id`` is would trade with a working child of another parent (not one of
-    ``held``, which are not at the venue), or None."""
+    ``held``) or with one of ``outside``, or None."""
+    for out in outside:
+        if out.symbol == symbol and out.side != side:
+            return (f"self-trade prevention: it could trade with {out.child_id} "
+                    f"({out.side.name.lower()}, of a parent lost at a restart, being canceled)")
     for runner in runners:
         parent = runner.parent
         if parent.symbol != symbol or parent.side == side or child_id in runner.state.working:
@@ -102,7 +120,8 @@ class SelfTradeGuard:
     def submit(self, child_id: str, symbol: str, side: Side, qty: int,
                price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         # every child held is older than this one: it blocks it as one at the venue would
-        why = crossing_child(self.desk.runners(), child_id, symbol, side, price)
+        why = crossing_child(self.desk.runners(), child_id, symbol, side, price,
+                             outside=self.desk.outside_children())
         if why is None:
             self._send(child_id, _Held(symbol, side, qty, price, tif, reason))
             return
@@ -146,7 +165,8 @@ class SelfTradeGuard:
                         continue
                     newer = {c for c, _ in order[n + 1:]}  # (only older ones block it)
                     if crossing_child(self.desk.runners(), child_id, held.symbol, held.side,
-                                      held.price, newer) is not None:
+                                      held.price, newer,
+                                      self.desk.outside_children()) is not None:
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")

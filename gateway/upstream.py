@@ -33,7 +33,7 @@ import dataclasses
 import itertools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -74,6 +74,7 @@ from gateway.fixmessage import FieldMap, Group, Message
 from gateway.metrics import GatewayMetrics
 from gateway.risk_gates import RiskGates
 from gateway.routers import cancelled_child, child_cancel_id, fill_exec_id, parent_of
+from gateway.self_trade import OutsideChild
 from gateway.store import MessageStore
 from gateway.venue import order_id_mismatch
 from gateway.venue_app import venue_config
@@ -168,6 +169,7 @@ class AlgoGatewayApplication:
                              self._deliver, self.gates,
                              strategy_names=algos.strategies,
                              default_window=algos.default_window)
+        self.desk.outside = self._unaccounted_orphans
         # ExecIDs of the reports the gateway makes itself (not the desk's): unique across
         # restarts, as the desk's are
         self._number_ids(run_prefix(datetime.now(UTC)))
@@ -357,6 +359,15 @@ class AlgoGatewayApplication:
                 stubs += [encode(exec_report_message(r, config), dictionaries)
                           for r in parent.fill_stubs(now)]
         return [*stubs, *(carry() if carry is not None else ())]
+
+    def _unaccounted_orphans(self) -> Iterator[OutsideChild]:
+        """The lost parents' children the venue has not accounted for yet: they may still
+        trade, so the desk's self-trade prevention minds them (AlgoDesk.outside)."""
+        for child in self._orphans.values():
+            lost = self._lost.get(child.parent_id)
+            if lost is not None and not lost.done and child.child_id in lost.children:
+                yield OutsideChild(child.child_id, child.symbol,
+                                   Side.BUY if child.side == _SIDE[Side.BUY] else Side.SELL)
 
     def _cancel_orphans(self, up: SessionHandle, now: datetime) -> None:
         """At the upstream logon: cancel at the venue the children of parents lost at a

@@ -460,3 +460,32 @@ def test_a_done_parent_is_carried_over_its_own_trading_day_only() -> None:
     gw.from_client(f"35=D|11=C1|54=1|38=100|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
                    f"168={stamp(NOW)}|126={stamp(end)}")
     assert gw.client.heard[-1][150] == "0"
+
+
+def test_a_lost_parents_child_holds_back_an_opposite_child_until_accounted_for() -> None:
+    """After a crash, the lost buy parent's child may still work at the venue (its price
+    unknown here): a new sell parent's child is held, not sent to trade with it, until the
+    venue answers the restart-cancel; then it goes."""
+    gw = gateway()
+    _, child = working_parent(gw)
+    gw.start()
+    gw.logon(gw.venue)
+    gw.logon(gw.client)
+    gw.from_venue("35=W|55=AAPL|268=2|269=0|270=99.99|271=5000|269=1|270=100.01|271=5000")
+    end = NOW + timedelta(seconds=600)
+    gw.from_client(f"35=D|11=S1|54=2|38=1000|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
+                   f"848=Slices=2|168={stamp(NOW)}|126={stamp(end)}")
+    [sell] = [p for p in gw.app.desk.parents.values() if p.order.cl_ord_id == "S1"]
+    t = NOW
+    while not sell.runner.state.working:
+        t += timedelta(seconds=1)
+        assert t < end, "no child decided"
+        gw.app.on_timer(t)
+    [sell_child] = sell.runner.state.working
+
+    def sent() -> list[str]:
+        return [m[11] for m in gw.venue.resend() if m[35] == "D"]
+
+    assert sent() == [child]  # held: only the lost parent's child ever went
+    gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r"))
+    assert sent() == [child, sell_child]

@@ -20,7 +20,7 @@ from algos.strategy import (
     StopParent,
 )
 from gateway.audit import AuditLog
-from gateway.self_trade import SelfTradeGuard
+from gateway.self_trade import OutsideChild, SelfTradeGuard
 from tests.test_app_hostile import T0, send, stamp, venue_clients
 
 SEC = timedelta(seconds=1)
@@ -129,6 +129,7 @@ class _Desk:
         self.router = _Router()
         self.by_id: dict[str, AlgoRunner] = {}
         self.audited: list[tuple[str, str]] = []
+        self.outside: list[OutsideChild] = []
 
     def runners(self) -> list[AlgoRunner]:
         return [r for r in self.by_id.values() if not r.done]
@@ -138,6 +139,9 @@ class _Desk:
 
     def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
         self.audited.append((child_id, event))
+
+    def outside_children(self) -> list[OutsideChild]:
+        return self.outside
 
 
 def _guarded(strategy: StrategyFactory, *parents: tuple[str, Side, str]
