@@ -269,9 +269,11 @@ life (a replace that changes the parent's id does not change the prefix).
         self._notional = Decimal(0)
         self._rejects_in_row = 0
         self._rejected = 0  # children rejected in all (OrderState.rejected)
-        # why risk refused the latest child the strategy asked for (None once one goes out):
-        # a parent that ends unfilled says so rather than only blame the market
-        self._risk_refusal: str | None = None
+        # why the latest child the strategy asked for did not reach the market, as the
+        # parent's end Text says it (risk refused it, the router held it back until it was
+        # cancelled; None once one goes out): a parent that ends unfilled says so rather
+        # than only blame the market
+        self._unsent: str | None = None
         self._mid: Decimal | None = None
         self._last_snapshot: MarketSnapshot | None = None
         self._pending_replace: ParentOrder | None = None
@@ -403,9 +405,13 @@ life (a replace that changes the parent's id does not change the prefix).
         venue's ExecID of it."""
         self._run(now, lambda: self._fill(child_id, qty, price, exec_id))
 
-    def on_child_done(self, child_id: str, reason: str, now: datetime) -> None:
-        """The child left the venue with quantity unfilled (cancelled, expired, IOC rest)."""
-        self._run(now, lambda: self._child_done(child_id, reason, rejected=False))
+    def on_child_done(self, child_id: str, reason: str, now: datetime, *,
+                      unsent: str | None = None) -> None:
+        """The child left the venue with quantity unfilled (cancelled, expired, IOC rest).
+        ``unsent``: it never reached the venue (the router held it back until it was
+        cancelled), in words for the parent's end Text while it is the latest child."""
+        self._run(now, lambda: self._child_done(child_id, reason, rejected=False,
+                                                unsent=unsent))
 
     def on_child_over(self, child_id: str, reason: str, now: datetime) -> None:
         """The venue reports the child over (LeavesQty 0 with a final OrdStatus) by a report
@@ -511,30 +517,25 @@ life (a replace that changes the parent's id does not change the prefix).
         elif status == "expiring":
             self._finish("expired", self._unfilled_reason())
         elif status == "stopping":
-            words = (self._stop_text, self._risk_word())
+            words = (self._stop_text, self._unsent or "")
             self._finish("stopped", "; ".join(t for t in words if t))
 
     def _unfilled_reason(self) -> str:
-        """Why the parent ended unfilled: risk's refusal of its latest child, if the last
-        child the strategy asked for was refused so, and the strategy's word (its optional
-        ``unfilled_reason``), or nothing; a strategy that fails to say is audited, not
-        fatal."""
-        risk = self._risk_word()
+        """Why the parent ended unfilled: why the last child the strategy asked for did not
+        reach the market, if it did not (risk refused it, the router held it back), and
+        the strategy's word (its optional ``unfilled_reason``), or nothing; a strategy that
+        fails to say is audited, not fatal."""
+        unsent = self._unsent or ""
         ask = getattr(self._strategy, "unfilled_reason", None)
         if ask is None:
-            return risk
+            return unsent
         try:
             why = ask()
         except Exception as exc:
             self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
-            return risk
+            return unsent
         why = why if isinstance(why, str) else ""
-        return "; ".join(t for t in (risk, why) if t)
-
-    def _risk_word(self) -> str:
-        """Risk's refusal of the latest child the strategy asked for, if it was refused so."""
-        return ("" if self._risk_refusal is None
-                else f"risk refused its last child: {self._risk_refusal}")
+        return "; ".join(t for t in (unsent, why) if t)
 
     def _finish(self, reason: DoneReason, text: str = "") -> None:
         self._status = "done"
@@ -613,13 +614,15 @@ life (a replace that changes the parent's id does not change the prefix).
             self._ask(lambda: self._strategy.on_execution(execution))
 
     def _child_done(self, child_id: str, reason: str, *, rejected: bool,
-                    counted: bool = True) -> None:
+                    counted: bool = True, unsent: str | None = None) -> None:
         event = "child_reject" if rejected else "child_done"
         child = self._working.get(child_id)
         if child is None:
             self._audit("unknown_child", child=child_id, what=event, reason=reason)
             return
         self._rejected += rejected  # before the close, whose change renews the state
+        if unsent is not None:
+            self._unsent = unsent
         self._close_child(child_id)
         self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
         if rejected:
@@ -854,9 +857,9 @@ life (a replace that changes the parent's id does not change the prefix).
             why = self._risk.check(p.symbol, p.side, qty, price, self._mid)
             if why is not None:
                 self._audit("child_refused", **asked, why=f"risk: {why}")
-                self._risk_refusal = why
+                self._unsent = f"risk refused its last child: {why}"
                 return
-        self._risk_refusal = None
+        self._unsent = None
         self._seq += 1
         child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)

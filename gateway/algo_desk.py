@@ -597,15 +597,11 @@ class AlgoDesk:
                 order.status = FILLED
                 return  # the last fill's report said so, or the cancel reject above
             order.status = EXPIRED if e.reason == "expired" else CANCELED
-            # (the other parent is not named: it may be another client's)
-            held = ("self-trade prevention held its last child back: it would have traded "
-                    "with another parent's child order" if self._guard.ended_held(p.runner)
-                    else "")
-            why = "; ".join(t for t in (e.text, held) if t)
             if e.reason == "expired":
-                text = f"window ended with {e.unfilled} unfilled" + (f": {why}" if why else "")
+                text = f"window ended with {e.unfilled} unfilled" + (
+                    f": {e.text}" if e.text else "")
             else:
-                text = "canceled by client" if e.reason == "canceled" else why or e.reason
+                text = "canceled by client" if e.reason == "canceled" else e.text or e.reason
             self._report(p, order.status, now, text=text)
             if self.audit is not None:
                 self.audit.order(now, "parent_done", order.owner, cl_ord_id=order.cl_ord_id,

@@ -34,7 +34,11 @@ from typing import Literal, Protocol
 from algos.runner import AlgoRunner, ChildRouter
 from engine.book_types import Side
 
-__all__ = ["OutsideChild", "SelfTradeGuard", "crossing_child"]
+__all__ = ["HELD_TEXT", "OutsideChild", "SelfTradeGuard", "crossing_child"]
+
+#: a parent's end Text when its latest child was held back until it was cancelled
+HELD_TEXT = ("self-trade prevention held its last child back: it would have traded with "
+             "another parent's child order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +111,6 @@ class SelfTradeGuard:
         self.desk = desk
         self.now = now
         self._held: dict[str, _Held] = {}  # child id -> its submit, the oldest first
-        # runners whose latest child was cancelled while held: it never reached the venue
-        self._ended_held: set[AlgoRunner] = set()
         self._releasing = False
         self._again = False
 
@@ -123,7 +125,7 @@ class SelfTradeGuard:
         why = crossing_child(self.desk.runners(), child_id, symbol, side, price,
                              outside=self.desk.outside_children())
         if why is None:
-            self._send(child_id, _Held(symbol, side, qty, price, tif, reason))
+            self.desk.router.submit(child_id, symbol, side, qty, price, tif, reason)
             return
         self._held[child_id] = _Held(symbol, side, qty, price, tif, reason)
         self.desk.audit_child(child_id, "child_held", why=why)
@@ -134,10 +136,10 @@ class SelfTradeGuard:
             return
         runner = self.desk.runner_of(child_id)
         if runner is not None:
-            self._ended_held.add(runner)
-            # (queued if the runner asked from inside its own step: it reads it after)
+            # (queued if the runner asked from inside its own step: it reads it after); the
+            # parent's end Text does not name the other parent: it may be another client's
             runner.on_child_done(child_id, "canceled while held by self-trade prevention "
-                                 "(never sent)", self.now())
+                                 "(never sent)", self.now(), unsent=HELD_TEXT)
         self.release()
 
     def release(self) -> None:
@@ -170,22 +172,7 @@ class SelfTradeGuard:
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")
-                    self._send(child_id, held)
+                    self.desk.router.submit(child_id, held.symbol, held.side, held.qty,
+                                            held.price, held.tif, held.reason)
         finally:
             self._releasing = False
-
-    def ended_held(self, runner: AlgoRunner) -> bool:
-        """Whether ``runner``'s latest child was cancelled while held (an ended parent
-        says so: what stopped it was our own order, not the market). Asked once, as its
-        parent ends: the runner is forgotten."""
-        if runner in self._ended_held:
-            self._ended_held.discard(runner)
-            return True
-        return False
-
-    def _send(self, child_id: str, order: _Held) -> None:
-        runner = self.desk.runner_of(child_id)
-        if runner is not None:
-            self._ended_held.discard(runner)
-        self.desk.router.submit(child_id, order.symbol, order.side, order.qty, order.price,
-                                order.tif, order.reason)

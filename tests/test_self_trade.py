@@ -192,3 +192,31 @@ def test_the_newest_child_is_held_and_the_oldest_held_goes_first() -> None:
     assert runners["B1"].done
     guard.release()
     assert router.sent == ["B1.1", "S.1"] and guard.held == ["B2.1"]
+
+
+class GrowingChild(OneLimitChild):
+    """Whenever none is working: a child of 100, then 200, then 300..."""
+
+    def _go(self) -> list[Action]:
+        state = self.ctx.state
+        return [] if state.working else [ChildOrder(100 * (state.sent + 1), self.parent.limit)]
+
+
+def test_the_end_text_tells_of_the_latest_childs_fate_only() -> None:
+    """The held child is cancelled (its parent's strategy moves on) and the next one is
+    refused by risk: the parent's end Text gives risk's reason, not the hold as well."""
+    from algos.risk import RiskGate, RiskLimits
+    from gateway.self_trade import HELD_TEXT
+    from tests.test_algo_harness import Harness, Venue, make_parent
+
+    h = Harness(make_parent(1000, minutes=1, limit="9.00"), GrowingChild, venue=Venue(),
+                risk=RiskGate(RiskLimits(max_order_qty=150)))
+    h.step(h.now)
+    [first] = h.venue.resting
+    h.venue.resting.clear()  # held at the desk, never at the venue; cancelled there
+    h.runner.on_child_done(first, "canceled while held", h.now, unsent=HELD_TEXT)
+    assert h.audited("child_refused")[-1]["why"].startswith("risk: ")  # the next one, 200
+    h.run(h.now + timedelta(minutes=1))
+    done = h.done()
+    assert done is not None and done.reason == "expired"
+    assert done.text.startswith("risk refused its last child: ") and "self-trade" not in done.text
