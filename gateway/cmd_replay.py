@@ -22,8 +22,9 @@ last message the replay waits until every expected answer has arrived or none ha
 
 A replay cut short (the acceptor dropped the session, or Ctrl-C) reports on the messages
 it sent: the log's answers to messages never sent are counted apart, not as missing, and
-so are those not received that the log recorded after a message not sent (they may answer
-it: o1's fill after o2, which crossed it). A message on the wire is counted sent, whenever
+so are fills not received that an order not sent may have caused (one the log has after an
+order of the same symbol and the other side that was not sent: o1's fill after o2, which
+crossed it). A message on the wire is counted sent, whenever
 Ctrl-C comes.
 
 Exit status: 0 when the replay ran (differences are data), 1 when the acceptor dropped the
@@ -234,12 +235,16 @@ def play(script: Plan, wire: ReplayWire, *, speed: float, clordid_prefix: str = 
 
 @contextmanager
 def _ctrl_c_after() -> Iterator[None]:
-    """SIGINT held back for the block (it raises KeyboardInterrupt as the block ends)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """SIGINT held back for the block (it raises KeyboardInterrupt as the block ends); left
+    blocked after it if it was before. The mask is read before anything changes it and
+    blocked inside the ``try``, so an interrupt raised at any point leaves it as it was."""
+    blocked_before = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if not blocked_before:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callable[[float], bool],
@@ -303,7 +308,7 @@ def summary(script: Plan, outcome: Outcome, result: Comparison, *, log: str, to:
         "skipped_session": script.skipped_session,
         "sent_by_type": dict(Counter(s.msg_type for s in script.steps[:outcome.sent])),
         "expected": expected,
-        # answers to messages not sent, or recorded after one and not received
+        # answers to messages not sent, and fills not received one of them may have caused
         "expected_not_sent": len(script.expected) - expected,
         "received": len(outcome.answers),
         "received_by_type": dict(Counter(a.values.get(35, "?") for a in outcome.answers)),

@@ -48,6 +48,7 @@ COMPARED: tuple[tuple[int, str], ...] = (
     (14, "CumQty"), (151, "LeavesQty"), (32, "LastQty"),
 )
 QTY_TAGS = frozenset({38, 14, 151, 32})
+FILL_EXEC_TYPES = frozenset({"F", "1", "2"})  # Trade; FIX 4.2's Partial fill and Fill
 OLD_BEGIN_STRINGS = frozenset({"FIX.4.0", "FIX.4.1", "FIX.4.2"})
 
 
@@ -73,15 +74,16 @@ class Expected:
     """An answer the log recorded from the other side; ``key`` pairs it with live answers;
     ``step`` is the index of the latest played step with that key before it in the log (the
     message it answers: a replay that stops before sending that step expects nothing of it);
-    ``after`` the index of the latest played step of any key before it (it may answer that
-    one instead: a fill of o1 the log recorded after o2, which crossed it)."""
+    ``crossed_by``, for a fill, the index of the latest played order (new or replace) of its
+    symbol and the other side before it in the log, -1 if none or not a fill: the fill may
+    answer that order instead (o1's fill the log recorded after o2, which crossed it)."""
 
     record: LogRecord
     values: Mapping[int, str]
     key: str
     begin_string: str
     step: int
-    after: int
+    crossed_by: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,11 @@ def _time(record: LogRecord, values: Mapping[int, str]) -> datetime | None:
         return None
 
 
+def _buying(side: str | None) -> bool:
+    """Side (54) Buy or Buy minus (the rest sell: Sell, Sell plus, Sell short...)."""
+    return side in ("1", "3")
+
+
 def message_key(values: Mapping[int, str]) -> str | None:
     """What pairs a request with its answers: ClOrdID (11), else TradeReportID (571), else
     MDReqID (262); None if the message has none of them."""
@@ -200,6 +207,8 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
     by_seq: dict[int, str | None] = {}  # the log's MsgSeqNum -> key of the played message
     played: set[tuple[str, str | None]] = set()
     played_keys: dict[str | None, int] = {}  # key -> index of its latest played step
+    # (symbol, buying) -> index of the latest played order (new or replace) of that side
+    orders: dict[tuple[str | None, bool], int] = {}
     exec_ids: set[str] = set()
     for record, values in records:
         msg_type = values.get(35, "")
@@ -220,8 +229,11 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
                 continue
             if exec_id is not None:
                 exec_ids.add(exec_id)
+            crossed_by = -1
+            if values.get(35) == "8" and values.get(150) in FILL_EXEC_TYPES:
+                crossed_by = orders.get((values.get(SYMBOL), not _buying(values.get(54))), -1)
             expected.append(Expected(record, values, key, values.get(8, ""),
-                                     played_keys[key], len(steps) - 1))
+                                     played_keys[key], crossed_by))
             continue
         if msg_type in SESSION_TYPES:
             skipped += 1
@@ -232,6 +244,8 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
             continue
         played.add((msg_type, key))
         played_keys[key] = len(steps)
+        if msg_type in ("D", "G"):
+            orders[(values.get(SYMBOL), _buying(values.get(54)))] = len(steps)
         t = _time(record, values)
         if t is not None:
             t0 = t0 or t
@@ -379,8 +393,9 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
             answers: Iterable[Answer]) -> Comparison:
     """Pair answers with expected answers per key (:func:`message_key`) in order of arrival,
     and list what differs (in the order of the log's expected answers; unexpected last).
-    ``steps`` are the steps sent: an expected answer with no live one that the log recorded
-    after a later step is counted in ``not_sent``, not ``missing``."""
+    ``steps`` are the steps sent: an expected fill with no live one that an order not sent
+    may have caused (:attr:`Expected.crossed_by`) is counted in ``not_sent``, not
+    ``missing``."""
     want: dict[str, deque[Expected]] = defaultdict(deque)
     for e in expected:
         want[e.key].append(e)
@@ -396,7 +411,7 @@ def compare(steps: Sequence[Step], expected: Iterable[Expected],
     for key, queue in want.items():
         live = got.get(key, deque())
         for e in queue:
-            if not live and e.after >= len(steps):
+            if not live and e.crossed_by >= len(steps):
                 result.not_sent += 1
                 continue
             if not live:

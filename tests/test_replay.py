@@ -275,7 +275,7 @@ def _expected(values: dict[int, str], begin: str = "FIX.4.2") -> Expected:
     from gateway.fixlog import FrameStatus, LogRecord
 
     record = LogRecord("x.log", 7, 7, None, b"", (), FrameStatus.OK, b"\x01")
-    return Expected(record, values, values.get(11, ""), begin, 0, 0)
+    return Expected(record, values, values.get(11, ""), begin, 0)
 
 
 def test_fix42_fill_equals_fix44_trade_and_quantities_compare_as_numbers() -> None:

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,61 @@ def test_settle_must_be_a_finite_number_of_seconds(
     assert info.value.code == 2
     assert (f"argument --settle: {settle!r}: expected seconds from 0 to 86,400, e.g. 1 or 0.5"
             in capsys.readouterr().err)
+
+
+def test_holding_ctrl_c_over_a_send_leaves_the_signal_mask_as_it_was(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupt raised the moment SIGINT is blocked still unblocks it (else a second
+    Ctrl-C would be lost, and a caller of main() would keep it blocked); one blocked before
+    stays blocked."""
+    from gateway.cmd_replay import _ctrl_c_after
+
+    def mask() -> set[int]:
+        return set(signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+
+    real = signal.pthread_sigmask
+
+    def interrupted(how: int, signals: Iterable[int]) -> set[int]:
+        signals = set(signals)
+        old: set[int] = set(real(how, signals))
+        if how == signal.SIG_BLOCK and signal.SIGINT in signals:
+            raise KeyboardInterrupt
+        return old
+
+    monkeypatch.setattr(signal, "pthread_sigmask", interrupted)
+    with pytest.raises(KeyboardInterrupt), _ctrl_c_after():
+        pass
+    monkeypatch.undo()
+    assert signal.SIGINT not in mask()
+    real(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with _ctrl_c_after():
+            pass
+        assert signal.SIGINT in mask()
+    finally:
+        real(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@pytest.mark.parametrize(("o2", "missing", "not_sent"), [
+    ("55=AAPL|54=2", 1, 1),  # o2 could have crossed o1: its fill may be o2's doing
+    ("55=MSFT|54=2", 2, 0),  # another symbol: o1's fill was due, with its ack
+    ("55=AAPL|54=1", 2, 0),  # the same side: no cross
+])
+def test_only_a_fill_an_unsent_order_may_have_caused_is_not_missing(
+        tmp_path: Path, o2: str, missing: int, not_sent: int) -> None:
+    """The log has o1, o2, then o1's acknowledgement and fill; the replay sent o1 only and
+    heard nothing. The acknowledgement was due whatever o2 was; the fill only unless o2 is
+    an order of o1's symbol on the other side."""
+    from gateway.log_replay import compare, plan
+    from tests.test_replay import C, V
+
+    log = write_log(tmp_path / "c.log", [
+        (C, "35=D|11=o1|21=1|38=100|40=2|44=10|54=1|55=AAPL|59=0|60=20240102-10:00:00.000"),
+        (C, f"35=D|11=o2|21=1|38=40|40=2|44=10|{o2}|59=0|60=20240102-10:00:00.000"),
+        (V, "35=8|6=0|11=o1|14=0|17=E1|37=X1|38=100|39=0|54=1|55=AAPL|150=0|151=100"),
+        (V, "35=8|6=10|11=o1|14=40|17=E2|31=10|32=40|37=X1|38=100|39=1|54=1|55=AAPL|150=F"
+            "|151=60"),
+    ])
+    script = plan(log)
+    result = compare(script.steps[:1], script.expected_of(1), [])
+    assert (result.missing, result.not_sent) == (missing, not_sent)
