@@ -541,8 +541,8 @@ class MdDecoder:
                     continue  # one of the repeats, reported already
                 expected = resume if k == run_end and resume else int(before[k] + skipped[k]) + 1
                 got = int(seqs[k])
-                if got == expected:
-                    continue  # in order again after a run of repeats
+                if expected <= got <= expected + int(lost[k]):
+                    continue  # in order again after a run of repeats, or but for unreadables
                 if got > expected or got == 1:
                     gap, refused = got - expected, int(lost[k])
                     what = ("a new count from 1, kept" if got <= expected

@@ -173,3 +173,18 @@ def test_a_gap_left_by_unreadable_messages_is_theirs() -> None:
     assert [(e.line, e.kept) for e in errors] == [(5, False), (6, True)]
     assert errors[1].reason == ("MsgSeqNum (34) is 7 where 5 was expected: 2 message(s) "
                                 "missing, or 1 besides the 1 unreadable before it")
+
+
+def test_after_a_repeat_a_gap_the_unreadable_messages_explain_is_theirs() -> None:
+    """A repeat, then two unreadable messages, then the next number but one: the two
+    unreadable ones may be the number lost; no gap is reported (was: "1 message(s) missing,
+    or -1 besides the 2 unreadable before it")."""
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+    garbled = lines[5][: len(lines[5]) // 2]
+    errors: list[MdLogError] = []
+    decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+    sum(b.count for b in decoder.decode(
+        b"\n".join([*lines[:5], lines[1], garbled, garbled, *lines[6:]]), "x.log"))
+    assert [e.line for e in errors] == [6, 7, 8]
+    assert "a repeat of a message already applied" in errors[0].reason
+    assert all("unreadable FIX message" in e.reason for e in errors[1:])
