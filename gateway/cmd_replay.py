@@ -24,8 +24,7 @@ A replay cut short (the acceptor dropped the session, or Ctrl-C) reports on the 
 it sent: the log's answers to messages never sent are counted apart, not as missing, and
 so are fills not received that an order not sent may have caused (one the log has after an
 order of the same symbol and the other side that was not sent: o1's fill after o2, which
-crossed it). A message on the wire is counted sent, whenever
-Ctrl-C comes.
+crossed it). A message on the wire is counted sent, whenever Ctrl-C comes.
 
 Exit status: 0 when the replay ran (differences are data), 1 when the acceptor dropped the
 session part-way (the report covers what ran), 130 when interrupted (Ctrl-C, SIGINT: the
@@ -333,7 +332,7 @@ def _print_text(s: dict[str, Any], result: Comparison, max_diffs: int) -> None:
               f"({s['log']}) to {s['to']} in {s['seconds']:.3f} s; "
               f"{s['skipped_session']} session-level messages not played\n")
     out.write(f"sent by type: {s['sent_by_type']}\n")
-    not_sent = (f" and {s['expected_not_sent']} to (or after) messages not sent"
+    not_sent = (f" and {s['expected_not_sent']} to (or caused by) messages not sent"
                 if s["expected_not_sent"] else "")
     out.write(f"received {s['received']} answers {s['received_by_type']}; "
               f"the log expects {s['expected']}{not_sent}\n")

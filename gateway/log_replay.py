@@ -139,8 +139,8 @@ class Comparison:
     equal: int = 0
     missing: int = 0
     unexpected: int = 0
-    # expected answers not received that the log recorded after a message the replay did
-    # not send (cut short): they may answer that one, so they are not counted missing
+    # expected fills not received that an order the replay did not send (cut short) may
+    # have caused (Expected.crossed_by): not counted missing
     not_sent: int = 0
     differences: list[Difference] = field(default_factory=list)
 

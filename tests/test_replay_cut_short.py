@@ -120,7 +120,7 @@ def test_the_text_report_says_how_many_answers_were_never_asked_for(
                  "--settle", "1"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "the log expects 1 and 5 to (or after) messages not sent" in out
+    assert "the log expects 1 and 5 to (or caused by) messages not sent" in out
     assert "matched 1 (equal 1), missing 0, unexpected 0" in out
 
 
