@@ -138,19 +138,36 @@ def gateway() -> Gateway:
 def working_parent(gw: Gateway) -> tuple[str, str]:
     """A TWAP parent P1 of CLIENT1 (buy 1,000 AAPL) with one child at the venue: the
     parent's OrderID and the child's ClOrdID."""
+    end = twap_parent(gw, "P1", "1")
+    order_id = gw.client.heard[-1][37]
+    run_until(gw, lambda: child_orders(gw), end)
+    return order_id, child_orders(gw)[0]
+
+
+def twap_parent(gw: Gateway, cl_ord_id: str, side: str) -> datetime:
+    """Both sessions logged on, the venue's AAPL book, and a TWAP parent of 1,000 AAPL from
+    CLIENT1 over 600 s from NOW (ClOrdID and Side (54) as given); returns its end."""
     gw.logon(gw.venue)
     gw.logon(gw.client)
     gw.from_venue("35=W|55=AAPL|268=2|269=0|270=99.99|271=5000|269=1|270=100.01|271=5000")
     end = NOW + timedelta(seconds=600)
-    gw.from_client(f"35=D|11=P1|54=1|38=1000|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
-                   f"848=Slices=2|168={stamp(NOW)}|126={stamp(end)}")
-    order_id = gw.client.heard[-1][37]
+    gw.from_client(f"35=D|11={cl_ord_id}|54={side}|38=1000|40=1|55=AAPL|59=0|"
+                   f"60={stamp(NOW)}|847=1001|848=Slices=2|168={stamp(NOW)}|126={stamp(end)}")
+    return end
+
+
+def child_orders(gw: Gateway) -> list[str]:
+    """The ClOrdIDs of the NewOrderSingles the gateway sent the venue."""
+    return [m[11] for m in gw.venue.resend() if m[35] == "D"]
+
+
+def run_until(gw: Gateway, done: Callable[[], object], end: datetime) -> None:
+    """The gateway's timer a second at a time from NOW until ``done()`` (before ``end``)."""
     t = NOW
-    while not (sent := [m for m in gw.venue.resend() if m[35] == "D"]):
+    while not done():
         t += timedelta(seconds=1)
-        assert t < end, "no child sent"
+        assert t < end, "not done by the end"
         gw.app.on_timer(t)
-    return order_id, sent[0][11]
 
 
 def venue_report(child: str, body: str, cl: str | None = None) -> str:
@@ -469,23 +486,10 @@ def test_a_lost_parents_child_holds_back_an_opposite_child_until_accounted_for()
     gw = gateway()
     _, child = working_parent(gw)
     gw.start()
-    gw.logon(gw.venue)
-    gw.logon(gw.client)
-    gw.from_venue("35=W|55=AAPL|268=2|269=0|270=99.99|271=5000|269=1|270=100.01|271=5000")
-    end = NOW + timedelta(seconds=600)
-    gw.from_client(f"35=D|11=S1|54=2|38=1000|40=1|55=AAPL|59=0|60={stamp(NOW)}|847=1001|"
-                   f"848=Slices=2|168={stamp(NOW)}|126={stamp(end)}")
+    end = twap_parent(gw, "S1", "2")
     [sell] = [p for p in gw.app.desk.parents.values() if p.order.cl_ord_id == "S1"]
-    t = NOW
-    while not sell.runner.state.working:
-        t += timedelta(seconds=1)
-        assert t < end, "no child decided"
-        gw.app.on_timer(t)
+    run_until(gw, lambda: sell.runner.state.working, end)
     [sell_child] = sell.runner.state.working
-
-    def sent() -> list[str]:
-        return [m[11] for m in gw.venue.resend() if m[35] == "D"]
-
-    assert sent() == [child]  # held: only the lost parent's child ever went
+    assert child_orders(gw) == [child]  # held: only the lost parent's child ever went
     gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r"))
-    assert sent() == [child, sell_child]
+    assert child_orders(gw) == [child, sell_child]
