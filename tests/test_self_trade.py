@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from algos.registry import StrategyFactory
-from algos.runner import AlgoRunner
+from algos.risk import RiskGate, RiskLimits
+from algos.runner import AlgoRunner, ParentDone, ParentEvent
 from algos.strategy import (
     Action,
     AlgoContext,
+    CancelChild,
     ChildOrder,
     MarketSnapshot,
     ParentOrder,
@@ -130,6 +134,7 @@ class _Desk:
         self.by_id: dict[str, AlgoRunner] = {}
         self.audited: list[tuple[str, str]] = []
         self.outside: list[OutsideChild] = []
+        self.events: list[ParentEvent] = []
 
     def runners(self) -> list[AlgoRunner]:
         return [r for r in self.by_id.values() if not r.done]
@@ -144,17 +149,18 @@ class _Desk:
         return self.outside
 
 
-def _guarded(strategy: StrategyFactory, *parents: tuple[str, Side, str]
-             ) -> tuple[_Desk, SelfTradeGuard]:
+def _guarded(strategy: StrategyFactory, *parents: tuple[str, Side, str],
+             risk: RiskGate | None = None) -> tuple[_Desk, SelfTradeGuard]:
     """A guard over a desk of one runner per (id, side, limit), each shown an empty book
-    at T0 in turn (so their children go in that order)."""
+    at T0 in turn (so their children go in that order); ``risk`` the gate of each."""
     desk = _Desk()
     guard = SelfTradeGuard(desk, lambda: T0)
     snap = MarketSnapshot(time=T0, symbol="AAPL", bid=None, bid_qty=0, ask=None, ask_qty=0)
     for pid, side, limit in parents:
         parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
                              start=T0, end=T0 + 600 * SEC)
-        desk.by_id[pid] = AlgoRunner(parent, strategy, guard, now=T0, on_event=lambda e: None)
+        desk.by_id[pid] = AlgoRunner(parent, strategy, guard, now=T0,
+                                     on_event=desk.events.append, risk=risk)
         desk.by_id[pid].on_market_snapshot(snap)
     return desk, guard
 
@@ -220,3 +226,45 @@ def test_the_end_text_tells_of_the_latest_childs_fate_only() -> None:
     done = h.done()
     assert done is not None and done.reason == "expired"
     assert done.text.startswith("risk refused its last child: ") and "self-trade" not in done.text
+
+
+class Reprice(OneLimitChild):
+    """The sell parent, its first child working (held), cancels it and asks for ``qty`` at
+    25.00 (which crosses nothing) in the same step; nothing more."""
+
+    qty = 100
+
+    def _go(self) -> list[Action]:
+        state = self.ctx.state
+        if self.parent.side == Side.BUY or not state.sent:
+            return super()._go()
+        if state.working and state.sent == 1:
+            [held] = state.working
+            return [CancelChild(held, "reprice"), ChildOrder(self.qty, Decimal("25.00"))]
+        return []
+
+
+class RepriceTooBig(Reprice):
+    qty = 500
+
+
+@pytest.mark.parametrize(("strategy", "sent", "text"), [
+    (Reprice, ["B.1", "S.2"], ""),
+    (RepriceTooBig, ["B.1"], "risk refused its last child: "),
+])
+def test_a_held_child_cancelled_in_the_step_that_asks_for_the_next_is_not_the_last(
+        strategy: StrategyFactory, sent: list[str], text: str) -> None:
+    """The guard answers the held child's cancel after the step, by which time the next
+    child went to the venue, or risk refused it: the parent's end Text tells of that one,
+    not of self-trade prevention."""
+    desk, guard = _guarded(strategy, ("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
+                           risk=RiskGate(RiskLimits(max_order_qty=150)))
+    sell = desk.by_id["S"]
+    sell.on_timer(T0 + SEC)
+    assert desk.router.sent == sent and guard.held == []
+    sell.on_timer(T0 + 600 * SEC)  # the end: what works is cancelled at the venue
+    for child in list(sell.state.working):
+        sell.on_child_done(child, "canceled", T0 + 600 * SEC)
+    [done] = [e for e in desk.events if isinstance(e, ParentDone)]
+    assert done.reason == "expired" and "self-trade" not in done.text
+    assert done.text.startswith(text)
