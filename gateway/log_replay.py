@@ -165,6 +165,17 @@ def _time(record: LogRecord, values: Mapping[int, str]) -> datetime | None:
         return None
 
 
+def _is_fill(values: Mapping[int, str]) -> bool:
+    """An ExecutionReport of a fill: ExecType (150) Trade (FIX 4.2's Partial fill, Fill);
+    before FIX 4.1, which has no ExecType, LastShares (32) above 0."""
+    if values.get(35) != "8":
+        return False
+    if 150 in values:
+        return values[150] in FILL_EXEC_TYPES
+    qty = _qty(values.get(32))
+    return qty is not None and qty.is_finite() and qty > 0
+
+
 def _buying(side: str | None) -> bool:
     """Side (54) Buy or Buy minus (the rest sell: Sell, Sell plus, Sell short...)."""
     return side in ("1", "3")
@@ -230,7 +241,7 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
             if exec_id is not None:
                 exec_ids.add(exec_id)
             crossed_by = -1
-            if values.get(35) == "8" and values.get(150) in FILL_EXEC_TYPES:
+            if _is_fill(values):
                 crossed_by = orders.get((values.get(SYMBOL), not _buying(values.get(54))), -1)
             expected.append(Expected(record, values, key, values.get(8, ""),
                                      played_keys[key], crossed_by))

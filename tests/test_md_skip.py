@@ -75,12 +75,13 @@ def test_a_gap_in_msg_seq_num_is_an_error_at_its_line() -> None:
     assert [e.line for e in errors] == [21] and count == 30
 
 
-def renumber(line: bytes, seq: int) -> bytes:
-    """A log line with its message's MsgSeqNum (34) set to ``seq`` (BodyLength and CheckSum
-    made again)."""
+def renumber(line: bytes, seq: int | bytes) -> bytes:
+    """A log line with its message's MsgSeqNum (34) set to ``seq`` (a number, or any text)
+    (BodyLength and CheckSum made again)."""
     prefix, message = line.split(b" : ", 1)
     fields = [f for f in message.split(b"\x01") if f][2:-1]  # without 8, 9 and 10
-    fields = [b"34=%d" % seq if f.startswith(b"34=") else f for f in fields]
+    value = b"%d" % seq if isinstance(seq, int) else seq
+    fields = [b"34=" + value if f.startswith(b"34=") else f for f in fields]
     body = b"\x01".join(fields) + b"\x01"
     out = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
     return prefix + b" : " + out + b"10=%03d\x01" % (sum(out) % 256)
@@ -127,13 +128,7 @@ def test_stopping_at_a_break_applies_nothing_of_its_message() -> None:
 def test_a_msg_seq_num_that_is_not_a_number_is_an_error_at_its_own_line() -> None:
     lines = SAMPLE.read_bytes().split(b"\n")[:12]
     bad = list(lines)
-    body = bad[4].split(b" : ", 1)[1]
-    fields = body.split(b"\x01")
-    fields[3] = b"34=x5"                      # 8, 9, 35, then 34
-    rest = b"\x01".join(fields[2:-2]) + b"\x01"
-    msg = b"8=FIX.4.4\x019=" + str(len(rest)).encode() + b"\x01" + rest
-    msg += b"10=" + f"{sum(msg) % 256:03d}".encode() + b"\x01"
-    bad[4] = bad[4].split(b" : ", 1)[0] + b" : " + msg
+    bad[4] = renumber(bad[4], b"x5")
     errors: list[MdLogError] = []
     decoder = MdDecoder(on_error=errors.append, check_sequence=True)
     sum(b.count for b in decoder.decode(b"\n".join(bad), "x.log"))
@@ -188,3 +183,17 @@ def test_after_a_repeat_a_gap_the_unreadable_messages_explain_is_theirs() -> Non
     assert [e.line for e in errors] == [6, 7, 8]
     assert "a repeat of a message already applied" in errors[0].reason
     assert all("unreadable FIX message" in e.reason for e in errors[1:])
+
+
+def test_after_a_repeat_an_unnumbered_message_has_used_the_next_number() -> None:
+    """As without the repeat, the message whose MsgSeqNum is not a number is taken to have
+    used the next one: the message after it is in order (was: "1 message(s) missing")."""
+    lines = SAMPLE.read_bytes().split(b"\n")[:12]
+    unnumbered = renumber(lines[5], b"x")
+    for before in ([], [lines[1]]):  # (a repeat of message 2 after 5)
+        errors: list[MdLogError] = []
+        decoder = MdDecoder(on_error=errors.append, check_sequence=True)
+        sum(b.count for b in decoder.decode(
+            b"\n".join([*lines[:5], *before, unnumbered, *lines[6:]]), "x.log"))
+        assert [e.reason for e in errors][len(before):] == [
+            "MsgSeqNum (34) is missing or not a whole number"], errors

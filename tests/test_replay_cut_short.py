@@ -213,3 +213,19 @@ def test_only_a_fill_an_unsent_order_may_have_caused_is_not_missing(
     script = plan(log)
     result = compare(script.steps[:1], script.expected_of(1), [])
     assert (result.missing, result.not_sent) == (missing, not_sent)
+
+
+def test_a_fix40_fill_is_known_by_its_last_shares(tmp_path: Path) -> None:
+    """FIX 4.0 has no ExecType (150): its fill is an ExecutionReport with LastShares (32)."""
+    from gateway.log_replay import compare, plan
+    from tests.test_replay import C, V
+
+    log = write_log(tmp_path / "c.log", [
+        (C, "35=D|11=o1|21=1|38=100|40=2|44=10|54=1|55=AAPL|59=0"),
+        (C, "35=D|11=o2|21=1|38=40|40=2|44=10|54=2|55=AAPL|59=0"),
+        (V, "35=8|6=0|11=o1|14=0|17=E1|20=0|37=X1|38=100|39=0|54=1|55=AAPL"),
+        (V, "35=8|6=10|11=o1|14=40|17=E2|20=0|31=10|32=40|37=X1|38=100|39=1|54=1|55=AAPL"),
+    ], begin="FIX.4.0")
+    script = plan(log)
+    result = compare(script.steps[:1], script.expected_of(1), [])
+    assert (result.missing, result.not_sent) == (1, 1)  # the acknowledgement; the fill
