@@ -540,8 +540,8 @@ class MdDecoder:
                 if k < run_end:
                     continue  # one of the repeats, reported already
                 # the number after the last one applied, past the unnumbered messages between
-                last = resume - 1 if k == run_end and resume else int(before[k])
-                expected = last + int(skipped[k]) + 1
+                applied = resume - 1 if k == run_end and resume else int(before[k])
+                expected = applied + int(skipped[k]) + 1
                 got = int(seqs[k])
                 if expected <= got <= expected + int(lost[k]):
                     continue  # in order again after a run of repeats, or but for unreadables
