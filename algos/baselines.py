@@ -13,6 +13,7 @@ nothing but its slice count.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from algos.strategy import (
     Action,
@@ -20,6 +21,7 @@ from algos.strategy import (
     ChildOrder,
     Execution,
     MarketSnapshot,
+    OrderState,
     ParentOrder,
     StopParent,
 )
@@ -49,17 +51,26 @@ class MarketAtStart:
         self._asked: tuple[int, int] | None = None
         self._retry: tuple[int, datetime] | None = None  # (rejects seen, when to send again)
 
+    def _fate(self, state: OrderState) -> Literal["unsent", "rejected", "over"] | None:
+        """What became of the order it last asked for, none working: the runner did not
+        send it, it was rejected, or it worked and is over; None before it asked."""
+        if self._asked is None:
+            return None
+        sent, rejected = self._asked
+        if state.sent == sent:
+            return "unsent"
+        return "rejected" if state.rejected != rejected else "over"
+
     def _decide(self, now: datetime) -> list[Action]:
         state = self.ctx.state
         if now < self.parent.start or state.working:
             return []
-        if self._asked is not None:
-            sent, rejected = self._asked
-            if state.sent == sent:
-                return [StopParent("naive: its one order was not sent")]
-            if state.rejected == rejected:  # it worked and is over
-                return ([StopParent("naive: its one order is over; nothing more is sent")]
-                        if state.filled < self.parent.qty else [])
+        fate = self._fate(state)
+        if fate == "unsent":
+            return [StopParent("naive: its one order was not sent")]
+        if fate == "over":
+            return ([StopParent("naive: its one order is over; nothing more is sent")]
+                    if state.filled < self.parent.qty else [])
         qty = state.remaining
         if not qty:
             return []
@@ -82,12 +93,10 @@ class MarketAtStart:
         if self._asked is None:
             return self.parent.start
         state = self.ctx.state
-        if state.working:
-            return None
-        sent, rejected = self._asked
-        if state.sent == sent:
-            return self.ctx.now()  # not sent: stop now, whether or not the book moves
-        if state.rejected != rejected:  # again, a while after the reject was first seen
+        fate = None if state.working else self._fate(state)
+        if fate == "unsent":
+            return self.ctx.now()  # stop now, whether or not the book moves
+        if fate == "rejected":  # again, a while after the reject was first seen
             if self._retry is None or self._retry[0] != state.rejected:
                 self._retry = (state.rejected, self.ctx.now() + RETRY)
             return self._retry[1]

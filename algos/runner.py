@@ -274,9 +274,6 @@ life (a replace that changes the parent's id does not change the prefix).
         # cancelled; None once one goes out): a parent that ends unfilled says so rather
         # than only blame the market
         self._unsent: str | None = None
-        # the latest child handed to the router, None once a later one was refused: only
-        # its fate is the parent's to tell (a held child's cancel may be answered later)
-        self._latest: str | None = None
         self._mid: Decimal | None = None
         self._last_snapshot: MarketSnapshot | None = None
         self._pending_replace: ParentOrder | None = None
@@ -624,7 +621,10 @@ life (a replace that changes the parent's id does not change the prefix).
             self._audit("unknown_child", child=child_id, what=event, reason=reason)
             return
         self._rejected += rejected  # before the close, whose change renews the state
-        if unsent is not None and child_id == self._latest:
+        # only the latest child's fate is the parent's to tell, and only while risk has not
+        # refused one since (which set _unsent): a held child's cancel may be answered late
+        if (unsent is not None and self._unsent is None
+                and child_id == f"{self._id_prefix}.{self._seq}"):
             self._unsent = unsent
         self._close_child(child_id)
         self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
@@ -861,11 +861,10 @@ life (a replace that changes the parent's id does not change the prefix).
             if why is not None:
                 self._audit("child_refused", **asked, why=f"risk: {why}")
                 self._unsent = f"risk refused its last child: {why}"
-                self._latest = None
                 return
         self._unsent = None
         self._seq += 1
-        child_id = self._latest = f"{self._id_prefix}.{self._seq}"
+        child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)
         self._changed()
         if self._risk is not None:

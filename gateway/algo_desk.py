@@ -449,9 +449,6 @@ class AlgoDesk:
         p = self.parents.get(parent_of(child_id))
         return p.runner if p is not None else None
 
-    def outside_children(self) -> Iterable[OutsideChild]:
-        return self.outside()
-
     def audit_child(self, child_id: str, event: str, /, **fields: str) -> None:
         """An audit record of the parent whose child ``child_id`` is (SelfTradeGuard's)."""
         p = self.parents.get(parent_of(child_id))

@@ -48,7 +48,6 @@ COMPARED: tuple[tuple[int, str], ...] = (
     (14, "CumQty"), (151, "LeavesQty"), (32, "LastQty"),
 )
 QTY_TAGS = frozenset({38, 14, 151, 32})
-FILL_EXEC_TYPES = frozenset({"F", "1", "2"})  # Trade; FIX 4.2's Partial fill and Fill
 OLD_BEGIN_STRINGS = frozenset({"FIX.4.0", "FIX.4.1", "FIX.4.2"})
 
 
@@ -166,12 +165,13 @@ def _time(record: LogRecord, values: Mapping[int, str]) -> datetime | None:
 
 
 def _is_fill(values: Mapping[int, str]) -> bool:
-    """An ExecutionReport of a fill: ExecType (150) Trade (FIX 4.2's Partial fill, Fill);
-    before FIX 4.1, which has no ExecType, LastShares (32) above 0."""
+    """An ExecutionReport of a fill: ExecType (150) Trade (:func:`_exec_type`'s, FIX 4.2's
+    Partial fill and Fill too); before FIX 4.1, which has no ExecType, LastShares (32)
+    above 0."""
     if values.get(35) != "8":
         return False
     if 150 in values:
-        return values[150] in FILL_EXEC_TYPES
+        return _exec_type(values[150], values.get(8, "")) == "F"
     qty = _qty(values.get(32))
     return qty is not None and qty.is_finite() and qty > 0
 

@@ -62,7 +62,8 @@ class _Desk(Protocol):
 
     def audit_child(self, child_id: str, event: str, /, **fields: str) -> None: ...
 
-    def outside_children(self) -> Iterable[OutsideChild]: ...
+    @property
+    def outside(self) -> Callable[[], Iterable[OutsideChild]]: ...
 
 
 def crossing_child(runners: Iterable[AlgoRunner], child_id: str, symbol: str, side: Side,
@@ -123,7 +124,7 @@ class SelfTradeGuard:
                price: Decimal | None, tif: Literal["day", "ioc"], reason: str = "") -> None:
         # every child held is older than this one: it blocks it as one at the venue would
         why = crossing_child(self.desk.runners(), child_id, symbol, side, price,
-                             outside=self.desk.outside_children())
+                             outside=self.desk.outside())
         if why is None:
             self.desk.router.submit(child_id, symbol, side, qty, price, tif, reason)
             return
@@ -168,7 +169,7 @@ class SelfTradeGuard:
                     newer = {c for c, _ in order[n + 1:]}  # (only older ones block it)
                     if crossing_child(self.desk.runners(), child_id, held.symbol, held.side,
                                       held.price, newer,
-                                      self.desk.outside_children()) is not None:
+                                      self.desk.outside()) is not None:
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")
