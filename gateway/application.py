@@ -8,11 +8,12 @@ session is logged out; the peer gets it by resend after the next logon).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from gateway.config import SessionConfig
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 
 
 class SessionHandle(Protocol):
@@ -27,6 +28,12 @@ class SessionHandle(Protocol):
 
     def send(self, message: Message) -> None:
         """Send an application message on this session now (header filled in here)."""
+        ...
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        """:meth:`send` of the message of type ``msg_type`` whose body is the flat ``fields``
+        in the order the encoder writes them (ascending tags, no data field), without
+        building it (:meth:`gateway.session.Session.send_fields`)."""
         ...
 
 

@@ -75,6 +75,7 @@ __all__ = [
     "decode",
     "decode_bytes",
     "encode",
+    "encode_flat",
     "format_utc_timestamp",
     "peek_field",
     "scan_fields",
@@ -549,6 +550,20 @@ def _encode_fully(msg_type: bytes, sections: tuple[list[Item], ...],
     body = b"".join(enc.out)
     enc.check_delimiters(body)
     return body, enc.orders
+
+
+def encode_flat(begin: bytes, head: bytes, fields: Sequence[Field], msg_type: str) -> bytes:
+    """The wire bytes of a message with BeginString ``begin``, the header ``head`` (its wire
+    bytes from MsgType on, each field ending in SOH) and the body ``fields``, written in the
+    order given: what :func:`encode` writes for the same message when ``fields`` are flat,
+    hold no data field and come in its order (ascending tags). A path for a message sent
+    often (the venue's ExecutionReports) that skips building a :class:`Message`. Raises
+    :class:`LocalProtocolError` if a value holds SOH."""
+    body = b"".join([b"%d=%s\x01" % field for field in fields])
+    if body.count(SOH) != len(fields):
+        tag = next(tag for tag, value in fields if SOH in value)
+        raise _local(R.NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER, tag, msg_type, "SOH in value")
+    return _frame(begin, head + body)
 
 
 def _frame(begin: bytes, body: bytes) -> bytes:

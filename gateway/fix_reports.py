@@ -14,7 +14,7 @@ from decimal import Decimal
 from engine.book_types import Side
 from fixspec.fieldtypes import format_utc_timestamp, parse_decimal
 from gateway.config import SessionConfig
-from gateway.fixmessage import FieldMap, FieldValue, Message
+from gateway.fixmessage import Field, Message, to_bytes
 from gateway.session import PRECISIONS
 from gateway.venue_orders import (
     CXL_OTHER,
@@ -30,7 +30,8 @@ from gateway.venue_orders import (
     Report,
 )
 
-__all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_message",
+__all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_fields",
+           "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
            "request_cancel_reject", "request_refusal", "request_report"]
 
@@ -215,22 +216,29 @@ def request_refusal(owner: str, message: Message, error: RequestError, now: date
 
 
 def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
-    """The ExecutionReport (35=8) for ``r`` on ``session``, fields in ascending tag order
-    (built as one list: this is the venue's most frequent message). TransactTime has the
-    session's ``timestamp_precision``, as SendingTime does: milliseconds unless configured,
-    since FIX 4.2 and 4.4 define no finer UTCTimestamp. OrdStatusReqID (790) is echoed
-    from FIX 4.4 on (FIX 4.2's ExecutionReport has no such field). The session's
-    application version decides (a FIXT session's DefaultApplVerID, not FIXT.1.1)."""
+    """The ExecutionReport (35=8) for ``r`` on ``session``: :func:`exec_report_fields` as
+    its body."""
+    return Message.flat("8", exec_report_fields(r, session))
+
+
+def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
+    """The body of the ExecutionReport for ``r`` on ``session``, values as bytes, in
+    ascending tag order (as :meth:`gateway.session.Session.send_fields` takes them: this is
+    the venue's most frequent message). TransactTime has the session's
+    ``timestamp_precision``, as SendingTime does: milliseconds unless configured, since
+    FIX 4.2 and 4.4 define no finer UTCTimestamp. OrdStatusReqID (790) is echoed from
+    FIX 4.4 on (FIX 4.2's ExecutionReport has no such field). The session's application
+    version decides (a FIXT session's DefaultApplVerID, not FIXT.1.1)."""
     begin_string = session.app_version
     exec_type = r.exec_type
-    fields: list[tuple[int, FieldValue]] = [(6, r.avg_px)]
+    fields: list[Field] = [(6, _decimal_bytes(r.avg_px))]
     if r.cl_ord_id:  # none for a FIX 5.0SP2 status request by OrderID alone
-        fields.append((11, r.cl_ord_id))
-    fields += [(14, r.cum), (17, r.exec_id)]
+        fields.append((11, r.cl_ord_id.encode()))
+    fields += [(14, b"%d" % r.cum), (17, r.exec_id.encode())]
     rej_reason = r.rej_reason
     if begin_string == "FIX.4.2":
         # ExecTransType: a status report is Status (3), as FIX 4.2 has no ExecType I
-        fields.append((20, "3" if exec_type == ORDER_STATUS else "0"))
+        fields.append((20, b"3" if exec_type == ORDER_STATUS else b"0"))
         if exec_type == TRADE:
             exec_type = "2" if r.ord_status == FILLED else "1"
         elif exec_type == ORDER_STATUS:
@@ -238,36 +246,43 @@ def exec_report_message(r: ExecReport, session: SessionConfig) -> Message:
         if rej_reason is not None and rej_reason not in _FIX42_ORD_REJ_REASONS:
             rej_reason = 0  # Broker option: FIX 4.2 has none of the later codes
     if r.exec_type == TRADE:
-        fields.append((31, r.last_px if r.last_px is not None else Decimal(0)))
-        fields.append((32, r.last_qty))
-    fields.append((37, r.order_id))
+        fields.append((31, _decimal_bytes(r.last_px if r.last_px is not None else Decimal(0))))
+        fields.append((32, b"%d" % r.last_qty))
+    fields.append((37, r.order_id.encode()))
     if r.fix_qty is None:
-        fields.append((38, r.qty))
+        fields.append((38, b"%d" % r.qty))
     elif r.fix_qty:
-        fields.append((38, r.fix_qty))
-    fields.append((39, r.ord_status))
+        fields.append((38, r.fix_qty.encode()))
+    fields.append((39, r.ord_status.encode()))
     if r.ord_type:  # empty only on the report of a request that did not say
-        fields.append((40, r.ord_type))
+        fields.append((40, r.ord_type.encode()))
     if r.orig_cl_ord_id is not None:
-        fields.append((41, r.orig_cl_ord_id))
+        fields.append((41, r.orig_cl_ord_id.encode()))
     if r.price is not None:
-        fields.append((44, r.price))
-    fields.append((54, r.fix_side or _SIDE_FIX[r.side]))
+        fields.append((44, _decimal_bytes(r.price)))
+    fields.append((54, (r.fix_side or _SIDE_FIX[r.side]).encode()))
     if r.symbol:
-        fields.append((55, r.symbol))
+        fields.append((55, r.symbol.encode()))
     if r.text:
-        fields.append((58, r.text))
+        fields.append((58, r.text.encode()))
     if r.tif:
-        fields.append((59, r.tif))
-    fields.append((60, format_utc_timestamp(r.time, PRECISIONS[session.timestamp_precision])))
+        fields.append((59, r.tif.encode()))
+    fields.append((60, format_utc_timestamp(
+        r.time, PRECISIONS[session.timestamp_precision]).encode("ascii")))
     if rej_reason is not None:
-        fields.append((103, rej_reason))
-    fields += [(150, exec_type), (151, r.leaves)]
+        fields.append((103, b"%d" % rej_reason))
+    fields += [(150, exec_type.encode()), (151, b"%d" % r.leaves)]
     if r.ord_status_req_id is not None and begin_string != "FIX.4.2":
-        fields.append((790, r.ord_status_req_id))
-    msg = Message("8")
-    msg.body = FieldMap(fields)
-    return msg
+        fields.append((790, r.ord_status_req_id.encode()))
+    return fields
+
+
+def _decimal_bytes(value: Decimal) -> bytes:
+    """A price as FIX writes it (:func:`gateway.fixmessage.to_bytes` of a Decimal, which
+    refuses NaN and infinities), without the checks for the other types."""
+    if not value.is_finite():
+        return to_bytes(value)  # (raises)
+    return format(value, "f").encode("ascii")
 
 
 def cancel_reject_message(r: CancelReject, session: SessionConfig) -> Message:

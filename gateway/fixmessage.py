@@ -334,6 +334,14 @@ class Message:
         out.header, out.body, out.trailer, out.raw = header, body, trailer, raw
         return out
 
+    @classmethod
+    def flat(cls, msg_type: str, fields: Iterable[Field]) -> Message:
+        """A message of type ``msg_type`` whose body is ``fields`` (values already bytes),
+        as :meth:`gateway.session.Session.send_fields` sends it; nothing else in its
+        header."""
+        return cls.of(FieldMap.wrap([(MSG_TYPE, msg_type.encode("ascii"))]),
+                      FieldMap.wrap([*fields]), FieldMap())
+
     def copy(self) -> Message:
         """A deep copy (``raw`` included)."""
         return Message.of(self.header.copy(), self.body.copy(), self.trailer.copy(), self.raw)

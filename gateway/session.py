@@ -55,9 +55,9 @@ from fixspec.reject import Reject, RemoteProtocolError
 from fixspec.reject import SessionRejectReason as R
 from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_time, validate
 from gateway import admin
-from gateway.codec import decode, encode
+from gateway.codec import decode, encode, encode_flat
 from gateway.config import APPL_VER_IDS, SessionConfig
-from gateway.fixmessage import MSG_SEQ_NUM, Message, to_bytes
+from gateway.fixmessage import MSG_SEQ_NUM, Field, Message, to_bytes
 from gateway.resend import (
     ADMIN_MSG_TYPES,
     GapFill,
@@ -210,6 +210,8 @@ class Session:
         #: BeginString and the CompIDs, as :meth:`_stamp` puts them on every message
         self._ids = ((8, to_bytes(config.begin_string)), (49, to_bytes(config.sender_comp_id)),
                      (56, to_bytes(config.target_comp_id)))
+        #: the same header as :meth:`send_fields` writes it around MsgSeqNum and SendingTime
+        self._head = (b"\x0149=%s\x0152=" % self._ids[1][1], b"\x0156=%s\x01" % self._ids[2][1])
         self.tolerance = timedelta(seconds=config.sending_time_tolerance)
         self.state = State.DISCONNECTED
         self.heartbeat_interval = config.heartbeat_interval
@@ -388,6 +390,22 @@ class Session:
         self._send(out, now, message, transmit=self.state is State.ACTIVE)
         return out
 
+    def send_fields(self, msg_type: str, fields: Sequence[Field], now: datetime) -> Output:
+        """:meth:`send` of an application message of type ``msg_type`` whose body is the flat
+        ``fields``, with no header field of its own: the same bytes as :meth:`send` of that
+        message, without building it. ``fields`` must be in the order the encoder writes
+        them (ascending tags) and hold no data field (see :func:`gateway.codec.encode_flat`).
+        For the messages sent most often (the venue's ExecutionReports)."""
+        self._deadline_known = False
+        out = Output()
+        seq = self.store.next_sender_seq
+        sending_time = format_utc_timestamp(now, self.precision).encode("ascii")
+        head = b"35=%s\x0134=%d%s%s%s" % (msg_type.encode("ascii"), seq, self._head[0],
+                                          sending_time, self._head[1])
+        raw = encode_flat(self._ids[0][1], head, fields, msg_type)
+        self._sent(out, now, seq, raw, transmit=self.state is State.ACTIVE)
+        return out
+
     @property
     def owes(self) -> bool:
         """Whether a resend is being served: :meth:`send_owed` has more to write."""
@@ -437,7 +455,11 @@ class Session:
     def _send(self, out: Output, now: datetime, message: Message, *, transmit: bool) -> None:
         seq = self.store.next_sender_seq
         self._stamp(message, seq, now)
-        raw = encode(message, self.dd)
+        self._sent(out, now, seq, encode(message, self.dd), transmit=transmit)
+
+    def _sent(self, out: Output, now: datetime, seq: int, raw: bytes, *,
+              transmit: bool) -> None:
+        """Store message ``seq`` (``raw``), and write it if ``transmit``."""
         self.store.save_sent(seq, raw)
         if not transmit:
             return

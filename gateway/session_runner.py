@@ -39,7 +39,7 @@ from gateway.application import Application
 from gateway.clock import Clock
 from gateway.config import SessionConfig
 from gateway.deferred_store import DeferredTargetStore
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 from gateway.msglog import SessionLog
 from gateway.session import (
     AppMessage,
@@ -282,6 +282,9 @@ class SessionRunner:
 
     def send(self, message: Message) -> None:
         self._handle(self.session.send(message, self.clock.now()))
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        self._handle(self.session.send_fields(msg_type, fields, self.clock.now()))
 
     def release(self) -> None:
         """Close the message log and the store (and its lock): the runner is done. Closing

@@ -62,6 +62,7 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
     cancel_reject_message,
+    exec_report_fields,
     exec_report_message,
     name_by_order_id,
     overlong_cl_ord_id,
@@ -884,7 +885,7 @@ class AlgoGatewayApplication:
                 # reset carries (a request's acknowledgement, which a restart looks for)
                 if r.order_id not in ("", "NONE") and r.exec_type != ORDER_STATUS:
                     self._parents.keep(r, fill=i >= again)
-                session.send(exec_report_message(r, session.config))
+                session.send_fields("8", exec_report_fields(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
 

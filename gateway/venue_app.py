@@ -44,7 +44,7 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
     cancel_reject_message,
-    exec_report_message,
+    exec_report_fields,
     name_by_order_id,
     overlong_cl_ord_id,
     parse_price,
@@ -511,7 +511,7 @@ class VenueApplication:
             if isinstance(r, ExecReport):
                 if r.order_id not in ("", "NONE"):  # else a request refused before it was one
                     self._orders.keep(r)
-                session.send(exec_report_message(r, session.config))
+                session.send_fields("8", exec_report_fields(r, session.config))
             else:
                 session.send(cancel_reject_message(r, session.config))
 

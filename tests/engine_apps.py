@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from gateway.application import SessionHandle
 from gateway.config import SessionConfig
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 
 
 class RecordingHandle:
@@ -20,6 +20,9 @@ class RecordingHandle:
         self.name = config.name
         self.logged_on = True
         self.sent: list[Message] = []
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        self.send(Message.flat(msg_type, fields))
 
     def send(self, message: Message) -> None:
         self.sent.append(message)

@@ -18,7 +18,7 @@ from fixspec.dictionary import SessionDictionaries, builtin_session, load_builti
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import decode_bytes, encode, scan_fields
 from gateway.config import SessionConfig, load_config
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 from gateway.store import MemoryStore
 from gateway.upstream import AlgoGatewayApplication
 from gateway.venue_restart import DAY_FILLS
@@ -53,6 +53,9 @@ class Handle:
     @property
     def name(self) -> str:
         return self.config.name
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        self.send(Message.flat(msg_type, fields))
 
     def send(self, message: Message) -> None:
         store = self.session.store

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from gateway.audit import AuditLog
 from gateway.codec import decode_bytes
 from gateway.config import SessionConfig, load_config
 from gateway.echo_app import EchoApplication
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 from gateway.metrics import GatewayMetrics
 from gateway.routers import parent_of
 from gateway.store import MemoryStore
@@ -42,6 +43,9 @@ class Link:
     logged_on: bool = False
     sent: list[Message] = field(default_factory=list)
     read_at: float = 0.0  # SessionRunner.read_at: when the last read came (0: none)
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        self.send(Message.flat(msg_type, fields))
 
     def send(self, message: Message) -> None:
         assert self.logged_on, "nothing may be sent on a link that is down"

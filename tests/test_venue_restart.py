@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import format_utc_timestamp
 from gateway.codec import decode_bytes, encode
 from gateway.config import SessionConfig, load_config
-from gateway.fixmessage import Message
+from gateway.fixmessage import Field, Message
 from gateway.risk_gates import RiskGates
 from gateway.store import MemoryStore, StoredMessage
 from gateway.venue_app import VenueApplication
@@ -148,6 +149,9 @@ class _Runner:
     @property
     def name(self) -> str:
         return self.config.name
+
+    def send_fields(self, msg_type: str, fields: Sequence[Field]) -> None:
+        self.send(Message.flat(msg_type, fields))
 
     def send(self, message: Message) -> None:
         """What the session layer does: number, store, then (here) keep it to read."""
