@@ -57,7 +57,7 @@ from gateway.fixmessage import Message
 from gateway.metrics import GatewayMetrics
 from gateway.routers import cancelled_child, fill_exec_id, parent_of
 from gateway.self_trade import OutsideChild, SelfTradeGuard
-from gateway.venue import mismatch_text, order_id_mismatch
+from gateway.venue import mismatch_text, order_id_mismatch, replaced_text
 from gateway.venue_config import SymbolSpec
 from gateway.venue_orders import (
     CANCELED,
@@ -259,6 +259,10 @@ class AlgoDesk:
             if (session, cl) in self._by_client:
                 self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID {cl}",
                                                   now, reason=CXL_DUPLICATE)], now)
+                return
+            if orig != p.order.cl_ord_id:  # a stale view (as Venue._target refuses it)
+                self.deliver([self._cancel_reject(
+                    p, cl, kind, replaced_text(orig, p.order.cl_ord_id), now)], now)
                 return
             p.pending_cl, p.pending_kind = cl, kind
             self._by_client[(session, cl)] = p

@@ -506,7 +506,8 @@ class Venue:
                 order_id: str | None = None) -> tuple[Order | None, CancelReject | None]:
         """The live order a cancel or replace names, or the reject to send instead (also
         when the request's ``expect`` (Symbol, Side) or ``order_id`` (37) is not the
-        order's: a client that confused two orders must not cancel the wrong one)."""
+        order's: a client that confused two orders must not cancel the wrong one; and when
+        ``orig`` is one of its earlier ClOrdIDs)."""
         order = self._orders.get((owner, orig))
         if (owner, cl_ord_id) in self._orders:
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
@@ -528,6 +529,12 @@ class Venue:
             state = {FILLED: "filled", CANCELED: "canceled"}.get(order.status, "done")
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
                                              CXL_TOO_LATE, f"order {orig} is already {state}",
+                                             now)
+        if orig != order.cl_ord_id:
+            # FIX: OrigClOrdID is the ClOrdID of the last accepted request, not an earlier
+            # one: a client acting on a stale view must not undo a replace it has not seen
+            return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
+                                             CXL_OTHER, replaced_text(orig, order.cl_ord_id),
                                              now)
         return order, None
 
@@ -602,6 +609,12 @@ class Venue:
 def order_id_mismatch(order_id: str, orig: str) -> str:
     """The Text refusing a cancel or replace whose OrderID (37) is not order ``orig``'s."""
     return f"OrderID (37) {order_id} does not match order {orig}"
+
+
+def replaced_text(orig: str, current: str) -> str:
+    """The Text refusing a cancel or replace whose OrigClOrdID (41) ``orig`` is one of the
+    order's earlier ClOrdIDs (``current`` is its latest)."""
+    return f"OrigClOrdID (41) {orig} was replaced: the order's ClOrdID is now {current}"
 
 
 def mismatch_text(symbol: str, side: Side, expect: tuple[str, Side] | None,

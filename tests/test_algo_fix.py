@@ -116,6 +116,10 @@ def test_replace_parent_quantity(clients: Callable[[str], Client]) -> None:
     if first[150] == "E":  # children were working: Pending Replace until they are out
         first = c2.expect("8", **{"11": "T3r", "41": "T3"})
     assert (first[150], first[38], first[151]) == ("5", "300", "300")
+    # OrigClOrdID must be the latest ClOrdID: a cancel from a stale view is refused
+    c2.msg(f"35=F|11=T3s|41=T3|54=1|55=MSFT|60={c2.ts()}")
+    rej = c2.expect("9", **{"11": "T3s", "434": "1", "102": "99"})
+    assert rej[58] == "OrigClOrdID (41) T3 was replaced: the order's ClOrdID is now T3r"
     c2.msg(f"35=F|11=T3c|41=T3r|54=1|55=MSFT|60={c2.ts()}")
     done = c2.expect("8", **{"11": "T3c", "41": "T3r"})
     if done[150] == "6":  # Pending Cancel while children are out

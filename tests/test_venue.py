@@ -226,6 +226,25 @@ def test_a_cancel_or_replace_whose_orderid_is_not_the_orders_is_an_unknown_order
     assert r.exec_type == CANCELED
 
 
+def test_a_cancel_or_replace_naming_an_earlier_clordid_is_refused() -> None:
+    """OrigClOrdID must be the ClOrdID of the last accepted request (FIX): a client acting
+    on a stale view must not overwrite a replace it has not seen yet."""
+    v = venue()
+    v.new_order(nos("C1", "a1", Side.BUY, 100, "10.00"), NOW)
+    v.replace("C1", "a2", "a1", 80, None, NOW)
+    for rej in (v.replace("C1", "a3", "a1", 200, D("10.01"), NOW)[0],
+                v.cancel("C1", "a4", "a1", NOW)[0]):
+        assert isinstance(rej, CancelReject)
+        assert (rej.reason, rej.ord_status, rej.orig_cl_ord_id) == (99, NEW, "a1")
+        assert rej.order_id == v.order("C1", "a2").order_id  # type: ignore[union-attr]
+        assert rej.text == "OrigClOrdID (41) a1 was replaced: the order's ClOrdID is now a2"
+    order = v.order("C1", "a2")
+    assert order is not None and (order.qty, order.price, order.cl_ord_id) == (
+        80, D("10.00"), "a2")
+    [r] = execs(v.cancel("C1", "a5", "a2", NOW))
+    assert (r.exec_type, r.orig_cl_ord_id) == (CANCELED, "a2")
+
+
 def test_replace_down_keeps_priority_and_up_loses_it() -> None:
     v = venue()
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
