@@ -425,8 +425,10 @@ class Venue:
         out: list[Report] = []
         resting = [(o, spec.to_ticks(o.price)) for o in self._live.values()
                    if o.symbol == symbol and o.price is not None]
-        # most aggressive first: highest buys, lowest sells
-        resting.sort(key=lambda ot: -(ot[1] or 0) if ot[0].side == Side.BUY else (ot[1] or 0))
+        # most aggressive first (highest buys, lowest sells), then in the book's queue order
+        # at a price: an order that lost its place (a replace) is behind those it went after
+        resting.sort(key=lambda ot: (-(ot[1] or 0) if ot[0].side == Side.BUY else (ot[1] or 0),
+                                     book.queue_position(ot[0].book_id).orders_ahead))
         for order, ticks in resting:
             if ticks is None:
                 continue

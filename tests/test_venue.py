@@ -282,6 +282,27 @@ def test_replace_to_a_crossing_price_trades() -> None:
     assert out[-1].ord_status == FILLED
 
 
+@pytest.mark.parametrize("replace", ["price", "quantity up"])
+def test_replayed_liquidity_that_crosses_fills_client_orders_in_queue_order(
+        replace: str) -> None:
+    """C1's order lost its place by a replace (a new price, or more quantity) after C2's
+    joined the level: a replayed sell crossing both fills C2 first, as a client's sell
+    would."""
+    v = venue()
+    book = v.books["AAPL"]
+    if replace == "price":
+        v.new_order(nos("C1", "a", Side.BUY, 100, "9.99"), NOW)
+        v.new_order(nos("C2", "b", Side.BUY, 100, "10.00"), NOW)
+        v.replace("C1", "a2", "a", 100, D("10.00"), NOW)
+    else:
+        v.new_order(nos("C1", "a", Side.BUY, 50, "10.00"), NOW)
+        v.new_order(nos("C2", "b", Side.BUY, 100, "10.00"), NOW)
+        v.replace("C1", "a2", "a", 100, None, NOW)
+    book.add(7, Side.SELL, 1000, 100)  # the feed rests it without matching
+    fills = [r for r in execs(v.uncross("AAPL", NOW)) if r.exec_type == TRADE]
+    assert [(r.owner, r.last_qty) for r in fills] == [("C2", 100)]
+
+
 def test_feed_liquidity_trades_and_a_level_the_feed_deletes_keeps_client_orders() -> None:
     v = venue()
     book = v.books["AAPL"]
