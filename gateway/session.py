@@ -507,7 +507,6 @@ class Session:
 
     def _on_frame(self, frame: Frame, now: datetime, out: Output) -> None:
         raw = frame.data
-        self.last_received = now
         # a Logout of ours before any Logon (a stop while the peer had not logged on) does
         # not make what follows a session's messages
         awaiting_logon = self.state in (State.AWAIT_LOGON, State.LOGON_SENT) or (
@@ -558,7 +557,9 @@ class Session:
             self._drain_queue(now, out)
             return
         # a sound message: the peer is alive, whatever it sends (QuickFIX's rule): our
-        # TestRequest no longer holds our Heartbeats back
+        # TestRequest no longer holds our Heartbeats back. Garbled or invalid input does not
+        # count: a peer sending only that would otherwise never be tested and timed out.
+        self.last_received = now
         self.test_request_sent_at = None
         msg_type = message.msg_type or ""
         if awaiting_logon and msg_type != "A":
@@ -644,6 +645,9 @@ class Session:
         msg_type, seq = message.msg_type, message.msg_seq_num
         if orig is None:
             problem = Reject(R.REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, msg_type, seq)
+            if self.state in (State.AWAIT_LOGON, State.LOGON_SENT):
+                # a Logon we cannot take, and no session yet to send a Reject in
+                self._stop(out, now, f"invalid Logon: {problem}")
             self._reject(out, now, problem, message)
             return False
         sent = message.sending_time
@@ -675,6 +679,16 @@ class Session:
         out.events.append(GapDetected(expected, seq))  # (once a gap, not once a held message)
         self._request_resend(expected, seq, now, out)
 
+    def _take_number(self, message: Message, now: datetime, out: Output) -> None:
+        """After acting on a message that is not held for its number (a Logon, a
+        ResendRequest): the expected number moves on, or if ``message`` is numbered above
+        it, it is held (its number used when the queue reaches it) and the gap asked for."""
+        seq = message.msg_seq_num or 0
+        if seq > self.store.next_target_seq:
+            self._target_too_high(message, seq, now, out)
+        else:
+            self._advance(out, now)
+
     def _request_resend(self, expected: int, received: int, now: datetime, out: Output) -> None:
         begin, end = request_range(expected, received, self.config.resend_chunk_size)
         self._send_admin(out, now, admin.resend_request(begin, end))
@@ -688,11 +702,13 @@ class Session:
         expected = self.store.next_target_seq
         end = self.resend_range[1]
         if end == 0 or expected > end:
-            if expected > self.resend_target:
+            # resend_target, the highest number held, is in the queue: once it is the
+            # expected one nothing more is missing, and a chunk stops before it
+            if expected >= self.resend_target:
                 self.resend_range = None
                 self.resend_target = 0
             elif end != 0 and self.state is State.ACTIVE:
-                self._request_resend(expected, self.resend_target + 1, now, out)  # next chunk
+                self._request_resend(expected, self.resend_target, now, out)  # next chunk
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
         queued = self._queued
@@ -708,7 +724,7 @@ class Session:
             message = self.queue.pop(expected, None)
             if message is None:
                 return
-            if message.msg_type == "A":  # acted on when it came (QuickFIX's nextQueued rule)
+            if message.msg_type in ("A", "2"):  # acted on when it came (QuickFIX's nextQueued)
                 self._advance(out, now)
                 continue
             self._handler(message.msg_type or "")(message, now, out, True)
@@ -793,11 +809,7 @@ class Session:
         self._go(Trigger.LOGON)
         self._was_logged_on = True
         out.events.append(LoggedOn(self.heartbeat_interval, reset_flag))
-        seq = message.msg_seq_num or 0
-        if seq > self.store.next_target_seq:
-            self._target_too_high(message, seq, now, out)
-        else:
-            self._advance(out, now)
+        self._take_number(message, now, out)
 
     def _credentials_ok(self, message: Message) -> bool:
         if self.config.username is None:
@@ -819,10 +831,14 @@ class Session:
         self._advance(out, now)
 
     def _on_reject(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
+        """Taken even when numbered too high (QuickFIX's rule); the expected number moves on
+        only when it is the expected one, so the gap before it is asked for at the next
+        message rather than passed over."""
         if not self._verify(message, now, out, too_high=False, too_low=True, queued=queued):
             return
         out.events.append(RejectReceived(message))
-        self._advance(out, now)
+        if message.msg_seq_num == self.store.next_target_seq:
+            self._advance(out, now)
 
     def _on_sequence_reset(self, message: Message, now: datetime, out: Output,
                            queued: bool) -> None:
@@ -841,7 +857,11 @@ class Session:
 
     def _on_resend_request(self, message: Message, now: datetime, out: Output,
                            queued: bool) -> None:
-        if not self._verify(message, now, out, too_high=False, too_low=False, queued=queued):
+        """Served even when numbered too high, then held (its number used when the queue
+        reaches it, as a Logon's) while the gap before it is asked for: the peer waits for
+        what it asked, whatever we missed (FIX test case 2b, QuickFIX/J). Too low without
+        PossDupFlag ends the session, as for any message."""
+        if not self._verify(message, now, out, too_high=False, too_low=True, queued=queued):
             return
         begin = message.body.get_int(admin.BEGIN_SEQ_NO) or 1
         end = message.body.get_int(admin.END_SEQ_NO) or 0
@@ -854,8 +874,7 @@ class Session:
                          message)
             return
         self._serve_resend(begin, end, now, out)
-        if seq == self.store.next_target_seq:
-            self._advance(out, now)
+        self._take_number(message, now, out)
 
     def _serve_resend(self, begin: int, end: int, now: datetime, out: Output) -> None:
         """Plan the resend of ``begin``..``end`` (0: to the last sent) and write its first

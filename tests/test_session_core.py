@@ -229,6 +229,98 @@ def test_garbled_message_does_not_consume_a_number(active: tuple[Session, Peer])
     assert len(s.data_received(good, T0).app_messages()) == 1
 
 
+def test_garbled_input_alone_does_not_keep_a_silent_peer_alive(
+        active: tuple[Session, Peer]) -> None:
+    """Only a sound message shows the peer alive (QuickFIX's rule): a peer sending nothing
+    but bad checksums still gets our TestRequest and is disconnected when it goes
+    unanswered."""
+    s, peer = active
+    sent: list[str] = []
+    for k in range(1, 9):
+        at = T0 + timedelta(seconds=10 * k)
+        s.data_received(peer.msg("35=0", now=at, seq=2, checksum=1), at)
+        out = s.on_timer(at)
+        sent += types(out)
+        if out.disconnect:
+            break
+    assert sent == ["0", "1"] and s.state is State.DISCONNECTED
+
+
+def test_a_reject_numbered_too_high_leaves_the_gap_before_it_to_be_asked_for(
+        active: tuple[Session, Peer]) -> None:
+    """A Reject is taken when it comes, but its number is not the expected one: 2 and 3
+    never arrived, so the next message asks for them from 2 (QuickFIX moves on only for
+    the expected number; moving on by one had lost message 2 for good)."""
+    s, peer = active
+    peer.msg(nos("LOST2"), now=T0)
+    peer.msg(nos("LOST3"), now=T0)
+    out = s.data_received(peer.msg("35=3|45=1|58=x", now=T0), T0)  # 4
+    assert out.data == [] and s.store.next_target_seq == 2
+    out = s.data_received(peer.msg(nos("N5"), now=T0), T0)
+    rr = fields(out.data[0])
+    assert (rr[35], rr[7], rr[16]) == ("2", "2", "0")
+
+
+def test_a_resend_request_numbered_too_high_is_served_then_its_gap_asked_for(
+        active: tuple[Session, Peer]) -> None:
+    """FIX test case 2b for a ResendRequest (QuickFIX/J's QFJ-673): the peer gets what it
+    asked for at once, we ask for the gap before the request, and the request, held, is
+    not served a second time when the gap is filled."""
+    s, peer = active
+    s.send(_order("O1"), T0)  # our 2
+    peer.msg(nos("LOST2"), now=T0)
+    out = s.data_received(peer.msg("35=2|7=2|16=0", now=T0), T0)  # 3, too high
+    got = [fields(raw) for raw in out.data]
+    assert [(f[35], f.get(11), f.get(7)) for f in got] == [("D", "O1", None), ("2", None, "2")]
+    assert (got[1][16], s.store.next_target_seq) == ("0", 2)
+    fill = peer.msg("35=4|123=Y|36=3", seq=2, now=T0, header=f"43=Y|122={ts(T0)}")
+    out = s.data_received(fill, T0)
+    assert out.data == [] and s.store.next_target_seq == 4 and not s.queue
+    assert s.resend_range is None
+
+
+def test_a_resend_request_numbered_too_low_without_possdup_logs_out(
+        active: tuple[Session, Peer]) -> None:
+    """As for any message (QuickFIX/J's QFJ-653): served, it had let a peer whose numbers
+    went wrong carry on."""
+    s, peer = active
+    s.send(_order("O1"), T0)
+    s.data_received(peer.msg(nos("A"), now=T0), T0)  # 2
+    out = s.data_received(peer.msg("35=2|7=1|16=0", seq=2, now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect
+    assert fields(out.data[0])[58] == "MsgSeqNum too low, expecting 3 but received 2"
+
+
+def test_a_possdup_logon_without_orig_sending_time_disconnects_without_a_reject() -> None:
+    """Before logon there is no session to send a Reject in (QuickFIX/J cannot): the
+    Reject had used our number 1 and left the session waiting for a Logon half-open."""
+    s = acceptor()
+    s.connection_made(T0)
+    out = s.data_received(Peer().logon(now=T0, header="43=Y"), T0)
+    assert out.data == [] and out.disconnect and s.state is State.DISCONNECTED
+    assert s.store.next_sender_seq == 1
+
+
+def test_chunked_resend_requests_stop_before_the_message_held() -> None:
+    """resend_chunk_size 2, 11 held while 2 was expected: chunks 2-3, 4-5, 6-7, 8-9, then
+    10 alone, not 10-11: 11 is held, and goes on once 10 is in, with no request after."""
+    s = acceptor(resend_chunk_size=2)
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    asked = [(f[7], f[16]) for f in map(fields, s.data_received(
+        peer.msg(nos("HELD"), seq=11, now=T0), T0).data)]
+    taken: list[str] = []
+    for n in range(2, 11):
+        out = s.data_received(
+            peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}"), T0)
+        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+        taken += [m.body.get_str(11) or "" for m in out.app_messages()]
+    assert asked == [("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("10", "10")]
+    assert taken == [*(f"R{n}" for n in range(2, 11)), "HELD"]
+    assert s.store.next_target_seq == 12 and s.resend_range is None
+
+
 def test_bad_compid_rejected_and_logged_out(active: tuple[Session, Peer]) -> None:
     s, peer = active
     out = s.data_received(peer.msg(nos() + "|", now=T0) .replace(b"49=TW", b"49=XX"), T0)
@@ -380,7 +472,7 @@ def test_admin_messages_behind_a_resend_survive_a_second_resend_request(
     s.data_received(peer.msg("35=1|112=T1", now=T0), T0)  # Heartbeat 7, behind
     peer.seq += 3
     s.data_received(peer.msg("35=0", now=T0), T0)  # too high: our ResendRequest 8, behind
-    again = s.data_received(peer.msg("35=2|7=2|16=0", seq=3, now=T0), T0)
+    again = s.data_received(peer.msg("35=2|7=2|16=0", seq=4, now=T0), T0)  # the expected
     got = [(f[34], f[35], f.get(43), f.get(112), f.get(7)) for f in _drain(s, again, T0)]
     assert got == [*((str(n), "D", "Y", None, None) for n in range(2, 7)),
                    ("7", "0", None, "T1", None), ("8", "2", None, None, "4")]
