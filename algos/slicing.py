@@ -21,10 +21,11 @@ Within slice ``i`` (times relative to its start, ``L`` its length):
   whatever is still short of ``target(i)`` crosses the spread: children resting at a worse
   price are cancelled and, once the venue confirms, re-sent at the far touch, DAY;
 * a child left behind by a moving market is repriced once it has rested ``L / 10``;
-* from ``catch-up`` (``end - min(L / 4, 60 s)``) the target is the whole quantity: the rest
-  goes as IOC at the far touch, once per new snapshot (an IOC's unfilled part comes back and
-  is retried when the book changes, not in a loop); if the far touch is beyond the limit,
-  as DAY at the limit instead.
+* from ``catch-up`` (``end - min(L / 4, 60 s)``, ``L`` here the slice length over the
+  parent's whole window, also for one built for a replace) the target is the whole
+  quantity: the rest goes as IOC at the far touch, once per new snapshot (an IOC's unfilled
+  part comes back and is retried when the book changes, not in a loop); if the far touch
+  is beyond the limit, as DAY at the limit instead.
 
 Every price is capped by the parent's limit (a buy never above it, a sell never below) and
 rounded to the tick away from the far side. Quantities are whole lots except the parent's
@@ -94,6 +95,12 @@ _PARAMS = ("MaxChildQty", "Slices", "UseModel")
 #: The most slices a parent may ask for (one every 2.3 s of a 6.5-hour day): the schedule's
 #: work grows with the count, and a client's 848=Slices=100000000 stalled the venue a minute.
 MAX_SLICES = 10_000
+
+
+def _default_slices(window: timedelta) -> int:
+    """The slice count when ``Slices`` is not given: one per :data:`DEFAULT_SLICE`, capped as
+    a given count is (an ExpireTime years ahead is no reason for a million slices)."""
+    return min(MAX_SLICES, max(1, round(window / DEFAULT_SLICE)))
 
 
 class StrategyParameterError(ValueError):
@@ -190,9 +197,7 @@ class SlicedStrategy:
             raise StrategyParameterError(f"{self.name}: the end time must be after now")
         self.base = min(ctx.state.filled, parent.qty)
         window = parent.end - self.start
-        # the default is capped as a given count is: an ExpireTime years ahead is no reason
-        # for a million slices
-        self.slices = params.slices or min(MAX_SLICES, max(1, round(window / DEFAULT_SLICE)))
+        self.slices = params.slices or _default_slices(window)
         self.slice_len = window / self.slices
         lot = parent.lot_size
         if params.max_child_qty is not None and params.max_child_qty < lot:
@@ -201,7 +206,11 @@ class SlicedStrategy:
         self.max_child = (params.max_child_qty // lot * lot if params.max_child_qty
                           else parent.qty)
         self.model = (model or FillOverlay()) if params.use_model else None
-        self.catch_up_at = parent.end - min(self.slice_len / 4, _CATCH_UP_MAX)
+        # the parent's, whenever this was built: planned from a replace's time left (shorter
+        # slices), a replace late in the window had moved it to the last instants
+        whole = parent.end - parent.start
+        whole_slice = whole / (params.slices or _default_slices(whole))
+        self.catch_up_at = parent.end - min(whole_slice / 4, _CATCH_UP_MAX)
         self.min_rest = self.slice_len / 10
         # The strategy is asked about the slice and its crossing point several times per
         # market update: slice_at keeps its last answer with the span it holds for, and

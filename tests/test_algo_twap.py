@@ -3,6 +3,7 @@ limits, lots, MaxChildQty, and bad parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -83,6 +84,29 @@ def test_catch_up_sends_the_rest_ioc_when_liquidity_allows() -> None:
     assert all(o.time >= catch_up.catch_up_at for o in iocs)
     done = h.done()
     assert done is not None and done.reason == "filled"
+
+
+def test_a_replace_late_in_the_window_keeps_the_parents_catch_up() -> None:
+    """A limit-only replace at 9:48 of a 10-minute parent (catch-up from 9:45): the strategy
+    rebuilt over the 12 s left keeps the parent's catch-up point and sends the rest IOC as
+    liquidity shows; planned from the time left (slices of 1.2 s) it had moved catch-up to
+    9:59.7 and left the parent 200 short."""
+    venue = Venue(ask_qty=0)
+    h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
+    h.run(T0 + 9 * MIN + 48 * SEC)
+    h.runner.replace(dataclasses.replace(h.runner.parent, id="P1b", limit=Decimal("10.06")),
+                     h.now)
+    venue.deliver()
+    rebuilt = h.runner.strategy
+    assert isinstance(rebuilt, Twap) and rebuilt.catch_up_at == T0 + 10 * MIN - 15 * SEC
+
+    def sellers(h: Harness) -> None:
+        if h.now >= T0 + 9 * MIN + 50 * SEC:
+            venue.ask_qty = 100  # a little each second
+
+    h.run(T0 + 10 * MIN + SEC, before=sellers)
+    done = h.done()
+    assert done is not None and (done.reason, h.filled) == ("filled", 1000)
 
 
 def test_catch_up_beyond_the_limit_waits_at_the_limit_then_expires() -> None:
