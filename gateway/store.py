@@ -764,35 +764,49 @@ def fsync_dir(path: Path) -> None:
 
 def _next_intact(path: Path, bad: int) -> int | None:
     """Where the first intact record after the failed one at ``bad`` starts, or None: a
-    torn end has none. A failed record whose header is sound and whose length runs past
-    the file's end is a write cut short (its payload is not searched: it may hold bytes
-    that look like records). Otherwise where its length says it ends, then each offset up
-    to the longest a record can be whose kind byte is a record's (found by a regular
-    expression, not a Python loop: a zero-filled tail has none)."""
+    torn end has none. Where its length says it ends, if an intact record starts there;
+    else each offset up to the longest a record can be whose kind byte is a record's
+    (found by a regular expression, not a Python loop: a zero-filled tail has none).
+
+    A failed record whose header is sound and whose length runs past the file's end is a
+    write cut short, unless the records found after it are intact all the way to the
+    file's end: then its length was damaged, and cutting there would forget messages that
+    went out. A torn write's payload may hold bytes that look like records (a data field),
+    but not a chain of them ending exactly where the crash cut the file."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
             view = memoryview(data)
             try:
                 head = _HEAD.size
+                torn = False
                 if bad + head <= size:
                     length: int
                     kind: int
                     length, _, kind, _ = _HEAD.unpack_from(view, bad)
                     sound = _SENT <= kind <= _CARRIED and length <= _MAX_RECORD
                     claimed = bad + head + length
-                    if sound and claimed > size:
-                        return None
-                    if sound and _intact_at(view, claimed, size):
+                    torn = sound and claimed > size
+                    if sound and not torn and _intact_at(view, claimed, size):
                         return claimed
                 last = min(size - head, bad + head + _MAX_RECORD)
                 for m in _KIND_BYTE.finditer(data, bad + 1 + 8, last + 8 + 1):
                     pos = m.start() - 8
-                    if _intact_at(view, pos, size):
+                    if _intact_at(view, pos, size) and (
+                            not torn or _intact_to_end(view, pos, size)):
                         return pos
                 return None
             finally:
                 view.release()
+
+
+def _intact_to_end(view: memoryview, pos: int, size: int) -> bool:
+    """Whether intact records follow one another from ``pos`` to exactly the file's end."""
+    while pos < size:
+        if not _intact_at(view, pos, size):
+            return False
+        pos += _HEAD.size + _HEAD.unpack_from(view, pos)[0]
+    return True
 
 
 #: a record's kind byte (at offset 8 of its header), for _next_intact's search

@@ -143,12 +143,14 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
     assert b.next_sender_seq == 2
 
 
-@pytest.mark.parametrize("where", ["payload", "length"])
+@pytest.mark.parametrize("where", ["payload", "length", "length past the end"])
 def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
         tmp_path: Path, where: str) -> None:
     """One flipped byte in the middle of the file: recovery took it for a torn end and cut
     the file there, so the store forgot the messages sent after it and used their sequence
-    numbers again. Only the damaged record goes; what follows is kept, and said."""
+    numbers again. Only the damaged record goes; what follows is kept, and said. Also when
+    the damaged length runs past the file's end, as a torn write's does: the intact records
+    after it, to the end of the file, show it is not one."""
     path = tmp_path / "s.store"
     a = FileStore(path, fsync="never", now=T0)
     offsets = []
@@ -158,7 +160,8 @@ def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
     a.close()
     data = bytearray(path.read_bytes())
     bad = offsets[20]  # the record of message 21
-    data[bad + (20 if where == "payload" else 0)] ^= 0x40
+    at, bit = {"payload": (20, 0x40), "length": (0, 0x40), "length past the end": (2, 0x01)}[where]
+    data[bad + at] ^= bit  # (the last: 65,536 bytes more than the file holds)
     path.write_bytes(bytes(data))
     b = FileStore(path)
     assert b.next_sender_seq == 41  # no number that went out is used again
