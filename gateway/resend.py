@@ -42,6 +42,19 @@ class GapFill:
     new_seq_no: int
 
 
+@dataclass(frozen=True, slots=True)
+class Unplanned:
+    """Numbers ``begin``..``end`` of a resend, planned as the resend reaches them: a window
+    at a time, with :func:`plan_resend` given ``next_sender_seq`` as it was when the resend
+    was asked for (so the last window's gap fill runs where the whole plan's would). A day
+    planned whole at every ResendRequest held up every session for tens of milliseconds a
+    request, and held the day's messages in memory."""
+
+    begin: int
+    end: int
+    next_sender_seq: int
+
+
 POSS_DUP_FLAG = 43
 SENDING_TIME = 52
 ORIG_SENDING_TIME = 122

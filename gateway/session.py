@@ -62,6 +62,7 @@ from gateway.resend import (
     ADMIN_MSG_TYPES,
     GapFill,
     Resend,
+    Unplanned,
     plan_resend,
     possdup_copy,
     request_range,
@@ -141,6 +142,9 @@ class GapDetected:
 
 @dataclass(frozen=True, slots=True)
 class ResendServed:
+    """What went out for a ResendRequest (its range as asked, or as merged with a resend
+    it took over), once all of it is written or another ResendRequest takes it over."""
+
     begin: int
     end: int
     resent: int  # messages resent (PossDup copies)
@@ -261,8 +265,10 @@ class Session:
         self._reset_on_logon_done = False
         # a resend being served (its steps, then the messages sent behind it, as number and
         # bytes), in sequence order: see send_owed
-        self._owed: deque[Resend | GapFill | tuple[int, bytes]] = deque()
+        self._owed: deque[Resend | GapFill | Unplanned | tuple[int, bytes]] = deque()
         self._owed_bytes = 0  # the messages' bytes, part of the peer's unread output
+        self._resending: _Resending | None = None  # what ResendServed tells once it is done
+        self._resend_asked = False  # a ResendRequest in the read being processed
 
     @property
     def logged_on(self) -> bool:
@@ -324,6 +330,9 @@ class Session:
                     self._on_frame(frame, now, out)
                 if self._is_down():
                     return out
+        if self._resend_asked:  # its first slice, once for all the requests of this read
+            self._resend_asked = False
+            self._write_owed(out, now)
         return out
 
     def _is_down(self) -> bool:
@@ -877,8 +886,9 @@ class Session:
         self._take_number(message, now, out)
 
     def _serve_resend(self, begin: int, end: int, now: datetime, out: Output) -> None:
-        """Plan the resend of ``begin``..``end`` (0: to the last sent) and write its first
-        slice; the transport asks for the rest with :meth:`send_owed`."""
+        """Plan the resend of ``begin``..``end`` (0: to the last sent); its first slice is
+        written once the read is processed (:meth:`data_received`), the rest when the
+        transport asks (:meth:`send_owed`)."""
         next_seq = self.store.next_sender_seq
         last = next_seq - 1
         # Messages sent behind a resend still being served were never written: they go out
@@ -894,38 +904,68 @@ class Session:
                 begin = min(max(begin, 1), _owed_seq(steps[0]))
                 asked_end = max(asked_end, _owed_seq(steps[-1], last=True))
             end = min(asked_end, limit)
-        plan = (plan_resend(begin, end, next_seq, self.store.sent(begin, end or next_seq))
-                if end == 0 or begin <= end else [])
-        self._drop_owed()
-        self._owed.extend(plan)
+        first, upto = max(begin, 1), last if end == 0 or end > last else end
+        self._owed.clear()
+        if first <= upto and (end == 0 or begin <= end):  # planned as it is written
+            self._owed.append(Unplanned(first, upto, next_seq))
         self._owed.extend(behind)
         self._owed_bytes = sum(len(raw) for _, raw in behind)
-        fills = [step for step in plan if isinstance(step, GapFill)]
-        # (the messages the gap fills stand for, not the SequenceResets themselves)
-        out.events.append(ResendServed(begin, end, len(plan) - len(fills),
-                                       sum(f.new_seq_no - f.seq for f in fills)))
-        self._write_owed(out, now)
+        taken_over = self._resending
+        if taken_over is not None and (taken_over.resent or taken_over.gap_filled):
+            out.events.append(taken_over.served())  # what went out for it, told now
+        self._resending = _Resending(begin, end)
+        # written when the read is processed: a burst of requests (a peer that asks again
+        # and again) costs one slice, not one each
+        self._resend_asked = True
 
     def _drop_owed(self) -> None:
         self._owed.clear()
         self._owed_bytes = 0
+        self._resending = None
+        self._resend_asked = False
 
     def _write_owed(self, out: Output, now: datetime) -> None:
         """Up to :attr:`resend_slice` owed messages into ``out``, ending after the one that
         reaches :attr:`resend_slice_bytes`: resent ones with PossDupFlag=Y and
         OrigSendingTime, gap fills, then the raw messages sent behind the resend."""
         owed = self._owed
-        if not owed:
-            return
-        stamp = format_utc_timestamp(now, self.precision)
-        size = 0
-        for _ in range(min(self.resend_slice, len(owed))):
-            if size >= self.resend_slice_bytes:
-                break
-            raw = self._owed_message(owed.popleft(), stamp, now)
-            out.data.append(raw)
-            size += len(raw)
-        self.last_sent = now
+        resending = self._resending
+        if owed:
+            stamp = format_utc_timestamp(now, self.precision)
+            size = 0
+            for _ in range(self.resend_slice):
+                if not owed or size >= self.resend_slice_bytes:
+                    break
+                step = owed.popleft()
+                if isinstance(step, Unplanned):
+                    step = self._plan_window(step)
+                if resending is not None and not isinstance(step, tuple):
+                    if isinstance(step, GapFill):  # (the numbers it stands for)
+                        resending.gap_filled += step.new_seq_no - step.seq
+                    else:
+                        resending.resent += 1
+                raw = self._owed_message(step, stamp, now)
+                out.data.append(raw)
+                size += len(raw)
+            self.last_sent = now
+        if resending is not None and (not owed or isinstance(owed[0], tuple)):
+            self._resending = None  # all planned is written: what follows was sent behind it
+            out.events.append(resending.served())
+
+    def _plan_window(self, unplanned: Unplanned) -> Resend | GapFill:
+        """Plan the next :attr:`resend_slice` numbers of ``unplanned`` from the store, put
+        the steps (and what is left unplanned) at the front of what is owed, and take the
+        first."""
+        begin, end = unplanned.begin, unplanned.end
+        upto = min(end, begin + self.resend_slice - 1)
+        steps: list[Resend | GapFill | Unplanned] = [*plan_resend(
+            begin, upto, unplanned.next_sender_seq, self.store.sent(begin, upto))]
+        if upto < end:
+            steps.append(Unplanned(upto + 1, end, unplanned.next_sender_seq))
+        self._owed.extendleft(reversed(steps[1:]))
+        first = steps[0]
+        assert not isinstance(first, Unplanned)  # plan_resend plans at least one step
+        return first
 
     def _owed_message(self, step: Resend | GapFill | tuple[int, bytes], stamp: str,
                       now: datetime) -> bytes:
@@ -1012,10 +1052,26 @@ class Session:
             self._send_admin(out, now, admin.heartbeat())
 
 
-def _owed_seq(item: Resend | GapFill | tuple[int, bytes], *, last: bool = False) -> int:
+def _owed_seq(item: Resend | GapFill | Unplanned | tuple[int, bytes], *,
+              last: bool = False) -> int:
     """The first (``last``: the last) sequence number an owed item writes."""
     if isinstance(item, tuple):
         return item[0]
     if isinstance(item, GapFill):
         return item.new_seq_no - 1 if last else item.seq
+    if isinstance(item, Unplanned):
+        return item.end if last else item.begin
     return item.seq
+
+
+@dataclass(slots=True)
+class _Resending:
+    """The resend being served: the range asked for, and what has gone out for it."""
+
+    begin: int
+    end: int
+    resent: int = 0
+    gap_filled: int = 0
+
+    def served(self) -> ResendServed:
+        return ResendServed(self.begin, self.end, self.resent, self.gap_filled)

@@ -18,6 +18,7 @@ from gateway.session import (
     Output,
     Received,
     RejectSent,
+    ResendServed,
     Session,
 )
 from gateway.session_state import State
@@ -422,6 +423,64 @@ def test_a_long_resend_comes_a_slice_at_a_time_and_later_messages_after_it(
                    ("D", "9", None, "LATE")]
     assert not s.owes and s.owed_bytes == 0
     assert s.send(_order("NEXT"), T0).data != []  # written at once again
+
+
+def test_a_resend_is_planned_a_slice_at_a_time_whatever_its_range(
+        active: tuple[Session, Peer]) -> None:
+    """A day of messages asked for again and again: each ResendRequest reads the store
+    for the slice it writes, not for the whole range (planning all of it at every request
+    held every session up for tens of milliseconds a request). What is written is still
+    the whole plan: each order once, PossDup, every number covered, runs of admin messages
+    gap-filled, and ResendServed told once it is written. Asked many times in one read,
+    one slice is written, not one a request."""
+    s, peer = active
+    s.resend_slice = 7
+    for i in range(300):
+        if i % 10 in (3, 4, 5):  # runs of admin messages, across slice boundaries too
+            s.send(admin.heartbeat(None), T0)
+        else:
+            s.send(_order(f"O{i}"), T0)
+    read = 0
+    sent = s.store.sent
+
+    def counting(begin: int, end: int):  # type: ignore[no-untyped-def]
+        nonlocal read
+        for message in sent(begin, end):
+            read += 1
+            yield message
+
+    s.store.sent = counting  # type: ignore[method-assign]
+    for i in range(20):  # a peer asking the same again while the first is served
+        out = s.data_received(peer.msg("35=2|7=1|16=0", now=T0), T0)
+        assert len(out.data) == 7  # the restart's first slice, and what the last one wrote
+        served = [e for e in out.events if isinstance(e, ResendServed)]
+        # (a ResendRequest during a resend covers both: to 301 here, the last sent)
+        assert served == ([ResendServed(1, 0 if i == 1 else 301, 5, 4)] if i else [])
+    # at most two windows of 7 numbers a slice (gap fills make a window fewer messages),
+    # not the 301 numbers each request covers
+    assert read <= 20 * 2 * 7
+    read = 0
+    burst = b"".join(peer.msg("35=2|7=1|16=0", now=T0) for _ in range(50))
+    out = s.data_received(burst, T0)  # asked 50 times in one read: one slice written
+    assert len(out.data) == 7 and read <= 2 * 7
+    assert [e for e in out.events if isinstance(e, ResendServed)] == [
+        ResendServed(1, 301, 5, 4)]  # the last one's; those that wrote nothing say nothing
+    got = [fields(raw) for raw in out.data]
+    events = []
+    while s.owes:
+        more = s.send_owed(T0)
+        got += [fields(raw) for raw in more.data]
+        events += more.events
+    covered = []
+    for f in got:
+        last_of = int(f[36]) - 1 if f[35] == "4" else int(f[34])
+        covered += range(int(f[34]), last_of + 1)
+        assert f[43] == "Y"
+    assert covered == list(range(1, 302))
+    assert [f[11] for f in got if f[35] == "D"] == [
+        f"O{i}" for i in range(300) if i % 10 not in (3, 4, 5)]
+    assert [e for e in events if isinstance(e, ResendServed)] == [ResendServed(1, 301, 210, 91)]
+    assert read <= 2 * 7 + 301
 
 
 def _resending(s: Session, peer: Peer, request: str) -> list[str]:
