@@ -58,6 +58,7 @@ from gateway import admin
 from gateway.codec import decode, encode, encode_flat
 from gateway.config import APPL_VER_IDS, SessionConfig
 from gateway.fixmessage import MSG_SEQ_NUM, Field, Message, to_bytes
+from gateway.msglog import wire_text
 from gateway.resend import (
     ADMIN_MSG_TYPES,
     GapFill,
@@ -572,8 +573,11 @@ class Session:
         self.test_request_sent_at = None
         msg_type = message.msg_type or ""
         if awaiting_logon and msg_type != "A":
-            if msg_type == "5":
-                out.events.append(LoggedOut(message.body.get_str(58) or ""))
+            if msg_type == "5":  # a refusal: its Text is the reason the operator needs
+                text = message.body.get_str(58) or ""
+                out.events.append(LoggedOut(text))
+                self._stop(out, now, f"first message is a Logout, not a Logon: "
+                                     f"{wire_text(text) if text else 'no Text (58)'}")
             self._stop(out, now, f"first message is {msg_type!r}, not a Logon")
         self._dispatch(message, msg_type, now, out)
 

@@ -216,7 +216,8 @@ def test_an_initiator_whose_logon_is_refused_says_so_once(tmp_path: Path) -> Non
         tmp_path, lambda: Peer(sender="ISLD", target="TW").msg("35=5|58=not now"), 3)
     told = [n for n in notices if "but not logged on" in n]
     assert len(told) == 1, notices
-    assert f"connected to 127.0.0.1:{port} but not logged on (first message is '5'" in told[0]
+    assert (f"connected to 127.0.0.1:{port} but not logged on (first message is a Logout, "
+            "not a Logon: 'not now')") in told[0]
 
 
 def test_initiator_retries_until_the_acceptor_appears(tmp_path: Path) -> None:
