@@ -423,15 +423,20 @@ class Venue:
         book = self.books[symbol]
         spec = self.specs[symbol]
         out: list[Report] = []
-        resting = [(o, spec.to_ticks(o.price)) for o in self._live.values()
-                   if o.symbol == symbol and o.price is not None]
+        # Only the orders the book's far side crosses now: taking the feed's liquidity only
+        # moves that side away, so no other order can come to cross (and the queue positions
+        # below are asked for these alone: each walks its level, on every market update).
+        bbo = book.bbo()
+        resting = [(o, ticks) for o in self._live.values()
+                   if o.symbol == symbol and o.price is not None
+                   and (ticks := spec.to_ticks(o.price)) is not None
+                   and (bbo.ask_qty > 0 and ticks >= bbo.ask_price if o.side == Side.BUY
+                        else bbo.bid_qty > 0 and ticks <= bbo.bid_price)]
         # most aggressive first (highest buys, lowest sells), then in the book's queue order
         # at a price: an order that lost its place (a replace) is behind those it went after
-        resting.sort(key=lambda ot: (-(ot[1] or 0) if ot[0].side == Side.BUY else (ot[1] or 0),
+        resting.sort(key=lambda ot: (-ot[1] if ot[0].side == Side.BUY else ot[1],
                                      book.queue_position(ot[0].book_id).orders_ahead))
         for order, ticks in resting:
-            if ticks is None:
-                continue
             buy = order.side == Side.BUY
             while order.book_id in self._live:
                 bbo = book.bbo()
