@@ -354,9 +354,13 @@ class AlgoDesk:
                     raise RequestError(f"a replace cannot change {name} ({tag}) {has} to "
                                        f"{asked}: cancel the order and send a new one")
             parsed = parse_parent(message, self.symbols[symbol], now, self.default_window)
-            # a replace that leaves out the window or parameters keeps the current ones
-            new = ParentOrder(**{**_fields(parsed), "id": old.id,
-                                 "start": parsed.start if 168 in body else old.start,
+            # a replace that leaves out the window or parameters keeps the current ones; an
+            # EffectiveTime already past (repeated from the order, as order systems do) keeps
+            # a window that has begun where it began (its catch-up comes from it), and starts
+            # one that has not now
+            start = (parsed.start if 168 in body and parsed.start > now
+                     else min(old.start, now) if 168 in body else old.start)
+            new = ParentOrder(**{**_fields(parsed), "id": old.id, "start": start,
                                  "end": parsed.end if 126 in body else old.end,
                                  "params": parsed.params or old.params,
                                  "participation": parsed.participation if 849 in body

@@ -508,3 +508,42 @@ def test_a_report_with_a_quantity_no_order_could_have_is_refused_not_half_read(
     assert "cannot be read" in capsys.readouterr().err
     assert [m.body.get_str(11) for m in client.sent] == ["P1"], "no fill reached the parent"
     assert app.books["AAPL"].levels["0"] == {}  # the level of 2.5 shares was left out
+
+
+@pytest.mark.parametrize("effective", ["absent", "repeated", "future"])
+def test_a_parent_replace_keeps_its_window_start_unless_it_moves_it_forward(
+        effective: str) -> None:
+    """A replace at 9:48 of a 10-minute TWAP (catch-up from 9:45): without EffectiveTime
+    (168), or with the parent's own repeated (order systems stamp it with the order's
+    creation), the window keeps its start and the catch-up stays at 9:45; taking the
+    repeated, past EffectiveTime as "now" had started the window at 9:48 and moved the
+    catch-up to its last instants. One in the future starts the window there."""
+    app, venue = _app()
+    client = _parent(app, venue, qty=1000, slices=10, seconds=600)
+    venue.logged_on = False  # no children go out: the replace applies at once
+    now = NOW
+    while now < NOW + timedelta(minutes=9, seconds=48):
+        now += timedelta(seconds=1)
+        app.on_timer(now)
+    [p] = app.desk.parents.values()
+    assert p.runner.strategy.catch_up_at == NOW + timedelta(minutes=9, seconds=45)
+
+    def stamp(t: datetime) -> str:
+        return t.strftime("%Y%m%d-%H:%M:%S")
+
+    starts = {"absent": None, "repeated": NOW, "future": NOW + timedelta(minutes=9, seconds=50)}
+    given = starts[effective]
+    extra = f"|168={stamp(given)}" if given is not None else ""
+    app.on_message(client, message(
+        f"35=G|11=P1r|41=P1|54=1|38=1000|40=1|55=AAPL|59=0|60={stamp(now)}|847=1001|"
+        f"848=Slices=10|126={stamp(NOW + timedelta(minutes=10))}{extra}"), now)
+    for m in [m for m in venue.sent if m.msg_type == "D"]:  # the children's cancels done
+        app.on_message(venue, child_report(m.body.get_str(11) or "",
+                                           "150=4|39=4|151=0|14=0|6=0",
+                                           int(m.body.get_str(38) or 0)), now)
+    assert client.sent[-1].body.get_str(150) == "5"  # Replaced
+    start = given if effective == "future" else NOW
+    assert p.runner.parent.start == start
+    whole_slice = (NOW + timedelta(minutes=10) - start) / 10
+    assert p.runner.strategy.catch_up_at == NOW + timedelta(minutes=10) - min(
+        whole_slice / 4, timedelta(seconds=60))
