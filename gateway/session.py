@@ -695,11 +695,13 @@ class Session:
     def _take_number(self, message: Message, now: datetime, out: Output) -> None:
         """After acting on a message that is not held for its number (a Logon, a
         ResendRequest): the expected number moves on, or if ``message`` is numbered above
-        it, it is held (its number used when the queue reaches it) and the gap asked for."""
+        it, it is held (its number used when the queue reaches it) and the gap asked for;
+        one below it (a PossDup ResendRequest) changes nothing."""
         seq = message.msg_seq_num or 0
-        if seq > self.store.next_target_seq:
+        expected = self.store.next_target_seq
+        if seq > expected:
             self._target_too_high(message, seq, now, out)
-        else:
+        elif seq == expected:
             self._advance(out, now)
 
     def _request_resend(self, expected: int, received: int, now: datetime, out: Output) -> None:
@@ -720,7 +722,8 @@ class Session:
             if expected >= self.resend_target:
                 self.resend_range = None
                 self.resend_target = 0
-            elif end != 0 and self.state is State.ACTIVE:
+            elif end != 0 and self.state is State.ACTIVE and expected not in self.queue:
+                # (a held message next: the queue takes it, and comes back here after it)
                 self._request_resend(expected, self.resend_target, now, out)  # next chunk
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
@@ -873,8 +876,11 @@ class Session:
         """Served even when numbered too high, then held (its number used when the queue
         reaches it, as a Logon's) while the gap before it is asked for: the peer waits for
         what it asked, whatever we missed (FIX test case 2b, QuickFIX/J). Too low without
-        PossDupFlag ends the session, as for any message."""
-        if not self._verify(message, now, out, too_high=False, too_low=True, queued=queued):
+        PossDupFlag ends the session, as for any message; with it, it is served all the
+        same (a peer asking again for what it still lacks: QuickFIX/J's QFJ-673) and its
+        number, already used, is not used again."""
+        if not self._verify(message, now, out, too_high=False, too_low=not message.poss_dup,
+                            queued=queued):
             return
         begin = message.body.get_int(admin.BEGIN_SEQ_NO) or 1
         end = message.body.get_int(admin.END_SEQ_NO) or 0

@@ -292,6 +292,20 @@ def test_a_resend_request_numbered_too_low_without_possdup_logs_out(
     assert fields(out.data[0])[58] == "MsgSeqNum too low, expecting 3 but received 2"
 
 
+def test_a_resend_request_numbered_too_low_with_possdup_is_served(
+        active: tuple[Session, Peer]) -> None:
+    """A peer sending its ResendRequest again (PossDupFlag=Y) still lacks what it asked for
+    (QuickFIX/J's QFJ-673): served, and the number it had used is not used again."""
+    s, peer = active
+    for cl in ("O0", "O1", "O2"):
+        s.send(_order(cl), T0)  # our 2-4
+    s.data_received(peer.msg("35=0", now=T0), T0)  # the peer's 2
+    again = peer.msg("35=2|7=2|16=0", seq=2, now=T0, header=f"43=Y|122={ts(T0)}")
+    out = s.data_received(again, T0)
+    assert [fields(raw)[11] for raw in out.data] == ["O0", "O1", "O2"]
+    assert not out.disconnect and s.store.next_target_seq == 3
+
+
 def test_a_possdup_logon_without_orig_sending_time_disconnects_without_a_reject() -> None:
     """Before logon there is no session to send a Reject in (QuickFIX/J cannot): the
     Reject had used our number 1 and left the session waiting for a Logon half-open."""
@@ -320,6 +334,24 @@ def test_chunked_resend_requests_stop_before_the_message_held() -> None:
     assert asked == [("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("10", "10")]
     assert taken == [*(f"R{n}" for n in range(2, 11)), "HELD"]
     assert s.store.next_target_seq == 12 and s.resend_range is None
+
+
+def test_a_chunk_is_not_asked_for_a_message_already_held() -> None:
+    """resend_chunk_size 3, 5 and 10 held while 2 was expected: once 2-4 are in, 5 goes on
+    from the queue and the next request is 6-8, not 5-7."""
+    s = acceptor(resend_chunk_size=3)
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    asked = []
+    for n in (5, 10):
+        out = s.data_received(peer.msg(nos(f"H{n}"), seq=n, now=T0), T0)
+        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+    for n in (2, 3, 4):
+        out = s.data_received(
+            peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}"), T0)
+        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+    assert asked == [("2", "4"), ("6", "8")] and s.store.next_target_seq == 6
 
 
 def test_bad_compid_rejected_and_logged_out(active: tuple[Session, Peer]) -> None:
