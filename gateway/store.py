@@ -492,6 +492,14 @@ class FileStore(MessageStore):
                                log.generation, log.carried)
             if end == size:
                 return
+            fixed = _one_bit_length(self.path, end)
+            if fixed is not None:  # the record is whole: its length is written right again
+                with self.path.open("r+b") as f:
+                    os.pwrite(f.fileno(), struct.pack("<I", fixed), end)
+                    os.fsync(f.fileno())
+                self.repairs.append(f"repaired the length of the record at byte {end} (one "
+                                    "bit was flipped; its CRC checks with the bit set right)")
+                continue
             intact = _next_intact(self.path, end)
             if intact is None:
                 self._rewrite_tail(end)
@@ -790,23 +798,55 @@ def _next_intact(path: Path, bad: int) -> int | None:
                     if sound and not torn and _intact_at(view, claimed, size):
                         return claimed
                 last = min(size - head, bad + head + _MAX_RECORD)
+                skip = 0  # (below it: inside a chain that failed already)
                 for m in _KIND_BYTE.finditer(data, bad + 1 + 8, last + 8 + 1):
                     pos = m.start() - 8
-                    if _intact_at(view, pos, size) and (
-                            not torn or _intact_to_end(view, pos, size)):
+                    if pos < skip or not _intact_at(view, pos, size):
+                        continue
+                    if not torn:
+                        return pos
+                    skip = _chain_end(view, pos, size)
+                    if skip == size:
                         return pos
                 return None
             finally:
                 view.release()
 
 
-def _intact_to_end(view: memoryview, pos: int, size: int) -> bool:
-    """Whether intact records follow one another from ``pos`` to exactly the file's end."""
-    while pos < size:
-        if not _intact_at(view, pos, size):
-            return False
+def _chain_end(view: memoryview, pos: int, size: int) -> int:
+    """Where the run of intact records from ``pos`` ends: the file's size if it reaches
+    the end, else the offset of the first record that is not intact."""
+    while pos < size and _intact_at(view, pos, size):
         pos += _HEAD.size + _HEAD.unpack_from(view, pos)[0]
-    return True
+    return pos
+
+
+def _one_bit_length(path: Path, bad: int) -> int | None:
+    """The length of the record at ``bad`` if it is intact but for one flipped bit in its
+    length field (its CRC, which covers the rest, says so), else None."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if bad + _HEAD.size > size:
+            return None
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+            view = memoryview(data)
+            try:
+                length: int
+                crc: int
+                kind: int
+                length, crc, kind, _ = _HEAD.unpack_from(view, bad)
+                if not _SENT <= kind <= _CARRIED:
+                    return None
+                body = bad + _HEAD.size
+                head_crc = zlib.crc32(view[bad + 8:body])
+                for bit in range(32):
+                    fixed = length ^ (1 << bit)
+                    if fixed <= _MAX_RECORD and body + fixed <= size and zlib.crc32(
+                            view[body:body + fixed], head_crc) == crc:
+                        return fixed
+                return None
+            finally:
+                view.release()
 
 
 #: a record's kind byte (at offset 8 of its header), for _next_intact's search

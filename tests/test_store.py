@@ -143,13 +143,14 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
     assert b.next_sender_seq == 2
 
 
-@pytest.mark.parametrize("where", ["payload", "length", "length past the end"])
+@pytest.mark.parametrize("where", ["payload", "length, two bits",
+                                   "length past the end, two bits"])
 def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
         tmp_path: Path, where: str) -> None:
-    """One flipped byte in the middle of the file: recovery took it for a torn end and cut
-    the file there, so the store forgot the messages sent after it and used their sequence
-    numbers again. Only the damaged record goes; what follows is kept, and said. Also when
-    the damaged length runs past the file's end, as a torn write's does: the intact records
+    """Damage in the middle of the file: recovery took it for a torn end and cut the file
+    there, so the store forgot the messages sent after it and used their sequence numbers
+    again. Only the damaged record goes; what follows is kept, and said. Also when the
+    damaged length runs past the file's end, as a torn write's does: the intact records
     after it, to the end of the file, show it is not one."""
     path = tmp_path / "s.store"
     a = FileStore(path, fsync="never", now=T0)
@@ -160,8 +161,9 @@ def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
     a.close()
     data = bytearray(path.read_bytes())
     bad = offsets[20]  # the record of message 21
-    at, bit = {"payload": (20, 0x40), "length": (0, 0x40), "length past the end": (2, 0x01)}[where]
-    data[bad + at] ^= bit  # (the last: 65,536 bytes more than the file holds)
+    at, bits = {"payload": (20, 0x40), "length, two bits": (0, 0x60),
+                "length past the end, two bits": (2, 0x03)}[where]
+    data[bad + at] ^= bits  # (the last: 196,608 bytes more than the file holds)
     path.write_bytes(bytes(data))
     b = FileStore(path)
     assert b.next_sender_seq == 41  # no number that went out is used again
@@ -174,6 +176,38 @@ def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
     b.close()
     c = FileStore(path)
     assert c.repairs == [] and c.next_sender_seq == 42
+
+
+@pytest.mark.parametrize("damage", [[(20, 0)], [(20, 2)], [(20, 2), (30, 0)], [(39, 2)],
+                                    [(20, 2), ("torn", 0)]])
+def test_a_length_with_one_flipped_bit_is_repaired_and_the_record_kept(
+        tmp_path: Path, damage: list[tuple[int | str, int]]) -> None:
+    """One flipped bit in a record's length field (in the middle, past the file's end, in
+    two records, in the last one, or before a torn end): the record's CRC, which covers
+    everything but its length, finds the one length that makes it whole, and the record is
+    kept. Dropping or cutting there had lost records or used their numbers again (the
+    last record's, or every one after the damage when a torn end followed it)."""
+    path = tmp_path / "s.store"
+    a = FileStore(path, fsync="never", now=T0)
+    offsets = []
+    for seq in range(1, 41):
+        offsets.append(path.stat().st_size)
+        a.save_sent(seq, b"message %d" % seq)
+    a.close()
+    data = bytearray(path.read_bytes())
+    for index, byte in damage:
+        if index == "torn":
+            data += FileStore._record(1, 41, b"message 41")[:15]
+        else:
+            data[offsets[int(index)] + byte] ^= 0x01
+    path.write_bytes(bytes(data))
+    b = FileStore(path)
+    assert b.next_sender_seq == 41
+    assert [m.raw for m in b.sent(1, 40)] == [b"message %d" % n for n in range(1, 41)]
+    repaired = [f"repaired the length of the record at byte {offsets[int(i)]} (one bit was "
+                "flipped; its CRC checks with the bit set right)" for i, _ in damage
+                if i != "torn"]
+    assert b.repairs[:len(repaired)] == repaired
 
 
 def test_a_torn_record_holding_record_like_bytes_is_a_torn_end(tmp_path: Path) -> None:
