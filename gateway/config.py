@@ -306,7 +306,13 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
             # a delay of 0 would retry in a tight loop (the first attempt is at once anyway)
             limits = {"initial_delay": (0.001, 3600), "max_delay": (0.001, 86400),
                       "multiplier": (1, 100), "jitter": (0, 1)}
-            out[key] = ReconnectConfig(**{k: v.number(*limits[k]) for k, v in rm.items()})
+            reconnect = ReconnectConfig(**{k: v.number(*limits[k]) for k, v in rm.items()})
+            if reconnect.initial_delay > reconnect.max_delay:
+                # the backoff would start above its own cap: one of the two is a typo
+                raise (rm.get("initial_delay") or child).error(
+                    f"initial_delay {reconnect.initial_delay:g} s is above max_delay "
+                    f"{reconnect.max_delay:g} s")
+            out[key] = reconnect
     return out
 
 

@@ -214,6 +214,14 @@ def test_a_zero_reconnect_delay_is_refused(tmp_path: Path, delay: str, value: fl
     assert "expected a number in [0.001" in message
 
 
+def test_a_reconnect_backoff_starting_above_its_cap_is_refused(tmp_path: Path) -> None:
+    """initial_delay 60 with max_delay 5 was taken silently: one of the two is a typo."""
+    message = error_of(tmp_path, INITIATOR.replace(
+        "{extra}", "reconnect: {initial_delay: 60, max_delay: 5}"))
+    assert_one_prefix(message, tmp_path / "gw.yaml", 8, "sessions[0].reconnect.initial_delay")
+    assert "initial_delay 60 s is above max_delay 5 s" in message
+
+
 @pytest.mark.parametrize(("tls", "key", "reason"), [
     ("{ca: ca.pem}", "acceptor.tls", "an acceptor's TLS needs cert"),  # refused every client
     ("{key: k.pem}", "acceptor.tls.key", "a key needs the cert it belongs to"),
