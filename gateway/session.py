@@ -492,7 +492,7 @@ class Session:
         # the rest of a resend is dropped (the store has it for the next logon), but what was
         # sent behind it, such as the Logout that ends the session, is still written
         out.data.extend(item[1] for item in self._owed if isinstance(item, tuple))
-        self._drop_owed()
+        self._drop_owed(out)
         out.events.append(Disconnect(reason))
         self._go(Trigger.DISCONNECT)
         if self.config.reset_on_disconnect:
@@ -813,7 +813,7 @@ class Session:
         reset_by_peer = not acceptor_reply and reset_flag and not self._sent_reset
         if (acceptor_reply and (reset_flag or self.config.reset_on_logon)) or reset_by_peer:
             self._reset_store(now)
-            self._drop_owed()  # numbers from before the reset mean nothing to the peer now
+            self._drop_owed(out)  # numbers from before the reset mean nothing to the peer now
         if heart_bt_int is not None:  # 0 too: the peer wants no heartbeats
             self.heartbeat_interval = heart_bt_int
         if not self._verify(message, now, out, too_high=False, too_low=True,
@@ -920,19 +920,27 @@ class Session:
             self._owed.append(Unplanned(first, upto, next_seq))
         self._owed.extend(behind)
         self._owed_bytes = sum(len(raw) for _, raw in behind)
-        taken_over = self._resending
-        if taken_over is not None and (taken_over.resent or taken_over.gap_filled):
-            out.events.append(taken_over.served())  # what went out for it, told now
+        self._served_so_far(out)
         self._resending = _Resending(begin, end)
         # written when the read is processed: a burst of requests (a peer that asks again
         # and again) costs one slice, not one each
         self._resend_asked = True
 
-    def _drop_owed(self) -> None:
+    def _drop_owed(self, out: Output) -> None:
+        """Forget the resend being served (telling what went out for it) and what was
+        queued behind it."""
         self._owed.clear()
         self._owed_bytes = 0
+        self._served_so_far(out)
         self._resending = None
         self._resend_asked = False
+
+    def _served_so_far(self, out: Output) -> None:
+        """:class:`ResendServed` for the resend being served, ended before it was all
+        written (another request took it over, a disconnect, a reset), if any of it was."""
+        ending = self._resending
+        if ending is not None and (ending.resent or ending.gap_filled):
+            out.events.append(ending.served())
 
     def _write_owed(self, out: Output, now: datetime) -> None:
         """Up to :attr:`resend_slice` owed messages into ``out``, ending after the one that

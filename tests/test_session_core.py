@@ -515,6 +515,16 @@ def test_a_resend_is_planned_a_slice_at_a_time_whatever_its_range(
     assert read <= 2 * 7 + 301
 
 
+def test_a_resend_cut_short_by_a_disconnect_still_tells_what_went_out(
+        active: tuple[Session, Peer]) -> None:
+    s, peer = active
+    assert _resending(s, peer, "7=2|16=0") == ["2", "3"]
+    out = s.connection_lost(T0)
+    assert [e for e in out.events if isinstance(e, ResendServed)] == [
+        ResendServed(2, 0, 2, 0)]
+    assert any(isinstance(e, Disconnect) for e in out.events)
+
+
 def _resending(s: Session, peer: Peer, request: str) -> list[str]:
     """Orders O0-O4 sent (numbers 2-6), then ``request`` (a ResendRequest's 7 and 16) served
     two messages a slice: the numbers of the first slice."""
