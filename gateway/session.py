@@ -658,9 +658,6 @@ class Session:
         msg_type, seq = message.msg_type, message.msg_seq_num
         if orig is None:
             problem = Reject(R.REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, msg_type, seq)
-            if self.state in (State.AWAIT_LOGON, State.LOGON_SENT):
-                # a Logon we cannot take, and no session yet to send a Reject in
-                self._stop(out, now, f"invalid Logon: {problem}")
             self._reject(out, now, problem, message)
             return False
         sent = message.sending_time
@@ -775,6 +772,14 @@ class Session:
             if self.state is not State.ACTIVE:  # a stranger: no session to reject within
                 self._stop(out, now, f"Logon with wrong CompIDs: {exc.reject}")
             self._refuse(out, now, exc.reject, message)
+        if message.poss_dup and message.header.get(ORIG_SENDING_TIME) is None:
+            # before anything changes (a reset Logon's store): a Logon we cannot take
+            problem = Reject(R.REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, "A",
+                             message.msg_seq_num)
+            if self.state is not State.ACTIVE:  # no session yet to send a Reject in
+                self._stop(out, now, f"invalid Logon: {problem}")
+            self._reject(out, now, problem, message)  # the session goes on as it was
+            return
         if self.config.role == "acceptor" and not self._credentials_ok(message):
             self._send_admin(out, now, admin.logout("Invalid username or password"))
             self._stop(out, now, "bad credentials")

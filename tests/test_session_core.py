@@ -336,6 +336,21 @@ def test_chunked_resend_requests_stop_before_the_message_held() -> None:
     assert s.store.next_target_seq == 12 and s.resend_range is None
 
 
+def test_a_possdup_reset_logon_without_orig_sending_time_resets_nothing(
+        active: tuple[Session, Peer]) -> None:
+    """In a session, it is rejected under the session's numbers and nothing is reset: the
+    store had been reset first, and the Reject, numbered 1, left the session half-open."""
+    s, peer = active
+    for cl in ("O0", "O1", "O2"):
+        s.send(_order(cl), T0)  # our 2-4
+    out = s.data_received(Peer(seq=1).msg("35=A|98=0|108=30|141=Y", now=T0, header="43=Y"),
+                          T0)
+    [reject] = [fields(raw) for raw in out.data]
+    assert (reject[35], reject[34], reject[371], reject[373]) == ("3", "5", "122", "1")
+    assert s.state is State.ACTIVE and not out.disconnect
+    assert (s.store.next_sender_seq, s.store.next_target_seq) == (6, 2)
+
+
 def test_a_chunk_is_not_asked_for_a_message_already_held() -> None:
     """resend_chunk_size 3, 5 and 10 held while 2 was expected: once 2-4 are in, 5 goes on
     from the queue and the next request is 6-8, not 5-7."""
