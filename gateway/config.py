@@ -307,9 +307,11 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
             limits = {"initial_delay": (0.001, 3600), "max_delay": (0.001, 86400),
                       "multiplier": (1, 100), "jitter": (0, 1)}
             reconnect = ReconnectConfig(**{k: v.number(*limits[k]) for k, v in rm.items()})
-            if reconnect.initial_delay > reconnect.max_delay:
-                # the backoff would start above its own cap: one of the two is a typo
-                raise (rm.get("initial_delay") or child).error(
+            if "initial_delay" in rm and "max_delay" in rm and (
+                    reconnect.initial_delay > reconnect.max_delay):
+                # both written, the backoff starting above its own cap: one is a typo (a
+                # default below or above the other is the backoff's business: capped)
+                raise rm["initial_delay"].error(
                     f"initial_delay {reconnect.initial_delay:g} s is above max_delay "
                     f"{reconnect.max_delay:g} s")
             out[key] = reconnect

@@ -709,6 +709,12 @@ class Session:
     def _advance(self, out: Output, now: datetime, to: int | None = None) -> None:
         """The expected inbound number moves on (by one, or to ``to``)."""
         self.store.set_next_target_seq(to if to is not None else self.store.next_target_seq + 1)
+        self._next_chunk(now, out)
+
+    def _next_chunk(self, now: datetime, out: Output) -> None:
+        """Once the resend asked for is filled: forget it if nothing more is missing, else
+        ask for the next chunk, unless the message next expected is held (the queue takes it,
+        and asks here again: after its number is used, or when it does not move it on)."""
         if self.resend_range is None:
             return
         expected = self.store.next_target_seq
@@ -720,8 +726,7 @@ class Session:
                 self.resend_range = None
                 self.resend_target = 0
             elif end != 0 and self.state is State.ACTIVE and expected not in self.queue:
-                # (a held message next: the queue takes it, and comes back here after it)
-                self._request_resend(expected, self.resend_target, now, out)  # next chunk
+                self._request_resend(expected, self.resend_target, now, out)
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
         queued = self._queued
@@ -736,6 +741,9 @@ class Session:
                 self.queue.pop(heapq.heappop(queued), None)
             message = self.queue.pop(expected, None)
             if message is None:
+                # held messages wait for this number: the last one taken may have left it
+                # where it was (a gap fill that moved nothing), so the next chunk is due now
+                self._next_chunk(now, out)
                 return
             if message.msg_type in ("A", "2"):  # acted on when it came (QuickFIX's nextQueued)
                 self._advance(out, now)

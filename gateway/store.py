@@ -884,12 +884,14 @@ def _is_store(path: Path) -> bool:
             length: int
             crc: int
             length, crc, kind, _ = _HEAD.unpack(first)
-            if kind != _CREATED or length > _MAX_RECORD:
+            if kind != _CREATED:
                 return False
-            body = f.read(length)
+            body = f.read(length) if length <= _MAX_RECORD else b""
     except FileNotFoundError:
         return True
-    return len(body) == length and zlib.crc32(body, zlib.crc32(first[8:])) == crc
+    if len(body) == length and zlib.crc32(body, zlib.crc32(first[8:])) == crc:
+        return True
+    return _one_bit_length(path, 0) is not None  # a creation record recovery repairs
 
 
 def _lock(path: Path) -> int:

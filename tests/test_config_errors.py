@@ -220,6 +220,10 @@ def test_a_reconnect_backoff_starting_above_its_cap_is_refused(tmp_path: Path) -
         "{extra}", "reconnect: {initial_delay: 60, max_delay: 5}"))
     assert_one_prefix(message, tmp_path / "gw.yaml", 8, "sessions[0].reconnect.initial_delay")
     assert "initial_delay 60 s is above max_delay 5 s" in message
+    # one of them alone, set beside the other's default, is the backoff's to cap
+    path = tmp_path / "alone.yaml"
+    path.write_text(INITIATOR.replace("{extra}", "reconnect: {max_delay: 0.2}"))
+    assert load_config(path).sessions[0].reconnect.max_delay == 0.2
 
 
 @pytest.mark.parametrize(("tls", "key", "reason"), [

@@ -336,11 +336,32 @@ def test_chunked_resend_requests_stop_before_the_message_held() -> None:
     assert s.store.next_target_seq == 12 and s.resend_range is None
 
 
+@pytest.mark.parametrize("new_seq_no", [5, 4])
+def test_a_held_gap_fill_that_moves_nothing_does_not_stall_a_chunked_resend(
+        new_seq_no: int) -> None:
+    """resend_chunk_size 3, 5 held (a GapFill whose NewSeqNo does not move past it) and 10:
+    once 2-4 are in, the queue takes 5, which leaves 5 expected; the next chunk is asked
+    from 5, where waiting for a queue that could not move stalled the session for good."""
+    s = acceptor(resend_chunk_size=3)
+    s.connection_made(T0)
+    peer = Peer()
+    s.data_received(peer.logon(now=T0), T0)
+    asked = []
+    for raw in (peer.msg(f"35=4|123=Y|36={new_seq_no}", seq=5, now=T0,
+                         header=f"43=Y|122={ts(T0)}"),
+                peer.msg(nos("H10"), seq=10, now=T0),
+                *(peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}")
+                  for n in (2, 3, 4))):
+        out = s.data_received(raw, T0)
+        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+    assert asked == [("2", "4"), ("5", "7")] and s.store.next_target_seq == 5
+
+
 def test_a_possdup_reset_logon_without_orig_sending_time_resets_nothing(
         active: tuple[Session, Peer]) -> None:
     """In a session, it is rejected under the session's numbers and nothing is reset: the
     store had been reset first, and the Reject, numbered 1, left the session half-open."""
-    s, peer = active
+    s, _ = active
     for cl in ("O0", "O1", "O2"):
         s.send(_order(cl), T0)  # our 2-4
     out = s.data_received(Peer(seq=1).msg("35=A|98=0|108=30|141=Y", now=T0, header="43=Y"),

@@ -179,11 +179,12 @@ def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
 
 
 @pytest.mark.parametrize("damage", [[(20, 0)], [(20, 2)], [(20, 2), (30, 0)], [(39, 2)],
-                                    [(20, 2), ("torn", 0)]])
+                                    [(20, 2), ("torn", 0)], [("created", 2)]])
 def test_a_length_with_one_flipped_bit_is_repaired_and_the_record_kept(
         tmp_path: Path, damage: list[tuple[int | str, int]]) -> None:
     """One flipped bit in a record's length field (in the middle, past the file's end, in
-    two records, in the last one, or before a torn end): the record's CRC, which covers
+    two records, in the last one, before a torn end, or in the creation record, which had
+    made the file "not a message store"): the record's CRC, which covers
     everything but its length, finds the one length that makes it whole, and the record is
     kept. Dropping or cutting there had lost records or used their numbers again (the
     last record's, or every one after the damage when a torn end followed it)."""
@@ -195,16 +196,17 @@ def test_a_length_with_one_flipped_bit_is_repaired_and_the_record_kept(
         a.save_sent(seq, b"message %d" % seq)
     a.close()
     data = bytearray(path.read_bytes())
+    at = {**dict(enumerate(offsets)), "created": 0}
     for index, byte in damage:
         if index == "torn":
             data += FileStore._record(1, 41, b"message 41")[:15]
         else:
-            data[offsets[int(index)] + byte] ^= 0x01
+            data[at[index] + byte] ^= 0x01
     path.write_bytes(bytes(data))
     b = FileStore(path)
-    assert b.next_sender_seq == 41
+    assert b.next_sender_seq == 41 and b.creation_time == T0
     assert [m.raw for m in b.sent(1, 40)] == [b"message %d" % n for n in range(1, 41)]
-    repaired = [f"repaired the length of the record at byte {offsets[int(i)]} (one bit was "
+    repaired = [f"repaired the length of the record at byte {at[i]} (one bit was "
                 "flipped; its CRC checks with the bit set right)" for i, _ in damage
                 if i != "torn"]
     assert b.repairs[:len(repaired)] == repaired
