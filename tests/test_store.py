@@ -143,6 +143,18 @@ def test_corrupt_record_stops_recovery_there(tmp_path: Path) -> None:
     assert b.next_sender_seq == 2
 
 
+def _forty_messages(path: Path) -> tuple[list[int], bytearray]:
+    """A store at ``path`` that sent messages 1 to 40: where each one's record starts, and
+    the file's bytes (to damage, then write back)."""
+    a = FileStore(path, fsync="never", now=T0)
+    offsets = []
+    for seq in range(1, 41):
+        offsets.append(path.stat().st_size)
+        a.save_sent(seq, b"message %d" % seq)
+    a.close()
+    return offsets, bytearray(path.read_bytes())
+
+
 @pytest.mark.parametrize("where", ["payload", "length, two bits",
                                    "length past the end, two bits"])
 def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
@@ -153,13 +165,7 @@ def test_damage_with_intact_records_after_it_drops_only_the_damaged_bytes(
     damaged length runs past the file's end, as a torn write's does: the intact records
     after it, to the end of the file, show it is not one."""
     path = tmp_path / "s.store"
-    a = FileStore(path, fsync="never", now=T0)
-    offsets = []
-    for seq in range(1, 41):
-        offsets.append(path.stat().st_size)
-        a.save_sent(seq, b"message %d" % seq)
-    a.close()
-    data = bytearray(path.read_bytes())
+    offsets, data = _forty_messages(path)
     bad = offsets[20]  # the record of message 21
     at, bits = {"payload": (20, 0x40), "length, two bits": (0, 0x60),
                 "length past the end, two bits": (2, 0x03)}[where]
@@ -189,13 +195,7 @@ def test_a_length_with_one_flipped_bit_is_repaired_and_the_record_kept(
     kept. Dropping or cutting there had lost records or used their numbers again (the
     last record's, or every one after the damage when a torn end followed it)."""
     path = tmp_path / "s.store"
-    a = FileStore(path, fsync="never", now=T0)
-    offsets = []
-    for seq in range(1, 41):
-        offsets.append(path.stat().st_size)
-        a.save_sent(seq, b"message %d" % seq)
-    a.close()
-    data = bytearray(path.read_bytes())
+    offsets, data = _forty_messages(path)
     at = {**dict(enumerate(offsets)), "created": 0}
     for index, byte in damage:
         if index == "torn":
