@@ -48,7 +48,7 @@ does not cancel what is working (throw the kill switch for that).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -117,8 +117,10 @@ def parse_limits(node: Node, base: RiskLimits = RiskLimits()) -> RiskLimits:
     return replace(base, **values)  # type: ignore[arg-type]
 
 
-def parse_risk(node: Node) -> RiskConfig:
-    """The value of a ``risk:`` key: ``{default: {...}, sessions: {COMPID: {...}}}``."""
+def parse_risk(node: Node, comp_ids: Collection[str] | None = None) -> RiskConfig:
+    """The value of a ``risk:`` key: ``{default: {...}, sessions: {COMPID: {...}}}``. With
+    ``comp_ids`` (the configured sessions' client CompIDs), a CompID none of them has is an
+    error: a typo would leave that client's orders unchecked by the limits meant for it."""
     top = node.mapping({"default", "sessions"})
     default = parse_limits(top["default"]) if "default" in top else RiskLimits()
     sessions: dict[str, RiskLimits] = {}
@@ -128,6 +130,9 @@ def parse_risk(node: Node) -> RiskConfig:
         if not isinstance(names, dict):
             raise node_sessions.error("expected a mapping of session CompIDs to limits")
         for comp_id, child in node_sessions.mapping({str(k) for k in names}).items():
+            if comp_ids is not None and comp_id not in comp_ids:
+                raise child.error(f"no session has the CompID {comp_id!r}; the sessions' "
+                                  f"are {', '.join(sorted(comp_ids))}")
             sessions[comp_id] = parse_limits(child, default)
     return RiskConfig(default, sessions)
 
@@ -238,7 +243,7 @@ class RiskGate:
         refuses a market order, since neither can be judged). ``bounded``: the market order
         will be held to the collar (:meth:`market_bound`), which without a mid it cannot be.
         """
-        reason = self._breach(symbol, qty, price, mid)
+        reason = self._breach(symbol, side, qty, price, mid)
         if (reason is None and bounded and price is None and mid is None
                 and self.limits.price_collar_pct is not None):
             reason = f"no mid price in {symbol} to hold a market order to the price collar"
@@ -256,7 +261,7 @@ class RiskGate:
         checks without max_open_orders; a lower quantity at the same price always passes."""
         if qty <= old_qty and price == old_price:
             return None
-        reason = self._breach(symbol, qty, price, mid, opens=False)
+        reason = self._breach(symbol, side, qty, price, mid, opens=False)
         if reason is not None:
             self._audit("risk_reject", session=self.session, symbol=symbol,
                         side=Side(side).name, qty=qty,
@@ -274,9 +279,11 @@ class RiskGate:
 
     def throttle(self, now: datetime) -> str | None:
         """None if the client may send one more order at ``now`` (then it counts), else why
-        not (audited as ``risk_reject``): at most max_orders_per_second in any second."""
+        not (audited as ``risk_reject``): at most max_orders_per_second in any second. With
+        the kill switch thrown nothing is counted: the checks refuse every order for the
+        kill, which is what the client must be told."""
         limit = self.limits.max_orders_per_second
-        if limit is None:
+        if limit is None or self._killed is not None:
             return None
         sent = self._sent
         while sent and sent[0] <= now - _SECOND:
@@ -288,7 +295,7 @@ class RiskGate:
         sent.append(now)
         return None
 
-    def _breach(self, symbol: str, qty: int, price: Decimal | None,
+    def _breach(self, symbol: str, side: Side, qty: int, price: Decimal | None,
                 mid: Decimal | None, *, opens: bool = True) -> str | None:
         lim = self.limits
         if self._killed is not None:
@@ -308,9 +315,16 @@ class RiskGate:
             ref = price if price is not None else mid
             if ref is None:
                 return f"no mid price in {symbol} to value a market order against max_notional"
+            # a sell priced below the market trades at the market, not at its limit (a buy
+            # never trades above its limit): valued at the mid, or a low limit would let
+            # any quantity through
+            if side == Side.SELL and price is not None and mid is not None and mid > price:
+                ref, valued = mid, f" (valued at the mid {_fmt(mid)}, above its limit)"
+            else:
+                valued = ""
             notional = qty * ref
             if notional > lim.max_notional:
-                return (f"order notional {_fmt(notional)} exceeds max_notional "
+                return (f"order notional {_fmt(notional)}{valued} exceeds max_notional "
                         f"{_fmt(lim.max_notional)}")
         if opens and lim.max_open_orders is not None and len(self._open) >= lim.max_open_orders:
             return f"{len(self._open)} open orders already at max_open_orders {lim.max_open_orders}"

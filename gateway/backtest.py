@@ -63,6 +63,7 @@ from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.latency import LatencyModel
 from gateway.md_feed import MdBatch, MdLogError
 from gateway.output_files import why_unwritable
+from gateway.risk_gates import client_comp_ids
 from gateway.routers import DESK_OWNER, parent_of
 from gateway.session_runner import SessionRunner
 from gateway.transport import Engine
@@ -212,7 +213,7 @@ class Backtest:
                               "log: FILE (or a list of files)")
         self.bt = parse_backtest(self.gw, self.venue.symbols)
         if "risk" in self.gw.extra:  # read again by each run's venue; checked before any replay
-            parse_risk(self.gw.extra["risk"])
+            parse_risk(self.gw.extra["risk"], client_comp_ids(self.gw))
         self.bt = dataclasses.replace(self.bt, on_error=on_error or self.bt.on_error,
                                       output=output or self.bt.output)
         try:  # before the replay, not after it: a report with nowhere to go is found now

@@ -22,11 +22,17 @@ from gateway.venue_restart import StoredFill, trading_day
 __all__ = ["RiskGates"]
 
 
+def client_comp_ids(config: GatewayConfig) -> frozenset[str]:
+    """The CompIDs ``risk: sessions:`` may name: each configured session's peer."""
+    return frozenset(s.target_comp_id for s in config.sessions)
+
+
 class RiskGates:
     def __init__(self, config: GatewayConfig, sessions: dict[str, SessionHandle],
                  mids: Callable[[str], Decimal | None] | None = None) -> None:
         node = config.extra.get("risk")
-        self.config = parse_risk(node) if node is not None else RiskConfig()
+        self.config = (parse_risk(node, client_comp_ids(config)) if node is not None
+                       else RiskConfig())
         self.sessions = sessions  # the application's own map: sessions may be added later
         self.mids = mids  # the current mid of a symbol, where the application knows it
         self.audit: AuditLog | None = None

@@ -79,6 +79,18 @@ def test_bad_yaml_names_file_line_and_key(tmp_path: Path, text: str, message: st
 # -- breaches ---------------------------------------------------------------------------------
 
 
+def test_a_session_compid_no_session_has_is_refused(tmp_path: Path) -> None:
+    """CLIENTl for CLIENT1: the limits meant for CLIENT1 were silently not applied."""
+    path = tmp_path / "risk.yaml"
+    path.write_text("risk:\n  sessions:\n    CLIENTl: {max_order_qty: 10}\n")
+    top = load_yaml(path).mapping({"risk"})
+    with pytest.raises(ConfigError) as caught:
+        parse_risk(top["risk"], {"CLIENT1", "CLIENT2"})
+    assert str(caught.value) == (f"{path}:3: risk.sessions.CLIENTl: no session has the CompID "
+                                 "'CLIENTl'; the sessions' are CLIENT1, CLIENT2")
+    assert parse_risk(top["risk"], {"CLIENTl"}).for_session("CLIENTl").max_order_qty == 10
+
+
 def test_max_order_qty() -> None:
     audit = Audit()
     gate = RiskGate(RiskLimits(max_order_qty=1000), session="C1", audit=audit)
@@ -98,6 +110,20 @@ def test_max_notional_uses_the_mid_for_market_orders() -> None:
         "order notional 120000 exceeds max_notional 100000")
     assert gate.check("AAPL", SELL, 10, None, None) == (
         "no mid price in AAPL to value a market order against max_notional")
+
+
+def test_a_sell_priced_below_the_market_is_valued_at_the_mid() -> None:
+    """A sell of 800 limit 60 with the mid at 100 trades near 100, not 60: valued at its
+    limit (48,000) it passed a 50,000 limit and traded 80,000, new or by a replace. A buy
+    never trades above its limit, and a sell priced above the mid trades at its limit."""
+    gate = RiskGate(RiskLimits(max_notional=D("50000")))
+    reason = ("order notional 80000 (valued at the mid 100, above its limit) exceeds "
+              "max_notional 50000")
+    assert gate.check("AAPL", SELL, 800, D("60"), D("100")) == reason
+    assert gate.check_replace("AAPL", SELL, 800, D("60"), 400, D("120"), D("100")) == reason
+    assert gate.check("AAPL", SELL, 400, D("120"), D("100")) is None  # 48,000 at its limit
+    assert gate.check("AAPL", BUY, 800, D("60"), D("100")) is None  # 48,000 at most
+    assert gate.check("AAPL", SELL, 800, D("60"), None) is None  # no mid: its limit
 
 
 def test_price_collar_around_the_mid() -> None:
@@ -208,3 +234,8 @@ def test_orders_beyond_max_orders_per_second_are_throttled(tmp_path: Path) -> No
     assert gate.throttle(t0 + timedelta(seconds=1)) is None
     assert gate.throttle(t0 + timedelta(seconds=1)) == reason
     assert RiskGate(RiskLimits()).throttle(t0) is None  # no limit configured
+    # with the kill switch thrown, an order is refused for the kill, and not counted
+    gate.kill("desk halted")
+    later = t0 + timedelta(seconds=5)
+    assert [gate.throttle(later) for _ in range(5)] == [None] * 5
+    assert gate.check("AAPL", BUY, 10, D("100"), D("100")) == "kill switch: desk halted"
