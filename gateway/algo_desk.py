@@ -358,8 +358,8 @@ class AlgoDesk:
             # EffectiveTime already past (repeated from the order, as order systems do) keeps
             # a window that has begun where it began (its catch-up comes from it), and starts
             # one that has not now
-            start = (parsed.start if 168 in body and parsed.start > now
-                     else min(old.start, now) if 168 in body else old.start)
+            start = (old.start if 168 not in body
+                     else parsed.start if parsed.start > now else min(old.start, now))
             new = ParentOrder(**{**_fields(parsed), "id": old.id, "start": start,
                                  "end": parsed.end if 126 in body else old.end,
                                  "params": parsed.params or old.params,

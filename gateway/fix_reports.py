@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from engine.book_types import Side
 from fixspec.fieldtypes import format_utc_timestamp, parse_decimal
+from gateway.application import SessionHandle
 from gateway.config import SessionConfig
-from gateway.fixmessage import Field, Message, to_bytes
+from gateway.fixmessage import Field, Message, decimal_bytes
 from gateway.session import PRECISIONS
 from gateway.venue_orders import (
     CXL_OTHER,
@@ -33,7 +34,7 @@ from gateway.venue_orders import (
 __all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_fields",
            "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
-           "request_cancel_reject", "request_refusal", "request_report"]
+           "request_cancel_reject", "request_refusal", "request_report", "send_report"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -231,7 +232,7 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     version decides (a FIXT session's DefaultApplVerID, not FIXT.1.1)."""
     begin_string = session.app_version
     exec_type = r.exec_type
-    fields: list[Field] = [(6, _decimal_bytes(r.avg_px))]
+    fields: list[Field] = [(6, decimal_bytes(r.avg_px))]
     if r.cl_ord_id:  # none for a FIX 5.0SP2 status request by OrderID alone
         fields.append((11, r.cl_ord_id.encode()))
     fields += [(14, b"%d" % r.cum), (17, r.exec_id.encode())]
@@ -246,7 +247,7 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
         if rej_reason is not None and rej_reason not in _FIX42_ORD_REJ_REASONS:
             rej_reason = 0  # Broker option: FIX 4.2 has none of the later codes
     if r.exec_type == TRADE:
-        fields.append((31, _decimal_bytes(r.last_px if r.last_px is not None else Decimal(0))))
+        fields.append((31, decimal_bytes(r.last_px if r.last_px is not None else Decimal(0))))
         fields.append((32, b"%d" % r.last_qty))
     fields.append((37, r.order_id.encode()))
     if r.fix_qty is None:
@@ -259,7 +260,7 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     if r.orig_cl_ord_id is not None:
         fields.append((41, r.orig_cl_ord_id.encode()))
     if r.price is not None:
-        fields.append((44, _decimal_bytes(r.price)))
+        fields.append((44, decimal_bytes(r.price)))
     fields.append((54, (r.fix_side or _SIDE_FIX[r.side]).encode()))
     if r.symbol:
         fields.append((55, r.symbol.encode()))
@@ -277,12 +278,13 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     return fields
 
 
-def _decimal_bytes(value: Decimal) -> bytes:
-    """A price as FIX writes it (:func:`gateway.fixmessage.to_bytes` of a Decimal, which
-    refuses NaN and infinities), without the checks for the other types."""
-    if not value.is_finite():
-        return to_bytes(value)  # (raises)
-    return format(value, "f").encode("ascii")
+def send_report(session: SessionHandle, r: Report) -> None:
+    """Send ``r`` on ``session``: an ExecutionReport as its body's bytes
+    (:meth:`SessionHandle.send_fields`), an OrderCancelReject as a message."""
+    if isinstance(r, ExecReport):
+        session.send_fields("8", exec_report_fields(r, session.config))
+    else:
+        session.send(cancel_reject_message(r, session.config))
 
 
 def cancel_reject_message(r: CancelReject, session: SessionConfig) -> Message:

@@ -26,7 +26,8 @@ from fixspec.fieldtypes import (
     parse_utc_timestamp,
 )
 
-__all__ = ["Field", "FieldMap", "FieldValue", "Group", "Item", "Message", "to_bytes"]
+__all__ = ["Field", "FieldMap", "FieldValue", "Group", "Item", "Message", "decimal_bytes",
+           "to_bytes"]
 
 Field = tuple[int, bytes]
 FieldValue = bytes | str | int | Decimal | float | bool
@@ -68,13 +69,19 @@ def to_bytes(value: FieldValue) -> bytes:
             raise ValueError(f"cannot send {value!r} in FIX")
         value = Decimal(repr(value))
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot send {value!r} in FIX")
-        return format(value, "f").encode("ascii")
+        return decimal_bytes(value)
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     hint = "; format it with format_utc_timestamp()" if isinstance(value, (datetime, date)) else ""
     raise TypeError(f"cannot convert {type(value).__name__} to a FIX value{hint}")
+
+
+def decimal_bytes(value: Decimal) -> bytes:
+    """:func:`to_bytes` of a Decimal (plain positional notation; NaN and infinities raise
+    ``ValueError``), for callers that know the type (the venue's ExecutionReports)."""
+    if not value.is_finite():
+        raise ValueError(f"cannot send {value!r} in FIX")
+    return format(value, "f").encode("ascii")
 
 
 class Group:

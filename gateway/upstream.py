@@ -62,13 +62,13 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
     cancel_reject_message,
-    exec_report_fields,
     exec_report_message,
     name_by_order_id,
     overlong_cl_ord_id,
     request_cancel_reject,
     request_refusal,
     request_report,
+    send_report,
     whole_shares,
 )
 from gateway.fixmessage import FieldMap, Group, Message
@@ -880,14 +880,12 @@ class AlgoGatewayApplication:
             session = self.sessions.get(r.owner)
             if session is None:
                 continue
-            if isinstance(r, ExecReport):
-                # a status report changes nothing: the last report that did stays the one a
-                # reset carries (a request's acknowledgement, which a restart looks for)
-                if r.order_id not in ("", "NONE") and r.exec_type != ORDER_STATUS:
-                    self._parents.keep(r, fill=i >= again)
-                session.send_fields("8", exec_report_fields(r, session.config))
-            else:
-                session.send(cancel_reject_message(r, session.config))
+            # a status report changes nothing: the last report that did stays the one a
+            # reset carries (a request's acknowledgement, which a restart looks for)
+            if (isinstance(r, ExecReport) and r.order_id not in ("", "NONE")
+                    and r.exec_type != ORDER_STATUS):
+                self._parents.keep(r, fill=i >= again)
+            send_report(session, r)
 
 
 _LINK_DOWN = "upstream venue session is not logged on"

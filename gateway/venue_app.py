@@ -43,8 +43,6 @@ from gateway.clock import Clock, run_prefix
 from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
-    cancel_reject_message,
-    exec_report_fields,
     name_by_order_id,
     overlong_cl_ord_id,
     parse_price,
@@ -53,6 +51,7 @@ from gateway.fix_reports import (
     request_cancel_reject,
     request_refusal,
     request_report,
+    send_report,
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
@@ -508,12 +507,10 @@ class VenueApplication:
             session = self.sessions.get(r.owner)
             if session is None:
                 continue  # an owner that is gone (cannot happen for configured sessions)
-            if isinstance(r, ExecReport):
-                if r.order_id not in ("", "NONE"):  # else a request refused before it was one
-                    self._orders.keep(r)
-                session.send_fields("8", exec_report_fields(r, session.config))
-            else:
-                session.send(cancel_reject_message(r, session.config))
+            # (a report of a request refused before it was an order has no OrderID to keep)
+            if isinstance(r, ExecReport) and r.order_id not in ("", "NONE"):
+                self._orders.keep(r)
+            send_report(session, r)
 
     def settle(self, now: datetime) -> None:
         """After a request: market data out, then the algos see the new market."""
