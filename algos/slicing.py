@@ -525,11 +525,13 @@ class SlicedStrategy:
         """(passive, far) for ``snap``: the near touch to post at, and the far touch to cross
         to (None when that side is empty). With our side of the book empty, the passive price
         is one tick inside the far touch, the best price that does not cross: a buy TWAP
-        facing offers alone must still work, not wait for someone else to bid first."""
+        facing offers alone must still work, not wait for someone else to bid first. So too
+        with the book locked (bid = ask, which a consolidated feed shows): the near touch is
+        the far one there, and a child posted at it would take liquidity, not add it."""
         p = self.parent
         buy = p.side == Side.BUY
         near, far = (snap.bid, snap.ask) if buy else (snap.ask, snap.bid)
-        if near is None and far is not None:
+        if far is not None and (near is None or near == far):
             inside = far - p.tick_size if buy else far + p.tick_size
             near = inside if inside > 0 else None
         return near, far

@@ -314,3 +314,15 @@ def test_no_market_watch_under_a_binding_participation_cap_or_in_the_catch_up() 
     h = Harness(make_parent(1000, minutes=10, Slices="10", limit="10.05"), venue=venue)
     h.run(T0 + 9 * MIN + 50 * SEC)
     assert h.runner.market_watch() is None
+
+
+def test_a_locked_book_is_posted_under_not_taken() -> None:
+    # bid = ask (a consolidated feed shows it): the passive child bids one tick under the
+    # ask, which adds liquidity; joining the "bid" would have lifted the offer.
+    venue = Venue(bid=Decimal("10.02"), ask=Decimal("10.02"))
+    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h.run(T0 + 29 * SEC)
+    assert [(o.price, o.tif) for o in venue.submits] == [(Decimal("10.01"), "day")]
+    assert h.filled == 0
+    h.run(T0 + 31 * SEC)  # half-slice: the cross lifts the ask, as in any book
+    assert venue.submits[-1].price == Decimal("10.02") and h.filled == 100
