@@ -79,6 +79,10 @@ class MarketAtStart:
         self._asked = (state.sent, state.rejected)
         return [ChildOrder(qty=qty, price=None, reason=reason)]
 
+    def planned(self) -> list[tuple[datetime, int]]:
+        """The schedule (see :class:`~algos.strategy.Strategy`): all of it at the start."""
+        return [(self.parent.start, self.parent.qty), (self.parent.end, self.parent.qty)]
+
     def on_market_snapshot(self, snapshot: MarketSnapshot) -> list[Action]:
         return self._decide(snapshot.time)
 

@@ -364,6 +364,18 @@ life (a replace that changes the parent's id does not change the prefix).
         self._wakeup = (_INPUTS.count, wake)
         return wake
 
+    def planned(self) -> tuple[tuple[datetime, int], ...]:
+        """The strategy's optional schedule (``planned``, see :class:`~algos.strategy.
+        Strategy`); empty when it has none or raised (audited as a strategy error)."""
+        ask = getattr(self._strategy, "planned", None)
+        if ask is None:
+            return ()
+        try:
+            return tuple((t, int(q)) for t, q in ask())
+        except Exception as exc:
+            self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
+            return ()
+
     def market_watch(self) -> MarketWatch | None:
         """The strategy's optional ``market_watch`` (see :class:`~algos.strategy.Strategy`)
         while the parent is active: the market changes it waits for in the parent's symbol;

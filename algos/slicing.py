@@ -356,6 +356,12 @@ class SlicedStrategy:
     def slice_start(self, i: int) -> datetime:
         return self.start + self.slice_len * i
 
+    def planned(self) -> list[tuple[datetime, int]]:
+        """The schedule (see :class:`~algos.strategy.Strategy`): what was filled at the
+        start, then each slice's target by its end."""
+        ends = [self.slice_start(i + 1) for i in range(self.slices - 1)] + [self.parent.end]
+        return [(self.start, self.base), *zip(ends, self.targets, strict=True)]
+
     def slice_at(self, now: datetime) -> int:
         """Index of the slice holding ``now`` (clamped to the first and last)."""
         if self._slice_from <= now < self._slice_to:

@@ -222,6 +222,10 @@ class Strategy(Protocol):
     2,700 shares traded by others allowed 300``) is added to the report's Text that ends the
     parent, so the client learns why, not only how much.
 
+    And ``planned(self) -> Sequence[tuple[datetime, int]]``: the schedule, as points (time,
+    cumulative quantity due by then), non-decreasing, linear between them. Reports draw it
+    against the fills (no such method: the whole quantity evenly over the window).
+
     And ``market_watch(self) -> MarketWatch | None``: the promise that, until the market
     reaches the answer (:class:`MarketWatch`), a snapshot would change nothing the strategy
     does, now or later, beyond what the snapshot when it is reached shows (None, or no such

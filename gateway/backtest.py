@@ -469,15 +469,16 @@ class Backtest:
         stats.messages = feed.applied - applied0
         self.progress.show(name, 1, f"{clock.now():%H:%M:%S} {len(record.fills)} fills",
                            final=True)
-        audit.close()
-        engine.close()
-        client_engine.close()
-        for parent in desk.parents.values():
+        for parent in desk.parents.values():  # (planned may audit a strategy error)
             rec = client.parents.get(parent.order.cl_ord_id) or client.parents.get(
                 parent.order.orig_cl_ord_id or "")
             if rec is not None:
                 rec.arrival_mid = parent.arrival_mid
                 rec.strategy = parent.strategy
+                rec.schedule = parent.runner.planned()
+        audit.close()
+        engine.close()
+        client_engine.close()
         record.parents = [p.record for p in planned]
         for rec in record.parents:  # one the desk refused still holds its TargetStrategy code
             rec.strategy = desk.strategy_names.get(rec.strategy, rec.strategy)

@@ -44,6 +44,25 @@ class ParentRecord:
     status: str = "sent"    # the last OrdStatus (39) the client saw, as a word
     done: datetime | None = None
     text: str = ""          # the last Text (58) of its reports, or why it was rejected
+    #: the schedule its strategy planned (``Strategy.planned``): (time, cumulative quantity
+    #: due), linear between; empty: none known, see :meth:`scheduled_at`
+    schedule: tuple[tuple[datetime, int], ...] = ()
+
+    def schedule_points(self) -> tuple[tuple[datetime, int], ...]:
+        """:attr:`schedule`, or without one the quantity evenly over the window."""
+        return self.schedule or ((self.start, 0), (self.end, self.qty))
+
+    def scheduled_at(self, t: datetime) -> float:
+        """The quantity :meth:`schedule_points` has due by ``t``, linear between points: the
+        first point's before it, the last one's after it."""
+        points = self.schedule_points()
+        i = bisect.bisect_right(points, t, key=lambda point: point[0])
+        if i == 0:
+            return float(points[0][1])
+        if i == len(points):
+            return float(points[-1][1])
+        (t0, q0), (t1, q1) = points[i - 1], points[i]
+        return q0 + (q1 - q0) * ((t - t0) / (t1 - t0))
 
 
 @dataclass(slots=True)

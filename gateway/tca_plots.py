@@ -2,8 +2,9 @@
 
 :func:`write_plots` draws four files from a backtest's run records and market tapes:
 
-``schedule_vs_fills.png``  per parent (one panel each, up to :data:`MAX_PANELS`): the linear
-                           schedule over the window and each run's cumulative fills
+``schedule_vs_fills.png``  per parent (one panel each, up to :data:`MAX_PANELS`): each run's
+                           schedule (``ParentRecord.schedule_points``, drawn once when the
+                           runs share it) and cumulative fills
 ``price_fills.png``        per symbol: the tape's mid over the parents' windows, each run's
                            fills as markers (triangle up = buy, down = sell)
 ``slippage_hist.png``      per run: a histogram of per-fill slippage against the arrival mid,
@@ -122,25 +123,27 @@ def _schedule_vs_fills(runs: Sequence[RunRecord], t0: datetime | None) -> Figure
         _empty(axes[0], "no parent orders")
     fills = {r.run: _by_parent(r) for r in runs}
     for ax, pid in zip(axes, shown, strict=False):
-        windows: set[tuple[datetime, datetime, int]] = set()
-        for i, r in enumerate(runs):
-            parent = next((p for p in r.parents if p.parent_id == pid), None)
-            if parent is None:
-                continue
-            window = (parent.start, parent.end, parent.qty)
-            if window not in windows:
-                ax.plot([_secs(parent.start, t0), _secs(parent.end, t0)], [0, parent.qty],
-                        color="black", linestyle="--", linewidth=1,
-                        label="schedule" if not windows else None)
-                windows.add(window)
-            pf = fills[r.run].get(pid, [])
+        parents = [(i, r.run, p) for i, r in enumerate(runs)
+                   for p in r.parents if p.parent_id == pid]
+        # each run's schedule once (the baselines' differ from a VWAP's); one shared by
+        # every run is drawn in black
+        schedules: dict[tuple[tuple[datetime, int], ...], tuple[int, str]] = {}
+        for i, run, parent in parents:
+            schedules.setdefault(parent.schedule_points(), (i, run))
+        for points, (i, run) in schedules.items():
+            one = len(schedules) == 1
+            ax.plot([_secs(t, t0) for t, _ in points], [q for _, q in points],
+                    color="black" if one else f"C{i}", linestyle="--", linewidth=1,
+                    label="schedule" if one else f"{run} schedule")
+        for i, run, parent in parents:
+            pf = fills[run].get(pid, [])
             # from the start at 0 to the window's end (or the last fill) at the total
             xs = np.array([_secs(parent.start, t0)] + [_secs(f.time, t0) for f in pf]
                           + [max(_secs(parent.end, t0), _secs(pf[-1].time, t0) if pf else 0)])
             ys = np.cumsum([0] + [f.qty for f in pf] + [0])
             keep = _thin(len(xs))
             ax.plot(xs[keep], ys[keep], drawstyle="steps-post", color=f"C{i}",
-                    label=f"{r.run} filled")
+                    label=f"{run} filled")
         ax.set_title(f"parent {pid}", fontsize=10)
         ax.set_ylabel("shares")
         ax.legend(fontsize=8, loc="upper left")

@@ -17,8 +17,9 @@
                      (58): why it was rejected or ended unfilled
 ``timeseries.csv``   per run and parent, at a regular step over the window (window / 100,
                      at least one second; the window's end is always a row):
-                     :data:`SERIES_COLUMNS`. ``schedule_qty`` = qty x elapsed / window (the
-                     naive baseline's: qty from the start, its one order);
+                     :data:`SERIES_COLUMNS`. ``schedule_qty`` is what the strategy's schedule
+                     had due by then (:meth:`ParentRecord.scheduled_at`: a VWAP's volume
+                     curve, the naive baseline's whole quantity from the start);
                      ``filled_cum`` and ``pnl_cum`` (against the arrival mid) count the fills
                      at or before ``time``; ``mid`` is the tape's
 the four PNGs        :data:`gateway.tca_plots.PLOT_FILES`, drawn by gateway/tca_plots.py
@@ -299,7 +300,6 @@ def _series_rows(runs: Sequence[RunRecord], tapes: Mapping[str, MarketTape],
             pf = sorted(fills.get(p.parent_id, []), key=lambda f: f.time)
             arrival = arrivals.get((r.run, p.parent_id))
             tape = tapes.get(p.symbol)
-            window = (p.end - p.start).total_seconds()
             i, filled, pnl = 0, 0, Decimal(0)
             for t in series_times(p.start, p.end):
                 while i < len(pf) and pf[i].time <= t:
@@ -307,12 +307,9 @@ def _series_rows(runs: Sequence[RunRecord], tapes: Mapping[str, MarketTape],
                     if arrival is not None:
                         pnl += fill_pnl(pf[i], arrival)
                     i += 1
-                elapsed = (t - p.start).total_seconds()
-                # naive's schedule is its one order: all of it at the start
-                schedule = (p.qty * elapsed / window if window > 0 and p.strategy != "naive"
-                            else p.qty)
                 yield [_cell(v) for v in (
-                    r.run, p.parent_id, t, round(elapsed, 6), round(schedule, 2), filled,
+                    r.run, p.parent_id, t, round((t - p.start).total_seconds(), 6),
+                    round(p.scheduled_at(t), 2), filled,
                     tape.mid_at(t) if tape is not None else None,
                     pnl if arrival is not None else None)]
 

@@ -53,10 +53,12 @@ def tape() -> MarketTape:
 
 
 def parent(run: str, pid: str, side: Side, qty: int, start: float, end: float,
-           arrival: str | None = None, strategy: str = "TWAP") -> ParentRecord:
+           arrival: str | None = None, strategy: str = "TWAP",
+           schedule: tuple[tuple[float, int], ...] = ()) -> ParentRecord:
     return ParentRecord(run=run, parent_id=pid, symbol=SYMBOL, side=side, qty=qty,
                         start=at(start), end=at(end), strategy=strategy,
-                        arrival_mid=Decimal(arrival) if arrival is not None else None)
+                        arrival_mid=Decimal(arrival) if arrival is not None else None,
+                        schedule=tuple((at(t), q) for t, q in schedule))
 
 
 def child(run: str, pid: str, cid: str, side: Side, qty: int, decided: float,
@@ -81,7 +83,9 @@ def fill(run: str, pid: str, cid: str, side: Side, t: float, qty: int, px: str,
 def algo_run(run: str = "algo", strategy: str = "TWAP") -> RunRecord:
     r = RunRecord(run=run, strategy=strategy)
     r.parents = [parent(run, "P1", Side.BUY, 100, 0, 60, strategy=strategy),
-                 parent(run, "P2", Side.SELL, 50, 20, 60, arrival="100.20", strategy=strategy)]
+                 # a volume curve's schedule: 35 of 50 due by half-window
+                 parent(run, "P2", Side.SELL, 50, 20, 60, arrival="100.20", strategy=strategy,
+                        schedule=((20, 0), (40, 35), (60, 50)))]
     r.children = [child(run, "P1", "C1", Side.BUY, 40, 4, 250, 1),
                   child(run, "P1", "C2", Side.BUY, 40, 12, 100, 3),
                   child(run, "P1", "C3", Side.BUY, 20, 50, 400, None),
@@ -95,9 +99,10 @@ def algo_run(run: str = "algo", strategy: str = "TWAP") -> RunRecord:
 def naive_run() -> RunRecord:
     """Each parent as one market order at its start, filled whole one millisecond later."""
     r = RunRecord(run="naive", strategy="naive")
-    r.parents = [parent("naive", "P1", Side.BUY, 100, 0, 60, strategy="naive"),
+    r.parents = [parent("naive", "P1", Side.BUY, 100, 0, 60, strategy="naive",
+                        schedule=((0, 100), (60, 100))),
                  parent("naive", "P2", Side.SELL, 50, 20, 60, arrival="100.20",
-                        strategy="naive")]
+                        strategy="naive", schedule=((20, 50), (60, 50)))]
     r.children = [child("naive", "P1", "N1", Side.BUY, 100, 0, 50, 0.001),
                   child("naive", "P2", "N2", Side.SELL, 50, 20, 60, 0.001)]
     r.fills = [fill("naive", "P1", "N1", Side.BUY, 0.001, 100, "100.10", "aggressive", 0),

@@ -502,3 +502,33 @@ def test_the_runner_passes_on_the_market_watch_of_an_active_parent_only() -> Non
         Watching.broken = False
     h.runner.cancel(T0 + 2 * SEC)
     assert h.runner.market_watch() is None  # being cancelled, or done
+
+
+class Planning(Scripted):
+    """Plans half by the middle of the window, or fails to say (``broken``)."""
+
+    broken = False
+
+    def __init__(self, parent: ParentOrder, ctx: AlgoContext) -> None:
+        super().__init__(parent, ctx)
+        self.parent = parent
+
+    def planned(self) -> list[tuple[datetime, int]]:
+        if self.broken:
+            raise ValueError("no plan")
+        p = self.parent
+        return [(p.start, 0), (p.start + (p.end - p.start) / 2, p.qty // 2), (p.end, p.qty)]
+
+
+def test_the_runner_passes_on_the_strategys_schedule_or_none() -> None:
+    parent = make_parent(1000)
+    h = Harness(parent, Planning)
+    mid = parent.start + (parent.end - parent.start) / 2
+    assert h.runner.planned() == ((parent.start, 0), (mid, 500), (parent.end, 1000))
+    assert Harness(make_parent(1000), Scripted).runner.planned() == ()  # no method
+    Planning.broken = True
+    try:
+        assert h.runner.planned() == ()
+        assert h.audited("strategy_error")[-1]["error"] == "ValueError: no plan"
+    finally:
+        Planning.broken = False

@@ -11,6 +11,7 @@ import bisect
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import re
 import subprocess
@@ -611,3 +612,27 @@ def test_a_participation_cap_holds_with_fills_on_their_way(tmp_path: Path) -> No
     assert m is not None, parent.text
     others, allowed = (int(g.replace(",", "")) for g in m.groups())
     assert 0 < parent.filled <= allowed <= others  # a rate of 0.5: at most what others traded
+
+
+def test_each_run_reports_its_own_strategys_schedule(tmp_path: Path) -> None:
+    """A VWAP's schedule follows its volume curve (9:30-9:35 New York trades more than the
+    next five minutes); the TWAP baseline's is even and the naive one's all at the start:
+    the report's schedule line is each run's own, not one ramp for all."""
+    cfg = config_with(tmp_path, baselines=["naive", "twap"],
+                      orders=[{"symbol": "AMZN", "side": "buy", "qty": 1000,
+                               "start": "13:30:30", "window": 600, "strategy": "1",
+                               "params": "Slices=10"}])
+    result = Backtest(cfg).run()
+    start, end = START, START + timedelta(seconds=600)
+    vwap = result.runs["algo"].parents[0]
+    assert vwap.strategy == "vwap"
+    assert [t for t, _ in vwap.schedule] == [start + timedelta(seconds=60 * i)
+                                             for i in range(11)]
+    due = [q for _, q in vwap.schedule]
+    assert due[0] == 0 and due[-1] == 1000 and due == sorted(due)
+    steps = {b - a for a, b in itertools.pairwise(due)}
+    assert len(steps) > 1, due  # not even: the curve
+    twap = result.runs["twap"].parents[0].schedule
+    assert [q for _, q in twap] == list(range(0, 1001, 100))
+    assert result.runs["naive"].parents[0].schedule == ((start, 1000), (end, 1000))
+    assert vwap.scheduled_at(start + timedelta(seconds=90)) == (due[1] + due[2]) / 2

@@ -141,7 +141,11 @@ def test_timeseries_csv(report: tuple[Path, dict[str, Path], list[RunRecord],
     assert (p1[60.0]["schedule_qty"], p1[60.0]["mid"]) == ("100.0", "100.30")
     # the naive baseline's schedule is its one order at the start, not a ramp
     naive = [r["schedule_qty"] for r in rows if r["run"] == "naive" and r["parent_id"] == "P1"]
-    assert len(naive) == 61 and set(naive) == {"100"}
+    assert len(naive) == 61 and set(naive) == {"100.0"}
+    # P2's schedule is its strategy's (a volume curve), linear between its points
+    p2 = {float(r["elapsed_s"]): float(r["schedule_qty"])
+          for r in rows if r["run"] == "algo" and r["parent_id"] == "P2"}
+    assert (p2[0.0], p2[10.0], p2[20.0], p2[30.0], p2[40.0]) == (0.0, 17.5, 35.0, 42.5, 50.0)
 
 
 def test_series_times() -> None:
