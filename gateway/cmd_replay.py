@@ -27,7 +27,8 @@ order of the same symbol and the other side that was not sent: o1's fill after o
 crossed it). A message on the wire is counted sent, whenever Ctrl-C comes.
 
 Exit status: 0 when the replay ran (differences are data), 1 when the acceptor dropped the
-session part-way (the report covers what ran), 130 when interrupted (Ctrl-C, SIGINT: the
+session part-way (closed it or logged out before the replay did, with messages still to
+send or answers still due; the report covers what ran), 130 when interrupted (Ctrl-C, SIGINT: the
 report covers what ran), 2 for a log that cannot be read (file:line), an unreachable
 acceptor or a refused logon.
 """
@@ -283,7 +284,9 @@ def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callab
         if collect(left):
             quiet_since = time.monotonic()
     if wire.closed or wire.logged_out:
-        out.completed = out.sent == len(script.steps)
+        # the acceptor ended the session before we did: a drop, unless nothing was left to
+        # send and every answer the log has was in
+        out.completed = out.sent == len(script.steps) and len(out.answers) >= expected_total
         why = f" ({wire.logout_text})" if wire.logout_text else ""
         out.note = (f"the acceptor {'logged out' if wire.logged_out else 'closed the connection'}"
                     f"{why} after {out.sent} of {len(script.steps)} messages")

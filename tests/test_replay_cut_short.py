@@ -26,12 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class ScriptedAcceptor:
     """Logs the first connection on, acknowledges the first NewOrderSingle (ClOrdID o1,
-    prefix and all; not if ``ack`` is False), then closes the connection (``drop``) or keeps
-    reading silently."""
+    prefix and all; not if ``ack`` is False), then closes the connection (``drop``: after
+    the ``drop_after``-th order message) or keeps reading silently."""
 
-    def __init__(self, *, drop: bool, ack: bool = True) -> None:
+    def __init__(self, *, drop: bool, ack: bool = True, drop_after: int = 1) -> None:
         self.drop = drop
         self.ack = ack
+        self.drop_after = drop_after
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.first_order = threading.Event()
@@ -42,6 +43,7 @@ class ScriptedAcceptor:
         conn, _ = self.server.accept()
         peer = Peer(sender="VENUE", target="CLIENT1")
         data = b""
+        orders = 0
         with conn:
             conn.settimeout(20)
             while True:
@@ -58,13 +60,15 @@ class ScriptedAcceptor:
                     msg = fields(raw)
                     if msg[35] == "A":
                         conn.sendall(peer.logon(extra="|141=Y"))
-                    elif msg[35] == "D" and not self.first_order.is_set():
+                        continue
+                    if msg[35] == "D" and not self.first_order.is_set():
                         if self.ack:
                             conn.sendall(peer.msg(f"35=8|6=0|11={msg[11]}|14=0|17=E1|37=X1"
                                                   "|38=100|39=0|54=1|55=AAPL|150=0|151=100"))
                         self.first_order.set()
-                        if self.drop:
-                            return
+                    orders += msg[35] in ("D", "F", "G")
+                    if self.drop and orders == self.drop_after:
+                        return
 
     def close(self) -> None:
         self.server.close()
@@ -96,6 +100,23 @@ def test_a_dropped_session_counts_only_answers_to_what_was_sent(
     assert (s["expected"], s["expected_not_sent"]) == (1, 5)
     assert (s["matched"], s["equal"], s["missing"], s["unexpected"]) == (1, 1, 0, 0)
     assert s["note"] == "the acceptor closed the connection after 1 of 4 messages"
+
+
+def test_a_drop_after_the_last_message_with_answers_due_is_exit_1(
+        log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Everything was sent, but the acceptor closed while the log's answers to o2, the
+    cancel and o4 were still due: the session was dropped, whatever was sent."""
+    acceptor = ScriptedAcceptor(drop=True, drop_after=4)
+    try:
+        code = main(["replay", str(log), "--to", f"127.0.0.1:{acceptor.port}", "--speed",
+                     "max", "--settle", "5", "--json"])
+    finally:
+        acceptor.close()
+    s = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (s["sent"], s["to_play"], s["completed"]) == (4, 4, False)
+    assert (s["matched"], s["missing"]) == (1, 5)
+    assert s["note"] == "the acceptor closed the connection after 4 of 4 messages"
 
 
 def test_an_answer_due_before_the_drop_is_missing(
