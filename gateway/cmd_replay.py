@@ -262,7 +262,8 @@ def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callab
             break
         collect(0)
         fields = rewrite_fields(step, now=now_stamp(), log_begin=script.begin_string,
-                                begin_string=wire.begin_string, clordid_prefix=clordid_prefix,
+                                begin_string=wire.begin_string, app_version=wire.app_version,
+                                clordid_prefix=clordid_prefix,
                                 order_ids=order_ids, symbols=symbols, dropped=out.dropped_fields)
         with _ctrl_c_after():  # a message on the wire is counted sent, whenever Ctrl-C comes
             try:

@@ -274,11 +274,12 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
 
 
 @cache
-def _allowed_tags(begin_string: str, msg_type: str) -> frozenset[int] | None:
-    """Every tag the built-in ``begin_string`` dictionary allows in ``msg_type`` (header,
-    body, groups at any depth); None if it has no such dictionary or message."""
+def _allowed_tags(begin_string: str, app_version: str, msg_type: str) -> frozenset[int] | None:
+    """Every tag the built-in dictionaries of a ``begin_string`` session (on FIXT.1.1, with
+    the application version ``app_version``) allow in ``msg_type`` (header, body, groups at
+    any depth); None if there is no such dictionary or message."""
     try:
-        sd = builtin_session(begin_string)
+        sd = builtin_session(begin_string, app_version)
     except KeyError:
         return None
     found = sd.message(msg_type)
@@ -300,6 +301,7 @@ def rewrite_fields(
     now: str,
     log_begin: str,
     begin_string: str,
+    app_version: str = "FIX.5.0SP2",
     clordid_prefix: str = "",
     order_ids: Mapping[str, str] | None = None,
     symbols: Mapping[str, str] | None = None,
@@ -313,10 +315,11 @@ def rewrite_fields(
     not (yet): the log's names an order of the venue that wrote the log, and an acceptor
     that checks OrderID against OrigClOrdID refuses the request for it; Symbol (55) is renamed by
     ``symbols`` (log symbol -> acceptor symbol). With ``begin_string`` other than
-    ``log_begin``, fields the target dictionary does not allow in this message type are left
-    out and counted in ``dropped`` (tag -> count).
+    ``log_begin``, fields the target dictionary (on FIXT.1.1, ``app_version``'s) does not
+    allow in this message type are left out and counted in ``dropped`` (tag -> count).
     """
-    allowed = _allowed_tags(begin_string, step.msg_type) if begin_string != log_begin else None
+    allowed = (_allowed_tags(begin_string, app_version, step.msg_type)
+               if begin_string != log_begin else None)
     orig = _values(step.fields).get(41)
     out: list[tuple[int, bytes]] = []
     for tag, value in step.fields:

@@ -55,9 +55,10 @@ class ReplayWire:
     """A logged-on session from ``sender`` to ``target``; create with :meth:`connect`."""
 
     def __init__(self, sock: socket.socket, begin_string: str, sender: str, target: str,
-                 heartbeat: int) -> None:
+                 heartbeat: int, app_version: str = "FIX.5.0SP2") -> None:
         self.sock = sock
         self.begin_string = begin_string
+        self.app_version = app_version  # the application messages' version on FIXT.1.1
         self.sender = sender
         self.target = target
         self.heartbeat = heartbeat
@@ -79,7 +80,7 @@ class ReplayWire:
         except OSError as exc:
             raise WireError(f"cannot connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        wire = cls(sock, begin_string, sender, target, heartbeat)
+        wire = cls(sock, begin_string, sender, target, heartbeat, app_version)
         try:
             logon = [(98, b"0"), (108, str(heartbeat).encode()), (141, b"Y")]
             if begin_string == "FIXT.1.1":  # required there: the messages' FIX version

@@ -374,6 +374,20 @@ def test_fix42_fields_unknown_to_fix44_are_dropped_and_counted(tmp_path: Path) -
     assert 47 in [tag for tag, _ in same]
 
 
+def test_over_fixt_the_application_versions_dictionary_says_what_is_dropped(
+        tmp_path: Path) -> None:
+    # DisplayQty (1138) is FIX 5.0's: a FIXT.1.1 session of FIX.4.4 messages drops it, as a
+    # FIX.4.4 session does; one of FIX.5.0SP2 keeps it
+    script = [(C, "35=D|11=o1|21=1|38=1|40=1|54=1|55=AAPL|60=20240102-10:00:00.000|1138=1")]
+    [step] = plan(write_log(tmp_path / "c.log", script, begin="FIX.4.2")).steps
+    for version, kept in (("FIX.4.4", False), ("FIX.5.0SP2", True)):
+        dropped: dict[int, int] = {}
+        fields = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIXT.1.1",
+                                app_version=version, dropped=dropped)
+        assert (1138 in [tag for tag, _ in fields], dropped) == (
+            kept, {} if kept else {1138: 1}), version
+
+
 def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The replay's Logon had no DefaultApplVerID (1137), which FIXT 1.1 requires: a FIXT
