@@ -68,6 +68,21 @@ class TlsConfig:
     key: Path | None = None
     ca: Path | None = None
     verify_peer: bool = True
+    #: the environment variable holding an encrypted key's passphrase (never the YAML)
+    key_password_env: str | None = None
+
+    def key_password(self) -> str:
+        """The key's passphrase for ``ssl``'s ``load_cert_chain``, asked only when the key is
+        encrypted; :class:`ValueError` saying what to set when none is given (``ssl`` would
+        otherwise prompt on the terminal)."""
+        if self.key_password_env is None:
+            raise ValueError("the key is encrypted: name the environment variable holding "
+                             "its passphrase with key_password_env")
+        password = os.environ.get(self.key_password_env)
+        if password is None:
+            raise ValueError(f"key_password_env: the environment variable "
+                             f"{self.key_password_env} is not set")
+        return password
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +246,9 @@ def _tls(node: Node, base: Path, *, server: bool = False) -> TlsConfig:
     unless ``verify_peer`` is false) or ``acceptor.tls`` (it needs its own ``cert``, and
     asks clients for certificates when ``verify_peer`` is true, which needs the ``ca``
     they are verified against; by default, exactly when ``ca`` is given)."""
-    m = node.mapping({"cert", "key", "ca", "verify_peer"})
+    m = node.mapping({"cert", "key", "ca", "verify_peer", "key_password_env"})
+    if "key_password_env" in m and "cert" not in m:
+        raise m["key_password_env"].error("a key's passphrase needs the cert (and key)")
     if "key" in m and "cert" not in m:
         raise m["key"].error("a key needs the cert it belongs to (cert)")
     if server and "cert" not in m:
@@ -246,6 +263,7 @@ def _tls(node: Node, base: Path, *, server: bool = False) -> TlsConfig:
         key=_path(m["key"], base) if "key" in m else None,
         ca=_path(m["ca"], base) if "ca" in m else None,
         verify_peer=verify_peer,
+        key_password_env=m["key_password_env"].string() if "key_password_env" in m else None,
     )
 
 

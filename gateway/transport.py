@@ -75,10 +75,13 @@ ACCEPTOR_LOG = "acceptor.event.current.log"  # the engine's event log, beside th
 
 
 def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
+    """The context for ``tls``; :class:`OSError` or :class:`ValueError` (an encrypted key
+    without its passphrase: never a prompt on the terminal) if its files cannot be used."""
     purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
     ctx = ssl.create_default_context(purpose, cafile=str(tls.ca) if tls.ca else None)
     if tls.cert is not None:
-        ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+        ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None,
+                            password=tls.key_password)
     if server:
         # client certificates are asked for with a ca to verify them (a configuration that
         # says verify_peer without a ca is refused: gateway.config._tls)
@@ -527,6 +530,8 @@ class Engine:
 
     async def _initiate(self, runner: SessionRunner) -> None:
         config = runner.config
+        # loaded once (start-up checked the files: check_tls), not on every attempt
+        tls = ssl_context(config.tls, server=False) if config.tls else None
         attempt = 0
         failing = False  # since the last connection: the operator was told once
         unanswered = False  # connections without a logon since the last one logged on: told
@@ -547,9 +552,11 @@ class Engine:
                 attempt = 0
             attempt += 1
             try:
-                tls = ssl_context(config.tls, server=False) if config.tls else None
+                # a handshake is part of logging on: bounded by logon_timeout, not by
+                # asyncio's 60 s
                 reader, writer = await asyncio.open_connection(
-                    config.host, config.port, ssl=tls, limit=READ_SIZE)
+                    config.host, config.port, ssl=tls, limit=READ_SIZE,
+                    ssl_handshake_timeout=config.logon_timeout if tls else None)
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc!r}")
                 if not failing:

@@ -82,6 +82,24 @@ def test_a_missing_acceptor_tls_file_is_named_with_its_key(tmp_path: Path, which
     assert f"acceptor.tls.{which}: no such file: {missing}" in line
 
 
+def test_an_encrypted_key_without_its_passphrase_is_a_start_up_error(tmp_path: Path) -> None:
+    """Not a prompt on the terminal (which a service does not have)."""
+    cert, key = tmp_path / "gw.crt", tmp_path / "gw.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-passout", "pass:pw1",
+                    "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    config = tmp_path / "gw.yaml"
+    config.write_text(f"acceptor: {{port: 0, tls: {{cert: {cert}, key: {key}}}}}\n"
+                      "sessions:\n" + SESSION)
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "run", str(config),
+                           "--run-dir", str(tmp_path / "run")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    line = one_error_line(proc)
+    assert line.endswith(f"acceptor.tls: cannot load cert {cert}, key {key}: the key is "
+                         "encrypted: name the environment variable holding its passphrase "
+                         "with key_password_env"), line
+
+
 def test_a_missing_initiator_tls_file_is_named_with_its_session(tmp_path: Path) -> None:
     # an initiator loads its TLS files only when it connects: it used to retry for ever
     config = tmp_path / "gw.yaml"

@@ -233,6 +233,8 @@ def test_a_reconnect_backoff_starting_above_its_cap_is_refused(tmp_path: Path) -
      "unknown key"),
     ("{cert: c.pem, key: k.pem, verify_peer: true}", "acceptor.tls.verify_peer",
      "true needs ca"),  # client certificates were silently not asked for
+    ("{key_password_env: K}", "acceptor.tls.key_password_env",
+     "a key's passphrase needs the cert"),
 ])
 def test_an_acceptor_tls_that_cannot_do_what_it_says_is_refused(
         tmp_path: Path, tls: str, key: str, reason: str) -> None:
@@ -257,6 +259,16 @@ def test_an_acceptor_tls_asks_for_client_certificates_exactly_when_it_has_a_ca(
     assert acceptor_tls("{cert: c.pem, key: k.pem}") is False
     assert acceptor_tls("{cert: c.pem, key: k.pem, ca: ca.pem}") is True
     assert acceptor_tls("{cert: c.pem, key: k.pem, ca: ca.pem, verify_peer: false}") is False
+
+
+def test_a_tls_key_passphrase_is_named_by_its_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(SESSIONS.replace("acceptor: {port: 0}", "acceptor: {port: 0, tls: "
+                                     "{cert: c.pem, key: k.pem, key_password_env: GW_KEY}}")
+                    .replace("    {extra}\n", ""))
+    acceptor = load_config(path).acceptor
+    assert acceptor is not None and acceptor.tls is not None
+    assert acceptor.tls.key_password_env == "GW_KEY"
 
 
 @pytest.mark.parametrize(("text", "env", "reason"), [

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import random
 import re
+import socket
 import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from gateway.config import (
 )
 from gateway.deferred_store import DeferredTargetStore
 from gateway.store import MemoryStore
-from gateway.transport import Engine, Listener, connect_failure
+from gateway.transport import Engine, Listener, connect_failure, ssl_context
 from tests.engine_apps import Collector, order, wait_for
 from tests.fixpeer import Peer
 
@@ -342,6 +343,71 @@ def test_tls_session(tmp_path: Path) -> None:
         await acceptor.stop()
 
     run(scenario())
+
+
+def test_an_encrypted_key_takes_its_passphrase_from_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without key_password_env, ssl would have asked on the terminal (at start-up, and
+    again at every connection attempt, holding every session up): a clear error instead."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-passout", "pass:pw1",
+                    "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    assert b"ENCRYPTED" in key.read_bytes()
+    with pytest.raises(ValueError, match="the key is encrypted: name the environment "
+                                         "variable holding its passphrase with key_password_env"):
+        ssl_context(TlsConfig(cert=cert, key=key), server=True)
+    server = TlsConfig(cert=cert, key=key, key_password_env="TEST_KEY_PASSPHRASE")
+    monkeypatch.delenv("TEST_KEY_PASSPHRASE", raising=False)
+    with pytest.raises(ValueError, match="TEST_KEY_PASSPHRASE is not set"):
+        ssl_context(server, server=True)
+    monkeypatch.setenv("TEST_KEY_PASSPHRASE", "wrong")
+    with pytest.raises(ssl.SSLError):
+        ssl_context(server, server=True)
+    monkeypatch.setenv("TEST_KEY_PASSPHRASE", "pw1")
+
+    async def scenario() -> None:
+        acc_cfg, ini_cfg = pair(tmp_path, tls=(server, TlsConfig(ca=cert)))
+        acceptor, initiator, _ = await start_pair(tmp_path, acc_cfg, ini_cfg)
+        await wait_for(lambda: initiator.runner("ISLD").logged_on)
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+
+
+def test_a_tls_handshake_that_never_comes_is_bounded_by_logon_timeout(tmp_path: Path) -> None:
+    """An acceptor that takes the connection and says nothing: the initiator gives up after
+    logon_timeout and tries again, rather than after asyncio's 60 s."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    port = silent.getsockname()[1]
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(silent, lambda: held.append(silent.accept()[0]))
+        s = SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", host="127.0.0.1",
+                          port=port, application="collector", logon_timeout=0.3,
+                          reconnect=ReconnectConfig(initial_delay=0.05, max_delay=0.05),
+                          tls=TlsConfig(verify_peer=False))
+        cfg = GatewayConfig(tmp_path / "ini.yaml", (s,))
+        notices: list[str] = []
+        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i", notice=notices.append)
+        await initiator.start()
+        await wait_for(lambda: len(held) >= 3, timeout=5)  # three attempts, well within 60 s
+        await initiator.stop()
+        loop.remove_reader(silent)
+        return notices
+
+    try:
+        notices = run(scenario())
+    finally:
+        for conn in held:
+            conn.close()
+        silent.close()
+    assert any("during the TLS handshake" in n for n in notices), notices
 
 
 def test_a_tls_connect_failure_is_told_in_tls_terms() -> None:
