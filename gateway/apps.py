@@ -48,6 +48,11 @@ def load_application(spec: str, config: GatewayConfig, where: str | None = None)
         if section is not None and section[0] not in config.extra:
             raise ConfigError(f"{where}: application {spec!r} needs a '{section[0]}:' section "
                               f"({section[1]})")
+        users = sum(s.application == spec for s in config.sessions)
+        if spec == "client" and users > 1:
+            # its parents, their status requests and cancels all go to one algo gateway
+            raise ConfigError(f"{where}: application 'client' sends its orders on one "
+                              f"session, and {users} sessions name it")
         return factory(config)
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr or module_name.startswith("."):

@@ -91,3 +91,16 @@ def test_the_kill_switch_says_which_applications_have_none(
     assert capsys.readouterr().err == (
         "gateway: warning: kill switch (SIGUSR1): application 'echo' has no kill switch; "
         "its sessions go on as before\n")
+
+
+def test_a_client_on_two_sessions_is_refused(tmp_path: Path) -> None:
+    """The client follows its parents on one session: on two, a status request or a cancel
+    went to whichever logged on last (the venue, which knew none of them)."""
+    path = tmp_path / "gw.yaml"
+    path.write_text(FROM_DEFAULTS.replace("APP", "client")
+                    + "  - {sender_comp_id: A, target_comp_id: C}\n"
+                    + "client:\n  orders:\n    - {symbol: AMZN, side: buy, qty: 100}\n")
+    with pytest.raises(ConfigError) as info:
+        Dispatcher(load_config(path))
+    assert str(info.value) == (f"{path}:4: defaults.application: application 'client' sends "
+                               "its orders on one session, and 2 sessions name it")
