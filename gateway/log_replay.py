@@ -309,14 +309,16 @@ def rewrite_fields(
 ) -> list[tuple[int, bytes]]:
     """The fields of ``step`` to send after the new session's header (no 8/9/34/35/49/52/56).
 
-    TransactTime (60) becomes ``now``; ClOrdID/OrigClOrdID get ``clordid_prefix``; OrderID
-    (37) of a cancel or replace becomes the acceptor's OrderID for the original order when
-    ``order_ids`` (log ClOrdID -> acceptor OrderID) knows it, and is left out when it does
-    not (yet): the log's names an order of the venue that wrote the log, and an acceptor
-    that checks OrderID against OrigClOrdID refuses the request for it; Symbol (55) is renamed by
-    ``symbols`` (log symbol -> acceptor symbol). With ``begin_string`` other than
-    ``log_begin``, fields the target dictionary (on FIXT.1.1, ``app_version``'s) does not
-    allow in this message type are left out and counted in ``dropped`` (tag -> count).
+    Values are held as latin-1 text of the bytes, as :func:`plan` reads them (the prefix and
+    ``symbols`` too). TransactTime (60) becomes ``now``; ClOrdID/OrigClOrdID get
+    ``clordid_prefix``; OrderID (37) of a cancel or replace becomes the acceptor's OrderID
+    for the original order when ``order_ids`` (log ClOrdID -> acceptor OrderID) knows it,
+    and is left out when it does not (yet): the log's names an order of the venue that wrote
+    the log, and an acceptor that checks OrderID against OrigClOrdID refuses the request for
+    it; Symbol (55) is renamed by ``symbols`` (log symbol -> acceptor symbol). With
+    ``begin_string`` other than ``log_begin``, fields the target dictionary (on FIXT.1.1,
+    ``app_version``'s) does not allow in this message type are left out and counted in
+    ``dropped`` (tag -> count).
     """
     allowed = (_allowed_tags(begin_string, app_version, step.msg_type)
                if begin_string != log_begin else None)
@@ -330,7 +332,7 @@ def rewrite_fields(
         if tag == TRANSACT_TIME:
             value = now.encode()
         elif tag in CLORDID_TAGS and clordid_prefix:
-            value = clordid_prefix.encode() + value
+            value = clordid_prefix.encode("latin-1") + value
         elif tag == SYMBOL and symbols and value.decode("latin-1") in symbols:
             value = symbols[value.decode("latin-1")].encode("latin-1")
         elif tag == ORDER_ID and orig is not None and order_ids is not None:

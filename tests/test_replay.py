@@ -83,11 +83,13 @@ def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
     return code, json.loads(out) if out.strip() else {}
 
 
+@pytest.mark.parametrize("prefix", ["syn-", "é-syn-"])  # typed with other than ASCII too
 def test_synthetic_log_counts_and_the_wrong_answer(
-        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, venue_port: int, capsys: pytest.CaptureFixture[str], prefix: str
+) -> None:
     log = write_log(tmp_path / "client.log", SCRIPT)
     code, s = replay(capsys, str(log), "--to", f"127.0.0.1:{venue_port}", "--speed", "max",
-                     "--clordid-prefix", "syn-")
+                     "--clordid-prefix", prefix)
     assert code == 0, s
     assert s["side"] == C and s["other"] == V
     assert (s["to_play"], s["sent"], s["skipped_session"]) == (4, 4, 2)
