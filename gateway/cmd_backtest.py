@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.input_paths import input_file
-from gateway.output_files import replacing
+from gateway.output_files import not_an_input, replacing
 
 # The backtest's own imports (river, scipy, matplotlib: about a second) are made when a
 # backtest runs, in the functions below, not when the CLI builds its parser: every other
@@ -86,6 +86,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.dump_book is not None and not 1 <= args.dump_book <= 1000:
         raise ValueError("--dump-book N: N must be in 1..1000")
     input_file(args.log, "--log")
+    if args.book_out is not None:
+        not_an_input(args.book_out, "--book-out", args.log)
     depth = args.dump_book or 0
     from gateway.backtest import SkippedInput
     from gateway.md_feed import MarketDataFeed, MdDecoder, MdLogReader

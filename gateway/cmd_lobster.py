@@ -32,7 +32,7 @@ from typing import Any
 from engine import lobster
 from gateway import md_fix
 from gateway.input_paths import input_file
-from gateway.output_files import replacing
+from gateway.output_files import not_an_input, replacing
 
 SAMPLE_MESSAGES = "AMZN_2012-06-21_message_5_head3000.csv"
 SAMPLE_ORDERBOOK = "AMZN_2012-06-21_orderbook_5_head3000.csv"
@@ -103,6 +103,7 @@ def run_replay(args: argparse.Namespace) -> int:
         SAMPLE_MESSAGES)
     orderbook = input_file(args.orderbook, "ORDERBOOK") if args.orderbook else sample_path(
         SAMPLE_ORDERBOOK)
+    not_an_input(args.out, "--out", messages, orderbook)
     with replacing(args.out, "--out") as tmp:  # folders made as needed; no partial book on failure
         result = lobster.replay(messages, orderbook, tmp)
     report: dict[str, Any] = result.as_json()
@@ -124,6 +125,7 @@ _LOBSTER_NAME = re.compile(r"^([A-Za-z0-9.]+)_(\d{4}-\d{2}-\d{2})_")
 def run_to_fix(args: argparse.Namespace) -> int:
     input_file(args.messages, "MESSAGES")
     input_file(args.orderbook, "ORDERBOOK")
+    not_an_input(args.out, "--out", args.messages, args.orderbook)
     named = _LOBSTER_NAME.match(args.messages.name)
     symbol = args.symbol or (named.group(1) if named else None)
     day = args.date or (date.fromisoformat(named.group(2)) if named else None)

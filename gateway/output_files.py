@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["PARTIAL_SUFFIX", "replacing", "why_unwritable"]
+__all__ = ["PARTIAL_SUFFIX", "not_an_input", "replacing", "why_unwritable"]
 
 #: Temporary files end so; a ``kill -9`` mid-write can leave one behind, never the target.
 PARTIAL_SUFFIX = ".partial"
@@ -37,6 +37,16 @@ def why_unwritable(path: Path, exc: OSError) -> str:
             if p.is_symlink() and not p.exists():
                 return f"{p} is a symbolic link to {os.readlink(p)}, which does not exist"
     return exc.strerror or str(exc)
+
+
+def not_an_input(target: Path, what: str, *inputs: Path) -> None:
+    """:class:`ValueError` if ``target`` is one of ``inputs`` (the same file, by any name:
+    a link, ``./x``): the run would replace what it reads, and a check of the output
+    against that input would compare the output with itself."""
+    for source in inputs:
+        with suppress(OSError):  # (a target not there yet is no input)
+            if os.path.samefile(target, source):
+                raise ValueError(f"{what} {target}: is the input {source}; name another file")
 
 
 def _unwritable(target: Path, what: str, exc: OSError) -> OSError:

@@ -139,6 +139,34 @@ def test_a_folder_that_cannot_be_made_names_the_option(
         "gateway: error: --out /sys/no-such/b.csv: cannot be written: ")
 
 
+@pytest.mark.parametrize("command", ["replay", "to-fix", "book-out"])
+@pytest.mark.parametrize("which", [0, 1])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, which: int) -> None:
+    """``lobster replay M O --out O --check`` replaced the orderbook with the book it built,
+    then compared that with itself: "matches": true for any messages."""
+    msg, ob = tmp_path / "m.csv", tmp_path / "o.csv"
+    msg.write_text(GOOD_MSG)
+    ob.write_text(GOOD_OB)
+    log = tmp_path / "md.log"
+    log.write_bytes(BUNDLED_LOG.read_bytes())
+    inputs = {"replay": (msg, ob), "to-fix": (msg, ob), "book-out": (log, log)}[command]
+    victim = inputs[which]
+    (tmp_path / "link").symlink_to(victim)  # the same file by another name
+    out = tmp_path / "link"
+    before = victim.read_bytes()
+    args = {"replay": ["lobster", "replay", str(msg), str(ob), "--out", str(out), "--check"],
+            "to-fix": ["lobster", "to-fix", str(msg), str(ob), "--symbol", "T", "--date",
+                       "2012-06-21", "-o", str(out)],
+            "book-out": ["backtest", "--log", str(log), "--dump-book", "5", "--book-out",
+                         str(out)]}[command]
+    option = {"replay": "--out", "to-fix": "--out", "book-out": "--book-out"}[command]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (f"gateway: error: {option} {out}: is the input "
+                                       f"{victim}; name another file\n")
+    assert victim.read_bytes() == before
+
+
 def test_a_failed_to_fix_keeps_the_existing_log(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The third message deletes an order no message added: once, keep.log was truncated
