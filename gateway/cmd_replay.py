@@ -69,16 +69,23 @@ GRACE = 0.2  # seconds to wait for more answers once the log's count has arrived
 SETTLE_MAX = 86_400  # --settle: a day (a wait beyond the clock's range was a traceback)
 
 
+#: the slowest --speed: a thousand times slower than the log (a day's log then takes three
+#: years; slower, the waits overflow what the system can wait for)
+MIN_SPEED = 0.001
+
+
 def parse_speed(text: str) -> float:
-    """``max`` -> infinity; ``10x``, ``10``, ``0.5x`` -> that factor (positive)."""
+    """``max`` -> infinity; ``10x``, ``10``, ``0.5x`` -> that factor (at least
+    :data:`MIN_SPEED`)."""
     if text.lower() == "max":
         return math.inf
     try:
         value = float(text.lower().removesuffix("x"))
     except ValueError:
         value = 0.0
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"speed {text!r}: expected 1x, 10x, 0.5x or max")
+    if not value >= MIN_SPEED or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"speed {text!r}: expected 1x, 10x, 0.5x or max "
+                                         f"(at least {MIN_SPEED}x)")
     return value
 
 

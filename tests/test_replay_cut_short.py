@@ -178,6 +178,17 @@ def test_settle_must_be_a_finite_number_of_seconds(
             in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("speed", ["0", "-2", "nan", "inf", "fast", "1e-320", "0.0009x"])
+def test_speed_must_be_a_factor_a_wait_can_follow(
+        speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """1e-320 passed, and the first wait overflowed select's timeout: a traceback."""
+    with pytest.raises(SystemExit) as info:
+        main(["replay", "x.log", "--to", "127.0.0.1:9", "--speed", speed])
+    assert info.value.code == 2
+    assert (f"argument --speed: speed {speed!r}: expected 1x, 10x, 0.5x or max (at least "
+            "0.001x)" in capsys.readouterr().err)
+
+
 def test_holding_ctrl_c_over_a_send_leaves_the_signal_mask_as_it_was(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupt raised the moment SIGINT is blocked still unblocks it (else a second
