@@ -75,14 +75,35 @@ def add_parser(sub: Any) -> None:
     fix.add_argument("orderbook", type=Path, metavar="ORDERBOOK",
                      help="LOBSTER orderbook CSV (4 columns per level)")
     fix.add_argument("-o", "--out", type=Path, required=True, help="the log to write")
-    fix.add_argument("--symbol", help="Symbol (55); default: the ticker in LOBSTER's file name")
-    fix.add_argument("--date", type=date.fromisoformat,
+    fix.add_argument("--symbol", type=_fix_text,
+                     help="Symbol (55); default: the ticker in LOBSTER's file name")
+    fix.add_argument("--date", type=_trading_day,
                      help="trading day YYYY-MM-DD; default: the date in LOBSTER's file name")
     fix.add_argument("--tz", default=md_fix.NEW_YORK,
                      help="time zone of LOBSTER's times (default: %(default)s)")
-    fix.add_argument("--sender", default="LOBSTER", help="SenderCompID (default: %(default)s)")
-    fix.add_argument("--target", default="GATEWAY", help="TargetCompID (default: %(default)s)")
+    fix.add_argument("--sender", type=_fix_text, default="LOBSTER",
+                     help="SenderCompID (default: %(default)s)")
+    fix.add_argument("--target", type=_fix_text, default="GATEWAY",
+                     help="TargetCompID (default: %(default)s)")
     fix.set_defaults(run=run_to_fix)
+
+
+def _fix_text(text: str) -> str:
+    """A value the log's header or Symbol carries: printable ASCII, as the writer needs."""
+    if not text or not all(" " < c <= "~" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected printable ASCII without spaces")
+    return text
+
+
+def _trading_day(text: str) -> date:
+    """YYYY-MM-DD within what nanoseconds since 1970 in 64 bits (the log's times) hold."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a date YYYY-MM-DD") from None
+    if not 1970 < day.year < 2262:
+        raise argparse.ArgumentTypeError(f"{text}: expected a day from 1971 to 2261")
+    return day
 
 
 def first_difference(ours: Path, theirs: Path) -> int | None:

@@ -44,8 +44,14 @@ def now_stamp() -> str:
 
 
 def parse_target(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` -> (host, port); ValueError naming what is wrong."""
+    """``HOST:PORT`` (an IPv6 address in brackets: ``[::1]:9878``) -> (host, port);
+    ValueError naming what is wrong."""
     host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"--to {text!r}: expected HOST:PORT (an IPv6 address in brackets: "
+                         "[::1]:9878)")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--to {text!r}: expected HOST:PORT")
     return host, int(port)

@@ -223,3 +223,22 @@ def test_replay_without_out_writes_under_the_current_directory(tmp_path: Path) -
     assert _cli("replay", cwd=tmp_path).returncode == 0
     assert (tmp_path / "logs" / "run" / "BOOK.csv").read_text() == sample_path(
         SAMPLES[0][1]).read_text()
+
+
+@pytest.mark.parametrize(("option", "value", "reason"), [
+    ("--sender", "ÄB", "'ÄB': expected printable ASCII without spaces"),
+    ("--target", "A B", "'A B': expected printable ASCII without spaces"),
+    ("--symbol", "€", "'€': expected printable ASCII without spaces"),
+    # year 1 in New York is before 1970: SendingTime came out as 10101-14:26:02
+    ("--date", "0001-01-01", "0001-01-01: expected a day from 1971 to 2261"),
+    ("--date", "2012-13-01", "'2012-13-01': expected a date YYYY-MM-DD"),
+])
+def test_to_fix_header_values_are_checked_as_options(
+        tmp_path: Path, option: str, value: str, reason: str) -> None:
+    msg, ob = SAMPLES[0]
+    args = ["to-fix", str(sample_path(msg)), str(sample_path(ob)), "-o", str(tmp_path / "x.log"),
+            "--symbol", "T", "--date", "2012-06-21", option, value]
+    proc = _cli(*args)
+    assert proc.returncode == 2
+    assert f"argument {option}: {reason}" in proc.stderr, proc.stderr
+    assert not (tmp_path / "x.log").exists()

@@ -22,6 +22,7 @@ from gateway.log_replay import (
     rewrite_fields,
     tally,
 )
+from gateway.replay_wire import parse_target
 from tests.fixpeer import frame
 from tests.gateway_proc import start_gateway, stop_gateway
 
@@ -409,3 +410,11 @@ def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
         assert (s["sent"], s["received"], s["missing"]) == (4, 6, 0)
     finally:
         assert stop_gateway(proc) == 0
+
+
+def test_an_ipv6_acceptor_is_named_in_brackets() -> None:
+    assert parse_target("[::1]:9878") == ("::1", 9878)
+    assert parse_target("venue.example:9878") == ("venue.example", 9878)
+    for bad in ("[::1]", "::1", "[]:9878", "host:0"):
+        with pytest.raises(ValueError, match="expected HOST:PORT"):
+            parse_target(bad)
