@@ -330,24 +330,24 @@ def lobster_to_fix(
     if not symbol or not symbol.isascii() or any(c in symbol for c in "\x01=|\n"):
         raise ValueError(f"symbol {symbol!r}: needs printable ASCII without SOH, '=' or '|'")
     start = time.perf_counter()
-    lobster.check_order(message_path, orderbook_path)
-    messages = lobster.read_messages(message_path)
-    rows = lobster.read_orderbook(orderbook_path)
-    if messages.count != rows.count:
-        raise LobsterFormatError(
-            rows.path, min(messages.count, rows.count) + 1,
-            f"{rows.count} rows but {messages.path} has {messages.count} messages")
-    to_utc = lobster_utc_ns(day, zone)
-    # lobster_msg is 40 bytes: time_ns is every fifth int64.
-    times = memoryview(ffi.buffer(messages.array, messages.count * 40)).cast("q")[0::5]
-    stats = ffi.new("mdlob_stats *")
-    snapshot, chunks = _plan(messages, rows, stats)
-    writer = _Writer(symbol, sender, target)
     out = Path(out_path)
-    written = entries_total = 0
-    # the plan fails at the first bad message, possibly after many chunks are written:
-    # a temporary file, renamed over out only once the whole log is
+    # bad input (a CSV line, or the plan's first bad message, possibly after many chunks are
+    # written) stops the run: a temporary file, renamed over out only once the whole log is
     with replacing(out, out_option) as tmp, tmp.open("wb") as f:
+        lobster.check_order(message_path, orderbook_path)
+        messages = lobster.read_messages(message_path)
+        rows = lobster.read_orderbook(orderbook_path)
+        if messages.count != rows.count:
+            raise LobsterFormatError(
+                rows.path, min(messages.count, rows.count) + 1,
+                f"{rows.count} rows but {messages.path} has {messages.count} messages")
+        to_utc = lobster_utc_ns(day, zone)
+        # lobster_msg is 40 bytes: time_ns is every fifth int64.
+        times = memoryview(ffi.buffer(messages.array, messages.count * 40)).cast("q")[0::5]
+        stats = ffi.new("mdlob_stats *")
+        snapshot, chunks = _plan(messages, rows, stats)
+        writer = _Writer(symbol, sender, target)
+        written = entries_total = 0
         lines = [writer.snapshot(to_utc(times[0]), snapshot)]
         current = 0
         parts: list[bytes] = []

@@ -190,6 +190,22 @@ def test_a_failed_to_fix_keeps_the_existing_log(
     assert leftovers(tmp_path, msg, ob, keep) == []
 
 
+def test_a_to_fix_stopped_by_a_bad_csv_line_says_the_log_is_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A line the CSV reader refuses stops the run before the plan: the log was kept, but
+    the line saying so was missing."""
+    msg, ob = tmp_path / "m.csv", tmp_path / "o.csv"
+    msg.write_text(GOOD_MSG + "34200.3,not-a-number,99,10,4990000,1\n")
+    ob.write_text(GOOD_OB + "5010000,50,5000000,100\n")
+    keep = tmp_path / "keep.log"
+    keep.write_bytes(OLD)
+    assert main(["lobster", "to-fix", str(msg), str(ob), "--symbol", "T", "--date",
+                 "2012-06-21", "-o", str(keep)]) == 2
+    assert keep.read_bytes() == OLD and leftovers(tmp_path, msg, ob, keep) == []
+    err = capsys.readouterr().err
+    assert f"{msg}:3: " in err and f"gateway: {keep}: left as it was" in err, err
+
+
 @pytest.mark.parametrize("old", [True, False], ids=["old-file", "no-file"])
 def test_a_failed_book_dump_leaves_no_partial_book(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], old: bool) -> None:
