@@ -53,9 +53,13 @@ def _order_terms(side: str | None, qty: Any, symbol: Any, price: Any,
     return " ".join(words)
 
 
+def _latin1(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
 def describe_fix(raw: bytes) -> str:
     """What a FIX message says, in a line: message name, then what matters for an order."""
-    f = scan_fields(raw)
+    f = scan_fields(raw, _latin1)  # as the audit reads every log's values: any byte prints
     n = _Namer(_dictionaries(f.get(8)))
     mt = f.get(35, "?")
     name = n.message(mt)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from engine.framing import Framer, FrameStatus
@@ -66,6 +66,7 @@ from gateway.fixmessage import (
     Group,
     Item,
     Message,
+    wire_text,
 )
 
 __all__ = [
@@ -99,14 +100,16 @@ def peek_field(raw: bytes, needle: bytes) -> str | None:
     return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
 
 
-def scan_fields(raw: bytes) -> dict[int, str]:
-    """The first value of each tag of SOH-delimited ``raw``. A scan, not a decode: it works
-    on invalid messages too, and a tag repeated (in a group) keeps its first value."""
+def scan_fields(raw: bytes, text: Callable[[bytes], str] = wire_text) -> dict[int, str]:
+    """The first value of each tag of SOH-delimited ``raw``, as ``text`` reads it (as
+    :meth:`FieldMap.get_str` does, so what a restart reads from the store names what the
+    live path named). A scan, not a decode: it works on invalid messages too, and a tag
+    repeated (in a group) keeps its first value."""
     out: dict[int, str] = {}
     for part in raw.split(b"\x01"):
         tag, eq, value = part.partition(b"=")
         if eq and tag.isdigit():
-            out.setdefault(int(tag), value.decode("latin-1"))
+            out.setdefault(int(tag), text(value))
     return out
 
 

@@ -77,7 +77,8 @@ class SessionLog:
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            self._events.write(log_line(now, text.encode("utf-8")))
+            # (a peer's bytes quoted in the text as it sent them: fixmessage.wire_text)
+            self._events.write(log_line(now, text.encode("utf-8", "surrogateescape")))
             self._events.flush()
 
     def flush(self) -> None:

@@ -136,7 +136,7 @@ class EngineLog:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("ab")
-            self._file.write(log_line(now, text.encode("utf-8")))
+            self._file.write(log_line(now, text.encode("utf-8", "surrogateescape")))
             self._file.flush()
         except OSError as exc:  # a full disk must not cost the acceptor its next connection
             self.errors += 1

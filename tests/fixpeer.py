@@ -15,8 +15,9 @@ from fixspec.fieldtypes import format_utc_timestamp
 
 def frame(begin: str, body: str, *, checksum: int | None = None,
           body_length: int | None = None) -> bytes:
-    """A complete message: ``body`` is everything between BodyLength and CheckSum."""
-    payload = body.replace("|", "\x01").encode()
+    """A complete message: ``body`` is everything between BodyLength and CheckSum. A lone
+    surrogate in it (``"caf\\udce9"``) is the byte it escapes (0xE9), as ``parse`` reads one."""
+    payload = body.replace("|", "\x01").encode("utf-8", "surrogateescape")
     if not payload.endswith(b"\x01"):
         payload += b"\x01"
     length = len(payload) if body_length is None else body_length
@@ -30,7 +31,7 @@ def parse(raw: bytes) -> list[tuple[int, str]]:
     for part in raw.split(b"\x01"):
         if part:
             tag, _, value = part.partition(b"=")
-            out.append((int(tag), value.decode()))
+            out.append((int(tag), value.decode("utf-8", "surrogateescape")))
     return out
 
 

@@ -123,6 +123,17 @@ def test_order_algo_and_risk_records(tmp_path: Path) -> None:
         "risk", "max_order_qty", "S", 10**6)
 
 
+def test_an_id_with_a_byte_that_is_not_utf8_is_written_not_lost(tmp_path: Path) -> None:
+    """A peer's ClOrdID keeps a byte that is not UTF-8 as a lone surrogate (wire_text):
+    encoding the record as UTF-8 failed, and the order record was lost (counted an error)."""
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+        log.order(T0, "new", "S", cl_ord_id="caf\udce9")
+    assert log.errors == 0
+    assert b'"cl_ord_id":"caf\\udce9"' in path.read_bytes()
+    assert records(path)[0]["cl_ord_id"] == "caf\udce9"  # read back as it was held
+
+
 def test_each_line_is_on_disk_before_close(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "a.jsonl")
     log.algo(T0, "slice", "P1", size=1)

@@ -148,6 +148,21 @@ def test_a_reject_states_the_order_as_sent_with_the_fix_reason(
     c.expect("8", **{"150": "4"})
 
 
+def test_a_clordid_that_is_not_utf8_comes_back_byte_for_byte(
+        clients: Callable[..., Client]) -> None:
+    """A client writing latin-1 (0xE9, é): its ClOrdIDs were read with replacement, so
+    caf\xe9 came back as caf\xef\xbf\xbd, and caf\xe8 was refused as its duplicate."""
+    c = clients("CLIENT1")
+    order(c, "caf\udce9", "2", "100", "300.10")  # (the lone surrogate is the byte 0xE9)
+    c.expect("8", **{"11": "caf\udce9", "150": "0"})
+    order(c, "caf\udce8", "2", "100", "300.10")
+    c.expect("8", **{"11": "caf\udce8", "150": "0"})
+    c.msg(f"35=F|11=caf\udce9-x|41=caf\udce9|54=2|55=MSFT|60={c.ts()}")
+    c.expect("8", **{"11": "caf\udce9-x", "41": "caf\udce9", "150": "4", "38": "100"})
+    c.msg(f"35=F|11=caf\udce8-x|41=caf\udce8|54=2|55=MSFT|60={c.ts()}")
+    c.expect("8", **{"11": "caf\udce8-x", "41": "caf\udce8", "150": "4"})
+
+
 def test_wrong_field_types_get_session_rejects_not_a_crash(clients: Callable[..., Client]
                                                           ) -> None:
     c = clients("CLIENT2")

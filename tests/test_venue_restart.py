@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from engine.book_types import Side
 from fixspec.dictionary import SessionDictionaries, builtin_session
 from fixspec.fieldtypes import format_utc_timestamp
@@ -231,6 +233,27 @@ def test_after_a_restart_the_days_orders_keep_their_clordids_and_answer_status()
     [rej] = _ask(app, c, f"35=F|11=X2|41=FB|37={gtc[37]}|54=1|55=AAPL", later)
     assert (rej[35], rej[102], rej[39], rej[37]) == ("9", "1", "8", "NONE")
     assert "does not match" in rej[58]
+
+
+@pytest.mark.parametrize("cl", ["é1", "caf\udce9"])  # UTF-8, and a latin-1 byte (0xE9)
+def test_an_id_of_other_than_ascii_is_the_same_id_after_a_restart(cl: str) -> None:
+    """The store was read back as latin-1 and the live messages as UTF-8: after a restart
+    é1 was Ã©1, so it was free again, and its status was of an unknown order."""
+    day = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    store = MemoryStore()
+    app, c = _venue_on(store)
+    app.on_logon(c, day)  # type: ignore[arg-type]
+    [ack] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", day)
+    assert (ack[11], ack[150]) == (cl, "0")
+    later = day + timedelta(minutes=5)
+    app, c = _venue_on(store)
+    app.on_logon(c, later)  # type: ignore[arg-type]
+    lost = [m for m in map(fields, map(encode, c.sent)) if m[35] == "8"]
+    assert [(m[11], m[150], m[37]) for m in lost] == [(cl, "4", ack[37])]  # lost with the book
+    [rej] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", later)
+    assert (rej[11], rej[150], rej[103]) == (cl, "8", "6")
+    [status] = _ask(app, c, f"35=H|11={cl}|54=1|55=AAPL", later)
+    assert (status[11], status[150], status[39], status[37]) == (cl, "I", "4", ack[37])
 
 
 def test_a_killed_venue_cancels_what_it_lost_and_ignores_possdup_copies(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ class Client:
         raw = self._next_raw(timeout)
         assert raw is not None, f"expected 35={msg_type}, but the gateway disconnected"
         got = fields(raw)
-        shown = raw.replace(b"\x01", b"|").decode()
+        shown = raw.replace(b"\x01", b"|").decode(errors="backslashreplace")
         assert got[35] == msg_type, f"expected 35={msg_type}, got {shown}"
         assert got[49] == self.our_comp_id and got[56] == self.target_comp_id, shown
         if self.dictionary is not None:
