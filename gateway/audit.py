@@ -248,7 +248,7 @@ class _LineWriter:
         self.held = 0  # depth of AuditLog.hold()
 
     def msg(self, message: str) -> None:
-        # a peer's byte that is not UTF-8 (a lone surrogate: fixmessage.wire_text) becomes
+        # a peer's byte that is not UTF-8 (a lone surrogate: fixmessage.value_text) becomes
         # the JSON escape \udcXX, which reads back as the same text
         self.line(message.encode("utf-8", "backslashreplace"))
 

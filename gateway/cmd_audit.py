@@ -54,6 +54,7 @@ from gateway.audit_entries import find_files
 from gateway.audit_family import Relation, real_order_id
 from gateway.audit_render import as_json, iter_lines
 from gateway.audit_two_passes import read_related
+from gateway.fixlog import as_read
 
 MAX_WARNINGS = 20
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     # a desk's day of logs is gigabytes. Ids are read from the logs' bytes as latin-1: an
     # id typed with other than ASCII is sought as its UTF-8 bytes read so, then as typed
     # (a JSON audit log of another system may hold it as text).
-    for wanted in dict.fromkeys((_as_read(args.clordid), args.clordid)):
+    for wanted in dict.fromkeys((as_read(args.clordid), args.clordid)):
         reading, relations = read_related(files, wanted, max_warnings=MAX_WARNINGS)
         if relations:
             break
@@ -184,10 +185,6 @@ def _once(files: list[Path]) -> list[Path]:
             out.append(path)
     return out
 
-
-def _as_read(cl_ord_id: str) -> str:
-    """``cl_ord_id`` as the logs' ids are read: its UTF-8 bytes, each a latin-1 character."""
-    return cl_ord_id.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _print(relations: list[Relation], args: argparse.Namespace) -> None:

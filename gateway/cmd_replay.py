@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.config import APPL_VER_IDS
+from gateway.fixlog import as_read
 from gateway.input_paths import input_file
 from gateway.log_replay import (
     Answer,
@@ -190,22 +191,16 @@ class Outcome:
     seconds: float = 0.0
 
 
-def wire_text(text: str) -> str:
-    """Command-line ``text`` as the replay holds the wire's bytes: its UTF-8 bytes read as
-    latin-1, as the log's values and the answers are read, so a prefix or symbol typed with
-    other than ASCII goes out as its UTF-8 bytes and is known again in the answers."""
-    return text.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
 def parse_symbols(pairs: Iterable[str]) -> dict[str, str]:
-    """``["DEMO=AAPL"]`` -> ``{"DEMO": "AAPL"}`` (as :func:`wire_text`); ValueError for a
-    pair without ``=``."""
+    """``["DEMO=AAPL"]`` -> ``{"DEMO": "AAPL"}``, each as :func:`gateway.fixlog.as_read` (the
+    replay holds the log's values and the answers as latin-1 text of their bytes);
+    ValueError for a pair without ``=``."""
     out: dict[str, str] = {}
     for pair in pairs:
         old, sep, new = pair.partition("=")
         if not sep or not old or not new:
             raise ValueError(f"--symbol {pair!r}: expected LOG=OURS, e.g. DEMO=AAPL")
-        out[wire_text(old)] = wire_text(new)
+        out[as_read(old)] = as_read(new)
     return out
 
 
@@ -392,7 +387,7 @@ def run(args: argparse.Namespace) -> int:
         if args.progress or sys.stderr.isatty():
             shown = Progress(len(script.steps), redraw=not args.progress)
         outcome = play(script, wire, speed=args.speed,
-                       clordid_prefix=wire_text(args.clordid_prefix),
+                       clordid_prefix=as_read(args.clordid_prefix),
                        symbols=symbols, settle=args.settle, progress=shown)
     finally:
         wire.logout()

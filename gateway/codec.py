@@ -66,7 +66,7 @@ from gateway.fixmessage import (
     Group,
     Item,
     Message,
-    wire_text,
+    value_text,
 )
 
 __all__ = [
@@ -100,7 +100,7 @@ def peek_field(raw: bytes, needle: bytes) -> str | None:
     return raw[start:end if end >= 0 else len(raw)].decode("latin-1")
 
 
-def scan_fields(raw: bytes, text: Callable[[bytes], str] = wire_text) -> dict[int, str]:
+def scan_fields(raw: bytes, text: Callable[[bytes], str] = value_text) -> dict[int, str]:
     """The first value of each tag of SOH-delimited ``raw``, as ``text`` reads it (as
     :meth:`FieldMap.get_str` does, so what a restart reads from the store names what the
     live path named). A scan, not a decode: it works on invalid messages too, and a tag

@@ -15,7 +15,7 @@ from engine.book_types import Side
 from fixspec.fieldtypes import format_utc_timestamp, parse_decimal
 from gateway.application import SessionHandle
 from gateway.config import SessionConfig
-from gateway.fixmessage import Field, Message, decimal_bytes, wire_bytes
+from gateway.fixmessage import Field, Message, decimal_bytes, value_bytes
 from gateway.session import PRECISIONS
 from gateway.venue_orders import (
     CXL_OTHER,
@@ -234,8 +234,8 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     exec_type = r.exec_type
     fields: list[Field] = [(6, decimal_bytes(r.avg_px))]
     if r.cl_ord_id:  # none for a FIX 5.0SP2 status request by OrderID alone
-        fields.append((11, wire_bytes(r.cl_ord_id)))
-    fields += [(14, b"%d" % r.cum), (17, wire_bytes(r.exec_id))]
+        fields.append((11, value_bytes(r.cl_ord_id)))
+    fields += [(14, b"%d" % r.cum), (17, value_bytes(r.exec_id))]
     rej_reason = r.rej_reason
     if begin_string == "FIX.4.2":
         # ExecTransType: a status report is Status (3), as FIX 4.2 has no ExecType I
@@ -249,32 +249,32 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     if r.exec_type == TRADE:
         fields.append((31, decimal_bytes(r.last_px if r.last_px is not None else Decimal(0))))
         fields.append((32, b"%d" % r.last_qty))
-    fields.append((37, wire_bytes(r.order_id)))
+    fields.append((37, value_bytes(r.order_id)))
     if r.fix_qty is None:
         fields.append((38, b"%d" % r.qty))
     elif r.fix_qty:
-        fields.append((38, wire_bytes(r.fix_qty)))
-    fields.append((39, wire_bytes(r.ord_status)))
+        fields.append((38, value_bytes(r.fix_qty)))
+    fields.append((39, value_bytes(r.ord_status)))
     if r.ord_type:  # empty only on the report of a request that did not say
-        fields.append((40, wire_bytes(r.ord_type)))
+        fields.append((40, value_bytes(r.ord_type)))
     if r.orig_cl_ord_id is not None:
-        fields.append((41, wire_bytes(r.orig_cl_ord_id)))
+        fields.append((41, value_bytes(r.orig_cl_ord_id)))
     if r.price is not None:
         fields.append((44, decimal_bytes(r.price)))
-    fields.append((54, wire_bytes(r.fix_side or _SIDE_FIX[r.side])))
+    fields.append((54, value_bytes(r.fix_side or _SIDE_FIX[r.side])))
     if r.symbol:
-        fields.append((55, wire_bytes(r.symbol)))
+        fields.append((55, value_bytes(r.symbol)))
     if r.text:
-        fields.append((58, wire_bytes(r.text)))
+        fields.append((58, value_bytes(r.text)))
     if r.tif:
-        fields.append((59, wire_bytes(r.tif)))
+        fields.append((59, value_bytes(r.tif)))
     fields.append((60, format_utc_timestamp(
         r.time, PRECISIONS[session.timestamp_precision]).encode("ascii")))
     if rej_reason is not None:
         fields.append((103, b"%d" % rej_reason))
-    fields += [(150, wire_bytes(exec_type)), (151, b"%d" % r.leaves)]
+    fields += [(150, value_bytes(exec_type)), (151, b"%d" % r.leaves)]
     if r.ord_status_req_id is not None and begin_string != "FIX.4.2":
-        fields.append((790, wire_bytes(r.ord_status_req_id)))
+        fields.append((790, value_bytes(r.ord_status_req_id)))
     return fields
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "FrameStatus",
     "LogFormatError",
     "LogRecord",
+    "as_read",
     "parse_log_timestamp",
     "read_log",
     "read_log_lines",
@@ -100,6 +101,13 @@ _TS_ISO = re.compile(
     + rb"(Z|[+-]\d{2}:?\d{2})?"
 )
 _TS_SLASHED = re.compile(rb"(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})" + _FRACTION)
+
+
+def as_read(text: str) -> str:
+    """``text`` a user typed (an ID to find, a prefix to add) as the readers of logs hold a
+    value: its UTF-8 bytes, each a latin-1 character (values are read so, any byte being one
+    character)."""
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def parse_log_timestamp(

@@ -27,7 +27,7 @@ from fixspec.fieldtypes import (
 )
 
 __all__ = ["Field", "FieldMap", "FieldValue", "Group", "Item", "Message", "decimal_bytes",
-           "to_bytes", "wire_bytes", "wire_text"]
+           "to_bytes", "value_bytes", "value_text"]
 
 Field = tuple[int, bytes]
 FieldValue = bytes | str | int | Decimal | float | bool
@@ -46,24 +46,24 @@ POSS_RESEND = 97
 ORIG_SENDING_TIME = 122
 
 
-def wire_text(value: bytes) -> str:
+def value_text(value: bytes) -> str:
     """A FIX value as text: UTF-8, a byte that is not UTF-8 kept as a lone surrogate
-    (``surrogateescape``), so that :func:`wire_bytes` gives the very bytes back. An ID a
+    (``surrogateescape``), so that :func:`value_bytes` gives the very bytes back. An ID a
     peer sent in latin-1 (``caf\\xe9``) is echoed as it came, and two such IDs stay two
     (decoded with replacement, ``caf\\xe9`` and ``caf\\xe8`` were one ID, echoed as
     neither)."""
     return value.decode("utf-8", "surrogateescape")
 
 
-def wire_bytes(text: str) -> bytes:
-    """``text`` as FIX bytes: UTF-8, the bytes :func:`wire_text` kept as they came."""
+def value_bytes(text: str) -> bytes:
+    """``text`` as FIX bytes: UTF-8, the bytes :func:`value_text` kept as they came."""
     return text.encode("utf-8", "surrogateescape")
 
 
 def to_bytes(value: FieldValue) -> bytes:
     """The wire form of ``value``.
 
-    ``bytes`` are kept as they are; ``str`` is :func:`wire_bytes`; ``bool`` becomes ``Y``/``N``;
+    ``bytes`` are kept as they are; ``str`` is :func:`value_bytes`; ``bool`` becomes ``Y``/``N``;
     ``int`` is written in decimal; ``Decimal`` and ``float`` are written in plain positional
     notation (never an exponent, which FIX does not allow; a float goes through its shortest
     repr, so ``0.1`` is ``0.1``). NaN and infinities raise ``ValueError``. Times need an explicit
@@ -73,7 +73,7 @@ def to_bytes(value: FieldValue) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")  # wire_bytes, without the call
+        return value.encode("utf-8", "surrogateescape")  # value_bytes, without the call
     if isinstance(value, bool):
         return b"Y" if value else b"N"
     if isinstance(value, int):
@@ -283,7 +283,7 @@ class FieldMap:
 
     # -- typed access -----------------------------------------------------------------------
     def get_str(self, tag: int) -> str | None:
-        """The value as text (:func:`wire_text`: UTF-8, any other byte kept, never raised)."""
+        """The value as text (:func:`value_text`: UTF-8, any other byte kept, never raised)."""
         value = self.get(tag)
         return None if value is None else value.decode("utf-8", "surrogateescape")
 

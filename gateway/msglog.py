@@ -77,7 +77,7 @@ class SessionLog:
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            # (a peer's bytes quoted in the text as it sent them: fixmessage.wire_text)
+            # (a peer's bytes quoted in the text as it sent them: fixmessage.value_text)
             self._events.write(log_line(now, text.encode("utf-8", "surrogateescape")))
             self._events.flush()
 

@@ -124,7 +124,7 @@ def test_order_algo_and_risk_records(tmp_path: Path) -> None:
 
 
 def test_an_id_with_a_byte_that_is_not_utf8_is_written_not_lost(tmp_path: Path) -> None:
-    """A peer's ClOrdID keeps a byte that is not UTF-8 as a lone surrogate (wire_text):
+    """A peer's ClOrdID keeps a byte that is not UTF-8 as a lone surrogate (value_text):
     encoding the record as UTF-8 failed, and the order record was lost (counted an error)."""
     path = tmp_path / "a.jsonl"
     with AuditLog(path) as log:
