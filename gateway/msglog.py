@@ -12,6 +12,7 @@ rare and flushed as written. The message store, not this log, is what recovery r
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -62,6 +63,7 @@ class SessionLog:
                  target: str) -> None:
         self._messages: BinaryIO | None = None  # the message's bytes as they are
         self._events: BinaryIO | None = None
+        self.errors = 0  # writes that failed (see _failed)
         if directory is None:
             return
         directory.mkdir(parents=True, exist_ok=True)
@@ -73,18 +75,37 @@ class SessionLog:
 
     def message(self, now: datetime, raw: bytes) -> None:
         if self._messages is not None:
-            self._messages.write(log_line(now, raw))
+            try:
+                self._messages.write(log_line(now, raw))
+            except OSError as exc:
+                self._failed(self.messages_path, exc)
 
     def event(self, now: datetime, text: str) -> None:
         if self._events is not None:
-            # (a peer's bytes quoted in the text as it sent them: fixmessage.value_text)
-            self._events.write(log_line(now, text.encode("utf-8", "surrogateescape")))
-            self._events.flush()
+            try:
+                # (a peer's bytes quoted in the text as it sent them: fixmessage.value_text)
+                self._events.write(log_line(now, text.encode("utf-8", "surrogateescape")))
+                self._events.flush()
+            except OSError as exc:
+                self._failed(self.events_path, exc)
 
     def flush(self) -> None:
         """Push the message lines written so far to the OS."""
         if self._messages is not None:
-            self._messages.flush()
+            try:
+                self._messages.flush()
+            except OSError as exc:
+                self._failed(self.messages_path, exc)
+
+    def _failed(self, path: Path, exc: OSError) -> None:
+        """A write that failed (a full disk) is counted and said once on stderr, never
+        raised: the log is a record, not the session's state (the store is), and it must
+        not cost the session its connection, nor the gateway its clean stop. Lines the file
+        buffer still holds go out with a later flush that succeeds."""
+        self.errors += 1
+        if self.errors == 1:
+            print(f"gateway: log {path}: cannot write: {exc.strerror or exc}; the session "
+                  "goes on, its store keeps what it sends", file=sys.stderr, flush=True)
 
     def reopen(self) -> None:
         """Go on in new files at the same paths (after a log rotation renamed the old ones):
@@ -109,5 +130,8 @@ class SessionLog:
     def close(self) -> None:
         for f in (self._messages, self._events):
             if f is not None:
-                f.close()
+                try:
+                    f.close()  # (closed even when its last flush fails)
+                except OSError as exc:
+                    self._failed(Path(f.name), exc)
         self._messages = self._events = None

@@ -621,25 +621,36 @@ class SessionRunner:
         except (ConnectionError, OSError) as exc:
             self.log.event(self.clock.now(), f"connection error: {exc}")
         finally:
-            # What the end makes the application send (the venue's cancels, the trades its
-            # algos make then) is one batch, its stores journaled as an input's would be.
-            with self.batch:
-                self._handle(self.session.connection_lost(self.clock.now()))
-                if self._owed_task is not None:  # blocked on a peer that is gone
-                    self._owed_task.cancel()
-                self.writer = None
-                half_closed, self._half_closed = self._half_closed, False
-                if was_logged_on or self.session.logged_on:
-                    self.app.on_logout(self, self.clock.now())
-            self.disconnected_event.set()
-            # The session is over (a new connection may log on now); the socket ends cleanly.
+            half_closed = False  # (a failure below skips the linger read: closed at once)
             try:
-                if half_closed and not writer.is_closing():
-                    with contextlib.suppress(TimeoutError, ConnectionError, OSError):
-                        async with asyncio.timeout(LINGER):
-                            while await reader.read(READ_SIZE):
-                                pass  # what the peer sent after our last message: not acted on
-            finally:  # cancelled in the linger read (a stop), the socket still closes
-                with contextlib.suppress(Exception):
-                    writer.close()
-                    await writer.wait_closed()
+                # What the end makes the application send (the venue's cancels, the trades
+                # its algos make then) is one batch, its stores journaled as an input's
+                # would be.
+                with self.batch:
+                    self._handle(self.session.connection_lost(self.clock.now()))
+                    if self._owed_task is not None:  # blocked on a peer that is gone
+                        self._owed_task.cancel()
+                    self.writer = None
+                    half_closed, self._half_closed = self._half_closed, False
+                    if was_logged_on or self.session.logged_on:
+                        try:
+                            self.app.on_logout(self, self.clock.now())
+                        except Exception as exc:  # an application bug, logged as any is
+                            self.log.event(self.clock.now(), f"application error on logout: "
+                                                             f"{exc!r}\n{traceback.format_exc()}")
+            finally:
+                # Whatever failed above, the session is over (a new connection may log on
+                # now); the socket ends cleanly.
+                self.writer = None
+                self._half_closed = False
+                self.disconnected_event.set()
+                try:
+                    if half_closed and not writer.is_closing():
+                        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+                            async with asyncio.timeout(LINGER):
+                                while await reader.read(READ_SIZE):
+                                    pass  # what the peer sent after our last message: not acted on
+                finally:  # cancelled in the linger read (a stop), the socket still closes
+                    with contextlib.suppress(Exception):
+                        writer.close()
+                        await writer.wait_closed()

@@ -13,11 +13,13 @@ import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from gateway.application import SessionHandle
 from gateway.apps import Dispatcher
 from gateway.config import (
     AcceptorConfig,
@@ -423,6 +425,38 @@ def test_a_tls_connect_failure_is_told_in_tls_terms() -> None:
         "TLS: the acceptor's certificate is not trusted: self-signed certificate")
     assert connect_failure(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version"),
                            tls=True).startswith("TLS handshake failed: ")
+
+
+class FailingLogout(Collector):
+    """An acceptor application whose on_logout raises (a bug in it)."""
+
+    def on_logout(self, session: SessionHandle, now: datetime) -> None:
+        raise RuntimeError("a bug in on_logout")
+
+
+def test_an_application_failing_at_logout_leaves_the_session_free_to_log_on_again(
+        tmp_path: Path) -> None:
+    """The failure escaped the connection's end before it said the connection was over:
+    the session stayed "connected" for good and every later logon was refused."""
+
+    async def scenario() -> None:
+        acc_cfg, ini_cfg = pair(tmp_path)
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg, {"echo": FailingLogout()}),
+                          run_dir=tmp_path / "a")
+        await acceptor.start()
+        for attempt in range(2):
+            icfg = ini_cfg(acceptor.port)
+            initiator = Engine(icfg, Dispatcher(icfg, {"collector": Collector()}),
+                               run_dir=tmp_path / f"i{attempt}")
+            await initiator.start()
+            await wait_for(lambda: initiator.runner("ISLD").logged_on)  # noqa: B023
+            await initiator.stop()  # logs out: the acceptor's on_logout raises
+            await wait_for(lambda: acceptor.runner("TW").writer is None)
+        await acceptor.stop()
+
+    run(scenario())
+    events = (tmp_path / "a" / "log" / "FIX.4.4-ISLD-TW.event.current.log").read_text()
+    assert events.count("application error on logout: RuntimeError('a bug in on_logout')") == 2
 
 
 def test_credentials_checked_from_environment(tmp_path: Path,
