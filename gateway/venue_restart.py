@@ -49,6 +49,7 @@ from engine.book_types import Side
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp, parse_utc_timestamp
 from gateway.codec import encode, scan_fields
 from gateway.fix_reports import exec_report_message
+from gateway.fixmessage import value_bytes
 from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
 from gateway.venue_orders import (
@@ -185,7 +186,7 @@ class DayFills:
         (what the position is marked at until a mid is known)."""
         micros = TimePrecision.MICROS
         return [b"%s55=%s\x0154=%s\x0132=%d\x01381=%s\x0131=%s\x0160=%s\x01" % (
-                    DAY_FILLS, symbol.encode("latin-1"), b"1" if side == Side.BUY else b"2",
+                    DAY_FILLS, value_bytes(symbol), b"1" if side == Side.BUY else b"2",
                     s.qty, str(s.value).encode(), str(s.last_px).encode(),
                     format_utc_timestamp(s.last, micros).encode())
                 for (symbol, side), s in sorted(self.sums.items(), key=lambda kv: kv[1].last)]

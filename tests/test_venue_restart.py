@@ -92,6 +92,18 @@ def test_a_reset_carries_the_days_fills_as_sums_and_its_carried_reports_are_not_
     assert list(got.orders) == ["O1", "O2"]  # the sums are no order
 
 
+@pytest.mark.parametrize("symbol", ["CAFÉ", "株式"])
+def test_a_days_sum_of_a_symbol_of_other_than_ascii_reads_back_as_that_symbol(
+        symbol: str) -> None:
+    """The sums were written latin-1 and are read as every stored value is (UTF-8):
+    CAFÉ came back another symbol, and 株式 could not be written."""
+    sums = DayFills(None)
+    sums.add(StoredFill(symbol, Side.BUY, 3, Decimal("10.01"),
+                        datetime(2026, 11, 25, 14, tzinfo=UTC)))
+    got = recover([StoredMessage(0, raw) for raw in sums.records()])
+    assert [(f.symbol, f.qty) for f in got.fills] == [(symbol, 3)]
+
+
 def test_a_restored_sum_marks_the_position_at_its_last_fill_not_its_average() -> None:
     """Bought 100 at 100, then 100 at 80: the position is worth 200 x 80, 2,000 down. Read
     back from a reset's sum at its average (90), it was marked at 90: no loss at all, and
