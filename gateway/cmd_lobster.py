@@ -149,7 +149,13 @@ def run_to_fix(args: argparse.Namespace) -> int:
     not_an_input(args.out, "--out", args.messages, args.orderbook)
     named = _LOBSTER_NAME.match(args.messages.name)
     symbol = args.symbol or (named.group(1) if named else None)
-    day = args.date or (date.fromisoformat(named.group(2)) if named else None)
+    day = args.date
+    if day is None and named:
+        try:  # the name's date passes the option's checks too
+            day = _trading_day(named.group(2))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"{args.messages.name}: the date in its name, {exc}; give "
+                             "--date") from None
     if symbol is None or day is None:
         raise ValueError(f"{args.messages.name} is not named TICKER_YYYY-MM-DD_...: "
                          "give --symbol and --date")

@@ -265,7 +265,9 @@ def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callab
     for index, step in enumerate(script.steps):
         due = started + step.at / speed
         while not wire.closed and not wire.logged_out and (left := due - time.monotonic()) > 0:
-            collect(min(left, 1.0) if progress is not None else left)
+            # a second at a time: a progress line is due, and a wait of months at a slow
+            # speed is past what one select can wait for
+            collect(min(left, 1.0))
             if progress is not None:
                 progress(out.sent, len(out.answers), time.monotonic() - started)
         if wire.closed or wire.logged_out:

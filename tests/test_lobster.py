@@ -242,3 +242,14 @@ def test_to_fix_header_values_are_checked_as_options(
     assert proc.returncode == 2
     assert f"argument {option}: {reason}" in proc.stderr, proc.stderr
     assert not (tmp_path / "x.log").exists()
+
+
+def test_a_date_in_the_file_name_is_checked_as_the_option_is(tmp_path: Path) -> None:
+    msg, ob = SAMPLES[0]
+    named = tmp_path / "AMZN_0001-01-01_34200000_57600000_message_5.csv"
+    named.write_bytes(sample_path(msg).read_bytes())
+    proc = _cli("to-fix", str(named), str(sample_path(ob)), "-o", str(tmp_path / "x.log"))
+    assert (proc.returncode, proc.stderr) == (2, f"gateway: error: {named.name}: the date in "
+                                                 "its name, 0001-01-01: expected a day from "
+                                                 "1971 to 2261; give --date\n")
+    assert not (tmp_path / "x.log").exists()

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -166,6 +167,32 @@ def test_ctrl_c_prints_the_report_of_what_ran_and_exits_130(log: Path) -> None:
     # (whether the acknowledgement was read before the signal is timing: not asserted)
     assert (s["sent"], s["completed"], s["expected"], s["expected_not_sent"]) == (1, False, 1, 5)
     assert s["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
+
+
+def test_a_wait_of_months_at_the_slowest_speed_is_waited_not_a_crash(log: Path) -> None:
+    """At 0.001x, eight months between two orders is 660 years of waiting: one select for
+    it overflowed (a traceback, exit 1). The replay waits, and Ctrl-C ends it as always."""
+    lines = log.read_bytes().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if b"\x0135=D\x01" in line)
+    start = lines[0].split(b" : ")[0]  # the first order at once, then months later the rest
+    log.write_bytes(b"".join(start + line[line.index(b" : "):] for line in lines[:first + 1])
+                    + b"".join(b"20240902" + line[8:] for line in lines[first + 1:]))
+    acceptor = ScriptedAcceptor(drop=False)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "replay", str(log), "--to",
+             f"127.0.0.1:{acceptor.port}", "--speed", "0.001x", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert acceptor.first_order.wait(20), "the replay sent no order"
+        time.sleep(1.5)  # into the wait for the next message
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        acceptor.close()
+    assert (proc.returncode, "Traceback" in err) == (130, False), err
+    assert json.loads(out)["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
 
 
 @pytest.mark.parametrize("settle", ["-1", "nan", "inf", "soon", "1e10"])
