@@ -273,7 +273,7 @@ def _send_and_wait(script: Plan, wire: ReplayWire, out: Outcome, collect: Callab
         if wire.closed or wire.logged_out:
             break
         collect(0)
-        fields = rewrite_fields(step, now=now_stamp(), log_begin=script.begin_string,
+        fields = rewrite_fields(step, now=now_stamp(), log_version=script.version,
                                 begin_string=wire.begin_string, app_version=wire.app_version,
                                 clordid_prefix=clordid_prefix,
                                 order_ids=order_ids, symbols=symbols, dropped=out.dropped_fields)

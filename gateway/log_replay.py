@@ -28,6 +28,7 @@ from os import PathLike
 
 from fixspec.dictionary import FieldSet, builtin_session
 from fixspec.fieldtypes import parse_utc_timestamp
+from gateway.config import APPL_VER_IDS
 from gateway.fixlog import LogRecord, read_log
 
 # Logon, Heartbeat, TestRequest, ResendRequest, Reject, SequenceReset, Logout. A session Reject
@@ -90,6 +91,9 @@ class Plan:
     side: str
     other: str | None
     begin_string: str
+    #: the FIX version of the log's application messages: its BeginString, or on FIXT.1.1
+    #: the DefaultApplVerID (1137) a Logon in it declared (FIX.5.0SP2 if none did)
+    version: str
     steps: tuple[Step, ...]
     expected: tuple[Expected, ...]
     skipped_session: int  # session-level messages of the played side, not played
@@ -270,7 +274,13 @@ def plan(path: str | PathLike[str], side: str | None = None) -> Plan:
     if not steps:
         raise ReplayError(f"{path}: {side} sent no application messages")
     begin = records[0][1].get(8, "") if records else ""
-    return Plan(side, other, begin, tuple(steps), tuple(expected), skipped, ignored, duplicates)
+    version = begin
+    if begin == "FIXT.1.1":
+        declared = next((v[1137] for _, v in records if v.get(35) == "A" and 1137 in v), "9")
+        version = next((name for name, code in APPL_VER_IDS.items() if code == declared),
+                       "FIX.5.0SP2")
+    return Plan(side, other, begin, version, tuple(steps), tuple(expected), skipped, ignored,
+                duplicates)
 
 
 @cache
@@ -299,7 +309,7 @@ def rewrite_fields(
     step: Step,
     *,
     now: str,
-    log_begin: str,
+    log_version: str,
     begin_string: str,
     app_version: str = "FIX.5.0SP2",
     clordid_prefix: str = "",
@@ -316,12 +326,13 @@ def rewrite_fields(
     and is left out when it does not (yet): the log's names an order of the venue that wrote
     the log, and an acceptor that checks OrderID against OrigClOrdID refuses the request for
     it; Symbol (55) is renamed by ``symbols`` (log symbol -> acceptor symbol). With
-    ``begin_string`` other than ``log_begin``, fields the target dictionary (on FIXT.1.1,
-    ``app_version``'s) does not allow in this message type are left out and counted in
-    ``dropped`` (tag -> count).
+    messages of another FIX version than ``log_version`` (:attr:`Plan.version`): ``begin_string``,
+    or on FIXT.1.1 ``app_version``, fields that version's dictionary does not allow in this
+    message type are left out and counted in ``dropped`` (tag -> count).
     """
+    version = app_version if begin_string == "FIXT.1.1" else begin_string
     allowed = (_allowed_tags(begin_string, app_version, step.msg_type)
-               if begin_string != log_begin else None)
+               if version != log_version else None)
     orig = _values(step.fields).get(41)
     out: list[tuple[int, bytes]] = []
     for tag, value in step.fields:

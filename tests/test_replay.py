@@ -306,14 +306,14 @@ def test_plan_and_rewrite_of_the_synthetic_log(tmp_path: Path) -> None:
     assert p.side == C and [s.msg_type for s in p.steps] == ["D", "D", "F", "D"]
     assert [s.at for s in p.steps] == pytest.approx([0.0, 0.3, 0.7, 0.9])
     cancel = p.steps[2]
-    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_begin="FIX.4.4",
+    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_version="FIX.4.4",
                             begin_string="FIX.4.4", clordid_prefix="p-",
                             order_ids={"o1": "VEN-7"}, symbols={"AAPL": "MSFT"})
     assert fields == [(11, b"p-o3"), (37, b"VEN-7"), (38, b"100"), (41, b"p-o1"), (54, b"1"),
                       (55, b"MSFT"), (60, b"20300101-00:00:00.000")]
     # sent before the acceptor answered o1 (--speed max): no OrderID rather than the log's
     # X1, another venue's id, which an acceptor checking 37 against 41 refuses
-    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_begin="FIX.4.4",
+    fields = rewrite_fields(cancel, now="20300101-00:00:00.000", log_version="FIX.4.4",
                             begin_string="FIX.4.4", order_ids={})
     assert 37 not in dict(fields) and dict(fields)[41] == b"o1"
     with pytest.raises(ValueError, match="no messages from SenderCompID 'NOPE'"):
@@ -369,11 +369,11 @@ def test_fix42_fields_unknown_to_fix44_are_dropped_and_counted(tmp_path: Path) -
     script = [(C, "35=D|11=o1|21=1|38=1|40=1|47=A|54=1|55=AAPL|60=20240102-10:00:00.000")]
     [step] = plan(write_log(tmp_path / "c.log", script, begin="FIX.4.2")).steps
     dropped: dict[int, int] = {}
-    fields = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIX.4.4",
+    fields = rewrite_fields(step, now="N", log_version="FIX.4.2", begin_string="FIX.4.4",
                             dropped=dropped)
     assert [tag for tag, _ in fields] == [11, 21, 38, 40, 54, 55, 60]
     assert dropped == {47: 1}
-    same = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIX.4.2")
+    same = rewrite_fields(step, now="N", log_version="FIX.4.2", begin_string="FIX.4.2")
     assert 47 in [tag for tag, _ in same]
 
 
@@ -385,10 +385,27 @@ def test_over_fixt_the_application_versions_dictionary_says_what_is_dropped(
     [step] = plan(write_log(tmp_path / "c.log", script, begin="FIX.4.2")).steps
     for version, kept in (("FIX.4.4", False), ("FIX.5.0SP2", True)):
         dropped: dict[int, int] = {}
-        fields = rewrite_fields(step, now="N", log_begin="FIX.4.2", begin_string="FIXT.1.1",
+        fields = rewrite_fields(step, now="N", log_version="FIX.4.2", begin_string="FIXT.1.1",
                                 app_version=version, dropped=dropped)
         assert (1138 in [tag for tag, _ in fields], dropped) == (
             kept, {} if kept else {1138: 1}), version
+
+
+def test_a_fixt_log_is_of_the_version_its_logon_declared(tmp_path: Path) -> None:
+    """Both BeginStrings FIXT.1.1, the versions differ: ManualOrderIndicator (1028), which
+    FIX.5.0SP2 has and FIX.4.2 has not, was sent to a FIX.4.2 acceptor unfiltered."""
+    order = "35=D|11=o1|21=1|38=1|40=1|54=1|55=AAPL|60=20240102-10:00:00.000|1028=Y"
+    for declared, version in (("|1137=9", "FIX.5.0SP2"), ("|1137=6", "FIX.4.4"),
+                              ("", "FIX.5.0SP2")):
+        script = [(C, f"35=A|98=0|108=30|141=Y{declared}"), (C, order)]
+        made = plan(write_log(tmp_path / "c.log", script, begin="FIXT.1.1"))
+        assert made.version == version
+        [step] = made.steps
+        for app_version, kept in (("FIX.4.2", False), (version, True)):
+            tags = [tag for tag, _ in rewrite_fields(
+                step, now="N", log_version=made.version, begin_string="FIXT.1.1",
+                app_version=app_version)]
+            assert (1028 in tags) == kept, (declared, app_version)
 
 
 def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
