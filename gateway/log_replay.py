@@ -10,8 +10,9 @@ the wiring in ``gateway.cmd_replay``):
   its own session.
 - :func:`rewrite_fields` turns a step into the fields to send: header fields are the new
   session's, TransactTime (60) is ``now``, ClOrdIDs may get a prefix, the rest is kept. When
-  the target BeginString differs from the log's, body fields the target dictionary does not
-  define for that message type are dropped (and counted), nothing else is converted.
+  the acceptor's FIX version (its BeginString, or on FIXT.1.1 its application version)
+  differs from the log's, body fields that version's dictionary does not define for that
+  message type are dropped (and counted), nothing else is converted.
 - :func:`compare` pairs answers with expected answers by ClOrdID (11) and order of arrival
   and lists the differences in MsgType, ExecType (150), OrdStatus (39) and quantities.
 """
