@@ -48,11 +48,6 @@ def load_application(spec: str, config: GatewayConfig, where: str | None = None)
         if section is not None and section[0] not in config.extra:
             raise ConfigError(f"{where}: application {spec!r} needs a '{section[0]}:' section "
                               f"({section[1]})")
-        users = sum(s.application == spec for s in config.sessions)
-        if spec == "client" and users > 1:
-            # its parents, their status requests and cancels all go to one algo gateway
-            raise ConfigError(f"{where}: application 'client' sends its orders on one "
-                              f"session, and {users} sessions name it")
         return factory(config)
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr or module_name.startswith("."):
@@ -84,6 +79,15 @@ class Dispatcher:
             if s.application not in self.apps:
                 self.apps[s.application] = load_application(s.application, config,
                                                             config.where_application(i))
+        # An application that works one session (ONE_SESSION true: the client, whose parents,
+        # status requests and cancels all go to one algo gateway), whatever names it.
+        alone = [i for i, s in enumerate(config.sessions)
+                 if getattr(self.apps[s.application], "ONE_SESSION", False)]
+        if len(alone) > 1:
+            names = ", ".join(config.sessions[i].name for i in alone)
+            raise ConfigError(f"{config.where_application(alone[1])}: application "
+                              f"{config.sessions[alone[1]].application!r} works one session, "
+                              f"and {len(alone)} sessions run such an application ({names})")
 
     def _for(self, config: SessionConfig) -> Application:
         return self.apps[config.application]

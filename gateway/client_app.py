@@ -97,6 +97,10 @@ class OrderProgress:
 
 
 class ClientApplication:
+    #: its parents are followed on the one session they went out on (gateway.apps.Dispatcher
+    #: refuses a config that runs it on more)
+    ONE_SESSION = True
+
     def __init__(self, config: GatewayConfig) -> None:
         node = config.extra.get("client")
         if node is None:

@@ -93,14 +93,18 @@ def test_the_kill_switch_says_which_applications_have_none(
         "its sessions go on as before\n")
 
 
-def test_a_client_on_two_sessions_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second", ["", ", application: gateway.client_app:ClientApplication"])
+def test_a_client_on_two_sessions_is_refused(tmp_path: Path, second: str) -> None:
     """The client follows its parents on one session: on two, a status request or a cancel
-    went to whichever logged on last (the venue, which knew none of them)."""
+    went to whichever logged on last (the venue, which knew none of them). Named by its
+    class path for the second session, it got past the check once."""
     path = tmp_path / "gw.yaml"
     path.write_text(FROM_DEFAULTS.replace("APP", "client")
-                    + "  - {sender_comp_id: A, target_comp_id: C}\n"
+                    + f"  - {{sender_comp_id: A, target_comp_id: C{second}}}\n"
                     + "client:\n  orders:\n    - {symbol: AMZN, side: buy, qty: 100}\n")
     with pytest.raises(ConfigError) as info:
         Dispatcher(load_config(path))
-    assert str(info.value) == (f"{path}:4: defaults.application: application 'client' sends "
-                               "its orders on one session, and 2 sessions name it")
+    where, app = ((f"{path}:4: defaults.application", "client") if not second else
+                  (f"{path}:7: sessions[1].application", "gateway.client_app:ClientApplication"))
+    assert str(info.value) == (f"{where}: application {app!r} works one session, and 2 "
+                               "sessions run such an application (FIX.4.4:A->B, FIX.4.4:A->C)")
