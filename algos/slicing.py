@@ -452,8 +452,9 @@ class SlicedStrategy:
         qty = self._sendable(target, state)
         if qty <= 0:
             if not catch_up and cap >= goal:
+                locked = snap.bid is not None and snap.bid == snap.ask
                 self._watch = self._watch_for(
-                    now, state, actions, aggressive,
+                    now, state, actions, aggressive, locked,
                     phase_start or self._phase_start(i, catch_up, aggressive, cross))
             return actions
         if tif == "ioc":
@@ -482,12 +483,13 @@ class SlicedStrategy:
         return child.sent < phase_start or now - child.sent >= self.min_rest
 
     def _watch_for(self, now: datetime, state: OrderState, actions: list[Action],
-                   aggressive: bool, phase_start: datetime) -> MarketWatch:
+                   aggressive: bool, locked: bool, phase_start: datetime) -> MarketWatch:
         """The market change that would make :meth:`_decide` cancel a child it keeps now:
-        the touch it prices from (the near one, or the far one when ``aggressive``; the
-        other if that one empties, which the watch counts too) reaching one tick beyond the
-        least aggressive child that may be repriced (not cancelling, rested ``min_rest`` or
-        sent before ``phase_start``), unless the limit keeps the price from getting there."""
+        the touch it prices from (the near one, or the far one when ``aggressive`` or when
+        posting in a ``locked`` book; the other if that one empties, which the watch counts
+        too) reaching one tick beyond the least aggressive child that may be repriced (not
+        cancelling, rested ``min_rest`` or sent before ``phase_start``), unless the limit
+        keeps the price from getting there."""
         p = self.parent
         buy = p.side == Side.BUY
         cancelling = {a.child_id for a in actions if isinstance(a, CancelChild)}
@@ -507,8 +509,13 @@ class SlicedStrategy:
             cap = round_to_tick(p.limit, p.side, tick)
             if (beyond > cap) if buy else (beyond < cap):
                 return MarketWatch()  # the limit keeps every price at or behind the child
-        far_side = buy == aggressive  # a buy crossing, or a sell posting: the ask
-        if far_side:
+        ask_side = buy == aggressive  # a buy crossing, or a sell posting: the ask
+        if locked and not aggressive:
+            # posting one tick inside the far touch (_prices): a buy's price rises with the
+            # ask, past the child once the ask is two ticks above it (a sell's, the bid)
+            ask_side = buy
+            beyond = beyond + tick if buy else beyond - tick
+        if ask_side:
             return MarketWatch(ask_rises_to=beyond) if buy else MarketWatch(ask_falls_to=beyond)
         return MarketWatch(bid_rises_to=beyond) if buy else MarketWatch(bid_falls_to=beyond)
 

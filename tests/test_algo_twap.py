@@ -324,5 +324,16 @@ def test_a_locked_book_is_posted_under_not_taken() -> None:
     h.run(T0 + 29 * SEC)
     assert [(o.price, o.tif) for o in venue.submits] == [(Decimal("10.01"), "day")]
     assert h.filled == 0
+    # what the child waits for: the ask two ticks above it (bid 10.02 then, above the
+    # child), not the bid reaching 10.02, which it had already: every update woke it
+    assert h.runner.market_watch() == MarketWatch(ask_rises_to=Decimal("10.03"))
     h.run(T0 + 31 * SEC)  # half-slice: the cross lifts the ask, as in any book
     assert venue.submits[-1].price == Decimal("10.02") and h.filled == 100
+
+
+def test_a_sell_in_a_locked_book_waits_for_the_bid_two_ticks_below_it() -> None:
+    venue = Venue(bid=Decimal("10.02"), ask=Decimal("10.02"))
+    h = Harness(make_parent(1000, minutes=10, side=Side.SELL, Slices="10"), venue=venue)
+    h.run(T0 + 29 * SEC)
+    assert [o.price for o in venue.submits] == [Decimal("10.03")]
+    assert h.runner.market_watch() == MarketWatch(bid_falls_to=Decimal("10.01"))
