@@ -49,6 +49,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -61,6 +62,7 @@ from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.progress_lines import LinePrinter
+from gateway.session_runner import store_path
 from gateway.transport import Engine, Listener, ssl_context
 
 RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
@@ -267,7 +269,8 @@ def folder_problem(folder: Path, where: str) -> None:
     """Create ``folder`` (and its parents) if it is not there; raise :class:`StartupError`
     naming ``where`` (a config key or option) and the folder when it cannot be, saying which
     part of the path is a file when one is (mkdir says only ``File exists`` or ``Not a
-    directory``)."""
+    directory``), or when nothing can be written in it (a read-only file system, no
+    permission: the logs and stores opened there would fail with the bare errno text)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -277,6 +280,12 @@ def folder_problem(folder: Path, where: str) -> None:
                 reason = f"{part} is a file, not a folder"
                 break
         raise StartupError(f"{where}: cannot create the folder {folder}: {reason}") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise StartupError(f"{where}: cannot write in the folder {folder}: "
+                           f"{exc.strerror or exc}") from None
 
 
 def make_folders(config: GatewayConfig, run_dir: Path) -> None:
@@ -290,13 +299,12 @@ def make_folders(config: GatewayConfig, run_dir: Path) -> None:
     for i, s in enumerate(config.sessions):
         if s.store.kind != "file":
             continue
-        if s.store.path is None:
-            folder_problem(run_dir / "store", option)
-            continue
-        where = config.where_store_path(i)
-        folder_problem(s.store.path.parent, where)
-        if s.store.path.is_dir():
-            raise StartupError(f"{where}: {s.store.path} is a folder, not a file")
+        path = store_path(s, run_dir)
+        assert path is not None  # (a file store)
+        where = option if s.store.path is None else config.where_store_path(i)
+        folder_problem(path.parent, where)
+        if path.is_dir():
+            raise StartupError(f"{where}: {path} is a folder, not a file")
 
 
 class KillSwitch:

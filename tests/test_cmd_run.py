@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -248,6 +249,19 @@ def test_an_unusable_audit_path_is_named_with_its_key(tmp_path: Path, audit: str
     assert line == f"gateway: error: {config}:4: audit.path: {reason.format(tmp=tmp_path)}"
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs sysfs (Linux)")
+def test_a_folder_nothing_can_be_written_in_is_named_with_its_key(tmp_path: Path) -> None:
+    """sysfs takes no new file (as root too; mounted read-only in a container): as a log
+    folder on a read-only file system, it failed later with the bare errno text."""
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n" + SESSION
+                      + "audit: {path: /sys/kernel/audit.jsonl}\n")
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert line in (f"gateway: error: {config}:4: audit.path: cannot write in the folder "
+                    f"/sys/kernel: {why}" for why in ("Permission denied",
+                                                      "Read-only file system")), line
+
+
 def test_a_store_path_under_a_file_is_named_with_its_key(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("a file, not a folder\n")
     config = tmp_path / "gw.yaml"
@@ -258,6 +272,19 @@ def test_a_store_path_under_a_file_is_named_with_its_key(tmp_path: Path) -> None
     line = one_error_line(run_gateway(tmp_path, config))
     assert line == (f"gateway: error: {config}:7: sessions[1].store.path: cannot create the "
                     f"folder {tmp_path / 'plain'}: {tmp_path / 'plain'} is a file, not a folder")
+
+
+def test_a_default_store_path_that_is_a_folder_is_named_with_the_run_dir(
+        tmp_path: Path) -> None:
+    # it was the bare "[Errno 21] Is a directory: '...'" once the engine opened it
+    run_dir = tmp_path / "run"
+    store = run_dir / "store" / "FIX.4.4-A-B.store"
+    store.mkdir(parents=True)
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\ndefaults: {store: {kind: file}}\nsessions:\n"
+                      + SESSION)
+    line = one_error_line(run_gateway(tmp_path, config))
+    assert line == f"gateway: error: --run-dir {run_dir}: {store} is a folder, not a file"
 
 
 def test_a_store_path_that_is_a_folder_is_named_with_its_key(tmp_path: Path) -> None:
