@@ -356,6 +356,8 @@ def rethrow_kill_switch(engine: Engine, app: Dispatcher, kill_file: Path) -> Non
         thrown = kill_file.read_text(encoding="utf-8", errors="replace").strip()
     except FileNotFoundError:
         return
+    except OSError as exc:  # there, but not readable (a folder): thrown all the same
+        thrown = f"unreadable: {exc.strerror or exc}"
     reason = f"thrown before a restart ({thrown}); remove {kill_file} and restart to trade again"
     print(f"gateway: kill switch: {reason}", file=sys.stderr, flush=True)
     _throw(engine, app, reason)

@@ -328,6 +328,25 @@ def test_the_kill_switch_outlives_a_crash_until_its_file_is_removed(tmp_path: Pa
         assert stop_gateway(proc) == 0
 
 
+def test_a_kill_switch_file_that_cannot_be_read_still_stops_trading(tmp_path: Path) -> None:
+    """Something at the kill switch's path that is no readable file (a folder) ended the
+    start-up with a bare errno: the switch is thrown, as for the file."""
+    kill_file = tmp_path / "run" / "venue.KILL_SWITCH"
+    kill_file.mkdir(parents=True)
+    proc, port = start_gateway(ROOT / "sessions/venue.yaml", tmp_path / "run",
+                               stderr=subprocess.PIPE)
+    try:
+        c = Client(port, "CLIENT1", our_comp_id="VENUE")
+        c.logon(extra="|141=Y")
+        order(c, "K1", "1", "10", "20.00", "AAPL")
+        text = c.expect("8", **{"11": "K1", "150": "8"})[58]
+        assert text == (f"risk: kill switch: thrown before a restart (unreadable: Is a "
+                        f"directory); remove {kill_file} and restart to trade again"), text
+        c.close()
+    finally:
+        assert stop_gateway(proc) == 0
+
+
 @pytest.mark.parametrize("reset_between", [False, True], ids=["one_logon", "reset_between"])
 def test_a_restart_keeps_the_days_loss_against_max_daily_loss(tmp_path: Path,
                                                               reset_between: bool) -> None:
