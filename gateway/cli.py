@@ -90,12 +90,27 @@ def kill_requested() -> bool:
     return found
 
 
+#: The signals that stop a command (``gateway run`` gracefully). SIGHUP is one of them: a
+#: closed terminal or a supervisor's reload must log the sessions out, not drop them.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def ignore_stop_signals() -> None:
+    """From now on the stop signals do nothing (main thread only): for a command whose
+    work is done, so a supervisor's repeated SIGTERM cannot turn a clean end into death by
+    the signal."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 @contextmanager
-def stop_signals() -> Iterator[None]:
+def stop_signals(*, exiting: bool = False) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` inside the block and SIGUSR1 is
-    noted (:func:`kill_requested`); the previous handlers are back after it. Only the main
-    thread can set handlers: elsewhere (a test calling :func:`main` from a thread) nothing
-    changes.
+    noted (:func:`kill_requested`); the previous handlers are back after it, except the
+    stop signals when ``exiting`` (the process ends after the block: they stay ignored, see
+    :func:`ignore_stop_signals`). Only the main thread can set handlers: elsewhere (a test
+    calling :func:`main` from a thread) nothing changes.
 
     SIGINT too, and not as KeyboardInterrupt: while the modules import, a KeyboardInterrupt
     raised inside ``exec`` of source text (dataclasses make their methods that way) is marked
@@ -105,8 +120,7 @@ def stop_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _raise_stopped)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, _note_kill)
     # a log rotation's signal before any log is open has nothing to do, and must not end the
     # process (SIGUSR2's default)
@@ -115,7 +129,7 @@ def stop_signals() -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if exiting and sig in STOP_SIGNALS else handler)
 
 
 @contextmanager
@@ -135,8 +149,11 @@ def ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (None: the process's own command line, after which
+    the process ends: the stop signals are then left ignored, not restored); its exit
+    status."""
     stopped: BaseException
-    with stop_signals():
+    with stop_signals(exiting=argv is None):
         try:
             parser = build_parser()
             args = parser.parse_args(argv)

@@ -57,7 +57,7 @@ from typing import Any
 
 from gateway.apps import Dispatcher
 from gateway.audit import AuditConfig, AuditLog, parse_audit_config
-from gateway.cli import kill_requested
+from gateway.cli import STOP_SIGNALS, ignore_stop_signals, kill_requested
 from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
 from gateway.metrics import GatewayMetrics, parse_metrics_config
@@ -67,9 +67,6 @@ from gateway.transport import Engine, Listener, ssl_context
 
 RUN_DIR = Path("logs/run")  # where a live run's logs and stores go unless --run-dir says
 KILL_FILE = "{config}.KILL_SWITCH"  # in the run directory: the kill switch a run threw
-#: The signals that stop a running gateway gracefully. SIGHUP is one of them: a closed
-#: terminal or a supervisor's reload must log the sessions out, not drop their connections.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StartupError(ValueError):
@@ -460,5 +457,6 @@ def run(args: argparse.Namespace) -> int:
         return run_config(argparse.Namespace(config=args.config, on_error=args.on_error,
                                              output=args.output, quiet=False))
     asyncio.run(serve(args.config, args.port, args.run_dir or RUN_DIR))
+    ignore_stop_signals()  # stopped: one more SIGTERM has nothing left to stop
     print("stopped", file=sys.stderr)
     return 0

@@ -10,10 +10,13 @@ import signal
 import socket
 import subprocess
 import textwrap
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
@@ -312,3 +315,24 @@ def test_a_stop_with_a_peer_that_leaves_the_socket_open_prints_no_traceback(
         s.close()
         if proc.poll() is None:
             stop_gateway(proc)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stop_signal_repeated_until_the_end_still_ends_with_status_0(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """A supervisor sending the signal every few ms: after "stopped", once the handlers were
+    put back, one arrived during the exit and the process died by it (-15, -2, -1)."""
+    root = Path(__file__).resolve().parents[1]
+    proc, port = start_gateway(root / "sessions/venue.yaml", tmp_path / "run",
+                               stderr=subprocess.PIPE)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(Peer(sender="CLIENT1", target="VENUE").msg("35=A|98=0|108=30|141=Y"))
+        time.sleep(0.3)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            time.sleep(0.005)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err.rstrip().endswith("stopped"), err
