@@ -51,7 +51,10 @@ __all__ = ["LOG_SUFFIXES", "CountedLines", "Entry", "JsonHit", "Reading", "find_
 LOG_SUFFIXES = (".log", ".jsonl", ".json", ".txt", ".fix", ".messages")
 #: What rotation appends to a log's name: logrotate's ``.1``, ``.2``... or its ``dateext``
 #: ``-YYYYMMDD`` (``audit.jsonl.1`` is the audit log before the last SIGUSR2)
-_ROTATED = re.compile(r"(?:\.\d+|-\d{8}(?:-\d+)?)$")
+# rotated names: logrotate's .1 and -YYYYMMDD (dateext), and a date with dashes after a dot,
+# dash or underscore (logrotate's dateformat, Python's TimedRotatingFileHandler: .2026-11-28,
+# .2026-11-28_13-00)
+_ROTATED = re.compile(r"(?:\.\d+|-\d{8}(?:-\d+)?|[-._]\d{4}-\d{2}-\d{2}(?:_[\d-]+)?)$")
 _QUICKFIX_NAME = re.compile(r"^(?:FIXT?\.\d\.\d(?:SP\d)?)-(.+?)-(.+?)\.messages\b")
 _PIPE_FIELD = re.compile(r"\|(?=\d+=)")
 _ID_KEYS = ("cl_ord_id", "orig_cl_ord_id", "order_id", "parent")
@@ -154,9 +157,17 @@ def _first_line(path: Path) -> bytes:
 
 
 def _utc(t: datetime | None) -> datetime | None:
-    if t is None or t.tzinfo is not None:
+    """``t`` in UTC: a time with another offset (a log written in local time) converted, one
+    without any taken as UTC. ``--date`` and the timeline's days are UTC dates. A time UTC
+    cannot hold (0001-01-01T00:00+01:00) is kept as written."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
         return t
-    return t.replace(tzinfo=UTC)
 
 
 class CountedLines:

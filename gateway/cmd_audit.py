@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.clordid!r}", file=sys.stderr)
             return 1
     for relation in relations:
-        _note_reuse(relation, args.clordid)
+        _note_reuse(relation, {wanted: args.clordid})
     try:
         _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
@@ -150,23 +150,25 @@ def _on(relation: Relation, day: date) -> Relation:
                                order_ids=relation.order_ids & order_ids)
 
 
-def _note_reuse(relation: Relation, cl_ord_id: str) -> None:
-    """Say on stderr when ``cl_ord_id`` named orders with different OrderIDs on different
-    dates in the relation's session: a ClOrdID used again on another trading day, whose
-    orders the timeline shows together."""
-    days: dict[date, set[str]] = {}
+def _note_reuse(relation: Relation, typed: dict[str, str]) -> None:
+    """Say on stderr, for each ClOrdID of the relation (the one asked for, and those its
+    chain holds), when it named orders with different OrderIDs on different UTC dates in the
+    relation's session: a ClOrdID used again on another trading day, whose orders the
+    timeline shows together. ``typed`` maps an id as read to the id as the user typed it."""
+    days: dict[str, dict[date, set[str]]] = {}
     for e in relation.entries:
         order_id = real_order_id(e.order_id)
-        if e.cl_ord_id == cl_ord_id and order_id is not None and e.time is not None \
+        if e.cl_ord_id is not None and order_id is not None and e.time is not None \
                 and e.parent is None:
-            days.setdefault(e.time.date(), set()).add(order_id)
-    if len(days) > 1 and len(set().union(*days.values())) > 1:
-        where = f" in session {relation.session}" if relation.session else ""
-        each = "; ".join(f"{d}: OrderID {', '.join(sorted(ids))}"
-                         for d, ids in sorted(days.items()))
-        print(f"gateway audit: ClOrdID {cl_ord_id!r} named orders on {len(days)} days"
-              f"{where} ({each}); the timeline shows them together, --date YYYY-MM-DD "
-              "shows one day's", file=sys.stderr)
+            days.setdefault(e.cl_ord_id, {}).setdefault(e.time.date(), set()).add(order_id)
+    for cl_ord_id, on in sorted(days.items()):
+        if len(on) > 1 and len(set().union(*on.values())) > 1:
+            where = f" in session {relation.session}" if relation.session else ""
+            each = "; ".join(f"{d}: OrderID {', '.join(sorted(ids))}"
+                             for d, ids in sorted(on.items()))
+            print(f"gateway audit: ClOrdID {typed.get(cl_ord_id, cl_ord_id)!r} named orders "
+                  f"on {len(on)} days{where} ({each}); the timeline shows them together, "
+                  "--date YYYY-MM-DD shows one day's", file=sys.stderr)
 
 
 def _once(files: list[Path]) -> list[Path]:

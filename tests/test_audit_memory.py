@@ -377,8 +377,11 @@ def test_a_folder_includes_rotated_audit_logs(tmp_path: Path) -> None:
     """README's rotation (rename audit.jsonl, then SIGUSR2) leaves audit.jsonl.1 beside the new
     audit.jsonl; logrotate's dateext names it audit.jsonl-20261126. A folder's reading skipped
     both, and with them the order's records before the rotation."""
-    for name in ("audit.jsonl.1", "audit.jsonl-20261126", "audit.jsonl.2.gz", "audit.jsonl"):
+    # and logrotate's dateformat, or Python's TimedRotatingFileHandler: audit.jsonl.2026-11-28
+    for name in ("audit.jsonl.1", "audit.jsonl-20261126", "audit.jsonl.2.gz", "audit.jsonl",
+                 "audit.jsonl.2026-11-28", "audit.jsonl.2026-11-28_13-00"):
         (tmp_path / name).write_text("")
     (tmp_path / "store.bin.1").write_text("")  # not a log, rotated or not
     assert [p.name for p in find_files(tmp_path)] == [
-        "audit.jsonl", "audit.jsonl-20261126", "audit.jsonl.1", "audit.jsonl.2.gz"]
+        "audit.jsonl", "audit.jsonl-20261126", "audit.jsonl.1", "audit.jsonl.2.gz",
+        "audit.jsonl.2026-11-28", "audit.jsonl.2026-11-28_13-00"]

@@ -445,9 +445,9 @@ def test_nothing_found_beside_unreadable_messages_is_not_a_clean_no(
     assert "no readable record mentions ClOrdID 'R1'" in err
 
 
-def two_days_log(path: Path) -> None:
-    """The venue's audit log: CLIENT1's X1 on 21 May, filled, and another X1 of CLIENT1's on
-    22 May (a ClOrdID is unique within a trading day only), canceled."""
+def two_days_log(path: Path, cl: str = "X1") -> None:
+    """The venue's audit log: CLIENT1's X1 (``cl``) on 21 May, filled, and another X1 of
+    CLIENT1's on 22 May (a ClOrdID is unique within a trading day only), canceled."""
     days = [(datetime(2026, 5, 21, 14, 30, 0, tzinfo=UTC), "V1", "F|32=100|31=10", "2", "0",
              "100"),
             (datetime(2026, 5, 22, 14, 30, 0, tzinfo=UTC), "V7", "4", "4", "100", "0")]
@@ -456,8 +456,8 @@ def two_days_log(path: Path) -> None:
         for now, order_id, exec_type, status, leaves, cum in days:
             stamp = now.strftime("%Y%m%d-%H:%M:%S")
             for direction, body in (
-                    ("in", f"35=D|11=X1|21=1|38=100|40=2|44=10.00|54=1|55=AAPL|60={stamp}"),
-                    ("out", f"35=8|6={10 if cum != '0' else 0}|11=X1|14={cum}|"
+                    ("in", f"35=D|11={cl}|21=1|38=100|40=2|44=10.00|54=1|55=AAPL|60={stamp}"),
+                    ("out", f"35=8|6={10 if cum != '0' else 0}|11={cl}|14={cum}|"
                             f"17=E{order_id}|37={order_id}|39={status}|54=1|55=AAPL|"
                             f"150={exec_type}|151={leaves}")):
                 seq += 1
@@ -467,6 +467,52 @@ def two_days_log(path: Path) -> None:
                                        f"|52={stamp}{body[4:]}")
                 audit._writer.msg(message_line(now, "FIX.4.4:VENUE->CLIENT1", direction,
                                                raw))
+
+
+@pytest.mark.parametrize("cl", ["é1"])  # (X1 below): typed with other than ASCII
+def test_a_clordid_of_other_than_ascii_used_again_is_noted_as_typed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, cl: str) -> None:
+    """Its records (read as latin-1) were compared with the id as typed: no note."""
+    two_days_log(tmp_path / "audit.jsonl", cl)
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", cl)
+    assert code == 0 and len(lines) == 5
+    assert err.startswith(f"gateway audit: ClOrdID {cl!r} named orders on 2 days in "), err
+
+
+def test_a_reused_clordid_in_the_chain_of_the_one_asked_for_is_noted(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """X3 cancels the first day's X1; the second day's X1 is in X3's timeline too (through
+    X1), and only the ClOrdID asked for was looked at for reuse."""
+    lines = []
+    for day, body in (
+            (21, "35=D|49=CLIENT1|56=VENUE|34=1|11=X1|54=1|38=100|40=2|44=10|55=AAPL"),
+            (21, "35=8|49=VENUE|56=CLIENT1|34=1|11=X1|37=V1|17=E1|150=0|39=0|54=1|55=AAPL"),
+            (21, "35=F|49=CLIENT1|56=VENUE|34=2|11=X3|41=X1|37=V1|54=1|55=AAPL"),
+            (21, "35=8|49=VENUE|56=CLIENT1|34=2|11=X3|41=X1|37=V1|17=E2|150=4|39=4|54=1"
+                 "|55=AAPL"),
+            (22, "35=D|49=CLIENT1|56=VENUE|34=1|11=X1|54=1|38=100|40=2|44=10|55=AAPL"),
+            (22, "35=8|49=VENUE|56=CLIENT1|34=1|11=X1|37=V7|17=E7|150=0|39=0|54=1|55=AAPL")):
+        stamp = f"202605{day}-14:30:00.000"
+        raw = frame("FIX.4.4", body.replace("|34=", f"|52={stamp}|34=", 1))
+        lines.append(f"{stamp}000 : ".encode() + raw + b"\n")
+    (tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log").write_bytes(b"".join(lines))
+    code, out, err = run(capsys, str(tmp_path), "--clordid", "X3")
+    assert code == 0 and len(out) == 7
+    assert err == ("gateway audit: ClOrdID 'X1' named orders on 2 days in session "
+                   "FIX.4.4:VENUE->CLIENT1 (2026-05-21: OrderID V1; 2026-05-22: OrderID V7); "
+                   "the timeline shows them together, --date YYYY-MM-DD shows one day's\n")
+
+
+def test_date_is_the_utc_date_of_a_log_written_in_local_time(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """01:00 on 22 May at +02:00 is 23:00 on 21 May UTC: --date 2026-05-22 showed it."""
+    raw = frame("FIX.4.4", "35=D|49=CLIENT1|56=VENUE|34=1|52=20260521-23:00:00.000|11=T1"
+                           "|54=1|38=1|40=1|55=AAPL")
+    (tmp_path / "local.log").write_bytes(b"2026-05-22 01:00:00.000+02:00 : " + raw + b"\n")
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "T1", "--date", "2026-05-21")
+    assert code == 0 and len(lines) == 2 and "2026-05-21 23:00:00" in lines[1], lines
+    code, lines, err = run(capsys, str(tmp_path), "--clordid", "T1", "--date", "2026-05-22")
+    assert code == 1 and lines == [] and "no record of 2026-05-22" in err
 
 
 def test_a_clordid_used_again_on_a_later_day_is_noted_and_date_picks_one(
