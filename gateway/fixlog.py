@@ -254,8 +254,11 @@ def _candidates(
 def _frame(
     batch: list[_Candidate], source: str, framer: Framer
 ) -> Iterator[LogRecord]:
-    """Frame a batch of candidates in one C call and turn the results into records."""
+    """Frame a batch of candidates in one C call and turn the results into records, in the
+    batch's order, each as it is framed: a line holding many messages (a raw capture written
+    back to back) costs one message's records at a time, not all of its messages'."""
     framed = [c for c in batch if c.delimiter]
+    at = [j for j, c in enumerate(batch) if c.delimiter]  # each framed one's place in batch
     starts: list[int] = []
     parts: list[bytes] = []
     pos = 0
@@ -264,12 +267,15 @@ def _frame(
         parts.append(c.text)
         parts.append(b"\n")  # a bad frame ends at the next "8=FIX"; keep them apart
         pos += len(c.text) + 1
-    found: dict[int, list[LogRecord]] = {id(c): [] for c in framed}
+    done = 0  # the candidates of batch before this one have had their records
     for fb in framer.scan_all(b"".join(parts), final=True):
         for i in range(fb.count):
             start = fb.starts[i]
             k = bisect.bisect_right(starts, start) - 1
             c = framed[k]
+            if at[k] >= done:  # its first record: those before it had none
+                yield from _unframed(batch[done:at[k]], source)
+                done = at[k] + 1
             first = start == starts[k]
             status = fb.status(i)
             if first and status != FrameStatus.OK:
@@ -280,26 +286,26 @@ def _frame(
                     # field but "runs past the end" has a BodyLength that overshoots it.
                     status = FrameStatus.BAD_BODY_LENGTH
             detail = "" if status == FrameStatus.OK else _explain(status, c, first)
-            found[id(c)].append(
-                LogRecord(
-                    source=source,
-                    line=c.line,
-                    end_line=c.end_line,
-                    timestamp=c.timestamp if first else None,
-                    raw=fb.message_bytes(i),
-                    fields=tuple(fb.fields(i)),
-                    status=status,
-                    delimiter=c.delimiter,
-                    detail=detail,
-                )
+            yield LogRecord(
+                source=source,
+                line=c.line,
+                end_line=c.end_line,
+                timestamp=c.timestamp if first else None,
+                raw=fb.message_bytes(i),
+                fields=tuple(fb.fields(i)),
+                status=status,
+                delimiter=c.delimiter,
+                detail=detail,
             )
-    for c in batch:
-        records = found.get(id(c), [])
-        if not records or not c.delimiter:
-            detail = c.detail or "not framed: swallowed by the message before it"
-            yield LogRecord(source, c.line, c.end_line, c.timestamp, c.text, (),
-                            FrameStatus.GARBLED, c.delimiter, detail)
-        yield from records
+    yield from _unframed(batch[done:], source)
+
+
+def _unframed(candidates: list[_Candidate], source: str) -> Iterator[LogRecord]:
+    """The GARBLED record of each of ``candidates``, none of which was framed."""
+    for c in candidates:
+        detail = c.detail or "not framed: swallowed by the message before it"
+        yield LogRecord(source, c.line, c.end_line, c.timestamp, c.text, (),
+                        FrameStatus.GARBLED, c.delimiter, detail)
 
 
 def _explain(status: FrameStatus, c: _Candidate, first: bool) -> str:
