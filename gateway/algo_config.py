@@ -52,10 +52,11 @@ def parse_algos(node: Node | None, base: Path) -> AlgoConfig:
     m = node.mapping({"strategies", "default_window", "vwap_profile", "router"})
     strategies = dict(DEFAULT_STRATEGIES)
     if "strategies" in m:
-        raw = m["strategies"].raw()
-        if not isinstance(raw, dict) or not raw:
+        codes = m["strategies"].free_keys("TargetStrategy code: strategy")
+        if not codes:
             raise m["strategies"].error("expected a mapping of TargetStrategy code: strategy")
-        strategies = {str(k): str(v) for k, v in raw.items()}
+        strategies = {code: child.string()
+                      for code, child in m["strategies"].mapping(codes).items()}
     profile = None
     if "vwap_profile" in m:
         profile = m["vwap_profile"].existing_file(base)

@@ -40,7 +40,7 @@ from algos.slicing import StrategyParameterError
 from gateway.algo_config import parse_algos
 from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
-from gateway.fix_reports import RequestError
+from gateway.fix_reports import MAX_DIGITS, RequestError
 from gateway.latency import LatencyConfig, parse_latency
 from gateway.venue_config import SymbolSpec
 from gateway.yamlcheck import ConfigError, Node
@@ -48,6 +48,8 @@ from gateway.yamlcheck import ConfigError, Node
 __all__ = ["BASELINES", "BacktestConfig", "BacktestOrder", "parse_backtest"]
 
 BASELINES = ("naive", "twap")
+#: seconds after the first market-data message an order may start (as long as a window)
+MAX_START = 7 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class BacktestConfig:
 def _time_or_seconds(node: Node) -> time | float:
     raw = node.raw()
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return node.number(0)
+        return node.number(0, MAX_START)
     text = node.string()
     for fmt in ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M"):
         try:
@@ -117,19 +119,18 @@ def _params(node: Node, strategy: str) -> str:
     return text
 
 
-def _qty(node: Node, spec: SymbolSpec, naive: bool) -> int:
-    """The order's quantity as the desk takes a parent: a whole multiple of the symbol's lot
-    size; with the ``naive`` baseline, which sends the whole parent as one order, also at
-    most the symbol's ``max_qty`` (a parent above it could never run as configured)."""
+def _qty(node: Node, spec: SymbolSpec) -> int:
+    """The order's quantity as the desk takes a parent (gateway.algo_orders.parse_parent): a
+    whole multiple of the symbol's lot size, at most its ``max_qty`` (the venue's maximum
+    holds for a parent too: one above it would be refused in every run)."""
     qty = node.integer(1)
     where = f"venue.symbols.{spec.symbol}"
     if qty % spec.lot_size:
         raise node.error(f"qty {qty} is not a multiple of {spec.symbol}'s lot size "
                          f"{spec.lot_size} ({where}.lot_size)")
-    if naive and qty > spec.max_qty:
+    if qty > spec.max_qty:
         raise node.error(f"qty {qty} is more than the venue accepts in one order for "
-                         f"{spec.symbol} ({where}.max_qty: {spec.max_qty}), as the naive "
-                         "baseline sends it (leave naive out of baselines to run it)")
+                         f"{spec.symbol} ({where}.max_qty: {spec.max_qty}), for a parent too")
     return qty
 
 
@@ -141,6 +142,9 @@ def _limit(node: Node, spec: SymbolSpec) -> Decimal:
     limit = Decimal(str(raw))  # the text YAML read: 224.12345 stays off the tick
     if limit <= 0:
         raise node.error(f"expected a positive limit price, got {raw}")
+    if limit.adjusted() >= MAX_DIGITS:
+        raise node.error(f"limit {raw} has more than {MAX_DIGITS} digits before the decimal "
+                         "point: the desk refuses it")
     if spec.to_ticks(limit) is None:
         raise node.error(f"limit {raw} is not on {spec.symbol}'s tick size {spec.tick_size} "
                          f"(venue.symbols.{spec.symbol}.tick_size)")
@@ -148,7 +152,7 @@ def _limit(node: Node, spec: SymbolSpec) -> Decimal:
 
 
 def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
-           strategies: Mapping[str, str], naive: bool) -> BacktestOrder:
+           strategies: Mapping[str, str]) -> BacktestOrder:
     f = node.mapping({"session", "symbol", "side", "qty", "start", "window", "end", "strategy",
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
     if ("window" in f) == ("end" in f):
@@ -181,7 +185,7 @@ def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
             raise f["participation"].error("expected a participation rate in (0, 1], got 0")
     return BacktestOrder(
         session=session, symbol=symbol, side=f["side"].string(("buy", "sell")),
-        qty=_qty(f["qty"], symbols[symbol], naive), start=_time_or_seconds(f["start"]), end=end,
+        qty=_qty(f["qty"], symbols[symbol]), start=_time_or_seconds(f["start"]), end=end,
         strategy=strategy,
         params=_params(f["params"], strategies[strategy]) if "params" in f else "",
         limit=_limit(f["limit"], symbols[symbol]) if "limit" in f else None,
@@ -213,7 +217,7 @@ def parse_backtest(config: GatewayConfig, symbols: Mapping[str, SymbolSpec]) -> 
     baselines: tuple[str, ...] = BASELINES
     if "baselines" in m:
         baselines = tuple(b.string(BASELINES) for b in m["baselines"].sequence())
-    orders = tuple(_order(o, sessions, symbols, strategies, "naive" in baselines)
+    orders = tuple(_order(o, sessions, symbols, strategies)
                    for o in m["orders"].sequence())
     if not orders:
         raise m["orders"].error("expected at least one order")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
+from gateway.fix_reports import MAX_DIGITS
 from gateway.yamlcheck import Node
 
 __all__ = ["ClientOrder", "parse_client"]
+
+_N = TypeVar("_N", int, Decimal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +36,26 @@ def parse_client(node: Node) -> tuple[ClientOrder, ...]:
                        "participation"}, {"symbol", "side", "qty"})
         out.append(ClientOrder(
             symbol=f["symbol"].string(), side=f["side"].string(("buy", "sell")),
-            qty=f["qty"].integer(1),
+            qty=_fits_fix(f["qty"], f["qty"].integer(1)),
             strategy=_strategy(f["strategy"]) if "strategy" in f else "1001",
             window=f["window"].number(0.1, 86400) if "window" in f else 20.0,
             params=f["params"].string() if "params" in f else "",
-            limit=Decimal(str(f["limit"].number(0, above=True))) if "limit" in f else None,
+            limit=_fits_fix(f["limit"], Decimal(str(f["limit"].number(0, above=True))))
+            if "limit" in f else None,
             participation=Decimal(str(f["participation"].number(0, 1, above=True)))
             if "participation" in f else None))
     if not out:
         raise m["orders"].error("expected at least one order")
     return tuple(out)
+
+
+def _fits_fix(node: Node, value: _N) -> _N:
+    """``value`` if a gateway takes it: at most MAX_DIGITS digits before the point (a
+    quantity or price past that is refused by every gateway here, on every run)."""
+    if Decimal(value).adjusted() >= MAX_DIGITS:
+        raise node.error(f"{value} has more than {MAX_DIGITS} digits before the decimal "
+                         "point: no gateway takes it")
+    return value
 
 
 def _strategy(node: Node) -> str:

@@ -192,16 +192,17 @@ EXTRA_SECTIONS = frozenset({"backtest", "venue", "algos", "risk", "metrics", "au
 
 
 def _time(node: Node) -> time:
-    value = node.raw()
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 17:00:00 as a base-60 number (61200)
-        raise node.error(f"expected a time HH:MM:SS in quotes, got the number {value} "
-                         "(YAML reads an unquoted time with a colon as base 60)")
+    """A quoted time of day to the second (an unquoted one is YAML's base-60 number, which
+    Node refuses with its own words)."""
     text = node.string()
     try:
         parsed = time.fromisoformat(text)
     except ValueError:
         raise node.error(f"expected a time HH:MM:SS, got {text!r}") from None
+    if parsed.microsecond:
+        # a schedule turns at whole seconds: 08:00:00.5 was read as 08:00:00, and a window
+        # within one second as a whole day
+        raise node.error(f"expected a time to the second HH:MM:SS, got {text!r}")
     if parsed.tzinfo is not None:
         # the zone is the schedule's timezone: an offset here would be dropped silently
         raise node.error(f"expected a time of day without a UTC offset, got {text!r} (the "

@@ -92,8 +92,10 @@ def _decimal(node: Node, positive: bool = True) -> Decimal:
 
 
 def _symbol(name: str, node: Node) -> SymbolSpec:
+    """A symbol's spec; bounds that leave no order possible (a min_price above the max_price,
+    a max_qty under one lot) are errors, not a symbol that refuses everything."""
     m = node.mapping({"tick_size", "lot_size", "band_pct", "min_price", "max_price", "max_qty"})
-    return SymbolSpec(
+    spec = SymbolSpec(
         symbol=name,
         tick_size=_decimal(m["tick_size"]) if "tick_size" in m else Decimal("0.01"),
         lot_size=m["lot_size"].integer(1) if "lot_size" in m else 1,
@@ -102,13 +104,22 @@ def _symbol(name: str, node: Node) -> SymbolSpec:
         max_price=_decimal(m["max_price"]) if "max_price" in m else None,
         max_qty=m["max_qty"].integer(1) if "max_qty" in m else 10_000_000,
     )
+    if spec.min_price is not None and spec.max_price is not None \
+            and spec.min_price > spec.max_price:
+        raise m["min_price"].error(f"min_price {spec.min_price} is above max_price "
+                                   f"{spec.max_price}: no price passes both")
+    if spec.max_qty < spec.lot_size:
+        where = m.get("max_qty", m["lot_size"])  # (a lot size above the default max_qty)
+        raise where.error(f"max_qty {spec.max_qty} is less than one lot ({spec.lot_size}): "
+                          "no quantity passes both")
+    return spec
 
 
 def parse_venue(node: Node, base: Path) -> VenueConfig:
     """Validate a ``venue:`` section; relative paths are relative to the YAML's folder."""
     m = node.mapping({"symbols", "market_data", "cancel_on_disconnect"}, {"symbols"})
     sym_node = m["symbols"]
-    names = sym_node.mapping(set(_names(sym_node)))
+    names = sym_node.mapping(_names(sym_node))
     symbols = {name: _symbol(name, n) for name, n in names.items()}
     if not symbols:
         raise sym_node.error("at least one symbol is needed")
@@ -116,7 +127,7 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
     if "market_data" in m:
         f = m["market_data"].mapping({"log", "speed", "symbols"}, {"log"})
         log_node = f["log"]
-        nodes = log_node.sequence() if isinstance(log_node.raw(), list) else [log_node]
+        nodes = list(log_node.sequence()) if isinstance(log_node.raw(), list) else [log_node]
         if not nodes:
             raise log_node.error("expected a log file or a list of them")
         logs = tuple(n.existing_file(base) for n in nodes)
@@ -130,9 +141,6 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
                        if "cancel_on_disconnect" in m else False)
 
 
-def _names(node: Node) -> list[str]:
-    """The keys of a mapping node whose keys are free-form names (symbols)."""
-    raw = node.raw()
-    if not isinstance(raw, dict):
-        raise node.error("expected a mapping of symbol: {tick_size, lot_size, ...}")
-    return [str(k) for k in raw]
+def _names(node: Node) -> set[str]:
+    """The keys of a mapping node whose keys are free-form names (symbols), as written."""
+    return node.free_keys("symbol: {tick_size, lot_size, ...}")

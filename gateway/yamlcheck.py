@@ -64,6 +64,14 @@ class Node:
             raise self.error(f"missing required key {', '.join(missing)}")
         return out
 
+    def free_keys(self, expected: str) -> set[str]:
+        """The keys of a mapping whose keys are names (symbols, CompIDs, codes), as written:
+        YAML would read the key ``ON`` as true and ``0700`` as 448. ``expected`` says what
+        the mapping holds, for the error when this is no mapping."""
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.error(f"expected a mapping of {expected}")
+        return {k.value for k, _ in self.node.value if isinstance(k, yaml.ScalarNode)}
+
     def sequence(self) -> Iterator[Node]:
         if not isinstance(self.node, yaml.SequenceNode):
             raise self.error("expected a list")
@@ -75,7 +83,14 @@ class Node:
     def _scalar(self) -> Any:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.error("expected a single value")
-        return yaml.safe_load(yaml.serialize(self.node))
+        value = yaml.safe_load(yaml.serialize(self.node))
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and ":" in self.node.value:
+            # YAML 1.1's base 60: an unquoted 1:30 is the number 90, which a key taking
+            # seconds would use as such
+            raise self.error(f"{self.node.value} is read as the number {value} (base 60): "
+                             f"quote it ('{self.node.value}') if it is a time of day")
+        return value
 
     def existing_file(self, base: Path) -> Path:
         """The file this node names, relative to ``base`` (the YAML's folder) unless absolute;
@@ -112,7 +127,8 @@ class Node:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(f"expected an integer, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise self.error(f"expected an integer {_range(low, high, False)}, got {value}")
+            raise self.error(f"expected an integer {_range(low, high, False)}, got "
+                             f"{_shown(value)}")
         return value
 
     def number(self, low: float | None = None, high: float | None = None, *,
@@ -127,16 +143,27 @@ class Node:
         value = self._scalar()
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"expected a number, got {value!r}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.error(f"expected a finite number, got {value}")
         if ((low is not None and (value <= low if above else value < low))
                 or (high is not None and value > high)):
-            raise self.error(f"expected a number {_range(low, high, above)}, got {value}")
-        return float(value)
+            raise self.error(f"expected a number {_range(low, high, above)}, got "
+                             f"{_shown(value)}")
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise self.error(f"expected a number {_range(low, high, above)}, got "
+                             f"{_shown(value)}") from None
 
     def raw(self) -> Any:
         """The plain Python value of this node (for free-form sections)."""
         return yaml.safe_load(yaml.serialize(self.node))
+
+
+def _shown(value: float) -> str:
+    """``value`` for an error: an integer of more than 30 digits by its length."""
+    digits = len(str(abs(value))) if isinstance(value, int) else 0
+    return f"an integer of {digits} digits" if digits > 30 else str(value)
 
 
 def _range(low: float | None, high: float | None, above: bool) -> str:

@@ -114,12 +114,12 @@ def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> Non
      "limit 224.12345 is not on AMZN's tick size 0.0001 (venue.symbols.AMZN.tick_size)"),
     ({"qty": 10**20}, "qty: 100000000000000000000",
      "qty 100000000000000000000 is more than the venue accepts in one order for AMZN "
-     "(venue.symbols.AMZN.max_qty: 10000000), as the naive baseline sends it (leave naive "
-     "out of baselines to run it)"),
+     "(venue.symbols.AMZN.max_qty: 10000000), for a parent too"),
     ({"qty": 10_000_001}, "qty: 10000001",
      "qty 10000001 is more than the venue accepts in one order for AMZN "
-     "(venue.symbols.AMZN.max_qty: 10000000), as the naive baseline sends it (leave naive "
-     "out of baselines to run it)"),
+     "(venue.symbols.AMZN.max_qty: 10000000), for a parent too"),
+    ({"limit": 1.0e+300}, "limit: 1.0e+300",
+     "limit 1e+300 has more than 30 digits before the decimal point: the desk refuses it"),
 ])
 def test_a_limit_or_qty_the_venue_would_refuse_is_a_config_error(
         tmp_path: Path, order: dict[str, Any], shown: str, reason: str) -> None:
@@ -129,11 +129,13 @@ def test_a_limit_or_qty_the_venue_would_refuse_is_a_config_error(
                                  f"{reason}")
 
 
-def test_a_parent_above_max_qty_runs_without_the_naive_baseline(tmp_path: Path) -> None:
-    """Only the naive baseline sends a parent as one order: without it a parent above the
-    symbol's max_qty is the algo's to split into children, as the desk takes it live."""
+def test_a_parent_above_max_qty_is_refused_whatever_the_baselines(tmp_path: Path) -> None:
+    """The desk refuses a parent above the symbol's max_qty (live too): without the naive
+    baseline the config passed, and every run reported the parent rejected."""
     cfg = config_with(tmp_path, orders=[{**ORDER, "qty": 20_000_000}], baselines=["twap"])
-    assert Backtest(cfg).bt.orders[0].qty == 20_000_000
+    assert config_error(cfg).endswith("qty 20000000 is more than the venue accepts in one "
+                                      "order for AMZN (venue.symbols.AMZN.max_qty: 10000000), "
+                                      "for a parent too")
 
 
 def test_a_qty_off_the_lot_size_is_a_config_error(tmp_path: Path) -> None:

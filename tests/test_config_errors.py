@@ -170,7 +170,13 @@ def test_tls_on_an_acceptor_session_is_an_error_not_plain_text(tmp_path: Path) -
     ("schedule: {start: '13:30:00Z', end: '17:00', timezone: America/New_York}",
      "sessions[0].schedule.start", "without a UTC offset"),  # the offset was dropped
     ("schedule: {start: 17:00:00, end: '18:00'}", "sessions[0].schedule.start",
-     "in quotes, got the number 61200"),
+     "17:00:00 is read as the number 61200 (base 60): quote it ('17:00:00')"),
+    # the fraction was dropped: a window within one second became a whole day
+    ("schedule: {start: '08:00:00.5', end: '08:00:00.9'}", "sessions[0].schedule.start",
+     "expected a time to the second HH:MM:SS, got '08:00:00.5'"),
+    # an integer past a float's range: OverflowError, a traceback
+    (f"sending_time_tolerance: 1{'0' * 400}", "sessions[0].sending_time_tolerance",
+     "got an integer of 401 digits"),
     ("schedule: {start: '08:00', end: '17:00', start_day: Monkey, end_day: fri}",
      "sessions[0].schedule.start_day", "unknown day 'Monkey'"),  # was read as Monday
     ("host: 0.0.0.0", "sessions[0].host", "is an acceptor: it is reached on the acceptor's"),
@@ -322,3 +328,68 @@ def test_a_fixt_application_version_without_a_built_in_dictionary_needs_its_file
                                             f"{ROOT / 'fixspec/data/FIX50SP2.xml'}"))
     dictionaries = dictionaries_for(load_config(path).sessions[0])
     assert dictionaries.app.version == "FIX.5.0SP2"  # the file's, whatever the label
+
+
+def test_names_of_symbols_and_sessions_are_keys_as_written(tmp_path: Path) -> None:
+    """YAML reads the key ON as true and 0700 as 448 (octal): a symbol ON was refused as
+    "unknown key; expected one of AAPL, True", and a ticker 0700 became 448."""
+    from algos.risk import parse_risk
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text("venue:\n  symbols: {ON: {}, 0700: {tick_size: 0.01}, AAPL: {}}\n"
+                    "risk:\n  sessions: {0700: {max_order_qty: 5}}\n")
+    top = load_yaml(path).mapping({"venue", "risk"})
+    assert set(parse_venue(top["venue"], tmp_path).symbols) == {"ON", "0700", "AAPL"}
+    assert set(parse_risk(top["risk"]).sessions) == {"0700"}
+
+
+@pytest.mark.parametrize(("symbol", "key", "reason"), [
+    ("{min_price: 200, max_price: 100}", "min_price",
+     "min_price 200 is above max_price 100: no price passes both"),
+    ("{lot_size: 100, max_qty: 50}", "max_qty",
+     "max_qty 50 is less than one lot (100): no quantity passes both"),
+    ("{lot_size: 20000000}", "lot_size",
+     "max_qty 10000000 is less than one lot (20000000): no quantity passes both"),
+])
+def test_a_symbol_no_order_could_pass_is_refused(tmp_path: Path, symbol: str, key: str,
+                                                 reason: str) -> None:
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text(f"venue:\n  symbols:\n    AAPL: {symbol}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
+    assert str(info.value) == f"{path}:3: venue.symbols.AAPL.{key}: {reason}"
+
+
+def test_an_empty_list_of_market_data_logs_is_refused(tmp_path: Path) -> None:
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text("venue:\n  symbols: {AAPL: {}}\n  market_data: {log: []}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
+    assert str(info.value) == (f"{path}:3: venue.market_data.log: expected a log file or a "
+                               "list of them")
+
+
+@pytest.mark.parametrize(("order", "reason"), [
+    ("{symbol: AMZN, side: buy, qty: 1000, limit: 1.0e+300}",
+     "1E+300 has more than 30 digits before the decimal point: no gateway takes it"),
+    (f"{{symbol: AMZN, side: buy, qty: 1{'0' * 35}}}",
+     f"1{'0' * 35} has more than 30 digits before the decimal point: no gateway takes it"),
+])
+def test_a_client_order_no_gateway_takes_is_refused(tmp_path: Path, order: str,
+                                                    reason: str) -> None:
+    from gateway.client_order import parse_client
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "client.yaml"
+    path.write_text(f"client:\n  orders:\n    - {order}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_client(load_yaml(path).mapping({"client"})["client"])
+    assert reason in str(info.value) and str(info.value).startswith(f"{path}:3: "), info.value
