@@ -71,8 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the stop signal the command is ending on (0: it ended by itself, see
+#: :func:`ignore_stop_signals`); empty while none came
+_stop: list[int] = []
+
+
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
-    raise Stopped(signum)
+    # Once: a supervisor repeating the signal (or sending SIGTERM after SIGINT) must not
+    # raise again while the first is handled, where nothing would catch it (a traceback).
+    if not _stop:
+        _stop.append(signum)
+        raise Stopped(signum)
 
 
 _kill: list[int] = []  # SIGUSR1s noted before a command took the signal over
@@ -96,9 +105,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def ignore_stop_signals() -> None:
-    """From now on the stop signals do nothing (main thread only): for a command whose
-    work is done, so a supervisor's repeated SIGTERM cannot turn a clean end into death by
-    the signal."""
+    """From now on the stop signals do nothing: for a command whose work is done (``gateway
+    run`` once stopped, its event loop having put their defaults back), so a supervisor's
+    repeated SIGTERM cannot turn a clean end into death by the signal or status 143. The
+    handlers :func:`stop_signals` replaced are still put back after it."""
+    _stop.append(0)
     if threading.current_thread() is threading.main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
@@ -106,10 +117,10 @@ def ignore_stop_signals() -> None:
 
 @contextmanager
 def stop_signals(*, exiting: bool = False) -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` inside the block and SIGUSR1 is
-    noted (:func:`kill_requested`); the previous handlers are back after it, except the
-    stop signals when ``exiting`` (the process ends after the block: they stay ignored, see
-    :func:`ignore_stop_signals`). Only the main thread can set handlers: elsewhere (a test
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` inside the block (the first of them:
+    the later ones are ignored) and SIGUSR1 is noted (:func:`kill_requested`); the previous
+    handlers are back after it, except the stop signals when ``exiting`` (the process ends
+    after the block: they stay blocked). Only the main thread can set handlers: elsewhere (a test
     calling :func:`main` from a thread) nothing changes.
 
     SIGINT too, and not as KeyboardInterrupt: while the modules import, a KeyboardInterrupt
@@ -120,6 +131,7 @@ def stop_signals(*, exiting: bool = False) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _stop.clear()
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, _note_kill)
     # a log rotation's signal before any log is open has nothing to do, and must not end the
@@ -128,17 +140,25 @@ def stop_signals(*, exiting: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
+        if exiting:
+            # blocked, not only ignored: the interpreter's own exit puts SIGINT's default
+            # back, and a signal then would end the process by it
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_IGN if exiting and sig in STOP_SIGNALS else handler)
 
 
 @contextmanager
-def ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
+def ctrl_c_as_keyboard_interrupt(wanted: bool = True) -> Iterator[None]:
     """SIGINT raises KeyboardInterrupt inside the block, as Python's own handler does, so a
     command's ``asyncio.run`` turns Ctrl-C into cancelling its task and its sessions log out
-    (``gateway demo``); the handler before it is back after it. Main thread only, as
+    (``gateway demo``), or a command catches it to report on what ran (``gateway replay``);
+    the handler before it is back after it. Only when ``wanted`` (a command that sets
+    ``keyboard_interrupt``): elsewhere SIGINT stays :class:`Stopped`, since a
+    KeyboardInterrupt raised inside ``exec`` (a module a command imports late) ends the
+    process by SIGINT at its exit, whatever caught it. Main thread only, as
     :func:`stop_signals`."""
-    if threading.current_thread() is not threading.main_thread():
+    if not wanted or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -158,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(argv)
             try:
-                with ctrl_c_as_keyboard_interrupt():
+                with ctrl_c_as_keyboard_interrupt(getattr(args, "keyboard_interrupt", False)):
                     result: int = args.run(args)
             except (UserError, ValueError, OSError) as exc:
                 print(f"gateway: error: {exc}", file=sys.stderr)

@@ -117,7 +117,7 @@ def add_parser(sub: Any) -> None:
                    help="market-data replay speed, 0.001 to 1000000 (%(default)sx)")
     p.add_argument("--run-dir", type=Path, default=Path("logs/demo"),
                    help="audit log, FIX logs and stores (default: %(default)s)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, keyboard_interrupt=True)  # (see gateway.cli)
 
 
 def venue_yaml(run_dir: Path, speed: float) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--progress", action="store_true",
                    help="progress lines on stderr (about every 5 s) even when it is not a "
                         "terminal (on one, a line redrawn in place is the default)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, keyboard_interrupt=True)  # (see gateway.cli)
 
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal

@@ -9,6 +9,7 @@ import contextlib
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Awaitable
@@ -21,7 +22,7 @@ import pytest
 from gateway.apps import Dispatcher
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, StoreConfig
 from gateway.transport import Engine
-from tests.fixpeer import Peer, fields
+from tests.fixpeer import Peer, fields, frame
 from tests.gateway_proc import start_gateway, stop_gateway
 
 T = TypeVar("T")
@@ -336,3 +337,37 @@ def test_a_stop_signal_repeated_until_the_end_still_ends_with_status_0(
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert err.rstrip().endswith("stopped"), err
+
+
+def test_stop_signals_back_to_back_end_another_command_with_one_line(tmp_path: Path) -> None:
+    """``gateway audit`` blocked writing a timeline nobody reads, then SIGINT, SIGTERM and
+    SIGHUP at once: the second raised again while the first was being handled, where nothing
+    caught it (a traceback, status 1)."""
+    stamp = "20260521-14:30:00.000"
+    lines = [f"{stamp}000 : ".encode() + frame(
+        "FIX.4.4", f"35=D|49=CLIENT1|56=VENUE|52={stamp}|34=1|11=X1|54=1|38=100000|40=2|44=10"
+                   "|55=AAPL") + b"\n"]
+    for i in range(3000):  # a timeline larger than a pipe holds
+        lines.append(f"{stamp}000 : ".encode() + frame(
+            "FIX.4.4", f"35=8|49=VENUE|56=CLIENT1|52={stamp}|34={i + 2}|11=X1|37=V1|17=E{i}"
+                       f"|150=F|39=1|54=1|55=AAPL|32=1|31=10|14={i + 1}|151={99999 - i}")
+            + b"\n")
+    (tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log").write_bytes(b"".join(lines))
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "audit", str(tmp_path),
+                             "--clordid", "X1"], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # it is writing: the rest waits on the full pipe
+        time.sleep(0.5)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            proc.send_signal(sig)
+        proc.stdout.close()
+        err = proc.stderr.read() if proc.stderr is not None else ""
+        proc.wait(20)
+    finally:
+        proc.kill()
+    # whichever the process took first (pending signals are taken in number order)
+    assert proc.returncode in (129, 130, 143), err
+    assert err == f"gateway: stopped by {signal.Signals(proc.returncode - 128).name}\n"
