@@ -54,7 +54,7 @@ from gateway.audit_entries import find_files
 from gateway.audit_family import Relation, real_order_id
 from gateway.audit_render import as_json, iter_lines
 from gateway.audit_two_passes import read_related
-from gateway.fixlog import as_read
+from gateway.fixlog import as_read, as_written
 
 MAX_WARNINGS = 20
 
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.clordid!r}", file=sys.stderr)
             return 1
     for relation in relations:
-        _note_reuse(relation, {wanted: args.clordid})
+        _note_reuse(relation)
     try:
         _print(relations, args)
     except BrokenPipeError:  # ``| head``: the reader has all it wanted
@@ -150,11 +150,11 @@ def _on(relation: Relation, day: date) -> Relation:
                                order_ids=relation.order_ids & order_ids)
 
 
-def _note_reuse(relation: Relation, typed: dict[str, str]) -> None:
+def _note_reuse(relation: Relation) -> None:
     """Say on stderr, for each ClOrdID of the relation (the one asked for, and those its
     chain holds), when it named orders with different OrderIDs on different UTC dates in the
     relation's session: a ClOrdID used again on another trading day, whose orders the
-    timeline shows together. ``typed`` maps an id as read to the id as the user typed it."""
+    timeline shows together."""
     days: dict[str, dict[date, set[str]]] = {}
     for e in relation.entries:
         order_id = real_order_id(e.order_id)
@@ -166,7 +166,7 @@ def _note_reuse(relation: Relation, typed: dict[str, str]) -> None:
             where = f" in session {relation.session}" if relation.session else ""
             each = "; ".join(f"{d}: OrderID {', '.join(sorted(ids))}"
                              for d, ids in sorted(on.items()))
-            print(f"gateway audit: ClOrdID {typed.get(cl_ord_id, cl_ord_id)!r} named orders "
+            print(f"gateway audit: ClOrdID {as_written(cl_ord_id)!r} named orders "
                   f"on {len(on)} days{where} ({each}); the timeline shows them together, "
                   "--date YYYY-MM-DD shows one day's", file=sys.stderr)
 
@@ -203,8 +203,8 @@ def _print(relations: list[Relation], args: argparse.Namespace) -> None:
                   f"own order (--session NAME shows one): "
                   f"{', '.join(r.session for r in relations)}\n")
     for relation in relations:
-        cl_ids = ", ".join(sorted(relation.cl_ord_ids))
-        order_ids = ", ".join(sorted(relation.order_ids)) or "none"
+        cl_ids = ", ".join(sorted(map(as_written, relation.cl_ord_ids)))
+        order_ids = ", ".join(sorted(map(as_written, relation.order_ids))) or "none"
         head = (f"ClOrdID {args.clordid}: {len(relation.entries)} records; ClOrdIDs "
                 f"{cl_ids}; OrderIDs {order_ids}")
         if several:

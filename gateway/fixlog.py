@@ -39,6 +39,7 @@ __all__ = [
     "LogFormatError",
     "LogRecord",
     "as_read",
+    "as_written",
     "parse_log_timestamp",
     "read_log",
     "read_log_lines",
@@ -108,6 +109,16 @@ def as_read(text: str) -> str:
     value: its UTF-8 bytes, each a latin-1 character (values are read so, any byte being one
     character)."""
     return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def as_written(value: str) -> str:
+    """A value as the readers of logs hold it (:func:`as_read`), shown as the text it was
+    written as: its bytes decoded as UTF-8 (``Ã©1`` is ``é1``); unchanged when they are not
+    UTF-8, or when it is no such reading (text from a JSON record)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def parse_log_timestamp(

@@ -479,10 +479,12 @@ def test_a_clordid_of_other_than_ascii_used_again_is_noted_as_typed(
     assert err.startswith(f"gateway audit: ClOrdID {cl!r} named orders on 2 days in "), err
 
 
+@pytest.mark.parametrize("cl", ["X1", "é1"])
 def test_a_reused_clordid_in_the_chain_of_the_one_asked_for_is_noted(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, cl: str) -> None:
     """X3 cancels the first day's X1; the second day's X1 is in X3's timeline too (through
-    X1), and only the ClOrdID asked for was looked at for reuse."""
+    X1), and only the ClOrdID asked for was looked at for reuse. A chain's ClOrdID of other
+    than ASCII is named as written (it was 'Ã©1': the logs' bytes read as latin-1)."""
     lines = []
     for day, body in (
             (21, "35=D|49=CLIENT1|56=VENUE|34=1|11=X1|54=1|38=100|40=2|44=10|55=AAPL"),
@@ -493,12 +495,14 @@ def test_a_reused_clordid_in_the_chain_of_the_one_asked_for_is_noted(
             (22, "35=D|49=CLIENT1|56=VENUE|34=1|11=X1|54=1|38=100|40=2|44=10|55=AAPL"),
             (22, "35=8|49=VENUE|56=CLIENT1|34=1|11=X1|37=V7|17=E7|150=0|39=0|54=1|55=AAPL")):
         stamp = f"202605{day}-14:30:00.000"
-        raw = frame("FIX.4.4", body.replace("|34=", f"|52={stamp}|34=", 1))
+        raw = frame("FIX.4.4", body.replace("|34=", f"|52={stamp}|34=", 1).replace("X1", cl))
         lines.append(f"{stamp}000 : ".encode() + raw + b"\n")
     (tmp_path / "FIX.4.4-VENUE-CLIENT1.messages.current.log").write_bytes(b"".join(lines))
     code, out, err = run(capsys, str(tmp_path), "--clordid", "X3")
     assert code == 0 and len(out) == 7
-    assert err == ("gateway audit: ClOrdID 'X1' named orders on 2 days in session "
+    assert out[0] == (f"ClOrdID X3: 6 records; ClOrdIDs {', '.join(sorted(('X3', cl)))}; "
+                      "OrderIDs V1, V7; session FIX.4.4:VENUE->CLIENT1")
+    assert err == (f"gateway audit: ClOrdID {cl!r} named orders on 2 days in session "
                    "FIX.4.4:VENUE->CLIENT1 (2026-05-21: OrderID V1; 2026-05-22: OrderID V7); "
                    "the timeline shows them together, --date YYYY-MM-DD shows one day's\n")
 
