@@ -146,22 +146,32 @@ def test_the_text_report_says_how_many_answers_were_never_asked_for(
     assert "matched 1 (equal 1), missing 0, unexpected 0" in out
 
 
-def test_ctrl_c_prints_the_report_of_what_ran_and_exits_130(log: Path) -> None:
-    """SIGINT to a real replay process once the first order is in: it reports on the one
-    message it sent (before, the report was lost with a traceback)."""
+def ctrl_c_replay(log: Path, speed: str, after: float = 0.0) -> tuple[int, str, str]:
+    """``gateway replay --json`` of ``log`` at ``speed`` as a process, to an acceptor that
+    acknowledges the first order and then reads on; SIGINT ``after`` seconds once that order
+    is in (the process still running then). Its status, stdout and stderr."""
     acceptor = ScriptedAcceptor(drop=False)
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "replay", str(log), "--to",
-             f"127.0.0.1:{acceptor.port}", "--speed", "0.1x", "--json"],
+             f"127.0.0.1:{acceptor.port}", "--speed", speed, "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert acceptor.first_order.wait(20), "the replay sent no order"
+        time.sleep(after)
+        assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
         acceptor.close()
-    assert proc.returncode == 130, err
+    return proc.returncode, out, err
+
+
+def test_ctrl_c_prints_the_report_of_what_ran_and_exits_130(log: Path) -> None:
+    """SIGINT to a real replay process once the first order is in: it reports on the one
+    message it sent (before, the report was lost with a traceback)."""
+    code, out, err = ctrl_c_replay(log, "0.1x")
+    assert code == 130, err
     assert "Traceback" not in err
     s = json.loads(out)
     # (whether the acknowledgement was read before the signal is timing: not asserted)
@@ -177,21 +187,8 @@ def test_a_wait_of_months_at_the_slowest_speed_is_waited_not_a_crash(log: Path) 
     start = lines[0].split(b" : ")[0]  # the first order at once, then months later the rest
     log.write_bytes(b"".join(start + line[line.index(b" : "):] for line in lines[:first + 1])
                     + b"".join(b"20240902" + line[8:] for line in lines[first + 1:]))
-    acceptor = ScriptedAcceptor(drop=False)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "replay", str(log), "--to",
-             f"127.0.0.1:{acceptor.port}", "--speed", "0.001x", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert acceptor.first_order.wait(20), "the replay sent no order"
-        time.sleep(1.5)  # into the wait for the next message
-        assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        acceptor.close()
-    assert (proc.returncode, "Traceback" in err) == (130, False), err
+    code, out, err = ctrl_c_replay(log, "0.001x", after=1.5)  # into the wait for the next
+    assert (code, "Traceback" in err) == (130, False), err
     assert json.loads(out)["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
 
 
