@@ -44,13 +44,35 @@ class Node:
 
     # -- structure --------------------------------------------------------------------------
 
+    def _pairs(self) -> list[tuple[yaml.Node, yaml.Node]]:
+        """The mapping's key and value nodes, YAML merge keys (``<<: *defaults``) expanded
+        as YAML does: a key the mapping gives itself wins over a merged one, and of the
+        mappings merged the first to give a key."""
+        assert isinstance(self.node, yaml.MappingNode)
+        own = [(k, v) for k, v in self.node.value if k.tag != _MERGE]
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for k, v in self.node.value:
+            if k.tag == _MERGE:
+                for source in (v.value if isinstance(v, yaml.SequenceNode) else [v]):
+                    if not isinstance(source, yaml.MappingNode):
+                        raise Node(self.file, self.path, source).error(
+                            "a merge (<<) takes a mapping or a list of them")
+                    merged += Node(self.file, self.path, source)._pairs()
+        given = {k.value for k, _ in own}
+        out: list[tuple[yaml.Node, yaml.Node]] = []
+        for k, v in merged:
+            if k.value not in given:
+                given.add(k.value)
+                out.append((k, v))
+        return out + own
+
     def mapping(self, allowed: set[str] | frozenset[str],
                 required: set[str] | frozenset[str] = frozenset()) -> dict[str, Node]:
         """The mapping's entries; unknown or missing keys and duplicates are errors."""
         if not isinstance(self.node, yaml.MappingNode):
             raise self.error(f"expected a mapping with keys {_keys(allowed)}")
         out: dict[str, Node] = {}
-        for key_node, value_node in self.node.value:
+        for key_node, value_node in self._pairs():
             key = key_node.value
             child = self._child(key, value_node)
             if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
@@ -70,7 +92,13 @@ class Node:
         the mapping holds, for the error when this is no mapping."""
         if not isinstance(self.node, yaml.MappingNode):
             raise self.error(f"expected a mapping of {expected}")
-        return {k.value for k, _ in self.node.value if isinstance(k, yaml.ScalarNode)}
+        keys = set()
+        for k, _ in self._pairs():
+            if not isinstance(k, yaml.ScalarNode) or k.tag == _NULL:
+                raise Node(self.file, self.path, k).error(
+                    f"expected a name for a key of {expected}, got {k.value or 'nothing'!r}")
+            keys.add(k.value)
+        return keys
 
     def sequence(self) -> Iterator[Node]:
         if not isinstance(self.node, yaml.SequenceNode):
@@ -151,13 +179,16 @@ class Node:
                              f"{_shown(value)}")
         try:
             return float(value)
-        except OverflowError:  # an integer of hundreds of digits
-            raise self.error(f"expected a number {_range(low, high, above)}, got "
-                             f"{_shown(value)}") from None
+        except OverflowError:  # an integer of hundreds of digits, with no bound above
+            raise self.error(f"{_shown(value)} is too large a number") from None
 
     def raw(self) -> Any:
         """The plain Python value of this node (for free-form sections)."""
         return yaml.safe_load(yaml.serialize(self.node))
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+_NULL = "tag:yaml.org,2002:null"
 
 
 def _shown(value: float) -> str:

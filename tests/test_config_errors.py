@@ -393,3 +393,56 @@ def test_a_client_order_no_gateway_takes_is_refused(tmp_path: Path, order: str,
     with pytest.raises(ConfigError) as info:
         parse_client(load_yaml(path).mapping({"client"})["client"])
     assert reason in str(info.value) and str(info.value).startswith(f"{path}:3: "), info.value
+
+
+def test_yaml_merge_keys_are_merged_in_every_mapping(tmp_path: Path) -> None:
+    """<< was an unknown key in the checked mappings, and read as a strategy code or a
+    CompID in the free-form ones (it had worked there before they were read as written)."""
+    from algos.risk import parse_risk
+    from gateway.algo_config import parse_algos
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "gw.yaml"
+    path.write_text(textwrap.dedent("""\
+        acceptor: {port: 0}
+        sessions:
+          - &base {begin_string: FIX.4.4, sender_comp_id: ISLD, target_comp_id: TW}
+          - {<<: *base, target_comp_id: TW2, sender_comp_id: OTHER}
+        algos:
+          strategies: {<<: {"7": twap, "1001": vwap}, "1001": twap}
+        risk:
+          sessions: {<<: {TW: &limits {max_order_qty: 5}}, TW2: {<<: *limits}}
+        """))
+    config = load_config(path)
+    assert [(s.sender_comp_id, s.target_comp_id) for s in config.sessions] == [
+        ("ISLD", "TW"), ("OTHER", "TW2")]  # the mapping's own key wins over the merged one
+    assert parse_algos(config.extra["algos"], tmp_path).strategies == {"7": "twap",
+                                                                        "1001": "twap"}
+    risk = parse_risk(load_yaml(path).mapping({"acceptor", "sessions", "algos", "risk"})["risk"])
+    assert {k: v.max_order_qty for k, v in risk.sessions.items()} == {"TW": 5, "TW2": 5}
+
+
+def test_a_name_key_yaml_reads_as_null_is_refused(tmp_path: Path) -> None:
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text("venue:\n  symbols: {AAPL: {}, ~: {}}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
+    assert str(info.value) == (f"{path}:2: venue.symbols: expected a name for a key of "
+                               "symbol: {tick_size, lot_size, ...}, got '~'")
+
+
+def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -> None:
+    """An integer past a float's range was an OverflowError traceback; then "expected a
+    number <= None" (no bound), or "> 0" for a value that is above 0."""
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "x.yaml"
+    path.write_text(f"x: 1{'0' * 400}\n")
+    x = load_yaml(path).mapping({"x"})["x"]
+    for read in (x.number, lambda: x.number(0, above=True)):
+        with pytest.raises(ConfigError) as info:
+            read()
+        assert str(info.value) == f"{path}:1: x: an integer of 401 digits is too large a number"
