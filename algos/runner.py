@@ -332,6 +332,13 @@ life (a replace that changes the parent's id does not change the prefix).
         """active, canceling, replacing, expiring, stopping or done."""
         return self._status
 
+    def may_send(self) -> bool:
+        """Whether a child it handed the router and the router held back since (self-trade
+        prevention) may still go out: the parent works on, neither ending nor being
+        replaced, and its risk gate is not killed. One that may not is cancelled with the
+        parent's end (never sent), or goes out once a replace is through."""
+        return self._status == "active" and (self._risk is None or self._risk.killed is None)
+
     def next_wakeup(self) -> datetime | None:
         """When :meth:`on_timer` should be called next: the strategy's wish, the start and
         the end (to expire); None once the parent is done or only the venue can move it.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -544,11 +544,14 @@ class AlgoDesk:
                 self._timed(p.runner, p.runner.on_timer, now)
         self.pump(now)
 
-    def stop_session(self, session: str, reason: str, now: datetime) -> None:
-        """Stop every parent of ``session`` (kill switch)."""
-        for p in list(self.parents.values()):
-            if p.order.owner == session and not p.runner.done:
-                p.runner.stop(reason, now)
+    def stop_sessions(self, sessions: Collection[str], reason: str, now: datetime) -> None:
+        """Stop every parent of ``sessions`` (kill switch, a clean stop), none of their held
+        children let out meanwhile: the first parent's cancels must not release another's
+        before that one is stopped too (SelfTradeGuard.holding)."""
+        with self._guard.holding():
+            for p in list(self.parents.values()):
+                if p.order.owner in sessions and not p.runner.done:
+                    p.runner.stop(reason, now)
         self.pump(now)
 
     # -- parent reports -------------------------------------------------------------------------

@@ -25,7 +25,8 @@ its price unknown: as a market order would, it blocks every opposite child of it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -143,6 +144,22 @@ class SelfTradeGuard:
                                  "(never sent)", self.now(), unsent=HELD_TEXT)
         self.release()
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Nothing is released inside the block, then what may go is (stopping every parent
+        one at a time, the first one's cancels must not let another's held child out before
+        that one is stopped too)."""
+        if self._releasing:
+            yield
+            return
+        self._releasing = True
+        try:
+            yield
+        finally:
+            self._releasing = False
+        if self._again:
+            self.release()
+
     def release(self) -> None:
         """Send the held children that no longer cross another parent's child at the venue
         or an older held one, the oldest first; forget those their runners no longer work.
@@ -165,6 +182,8 @@ class SelfTradeGuard:
                     runner = self.desk.runner_of(child_id)
                     if runner is None or child_id not in runner.state.working:
                         del self._held[child_id]
+                        continue
+                    if not runner.may_send():  # (a kill switch, a stop: its cancel comes)
                         continue
                     newer = {c for c, _ in order[n + 1:]}  # (only older ones block it)
                     if crossing_child(self.desk.runners(), child_id, held.symbol, held.side,

@@ -580,6 +580,7 @@ class AlgoGatewayApplication:
         stopped: its runner cancels its children at the venue (held until the upstream link
         is back if it is down) and the parent is reported Canceled with the reason once
         they are accounted for."""
+        self.gates.at(now)  # (the gates audit the kill at the time they were last given)
         for name in self.sessions:
             gate = self.gates(name)
             if gate is not None:
@@ -601,8 +602,7 @@ class AlgoGatewayApplication:
         children are accounted for."""
         self.gates.at(now)
         self.desk.touch(now)
-        for name in self.sessions:
-            self.desk.stop_session(name, text, now)
+        self.desk.stop_sessions(self.sessions, text, now)
 
     # -- ChildRouter ------------------------------------------------------------------------
 

@@ -466,7 +466,7 @@ class VenueApplication:
             if gate is not None:
                 gate.kill(reason)
             self.deliver(self.venue.cancel_all(name, now, f"kill switch: {reason}"), now)
-            self.desk.stop_session(name, f"kill switch: {reason}", now)
+        self.desk.stop_sessions(self.sessions, f"kill switch: {reason}", now)
         self.settle(now)
 
     # -- output -----------------------------------------------------------------------------

@@ -263,3 +263,33 @@ def test_a_held_child_cancelled_in_the_step_that_asks_for_the_next_is_not_the_la
         sell.on_child_done(child, "canceled", T0 + 600 * SEC)
     [done] = [e for e in desk.events if isinstance(e, ParentDone)]
     assert (done.reason, done.text) == ("expired", text)
+
+
+def test_a_held_child_does_not_go_out_once_the_kill_switch_is_thrown() -> None:
+    """The kill switch stops every parent, one at a time: the first one's child ending let
+    another parent's held child out, to the venue, after the switch (the three-tier stack
+    showed it, SIGUSR1 to the algo gateway)."""
+    risk = RiskGate(RiskLimits())
+    desk, guard = _guarded(OneLimitChild, ("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
+                           risk=risk)
+    assert desk.router.sent == ["B.1"] and guard.held == ["S.1"]
+    risk.kill("SIGUSR1")
+    desk.by_id["B"].stop("kill switch: SIGUSR1", T0 + SEC)
+    desk.by_id["B"].on_child_done("B.1", "canceled", T0 + SEC)
+    guard.release()
+    assert desk.router.sent == ["B.1"] and guard.held == ["S.1"]  # held until S stops
+    desk.by_id["S"].stop("kill switch: SIGUSR1", T0 + SEC)
+    assert desk.router.sent == ["B.1"] and guard.held == [] and desk.by_id["S"].done
+
+
+def test_parents_stopped_together_let_none_of_their_held_children_out() -> None:
+    """A clean stop, no kill switch: while the parents are stopped one at a time, the first
+    one's child ending must not let the second's held child out before it is stopped too."""
+    desk, guard = _guarded(OneLimitChild, ("B", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"))
+    with guard.holding():
+        desk.by_id["B"].stop("gateway stopping", T0 + SEC)
+        desk.by_id["B"].on_child_done("B.1", "canceled", T0 + SEC)
+        guard.release()  # (as any report about a child asks)
+        desk.by_id["S"].stop("gateway stopping", T0 + SEC)
+    assert desk.router.sent == ["B.1"] and guard.held == []
+    assert desk.by_id["B"].done and desk.by_id["S"].done

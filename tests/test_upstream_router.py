@@ -485,6 +485,20 @@ def test_the_kill_switch_stops_every_parent_and_refuses_new_ones() -> None:
     assert "kill switch" in (refused.body.get_str(58) or "")
 
 
+def test_the_kill_switch_is_audited_at_the_time_it_is_thrown(tmp_path: Path) -> None:
+    """The gates stamp what they audit with the time they were last given: the kill was
+    recorded at the last message's time, seconds before the signal."""
+    app, venue = _app()
+    _, now, _ = _working_child(app, venue)
+    later = now + timedelta(seconds=90)
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        app.gates.audit = audit
+        app.kill_all("SIGUSR1", later)
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    kills = [r for r in records if r["kind"] == "risk" and r["event_"] == "kill_switch"]
+    assert kills and {r["ts"] for r in kills} == {later.isoformat(timespec="microseconds")}
+
+
 def test_a_report_with_a_quantity_no_order_could_have_is_refused_not_half_read(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A fill of 1.5 shares (not 1: truncating would miscount it) or a million-digit CumQty
