@@ -44,12 +44,21 @@ class Node:
 
     # -- structure --------------------------------------------------------------------------
 
-    def _pairs(self) -> list[tuple[yaml.Node, yaml.Node]]:
+    def _pairs(self, merging: frozenset[int] = frozenset()) -> list[tuple[yaml.Node, yaml.Node]]:
         """The mapping's key and value nodes, YAML merge keys (``<<: *defaults``) expanded
         as YAML does: a key the mapping gives itself wins over a merged one, and of the
-        mappings merged the first to give a key."""
+        mappings merged the first to give a key; a mapping merged into itself (through an
+        alias) adds nothing. A key given twice in one mapping, its own or a merged one, is an
+        error; a key that is no plain value is left to the caller to refuse."""
         assert isinstance(self.node, yaml.MappingNode)
+        merging = merging | {id(self.node)}
         own = [(k, v) for k, v in self.node.value if k.tag != _MERGE]
+        given: set[str] = set()
+        for k, _ in own:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in given:
+                    raise self._child(k.value, k).error("key given twice")
+                given.add(k.value)
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         for k, v in self.node.value:
             if k.tag == _MERGE:
@@ -57,12 +66,13 @@ class Node:
                     if not isinstance(source, yaml.MappingNode):
                         raise Node(self.file, self.path, source).error(
                             "a merge (<<) takes a mapping or a list of them")
-                    merged += Node(self.file, self.path, source)._pairs()
-        given = {k.value for k, _ in own}
+                    if id(source) not in merging:
+                        merged += Node(self.file, self.path, source)._pairs(merging)
         out: list[tuple[yaml.Node, yaml.Node]] = []
         for k, v in merged:
-            if k.value not in given:
-                given.add(k.value)
+            if not isinstance(k, yaml.ScalarNode) or k.value not in given:
+                if isinstance(k, yaml.ScalarNode):
+                    given.add(k.value)
                 out.append((k, v))
         return out + own
 
@@ -73,14 +83,15 @@ class Node:
             raise self.error(f"expected a mapping with keys {_keys(allowed)}")
         out: dict[str, Node] = {}
         for key_node, value_node in self._pairs():
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise Node(self.file, self.path, key_node).error(
+                    f"a key is a name, not a list or mapping; expected one of {_keys(allowed)}")
             key = key_node.value
             child = self._child(key, value_node)
-            if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
+            if key not in allowed:
                 raise Node(self.file, child.path, key_node).error(
                     f"unknown key; expected one of {_keys(allowed)}")
-            if key in out:
-                raise Node(self.file, child.path, key_node).error("key given twice")
-            out[key] = child
+            out[key] = child  # (each key once: _pairs)
         missing = sorted(required - out.keys())
         if missing:
             raise self.error(f"missing required key {', '.join(missing)}")

@@ -446,3 +446,25 @@ def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -
         with pytest.raises(ConfigError) as info:
             read()
         assert str(info.value) == f"{path}:1: x: an integer of 401 digits is too large a number"
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    # a key that is no plain value: a TypeError (unhashable) once merges were expanded
+    ("? [a]\n: 1\nacceptor: {port: 0}\n", 1, "a key is a name, not a list or mapping"),
+    # a mapping merged into itself: a RecursionError
+    ("acceptor: &a {port: 0, <<: *a}\nsessions: [{begin_string: FIX.4.4, sender_comp_id: A,"
+     " target_comp_id: B}]\n", None, None),
+    # a key given twice inside a merged mapping: the first value was taken silently
+    ("defaults: {<<: {begin_string: FIX.4.4, begin_string: FIX.4.2}}\nsessions: []\n", 1,
+     "defaults.begin_string: key given twice"),
+])
+def test_merges_and_odd_keys_are_config_errors_not_crashes(
+        tmp_path: Path, text: str, line: int | None, reason: str | None) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(text)
+    if reason is None:  # loads: the self-merge adds nothing (as YAML reads it)
+        load_config(path)
+        return
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:{line}: {reason}"), info.value
