@@ -170,7 +170,7 @@ def ctrl_c_as_keyboard_interrupt(wanted: bool = True) -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command ``argv`` names (None: the process's own command line, after which
-    the process ends: the stop signals are then left ignored, not restored); its exit
+    the process ends: the stop signals are then left blocked, not restored); its exit
     status."""
     stopped: BaseException
     with stop_signals(exiting=argv is None):

@@ -60,6 +60,9 @@ class Node:
                     raise self._child(k.value, k).error("key given twice")
                 given.add(k.value)
         merged: list[tuple[yaml.Node, yaml.Node]] = []
+        merges = [k for k, _ in self.node.value if k.tag == _MERGE]
+        if len(merges) > 1:  # (one << takes a list of mappings)
+            raise self._child("<<", merges[1]).error("key given twice")
         for k, v in self.node.value:
             if k.tag == _MERGE:
                 for source in (v.value if isinstance(v, yaml.SequenceNode) else [v]):
@@ -105,7 +108,10 @@ class Node:
             raise self.error(f"expected a mapping of {expected}")
         keys = set()
         for k, _ in self._pairs():
-            if not isinstance(k, yaml.ScalarNode) or k.tag == _NULL:
+            if not isinstance(k, yaml.ScalarNode):
+                raise Node(self.file, self.path, k).error(
+                    f"a key is a name, not a list or mapping, in a mapping of {expected}")
+            if k.tag == _NULL or not k.value:
                 raise Node(self.file, self.path, k).error(
                     f"expected a name for a key of {expected}, got {k.value or 'nothing'!r}")
             keys.add(k.value)
@@ -122,7 +128,7 @@ class Node:
     def _scalar(self) -> Any:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.error("expected a single value")
-        value = yaml.safe_load(yaml.serialize(self.node))
+        value = self.raw()
         if isinstance(value, int | float) and not isinstance(value, bool) \
                 and ":" in self.node.value:
             # YAML 1.1's base 60: an unquoted 1:30 is the number 90, which a key taking
@@ -146,7 +152,7 @@ class Node:
         field values, file names and log text, where SOH or a line break breaks them)."""
         value = self._scalar()
         if not isinstance(value, str) or not value:
-            raise self.error(f"expected a non-empty string, got {value!r}")
+            raise self.error(f"expected a non-empty string, got {_shown(value)}")
         bad = next((i for i, c in enumerate(value) if c < " " or c == "\x7f"), None)
         if bad is not None:
             raise self.error(f"control character 0x{ord(value[bad]):02x} at position "
@@ -158,7 +164,7 @@ class Node:
     def boolean(self) -> bool:
         value = self._scalar()
         if not isinstance(value, bool):
-            raise self.error(f"expected true or false, got {value!r}")
+            raise self.error(f"expected true or false, got {_shown(value)}")
         return value
 
     def integer(self, low: int | None = None, high: int | None = None) -> int:
@@ -194,18 +200,29 @@ class Node:
             raise self.error(f"{_shown(value)} is too large a number") from None
 
     def raw(self) -> Any:
-        """The plain Python value of this node (for free-form sections)."""
-        return yaml.safe_load(yaml.serialize(self.node))
+        """The plain Python value of this node (for free-form sections); a value YAML cannot
+        make (``!!int abc``, an integer of more digits than Python converts) is an error at
+        its line, not the library's exception."""
+        try:
+            return yaml.safe_load(yaml.serialize(self.node))
+        except (ValueError, KeyError, AttributeError, TypeError, yaml.YAMLError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+            raise self.error(f"YAML cannot read this value: {problem}") from None
 
 
 _MERGE = "tag:yaml.org,2002:merge"
 _NULL = "tag:yaml.org,2002:null"
 
 
-def _shown(value: float) -> str:
-    """``value`` for an error: an integer of more than 30 digits by its length."""
-    digits = len(str(abs(value))) if isinstance(value, int) else 0
-    return f"an integer of {digits} digits" if digits > 30 else str(value)
+def _shown(value: Any) -> str:
+    """``value`` for an error (repr), an integer of more than 30 digits by its length (the
+    digits Python would make of one of thousands are refused, and unreadable anyway)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 30:
+        digits = len(str(abs(value))) if value.bit_length() < 4000 else \
+            int(value.bit_length() * math.log10(2)) + 1  # (within one)
+        prefix = "about " if value.bit_length() >= 4000 else ""
+        return f"an integer of {prefix}{digits} digits"
+    return repr(value)
 
 
 def _range(low: float | None, high: float | None, above: bool) -> str:

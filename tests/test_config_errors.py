@@ -448,6 +448,9 @@ def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -
         assert str(info.value) == f"{path}:1: x: an integer of 401 digits is too large a number"
 
 
+ONE = "sessions: [{begin_string: FIX.4.4, sender_comp_id: A, target_comp_id: B}]\n"
+
+
 @pytest.mark.parametrize(("text", "line", "reason"), [
     # a key that is no plain value: a TypeError (unhashable) once merges were expanded
     ("? [a]\n: 1\nacceptor: {port: 0}\n", 1, "a key is a name, not a list or mapping"),
@@ -457,7 +460,20 @@ def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -
     # a key given twice inside a merged mapping: the first value was taken silently
     ("defaults: {<<: {begin_string: FIX.4.4, begin_string: FIX.4.2}}\nsessions: []\n", 1,
      "defaults.begin_string: key given twice"),
-])
+    # two merges: the first was taken, where YAML takes the last
+    ("defaults: {<<: {begin_string: FIX.4.4}, <<: {begin_string: FIX.4.2}}\nsessions: []\n",
+     1, "defaults.<<: key given twice"),
+    # values YAML cannot make: the library's ValueError, KeyError, ConstructorError
+    (f"acceptor: {{port: !!int abc}}\n{ONE}", 1,
+     "acceptor.port: YAML cannot read this value: invalid literal for int()"),
+    (f"acceptor: {{port: 0}}\ndefaults: {{reset_on_logon: !!bool maybe}}\n{ONE}", 2,
+     "defaults.reset_on_logon: YAML cannot read this value:"),
+    (f"acceptor: {{port: {'9' * 5000}}}\n{ONE}", 1,
+     "acceptor.port: YAML cannot read this value: Exceeds the limit (4300 digits)"),
+    (f"acceptor: {{port: 0x{'f' * 4000}}}\n{ONE}", 1,
+     "acceptor.port: expected an integer in [0, 65535], got an integer of about 4817 digits"),
+], ids=["list-key", "self-merge", "twice-in-merge", "two-merges", "bad-int-tag",
+        "bad-bool-tag", "5000-digits", "huge-hex"])
 def test_merges_and_odd_keys_are_config_errors_not_crashes(
         tmp_path: Path, text: str, line: int | None, reason: str | None) -> None:
     path = tmp_path / "gw.yaml"
@@ -468,3 +484,20 @@ def test_merges_and_odd_keys_are_config_errors_not_crashes(
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}:{line}: {reason}"), info.value
+
+
+@pytest.mark.parametrize(("symbols", "reason"), [
+    ("{[AMZN]: {}}", "a key is a name, not a list or mapping, in a mapping of symbol"),
+    ("{'': {}}", "expected a name for a key of symbol: {tick_size, lot_size, ...}, got "
+                 "'nothing'"),
+])
+def test_a_symbol_key_that_is_no_name_is_refused(tmp_path: Path, symbols: str,
+                                                  reason: str) -> None:
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text(f"venue:\n  symbols: {symbols}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
+    assert str(info.value).startswith(f"{path}:2: venue.symbols: {reason}"), info.value
