@@ -345,6 +345,18 @@ def test_names_of_symbols_and_sessions_are_keys_as_written(tmp_path: Path) -> No
     assert set(parse_risk(top["risk"]).sessions) == {"0700"}
 
 
+def venue_error(tmp_path: Path, text: str) -> tuple[Path, str]:
+    """The ConfigError ``venue:`` section ``text`` (YAML under ``venue:``) gives, and the file."""
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    path = tmp_path / "venue.yaml"
+    path.write_text(f"venue:\n{text}")
+    with pytest.raises(ConfigError) as info:
+        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
+    return path, str(info.value)
+
+
 @pytest.mark.parametrize(("symbol", "key", "reason"), [
     ("{min_price: 200, max_price: 100}", "min_price",
      "min_price 200 is above max_price 100: no price passes both"),
@@ -355,26 +367,13 @@ def test_names_of_symbols_and_sessions_are_keys_as_written(tmp_path: Path) -> No
 ])
 def test_a_symbol_no_order_could_pass_is_refused(tmp_path: Path, symbol: str, key: str,
                                                  reason: str) -> None:
-    from gateway.venue_config import parse_venue
-    from gateway.yamlcheck import load_yaml
-
-    path = tmp_path / "venue.yaml"
-    path.write_text(f"venue:\n  symbols:\n    AAPL: {symbol}\n")
-    with pytest.raises(ConfigError) as info:
-        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
-    assert str(info.value) == f"{path}:3: venue.symbols.AAPL.{key}: {reason}"
+    path, message = venue_error(tmp_path, f"  symbols:\n    AAPL: {symbol}\n")
+    assert message == f"{path}:3: venue.symbols.AAPL.{key}: {reason}"
 
 
 def test_an_empty_list_of_market_data_logs_is_refused(tmp_path: Path) -> None:
-    from gateway.venue_config import parse_venue
-    from gateway.yamlcheck import load_yaml
-
-    path = tmp_path / "venue.yaml"
-    path.write_text("venue:\n  symbols: {AAPL: {}}\n  market_data: {log: []}\n")
-    with pytest.raises(ConfigError) as info:
-        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
-    assert str(info.value) == (f"{path}:3: venue.market_data.log: expected a log file or a "
-                               "list of them")
+    path, message = venue_error(tmp_path, "  symbols: {AAPL: {}}\n  market_data: {log: []}\n")
+    assert message == f"{path}:3: venue.market_data.log: expected a log file or a list of them"
 
 
 @pytest.mark.parametrize(("order", "reason"), [
@@ -423,15 +422,9 @@ def test_yaml_merge_keys_are_merged_in_every_mapping(tmp_path: Path) -> None:
 
 
 def test_a_name_key_yaml_reads_as_null_is_refused(tmp_path: Path) -> None:
-    from gateway.venue_config import parse_venue
-    from gateway.yamlcheck import load_yaml
-
-    path = tmp_path / "venue.yaml"
-    path.write_text("venue:\n  symbols: {AAPL: {}, ~: {}}\n")
-    with pytest.raises(ConfigError) as info:
-        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
-    assert str(info.value) == (f"{path}:2: venue.symbols: expected a name for a key of "
-                               "symbol: {tick_size, lot_size, ...}, got '~'")
+    path, message = venue_error(tmp_path, "  symbols: {AAPL: {}, ~: {}}\n")
+    assert message == (f"{path}:2: venue.symbols: expected a name for a key of symbol: "
+                       "{tick_size, lot_size, ...}, got '~'")
 
 
 def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -> None:
@@ -442,9 +435,9 @@ def test_a_huge_number_where_no_bound_is_set_is_said_too_large(tmp_path: Path) -
     path = tmp_path / "x.yaml"
     path.write_text(f"x: 1{'0' * 400}\n")
     x = load_yaml(path).mapping({"x"})["x"]
-    for read in (x.number, lambda: x.number(0, above=True)):
+    for low in (None, 0.0):
         with pytest.raises(ConfigError) as info:
-            read()
+            x.number(low, above=low is not None)
         assert str(info.value) == f"{path}:1: x: an integer of 401 digits is too large a number"
 
 
@@ -493,11 +486,5 @@ def test_merges_and_odd_keys_are_config_errors_not_crashes(
 ])
 def test_a_symbol_key_that_is_no_name_is_refused(tmp_path: Path, symbols: str,
                                                   reason: str) -> None:
-    from gateway.venue_config import parse_venue
-    from gateway.yamlcheck import load_yaml
-
-    path = tmp_path / "venue.yaml"
-    path.write_text(f"venue:\n  symbols: {symbols}\n")
-    with pytest.raises(ConfigError) as info:
-        parse_venue(load_yaml(path).mapping({"venue"})["venue"], tmp_path)
-    assert str(info.value).startswith(f"{path}:2: venue.symbols: {reason}"), info.value
+    path, message = venue_error(tmp_path, f"  symbols: {symbols}\n")
+    assert message.startswith(f"{path}:2: venue.symbols: {reason}"), message

@@ -103,17 +103,22 @@ def test_a_dropped_session_counts_only_answers_to_what_was_sent(
     assert s["note"] == "the acceptor closed the connection after 1 of 4 messages"
 
 
+def replay_to(acceptor: ScriptedAcceptor, log: Path, capsys: pytest.CaptureFixture[str],
+              speed: str, settle: str) -> tuple[int, dict[str, object]]:
+    """``gateway replay --json`` of ``log`` to ``acceptor`` (closed after): status, report."""
+    try:
+        code = main(["replay", str(log), "--to", f"127.0.0.1:{acceptor.port}", "--speed",
+                     speed, "--settle", settle, "--json"])
+    finally:
+        acceptor.close()
+    return code, json.loads(capsys.readouterr().out)
+
+
 def test_a_drop_after_the_last_message_with_answers_due_is_exit_1(
         log: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Everything was sent, but the acceptor closed while the log's answers to o2, the
     cancel and o4 were still due: the session was dropped, whatever was sent."""
-    acceptor = ScriptedAcceptor(drop=True, drop_after=4)
-    try:
-        code = main(["replay", str(log), "--to", f"127.0.0.1:{acceptor.port}", "--speed",
-                     "max", "--settle", "5", "--json"])
-    finally:
-        acceptor.close()
-    s = json.loads(capsys.readouterr().out)
+    code, s = replay_to(ScriptedAcceptor(drop=True, drop_after=4), log, capsys, "max", "5")
     assert code == 1
     assert (s["sent"], s["to_play"], s["completed"]) == (4, 4, False)
     assert (s["matched"], s["missing"]) == (1, 5)
@@ -124,13 +129,7 @@ def test_an_answer_due_before_the_drop_is_missing(
         log: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The acceptor drops o1 without a word: the log's acknowledgement of o1, recorded
     before o2 was played, was due, so it is missing."""
-    acceptor = ScriptedAcceptor(drop=True, ack=False)
-    try:
-        code = main(["replay", str(log), "--to", f"127.0.0.1:{acceptor.port}", "--speed",
-                     "1x", "--settle", "1", "--json"])
-    finally:
-        acceptor.close()
-    s = json.loads(capsys.readouterr().out)
+    code, s = replay_to(ScriptedAcceptor(drop=True, ack=False), log, capsys, "1x", "1")
     assert code == 1
     assert (s["sent"], s["expected"], s["expected_not_sent"]) == (1, 1, 5)
     assert (s["matched"], s["missing"], s["unexpected"]) == (0, 1, 0)
