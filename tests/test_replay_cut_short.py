@@ -191,25 +191,19 @@ def test_a_wait_of_months_at_the_slowest_speed_is_waited_not_a_crash(log: Path) 
     assert json.loads(out)["note"] == "interrupted (Ctrl-C) after 1 of 4 messages"
 
 
-@pytest.mark.parametrize("settle", ["-1", "nan", "inf", "soon", "1e10"])
-def test_settle_must_be_a_finite_number_of_seconds(
-        settle: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("option", "value", "reason"), [
+    *(("--settle", v, f"{v!r}: expected seconds from 0 to 86,400, e.g. 1 or 0.5")
+      for v in ("-1", "nan", "inf", "soon", "1e10")),
+    # 1e-320 passed, and the first wait overflowed select's timeout: a traceback
+    *(("--speed", v, f"speed {v!r}: expected 1x, 10x, 0.5x or max (at least 0.001x)")
+      for v in ("0", "-2", "nan", "inf", "fast", "1e-320", "0.0009x")),
+])
+def test_settle_and_speed_are_checked_as_options(
+        option: str, value: str, reason: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["replay", "x.log", "--to", "127.0.0.1:9", "--settle", settle])
+        main(["replay", "x.log", "--to", "127.0.0.1:9", option, value])
     assert info.value.code == 2
-    assert (f"argument --settle: {settle!r}: expected seconds from 0 to 86,400, e.g. 1 or 0.5"
-            in capsys.readouterr().err)
-
-
-@pytest.mark.parametrize("speed", ["0", "-2", "nan", "inf", "fast", "1e-320", "0.0009x"])
-def test_speed_must_be_a_factor_a_wait_can_follow(
-        speed: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """1e-320 passed, and the first wait overflowed select's timeout: a traceback."""
-    with pytest.raises(SystemExit) as info:
-        main(["replay", "x.log", "--to", "127.0.0.1:9", "--speed", speed])
-    assert info.value.code == 2
-    assert (f"argument --speed: speed {speed!r}: expected 1x, 10x, 0.5x or max (at least "
-            "0.001x)" in capsys.readouterr().err)
+    assert f"argument {option}: {reason}" in capsys.readouterr().err
 
 
 def test_holding_ctrl_c_over_a_send_leaves_the_signal_mask_as_it_was(
