@@ -40,7 +40,7 @@ from algos.slicing import StrategyParameterError
 from gateway.algo_config import parse_algos
 from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
-from gateway.fix_reports import MAX_DIGITS, RequestError
+from gateway.fix_reports import MAX_DIGITS, RequestError, too_long
 from gateway.latency import LatencyConfig, parse_latency
 from gateway.venue_config import SymbolSpec
 from gateway.yamlcheck import ConfigError, Node
@@ -142,7 +142,7 @@ def _limit(node: Node, spec: SymbolSpec) -> Decimal:
     limit = Decimal(str(raw))  # the text YAML read: 224.12345 stays off the tick
     if limit <= 0:
         raise node.error(f"expected a positive limit price, got {raw}")
-    if limit.adjusted() >= MAX_DIGITS:
+    if too_long(limit):
         raise node.error(f"limit {raw} has more than {MAX_DIGITS} digits before the decimal "
                          "point: the desk refuses it")
     if spec.to_ticks(limit) is None:

@@ -71,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: the stop signal the command is ending on (0: it ended by itself, see
-#: :func:`ignore_stop_signals`); empty while none came
+#: the stop signal the command is ending on; empty while none came
 _stop: list[int] = []
 
 
@@ -107,9 +106,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def ignore_stop_signals() -> None:
     """From now on the stop signals do nothing: for a command whose work is done (``gateway
     run`` once stopped, its event loop having put their defaults back), so a supervisor's
-    repeated SIGTERM cannot turn a clean end into death by the signal or status 143. The
-    handlers :func:`stop_signals` replaced are still put back after it."""
-    _stop.append(0)
+    repeated SIGTERM cannot turn a clean end into death by the signal. The handlers
+    :func:`stop_signals` replaced are still put back after it (main thread only)."""
     if threading.current_thread() is threading.main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)

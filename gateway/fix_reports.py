@@ -34,7 +34,8 @@ from gateway.venue_orders import (
 __all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_fields",
            "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
-           "request_cancel_reject", "request_refusal", "request_report", "send_report"]
+           "request_cancel_reject", "request_refusal", "request_report", "send_report",
+           "too_long"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -87,6 +88,12 @@ def _shown(raw: bytes) -> str:
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
 
 
+def too_long(value: Decimal | int) -> bool:
+    """Whether ``value`` has more than :data:`MAX_DIGITS` digits before the point: past what
+    a request may carry (a config that would send one is refused at its key)."""
+    return Decimal(value).adjusted() >= MAX_DIGITS
+
+
 def _decimal(raw: bytes, tag: int, name: str, reason: int) -> Decimal:
     """``raw`` in FIX's decimal syntax (never an exponent, NaN or Infinity, which would pass
     Python's Decimal), within MAX_DIGITS before the point; else RequestError."""
@@ -95,7 +102,7 @@ def _decimal(raw: bytes, tag: int, name: str, reason: int) -> Decimal:
     except ValueError:
         raise RequestError(f"tag {tag} ({name}) {_shown(raw)!r} is not a number",
                            reason) from None
-    if value.adjusted() >= MAX_DIGITS:
+    if too_long(value):
         raise RequestError(f"tag {tag} ({name}) {_shown(raw)} is out of range: more than "
                            f"{MAX_DIGITS} digits before the decimal point", reason)
     return value
