@@ -139,8 +139,8 @@ def test_a_folder_that_cannot_be_made_names_the_option(
         "gateway: error: --out /sys/no-such/b.csv: cannot be written: ")
 
 
-@pytest.mark.parametrize("command", ["replay", "to-fix", "book-out"])
-@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize(("command", "which"), [
+    ("replay", 0), ("replay", 1), ("to-fix", 0), ("to-fix", 1), ("book-out", 0)])
 def test_an_output_that_is_an_input_is_refused_and_the_input_kept(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, which: int) -> None:
     """``lobster replay M O --out O --check`` replaced the orderbook with the book it built,
@@ -150,7 +150,7 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(
     ob.write_text(GOOD_OB)
     log = tmp_path / "md.log"
     log.write_bytes(BUNDLED_LOG.read_bytes())
-    inputs = {"replay": (msg, ob), "to-fix": (msg, ob), "book-out": (log, log)}[command]
+    inputs = {"replay": (msg, ob), "to-fix": (msg, ob), "book-out": (log,)}[command]
     victim = inputs[which]
     (tmp_path / "link").symlink_to(victim)  # the same file by another name
     out = tmp_path / "link"

@@ -558,6 +558,7 @@ def test_a_parent_replace_keeps_its_window_start_unless_it_moves_it_forward(
     assert client.sent[-1].body.get_str(150) == "5"  # Replaced
     start = given if effective == "future" else NOW
     assert p.runner.parent.start == start
-    whole_slice = (NOW + timedelta(minutes=10) - start) / 10
-    assert p.runner.strategy.catch_up_at == NOW + timedelta(minutes=10) - min(
-        whole_slice / 4, timedelta(seconds=60))
+    # a quarter of a slice of the parent's window before its end (at most 60 s): 10 slices
+    # of 10 minutes give 15 s; of the 10 s left from a future start, 0.25 s
+    catch_up = (timedelta(seconds=0.25) if effective == "future" else timedelta(seconds=15))
+    assert p.runner.strategy.catch_up_at == NOW + timedelta(minutes=10) - catch_up
