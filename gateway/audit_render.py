@@ -14,9 +14,9 @@ from datetime import UTC
 from typing import Any
 
 from fixspec.dictionary import SessionDictionaries, builtin_session
-from gateway.audit import show_soh
 from gateway.audit_entries import Entry
 from gateway.codec import scan_fields
+from gateway.fixlog import as_written
 
 __all__ = ["as_json", "describe", "describe_fix", "ids_of", "iter_lines", "time_text"]
 
@@ -53,13 +53,19 @@ def _order_terms(side: str | None, qty: Any, symbol: Any, price: Any,
     return " ".join(words)
 
 
-def _latin1(value: bytes) -> str:
-    return value.decode("latin-1")
+def _shown(value: bytes) -> str:
+    """``value`` as the text it was written as: UTF-8, or if it is none, latin-1 (any byte
+    prints, nothing raises)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 def describe_fix(raw: bytes) -> str:
-    """What a FIX message says, in a line: message name, then what matters for an order."""
-    f = scan_fields(raw, _latin1)  # as the audit reads every log's values: any byte prints
+    """What a FIX message says, in a line: message name, then what matters for an order.
+    Values are shown as written (:func:`_shown`)."""
+    f = scan_fields(raw, _shown)
     n = _Namer(_dictionaries(f.get(8)))
     mt = f.get(35, "?")
     name = n.message(mt)
@@ -148,10 +154,11 @@ def describe(entry: Entry) -> str:
 
 
 def ids_of(entry: Entry) -> str:
-    """The ids of a record, ``11=A 41=B 37=C parent=P``."""
+    """The ids of a record, ``11=A 41=B 37=C parent=P``, as written (the readers hold ids
+    read from a log's bytes as latin-1: :func:`gateway.fixlog.as_written`)."""
     pairs = (("11", entry.cl_ord_id), ("41", entry.orig_cl_ord_id), ("37", entry.order_id),
              ("parent", entry.parent))
-    return " ".join(f"{k}={v}" for k, v in pairs if v is not None)
+    return " ".join(f"{k}={as_written(v)}" for k, v in pairs if v is not None)
 
 
 def time_text(entry: Entry) -> str:
@@ -179,14 +186,19 @@ def iter_lines(entries: Sequence[Entry]) -> Iterator[str]:
 
 
 def as_json(entry: Entry) -> dict[str, Any]:
-    """The record for ``--json``: where, when, what, the ids, and the record itself."""
+    """The record for ``--json``: where, when, what, the ids, and the record itself; ids and
+    the raw message as written (see :func:`ids_of`), SOH shown as ``|``."""
+    def written(value: str | None) -> str | None:
+        return None if value is None else as_written(value)
+
     out: dict[str, Any] = {
         "time": entry.time.isoformat(timespec="microseconds") if entry.time else None,
         "source": entry.source, "kind": entry.kind, "session": entry.session,
         "direction": entry.direction, "what": describe(entry),
-        "cl_ord_id": entry.cl_ord_id, "orig_cl_ord_id": entry.orig_cl_ord_id,
-        "order_id": entry.order_id, "parent": entry.parent, "also": list(entry.also),
+        "cl_ord_id": written(entry.cl_ord_id), "orig_cl_ord_id": written(entry.orig_cl_ord_id),
+        "order_id": written(entry.order_id), "parent": written(entry.parent),
+        "also": list(entry.also),
     }
-    out["raw"] = show_soh(entry.raw) if entry.raw is not None else None
+    out["raw"] = _shown(entry.raw.replace(b"\x01", b"|")) if entry.raw is not None else None
     out["record"] = dict(entry.record) if entry.record else None
     return out

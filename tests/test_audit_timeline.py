@@ -401,6 +401,27 @@ def test_an_id_typed_with_other_than_ascii_is_found(capsys: pytest.CaptureFixtur
     assert code == 0 and len(lines) == 2
 
 
+def test_record_lines_show_values_as_written(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    """A record's values and ids were its UTF-8 bytes read as latin-1 ('ordÃ©1', 'æ\\xa0ª')
+    in the lines and in --json; a byte that is no UTF-8 still prints (as latin-1)."""
+    order = frame("FIX.4.4", "35=D|49=A|56=B|34=1|52=20240304-14:30:00.000|11=ordé1|55=株式"
+                             "|54=1|38=5|40=2|44=7")
+    report = frame("FIX.4.4", "35=8|49=B|56=A|34=1|52=20240304-14:30:00.001|11=ordé1"
+                              "|37=V\udce9|17=E|150=8|39=8|58=prix \udce9")  # 0xE9, no UTF-8
+    (tmp_path / "a.log").write_bytes(b"".join(
+        b"20240304-14:30:00.000000 : " + raw + b"\n" for raw in (order, report)))
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "ordé1")
+    assert code == 0 and len(lines) == 3
+    assert lines[1].endswith("NewOrderSingle BUY 5 株式 @ 7 LIMIT  [11=ordé1]"), lines[1]
+    assert lines[2].endswith("ExecutionReport REJECTED 'prix é'  [11=ordé1 37=Vé]"), lines[2]
+    code, lines, _ = run(capsys, str(tmp_path), "--clordid", "ordé1", "--json")
+    first, second = (json.loads(line) for line in lines)
+    assert (first["cl_ord_id"], first["what"]) == ("ordé1", "NewOrderSingle BUY 5 株式 @ 7 LIMIT")
+    assert "|11=ordé1|55=株式|" in first["raw"]
+    assert (second["cl_ord_id"], second["order_id"]) == ("ordé1", "Vé")
+
+
 def test_a_time_utc_cannot_hold_is_shown_as_written(capsys: pytest.CaptureFixture[str],
                                                     tmp_path: Path) -> None:
     """ts 0001-01-01T00:00:00+01:00 is before UTC's first day: a traceback (OverflowError)."""
