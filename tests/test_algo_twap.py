@@ -316,24 +316,24 @@ def test_no_market_watch_under_a_binding_participation_cap_or_in_the_catch_up() 
     assert h.runner.market_watch() is None
 
 
-def test_a_locked_book_is_posted_under_not_taken() -> None:
-    # bid = ask (a consolidated feed shows it): the passive child bids one tick under the
-    # ask, which adds liquidity; joining the "bid" would have lifted the offer.
+@pytest.mark.parametrize(("side", "posted", "watch"), [
+    (Side.BUY, Decimal("10.01"), MarketWatch(ask_rises_to=Decimal("10.03"))),
+    (Side.SELL, Decimal("10.03"), MarketWatch(bid_falls_to=Decimal("10.01"))),
+], ids=["buy", "sell"])
+def test_a_locked_book_is_posted_behind_the_touch_not_taken(
+    side: Side, posted: Decimal, watch: MarketWatch
+) -> None:
+    # bid = ask (a consolidated feed shows it): the passive child rests one tick behind the
+    # far side (a buy under the ask, a sell over the bid), which adds liquidity; joining the
+    # near side would have taken the other side's order.
     venue = Venue(bid=Decimal("10.02"), ask=Decimal("10.02"))
-    h = Harness(make_parent(1000, minutes=10, Slices="10"), venue=venue)
+    h = Harness(make_parent(1000, minutes=10, side=side, Slices="10"), venue=venue)
     h.run(T0 + 29 * SEC)
-    assert [(o.price, o.tif) for o in venue.submits] == [(Decimal("10.01"), "day")]
+    assert [(o.price, o.tif) for o in venue.submits] == [(posted, "day")]
     assert h.filled == 0
-    # what the child waits for: the ask two ticks above it (bid 10.02 then, above the
-    # child), not the bid reaching 10.02, which it had already: every update woke it
-    assert h.runner.market_watch() == MarketWatch(ask_rises_to=Decimal("10.03"))
-    h.run(T0 + 31 * SEC)  # half-slice: the cross lifts the ask, as in any book
+    # what the child waits for: the far side two ticks beyond it (the near side at 10.02
+    # then, beyond the child), not the near side reaching 10.02, which it had already:
+    # every update woke it
+    assert h.runner.market_watch() == watch
+    h.run(T0 + 31 * SEC)  # half-slice: the cross takes the far side, as in any book
     assert venue.submits[-1].price == Decimal("10.02") and h.filled == 100
-
-
-def test_a_sell_in_a_locked_book_waits_for_the_bid_two_ticks_below_it() -> None:
-    venue = Venue(bid=Decimal("10.02"), ask=Decimal("10.02"))
-    h = Harness(make_parent(1000, minutes=10, side=Side.SELL, Slices="10"), venue=venue)
-    h.run(T0 + 29 * SEC)
-    assert [o.price for o in venue.submits] == [Decimal("10.03")]
-    assert h.runner.market_watch() == MarketWatch(bid_falls_to=Decimal("10.01"))
