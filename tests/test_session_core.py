@@ -316,21 +316,38 @@ def test_a_possdup_logon_without_orig_sending_time_disconnects_without_a_reject(
     assert s.store.next_sender_seq == 1
 
 
-def test_chunked_resend_requests_stop_before_the_message_held() -> None:
-    """resend_chunk_size 2, 11 held while 2 was expected: chunks 2-3, 4-5, 6-7, 8-9, then
-    10 alone, not 10-11: 11 is held, and goes on once 10 is in, with no request after."""
-    s = acceptor(resend_chunk_size=2)
+def _chunked_resend(chunk_size: int, script: list[tuple[str, int, bool]]
+                    ) -> tuple[Session, list[tuple[str, str]], list[str]]:
+    """Log a fresh peer on to an acceptor with ``resend_chunk_size`` ``chunk_size`` (2
+    expected next), then feed it ``script`` in order: (body, MsgSeqNum, re-sent), a re-sent
+    message carrying PossDupFlag and OrigSendingTime. Returns the session, the (BeginSeqNo,
+    EndSeqNo) of every ResendRequest it sent, and the ClOrdIDs of the application messages it
+    delivered, in order."""
+    s = acceptor(resend_chunk_size=chunk_size)
     s.connection_made(T0)
     peer = Peer()
     s.data_received(peer.logon(now=T0), T0)
-    asked = [(f[7], f[16]) for f in map(fields, s.data_received(
-        peer.msg(nos("HELD"), seq=11, now=T0), T0).data)]
+    asked: list[tuple[str, str]] = []
     taken: list[str] = []
-    for n in range(2, 11):
-        out = s.data_received(
-            peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}"), T0)
+    for body, seq, resent in script:
+        header = f"43=Y|122={ts(T0)}" if resent else ""
+        out = s.data_received(peer.msg(body, seq=seq, now=T0, header=header), T0)
         asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
         taken += [m.body.get_str(11) or "" for m in out.app_messages()]
+    return s, asked, taken
+
+
+def _resent_orders(seqs: range | tuple[int, ...]) -> list[tuple[str, int, bool]]:
+    """Script lines (see :func:`_chunked_resend`) for the peer re-sending an order numbered
+    each of ``seqs``, ClOrdID ``R<n>``."""
+    return [(nos(f"R{n}"), n, True) for n in seqs]
+
+
+def test_chunked_resend_requests_stop_before_the_message_held() -> None:
+    """resend_chunk_size 2, 11 held while 2 was expected: chunks 2-3, 4-5, 6-7, 8-9, then
+    10 alone, not 10-11: 11 is held, and goes on once 10 is in, with no request after."""
+    s, asked, taken = _chunked_resend(2, [(nos("HELD"), 11, False),
+                                          *_resent_orders(range(2, 11))])
     assert asked == [("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("10", "10")]
     assert taken == [*(f"R{n}" for n in range(2, 11)), "HELD"]
     assert s.store.next_target_seq == 12 and s.resend_range is None
@@ -342,18 +359,8 @@ def test_a_held_gap_fill_that_moves_nothing_does_not_stall_a_chunked_resend(
     """resend_chunk_size 3, 5 held (a GapFill whose NewSeqNo does not move past it) and 10:
     once 2-4 are in, the queue takes 5, which leaves 5 expected; the next chunk is asked
     from 5, where waiting for a queue that could not move stalled the session for good."""
-    s = acceptor(resend_chunk_size=3)
-    s.connection_made(T0)
-    peer = Peer()
-    s.data_received(peer.logon(now=T0), T0)
-    asked = []
-    for raw in (peer.msg(f"35=4|123=Y|36={new_seq_no}", seq=5, now=T0,
-                         header=f"43=Y|122={ts(T0)}"),
-                peer.msg(nos("H10"), seq=10, now=T0),
-                *(peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}")
-                  for n in (2, 3, 4))):
-        out = s.data_received(raw, T0)
-        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+    s, asked, _ = _chunked_resend(3, [(f"35=4|123=Y|36={new_seq_no}", 5, True),
+                                      (nos("H10"), 10, False), *_resent_orders((2, 3, 4))])
     assert asked == [("2", "4"), ("5", "7")] and s.store.next_target_seq == 5
 
 
@@ -375,19 +382,10 @@ def test_a_possdup_reset_logon_without_orig_sending_time_resets_nothing(
 def test_a_chunk_is_not_asked_for_a_message_already_held() -> None:
     """resend_chunk_size 3, 5 and 10 held while 2 was expected: once 2-4 are in, 5 goes on
     from the queue and the next request is 6-8, not 5-7."""
-    s = acceptor(resend_chunk_size=3)
-    s.connection_made(T0)
-    peer = Peer()
-    s.data_received(peer.logon(now=T0), T0)
-    asked = []
-    for n in (5, 10):
-        out = s.data_received(peer.msg(nos(f"H{n}"), seq=n, now=T0), T0)
-        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
-    for n in (2, 3, 4):
-        out = s.data_received(
-            peer.msg(nos(f"R{n}"), seq=n, now=T0, header=f"43=Y|122={ts(T0)}"), T0)
-        asked += [(f[7], f[16]) for f in map(fields, out.data) if f[35] == "2"]
+    s, asked, taken = _chunked_resend(3, [(nos("H5"), 5, False), (nos("H10"), 10, False),
+                                          *_resent_orders((2, 3, 4))])
     assert asked == [("2", "4"), ("6", "8")] and s.store.next_target_seq == 6
+    assert taken == ["R2", "R3", "R4", "H5"]  # 10 waits for 6-9
 
 
 def test_bad_compid_rejected_and_logged_out(active: tuple[Session, Peer]) -> None:
