@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tls_files import encrypted_self_signed
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -85,10 +87,7 @@ def test_a_missing_acceptor_tls_file_is_named_with_its_key(tmp_path: Path, which
 
 def test_an_encrypted_key_without_its_passphrase_is_a_start_up_error(tmp_path: Path) -> None:
     """Not a prompt on the terminal (which a service does not have)."""
-    cert, key = tmp_path / "gw.crt", tmp_path / "gw.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-passout", "pass:pw1",
-                    "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+    cert, key = encrypted_self_signed(tmp_path, "pw1")
     config = tmp_path / "gw.yaml"
     config.write_text(f"acceptor: {{port: 0, tls: {{cert: {cert}, key: {key}}}}}\n"
                       "sessions:\n" + SESSION)

@@ -34,6 +34,7 @@ from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener, connect_failure, ssl_context
 from tests.engine_apps import Collector, order, wait_for
 from tests.fixpeer import Peer
+from tests.tls_files import encrypted_self_signed
 
 T = TypeVar("T")
 MEMORY = StoreConfig(kind="memory")
@@ -351,11 +352,7 @@ def test_an_encrypted_key_takes_its_passphrase_from_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without key_password_env, ssl would have asked on the terminal (at start-up, and
     again at every connection attempt, holding every session up): a clear error instead."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-passout", "pass:pw1",
-                    "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    cert, key = encrypted_self_signed(tmp_path, "pw1")
     assert b"ENCRYPTED" in key.read_bytes()
     with pytest.raises(ValueError, match="the key is encrypted: name the environment "
                                          "variable holding its passphrase with key_password_env"):
