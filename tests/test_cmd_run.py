@@ -57,6 +57,24 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 SESSION = "  - {begin_string: FIX.4.4, sender_comp_id: A, target_comp_id: B}\n"
 
 
+def test_risk_limits_for_a_compid_no_session_has_are_a_start_up_error(tmp_path: Path) -> None:
+    """A typo (CLIENTl for CLIENT1) in ``risk.sessions`` would leave that client's orders
+    unchecked by the limits meant for it: the venue does not start, and the line names the
+    file, line and key."""
+    config = tmp_path / "venue.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n"
+                      "  - {begin_string: FIX.4.4, sender_comp_id: VENUE,\n"
+                      "     target_comp_id: CLIENT1, application: venue}\n"
+                      "venue:\n  symbols: {AAPL: {tick_size: 0.01}}\n"
+                      "risk:\n  sessions:\n    CLIENT1: {max_order_qty: 10}\n"
+                      "    CLIENTl: {max_order_qty: 10}\n")
+    proc = run_gateway(tmp_path, config)
+    assert one_error_line(proc) == (
+        f"gateway: error: {config}:10: risk.sessions.CLIENTl: no session has the CompID "
+        "'CLIENTl'; the sessions' are CLIENT1")
+    assert "listening on" not in proc.stdout
+
+
 @pytest.mark.parametrize("port", ["70000", "65536", "-1"])
 def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
     config = tmp_path / "gw.yaml"
