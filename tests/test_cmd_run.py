@@ -279,6 +279,39 @@ def test_a_folder_nothing_can_be_written_in_is_named_with_its_key(tmp_path: Path
                                                       "Read-only file system")), line
 
 
+UNWRITABLE = Path("/sys/kernel")  # sysfs takes no new file, as root too
+
+
+@pytest.mark.skipif(not UNWRITABLE.is_dir(), reason="needs sysfs (Linux)")
+@pytest.mark.parametrize("where", ["log", "store", "store.path"])
+def test_a_run_dir_or_store_folder_nothing_can_be_written_in_is_named(
+        tmp_path: Path, where: str) -> None:
+    """The start-up write probe: a folder that is there but takes no file, the run
+    directory's ``log`` or ``store`` (each a link to sysfs here) or a ``store.path``'s, is
+    named with the option or key, not met later by the logs or stores with the errno text."""
+    run_dir = tmp_path / "run"
+    text = "acceptor: {port: 0}\nsessions:\n" + SESSION
+    if where == "store.path":
+        text += ("  - begin_string: FIX.4.4\n    sender_comp_id: A\n    target_comp_id: C\n"
+                 f"    store: {{kind: file, path: {UNWRITABLE / 'C.store'}}}\n")
+    else:
+        run_dir.mkdir()
+        (run_dir / where).symlink_to(UNWRITABLE)
+        if where == "store":
+            text = text.replace("sessions:", "defaults: {store: {kind: file}}\nsessions:")
+    config = tmp_path / "gw.yaml"
+    config.write_text(text)
+    proc = run_gateway(tmp_path, config)
+    line = one_error_line(proc)
+    if where == "store.path":
+        named, folder = f"{config}:7: sessions[1].store.path", UNWRITABLE
+    else:
+        named, folder = f"--run-dir {run_dir}", run_dir / where
+    assert line in (f"gateway: error: {named}: cannot write in the folder {folder}: {why}"
+                    for why in ("Permission denied", "Read-only file system")), line
+    assert "listening on" not in proc.stdout
+
+
 def test_a_store_path_under_a_file_is_named_with_its_key(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("a file, not a folder\n")
     config = tmp_path / "gw.yaml"
