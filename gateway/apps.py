@@ -35,6 +35,30 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "client": ("client", "the parent orders it sends"),
 }
 
+# The top-level sections each built-in application reads. A section no session's application
+# reads is refused when every application is built in: limits in a `risk:` the sessions'
+# applications never apply would look in force and be none.
+READS: dict[str, frozenset[str]] = {
+    "echo": frozenset(), "venue": frozenset({"venue", "algos", "risk"}),
+    "algo": frozenset({"venue", "algos", "risk"}), "client": frozenset({"client"}),
+}
+
+
+def check_sections_read(config: GatewayConfig) -> None:
+    """Raise a ConfigError at a ``venue:``, ``algos:``, ``risk:`` or ``client:`` section that
+    no session's application reads (only when all of them are built in: an application of
+    one's own may read any section)."""
+    names = dict.fromkeys(s.application for s in config.sessions)
+    if not names or any(name not in READS for name in names):
+        return
+    read = frozenset().union(*(READS[name] for name in names))
+    for section in sorted(frozenset().union(*READS.values()) - read):
+        node = config.extra.get(section)
+        if node is not None:
+            readers = " and ".join(n for n in READS if section in READS[n])
+            raise node.error(f"no session's application reads this section (they run "
+                             f"{', '.join(names)}; {readers} read it)")
+
 
 def load_application(spec: str, config: GatewayConfig, where: str | None = None) -> Application:
     """The application ``spec`` names (a built-in name or ``package.module:Class``), made from
@@ -75,6 +99,7 @@ class Dispatcher:
     def __init__(self, config: GatewayConfig,
                  apps: dict[str, Application] | None = None) -> None:
         self.apps: dict[str, Application] = dict(apps or {})
+        check_sections_read(config)
         for i, s in enumerate(config.sessions):
             if s.application not in self.apps:
                 self.apps[s.application] = load_application(s.application, config,

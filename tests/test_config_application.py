@@ -108,3 +108,27 @@ def test_a_client_on_two_sessions_is_refused(tmp_path: Path, second: str) -> Non
                   (f"{path}:7: sessions[1].application", "gateway.client_app:ClientApplication"))
     assert str(info.value) == (f"{where}: application {app!r} works one session, and 2 "
                                "sessions run such an application (FIX.4.4:A->B, FIX.4.4:A->C)")
+
+
+
+@pytest.mark.parametrize(("app", "section", "line", "reason"), [
+    ("echo", "risk:\n  default: {max_order_qty: 10}\n", 8,
+     "risk: no session's application reads this section (they run echo; venue and algo "
+     "read it)"),
+    ("client", "client:\n  orders:\n    - {symbol: AMZN, side: buy, qty: 100}\n"
+               "algos:\n  router: venue\n", 11,
+     "algos: no session's application reads this section (they run client; venue and algo "
+     "read it)"),
+])
+def test_a_section_no_application_reads_is_refused_at_its_line(
+        tmp_path: Path, app: str, section: str, line: int, reason: str) -> None:
+    """A ``risk:`` in a gateway whose sessions run echo started without a word: limits that
+    looked in force were none. An application of one's own may read any section."""
+    path = tmp_path / "gw.yaml"
+    path.write_text(FROM_DEFAULTS.replace("APP", app) + section)
+    with pytest.raises(ConfigError) as info:
+        Dispatcher(load_config(path))
+    assert str(info.value) == f"{path}:{line}: {reason}"
+    path.write_text(FROM_DEFAULTS.replace("APP", app) + "  - {sender_comp_id: A, target_comp_id:"
+                    " C, application: 'gateway.echo_app:EchoApplication'}\n" + section)
+    assert set(Dispatcher(load_config(path)).apps) == {app, "gateway.echo_app:EchoApplication"}
