@@ -39,7 +39,10 @@ their participation cap needs, and the last book); one that does not is shown th
 snapshot at once. At the end time the runner
 cancels the working children and reports ``expired`` with the unfilled quantity. A
 strategy that raises, the risk gate's kill switch, or ``max_child_rejects`` child rejects in
-a row stop the parent the same way (``stopped``, with the reason in ``text``). The runner
+a row stop the parent the same way (``stopped``, with the reason in ``text``); so do as many
+resting children in a row that the venue ended unfilled without being asked. A rejected
+child, or one the venue ended so, is the strategy's to place again at its next snapshot or
+timer, not at once (it would meet the same end in the same instant). The runner
 waits for the venue to confirm each cancel; timing out a venue that never answers belongs
 to the router.
 
@@ -268,6 +271,11 @@ life (a replace that changes the parent's id does not change the prefix).
         self._filled = 0
         self._notional = Decimal(0)
         self._rejects_in_row = 0
+        # resting children (limit, not IOC) the venue ended unfilled without being asked
+        # (cancelled, expired, Done for day) since the last fill: as many as
+        # max_child_rejects stop the parent, which would otherwise send a child for each
+        # the venue kills, for good
+        self._ended_in_row = 0
         self._rejected = 0  # children rejected in all (OrderState.rejected)
         # why the latest child the strategy asked for did not reach the market, as the
         # parent's end Text says it (risk refused it, the router held it back until it was
@@ -615,7 +623,7 @@ life (a replace that changes the parent's id does not change the prefix).
             child.leaves = max(0, child.leaves - qty)
             if child.leaves == 0:
                 self._close_child(child_id)
-        self._rejects_in_row = 0
+        self._rejects_in_row = self._ended_in_row = 0
         self._filled += qty
         self._notional += qty * price
         self._changed()
@@ -656,6 +664,15 @@ life (a replace that changes the parent's id does not change the prefix).
             # not asked again now: a strategy that re-sent at once would meet the same
             # refusal (a venue link down, a price out of band) and use up the rejects in a
             # row in one instant; its next snapshot or timer tries again
+            return
+        if not child.cancel_pending and child.tif != "ioc" and child.price is not None:
+            # a resting child ended by the venue unasked (the rest of an IOC or a market order
+            # ending is their nature): paced as a reject is, as a child sent at once may meet
+            # the same end in the same instant
+            self._ended_in_row += child.leaves == child.qty
+            if self._ended_in_row >= self._max_rejects and self._status == "active":
+                self._begin_stop(f"{self._ended_in_row} child orders ended unfilled by the "
+                                 f"venue in a row, last: {reason}")
             return
         if self._status == "active":
             self._ask(lambda: self._strategy.on_timer(self._now))

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
+import pytest
+
 from algos.risk import RiskGate, RiskLimits
 from algos.runner import (
     ParentCancelRejected,
@@ -289,9 +291,13 @@ def test_unknown_cancel_and_children_before_the_start_are_refused() -> None:
     assert not h.venue.submits
 
 
-def test_strategy_sees_its_executions_and_a_timer_when_a_child_ends() -> None:
+@pytest.mark.parametrize("asked", [True, False])
+def test_strategy_sees_its_executions_and_a_timer_when_its_cancel_ends_a_child(
+        asked: bool) -> None:
+    """A child its own cancel ended is the strategy's to place again at once (a reprice);
+    one the venue ended unasked waits for its next snapshot or timer (see below)."""
     venue = passive_venue()
-    strategy = scripted([ChildOrder(300, Decimal("10.00"))])
+    strategy = scripted([ChildOrder(300, Decimal("10.00"))], [], [CancelChild("P1.1")])
     h = Harness(make_parent(1000), strategy, venue=venue)
     h.step(T0)
     venue.trade(Decimal("10.00"), 100)
@@ -299,9 +305,52 @@ def test_strategy_sees_its_executions_and_a_timer_when_a_child_ends() -> None:
     s = h.runner.strategy
     assert isinstance(s, Scripted)
     assert [(e.qty, e.price) for e in s.executions] == [(100, Decimal("10.00"))]
-    h.runner.on_child_done(venue.submits[0].child_id, "expired at venue", T0 + 2 * SEC)
-    assert s.timers == [T0 + 2 * SEC]
+    if asked:
+        h.step(T0 + 2 * SEC)  # the cancel, confirmed
+        venue.deliver()
+        assert venue.cancels == [(T0 + 2 * SEC, "P1.1")]
+    else:
+        del venue.resting["P1.1"]
+        h.runner.on_child_done("P1.1", "expired at venue", T0 + 2 * SEC)
+    assert s.timers == ([T0 + 2 * SEC] if asked else [])
     assert h.runner.state.working_qty == 0 and h.runner.state.remaining == 900
+
+
+def end_resting_children(h: Harness, t: datetime, reason: str = "self-trade prevention",
+                         fill: int = 0) -> int:
+    """Step to ``t``, fill ``fill`` of the resting children, then end every one as a venue
+    does unasked; how many."""
+    h.step(t)
+    h.venue.deliver()
+    if fill:
+        h.venue.trade(h.venue.submits[-1].price or Decimal(0), fill)
+        h.venue.deliver()
+    ended = list(h.venue.resting)
+    for child_id in ended:
+        del h.venue.resting[child_id]
+        h.runner.on_child_done(child_id, reason, t)
+    return len(ended)
+
+
+def test_a_child_the_venue_ends_unasked_is_not_replaced_in_the_same_instant() -> None:
+    """A venue that acked each child and then cancelled it (self-trade prevention, a halt
+    sweep; the same for Expired or Done for day) met a new child at once: one parent sent
+    thousands in an instant. Now the next snapshot or timer sends the next, and five such
+    ends in a row with no fill stop the parent."""
+    venue = passive_venue()
+    h = Harness(make_parent(1000, minutes=10, Slices="10", lot=10), venue=venue)
+    for k in range(4):
+        assert end_resting_children(h, T0 + k * SEC) == 1
+        assert len(venue.submits) == k + 1 and h.done() is None
+    assert end_resting_children(h, T0 + 4 * SEC, fill=10) == 1  # a fill starts the count over
+    assert h.filled == 10
+    for k in range(5, 10):
+        assert end_resting_children(h, T0 + k * SEC) == 1
+    done = h.done()
+    assert done is not None and done.reason == "stopped", h.events
+    assert done.text == ("5 child orders ended unfilled by the venue in a row, last: "
+                         "self-trade prevention")
+    assert len(venue.submits) == 10 and not venue.resting
 
 
 def test_every_decision_is_audited_with_parent_and_time() -> None:

@@ -216,6 +216,7 @@ def test_the_end_text_tells_of_the_latest_childs_fate_only() -> None:
     [first] = h.venue.resting
     h.venue.resting.clear()  # held at the desk, never at the venue; cancelled there
     h.runner.on_child_done(first, "canceled while held", h.now, unsent=HELD_TEXT)
+    h.step(h.now + SEC)  # (ended unasked: the strategy asks again at its next timer)
     assert h.audited("child_refused")[-1]["why"].startswith("risk: ")  # the next one, 200
     h.run(h.now + timedelta(minutes=1))
     done = h.done()
