@@ -564,9 +564,15 @@ class AlgoDesk:
             order.value += e.price * e.qty
             # OrdStatus precedence (FIX 4.4): a cancel or replace still pending outranks
             # Partially filled and Filled; the fill is the order's as it was, under its
-            # ClOrdID (Appendix D: the request is not accepted yet)
+            # ClOrdID (Appendix D: the request is not accepted yet). A fill after the order
+            # is done (a child's cancel the venue answered "unknown order", then filled) is
+            # reported, leaving the order done: Filled outranks Canceled and Expired, which
+            # outrank Partially filled, and nobody works the rest
             if order.status not in (PENDING_CANCEL, PENDING_REPLACE):
-                order.status = FILLED if e.cum_qty >= order.qty else PARTIAL
+                if e.cum_qty >= order.qty:
+                    order.status = FILLED
+                elif order.live:
+                    order.status = PARTIAL
             self._report(p, TRADE, now, last_qty=e.qty, last_px=e.price,
                          exec_id=fill_exec_id(e.child_id, e.exec_id))
         elif isinstance(e, ParentPendingCancel | ParentPendingReplace):

@@ -298,6 +298,31 @@ def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None
     assert [(m.body.get_str(11), m.body.get_str(39)) for m in done] == [("P1c", "4")]
 
 
+
+@pytest.mark.parametrize(("qty", "status"), [(100, "4"), (300, "2")])
+def test_a_fill_after_the_parent_is_canceled_leaves_it_done(qty: int, status: str) -> None:
+    """The venue answered the child's cancel "unknown order", then filled the child: the
+    parent, reported Canceled, came back Partially filled with 200 leaves nobody worked (and
+    its cancel refused as done). The fill is reported, the order stays done: Canceled with
+    nothing left, or Filled when the fill completes it (Filled outranks Canceled)."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
+                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
+    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
+    app.on_message(venue, message(f"35=9|37=NONE|11={cancel.body.get_str(11)}|41={child}|"
+                                  "39=8|434=1|102=1|58=unknown order"), now)
+    app.on_message(venue, child_report(child, f"150=F|39={'2' if qty == 300 else '1'}|"
+                                              f"151={300 - qty}|14={qty}|6=100|32={qty}|31=100"),
+                   now)
+    app.on_message(client, message("35=H|11=P1c|54=1|55=AAPL|790=Q1"), now)
+    fields = (150, 39, 14, 151, 32)
+    assert [tuple(m.body.get_str(t) for t in fields) for m in client.sent[-3:]] == [
+        ("4", "4", "0", "0", None), ("F", status, str(qty), "0", str(qty)),
+        ("I", status, str(qty), "0", None)]
+
+
 @pytest.mark.parametrize("refusal", [
     "35=9|37=V1|11={cancel}|41={child}|39=0|434=1|102=99|58=cancel throttled",
     "35=9|37=V1|11={cancel}|41={child}|39=0|434=1|102=0|58=too late to cancel",
