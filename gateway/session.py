@@ -721,12 +721,15 @@ class Session:
         end = self.resend_range[1]
         if end == 0 or expected > end:
             # resend_target, the highest number held, is in the queue: once it is the
-            # expected one nothing more is missing, and a chunk stops before it
+            # expected one nothing more is missing
             if expected >= self.resend_target:
                 self.resend_range = None
                 self.resend_target = 0
             elif end != 0 and self.state is State.ACTIVE and expected not in self.queue:
-                self._request_resend(expected, self.resend_target, now, out)
+                # up to the first number held past the gap (not the highest: 20 and 21
+                # held, the chunk ending at 20 asked for one already here)
+                held = min((n for n in self.queue if n > expected), default=self.resend_target)
+                self._request_resend(expected, held, now, out)
 
     def _drain_queue(self, now: datetime, out: Output) -> None:
         queued = self._queued

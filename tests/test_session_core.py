@@ -388,6 +388,16 @@ def test_a_chunk_is_not_asked_for_a_message_already_held() -> None:
     assert taken == ["R2", "R3", "R4", "H5"]  # 10 waits for 6-9
 
 
+def test_the_last_chunk_stops_before_the_first_of_several_held() -> None:
+    """resend_chunk_size 5, 20 and 21 held while 2 was expected: the chunks stopped before
+    the highest held, so the last one was 17-20 and asked for 20 again; now 17-19."""
+    s, asked, taken = _chunked_resend(5, [(nos("H20"), 20, False), (nos("H21"), 21, False),
+                                          *_resent_orders(range(2, 20))])
+    assert asked == [("2", "6"), ("7", "11"), ("12", "16"), ("17", "19")]
+    assert taken == [*(f"R{n}" for n in range(2, 20)), "H20", "H21"]
+    assert s.store.next_target_seq == 22 and s.resend_range is None
+
+
 def test_bad_compid_rejected_and_logged_out(active: tuple[Session, Peer]) -> None:
     s, peer = active
     out = s.data_received(peer.msg(nos() + "|", now=T0) .replace(b"49=TW", b"49=XX"), T0)
