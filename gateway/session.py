@@ -627,7 +627,9 @@ class Session:
                 self._check_comp_ids(message)
             except RemoteProtocolError as exc:
                 self._refuse(out, now, exc.reject, message)
-        if message.poss_dup and message.msg_type != "4" and seq <= expected and not (
+        # (not a SequenceReset's, nor a Logout's: one must be answered, as QuickFIX
+        # verifies it, without the PossDup checks, or the peer waits out its timeout)
+        if message.poss_dup and message.msg_type not in ("4", "5") and seq <= expected and not (
                 self._poss_dup_ok(message, now, out)):
             return False
         if too_high and seq > expected:

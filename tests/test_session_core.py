@@ -715,10 +715,13 @@ def test_sequence_reset_lower_rejected(active: tuple[Session, Peer]) -> None:
     assert 371 not in r  # as QuickFIX: no RefTagID for a NewSeqNo below the expected number
 
 
-def test_logout_handshake(active: tuple[Session, Peer]) -> None:
+@pytest.mark.parametrize("header", ["", "43=Y"])
+def test_logout_handshake(active: tuple[Session, Peer], header: str) -> None:
+    """A Logout is answered, PossDupFlag without OrigSendingTime too (it was rejected, 373=1
+    on 122, and the session stayed up while the peer waited for our Logout)."""
     s, peer = active
-    out = s.data_received(peer.msg("35=5", now=T0), T0)
-    assert types(out) == ["5"] and out.disconnect
+    out = s.data_received(peer.msg("35=5", now=T0, header=header), T0)
+    assert types(out) == ["5"] and out.disconnect and s.store.next_target_seq == 3
 
 
 @pytest.mark.parametrize("extra", ["", "|141=Y"])
