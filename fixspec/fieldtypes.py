@@ -22,6 +22,8 @@ from enum import IntEnum
 INT_TYPES = frozenset({"INT"})
 UNSIGNED_TYPES = frozenset({"LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM"})
 MAX_SEQNUM_DIGITS = 18
+#: the largest sequence number a message may carry (see the SEQNUM check below)
+MAX_SEQNUM = 10**MAX_SEQNUM_DIGITS - 1
 FLOAT_TYPES = frozenset({"FLOAT", "PRICE", "QTY", "AMT", "PERCENTAGE", "PRICEOFFSET"})
 DATA_TYPES = frozenset({"DATA", "XMLDATA"})
 MULTI_VALUE_TYPES = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})

@@ -50,7 +50,7 @@ from typing import NoReturn
 
 from engine.framing import Frame, Framer, FrameStatus
 from fixspec.dictionary import SessionDictionaries, as_session
-from fixspec.fieldtypes import TimePrecision, format_utc_timestamp
+from fixspec.fieldtypes import MAX_SEQNUM, TimePrecision, format_utc_timestamp
 from fixspec.reject import Reject, RemoteProtocolError
 from fixspec.reject import SessionRejectReason as R
 from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_time, validate
@@ -709,8 +709,17 @@ class Session:
         self.resend_range = (begin, end)
 
     def _advance(self, out: Output, now: datetime, to: int | None = None) -> None:
-        """The expected inbound number moves on (by one, or to ``to``)."""
-        self.store.set_next_target_seq(to if to is not None else self.store.next_target_seq + 1)
+        """The expected inbound number moves on (by one, or to ``to``). Past the largest
+        number a message can carry (the peer's last was MAX_SEQNUM, or a SequenceReset's
+        NewSeqNo was), the session ends: no message could be taken again, each refused for
+        the format of its MsgSeqNum, until sequence numbers are reset."""
+        expected = to if to is not None else self.store.next_target_seq + 1
+        self.store.set_next_target_seq(expected)
+        if expected > MAX_SEQNUM:
+            text = (f"MsgSeqNum past {MAX_SEQNUM:,}: no message can carry the next one; "
+                    "log on with ResetSeqNumFlag=Y")
+            self._send_admin(out, now, admin.logout(text))
+            self._stop(out, now, text)
         self._next_chunk(now, out)
 
     def _next_chunk(self, now: datetime, out: Output) -> None:

@@ -715,6 +715,26 @@ def test_sequence_reset_lower_rejected(active: tuple[Session, Peer]) -> None:
     assert 371 not in r  # as QuickFIX: no RefTagID for a NewSeqNo below the expected number
 
 
+def test_a_session_whose_peer_used_the_last_number_ends_with_a_logout(
+        active: tuple[Session, Peer]) -> None:
+    """The peer's number 999,999,999,999,999,999 (18 digits, the most MsgSeqNum takes) made
+    the next expected one 19 digits: every later message was refused for its MsgSeqNum's
+    format, without a Logout, for good (the store kept the number). Now the session ends
+    saying why; a Logon that resets the numbers starts it again."""
+    s, peer = active
+    nines = "9" * 18
+    s.data_received(peer.msg(f"35=4|123=Y|36={nines}", now=T0), T0)
+    assert s.store.next_target_seq == int(nines)
+    peer.seq = int(nines)
+    out = s.data_received(peer.msg("35=0", now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect and s.state is State.DISCONNECTED
+    assert fields(out.data[0])[58] == ("MsgSeqNum past 999,999,999,999,999,999: no message can "
+                                      "carry the next one; log on with ResetSeqNumFlag=Y")
+    s.connection_made(T0)
+    out = s.data_received(Peer().logon(extra="|141=Y", now=T0), T0)
+    assert types(out) == ["A"] and s.store.next_target_seq == 2
+
+
 @pytest.mark.parametrize("header", ["", "43=Y"])
 def test_logout_handshake(active: tuple[Session, Peer], header: str) -> None:
     """A Logout is answered, PossDupFlag without OrigSendingTime too (it was rejected, 373=1
