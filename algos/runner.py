@@ -279,8 +279,8 @@ life (a replace that changes the parent's id does not change the prefix).
         self._rejected = 0  # children rejected in all (OrderState.rejected)
         # why the latest child the strategy asked for did not reach the market, as the
         # parent's end Text says it (risk refused it, the router held it back until it was
-        # cancelled; None once one goes out): a parent that ends unfilled says so rather
-        # than only blame the market
+        # cancelled, it was rejected; None once one goes out): a parent that ends unfilled
+        # says so rather than only blame the market
         self._unsent: str | None = None
         self._mid: Decimal | None = None
         self._last_snapshot: MarketSnapshot | None = None
@@ -661,6 +661,9 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._begin_stop(f"{self._rejects_in_row} child orders rejected in a row, "
                                  f"last: {reason}")
                 return
+            if self._unsent is None and child_id == f"{self._id_prefix}.{self._seq}":
+                # the parent's end Text tells it, if no child goes out after it
+                self._unsent = f"its last child was rejected: {reason}"
             # not asked again now: a strategy that re-sent at once would meet the same
             # refusal (a venue link down, a price out of band) and use up the rejects in a
             # row in one instant; its next snapshot or timer tries again

@@ -427,6 +427,21 @@ def test_rejects_in_a_row_stop_the_parent() -> None:
     assert len(venue.submits) == 5
 
 
+def test_a_parent_that_expires_after_a_rejected_child_says_why() -> None:
+    """Its children rejected (a price out of the venue's band) until the end: the parent
+    expired saying only what was unfilled; the end Text now gives the venue's reason."""
+    venue = Venue(reject="price outside band")
+    h = Harness(make_parent(1000, minutes=1, Slices="1"), venue=venue)
+    for t in (T0, T0 + 20 * SEC):
+        h.step(t)
+        venue.deliver()
+    assert len(venue.submits) == 2
+    h.step(T0 + MIN)
+    done = h.done()
+    assert done is not None and (done.reason, done.unfilled) == ("expired", 1000)
+    assert done.text == "its last child was rejected: price outside band"
+
+
 def test_a_rejected_child_is_not_sent_again_in_the_same_instant() -> None:
     """A refusal (an upstream link down) answered by sending again at once met the same
     refusal five times in one instant and stopped the parent though the link came back a
