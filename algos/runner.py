@@ -154,9 +154,13 @@ class ParentReplaced:
 
 @dataclass(frozen=True, slots=True)
 class ParentReplaceRejected:
+    """A replace refused: ``reason`` in words; ``too_late`` as for
+    :class:`ParentCancelRejected`."""
+
     parent_id: str
     time: datetime
     reason: str
+    too_late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -723,10 +727,9 @@ life (a replace that changes the parent's id does not change the prefix).
         if self._status in ("expiring", "stopping"):
             # it ends anyway, as Expired (its end time passed, before or as the cancel came)
             # or stopped: a cancel now would only change how it is reported
-            why = ("its end time has passed: it is expiring" if self._status == "expiring"
-                   else "it is being stopped")
             self._emit(ParentCancelRejected(self._parent.id, self._now,
-                                            f"too late to cancel: {why}", too_late=True))
+                                            f"too late to cancel: {self._ending()}",
+                                            too_late=True))
             return
         if self._status == "replacing":
             self._reject_replace("cancelled by the client")
@@ -743,12 +746,18 @@ life (a replace that changes the parent's id does not change the prefix).
         as fills may arrive while the children are cancelled."""
         return replace(new, qty=self._filled) if new.qty < self._filled else new
 
+    def _ending(self) -> str:
+        """Why a parent expiring or stopping takes no cancel or replace, in words."""
+        return ("its end time has passed: it is expiring" if self._status == "expiring"
+                else "it is being stopped")
+
     def _replace(self, new: ParentOrder) -> None:
         new = self._amended(new)
         why = self._replace_problem(new)
         if why is not None:
             self._audit("replace_rejected", reason=why, new_id=new.id)
-            self._emit(ParentReplaceRejected(self._parent.id, self._now, why))
+            self._emit(ParentReplaceRejected(self._parent.id, self._now, why,
+                                             too_late=self._status in ("expiring", "stopping")))
             return
         self._audit("parent_replace", new_id=new.id, qty=new.qty, limit=_px(new.limit),
                     working=len(self._working))
@@ -762,7 +771,7 @@ life (a replace that changes the parent's id does not change the prefix).
         if self._status != "active":
             return {"done": "the order is done", "canceling": "a cancel is pending",
                     "replacing": "a replace is already pending"}.get(
-                        self._status, "the order is ending")
+                        self._status, f"too late to replace: {self._ending()}")
         if (new.symbol, new.side) != (self._parent.symbol, self._parent.side):
             return "a replace cannot change the symbol or side"
         try:

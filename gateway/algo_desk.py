@@ -595,8 +595,7 @@ class AlgoDesk:
             if order.status in (PENDING_CANCEL, PENDING_REPLACE):
                 order.status = _settled(order)
             self.deliver([self._cancel_reject(p, cl, kind, e.reason, now,
-                                              too_late=isinstance(e, ParentCancelRejected)
-                                              and e.too_late)], now)
+                                              too_late=e.too_late)], now)
         elif isinstance(e, ParentDone):
             if e.reason == "canceled":
                 self._rename(p)

@@ -109,17 +109,25 @@ def test_a_stop_while_a_client_cancel_is_pending_ends_the_parent_canceled() -> N
     assert done is not None and done.reason == "canceled"
 
 
-def test_a_cancel_after_the_end_time_is_too_late_and_the_parent_expires() -> None:
+@pytest.mark.parametrize("asked", ["cancel", "replace"])
+def test_a_cancel_after_the_end_time_is_too_late_and_the_parent_expires(asked: str) -> None:
     """The expiry cancels the children; a client cancel while that goes on turned the
-    Expired end (with why it was unfilled) into Canceled by the client."""
-    h = Harness(make_parent(1000, Slices="2", minutes=2, limit="9.95"))
+    Expired end (with why it was unfilled) into Canceled by the client. A replace then is
+    too late as well (it was refused as "the order is ending", CxlRejReason 99)."""
+    parent = make_parent(1000, Slices="2", minutes=2, limit="9.95")
+    h = Harness(parent)
     h.run(T0 + timedelta(minutes=1, seconds=59))
     h.venue.hold_cancels = True
     h.step(T0 + timedelta(minutes=2))  # the end: expiring, its children's cancels out
-    h.runner.cancel(h.now)
+    if asked == "cancel":
+        h.runner.cancel(h.now)
+    else:
+        h.runner.replace(replace(parent, id="P2", qty=800), h.now)
     rejected = h.events[-1]
-    assert isinstance(rejected, ParentCancelRejected) and rejected.too_late
-    assert rejected.reason == "too late to cancel: its end time has passed: it is expiring"
+    assert isinstance(rejected, ParentCancelRejected | ParentReplaceRejected)
+    assert rejected.too_late
+    assert rejected.reason == (f"too late to {asked}: its end time has passed: it is "
+                               "expiring")
     h.venue.release_cancels()
     h.venue.deliver()
     done = h.done()
