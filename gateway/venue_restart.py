@@ -29,7 +29,9 @@ A store holds the reports since the session's last sequence reset, and what that
 carried over (:meth:`MessageStore.carried`): at every reset the venue has the store keep the
 last report of each of the session's orders still open (:func:`still_open`), so an order that
 rested through any number of resets (a client that logs on with ResetSeqNumFlag every time)
-is still known. The ClOrdIDs of orders already done before the last reset are not kept: after
+is still known, with every ClOrdID it had (:data:`ORDER_IDS`: its last report names two at
+most, and a replace chain has more). The ClOrdIDs of orders already done before the last
+reset are not kept: after
 a restart they could be used again that day (the algo gateway, with few parents, keeps its
 done ones too: :class:`SessionOrders` ``keep_done``). A reset also carries the session's
 fills of the day, summed by symbol and side (:class:`DayFills`), so that a restart rebuilds
@@ -49,7 +51,7 @@ from engine.book_types import Side
 from fixspec.fieldtypes import TimePrecision, format_utc_timestamp, parse_utc_timestamp
 from gateway.codec import encode, scan_fields
 from gateway.fix_reports import exec_report_message
-from gateway.fixmessage import value_bytes
+from gateway.fixmessage import value_bytes, value_text
 from gateway.schedule import Schedule
 from gateway.store import MessageStore, StoredMessage
 from gateway.venue_orders import (
@@ -79,6 +81,26 @@ _PENDING = (PENDING_CANCEL, PENDING_REPLACE)  # ExecType / OrdStatus of a pendin
 #: the head of a carried record summing a session's fills of the day (:class:`DayFills`):
 #: not a FIX message, so nothing reads it as an order
 DAY_FILLS = b"day-fills\x01"
+#: the head of a carried record naming every ClOrdID of an order a reset carries over:
+#: ``37=OrderID`` then ``11=ClOrdID`` for each, oldest first (not a FIX message either)
+ORDER_IDS = b"order-ids\x01"
+
+
+def _ids_record(order_id: str, cl_ord_ids: Iterable[str]) -> bytes:
+    return b"".join((ORDER_IDS, b"37=%s\x01" % value_bytes(order_id),
+                     *(b"11=%s\x01" % value_bytes(cl) for cl in cl_ord_ids)))
+
+
+def _ids_of(raw: bytes) -> tuple[str, list[str]]:
+    """The OrderID and ClOrdIDs an :data:`ORDER_IDS` record names."""
+    order_id, ids = "", []
+    for item in raw[len(ORDER_IDS):].split(b"\x01"):
+        tag, _, value = item.partition(b"=")
+        if tag == b"37":
+            order_id = value_text(value)
+        elif tag == b"11" and value:
+            ids.append(value_text(value))
+    return order_id, ids
 
 
 def trading_day(schedule: Schedule | None, t: datetime) -> date:
@@ -276,6 +298,12 @@ def recover(stored: Iterable[StoredMessage]) -> Recovered:
             if fill is not None:
                 got.fills.append(fill)
             continue
+        if message.raw.startswith(ORDER_IDS):
+            order_id, ids = _ids_of(message.raw)
+            for cl_ord_id in ids if order_id else ():
+                got.ids[cl_ord_id] = order_id
+                got.refused.pop(cl_ord_id, None)
+            continue
         if _CXL_REJ in message.raw:  # the refusal of a request ends it
             f = scan_fields(message.raw)
             order_id = f.get(37, "")
@@ -384,6 +412,9 @@ class SessionOrders:
         self.keep_done = keep_done
         self._open: dict[str, dict[str, ExecReport]] = {}  # the last report of open orders
         self._done: dict[str, dict[str, ExecReport]] = {}  # ... of done ones (keep_done)
+        # per session and OrderID, the ClOrdIDs of a kept order's chain of requests (those
+        # of its reports that name an OrigClOrdID), for its ORDER_IDS record
+        self._chains: dict[str, dict[str, list[str]]] = {}
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
         self._day_fills: dict[str, DayFills] = {}  # each bound session's fills of the day
 
@@ -409,7 +440,11 @@ class SessionOrders:
             if day is not None:
                 day.add(StoredFill(r.symbol, r.side, r.last_qty, r.last_px, r.time))
         orders = self._open.get(r.owner)
-        if still_open(r.ord_status, r.leaves):
+        kept = still_open(r.ord_status, r.leaves)
+        if r.orig_cl_ord_id and (kept or self.keep_done):
+            chain = self._chains.setdefault(r.owner, {}).setdefault(r.order_id, [])
+            chain += [cl for cl in (r.orig_cl_ord_id, r.cl_ord_id) if cl not in chain]
+        if kept:
             if orders is None:
                 orders = self._open[r.owner] = {}
             orders[r.order_id] = r
@@ -418,6 +453,8 @@ class SessionOrders:
             orders.pop(r.order_id, None)
         if self.keep_done:
             self._done.setdefault(r.owner, {})[r.order_id] = r
+        elif r.orig_cl_ord_id or r.owner in self._chains:
+            self._chains.get(r.owner, {}).pop(r.order_id, None)
 
     def _carry(self, owner: str, config: SessionConfig,
                dictionaries: SessionDictionaries) -> list[bytes]:
@@ -426,16 +463,30 @@ class SessionOrders:
         with ``keep_done``, of those done too (the stored ones a report since has not
         replaced included)."""
         stored = self.stored.get(owner)
-        out = list(stored.open.values()) if stored is not None else []
+        carried = dict(stored.open) if stored is not None else {}
         kept = [*self._open.get(owner, {}).values()]
         if self.keep_done:
             done = self._done.get(owner, {})
             kept += done.values()
             if stored is not None:
                 newer = self._open.get(owner, {}).keys() | done.keys()
-                out += [raw for order_id, raw in stored.orders.items()
-                        if order_id not in stored.open and order_id not in newer]
-        out += [encode(exec_report_message(r, config), dictionaries) for r in kept]
+                carried |= {order_id: raw for order_id, raw in stored.orders.items()
+                            if order_id not in stored.open and order_id not in newer}
+        out = [*carried.values(), *(encode(exec_report_message(r, config), dictionaries)
+                                    for r in kept)]
+        # every ClOrdID of each order carried: what the store read at start names, then
+        # the requests since
+        chains: dict[str, list[str]] = {}
+        if stored is not None:
+            for cl, order_id in stored.ids.items():
+                if order_id in carried:
+                    chains.setdefault(order_id, []).append(cl)
+        for order_id, chain in self._chains.get(owner, {}).items():
+            known = chains.setdefault(order_id, [])
+            known += [cl for cl in chain if cl not in known]
+        out += [_ids_record(order_id, chain) for order_id, chain in chains.items()
+                if len(chain) > 1 and (order_id in carried or self.kept(owner, order_id)
+                                       or order_id in self._done.get(owner, {}))]
         day = self._day_fills.get(owner)
         return out + day.records() if day is not None else out
 
@@ -471,6 +522,11 @@ class SessionOrders:
             if done:  # (the orders done on an earlier day go, as a running venue's do)
                 self._done[owner] = {order_id: r for order_id, r in done.items()
                                      if trading_day(schedule, r.time) >= day}
+            chains = self._chains.get(owner)
+            if chains:
+                live = self._open.get(owner, {}).keys() | self._done.get(owner, {}).keys()
+                self._chains[owner] = {order_id: chain for order_id, chain in chains.items()
+                                       if order_id in live}
             if stored is not None:
                 stored.forget_before(day, partial(trading_day, schedule))
         lost: dict[str, bytes] = {}

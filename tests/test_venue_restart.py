@@ -396,14 +396,19 @@ def test_orders_open_through_sequence_resets_are_still_canceled_after_a_crash(
         tmp_path: Path) -> None:
     """A client that logs on with ResetSeqNumFlag every time resets the venue's store each
     time; its orders still resting from before a reset (a direct order and a TWAP parent) are
-    carried over by each reset, so a venue killed later still reports them Canceled."""
+    carried over by each reset, so a venue killed later still reports them Canceled. Every
+    ClOrdID of the day stays used: the reset carried the order's last report, which names
+    two of them, and R0 (replaced twice) was free for a new order after the crash."""
     run = tmp_path / "run"
     proc, port = start_gateway(ROOT / "sessions/venue.yaml", run)
     try:
         c = Client(port, "CLIENT1", our_comp_id="VENUE")
         c.logon(extra="|141=Y")
-        c.msg(f"35=D|11=R1|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
-        c.expect("8", **{"11": "R1", "150": "0"})
+        c.msg(f"35=D|11=R0|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "R0", "150": "0"})
+        for old, new in (("R0", "R0b"), ("R0b", "R1")):
+            c.msg(f"35=G|11={new}|41={old}|54=1|38=100|40=2|44=10.00|55=AAPL|60={c.ts()}")
+            c.expect("8", **{"11": new, "150": "5"})
         # a parent with an hour to go: INTC's book is empty, so it waits with no child out
         c.msg(f"35=D|11=P1|54=1|38=300|40=2|44=50.00|55=INTC|59=0|60={c.ts()}|847=1001|"
               f"848=Slices=3|168={c.ts()}|126={c.ts(3600)}")
@@ -428,6 +433,8 @@ def test_orders_open_through_sequence_resets_are_still_canceled_after_a_crash(
         c.logon(extra="|141=Y")
         canceled = {m[11]: (m[150], m[39], m[151], m[58]) for m in until_heartbeat(c, "A")}
         assert canceled == {cl: ("4", "4", "0", RESTART_TEXT) for cl in ("R1", "P1", "R2")}
+        c.msg(f"35=D|11=R0|54=1|38=100|40=2|44=10.00|55=AAPL|59=0|60={c.ts()}")
+        c.expect("8", **{"11": "R0", "150": "8", "103": "6"})  # duplicate ClOrdID
         c.close()
     finally:
         assert stop_gateway(proc) == 0
