@@ -12,7 +12,7 @@ nothing but its slice count.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from algos.strategy import (
@@ -26,10 +26,7 @@ from algos.strategy import (
     StopParent,
 )
 
-__all__ = ["RETRY", "MarketAtStart"]
-
-#: how long a rejected order waits to be sent again when no market update comes first
-RETRY = timedelta(seconds=1)
+__all__ = ["MarketAtStart"]
 
 
 class MarketAtStart:
@@ -37,10 +34,10 @@ class MarketAtStart:
 
     An order rejected (by the venue, or by the router with its venue link down) never
     worked: it is sent again at the next snapshot, or a second after the reject if the book
-    is quiet (:data:`RETRY`), the runner stopping the parent after too many venue rejects in
-    a row. One the runner would not send (risk refused it) stops the parent at once, the
-    runner adding risk's reason: the baseline is one order at the start, not one whenever
-    risk allows."""
+    is quiet (the runner's :data:`~algos.runner.RETRY`), the runner stopping the parent after
+    too many venue rejects in a row. One the runner would not send (risk refused it) stops
+    the parent at once, the runner adding risk's reason: the baseline is one order at the
+    start, not one whenever risk allows."""
 
     name = "naive"
 
@@ -49,7 +46,6 @@ class MarketAtStart:
         self.ctx = ctx
         # the state's (sent, rejected) counts when it last asked for its order: None before
         self._asked: tuple[int, int] | None = None
-        self._retry: tuple[int, datetime] | None = None  # (rejects seen, when to send again)
 
     def _fate(self, state: OrderState) -> Literal["unsent", "rejected", "over"] | None:
         """What became of the order it last asked for, none working: the runner did not
@@ -100,8 +96,4 @@ class MarketAtStart:
         fate = None if state.working else self._fate(state)
         if fate == "unsent":
             return self.ctx.now()  # stop now, whether or not the book moves
-        if fate == "rejected":  # again, a while after the reject was first seen
-            if self._retry is None or self._retry[0] != state.rejected:
-                self._retry = (state.rejected, self.ctx.now() + RETRY)
-            return self._retry[1]
-        return None
+        return None  # (a rejected order: the runner asks again, RETRY after the reject)

@@ -9,7 +9,8 @@ A strategy is a class built as ``MyStrategy(parent, ctx)`` with four methods (th
 * ``on_market_snapshot(snapshot)``: the book in the parent's symbol changed;
 * ``on_execution(execution)``: one of its children filled;
 * ``on_timer(now)``: a wakeup it asked for is due, or a child ended without filling (so it
-  can re-send): decide from ``now`` and ``ctx.state``, not from why it was called;
+  can re-send; a second later when the venue rejected it or ended it unasked): decide from
+  ``now`` and ``ctx.state``, not from why it was called;
 * ``next_wakeup()``: when it next wants ``on_timer`` (None: snapshots are enough).
 
 Each returns a list of actions: :class:`algos.strategy.ChildOrder` (qty, price or None for

@@ -56,7 +56,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -80,6 +80,7 @@ from algos.strategy import (
 )
 
 __all__ = [
+    "RETRY",
     "AlgoRunner",
     "ChildRouter",
     "DoneReason",
@@ -221,6 +222,11 @@ class _InputCount:
 
 _INPUTS = _InputCount()
 
+#: how long after a child is rejected, or ended by the venue unasked, the strategy is asked
+#: again if no market snapshot asks it first (it is not asked at once: it would meet the
+#: same refusal or the same end in the same instant)
+RETRY = timedelta(seconds=1)
+
 
 def countable_fill(qty: int, price: Decimal | None) -> bool:
     """Whether a venue's fill of ``qty`` at ``price`` (None: it gave none) can be counted: a
@@ -275,11 +281,16 @@ life (a replace that changes the parent's id does not change the prefix).
         self._filled = 0
         self._notional = Decimal(0)
         self._rejects_in_row = 0
-        # resting children (limit, not IOC) the venue ended unfilled without being asked
-        # (cancelled, expired, Done for day) since the last fill: as many as
-        # max_child_rejects stop the parent, which would otherwise send a child for each
-        # the venue kills, for good
+        # times in a row, with no fill between, that the venue ended unfilled without being
+        # asked (cancelled, expired, Done for day) resting children (limit, not IOC) sent
+        # since it last did: as many as max_child_rejects stop the parent, which would
+        # otherwise send a child for each the venue kills, for good. One sweep of several
+        # children resting together (a halt, a mass cancel) counts once.
         self._ended_in_row = 0
+        self._sent_since_end = False
+        # when the strategy is asked again after a child was rejected or ended unasked, if
+        # no snapshot asks it first (RETRY after the end; None: nothing pending)
+        self._retry_at: datetime | None = None
         self._rejected = 0  # children rejected in all (OrderState.rejected)
         # why the latest child the strategy asked for did not reach the market, as the
         # parent's end Text says it (risk refused it, the router held it back until it was
@@ -375,6 +386,8 @@ life (a replace that changes the parent's id does not change the prefix).
             except Exception as exc:
                 self._audit("strategy_error", error=f"{type(exc).__name__}: {exc}")
                 return wake
+            if self._retry_at is not None and (wish is None or self._retry_at < wish):
+                wish = self._retry_at
             if wish is not None:
                 if wish < now:  # never a past time (max(), without the call)
                     wish = now
@@ -670,16 +683,21 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._unsent = f"its last child was rejected: {reason}"
             # not asked again now: a strategy that re-sent at once would meet the same
             # refusal (a venue link down, a price out of band) and use up the rejects in a
-            # row in one instant; its next snapshot or timer tries again
+            # row in one instant; its next snapshot tries again, or RETRY later
+            self._retry_at = self._now + RETRY
             return
         if not child.cancel_pending and child.tif != "ioc" and child.price is not None:
             # a resting child ended by the venue unasked (the rest of an IOC or a market order
             # ending is their nature): paced as a reject is, as a child sent at once may meet
             # the same end in the same instant
-            self._ended_in_row += child.leaves == child.qty
-            if self._ended_in_row >= self._max_rejects and self._status == "active":
-                self._begin_stop(f"{self._ended_in_row} child orders ended unfilled by the "
-                                 f"venue in a row, last: {reason}")
+            if child.leaves == child.qty and self._sent_since_end:
+                self._ended_in_row += 1
+                self._sent_since_end = False
+                if self._ended_in_row >= self._max_rejects and self._status == "active":
+                    self._begin_stop(f"{self._ended_in_row} child orders ended unfilled by "
+                                     f"the venue in a row, last: {reason}")
+                    return
+            self._retry_at = self._now + RETRY
             return
         if self._status == "active":
             self._ask(lambda: self._strategy.on_timer(self._now))
@@ -853,6 +871,7 @@ life (a replace that changes the parent's id does not change the prefix).
         """Call the strategy and apply what it decides; a strategy error stops the parent."""
         if self._status != "active":
             return
+        self._retry_at = None  # asked: what it decides now is its answer
         try:
             actions = call()
         except Exception as exc:
@@ -911,6 +930,7 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._unsent = f"risk refused its last child: {why}"
                 return
         self._unsent = None
+        self._sent_since_end = True
         self._seq += 1
         child_id = f"{self._id_prefix}.{self._seq}"
         self._working[child_id] = _Child(child_id, qty, qty, price, order.tif, self._now)

@@ -6,7 +6,9 @@ parameters) and an :class:`AlgoContext`, and it is called with
 * market snapshots (:meth:`Strategy.on_market_snapshot`),
 * its own executions (:meth:`Strategy.on_execution`),
 * timers it asked for (:meth:`Strategy.on_timer`, when :meth:`Strategy.next_wakeup` is due,
-  and after a child ends without filling so the strategy can re-send its quantity),
+  and after a child ends without filling so the strategy can re-send its quantity: at once
+  when its own cancel ended it, a second later (:data:`algos.runner.RETRY`) when the venue
+  rejected it or ended it unasked, unless a snapshot comes first),
 
 and each call returns a list of :data:`Action`: child orders to send and child orders to
 cancel. It never sends anything itself and never reads a clock, a socket or a file: the
@@ -239,11 +241,12 @@ class Strategy(Protocol):
     def on_execution(self, execution: Execution) -> list[Action]: ...
 
     def on_timer(self, now: datetime) -> list[Action]:
-        """Re-evaluate at ``now``. Called when :meth:`next_wakeup` is due, and also whenever
-        the order state changed without an execution (a child was cancelled, expired or
-        rejected, or the runner rebuilt the strategy after a replace), so the strategy can
-        re-send what came back. It must decide from ``now`` and ``ctx.state``, not assume
-        that its own wakeup time has come."""
+        """Re-evaluate at ``now``. Called when :meth:`next_wakeup` is due, and also when the
+        order state changed without an execution (a child its cancel asked for ended, or the
+        runner rebuilt the strategy after a replace; a child rejected or ended by the venue
+        unasked, a second later if no snapshot comes first), so the strategy can re-send
+        what came back. It must decide from ``now`` and ``ctx.state``, not assume that its
+        own wakeup time has come."""
         ...
 
     def next_wakeup(self) -> datetime | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from algos.baselines import RETRY, MarketAtStart
+from algos.baselines import MarketAtStart
 from algos.risk import RiskGate, RiskLimits
+from algos.runner import RETRY
 from algos.strategy import MarketSnapshot
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 

@@ -12,6 +12,7 @@ import pytest
 
 from algos.risk import RiskGate, RiskLimits
 from algos.runner import (
+    RETRY,
     ParentCancelRejected,
     ParentDone,
     ParentPendingCancel,
@@ -34,6 +35,7 @@ from algos.twap import Twap
 from tests.test_algo_harness import T0, Harness, Venue, make_parent
 
 MIN = timedelta(minutes=1)
+MS = timedelta(milliseconds=1)
 SEC = timedelta(seconds=1)
 
 
@@ -433,6 +435,26 @@ def test_rejects_in_a_row_stop_the_parent() -> None:
     assert done is not None and done.reason == "stopped"
     assert done.text == "5 child orders rejected in a row, last: venue closed"
     assert len(venue.submits) == 5
+
+
+def test_one_sweep_of_children_resting_together_counts_once_and_they_go_again_later() -> None:
+    """A halt or a mass cancel ends the five children of a slice at once: that stopped the
+    parent as five ends in a row. It is one; with no snapshot after it (a quiet book), the
+    strategy is asked again RETRY later, not at its next slice."""
+    venue = passive_venue()
+    h = Harness(make_parent(1000, minutes=10, Slices="2", MaxChildQty="100"), venue=venue)
+    h.step(T0)
+    venue.deliver()
+    assert len(venue.resting) == 5
+    for child_id in list(venue.resting):
+        del venue.resting[child_id]
+        h.runner.on_child_done(child_id, "trading halt", T0 + MS)
+    assert h.done() is None and len(venue.submits) == 5  # not in the same instant
+    assert h.runner.next_wakeup() == T0 + MS + RETRY
+    venue.now = T0 + MS + RETRY
+    h.runner.on_timer(venue.now)
+    venue.deliver()
+    assert len(venue.submits) == 10 and len(venue.resting) == 5 and h.done() is None
 
 
 def test_a_parent_that_expires_after_a_rejected_child_says_why() -> None:
