@@ -257,7 +257,7 @@ class AlgoDesk:
                               now)], now)
                 return
             if (session, cl) in self._by_client:
-                self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID {cl}",
+                self.deliver([self._cancel_reject(p, cl, kind, f"duplicate ClOrdID (11) {cl}",
                                                   now, reason=CXL_DUPLICATE)], now)
                 return
             if orig != p.order.cl_ord_id:  # a stale view (as Venue._target refuses it)
@@ -285,7 +285,7 @@ class AlgoDesk:
             if throttled is not None:
                 raise RequestError(f"risk: {throttled}", REJ_EXCEEDS_LIMIT)
             if (session, cl) in self._by_client:
-                raise RequestError(f"duplicate ClOrdID {cl}", REJ_DUPLICATE)
+                raise RequestError(f"duplicate ClOrdID (11) {cl}", REJ_DUPLICATE)
             down = self.router.unavailable()
             if down is not None:  # nothing could be worked: the client hears it now
                 raise RequestError(f"parent orders are not taken now: {down}")
@@ -294,7 +294,7 @@ class AlgoDesk:
                 raise RequestError(f"TargetStrategy (847) {code} is not offered; known: "
                                    f"{', '.join(sorted(self.strategies))}")
             if spec is None:
-                raise RequestError(f"unknown symbol {symbol}", REJ_UNKNOWN_SYMBOL)
+                raise RequestError(f"unknown Symbol (55) {symbol}", REJ_UNKNOWN_SYMBOL)
             parsed = parse_parent(message, spec, now, self.default_window)
             parent = ParentOrder(**{**_fields(parsed), "id": order_id})
             if gate is not None:

@@ -73,10 +73,10 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
     body = message.body
     qty = parse_qty(message)
     if qty <= 0 or qty % spec.lot_size:
-        raise RequestError(f"OrderQty {qty} must be a positive multiple of the lot size "
+        raise RequestError(f"OrderQty (38) {qty} must be a positive multiple of the lot size "
                            f"{spec.lot_size}", REJ_INCORRECT_QTY)
     if qty > spec.max_qty:  # the venue's per-order maximum holds for a parent too
-        raise RequestError(f"OrderQty {qty} exceeds the maximum {spec.max_qty} for "
+        raise RequestError(f"OrderQty (38) {qty} exceeds the maximum {spec.max_qty} for "
                            f"{spec.symbol}", REJ_INCORRECT_QTY)
     ord_type = body.get_str(40) or "2"
     limit: Decimal | None = None
@@ -86,7 +86,7 @@ def parse_parent(message: Message, spec: SymbolSpec, now: datetime,
             raise RequestError(f"a limit parent needs a positive Price (44) on the "
                                f"{spec.tick_size} tick, got {limit}")
     elif ord_type != "1":
-        raise RequestError(f"OrdType {ord_type} is not supported for algo orders (1 or 2)")
+        raise RequestError(f"OrdType (40) {ord_type} is not supported for algo orders (1 or 2)")
     tif = body.get_str(59)
     if tif not in _PARENT_TIFS:
         raise RequestError(f"TimeInForce (59) {tif} is not supported for algo orders: the "

@@ -487,7 +487,7 @@ class AlgoGatewayApplication:
         cl = body.get_str(11) or ""
         if kind == "D" and cl in stored.ids and not self.desk.knows(owner, cl):
             return request_report(owner, next(self._exec_ids), message,
-                                  f"duplicate ClOrdID {cl}", now, reason=REJ_DUPLICATE)
+                                  f"duplicate ClOrdID (11) {cl}", now, reason=REJ_DUPLICATE)
         asked = (body.get_str(41) or "") if kind in ("F", "G") else cl
         if kind not in ("F", "G", "H") or self.desk.knows(owner, asked):
             return None
@@ -496,7 +496,7 @@ class AlgoGatewayApplication:
             known = lost.state if lost is not None else stored.order(asked)
             if cl in stored.ids:
                 return request_cancel_reject(
-                    owner, message, CXL_DUPLICATE, f"duplicate ClOrdID {cl}", now,
+                    owner, message, CXL_DUPLICATE, f"duplicate ClOrdID (11) {cl}", now,
                     ord_status=known.ord_status if known else REJECTED,
                     order_id=known.order_id if known else "NONE")
             order_id = body.get_str(37)

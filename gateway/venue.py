@@ -181,17 +181,17 @@ class Venue:
     def _admit(self, req: NewOrder) -> int:
         """``req``'s price in ticks (0 for a market order); raises _Rejected."""
         if (req.owner, req.cl_ord_id) in self._orders:
-            raise _Rejected(REJ_DUPLICATE, f"duplicate ClOrdID {req.cl_ord_id}")
+            raise _Rejected(REJ_DUPLICATE, f"duplicate ClOrdID (11) {req.cl_ord_id}")
         spec = self.specs.get(req.symbol)
         if spec is None:
-            raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown symbol {req.symbol}")
+            raise _Rejected(REJ_UNKNOWN_SYMBOL, f"unknown Symbol (55) {req.symbol}")
         self._check_qty(spec, req.qty)
         if req.tif not in _TIF:
-            raise _Rejected(REJ_UNSUPPORTED, f"unsupported TimeInForce {req.tif}")
+            raise _Rejected(REJ_UNSUPPORTED, f"unsupported TimeInForce (59) {req.tif}")
         if req.ord_type == LIMIT:
             return self._check_price(spec, req.price)
         if req.ord_type != MARKET:
-            raise _Rejected(REJ_UNSUPPORTED, f"unsupported OrdType {req.ord_type}")
+            raise _Rejected(REJ_UNSUPPORTED, f"unsupported OrdType (40) {req.ord_type}")
         return 0
 
     def new_order(self, req: NewOrder, now: datetime,
@@ -461,13 +461,14 @@ class Venue:
 
     def _check_qty(self, spec: SymbolSpec, qty: int) -> None:
         if qty <= 0:
-            raise _Rejected(REJ_INCORRECT_QTY, f"OrderQty {qty} must be positive")
+            raise _Rejected(REJ_INCORRECT_QTY, f"OrderQty (38) {qty} must be positive")
         if qty % spec.lot_size:
             raise _Rejected(REJ_INCORRECT_QTY,
-                            f"OrderQty {qty} is not a multiple of the lot size {spec.lot_size}")
+                            f"OrderQty (38) {qty} is not a multiple of the lot size "
+                            f"{spec.lot_size}")
         if qty > spec.max_qty:
             raise _Rejected(REJ_INCORRECT_QTY,
-                            f"OrderQty {qty} exceeds the maximum {spec.max_qty} for "
+                            f"OrderQty (38) {qty} exceeds the maximum {spec.max_qty} for "
                             f"{spec.symbol}")
 
     def _check_price(self, spec: SymbolSpec, price: Decimal | None, *,
@@ -477,27 +478,28 @@ class Venue:
         if price is None:
             raise _Rejected(REJ_OTHER, "a limit order needs a Price (44)")
         if not price.is_finite() or price <= 0:
-            raise _Rejected(REJ_OTHER, f"Price {price} must be positive")
+            raise _Rejected(REJ_OTHER, f"Price (44) {price} must be positive")
         ticks = spec.to_ticks(price)
         if ticks is None:
             raise _Rejected(REJ_OTHER,
-                            f"Price {price} is not a multiple of the tick size {spec.tick_size}")
+                            f"Price (44) {price} is not a multiple of the tick size "
+                            f"{spec.tick_size}")
         if bounds:
             self._check_bounds(spec, price)
         if ticks > (1 << 53):
-            raise _Rejected(REJ_OTHER, f"Price {price} is too large")
+            raise _Rejected(REJ_OTHER, f"Price (44) {price} is too large")
         return ticks
 
     def _check_bounds(self, spec: SymbolSpec, price: Decimal) -> None:
         """The minimum, the maximum and the band around the reference price."""
         if spec.min_price is not None and price < spec.min_price:
-            raise _Rejected(REJ_OTHER, f"Price {price} is below the minimum {spec.min_price}")
+            raise _Rejected(REJ_OTHER, f"Price (44) {price} is below the minimum {spec.min_price}")
         if spec.max_price is not None and price > spec.max_price:
-            raise _Rejected(REJ_OTHER, f"Price {price} is above the maximum {spec.max_price}")
+            raise _Rejected(REJ_OTHER, f"Price (44) {price} is above the maximum {spec.max_price}")
         ref = self.reference_price(spec.symbol)
         if spec.band_pct is not None and ref is not None \
                 and abs(price - ref) * 100 > spec.band_pct * ref:
-            raise _Rejected(REJ_OTHER, f"Price {price} is outside the {spec.band_pct}% "
+            raise _Rejected(REJ_OTHER, f"Price (44) {price} is outside the {spec.band_pct}% "
                                        f"price band around {ref}")
 
     def _reject_new(self, req: NewOrder, now: datetime, reason: int, text: str) -> ExecReport:

@@ -255,14 +255,14 @@ class VenueApplication:
             # parents and direct orders share the session's ClOrdID space, which the
             # orders of the day from before a restart are part of
             self.deliver([self._bad_request(owner, message, RequestError(
-                f"duplicate ClOrdID {cl_ord_id}", REJ_DUPLICATE), now)], now)
+                f"duplicate ClOrdID (11) {cl_ord_id}", REJ_DUPLICATE), now)], now)
         elif msg_type in ("F", "G") and self._taken(owner, cl_ord_id):
             # one ClOrdID space, as for NewOrderSingle: a cancel or replace taking the ClOrdID
             # of another order or parent would leave two orders answering to it (and the
             # request's own order the one a later cancel of that ClOrdID reaches)
             order_id, status = self._order_state(owner, message.body.get_str(41) or "")
             self.deliver([request_cancel_reject(owner, message, CXL_DUPLICATE,
-                                                f"duplicate ClOrdID {cl_ord_id}", now,
+                                                f"duplicate ClOrdID (11) {cl_ord_id}", now,
                                                 ord_status=status, order_id=order_id)], now)
         elif msg_type in ("D", "F", "G", "H") and self.desk.is_parent_request(owner, message):
             self.desk.on_message(owner, message, now)
@@ -375,7 +375,7 @@ class VenueApplication:
                 # its own orders' ClOrdIDs itself)
                 order_id, ord_status = self._order_state(owner, body.get_str(41) or "")
                 return [request_cancel_reject(owner, message, CXL_DUPLICATE,
-                                              f"duplicate ClOrdID {cl_ord_id}", now,
+                                              f"duplicate ClOrdID (11) {cl_ord_id}", now,
                                               ord_status=ord_status, order_id=order_id)]
             if msg_type == "F":
                 return self.venue.cancel(owner, cl_ord_id, body.get_str(41) or "", now,

@@ -224,8 +224,8 @@ def test_parents_and_direct_orders_share_clordids(clients: Callable[[str], Clien
     # GOOG: the parent's limit (50) is below every GOOG sell of these tests: no fills race
     rest(c2, "SAME", "1", 10, "45.00", "GOOG")
     parent(c2, "SAME", 100, "GOOG", 5.0)
-    assert "duplicate ClOrdID SAME" in c2.expect("8", **{"11": "SAME", "150": "8"})[58]
+    assert "duplicate ClOrdID (11) SAME" in c2.expect("8", **{"11": "SAME", "150": "8"})[58]
     parent(c2, "PAR", 100, "GOOG", 5.0)
     c2.expect("8", **{"11": "PAR", "150": "0"})
     c2.msg(f"35=D|11=PAR|54=1|38=10|40=2|44=45.00|55=GOOG|59=0|60={c2.ts()}")
-    assert "duplicate ClOrdID PAR" in c2.expect("8", **{"11": "PAR", "150": "8"})[58]
+    assert "duplicate ClOrdID (11) PAR" in c2.expect("8", **{"11": "PAR", "150": "8"})[58]

@@ -155,7 +155,7 @@ def test_the_next_days_logon_frees_the_clordid_of_a_done_parent() -> None:
     assert last(client).body.get_str(39) == "2"
     again = "35=D|11=P1|38=300|40=1|59=0|847=1001|848=Slices=1"
     request(app, client, again, now)
-    assert last(client).body.get_str(58) == "duplicate ClOrdID P1"
+    assert last(client).body.get_str(58) == "duplicate ClOrdID (11) P1"
     gate = app.gates.existing(client.name)
     assert gate is not None
     gate.on_fill("AAPL", Side.SELL, 300, Decimal(90))  # sold back at 90: 3,000 lost today

@@ -629,7 +629,7 @@ def test_a_cancel_or_replace_cannot_take_the_clordid_of_another_order(
         [rej] = send(app, c1, body)
         assert (rej[35], rej[102], rej[11], rej[41]) == ("9", "6", taker, first)
         assert (rej[37], rej[39]) == (acks[first][37], "0")
-        assert rej[58] == f"duplicate ClOrdID {taker}"
+        assert rej[58] == f"duplicate ClOrdID (11) {taker}"
     for cl in ("A", "P1"):  # each ClOrdID still names its own order, live
         [st_] = send(app, c1, f"35=H|11={cl}|54=1|55={symbol}")
         assert (st_[37], st_[39], st_[150]) == (acks[cl][37], "0", "I")
@@ -669,7 +669,7 @@ def test_a_parent_replace_pending_on_its_child_keeps_its_clordid_from_a_new_orde
     assert (pending[150], pending[11], pending[41]) == ("E", "A", "P1")
     assert [(m[35], m[41]) for m in venue.received()] == [("F", child)]
     [dup] = send(app, client, f"35=D|11=A|54=1|38=100|40=1|55=AAPL|60={stamp(T0)}|847=1001")
-    assert (dup[150], dup[103], dup[58]) == ("8", "6", "duplicate ClOrdID A")
+    assert (dup[150], dup[103], dup[58]) == ("8", "6", "duplicate ClOrdID (11) A")
     send(app, venue, f"35=8|37=V1|17=E1|11={child}|55=AAPL|54=1|150=4|39=4|14=0|151=0|6=0")
     [replaced] = client.received()
     assert (replaced[150], replaced[11], replaced[41], replaced[38]) == ("5", "A", "P1", "100")
@@ -819,4 +819,4 @@ def test_an_algo_gateway_cancel_reusing_a_parents_clordid_is_a_duplicate() -> No
     [rej] = send(app, c1, f"35=F|11=P2|41=P1|54=1|55=INTC|60={stamp(T0)}")
     assert (rej[35], rej[102], rej[11], rej[41], rej[37], rej[39]) == (
         "9", "6", "P2", "P1", p1[37], "0")
-    assert rej[58] == "duplicate ClOrdID P2"
+    assert rej[58] == "duplicate ClOrdID (11) P2"

@@ -78,7 +78,7 @@ def test_market_order_without_liquidity_is_canceled() -> None:
 
 
 @pytest.mark.parametrize(("req", "reason", "text"), [
-    (nos("C1", "x", Side.BUY, 100, "10.00", symbol="ZZZZ"), 1, "unknown symbol ZZZZ"),
+    (nos("C1", "x", Side.BUY, 100, "10.00", symbol="ZZZZ"), 1, "unknown Symbol (55) ZZZZ"),
     (nos("C1", "x", Side.BUY, 0, "10.00"), 13, "must be positive"),
     (nos("C1", "x", Side.BUY, -10, "10.00"), 13, "must be positive"),
     (nos("C1", "x", Side.BUY, 15, "10.00"), 13, "lot size 10"),
@@ -108,7 +108,7 @@ def test_duplicate_clordid_rejected_and_original_untouched() -> None:
     v = venue()
     v.new_order(nos("C1", "a", Side.BUY, 100, "10.00"), NOW)
     [r] = execs(v.new_order(nos("C1", "a", Side.BUY, 200, "10.00"), NOW))
-    assert r.rej_reason == 6 and "duplicate ClOrdID a" in (r.text or "")
+    assert r.rej_reason == 6 and "duplicate ClOrdID (11) a" in (r.text or "")
     order = v.order("C1", "a")
     assert order is not None and order.qty == 100 and order.live
     # another owner may use the same ClOrdID

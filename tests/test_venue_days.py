@@ -58,11 +58,11 @@ def test_the_next_days_logon_frees_the_clordids_of_done_orders() -> None:
     assert answers(app, h, cancel("A2", "A", DAY1), DAY1) == ["4:"]
     later = DAY1 + timedelta(hours=2)  # a reconnect the same day (a reset Logon or not)
     app.on_logon(h, later)  # type: ignore[arg-type]
-    assert answers(app, h, order("A", later), later) == ["8:duplicate ClOrdID A"]
+    assert answers(app, h, order("A", later), later) == ["8:duplicate ClOrdID (11) A"]
     day2 = DAY1 + timedelta(days=1)
     app.on_logon(h, day2)  # type: ignore[arg-type]
     assert answers(app, h, order("A", day2), day2) == ["0:"]  # A was done: free again
-    assert answers(app, h, order("B", day2), day2) == ["8:duplicate ClOrdID B"]  # B is live
+    assert answers(app, h, order("B", day2), day2) == ["8:duplicate ClOrdID (11) B"]  # B is live
 
 
 def reports(h: RecordingHandle, since: int) -> list[tuple[str | None, ...]]:
@@ -123,13 +123,13 @@ def test_the_next_days_logon_frees_the_clordids_of_done_parents() -> None:
     assert answers(app, h, cancel("P2", "P", DAY1), DAY1) == ["4:canceled by client"]
     later = DAY1 + timedelta(hours=2)
     app.on_logon(h, later)  # type: ignore[arg-type]
-    assert answers(app, h, parent("P", later, 1), later)[-1] == "8:duplicate ClOrdID P"
+    assert answers(app, h, parent("P", later, 1), later)[-1] == "8:duplicate ClOrdID (11) P"
     held = len(app.desk.parents)
     day2 = DAY1 + timedelta(hours=10)
     app.on_logon(h, day2)  # type: ignore[arg-type]
     assert len(app.desk.parents) == held - 1  # P, done, is forgotten
     assert answers(app, h, parent("P", day2, 1), day2) == ["0:"]  # free again
-    assert answers(app, h, parent("Q", day2, 1), day2)[-1] == "8:duplicate ClOrdID Q"
+    assert answers(app, h, parent("Q", day2, 1), day2)[-1] == "8:duplicate ClOrdID (11) Q"
 
 
 def test_with_a_schedule_day_orders_expire_at_its_end() -> None:
@@ -161,7 +161,7 @@ def test_a_schedule_sets_the_day() -> None:
     after_midnight = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # the same session period
     app.on_logon(h, after_midnight)  # type: ignore[arg-type]
     assert answers(app, h, order("A", after_midnight), after_midnight) == [
-        "8:duplicate ClOrdID A"]
+        "8:duplicate ClOrdID (11) A"]
     next_period = datetime(2026, 11, 26, 22, 5, tzinfo=UTC)
     app.on_logon(h, next_period)  # type: ignore[arg-type]
     assert answers(app, h, order("A", next_period), next_period) == ["0:"]

@@ -107,7 +107,7 @@ def test_market_data_snapshot_then_increments_by_level_and_by_order(
 
 
 @pytest.mark.parametrize(("body", "text"), [
-    ("38=100|40=2|44=10|55=NOPE", "unknown symbol NOPE"),
+    ("38=100|40=2|44=10|55=NOPE", "unknown Symbol (55) NOPE"),
     ("38=1000000000000|40=2|44=10|55=INTC", "exceeds the maximum"),
     ("38=100|40=2|44=-5|55=INTC", "must be positive"),
     ("38=100|40=2|44=10.001|55=INTC", "tick size"),

@@ -239,7 +239,7 @@ def test_fix42_reports_use_the_reject_codes_and_exectranstype_fix42_has() -> Non
     and a status report is ExecTransType Status (3), not New."""
     _, c1, _ = venue("FIX.4.2")
     [rej] = c1.send(order("Q0", "1", 0, "20.00"))
-    assert (rej[150], rej[103]) == ("8", "0") and "OrderQty 0" in rej[58]
+    assert (rej[150], rej[103]) == ("8", "0") and "OrderQty (38) 0" in rej[58]
     [ack] = c1.send(order("A", "1", 100, "20.00"))
     [cxl] = c1.send(f"35=G|11=A2|41=A|54=1|38=50|40=2|44=20.00|59=1|55=AAPL|60={ts()}")
     assert (cxl[35], cxl[102]) == ("9", "2") and "TimeInForce" in cxl[58]

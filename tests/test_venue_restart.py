@@ -229,7 +229,7 @@ def test_after_a_restart_the_days_orders_keep_their_clordids_and_answer_status()
         ("GTC", "4", gtc[37])]
     for cl in ("DONE", "DONEc", "FB", "GTC"):  # used that day (GTC: open until now)
         [rej] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", later)
-        assert (rej[150], rej[103], rej[58]) == ("8", "6", f"duplicate ClOrdID {cl}")
+        assert (rej[150], rej[103], rej[58]) == ("8", "6", f"duplicate ClOrdID (11) {cl}")
     for cl in ("OLD", "REJ"):  # done the day before; refused before it was an order
         [ack] = _ask(app, c, f"35=D|11={cl}|54=1|38=10|40=2|44=20.00|55=AAPL|59=0", later)
         assert ack[150] == "0"

@@ -162,5 +162,5 @@ def test_a_parent_above_the_venues_maximum_quantity_is_refused(tmp_path: Path) -
     (rej,) = send(app, c1, T0, cl="P1", side="1", qty=10 ** 25, type="2", price="10",
                   strategy="1001")
     assert (rej.body.get_str(150), rej.body.get_str(103)) == ("8", "13")
-    assert rej.body.get_str(58) == "OrderQty 10000000000000000000000000 exceeds the maximum " \
+    assert rej.body.get_str(58) == "OrderQty (38) 10000000000000000000000000 exceeds the maximum " \
                                    "10000000 for INTC"
