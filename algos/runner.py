@@ -40,9 +40,10 @@ snapshot at once. At the end time the runner
 cancels the working children and reports ``expired`` with the unfilled quantity. A
 strategy that raises, the risk gate's kill switch, or ``max_child_rejects`` child rejects in
 a row stop the parent the same way (``stopped``, with the reason in ``text``); so do as many
-resting children in a row that the venue ended unfilled without being asked. A rejected
-child, or one the venue ended so, is the strategy's to place again at its next snapshot or
-timer, not at once (it would meet the same end in the same instant). The runner
+resting children in a row that the venue ended unfilled without being asked (a sweep of
+several at once counting once). A rejected child, or one the venue ended so, is the
+strategy's to place again at its next snapshot, or :data:`RETRY` later, not at once (it
+would meet the same end in the same instant). The runner
 waits for the venue to confirm each cancel; timing out a venue that never answers belongs
 to the router.
 
