@@ -294,7 +294,9 @@ class Session:
         if self.config.role == "acceptor":
             self._go(Trigger.ACCEPTED)
             return out
-        reset = self._sent_reset = self.config.reset_on_logon
+        # past the last number a message can carry (see _advance), only a reset goes on
+        reset = self._sent_reset = (self.config.reset_on_logon
+                                    or self.store.next_target_seq > MAX_SEQNUM)
         if reset:
             self._reset_store(now)
         self.heartbeat_interval = self.config.heartbeat_interval
@@ -1045,8 +1047,11 @@ class Session:
         out.events.append(LoggedOut(text))
         if self.state is not State.LOGOUT_SENT:
             self._send_admin(out, now, admin.logout())
-        if (message.msg_seq_num or 0) == self.store.next_target_seq:
-            self._advance(out, now)
+        expected = self.store.next_target_seq
+        if (message.msg_seq_num or 0) == expected:
+            # (not _advance: the session ends here, with no chunk to ask for, and the Logout
+            # just sent says all there is to say, even past the last number)
+            self.store.set_next_target_seq(expected + 1)
         if self.config.reset_on_logout:
             self._reset_store(now)
         self._stop(out, now, "logout")

@@ -520,7 +520,8 @@ class Venue:
         order = self._orders.get((owner, orig))
         if (owner, cl_ord_id) in self._orders:
             return None, self._cancel_reject(owner, cl_ord_id, orig, order, response_to,
-                                             CXL_DUPLICATE, f"duplicate ClOrdID {cl_ord_id}", now)
+                                             CXL_DUPLICATE, f"duplicate ClOrdID (11) {cl_ord_id}",
+                                             now)
         if order is None:
             return None, self._cancel_reject(owner, cl_ord_id, orig, None, response_to,
                                              CXL_UNKNOWN, f"unknown order {orig}", now)

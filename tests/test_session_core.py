@@ -735,6 +735,30 @@ def test_a_session_whose_peer_used_the_last_number_ends_with_a_logout(
     assert types(out) == ["A"] and s.store.next_target_seq == 2
 
 
+def test_past_the_last_number_an_initiator_logs_on_with_a_reset() -> None:
+    """Our side as initiator: it logged on again without ResetSeqNumFlag, expecting a number
+    no message can carry, and was refused at every reconnect."""
+    store = MemoryStore(T0)
+    store.set_next_sender_seq(8)
+    store.set_next_target_seq(10**18)
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
+                builtin_session("FIX.4.4"), app_types={"8"})
+    [logon] = [fields(raw) for raw in s.connection_made(T0).data]
+    assert (logon[35], logon[34], logon[141]) == ("A", "1", "Y")
+    assert (store.next_sender_seq, store.next_target_seq) == (2, 1)
+
+
+def test_a_logout_numbered_the_last_number_gets_one_logout(
+        active: tuple[Session, Peer]) -> None:
+    """It got two: the answer, then the one saying the numbers are spent."""
+    s, peer = active
+    nines = 10**18 - 1
+    s.data_received(peer.msg(f"35=4|123=Y|36={nines}", now=T0), T0)
+    peer.seq = nines
+    out = s.data_received(peer.msg("35=5", now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect and 58 not in fields(out.data[0])
+
+
 @pytest.mark.parametrize("header", ["", "43=Y"])
 def test_logout_handshake(active: tuple[Session, Peer], header: str) -> None:
     """A Logout is answered, PossDupFlag without OrigSendingTime too (it was rejected, 373=1
