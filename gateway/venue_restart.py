@@ -472,21 +472,22 @@ class SessionOrders:
                 newer = self._open.get(owner, {}).keys() | done.keys()
                 carried |= {order_id: raw for order_id, raw in stored.orders.items()
                             if order_id not in stored.open and order_id not in newer}
-        out = [*carried.values(), *(encode(exec_report_message(r, config), dictionaries)
-                                    for r in kept)]
-        # every ClOrdID of each order carried: what the store read at start names, then
-        # the requests since
+        reports = [*carried.values(), *(encode(exec_report_message(r, config), dictionaries)
+                                        for r in kept)]
+        # every ClOrdID of each order carried, oldest first: what the store read at start
+        # names (an order reported since included), then the requests since
+        orders = carried.keys() | {r.order_id for r in kept}
         chains: dict[str, list[str]] = {}
         if stored is not None:
             for cl, order_id in stored.ids.items():
-                if order_id in carried:
+                if order_id in orders:
                     chains.setdefault(order_id, []).append(cl)
         for order_id, chain in self._chains.get(owner, {}).items():
-            known = chains.setdefault(order_id, [])
-            known += [cl for cl in chain if cl not in known]
-        out += [_ids_record(order_id, chain) for order_id, chain in chains.items()
-                if len(chain) > 1 and (order_id in carried or self.kept(owner, order_id)
-                                       or order_id in self._done.get(owner, {}))]
+            if order_id in orders:
+                known = chains.setdefault(order_id, [])
+                known += [cl for cl in chain if cl not in known]
+        out = [_ids_record(order_id, chain) for order_id, chain in chains.items()
+               if len(chain) > 1] + reports
         day = self._day_fills.get(owner)
         return out + day.records() if day is not None else out
 

@@ -496,3 +496,30 @@ def test_a_lost_parents_child_holds_back_an_opposite_child_until_accounted_for()
     assert child_orders(gw) == [child]  # held: only the lost parent's child ever went
     gw.from_venue(venue_report(child, "150=4|39=4|151=0|14=0|6=0", cl=child + "~r"))
     assert child_orders(gw) == [child, sell_child]
+
+
+def test_a_replace_chains_first_clordids_stay_the_days_through_resets_and_crashes() -> None:
+    """P1 replaced to P2 then P3; the client resets, the gateway crashes, the client logs on
+    with a reset, resets again, the gateway crashes again: a new parent P1 was accepted the
+    same day (the second reset carried only what the parent's last report names)."""
+    gw = gateway()
+    gw.logon(gw.venue)
+    gw.logon(gw.client)
+    start, end = NOW + timedelta(seconds=300), NOW + timedelta(seconds=900)
+    order = (f"|54=1|40=2|44=100|55=AAPL|59=0|60={stamp(NOW)}|847=1001|168={stamp(start)}"
+             f"|126={stamp(end)}")
+    gw.from_client(f"35=D|11=P1|38=1000{order}")
+    for old, new in (("P1", "P2"), ("P2", "P3")):
+        gw.from_client(f"35=G|11={new}|41={old}|38=900{order}")
+    gw.client.reset()
+    gw.start()  # a crash
+    gw.logon(gw.venue)
+    gw.logon(gw.client, reset=True)  # hears the parent Canceled
+    gw.client.reset()
+    gw.start()  # another
+    gw.logon(gw.venue)
+    gw.logon(gw.client)
+    for cl in ("P1", "P2", "P3"):
+        gw.from_client(f"35=D|11={cl}|38=100{order}")
+        heard = gw.client.heard[-1]
+        assert (heard[150], heard.get(103)) == ("8", "6"), (cl, heard)
