@@ -110,6 +110,9 @@ CANCEL_RETRY_MAX = 60.0
 
 _SIDE = {Side.BUY: "1", Side.SELL: "2"}
 _FIX42_FILLS = frozenset({"1", "2"})  # ExecType partial fill / fill, FIX 4.2 and before
+#: FIX 4.2's ExecTransType (20) other than New, as FIX 4.4's ExecType: a Cancel is a trade
+#: bust (H), a Correct a trade correction (G), a Status a status report (I); none a new fill
+_FIX42_TRANS_TYPES = {"1": "H", "2": "G", "3": ORDER_STATUS}
 
 
 class LevelBook:
@@ -933,11 +936,16 @@ def _cancel_reject(message: Message, now: datetime) -> CancelReject:
 
 def _exec_report(message: Message, now: datetime) -> ExecReport:
     """The venue's ExecutionReport about a child, in the desk's terms (FIX 4.4's): a FIX 4.2
-    fill (ExecType 1 partial or 2 filled) is a Trade (F), and a LeavesQty the venue left out
-    is OrderQty less CumQty, never 0 (which would say the child is over)."""
+    fill (ExecType 1 partial or 2 filled) is a Trade (F) when its ExecTransType (20) is New
+    (a status report, a bust or a correction of one is no new fill: :data:`_FIX42_TRANS_TYPES`),
+    and a LeavesQty the venue left out is OrderQty less CumQty, never 0 (which would say the
+    child is over)."""
     b = message.body
     exec_type = b.get_str(150) or ""
-    if exec_type in _FIX42_FILLS:
+    trans_type = _FIX42_TRANS_TYPES.get(b.get_str(20) or "0")
+    if trans_type is not None:
+        exec_type = trans_type
+    elif exec_type in _FIX42_FILLS:
         exec_type = TRADE
     qty, cum = _shares(b, 38), _shares(b, 14)
     leaves = _shares(b, 151) if 151 in b else None
