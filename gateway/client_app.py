@@ -275,6 +275,7 @@ def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
     b.set(55, order.symbol)
     b.set(54, _side(order))
     b.set(38, order.qty)
+    b.set(21, "1")  # HandlInst: automated, no broker intervention (FIX 4.2 requires it)
     if order.limit is not None:
         b.set(40, "2")
         b.set(44, order.limit)

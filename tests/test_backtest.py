@@ -27,6 +27,7 @@ import yaml
 from engine._core import lib
 
 from engine.book_types import OpType, Side
+from fixspec.dictionary import load_builtin
 from gateway import backtest
 from gateway.backtest import Backtest, BacktestInputError
 from gateway.backtest_client import BacktestClient, PlannedParent
@@ -579,6 +580,17 @@ def test_a_parent_without_any_report_is_named() -> None:
     assert len(sent) == 1 and not client.all_done()
     assert client.problems() == ["parent P1 got no ExecutionReport (a session Reject? see the "
                                  "run's client/log)"]
+
+
+@pytest.mark.parametrize("limit", [None, Decimal("10.05")])
+def test_a_parent_has_every_field_fix42_requires(limit: Decimal | None) -> None:
+    """Its NewOrderSingle had no HandlInst (21), required in FIX 4.2: a FIX 4.2 venue or desk
+    answered every parent with a session Reject."""
+    order = ClientOrder(symbol="AMZN", side="buy", qty=100, limit=limit)
+    now = datetime(2012, 6, 21, 13, 30, 5, tzinfo=UTC)
+    body = parent_message("P1", order, now).body
+    required = load_builtin("FIX.4.2").message("D").required_tags
+    assert required - set(body.tags()) == set()
 
 
 def test_parent_window_keeps_its_microseconds() -> None:
