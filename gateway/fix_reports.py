@@ -247,8 +247,9 @@ def exec_report_fields(r: ExecReport, session: SessionConfig) -> list[Field]:
     if begin_string == "FIX.4.2":
         # ExecTransType: a status report is Status (3), as FIX 4.2 has no ExecType I
         fields.append((20, b"3" if exec_type == ORDER_STATUS else b"0"))
-        if exec_type == TRADE:
-            exec_type = "2" if r.ord_status == FILLED else "1"
+        if exec_type == TRADE:  # Fill (2) for the one that completes the order, whatever its
+            # OrdStatus says meanwhile (Pending Cancel or Replace outranks Filled)
+            exec_type = "2" if r.ord_status == FILLED or r.cum >= r.qty else "1"
         elif exec_type == ORDER_STATUS:
             exec_type = r.ord_status
         if rej_reason is not None and rej_reason not in _FIX42_ORD_REJ_REASONS:

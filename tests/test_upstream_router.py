@@ -9,7 +9,7 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -481,6 +481,23 @@ def test_a_fix42_report_that_is_no_new_execution_is_no_fill(last: str) -> None:
                                            load_builtin("FIX.4.2")), now)
     fills = [m.body.get_str(14) for m in client.sent if m.body.get_str(150) == "F"]
     assert fills == ["100"]
+
+
+def test_on_fix42_the_fill_completing_a_parent_with_a_cancel_pending_is_a_fill() -> None:
+    """ExecType 2 (Fill), not 1 (Partial fill) with nothing left: FIX 4.2 reads the ExecType
+    from the execution, while the OrdStatus is Pending Cancel (6) until the cancel is
+    answered."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    client.config = replace(client.config, begin_string="FIX.4.2")
+    base = f"35=8|37=V1|11={child}|55=AAPL|54=1|38=300|"
+    app.on_message(venue, message(base + "17=E1|150=0|39=0|151=300|14=0|6=0"), now)
+    app.on_message(client, message(f"35=F|11=P1X|41=P1|54=1|55=AAPL|38=300|"
+                                   f"60={now:%Y%m%d-%H:%M:%S}"), now)
+    app.on_message(venue, message(base + "17=E2|150=F|39=2|151=0|14=300|6=100|32=300|31=100"),
+                   now)
+    fill = next(m.body for m in client.sent if m.body.get_str(32) == "300")
+    assert [fill.get_str(t) for t in (20, 150, 39, 14, 151)] == ["0", "2", "6", "300", "0"]
 
 
 def test_a_report_about_a_child_the_desk_does_not_know_is_audited(
