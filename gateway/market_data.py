@@ -18,6 +18,12 @@ Updates are incremental refreshes only: a subscription asking for full refreshes
 (MDUpdateType 265=0) is rejected with MDReqRejReason 6, and a by-order subscription with a
 depth (264 other than 0) with MDReqRejReason 5, since its increments follow every order of the
 book, not the orders of the top N levels. A one-off snapshot (263=0) takes either.
+
+A session holds at most :data:`MAX_SUBSCRIPTIONS` subscriptions (more are rejected with
+MDReqRejReason 2, insufficient bandwidth): each is served at every change of its symbols'
+books, and one session's thousand would slow the venue for all. Level subscriptions of one
+symbol and depth share the book's levels and, where they have published the same view, the
+difference too: the book is read once a change, not once a subscription.
 """
 
 from __future__ import annotations
@@ -30,14 +36,16 @@ from datetime import datetime
 from engine.book import OrderBook
 from engine.book_types import Event, EventType, Side
 from fixspec.fieldtypes import format_utc_timestamp
-from gateway.fixmessage import Group, Message
+from gateway.fixmessage import FieldValue, Group, Message
 from gateway.venue import Venue
 from gateway.venue_config import SymbolSpec
 
-__all__ = ["MarketDataPublisher"]
+__all__ = ["MAX_SUBSCRIPTIONS", "MarketDataPublisher"]
 
 Send = Callable[[str, Message], None]  # (session name, message)
 _SIDE_TYPE = {Side.BUY: "0", Side.SELL: "1"}
+#: subscriptions one session may hold at once (see the module docstring)
+MAX_SUBSCRIPTIONS = 100
 
 
 @dataclass(slots=True)
@@ -50,6 +58,29 @@ class _Subscription:
     by_order: bool
     # level view published so far: (symbol, side) -> {ticks: qty}
     levels: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
+
+
+_NO_LEVELS: dict[int, int] = {}  # (never changed: shared by every view yet to publish)
+
+
+class _Shared:
+    """What one change of a book gives every level subscription to it: the book's levels
+    per side and depth, read once, and each difference from a view subscriptions share
+    (views are never changed once made: a publish replaces them)."""
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book = book
+        self._levels: dict[tuple[int, int], dict[int, int]] = {}
+        #: (side, depth, id of a published view) -> (that view, the entries from it to now)
+        self.diffs: dict[tuple[int, int, int],
+                         tuple[dict[int, int], list[tuple[tuple[int, FieldValue], ...]]]] = {}
+
+    def levels(self, side: int, depth: int) -> dict[int, int]:
+        found = self._levels.get((side, depth))
+        if found is None:
+            found = self._levels[(side, depth)] = {
+                lv.price: lv.qty for lv in self.book.depth(side, depth or None)}
+        return found
 
 
 @dataclass(slots=True)
@@ -136,6 +167,10 @@ class MarketDataPublisher:
             return
         if key in self.subs:
             self._reject(session, req_id, "1", f"duplicate MDReqID {req_id}")
+            return
+        if kind == "1" and sum(k[0] == session for k in self.subs) >= MAX_SUBSCRIPTIONS:
+            self._reject(session, req_id, "2", f"this session holds {MAX_SUBSCRIPTIONS} "
+                         "subscriptions, the most it may: unsubscribe one first")
             return
         symbols = tuple(e.get_str(55) or "" for e in (body.group(146) or ()))
         unknown = [s for s in symbols if s not in self.venue.specs]
@@ -255,6 +290,7 @@ class MarketDataPublisher:
                  trades: list[tuple[int, int]]) -> None:
         spec = self.venue.specs[symbol]
         book = self.venue.books[symbol]
+        shared = _Shared(book)
         for sub in self.subs.values():
             if symbol not in sub.symbols:
                 continue
@@ -266,7 +302,7 @@ class MarketDataPublisher:
                                   (55, symbol), (270, spec.to_price(e.price)), (271, e.qty),
                                   (37, key))
             elif not self._levels_held:
-                self._level_changes(sub, symbol, spec, book, group)
+                self._level_changes(sub, symbol, spec, shared, group)
             if "2" in sub.types:
                 for ticks, qty in trades:
                     group.add((279, "0"), (269, "2"), (55, symbol),
@@ -278,21 +314,31 @@ class MarketDataPublisher:
                 self.send(sub.session, msg)
 
     def _level_changes(self, sub: _Subscription, symbol: str, spec: SymbolSpec,
-                       book: OrderBook, group: Group) -> None:
+                       shared: _Shared, group: Group) -> None:
         for side in (Side.BUY, Side.SELL):
             entry_type = _SIDE_TYPE[side]
             if entry_type not in sub.types:
                 continue
-            old = sub.levels.get((symbol, side), {})
-            new = self._levels(book, side, sub.depth)
-            for ticks, qty in old.items():
-                if ticks not in new:
-                    group.add((279, "2"), (269, entry_type), (55, symbol),
-                              (270, spec.to_price(ticks)), (271, qty))
-            for ticks, qty in new.items():
-                if old.get(ticks) != qty:
-                    group.add((279, "0" if ticks not in old else "1"), (269, entry_type),
-                              (55, symbol), (270, spec.to_price(ticks)), (271, qty))
+            old = sub.levels.get((symbol, side), _NO_LEVELS)
+            new = shared.levels(side, sub.depth)
+            key = (side, sub.depth, id(old))
+            found = shared.diffs.get(key)
+            if found is not None:
+                entries = found[1]
+            else:
+                entries = []
+                shared.diffs[key] = (old, entries)  # (held: no other view takes its id)
+                for ticks, qty in old.items():
+                    if ticks not in new:
+                        entries.append(((279, "2"), (269, entry_type), (55, symbol),
+                                        (270, spec.to_price(ticks)), (271, qty)))
+                for ticks, qty in new.items():
+                    if old.get(ticks) != qty:
+                        entries.append(((279, "0" if ticks not in old else "1"),
+                                        (269, entry_type), (55, symbol),
+                                        (270, spec.to_price(ticks)), (271, qty)))
+            for entry in entries:
+                group.add(*entry)
             sub.levels[(symbol, side)] = new
 
     def _reject(self, session: str, req_id: str, reason: str | None, text: str) -> None:

@@ -4,8 +4,10 @@ the session's shipped dictionary, as a strict counterparty would check it)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fixspec.validate import validate
 from gateway.codec import decode_bytes, encode
 from gateway.config import GatewayConfig, load_config
 from gateway.fixmessage import Message
+from gateway.market_data import MAX_SUBSCRIPTIONS
 from gateway.venue_app import VenueApplication
 from tests.engine_apps import RecordingHandle
 from tests.fixpeer import Peer, fields
@@ -300,3 +303,70 @@ def test_fix50sp2_requests_may_name_the_order_by_orderid_alone() -> None:
     assert (refused[35], refused[102], 41 in refused) == ("9", "1", False)
     [done] = c1.send(f"35=F|11=A2|37={ack[37]}|54=1|55=AAPL|60={ts()}")
     assert (done[150], done[11], done[41], done[37]) == ("4", "A2", "A", ack[37])
+
+
+def _views(sent: list[Message]) -> dict[str, dict[tuple[str, Decimal], int]]:
+    """Each subscription's book (MDReqID -> (MDEntryType, price) -> size) rebuilt from its
+    snapshot and increments, as a client builds it."""
+    views: dict[str, dict[tuple[str, Decimal], int]] = {}
+    for m in sent:
+        if m.msg_type not in ("W", "X"):
+            continue
+        view = views.setdefault(m.body.get_str(262) or "", {})
+        for e in m.body.group(268).entries:  # type: ignore[union-attr]
+            kind, price = e.get_str(269) or "", e.get_decimal(270) or Decimal(0)
+            if kind == "2":
+                continue  # a trade
+            if e.get_str(279) == "2":
+                del view[(kind, price)]
+            else:
+                view[(kind, price)] = e.get_int(271) or 0
+    return views
+
+
+def test_level_subscriptions_sharing_a_depth_each_follow_the_book() -> None:
+    """Level subscriptions of one depth share the book's levels and their differences (the
+    book was read once a subscription at every change: a thousand of them slowed every
+    order). Each, subscribed at its own time, still rebuilds the book's top levels."""
+    app, c1, c2 = venue()
+    rng = random.Random(7)
+    reqs = {"A": 2, "B": 2, "C": 0, "D": 2}
+    for step in range(240):
+        if step % 60 == 0:
+            req = "ABCD"[step // 60]
+            c2.send(f"35=V|262={req}|263=1|264={reqs[req]}|265=1|267=2|269=0|269=1|146=1"
+                    "|55=AAPL")
+        side = rng.choice("12")
+        ticks = rng.randint(1995, 2005) + (2 if side == "2" else -2)
+        c1.send(order(f"O{step}", side, rng.choice((10, 20, 30)), f"{ticks / 100:.2f}"))
+        if step % 7 == 3:
+            c1.send(f"35=F|11=X{step}|41=O{step - 1}|54=1|55=AAPL|60={ts()}")
+    book = app.venue.books["AAPL"]
+    spec = app.venue.specs["AAPL"]
+    for req, view in _views(c2.handle.sent).items():
+        want = {(kind, spec.to_price(lv.price)): lv.qty
+                for kind, side in (("0", 0), ("1", 1))
+                for lv in book.depth(side, reqs[req] or None)}
+        assert view == want, req
+
+
+def test_a_session_holds_at_most_max_subscriptions() -> None:
+    """One session's thousands of subscriptions, each served at every change, slowed every
+    order of every session (68 ms a round trip at 1,000). The one past the limit is
+    rejected (MDReqRejReason 2); an unsubscribe makes room; a one-off snapshot is served."""
+    _, c1, c2 = venue()
+
+    def subscribe(req: str, kind: str = "1") -> list[Fields]:
+        return c1.send(f"35=V|262={req}|263={kind}|264=1|265=1|267=1|269=0|146=1|55=AAPL")
+
+    for n in range(MAX_SUBSCRIPTIONS):
+        assert [m[35] for m in subscribe(f"S{n}")] == ["W"]
+    [rej] = subscribe("ONE-MORE")
+    assert (rej[35], rej[262], rej[281]) == ("Y", "ONE-MORE", "2")
+    assert rej[58] == (f"this session holds {MAX_SUBSCRIPTIONS} subscriptions, the most it "
+                       "may: unsubscribe one first")
+    assert [m[35] for m in subscribe("SNAP", "0")] == ["W"]
+    assert [m[35] for m in c2.send("35=V|262=S0|263=1|264=1|265=1|267=1|269=0|146=1|55=AAPL")
+            ] == ["W"]  # another session's own count
+    assert subscribe("S0", "2") == []
+    assert [m[35] for m in subscribe("ONE-MORE")] == ["W"]
