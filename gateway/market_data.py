@@ -21,9 +21,9 @@ book, not the orders of the top N levels. A one-off snapshot (263=0) takes eithe
 
 A session holds at most :data:`MAX_SUBSCRIPTIONS` subscriptions (more are rejected with
 MDReqRejReason 2, insufficient bandwidth): each is served at every change of its symbols'
-books, and one session's thousand would slow the venue for all. Level subscriptions of one
-symbol and depth share the book's levels and, where they have published the same view, the
-difference too: the book is read once a change, not once a subscription.
+books, and one session's thousand would slow the venue for all. Subscriptions share what
+they can of a change: the book's levels (read once a side and depth, not once a
+subscription), a level difference from the same view, and the entries of the same update.
 """
 
 from __future__ import annotations
@@ -64,9 +64,10 @@ _NO_LEVELS: dict[int, int] = {}  # (never changed: shared by every view yet to p
 
 
 class _Shared:
-    """What one change of a book gives every level subscription to it: the book's levels
-    per side and depth, read once, and each difference from a view subscriptions share
-    (views are never changed once made: a publish replaces them)."""
+    """What one change of a book gives every subscription to it: the book's levels per side
+    and depth, read once; each difference from a view level subscriptions share (views are
+    never changed once made: a publish replaces them); the incremental refresh's entries
+    for each kind of subscription (one group object, sent in each one's message)."""
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book
@@ -74,6 +75,9 @@ class _Shared:
         #: (side, depth, id of a published view) -> (that view, the entries from it to now)
         self.diffs: dict[tuple[int, int, int],
                          tuple[dict[int, int], list[tuple[tuple[int, FieldValue], ...]]]] = {}
+        #: what a subscription is sent -> the group of it (see MarketDataPublisher._publish)
+        self.groups: dict[tuple[bool, frozenset[str], tuple[tuple[int, int, int], ...]],
+                          Group] = {}
 
     def levels(self, side: int, depth: int) -> dict[int, int]:
         found = self._levels.get((side, depth))
@@ -289,24 +293,32 @@ class MarketDataPublisher:
     def _publish(self, symbol: str, changes: list[tuple[str, str, _Entry]],
                  trades: list[tuple[int, int]]) -> None:
         spec = self.venue.specs[symbol]
-        book = self.venue.books[symbol]
-        shared = _Shared(book)
+        shared = _Shared(self.venue.books[symbol])
         for sub in self.subs.values():
             if symbol not in sub.symbols:
                 continue
-            group = Group(268, 279)
-            if sub.by_order:
-                for action, key, e in changes:
-                    if _SIDE_TYPE[Side(e.side)] in sub.types:
-                        group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]), (278, key),
-                                  (55, symbol), (270, spec.to_price(e.price)), (271, e.qty),
-                                  (37, key))
-            elif not self._levels_held:
-                self._level_changes(sub, symbol, spec, shared, group)
-            if "2" in sub.types:
-                for ticks, qty in trades:
-                    group.add((279, "0"), (269, "2"), (55, symbol),
-                              (270, spec.to_price(ticks)), (271, qty))
+            # what the subscription is sent, as a key: subscriptions with the same one share
+            # the entries (a group is never changed once sent)
+            views: tuple[tuple[int, int, int], ...] = ()
+            if not sub.by_order and not self._levels_held:
+                views = self._level_changes(sub, symbol, spec, shared)
+            content = (sub.by_order, sub.types, views)
+            group = shared.groups.get(content)
+            if group is None:
+                group = shared.groups[content] = Group(268, 279)
+                if sub.by_order:
+                    for action, key, e in changes:
+                        if _SIDE_TYPE[Side(e.side)] in sub.types:
+                            group.add((279, action), (269, _SIDE_TYPE[Side(e.side)]),
+                                      (278, key), (55, symbol), (270, spec.to_price(e.price)),
+                                      (271, e.qty), (37, key))
+                for view in views:
+                    for entry in shared.diffs[view][1]:
+                        group.add(*entry)
+                if "2" in sub.types:
+                    for ticks, qty in trades:
+                        group.add((279, "0"), (269, "2"), (55, symbol),
+                                  (270, spec.to_price(ticks)), (271, qty))
             if group.entries:
                 msg = Message("X")
                 msg.body.set(262, sub.req_id)
@@ -314,7 +326,10 @@ class MarketDataPublisher:
                 self.send(sub.session, msg)
 
     def _level_changes(self, sub: _Subscription, symbol: str, spec: SymbolSpec,
-                       shared: _Shared, group: Group) -> None:
+                       shared: _Shared) -> tuple[tuple[int, int, int], ...]:
+        """Bring ``sub``'s level view of ``symbol`` up to the book; the keys of
+        ``shared.diffs`` holding what changed, a side each (computed once a view)."""
+        keys = []
         for side in (Side.BUY, Side.SELL):
             entry_type = _SIDE_TYPE[side]
             if entry_type not in sub.types:
@@ -322,12 +337,8 @@ class MarketDataPublisher:
             old = sub.levels.get((symbol, side), _NO_LEVELS)
             new = shared.levels(side, sub.depth)
             key = (side, sub.depth, id(old))
-            found = shared.diffs.get(key)
-            if found is not None:
-                entries = found[1]
-            else:
-                entries = []
-                shared.diffs[key] = (old, entries)  # (held: no other view takes its id)
+            if key not in shared.diffs:
+                entries: list[tuple[tuple[int, FieldValue], ...]] = []
                 for ticks, qty in old.items():
                     if ticks not in new:
                         entries.append(((279, "2"), (269, entry_type), (55, symbol),
@@ -337,9 +348,10 @@ class MarketDataPublisher:
                         entries.append(((279, "0" if ticks not in old else "1"),
                                         (269, entry_type), (55, symbol),
                                         (270, spec.to_price(ticks)), (271, qty)))
-            for entry in entries:
-                group.add(*entry)
+                shared.diffs[key] = (old, entries)  # (held: no other view takes its id)
+            keys.append(key)
             sub.levels[(symbol, side)] = new
+        return tuple(keys)
 
     def _reject(self, session: str, req_id: str, reason: str | None, text: str) -> None:
         msg = Message("Y")
