@@ -286,17 +286,25 @@ def test_a_child_cancel_the_venue_answers_unknown_order_ends_the_child() -> None
     for ever and the parent's cancel stayed pending. The venue has no such order: the child
     is over and the parent is Canceled."""
     app, venue = _app()
+    _, _, client, cancel = _cancel_answered_unknown(app, venue)
+    assert cancel.body.get_str(38) == "300"  # OrderQtyData: required in FIX 4.4
+    done = [m for m in client.sent if m.msg_type == "8" and m.body.get_str(150) == "4"]
+    assert [(m.body.get_str(11), m.body.get_str(39)) for m in done] == [("P1c", "4")]
+
+
+def _cancel_answered_unknown(app: AlgoGatewayApplication, venue: Link
+                             ) -> tuple[str, datetime, Link, Message]:
+    """The parent's child acknowledged, the client's cancel P1c of the parent, and the
+    venue's answer to the child's cancel: unknown order. The child's ClOrdID, the time, the
+    client's link and the child's cancel as sent."""
     child, now, client = _working_child(app, venue)
     app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
     app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
                                    f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
     [cancel] = [m for m in venue.sent if m.msg_type == "F"]
-    assert cancel.body.get_str(38) == "300"  # OrderQtyData: required in FIX 4.4
     app.on_message(venue, message(f"35=9|37=NONE|11={cancel.body.get_str(11)}|41={child}|"
                                   "39=8|434=1|102=1|58=unknown order"), now)
-    done = [m for m in client.sent if m.msg_type == "8" and m.body.get_str(150) == "4"]
-    assert [(m.body.get_str(11), m.body.get_str(39)) for m in done] == [("P1c", "4")]
-
+    return child, now, client, cancel
 
 
 @pytest.mark.parametrize(("qty", "status"), [(100, "4"), (300, "2")])
@@ -306,13 +314,7 @@ def test_a_fill_after_the_parent_is_canceled_leaves_it_done(qty: int, status: st
     its cancel refused as done). The fill is reported, the order stays done: Canceled with
     nothing left, or Filled when the fill completes it (Filled outranks Canceled)."""
     app, venue = _app()
-    child, now, client = _working_child(app, venue)
-    app.on_message(venue, child_report(child, "150=0|39=0|151=300|14=0|6=0"), now)
-    app.on_message(client, message(f"35=F|11=P1c|41=P1|54=1|55=AAPL|"
-                                   f"60={now.strftime('%Y%m%d-%H:%M:%S')}"), now)
-    [cancel] = [m for m in venue.sent if m.msg_type == "F"]
-    app.on_message(venue, message(f"35=9|37=NONE|11={cancel.body.get_str(11)}|41={child}|"
-                                  "39=8|434=1|102=1|58=unknown order"), now)
+    child, now, client, _ = _cancel_answered_unknown(app, venue)
     app.on_message(venue, child_report(child, f"150=F|39={'2' if qty == 300 else '1'}|"
                                               f"151={300 - qty}|14={qty}|6=100|32={qty}|31=100"),
                    now)
