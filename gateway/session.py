@@ -843,7 +843,10 @@ class Session:
         if (acceptor_reply and (reset_flag or self.config.reset_on_logon)) or reset_by_peer:
             self._reset_store(now)
             self._drop_owed(out)  # numbers from before the reset mean nothing to the peer now
-        if heart_bt_int is not None:  # 0 too: the peer wants no heartbeats
+        if heart_bt_int is not None and (acceptor_reply or reset_by_peer):
+            # 0 too: the peer wants no heartbeats. Not the answer to our own Logon: an
+            # initiator keeps the interval it asked for (QuickFIX, QuickFIX/J), or an
+            # acceptor answering 0 would switch off its detection of a dead link
             self.heartbeat_interval = heart_bt_int
         if not self._verify(message, now, out, too_high=False, too_low=True,
                             headers_checked=True):

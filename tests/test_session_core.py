@@ -859,23 +859,28 @@ def test_a_reset_request_after_a_confirm_nobody_answered_is_answered() -> None:
     assert [(fields(r)[35], fields(r)[141]) for r in later.data] == [("A", "Y")]
 
 
-@pytest.mark.parametrize("role", ["acceptor", "initiator"])
-def test_heartbtint_0_turns_heartbeats_off(role: str) -> None:
+def test_heartbtint_0_turns_heartbeats_off() -> None:
     """A Logon with HeartBtInt 0: the reply says 0 and neither side heartbeats or tests
     the other's silence (QuickFIX's rule), however long it lasts."""
-    if role == "acceptor":
-        s = acceptor()
-        s.connection_made(T0)
-        out = s.data_received(Peer().logon(hb=0, now=T0), T0)
-        assert fields(out.data[0])[108] == "0"
-    else:
-        s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"),
-                    MemoryStore(T0), builtin_session("FIX.4.4"), app_types={"8"})
-        s.connection_made(T0)
-        s.data_received(Peer(sender="ISLD", target="TW").logon(hb=0, now=T0), T0)
+    s = acceptor()
+    s.connection_made(T0)
+    out = s.data_received(Peer().logon(hb=0, now=T0), T0)
+    assert fields(out.data[0])[108] == "0"
     assert s.logged_on and s.next_deadline() is None
     later = s.on_timer(T0 + timedelta(hours=2))
     assert later.data == [] and not later.disconnect
+
+
+@pytest.mark.parametrize("answer", [0, 600])
+def test_an_initiator_keeps_the_heartbtint_it_asked_for(answer: int) -> None:
+    """The acceptor's Logon answering 0 (or 600) set ours: no heartbeat and no TestRequest
+    for good, a dead link never found. QuickFIX and QuickFIX/J keep the initiator's own."""
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", heartbeat_interval=2),
+                MemoryStore(T0), builtin_session("FIX.4.4"), app_types={"8"})
+    s.connection_made(T0)
+    s.data_received(Peer(sender="ISLD", target="TW").logon(hb=answer, now=T0), T0)
+    assert s.logged_on and s.heartbeat_interval == 2
+    assert types(s.on_timer(T0 + timedelta(seconds=2))) == ["0"]
 
 
 def test_after_a_refused_logon_nothing_is_a_session_message() -> None:
