@@ -92,6 +92,16 @@ def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
     return ctx
 
 
+async def _connected_within(
+        seconds: float, connecting: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``connecting``'s streams, or TimeoutError saying so after ``seconds``."""
+    try:
+        return await asyncio.wait_for(connecting, seconds)
+    except TimeoutError:
+        raise TimeoutError(f"not connected within logon_timeout ({seconds:g} s)") from None
+
+
 def connect_failure(exc: OSError, tls: bool) -> str:
     """Why a connection attempt failed, for the operator: the OS's words for a socket error
     (not asyncio's "Connect call failed" wrapping), the TLS library's for a handshake (its
@@ -100,6 +110,8 @@ def connect_failure(exc: OSError, tls: bool) -> str:
         return f"TLS: the acceptor's certificate is not trusted: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
+    if isinstance(exc, TimeoutError) and not exc.errno and str(exc):
+        return str(exc)  # (_connected_within's words)
     if exc.errno:
         return os.strerror(exc.errno)
     if tls:  # closed or reset with no OS error: the peer does not speak TLS, most likely
@@ -552,11 +564,13 @@ class Engine:
                 attempt = 0
             attempt += 1
             try:
-                # a handshake is part of logging on: bounded by logon_timeout, not by
-                # asyncio's 60 s
-                reader, writer = await asyncio.open_connection(
-                    config.host, config.port, ssl=tls, limit=READ_SIZE,
-                    ssl_handshake_timeout=config.logon_timeout if tls else None)
+                # connecting and a handshake are part of logging on: bounded by
+                # logon_timeout (a peer whose listen queue is full drops the SYNs: the
+                # connect waited minutes, unsaid; a handshake, asyncio's 60 s)
+                reader, writer = await _connected_within(
+                    config.logon_timeout, asyncio.open_connection(
+                        config.host, config.port, ssl=tls, limit=READ_SIZE,
+                        ssl_handshake_timeout=config.logon_timeout if tls else None))
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc!r}")
                 if not failing:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -231,6 +233,41 @@ def test_an_initiator_that_cannot_connect_says_so_once_and_stops_cleanly(
     assert proc.returncode == 0 and out == "" and err == "stopped\n"
     events = (tmp_path / "run" / "log" / "FIX.4.4-A-B.event.current.log").read_text()
     assert events.count("connect failed") > 1  # retried, each in the event log only
+
+
+def test_a_connect_that_hangs_is_bounded_by_logon_timeout(tmp_path: Path) -> None:
+    """A peer whose listen queue is full drops our SYNs: the connect waited for minutes with
+    no word and no retry. It is part of logging on, bounded by logon_timeout."""
+    with contextlib.ExitStack() as stack:
+        full = stack.enter_context(socket.socket())
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        for _ in range(4):  # never accepted: the queue fills, later SYNs are dropped
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        config = tmp_path / "client.yaml"
+        config.write_text("acceptor: {port: 0}\nsessions:\n  - {begin_string: FIX.4.4, "
+                          "sender_comp_id: A, target_comp_id: B, role: initiator, "
+                          f"host: 127.0.0.1, port: {port}, logon_timeout: 1,\n     "
+                          "reconnect: {initial_delay: 0.05, max_delay: 0.1}}\n")
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(config),
+                                 "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            assert proc.stderr is not None
+            ready, _, _ = select.select([proc.stderr], [], [], 30)
+            assert ready, "no word of the connect in 30 s"
+            first = proc.stderr.readline()  # the first attempt gave up
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert first == (f"gateway: session FIX.4.4:A->B: cannot connect to 127.0.0.1:{port}: "
+                     "not connected within logon_timeout (1 s); retrying with backoff\n")
+    assert proc.returncode == 0 and (out, err) == ("", "stopped\n")
 
 
 def test_mode_backtest_takes_output_and_refuses_the_live_options(tmp_path: Path) -> None:
