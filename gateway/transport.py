@@ -93,13 +93,14 @@ def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
 
 
 async def _connected_within(
-        seconds: float, connecting: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        seconds: float, connecting: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+        tls: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``connecting``'s streams, or TimeoutError saying so after ``seconds``."""
     try:
         return await asyncio.wait_for(connecting, seconds)
     except TimeoutError:
-        raise TimeoutError(f"not connected within logon_timeout ({seconds:g} s)") from None
+        what = "connected and through the TLS handshake" if tls else "connected"
+        raise TimeoutError(f"not {what} within logon_timeout ({seconds:g} s)") from None
 
 
 def connect_failure(exc: OSError, tls: bool) -> str:
@@ -570,7 +571,8 @@ class Engine:
                 reader, writer = await _connected_within(
                     config.logon_timeout, asyncio.open_connection(
                         config.host, config.port, ssl=tls, limit=READ_SIZE,
-                        ssl_handshake_timeout=config.logon_timeout if tls else None))
+                        ssl_handshake_timeout=config.logon_timeout if tls else None),
+                    tls is not None)
             except OSError as exc:
                 runner.log.event(self.clock.now(), f"connect failed: {exc!r}")
                 if not failing:
