@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ from gateway.venue_orders import (
     REPLACED,
     RESTATED,
     TRADE,
+    TRADE_CANCEL,
+    TRADE_CORRECT,
     CancelReject,
     Order,
     Report,
@@ -416,6 +419,16 @@ class AlgoDesk:
         elif r.exec_type == REJECTED:
             runner.on_child_reject(child, r.text or "rejected", now)
             return
+        elif r.exec_type in (TRADE_CANCEL, TRADE_CORRECT):
+            # a bust or a correction of a fill the parent counted: not reversed here (the
+            # parent's reports stand as sent), so never silent: audited and said
+            what = "busted" if r.exec_type == TRADE_CANCEL else "corrected"
+            self.audit_child(child, f"child_trade_{what}", exec_id=r.exec_id,
+                             cum=str(r.cum), avg_px=str(r.avg_px), text=r.text or "")
+            print(f"gateway: warning: the venue {what} a fill of child {child} (parent "
+                  f"{p.order.cl_ord_id} of {p.order.owner}): CumQty {r.cum} at the venue; "
+                  "the parent's fills are not changed; audited as "
+                  f"child_trade_{what}", file=sys.stderr, flush=True)
         elif r.exec_type == RESTATED and r.leaves > 0:
             # the venue changed what works (a quantity cut, say); LeavesQty 0 is below
             runner.on_child_restated(child, r.leaves, r.text or "restated by the venue", now)

@@ -89,6 +89,8 @@ from gateway.venue_orders import (
     REJ_UNSUPPORTED,
     REJECTED,
     TRADE,
+    TRADE_CANCEL,
+    TRADE_CORRECT,
     CancelReject,
     ExecReport,
     Report,
@@ -112,7 +114,7 @@ _SIDE = {Side.BUY: "1", Side.SELL: "2"}
 _FIX42_FILLS = frozenset({"1", "2"})  # ExecType partial fill / fill, FIX 4.2 and before
 #: FIX 4.2's ExecTransType (20) other than New, as FIX 4.4's ExecType: a Cancel is a trade
 #: bust (H), a Correct a trade correction (G), a Status a status report (I); none a new fill
-_FIX42_TRANS_TYPES = {"1": "H", "2": "G", "3": ORDER_STATUS}
+_FIX42_TRANS_TYPES = {"1": TRADE_CANCEL, "2": TRADE_CORRECT, "3": ORDER_STATUS}
 
 
 class LevelBook:

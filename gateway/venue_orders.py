@@ -34,6 +34,8 @@ FINAL_STATUSES = frozenset({FILLED, DONE_FOR_DAY, CANCELED, REJECTED, EXPIRED})
 TRADE = "F"
 RESTATED = "D"  # (this venue never restates; upstream venues may)
 ORDER_STATUS = "I"
+TRADE_CANCEL = "H"  # a fill busted (upstream venues may; this venue never does)
+TRADE_CORRECT = "G"  # a fill corrected (the same)
 
 # OrdRejReason (103)
 REJ_UNKNOWN_SYMBOL = 1

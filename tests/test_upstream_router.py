@@ -471,18 +471,30 @@ def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
     "20=1|150=1|39=0|151=300|14=0|6=0|32=100|31=100|19=E2",  # a bust of the fill
     "20=2|150=1|39=1|151=200|14=100|6=101|32=100|31=101|19=E2",  # a correction of it
 ])
-def test_a_fix42_report_that_is_no_new_execution_is_no_fill(last: str) -> None:
+def test_a_fix42_report_that_is_no_new_execution_is_no_fill(
+        last: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """ExecTransType (20) Status, Cancel or Correct with ExecType 1: each was counted as a
-    new fill of the child, the parent's CumQty 200 where the venue said 100 (or 0)."""
+    new fill of the child, the parent's CumQty 200 where the venue said 100 (or 0). A bust
+    or a correction is not reversed in the parent: it is audited and said, never silent."""
     app, venue = _app()
     child, now, client = _working_child(app, venue)
     base = f"35=8|37=V1|11={child}|55=AAPL|54=1|38=300|"
-    for i, text in enumerate(("20=0|150=0|39=0|151=300|14=0|6=0",
-                              "20=0|150=1|39=1|151=200|14=100|6=100|32=100|31=100", last)):
-        app.on_message(venue, decode_bytes(frame("FIX.4.2", f"{base}17=E{i + 1}|{text}"),
-                                           load_builtin("FIX.4.2")), now)
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        app.desk.audit = audit
+        for i, text in enumerate(("20=0|150=0|39=0|151=300|14=0|6=0",
+                                  "20=0|150=1|39=1|151=200|14=100|6=100|32=100|31=100", last)):
+            app.on_message(venue, decode_bytes(frame("FIX.4.2", f"{base}17=E{i + 1}|{text}"),
+                                               load_builtin("FIX.4.2")), now)
     fills = [m.body.get_str(14) for m in client.sent if m.body.get_str(150) == "F"]
     assert fills == ["100"]
+    what = {"1": "busted", "2": "corrected"}.get(last[3])
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    said = [(r["event"], r["child"], r["exec_id"]) for r in records
+            if r["event"].startswith("child_trade")]
+    assert said == ([(f"child_trade_{what}", child, "E3")] if what else [])
+    err = capsys.readouterr().err
+    assert (f"the venue {what} a fill of child {child} (parent P1 of " in err) if what else (
+        err == "")
 
 
 def test_on_fix42_the_fill_completing_a_parent_with_a_cancel_pending_is_a_fill() -> None:
