@@ -172,10 +172,6 @@ class MarketDataPublisher:
         if key in self.subs:
             self._reject(session, req_id, "1", f"duplicate MDReqID {req_id}")
             return
-        if kind == "1" and sum(k[0] == session for k in self.subs) >= MAX_SUBSCRIPTIONS:
-            self._reject(session, req_id, "2", f"this session holds {MAX_SUBSCRIPTIONS} "
-                         "subscriptions, the most it may: unsubscribe one first")
-            return
         symbols = tuple(e.get_str(55) or "" for e in (body.group(146) or ()))
         unknown = [s for s in symbols if s not in self.venue.specs]
         if not symbols or unknown:
@@ -205,6 +201,11 @@ class MarketDataPublisher:
                              "supported by order (266=N): by-order updates are of the full "
                              "book (264=0)")
                 return
+        if kind == "1" and sum(k[0] == session for k in self.subs) >= MAX_SUBSCRIPTIONS:
+            # (after the request's own faults: a request that names none is refused for it)
+            self._reject(session, req_id, "2", f"this session holds {MAX_SUBSCRIPTIONS} "
+                         "subscriptions, the most it may: unsubscribe one first")
+            return
         sub = _Subscription(session, req_id, symbols, types, depth, by_order=by_order)
         # FIX 5.0SP2 requires LastUpdateTime (779) on a snapshot, and its snapshot entries
         # have the MDEntryID (278) increments name orders by; earlier versions have neither

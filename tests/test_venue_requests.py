@@ -365,6 +365,8 @@ def test_a_session_holds_at_most_max_subscriptions() -> None:
         assert [m[35] for m in subscribe(f"S{n}")] == ["W"]
     [rej] = subscribe("ONE-MORE")
     assert (rej[35], rej[262], rej[281]) == ("Y", "ONE-MORE", "2")
+    [unknown] = c1.send("35=V|262=U|263=1|264=1|265=1|267=1|269=0|146=1|55=NOPE")
+    assert unknown[281] == "0"  # its own fault first
     assert rej[58] == (f"this session holds {MAX_SUBSCRIPTIONS} subscriptions, the most it "
                        "may: unsubscribe one first")
     assert [m[35] for m in subscribe("SNAP", "0")] == ["W"]
