@@ -303,9 +303,15 @@ class SessionRunner:
         """The session's next deadline may be sooner than the one :meth:`serve`'s reads
         wait for (it was taken before them): bring their timeout forward."""
         read_timeout = self._read_timeout
-        deadline = self.session.next_deadline()
-        if read_timeout is None or deadline is None or read_timeout.expired():
+        if read_timeout is None or read_timeout.expired():
             return  # an expired one has fired already: serve() runs the timers next
+        deadline = self.session.next_deadline()
+        if deadline is None:
+            if not self._writable(self.writer):
+                # the session ended the connection from outside serve() (a stop while our
+                # Logon was unanswered): its read waited for the logon deadline, gone now
+                read_timeout.reschedule(asyncio.get_running_loop().time())
+            return
         wait = max(0.0, (deadline - self.clock.now()).total_seconds())
         when = asyncio.get_running_loop().time() + wait
         current = read_timeout.when()

@@ -376,6 +376,38 @@ def test_an_encrypted_key_takes_its_passphrase_from_the_environment(
     run(scenario())
 
 
+def test_a_stop_while_our_logon_is_unanswered_does_not_wait_for_its_deadline(
+        tmp_path: Path) -> None:
+    """The acceptor took the connection and never answered our Logon: a stop disconnected
+    the session at once, but the read went on waiting for the logon deadline, and stop()
+    for logout_timeout (2 min each here; a few seconds now, the linger read included)."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    port = silent.getsockname()[1]
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(silent, lambda: held.append(silent.accept()[0]))
+        s = SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", host="127.0.0.1",
+                          port=port, application="collector", logon_timeout=120,
+                          logout_timeout=120,
+                          reconnect=ReconnectConfig(initial_delay=0.05, max_delay=0.05))
+        cfg = GatewayConfig(tmp_path / "ini.yaml", (s,))
+        initiator = Engine(cfg, Dispatcher(cfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        await wait_for(lambda: bool(held), timeout=5)  # connected, our Logon unanswered
+        await asyncio.wait_for(initiator.stop(), timeout=30)
+        loop.remove_reader(silent)
+
+    try:
+        run(scenario())
+    finally:
+        for conn in held:
+            conn.close()
+        silent.close()
+
+
 def test_a_tls_handshake_that_never_comes_is_bounded_by_logon_timeout(tmp_path: Path) -> None:
     """An acceptor that takes the connection and says nothing: the initiator gives up after
     logon_timeout and tries again, rather than after asyncio's 60 s."""
