@@ -578,6 +578,12 @@ class Session:
             if msg_type == "5":  # a refusal: its Text is the reason the operator needs
                 text = message.body.get_str(58) or ""
                 out.events.append(LoggedOut(text))
+                if self.state is State.LOGON_SENT:
+                    # our Logon answered with a Logout: answered, and its number used
+                    # (QuickFIX/J), or the acceptor's next Logon is "too high" by one
+                    self._send_admin(out, now, admin.logout())
+                    if message.msg_seq_num == self.store.next_target_seq:
+                        self.store.set_next_target_seq(self.store.next_target_seq + 1)
                 self._stop(out, now, f"first message is a Logout, not a Logon: "
                                      f"{wire_text(text) if text else 'no Text (58)'}")
             self._stop(out, now, f"first message is {msg_type!r}, not a Logon")

@@ -735,6 +735,20 @@ def test_a_session_whose_peer_used_the_last_number_ends_with_a_logout(
     assert types(out) == ["A"] and s.store.next_target_seq == 2
 
 
+@pytest.mark.parametrize("seq", [1, 4])
+def test_an_initiators_logon_answered_with_a_logout_answers_it(seq: int) -> None:
+    """The acceptor refused our Logon with a Logout: no Logout back and its number unused,
+    so its next Logon was "too high" (a ResendRequest for the Logout). Now it is answered
+    and, when it is the number expected, its number is used, as QuickFIX/J does."""
+    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), MemoryStore(T0),
+                builtin_session("FIX.4.4"), app_types={"8"})
+    s.connection_made(T0)
+    out = s.data_received(Peer(sender="ISLD", target="TW", seq=seq).msg(
+        "35=5|58=not now", now=T0), T0)
+    assert types(out) == ["5"] and out.disconnect
+    assert (s.store.next_sender_seq, s.store.next_target_seq) == (3, 2 if seq == 1 else 1)
+
+
 def test_past_the_last_number_an_initiator_logs_on_with_a_reset() -> None:
     """Our side as initiator: it logged on again without ResetSeqNumFlag, expecting a number
     no message can carry, and was refused at every reconnect."""
