@@ -233,15 +233,19 @@ class RiskGate:
     # -- the check ----------------------------------------------------------------------------
 
     def check(self, symbol: str, side: Side, qty: int, price: Decimal | None,
-              mid: Decimal | None, *, bounded: bool = False) -> str | None:
+              mid: Decimal | None, *, bounded: bool = False,
+              notional: Callable[[], Decimal] | None = None) -> str | None:
         """None if a new order may go, else why not (audited as ``risk_reject``).
 
         ``price`` None is a market order; ``mid`` is the current mid in ``symbol`` (None
         when unknown: a configured collar then refuses a priced order, and a notional limit
         refuses a market order, since neither can be judged). ``bounded``: the market order
         will be held to the collar (:meth:`market_bound`), which without a mid it cannot be.
+        ``notional``: the most the order can trade for, where the caller knows the book (a
+        venue: what it takes from the book now plus its rest at its limit); without it the
+        order is valued at its limit, a sell below the mid or a market order at the mid.
         """
-        reason = self._breach(symbol, side, qty, price, mid)
+        reason = self._breach(symbol, side, qty, price, mid, notional=notional)
         if (reason is None and bounded and price is None and mid is None
                 and self.limits.price_collar_pct is not None):
             reason = f"no mid price in {symbol} to hold a market order to the price collar"
@@ -252,14 +256,15 @@ class RiskGate:
         return reason
 
     def check_replace(self, symbol: str, side: Side, qty: int, price: Decimal | None,
-                      old_qty: int, old_price: Decimal | None, mid: Decimal | None
-                      ) -> str | None:
+                      old_qty: int, old_price: Decimal | None, mid: Decimal | None, *,
+                      notional: Callable[[], Decimal] | None = None) -> str | None:
         """None if an order of ``old_qty`` at ``old_price`` may become ``qty`` at ``price``,
         else why not (audited as ``risk_reject`` with ``request: replace``): the new order's
-        checks without max_open_orders; a lower quantity at the same price always passes."""
+        checks without max_open_orders (``notional`` as for :meth:`check`); a lower quantity
+        at the same price always passes."""
         if qty <= old_qty and price == old_price:
             return None
-        reason = self._breach(symbol, side, qty, price, mid, opens=False)
+        reason = self._breach(symbol, side, qty, price, mid, opens=False, notional=notional)
         if reason is not None:
             self._audit("risk_reject", session=self.session, symbol=symbol,
                         side=Side(side).name, qty=qty,
@@ -294,7 +299,8 @@ class RiskGate:
         return None
 
     def _breach(self, symbol: str, side: Side, qty: int, price: Decimal | None,
-                mid: Decimal | None, *, opens: bool = True) -> str | None:
+                mid: Decimal | None, *, opens: bool = True,
+                notional: Callable[[], Decimal] | None = None) -> str | None:
         lim = self.limits
         if self._killed is not None:
             return f"kill switch: {self._killed}"
@@ -309,7 +315,14 @@ class RiskGate:
             if off > lim.price_collar_pct:
                 return (f"price {_fmt(price)} is {off:.2f}% from the mid {_fmt(mid)}, outside "
                         f"price_collar_pct {_fmt(lim.price_collar_pct)}")
-        if lim.max_notional is not None:
+        if lim.max_notional is not None and notional is not None:
+            # the most it can trade for: a sell priced below the bids, or a market order
+            # sweeping the book, trades at the book's prices, not at its limit or the mid
+            most = notional()
+            if most > lim.max_notional:
+                return (f"order notional {_fmt(most.normalize())} (at the prices it can "
+                        f"trade at) exceeds max_notional {_fmt(lim.max_notional)}")
+        elif lim.max_notional is not None:
             ref = price if price is not None else mid
             if ref is None:
                 return f"no mid price in {symbol} to value a market order against max_notional"
@@ -320,9 +333,9 @@ class RiskGate:
                 ref, valued = mid, f" (valued at the mid {_fmt(mid)}, above its limit)"
             else:
                 valued = ""
-            notional = qty * ref
-            if notional > lim.max_notional:
-                return (f"order notional {_fmt(notional)}{valued} exceeds max_notional "
+            value = qty * ref
+            if value > lim.max_notional:
+                return (f"order notional {_fmt(value)}{valued} exceeds max_notional "
                         f"{_fmt(lim.max_notional)}")
         if opens and lim.max_open_orders is not None and len(self._open) >= lim.max_open_orders:
             return f"{len(self._open)} open orders already at max_open_orders {lim.max_open_orders}"

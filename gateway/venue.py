@@ -149,6 +149,31 @@ class Venue:
         """What price bands are measured from: the last trade, else the mid."""
         return self.last_trade.get(symbol) or self.mid(symbol)
 
+    def most_notional(self, req: NewOrder, bound: Decimal | None = None) -> Decimal:
+        """The most ``req`` can trade for (risk's max_notional): what it would take from the
+        book now, level by level up to its limit (a market order: up to the last price it
+        may trade at, see :meth:`_market_limit`, ``bound`` the collar's edge), plus what is
+        left at its limit, where it rests (a market order's rest is cancelled)."""
+        spec = self.specs[req.symbol]
+        book = self.books[req.symbol]
+        buy = req.side == Side.BUY
+        limit = req.price if req.ord_type == LIMIT else None
+        last = (spec.to_ticks(limit) if limit is not None
+                else self._market_limit(req, bound))
+        left, total = req.qty, Decimal(0)
+        levels = book.depth(Side.SELL if buy else Side.BUY, 16)
+        if len(levels) == 16:  # (most orders meet a few levels: the rest only when needed)
+            levels = book.depth(Side.SELL if buy else Side.BUY, None)
+        for level in levels:
+            if last is not None and (level.price > last if buy else level.price < last):
+                break
+            take = min(left, level.qty)
+            total += take * spec.to_price(level.price)
+            left -= take
+            if not left:
+                break
+        return total + left * limit if limit is not None else total
+
     def next_exec_id(self) -> str:
         """A fresh ExecID (for reports the FIX layer makes itself, such as malformed
         requests)."""

@@ -411,20 +411,28 @@ class VenueApplication:
         order, the price its collar lets it trade to (None: no collar). A market order is
         judged without its Price (44): it does not trade there."""
         mid = self.venue.mid(req.symbol)
+        bound = None if req.ord_type == LIMIT else gate.market_bound(req.side, mid)
+        notional = partial(self.venue.most_notional, req, bound)
         if req.ord_type == LIMIT:
-            problem = gate.check(req.symbol, req.side, req.qty, req.price, mid)
+            problem = gate.check(req.symbol, req.side, req.qty, req.price, mid,
+                                 notional=notional)
         else:
-            problem = gate.check(req.symbol, req.side, req.qty, None, mid, bounded=True)
+            problem = gate.check(req.symbol, req.side, req.qty, None, mid, bounded=True,
+                                 notional=notional)
         if problem is not None:
             raise RequestError(f"risk: {problem}", REJ_EXCEEDS_LIMIT)
-        return None if req.ord_type == LIMIT else gate.market_bound(req.side, mid)
+        return bound
 
     def _risk_replace(self, gate: RiskGate, order: Order, qty: int,
                       price: Decimal | None) -> str | None:
         """The session's risk limits on the order a replace would make (the venue's checks
         passed): None, or the OrderCancelReject's Text."""
+        replaced = NewOrder(owner=order.owner, cl_ord_id=order.cl_ord_id, symbol=order.symbol,
+                            side=order.side, qty=qty, price=price,
+                            ord_type=LIMIT if price is not None else order.ord_type)
         problem = gate.check_replace(order.symbol, order.side, qty, price, order.qty,
-                                     order.price, self.venue.mid(order.symbol))
+                                     order.price, self.venue.mid(order.symbol),
+                                     notional=partial(self.venue.most_notional, replaced))
         return None if problem is None else f"risk: {problem}"
 
     @staticmethod

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gateway.config import load_config
@@ -72,14 +73,37 @@ def fills(out: list[Message]) -> list[tuple[str | None, str | None]]:
             if m.body.get_str(150) == "F"]
 
 
-def test_a_market_order_is_valued_at_the_mid_whatever_price_it_carries(tmp_path: Path) -> None:
-    """A market buy with 44=0.01 was valued at 0.01 a share and went through max_notional."""
+def test_a_market_order_is_valued_at_the_book_whatever_price_it_carries(
+        tmp_path: Path) -> None:
+    """A market buy with 44=0.01 was valued at 0.01 a share and went through max_notional:
+    it is valued at the prices it would take."""
     app, c1, c2 = venue(tmp_path, {"max_notional": 50000})
     quote(app, c2, T0, [("1", 10, "99"), ("2", 1000, "100")])
     (rej,) = send(app, c1, T0, cl="M1", side="1", qty=1000, type="1", price="0.01")
     assert (rej.body.get_str(150), rej.body.get_str(103)) == ("8", "3")
-    assert rej.body.get_str(58) == "risk: order notional 99500.0 exceeds max_notional 50000.0"
+    assert rej.body.get_str(58) == ("risk: order notional 100000 (at the prices it can trade "
+                                    "at) exceeds max_notional 50000.0")
     assert send(app, c1, T0, cl="M2", side="1", qty=400, type="1")[0].body.get_str(150) == "0"
+
+
+@pytest.mark.parametrize(("side", "qty", "kind", "price", "notional"), [
+    # only bids, no mid: a sell at 0.01 was valued at 0.01 and sold 5,000 at 100
+    ("2", 5000, "2", "0.01", "500000"),
+    # a market buy was valued at the mid (99.5) and swept to the band's edge: 59,310
+    ("1", 500, "1", None, "59310"),
+])
+def test_an_order_is_valued_at_the_prices_it_can_trade_at(
+        tmp_path: Path, side: str, qty: int, kind: str, price: str | None,
+        notional: str) -> None:
+    app, c1, c2 = venue(tmp_path, {"max_notional": 50000})
+    levels = ([("1", 5000, "100")] if side == "2" else
+              [("1", 10, "99"), ("2", 10, "100"), ("2", 990, "119")])
+    quote(app, c2, T0, levels)
+    order = {"price": price} if price is not None else {}
+    (rej,) = send(app, c1, T0, cl="N1", side=side, qty=qty, type=kind, **order)
+    assert rej.body.get_str(58) == (f"risk: order notional {notional} (at the prices it can "
+                                    "trade at) exceeds max_notional 50000.0")
+    assert app.venue.books["INTC"].bbo().bid_qty == (5000 if side == "2" else 10)
 
 
 def test_a_market_order_trades_no_further_than_the_collar(tmp_path: Path) -> None:
