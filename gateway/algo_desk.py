@@ -424,8 +424,10 @@ class AlgoDesk:
             # parent's reports stand as sent), so never silent: audited and said
             what = "busted" if r.exec_type == TRADE_CANCEL else "corrected"
             self.audit_child(child, f"child_trade_{what}", exec_id=r.exec_id,
-                             cum=str(r.cum), avg_px=str(r.avg_px), text=r.text or "")
-            print(f"gateway: warning: the venue {what} a fill of child {child} (parent "
+                             exec_ref_id=r.exec_ref_id or "", cum=str(r.cum),
+                             avg_px=str(r.avg_px), text=r.text or "")
+            print(f"gateway: warning: the venue {what} a fill of child {child} (ExecRefID "
+                  f"{r.exec_ref_id or 'not given'}; parent "
                   f"{p.order.cl_ord_id} of {p.order.owner}): CumQty {r.cum} at the venue; "
                   "the parent's fills are not changed; audited as "
                   f"child_trade_{what}", file=sys.stderr, flush=True)

@@ -578,7 +578,7 @@ class Session:
             if msg_type == "5":  # a refusal: its Text is the reason the operator needs
                 text = message.body.get_str(58) or ""
                 out.events.append(LoggedOut(text))
-                if self.state is State.LOGON_SENT:
+                if self.state is State.LOGON_SENT and self._ours(message):
                     # our Logon answered with a Logout: answered, and its number used
                     # (QuickFIX/J), or the acceptor's next Logon is "too high" by one
                     self._send_admin(out, now, admin.logout())
@@ -649,6 +649,14 @@ class Session:
                 self._send_admin(out, now, admin.logout(text))
                 self._stop(out, now, text)
             return False  # a duplicate we already processed
+        return True
+
+    def _ours(self, message: Message) -> bool:
+        """Whether ``message`` is from our peer to us (its CompIDs)."""
+        try:
+            self._check_comp_ids(message)
+        except RemoteProtocolError:
+            return False
         return True
 
     def _check_comp_ids(self, message: Message) -> None:

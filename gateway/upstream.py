@@ -959,7 +959,8 @@ def _exec_report(message: Message, now: datetime) -> ExecReport:
         ord_type=b.get_str(40) or "2", price=b.get_decimal(44), qty=qty,
         tif=b.get_str(59) or "0", leaves=max(0, qty - cum) if leaves is None else leaves,
         cum=cum, avg_px=b.get_decimal(6) or Decimal(0), time=now,
-        last_qty=_shares(b, 32), last_px=b.get_decimal(31), text=b.get_str(58))
+        last_qty=_shares(b, 32), last_px=b.get_decimal(31), text=b.get_str(58),
+        exec_ref_id=b.get_str(19))
 
 
 #: names of the quantity fields the venue's messages carry, for what a refusal says

@@ -147,6 +147,9 @@ class ExecReport:
     #: OrdStatusReqID (790) of the OrderStatusRequest this report answers, echoed (FIX 4.4
     #: and later)
     ord_status_req_id: str | None = None
+    #: ExecRefID (19) of an upstream venue's bust or correction: the fill it is about (read,
+    #: never sent: this venue busts nothing)
+    exec_ref_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -747,6 +747,10 @@ def test_an_initiators_logon_answered_with_a_logout_answers_it(seq: int) -> None
         "35=5|58=not now", now=T0), T0)
     assert types(out) == ["5"] and out.disconnect
     assert (s.store.next_sender_seq, s.store.next_target_seq) == (3, 2 if seq == 1 else 1)
+    s.connection_made(T0)  # a Logout from other CompIDs: not answered, its number not ours
+    out = s.data_received(Peer(sender="XX", target="TW", seq=2).msg("35=5", now=T0), T0)
+    assert types(out) == [] and out.disconnect
+    assert s.store.next_target_seq == (2 if seq == 1 else 1)
 
 
 def test_past_the_last_number_an_initiator_logs_on_with_a_reset() -> None:

@@ -489,12 +489,12 @@ def test_a_fix42_report_that_is_no_new_execution_is_no_fill(
     assert fills == ["100"]
     what = {"1": "busted", "2": "corrected"}.get(last[3])
     records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    said = [(r["event"], r["child"], r["exec_id"]) for r in records
+    said = [(r["event"], r["child"], r["exec_id"], r["exec_ref_id"]) for r in records
             if r["event"].startswith("child_trade")]
-    assert said == ([(f"child_trade_{what}", child, "E3")] if what else [])
+    assert said == ([(f"child_trade_{what}", child, "E3", "E2")] if what else [])
     err = capsys.readouterr().err
-    assert (f"the venue {what} a fill of child {child} (parent P1 of " in err) if what else (
-        err == "")
+    assert (f"the venue {what} a fill of child {child} (ExecRefID E2; parent P1 of "
+            in err) if what else (err == "")
 
 
 def test_on_fix42_the_fill_completing_a_parent_with_a_cancel_pending_is_a_fill() -> None:
