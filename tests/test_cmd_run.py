@@ -205,6 +205,32 @@ def test_port_on_a_config_without_acceptor_sessions_is_named(tmp_path: Path) -> 
     assert f"--port 5555: {config} has no acceptor session to listen for" in line
 
 
+def initiator_that_cannot_connect(tmp_path: Path, port: int, options: str = "",
+                                  linger: float = 0.0) -> tuple[str, int, str, str]:
+    """``gateway run`` of one initiator to 127.0.0.1:``port`` (``options``: more session
+    keys), stopped by SIGTERM ``linger`` seconds after its first stderr line: that line,
+    the exit status, stdout and the rest of stderr."""
+    config = tmp_path / "client.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n  - {begin_string: FIX.4.4, "
+                      "sender_comp_id: A, target_comp_id: B, role: initiator, "
+                      f"host: 127.0.0.1, port: {port}{options},\n     reconnect: "
+                      "{initial_delay: 0.05, max_delay: 0.1}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(config),
+                             "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 30)
+        assert ready, "no word of the connection in 30 s"
+        first = proc.stderr.readline()
+        time.sleep(linger)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return first, proc.returncode, out, err
+
+
 def test_an_initiator_that_cannot_connect_says_so_once_and_stops_cleanly(
         tmp_path: Path) -> None:
     """Only initiators (an acceptor section, but no acceptor session): nothing listens, and
@@ -212,25 +238,11 @@ def test_an_initiator_that_cannot_connect_says_so_once_and_stops_cleanly(
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
-        config = tmp_path / "client.yaml"
-        config.write_text("acceptor: {port: 0}\nsessions:\n  - {begin_string: FIX.4.4, "
-                          "sender_comp_id: A, target_comp_id: B, role: initiator, "
-                          f"host: 127.0.0.1, port: {port},\n     reconnect: "
-                          "{initial_delay: 0.05, max_delay: 0.1}}\n")
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(config),
-                                 "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        try:
-            assert proc.stderr is not None
-            first = proc.stderr.readline()  # blocks until the first refusal
-            time.sleep(1.0)  # several more refusals
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
+        first, status, out, err = initiator_that_cannot_connect(
+            tmp_path, port, linger=1.0)  # several more refusals
     assert first == (f"gateway: session FIX.4.4:A->B: cannot connect to 127.0.0.1:{port}: "
                      "Connection refused; retrying with backoff\n")
-    assert proc.returncode == 0 and out == "" and err == "stopped\n"
+    assert status == 0 and out == "" and err == "stopped\n"
     events = (tmp_path / "run" / "log" / "FIX.4.4-A-B.event.current.log").read_text()
     assert events.count("connect failed") > 1  # retried, each in the event log only
 
@@ -248,26 +260,11 @@ def test_a_connect_that_hangs_is_bounded_by_logon_timeout(tmp_path: Path) -> Non
             filler.setblocking(False)
             with contextlib.suppress(BlockingIOError):
                 filler.connect(("127.0.0.1", port))
-        config = tmp_path / "client.yaml"
-        config.write_text("acceptor: {port: 0}\nsessions:\n  - {begin_string: FIX.4.4, "
-                          "sender_comp_id: A, target_comp_id: B, role: initiator, "
-                          f"host: 127.0.0.1, port: {port}, logon_timeout: 1,\n     "
-                          "reconnect: {initial_delay: 0.05, max_delay: 0.1}}\n")
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(config),
-                                 "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        try:
-            assert proc.stderr is not None
-            ready, _, _ = select.select([proc.stderr], [], [], 30)
-            assert ready, "no word of the connect in 30 s"
-            first = proc.stderr.readline()  # the first attempt gave up
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
+        first, status, out, err = initiator_that_cannot_connect(
+            tmp_path, port, ", logon_timeout: 1")
     assert first == (f"gateway: session FIX.4.4:A->B: cannot connect to 127.0.0.1:{port}: "
                      "not connected within logon_timeout (1 s); retrying with backoff\n")
-    assert proc.returncode == 0 and (out, err) == ("", "stopped\n")
+    assert status == 0 and (out, err) == ("", "stopped\n")
 
 
 def test_mode_backtest_takes_output_and_refuses_the_live_options(tmp_path: Path) -> None:
