@@ -427,12 +427,13 @@ class VenueApplication:
                       price: Decimal | None) -> str | None:
         """The session's risk limits on the order a replace would make (the venue's checks
         passed): None, or the OrderCancelReject's Text."""
-        replaced = NewOrder(owner=order.owner, cl_ord_id=order.cl_ord_id, symbol=order.symbol,
-                            side=order.side, qty=qty, price=price,
-                            ord_type=LIMIT if price is not None else order.ord_type)
+        # what it traded for so far, and the most its rest can trade for at the new terms
+        rest = NewOrder(owner=order.owner, cl_ord_id=order.cl_ord_id, symbol=order.symbol,
+                        side=order.side, qty=max(0, qty - order.cum), price=price,
+                        ord_type=LIMIT if price is not None else order.ord_type)
         problem = gate.check_replace(order.symbol, order.side, qty, price, order.qty,
                                      order.price, self.venue.mid(order.symbol),
-                                     notional=partial(self.venue.most_notional, replaced))
+                                     notional=lambda: order.value + self.venue.most_notional(rest))
         return None if problem is None else f"risk: {problem}"
 
     @staticmethod

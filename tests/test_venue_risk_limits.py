@@ -106,6 +106,28 @@ def test_an_order_is_valued_at_the_prices_it_can_trade_at(
     assert app.venue.books["INTC"].bbo().bid_qty == (5000 if side == "2" else 10)
 
 
+def test_a_replace_counts_what_filled_at_its_prices(tmp_path: Path) -> None:
+    """A sell of 400 at 100, 300 filled there, replaced to 700 at 1 into bids of 300 at 99
+    and 10,000 at 1: valued at the book for the whole 700 (30,100), it was accepted and
+    traded 59,800 against a 50,000 limit. What filled counts at its own prices (30,000),
+    the rest at the book's (300 x 99 + 100 x 1)."""
+    app, c1, c2 = venue(tmp_path, {"max_notional": 50000}, band_pct=1000)
+    quote(app, c2, T0, [("1", 300, "99")])
+    send(app, c1, T0, cl="S1", side="2", qty=400, type="2", price="100")
+    assert fills(send(app, c2, T0, cl="X1", side="1", qty=300, type="2", price="100")) == [
+        ("300", "100")]
+    quote(app, c2, T0, [("1", 10000, "1")])
+    m = Message("G")
+    for tag, value in ((11, "S2"), (41, "S1"), (55, "INTC"), (54, "2"), (38, "700"),
+                       (40, "2"), (44, "1"), (21, "1"), (60, T0.strftime("%Y%m%d-%H:%M:%S"))):
+        m.body.set(tag, value)
+    app.on_message(c1, m, T0)  # type: ignore[arg-type]
+    rej = c1.sent[-1].body
+    assert (c1.sent[-1].msg_type, rej.get_str(434)) == ("9", "2")
+    assert rej.get_str(58) == ("risk: order notional 59800 (at the prices it can trade at) "
+                               "exceeds max_notional 50000.0")
+
+
 def test_a_market_order_trades_no_further_than_the_collar(tmp_path: Path) -> None:
     """It swept the book to 120 with a 5% collar around a mid of 99.5."""
     app, c1, c2 = venue(tmp_path, {"price_collar_pct": 5}, band_pct=50)
