@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tls_files import encrypted_self_signed
+from tests.tls_files import self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +107,7 @@ def test_a_missing_acceptor_tls_file_is_named_with_its_key(tmp_path: Path, which
 
 def test_an_encrypted_key_without_its_passphrase_is_a_start_up_error(tmp_path: Path) -> None:
     """Not a prompt on the terminal (which a service does not have)."""
-    cert, key = encrypted_self_signed(tmp_path, "pw1")
+    cert, key = self_signed(tmp_path, "pw1")
     config = tmp_path / "gw.yaml"
     config.write_text(f"acceptor: {{port: 0, tls: {{cert: {cert}, key: {key}}}}}\n"
                       "sessions:\n" + SESSION)

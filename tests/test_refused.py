@@ -9,7 +9,6 @@ import asyncio
 import re
 import shutil
 import ssl
-import subprocess
 import urllib.request
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -32,6 +31,7 @@ from gateway.metrics import REFUSED_REASONS, GatewayMetrics
 from gateway.transport import ACCEPTOR_LOG, Engine
 from tests.engine_apps import wait_for
 from tests.fixpeer import Peer, frame
+from tests.tls_files import self_signed
 
 T = TypeVar("T")
 #: a line of the engine's event log, as the session event logs write theirs
@@ -140,10 +140,7 @@ def test_a_first_message_timeout_is_logged_and_counted(tmp_path: Path,
 
 
 def _tls_started(tmp_path: Path) -> tuple[GatewayConfig, TlsConfig]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    cert, key = self_signed(tmp_path)
     cfg = config(tmp_path)
     tls = TlsConfig(cert=cert, key=key)
     return replace(cfg, acceptor=AcceptorConfig("127.0.0.1", 0, tls)), tls

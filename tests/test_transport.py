@@ -10,7 +10,6 @@ import random
 import re
 import socket
 import ssl
-import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -34,7 +33,7 @@ from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener, connect_failure, ssl_context
 from tests.engine_apps import Collector, order, wait_for
 from tests.fixpeer import Peer
-from tests.tls_files import encrypted_self_signed
+from tests.tls_files import self_signed
 
 T = TypeVar("T")
 MEMORY = StoreConfig(kind="memory")
@@ -322,10 +321,7 @@ def test_a_burst_is_answered_in_one_write_after_its_log_lines(tmp_path: Path) ->
 
 
 def _self_signed(tmp_path: Path) -> TlsConfig:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    cert, key = self_signed(tmp_path)
     return TlsConfig(cert=cert, key=key, ca=cert)
 
 
@@ -352,7 +348,7 @@ def test_an_encrypted_key_takes_its_passphrase_from_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without key_password_env, ssl would have asked on the terminal (at start-up, and
     again at every connection attempt, holding every session up): a clear error instead."""
-    cert, key = encrypted_self_signed(tmp_path, "pw1")
+    cert, key = self_signed(tmp_path, "pw1")
     assert b"ENCRYPTED" in key.read_bytes()
     with pytest.raises(ValueError, match="the key is encrypted: name the environment "
                                          "variable holding its passphrase with key_password_env"):
