@@ -1,13 +1,16 @@
 """The risk gates of an application's sessions, built from the YAML's ``risk:`` section.
 
-One :class:`algos.risk.RiskGate` per session, made on first use from the limits of the
-session's client CompID; breaches go to the audit log stamped with the time of the call
+One :class:`algos.risk.RiskGate` per client CompID, made on first use from its limits: the
+sessions of one CompID (a FIX 4.2 and a FIX 4.4 one, say) share its gate, so its open
+orders, day's loss and throttle count across them (each had the limits to itself: twice
+the client's); breaches go to the audit log stamped with the time of the call
 being handled (:meth:`RiskGates.at`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +39,11 @@ class RiskGates:
         self.sessions = sessions  # the application's own map: sessions may be added later
         self.mids = mids  # the current mid of a symbol, where the application knows it
         self.audit: AuditLog | None = None
-        self._gates: dict[str, RiskGate] = {}
+        self._gates: dict[str, RiskGate] = {}  # by session name (each its CompID's gate)
+        self._by_comp_id: dict[str, RiskGate] = {}
+        counts = Counter(s.target_comp_id for s in config.sessions)
+        #: CompIDs with several sessions: their gate's audit records name the CompID
+        self._shared = frozenset(c for c, n in counts.items() if n > 1)
         #: per session, the fills its store held at start-up (SessionOrders.bind), until
         #: its first logon gives the time that says which are the day's (restore_day)
         self.restored: dict[str, list[StoredFill]] = {}
@@ -47,14 +54,20 @@ class RiskGates:
         self._now = now
 
     def __call__(self, session: str) -> RiskGate | None:
-        """The gate of ``session``; None for a name that is not one of our sessions."""
+        """The gate of ``session`` (its client CompID's); None for a name that is not one of
+        our sessions."""
         gate = self._gates.get(session)
         if gate is None:
             handle = self.sessions.get(session)
             if handle is None:
                 return None
-            gate = RiskGate(self.config.for_session(handle.config.target_comp_id),
-                            session=session, audit=self._audit, mids=self.mids)
+            comp_id = handle.config.target_comp_id
+            gate = self._by_comp_id.get(comp_id)
+            if gate is None:
+                gate = self._by_comp_id[comp_id] = RiskGate(
+                    self.config.for_session(comp_id),
+                    session=comp_id if comp_id in self._shared else session,
+                    audit=self._audit, mids=self.mids)
             self._gates[session] = gate
         return gate
 
@@ -74,9 +87,22 @@ class RiskGates:
                 if fill.mark is not None:  # (a sum at its average: marked at its last fill)
                     gate.on_mid(fill.symbol, fill.mark)
 
+    def kill(self, sessions: Iterable[str], reason: str) -> None:
+        """Throw the kill switch of the gates of ``sessions``: each CompID's once (audited
+        once)."""
+        gates = {id(gate): gate for name in sessions if (gate := self(name)) is not None}
+        for gate in gates.values():
+            gate.kill(reason)
+
     def existing(self, session: str) -> RiskGate | None:
-        """The gate of ``session`` if one was made (no new one for bookkeeping)."""
-        return self._gates.get(session)
+        """The gate of ``session`` if one was made, for it or another session of its
+        CompID (no new one for bookkeeping)."""
+        gate = self._gates.get(session)
+        if gate is None:
+            handle = self.sessions.get(session)
+            if handle is not None:
+                gate = self._by_comp_id.get(handle.config.target_comp_id)
+        return gate
 
     def _audit(self, event: str, /, **fields: Any) -> None:
         if self.audit is not None and self._now is not None:

@@ -586,10 +586,7 @@ class AlgoGatewayApplication:
         is back if it is down) and the parent is reported Canceled with the reason once
         they are accounted for."""
         self.gates.at(now)  # (the gates audit the kill at the time they were last given)
-        for name in self.sessions:
-            gate = self.gates(name)
-            if gate is not None:
-                gate.kill(reason)
+        self.gates.kill(self.sessions, reason)
         self._stop_parents(f"kill switch: {reason}", now)
 
     def wind_down(self, now: datetime) -> Callable[[], bool]:

@@ -470,10 +470,8 @@ class VenueApplication:
         every parent order."""
         self.gate.at(now)
         self.desk.touch(now)
+        self.gate.kill(self.sessions, reason)
         for name in self.sessions:
-            gate = self.gate(name)
-            if gate is not None:
-                gate.kill(reason)
             self.deliver(self.venue.cancel_all(name, now, f"kill switch: {reason}"), now)
         self.desk.stop_sessions(self.sessions, f"kill switch: {reason}", now)
         self.settle(now)

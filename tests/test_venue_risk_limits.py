@@ -6,6 +6,7 @@ a parent obeys the venue's maximum quantity, and limit breaches carry OrdRejReas
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.audit import AuditLog
 from gateway.config import load_config
 from gateway.fixmessage import Message
 from gateway.venue_app import VenueApplication
@@ -126,6 +128,33 @@ def test_a_replace_counts_what_filled_at_its_prices(tmp_path: Path) -> None:
     assert (c1.sent[-1].msg_type, rej.get_str(434)) == ("9", "2")
     assert rej.get_str(58) == ("risk: order notional 59800 (at the prices it can trade at) "
                                "exceeds max_notional 50000.0")
+
+
+def test_a_clients_two_sessions_share_its_limits(tmp_path: Path) -> None:
+    """CLIENT1 over FIX 4.4 and FIX 4.2: max_open_orders 2 let each session have 2 open (the
+    gate was the session's, the limits the CompID's). The kill switch is audited once."""
+    config = yaml.safe_load((ROOT / "sessions/venue.yaml").read_text())
+    config["sessions"].append({"target_comp_id": "CLIENT1", "begin_string": "FIX.4.2"})
+    config["risk"] = {"sessions": {"CLIENT1": {"max_open_orders": 2}}}
+    path = tmp_path / "venue.yaml"
+    path.write_text(yaml.safe_dump(config))
+    gw = load_config(path)
+    app = VenueApplication(gw)
+    c44, c2, c42 = (RecordingHandle(s) for s in gw.sessions)
+    for h in (c44, c2, c42):
+        app.on_logon(h, T0)  # type: ignore[arg-type]
+    answers = [send(app, h, T0, cl=f"O{i}", side="1", qty=1, type="2", price="95")[0].body
+               for h in (c44, c42) for i in range(2)]
+    assert [(a.get_str(150), a.get_str(58)) for a in answers] == [
+        ("0", None), ("0", None),
+        ("8", "risk: 2 open orders already at max_open_orders 2"),
+        ("8", "risk: 2 open orders already at max_open_orders 2")]
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        app.gate.audit = audit
+        app.kill_all("SIGUSR1", T0)
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["session"] for r in records if r.get("event_") == "kill_switch"] == [
+        "CLIENT1", c2.name]
 
 
 def test_a_market_order_trades_no_further_than_the_collar(tmp_path: Path) -> None:
