@@ -126,8 +126,7 @@ def parse_risk(node: Node, comp_ids: Collection[str] | None = None) -> RiskConfi
     sessions: dict[str, RiskLimits] = {}
     if "sessions" in top:
         node_sessions = top["sessions"]
-        names = node_sessions.free_keys("session CompIDs to limits")
-        for comp_id, child in node_sessions.mapping(names).items():
+        for comp_id, child in node_sessions.free_mapping("session CompIDs to limits").items():
             if comp_ids is not None and comp_id not in comp_ids:
                 raise child.error(f"no session has the CompID {comp_id!r}; the sessions' "
                                   f"are {', '.join(sorted(comp_ids))}")

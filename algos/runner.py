@@ -668,8 +668,8 @@ life (a replace that changes the parent's id does not change the prefix).
         self._rejected += rejected  # before the close, whose change renews the state
         # only the latest child's fate is the parent's to tell, and only while risk has not
         # refused one since (which set _unsent): a held child's cancel may be answered late
-        if (unsent is not None and self._unsent is None
-                and child_id == f"{self._id_prefix}.{self._seq}"):
+        latest = self._unsent is None and child_id == f"{self._id_prefix}.{self._seq}"
+        if latest and unsent is not None:
             self._unsent = unsent
         self._close_child(child_id)
         self._audit(event, child=child_id, leaves=child.leaves, reason=reason)
@@ -679,8 +679,7 @@ life (a replace that changes the parent's id does not change the prefix).
                 self._begin_stop(f"{self._rejects_in_row} child orders rejected in a row, "
                                  f"last: {reason}")
                 return
-            if self._unsent is None and child_id == f"{self._id_prefix}.{self._seq}":
-                # the parent's end Text tells it, if no child goes out after it
+            if latest:  # the parent's end Text tells it, if no child goes out after it
                 self._unsent = f"its last child was rejected: {reason}"
             # not asked again now: a strategy that re-sent at once would meet the same
             # refusal (a venue link down, a price out of band) and use up the rejects in a

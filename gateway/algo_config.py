@@ -52,11 +52,10 @@ def parse_algos(node: Node | None, base: Path) -> AlgoConfig:
     m = node.mapping({"strategies", "default_window", "vwap_profile", "router"})
     strategies = dict(DEFAULT_STRATEGIES)
     if "strategies" in m:
-        codes = m["strategies"].free_keys("TargetStrategy code: strategy")
-        if not codes:
+        given = m["strategies"].free_mapping("TargetStrategy code: strategy")
+        if not given:
             raise m["strategies"].error("expected a mapping of TargetStrategy code: strategy")
-        strategies = {code: child.string()
-                      for code, child in m["strategies"].mapping(codes).items()}
+        strategies = {code: child.string() for code, child in given.items()}
     profile = None
     if "vwap_profile" in m:
         profile = m["vwap_profile"].existing_file(base)

@@ -14,6 +14,7 @@ from datetime import UTC
 from typing import Any
 
 from fixspec.dictionary import SessionDictionaries, builtin_session
+from gateway.audit import show_soh
 from gateway.audit_entries import Entry
 from gateway.codec import scan_fields
 from gateway.fixlog import as_written
@@ -54,12 +55,9 @@ def _order_terms(side: str | None, qty: Any, symbol: Any, price: Any,
 
 
 def _shown(value: bytes) -> str:
-    """``value`` as the text it was written as: UTF-8, or if it is none, latin-1 (any byte
-    prints, nothing raises)."""
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+    """``value`` as the text it was written as (:func:`gateway.fixlog.as_written` of its
+    latin-1 reading: UTF-8, else latin-1; any byte prints, nothing raises)."""
+    return as_written(value.decode("latin-1"))
 
 
 def describe_fix(raw: bytes) -> str:
@@ -199,6 +197,6 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "order_id": written(entry.order_id), "parent": written(entry.parent),
         "also": list(entry.also),
     }
-    out["raw"] = _shown(entry.raw.replace(b"\x01", b"|")) if entry.raw is not None else None
+    out["raw"] = as_written(show_soh(entry.raw)) if entry.raw is not None else None
     out["record"] = dict(entry.record) if entry.record else None
     return out

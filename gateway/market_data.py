@@ -60,6 +60,11 @@ class _Subscription:
     levels: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
 
 
+def _levels(book: OrderBook, side: int, depth: int) -> dict[int, int]:
+    """``book``'s levels on ``side``, ticks -> size, the best ``depth`` (0: all)."""
+    return {lv.price: lv.qty for lv in book.depth(side, depth or None)}
+
+
 _NO_LEVELS: dict[int, int] = {}  # (never changed: shared by every view yet to publish)
 
 
@@ -71,7 +76,7 @@ class _Shared:
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book
-        self._levels: dict[tuple[int, int], dict[int, int]] = {}
+        self._read: dict[tuple[int, int], dict[int, int]] = {}  # (side, depth) -> levels
         #: (side, depth, id of a published view) -> (that view, the entries from it to now)
         self.diffs: dict[tuple[int, int, int],
                          tuple[dict[int, int], list[tuple[tuple[int, FieldValue], ...]]]] = {}
@@ -80,10 +85,9 @@ class _Shared:
                           Group] = {}
 
     def levels(self, side: int, depth: int) -> dict[int, int]:
-        found = self._levels.get((side, depth))
+        found = self._read.get((side, depth))
         if found is None:
-            found = self._levels[(side, depth)] = {
-                lv.price: lv.qty for lv in self.book.depth(side, depth or None)}
+            found = self._read[(side, depth)] = _levels(self.book, side, depth)
         return found
 
 
@@ -223,9 +227,6 @@ class MarketDataPublisher:
 
     # -- publishing -----------------------------------------------------------------------
 
-    def _levels(self, book: OrderBook, side: int, depth: int) -> dict[int, int]:
-        return {lv.price: lv.qty for lv in book.depth(side, depth or None)}
-
     def _snapshot(self, sub: _Subscription, symbol: str, stamp: datetime | None, *,
                   entry_ids: bool = False) -> Message:
         """The MarketDataSnapshotFullRefresh of ``symbol`` for ``sub``; ``stamp``: its
@@ -247,14 +248,14 @@ class MarketDataPublisher:
                 best_first = sorted(((k, e) for k, e in view.items() if e.side == side),
                                     key=lambda kv: -kv[1].price if side == Side.BUY
                                     else kv[1].price)
-                allowed = set(self._levels(book, side, sub.depth))
+                allowed = set(_levels(book, side, sub.depth))
                 for key, e in best_first:
                     if e.price in allowed:
                         ids = ((278, key),) if entry_ids else ()
                         group.add((269, _SIDE_TYPE[side]), *ids, (270, spec.to_price(e.price)),
                                   (271, e.qty), (37, key))
             else:
-                levels = self._levels(book, side, sub.depth)
+                levels = _levels(book, side, sub.depth)
                 sub.levels[(symbol, side)] = levels
                 for ticks, qty in levels.items():
                     group.add((269, _SIDE_TYPE[side]), (270, spec.to_price(ticks)), (271, qty))

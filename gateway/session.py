@@ -581,9 +581,7 @@ class Session:
                 if self.state is State.LOGON_SENT and self._ours(message):
                     # our Logon answered with a Logout: answered, and its number used
                     # (QuickFIX/J), or the acceptor's next Logon is "too high" by one
-                    self._send_admin(out, now, admin.logout())
-                    if message.msg_seq_num == self.store.next_target_seq:
-                        self.store.set_next_target_seq(self.store.next_target_seq + 1)
+                    self._answer_logout(message, now, out)
                 self._stop(out, now, f"first message is a Logout, not a Logon: "
                                      f"{wire_text(text) if text else 'no Text (58)'}")
             self._stop(out, now, f"first message is {msg_type!r}, not a Logon")
@@ -650,6 +648,16 @@ class Session:
                 self._stop(out, now, text)
             return False  # a duplicate we already processed
         return True
+
+    def _answer_logout(self, message: Message, now: datetime, out: Output) -> None:
+        """The peer's Logout: ours in answer (unless ours went first), and its number used
+        if it is the one expected (not with _advance: the session ends here, with no chunk
+        to ask for, and the Logout says all there is to say, even past the last number)."""
+        if self.state is not State.LOGOUT_SENT:
+            self._send_admin(out, now, admin.logout())
+        expected = self.store.next_target_seq
+        if (message.msg_seq_num or 0) == expected:
+            self.store.set_next_target_seq(expected + 1)
 
     def _ours(self, message: Message) -> bool:
         """Whether ``message`` is from our peer to us (its CompIDs)."""
@@ -1060,15 +1068,8 @@ class Session:
     def _on_logout(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
         if not self._verify(message, now, out, too_high=False, too_low=False, queued=queued):
             return
-        text = message.body.get_str(58) or ""
-        out.events.append(LoggedOut(text))
-        if self.state is not State.LOGOUT_SENT:
-            self._send_admin(out, now, admin.logout())
-        expected = self.store.next_target_seq
-        if (message.msg_seq_num or 0) == expected:
-            # (not _advance: the session ends here, with no chunk to ask for, and the Logout
-            # just sent says all there is to say, even past the last number)
-            self.store.set_next_target_seq(expected + 1)
+        out.events.append(LoggedOut(message.body.get_str(58) or ""))
+        self._answer_logout(message, now, out)
         if self.config.reset_on_logout:
             self._reset_store(now)
         self._stop(out, now, "logout")

@@ -92,15 +92,19 @@ def ssl_context(tls: TlsConfig, server: bool) -> ssl.SSLContext:
     return ctx
 
 
+class ConnectTimeout(TimeoutError):
+    """Connecting (and a TLS handshake) took longer than ``logon_timeout``; its text says so."""
+
+
 async def _connected_within(
         seconds: float, connecting: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
         tls: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """``connecting``'s streams, or TimeoutError saying so after ``seconds``."""
+    """``connecting``'s streams, or :class:`ConnectTimeout` after ``seconds``."""
     try:
         return await asyncio.wait_for(connecting, seconds)
     except TimeoutError:
         what = "connected and through the TLS handshake" if tls else "connected"
-        raise TimeoutError(f"not {what} within logon_timeout ({seconds:g} s)") from None
+        raise ConnectTimeout(f"not {what} within logon_timeout ({seconds:g} s)") from None
 
 
 def connect_failure(exc: OSError, tls: bool) -> str:
@@ -111,8 +115,8 @@ def connect_failure(exc: OSError, tls: bool) -> str:
         return f"TLS: the acceptor's certificate is not trusted: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
-    if isinstance(exc, TimeoutError) and not exc.errno and str(exc):
-        return str(exc)  # (_connected_within's words)
+    if isinstance(exc, ConnectTimeout):
+        return str(exc)
     if exc.errno:
         return os.strerror(exc.errno)
     if tls:  # closed or reset with no OS error: the peer does not speak TLS, most likely
@@ -566,8 +570,9 @@ class Engine:
             attempt += 1
             try:
                 # connecting and a handshake are part of logging on: bounded by
-                # logon_timeout (a peer whose listen queue is full drops the SYNs: the
-                # connect waited minutes, unsaid; a handshake, asyncio's 60 s)
+                # logon_timeout together (a peer whose listen queue is full drops the SYNs:
+                # the connect waited minutes, unsaid); the handshake's own bound is only
+                # there to replace asyncio's 60 s, shorter than a longer logon_timeout
                 reader, writer = await _connected_within(
                     config.logon_timeout, asyncio.open_connection(
                         config.host, config.port, ssl=tls, limit=READ_SIZE,

@@ -119,7 +119,7 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
     """Validate a ``venue:`` section; relative paths are relative to the YAML's folder."""
     m = node.mapping({"symbols", "market_data", "cancel_on_disconnect"}, {"symbols"})
     sym_node = m["symbols"]
-    names = sym_node.mapping(_names(sym_node))
+    names = sym_node.free_mapping("symbol: {tick_size, lot_size, ...}")
     symbols = {name: _symbol(name, n) for name, n in names.items()}
     if not symbols:
         raise sym_node.error("at least one symbol is needed")
@@ -141,6 +141,3 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
                        if "cancel_on_disconnect" in m else False)
 
 
-def _names(node: Node) -> set[str]:
-    """The keys of a mapping node whose keys are free-form names (symbols), as written."""
-    return node.free_keys("symbol: {tick_size, lot_size, ...}")

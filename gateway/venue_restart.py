@@ -453,8 +453,8 @@ class SessionOrders:
             orders.pop(r.order_id, None)
         if self.keep_done:
             self._done.setdefault(r.owner, {})[r.order_id] = r
-        elif r.orig_cl_ord_id or r.owner in self._chains:
-            self._chains.get(r.owner, {}).pop(r.order_id, None)
+        elif (chains := self._chains.get(r.owner)) is not None:
+            chains.pop(r.order_id, None)
 
     def _carry(self, owner: str, config: SessionConfig,
                dictionaries: SessionDictionaries) -> list[bytes]:

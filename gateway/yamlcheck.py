@@ -100,8 +100,8 @@ class Node:
             raise self.error(f"missing required key {', '.join(missing)}")
         return out
 
-    def free_keys(self, expected: str) -> set[str]:
-        """The keys of a mapping whose keys are names (symbols, CompIDs, codes), as written:
+    def free_mapping(self, expected: str) -> dict[str, Node]:
+        """A mapping whose keys are names (symbols, CompIDs, codes), by key as written:
         YAML would read the key ``ON`` as true and ``0700`` as 448. ``expected`` says what
         the mapping holds, for the error when this is no mapping."""
         if not isinstance(self.node, yaml.MappingNode):
@@ -115,7 +115,7 @@ class Node:
                 raise Node(self.file, self.path, k).error(
                     f"expected a name for a key of {expected}, got {k.value or 'nothing'!r}")
             keys.add(k.value)
-        return keys
+        return self.mapping(keys)
 
     def sequence(self) -> Iterator[Node]:
         if not isinstance(self.node, yaml.SequenceNode):

@@ -34,6 +34,13 @@ def acceptor(**kw: object) -> Session:
                    app_types={"D", "C", "d"})
 
 
+def initiator(store: MemoryStore | None = None, **kw: object) -> Session:
+    """An initiator TW -> ISLD (FIX 4.4) on ``store`` (default: a fresh one)."""
+    cfg = SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", **kw)  # type: ignore[arg-type]
+    return Session(cfg, store if store is not None else MemoryStore(T0),
+                   builtin_session("FIX.4.4"), app_types={"8"})
+
+
 def types(out: Output) -> list[str]:
     return [fields(raw)[35] for raw in out.data]
 
@@ -740,8 +747,7 @@ def test_an_initiators_logon_answered_with_a_logout_answers_it(seq: int) -> None
     """The acceptor refused our Logon with a Logout: no Logout back and its number unused,
     so its next Logon was "too high" (a ResendRequest for the Logout). Now it is answered
     and, when it is the number expected, its number is used, as QuickFIX/J does."""
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), MemoryStore(T0),
-                builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator()
     s.connection_made(T0)
     out = s.data_received(Peer(sender="ISLD", target="TW", seq=seq).msg(
         "35=5|58=not now", now=T0), T0)
@@ -759,8 +765,7 @@ def test_past_the_last_number_an_initiator_logs_on_with_a_reset() -> None:
     store = MemoryStore(T0)
     store.set_next_sender_seq(8)
     store.set_next_target_seq(10**18)
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
-                builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator(store)
     [logon] = [fields(raw) for raw in s.connection_made(T0).data]
     assert (logon[35], logon[34], logon[141]) == ("A", "1", "Y")
     assert (store.next_sender_seq, store.next_target_seq) == (2, 1)
@@ -827,8 +832,7 @@ def test_a_reset_logon_with_wrong_comp_ids_resets_nothing(active: tuple[Session,
 def test_an_initiators_logon_answered_with_wrong_comp_ids_is_not_a_session() -> None:
     """Our Logon answered by a Logon naming other CompIDs: disconnect, nothing after it is
     taken as the session's (an application message once reached the application)."""
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), MemoryStore(T0),
-                builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator()
     s.connection_made(T0)
     out = s.data_received(Peer(sender="ISLD", target="OTHER").logon(now=T0), T0)
     assert out.data == [] and out.disconnect and not s.logged_on
@@ -841,8 +845,7 @@ def test_an_initiators_logon_answered_with_a_reset_resets_and_confirms() -> None
     store = MemoryStore(T0)
     store.set_next_sender_seq(8)
     store.set_next_target_seq(8)
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
-                builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator(store)
     assert fields(s.connection_made(T0).data[0])[34] == "8"
     out = s.data_received(Peer(sender="ISLD", target="TW").logon(extra="|141=Y", now=T0), T0)
     assert s.logged_on and not out.disconnect
@@ -867,8 +870,7 @@ def test_a_reset_request_after_a_confirm_nobody_answered_is_answered() -> None:
     store = MemoryStore(T0)
     store.set_next_sender_seq(8)
     store.set_next_target_seq(8)
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator"), store,
-                builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator(store)
     s.connection_made(T0)
     acceptor = Peer(sender="ISLD", target="TW")
     s.data_received(acceptor.logon(extra="|141=Y", now=T0), T0)
@@ -893,8 +895,7 @@ def test_heartbtint_0_turns_heartbeats_off() -> None:
 def test_an_initiator_keeps_the_heartbtint_it_asked_for(answer: int) -> None:
     """The acceptor's Logon answering 0 (or 600) set ours: no heartbeat and no TestRequest
     for good, a dead link never found. QuickFIX and QuickFIX/J keep the initiator's own."""
-    s = Session(SessionConfig("FIX.4.4", "TW", "ISLD", role="initiator", heartbeat_interval=2),
-                MemoryStore(T0), builtin_session("FIX.4.4"), app_types={"8"})
+    s = initiator(heartbeat_interval=2)
     s.connection_made(T0)
     s.data_received(Peer(sender="ISLD", target="TW").logon(hb=answer, now=T0), T0)
     assert s.logged_on and s.heartbeat_interval == 2
