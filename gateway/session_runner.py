@@ -486,8 +486,7 @@ class SessionRunner:
                 self.app.on_message(self, event.message, now)
             except Exception as exc:  # an application bug must not cost the connection
                 msg = event.message
-                self.log.event(now, f"application error on {msg.msg_type} "
-                                    f"{msg.msg_seq_num}: {exc!r}\n{traceback.format_exc()}")
+                self._app_error(now, f"{msg.msg_type} {msg.msg_seq_num}", exc)
                 self.send(business_reject(msg.msg_seq_num, msg.msg_type or "", 0,
                                           "internal error processing the message", msg))
         elif isinstance(event, LoggedOn):
@@ -509,13 +508,16 @@ class SessionRunner:
                 try:
                     on_reject(self, event.message, now)
                 except Exception as exc:  # an application bug must not cost the connection
-                    self.log.event(now, f"application error on a Reject: {exc!r}\n"
-                                        f"{traceback.format_exc()}")
+                    self._app_error(now, "a Reject", exc)
         elif isinstance(event, GapDetected):
             self.log.event(now, f"gap: expected {event.expected}, received {event.received}")
         elif isinstance(event, ResendServed):
             self.log.event(now, f"resend {event.begin}-{event.end}: {event.resent} resent, "
                                 f"{event.gap_filled} gap-filled")
+
+    def _app_error(self, now: datetime, what: str, exc: Exception) -> None:
+        """An application that raised handling ``what``: in the event log, with where."""
+        self.log.event(now, f"application error on {what}: {exc!r}\n{traceback.format_exc()}")
 
     def _writable(self, writer: Writer | None) -> TypeGuard[Writer]:
         return writer is not None and not writer.is_closing() and not self._half_closed
@@ -642,8 +644,7 @@ class SessionRunner:
                         try:
                             self.app.on_logout(self, self.clock.now())
                         except Exception as exc:  # an application bug, logged as any is
-                            self.log.event(self.clock.now(), f"application error on logout: "
-                                                             f"{exc!r}\n{traceback.format_exc()}")
+                            self._app_error(self.clock.now(), "logout", exc)
             finally:
                 # Whatever failed above, the session is over (a new connection may log on
                 # now); the socket ends cleanly.
