@@ -40,7 +40,7 @@ from algos.slicing import StrategyParameterError
 from gateway.algo_config import parse_algos
 from gateway.algo_orders import parse_parameter_text
 from gateway.config import GatewayConfig
-from gateway.fix_reports import MAX_DIGITS, RequestError, too_long
+from gateway.fix_reports import RequestError, too_long
 from gateway.latency import LatencyConfig, parse_latency
 from gateway.venue_config import SymbolSpec
 from gateway.yamlcheck import ConfigError, Node
@@ -142,9 +142,8 @@ def _limit(node: Node, spec: SymbolSpec) -> Decimal:
     limit = Decimal(str(raw))  # the text YAML read: 224.12345 stays off the tick
     if limit <= 0:
         raise node.error(f"expected a positive limit price, got {raw}")
-    if too_long(limit):
-        raise node.error(f"limit {raw} has more than {MAX_DIGITS} digits before the decimal "
-                         "point: the desk refuses it")
+    if fault := too_long(limit):
+        raise node.error(f"limit {raw} has {fault}: the desk refuses it")
     if spec.to_ticks(limit) is None:
         raise node.error(f"limit {raw} is not on {spec.symbol}'s tick size {spec.tick_size} "
                          f"(venue.symbols.{spec.symbol}.tick_size)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from gateway.fix_reports import MAX_DIGITS, too_long
+from gateway.fix_reports import too_long
 from gateway.yamlcheck import Node
 
 __all__ = ["ClientOrder", "parse_client"]
@@ -52,9 +52,8 @@ def parse_client(node: Node) -> tuple[ClientOrder, ...]:
 def _fits_fix(node: Node, value: _N) -> _N:
     """``value`` if a gateway takes it: at most MAX_DIGITS digits before the point (a
     quantity or price past that is refused by every gateway here, on every run)."""
-    if too_long(value):
-        raise node.error(f"{value} has more than {MAX_DIGITS} digits before the decimal "
-                         "point: no gateway takes it")
+    if fault := too_long(value):
+        raise node.error(f"{value} has {fault}: no gateway takes it")
     return value
 
 

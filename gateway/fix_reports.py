@@ -88,10 +88,13 @@ def _shown(raw: bytes) -> str:
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
 
 
-def too_long(value: Decimal | int) -> bool:
-    """Whether ``value`` has more than :data:`MAX_DIGITS` digits before the point: past what
-    a request may carry (a config that would send one is refused at its key)."""
-    return Decimal(value).adjusted() >= MAX_DIGITS
+def too_long(value: Decimal | int) -> str | None:
+    """What is wrong with ``value`` if it has more than :data:`MAX_DIGITS` digits before the
+    point, past what a request may carry (a config that would send one is refused at its key,
+    in these words); None when it fits."""
+    if Decimal(value).adjusted() < MAX_DIGITS:
+        return None
+    return f"more than {MAX_DIGITS} digits before the decimal point"
 
 
 def _decimal(raw: bytes, tag: int, name: str, reason: int) -> Decimal:
@@ -102,9 +105,8 @@ def _decimal(raw: bytes, tag: int, name: str, reason: int) -> Decimal:
     except ValueError:
         raise RequestError(f"tag {tag} ({name}) {_shown(raw)!r} is not a number",
                            reason) from None
-    if too_long(value):
-        raise RequestError(f"tag {tag} ({name}) {_shown(raw)} is out of range: more than "
-                           f"{MAX_DIGITS} digits before the decimal point", reason)
+    if fault := too_long(value):
+        raise RequestError(f"tag {tag} ({name}) {_shown(raw)} is out of range: {fault}", reason)
     return value
 
 
