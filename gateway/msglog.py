@@ -56,6 +56,16 @@ def wire_text(value: str, limit: int = WIRE_TEXT_LIMIT) -> str:
 
 
 
+def write_failed(path: Path, exc: OSError, errors: int, consequence: str) -> int:
+    """``errors`` + 1, for a log write that failed: the first failure of a log is said on
+    stderr with ``consequence`` (what goes on without it), the rest are only counted. Never
+    raises: a log that cannot be written must not stop what it records."""
+    if errors == 0:
+        print(f"gateway: log {path}: cannot write: {exc.strerror or exc}; {consequence}",
+              file=sys.stderr, flush=True)
+    return errors + 1
+
+
 class SessionLog:
     """The message log and event log of one session; ``directory`` None logs nothing."""
 
@@ -98,14 +108,12 @@ class SessionLog:
                 self._failed(self.messages_path, exc)
 
     def _failed(self, path: Path, exc: OSError) -> None:
-        """A write that failed (a full disk) is counted and said once on stderr, never
-        raised: the log is a record, not the session's state (the store is), and it must
-        not cost the session its connection, nor the gateway its clean stop. Lines the file
-        buffer still holds go out with a later flush that succeeds."""
-        self.errors += 1
-        if self.errors == 1:
-            print(f"gateway: log {path}: cannot write: {exc.strerror or exc}; the session "
-                  "goes on, its store keeps what it sends", file=sys.stderr, flush=True)
+        """A write that failed (a full disk): the log is a record, not the session's state
+        (the store is), so it must not cost the session its connection, nor the gateway its
+        clean stop. Lines the file buffer still holds go out with a later flush that
+        succeeds."""
+        self.errors = write_failed(path, exc, self.errors,
+                                   "the session goes on, its store keeps what it sends")
 
     def reopen(self) -> None:
         """Go on in new files at the same paths (after a log rotation renamed the old ones):

@@ -48,7 +48,7 @@ from engine.framing import Framer
 from gateway.application import Application, TimedApplication
 from gateway.clock import Clock, WallClock
 from gateway.config import AcceptorConfig, GatewayConfig, SessionConfig, TlsConfig
-from gateway.msglog import log_line, wire_text
+from gateway.msglog import log_line, wire_text, write_failed
 from gateway.session_runner import (
     READ_SIZE,
     OutputBatch,
@@ -156,9 +156,7 @@ class EngineLog:
             self._file.write(log_line(now, text.encode("utf-8", "surrogateescape")))
             self._file.flush()
         except OSError as exc:  # a full disk must not cost the acceptor its next connection
-            self.errors += 1
-            if self.errors == 1:
-                print(f"gateway: {self.path}: cannot write: {exc}", file=sys.stderr)
+            self.errors = write_failed(self.path, exc, self.errors, "connections go on")
 
     def reopen(self) -> None:
         """Close the file: the next line opens a new one at the same path (after a log
