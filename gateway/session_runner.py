@@ -493,7 +493,11 @@ class SessionRunner:
             self.log.event(now, f"logged on (HeartBtInt={event.heartbeat_interval}"
                                 f"{', sequence reset' if event.reset else ''})")
             self.logged_on_event.set()
-            self.app.on_logon(self, now)
+            try:
+                self.app.on_logon(self, now)
+            except Exception as exc:  # the application has not taken the session: end it
+                self._app_error(now, "logon", exc)
+                self.logout("application error at logon")
         elif isinstance(event, LoggedOut):
             self.log.event(now, f"logout received {event.text!r}")
         elif isinstance(event, Disconnect):

@@ -485,6 +485,38 @@ def test_an_application_failing_at_logout_leaves_the_session_free_to_log_on_agai
     assert events.count("application error on logout: RuntimeError('a bug in on_logout')") == 2
 
 
+class FailingLogon(Collector):
+    """An acceptor application whose on_logon raises (a bug in it)."""
+
+    def on_logon(self, session: SessionHandle, now: datetime) -> None:
+        raise RuntimeError("a bug in on_logon")
+
+
+def test_an_application_failing_at_logon_logs_the_session_out(tmp_path: Path) -> None:
+    """The failure escaped into asyncio (a traceback on stderr) and the connection was
+    dropped with no word; the application had not taken the session, so none may trade on
+    it: the error is logged where the session's are, and the peer gets a Logout saying why."""
+
+    async def scenario() -> None:
+        acc_cfg, ini_cfg = pair(tmp_path)
+        acceptor = Engine(acc_cfg, Dispatcher(acc_cfg, {"echo": FailingLogon()}),
+                          run_dir=tmp_path / "a")
+        await acceptor.start()
+        icfg = ini_cfg(acceptor.port)
+        initiator = Engine(icfg, Dispatcher(icfg, {"collector": Collector()}),
+                           run_dir=tmp_path / "i")
+        await initiator.start()
+        await wait_for(lambda: initiator.runner("ISLD").last_disconnect is not None)
+        await initiator.stop()
+        await acceptor.stop()
+
+    run(scenario())
+    events = (tmp_path / "a" / "log" / "FIX.4.4-ISLD-TW.event.current.log").read_text()
+    assert "application error on logon: RuntimeError('a bug in on_logon')" in events
+    theirs = (tmp_path / "i" / "log" / "FIX.4.4-TW-ISLD.event.current.log").read_text()
+    assert "logout received 'application error at logon'" in theirs
+
+
 def test_credentials_checked_from_environment(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_FIX_PASSWORD", "s3cret")
