@@ -328,7 +328,9 @@ def test_a_stop_signal_repeated_until_the_end_still_ends_with_status_0(
                                stderr=subprocess.PIPE)
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(Peer(sender="CLIENT1", target="VENUE").msg("35=A|98=0|108=30|141=Y"))
-        time.sleep(0.3)
+        got = b""
+        while b"\x0135=A\x01" not in got:  # logged on: the stop has a session to end
+            got += s.recv(65536)
         deadline = time.monotonic() + 20
         while proc.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(ProcessLookupError):
