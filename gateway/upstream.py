@@ -138,6 +138,11 @@ class LevelBook:
         else:
             side[price] = size
 
+    def mid(self) -> Decimal | None:
+        """Halfway between the best bid and offer; None while a side is empty."""
+        bids, asks = self.levels["0"], self.levels["1"]
+        return (max(bids) + min(asks)) / 2 if bids and asks else None
+
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot:
         bids = tuple(sorted(self.levels["0"].items(), reverse=True)[:5])
         asks = tuple(sorted(self.levels["1"].items())[:5])
@@ -170,7 +175,9 @@ class AlgoGatewayApplication:
         self._upstream_store: MessageStore | None = None  # what we sent the venue (bind)
         self.sessions: dict[str, SessionHandle] = {}
         self.books = {s: LevelBook() for s in self.venue.symbols}
-        self.gates = RiskGates(config, self.sessions)
+        # positions are marked to the venue's market data whenever the day's loss is
+        # asked for (runners feed mids only while a parent of the symbol works)
+        self.gates = RiskGates(config, self.sessions, self._mid)
         self.desk = AlgoDesk(algos.factories(), self.venue.symbols, self, self.snapshot,
                              self._deliver, self.gates,
                              strategy_names=algos.strategies,
@@ -851,6 +858,10 @@ class AlgoGatewayApplication:
             for store in self._client_stores.values():
                 reported_fills(stored_reports(store), self._fills_reported)
         return self._fills_reported
+
+    def _mid(self, symbol: str) -> Decimal | None:
+        book = self.books.get(symbol)
+        return book.mid() if book is not None else None
 
     def snapshot(self, symbol: str, now: datetime) -> MarketSnapshot | None:
         book = self.books.get(symbol)

@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from algos.strategy import Side
+from gateway.config import load_config
 from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
-from tests.test_upstream_router import Link, _app, _working_child, child_report, message
+from tests.test_upstream_router import (
+    ROOT,
+    Link,
+    _app,
+    _working_child,
+    child_report,
+    message,
+)
 
 ACK = "150=0|39=0|151=300|14=0|6=0"
 
@@ -200,3 +209,28 @@ def test_status_requests_by_orderid_alone_and_of_unknown_orders_echo_ordstatusre
     request(app, client, "35=H|11=NOPE|790=Q2", now)
     unknown = last(client)
     assert (unknown.body.get_str(39), unknown.body.get_str(790)) == ("8", "Q2")
+
+
+def test_the_days_loss_marks_a_done_parents_shares_to_the_venues_market_data(
+        tmp_path: Path) -> None:
+    """Runners feed the gate mids only while a parent of the symbol works: 300 shares bought
+    by a filled parent stayed marked at 100 however far the venue's market fell, and
+    max_daily_loss let the client's next parent through."""
+    config = tmp_path / "algo.yaml"
+    config.write_text((ROOT / "sessions/algo.yaml").read_text()
+                      + "\nrisk: {default: {max_daily_loss: 2000}}\n")
+    loaded = load_config(config)
+    app = AlgoGatewayApplication(loaded)
+    venue = Link(app.upstream_name, next(s for s in loaded.sessions
+                                         if s.name == app.upstream_name), logged_on=True)
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, fill(300, 300)), now)  # bought 300 at 100
+    assert last(client).body.get_str(39) == "2"
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=89.99|271=500|"
+                                  "269=1|270=90.01|271=500"), now)
+    gate = app.gates.existing(client.name)
+    assert gate is not None and gate.daily_pnl() == -3000  # marked to the mid, 90
+    request(app, client, "35=D|11=P2|38=100|40=1|59=0|847=1001|848=Slices=1", now)
+    refused = last(client)
+    assert (refused.body.get_str(11), refused.body.get_str(39)) == ("P2", "8")
+    assert "daily loss" in (refused.body.get_str(58) or "")
