@@ -263,8 +263,9 @@ def _side(order: ClientOrder) -> str:
 def parent_message(cl_ord_id: str, order: ClientOrder, now: datetime,
                    start: datetime | None = None, end: datetime | None = None) -> Message:
     """The parent's NewOrderSingle: EffectiveTime ``start`` (default now), ExpireTime ``end``
-    (default ``order.window`` after the start), TransactTime now."""
-    start = start or now
+    (default ``order.window`` after the start), TransactTime now. A start of now is taken to
+    the millisecond, as FIX 4.2 and 4.4's UTCTimestamp carries it."""
+    start = start or now.replace(microsecond=now.microsecond - now.microsecond % 1000)
     end = end or start + timedelta(seconds=order.window)
     # milliseconds, as usual, unless either time has finer digits to keep
     finer = start.microsecond % 1000 or end.microsecond % 1000

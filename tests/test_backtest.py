@@ -604,6 +604,9 @@ def test_parent_window_keeps_its_microseconds() -> None:
     fine = parent_message("P1", order, now, now, now + timedelta(seconds=20.0005))
     assert (fine.body.get_str(168), fine.body.get_str(126)) == (
         "20120621-13:30:05.000000", "20120621-13:30:25.000500")
+    live = parent_message("P1", order, now + timedelta(microseconds=123_456))
+    assert (live.body.get_str(168), live.body.get_str(126)) == (
+        "20120621-13:30:05.123", "20120621-13:30:25.123"), "a live parent starts now, to the ms"
 
 
 def test_a_participation_cap_holds_with_fills_on_their_way(tmp_path: Path) -> None:
