@@ -522,10 +522,11 @@ class AlgoGatewayApplication:
                     ord_status=lost.state.ord_status, order_id=lost.state.order_id)
             if known is None:
                 return None
-            return request_cancel_reject(
-                owner, message, CXL_TOO_LATE,
-                f"order {asked} was done before the algo gateway restarted", now,
-                ord_status=known.ord_status, order_id=known.order_id)
+            text = (f"order {asked} is done: the algo gateway's restart ended it"
+                    if lost is not None
+                    else f"order {asked} was done before the algo gateway restarted")
+            return request_cancel_reject(owner, message, CXL_TOO_LATE, text, now,
+                                         ord_status=known.ord_status, order_id=known.order_id)
         if lost is not None:
             status: ExecReport | None = dataclasses.replace(
                 lost.state, exec_id=next(self._exec_ids), exec_type=ORDER_STATUS, time=now,

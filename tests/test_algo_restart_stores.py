@@ -524,3 +524,20 @@ def test_a_replace_chains_first_clordids_stay_the_days_through_resets_and_crashe
         gw.from_client(f"35=D|11={cl}|38=100{order}")
         heard = gw.client.heard[-1]
         assert (heard[150], heard.get(103)) == ("8", "6"), (cl, heard)
+
+
+def test_a_cancel_of_a_parent_the_restart_ended_says_the_restart_ended_it() -> None:
+    """The cancel is too late either way; its Text said the parent "was done before the
+    algo gateway restarted" when this restart had ended it (its child filled 400 while
+    the gateway was down)."""
+    gw = gateway()
+    crashed_with_a_filled_orphan(gw)
+    gw.logon(gw.client)
+    gw.from_client(f"35=F|11=C9|41=P1|54=1|55=AAPL|60={stamp(NOW)}")
+    reject = gw.client.heard[-1]
+    assert (reject[35], reject[102], reject[39]) == ("9", "0", "4")
+    assert reject[58] == "order P1 is done: the algo gateway's restart ended it"
+    gw.start()  # and once more: now it was done before this restart
+    gw.logon(gw.client)
+    gw.from_client(f"35=F|11=C10|41=P1|54=1|55=AAPL|60={stamp(NOW)}")
+    assert gw.client.heard[-1][58] == "order P1 was done before the algo gateway restarted"
