@@ -45,8 +45,10 @@ Metrics and their labels:
                                    103) and cancel rejects (35=9, ``cancel``, 102); ``reason``
                                    is one of the codes FIX defines for the tag
                                    (:data:`REASON_CODES`), ``other`` for any other value,
-                                   ``none`` without the tag; resent copies (PossDup) are not
-                                   counted again
+                                   ``none`` without the tag; a resent copy (PossDup) is
+                                   counted only when one comes in in place of an original
+                                   that never did (a resend filling a gap: the link
+                                   dropped), as the application gets it
 ``connections_refused_total``      {reason}: connections the acceptor closed before any
                                    session took them; ``reason`` is one of
                                    :data:`REFUSED_REASONS` (``other`` for anything else),
@@ -77,6 +79,7 @@ from __future__ import annotations
 import math
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -90,6 +93,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.codec import peek_field
 from gateway.session import (
+    AppMessage,
     Disconnect,
     GapDetected,
     LoggedOn,
@@ -346,14 +350,11 @@ class GatewayMetrics:
             self._labels(counter, name, type_label).inc()
             if msg_type == "2":
                 self._labels(self.resends_total, name, direction).inc()
-            elif b"\x0143=Y\x01" in raw:
-                pass  # a resent copy (PossDup): its reject was counted the first time
-            elif msg_type == "j":
-                self._reject(name, direction, "business", 380, peek_field(raw, b"\x01380="))
-            elif msg_type == "9":
-                self._reject(name, direction, "cancel", 102, peek_field(raw, b"\x01102="))
-            elif msg_type == "8" and b"\x01150=8\x01" in raw:
-                self._reject(name, direction, "order", 103, peek_field(raw, b"\x01103="))
+            elif b"\x0143=Y\x01" not in raw:
+                # a resent copy (PossDup) was counted when first sent, or comes in for one
+                # that never did: counted if the application gets it (event)
+                self._app_reject(name, direction, msg_type,
+                                 lambda tag: peek_field(raw, b"\x01%d=" % tag))
             self._session_gauges(name, session)
         except Exception:  # an observer never raises into the transport
             self.metrics_observer_errors_total.inc()
@@ -373,6 +374,9 @@ class GatewayMetrics:
                 self._reject(name, "out", "session", 373, str(int(event.reject.reason)))
             elif isinstance(event, RejectReceived):
                 self._reject(name, "in", "session", 373, event.message.body.get_str(373))
+            elif isinstance(event, AppMessage) and event.message.poss_dup:
+                # resent to fill a gap: the original never reached us (the link dropped)
+                self._app_reject(name, "in", event.message.msg_type, event.message.body.get_str)
             elif isinstance(event, GapDetected):
                 self._labels(self.sequence_gaps_total, name).inc()
             elif isinstance(event, ResendServed):
@@ -381,6 +385,17 @@ class GatewayMetrics:
             self._session_gauges(name, session)
         except Exception:
             self.metrics_observer_errors_total.inc()
+
+    def _app_reject(self, name: str, direction: str, msg_type: str | None,
+                    field: Callable[[int], str | None]) -> None:
+        """Count a message of MsgType ``msg_type`` (its body's values by ``field``) if it is
+        an application-level reject."""
+        if msg_type == "j":
+            self._reject(name, direction, "business", 380, field(380))
+        elif msg_type == "9":
+            self._reject(name, direction, "cancel", 102, field(102))
+        elif msg_type == "8" and field(150) == "8":
+            self._reject(name, direction, "order", 103, field(103))
 
     def _reject(self, name: str, direction: str, kind: str, tag: int,
                 reason: str | None) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gateway.application import Application
 from gateway.clock import VirtualClock
 from gateway.config import SessionConfig, StoreConfig
 from gateway.echo_app import EchoApplication
@@ -20,17 +21,17 @@ T0 = datetime(2024, 5, 6, 9, 30, 0, 123456, tzinfo=UTC)
 
 
 class Harness:
-    """An acceptor session ISLD <- ``peer`` (TW by default; FIX.4.4, echo application,
-    memory store)."""
+    """An acceptor session ISLD <- ``peer`` (TW by default; FIX.4.4, ``app`` or the echo
+    application, memory store)."""
 
     def __init__(self, tmp_path: Path, observers: Sequence[SessionObserver],
-                 peer: str = "TW") -> None:
+                 peer: str = "TW", app: Application | None = None) -> None:
         self.clock = VirtualClock(T0)
         self.observers = observers
         config = SessionConfig("FIX.4.4", "ISLD", peer, role="acceptor", application="echo",
                                store=StoreConfig(kind="memory"))
-        self.runner = SessionRunner(config, EchoApplication(), self.clock, tmp_path, 1 << 20,
-                                    observers)
+        self.runner = SessionRunner(config, app or EchoApplication(), self.clock, tmp_path,
+                                    1 << 20, observers)
         self.peer = Peer(sender=peer)
 
     def advance(self, seconds: float) -> datetime:

@@ -30,7 +30,7 @@ from gateway.metrics import (
 from gateway.venue_app import VenueApplication
 from gateway.yamlcheck import ConfigError, load_yaml
 from tests.audit_samples import runner
-from tests.engine_apps import RecordingHandle
+from tests.engine_apps import Collector, RecordingHandle
 from tests.fixpeer import frame
 from tests.gateway_proc import start_gateway, stop_gateway
 from tests.observer_harness import T0, Harness, nos
@@ -396,3 +396,28 @@ def test_a_metrics_connection_that_sends_nothing_is_closed(
     finally:
         m.close()
     assert capsys.readouterr().err == ""
+
+
+def test_a_reject_resent_to_fill_a_gap_is_counted_once(tmp_path: Path) -> None:
+    """A reject sent while the link was down reaches us only as a resent copy (PossDup):
+    every PossDup copy was passed over as "counted the first time", so an outage's rejects
+    never showed. The copy filling the gap counts; a duplicate copy after it does not."""
+    metrics = GatewayMetrics()
+    h = Harness(tmp_path, [metrics], app=Collector())  # (an application taking reports)
+    reject = "35=8|11=A|37=O1|17=E1|150=8|39=8|55=AAPL|54=1|151=0|14=0|6=0|103={}"
+    resent = f"43=Y|122={T0:%Y%m%d-%H:%M:%S}"
+    try:
+        h.logon()
+        h.peer.seq += 1  # MsgSeqNum 2, the reject of reason 1, is lost with the link
+        h.send(reject.format(13))  # 3: a gap, we ask for 2
+        h.send(reject.format(1), seq=2, header=resent)
+        h.send(reject.format(1), seq=2, header=resent)  # a duplicate copy: passed over
+    finally:
+        h.close()
+
+    def count(reason: str) -> float | None:
+        return metrics.registry.get_sample_value("rejects_total", {
+            "session": NAME, "direction": "in", "type": "order", "reason": reason})
+
+    assert (count("1"), count("13")) == (1, 1)
+    assert metrics.registry.get_sample_value("sequence_gaps_total", {"session": NAME}) == 1
