@@ -765,6 +765,10 @@ class AlgoGatewayApplication:
         snapshot_symbol = body.get_str(55) if message.msg_type == "W" else None
         if snapshot_symbol is not None and snapshot_symbol in self.books:
             self.books[snapshot_symbol] = LevelBook()
+            # changed even with no entries: an empty book (a venue restarted) is news to
+            # the runners and the depth gauges alike
+            self.desk.book_changed(snapshot_symbol)
+            changed.add(snapshot_symbol)
         for e in group or ():
             symbol = snapshot_symbol or e.get_str(55) or ""
             book = self.books.get(symbol)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from algos.strategy import MarketSnapshot
 from engine.book_types import Side
 from fixspec.dictionary import load_builtin
 from gateway.audit import AuditLog
@@ -260,6 +261,31 @@ def test_the_session_runner_hands_a_received_reject_to_the_application(
     h.send("35=3|45=1|373=1|58=no")
     assert app.rejects == ["1"]
     h.close()
+
+
+def test_an_empty_snapshot_empties_the_book_the_gauges_and_the_runners_view() -> None:
+    """A venue restarted (its books lost) sends snapshots with no entries: the level book
+    was emptied but nothing was told, so book_depth_levels showed the old depth for as long
+    as the book stayed empty, and a working parent's runner was not given the empty book."""
+    app, venue = _app()
+    app.desk.metrics = metrics = GatewayMetrics()
+    _parent(app, venue)  # a TWAP parent in AAPL
+
+    def depth(side: str) -> float | None:
+        return metrics.registry.get_sample_value("book_depth_levels",
+                                                 {"symbol": "AAPL", "side": side})
+
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=99.99|271=500|"
+                                  "269=1|270=100.01|271=500"), NOW)
+    assert (depth("bid"), depth("ask")) == (1, 1)
+    [parent] = app.desk.parents.values()
+    seen: list[MarketSnapshot] = []
+    told = parent.runner.on_market_snapshot
+    parent.runner.on_market_snapshot = lambda snap: (  # type: ignore[method-assign]
+        seen.append(snap), told(snap))
+    app.on_message(venue, message("35=W|55=AAPL|268=0"), NOW)
+    assert (depth("bid"), depth("ask")) == (0, 0)
+    assert [(snap.bid, snap.ask) for snap in seen] == [(None, None)], "the runner is told"
 
 
 def test_market_data_latency_counts_from_the_read_that_brought_it(tmp_path: Path) -> None:
