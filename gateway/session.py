@@ -857,6 +857,11 @@ class Session:
                             headers_checked=True):
                 self._advance(out, now)
             return
+        if self.state is State.AWAIT_LOGON:
+            # a connection made before the period began (clocks half a second apart): its
+            # Logon is the period's first, on numbers started over (QuickFIX checks the
+            # store's age at each message)
+            self._maybe_new_schedule_period(now)
         acceptor_reply = self.state is not State.LOGON_SENT
         # Our Logon, not asking for a reset, answered with ResetSeqNumFlag: the acceptor
         # resets the numbers; so do we, and confirm with a Logon of our own numbered 1

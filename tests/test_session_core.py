@@ -978,6 +978,29 @@ def test_a_session_connected_before_its_start_still_ends_at_its_end() -> None:
     assert not any(isinstance(e, AppMessage) for e in out.events)
 
 
+def test_a_logon_just_after_the_start_on_a_connection_made_before_it_starts_over() -> None:
+    """The check for a new period ran only as the connection was made, still yesterday's
+    period: the day's first Logon (34=1) was refused, "MsgSeqNum too low, expecting 43",
+    whenever the peer's clock ran half a second ahead. QuickFIX resets at that Logon."""
+    from datetime import time
+
+    from gateway.schedule import Schedule
+
+    yesterday = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    cfg = SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor",
+                        schedule=Schedule(time(8), time(17)))
+    store = MemoryStore(yesterday)
+    store.set_next_target_seq(43)
+    store.set_next_sender_seq(3)
+    s = Session(cfg, store, builtin_session("FIX.4.4"), app_types=frozenset({"D"}))
+    s.connection_made(datetime(2026, 11, 25, 7, 59, 59, 500000, tzinfo=UTC))
+    logon_at = datetime(2026, 11, 25, 8, 0, 0, 200000, tzinfo=UTC)
+    [answer] = s.data_received(Peer().logon(now=logon_at), logon_at).data
+    assert (fields(answer)[35], fields(answer)[34]) == ("A", "1")
+    assert (store.next_target_seq, store.next_sender_seq) == (2, 2)
+    assert store.creation_time == logon_at
+
+
 def fixt_acceptor(app_version: str = "FIX.5.0SP2") -> tuple[Session, Peer]:
     cfg = SessionConfig("FIXT.1.1", "ISLD", "TW", role="acceptor",
                         default_appl_ver_id=app_version)
