@@ -295,13 +295,18 @@ class VenueApplication:
     def _expire_day_orders(self, now: datetime) -> None:
         """Each session whose trading day has ended by ``now``: its Day orders expire
         (:meth:`Venue.expire_day_orders`; reported whether it is logged on or not, as
-        every report is) and its next day's end is taken."""
+        every report is), and its next day's end is taken. Where ``now`` is in the next
+        trading day (no schedule: midnight UTC), the done orders' ClOrdIDs are free again,
+        as at a Logon of a later day, for a session logged on over the day's end."""
         ended = [name for name, end in self._day_ends.items() if end <= now]
         for name in ended:
             self.deliver(self.venue.expire_day_orders(name, now), now)
             session = self.sessions.get(name)
             schedule = session.config.schedule if session is not None else None
             self._day_ends[name] = trading_day_end(schedule, now)
+            if self._orders.roll_day(name, schedule, now):
+                self.venue.new_day(name)
+                self.desk.new_day(name)
             gate = self.gate.existing(name)
             if gate is not None:  # max_daily_loss counts from here
                 gate.new_day()

@@ -514,6 +514,20 @@ class SessionOrders:
         ClOrdIDs are unique within a trading day, so at the first Logon after a restart the
         stored orders last reported on an earlier day are forgotten (a store not reset
         holds several days)."""
+        new_day = self.roll_day(owner, schedule, now)
+        stored = self.stored.get(owner)
+        lost: dict[str, bytes] = {}
+        if stored is not None:
+            lost, stored.open = stored.open, {}
+            if not stored:
+                del self.stored[owner]
+        return new_day, lost
+
+    def roll_day(self, owner: str, schedule: Schedule | None, now: datetime) -> bool:
+        """Whether ``now`` is in a later trading day than ``owner``'s last Logon or roll in
+        this process (the caller then frees its done orders' ClOrdIDs): at a Logon, and at
+        the end of each trading day for a session that stays logged on over it. What is
+        kept of orders done on earlier days is forgotten."""
         day = trading_day(schedule, now)
         previous = self._days.get(owner)
         stored = self.stored.get(owner)
@@ -530,9 +544,4 @@ class SessionOrders:
                                        if order_id in live}
             if stored is not None:
                 stored.forget_before(day, partial(trading_day, schedule))
-        lost: dict[str, bytes] = {}
-        if stored is not None:
-            lost, stored.open = stored.open, {}
-            if not stored:
-                del self.stored[owner]
-        return previous is not None and previous != day, lost
+        return previous is not None and previous != day

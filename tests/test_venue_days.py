@@ -165,3 +165,24 @@ def test_a_schedule_sets_the_day() -> None:
     next_period = datetime(2026, 11, 26, 22, 5, tzinfo=UTC)
     app.on_logon(h, next_period)  # type: ignore[arg-type]
     assert answers(app, h, order("A", next_period), next_period) == ["0:"]
+
+
+def test_a_session_logged_on_over_midnight_starts_the_next_day_with_its_ids_free() -> None:
+    """Done orders' ClOrdIDs were freed only at a Logon of a later day: a session that
+    stayed logged on over midnight had A refused as a duplicate the next day (and kept
+    every done order of every day for as long as it stayed up). Once the next day has
+    begun, a reconnect the same day frees nothing more: the day's ids stay the day's."""
+    app, h = session()
+    app.on_logon(h, DAY1)  # type: ignore[arg-type]
+    assert answers(app, h, order("A", DAY1), DAY1) == ["0:"]
+    assert answers(app, h, cancel("A2", "A", DAY1), DAY1) == ["4:"]
+    assert answers(app, h, parent("P", DAY1, 1), DAY1) == ["0:"]
+    assert answers(app, h, cancel("P2", "P", DAY1), DAY1) == ["4:canceled by client"]
+    midnight = datetime.combine(DAY1.date() + timedelta(days=1), time(0), tzinfo=UTC)
+    app.on_timer(midnight)
+    day2 = midnight + timedelta(hours=9)
+    assert answers(app, h, order("A", day2), day2) == ["0:"]
+    assert answers(app, h, parent("P", day2, 1), day2) == ["0:"]
+    assert answers(app, h, cancel("A3", "A", day2), day2) == ["4:"]
+    app.on_logon(h, day2 + timedelta(hours=1))  # type: ignore[arg-type]
+    assert answers(app, h, order("A", day2), day2) == ["8:duplicate ClOrdID (11) A"]
