@@ -1084,6 +1084,12 @@ class Session:
             return
         msg_type = message.msg_type or ""
         if self.app_types is not None and msg_type not in self.app_types:
+            if msg_type == "j":
+                # never a reject for a reject: a peer answering ours in kind (QuickFIX's
+                # UnsupportedMessageType does) traded them with us for ever; the message
+                # log has it
+                self._advance(out, now)
+                return
             self._send_admin(out, now, admin.business_reject(
                 message.msg_seq_num, msg_type, admin.UNSUPPORTED_MESSAGE_TYPE,
                 "Unsupported Message Type", message))

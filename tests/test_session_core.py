@@ -1037,3 +1037,20 @@ def test_a_fixt_application_message_of_another_version_is_rejected_with_reason_1
     assert s.store.next_target_seq == 3  # its number used, as for any Reject
     out = s.data_received(peer.msg(nos(), now=T0, header="1128=9"), T0)
     assert any(isinstance(e, AppMessage) for e in out.events) and types(out) == []
+
+
+def test_a_business_message_reject_is_never_answered_with_one(active: tuple[Session,
+                                                                           Peer]) -> None:
+    """A MsgType the application does not take gets a BusinessMessageReject (380=3), but a
+    BusinessMessageReject itself got one too: a QuickFIX client whose application raises
+    UnsupportedMessageType for our reject answered it in kind, and the two sides traded
+    11,000 rejects in 3 s. It is taken (its number used), not answered."""
+    s, peer = active
+    out = s.data_received(peer.msg("35=R|131=Q1|146=1|55=IBM", now=T0), T0)
+    [reject] = out.data
+    assert (fields(reject)[35], fields(reject)[372], fields(reject)[380]) == ("j", "R", "3")
+    theirs = peer.msg(f"35=j|45={fields(reject)[34]}|372=j|380=3|58=Unsupported", now=T0)
+    out = s.data_received(theirs, T0)
+    assert out.data == [] and s.store.next_target_seq == peer.seq
+    out = s.data_received(peer.msg("35=0", now=T0), T0)  # and the session goes on
+    assert out.data == [] and not out.disconnect and s.store.next_target_seq == peer.seq
