@@ -81,12 +81,16 @@ def _msg_type(message: Any) -> str:
 
 
 class VenueClient(fix.Application):  # type: ignore[misc]
-    """Reports every message and the logon state to the parent; acts on none."""
+    """Reports every message and the logon state to the parent; acts on none. With
+    ``handles``, an application message of another MsgType is refused as a MessageCracker
+    without its handler refuses it (UnsupportedMessageType: QuickFIX answers it with a
+    BusinessMessageReject, 380=3)."""
 
-    def __init__(self) -> None:
+    def __init__(self, handles: frozenset[str] | None = None) -> None:
         super().__init__()
         self.cond = threading.Condition()
         self.logged_on = False
+        self.handles = handles
 
     def _set(self, on: bool) -> None:
         with self.cond:
@@ -118,6 +122,8 @@ class VenueClient(fix.Application):  # type: ignore[misc]
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         self._report("in", message)
+        if self.handles is not None and _msg_type(message) not in self.handles:
+            raise fix.UnsupportedMessageType()
 
 
 def build(command: dict[str, Any]) -> Any:
@@ -142,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.write_text(settings_text(workdir=workdir, sender=args.sender, target=args.target,
                                  port=args.port, dictionary=Path(args.dictionary)))
     settings = fix.SessionSettings(str(cfg))
-    app = VenueClient()
+    app = VenueClient(frozenset(args.handles.split(",")) if args.handles else None)
     initiator = fix.SocketInitiator(app, fix.FileStoreFactory(settings), settings,
                                     fix.FileLogFactory(settings))
     sid = fix.SessionID("FIX.4.4", args.sender, args.target)
@@ -185,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="VENUE")
     parser.add_argument("--dictionary", required=True, help="QuickFIX data dictionary (XML)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to log on")
+    parser.add_argument("--handles", help="MsgTypes the application handles (comma-separated; "
+                        "others are refused as unsupported); default: all")
     args = parser.parse_args(argv)
     with contextlib.suppress(BrokenPipeError):
         return run(args)
