@@ -379,18 +379,18 @@ def reopen_logs(engine: Engine, audit: AuditLog) -> None:
     engine.event_log.event(engine.clock.now(), "logs reopened (SIGUSR2)")
 
 
-async def serve(config_path: Path, port: int | None, run_dir: Path) -> None:
-    """Start, serve until a signal of :data:`STOP_SIGNALS`, stop gracefully.
+async def serve(config: GatewayConfig, config_path: Path, run_dir: Path) -> None:
+    """Start the sessions of ``config`` (read from ``config_path``), serve until a signal
+    of :data:`STOP_SIGNALS`, stop gracefully.
 
-    The stop signals are taken over first, before anything is read: one that comes while
-    the sessions are still being set up stops them as soon as they are started."""
+    The stop signals are taken over first, before anything else is read: one that comes
+    while the sessions are still being set up stops them as soon as they are started."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     kill = KillSwitch()
     loop.add_signal_handler(signal.SIGUSR1, kill.signalled)
-    config = read_config(config_path, port)
     check_tls(config)
     await check_hosts(config)
     app = Dispatcher(config)
@@ -456,7 +456,11 @@ def run(args: argparse.Namespace) -> int:
 
         return run_config(argparse.Namespace(config=args.config, on_error=args.on_error,
                                              output=args.output, quiet=False))
-    asyncio.run(serve(args.config, args.port, args.run_dir or RUN_DIR))
+    # read before the loop takes the stop signals over: a read that blocks (a FIFO no one
+    # writes) is then ended by one, as anything else while the program loads is, where the
+    # loop's handler would wait for the read to end
+    config = read_config(args.config, args.port)
+    asyncio.run(serve(config, args.config, args.run_dir or RUN_DIR))
     ignore_stop_signals()  # stopped: one more SIGTERM has nothing left to stop
     print("stopped", file=sys.stderr)
     return 0

@@ -393,3 +393,31 @@ def test_a_run_dir_that_is_a_file_is_named_as_the_option(tmp_path: Path, under: 
     line = one_error_line(proc)
     assert line == (f"gateway: error: --run-dir {run_dir}: cannot create the folder "
                     f"{run_dir / 'log'}: {plain} is a file, not a folder")
+
+
+def test_a_stop_signal_ends_a_run_whose_config_read_blocks(tmp_path: Path) -> None:
+    """A config that is a FIFO no one writes: the read blocked inside the event loop, which
+    had taken the stop signals over and could not run their handler, so SIGTERM and SIGINT
+    were ignored and only SIGKILL ended it. The config is read before: a stop signal ends
+    the process as while it loads (128 + the signal)."""
+    fifo = tmp_path / "gw.yaml"
+    os.mkfifo(fifo)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", str(fifo),
+                             "--run-dir", str(tmp_path / "run")], cwd=root,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if wchan.read_text() == "wait_for_partner":  # blocked opening the FIFO
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.skip("cannot see the process block on the FIFO (needs Linux's wchan)")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (143, "gateway: stopped by SIGTERM\n")
