@@ -23,13 +23,69 @@ run``'s log reopening) is ignored until a command takes it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO, cast
+
+
+class _Stdout:
+    """A command's stdout, whose reader may go away: once ``| head`` has what it wanted,
+    what the command prints goes nowhere (its stdout's descriptor is then /dev/null, so the
+    interpreter's last flush fails neither) and the command finishes with its own exit
+    status, rather than an error line naming EPIPE. Everything else is the stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+        except OSError as exc:  # a full disk, say: the error names what failed
+            raise UserError(f"cannot write to stdout: {exc.strerror or exc}") from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+        except OSError as exc:
+            raise UserError(f"cannot write to stdout: {exc.strerror or exc}") from exc
+
+    def _reader_gone(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+        self._stream.flush()  # what the buffer held goes to /dev/null now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    """sys.stdout as :class:`_Stdout` inside the block; a stdout that was closed (``>&-``:
+    None in Python) is /dev/null, as nobody reads it. Put back after the block."""
+    previous = sys.stdout
+    stream = previous if previous is not None else open(os.devnull, "w")  # noqa: SIM115
+    guarded = _Stdout(stream)
+    sys.stdout = cast(TextIO, guarded)
+    try:
+        yield
+    finally:
+        # (main flushed it, saying any failure; a command cut short: said already)
+        with suppress(UserError, ValueError):
+            guarded.flush()
+        sys.stdout = previous
 
 
 class UserError(Exception):
@@ -171,13 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     the process ends: the stop signals are then left blocked, not restored); its exit
     status."""
     stopped: BaseException
-    with stop_signals(exiting=argv is None):
+    with stop_signals(exiting=argv is None), guarded_stdout():
         try:
             parser = build_parser()
             args = parser.parse_args(argv)
             try:
                 with ctrl_c_as_keyboard_interrupt(getattr(args, "keyboard_interrupt", False)):
                     result: int = args.run(args)
+                sys.stdout.flush()  # its last output: a failure to write it is said here
             except (UserError, ValueError, OSError) as exc:
                 print(f"gateway: error: {exc}", file=sys.stderr)
                 print_notes(exc)

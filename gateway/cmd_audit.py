@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -125,10 +124,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     for relation in relations:
         _note_reuse(relation)
-    try:
-        _print(relations, args)
-    except BrokenPipeError:  # ``| head``: the reader has all it wanted
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # no flush error at exit
+    _print(relations, args)  # (a reader gone, ``| head``, is gateway.cli's to handle)
     return 2 if incomplete else 0  # (a timeline that may lack records)
 
 
