@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import shutil
 import sys
 import time
@@ -308,6 +309,11 @@ async def demo(args: argparse.Namespace) -> int:
     return status
 
 
+def audit_command(run_dir: Path) -> str:
+    """The command that shows an order of the run in ``run_dir``, as it can be pasted."""
+    return f"gateway audit {shlex.quote(str(run_dir))}"
+
+
 def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
             metrics_port: int) -> None:
     rows = []
@@ -334,8 +340,8 @@ def summary(client: ClientApplication, venue: VenueApplication, run_dir: Path,
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
     print()
-    print(f"audit log: {run_dir / 'audit.jsonl'}  (gateway audit {run_dir} --clordid "
-          f"{next(iter(client.orders), 'ID')})")
+    print(f"audit log: {run_dir / 'audit.jsonl'}  ({audit_command(run_dir)} --clordid "
+          f"{shlex.quote(next(iter(client.orders), 'ID'))})")
     print(f"metrics:   http://127.0.0.1:{metrics_port}/metrics (served while the demo ran)")
     print(f"FIX logs:  {run_dir / 'venue' / 'log'}")
 
@@ -346,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(demo(args))
     except KeyboardInterrupt:
         run_dir = args.claimed
-        where = (f"; the run so far: {run_dir} (gateway audit {run_dir} --clordid ID)"
+        where = (f"; the run so far: {run_dir} ({audit_command(run_dir)} --clordid ID)"
                  if run_dir is not None and run_dir.is_dir() else "")
         print(f"interrupted{where}", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -130,3 +131,11 @@ def test_ctrl_c_logs_out_names_the_run_and_exits_130(tmp_path: Path) -> None:
                   "--clordid ID)\n"
     events = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
     assert [e.get("msg_type") for e in events if e.get("direction") == "out"].count("5") >= 1
+
+
+def test_the_audit_command_shown_can_be_pasted() -> None:
+    """A run folder with a space (``--run-dir "rd sp"``) was shown unquoted: pasted, the
+    command named a folder ``rd`` that does not exist."""
+    run_dir = Path("/tmp/rd sp/20261129-160136")
+    command = cmd_demo.audit_command(run_dir)
+    assert shlex.split(command) == ["gateway", "audit", str(run_dir)]
