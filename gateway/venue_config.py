@@ -131,6 +131,13 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
         if not nodes:
             raise log_node.error("expected a log file or a list of them")
         logs = tuple(n.existing_file(base) for n in nodes)
+        seen: dict[tuple[int, int], int] = {}
+        for i, (n, log) in enumerate(zip(nodes, logs, strict=True)):
+            st = log.stat()
+            first = seen.setdefault((st.st_dev, st.st_ino), i)
+            if first != i:  # (another name for it, a link say)
+                raise n.error(f"{log} is the log of item {first} ({logs[first]}) again: its "
+                              "messages would be replayed twice")
         feed = MarketDataFeedConfig(
             logs=logs,
             speed=f["speed"].number(1e-3, 1e6) if "speed" in f else 1.0,

@@ -185,3 +185,17 @@ def test_a_start_within_a_second_of_the_market_data_shows_the_difference(
     Backtest(cfg, warn=warn).run()
     assert re.search(r"the order starts at 13:30:00\.000, before the market data "
                      r"\(13:30:00\.017\)", warn.getvalue()), warn.getvalue()
+
+
+def test_a_log_listed_twice_under_another_name_is_named(tmp_path: Path) -> None:
+    """A log and a link to it: its messages were replayed twice, the market's volume
+    doubled and every participation figure halved, without a word."""
+    link = tmp_path / "again.md.log"
+    link.symlink_to(SAMPLE)
+    cfg = config_with(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    data["venue"]["market_data"]["log"] = [str(SAMPLE), str(link)]
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert config_error(cfg) == (
+        f"{cfg}:{line_of(cfg, str(link))}: venue.market_data.log[1]: {link} is the log of "
+        f"item 0 ({SAMPLE}) again: its messages would be replayed twice")
