@@ -320,10 +320,13 @@ class Backtest:
                 at, data_start = clock_times(end, first)
                 raise BacktestInputError(f"{order.where}: the order ends at {at}, "
                                          f"before the market data starts ({data_start})")
-            if start < first:  # allowed, but nothing is known before the data: say so
-                at, data_start = clock_times(start, first)
+            first_book = feed.time_of(tapes[order.symbol].times[0])
+            if start < first_book:  # allowed, but no market is known before: say so
+                at, book_start = clock_times(start, first_book)
+                what = ("the market data" if first_book == first
+                        else f"{order.symbol}'s first book in the market data")
                 print(f"gateway backtest: {order.where}: the order starts at {at}, before "
-                      f"the market data ({data_start}); its arrival mid is the first book's",
+                      f"{what} ({book_start}); its arrival mid is the first book's",
                       file=self.warn, flush=True)
             if end > last:  # allowed, but the book stands still past the data: say so
                 at, data_end = clock_times(end, last)
@@ -532,7 +535,11 @@ class Backtest:
 def clock_times(a: datetime, b: datetime) -> tuple[str, str]:
     """``a`` and ``b`` as times of day, in whole seconds unless that shows them equal, then
     with milliseconds, or microseconds if those are equal too (``13:30:00.000`` before
-    ``13:30:00.017``): a warning that one time is before another must show the difference."""
+    ``13:30:00.017``): a warning that one time is before another must show the difference.
+    On different dates, with them (a window past the data's day: ``13:35:00`` was shown as
+    past ``13:40:47``)."""
+    if a.date() != b.date():
+        return f"{a:%Y-%m-%d %H:%M:%S}", f"{b:%Y-%m-%d %H:%M:%S}"
     x, y = f"{a:%H:%M:%S.%f}", f"{b:%H:%M:%S.%f}"
     for width in (8, 12):  # HH:MM:SS, HH:MM:SS.mmm
         if x[:width] != y[:width]:

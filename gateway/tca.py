@@ -17,7 +17,8 @@ trading is made.
 ``arrival_mid``            the tape's mid at ``start`` (the market without the run's own orders);
                            before the symbol's first quote, the parent's recorded
                            ``arrival_mid``, else the first quote's mid (:func:`arrival_mid`)
-``end_mid``                the tape's mid at ``stop``
+``end_mid``                the tape's mid at ``stop``; before the symbol's first quote, the
+                           first quote's mid (:func:`end_mid`)
 ``notional``               ``Σ p_i q_i``, currency
 ``avg_px``                 ``notional / filled``
 ``filled``, ``qty``        ``Σ q_i``; the parent's quantity. ``unfilled = max(qty - filled, 0)``
@@ -150,6 +151,17 @@ def arrival_mid(parent: ParentRecord, tape: MarketTape) -> Decimal | None:
     if parent.arrival_mid is not None:
         return parent.arrival_mid
     return tape.mid_at(tape.times[0]) if tape.times else None
+
+
+def end_mid(stop: datetime, tape: MarketTape) -> Decimal | None:
+    """The market's mid when the parent stopped: the tape's at ``stop``; before its symbol's
+    first quote (a parent ended at once, on an empty book), the first quote's, as for the
+    arrival mid (:func:`arrival_mid`). Without it the unfilled quantity had no price, and
+    the run's total implementation shortfall none either."""
+    t = to_ns(stop)
+    if tape.times and t < tape.times[0]:
+        return tape.mid_at(tape.times[0])
+    return tape.mid_at(t)
 
 
 def fill_pnl(fill: FillRecord, arrival: Decimal) -> Decimal:
@@ -311,7 +323,7 @@ def _sums(parent: ParentRecord, fills: Sequence[FillRecord], children: Sequence[
     sign = side_sign(parent.side)
     stop = parent.done if parent.done is not None and parent.done < parent.end else parent.end
     s = _Sums(sign=sign, symbol=parent.symbol, side=parent.side, qty=parent.qty,
-              arrival=arrival, end_mid=tape.mid_at(stop),
+              arrival=arrival, end_mid=end_mid(stop, tape),
               vwap=tape.vwap(parent.start, parent.end),
               market_volume=tape.volume(parent.start, parent.end), child_count=len(children))
     horizons = [h * 1_000_000_000 for h in MARKOUT_SECONDS]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import math
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from gateway.backtest import Backtest
+from gateway.backtest import Backtest, clock_times
 from gateway.cli import main
 from gateway.config import ConfigError, load_config
 from gateway.yamlcheck import load_yaml
@@ -199,3 +200,12 @@ def test_a_log_listed_twice_under_another_name_is_named(tmp_path: Path) -> None:
     assert config_error(cfg) == (
         f"{cfg}:{line_of(cfg, str(link))}: venue.market_data.log[1]: {link} is the log of "
         f"item 0 ({SAMPLE}) again: its messages would be replayed twice")
+
+
+def test_times_on_different_days_are_shown_with_their_dates() -> None:
+    """A window running into the next day was said to run "to 13:35:00, past the end of
+    the market data (13:40:47)"."""
+    end = datetime(2012, 6, 22, 13, 35, tzinfo=UTC)
+    data_end = datetime(2012, 6, 21, 13, 40, 47, tzinfo=UTC)
+    assert clock_times(end, data_end) == ("2012-06-22 13:35:00", "2012-06-21 13:40:47")
+    assert clock_times(data_end.replace(second=0), data_end) == ("13:40:00", "13:40:47")

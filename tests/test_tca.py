@@ -261,6 +261,24 @@ def test_a_parent_before_its_market_data_gets_the_first_books_mid() -> None:
     assert m["is_opportunity"] == 1.8              # 6 unfilled x (100.30 - 100.00)
 
 
+def test_a_parent_ended_before_its_market_data_prices_its_rest_at_the_first_books_mid(
+        ) -> None:
+    """A naive parent whose market order met an empty book (its symbol's first quote still
+    to come) ended at once, unfilled: its end mid was undefined, so its opportunity cost,
+    and the whole run's total implementation shortfall, were blank."""
+    run = RunRecord(run="naive", strategy="naive")
+    run.parents = [dataclasses.replace(s.parent("naive", "N", Side.BUY, 10, -5, 60),
+                                       done=s.at(-4))]
+    other = s.parent("naive", "M", Side.BUY, 10, 20, 60)
+    run.parents.append(other)
+    run.fills = [s.fill("naive", "M", "C", Side.BUY, 25, 10, "100.30", "aggressive", 24)]
+    metrics = run_metrics(run, {s.SYMBOL: s.tape()})
+    m = metrics.parent("N")
+    assert (m["arrival_mid"], m["end_mid"]) == (100.0, 100.0)   # the quote at 0 s
+    assert m["is_opportunity"] == 0.0 and m["is_cost"] == 0.0
+    assert metrics.total["is_cost"] == 1.0      # M's 10 x (100.30 - 100.20), N's nothing
+
+
 def test_nearest_rank() -> None:
     assert nearest_rank([], 50) is None
     assert nearest_rank([7], 99) == 7
