@@ -150,13 +150,15 @@ class _Desk:
 
 def _guarded(strategy: StrategyFactory, *parents: tuple[str, Side, str],
              risk: RiskGate | None = None) -> tuple[_Desk, SelfTradeGuard]:
-    """A guard over a desk of one runner per (id, side, limit), each shown an empty book
-    at T0 in turn (so their children go in that order); ``risk`` the gate of each."""
+    """A guard over a desk of one runner per (id, side, limit: "" for none), each shown an
+    empty book at T0 in turn (so their children go in that order); ``risk`` the gate of
+    each."""
     desk = _Desk()
     guard = SelfTradeGuard(desk, lambda: T0)
     snap = MarketSnapshot(time=T0, symbol="AAPL", bid=None, bid_qty=0, ask=None, ask_qty=0)
     for pid, side, limit in parents:
-        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000, limit=Decimal(limit),
+        parent = ParentOrder(id=pid, symbol="AAPL", side=side, qty=1000,
+                             limit=Decimal(limit) if limit else None,
                              start=T0, end=T0 + 600 * SEC)
         desk.by_id[pid] = AlgoRunner(parent, strategy, guard, now=T0,
                                      on_event=desk.events.append, risk=risk)
@@ -197,6 +199,36 @@ def test_the_newest_child_is_held_and_the_oldest_held_goes_first() -> None:
     assert runners["B1"].done
     guard.release()
     assert router.sent == ["B1.1", "S.1"] and guard.held == ["B2.1"]
+
+
+def test_a_held_child_blocks_a_newer_one_while_it_is_held() -> None:
+    """B1's buy rests at the venue and holds S's sell; S's sell, held, holds B2's newer buy:
+    a release while B1's child works sends neither (B2's buy would trade with S's sell the
+    moment that one went out)."""
+    desk, guard = _guarded(OneLimitChild, ("B1", Side.BUY, "20.00"), ("S", Side.SELL, "19.99"),
+                           ("B2", Side.BUY, "20.01"))
+    guard.release()
+    assert desk.router.sent == ["B1.1"] and guard.held == ["S.1", "B2.1"]
+
+
+class MarketChild(OneLimitChild):
+    """The buy parent's child is a market order (its parent has no limit); the sell
+    parent's, a limit."""
+
+    def _go(self) -> list[Action]:
+        if self.ctx.state.working:
+            return []
+        return [ChildOrder(100, None if self.parent.side == Side.BUY else self.parent.limit)]
+
+
+def test_a_market_child_at_the_venue_holds_every_opposite_child() -> None:
+    """A market order trades with any price: a sell however high is held while it works."""
+    desk, guard = _guarded(MarketChild, ("B", Side.BUY, ""), ("S", Side.SELL, "99.99"))
+    guard.release()
+    assert desk.router.sent == ["B.1"] and guard.held == ["S.1"]
+    desk.by_id["B"].on_child_done("B.1", "canceled", T0 + SEC)
+    guard.release()  # S's goes; B's next market child is held behind it in turn
+    assert desk.router.sent == ["B.1", "S.1"] and guard.held == ["B.2"]
 
 
 class GrowingChild(OneLimitChild):
