@@ -45,10 +45,12 @@ Metrics and their labels:
                                    103) and cancel rejects (35=9, ``cancel``, 102); ``reason``
                                    is one of the codes FIX defines for the tag
                                    (:data:`REASON_CODES`), ``other`` for any other value,
-                                   ``none`` without the tag; a resent copy (PossDup) is
-                                   counted only when one comes in in place of an original
-                                   that never did (a resend filling a gap: the link
-                                   dropped), as the application gets it
+                                   ``none`` without the tag. ``in``: as the application
+                                   gets them, once a MsgSeqNum (a resent copy filling a
+                                   gap included, a duplicate not; one refused by the session
+                                   is our session Reject, ``out``); ``out``: as first sent
+                                   (not a resent copy: one stored while the peer was away
+                                   and only resent is not counted)
 ``connections_refused_total``      {reason}: connections the acceptor closed before any
                                    session took them; ``reason`` is one of
                                    :data:`REFUSED_REASONS` (``other`` for anything else),
@@ -350,9 +352,9 @@ class GatewayMetrics:
             self._labels(counter, name, type_label).inc()
             if msg_type == "2":
                 self._labels(self.resends_total, name, direction).inc()
-            elif b"\x0143=Y\x01" not in raw:
-                # a resent copy (PossDup) was counted when first sent, or comes in for one
-                # that never did: counted if the application gets it (event)
+            elif direction == "out" and b"\x0143=Y\x01" not in raw:
+                # (a resent copy, PossDup, was counted when first sent; what comes in is
+                # counted as the application gets it, each MsgSeqNum once: event)
                 self._app_reject(name, direction, msg_type,
                                  lambda tag: peek_field(raw, b"\x01%d=" % tag))
             self._session_gauges(name, session)
@@ -374,8 +376,7 @@ class GatewayMetrics:
                 self._reject(name, "out", "session", 373, str(int(event.reject.reason)))
             elif isinstance(event, RejectReceived):
                 self._reject(name, "in", "session", 373, event.message.body.get_str(373))
-            elif isinstance(event, AppMessage) and event.message.poss_dup:
-                # resent to fill a gap: the original never reached us (the link dropped)
+            elif isinstance(event, AppMessage):
                 self._app_reject(name, "in", event.message.msg_type, event.message.body.get_str)
             elif isinstance(event, GapDetected):
                 self._labels(self.sequence_gaps_total, name).inc()
