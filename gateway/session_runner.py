@@ -487,8 +487,9 @@ class SessionRunner:
             except Exception as exc:  # an application bug must not cost the connection
                 msg = event.message
                 self._app_error(now, f"{msg.msg_type} {msg.msg_seq_num}", exc)
-                self.send(business_reject(msg.msg_seq_num, msg.msg_type or "", 0,
-                                          "internal error processing the message", msg))
+                if msg.msg_type != "j":  # never a reject for a reject (Session._on_app)
+                    self.send(business_reject(msg.msg_seq_num, msg.msg_type or "", 0,
+                                              "internal error processing the message", msg))
         elif isinstance(event, LoggedOn):
             self.log.event(now, f"logged on (HeartBtInt={event.heartbeat_interval}"
                                 f"{', sequence reset' if event.reset else ''})")

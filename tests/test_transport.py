@@ -29,10 +29,12 @@ from gateway.config import (
     TlsConfig,
 )
 from gateway.deferred_store import DeferredTargetStore
+from gateway.fixmessage import Message
 from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener, connect_failure, ssl_context
 from tests.engine_apps import Collector, order, wait_for
-from tests.fixpeer import Peer
+from tests.fixpeer import Peer, fields
+from tests.observer_harness import Harness
 from tests.tls_files import self_signed
 
 T = TypeVar("T")
@@ -757,3 +759,44 @@ def test_a_listener_holds_its_port_before_it_serves() -> None:
         return got
 
     assert run(scenario()) == [b"8=FIX"]
+
+
+class FailingMessage(Collector):
+    """An application whose on_message raises (a bug in it), for every message."""
+
+    def on_message(self, session: SessionHandle, message: Message, now: datetime) -> None:
+        raise RuntimeError("a bug in on_message")
+
+
+class Sent:
+    """A session observer keeping what goes out."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+
+    def message(self, session: object, direction: str, raw: bytes, now: datetime) -> None:
+        if direction == "out":
+            self.out.append(raw)
+
+    def event(self, session: object, event: object, now: datetime) -> None:
+        pass
+
+
+def test_an_application_failing_on_a_reject_does_not_answer_it_with_one(
+        tmp_path: Path) -> None:
+    """A message the application fails on gets a BusinessMessageReject ("internal error"),
+    but a BusinessMessageReject did too: against a peer whose application refuses ours in
+    kind, the two sides traded rejects without end."""
+    sent = Sent()
+    h = Harness(tmp_path, [sent], app=FailingMessage())
+    try:
+        h.logon()
+        h.send("35=D|11=A|21=1|38=100|40=1|54=1|55=IBM|60=20240506-09:30:00")
+        answer = fields(sent.out[-1])
+        assert (answer[35], answer[372], answer[58]) == (
+            "j", "D", "internal error processing the message")
+        before = len(sent.out)
+        h.send("35=j|45=2|372=j|380=0|58=internal error processing the message")
+        assert len(sent.out) == before
+    finally:
+        h.close()
