@@ -268,6 +268,8 @@ class SessionRunner:
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
         self._owed_task: asyncio.Task[None] | None = None  # writes a resend (_write_owed)
         self._owing = False  # _write_owed's loop for a writer that is not a stream runs
+        #: the application failed on this connection's Logon: it gets none of its messages
+        self._refused_at_logon = False
         self._read_timeout: asyncio.Timeout | None = None  # serve()'s reads, while they wait
 
     # -- SessionHandle ----------------------------------------------------------------------
@@ -482,6 +484,10 @@ class SessionRunner:
             if not event.valid:
                 self.log.event(now, f"dropped {event.note}")
         elif isinstance(event, AppMessage):
+            if self._refused_at_logon:  # logging out: the application has not the session
+                self.log.event(now, f"not processed: {event.message.msg_type} "
+                                    f"{event.message.msg_seq_num} (application error at logon)")
+                return
             try:
                 self.app.on_message(self, event.message, now)
             except Exception as exc:  # an application bug must not cost the connection
@@ -498,6 +504,7 @@ class SessionRunner:
                 self.app.on_logon(self, now)
             except Exception as exc:  # the application has not taken the session: end it
                 self._app_error(now, "logon", exc)
+                self._refused_at_logon = True
                 self.logout("application error at logon")
         elif isinstance(event, LoggedOut):
             self.log.event(now, f"logout received {event.text!r}")
@@ -557,6 +564,7 @@ class SessionRunner:
         :meth:`receive` and calls :meth:`on_timer` once :meth:`next_deadline` has passed."""
         now = self.clock.now()
         self.writer = writer
+        self._refused_at_logon = False
         self.log.event(now, f"connected {peer}")
         for o in self.observers:
             o.event(self, Connected(peer), now)

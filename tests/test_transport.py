@@ -800,3 +800,25 @@ def test_an_application_failing_on_a_reject_does_not_answer_it_with_one(
         assert len(sent.out) == before
     finally:
         h.close()
+
+
+def test_a_session_whose_logon_the_application_failed_on_delivers_it_nothing(
+        tmp_path: Path) -> None:
+    """The Logout went out, but an order in the same read as the Logon (or sent before the
+    peer read our Logout) still reached the application that had not taken the session."""
+    app = FailingLogon()
+    sent = Sent()
+    h = Harness(tmp_path, [sent], app=app)
+    try:
+        h.connect()
+        now = h.advance(0.001)
+        order_fields = "35=D|11={}|21=1|38=100|40=1|54=1|55=IBM|60=20240506-09:30:00"
+        h.runner.receive(h.peer.logon(now=now) + h.peer.msg(order_fields.format("A"), now=now))
+        h.send(order_fields.format("B"))
+        assert app.received == []
+        assert [fields(raw)[35] for raw in sent.out] == ["A", "5"]
+        assert fields(sent.out[-1])[58] == "application error at logon"
+    finally:
+        h.close()
+    events = (tmp_path / "log" / "FIX.4.4-ISLD-TW.event.current.log").read_text()
+    assert "not processed: D 3 (application error at logon)" in events
