@@ -101,6 +101,7 @@ from gateway.venue_restart import (
     stored_decimal,
     stored_int,
     stored_reports,
+    trading_day_end,
 )
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
@@ -208,6 +209,9 @@ class AlgoGatewayApplication:
         # child cancel the venue refused, a restart-cancel or a working child's, is due again
         self._child_cancels: dict[str, int] = {}
         self._cancel_retries: dict[str, datetime] = {}
+        #: when each client session's trading day ends (from its first logon): a session
+        #: logged on over it starts the next day then, as at a logon of a later day
+        self._day_ends: dict[str, datetime] = {}
 
     @property
     def audit(self) -> AuditLog | None:
@@ -292,13 +296,13 @@ class AlgoGatewayApplication:
         first logon of a later trading day, its parents done are forgotten, their ClOrdIDs
         free again (AlgoDesk.new_day) and its daily loss counts from zero."""
         name = session.name
-        self.gates.restore_day(name, session.config.schedule, now)
-        new_day, _ = self._parents.take_lost(name, session.config.schedule, now)
-        if new_day:  # ClOrdIDs are unique within a trading day (AlgoDesk.new_day)
-            self.desk.new_day(name)
-            gate = self.gates.existing(name)
-            if gate is not None:  # and max_daily_loss counts the day's P&L
-                gate.new_day()
+        schedule = session.config.schedule
+        self.gates.restore_day(name, schedule, now)
+        self._end_days(now)
+        self._day_ends.setdefault(name, trading_day_end(schedule, now))
+        new_day, _ = self._parents.take_lost(name, schedule, now)
+        if new_day:
+            self._new_day(name)
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started
@@ -306,6 +310,27 @@ class AlgoGatewayApplication:
                 self._report_lost(order_id, parent, started,
                                   parent.announce(partial(next, self._exec_ids), now), now,
                                   again=again)
+
+    def _new_day(self, name: str) -> None:
+        """Client session ``name`` starts a later trading day: ClOrdIDs are unique within a
+        day, so its done parents' are free (AlgoDesk.new_day), and max_daily_loss counts
+        the day's P&L from zero."""
+        self.desk.new_day(name)
+        gate = self.gates.existing(name)
+        if gate is not None:
+            gate.new_day()
+
+    def _end_days(self, now: datetime) -> None:
+        """Each client session whose trading day has ended by ``now`` takes its next day's
+        end; where ``now`` is in a later trading day (no schedule: midnight UTC), that day
+        starts (:meth:`_new_day`), for a session logged on over the end as for one away."""
+        for name, end in list(self._day_ends.items()):
+            if end <= now:
+                handle = self.sessions.get(name)
+                schedule = handle.config.schedule if handle is not None else None
+                self._day_ends[name] = trading_day_end(schedule, now)
+                if self._parents.roll_day(name, schedule, now):
+                    self._new_day(name)
 
     def _report_lost(self, order_id: str, parent: LostParent, started: bool,
                      reports: list[Report], now: datetime, *, again: int = 0) -> None:
@@ -457,6 +482,8 @@ class AlgoGatewayApplication:
             self._from_venue(message, now)
             return
         owner = session.name
+        if self._day_ends and now >= min(self._day_ends.values()):
+            self._end_days(now)  # (before the timer, if this came first)
         if message.msg_type in ("F", "G", "H"):
             name_by_order_id(message, partial(self.desk.cl_ord_id_of, owner))
         stored = self._stored.get(owner)
@@ -573,15 +600,16 @@ class AlgoGatewayApplication:
         return exec_report_message(report, session.config)
 
     def next_deadline(self) -> datetime | None:
-        desk = self.desk.next_deadline()
+        deadlines = [self.desk.next_deadline(), min(self._day_ends.values(), default=None)]
         up = self.upstream
-        if not self._cancel_retries or up is None or not up.logged_on:
-            return desk  # (retries due while the link is down go at its logon)
-        retry = min(self._cancel_retries.values())
-        return retry if desk is None or retry < desk else desk
+        if self._cancel_retries and up is not None and up.logged_on:
+            # (retries due while the link is down go at its logon)
+            deadlines.append(min(self._cancel_retries.values()))
+        return min((d for d in deadlines if d is not None), default=None)
 
     def on_timer(self, now: datetime) -> None:
         self.gates.at(now)
+        self._end_days(now)
         self.desk.on_timer(now)
         up = self.upstream
         if up is not None and up.logged_on and self._cancel_retries:

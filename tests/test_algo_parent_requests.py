@@ -234,3 +234,32 @@ def test_the_days_loss_marks_a_done_parents_shares_to_the_venues_market_data(
     refused = last(client)
     assert (refused.body.get_str(11), refused.body.get_str(39)) == ("P2", "8")
     assert "daily loss" in (refused.body.get_str(58) or "")
+
+
+def test_a_client_logged_on_over_midnight_starts_the_next_day(tmp_path: Path) -> None:
+    """The venue's roll at the day's end, on the algo gateway: a client that stayed logged
+    on over midnight had its done parent's ClOrdID taken the next day, and yesterday's loss
+    held its new parents to max_daily_loss, until it logged on again."""
+    config = tmp_path / "algo.yaml"
+    config.write_text((ROOT / "sessions/algo.yaml").read_text()
+                      + "\nrisk: {default: {max_daily_loss: 2000}}\n")
+    loaded = load_config(config)
+    app = AlgoGatewayApplication(loaded)
+    venue = Link(app.upstream_name, next(s for s in loaded.sessions
+                                         if s.name == app.upstream_name), logged_on=True)
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, fill(300, 300)), now)  # P1 bought 300 at 100
+    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=89.99|271=500|"
+                                  "269=1|270=90.01|271=500"), now)  # 3,000 lost
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(),
+                                tzinfo=now.tzinfo)
+    assert app.next_deadline() is not None and app.next_deadline() <= midnight
+    app.on_timer(midnight)
+    day2 = midnight + timedelta(hours=9)
+    request(app, client, "35=D|11=P1|38=100|40=1|59=0|847=1001|848=Slices=1", day2)
+    assert (last(client).body.get_str(11), last(client).body.get_str(39)) == ("P1", "0")
+    request(app, client, "35=D|11=P2|38=100|40=1|59=0|847=1001|848=Slices=1", day2)
+    assert (last(client).body.get_str(11), last(client).body.get_str(39)) == ("P2", "0")
+    app.on_logon(client, day2 + timedelta(hours=1))  # the same day: nothing more is freed
+    request(app, client, "35=D|11=P1|38=100|40=1|59=0|847=1001|848=Slices=1", day2)
+    assert last(client).body.get_str(58) == "duplicate ClOrdID (11) P1"
