@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -182,15 +182,17 @@ class AlgoDesk:
         assert self._now is not None, "the desk is not handling a call"
         return self._now
 
-    def new_day(self, owner: str) -> int:
+    def new_day(self, owner: str, keep: Container[str] = ()) -> int:
         """``owner`` starts a new trading day (as :meth:`gateway.venue.Venue.new_day` for
         plain orders): a ClOrdID need only be unique within a day, so those of its parents
         that are done are free again, and those parents are forgotten with their children
         (what a day's parents cost stays within the day; a venue report of such a child
         arriving later is an unknown child's). Its parents still working keep theirs.
-        Returns how many parents were forgotten."""
+        Those whose OrderIDs are in ``keep`` are kept too. Returns how many parents were
+        forgotten."""
         gone = [order_id for order_id, p in self.parents.items()
-                if p.order.owner == owner and p.runner.done and not p.order.live]
+                if p.order.owner == owner and p.runner.done and not p.order.live
+                and order_id not in keep]
         dropped = {id(self.parents.pop(order_id)) for order_id in gone}
         if dropped:
             self._by_client = {k: p for k, p in self._by_client.items()

@@ -21,7 +21,7 @@ publishing, metrics); they run after the reports are built.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -190,13 +190,14 @@ class Venue:
     def open_orders(self, owner: str) -> list[Order]:
         return [o for o in self._live.values() if o.owner == owner]
 
-    def new_day(self, owner: str) -> int:
+    def new_day(self, owner: str, keep: Container[str] = ()) -> int:
         """``owner`` starts a new trading day: a ClOrdID need only be unique within a day, so
         the ClOrdIDs of its orders that are done are free again, and those orders are
         forgotten (what a day's orders cost stays within the day). Its live orders (GTC) keep
-        theirs. Returns the ClOrdIDs freed."""
+        theirs, as do the done orders whose OrderIDs are in ``keep``. Returns the ClOrdIDs
+        freed."""
         done = [key for key, order in self._orders.items()
-                if key[0] == owner and not order.live]
+                if key[0] == owner and not order.live and order.order_id not in keep]
         for key in done:
             self._by_order_id.pop((owner, self._orders.pop(key).order_id), None)
         return len(done)

@@ -67,6 +67,7 @@ from gateway.venue_orders import (
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     DAY,
+    FINAL_STATUSES,
     LIMIT,
     NEW,
     ORDER_STATUS,
@@ -149,6 +150,9 @@ class VenueApplication:
             self.snapshot, self._send_reports, self.gate,
             strategy_names=algos.strategies, default_window=algos.default_window)
         self.sinks: dict[str, ReportSink] = {DESK_OWNER: self.desk.on_child_report}
+        #: per session, the OrderIDs of its orders and parents that ended while it was
+        #: logged out, until it next logs on (_new_day keeps them)
+        self._unheard: dict[str, set[str]] = {}
         self.venue.on_book(self._on_book)
 
     # -- Application ------------------------------------------------------------------------
@@ -192,8 +196,10 @@ class VenueApplication:
         new_day, lost = self._orders.at_logon(session.name, session.config.schedule, now,
                                               self.venue.next_exec_id)
         if new_day:
-            self.venue.new_day(session.name)
-            self.desk.new_day(session.name)
+            self._new_day(session.name)
+        # what ended while it was away is kept through this day, for its status requests
+        # (a reset at this Logon discarded the reports saying so), and forgotten after
+        self._unheard.pop(session.name, None)
         if lost:
             self.deliver(lost, now)
 
@@ -292,6 +298,14 @@ class VenueApplication:
             deadlines.append(self.feed.next_deadline())
         return min((d for d in deadlines if d is not None), default=None)
 
+    def _new_day(self, name: str) -> None:
+        """Session ``name`` starts a later trading day: its done orders and parents are
+        forgotten, their ClOrdIDs free, except those that ended while it was logged out
+        (:attr:`_unheard`): it may not have heard how, and asks by OrderStatusRequest."""
+        unheard = self._unheard.get(name, ())
+        self.venue.new_day(name, unheard)
+        self.desk.new_day(name, unheard)
+
     def _expire_day_orders(self, now: datetime) -> None:
         """Each session whose trading day has ended by ``now``: its Day orders expire
         (:meth:`Venue.expire_day_orders`; reported whether it is logged on or not, as
@@ -305,8 +319,7 @@ class VenueApplication:
             schedule = session.config.schedule if session is not None else None
             self._day_ends[name] = trading_day_end(schedule, now)
             if self._orders.roll_day(name, schedule, now):
-                self.venue.new_day(name)
-                self.desk.new_day(name)
+                self._new_day(name)
             gate = self.gate.existing(name)
             if gate is not None:  # max_daily_loss counts from here
                 gate.new_day()
@@ -522,6 +535,8 @@ class VenueApplication:
             # (a report of a request refused before it was an order has no OrderID to keep)
             if isinstance(r, ExecReport) and r.order_id not in ("", "NONE"):
                 self._orders.keep(r)
+                if not session.logged_on and r.ord_status in FINAL_STATUSES:
+                    self._unheard.setdefault(r.owner, set()).add(r.order_id)
             send_report(session, r)
 
     def settle(self, now: datetime) -> None:

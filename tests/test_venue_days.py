@@ -186,3 +186,49 @@ def test_a_session_logged_on_over_midnight_starts_the_next_day_with_its_ids_free
     assert answers(app, h, cancel("A3", "A", day2), day2) == ["4:"]
     app.on_logon(h, day2 + timedelta(hours=1))  # type: ignore[arg-type]
     assert answers(app, h, order("A", day2), day2) == ["8:duplicate ClOrdID (11) A"]
+
+
+def status_of(app: VenueApplication, h: RecordingHandle, cl: str,
+              now: datetime) -> tuple[str | None, ...]:
+    """(OrdStatus, CumQty, Text) of the answer to an OrderStatusRequest for ``cl``."""
+    request = Message("H")
+    for tag, value in ((11, cl), (54, "1"), (55, "AAPL")):
+        request.body.set(tag, value)
+    app.on_message(h, request, now)  # type: ignore[arg-type]
+    answer = h.sent[-1].body
+    return answer.get_str(39), answer.get_str(14), answer.get_str(58)
+
+
+def test_an_order_that_ended_while_its_owner_was_away_is_known_the_next_day() -> None:
+    """CLIENT1's GTC buy filled at 20:00, after its 08:00-17:00 session: the report was
+    stored for it, the next period's sequence reset discarded it, and the day's first Logon
+    forgot the order (done): its status request answered "unknown order" and the client
+    never learned it had bought. It is kept through the day it next logs on, then forgotten
+    (the ClOrdID is the day's until then)."""
+    gw = load_config(VENUE)
+    c1 = next(s for s in gw.sessions if s.target_comp_id == "CLIENT1")
+    c2 = next(s for s in gw.sessions if s.target_comp_id == "CLIENT2")
+    app = VenueApplication(gw)
+    h1 = RecordingHandle(replace(c1, schedule=Schedule(time(8), time(17))))
+    h2 = RecordingHandle(c2)
+    d1 = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    app.on_logon(h1, d1)  # type: ignore[arg-type]
+    app.on_logon(h2, d1)  # type: ignore[arg-type]
+    assert answers(app, h1, order("G1", d1, tif="1"), d1) == ["0:"]
+    assert answers(app, h1, order("D1", d1), d1) == ["0:"]  # a Day order: expires at 17:00
+    end = datetime(2026, 11, 25, 17, tzinfo=UTC)
+    app.on_timer(end)
+    h1.logged_on = False
+    app.on_logout(h1, end)  # type: ignore[arg-type]
+    evening = datetime(2026, 11, 25, 20, tzinfo=UTC)
+    app.on_timer(evening)
+    assert answers(app, h2, order("S1", evening, tif="3", side="2"), evening) == ["0:", "F:"]
+    d2 = datetime(2026, 11, 26, 8, 0, 5, tzinfo=UTC)
+    h1.logged_on = True
+    app.on_logon(h1, d2)  # type: ignore[arg-type]
+    assert status_of(app, h1, "G1", d2) == ("2", "100", None)
+    assert answers(app, h1, order("G1", d2), d2) == ["8:duplicate ClOrdID (11) G1"]
+    assert status_of(app, h1, "D1", d2)[0] == "8", "expired while it was logged on: forgotten"
+    d3 = datetime(2026, 11, 27, 8, 0, 5, tzinfo=UTC)
+    app.on_logon(h1, d3)  # type: ignore[arg-type]
+    assert status_of(app, h1, "G1", d3)[0] == "8"  # unknown order: forgotten now
