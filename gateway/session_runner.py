@@ -268,6 +268,9 @@ class SessionRunner:
         self._half_closed = False  # our FIN is out (see _close): nothing more to write
         self._owed_task: asyncio.Task[None] | None = None  # writes a resend (_write_owed)
         self._owing = False  # _write_owed's loop for a writer that is not a stream runs
+        # one string for the session's life: every order the venue keeps holds its owner's
+        # (the config's property makes a new one each call: 70 bytes an order, all day)
+        self._name = config.name
         #: the application failed on this connection's Logon: it gets none of its messages
         self._refused_at_logon = False
         self._read_timeout: asyncio.Timeout | None = None  # serve()'s reads, while they wait
@@ -276,7 +279,7 @@ class SessionRunner:
 
     @property
     def name(self) -> str:
-        return self.config.name
+        return self._name
 
     @property
     def logged_on(self) -> bool:
