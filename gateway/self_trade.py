@@ -241,10 +241,12 @@ class SelfTradeGuard:
                     blocked = (other in outside
                                or (other in reach and reach[other].crossed_by(held.price))
                                or (other in older and older[other].crossed_by(held.price)))
-                    older.setdefault((held.symbol, held.side), _Reach(held.side)).add(
-                        held.price)
-                    # (a kill switch, a stop: its cancel comes)
+                    # (not may_send: a kill switch, a stop; its cancel comes)
                     if blocked or not runner.may_send():
+                        # still held: it blocks the newer ones (one sent is in the reach of
+                        # the children not held, if the venue's answers left it working)
+                        older.setdefault((held.symbol, held.side), _Reach(held.side)).add(
+                            held.price)
                         continue
                     del self._held[child_id]
                     self.desk.audit_child(child_id, "child_released")
