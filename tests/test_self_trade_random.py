@@ -159,3 +159,33 @@ def test_no_child_goes_out_that_would_trade_with_another_parents(seed: int) -> N
         desk.done(sorted(desk.at_venue)[0])
     assert desk.guard.held == [] and not desk.at_venue
     assert desk.crossed == []
+
+
+def test_a_child_filled_as_it_is_sent_no_longer_holds_the_newer_ones() -> None:
+    """Three held children, the oldest first: a sell at 100, a buy at 101, a sell at 105;
+    the venue fills each as it is sent. The sell at 100 went and filled, yet went on
+    holding the buy for the rest of the pass, so the sell at 105 went before it."""
+    desk = _Desk(0)
+    desk.runs = {pid: _Runner(desk, pid, "AAPL", side)
+                 for pid, side in (("R", Side.SELL), ("O", Side.BUY), ("N", Side.SELL))}
+    desk.quiet = True
+    sent: list[str] = []
+    blocker = _Runner(desk, "X", "AAPL", Side.BUY)  # its buy at 105 holds all three
+    desk.runs["X"] = blocker
+    blocker.working["X.1"] = _Child("X.1", Decimal(105))
+    desk.at_venue.add("X.1")
+    for pid, price in (("R", 100), ("O", 101), ("N", 105)):
+        desk.runs[pid].working[f"{pid}.1"] = _Child(f"{pid}.1", Decimal(price))
+        desk.guard.submit(f"{pid}.1", "AAPL", desk.runs[pid].parent.side, 100,
+                          Decimal(price), "day")
+    assert desk.guard.held == ["R.1", "O.1", "N.1"]
+
+    def fill_at_once(child_id: str, *args: object) -> None:
+        sent.append(child_id)
+        desk.done(child_id)
+
+    desk.submit = fill_at_once  # type: ignore[method-assign, assignment]
+    del blocker.working["X.1"]  # its buy is done: the three may go, in turn
+    desk.at_venue.discard("X.1")
+    desk.guard.release()
+    assert sent == ["R.1", "O.1", "N.1"]
