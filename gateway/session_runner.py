@@ -360,8 +360,10 @@ class SessionRunner:
                 writer.write(raw)
         for event in out.events:
             if not isinstance(event, Received):
-                for o in self.observers:
-                    o.event(self, event, now)
+                # (a message the application will not get is not one for the metrics either)
+                if not (self._refused_at_logon and isinstance(event, AppMessage)):
+                    for o in self.observers:
+                        o.event(self, event, now)
                 self._event(event, now)
         if not held:
             self.flush_logs()

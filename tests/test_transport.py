@@ -30,6 +30,7 @@ from gateway.config import (
 )
 from gateway.deferred_store import DeferredTargetStore
 from gateway.fixmessage import Message
+from gateway.metrics import GatewayMetrics
 from gateway.store import MemoryStore
 from gateway.transport import Engine, Listener, connect_failure, ssl_context
 from tests.engine_apps import Collector, order, wait_for
@@ -822,3 +823,20 @@ def test_a_session_whose_logon_the_application_failed_on_delivers_it_nothing(
         h.close()
     events = (tmp_path / "log" / "FIX.4.4-ISLD-TW.event.current.log").read_text()
     assert "not processed: D 3 (application error at logon)" in events
+
+
+def test_a_reject_the_application_did_not_get_is_not_counted(tmp_path: Path) -> None:
+    """rejects_total counts what the application gets: a BusinessMessageReject in the same
+    read as a Logon the application failed on was counted, though never processed."""
+    metrics = GatewayMetrics()
+    h = Harness(tmp_path, [metrics], app=FailingLogon())
+    try:
+        h.connect()
+        now = h.advance(0.001)
+        h.runner.receive(h.peer.logon(now=now)
+                         + h.peer.msg("35=j|45=1|372=D|380=0|58=x", now=now))
+    finally:
+        h.close()
+    assert [s for family in metrics.registry.collect() if family.name == "rejects"
+            for s in family.samples if s.name == "rejects_total"
+            and s.labels["direction"] == "in"] == []
