@@ -86,8 +86,9 @@ class SkippedInput:
     """Bad market data passed over (``on_error: skip``): the decoder's ``on_error``. What
     was left out is counted in :attr:`count`, the first SHOWN_ERRORS kept in :attr:`first`;
     a problem whose message was applied all the same (:attr:`MdLogError.kept`: a gap in
-    MsgSeqNum) in :attr:`noted_count` and :attr:`noted`. Each is printed to ``warn`` (on a
-    line of its own when a progress bar shares it), ``skipped`` or not."""
+    MsgSeqNum) in :attr:`noted_count` and :attr:`noted`. The first SHOWN_ERRORS of each are
+    printed to ``warn`` (on a line of its own when a progress bar shares it), ``skipped``
+    or not: a file of bad lines would otherwise bury the report in them."""
 
     def __init__(self, warn: TextIO, *, below_progress: bool = False) -> None:
         self.warn = warn

@@ -547,7 +547,8 @@ class MdDecoder:
                     continue  # in order again after a run of repeats, or but for unreadables
                 if got > expected or got == 1:
                     gap, refused = got - expected, int(lost[k])
-                    what = ("a new count from 1, kept" if got <= expected
+                    what = ("a new count from 1 (the sender reset its numbers)"
+                            if got <= expected
                             else f"{gap} message(s) missing" + (
                                 f", or {gap - refused} besides the {refused} unreadable before "
                                 "it" if refused else ""))
@@ -561,7 +562,7 @@ class MdDecoder:
                     breaks.append((int(msg[j]), MdLogError(
                         source, line(int(msg[j])),
                         f"MsgSeqNum (34) is {int(seqs[j])} where {expected} was expected: a "
-                        "repeat of a message already applied, left out"), True))
+                        "message already applied again, or one out of order, left out"), True))
                     j += 1
                 run_end, resume = j, expected
             last = len(seqs) - 1
