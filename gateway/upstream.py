@@ -84,6 +84,7 @@ from gateway.venue_orders import (
     CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
+    FINAL_STATUSES,
     ORDER_STATUS,
     REJ_DUPLICATE,
     REJ_UNSUPPORTED,
@@ -212,6 +213,9 @@ class AlgoGatewayApplication:
         #: when each client session's trading day ends (from its first logon): a session
         #: logged on over it starts the next day then, as at a logon of a later day
         self._day_ends: dict[str, datetime] = {}
+        #: per client session, the OrderIDs of its parents that ended while it was logged
+        #: out, until it next logs on (_new_day keeps them, as the venue does)
+        self._unheard: dict[str, set[str]] = {}
 
     @property
     def audit(self) -> AuditLog | None:
@@ -303,6 +307,7 @@ class AlgoGatewayApplication:
         new_day, _ = self._parents.take_lost(name, schedule, now)
         if new_day:
             self._new_day(name)
+        self._unheard.pop(name, None)  # known through this day, for its status requests
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started
@@ -313,9 +318,10 @@ class AlgoGatewayApplication:
 
     def _new_day(self, name: str) -> None:
         """Client session ``name`` starts a later trading day: ClOrdIDs are unique within a
-        day, so its done parents' are free (AlgoDesk.new_day), and max_daily_loss counts
-        the day's P&L from zero."""
-        self.desk.new_day(name)
+        day, so its done parents' are free (AlgoDesk.new_day; not those that ended while it
+        was logged out: it may not have heard how), and max_daily_loss counts the day's P&L
+        from zero."""
+        self.desk.new_day(name, self._unheard.get(name, ()))
         gate = self.gates.existing(name)
         if gate is not None:
             gate.new_day()
@@ -931,6 +937,8 @@ class AlgoGatewayApplication:
             if (isinstance(r, ExecReport) and r.order_id not in ("", "NONE")
                     and r.exec_type != ORDER_STATUS):
                 self._parents.keep(r, fill=i >= again)
+                if not session.logged_on and r.ord_status in FINAL_STATUSES:
+                    self._unheard.setdefault(r.owner, set()).add(r.order_id)
             send_report(session, r)
 
 

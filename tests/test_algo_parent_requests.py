@@ -263,3 +263,24 @@ def test_a_client_logged_on_over_midnight_starts_the_next_day(tmp_path: Path) ->
     app.on_logon(client, day2 + timedelta(hours=1))  # the same day: nothing more is freed
     request(app, client, "35=D|11=P1|38=100|40=1|59=0|847=1001|848=Slices=1", day2)
     assert last(client).body.get_str(58) == "duplicate ClOrdID (11) P1"
+
+
+def test_a_parent_that_ended_while_its_client_was_away_is_known_the_next_day() -> None:
+    """As on the venue: the parent filled while its client was logged out; at the next
+    day's Logon (whose sequence reset discards the stored fill reports) it was forgotten,
+    and its status request answered "unknown order"."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    client.logged_on = False
+    client.send = client.sent.append  # type: ignore[method-assign]  # a session stores it
+    app.on_logout(client, now)
+    app.on_message(venue, child_report(child, fill(300, 300)), now)  # filled, client away
+    day2 = now + timedelta(days=1)
+    client.logged_on = True
+    app.on_logon(client, day2)
+    request(app, client, "35=H|11=P1", day2)
+    assert (last(client).body.get_str(39), last(client).body.get_str(14)) == ("2", "300")
+    day3 = day2 + timedelta(days=1)
+    app.on_logon(client, day3)
+    request(app, client, "35=H|11=P1", day3)
+    assert last(client).body.get_str(39) == "8"  # forgotten a day after it was heard of
