@@ -106,8 +106,23 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one ``gateway: error:`` line, like every other
     error the command reports (still exit status 2)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: each subcommand's parser, by name (the top parser's; see parse_args)
+        self.commands: dict[str, argparse.ArgumentParser] = {}
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"gateway: error: {message}; see {self.prog} --help\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse's, but an argument no parser took is the chosen subcommand's error
+        (``see gateway demo --help``), not the top parser's."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chosen = self.commands.get(getattr(parsed, "command", None) or "", self)
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_lobster.add_parser(sub)
     cmd_replay.add_parser(sub)
     cmd_run.add_parser(sub)
+    parser.commands = dict(sub.choices)
     return parser
 
 

@@ -1,6 +1,7 @@
-"""A command's stdout as the shell gives it: a reader that goes away (``| head``), a stdout
-closed (``>&-``), a full disk (``>/dev/full``). The command's work and exit status stand when
-nobody reads; a write that fails is one error line naming stdout."""
+"""The command line as the shell gives it. A command's stdout: a reader that goes away
+(``| head``), a stdout closed (``>&-``), a full disk (``>/dev/full``); the command's work and
+exit status stand when nobody reads, a write that fails is one error line naming stdout.
+An option no command knows points at the help that lists the command's options."""
 
 from __future__ import annotations
 
@@ -46,3 +47,12 @@ def test_a_stdout_that_cannot_be_written_is_named(tmp_path: Path) -> None:
         done = gateway(AUDIT, stdout=full)
     assert (done.returncode, done.stderr) == (
         2, "gateway: error: cannot write to stdout: No space left on device\n")
+
+
+@pytest.mark.parametrize(("args", "command"), [(["demo", "--bogus"], "gateway demo"),
+                                               (AUDIT + ["--bogus"], "gateway audit")])
+def test_an_unknown_option_points_at_its_commands_help(args: list[str], command: str) -> None:
+    """It said ``see gateway --help``, whose text does not list a command's options."""
+    done = gateway(args, stdout=subprocess.DEVNULL)
+    assert (done.returncode, done.stderr) == (
+        2, f"gateway: error: unrecognized arguments: --bogus; see {command} --help\n")
