@@ -50,7 +50,7 @@ def test_a_stdout_that_cannot_be_written_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "command"), [(["demo", "--bogus"], "gateway demo"),
-                                               (AUDIT + ["--bogus"], "gateway audit")])
+                                               ([*AUDIT, "--bogus"], "gateway audit")])
 def test_an_unknown_option_points_at_its_commands_help(args: list[str], command: str) -> None:
     """It said ``see gateway --help``, whose text does not list a command's options."""
     done = gateway(args, stdout=subprocess.DEVNULL)
