@@ -49,6 +49,20 @@ uint32_t fix_data_tag_for_length(uint32_t len_tag) {
     return lo < DATA_FIELD_COUNT && DATA_FIELDS[lo].len_tag == len_tag ? DATA_FIELDS[lo].data_tag : 0;
 }
 
+/* The data tag of len_tag among a scan's extra pairs (sorted by length tag), else 0. */
+static uint32_t extra_data_tag(const struct fix_scan *s, uint32_t len_tag) {
+    size_t lo = 0, hi = s->extra_data_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->extra_data[2 * mid] < len_tag)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->extra_data_count && s->extra_data[2 * lo] == len_tag ? s->extra_data[2 * lo + 1]
+                                                                         : 0;
+}
+
 static inline int is_digit(uint8_t c) { return (unsigned)(c - '0') < 10u; }
 
 /* Offset of the first complete "8=FIX" starting in [from, len), or len if there is none. */
@@ -189,6 +203,8 @@ static enum step parse_body(struct scanner *sc, size_t b, size_t e, enum body *v
         }
         if (!add_field(sc, (uint32_t)tag, v, ve - v)) return STEP_FIELDS_FULL;
         data_tag = fix_data_tag_for_length((uint32_t)tag);
+        if (data_tag == 0 && sc->s->extra_data_count != 0)
+            data_tag = extra_data_tag(sc->s, (uint32_t)tag);
         if (data_tag != 0) {
             size_t n = ve - v;
             data_len = 0;
@@ -313,6 +329,7 @@ int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s) {
     if ((uint64_t)len > (uint64_t)FIX_MAX_BUFFER_SIZE) return CORE_ERR_TOO_BIG;
     if (from > len || (len > 0 && buf == NULL)) return CORE_ERR_BAD_OP;
     if ((s->msg_cap > 0 && !s->msgs) || (s->field_cap > 0 && !s->fields)) return CORE_ERR_BAD_OP;
+    if (s->extra_data_count > 0 && !s->extra_data) return CORE_ERR_BAD_OP;
 
     struct scanner sc = {
         .buf = buf,

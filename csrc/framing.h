@@ -160,6 +160,11 @@ struct fix_scan {
     /* in: limits and flags */
     uint32_t max_message_size; /* 0: FIX_DEFAULT_MAX_MESSAGE_SIZE */
     uint32_t flags;            /* FIX_SCAN_FINAL | FIX_SCAN_TRUST_BODY_LENGTH, or 0 */
+    /* length/data tag pairs besides the standard ones (a session dictionary's user-defined
+     * DATA fields): extra_data[2k] a length tag, extra_data[2k + 1] its data tag, sorted by
+     * length tag; extra_data_count pairs (0: none, extra_data may be NULL) */
+    const uint32_t *extra_data;
+    uint32_t extra_data_count;
     /* out */
     uint32_t msg_count;
     uint32_t field_count;
@@ -171,8 +176,8 @@ struct fix_scan {
 /* Scan buf[from:len]. Offsets written are absolute (from the start of buf). Returns the
  * number of messages reported (== s->msg_count), or CORE_ERR_TOO_BIG if len exceeds
  * FIX_MAX_BUFFER_SIZE, or CORE_ERR_BAD_OP if from > len or a column pointer with a
- * non-zero capacity is NULL; on error s is left unchanged. Only msgs[0 .. msg_count) and
- * fields[0 .. field_count) are written. */
+ * non-zero capacity (or extra_data with a non-zero extra_data_count) is NULL; on error s
+ * is left unchanged. Only msgs[0 .. msg_count) and fields[0 .. field_count) are written. */
 int fix_scan(const uint8_t *buf, size_t len, size_t from, struct fix_scan *s);
 
 #define FIX_NO_VALUE 4294967295 /* fix_tag_values: the message has no such field */

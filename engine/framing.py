@@ -50,7 +50,7 @@ bytes (:class:`engine.errors.TooBig` beyond that); a stream has no such limit.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from engine._core import ffi, lib
@@ -353,6 +353,10 @@ class Framer:
     :meth:`batches`: feed raises :class:`BufferError` rather than exceed it (default: twice
     the message limit plus 1 MiB, enough for any tail plus a large read).
 
+    ``data_fields``: (length tag, data tag) pairs besides the standard ones, whose data
+    value is read by its length and may hold SOH (a session dictionary's user-defined DATA
+    fields: :func:`fixspec.dictionary.Dictionary.data_fields`).
+
     ``trust_body_length`` says where a message whose BodyLength does not point to its
     CheckSum (BAD_BODY_LENGTH) ends, in every scan (:meth:`scan`, :meth:`scan_all` and the
     stream). False (for logs): at the next ``8=FIX``, so one bad line never eats the next.
@@ -373,6 +377,7 @@ class Framer:
         field_capacity: int = 65536,
         max_buffered: int | None = None,
         trust_body_length: bool = False,
+        data_fields: Iterable[tuple[int, int]] = (),
     ) -> None:
         if not 1 <= max_message_size <= MAX_BUFFER_SIZE:
             raise ValueError(f"max_message_size must be in 1..{MAX_BUFFER_SIZE}")
@@ -387,6 +392,14 @@ class Framer:
             raise ValueError("max_buffered must hold at least one message: max_message_size + 4")
         s = ffi.new("struct fix_scan *")
         self._scan_struct = s
+        pairs = sorted({(length, data) for length, data in data_fields
+                        if data_tag_for_length(length) is None})
+        if len({length for length, _ in pairs}) != len(pairs):
+            raise ValueError(f"a length tag paired with two data tags: {pairs}")
+        if pairs:  # (kept alive with the framer: the scan points into it)
+            self._extra_data = ffi.new("uint32_t[]", [t for pair in pairs for t in pair])
+            s.extra_data = self._extra_data
+            s.extra_data_count = len(pairs)
         self._msg_array = ffi.new("struct fix_msg[]", message_capacity)
         s.msgs = self._msg_array
         s.msg_cap = message_capacity

@@ -305,6 +305,21 @@ class SessionDictionaries:
         """The definition of ``tag`` (application dictionary first), or None if undefined."""
         return self.app.fields_by_tag.get(tag) or self.transport.fields_by_tag.get(tag)
 
+    def data_fields(self) -> frozenset[tuple[int, int]]:
+        """Every (length tag, data tag) pair the dictionaries lay out (a data field after its
+        LENGTH field, :attr:`FieldSet.data_lengths`), in the header, the trailer, and every
+        message and group: what the framer must read by length (a user-defined DATA field's
+        value may hold SOH as a standard one's may)."""
+        pairs: set[tuple[int, int]] = set()
+        todo: list[FieldSet] = []
+        for dd in {id(self.transport): self.transport, id(self.app): self.app}.values():
+            todo += [dd.header, dd.trailer, *dd.messages.values()]
+        while todo:
+            level = todo.pop()
+            pairs.update((length, data) for data, length in level.data_lengths.items())
+            todo.extend(level.groups.values())
+        return frozenset(pairs)
+
 
 _SINGLES: weakref.WeakKeyDictionary[DataDictionary, SessionDictionaries] = (
     weakref.WeakKeyDictionary()

@@ -197,6 +197,8 @@ class Session:
         self.config = config
         self.store = store
         self.dd = as_session(dictionaries)
+        # read by length, SOH and all: the dictionaries' user-defined DATA fields too
+        self._data_fields = self.dd.data_fields()
         self.app_types = frozenset(app_types) if app_types is not None else None
         self._password = password
         v = config.validation
@@ -250,7 +252,7 @@ class Session:
     def _reset_connection_data(self) -> None:
         # a counterparty's stream is read as QuickFIX reads it: BodyLength is trusted, so a
         # message whose BodyLength is too long swallows the next one (both are dropped)
-        self.framer = Framer(trust_body_length=True)
+        self.framer = Framer(trust_body_length=True, data_fields=self._data_fields)
         self.connected_at: datetime | None = None
         self._was_logged_on = False  # on this connection (see _on_frame)
         self._sent_reset = False  # our Logon on this connection asked for a sequence reset
@@ -1067,7 +1069,7 @@ class Session:
         return encode(msg, self.dd)
 
     def _fields_of(self, raw: bytes) -> list[tuple[int, bytes]]:
-        batch = Framer().scan(raw, final=True)
+        batch = Framer(data_fields=self._data_fields).scan(raw, final=True)
         return batch.fields(0)
 
     def _on_logout(self, message: Message, now: datetime, out: Output, queued: bool) -> None:

@@ -256,6 +256,26 @@ static void test_data_field_with_soh(void) {
     CHECK(fix_data_tag_for_length(96) == 0 && fix_data_tag_for_length(9) == 0);
 }
 
+/* A scan's extra length/data pairs (a session dictionary's user-defined DATA fields) are
+ * read by length as the standard ones are; a tag not among them is an ordinary field. */
+static void test_extra_data_fields(void) {
+    char buf[512];
+    const char *body = "35=B\x01" "5003=x\x01" "5005=3\x01" "5006=a\x01" "b\x01" "58=x\x01";
+    size_t n = make_msg(buf, "FIX.4.4", body, 0, 0);
+    struct fix_scan s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status != FIX_FRAME_OK); /* "b" is no field */
+    static const uint32_t pairs[] = {5001, 5002, 5005, 5006, 6001, 6003};
+    s = make_scan(MAX_MSGS, MAX_FIELDS, 0, 0);
+    s.extra_data = pairs;
+    s.extra_data_count = 3;
+    CHECK(scan(buf, n, 0, &s) == 1 && msgs[0].status == FIX_FRAME_OK);
+    CHECK(flds[5].tag == 5006 && flds[5].length == 3 &&
+          memcmp(buf + flds[5].offset, "a\x01" "b", 3) == 0);
+    CHECK(flds[6].tag == 58);
+    s.extra_data = NULL; /* a count with no table */
+    CHECK(fix_scan((const uint8_t *)buf, n, 0, &s) == CORE_ERR_BAD_OP);
+}
+
 static void test_too_big(void) {
     char buf[1024];
     size_t n = (size_t)sprintf(buf, "8=FIX.4.2\x01" "9=999999999\x01" "35=D\x01" "58=");
@@ -564,6 +584,7 @@ int main(void) {
     test_bad_body_length();
     test_garbled();
     test_data_field_with_soh();
+    test_extra_data_fields();
     test_too_big();
     test_every_prefix_is_incomplete();
     test_capacity_limits();
