@@ -33,7 +33,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard
 
-from fixspec.dictionary import SessionDictionaries, builtin_session, load, load_builtin
+from fixspec.dictionary import (
+    DataDictionary,
+    DictionaryError,
+    SessionDictionaries,
+    builtin_session,
+    load,
+    load_builtin,
+)
 from gateway.admin import business_reject
 from gateway.application import Application
 from gateway.clock import Clock
@@ -67,7 +74,9 @@ LINGER = 2.0  # seconds a closed session's socket keeps reading for the peer's o
 
 
 def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
-    """The session's dictionaries: built-in ones, or the files the configuration names."""
+    """The session's dictionaries: built-in ones, or the files the configuration names,
+    each of the version the session speaks (else DictionaryError: a FIX 4.2 file on a FIX
+    4.4 session judged its messages by 4.2's rules, and a FIXT file dropped every Logon)."""
     if config.begin_string == "FIXT.1.1":
         app = config.default_appl_ver_id
         if config.dictionary == config.app_dictionary == "builtin":
@@ -75,13 +84,26 @@ def dictionaries_for(config: SessionConfig) -> SessionDictionaries:
         # (a version without a built-in dictionary, FIX.5.0 or 5.0SP1, names its file: the
         # configuration refuses it otherwise)
         transport = (load_builtin("FIXT.1.1") if config.dictionary == "builtin"
-                     else load(config.dictionary))
+                     else _of_version(load(config.dictionary), "FIXT.1.1", "dictionary",
+                                      config))
+        # (of the version's family: a FIX.5.0SP2 file serves a FIX.5.0SP1 session)
         application = (load_builtin(app) if config.app_dictionary == "builtin"
-                       else load(config.app_dictionary))
+                       else _of_version(load(config.app_dictionary), app.partition("SP")[0],
+                                        "app_dictionary", config))
         return SessionDictionaries(transport, application)
     if config.dictionary == "builtin":
         return builtin_session(config.begin_string)
-    return SessionDictionaries.single(load(config.dictionary))
+    return SessionDictionaries.single(
+        _of_version(load(config.dictionary), config.begin_string, "dictionary", config))
+
+
+def _of_version(dd: DataDictionary, version: str, key: str,
+                config: SessionConfig) -> DataDictionary:
+    """``dd`` if it is of ``version`` (a service pack aside when ``version`` names none)."""
+    if dd.version != version and dd.version.partition("SP")[0] != version:
+        raise DictionaryError(dd.source, None, f"a {dd.version} dictionary, which session "
+                              f"{config.name} cannot use as its {key} ({version} is needed)")
+    return dd
 
 
 def store_path(config: SessionConfig, run_dir: Path) -> Path | None:

@@ -421,3 +421,23 @@ def test_a_stop_signal_ends_a_run_whose_config_read_blocks(tmp_path: Path) -> No
     finally:
         proc.kill()
     assert (proc.returncode, err) == (143, "gateway: stopped by SIGTERM\n")
+
+
+@pytest.mark.parametrize(("session", "key", "file", "version", "needed"), [
+    ("begin_string: FIX.4.4", "dictionary", "FIX42.xml", "FIX.4.2", "FIX.4.4"),
+    ("begin_string: FIX.4.4", "dictionary", "FIXT11.xml", "FIXT.1.1", "FIX.4.4"),
+    ("begin_string: FIXT.1.1", "app_dictionary", "FIX44.xml", "FIX.4.4", "FIX.5.0"),
+])
+def test_a_dictionary_of_another_version_is_a_start_up_error(
+        tmp_path: Path, session: str, key: str, file: str, version: str, needed: str) -> None:
+    """A FIX 4.2 file on a FIX 4.4 session judged its messages by 4.2's rules, and a FIXT
+    file there dropped every Logon, without a word (QuickFIX refuses such a dictionary)."""
+    dictionary = ROOT / "fixspec" / "data" / file
+    config = tmp_path / "gw.yaml"
+    config.write_text("acceptor: {port: 0}\nsessions:\n"
+                      f"  - {{{session}, sender_comp_id: A, target_comp_id: B, "
+                      f"{key}: {dictionary}}}\n")
+    name = f"{session.split(': ')[1]}:A->B"
+    assert one_error_line(run_gateway(tmp_path, config)) == (
+        f"gateway: error: {dictionary}: a {version} dictionary, which session {name} cannot "
+        f"use as its {key} ({needed} is needed)")
