@@ -412,6 +412,10 @@ def _parse_xml(data: bytes, source: str) -> tuple[ET.Element, dict[ET.Element, i
 _SECTIONS = ("header", "trailer", "messages", "components", "fields")
 
 
+#: the deepest components and groups may nest in a dictionary (see _Builder.members)
+MAX_NESTING = 100
+
+
 class _Builder:
     def __init__(self, source: str, root: ET.Element, lines: dict[ET.Element, int]) -> None:
         self.source = source
@@ -585,7 +589,8 @@ class _Builder:
         return flag == "Y"
 
     def component_members(
-        self, name: str, required: bool, stack: tuple[str, ...], ref: ET.Element
+        self, name: str, required: bool, stack: tuple[str, ...], ref: ET.Element,
+        depth: int = 0,
     ) -> tuple[Member, ...]:
         key = (name, required)
         if key in self.flat:
@@ -596,15 +601,21 @@ class _Builder:
         if name in stack:
             cycle = " -> ".join((*stack, name))
             raise self.error(ref, f"component '{name}' includes itself ({cycle})")
-        members = self.members(el, required, f"component '{name}'", (*stack, name))
+        members = self.members(el, required, f"component '{name}'", (*stack, name), depth + 1)
         self.flat[key] = members
         return members
 
     def members(
-        self, parent: ET.Element, required_ctx: bool, owner: str, stack: tuple[str, ...]
+        self, parent: ET.Element, required_ctx: bool, owner: str, stack: tuple[str, ...],
+        depth: int = 0,
     ) -> tuple[Member, ...]:
         """Flatten ``parent``'s children. A required flag counts only if ``required_ctx`` (every
-        enclosing component is required); group entries start a fresh context."""
+        enclosing component is required); group entries start a fresh context. ``depth``:
+        the components and groups ``parent`` is within, at most MAX_NESTING (real
+        dictionaries nest a few deep; hundreds exhausted Python's stack: a traceback)."""
+        if depth > MAX_NESTING:
+            raise self.error(parent, f"{owner}: components and groups nested more than "
+                                     f"{MAX_NESTING} deep")
         out: list[Member] = []
         seen: set[int] = set()
 
@@ -633,7 +644,7 @@ class _Builder:
                         el, f"{owner}: group '{name}' counter has type {fd.type}, "
                         "expected NUMINGROUP (or INT in old dictionaries)"
                     )
-                inner = self.members(el, True, f"group '{name}' in {owner}", stack)
+                inner = self.members(el, True, f"group '{name}' in {owner}", stack, depth + 1)
                 if not inner:
                     raise self.error(el, f"{owner}: group '{name}' has no fields")
                 add(GroupDef(members=inner, count=fd, required=required_ctx
@@ -641,7 +652,7 @@ class _Builder:
             elif el.tag == "component":
                 name = self.attr(el, "name", f"<component> in {owner}")
                 req = required_ctx and self.required(el, owner)
-                for m in self.component_members(name, req, stack, el):
+                for m in self.component_members(name, req, stack, el, depth):
                     add(m, el)
             else:
                 raise self.error(el, f"{owner}: unexpected <{el.tag}>")

@@ -9,6 +9,7 @@ import pytest
 
 from fixspec.dictionary import (
     BUILTIN_FILES,
+    MAX_NESTING,
     DictionaryError,
     FieldRef,
     GroupDef,
@@ -263,3 +264,22 @@ def test_load_from_path_names_the_path(tmp_path: Path) -> None:
     path.write_bytes(MINI.format(outer="Y").encode())
     d = load(path)
     assert d.source == str(path) and d.version == "FIX.4.4"
+
+
+@pytest.mark.parametrize("kind", ["components", "groups"])
+def test_nesting_past_the_limit_is_a_dictionary_error(kind: str) -> None:
+    """Components or groups nested some hundreds deep exhausted Python's stack: a
+    RecursionError traceback where every other problem is a DictionaryError naming the file
+    and line."""
+    depth = MAX_NESTING + 5
+    if kind == "components":
+        chain = "".join(f"<component name='C{i}'><component name='C{i + 1}' required='N' />"
+                        "</component>" for i in range(depth))
+        chain += f"<component name='C{depth}'><field name='Symbol' required='N' /></component>"
+    else:
+        inner = "<field name='LegSide' required='N' />"
+        for _ in range(depth):
+            inner = f"<group name='NoLegs' required='N'>{inner}</group>"
+        chain = f"<component name='Deep'>{inner}</component>"
+    with pytest.raises(DictionaryError, match=f"nested more than {MAX_NESTING} deep"):
+        load_bytes(_broken(" <components>\n", f" <components>\n{chain}\n"), "deep.xml")
