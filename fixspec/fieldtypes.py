@@ -164,10 +164,6 @@ def _is_string(v: bytes) -> bool:
     return SOH not in v
 
 
-def _is_multichar(v: bytes) -> bool:
-    return SOH not in v and all(len(t) == 1 for t in v.split(b" "))
-
-
 def _is_dayofmonth(v: bytes) -> bool:
     return _RE_UNSIGNED.fullmatch(v) is not None and 1 <= int(v) <= 31
 
@@ -191,12 +187,13 @@ _CHECKS: dict[str, Callable[[bytes], bool]] = {
     "MONTHYEAR": _is_monthyear,
     "TZTIMEONLY": _is_tztime,
     "TZTIMESTAMP": _is_tztimestamp,
-    # any text: an empty token (two spaces, a leading or trailing one) is not a value of the
-    # field's enumeration, which is the validator's business (5, Value is incorrect, as
-    # QuickFIX and QuickFIX/J answer), not a format error
+    # any text: an empty token (two spaces, a leading or trailing one), or one of two
+    # characters where a MULTIPLECHARVALUE's are one, is not a value of the field's
+    # enumeration, which is the validator's business (5, Value is incorrect, as QuickFIX
+    # and QuickFIX/J answer), not a format error
     "MULTIPLEVALUESTRING": _is_string,
     "MULTIPLESTRINGVALUE": _is_string,
-    "MULTIPLECHARVALUE": _is_multichar,
+    "MULTIPLECHARVALUE": _is_string,
 }
 _CHECKS.update(dict.fromkeys(INT_TYPES, _matcher(_RE_INT)))
 _CHECKS.update(dict.fromkeys(UNSIGNED_TYPES, _matcher(_RE_UNSIGNED)))

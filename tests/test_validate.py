@@ -282,6 +282,19 @@ def test_fixt_session_uses_transport_for_header_and_admin_and_app_for_orders() -
     assert reject is not None and (reject.reason, reject.ref_tag) == (R(2), 999)
 
 
+def test_a_multiple_char_value_token_of_two_characters_is_no_value_of_the_field() -> None:
+    """FIX 5.0SP2's ExecInst (18) is a MULTIPLECHARVALUE: ``1 GX`` was an incorrect data
+    format (373=6) where QuickFIX answers Value is incorrect (373=5) on tag 18."""
+    sd = builtin_session("FIXT.1.1")
+    order: Fields = [(8, b"FIXT.1.1"), (9, b"0"), (35, b"D"), (34, b"1"), (49, b"C"),
+                     (52, b"20240102-13:45:01.123"), (56, b"G"), (1128, b"9"), (11, b"X"),
+                     (40, b"1"), (54, b"1"), (55, b"AAPL"), (60, b"20240102-13:45:01"),
+                     (18, b"1 G"), (10, b"000")]  # fmt: skip
+    assert reject_of(order, sd) is None
+    reject = reject_of([*order[:-2], (18, b"1 GX"), (10, b"000")], sd)
+    assert reject is not None and (reject.reason, reject.ref_tag) == (R.VALUE_IS_INCORRECT, 18)
+
+
 FORMATS: list[tuple[str, bytes, bool]] = [
     ("INT", b"-12", True), ("INT", b"1.0", False), ("INT", b"+1", False),
     ("LENGTH", b"0", True), ("LENGTH", b"-1", False),
@@ -311,7 +324,9 @@ FORMATS: list[tuple[str, bytes, bool]] = [
     ("MONTHYEAR", b"202401w6", False),
     ("STRING", b"any text = ok", True), ("STRING", b"a\x01b", False),
     ("MULTIPLEVALUESTRING", b"A B", True), ("MULTIPLEVALUESTRING", b"A  B", True),
-    ("MULTIPLECHARVALUE", b"A B", True), ("MULTIPLECHARVALUE", b"AB C", False),
+    # a token of two characters is the enumeration's to refuse (373=5), as QuickFIX does
+    ("MULTIPLECHARVALUE", b"A B", True), ("MULTIPLECHARVALUE", b"AB C", True),
+    ("MULTIPLECHARVALUE", b"A\x01B", False),
     ("DATA", b"\x01\x00raw", True),
     ("CURRENCY", b"USD", True), ("CURRENCY", b"US", False),
     ("COUNTRY", b"GB", True), ("COUNTRY", b"GBR", False),
