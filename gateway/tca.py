@@ -32,6 +32,8 @@ trading is made.
 ``market_volume``          shares the market traded in the window (the tape: not our fills)
 ``participation``          ``filled / (market_volume + filled)``: our share of all that traded,
                            ours included, the measure the ParticipationRate (849) cap uses
+                           (but the tape's volume: a cap also counts the run's other
+                           parents' fills as the market's)
 ``pnl``                    ``Σ (p_i - A) q_i`` times -1 for a buy, +1 for a sell (= -is_executed):
                            positive when the fills beat the arrival mid; currency
 ``ack_latency_p50_us``     decision to acknowledgement of the parent's children (those acked),
