@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import MINYEAR, UTC, date, datetime, time
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +47,7 @@ __all__ = ["DAY", "DEFAULT_PROFILE_PATH", "VolumeProfile", "default_profile", "m
 DAY = 86_400
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "data" / "aapl_2012-06-21_volume_5min.csv"
 _LOBSTER_EXECUTIONS = (4, 5)
+_SECOND = timedelta(seconds=1)  # how closely a clock change is found (between)
 
 
 def _seconds(t: time | float) -> float:
@@ -144,10 +145,45 @@ class VolumeProfile:
         """Expected volume from ``a`` to ``b``, in days' volumes (0 when ``b <= a``).
 
         Aware datetimes are converted to the profile's zone; naive ones are taken as already
-        in it (so both ends must be of the same kind).
+        in it (so both ends must be of the same kind). Across a clock change between aware
+        ends, each side is counted on its own clock: the hour repeated in autumn holds its
+        buckets' volume twice, the one skipped in spring none (compared as clock times, a
+        window over the repeated hour looked empty, or ended before it began).
         """
-        la, lb = self.local(a), self.local(b)
-        if lb <= la or self.total == 0:
+        if b <= a or self.total == 0:
+            return 0.0
+        if a.tzinfo is None or a.year == MINYEAR or b.year == MAXYEAR:
+            return self._between_clock(self.local(a), self.local(b))
+        total = 0.0
+        offset = self._offset(a)
+        while True:  # one stretch of constant offset at a time
+            change = self._clock_change(a, b, offset) if self._offset(b) != offset else None
+            end = change or b
+            total += self._between_clock((a.astimezone(UTC) + offset).replace(tzinfo=None),
+                                         (end.astimezone(UTC) + offset).replace(tzinfo=None))
+            if change is None:
+                return total
+            a, offset = change, self._offset(change)
+
+    def _offset(self, t: datetime) -> timedelta:
+        offset = t.astimezone(self._tz).utcoffset()
+        return offset if offset is not None else timedelta(0)
+
+    def _clock_change(self, a: datetime, b: datetime, offset: timedelta) -> datetime:
+        """The first instant after ``a`` (to the second) where the profile's zone is no
+        longer at ``offset``, given that it is not at ``b``."""
+        lo, hi = a, b
+        while hi - lo > _SECOND:
+            mid = lo + (hi - lo) / 2
+            if self._offset(mid) == offset:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def _between_clock(self, la: datetime, lb: datetime) -> float:
+        """Expected volume from clock time ``la`` to ``lb`` (naive, in the profile's zone)."""
+        if lb <= la:
             return 0.0
         sa = _seconds(la.time())
         sb = _seconds(lb.time())

@@ -59,6 +59,23 @@ def test_between_datetimes_converts_zones_and_spans_days() -> None:
     assert profile.between(naive, naive.replace(hour=14, minute=30)) == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize(("start_utc", "what"), [
+    (datetime(2024, 11, 3, 5, 30, tzinfo=UTC), "autumn: 01:30 EDT, the hour repeated"),
+    (datetime(2024, 3, 10, 6, 30, tzinfo=UTC), "spring: 01:30 EST, the hour skipped"),
+])
+def test_an_hour_across_a_clock_change_holds_an_hours_volume(start_utc: datetime,
+                                                             what: str) -> None:
+    """A profile of even volume around the clock (a 24-hour market) in New York: one hour
+    across the autumn change counted nothing (01:30 EDT to 01:30 EST compared as clock
+    times), and across the spring change two hours (01:30 to 03:30)."""
+    profile = VolumeProfile(dict.fromkeys(range(288), 100), bucket_seconds=300,
+                            zone="America/New_York")
+    hour = profile.between(start_utc, start_utc.replace(hour=start_utc.hour + 1))
+    assert hour == pytest.approx(1 / 24), what
+    two_hours = profile.between(start_utc, start_utc.replace(hour=start_utc.hour + 2))
+    assert two_hours == pytest.approx(2 / 24), what
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     profile = VolumeProfile.from_lobster(SAMPLE)
     path = tmp_path / "p.csv"
