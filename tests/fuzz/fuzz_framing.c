@@ -57,10 +57,15 @@ static void out_free(struct out *o) {
     free(o->fields);
 }
 
+/* Length/data pairs besides the standard ones, as a session dictionary's user-defined DATA
+ * fields give them (sorted by length tag): every scan reads them by length too. */
+static const uint32_t EXTRA_DATA[] = {5005, 5006, 9000, 9001};
+
 static struct fix_scan scan_for(struct out *o, uint32_t max_size, uint32_t flags) {
     struct fix_scan s = {
         .msgs = o->msgs, .msg_cap = o->msg_cap, .fields = o->fields, .field_cap = o->field_cap,
         .max_message_size = max_size, .flags = flags,
+        .extra_data = EXTRA_DATA, .extra_data_count = 2,
     };
     return s;
 }
