@@ -355,7 +355,7 @@ class Framer:
 
     ``data_fields``: (length tag, data tag) pairs besides the standard ones, whose data
     value is read by its length and may hold SOH (a session dictionary's user-defined DATA
-    fields: :func:`fixspec.dictionary.Dictionary.data_fields`).
+    fields: :meth:`fixspec.dictionary.SessionDictionaries.data_fields`).
 
     ``trust_body_length`` says where a message whose BodyLength does not point to its
     CheckSum (BAD_BODY_LENGTH) ends, in every scan (:meth:`scan`, :meth:`scan_all` and the
