@@ -150,10 +150,15 @@ class VolumeProfile:
         buckets' volume twice, the one skipped in spring none (compared as clock times, a
         window over the repeated hour looked empty, or ended before it began).
         """
-        if b <= a or self.total == 0:
+        if self.total == 0:
             return 0.0
         if a.tzinfo is None or a.year == MINYEAR or b.year == MAXYEAR:
             return self._between_clock(self.local(a), self.local(b))
+        # in UTC: comparing or subtracting two times of one zone works on their wall clocks,
+        # which a clock change sets back
+        a, b = a.astimezone(UTC), b.astimezone(UTC)
+        if b <= a:
+            return 0.0
         total = 0.0
         offset = self._offset(a)
         while True:  # one stretch of constant offset at a time

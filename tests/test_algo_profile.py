@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -74,6 +75,12 @@ def test_an_hour_across_a_clock_change_holds_an_hours_volume(start_utc: datetime
     assert hour == pytest.approx(1 / 24), what
     two_hours = profile.between(start_utc, start_utc.replace(hour=start_utc.hour + 2))
     assert two_hours == pytest.approx(2 / 24), what
+    # the same instants given in the profile's own zone (arithmetic on them is on the wall
+    # clock, which goes back in autumn)
+    zone = ZoneInfo("America/New_York")
+    local = start_utc.astimezone(zone)
+    assert profile.between(local, (start_utc + timedelta(hours=1)).astimezone(zone)) == \
+        pytest.approx(1 / 24), what
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
