@@ -306,18 +306,17 @@ class SessionDictionaries:
         return self.app.fields_by_tag.get(tag) or self.transport.fields_by_tag.get(tag)
 
     def data_fields(self) -> frozenset[tuple[int, int]]:
-        """Every (length tag, data tag) pair the dictionaries lay out (a data field after its
-        LENGTH field, :attr:`FieldSet.data_lengths`), in the header, the trailer, and every
-        message and group: what the framer must read by length (a user-defined DATA field's
-        value may hold SOH as a standard one's may)."""
+        """Every (length tag, data tag) pair of the dictionaries by QuickFIX's rule: a DATA
+        field's length is the LENGTH field numbered one below it (SignatureLength 93 for
+        Signature 89): what the framer must read by length (a user-defined DATA field's
+        value may hold SOH as a standard one's may). One data tag for each length tag."""
         pairs: set[tuple[int, int]] = set()
-        todo: list[FieldSet] = []
-        for dd in {id(self.transport): self.transport, id(self.app): self.app}.values():
-            todo += [dd.header, dd.trailer, *dd.messages.values()]
-        while todo:
-            level = todo.pop()
-            pairs.update((length, data) for data, length in level.data_lengths.items())
-            todo.extend(level.groups.values())
+        for dd in (self.transport, self.app):
+            for tag, fd in dd.fields_by_tag.items():
+                length_tag = 93 if tag == 89 else tag - 1  # (Signature's is SignatureLength)
+                length = dd.fields_by_tag.get(length_tag)
+                if fd.is_data and length is not None and length.type == "LENGTH":
+                    pairs.add((length_tag, tag))
         return frozenset(pairs)
 
 

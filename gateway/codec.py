@@ -42,7 +42,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
-from engine.framing import Framer, FrameStatus
+from engine.framing import Framer, FrameStatus, data_tag_for_length
 from fixspec.dictionary import (
     DataDictionary,
     FieldSet,
@@ -345,6 +345,13 @@ class FramingError(ValueError):
 _local_framer = threading.local()
 
 
+@functools.lru_cache(maxsize=64)
+def _own_data_fields(dictionaries: SessionDictionaries) -> tuple[tuple[int, int], ...]:
+    """The dictionaries' length/data pairs the framer does not know by itself."""
+    return tuple(pair for pair in sorted(dictionaries.data_fields())
+                 if data_tag_for_length(pair[0]) is None)
+
+
 def _framer() -> Framer:
     # A Framer owns C arrays sized for batches; one small one per thread is plenty here.
     framer: Framer | None = getattr(_local_framer, "framer", None)
@@ -363,8 +370,12 @@ def decode_bytes(
     """Frame ``raw`` (exactly one message, ``8=`` through ``10=ddd<SOH>``) with the C framer,
     then :func:`decode` it. :class:`FramingError` if BodyLength, CheckSum or the framing is
     wrong or there are bytes around the message; :class:`RemoteProtocolError` as
-    :func:`decode`. For streams and logs use :class:`engine.framing.Framer` in batches."""
-    batch = _framer().scan(raw, final=True)
+    :func:`decode`. For streams and logs use :class:`engine.framing.Framer` in batches.
+    The dictionary's own DATA fields are read by length, as the session reads them."""
+    own = _own_data_fields(as_session(dictionary))
+    framer = (Framer(message_capacity=2, field_capacity=1024, data_fields=own) if own
+              else _framer())
+    batch = framer.scan(raw, final=True)
     if batch.count != 1:
         raise FramingError(FrameStatus.GARBLED, f"{batch.count} messages in {len(raw)} bytes")
     status = batch.status(0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.framing import Framer, FrameStatus
 from fixspec.dictionary import SessionDictionaries, load
+from gateway.codec import decode_bytes
 from gateway.config import SessionConfig
 from gateway.session import AppMessage, Session
 from gateway.store import MemoryStore
@@ -35,8 +36,28 @@ def broker_dictionary(tmp_path: Path) -> Path:
 
 
 def test_the_dictionary_names_its_data_fields(tmp_path: Path) -> None:
-    pairs = SessionDictionaries.single(load(broker_dictionary(tmp_path))).data_fields()
+    """By QuickFIX's rule: a DATA field's length is the LENGTH field numbered one below it;
+    one data field to each length field, however the messages lay them out (a LENGTH field
+    listed before DATA fields in two messages stopped the session from starting)."""
+    path = broker_dictionary(tmp_path)
+    text = path.read_text().replace(
+        " <fields>\n", " <fields>\n  <field number='5008' name='OtherData' type='DATA' />\n", 1)
+    report = "<message name='ExecutionReport' msgtype='8' msgcat='app'>\n"
+    text = text.replace(report, report + "   <field name='MyDataLen' required='N' />\n"
+                                         "   <field name='OtherData' required='N' />\n", 1)
+    path.write_text(text)
+    pairs = SessionDictionaries.single(load(path)).data_fields()
     assert {(5005, 5006), (95, 96), (93, 89)} <= pairs
+    assert not any(data == 5008 for _, data in pairs)
+    Session(SessionConfig("FIX.4.4", "ISLD", "TW", role="acceptor", dictionary=str(path)),
+            MemoryStore(T0), load(path), app_types={"D"})  # starts
+
+
+def test_decoding_by_the_dictionary_reads_its_data_fields_too(tmp_path: Path) -> None:
+    dd = load(broker_dictionary(tmp_path))
+    raw = Peer().msg("35=D|11=A|5005=3|5006=a\x01b|21=1|38=100|40=1|54=1|55=IBM"
+                     "|60=20261129-14:30:00", now=T0)
+    assert decode_bytes(raw, dd).body.get(5006) == b"a\x01b"
 
 
 def test_a_user_defined_data_field_may_hold_soh(tmp_path: Path) -> None:
