@@ -307,16 +307,15 @@ class SessionDictionaries:
 
     def data_fields(self) -> frozenset[tuple[int, int]]:
         """Every (length tag, data tag) pair of the dictionaries by QuickFIX's rule: a DATA
-        field's length is the LENGTH field numbered one below it (SignatureLength 93 for
-        Signature 89): what the framer must read by length (a user-defined DATA field's
-        value may hold SOH as a standard one's may). One data tag for each length tag."""
+        field's length is the field numbered one below it, whatever its type
+        (SignatureLength 93 for Signature 89): what the framer must read by length (a
+        user-defined DATA field's value may hold SOH as a standard one's may). One data
+        tag for each length tag."""
         pairs: set[tuple[int, int]] = set()
         for dd in (self.transport, self.app):
             for tag, fd in dd.fields_by_tag.items():
-                length_tag = 93 if tag == 89 else tag - 1  # (Signature's is SignatureLength)
-                length = dd.fields_by_tag.get(length_tag)
-                if fd.is_data and length is not None and length.type == "LENGTH":
-                    pairs.add((length_tag, tag))
+                if fd.is_data:
+                    pairs.add((93 if tag == 89 else tag - 1, tag))
         return frozenset(pairs)
 
 

@@ -108,19 +108,31 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: each subcommand's parser, by name (the top parser's; see parse_args)
-        self.commands: dict[str, argparse.ArgumentParser] = {}
+        #: the subcommands' namespace key and parsers by name, if this parser has them
+        self._subcommands: tuple[str, dict[str, argparse.ArgumentParser]] | None = None
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        action = super().add_subparsers(**kwargs)
+        self._subcommands = (kwargs["dest"], action.choices)
+        return action
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"gateway: error: {message}; see {self.prog} --help\n")
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
-        """As argparse's, but an argument no parser took is the chosen subcommand's error
-        (``see gateway demo --help``), not the top parser's."""
+        """As argparse's, but an argument no parser took is the error of the subcommand
+        chosen, the innermost (``see gateway lobster replay --help``), not the top
+        parser's."""
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
-            chosen = self.commands.get(getattr(parsed, "command", None) or "", self)
+            chosen: argparse.ArgumentParser = self
+            while isinstance(chosen, _Parser) and chosen._subcommands is not None:
+                dest, parsers = chosen._subcommands
+                inner = parsers.get(getattr(parsed, dest, None) or "")
+                if inner is None:
+                    break
+                chosen = inner
             chosen.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed
 
@@ -139,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_lobster.add_parser(sub)
     cmd_replay.add_parser(sub)
     cmd_run.add_parser(sub)
-    parser.commands = dict(sub.choices)
     return parser
 
 

@@ -49,8 +49,10 @@ def test_a_stdout_that_cannot_be_written_is_named(tmp_path: Path) -> None:
         2, "gateway: error: cannot write to stdout: No space left on device\n")
 
 
-@pytest.mark.parametrize(("args", "command"), [(["demo", "--bogus"], "gateway demo"),
-                                               ([*AUDIT, "--bogus"], "gateway audit")])
+@pytest.mark.parametrize(("args", "command"), [
+    (["demo", "--bogus"], "gateway demo"), ([*AUDIT, "--bogus"], "gateway audit"),
+    (["lobster", "replay", "--bogus"], "gateway lobster replay"),
+])
 def test_an_unknown_option_points_at_its_commands_help(args: list[str], command: str) -> None:
     """It said ``see gateway --help``, whose text does not list a command's options."""
     done = gateway(args, stdout=subprocess.DEVNULL)
