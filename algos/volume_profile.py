@@ -152,7 +152,7 @@ class VolumeProfile:
         """
         if self.total == 0:
             return 0.0
-        if a.tzinfo is None or a.year == MINYEAR or b.year == MAXYEAR:
+        if a.tzinfo is None or {a.year, b.year} & {MINYEAR, MAXYEAR}:  # (no UTC there)
             return self._between_clock(self.local(a), self.local(b))
         # in UTC: comparing or subtracting two times of one zone works on their wall clocks,
         # which a clock change sets back
