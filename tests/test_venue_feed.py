@@ -525,3 +525,22 @@ def test_a_log_of_several_watched_symbols_stops_after_each_time(tmp_path: Path) 
         feed_of_both.apply(batches[0])
         feed_of_both.apply(batches[1], watch={s: (WATCH_LOW, WATCH_HIGH, WATCH_LOW, WATCH_HIGH)
                                              for s in specs})
+
+
+def test_a_bad_line_ends_a_live_replay_there_and_the_book_stays(tmp_path: Path) -> None:
+    """Live (unlike a backtest, which stops the run or passes over it): the first bad line
+    ends the replay for good, with one line saying where; what came before it stays in the
+    book and the log's later lines are not applied."""
+    log = tmp_path / "abc.log"
+    lines = [line("55=ABC|268=1|269=0|278=1|270=10|271=50", "W", time=log_time(0))]
+    lines += [message_line(f"268=1|279=0|269=0|278={10 + s}|55=ABC|270=9.9|271=1",
+                           log_time(s), s + 1) for s in range(1, 4)]
+    lines.insert(3, b"20120621-13:30:02.500000000 : this is not a FIX message\n")
+    log.write_bytes(b"".join(lines))
+    feed, _ = abc_replay(log)
+    start = datetime(2012, 6, 21, 13, 30, tzinfo=UTC)
+    feed.anchor(start)
+    feed.due(start + timedelta(seconds=10))
+    assert feed.error is not None and f"{log}:4" in feed.error
+    assert feed.books["ABC"].depth(Side.BUY)[-1].qty == 2  # 01's and 02's, not 03's
+    assert feed.done
