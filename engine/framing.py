@@ -50,6 +50,7 @@ bytes (:class:`engine.errors.TooBig` beyond that); a stream has no such limit.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
@@ -72,6 +73,22 @@ def data_tag_for_length(length_tag: int) -> int | None:
     if not 0 <= length_tag <= MAX_BUFFER_SIZE:
         return None
     return int(lib.fix_data_tag_for_length(length_tag)) or None
+
+
+@functools.cache
+def _standard_data_tags() -> frozenset[int]:
+    """Every data tag of the standard pairs (csrc/framing.c's table)."""
+    return frozenset(d for t in range(1, 50_000) if (d := lib.fix_data_tag_for_length(t)))
+
+
+def extra_data_fields(pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Of ``pairs`` (length tag, data tag), those the framer does not know by itself,
+    sorted: not a standard length tag, nor a standard data tag (whose length the standard
+    table knows: FIX 5.0SP2 pairs some data fields with a length that is not the tag one
+    below, as a dictionary-derived rule would take it)."""
+    return tuple(sorted({(length, data) for length, data in pairs
+                         if data_tag_for_length(length) is None
+                         and data not in _standard_data_tags()}))
 
 
 class FrameStatus(enum.IntEnum):
@@ -392,8 +409,7 @@ class Framer:
             raise ValueError("max_buffered must hold at least one message: max_message_size + 4")
         s = ffi.new("struct fix_scan *")
         self._scan_struct = s
-        pairs = sorted({(length, data) for length, data in data_fields
-                        if data_tag_for_length(length) is None})
+        pairs = extra_data_fields(data_fields)
         if len({length for length, _ in pairs}) != len(pairs):
             raise ValueError(f"a length tag paired with two data tags: {pairs}")
         if pairs:  # (kept alive with the framer: the scan points into it)

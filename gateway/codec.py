@@ -42,7 +42,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
-from engine.framing import Framer, FrameStatus, data_tag_for_length
+from engine.framing import Framer, FrameStatus, extra_data_fields
 from fixspec.dictionary import (
     DataDictionary,
     FieldSet,
@@ -348,8 +348,7 @@ _local_framer = threading.local()
 @functools.lru_cache(maxsize=64)
 def _own_data_fields(dictionaries: SessionDictionaries) -> tuple[tuple[int, int], ...]:
     """The dictionaries' length/data pairs the framer does not know by itself."""
-    return tuple(pair for pair in sorted(dictionaries.data_fields())
-                 if data_tag_for_length(pair[0]) is None)
+    return extra_data_fields(dictionaries.data_fields())
 
 
 def _framer() -> Framer:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.framing import Framer, FrameStatus
-from fixspec.dictionary import SessionDictionaries, load
+import pytest
+
+from engine.framing import Framer, FrameStatus, extra_data_fields
+from fixspec.dictionary import SessionDictionaries, builtin_session, load
 from gateway.codec import decode_bytes
 from gateway.config import SessionConfig
 from gateway.session import AppMessage, Session
@@ -82,3 +84,16 @@ def test_the_framer_reads_only_the_pairs_it_is_given() -> None:
     batch = Framer(data_fields=[(5005, 5006)]).scan(raw, final=True)
     assert batch.status(0) is FrameStatus.OK
     assert (5006, b"a\x01b") in batch.fields(0)
+
+
+@pytest.mark.parametrize("versions", [("FIX.4.2",), ("FIX.4.4",), ("FIXT.1.1", "FIX.5.0SP2")])
+def test_a_standard_dictionary_adds_nothing_to_the_framers_own_pairs(
+        versions: tuple[str, ...]) -> None:
+    """FIX 5.0SP2 gives some data fields a length that is not the tag one below (2371's is
+    2372; 1697's is 1678): the tag-one-below rule paired PartyDetailSubIDType (1696, an INT)
+    with 1697, and a standard message would have been cut at the wrong length."""
+    assert extra_data_fields(builtin_session(*versions).data_fields()) == ()
+    raw = Peer().msg("35=D|11=A|1696=5|1697=abc", now=T0)
+    batch = Framer(data_fields=builtin_session("FIXT.1.1", "FIX.5.0SP2").data_fields()).scan(
+        raw, final=True)
+    assert (1697, b"abc") in batch.fields(0)
