@@ -211,11 +211,10 @@ def test_status_requests_by_orderid_alone_and_of_unknown_orders_echo_ordstatusre
     assert (unknown.body.get_str(39), unknown.body.get_str(790)) == ("8", "Q2")
 
 
-def test_the_days_loss_marks_a_done_parents_shares_to_the_venues_market_data(
-        tmp_path: Path) -> None:
-    """Runners feed the gate mids only while a parent of the symbol works: 300 shares bought
-    by a filled parent stayed marked at 100 however far the venue's market fell, and
-    max_daily_loss let the client's next parent through."""
+def _filled_then_down_ten(tmp_path: Path) -> tuple[AlgoGatewayApplication, Link, datetime]:
+    """The algo gateway with max_daily_loss 2,000: CLIENT1's parent P1 bought 300 AAPL at
+    100 (filled), then the venue's market went to 89.99/90.01 (3,000 lost, marked to the
+    mid). The app, the client's link and the time."""
     config = tmp_path / "algo.yaml"
     config.write_text((ROOT / "sessions/algo.yaml").read_text()
                       + "\nrisk: {default: {max_daily_loss: 2000}}\n")
@@ -228,6 +227,15 @@ def test_the_days_loss_marks_a_done_parents_shares_to_the_venues_market_data(
     assert last(client).body.get_str(39) == "2"
     app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=89.99|271=500|"
                                   "269=1|270=90.01|271=500"), now)
+    return app, client, now
+
+
+def test_the_days_loss_marks_a_done_parents_shares_to_the_venues_market_data(
+        tmp_path: Path) -> None:
+    """Runners feed the gate mids only while a parent of the symbol works: 300 shares bought
+    by a filled parent stayed marked at 100 however far the venue's market fell, and
+    max_daily_loss let the client's next parent through."""
+    app, client, now = _filled_then_down_ten(tmp_path)
     gate = app.gates.existing(client.name)
     assert gate is not None and gate.daily_pnl() == -3000  # marked to the mid, 90
     request(app, client, "35=D|11=P2|38=100|40=1|59=0|847=1001|848=Slices=1", now)
@@ -240,17 +248,7 @@ def test_a_client_logged_on_over_midnight_starts_the_next_day(tmp_path: Path) ->
     """The venue's roll at the day's end, on the algo gateway: a client that stayed logged
     on over midnight had its done parent's ClOrdID taken the next day, and yesterday's loss
     held its new parents to max_daily_loss, until it logged on again."""
-    config = tmp_path / "algo.yaml"
-    config.write_text((ROOT / "sessions/algo.yaml").read_text()
-                      + "\nrisk: {default: {max_daily_loss: 2000}}\n")
-    loaded = load_config(config)
-    app = AlgoGatewayApplication(loaded)
-    venue = Link(app.upstream_name, next(s for s in loaded.sessions
-                                         if s.name == app.upstream_name), logged_on=True)
-    child, now, client = _working_child(app, venue)
-    app.on_message(venue, child_report(child, fill(300, 300)), now)  # P1 bought 300 at 100
-    app.on_message(venue, message("35=W|55=AAPL|268=2|269=0|270=89.99|271=500|"
-                                  "269=1|270=90.01|271=500"), now)  # 3,000 lost
+    app, client, now = _filled_then_down_ten(tmp_path)  # P1 bought 300 at 100: 3,000 lost
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(),
                                 tzinfo=now.tzinfo)
     assert app.next_deadline() is not None and app.next_deadline() <= midnight
