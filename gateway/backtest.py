@@ -340,8 +340,8 @@ class Backtest:
         return tapes, first, last, stats
 
     def _stop(self, feed: FeedReplay) -> None:
-        if feed.error is not None:
-            raise BacktestInputError(feed.error, skippable=True)
+        if feed.errors:
+            raise BacktestInputError(feed.errors[0], skippable=True)
 
     # -- the runs -----------------------------------------------------------------------------
 

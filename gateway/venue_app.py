@@ -365,10 +365,11 @@ class VenueApplication:
                     self.market_data.feed_prints(symbol, change.trade_prices,
                                                  change.trade_sizes)
                     self.deliver(self.venue.uncross(symbol, now), now)
-        if self.feed is not None and self.feed.error is not None:
-            print(f"gateway: market data replay stopped: {self.feed.error}",
-                  file=sys.stderr, flush=True)
-            self.feed.error = None
+        if self.feed is not None and self.feed.errors:
+            for error in self.feed.errors:  # (each log that stopped, once)
+                print(f"gateway: market data replay stopped: {error}", file=sys.stderr,
+                      flush=True)
+            self.feed.errors.clear()
         self.desk.on_timer(now)
         self.settle(now)
 

@@ -18,9 +18,9 @@ executions of orders it has priority over, and prints through its price, go to i
 Prices: the log's decimals are read in ticks of the venue's tick size, so every symbol the
 feed drives must have the same power-of-ten tick (0.01 -> 2 decimals), fine enough for every
 price in the log (LOBSTER's hidden executions trade at half cents: use 0.0001 for those).
-A message that cannot be read ends the replay with the reason in :attr:`FeedReplay.error`,
-unless ``on_error`` is given: it is then told (the error names file and line) and the replay
-goes on past the message.
+A message that cannot be read ends its log's replay with the reason in
+:attr:`FeedReplay.errors` (one a log; the other logs go on), unless ``on_error`` is given:
+it is then told (the error names file and line) and the replay goes on past the message.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class FeedReplay:
         self.last_ns = 0  # log time of the latest message applied
         self.stopped = False  # the last due() stopped early: at stop_ns, for a fill or watch
         self.stop_ns = 0
-        self.error: str | None = None
+        self.errors: list[str] = []  # a log's first bad message ends that log (see module)
         self._deadline: datetime | None = None  # next_deadline's answer, until due() or anchor()
         self._unit_speed = config.speed == 1
         for cursor in self._logs:
@@ -226,8 +226,8 @@ class FeedReplay:
                         else (0, 0))
 
     def _note(self, error: str | None) -> None:
-        if error is not None and self.error is None:
-            self.error = error
+        if error is not None:
+            self.errors.append(error)
 
     @property
     def done(self) -> bool:
