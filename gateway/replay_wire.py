@@ -52,8 +52,10 @@ def parse_target(text: str) -> tuple[str, int]:
     elif ":" in host:
         raise ValueError(f"--to {text!r}: expected HOST:PORT (an IPv6 address in brackets: "
                          "[::1]:9878)")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isascii() or not port.isdigit():
         raise ValueError(f"--to {text!r}: expected HOST:PORT")
+    if len(port) > 5 or not 0 < int(port) < 65536:  # (before int: a port of 5,000 digits)
+        raise ValueError(f"--to {text[:60]!r}: the port is outside 1-65535")
     return host, int(port)
 
 

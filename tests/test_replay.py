@@ -432,6 +432,9 @@ def test_a_fixt_acceptor_is_replayed_to_with_default_appl_ver_id(
 def test_an_ipv6_acceptor_is_named_in_brackets() -> None:
     assert parse_target("[::1]:9878") == ("::1", 9878)
     assert parse_target("venue.example:9878") == ("venue.example", 9878)
-    for bad in ("[::1]", "::1", "[]:9878", "host:0"):
+    for bad in ("[::1]", "::1", "[]:9878", "host:", "host:\uff18\uff10"):  # (fullwidth 80)
         with pytest.raises(ValueError, match="expected HOST:PORT"):
             parse_target(bad)
+    for far in ("host:0", "host:99999", "host:" + "9" * 5000):  # said: it was "HOST:PORT"
+        with pytest.raises(ValueError, match="the port is outside 1-65535"):
+            parse_target(far)
