@@ -54,6 +54,7 @@ from gateway.audit_family import Relation, real_order_id
 from gateway.audit_render import as_json, iter_lines
 from gateway.audit_two_passes import read_related
 from gateway.fixlog import as_read, as_written
+from gateway.input_paths import path_arg
 
 MAX_WARNINGS = 20
 
@@ -62,7 +63,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("audit", help="print an order's life from audit and FIX logs",
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+    p.add_argument("paths", type=path_arg, nargs="+", metavar="PATH",
                    help="a log file or a folder of logs")
     p.add_argument("--clordid", required=True, metavar="ID", help="the order's ClOrdID (11)")
     p.add_argument("--session", metavar="NAME",

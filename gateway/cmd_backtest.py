@@ -39,7 +39,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gateway.input_paths import input_file
+from gateway.input_paths import input_file, path_arg
 from gateway.output_files import not_an_input, replacing
 
 # The backtest's own imports (river, scipy, matplotlib: about a second) are made when a
@@ -54,17 +54,17 @@ def add_parser(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bt.add_argument("config", type=Path, nargs="?",
+    bt.add_argument("config", type=path_arg, nargs="?",
                     help="a gateway YAML with a backtest: section")
     bt.add_argument("--on-error", choices=("stop", "skip"),
                     help="bad market data: stop (the default) or report and skip it "
                          "(overrides the config's on_error)")
-    bt.add_argument("--output", type=Path, help="the report folder (overrides the config's)")
+    bt.add_argument("--output", type=path_arg, help="the report folder (overrides the config's)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
-    bt.add_argument("--log", type=Path, help="replay this market-data log (35=W/X) alone")
+    bt.add_argument("--log", type=path_arg, help="replay this market-data log (35=W/X) alone")
     bt.add_argument("--dump-book", type=int, metavar="N",
                     help="write the top N levels after each incremental refresh")
-    bt.add_argument("--book-out", type=Path, help="where --dump-book writes (LOBSTER CSV)")
+    bt.add_argument("--book-out", type=path_arg, help="where --dump-book writes (LOBSTER CSV)")
     bt.add_argument("--symbol", help="the symbol to dump (default: the log's only symbol)")
     bt.add_argument("--price-decimals", type=int, default=4,
                     help="digits of the price tick (default: %(default)s, LOBSTER's)")

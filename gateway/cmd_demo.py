@@ -47,6 +47,7 @@ from gateway.audit import AuditLog
 from gateway.cli import UserError
 from gateway.client_app import STATUS_NAMES, TEXT_SHOWN, ClientApplication, OrderProgress
 from gateway.config import load_config
+from gateway.input_paths import path_arg
 from gateway.metrics import GatewayMetrics
 from gateway.transport import Engine
 from gateway.venue_app import VenueApplication
@@ -116,7 +117,7 @@ def add_parser(sub: Any) -> None:
                    help="TWAP slices, 1 to 10000 (%(default)s)")
     p.add_argument("--speed", type=number_in(*SPEED_RANGE), default=30.0,
                    help="market-data replay speed, 0.001 to 1000000 (%(default)sx)")
-    p.add_argument("--run-dir", type=Path, default=Path("logs/demo"),
+    p.add_argument("--run-dir", type=path_arg, default=Path("logs/demo"),
                    help="audit log, FIX logs and stores (default: %(default)s)")
     p.set_defaults(run=run, keyboard_interrupt=True)  # (see gateway.cli)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from engine import lobster
 from gateway import md_fix
-from gateway.input_paths import input_file
+from gateway.input_paths import input_file, path_arg
 from gateway.output_files import not_an_input, replacing
 
 SAMPLE_MESSAGES = "AMZN_2012-06-21_message_5_head3000.csv"
@@ -54,11 +54,11 @@ def add_parser(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rep.add_argument("messages", nargs="?", type=Path, metavar="MESSAGES",
+    rep.add_argument("messages", nargs="?", type=path_arg, metavar="MESSAGES",
                      help="LOBSTER message CSV (6 columns)")
-    rep.add_argument("orderbook", nargs="?", type=Path, metavar="ORDERBOOK",
+    rep.add_argument("orderbook", nargs="?", type=path_arg, metavar="ORDERBOOK",
                      help="LOBSTER orderbook CSV (4 columns per level)")
-    rep.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
+    rep.add_argument("--out", type=path_arg, default=Path(DEFAULT_OUT),
                      help="where to write the rebuilt book (default: %(default)s under the "
                           "current directory, folders created as needed)")
     rep.add_argument("--check", action="store_true",
@@ -70,11 +70,11 @@ def add_parser(sub: Any) -> None:
         description=md_fix.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fix.add_argument("messages", type=Path, metavar="MESSAGES",
+    fix.add_argument("messages", type=path_arg, metavar="MESSAGES",
                      help="LOBSTER message CSV (6 columns)")
-    fix.add_argument("orderbook", type=Path, metavar="ORDERBOOK",
+    fix.add_argument("orderbook", type=path_arg, metavar="ORDERBOOK",
                      help="LOBSTER orderbook CSV (4 columns per level)")
-    fix.add_argument("-o", "--out", type=Path, required=True, help="the log to write")
+    fix.add_argument("-o", "--out", type=path_arg, required=True, help="the log to write")
     fix.add_argument("--symbol", type=_fix_text,
                      help="Symbol (55); default: the ticker in LOBSTER's file name")
     fix.add_argument("--date", type=_trading_day,

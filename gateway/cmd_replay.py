@@ -45,12 +45,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.config import APPL_VER_IDS
 from gateway.fixlog import as_read
-from gateway.input_paths import input_file
+from gateway.input_paths import input_file, path_arg
 from gateway.log_replay import (
     Answer,
     Comparison,
@@ -115,7 +114,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("replay", help="replay one side of a FIX log to a running acceptor",
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("log", type=Path, metavar="LOG", help="a captured FIX message log")
+    p.add_argument("log", type=path_arg, metavar="LOG", help="a captured FIX message log")
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the acceptor")
     p.add_argument("--speed", type=parse_speed, default=1.0, metavar="Nx|max",
                    help="pace: the log's time divided by N (1x, 10x, 0.5x...; default 1x), "

@@ -60,6 +60,7 @@ from gateway.audit import AuditConfig, AuditLog, parse_audit_config
 from gateway.cli import STOP_SIGNALS, ignore_stop_signals, kill_requested
 from gateway.client_app import ClientApplication
 from gateway.config import GatewayConfig, TlsConfig, load_config
+from gateway.input_paths import path_arg
 from gateway.metrics import GatewayMetrics, parse_metrics_config
 from gateway.progress_lines import LinePrinter
 from gateway.session_runner import store_path
@@ -91,14 +92,14 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the FIX sessions of a YAML configuration",
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", type=Path, help="sessions YAML (see sessions/)")
+    p.add_argument("config", type=path_arg, help="sessions YAML (see sessions/)")
     p.add_argument("--port", type=port_number,
                    help="override the acceptor's listening port (0: a free one)")
-    p.add_argument("--run-dir", type=Path,
+    p.add_argument("--run-dir", type=path_arg,
                    help=f"where logs and stores go (default: {RUN_DIR}; live mode)")
     p.add_argument("--mode", choices=("live", "backtest"), default="live",
                    help="serve live (default), or run the config's backtest: section")
-    p.add_argument("--output", type=Path,
+    p.add_argument("--output", type=path_arg,
                    help="backtest mode: the report folder (overrides the config's)")
     p.add_argument("--on-error", choices=("stop", "skip"),
                    help="backtest mode: on bad market data, stop (default) or skip it")

@@ -8,8 +8,17 @@ checks up front and raises a ``ValueError`` that names both (the CLI prints it a
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
+
+
+def path_arg(text: str) -> Path:
+    """A path given on the command line (argparse's ``type``): an empty one is refused, not
+    taken as the current folder (``--output ''`` wrote a backtest's report there)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return Path(text)
 
 
 def input_file(path: Path, argument: str) -> Path:

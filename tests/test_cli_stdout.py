@@ -58,3 +58,17 @@ def test_an_unknown_option_points_at_its_commands_help(args: list[str], command:
     done = gateway(args, stdout=subprocess.DEVNULL)
     assert (done.returncode, done.stderr) == (
         2, f"gateway: error: unrecognized arguments: --bogus; see {command} --help\n")
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["backtest", "sessions/backtest.yaml", "--output", ""], "--output"),
+    (["lobster", "replay", "--out", ""], "--out"),
+    (["run", "sessions/venue.yaml", "--run-dir", ""], "--run-dir"),
+])
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(args: list[str],
+                                                                  option: str) -> None:
+    """``--output ''`` wrote a backtest's report into the current folder."""
+    done = gateway(args, stdout=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"gateway: error: argument {option}: expected a path, got "
+                                  "an empty one; see gateway "), done.stderr
