@@ -115,6 +115,14 @@ def _symbol(name: str, node: Node) -> SymbolSpec:
     return spec
 
 
+def tick_decimals(tick: Decimal) -> int | None:
+    """The decimals of a tick size that is a power of ten (0.01: 2); None for another."""
+    exp = tick.normalize().as_tuple()
+    if exp.digits != (1,) or not isinstance(exp.exponent, int) or exp.exponent > 0:
+        return None
+    return -exp.exponent
+
+
 def parse_venue(node: Node, base: Path) -> VenueConfig:
     """Validate a ``venue:`` section; relative paths are relative to the YAML's folder."""
     m = node.mapping({"symbols", "market_data", "cancel_on_disconnect"}, {"symbols"})
@@ -144,6 +152,14 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
             symbols=frozenset(s.string() for s in f["symbols"].sequence())
             if "symbols" in f else None,
         )
+        driven = sorted(feed.symbols if feed.symbols is not None else symbols)
+        if unknown := [s for s in driven if s not in symbols]:
+            raise f["symbols"].error(f"{', '.join(unknown)} not among venue.symbols")
+        ticks = {symbols[s].tick_size for s in driven}
+        if len({tick_decimals(t) for t in ticks}) != 1 or None in map(tick_decimals, ticks):
+            raise m["market_data"].error(
+                "the symbols it drives need one tick size that is a power of ten (prices are "
+                f"read in its ticks), not {', '.join(sorted(map(str, ticks)))}")
     return VenueConfig(symbols, feed, m["cancel_on_disconnect"].boolean()
                        if "cancel_on_disconnect" in m else False)
 

@@ -50,19 +50,12 @@ from gateway.md_feed import (
     MdLogReader,
     Watch,
 )
-from gateway.venue_config import MarketDataFeedConfig, SymbolSpec
+from gateway.venue_config import MarketDataFeedConfig, SymbolSpec, tick_decimals
 
 __all__ = ["FeedChange", "FeedReplay"]
 
 
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def _decimals(tick: Decimal) -> int | None:
-    exp = tick.normalize().as_tuple()
-    if exp.digits != (1,) or not isinstance(exp.exponent, int) or exp.exponent > 0:
-        return None
-    return -exp.exponent
 
 
 @dataclass(slots=True)
@@ -182,7 +175,7 @@ class FeedReplay:
         unknown = [s for s in symbols if s not in specs]
         if unknown:
             raise ConfigError(f"venue: market_data: symbols {unknown} are not listed")
-        decimals = {_decimals(specs[s].tick_size) for s in symbols}
+        decimals = {tick_decimals(specs[s].tick_size) for s in symbols}
         if len(decimals) != 1 or None in decimals:
             raise ConfigError("venue: market_data: the symbols it drives need one tick size "
                               "that is a power of ten")

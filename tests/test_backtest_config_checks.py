@@ -209,3 +209,17 @@ def test_times_on_different_days_are_shown_with_their_dates() -> None:
     data_end = datetime(2012, 6, 21, 13, 40, 47, tzinfo=UTC)
     assert clock_times(end, data_end) == ("2012-06-22 13:35:00", "2012-06-21 13:40:47")
     assert clock_times(data_end.replace(second=0), data_end) == ("13:40:00", "13:40:47")
+
+
+def test_symbols_of_different_tick_sizes_on_one_feed_are_named_at_the_feed(
+        tmp_path: Path) -> None:
+    """The error named no file, line or key (it came from the replay, after the config was
+    read): prices are read in one tick for every symbol a feed drives."""
+    cfg = config_with(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    data["venue"]["symbols"]["MSFT"] = {"tick_size": 0.01}
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+    message = config_error(cfg)
+    assert re.match(rf"{re.escape(str(cfg))}:\d+: venue\.market_data: the symbols it drives "
+                    "need one tick size that is a power of ten", message), message
+    assert message.endswith("not 0.0001, 0.01"), message
