@@ -164,8 +164,8 @@ class VolumeProfile:
         while True:  # one stretch of constant offset at a time
             change = self._clock_change(a, b, offset) if self._offset(b) != offset else None
             end = change or b
-            total += self._between_clock((a.astimezone(UTC) + offset).replace(tzinfo=None),
-                                         (end.astimezone(UTC) + offset).replace(tzinfo=None))
+            total += self._between_clock((a + offset).replace(tzinfo=None),  # (both UTC)
+                                         (end + offset).replace(tzinfo=None))
             if change is None:
                 return total
             a, offset = change, self._offset(change)

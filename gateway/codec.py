@@ -346,8 +346,9 @@ _local_framer = threading.local()
 
 
 @functools.lru_cache(maxsize=64)
-def _own_data_fields(dictionaries: SessionDictionaries) -> tuple[tuple[int, int], ...]:
-    """The dictionaries' length/data pairs the framer does not know by itself."""
+def own_data_fields(dictionaries: SessionDictionaries) -> tuple[tuple[int, int], ...]:
+    """The dictionaries' length/data pairs the framer does not know by itself (none for
+    the standard dictionaries), for a :class:`engine.framing.Framer`'s ``data_fields``."""
     return extra_data_fields(dictionaries.data_fields())
 
 
@@ -371,7 +372,7 @@ def decode_bytes(
     wrong or there are bytes around the message; :class:`RemoteProtocolError` as
     :func:`decode`. For streams and logs use :class:`engine.framing.Framer` in batches.
     The dictionary's own DATA fields are read by length, as the session reads them."""
-    own = _own_data_fields(as_session(dictionary))
+    own = own_data_fields(as_session(dictionary))
     framer = (Framer(message_capacity=2, field_capacity=1024, data_fields=own) if own
               else _framer())
     batch = framer.scan(raw, final=True)

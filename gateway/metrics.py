@@ -170,6 +170,11 @@ def parse_metrics_config(node: Node) -> MetricsConfig:
 
 
 
+#: the MsgTypes of application-level rejects (some only with ExecType 8): the one test most
+#: messages meet, before anything is read of them
+_REJECT_TYPES = frozenset({"j", "9", "8"})
+
+
 def _reason(tag: int, value: str | None) -> str:
     """A reason code as a label: one of :data:`REASON_CODES` for ``tag``, ``none`` when the
     message has no such field, else ``other``."""
@@ -352,7 +357,8 @@ class GatewayMetrics:
             self._labels(counter, name, type_label).inc()
             if msg_type == "2":
                 self._labels(self.resends_total, name, direction).inc()
-            elif direction == "out" and b"\x0143=Y\x01" not in raw:
+            elif (direction == "out" and msg_type in _REJECT_TYPES
+                  and b"\x0143=Y\x01" not in raw):
                 # (a resent copy, PossDup, was counted when first sent; what comes in is
                 # counted as the application gets it, each MsgSeqNum once: event)
                 self._app_reject(name, direction, msg_type,
@@ -376,7 +382,7 @@ class GatewayMetrics:
                 self._reject(name, "out", "session", 373, str(int(event.reject.reason)))
             elif isinstance(event, RejectReceived):
                 self._reject(name, "in", "session", 373, event.message.body.get_str(373))
-            elif isinstance(event, AppMessage):
+            elif isinstance(event, AppMessage) and event.message.msg_type in _REJECT_TYPES:
                 self._app_reject(name, "in", event.message.msg_type, event.message.body.get_str)
             elif isinstance(event, GapDetected):
                 self._labels(self.sequence_gaps_total, name).inc()

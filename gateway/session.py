@@ -55,7 +55,7 @@ from fixspec.reject import Reject, RemoteProtocolError
 from fixspec.reject import SessionRejectReason as R
 from fixspec.validate import ValidationOptions, check_comp_ids, check_sending_time, validate
 from gateway import admin
-from gateway.codec import decode, encode, encode_flat
+from gateway.codec import decode, encode, encode_flat, own_data_fields
 from gateway.config import APPL_VER_IDS, SessionConfig
 from gateway.fixmessage import MSG_SEQ_NUM, Field, Message, to_bytes
 from gateway.msglog import wire_text
@@ -198,7 +198,11 @@ class Session:
         self.store = store
         self.dd = as_session(dictionaries)
         # read by length, SOH and all: the dictionaries' user-defined DATA fields too
-        self._data_fields = self.dd.data_fields()
+        self._data_fields = own_data_fields(self.dd)
+        # one framer for the single messages a resend reads back (_fields_of), not one a
+        # message: each owns C arrays
+        self._message_framer = Framer(message_capacity=2, field_capacity=1024,
+                                      data_fields=self._data_fields)
         self.app_types = frozenset(app_types) if app_types is not None else None
         self._password = password
         v = config.validation
@@ -1069,8 +1073,7 @@ class Session:
         return encode(msg, self.dd)
 
     def _fields_of(self, raw: bytes) -> list[tuple[int, bytes]]:
-        batch = Framer(data_fields=self._data_fields).scan(raw, final=True)
-        return batch.fields(0)
+        return self._message_framer.scan(raw, final=True).fields(0)
 
     def _on_logout(self, message: Message, now: datetime, out: Output, queued: bool) -> None:
         if not self._verify(message, now, out, too_high=False, too_low=False, queued=queued):

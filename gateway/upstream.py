@@ -84,7 +84,6 @@ from gateway.venue_orders import (
     CXL_PENDING,
     CXL_TOO_LATE,
     CXL_UNKNOWN,
-    FINAL_STATUSES,
     ORDER_STATUS,
     REJ_DUPLICATE,
     REJ_UNSUPPORTED,
@@ -102,7 +101,6 @@ from gateway.venue_restart import (
     stored_decimal,
     stored_int,
     stored_reports,
-    trading_day_end,
 )
 
 __all__ = ["AlgoGatewayApplication", "LevelBook"]
@@ -210,12 +208,6 @@ class AlgoGatewayApplication:
         # child cancel the venue refused, a restart-cancel or a working child's, is due again
         self._child_cancels: dict[str, int] = {}
         self._cancel_retries: dict[str, datetime] = {}
-        #: when each client session's trading day ends (from its first logon): a session
-        #: logged on over it starts the next day then, as at a logon of a later day
-        self._day_ends: dict[str, datetime] = {}
-        #: per client session, the OrderIDs of its parents that ended while it was logged
-        #: out, until it next logs on (_new_day keeps them, as the venue does)
-        self._unheard: dict[str, set[str]] = {}
 
     @property
     def audit(self) -> AuditLog | None:
@@ -303,11 +295,11 @@ class AlgoGatewayApplication:
         schedule = session.config.schedule
         self.gates.restore_day(name, schedule, now)
         self._end_days(now)
-        self._day_ends.setdefault(name, trading_day_end(schedule, now))
+        self._parents.watch_day(name, schedule, now)
         new_day, _ = self._parents.take_lost(name, schedule, now)
         if new_day:
             self._new_day(name)
-        self._unheard.pop(name, None)  # known through this day, for its status requests
+        self._parents.heard(name)
         for order_id, parent in self._lost.items():
             if parent.state.owner == name:
                 started = parent.started
@@ -321,7 +313,7 @@ class AlgoGatewayApplication:
         day, so its done parents' are free (AlgoDesk.new_day; not those that ended while it
         was logged out: it may not have heard how), and max_daily_loss counts the day's P&L
         from zero."""
-        self.desk.new_day(name, self._unheard.get(name, ()))
+        self.desk.new_day(name, self._parents.unheard(name))
         gate = self.gates.existing(name)
         if gate is not None:
             gate.new_day()
@@ -330,13 +322,9 @@ class AlgoGatewayApplication:
         """Each client session whose trading day has ended by ``now`` takes its next day's
         end; where ``now`` is in a later trading day (no schedule: midnight UTC), that day
         starts (:meth:`_new_day`), for a session logged on over the end as for one away."""
-        for name, end in list(self._day_ends.items()):
-            if end <= now:
-                handle = self.sessions.get(name)
-                schedule = handle.config.schedule if handle is not None else None
-                self._day_ends[name] = trading_day_end(schedule, now)
-                if self._parents.roll_day(name, schedule, now):
-                    self._new_day(name)
+        for name, new_day in self._parents.days_ended(now):
+            if new_day:
+                self._new_day(name)
 
     def _report_lost(self, order_id: str, parent: LostParent, started: bool,
                      reports: list[Report], now: datetime, *, again: int = 0) -> None:
@@ -488,7 +476,8 @@ class AlgoGatewayApplication:
             self._from_venue(message, now)
             return
         owner = session.name
-        if self._day_ends and now >= min(self._day_ends.values()):
+        day_end = self._parents.next_day_end()
+        if day_end is not None and now >= day_end:
             self._end_days(now)  # (before the timer, if this came first)
         if message.msg_type in ("F", "G", "H"):
             name_by_order_id(message, partial(self.desk.cl_ord_id_of, owner))
@@ -606,7 +595,7 @@ class AlgoGatewayApplication:
         return exec_report_message(report, session.config)
 
     def next_deadline(self) -> datetime | None:
-        deadlines = [self.desk.next_deadline(), min(self._day_ends.values(), default=None)]
+        deadlines = [self.desk.next_deadline(), self._parents.next_day_end()]
         up = self.upstream
         if self._cancel_retries and up is not None and up.logged_on:
             # (retries due while the link is down go at its logon)
@@ -936,9 +925,7 @@ class AlgoGatewayApplication:
             # reset carries (a request's acknowledgement, which a restart looks for)
             if (isinstance(r, ExecReport) and r.order_id not in ("", "NONE")
                     and r.exec_type != ORDER_STATUS):
-                self._parents.keep(r, fill=i >= again)
-                if not session.logged_on and r.ord_status in FINAL_STATUSES:
-                    self._unheard.setdefault(r.owner, set()).add(r.order_id)
+                self._parents.keep(r, fill=i >= again, heard=session.logged_on)
             send_report(session, r)
 
 

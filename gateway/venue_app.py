@@ -67,7 +67,6 @@ from gateway.venue_orders import (
     CXL_TOO_LATE,
     CXL_UNKNOWN,
     DAY,
-    FINAL_STATUSES,
     LIMIT,
     NEW,
     ORDER_STATUS,
@@ -80,7 +79,7 @@ from gateway.venue_orders import (
     Order,
     Report,
 )
-from gateway.venue_restart import SessionOrders, trading_day_end
+from gateway.venue_restart import SessionOrders
 
 __all__ = ["VenueApplication", "venue_config"]
 
@@ -132,9 +131,6 @@ class VenueApplication:
         # session logs on (gateway.venue_restart)
         self._orders = SessionOrders()
         self._stored = self._orders.stored
-        # per client session that has logged on, when its trading day ends: its Day orders
-        # expire then (_expire_day_orders)
-        self._day_ends: dict[str, datetime] = {}
         self.gate = RiskGates(config, self.sessions, self._mid)
         # Market data waits until the reports of the operation that caused it are out: a
         # client hears about its own fill before the public sees the trade.
@@ -150,9 +146,6 @@ class VenueApplication:
             self.snapshot, self._send_reports, self.gate,
             strategy_names=algos.strategies, default_window=algos.default_window)
         self.sinks: dict[str, ReportSink] = {DESK_OWNER: self.desk.on_child_report}
-        #: per session, the OrderIDs of its orders and parents that ended while it was
-        #: logged out, until it next logs on (_new_day keeps them)
-        self._unheard: dict[str, set[str]] = {}
         self.venue.on_book(self._on_book)
 
     # -- Application ------------------------------------------------------------------------
@@ -189,17 +182,14 @@ class VenueApplication:
         self.gate.restore_day(session.name, session.config.schedule, now)
         self.desk.touch(now)
         self._expire_day_orders(now)
-        self._day_ends.setdefault(session.name,
-                                  trading_day_end(session.config.schedule, now))
+        self._orders.watch_day(session.name, session.config.schedule, now)
         # ClOrdIDs are unique within a trading day: at the first Logon of a later day the
         # done orders' ids are free again (venue_restart.SessionOrders.at_logon)
         new_day, lost = self._orders.at_logon(session.name, session.config.schedule, now,
                                               self.venue.next_exec_id)
         if new_day:
             self._new_day(session.name)
-        # what ended while it was away is kept through this day, for its status requests
-        # (a reset at this Logon discarded the reports saying so), and forgotten after
-        self._unheard.pop(session.name, None)
+        self._orders.heard(session.name)
         if lost:
             self.deliver(lost, now)
 
@@ -219,7 +209,8 @@ class VenueApplication:
         # runner seeing the book it changed): their decisions happen now, not at the last
         # market update or timer
         self.desk.touch(now)
-        if self._day_ends and now >= min(self._day_ends.values()):
+        day_end = self._orders.next_day_end()
+        if day_end is not None and now >= day_end:
             self._expire_day_orders(now)  # (before the timer, if this came first)
         msg_type = message.msg_type or ""
         owner = session.name
@@ -293,7 +284,7 @@ class VenueApplication:
         return self.venue.order(owner, cl_ord_id) is not None or self.desk.knows(owner, cl_ord_id)
 
     def next_deadline(self) -> datetime | None:
-        deadlines = [self.desk.next_deadline(), min(self._day_ends.values(), default=None)]
+        deadlines = [self.desk.next_deadline(), self._orders.next_day_end()]
         if self.feed is not None and not self.feed.done:
             deadlines.append(self.feed.next_deadline())
         return min((d for d in deadlines if d is not None), default=None)
@@ -301,8 +292,8 @@ class VenueApplication:
     def _new_day(self, name: str) -> None:
         """Session ``name`` starts a later trading day: its done orders and parents are
         forgotten, their ClOrdIDs free, except those that ended while it was logged out
-        (:attr:`_unheard`): it may not have heard how, and asks by OrderStatusRequest."""
-        unheard = self._unheard.get(name, ())
+        (SessionOrders.unheard): it may not have heard how, and asks by OrderStatusRequest."""
+        unheard = self._orders.unheard(name)
         self.venue.new_day(name, unheard)
         self.desk.new_day(name, unheard)
 
@@ -312,13 +303,10 @@ class VenueApplication:
         every report is), and its next day's end is taken. Where ``now`` is in the next
         trading day (no schedule: midnight UTC), the done orders' ClOrdIDs are free again,
         as at a Logon of a later day, for a session logged on over the day's end."""
-        ended = [name for name, end in self._day_ends.items() if end <= now]
-        for name in ended:
+        ended = self._orders.days_ended(now)
+        for name, new_day in ended:
             self.deliver(self.venue.expire_day_orders(name, now), now)
-            session = self.sessions.get(name)
-            schedule = session.config.schedule if session is not None else None
-            self._day_ends[name] = trading_day_end(schedule, now)
-            if self._orders.roll_day(name, schedule, now):
+            if new_day:
                 self._new_day(name)
             gate = self.gate.existing(name)
             if gate is not None:  # max_daily_loss counts from here
@@ -535,9 +523,7 @@ class VenueApplication:
                 continue  # an owner that is gone (cannot happen for configured sessions)
             # (a report of a request refused before it was an order has no OrderID to keep)
             if isinstance(r, ExecReport) and r.order_id not in ("", "NONE"):
-                self._orders.keep(r)
-                if not session.logged_on and r.ord_status in FINAL_STATUSES:
-                    self._unheard.setdefault(r.owner, set()).add(r.order_id)
+                self._orders.keep(r, heard=session.logged_on)
             send_report(session, r)
 
     def settle(self, now: datetime) -> None:

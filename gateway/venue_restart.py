@@ -40,7 +40,7 @@ the day's P&L for max_daily_loss whatever resets came before it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -415,6 +415,11 @@ class SessionOrders:
         # per session and OrderID, the ClOrdIDs of a kept order's chain of requests (those
         # of its reports that name an OrigClOrdID), for its ORDER_IDS record
         self._chains: dict[str, dict[str, list[str]]] = {}
+        #: per session, the OrderIDs of its orders that ended while it was logged out
+        self._unheard: dict[str, set[str]] = {}
+        #: per session that has logged on, when its trading day ends, and its schedule
+        self._day_ends: dict[str, datetime] = {}
+        self._schedules: dict[str, Schedule | None] = {}
         self._days: dict[str, date] = {}  # the trading day of each session's last Logon
         self._day_fills: dict[str, DayFills] = {}  # each bound session's fills of the day
 
@@ -431,10 +436,14 @@ class SessionOrders:
             self.stored[name] = found
         return fills
 
-    def keep(self, r: ExecReport, *, fill: bool = True) -> None:
+    def keep(self, r: ExecReport, *, fill: bool = True, heard: bool = True) -> None:
         """Keep ``r`` as its order's last report while the order is open (and once it is
         done, that trading day, if ``keep_done``); its fill is one of the day's unless
-        ``fill`` is False (a report sent again, counted when it was first sent)."""
+        ``fill`` is False (a report sent again, counted when it was first sent). ``heard``
+        False: its session is logged out, so an order ``r`` ends is :meth:`unheard` until
+        the session's next Logon (:meth:`heard`)."""
+        if not heard and r.ord_status in FINAL_STATUSES:
+            self._unheard.setdefault(r.owner, set()).add(r.order_id)
         if fill and r.last_qty > 0 and r.last_px is not None:
             day = self._day_fills.get(r.owner)
             if day is not None:
@@ -490,6 +499,41 @@ class SessionOrders:
                if len(chain) > 1] + reports
         day = self._day_fills.get(owner)
         return out + day.records() if day is not None else out
+
+    def watch_day(self, owner: str, schedule: Schedule | None, now: datetime) -> None:
+        """``owner`` (whose session runs on ``schedule``) has logged on: from now its
+        trading day's end is watched (:meth:`days_ended`)."""
+        self._schedules[owner] = schedule
+        self._day_ends.setdefault(owner, trading_day_end(schedule, now))
+
+    def next_day_end(self) -> datetime | None:
+        """The first end of a watched session's trading day (a deadline of the caller's)."""
+        return min(self._day_ends.values(), default=None)
+
+    def days_ended(self, now: datetime) -> list[tuple[str, bool]]:
+        """Each watched session whose trading day has ended by ``now`` (its next day's end
+        is taken), with whether ``now`` is in a later trading day (:meth:`roll_day`: no
+        schedule, midnight UTC): the caller expires the day's orders, and on a later day
+        frees the done orders' ClOrdIDs, for a session logged on over the end as for one
+        away."""
+        ended = []
+        for owner, end in list(self._day_ends.items()):
+            if end <= now:
+                schedule = self._schedules.get(owner)
+                self._day_ends[owner] = trading_day_end(schedule, now)
+                ended.append((owner, self.roll_day(owner, schedule, now)))
+        return ended
+
+    def unheard(self, owner: str) -> Container[str]:
+        """The OrderIDs of ``owner``'s orders that ended while it was logged out, since its
+        last Logon: a new day keeps them (their reports may have been discarded by a
+        sequence reset: the client asks by OrderStatusRequest)."""
+        return self._unheard.get(owner, ())
+
+    def heard(self, owner: str) -> None:
+        """``owner`` has logged on (after its new day, if any): what ended while it was away
+        is kept through this day, and forgotten at the next."""
+        self._unheard.pop(owner, None)
 
     def kept(self, owner: str, order_id: str) -> bool:
         """Whether :meth:`keep` holds a report of ``owner``'s order ``order_id`` (open)."""
