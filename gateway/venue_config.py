@@ -156,7 +156,8 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
         if unknown := [s for s in driven if s not in symbols]:
             raise f["symbols"].error(f"{', '.join(unknown)} not among venue.symbols")
         ticks = {symbols[s].tick_size for s in driven}
-        if len({tick_decimals(t) for t in ticks}) != 1 or None in map(tick_decimals, ticks):
+        decimals = {tick_decimals(t) for t in ticks}
+        if len(decimals) != 1 or None in decimals:
             raise m["market_data"].error(
                 "the symbols it drives need one tick size that is a power of ten (prices are "
                 f"read in its ticks), not {', '.join(sorted(map(str, ticks)))}")
