@@ -668,6 +668,19 @@ MD_NOINLINE static void drop_stale(lob_book *book, const int64_t fresh_id[2],
     }
 }
 
+/* The owner of trade entry t's print (md_apply's Prints): X, or the level quantity X was
+ * part of. */
+static int64_t print_owner(const lob_book *book, const md_apply_ctl *c, const md_entry *t) {
+    int64_t x = t->op.id;
+    if (x == 0 || in_book(book, x) || is_gone(c, x)) return x;
+    int64_t level[2] = {MD_LEVEL_ID(LOB_BUY, t->op.price), MD_LEVEL_ID(LOB_SELL, t->op.price)};
+    for (int sd = 0; sd < 2; sd++)
+        if (in_book(book, level[sd])) return level[sd];
+    for (int sd = 0; sd < 2; sd++)
+        if (is_gone(c, level[sd])) return level[sd];
+    return x;
+}
+
 /* Whether sym's touch is outside c's watch (see md_apply_ctl). */
 MD_NOINLINE static int touch_outside(const lob_book *book, const md_apply_ctl *c) {
     int64_t bbo[4]; /* bid price, bid qty, ask price, ask qty */
@@ -741,6 +754,11 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
             size_t need = t <= 1 || clients <= 1 ? t * clients : t + clients;
             if (c->fills_cap - c->fills_written < need) return (int64_t)i;
         }
+        if (c->trade_ids) {
+            size_t t = 0;
+            for (size_t k = 0; k < n; k++) t += e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym;
+            if (c->trade_ids_cap - c->trade_ids_written < t) return (int64_t)i;
+        }
         size_t fills_before = c->fills_written;
         int changed = m->kind == MD_MSG_SNAPSHOT;
         if (changed) lob_clear_feed(book);
@@ -748,8 +766,14 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
          * finding the other side's stale liquidity (see drop_stale) */
         int64_t fresh_id[2] = {0, 0}, fresh_price[2] = {0, 0};
         for (size_t k = 0; k < n; k++) {
-            int gone = c->gone_count > 0 && e[k].op.id > 0 && is_gone(c, e[k].op.id) &&
-                       !in_book(book, e[k].op.id);
+            int64_t owner = e[k].op.id;
+            if (e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
+                (c->gone_count > 0 || c->trade_ids)) {
+                owner = print_owner(book, c, &e[k]);
+                if (c->trade_ids) c->trade_ids[c->trade_ids_written++] = owner;
+            }
+            int gone = c->gone_count > 0 && owner > 0 && is_gone(c, owner) &&
+                       !in_book(book, owner);
             if (e[k].kind != MD_ENTRY_BOOK) {
                 if (clients && e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
                     e[k].op.qty > 0 && !gone) {
@@ -810,6 +834,7 @@ int64_t md_apply(lob_book *book, const md_msg *msgs, size_t from, size_t to,
     c->rows_written = 0;
     c->fills_written = 0;
     c->tops_written = 0;
+    c->trade_ids_written = 0;
     c->rejects = 0;
     c->reject_code = 0;
     c->reject_entry = 0;

@@ -207,6 +207,12 @@ typedef struct {
      * gone: its book entries are skipped and its trade entries fill no client. */
     const int64_t *gone;
     size_t gone_count;
+    /* in: off when NULL. For each trade entry of sym the call applies, in order, the id of
+     * the liquidity it printed goes to trade_ids[trade_ids_written++] (see Prints below);
+     * md_apply stops before a message with more trade entries than there is room for, so
+     * trade_ids_cap >= the range's trade entries never stops it. */
+    int64_t *trade_ids;
+    size_t trade_ids_cap;
     /* in: top-of-book rows, off when tops is NULL: MD_TOP_FIELDS int64 a row (time_ns,
      * bid price, bid qty, ask price, ask qty), at most tops_cap rows */
     int64_t *tops;
@@ -214,6 +220,7 @@ typedef struct {
     /* out */
     size_t fills_written;
     size_t tops_written;
+    size_t trade_ids_written;
     uint64_t skipped;          /* book entries skipped because they name a gone order */
     uint32_t crossed;          /* 1: the call stopped at a client order left crossed */
     /* in: a watch on sym's touch, off when watch_on is 0: the best bid must stay within
@@ -277,8 +284,15 @@ typedef struct {
  *
  * Gone orders (c->gone): while an id in gone is not in the book, a book entry of any op but
  * ADD naming it is skipped (not applied, counted in c->skipped, not in c->ops) and a trade
- * entry naming it fills no client. Once an ADD (or a snapshot) puts the id back in the book,
- * its entries apply as any order's.
+ * entry whose print it owns fills no client. Once an ADD (or a snapshot) puts the id back in
+ * the book, its entries apply as any order's.
+ *
+ * Prints: the owner of a trade entry's print is the liquidity it executed: X itself, except
+ * for an X that is not 0, not in the book and not gone (an order from before the data
+ * starts): X rested in the quantity the log showed by its level only, so the owner is that
+ * level's id, MD_LEVEL_ID(side, P), when the book holds it or it is gone (the buy side's
+ * first; in a log that is never crossed only X's own side can have one). A client that took
+ * such a level whole took X with it: the print fills no other client.
  *
  * Tops (c->tops): after each message of sym that is a snapshot, has a book entry of sym or
  * filled a client, one row if the best bid/ask (price, qty; 0 and 0 for an empty side)

@@ -798,6 +798,9 @@ class MdUpdate:
     tops: dict[str, array[int]] = field(default_factory=dict)
     crossed: bool = False
     touched: bool = False
+    #: per symbol whose book had taken liquidity (FeedBook.gone or partly): its trades'
+    #: print owners (csrc/mdfeed.h's Prints), which trade_columns gives for OrderID
+    owners: dict[str, array[int]] | None = None
 
     def top_rows(self, symbol: str) -> list[Top]:
         """The symbol's recorded top-of-book rows (empty if none were recorded)."""
@@ -841,23 +844,28 @@ class MdUpdate:
         # min(start, count) and min(stop, count), without the calls
         lo = t.before[start if start < count else count]
         hi = t.before[stop if stop < count else count]
-        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi], t.order_id[lo:hi]
+        owners = self.owners.get(b.symbols[0]) if self.owners else None
+        return (t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi],
+                t.order_id[lo:hi] if owners is None else owners)
 
     def trade_columns(self, symbol: str
                       ) -> tuple[array[int], array[int], array[int], array[int]]:
         """The trade entries (269=2) of ``symbol`` in order, as int64 arrays: price (ticks),
-        size, time (ns), OrderID (0: none). Slices of columns the batch made once (a replay
-        asks for every chunk)."""
+        size, time (ns), OrderID (0: none; for a symbol in :attr:`owners`, the print's
+        owner instead). Slices of columns the batch made once (a replay asks for every
+        chunk)."""
         b = self.batch
         lo, hi = b._trade_span(self.start, self.stop)
         t = b._trade_lists()
+        owners = self.owners.get(symbol) if self.owners else None
         if len(b.symbols) > 1 and hi > lo:
             sym = b.symbols.index(symbol)
             mine = [k for k in range(lo, hi) if t.sym[k] == sym]
             return (array("q", [t.price[k] for k in mine]), array("q", [t.qty[k] for k in mine]),
                     array("q", [t.time[k] for k in mine]),
-                    array("q", [t.order_id[k] for k in mine]))
-        return t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi], t.order_id[lo:hi]
+                    array("q", [t.order_id[k] for k in mine]) if owners is None else owners)
+        return (t.price[lo:hi], t.qty[lo:hi], t.time[lo:hi],
+                t.order_id[lo:hi] if owners is None else owners)
 
     def rows_csv(self) -> bytes:
         """The recorded rows as LOBSTER orderbook CSV lines."""
@@ -983,6 +991,7 @@ class MarketDataFeed:
         filled_symbols = 0
         crossed = touched_any = False
         top_rows: dict[str, array[int]] = {}
+        owners: dict[str, array[int]] | None = None
         trade_bound = -1
         if (clients or watch) and len(order) > 1:
             def stops(symbol: str) -> bool:
@@ -1012,7 +1021,16 @@ class MarketDataFeed:
                 ctl.gone_count = 0 if gone is None else len(book.gone)
             recording = symbol == record
             watched = watch.get(symbol) if watch else None
+            # a book whose liquidity the caller took: its prints' owners, for the caller to
+            # know which are of liquidity already gone (FeedChange.add_trades)
+            owning = bool(book.gone or book.partly)
             try:
+                if owning:
+                    if trade_bound < 0:
+                        trade_bound = batch.trade_count(start, stop)
+                    owner_buf = ffi.new("int64_t[]", max(1, trade_bound))
+                    ctl.trade_ids = owner_buf
+                    ctl.trade_ids_cap = trade_bound
                 if watched is not None:
                     ctl.watch_on = 1
                     ctl.watch = watched
@@ -1052,6 +1070,9 @@ class MarketDataFeed:
                 touched = watched is not None and bool(ctl.touched)
             finally:
                 ctl.watch_on = 0
+                if owning:
+                    ctl.trade_ids = ffi.NULL
+                    ctl.trade_ids_cap = 0
                 if ids:
                     ctl.clients = ctl.fills = ffi.NULL
                     ctl.client_count = ctl.fills_cap = ctl.stop_on_fill = 0
@@ -1068,6 +1089,11 @@ class MarketDataFeed:
                     fills.append((entry, FeedFill(symbol, order_id, price, qty, left, time_ns,
                                                   trade_id)))
                 filled_symbols += written > 0
+            if owning:
+                if owners is None:
+                    owners = {}
+                mine = owners[symbol] = array("q")
+                mine.frombytes(ffi.buffer(owner_buf, ctl.trade_ids_written * 8))
             if tops:
                 flat = top_rows[symbol] = array("q")
                 flat.frombytes(ffi.buffer(top_buf, ctl.tops_written * _TOP * 8))
@@ -1097,7 +1123,7 @@ class MarketDataFeed:
             fills.sort(key=lambda ef: ef[0])
         return MdUpdate(batch, start, stop, stop - start, ops, rows, row_count, depth,
                         tuple(f for _, f in fills) if fills else (), top_rows, crossed,
-                        touched_any)
+                        touched_any, owners)
 
     def apply_message(self, message: Message | bytes, *,
                       clients: Mapping[str, Sequence[int]] | None = None,

@@ -565,3 +565,38 @@ def test_each_log_that_stops_on_a_bad_line_is_told(tmp_path: Path) -> None:
     feed.anchor(start)
     feed.due(start + timedelta(seconds=10))
     assert sorted(e.split(":")[0] for e in feed.errors) == [str(log) for log in logs]
+
+
+@pytest.mark.parametrize("taken", [100, 60])
+def test_a_print_of_level_liquidity_a_client_took_fills_no_other_client(
+        tmp_path: Path, taken: int) -> None:
+    """The snapshot shows the 10.05 offer by its level only (no MDEntryID: orders resting
+    before the log starts, as ``gateway lobster to-fix`` writes them). Client C1 buys
+    ``taken`` of it; C2 then offers 100 at 10.05, behind what is left. The log reports the
+    execution of order 7, one of that level's orders (never added: the log cannot know a
+    client took it), then the level's new size. That print is of liquidity C1 took first,
+    as a print naming an order a client took is: it fills C2 only past what the level still
+    held (nothing here: all of it when C1 took the level whole, and the 40 C1 left are ahead
+    of C2), and the tape shows only what C1 left."""
+    t = [f"20120621-13:30:0{i}.000000001" for i in range(3)]
+    lines = [
+        line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|270=10.05|271=100", "W",
+             time=t[0], seq=1),
+        line("268=2|279=0|269=2|55=ABC|270=10.05|271=100|37=7"
+             "|279=1|269=1|55=ABC|270=10.05|271=0", time=t[1], seq=2),
+    ]
+    log = tmp_path / "level.md.log"
+    log.write_bytes(b"".join(lines))
+    feed, venue = abc_replay(log)
+    run_to(feed, venue, T0)
+    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", taken, Decimal("10.05")),
+                          T0)
+    assert [r.cum for r in out if isinstance(r, ExecReport)][-1] == taken
+    venue.new_order(NewOrder("C2", "s", "ABC", Side.SELL, "2", 100, Decimal("10.05")), T0)
+    changes = feed.due(T0 + timedelta(seconds=2), venue.resting_ids())
+    fills = [r for c in changes for r in applied(venue, c, T0)
+             if isinstance(r, ExecReport) and r.last_qty]
+    left = 100 - taken
+    assert fills == []
+    assert [(c.symbol, list(zip(c.trade_prices, c.trade_sizes, strict=True)))
+            for c in changes] == [("ABC", [(1005, left)] if left else [])]

@@ -466,6 +466,52 @@ static void test_gone_orders_are_skipped(void) {
     lob_free(b);
 }
 
+/* Print owners: an OrderID the book does not hold prints the level quantity of its price;
+ * a level taken whole (gone) fills no client with its orders' prints. */
+static void test_print_owners(void) {
+    lob_book *b = lob_new(64);
+    int64_t level = MD_LEVEL_ID(LOB_SELL, 110);
+    int64_t ids[] = {CLIENT(1)};
+    md_apply_ctl c = with_clients(ids, 1);
+    int64_t owners[8];
+    c.trade_ids = owners;
+    c.trade_ids_cap = 8;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 1);
+    add(level, LOB_SELL, 110, 50);
+    add(8, LOB_SELL, 110, 40);
+    trade(7, 110, 10);  /* not held: of the level */
+    trade(8, 110, 5);   /* held: its own */
+    trade(0, 110, 1);   /* hidden: none */
+    trade(99, 120, 1);  /* not held, no level there: itself */
+    CHECK(run(b, &c) == 1 && c.trade_ids_written == 4 && c.fills_written == 0);
+    CHECK(owners[0] == level && owners[1] == 8 && owners[2] == 0 && owners[3] == 99);
+    /* a client took the level whole, then 8 left: the client offer rests first at 110 */
+    lob_op take[] = {{.id = level, .type = LOB_OP_CANCEL}, {.id = 8, .type = LOB_OP_CANCEL}};
+    size_t applied;
+    CHECK(lob_apply(b, take, 2, &applied) == 2);
+    client(b, CLIENT(1), LOB_SELL, 110, 30);
+    int64_t gone[] = {level};
+    c.gone = gone;
+    c.gone_count = 1;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 2);
+    trade(7, 110, 10); /* of the level taken: no fill */
+    CHECK(run(b, &c) == 1 && c.trade_ids_written == 1 && owners[0] == level);
+    CHECK(c.fills_written == 0 && leaves(b, CLIENT(1)) == 30);
+    c.gone_count = 0; /* the level not taken: the same print fills the client at the front */
+    CHECK(run(b, &c) == 1 && c.fills_written == 1 && leaves(b, CLIENT(1)) == 20);
+    /* room: a message with more trades than trade_ids can take is not applied */
+    c.trade_ids_cap = 1;
+    begin();
+    msg(MD_MSG_INCREMENTAL, 3);
+    trade(5, 111, 1);
+    msg(MD_MSG_INCREMENTAL, 4);
+    trade(5, 111, 1);
+    CHECK(run(b, &c) == 1 && c.trade_ids_written == 1);
+    lob_free(b);
+}
+
 /* A watch on the touch ends the call at the end of the first time group that left the
  * book outside it, judged on the book as the whole group left it. */
 static void test_watch_stops_at_the_end_of_a_group(void) {
@@ -540,6 +586,7 @@ int main(void) {
     test_watch_stops_at_the_end_of_a_group();
     test_stop_at_a_crossed_client();
     test_gone_orders_are_skipped();
+    test_print_owners();
     test_same_price_queue();
     test_better_price_fills_on_a_worse_trade();
     test_hidden_and_unknown_trades();
