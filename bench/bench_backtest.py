@@ -50,7 +50,7 @@ from gateway.md_fix import lobster_to_fix  # noqa: E402
 LOBSTER = ROOT.parent / "shared" / "data" / "lobster"
 FULL_DAY = (LOBSTER / "AAPL_2012-06-21_34200000_57600000_message_1.csv",
             LOBSTER / "AAPL_2012-06-21_34200000_57600000_orderbook_1.csv")
-SAMPLE_LOG = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+SAMPLE_LOG = ROOT / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 OUT = ROOT / "bench" / "out"
 
 

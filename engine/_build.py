@@ -33,7 +33,10 @@ CFLAGS = [
 
 
 def _headers() -> list[Path]:
-    return sorted(CSRC.glob("*.h"))
+    headers = sorted(CSRC.glob("*.h"))
+    if not headers:  # (an sdist made without MANIFEST.in): say so, not a compiler error
+        raise RuntimeError(f"no C headers in {CSRC}: the source tree is incomplete")
+    return headers
 
 
 def cdef_text() -> str:
@@ -52,5 +55,7 @@ ffibuilder.set_source(
     # setuptools wants source paths relative to the project root.
     sources=[os.path.relpath(p, ROOT) for p in sorted(CSRC.glob("*.c"))],
     include_dirs=[os.path.relpath(CSRC, ROOT)],
+    # a header change rebuilds too (setuptools compares the sources' times only)
+    depends=[os.path.relpath(h, ROOT) for h in _headers()],
     extra_compile_args=CFLAGS,
 )

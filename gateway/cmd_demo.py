@@ -1,15 +1,15 @@
 """``gateway demo``: the whole gateway in one command, with embedded defaults.
 
-Starts the venue (``application: venue``, symbols of ``sessions/venue.yaml``) on a free
-loopback port with its books driven by the bundled AMZN market-data log
-(``logs/samples/AMZN-2012-06-21.md.log``, replayed ``--speed`` times faster than it was
-recorded), connects a FIX client that hands it a TWAP parent order (buy ``--qty`` AMZN over
-``--window`` seconds in ``--slices`` slices), prints each fill as it comes, and ends with a
-summary: filled quantity, average price, arrival mid, slippage against it in basis points,
-child orders, and where the audit log and the metrics are. Each run writes to a directory of
-its own under ``--run-dir``, named for its start time (``-2``, ``-3``... added when runs
-start in the same second). Everything goes over real FIX
-sessions on TCP; runs take about the window plus a few seconds.
+Starts the venue (``application: venue``, trading AMZN) on a free loopback port with its
+book driven by the bundled AMZN market-data log (``engine/samples/AMZN-2012-06-21.md.log``:
+package data, so an installed wheel runs the demo too; replayed ``--speed`` times faster
+than it was recorded), connects a FIX client that hands it a TWAP parent order (buy
+``--qty`` AMZN over ``--window`` seconds in ``--slices`` slices), prints each fill as it
+comes, and ends with a summary: filled quantity, average price, arrival mid, slippage
+against it in basis points, child orders, and where the audit log and the metrics are. Each
+run writes to a directory of its own under ``--run-dir``, named for its start time (``-2``,
+``-3``... added when runs start in the same second). Everything goes over real FIX sessions
+on TCP; runs take about the window plus a few seconds.
 
 Progress lines and the summary name the parent's state in words (new, partially filled,
 filled, expired, canceled, rejected); when the venue ends the parent early its reason (the
@@ -53,7 +53,7 @@ from gateway.transport import Engine
 from gateway.venue_app import VenueApplication
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+SAMPLE = ROOT / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 
 #: Exit statuses (see the module docstring).
 EXIT_ENDED, EXIT_NOT_ENDED, EXIT_REJECTED, EXIT_CANCELED = 0, 1, 3, 4
@@ -123,9 +123,8 @@ def add_parser(sub: Any) -> None:
 
 
 def venue_yaml(run_dir: Path, speed: float) -> dict[str, Any]:
-    symbols = yaml.safe_load((ROOT / "sessions" / "venue.yaml").read_text())["venue"]["symbols"]
     # The replayed AMZN day has hidden executions at half cents: its book counts in 0.0001.
-    symbols["AMZN"] = {**symbols["AMZN"], "tick_size": 0.0001}
+    symbols = {"AMZN": {"tick_size": 0.0001, "band_pct": 20}}
     return {
         "acceptor": {"host": "127.0.0.1", "port": 0},
         "defaults": {"role": "acceptor", "begin_string": "FIX.4.4", "sender_comp_id": "VENUE",

@@ -7,7 +7,7 @@
         AAPL: {tick_size: 0.01, lot_size: 1, band_pct: 10, max_qty: 1000000}
         AMZN: {tick_size: 0.01}
       market_data:                 # optional: drive the books from FIX market-data logs
-        log: ../logs/samples/AMZN-2012-06-21.md.log   # or a list of logs, merged in time
+        log: ../engine/samples/AMZN-2012-06-21.md.log   # or a list of logs, merged in time
         speed: 20                  # log seconds per wall second
       cancel_on_disconnect: false  # cancel a client's resting orders when it disconnects
 

@@ -46,7 +46,7 @@ from tests.test_md_feed import line
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "sessions" / "backtest.yaml"
-SAMPLE = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+SAMPLE = ROOT / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 START = datetime(2012, 6, 21, 13, 30, 30, tzinfo=UTC)
 
 

@@ -25,7 +25,7 @@ from tests.lobster_synth import generate
 from tests.test_lobster import SAMPLES, SHARED, shared_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_LOG = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+BUNDLED_LOG = ROOT / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 DAY = date(2012, 6, 21)
 # A level add: New without MDEntryID for a bid or offer (the snapshot's entries have no 279).
 LEVEL_ADD = re.compile(rb"\x01279=0\x01269=[01]\x0155=")

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.md_feed import MdDecoder, MdLogError
 
-SAMPLE = Path(__file__).resolve().parents[1] / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+SAMPLE = Path(__file__).resolve().parents[1] / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 
 
 def _damaged() -> bytes:

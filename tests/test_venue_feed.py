@@ -31,7 +31,7 @@ from tests.fixpeer import frame
 from tests.test_md_feed import line, log_time, message
 
 ROOT = Path(__file__).resolve().parents[1]
-LOG = ROOT / "logs" / "samples" / "AMZN-2012-06-21.md.log"
+LOG = ROOT / "engine" / "samples" / "AMZN-2012-06-21.md.log"
 BOOK = ROOT / "engine" / "samples" / "AMZN_2012-06-21_orderbook_5_head3000.csv"
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SPEC = SymbolSpec("AMZN", tick_size=Decimal("0.0001"))

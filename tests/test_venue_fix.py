@@ -200,7 +200,7 @@ def test_metrics_of_a_venue_driven_by_a_market_data_log(tmp_path: Path) -> None:
     latency (from when its first message was due) and the books' depth is published."""
     config = yaml.safe_load((ROOT / "sessions/backtest.yaml").read_text())
     del config["backtest"]
-    config["venue"]["market_data"] = {"log": str(ROOT / "logs/samples/AMZN-2012-06-21.md.log"),
+    config["venue"]["market_data"] = {"log": str(ROOT / "engine/samples/AMZN-2012-06-21.md.log"),
                                       "speed": 100}
     config["metrics"] = {"host": "127.0.0.1", "port": 0}
     path = tmp_path / "venue-md.yaml"
@@ -228,7 +228,7 @@ def test_a_subscriber_sees_the_trades_of_a_market_data_log_as_it_replays(
     log's executions as MDEntryType 2 entries in incremental refreshes."""
     config = yaml.safe_load((ROOT / "sessions/backtest.yaml").read_text())
     del config["backtest"]
-    config["venue"]["market_data"] = {"log": str(ROOT / "logs/samples/AMZN-2012-06-21.md.log"),
+    config["venue"]["market_data"] = {"log": str(ROOT / "engine/samples/AMZN-2012-06-21.md.log"),
                                       "speed": 20}
     path = tmp_path / "venue-md.yaml"
     path.write_text(yaml.safe_dump(config))
