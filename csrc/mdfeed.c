@@ -340,13 +340,13 @@ static int64_t decode_one(const md_frames *f, md_decoder *d, uint32_t i, md_msg 
         span v = j < end ? field_span(f, j) : none;
         if (!in_group) {
             if (tag == TAG_SENDING_TIME) {
-                if (have_time) return fail(d, MD_ERR_DUPLICATE, i, where, tag, v);
+                if (have_time) return fail(d, MD_ERR_REPEATED, i, where, tag, v);
                 if (parse_timestamp(v, &time_ns) != 0)
                     return fail(d, MD_ERR_VALUE, i, where, tag, v);
                 have_time = 1;
                 time_span = v;
             } else if (tag == TAG_SYMBOL) {
-                if (msg_sym.len) return fail(d, MD_ERR_DUPLICATE, i, where, tag, v);
+                if (msg_sym.len) return fail(d, MD_ERR_REPEATED, i, where, tag, v);
                 msg_sym = v;
             } else if (tag == TAG_NO_MD_ENTRIES) {
                 int64_t n = 0;
@@ -371,6 +371,9 @@ static int64_t decode_one(const md_frames *f, md_decoder *d, uint32_t i, md_msg 
             }
             continue;
         }
+        /* the message's own fields again, among the entries (an entry's 55 is its own) */
+        if (tag == TAG_SENDING_TIME || tag == TAG_NO_MD_ENTRIES)
+            return fail(d, MD_ERR_REPEATED, i, where, tag, v);
         if (tag == delimiter || tag == TAG_CHECKSUM) {
             if (open) {
                 if (!snapshot && (!r.has_action || r.action < '0' || r.action > '2'))

@@ -73,11 +73,13 @@ enum md_status {
     MD_ERR_LINE = -202,         /* a line that holds no message, or two messages on a line */
     MD_ERR_MISSING = -203,      /* a required field (err_tag) is missing */
     MD_ERR_VALUE = -204,        /* a field (err_tag) has a malformed or out of range value */
-    MD_ERR_DUPLICATE = -205,    /* a field (err_tag) twice in one entry or message */
+    MD_ERR_DUPLICATE = -205,    /* a field (err_tag) twice in one entry */
     MD_ERR_COUNT = -206,        /* NoMDEntries (268) differs from the entries found */
     MD_ERR_GROUP = -207,        /* an entry field before the entry's first field */
     MD_ERR_TIME_BACKWARDS = -208,  /* SendingTime earlier than the message before */
-    MD_ERR_UNKNOWN_SYMBOL = -209   /* an incremental refresh for a symbol with no snapshot */
+    MD_ERR_UNKNOWN_SYMBOL = -209,  /* an incremental refresh for a symbol with no snapshot */
+    MD_ERR_REPEATED = -210      /* a message's own field (err_tag: 52, 55 before the entries,
+                                   268) twice in it */
 };
 
 /* What the framer found in one scanned buffer: its records as fix_scan wrote them. */

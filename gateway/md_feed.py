@@ -379,6 +379,8 @@ def _explain(status: int, d: Any, buf: bytes, frame: FrameBatch | None,
         return f"{tag} has a bad value {shown!r}{hint}"
     if status == lib.MD_ERR_DUPLICATE:
         return f"{tag} appears twice in one entry"
+    if status == lib.MD_ERR_REPEATED:
+        return f"{tag} appears twice in the message"
     if status == lib.MD_ERR_COUNT:
         return "NoMDEntries (268) differs from the number of entries"
     if status == lib.MD_ERR_GROUP:

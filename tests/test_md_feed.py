@@ -252,7 +252,15 @@ def bad_checksum(good: bytes) -> bytes:
          "MDEntryType (269) before the entry's first field"),
         ((SNAPSHOT, line("268=1|279=0|269=0|278=7|55=ABC|270=10")), 2, "MDEntrySize (271) missing"),
         ((SNAPSHOT, line("268=1|279=0|269=0|278=7|278=8|55=ABC|270=10|271=2")), 2,
-         "MDEntryID (278) appears twice"),
+         "MDEntryID (278) appears twice in one entry"),
+        # the message's own fields again: among the entries too (once read as entry fields
+        # and passed over)
+        ((SNAPSHOT, line("268=1|279=0|269=0|278=7|55=ABC|270=10|271=2|268=7")), 2,
+         "NoMDEntries (268) appears twice in the message"),
+        ((SNAPSHOT, line("268=1|279=0|269=0|278=7|55=ABC|270=10|271=2|52=20990101-00:00:00")),
+         2, "SendingTime (52) appears twice in the message"),
+        ((SNAPSHOT, line("55=ABC|55=ABC|268=1|279=0|269=0|278=7|270=10|271=2")), 2,
+         "Symbol (55) appears twice in the message"),
         ((SNAPSHOT, line("268=1|279=1|269=0|278=404|55=ABC|270=10|271=2")), 2,
          "the ABC book rejects Change of MDEntryID 404 (size 2): no resting order has this id"),
         ((SNAPSHOT, GOOD, GOOD), 3, "rejects New of MDEntryID 7"),
@@ -264,7 +272,8 @@ def bad_checksum(good: bytes) -> bytes:
     ],
     ids=["text-line", "bad-checksum", "cut-message", "two-on-a-line", "junk-at-end",
          "time-backwards", "unknown-symbol", "price-finer-than-tick", "count-mismatch",
-         "entry-order", "missing-size", "duplicate-field", "change-unknown-order",
+         "entry-order", "missing-size", "duplicate-field", "count-again", "time-again",
+         "symbol-again", "change-unknown-order",
          "duplicate-order", "entry-type-not-of-the-version", "entry-type-two-characters"],
 )
 def test_bad_logs_name_file_line_and_reason(
