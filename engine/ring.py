@@ -106,8 +106,9 @@ class SpscRing:
     def push_batch(self, records: Sequence[BytesLike]) -> int:
         """Append records in order, as many as fit; returns how many (0 if the ring is full).
 
-        The caller re-offers ``records[n:]`` later. Raises TooBig if the first record not
-        pushed can never fit (records before it are pushed).
+        The caller re-offers ``records[n:]`` later. Raises TooBig when ``records[0]`` can
+        never fit (nothing is pushed); one after it that can never fit ends the batch there
+        like a full ring, and raises when it is offered first.
         """
         if not records:
             return 0

@@ -53,6 +53,11 @@ def test_too_big_raises_and_the_largest_record_fits_anywhere() -> None:
         ring.push(b"x" * 61)
     with pytest.raises(TooBig):
         ring.push_batch([b"x" * 61])
+    # one that never fits after others ends the batch there; offered first, it raises
+    assert ring.push_batch([b"a", b"x" * 61, b"b"]) == 1 and ring.pop() == b"a"
+    with pytest.raises(TooBig):
+        ring.push_batch([b"x" * 61, b"b"])
+    assert ring.used_bytes == 0
     big = bytes(range(60))
     for shift in range(4, 68, 4):  # move the (empty) ring's indices on by `shift` bytes first
         assert ring.push(b"s" * (shift - 4)) and ring.pop() == b"s" * (shift - 4)
