@@ -35,7 +35,7 @@ __all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_repor
            "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
            "request_cancel_reject", "request_refusal", "request_report", "send_report",
-           "too_long"]
+           "too_long", "unsupported_instruction"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -63,6 +63,36 @@ def overlong_cl_ord_id(cl_ord_id: str) -> RequestError | None:
         return None
     return RequestError(f"ClOrdID (11) is {len(cl_ord_id):,} characters long; at most "
                         f"{MAX_CL_ORD_ID} are taken")
+
+
+#: Order instructions neither the venue nor the algo desk carries out. An order (or replace)
+#: carrying one is refused, OrdRejReason 11, rather than worked as if it had not been sent:
+#: a client that set a minimum quantity or "do not take liquidity" must not get fills that
+#: break it. Values that ask for nothing are taken: MinQty 0, a display quantity of at least
+#: the OrderQty (the whole order shown).
+_NOT_CARRIED_OUT = ((18, "ExecInst"), (110, "MinQty"), (111, "MaxFloor"), (210, "MaxShow"),
+                    (1138, "DisplayQty"))
+
+
+def unsupported_instruction(message: Message) -> RequestError | None:
+    """The refusal of a NewOrderSingle or OrderCancelReplaceRequest carrying an instruction
+    of :data:`_NOT_CARRIED_OUT` that asks for something, or None."""
+    body = message.body
+    for tag, name in _NOT_CARRIED_OUT:
+        value = body.get_str(tag)
+        if value is None:
+            continue
+        if tag != 18:
+            try:
+                n = Decimal(value)
+                asks = n != 0 if tag == 110 else not n >= Decimal(body.get_str(38) or "") > 0
+            except ArithmeticError:  # (InvalidOperation: NaN, no OrderQty): refused
+                asks = True
+            if not asks:
+                continue
+        return RequestError(f"{name} ({tag}) {value} is not supported: the order would not "
+                            "be worked as it asks", REJ_UNSUPPORTED)
+    return None
 
 
 def parse_side(msg: Message) -> Side:

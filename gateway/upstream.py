@@ -69,6 +69,7 @@ from gateway.fix_reports import (
     request_refusal,
     request_report,
     send_report,
+    unsupported_instruction,
     whole_shares,
 )
 from gateway.fixmessage import FieldMap, Group, Message
@@ -500,6 +501,9 @@ class AlgoGatewayApplication:
                 return
         if message.msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl)):
             self._deliver([self._refusal(owner, message, too_long, now)], now)
+            return
+        if message.msg_type in ("D", "G") and (unsupported := unsupported_instruction(message)):
+            self._deliver([self._refusal(owner, message, unsupported, now)], now)
             return
         if self.desk.is_parent_request(session.name, message):
             self.desk.on_message(session.name, message, now)

@@ -282,3 +282,22 @@ def test_a_parent_that_ended_while_its_client_was_away_is_known_the_next_day() -
     app.on_logon(client, day3)
     request(app, client, "35=H|11=P1", day3)
     assert last(client).body.get_str(39) == "8"  # forgotten a day after it was heard of
+
+
+def test_a_parent_or_replace_with_an_instruction_the_desk_does_not_carry_out_is_refused(
+        ) -> None:
+    """MinQty (110) or ExecInst (18) on a parent: the algos would work it without them, so
+    it is refused (OrdRejReason 11), as the venue refuses such an order; so is a replace of a
+    working parent asking for one, which keeps the parent as it was."""
+    app, venue = _app()
+    child, now, client = _working_child(app, venue)
+    app.on_message(venue, child_report(child, ACK), now)
+    request(app, client, "35=D|11=P2|38=300|40=1|59=0|847=1001|110=300", now)
+    rej = last(client)
+    assert (rej.body.get_str(11), rej.body.get_str(39), rej.body.get_str(103)) == (
+        "P2", "8", "11")
+    assert (rej.body.get_str(58) or "").startswith("MinQty (110) 300 is not supported")
+    request(app, client, "35=G|11=P1r|41=P1|38=300|40=1|18=G", now)
+    assert ids(last(client, "9")) == ("P1r", "P1", "0")
+    assert (last(client, "9").body.get_str(58) or "").startswith("ExecInst (18) G")
+    assert not [m for m in venue.sent if m.msg_type in ("D", "F", "G")]

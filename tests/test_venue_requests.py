@@ -374,3 +374,34 @@ def test_a_session_holds_at_most_max_subscriptions() -> None:
             ] == ["W"]  # another session's own count
     assert subscribe("S0", "2") == []
     assert [m[35] for m in subscribe("ONE-MORE")] == ["W"]
+
+
+@pytest.mark.parametrize(("extra", "refused"), [
+    ("110=100", "MinQty (110) 100"),
+    ("18=6", "ExecInst (18) 6"),
+    ("111=10", "MaxFloor (111) 10"),
+    ("210=10", "MaxShow (210) 10"),
+    ("110=0", None),     # no minimum
+    ("111=100", None),   # the whole order shown
+])
+def test_an_instruction_the_venue_does_not_carry_out_is_refused_not_ignored(
+        extra: str, refused: str | None) -> None:
+    """A buy for 100 with a minimum of 100, or 'participate, do not initiate', against an
+    offer of 30: worked as a plain limit order it would fill 30 at once, which the client
+    said not to. It is refused (OrdRejReason 11) and nothing trades; so is a replace asking
+    for one. Values that ask for nothing are taken."""
+    _, c1, c2 = venue()
+    c2.send(order("S", "2", 30, "20.00"))
+    reports = c1.send(order("B", "1", 100, "20.00").replace("|59=0", f"|59=0|{extra}"))
+    if refused is None:
+        assert [(r[150], r[39]) for r in reports] == [("0", "0"), ("F", "1")]
+        return
+    [rej] = reports
+    assert (rej[35], rej[150], rej[39], rej[103]) == ("8", "8", "8", "11")
+    assert rej[58].startswith(f"{refused} is not supported"), rej[58]
+    [ack] = c1.send(order("A", "1", 100, "19.00"))
+    [crej] = c1.send(f"35=G|11=A2|41=A|54=1|38=100|40=2|44=20.00|55=AAPL|{extra}|60={ts()}")
+    assert (crej[35], crej[434], crej[37], crej[39]) == ("9", "2", ack[37], "0")
+    assert crej[58].startswith(f"{refused} is not supported")
+    [status] = c2.send("35=H|11=S|54=2|55=AAPL")
+    assert (status[39], status[151]) == ("0", "30")  # nothing traded
