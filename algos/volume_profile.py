@@ -31,6 +31,7 @@ algos/data/aapl_2012-06-21_volume_5min.csv``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
@@ -47,7 +48,7 @@ __all__ = ["DAY", "DEFAULT_PROFILE_PATH", "VolumeProfile", "default_profile", "m
 DAY = 86_400
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "data" / "aapl_2012-06-21_volume_5min.csv"
 _LOBSTER_EXECUTIONS = (4, 5)
-_SECOND = timedelta(seconds=1)  # how closely a clock change is found (between)
+_DAY = timedelta(days=1)  # the step of the search for a clock change (between)
 
 
 def _seconds(t: time | float) -> float:
@@ -162,7 +163,7 @@ class VolumeProfile:
         total = 0.0
         offset = self._offset(a)
         while True:  # one stretch of constant offset at a time
-            change = self._clock_change(a, b, offset) if self._offset(b) != offset else None
+            change = self._clock_change(a, b, offset)
             end = change or b
             total += self._between_clock((a + offset).replace(tzinfo=None),  # (both UTC)
                                          (end + offset).replace(tzinfo=None))
@@ -174,17 +175,27 @@ class VolumeProfile:
         offset = t.astimezone(self._tz).utcoffset()
         return offset if offset is not None else timedelta(0)
 
-    def _clock_change(self, a: datetime, b: datetime, offset: timedelta) -> datetime:
-        """The first instant after ``a`` (to the second) where the profile's zone is no
-        longer at ``offset``, given that it is not at ``b``."""
-        lo, hi = a, b
-        while hi - lo > _SECOND:
-            mid = lo + (hi - lo) / 2
-            if self._offset(mid) == offset:
-                lo = mid
-            else:
-                hi = mid
-        return hi
+    def _clock_change(self, a: datetime, b: datetime, offset: timedelta) -> datetime | None:
+        """The first whole second after ``a`` (UTC, at ``offset`` in the profile's zone)
+        where the zone is no longer at ``offset``, if it comes before ``b`` (UTC); else None.
+        Looked for a day at a time, as no zone changes its clock twice in a day: the ends'
+        offsets alone miss a window holding both of a year's changes."""
+        lo = a
+        while lo < b:
+            hi = min(lo + _DAY, b)
+            if self._offset(hi) != offset:
+                # whole seconds: the zone's offset at lo_s is ``offset``, at hi_s not
+                lo_s, hi_s = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
+                while hi_s - lo_s > 1:
+                    mid = (lo_s + hi_s) // 2
+                    if self._offset(datetime.fromtimestamp(mid, UTC)) == offset:
+                        lo_s = mid
+                    else:
+                        hi_s = mid
+                change = datetime.fromtimestamp(hi_s, UTC)
+                return change if change < b else None
+            lo = hi
+        return None
 
     def _between_clock(self, la: datetime, lb: datetime) -> float:
         """Expected volume from clock time ``la`` to ``lb`` (naive, in the profile's zone)."""

@@ -83,6 +83,23 @@ def test_an_hour_across_a_clock_change_holds_an_hours_volume(start_utc: datetime
         pytest.approx(1 / 24), what
 
 
+@pytest.mark.parametrize(("hour", "days"), [
+    (1, 336),  # 01:00-02:00 comes twice on 3 November
+    (2, 334),  # 02:00-03:00 never comes on 10 March
+])
+def test_a_window_holding_both_clock_changes_counts_each(hour: int, days: int) -> None:
+    """January to December in New York: both ends are on standard time, and each change
+    inside still counts (335 days, one hour's volume more or less). The change is found to
+    the second: a window from January to June, across the spring change alone, holds whole
+    days' volumes too."""
+    profile = VolumeProfile({hour: 100}, bucket_seconds=3600, zone="America/New_York")
+    a = datetime(2024, 1, 15, 12, tzinfo=UTC)
+    year = profile.between(a, datetime(2024, 12, 15, 12, tzinfo=UTC))
+    assert year == pytest.approx(days, abs=1e-6)
+    spring = profile.between(a, datetime(2024, 6, 15, 12, tzinfo=UTC))
+    assert spring == pytest.approx(152 - (hour == 2), abs=1e-6)
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     profile = VolumeProfile.from_lobster(SAMPLE)
     path = tmp_path / "p.csv"
