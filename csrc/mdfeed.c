@@ -769,14 +769,12 @@ static int64_t apply_range(lob_book *book, const md_msg *msgs, size_t from, size
          * finding the other side's stale liquidity (see drop_stale) */
         int64_t fresh_id[2] = {0, 0}, fresh_price[2] = {0, 0};
         for (size_t k = 0; k < n; k++) {
-            int64_t owner = e[k].op.id;
-            if (e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
-                (c->gone_count > 0 || c->trade_ids)) {
-                owner = print_owner(book, c, &e[k]);
-                if (c->trade_ids) c->trade_ids[c->trade_ids_written++] = owner;
-            }
+            int trade = e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym;
+            int64_t owner = trade && (c->gone_count > 0 || c->trade_ids)
+                                ? print_owner(book, c, &e[k]) : e[k].op.id;
             int gone = c->gone_count > 0 && owner > 0 && is_gone(c, owner) &&
                        !in_book(book, owner);
+            if (trade && c->trade_ids) c->trade_ids[c->trade_ids_written++] = gone ? -owner : owner;
             if (e[k].kind != MD_ENTRY_BOOK) {
                 if (clients && e[k].kind == MD_ENTRY_TRADE && e[k].sym == c->sym &&
                     e[k].op.qty > 0 && !gone) {

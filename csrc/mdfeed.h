@@ -210,7 +210,8 @@ typedef struct {
     const int64_t *gone;
     size_t gone_count;
     /* in: off when NULL. For each trade entry of sym the call applies, in order, the id of
-     * the liquidity it printed goes to trade_ids[trade_ids_written++] (see Prints below);
+     * the liquidity it printed goes to trade_ids[trade_ids_written++] (see Prints below),
+     * negated when that liquidity is gone (see Gone orders: a client printed it already);
      * md_apply stops before a message with more trade entries than there is room for, so
      * trade_ids_cap >= the range's trade entries never stops it. */
     int64_t *trade_ids;

@@ -731,7 +731,8 @@ class FeedBook(OrderBook):
         self.gone: array[int] = array("q")  # changed only by took(): see gone_ptr
         self._gone_ptr: Any = None
         #: replayed order id -> the quantity the caller's orders took of it, while it is
-        #: not taken whole: what the log's own prints of it must not show again
+        #: not taken whole: what the log's own prints of it must not show again (forgotten
+        #: once the id leaves the book: FeedChange.add_trades)
         self.partly: dict[int, int] = {}
 
     def took_part(self, order_id: int, qty: int) -> None:
@@ -801,7 +802,8 @@ class MdUpdate:
     crossed: bool = False
     touched: bool = False
     #: per symbol whose book had taken liquidity (FeedBook.gone or partly): its trades'
-    #: print owners (csrc/mdfeed.h's Prints), which trade_columns gives for OrderID
+    #: print owners (csrc/mdfeed.h's Prints; negated: gone), which trade_columns gives for
+    #: OrderID
     owners: dict[str, array[int]] | None = None
 
     def top_rows(self, symbol: str) -> list[Top]:

@@ -71,21 +71,22 @@ class FeedChange:
     fills: list[tuple[FeedFill, datetime]] = field(default_factory=list)  # with their time
 
     def add_trades(self, prices: array[int], sizes: array[int], times: array[int],
-                   order_ids: array[int], book: FeedBook) -> None:
-        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them), less what
-        client orders took of the replayed orders they name (``book``'s FeedBook.gone,
-        taken whole, and FeedBook.partly, which the prints use up): the client orders'
-        trades printed that volume already, and the log's own print of it is of liquidity
-        the venue no longer had."""
-        if not prices:
-            return
-        gone, partly = book.gone, book.partly
-        if (gone or partly) and any(i in partly or _holds(gone, i) for i in order_ids):
+                   owners: array[int], book: FeedBook) -> None:
+        """Append trades (columns as :meth:`MdUpdate.trade_columns` gives them, with the
+        prints' owners when ``book`` had liquidity taken by client orders), less what client
+        orders took of that liquidity: a negative owner's (taken whole: FeedBook.gone), and
+        what FeedBook.partly holds for a positive one (which the prints use up). The client
+        orders' trades printed that volume already, and the log's own print of it is of
+        liquidity the venue no longer had. Afterwards an id of ``partly`` that has left
+        ``book`` is forgotten: what was taken of it was of that order, or of that level, not
+        of one the log adds again under its id."""
+        partly = book.partly
+        if prices and (book.gone or partly) and any(i < 0 or i in partly for i in owners):
             kept: tuple[array[int], array[int], array[int]] = (
                 array("q"), array("q"), array("q"))
-            for k, i in enumerate(order_ids):
+            for k, i in enumerate(owners):
                 size = sizes[k]
-                if _holds(gone, i):
+                if i < 0:
                     continue
                 taken = partly.get(i, 0)
                 if taken:  # (what was taken is printed once, whatever the log's split)
@@ -101,14 +102,13 @@ class FeedChange:
                 kept[1].append(size)
                 kept[2].append(times[k])
             prices, sizes, times = kept
+        for i in [i for i in partly if book.order(i) is None]:
+            del partly[i]
+        if not prices:
+            return
         self.trade_prices += prices
         self.trade_sizes += sizes
         self.trade_times += times
-
-
-def _holds(ascending: array[int], value: int) -> bool:
-    i = bisect.bisect_left(ascending, value)
-    return i < len(ascending) and ascending[i] == value
 
 
 #: the most a log kept decoded is read in at once (CHUNK_BYTES otherwise; a read allocates

@@ -600,3 +600,36 @@ def test_a_print_of_level_liquidity_a_client_took_fills_no_other_client(
     assert fills == []
     assert [(c.symbol, list(zip(c.trade_prices, c.trade_sizes, strict=True)))
             for c in changes] == [("ABC", [(1005, left)] if left else [])]
+
+
+@pytest.mark.parametrize(("taken", "again"), [
+    (100, ["55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|270=10.05|271=100"]),  # snapshot
+    (100, ["268=1|279=0|269=1|55=ABC|270=10.05|271=100"]),  # back into view, by level
+    (60, ["268=1|279=2|269=1|55=ABC|270=10.05",  # what C1 left leaves the view ...
+          "268=1|279=0|269=1|55=ABC|270=10.05|271=100"]),  # ... and the level comes back
+], ids=["whole_snapshot", "whole_level_entry", "part_out_and_back"])
+def test_level_liquidity_the_log_shows_again_prints_again(
+        tmp_path: Path, taken: int, again: list[str]) -> None:
+    """C1 takes ``taken`` of the 10.05 level; the log then shows that level again (new
+    liquidity for the book, as any ghost: README's fill model), and reports a pre-data
+    order's execution of 40 there: that print is of the level as it now is, and the tape
+    shows it whole (what C1 took is not cut from it again)."""
+    t = [f"20120621-13:30:0{i}.000000001" for i in range(len(again) + 2)]
+    log = tmp_path / "again.md.log"
+    log.write_bytes(b"".join([
+        line("55=ABC|268=2|269=0|278=5|270=9.9|271=100|269=1|270=10.05|271=100", "W",
+             time=t[0], seq=1),
+        *(line(body, "W" if body.startswith("55=") else "X", time=t[k + 1], seq=k + 2)
+          for k, body in enumerate(again)),
+        line("268=2|279=0|269=2|55=ABC|270=10.05|271=40|37=7"
+             "|279=1|269=1|55=ABC|270=10.05|271=60", time=t[-1], seq=len(again) + 2)]))
+    feed, venue = abc_replay(log)
+    run_to(feed, venue, T0)
+    out = venue.new_order(NewOrder("C1", "b", "ABC", Side.BUY, "2", taken, Decimal("10.05")),
+                          T0)
+    assert [r.cum for r in out if isinstance(r, ExecReport)][-1] == taken
+    for second in range(1, len(again) + 1):
+        run_to(feed, venue, T0 + timedelta(seconds=second))
+    changes = feed.due(T0 + timedelta(seconds=len(again) + 1), venue.resting_ids())
+    assert [(c.symbol, list(zip(c.trade_prices, c.trade_sizes, strict=True)))
+            for c in changes] == [("ABC", [(1005, 40)])]

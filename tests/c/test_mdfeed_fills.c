@@ -496,8 +496,8 @@ static void test_print_owners(void) {
     c.gone_count = 1;
     begin();
     msg(MD_MSG_INCREMENTAL, 2);
-    trade(7, 110, 10); /* of the level taken: no fill */
-    CHECK(run(b, &c) == 1 && c.trade_ids_written == 1 && owners[0] == level);
+    trade(7, 110, 10); /* of the level taken: no fill, and its owner negated */
+    CHECK(run(b, &c) == 1 && c.trade_ids_written == 1 && owners[0] == -level);
     CHECK(c.fills_written == 0 && leaves(b, CLIENT(1)) == 30);
     c.gone_count = 0; /* the level not taken: the same print fills the client at the front */
     CHECK(run(b, &c) == 1 && c.fills_written == 1 && leaves(b, CLIENT(1)) == 20);
