@@ -91,8 +91,10 @@ def test_a_fill_while_a_cancel_is_pending_reports_pending_cancel() -> None:
     app.on_message(venue, child_report(child, ACK), now)
     request(app, client, "35=F|11=P1c|41=P1", now)
     assert ids(last(client)) == ("P1c", "P1", "6")
+    assert last(client).body.get_str(151) == "300"  # still working while the cancel is pending
     app.on_message(venue, child_report(child, fill(100, 100)), now)
     assert (last(client).body.get_str(150), ids(last(client))) == ("F", ("P1", None, "6"))
+    assert last(client).body.get_str(151) == "200"
     app.on_message(venue, child_report(child, CANCELED.format(cum=100)), now)
     done = last(client)
     assert (ids(done), done.body.get_str(14)) == (("P1c", "P1", "4"), "100")
