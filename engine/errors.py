@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from engine._core import lib  # the codes are csrc/status.h's, read from the extension
+
 
 class CoreError(Exception):
     """A C core call failed; ``code`` is the negative ``core_status`` value."""
@@ -21,61 +23,61 @@ class CoreError(Exception):
 class UnknownOrderId(CoreError, KeyError):
     """no resting order has this id"""
 
-    code = -1
+    code: int = lib.CORE_ERR_UNKNOWN_ID
 
 
 class DuplicateOrderId(CoreError):
     """an order with this id is already resting"""
 
-    code = -2
+    code: int = lib.CORE_ERR_DUPLICATE_ID
 
 
 class BadQuantity(CoreError, ValueError):
     """quantity must be positive and within the book's limit"""
 
-    code = -3
+    code: int = lib.CORE_ERR_BAD_QTY
 
 
 class BadPrice(CoreError, ValueError):
     """price must be a positive tick count within the book's limit"""
 
-    code = -4
+    code: int = lib.CORE_ERR_BAD_PRICE
 
 
 class CapacityFull(CoreError):
     """no room left: order pool or ring buffer is at capacity"""
 
-    code = -5
+    code: int = lib.CORE_ERR_FULL
 
 
 class BadOperation(CoreError, ValueError):
     """unknown operation type, side or time in force"""
 
-    code = -6
+    code: int = lib.CORE_ERR_BAD_OP
 
 
 class BadOrderId(CoreError, ValueError):
     """order id must be a positive integer"""
 
-    code = -7
+    code: int = lib.CORE_ERR_BAD_ID
 
 
 class Empty(CoreError):
     """nothing to pop"""
 
-    code = -8
+    code: int = lib.CORE_ERR_EMPTY
 
 
 class OutOfMemory(CoreError, MemoryError):
     """the C core could not allocate memory"""
 
-    code = -9
+    code: int = lib.CORE_ERR_NOMEM
 
 
 class TooBig(CoreError, ValueError):
     """item larger than the destination buffer or the ring"""
 
-    code = -10
+    code: int = lib.CORE_ERR_TOO_BIG
 
 
 _BY_CODE: dict[int, type[CoreError]] = {

@@ -106,10 +106,6 @@ class OrderbookRows:
     count: int
     levels: int
 
-    def row(self, i: int) -> list[int]:
-        width = 4 * self.levels
-        return list(self.array[i * width : (i + 1) * width])
-
 
 def read_messages(path: str | Path) -> Messages:
     """Parse a LOBSTER message file; raise :class:`LobsterFormatError` on any bad line."""

@@ -37,16 +37,25 @@ from engine.book_types import (
     Side,
     TimeInForce,
 )
-from engine.errors import BadOperation, UnknownOrderId, raise_for
+from engine.errors import (
+    BadOperation,
+    BadOrderId,
+    BadPrice,
+    BadQuantity,
+    CapacityFull,
+    DuplicateOrderId,
+    UnknownOrderId,
+    raise_for,
+)
 
-_OK = 0
-_UNKNOWN_ID = -1
-_DUPLICATE_ID = -2
-_BAD_QTY = -3
-_BAD_PRICE = -4
-_FULL = -5
-_BAD_OP = -6
-_BAD_ID = -7
+# the reject codes, as the C book's (csrc/status.h through engine.errors)
+_UNKNOWN_ID = UnknownOrderId.code
+_DUPLICATE_ID = DuplicateOrderId.code
+_BAD_QTY = BadQuantity.code
+_BAD_PRICE = BadPrice.code
+_FULL = CapacityFull.code
+_BAD_OP = BadOperation.code
+_BAD_ID = BadOrderId.code
 
 _TRADE, _REST, _CANCEL, _REPLACE, _REJECT = (
     EventType.TRADE,

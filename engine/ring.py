@@ -32,9 +32,9 @@ BytesLike = bytes | bytearray | memoryview
 
 MIN_CAPACITY: Final = 8
 MAX_CAPACITY: Final = 1 << 30
-_FULL: Final = -5  # CORE_ERR_FULL
-_EMPTY: Final = -8  # CORE_ERR_EMPTY
-_NOMEM: Final = -9  # CORE_ERR_NOMEM
+_FULL: Final = lib.CORE_ERR_FULL
+_EMPTY: Final = lib.CORE_ERR_EMPTY
+_NOMEM: Final = lib.CORE_ERR_NOMEM
 
 
 def record_footprint(size: int) -> int:

@@ -249,15 +249,6 @@ def parse_utc_timestamp(value: bytes | str) -> datetime:
     return minute.replace(second=second, microsecond=micros)
 
 
-def parse_utc_date(value: bytes | str) -> date:
-    """Read a UTCDateOnly or LocalMktDate (``YYYYMMDD``); ``ValueError`` if malformed."""
-    raw = value.encode("ascii", "replace") if isinstance(value, str) else value
-    m = _RE_DATE.fullmatch(raw)
-    if m is None or not _valid_date(*m.groups()):
-        raise ValueError(f"not a YYYYMMDD date: {value!r}")
-    return date(int(m[1]), int(m[2]), int(m[3]))
-
-
 def parse_decimal(value: bytes | str) -> Decimal:
     """Read a float-family value (price, qty, amt...) exactly; ``ValueError`` if malformed."""
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value

@@ -66,6 +66,7 @@ from gateway.fixmessage import (
     Group,
     Item,
     Message,
+    item_tag,
     value_text,
 )
 
@@ -390,10 +391,6 @@ def decode_bytes(
 # Encoding
 
 
-def _tag(item: Item) -> int:
-    return item.tag if isinstance(item, Group) else item[0]
-
-
 def _local(reason: R, tag: int | None, msg_type: str | None, detail: str) -> LocalProtocolError:
     return LocalProtocolError(Reject(reason, tag, msg_type, None, detail))
 
@@ -472,7 +469,7 @@ class _Encoder:
         undefined = len(gdef.members) if gdef is not None else 0
 
         def key(item: Item) -> int:
-            tag = _tag(item)
+            tag = item_tag(item)
             if tag == delimiter:
                 return -1
             pos = gdef.position(tag) if gdef is not None else None
@@ -481,7 +478,7 @@ class _Encoder:
 
         for entry in group.entries:
             items = list(entry)
-            if not any(_tag(item) == delimiter for item in items):
+            if not any(item_tag(item) == delimiter for item in items):
                 raise _local(
                     R.REPEATING_GROUP_FIELDS_OUT_OF_ORDER,
                     delimiter,

@@ -22,12 +22,11 @@ from fixspec.fieldtypes import (
     TimePrecision,
     format_utc_timestamp,
     parse_decimal,
-    parse_utc_date,
     parse_utc_timestamp,
 )
 
 __all__ = ["Field", "FieldMap", "FieldValue", "Group", "Item", "Message", "decimal_bytes",
-           "to_bytes", "value_bytes", "value_text"]
+           "item_tag", "to_bytes", "value_bytes", "value_text"]
 
 Field = tuple[int, bytes]
 FieldValue = bytes | str | int | Decimal | float | bool
@@ -171,7 +170,7 @@ class FieldMap:
         return len(self._items)
 
     def __contains__(self, tag: object) -> bool:
-        return any(self._tag_of(item) == tag for item in self._items)
+        return any(item_tag(item) == tag for item in self._items)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldMap):
@@ -183,13 +182,9 @@ class FieldMap:
     def __repr__(self) -> str:
         return f"FieldMap({self._items!r})"
 
-    @staticmethod
-    def _tag_of(item: Item) -> int:
-        return item.tag if isinstance(item, Group) else item[0]
-
     def tags(self) -> list[int]:
         """Tags at this level in order (a group as its NumInGroup tag)."""
-        return [self._tag_of(item) for item in self._items]
+        return [item_tag(item) for item in self._items]
 
     def copy(self) -> FieldMap:
         """A deep copy."""
@@ -245,7 +240,7 @@ class FieldMap:
     def remove_tags(self, tags: Collection[int]) -> bool:
         """Remove every field or group whose tag is in ``tags`` at this level, in one pass;
         True if anything was removed."""
-        kept = [item for item in self._items if self._tag_of(item) not in tags]
+        kept = [item for item in self._items if item_tag(item) not in tags]
         removed = len(kept) != len(self._items)
         self._items = kept
         return removed
@@ -260,7 +255,7 @@ class FieldMap:
     def set_group(self, group: Group) -> Group:
         """Put ``group`` in place of a group or field with the same tag, or append it."""
         for i, item in enumerate(self._items):
-            if self._tag_of(item) == group.tag:
+            if item_tag(item) == group.tag:
                 self._items[i] = group
                 return group
         self._items.append(group)
@@ -311,9 +306,10 @@ class FieldMap:
         value = self.get(tag)
         return None if value is None else parse_utc_timestamp(value)
 
-    def get_date(self, tag: int) -> date | None:
-        value = self.get(tag)
-        return None if value is None else parse_utc_date(value)
+
+def item_tag(item: Item) -> int:
+    """The tag of an item of a field map: a field's, or a group's NumInGroup tag."""
+    return item.tag if isinstance(item, Group) else item[0]
 
 
 class Message:

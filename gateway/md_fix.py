@@ -82,7 +82,6 @@ _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
 _BY_ORDER, _BY_LEVEL, _TRADE, _STATUS = (lib.MDLOB_BY_ORDER, lib.MDLOB_BY_LEVEL,
                                          lib.MDLOB_TRADE, lib.MDLOB_STATUS)
-_WHY_INTO_VIEW, _WHY_OUT_OF_VIEW = lib.MDLOB_WHY_INTO_VIEW, lib.MDLOB_WHY_OUT_OF_VIEW
 _ENTRY_TYPE = (b"0", b"1")  # lob side -> MDEntryType: buy = bid, sell = offer
 # LOBSTER halt codes (the price of a type 7 message) -> QuoteCondition, Text.
 _STATUS_TEXT = {

@@ -119,7 +119,6 @@ MAX_LABEL_VALUES = 500
 #: Histogram buckets for latencies: 5 us to 1 s.
 LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
                    2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0)
-_DIRECTIONS = ("in", "out")
 #: Why the acceptor refused a connection (the transport's event log says the same word):
 #: no configured acceptor session has the first message's CompIDs; one has them but another
 #: BeginString; the first message is garbled (or 64 KiB came without one); no complete first

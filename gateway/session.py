@@ -269,7 +269,6 @@ class Session:
         self.test_request_sent_at: datetime | None = None
         self.logout_sent_at: datetime | None = None
         self._forget_gap()
-        self._reset_on_logon_done = False
         # a resend being served (its steps, then the messages sent behind it, as number and
         # bytes), in sequence order: see send_owed
         self._owed: deque[Resend | GapFill | Unplanned | tuple[int, bytes]] = deque()

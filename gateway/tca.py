@@ -88,6 +88,7 @@ __all__ = [
     "Metrics",
     "RunMetrics",
     "arrival_mid",
+    "arrival_mids",
     "fill_pnl",
     "fill_slippage_bps",
     "nearest_rank",
@@ -153,6 +154,19 @@ def arrival_mid(parent: ParentRecord, tape: MarketTape) -> Decimal | None:
     if parent.arrival_mid is not None:
         return parent.arrival_mid
     return tape.mid_at(tape.times[0]) if tape.times else None
+
+
+def arrival_mids(runs: Iterable[RunRecord], tapes: Mapping[str, MarketTape]
+                 ) -> dict[tuple[str, str], Decimal | None]:
+    """(run, parent id) -> :func:`arrival_mid`, for every parent of ``runs`` (the mid the
+    desk recorded for a symbol with no tape)."""
+    out: dict[tuple[str, str], Decimal | None] = {}
+    for r in runs:
+        for p in r.parents:
+            tape = tapes.get(p.symbol)
+            out[(r.run, p.parent_id)] = (p.arrival_mid if tape is None
+                                         else arrival_mid(p, tape))
+    return out
 
 
 def end_mid(stop: datetime, tape: MarketTape) -> Decimal | None:

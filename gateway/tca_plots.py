@@ -31,9 +31,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from engine.book_types import Side
-from gateway.backtest_records import FillRecord, MarketTape, ParentRecord, RunRecord
+from gateway.backtest_records import FillRecord, MarketTape, RunRecord
 from gateway.clock import to_ns
-from gateway.tca import arrival_mid, fill_pnl, fill_slippage_bps
+from gateway.tca import arrival_mids, fill_pnl, fill_slippage_bps
 
 __all__ = ["MAX_PANELS", "MAX_POINTS", "PLOT_FILES", "write_plots"]
 
@@ -51,7 +51,7 @@ def write_plots(folder: Path, runs: Sequence[RunRecord],
     drawn in the given order, run ``i`` in matplotlib's colour ``C{i}``."""
     starts = [p.start for r in runs for p in r.parents]
     t0 = min(starts) if starts else None
-    arrivals = {(r.run, p.parent_id): _arrival(p, tapes) for r in runs for p in r.parents}
+    arrivals = arrival_mids(runs, tapes)
     draw: dict[str, Callable[[], Figure]] = {
         "schedule_vs_fills.png": lambda: _schedule_vs_fills(runs, t0),
         "price_fills.png": lambda: _price_fills(runs, tapes, t0),
@@ -66,11 +66,6 @@ def write_plots(folder: Path, runs: Sequence[RunRecord],
         fig.savefig(path, dpi=_DPI)
         paths[name] = path
     return paths
-
-
-def _arrival(parent: ParentRecord, tapes: Mapping[str, MarketTape]) -> Decimal | None:
-    tape = tapes.get(parent.symbol)
-    return parent.arrival_mid if tape is None else arrival_mid(parent, tape)
 
 
 def _secs(t: datetime, t0: datetime | None) -> float:

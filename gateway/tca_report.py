@@ -42,13 +42,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.book_types import Side
-from gateway.backtest_records import ChildRecord, FillRecord, MarketTape, ParentRecord, RunRecord
+from gateway.backtest_records import ChildRecord, FillRecord, MarketTape, RunRecord
 from gateway.tca import (
     MARKOUT_SECONDS,
     Metric,
     Metrics,
     RunMetrics,
-    arrival_mid,
+    arrival_mids,
     fill_pnl,
     fill_slippage_bps,
     side_word,
@@ -186,7 +186,7 @@ def write_report(folder: Path, runs: Sequence[RunRecord], metrics: Mapping[str, 
     folder.mkdir(parents=True, exist_ok=True)
     by_name = {r.run: r for r in runs}
     runs = [by_name[n] for n in ordered_runs(by_name)]
-    arrivals = {(r.run, p.parent_id): _arrival(p, tapes) for r in runs for p in r.parents}
+    arrivals = arrival_mids(runs, tapes)
     paths = {
         "summary.json": _write_summary(folder / "summary.json", metrics, info),
         "fills.csv": _write_csv(folder / "fills.csv", FILL_COLUMNS, _fill_rows(runs, arrivals)),
@@ -200,11 +200,6 @@ def write_report(folder: Path, runs: Sequence[RunRecord], metrics: Mapping[str, 
     report.write_text(_html(metrics, runs, info, tapes), encoding="utf-8")
     paths["report.html"] = report
     return paths
-
-
-def _arrival(parent: ParentRecord, tapes: Mapping[str, MarketTape]) -> Decimal | None:
-    tape = tapes.get(parent.symbol)
-    return parent.arrival_mid if tape is None else arrival_mid(parent, tape)
 
 
 def _write_summary(path: Path, metrics: Mapping[str, RunMetrics],

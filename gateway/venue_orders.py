@@ -23,7 +23,6 @@ CANCELED = "4"
 REPLACED = "5"
 PENDING_CANCEL = "6"
 REJECTED = "8"
-PENDING_NEW = "A"
 EXPIRED = "C"
 PENDING_REPLACE = "E"
 DONE_FOR_DAY = "3"  # (this venue never sends it; upstream venues and clients read it)
