@@ -16,7 +16,7 @@ chunks when the counterparty limits how many messages one request may cover.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fixspec.dictionary import FieldSet
@@ -130,7 +130,6 @@ def plan_resend(
     end: int,
     next_sender_seq: int,
     stored: Iterable[StoredMessage],
-    is_admin: Callable[[bytes], bool] = lambda raw: msg_type_of(raw) in ADMIN_MSG_TYPES,
 ) -> list[Resend | GapFill]:
     """What to send for ResendRequest(BeginSeqNo=begin, EndSeqNo=end).
 
@@ -153,7 +152,7 @@ def plan_resend(
             continue
         if message.seq > expected and gap_start is None:
             gap_start = expected  # numbers the store does not hold
-        if is_admin(message.raw):
+        if msg_type_of(message.raw) in ADMIN_MSG_TYPES:  # gap-filled, never resent
             if gap_start is None:
                 gap_start = message.seq
         else:

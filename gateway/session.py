@@ -606,11 +606,10 @@ class Session:
             message.msg_seq_num, f"ApplVerID {declared.decode('latin-1')}, not "
                                  f"{self._appl_ver_id} ({self.config.default_appl_ver_id})"))
 
-    def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output,
-                  queued: bool = False) -> None:
+    def _dispatch(self, message: Message, msg_type: str, now: datetime, out: Output) -> None:
         if msg_type != "A":  # the peer went on: an answer to our confirm comes no more
             self._reset_answer_due = False
-        self._handler(msg_type)(message, now, out, queued)
+        self._handler(msg_type)(message, now, out, False)
         self._drain_queue(now, out)
 
     def _handler(self, msg_type: str) -> Callable[[Message, datetime, Output, bool], None]:
