@@ -31,9 +31,11 @@ algos/data/aapl_2012-06-21_volume_5min.csv``.
 from __future__ import annotations
 
 import argparse
+import bisect
+import itertools
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -48,7 +50,72 @@ __all__ = ["DAY", "DEFAULT_PROFILE_PATH", "VolumeProfile", "default_profile", "m
 DAY = 86_400
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "data" / "aapl_2012-06-21_volume_5min.csv"
 _LOBSTER_EXECUTIONS = (4, 5)
-_DAY = timedelta(days=1)  # the step of the search for a clock change (between)
+#: The years whose clock changes between() knows exactly (_zone_changes); outside them it sees
+#: a change where a window's two ends have different offsets.
+_SCAN_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+_SCAN_TO = datetime(2100, 1, 1, tzinfo=UTC)
+#: The step of the scan for them: no zone changes its clock twice within two weeks (the
+#: closest pair in use, Morocco's around Ramadan, are about a month apart).
+_SCAN_STEP = timedelta(days=14)
+
+
+def _offset(tz: ZoneInfo, t: datetime) -> timedelta:
+    offset = t.astimezone(tz).utcoffset()
+    return offset if offset is not None else timedelta(0)
+
+
+def _first_change(tz: ZoneInfo, lo: datetime, hi: datetime) -> datetime:
+    """The first whole second after ``lo`` where ``tz``'s offset is not ``lo``'s, given that
+    ``hi``'s is not (UTC datetimes)."""
+    offset = _offset(tz, lo)
+    lo_s, hi_s = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
+    while hi_s - lo_s > 1:
+        mid = (lo_s + hi_s) // 2
+        if _offset(tz, datetime.fromtimestamp(mid, UTC)) == offset:
+            lo_s = mid
+        else:
+            hi_s = mid
+    return datetime.fromtimestamp(hi_s, UTC)
+
+
+def _one_change(tz: ZoneInfo, a: datetime, b: datetime) -> list[datetime]:
+    """A change strictly between ``a`` and ``b`` if their offsets differ (else none)."""
+    if _offset(tz, a) == _offset(tz, b):
+        return []
+    change = _first_change(tz, a, b)
+    return [change] if a < change < b else []
+
+
+class _Stretches:
+    """A profile's volume over each stretch between two of its zone's known clock changes,
+    summed from the first: a window over many years crosses hundreds of them (a VWAP asks
+    for every slice of such a window)."""
+
+    def __init__(self, changes: list[datetime],
+                 stretch: Callable[[datetime, datetime], float]) -> None:
+        self._sums = [0.0]
+        for t0, t1 in itertools.pairwise(changes):
+            self._sums.append(self._sums[-1] + stretch(t0, t1))
+
+    def between(self, i: int, j: int) -> float:
+        """Volume from change ``i`` to change ``j`` (indices)."""
+        return self._sums[j] - self._sums[i]
+
+
+@cache
+def _zone_changes(zone: str) -> list[datetime]:
+    """Every instant (UTC, to the second) from 1970 to 2100 at which ``zone`` changes its
+    offset, ascending; found once per zone (some milliseconds), as a VWAP asks for every
+    slice of windows that may run for years."""
+    tz = ZoneInfo(zone)
+    changes = []
+    t = _SCAN_FROM
+    while t < _SCAN_TO:
+        step = min(t + _SCAN_STEP, _SCAN_TO)
+        if _offset(tz, step) != _offset(tz, t):
+            changes.append(_first_change(tz, t, step))
+        t = step
+    return changes
 
 
 def _seconds(t: time | float) -> float:
@@ -100,6 +167,7 @@ class VolumeProfile:
             prefix.append(prefix[-1] + v)
         self._prefix = prefix
         self._tz = ZoneInfo(zone)
+        self._known: _Stretches | None = None  # see between
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VolumeProfile):
@@ -161,41 +229,48 @@ class VolumeProfile:
         if b <= a:
             return 0.0
         total = 0.0
+        # one stretch of constant offset at a time; those between two of the zone's known
+        # changes summed once for the profile (a window may cross hundreds)
+        before, lo, hi, after = self._clock_changes(a, b)
+        for change in before:
+            total += self._stretch(a, change)
+            a = change
+        if hi > lo:
+            known = _zone_changes(self.zone)
+            total += self._stretch(a, known[lo]) + self._stretches().between(lo, hi - 1)
+            a = known[hi - 1]
+        for change in after:
+            total += self._stretch(a, change)
+            a = change
+        return total + self._stretch(a, b)
+
+    def _stretch(self, a: datetime, b: datetime) -> float:
+        """Expected volume from ``a`` to ``b`` (UTC), the zone's offset being ``a``'s all
+        along."""
         offset = self._offset(a)
-        while True:  # one stretch of constant offset at a time
-            change = self._clock_change(a, b, offset)
-            end = change or b
-            total += self._between_clock((a + offset).replace(tzinfo=None),  # (both UTC)
-                                         (end + offset).replace(tzinfo=None))
-            if change is None:
-                return total
-            a, offset = change, self._offset(change)
+        return self._between_clock((a + offset).replace(tzinfo=None),  # (both UTC)
+                                   (b + offset).replace(tzinfo=None))
+
+    def _stretches(self) -> _Stretches:
+        if self._known is None:
+            self._known = _Stretches(_zone_changes(self.zone), self._stretch)
+        return self._known
 
     def _offset(self, t: datetime) -> timedelta:
-        offset = t.astimezone(self._tz).utcoffset()
-        return offset if offset is not None else timedelta(0)
+        return _offset(self._tz, t)
 
-    def _clock_change(self, a: datetime, b: datetime, offset: timedelta) -> datetime | None:
-        """The first whole second after ``a`` (UTC, at ``offset`` in the profile's zone)
-        where the zone is no longer at ``offset``, if it comes before ``b`` (UTC); else None.
-        Looked for a day at a time, as no zone changes its clock twice in a day: the ends'
-        offsets alone miss a window holding both of a year's changes."""
-        lo = a
-        while lo < b:
-            hi = min(lo + _DAY, b)
-            if self._offset(hi) != offset:
-                # whole seconds: the zone's offset at lo_s is ``offset``, at hi_s not
-                lo_s, hi_s = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
-                while hi_s - lo_s > 1:
-                    mid = (lo_s + hi_s) // 2
-                    if self._offset(datetime.fromtimestamp(mid, UTC)) == offset:
-                        lo_s = mid
-                    else:
-                        hi_s = mid
-                change = datetime.fromtimestamp(hi_s, UTC)
-                return change if change < b else None
-            lo = hi
-        return None
+    def _clock_changes(self, a: datetime, b: datetime
+                       ) -> tuple[list[datetime], int, int, list[datetime]]:
+        """The instants strictly between ``a`` and ``b`` (UTC) where the zone's offset
+        changes: those of 1970 to 2100 as the slice ``lo:hi`` of :func:`_zone_changes` (found
+        once); before and after those years, one where the ends' offsets differ."""
+        before = _one_change(self._tz, a, min(b, _SCAN_FROM)) if a < _SCAN_FROM else []
+        lo = hi = 0
+        if a < _SCAN_TO and b > _SCAN_FROM:
+            known = _zone_changes(self.zone)
+            lo, hi = bisect.bisect_right(known, a), bisect.bisect_left(known, b)
+        after = _one_change(self._tz, max(a, _SCAN_TO), b) if b > _SCAN_TO else []
+        return before, lo, hi, after
 
     def _between_clock(self, la: datetime, lb: datetime) -> float:
         """Expected volume from clock time ``la`` to ``lb`` (naive, in the profile's zone)."""

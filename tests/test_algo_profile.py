@@ -100,6 +100,25 @@ def test_a_window_holding_both_clock_changes_counts_each(hour: int, days: int) -
     assert spring == pytest.approx(152 - (hour == 2), abs=1e-6)
 
 
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_between_over_years_is_the_sum_of_its_half_hours_each_on_its_own_clock(
+        zone: str) -> None:
+    """Three years and a bit, crossing every clock change in them (Lord Howe's are half an
+    hour): the expected volume is what adding up each half hour of the window, at the
+    bucket its own local time falls in, gives."""
+    buckets = [(k * 37) % 101 for k in range(48)]
+    profile = VolumeProfile(buckets, bucket_seconds=1800, zone=zone)
+    tz = ZoneInfo(zone)
+    a = datetime(2031, 2, 3, 4, 30, tzinfo=UTC)
+    b = a + timedelta(days=1100, hours=7)
+    step, t, brute = timedelta(minutes=30), a, 0.0
+    while t < b:
+        local = t.astimezone(tz)
+        brute += buckets[(local.hour * 3600 + local.minute * 60) // 1800] / profile.total
+        t += step
+    assert profile.between(a, b) == pytest.approx(brute, rel=1e-9)
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     profile = VolumeProfile.from_lobster(SAMPLE)
     path = tmp_path / "p.csv"
