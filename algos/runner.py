@@ -236,6 +236,12 @@ def countable_fill(qty: int, price: Decimal | None) -> bool:
     return qty > 0 and price is not None and price > 0
 
 
+def _exponent(d: Decimal) -> int:
+    """The exponent of a finite Decimal (100.25: -2); 0 for any other."""
+    exponent = d.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
 def _px(price: Decimal | None) -> str | None:
     return None if price is None else f"{price:f}"
 
@@ -278,6 +284,9 @@ life (a replace that changes the parent's id does not change the prefix).
         self._working: dict[str, _Child] = {}
         self._finished: set[str] = set()
         self._fill_ids: set[tuple[str, str]] = set()  # (child id, the venue's ExecID) counted
+        # child id -> (quantity, notional) of its fills counted: what the venue's CumQty and
+        # AvgPx for it are checked against (see on_child_fill)
+        self._child_fills: dict[str, tuple[int, Decimal]] = {}
         self._seq = 0
         self._filled = 0
         self._notional = Decimal(0)
@@ -445,10 +454,25 @@ life (a replace that changes the parent's id does not change the prefix).
         self._run(now, lambda: self._ack(child_id))
 
     def on_child_fill(self, child_id: str, qty: int, price: Decimal | None, now: datetime,
-                      *, exec_id: str) -> None:
+                      *, exec_id: str, cum: int | None = None,
+                      avg_px: Decimal | None = None) -> None:
         """A fill of ``qty`` at ``price`` (None: the venue gave no price); ``exec_id``: the
-        venue's ExecID of it."""
-        self._run(now, lambda: self._fill(child_id, qty, price, exec_id))
+        venue's ExecID of it. ``cum`` and ``avg_px``, when the report has them, are the
+        venue's CumQty and AvgPx for the child after it: the venue's word on how much of the
+        child traded, which the fill is checked against (see :meth:`on_child_status`).
+        LastQty more than the CumQty it adds counts as what CumQty added (audited
+        ``fill_mismatch``): a parent must not count shares its venue says did not trade."""
+        self._run(now, lambda: self._fill(child_id, qty, price, exec_id, cum, avg_px))
+
+    def on_child_status(self, child_id: str, cum: int, avg_px: Decimal | None, now: datetime,
+                        *, exec_id: str) -> None:
+        """A report about the child that is not a fill (an ack, a cancel, a status report)
+        with the venue's CumQty ``cum`` and AvgPx ``avg_px``. CumQty past the fills counted
+        means fills the runner never heard of (an outage whose reports the venue did not
+        send again): they are counted now, at the price AvgPx implies (audited
+        ``child_fill_inferred``), so the parent neither misses them nor places their
+        quantity again."""
+        self._run(now, lambda: self._missed_fills(child_id, cum, avg_px, None, exec_id))
 
     def on_child_done(self, child_id: str, reason: str, now: datetime, *,
                       unsent: str | None = None) -> None:
@@ -618,7 +642,8 @@ life (a replace that changes the parent's id does not change the prefix).
         else:
             self._audit("unknown_child", child=child_id, what="ack")
 
-    def _fill(self, child_id: str, qty: int, price: Decimal | None, exec_id: str) -> None:
+    def _fill(self, child_id: str, qty: int, price: Decimal | None, exec_id: str,
+              cum: int | None = None, avg_px: Decimal | None = None) -> None:
         child = self._working.get(child_id)
         if child is None and child_id not in self._finished:
             self._audit("unknown_child", child=child_id, what="fill", qty=qty, price=_px(price))
@@ -633,6 +658,53 @@ life (a replace that changes the parent's id does not change the prefix).
                             price=_px(price))
                 return
             self._fill_ids.add((child_id, exec_id))
+        if cum is not None:
+            had = self._child_fills.get(child_id, (0, Decimal(0)))[0]
+            if cum < had + qty:
+                counted = max(0, cum - had)
+                self._audit("fill_mismatch", child=child_id, last_qty=qty, cum_qty=cum,
+                            counted=counted)
+                if counted == 0:
+                    return
+                qty = counted
+            else:
+                self._missed_fills(child_id, cum, avg_px, (qty, price), exec_id)
+        self._count_fill(child_id, qty, price, exec_id)
+
+    def _missed_fills(self, child_id: str, cum: int, avg_px: Decimal | None,
+                      then: tuple[int, Decimal] | None, exec_id: str) -> None:
+        """Count the fills the venue's CumQty ``cum`` (after ``then``, the fill reported with
+        it, if any) says the child had beyond those counted, at the price its AvgPx leaves
+        for them (else the fill's, else the child's)."""
+        if child_id not in self._working and child_id not in self._finished:
+            return
+        had, notional = self._child_fills.get(child_id, (0, Decimal(0)))
+        qty, value = then if then is not None else (0, Decimal(0))
+        missed = cum - had - qty
+        if missed <= 0:
+            return
+        price: Decimal | None = None
+        if avg_px is not None and avg_px > 0:
+            left = avg_px * cum - notional - qty * value
+            if left > 0:
+                # to the finer of the venue's two prices' decimals
+                places = min(_exponent(avg_px), _exponent(value) if then else 0, 0)
+                price = (left / missed).quantize(Decimal(1).scaleb(places))
+        if price is None or price <= 0:
+            child = self._working.get(child_id)
+            price = then[1] if then is not None else child.price if child else None
+        if price is None or price <= 0:
+            self._audit("bad_fill", child=child_id, qty=missed, price=None,
+                        reason=f"CumQty {cum} past the fills counted, with no price for them")
+            return
+        self._audit("child_fill_inferred", child=child_id, qty=missed, price=_px(price),
+                    cum_qty=cum, avg_px=_px(avg_px))
+        self._count_fill(child_id, missed, price, f"{exec_id}~inferred" if exec_id else "")
+
+    def _count_fill(self, child_id: str, qty: int, price: Decimal, exec_id: str) -> None:
+        child = self._working.get(child_id)
+        had, notional = self._child_fills.get(child_id, (0, Decimal(0)))
+        self._child_fills[child_id] = (had + qty, notional + qty * price)
         if child is None:
             self._audit("late_fill", child=child_id, qty=qty, price=_px(price))
         elif qty > child.leaves:

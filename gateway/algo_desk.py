@@ -124,6 +124,11 @@ class DeskRouter(ChildRouter, Protocol):
         """Why no child can be sent now, or None."""
         ...
 
+    def status(self, child_id: str) -> None:
+        """Ask the venue for the child's state (OrderStatusRequest); its answer comes as a
+        report about the child."""
+        ...
+
 
 class AlgoDesk:
     """Parent orders of every client session.
@@ -153,6 +158,9 @@ class AlgoDesk:
         self.parents: dict[str, Parent] = {}  # parent OrderID (the runner's parent id)
         self._by_client: dict[tuple[str, str], Parent] = {}  # (session, any ClOrdID it had)
         self._children: dict[str, Parent] = {}  # child ClOrdID -> its parent
+        # children the venue acknowledged or reported fills of: a reject of one is not the
+        # end of an order that may still be working there (see _child_report)
+        self._heard: set[str] = set()
         self._dirty: set[str] = set()
         self.number_ids(run_prefix(datetime.now(UTC)))
         self._now: datetime | None = None
@@ -199,6 +207,7 @@ class AlgoDesk:
                                if id(p) not in dropped}
             self._children = {k: p for k, p in self._children.items()
                               if id(p) not in dropped}
+            self._heard &= self._children.keys()
         return len(gone)
 
     # -- client requests ----------------------------------------------------------------------
@@ -410,15 +419,39 @@ class AlgoDesk:
         if isinstance(r, CancelReject):
             if r.reason == CXL_UNKNOWN:  # the venue has no such order: it works no more
                 runner.on_child_over(child, f"venue: {r.text or 'unknown order'}", now)
-            return  # else the child is done already; its fill or cancel report says how
+            elif r.ord_status in FINAL_STATUSES and child in runner.state.working:
+                # the venue says the child is over, and no report of how came (one sent
+                # while the link was down, not sent again): its status report's CumQty and
+                # AvgPx tell (the runner counts what it missed), or it would be asked to
+                # cancel for ever
+                self.audit_child(child, "child_status_asked", ord_status=r.ord_status)
+                self.router.status(child)
+            return  # else its fill or cancel report says how it ended
+        # the venue's CumQty and AvgPx of the child: what it says traded, which the runner
+        # holds its count to (0: left out, or nothing yet)
+        cum = r.cum if r.cum > 0 else None
+        avg_px = r.avg_px if r.avg_px > 0 else None
+        if r.exec_type in (NEW, TRADE) or cum is not None:
+            self._heard.add(child)
+        if r.exec_type == TRADE:
+            # (one without a LastPx (31) or quantity: the runner audits it, counts nothing)
+            runner.on_child_fill(child, r.last_qty, r.last_px, now, exec_id=r.exec_id,
+                                 cum=cum, avg_px=avg_px)
+        elif cum is not None and r.exec_type not in (TRADE_CANCEL, TRADE_CORRECT):
+            # fills it never heard of come first (a bust's CumQty is after it: not one)
+            runner.on_child_status(child, cum, avg_px, now, exec_id=r.exec_id)
         if r.exec_type == NEW:
             runner.on_child_ack(child, now)
-        elif r.exec_type == TRADE:
-            # (one without a LastPx (31) or quantity: the runner audits it, counts nothing)
-            runner.on_child_fill(child, r.last_qty, r.last_px, now, exec_id=r.exec_id)
         elif r.exec_type in (CANCELED, EXPIRED):
             runner.on_child_done(child, r.text or "canceled", now)
         elif r.exec_type == REJECTED:
+            if child in self._heard:
+                # the venue took this order before: a reject now is of something else (a
+                # copy sent again, a BusinessMessageReject), and the order may work on
+                # there; its status report says whether it does
+                self.audit_child(child, "child_reject_after_ack", text=r.text or "")
+                self.router.status(child)
+                return
             runner.on_child_reject(child, r.text or "rejected", now)
             return
         elif r.exec_type in (TRADE_CANCEL, TRADE_CORRECT):

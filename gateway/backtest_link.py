@@ -175,6 +175,10 @@ class ChildLink:
     def unavailable(self) -> str | None:
         return self.router.unavailable()
 
+    def status(self, child_id: str) -> None:
+        self._send("out", self.now(), self.latency.entry(),
+                   lambda _t: self.router.status(child_id))
+
     # -- reports ----------------------------------------------------------------------------
 
     def report(self, r: Report, now: datetime) -> None:

@@ -102,3 +102,9 @@ class VenueRouter:
     def unavailable(self) -> str | None:
         """None: the in-process venue takes children whenever the desk has them."""
         return None
+
+    def status(self, child_id: str) -> None:
+        now = self.now()
+        report = self.venue.status(DESK_OWNER, child_id, now)
+        if report is not None:
+            self.deliver([report], now)

@@ -695,6 +695,18 @@ class AlgoGatewayApplication:
                                 _SIDE[p.order.side] if p else None, self.desk.now,
                                 qty=child.qty if child else None))
 
+    def status(self, child_id: str) -> None:
+        up = self.upstream
+        if up is None or not up.logged_on:
+            return  # (asked again: the child's cancel goes at the next logon, and so on)
+        p = self.desk.parent_of_child(child_id)
+        msg = Message("H")
+        msg.body.set(11, child_id)
+        if p is not None:
+            msg.body.set(55, p.order.symbol)
+            msg.body.set(54, _SIDE[p.order.side])
+        up.send(msg)
+
     # -- the venue's messages ---------------------------------------------------------------
 
     def on_reject(self, session: SessionHandle, message: Message, now: datetime) -> None:
