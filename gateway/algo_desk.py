@@ -44,7 +44,7 @@ from algos.runner import (
     ParentReplaced,
     ParentReplaceRejected,
 )
-from algos.strategy import MarketSnapshot, MarketWatch, ParentOrder
+from algos.strategy import MarketSnapshot, MarketWatch, ParentOrder, Side
 from gateway.algo_orders import parse_parent
 from gateway.audit import AuditLog
 from gateway.clock import run_prefix
@@ -86,6 +86,7 @@ from gateway.venue_orders import (
     TRADE_CANCEL,
     TRADE_CORRECT,
     CancelReject,
+    ExecReport,
     Order,
     Report,
     report,
@@ -434,6 +435,7 @@ class AlgoDesk:
         if r.exec_type in (NEW, TRADE) or cum is not None:
             self._heard.add(child)
         if r.exec_type == TRADE:
+            self._check_fill(p, child, r)
             # (one without a LastPx (31) or quantity: the runner audits it, counts nothing)
             runner.on_child_fill(child, r.last_qty, r.last_px, now, exec_id=r.exec_id,
                                  cum=cum, avg_px=avg_px)
@@ -475,6 +477,25 @@ class AlgoDesk:
             # unfilled is the algo's to place again
             runner.on_child_over(child, r.text or f"done at the venue with {r.cum:,} of "
                                  f"{r.qty:,} filled", now)
+
+    def _check_fill(self, p: Parent, child: str, r: ExecReport) -> None:
+        """A venue's fill of a child at a price past the child's limit, or past its quantity,
+        is counted (it is real money) but never silent: audited and said, as a bust is."""
+        working = p.runner.state.working.get(child)
+        if working is None or r.last_px is None:
+            return
+        limit = working.price
+        past = limit is not None and (r.last_px > limit if p.order.side == Side.BUY
+                                      else r.last_px < limit)
+        what = (f"at {r.last_px}, past its limit {limit}" if past
+                else f"to CumQty {r.cum:,}, past its {working.qty:,}"
+                if r.cum > working.qty else "")
+        if not what:
+            return
+        self.audit_child(child, "child_fill_suspect", exec_id=r.exec_id, what=what)
+        print(f"gateway: warning: the venue filled child {child} (parent "
+              f"{p.order.cl_ord_id} of {p.order.owner}) {what}; counted as the venue "
+              "reported it; audited as child_fill_suspect", file=sys.stderr, flush=True)
 
     def child_sent(self, child_id: str, parent_id: str) -> None:
         """The router sent ``child_id`` for the parent whose runner id is ``parent_id``."""

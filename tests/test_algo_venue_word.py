@@ -7,6 +7,8 @@ algo gateway in process, the venue's answers scripted, as in tests/test_upstream
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.fixmessage import Message
 from gateway.upstream import AlgoGatewayApplication
 from tests.test_algo_parent_requests import ACK, last, request
@@ -108,3 +110,19 @@ def test_a_cancel_refused_as_filled_learns_the_fills_from_the_status_report() ->
     refused = last(client, "9")  # the parent's cancel: too late, it is filled
     assert (refused.body.get_str(11), refused.body.get_str(39)) == ("P1c", "2")
     assert app.desk.parents and all(p.runner.done for p in app.desk.parents.values())
+
+
+def test_a_fill_past_the_child_s_limit_or_quantity_is_counted_and_said(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Real money either way, so counted as the venue reported it; never silently: the
+    child's limit is 99.99 (the passive TWAP child bids the touch)."""
+    app, venue, child, client = _acked()
+    now = app.desk.now
+    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=105|32=100|31=105"),
+                   now)
+    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=400|6=101|32=300|31=99"),
+                   now)
+    assert [f[2] for f in client_fills(client)] == ["100", "400"]
+    err = capsys.readouterr().err
+    assert f"filled child {child}" in err and "at 105, past its limit 99.99" in err
+    assert "to CumQty 400, past its 300" in err
