@@ -493,7 +493,7 @@ def test_fix42_fills_count_and_an_ack_without_leaves_closes_nothing() -> None:
 
 
 @pytest.mark.parametrize("last", [
-    "20=3|150=1|39=1|151=200|14=100|6=100|32=100|31=100",  # a status report
+    "20=3|150=1|39=1|151=200|14=100|6=99.99|32=100|31=99.99",  # a status report
     "20=1|150=1|39=0|151=300|14=0|6=0|32=100|31=100|19=E2",  # a bust of the fill
     "20=2|150=1|39=1|151=200|14=100|6=101|32=100|31=101|19=E2",  # a correction of it
 ])
@@ -507,8 +507,10 @@ def test_a_fix42_report_that_is_no_new_execution_is_no_fill(
     base = f"35=8|37=V1|11={child}|55=AAPL|54=1|38=300|"
     with AuditLog(tmp_path / "audit.jsonl") as audit:
         app.desk.audit = audit
+        # (filled at the child's limit, 99.99: a fill past it is said on stderr too)
         for i, text in enumerate(("20=0|150=0|39=0|151=300|14=0|6=0",
-                                  "20=0|150=1|39=1|151=200|14=100|6=100|32=100|31=100", last)):
+                                  "20=0|150=1|39=1|151=200|14=100|6=99.99|32=100|31=99.99",
+                                  last)):
             app.on_message(venue, decode_bytes(frame("FIX.4.2", f"{base}17=E{i + 1}|{text}"),
                                                load_builtin("FIX.4.2")), now)
     fills = [m.body.get_str(14) for m in client.sent if m.body.get_str(150) == "F"]
