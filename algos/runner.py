@@ -683,15 +683,17 @@ life (a replace that changes the parent's id does not change the prefix).
         missed = cum - had - qty
         if missed <= 0:
             return
+        child = self._working.get(child_id)
         price: Decimal | None = None
         if avg_px is not None and avg_px > 0:
             left = avg_px * cum - notional - qty * value
             if left > 0:
-                # to the finer of the venue's two prices' decimals
-                places = min(_exponent(avg_px), _exponent(value) if then else 0, 0)
+                # to the finest decimals of the prices in sight (AvgPx, the fills', the
+                # child's limit): a venue writes 99.90 as 99.9, and 99.85 is no 99.8
+                places = min(_exponent(avg_px), _exponent(notional), _exponent(value),
+                             _exponent(child.price) if child and child.price else 0, 0)
                 price = (left / missed).quantize(Decimal(1).scaleb(places))
         if price is None or price <= 0:
-            child = self._working.get(child_id)
             price = then[1] if then is not None else child.price if child else None
         if price is None or price <= 0:
             self._audit("bad_fill", child=child_id, qty=missed, price=None,

@@ -125,9 +125,9 @@ class DeskRouter(ChildRouter, Protocol):
         """Why no child can be sent now, or None."""
         ...
 
-    def status(self, child_id: str) -> None:
+    def status(self, child_id: str) -> bool:
         """Ask the venue for the child's state (OrderStatusRequest); its answer comes as a
-        report about the child."""
+        report about the child. False: no request went out (no link to the venue now)."""
         ...
 
 
@@ -162,6 +162,9 @@ class AlgoDesk:
         # children the venue acknowledged or reported fills of: a reject of one is not the
         # end of an order that may still be working there (see _child_report)
         self._heard: set[str] = set()
+        # children whose state the venue was asked for and has not reported since: one
+        # request at a time (a venue answering one with a reject must not get another)
+        self._asked: set[str] = set()
         self._dirty: set[str] = set()
         self.number_ids(run_prefix(datetime.now(UTC)))
         self._now: datetime | None = None
@@ -209,6 +212,7 @@ class AlgoDesk:
             self._children = {k: p for k, p in self._children.items()
                               if id(p) not in dropped}
             self._heard &= self._children.keys()
+            self._asked &= self._children.keys()
         return len(gone)
 
     # -- client requests ----------------------------------------------------------------------
@@ -426,7 +430,7 @@ class AlgoDesk:
                 # AvgPx tell (the runner counts what it missed), or it would be asked to
                 # cancel for ever
                 self.audit_child(child, "child_status_asked", ord_status=r.ord_status)
-                self.router.status(child)
+                self._ask_status(child)
             return  # else its fill or cancel report says how it ended
         # the venue's CumQty and AvgPx of the child: what it says traded, which the runner
         # holds its count to (0: left out, or nothing yet)
@@ -434,6 +438,8 @@ class AlgoDesk:
         avg_px = r.avg_px if r.avg_px > 0 else None
         if r.exec_type in (NEW, TRADE) or cum is not None:
             self._heard.add(child)
+        if r.exec_type == ORDER_STATUS:
+            self._asked.discard(child)
         if r.exec_type == TRADE:
             self._check_fill(p, child, r)
             # (one without a LastPx (31) or quantity: the runner audits it, counts nothing)
@@ -452,7 +458,7 @@ class AlgoDesk:
                 # copy sent again, a BusinessMessageReject), and the order may work on
                 # there; its status report says whether it does
                 self.audit_child(child, "child_reject_after_ack", text=r.text or "")
-                self.router.status(child)
+                self._ask_status(child)
                 return
             runner.on_child_reject(child, r.text or "rejected", now)
             return
@@ -477,6 +483,13 @@ class AlgoDesk:
             # unfilled is the algo's to place again
             runner.on_child_over(child, r.text or f"done at the venue with {r.cum:,} of "
                                  f"{r.qty:,} filled", now)
+
+    def _ask_status(self, child: str) -> None:
+        """Ask the venue for ``child``'s state, unless a request is outstanding."""
+        if child not in self._asked:
+            self._asked.add(child)  # (an in-process venue answers inside the call)
+            if not self.router.status(child):
+                self._asked.discard(child)
 
     def _check_fill(self, p: Parent, child: str, r: ExecReport) -> None:
         """A venue's fill of a child at a price past the child's limit, or past its quantity,

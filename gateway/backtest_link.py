@@ -175,9 +175,12 @@ class ChildLink:
     def unavailable(self) -> str | None:
         return self.router.unavailable()
 
-    def status(self, child_id: str) -> None:
-        self._send("out", self.now(), self.latency.entry(),
-                   lambda _t: self.router.status(child_id))
+    def status(self, child_id: str) -> bool:
+        def ask(_t: datetime) -> None:
+            self.router.status(child_id)
+
+        self._send("out", self.now(), self.latency.entry(), ask)
+        return True
 
     # -- reports ----------------------------------------------------------------------------
 

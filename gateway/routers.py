@@ -103,8 +103,9 @@ class VenueRouter:
         """None: the in-process venue takes children whenever the desk has them."""
         return None
 
-    def status(self, child_id: str) -> None:
+    def status(self, child_id: str) -> bool:
         now = self.now()
         report = self.venue.status(DESK_OWNER, child_id, now)
         if report is not None:
             self.deliver([report], now)
+        return True

@@ -695,10 +695,10 @@ class AlgoGatewayApplication:
                                 _SIDE[p.order.side] if p else None, self.desk.now,
                                 qty=child.qty if child else None))
 
-    def status(self, child_id: str) -> None:
+    def status(self, child_id: str) -> bool:
         up = self.upstream
         if up is None or not up.logged_on:
-            return  # (asked again: the child's cancel goes at the next logon, and so on)
+            return False  # (asked again when its cancel is refused again after the logon)
         p = self.desk.parent_of_child(child_id)
         msg = Message("H")
         msg.body.set(11, child_id)
@@ -706,6 +706,7 @@ class AlgoGatewayApplication:
             msg.body.set(55, p.order.symbol)
             msg.body.set(54, _SIDE[p.order.side])
         up.send(msg)
+        return True
 
     # -- the venue's messages ---------------------------------------------------------------
 

@@ -126,3 +126,33 @@ def test_a_fill_past_the_child_s_limit_or_quantity_is_counted_and_said(
     err = capsys.readouterr().err
     assert f"filled child {child}" in err and "at 105, past its limit 99.99" in err
     assert "to CumQty 400, past its 300" in err
+
+
+def test_a_missed_fill_s_price_keeps_the_decimals_of_the_fills_before_it() -> None:
+    """100 filled at 99.955 (sub-penny, finer than the child's limit 99.99), 100 more at
+    99.845 never reported; the status report says CumQty 200 at AvgPx 99.9 (as a venue writes
+    99.900): the missed fill is 99.845, not 99.8 (the AvgPx's one decimal) nor 99.84, and the
+    parent's AvgPx is the venue's."""
+    app, venue, child, client = _acked()
+    now = app.desk.now
+    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=99.955|32=100|"
+                                              "31=99.955"), now)
+    app.on_message(venue, child_report(child, "150=I|39=1|151=100|14=200|6=99.9"), now)
+    assert client_fills(client)[-1] == ("100", "99.845", "200", "100", "1")
+    assert last(client).body.get_str(6) == "99.9"
+
+
+def test_one_status_request_at_a_time_whatever_the_venue_rejects() -> None:
+    """A venue that answers the status request with a reject (ExecType 8) rather than a
+    status report: the child is asked about once, not once a reject (one each time, for
+    ever), and it is not taken as ended either (the first reject already named an order the
+    venue had taken)."""
+    app, venue, child, _client = _acked()
+    now = app.desk.now
+    for _ in range(3):
+        app.on_message(venue, child_report(child, "150=8|39=8|151=0|14=0|6=0|58=unknown"),
+                       now)
+    assert len(sent(venue, "H")) == 1 and not sent(venue, "D")
+    app.on_message(venue, child_report(child, "150=I|39=0|151=300|14=0|6=0"), now)
+    app.on_message(venue, child_report(child, "150=8|39=8|151=0|14=0|6=0|58=unknown"), now)
+    assert len(sent(venue, "H")) == 2  # answered: a later reject asks again
