@@ -25,6 +25,11 @@ def sent(venue: Link, msg_type: str) -> list[Message]:
     return [m for m in venue.sent if m.msg_type == msg_type]
 
 
+def tell(app: AlgoGatewayApplication, venue: Link, child: str, fields: str) -> None:
+    """The venue's ExecutionReport on ``child`` with ``fields``, now."""
+    app.on_message(venue, child_report(child, fields), app.desk.now)
+
+
 def _acked() -> tuple[AlgoGatewayApplication, Link, str, Link]:
     app, venue = _app()
     child, now, client = _working_child(app, venue)
@@ -37,8 +42,7 @@ def test_fills_a_report_s_cumqty_says_were_missed_are_counted_first() -> None:
     that no report told (at 100.75, what AvgPx leaves): counted, then the 100, and no child
     goes out for the 200 (which would have bought 500)."""
     app, venue, child, client = _acked()
-    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=300|6=100.50|32=100|31=100"),
-                   app.desk.now)
+    tell(app, venue, child, "150=F|39=2|151=0|14=300|6=100.50|32=100|31=100")
     assert client_fills(client) == [("200", "100.75", "200", "100", "1"),
                                     ("100", "100", "300", "0", "2")]
     assert last(client).body.get_str(6) == "100.5"
@@ -50,13 +54,10 @@ def test_a_fill_counts_no_more_than_the_cumqty_it_adds() -> None:
     on with 200 (it was taken as filled, and left at the venue unwatched). Its later fill of
     the 200 fills the parent."""
     app, venue, child, client = _acked()
-    now = app.desk.now
-    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=100|32=300|31=100"),
-                   now)
+    tell(app, venue, child, "150=F|39=1|151=200|14=100|6=100|32=300|31=100")
     assert client_fills(client) == [("100", "100", "100", "200", "1")]
     assert not sent(venue, "D") and not sent(venue, "F")
-    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=300|6=100|32=200|31=100"),
-                   now)
+    tell(app, venue, child, "150=F|39=2|151=0|14=300|6=100|32=200|31=100")
     assert client_fills(client)[-1] == ("200", "100", "300", "0", "2")
 
 
@@ -66,18 +67,14 @@ def test_a_reject_of_a_child_the_venue_took_asks_its_state_and_sends_no_other() 
     for its 200 (both would fill: 500 bought); the venue is asked for its state, which says
     it works, and its fill of the rest fills the parent."""
     app, venue, child, client = _acked()
-    now = app.desk.now
-    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=100|32=100|31=100"),
-                   now)
-    app.on_message(venue, child_report(child, "150=8|39=8|151=0|14=0|6=0|103=6|58=duplicate"),
-                   now)
+    tell(app, venue, child, "150=F|39=1|151=200|14=100|6=100|32=100|31=100")
+    tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|103=6|58=duplicate")
     [ask] = sent(venue, "H")
     assert (ask.body.get_str(11), ask.body.get_str(55), ask.body.get_str(54)) == (
         child, "AAPL", "1")
-    app.on_message(venue, child_report(child, "150=I|39=1|151=200|14=100|6=100"), now)
+    tell(app, venue, child, "150=I|39=1|151=200|14=100|6=100")
     assert not sent(venue, "D")
-    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=300|6=100|32=200|31=100"),
-                   now)
+    tell(app, venue, child, "150=F|39=2|151=0|14=300|6=100|32=200|31=100")
     assert client_fills(client)[-1] == ("200", "100", "300", "0", "2")
     assert not sent(venue, "D")
 
@@ -104,7 +101,7 @@ def test_a_cancel_refused_as_filled_learns_the_fills_from_the_status_report() ->
                                   "434=1|102=0|58=too late to cancel"), now)
     [ask] = sent(venue, "H")
     assert ask.body.get_str(11) == child
-    app.on_message(venue, child_report(child, "150=I|39=2|151=0|14=300|6=100.25"), now)
+    tell(app, venue, child, "150=I|39=2|151=0|14=300|6=100.25")
     # (a fill while the parent's cancel is pending says so: OrdStatus 6)
     assert client_fills(client) == [("300", "100.25", "300", "0", "6")]
     refused = last(client, "9")  # the parent's cancel: too late, it is filled
@@ -117,11 +114,8 @@ def test_a_fill_past_the_child_s_limit_or_quantity_is_counted_and_said(
     """Real money either way, so counted as the venue reported it; never silently: the
     child's limit is 99.99 (the passive TWAP child bids the touch)."""
     app, venue, child, client = _acked()
-    now = app.desk.now
-    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=105|32=100|31=105"),
-                   now)
-    app.on_message(venue, child_report(child, "150=F|39=2|151=0|14=400|6=101|32=300|31=99"),
-                   now)
+    tell(app, venue, child, "150=F|39=1|151=200|14=100|6=105|32=100|31=105")
+    tell(app, venue, child, "150=F|39=2|151=0|14=400|6=101|32=300|31=99")
     assert [f[2] for f in client_fills(client)] == ["100", "400"]
     err = capsys.readouterr().err
     assert f"filled child {child}" in err and "at 105, past its limit 99.99" in err
@@ -134,10 +128,9 @@ def test_a_missed_fill_s_price_keeps_the_decimals_of_the_fills_before_it() -> No
     99.900): the missed fill is 99.845, not 99.8 (the AvgPx's one decimal) nor 99.84, and the
     parent's AvgPx is the venue's."""
     app, venue, child, client = _acked()
-    now = app.desk.now
-    app.on_message(venue, child_report(child, "150=F|39=1|151=200|14=100|6=99.955|32=100|"
-                                              "31=99.955"), now)
-    app.on_message(venue, child_report(child, "150=I|39=1|151=100|14=200|6=99.9"), now)
+    tell(app, venue, child, "150=F|39=1|151=200|14=100|6=99.955|32=100|"
+                                              "31=99.955")
+    tell(app, venue, child, "150=I|39=1|151=100|14=200|6=99.9")
     assert client_fills(client)[-1] == ("100", "99.845", "200", "100", "1")
     assert last(client).body.get_str(6) == "99.9"
 
@@ -148,11 +141,9 @@ def test_one_status_request_at_a_time_whatever_the_venue_rejects() -> None:
     ever), and it is not taken as ended either (the first reject already named an order the
     venue had taken)."""
     app, venue, child, _client = _acked()
-    now = app.desk.now
     for _ in range(3):
-        app.on_message(venue, child_report(child, "150=8|39=8|151=0|14=0|6=0|58=unknown"),
-                       now)
+        tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|58=unknown")
     assert len(sent(venue, "H")) == 1 and not sent(venue, "D")
-    app.on_message(venue, child_report(child, "150=I|39=0|151=300|14=0|6=0"), now)
-    app.on_message(venue, child_report(child, "150=8|39=8|151=0|14=0|6=0|58=unknown"), now)
+    tell(app, venue, child, "150=I|39=0|151=300|14=0|6=0")
+    tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|58=unknown")
     assert len(sent(venue, "H")) == 2  # answered: a later reject asks again

@@ -267,16 +267,24 @@ def test_an_empty_file_becomes_a_store_with_its_creation_record(tmp_path: Path) 
     assert [m.raw for m in b.sent(1, 1)] == [b"one"] and b.generation
 
 
-def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "text"), [
+    ("passwd", b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"),
+    # intact store records that do not start with a creation record (a store whose head was
+    # cut off, a tail copied out of one)
+    ("tail.store", b"".join([FileStore._record(1, 1, b"8=FIX.4.4\x01one"),
+                             FileStore._record(1, 2, b"8=FIX.4.4\x01two"),
+                             FileStore._record(3, 7, b"")])),
+], ids=["someone_else_s_file", "no_creation_record"])
+def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(
+        tmp_path: Path, name: str, text: bytes) -> None:
     """A store.path naming someone else's file (a probe's /etc/passwd): recovery took all of
     it for a torn tail and cut the file to nothing. It is refused, byte for byte intact."""
-    path = tmp_path / "passwd"
-    text = b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"
+    path = tmp_path / name
     path.write_bytes(text)
-    with pytest.raises(StoreError, match=r"passwd: not a message store"):
+    with pytest.raises(StoreError, match=rf"{name}: not a message store"):
         FileStore(path)
     assert path.read_bytes() == text
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd"]  # no lock file beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no lock file beside it
 
 
 def test_reset_interrupted_before_rename_keeps_old_session(tmp_path: Path) -> None:

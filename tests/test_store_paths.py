@@ -1,6 +1,5 @@
-"""File store paths no other test walks: held records at a reset and at a close, a file
-that does not start with a creation record, a corrupt journal, a journal that cannot be
-written."""
+"""File store paths no other test walks: held records at a reset and at a close, a corrupt
+journal, a journal that cannot be written."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import FileStore, NotAStoreError, StoreError
+from gateway.store import FileStore, StoreError
 from gateway.store_batch import StoreBatch, journal_path, read_journal
 
 T0 = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
@@ -20,6 +19,23 @@ T1 = datetime(2026, 1, 3, 9, 30, tzinfo=UTC)
 
 def raws(store: FileStore) -> list[bytes]:
     return [m.raw for m in store.sent(1, store.next_sender_seq - 1)]
+
+
+def _two_stores_mid_batch(tmp_path: Path
+                          ) -> tuple[list[Path], Path, StoreBatch, FileStore, FileStore]:
+    """Stores a and b sharing a journaled batch, one message each written, and a fill each
+    saved in a batch still open: (paths, journal, batch, a, b)."""
+    paths = [tmp_path / "a.store", tmp_path / "b.store"]
+    journal = journal_path(paths)
+    assert journal is not None
+    batch = StoreBatch(journal)
+    a, b = (FileStore(p, fsync="never", now=T0, batch=batch) for p in paths)
+    a.save_sent(1, b"a1")
+    b.save_sent(1, b"b1")
+    batch.open = True
+    a.save_sent(2, b"buyer's fill")
+    b.save_sent(2, b"seller's fill")
+    return paths, journal, batch, a, b
 
 
 def test_a_reset_inside_a_batch_leaves_the_old_generation_behind(tmp_path: Path) -> None:
@@ -61,35 +77,11 @@ def test_a_store_closed_inside_a_batch_writes_what_it_held(tmp_path: Path) -> No
     again.close()
 
 
-def test_a_file_of_store_records_without_a_creation_record_is_refused(tmp_path: Path) -> None:
-    """Intact store records that do not start with a creation record (a store whose head
-    was cut off, a tail copied out of one) are not a store: refused with a clear error,
-    the file left byte for byte as it was."""
-    path = tmp_path / "s.store"
-    data = b"".join([FileStore._record(1, 1, b"8=FIX.4.4\x01one"),
-                     FileStore._record(1, 2, b"8=FIX.4.4\x01two"),
-                     FileStore._record(3, 7, b"")])
-    path.write_bytes(data)
-    with pytest.raises(NotAStoreError, match=r"s\.store: not a message store"):
-        FileStore(path)
-    assert path.read_bytes() == data
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.store"]  # no lock file beside it
-
-
 def test_a_journal_that_fails_its_crc_repairs_nothing(tmp_path: Path) -> None:
     """A crash between two stores' writes, and a journal damaged since (one byte of the
     unwritten store's message): the journal is read as none, and the store is left as the
     crash left it rather than given the damaged bytes as a "repair"."""
-    paths = [tmp_path / "a.store", tmp_path / "b.store"]
-    journal = journal_path(paths)
-    assert journal is not None
-    batch = StoreBatch(journal)
-    a, b = (FileStore(p, fsync="never", now=T0, batch=batch) for p in paths)
-    a.save_sent(1, b"a1")
-    b.save_sent(1, b"b1")
-    batch.open = True
-    a.save_sent(2, b"buyer's fill")
-    b.save_sent(2, b"seller's fill")
+    paths, journal, batch, a, b = _two_stores_mid_batch(tmp_path)
     b.set_next_target_seq(7)
     batch.open = False
     batch.write()
@@ -117,16 +109,7 @@ def test_stores_whose_journal_cannot_be_written_fail_and_write_nothing(
     """A batch of two stores whose journal write fails (a full disk): neither store writes
     its records, both are failed (their sessions must not send), and a restart finds what
     was on disk before the batch."""
-    paths = [tmp_path / "a.store", tmp_path / "b.store"]
-    journal = journal_path(paths)
-    assert journal is not None
-    batch = StoreBatch(journal)
-    a, b = (FileStore(p, fsync="never", now=T0, batch=batch) for p in paths)
-    a.save_sent(1, b"a1")
-    b.save_sent(1, b"b1")
-    batch.open = True
-    a.save_sent(2, b"buyer's fill")
-    b.save_sent(2, b"seller's fill")
+    paths, journal, batch, a, b = _two_stores_mid_batch(tmp_path)
     batch.open = False
     real_pwrite = os.pwrite
 
