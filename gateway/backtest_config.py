@@ -156,11 +156,11 @@ def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
                       "params", "limit", "participation"}, {"symbol", "side", "qty", "start"})
     if ("window" in f) == ("end" in f):
         raise node.error("give the order either 'window' (seconds) or 'end' (a time of day)")
-    session = f["session"].string() if "session" in f else sessions[0]
+    session = f["session"].name() if "session" in f else sessions[0]
     if session not in sessions:
         raise f["session"].error(f"unknown session {session!r} (the config's acceptor "
                                  f"sessions: {', '.join(sessions)})")
-    symbol = f["symbol"].string()
+    symbol = f["symbol"].name()
     if symbol not in symbols:
         raise f["symbol"].error(f"unknown symbol {symbol!r} (venue symbols: "
                                 f"{', '.join(sorted(symbols))})")

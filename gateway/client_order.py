@@ -35,7 +35,7 @@ def parse_client(node: Node) -> tuple[ClientOrder, ...]:
         f = o.mapping({"symbol", "side", "qty", "strategy", "window", "params", "limit",
                        "participation"}, {"symbol", "side", "qty"})
         out.append(ClientOrder(
-            symbol=f["symbol"].string(), side=f["side"].string(("buy", "sell")),
+            symbol=f["symbol"].name(), side=f["side"].string(("buy", "sell")),
             qty=_fits_fix(f["qty"], f["qty"].integer(1)),
             strategy=_strategy(f["strategy"]) if "strategy" in f else "1001",
             window=f["window"].number(0.1, 86400) if "window" in f else 20.0,

@@ -275,8 +275,9 @@ def _session_values(node: Node, base: Path) -> dict[str, Any]:
     for key, child in m.items():
         if key == "begin_string":
             out[key] = child.string(BEGIN_STRINGS)
-        elif key in ("sender_comp_id", "target_comp_id", "username", "password_env", "host",
-                     "application"):
+        elif key in ("sender_comp_id", "target_comp_id", "username"):
+            out[key] = child.name()
+        elif key in ("password_env", "host", "application"):
             out[key] = child.string()
         elif key == "role":
             out[key] = child.string(("acceptor", "initiator"))

@@ -149,7 +149,7 @@ def parse_venue(node: Node, base: Path) -> VenueConfig:
         feed = MarketDataFeedConfig(
             logs=logs,
             speed=f["speed"].number(1e-3, 1e6) if "speed" in f else 1.0,
-            symbols=frozenset(s.string() for s in f["symbols"].sequence())
+            symbols=frozenset(s.name() for s in f["symbols"].sequence())
             if "symbols" in f else None,
         )
         driven = sorted(feed.symbols if feed.symbols is not None else symbols)

@@ -161,6 +161,16 @@ class Node:
             raise self.error(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
+    def name(self) -> str:
+        """A name (a CompID, a symbol, a session) as written: YAML would read an unquoted
+        ``ON`` as true and ``0700`` as 448. Else (quoted) as :meth:`string` takes it."""
+        node = self.node
+        if (isinstance(node, yaml.ScalarNode) and node.style is None and node.tag != _NULL
+                and node.value):
+            return Node(self.file, self.path, yaml.ScalarNode(
+                "tag:yaml.org,2002:str", node.value, node.start_mark, node.end_mark)).string()
+        return self.string()
+
     def boolean(self) -> bool:
         value = self._scalar()
         if not isinstance(value, bool):

@@ -345,6 +345,41 @@ def test_names_of_symbols_and_sessions_are_keys_as_written(tmp_path: Path) -> No
     assert set(parse_risk(top["risk"]).sessions) == {"0700"}
 
 
+def test_names_given_as_values_are_taken_as_written_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unquoted CompID ON was refused at start-up ("expected a non-empty string, got
+    True") and 0700 as 448; so were symbols named in lists and orders. A quoted one is the
+    string it quotes; a name left empty is still an error."""
+    from gateway.client_order import parse_client
+    from gateway.venue_config import parse_venue
+    from gateway.yamlcheck import load_yaml
+
+    monkeypatch.setenv("GW_TEST_PASSWORD", "secret")
+    path = tmp_path / "gw.yaml"
+    path.write_text(textwrap.dedent("""\
+        acceptor: {host: 127.0.0.1, port: 0}
+        defaults: {begin_string: FIX.4.4, sender_comp_id: 0700, application: venue}
+        sessions:
+          - {target_comp_id: ON, username: NO, password_env: GW_TEST_PASSWORD}
+          - target_comp_id: "0700"
+        """))
+    config = load_config(path)
+    assert [(s.sender_comp_id, s.target_comp_id, s.username) for s in config.sessions] == [
+        ("0700", "ON", "NO"), ("0700", "0700", None)]
+    venue = tmp_path / "venue.yaml"
+    venue.write_text("venue:\n  symbols: {ON: {}}\n"
+                     "  market_data: {log: md.log, symbols: [ON]}\n"
+                     "client:\n  orders: [{symbol: ON, side: buy, qty: 100}]\n")
+    (tmp_path / "md.log").write_bytes(b"")
+    top = load_yaml(venue).mapping({"venue", "client"})
+    feed = parse_venue(top["venue"], tmp_path).market_data
+    assert feed is not None and feed.symbols == frozenset({"ON"})
+    assert [o.symbol for o in parse_client(top["client"])] == ["ON"]
+    path.write_text(path.read_text().replace("target_comp_id: ON", "target_comp_id: ~"))
+    with pytest.raises(ConfigError, match="target_comp_id: expected a non-empty string"):
+        load_config(path)
+
+
 def venue_error(tmp_path: Path, text: str) -> tuple[Path, str]:
     """The ConfigError ``venue:`` section ``text`` (YAML under ``venue:``) gives, and the file."""
     from gateway.venue_config import parse_venue
