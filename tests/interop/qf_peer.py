@@ -24,6 +24,13 @@ ids), and QuickFIX's next sender/target sequence numbers.
 NewOrderSingle back with its own header (as our ``echo`` application does), and answers the
 stdin command ``report`` with a report line; ``stop`` or end of input logs out, prints a
 final report and stops.
+
+``venue`` mode is that acceptor as an upstream venue for the algo gateway, in the way of
+QuickFIX's executor example: each NewOrderSingle is acknowledged and filled at once in two
+parts at its limit price, a MarketDataRequest gets a snapshot (W) per symbol (bid 229.90, ask
+230.10), an OrderCancelRequest an OrderCancelReject (the order is filled), an
+OrderStatusRequest the order's status; its report adds the fills sent and the session-level
+and business rejects each side sent (``rejects_received``, ``rejects_sent``).
 """
 
 from __future__ import annotations
@@ -103,6 +110,9 @@ class Tally:
     logons: int = 0
     logouts: int = 0
     logged_on: bool = False
+    fills: int = 0  # venue mode: fill reports sent
+    rejects_received: int = 0  # Reject (3) or BusinessMessageReject (j) from the peer
+    rejects_sent: int = 0  # the same, sent to it (QuickFIX's validation refusing a message)
 
     def record(self, cl_ord_id: str, poss_dup: bool) -> None:
         with self.cond:
@@ -166,6 +176,117 @@ class PeerApplication(fix.Application):  # type: ignore[misc]
             fix.Session.sendToTarget(echo, session_id)
 
 
+class VenueApplication(PeerApplication):
+    """``venue`` mode (module docstring): acknowledges and fills every order at once."""
+
+    BID, ASK = "229.90", "230.10"
+
+    def __init__(self, tally: Tally) -> None:
+        super().__init__(tally, echo=False)
+        self.filled: dict[str, tuple[str, str, str, int, str]] = {}  # ClOrdID -> the order
+        self.ids = 0
+
+    def toAdmin(self, message: Any, session_id: Any) -> None:
+        if _str_field(message, 35, header=True) == "3":
+            with self.tally.cond:
+                self.tally.rejects_sent += 1
+
+    def fromAdmin(self, message: Any, session_id: Any) -> None:
+        if _str_field(message, 35, header=True) == "3":
+            with self.tally.cond:
+                self.tally.rejects_received += 1
+
+    def toApp(self, message: Any, session_id: Any) -> None:
+        if _str_field(message, 35, header=True) == "j":
+            with self.tally.cond:
+                self.tally.rejects_sent += 1
+
+    def fromApp(self, message: Any, session_id: Any) -> None:
+        kind = _str_field(message, 35, header=True)
+        if kind == "j":
+            with self.tally.cond:
+                self.tally.rejects_received += 1
+        elif kind == "D":
+            self._order(message, session_id)
+        elif kind == "V":
+            self._snapshots(message, session_id)
+        elif kind == "F":
+            self._cancel_reject(message, session_id)
+        elif kind == "H":
+            order = self.filled.get(_str_field(message, 11) or "")
+            if order is not None:
+                self._report(session_id, order, "I", order[3], order[4])
+
+    def _order(self, message: Any, session_id: Any) -> None:
+        cl = _str_field(message, 11) or ""
+        self.tally.record(cl, _str_field(message, 43, header=True) == "Y")
+        side = _str_field(message, 54) or "1"
+        price = _str_field(message, 44) or (self.ASK if side == "1" else self.BID)
+        qty = int(float(_str_field(message, 38) or "0"))
+        order = (cl, _str_field(message, 55) or "", side, qty, price)
+        self.ids += 1
+        self.filled[cl] = order
+        self._report(session_id, order, "0", 0, "0")
+        first = qty // 2
+        self._report(session_id, order, "F", first, price, last=first)
+        self._report(session_id, order, "F", qty, price, last=qty - first)
+        with self.tally.cond:
+            self.tally.fills += 2
+
+    def _report(self, session_id: Any, order: tuple[str, str, str, int, str], exec_type: str,
+                cum: int, avg: str, last: int = 0) -> None:
+        cl, symbol, side, qty, price = order
+        r = fix.Message()
+        r.getHeader().setField(fix.MsgType("8"))
+        r.setField(fix.OrderID(f"V-{cl}"))
+        r.setField(fix.ClOrdID(cl))
+        self.ids += 1
+        r.setField(fix.ExecID(f"X{self.ids}"))
+        r.setField(fix.ExecType(exec_type))
+        r.setField(fix.OrdStatus("2" if cum == qty else "1" if cum else "0"))
+        r.setField(fix.Symbol(symbol))
+        r.setField(fix.Side(side))
+        r.setField(fix.OrderQty(qty))
+        r.setField(fix.LeavesQty(qty - cum))
+        r.setField(fix.CumQty(cum))
+        r.setField(6, avg)
+        if last:
+            r.setField(fix.LastQty(last))
+            r.setField(31, price)
+        r.setField(60, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()))
+        fix.Session.sendToTarget(r, session_id)
+
+    def _snapshots(self, message: Any, session_id: Any) -> None:
+        if _str_field(message, 263) == "2":
+            return  # an unsubscribe
+        group = fix.Group(146, 55)
+        for i in range(1, int(_str_field(message, 146) or "0") + 1):
+            message.getGroup(i, group)
+            w = fix.Message()
+            w.getHeader().setField(fix.MsgType("W"))
+            w.setField(fix.MDReqID(_str_field(message, 262) or ""))
+            w.setField(fix.Symbol(group.getField(55)))
+            for entry_type, px in (("0", self.BID), ("1", self.ASK)):
+                entry = fix.Group(268, 269)
+                entry.setField(269, entry_type)
+                entry.setField(270, px)
+                entry.setField(271, "5000")
+                w.addGroup(entry)
+            fix.Session.sendToTarget(w, session_id)
+
+    def _cancel_reject(self, message: Any, session_id: Any) -> None:
+        orig = _str_field(message, 41) or ""
+        r = fix.Message()
+        r.getHeader().setField(fix.MsgType("9"))
+        r.setField(fix.OrderID(f"V-{orig}" if orig in self.filled else "NONE"))
+        r.setField(fix.ClOrdID(_str_field(message, 11) or ""))
+        r.setField(fix.OrigClOrdID(orig))
+        r.setField(fix.OrdStatus("2" if orig in self.filled else "8"))
+        r.setField(fix.CxlRejResponseTo("1"))
+        r.setField(fix.CxlRejReason(0 if orig in self.filled else 1))
+        fix.Session.sendToTarget(r, session_id)
+
+
 def new_order(cl_ord_id: str) -> Any:
     m = fix.Message()
     m.getHeader().setField(fix.MsgType(fix.MsgType_NewOrderSingle))
@@ -197,6 +318,9 @@ def _report(tally: Tally, session: Any, sent: int, sent_offline: int, elapsed: f
             "missing": missing[:20],
             "missing_count": len(missing),
             "logons": tally.logons,
+            "fills": tally.fills,
+            "rejects_received": tally.rejects_received,
+            "rejects_sent": tally.rejects_sent,
             "next_sender_seq": session.getExpectedSenderNum() if session else None,
             "next_target_seq": session.getExpectedTargetNum() if session else None,
             "elapsed": round(elapsed, 3),
@@ -284,7 +408,7 @@ def run_acceptor(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tally = Tally()
-    app = PeerApplication(tally, echo=True)
+    app = VenueApplication(tally) if args.mode == "venue" else PeerApplication(tally, echo=True)
     acceptor = None
     for _ in range(5):  # a free port can be taken between probing and binding: try again
         port = args.port or free_port()
@@ -335,7 +459,7 @@ def run_acceptor(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("initiator", "acceptor"))
+    parser.add_argument("mode", choices=("initiator", "acceptor", "venue"))
     parser.add_argument("--workdir", required=True, help="QuickFIX store and logs go here")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--begin", default="FIX.4.4")
