@@ -64,7 +64,7 @@ def parse_algos(node: Node | None, base: Path) -> AlgoConfig:
         default_window=m["default_window"].number(1, 86400) if "default_window" in m
         else 300.0,
         vwap_profile=profile,
-        router=m["router"].string() if "router" in m else "venue")
+        router=m["router"].name() if "router" in m else "venue")
     try:
         config.factories()
     except (StrategyLoadError, ValueError, OSError) as exc:

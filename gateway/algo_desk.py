@@ -162,8 +162,9 @@ class AlgoDesk:
         # children the venue acknowledged or reported fills of: a reject of one is not the
         # end of an order that may still be working there (see _child_report)
         self._heard: set[str] = set()
-        # children whose state the venue was asked for and has not reported since: one
-        # request at a time (a venue answering one with a reject must not get another)
+        # children whose state the venue was asked for after a reject of the child and has
+        # not reported since: one such request at a time (a venue answering one with a
+        # reject must not get another, for ever)
         self._asked: set[str] = set()
         self._dirty: set[str] = set()
         self.number_ids(run_prefix(datetime.now(UTC)))
@@ -430,7 +431,7 @@ class AlgoDesk:
                 # AvgPx tell (the runner counts what it missed), or it would be asked to
                 # cancel for ever
                 self.audit_child(child, "child_status_asked", ord_status=r.ord_status)
-                self._ask_status(child)
+                self._ask_status(child, once=False)  # (as often as its cancel is refused)
             return  # else its fill or cancel report says how it ended
         # the venue's CumQty and AvgPx of the child: what it says traded, which the runner
         # holds its count to (0: left out, or nothing yet)
@@ -458,7 +459,7 @@ class AlgoDesk:
                 # copy sent again, a BusinessMessageReject), and the order may work on
                 # there; its status report says whether it does
                 self.audit_child(child, "child_reject_after_ack", text=r.text or "")
-                self._ask_status(child)
+                self._ask_status(child, once=True)
                 return
             runner.on_child_reject(child, r.text or "rejected", now)
             return
@@ -484,12 +485,18 @@ class AlgoDesk:
             runner.on_child_over(child, r.text or f"done at the venue with {r.cum:,} of "
                                  f"{r.qty:,} filled", now)
 
-    def _ask_status(self, child: str) -> None:
-        """Ask the venue for ``child``'s state, unless a request is outstanding."""
-        if child not in self._asked:
-            self._asked.add(child)  # (an in-process venue answers inside the call)
-            if not self.router.status(child):
-                self._asked.discard(child)
+    def _ask_status(self, child: str, *, once: bool) -> None:
+        """Ask the venue for ``child``'s state; ``once``: unless a request is outstanding."""
+        if once and child in self._asked:
+            return
+        self._asked.add(child)  # (an in-process venue answers inside the call)
+        if not self.router.status(child):
+            self._asked.discard(child)
+
+    def status_refused(self, child: str) -> None:
+        """The venue refused our OrderStatusRequest about ``child`` (a Reject or a
+        BusinessMessageReject of it): none is outstanding now."""
+        self._asked.discard(child)
 
     def _check_fill(self, p: Parent, child: str, r: ExecReport) -> None:
         """A venue's fill of a child at a price past the child's limit, or past its quantity,

@@ -172,7 +172,7 @@ def _order(node: Node, sessions: list[str], symbols: Mapping[str, SymbolSpec],
         if not isinstance(parsed, time):
             raise end_node.error("expected a time of day (use 'window' for seconds)")
         end = parsed
-    strategy = str(f["strategy"].raw()) if "strategy" in f else "1001"
+    strategy = f["strategy"].name() if "strategy" in f else "1001"
     if strategy not in strategies:
         raise f.get("strategy", node).error(
             f"TargetStrategy {strategy!r} is not one the config's algos offer "

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from gateway.fix_reports import too_long
-from gateway.yamlcheck import Node
+from gateway.yamlcheck import ConfigError, Node
 
 __all__ = ["ClientOrder", "parse_client"]
 
@@ -59,10 +59,11 @@ def _fits_fix(node: Node, value: _N) -> _N:
 
 def _strategy(node: Node) -> str:
     """TargetStrategy (847), an integer field: ``1001`` or ``"1001"``."""
-    value = node.raw()
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit() \
-            or int(text) < 1:
+    try:
+        text = node.name()  # as written: YAML would read 0700 as 448
+    except ConfigError:  # (a list, a mapping, nothing)
+        text = None
+    if text is None or not text.isascii() or not text.isdigit() or int(text) < 1:
         raise node.error(f"expected a TargetStrategy (847) number such as 1001 (TWAP) or 1 "
-                         f"(VWAP), got {value!r}")
+                         f"(VWAP), got {node.raw() if text is None else text}")
     return text

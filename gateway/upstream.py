@@ -723,12 +723,13 @@ class AlgoGatewayApplication:
         quantity again, and stops the parent after rejects in a row). The refused message is
         the stored one of RefSeqNum (45), or the one BusinessRejectRefID (379) names. A
         refused cancel leaves its child working: the cancel goes again later
-        (:meth:`_cancel_refused`)."""
+        (:meth:`_cancel_refused`); a refused status request leaves none outstanding
+        (AlgoDesk.status_refused)."""
         body = message.body
         kind = "session" if message.msg_type == "3" else "business"
         text = f"venue {kind} reject: {body.get_str(58) or 'no reason given'}"
         sent = self._sent_message(body.get_int(45))
-        if sent is None and message.msg_type == "j" and body.get_str(372) in ("D", "F"):
+        if sent is None and message.msg_type == "j" and body.get_str(372) in ("D", "F", "H"):
             sent = {35: body.get_str(372) or "", 11: body.get_str(379) or ""}
         cl = sent.get(11, "") if sent is not None else ""
         if self.audit is not None:
@@ -736,6 +737,9 @@ class AlgoGatewayApplication:
                              msg_type=message.msg_type, text=text)
         if sent is not None and sent.get(35) == "F":
             self._cancel_refused(cl, now)
+            return
+        if sent is not None and sent.get(35) == "H":
+            self.desk.status_refused(cl)
             return
         if sent is None or sent.get(35) != "D" or self.desk.parent_of_child(cl) is None:
             return

@@ -147,3 +147,28 @@ def test_one_status_request_at_a_time_whatever_the_venue_rejects() -> None:
     tell(app, venue, child, "150=I|39=0|151=300|14=0|6=0")
     tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|58=unknown")
     assert len(sent(venue, "H")) == 2  # answered: a later reject asks again
+
+
+def test_a_refused_status_request_is_asked_again() -> None:
+    """The venue refuses the status request itself (a BusinessMessageReject of it, a
+    throttle): the next refusal of the child's cancel, or the next reject of the child, asks
+    again; none is taken as still outstanding for ever (the parent then never ended)."""
+    app, venue, child, client = _acked()
+    now = app.desk.now
+    request(app, client, "35=F|11=P1c|41=P1", now)
+    [cancel] = sent(venue, "F")
+    refused = (f"35=9|37=V1|11={cancel.body.get_str(11)}|41={child}|39=2|434=1|102=0|"
+               "58=too late to cancel")
+    app.on_message(venue, message(refused), now)
+    app.on_message(venue, message(f"35=j|45=999|372=H|379={child}|380=0|58=throttled"), now)
+    app.on_message(venue, message(refused), now)
+    assert len(sent(venue, "H")) == 2
+    tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|58=duplicate")
+    assert len(sent(venue, "H")) == 2  # the second request is outstanding
+    app.on_message(venue, message(f"35=j|45=999|372=H|379={child}|380=0|58=throttled"), now)
+    tell(app, venue, child, "150=8|39=8|151=0|14=0|6=0|58=duplicate")
+    assert len(sent(venue, "H")) == 3
+    # a cancel refused again asks again, outstanding or not (an answer may have been lost;
+    # the cancel's own retries pace it)
+    app.on_message(venue, message(refused), now)
+    assert len(sent(venue, "H")) == 4

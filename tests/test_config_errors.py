@@ -350,6 +350,7 @@ def test_names_given_as_values_are_taken_as_written_too(
     """An unquoted CompID ON was refused at start-up ("expected a non-empty string, got
     True") and 0700 as 448; so were symbols named in lists and orders. A quoted one is the
     string it quotes; a name left empty is still an error."""
+    from gateway.algo_config import parse_algos
     from gateway.client_order import parse_client
     from gateway.venue_config import parse_venue
     from gateway.yamlcheck import load_yaml
@@ -369,12 +370,14 @@ def test_names_given_as_values_are_taken_as_written_too(
     venue = tmp_path / "venue.yaml"
     venue.write_text("venue:\n  symbols: {ON: {}}\n"
                      "  market_data: {log: md.log, symbols: [ON]}\n"
-                     "client:\n  orders: [{symbol: ON, side: buy, qty: 100}]\n")
+                     "client:\n  orders: [{symbol: ON, side: buy, qty: 100, strategy: 0700}]\n"
+                     "algos: {router: ON}\n")
     (tmp_path / "md.log").write_bytes(b"")
-    top = load_yaml(venue).mapping({"venue", "client"})
+    top = load_yaml(venue).mapping({"venue", "client", "algos"})
     feed = parse_venue(top["venue"], tmp_path).market_data
     assert feed is not None and feed.symbols == frozenset({"ON"})
-    assert [o.symbol for o in parse_client(top["client"])] == ["ON"]
+    assert [(o.symbol, o.strategy) for o in parse_client(top["client"])] == [("ON", "0700")]
+    assert parse_algos(top["algos"], tmp_path).router == "ON"
     path.write_text(path.read_text().replace("target_comp_id: ON", "target_comp_id: ~"))
     with pytest.raises(ConfigError, match="target_comp_id: expected a non-empty string"):
         load_config(path)
