@@ -35,7 +35,7 @@ import bisect
 import itertools
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -84,22 +84,6 @@ def _one_change(tz: ZoneInfo, a: datetime, b: datetime) -> list[datetime]:
         return []
     change = _first_change(tz, a, b)
     return [change] if a < change < b else []
-
-
-class _Stretches:
-    """A profile's volume over each stretch between two of its zone's known clock changes,
-    summed from the first: a window over many years crosses hundreds of them (a VWAP asks
-    for every slice of such a window)."""
-
-    def __init__(self, changes: list[datetime],
-                 stretch: Callable[[datetime, datetime], float]) -> None:
-        self._sums = [0.0]
-        for t0, t1 in itertools.pairwise(changes):
-            self._sums.append(self._sums[-1] + stretch(t0, t1))
-
-    def between(self, i: int, j: int) -> float:
-        """Volume from change ``i`` to change ``j`` (indices)."""
-        return self._sums[j] - self._sums[i]
 
 
 @cache
@@ -167,7 +151,8 @@ class VolumeProfile:
             prefix.append(prefix[-1] + v)
         self._prefix = prefix
         self._tz = ZoneInfo(zone)
-        self._known: _Stretches | None = None  # see between
+        # the volume from the zone's first known clock change to each (see between)
+        self._at_change: list[float] | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VolumeProfile):
@@ -237,7 +222,8 @@ class VolumeProfile:
             a = change
         if hi > lo:
             known = _zone_changes(self.zone)
-            total += self._stretch(a, known[lo]) + self._stretches().between(lo, hi - 1)
+            at = self._volume_at_changes()
+            total += self._stretch(a, known[lo]) + at[hi - 1] - at[lo]
             a = known[hi - 1]
         for change in after:
             total += self._stretch(a, change)
@@ -251,10 +237,16 @@ class VolumeProfile:
         return self._between_clock((a + offset).replace(tzinfo=None),  # (both UTC)
                                    (b + offset).replace(tzinfo=None))
 
-    def _stretches(self) -> _Stretches:
-        if self._known is None:
-            self._known = _Stretches(_zone_changes(self.zone), self._stretch)
-        return self._known
+    def _volume_at_changes(self) -> list[float]:
+        """The volume from the zone's first known clock change to each, summed once: a
+        window over many years crosses hundreds of them (a VWAP asks for every slice of such
+        a window)."""
+        if self._at_change is None:
+            sums = [0.0]
+            for t0, t1 in itertools.pairwise(_zone_changes(self.zone)):
+                sums.append(sums[-1] + self._stretch(t0, t1))
+            self._at_change = sums
+        return self._at_change
 
     def _offset(self, t: datetime) -> timedelta:
         return _offset(self._tz, t)

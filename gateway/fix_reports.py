@@ -34,8 +34,8 @@ from gateway.venue_orders import (
 __all__ = ["MAX_CL_ORD_ID", "RequestError", "cancel_reject_message", "exec_report_fields",
            "exec_report_message",
            "name_by_order_id", "overlong_cl_ord_id", "parse_price", "parse_qty", "parse_side",
-           "request_cancel_reject", "request_refusal", "request_report", "send_report",
-           "too_long", "unsupported_instruction"]
+           "request_cancel_reject", "request_fault", "request_refusal", "request_report",
+           "send_report", "too_long"]
 
 _SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
 _FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
@@ -74,7 +74,19 @@ _NOT_CARRIED_OUT = ((18, "ExecInst"), (110, "MinQty"), (111, "MaxFloor"), (210, 
                     (1138, "DisplayQty"))
 
 
-def unsupported_instruction(message: Message) -> RequestError | None:
+def request_fault(message: Message) -> RequestError | None:
+    """The refusal of an order request that nothing past the message need see, or None: a
+    NewOrderSingle, cancel or replace whose ClOrdID is too long (:func:`overlong_cl_ord_id`),
+    a NewOrderSingle or replace carrying an instruction not carried out
+    (:func:`_unsupported_instruction`). The venue and the algo gateway ask it first."""
+    kind = message.msg_type
+    if kind in ("D", "F", "G") and (
+            too_long := overlong_cl_ord_id(message.body.get_str(11) or "")):
+        return too_long
+    return _unsupported_instruction(message) if kind in ("D", "G") else None
+
+
+def _unsupported_instruction(message: Message) -> RequestError | None:
     """The refusal of a NewOrderSingle or OrderCancelReplaceRequest carrying an instruction
     of :data:`_NOT_CARRIED_OUT` that asks for something, or None."""
     body = message.body

@@ -912,6 +912,7 @@ class MarketDataFeed:
         self._text_ids: dict[bytes, int] = {}
         self._ctl = ffi.new("md_apply_ctl *")
         self._fills = ffi.new("md_fill[]", 64)
+        self._owners = ffi.new("int64_t[]", 64)  # ctl.trade_ids' buffer, grown as _fills is
         self._decoder = MdDecoder(price_decimals=price_decimals)
         # the batch last applied, its records as C arrays and its (index, symbol, book)s:
         # a replay applies each batch in many chunks
@@ -1032,7 +1033,10 @@ class MarketDataFeed:
                 if owning:
                     if trade_bound < 0:
                         trade_bound = batch.trade_count(start, stop)
-                    owner_buf = ffi.new("int64_t[]", max(1, trade_bound))
+                    if len(self._owners) < trade_bound:  # one buffer for every call, grown
+                        self._owners = ffi.new("int64_t[]",
+                                               max(trade_bound, 2 * len(self._owners)))
+                    owner_buf = self._owners
                     ctl.trade_ids = owner_buf
                     ctl.trade_ids_cap = trade_bound
                 if watched is not None:

@@ -64,12 +64,11 @@ from gateway.fix_reports import (
     cancel_reject_message,
     exec_report_message,
     name_by_order_id,
-    overlong_cl_ord_id,
     request_cancel_reject,
+    request_fault,
     request_refusal,
     request_report,
     send_report,
-    unsupported_instruction,
     whole_shares,
 )
 from gateway.fixmessage import FieldMap, Group, Message
@@ -499,11 +498,8 @@ class AlgoGatewayApplication:
             if answer is not None:
                 self._deliver([answer], now)
                 return
-        if message.msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl)):
-            self._deliver([self._refusal(owner, message, too_long, now)], now)
-            return
-        if message.msg_type in ("D", "G") and (unsupported := unsupported_instruction(message)):
-            self._deliver([self._refusal(owner, message, unsupported, now)], now)
+        if fault := request_fault(message):
+            self._deliver([self._refusal(owner, message, fault, now)], now)
             return
         if self.desk.is_parent_request(session.name, message):
             self.desk.on_message(session.name, message, now)

@@ -44,15 +44,14 @@ from gateway.config import ConfigError, GatewayConfig, SessionConfig
 from gateway.fix_reports import (
     RequestError,
     name_by_order_id,
-    overlong_cl_ord_id,
     parse_price,
     parse_qty,
     parse_side,
     request_cancel_reject,
+    request_fault,
     request_refusal,
     request_report,
     send_report,
-    unsupported_instruction,
 )
 from gateway.fixmessage import Message
 from gateway.market_data import MarketDataPublisher
@@ -246,10 +245,8 @@ class VenueApplication:
             handle = self.sessions.get(owner)
             self.market_data.request(owner, message, now, handle.config.app_version
                                      if handle is not None else message.begin_string or "")
-        elif msg_type in ("D", "F", "G") and (too_long := overlong_cl_ord_id(cl_ord_id)):
-            self.deliver([self._bad_request(owner, message, too_long, now)], now)
-        elif msg_type in ("D", "G") and (unsupported := unsupported_instruction(message)):
-            self.deliver([self._bad_request(owner, message, unsupported, now)], now)
+        elif fault := request_fault(message):
+            self.deliver([self._bad_request(owner, message, fault, now)], now)
         elif msg_type == "D" and (self._taken(owner, cl_ord_id)
                                   or (stored is not None and cl_ord_id in stored.ids)):
             # parents and direct orders share the session's ClOrdID space, which the
